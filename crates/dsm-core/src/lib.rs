@@ -1,0 +1,15 @@
+//! # dsm-core
+//!
+//! The DSM primitive. See `PROTOCOL.md` at the repository root for the normative text.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod chain;
+pub mod codec;
+pub mod crypto;
+pub mod hash;
+pub mod identity;
+pub mod receipt;
+pub mod smt;
+pub mod tags;
+pub mod tripwire;

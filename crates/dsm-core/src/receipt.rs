@@ -1,0 +1,640 @@
+//! Proposals, acceptances, receipts and the acceptance predicate.
+//!
+//! A transfer needs exactly two signatures. The sender signs a [`Proposal`] that covers the
+//! relationship step *and* its own debiting head transition; the receiver verifies it and
+//! signs an [`Acceptance`] that covers the proposal's commit digest and its own crediting
+//! head transition. Proposal + acceptance is the [`Receipt`]. [`verify_receipt`] is the one
+//! verifier every party, tool and test uses; its checks and their order are normative
+//! (PROTOCOL.md §6).
+
+use crate::chain::{Amount, BalanceError, DeviceHead, HeadDigest, RelationshipKey, RelationshipStep, TipDigest, TokenId, TransitionKind};
+use crate::codec::{Canonical, DecodeError, Reader, Writer};
+use crate::crypto::{CryptoError, Signature, SigningKey};
+use crate::hash::{tagged_hash, Digest};
+use crate::identity::{DeviceId, DeviceIdentity};
+use crate::smt::{SmtError, SmtProof, SparseMerkleTree};
+use crate::tags::Tag;
+use thiserror::Error;
+
+/// The largest receipt accepted, in bytes, checked before any parsing, proof or signature
+/// work. Two SLH-DSA-SHA2-128f signatures (2 × 17,088 B) and two 256-deep proofs fit.
+pub const MAX_RECEIPT_LEN: usize = 128 * 1024;
+
+/// The sender's signed statement: the step and its own head transition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    /// The relationship step (parent tip → child tip).
+    pub step: RelationshipStep,
+    /// The sender's identity (genesis + public key), from which its device id is derived.
+    pub sender: DeviceIdentity,
+    /// The sender head the step is debited from.
+    pub sender_parent_head: DeviceHead,
+    /// The sender head after the debit.
+    pub sender_child_head: DeviceHead,
+    /// Proof for the relationship key under `sender_parent_head.smt_root`.
+    pub sender_proof: SmtProof,
+}
+
+impl Proposal {
+    /// The digest the sender signs: `H(ProposalCommit, canonical proposal)`.
+    pub fn commit(&self) -> Digest {
+        tagged_hash(Tag::ProposalCommit, &[&self.to_bytes()])
+    }
+}
+
+impl Canonical for Proposal {
+    const MAX_ENCODED_LEN: usize = MAX_RECEIPT_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.step);
+        w.message(2, &self.sender);
+        w.message(3, &self.sender_parent_head);
+        w.message(4, &self.sender_child_head);
+        w.message(5, &self.sender_proof);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Proposal {
+            step: r.message(1)?,
+            sender: r.message(2)?,
+            sender_parent_head: r.message(3)?,
+            sender_child_head: r.message(4)?,
+            sender_proof: r.message(5)?,
+        })
+    }
+}
+
+/// A proposal with the sender's signature over [`Proposal::commit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedProposal {
+    /// The proposal.
+    pub proposal: Proposal,
+    /// The sender's signature.
+    pub signature: Signature,
+}
+
+impl Canonical for SignedProposal {
+    const MAX_ENCODED_LEN: usize = MAX_RECEIPT_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.proposal);
+        w.message(2, &self.signature);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(SignedProposal { proposal: r.message(1)?, signature: r.message(2)? })
+    }
+}
+
+/// The receiver's signed statement: which proposal it accepts and its own head transition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acceptance {
+    /// [`Proposal::commit`] of the accepted proposal.
+    pub proposal_commit: Digest,
+    /// The receiver's identity.
+    pub receiver: DeviceIdentity,
+    /// The receiver head the credit is applied to.
+    pub receiver_parent_head: DeviceHead,
+    /// The receiver head after the credit.
+    pub receiver_child_head: DeviceHead,
+    /// Proof for the relationship key under `receiver_parent_head.smt_root`.
+    pub receiver_proof: SmtProof,
+}
+
+impl Acceptance {
+    /// The digest the receiver signs: `H(AcceptanceCommit, canonical acceptance)`.
+    pub fn commit(&self) -> Digest {
+        tagged_hash(Tag::AcceptanceCommit, &[&self.to_bytes()])
+    }
+}
+
+impl Canonical for Acceptance {
+    const MAX_ENCODED_LEN: usize = MAX_RECEIPT_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.proposal_commit.as_bytes());
+        w.message(2, &self.receiver);
+        w.message(3, &self.receiver_parent_head);
+        w.message(4, &self.receiver_child_head);
+        w.message(5, &self.receiver_proof);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Acceptance {
+            proposal_commit: Digest(r.fixed(1)?),
+            receiver: r.message(2)?,
+            receiver_parent_head: r.message(3)?,
+            receiver_child_head: r.message(4)?,
+            receiver_proof: r.message(5)?,
+        })
+    }
+}
+
+/// An acceptance with the receiver's signature over [`Acceptance::commit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedAcceptance {
+    /// The acceptance.
+    pub acceptance: Acceptance,
+    /// The receiver's signature.
+    pub signature: Signature,
+}
+
+impl Canonical for SignedAcceptance {
+    const MAX_ENCODED_LEN: usize = MAX_RECEIPT_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.acceptance);
+        w.message(2, &self.signature);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(SignedAcceptance { acceptance: r.message(1)?, signature: r.message(2)? })
+    }
+}
+
+/// A complete transfer: the signed proposal and the signed acceptance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The sender's half.
+    pub proposal: SignedProposal,
+    /// The receiver's half.
+    pub acceptance: SignedAcceptance,
+}
+
+impl Receipt {
+    /// `H(Receipt, canonical receipt)`: names this receipt (e.g. as a file or storage key).
+    pub fn digest(&self) -> Digest {
+        tagged_hash(Tag::Receipt, &[&self.to_bytes()])
+    }
+}
+
+impl Canonical for Receipt {
+    const MAX_ENCODED_LEN: usize = MAX_RECEIPT_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.proposal);
+        w.message(2, &self.acceptance);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Receipt { proposal: r.message(1)?, acceptance: r.message(2)? })
+    }
+}
+
+/// Which side of a transfer a check is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Party {
+    /// The paying device.
+    Sender,
+    /// The paid device.
+    Receiver,
+}
+
+/// Why a proposal or receipt was refused. One variant per check of the predicate.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ReceiptError {
+    /// Step 1: the bytes are over [`MAX_RECEIPT_LEN`]; nothing was parsed.
+    #[error("receipt is {len} bytes, over the {max}-byte cap")]
+    TooLarge {
+        /// Length seen.
+        len: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// Step 2: the bytes are not a canonical encoding.
+    #[error("not canonical: {0}")]
+    Decode(#[from] DecodeError),
+    /// Step 3: the amount is zero.
+    #[error("zero-value transfers are not transitions")]
+    ZeroAmount,
+    /// Step 3: sender and receiver are the same device.
+    #[error("a device cannot pay itself")]
+    SelfTransfer,
+    /// Step 3: the step's relationship key is not the key of its sender and receiver.
+    #[error("relationship key does not match the two devices")]
+    RelationshipMismatch,
+    /// Step 4: the identity does not derive the device id named in the step, or a head
+    /// belongs to another device.
+    #[error("{0:?}: identity or head does not belong to the device named in the step")]
+    DeviceBinding(Party),
+    /// Step 5: a head does not extend its parent by exactly one step of the right kind and
+    /// cause, or the acceptance names another proposal.
+    #[error("{party:?}: not adjacent: {reason}")]
+    NotAdjacent {
+        /// Whose transition.
+        party: Party,
+        /// Which link is broken.
+        reason: &'static str,
+    },
+    /// Step 6: the tree proof does not verify against the parent head's root.
+    #[error("{party:?}: tree proof refused: {error}")]
+    Proof {
+        /// Whose proof.
+        party: Party,
+        /// What failed.
+        error: SmtError,
+    },
+    /// Step 6: the parent tip is not the current leaf for the relationship in that
+    /// party's tree.
+    #[error("{0:?}: the step's parent tip is not the relationship's current tip")]
+    TipNotCurrent(Party),
+    /// Step 6: replacing the tip does not give the child head's root.
+    #[error("{0:?}: child head root is not the parent root with the tip replaced")]
+    RootMismatch(Party),
+    /// Step 7: the balance change is impossible (insufficient funds, overflow).
+    #[error("{party:?}: {error}")]
+    Balance {
+        /// Whose balance.
+        party: Party,
+        /// What failed.
+        error: BalanceError,
+    },
+    /// Step 7: the child balances are not exactly parent ∓ amount in that token.
+    #[error("{0:?}: child balances are not the parent balances with the transfer applied")]
+    BalanceMismatch(Party),
+    /// Step 8: a signature does not verify.
+    #[error("{party:?}: signature refused: {error}")]
+    Signature {
+        /// Whose signature.
+        party: Party,
+        /// What failed.
+        error: CryptoError,
+    },
+    /// Step 9: the verifier holds equivocation evidence against this device.
+    #[error("{0:?} is a known equivocator and is refused forever")]
+    Equivocator(DeviceId),
+    /// Step 9: the verifier already saw a different successor of this party's parent head:
+    /// together with the stored statement this is equivocation evidence.
+    #[error("{party:?}: parent head already has another successor ({existing})")]
+    HeadConsumed {
+        /// Whose head.
+        party: Party,
+        /// The successor the verifier saw first.
+        existing: HeadDigest,
+    },
+    /// Step 9: the verifier already saw a different child of this relationship tip.
+    #[error("relationship tip already consumed by another step ({existing})")]
+    TipConsumed {
+        /// The child tip the verifier saw first.
+        existing: TipDigest,
+    },
+}
+
+/// What a verifier already knows: the state the "not already consumed" check and the
+/// Tripwire ban read. Implemented by wallets over their stores; [`EmptyView`] knows nothing.
+pub trait ChainView {
+    /// True if the verifier holds an equivocation proof against `device`.
+    fn is_equivocator(&self, device: &DeviceId) -> bool;
+    /// The successor of `parent` in `device`'s chain, if the verifier saw one.
+    fn head_successor(&self, device: &DeviceId, parent: &HeadDigest) -> Option<HeadDigest>;
+    /// The child of `parent` on `relationship`, if the verifier saw one.
+    fn tip_successor(&self, relationship: &RelationshipKey, parent: &TipDigest) -> Option<TipDigest>;
+}
+
+/// A view that has seen nothing: only the stateless checks apply.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EmptyView;
+
+impl ChainView for EmptyView {
+    fn is_equivocator(&self, _: &DeviceId) -> bool {
+        false
+    }
+    fn head_successor(&self, _: &DeviceId, _: &HeadDigest) -> Option<HeadDigest> {
+        None
+    }
+    fn tip_successor(&self, _: &RelationshipKey, _: &TipDigest) -> Option<TipDigest> {
+        None
+    }
+}
+
+/// A proposal that passed [`verify_proposal`]. Only this type can be accepted.
+#[derive(Clone, Debug)]
+pub struct VerifiedProposal {
+    signed: SignedProposal,
+    commit: Digest,
+    child_tip: TipDigest,
+    already_known: bool,
+}
+
+impl VerifiedProposal {
+    /// The signed proposal.
+    pub fn signed(&self) -> &SignedProposal {
+        &self.signed
+    }
+    /// The proposal's commit digest.
+    pub fn commit(&self) -> &Digest {
+        &self.commit
+    }
+    /// The relationship tip after the step.
+    pub fn child_tip(&self) -> &TipDigest {
+        &self.child_tip
+    }
+    /// True if the view had already seen exactly this transition (an idempotent replay).
+    pub fn already_known(&self) -> bool {
+        self.already_known
+    }
+}
+
+/// A receipt that passed [`verify_receipt`].
+#[derive(Clone, Debug)]
+pub struct VerifiedReceipt {
+    receipt: Receipt,
+    child_tip: TipDigest,
+    already_known: bool,
+}
+
+impl VerifiedReceipt {
+    /// The receipt.
+    pub fn receipt(&self) -> &Receipt {
+        &self.receipt
+    }
+    /// The relationship tip after the step.
+    pub fn child_tip(&self) -> &TipDigest {
+        &self.child_tip
+    }
+    /// True if the view had already seen both head transitions (an idempotent replay).
+    pub fn already_known(&self) -> bool {
+        self.already_known
+    }
+}
+
+/// The checks shared by both halves: binding, adjacency, tree replace, balances.
+struct HalfTransition<'a> {
+    party: Party,
+    device: &'a DeviceId,
+    identity: &'a DeviceIdentity,
+    parent: &'a DeviceHead,
+    child: &'a DeviceHead,
+    proof: &'a SmtProof,
+    kind: TransitionKind,
+}
+
+fn check_half(h: &HalfTransition<'_>, step: &RelationshipStep, child_tip: &TipDigest) -> Result<HeadDigest, ReceiptError> {
+    let party = h.party;
+    // Step 4: device binding.
+    if h.identity.device_id() != *h.device || h.parent.device != *h.device || h.child.device != *h.device {
+        return Err(ReceiptError::DeviceBinding(party));
+    }
+    // Step 5: adjacency.
+    let parent_digest = h.parent.digest();
+    if h.child.parent != parent_digest {
+        return Err(ReceiptError::NotAdjacent { party, reason: "child head does not name the parent head" });
+    }
+    if Some(h.child.height) != h.parent.height.checked_add(1) {
+        return Err(ReceiptError::NotAdjacent { party, reason: "child height is not parent height + 1" });
+    }
+    if h.child.kind != h.kind {
+        return Err(ReceiptError::NotAdjacent { party, reason: "wrong transition kind" });
+    }
+    if h.child.cause != child_tip.0 {
+        return Err(ReceiptError::NotAdjacent { party, reason: "child head does not name the step's child tip" });
+    }
+    // Step 6: the tree replace.
+    let rel = step.relationship.as_bytes();
+    let current = h.proof.lookup(rel, &h.parent.smt_root).map_err(|error| ReceiptError::Proof { party, error })?;
+    let current_ok = match current {
+        Some(tip) => tip == step.parent_tip.0,
+        None => step.parent_tip == step.relationship.genesis_tip(),
+    };
+    if !current_ok {
+        return Err(ReceiptError::TipNotCurrent(party));
+    }
+    let new_root = h.proof.root_after_set(rel, &child_tip.0).map_err(|error| ReceiptError::Proof { party, error })?;
+    if new_root != h.child.smt_root {
+        return Err(ReceiptError::RootMismatch(party));
+    }
+    // Step 7: balances. Exactly one token changes, by exactly the amount.
+    let expected = match h.kind {
+        TransitionKind::Debit => h.parent.balances.debited(&step.token, step.amount),
+        _ => h.parent.balances.credited(&step.token, step.amount),
+    }
+    .map_err(|error| ReceiptError::Balance { party, error })?;
+    if expected != h.child.balances {
+        return Err(ReceiptError::BalanceMismatch(party));
+    }
+    Ok(parent_digest)
+}
+
+fn check_view(view: &dyn ChainView, party: Party, device: &DeviceId, parent: &HeadDigest, child: &DeviceHead) -> Result<bool, ReceiptError> {
+    if view.is_equivocator(device) {
+        return Err(ReceiptError::Equivocator(*device));
+    }
+    match view.head_successor(device, parent) {
+        None => Ok(false),
+        Some(existing) if existing == child.digest() => Ok(true),
+        Some(existing) => Err(ReceiptError::HeadConsumed { party, existing }),
+    }
+}
+
+fn check_step(step: &RelationshipStep) -> Result<(), ReceiptError> {
+    if step.amount == Amount::ZERO {
+        return Err(ReceiptError::ZeroAmount);
+    }
+    if step.sender == step.receiver {
+        return Err(ReceiptError::SelfTransfer);
+    }
+    if step.relationship != RelationshipKey::between(&step.sender, &step.receiver) {
+        return Err(ReceiptError::RelationshipMismatch);
+    }
+    Ok(())
+}
+
+fn check_tip_view(view: &dyn ChainView, step: &RelationshipStep, child_tip: &TipDigest) -> Result<(), ReceiptError> {
+    match view.tip_successor(&step.relationship, &step.parent_tip) {
+        Some(existing) if existing != *child_tip => Err(ReceiptError::TipConsumed { existing }),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a signed proposal (steps 3–9 for the sender's half). A receiver runs this
+/// before accepting; [`accept`] takes only its output.
+pub fn verify_proposal(signed: &SignedProposal, view: &dyn ChainView) -> Result<VerifiedProposal, ReceiptError> {
+    let p = &signed.proposal;
+    check_step(&p.step)?;
+    if p.step.sender_parent_head != p.sender_parent_head.digest() {
+        return Err(ReceiptError::NotAdjacent { party: Party::Sender, reason: "step names another sender head" });
+    }
+    let child_tip = p.step.child_tip();
+    let half = HalfTransition {
+        party: Party::Sender,
+        device: &p.step.sender,
+        identity: &p.sender,
+        parent: &p.sender_parent_head,
+        child: &p.sender_child_head,
+        proof: &p.sender_proof,
+        kind: TransitionKind::Debit,
+    };
+    let parent_digest = check_half(&half, &p.step, &child_tip)?;
+    let commit = p.commit();
+    p.sender.public_key.verify(commit.as_bytes(), &signed.signature).map_err(|error| ReceiptError::Signature { party: Party::Sender, error })?;
+    let already_known = check_view(view, Party::Sender, &p.step.sender, &parent_digest, &p.sender_child_head)?;
+    check_tip_view(view, &p.step, &child_tip)?;
+    Ok(VerifiedProposal { signed: signed.clone(), commit, child_tip, already_known })
+}
+
+/// Strictly decodes and verifies a signed proposal from bytes (size cap first).
+pub fn verify_proposal_bytes(bytes: &[u8], view: &dyn ChainView) -> Result<VerifiedProposal, ReceiptError> {
+    if bytes.len() > MAX_RECEIPT_LEN {
+        return Err(ReceiptError::TooLarge { len: bytes.len(), max: MAX_RECEIPT_LEN });
+    }
+    verify_proposal(&SignedProposal::from_bytes(bytes)?, view)
+}
+
+/// The acceptance predicate on a decoded receipt: every check of [`verify_receipt_bytes`]
+/// after decoding.
+pub fn verify_receipt(receipt: &Receipt, view: &dyn ChainView) -> Result<VerifiedReceipt, ReceiptError> {
+    let vp = verify_proposal(&receipt.proposal, view)?;
+    let step = &receipt.proposal.proposal.step;
+    let a = &receipt.acceptance.acceptance;
+    if a.proposal_commit != vp.commit {
+        return Err(ReceiptError::NotAdjacent { party: Party::Receiver, reason: "acceptance names another proposal" });
+    }
+    let half = HalfTransition {
+        party: Party::Receiver,
+        device: &step.receiver,
+        identity: &a.receiver,
+        parent: &a.receiver_parent_head,
+        child: &a.receiver_child_head,
+        proof: &a.receiver_proof,
+        kind: TransitionKind::Credit,
+    };
+    let parent_digest = check_half(&half, step, &vp.child_tip)?;
+    a.receiver
+        .public_key
+        .verify(a.commit().as_bytes(), &receipt.acceptance.signature)
+        .map_err(|error| ReceiptError::Signature { party: Party::Receiver, error })?;
+    let known = check_view(view, Party::Receiver, &step.receiver, &parent_digest, &a.receiver_child_head)?;
+    Ok(VerifiedReceipt { receipt: receipt.clone(), child_tip: vp.child_tip, already_known: vp.already_known && known })
+}
+
+/// The acceptance predicate (PROTOCOL.md §6), from bytes: (1) size cap, (2) canonical
+/// decoding, (3) step sanity, (4) device binding, (5) adjacency, (6) tree proofs recompute
+/// the advertised roots, (7) balance arithmetic and conservation, (8) both signatures,
+/// (9) nothing consumed or banned in the verifier's view. The sender's half is checked
+/// through step 9 before the receiver's half.
+pub fn verify_receipt_bytes(bytes: &[u8], view: &dyn ChainView) -> Result<VerifiedReceipt, ReceiptError> {
+    if bytes.len() > MAX_RECEIPT_LEN {
+        return Err(ReceiptError::TooLarge { len: bytes.len(), max: MAX_RECEIPT_LEN });
+    }
+    verify_receipt(&Receipt::from_bytes(bytes)?, view)
+}
+
+/// Why a proposal or acceptance could not be built. These are the local party's own
+/// mistakes (bad amount, stale state), reported before anything is signed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BuildError {
+    /// The tree given does not match the head's root.
+    #[error("the tree does not match the head's root; reload the device state")]
+    TreeOutOfSync,
+    /// The signing key does not belong to the identity, or the head to the device.
+    #[error("the key or head does not belong to this identity")]
+    WrongIdentity,
+    /// The transfer is impossible (zero amount, self-payment, insufficient funds…).
+    #[error("{0}")]
+    Refused(#[from] ReceiptError),
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Crypto(#[from] CryptoError),
+}
+
+/// What a party needs to sign a transition: its identity, key, current head and tree.
+pub struct LocalDevice<'a> {
+    /// The device's identity.
+    pub identity: &'a DeviceIdentity,
+    /// Its signing key.
+    pub key: &'a SigningKey,
+    /// Its current head.
+    pub head: &'a DeviceHead,
+    /// Its tree, whose root must equal `head.smt_root`.
+    pub tree: &'a SparseMerkleTree,
+}
+
+impl LocalDevice<'_> {
+    fn check(&self) -> Result<DeviceId, BuildError> {
+        let id = self.identity.device_id();
+        if self.key.public_key() != &self.identity.public_key || self.head.device != id {
+            return Err(BuildError::WrongIdentity);
+        }
+        if self.tree.root() != self.head.smt_root {
+            return Err(BuildError::TreeOutOfSync);
+        }
+        Ok(id)
+    }
+
+    fn child_head(&self, rel: &RelationshipKey, child_tip: &TipDigest, kind: TransitionKind, token: &TokenId, amount: Amount, party: Party) -> Result<(DeviceHead, SmtProof), BuildError> {
+        let proof = self.tree.prove(rel.as_bytes());
+        let smt_root = proof.root_after_set(rel.as_bytes(), &child_tip.0).map_err(|error| ReceiptError::Proof { party, error })?;
+        let balances = match kind {
+            TransitionKind::Debit => self.head.balances.debited(token, amount),
+            _ => self.head.balances.credited(token, amount),
+        }
+        .map_err(|error| ReceiptError::Balance { party, error })?;
+        let height = self.head.height.checked_add(1).ok_or(ReceiptError::NotAdjacent { party, reason: "height overflow" })?;
+        let child = DeviceHead { device: self.head.device, height, parent: self.head.digest(), smt_root, balances, kind, cause: child_tip.0 };
+        Ok((child, proof))
+    }
+
+    fn current_tip(&self, rel: &RelationshipKey) -> TipDigest {
+        self.tree.get(rel.as_bytes()).map(TipDigest).unwrap_or_else(|| rel.genesis_tip())
+    }
+}
+
+/// A signed proposal plus the sender's new head. The caller persists both, then applies
+/// `tree.insert(relationship, child_tip)`.
+#[derive(Clone, Debug)]
+pub struct BuiltProposal {
+    /// The proposal to send.
+    pub signed: SignedProposal,
+    /// The sender's head after the debit.
+    pub child_head: DeviceHead,
+    /// The relationship tip after the step.
+    pub child_tip: TipDigest,
+}
+
+/// Builds and signs a proposal paying `amount` of `token` to `receiver`. `rnd` is fresh
+/// randomness for hedged signing.
+pub fn propose(sender: &LocalDevice<'_>, receiver: &DeviceId, token: TokenId, amount: Amount, rnd: &[u8; 32]) -> Result<BuiltProposal, BuildError> {
+    let me = sender.check()?;
+    let relationship = RelationshipKey::between(&me, receiver);
+    let step = RelationshipStep {
+        relationship,
+        parent_tip: sender.current_tip(&relationship),
+        sender: me,
+        receiver: *receiver,
+        token,
+        amount,
+        sender_parent_head: sender.head.digest(),
+    };
+    check_step(&step)?;
+    let child_tip = step.child_tip();
+    let (child_head, proof) = sender.child_head(&relationship, &child_tip, TransitionKind::Debit, &token, amount, Party::Sender)?;
+    let proposal = Proposal { step, sender: sender.identity.clone(), sender_parent_head: sender.head.clone(), sender_child_head: child_head.clone(), sender_proof: proof };
+    let signature = sender.key.sign(proposal.commit().as_bytes(), rnd)?;
+    Ok(BuiltProposal { signed: SignedProposal { proposal, signature }, child_head, child_tip })
+}
+
+/// A receipt plus the receiver's new head. The caller persists both, then applies
+/// `tree.insert(relationship, child_tip)`.
+#[derive(Clone, Debug)]
+pub struct BuiltAcceptance {
+    /// The complete receipt (returned to the sender).
+    pub receipt: Receipt,
+    /// The receiver's head after the credit.
+    pub child_head: DeviceHead,
+    /// The relationship tip after the step.
+    pub child_tip: TipDigest,
+}
+
+/// Accepts a verified proposal addressed to `receiver`, signing the crediting head
+/// transition.
+pub fn accept(receiver: &LocalDevice<'_>, proposal: &VerifiedProposal, rnd: &[u8; 32]) -> Result<BuiltAcceptance, BuildError> {
+    let me = receiver.check()?;
+    let step = &proposal.signed.proposal.step;
+    if step.receiver != me {
+        return Err(BuildError::WrongIdentity);
+    }
+    if receiver.current_tip(&step.relationship) != step.parent_tip {
+        return Err(ReceiptError::TipNotCurrent(Party::Receiver).into());
+    }
+    let (child_head, proof) = receiver.child_head(&step.relationship, &proposal.child_tip, TransitionKind::Credit, &step.token, step.amount, Party::Receiver)?;
+    let acceptance = Acceptance {
+        proposal_commit: proposal.commit,
+        receiver: receiver.identity.clone(),
+        receiver_parent_head: receiver.head.clone(),
+        receiver_child_head: child_head.clone(),
+        receiver_proof: proof,
+    };
+    let signature = receiver.key.sign(acceptance.commit().as_bytes(), rnd)?;
+    let receipt = Receipt { proposal: proposal.signed.clone(), acceptance: SignedAcceptance { acceptance, signature } };
+    Ok(BuiltAcceptance { receipt, child_head, child_tip: proposal.child_tip })
+}

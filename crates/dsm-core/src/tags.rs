@@ -1,0 +1,94 @@
+//! The one frozen table of domain-separation tags.
+//!
+//! Every hash in DSM is `BLAKE3-256(lp(tag) ‖ lp(field_1) ‖ … ‖ lp(field_n))` where
+//! `lp(x) = u32be(len(x)) ‖ x` (see [`crate::hash::tagged_hash`]). No two purposes share a
+//! tag, and no tag is a prefix-free rewrite of another, so no hash of one purpose can be
+//! replayed as a hash of another. This table is normative (PROTOCOL.md §2) and frozen:
+//! changing a label changes every digest and breaks every stored chain. Add, never edit.
+
+/// A domain-separation tag. The discriminants are not part of any encoding; only
+/// [`Tag::label`] is hashed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Tag {
+    /// Commitment to one contributor's genesis entropy: `(contributor, secret)`.
+    EntropyCommitment,
+    /// Genesis digest over the canonical `GenesisRecord`.
+    Genesis,
+    /// Device id: `(genesis, canonical public key)`.
+    DeviceId,
+    /// Relationship key: `(min(devid_a, devid_b), max(devid_a, devid_b))`.
+    RelationshipKey,
+    /// The implicit first tip of every relationship: `(relationship key)`.
+    RelationshipGenesis,
+    /// A relationship tip: `(canonical RelationshipStep)`.
+    RelationshipTip,
+    /// A device head digest: `(canonical DeviceHead)`.
+    DeviceHead,
+    /// The hash of an empty sparse-Merkle subtree (no fields).
+    SmtEmpty,
+    /// A sparse-Merkle leaf: `(key, value)`.
+    SmtLeaf,
+    /// A sparse-Merkle interior node: `(left, right)`.
+    SmtNode,
+    /// The sender's commit digest: `(canonical Proposal)`; this is what the sender signs.
+    ProposalCommit,
+    /// The receiver's commit digest: `(canonical Acceptance)`; this is what the receiver signs.
+    AcceptanceCommit,
+    /// Digest naming a whole receipt: `(canonical Receipt)`.
+    Receipt,
+    /// Digest naming a signed statement inside an equivocation proof.
+    Statement,
+    /// Digest naming a token: `(issuer-chosen token label)`.
+    Token,
+    /// Expansion of a 32-byte seed into SLH-DSA key-generation inputs.
+    SlhDsaKeySeed,
+}
+
+impl Tag {
+    /// Every tag, in table order. Used by tests to prove the labels are distinct.
+    pub const ALL: &'static [Tag] = &[
+        Tag::EntropyCommitment,
+        Tag::Genesis,
+        Tag::DeviceId,
+        Tag::RelationshipKey,
+        Tag::RelationshipGenesis,
+        Tag::RelationshipTip,
+        Tag::DeviceHead,
+        Tag::SmtEmpty,
+        Tag::SmtLeaf,
+        Tag::SmtNode,
+        Tag::ProposalCommit,
+        Tag::AcceptanceCommit,
+        Tag::Receipt,
+        Tag::Statement,
+        Tag::Token,
+        Tag::SlhDsaKeySeed,
+    ];
+
+    /// The ASCII label that is hashed for this tag.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Tag::EntropyCommitment => "DSM/v1/entropy-commitment",
+            Tag::Genesis => "DSM/v1/genesis",
+            Tag::DeviceId => "DSM/v1/device-id",
+            Tag::RelationshipKey => "DSM/v1/relationship-key",
+            Tag::RelationshipGenesis => "DSM/v1/relationship-genesis",
+            Tag::RelationshipTip => "DSM/v1/relationship-tip",
+            Tag::DeviceHead => "DSM/v1/device-head",
+            Tag::SmtEmpty => "DSM/v1/smt-empty",
+            Tag::SmtLeaf => "DSM/v1/smt-leaf",
+            Tag::SmtNode => "DSM/v1/smt-node",
+            Tag::ProposalCommit => "DSM/v1/proposal-commit",
+            Tag::AcceptanceCommit => "DSM/v1/acceptance-commit",
+            Tag::Receipt => "DSM/v1/receipt",
+            Tag::Statement => "DSM/v1/statement",
+            Tag::Token => "DSM/v1/token",
+            Tag::SlhDsaKeySeed => "DSM/v1/slh-dsa-key-seed",
+        }
+    }
+}
+
+/// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205
+/// `ctx`). Signatures made for other protocols with the same key never verify here.
+pub const SIGNATURE_CONTEXT: &[u8] = b"DSM/v1/signature";
