@@ -1,0 +1,58 @@
+//! Acceptance is context-free: no clock, no environment, no randomness of its own.
+//!
+//! Two complementary checks: (1) the protocol crate's source never names a clock, an OS
+//! random source, the filesystem, the network or the environment, so no verdict can depend
+//! on them; (2) the pinned receipts in the vector file — generated at another time, on
+//! another machine — get the same verdict now, and the same verdict again after the
+//! process clock, time zone and environment are changed.
+
+use dsm_core::receipt::{verify_receipt_bytes, EmptyView};
+
+const FORBIDDEN: &[&str] = &[
+    "std::time", "SystemTime", "Instant", "chrono", "std::env", "std::fs", "std::net", "getrandom", "thread_rng", "OsRng", "std::process",
+];
+
+#[test]
+fn the_protocol_crate_names_no_clock_or_io() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for word in FORBIDDEN {
+            assert!(!text.contains(word), "{} mentions {word}", path.display());
+        }
+        files += 1;
+    }
+    assert!(files >= 10);
+}
+
+fn verdicts() -> Vec<String> {
+    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/dsm-v1.txt")).unwrap();
+    file.lines()
+        .filter(|l| l.contains("\tdsm.v1.Receipt\t"))
+        .map(|l| {
+            let bytes = hex::decode(l.split('\t').nth(2).unwrap()).unwrap();
+            let mut flipped = bytes.clone();
+            flipped[bytes.len() / 2] ^= 4;
+            format!(
+                "{:?} / {:?}",
+                verify_receipt_bytes(&bytes, &EmptyView).map(|v| *v.child_tip()),
+                verify_receipt_bytes(&flipped, &EmptyView).map(|v| *v.child_tip())
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn verdicts_do_not_depend_on_time_zone_or_environment() {
+    let before = verdicts();
+    assert_eq!(before.len(), 2);
+    assert!(before.iter().all(|v| v.starts_with("Ok(") && v.contains(" / Err(")), "{before:?}");
+    // Change what a clock-reading implementation would see; the verdicts must not move.
+    for tz in ["UTC", "Pacific/Kiritimati", "America/Adak"] {
+        std::env::set_var("TZ", tz);
+        std::env::set_var("SOURCE_DATE_EPOCH", "4102444800");
+        assert_eq!(verdicts(), before);
+    }
+}
