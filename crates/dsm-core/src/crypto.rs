@@ -304,6 +304,27 @@ impl SigningKey {
         SigningKey { secret: SecretKey::SlhDsaSha2_128f(Box::new(sk)), public }
     }
 
+    /// Rebuilds a key from its encoded FIPS 204/205 private key (`sk` bytes), e.g. from the
+    /// official test vectors. Prefer [`SigningKey::from_seed`] for storage: a seed is smaller.
+    pub fn from_private_key_bytes(suite: SuiteId, bytes: &[u8]) -> Result<Self, CryptoError> {
+        match suite {
+            SuiteId::MlDsa65 => {
+                use fips204::ml_dsa_65 as p;
+                let arr = zeroize::Zeroizing::new(<[u8; p::SK_LEN]>::try_from(bytes).map_err(|_| CryptoError::MalformedKey)?);
+                let sk = p::PrivateKey::try_from_bytes(*arr).map_err(|_| CryptoError::MalformedKey)?;
+                let public = PublicKey { suite, bytes: sk.get_public_key().into_bytes().to_vec() };
+                Ok(SigningKey { secret: SecretKey::MlDsa65(Box::new(sk)), public })
+            }
+            SuiteId::SlhDsaSha2_128f => {
+                use fips205::slh_dsa_sha2_128f as p;
+                let arr = zeroize::Zeroizing::new(<[u8; p::SK_LEN]>::try_from(bytes).map_err(|_| CryptoError::MalformedKey)?);
+                let sk = p::PrivateKey::try_from_bytes(*arr).map_err(|_| CryptoError::MalformedKey)?;
+                let public = PublicKey { suite, bytes: sk.get_public_key().into_bytes().to_vec() };
+                Ok(SigningKey { secret: SecretKey::SlhDsaSha2_128f(Box::new(sk)), public })
+            }
+        }
+    }
+
     /// The public key.
     pub fn public_key(&self) -> &PublicKey {
         &self.public

@@ -251,7 +251,7 @@ pub enum ReceiptError {
         error: CryptoError,
     },
     /// Step 9: the verifier holds equivocation evidence against this device.
-    #[error("{0:?} is a known equivocator and is refused forever")]
+    #[error("device {0} is a known equivocator and is refused forever")]
     Equivocator(DeviceId),
     /// Step 9: the verifier already saw a different successor of this party's parent head:
     /// together with the stored statement this is equivocation evidence.
@@ -474,8 +474,15 @@ pub fn verify_proposal_bytes(bytes: &[u8], view: &dyn ChainView) -> Result<Verif
 /// after decoding.
 pub fn verify_receipt(receipt: &Receipt, view: &dyn ChainView) -> Result<VerifiedReceipt, ReceiptError> {
     let vp = verify_proposal(&receipt.proposal, view)?;
-    let step = &receipt.proposal.proposal.step;
-    let a = &receipt.acceptance.acceptance;
+    verify_acceptance(&vp, &receipt.acceptance, view)
+}
+
+/// Checks the receiver's half against a proposal already verified (steps 3–9 for the
+/// receiver). This is what the sender runs when the acceptance of its own proposal comes
+/// back: it does not re-verify its own signature.
+pub fn verify_acceptance(vp: &VerifiedProposal, signed: &SignedAcceptance, view: &dyn ChainView) -> Result<VerifiedReceipt, ReceiptError> {
+    let step = &vp.signed.proposal.step;
+    let a = &signed.acceptance;
     if a.proposal_commit != vp.commit {
         return Err(ReceiptError::NotAdjacent { party: Party::Receiver, reason: "acceptance names another proposal" });
     }
@@ -489,12 +496,19 @@ pub fn verify_receipt(receipt: &Receipt, view: &dyn ChainView) -> Result<Verifie
         kind: TransitionKind::Credit,
     };
     let parent_digest = check_half(&half, step, &vp.child_tip)?;
-    a.receiver
-        .public_key
-        .verify(a.commit().as_bytes(), &receipt.acceptance.signature)
-        .map_err(|error| ReceiptError::Signature { party: Party::Receiver, error })?;
+    a.receiver.public_key.verify(a.commit().as_bytes(), &signed.signature).map_err(|error| ReceiptError::Signature { party: Party::Receiver, error })?;
     let known = check_view(view, Party::Receiver, &step.receiver, &parent_digest, &a.receiver_child_head)?;
-    Ok(VerifiedReceipt { receipt: receipt.clone(), child_tip: vp.child_tip, already_known: vp.already_known && known })
+    Ok(VerifiedReceipt {
+        receipt: Receipt { proposal: vp.signed.clone(), acceptance: signed.clone() },
+        child_tip: vp.child_tip,
+        already_known: vp.already_known && known,
+    })
+}
+
+/// The sender's own proposal as a [`VerifiedProposal`], without re-verifying its signature
+/// (the sender built and signed it). Use only for proposals from [`propose`].
+pub fn own_proposal(built: &BuiltProposal) -> VerifiedProposal {
+    VerifiedProposal { signed: built.signed.clone(), commit: built.signed.proposal.commit(), child_tip: built.child_tip, already_known: false }
 }
 
 /// The acceptance predicate (PROTOCOL.md §6), from bytes: (1) size cap, (2) canonical
