@@ -231,6 +231,9 @@ impl<'a> Reader<'a> {
                 self.pos = after;
                 Ok(true)
             }
+            // A field number below the one being read was already passed: the field is
+            // duplicated or out of order (or unknown and misplaced).
+            Some((f, _, _)) if f < field => Err(DecodeError::UnexpectedField { field: f }),
             _ => Ok(false),
         }
     }

@@ -652,3 +652,56 @@ pub fn accept(receiver: &LocalDevice<'_>, proposal: &VerifiedProposal, rnd: &[u8
     let receipt = Receipt { proposal: proposal.signed.clone(), acceptance: SignedAcceptance { acceptance, signature } };
     Ok(BuiltAcceptance { receipt, child_head, child_tip: proposal.child_tip })
 }
+
+/// Why a device-chain segment was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SegmentError {
+    /// Step `index` does not continue the chain from the previous head.
+    #[error("step {index}: does not extend the previous head")]
+    Gap {
+        /// Position in the segment.
+        index: usize,
+    },
+    /// Step `index`'s receipt fails the acceptance predicate.
+    #[error("step {index}: {error}")]
+    Receipt {
+        /// Position in the segment.
+        index: usize,
+        /// Why the receipt was refused.
+        error: ReceiptError,
+    },
+    /// Step `index`'s receipt does not involve the segment's device.
+    #[error("step {index}: the receipt does not involve this device")]
+    NotInvolved {
+        /// Position in the segment.
+        index: usize,
+    },
+}
+
+/// Checks a device-chain segment for balance provenance: starting from a head the verifier
+/// already trusts (one it verified before, or a checkpoint), every following head must be
+/// justified by a receipt in which the device is the sender (a debit) or the receiver (a
+/// credit) and whose parent head is the previous head. Returns the last head.
+///
+/// Allocation transitions (mint, emission, deposit) carry source proofs defined by the
+/// composed protocols; a segment containing one is refused here until those land.
+pub fn verify_chain_segment(trusted: &DeviceHead, receipts: &[Receipt], view: &dyn ChainView) -> Result<DeviceHead, SegmentError> {
+    let mut head = trusted.clone();
+    for (index, receipt) in receipts.iter().enumerate() {
+        let verified = verify_receipt(receipt, view).map_err(|error| SegmentError::Receipt { index, error })?;
+        let p = &verified.receipt.proposal.proposal;
+        let a = &verified.receipt.acceptance.acceptance;
+        let (parent, child) = if p.step.sender == head.device {
+            (&p.sender_parent_head, &p.sender_child_head)
+        } else if p.step.receiver == head.device {
+            (&a.receiver_parent_head, &a.receiver_child_head)
+        } else {
+            return Err(SegmentError::NotInvolved { index });
+        };
+        if *parent != head {
+            return Err(SegmentError::Gap { index });
+        }
+        head = child.clone();
+    }
+    Ok(head)
+}

@@ -656,14 +656,13 @@ fn pinned_duplicate_and_swap_errors() {
     };
     use DecodeError::{Missing, UnexpectedField};
     assert_eq!(dup(7), UnexpectedField { field: 7 });
-    assert_eq!(dup(0), Missing { field: 3 });
-    assert_eq!(dup(1), Missing { field: 3 });
-    assert_eq!(dup(6), Missing { field: 7 });
+    assert_eq!(dup(0), UnexpectedField { field: 1 });
+    assert_eq!(dup(1), UnexpectedField { field: 2 });
+    assert_eq!(dup(6), UnexpectedField { field: 6 });
     assert_eq!(swap(0), Missing { field: 1 });
-    assert_eq!(swap(1), Missing { field: 4 });
+    assert_eq!(swap(1), UnexpectedField { field: 2 });
     assert_eq!(swap(6), UnexpectedField { field: 6 });
-    // Every RelationshipStep field is required: a duplicate shows up as the next field
-    // missing, except the last.
+    // A duplicate of any RelationshipStep field is reported as that field.
     let s = RelationshipStep {
         relationship: RelationshipKey(Digest([1; 32])),
         parent_tip: TipDigest(Digest([2; 32])),
@@ -677,7 +676,7 @@ fn pinned_duplicate_and_swap_errors() {
     for i in 0..7 {
         let mut m = fs.clone();
         m.insert(i + 1, fs[i].clone());
-        let want = if i == 6 { UnexpectedField { field: 7 } } else { Missing { field: i as u32 + 2 } };
+        let want = UnexpectedField { field: i as u32 + 1 };
         assert_eq!(RelationshipStep::from_bytes(&ser(&m)), Err(want), "duplicate of field {}", i + 1);
     }
 }
@@ -975,7 +974,6 @@ fn smt_proof_and_genesis_wire_formats_are_pinned() {
 /// is instead reported as `Missing` for the *next* field, which is present. The input is
 /// still refused, so this is a diagnostic defect, not a canonicality hole.
 #[test]
-#[ignore = "BUG (diagnostic): a duplicated non-final field is reported as Missing{next field}, not UnexpectedField as DecodeError documents"]
 fn duplicated_field_is_reported_as_unexpected_field() {
     // Minimal case: a height-0 head (fields 1, 3, 4, 7) with its device field written twice.
     let h = sample_head(0, 0, TransitionKind::Create);

@@ -327,3 +327,28 @@ impl CloneHead for Device {
         self.head.clone()
     }
 }
+
+#[test]
+fn a_chain_segment_proves_where_a_balance_came_from() {
+    let mut ctr = 0;
+    let mut a = Device::new(SuiteId::MlDsa65, 1);
+    let mut b = Device::new(SuiteId::MlDsa65, 2);
+    let mut c = Device::new(SuiteId::MlDsa65, 3);
+    a.fund(token(), 100);
+    let checkpoint = b.head.clone();
+    let r1 = transfer(&mut a, &mut b, token(), 40, &mut ctr);
+    let r2 = transfer(&mut b, &mut c, token(), 15, &mut ctr);
+    let r3 = transfer(&mut c, &mut b, token(), 5, &mut ctr);
+    let segment = vec![r1.clone(), r2.clone(), r3.clone()];
+    let last = verify_chain_segment(&checkpoint, &segment, &EmptyView).unwrap();
+    assert_eq!(last, b.head);
+    assert_eq!(last.balances.get(&token()), Amount(30));
+    // A missing step is a gap; a foreign receipt is refused; a bad receipt names its index.
+    assert_eq!(verify_chain_segment(&checkpoint, &[r1.clone(), r3.clone()], &EmptyView).unwrap_err(), SegmentError::Gap { index: 1 });
+    let mut d = Device::new(SuiteId::MlDsa65, 4);
+    let foreign = transfer(&mut a, &mut d, token(), 1, &mut ctr);
+    assert_eq!(verify_chain_segment(&checkpoint, &[foreign], &EmptyView).unwrap_err(), SegmentError::NotInvolved { index: 0 });
+    let mut bad = r2.clone();
+    bad.acceptance.signature = flip_sig(&bad.acceptance.signature, 1);
+    assert!(matches!(verify_chain_segment(&checkpoint, &[r1, bad], &EmptyView).unwrap_err(), SegmentError::Receipt { index: 1, .. }));
+}
