@@ -43,6 +43,9 @@ pub enum Tag {
     Token,
     /// Expansion of a 32-byte seed into SLH-DSA key-generation inputs.
     SlhDsaKeySeed,
+    /// Cause of a non-production dev-faucet allocation: `(device id, token, amount as 16-byte
+    /// big-endian)`. Never a valid source of value outside test networks.
+    DevAllocation,
 }
 
 impl Tag {
@@ -64,6 +67,7 @@ impl Tag {
         Tag::Statement,
         Tag::Token,
         Tag::SlhDsaKeySeed,
+        Tag::DevAllocation,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -85,6 +89,7 @@ impl Tag {
             Tag::Statement => "DSM/v1/statement",
             Tag::Token => "DSM/v1/token",
             Tag::SlhDsaKeySeed => "DSM/v1/slh-dsa-key-seed",
+            Tag::DevAllocation => "DSM/v1/dev-allocation",
         }
     }
 }

@@ -83,6 +83,7 @@ fn tag_labels_are_frozen() {
         (Tag::Statement, "DSM/v1/statement"),
         (Tag::Token, "DSM/v1/token"),
         (Tag::SlhDsaKeySeed, "DSM/v1/slh-dsa-key-seed"),
+        (Tag::DevAllocation, "DSM/v1/dev-allocation"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

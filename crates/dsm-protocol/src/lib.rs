@@ -1,0 +1,12 @@
+//! Sans-IO protocol state machines for DSM.
+//!
+//! [`session`] is the bilateral transfer session: it consumes decoded messages and a
+//! [`session::Ledger`] (the device's committed state, implemented by the wallet over its
+//! store) and returns the messages to send. It never touches sockets, files, threads or
+//! clocks, which is what makes fault injection, crash tests and model checking cheap.
+//! [`message`] is its wire format (PROTOCOL.md §12).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod message;
+pub mod session;

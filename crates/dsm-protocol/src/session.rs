@@ -1,0 +1,544 @@
+//! The bilateral transfer session, as a sans-IO state machine (PROTOCOL.md §12).
+//!
+//! ```text
+//!  dialer (pays)                                   listener (is paid)
+//!  Hello{tip, pending?, witnessed}  ─────────────▶
+//!                                  ◀─────────────  Hello{tip, pending?, witnessed}
+//!                                  ◀─────────────  Acceptance (of the dialer's pending, if any)
+//!  Acceptance (of the listener's    ─────────────▶
+//!    pending, if any)
+//!  [commit debit] Proposal          ─────────────▶  verify, [commit credit]
+//!                                  ◀─────────────  Acceptance
+//!  verify, [commit stitch]  … next Proposal …
+//!  Close                            ─────────────▶
+//! ```
+//!
+//! Rules the code enforces:
+//! * **Commit before send.** A message that reveals a signature is returned only after the
+//!   [`Ledger`] durably committed the state change it belongs to, so a crash can never
+//!   lead the device to sign a second, different successor of the same head.
+//! * **The party that signs last commits first.** The receiver commits its credit before
+//!   its acceptance leaves; the sender's debit is already committed when the proposal leaves.
+//! * **Modal lock.** Between its proposal and the acceptance, the sender holds a *pending*
+//!   proposal on that one relationship; its chain goes on for every other relationship.
+//!   The pending proposal is offered again in the next hello with that peer (by any
+//!   transport) and the peer answers it idempotently (the stored acceptance, or a new one).
+//! * **Idempotence.** A repeated proposal gets the stored acceptance again; a repeated
+//!   acceptance of something already stitched is ignored. Anything else out of order ends
+//!   the session in [`Phase::Failed`], having changed nothing that was not committed.
+
+use crate::message::{Close, Hello, Refusal, RefusalCode, SessionMessage, MAX_WITNESSED, PROTOCOL_VERSION};
+use dsm_core::chain::{Amount, DeviceHead, RelationshipKey, TipDigest, TokenId};
+use dsm_core::crypto::SigningKey;
+use dsm_core::hash::Digest;
+use dsm_core::identity::{DeviceId, DeviceIdentity};
+use dsm_core::receipt::{
+    accept, own_proposal, propose, verify_acceptance, verify_proposal, BuildError, BuiltAcceptance, BuiltProposal, ChainView, LocalDevice, Receipt, ReceiptError, SignedAcceptance,
+    SignedProposal, VerifiedProposal,
+};
+use dsm_core::smt::SparseMerkleTree;
+use thiserror::Error;
+
+/// Why the ledger could not commit a state change. The session aborts without sending.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LedgerError {
+    /// The head the change was built on is no longer the device's head.
+    #[error("the device head moved while the session was running; run the transfer again")]
+    HeadMoved,
+    /// The store failed (disk full, I/O error…). Nothing was committed.
+    #[error("the wallet store failed: {0}")]
+    Store(String),
+}
+
+/// A device's committed state, as the session needs it. The wallet implements it over its
+/// store; every `commit_*` is one atomic, durable write that either fully happens or not at
+/// all, and must refuse (with [`LedgerError::HeadMoved`]) a change built on a head that is
+/// no longer current.
+pub trait Ledger {
+    /// This device's identity.
+    fn identity(&self) -> &DeviceIdentity;
+    /// This device's signing key.
+    fn signing_key(&self) -> &SigningKey;
+    /// The current committed head.
+    fn head(&self) -> &DeviceHead;
+    /// The current tree (its root equals `head().smt_root`).
+    fn tree(&self) -> &SparseMerkleTree;
+    /// What this device knows of other chains (consumed heads, equivocators).
+    fn view(&self) -> &dyn ChainView;
+    /// 32 fresh random bytes for hedged signing.
+    fn random(&mut self) -> [u8; 32];
+    /// This device's proposal to `peer` still waiting for its acceptance, if any.
+    fn pending_to(&self, peer: &DeviceId) -> Result<Option<SignedProposal>, LedgerError>;
+    /// The acceptance this device already signed for the proposal with this commit.
+    fn acceptance_for(&self, proposal_commit: &Digest) -> Result<Option<SignedAcceptance>, LedgerError>;
+    /// True if this device already stitched the receipt of its proposal with this commit.
+    fn is_stitched(&self, proposal_commit: &Digest) -> Result<bool, LedgerError>;
+    /// Atomically: new head (debited), tree leaf set to the child tip, proposal pending.
+    fn commit_debit(&mut self, built: &BuiltProposal) -> Result<(), LedgerError>;
+    /// Atomically: new head (credited), tree leaf set, acceptance and receipt stored.
+    fn commit_credit(&mut self, built: &BuiltAcceptance) -> Result<(), LedgerError>;
+    /// Atomically: the pending proposal is released and the receipt stored.
+    fn commit_stitch(&mut self, receipt: &Receipt) -> Result<(), LedgerError>;
+    /// Records a third device's proposal seen in gossip (Tripwire: the ledger turns a
+    /// conflict with what it saw before into stored evidence).
+    fn witness(&mut self, proposal: &SignedProposal) -> Result<(), LedgerError>;
+    /// Up to `max` recent third-party proposals to gossip, leaving out `exclude`.
+    fn gossip(&self, exclude: &[DeviceId], max: usize) -> Result<Vec<SignedProposal>, LedgerError>;
+}
+
+/// Why a session ended without finishing. Every variant leaves the ledger in a committed,
+/// consistent state; a pending proposal (if any) is resolved by the next session.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SessionError {
+    /// The peer speaks another protocol version.
+    #[error("the peer speaks session protocol version {0}, this device speaks {PROTOCOL_VERSION}")]
+    Version(u64),
+    /// The peer is not the device this session was opened for.
+    #[error("the peer is device {found}, not the expected {expected}")]
+    WrongPeer {
+        /// Who we expected.
+        expected: DeviceId,
+        /// Who answered.
+        found: DeviceId,
+    },
+    /// The peer's hello was meant for another device.
+    #[error("the peer's hello is addressed to another device")]
+    NotForMe,
+    /// The peer is a known equivocator.
+    #[error("device {0} is a known equivocator; this device refuses it forever")]
+    Equivocator(DeviceId),
+    /// A message arrived that the current phase does not expect.
+    #[error("unexpected {got} while {phase}")]
+    Unexpected {
+        /// The message's name.
+        got: &'static str,
+        /// What the session was doing.
+        phase: &'static str,
+    },
+    /// The two devices disagree on their relationship tip and no pending proposal explains
+    /// it (one of them lost state, or equivocated).
+    #[error("the peer's relationship tip {theirs} differs from ours {ours}; the relationship needs recovery")]
+    TipMismatch {
+        /// Our tip.
+        ours: TipDigest,
+        /// Theirs.
+        theirs: TipDigest,
+    },
+    /// A proposal or acceptance from the peer failed the acceptance predicate.
+    #[error("the peer's message was refused: {0}")]
+    Invalid(#[from] ReceiptError),
+    /// The peer refused our proposal; the amount stays pending on this relationship and
+    /// is offered again at the next session with this peer.
+    #[error("the peer refused the transfer ({0:?}); it stays pending and is offered again next time")]
+    Refused(RefusalCode),
+    /// This device could not build its own message (e.g. insufficient funds).
+    #[error("{0}")]
+    Build(#[from] BuildError),
+    /// The ledger could not commit; nothing was sent.
+    #[error("{0}")]
+    Ledger(#[from] LedgerError),
+    /// The peer's pending proposal to us cannot be accepted (its tip is not ours: the two
+    /// devices crossed proposals or one lost state); the relationship needs recovery.
+    #[error("the peer's pending transfer to us cannot be accepted; the relationship needs recovery")]
+    PendingNotAcceptable,
+    /// The session already ended.
+    #[error("the session is over")]
+    Over,
+}
+
+/// Which side of the session this device plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Opens the session and pays.
+    Dialer,
+    /// Answers the session and is paid.
+    Listener,
+}
+
+/// Where a session stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Not started (dialer) / waiting for the dialer's hello (listener).
+    Start,
+    /// Dialer: waiting for the listener's hello.
+    AwaitHello,
+    /// Waiting for the acceptance of our pending proposal from an earlier session.
+    AwaitPendingAcceptance,
+    /// Dialer: waiting for the acceptance of the proposal just sent.
+    AwaitAcceptance,
+    /// Listener: waiting for proposals or close.
+    AwaitProposal,
+    /// Finished normally.
+    Done,
+    /// Ended with an error; see [`Session::error`].
+    Failed,
+}
+
+impl Phase {
+    fn describe(&self) -> &'static str {
+        match self {
+            Phase::Start => "starting",
+            Phase::AwaitHello => "waiting for the peer's hello",
+            Phase::AwaitPendingAcceptance => "waiting for the acceptance of the pending transfer",
+            Phase::AwaitAcceptance => "waiting for an acceptance",
+            Phase::AwaitProposal => "waiting for a proposal",
+            Phase::Done => "done",
+            Phase::Failed => "failed",
+        }
+    }
+}
+
+/// A transfer this session completed or received, for the caller's report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completed {
+    /// The receipt (both signatures).
+    pub receipt: Receipt,
+    /// True if this device paid; false if it was paid.
+    pub outgoing: bool,
+    /// True if the transfer had been left pending by an earlier session.
+    pub resumed: bool,
+}
+
+/// One bilateral session. Feed it every decoded message from the peer with
+/// [`Session::handle`] and send what it returns, in order.
+pub struct Session {
+    role: Role,
+    phase: Phase,
+    /// The peer, known from the start for the dialer, from its hello for the listener.
+    peer: Option<DeviceId>,
+    /// Transfers still to propose (dialer).
+    queue: std::collections::VecDeque<(TokenId, Amount)>,
+    /// Our proposal waiting for its acceptance (pending from before, or just sent).
+    in_flight: Option<VerifiedProposal>,
+    /// Our pending proposal was offered in our hello.
+    in_flight_resumed: bool,
+    /// The tip the peer announced in its hello (dialer, no pending of its own).
+    peer_tip: Option<TipDigest>,
+    completed: Vec<Completed>,
+    error: Option<SessionError>,
+}
+
+impl Session {
+    /// A session that pays `peer` the given transfers, in order (may be empty: then it only
+    /// resolves what is pending between the two devices).
+    pub fn dialer(peer: DeviceId, transfers: Vec<(TokenId, Amount)>) -> Session {
+        Session::new(Role::Dialer, Some(peer), transfers)
+    }
+
+    /// A session that answers whoever dials.
+    pub fn listener() -> Session {
+        Session::new(Role::Listener, None, Vec::new())
+    }
+
+    fn new(role: Role, peer: Option<DeviceId>, transfers: Vec<(TokenId, Amount)>) -> Session {
+        Session {
+            role,
+            phase: Phase::Start,
+            peer,
+            queue: transfers.into(),
+            in_flight: None,
+            in_flight_resumed: false,
+            peer_tip: None,
+            completed: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// This session's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// Where the session stands.
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+    /// The peer, once known.
+    pub fn peer(&self) -> Option<&DeviceId> {
+        self.peer.as_ref()
+    }
+    /// True once the session is [`Phase::Done`] or [`Phase::Failed`].
+    pub fn is_over(&self) -> bool {
+        matches!(self.phase, Phase::Done | Phase::Failed)
+    }
+    /// The error that ended the session, if it failed.
+    pub fn error(&self) -> Option<&SessionError> {
+        self.error.as_ref()
+    }
+    /// Transfers committed by this device in this session, in order.
+    pub fn completed(&self) -> &[Completed] {
+        &self.completed
+    }
+    /// Transfers not yet proposed (dialer), e.g. after a failure.
+    pub fn remaining(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Dialer: the opening hello. (The listener does not call this.)
+    pub fn start(&mut self, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
+        if self.role != Role::Dialer || self.phase != Phase::Start {
+            return self.fail(SessionError::Unexpected { got: "start", phase: self.phase.describe() });
+        }
+        let peer = self.peer.expect("dialer has a peer");
+        let result = self.hello(ledger, &peer).map(|(hello, pending)| {
+            self.in_flight = pending;
+            self.in_flight_resumed = self.in_flight.is_some();
+            vec![SessionMessage::Hello(Box::new(hello))]
+        });
+        match result {
+            Ok(out) => {
+                self.phase = Phase::AwaitHello;
+                Ok(out)
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Handles one message from the peer; returns the messages to send, in order. After an
+    /// error the session is [`Phase::Failed`] and every later call returns [`SessionError::Over`].
+    pub fn handle(&mut self, msg: SessionMessage, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
+        if self.is_over() {
+            return Err(SessionError::Over);
+        }
+        match self.step(msg, ledger) {
+            Ok(out) => Ok(out),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Ends the session from outside (the transport closed or timed out). Committed state
+    /// is untouched; anything pending is resolved by the next session.
+    pub fn abort(&mut self, why: SessionError) {
+        if !self.is_over() {
+            self.phase = Phase::Failed;
+            self.error = Some(why);
+        }
+    }
+
+    fn fail<T>(&mut self, e: SessionError) -> Result<T, SessionError> {
+        self.phase = Phase::Failed;
+        self.error = Some(e.clone());
+        Err(e)
+    }
+
+    fn hello(&self, ledger: &dyn Ledger, peer: &DeviceId) -> Result<(Hello, Option<VerifiedProposal>), SessionError> {
+        let me = ledger.identity().device_id();
+        let rel = RelationshipKey::between(&me, peer);
+        let tip = ledger.tree().get(rel.as_bytes()).map(TipDigest).unwrap_or_else(|| rel.genesis_tip());
+        let pending = ledger.pending_to(peer)?;
+        // Our own signature needs no re-check, but the proposal is re-derived from stored
+        // bytes: run the stateless checks so a damaged store cannot make us send garbage.
+        let verified = match &pending {
+            Some(p) => Some(verify_proposal(p, &dsm_core::receipt::EmptyView)?),
+            None => None,
+        };
+        let witnessed = ledger.gossip(&[me, *peer], MAX_WITNESSED)?;
+        let hello = Hello { version: PROTOCOL_VERSION, identity: ledger.identity().clone(), peer: *peer, tip, pending, witnessed };
+        Ok((hello, verified))
+    }
+
+    fn check_hello(&self, hello: &Hello, ledger: &mut dyn Ledger) -> Result<DeviceId, SessionError> {
+        if hello.version != PROTOCOL_VERSION {
+            return Err(SessionError::Version(hello.version));
+        }
+        let me = ledger.identity().device_id();
+        if hello.peer != me {
+            return Err(SessionError::NotForMe);
+        }
+        let them = hello.identity.device_id();
+        if let Some(expected) = self.peer {
+            if expected != them {
+                return Err(SessionError::WrongPeer { expected, found: them });
+            }
+        }
+        if them == me {
+            return Err(SessionError::NotForMe);
+        }
+        for w in &hello.witnessed {
+            ledger.witness(w)?;
+        }
+        if ledger.view().is_equivocator(&them) {
+            return Err(SessionError::Equivocator(them));
+        }
+        Ok(them)
+    }
+
+    /// Verifies a proposal addressed to us and returns our acceptance: the stored one if we
+    /// accepted it before (idempotent), else a new one, committed before it is returned.
+    fn answer_proposal(&mut self, p: &SignedProposal, resumed: bool, ledger: &mut dyn Ledger) -> Result<SessionMessage, SessionError> {
+        let me = ledger.identity().device_id();
+        let commit = p.proposal.commit();
+        if p.proposal.step.receiver != me || Some(p.proposal.step.sender) != self.peer {
+            return Err(SessionError::NotForMe);
+        }
+        if let Some(stored) = ledger.acceptance_for(&commit)? {
+            return Ok(SessionMessage::Acceptance(Box::new(stored)));
+        }
+        let verified = match verify_proposal(p, ledger.view()) {
+            Ok(v) => v,
+            Err(ReceiptError::Equivocator(_)) => return Ok(refuse(commit, RefusalCode::Equivocator)),
+            Err(_) => return Ok(refuse(commit, RefusalCode::Invalid)),
+        };
+        let rnd = ledger.random();
+        let built = {
+            let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
+            accept(&local, &verified, &rnd)
+        };
+        let built = match built {
+            Ok(b) => b,
+            Err(BuildError::Refused(_)) => return Ok(refuse(commit, RefusalCode::Busy)),
+            Err(e) => return Err(e.into()),
+        };
+        match ledger.commit_credit(&built) {
+            Ok(()) => {}
+            Err(LedgerError::HeadMoved) => return Ok(refuse(commit, RefusalCode::Busy)),
+            Err(e) => return Err(e.into()),
+        }
+        self.completed.push(Completed { receipt: built.receipt.clone(), outgoing: false, resumed });
+        Ok(SessionMessage::Acceptance(Box::new(built.receipt.acceptance)))
+    }
+
+    /// Checks the acceptance of our in-flight proposal and stitches it.
+    fn take_acceptance(&mut self, a: &SignedAcceptance, ledger: &mut dyn Ledger) -> Result<(), SessionError> {
+        let vp = self.in_flight.take().expect("an acceptance is awaited only with a proposal in flight");
+        if a.acceptance.proposal_commit != *vp.commit() {
+            self.in_flight = Some(vp);
+            return Err(SessionError::Invalid(ReceiptError::NotAdjacent { party: dsm_core::receipt::Party::Receiver, reason: "acceptance names another proposal" }));
+        }
+        let verified = match verify_acceptance(&vp, a, ledger.view()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.in_flight = Some(vp);
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = ledger.commit_stitch(verified.receipt()) {
+            self.in_flight = Some(vp);
+            return Err(e.into());
+        }
+        self.completed.push(Completed { receipt: verified.receipt().clone(), outgoing: true, resumed: self.in_flight_resumed });
+        self.in_flight_resumed = false;
+        Ok(())
+    }
+
+    /// Dialer, once everything pending is resolved: check tips agree, then propose the next
+    /// transfer or close.
+    fn propose_next(&mut self, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
+        let peer = self.peer.expect("dialer has a peer");
+        let me = ledger.identity().device_id();
+        let rel = RelationshipKey::between(&me, &peer);
+        let ours = ledger.tree().get(rel.as_bytes()).map(TipDigest).unwrap_or_else(|| rel.genesis_tip());
+        if let Some(theirs) = self.peer_tip.take() {
+            if theirs != ours {
+                return Err(SessionError::TipMismatch { ours, theirs });
+            }
+        }
+        let Some((token, amount)) = self.queue.pop_front() else {
+            self.phase = Phase::Done;
+            return Ok(vec![SessionMessage::Close(Close)]);
+        };
+        let rnd = ledger.random();
+        let built = {
+            let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
+            propose(&local, &peer, token, amount, &rnd)
+        };
+        let built = match built {
+            Ok(b) => b,
+            Err(e) => {
+                self.queue.push_front((token, amount));
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = ledger.commit_debit(&built) {
+            // Never revealed: discarding this signature cannot equivocate.
+            self.queue.push_front((token, amount));
+            return Err(e.into());
+        }
+        // From here on the peer's tip must be the child tip after each acceptance; the
+        // verify of the acceptance checks exactly that.
+        self.in_flight = Some(own_proposal(&built));
+        self.phase = Phase::AwaitAcceptance;
+        Ok(vec![SessionMessage::Proposal(Box::new(built.signed))])
+    }
+
+    fn step(&mut self, msg: SessionMessage, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
+        let phase = self.phase.describe();
+        let unexpected = |m: &SessionMessage| SessionError::Unexpected { got: m.name(), phase };
+        match (self.role, &self.phase, msg) {
+            // ---- listener
+            (Role::Listener, Phase::Start, SessionMessage::Hello(h)) => {
+                let them = self.check_hello(&h, ledger)?;
+                self.peer = Some(them);
+                let (mine, my_pending) = self.hello(ledger, &them)?;
+                let mut out = vec![SessionMessage::Hello(Box::new(mine))];
+                if let Some(p) = &h.pending {
+                    out.push(self.answer_proposal(p, true, ledger)?);
+                }
+                self.in_flight_resumed = my_pending.is_some();
+                self.phase = if my_pending.is_some() { Phase::AwaitPendingAcceptance } else { Phase::AwaitProposal };
+                self.in_flight = my_pending;
+                Ok(out)
+            }
+            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::Acceptance(a)) => {
+                self.take_acceptance(&a, ledger)?;
+                self.phase = Phase::AwaitProposal;
+                Ok(vec![])
+            }
+            (Role::Listener, Phase::AwaitProposal, SessionMessage::Proposal(p)) => Ok(vec![self.answer_proposal(&p, false, ledger)?]),
+            (Role::Listener, Phase::AwaitProposal, SessionMessage::Acceptance(a)) if ledger.is_stitched(&a.acceptance.proposal_commit)? => Ok(vec![]),
+            (Role::Listener, Phase::AwaitProposal, SessionMessage::Close(_)) => {
+                self.phase = Phase::Done;
+                Ok(vec![])
+            }
+            // ---- dialer
+            (Role::Dialer, Phase::AwaitHello, SessionMessage::Hello(h)) => {
+                self.check_hello(&h, ledger)?;
+                let mut out = Vec::new();
+                if let Some(p) = &h.pending {
+                    // The listener is locked on a proposal to us: accepting it is what lets
+                    // both relationship tips meet again (its tree already holds that child tip).
+                    let answer = self.answer_proposal(p, true, ledger)?;
+                    let refused = matches!(answer, SessionMessage::Refusal(_));
+                    out.push(answer);
+                    if refused {
+                        self.phase = Phase::Failed;
+                        self.error = Some(SessionError::PendingNotAcceptable);
+                        return Ok(out);
+                    }
+                }
+                if self.in_flight.is_some() {
+                    // The listener either already accepted our pending proposal or accepts it
+                    // now: its acceptance comes next, and checking it checks the tips.
+                    self.phase = Phase::AwaitPendingAcceptance;
+                    return Ok(out);
+                }
+                self.peer_tip = Some(h.tip);
+                out.extend(self.propose_next(ledger)?);
+                Ok(out)
+            }
+            (Role::Dialer, Phase::AwaitPendingAcceptance, SessionMessage::Acceptance(a)) => {
+                self.take_acceptance(&a, ledger)?;
+                self.propose_next(ledger)
+            }
+            (Role::Dialer, Phase::AwaitAcceptance, SessionMessage::Acceptance(a)) => {
+                self.take_acceptance(&a, ledger)?;
+                self.propose_next(ledger)
+            }
+            (Role::Dialer, Phase::AwaitAcceptance | Phase::AwaitPendingAcceptance, SessionMessage::Refusal(r)) => {
+                let ours = self.in_flight.as_ref().map(|vp| *vp.commit());
+                if Some(r.proposal_commit) != ours {
+                    return Err(SessionError::Unexpected { got: "refusal of another proposal", phase });
+                }
+                self.in_flight = None;
+                self.phase = Phase::Failed;
+                self.error = Some(SessionError::Refused(r.code));
+                Ok(vec![SessionMessage::Close(Close)])
+            }
+            (_, _, SessionMessage::Acceptance(a)) if ledger.is_stitched(&a.acceptance.proposal_commit)? => Ok(vec![]),
+            (_, _, m) => Err(unexpected(&m)),
+        }
+    }
+}
+
+fn refuse(proposal_commit: Digest, code: RefusalCode) -> SessionMessage {
+    SessionMessage::Refusal(Refusal { proposal_commit, code })
+}

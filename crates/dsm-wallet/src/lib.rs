@@ -1,0 +1,16 @@
+//! The DSM wallet SDK.
+//!
+//! A [`Wallet`] is one device: its sealed key ([`keystore`]), committed head and tree,
+//! contacts, history, pending transfers, witnessed statements and equivocation evidence,
+//! all in a [`store::Store`] written with one atomic batch per state change. It implements
+//! the session's [`dsm_protocol::session::Ledger`], and [`driver`] runs sessions over any
+//! [`dsm_transport::Link`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod driver;
+pub mod keystore;
+pub mod store;
+pub mod wallet;
+
+pub use wallet::{token, Contact, EntryKind, HistoryEntry, Wallet, WalletError, DEFAULT_TOKEN};

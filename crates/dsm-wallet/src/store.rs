@@ -1,0 +1,314 @@
+//! Persistence behind one small trait: named tables of byte keys and values, read by key
+//! or in key order, written only in atomic batches ([`Store::commit`]). The wallet turns
+//! every state change into exactly one batch, so a crash leaves either the whole change or
+//! none of it.
+//!
+//! [`RedbStore`] is the default: redb is a pure-Rust, single-file, copy-on-write B-tree with
+//! ACID transactions and fsync on commit, so the wallet needs no C library and no server,
+//! and one file is one wallet (easy to back up — and, note, easy to clone: see
+//! PROTOCOL.md §1 on cloning). [`MemoryStore`] keeps the same tables in memory for tests
+//! and benchmarks; [`CrashingStore`] wraps any store to simulate a crash at a chosen write.
+
+use redb::{ReadableDatabase, ReadableTable};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+
+/// The wallet's tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// Identity, sealed key, current head, format version.
+    Meta,
+    /// Relationship key → current tip (the device tree's leaves).
+    Tips,
+    /// Peer device id → our signed proposal waiting for its acceptance.
+    Pending,
+    /// Proposal commit → our signed acceptance (answers replays idempotently).
+    Accepted,
+    /// Proposal commit → complete receipt, for every transfer we are part of.
+    Receipts,
+    /// Head height (8 bytes, big-endian) → history entry (JSON).
+    History,
+    /// Device id ‖ parent head digest → the first signed statement seen for that head.
+    Witness,
+    /// Sequence number (8 bytes, big-endian) → witness key, in the order seen (for gossip).
+    WitnessOrder,
+    /// Device id → equivocation proof.
+    Evidence,
+    /// Contact name → contact (JSON).
+    Contacts,
+}
+
+impl Table {
+    /// Every table.
+    pub const ALL: [Table; 10] = [
+        Table::Meta,
+        Table::Tips,
+        Table::Pending,
+        Table::Accepted,
+        Table::Receipts,
+        Table::History,
+        Table::Witness,
+        Table::WitnessOrder,
+        Table::Evidence,
+        Table::Contacts,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Table::Meta => "meta",
+            Table::Tips => "tips",
+            Table::Pending => "pending",
+            Table::Accepted => "accepted",
+            Table::Receipts => "receipts",
+            Table::History => "history",
+            Table::Witness => "witness",
+            Table::WitnessOrder => "witness_order",
+            Table::Evidence => "evidence",
+            Table::Contacts => "contacts",
+        }
+    }
+}
+
+/// One atomic write: puts (`Some`) and deletes (`None`), applied all or nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    ops: Vec<(Table, Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `key` to `value` in `table`.
+    pub fn put(&mut self, table: Table, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push((table, key.into(), Some(value.into())));
+        self
+    }
+    /// Removes `key` from `table`.
+    pub fn delete(&mut self, table: Table, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push((table, key.into(), None));
+        self
+    }
+    /// The operations, in order.
+    pub fn ops(&self) -> &[(Table, Vec<u8>, Option<Vec<u8>>)] {
+        &self.ops
+    }
+}
+
+/// Why the store failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StoreError {
+    /// Another process has the wallet open.
+    #[error("the wallet is in use by another dsm process (a running `dsm receive`?); stop it or use another --home")]
+    InUse,
+    /// A simulated crash ([`CrashingStore`]).
+    #[error("simulated crash")]
+    Crashed,
+    /// Anything else the database reported.
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// A transactional key-value store with named tables.
+pub trait Store: Send {
+    /// The value of `key` in `table`.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every entry of `table`, in key order.
+    fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// The last `n` entries of `table` in key order, newest (largest key) first.
+    fn last(&self, table: Table, n: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// Applies the whole batch atomically and durably, or nothing.
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
+}
+
+type Tables = BTreeMap<Table, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+/// An in-memory store. Clones share the same tables, so a test can "crash" a wallet (drop
+/// it) and reopen another on the same data, as after a restart.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    tables: Arc<Mutex<Tables>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic elsewhere cannot leave a half-applied batch (batches apply under one
+        // lock, after validation), so a poisoned lock still holds consistent data.
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().get(&table).and_then(|t| t.get(key)).cloned())
+    }
+    fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        Ok(self.lock().get(&table).map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+    }
+    fn last(&self, table: Table, n: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        Ok(self.lock().get(&table).map(|t| t.iter().rev().take(n).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+    }
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        for (table, key, value) in &batch.ops {
+            let t = tables.entry(*table).or_default();
+            match value {
+                Some(v) => {
+                    t.insert(key.clone(), v.clone());
+                }
+                None => {
+                    t.remove(key);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The default store: one redb database file, fsynced on every commit.
+pub struct RedbStore {
+    db: redb::Database,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn def(t: Table) -> redb::TableDefinition<'static, &'static [u8], &'static [u8]> {
+    redb::TableDefinition::new(t.name())
+}
+
+impl RedbStore {
+    /// Opens (creating if missing) the database at `path`, and every table in it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = match redb::Database::create(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::InUse),
+            Err(e) => return Err(backend(e)),
+        };
+        let txn = db.begin_write().map_err(backend)?;
+        for t in Table::ALL {
+            txn.open_table(def(t)).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(RedbStore { db })
+    }
+}
+
+impl Store for RedbStore {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let t = txn.open_table(def(table)).map_err(backend)?;
+        Ok(t.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+    }
+    fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let t = txn.open_table(def(table)).map_err(backend)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(backend)? {
+            let (k, v) = item.map_err(backend)?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+    fn last(&self, table: Table, n: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let t = txn.open_table(def(table)).map_err(backend)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(backend)?.rev().take(n) {
+            let (k, v) = item.map_err(backend)?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut tables: BTreeMap<Table, redb::Table<'_, &'static [u8], &'static [u8]>> = BTreeMap::new();
+            for (table, key, value) in &batch.ops {
+                if !tables.contains_key(table) {
+                    tables.insert(*table, txn.open_table(def(*table)).map_err(backend)?);
+                }
+                let t = tables.get_mut(table).expect("just inserted");
+                match value {
+                    Some(v) => {
+                        t.insert(key.as_slice(), v.as_slice()).map_err(backend)?;
+                    }
+                    None => {
+                        t.remove(key.as_slice()).map_err(backend)?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(backend)
+    }
+}
+
+/// When a [`CrashingStore`] crashes, relative to the chosen write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// The write never reaches the disk.
+    BeforeWrite,
+    /// The write is durable, but the process dies before it learns so.
+    AfterWrite,
+}
+
+/// Wraps a store and simulates a crash at write number `at` (counting from 0): that commit
+/// and every later one fail with [`StoreError::Crashed`]. Reopen a wallet on the inner
+/// store to model the restart.
+pub struct CrashingStore<S: Store> {
+    inner: S,
+    at: usize,
+    point: CrashPoint,
+    writes: usize,
+}
+
+impl<S: Store> CrashingStore<S> {
+    /// Crashes at write `at`, at `point`.
+    pub fn new(inner: S, at: usize, point: CrashPoint) -> Self {
+        CrashingStore { inner, at, point, writes: 0 }
+    }
+    /// True once the crash happened.
+    pub fn crashed(&self) -> bool {
+        self.writes > self.at
+    }
+}
+
+impl<S: Store> Store for CrashingStore<S> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.crashed() {
+            return Err(StoreError::Crashed);
+        }
+        self.inner.get(table, key)
+    }
+    fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        if self.crashed() {
+            return Err(StoreError::Crashed);
+        }
+        self.inner.scan(table)
+    }
+    fn last(&self, table: Table, n: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        if self.crashed() {
+            return Err(StoreError::Crashed);
+        }
+        self.inner.last(table, n)
+    }
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let n = self.writes;
+        self.writes += 1;
+        if n < self.at {
+            return self.inner.commit(batch);
+        }
+        if n == self.at && self.point == CrashPoint::AfterWrite {
+            self.inner.commit(batch)?;
+        }
+        Err(StoreError::Crashed)
+    }
+}

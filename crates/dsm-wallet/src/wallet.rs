@@ -1,0 +1,658 @@
+//! A device: identity, sealed key, committed head and tree, and everything it remembers,
+//! over a [`Store`]. Implements the session's [`Ledger`] (one atomic batch per state change)
+//! and the acceptance predicate's [`ChainView`].
+
+use crate::keystore::{self, KdfParams, KeystoreError};
+use crate::store::{Batch, Store, StoreError, Table};
+use dsm_core::chain::{Amount, DeviceHead, HeadDigest, RelationshipKey, TipDigest, TokenId, TransitionKind};
+use dsm_core::codec::{Canonical, DecodeError};
+use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisCeremony};
+use dsm_core::receipt::{verify_proposal, BuiltAcceptance, BuiltProposal, ChainView, EmptyView, Receipt, SignedAcceptance, SignedProposal};
+use dsm_core::smt::SparseMerkleTree;
+use dsm_core::tags::Tag;
+use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
+use dsm_protocol::session::{Ledger, LedgerError};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use thiserror::Error;
+
+/// The token a fresh wallet knows by name: the dev-faucet token.
+pub const DEFAULT_TOKEN: &str = "DEV";
+
+const FORMAT_VERSION: &[u8] = b"dsm-wallet/1";
+
+/// Why a wallet operation failed.
+#[derive(Debug, Error)]
+pub enum WalletError {
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The key could not be opened.
+    #[error("{0}")]
+    Keystore(#[from] KeystoreError),
+    /// Stored bytes do not decode: the wallet file is damaged.
+    #[error("the wallet data is damaged ({what}: {error}); restore it from a backup")]
+    Corrupt {
+        /// Which record.
+        what: &'static str,
+        /// The decode error.
+        error: String,
+    },
+    /// `create` on a store that already holds a wallet.
+    #[error("a wallet already exists here; use another --home to create a second one")]
+    AlreadyExists,
+    /// `open` on an empty store.
+    #[error("no wallet here yet; create one with `dsm init`")]
+    NotFound,
+    /// A balance change is impossible.
+    #[error("{0}")]
+    Balance(#[from] dsm_core::chain::BalanceError),
+    /// Randomness from the operating system is unavailable.
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
+    /// A contact name or card is unusable.
+    #[error("{0}")]
+    Contact(String),
+    /// The genesis ceremony failed.
+    #[error("genesis failed: {0}")]
+    Genesis(String),
+}
+
+fn corrupt(what: &'static str) -> impl Fn(DecodeError) -> WalletError {
+    move |e| WalletError::Corrupt { what, error: e.to_string() }
+}
+
+/// What a history line records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    /// We paid `peer`.
+    Sent,
+    /// `peer` paid us.
+    Received,
+    /// Non-production dev-faucet allocation.
+    DevFaucet,
+}
+
+/// One line of a wallet's history: one head transition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The head height this transition produced.
+    pub height: u64,
+    /// What happened.
+    pub kind: EntryKind,
+    /// The counterparty's device id (hex), for transfers.
+    pub peer: Option<String>,
+    /// The token id (hex).
+    pub token: String,
+    /// The amount, as a decimal string (u128 does not fit JSON numbers).
+    pub amount: String,
+    /// `pending` until the receipt is complete, then `final`.
+    pub status: String,
+    /// The proposal commit (hex): names the receipt (`dsm receipt <id>`).
+    pub receipt: Option<String>,
+}
+
+/// A named counterparty.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// The local name.
+    pub name: String,
+    /// Its device id (hex).
+    pub device: String,
+}
+
+impl Contact {
+    /// The device id.
+    pub fn device_id(&self) -> Result<DeviceId, WalletError> {
+        Digest::from_hex(&self.device).map(DeviceId).ok_or_else(|| WalletError::Contact(format!("contact {} has a malformed device id", self.name)))
+    }
+
+    /// The shareable card: `dsm-contact:<64 hex device id>:<name>`.
+    pub fn card(&self) -> String {
+        format!("dsm-contact:{}:{}", self.device, self.name)
+    }
+
+    /// Parses a card made by [`Contact::card`].
+    pub fn from_card(card: &str) -> Result<Contact, WalletError> {
+        let bad = || WalletError::Contact(format!("{card:?} is not a contact card; it looks like dsm-contact:<64 hex digits>:<name> (run `dsm init` or `dsm card` on the other device to get one)"));
+        let rest = card.trim().strip_prefix("dsm-contact:").ok_or_else(bad)?;
+        let (hex, name) = rest.split_once(':').ok_or_else(bad)?;
+        Digest::from_hex(hex).ok_or_else(bad)?;
+        validate_name(name)?;
+        Ok(Contact { name: name.to_string(), device: hex.to_ascii_lowercase() })
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), WalletError> {
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)) {
+        return Err(WalletError::Contact(format!("{name:?} is not a usable name: use 1–64 letters, digits, '-', '_' or '.'")));
+    }
+    Ok(())
+}
+
+/// A token id from a label, as the CLI and SDK name tokens.
+pub fn token(label: &str) -> TokenId {
+    TokenId::from_label(label)
+}
+
+/// A device wallet.
+pub struct Wallet {
+    store: Box<dyn Store>,
+    identity: DeviceIdentity,
+    key: SigningKey,
+    head: DeviceHead,
+    tree: SparseMerkleTree,
+    banned: HashSet<DeviceId>,
+    witness_seq: u64,
+    rng_override: Option<(u64, u64)>,
+}
+
+fn os_random() -> Result<[u8; 32], WalletError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| WalletError::Random(e.to_string()))?;
+    Ok(b)
+}
+
+fn history_key(height: u64) -> [u8; 8] {
+    height.to_be_bytes()
+}
+
+fn witness_key(device: &DeviceId, parent: &HeadDigest) -> Vec<u8> {
+    let mut k = device.as_bytes().to_vec();
+    k.extend_from_slice(parent.as_bytes());
+    k
+}
+
+impl Wallet {
+    /// Creates a new device in an empty store: fresh key (sealed under `passphrase`),
+    /// genesis by commit–reveal, the initial head. Today the device is the only entropy
+    /// contributor; storage-node contributors join when nodes exist (PROTOCOL.md §4).
+    pub fn create(mut store: Box<dyn Store>, suite: SuiteId, passphrase: &[u8], params: KdfParams) -> Result<Wallet, WalletError> {
+        if store.get(Table::Meta, b"identity")?.is_some() {
+            return Err(WalletError::AlreadyExists);
+        }
+        let seed = SecretSeed::from_bytes(os_random()?);
+        let key = SigningKey::from_seed(suite, &seed);
+        let mut salt = [0u8; 16];
+        let mut nonce = [0u8; 24];
+        salt.copy_from_slice(&os_random()?[..16]);
+        nonce.copy_from_slice(&os_random()?[..24]);
+        let sealed = keystore::seal(&seed, suite, passphrase, params, salt, nonce)?;
+
+        let mut ceremony = GenesisCeremony::new(key.public_key().clone());
+        let reveal = EntropyReveal { contributor: tagged_hash(Tag::Genesis, &[b"the device itself"]), secret: os_random()? };
+        let g = |e: dsm_core::identity::CeremonyError| WalletError::Genesis(e.to_string());
+        ceremony.commit(reveal.contributor, reveal.commitment()).map_err(g)?;
+        ceremony.close_commitments();
+        ceremony.reveal(reveal).map_err(g)?;
+        let record = ceremony.finish().map_err(g)?;
+        let identity = DeviceIdentity { genesis: record.digest(), public_key: key.public_key().clone() };
+        let head = DeviceHead::initial(identity.device_id(), &identity.genesis);
+
+        let mut batch = Batch::new();
+        batch
+            .put(Table::Meta, b"format".to_vec(), FORMAT_VERSION.to_vec())
+            .put(Table::Meta, b"identity".to_vec(), identity.to_bytes())
+            .put(Table::Meta, b"genesis_record".to_vec(), record.to_bytes())
+            .put(Table::Meta, b"sealed_key".to_vec(), sealed)
+            .put(Table::Meta, b"head".to_vec(), head.to_bytes());
+        store.commit(&batch)?;
+        Ok(Wallet { store, identity, key, head, tree: SparseMerkleTree::new(), banned: HashSet::new(), witness_seq: 0, rng_override: None })
+    }
+
+    /// Opens the wallet in `store`, unsealing the key with `passphrase`.
+    pub fn open(store: Box<dyn Store>, passphrase: &[u8]) -> Result<Wallet, WalletError> {
+        let identity_bytes = store.get(Table::Meta, b"identity")?.ok_or(WalletError::NotFound)?;
+        let identity = DeviceIdentity::from_bytes(&identity_bytes).map_err(corrupt("identity"))?;
+        let sealed = store.get(Table::Meta, b"sealed_key")?.ok_or(WalletError::Corrupt { what: "sealed key", error: "missing".into() })?;
+        let key = keystore::open(&sealed, passphrase)?;
+        if key.public_key() != &identity.public_key {
+            return Err(WalletError::Corrupt { what: "sealed key", error: "does not match the identity".into() });
+        }
+        Self::load(store, identity, key)
+    }
+
+    fn load(store: Box<dyn Store>, identity: DeviceIdentity, key: SigningKey) -> Result<Wallet, WalletError> {
+        let head_bytes = store.get(Table::Meta, b"head")?.ok_or(WalletError::Corrupt { what: "head", error: "missing".into() })?;
+        let head = DeviceHead::from_bytes(&head_bytes).map_err(corrupt("head"))?;
+        let mut tree = SparseMerkleTree::new();
+        for (k, v) in store.scan(Table::Tips)? {
+            let k: [u8; 32] = k.as_slice().try_into().map_err(|_| WalletError::Corrupt { what: "tips", error: "bad key".into() })?;
+            let v: [u8; 32] = v.as_slice().try_into().map_err(|_| WalletError::Corrupt { what: "tips", error: "bad value".into() })?;
+            tree.insert(k, Digest(v));
+        }
+        if tree.root() != head.smt_root {
+            return Err(WalletError::Corrupt { what: "tree", error: "the relationship tips do not match the head's root".into() });
+        }
+        let mut banned = HashSet::new();
+        for (k, _) in store.scan(Table::Evidence)? {
+            let k: [u8; 32] = k.as_slice().try_into().map_err(|_| WalletError::Corrupt { what: "evidence", error: "bad key".into() })?;
+            banned.insert(DeviceId(Digest(k)));
+        }
+        let witness_seq = match store.last(Table::WitnessOrder, 1)?.first() {
+            Some((k, _)) => u64::from_be_bytes(k.as_slice().try_into().unwrap_or([0; 8])) + 1,
+            None => 0,
+        };
+        Ok(Wallet { store, identity, key, head, tree, banned, witness_seq, rng_override: None })
+    }
+
+    /// Makes signing randomness deterministic (benchmarks and reproducible demos only;
+    /// hedged signing stays secure with any `rnd`, fresh randomness only adds margin).
+    pub fn set_deterministic_randomness(&mut self, seed: u64) {
+        self.rng_override = Some((seed, 0));
+    }
+
+    /// This device's id.
+    pub fn device_id(&self) -> DeviceId {
+        self.identity.device_id()
+    }
+    /// This device's identity.
+    pub fn identity(&self) -> &DeviceIdentity {
+        &self.identity
+    }
+    /// The current head.
+    pub fn head(&self) -> &DeviceHead {
+        &self.head
+    }
+    /// The signature suite of this device's key.
+    pub fn suite(&self) -> SuiteId {
+        self.key.suite()
+    }
+    /// Balance of `token`.
+    pub fn balance(&self, token: &TokenId) -> Amount {
+        self.head.balances.get(token)
+    }
+    /// Number of relationships in the tree.
+    pub fn relationship_count(&self) -> usize {
+        self.tree.len()
+    }
+
+    /// Labels this wallet knows for token ids (the default token and any it named).
+    pub fn token_labels(&self) -> Result<BTreeMap<TokenId, String>, WalletError> {
+        let mut out = BTreeMap::new();
+        out.insert(token(DEFAULT_TOKEN), DEFAULT_TOKEN.to_string());
+        for (k, v) in self.store.scan(Table::Meta)? {
+            if let Some(hex) = k.strip_prefix(b"token:") {
+                if let (Some(d), Ok(label)) = (std::str::from_utf8(hex).ok().and_then(Digest::from_hex), String::from_utf8(v)) {
+                    out.insert(TokenId(d), label);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Remembers `label` as the name of its token id (display only).
+    pub fn remember_token(&mut self, label: &str) -> Result<TokenId, WalletError> {
+        let id = token(label);
+        let key = [b"token:".as_slice(), id.digest().to_hex().as_bytes()].concat();
+        if self.store.get(Table::Meta, &key)?.is_none() {
+            let mut b = Batch::new();
+            b.put(Table::Meta, key, label.as_bytes().to_vec());
+            self.store.commit(&b)?;
+        }
+        Ok(id)
+    }
+
+    /// NON-PRODUCTION: credits `amount` of `label` to this device as a distinct
+    /// `Allocation` transition whose cause is `H(DevAllocation, devid, token, amount)`.
+    /// No other device accepts this as a source of value on a real network; it exists so
+    /// wallets can be tried out before token issuance lands.
+    pub fn dev_faucet(&mut self, label: &str, amount: Amount) -> Result<&DeviceHead, WalletError> {
+        let token = self.remember_token(label)?;
+        let balances = self.head.balances.credited(&token, amount)?;
+        let cause = tagged_hash(Tag::DevAllocation, &[self.device_id().as_bytes(), token.as_bytes(), &amount.0.to_be_bytes()]);
+        let head = DeviceHead {
+            device: self.head.device,
+            height: self.head.height + 1,
+            parent: self.head.digest(),
+            smt_root: self.head.smt_root,
+            balances,
+            kind: TransitionKind::Allocation,
+            cause,
+        };
+        let entry = HistoryEntry { height: head.height, kind: EntryKind::DevFaucet, peer: None, token: token.digest().to_hex(), amount: amount.0.to_string(), status: "final".into(), receipt: None };
+        let mut b = Batch::new();
+        b.put(Table::Meta, b"head".to_vec(), head.to_bytes()).put(Table::History, history_key(head.height), json(&entry));
+        self.store.commit(&b)?;
+        self.head = head;
+        Ok(&self.head)
+    }
+
+    /// Every history line, oldest first.
+    pub fn history(&self) -> Result<Vec<HistoryEntry>, WalletError> {
+        self.store
+            .scan(Table::History)?
+            .into_iter()
+            .map(|(_, v)| serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt { what: "history", error: e.to_string() }))
+            .collect()
+    }
+
+    /// Adds (or renames) a contact.
+    pub fn add_contact(&mut self, contact: &Contact) -> Result<(), WalletError> {
+        validate_name(&contact.name)?;
+        let id = contact.device_id()?;
+        if id == self.device_id() {
+            return Err(WalletError::Contact("that card is this wallet's own".into()));
+        }
+        let mut b = Batch::new();
+        for c in self.contacts()? {
+            if c.device == contact.device && c.name != contact.name {
+                b.delete(Table::Contacts, c.name.into_bytes());
+            }
+        }
+        b.put(Table::Contacts, contact.name.clone().into_bytes(), json(contact));
+        self.store.commit(&b)?;
+        Ok(())
+    }
+
+    /// Every contact, by name.
+    pub fn contacts(&self) -> Result<Vec<Contact>, WalletError> {
+        self.store
+            .scan(Table::Contacts)?
+            .into_iter()
+            .map(|(_, v)| serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt { what: "contacts", error: e.to_string() }))
+            .collect()
+    }
+
+    /// Finds a contact by name, or by device id (full hex or a unique prefix of ≥ 8 digits).
+    pub fn find_contact(&self, query: &str) -> Result<Option<Contact>, WalletError> {
+        let all = self.contacts()?;
+        if let Some(c) = all.iter().find(|c| c.name == query) {
+            return Ok(Some(c.clone()));
+        }
+        let q = query.to_ascii_lowercase();
+        if q.len() >= 8 {
+            let hits: Vec<&Contact> = all.iter().filter(|c| c.device.starts_with(&q)).collect();
+            if hits.len() == 1 {
+                return Ok(Some(hits[0].clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The name of the contact with this device id, if any.
+    pub fn contact_name(&self, device: &DeviceId) -> Option<String> {
+        let hex = device.digest().to_hex();
+        self.contacts().ok()?.into_iter().find(|c| c.device == hex).map(|c| c.name)
+    }
+
+    /// This device's contact card under `name`.
+    pub fn card(&self, name: &str) -> String {
+        Contact { name: name.to_string(), device: self.device_id().digest().to_hex() }.card()
+    }
+
+    /// The receipt of the transfer whose proposal commit starts with `id_prefix` (hex).
+    pub fn receipt(&self, id_prefix: &str) -> Result<Option<Receipt>, WalletError> {
+        let q = id_prefix.to_ascii_lowercase();
+        if q.is_empty() {
+            return Ok(None);
+        }
+        let mut hits = self.store.scan(Table::Receipts)?.into_iter().filter(|(k, _)| Digest(k.as_slice().try_into().unwrap_or([0; 32])).to_hex().starts_with(&q));
+        match (hits.next(), hits.next()) {
+            (Some((_, v)), None) => Ok(Some(Receipt::from_bytes(&v).map_err(corrupt("receipt"))?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Proposals of ours still waiting for their acceptance, by peer.
+    pub fn pending(&self) -> Result<Vec<SignedProposal>, WalletError> {
+        self.store.scan(Table::Pending)?.into_iter().map(|(_, v)| SignedProposal::from_bytes(&v).map_err(corrupt("pending"))).collect()
+    }
+
+    /// Every equivocation proof this wallet holds.
+    pub fn evidence(&self) -> Result<Vec<EquivocationProof>, WalletError> {
+        self.store.scan(Table::Evidence)?.into_iter().map(|(_, v)| EquivocationProof::from_bytes(&v).map_err(corrupt("evidence"))).collect()
+    }
+
+    /// Verifies and stores an equivocation proof learned elsewhere; returns what it proves.
+    pub fn import_evidence(&mut self, bytes: &[u8]) -> Result<Equivocation, WalletError> {
+        let (proof, what) = EquivocationProof::verify_bytes(bytes).map_err(|e| WalletError::Corrupt { what: "evidence file", error: e.to_string() })?;
+        let device = what.device();
+        if !self.banned.contains(&device) {
+            let mut b = Batch::new();
+            b.put(Table::Evidence, device.as_bytes().to_vec(), proof.to_bytes());
+            self.store.commit(&b)?;
+            self.banned.insert(device);
+        }
+        Ok(what)
+    }
+
+    fn add_witness(&mut self, b: &mut Batch, statement: &Statement) -> Result<(), WalletError> {
+        let (device, parent, _) = statement.head_transition();
+        let key = witness_key(&device, &parent);
+        if self.store.get(Table::Witness, &key)?.is_none() {
+            b.put(Table::Witness, key.clone(), statement.to_bytes());
+            b.put(Table::WitnessOrder, self.witness_seq.to_be_bytes().to_vec(), key);
+            self.witness_seq += 1;
+        }
+        Ok(())
+    }
+
+    fn lerr(e: WalletError) -> LedgerError {
+        LedgerError::Store(e.to_string())
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("plain data serialises")
+}
+
+impl ChainView for Wallet {
+    fn is_equivocator(&self, device: &DeviceId) -> bool {
+        self.banned.contains(device)
+    }
+    fn head_successor(&self, device: &DeviceId, parent: &HeadDigest) -> Option<HeadDigest> {
+        // A store failure here must not let a double spend through: the caller treats an
+        // unreadable witness as "unknown", and the store failing at the commit that follows
+        // aborts the session anyway.
+        let bytes = self.store.get(Table::Witness, &witness_key(device, parent)).ok()??;
+        let statement = Statement::from_bytes(&bytes).ok()?;
+        Some(statement.head_transition().2)
+    }
+    fn tip_successor(&self, _: &RelationshipKey, _: &TipDigest) -> Option<TipDigest> {
+        None
+    }
+}
+
+impl Ledger for Wallet {
+    fn identity(&self) -> &DeviceIdentity {
+        &self.identity
+    }
+    fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+    fn head(&self) -> &DeviceHead {
+        &self.head
+    }
+    fn tree(&self) -> &SparseMerkleTree {
+        &self.tree
+    }
+    fn view(&self) -> &dyn ChainView {
+        self
+    }
+    fn random(&mut self) -> [u8; 32] {
+        match &mut self.rng_override {
+            Some((seed, n)) => {
+                *n += 1;
+                *tagged_hash(Tag::Token, &[b"dsm deterministic signing randomness", &seed.to_be_bytes(), &n.to_be_bytes()]).as_bytes()
+            }
+            // If the OS generator fails, hedged signing with all-zero randomness is still
+            // a valid (deterministic) FIPS 204/205 signature.
+            None => os_random().unwrap_or([0; 32]),
+        }
+    }
+    fn pending_to(&self, peer: &DeviceId) -> Result<Option<SignedProposal>, LedgerError> {
+        match self.store.get(Table::Pending, peer.as_bytes()).map_err(|e| LedgerError::Store(e.to_string()))? {
+            Some(b) => Ok(Some(SignedProposal::from_bytes(&b).map_err(|e| Self::lerr(corrupt("pending")(e)))?)),
+            None => Ok(None),
+        }
+    }
+    fn acceptance_for(&self, commit: &Digest) -> Result<Option<SignedAcceptance>, LedgerError> {
+        match self.store.get(Table::Accepted, commit.as_bytes()).map_err(|e| LedgerError::Store(e.to_string()))? {
+            Some(b) => Ok(Some(SignedAcceptance::from_bytes(&b).map_err(|e| Self::lerr(corrupt("acceptance")(e)))?)),
+            None => Ok(None),
+        }
+    }
+    fn is_stitched(&self, commit: &Digest) -> Result<bool, LedgerError> {
+        Ok(self.store.get(Table::Receipts, commit.as_bytes()).map_err(|e| LedgerError::Store(e.to_string()))?.is_some())
+    }
+
+    fn commit_debit(&mut self, built: &BuiltProposal) -> Result<(), LedgerError> {
+        let p = &built.signed.proposal;
+        if p.sender_parent_head != self.head {
+            return Err(LedgerError::HeadMoved);
+        }
+        let entry = HistoryEntry {
+            height: built.child_head.height,
+            kind: EntryKind::Sent,
+            peer: Some(p.step.receiver.digest().to_hex()),
+            token: p.step.token.digest().to_hex(),
+            amount: p.step.amount.0.to_string(),
+            status: "pending".into(),
+            receipt: Some(p.commit().to_hex()),
+        };
+        let mut b = Batch::new();
+        b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
+            .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.child_tip.as_bytes().to_vec())
+            .put(Table::Pending, p.step.receiver.as_bytes().to_vec(), built.signed.to_bytes())
+            .put(Table::History, history_key(entry.height), json(&entry));
+        self.store.commit(&b).map_err(|e| LedgerError::Store(e.to_string()))?;
+        self.head = built.child_head.clone();
+        self.tree.insert(*p.step.relationship.as_bytes(), built.child_tip.0);
+        Ok(())
+    }
+
+    fn commit_credit(&mut self, built: &BuiltAcceptance) -> Result<(), LedgerError> {
+        let a = &built.receipt.acceptance.acceptance;
+        let p = &built.receipt.proposal.proposal;
+        if a.receiver_parent_head != self.head {
+            return Err(LedgerError::HeadMoved);
+        }
+        let commit = p.commit();
+        let entry = HistoryEntry {
+            height: built.child_head.height,
+            kind: EntryKind::Received,
+            peer: Some(p.step.sender.digest().to_hex()),
+            token: p.step.token.digest().to_hex(),
+            amount: p.step.amount.0.to_string(),
+            status: "final".into(),
+            receipt: Some(commit.to_hex()),
+        };
+        let mut b = Batch::new();
+        b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
+            .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.child_tip.as_bytes().to_vec())
+            .put(Table::Accepted, commit.as_bytes().to_vec(), built.receipt.acceptance.to_bytes())
+            .put(Table::Receipts, commit.as_bytes().to_vec(), built.receipt.to_bytes())
+            .put(Table::History, history_key(entry.height), json(&entry));
+        let seq = self.witness_seq;
+        self.add_witness(&mut b, &Statement::Proposal(built.receipt.proposal.clone())).map_err(Self::lerr)?;
+        if let Err(e) = self.store.commit(&b) {
+            self.witness_seq = seq;
+            return Err(LedgerError::Store(e.to_string()));
+        }
+        self.head = built.child_head.clone();
+        self.tree.insert(*p.step.relationship.as_bytes(), built.child_tip.0);
+        Ok(())
+    }
+
+    fn commit_stitch(&mut self, receipt: &Receipt) -> Result<(), LedgerError> {
+        let p = &receipt.proposal.proposal;
+        let commit = p.commit();
+        let mut b = Batch::new();
+        if let Some(pending) = self.pending_to(&p.step.receiver)? {
+            if pending.proposal.commit() == commit {
+                b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
+            }
+        }
+        let key = history_key(p.sender_child_head.height);
+        if let Some(bytes) = self.store.get(Table::History, &key).map_err(|e| LedgerError::Store(e.to_string()))? {
+            if let Ok(mut entry) = serde_json::from_slice::<HistoryEntry>(&bytes) {
+                if entry.receipt.as_deref() == Some(commit.to_hex().as_str()) {
+                    entry.status = "final".into();
+                    b.put(Table::History, key.to_vec(), json(&entry));
+                }
+            }
+        }
+        b.put(Table::Receipts, commit.as_bytes().to_vec(), receipt.to_bytes());
+        let seq = self.witness_seq;
+        self.add_witness(&mut b, &Statement::Acceptance(receipt.acceptance.clone())).map_err(Self::lerr)?;
+        if let Err(e) = self.store.commit(&b) {
+            self.witness_seq = seq;
+            return Err(LedgerError::Store(e.to_string()));
+        }
+        Ok(())
+    }
+
+    fn witness(&mut self, proposal: &SignedProposal) -> Result<(), LedgerError> {
+        let device = proposal.proposal.step.sender;
+        if device == self.device_id() || self.banned.contains(&device) {
+            return Ok(());
+        }
+        // Gossip is untrusted: only a statement that really is that device's signed
+        // proposal may be remembered, or a forged one could block its genuine successor.
+        if verify_proposal(proposal, &EmptyView).is_err() {
+            return Ok(());
+        }
+        let statement = Statement::Proposal(proposal.clone());
+        let (_, parent, child) = statement.head_transition();
+        let key = witness_key(&device, &parent);
+        let existing = self.store.get(Table::Witness, &key).map_err(|e| LedgerError::Store(e.to_string()))?;
+        let mut b = Batch::new();
+        match existing {
+            None => {
+                let seq = self.witness_seq;
+                self.add_witness(&mut b, &statement).map_err(Self::lerr)?;
+                if let Err(e) = self.store.commit(&b) {
+                    self.witness_seq = seq;
+                    return Err(LedgerError::Store(e.to_string()));
+                }
+            }
+            Some(bytes) => {
+                let Ok(first) = Statement::from_bytes(&bytes) else { return Ok(()) };
+                if first.head_transition().2 == child {
+                    return Ok(());
+                }
+                if let Ok((proof, what)) = EquivocationProof::new(first, statement) {
+                    b.put(Table::Evidence, what.device().as_bytes().to_vec(), proof.to_bytes());
+                    self.store.commit(&b).map_err(|e| LedgerError::Store(e.to_string()))?;
+                    self.banned.insert(what.device());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn gossip(&self, exclude: &[DeviceId], max: usize) -> Result<Vec<SignedProposal>, LedgerError> {
+        let s = |e: StoreError| LedgerError::Store(e.to_string());
+        let mut out = Vec::new();
+        // Evidence first: spreading proof of a cheat matters more than recent history.
+        for (_, v) in self.store.scan(Table::Evidence).map_err(s)? {
+            if let Ok(proof) = EquivocationProof::from_bytes(&v) {
+                let (a, b) = proof.statements();
+                for st in [a, b] {
+                    if let Statement::Proposal(p) = st {
+                        if !exclude.contains(&p.proposal.step.sender) && out.len() < max {
+                            out.push(p.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for (_, key) in self.store.last(Table::WitnessOrder, max * 4).map_err(s)? {
+            if out.len() >= max {
+                break;
+            }
+            if let Some(bytes) = self.store.get(Table::Witness, &key).map_err(s)? {
+                if let Ok(Statement::Proposal(p)) = Statement::from_bytes(&bytes) {
+                    if !exclude.contains(&p.proposal.step.sender) && !out.contains(&p) {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,100 @@
+//! Shared fixtures: wallets on memory or redb stores, and ways to run sessions between them.
+#![allow(dead_code)]
+
+use dsm_core::chain::{Amount, RelationshipKey, TipDigest};
+use dsm_core::codec::Canonical;
+use dsm_core::crypto::SuiteId;
+use dsm_core::receipt::{verify_receipt, EmptyView};
+use dsm_protocol::message::SessionMessage;
+use dsm_protocol::session::{Ledger, Session};
+use dsm_transport::{memory_pair, Link};
+use dsm_wallet::driver::{run, Report};
+use dsm_wallet::keystore::KdfParams;
+use dsm_wallet::store::{MemoryStore, Store};
+use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
+use std::time::Duration;
+
+pub const PASS: &[u8] = b"correct horse battery staple";
+
+/// Cheap KDF parameters so tests that open wallets many times stay fast; the default
+/// parameters are exercised by the keystore tests.
+pub fn fast_kdf() -> KdfParams {
+    KdfParams { m_cost_kib: 64, t_cost: 1, p_cost: 1 }
+}
+
+pub fn wallet_on(store: Box<dyn Store>, funds: u128) -> Wallet {
+    let mut w = Wallet::create(store, SuiteId::MlDsa65, PASS, fast_kdf()).unwrap();
+    if funds > 0 {
+        w.dev_faucet(DEFAULT_TOKEN, Amount(funds)).unwrap();
+    }
+    w
+}
+
+pub fn memory_wallet(funds: u128) -> (Wallet, MemoryStore) {
+    let store = MemoryStore::new();
+    (wallet_on(Box::new(store.clone()), funds), store)
+}
+
+pub fn reopen(store: &MemoryStore) -> Wallet {
+    Wallet::open(Box::new(store.clone()), PASS).unwrap()
+}
+
+pub fn dev(w: &Wallet) -> u128 {
+    w.balance(&token(DEFAULT_TOKEN)).0
+}
+
+pub fn tip(w: &Wallet, peer: &Wallet) -> TipDigest {
+    let rel = RelationshipKey::between(&w.device_id(), &peer.device_id());
+    Ledger::tree(w).get(rel.as_bytes()).map(TipDigest).unwrap_or_else(|| rel.genesis_tip())
+}
+
+/// Runs one session: `payer` dials `payee` over an in-memory link (each side on its own
+/// thread), with optional wrapping of each side's link (fault injection).
+pub fn session_with<F, G>(payer: &mut Wallet, payee: &mut Wallet, amounts: &[u128], timeout: Duration, wrap_d: F, wrap_l: G) -> (Report, Report)
+where
+    F: FnOnce(Box<dyn Link + Send>) -> Box<dyn Link + Send>,
+    G: FnOnce(Box<dyn Link + Send>) -> Box<dyn Link + Send>,
+{
+    let (a, b) = memory_pair(timeout);
+    let mut la = wrap_d(Box::new(a));
+    let mut lb = wrap_l(Box::new(b));
+    let peer = payee.device_id();
+    let transfers = amounts.iter().map(|a| (token(DEFAULT_TOKEN), Amount(*a))).collect();
+    std::thread::scope(|s| {
+        let h = s.spawn(move || {
+            let mut l = Session::listener();
+            run(&mut l, payee, lb.as_mut())
+        });
+        let mut d = Session::dialer(peer, transfers);
+        let rd = run(&mut d, payer, la.as_mut());
+        drop(la);
+        (rd, h.join().unwrap())
+    })
+}
+
+pub fn session(payer: &mut Wallet, payee: &mut Wallet, amounts: &[u128]) -> (Report, Report) {
+    session_with(payer, payee, amounts, Duration::from_secs(20), |l| l, |l| l)
+}
+
+/// Invariants between two wallets that only ever paid each other, starting from
+/// `supply` in total: value conserved, tips agree, nothing pending, every receipt valid.
+pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
+    assert_eq!(dev(a) + dev(b), supply, "value conserved");
+    assert_eq!(tip(a, b), tip(b, a), "relationship tips agree");
+    assert!(a.pending().unwrap().is_empty(), "a has nothing pending");
+    assert!(b.pending().unwrap().is_empty(), "b has nothing pending");
+    for w in [a, b] {
+        for e in w.history().unwrap() {
+            assert_eq!(e.status, "final", "{e:?}");
+            if let Some(id) = &e.receipt {
+                let r = w.receipt(id).unwrap().expect("receipt stored");
+                verify_receipt(&r, &EmptyView).unwrap();
+            }
+        }
+    }
+}
+
+/// Round-trips a message through its canonical bytes (what a wire does).
+pub fn wire(m: &SessionMessage) -> SessionMessage {
+    SessionMessage::from_bytes(&m.to_bytes()).unwrap()
+}
