@@ -57,6 +57,15 @@ pub trait Link {
     fn recv(&mut self) -> Result<Vec<u8>, TransportError>;
 }
 
+impl<L: Link + ?Sized> Link for Box<L> {
+    fn send(&mut self, payload: &[u8]) -> Result<(), TransportError> {
+        (**self).send(payload)
+    }
+    fn recv(&mut self) -> Result<Vec<u8>, TransportError> {
+        (**self).recv()
+    }
+}
+
 /// Encodes one frame.
 pub fn encode_frame(payload: &[u8]) -> Result<Vec<u8>, TransportError> {
     if payload.len() > MAX_FRAME_LEN {

@@ -138,6 +138,10 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+    /// An independent copy of the current data (what copying a wallet file does).
+    pub fn fork(&self) -> MemoryStore {
+        MemoryStore { tables: Arc::new(Mutex::new(self.lock().clone())) }
+    }
     fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
         // A panic elsewhere cannot leave a half-applied batch (batches apply under one
         // lock, after validation), so a poisoned lock still holds consistent data.

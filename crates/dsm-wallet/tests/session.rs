@@ -54,3 +54,100 @@ fn wrong_peer_is_refused() {
     });
     assert_eq!(dev(&a), 10);
 }
+
+fn drop_frame(at: usize) -> impl FnOnce(Box<dyn dsm_transport::Link + Send>) -> Box<dyn dsm_transport::Link + Send> {
+    move |l| Box::new(dsm_transport::FaultyLink::new(l, dsm_transport::Fault::Drop, at))
+}
+
+#[test]
+fn lost_acceptance_locks_only_that_relationship() {
+    let (mut a, _) = memory_wallet(1000);
+    let (mut b, _) = memory_wallet(0);
+    let (mut c, _) = memory_wallet(0);
+    let t = std::time::Duration::from_millis(300);
+    // b's acceptance (its second frame) is lost: b is credited, a is not yet stitched.
+    let (ra, rb) = session_with(&mut a, &mut b, &[100], t, |l| l, drop_frame(1));
+    assert!(matches!(ra.error, Some(RunError::Transport(_))), "{:?}", ra.error);
+    assert!(ra.completed.is_empty());
+    assert_eq!(rb.completed.len(), 1, "the receiver committed first");
+    assert_eq!((dev(&a), dev(&b)), (900, 100), "debit and credit are both committed");
+    assert_eq!(a.pending().unwrap().len(), 1, "a→b is locked");
+    // a's device chain is not blocked: it pays c meanwhile.
+    let (ra, _) = session(&mut a, &mut c, &[30]);
+    assert!(ra.error.is_none(), "{:?}", ra.error);
+    assert_eq!(dev(&c), 30);
+    // The next session with b delivers the acceptance again (idempotently) and unlocks.
+    let (ra, rb) = session(&mut a, &mut b, &[5]);
+    assert!(ra.error.is_none() && rb.error.is_none(), "{:?} {:?}", ra.error, rb.error);
+    assert_eq!(ra.completed.len(), 2);
+    assert!(ra.completed[0].resumed && !ra.completed[1].resumed);
+    assert_eq!(rb.completed.len(), 1, "the replayed proposal was answered from storage, not credited twice");
+    assert_eq!((dev(&a), dev(&b)), (865, 105));
+    assert_settled(&a, &b, 1000 - 30);
+}
+
+#[test]
+fn lost_proposal_stays_pending_and_is_offered_again() {
+    let (mut a, _) = memory_wallet(1000);
+    let (mut b, _) = memory_wallet(0);
+    let t = std::time::Duration::from_millis(300);
+    let (ra, rb) = session_with(&mut a, &mut b, &[100], t, drop_frame(1), |l| l);
+    assert!(ra.error.is_some() && rb.error.is_some());
+    assert_eq!((dev(&a), dev(&b)), (900, 0), "in flight: debited, not yet credited");
+    // The payee dials the payer this time: the payer's pending proposal travels in its
+    // hello and is accepted first; then the payee's own transfer goes through.
+    let (rb, ra) = session(&mut b, &mut a, &[40]);
+    assert!(rb.error.is_none() && ra.error.is_none(), "{:?} {:?}", rb.error, ra.error);
+    assert_eq!((dev(&a), dev(&b)), (940, 60));
+    assert_settled(&a, &b, 1000);
+}
+
+#[test]
+fn a_relationship_survives_restarts_on_redb() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |name: &str| -> Box<dyn dsm_wallet::store::Store> { Box::new(dsm_wallet::store::RedbStore::open(&dir.path().join(name)).unwrap()) };
+    let mut a = wallet_on(open("a.redb"), 500);
+    let mut b = wallet_on(open("b.redb"), 0);
+    session(&mut a, &mut b, &[10, 20]);
+    drop((a, b));
+    let mut a = dsm_wallet::Wallet::open(open("a.redb"), PASS).unwrap();
+    let mut b = dsm_wallet::Wallet::open(open("b.redb"), PASS).unwrap();
+    assert_eq!((dev(&a), dev(&b)), (470, 30));
+    session(&mut b, &mut a, &[5]);
+    assert_settled(&a, &b, 500);
+    assert!(matches!(dsm_wallet::Wallet::open(open("c.redb"), PASS), Err(dsm_wallet::WalletError::NotFound)));
+}
+
+/// Software keys cannot stop cloning: a copied wallet pays b while the original pays c
+/// from the same head. Both payees accept (offline, each sees a valid transfer); when b and
+/// c next meet, gossip carries each one's statement to the other, the Tripwire fires, both
+/// store a verifiable proof and refuse the cheater from then on.
+#[test]
+fn cloned_wallet_double_spend_is_caught_when_the_payees_meet() {
+    let (mut m, sm) = memory_wallet(100);
+    let mut clone = dsm_wallet::Wallet::open(Box::new(sm.fork()), PASS).unwrap();
+    let (mut b, _) = memory_wallet(0);
+    let (mut c, _) = memory_wallet(10);
+    let (r, _) = session(&mut m, &mut b, &[100]);
+    assert!(r.error.is_none());
+    let (r, _) = session(&mut clone, &mut c, &[100]);
+    assert!(r.error.is_none());
+    assert_eq!((dev(&b), dev(&c)), (100, 110), "offline, each payee was paid");
+    assert!(b.evidence().unwrap().is_empty() && c.evidence().unwrap().is_empty());
+    // c pays b: the hellos gossip the two conflicting proposals.
+    let (rc, rb) = session(&mut c, &mut b, &[1]);
+    assert!(rc.error.is_none() && rb.error.is_none(), "{:?} {:?}", rc.error, rb.error);
+    for w in [&b, &c] {
+        let ev = w.evidence().unwrap();
+        assert_eq!(ev.len(), 1, "each payee holds the proof");
+        assert_eq!(ev[0].verify().unwrap().device(), m.device_id());
+        assert!(dsm_core::receipt::ChainView::is_equivocator(w, &m.device_id()));
+    }
+    // The cheater is refused from now on, even for a fresh transfer.
+    let (rm, _) = session(&mut m, &mut b, &[1]);
+    assert!(matches!(rm.error, Some(RunError::Session(_))), "{:?}", rm.error);
+    // Evidence is self-contained: a third wallet imports it from bytes alone.
+    let (mut d, _) = memory_wallet(0);
+    let bytes = dsm_core::codec::Canonical::to_bytes(&b.evidence().unwrap()[0]);
+    assert_eq!(d.import_evidence(&bytes).unwrap().device(), m.device_id());
+}
