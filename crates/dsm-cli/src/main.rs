@@ -2,37 +2,189 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod wallet_cmd;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use dsm_core::crypto::SuiteId;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+use wallet_cmd::{exit, Ctx, Via};
+
+const AFTER_HELP: &str = "\
+Wallets: each wallet is a directory (--home DIR or DSM_HOME; default ~/.dsm) holding one
+database file. The signing key is sealed with a passphrase, read from DSM_PASSPHRASE,
+--passphrase-file, or asked for on the terminal. Several wallets can run on one machine.
+
+Try it on one machine:
+  export DSM_PASSPHRASE=demo
+  dsm --home /tmp/alice init --name alice --dev-faucet 1000
+  dsm --home /tmp/bob   init --name bob
+  dsm --home /tmp/alice contact add \"$(dsm --home /tmp/bob card)\"
+  dsm --home /tmp/bob receive --tcp 127.0.0.1:7400 &
+  dsm --home /tmp/alice send bob 250 --tcp 127.0.0.1:7400
+
+Exit codes: 0 ok · 1 other failure · 2 bad command line · 3 wallet problem (none, exists,
+wrong passphrase, in use, damaged) · 4 refused input (amount, contact, card, insufficient
+balance) · 5 transfer incomplete (peer unreachable, refused or cut off; anything committed
+is kept and a pending transfer completes at the next session) · 6 receipt or evidence
+failed verification.";
 
 /// DSM — post-quantum, offline-capable transfers of value between devices, without
 /// global consensus.
 #[derive(Parser)]
-#[command(name = "dsm", version, about, long_about = None)]
+#[command(name = "dsm", version, about, long_about = None, after_help = AFTER_HELP)]
 struct Cli {
+    /// The wallet directory.
+    #[arg(long, global = true, env = "DSM_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Print machine-readable JSON (one object per line) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Read the wallet passphrase from the first line of this file (else DSM_PASSPHRASE,
+    /// else a terminal prompt).
+    #[arg(long, global = true, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct Transport {
+    /// TCP: the address to dial (send) or listen on (receive), e.g. 127.0.0.1:7400. Port 0
+    /// picks a free port (printed).
+    #[arg(long, value_name = "ADDR")]
+    tcp: Option<String>,
+    /// A shared directory (USB stick, synced folder): each message is a file. Both sides
+    /// must run at the same time against the same directory.
+    #[arg(long, value_name = "DIR")]
+    file: Option<PathBuf>,
+}
+
+impl Transport {
+    fn via(self) -> Via {
+        match (self.tcp, self.file) {
+            (Some(a), _) => Via::Tcp(a),
+            (None, Some(d)) => Via::Dir(d),
+            (None, None) => unreachable!("clap requires one transport"),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run the protocol end to end in this process and narrate it: genesis ceremonies,
-    /// bilateral transfers with real post-quantum signatures, every receipt verified, and
-    /// an offline double spend caught by Tripwire when the two victims meet.
-    ///
-    /// Nothing is written to disk and nothing is sent over a network. The DEMO token is
-    /// allocated by a clearly labelled non-production allocation.
+    /// Create a wallet: a fresh post-quantum key (sealed with your passphrase), a genesis,
+    /// and the device's contact card.
+    Init {
+        /// Signature suite.
+        #[arg(long, value_enum, default_value_t = Suite::MlDsa65)]
+        suite: Suite,
+        /// The name on this device's contact card.
+        #[arg(long)]
+        name: Option<String>,
+        /// NON-PRODUCTION: start with this many units of --token from a dev faucet. The
+        /// allocation is recorded on the device chain as a distinct dev-allocation
+        /// transition; no real network accepts it as a source of value.
+        #[arg(long, value_name = "AMOUNT")]
+        dev_faucet: Option<String>,
+        /// The token the dev faucet allocates.
+        #[arg(long, default_value = "DEV")]
+        token: String,
+    },
+    /// Print this device's contact card (give it to the devices you trade with).
+    Card,
+    /// Manage contacts.
+    #[command(subcommand)]
+    Contact(ContactCmd),
+    /// Pay a contact: propose, have it accepted, keep the receipt.
+    Send {
+        /// The contact's name (or device id prefix).
+        contact: String,
+        /// A positive whole number of base units.
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        /// The token.
+        #[arg(long, default_value = "DEV")]
+        token: String,
+        #[command(flatten)]
+        transport: Transport,
+        /// Give up when the peer is silent this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Complete whatever is pending with a contact (a lost acceptance, a proposal the
+    /// contact never got) without sending anything new.
+    Sync {
+        /// The contact's name (or device id prefix).
+        contact: String,
+        #[command(flatten)]
+        transport: Transport,
+        /// Give up when the peer is silent this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Wait for devices to connect and accept their transfers.
+    Receive {
+        #[command(flatten)]
+        transport: Transport,
+        /// Handle one session and exit.
+        #[arg(long)]
+        once: bool,
+        /// Drop a connected peer that is silent this many seconds (with --once and --file:
+        /// also how long to wait for a session to appear).
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Show balances (and amounts in flight).
+    Balance,
+    /// Show every transition of this device, as a table.
+    History,
+    /// Export the receipt of a transfer to a file (ids are in `dsm history`).
+    Receipt {
+        /// Receipt id or a unique prefix of it.
+        id: String,
+        /// Output file (default: <id>.receipt in the current directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify a receipt file from its bytes alone: canonical form, both signatures, tree
+    /// proofs, balance arithmetic. Needs no wallet.
+    Verify {
+        /// The receipt file.
+        file: PathBuf,
+    },
+    /// List equivocation proofs this wallet holds; export them or import one.
+    Evidence {
+        /// Write each proof to DIR/<device>.evidence.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+        /// Verify a proof file and refuse its device from now on.
+        #[arg(long, value_name = "FILE", conflicts_with = "export")]
+        import: Option<PathBuf>,
+    },
+    /// Run a narrated end-to-end demo in a temporary directory: wallets, transfers over
+    /// TCP and through a shared directory, a lost message recovered, a cloned wallet's
+    /// double spend caught by Tripwire, and a final balance table.
     Demo {
         /// Signature suite for every device.
         #[arg(long, value_enum, default_value_t = Suite::MlDsa65)]
         suite: Suite,
-        /// Seed for all keys and genesis entropy, so runs are reproducible (demo only:
-        /// real wallets draw keys from the operating system).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum ContactCmd {
+    /// Add a contact from its card (`dsm card` on the other device).
+    Add {
+        /// The card: dsm-contact:<device id>:<name>.
+        card: String,
+        /// Store it under this name instead of the card's.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List contacts.
+    List,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -55,15 +207,35 @@ impl From<Suite> for SuiteId {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
+        }
+    };
+    let ctx = Ctx { home: cli.home.unwrap_or_else(wallet_cmd::default_home), json: cli.json, passphrase_file: cli.passphrase_file };
+    let secs = Duration::from_secs;
     let result = match cli.command {
-        Command::Demo { suite, seed } => demo::run(suite.into(), seed, &mut std::io::stdout()),
+        Command::Init { suite, name, dev_faucet, token } => wallet_cmd::init(&ctx, suite.into(), name, dev_faucet, &token),
+        Command::Card => wallet_cmd::card(&ctx),
+        Command::Contact(ContactCmd::Add { card, name }) => wallet_cmd::contact_add(&ctx, &card, name),
+        Command::Contact(ContactCmd::List) => wallet_cmd::contact_list(&ctx),
+        Command::Send { contact, amount, token, transport, timeout } => wallet_cmd::send(&ctx, &contact, Some(&amount), &token, &transport.via(), secs(timeout)),
+        Command::Sync { contact, transport, timeout } => wallet_cmd::send(&ctx, &contact, None, wallet_cmd::default_token(), &transport.via(), secs(timeout)),
+        Command::Receive { transport, once, timeout } => wallet_cmd::receive(&ctx, &transport.via(), once, secs(timeout)),
+        Command::Balance => wallet_cmd::balance(&ctx),
+        Command::History => wallet_cmd::history(&ctx),
+        Command::Receipt { id, out } => wallet_cmd::receipt(&ctx, &id, out),
+        Command::Verify { file } => wallet_cmd::verify(&ctx, &file),
+        Command::Evidence { export, import } => wallet_cmd::evidence(&ctx, export, import),
+        Command::Demo { suite } => demo::run(suite.into(), &mut std::io::stdout()).map_err(|e| wallet_cmd::CliError { code: exit::FAILURE, msg: e.to_string() }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+            eprintln!("error: {}", e.msg);
+            ExitCode::from(e.code)
         }
     }
 }

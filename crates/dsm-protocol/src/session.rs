@@ -141,6 +141,13 @@ pub enum SessionError {
     /// devices crossed proposals or one lost state); the relationship needs recovery.
     #[error("the peer's pending transfer to us cannot be accepted; the relationship needs recovery")]
     PendingNotAcceptable,
+    /// The peer closed the session before it was complete (it refused this device, or it
+    /// failed on its side).
+    #[error("the peer ended the session while {phase} (it refused this device or failed on its side)")]
+    PeerEnded {
+        /// What this side was doing.
+        phase: &'static str,
+    },
     /// The session already ended.
     #[error("the session is over")]
     Over,
@@ -534,6 +541,7 @@ impl Session {
                 Ok(vec![SessionMessage::Close(Close)])
             }
             (_, _, SessionMessage::Acceptance(a)) if ledger.is_stitched(&a.acceptance.proposal_commit)? => Ok(vec![]),
+            (_, _, SessionMessage::Close(_)) => Err(SessionError::PeerEnded { phase }),
             (_, _, m) => Err(unexpected(&m)),
         }
     }

@@ -270,6 +270,20 @@ impl Wallet {
         self.tree.len()
     }
 
+    /// The name this device gives itself on its contact card.
+    pub fn name(&self) -> Result<Option<String>, WalletError> {
+        Ok(self.store.get(Table::Meta, b"name")?.and_then(|v| String::from_utf8(v).ok()))
+    }
+
+    /// Sets the name for this device's contact card.
+    pub fn set_name(&mut self, name: &str) -> Result<(), WalletError> {
+        validate_name(name)?;
+        let mut b = Batch::new();
+        b.put(Table::Meta, b"name".to_vec(), name.as_bytes().to_vec());
+        self.store.commit(&b)?;
+        Ok(())
+    }
+
     /// Labels this wallet knows for token ids (the default token and any it named).
     pub fn token_labels(&self) -> Result<BTreeMap<TokenId, String>, WalletError> {
         let mut out = BTreeMap::new();

@@ -1,0 +1,515 @@
+//! The wallet subcommands. Every protocol rule lives in the library crates; this module
+//! parses input, opens the wallet, runs sessions over the chosen transport and reports.
+
+use dsm_core::chain::{Amount, TokenId};
+use dsm_core::codec::Canonical;
+use dsm_core::crypto::SuiteId;
+use dsm_core::identity::DeviceId;
+use dsm_core::receipt::{verify_receipt_bytes, EmptyView, Receipt, MAX_RECEIPT_LEN};
+use dsm_core::tripwire::Equivocation;
+use dsm_protocol::session::{Completed, Session};
+use dsm_transport::{tcp_dial, DirLink, Link, TcpListener};
+use dsm_wallet::driver::{run, Report, RunError};
+use dsm_wallet::keystore::{KdfParams, KeystoreError};
+use dsm_wallet::store::{RedbStore, StoreError};
+use dsm_wallet::{token, Contact, EntryKind, Wallet, WalletError, DEFAULT_TOKEN};
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Exit codes (documented in `dsm --help` and the README).
+pub mod exit {
+    /// Anything not covered below.
+    pub const FAILURE: u8 = 1;
+    /// Bad command line (clap).
+    pub const USAGE: u8 = 2;
+    /// No wallet, wallet already exists, wrong passphrase, wallet in use, damaged wallet.
+    pub const WALLET: u8 = 3;
+    /// Refused input: bad amount, unknown contact, bad card, insufficient balance.
+    pub const INPUT: u8 = 4;
+    /// The transfer did not complete (peer unreachable, refused, cut off). Anything
+    /// already committed is kept; a pending transfer completes at the next session.
+    pub const INCOMPLETE: u8 = 5;
+    /// A receipt or evidence file failed verification.
+    pub const INVALID: u8 = 6;
+}
+
+/// An error with its exit code and a message that says what to do.
+#[derive(Debug)]
+pub struct CliError {
+    /// Process exit code.
+    pub code: u8,
+    /// The message.
+    pub msg: String,
+}
+
+impl CliError {
+    fn new(code: u8, msg: impl Into<String>) -> Self {
+        CliError { code, msg: msg.into() }
+    }
+}
+
+impl From<WalletError> for CliError {
+    fn from(e: WalletError) -> Self {
+        let code = match &e {
+            WalletError::Store(StoreError::InUse) | WalletError::NotFound | WalletError::AlreadyExists | WalletError::Corrupt { .. } => exit::WALLET,
+            WalletError::Keystore(_) => exit::WALLET,
+            WalletError::Contact(_) | WalletError::Balance(_) => exit::INPUT,
+            _ => exit::FAILURE,
+        };
+        let msg = match &e {
+            WalletError::Keystore(KeystoreError::WrongPassphrase) => "wrong passphrase for this wallet (check DSM_PASSPHRASE / --passphrase-file, or --home if you have several wallets)".to_string(),
+            _ => e.to_string(),
+        };
+        CliError::new(code, msg)
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::new(exit::FAILURE, e.to_string())
+    }
+}
+
+pub type Res<T = ()> = Result<T, CliError>;
+
+/// Options every wallet command shares.
+pub struct Ctx {
+    /// The wallet directory.
+    pub home: PathBuf,
+    /// Machine-readable output.
+    pub json: bool,
+    /// A file holding the passphrase (first line).
+    pub passphrase_file: Option<PathBuf>,
+}
+
+impl Ctx {
+    fn db(&self) -> PathBuf {
+        self.home.join("wallet.redb")
+    }
+
+    fn passphrase(&self, confirm: bool) -> Res<Vec<u8>> {
+        if let Some(f) = &self.passphrase_file {
+            let s = std::fs::read_to_string(f).map_err(|e| CliError::new(exit::WALLET, format!("cannot read the passphrase file {}: {e}", f.display())))?;
+            return Ok(s.lines().next().unwrap_or("").as_bytes().to_vec());
+        }
+        if let Ok(p) = std::env::var("DSM_PASSPHRASE") {
+            return Ok(p.into_bytes());
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::new(exit::WALLET, "no passphrase: set DSM_PASSPHRASE, pass --passphrase-file FILE, or run in a terminal to be asked"));
+        }
+        let p = rpassword::prompt_password("wallet passphrase: ")?;
+        if confirm && rpassword::prompt_password("again: ")? != p {
+            return Err(CliError::new(exit::WALLET, "the two passphrases differ; nothing was created"));
+        }
+        Ok(p.into_bytes())
+    }
+
+    fn open(&self) -> Res<Wallet> {
+        if !self.db().exists() {
+            return Err(CliError::new(exit::WALLET, format!("no wallet in {}; create one with `dsm init` (or point --home / DSM_HOME at an existing one)", self.home.display())));
+        }
+        let store = RedbStore::open(&self.db()).map_err(WalletError::from)?;
+        let pass = self.passphrase(false)?;
+        Ok(Wallet::open(Box::new(store), &pass)?)
+    }
+
+    fn print(&self, human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>, machine: serde_json::Value) -> Res {
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            writeln!(out, "{machine}")?;
+        } else {
+            human(&mut out)?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// Parses an amount: a positive whole number that fits 128 bits.
+pub fn parse_amount(s: &str) -> Res<Amount> {
+    let bad = |why: &str| CliError::new(exit::INPUT, format!("{s:?} is not a valid amount: {why}"));
+    let t = s.trim().replace('_', "");
+    if t.starts_with('-') {
+        return Err(bad("amounts are positive whole numbers"));
+    }
+    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad("use a positive whole number of base units, like 250"));
+    }
+    let v: u128 = t.parse().map_err(|_| bad("too large (the maximum is 340282366920938463463374607431768211455)"))?;
+    if v == 0 {
+        return Err(bad("it must be more than zero"));
+    }
+    Ok(Amount(v))
+}
+
+fn short(hex: &str) -> &str {
+    &hex[..hex.len().min(16)]
+}
+
+fn token_name(w: &Wallet, t: &TokenId) -> String {
+    w.token_labels().ok().and_then(|m| m.get(t).cloned()).unwrap_or_else(|| format!("token:{}", short(&t.digest().to_hex())))
+}
+
+fn peer_name(w: &Wallet, d: &DeviceId) -> String {
+    w.contact_name(d).unwrap_or_else(|| format!("device {}", short(&d.digest().to_hex())))
+}
+
+fn suite_name(s: SuiteId) -> &'static str {
+    match s {
+        SuiteId::MlDsa65 => "ml-dsa-65",
+        SuiteId::SlhDsaSha2_128f => "slh-dsa-sha2-128f",
+    }
+}
+
+/// `dsm init`.
+pub fn init(ctx: &Ctx, suite: SuiteId, name: Option<String>, faucet: Option<String>, token_label: &str) -> Res {
+    let faucet = faucet.map(|f| parse_amount(&f)).transpose()?;
+    if ctx.db().exists() {
+        return Err(CliError::new(exit::WALLET, format!("a wallet already exists in {}; use another --home to create a second one", ctx.home.display())));
+    }
+    std::fs::create_dir_all(&ctx.home).map_err(|e| CliError::new(exit::WALLET, format!("cannot create {}: {e}", ctx.home.display())))?;
+    let pass = ctx.passphrase(true)?;
+    if pass.is_empty() {
+        return Err(CliError::new(exit::WALLET, "the passphrase is empty; choose one (it encrypts the signing key at rest)"));
+    }
+    let store = RedbStore::open(&ctx.db()).map_err(WalletError::from)?;
+    let mut w = match Wallet::create(Box::new(store), suite, &pass, KdfParams::default()) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_file(ctx.db());
+            return Err(e.into());
+        }
+    };
+    let name = name.unwrap_or_else(|| format!("dsm-{}", &w.device_id().digest().to_hex()[..8]));
+    w.set_name(&name)?;
+    if let Some(amount) = faucet {
+        w.dev_faucet(token_label, amount)?;
+    }
+    let devid = w.device_id().digest().to_hex();
+    let card = w.card(&name);
+    ctx.print(
+        |o| {
+            writeln!(o, "created wallet {name} in {}", ctx.home.display())?;
+            writeln!(o, "  device  {devid}")?;
+            writeln!(o, "  suite   {}", suite_name(suite))?;
+            writeln!(o, "  key     sealed with your passphrase (Argon2id + XChaCha20-Poly1305)")?;
+            if let Some(a) = faucet {
+                writeln!(o, "  balance {a} {token_label}  ← NON-PRODUCTION dev-faucet allocation, recorded on the chain as such")?;
+            }
+            writeln!(o, "share this contact card with the devices you will trade with:")?;
+            writeln!(o, "  {card}")
+        },
+        json!({"name": name, "device": devid, "suite": suite_name(suite), "card": card, "dev_faucet": faucet.map(|a| a.0.to_string())}),
+    )
+}
+
+/// `dsm card`.
+pub fn card(ctx: &Ctx) -> Res {
+    let w = ctx.open()?;
+    let name = w.name()?.unwrap_or_else(|| "me".into());
+    let card = w.card(&name);
+    ctx.print(|o| writeln!(o, "{card}"), json!({"card": card}))
+}
+
+/// `dsm contact add`.
+pub fn contact_add(ctx: &Ctx, card: &str, name: Option<String>) -> Res {
+    let mut contact = Contact::from_card(card)?;
+    if let Some(n) = name {
+        contact.name = n;
+    }
+    let mut w = ctx.open()?;
+    w.add_contact(&contact)?;
+    ctx.print(|o| writeln!(o, "added contact {} (device {})", contact.name, short(&contact.device)), json!({"name": contact.name, "device": contact.device}))
+}
+
+/// `dsm contact list`.
+pub fn contact_list(ctx: &Ctx) -> Res {
+    let w = ctx.open()?;
+    let all = w.contacts()?;
+    ctx.print(
+        |o| {
+            if all.is_empty() {
+                return writeln!(o, "no contacts yet; add one with `dsm contact add <card>`");
+            }
+            writeln!(o, "{:<20} DEVICE", "NAME")?;
+            for c in &all {
+                writeln!(o, "{:<20} {}", c.name, c.device)?;
+            }
+            Ok(())
+        },
+        json!(all.iter().map(|c| json!({"name": c.name, "device": c.device})).collect::<Vec<_>>()),
+    )
+}
+
+/// `dsm balance`.
+pub fn balance(ctx: &Ctx) -> Res {
+    let w = ctx.open()?;
+    let rows: Vec<(String, Amount)> = w.head().balances.entries().iter().map(|b| (token_name(&w, &b.token), b.amount)).collect();
+    let pending = w.pending()?;
+    let in_flight: Vec<(String, String, Amount)> = pending.iter().map(|p| (peer_name(&w, &p.proposal.step.receiver), token_name(&w, &p.proposal.step.token), p.proposal.step.amount)).collect();
+    ctx.print(
+        |o| {
+            if rows.is_empty() {
+                writeln!(o, "no balance yet")?;
+            }
+            for (t, a) in &rows {
+                writeln!(o, "{a:>24} {t}")?;
+            }
+            for (peer, t, a) in &in_flight {
+                writeln!(o, "{:>24} {t} in flight to {peer} (debited; completes at your next session with them)", a.to_string())?;
+            }
+            Ok(())
+        },
+        json!({
+            "balances": rows.iter().map(|(t, a)| json!({"token": t, "amount": a.0.to_string()})).collect::<Vec<_>>(),
+            "in_flight": in_flight.iter().map(|(p, t, a)| json!({"to": p, "token": t, "amount": a.0.to_string()})).collect::<Vec<_>>(),
+            "height": w.head().height,
+        }),
+    )
+}
+
+/// `dsm history`.
+pub fn history(ctx: &Ctx) -> Res {
+    let w = ctx.open()?;
+    let entries = w.history()?;
+    let labels = w.token_labels()?;
+    let tname = |hex: &str| dsm_core::hash::Digest::from_hex(hex).and_then(|d| labels.get(&TokenId(d)).cloned()).unwrap_or_else(|| format!("token:{}", short(hex)));
+    let pname = |hex: &Option<String>| match hex {
+        Some(h) => dsm_core::hash::Digest::from_hex(h).map(|d| peer_name(&w, &DeviceId(d))).unwrap_or_default(),
+        None => "-".into(),
+    };
+    ctx.print(
+        |o| {
+            if entries.is_empty() {
+                return writeln!(o, "no history yet");
+            }
+            writeln!(o, "{:>6}  {:<10} {:<22} {:>14} {:<8} {:<8} RECEIPT", "HEIGHT", "WHAT", "WITH", "AMOUNT", "TOKEN", "STATUS")?;
+            for e in &entries {
+                let what = match e.kind {
+                    EntryKind::Sent => "sent",
+                    EntryKind::Received => "received",
+                    EntryKind::DevFaucet => "dev-faucet",
+                };
+                let sign = match e.kind {
+                    EntryKind::Sent => "-",
+                    _ => "+",
+                };
+                writeln!(o, "{:>6}  {:<10} {:<22} {:>14} {:<8} {:<8} {}", e.height, what, pname(&e.peer), format!("{sign}{}", e.amount), tname(&e.token), e.status, e.receipt.as_deref().map(short).unwrap_or("-"))?;
+            }
+            Ok(())
+        },
+        serde_json::to_value(&entries).unwrap_or_default(),
+    )
+}
+
+/// `dsm receipt`: export one receipt to a file.
+pub fn receipt(ctx: &Ctx, id: &str, out: Option<PathBuf>) -> Res {
+    let w = ctx.open()?;
+    let r = w.receipt(id)?.ok_or_else(|| CliError::new(exit::INPUT, format!("no single receipt matches {id:?}; `dsm history` lists receipt ids")))?;
+    let path = out.unwrap_or_else(|| PathBuf::from(format!("{}.receipt", short(&r.proposal.proposal.commit().to_hex()))));
+    std::fs::write(&path, r.to_bytes())?;
+    ctx.print(|o| writeln!(o, "wrote {}", path.display()), json!({"path": path}))
+}
+
+/// `dsm verify`: the acceptance predicate on a receipt file, from its bytes alone.
+pub fn verify(ctx: &Ctx, file: &Path) -> Res {
+    let meta = std::fs::metadata(file).map_err(|e| CliError::new(exit::INPUT, format!("cannot read {}: {e}", file.display())))?;
+    if meta.len() > MAX_RECEIPT_LEN as u64 {
+        return Err(CliError::new(exit::INVALID, format!("REFUSED: {} is {} bytes, over the {MAX_RECEIPT_LEN}-byte receipt cap", file.display(), meta.len())));
+    }
+    let bytes = std::fs::read(file)?;
+    let v = verify_receipt_bytes(&bytes, &EmptyView).map_err(|e| CliError::new(exit::INVALID, format!("REFUSED: {} is not a valid receipt: {e}", file.display())))?;
+    let r: &Receipt = v.receipt();
+    let p = &r.proposal.proposal;
+    let a = &r.acceptance.acceptance;
+    ctx.print(
+        |o| {
+            writeln!(o, "VALID receipt {}", short(&p.commit().to_hex()))?;
+            writeln!(o, "  {} of token {} from device {} (height {} → {})", p.step.amount, short(&p.step.token.digest().to_hex()), short(&p.step.sender.digest().to_hex()), p.sender_parent_head.height, p.sender_child_head.height)?;
+            writeln!(o, "  to device {} (height {} → {})", short(&p.step.receiver.digest().to_hex()), a.receiver_parent_head.height, a.receiver_child_head.height)?;
+            writeln!(o, "  both signatures, both tree proofs and the balance arithmetic check out")?;
+            writeln!(o, "  (final between the two parties; settlement against double spends needs anchoring or the sender's chain)")
+        },
+        json!({"valid": true, "id": p.commit().to_hex(), "sender": p.step.sender.digest().to_hex(), "receiver": p.step.receiver.digest().to_hex(), "token": p.step.token.digest().to_hex(), "amount": p.step.amount.0.to_string()}),
+    )
+}
+
+/// `dsm evidence`: list, export or import equivocation proofs.
+pub fn evidence(ctx: &Ctx, export: Option<PathBuf>, import: Option<PathBuf>) -> Res {
+    let mut w = ctx.open()?;
+    if let Some(f) = import {
+        let bytes = std::fs::read(&f).map_err(|e| CliError::new(exit::INPUT, format!("cannot read {}: {e}", f.display())))?;
+        let what = w.import_evidence(&bytes).map_err(|e| CliError::new(exit::INVALID, format!("REFUSED: {} is not valid evidence: {e}", f.display())))?;
+        let d = what.device().digest().to_hex();
+        return ctx.print(|o| writeln!(o, "imported: device {} equivocated; it is refused from now on", short(&d)), json!({"imported": d}));
+    }
+    let proofs = w.evidence()?;
+    let mut rows = Vec::new();
+    for p in &proofs {
+        let what = p.verify().map_err(|e| CliError::new(exit::WALLET, format!("stored evidence no longer verifies: {e}")))?;
+        let kind = match what {
+            Equivocation::HeadFork { .. } => "signed two successors of one head",
+            Equivocation::TipFork { .. } => "consumed one relationship tip twice",
+        };
+        let d = what.device().digest().to_hex();
+        let mut path = None;
+        if let Some(dir) = &export {
+            std::fs::create_dir_all(dir)?;
+            let f = dir.join(format!("{}.evidence", short(&d)));
+            std::fs::write(&f, p.to_bytes())?;
+            path = Some(f);
+        }
+        rows.push((d, kind, path));
+    }
+    ctx.print(
+        |o| {
+            if rows.is_empty() {
+                return writeln!(o, "no equivocation evidence held");
+            }
+            for (d, kind, path) in &rows {
+                write!(o, "device {} ({}) {kind}", short(d), peer_name(&w, &DeviceId(dsm_core::hash::Digest::from_hex(d).unwrap_or(dsm_core::hash::Digest::ZERO))))?;
+                match path {
+                    Some(p) => writeln!(o, " → {}", p.display())?,
+                    None => writeln!(o)?,
+                }
+            }
+            Ok(())
+        },
+        json!(rows.iter().map(|(d, k, p)| json!({"device": d, "what": k, "file": p})).collect::<Vec<_>>()),
+    )
+}
+
+/// Where a session runs.
+pub enum Via {
+    /// TCP to / on this address.
+    Tcp(String),
+    /// A shared directory.
+    Dir(PathBuf),
+}
+
+fn describe(w: &Wallet, c: &Completed) -> (String, serde_json::Value) {
+    let p = &c.receipt.proposal.proposal;
+    let id = p.commit().to_hex();
+    let t = token_name(w, &p.step.token);
+    let (verb, peer) = if c.outgoing { ("sent", &p.step.receiver) } else { ("received", &p.step.sender) };
+    let prep = if c.outgoing { "to" } else { "from" };
+    let resumed = if c.resumed { " (completing an earlier pending transfer)" } else { "" };
+    let human = format!("{verb} {} {t} {prep} {} — final, receipt {}{resumed}", p.step.amount, peer_name(w, peer), short(&id));
+    (human, json!({"direction": verb, "amount": p.step.amount.0.to_string(), "token": t, "peer": peer.digest().to_hex(), "receipt": id, "resumed": c.resumed}))
+}
+
+fn report(ctx: &Ctx, w: &Wallet, r: &Report) -> Res {
+    for c in &r.completed {
+        let (h, j) = describe(w, c);
+        ctx.print(|o| writeln!(o, "{h}"), j)?;
+    }
+    Ok(())
+}
+
+fn incomplete(w: &Wallet, peer: &DeviceId, e: &RunError) -> CliError {
+    let pending = w.pending().unwrap_or_default().iter().any(|p| p.proposal.step.receiver == *peer);
+    let tail = if pending {
+        format!("\nyour transfer to {} is debited and in flight; it completes the next time the two devices connect (`dsm sync` or any `dsm send` to them)", peer_name(w, peer))
+    } else {
+        String::new()
+    };
+    CliError::new(exit::INCOMPLETE, format!("the session ended early: {e}{tail}"))
+}
+
+fn dial(via: &Via, timeout: Duration) -> Res<Box<dyn Link>> {
+    match via {
+        Via::Tcp(addr) => Ok(Box::new(tcp_dial(addr.as_str(), timeout).map_err(|e| CliError::new(exit::INCOMPLETE, format!("cannot reach {addr}: {e} (is `dsm receive --tcp {addr}` running there?)")))?)),
+        Via::Dir(d) => Ok(Box::new(DirLink::dial(d, timeout).map_err(|e| CliError::new(exit::INCOMPLETE, format!("cannot use {}: {e}", d.display())))?)),
+    }
+}
+
+/// `dsm send` (and `dsm sync` with no amount).
+pub fn send(ctx: &Ctx, to: &str, amount: Option<&str>, token_label: &str, via: &Via, timeout: Duration) -> Res {
+    let amount = amount.map(parse_amount).transpose()?;
+    let mut w = ctx.open()?;
+    let contact = w.find_contact(to)?.ok_or_else(|| CliError::new(exit::INPUT, format!("unknown contact {to:?}; add it with `dsm contact add <card>` (see `dsm contact list`)")))?;
+    let peer = contact.device_id()?;
+    let tok = token(token_label);
+    let mut transfers = Vec::new();
+    if let Some(a) = amount {
+        let have = w.balance(&tok);
+        if have < a {
+            return Err(CliError::new(exit::INPUT, format!("insufficient balance: you have {have} {token_label}, the transfer needs {a}")));
+        }
+        w.remember_token(token_label)?;
+        transfers.push((tok, a));
+    }
+    if !ctx.json {
+        eprintln!("connecting to {}…", contact.name);
+    }
+    let mut link = dial(via, timeout)?;
+    let mut session = Session::dialer(peer, transfers);
+    let r = run(&mut session, &mut w, link.as_mut());
+    report(ctx, &w, &r)?;
+    match &r.error {
+        None => {
+            if r.completed.is_empty() {
+                ctx.print(|o| writeln!(o, "in sync with {}: nothing pending", contact.name), json!({"in_sync": true}))?;
+            }
+            Ok(())
+        }
+        Some(e) => Err(incomplete(&w, &peer, e)),
+    }
+}
+
+/// `dsm receive`.
+pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration) -> Res {
+    let mut w = ctx.open()?;
+    match via {
+        Via::Tcp(addr) => {
+            // Sessions idle longer than `timeout` are dropped, but the listener waits forever.
+            let listener = TcpListener::bind(addr.as_str(), timeout).map_err(|e| CliError::new(exit::FAILURE, format!("cannot listen on {addr}: {e}")))?;
+            let local = listener.local_addr().map_err(|e| CliError::new(exit::FAILURE, e.to_string()))?;
+            ctx.print(|o| writeln!(o, "listening on {local} as {}", w.name().ok().flatten().unwrap_or_default()), json!({"listening": local.to_string()}))?;
+            loop {
+                let (mut link, from) = match listener.accept() {
+                    Ok(x) => x,
+                    Err(e) => {
+                        eprintln!("accept failed: {e}");
+                        continue;
+                    }
+                };
+                let r = run(&mut Session::listener(), &mut w, &mut link);
+                report(ctx, &w, &r)?;
+                if let Some(e) = &r.error {
+                    eprintln!("session from {from} ended early: {e}");
+                }
+                if once {
+                    return r.error.map_or(Ok(()), |e| Err(CliError::new(exit::INCOMPLETE, format!("the session ended early: {e}"))));
+                }
+            }
+        }
+        Via::Dir(dir) => {
+            ctx.print(|o| writeln!(o, "waiting for a session in {}", dir.display()), json!({"waiting": dir}))?;
+            loop {
+                let mut link = DirLink::accept(dir, if once { timeout } else { Duration::from_secs(u64::MAX / 4) }).map_err(|e| CliError::new(exit::INCOMPLETE, format!("no session arrived in {}: {e}", dir.display())))?;
+                let r = run(&mut Session::listener(), &mut w, &mut link);
+                report(ctx, &w, &r)?;
+                if once {
+                    return r.error.map_or(Ok(()), |e| Err(CliError::new(exit::INCOMPLETE, format!("the session ended early: {e}"))));
+                }
+                if let Some(e) = &r.error {
+                    eprintln!("session ended early: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// The default wallet directory: `$DSM_HOME`, else `~/.dsm`.
+pub fn default_home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".dsm")
+}
+
+/// The default token label.
+pub fn default_token() -> &'static str {
+    DEFAULT_TOKEN
+}
