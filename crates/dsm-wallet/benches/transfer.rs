@@ -1,1 +1,121 @@
-fn main() {}
+//! Full bilateral transfers per second on one thread: both devices' work (hello exchange,
+//! build, sign, verify, tree updates, commits, stitch), messages encoded and decoded as on
+//! a wire, with persistence off (memory store) and on (redb, fsync per commit). Beside each
+//! figure: the signature-bound limit 1 / (2·t_sign + 2·t_verify) measured in the same run,
+//! and the ratio. Run: `cargo bench -p dsm-wallet --bench transfer` (add `-- quick` for a
+//! short run).
+
+use dsm_core::chain::Amount;
+use dsm_core::codec::Canonical;
+use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+use dsm_protocol::message::SessionMessage;
+use dsm_protocol::session::Session;
+use dsm_wallet::keystore::KdfParams;
+use dsm_wallet::store::{MemoryStore, RedbStore, Store};
+use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
+use std::time::{Duration, Instant};
+
+fn wire(m: &SessionMessage) -> SessionMessage {
+    SessionMessage::from_bytes(&m.to_bytes()).expect("canonical")
+}
+
+/// One complete session carrying one transfer, both sides driven on this thread.
+fn transfer(payer: &mut Wallet, payee: &mut Wallet, amount: u128) {
+    let mut d = Session::dialer(payee.device_id(), vec![(token(DEFAULT_TOKEN), Amount(amount))]);
+    let mut l = Session::listener();
+    let mut to_l: Vec<SessionMessage> = d.start(payer).expect("start").iter().map(wire).collect();
+    while !to_l.is_empty() {
+        let mut to_d = Vec::new();
+        for m in to_l.drain(..) {
+            to_d.extend(l.handle(m, payee).expect("listener").iter().map(wire));
+        }
+        for m in to_d {
+            to_l.extend(d.handle(m, payer).expect("dialer").iter().map(wire));
+        }
+    }
+    assert_eq!(d.completed().len(), 1, "transfer completed");
+}
+
+fn per_op(n: usize, mut f: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    start.elapsed() / n as u32
+}
+
+fn name(s: SuiteId) -> &'static str {
+    match s {
+        SuiteId::MlDsa65 => "ML-DSA-65",
+        SuiteId::SlhDsaSha2_128f => "SLH-DSA-SHA2-128f",
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let quick = args.iter().any(|a| a == "quick");
+    // Other words filter the rows: "ml-dsa", "slh-dsa", "memory", "redb".
+    let filters: Vec<&String> = args.iter().filter(|a| *a != "quick").collect();
+    let wanted = |row: &str| filters.iter().all(|f| row.contains(f.as_str()));
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    println!("{:<18} {:<8} {:>12} {:>12} {:>14} {:>7}", "suite", "store", "transfer", "per second", "sig limit /s", "ratio");
+    for suite in [SuiteId::MlDsa65, SuiteId::SlhDsaSha2_128f] {
+        if ![false, true].iter().any(|d| wanted(&format!("{} {}", name(suite).to_lowercase(), if *d { "redb" } else { "memory" }))) {
+            continue;
+        }
+        let n = match (suite, quick) {
+            (SuiteId::MlDsa65, false) => 400,
+            (SuiteId::MlDsa65, true) => 40,
+            (_, false) => 40,
+            (_, true) => 6,
+        };
+        let key = SigningKey::from_seed(suite, &SecretSeed::from_bytes([7; 32]));
+        let msg = [0x5a; 32];
+        let mut i = 0u8;
+        let t_sign = per_op(n, || {
+            i = i.wrapping_add(1);
+            std::hint::black_box(key.sign(&msg, &[i; 32]).expect("sign"));
+        });
+        let sig = key.sign(&msg, &[1; 32]).expect("sign");
+        let t_verify = per_op(n, || key.public_key().verify(std::hint::black_box(&msg), &sig).expect("verify"));
+        let limit = 1.0 / (2.0 * t_sign.as_secs_f64() + 2.0 * t_verify.as_secs_f64());
+        for durable in [false, true] {
+            if !wanted(&format!("{} {}", name(suite).to_lowercase(), if durable { "redb" } else { "memory" })) {
+                continue;
+            }
+            let tag = format!("{}-{durable}", name(suite));
+            let store = |who: &str| -> Box<dyn Store> {
+                if durable {
+                    Box::new(RedbStore::open(&dir.path().join(format!("{tag}-{who}.redb"))).expect("redb"))
+                } else {
+                    Box::new(MemoryStore::new())
+                }
+            };
+            let mut a = Wallet::create(store("a"), suite, b"bench", KdfParams::default()).expect("wallet");
+            let mut b = Wallet::create(store("b"), suite, b"bench", KdfParams::default()).expect("wallet");
+            a.dev_faucet(DEFAULT_TOKEN, Amount(1 << 60)).expect("faucet");
+            b.dev_faucet(DEFAULT_TOKEN, Amount(1 << 60)).expect("faucet");
+            transfer(&mut a, &mut b, 1); // warm up
+            let mut k = 0;
+            let t = per_op(n, || {
+                k += 1;
+                if k % 2 == 0 {
+                    transfer(&mut a, &mut b, 3)
+                } else {
+                    transfer(&mut b, &mut a, 2)
+                }
+            });
+            let rate = 1.0 / t.as_secs_f64();
+            println!(
+                "{:<18} {:<8} {:>9.2} ms {:>12.0} {:>14.0} {:>6.0}%",
+                name(suite),
+                if durable { "redb" } else { "memory" },
+                t.as_secs_f64() * 1e3,
+                rate,
+                limit,
+                100.0 * rate / limit
+            );
+        }
+        println!("{:<18} (t_sign {:.0} µs, t_verify {:.0} µs, 2 signs + 2 verifies per transfer)", "", t_sign.as_secs_f64() * 1e6, t_verify.as_secs_f64() * 1e6);
+    }
+}

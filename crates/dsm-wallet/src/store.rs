@@ -24,13 +24,13 @@ pub enum Table {
     Tips,
     /// Peer device id → our signed proposal waiting for its acceptance.
     Pending,
-    /// Proposal commit → our signed acceptance (answers replays idempotently).
-    Accepted,
     /// Proposal commit → complete receipt, for every transfer we are part of.
     Receipts,
     /// Head height (8 bytes, big-endian) → history entry (JSON).
     History,
-    /// Device id ‖ parent head digest → the first signed statement seen for that head.
+    /// Device id ‖ parent head digest → the first signed statement seen for that head:
+    /// `child head digest (32) ‖ where (1) ‖ …` — where 0: the canonical statement follows;
+    /// 1 / 2: it is the proposal / acceptance of the receipt whose proposal commit follows.
     Witness,
     /// Sequence number (8 bytes, big-endian) → witness key, in the order seen (for gossip).
     WitnessOrder,
@@ -42,11 +42,10 @@ pub enum Table {
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 9] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
-        Table::Accepted,
         Table::Receipts,
         Table::History,
         Table::Witness,
@@ -60,7 +59,6 @@ impl Table {
             Table::Meta => "meta",
             Table::Tips => "tips",
             Table::Pending => "pending",
-            Table::Accepted => "accepted",
             Table::Receipts => "receipts",
             Table::History => "history",
             Table::Witness => "witness",
@@ -75,12 +73,23 @@ impl Table {
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
     ops: Vec<(Table, Vec<u8>, Option<Vec<u8>>)>,
+    deferred: bool,
 }
 
 impl Batch {
-    /// An empty batch.
+    /// An empty batch, durable when [`Store::commit`] returns.
     pub fn new() -> Self {
         Self::default()
+    }
+    /// An empty batch that is still atomic, but whose durability may wait for the next
+    /// durable commit. Only for state a peer can deliver again (a stitched receipt, gossip):
+    /// a crash may lose it, never half of it, and the next session restores it.
+    pub fn deferred() -> Self {
+        Batch { ops: Vec::new(), deferred: true }
+    }
+    /// True for [`Batch::deferred`] batches.
+    pub fn is_deferred(&self) -> bool {
+        self.deferred
     }
     /// Sets `key` to `value` in `table`.
     pub fn put(&mut self, table: Table, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
@@ -233,7 +242,10 @@ impl Store for RedbStore {
         Ok(out)
     }
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(backend)?;
+        let mut txn = self.db.begin_write().map_err(backend)?;
+        if batch.deferred {
+            txn.set_durability(redb::Durability::None).map_err(backend)?;
+        }
         {
             let mut tables: BTreeMap<Table, redb::Table<'_, &'static [u8], &'static [u8]>> = BTreeMap::new();
             for (table, key, value) in &batch.ops {

@@ -146,6 +146,8 @@ pub struct Wallet {
     head: DeviceHead,
     tree: SparseMerkleTree,
     banned: HashSet<DeviceId>,
+    /// Our proposals waiting for acceptance, by peer (mirrors the Pending table).
+    pending: BTreeMap<DeviceId, SignedProposal>,
     witness_seq: u64,
     rng_override: Option<(u64, u64)>,
 }
@@ -200,7 +202,7 @@ impl Wallet {
             .put(Table::Meta, b"sealed_key".to_vec(), sealed)
             .put(Table::Meta, b"head".to_vec(), head.to_bytes());
         store.commit(&batch)?;
-        Ok(Wallet { store, identity, key, head, tree: SparseMerkleTree::new(), banned: HashSet::new(), witness_seq: 0, rng_override: None })
+        Ok(Wallet { store, identity, key, head, tree: SparseMerkleTree::new(), banned: HashSet::new(), pending: BTreeMap::new(), witness_seq: 0, rng_override: None })
     }
 
     /// Opens the wallet in `store`, unsealing the key with `passphrase`.
@@ -232,11 +234,19 @@ impl Wallet {
             let k: [u8; 32] = k.as_slice().try_into().map_err(|_| WalletError::Corrupt { what: "evidence", error: "bad key".into() })?;
             banned.insert(DeviceId(Digest(k)));
         }
+        let mut pending = BTreeMap::new();
+        for (k, v) in store.scan(Table::Pending)? {
+            let p = SignedProposal::from_bytes(&v).map_err(corrupt("pending"))?;
+            if k.as_slice() != p.proposal.step.receiver.as_bytes() {
+                return Err(WalletError::Corrupt { what: "pending", error: "key does not match the proposal".into() });
+            }
+            pending.insert(p.proposal.step.receiver, p);
+        }
         let witness_seq = match store.last(Table::WitnessOrder, 1)?.first() {
             Some((k, _)) => u64::from_be_bytes(k.as_slice().try_into().unwrap_or([0; 8])) + 1,
             None => 0,
         };
-        Ok(Wallet { store, identity, key, head, tree, banned, witness_seq, rng_override: None })
+        Ok(Wallet { store, identity, key, head, tree, banned, pending, witness_seq, rng_override: None })
     }
 
     /// Makes signing randomness deterministic (benchmarks and reproducible demos only;
@@ -413,7 +423,7 @@ impl Wallet {
 
     /// Proposals of ours still waiting for their acceptance, by peer.
     pub fn pending(&self) -> Result<Vec<SignedProposal>, WalletError> {
-        self.store.scan(Table::Pending)?.into_iter().map(|(_, v)| SignedProposal::from_bytes(&v).map_err(corrupt("pending"))).collect()
+        Ok(self.pending.values().cloned().collect())
     }
 
     /// Every equivocation proof this wallet holds.
@@ -434,20 +444,60 @@ impl Wallet {
         Ok(what)
     }
 
-    fn add_witness(&mut self, b: &mut Batch, statement: &Statement) -> Result<(), WalletError> {
-        let (device, parent, _) = statement.head_transition();
+    /// Adds the first statement seen for a head to `b` (nothing if one is known). `place` is
+    /// where its bytes live: inline, or inside a receipt the batch also stores.
+    fn add_witness(&mut self, b: &mut Batch, statement: &Statement, place: WitnessPlace<'_>) -> Result<(), WalletError> {
+        let (device, parent, child) = statement.head_transition();
         let key = witness_key(&device, &parent);
         if self.store.get(Table::Witness, &key)?.is_none() {
-            b.put(Table::Witness, key.clone(), statement.to_bytes());
+            let mut v = child.as_bytes().to_vec();
+            match place {
+                WitnessPlace::Inline => {
+                    v.push(0);
+                    v.extend_from_slice(&statement.to_bytes());
+                }
+                WitnessPlace::ProposalOf(commit) => {
+                    v.push(1);
+                    v.extend_from_slice(commit.as_bytes());
+                }
+                WitnessPlace::AcceptanceOf(commit) => {
+                    v.push(2);
+                    v.extend_from_slice(commit.as_bytes());
+                }
+            }
+            b.put(Table::Witness, key.clone(), v);
             b.put(Table::WitnessOrder, self.witness_seq.to_be_bytes().to_vec(), key);
             self.witness_seq += 1;
         }
         Ok(())
     }
 
+    /// The statement stored under a witness key.
+    fn witnessed_statement(&self, value: &[u8]) -> Result<Option<Statement>, WalletError> {
+        let Some(&place) = value.get(32) else { return Ok(None) };
+        let rest = &value[33..];
+        Ok(match place {
+            0 => Statement::from_bytes(rest).ok(),
+            1 | 2 => {
+                let Some(bytes) = self.store.get(Table::Receipts, rest)? else { return Ok(None) };
+                let r = Receipt::from_bytes(&bytes).map_err(corrupt("receipt"))?;
+                Some(if place == 1 { Statement::Proposal(r.proposal) } else { Statement::Acceptance(r.acceptance) })
+            }
+            _ => None,
+        })
+    }
+
     fn lerr(e: WalletError) -> LedgerError {
         LedgerError::Store(e.to_string())
     }
+}
+
+/// Where a witnessed statement's bytes are kept.
+#[derive(Clone, Copy)]
+enum WitnessPlace<'a> {
+    Inline,
+    ProposalOf(&'a Digest),
+    AcceptanceOf(&'a Digest),
 }
 
 fn json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -463,8 +513,8 @@ impl ChainView for Wallet {
         // unreadable witness as "unknown", and the store failing at the commit that follows
         // aborts the session anyway.
         let bytes = self.store.get(Table::Witness, &witness_key(device, parent)).ok()??;
-        let statement = Statement::from_bytes(&bytes).ok()?;
-        Some(statement.head_transition().2)
+        let child: [u8; 32] = bytes.get(..32)?.try_into().ok()?;
+        Some(HeadDigest(Digest(child)))
     }
     fn tip_successor(&self, _: &RelationshipKey, _: &TipDigest) -> Option<TipDigest> {
         None
@@ -499,14 +549,15 @@ impl Ledger for Wallet {
         }
     }
     fn pending_to(&self, peer: &DeviceId) -> Result<Option<SignedProposal>, LedgerError> {
-        match self.store.get(Table::Pending, peer.as_bytes()).map_err(|e| LedgerError::Store(e.to_string()))? {
-            Some(b) => Ok(Some(SignedProposal::from_bytes(&b).map_err(|e| Self::lerr(corrupt("pending")(e)))?)),
-            None => Ok(None),
-        }
+        Ok(self.pending.get(peer).cloned())
     }
     fn acceptance_for(&self, commit: &Digest) -> Result<Option<SignedAcceptance>, LedgerError> {
-        match self.store.get(Table::Accepted, commit.as_bytes()).map_err(|e| LedgerError::Store(e.to_string()))? {
-            Some(b) => Ok(Some(SignedAcceptance::from_bytes(&b).map_err(|e| Self::lerr(corrupt("acceptance")(e)))?)),
+        // Our acceptances live inside the receipts we stored when accepting.
+        match self.store.get(Table::Receipts, commit.as_bytes()).map_err(|e| LedgerError::Store(e.to_string()))? {
+            Some(b) => {
+                let r = Receipt::from_bytes(&b).map_err(|e| Self::lerr(corrupt("receipt")(e)))?;
+                Ok((r.proposal.proposal.step.receiver == self.device_id()).then_some(r.acceptance))
+            }
             None => Ok(None),
         }
     }
@@ -536,6 +587,7 @@ impl Ledger for Wallet {
         self.store.commit(&b).map_err(|e| LedgerError::Store(e.to_string()))?;
         self.head = built.child_head.clone();
         self.tree.insert(*p.step.relationship.as_bytes(), built.child_tip.0);
+        self.pending.insert(p.step.receiver, built.signed.clone());
         Ok(())
     }
 
@@ -558,11 +610,10 @@ impl Ledger for Wallet {
         let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
             .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.child_tip.as_bytes().to_vec())
-            .put(Table::Accepted, commit.as_bytes().to_vec(), built.receipt.acceptance.to_bytes())
             .put(Table::Receipts, commit.as_bytes().to_vec(), built.receipt.to_bytes())
             .put(Table::History, history_key(entry.height), json(&entry));
         let seq = self.witness_seq;
-        self.add_witness(&mut b, &Statement::Proposal(built.receipt.proposal.clone())).map_err(Self::lerr)?;
+        self.add_witness(&mut b, &Statement::Proposal(built.receipt.proposal.clone()), WitnessPlace::ProposalOf(&commit)).map_err(Self::lerr)?;
         if let Err(e) = self.store.commit(&b) {
             self.witness_seq = seq;
             return Err(LedgerError::Store(e.to_string()));
@@ -575,11 +626,12 @@ impl Ledger for Wallet {
     fn commit_stitch(&mut self, receipt: &Receipt) -> Result<(), LedgerError> {
         let p = &receipt.proposal.proposal;
         let commit = p.commit();
-        let mut b = Batch::new();
-        if let Some(pending) = self.pending_to(&p.step.receiver)? {
-            if pending.proposal.commit() == commit {
-                b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
-            }
+        // Deferred durability: if a crash loses this, the proposal is still pending and the
+        // next session with the peer delivers the same acceptance again.
+        let mut b = Batch::deferred();
+        let releases = self.pending.get(&p.step.receiver).is_some_and(|pending| pending.proposal == *p);
+        if releases {
+            b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
         }
         let key = history_key(p.sender_child_head.height);
         if let Some(bytes) = self.store.get(Table::History, &key).map_err(|e| LedgerError::Store(e.to_string()))? {
@@ -592,10 +644,13 @@ impl Ledger for Wallet {
         }
         b.put(Table::Receipts, commit.as_bytes().to_vec(), receipt.to_bytes());
         let seq = self.witness_seq;
-        self.add_witness(&mut b, &Statement::Acceptance(receipt.acceptance.clone())).map_err(Self::lerr)?;
+        self.add_witness(&mut b, &Statement::Acceptance(receipt.acceptance.clone()), WitnessPlace::AcceptanceOf(&commit)).map_err(Self::lerr)?;
         if let Err(e) = self.store.commit(&b) {
             self.witness_seq = seq;
             return Err(LedgerError::Store(e.to_string()));
+        }
+        if releases {
+            self.pending.remove(&p.step.receiver);
         }
         Ok(())
     }
@@ -614,22 +669,23 @@ impl Ledger for Wallet {
         let (_, parent, child) = statement.head_transition();
         let key = witness_key(&device, &parent);
         let existing = self.store.get(Table::Witness, &key).map_err(|e| LedgerError::Store(e.to_string()))?;
-        let mut b = Batch::new();
+        let mut b = Batch::deferred();
         match existing {
             None => {
                 let seq = self.witness_seq;
-                self.add_witness(&mut b, &statement).map_err(Self::lerr)?;
+                self.add_witness(&mut b, &statement, WitnessPlace::Inline).map_err(Self::lerr)?;
                 if let Err(e) = self.store.commit(&b) {
                     self.witness_seq = seq;
                     return Err(LedgerError::Store(e.to_string()));
                 }
             }
             Some(bytes) => {
-                let Ok(first) = Statement::from_bytes(&bytes) else { return Ok(()) };
-                if first.head_transition().2 == child {
+                if bytes.get(..32) == Some(child.as_bytes().as_slice()) {
                     return Ok(());
                 }
+                let Some(first) = self.witnessed_statement(&bytes).map_err(Self::lerr)? else { return Ok(()) };
                 if let Ok((proof, what)) = EquivocationProof::new(first, statement) {
+                    let mut b = Batch::new();
                     b.put(Table::Evidence, what.device().as_bytes().to_vec(), proof.to_bytes());
                     self.store.commit(&b).map_err(|e| LedgerError::Store(e.to_string()))?;
                     self.banned.insert(what.device());
@@ -659,9 +715,13 @@ impl Ledger for Wallet {
             if out.len() >= max {
                 break;
             }
+            // The key starts with the device id: filter before reading anything.
+            if key.len() != 64 || exclude.iter().any(|d| key[..32] == d.as_bytes()[..]) {
+                continue;
+            }
             if let Some(bytes) = self.store.get(Table::Witness, &key).map_err(s)? {
-                if let Ok(Statement::Proposal(p)) = Statement::from_bytes(&bytes) {
-                    if !exclude.contains(&p.proposal.step.sender) && !out.contains(&p) {
+                if let Ok(Some(Statement::Proposal(p))) = self.witnessed_statement(&bytes) {
+                    if !out.contains(&p) {
                         out.push(p);
                     }
                 }
