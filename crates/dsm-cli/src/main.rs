@@ -60,6 +60,10 @@ struct Transport {
     /// must run at the same time against the same directory.
     #[arg(long, value_name = "DIR")]
     file: Option<PathBuf>,
+    /// Frames on stdin/stdout, for piping through ssh, socat or a serial line (reports go
+    /// to stderr). `receive --stdio` handles one session.
+    #[arg(long)]
+    stdio: bool,
 }
 
 impl Transport {
@@ -67,7 +71,7 @@ impl Transport {
         match (self.tcp, self.file) {
             (Some(a), _) => Via::Tcp(a),
             (None, Some(d)) => Via::Dir(d),
-            (None, None) => unreachable!("clap requires one transport"),
+            (None, None) => Via::Stdio,
         }
     }
 }
@@ -214,7 +218,11 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
         }
     };
-    let ctx = Ctx { home: cli.home.unwrap_or_else(wallet_cmd::default_home), json: cli.json, passphrase_file: cli.passphrase_file };
+    let stdio = match &cli.command {
+        Command::Send { transport, .. } | Command::Sync { transport, .. } | Command::Receive { transport, .. } => transport.stdio,
+        _ => false,
+    };
+    let ctx = Ctx { home: cli.home.unwrap_or_else(wallet_cmd::default_home), json: cli.json, passphrase_file: cli.passphrase_file, report_to_stderr: stdio };
     let secs = Duration::from_secs;
     let result = match cli.command {
         Command::Init { suite, name, dev_faucet, token } => wallet_cmd::init(&ctx, suite.into(), name, dev_faucet, &token),

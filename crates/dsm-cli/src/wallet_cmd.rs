@@ -82,6 +82,8 @@ pub struct Ctx {
     pub json: bool,
     /// A file holding the passphrase (first line).
     pub passphrase_file: Option<PathBuf>,
+    /// Reports go to stderr because stdout carries the session (`--stdio`).
+    pub report_to_stderr: bool,
 }
 
 impl Ctx {
@@ -117,11 +119,12 @@ impl Ctx {
     }
 
     fn print(&self, human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>, machine: serde_json::Value) -> Res {
-        let mut out = std::io::stdout().lock();
+        let mut out: Box<dyn Write> = if self.report_to_stderr { Box::new(std::io::stderr().lock()) } else { Box::new(std::io::stdout().lock()) };
+        let out = &mut *out;
         if self.json {
             writeln!(out, "{machine}")?;
         } else {
-            human(&mut out)?;
+            human(out)?;
         }
         out.flush()?;
         Ok(())
@@ -388,6 +391,12 @@ pub enum Via {
     Tcp(String),
     /// A shared directory.
     Dir(PathBuf),
+    /// Frames on stdin / stdout (pipe through ssh, socat, a serial line…).
+    Stdio,
+}
+
+fn stdio_link(timeout: Duration) -> Box<dyn Link> {
+    Box::new(dsm_transport::StreamLink::new(std::io::stdin(), std::io::stdout(), timeout))
 }
 
 fn describe(w: &Wallet, c: &Completed) -> (String, serde_json::Value) {
@@ -423,6 +432,7 @@ fn dial(via: &Via, timeout: Duration) -> Res<Box<dyn Link>> {
     match via {
         Via::Tcp(addr) => Ok(Box::new(tcp_dial(addr.as_str(), timeout).map_err(|e| CliError::new(exit::INCOMPLETE, format!("cannot reach {addr}: {e} (is `dsm receive --tcp {addr}` running there?)")))?)),
         Via::Dir(d) => Ok(Box::new(DirLink::dial(d, timeout).map_err(|e| CliError::new(exit::INCOMPLETE, format!("cannot use {}: {e}", d.display())))?)),
+        Via::Stdio => Ok(stdio_link(timeout)),
     }
 }
 
@@ -442,7 +452,7 @@ pub fn send(ctx: &Ctx, to: &str, amount: Option<&str>, token_label: &str, via: &
         w.remember_token(token_label)?;
         transfers.push((tok, a));
     }
-    if !ctx.json {
+    if !ctx.json && !ctx.report_to_stderr {
         eprintln!("connecting to {}…", contact.name);
     }
     let mut link = dial(via, timeout)?;
@@ -486,6 +496,12 @@ pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration) -> Res {
                     return r.error.map_or(Ok(()), |e| Err(CliError::new(exit::INCOMPLETE, format!("the session ended early: {e}"))));
                 }
             }
+        }
+        Via::Stdio => {
+            let mut link = stdio_link(timeout);
+            let r = run(&mut Session::listener(), &mut w, link.as_mut());
+            report(ctx, &w, &r)?;
+            r.error.map_or(Ok(()), |e| Err(CliError::new(exit::INCOMPLETE, format!("the session ended early: {e}"))))
         }
         Via::Dir(dir) => {
             ctx.print(|o| writeln!(o, "waiting for a session in {}", dir.display()), json!({"waiting": dir}))?;

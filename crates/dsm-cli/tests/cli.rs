@@ -115,6 +115,29 @@ fn transfers_through_a_shared_directory() {
     assert_eq!((balance(&p.alice), balance(&p.bob)), (180, 120));
 }
 
+/// Two processes whose stdin/stdout are cross-connected (as `socat` or `ssh` would): the
+/// session runs over the pipes, the reports go to stderr.
+#[test]
+fn transfers_over_stdin_stdout() {
+    let p = pair("50");
+    let spawn = |home: &Path, args: &[&str]| {
+        std::process::Command::new(bin()).env("DSM_HOME", home).env("DSM_PASSPHRASE", "test passphrase").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let mut rx = spawn(&p.bob, &["receive", "--stdio"]);
+    let mut tx = spawn(&p.alice, &["send", "bob", "20", "--stdio"]);
+    let pump = |mut from: std::process::ChildStdout, mut to: std::process::ChildStdin| std::thread::spawn(move || { let _ = std::io::copy(&mut from, &mut to); });
+    let a = pump(tx.stdout.take().unwrap(), rx.stdin.take().unwrap());
+    let b = pump(rx.stdout.take().unwrap(), tx.stdin.take().unwrap());
+    let txo = tx.wait_with_output().unwrap();
+    let rxo = rx.wait_with_output().unwrap();
+    a.join().unwrap();
+    b.join().unwrap();
+    assert!(txo.status.success(), "{}", String::from_utf8_lossy(&txo.stderr));
+    assert!(rxo.status.success(), "{}", String::from_utf8_lossy(&rxo.stderr));
+    assert!(String::from_utf8_lossy(&txo.stderr).contains("sent 20 DEV to bob"));
+    assert_eq!((balance(&p.alice), balance(&p.bob)), (30, 20));
+}
+
 #[test]
 fn bad_amounts_contacts_and_balances_are_refused_before_connecting() {
     let p = pair("100");
@@ -130,6 +153,7 @@ fn bad_amounts_contacts_and_balances_are_refused_before_connecting() {
     dsm(&p.alice).args(["send", "bob", "1", "--tcp", addr, "--timeout", "2"]).assert().code(5).stderr(predicate::str::contains("cannot reach"));
     assert_eq!(balance(&p.alice), 100);
     dsm(&p.alice).args(["send", "bob", "1"]).assert().code(2).stderr(predicate::str::contains("--tcp"));
+    dsm(&p.alice).args(["send", "bob", "1", "--tcp", addr, "--stdio"]).assert().code(2).stderr(predicate::str::contains("cannot be used with"));
     dsm(&p.alice).args(["contact", "add", "not-a-card"]).assert().code(4).stderr(predicate::str::contains("not a contact card"));
     dsm(&p.alice).args(["init"]).assert().code(3).stderr(predicate::str::contains("already exists"));
     dsm(&p.alice).args(["init", "--dev-faucet", "0"]).assert().code(4);

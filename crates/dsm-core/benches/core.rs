@@ -201,7 +201,7 @@ fn summary() {
             || {
                 ctr = ctr.wrapping_add(1);
                 let rnd = *tagged_hash(Tag::Token, &[b"transfer", &[ctr]]).as_bytes();
-                if ctr % 2 == 0 {
+                if ctr.is_multiple_of(2) {
                     transfer(&mut a, &mut b, 3, &rnd)
                 } else {
                     transfer(&mut b, &mut a, 2, &rnd)

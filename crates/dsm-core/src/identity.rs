@@ -173,7 +173,7 @@ impl GenesisCeremony {
         if missing > 0 || self.commitments.is_empty() {
             return Err(CeremonyError::Incomplete { missing: missing.max(1) });
         }
-        self.reveals.sort_by(|a, b| a.contributor.cmp(&b.contributor));
+        self.reveals.sort_by_key(|r| r.contributor);
         Ok(GenesisRecord { founding_key: self.founding_key, contributions: self.reveals })
     }
 }

@@ -418,7 +418,7 @@ fn public_key() -> impl Strategy<Value = PublicKey> {
 
 fn genesis_record(max: usize) -> impl Strategy<Value = GenesisRecord> {
     (public_key(), vec(reveal(), 1..=max)).prop_map(|(founding_key, mut contributions)| {
-        contributions.sort_by(|a, b| a.contributor.cmp(&b.contributor));
+        contributions.sort_by_key(|r| r.contributor);
         contributions.dedup_by(|a, b| a.contributor == b.contributor);
         GenesisRecord { founding_key, contributions }
     })

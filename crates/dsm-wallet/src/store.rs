@@ -69,10 +69,16 @@ impl Table {
     }
 }
 
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// One operation of a batch: put (`Some`) or delete (`None`) a key in a table.
+pub type Op = (Table, Vec<u8>, Option<Vec<u8>>);
+
 /// One atomic write: puts (`Some`) and deletes (`None`), applied all or nothing.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
-    ops: Vec<(Table, Vec<u8>, Option<Vec<u8>>)>,
+    ops: Vec<Op>,
     deferred: bool,
 }
 
@@ -102,7 +108,7 @@ impl Batch {
         self
     }
     /// The operations, in order.
-    pub fn ops(&self) -> &[(Table, Vec<u8>, Option<Vec<u8>>)] {
+    pub fn ops(&self) -> &[Op] {
         &self.ops
     }
 }
@@ -126,9 +132,9 @@ pub trait Store: Send {
     /// The value of `key` in `table`.
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every entry of `table`, in key order.
-    fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError>;
     /// The last `n` entries of `table` in key order, newest (largest key) first.
-    fn last(&self, table: Table, n: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn last(&self, table: Table, n: usize) -> Result<Vec<Entry>, StoreError>;
     /// Applies the whole batch atomically and durably, or nothing.
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
 }
@@ -162,10 +168,10 @@ impl Store for MemoryStore {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.lock().get(&table).and_then(|t| t.get(key)).cloned())
     }
-    fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
         Ok(self.lock().get(&table).map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
     }
-    fn last(&self, table: Table, n: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn last(&self, table: Table, n: usize) -> Result<Vec<Entry>, StoreError> {
         Ok(self.lock().get(&table).map(|t| t.iter().rev().take(n).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
     }
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
@@ -221,7 +227,7 @@ impl Store for RedbStore {
         let t = txn.open_table(def(table)).map_err(backend)?;
         Ok(t.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
     }
-    fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let t = txn.open_table(def(table)).map_err(backend)?;
         let mut out = Vec::new();
@@ -231,7 +237,7 @@ impl Store for RedbStore {
         }
         Ok(out)
     }
-    fn last(&self, table: Table, n: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn last(&self, table: Table, n: usize) -> Result<Vec<Entry>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let t = txn.open_table(def(table)).map_err(backend)?;
         let mut out = Vec::new();
@@ -304,13 +310,13 @@ impl<S: Store> Store for CrashingStore<S> {
         }
         self.inner.get(table, key)
     }
-    fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
         if self.crashed() {
             return Err(StoreError::Crashed);
         }
         self.inner.scan(table)
     }
-    fn last(&self, table: Table, n: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn last(&self, table: Table, n: usize) -> Result<Vec<Entry>, StoreError> {
         if self.crashed() {
             return Err(StoreError::Crashed);
         }
