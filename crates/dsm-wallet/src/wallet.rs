@@ -660,15 +660,18 @@ impl Ledger for Wallet {
         if device == self.device_id() || self.banned.contains(&device) {
             return Ok(());
         }
+        let statement = Statement::Proposal(proposal.clone());
+        let (_, parent, child) = statement.head_transition();
+        let key = witness_key(&device, &parent);
+        let existing = self.store.get(Table::Witness, &key).map_err(|e| LedgerError::Store(e.to_string()))?;
+        if existing.as_ref().and_then(|b| b.get(..32)) == Some(child.as_bytes().as_slice()) {
+            return Ok(()); // already known: gossip repeats cost a lookup, not a verification
+        }
         // Gossip is untrusted: only a statement that really is that device's signed
         // proposal may be remembered, or a forged one could block its genuine successor.
         if verify_proposal(proposal, &EmptyView).is_err() {
             return Ok(());
         }
-        let statement = Statement::Proposal(proposal.clone());
-        let (_, parent, child) = statement.head_transition();
-        let key = witness_key(&device, &parent);
-        let existing = self.store.get(Table::Witness, &key).map_err(|e| LedgerError::Store(e.to_string()))?;
         let mut b = Batch::deferred();
         match existing {
             None => {
@@ -680,9 +683,6 @@ impl Ledger for Wallet {
                 }
             }
             Some(bytes) => {
-                if bytes.get(..32) == Some(child.as_bytes().as_slice()) {
-                    return Ok(());
-                }
                 let Some(first) = self.witnessed_statement(&bytes).map_err(Self::lerr)? else { return Ok(()) };
                 if let Ok((proof, what)) = EquivocationProof::new(first, statement) {
                     let mut b = Batch::new();

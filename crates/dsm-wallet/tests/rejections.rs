@@ -109,3 +109,30 @@ fn frame_rejections() {
     assert!(decode_frame(&t).is_err());
     assert_eq!(decode_frame(&f).unwrap(), b"hello");
 }
+
+/// A change built on a head that has since moved is refused by the ledger, and nothing of
+/// it is stored (the session then aborts without sending).
+#[test]
+fn a_change_built_on_a_moved_head_is_refused() {
+    use dsm_core::receipt::{accept, propose, verify_proposal, LocalDevice};
+    use dsm_protocol::session::{Ledger, LedgerError};
+    let (mut a, _) = memory_wallet(10);
+    let (mut b, _) = memory_wallet(0);
+    let built = {
+        let l = LocalDevice { identity: a.identity(), key: a.signing_key(), head: Ledger::head(&a), tree: a.tree() };
+        propose(&l, &b.device_id(), token(DEFAULT_TOKEN), Amount(2), &[1; 32]).unwrap()
+    };
+    let vp = verify_proposal(&built.signed, &dsm_core::receipt::EmptyView).unwrap();
+    let acc = {
+        let l = LocalDevice { identity: b.identity(), key: b.signing_key(), head: Ledger::head(&b), tree: b.tree() };
+        accept(&l, &vp, &[2; 32]).unwrap()
+    };
+    a.dev_faucet(DEFAULT_TOKEN, Amount(1)).unwrap();
+    b.dev_faucet(DEFAULT_TOKEN, Amount(1)).unwrap();
+    let (ha, hb) = (Ledger::head(&a).clone(), Ledger::head(&b).clone());
+    assert_eq!(a.commit_debit(&built), Err(LedgerError::HeadMoved));
+    assert_eq!(b.commit_credit(&acc), Err(LedgerError::HeadMoved));
+    assert_eq!((Ledger::head(&a), Ledger::head(&b)), (&ha, &hb));
+    assert!(a.pending().unwrap().is_empty());
+    assert_eq!((dev(&a), dev(&b)), (11, 1));
+}
