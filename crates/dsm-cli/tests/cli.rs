@@ -255,3 +255,55 @@ fn sigkill_mid_transfer_loses_nothing() {
     assert_eq!(sent % 7, 0, "only whole transfers happened");
     assert_eq!(balance(&p.bob), sent);
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+fn card_of(home: &Path) -> String {
+    json(dsm(home).arg("card"))["card"].as_str().unwrap().to_string()
+}
+
+/// The cloning attack through the real binary: a copied wallet directory pays a second
+/// payee from the same head; when the payees meet, both hold the proof, export it, a third
+/// wallet imports it, and the cheater is refused.
+#[test]
+fn cloned_wallet_double_spend_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let [mallory, clone, bob, carol, dave] = ["mallory", "clone", "bob", "carol", "dave"].map(|n| dir.path().join(n));
+    dsm(&mallory).args(["init", "--name", "mallory", "--dev-faucet", "101"]).assert().success();
+    for (h, n) in [(&bob, "bob"), (&carol, "carol"), (&dave, "dave")] {
+        dsm(h).args(["init", "--name", n]).assert().success();
+    }
+    for c in [card_of(&bob), card_of(&carol)] {
+        dsm(&mallory).args(["contact", "add", &c]).assert().success();
+    }
+    dsm(&bob).args(["contact", "add", &card_of(&carol)]).assert().success();
+    copy_dir(&mallory, &clone);
+    let pay = |payer: &Path, payee: &Path, to: &str, amount: &str| {
+        let (mut rx, addr) = receiver(payee, true);
+        let out = dsm(payer).args(["send", to, amount, "--tcp", &addr]).output().unwrap();
+        if !out.status.success() {
+            // The sender may have stopped before connecting; do not wait for it forever.
+            let _ = rx.kill();
+        }
+        rx.wait().unwrap();
+        out
+    };
+    assert!(pay(&mallory, &bob, "bob", "100").status.success());
+    assert!(pay(&clone, &carol, "carol", "100").status.success());
+    assert!(pay(&bob, &carol, "carol", "1").status.success());
+    let ev = dir.path().join("evidence");
+    let listed = stdout(dsm(&bob).args(["evidence", "--export"]).arg(&ev));
+    assert!(listed.contains("signed two successors of one head"), "{listed}");
+    assert!(stdout(dsm(&carol).arg("evidence")).contains("signed two successors of one head"));
+    let file = std::fs::read_dir(&ev).unwrap().next().unwrap().unwrap().path();
+    dsm(&dave).args(["evidence", "--import"]).arg(&file).assert().success().stdout(predicate::str::contains("equivocated"));
+    let refused = pay(&mallory, &bob, "bob", "1");
+    assert_eq!(refused.status.code(), Some(5), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert_eq!(balance(&bob) + balance(&carol), 200, "both payees were paid: the double spend is detected, not prevented, offline");
+}
