@@ -9,7 +9,7 @@
 //! PROTOCOL.md §1 on cloning). [`MemoryStore`] keeps the same tables in memory for tests
 //! and benchmarks; [`CrashingStore`] wraps any store to simulate a crash at a chosen write.
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableDatabase;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -54,17 +54,18 @@ impl Table {
         Table::Contacts,
     ];
 
-    fn name(self) -> &'static str {
+    /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
+    pub fn id(self) -> u8 {
         match self {
-            Table::Meta => "meta",
-            Table::Tips => "tips",
-            Table::Pending => "pending",
-            Table::Receipts => "receipts",
-            Table::History => "history",
-            Table::Witness => "witness",
-            Table::WitnessOrder => "witness_order",
-            Table::Evidence => "evidence",
-            Table::Contacts => "contacts",
+            Table::Meta => 1,
+            Table::Tips => 2,
+            Table::Pending => 3,
+            Table::Receipts => 4,
+            Table::History => 5,
+            Table::Witness => 6,
+            Table::WitnessOrder => 7,
+            Table::Evidence => 8,
+            Table::Contacts => 9,
         }
     }
 }
@@ -191,7 +192,10 @@ impl Store for MemoryStore {
     }
 }
 
-/// The default store: one redb database file, fsynced on every commit.
+/// The default store: one redb database file, fsynced on every (non-deferred) commit.
+///
+/// All logical tables share one B-tree, keyed `table id (1 byte) ‖ key`, so a commit
+/// rewrites the pages of one tree rather than of one tree per table it touches.
 pub struct RedbStore {
     db: redb::Database,
 }
@@ -200,12 +204,17 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn def(t: Table) -> redb::TableDefinition<'static, &'static [u8], &'static [u8]> {
-    redb::TableDefinition::new(t.name())
+const TREE: redb::TableDefinition<'static, &'static [u8], &'static [u8]> = redb::TableDefinition::new("wallet");
+
+fn prefixed(t: Table, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.len());
+    k.push(t.id());
+    k.extend_from_slice(key);
+    k
 }
 
 impl RedbStore {
-    /// Opens (creating if missing) the database at `path`, and every table in it.
+    /// Opens (creating if missing) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = match redb::Database::create(path) {
             Ok(db) => db,
@@ -213,39 +222,46 @@ impl RedbStore {
             Err(e) => return Err(backend(e)),
         };
         let txn = db.begin_write().map_err(backend)?;
-        for t in Table::ALL {
-            txn.open_table(def(t)).map_err(backend)?;
-        }
+        txn.open_table(TREE).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(RedbStore { db })
+    }
+
+    fn range(&self, table: Table, newest_first: bool, n: usize) -> Result<Vec<Entry>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let t = txn.open_table(TREE).map_err(backend)?;
+        let (lo, hi) = ([table.id()], [table.id() + 1]);
+        let range = t.range::<&[u8]>(lo.as_slice()..hi.as_slice()).map_err(backend)?;
+        let mut out = Vec::new();
+        let mut push = |item: Result<(redb::AccessGuard<'_, &'static [u8]>, redb::AccessGuard<'_, &'static [u8]>), redb::StorageError>| -> Result<(), StoreError> {
+            let (k, v) = item.map_err(backend)?;
+            out.push((k.value()[1..].to_vec(), v.value().to_vec()));
+            Ok(())
+        };
+        if newest_first {
+            for item in range.rev().take(n) {
+                push(item)?;
+            }
+        } else {
+            for item in range.take(n) {
+                push(item)?;
+            }
+        }
+        Ok(out)
     }
 }
 
 impl Store for RedbStore {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
-        let t = txn.open_table(def(table)).map_err(backend)?;
-        Ok(t.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+        let t = txn.open_table(TREE).map_err(backend)?;
+        Ok(t.get(prefixed(table, key).as_slice()).map_err(backend)?.map(|v| v.value().to_vec()))
     }
     fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let t = txn.open_table(def(table)).map_err(backend)?;
-        let mut out = Vec::new();
-        for item in t.iter().map_err(backend)? {
-            let (k, v) = item.map_err(backend)?;
-            out.push((k.value().to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
+        self.range(table, false, usize::MAX)
     }
     fn last(&self, table: Table, n: usize) -> Result<Vec<Entry>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let t = txn.open_table(def(table)).map_err(backend)?;
-        let mut out = Vec::new();
-        for item in t.iter().map_err(backend)?.rev().take(n) {
-            let (k, v) = item.map_err(backend)?;
-            out.push((k.value().to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
+        self.range(table, true, n)
     }
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write().map_err(backend)?;
@@ -253,18 +269,15 @@ impl Store for RedbStore {
             txn.set_durability(redb::Durability::None).map_err(backend)?;
         }
         {
-            let mut tables: BTreeMap<Table, redb::Table<'_, &'static [u8], &'static [u8]>> = BTreeMap::new();
+            let mut t = txn.open_table(TREE).map_err(backend)?;
             for (table, key, value) in &batch.ops {
-                if !tables.contains_key(table) {
-                    tables.insert(*table, txn.open_table(def(*table)).map_err(backend)?);
-                }
-                let t = tables.get_mut(table).expect("just inserted");
+                let k = prefixed(*table, key);
                 match value {
                     Some(v) => {
-                        t.insert(key.as_slice(), v.as_slice()).map_err(backend)?;
+                        t.insert(k.as_slice(), v.as_slice()).map_err(backend)?;
                     }
                     None => {
-                        t.remove(key.as_slice()).map_err(backend)?;
+                        t.remove(k.as_slice()).map_err(backend)?;
                     }
                 }
             }
