@@ -139,6 +139,10 @@ enum Command {
         /// also how long to wait for a session to appear).
         #[arg(long, default_value_t = 30)]
         timeout: u64,
+        /// Refuse any single transfer above this amount with a signed refusal (the sender
+        /// gets the amount back at once).
+        #[arg(long, value_name = "AMOUNT")]
+        max_amount: Option<String>,
     },
     /// Show balances (and amounts in flight).
     Balance,
@@ -231,7 +235,7 @@ fn main() -> ExitCode {
         Command::Contact(ContactCmd::List) => wallet_cmd::contact_list(&ctx),
         Command::Send { contact, amount, token, transport, timeout } => wallet_cmd::send(&ctx, &contact, Some(&amount), &token, &transport.via(), secs(timeout)),
         Command::Sync { contact, transport, timeout } => wallet_cmd::send(&ctx, &contact, None, wallet_cmd::default_token(), &transport.via(), secs(timeout)),
-        Command::Receive { transport, once, timeout } => wallet_cmd::receive(&ctx, &transport.via(), once, secs(timeout)),
+        Command::Receive { transport, once, timeout, max_amount } => wallet_cmd::receive(&ctx, &transport.via(), once, secs(timeout), max_amount.as_deref()),
         Command::Balance => wallet_cmd::balance(&ctx),
         Command::History => wallet_cmd::history(&ctx),
         Command::Receipt { id, out } => wallet_cmd::receipt(&ctx, &id, out),

@@ -295,9 +295,12 @@ pub fn history(ctx: &Ctx) -> Res {
                     EntryKind::Sent => "sent",
                     EntryKind::Received => "received",
                     EntryKind::DevFaucet => "dev-faucet",
+                    EntryKind::Refused => "refused",
+                    EntryKind::Released => "released",
                 };
                 let sign = match e.kind {
                     EntryKind::Sent => "-",
+                    EntryKind::Refused => "±0 of ",
                     _ => "+",
                 };
                 writeln!(o, "{:>6}  {:<10} {:<22} {:>14} {:<8} {:<8} {}", e.height, what, pname(&e.peer), format!("{sign}{}", e.amount), tname(&e.token), e.status, e.receipt.as_deref().map(short).unwrap_or("-"))?;
@@ -356,6 +359,7 @@ pub fn evidence(ctx: &Ctx, export: Option<PathBuf>, import: Option<PathBuf>) -> 
         let kind = match what {
             Equivocation::HeadFork { .. } => "signed two successors of one head",
             Equivocation::TipFork { .. } => "consumed one relationship tip twice",
+            Equivocation::AcceptedAndRefused { .. } => "both accepted and refused one transfer",
         };
         let d = what.device().digest().to_hex();
         let mut path = None;
@@ -415,6 +419,17 @@ fn report(ctx: &Ctx, w: &Wallet, r: &Report) -> Res {
         let (h, j) = describe(w, c);
         ctx.print(|o| writeln!(o, "{h}"), j)?;
     }
+    for x in &r.refused {
+        let p = &x.proposal.proposal;
+        let t = token_name(w, &p.step.token);
+        let id = p.commit().to_hex();
+        let (human, dir) = if x.outgoing {
+            (format!("{} refused your transfer of {} {t} (signed refusal, reason {}); the amount is back in your balance", peer_name(w, &p.step.receiver), p.step.amount, x.refusal.refusal.reason), "released")
+        } else {
+            (format!("refused {} {t} from {} (over this wallet's limit); signed refusal sent, nothing credited", p.step.amount, peer_name(w, &p.step.sender)), "refused")
+        };
+        ctx.print(|o| writeln!(o, "{human}"), json!({"direction": dir, "amount": p.step.amount.0.to_string(), "token": t, "receipt": id, "reason": x.refusal.refusal.reason}))?;
+    }
     Ok(())
 }
 
@@ -459,9 +474,12 @@ pub fn send(ctx: &Ctx, to: &str, amount: Option<&str>, token_label: &str, via: &
     let mut session = Session::dialer(peer, transfers);
     let r = run(&mut session, &mut w, link.as_mut());
     report(ctx, &w, &r)?;
+    if r.error.is_none() && r.refused.iter().any(|x| x.outgoing && x.proposal.proposal.step.receiver == peer) && amount.is_some() && !r.completed.iter().any(|c| c.outgoing && !c.resumed) {
+        return Err(CliError::new(exit::INCOMPLETE, format!("{} refused the transfer; nothing was paid", contact.name)));
+    }
     match &r.error {
         None => {
-            if r.completed.is_empty() {
+            if r.completed.is_empty() && r.refused.is_empty() {
                 ctx.print(|o| writeln!(o, "in sync with {}: nothing pending", contact.name), json!({"in_sync": true}))?;
             }
             Ok(())
@@ -470,9 +488,11 @@ pub fn send(ctx: &Ctx, to: &str, amount: Option<&str>, token_label: &str, via: &
     }
 }
 
-/// `dsm receive`.
-pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration) -> Res {
+/// `dsm receive`. `max_amount`: refuse (signed) any single transfer above it.
+pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration, max_amount: Option<&str>) -> Res {
+    let max = max_amount.map(parse_amount).transpose()?;
     let mut w = ctx.open()?;
+    w.set_max_incoming(max);
     match via {
         Via::Tcp(addr) => {
             // Sessions idle longer than `timeout` are dropped, but the listener waits forever.

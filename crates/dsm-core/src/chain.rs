@@ -197,6 +197,12 @@ pub enum TransitionKind {
     Credit = 2,
     /// An allocation from an explicit, proof-carrying source; `cause` names the proof.
     Allocation = 3,
+    /// The receiver signed a refusal of a step: its relationship leaf becomes the release
+    /// tip, balances unchanged; `cause` is the release tip.
+    Refuse = 4,
+    /// The sender took back a refused step's amount: leaf → release tip, balance + amount;
+    /// `cause` is the release tip.
+    Release = 5,
 }
 
 impl TransitionKind {
@@ -206,6 +212,8 @@ impl TransitionKind {
             1 => TransitionKind::Debit,
             2 => TransitionKind::Credit,
             3 => TransitionKind::Allocation,
+            4 => TransitionKind::Refuse,
+            5 => TransitionKind::Release,
             _ => return None,
         })
     }

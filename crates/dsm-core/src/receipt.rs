@@ -359,6 +359,8 @@ struct HalfTransition<'a> {
     kind: TransitionKind,
 }
 
+/// `child_tip` is the tip the step leaves in this party's tree (and the head's cause): the
+/// step's child tip for a debit or credit, the release tip for a refusal.
 fn check_half(h: &HalfTransition<'_>, step: &RelationshipStep, child_tip: &TipDigest) -> Result<HeadDigest, ReceiptError> {
     let party = h.party;
     // Step 4: device binding.
@@ -396,6 +398,7 @@ fn check_half(h: &HalfTransition<'_>, step: &RelationshipStep, child_tip: &TipDi
     // Step 7: balances. Exactly one token changes, by exactly the amount.
     let expected = match h.kind {
         TransitionKind::Debit => h.parent.balances.debited(&step.token, step.amount),
+        TransitionKind::Refuse => Ok(h.parent.balances.clone()),
         _ => h.parent.balances.credited(&step.token, step.amount),
     }
     .map_err(|error| ReceiptError::Balance { party, error })?;
@@ -570,6 +573,7 @@ impl LocalDevice<'_> {
         let smt_root = proof.root_after_set(rel.as_bytes(), &child_tip.0).map_err(|error| ReceiptError::Proof { party, error })?;
         let balances = match kind {
             TransitionKind::Debit => self.head.balances.debited(token, amount),
+            TransitionKind::Refuse => Ok(self.head.balances.clone()),
             _ => self.head.balances.credited(token, amount),
         }
         .map_err(|error| ReceiptError::Balance { party, error })?;
@@ -704,4 +708,196 @@ pub fn verify_chain_segment(trusted: &DeviceHead, receipts: &[Receipt], view: &d
         head = child.clone();
     }
     Ok(head)
+}
+
+// ---------------------------------------------------------------------------------------
+// Refusal and release
+
+/// The tip a refused step leaves on its relationship in both trees:
+/// `H(ReleaseTip, child tip of the refused step)`.
+pub fn release_tip(refused_child_tip: &TipDigest) -> TipDigest {
+    TipDigest(tagged_hash(Tag::ReleaseTip, &[refused_child_tip.as_bytes()]))
+}
+
+/// The receiver's signed statement that it will never accept a proposal. It is a head
+/// transition of the receiver (kind REFUSE: its relationship leaf moves to the release tip,
+/// balances unchanged) so that both trees agree on the relationship again, and it lets the
+/// sender take the amount back (kind RELEASE). Signing both an acceptance and a refusal of
+/// one proposal is equivocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// [`Proposal::commit`] of the refused proposal.
+    pub proposal_commit: Digest,
+    /// The receiver's identity.
+    pub receiver: DeviceIdentity,
+    /// The receiver head the refusal is recorded on.
+    pub receiver_parent_head: DeviceHead,
+    /// The receiver head after it.
+    pub receiver_child_head: DeviceHead,
+    /// Proof for the relationship key under `receiver_parent_head.smt_root`.
+    pub receiver_proof: SmtProof,
+    /// Why (wallet-defined, informational; e.g. 1 = over the receiver's limit).
+    pub reason: u64,
+}
+
+impl Refusal {
+    /// The digest the receiver signs: `H(RefusalCommit, canonical refusal)`.
+    pub fn commit(&self) -> Digest {
+        tagged_hash(Tag::RefusalCommit, &[&self.to_bytes()])
+    }
+}
+
+impl Canonical for Refusal {
+    const MAX_ENCODED_LEN: usize = MAX_RECEIPT_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.proposal_commit.as_bytes());
+        w.message(2, &self.receiver);
+        w.message(3, &self.receiver_parent_head);
+        w.message(4, &self.receiver_child_head);
+        w.message(5, &self.receiver_proof);
+        w.uint(6, self.reason);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Refusal {
+            proposal_commit: Digest(r.fixed(1)?),
+            receiver: r.message(2)?,
+            receiver_parent_head: r.message(3)?,
+            receiver_child_head: r.message(4)?,
+            receiver_proof: r.message(5)?,
+            reason: r.uint(6)?,
+        })
+    }
+}
+
+/// A refusal with the receiver's signature over [`Refusal::commit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedRefusal {
+    /// The refusal.
+    pub refusal: Refusal,
+    /// The receiver's signature.
+    pub signature: Signature,
+}
+
+impl Canonical for SignedRefusal {
+    const MAX_ENCODED_LEN: usize = MAX_RECEIPT_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.refusal);
+        w.message(2, &self.signature);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(SignedRefusal { refusal: r.message(1)?, signature: r.message(2)? })
+    }
+}
+
+/// A refusal that passed [`verify_refusal`] against its proposal.
+#[derive(Clone, Debug)]
+pub struct VerifiedRefusal {
+    proposal: SignedProposal,
+    refusal: SignedRefusal,
+    release_tip: TipDigest,
+}
+
+impl VerifiedRefusal {
+    /// The refused proposal.
+    pub fn proposal(&self) -> &SignedProposal {
+        &self.proposal
+    }
+    /// The signed refusal.
+    pub fn refusal(&self) -> &SignedRefusal {
+        &self.refusal
+    }
+    /// The relationship tip after the release.
+    pub fn release_tip(&self) -> &TipDigest {
+        &self.release_tip
+    }
+}
+
+/// Checks a signed refusal of a verified proposal: it names the proposal, binds to the
+/// step's receiver, its head moves the relationship leaf from the step's parent tip to the
+/// release tip with balances unchanged (kind REFUSE, cause = release tip), and the
+/// receiver's signature verifies. `view` applies the consumed-head and ban checks.
+pub fn verify_refusal(vp: &VerifiedProposal, signed: &SignedRefusal, view: &dyn ChainView) -> Result<VerifiedRefusal, ReceiptError> {
+    let step = &vp.signed.proposal.step;
+    let r = &signed.refusal;
+    if r.proposal_commit != vp.commit {
+        return Err(ReceiptError::NotAdjacent { party: Party::Receiver, reason: "refusal names another proposal" });
+    }
+    let release = release_tip(&vp.child_tip);
+    let half = HalfTransition {
+        party: Party::Receiver,
+        device: &step.receiver,
+        identity: &r.receiver,
+        parent: &r.receiver_parent_head,
+        child: &r.receiver_child_head,
+        proof: &r.receiver_proof,
+        kind: TransitionKind::Refuse,
+    };
+    let parent_digest = check_half(&half, step, &release)?;
+    r.receiver.public_key.verify(r.commit().as_bytes(), &signed.signature).map_err(|error| ReceiptError::Signature { party: Party::Receiver, error })?;
+    check_view(view, Party::Receiver, &step.receiver, &parent_digest, &r.receiver_child_head)?;
+    Ok(VerifiedRefusal { proposal: vp.signed.clone(), refusal: signed.clone(), release_tip: release })
+}
+
+/// A signed refusal plus the receiver's new head. The caller persists both, then applies
+/// `tree.insert(relationship, release_tip)`.
+#[derive(Clone, Debug)]
+pub struct BuiltRefusal {
+    /// The refusal to send.
+    pub signed: SignedRefusal,
+    /// The receiver's head after the refusal.
+    pub child_head: DeviceHead,
+    /// The relationship tip after the refusal.
+    pub release_tip: TipDigest,
+}
+
+/// Refuses a verified proposal addressed to `receiver`, for `reason`. Only possible while
+/// the step's parent tip is still the receiver's current tip (so never after accepting).
+pub fn refuse(receiver: &LocalDevice<'_>, proposal: &VerifiedProposal, reason: u64, rnd: &[u8; 32]) -> Result<BuiltRefusal, BuildError> {
+    let me = receiver.check()?;
+    let step = &proposal.signed.proposal.step;
+    if step.receiver != me {
+        return Err(BuildError::WrongIdentity);
+    }
+    if receiver.current_tip(&step.relationship) != step.parent_tip {
+        return Err(ReceiptError::TipNotCurrent(Party::Receiver).into());
+    }
+    let release = release_tip(&proposal.child_tip);
+    let (child_head, proof) = receiver.child_head(&step.relationship, &release, TransitionKind::Refuse, &step.token, step.amount, Party::Receiver)?;
+    let refusal = Refusal {
+        proposal_commit: proposal.commit,
+        receiver: receiver.identity.clone(),
+        receiver_parent_head: receiver.head.clone(),
+        receiver_child_head: child_head.clone(),
+        receiver_proof: proof,
+        reason,
+    };
+    let signature = receiver.key.sign(refusal.commit().as_bytes(), rnd)?;
+    Ok(BuiltRefusal { signed: SignedRefusal { refusal, signature }, child_head, release_tip: release })
+}
+
+/// The sender's head after taking a refused amount back: kind RELEASE, the relationship
+/// leaf moves from the refused step's child tip to the release tip, the amount is credited
+/// back. Deterministic from the current head and the verified refusal; it is signed
+/// implicitly by the sender's next proposal, whose parent head it is.
+#[derive(Clone, Debug)]
+pub struct BuiltRelease {
+    /// The sender's head after the release.
+    pub child_head: DeviceHead,
+    /// The relationship tip after the release.
+    pub release_tip: TipDigest,
+}
+
+/// Builds the sender's release of a refused proposal. The refused step's child tip must
+/// still be the sender's current tip on that relationship (the modal lock guarantees it).
+pub fn release(sender: &LocalDevice<'_>, refused: &VerifiedRefusal) -> Result<BuiltRelease, BuildError> {
+    let me = sender.check()?;
+    let step = &refused.proposal.proposal.step;
+    if step.sender != me {
+        return Err(BuildError::WrongIdentity);
+    }
+    if sender.current_tip(&step.relationship) != step.child_tip() {
+        return Err(ReceiptError::TipNotCurrent(Party::Sender).into());
+    }
+    let (child_head, _) = sender.child_head(&step.relationship, &refused.release_tip, TransitionKind::Release, &step.token, step.amount, Party::Sender)?;
+    Ok(BuiltRelease { child_head, release_tip: refused.release_tip })
 }

@@ -46,6 +46,11 @@ pub enum Tag {
     /// Cause of a non-production dev-faucet allocation: `(device id, token, amount as 16-byte
     /// big-endian)`. Never a valid source of value outside test networks.
     DevAllocation,
+    /// The receiver's refusal commit digest: `(canonical Refusal)`; what a refusing
+    /// receiver signs.
+    RefusalCommit,
+    /// The relationship tip after a refused step: `(child tip of the refused step)`.
+    ReleaseTip,
 }
 
 impl Tag {
@@ -68,6 +73,8 @@ impl Tag {
         Tag::Token,
         Tag::SlhDsaKeySeed,
         Tag::DevAllocation,
+        Tag::RefusalCommit,
+        Tag::ReleaseTip,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -90,6 +97,8 @@ impl Tag {
             Tag::Token => "DSM/v1/token",
             Tag::SlhDsaKeySeed => "DSM/v1/slh-dsa-key-seed",
             Tag::DevAllocation => "DSM/v1/dev-allocation",
+            Tag::RefusalCommit => "DSM/v1/refusal-commit",
+            Tag::ReleaseTip => "DSM/v1/release-tip",
         }
     }
 }

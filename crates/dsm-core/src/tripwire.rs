@@ -10,7 +10,7 @@ use crate::codec::{Canonical, DecodeError, Reader, Writer};
 use crate::crypto::CryptoError;
 use crate::hash::{tagged_hash, Digest};
 use crate::identity::{DeviceId, DeviceIdentity};
-use crate::receipt::{SignedAcceptance, SignedProposal, MAX_RECEIPT_LEN};
+use crate::receipt::{SignedAcceptance, SignedProposal, SignedRefusal, MAX_RECEIPT_LEN};
 use crate::tags::Tag;
 use thiserror::Error;
 
@@ -22,6 +22,8 @@ pub enum Statement {
     /// A receiver's signed acceptance (which carries the step only by commit digest, so
     /// only head forks are provable from acceptances).
     Acceptance(SignedAcceptance),
+    /// A receiver's signed refusal.
+    Refusal(SignedRefusal),
 }
 
 impl Canonical for Statement {
@@ -30,15 +32,18 @@ impl Canonical for Statement {
         match self {
             Statement::Proposal(p) => w.message(1, p),
             Statement::Acceptance(a) => w.message(2, a),
+            Statement::Refusal(x) => w.message(3, x),
         }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let p: Option<SignedProposal> = r.optional_message(1)?;
         let a: Option<SignedAcceptance> = r.optional_message(2)?;
-        match (p, a) {
-            (Some(p), None) => Ok(Statement::Proposal(p)),
-            (None, Some(a)) => Ok(Statement::Acceptance(a)),
-            _ => Err(DecodeError::Invalid("a statement is exactly one of proposal or acceptance")),
+        let x: Option<SignedRefusal> = r.optional_message(3)?;
+        match (p, a, x) {
+            (Some(p), None, None) => Ok(Statement::Proposal(p)),
+            (None, Some(a), None) => Ok(Statement::Acceptance(a)),
+            (None, None, Some(x)) => Ok(Statement::Refusal(x)),
+            _ => Err(DecodeError::Invalid("a statement is exactly one of proposal, acceptance or refusal")),
         }
     }
 }
@@ -54,6 +59,7 @@ impl Statement {
         match self {
             Statement::Proposal(p) => &p.proposal.sender,
             Statement::Acceptance(a) => &a.acceptance.receiver,
+            Statement::Refusal(x) => &x.refusal.receiver,
         }
     }
 
@@ -62,6 +68,7 @@ impl Statement {
         let child = match self {
             Statement::Proposal(p) => &p.proposal.sender_child_head,
             Statement::Acceptance(a) => &a.acceptance.receiver_child_head,
+            Statement::Refusal(x) => &x.refusal.receiver_child_head,
         };
         (child.device, child.parent, child.digest())
     }
@@ -74,7 +81,16 @@ impl Statement {
                 let s = &p.proposal.step;
                 Some((s.relationship, s.parent_tip, s.child_tip()))
             }
-            Statement::Acceptance(_) => None,
+            Statement::Acceptance(_) | Statement::Refusal(_) => None,
+        }
+    }
+
+    /// The proposal a receiver's statement answers (acceptances and refusals).
+    pub fn answered_proposal(&self) -> Option<Digest> {
+        match self {
+            Statement::Proposal(_) => None,
+            Statement::Acceptance(a) => Some(a.acceptance.proposal_commit),
+            Statement::Refusal(x) => Some(x.refusal.proposal_commit),
         }
     }
 
@@ -82,6 +98,7 @@ impl Statement {
         match self {
             Statement::Proposal(p) => p.proposal.sender.public_key.verify(p.proposal.commit().as_bytes(), &p.signature),
             Statement::Acceptance(a) => a.acceptance.receiver.public_key.verify(a.acceptance.commit().as_bytes(), &a.signature),
+            Statement::Refusal(x) => x.refusal.receiver.public_key.verify(x.refusal.commit().as_bytes(), &x.signature),
         }
     }
 }
@@ -130,6 +147,13 @@ pub enum Equivocation {
         /// The head with two successors.
         parent: HeadDigest,
     },
+    /// One proposal both accepted and refused.
+    AcceptedAndRefused {
+        /// The equivocating device (the receiver).
+        device: DeviceId,
+        /// The proposal's commit digest.
+        proposal: Digest,
+    },
     /// One relationship tip consumed into two different children.
     TipFork {
         /// The equivocating device.
@@ -145,7 +169,7 @@ impl Equivocation {
     /// The device proven to equivocate.
     pub fn device(&self) -> DeviceId {
         match self {
-            Equivocation::HeadFork { device, .. } | Equivocation::TipFork { device, .. } => *device,
+            Equivocation::HeadFork { device, .. } | Equivocation::TipFork { device, .. } | Equivocation::AcceptedAndRefused { device, .. } => *device,
         }
     }
 }
@@ -185,6 +209,13 @@ impl EquivocationProof {
         let (_, p2, c2) = self.second.head_transition();
         if p1 == p2 && c1 != c2 {
             return Ok(Equivocation::HeadFork { device, parent: p1 });
+        }
+        if let (Statement::Acceptance(_), Statement::Refusal(_)) | (Statement::Refusal(_), Statement::Acceptance(_)) = (&self.first, &self.second) {
+            if let (Some(a), Some(b)) = (self.first.answered_proposal(), self.second.answered_proposal()) {
+                if a == b {
+                    return Ok(Equivocation::AcceptedAndRefused { device, proposal: a });
+                }
+            }
         }
         if let (Some((r1, t1, k1)), Some((r2, t2, k2))) = (self.first.tip_transition(), self.second.tip_transition()) {
             if r1 == r2 && t1 == t2 && k1 != k2 {

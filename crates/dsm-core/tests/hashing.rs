@@ -84,6 +84,8 @@ fn tag_labels_are_frozen() {
         (Tag::Token, "DSM/v1/token"),
         (Tag::SlhDsaKeySeed, "DSM/v1/slh-dsa-key-seed"),
         (Tag::DevAllocation, "DSM/v1/dev-allocation"),
+        (Tag::RefusalCommit, "DSM/v1/refusal-commit"),
+        (Tag::ReleaseTip, "DSM/v1/release-tip"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -7,7 +7,7 @@ use dsm_core::chain::TipDigest;
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
 use dsm_core::hash::Digest;
 use dsm_core::identity::{DeviceId, DeviceIdentity};
-use dsm_core::receipt::{SignedAcceptance, SignedProposal, MAX_RECEIPT_LEN};
+use dsm_core::receipt::{SignedAcceptance, SignedProposal, SignedRefusal, MAX_RECEIPT_LEN};
 
 /// The session protocol version this crate speaks. A peer announcing another version is
 /// refused with [`crate::session::SessionError::Version`].
@@ -63,8 +63,9 @@ impl Canonical for Hello {
     }
 }
 
-/// Why a receiver did not accept a proposal. Refusals are unsigned and informational: the
-/// proposal stays pending (the relationship stays locked) and may be offered again.
+/// Why a receiver did not accept a proposal *now*. These refusals are unsigned and
+/// informational: the proposal stays pending (the relationship stays locked) and may be
+/// offered again. A final "no" is a [`SessionMessage::SignedRefusal`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefusalCode {
     /// The proposal failed the acceptance predicate.
@@ -136,6 +137,8 @@ pub enum SessionMessage {
     Refusal(Refusal),
     /// Field 5.
     Close(Close),
+    /// Field 6: the receiver's signed refusal: final; the sender releases the amount.
+    SignedRefusal(Box<SignedRefusal>),
 }
 
 impl SessionMessage {
@@ -147,6 +150,7 @@ impl SessionMessage {
             SessionMessage::Acceptance(_) => "acceptance",
             SessionMessage::Refusal(_) => "refusal",
             SessionMessage::Close(_) => "close",
+            SessionMessage::SignedRefusal(_) => "signed refusal",
         }
     }
 }
@@ -160,6 +164,7 @@ impl Canonical for SessionMessage {
             SessionMessage::Acceptance(m) => w.message(3, m.as_ref()),
             SessionMessage::Refusal(m) => w.message(4, m),
             SessionMessage::Close(m) => w.message(5, m),
+            SessionMessage::SignedRefusal(m) => w.message(6, m.as_ref()),
         }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -168,6 +173,7 @@ impl Canonical for SessionMessage {
         let acceptance: Option<SignedAcceptance> = r.optional_message(3)?;
         let refusal: Option<Refusal> = r.optional_message(4)?;
         let close: Option<Close> = r.optional_message(5)?;
+        let signed_refusal: Option<SignedRefusal> = r.optional_message(6)?;
         let mut found = Vec::with_capacity(1);
         if let Some(m) = hello {
             found.push(SessionMessage::Hello(Box::new(m)));
@@ -184,9 +190,12 @@ impl Canonical for SessionMessage {
         if let Some(m) = close {
             found.push(SessionMessage::Close(m));
         }
+        if let Some(m) = signed_refusal {
+            found.push(SessionMessage::SignedRefusal(Box::new(m)));
+        }
         match (found.pop(), found.is_empty()) {
             (Some(m), true) => Ok(m),
-            _ => Err(DecodeError::Invalid("a session message is exactly one of hello, proposal, acceptance, refusal, close")),
+            _ => Err(DecodeError::Invalid("a session message is exactly one of hello, proposal, acceptance, refusal, close, signed refusal")),
         }
     }
 }

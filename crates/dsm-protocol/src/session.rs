@@ -33,8 +33,8 @@ use dsm_core::crypto::SigningKey;
 use dsm_core::hash::Digest;
 use dsm_core::identity::{DeviceId, DeviceIdentity};
 use dsm_core::receipt::{
-    accept, own_proposal, propose, verify_acceptance, verify_proposal, BuildError, BuiltAcceptance, BuiltProposal, ChainView, LocalDevice, Receipt, ReceiptError, SignedAcceptance,
-    SignedProposal, VerifiedProposal,
+    accept, own_proposal, propose, refuse, release, release_tip, verify_acceptance, verify_proposal, verify_refusal, BuildError, BuiltAcceptance, BuiltProposal, BuiltRefusal, BuiltRelease,
+    ChainView, LocalDevice, Receipt, ReceiptError, SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal, VerifiedRefusal,
 };
 use dsm_core::smt::SparseMerkleTree;
 use thiserror::Error;
@@ -79,6 +79,16 @@ pub trait Ledger {
     fn commit_credit(&mut self, built: &BuiltAcceptance) -> Result<(), LedgerError>;
     /// Atomically: the pending proposal is released and the receipt stored.
     fn commit_stitch(&mut self, receipt: &Receipt) -> Result<(), LedgerError>;
+    /// This device's policy: `Some(reason)` to refuse (with a signed refusal) a valid
+    /// proposal addressed to it, e.g. one over its per-transfer limit.
+    fn refusal_reason(&self, proposal: &VerifiedProposal) -> Option<u64>;
+    /// The signed refusal stored for the proposal with this commit (ours or the peer's).
+    fn refusal_for(&self, proposal_commit: &Digest) -> Result<Option<SignedRefusal>, LedgerError>;
+    /// Atomically: new head (kind REFUSE), tree leaf set to the release tip, refusal stored.
+    fn commit_refusal(&mut self, proposal: &SignedProposal, built: &BuiltRefusal) -> Result<(), LedgerError>;
+    /// Atomically: new head (kind RELEASE, amount back), tree leaf set to the release tip,
+    /// the pending proposal released, the refusal stored.
+    fn commit_release(&mut self, refused: &VerifiedRefusal, built: &BuiltRelease) -> Result<(), LedgerError>;
     /// Records a third device's proposal seen in gossip (Tripwire: the ledger turns a
     /// conflict with what it saw before into stored evidence).
     fn witness(&mut self, proposal: &SignedProposal) -> Result<(), LedgerError>;
@@ -206,6 +216,17 @@ pub struct Completed {
     pub resumed: bool,
 }
 
+/// A transfer that ended in a signed refusal in this session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// The refused proposal.
+    pub proposal: SignedProposal,
+    /// The receiver's signed refusal.
+    pub refusal: SignedRefusal,
+    /// True if it was our proposal (and we took the amount back); false if we refused.
+    pub outgoing: bool,
+}
+
 /// One bilateral session. Feed it every decoded message from the peer with
 /// [`Session::handle`] and send what it returns, in order.
 pub struct Session {
@@ -222,6 +243,7 @@ pub struct Session {
     /// The tip the peer announced in its hello (dialer, no pending of its own).
     peer_tip: Option<TipDigest>,
     completed: Vec<Completed>,
+    refused: Vec<Refused>,
     error: Option<SessionError>,
 }
 
@@ -247,6 +269,7 @@ impl Session {
             in_flight_resumed: false,
             peer_tip: None,
             completed: Vec::new(),
+            refused: Vec::new(),
             error: None,
         }
     }
@@ -274,6 +297,10 @@ impl Session {
     /// Transfers committed by this device in this session, in order.
     pub fn completed(&self) -> &[Completed] {
         &self.completed
+    }
+    /// Transfers that ended in a signed refusal, in order.
+    pub fn refused(&self) -> &[Refused] {
+        &self.refused
     }
     /// Transfers not yet proposed (dialer), e.g. after a failure.
     pub fn remaining(&self) -> usize {
@@ -380,24 +407,45 @@ impl Session {
         if let Some(stored) = ledger.acceptance_for(&commit)? {
             return Ok(SessionMessage::Acceptance(Box::new(stored)));
         }
+        if let Some(stored) = ledger.refusal_for(&commit)? {
+            return Ok(SessionMessage::SignedRefusal(Box::new(stored)));
+        }
         let verified = match verify_proposal(p, ledger.view()) {
             Ok(v) => v,
-            Err(ReceiptError::Equivocator(_)) => return Ok(refuse(commit, RefusalCode::Equivocator)),
-            Err(_) => return Ok(refuse(commit, RefusalCode::Invalid)),
+            Err(ReceiptError::Equivocator(_)) => return Ok(refuse_now(commit, RefusalCode::Equivocator)),
+            Err(_) => return Ok(refuse_now(commit, RefusalCode::Invalid)),
         };
         let rnd = ledger.random();
+        if let Some(reason) = ledger.refusal_reason(&verified) {
+            let built = {
+                let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
+                refuse(&local, &verified, reason, &rnd)
+            };
+            let built = match built {
+                Ok(b) => b,
+                Err(BuildError::Refused(_)) => return Ok(refuse_now(commit, RefusalCode::Busy)),
+                Err(e) => return Err(e.into()),
+            };
+            match ledger.commit_refusal(p, &built) {
+                Ok(()) => {}
+                Err(LedgerError::HeadMoved) => return Ok(refuse_now(commit, RefusalCode::Busy)),
+                Err(e) => return Err(e.into()),
+            }
+            self.refused.push(Refused { proposal: p.clone(), refusal: built.signed.clone(), outgoing: false });
+            return Ok(SessionMessage::SignedRefusal(Box::new(built.signed)));
+        }
         let built = {
             let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
             accept(&local, &verified, &rnd)
         };
         let built = match built {
             Ok(b) => b,
-            Err(BuildError::Refused(_)) => return Ok(refuse(commit, RefusalCode::Busy)),
+            Err(BuildError::Refused(_)) => return Ok(refuse_now(commit, RefusalCode::Busy)),
             Err(e) => return Err(e.into()),
         };
         match ledger.commit_credit(&built) {
             Ok(()) => {}
-            Err(LedgerError::HeadMoved) => return Ok(refuse(commit, RefusalCode::Busy)),
+            Err(LedgerError::HeadMoved) => return Ok(refuse_now(commit, RefusalCode::Busy)),
             Err(e) => return Err(e.into()),
         }
         self.completed.push(Completed { receipt: built.receipt.clone(), outgoing: false, resumed });
@@ -423,6 +471,27 @@ impl Session {
             return Err(e.into());
         }
         self.completed.push(Completed { receipt: verified.receipt().clone(), outgoing: true, resumed: self.in_flight_resumed });
+        self.in_flight_resumed = false;
+        Ok(())
+    }
+
+    /// Checks a signed refusal of our in-flight proposal and takes the amount back.
+    fn take_refusal(&mut self, r: &SignedRefusal, ledger: &mut dyn Ledger) -> Result<(), SessionError> {
+        let vp = self.in_flight.take().expect("a refusal is awaited only with a proposal in flight");
+        let result = (|| {
+            let verified = verify_refusal(&vp, r, ledger.view())?;
+            let built = {
+                let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
+                release(&local, &verified)?
+            };
+            ledger.commit_release(&verified, &built)?;
+            Ok::<_, SessionError>(())
+        })();
+        if let Err(e) = result {
+            self.in_flight = Some(vp);
+            return Err(e);
+        }
+        self.refused.push(Refused { proposal: vp.signed().clone(), refusal: r.clone(), outgoing: true });
         self.in_flight_resumed = false;
         Ok(())
     }
@@ -490,6 +559,11 @@ impl Session {
                 self.phase = Phase::AwaitProposal;
                 Ok(vec![])
             }
+            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::SignedRefusal(r)) => {
+                self.take_refusal(&r, ledger)?;
+                self.phase = Phase::AwaitProposal;
+                Ok(vec![])
+            }
             (Role::Listener, Phase::AwaitProposal, SessionMessage::Proposal(p)) => Ok(vec![self.answer_proposal(&p, false, ledger)?]),
             (Role::Listener, Phase::AwaitProposal, SessionMessage::Acceptance(a)) if ledger.is_stitched(&a.acceptance.proposal_commit)? => Ok(vec![]),
             (Role::Listener, Phase::AwaitProposal, SessionMessage::Close(_)) => {
@@ -500,11 +574,16 @@ impl Session {
             (Role::Dialer, Phase::AwaitHello, SessionMessage::Hello(h)) => {
                 self.check_hello(&h, ledger)?;
                 let mut out = Vec::new();
+                let mut theirs = h.tip;
                 if let Some(p) = &h.pending {
-                    // The listener is locked on a proposal to us: accepting it is what lets
-                    // both relationship tips meet again (its tree already holds that child tip).
+                    // The listener is locked on a proposal to us: answering it is what lets
+                    // both relationship tips meet again (its tree already holds that child
+                    // tip; after our signed refusal it moves to the release tip).
                     let answer = self.answer_proposal(p, true, ledger)?;
                     let refused = matches!(answer, SessionMessage::Refusal(_));
+                    if matches!(answer, SessionMessage::SignedRefusal(_)) {
+                        theirs = release_tip(&p.proposal.step.child_tip());
+                    }
                     out.push(answer);
                     if refused {
                         self.phase = Phase::Failed;
@@ -518,7 +597,7 @@ impl Session {
                     self.phase = Phase::AwaitPendingAcceptance;
                     return Ok(out);
                 }
-                self.peer_tip = Some(h.tip);
+                self.peer_tip = Some(theirs);
                 out.extend(self.propose_next(ledger)?);
                 Ok(out)
             }
@@ -528,6 +607,10 @@ impl Session {
             }
             (Role::Dialer, Phase::AwaitAcceptance, SessionMessage::Acceptance(a)) => {
                 self.take_acceptance(&a, ledger)?;
+                self.propose_next(ledger)
+            }
+            (Role::Dialer, Phase::AwaitAcceptance | Phase::AwaitPendingAcceptance, SessionMessage::SignedRefusal(r)) => {
+                self.take_refusal(&r, ledger)?;
                 self.propose_next(ledger)
             }
             (Role::Dialer, Phase::AwaitAcceptance | Phase::AwaitPendingAcceptance, SessionMessage::Refusal(r)) => {
@@ -541,12 +624,13 @@ impl Session {
                 Ok(vec![SessionMessage::Close(Close)])
             }
             (_, _, SessionMessage::Acceptance(a)) if ledger.is_stitched(&a.acceptance.proposal_commit)? => Ok(vec![]),
+            (_, _, SessionMessage::SignedRefusal(r)) if ledger.refusal_for(&r.refusal.proposal_commit)?.is_some() => Ok(vec![]),
             (_, _, SessionMessage::Close(_)) => Err(SessionError::PeerEnded { phase }),
             (_, _, m) => Err(unexpected(&m)),
         }
     }
 }
 
-fn refuse(proposal_commit: Digest, code: RefusalCode) -> SessionMessage {
+fn refuse_now(proposal_commit: Digest, code: RefusalCode) -> SessionMessage {
     SessionMessage::Refusal(Refusal { proposal_commit, code })
 }

@@ -3,7 +3,7 @@
 
 use dsm_core::codec::Canonical;
 use dsm_protocol::message::{Close, SessionMessage};
-use dsm_protocol::session::{Completed, Ledger, Session, SessionError};
+use dsm_protocol::session::{Completed, Ledger, Refused, Session, SessionError};
 use dsm_transport::{Link, TransportError};
 use thiserror::Error;
 
@@ -26,6 +26,8 @@ pub enum RunError {
 pub struct Report {
     /// Transfers committed in this run, in order.
     pub completed: Vec<Completed>,
+    /// Transfers that ended in a signed refusal (released back to the sender).
+    pub refused: Vec<Refused>,
     /// Why it ended early, if it did. Everything in `completed` is committed regardless.
     pub error: Option<RunError>,
     /// Transfers the dialer did not get to propose.
@@ -43,7 +45,7 @@ pub fn run(session: &mut Session, ledger: &mut dyn Ledger, link: &mut dyn Link) 
         session.abort(SessionError::Over);
     }
     let error = error.or_else(|| session.error().cloned().map(RunError::Session));
-    Report { completed: session.completed().to_vec(), error, remaining: session.remaining() }
+    Report { completed: session.completed().to_vec(), refused: session.refused().to_vec(), error, remaining: session.remaining() }
 }
 
 fn send_all(link: &mut dyn Link, out: Vec<SessionMessage>) -> Result<(), RunError> {

@@ -38,11 +38,13 @@ pub enum Table {
     Evidence,
     /// Contact name → contact (JSON).
     Contacts,
+    /// Proposal commit → signed refusal (ours, or the one that refused our proposal).
+    Refusals,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 10] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
@@ -52,6 +54,7 @@ impl Table {
         Table::WitnessOrder,
         Table::Evidence,
         Table::Contacts,
+        Table::Refusals,
     ];
 
     /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
@@ -66,6 +69,7 @@ impl Table {
             Table::WitnessOrder => 7,
             Table::Evidence => 8,
             Table::Contacts => 9,
+            Table::Refusals => 10,
         }
     }
 }

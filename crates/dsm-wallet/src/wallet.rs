@@ -9,7 +9,10 @@ use dsm_core::codec::{Canonical, DecodeError};
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisCeremony};
-use dsm_core::receipt::{verify_proposal, BuiltAcceptance, BuiltProposal, ChainView, EmptyView, Receipt, SignedAcceptance, SignedProposal};
+use dsm_core::receipt::{
+    verify_proposal, BuiltAcceptance, BuiltProposal, BuiltRefusal, BuiltRelease, ChainView, EmptyView, Receipt, SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal,
+    VerifiedRefusal,
+};
 use dsm_core::smt::SparseMerkleTree;
 use dsm_core::tags::Tag;
 use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
@@ -17,6 +20,9 @@ use dsm_protocol::session::{Ledger, LedgerError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use thiserror::Error;
+
+/// Refusal reason: the transfer is over the receiver's per-transfer limit.
+pub const REFUSAL_OVER_LIMIT: u64 = 1;
 
 /// The token a fresh wallet knows by name: the dev-faucet token.
 pub const DEFAULT_TOKEN: &str = "DEV";
@@ -74,6 +80,10 @@ pub enum EntryKind {
     Received,
     /// Non-production dev-faucet allocation.
     DevFaucet,
+    /// We refused `peer`'s transfer with a signed refusal (no balance change).
+    Refused,
+    /// `peer` refused our transfer; the amount came back to us.
+    Released,
 }
 
 /// One line of a wallet's history: one head transition.
@@ -89,7 +99,8 @@ pub struct HistoryEntry {
     pub token: String,
     /// The amount, as a decimal string (u128 does not fit JSON numbers).
     pub amount: String,
-    /// `pending` until the receipt is complete, then `final`.
+    /// `pending` until the receipt is complete, then `final`; `released` for a sent transfer
+    /// that was refused and taken back; `refused` for one we refused.
     pub status: String,
     /// The proposal commit (hex): names the receipt (`dsm receipt <id>`).
     pub receipt: Option<String>,
@@ -148,6 +159,8 @@ pub struct Wallet {
     banned: HashSet<DeviceId>,
     /// Our proposals waiting for acceptance, by peer (mirrors the Pending table).
     pending: BTreeMap<DeviceId, SignedProposal>,
+    /// Policy: refuse (signed) any single incoming transfer above this amount.
+    max_incoming: Option<Amount>,
     witness_seq: u64,
     rng_override: Option<(u64, u64)>,
 }
@@ -202,7 +215,7 @@ impl Wallet {
             .put(Table::Meta, b"sealed_key".to_vec(), sealed)
             .put(Table::Meta, b"head".to_vec(), head.to_bytes());
         store.commit(&batch)?;
-        Ok(Wallet { store, identity, key, head, tree: SparseMerkleTree::new(), banned: HashSet::new(), pending: BTreeMap::new(), witness_seq: 0, rng_override: None })
+        Ok(Wallet { store, identity, key, head, tree: SparseMerkleTree::new(), banned: HashSet::new(), pending: BTreeMap::new(), max_incoming: None, witness_seq: 0, rng_override: None })
     }
 
     /// Opens the wallet in `store`, unsealing the key with `passphrase`.
@@ -246,13 +259,19 @@ impl Wallet {
             Some((k, _)) => u64::from_be_bytes(k.as_slice().try_into().unwrap_or([0; 8])) + 1,
             None => 0,
         };
-        Ok(Wallet { store, identity, key, head, tree, banned, pending, witness_seq, rng_override: None })
+        Ok(Wallet { store, identity, key, head, tree, banned, pending, max_incoming: None, witness_seq, rng_override: None })
     }
 
     /// Makes signing randomness deterministic (benchmarks and reproducible demos only;
     /// hedged signing stays secure with any `rnd`, fresh randomness only adds margin).
     pub fn set_deterministic_randomness(&mut self, seed: u64) {
         self.rng_override = Some((seed, 0));
+    }
+
+    /// Sets this device's receiving policy: proposals for more than `limit` in one transfer
+    /// are answered with a signed refusal, which returns the amount to the sender.
+    pub fn set_max_incoming(&mut self, limit: Option<Amount>) {
+        self.max_incoming = limit;
     }
 
     /// This device's id.
@@ -652,6 +671,94 @@ impl Ledger for Wallet {
         if releases {
             self.pending.remove(&p.step.receiver);
         }
+        Ok(())
+    }
+
+    fn refusal_reason(&self, proposal: &VerifiedProposal) -> Option<u64> {
+        let amount = proposal.signed().proposal.step.amount;
+        self.max_incoming.filter(|max| amount > *max).map(|_| REFUSAL_OVER_LIMIT)
+    }
+
+    fn refusal_for(&self, commit: &Digest) -> Result<Option<SignedRefusal>, LedgerError> {
+        match self.store.get(Table::Refusals, commit.as_bytes()).map_err(|e| LedgerError::Store(e.to_string()))? {
+            Some(b) => Ok(Some(SignedRefusal::from_bytes(&b).map_err(|e| Self::lerr(corrupt("refusal")(e)))?)),
+            None => Ok(None),
+        }
+    }
+
+    fn commit_refusal(&mut self, proposal: &SignedProposal, built: &BuiltRefusal) -> Result<(), LedgerError> {
+        let r = &built.signed.refusal;
+        if r.receiver_parent_head != self.head {
+            return Err(LedgerError::HeadMoved);
+        }
+        let p = &proposal.proposal;
+        let commit = p.commit();
+        let entry = HistoryEntry {
+            height: built.child_head.height,
+            kind: EntryKind::Refused,
+            peer: Some(p.step.sender.digest().to_hex()),
+            token: p.step.token.digest().to_hex(),
+            amount: p.step.amount.0.to_string(),
+            status: "refused".into(),
+            receipt: Some(commit.to_hex()),
+        };
+        let mut b = Batch::new();
+        b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
+            .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.release_tip.as_bytes().to_vec())
+            .put(Table::Refusals, commit.as_bytes().to_vec(), built.signed.to_bytes())
+            .put(Table::History, history_key(entry.height), json(&entry));
+        let seq = self.witness_seq;
+        self.add_witness(&mut b, &Statement::Proposal(proposal.clone()), WitnessPlace::Inline).map_err(Self::lerr)?;
+        if let Err(e) = self.store.commit(&b) {
+            self.witness_seq = seq;
+            return Err(LedgerError::Store(e.to_string()));
+        }
+        self.head = built.child_head.clone();
+        self.tree.insert(*p.step.relationship.as_bytes(), built.release_tip.0);
+        Ok(())
+    }
+
+    fn commit_release(&mut self, refused: &VerifiedRefusal, built: &BuiltRelease) -> Result<(), LedgerError> {
+        if built.child_head.parent != self.head.digest() {
+            return Err(LedgerError::HeadMoved);
+        }
+        let p = &refused.proposal().proposal;
+        let commit = p.commit();
+        let mut b = Batch::new();
+        if self.pending.get(&p.step.receiver).is_some_and(|pending| pending.proposal == *p) {
+            b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
+        }
+        let sent_key = history_key(p.sender_child_head.height);
+        if let Some(bytes) = self.store.get(Table::History, &sent_key).map_err(|e| LedgerError::Store(e.to_string()))? {
+            if let Ok(mut entry) = serde_json::from_slice::<HistoryEntry>(&bytes) {
+                if entry.receipt.as_deref() == Some(commit.to_hex().as_str()) {
+                    entry.status = "released".into();
+                    b.put(Table::History, sent_key.to_vec(), json(&entry));
+                }
+            }
+        }
+        let entry = HistoryEntry {
+            height: built.child_head.height,
+            kind: EntryKind::Released,
+            peer: Some(p.step.receiver.digest().to_hex()),
+            token: p.step.token.digest().to_hex(),
+            amount: p.step.amount.0.to_string(),
+            status: "final".into(),
+            receipt: Some(commit.to_hex()),
+        };
+        b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
+            .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.release_tip.as_bytes().to_vec())
+            .put(Table::Refusals, commit.as_bytes().to_vec(), refused.refusal().to_bytes())
+            .put(Table::History, history_key(entry.height), json(&entry));
+        let seq = self.witness_seq;
+        self.add_witness(&mut b, &Statement::Refusal(refused.refusal().clone()), WitnessPlace::Inline).map_err(Self::lerr)?;
+        if let Err(e) = self.store.commit(&b) {
+            self.witness_seq = seq;
+            return Err(LedgerError::Store(e.to_string()));
+        }
+        self.head = built.child_head.clone();
+        self.tree.insert(*p.step.relationship.as_bytes(), built.release_tip.0);
+        self.pending.remove(&p.step.receiver);
         Ok(())
     }
 

@@ -20,9 +20,10 @@ fn faults() -> Vec<Fault> {
     v
 }
 
-fn check(fault: Fault, at: usize, on_dialer: bool) {
+fn check(fault: Fault, at: usize, on_dialer: bool, limit: Option<u128>) {
     let (mut a, _) = memory_wallet(SUPPLY);
     let (mut b, _) = memory_wallet(0);
+    b.set_max_incoming(limit.map(dsm_core::chain::Amount));
     let wrap = move |l: Box<dyn Link + Send>| -> Box<dyn Link + Send> { Box::new(FaultyLink::new(l, fault, at)) };
     let t = Duration::from_millis(250);
     let (ra, rb) = if on_dialer { session_with(&mut a, &mut b, &[100, 50], t, wrap, |l| l) } else { session_with(&mut a, &mut b, &[100, 50], t, |l| l, wrap) };
@@ -34,7 +35,7 @@ fn check(fault: Fault, at: usize, on_dialer: bool) {
     let (r1, r2) = session(&mut a, &mut b, &[]);
     assert!(r1.error.is_none() && r2.error.is_none(), "{fault:?}@{at} dialer={on_dialer}: recovery failed: {:?} / {:?}", r1.error, r2.error);
     assert_settled(&a, &b, SUPPLY);
-    let a_sent: u128 = a.history().unwrap().iter().filter(|e| e.kind == dsm_wallet::EntryKind::Sent).map(|e| e.amount.parse::<u128>().unwrap()).sum();
+    let a_sent: u128 = a.history().unwrap().iter().filter(|e| e.kind == dsm_wallet::EntryKind::Sent && e.status == "final").map(|e| e.amount.parse::<u128>().unwrap()).sum();
     assert_eq!(a_sent, SUPPLY - dev(&a));
     assert_eq!(dev(&b), a_sent, "{fault:?}@{at}: exactly what was debited was credited");
 }
@@ -43,7 +44,7 @@ fn check(fault: Fault, at: usize, on_dialer: bool) {
 fn every_fault_on_every_dialer_frame() {
     for fault in faults() {
         for at in 0..FRAMES {
-            check(fault, at, true);
+            check(fault, at, true, None);
         }
     }
 }
@@ -52,7 +53,19 @@ fn every_fault_on_every_dialer_frame() {
 fn every_fault_on_every_listener_frame() {
     for fault in faults() {
         for at in 0..FRAMES {
-            check(fault, at, false);
+            check(fault, at, false, None);
+        }
+    }
+}
+
+/// The same, with a payee that refuses the first transfer (100 > its limit of 75) with a
+/// signed refusal and accepts the second.
+#[test]
+fn every_fault_on_every_frame_with_a_signed_refusal() {
+    for fault in faults() {
+        for at in 0..FRAMES {
+            check(fault, at, true, Some(75));
+            check(fault, at, false, Some(75));
         }
     }
 }

@@ -151,3 +151,45 @@ fn cloned_wallet_double_spend_is_caught_when_the_payees_meet() {
     let bytes = dsm_core::codec::Canonical::to_bytes(&b.evidence().unwrap()[0]);
     assert_eq!(d.import_evidence(&bytes).unwrap().device(), m.device_id());
 }
+
+/// A receiver over its limit answers with a signed refusal: the sender takes the amount
+/// back at once, both trees move to the release tip, and the relationship goes on.
+#[test]
+fn signed_refusal_releases_the_amount_and_the_relationship_goes_on() {
+    let (mut a, _) = memory_wallet(1000);
+    let (mut b, _) = memory_wallet(0);
+    b.set_max_incoming(Some(dsm_core::chain::Amount(50)));
+    let (ra, rb) = session(&mut a, &mut b, &[100, 30]);
+    assert!(ra.error.is_none() && rb.error.is_none(), "{:?} {:?}", ra.error, rb.error);
+    assert_eq!(ra.refused.len(), 1);
+    assert!(ra.refused[0].outgoing && !rb.refused[0].outgoing);
+    assert_eq!(ra.completed.len(), 1);
+    assert_eq!((dev(&a), dev(&b)), (970, 30));
+    assert_settled(&a, &b, 1000);
+    let kinds: Vec<EntryKind> = a.history().unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec![EntryKind::DevFaucet, EntryKind::Sent, EntryKind::Released, EntryKind::Sent]);
+    // The other direction still works on the same relationship.
+    let (rb, _) = session(&mut b, &mut a, &[10]);
+    assert!(rb.error.is_none());
+    assert_settled(&a, &b, 1000);
+}
+
+/// The signed refusal is lost: the proposal stays pending, and the next session gets the
+/// stored refusal again (idempotently), so the sender releases exactly once.
+#[test]
+fn lost_signed_refusal_is_delivered_again() {
+    let (mut a, _) = memory_wallet(1000);
+    let (mut b, _) = memory_wallet(0);
+    b.set_max_incoming(Some(dsm_core::chain::Amount(50)));
+    let t = std::time::Duration::from_millis(300);
+    let (ra, rb) = session_with(&mut a, &mut b, &[100], t, |l| l, drop_frame(1));
+    assert!(ra.error.is_some());
+    assert_eq!(rb.refused.len(), 1);
+    assert_eq!(dev(&a), 900, "still in flight");
+    b.set_max_incoming(None); // the policy changed meanwhile: the stored refusal still stands
+    let (ra, _) = session(&mut a, &mut b, &[]);
+    assert!(ra.error.is_none(), "{:?}", ra.error);
+    assert_eq!(ra.refused.len(), 1);
+    assert_eq!((dev(&a), dev(&b)), (1000, 0));
+    assert_settled(&a, &b, 1000);
+}

@@ -1,5 +1,5 @@
 //! Every session message a real session produces (hello with pending and gossip, proposal,
-//! acceptance, refusal, close) decodes with the published `proto/dsm.proto` through an
+//! acceptance, signed refusal, transient refusal, close) decodes with the published `proto/dsm.proto` through an
 //! independent protobuf implementation and re-encodes to identical bytes; and the strict
 //! decoder refuses every truncation and non-canonical rewrite of them.
 
@@ -27,6 +27,7 @@ fn messages() -> Vec<SessionMessage> {
     // b → a with a lost acceptance so that a holds a pending proposal to b.
     session_with(&mut a, &mut b, &[7], t, |l| l, |l| Box::new(dsm_transport::FaultyLink::new(l, dsm_transport::Fault::Drop, 1)));
     let mut out = Vec::new();
+    b.set_max_incoming(Some(dsm_core::chain::Amount(2))); // the new transfer of 3 gets a signed refusal
     let mut d = Session::dialer(b.device_id(), vec![(dsm_wallet::token("DEV"), dsm_core::chain::Amount(3))]);
     let mut l = Session::listener();
     let mut to_l = d.start(&mut a).unwrap();
@@ -52,7 +53,7 @@ fn every_session_message_round_trips_through_the_schema() {
     let desc = pool.get_message_by_name("dsm.v1.SessionMessage").unwrap();
     let msgs = messages();
     let kinds: std::collections::BTreeSet<&str> = msgs.iter().map(|m| m.name()).collect();
-    assert_eq!(kinds.len(), 5, "all five kinds: {kinds:?}");
+    assert_eq!(kinds.len(), 6, "all six kinds: {kinds:?}");
     let hello_with_everything = msgs.iter().any(|m| matches!(m, SessionMessage::Hello(h) if h.pending.is_some() && !h.witnessed.is_empty()));
     assert!(hello_with_everything, "a hello carrying a pending proposal and gossip");
     for m in &msgs {

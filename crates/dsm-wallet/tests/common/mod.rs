@@ -85,13 +85,23 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
     assert!(b.pending().unwrap().is_empty(), "b has nothing pending");
     for w in [a, b] {
         for e in w.history().unwrap() {
-            assert_eq!(e.status, "final", "{e:?}");
-            if let Some(id) = &e.receipt {
-                let r = w.receipt(id).unwrap().expect("receipt stored");
-                verify_receipt(&r, &EmptyView).unwrap();
+            use dsm_wallet::EntryKind::*;
+            match e.kind {
+                Sent | Received if e.status == "final" => {
+                    let r = w.receipt(e.receipt.as_deref().unwrap()).unwrap().expect("receipt stored");
+                    verify_receipt(&r, &EmptyView).unwrap();
+                }
+                Sent => assert_eq!(e.status, "released", "{e:?}"),
+                Refused => assert_eq!(e.status, "refused"),
+                Released | DevFaucet => assert_eq!(e.status, "final"),
+                Received => panic!("a received transfer is final at once: {e:?}"),
             }
         }
     }
+    // Every released amount matches a sent one that was refused.
+    let released: u128 = a.history().unwrap().iter().chain(b.history().unwrap().iter()).filter(|e| e.kind == dsm_wallet::EntryKind::Released).map(|e| e.amount.parse::<u128>().unwrap()).sum();
+    let refused: u128 = a.history().unwrap().iter().chain(b.history().unwrap().iter()).filter(|e| e.kind == dsm_wallet::EntryKind::Refused).map(|e| e.amount.parse::<u128>().unwrap()).sum();
+    assert_eq!(released, refused, "what was refused is exactly what was released");
 }
 
 /// Round-trips a message through its canonical bytes (what a wire does).
