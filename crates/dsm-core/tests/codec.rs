@@ -711,7 +711,7 @@ fn balances_must_be_sorted_unique_and_non_zero() {
     m[first].set_body(zero);
     assert!(matches!(DeviceHead::from_bytes(&ser(&m)), Err(DecodeError::Invalid(_))));
     // Unknown transition kind.
-    for k in [4u64, 5, 1 << 40, u64::MAX] {
+    for k in [6u64, 7, 1 << 40, u64::MAX] {
         let mut m = fs.clone();
         let i = field_pos(&fs, 6);
         m[i] = F::uint(6, k);
