@@ -152,7 +152,7 @@ enum Command {
     Receipt {
         /// Receipt id or a unique prefix of it.
         id: String,
-        /// Output file (default: <id>.receipt in the current directory).
+        /// Output file (default: ID.receipt in the current directory).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -164,7 +164,7 @@ enum Command {
     },
     /// List equivocation proofs this wallet holds; export them or import one.
     Evidence {
-        /// Write each proof to DIR/<device>.evidence.
+        /// Write each proof to DIR/DEVICE.evidence.
         #[arg(long, value_name = "DIR")]
         export: Option<PathBuf>,
         /// Verify a proof file and refuse its device from now on.
@@ -185,7 +185,7 @@ enum Command {
 enum ContactCmd {
     /// Add a contact from its card (`dsm card` on the other device).
     Add {
-        /// The card: dsm-contact:<device id>:<name>.
+        /// The card: dsm-contact:DEVICE-ID:NAME.
         card: String,
         /// Store it under this name instead of the card's.
         #[arg(long)]

@@ -115,6 +115,34 @@ fn transfers_through_a_shared_directory() {
     assert_eq!((balance(&p.alice), balance(&p.bob)), (180, 120));
 }
 
+/// A receiver with a per-transfer limit answers with a signed refusal: the sender's
+/// command says so and exits 5, its balance is whole again, the history shows it.
+#[test]
+fn receiver_limit_refuses_with_a_signed_refusal() {
+    let p = pair("100");
+    let mut rx = std::process::Command::new(bin())
+        .env("DSM_HOME", &p.bob)
+        .env("DSM_PASSPHRASE", "test passphrase")
+        .args(["--json", "receive", "--tcp", "127.0.0.1:0", "--once", "--max-amount", "10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = BufReader::new(rx.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    let addr = serde_json::from_str::<serde_json::Value>(&line).unwrap()["listening"].as_str().unwrap().to_string();
+    dsm(&p.alice).args(["send", "bob", "40", "--tcp", &addr]).assert().code(5).stdout(predicate::str::contains("bob refused your transfer of 40 DEV")).stderr(predicate::str::contains("refused the transfer"));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(rest.contains("\"direction\":\"refused\""), "{rest}");
+    assert!(rx.wait().unwrap().success());
+    assert_eq!((balance(&p.alice), balance(&p.bob)), (100, 0));
+    let h = stdout(dsm(&p.alice).arg("history"));
+    assert!(h.contains("released") && h.contains("+40"), "{h}");
+    dsm(&p.bob).args(["receive", "--tcp", "127.0.0.1:0", "--max-amount", "0"]).assert().code(4);
+}
+
 /// Two processes whose stdin/stdout are cross-connected (as `socat` or `ssh` would): the
 /// session runs over the pipes, the reports go to stderr.
 #[test]

@@ -10,6 +10,9 @@
 //!  [commit debit] Proposal          ─────────────▶  verify, [commit credit]
 //!                                  ◀─────────────  Acceptance
 //!  verify, [commit stitch]  … next Proposal …
+//!                      (or, when the listener's policy says no: [commit refuse]
+//!                                  ◀─────────────  SignedRefusal
+//!  verify, [commit release]: the amount is back, the relationship unlocked)
 //!  Close                            ─────────────▶
 //! ```
 //!
@@ -23,8 +26,8 @@
 //!   proposal on that one relationship; its chain goes on for every other relationship.
 //!   The pending proposal is offered again in the next hello with that peer (by any
 //!   transport) and the peer answers it idempotently (the stored acceptance, or a new one).
-//! * **Idempotence.** A repeated proposal gets the stored acceptance again; a repeated
-//!   acceptance of something already stitched is ignored. Anything else out of order ends
+//! * **Idempotence.** A repeated proposal gets the stored acceptance (or signed refusal)
+//!   again; a repeated acceptance or refusal of something already settled is ignored. Anything else out of order ends
 //!   the session in [`Phase::Failed`], having changed nothing that was not committed.
 
 use crate::message::{Close, Hello, Refusal, RefusalCode, SessionMessage, MAX_WITNESSED, PROTOCOL_VERSION};

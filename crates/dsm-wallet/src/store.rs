@@ -236,20 +236,11 @@ impl RedbStore {
         let t = txn.open_table(TREE).map_err(backend)?;
         let (lo, hi) = ([table.id()], [table.id() + 1]);
         let range = t.range::<&[u8]>(lo.as_slice()..hi.as_slice()).map_err(backend)?;
+        let items: Box<dyn Iterator<Item = _>> = if newest_first { Box::new(range.rev()) } else { Box::new(range) };
         let mut out = Vec::new();
-        let mut push = |item: Result<(redb::AccessGuard<'_, &'static [u8]>, redb::AccessGuard<'_, &'static [u8]>), redb::StorageError>| -> Result<(), StoreError> {
+        for item in items.take(n) {
             let (k, v) = item.map_err(backend)?;
             out.push((k.value()[1..].to_vec(), v.value().to_vec()));
-            Ok(())
-        };
-        if newest_first {
-            for item in range.rev().take(n) {
-                push(item)?;
-            }
-        } else {
-            for item in range.take(n) {
-                push(item)?;
-            }
         }
         Ok(out)
     }
