@@ -170,7 +170,21 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     ok(&rc)?;
     writeln!(out)?;
 
-    writeln!(out, "5. A double spend: mallory copies its wallet file. Software keys cannot stop cloning.")?;
+    writeln!(out, "5. A refusal: carol accepts at most 200 per transfer; alice tries to pay her 300.")?;
+    carol.set_max_incoming(Some(Amount(200)));
+    let (ra, rc, _) = over_tcp(&mut alice, &mut carol, &[300], None, T)?;
+    ok(&ra)?;
+    ok(&rc)?;
+    for x in &ra.refused {
+        writeln!(out, "     carol signed a refusal of {} DEV (her head records it); alice verified it and took the amount back: alice holds {} DEV", x.proposal.proposal.step.amount, dev(&alice))?;
+    }
+    if ra.refused.len() != 1 {
+        return Err("the refusal did not happen".into());
+    }
+    carol.set_max_incoming(None);
+    writeln!(out)?;
+
+    writeln!(out, "6. A double spend: mallory copies its wallet file. Software keys cannot stop cloning.")?;
     drop(mallory);
     std::fs::copy(dir.join("mallory.redb"), dir.join("mallory-clone.redb"))?;
     let mut mallory = open(dir, "mallory")?;
@@ -185,7 +199,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     ok(&rc)?;
     writeln!(out, "     each payee, offline from the other, saw a valid transfer: final between the two parties, not settled.\n")?;
 
-    writeln!(out, "6. bob and carol meet (bob pays carol 1 over TCP); their hellos gossip what each has witnessed.")?;
+    writeln!(out, "7. bob and carol meet (bob pays carol 1 over TCP); their hellos gossip what each has witnessed.")?;
     let (rb, rc, _) = over_tcp(&mut bob, &mut carol, &[1], None, T)?;
     outcome(out, &bob, &rb)?;
     ok(&rb)?;
@@ -203,7 +217,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         None => return Err("the equivocator was not refused".into()),
     }
 
-    writeln!(out, "7. Final balances")?;
+    writeln!(out, "8. Final balances")?;
     let mut total = 0u128;
     for w in [&alice, &bob, &carol, &mallory, &clone] {
         writeln!(out, "     {:<14} {:>6} DEV", w.name()?.unwrap_or_default() + if std::ptr::eq(w, &clone) { " (clone)" } else { "" }, dev(w))?;

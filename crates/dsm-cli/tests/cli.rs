@@ -229,6 +229,7 @@ fn demo_tells_the_whole_story_and_adds_up() {
         .stdout(predicate::str::contains("alice    sent 250 DEV to bob"))
         .stdout(predicate::str::contains("verified from its bytes alone"))
         .stdout(predicate::str::contains("(the earlier pending transfer)"))
+        .stdout(predicate::str::contains("carol signed a refusal of 300 DEV"))
         .stdout(predicate::str::contains("TRIPWIRE bob"))
         .stdout(predicate::str::contains("TRIPWIRE carol"))
         .stdout(predicate::str::contains("known equivocator").or(predicate::str::contains("refused this device")))
