@@ -315,7 +315,7 @@ impl Session {
         if self.role != Role::Dialer || self.phase != Phase::Start {
             return self.fail(SessionError::Unexpected { got: "start", phase: self.phase.describe() });
         }
-        let peer = self.peer.expect("dialer has a peer");
+        let Some(peer) = self.peer else { return self.fail(SessionError::NotForMe) };
         let result = self.hello(ledger, &peer).map(|(hello, pending)| {
             self.in_flight = pending;
             self.in_flight_resumed = self.in_flight.is_some();
@@ -457,7 +457,7 @@ impl Session {
 
     /// Checks the acceptance of our in-flight proposal and stitches it.
     fn take_acceptance(&mut self, a: &SignedAcceptance, ledger: &mut dyn Ledger) -> Result<(), SessionError> {
-        let vp = self.in_flight.take().expect("an acceptance is awaited only with a proposal in flight");
+        let vp = self.in_flight.take().ok_or(SessionError::Unexpected { got: "acceptance", phase: "with no proposal in flight" })?;
         if a.acceptance.proposal_commit != *vp.commit() {
             self.in_flight = Some(vp);
             return Err(SessionError::Invalid(ReceiptError::NotAdjacent { party: dsm_core::receipt::Party::Receiver, reason: "acceptance names another proposal" }));
@@ -480,7 +480,7 @@ impl Session {
 
     /// Checks a signed refusal of our in-flight proposal and takes the amount back.
     fn take_refusal(&mut self, r: &SignedRefusal, ledger: &mut dyn Ledger) -> Result<(), SessionError> {
-        let vp = self.in_flight.take().expect("a refusal is awaited only with a proposal in flight");
+        let vp = self.in_flight.take().ok_or(SessionError::Unexpected { got: "signed refusal", phase: "with no proposal in flight" })?;
         let result = (|| {
             let verified = verify_refusal(&vp, r, ledger.view())?;
             let built = {
@@ -502,7 +502,7 @@ impl Session {
     /// Dialer, once everything pending is resolved: check tips agree, then propose the next
     /// transfer or close.
     fn propose_next(&mut self, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
-        let peer = self.peer.expect("dialer has a peer");
+        let peer = self.peer.ok_or(SessionError::Unexpected { got: "proposal turn", phase: "without a peer" })?;
         let me = ledger.identity().device_id();
         let rel = RelationshipKey::between(&me, &peer);
         let ours = ledger.tree().get(rel.as_bytes()).map(TipDigest).unwrap_or_else(|| rel.genesis_tip());
