@@ -259,7 +259,7 @@ pub fn balance(ctx: &Ctx) -> Res {
                 writeln!(o, "no balance yet")?;
             }
             for (t, a) in &rows {
-                writeln!(o, "{a:>24} {t}")?;
+                writeln!(o, "{:>24} {t}", a.to_string())?;
             }
             for (peer, t, a) in &in_flight {
                 writeln!(o, "{:>24} {t} in flight to {peer} (debited; completes at your next session with them)", a.to_string())?;
