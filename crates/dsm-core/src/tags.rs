@@ -51,6 +51,8 @@ pub enum Tag {
     RefusalCommit,
     /// The relationship tip after a refused step: `(child tip of the refused step)`.
     ReleaseTip,
+    /// The address of a content-addressed object at a storage node: `(object bytes)`.
+    ObjectAddress,
 }
 
 impl Tag {
@@ -75,6 +77,7 @@ impl Tag {
         Tag::DevAllocation,
         Tag::RefusalCommit,
         Tag::ReleaseTip,
+        Tag::ObjectAddress,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -99,6 +102,7 @@ impl Tag {
             Tag::DevAllocation => "DSM/v1/dev-allocation",
             Tag::RefusalCommit => "DSM/v1/refusal-commit",
             Tag::ReleaseTip => "DSM/v1/release-tip",
+            Tag::ObjectAddress => "DSM/v1/object-address",
         }
     }
 }

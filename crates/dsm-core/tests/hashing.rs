@@ -86,6 +86,7 @@ fn tag_labels_are_frozen() {
         (Tag::DevAllocation, "DSM/v1/dev-allocation"),
         (Tag::RefusalCommit, "DSM/v1/refusal-commit"),
         (Tag::ReleaseTip, "DSM/v1/release-tip"),
+        (Tag::ObjectAddress, "DSM/v1/object-address"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -1,0 +1,262 @@
+//! What a node keeps, behind one trait so the embedded store and PostgreSQL answer alike.
+//! A node stores bytes and enforces addressing, sizes and quotas; it never parses or
+//! judges what the bytes mean (PROTOCOL.md §15).
+
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use std::path::Path;
+use thiserror::Error;
+
+/// 32 bytes naming something: an object address, a device id, a head digest.
+pub type Id = [u8; 32];
+
+/// The result of writing an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutObject {
+    /// Stored now.
+    Created,
+    /// Already stored (objects are immutable: same address, same bytes).
+    Exists,
+}
+
+/// The result of writing an anchor slot (first writer wins).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutSlot {
+    /// The slot was empty; these bytes are its value now.
+    Created,
+    /// The slot already holds exactly these bytes.
+    Same,
+    /// The slot holds other bytes (returned): together with the rejected ones, a client can
+    /// build an equivocation proof.
+    Conflict(Vec<u8>),
+}
+
+/// Why the store refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StoreError {
+    /// A per-key quota is exhausted.
+    #[error("quota exceeded: {0}")]
+    Quota(&'static str),
+    /// The backend failed.
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+/// Per-key quotas.
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    /// Items waiting in one recipient's b0x.
+    pub b0x_items: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas { b0x_items: 1024 }
+    }
+}
+
+/// A node's storage. Every method is one atomic operation.
+pub trait NodeStore: Send + Sync + 'static {
+    /// The object at `addr`.
+    fn get_object(&self, addr: &Id) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores an object whose address the caller already re-derived.
+    fn put_object(&self, addr: &Id, bytes: &[u8]) -> Result<PutObject, StoreError>;
+    /// The value of anchor slot (device, parent head).
+    fn get_slot(&self, device: &Id, parent: &Id) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Put-if-absent on anchor slot (device, parent head).
+    fn put_slot(&self, device: &Id, parent: &Id, bytes: &[u8]) -> Result<PutSlot, StoreError>;
+    /// Appends an item to `recipient`'s b0x; returns its sequence number (from 1).
+    fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError>;
+    /// Items of `recipient`'s b0x with sequence number > `after`, at most `limit`.
+    fn b0x_list(&self, recipient: &Id, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// Removes items with sequence number ≤ `upto`; returns how many were removed.
+    fn b0x_ack(&self, recipient: &Id, upto: u64) -> Result<u64, StoreError>;
+    /// Stores evidence against `device` (the first one published is kept); returns true if
+    /// it is new.
+    fn put_evidence(&self, device: &Id, bytes: &[u8]) -> Result<bool, StoreError>;
+    /// Evidence with sequence number > `after`, at most `limit`: (seq, device, bytes).
+    fn list_evidence(&self, after: u64, limit: usize) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError>;
+    /// Counts for the metrics endpoint: (objects, slots, b0x items, evidence).
+    fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError>;
+}
+
+type Def = redb::TableDefinition<'static, &'static [u8], &'static [u8]>;
+const OBJECTS: Def = redb::TableDefinition::new("objects");
+const SLOTS: Def = redb::TableDefinition::new("slots");
+const B0X: Def = redb::TableDefinition::new("b0x"); // recipient ‖ seq (8, BE) → bytes
+const B0X_NEXT: Def = redb::TableDefinition::new("b0x_next"); // recipient → next seq (8, BE)
+const EVIDENCE: Def = redb::TableDefinition::new("evidence"); // seq (8, BE) → device ‖ bytes
+const EVIDENCE_BY_DEVICE: Def = redb::TableDefinition::new("evidence_by_device"); // device → seq
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// The embedded store: one redb file, fsynced on every write.
+pub struct EmbeddedStore {
+    db: redb::Database,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if missing) the store file at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = redb::Database::create(path).map_err(backend)?;
+        let txn = db.begin_write().map_err(backend)?;
+        for t in [OBJECTS, SLOTS, B0X, B0X_NEXT, EVIDENCE, EVIDENCE_BY_DEVICE] {
+            txn.open_table(t).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(EmbeddedStore { db })
+    }
+
+    fn get(&self, t: Def, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(t).map_err(backend)?;
+        Ok(table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+    }
+}
+
+fn be(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+fn read_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_be_bytes(a)
+}
+
+impl NodeStore for EmbeddedStore {
+    fn get_object(&self, addr: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(OBJECTS, addr)
+    }
+
+    fn put_object(&self, addr: &Id, bytes: &[u8]) -> Result<PutObject, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let created = {
+            let mut t = txn.open_table(OBJECTS).map_err(backend)?;
+            let exists = t.get(addr.as_slice()).map_err(backend)?.is_some();
+            if !exists {
+                t.insert(addr.as_slice(), bytes).map_err(backend)?;
+            }
+            !exists
+        };
+        txn.commit().map_err(backend)?;
+        Ok(if created { PutObject::Created } else { PutObject::Exists })
+    }
+
+    fn get_slot(&self, device: &Id, parent: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(SLOTS, &[device.as_slice(), parent.as_slice()].concat())
+    }
+
+    fn put_slot(&self, device: &Id, parent: &Id, bytes: &[u8]) -> Result<PutSlot, StoreError> {
+        let key = [device.as_slice(), parent.as_slice()].concat();
+        // redb serialises write transactions: the check and the insert are one atomic step.
+        let txn = self.db.begin_write().map_err(backend)?;
+        let outcome = {
+            let mut t = txn.open_table(SLOTS).map_err(backend)?;
+            let existing = t.get(key.as_slice()).map_err(backend)?.map(|v| v.value().to_vec());
+            match existing {
+                Some(v) if v == bytes => PutSlot::Same,
+                Some(v) => PutSlot::Conflict(v),
+                None => {
+                    t.insert(key.as_slice(), bytes).map_err(backend)?;
+                    PutSlot::Created
+                }
+            }
+        };
+        if outcome == PutSlot::Created {
+            txn.commit().map_err(backend)?;
+        } else {
+            txn.abort().map_err(backend)?;
+        }
+        Ok(outcome)
+    }
+
+    fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let seq = {
+            let mut next = txn.open_table(B0X_NEXT).map_err(backend)?;
+            let seq = next.get(recipient.as_slice()).map_err(backend)?.map(|v| read_u64(v.value())).unwrap_or(1);
+            let mut items = txn.open_table(B0X).map_err(backend)?;
+            let lo = [recipient.as_slice(), &be(0)].concat();
+            let hi = [recipient.as_slice(), &be(u64::MAX)].concat();
+            let waiting = items.range(lo.as_slice()..=hi.as_slice()).map_err(backend)?.count() as u64;
+            if waiting >= quotas.b0x_items {
+                return Err(StoreError::Quota("this b0x holds the maximum number of items; the recipient must acknowledge some first"));
+            }
+            items.insert([recipient.as_slice(), &be(seq)].concat().as_slice(), bytes).map_err(backend)?;
+            next.insert(recipient.as_slice(), be(seq + 1).as_slice()).map_err(backend)?;
+            seq
+        };
+        txn.commit().map_err(backend)?;
+        Ok(seq)
+    }
+
+    fn b0x_list(&self, recipient: &Id, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let items = txn.open_table(B0X).map_err(backend)?;
+        let lo = [recipient.as_slice(), &be(after.saturating_add(1))].concat();
+        let hi = [recipient.as_slice(), &be(u64::MAX)].concat();
+        let mut out = Vec::new();
+        for item in items.range(lo.as_slice()..=hi.as_slice()).map_err(backend)?.take(limit) {
+            let (k, v) = item.map_err(backend)?;
+            out.push((read_u64(&k.value()[32..]), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn b0x_ack(&self, recipient: &Id, upto: u64) -> Result<u64, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let removed = {
+            let mut items = txn.open_table(B0X).map_err(backend)?;
+            let lo = [recipient.as_slice(), &be(0)].concat();
+            let hi = [recipient.as_slice(), &be(upto)].concat();
+            let keys: Vec<Vec<u8>> = items.range(lo.as_slice()..=hi.as_slice()).map_err(backend)?.map(|i| i.map(|(k, _)| k.value().to_vec())).collect::<Result<_, _>>().map_err(backend)?;
+            for k in &keys {
+                items.remove(k.as_slice()).map_err(backend)?;
+            }
+            keys.len() as u64
+        };
+        txn.commit().map_err(backend)?;
+        Ok(removed)
+    }
+
+    fn put_evidence(&self, device: &Id, bytes: &[u8]) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let new = {
+            let mut by_device = txn.open_table(EVIDENCE_BY_DEVICE).map_err(backend)?;
+            if by_device.get(device.as_slice()).map_err(backend)?.is_some() {
+                false
+            } else {
+                let mut ev = txn.open_table(EVIDENCE).map_err(backend)?;
+                let seq = ev.last().map_err(backend)?.map(|(k, _)| read_u64(k.value()) + 1).unwrap_or(1);
+                ev.insert(be(seq).as_slice(), [device.as_slice(), bytes].concat().as_slice()).map_err(backend)?;
+                by_device.insert(device.as_slice(), be(seq).as_slice()).map_err(backend)?;
+                true
+            }
+        };
+        txn.commit().map_err(backend)?;
+        Ok(new)
+    }
+
+    fn list_evidence(&self, after: u64, limit: usize) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let ev = txn.open_table(EVIDENCE).map_err(backend)?;
+        let lo = be(after.saturating_add(1));
+        let mut out = Vec::new();
+        for item in ev.range(lo.as_slice()..).map_err(backend)?.take(limit) {
+            let (k, v) = item.map_err(backend)?;
+            let v = v.value();
+            let mut device = [0u8; 32];
+            device.copy_from_slice(&v[..32]);
+            out.push((read_u64(k.value()), device, v[32..].to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let n = |t: Def| -> Result<u64, StoreError> { txn.open_table(t).map_err(backend)?.len().map_err(backend) };
+        Ok((n(OBJECTS)?, n(SLOTS)?, n(B0X)?, n(EVIDENCE)?))
+    }
+}

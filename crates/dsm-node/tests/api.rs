@@ -1,0 +1,166 @@
+//! The node's HTTP API over real loopback sockets: every endpoint, every rejection, and
+//! first-writer-wins under a race.
+
+use dsm_node::api::{object_address, Node, MAX_ITEM_LEN};
+use dsm_node::store::{EmbeddedStore, Quotas};
+use std::net::SocketAddr;
+
+struct Server {
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn server(quotas: Quotas) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("node.redb")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(dsm_node::serve(listener, Node::new(store, quotas)));
+    Server { addr, _dir: dir, _rt: rt }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn call(method: &str, url: &str, body: Option<&[u8]>) -> Reply {
+    let a = agent();
+    let r = match (method, body) {
+        ("GET", _) => a.get(url).call(),
+        ("DELETE", _) => a.delete(url).call(),
+        ("PUT", Some(b)) => a.put(url).send(b),
+        ("POST", Some(b)) => a.post(url).send(b),
+        ("PUT", None) => a.put(url).send_empty(),
+        _ => unreachable!(),
+    }
+    .unwrap();
+    let status = r.status().as_u16();
+    let body = r.into_body().with_config().limit(10 * 1024 * 1024).read_to_vec().unwrap();
+    Reply { status, body }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn objects_are_content_addressed() {
+    let s = server(Quotas::default());
+    let base = format!("http://{}", s.addr);
+    let data = b"a receipt, say".to_vec();
+    let addr = hex(&object_address(&data));
+    let url = format!("{base}/v1/objects/{addr}");
+    assert_eq!(call("GET", &url, None).status, 404);
+    assert_eq!(call("PUT", &url, Some(&data)).status, 201);
+    assert_eq!(call("PUT", &url, Some(&data)).status, 200, "idempotent");
+    let r = call("GET", &url, None);
+    assert_eq!((r.status, r.body), (200, data.clone()));
+    // Wrong bytes for the address, malformed addresses, empty and oversize bodies.
+    let r = call("PUT", &url, Some(b"other bytes"));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("do not hash to this address"));
+    assert_eq!(call("PUT", &format!("{base}/v1/objects/xyz"), Some(&data)).status, 400);
+    assert_eq!(call("GET", &format!("{base}/v1/objects/{}", &addr[..63]), None).status, 400);
+    assert_eq!(call("PUT", &url, Some(b"")).status, 400);
+    let big = vec![7u8; MAX_ITEM_LEN + 10];
+    let r = call("PUT", &format!("{base}/v1/objects/{}", hex(&object_address(&big))), Some(&big));
+    assert_eq!(r.status, 413, "{}", r.text());
+    // Unknown routes and methods.
+    let r = call("GET", &format!("{base}/v2/nothing"), None);
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("\"error\""));
+    assert_eq!(call("DELETE", &url, None).status, 405);
+    // Health and metrics.
+    assert_eq!(call("GET", &format!("{base}/health"), None).status, 200);
+    let m = call("GET", &format!("{base}/metrics"), None).text();
+    assert!(m.contains("dsm_node_objects 1"), "{m}");
+}
+
+#[test]
+fn anchor_slots_first_writer_wins() {
+    let s = server(Quotas::default());
+    let url = format!("http://{}/v1/slots/{}/{}", s.addr, hex(&[1; 32]), hex(&[2; 32]));
+    assert_eq!(call("GET", &url, None).status, 404);
+    assert_eq!(call("PUT", &url, Some(b"successor A")).status, 201);
+    assert_eq!(call("PUT", &url, Some(b"successor A")).status, 200);
+    let r = call("PUT", &url, Some(b"successor B"));
+    assert_eq!((r.status, r.body.as_slice()), (409, b"successor A".as_slice()), "a conflict returns the existing bytes");
+    assert_eq!(call("GET", &url, None).body, b"successor A");
+}
+
+#[test]
+fn racing_writers_get_exactly_one_winner() {
+    let s = server(Quotas::default());
+    for round in 0..5u8 {
+        let url = format!("http://{}/v1/slots/{}/{}", s.addr, hex(&[round; 32]), hex(&[9; 32]));
+        let results: Vec<(u16, Vec<u8>, Vec<u8>)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..16u8)
+                .map(|i| {
+                    let url = url.clone();
+                    sc.spawn(move || {
+                        let mine = vec![i; 40];
+                        let r = call("PUT", &url, Some(&mine));
+                        (r.status, r.body, mine)
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let winners: Vec<&(u16, Vec<u8>, Vec<u8>)> = results.iter().filter(|r| r.0 == 201).collect();
+        assert_eq!(winners.len(), 1, "round {round}: exactly one writer wins");
+        let value = call("GET", &url, None).body;
+        assert_eq!(value, winners[0].2);
+        for (status, body, _) in results.iter().filter(|r| r.0 != 201) {
+            assert_eq!(*status, 409);
+            assert_eq!(body, &value, "every loser is shown the winner's bytes");
+        }
+    }
+}
+
+#[test]
+fn b0x_append_list_ack_and_quota() {
+    let s = server(Quotas { b0x_items: 3 });
+    let url = format!("http://{}/v1/b0x/{}", s.addr, hex(&[5; 32]));
+    for i in 1..=3u8 {
+        let r = call("POST", &url, Some(&[i; 10]));
+        assert_eq!(r.status, 201);
+        assert!(r.text().contains(&format!("\"seq\":{i}")), "{}", r.text());
+    }
+    let r = call("POST", &url, Some(&[4; 10]));
+    assert_eq!(r.status, 429, "{}", r.text());
+    let list = call("GET", &format!("{url}?after=1"), None).body;
+    // u64 seq ‖ u32 len ‖ bytes, twice.
+    assert_eq!(list.len(), 2 * (8 + 4 + 10));
+    assert_eq!(u64::from_be_bytes(list[..8].try_into().unwrap()), 2);
+    let r = call("DELETE", &format!("{url}?upto=2"), None);
+    assert!(r.text().contains("\"removed\":2"), "{}", r.text());
+    assert_eq!(call("GET", &url, None).body.len(), 8 + 4 + 10);
+    assert_eq!(call("POST", &url, Some(&[5; 10])).status, 201, "room again after the ack");
+    assert_eq!(call("DELETE", &format!("{url}?upto=zero"), None).status, 400);
+}
+
+#[test]
+fn evidence_is_kept_once_per_device_and_listed() {
+    let s = server(Quotas::default());
+    let base = format!("http://{}", s.addr);
+    assert_eq!(call("PUT", &format!("{base}/v1/evidence/{}", hex(&[3; 32])), Some(b"proof one")).status, 201);
+    assert_eq!(call("PUT", &format!("{base}/v1/evidence/{}", hex(&[3; 32])), Some(b"proof two")).status, 200);
+    assert_eq!(call("PUT", &format!("{base}/v1/evidence/{}", hex(&[4; 32])), Some(b"proof three")).status, 201);
+    let all = call("GET", &format!("{base}/v1/evidence"), None).body;
+    assert_eq!(all.len(), 2 * (8 + 32 + 4) + 9 + 11);
+    let later = call("GET", &format!("{base}/v1/evidence?after=1"), None).body;
+    assert_eq!(&later[8..40], &[4; 32]);
+}
