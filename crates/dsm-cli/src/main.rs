@@ -171,6 +171,9 @@ enum Command {
         #[arg(long, value_name = "FILE", conflicts_with = "export")]
         import: Option<PathBuf>,
     },
+    /// Storage node commands.
+    #[command(subcommand)]
+    Node(NodeCmd),
     /// Run a narrated end-to-end demo in a temporary directory: wallets, transfers over
     /// TCP and through a shared directory, a lost message recovered, a cloned wallet's
     /// double spend caught by Tripwire, and a final balance table.
@@ -178,6 +181,21 @@ enum Command {
         /// Signature suite for every device.
         #[arg(long, value_enum, default_value_t = Suite::MlDsa65)]
         suite: Suite,
+    },
+}
+
+#[derive(Subcommand)]
+enum NodeCmd {
+    /// Run a storage node: an HTTP server that stores and serves bytes (objects, anchor
+    /// slots, b0x inboxes, evidence) in an embedded database. It never signs anything and
+    /// never judges protocol validity. Prints the address once it is ready.
+    Serve {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:7600")]
+        listen: String,
+        /// Directory for the node's database (created if missing).
+        #[arg(long, default_value = "dsm-node-data")]
+        data: PathBuf,
     },
 }
 
@@ -214,6 +232,21 @@ impl From<Suite> for SuiteId {
     }
 }
 
+fn node_serve(listen: &str, data: &std::path::Path) -> Result<(), wallet_cmd::CliError> {
+    let fail = |code, msg: String| wallet_cmd::CliError { code, msg };
+    std::fs::create_dir_all(data).map_err(|e| fail(exit::FAILURE, format!("cannot create {}: {e}", data.display())))?;
+    let store = dsm_node::store::EmbeddedStore::open(&data.join("node.redb")).map_err(|e| fail(exit::FAILURE, format!("cannot open the node store in {}: {e} (is another node using it?)", data.display())))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| fail(exit::FAILURE, e.to_string()))?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| fail(exit::FAILURE, format!("cannot listen on {listen}: {e}")))?;
+        let addr = listener.local_addr().map_err(|e| fail(exit::FAILURE, e.to_string()))?;
+        println!("dsm node listening on http://{addr} (data in {})", data.display());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        dsm_node::serve(listener, dsm_node::api::Node::new(store, dsm_node::store::Quotas::default())).await.map_err(|e| fail(exit::FAILURE, e.to_string()))
+    })
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -241,6 +274,7 @@ fn main() -> ExitCode {
         Command::Receipt { id, out } => wallet_cmd::receipt(&ctx, &id, out),
         Command::Verify { file } => wallet_cmd::verify(&ctx, &file),
         Command::Evidence { export, import } => wallet_cmd::evidence(&ctx, export, import),
+        Command::Node(NodeCmd::Serve { listen, data }) => node_serve(&listen, &data),
         Command::Demo { suite } => demo::run(suite.into(), &mut std::io::stdout()).map_err(|e| wallet_cmd::CliError { code: exit::FAILURE, msg: e.to_string() }),
     };
     match result {

@@ -336,3 +336,21 @@ fn cloned_wallet_double_spend_through_the_cli() {
     assert_eq!(refused.status.code(), Some(5), "{}", String::from_utf8_lossy(&refused.stderr));
     assert_eq!(balance(&bob) + balance(&carol), 200, "both payees were paid: the double spend is detected, not prevented, offline");
 }
+
+#[test]
+fn node_serve_answers_health_and_stores_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = std::process::Command::new(bin()).args(["node", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(dir.path().join("data")).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(node.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let health = agent.get(format!("{url}/health")).call().unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let bytes = b"hello node";
+    let addr: String = dsm_node::api::object_address(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(agent.put(format!("{url}/v1/objects/{addr}")).send(&bytes[..]).unwrap().status().as_u16(), 201);
+    assert_eq!(agent.get(format!("{url}/v1/objects/{addr}")).call().unwrap().into_body().read_to_vec().unwrap(), bytes);
+    node.kill().unwrap();
+    node.wait().unwrap();
+}
