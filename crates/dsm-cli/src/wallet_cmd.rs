@@ -512,6 +512,9 @@ pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration, max_amount: 
                 if let Some(e) = &r.error {
                     eprintln!("session from {from} ended early: {e}");
                 }
+                if w.is_poisoned() {
+                    return Err(CliError::new(exit::WALLET, "a write to the wallet failed; nothing more was signed. Check the disk and start `dsm receive` again"));
+                }
                 if once {
                     return r.error.map_or(Ok(()), |e| Err(CliError::new(exit::INCOMPLETE, format!("the session ended early: {e}"))));
                 }
@@ -534,6 +537,9 @@ pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration, max_amount: 
                 }
                 if let Some(e) = &r.error {
                     eprintln!("session ended early: {e}");
+                }
+                if w.is_poisoned() {
+                    return Err(CliError::new(exit::WALLET, "a write to the wallet failed; nothing more was signed. Check the disk and start `dsm receive` again"));
                 }
             }
         }

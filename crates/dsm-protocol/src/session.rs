@@ -4,9 +4,10 @@
 //!  dialer (pays)                                   listener (is paid)
 //!  Hello{tip, pending?, witnessed}  ─────────────▶
 //!                                  ◀─────────────  Hello{tip, pending?, witnessed}
-//!                                  ◀─────────────  Acceptance (of the dialer's pending, if any)
-//!  Acceptance (of the listener's    ─────────────▶
-//!    pending, if any)
+//!                                  ◀─────────────  answer to the dialer's pending, if any
+//!  (take that answer first, then)
+//!  answer to the listener's pending ─────────────▶
+//!    if any
 //!  [commit debit] Proposal          ─────────────▶  verify, [commit credit]
 //!                                  ◀─────────────  Acceptance
 //!  verify, [commit stitch]  … next Proposal …
@@ -219,6 +220,10 @@ pub struct Completed {
     pub resumed: bool,
 }
 
+/// Refusal reason the session itself uses: the receiver cannot hold the credit (its
+/// balance would overflow or it holds the maximum number of tokens).
+pub const REFUSAL_CANNOT_HOLD: u64 = 2;
+
 /// A transfer that ended in a signed refusal in this session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refused {
@@ -243,8 +248,11 @@ pub struct Session {
     in_flight: Option<VerifiedProposal>,
     /// Our pending proposal was offered in our hello.
     in_flight_resumed: bool,
-    /// The tip the peer announced in its hello (dialer, no pending of its own).
+    /// The tip the peer will hold once everything pending is resolved (dialer).
     peer_tip: Option<TipDigest>,
+    /// The listener's pending proposal to us and the tip it announced, answered once our
+    /// own pending proposal is resolved (dialer).
+    peer_pending: Option<(SignedProposal, TipDigest)>,
     completed: Vec<Completed>,
     refused: Vec<Refused>,
     error: Option<SessionError>,
@@ -271,6 +279,7 @@ impl Session {
             in_flight: None,
             in_flight_resumed: false,
             peer_tip: None,
+            peer_pending: None,
             completed: Vec::new(),
             refused: Vec::new(),
             error: None,
@@ -416,10 +425,22 @@ impl Session {
         let verified = match verify_proposal(p, ledger.view()) {
             Ok(v) => v,
             Err(ReceiptError::Equivocator(_)) => return Ok(refuse_now(commit, RefusalCode::Equivocator)),
+            Err(ReceiptError::HeadConsumed { .. } | ReceiptError::TipConsumed { .. }) => {
+                // A second successor of a head we saw: with the first, Tripwire evidence.
+                ledger.witness(p)?;
+                return Ok(refuse_now(commit, RefusalCode::Equivocator));
+            }
             Err(_) => return Ok(refuse_now(commit, RefusalCode::Invalid)),
         };
         let rnd = ledger.random();
-        if let Some(reason) = ledger.refusal_reason(&verified) {
+        // A permanent inability to take the credit (e.g. this device already holds the
+        // maximum number of tokens) is a signed refusal, so the sender is not locked forever.
+        let reason = ledger.refusal_reason(&verified).or_else(|| {
+            let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
+            let step = &verified.signed().proposal.step;
+            local.head.balances.credited(&step.token, step.amount).err().map(|_| REFUSAL_CANNOT_HOLD)
+        });
+        if let Some(reason) = reason {
             let built = {
                 let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
                 refuse(&local, &verified, reason, &rnd)
@@ -499,6 +520,34 @@ impl Session {
         Ok(())
     }
 
+    fn answers_in_flight(&self, commit: &Digest) -> bool {
+        self.in_flight.as_ref().is_some_and(|vp| vp.commit() == commit)
+    }
+
+    /// Dialer: answer the listener's pending proposal (if it had one), then propose.
+    fn answer_peer_pending_then_propose(&mut self, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
+        let mut out = Vec::new();
+        if let Some((p, announced)) = self.peer_pending.take() {
+            // The listener is locked on a proposal to us: answering it is what lets both
+            // relationship tips meet again (its tree already holds that child tip; after
+            // our signed refusal it moves to the release tip).
+            let answer = self.answer_proposal(&p, true, ledger)?;
+            match &answer {
+                SessionMessage::Refusal(_) => {
+                    out.push(answer);
+                    self.phase = Phase::Failed;
+                    self.error = Some(SessionError::PendingNotAcceptable);
+                    return Ok(out);
+                }
+                SessionMessage::SignedRefusal(_) => self.peer_tip = Some(release_tip(&p.proposal.step.child_tip())),
+                _ => self.peer_tip = Some(announced),
+            }
+            out.push(answer);
+        }
+        out.extend(self.propose_next(ledger)?);
+        Ok(out)
+    }
+
     /// Dialer, once everything pending is resolved: check tips agree, then propose the next
     /// transfer or close.
     fn propose_next(&mut self, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
@@ -540,6 +589,12 @@ impl Session {
     }
 
     fn step(&mut self, msg: SessionMessage, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
+        // A repeated answer to something already settled is ignored, whatever the phase.
+        match &msg {
+            SessionMessage::Acceptance(a) if !self.answers_in_flight(&a.acceptance.proposal_commit) && ledger.is_stitched(&a.acceptance.proposal_commit)? => return Ok(vec![]),
+            SessionMessage::SignedRefusal(r) if !self.answers_in_flight(&r.refusal.proposal_commit) && ledger.refusal_for(&r.refusal.proposal_commit)?.is_some() => return Ok(vec![]),
+            _ => {}
+        }
         let phase = self.phase.describe();
         let unexpected = |m: &SessionMessage| SessionError::Unexpected { got: m.name(), phase };
         match (self.role, &self.phase, msg) {
@@ -557,12 +612,18 @@ impl Session {
                 self.in_flight = my_pending;
                 Ok(out)
             }
-            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::Acceptance(a)) => {
+            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::Acceptance(a)) if self.answers_in_flight(&a.acceptance.proposal_commit) => {
                 self.take_acceptance(&a, ledger)?;
                 self.phase = Phase::AwaitProposal;
                 Ok(vec![])
             }
-            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::SignedRefusal(r)) => {
+            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::Refusal(r)) if self.answers_in_flight(&r.proposal_commit) => {
+                // The dialer cannot take our pending proposal now; it stays pending.
+                self.in_flight = None;
+                self.phase = Phase::AwaitProposal;
+                Ok(vec![])
+            }
+            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::SignedRefusal(r)) if self.answers_in_flight(&r.refusal.proposal_commit) => {
                 self.take_refusal(&r, ledger)?;
                 self.phase = Phase::AwaitProposal;
                 Ok(vec![])
@@ -576,43 +637,32 @@ impl Session {
             // ---- dialer
             (Role::Dialer, Phase::AwaitHello, SessionMessage::Hello(h)) => {
                 self.check_hello(&h, ledger)?;
-                let mut out = Vec::new();
-                let mut theirs = h.tip;
-                if let Some(p) = &h.pending {
-                    // The listener is locked on a proposal to us: answering it is what lets
-                    // both relationship tips meet again (its tree already holds that child
-                    // tip; after our signed refusal it moves to the release tip).
-                    let answer = self.answer_proposal(p, true, ledger)?;
-                    let refused = matches!(answer, SessionMessage::Refusal(_));
-                    if matches!(answer, SessionMessage::SignedRefusal(_)) {
-                        theirs = release_tip(&p.proposal.step.child_tip());
-                    }
-                    out.push(answer);
-                    if refused {
-                        self.phase = Phase::Failed;
-                        self.error = Some(SessionError::PendingNotAcceptable);
-                        return Ok(out);
-                    }
-                }
                 if self.in_flight.is_some() {
-                    // The listener either already accepted our pending proposal or accepts it
-                    // now: its acceptance comes next, and checking it checks the tips.
+                    // Our own pending proposal is answered first (the listener's answer follows
+                    // its hello); only then can we answer the listener's pending, which may be
+                    // built on the tip that answer produces.
+                    self.peer_pending = h.pending.clone().map(|p| (p, h.tip));
+                    self.peer_tip = None;
                     self.phase = Phase::AwaitPendingAcceptance;
-                    return Ok(out);
+                    return Ok(vec![]);
                 }
-                self.peer_tip = Some(theirs);
-                out.extend(self.propose_next(ledger)?);
-                Ok(out)
+                self.peer_pending = h.pending.clone().map(|p| (p, h.tip));
+                self.peer_tip = Some(h.tip);
+                self.answer_peer_pending_then_propose(ledger)
             }
-            (Role::Dialer, Phase::AwaitPendingAcceptance, SessionMessage::Acceptance(a)) => {
+            (Role::Dialer, Phase::AwaitPendingAcceptance, SessionMessage::Acceptance(a)) if self.answers_in_flight(&a.acceptance.proposal_commit) => {
+                self.take_acceptance(&a, ledger)?;
+                self.answer_peer_pending_then_propose(ledger)
+            }
+            (Role::Dialer, Phase::AwaitPendingAcceptance, SessionMessage::SignedRefusal(r)) if self.answers_in_flight(&r.refusal.proposal_commit) => {
+                self.take_refusal(&r, ledger)?;
+                self.answer_peer_pending_then_propose(ledger)
+            }
+            (Role::Dialer, Phase::AwaitAcceptance, SessionMessage::Acceptance(a)) if self.answers_in_flight(&a.acceptance.proposal_commit) => {
                 self.take_acceptance(&a, ledger)?;
                 self.propose_next(ledger)
             }
-            (Role::Dialer, Phase::AwaitAcceptance, SessionMessage::Acceptance(a)) => {
-                self.take_acceptance(&a, ledger)?;
-                self.propose_next(ledger)
-            }
-            (Role::Dialer, Phase::AwaitAcceptance | Phase::AwaitPendingAcceptance, SessionMessage::SignedRefusal(r)) => {
+            (Role::Dialer, Phase::AwaitAcceptance, SessionMessage::SignedRefusal(r)) if self.answers_in_flight(&r.refusal.proposal_commit) => {
                 self.take_refusal(&r, ledger)?;
                 self.propose_next(ledger)
             }

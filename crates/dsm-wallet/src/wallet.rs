@@ -161,6 +161,10 @@ pub struct Wallet {
     pending: BTreeMap<DeviceId, SignedProposal>,
     /// Policy: refuse (signed) any single incoming transfer above this amount.
     max_incoming: Option<Amount>,
+    /// A head-changing write failed: the disk may or may not hold it, so the in-memory
+    /// head can no longer be trusted and nothing more is signed until the wallet is
+    /// reopened (which reloads the head from the store).
+    poisoned: bool,
     witness_seq: u64,
     rng_override: Option<(u64, u64)>,
 }
@@ -215,7 +219,7 @@ impl Wallet {
             .put(Table::Meta, b"sealed_key".to_vec(), sealed)
             .put(Table::Meta, b"head".to_vec(), head.to_bytes());
         store.commit(&batch)?;
-        Ok(Wallet { store, identity, key, head, tree: SparseMerkleTree::new(), banned: HashSet::new(), pending: BTreeMap::new(), max_incoming: None, witness_seq: 0, rng_override: None })
+        Ok(Wallet { store, identity, key, head, tree: SparseMerkleTree::new(), banned: HashSet::new(), pending: BTreeMap::new(), max_incoming: None, poisoned: false, witness_seq: 0, rng_override: None })
     }
 
     /// Opens the wallet in `store`, unsealing the key with `passphrase`.
@@ -259,7 +263,7 @@ impl Wallet {
             Some((k, _)) => u64::from_be_bytes(k.as_slice().try_into().unwrap_or([0; 8])) + 1,
             None => 0,
         };
-        Ok(Wallet { store, identity, key, head, tree, banned, pending, max_incoming: None, witness_seq, rng_override: None })
+        Ok(Wallet { store, identity, key, head, tree, banned, pending, max_incoming: None, poisoned: false, witness_seq, rng_override: None })
     }
 
     /// Makes signing randomness deterministic (benchmarks and reproducible demos only;
@@ -359,7 +363,7 @@ impl Wallet {
         let entry = HistoryEntry { height: head.height, kind: EntryKind::DevFaucet, peer: None, token: token.digest().to_hex(), amount: amount.0.to_string(), status: "final".into(), receipt: None };
         let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), head.to_bytes()).put(Table::History, history_key(head.height), json(&entry));
-        self.store.commit(&b)?;
+        self.commit_head_change(&b).map_err(|e| WalletError::Store(StoreError::Backend(e.to_string())))?;
         self.head = head;
         Ok(&self.head)
     }
@@ -506,6 +510,22 @@ impl Wallet {
         })
     }
 
+    /// True once a head-changing write failed; reopen the wallet to go on.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Commits a head-changing batch; any failure poisons the wallet (see `poisoned`).
+    fn commit_head_change(&mut self, b: &Batch) -> Result<(), LedgerError> {
+        if self.poisoned {
+            return Err(LedgerError::Store("an earlier write failed; reopen the wallet before signing anything else".into()));
+        }
+        self.store.commit(b).map_err(|e| {
+            self.poisoned = true;
+            LedgerError::Store(e.to_string())
+        })
+    }
+
     fn lerr(e: WalletError) -> LedgerError {
         LedgerError::Store(e.to_string())
     }
@@ -603,7 +623,7 @@ impl Ledger for Wallet {
             .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.child_tip.as_bytes().to_vec())
             .put(Table::Pending, p.step.receiver.as_bytes().to_vec(), built.signed.to_bytes())
             .put(Table::History, history_key(entry.height), json(&entry));
-        self.store.commit(&b).map_err(|e| LedgerError::Store(e.to_string()))?;
+        self.commit_head_change(&b)?;
         self.head = built.child_head.clone();
         self.tree.insert(*p.step.relationship.as_bytes(), built.child_tip.0);
         self.pending.insert(p.step.receiver, built.signed.clone());
@@ -633,9 +653,9 @@ impl Ledger for Wallet {
             .put(Table::History, history_key(entry.height), json(&entry));
         let seq = self.witness_seq;
         self.add_witness(&mut b, &Statement::Proposal(built.receipt.proposal.clone()), WitnessPlace::ProposalOf(&commit)).map_err(Self::lerr)?;
-        if let Err(e) = self.store.commit(&b) {
+        if let Err(e) = self.commit_head_change(&b) {
             self.witness_seq = seq;
-            return Err(LedgerError::Store(e.to_string()));
+            return Err(e);
         }
         self.head = built.child_head.clone();
         self.tree.insert(*p.step.relationship.as_bytes(), built.child_tip.0);
@@ -709,9 +729,9 @@ impl Ledger for Wallet {
             .put(Table::History, history_key(entry.height), json(&entry));
         let seq = self.witness_seq;
         self.add_witness(&mut b, &Statement::Proposal(proposal.clone()), WitnessPlace::Inline).map_err(Self::lerr)?;
-        if let Err(e) = self.store.commit(&b) {
+        if let Err(e) = self.commit_head_change(&b) {
             self.witness_seq = seq;
-            return Err(LedgerError::Store(e.to_string()));
+            return Err(e);
         }
         self.head = built.child_head.clone();
         self.tree.insert(*p.step.relationship.as_bytes(), built.release_tip.0);
@@ -752,9 +772,9 @@ impl Ledger for Wallet {
             .put(Table::History, history_key(entry.height), json(&entry));
         let seq = self.witness_seq;
         self.add_witness(&mut b, &Statement::Refusal(refused.refusal().clone()), WitnessPlace::Inline).map_err(Self::lerr)?;
-        if let Err(e) = self.store.commit(&b) {
+        if let Err(e) = self.commit_head_change(&b) {
             self.witness_seq = seq;
-            return Err(LedgerError::Store(e.to_string()));
+            return Err(e);
         }
         self.head = built.child_head.clone();
         self.tree.insert(*p.step.relationship.as_bytes(), built.release_tip.0);
@@ -805,13 +825,18 @@ impl Ledger for Wallet {
     fn gossip(&self, exclude: &[DeviceId], max: usize) -> Result<Vec<SignedProposal>, LedgerError> {
         let s = |e: StoreError| LedgerError::Store(e.to_string());
         let mut out = Vec::new();
-        // Evidence first: spreading proof of a cheat matters more than recent history.
+        // Evidence first, but in at most half the slots: a flood of (cheaply made)
+        // equivocating devices must not crowd recent history out of every hello.
+        let evidence_slots = max / 2;
         for (_, v) in self.store.scan(Table::Evidence).map_err(s)? {
+            if out.len() >= evidence_slots {
+                break;
+            }
             if let Ok(proof) = EquivocationProof::from_bytes(&v) {
                 let (a, b) = proof.statements();
                 for st in [a, b] {
                     if let Statement::Proposal(p) = st {
-                        if !exclude.contains(&p.proposal.step.sender) && out.len() < max {
+                        if !exclude.contains(&p.proposal.step.sender) && out.len() < evidence_slots {
                             out.push(p.clone());
                         }
                     }

@@ -72,7 +72,7 @@ fn acceptance_of_another_proposal_is_rejected() {
     let acc = l.handle(wire(&prop[0]), &mut b).unwrap();
     let SessionMessage::Acceptance(mut acc) = acc[0].clone() else { panic!() };
     acc.acceptance.proposal_commit = dsm_core::hash::Digest([1; 32]);
-    assert!(matches!(d.handle(SessionMessage::Acceptance(acc), &mut a), Err(SessionError::Invalid(_))));
+    assert!(matches!(d.handle(SessionMessage::Acceptance(acc), &mut a), Err(SessionError::Unexpected { got: "acceptance", .. })));
     assert_eq!(a.pending().unwrap().len(), 1, "still pending, resolved next time");
 }
 

@@ -193,3 +193,114 @@ fn lost_signed_refusal_is_delivered_again() {
     assert_eq!((dev(&a), dev(&b)), (1000, 0));
     assert_settled(&a, &b, 1000);
 }
+
+/// Drives one session synchronously, delivering only the first `deliver_to_listener`
+/// frames from the dialer (the rest are lost); everything the listener says is delivered.
+fn session_losing_dialer_frames_after(payer: &mut dsm_wallet::Wallet, payee: &mut dsm_wallet::Wallet, amounts: &[u128], deliver_to_listener: usize) {
+    use dsm_protocol::session::Session;
+    let mut d = Session::dialer(payee.device_id(), amounts.iter().map(|a| (dsm_wallet::token("DEV"), dsm_core::chain::Amount(*a))).collect());
+    let mut l = Session::listener();
+    let mut to_l: Vec<_> = d.start(payer).unwrap();
+    let mut delivered = 0;
+    while !to_l.is_empty() {
+        let mut to_d = Vec::new();
+        for m in to_l.drain(..) {
+            if delivered < deliver_to_listener {
+                delivered += 1;
+                to_d.extend(l.handle(wire(&m), payee).unwrap_or_default());
+            }
+        }
+        for m in to_d {
+            to_l.extend(d.handle(wire(&m), payer).unwrap_or_default());
+        }
+    }
+}
+
+/// Found in review: a dialer holding a pending proposal must take the answer to it before
+/// answering the listener's pending proposal, which may be built on the tip that answer
+/// produces. Setup: b's proposal to a was refused (signed) but the refusal was lost; a then
+/// proposed on the release tip and that was lost too. Now b dials a.
+#[test]
+fn crossed_pending_after_a_lost_refusal_resolves_in_one_session() {
+    let (mut a, _) = memory_wallet(1000);
+    let (mut b, _) = memory_wallet(1000);
+    a.set_max_incoming(Some(dsm_core::chain::Amount(50)));
+    // b pays a 100; a refuses (signed) but b never hears it.
+    let t = std::time::Duration::from_millis(300);
+    let (rb, ra) = session_with(&mut b, &mut a, &[100], t, |l| l, drop_frame(1));
+    assert!(rb.error.is_some() && ra.refused.len() == 1);
+    // a dials b to pay 10: a answers b's pending with its stored refusal and proposes on the
+    // release tip; nothing a sends after its hello arrives.
+    session_losing_dialer_frames_after(&mut a, &mut b, &[10], 1);
+    assert_eq!(a.pending().unwrap().len(), 1);
+    assert_eq!(b.pending().unwrap().len(), 1);
+    // b dials a: everything resolves.
+    let (rb, ra) = session(&mut b, &mut a, &[]);
+    assert!(rb.error.is_none() && ra.error.is_none(), "{:?} / {:?}", rb.error, ra.error);
+    assert_eq!((dev(&a), dev(&b)), (990, 1010));
+    assert_settled(&a, &b, 2000);
+}
+
+/// Found in review: a second successor of a head the receiver already saw, sent straight
+/// to it (not through gossip), must become stored evidence, not just a refusal. An honest
+/// client would not even send it (the tips differ); a modified one does.
+#[test]
+fn a_direct_double_spend_to_the_same_receiver_becomes_evidence() {
+    use dsm_core::receipt::{propose, LocalDevice};
+    use dsm_protocol::message::SessionMessage;
+    use dsm_protocol::session::{Ledger, Session};
+    let (mut m, sm) = memory_wallet(100);
+    let mut clone = dsm_wallet::Wallet::open(Box::new(sm.fork()), PASS).unwrap();
+    let (mut b, _) = memory_wallet(0);
+    session(&mut m, &mut b, &[60]);
+    let hello = Session::dialer(b.device_id(), vec![]).start(&mut clone).unwrap();
+    let second = {
+        let l = LocalDevice { identity: clone.identity(), key: clone.signing_key(), head: Ledger::head(&clone), tree: clone.tree() };
+        propose(&l, &b.device_id(), dsm_wallet::token("DEV"), dsm_core::chain::Amount(70), &[9; 32]).unwrap()
+    };
+    let mut l = Session::listener();
+    l.handle(wire(&hello[0]), &mut b).unwrap();
+    let answer = l.handle(SessionMessage::Proposal(Box::new(second.signed)), &mut b).unwrap();
+    assert!(matches!(&answer[0], SessionMessage::Refusal(r) if r.code == dsm_protocol::message::RefusalCode::Equivocator), "{}", answer[0].name());
+    assert_eq!(dev(&b), 60);
+    let ev = b.evidence().unwrap();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].verify().unwrap().device(), m.device_id());
+}
+
+/// Found in review: a receiver that cannot hold a new token (64 already) answers with a
+/// signed refusal, so the sender gets its amount back instead of staying locked.
+#[test]
+fn a_receiver_that_cannot_hold_the_token_refuses_with_a_signature() {
+    let (mut a, _) = memory_wallet(100);
+    let (mut b, _) = memory_wallet(0);
+    for i in 0..dsm_core::chain::MAX_TOKENS {
+        b.dev_faucet(&format!("T{i}"), dsm_core::chain::Amount(1)).unwrap();
+    }
+    let (ra, _) = session(&mut a, &mut b, &[5]);
+    assert!(ra.error.is_none(), "{:?}", ra.error);
+    assert_eq!(ra.refused.len(), 1);
+    assert_eq!(ra.refused[0].refusal.refusal.reason, dsm_protocol::session::REFUSAL_CANNOT_HOLD);
+    assert_eq!(dev(&a), 100);
+    assert!(a.pending().unwrap().is_empty());
+}
+
+/// Found in review: after a head-changing write fails (it may or may not be on disk), the
+/// wallet signs nothing more until it is reopened from its store.
+#[test]
+fn a_failed_write_poisons_the_wallet_until_reopened() {
+    use dsm_wallet::store::{CrashPoint, CrashingStore};
+    let (mut a, _) = memory_wallet(100);
+    let (b0, sb) = memory_wallet(0);
+    drop(b0);
+    let mut b = dsm_wallet::Wallet::open(Box::new(CrashingStore::new(sb.clone(), 0, CrashPoint::AfterWrite)), PASS).unwrap();
+    let (_, rb) = session(&mut a, &mut b, &[5]);
+    assert!(rb.error.is_some());
+    assert!(b.is_poisoned());
+    let (_, rb) = session(&mut a, &mut b, &[]);
+    assert!(rb.completed.is_empty() && rb.refused.is_empty(), "a poisoned wallet signs nothing");
+    let mut b = reopen(&sb);
+    let (ra, _) = session(&mut a, &mut b, &[]);
+    assert!(ra.error.is_none(), "{:?}", ra.error);
+    assert_settled(&a, &b, 100);
+}
