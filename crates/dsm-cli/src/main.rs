@@ -243,7 +243,7 @@ fn node_serve(listen: &str, data: &std::path::Path) -> Result<(), wallet_cmd::Cl
         println!("dsm node listening on http://{addr} (data in {})", data.display());
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        dsm_node::serve(listener, dsm_node::api::Node::new(store, dsm_node::store::Quotas::default())).await.map_err(|e| fail(exit::FAILURE, e.to_string()))
+        dsm_node::serve(listener, dsm_node::api::Node::new(store, dsm_node::store::Quotas::default()), dsm_node::Timeouts::default()).await.map_err(|e| fail(exit::FAILURE, e.to_string()))
     })
 }
 

@@ -12,12 +12,16 @@ struct Server {
 }
 
 fn server(quotas: Quotas) -> Server {
+    server_with(quotas, dsm_node::Timeouts::default())
+}
+
+fn server_with(quotas: Quotas, timeouts: dsm_node::Timeouts) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(&dir.path().join("node.redb")).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
-    rt.spawn(dsm_node::serve(listener, Node::new(store, quotas)));
+    rt.spawn(dsm_node::serve(listener, Node::new(store, quotas), timeouts));
     Server { addr, _dir: dir, _rt: rt }
 }
 
@@ -163,4 +167,32 @@ fn evidence_is_kept_once_per_device_and_listed() {
     assert_eq!(all.len(), 2 * (8 + 32 + 4) + 9 + 11);
     let later = call("GET", &format!("{base}/v1/evidence?after=1"), None).body;
     assert_eq!(&later[8..40], &[4; 32]);
+}
+
+/// A client that sends half a request head, or a body far slower than promised, is cut
+/// off; the node keeps answering everyone else.
+#[test]
+fn slow_clients_are_cut_off_and_the_node_stays_up() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let t = dsm_node::Timeouts { header: Duration::from_millis(300), request: Duration::from_millis(600) };
+    let s = server_with(Quotas::default(), t);
+    // Half a request head, then silence.
+    let mut slow = std::net::TcpStream::connect(s.addr).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let start = Instant::now();
+    let mut buf = Vec::new();
+    let _ = slow.read_to_end(&mut buf);
+    assert!(start.elapsed() < Duration::from_secs(4), "the half-open request was dropped");
+    // A body that never finishes: 408.
+    let mut trickle = std::net::TcpStream::connect(s.addr).unwrap();
+    let addr = hex(&object_address(b"x"));
+    trickle.write_all(format!("PUT /v1/objects/{addr} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc").as_bytes()).unwrap();
+    trickle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut head = [0u8; 12];
+    trickle.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 408");
+    // Everyone else is still served.
+    assert_eq!(call("GET", &format!("http://{}/health", s.addr), None).status, 200);
 }
