@@ -196,3 +196,17 @@ fn slow_clients_are_cut_off_and_the_node_stays_up() {
     // Everyone else is still served.
     assert_eq!(call("GET", &format!("http://{}/health", s.addr), None).status, 200);
 }
+
+/// The OpenAPI file documents every route the router serves, and no other.
+#[test]
+fn openapi_lists_every_route() {
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api.rs")).unwrap();
+    let routes: Vec<&str> = src.split(".route(\"").skip(1).map(|r| r.split('"').next().unwrap()).collect();
+    assert!(routes.len() >= 7, "{routes:?}");
+    for r in &routes {
+        assert!(spec.contains(&format!("  {r}:")), "{r} is not in openapi.yaml");
+    }
+    let documented = spec.lines().filter(|l| l.starts_with("  /")).count();
+    assert_eq!(documented, routes.len(), "openapi.yaml documents a route the node does not serve");
+}

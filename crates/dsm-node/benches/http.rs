@@ -1,0 +1,75 @@
+//! Node throughput on loopback with the embedded store: small-object GET, object PUT and
+//! slot put-if-absent, from keep-alive HTTP/1.1 clients on threads of the same machine
+//! (so clients and server share the 2 cores). Run: `cargo bench -p dsm-node --bench http`.
+
+use dsm_node::api::{object_address, Node};
+use dsm_node::store::{EmbeddedStore, Quotas};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn run(name: &str, clients: usize, secs: f64, op: impl Fn(&ureq::Agent, u64) -> u16 + Sync) {
+    let done = AtomicU64::new(0);
+    let bad = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for c in 0..clients {
+            let (done, bad, op) = (&done, &bad, &op);
+            s.spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let mut i = c as u64 * 1_000_000_000;
+                while start.elapsed().as_secs_f64() < secs {
+                    let status = op(&agent, i);
+                    if !(200..300).contains(&status) {
+                        bad.fetch_add(1, Ordering::Relaxed);
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            });
+        }
+    });
+    let n = done.load(Ordering::Relaxed);
+    println!("{name:<28} {:>9.0} req/s  ({n} requests, {} clients, {} non-2xx)", n as f64 / start.elapsed().as_secs_f64(), clients, bad.load(Ordering::Relaxed));
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "quick");
+    let secs = if quick { 1.0 } else { 5.0 };
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("node.redb")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(dsm_node::serve(listener, Node::new(store, Quotas::default()), dsm_node::Timeouts::default()));
+    std::thread::sleep(Duration::from_millis(100));
+    let base = format!("http://{addr}");
+    // 1,000 small objects to read.
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let objects: Vec<String> = (0..1000u32)
+        .map(|i| {
+            let body = format!("object number {i}, about a hundred bytes of payload .......................................").into_bytes();
+            let url = format!("{base}/v1/objects/{}", hex(&object_address(&body)));
+            agent.put(&url).send(&body[..]).unwrap();
+            url
+        })
+        .collect();
+    println!("dsm-node on {addr}, embedded store, 2 server worker threads");
+    run("GET small object", 4, secs, |a, i| {
+        let mut r = a.get(&objects[(i % 1000) as usize]).call().unwrap();
+        let _ = r.body_mut().read_to_vec();
+        r.status().as_u16()
+    });
+    run("PUT new object (fsync)", 4, secs, |a, i| {
+        let body = format!("fresh object {i} ............................................................").into_bytes();
+        a.put(format!("{base}/v1/objects/{}", hex(&object_address(&body)))).send(&body[..]).unwrap().status().as_u16()
+    });
+    run("PUT slot if absent (fsync)", 4, secs, |a, i| {
+        let mut d = [0u8; 32];
+        d[..8].copy_from_slice(&i.to_be_bytes());
+        a.put(format!("{base}/v1/slots/{}/{}", hex(&d), hex(&[7; 32]))).send(&b"successor head bytes"[..]).unwrap().status().as_u16()
+    });
+}
