@@ -193,9 +193,14 @@ enum NodeCmd {
         /// Address to listen on (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:7600")]
         listen: String,
-        /// Directory for the node's database (created if missing).
-        #[arg(long, default_value = "dsm-node-data")]
+        /// Directory for the node's embedded database (created if missing).
+        #[arg(long, default_value = "dsm-node-data", conflicts_with = "postgres")]
         data: PathBuf,
+        /// Use this PostgreSQL database instead of the embedded store (for operators running
+        /// several stateless node processes on one database), e.g.
+        /// "host=127.0.0.1 user=dsm dbname=dsm". Tables are created on first start.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
     },
 }
 
@@ -232,19 +237,30 @@ impl From<Suite> for SuiteId {
     }
 }
 
-fn node_serve(listen: &str, data: &std::path::Path) -> Result<(), wallet_cmd::CliError> {
+fn node_serve(listen: &str, data: &std::path::Path, postgres: Option<&str>) -> Result<(), wallet_cmd::CliError> {
     let fail = |code, msg: String| wallet_cmd::CliError { code, msg };
-    std::fs::create_dir_all(data).map_err(|e| fail(exit::FAILURE, format!("cannot create {}: {e}", data.display())))?;
-    let store = dsm_node::store::EmbeddedStore::open(&data.join("node.redb")).map_err(|e| fail(exit::FAILURE, format!("cannot open the node store in {}: {e} (is another node using it?)", data.display())))?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| fail(exit::FAILURE, e.to_string()))?;
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| fail(exit::FAILURE, format!("cannot listen on {listen}: {e}")))?;
-        let addr = listener.local_addr().map_err(|e| fail(exit::FAILURE, e.to_string()))?;
-        println!("dsm node listening on http://{addr} (data in {})", data.display());
+    let quotas = dsm_node::store::Quotas::default();
+    let timeouts = dsm_node::Timeouts::default();
+    let run = |node_future: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>, addr: std::net::SocketAddr, what: String| -> Result<(), wallet_cmd::CliError> {
+        println!("dsm node listening on http://{addr} ({what})");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        dsm_node::serve(listener, dsm_node::api::Node::new(store, dsm_node::store::Quotas::default()), dsm_node::Timeouts::default()).await.map_err(|e| fail(exit::FAILURE, e.to_string()))
-    })
+        rt.block_on(node_future).map_err(|e| fail(exit::FAILURE, e.to_string()))
+    };
+    let listener = rt.block_on(tokio::net::TcpListener::bind(listen)).map_err(|e| fail(exit::FAILURE, format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| fail(exit::FAILURE, e.to_string()))?;
+    match postgres {
+        Some(url) => {
+            let store = dsm_node::pg::PostgresStore::connect(url, 4).map_err(|e| fail(exit::FAILURE, e.to_string()))?;
+            run(Box::pin(dsm_node::serve(listener, dsm_node::api::Node::new(store, quotas), timeouts)), addr, "PostgreSQL store".into())
+        }
+        None => {
+            std::fs::create_dir_all(data).map_err(|e| fail(exit::FAILURE, format!("cannot create {}: {e}", data.display())))?;
+            let store = dsm_node::store::EmbeddedStore::open(&data.join("node.redb")).map_err(|e| fail(exit::FAILURE, format!("cannot open the node store in {}: {e} (is another node using it?)", data.display())))?;
+            run(Box::pin(dsm_node::serve(listener, dsm_node::api::Node::new(store, quotas), timeouts)), addr, format!("embedded store in {}", data.display()))
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -274,7 +290,7 @@ fn main() -> ExitCode {
         Command::Receipt { id, out } => wallet_cmd::receipt(&ctx, &id, out),
         Command::Verify { file } => wallet_cmd::verify(&ctx, &file),
         Command::Evidence { export, import } => wallet_cmd::evidence(&ctx, export, import),
-        Command::Node(NodeCmd::Serve { listen, data }) => node_serve(&listen, &data),
+        Command::Node(NodeCmd::Serve { listen, data, postgres }) => node_serve(&listen, &data, postgres.as_deref()),
         Command::Demo { suite } => demo::run(suite.into(), &mut std::io::stdout()).map_err(|e| wallet_cmd::CliError { code: exit::FAILURE, msg: e.to_string() }),
     };
     match result {

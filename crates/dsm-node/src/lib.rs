@@ -1,13 +1,15 @@
 //! The DSM storage node: stores and serves bytes over HTTP, enforces addressing, sizes and
 //! quotas, and never signs or judges protocol validity (PROTOCOL.md §15).
 //!
-//! Work in progress (issue 4): the embedded store and the HTTP API for objects, anchor
-//! slots, b0x inboxes and evidence are built; PostgreSQL, genesis entropy, client-side
-//! replication, settlement and the `dsm node` commands are not yet.
+//! Work in progress (issue 4): the HTTP API for objects, anchor slots, b0x inboxes and
+//! evidence, over the embedded store ([`store::EmbeddedStore`]) or PostgreSQL
+//! ([`pg::PostgresStore`]), is built; genesis entropy, client-side replication and
+//! settlement are not yet.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod pg;
 pub mod store;
 
 use std::sync::Arc;

@@ -1,0 +1,204 @@
+//! The PostgreSQL backend, for operators who run a fleet of stateless node processes on one
+//! PostgreSQL-compatible database. Same semantics as [`crate::store::EmbeddedStore`]; the
+//! conformance tests run against both.
+
+use crate::store::{Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
+use postgres::{Client, NoTls};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
+
+/// Schema migrations, applied in order, each once (recorded in `dsm_schema_version`).
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE dsm_objects (addr BYTEA PRIMARY KEY, bytes BYTEA NOT NULL);
+    CREATE TABLE dsm_slots (device BYTEA NOT NULL, parent BYTEA NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (device, parent));
+    CREATE TABLE dsm_b0x (recipient BYTEA NOT NULL, seq BIGINT NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (recipient, seq));
+    CREATE TABLE dsm_b0x_next (recipient BYTEA PRIMARY KEY, next BIGINT NOT NULL);
+    CREATE TABLE dsm_evidence (seq BIGSERIAL PRIMARY KEY, device BYTEA NOT NULL UNIQUE, bytes BYTEA NOT NULL);
+"];
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+type Job = Box<dyn FnOnce(&mut Client) + Send>;
+
+/// A small pool of connections to one PostgreSQL database. Each connection lives on its own
+/// plain OS thread: the `postgres` client drives its own runtime, which must not run inside
+/// the node's tokio threads.
+pub struct PostgresStore {
+    pool: Vec<Mutex<mpsc::Sender<Job>>>,
+    next: AtomicUsize,
+}
+
+impl PostgresStore {
+    /// Connects `connections` times to `url` (e.g. `host=127.0.0.1 port=5432 user=dsm
+    /// dbname=dsm` or `postgres://…`) and applies pending migrations.
+    pub fn connect(url: &str, connections: usize) -> Result<Self, StoreError> {
+        let mut pool = Vec::new();
+        for i in 0..connections.max(1) {
+            let (ready_tx, ready_rx) = mpsc::channel::<Result<(), StoreError>>();
+            let (job_tx, job_rx) = mpsc::channel::<Job>();
+            let url = url.to_string();
+            std::thread::Builder::new()
+                .name(format!("dsm-pg-{i}"))
+                .spawn(move || {
+                    let mut client = match Client::connect(&url, NoTls) {
+                        Ok(c) => {
+                            let _ = ready_tx.send(Ok(()));
+                            c
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(StoreError::Backend(format!("cannot connect to PostgreSQL at {url:?}: {e}"))));
+                            return;
+                        }
+                    };
+                    // Ends when the store (every sender) is dropped.
+                    while let Ok(job) = job_rx.recv() {
+                        job(&mut client);
+                    }
+                })
+                .map_err(backend)?;
+            ready_rx.recv().map_err(backend)??;
+            pool.push(Mutex::new(job_tx));
+        }
+        let store = PostgresStore { pool, next: AtomicUsize::new(0) };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move |c: &mut Client| {
+            let _ = tx.send(f(c));
+        });
+        self.pool[i].lock().unwrap_or_else(|p| p.into_inner()).send(job).map_err(|_| StoreError::Backend("the PostgreSQL connection thread stopped".into()))?;
+        rx.recv().map_err(|_| StoreError::Backend("the PostgreSQL connection thread stopped".into()))?
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction().map_err(backend)?;
+            // One migrator at a time, even with many node processes starting together.
+            tx.batch_execute("SELECT pg_advisory_xact_lock(7061012); CREATE TABLE IF NOT EXISTS dsm_schema_version (version INT NOT NULL)").map_err(backend)?;
+            let done: i64 = tx.query_one("SELECT count(*) FROM dsm_schema_version", &[]).map_err(backend)?.get(0);
+            for (i, m) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+                tx.batch_execute(m).map_err(backend)?;
+                tx.execute("INSERT INTO dsm_schema_version VALUES ($1)", &[&(i as i32 + 1)]).map_err(backend)?;
+            }
+            tx.commit().map_err(backend)
+        })
+    }
+
+    /// Drops every DSM table (tests only: gives each test run a clean database).
+    pub fn reset(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.batch_execute("DROP TABLE IF EXISTS dsm_objects, dsm_slots, dsm_b0x, dsm_b0x_next, dsm_evidence, dsm_schema_version").map_err(backend)
+        })?;
+        self.migrate()
+    }
+}
+
+impl NodeStore for PostgresStore {
+    fn get_object(&self, addr: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        let addr = *addr;
+        self.with(move |c| Ok(c.query_opt("SELECT bytes FROM dsm_objects WHERE addr = $1", &[&addr.as_slice()]).map_err(backend)?.map(|r| r.get(0))))
+    }
+
+    fn put_object(&self, addr: &Id, bytes: &[u8]) -> Result<PutObject, StoreError> {
+        let addr = *addr;
+        let bytes = bytes.to_vec();
+        self.with(move |c| {
+            let n = c.execute("INSERT INTO dsm_objects VALUES ($1, $2) ON CONFLICT (addr) DO NOTHING", &[&addr.as_slice(), &bytes]).map_err(backend)?;
+            Ok(if n == 1 { PutObject::Created } else { PutObject::Exists })
+        })
+    }
+
+    fn get_slot(&self, device: &Id, parent: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        let device = *device;
+        let parent = *parent;
+        self.with(move |c| Ok(c.query_opt("SELECT bytes FROM dsm_slots WHERE device = $1 AND parent = $2", &[&device.as_slice(), &parent.as_slice()]).map_err(backend)?.map(|r| r.get(0))))
+    }
+
+    fn put_slot(&self, device: &Id, parent: &Id, bytes: &[u8]) -> Result<PutSlot, StoreError> {
+        let device = *device;
+        let parent = *parent;
+        let bytes = bytes.to_vec();
+        self.with(move |c| {
+            // The primary key makes the insert the single point of decision: exactly one
+            // writer inserts, across every node process on this database.
+            let n = c.execute("INSERT INTO dsm_slots VALUES ($1, $2, $3) ON CONFLICT (device, parent) DO NOTHING", &[&device.as_slice(), &parent.as_slice(), &bytes]).map_err(backend)?;
+            if n == 1 {
+                return Ok(PutSlot::Created);
+            }
+            let existing: Vec<u8> = c.query_one("SELECT bytes FROM dsm_slots WHERE device = $1 AND parent = $2", &[&device.as_slice(), &parent.as_slice()]).map_err(backend)?.get(0);
+            Ok(if existing == bytes { PutSlot::Same } else { PutSlot::Conflict(existing) })
+        })
+    }
+
+    fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError> {
+        let recipient = *recipient;
+        let bytes = bytes.to_vec();
+        let quotas = *quotas;
+        self.with(move |c| {
+            let mut tx = c.transaction().map_err(backend)?;
+            // The upsert locks the recipient's counter row: appends to one b0x serialise.
+            let seq: i64 = tx
+                .query_one("INSERT INTO dsm_b0x_next VALUES ($1, 2) ON CONFLICT (recipient) DO UPDATE SET next = dsm_b0x_next.next + 1 RETURNING next - 1", &[&recipient.as_slice()])
+                .map_err(backend)?
+                .get(0);
+            let waiting: i64 = tx.query_one("SELECT count(*) FROM dsm_b0x WHERE recipient = $1", &[&recipient.as_slice()]).map_err(backend)?.get(0);
+            if waiting as u64 >= quotas.b0x_items {
+                tx.rollback().map_err(backend)?;
+                return Err(StoreError::Quota("this b0x holds the maximum number of items; the recipient must acknowledge some first"));
+            }
+            tx.execute("INSERT INTO dsm_b0x VALUES ($1, $2, $3)", &[&recipient.as_slice(), &seq, &bytes]).map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(seq as u64)
+        })
+    }
+
+    fn b0x_list(&self, recipient: &Id, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let recipient = *recipient;
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let rows = c.query("SELECT seq, bytes FROM dsm_b0x WHERE recipient = $1 AND seq > $2 ORDER BY seq LIMIT $3", &[&recipient.as_slice(), &after, &(limit as i64)]).map_err(backend)?;
+            Ok(rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get(1))).collect())
+        })
+    }
+
+    fn b0x_ack(&self, recipient: &Id, upto: u64) -> Result<u64, StoreError> {
+        let recipient = *recipient;
+        let upto = i64::try_from(upto).unwrap_or(i64::MAX);
+        self.with(move |c| c.execute("DELETE FROM dsm_b0x WHERE recipient = $1 AND seq <= $2", &[&recipient.as_slice(), &upto]).map_err(backend))
+    }
+
+    fn put_evidence(&self, device: &Id, bytes: &[u8]) -> Result<bool, StoreError> {
+        let device = *device;
+        let bytes = bytes.to_vec();
+        self.with(move |c| Ok(c.execute("INSERT INTO dsm_evidence (device, bytes) VALUES ($1, $2) ON CONFLICT (device) DO NOTHING", &[&device.as_slice(), &bytes]).map_err(backend)? == 1))
+    }
+
+    fn list_evidence(&self, after: u64, limit: usize) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let rows = c.query("SELECT seq, device, bytes FROM dsm_evidence WHERE seq > $1 ORDER BY seq LIMIT $2", &[&after, &(limit as i64)]).map_err(backend)?;
+            rows.iter()
+                .map(|r| {
+                    let d: Vec<u8> = r.get(1);
+                    let device: Id = d.as_slice().try_into().map_err(|_| StoreError::Backend("a stored device id is not 32 bytes".into()))?;
+                    Ok((r.get::<_, i64>(0) as u64, device, r.get(2)))
+                })
+                .collect()
+        })
+    }
+
+    fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
+        self.with(move |c| {
+            let r = c
+                .query_one("SELECT (SELECT count(*) FROM dsm_objects), (SELECT count(*) FROM dsm_slots), (SELECT count(*) FROM dsm_b0x), (SELECT count(*) FROM dsm_evidence)", &[])
+                .map_err(backend)?;
+            Ok((r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64, r.get::<_, i64>(2) as u64, r.get::<_, i64>(3) as u64))
+        })
+    }
+}
