@@ -121,3 +121,8 @@ macro_rules! digest_newtype {
     };
 }
 pub(crate) use digest_newtype;
+
+/// The address of a content-addressed object at a storage node: `H(ObjectAddress, bytes)`.
+pub fn object_address(bytes: &[u8]) -> Digest {
+    tagged_hash(crate::tags::Tag::ObjectAddress, &[bytes])
+}

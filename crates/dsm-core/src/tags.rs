@@ -53,6 +53,9 @@ pub enum Tag {
     ReleaseTip,
     /// The address of a content-addressed object at a storage node: `(object bytes)`.
     ObjectAddress,
+    /// Deterministic placement of a key on storage nodes: `(key, node url)`; nodes are
+    /// ranked by this digest.
+    Placement,
 }
 
 impl Tag {
@@ -78,6 +81,7 @@ impl Tag {
         Tag::RefusalCommit,
         Tag::ReleaseTip,
         Tag::ObjectAddress,
+        Tag::Placement,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -103,6 +107,7 @@ impl Tag {
             Tag::RefusalCommit => "DSM/v1/refusal-commit",
             Tag::ReleaseTip => "DSM/v1/release-tip",
             Tag::ObjectAddress => "DSM/v1/object-address",
+            Tag::Placement => "DSM/v1/placement",
         }
     }
 }

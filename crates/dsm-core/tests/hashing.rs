@@ -87,6 +87,7 @@ fn tag_labels_are_frozen() {
         (Tag::RefusalCommit, "DSM/v1/refusal-commit"),
         (Tag::ReleaseTip, "DSM/v1/release-tip"),
         (Tag::ObjectAddress, "DSM/v1/object-address"),
+        (Tag::Placement, "DSM/v1/placement"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

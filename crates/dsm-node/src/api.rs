@@ -9,8 +9,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use dsm_core::hash::tagged_hash;
-use dsm_core::tags::Tag;
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -35,9 +33,9 @@ impl<S: NodeStore> Node<S> {
     }
 }
 
-/// The address of an object: `H(ObjectAddress, bytes)`.
+/// The address of an object: `H(ObjectAddress, bytes)` (see [`dsm_core::hash::object_address`]).
 pub fn object_address(bytes: &[u8]) -> Id {
-    *tagged_hash(Tag::ObjectAddress, &[bytes]).as_bytes()
+    *dsm_core::hash::object_address(bytes).as_bytes()
 }
 
 struct ApiError(StatusCode, String);

@@ -10,6 +10,7 @@
 
 pub mod driver;
 pub mod keystore;
+pub mod nodes;
 pub mod store;
 pub mod wallet;
 

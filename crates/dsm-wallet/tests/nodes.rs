@@ -1,0 +1,166 @@
+//! Client-side replication against a real cluster of 6 storage nodes on loopback: one node
+//! down, one serving corrupted objects, one lying that slots are empty. Reads are still
+//! correct with K = 3, the misbehaving nodes are reported, and two writers racing for one
+//! anchor slot can never both reach the settled quorum W = 4.
+
+use dsm_core::hash::object_address;
+use dsm_node::api::Node;
+use dsm_node::store::{EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
+use dsm_wallet::nodes::{Anchor, NodeSet, Replication};
+use std::time::Duration;
+
+/// Serves objects with one byte flipped.
+struct Corrupting(EmbeddedStore);
+/// Says every slot is empty (but accepts writes).
+struct SlotLiar(EmbeddedStore);
+
+macro_rules! delegate {
+    ($t:ty, $($override:item)*) => {
+        impl NodeStore for $t {
+            $($override)*
+            fn put_object(&self, a: &Id, b: &[u8]) -> Result<PutObject, StoreError> { self.0.put_object(a, b) }
+            fn put_slot(&self, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> { self.0.put_slot(d, p, b) }
+            fn b0x_append(&self, r: &Id, b: &[u8], q: &Quotas) -> Result<u64, StoreError> { self.0.b0x_append(r, b, q) }
+            fn b0x_list(&self, r: &Id, a: u64, l: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> { self.0.b0x_list(r, a, l) }
+            fn b0x_ack(&self, r: &Id, u: u64) -> Result<u64, StoreError> { self.0.b0x_ack(r, u) }
+            fn put_evidence(&self, d: &Id, b: &[u8]) -> Result<bool, StoreError> { self.0.put_evidence(d, b) }
+            fn list_evidence(&self, a: u64, l: usize) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError> { self.0.list_evidence(a, l) }
+            fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> { self.0.counts() }
+        }
+    };
+}
+
+delegate!(Corrupting,
+    fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.0.get_object(a)?.map(|mut b| { b[0] ^= 1; b }))
+    }
+    fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> { self.0.get_slot(d, p) }
+);
+delegate!(SlotLiar,
+    fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> { self.0.get_object(a) }
+    fn get_slot(&self, _: &Id, _: &Id) -> Result<Option<Vec<u8>>, StoreError> { Ok(None) }
+);
+
+struct Cluster {
+    urls: Vec<String>,
+    down: String,
+    corrupt: String,
+    liar: String,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+fn cluster() -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut urls = Vec::new();
+    let open = |i: usize| EmbeddedStore::open(&dir.path().join(format!("n{i}.redb"))).unwrap();
+    let mut serve = |i: usize, kind: u8| {
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let t = dsm_node::Timeouts::default();
+        match kind {
+            0 => drop(rt.spawn(dsm_node::serve(listener, Node::new(open(i), Quotas::default()), t))),
+            1 => drop(rt.spawn(dsm_node::serve(listener, Node::new(Corrupting(open(i)), Quotas::default()), t))),
+            _ => drop(rt.spawn(dsm_node::serve(listener, Node::new(SlotLiar(open(i)), Quotas::default()), t))),
+        }
+        url
+    };
+    for i in 0..3 {
+        urls.push(serve(i, 0));
+    }
+    let corrupt = serve(3, 1);
+    let liar = serve(4, 2);
+    // A node that is down: a port nobody listens on.
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    urls.extend([corrupt.clone(), liar.clone(), down.clone()]);
+    Cluster { urls, down, corrupt, liar, _rt: rt, _dir: dir }
+}
+
+fn nodes(c: &Cluster) -> NodeSet {
+    NodeSet::new(c.urls.clone(), Replication::default(), Duration::from_secs(5))
+}
+
+#[test]
+fn reads_survive_a_down_a_corrupt_and_a_lying_node() {
+    let c = cluster();
+    let set = nodes(&c);
+    let bytes = b"a receipt worth replicating".to_vec();
+    let (addr, stored, _) = set.put_object(&bytes).unwrap();
+    assert_eq!(addr, object_address(&bytes));
+    assert_eq!(stored, 5, "every node but the one that is down stored it");
+    let (got, faults) = set.get_object(&addr).unwrap();
+    assert_eq!(got, bytes);
+    assert_eq!(faults.len(), 1);
+    assert_eq!(faults[0].node, c.corrupt);
+    assert!(faults[0].what.contains("do not hash"));
+    assert!(!faults.iter().any(|f| f.node == c.down), "a node that is down is not a liar");
+    // An address nobody holds: not enough replicas, not a fake answer.
+    assert!(set.get_object(&object_address(b"never stored")).is_err());
+}
+
+#[test]
+fn anchors_settle_at_w_and_a_lying_node_is_reported() {
+    let c = cluster();
+    let set = nodes(&c);
+    assert_eq!(Replication::default().w(), 4);
+    let (device, parent) = ([1u8; 32], [2u8; 32]);
+    let report = set.anchor(&device, &parent, b"successor A").unwrap();
+    assert_eq!(report.outcome, Anchor::Settled { acks: 5 });
+    let check = set.check_anchor(&device, &parent, b"successor A", &report.acked).unwrap();
+    assert_eq!(check.outcome, Anchor::Settled { acks: 4 }, "the liar no longer counts, the quorum still holds");
+    assert_eq!(check.faults.len(), 1);
+    assert_eq!(check.faults[0].node, c.liar);
+    // A second successor of the same head is refused with the first one's bytes.
+    let second = set.anchor(&device, &parent, b"successor B").unwrap();
+    assert_eq!(second.outcome, Anchor::Conflict { existing: b"successor A".to_vec(), acks: 0 });
+}
+
+#[test]
+fn split_brain_race_never_settles_both() {
+    let c = cluster();
+    for round in 0..8u8 {
+        let (device, parent) = ([round; 32], [77u8; 32]);
+        let (a, b) = std::thread::scope(|s| {
+            let ha = s.spawn(|| nodes(&c).anchor(&device, &parent, b"successor A").unwrap());
+            let hb = s.spawn(|| nodes(&c).anchor(&device, &parent, b"successor B").unwrap());
+            (ha.join().unwrap(), hb.join().unwrap())
+        });
+        let settled = [&a, &b].iter().filter(|r| matches!(r.outcome, Anchor::Settled { .. })).count();
+        assert!(settled <= 1, "round {round}: both writers settled: {a:?} {b:?}");
+        assert!(a.acked.len() + b.acked.len() <= 5, "each live node acknowledged at most one writer");
+        // Whoever did not settle learned of the other successor (or saw too few acks).
+        for r in [&a, &b] {
+            if !matches!(r.outcome, Anchor::Settled { .. }) {
+                assert!(matches!(r.outcome, Anchor::Conflict { .. } | Anchor::Unsettled { .. }));
+            }
+        }
+        assert!(matches!(a.outcome, Anchor::Conflict { .. }) || matches!(b.outcome, Anchor::Conflict { .. }), "round {round}: the race was noticed");
+    }
+}
+
+#[test]
+fn placement_is_deterministic_and_spread() {
+    let urls: Vec<String> = (0..10).map(|i| format!("http://node{i}.example:7600")).collect();
+    let set = NodeSet::new(urls.clone(), Replication::default(), Duration::from_secs(1));
+    let mut reversed = urls.clone();
+    reversed.reverse();
+    let again = NodeSet::new(reversed, Replication::default(), Duration::from_secs(1));
+    let mut counts = std::collections::HashMap::new();
+    for k in 0..200u8 {
+        let key = *object_address(&[k]).as_bytes();
+        let p = set.placement(&key).unwrap();
+        assert_eq!(p.len(), 6);
+        assert_eq!(p, again.placement(&key).unwrap(), "independent of registry order");
+        for n in p {
+            *counts.entry(n.to_string()).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(counts.len(), 10, "every node holds some keys");
+    assert!(counts.values().all(|c| *c > 60 && *c < 180), "{counts:?}");
+    let small = NodeSet::new(urls[..5].to_vec(), Replication::default(), Duration::from_secs(1));
+    assert!(small.placement(&[0; 32]).is_err(), "fewer nodes than N is an error, not a silent downgrade");
+}
