@@ -55,7 +55,7 @@ fn cluster() -> Cluster {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut urls = Vec::new();
     let open = |i: usize| EmbeddedStore::open(&dir.path().join(format!("n{i}.redb"))).unwrap();
-    let mut serve = |i: usize, kind: u8| {
+    let serve = |i: usize, kind: u8| {
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let t = dsm_node::Timeouts::default();
