@@ -1,6 +1,8 @@
 //! Node throughput on loopback with the embedded store: small-object GET, object PUT and
 //! slot put-if-absent, from keep-alive HTTP/1.1 clients on threads of the same machine
-//! (so clients and server share the 2 cores). Run: `cargo bench -p dsm-node --bench http`.
+//! (so clients and server share the 2 cores). Run: `cargo bench -p dsm-node --bench http`;
+//! with `DSM_BENCH_POSTGRES="host=… user=… dbname=…"` the same load also runs against the
+//! PostgreSQL backend (its tables are dropped and recreated first).
 
 use dsm_node::api::{object_address, Node};
 use dsm_node::store::{EmbeddedStore, Quotas};
@@ -36,17 +38,38 @@ fn run(name: &str, clients: usize, secs: f64, op: impl Fn(&ureq::Agent, u64) -> 
     println!("{name:<28} {:>9.0} req/s  ({n} requests, {} clients, {} non-2xx)", n as f64 / start.elapsed().as_secs_f64(), clients, bad.load(Ordering::Relaxed));
 }
 
+fn rss_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let secs = if quick { 1.0 } else { 5.0 };
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let store = EmbeddedStore::open(&dir.path().join("node.redb")).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
-    rt.spawn(dsm_node::serve(listener, Node::new(store, Quotas::default()), dsm_node::Timeouts::default()));
+    rt.spawn(dsm_node::serve(listener, Node::new(EmbeddedStore::open(&dir.path().join("node.redb")).unwrap(), Quotas::default()), dsm_node::Timeouts::default()));
     std::thread::sleep(Duration::from_millis(100));
-    let base = format!("http://{addr}");
+    println!("dsm-node, embedded store, 2 server worker threads");
+    load(&format!("http://{addr}"), secs);
+    if let Ok(url) = std::env::var("DSM_BENCH_POSTGRES") {
+        let store = dsm_node::pg::PostgresStore::connect(&url, 4).unwrap();
+        store.reset().unwrap();
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(dsm_node::serve(listener, Node::new(store, Quotas::default()), dsm_node::Timeouts::default()));
+        std::thread::sleep(Duration::from_millis(100));
+        println!("dsm-node, PostgreSQL store (4 connections, same machine), 2 server worker threads");
+        load(&format!("http://{addr}"), secs);
+    }
+    println!("memory of this process (node + load clients): peak RSS {} MiB, now {} MiB", rss_kib("VmHWM:") / 1024, rss_kib("VmRSS:") / 1024);
+}
+
+fn load(base: &str, secs: f64) {
     // 1,000 small objects to read.
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let objects: Vec<String> = (0..1000u32)
@@ -57,7 +80,6 @@ fn main() {
             url
         })
         .collect();
-    println!("dsm-node on {addr}, embedded store, 2 server worker threads");
     run("GET small object", 4, secs, |a, i| {
         let mut r = a.get(&objects[(i % 1000) as usize]).call().unwrap();
         let _ = r.body_mut().read_to_vec();
