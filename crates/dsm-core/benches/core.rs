@@ -5,7 +5,7 @@
 //! operation is checked: a failing step aborts the bench instead of timing nothing.
 
 use criterion::Criterion;
-use dsm_core::chain::{Amount, DeviceHead, TokenId, TransitionKind};
+use dsm_core::chain::{Amount, DeviceHead, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
@@ -35,14 +35,7 @@ impl Dev {
         LocalDevice { identity: &self.identity, key: &self.key, head: &self.head, tree: &self.tree }
     }
     fn fund(&mut self, amount: u128) {
-        self.head = DeviceHead {
-            parent: self.head.digest(),
-            height: self.head.height + 1,
-            balances: self.head.balances.credited(&token(), Amount(amount)).unwrap(),
-            kind: TransitionKind::Allocation,
-            cause: Digest([7; 32]),
-            ..self.head.clone()
-        };
+        self.head = self.head.allocation_child(&token(), Amount(amount), Digest([7; 32])).unwrap();
     }
 }
 

@@ -252,6 +252,21 @@ impl DeviceHead {
         }
     }
 
+    /// The ALLOCATION head that follows this one: `amount` of `token` credited, tree
+    /// unchanged, `cause` naming the allocation's source (PROTOCOL.md §5.5). Fails when the
+    /// credit is impossible (an exhausted height also reports `Overflow`).
+    pub fn allocation_child(&self, token: &TokenId, amount: Amount, cause: Digest) -> Result<DeviceHead, BalanceError> {
+        Ok(DeviceHead {
+            device: self.device,
+            height: self.height.checked_add(1).ok_or(BalanceError::Overflow)?,
+            parent: self.digest(),
+            smt_root: self.smt_root,
+            balances: self.balances.credited(token, amount)?,
+            kind: TransitionKind::Allocation,
+            cause,
+        })
+    }
+
     /// `H(DeviceHead, canonical bytes)`.
     pub fn digest(&self) -> HeadDigest {
         HeadDigest(tagged_hash(Tag::DeviceHead, &[&self.to_bytes()]))
@@ -282,6 +297,12 @@ impl Canonical for DeviceHead {
         let cause = Digest(r.fixed(7)?);
         Ok(DeviceHead { device, height, parent, smt_root, balances: Balances(balances), kind, cause })
     }
+}
+
+/// The cause of a NON-PRODUCTION dev-faucet allocation:
+/// `H(DevAllocation, device, token, u128be(amount))` (PROTOCOL.md §5.5).
+pub fn dev_allocation_cause(device: &DeviceId, token: &TokenId, amount: Amount) -> Digest {
+    tagged_hash(Tag::DevAllocation, &[device.as_bytes(), token.as_bytes(), &amount.0.to_be_bytes()])
 }
 
 /// One transfer on a relationship: the sender moves `amount` of `token` to the receiver.

@@ -484,28 +484,47 @@ pub fn verify_receipt(receipt: &Receipt, view: &dyn ChainView) -> Result<Verifie
 /// receiver). This is what the sender runs when the acceptance of its own proposal comes
 /// back: it does not re-verify its own signature.
 pub fn verify_acceptance(vp: &VerifiedProposal, signed: &SignedAcceptance, view: &dyn ChainView) -> Result<VerifiedReceipt, ReceiptError> {
-    let step = &vp.signed.proposal.step;
     let a = &signed.acceptance;
-    if a.proposal_commit != vp.commit {
-        return Err(ReceiptError::NotAdjacent { party: Party::Receiver, reason: "acceptance names another proposal" });
-    }
-    let half = HalfTransition {
-        party: Party::Receiver,
-        device: &step.receiver,
-        identity: &a.receiver,
+    let answer = ReceiverAnswer {
+        proposal_commit: &a.proposal_commit,
+        receiver: &a.receiver,
         parent: &a.receiver_parent_head,
         child: &a.receiver_child_head,
         proof: &a.receiver_proof,
-        kind: TransitionKind::Credit,
+        signed_commit: a.commit(),
+        signature: &signed.signature,
     };
-    let parent_digest = check_half(&half, step, &vp.child_tip)?;
-    a.receiver.public_key.verify(a.commit().as_bytes(), &signed.signature).map_err(|error| ReceiptError::Signature { party: Party::Receiver, error })?;
-    let known = check_view(view, Party::Receiver, &step.receiver, &parent_digest, &a.receiver_child_head)?;
+    let known = check_receiver_answer(vp, &answer, TransitionKind::Credit, &vp.child_tip, "acceptance names another proposal", view)?;
     Ok(VerifiedReceipt {
         receipt: Receipt { proposal: vp.signed.clone(), acceptance: signed.clone() },
         child_tip: vp.child_tip,
         already_known: vp.already_known && known,
     })
+}
+
+/// The receiver's half of an answer to a proposal (an acceptance or a refusal).
+struct ReceiverAnswer<'a> {
+    proposal_commit: &'a Digest,
+    receiver: &'a DeviceIdentity,
+    parent: &'a DeviceHead,
+    child: &'a DeviceHead,
+    proof: &'a SmtProof,
+    signed_commit: Digest,
+    signature: &'a Signature,
+}
+
+/// Steps 3–9 for the receiver's answer: it names the proposal, its head transition of
+/// `kind` moves the relationship leaf to `leaf`, its signature verifies, and the view has
+/// not seen another successor. Returns true if the view already knew this transition.
+fn check_receiver_answer(vp: &VerifiedProposal, answer: &ReceiverAnswer<'_>, kind: TransitionKind, leaf: &TipDigest, other_proposal: &'static str, view: &dyn ChainView) -> Result<bool, ReceiptError> {
+    let step = &vp.signed.proposal.step;
+    if *answer.proposal_commit != vp.commit {
+        return Err(ReceiptError::NotAdjacent { party: Party::Receiver, reason: other_proposal });
+    }
+    let half = HalfTransition { party: Party::Receiver, device: &step.receiver, identity: answer.receiver, parent: answer.parent, child: answer.child, proof: answer.proof, kind };
+    let parent_digest = check_half(&half, step, leaf)?;
+    answer.receiver.public_key.verify(answer.signed_commit.as_bytes(), answer.signature).map_err(|error| ReceiptError::Signature { party: Party::Receiver, error })?;
+    check_view(view, Party::Receiver, &step.receiver, &parent_digest, answer.child)
 }
 
 /// The sender's own proposal as a [`VerifiedProposal`], without re-verifying its signature
@@ -582,6 +601,20 @@ impl LocalDevice<'_> {
         Ok((child, proof))
     }
 
+    /// The receiver's head answering `proposal` (credit or refusal), which moves the
+    /// relationship leaf to `leaf`. Only possible while the step's parent tip is current.
+    fn answer_head(&self, proposal: &VerifiedProposal, leaf: &TipDigest, kind: TransitionKind) -> Result<(DeviceHead, SmtProof), BuildError> {
+        let me = self.check()?;
+        let step = &proposal.signed.proposal.step;
+        if step.receiver != me {
+            return Err(BuildError::WrongIdentity);
+        }
+        if self.current_tip(&step.relationship) != step.parent_tip {
+            return Err(ReceiptError::TipNotCurrent(Party::Receiver).into());
+        }
+        self.child_head(&step.relationship, leaf, kind, &step.token, step.amount, Party::Receiver)
+    }
+
     fn current_tip(&self, rel: &RelationshipKey) -> TipDigest {
         self.tree.get(rel.as_bytes()).map(TipDigest).unwrap_or_else(|| rel.genesis_tip())
     }
@@ -636,15 +669,7 @@ pub struct BuiltAcceptance {
 /// Accepts a verified proposal addressed to `receiver`, signing the crediting head
 /// transition.
 pub fn accept(receiver: &LocalDevice<'_>, proposal: &VerifiedProposal, rnd: &[u8; 32]) -> Result<BuiltAcceptance, BuildError> {
-    let me = receiver.check()?;
-    let step = &proposal.signed.proposal.step;
-    if step.receiver != me {
-        return Err(BuildError::WrongIdentity);
-    }
-    if receiver.current_tip(&step.relationship) != step.parent_tip {
-        return Err(ReceiptError::TipNotCurrent(Party::Receiver).into());
-    }
-    let (child_head, proof) = receiver.child_head(&step.relationship, &proposal.child_tip, TransitionKind::Credit, &step.token, step.amount, Party::Receiver)?;
+    let (child_head, proof) = receiver.answer_head(proposal, &proposal.child_tip, TransitionKind::Credit)?;
     let acceptance = Acceptance {
         proposal_commit: proposal.commit,
         receiver: receiver.identity.clone(),
@@ -817,24 +842,18 @@ impl VerifiedRefusal {
 /// release tip with balances unchanged (kind REFUSE, cause = release tip), and the
 /// receiver's signature verifies. `view` applies the consumed-head and ban checks.
 pub fn verify_refusal(vp: &VerifiedProposal, signed: &SignedRefusal, view: &dyn ChainView) -> Result<VerifiedRefusal, ReceiptError> {
-    let step = &vp.signed.proposal.step;
     let r = &signed.refusal;
-    if r.proposal_commit != vp.commit {
-        return Err(ReceiptError::NotAdjacent { party: Party::Receiver, reason: "refusal names another proposal" });
-    }
     let release = release_tip(&vp.child_tip);
-    let half = HalfTransition {
-        party: Party::Receiver,
-        device: &step.receiver,
-        identity: &r.receiver,
+    let answer = ReceiverAnswer {
+        proposal_commit: &r.proposal_commit,
+        receiver: &r.receiver,
         parent: &r.receiver_parent_head,
         child: &r.receiver_child_head,
         proof: &r.receiver_proof,
-        kind: TransitionKind::Refuse,
+        signed_commit: r.commit(),
+        signature: &signed.signature,
     };
-    let parent_digest = check_half(&half, step, &release)?;
-    r.receiver.public_key.verify(r.commit().as_bytes(), &signed.signature).map_err(|error| ReceiptError::Signature { party: Party::Receiver, error })?;
-    check_view(view, Party::Receiver, &step.receiver, &parent_digest, &r.receiver_child_head)?;
+    check_receiver_answer(vp, &answer, TransitionKind::Refuse, &release, "refusal names another proposal", view)?;
     Ok(VerifiedRefusal { proposal: vp.signed.clone(), refusal: signed.clone(), release_tip: release })
 }
 
@@ -853,16 +872,8 @@ pub struct BuiltRefusal {
 /// Refuses a verified proposal addressed to `receiver`, for `reason`. Only possible while
 /// the step's parent tip is still the receiver's current tip (so never after accepting).
 pub fn refuse(receiver: &LocalDevice<'_>, proposal: &VerifiedProposal, reason: u64, rnd: &[u8; 32]) -> Result<BuiltRefusal, BuildError> {
-    let me = receiver.check()?;
-    let step = &proposal.signed.proposal.step;
-    if step.receiver != me {
-        return Err(BuildError::WrongIdentity);
-    }
-    if receiver.current_tip(&step.relationship) != step.parent_tip {
-        return Err(ReceiptError::TipNotCurrent(Party::Receiver).into());
-    }
     let release = release_tip(&proposal.child_tip);
-    let (child_head, proof) = receiver.child_head(&step.relationship, &release, TransitionKind::Refuse, &step.token, step.amount, Party::Receiver)?;
+    let (child_head, proof) = receiver.answer_head(proposal, &release, TransitionKind::Refuse)?;
     let refusal = Refusal {
         proposal_commit: proposal.commit,
         receiver: receiver.identity.clone(),

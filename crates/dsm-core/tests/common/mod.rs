@@ -2,7 +2,7 @@
 //! builders and verifier.
 #![allow(dead_code)]
 
-use dsm_core::chain::{Amount, DeviceHead, HeadDigest, RelationshipKey, TipDigest, TokenId, TransitionKind};
+use dsm_core::chain::{Amount, DeviceHead, HeadDigest, RelationshipKey, TipDigest, TokenId};
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisCeremony};
@@ -50,16 +50,7 @@ impl Device {
 
     /// Test funding: an allocation head (kind Allocation, cause names a fixed test source).
     pub fn fund(&mut self, token: TokenId, amount: u128) {
-        let balances = self.head.balances.credited(&token, Amount(amount)).unwrap();
-        self.head = DeviceHead {
-            device: self.head.device,
-            height: self.head.height + 1,
-            parent: self.head.digest(),
-            smt_root: self.head.smt_root,
-            balances,
-            kind: TransitionKind::Allocation,
-            cause: tagged_hash(Tag::Token, &[b"test allocation"]),
-        };
+        self.head = self.head.allocation_child(&token, Amount(amount), tagged_hash(Tag::Token, &[b"test allocation"])).unwrap();
     }
 
     pub fn balance(&self, token: &TokenId) -> u128 {
