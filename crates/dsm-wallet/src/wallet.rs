@@ -4,7 +4,7 @@
 
 use crate::keystore::{self, KdfParams, KeystoreError};
 use crate::store::{Batch, Store, StoreError, Table};
-use dsm_core::chain::{Amount, DeviceHead, HeadDigest, RelationshipKey, TipDigest, TokenId, TransitionKind};
+use dsm_core::chain::{dev_allocation_cause, Amount, DeviceHead, HeadDigest, RelationshipKey, RelationshipStep, TipDigest, TokenId};
 use dsm_core::codec::{Canonical, DecodeError};
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
@@ -61,9 +61,24 @@ pub enum WalletError {
     /// A contact name or card is unusable.
     #[error("{0}")]
     Contact(String),
+    /// A state change could not be committed.
+    #[error("{0}")]
+    Ledger(#[from] LedgerError),
     /// The genesis ceremony failed.
     #[error("genesis failed: {0}")]
     Genesis(String),
+}
+
+impl From<StoreError> for LedgerError {
+    fn from(e: StoreError) -> Self {
+        LedgerError::Store(e.to_string())
+    }
+}
+
+impl From<WalletError> for LedgerError {
+    fn from(e: WalletError) -> Self {
+        LedgerError::Store(e.to_string())
+    }
 }
 
 fn corrupt(what: &'static str) -> impl Fn(DecodeError) -> WalletError {
@@ -104,6 +119,21 @@ pub struct HistoryEntry {
     pub status: String,
     /// The proposal commit (hex): names the receipt (`dsm receipt <id>`).
     pub receipt: Option<String>,
+}
+
+impl HistoryEntry {
+    /// The line for a head at `height` caused by `step`, with `peer` the other device.
+    fn for_step(height: u64, kind: EntryKind, peer: &DeviceId, step: &RelationshipStep, status: &str, commit: &Digest) -> HistoryEntry {
+        HistoryEntry {
+            height,
+            kind,
+            peer: Some(peer.digest().to_hex()),
+            token: step.token.digest().to_hex(),
+            amount: step.amount.0.to_string(),
+            status: status.into(),
+            receipt: Some(commit.to_hex()),
+        }
+    }
 }
 
 /// A named counterparty.
@@ -349,21 +379,11 @@ impl Wallet {
     /// wallets can be tried out before token issuance lands.
     pub fn dev_faucet(&mut self, label: &str, amount: Amount) -> Result<&DeviceHead, WalletError> {
         let token = self.remember_token(label)?;
-        let balances = self.head.balances.credited(&token, amount)?;
-        let cause = tagged_hash(Tag::DevAllocation, &[self.device_id().as_bytes(), token.as_bytes(), &amount.0.to_be_bytes()]);
-        let head = DeviceHead {
-            device: self.head.device,
-            height: self.head.height + 1,
-            parent: self.head.digest(),
-            smt_root: self.head.smt_root,
-            balances,
-            kind: TransitionKind::Allocation,
-            cause,
-        };
+        let head = self.head.allocation_child(&token, amount, dev_allocation_cause(&self.device_id(), &token, amount))?;
         let entry = HistoryEntry { height: head.height, kind: EntryKind::DevFaucet, peer: None, token: token.digest().to_hex(), amount: amount.0.to_string(), status: "final".into(), receipt: None };
         let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), head.to_bytes()).put(Table::History, history_key(head.height), json(&entry));
-        self.commit_head_change(&b).map_err(|e| WalletError::Store(StoreError::Backend(e.to_string())))?;
+        self.commit_head_change(&b)?;
         self.head = head;
         Ok(&self.head)
     }
@@ -469,7 +489,7 @@ impl Wallet {
 
     /// Adds the first statement seen for a head to `b` (nothing if one is known). `place` is
     /// where its bytes live: inline, or inside a receipt the batch also stores.
-    fn add_witness(&mut self, b: &mut Batch, statement: &Statement, place: WitnessPlace<'_>) -> Result<(), WalletError> {
+    fn add_witness(&self, b: &mut Batch, statement: &Statement, place: WitnessPlace<'_>, seq: &mut u64) -> Result<(), WalletError> {
         let (device, parent, child) = statement.head_transition();
         let key = witness_key(&device, &parent);
         if self.store.get(Table::Witness, &key)?.is_none() {
@@ -489,8 +509,22 @@ impl Wallet {
                 }
             }
             b.put(Table::Witness, key.clone(), v);
-            b.put(Table::WitnessOrder, self.witness_seq.to_be_bytes().to_vec(), key);
-            self.witness_seq += 1;
+            b.put(Table::WitnessOrder, seq.to_be_bytes().to_vec(), key);
+            *seq += 1;
+        }
+        Ok(())
+    }
+
+    /// Sets the status of the history line at `height` if it is the one for `commit`.
+    fn set_status(&self, b: &mut Batch, height: u64, commit: &Digest, status: &str) -> Result<(), StoreError> {
+        let key = history_key(height);
+        if let Some(bytes) = self.store.get(Table::History, &key)? {
+            if let Ok(mut entry) = serde_json::from_slice::<HistoryEntry>(&bytes) {
+                if entry.receipt.as_deref() == Some(commit.to_hex().as_str()) {
+                    entry.status = status.into();
+                    b.put(Table::History, key.to_vec(), json(&entry));
+                }
+            }
         }
         Ok(())
     }
@@ -524,10 +558,6 @@ impl Wallet {
             self.poisoned = true;
             LedgerError::Store(e.to_string())
         })
-    }
-
-    fn lerr(e: WalletError) -> LedgerError {
-        LedgerError::Store(e.to_string())
     }
 }
 
@@ -592,16 +622,16 @@ impl Ledger for Wallet {
     }
     fn acceptance_for(&self, commit: &Digest) -> Result<Option<SignedAcceptance>, LedgerError> {
         // Our acceptances live inside the receipts we stored when accepting.
-        match self.store.get(Table::Receipts, commit.as_bytes()).map_err(|e| LedgerError::Store(e.to_string()))? {
+        match self.store.get(Table::Receipts, commit.as_bytes())? {
             Some(b) => {
-                let r = Receipt::from_bytes(&b).map_err(|e| Self::lerr(corrupt("receipt")(e)))?;
+                let r = Receipt::from_bytes(&b).map_err(|e| LedgerError::from(corrupt("receipt")(e)))?;
                 Ok((r.proposal.proposal.step.receiver == self.device_id()).then_some(r.acceptance))
             }
             None => Ok(None),
         }
     }
     fn is_stitched(&self, commit: &Digest) -> Result<bool, LedgerError> {
-        Ok(self.store.get(Table::Receipts, commit.as_bytes()).map_err(|e| LedgerError::Store(e.to_string()))?.is_some())
+        Ok(self.store.get(Table::Receipts, commit.as_bytes())?.is_some())
     }
 
     fn commit_debit(&mut self, built: &BuiltProposal) -> Result<(), LedgerError> {
@@ -609,15 +639,7 @@ impl Ledger for Wallet {
         if p.sender_parent_head != self.head {
             return Err(LedgerError::HeadMoved);
         }
-        let entry = HistoryEntry {
-            height: built.child_head.height,
-            kind: EntryKind::Sent,
-            peer: Some(p.step.receiver.digest().to_hex()),
-            token: p.step.token.digest().to_hex(),
-            amount: p.step.amount.0.to_string(),
-            status: "pending".into(),
-            receipt: Some(p.commit().to_hex()),
-        };
+        let entry = HistoryEntry::for_step(built.child_head.height, EntryKind::Sent, &p.step.receiver, &p.step, "pending", &p.commit());
         let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
             .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.child_tip.as_bytes().to_vec())
@@ -637,26 +659,16 @@ impl Ledger for Wallet {
             return Err(LedgerError::HeadMoved);
         }
         let commit = p.commit();
-        let entry = HistoryEntry {
-            height: built.child_head.height,
-            kind: EntryKind::Received,
-            peer: Some(p.step.sender.digest().to_hex()),
-            token: p.step.token.digest().to_hex(),
-            amount: p.step.amount.0.to_string(),
-            status: "final".into(),
-            receipt: Some(commit.to_hex()),
-        };
+        let entry = HistoryEntry::for_step(built.child_head.height, EntryKind::Received, &p.step.sender, &p.step, "final", &commit);
         let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
             .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.child_tip.as_bytes().to_vec())
             .put(Table::Receipts, commit.as_bytes().to_vec(), built.receipt.to_bytes())
             .put(Table::History, history_key(entry.height), json(&entry));
-        let seq = self.witness_seq;
-        self.add_witness(&mut b, &Statement::Proposal(built.receipt.proposal.clone()), WitnessPlace::ProposalOf(&commit)).map_err(Self::lerr)?;
-        if let Err(e) = self.commit_head_change(&b) {
-            self.witness_seq = seq;
-            return Err(e);
-        }
+        let mut seq = self.witness_seq;
+        self.add_witness(&mut b, &Statement::Proposal(built.receipt.proposal.clone()), WitnessPlace::ProposalOf(&commit), &mut seq)?;
+        self.commit_head_change(&b)?;
+        self.witness_seq = seq;
         self.head = built.child_head.clone();
         self.tree.insert(*p.step.relationship.as_bytes(), built.child_tip.0);
         Ok(())
@@ -672,22 +684,12 @@ impl Ledger for Wallet {
         if releases {
             b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
         }
-        let key = history_key(p.sender_child_head.height);
-        if let Some(bytes) = self.store.get(Table::History, &key).map_err(|e| LedgerError::Store(e.to_string()))? {
-            if let Ok(mut entry) = serde_json::from_slice::<HistoryEntry>(&bytes) {
-                if entry.receipt.as_deref() == Some(commit.to_hex().as_str()) {
-                    entry.status = "final".into();
-                    b.put(Table::History, key.to_vec(), json(&entry));
-                }
-            }
-        }
+        self.set_status(&mut b, p.sender_child_head.height, &commit, "final")?;
         b.put(Table::Receipts, commit.as_bytes().to_vec(), receipt.to_bytes());
-        let seq = self.witness_seq;
-        self.add_witness(&mut b, &Statement::Acceptance(receipt.acceptance.clone()), WitnessPlace::AcceptanceOf(&commit)).map_err(Self::lerr)?;
-        if let Err(e) = self.store.commit(&b) {
-            self.witness_seq = seq;
-            return Err(LedgerError::Store(e.to_string()));
-        }
+        let mut seq = self.witness_seq;
+        self.add_witness(&mut b, &Statement::Acceptance(receipt.acceptance.clone()), WitnessPlace::AcceptanceOf(&commit), &mut seq)?;
+        self.store.commit(&b)?;
+        self.witness_seq = seq;
         if releases {
             self.pending.remove(&p.step.receiver);
         }
@@ -700,8 +702,8 @@ impl Ledger for Wallet {
     }
 
     fn refusal_for(&self, commit: &Digest) -> Result<Option<SignedRefusal>, LedgerError> {
-        match self.store.get(Table::Refusals, commit.as_bytes()).map_err(|e| LedgerError::Store(e.to_string()))? {
-            Some(b) => Ok(Some(SignedRefusal::from_bytes(&b).map_err(|e| Self::lerr(corrupt("refusal")(e)))?)),
+        match self.store.get(Table::Refusals, commit.as_bytes())? {
+            Some(b) => Ok(Some(SignedRefusal::from_bytes(&b).map_err(|e| LedgerError::from(corrupt("refusal")(e)))?)),
             None => Ok(None),
         }
     }
@@ -713,26 +715,16 @@ impl Ledger for Wallet {
         }
         let p = &proposal.proposal;
         let commit = p.commit();
-        let entry = HistoryEntry {
-            height: built.child_head.height,
-            kind: EntryKind::Refused,
-            peer: Some(p.step.sender.digest().to_hex()),
-            token: p.step.token.digest().to_hex(),
-            amount: p.step.amount.0.to_string(),
-            status: "refused".into(),
-            receipt: Some(commit.to_hex()),
-        };
+        let entry = HistoryEntry::for_step(built.child_head.height, EntryKind::Refused, &p.step.sender, &p.step, "refused", &commit);
         let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
             .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.release_tip.as_bytes().to_vec())
             .put(Table::Refusals, commit.as_bytes().to_vec(), built.signed.to_bytes())
             .put(Table::History, history_key(entry.height), json(&entry));
-        let seq = self.witness_seq;
-        self.add_witness(&mut b, &Statement::Proposal(proposal.clone()), WitnessPlace::Inline).map_err(Self::lerr)?;
-        if let Err(e) = self.commit_head_change(&b) {
-            self.witness_seq = seq;
-            return Err(e);
-        }
+        let mut seq = self.witness_seq;
+        self.add_witness(&mut b, &Statement::Proposal(proposal.clone()), WitnessPlace::Inline, &mut seq)?;
+        self.commit_head_change(&b)?;
+        self.witness_seq = seq;
         self.head = built.child_head.clone();
         self.tree.insert(*p.step.relationship.as_bytes(), built.release_tip.0);
         Ok(())
@@ -748,34 +740,16 @@ impl Ledger for Wallet {
         if self.pending.get(&p.step.receiver).is_some_and(|pending| pending.proposal == *p) {
             b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
         }
-        let sent_key = history_key(p.sender_child_head.height);
-        if let Some(bytes) = self.store.get(Table::History, &sent_key).map_err(|e| LedgerError::Store(e.to_string()))? {
-            if let Ok(mut entry) = serde_json::from_slice::<HistoryEntry>(&bytes) {
-                if entry.receipt.as_deref() == Some(commit.to_hex().as_str()) {
-                    entry.status = "released".into();
-                    b.put(Table::History, sent_key.to_vec(), json(&entry));
-                }
-            }
-        }
-        let entry = HistoryEntry {
-            height: built.child_head.height,
-            kind: EntryKind::Released,
-            peer: Some(p.step.receiver.digest().to_hex()),
-            token: p.step.token.digest().to_hex(),
-            amount: p.step.amount.0.to_string(),
-            status: "final".into(),
-            receipt: Some(commit.to_hex()),
-        };
+        self.set_status(&mut b, p.sender_child_head.height, &commit, "released")?;
+        let entry = HistoryEntry::for_step(built.child_head.height, EntryKind::Released, &p.step.receiver, &p.step, "final", &commit);
         b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
             .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.release_tip.as_bytes().to_vec())
             .put(Table::Refusals, commit.as_bytes().to_vec(), refused.refusal().to_bytes())
             .put(Table::History, history_key(entry.height), json(&entry));
-        let seq = self.witness_seq;
-        self.add_witness(&mut b, &Statement::Refusal(refused.refusal().clone()), WitnessPlace::Inline).map_err(Self::lerr)?;
-        if let Err(e) = self.commit_head_change(&b) {
-            self.witness_seq = seq;
-            return Err(e);
-        }
+        let mut seq = self.witness_seq;
+        self.add_witness(&mut b, &Statement::Refusal(refused.refusal().clone()), WitnessPlace::Inline, &mut seq)?;
+        self.commit_head_change(&b)?;
+        self.witness_seq = seq;
         self.head = built.child_head.clone();
         self.tree.insert(*p.step.relationship.as_bytes(), built.release_tip.0);
         self.pending.remove(&p.step.receiver);
@@ -790,7 +764,7 @@ impl Ledger for Wallet {
         let statement = Statement::Proposal(proposal.clone());
         let (_, parent, child) = statement.head_transition();
         let key = witness_key(&device, &parent);
-        let existing = self.store.get(Table::Witness, &key).map_err(|e| LedgerError::Store(e.to_string()))?;
+        let existing = self.store.get(Table::Witness, &key)?;
         if existing.as_ref().and_then(|b| b.get(..32)) == Some(child.as_bytes().as_slice()) {
             return Ok(()); // already known: gossip repeats cost a lookup, not a verification
         }
@@ -802,19 +776,17 @@ impl Ledger for Wallet {
         let mut b = Batch::deferred();
         match existing {
             None => {
-                let seq = self.witness_seq;
-                self.add_witness(&mut b, &statement, WitnessPlace::Inline).map_err(Self::lerr)?;
-                if let Err(e) = self.store.commit(&b) {
-                    self.witness_seq = seq;
-                    return Err(LedgerError::Store(e.to_string()));
-                }
+                let mut seq = self.witness_seq;
+                self.add_witness(&mut b, &statement, WitnessPlace::Inline, &mut seq)?;
+                self.store.commit(&b)?;
+                self.witness_seq = seq;
             }
             Some(bytes) => {
-                let Some(first) = self.witnessed_statement(&bytes).map_err(Self::lerr)? else { return Ok(()) };
+                let Some(first) = self.witnessed_statement(&bytes)? else { return Ok(()) };
                 if let Ok((proof, what)) = EquivocationProof::new(first, statement) {
                     let mut b = Batch::new();
                     b.put(Table::Evidence, what.device().as_bytes().to_vec(), proof.to_bytes());
-                    self.store.commit(&b).map_err(|e| LedgerError::Store(e.to_string()))?;
+                    self.store.commit(&b)?;
                     self.banned.insert(what.device());
                 }
             }
@@ -823,12 +795,11 @@ impl Ledger for Wallet {
     }
 
     fn gossip(&self, exclude: &[DeviceId], max: usize) -> Result<Vec<SignedProposal>, LedgerError> {
-        let s = |e: StoreError| LedgerError::Store(e.to_string());
         let mut out = Vec::new();
         // Evidence first, but in at most half the slots: a flood of (cheaply made)
         // equivocating devices must not crowd recent history out of every hello.
         let evidence_slots = max / 2;
-        for (_, v) in self.store.scan(Table::Evidence).map_err(s)? {
+        for (_, v) in self.store.scan(Table::Evidence)? {
             if out.len() >= evidence_slots {
                 break;
             }
@@ -843,7 +814,7 @@ impl Ledger for Wallet {
                 }
             }
         }
-        for (_, key) in self.store.last(Table::WitnessOrder, max * 4).map_err(s)? {
+        for (_, key) in self.store.last(Table::WitnessOrder, max * 4)? {
             if out.len() >= max {
                 break;
             }
@@ -851,7 +822,7 @@ impl Ledger for Wallet {
             if key.len() != 64 || exclude.iter().any(|d| key[..32] == d.as_bytes()[..]) {
                 continue;
             }
-            if let Some(bytes) = self.store.get(Table::Witness, &key).map_err(s)? {
+            if let Some(bytes) = self.store.get(Table::Witness, &key)? {
                 if let Ok(Some(Statement::Proposal(p))) = self.witnessed_statement(&bytes) {
                     if !out.contains(&p) {
                         out.push(p);
