@@ -432,38 +432,15 @@ impl Session {
             }
             Err(_) => return Ok(refuse_now(commit, RefusalCode::Invalid)),
         };
-        let rnd = ledger.random();
-        // A permanent inability to take the credit (e.g. this device already holds the
-        // maximum number of tokens) is a signed refusal, so the sender is not locked forever.
-        let reason = ledger.refusal_reason(&verified).or_else(|| {
-            let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
-            let step = &verified.signed().proposal.step;
-            local.head.balances.credited(&step.token, step.amount).err().map(|_| REFUSAL_CANNOT_HOLD)
-        });
-        if let Some(reason) = reason {
-            let built = {
-                let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
-                refuse(&local, &verified, reason, &rnd)
-            };
-            let built = match built {
-                Ok(b) => b,
-                Err(BuildError::Refused(_)) => return Ok(refuse_now(commit, RefusalCode::Busy)),
-                Err(e) => return Err(e.into()),
-            };
-            match ledger.commit_refusal(p, &built) {
-                Ok(()) => {}
-                Err(LedgerError::HeadMoved) => return Ok(refuse_now(commit, RefusalCode::Busy)),
-                Err(e) => return Err(e.into()),
-            }
-            self.refused.push(Refused { proposal: p.clone(), refusal: built.signed.clone(), outgoing: false });
-            return Ok(SessionMessage::SignedRefusal(Box::new(built.signed)));
+        if let Some(reason) = ledger.refusal_reason(&verified) {
+            return self.refuse_proposal(p, &verified, reason, ledger);
         }
-        let built = {
-            let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
-            accept(&local, &verified, &rnd)
-        };
-        let built = match built {
+        let rnd = ledger.random();
+        let built = match accept(&local(ledger), &verified, &rnd) {
             Ok(b) => b,
+            // A credit this device can never take (its token list is full, the balance would
+            // overflow) gets a signed refusal, so the sender is not locked forever.
+            Err(BuildError::Refused(ReceiptError::Balance { .. })) => return self.refuse_proposal(p, &verified, REFUSAL_CANNOT_HOLD, ledger),
             Err(BuildError::Refused(_)) => return Ok(refuse_now(commit, RefusalCode::Busy)),
             Err(e) => return Err(e.into()),
         };
@@ -474,6 +451,23 @@ impl Session {
         }
         self.completed.push(Completed { receipt: built.receipt.clone(), outgoing: false, resumed });
         Ok(SessionMessage::Acceptance(Box::new(built.receipt.acceptance)))
+    }
+
+    /// Signs, commits and returns a refusal of a verified proposal addressed to us.
+    fn refuse_proposal(&mut self, p: &SignedProposal, verified: &VerifiedProposal, reason: u64, ledger: &mut dyn Ledger) -> Result<SessionMessage, SessionError> {
+        let rnd = ledger.random();
+        let built = match refuse(&local(ledger), verified, reason, &rnd) {
+            Ok(b) => b,
+            Err(BuildError::Refused(_)) => return Ok(refuse_now(*verified.commit(), RefusalCode::Busy)),
+            Err(e) => return Err(e.into()),
+        };
+        match ledger.commit_refusal(p, &built) {
+            Ok(()) => {}
+            Err(LedgerError::HeadMoved) => return Ok(refuse_now(*verified.commit(), RefusalCode::Busy)),
+            Err(e) => return Err(e.into()),
+        }
+        self.refused.push(Refused { proposal: p.clone(), refusal: built.signed.clone(), outgoing: false });
+        Ok(SessionMessage::SignedRefusal(Box::new(built.signed)))
     }
 
     /// Checks the acceptance of our in-flight proposal and stitches it.
@@ -504,10 +498,7 @@ impl Session {
         let vp = self.in_flight.take().ok_or(SessionError::Unexpected { got: "signed refusal", phase: "with no proposal in flight" })?;
         let result = (|| {
             let verified = verify_refusal(&vp, r, ledger.view())?;
-            let built = {
-                let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
-                release(&local, &verified)?
-            };
+            let built = release(&local(ledger), &verified)?;
             ledger.commit_release(&verified, &built)?;
             Ok::<_, SessionError>(())
         })();
@@ -565,10 +556,7 @@ impl Session {
             return Ok(vec![SessionMessage::Close(Close)]);
         };
         let rnd = ledger.random();
-        let built = {
-            let local = LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() };
-            propose(&local, &peer, token, amount, &rnd)
-        };
+        let built = propose(&local(ledger), &peer, token, amount, &rnd);
         let built = match built {
             Ok(b) => b,
             Err(e) => {
@@ -629,7 +617,6 @@ impl Session {
                 Ok(vec![])
             }
             (Role::Listener, Phase::AwaitProposal, SessionMessage::Proposal(p)) => Ok(vec![self.answer_proposal(&p, false, ledger)?]),
-            (Role::Listener, Phase::AwaitProposal, SessionMessage::Acceptance(a)) if ledger.is_stitched(&a.acceptance.proposal_commit)? => Ok(vec![]),
             (Role::Listener, Phase::AwaitProposal, SessionMessage::Close(_)) => {
                 self.phase = Phase::Done;
                 Ok(vec![])
@@ -676,12 +663,15 @@ impl Session {
                 self.error = Some(SessionError::Refused(r.code));
                 Ok(vec![SessionMessage::Close(Close)])
             }
-            (_, _, SessionMessage::Acceptance(a)) if ledger.is_stitched(&a.acceptance.proposal_commit)? => Ok(vec![]),
-            (_, _, SessionMessage::SignedRefusal(r)) if ledger.refusal_for(&r.refusal.proposal_commit)?.is_some() => Ok(vec![]),
             (_, _, SessionMessage::Close(_)) => Err(SessionError::PeerEnded { phase }),
             (_, _, m) => Err(unexpected(&m)),
         }
     }
+}
+
+/// The device's committed state as the core builders take it.
+fn local(ledger: &dyn Ledger) -> LocalDevice<'_> {
+    LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() }
 }
 
 fn refuse_now(proposal_commit: Digest, code: RefusalCode) -> SessionMessage {
