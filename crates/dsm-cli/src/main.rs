@@ -238,29 +238,31 @@ impl From<Suite> for SuiteId {
 }
 
 fn node_serve(listen: &str, data: &std::path::Path, postgres: Option<&str>) -> Result<(), wallet_cmd::CliError> {
-    let fail = |code, msg: String| wallet_cmd::CliError { code, msg };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| fail(exit::FAILURE, e.to_string()))?;
-    let quotas = dsm_node::store::Quotas::default();
-    let timeouts = dsm_node::Timeouts::default();
-    let run = |node_future: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>, addr: std::net::SocketAddr, what: String| -> Result<(), wallet_cmd::CliError> {
-        println!("dsm node listening on http://{addr} ({what})");
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        rt.block_on(node_future).map_err(|e| fail(exit::FAILURE, e.to_string()))
-    };
-    let listener = rt.block_on(tokio::net::TcpListener::bind(listen)).map_err(|e| fail(exit::FAILURE, format!("cannot listen on {listen}: {e}")))?;
-    let addr = listener.local_addr().map_err(|e| fail(exit::FAILURE, e.to_string()))?;
+    let fail = |msg: String| wallet_cmd::CliError { code: exit::FAILURE, msg };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| fail(e.to_string()))?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind(listen)).map_err(|e| fail(format!("cannot listen on {listen}: {e}")))?;
     match postgres {
         Some(url) => {
-            let store = dsm_node::pg::PostgresStore::connect(url, 4).map_err(|e| fail(exit::FAILURE, e.to_string()))?;
-            run(Box::pin(dsm_node::serve(listener, dsm_node::api::Node::new(store, quotas), timeouts)), addr, "PostgreSQL store".into())
+            let store = dsm_node::pg::PostgresStore::connect(url, 4).map_err(|e| fail(e.to_string()))?;
+            serve_node(&rt, listener, store, "PostgreSQL store")
         }
         None => {
-            std::fs::create_dir_all(data).map_err(|e| fail(exit::FAILURE, format!("cannot create {}: {e}", data.display())))?;
-            let store = dsm_node::store::EmbeddedStore::open(&data.join("node.redb")).map_err(|e| fail(exit::FAILURE, format!("cannot open the node store in {}: {e} (is another node using it?)", data.display())))?;
-            run(Box::pin(dsm_node::serve(listener, dsm_node::api::Node::new(store, quotas), timeouts)), addr, format!("embedded store in {}", data.display()))
+            std::fs::create_dir_all(data).map_err(|e| fail(format!("cannot create {}: {e}", data.display())))?;
+            let store = dsm_node::store::EmbeddedStore::open(&data.join("node.redb")).map_err(|e| fail(format!("cannot open the node store in {}: {e} (is another node using it?)", data.display())))?;
+            serve_node(&rt, listener, store, &format!("embedded store in {}", data.display()))
         }
     }
+}
+
+/// Announces the address (tests and scripts read this line) and serves until killed.
+fn serve_node<S: dsm_node::store::NodeStore>(rt: &tokio::runtime::Runtime, listener: tokio::net::TcpListener, store: S, what: &str) -> Result<(), wallet_cmd::CliError> {
+    let fail = |msg: String| wallet_cmd::CliError { code: exit::FAILURE, msg };
+    let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
+    println!("dsm node listening on http://{addr} ({what})");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let node = dsm_node::api::Node::new(store, dsm_node::store::Quotas::default());
+    rt.block_on(dsm_node::serve(listener, node, dsm_node::Timeouts::default())).map_err(|e| fail(e.to_string()))
 }
 
 fn main() -> ExitCode {

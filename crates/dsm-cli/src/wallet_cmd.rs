@@ -280,8 +280,11 @@ pub fn history(ctx: &Ctx) -> Res {
     let entries = w.history()?;
     let labels = w.token_labels()?;
     let tname = |hex: &str| dsm_core::hash::Digest::from_hex(hex).and_then(|d| labels.get(&TokenId(d)).cloned()).unwrap_or_else(|| format!("token:{}", short(hex)));
+    // History stores device ids as hex, as contacts do: one read of the contacts serves
+    // every line.
+    let names: std::collections::HashMap<String, String> = w.contacts()?.into_iter().map(|c| (c.device, c.name)).collect();
     let pname = |hex: &Option<String>| match hex {
-        Some(h) => dsm_core::hash::Digest::from_hex(h).map(|d| peer_name(&w, &DeviceId(d))).unwrap_or_default(),
+        Some(h) => names.get(h).cloned().unwrap_or_else(|| format!("device {}", short(h))),
         None => "-".into(),
     };
     ctx.print(
@@ -474,7 +477,9 @@ pub fn send(ctx: &Ctx, to: &str, amount: Option<&str>, token_label: &str, via: &
     let mut session = Session::dialer(peer, transfers);
     let r = run(&mut session, &mut w, link.as_mut());
     report(ctx, &w, &r)?;
-    if r.error.is_none() && r.refused.iter().any(|x| x.outgoing && x.proposal.proposal.step.receiver == peer) && amount.is_some() && !r.completed.iter().any(|c| c.outgoing && !c.resumed) {
+    // A session that ended cleanly without completing the new transfer ended it with the
+    // peer's signed refusal.
+    if amount.is_some() && r.error.is_none() && !r.completed.iter().any(|c| c.outgoing && !c.resumed) {
         return Err(CliError::new(exit::INCOMPLETE, format!("{} refused the transfer; nothing was paid", contact.name)));
     }
     match &r.error {
