@@ -21,11 +21,19 @@ const PASS: &[u8] = b"demo passphrase";
 const T: Duration = Duration::from_secs(20);
 
 fn open(dir: &Path, name: &str) -> Result<Wallet, Error> {
-    Ok(Wallet::open(Box::new(RedbStore::open(&dir.join(format!("{name}.redb")))?), PASS)?)
+    Ok(Wallet::open(
+        Box::new(RedbStore::open(&dir.join(format!("{name}.redb")))?),
+        PASS,
+    )?)
 }
 
 fn create(dir: &Path, name: &str, suite: SuiteId, faucet: u128) -> Result<Wallet, Error> {
-    let mut w = Wallet::create(Box::new(RedbStore::open(&dir.join(format!("{name}.redb")))?), suite, PASS, KdfParams::default())?;
+    let mut w = Wallet::create(
+        Box::new(RedbStore::open(&dir.join(format!("{name}.redb")))?),
+        suite,
+        PASS,
+        KdfParams::default(),
+    )?;
     w.set_name(name)?;
     if faucet > 0 {
         w.dev_faucet(DEFAULT_TOKEN, Amount(faucet))?;
@@ -38,7 +46,10 @@ fn short(d: &dsm_core::identity::DeviceId) -> String {
 }
 
 fn introduce(ws: &mut [&mut Wallet]) -> Result<(), Error> {
-    let cards: Vec<Contact> = ws.iter().map(|w| Contact::from_card(&w.card(&w.name().ok().flatten().unwrap_or_default()))).collect::<Result<_, _>>()?;
+    let cards: Vec<Contact> = ws
+        .iter()
+        .map(|w| Contact::from_card(&w.card(&w.name().ok().flatten().unwrap_or_default())))
+        .collect::<Result<_, _>>()?;
     for w in ws.iter_mut() {
         for c in &cards {
             if c.device != w.device_id().digest().to_hex() {
@@ -54,11 +65,20 @@ fn dev(w: &Wallet) -> u128 {
 }
 
 /// One session over real TCP on loopback; the payee's outgoing frames can be faulted.
-fn over_tcp(payer: &mut Wallet, payee: &mut Wallet, amounts: &[u128], fault: Option<(Fault, usize)>, timeout: Duration) -> Result<(Report, Report, String), Error> {
+fn over_tcp(
+    payer: &mut Wallet,
+    payee: &mut Wallet,
+    amounts: &[u128],
+    fault: Option<(Fault, usize)>,
+    timeout: Duration,
+) -> Result<(Report, Report, String), Error> {
     let listener = TcpListener::bind("127.0.0.1:0", timeout)?;
     let addr = listener.local_addr()?.to_string();
     let peer = payee.device_id();
-    let transfers = amounts.iter().map(|a| (token(DEFAULT_TOKEN), Amount(*a))).collect();
+    let transfers = amounts
+        .iter()
+        .map(|a| (token(DEFAULT_TOKEN), Amount(*a)))
+        .collect();
     std::thread::scope(|s| {
         let h = s.spawn(move || -> Result<Report, dsm_transport::TransportError> {
             let (link, _) = listener.accept()?;
@@ -76,7 +96,12 @@ fn over_tcp(payer: &mut Wallet, payee: &mut Wallet, amounts: &[u128], fault: Opt
     })
 }
 
-fn over_dir(payer: &mut Wallet, payee: &mut Wallet, amount: u128, dir: &Path) -> Result<(Report, Report), Error> {
+fn over_dir(
+    payer: &mut Wallet,
+    payee: &mut Wallet,
+    amount: u128,
+    dir: &Path,
+) -> Result<(Report, Report), Error> {
     let peer = payee.device_id();
     std::thread::scope(|s| {
         let h = s.spawn(move || -> Result<Report, dsm_transport::TransportError> {
@@ -84,7 +109,11 @@ fn over_dir(payer: &mut Wallet, payee: &mut Wallet, amount: u128, dir: &Path) ->
             Ok(driver::run(&mut Session::listener(), payee, &mut link))
         });
         let mut link = DirLink::dial(dir, T)?;
-        let rd = driver::run(&mut Session::dialer(peer, vec![(token(DEFAULT_TOKEN), Amount(amount))]), payer, &mut link);
+        let rd = driver::run(
+            &mut Session::dialer(peer, vec![(token(DEFAULT_TOKEN), Amount(amount))]),
+            payer,
+            &mut link,
+        );
         let rl = h.join().map_err(|_| "listener thread panicked")??;
         Ok((rd, rl))
     })
@@ -93,13 +122,32 @@ fn over_dir(payer: &mut Wallet, payee: &mut Wallet, amount: u128, dir: &Path) ->
 fn outcome(out: &mut dyn Write, who: &Wallet, r: &Report) -> Result<(), Error> {
     for c in &r.completed {
         let p = &c.receipt.proposal.proposal;
-        let (verb, peer) = if c.outgoing { ("sent", &p.step.receiver) } else { ("received", &p.step.sender) };
+        let (verb, peer) = if c.outgoing {
+            ("sent", &p.step.receiver)
+        } else {
+            ("received", &p.step.sender)
+        };
         let name = who.contact_name(peer).unwrap_or_else(|| short(peer));
-        let resumed = if c.resumed { " (the earlier pending transfer)" } else { "" };
-        writeln!(out, "     {:<8} {verb} {} DEV {} {name}, receipt {}{resumed}", who.name()?.unwrap_or_default(), p.step.amount, if c.outgoing { "to" } else { "from" }, &p.commit().to_hex()[..12])?;
+        let resumed = if c.resumed {
+            " (the earlier pending transfer)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "     {:<8} {verb} {} DEV {} {name}, receipt {}{resumed}",
+            who.name()?.unwrap_or_default(),
+            p.step.amount,
+            if c.outgoing { "to" } else { "from" },
+            &p.commit().to_hex()[..12]
+        )?;
     }
     if let Some(e) = &r.error {
-        writeln!(out, "     {:<8} session ended early: {e}", who.name()?.unwrap_or_default())?;
+        writeln!(
+            out,
+            "     {:<8} session ended early: {e}",
+            who.name()?.unwrap_or_default()
+        )?;
     }
     Ok(())
 }
@@ -119,7 +167,11 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         SuiteId::MlDsa65 => "ml-dsa-65",
         SuiteId::SlhDsaSha2_128f => "slh-dsa-sha2-128f",
     };
-    writeln!(out, "DSM demo — suite {suite_name}, wallets in {} (removed at the end)\n", dir.display())?;
+    writeln!(
+        out,
+        "DSM demo — suite {suite_name}, wallets in {} (removed at the end)\n",
+        dir.display()
+    )?;
 
     writeln!(out, "1. Four devices create wallets (redb file each; key sealed with Argon2id + XChaCha20-Poly1305).")?;
     let mut alice = create(dir, "alice", suite, 1000)?;
@@ -127,11 +179,27 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     let mut carol = create(dir, "carol", suite, 0)?;
     let mut mallory = create(dir, "mallory", suite, 100)?;
     for w in [&alice, &bob, &carol, &mallory] {
-        let faucet = if dev(w) > 0 { format!("  {} DEV from the dev faucet (NON-PRODUCTION allocation, on the chain as such)", dev(w)) } else { String::new() };
-        writeln!(out, "     {:<8} device {}{faucet}", w.name()?.unwrap_or_default(), short(&w.device_id()))?;
+        let faucet = if dev(w) > 0 {
+            format!(
+                "  {} DEV from the dev faucet (NON-PRODUCTION allocation, on the chain as such)",
+                dev(w)
+            )
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "     {:<8} device {}{faucet}",
+            w.name()?.unwrap_or_default(),
+            short(&w.device_id())
+        )?;
     }
     introduce(&mut [&mut alice, &mut bob, &mut carol, &mut mallory])?;
-    writeln!(out, "     contact cards exchanged, e.g. {}…\n", &bob.card("bob")[..40])?;
+    writeln!(
+        out,
+        "     contact cards exchanged, e.g. {}…\n",
+        &bob.card("bob")[..40]
+    )?;
 
     writeln!(out, "2. alice pays bob 250 over TCP.")?;
     let (ra, rb, addr) = over_tcp(&mut alice, &mut bob, &[250], None, T)?;
@@ -151,11 +219,23 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     outcome(out, &bob, &rb)?;
     outcome(out, &carol, &rc)?;
     ok(&rb)?;
-    let files = std::fs::read_dir(&mailbox)?.filter_map(|e| e.ok()).flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten()).count();
+    let files = std::fs::read_dir(&mailbox)?
+        .filter_map(|e| e.ok())
+        .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten())
+        .count();
     writeln!(out, "     ({files} files in {})\n", mailbox.display())?;
 
-    writeln!(out, "4. A lost message: alice pays carol 50, and carol's acceptance never arrives.")?;
-    let (ra, rc, _) = over_tcp(&mut alice, &mut carol, &[50], Some((Fault::Drop, 1)), Duration::from_millis(500))?;
+    writeln!(
+        out,
+        "4. A lost message: alice pays carol 50, and carol's acceptance never arrives."
+    )?;
+    let (ra, rc, _) = over_tcp(
+        &mut alice,
+        &mut carol,
+        &[50],
+        Some((Fault::Drop, 1)),
+        Duration::from_millis(500),
+    )?;
     outcome(out, &alice, &ra)?;
     outcome(out, &carol, &rc)?;
     writeln!(out, "     carol committed first (she signed last); alice is debited, 50 in flight: only alice↔carol is locked.")?;
@@ -170,7 +250,10 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     ok(&rc)?;
     writeln!(out)?;
 
-    writeln!(out, "5. A refusal: carol accepts at most 200 per transfer; alice tries to pay her 300.")?;
+    writeln!(
+        out,
+        "5. A refusal: carol accepts at most 200 per transfer; alice tries to pay her 300."
+    )?;
     carol.set_max_incoming(Some(Amount(200)));
     let (ra, rc, _) = over_tcp(&mut alice, &mut carol, &[300], None, T)?;
     ok(&ra)?;
@@ -184,13 +267,20 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     carol.set_max_incoming(None);
     writeln!(out)?;
 
-    writeln!(out, "6. A double spend: mallory copies its wallet file. Software keys cannot stop cloning.")?;
+    writeln!(
+        out,
+        "6. A double spend: mallory copies its wallet file. Software keys cannot stop cloning."
+    )?;
     drop(mallory);
     std::fs::copy(dir.join("mallory.redb"), dir.join("mallory-clone.redb"))?;
     let mut mallory = open(dir, "mallory")?;
     let mut clone = open(dir, "mallory-clone")?;
     let head = mallory.head().digest().to_string();
-    writeln!(out, "     both copies sit on head {}, holding 100 DEV", &head[..12])?;
+    writeln!(
+        out,
+        "     both copies sit on head {}, holding 100 DEV",
+        &head[..12]
+    )?;
     let (rm, rb, _) = over_tcp(&mut mallory, &mut bob, &[100], None, T)?;
     outcome(out, &mallory, &rm)?;
     ok(&rb)?;
@@ -220,7 +310,17 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     writeln!(out, "8. Final balances")?;
     let mut total = 0u128;
     for w in [&alice, &bob, &carol, &mallory, &clone] {
-        writeln!(out, "     {:<14} {:>6} DEV", w.name()?.unwrap_or_default() + if std::ptr::eq(w, &clone) { " (clone)" } else { "" }, dev(w))?;
+        writeln!(
+            out,
+            "     {:<14} {:>6} DEV",
+            w.name()?.unwrap_or_default()
+                + if std::ptr::eq(w, &clone) {
+                    " (clone)"
+                } else {
+                    ""
+                },
+            dev(w)
+        )?;
         total += dev(w);
     }
     writeln!(out, "     {:<14} {:>6} DEV = dev-faucet supply 1100 + 100 double-spent by mallory (both victims hold the proof)", "total", total)?;

@@ -237,32 +237,70 @@ impl From<Suite> for SuiteId {
     }
 }
 
-fn node_serve(listen: &str, data: &std::path::Path, postgres: Option<&str>) -> Result<(), wallet_cmd::CliError> {
-    let fail = |msg: String| wallet_cmd::CliError { code: exit::FAILURE, msg };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| fail(e.to_string()))?;
-    let listener = rt.block_on(tokio::net::TcpListener::bind(listen)).map_err(|e| fail(format!("cannot listen on {listen}: {e}")))?;
+fn node_serve(
+    listen: &str,
+    data: &std::path::Path,
+    postgres: Option<&str>,
+) -> Result<(), wallet_cmd::CliError> {
+    let fail = |msg: String| wallet_cmd::CliError {
+        code: exit::FAILURE,
+        msg,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(listen))
+        .map_err(|e| fail(format!("cannot listen on {listen}: {e}")))?;
     match postgres {
         Some(url) => {
-            let store = dsm_node::pg::PostgresStore::connect(url, 4).map_err(|e| fail(e.to_string()))?;
+            let store =
+                dsm_node::pg::PostgresStore::connect(url, 4).map_err(|e| fail(e.to_string()))?;
             serve_node(&rt, listener, store, "PostgreSQL store")
         }
         None => {
-            std::fs::create_dir_all(data).map_err(|e| fail(format!("cannot create {}: {e}", data.display())))?;
-            let store = dsm_node::store::EmbeddedStore::open(&data.join("node.redb")).map_err(|e| fail(format!("cannot open the node store in {}: {e} (is another node using it?)", data.display())))?;
-            serve_node(&rt, listener, store, &format!("embedded store in {}", data.display()))
+            std::fs::create_dir_all(data)
+                .map_err(|e| fail(format!("cannot create {}: {e}", data.display())))?;
+            let store =
+                dsm_node::store::EmbeddedStore::open(&data.join("node.redb")).map_err(|e| {
+                    fail(format!(
+                        "cannot open the node store in {}: {e} (is another node using it?)",
+                        data.display()
+                    ))
+                })?;
+            serve_node(
+                &rt,
+                listener,
+                store,
+                &format!("embedded store in {}", data.display()),
+            )
         }
     }
 }
 
 /// Announces the address (tests and scripts read this line) and serves until killed.
-fn serve_node<S: dsm_node::store::NodeStore>(rt: &tokio::runtime::Runtime, listener: tokio::net::TcpListener, store: S, what: &str) -> Result<(), wallet_cmd::CliError> {
-    let fail = |msg: String| wallet_cmd::CliError { code: exit::FAILURE, msg };
+fn serve_node<S: dsm_node::store::NodeStore>(
+    rt: &tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+    store: S,
+    what: &str,
+) -> Result<(), wallet_cmd::CliError> {
+    let fail = |msg: String| wallet_cmd::CliError {
+        code: exit::FAILURE,
+        msg,
+    };
     let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
     println!("dsm node listening on http://{addr} ({what})");
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let node = dsm_node::api::Node::new(store, dsm_node::store::Quotas::default());
-    rt.block_on(dsm_node::serve(listener, node, dsm_node::Timeouts::default())).map_err(|e| fail(e.to_string()))
+    rt.block_on(dsm_node::serve(
+        listener,
+        node,
+        dsm_node::Timeouts::default(),
+    ))
+    .map_err(|e| fail(e.to_string()))
 }
 
 fn main() -> ExitCode {
@@ -274,26 +312,84 @@ fn main() -> ExitCode {
         }
     };
     let stdio = match &cli.command {
-        Command::Send { transport, .. } | Command::Sync { transport, .. } | Command::Receive { transport, .. } => transport.stdio,
+        Command::Send { transport, .. }
+        | Command::Sync { transport, .. }
+        | Command::Receive { transport, .. } => transport.stdio,
         _ => false,
     };
-    let ctx = Ctx { home: cli.home.unwrap_or_else(wallet_cmd::default_home), json: cli.json, passphrase_file: cli.passphrase_file, report_to_stderr: stdio };
+    let ctx = Ctx {
+        home: cli.home.unwrap_or_else(wallet_cmd::default_home),
+        json: cli.json,
+        passphrase_file: cli.passphrase_file,
+        report_to_stderr: stdio,
+    };
     let secs = Duration::from_secs;
     let result = match cli.command {
-        Command::Init { suite, name, dev_faucet, token } => wallet_cmd::init(&ctx, suite.into(), name, dev_faucet, &token),
+        Command::Init {
+            suite,
+            name,
+            dev_faucet,
+            token,
+        } => wallet_cmd::init(&ctx, suite.into(), name, dev_faucet, &token),
         Command::Card => wallet_cmd::card(&ctx),
-        Command::Contact(ContactCmd::Add { card, name }) => wallet_cmd::contact_add(&ctx, &card, name),
+        Command::Contact(ContactCmd::Add { card, name }) => {
+            wallet_cmd::contact_add(&ctx, &card, name)
+        }
         Command::Contact(ContactCmd::List) => wallet_cmd::contact_list(&ctx),
-        Command::Send { contact, amount, token, transport, timeout } => wallet_cmd::send(&ctx, &contact, Some(&amount), &token, &transport.via(), secs(timeout)),
-        Command::Sync { contact, transport, timeout } => wallet_cmd::send(&ctx, &contact, None, wallet_cmd::default_token(), &transport.via(), secs(timeout)),
-        Command::Receive { transport, once, timeout, max_amount } => wallet_cmd::receive(&ctx, &transport.via(), once, secs(timeout), max_amount.as_deref()),
+        Command::Send {
+            contact,
+            amount,
+            token,
+            transport,
+            timeout,
+        } => wallet_cmd::send(
+            &ctx,
+            &contact,
+            Some(&amount),
+            &token,
+            &transport.via(),
+            secs(timeout),
+        ),
+        Command::Sync {
+            contact,
+            transport,
+            timeout,
+        } => wallet_cmd::send(
+            &ctx,
+            &contact,
+            None,
+            wallet_cmd::default_token(),
+            &transport.via(),
+            secs(timeout),
+        ),
+        Command::Receive {
+            transport,
+            once,
+            timeout,
+            max_amount,
+        } => wallet_cmd::receive(
+            &ctx,
+            &transport.via(),
+            once,
+            secs(timeout),
+            max_amount.as_deref(),
+        ),
         Command::Balance => wallet_cmd::balance(&ctx),
         Command::History => wallet_cmd::history(&ctx),
         Command::Receipt { id, out } => wallet_cmd::receipt(&ctx, &id, out),
         Command::Verify { file } => wallet_cmd::verify(&ctx, &file),
         Command::Evidence { export, import } => wallet_cmd::evidence(&ctx, export, import),
-        Command::Node(NodeCmd::Serve { listen, data, postgres }) => node_serve(&listen, &data, postgres.as_deref()),
-        Command::Demo { suite } => demo::run(suite.into(), &mut std::io::stdout()).map_err(|e| wallet_cmd::CliError { code: exit::FAILURE, msg: e.to_string() }),
+        Command::Node(NodeCmd::Serve {
+            listen,
+            data,
+            postgres,
+        }) => node_serve(&listen, &data, postgres.as_deref()),
+        Command::Demo { suite } => {
+            demo::run(suite.into(), &mut std::io::stdout()).map_err(|e| wallet_cmd::CliError {
+                code: exit::FAILURE,
+                msg: e.to_string(),
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,14 +46,20 @@ pub struct CliError {
 
 impl CliError {
     fn new(code: u8, msg: impl Into<String>) -> Self {
-        CliError { code, msg: msg.into() }
+        CliError {
+            code,
+            msg: msg.into(),
+        }
     }
 }
 
 impl From<WalletError> for CliError {
     fn from(e: WalletError) -> Self {
         let code = match &e {
-            WalletError::Store(StoreError::InUse) | WalletError::NotFound | WalletError::AlreadyExists | WalletError::Corrupt { .. } => exit::WALLET,
+            WalletError::Store(StoreError::InUse)
+            | WalletError::NotFound
+            | WalletError::AlreadyExists
+            | WalletError::Corrupt { .. } => exit::WALLET,
             WalletError::Keystore(_) => exit::WALLET,
             WalletError::Contact(_) | WalletError::Balance(_) => exit::INPUT,
             _ => exit::FAILURE,
@@ -93,7 +99,12 @@ impl Ctx {
 
     fn passphrase(&self, confirm: bool) -> Res<Vec<u8>> {
         if let Some(f) = &self.passphrase_file {
-            let s = std::fs::read_to_string(f).map_err(|e| CliError::new(exit::WALLET, format!("cannot read the passphrase file {}: {e}", f.display())))?;
+            let s = std::fs::read_to_string(f).map_err(|e| {
+                CliError::new(
+                    exit::WALLET,
+                    format!("cannot read the passphrase file {}: {e}", f.display()),
+                )
+            })?;
             return Ok(s.lines().next().unwrap_or("").as_bytes().to_vec());
         }
         if let Ok(p) = std::env::var("DSM_PASSPHRASE") {
@@ -104,7 +115,10 @@ impl Ctx {
         }
         let p = rpassword::prompt_password("wallet passphrase: ")?;
         if confirm && rpassword::prompt_password("again: ")? != p {
-            return Err(CliError::new(exit::WALLET, "the two passphrases differ; nothing was created"));
+            return Err(CliError::new(
+                exit::WALLET,
+                "the two passphrases differ; nothing was created",
+            ));
         }
         Ok(p.into_bytes())
     }
@@ -118,8 +132,16 @@ impl Ctx {
         Ok(Wallet::open(Box::new(store), &pass)?)
     }
 
-    fn print(&self, human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>, machine: serde_json::Value) -> Res {
-        let mut out: Box<dyn Write> = if self.report_to_stderr { Box::new(std::io::stderr().lock()) } else { Box::new(std::io::stdout().lock()) };
+    fn print(
+        &self,
+        human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+        machine: serde_json::Value,
+    ) -> Res {
+        let mut out: Box<dyn Write> = if self.report_to_stderr {
+            Box::new(std::io::stderr().lock())
+        } else {
+            Box::new(std::io::stdout().lock())
+        };
         let out = &mut *out;
         if self.json {
             writeln!(out, "{machine}")?;
@@ -141,7 +163,9 @@ pub fn parse_amount(s: &str) -> Res<Amount> {
     if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit()) {
         return Err(bad("use a positive whole number of base units, like 250"));
     }
-    let v: u128 = t.parse().map_err(|_| bad("too large (the maximum is 340282366920938463463374607431768211455)"))?;
+    let v: u128 = t
+        .parse()
+        .map_err(|_| bad("too large (the maximum is 340282366920938463463374607431768211455)"))?;
     if v == 0 {
         return Err(bad("it must be more than zero"));
     }
@@ -153,11 +177,15 @@ fn short(hex: &str) -> &str {
 }
 
 fn token_name(w: &Wallet, t: &TokenId) -> String {
-    w.token_labels().ok().and_then(|m| m.get(t).cloned()).unwrap_or_else(|| format!("token:{}", short(&t.digest().to_hex())))
+    w.token_labels()
+        .ok()
+        .and_then(|m| m.get(t).cloned())
+        .unwrap_or_else(|| format!("token:{}", short(&t.digest().to_hex())))
 }
 
 fn peer_name(w: &Wallet, d: &DeviceId) -> String {
-    w.contact_name(d).unwrap_or_else(|| format!("device {}", short(&d.digest().to_hex())))
+    w.contact_name(d)
+        .unwrap_or_else(|| format!("device {}", short(&d.digest().to_hex())))
 }
 
 fn suite_name(s: SuiteId) -> &'static str {
@@ -168,15 +196,35 @@ fn suite_name(s: SuiteId) -> &'static str {
 }
 
 /// `dsm init`.
-pub fn init(ctx: &Ctx, suite: SuiteId, name: Option<String>, faucet: Option<String>, token_label: &str) -> Res {
+pub fn init(
+    ctx: &Ctx,
+    suite: SuiteId,
+    name: Option<String>,
+    faucet: Option<String>,
+    token_label: &str,
+) -> Res {
     let faucet = faucet.map(|f| parse_amount(&f)).transpose()?;
     if ctx.db().exists() {
-        return Err(CliError::new(exit::WALLET, format!("a wallet already exists in {}; use another --home to create a second one", ctx.home.display())));
+        return Err(CliError::new(
+            exit::WALLET,
+            format!(
+                "a wallet already exists in {}; use another --home to create a second one",
+                ctx.home.display()
+            ),
+        ));
     }
-    std::fs::create_dir_all(&ctx.home).map_err(|e| CliError::new(exit::WALLET, format!("cannot create {}: {e}", ctx.home.display())))?;
+    std::fs::create_dir_all(&ctx.home).map_err(|e| {
+        CliError::new(
+            exit::WALLET,
+            format!("cannot create {}: {e}", ctx.home.display()),
+        )
+    })?;
     let pass = ctx.passphrase(true)?;
     if pass.is_empty() {
-        return Err(CliError::new(exit::WALLET, "the passphrase is empty; choose one (it encrypts the signing key at rest)"));
+        return Err(CliError::new(
+            exit::WALLET,
+            "the passphrase is empty; choose one (it encrypts the signing key at rest)",
+        ));
     }
     let store = RedbStore::open(&ctx.db()).map_err(WalletError::from)?;
     let mut w = match Wallet::create(Box::new(store), suite, &pass, KdfParams::default()) {
@@ -225,7 +273,17 @@ pub fn contact_add(ctx: &Ctx, card: &str, name: Option<String>) -> Res {
     }
     let mut w = ctx.open()?;
     w.add_contact(&contact)?;
-    ctx.print(|o| writeln!(o, "added contact {} (device {})", contact.name, short(&contact.device)), json!({"name": contact.name, "device": contact.device}))
+    ctx.print(
+        |o| {
+            writeln!(
+                o,
+                "added contact {} (device {})",
+                contact.name,
+                short(&contact.device)
+            )
+        },
+        json!({"name": contact.name, "device": contact.device}),
+    )
 }
 
 /// `dsm contact list`.
@@ -243,16 +301,34 @@ pub fn contact_list(ctx: &Ctx) -> Res {
             }
             Ok(())
         },
-        json!(all.iter().map(|c| json!({"name": c.name, "device": c.device})).collect::<Vec<_>>()),
+        json!(all
+            .iter()
+            .map(|c| json!({"name": c.name, "device": c.device}))
+            .collect::<Vec<_>>()),
     )
 }
 
 /// `dsm balance`.
 pub fn balance(ctx: &Ctx) -> Res {
     let w = ctx.open()?;
-    let rows: Vec<(String, Amount)> = w.head().balances.entries().iter().map(|b| (token_name(&w, &b.token), b.amount)).collect();
+    let rows: Vec<(String, Amount)> = w
+        .head()
+        .balances
+        .entries()
+        .iter()
+        .map(|b| (token_name(&w, &b.token), b.amount))
+        .collect();
     let pending = w.pending()?;
-    let in_flight: Vec<(String, String, Amount)> = pending.iter().map(|p| (peer_name(&w, &p.proposal.step.receiver), token_name(&w, &p.proposal.step.token), p.proposal.step.amount)).collect();
+    let in_flight: Vec<(String, String, Amount)> = pending
+        .iter()
+        .map(|p| {
+            (
+                peer_name(&w, &p.proposal.step.receiver),
+                token_name(&w, &p.proposal.step.token),
+                p.proposal.step.amount,
+            )
+        })
+        .collect();
     ctx.print(
         |o| {
             if rows.is_empty() {
@@ -279,12 +355,23 @@ pub fn history(ctx: &Ctx) -> Res {
     let w = ctx.open()?;
     let entries = w.history()?;
     let labels = w.token_labels()?;
-    let tname = |hex: &str| dsm_core::hash::Digest::from_hex(hex).and_then(|d| labels.get(&TokenId(d)).cloned()).unwrap_or_else(|| format!("token:{}", short(hex)));
+    let tname = |hex: &str| {
+        dsm_core::hash::Digest::from_hex(hex)
+            .and_then(|d| labels.get(&TokenId(d)).cloned())
+            .unwrap_or_else(|| format!("token:{}", short(hex)))
+    };
     // History stores device ids as hex, as contacts do: one read of the contacts serves
     // every line.
-    let names: std::collections::HashMap<String, String> = w.contacts()?.into_iter().map(|c| (c.device, c.name)).collect();
+    let names: std::collections::HashMap<String, String> = w
+        .contacts()?
+        .into_iter()
+        .map(|c| (c.device, c.name))
+        .collect();
     let pname = |hex: &Option<String>| match hex {
-        Some(h) => names.get(h).cloned().unwrap_or_else(|| format!("device {}", short(h))),
+        Some(h) => names
+            .get(h)
+            .cloned()
+            .unwrap_or_else(|| format!("device {}", short(h))),
         None => "-".into(),
     };
     ctx.print(
@@ -292,7 +379,11 @@ pub fn history(ctx: &Ctx) -> Res {
             if entries.is_empty() {
                 return writeln!(o, "no history yet");
             }
-            writeln!(o, "{:>6}  {:<10} {:<22} {:>14} {:<8} {:<8} RECEIPT", "HEIGHT", "WHAT", "WITH", "AMOUNT", "TOKEN", "STATUS")?;
+            writeln!(
+                o,
+                "{:>6}  {:<10} {:<22} {:>14} {:<8} {:<8} RECEIPT",
+                "HEIGHT", "WHAT", "WITH", "AMOUNT", "TOKEN", "STATUS"
+            )?;
             for e in &entries {
                 let what = match e.kind {
                     EntryKind::Sent => "sent",
@@ -306,7 +397,17 @@ pub fn history(ctx: &Ctx) -> Res {
                     EntryKind::Refused => "±0 of ",
                     _ => "+",
                 };
-                writeln!(o, "{:>6}  {:<10} {:<22} {:>14} {:<8} {:<8} {}", e.height, what, pname(&e.peer), format!("{sign}{}", e.amount), tname(&e.token), e.status, e.receipt.as_deref().map(short).unwrap_or("-"))?;
+                writeln!(
+                    o,
+                    "{:>6}  {:<10} {:<22} {:>14} {:<8} {:<8} {}",
+                    e.height,
+                    what,
+                    pname(&e.peer),
+                    format!("{sign}{}", e.amount),
+                    tname(&e.token),
+                    e.status,
+                    e.receipt.as_deref().map(short).unwrap_or("-")
+                )?;
             }
             Ok(())
         },
@@ -317,20 +418,46 @@ pub fn history(ctx: &Ctx) -> Res {
 /// `dsm receipt`: export one receipt to a file.
 pub fn receipt(ctx: &Ctx, id: &str, out: Option<PathBuf>) -> Res {
     let w = ctx.open()?;
-    let r = w.receipt(id)?.ok_or_else(|| CliError::new(exit::INPUT, format!("no single receipt matches {id:?}; `dsm history` lists receipt ids")))?;
-    let path = out.unwrap_or_else(|| PathBuf::from(format!("{}.receipt", short(&r.proposal.proposal.commit().to_hex()))));
+    let r = w.receipt(id)?.ok_or_else(|| {
+        CliError::new(
+            exit::INPUT,
+            format!("no single receipt matches {id:?}; `dsm history` lists receipt ids"),
+        )
+    })?;
+    let path = out.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "{}.receipt",
+            short(&r.proposal.proposal.commit().to_hex())
+        ))
+    });
     std::fs::write(&path, r.to_bytes())?;
-    ctx.print(|o| writeln!(o, "wrote {}", path.display()), json!({"path": path}))
+    ctx.print(
+        |o| writeln!(o, "wrote {}", path.display()),
+        json!({"path": path}),
+    )
 }
 
 /// `dsm verify`: the acceptance predicate on a receipt file, from its bytes alone.
 pub fn verify(ctx: &Ctx, file: &Path) -> Res {
-    let meta = std::fs::metadata(file).map_err(|e| CliError::new(exit::INPUT, format!("cannot read {}: {e}", file.display())))?;
+    let meta = std::fs::metadata(file)
+        .map_err(|e| CliError::new(exit::INPUT, format!("cannot read {}: {e}", file.display())))?;
     if meta.len() > MAX_RECEIPT_LEN as u64 {
-        return Err(CliError::new(exit::INVALID, format!("REFUSED: {} is {} bytes, over the {MAX_RECEIPT_LEN}-byte receipt cap", file.display(), meta.len())));
+        return Err(CliError::new(
+            exit::INVALID,
+            format!(
+                "REFUSED: {} is {} bytes, over the {MAX_RECEIPT_LEN}-byte receipt cap",
+                file.display(),
+                meta.len()
+            ),
+        ));
     }
     let bytes = std::fs::read(file)?;
-    let v = verify_receipt_bytes(&bytes, &EmptyView).map_err(|e| CliError::new(exit::INVALID, format!("REFUSED: {} is not a valid receipt: {e}", file.display())))?;
+    let v = verify_receipt_bytes(&bytes, &EmptyView).map_err(|e| {
+        CliError::new(
+            exit::INVALID,
+            format!("REFUSED: {} is not a valid receipt: {e}", file.display()),
+        )
+    })?;
     let r: &Receipt = v.receipt();
     let p = &r.proposal.proposal;
     let a = &r.acceptance.acceptance;
@@ -350,15 +477,35 @@ pub fn verify(ctx: &Ctx, file: &Path) -> Res {
 pub fn evidence(ctx: &Ctx, export: Option<PathBuf>, import: Option<PathBuf>) -> Res {
     let mut w = ctx.open()?;
     if let Some(f) = import {
-        let bytes = std::fs::read(&f).map_err(|e| CliError::new(exit::INPUT, format!("cannot read {}: {e}", f.display())))?;
-        let what = w.import_evidence(&bytes).map_err(|e| CliError::new(exit::INVALID, format!("REFUSED: {} is not valid evidence: {e}", f.display())))?;
+        let bytes = std::fs::read(&f)
+            .map_err(|e| CliError::new(exit::INPUT, format!("cannot read {}: {e}", f.display())))?;
+        let what = w.import_evidence(&bytes).map_err(|e| {
+            CliError::new(
+                exit::INVALID,
+                format!("REFUSED: {} is not valid evidence: {e}", f.display()),
+            )
+        })?;
         let d = what.device().digest().to_hex();
-        return ctx.print(|o| writeln!(o, "imported: device {} equivocated; it is refused from now on", short(&d)), json!({"imported": d}));
+        return ctx.print(
+            |o| {
+                writeln!(
+                    o,
+                    "imported: device {} equivocated; it is refused from now on",
+                    short(&d)
+                )
+            },
+            json!({"imported": d}),
+        );
     }
     let proofs = w.evidence()?;
     let mut rows = Vec::new();
     for p in &proofs {
-        let what = p.verify().map_err(|e| CliError::new(exit::WALLET, format!("stored evidence no longer verifies: {e}")))?;
+        let what = p.verify().map_err(|e| {
+            CliError::new(
+                exit::WALLET,
+                format!("stored evidence no longer verifies: {e}"),
+            )
+        })?;
         let kind = match what {
             Equivocation::HeadFork { .. } => "signed two successors of one head",
             Equivocation::TipFork { .. } => "consumed one relationship tip twice",
@@ -380,7 +527,18 @@ pub fn evidence(ctx: &Ctx, export: Option<PathBuf>, import: Option<PathBuf>) -> 
                 return writeln!(o, "no equivocation evidence held");
             }
             for (d, kind, path) in &rows {
-                write!(o, "device {} ({}) {kind}", short(d), peer_name(&w, &DeviceId(dsm_core::hash::Digest::from_hex(d).unwrap_or(dsm_core::hash::Digest::ZERO))))?;
+                write!(
+                    o,
+                    "device {} ({}) {kind}",
+                    short(d),
+                    peer_name(
+                        &w,
+                        &DeviceId(
+                            dsm_core::hash::Digest::from_hex(d)
+                                .unwrap_or(dsm_core::hash::Digest::ZERO)
+                        )
+                    )
+                )?;
                 match path {
                     Some(p) => writeln!(o, " → {}", p.display())?,
                     None => writeln!(o)?,
@@ -388,7 +546,10 @@ pub fn evidence(ctx: &Ctx, export: Option<PathBuf>, import: Option<PathBuf>) -> 
             }
             Ok(())
         },
-        json!(rows.iter().map(|(d, k, p)| json!({"device": d, "what": k, "file": p})).collect::<Vec<_>>()),
+        json!(rows
+            .iter()
+            .map(|(d, k, p)| json!({"device": d, "what": k, "file": p}))
+            .collect::<Vec<_>>()),
     )
 }
 
@@ -403,18 +564,38 @@ pub enum Via {
 }
 
 fn stdio_link(timeout: Duration) -> Box<dyn Link> {
-    Box::new(dsm_transport::StreamLink::new(std::io::stdin(), std::io::stdout(), timeout))
+    Box::new(dsm_transport::StreamLink::new(
+        std::io::stdin(),
+        std::io::stdout(),
+        timeout,
+    ))
 }
 
 fn describe(w: &Wallet, c: &Completed) -> (String, serde_json::Value) {
     let p = &c.receipt.proposal.proposal;
     let id = p.commit().to_hex();
     let t = token_name(w, &p.step.token);
-    let (verb, peer) = if c.outgoing { ("sent", &p.step.receiver) } else { ("received", &p.step.sender) };
+    let (verb, peer) = if c.outgoing {
+        ("sent", &p.step.receiver)
+    } else {
+        ("received", &p.step.sender)
+    };
     let prep = if c.outgoing { "to" } else { "from" };
-    let resumed = if c.resumed { " (completing an earlier pending transfer)" } else { "" };
-    let human = format!("{verb} {} {t} {prep} {} — final, receipt {}{resumed}", p.step.amount, peer_name(w, peer), short(&id));
-    (human, json!({"direction": verb, "amount": p.step.amount.0.to_string(), "token": t, "peer": peer.digest().to_hex(), "receipt": id, "resumed": c.resumed}))
+    let resumed = if c.resumed {
+        " (completing an earlier pending transfer)"
+    } else {
+        ""
+    };
+    let human = format!(
+        "{verb} {} {t} {prep} {} — final, receipt {}{resumed}",
+        p.step.amount,
+        peer_name(w, peer),
+        short(&id)
+    );
+    (
+        human,
+        json!({"direction": verb, "amount": p.step.amount.0.to_string(), "token": t, "peer": peer.digest().to_hex(), "receipt": id, "resumed": c.resumed}),
+    )
 }
 
 fn report(ctx: &Ctx, w: &Wallet, r: &Report) -> Res {
@@ -437,25 +618,46 @@ fn report(ctx: &Ctx, w: &Wallet, r: &Report) -> Res {
 }
 
 fn incomplete(w: &Wallet, peer: &DeviceId, e: &RunError) -> CliError {
-    let pending = w.pending().unwrap_or_default().iter().any(|p| p.proposal.step.receiver == *peer);
+    let pending = w
+        .pending()
+        .unwrap_or_default()
+        .iter()
+        .any(|p| p.proposal.step.receiver == *peer);
     let tail = if pending {
         format!("\nyour transfer to {} is debited and in flight; it completes the next time the two devices connect (`dsm sync` or any `dsm send` to them)", peer_name(w, peer))
     } else {
         String::new()
     };
-    CliError::new(exit::INCOMPLETE, format!("the session ended early: {e}{tail}"))
+    CliError::new(
+        exit::INCOMPLETE,
+        format!("the session ended early: {e}{tail}"),
+    )
 }
 
 fn dial(via: &Via, timeout: Duration) -> Res<Box<dyn Link>> {
     match via {
-        Via::Tcp(addr) => Ok(Box::new(tcp_dial(addr.as_str(), timeout).map_err(|e| CliError::new(exit::INCOMPLETE, format!("cannot reach {addr}: {e} (is `dsm receive --tcp {addr}` running there?)")))?)),
-        Via::Dir(d) => Ok(Box::new(DirLink::dial(d, timeout).map_err(|e| CliError::new(exit::INCOMPLETE, format!("cannot use {}: {e}", d.display())))?)),
+        Via::Tcp(addr) => Ok(Box::new(tcp_dial(addr.as_str(), timeout).map_err(|e| {
+            CliError::new(
+                exit::INCOMPLETE,
+                format!("cannot reach {addr}: {e} (is `dsm receive --tcp {addr}` running there?)"),
+            )
+        })?)),
+        Via::Dir(d) => Ok(Box::new(DirLink::dial(d, timeout).map_err(|e| {
+            CliError::new(exit::INCOMPLETE, format!("cannot use {}: {e}", d.display()))
+        })?)),
         Via::Stdio => Ok(stdio_link(timeout)),
     }
 }
 
 /// `dsm send` (and `dsm sync` with no amount).
-pub fn send(ctx: &Ctx, to: &str, amount: Option<&str>, token_label: &str, via: &Via, timeout: Duration) -> Res {
+pub fn send(
+    ctx: &Ctx,
+    to: &str,
+    amount: Option<&str>,
+    token_label: &str,
+    via: &Via,
+    timeout: Duration,
+) -> Res {
     let amount = amount.map(parse_amount).transpose()?;
     let mut w = ctx.open()?;
     let contact = w.find_contact(to)?.ok_or_else(|| CliError::new(exit::INPUT, format!("unknown contact {to:?}; add it with `dsm contact add <card>` (see `dsm contact list`)")))?;
@@ -465,7 +667,12 @@ pub fn send(ctx: &Ctx, to: &str, amount: Option<&str>, token_label: &str, via: &
     if let Some(a) = amount {
         let have = w.balance(&tok);
         if have < a {
-            return Err(CliError::new(exit::INPUT, format!("insufficient balance: you have {have} {token_label}, the transfer needs {a}")));
+            return Err(CliError::new(
+                exit::INPUT,
+                format!(
+                    "insufficient balance: you have {have} {token_label}, the transfer needs {a}"
+                ),
+            ));
         }
         w.remember_token(token_label)?;
         transfers.push((tok, a));
@@ -479,13 +686,22 @@ pub fn send(ctx: &Ctx, to: &str, amount: Option<&str>, token_label: &str, via: &
     report(ctx, &w, &r)?;
     // A session that ended cleanly without completing the new transfer ended it with the
     // peer's signed refusal.
-    if amount.is_some() && r.error.is_none() && !r.completed.iter().any(|c| c.outgoing && !c.resumed) {
-        return Err(CliError::new(exit::INCOMPLETE, format!("{} refused the transfer; nothing was paid", contact.name)));
+    if amount.is_some()
+        && r.error.is_none()
+        && !r.completed.iter().any(|c| c.outgoing && !c.resumed)
+    {
+        return Err(CliError::new(
+            exit::INCOMPLETE,
+            format!("{} refused the transfer; nothing was paid", contact.name),
+        ));
     }
     match &r.error {
         None => {
             if r.completed.is_empty() && r.refused.is_empty() {
-                ctx.print(|o| writeln!(o, "in sync with {}: nothing pending", contact.name), json!({"in_sync": true}))?;
+                ctx.print(
+                    |o| writeln!(o, "in sync with {}: nothing pending", contact.name),
+                    json!({"in_sync": true}),
+                )?;
             }
             Ok(())
         }
@@ -494,16 +710,35 @@ pub fn send(ctx: &Ctx, to: &str, amount: Option<&str>, token_label: &str, via: &
 }
 
 /// `dsm receive`. `max_amount`: refuse (signed) any single transfer above it.
-pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration, max_amount: Option<&str>) -> Res {
+pub fn receive(
+    ctx: &Ctx,
+    via: &Via,
+    once: bool,
+    timeout: Duration,
+    max_amount: Option<&str>,
+) -> Res {
     let max = max_amount.map(parse_amount).transpose()?;
     let mut w = ctx.open()?;
     w.set_max_incoming(max);
     match via {
         Via::Tcp(addr) => {
             // Sessions idle longer than `timeout` are dropped, but the listener waits forever.
-            let listener = TcpListener::bind(addr.as_str(), timeout).map_err(|e| CliError::new(exit::FAILURE, format!("cannot listen on {addr}: {e}")))?;
-            let local = listener.local_addr().map_err(|e| CliError::new(exit::FAILURE, e.to_string()))?;
-            ctx.print(|o| writeln!(o, "listening on {local} as {}", w.name().ok().flatten().unwrap_or_default()), json!({"listening": local.to_string()}))?;
+            let listener = TcpListener::bind(addr.as_str(), timeout).map_err(|e| {
+                CliError::new(exit::FAILURE, format!("cannot listen on {addr}: {e}"))
+            })?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| CliError::new(exit::FAILURE, e.to_string()))?;
+            ctx.print(
+                |o| {
+                    writeln!(
+                        o,
+                        "listening on {local} as {}",
+                        w.name().ok().flatten().unwrap_or_default()
+                    )
+                },
+                json!({"listening": local.to_string()}),
+            )?;
             loop {
                 let (mut link, from) = match listener.accept() {
                     Ok(x) => x,
@@ -521,7 +756,12 @@ pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration, max_amount: 
                     return Err(CliError::new(exit::WALLET, "a write to the wallet failed; nothing more was signed. Check the disk and start `dsm receive` again"));
                 }
                 if once {
-                    return r.error.map_or(Ok(()), |e| Err(CliError::new(exit::INCOMPLETE, format!("the session ended early: {e}"))));
+                    return r.error.map_or(Ok(()), |e| {
+                        Err(CliError::new(
+                            exit::INCOMPLETE,
+                            format!("the session ended early: {e}"),
+                        ))
+                    });
                 }
             }
         }
@@ -529,16 +769,42 @@ pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration, max_amount: 
             let mut link = stdio_link(timeout);
             let r = run(&mut Session::listener(), &mut w, link.as_mut());
             report(ctx, &w, &r)?;
-            r.error.map_or(Ok(()), |e| Err(CliError::new(exit::INCOMPLETE, format!("the session ended early: {e}"))))
+            r.error.map_or(Ok(()), |e| {
+                Err(CliError::new(
+                    exit::INCOMPLETE,
+                    format!("the session ended early: {e}"),
+                ))
+            })
         }
         Via::Dir(dir) => {
-            ctx.print(|o| writeln!(o, "waiting for a session in {}", dir.display()), json!({"waiting": dir}))?;
+            ctx.print(
+                |o| writeln!(o, "waiting for a session in {}", dir.display()),
+                json!({"waiting": dir}),
+            )?;
             loop {
-                let mut link = DirLink::accept(dir, if once { timeout } else { Duration::from_secs(u64::MAX / 4) }).map_err(|e| CliError::new(exit::INCOMPLETE, format!("no session arrived in {}: {e}", dir.display())))?;
+                let mut link = DirLink::accept(
+                    dir,
+                    if once {
+                        timeout
+                    } else {
+                        Duration::from_secs(u64::MAX / 4)
+                    },
+                )
+                .map_err(|e| {
+                    CliError::new(
+                        exit::INCOMPLETE,
+                        format!("no session arrived in {}: {e}", dir.display()),
+                    )
+                })?;
                 let r = run(&mut Session::listener(), &mut w, &mut link);
                 report(ctx, &w, &r)?;
                 if once {
-                    return r.error.map_or(Ok(()), |e| Err(CliError::new(exit::INCOMPLETE, format!("the session ended early: {e}"))));
+                    return r.error.map_or(Ok(()), |e| {
+                        Err(CliError::new(
+                            exit::INCOMPLETE,
+                            format!("the session ended early: {e}"),
+                        ))
+                    });
                 }
                 if let Some(e) = &r.error {
                     eprintln!("session ended early: {e}");
@@ -553,7 +819,10 @@ pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration, max_amount: 
 
 /// The default wallet directory: `$DSM_HOME`, else `~/.dsm`.
 pub fn default_home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".dsm")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".dsm")
 }
 
 /// The default token label.

@@ -12,13 +12,20 @@ fn bin() -> PathBuf {
 
 fn dsm(home: &Path) -> Command {
     let mut c = Command::new(bin());
-    c.env("DSM_HOME", home).env("DSM_PASSPHRASE", "test passphrase").env_remove("DSM_PASSPHRASE_FILE");
+    c.env("DSM_HOME", home)
+        .env("DSM_PASSPHRASE", "test passphrase")
+        .env_remove("DSM_PASSPHRASE_FILE");
     c
 }
 
 fn stdout(c: &mut Command) -> String {
     let out = c.output().unwrap();
-    assert!(out.status.success(), "{:?} failed: {}", c, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        c,
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -39,63 +46,159 @@ fn pair(faucet: &str) -> Pair {
 fn pair_with(faucet: &str, suite: &str) -> Pair {
     let dir = tempfile::tempdir().unwrap();
     let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    dsm(&alice).args(["init", "--name", "alice", "--suite", suite, "--dev-faucet", faucet]).assert().success();
-    dsm(&bob).args(["init", "--name", "bob", "--suite", suite]).assert().success();
-    let card = json(dsm(&bob).arg("card"))["card"].as_str().unwrap().to_string();
-    dsm(&alice).args(["contact", "add", &card]).assert().success().stdout(predicate::str::contains("added contact bob"));
-    let card = json(dsm(&alice).arg("card"))["card"].as_str().unwrap().to_string();
+    dsm(&alice)
+        .args([
+            "init",
+            "--name",
+            "alice",
+            "--suite",
+            suite,
+            "--dev-faucet",
+            faucet,
+        ])
+        .assert()
+        .success();
+    dsm(&bob)
+        .args(["init", "--name", "bob", "--suite", suite])
+        .assert()
+        .success();
+    let card = json(dsm(&bob).arg("card"))["card"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    dsm(&alice)
+        .args(["contact", "add", &card])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("added contact bob"));
+    let card = json(dsm(&alice).arg("card"))["card"]
+        .as_str()
+        .unwrap()
+        .to_string();
     dsm(&bob).args(["contact", "add", &card]).assert().success();
-    Pair { _dir: dir, alice, bob }
+    Pair {
+        _dir: dir,
+        alice,
+        bob,
+    }
 }
 
 /// Starts `dsm receive --tcp 127.0.0.1:0` and returns the child and its address.
 fn receiver(home: &Path, once: bool) -> (Child, String) {
     let mut cmd = std::process::Command::new(bin());
-    cmd.env("DSM_HOME", home).env("DSM_PASSPHRASE", "test passphrase").args(["--json", "receive", "--tcp", "127.0.0.1:0"]);
+    cmd.env("DSM_HOME", home)
+        .env("DSM_PASSPHRASE", "test passphrase")
+        .args(["--json", "receive", "--tcp", "127.0.0.1:0"]);
     if once {
         cmd.arg("--once");
     }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("no listening line: {line:?}"));
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("no listening line: {line:?}"));
     (child, v["listening"].as_str().unwrap().to_string())
 }
 
 fn balance(home: &Path) -> u128 {
     let v = json(dsm(home).arg("balance"));
-    v["balances"].as_array().unwrap().iter().find(|b| b["token"] == "DEV").map(|b| b["amount"].as_str().unwrap().parse().unwrap()).unwrap_or(0)
+    v["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["token"] == "DEV")
+        .map(|b| b["amount"].as_str().unwrap().parse().unwrap())
+        .unwrap_or(0)
 }
 
 fn in_flight(home: &Path) -> usize {
-    json(dsm(home).arg("balance"))["in_flight"].as_array().unwrap().len()
+    json(dsm(home).arg("balance"))["in_flight"]
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 #[test]
 fn init_send_receive_balance_history_receipt_verify() {
     let p = pair("1000");
     let (mut rx, addr) = receiver(&p.bob, true);
-    dsm(&p.alice).args(["send", "bob", "250", "--tcp", &addr]).assert().success().stdout(predicate::str::contains("sent 250 DEV to bob — final"));
+    dsm(&p.alice)
+        .args(["send", "bob", "250", "--tcp", &addr])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("sent 250 DEV to bob — final"));
     assert!(rx.wait().unwrap().success());
     assert_eq!(balance(&p.alice), 750);
     assert_eq!(balance(&p.bob), 250);
     let h = stdout(dsm(&p.alice).arg("history"));
-    assert!(h.contains("dev-faucet") && h.contains("sent") && h.contains("bob") && h.contains("-250") && h.contains("final"), "{h}");
+    assert!(
+        h.contains("dev-faucet")
+            && h.contains("sent")
+            && h.contains("bob")
+            && h.contains("-250")
+            && h.contains("final"),
+        "{h}"
+    );
     let hist = json(dsm(&p.bob).arg("history"));
     let id = hist[0]["receipt"].as_str().unwrap().to_string();
     let file = p.bob.join("r.receipt");
-    dsm(&p.bob).args(["receipt", &id[..12], "--out"]).arg(&file).assert().success();
-    dsm(&p.bob).arg("verify").arg(&file).assert().success().stdout(predicate::str::contains("VALID receipt"));
+    dsm(&p.bob)
+        .args(["receipt", &id[..12], "--out"])
+        .arg(&file)
+        .assert()
+        .success();
+    dsm(&p.bob)
+        .arg("verify")
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("VALID receipt"));
     // verify needs no wallet at all
-    Command::new(bin()).env("DSM_HOME", "/nonexistent").arg("verify").arg(&file).assert().success();
+    Command::new(bin())
+        .env("DSM_HOME", "/nonexistent")
+        .arg("verify")
+        .arg(&file)
+        .assert()
+        .success();
     // Corrupted receipt: every kind of damage is refused with exit 6.
     let bytes = std::fs::read(&file).unwrap();
-    for (i, damaged) in [bytes[..bytes.len() / 2].to_vec(), { let mut b = bytes.clone(); b[bytes.len() - 100] ^= 1; b }, { let mut b = bytes.clone(); b.push(0); b }, vec![0u8; 200_000]].into_iter().enumerate() {
+    for (i, damaged) in [
+        bytes[..bytes.len() / 2].to_vec(),
+        {
+            let mut b = bytes.clone();
+            b[bytes.len() - 100] ^= 1;
+            b
+        },
+        {
+            let mut b = bytes.clone();
+            b.push(0);
+            b
+        },
+        vec![0u8; 200_000],
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let f = p.bob.join(format!("bad{i}.receipt"));
         std::fs::write(&f, damaged).unwrap();
-        dsm(&p.bob).arg("verify").arg(&f).assert().code(6).stderr(predicate::str::contains("REFUSED"));
+        dsm(&p.bob)
+            .arg("verify")
+            .arg(&f)
+            .assert()
+            .code(6)
+            .stderr(predicate::str::contains("REFUSED"));
     }
-    dsm(&p.bob).arg("verify").arg(p.bob.join("missing")).assert().code(4);
+    dsm(&p.bob)
+        .arg("verify")
+        .arg(p.bob.join("missing"))
+        .assert()
+        .code(4);
 }
 
 #[test]
@@ -110,7 +213,12 @@ fn transfers_through_a_shared_directory() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    dsm(&p.alice).args(["send", "bob", "120", "--file"]).arg(&mailbox).assert().success().stdout(predicate::str::contains("sent 120 DEV to bob"));
+    dsm(&p.alice)
+        .args(["send", "bob", "120", "--file"])
+        .arg(&mailbox)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("sent 120 DEV to bob"));
     assert!(rx.wait().unwrap().success());
     assert_eq!((balance(&p.alice), balance(&p.bob)), (180, 120));
 }
@@ -123,7 +231,15 @@ fn receiver_limit_refuses_with_a_signed_refusal() {
     let mut rx = std::process::Command::new(bin())
         .env("DSM_HOME", &p.bob)
         .env("DSM_PASSPHRASE", "test passphrase")
-        .args(["--json", "receive", "--tcp", "127.0.0.1:0", "--once", "--max-amount", "10"])
+        .args([
+            "--json",
+            "receive",
+            "--tcp",
+            "127.0.0.1:0",
+            "--once",
+            "--max-amount",
+            "10",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -131,8 +247,18 @@ fn receiver_limit_refuses_with_a_signed_refusal() {
     let mut line = String::new();
     let mut out = BufReader::new(rx.stdout.take().unwrap());
     out.read_line(&mut line).unwrap();
-    let addr = serde_json::from_str::<serde_json::Value>(&line).unwrap()["listening"].as_str().unwrap().to_string();
-    dsm(&p.alice).args(["send", "bob", "40", "--tcp", &addr]).assert().code(5).stdout(predicate::str::contains("bob refused your transfer of 40 DEV")).stderr(predicate::str::contains("refused the transfer"));
+    let addr = serde_json::from_str::<serde_json::Value>(&line).unwrap()["listening"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    dsm(&p.alice)
+        .args(["send", "bob", "40", "--tcp", &addr])
+        .assert()
+        .code(5)
+        .stdout(predicate::str::contains(
+            "bob refused your transfer of 40 DEV",
+        ))
+        .stderr(predicate::str::contains("refused the transfer"));
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
     assert!(rest.contains("\"direction\":\"refused\""), "{rest}");
@@ -140,7 +266,10 @@ fn receiver_limit_refuses_with_a_signed_refusal() {
     assert_eq!((balance(&p.alice), balance(&p.bob)), (100, 0));
     let h = stdout(dsm(&p.alice).arg("history"));
     assert!(h.contains("released") && h.contains("+40"), "{h}");
-    dsm(&p.bob).args(["receive", "--tcp", "127.0.0.1:0", "--max-amount", "0"]).assert().code(4);
+    dsm(&p.bob)
+        .args(["receive", "--tcp", "127.0.0.1:0", "--max-amount", "0"])
+        .assert()
+        .code(4);
 }
 
 /// Two processes whose stdin/stdout are cross-connected (as `socat` or `ssh` would): the
@@ -149,19 +278,39 @@ fn receiver_limit_refuses_with_a_signed_refusal() {
 fn transfers_over_stdin_stdout() {
     let p = pair("50");
     let spawn = |home: &Path, args: &[&str]| {
-        std::process::Command::new(bin()).env("DSM_HOME", home).env("DSM_PASSPHRASE", "test passphrase").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        std::process::Command::new(bin())
+            .env("DSM_HOME", home)
+            .env("DSM_PASSPHRASE", "test passphrase")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     };
     let mut rx = spawn(&p.bob, &["receive", "--stdio"]);
     let mut tx = spawn(&p.alice, &["send", "bob", "20", "--stdio"]);
-    let pump = |mut from: std::process::ChildStdout, mut to: std::process::ChildStdin| std::thread::spawn(move || { let _ = std::io::copy(&mut from, &mut to); });
+    let pump = |mut from: std::process::ChildStdout, mut to: std::process::ChildStdin| {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from, &mut to);
+        })
+    };
     let a = pump(tx.stdout.take().unwrap(), rx.stdin.take().unwrap());
     let b = pump(rx.stdout.take().unwrap(), tx.stdin.take().unwrap());
     let txo = tx.wait_with_output().unwrap();
     let rxo = rx.wait_with_output().unwrap();
     a.join().unwrap();
     b.join().unwrap();
-    assert!(txo.status.success(), "{}", String::from_utf8_lossy(&txo.stderr));
-    assert!(rxo.status.success(), "{}", String::from_utf8_lossy(&rxo.stderr));
+    assert!(
+        txo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&txo.stderr)
+    );
+    assert!(
+        rxo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rxo.stderr)
+    );
     assert!(String::from_utf8_lossy(&txo.stderr).contains("sent 20 DEV to bob"));
     assert_eq!((balance(&p.alice), balance(&p.bob)), (30, 20));
 }
@@ -171,34 +320,107 @@ fn bad_amounts_contacts_and_balances_are_refused_before_connecting() {
     let p = pair("100");
     // Nothing listens on this address: each refusal must come before any connection.
     let addr = "127.0.0.1:9";
-    for (amount, why) in [("0", "more than zero"), ("-5", "positive whole numbers"), ("1.5", "whole number"), ("abc", "whole number"), ("340282366920938463463374607431768211456", "too large")] {
-        dsm(&p.alice).args(["send", "bob", amount, "--tcp", addr]).assert().code(4).stderr(predicate::str::contains(why));
+    for (amount, why) in [
+        ("0", "more than zero"),
+        ("-5", "positive whole numbers"),
+        ("1.5", "whole number"),
+        ("abc", "whole number"),
+        ("340282366920938463463374607431768211456", "too large"),
+    ] {
+        dsm(&p.alice)
+            .args(["send", "bob", amount, "--tcp", addr])
+            .assert()
+            .code(4)
+            .stderr(predicate::str::contains(why));
     }
-    dsm(&p.alice).args(["send", "bob", "101", "--tcp", addr]).assert().code(4).stderr(predicate::str::contains("insufficient balance: you have 100 DEV"));
-    dsm(&p.alice).args(["send", "carol", "1", "--tcp", addr]).assert().code(4).stderr(predicate::str::contains("unknown contact \"carol\""));
-    dsm(&p.alice).args(["send", "bob", "1", "--token", "OTHER", "--tcp", addr]).assert().code(4).stderr(predicate::str::contains("insufficient balance"));
+    dsm(&p.alice)
+        .args(["send", "bob", "101", "--tcp", addr])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "insufficient balance: you have 100 DEV",
+        ));
+    dsm(&p.alice)
+        .args(["send", "carol", "1", "--tcp", addr])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("unknown contact \"carol\""));
+    dsm(&p.alice)
+        .args(["send", "bob", "1", "--token", "OTHER", "--tcp", addr])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("insufficient balance"));
     // The peer is not there: exit 5, nothing debited.
-    dsm(&p.alice).args(["send", "bob", "1", "--tcp", addr, "--timeout", "2"]).assert().code(5).stderr(predicate::str::contains("cannot reach"));
+    dsm(&p.alice)
+        .args(["send", "bob", "1", "--tcp", addr, "--timeout", "2"])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("cannot reach"));
     assert_eq!(balance(&p.alice), 100);
-    dsm(&p.alice).args(["send", "bob", "1"]).assert().code(2).stderr(predicate::str::contains("--tcp"));
-    dsm(&p.alice).args(["send", "bob", "1", "--tcp", addr, "--stdio"]).assert().code(2).stderr(predicate::str::contains("cannot be used with"));
-    dsm(&p.alice).args(["contact", "add", "not-a-card"]).assert().code(4).stderr(predicate::str::contains("not a contact card"));
-    dsm(&p.alice).args(["init"]).assert().code(3).stderr(predicate::str::contains("already exists"));
-    dsm(&p.alice).args(["init", "--dev-faucet", "0"]).assert().code(4);
+    dsm(&p.alice)
+        .args(["send", "bob", "1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--tcp"));
+    dsm(&p.alice)
+        .args(["send", "bob", "1", "--tcp", addr, "--stdio"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot be used with"));
+    dsm(&p.alice)
+        .args(["contact", "add", "not-a-card"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("not a contact card"));
+    dsm(&p.alice)
+        .args(["init"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("already exists"));
+    dsm(&p.alice)
+        .args(["init", "--dev-faucet", "0"])
+        .assert()
+        .code(4);
 }
 
 #[test]
 fn wallet_access_errors() {
     let p = pair("5");
-    dsm(&p.alice).env("DSM_PASSPHRASE", "wrong").arg("balance").assert().code(3).stderr(predicate::str::contains("wrong passphrase"));
+    dsm(&p.alice)
+        .env("DSM_PASSPHRASE", "wrong")
+        .arg("balance")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("wrong passphrase"));
     let f = p.alice.join("pass.txt");
     std::fs::write(&f, "test passphrase\n").unwrap();
-    Command::new(bin()).env("DSM_HOME", &p.alice).arg("--passphrase-file").arg(&f).arg("balance").assert().success().stdout(predicate::str::contains("5 DEV"));
-    Command::new(bin()).env("DSM_HOME", &p.alice).env_remove("DSM_PASSPHRASE").arg("balance").assert().code(3).stderr(predicate::str::contains("DSM_PASSPHRASE"));
-    dsm(&p.alice.join("nope")).arg("balance").assert().code(3).stderr(predicate::str::contains("dsm init"));
+    Command::new(bin())
+        .env("DSM_HOME", &p.alice)
+        .arg("--passphrase-file")
+        .arg(&f)
+        .arg("balance")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("5 DEV"));
+    Command::new(bin())
+        .env("DSM_HOME", &p.alice)
+        .env_remove("DSM_PASSPHRASE")
+        .arg("balance")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("DSM_PASSPHRASE"));
+    dsm(&p.alice.join("nope"))
+        .arg("balance")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("dsm init"));
     // A wallet in use by a running receiver is reported, not corrupted.
     let (mut rx, _) = receiver(&p.bob, false);
-    dsm(&p.bob).arg("balance").assert().code(3).stderr(predicate::str::contains("in use by another dsm process"));
+    dsm(&p.bob)
+        .arg("balance")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("in use by another dsm process"));
     rx.kill().unwrap();
     rx.wait().unwrap();
     dsm(&p.bob).arg("balance").assert().success();
@@ -209,15 +431,41 @@ fn contacts_cards_evidence_and_help() {
     let p = pair("5");
     let list = stdout(dsm(&p.alice).args(["contact", "list"]));
     assert!(list.contains("bob"), "{list}");
-    dsm(&p.alice).arg("card").assert().success().stdout(predicate::str::starts_with("dsm-contact:"));
-    dsm(&p.alice).arg("evidence").assert().success().stdout(predicate::str::contains("no equivocation evidence"));
+    dsm(&p.alice)
+        .arg("card")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("dsm-contact:"));
+    dsm(&p.alice)
+        .arg("evidence")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("no equivocation evidence"));
     let junk = p.alice.join("junk.evidence");
     std::fs::write(&junk, b"\x0a\x03abc").unwrap();
-    dsm(&p.alice).args(["evidence", "--import"]).arg(&junk).assert().code(6).stderr(predicate::str::contains("REFUSED"));
-    Command::new(bin()).arg("--help").assert().success().stdout(predicate::str::contains("Exit codes")).stdout(predicate::str::contains("receive"));
-    Command::new(bin()).args(["send", "--help"]).assert().success().stdout(predicate::str::contains("--file"));
+    dsm(&p.alice)
+        .args(["evidence", "--import"])
+        .arg(&junk)
+        .assert()
+        .code(6)
+        .stderr(predicate::str::contains("REFUSED"));
+    Command::new(bin())
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes"))
+        .stdout(predicate::str::contains("receive"));
+    Command::new(bin())
+        .args(["send", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--file"));
     Command::new(bin()).arg("nonsense").assert().code(2);
-    Command::new(bin()).args(["init", "--suite", "rsa"]).assert().code(2).stderr(predicate::str::contains("ml-dsa-65, slh-dsa-sha2-128f"));
+    Command::new(bin())
+        .args(["init", "--suite", "rsa"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("ml-dsa-65, slh-dsa-sha2-128f"));
 }
 
 #[test]
@@ -229,10 +477,15 @@ fn demo_tells_the_whole_story_and_adds_up() {
         .stdout(predicate::str::contains("alice    sent 250 DEV to bob"))
         .stdout(predicate::str::contains("verified from its bytes alone"))
         .stdout(predicate::str::contains("(the earlier pending transfer)"))
-        .stdout(predicate::str::contains("carol signed a refusal of 300 DEV"))
+        .stdout(predicate::str::contains(
+            "carol signed a refusal of 300 DEV",
+        ))
         .stdout(predicate::str::contains("TRIPWIRE bob"))
         .stdout(predicate::str::contains("TRIPWIRE carol"))
-        .stdout(predicate::str::contains("known equivocator").or(predicate::str::contains("refused this device")))
+        .stdout(
+            predicate::str::contains("known equivocator")
+                .or(predicate::str::contains("refused this device")),
+        )
         .stdout(predicate::str::contains("total            1200 DEV"));
 }
 
@@ -255,7 +508,14 @@ fn sigkill_mid_transfer_loses_nothing() {
     let mut kills = 0;
     for round in 0..8 {
         let (mut rx, addr) = receiver(&p.bob, false);
-        let mut tx = std::process::Command::new(bin()).env("DSM_HOME", &p.alice).env("DSM_PASSPHRASE", "test passphrase").args(["send", "bob", "7", "--timeout", "5", "--tcp", &addr]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut tx = std::process::Command::new(bin())
+            .env("DSM_HOME", &p.alice)
+            .env("DSM_PASSPHRASE", "test passphrase")
+            .args(["send", "bob", "7", "--timeout", "5", "--tcp", &addr])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         // Argon2 + signing + commits take tens of milliseconds: a kill in this window lands
         // mid-session most of the time.
         std::thread::sleep(std::time::Duration::from_millis(5 + rnd(60)));
@@ -273,10 +533,21 @@ fn sigkill_mid_transfer_loses_nothing() {
         }
         // Restart the receiver; sync completes anything left pending.
         let (mut rx, addr) = receiver(&p.bob, true);
-        dsm(&p.alice).args(["sync", "bob", "--tcp", &addr]).assert().success();
+        dsm(&p.alice)
+            .args(["sync", "bob", "--tcp", &addr])
+            .assert()
+            .success();
         rx.wait().unwrap();
-        assert_eq!(in_flight(&p.alice), 0, "round {round}: nothing left in flight");
-        assert_eq!(balance(&p.alice) + balance(&p.bob), 1000, "round {round}: value conserved");
+        assert_eq!(
+            in_flight(&p.alice),
+            0,
+            "round {round}: nothing left in flight"
+        );
+        assert_eq!(
+            balance(&p.alice) + balance(&p.bob),
+            1000,
+            "round {round}: value conserved"
+        );
     }
     assert_eq!(kills, 8);
     eprintln!("{mid_session} of {kills} kills left a transfer in flight");
@@ -294,7 +565,10 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn card_of(home: &Path) -> String {
-    json(dsm(home).arg("card"))["card"].as_str().unwrap().to_string()
+    json(dsm(home).arg("card"))["card"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// The cloning attack through the real binary: a copied wallet directory pays a second
@@ -303,19 +577,32 @@ fn card_of(home: &Path) -> String {
 #[test]
 fn cloned_wallet_double_spend_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let [mallory, clone, bob, carol, dave] = ["mallory", "clone", "bob", "carol", "dave"].map(|n| dir.path().join(n));
-    dsm(&mallory).args(["init", "--name", "mallory", "--dev-faucet", "101"]).assert().success();
+    let [mallory, clone, bob, carol, dave] =
+        ["mallory", "clone", "bob", "carol", "dave"].map(|n| dir.path().join(n));
+    dsm(&mallory)
+        .args(["init", "--name", "mallory", "--dev-faucet", "101"])
+        .assert()
+        .success();
     for (h, n) in [(&bob, "bob"), (&carol, "carol"), (&dave, "dave")] {
         dsm(h).args(["init", "--name", n]).assert().success();
     }
     for c in [card_of(&bob), card_of(&carol)] {
-        dsm(&mallory).args(["contact", "add", &c]).assert().success();
+        dsm(&mallory)
+            .args(["contact", "add", &c])
+            .assert()
+            .success();
     }
-    dsm(&bob).args(["contact", "add", &card_of(&carol)]).assert().success();
+    dsm(&bob)
+        .args(["contact", "add", &card_of(&carol)])
+        .assert()
+        .success();
     copy_dir(&mallory, &clone);
     let pay = |payer: &Path, payee: &Path, to: &str, amount: &str| {
         let (mut rx, addr) = receiver(payee, true);
-        let out = dsm(payer).args(["send", to, amount, "--tcp", &addr]).output().unwrap();
+        let out = dsm(payer)
+            .args(["send", to, amount, "--tcp", &addr])
+            .output()
+            .unwrap();
         if !out.status.success() {
             // The sender may have stopped before connecting; do not wait for it forever.
             let _ = rx.kill();
@@ -328,29 +615,85 @@ fn cloned_wallet_double_spend_through_the_cli() {
     assert!(pay(&bob, &carol, "carol", "1").status.success());
     let ev = dir.path().join("evidence");
     let listed = stdout(dsm(&bob).args(["evidence", "--export"]).arg(&ev));
-    assert!(listed.contains("signed two successors of one head"), "{listed}");
+    assert!(
+        listed.contains("signed two successors of one head"),
+        "{listed}"
+    );
     assert!(stdout(dsm(&carol).arg("evidence")).contains("signed two successors of one head"));
-    let file = std::fs::read_dir(&ev).unwrap().next().unwrap().unwrap().path();
-    dsm(&dave).args(["evidence", "--import"]).arg(&file).assert().success().stdout(predicate::str::contains("equivocated"));
+    let file = std::fs::read_dir(&ev)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    dsm(&dave)
+        .args(["evidence", "--import"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("equivocated"));
     let refused = pay(&mallory, &bob, "bob", "1");
-    assert_eq!(refused.status.code(), Some(5), "{}", String::from_utf8_lossy(&refused.stderr));
-    assert_eq!(balance(&bob) + balance(&carol), 200, "both payees were paid: the double spend is detected, not prevented, offline");
+    assert_eq!(
+        refused.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(
+        balance(&bob) + balance(&carol),
+        200,
+        "both payees were paid: the double spend is detected, not prevented, offline"
+    );
 }
 
 #[test]
 fn node_serve_answers_health_and_stores_objects() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = std::process::Command::new(bin()).args(["node", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(dir.path().join("data")).stdout(Stdio::piped()).spawn().unwrap();
+    let mut node = std::process::Command::new(bin())
+        .args(["node", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
-    BufReader::new(node.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    BufReader::new(node.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let health = agent.get(format!("{url}/health")).call().unwrap();
     assert_eq!(health.status().as_u16(), 200);
     let bytes = b"hello node";
-    let addr: String = dsm_node::api::object_address(bytes).iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(agent.put(format!("{url}/v1/objects/{addr}")).send(&bytes[..]).unwrap().status().as_u16(), 201);
-    assert_eq!(agent.get(format!("{url}/v1/objects/{addr}")).call().unwrap().into_body().read_to_vec().unwrap(), bytes);
+    let addr: String = dsm_node::api::object_address(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        agent
+            .put(format!("{url}/v1/objects/{addr}"))
+            .send(&bytes[..])
+            .unwrap()
+            .status()
+            .as_u16(),
+        201
+    );
+    assert_eq!(
+        agent
+            .get(format!("{url}/v1/objects/{addr}"))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_vec()
+            .unwrap(),
+        bytes
+    );
     node.kill().unwrap();
     node.wait().unwrap();
 }

@@ -27,15 +27,31 @@ impl Dev {
     fn new(suite: SuiteId, n: u8) -> Dev {
         let key = SigningKey::from_seed(suite, &SecretSeed::from_bytes([n; 32]));
         let genesis = dsm_core::identity::GenesisDigest(tagged_hash(Tag::Genesis, &[&[n]]));
-        let identity = DeviceIdentity { genesis, public_key: key.public_key().clone() };
+        let identity = DeviceIdentity {
+            genesis,
+            public_key: key.public_key().clone(),
+        };
         let head = DeviceHead::initial(identity.device_id(), &genesis);
-        Dev { key, identity, head, tree: SparseMerkleTree::new() }
+        Dev {
+            key,
+            identity,
+            head,
+            tree: SparseMerkleTree::new(),
+        }
     }
     fn local(&self) -> LocalDevice<'_> {
-        LocalDevice { identity: &self.identity, key: &self.key, head: &self.head, tree: &self.tree }
+        LocalDevice {
+            identity: &self.identity,
+            key: &self.key,
+            head: &self.head,
+            tree: &self.tree,
+        }
     }
     fn fund(&mut self, amount: u128) {
-        self.head = self.head.allocation_child(&token(), Amount(amount), Digest([7; 32])).unwrap();
+        self.head = self
+            .head
+            .allocation_child(&token(), Amount(amount), Digest([7; 32]))
+            .unwrap();
     }
 }
 
@@ -49,7 +65,14 @@ fn key(i: u64) -> [u8; 32] {
 
 /// Both parties' work for one transfer: build+sign, verify, accept+sign, verify, apply.
 fn transfer(a: &mut Dev, b: &mut Dev, amount: u128, rnd: &[u8; 32]) {
-    let built = propose(&a.local(), &b.identity.device_id(), token(), Amount(amount), rnd).expect("propose");
+    let built = propose(
+        &a.local(),
+        &b.identity.device_id(),
+        token(),
+        Amount(amount),
+        rnd,
+    )
+    .expect("propose");
     let bytes = built.signed.to_bytes();
     let vp = verify_proposal_bytes(&bytes, &EmptyView).expect("receiver verifies");
     let acc = accept(&b.local(), &vp, rnd).expect("accept");
@@ -72,7 +95,14 @@ fn receipt_for(suite: SuiteId) -> Vec<u8> {
         let mut c = Dev::new(suite, 10 + i);
         transfer(&mut a, &mut c, 1, &[i; 32]);
     }
-    let built = propose(&a.local(), &b.identity.device_id(), token(), Amount(5), &[1; 32]).unwrap();
+    let built = propose(
+        &a.local(),
+        &b.identity.device_id(),
+        token(),
+        Amount(5),
+        &[1; 32],
+    )
+    .unwrap();
     let vp = verify_proposal(&built.signed, &EmptyView).unwrap();
     let acc = accept(&b.local(), &vp, &[2; 32]).unwrap();
     b.head = acc.child_head.clone();
@@ -100,15 +130,23 @@ fn benches(c: &mut Criterion) {
         g.bench_function("sign (fresh randomness)", |bch| {
             bch.iter(|| {
                 r += 1;
-                sk.sign(black_box(&msg), tagged_hash(Tag::Token, &[&r.to_be_bytes()]).as_bytes()).unwrap()
+                sk.sign(
+                    black_box(&msg),
+                    tagged_hash(Tag::Token, &[&r.to_be_bytes()]).as_bytes(),
+                )
+                .unwrap()
             })
         });
-        g.bench_function("verify", |bch| bch.iter(|| sk.public_key().verify(black_box(&msg), &sig).unwrap()));
+        g.bench_function("verify", |bch| {
+            bch.iter(|| sk.public_key().verify(black_box(&msg), &sig).unwrap())
+        });
         g.finish();
 
         let receipt = receipt_for(suite);
         let mut g = c.benchmark_group(format!("receipt/{}", suite.name()));
-        g.bench_function("verify_receipt_bytes", |bch| bch.iter(|| verify_receipt_bytes(black_box(&receipt), &EmptyView).unwrap()));
+        g.bench_function("verify_receipt_bytes", |bch| {
+            bch.iter(|| verify_receipt_bytes(black_box(&receipt), &EmptyView).unwrap())
+        });
         g.finish();
     }
     for n in [1_000u64, 1_000_000] {
@@ -157,7 +195,11 @@ fn per_op(mut f: impl FnMut(), budget: Duration) -> Duration {
 fn summary() {
     println!("\n== summary (one thread, same run) ==");
     for suite in SuiteId::ALL {
-        let budget = if suite == SuiteId::MlDsa65 { Duration::from_secs(2) } else { Duration::from_secs(4) };
+        let budget = if suite == SuiteId::MlDsa65 {
+            Duration::from_secs(2)
+        } else {
+            Duration::from_secs(4)
+        };
         let sk = SigningKey::from_seed(suite, &SecretSeed::from_bytes([3; 32]));
         let msg = [0x5a; 32];
         let sig = sk.sign(&msg, &[9; 32]).unwrap();
@@ -172,9 +214,19 @@ fn summary() {
             },
             budget,
         );
-        let t_verify = per_op(|| sk.public_key().verify(black_box(&msg), &sig).unwrap(), budget);
+        let t_verify = per_op(
+            || sk.public_key().verify(black_box(&msg), &sig).unwrap(),
+            budget,
+        );
         let receipt = receipt_for(suite);
-        let t_receipt = per_op(|| drop(black_box(verify_receipt_bytes(&receipt, &EmptyView).unwrap())), budget);
+        let t_receipt = per_op(
+            || {
+                drop(black_box(
+                    verify_receipt_bytes(&receipt, &EmptyView).unwrap(),
+                ))
+            },
+            budget,
+        );
         let limit_receipt = 2.0 * t_verify.as_secs_f64();
         println!(
             "{:18} sign {:>8.1} µs  verify {:>7.1} µs  receipt {} B  verify_receipt {:>8.1} µs  = {:.0}% of the 2-verify limit",
@@ -227,7 +279,11 @@ fn summary() {
             },
             Duration::from_secs(1),
         );
-        println!("smt n={n:>9}: replace + proof {:>6.2} µs (proof {} siblings)", t.as_secs_f64() * 1e6, tree.prove(&key(1)).siblings.len());
+        println!(
+            "smt n={n:>9}: replace + proof {:>6.2} µs (proof {} siblings)",
+            t.as_secs_f64() * 1e6,
+            tree.prove(&key(1)).siblings.len()
+        );
     }
 }
 

@@ -43,7 +43,10 @@ impl RelationshipKey {
     /// The key of the relationship between `a` and `b`; symmetric in its arguments.
     pub fn between(a: &DeviceId, b: &DeviceId) -> RelationshipKey {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        RelationshipKey(tagged_hash(Tag::RelationshipKey, &[lo.as_bytes(), hi.as_bytes()]))
+        RelationshipKey(tagged_hash(
+            Tag::RelationshipKey,
+            &[lo.as_bytes(), hi.as_bytes()],
+        ))
     }
 
     /// The relationship's implicit first tip, held by both devices before any transfer
@@ -157,12 +160,23 @@ impl Balances {
         }
         let mut v = self.0.clone();
         match v.binary_search_by(|b| b.token.cmp(token)) {
-            Ok(i) => v[i].amount = v[i].amount.checked_add(amount).ok_or(BalanceError::Overflow)?,
+            Ok(i) => {
+                v[i].amount = v[i]
+                    .amount
+                    .checked_add(amount)
+                    .ok_or(BalanceError::Overflow)?
+            }
             Err(i) => {
                 if v.len() == MAX_TOKENS {
                     return Err(BalanceError::TooManyTokens);
                 }
-                v.insert(i, Balance { token: *token, amount });
+                v.insert(
+                    i,
+                    Balance {
+                        token: *token,
+                        amount,
+                    },
+                );
             }
         }
         Ok(Balances(v))
@@ -175,8 +189,12 @@ impl Balances {
         }
         let mut v = self.0.clone();
         let have = self.get(token);
-        let rest = have.checked_sub(amount).ok_or(BalanceError::Insufficient { have, need: amount })?;
-        let i = v.binary_search_by(|b| b.token.cmp(token)).map_err(|_| BalanceError::Insufficient { have, need: amount })?;
+        let rest = have
+            .checked_sub(amount)
+            .ok_or(BalanceError::Insufficient { have, need: amount })?;
+        let i = v
+            .binary_search_by(|b| b.token.cmp(token))
+            .map_err(|_| BalanceError::Insufficient { have, need: amount })?;
         if rest.0 == 0 {
             v.remove(i);
         } else {
@@ -255,7 +273,12 @@ impl DeviceHead {
     /// The ALLOCATION head that follows this one: `amount` of `token` credited, tree
     /// unchanged, `cause` naming the allocation's source (PROTOCOL.md §5.5). Fails when the
     /// credit is impossible (an exhausted height also reports `Overflow`).
-    pub fn allocation_child(&self, token: &TokenId, amount: Amount, cause: Digest) -> Result<DeviceHead, BalanceError> {
+    pub fn allocation_child(
+        &self,
+        token: &TokenId,
+        amount: Amount,
+        cause: Digest,
+    ) -> Result<DeviceHead, BalanceError> {
         Ok(DeviceHead {
             device: self.device,
             height: self.height.checked_add(1).ok_or(BalanceError::Overflow)?,
@@ -291,18 +314,32 @@ impl Canonical for DeviceHead {
         let smt_root = Digest(r.fixed(4)?);
         let balances: Vec<Balance> = r.repeated_message(5, MAX_TOKENS)?;
         if !balances.windows(2).all(|w| w[0].token < w[1].token) {
-            return Err(DecodeError::Invalid("balances must be sorted by token, without duplicates"));
+            return Err(DecodeError::Invalid(
+                "balances must be sorted by token, without duplicates",
+            ));
         }
-        let kind = TransitionKind::from_u64(r.uint(6)?).ok_or(DecodeError::Invalid("unknown transition kind"))?;
+        let kind = TransitionKind::from_u64(r.uint(6)?)
+            .ok_or(DecodeError::Invalid("unknown transition kind"))?;
         let cause = Digest(r.fixed(7)?);
-        Ok(DeviceHead { device, height, parent, smt_root, balances: Balances(balances), kind, cause })
+        Ok(DeviceHead {
+            device,
+            height,
+            parent,
+            smt_root,
+            balances: Balances(balances),
+            kind,
+            cause,
+        })
     }
 }
 
 /// The cause of a NON-PRODUCTION dev-faucet allocation:
 /// `H(DevAllocation, device, token, u128be(amount))` (PROTOCOL.md §5.5).
 pub fn dev_allocation_cause(device: &DeviceId, token: &TokenId, amount: Amount) -> Digest {
-    tagged_hash(Tag::DevAllocation, &[device.as_bytes(), token.as_bytes(), &amount.0.to_be_bytes()])
+    tagged_hash(
+        Tag::DevAllocation,
+        &[device.as_bytes(), token.as_bytes(), &amount.0.to_be_bytes()],
+    )
 }
 
 /// One transfer on a relationship: the sender moves `amount` of `token` to the receiver.

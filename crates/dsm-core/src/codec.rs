@@ -213,10 +213,14 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         let (k, after) = self.read_varint_at(self.pos)?;
-        let field = u32::try_from(k >> 3).map_err(|_| DecodeError::UnexpectedField { field: u32::MAX })?;
+        let field =
+            u32::try_from(k >> 3).map_err(|_| DecodeError::UnexpectedField { field: u32::MAX })?;
         let wt = (k & 7) as u8;
         if field == 0 || (wt != WT_VARINT && wt != WT_LEN) {
-            return Err(DecodeError::WireType { field, wire_type: wt });
+            return Err(DecodeError::WireType {
+                field,
+                wire_type: wt,
+            });
         }
         Ok(Some((field, wt, after)))
     }
@@ -226,7 +230,10 @@ impl<'a> Reader<'a> {
         match self.peek_key()? {
             Some((f, w, after)) if f == field => {
                 if w != wt {
-                    return Err(DecodeError::WireType { field, wire_type: w });
+                    return Err(DecodeError::WireType {
+                        field,
+                        wire_type: w,
+                    });
                 }
                 self.pos = after;
                 Ok(true)
@@ -282,7 +289,11 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::DefaultPresent { field });
         }
         if b.len() > max {
-            return Err(DecodeError::Length { field, len: b.len(), expected: max });
+            return Err(DecodeError::Length {
+                field,
+                len: b.len(),
+                expected: max,
+            });
         }
         Ok(b)
     }
@@ -293,12 +304,17 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::Missing { field });
         }
         let b = self.take_len_delimited()?;
-        <[u8; N]>::try_from(b).map_err(|_| DecodeError::Length { field, len: b.len(), expected: N })
+        <[u8; N]>::try_from(b).map_err(|_| DecodeError::Length {
+            field,
+            len: b.len(),
+            expected: N,
+        })
     }
 
     /// A required sub-message.
     pub fn message<T: Canonical>(&mut self, field: u32) -> Result<T, DecodeError> {
-        self.optional_message(field)?.ok_or(DecodeError::Missing { field })
+        self.optional_message(field)?
+            .ok_or(DecodeError::Missing { field })
     }
 
     /// An optional sub-message.
@@ -314,7 +330,11 @@ impl<'a> Reader<'a> {
     }
 
     /// A repeated sub-message field of at most `max` elements.
-    pub fn repeated_message<T: Canonical>(&mut self, field: u32, max: usize) -> Result<Vec<T>, DecodeError> {
+    pub fn repeated_message<T: Canonical>(
+        &mut self,
+        field: u32,
+        max: usize,
+    ) -> Result<Vec<T>, DecodeError> {
         let mut out = Vec::new();
         while let Some(m) = self.optional_message(field)? {
             if out.len() == max {
@@ -326,14 +346,22 @@ impl<'a> Reader<'a> {
     }
 
     /// A repeated fixed-length `bytes` field of at most `max` elements.
-    pub fn repeated_fixed<const N: usize>(&mut self, field: u32, max: usize) -> Result<Vec<[u8; N]>, DecodeError> {
+    pub fn repeated_fixed<const N: usize>(
+        &mut self,
+        field: u32,
+        max: usize,
+    ) -> Result<Vec<[u8; N]>, DecodeError> {
         let mut out = Vec::new();
         while self.take_key(field, WT_LEN)? {
             if out.len() == max {
                 return Err(DecodeError::TooMany { field, max });
             }
             let b = self.take_len_delimited()?;
-            out.push(<[u8; N]>::try_from(b).map_err(|_| DecodeError::Length { field, len: b.len(), expected: N })?);
+            out.push(<[u8; N]>::try_from(b).map_err(|_| DecodeError::Length {
+                field,
+                len: b.len(),
+                expected: N,
+            })?);
         }
         Ok(out)
     }
@@ -370,7 +398,10 @@ pub trait Canonical: Sized {
     /// docs, then a re-encoding check.
     fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         if bytes.len() > Self::MAX_ENCODED_LEN {
-            return Err(DecodeError::TooLarge { len: bytes.len(), max: Self::MAX_ENCODED_LEN });
+            return Err(DecodeError::TooLarge {
+                len: bytes.len(),
+                max: Self::MAX_ENCODED_LEN,
+            });
         }
         let mut r = Reader::new(bytes);
         let v = Self::decode(&mut r)?;

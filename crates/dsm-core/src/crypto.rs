@@ -11,8 +11,12 @@ use crate::hash::tagged_hash;
 use crate::tags::{Tag, SIGNATURE_CONTEXT};
 use core::fmt;
 use fips203::traits::{Decaps, Encaps, KeyGen as KemKeyGen, SerDes as KemSerDes};
-use fips204::traits::{KeyGen as DsaKeyGen, SerDes as DsaSerDes, Signer as DsaSigner, Verifier as DsaVerifier};
-use fips205::traits::{KeyGen as SlhKeyGen, SerDes as SlhSerDes, Signer as SlhSigner, Verifier as SlhVerifier};
+use fips204::traits::{
+    KeyGen as DsaKeyGen, SerDes as DsaSerDes, Signer as DsaSigner, Verifier as DsaVerifier,
+};
+use fips205::traits::{
+    KeyGen as SlhKeyGen, SerDes as SlhSerDes, Signer as SlhSigner, Verifier as SlhVerifier,
+};
 use thiserror::Error;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -152,23 +156,35 @@ impl PublicKey {
 
     /// Verifies a FIPS 204/205 "pure" signature with an arbitrary context string. DSM uses
     /// [`PublicKey::verify`]; this entry point exists for the official test vectors.
-    pub fn verify_with_context(&self, message: &[u8], ctx: &[u8], sig: &Signature) -> Result<(), CryptoError> {
+    pub fn verify_with_context(
+        &self,
+        message: &[u8],
+        ctx: &[u8],
+        sig: &Signature,
+    ) -> Result<(), CryptoError> {
         if sig.suite != self.suite {
-            return Err(CryptoError::SuiteMismatch { key: self.suite, sig: sig.suite });
+            return Err(CryptoError::SuiteMismatch {
+                key: self.suite,
+                sig: sig.suite,
+            });
         }
         let ok = match self.suite {
             SuiteId::MlDsa65 => {
                 use fips204::ml_dsa_65 as p;
-                let pk = <[u8; p::PK_LEN]>::try_from(self.bytes.as_slice()).map_err(|_| CryptoError::MalformedKey)?;
+                let pk = <[u8; p::PK_LEN]>::try_from(self.bytes.as_slice())
+                    .map_err(|_| CryptoError::MalformedKey)?;
                 let pk = p::PublicKey::try_from_bytes(pk).map_err(|_| CryptoError::MalformedKey)?;
-                let s = <[u8; p::SIG_LEN]>::try_from(sig.bytes.as_slice()).map_err(|_| CryptoError::BadSignature)?;
+                let s = <[u8; p::SIG_LEN]>::try_from(sig.bytes.as_slice())
+                    .map_err(|_| CryptoError::BadSignature)?;
                 pk.verify(message, &s, ctx)
             }
             SuiteId::SlhDsaSha2_128f => {
                 use fips205::slh_dsa_sha2_128f as p;
-                let pk = <[u8; p::PK_LEN]>::try_from(self.bytes.as_slice()).map_err(|_| CryptoError::MalformedKey)?;
+                let pk = <[u8; p::PK_LEN]>::try_from(self.bytes.as_slice())
+                    .map_err(|_| CryptoError::MalformedKey)?;
                 let pk = p::PublicKey::try_from_bytes(pk).map_err(|_| CryptoError::MalformedKey)?;
-                let s = <[u8; p::SIG_LEN]>::try_from(sig.bytes.as_slice()).map_err(|_| CryptoError::BadSignature)?;
+                let s = <[u8; p::SIG_LEN]>::try_from(sig.bytes.as_slice())
+                    .map_err(|_| CryptoError::BadSignature)?;
                 pk.verify(message, &s, ctx)
             }
         };
@@ -189,12 +205,20 @@ impl Canonical for PublicKey {
     }
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let suite = SuiteId::from_u64(r.uint(1)?).ok_or(DecodeError::Invalid("unknown signature suite"))?;
+        let suite =
+            SuiteId::from_u64(r.uint(1)?).ok_or(DecodeError::Invalid("unknown signature suite"))?;
         let bytes = r.bytes(2, suite.public_key_len())?;
         if bytes.len() != suite.public_key_len() {
-            return Err(DecodeError::Length { field: 2, len: bytes.len(), expected: suite.public_key_len() });
+            return Err(DecodeError::Length {
+                field: 2,
+                len: bytes.len(),
+                expected: suite.public_key_len(),
+            });
         }
-        Ok(PublicKey { suite, bytes: bytes.to_vec() })
+        Ok(PublicKey {
+            suite,
+            bytes: bytes.to_vec(),
+        })
     }
 }
 
@@ -207,7 +231,12 @@ pub struct Signature {
 
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({}, {} bytes)", self.suite.name(), self.bytes.len())
+        write!(
+            f,
+            "Signature({}, {} bytes)",
+            self.suite.name(),
+            self.bytes.len()
+        )
     }
 }
 
@@ -240,12 +269,20 @@ impl Canonical for Signature {
     }
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let suite = SuiteId::from_u64(r.uint(1)?).ok_or(DecodeError::Invalid("unknown signature suite"))?;
+        let suite =
+            SuiteId::from_u64(r.uint(1)?).ok_or(DecodeError::Invalid("unknown signature suite"))?;
         let bytes = r.bytes(2, suite.signature_len())?;
         if bytes.len() != suite.signature_len() {
-            return Err(DecodeError::Length { field: 2, len: bytes.len(), expected: suite.signature_len() });
+            return Err(DecodeError::Length {
+                field: 2,
+                len: bytes.len(),
+                expected: suite.signature_len(),
+            });
         }
-        Ok(Signature { suite, bytes: bytes.to_vec() })
+        Ok(Signature {
+            suite,
+            bytes: bytes.to_vec(),
+        })
     }
 }
 
@@ -275,8 +312,14 @@ impl SigningKey {
         match suite {
             SuiteId::MlDsa65 => {
                 let (pk, sk) = fips204::ml_dsa_65::KG::keygen_from_seed(&seed.0);
-                let public = PublicKey { suite, bytes: pk.into_bytes().to_vec() };
-                SigningKey { secret: SecretKey::MlDsa65(Box::new(sk)), public }
+                let public = PublicKey {
+                    suite,
+                    bytes: pk.into_bytes().to_vec(),
+                };
+                SigningKey {
+                    secret: SecretKey::MlDsa65(Box::new(sk)),
+                    public,
+                }
             }
             SuiteId::SlhDsaSha2_128f => {
                 let d = tagged_hash(Tag::SlhDsaKeySeed, &[&seed.0]);
@@ -298,10 +341,20 @@ impl SigningKey {
 
     /// SLH-DSA-SHA2-128f key generation from the three FIPS 205 seeds (as in the ACVP
     /// key-generation vectors).
-    pub fn slh_dsa_from_fips205_seeds(sk_seed: &[u8; 16], sk_prf: &[u8; 16], pk_seed: &[u8; 16]) -> Self {
+    pub fn slh_dsa_from_fips205_seeds(
+        sk_seed: &[u8; 16],
+        sk_prf: &[u8; 16],
+        pk_seed: &[u8; 16],
+    ) -> Self {
         let (pk, sk) = fips205::slh_dsa_sha2_128f::KG::keygen_from_seed(sk_seed, sk_prf, pk_seed);
-        let public = PublicKey { suite: SuiteId::SlhDsaSha2_128f, bytes: pk.into_bytes().to_vec() };
-        SigningKey { secret: SecretKey::SlhDsaSha2_128f(Box::new(sk)), public }
+        let public = PublicKey {
+            suite: SuiteId::SlhDsaSha2_128f,
+            bytes: pk.into_bytes().to_vec(),
+        };
+        SigningKey {
+            secret: SecretKey::SlhDsaSha2_128f(Box::new(sk)),
+            public,
+        }
     }
 
     /// Rebuilds a key from its encoded FIPS 204/205 private key (`sk` bytes), e.g. from the
@@ -310,17 +363,35 @@ impl SigningKey {
         match suite {
             SuiteId::MlDsa65 => {
                 use fips204::ml_dsa_65 as p;
-                let arr = zeroize::Zeroizing::new(<[u8; p::SK_LEN]>::try_from(bytes).map_err(|_| CryptoError::MalformedKey)?);
-                let sk = p::PrivateKey::try_from_bytes(*arr).map_err(|_| CryptoError::MalformedKey)?;
-                let public = PublicKey { suite, bytes: sk.get_public_key().into_bytes().to_vec() };
-                Ok(SigningKey { secret: SecretKey::MlDsa65(Box::new(sk)), public })
+                let arr = zeroize::Zeroizing::new(
+                    <[u8; p::SK_LEN]>::try_from(bytes).map_err(|_| CryptoError::MalformedKey)?,
+                );
+                let sk =
+                    p::PrivateKey::try_from_bytes(*arr).map_err(|_| CryptoError::MalformedKey)?;
+                let public = PublicKey {
+                    suite,
+                    bytes: sk.get_public_key().into_bytes().to_vec(),
+                };
+                Ok(SigningKey {
+                    secret: SecretKey::MlDsa65(Box::new(sk)),
+                    public,
+                })
             }
             SuiteId::SlhDsaSha2_128f => {
                 use fips205::slh_dsa_sha2_128f as p;
-                let arr = zeroize::Zeroizing::new(<[u8; p::SK_LEN]>::try_from(bytes).map_err(|_| CryptoError::MalformedKey)?);
-                let sk = p::PrivateKey::try_from_bytes(*arr).map_err(|_| CryptoError::MalformedKey)?;
-                let public = PublicKey { suite, bytes: sk.get_public_key().into_bytes().to_vec() };
-                Ok(SigningKey { secret: SecretKey::SlhDsaSha2_128f(Box::new(sk)), public })
+                let arr = zeroize::Zeroizing::new(
+                    <[u8; p::SK_LEN]>::try_from(bytes).map_err(|_| CryptoError::MalformedKey)?,
+                );
+                let sk =
+                    p::PrivateKey::try_from_bytes(*arr).map_err(|_| CryptoError::MalformedKey)?;
+                let public = PublicKey {
+                    suite,
+                    bytes: sk.get_public_key().into_bytes().to_vec(),
+                };
+                Ok(SigningKey {
+                    secret: SecretKey::SlhDsaSha2_128f(Box::new(sk)),
+                    public,
+                })
             }
         }
     }
@@ -353,18 +424,34 @@ impl SigningKey {
     /// Signs in FIPS 204/205 "pure" mode with an arbitrary context (for test vectors).
     /// For SLH-DSA the first 16 bytes of `rnd` are `opt_rand`; all-zero `rnd` selects the
     /// deterministic variant (`opt_rand = PK.seed`).
-    pub fn sign_with_context(&self, message: &[u8], ctx: &[u8], rnd: &[u8; 32]) -> Result<Signature, CryptoError> {
+    pub fn sign_with_context(
+        &self,
+        message: &[u8],
+        ctx: &[u8],
+        rnd: &[u8; 32],
+    ) -> Result<Signature, CryptoError> {
         let bytes = match &self.secret {
-            SecretKey::MlDsa65(sk) => sk.try_sign_with_seed(rnd, message, ctx).map_err(CryptoError::SigningFailed)?.to_vec(),
+            SecretKey::MlDsa65(sk) => sk
+                .try_sign_with_seed(rnd, message, ctx)
+                .map_err(CryptoError::SigningFailed)?
+                .to_vec(),
             SecretKey::SlhDsaSha2_128f(sk) => {
                 let hedged = rnd.iter().any(|&b| b != 0);
-                let mut rng = FixedRng { bytes: *rnd, used: 0 };
-                let s = sk.try_sign_with_rng(&mut rng, message, ctx, hedged).map_err(CryptoError::SigningFailed)?;
+                let mut rng = FixedRng {
+                    bytes: *rnd,
+                    used: 0,
+                };
+                let s = sk
+                    .try_sign_with_rng(&mut rng, message, ctx, hedged)
+                    .map_err(CryptoError::SigningFailed)?;
                 rng.bytes.zeroize();
                 s.to_vec()
             }
         };
-        Ok(Signature { suite: self.public.suite, bytes })
+        Ok(Signature {
+            suite: self.public.suite,
+            bytes,
+        })
     }
 }
 
@@ -424,8 +511,10 @@ impl fmt::Debug for SharedSecret {
 impl KemPublicKey {
     /// Parses an encapsulation key, running the FIPS 203 input check.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr = <[u8; fips203::ml_kem_768::EK_LEN]>::try_from(bytes).map_err(|_| CryptoError::MalformedKem)?;
-        fips203::ml_kem_768::EncapsKey::try_from_bytes(arr).map_err(|_| CryptoError::MalformedKem)?;
+        let arr = <[u8; fips203::ml_kem_768::EK_LEN]>::try_from(bytes)
+            .map_err(|_| CryptoError::MalformedKem)?;
+        fips203::ml_kem_768::EncapsKey::try_from_bytes(arr)
+            .map_err(|_| CryptoError::MalformedKem)?;
         Ok(KemPublicKey(bytes.to_vec()))
     }
 
@@ -436,8 +525,10 @@ impl KemPublicKey {
 
     /// Encapsulates with caller-supplied randomness `m`; returns (shared secret, ciphertext).
     pub fn encapsulate(&self, m: &[u8; 32]) -> Result<(SharedSecret, Vec<u8>), CryptoError> {
-        let arr = <[u8; fips203::ml_kem_768::EK_LEN]>::try_from(self.0.as_slice()).map_err(|_| CryptoError::MalformedKem)?;
-        let ek = fips203::ml_kem_768::EncapsKey::try_from_bytes(arr).map_err(|_| CryptoError::MalformedKem)?;
+        let arr = <[u8; fips203::ml_kem_768::EK_LEN]>::try_from(self.0.as_slice())
+            .map_err(|_| CryptoError::MalformedKem)?;
+        let ek = fips203::ml_kem_768::EncapsKey::try_from_bytes(arr)
+            .map_err(|_| CryptoError::MalformedKem)?;
         let (ss, ct) = ek.encaps_from_seed(m);
         Ok((SharedSecret(ss.into_bytes()), ct.into_bytes().to_vec()))
     }
@@ -447,13 +538,20 @@ impl KemSecretKey {
     /// FIPS 203 key generation from the seeds `d` and `z`.
     pub fn from_seeds(d: &[u8; 32], z: &[u8; 32]) -> (KemPublicKey, KemSecretKey) {
         let (ek, dk) = fips203::ml_kem_768::KG::keygen_from_seed(*d, *z);
-        (KemPublicKey(ek.into_bytes().to_vec()), KemSecretKey(Box::new(dk)))
+        (
+            KemPublicKey(ek.into_bytes().to_vec()),
+            KemSecretKey(Box::new(dk)),
+        )
     }
 
     /// Parses an encoded decapsulation key.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr = <[u8; fips203::ml_kem_768::DK_LEN]>::try_from(bytes).map_err(|_| CryptoError::MalformedKem)?;
-        Ok(KemSecretKey(Box::new(fips203::ml_kem_768::DecapsKey::try_from_bytes(arr).map_err(|_| CryptoError::MalformedKem)?)))
+        let arr = <[u8; fips203::ml_kem_768::DK_LEN]>::try_from(bytes)
+            .map_err(|_| CryptoError::MalformedKem)?;
+        Ok(KemSecretKey(Box::new(
+            fips203::ml_kem_768::DecapsKey::try_from_bytes(arr)
+                .map_err(|_| CryptoError::MalformedKem)?,
+        )))
     }
 
     /// The encoded decapsulation key, zeroized when dropped.
@@ -464,9 +562,14 @@ impl KemSecretKey {
     /// Decapsulates a ciphertext (implicit rejection: a bad ciphertext yields an unrelated
     /// secret, as FIPS 203 requires).
     pub fn decapsulate(&self, ct: &[u8]) -> Result<SharedSecret, CryptoError> {
-        let arr = <[u8; fips203::ml_kem_768::CT_LEN]>::try_from(ct).map_err(|_| CryptoError::MalformedKem)?;
-        let ct = fips203::ml_kem_768::CipherText::try_from_bytes(arr).map_err(|_| CryptoError::MalformedKem)?;
-        let ss = self.0.try_decaps(&ct).map_err(|_| CryptoError::MalformedKem)?;
+        let arr = <[u8; fips203::ml_kem_768::CT_LEN]>::try_from(ct)
+            .map_err(|_| CryptoError::MalformedKem)?;
+        let ct = fips203::ml_kem_768::CipherText::try_from_bytes(arr)
+            .map_err(|_| CryptoError::MalformedKem)?;
+        let ss = self
+            .0
+            .try_decaps(&ct)
+            .map_err(|_| CryptoError::MalformedKem)?;
         Ok(SharedSecret(ss.into_bytes()))
     }
 }

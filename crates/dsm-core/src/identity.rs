@@ -36,7 +36,10 @@ pub struct EntropyReveal {
 impl EntropyReveal {
     /// The commitment this reveal must match.
     pub fn commitment(&self) -> Digest {
-        tagged_hash(Tag::EntropyCommitment, &[self.contributor.as_bytes(), &self.secret])
+        tagged_hash(
+            Tag::EntropyCommitment,
+            &[self.contributor.as_bytes(), &self.secret],
+        )
     }
 }
 
@@ -47,7 +50,10 @@ impl Canonical for EntropyReveal {
         w.bytes(2, &self.secret);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(EntropyReveal { contributor: Digest(r.fixed(1)?), secret: r.fixed(2)? })
+        Ok(EntropyReveal {
+            contributor: Digest(r.fixed(1)?),
+            secret: r.fixed(2)?,
+        })
     }
 }
 
@@ -71,12 +77,22 @@ impl Canonical for GenesisRecord {
         let founding_key = r.message(1)?;
         let contributions: Vec<EntropyReveal> = r.repeated_message(2, MAX_CONTRIBUTORS)?;
         if contributions.is_empty() {
-            return Err(DecodeError::Invalid("a genesis needs at least one contribution"));
+            return Err(DecodeError::Invalid(
+                "a genesis needs at least one contribution",
+            ));
         }
-        if !contributions.windows(2).all(|w| w[0].contributor < w[1].contributor) {
-            return Err(DecodeError::Invalid("contributions must be sorted by contributor, without duplicates"));
+        if !contributions
+            .windows(2)
+            .all(|w| w[0].contributor < w[1].contributor)
+        {
+            return Err(DecodeError::Invalid(
+                "contributions must be sorted by contributor, without duplicates",
+            ));
         }
-        Ok(GenesisRecord { founding_key, contributions })
+        Ok(GenesisRecord {
+            founding_key,
+            contributions,
+        })
     }
 }
 
@@ -129,7 +145,12 @@ pub struct GenesisCeremony {
 impl GenesisCeremony {
     /// Starts a ceremony for the device holding `founding_key`.
     pub fn new(founding_key: PublicKey) -> Self {
-        GenesisCeremony { founding_key, commitments: Vec::new(), reveals: Vec::new(), closed: false }
+        GenesisCeremony {
+            founding_key,
+            commitments: Vec::new(),
+            reveals: Vec::new(),
+            closed: false,
+        }
     }
 
     /// Records a contributor's commitment.
@@ -157,11 +178,19 @@ impl GenesisCeremony {
         if !self.closed {
             return Err(CeremonyError::CommitmentsOpen);
         }
-        let (_, c) = self.commitments.iter().find(|(c, _)| *c == reveal.contributor).ok_or(CeremonyError::UnknownContributor)?;
+        let (_, c) = self
+            .commitments
+            .iter()
+            .find(|(c, _)| *c == reveal.contributor)
+            .ok_or(CeremonyError::UnknownContributor)?;
         if reveal.commitment() != *c {
             return Err(CeremonyError::RevealMismatch);
         }
-        if !self.reveals.iter().any(|r| r.contributor == reveal.contributor) {
+        if !self
+            .reveals
+            .iter()
+            .any(|r| r.contributor == reveal.contributor)
+        {
             self.reveals.push(reveal);
         }
         Ok(())
@@ -171,10 +200,15 @@ impl GenesisCeremony {
     pub fn finish(mut self) -> Result<GenesisRecord, CeremonyError> {
         let missing = self.commitments.len() - self.reveals.len();
         if missing > 0 || self.commitments.is_empty() {
-            return Err(CeremonyError::Incomplete { missing: missing.max(1) });
+            return Err(CeremonyError::Incomplete {
+                missing: missing.max(1),
+            });
         }
         self.reveals.sort_by_key(|r| r.contributor);
-        Ok(GenesisRecord { founding_key: self.founding_key, contributions: self.reveals })
+        Ok(GenesisRecord {
+            founding_key: self.founding_key,
+            contributions: self.reveals,
+        })
     }
 }
 
@@ -191,7 +225,10 @@ pub struct DeviceIdentity {
 impl DeviceIdentity {
     /// `H(DeviceId, genesis, canonical public key)`.
     pub fn device_id(&self) -> DeviceId {
-        DeviceId(tagged_hash(Tag::DeviceId, &[self.genesis.as_bytes(), &self.public_key.to_bytes()]))
+        DeviceId(tagged_hash(
+            Tag::DeviceId,
+            &[self.genesis.as_bytes(), &self.public_key.to_bytes()],
+        ))
     }
 }
 
@@ -202,6 +239,9 @@ impl Canonical for DeviceIdentity {
         w.message(2, &self.public_key);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(DeviceIdentity { genesis: GenesisDigest(Digest(r.fixed(1)?)), public_key: r.message(2)? })
+        Ok(DeviceIdentity {
+            genesis: GenesisDigest(Digest(r.fixed(1)?)),
+            public_key: r.message(2)?,
+        })
     }
 }

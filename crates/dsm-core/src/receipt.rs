@@ -7,7 +7,10 @@
 //! verifier every party, tool and test uses; its checks and their order are normative
 //! (PROTOCOL.md §6).
 
-use crate::chain::{Amount, BalanceError, DeviceHead, HeadDigest, RelationshipKey, RelationshipStep, TipDigest, TokenId, TransitionKind};
+use crate::chain::{
+    Amount, BalanceError, DeviceHead, HeadDigest, RelationshipKey, RelationshipStep, TipDigest,
+    TokenId, TransitionKind,
+};
 use crate::codec::{Canonical, DecodeError, Reader, Writer};
 use crate::crypto::{CryptoError, Signature, SigningKey};
 use crate::hash::{tagged_hash, Digest};
@@ -78,7 +81,10 @@ impl Canonical for SignedProposal {
         w.message(2, &self.signature);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(SignedProposal { proposal: r.message(1)?, signature: r.message(2)? })
+        Ok(SignedProposal {
+            proposal: r.message(1)?,
+            signature: r.message(2)?,
+        })
     }
 }
 
@@ -140,7 +146,10 @@ impl Canonical for SignedAcceptance {
         w.message(2, &self.signature);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(SignedAcceptance { acceptance: r.message(1)?, signature: r.message(2)? })
+        Ok(SignedAcceptance {
+            acceptance: r.message(1)?,
+            signature: r.message(2)?,
+        })
     }
 }
 
@@ -167,7 +176,10 @@ impl Canonical for Receipt {
         w.message(2, &self.acceptance);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Receipt { proposal: r.message(1)?, acceptance: r.message(2)? })
+        Ok(Receipt {
+            proposal: r.message(1)?,
+            acceptance: r.message(2)?,
+        })
     }
 }
 
@@ -278,7 +290,11 @@ pub trait ChainView {
     /// The successor of `parent` in `device`'s chain, if the verifier saw one.
     fn head_successor(&self, device: &DeviceId, parent: &HeadDigest) -> Option<HeadDigest>;
     /// The child of `parent` on `relationship`, if the verifier saw one.
-    fn tip_successor(&self, relationship: &RelationshipKey, parent: &TipDigest) -> Option<TipDigest>;
+    fn tip_successor(
+        &self,
+        relationship: &RelationshipKey,
+        parent: &TipDigest,
+    ) -> Option<TipDigest>;
 }
 
 /// A view that has seen nothing: only the stateless checks apply.
@@ -361,29 +377,51 @@ struct HalfTransition<'a> {
 
 /// `child_tip` is the tip the step leaves in this party's tree (and the head's cause): the
 /// step's child tip for a debit or credit, the release tip for a refusal.
-fn check_half(h: &HalfTransition<'_>, step: &RelationshipStep, child_tip: &TipDigest) -> Result<HeadDigest, ReceiptError> {
+fn check_half(
+    h: &HalfTransition<'_>,
+    step: &RelationshipStep,
+    child_tip: &TipDigest,
+) -> Result<HeadDigest, ReceiptError> {
     let party = h.party;
     // Step 4: device binding.
-    if h.identity.device_id() != *h.device || h.parent.device != *h.device || h.child.device != *h.device {
+    if h.identity.device_id() != *h.device
+        || h.parent.device != *h.device
+        || h.child.device != *h.device
+    {
         return Err(ReceiptError::DeviceBinding(party));
     }
     // Step 5: adjacency.
     let parent_digest = h.parent.digest();
     if h.child.parent != parent_digest {
-        return Err(ReceiptError::NotAdjacent { party, reason: "child head does not name the parent head" });
+        return Err(ReceiptError::NotAdjacent {
+            party,
+            reason: "child head does not name the parent head",
+        });
     }
     if Some(h.child.height) != h.parent.height.checked_add(1) {
-        return Err(ReceiptError::NotAdjacent { party, reason: "child height is not parent height + 1" });
+        return Err(ReceiptError::NotAdjacent {
+            party,
+            reason: "child height is not parent height + 1",
+        });
     }
     if h.child.kind != h.kind {
-        return Err(ReceiptError::NotAdjacent { party, reason: "wrong transition kind" });
+        return Err(ReceiptError::NotAdjacent {
+            party,
+            reason: "wrong transition kind",
+        });
     }
     if h.child.cause != child_tip.0 {
-        return Err(ReceiptError::NotAdjacent { party, reason: "child head does not name the step's child tip" });
+        return Err(ReceiptError::NotAdjacent {
+            party,
+            reason: "child head does not name the step's child tip",
+        });
     }
     // Step 6: the tree replace.
     let rel = step.relationship.as_bytes();
-    let current = h.proof.lookup(rel, &h.parent.smt_root).map_err(|error| ReceiptError::Proof { party, error })?;
+    let current = h
+        .proof
+        .lookup(rel, &h.parent.smt_root)
+        .map_err(|error| ReceiptError::Proof { party, error })?;
     let current_ok = match current {
         Some(tip) => tip == step.parent_tip.0,
         None => step.parent_tip == step.relationship.genesis_tip(),
@@ -391,7 +429,10 @@ fn check_half(h: &HalfTransition<'_>, step: &RelationshipStep, child_tip: &TipDi
     if !current_ok {
         return Err(ReceiptError::TipNotCurrent(party));
     }
-    let new_root = h.proof.root_after_set(rel, &child_tip.0).map_err(|error| ReceiptError::Proof { party, error })?;
+    let new_root = h
+        .proof
+        .root_after_set(rel, &child_tip.0)
+        .map_err(|error| ReceiptError::Proof { party, error })?;
     if new_root != h.child.smt_root {
         return Err(ReceiptError::RootMismatch(party));
     }
@@ -408,7 +449,13 @@ fn check_half(h: &HalfTransition<'_>, step: &RelationshipStep, child_tip: &TipDi
     Ok(parent_digest)
 }
 
-fn check_view(view: &dyn ChainView, party: Party, device: &DeviceId, parent: &HeadDigest, child: &DeviceHead) -> Result<bool, ReceiptError> {
+fn check_view(
+    view: &dyn ChainView,
+    party: Party,
+    device: &DeviceId,
+    parent: &HeadDigest,
+    child: &DeviceHead,
+) -> Result<bool, ReceiptError> {
     if view.is_equivocator(device) {
         return Err(ReceiptError::Equivocator(*device));
     }
@@ -432,7 +479,11 @@ fn check_step(step: &RelationshipStep) -> Result<(), ReceiptError> {
     Ok(())
 }
 
-fn check_tip_view(view: &dyn ChainView, step: &RelationshipStep, child_tip: &TipDigest) -> Result<(), ReceiptError> {
+fn check_tip_view(
+    view: &dyn ChainView,
+    step: &RelationshipStep,
+    child_tip: &TipDigest,
+) -> Result<(), ReceiptError> {
     match view.tip_successor(&step.relationship, &step.parent_tip) {
         Some(existing) if existing != *child_tip => Err(ReceiptError::TipConsumed { existing }),
         _ => Ok(()),
@@ -441,11 +492,17 @@ fn check_tip_view(view: &dyn ChainView, step: &RelationshipStep, child_tip: &Tip
 
 /// Checks a signed proposal (steps 3–9 for the sender's half). A receiver runs this
 /// before accepting; [`accept`] takes only its output.
-pub fn verify_proposal(signed: &SignedProposal, view: &dyn ChainView) -> Result<VerifiedProposal, ReceiptError> {
+pub fn verify_proposal(
+    signed: &SignedProposal,
+    view: &dyn ChainView,
+) -> Result<VerifiedProposal, ReceiptError> {
     let p = &signed.proposal;
     check_step(&p.step)?;
     if p.step.sender_parent_head != p.sender_parent_head.digest() {
-        return Err(ReceiptError::NotAdjacent { party: Party::Sender, reason: "step names another sender head" });
+        return Err(ReceiptError::NotAdjacent {
+            party: Party::Sender,
+            reason: "step names another sender head",
+        });
     }
     let child_tip = p.step.child_tip();
     let half = HalfTransition {
@@ -459,23 +516,49 @@ pub fn verify_proposal(signed: &SignedProposal, view: &dyn ChainView) -> Result<
     };
     let parent_digest = check_half(&half, &p.step, &child_tip)?;
     let commit = p.commit();
-    p.sender.public_key.verify(commit.as_bytes(), &signed.signature).map_err(|error| ReceiptError::Signature { party: Party::Sender, error })?;
-    let already_known = check_view(view, Party::Sender, &p.step.sender, &parent_digest, &p.sender_child_head)?;
+    p.sender
+        .public_key
+        .verify(commit.as_bytes(), &signed.signature)
+        .map_err(|error| ReceiptError::Signature {
+            party: Party::Sender,
+            error,
+        })?;
+    let already_known = check_view(
+        view,
+        Party::Sender,
+        &p.step.sender,
+        &parent_digest,
+        &p.sender_child_head,
+    )?;
     check_tip_view(view, &p.step, &child_tip)?;
-    Ok(VerifiedProposal { signed: signed.clone(), commit, child_tip, already_known })
+    Ok(VerifiedProposal {
+        signed: signed.clone(),
+        commit,
+        child_tip,
+        already_known,
+    })
 }
 
 /// Strictly decodes and verifies a signed proposal from bytes (size cap first).
-pub fn verify_proposal_bytes(bytes: &[u8], view: &dyn ChainView) -> Result<VerifiedProposal, ReceiptError> {
+pub fn verify_proposal_bytes(
+    bytes: &[u8],
+    view: &dyn ChainView,
+) -> Result<VerifiedProposal, ReceiptError> {
     if bytes.len() > MAX_RECEIPT_LEN {
-        return Err(ReceiptError::TooLarge { len: bytes.len(), max: MAX_RECEIPT_LEN });
+        return Err(ReceiptError::TooLarge {
+            len: bytes.len(),
+            max: MAX_RECEIPT_LEN,
+        });
     }
     verify_proposal(&SignedProposal::from_bytes(bytes)?, view)
 }
 
 /// The acceptance predicate on a decoded receipt: every check of [`verify_receipt_bytes`]
 /// after decoding.
-pub fn verify_receipt(receipt: &Receipt, view: &dyn ChainView) -> Result<VerifiedReceipt, ReceiptError> {
+pub fn verify_receipt(
+    receipt: &Receipt,
+    view: &dyn ChainView,
+) -> Result<VerifiedReceipt, ReceiptError> {
     let vp = verify_proposal(&receipt.proposal, view)?;
     verify_acceptance(&vp, &receipt.acceptance, view)
 }
@@ -483,7 +566,11 @@ pub fn verify_receipt(receipt: &Receipt, view: &dyn ChainView) -> Result<Verifie
 /// Checks the receiver's half against a proposal already verified (steps 3–9 for the
 /// receiver). This is what the sender runs when the acceptance of its own proposal comes
 /// back: it does not re-verify its own signature.
-pub fn verify_acceptance(vp: &VerifiedProposal, signed: &SignedAcceptance, view: &dyn ChainView) -> Result<VerifiedReceipt, ReceiptError> {
+pub fn verify_acceptance(
+    vp: &VerifiedProposal,
+    signed: &SignedAcceptance,
+    view: &dyn ChainView,
+) -> Result<VerifiedReceipt, ReceiptError> {
     let a = &signed.acceptance;
     let answer = ReceiverAnswer {
         proposal_commit: &a.proposal_commit,
@@ -494,9 +581,19 @@ pub fn verify_acceptance(vp: &VerifiedProposal, signed: &SignedAcceptance, view:
         signed_commit: a.commit(),
         signature: &signed.signature,
     };
-    let known = check_receiver_answer(vp, &answer, TransitionKind::Credit, &vp.child_tip, "acceptance names another proposal", view)?;
+    let known = check_receiver_answer(
+        vp,
+        &answer,
+        TransitionKind::Credit,
+        &vp.child_tip,
+        "acceptance names another proposal",
+        view,
+    )?;
     Ok(VerifiedReceipt {
-        receipt: Receipt { proposal: vp.signed.clone(), acceptance: signed.clone() },
+        receipt: Receipt {
+            proposal: vp.signed.clone(),
+            acceptance: signed.clone(),
+        },
         child_tip: vp.child_tip,
         already_known: vp.already_known && known,
     })
@@ -516,21 +613,57 @@ struct ReceiverAnswer<'a> {
 /// Steps 3–9 for the receiver's answer: it names the proposal, its head transition of
 /// `kind` moves the relationship leaf to `leaf`, its signature verifies, and the view has
 /// not seen another successor. Returns true if the view already knew this transition.
-fn check_receiver_answer(vp: &VerifiedProposal, answer: &ReceiverAnswer<'_>, kind: TransitionKind, leaf: &TipDigest, other_proposal: &'static str, view: &dyn ChainView) -> Result<bool, ReceiptError> {
+fn check_receiver_answer(
+    vp: &VerifiedProposal,
+    answer: &ReceiverAnswer<'_>,
+    kind: TransitionKind,
+    leaf: &TipDigest,
+    other_proposal: &'static str,
+    view: &dyn ChainView,
+) -> Result<bool, ReceiptError> {
     let step = &vp.signed.proposal.step;
     if *answer.proposal_commit != vp.commit {
-        return Err(ReceiptError::NotAdjacent { party: Party::Receiver, reason: other_proposal });
+        return Err(ReceiptError::NotAdjacent {
+            party: Party::Receiver,
+            reason: other_proposal,
+        });
     }
-    let half = HalfTransition { party: Party::Receiver, device: &step.receiver, identity: answer.receiver, parent: answer.parent, child: answer.child, proof: answer.proof, kind };
+    let half = HalfTransition {
+        party: Party::Receiver,
+        device: &step.receiver,
+        identity: answer.receiver,
+        parent: answer.parent,
+        child: answer.child,
+        proof: answer.proof,
+        kind,
+    };
     let parent_digest = check_half(&half, step, leaf)?;
-    answer.receiver.public_key.verify(answer.signed_commit.as_bytes(), answer.signature).map_err(|error| ReceiptError::Signature { party: Party::Receiver, error })?;
-    check_view(view, Party::Receiver, &step.receiver, &parent_digest, answer.child)
+    answer
+        .receiver
+        .public_key
+        .verify(answer.signed_commit.as_bytes(), answer.signature)
+        .map_err(|error| ReceiptError::Signature {
+            party: Party::Receiver,
+            error,
+        })?;
+    check_view(
+        view,
+        Party::Receiver,
+        &step.receiver,
+        &parent_digest,
+        answer.child,
+    )
 }
 
 /// The sender's own proposal as a [`VerifiedProposal`], without re-verifying its signature
 /// (the sender built and signed it). Use only for proposals from [`propose`].
 pub fn own_proposal(built: &BuiltProposal) -> VerifiedProposal {
-    VerifiedProposal { signed: built.signed.clone(), commit: built.signed.proposal.commit(), child_tip: built.child_tip, already_known: false }
+    VerifiedProposal {
+        signed: built.signed.clone(),
+        commit: built.signed.proposal.commit(),
+        child_tip: built.child_tip,
+        already_known: false,
+    }
 }
 
 /// The acceptance predicate (PROTOCOL.md §6), from bytes: (1) size cap, (2) canonical
@@ -538,9 +671,15 @@ pub fn own_proposal(built: &BuiltProposal) -> VerifiedProposal {
 /// the advertised roots, (7) balance arithmetic and conservation, (8) both signatures,
 /// (9) nothing consumed or banned in the verifier's view. The sender's half is checked
 /// through step 9 before the receiver's half.
-pub fn verify_receipt_bytes(bytes: &[u8], view: &dyn ChainView) -> Result<VerifiedReceipt, ReceiptError> {
+pub fn verify_receipt_bytes(
+    bytes: &[u8],
+    view: &dyn ChainView,
+) -> Result<VerifiedReceipt, ReceiptError> {
     if bytes.len() > MAX_RECEIPT_LEN {
-        return Err(ReceiptError::TooLarge { len: bytes.len(), max: MAX_RECEIPT_LEN });
+        return Err(ReceiptError::TooLarge {
+            len: bytes.len(),
+            max: MAX_RECEIPT_LEN,
+        });
     }
     verify_receipt(&Receipt::from_bytes(bytes)?, view)
 }
@@ -587,23 +726,53 @@ impl LocalDevice<'_> {
         Ok(id)
     }
 
-    fn child_head(&self, rel: &RelationshipKey, child_tip: &TipDigest, kind: TransitionKind, token: &TokenId, amount: Amount, party: Party) -> Result<(DeviceHead, SmtProof), BuildError> {
+    fn child_head(
+        &self,
+        rel: &RelationshipKey,
+        child_tip: &TipDigest,
+        kind: TransitionKind,
+        token: &TokenId,
+        amount: Amount,
+        party: Party,
+    ) -> Result<(DeviceHead, SmtProof), BuildError> {
         let proof = self.tree.prove(rel.as_bytes());
-        let smt_root = proof.root_after_set(rel.as_bytes(), &child_tip.0).map_err(|error| ReceiptError::Proof { party, error })?;
+        let smt_root = proof
+            .root_after_set(rel.as_bytes(), &child_tip.0)
+            .map_err(|error| ReceiptError::Proof { party, error })?;
         let balances = match kind {
             TransitionKind::Debit => self.head.balances.debited(token, amount),
             TransitionKind::Refuse => Ok(self.head.balances.clone()),
             _ => self.head.balances.credited(token, amount),
         }
         .map_err(|error| ReceiptError::Balance { party, error })?;
-        let height = self.head.height.checked_add(1).ok_or(ReceiptError::NotAdjacent { party, reason: "height overflow" })?;
-        let child = DeviceHead { device: self.head.device, height, parent: self.head.digest(), smt_root, balances, kind, cause: child_tip.0 };
+        let height = self
+            .head
+            .height
+            .checked_add(1)
+            .ok_or(ReceiptError::NotAdjacent {
+                party,
+                reason: "height overflow",
+            })?;
+        let child = DeviceHead {
+            device: self.head.device,
+            height,
+            parent: self.head.digest(),
+            smt_root,
+            balances,
+            kind,
+            cause: child_tip.0,
+        };
         Ok((child, proof))
     }
 
     /// The receiver's head answering `proposal` (credit or refusal), which moves the
     /// relationship leaf to `leaf`. Only possible while the step's parent tip is current.
-    fn answer_head(&self, proposal: &VerifiedProposal, leaf: &TipDigest, kind: TransitionKind) -> Result<(DeviceHead, SmtProof), BuildError> {
+    fn answer_head(
+        &self,
+        proposal: &VerifiedProposal,
+        leaf: &TipDigest,
+        kind: TransitionKind,
+    ) -> Result<(DeviceHead, SmtProof), BuildError> {
         let me = self.check()?;
         let step = &proposal.signed.proposal.step;
         if step.receiver != me {
@@ -612,11 +781,21 @@ impl LocalDevice<'_> {
         if self.current_tip(&step.relationship) != step.parent_tip {
             return Err(ReceiptError::TipNotCurrent(Party::Receiver).into());
         }
-        self.child_head(&step.relationship, leaf, kind, &step.token, step.amount, Party::Receiver)
+        self.child_head(
+            &step.relationship,
+            leaf,
+            kind,
+            &step.token,
+            step.amount,
+            Party::Receiver,
+        )
     }
 
     fn current_tip(&self, rel: &RelationshipKey) -> TipDigest {
-        self.tree.get(rel.as_bytes()).map(TipDigest).unwrap_or_else(|| rel.genesis_tip())
+        self.tree
+            .get(rel.as_bytes())
+            .map(TipDigest)
+            .unwrap_or_else(|| rel.genesis_tip())
     }
 }
 
@@ -634,7 +813,13 @@ pub struct BuiltProposal {
 
 /// Builds and signs a proposal paying `amount` of `token` to `receiver`. `rnd` is fresh
 /// randomness for hedged signing.
-pub fn propose(sender: &LocalDevice<'_>, receiver: &DeviceId, token: TokenId, amount: Amount, rnd: &[u8; 32]) -> Result<BuiltProposal, BuildError> {
+pub fn propose(
+    sender: &LocalDevice<'_>,
+    receiver: &DeviceId,
+    token: TokenId,
+    amount: Amount,
+    rnd: &[u8; 32],
+) -> Result<BuiltProposal, BuildError> {
     let me = sender.check()?;
     let relationship = RelationshipKey::between(&me, receiver);
     let step = RelationshipStep {
@@ -648,10 +833,30 @@ pub fn propose(sender: &LocalDevice<'_>, receiver: &DeviceId, token: TokenId, am
     };
     check_step(&step)?;
     let child_tip = step.child_tip();
-    let (child_head, proof) = sender.child_head(&relationship, &child_tip, TransitionKind::Debit, &token, amount, Party::Sender)?;
-    let proposal = Proposal { step, sender: sender.identity.clone(), sender_parent_head: sender.head.clone(), sender_child_head: child_head.clone(), sender_proof: proof };
+    let (child_head, proof) = sender.child_head(
+        &relationship,
+        &child_tip,
+        TransitionKind::Debit,
+        &token,
+        amount,
+        Party::Sender,
+    )?;
+    let proposal = Proposal {
+        step,
+        sender: sender.identity.clone(),
+        sender_parent_head: sender.head.clone(),
+        sender_child_head: child_head.clone(),
+        sender_proof: proof,
+    };
     let signature = sender.key.sign(proposal.commit().as_bytes(), rnd)?;
-    Ok(BuiltProposal { signed: SignedProposal { proposal, signature }, child_head, child_tip })
+    Ok(BuiltProposal {
+        signed: SignedProposal {
+            proposal,
+            signature,
+        },
+        child_head,
+        child_tip,
+    })
 }
 
 /// A receipt plus the receiver's new head. The caller persists both, then applies
@@ -668,8 +873,13 @@ pub struct BuiltAcceptance {
 
 /// Accepts a verified proposal addressed to `receiver`, signing the crediting head
 /// transition.
-pub fn accept(receiver: &LocalDevice<'_>, proposal: &VerifiedProposal, rnd: &[u8; 32]) -> Result<BuiltAcceptance, BuildError> {
-    let (child_head, proof) = receiver.answer_head(proposal, &proposal.child_tip, TransitionKind::Credit)?;
+pub fn accept(
+    receiver: &LocalDevice<'_>,
+    proposal: &VerifiedProposal,
+    rnd: &[u8; 32],
+) -> Result<BuiltAcceptance, BuildError> {
+    let (child_head, proof) =
+        receiver.answer_head(proposal, &proposal.child_tip, TransitionKind::Credit)?;
     let acceptance = Acceptance {
         proposal_commit: proposal.commit,
         receiver: receiver.identity.clone(),
@@ -678,8 +888,18 @@ pub fn accept(receiver: &LocalDevice<'_>, proposal: &VerifiedProposal, rnd: &[u8
         receiver_proof: proof,
     };
     let signature = receiver.key.sign(acceptance.commit().as_bytes(), rnd)?;
-    let receipt = Receipt { proposal: proposal.signed.clone(), acceptance: SignedAcceptance { acceptance, signature } };
-    Ok(BuiltAcceptance { receipt, child_head, child_tip: proposal.child_tip })
+    let receipt = Receipt {
+        proposal: proposal.signed.clone(),
+        acceptance: SignedAcceptance {
+            acceptance,
+            signature,
+        },
+    };
+    Ok(BuiltAcceptance {
+        receipt,
+        child_head,
+        child_tip: proposal.child_tip,
+    })
 }
 
 /// Why a device-chain segment was refused.
@@ -714,10 +934,15 @@ pub enum SegmentError {
 ///
 /// Allocation transitions (mint, emission, deposit) carry source proofs defined by the
 /// composed protocols; a segment containing one is refused here until those land.
-pub fn verify_chain_segment(trusted: &DeviceHead, receipts: &[Receipt], view: &dyn ChainView) -> Result<DeviceHead, SegmentError> {
+pub fn verify_chain_segment(
+    trusted: &DeviceHead,
+    receipts: &[Receipt],
+    view: &dyn ChainView,
+) -> Result<DeviceHead, SegmentError> {
     let mut head = trusted.clone();
     for (index, receipt) in receipts.iter().enumerate() {
-        let verified = verify_receipt(receipt, view).map_err(|error| SegmentError::Receipt { index, error })?;
+        let verified = verify_receipt(receipt, view)
+            .map_err(|error| SegmentError::Receipt { index, error })?;
         let p = &verified.receipt.proposal.proposal;
         let a = &verified.receipt.acceptance.acceptance;
         let (parent, child) = if p.step.sender == head.device {
@@ -741,7 +966,10 @@ pub fn verify_chain_segment(trusted: &DeviceHead, receipts: &[Receipt], view: &d
 /// The tip a refused step leaves on its relationship in both trees:
 /// `H(ReleaseTip, child tip of the refused step)`.
 pub fn release_tip(refused_child_tip: &TipDigest) -> TipDigest {
-    TipDigest(tagged_hash(Tag::ReleaseTip, &[refused_child_tip.as_bytes()]))
+    TipDigest(tagged_hash(
+        Tag::ReleaseTip,
+        &[refused_child_tip.as_bytes()],
+    ))
 }
 
 /// The receiver's signed statement that it will never accept a proposal. It is a head
@@ -810,7 +1038,10 @@ impl Canonical for SignedRefusal {
         w.message(2, &self.signature);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(SignedRefusal { refusal: r.message(1)?, signature: r.message(2)? })
+        Ok(SignedRefusal {
+            refusal: r.message(1)?,
+            signature: r.message(2)?,
+        })
     }
 }
 
@@ -841,7 +1072,11 @@ impl VerifiedRefusal {
 /// step's receiver, its head moves the relationship leaf from the step's parent tip to the
 /// release tip with balances unchanged (kind REFUSE, cause = release tip), and the
 /// receiver's signature verifies. `view` applies the consumed-head and ban checks.
-pub fn verify_refusal(vp: &VerifiedProposal, signed: &SignedRefusal, view: &dyn ChainView) -> Result<VerifiedRefusal, ReceiptError> {
+pub fn verify_refusal(
+    vp: &VerifiedProposal,
+    signed: &SignedRefusal,
+    view: &dyn ChainView,
+) -> Result<VerifiedRefusal, ReceiptError> {
     let r = &signed.refusal;
     let release = release_tip(&vp.child_tip);
     let answer = ReceiverAnswer {
@@ -853,8 +1088,19 @@ pub fn verify_refusal(vp: &VerifiedProposal, signed: &SignedRefusal, view: &dyn 
         signed_commit: r.commit(),
         signature: &signed.signature,
     };
-    check_receiver_answer(vp, &answer, TransitionKind::Refuse, &release, "refusal names another proposal", view)?;
-    Ok(VerifiedRefusal { proposal: vp.signed.clone(), refusal: signed.clone(), release_tip: release })
+    check_receiver_answer(
+        vp,
+        &answer,
+        TransitionKind::Refuse,
+        &release,
+        "refusal names another proposal",
+        view,
+    )?;
+    Ok(VerifiedRefusal {
+        proposal: vp.signed.clone(),
+        refusal: signed.clone(),
+        release_tip: release,
+    })
 }
 
 /// A signed refusal plus the receiver's new head. The caller persists both, then applies
@@ -871,7 +1117,12 @@ pub struct BuiltRefusal {
 
 /// Refuses a verified proposal addressed to `receiver`, for `reason`. Only possible while
 /// the step's parent tip is still the receiver's current tip (so never after accepting).
-pub fn refuse(receiver: &LocalDevice<'_>, proposal: &VerifiedProposal, reason: u64, rnd: &[u8; 32]) -> Result<BuiltRefusal, BuildError> {
+pub fn refuse(
+    receiver: &LocalDevice<'_>,
+    proposal: &VerifiedProposal,
+    reason: u64,
+    rnd: &[u8; 32],
+) -> Result<BuiltRefusal, BuildError> {
     let release = release_tip(&proposal.child_tip);
     let (child_head, proof) = receiver.answer_head(proposal, &release, TransitionKind::Refuse)?;
     let refusal = Refusal {
@@ -883,7 +1134,11 @@ pub fn refuse(receiver: &LocalDevice<'_>, proposal: &VerifiedProposal, reason: u
         reason,
     };
     let signature = receiver.key.sign(refusal.commit().as_bytes(), rnd)?;
-    Ok(BuiltRefusal { signed: SignedRefusal { refusal, signature }, child_head, release_tip: release })
+    Ok(BuiltRefusal {
+        signed: SignedRefusal { refusal, signature },
+        child_head,
+        release_tip: release,
+    })
 }
 
 /// The sender's head after taking a refused amount back: kind RELEASE, the relationship
@@ -900,7 +1155,10 @@ pub struct BuiltRelease {
 
 /// Builds the sender's release of a refused proposal. The refused step's child tip must
 /// still be the sender's current tip on that relationship (the modal lock guarantees it).
-pub fn release(sender: &LocalDevice<'_>, refused: &VerifiedRefusal) -> Result<BuiltRelease, BuildError> {
+pub fn release(
+    sender: &LocalDevice<'_>,
+    refused: &VerifiedRefusal,
+) -> Result<BuiltRelease, BuildError> {
     let me = sender.check()?;
     let step = &refused.proposal.proposal.step;
     if step.sender != me {
@@ -909,6 +1167,16 @@ pub fn release(sender: &LocalDevice<'_>, refused: &VerifiedRefusal) -> Result<Bu
     if sender.current_tip(&step.relationship) != step.child_tip() {
         return Err(ReceiptError::TipNotCurrent(Party::Sender).into());
     }
-    let (child_head, _) = sender.child_head(&step.relationship, &refused.release_tip, TransitionKind::Release, &step.token, step.amount, Party::Sender)?;
-    Ok(BuiltRelease { child_head, release_tip: refused.release_tip })
+    let (child_head, _) = sender.child_head(
+        &step.relationship,
+        &refused.release_tip,
+        TransitionKind::Release,
+        &step.token,
+        step.amount,
+        Party::Sender,
+    )?;
+    Ok(BuiltRelease {
+        child_head,
+        release_tip: refused.release_tip,
+    })
 }

@@ -87,7 +87,10 @@ impl Canonical for SmtLeaf {
         w.bytes(2, &self.value.0);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(SmtLeaf { key: r.fixed(1)?, value: Digest(r.fixed(2)?) })
+        Ok(SmtLeaf {
+            key: r.fixed(1)?,
+            value: Digest(r.fixed(2)?),
+        })
     }
 }
 
@@ -107,7 +110,11 @@ impl Canonical for SmtProof {
         w.optional_message(2, self.terminal.as_ref());
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let siblings = r.repeated_fixed::<32>(1, MAX_PROOF_DEPTH)?.into_iter().map(Digest).collect();
+        let siblings = r
+            .repeated_fixed::<32>(1, MAX_PROOF_DEPTH)?
+            .into_iter()
+            .map(Digest)
+            .collect();
         let terminal = r.optional_message(2)?;
         Ok(SmtProof { siblings, terminal })
     }
@@ -116,7 +123,11 @@ impl Canonical for SmtProof {
 impl SmtProof {
     fn fold(&self, key: &[u8; 32], mut h: Digest) -> Digest {
         for (i, sib) in self.siblings.iter().enumerate().rev() {
-            h = if key_bit(key, i) { node_hash(sib, &h) } else { node_hash(&h, sib) };
+            h = if key_bit(key, i) {
+                node_hash(sib, &h)
+            } else {
+                node_hash(&h, sib)
+            };
         }
         h
     }
@@ -164,9 +175,17 @@ impl SmtProof {
                 // interior nodes whose other child is empty lead back up to `depth`.
                 let d = common_prefix_len(key, &t.key);
                 let other = leaf_hash(&t.key, &t.value);
-                let mut h = if key_bit(key, d) { node_hash(&other, &new_leaf) } else { node_hash(&new_leaf, &other) };
+                let mut h = if key_bit(key, d) {
+                    node_hash(&other, &new_leaf)
+                } else {
+                    node_hash(&new_leaf, &other)
+                };
                 for j in (depth..d).rev() {
-                    h = if key_bit(key, j) { node_hash(&empty_root(), &h) } else { node_hash(&h, &empty_root()) };
+                    h = if key_bit(key, j) {
+                        node_hash(&empty_root(), &h)
+                    } else {
+                        node_hash(&h, &empty_root())
+                    };
                 }
                 h
             }
@@ -179,8 +198,16 @@ const NONE: u32 = u32::MAX;
 
 #[derive(Clone)]
 enum Node {
-    Leaf { key: [u8; 32], value: Digest, hash: Digest },
-    Inner { left: u32, right: u32, hash: Digest },
+    Leaf {
+        key: [u8; 32],
+        value: Digest,
+        hash: Digest,
+    },
+    Inner {
+        left: u32,
+        right: u32,
+        hash: Digest,
+    },
 }
 
 /// An in-memory sparse Merkle tree storing only existing leaves and the interior nodes
@@ -202,7 +229,11 @@ impl Default for SparseMerkleTree {
 impl SparseMerkleTree {
     /// An empty tree (root = [`empty_root`]).
     pub fn new() -> Self {
-        SparseMerkleTree { nodes: Vec::new(), root: NONE, len: 0 }
+        SparseMerkleTree {
+            nodes: Vec::new(),
+            root: NONE,
+            len: 0,
+        }
     }
 
     /// Number of leaves.
@@ -259,24 +290,57 @@ impl SparseMerkleTree {
         let (sub, old) = loop {
             if cur == NONE {
                 self.len += 1;
-                break (self.push(Node::Leaf { key, value, hash: leaf_hash(&key, &value) }), None);
+                break (
+                    self.push(Node::Leaf {
+                        key,
+                        value,
+                        hash: leaf_hash(&key, &value),
+                    }),
+                    None,
+                );
             }
             match self.nodes[cur as usize].clone() {
-                Node::Leaf { key: k, value: v, .. } if k == key => {
-                    self.nodes[cur as usize] = Node::Leaf { key, value, hash: leaf_hash(&key, &value) };
+                Node::Leaf {
+                    key: k, value: v, ..
+                } if k == key => {
+                    self.nodes[cur as usize] = Node::Leaf {
+                        key,
+                        value,
+                        hash: leaf_hash(&key, &value),
+                    };
                     break (cur, Some(v));
                 }
                 Node::Leaf { key: k, .. } => {
                     self.len += 1;
-                    let new_leaf = self.push(Node::Leaf { key, value, hash: leaf_hash(&key, &value) });
+                    let new_leaf = self.push(Node::Leaf {
+                        key,
+                        value,
+                        hash: leaf_hash(&key, &value),
+                    });
                     let d = common_prefix_len(&key, &k);
-                    let (l, r) = if key_bit(&key, d) { (cur, new_leaf) } else { (new_leaf, cur) };
+                    let (l, r) = if key_bit(&key, d) {
+                        (cur, new_leaf)
+                    } else {
+                        (new_leaf, cur)
+                    };
                     let h = node_hash(&self.hash_of(l), &self.hash_of(r));
-                    let mut top = self.push(Node::Inner { left: l, right: r, hash: h });
+                    let mut top = self.push(Node::Inner {
+                        left: l,
+                        right: r,
+                        hash: h,
+                    });
                     for j in (depth..d).rev() {
-                        let (l, r) = if key_bit(&key, j) { (NONE, top) } else { (top, NONE) };
+                        let (l, r) = if key_bit(&key, j) {
+                            (NONE, top)
+                        } else {
+                            (top, NONE)
+                        };
                         let h = node_hash(&self.hash_of(l), &self.hash_of(r));
-                        top = self.push(Node::Inner { left: l, right: r, hash: h });
+                        top = self.push(Node::Inner {
+                            left: l,
+                            right: r,
+                            hash: h,
+                        });
                     }
                     break (top, None);
                 }
@@ -292,9 +356,17 @@ impl SparseMerkleTree {
         let mut child = sub;
         for &(n, went_right) in path.iter().rev() {
             if let Node::Inner { left, right, .. } = self.nodes[n as usize] {
-                let (l, r) = if went_right { (left, child) } else { (child, right) };
+                let (l, r) = if went_right {
+                    (left, child)
+                } else {
+                    (child, right)
+                };
                 let hash = node_hash(&self.hash_of(l), &self.hash_of(r));
-                self.nodes[n as usize] = Node::Inner { left: l, right: r, hash };
+                self.nodes[n as usize] = Node::Inner {
+                    left: l,
+                    right: r,
+                    hash,
+                };
             }
             child = n;
         }
@@ -309,11 +381,20 @@ impl SparseMerkleTree {
         let mut depth = 0;
         loop {
             if cur == NONE {
-                return SmtProof { siblings, terminal: None };
+                return SmtProof {
+                    siblings,
+                    terminal: None,
+                };
             }
             match &self.nodes[cur as usize] {
                 Node::Leaf { key: k, value, .. } => {
-                    return SmtProof { siblings, terminal: Some(SmtLeaf { key: *k, value: *value }) };
+                    return SmtProof {
+                        siblings,
+                        terminal: Some(SmtLeaf {
+                            key: *k,
+                            value: *value,
+                        }),
+                    };
                 }
                 Node::Inner { left, right, .. } => {
                     if key_bit(key, depth) {

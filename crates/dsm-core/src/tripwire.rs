@@ -43,7 +43,9 @@ impl Canonical for Statement {
             (Some(p), None, None) => Ok(Statement::Proposal(p)),
             (None, Some(a), None) => Ok(Statement::Acceptance(a)),
             (None, None, Some(x)) => Ok(Statement::Refusal(x)),
-            _ => Err(DecodeError::Invalid("a statement is exactly one of proposal, acceptance or refusal")),
+            _ => Err(DecodeError::Invalid(
+                "a statement is exactly one of proposal, acceptance or refusal",
+            )),
         }
     }
 }
@@ -96,9 +98,21 @@ impl Statement {
 
     fn verify_signature(&self) -> Result<(), CryptoError> {
         match self {
-            Statement::Proposal(p) => p.proposal.sender.public_key.verify(p.proposal.commit().as_bytes(), &p.signature),
-            Statement::Acceptance(a) => a.acceptance.receiver.public_key.verify(a.acceptance.commit().as_bytes(), &a.signature),
-            Statement::Refusal(x) => x.refusal.receiver.public_key.verify(x.refusal.commit().as_bytes(), &x.signature),
+            Statement::Proposal(p) => p
+                .proposal
+                .sender
+                .public_key
+                .verify(p.proposal.commit().as_bytes(), &p.signature),
+            Statement::Acceptance(a) => a
+                .acceptance
+                .receiver
+                .public_key
+                .verify(a.acceptance.commit().as_bytes(), &a.signature),
+            Statement::Refusal(x) => x
+                .refusal
+                .receiver
+                .public_key
+                .verify(x.refusal.commit().as_bytes(), &x.signature),
         }
     }
 }
@@ -169,15 +183,24 @@ impl Equivocation {
     /// The device proven to equivocate.
     pub fn device(&self) -> DeviceId {
         match self {
-            Equivocation::HeadFork { device, .. } | Equivocation::TipFork { device, .. } | Equivocation::AcceptedAndRefused { device, .. } => *device,
+            Equivocation::HeadFork { device, .. }
+            | Equivocation::TipFork { device, .. }
+            | Equivocation::AcceptedAndRefused { device, .. } => *device,
         }
     }
 }
 
 impl EquivocationProof {
     /// Builds a proof from two statements (in any order) and verifies it.
-    pub fn new(a: Statement, b: Statement) -> Result<(EquivocationProof, Equivocation), TripwireError> {
-        let (first, second) = if a.digest() <= b.digest() { (a, b) } else { (b, a) };
+    pub fn new(
+        a: Statement,
+        b: Statement,
+    ) -> Result<(EquivocationProof, Equivocation), TripwireError> {
+        let (first, second) = if a.digest() <= b.digest() {
+            (a, b)
+        } else {
+            (b, a)
+        };
         let proof = EquivocationProof { first, second };
         let what = proof.verify()?;
         Ok((proof, what))
@@ -203,23 +226,38 @@ impl EquivocationProof {
             }
         }
         for (index, s) in [&self.first, &self.second].into_iter().enumerate() {
-            s.verify_signature().map_err(|error| TripwireError::Signature { index, error })?;
+            s.verify_signature()
+                .map_err(|error| TripwireError::Signature { index, error })?;
         }
         let (_, p1, c1) = self.first.head_transition();
         let (_, p2, c2) = self.second.head_transition();
         if p1 == p2 && c1 != c2 {
             return Ok(Equivocation::HeadFork { device, parent: p1 });
         }
-        if let (Statement::Acceptance(_), Statement::Refusal(_)) | (Statement::Refusal(_), Statement::Acceptance(_)) = (&self.first, &self.second) {
-            if let (Some(a), Some(b)) = (self.first.answered_proposal(), self.second.answered_proposal()) {
+        if let (Statement::Acceptance(_), Statement::Refusal(_))
+        | (Statement::Refusal(_), Statement::Acceptance(_)) = (&self.first, &self.second)
+        {
+            if let (Some(a), Some(b)) = (
+                self.first.answered_proposal(),
+                self.second.answered_proposal(),
+            ) {
                 if a == b {
-                    return Ok(Equivocation::AcceptedAndRefused { device, proposal: a });
+                    return Ok(Equivocation::AcceptedAndRefused {
+                        device,
+                        proposal: a,
+                    });
                 }
             }
         }
-        if let (Some((r1, t1, k1)), Some((r2, t2, k2))) = (self.first.tip_transition(), self.second.tip_transition()) {
+        if let (Some((r1, t1, k1)), Some((r2, t2, k2))) =
+            (self.first.tip_transition(), self.second.tip_transition())
+        {
             if r1 == r2 && t1 == t2 && k1 != k2 {
-                return Ok(Equivocation::TipFork { device, relationship: r1, parent: t1 });
+                return Ok(Equivocation::TipFork {
+                    device,
+                    relationship: r1,
+                    parent: t1,
+                });
             }
         }
         Err(TripwireError::NotConflicting)
@@ -243,7 +281,9 @@ impl Canonical for EquivocationProof {
         let first: Statement = r.message(1)?;
         let second: Statement = r.message(2)?;
         if first.digest() >= second.digest() {
-            return Err(DecodeError::Invalid("statements must be in ascending digest order"));
+            return Err(DecodeError::Invalid(
+                "statements must be in ascending digest order",
+            ));
         }
         Ok(EquivocationProof { first, second })
     }

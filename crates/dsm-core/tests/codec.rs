@@ -1,7 +1,10 @@
 //! The canonical encoding: round trips, strictness on arbitrary and mutated bytes, and the
 //! specific rejection of every kind of non-canonical input, top-level and nested.
 
-use dsm_core::chain::{Amount, Balance, Balances, DeviceHead, HeadDigest, RelationshipKey, RelationshipStep, TipDigest, TokenId, TransitionKind, MAX_TOKENS};
+use dsm_core::chain::{
+    Amount, Balance, Balances, DeviceHead, HeadDigest, RelationshipKey, RelationshipStep,
+    TipDigest, TokenId, TransitionKind, MAX_TOKENS,
+};
 use dsm_core::codec::{Canonical, DecodeError};
 use dsm_core::crypto::{PublicKey, SuiteId};
 use dsm_core::hash::Digest;
@@ -13,7 +16,10 @@ use proptest::sample::Index;
 use std::fmt::Debug;
 
 fn cfg(cases: u32) -> ProptestConfig {
-    ProptestConfig { cases, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -60,10 +66,18 @@ struct F {
 
 impl F {
     fn bytes(field: u32, body: &[u8]) -> F {
-        F { key: varint(u64::from(field) << 3 | 2), len: Some(varint(body.len() as u64)), body: body.to_vec() }
+        F {
+            key: varint(u64::from(field) << 3 | 2),
+            len: Some(varint(body.len() as u64)),
+            body: body.to_vec(),
+        }
     }
     fn uint(field: u32, v: u64) -> F {
-        F { key: varint(u64::from(field) << 3), len: None, body: varint(v) }
+        F {
+            key: varint(u64::from(field) << 3),
+            len: None,
+            body: varint(v),
+        }
     }
     fn field(&self) -> u32 {
         (read_varint(&self.key).0 >> 3) as u32
@@ -76,7 +90,10 @@ impl F {
         self.body = body;
     }
     fn with_key(&self, field: u64, wt: u8) -> F {
-        F { key: varint(field << 3 | u64::from(wt)), ..self.clone() }
+        F {
+            key: varint(field << 3 | u64::from(wt)),
+            ..self.clone()
+        }
     }
 }
 
@@ -91,7 +108,11 @@ fn parse(b: &[u8]) -> Vec<F> {
         match k & 7 {
             0 => {
                 let (_, m) = read_varint(&b[p..]);
-                out.push(F { key, len: None, body: b[p..p + m].to_vec() });
+                out.push(F {
+                    key,
+                    len: None,
+                    body: b[p..p + m].to_vec(),
+                });
                 p += m;
             }
             2 => {
@@ -100,7 +121,11 @@ fn parse(b: &[u8]) -> Vec<F> {
                 p += m;
                 let body = b[p..p + l as usize].to_vec();
                 p += l as usize;
-                out.push(F { key, len: Some(len), body });
+                out.push(F {
+                    key,
+                    len: Some(len),
+                    body,
+                });
             }
             wt => panic!("test tokenizer: wire type {wt}"),
         }
@@ -138,15 +163,63 @@ struct Spec {
     loose: bool,
 }
 
-const BALANCE: Spec = Spec { fixed: &[(1, 32), (2, 16)], repeated: &[], messages: &[], loose: false };
-const DEVICE_HEAD: Spec = Spec { fixed: &[(1, 32), (3, 32), (4, 32), (7, 32)], repeated: &[5], messages: &[(5, &BALANCE)], loose: false };
-const STEP: Spec = Spec { fixed: &[(1, 32), (2, 32), (3, 32), (4, 32), (5, 32), (6, 16), (7, 32)], repeated: &[], messages: &[], loose: false };
-const SMT_LEAF: Spec = Spec { fixed: &[(1, 32), (2, 32)], repeated: &[], messages: &[], loose: false };
-const SMT_PROOF: Spec = Spec { fixed: &[(1, 32)], repeated: &[1], messages: &[(2, &SMT_LEAF)], loose: false };
-const REVEAL: Spec = Spec { fixed: &[(1, 32), (2, 32)], repeated: &[], messages: &[], loose: false };
+const BALANCE: Spec = Spec {
+    fixed: &[(1, 32), (2, 16)],
+    repeated: &[],
+    messages: &[],
+    loose: false,
+};
+const DEVICE_HEAD: Spec = Spec {
+    fixed: &[(1, 32), (3, 32), (4, 32), (7, 32)],
+    repeated: &[5],
+    messages: &[(5, &BALANCE)],
+    loose: false,
+};
+const STEP: Spec = Spec {
+    fixed: &[
+        (1, 32),
+        (2, 32),
+        (3, 32),
+        (4, 32),
+        (5, 32),
+        (6, 16),
+        (7, 32),
+    ],
+    repeated: &[],
+    messages: &[],
+    loose: false,
+};
+const SMT_LEAF: Spec = Spec {
+    fixed: &[(1, 32), (2, 32)],
+    repeated: &[],
+    messages: &[],
+    loose: false,
+};
+const SMT_PROOF: Spec = Spec {
+    fixed: &[(1, 32)],
+    repeated: &[1],
+    messages: &[(2, &SMT_LEAF)],
+    loose: false,
+};
+const REVEAL: Spec = Spec {
+    fixed: &[(1, 32), (2, 32)],
+    repeated: &[],
+    messages: &[],
+    loose: false,
+};
 // The key length depends on the suite; the battery learns it from the body.
-const PUBLIC_KEY: Spec = Spec { fixed: &[], repeated: &[], messages: &[], loose: true };
-const GENESIS: Spec = Spec { fixed: &[], repeated: &[2], messages: &[(1, &PUBLIC_KEY), (2, &REVEAL)], loose: true };
+const PUBLIC_KEY: Spec = Spec {
+    fixed: &[],
+    repeated: &[],
+    messages: &[],
+    loose: true,
+};
+const GENESIS: Spec = Spec {
+    fixed: &[],
+    repeated: &[2],
+    messages: &[(1, &PUBLIC_KEY), (2, &REVEAL)],
+    loose: true,
+};
 
 #[derive(Debug, Clone)]
 enum Expect {
@@ -161,10 +234,16 @@ impl Expect {
     fn check(&self, got: &DecodeError) -> bool {
         match self {
             Expect::Exact(e) => got == e,
-            Expect::Misplaced => matches!(got, DecodeError::UnexpectedField { .. } | DecodeError::Missing { .. }),
+            Expect::Misplaced => matches!(
+                got,
+                DecodeError::UnexpectedField { .. } | DecodeError::Missing { .. }
+            ),
             Expect::MisplacedLoose => matches!(
                 got,
-                DecodeError::UnexpectedField { .. } | DecodeError::Missing { .. } | DecodeError::Invalid(_) | DecodeError::Length { len: 0, .. }
+                DecodeError::UnexpectedField { .. }
+                    | DecodeError::Missing { .. }
+                    | DecodeError::Invalid(_)
+                    | DecodeError::Length { len: 0, .. }
             ),
         }
     }
@@ -177,7 +256,11 @@ fn battery(fs: &[F], spec: &Spec) -> Vec<(String, Vec<F>, Expect)> {
     let mut out: Vec<(String, Vec<F>, Expect)> = Vec::new();
     let mut push = |what: String, m: Vec<F>, e: Expect| out.push((what, m, e));
     let n = fs.len();
-    let misplaced = if spec.loose { Expect::MisplacedLoose } else { Expect::Misplaced };
+    let misplaced = if spec.loose {
+        Expect::MisplacedLoose
+    } else {
+        Expect::Misplaced
+    };
     for i in 0..n {
         let f = &fs[i];
         let num = f.field();
@@ -188,43 +271,98 @@ fn battery(fs: &[F], spec: &Spec) -> Vec<(String, Vec<F>, Expect)> {
             m
         };
         // Non-minimal varints: the key, the length, the scalar value.
-        push(format!("field {num}: non-minimal key"), with(F { key: non_minimal(&f.key), ..f.clone() }), Expect::Exact(DecodeError::NonMinimalVarint));
+        push(
+            format!("field {num}: non-minimal key"),
+            with(F {
+                key: non_minimal(&f.key),
+                ..f.clone()
+            }),
+            Expect::Exact(DecodeError::NonMinimalVarint),
+        );
         if let Some(l) = &f.len {
-            push(format!("field {num}: non-minimal length"), with(F { len: Some(non_minimal(l)), ..f.clone() }), Expect::Exact(DecodeError::NonMinimalVarint));
+            push(
+                format!("field {num}: non-minimal length"),
+                with(F {
+                    len: Some(non_minimal(l)),
+                    ..f.clone()
+                }),
+                Expect::Exact(DecodeError::NonMinimalVarint),
+            );
         } else {
-            push(format!("field {num}: non-minimal value"), with(F { body: non_minimal(&f.body), ..f.clone() }), Expect::Exact(DecodeError::NonMinimalVarint));
+            push(
+                format!("field {num}: non-minimal value"),
+                with(F {
+                    body: non_minimal(&f.body),
+                    ..f.clone()
+                }),
+                Expect::Exact(DecodeError::NonMinimalVarint),
+            );
         }
         // Every other wire type, with the payload left in place.
         for w in 0..8u8 {
             if w != wt {
-                push(format!("field {num}: wire type {wt} -> {w}"), with(f.with_key(u64::from(num), w)), Expect::Exact(DecodeError::WireType { field: num, wire_type: w }));
+                push(
+                    format!("field {num}: wire type {wt} -> {w}"),
+                    with(f.with_key(u64::from(num), w)),
+                    Expect::Exact(DecodeError::WireType {
+                        field: num,
+                        wire_type: w,
+                    }),
+                );
             }
         }
         // Field number 0.
-        push(format!("field {num}: renumbered 0"), with(f.with_key(0, wt)), Expect::Exact(DecodeError::WireType { field: 0, wire_type: wt }));
+        push(
+            format!("field {num}: renumbered 0"),
+            with(f.with_key(0, wt)),
+            Expect::Exact(DecodeError::WireType {
+                field: 0,
+                wire_type: wt,
+            }),
+        );
         // Fixed-length fields one byte short, one byte long, empty.
         if let Some(&(_, len)) = spec.fixed.iter().find(|(x, _)| *x == num) {
-            let mut bodies = vec![f.body[..len - 1].to_vec(), [&f.body[..], &[0xab]].concat(), Vec::new()];
+            let mut bodies = vec![
+                f.body[..len - 1].to_vec(),
+                [&f.body[..], &[0xab]].concat(),
+                Vec::new(),
+            ];
             bodies.push(f.body[..len / 2].to_vec());
             for b in bodies {
                 let l = b.len();
                 let mut g = f.clone();
                 g.set_body(b);
-                push(format!("field {num}: length {l}"), with(g), Expect::Exact(DecodeError::Length { field: num, len: l, expected: len }));
+                push(
+                    format!("field {num}: length {l}"),
+                    with(g),
+                    Expect::Exact(DecodeError::Length {
+                        field: num,
+                        len: l,
+                        expected: len,
+                    }),
+                );
             }
         }
         // Duplicated in place (repeated fields are checked per type).
         if !spec.repeated.contains(&num) {
             let mut m = fs.to_vec();
             m.insert(i + 1, f.clone());
-            let e = if i == n - 1 { Expect::Exact(DecodeError::UnexpectedField { field: num }) } else { misplaced.clone() };
+            let e = if i == n - 1 {
+                Expect::Exact(DecodeError::UnexpectedField { field: num })
+            } else {
+                misplaced.clone()
+            };
             push(format!("field {num}: duplicated"), m, e);
         }
         // Swapped with the next field of another number.
         if i + 1 < n && fs[i + 1].field() != num {
             let mut m = fs.to_vec();
             m.swap(i, i + 1);
-            push(format!("fields {num} and {}: swapped", fs[i + 1].field()), m, misplaced.clone());
+            push(
+                format!("fields {num} and {}: swapped", fs[i + 1].field()),
+                m,
+                misplaced.clone(),
+            );
         }
         // Recurse into sub-messages.
         if let Some((_, sub)) = spec.messages.iter().find(|(x, _)| *x == num) {
@@ -238,7 +376,11 @@ fn battery(fs: &[F], spec: &Spec) -> Vec<(String, Vec<F>, Expect)> {
             inner.push(F::uint(15, 1));
             let mut g = f.clone();
             g.set_body(ser(&inner));
-            push(format!("field {num} > unknown field 15"), with(g), Expect::Exact(DecodeError::UnexpectedField { field: 15 }));
+            push(
+                format!("field {num} > unknown field 15"),
+                with(g),
+                Expect::Exact(DecodeError::UnexpectedField { field: 15 }),
+            );
         }
     }
     // Unknown fields appended: a varint, a bytes field, the first unused number, a big one.
@@ -246,18 +388,29 @@ fn battery(fs: &[F], spec: &Spec) -> Vec<(String, Vec<F>, Expect)> {
         ("unknown varint field 15", F::uint(15, 1), 15),
         ("unknown bytes field 15", F::bytes(15, &[1, 2, 3]), 15),
         ("unknown field 8", F::uint(8, 7), 8),
-        ("unknown field 2^29-1", F::uint((1 << 29) - 1, 1), (1 << 29) - 1),
+        (
+            "unknown field 2^29-1",
+            F::uint((1 << 29) - 1, 1),
+            (1 << 29) - 1,
+        ),
     ] {
         let mut m = fs.to_vec();
         m.push(g);
-        push(what.to_string(), m, Expect::Exact(DecodeError::UnexpectedField { field }));
+        push(
+            what.to_string(),
+            m,
+            Expect::Exact(DecodeError::UnexpectedField { field }),
+        );
     }
     out
 }
 
 /// Runs the battery on a valid encoding, plus the top-level-only rules: trailing bytes,
 /// every truncation, and the size cap.
-fn check_rejections<T: Canonical + Debug + PartialEq>(bytes: &[u8], spec: &Spec) -> Result<(), TestCaseError> {
+fn check_rejections<T: Canonical + Debug + PartialEq>(
+    bytes: &[u8],
+    spec: &Spec,
+) -> Result<(), TestCaseError> {
     let fs = parse(bytes);
     prop_assert_eq!(ser(&fs), bytes, "test tokenizer does not round trip");
     for (what, m, e) in battery(&fs, spec) {
@@ -267,7 +420,10 @@ fn check_rejections<T: Canonical + Debug + PartialEq>(bytes: &[u8], spec: &Spec)
         // push them over it, and then the cap is what refuses them. (The same mutations
         // are checked against the decoder itself where these types are nested.)
         let e = if mutated.len() > T::MAX_ENCODED_LEN {
-            Expect::Exact(DecodeError::TooLarge { len: mutated.len(), max: T::MAX_ENCODED_LEN })
+            Expect::Exact(DecodeError::TooLarge {
+                len: mutated.len(),
+                max: T::MAX_ENCODED_LEN,
+            })
         } else {
             e
         };
@@ -281,8 +437,18 @@ fn check_rejections<T: Canonical + Debug + PartialEq>(bytes: &[u8], spec: &Spec)
         let r = T::from_bytes(&[bytes, &[b]].concat());
         prop_assert!(r.is_err(), "trailing byte {:#04x} accepted", b);
     }
-    for tail in [&[0x00, 0x00][..], &[0xff; 8], &[0x78, 0x01], &[0x0a, 0x00], &[0x80]] {
-        prop_assert!(T::from_bytes(&[bytes, tail].concat()).is_err(), "trailing {:?} accepted", tail);
+    for tail in [
+        &[0x00, 0x00][..],
+        &[0xff; 8],
+        &[0x78, 0x01],
+        &[0x0a, 0x00],
+        &[0x80],
+    ] {
+        prop_assert!(
+            T::from_bytes(&[bytes, tail].concat()).is_err(),
+            "trailing {:?} accepted",
+            tail
+        );
     }
     // Truncation at every length: inside a field → Truncated; at a field boundary the
     // prefix either fails or is itself a canonical message (optional trailing fields).
@@ -294,7 +460,11 @@ fn check_rejections<T: Canonical + Debug + PartialEq>(bytes: &[u8], spec: &Spec)
         let prefix = &bytes[..cut];
         match T::from_bytes(prefix) {
             Ok(v) => {
-                prop_assert!(boundaries.contains(&cut), "prefix of {} bytes accepted mid-field", cut);
+                prop_assert!(
+                    boundaries.contains(&cut),
+                    "prefix of {} bytes accepted mid-field",
+                    cut
+                );
                 prop_assert_eq!(v.to_bytes(), prefix);
             }
             Err(e) => {
@@ -309,14 +479,22 @@ fn check_rejections<T: Canonical + Debug + PartialEq>(bytes: &[u8], spec: &Spec)
     let max = T::MAX_ENCODED_LEN;
     let mut padded = bytes.to_vec();
     padded.resize(max + 1, 0x00);
-    prop_assert_eq!(T::from_bytes(&padded), Err(DecodeError::TooLarge { len: max + 1, max }));
+    prop_assert_eq!(
+        T::from_bytes(&padded),
+        Err(DecodeError::TooLarge { len: max + 1, max })
+    );
     Ok(())
 }
 
 /// Encode → decode → encode.
 fn check_round_trip<T: Canonical + Debug + PartialEq>(v: &T) -> Result<Vec<u8>, TestCaseError> {
     let bytes = v.to_bytes();
-    prop_assert!(bytes.len() <= T::MAX_ENCODED_LEN, "{} bytes over the cap {}", bytes.len(), T::MAX_ENCODED_LEN);
+    prop_assert!(
+        bytes.len() <= T::MAX_ENCODED_LEN,
+        "{} bytes over the cap {}",
+        bytes.len(),
+        T::MAX_ENCODED_LEN
+    );
     let back = T::from_bytes(&bytes);
     prop_assert_eq!(back.as_ref(), Ok(v));
     prop_assert_eq!(back.unwrap().to_bytes(), bytes.clone());
@@ -328,7 +506,11 @@ fn check_round_trip<T: Canonical + Debug + PartialEq>(v: &T) -> Result<Vec<u8>, 
 fn check_strict<T: Canonical + Debug>(bytes: &[u8]) -> Result<(), TestCaseError> {
     match T::from_bytes(bytes) {
         Ok(v) => prop_assert_eq!(v.to_bytes(), bytes),
-        Err(e) => prop_assert_ne!(e, DecodeError::NotCanonical, "decoder accepted non-canonical bytes; caught only by re-encoding"),
+        Err(e) => prop_assert_ne!(
+            e,
+            DecodeError::NotCanonical,
+            "decoder accepted non-canonical bytes; caught only by re-encoding"
+        ),
     }
     Ok(())
 }
@@ -346,15 +528,34 @@ fn digest() -> impl Strategy<Value = Digest> {
 }
 
 fn u64_edge() -> impl Strategy<Value = u64> {
-    prop_oneof![Just(0u64), Just(1), Just(127), Just(128), Just(16_383), Just(16_384), Just(u64::MAX), any::<u64>(), 0u64..1000]
+    prop_oneof![
+        Just(0u64),
+        Just(1),
+        Just(127),
+        Just(128),
+        Just(16_383),
+        Just(16_384),
+        Just(u64::MAX),
+        any::<u64>(),
+        0u64..1000
+    ]
 }
 
 fn nonzero_amount() -> impl Strategy<Value = Amount> {
-    prop_oneof![Just(1u128), Just(u128::MAX), 1u128..1_000_000, 1u128..=u128::MAX].prop_map(Amount)
+    prop_oneof![
+        Just(1u128),
+        Just(u128::MAX),
+        1u128..1_000_000,
+        1u128..=u128::MAX
+    ]
+    .prop_map(Amount)
 }
 
 fn balance() -> impl Strategy<Value = Balance> {
-    (digest(), nonzero_amount()).prop_map(|(t, amount)| Balance { token: TokenId(t), amount })
+    (digest(), nonzero_amount()).prop_map(|(t, amount)| Balance {
+        token: TokenId(t),
+        amount,
+    })
 }
 
 fn balances(max: usize) -> impl Strategy<Value = Balances> {
@@ -370,31 +571,54 @@ fn balances(max: usize) -> impl Strategy<Value = Balances> {
 }
 
 fn kind() -> impl Strategy<Value = TransitionKind> {
-    prop_oneof![Just(TransitionKind::Create), Just(TransitionKind::Debit), Just(TransitionKind::Credit), Just(TransitionKind::Allocation)]
+    prop_oneof![
+        Just(TransitionKind::Create),
+        Just(TransitionKind::Debit),
+        Just(TransitionKind::Credit),
+        Just(TransitionKind::Allocation)
+    ]
 }
 
 fn device_head() -> impl Strategy<Value = DeviceHead> {
-    (digest(), u64_edge(), digest(), digest(), balances(6), kind(), digest()).prop_map(|(d, height, p, root, balances, kind, cause)| DeviceHead {
-        device: DeviceId(d),
-        height,
-        parent: HeadDigest(p),
-        smt_root: root,
-        balances,
-        kind,
-        cause,
-    })
+    (
+        digest(),
+        u64_edge(),
+        digest(),
+        digest(),
+        balances(6),
+        kind(),
+        digest(),
+    )
+        .prop_map(|(d, height, p, root, balances, kind, cause)| DeviceHead {
+            device: DeviceId(d),
+            height,
+            parent: HeadDigest(p),
+            smt_root: root,
+            balances,
+            kind,
+            cause,
+        })
 }
 
 fn step() -> impl Strategy<Value = RelationshipStep> {
-    (digest(), digest(), digest(), digest(), digest(), prop_oneof![Just(0u128), any::<u128>()], digest()).prop_map(|(r, pt, s, rc, t, a, h)| RelationshipStep {
-        relationship: RelationshipKey(r),
-        parent_tip: TipDigest(pt),
-        sender: DeviceId(s),
-        receiver: DeviceId(rc),
-        token: TokenId(t),
-        amount: Amount(a),
-        sender_parent_head: HeadDigest(h),
-    })
+    (
+        digest(),
+        digest(),
+        digest(),
+        digest(),
+        digest(),
+        prop_oneof![Just(0u128), any::<u128>()],
+        digest(),
+    )
+        .prop_map(|(r, pt, s, rc, t, a, h)| RelationshipStep {
+            relationship: RelationshipKey(r),
+            parent_tip: TipDigest(pt),
+            sender: DeviceId(s),
+            receiver: DeviceId(rc),
+            token: TokenId(t),
+            amount: Amount(a),
+            sender_parent_head: HeadDigest(h),
+        })
 }
 
 fn smt_leaf() -> impl Strategy<Value = SmtLeaf> {
@@ -402,11 +626,15 @@ fn smt_leaf() -> impl Strategy<Value = SmtLeaf> {
 }
 
 fn smt_proof(max: usize) -> impl Strategy<Value = SmtProof> {
-    (vec(digest(), 0..=max), proptest::option::of(smt_leaf())).prop_map(|(siblings, terminal)| SmtProof { siblings, terminal })
+    (vec(digest(), 0..=max), proptest::option::of(smt_leaf()))
+        .prop_map(|(siblings, terminal)| SmtProof { siblings, terminal })
 }
 
 fn reveal() -> impl Strategy<Value = EntropyReveal> {
-    (digest(), any::<[u8; 32]>()).prop_map(|(contributor, secret)| EntropyReveal { contributor, secret })
+    (digest(), any::<[u8; 32]>()).prop_map(|(contributor, secret)| EntropyReveal {
+        contributor,
+        secret,
+    })
 }
 
 fn public_key() -> impl Strategy<Value = PublicKey> {
@@ -420,7 +648,10 @@ fn genesis_record(max: usize) -> impl Strategy<Value = GenesisRecord> {
     (public_key(), vec(reveal(), 1..=max)).prop_map(|(founding_key, mut contributions)| {
         contributions.sort_by_key(|r| r.contributor);
         contributions.dedup_by(|a, b| a.contributor == b.contributor);
-        GenesisRecord { founding_key, contributions }
+        GenesisRecord {
+            founding_key,
+            contributions,
+        }
     })
 }
 
@@ -568,7 +799,9 @@ proptest! {
 fn sample_head(n_balances: u8, height: u64, kind: TransitionKind) -> DeviceHead {
     let mut balances = Balances::new();
     for i in 0..n_balances {
-        balances = balances.credited(&TokenId(Digest([i + 1; 32])), Amount(u128::from(i) + 5)).unwrap();
+        balances = balances
+            .credited(&TokenId(Digest([i + 1; 32])), Amount(u128::from(i) + 5))
+            .unwrap();
     }
     DeviceHead {
         device: DeviceId(Digest([0xd1; 32])),
@@ -596,30 +829,48 @@ fn explicit_zero_scalars_are_default_present() {
     m.insert(1, F::uint(2, 0));
     let raw = ser(&m);
     assert_eq!(&raw[34..36], &[0x10, 0x00], "key 0x10 then 0x00");
-    assert_eq!(DeviceHead::from_bytes(&raw), Err(DecodeError::DefaultPresent { field: 2 }));
+    assert_eq!(
+        DeviceHead::from_bytes(&raw),
+        Err(DecodeError::DefaultPresent { field: 2 })
+    );
     let mut m = fs.clone();
     m.insert(field_pos(&fs, 7), F::uint(6, 0));
-    assert_eq!(DeviceHead::from_bytes(&ser(&m)), Err(DecodeError::DefaultPresent { field: 6 }));
+    assert_eq!(
+        DeviceHead::from_bytes(&ser(&m)),
+        Err(DecodeError::DefaultPresent { field: 6 })
+    );
     // A present height set to 0 in place.
     let h = sample_head(0, 9, TransitionKind::Debit);
     let mut fs = parse(&h.to_bytes());
     let i = field_pos(&fs, 2);
     fs[i] = F::uint(2, 0);
-    assert_eq!(DeviceHead::from_bytes(&ser(&fs)), Err(DecodeError::DefaultPresent { field: 2 }));
+    assert_eq!(
+        DeviceHead::from_bytes(&ser(&fs)),
+        Err(DecodeError::DefaultPresent { field: 2 })
+    );
     // Explicit suite 0 in a public key (nested in a genesis record).
     let g = GenesisRecord {
         founding_key: PublicKey::from_parts(SuiteId::SlhDsaSha2_128f, vec![7; 32]).unwrap(),
-        contributions: vec![EntropyReveal { contributor: Digest([1; 32]), secret: [2; 32] }],
+        contributions: vec![EntropyReveal {
+            contributor: Digest([1; 32]),
+            secret: [2; 32],
+        }],
     };
     let mut fs = parse(&g.to_bytes());
     let mut pk = parse(&fs[0].body);
     pk[0] = F::uint(1, 0);
     fs[0].set_body(ser(&pk));
-    assert_eq!(GenesisRecord::from_bytes(&ser(&fs)), Err(DecodeError::DefaultPresent { field: 1 }));
+    assert_eq!(
+        GenesisRecord::from_bytes(&ser(&fs)),
+        Err(DecodeError::DefaultPresent { field: 1 })
+    );
     // Suite omitted (= 0): unknown suite.
     pk.remove(0);
     fs[0].set_body(ser(&pk));
-    assert!(matches!(GenesisRecord::from_bytes(&ser(&fs)), Err(DecodeError::Invalid(_))));
+    assert!(matches!(
+        GenesisRecord::from_bytes(&ser(&fs)),
+        Err(DecodeError::Invalid(_))
+    ));
 }
 
 #[test]
@@ -631,10 +882,22 @@ fn empty_fixed_fields_are_refused() {
         let mut fs = parse(&h.to_bytes());
         let i = field_pos(&fs, num);
         fs[i].set_body(Vec::new());
-        assert_eq!(DeviceHead::from_bytes(&ser(&fs)), Err(DecodeError::Length { field: num, len: 0, expected: 32 }), "field {num}");
+        assert_eq!(
+            DeviceHead::from_bytes(&ser(&fs)),
+            Err(DecodeError::Length {
+                field: num,
+                len: 0,
+                expected: 32
+            }),
+            "field {num}"
+        );
         // Omitting it instead: Missing.
         fs.remove(i);
-        assert_eq!(DeviceHead::from_bytes(&ser(&fs)), Err(DecodeError::Missing { field: num }), "field {num}");
+        assert_eq!(
+            DeviceHead::from_bytes(&ser(&fs)),
+            Err(DecodeError::Missing { field: num }),
+            "field {num}"
+        );
     }
 }
 
@@ -643,7 +906,10 @@ fn pinned_duplicate_and_swap_errors() {
     // Exact reports for a head with every field present (height, balances, kind set).
     let h = sample_head(2, 5, TransitionKind::Debit);
     let fs = parse(&h.to_bytes());
-    assert_eq!(fs.iter().map(F::field).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 5, 6, 7]);
+    assert_eq!(
+        fs.iter().map(F::field).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5, 5, 6, 7]
+    );
     let dup = |i: usize| {
         let mut m = fs.clone();
         m.insert(i + 1, fs[i].clone());
@@ -676,8 +942,15 @@ fn pinned_duplicate_and_swap_errors() {
     for i in 0..7 {
         let mut m = fs.clone();
         m.insert(i + 1, fs[i].clone());
-        let want = UnexpectedField { field: i as u32 + 1 };
-        assert_eq!(RelationshipStep::from_bytes(&ser(&m)), Err(want), "duplicate of field {}", i + 1);
+        let want = UnexpectedField {
+            field: i as u32 + 1,
+        };
+        assert_eq!(
+            RelationshipStep::from_bytes(&ser(&m)),
+            Err(want),
+            "duplicate of field {}",
+            i + 1
+        );
     }
 }
 
@@ -689,33 +962,60 @@ fn balances_must_be_sorted_unique_and_non_zero() {
     // Unsorted.
     let mut m = fs.clone();
     m.swap(first, first + 1);
-    assert!(matches!(DeviceHead::from_bytes(&ser(&m)), Err(DecodeError::Invalid(_))));
+    assert!(matches!(
+        DeviceHead::from_bytes(&ser(&m)),
+        Err(DecodeError::Invalid(_))
+    ));
     let mut m = fs.clone();
     m[first..first + 3].reverse();
-    assert!(matches!(DeviceHead::from_bytes(&ser(&m)), Err(DecodeError::Invalid(_))));
+    assert!(matches!(
+        DeviceHead::from_bytes(&ser(&m)),
+        Err(DecodeError::Invalid(_))
+    ));
     // Duplicated entry, and the same token twice with different amounts.
     for i in 0..3 {
         let mut m = fs.clone();
         m.insert(first + i + 1, fs[first + i].clone());
-        assert!(matches!(DeviceHead::from_bytes(&ser(&m)), Err(DecodeError::Invalid(_))), "duplicate balance {i}");
+        assert!(
+            matches!(
+                DeviceHead::from_bytes(&ser(&m)),
+                Err(DecodeError::Invalid(_))
+            ),
+            "duplicate balance {i}"
+        );
     }
     let mut m = fs.clone();
     let mut other = Balance::from_bytes(&fs[first].body).unwrap();
     other.amount = Amount(999);
     m.insert(first + 1, F::bytes(5, &other.to_bytes()));
-    assert!(matches!(DeviceHead::from_bytes(&ser(&m)), Err(DecodeError::Invalid(_))));
+    assert!(matches!(
+        DeviceHead::from_bytes(&ser(&m)),
+        Err(DecodeError::Invalid(_))
+    ));
     // A zero amount, inside a head and on its own.
     let zero = [&[0x0a, 0x20][..], &[9u8; 32], &[0x12, 0x10], &[0u8; 16]].concat();
-    assert!(matches!(Balance::from_bytes(&zero), Err(DecodeError::Invalid(_))));
+    assert!(matches!(
+        Balance::from_bytes(&zero),
+        Err(DecodeError::Invalid(_))
+    ));
     let mut m = fs.clone();
     m[first].set_body(zero);
-    assert!(matches!(DeviceHead::from_bytes(&ser(&m)), Err(DecodeError::Invalid(_))));
+    assert!(matches!(
+        DeviceHead::from_bytes(&ser(&m)),
+        Err(DecodeError::Invalid(_))
+    ));
     // Unknown transition kind.
     for k in [6u64, 7, 1 << 40, u64::MAX] {
         let mut m = fs.clone();
         let i = field_pos(&fs, 6);
         m[i] = F::uint(6, k);
-        assert!(matches!(DeviceHead::from_bytes(&ser(&m)), Err(DecodeError::Invalid(_))), "kind {k}");
+        assert!(
+            matches!(
+                DeviceHead::from_bytes(&ser(&m)),
+                Err(DecodeError::Invalid(_))
+            ),
+            "kind {k}"
+        );
     }
 }
 
@@ -724,7 +1024,10 @@ fn size_limits_hold_at_the_boundary() {
     // The largest head: 64 tokens, height u64::MAX. Fits the cap and round trips.
     let mut h = sample_head(0, u64::MAX, TransitionKind::Allocation);
     for i in 0..MAX_TOKENS {
-        h.balances = h.balances.credited(&TokenId(Digest([i as u8; 32])), Amount(u128::MAX)).unwrap();
+        h.balances = h
+            .balances
+            .credited(&TokenId(Digest([i as u8; 32])), Amount(u128::MAX))
+            .unwrap();
     }
     let bytes = h.to_bytes();
     assert!(bytes.len() <= DeviceHead::MAX_ENCODED_LEN);
@@ -732,14 +1035,31 @@ fn size_limits_hold_at_the_boundary() {
     // A 65th balance: TooMany.
     let mut fs = parse(&bytes);
     let last = fs.iter().rposition(|f| f.field() == 5).unwrap();
-    let extra = Balance { token: TokenId(Digest([0xff; 32])), amount: Amount(1) };
+    let extra = Balance {
+        token: TokenId(Digest([0xff; 32])),
+        amount: Amount(1),
+    };
     fs.insert(last + 1, F::bytes(5, &extra.to_bytes()));
     let too_many = ser(&fs);
     assert!(too_many.len() <= DeviceHead::MAX_ENCODED_LEN);
-    assert_eq!(DeviceHead::from_bytes(&too_many), Err(DecodeError::TooMany { field: 5, max: MAX_TOKENS }));
+    assert_eq!(
+        DeviceHead::from_bytes(&too_many),
+        Err(DecodeError::TooMany {
+            field: 5,
+            max: MAX_TOKENS
+        })
+    );
 
     // The deepest proof with a terminal.
-    let p = SmtProof { siblings: (0..MAX_PROOF_DEPTH).map(|i| Digest([i as u8; 32])).collect(), terminal: Some(SmtLeaf { key: [1; 32], value: Digest([2; 32]) }) };
+    let p = SmtProof {
+        siblings: (0..MAX_PROOF_DEPTH)
+            .map(|i| Digest([i as u8; 32]))
+            .collect(),
+        terminal: Some(SmtLeaf {
+            key: [1; 32],
+            value: Digest([2; 32]),
+        }),
+    };
     let bytes = p.to_bytes();
     assert!(bytes.len() <= SmtProof::MAX_ENCODED_LEN);
     assert_eq!(SmtProof::from_bytes(&bytes), Ok(p.clone()));
@@ -747,29 +1067,62 @@ fn size_limits_hold_at_the_boundary() {
     fs.insert(0, F::bytes(1, &[3; 32]));
     let bytes = ser(&fs);
     assert!(bytes.len() <= SmtProof::MAX_ENCODED_LEN);
-    assert_eq!(SmtProof::from_bytes(&bytes), Err(DecodeError::TooMany { field: 1, max: MAX_PROOF_DEPTH }));
+    assert_eq!(
+        SmtProof::from_bytes(&bytes),
+        Err(DecodeError::TooMany {
+            field: 1,
+            max: MAX_PROOF_DEPTH
+        })
+    );
 
     // The largest genesis: ML-DSA key and 16 contributions.
     let g = GenesisRecord {
         founding_key: PublicKey::from_parts(SuiteId::MlDsa65, vec![0x33; 1952]).unwrap(),
-        contributions: (0..MAX_CONTRIBUTORS).map(|i| EntropyReveal { contributor: Digest([i as u8; 32]), secret: [0xee; 32] }).collect(),
+        contributions: (0..MAX_CONTRIBUTORS)
+            .map(|i| EntropyReveal {
+                contributor: Digest([i as u8; 32]),
+                secret: [0xee; 32],
+            })
+            .collect(),
     };
     let bytes = g.to_bytes();
     assert!(bytes.len() <= GenesisRecord::MAX_ENCODED_LEN);
     assert_eq!(GenesisRecord::from_bytes(&bytes), Ok(g.clone()));
     let mut fs = parse(&bytes);
-    fs.push(F::bytes(2, &EntropyReveal { contributor: Digest([0xff; 32]), secret: [1; 32] }.to_bytes()));
-    assert_eq!(GenesisRecord::from_bytes(&ser(&fs)), Err(DecodeError::TooMany { field: 2, max: MAX_CONTRIBUTORS }));
+    fs.push(F::bytes(
+        2,
+        &EntropyReveal {
+            contributor: Digest([0xff; 32]),
+            secret: [1; 32],
+        }
+        .to_bytes(),
+    ));
+    assert_eq!(
+        GenesisRecord::from_bytes(&ser(&fs)),
+        Err(DecodeError::TooMany {
+            field: 2,
+            max: MAX_CONTRIBUTORS
+        })
+    );
 
     // Over the cap: refused by size before any parsing, whatever the bytes.
     fn too_large<T: Canonical + Debug + PartialEq>() {
         let max = T::MAX_ENCODED_LEN;
         for fill in [0x00u8, 0x0a, 0xff] {
-            assert_eq!(T::from_bytes(&vec![fill; max + 1]), Err(DecodeError::TooLarge { len: max + 1, max }));
+            assert_eq!(
+                T::from_bytes(&vec![fill; max + 1]),
+                Err(DecodeError::TooLarge { len: max + 1, max })
+            );
             // At exactly the cap, the same bytes are parsed (and refused for content).
-            assert!(!matches!(T::from_bytes(&vec![fill; max]), Err(DecodeError::TooLarge { .. }) | Ok(_)));
+            assert!(!matches!(
+                T::from_bytes(&vec![fill; max]),
+                Err(DecodeError::TooLarge { .. }) | Ok(_)
+            ));
         }
-        assert_eq!(T::from_bytes(&vec![0u8; 1 << 20]), Err(DecodeError::TooLarge { len: 1 << 20, max }));
+        assert_eq!(
+            T::from_bytes(&vec![0u8; 1 << 20]),
+            Err(DecodeError::TooLarge { len: 1 << 20, max })
+        );
     }
     too_large::<DeviceHead>();
     too_large::<RelationshipStep>();
@@ -783,37 +1136,83 @@ fn size_limits_hold_at_the_boundary() {
 fn genesis_contributions_must_be_sorted_unique_and_present() {
     let g = GenesisRecord {
         founding_key: PublicKey::from_parts(SuiteId::SlhDsaSha2_128f, vec![7; 32]).unwrap(),
-        contributions: (1..=4u8).map(|i| EntropyReveal { contributor: Digest([i; 32]), secret: [i; 32] }).collect(),
+        contributions: (1..=4u8)
+            .map(|i| EntropyReveal {
+                contributor: Digest([i; 32]),
+                secret: [i; 32],
+            })
+            .collect(),
     };
     let bytes = g.to_bytes();
     assert_eq!(GenesisRecord::from_bytes(&bytes), Ok(g.clone()));
     let fs = parse(&bytes);
-    assert_eq!(fs.iter().map(F::field).collect::<Vec<_>>(), vec![1, 2, 2, 2, 2]);
+    assert_eq!(
+        fs.iter().map(F::field).collect::<Vec<_>>(),
+        vec![1, 2, 2, 2, 2]
+    );
     for i in 1..4 {
         let mut m = fs.clone();
         m.swap(i, i + 1);
-        assert!(matches!(GenesisRecord::from_bytes(&ser(&m)), Err(DecodeError::Invalid(_))), "swap {i}");
+        assert!(
+            matches!(
+                GenesisRecord::from_bytes(&ser(&m)),
+                Err(DecodeError::Invalid(_))
+            ),
+            "swap {i}"
+        );
         let mut m = fs.clone();
         m.insert(i + 1, fs[i].clone());
-        assert!(matches!(GenesisRecord::from_bytes(&ser(&m)), Err(DecodeError::Invalid(_))), "duplicate {i}");
+        assert!(
+            matches!(
+                GenesisRecord::from_bytes(&ser(&m)),
+                Err(DecodeError::Invalid(_))
+            ),
+            "duplicate {i}"
+        );
     }
     // Same contributor, different secret.
     let mut m = fs.clone();
-    m.insert(2, F::bytes(2, &EntropyReveal { contributor: Digest([1; 32]), secret: [9; 32] }.to_bytes()));
-    assert!(matches!(GenesisRecord::from_bytes(&ser(&m)), Err(DecodeError::Invalid(_))));
+    m.insert(
+        2,
+        F::bytes(
+            2,
+            &EntropyReveal {
+                contributor: Digest([1; 32]),
+                secret: [9; 32],
+            }
+            .to_bytes(),
+        ),
+    );
+    assert!(matches!(
+        GenesisRecord::from_bytes(&ser(&m)),
+        Err(DecodeError::Invalid(_))
+    ));
     // No contributions at all.
-    assert!(matches!(GenesisRecord::from_bytes(&ser(&fs[..1])), Err(DecodeError::Invalid(_))));
+    assert!(matches!(
+        GenesisRecord::from_bytes(&ser(&fs[..1])),
+        Err(DecodeError::Invalid(_))
+    ));
     // Unknown suite, and a key of the other suite's length.
     let mut m = fs.clone();
     let mut pk = parse(&m[0].body);
     pk[0] = F::uint(1, 3);
     m[0].set_body(ser(&pk));
-    assert!(matches!(GenesisRecord::from_bytes(&ser(&m)), Err(DecodeError::Invalid(_))));
+    assert!(matches!(
+        GenesisRecord::from_bytes(&ser(&m)),
+        Err(DecodeError::Invalid(_))
+    ));
     let mut m = fs.clone();
     let mut pk = parse(&m[0].body);
     pk[0] = F::uint(1, SuiteId::MlDsa65 as u64);
     m[0].set_body(ser(&pk));
-    assert_eq!(GenesisRecord::from_bytes(&ser(&m)), Err(DecodeError::Length { field: 2, len: 32, expected: 1952 }));
+    assert_eq!(
+        GenesisRecord::from_bytes(&ser(&m)),
+        Err(DecodeError::Length {
+            field: 2,
+            len: 32,
+            expected: 1952
+        })
+    );
 }
 
 #[test]
@@ -830,24 +1229,55 @@ fn varint_edge_cases() {
     let max = [&[0xff; 9][..], &[0x01]].concat();
     assert_eq!(with_height(max.clone()).map(|h| h.height), Ok(u64::MAX));
     // Overflow in the tenth byte, an eleventh byte, padding of every shape.
-    assert_eq!(with_height([&[0xff; 9][..], &[0x02]].concat()), Err(DecodeError::NonMinimalVarint));
-    assert_eq!(with_height([&[0xff; 9][..], &[0x7f]].concat()), Err(DecodeError::NonMinimalVarint));
-    assert_eq!(with_height([&[0xff; 10][..], &[0x01]].concat()), Err(DecodeError::NonMinimalVarint));
-    assert_eq!(with_height(vec![0x81, 0x00]), Err(DecodeError::NonMinimalVarint));
-    assert_eq!(with_height(vec![0x81, 0x80, 0x00]), Err(DecodeError::NonMinimalVarint));
-    assert_eq!(with_height(vec![0x80, 0x00]), Err(DecodeError::NonMinimalVarint));
-    assert_eq!(with_height([&[0x80; 9][..], &[0x01]].concat()).map(|h| h.height), Ok(1 << 63));
+    assert_eq!(
+        with_height([&[0xff; 9][..], &[0x02]].concat()),
+        Err(DecodeError::NonMinimalVarint)
+    );
+    assert_eq!(
+        with_height([&[0xff; 9][..], &[0x7f]].concat()),
+        Err(DecodeError::NonMinimalVarint)
+    );
+    assert_eq!(
+        with_height([&[0xff; 10][..], &[0x01]].concat()),
+        Err(DecodeError::NonMinimalVarint)
+    );
+    assert_eq!(
+        with_height(vec![0x81, 0x00]),
+        Err(DecodeError::NonMinimalVarint)
+    );
+    assert_eq!(
+        with_height(vec![0x81, 0x80, 0x00]),
+        Err(DecodeError::NonMinimalVarint)
+    );
+    assert_eq!(
+        with_height(vec![0x80, 0x00]),
+        Err(DecodeError::NonMinimalVarint)
+    );
+    assert_eq!(
+        with_height([&[0x80; 9][..], &[0x01]].concat()).map(|h| h.height),
+        Ok(1 << 63)
+    );
     // Unterminated at the end of the input.
     let mut m = fs[..=i].to_vec();
     m[i].body = vec![0x81];
-    assert_eq!(DeviceHead::from_bytes(&ser(&m)), Err(DecodeError::Truncated));
+    assert_eq!(
+        DeviceHead::from_bytes(&ser(&m)),
+        Err(DecodeError::Truncated)
+    );
     // Unterminated before the next key: the continuation swallows the key byte, and the
     // decoder must still refuse.
     assert!(with_height(vec![0x81]).is_err());
     // A key whose field number does not fit 32 bits.
     let mut m = fs.clone();
-    m.push(F { key: varint(1 << 40), len: None, body: vec![1] });
-    assert_eq!(DeviceHead::from_bytes(&ser(&m)), Err(DecodeError::UnexpectedField { field: u32::MAX }));
+    m.push(F {
+        key: varint(1 << 40),
+        len: None,
+        body: vec![1],
+    });
+    assert_eq!(
+        DeviceHead::from_bytes(&ser(&m)),
+        Err(DecodeError::UnexpectedField { field: u32::MAX })
+    );
     // A length that overflows when added to the position.
     let mut raw = ser(&fs);
     raw.extend_from_slice(&[0x7a]); // field 15, wire type 2
@@ -857,20 +1287,31 @@ fn varint_edge_cases() {
     // Non-minimal two-byte length (the 1952-byte ML-DSA key).
     let g = GenesisRecord {
         founding_key: PublicKey::from_parts(SuiteId::MlDsa65, vec![0x44; 1952]).unwrap(),
-        contributions: vec![EntropyReveal { contributor: Digest([1; 32]), secret: [2; 32] }],
+        contributions: vec![EntropyReveal {
+            contributor: Digest([1; 32]),
+            secret: [2; 32],
+        }],
     };
     let mut fs = parse(&g.to_bytes());
     let mut pk = parse(&fs[0].body);
     assert_eq!(pk[1].len, Some(vec![0xa0, 0x0f]));
     pk[1].len = Some(vec![0xa0, 0x8f, 0x00]);
     fs[0].set_body(ser(&pk));
-    assert_eq!(GenesisRecord::from_bytes(&ser(&fs)), Err(DecodeError::NonMinimalVarint));
+    assert_eq!(
+        GenesisRecord::from_bytes(&ser(&fs)),
+        Err(DecodeError::NonMinimalVarint)
+    );
 }
 
 #[test]
 fn amounts_are_16_bytes_big_endian_and_steps_may_carry_zero() {
     // The codec carries any 128-bit amount in a step (zero is refused by the predicate).
-    for a in [0u128, 1, 0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10, u128::MAX] {
+    for a in [
+        0u128,
+        1,
+        0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10,
+        u128::MAX,
+    ] {
         let s = RelationshipStep {
             relationship: RelationshipKey(Digest([1; 32])),
             parent_tip: TipDigest(Digest([2; 32])),
@@ -895,20 +1336,34 @@ fn amounts_are_16_bytes_big_endian_and_steps_may_carry_zero() {
 #[test]
 fn balance_wire_format_is_pinned() {
     let token: [u8; 32] = core::array::from_fn(|i| i as u8);
-    let b = Balance { token: TokenId(Digest(token)), amount: Amount(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10) };
+    let b = Balance {
+        token: TokenId(Digest(token)),
+        amount: Amount(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10),
+    };
     let mut expected = vec![0x0a, 0x20];
     expected.extend_from_slice(&[
-        0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, //
-        0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+        0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+        0x0f, //
+        0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e,
+        0x1f,
     ]);
     expected.extend_from_slice(&[0x12, 0x10]);
-    expected.extend_from_slice(&[0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10]);
+    expected.extend_from_slice(&[
+        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+        0x10,
+    ]);
     assert_eq!(expected.len(), 52);
     assert_eq!(b.to_bytes(), expected);
     assert_eq!(Balance::from_bytes(&expected), Ok(b));
     // Amount 1 is still 16 bytes.
-    let one = Balance { token: TokenId(Digest(token)), amount: Amount(1) };
-    assert_eq!(&one.to_bytes()[34..], &[0x12, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01]);
+    let one = Balance {
+        token: TokenId(Digest(token)),
+        amount: Amount(1),
+    };
+    assert_eq!(
+        &one.to_bytes()[34..],
+        &[0x12, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01]
+    );
 }
 
 #[test]
@@ -918,7 +1373,9 @@ fn device_head_wire_format_is_pinned() {
         height: 300,
         parent: HeadDigest(Digest([0x22; 32])),
         smt_root: Digest([0x33; 32]),
-        balances: Balances::new().credited(&TokenId(Digest([0x44; 32])), Amount(0x55)).unwrap(),
+        balances: Balances::new()
+            .credited(&TokenId(Digest([0x44; 32])), Amount(0x55))
+            .unwrap(),
         kind: TransitionKind::Debit,
         cause: Digest([0x66; 32]),
     };
@@ -944,8 +1401,21 @@ fn device_head_wire_format_is_pinned() {
 
 #[test]
 fn smt_proof_and_genesis_wire_formats_are_pinned() {
-    assert_eq!(SmtProof { siblings: vec![], terminal: None }.to_bytes(), Vec::<u8>::new());
-    let p = SmtProof { siblings: vec![Digest([0xab; 32])], terminal: Some(SmtLeaf { key: [0x01; 32], value: Digest([0x02; 32]) }) };
+    assert_eq!(
+        SmtProof {
+            siblings: vec![],
+            terminal: None
+        }
+        .to_bytes(),
+        Vec::<u8>::new()
+    );
+    let p = SmtProof {
+        siblings: vec![Digest([0xab; 32])],
+        terminal: Some(SmtLeaf {
+            key: [0x01; 32],
+            value: Digest([0x02; 32]),
+        }),
+    };
     let mut e = vec![0x0a, 0x20];
     e.extend_from_slice(&[0xab; 32]);
     e.extend_from_slice(&[0x12, 0x44, 0x0a, 0x20]);
@@ -957,7 +1427,10 @@ fn smt_proof_and_genesis_wire_formats_are_pinned() {
 
     let g = GenesisRecord {
         founding_key: PublicKey::from_parts(SuiteId::SlhDsaSha2_128f, vec![0x77; 32]).unwrap(),
-        contributions: vec![EntropyReveal { contributor: Digest([0x88; 32]), secret: [0x99; 32] }],
+        contributions: vec![EntropyReveal {
+            contributor: Digest([0x88; 32]),
+            secret: [0x99; 32],
+        }],
     };
     let mut e = vec![0x0a, 0x24, 0x08, 0x02, 0x12, 0x20];
     e.extend_from_slice(&[0x77; 32]);
@@ -978,8 +1451,20 @@ fn duplicated_field_is_reported_as_unexpected_field() {
     // Minimal case: a height-0 head (fields 1, 3, 4, 7) with its device field written twice.
     let h = sample_head(0, 0, TransitionKind::Create);
     let fs = parse(&h.to_bytes());
-    assert_eq!(fs.iter().map(F::field).collect::<Vec<_>>(), vec![1, 3, 4, 7]);
-    let dup = ser(&[fs[0].clone(), fs[0].clone(), fs[1].clone(), fs[2].clone(), fs[3].clone()]);
+    assert_eq!(
+        fs.iter().map(F::field).collect::<Vec<_>>(),
+        vec![1, 3, 4, 7]
+    );
+    let dup = ser(&[
+        fs[0].clone(),
+        fs[0].clone(),
+        fs[1].clone(),
+        fs[2].clone(),
+        fs[3].clone(),
+    ]);
     // Today: Err(Missing { field: 3 }) although field 3 is present.
-    assert_eq!(DeviceHead::from_bytes(&dup), Err(DecodeError::UnexpectedField { field: 1 }));
+    assert_eq!(
+        DeviceHead::from_bytes(&dup),
+        Err(DecodeError::UnexpectedField { field: 1 })
+    );
 }

@@ -9,7 +9,17 @@
 use dsm_core::receipt::{verify_receipt_bytes, EmptyView};
 
 const FORBIDDEN: &[&str] = &[
-    "std::time", "SystemTime", "Instant", "chrono", "std::env", "std::fs", "std::net", "getrandom", "thread_rng", "OsRng", "std::process",
+    "std::time",
+    "SystemTime",
+    "Instant",
+    "chrono",
+    "std::env",
+    "std::fs",
+    "std::net",
+    "getrandom",
+    "thread_rng",
+    "OsRng",
+    "std::process",
 ];
 
 #[test]
@@ -17,7 +27,10 @@ fn the_protocol_crates_name_no_clock_or_io() {
     let core = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
     let session = concat!(env!("CARGO_MANIFEST_DIR"), "/../dsm-protocol/src");
     let mut files = 0;
-    for entry in std::fs::read_dir(core).unwrap().chain(std::fs::read_dir(session).unwrap()) {
+    for entry in std::fs::read_dir(core)
+        .unwrap()
+        .chain(std::fs::read_dir(session).unwrap())
+    {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         for word in FORBIDDEN {
@@ -29,7 +42,11 @@ fn the_protocol_crates_name_no_clock_or_io() {
 }
 
 fn verdicts() -> Vec<String> {
-    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/dsm-v1.txt")).unwrap();
+    let file = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/dsm-v1.txt"
+    ))
+    .unwrap();
     file.lines()
         .filter(|l| l.contains("\tdsm.v1.Receipt\t"))
         .map(|l| {
@@ -49,7 +66,12 @@ fn verdicts() -> Vec<String> {
 fn verdicts_do_not_depend_on_time_zone_or_environment() {
     let before = verdicts();
     assert_eq!(before.len(), 2);
-    assert!(before.iter().all(|v| v.starts_with("Ok(") && v.contains(" / Err(")), "{before:?}");
+    assert!(
+        before
+            .iter()
+            .all(|v| v.starts_with("Ok(") && v.contains(" / Err(")),
+        "{before:?}"
+    );
     // Change what a clock-reading implementation would see; the verdicts must not move.
     for tz in ["UTC", "Pacific/Kiritimati", "America/Adak"] {
         std::env::set_var("TZ", tz);

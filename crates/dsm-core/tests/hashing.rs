@@ -10,7 +10,10 @@ use proptest::prelude::*;
 use std::collections::HashSet;
 
 fn cfg(cases: u32) -> ProptestConfig {
-    ProptestConfig { cases, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
 }
 
 fn digest() -> impl Strategy<Value = Digest> {
@@ -102,17 +105,30 @@ fn tag_labels_are_frozen() {
 
 #[test]
 fn distinct_tags_give_distinct_digests_for_the_same_fields() {
-    let field_sets: [&[&[u8]]; 5] = [&[], &[b""], &[b"x"], &[b"a", b"b"], &[&[0u8; 32], &[0xffu8; 32]]];
+    let field_sets: [&[&[u8]]; 5] = [
+        &[],
+        &[b""],
+        &[b"x"],
+        &[b"a", b"b"],
+        &[&[0u8; 32], &[0xffu8; 32]],
+    ];
     for fields in field_sets {
         let digests: HashSet<Digest> = Tag::ALL.iter().map(|t| tagged_hash(*t, fields)).collect();
-        assert_eq!(digests.len(), Tag::ALL.len(), "two tags collide on fields {fields:?}");
+        assert_eq!(
+            digests.len(),
+            Tag::ALL.len(),
+            "two tags collide on fields {fields:?}"
+        );
     }
 }
 
 #[test]
 fn tagged_hash_is_deterministic() {
     for t in Tag::ALL {
-        assert_eq!(tagged_hash(*t, &[b"abc", b""]), tagged_hash(*t, &[b"abc", b""]));
+        assert_eq!(
+            tagged_hash(*t, &[b"abc", b""]),
+            tagged_hash(*t, &[b"abc", b""])
+        );
     }
 }
 
@@ -120,7 +136,11 @@ fn tagged_hash_is_deterministic() {
 fn field_boundaries_are_unambiguous() {
     for t in Tag::ALL {
         let h = |fields: &[&[u8]]| tagged_hash(*t, fields);
-        assert_ne!(h(&[b"ab", b"c"]), h(&[b"a", b"bc"]), "{t:?}: (ab,c) = (a,bc)");
+        assert_ne!(
+            h(&[b"ab", b"c"]),
+            h(&[b"a", b"bc"]),
+            "{t:?}: (ab,c) = (a,bc)"
+        );
         assert_ne!(h(&[b"abc"]), h(&[b"ab", b"c"]), "{t:?}: (abc) = (ab,c)");
         assert_ne!(h(&[b"a", b""]), h(&[b"a"]), "{t:?}: (a,'') = (a)");
         assert_ne!(h(&[b"", b"a"]), h(&[b"a"]), "{t:?}: ('',a) = (a)");
@@ -270,7 +290,10 @@ fn from_hex_rejects_fixed_bad_inputs() {
 fn empty_root_and_token_ids_are_tagged_hashes() {
     assert_eq!(empty_root(), tagged_hash(Tag::SmtEmpty, &[]));
     assert_ne!(empty_root(), Digest::ZERO);
-    assert_eq!(TokenId::from_label("ERA").0, tagged_hash(Tag::Token, &[b"ERA"]));
+    assert_eq!(
+        TokenId::from_label("ERA").0,
+        tagged_hash(Tag::Token, &[b"ERA"])
+    );
     assert_ne!(TokenId::from_label("ERA"), TokenId::from_label("DEV"));
     assert_ne!(TokenId::from_label(""), TokenId::from_label("ERA"));
 }

@@ -7,11 +7,17 @@ use serde_json::Value;
 
 fn load(name: &str) -> Value {
     let path = format!("{}/tests/vectors/acvp/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .unwrap()
 }
 
 fn hx(v: &Value, field: &str) -> Vec<u8> {
-    hex::decode(v[field].as_str().unwrap_or_else(|| panic!("missing {field}"))).unwrap()
+    hex::decode(
+        v[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("missing {field}")),
+    )
+    .unwrap()
 }
 
 fn arr<const N: usize>(v: &Value, field: &str) -> [u8; N] {
@@ -30,8 +36,18 @@ fn ml_dsa_65_key_generation() {
     for t in tests(&f) {
         let seed = dsm_core::crypto::SecretSeed::from_bytes(arr(t, "seed"));
         let sk = SigningKey::from_seed(SuiteId::MlDsa65, &seed);
-        assert_eq!(sk.public_key().key_bytes(), hx(t, "pk").as_slice(), "tcId {}", t["tcId"]);
-        assert_eq!(sk.private_key_bytes().as_slice(), hx(t, "sk").as_slice(), "tcId {}", t["tcId"]);
+        assert_eq!(
+            sk.public_key().key_bytes(),
+            hx(t, "pk").as_slice(),
+            "tcId {}",
+            t["tcId"]
+        );
+        assert_eq!(
+            sk.private_key_bytes().as_slice(),
+            hx(t, "sk").as_slice(),
+            "tcId {}",
+            t["tcId"]
+        );
     }
 }
 
@@ -39,9 +55,23 @@ fn ml_dsa_65_key_generation() {
 fn slh_dsa_sha2_128f_key_generation() {
     let f = load("slh-dsa-sha2-128f-keyGen.json");
     for t in tests(&f) {
-        let sk = SigningKey::slh_dsa_from_fips205_seeds(&arr(t, "skSeed"), &arr(t, "skPrf"), &arr(t, "pkSeed"));
-        assert_eq!(sk.public_key().key_bytes(), hx(t, "pk").as_slice(), "tcId {}", t["tcId"]);
-        assert_eq!(sk.private_key_bytes().as_slice(), hx(t, "sk").as_slice(), "tcId {}", t["tcId"]);
+        let sk = SigningKey::slh_dsa_from_fips205_seeds(
+            &arr(t, "skSeed"),
+            &arr(t, "skPrf"),
+            &arr(t, "pkSeed"),
+        );
+        assert_eq!(
+            sk.public_key().key_bytes(),
+            hx(t, "pk").as_slice(),
+            "tcId {}",
+            t["tcId"]
+        );
+        assert_eq!(
+            sk.private_key_bytes().as_slice(),
+            hx(t, "sk").as_slice(),
+            "tcId {}",
+            t["tcId"]
+        );
     }
 }
 
@@ -51,15 +81,29 @@ fn ml_kem_768_key_generation() {
     for t in tests(&f) {
         let (ek, dk) = KemSecretKey::from_seeds(&arr(t, "d"), &arr(t, "z"));
         assert_eq!(ek.as_bytes(), hx(t, "ek").as_slice(), "tcId {}", t["tcId"]);
-        assert_eq!(dk.to_bytes().as_slice(), hx(t, "dk").as_slice(), "tcId {}", t["tcId"]);
+        assert_eq!(
+            dk.to_bytes().as_slice(),
+            hx(t, "dk").as_slice(),
+            "tcId {}",
+            t["tcId"]
+        );
     }
 }
 
 fn verify_case(suite: SuiteId, t: &Value) -> bool {
-    let Ok(pk) = PublicKey::from_parts(suite, hx(t, "pk")) else { return false };
-    let Ok(sig) = Signature::from_parts(suite, hx(t, "signature")) else { return false };
-    let ctx = t.get("context").and_then(|c| c.as_str()).map(|c| hex::decode(c).unwrap()).unwrap_or_default();
-    pk.verify_with_context(&hx(t, "message"), &ctx, &sig).is_ok()
+    let Ok(pk) = PublicKey::from_parts(suite, hx(t, "pk")) else {
+        return false;
+    };
+    let Ok(sig) = Signature::from_parts(suite, hx(t, "signature")) else {
+        return false;
+    };
+    let ctx = t
+        .get("context")
+        .and_then(|c| c.as_str())
+        .map(|c| hex::decode(c).unwrap())
+        .unwrap_or_default();
+    pk.verify_with_context(&hx(t, "message"), &ctx, &sig)
+        .is_ok()
 }
 
 #[test]
@@ -68,8 +112,17 @@ fn slh_dsa_sha2_128f_signature_verification() {
     let mut outcomes = (0, 0);
     for t in tests(&f) {
         let expected = t["testPassed"].as_bool().unwrap();
-        assert_eq!(verify_case(SuiteId::SlhDsaSha2_128f, t), expected, "tcId {}", t["tcId"]);
-        if expected { outcomes.0 += 1 } else { outcomes.1 += 1 }
+        assert_eq!(
+            verify_case(SuiteId::SlhDsaSha2_128f, t),
+            expected,
+            "tcId {}",
+            t["tcId"]
+        );
+        if expected {
+            outcomes.0 += 1
+        } else {
+            outcomes.1 += 1
+        }
     }
     assert!(outcomes.0 >= 1 && outcomes.1 >= 1);
 }
@@ -80,8 +133,17 @@ fn ml_dsa_65_signature_verification() {
     let mut outcomes = (0, 0);
     for t in tests(&f) {
         let expected = t["testPassed"].as_bool().unwrap();
-        assert_eq!(verify_case(SuiteId::MlDsa65, t), expected, "tcId {}", t["tcId"]);
-        if expected { outcomes.0 += 1 } else { outcomes.1 += 1 }
+        assert_eq!(
+            verify_case(SuiteId::MlDsa65, t),
+            expected,
+            "tcId {}",
+            t["tcId"]
+        );
+        if expected {
+            outcomes.0 += 1
+        } else {
+            outcomes.1 += 1
+        }
     }
     assert!(outcomes.0 >= 1 && outcomes.1 >= 1);
 }
@@ -102,13 +164,29 @@ fn ml_dsa_65_signature_generation() {
         // DSM's wrapper accepts the key and derives its public key.
         let ours = SigningKey::from_private_key_bytes(SuiteId::MlDsa65, &sk_bytes).unwrap();
         assert_eq!(ours.private_key_bytes().as_slice(), sk_bytes.as_slice());
-        let sk = fips204::ml_dsa_65::PrivateKey::try_from_bytes(sk_bytes.try_into().unwrap()).unwrap();
+        let sk =
+            fips204::ml_dsa_65::PrivateKey::try_from_bytes(sk_bytes.try_into().unwrap()).unwrap();
         let deterministic = t["deterministic"].as_bool().unwrap();
-        let rnd: [u8; 32] = if deterministic { [0; 32] } else { arr(t, "rnd") };
-        if deterministic { det += 1 } else { hedged += 1 }
+        let rnd: [u8; 32] = if deterministic {
+            [0; 32]
+        } else {
+            arr(t, "rnd")
+        };
+        if deterministic {
+            det += 1
+        } else {
+            hedged += 1
+        }
         let mut rng = Fixed(rnd, 0);
-        let sig = sk.sign_internal(&mut rng, &hx(t, "message"), !deterministic).unwrap();
-        assert_eq!(sig.as_slice(), hx(t, "signature").as_slice(), "tcId {}", t["tcId"]);
+        let sig = sk
+            .sign_internal(&mut rng, &hx(t, "message"), !deterministic)
+            .unwrap();
+        assert_eq!(
+            sig.as_slice(),
+            hx(t, "signature").as_slice(),
+            "tcId {}",
+            t["tcId"]
+        );
     }
     assert!(det >= 1 && hedged >= 1);
 }
@@ -159,21 +237,33 @@ fn dsm_signatures_round_trip_and_are_domain_separated() {
     for suite in SuiteId::ALL {
         let sk = SigningKey::from_seed(suite, &dsm_core::crypto::SecretSeed::from_bytes([7; 32]));
         // Deterministic derivation: same seed, same key.
-        let again = SigningKey::from_seed(suite, &dsm_core::crypto::SecretSeed::from_bytes([7; 32]));
+        let again =
+            SigningKey::from_seed(suite, &dsm_core::crypto::SecretSeed::from_bytes([7; 32]));
         assert_eq!(sk.public_key(), again.public_key());
         let sig = sk.sign(b"message", &[1; 32]).unwrap();
         sk.public_key().verify(b"message", &sig).unwrap();
         assert!(sk.public_key().verify(b"messagE", &sig).is_err());
         // A DSM signature does not verify under another context, and vice versa.
-        assert!(sk.public_key().verify_with_context(b"message", b"other", &sig).is_err());
-        let other = sk.sign_with_context(b"message", b"other", &[1; 32]).unwrap();
+        assert!(sk
+            .public_key()
+            .verify_with_context(b"message", b"other", &sig)
+            .is_err());
+        let other = sk
+            .sign_with_context(b"message", b"other", &[1; 32])
+            .unwrap();
         assert!(sk.public_key().verify(b"message", &other).is_err());
         // Secrets never print.
         assert!(format!("{sk:?}").contains("redacted"));
     }
     // A signature of one suite never verifies under a key of the other.
-    let a = SigningKey::from_seed(SuiteId::MlDsa65, &dsm_core::crypto::SecretSeed::from_bytes([7; 32]));
-    let b = SigningKey::from_seed(SuiteId::SlhDsaSha2_128f, &dsm_core::crypto::SecretSeed::from_bytes([7; 32]));
+    let a = SigningKey::from_seed(
+        SuiteId::MlDsa65,
+        &dsm_core::crypto::SecretSeed::from_bytes([7; 32]),
+    );
+    let b = SigningKey::from_seed(
+        SuiteId::SlhDsaSha2_128f,
+        &dsm_core::crypto::SecretSeed::from_bytes([7; 32]),
+    );
     let sig = b.sign(b"m", &[0; 32]).unwrap();
     assert!(a.public_key().verify(b"m", &sig).is_err());
 }

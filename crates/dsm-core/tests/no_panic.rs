@@ -21,9 +21,20 @@ fn samples() -> &'static (Vec<u8>, Vec<u8>) {
         let mut b = Device::new(SuiteId::MlDsa65, 2);
         let c = Device::new(SuiteId::MlDsa65, 3);
         a.fund(token(), 100);
-        let x = propose(&a.local(), &c.id(), token(), dsm_core::chain::Amount(3), &rnd(&mut ctr)).unwrap();
+        let x = propose(
+            &a.local(),
+            &c.id(),
+            token(),
+            dsm_core::chain::Amount(3),
+            &rnd(&mut ctr),
+        )
+        .unwrap();
         let r = transfer(&mut a, &mut b, token(), 5, &mut ctr);
-        let (proof, _) = EquivocationProof::new(Statement::Proposal(r.proposal.clone()), Statement::Proposal(x.signed)).unwrap();
+        let (proof, _) = EquivocationProof::new(
+            Statement::Proposal(r.proposal.clone()),
+            Statement::Proposal(x.signed),
+        )
+        .unwrap();
         (r.to_bytes(), proof.to_bytes())
     })
 }

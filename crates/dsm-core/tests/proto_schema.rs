@@ -15,7 +15,11 @@ fn pool() -> DescriptorPool {
 #[test]
 fn every_message_vector_round_trips_through_the_schema() {
     let pool = pool();
-    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/dsm-v1.txt")).unwrap();
+    let file = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/dsm-v1.txt"
+    ))
+    .unwrap();
     let mut checked = 0;
     for line in file.lines().filter(|l| !l.starts_with('#')) {
         let mut it = line.split('\t');
@@ -23,11 +27,21 @@ fn every_message_vector_round_trips_through_the_schema() {
         if ty == "-" {
             continue;
         }
-        let desc = pool.get_message_by_name(ty).unwrap_or_else(|| panic!("{name}: {ty} not in schema"));
+        let desc = pool
+            .get_message_by_name(ty)
+            .unwrap_or_else(|| panic!("{name}: {ty} not in schema"));
         let bytes = hex::decode(hexs).unwrap();
-        let msg = DynamicMessage::decode(desc, bytes.as_slice()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(msg.unknown_fields().next().is_none(), "{name}: schema lacks a field we encode");
-        assert_eq!(msg.encode_to_vec(), bytes, "{name}: schema re-encoding differs");
+        let msg = DynamicMessage::decode(desc, bytes.as_slice())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            msg.unknown_fields().next().is_none(),
+            "{name}: schema lacks a field we encode"
+        );
+        assert_eq!(
+            msg.encode_to_vec(),
+            bytes,
+            "{name}: schema re-encoding differs"
+        );
         checked += 1;
     }
     assert!(checked >= 12, "only {checked} message vectors");
@@ -37,15 +51,29 @@ fn every_message_vector_round_trips_through_the_schema() {
 fn schema_field_values_match_the_rust_types() {
     use dsm_core::codec::Canonical;
     let pool = pool();
-    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/dsm-v1.txt")).unwrap();
-    let line = file.lines().find(|l| l.starts_with("ml-dsa-65.ab.receipt\t")).unwrap();
+    let file = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/dsm-v1.txt"
+    ))
+    .unwrap();
+    let line = file
+        .lines()
+        .find(|l| l.starts_with("ml-dsa-65.ab.receipt\t"))
+        .unwrap();
     let bytes = hex::decode(line.split('\t').nth(2).unwrap()).unwrap();
     let receipt = dsm_core::receipt::Receipt::from_bytes(&bytes).unwrap();
-    let msg = DynamicMessage::decode(pool.get_message_by_name("dsm.v1.Receipt").unwrap(), bytes.as_slice()).unwrap();
+    let msg = DynamicMessage::decode(
+        pool.get_message_by_name("dsm.v1.Receipt").unwrap(),
+        bytes.as_slice(),
+    )
+    .unwrap();
     let get = |m: &DynamicMessage, path: &[&str]| -> Value {
         let mut cur = m.clone();
         for (i, p) in path.iter().enumerate() {
-            let v = cur.get_field_by_name(p).unwrap_or_else(|| panic!("no field {p}")).into_owned();
+            let v = cur
+                .get_field_by_name(p)
+                .unwrap_or_else(|| panic!("no field {p}"))
+                .into_owned();
             if i + 1 == path.len() {
                 return v;
             }
@@ -54,11 +82,40 @@ fn schema_field_values_match_the_rust_types() {
         unreachable!()
     };
     let step = &receipt.proposal.proposal.step;
-    assert_eq!(get(&msg, &["proposal", "proposal", "step", "amount"]).as_bytes().unwrap().as_ref(), &step.amount.0.to_be_bytes());
-    assert_eq!(get(&msg, &["proposal", "proposal", "step", "sender"]).as_bytes().unwrap().as_ref(), step.sender.as_bytes());
-    assert_eq!(get(&msg, &["proposal", "signature", "suite"]).as_enum_number(), Some(1));
+    assert_eq!(
+        get(&msg, &["proposal", "proposal", "step", "amount"])
+            .as_bytes()
+            .unwrap()
+            .as_ref(),
+        &step.amount.0.to_be_bytes()
+    );
+    assert_eq!(
+        get(&msg, &["proposal", "proposal", "step", "sender"])
+            .as_bytes()
+            .unwrap()
+            .as_ref(),
+        step.sender.as_bytes()
+    );
+    assert_eq!(
+        get(&msg, &["proposal", "signature", "suite"]).as_enum_number(),
+        Some(1)
+    );
     let h = &receipt.acceptance.acceptance.receiver_child_head;
-    assert_eq!(get(&msg, &["acceptance", "acceptance", "receiver_child_head", "height"]).as_u64(), Some(h.height));
-    assert_eq!(get(&msg, &["acceptance", "acceptance", "receiver_child_head", "kind"]).as_enum_number(), Some(2));
+    assert_eq!(
+        get(
+            &msg,
+            &["acceptance", "acceptance", "receiver_child_head", "height"]
+        )
+        .as_u64(),
+        Some(h.height)
+    );
+    assert_eq!(
+        get(
+            &msg,
+            &["acceptance", "acceptance", "receiver_child_head", "kind"]
+        )
+        .as_enum_number(),
+        Some(2)
+    );
     assert_eq!(msg.descriptor().full_name(), "dsm.v1.Receipt");
 }

@@ -66,36 +66,105 @@ fn every_field_corruption_is_refused_with_the_right_error() {
     let cause = "child head does not name the step's child tip";
 
     // The step.
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.step.relationship.0)), ReceiptError::RelationshipMismatch);
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.step.sender.0)), ReceiptError::RelationshipMismatch);
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.step.receiver.0)), ReceiptError::RelationshipMismatch);
-    assert_eq!(corrupt(&r, |m| m.proposal.proposal.step.receiver = m.proposal.proposal.step.sender), ReceiptError::SelfTransfer);
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.step.parent_tip.0)), na(Sender, cause));
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.step.token.0)), na(Sender, cause));
-    assert_eq!(corrupt(&r, |m| m.proposal.proposal.step.amount.0 += 1), na(Sender, cause));
-    assert_eq!(corrupt(&r, |m| m.proposal.proposal.step.amount = Amount::ZERO), ReceiptError::ZeroAmount);
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.step.sender_parent_head.0)), na(Sender, "step names another sender head"));
+    assert_eq!(
+        corrupt(&r, |m| flip(&mut m.proposal.proposal.step.relationship.0)),
+        ReceiptError::RelationshipMismatch
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(&mut m.proposal.proposal.step.sender.0)),
+        ReceiptError::RelationshipMismatch
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(&mut m.proposal.proposal.step.receiver.0)),
+        ReceiptError::RelationshipMismatch
+    );
+    assert_eq!(
+        corrupt(&r, |m| m.proposal.proposal.step.receiver =
+            m.proposal.proposal.step.sender),
+        ReceiptError::SelfTransfer
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(&mut m.proposal.proposal.step.parent_tip.0)),
+        na(Sender, cause)
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(&mut m.proposal.proposal.step.token.0)),
+        na(Sender, cause)
+    );
+    assert_eq!(
+        corrupt(&r, |m| m.proposal.proposal.step.amount.0 += 1),
+        na(Sender, cause)
+    );
+    assert_eq!(
+        corrupt(&r, |m| m.proposal.proposal.step.amount = Amount::ZERO),
+        ReceiptError::ZeroAmount
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(
+            &mut m.proposal.proposal.step.sender_parent_head.0
+        )),
+        na(Sender, "step names another sender head")
+    );
 
     // The sender's identity and heads.
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.sender.genesis.0)), ReceiptError::DeviceBinding(Sender));
+    assert_eq!(
+        corrupt(&r, |m| flip(&mut m.proposal.proposal.sender.genesis.0)),
+        ReceiptError::DeviceBinding(Sender)
+    );
     assert_eq!(
         corrupt(&r, |m| {
             let pk = &m.proposal.proposal.sender.public_key;
             let mut bytes = pk.key_bytes().to_vec();
             bytes[100] ^= 1;
-            m.proposal.proposal.sender.public_key = dsm_core::crypto::PublicKey::from_parts(pk.suite(), bytes).unwrap();
+            m.proposal.proposal.sender.public_key =
+                dsm_core::crypto::PublicKey::from_parts(pk.suite(), bytes).unwrap();
         }),
         ReceiptError::DeviceBinding(Sender)
     );
     // Any change to the parent head changes its digest, which the step names.
-    assert_eq!(corrupt(&r, |m| m.proposal.proposal.sender_parent_head.height += 1), na(Sender, "step names another sender head"));
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.sender_parent_head.smt_root)), na(Sender, "step names another sender head"));
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.sender_child_head.device.0)), ReceiptError::DeviceBinding(Sender));
-    assert_eq!(corrupt(&r, |m| m.proposal.proposal.sender_child_head.height += 1), na(Sender, "child height is not parent height + 1"));
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.sender_child_head.parent.0)), na(Sender, "child head does not name the parent head"));
-    assert_eq!(corrupt(&r, |m| m.proposal.proposal.sender_child_head.kind = TransitionKind::Credit), na(Sender, "wrong transition kind"));
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.sender_child_head.cause)), na(Sender, cause));
-    assert_eq!(corrupt(&r, |m| flip(&mut m.proposal.proposal.sender_child_head.smt_root)), ReceiptError::RootMismatch(Sender));
+    assert_eq!(
+        corrupt(&r, |m| m.proposal.proposal.sender_parent_head.height += 1),
+        na(Sender, "step names another sender head")
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(
+            &mut m.proposal.proposal.sender_parent_head.smt_root
+        )),
+        na(Sender, "step names another sender head")
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(
+            &mut m.proposal.proposal.sender_child_head.device.0
+        )),
+        ReceiptError::DeviceBinding(Sender)
+    );
+    assert_eq!(
+        corrupt(&r, |m| m.proposal.proposal.sender_child_head.height += 1),
+        na(Sender, "child height is not parent height + 1")
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(
+            &mut m.proposal.proposal.sender_child_head.parent.0
+        )),
+        na(Sender, "child head does not name the parent head")
+    );
+    assert_eq!(
+        corrupt(&r, |m| m.proposal.proposal.sender_child_head.kind =
+            TransitionKind::Credit),
+        na(Sender, "wrong transition kind")
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(
+            &mut m.proposal.proposal.sender_child_head.cause
+        )),
+        na(Sender, cause)
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(
+            &mut m.proposal.proposal.sender_child_head.smt_root
+        )),
+        ReceiptError::RootMismatch(Sender)
+    );
     assert_eq!(
         corrupt(&r, |m| {
             let h = &mut m.proposal.proposal.sender_child_head;
@@ -104,43 +173,122 @@ fn every_field_corruption_is_refused_with_the_right_error() {
         ReceiptError::BalanceMismatch(Sender)
     );
     assert_eq!(
-        corrupt(&r, |m| flip(&mut m.proposal.proposal.sender_proof.siblings[0])),
-        ReceiptError::Proof { party: Sender, error: SmtError::RootMismatch }
+        corrupt(&r, |m| flip(
+            &mut m.proposal.proposal.sender_proof.siblings[0]
+        )),
+        ReceiptError::Proof {
+            party: Sender,
+            error: SmtError::RootMismatch
+        }
     );
     assert_eq!(
-        corrupt(&r, |m| flip(&mut m.proposal.proposal.sender_proof.terminal.as_mut().unwrap().value)),
-        ReceiptError::Proof { party: Sender, error: SmtError::RootMismatch }
+        corrupt(&r, |m| flip(
+            &mut m
+                .proposal
+                .proposal
+                .sender_proof
+                .terminal
+                .as_mut()
+                .unwrap()
+                .value
+        )),
+        ReceiptError::Proof {
+            party: Sender,
+            error: SmtError::RootMismatch
+        }
     );
     assert_eq!(
-        corrupt(&r, |m| m.proposal.signature = flip_sig(&m.proposal.signature, 10)),
-        ReceiptError::Signature { party: Sender, error: CryptoError::BadSignature }
+        corrupt(&r, |m| m.proposal.signature =
+            flip_sig(&m.proposal.signature, 10)),
+        ReceiptError::Signature {
+            party: Sender,
+            error: CryptoError::BadSignature
+        }
     );
 
     // The acceptance.
-    assert_eq!(corrupt(&r, |m| flip(&mut m.acceptance.acceptance.proposal_commit)), na(Receiver, "acceptance names another proposal"));
-    assert_eq!(corrupt(&r, |m| flip(&mut m.acceptance.acceptance.receiver.genesis.0)), ReceiptError::DeviceBinding(Receiver));
-    assert_eq!(corrupt(&r, |m| m.acceptance.acceptance.receiver_parent_head.height += 1), na(Receiver, "child head does not name the parent head"));
-    assert_eq!(corrupt(&r, |m| flip(&mut m.acceptance.acceptance.receiver_child_head.device.0)), ReceiptError::DeviceBinding(Receiver));
-    assert_eq!(corrupt(&r, |m| m.acceptance.acceptance.receiver_child_head.height += 1), na(Receiver, "child height is not parent height + 1"));
-    assert_eq!(corrupt(&r, |m| m.acceptance.acceptance.receiver_child_head.kind = TransitionKind::Debit), na(Receiver, "wrong transition kind"));
-    assert_eq!(corrupt(&r, |m| flip(&mut m.acceptance.acceptance.receiver_child_head.cause)), na(Receiver, cause));
-    assert_eq!(corrupt(&r, |m| flip(&mut m.acceptance.acceptance.receiver_child_head.smt_root)), ReceiptError::RootMismatch(Receiver));
     assert_eq!(
-        corrupt(&r, |m| m.acceptance.acceptance.receiver_child_head.balances = Balances::new()),
+        corrupt(&r, |m| flip(&mut m.acceptance.acceptance.proposal_commit)),
+        na(Receiver, "acceptance names another proposal")
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(
+            &mut m.acceptance.acceptance.receiver.genesis.0
+        )),
+        ReceiptError::DeviceBinding(Receiver)
+    );
+    assert_eq!(
+        corrupt(&r, |m| m
+            .acceptance
+            .acceptance
+            .receiver_parent_head
+            .height += 1),
+        na(Receiver, "child head does not name the parent head")
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(
+            &mut m.acceptance.acceptance.receiver_child_head.device.0
+        )),
+        ReceiptError::DeviceBinding(Receiver)
+    );
+    assert_eq!(
+        corrupt(&r, |m| m
+            .acceptance
+            .acceptance
+            .receiver_child_head
+            .height += 1),
+        na(Receiver, "child height is not parent height + 1")
+    );
+    assert_eq!(
+        corrupt(&r, |m| m.acceptance.acceptance.receiver_child_head.kind =
+            TransitionKind::Debit),
+        na(Receiver, "wrong transition kind")
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(
+            &mut m.acceptance.acceptance.receiver_child_head.cause
+        )),
+        na(Receiver, cause)
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(
+            &mut m.acceptance.acceptance.receiver_child_head.smt_root
+        )),
+        ReceiptError::RootMismatch(Receiver)
+    );
+    assert_eq!(
+        corrupt(&r, |m| m
+            .acceptance
+            .acceptance
+            .receiver_child_head
+            .balances = Balances::new()),
         ReceiptError::BalanceMismatch(Receiver)
     );
     assert_eq!(
-        corrupt(&r, |m| flip(&mut m.acceptance.acceptance.receiver_proof.siblings[0])),
-        ReceiptError::Proof { party: Receiver, error: SmtError::RootMismatch }
+        corrupt(&r, |m| flip(
+            &mut m.acceptance.acceptance.receiver_proof.siblings[0]
+        )),
+        ReceiptError::Proof {
+            party: Receiver,
+            error: SmtError::RootMismatch
+        }
     );
     assert_eq!(
-        corrupt(&r, |m| m.acceptance.signature = flip_sig(&m.acceptance.signature, 3000)),
-        ReceiptError::Signature { party: Receiver, error: CryptoError::BadSignature }
+        corrupt(&r, |m| m.acceptance.signature =
+            flip_sig(&m.acceptance.signature, 3000)),
+        ReceiptError::Signature {
+            party: Receiver,
+            error: CryptoError::BadSignature
+        }
     );
     // Swapping in the other party's valid signature is refused too.
     assert_eq!(
-        corrupt(&r, |m| m.acceptance.signature = m.proposal.signature.clone()),
-        ReceiptError::Signature { party: Receiver, error: CryptoError::BadSignature }
+        corrupt(&r, |m| m.acceptance.signature =
+            m.proposal.signature.clone()),
+        ReceiptError::Signature {
+            party: Receiver,
+            error: CryptoError::BadSignature
+        }
     );
 }
 
@@ -157,7 +305,11 @@ fn a_bit_flip_at_every_byte_of_the_encoding_is_refused() {
     for i in 0..bytes.len() {
         let mut m = bytes.clone();
         m[i] ^= 1 << (i % 8);
-        assert!(verify_receipt_bytes(&m, &EmptyView).is_err(), "flip at byte {i} of {} accepted", bytes.len());
+        assert!(
+            verify_receipt_bytes(&m, &EmptyView).is_err(),
+            "flip at byte {i} of {} accepted",
+            bytes.len()
+        );
     }
 }
 
@@ -172,7 +324,10 @@ fn a_flip_of_every_bit_of_an_ml_dsa_signature_is_refused() {
         let mut b = sig.sig_bytes().to_vec();
         b[bit / 8] ^= 1 << (bit % 8);
         let s = Signature::from_parts(sig.suite(), b).unwrap();
-        assert!(p.sender.public_key.verify(msg.as_bytes(), &s).is_err(), "bit {bit} flip verified");
+        assert!(
+            p.sender.public_key.verify(msg.as_bytes(), &s).is_err(),
+            "bit {bit} flip verified"
+        );
     }
 }
 
@@ -200,7 +355,10 @@ fn slh_flips(bits: impl FnOnce(usize) -> Vec<usize>) {
         let mut b = sig.sig_bytes().to_vec();
         b[bit / 8] ^= 1 << (bit % 8);
         let s = Signature::from_parts(sig.suite(), b).unwrap();
-        assert!(a.receiver.public_key.verify(msg.as_bytes(), &s).is_err(), "bit {bit} flip verified");
+        assert!(
+            a.receiver.public_key.verify(msg.as_bytes(), &s).is_err(),
+            "bit {bit} flip verified"
+        );
     }
 }
 
@@ -208,13 +366,25 @@ fn slh_flips(bits: impl FnOnce(usize) -> Vec<usize>) {
 fn size_cap_is_checked_before_parsing() {
     // Garbage that would fail decoding on its first byte: the size error must win.
     let big = vec![0xffu8; MAX_RECEIPT_LEN + 1];
-    assert_eq!(verify_receipt_bytes(&big, &EmptyView).unwrap_err(), ReceiptError::TooLarge { len: MAX_RECEIPT_LEN + 1, max: MAX_RECEIPT_LEN });
-    assert!(matches!(verify_receipt_bytes(&big[..100], &EmptyView).unwrap_err(), ReceiptError::Decode(_)));
+    assert_eq!(
+        verify_receipt_bytes(&big, &EmptyView).unwrap_err(),
+        ReceiptError::TooLarge {
+            len: MAX_RECEIPT_LEN + 1,
+            max: MAX_RECEIPT_LEN
+        }
+    );
+    assert!(matches!(
+        verify_receipt_bytes(&big[..100], &EmptyView).unwrap_err(),
+        ReceiptError::Decode(_)
+    ));
     // A valid receipt with trailing bytes is not canonical.
     let (_, _, r, _) = setup(SuiteId::MlDsa65);
     let mut b = r.to_bytes();
     b.push(0);
-    assert!(matches!(verify_receipt_bytes(&b, &EmptyView).unwrap_err(), ReceiptError::Decode(DecodeError::WireType { .. } | DecodeError::UnexpectedField { .. })));
+    assert!(matches!(
+        verify_receipt_bytes(&b, &EmptyView).unwrap_err(),
+        ReceiptError::Decode(DecodeError::WireType { .. } | DecodeError::UnexpectedField { .. })
+    ));
 }
 
 #[test]
@@ -239,7 +409,12 @@ fn view_checks_replay_stale_heads_forks_and_bans() {
     let r2 = transfer(&mut a, &mut c, token(), 10, &mut ctr);
     view.record(&r2);
     let stale = propose(
-        &LocalDevice { identity: &a.identity, key: &a.key, head: &stale_head, tree: &stale_tree },
+        &LocalDevice {
+            identity: &a.identity,
+            key: &a.key,
+            head: &stale_head,
+            tree: &stale_tree,
+        },
         &b.id(),
         token(),
         Amount(5),
@@ -248,25 +423,42 @@ fn view_checks_replay_stale_heads_forks_and_bans() {
     .unwrap();
     assert_eq!(
         verify_proposal(&stale.signed, &view).unwrap_err(),
-        ReceiptError::HeadConsumed { party: Party::Sender, existing: r2.proposal.proposal.sender_child_head.digest() }
+        ReceiptError::HeadConsumed {
+            party: Party::Sender,
+            existing: r2.proposal.proposal.sender_child_head.digest()
+        }
     );
 
     // The receiver's tip moved since the proposal was prepared: accept refuses, nothing signed.
     let p = propose(&b.local(), &a.id(), token(), Amount(1), &rnd(&mut ctr)).unwrap();
     let vp = verify_proposal(&p.signed, &EmptyView).unwrap();
     let r3 = transfer(&mut a, &mut b, token(), 1, &mut ctr);
-    assert!(matches!(accept(&a.local(), &vp, &rnd(&mut ctr)).unwrap_err(), BuildError::Refused(ReceiptError::TipNotCurrent(Party::Receiver))));
+    assert!(matches!(
+        accept(&a.local(), &vp, &rnd(&mut ctr)).unwrap_err(),
+        BuildError::Refused(ReceiptError::TipNotCurrent(Party::Receiver))
+    ));
 
     // A tip consumed by another child in the verifier's view.
     let mut tv = MemoryView::default();
     let step = &r3.proposal.proposal.step;
-    tv.tips.insert((step.relationship, step.parent_tip), TipDigest(Digest([9; 32])));
-    assert_eq!(verify_receipt(&r3, &tv).unwrap_err(), ReceiptError::TipConsumed { existing: TipDigest(Digest([9; 32])) });
+    tv.tips.insert(
+        (step.relationship, step.parent_tip),
+        TipDigest(Digest([9; 32])),
+    );
+    assert_eq!(
+        verify_receipt(&r3, &tv).unwrap_err(),
+        ReceiptError::TipConsumed {
+            existing: TipDigest(Digest([9; 32]))
+        }
+    );
 
     // A banned device is refused forever, whatever it signs.
     let mut banned = MemoryView::default();
     banned.banned.insert(a.id());
-    assert_eq!(verify_receipt(&r3, &banned).unwrap_err(), ReceiptError::Equivocator(a.id()));
+    assert_eq!(
+        verify_receipt(&r3, &banned).unwrap_err(),
+        ReceiptError::Equivocator(a.id())
+    );
     let _ = HeadDigest(Digest::ZERO);
 }
 
@@ -277,11 +469,33 @@ fn overdraft_and_bad_amounts_are_refused_before_signing() {
     let b = Device::new(SuiteId::MlDsa65, 2);
     a.fund(token(), 10);
     let err = propose(&a.local(), &b.id(), token(), Amount(11), &rnd(&mut ctr)).unwrap_err();
-    assert!(matches!(err, BuildError::Refused(ReceiptError::Balance { party: Party::Sender, .. })), "{err:?}");
-    assert!(matches!(propose(&a.local(), &b.id(), token(), Amount(0), &rnd(&mut ctr)).unwrap_err(), BuildError::Refused(ReceiptError::ZeroAmount)));
-    assert!(matches!(propose(&a.local(), &a.id(), token(), Amount(1), &rnd(&mut ctr)).unwrap_err(), BuildError::Refused(ReceiptError::SelfTransfer)));
+    assert!(
+        matches!(
+            err,
+            BuildError::Refused(ReceiptError::Balance {
+                party: Party::Sender,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
     assert!(matches!(
-        propose(&a.local(), &b.id(), common::digest_of("other").into_token(), Amount(1), &rnd(&mut ctr)).unwrap_err(),
+        propose(&a.local(), &b.id(), token(), Amount(0), &rnd(&mut ctr)).unwrap_err(),
+        BuildError::Refused(ReceiptError::ZeroAmount)
+    ));
+    assert!(matches!(
+        propose(&a.local(), &a.id(), token(), Amount(1), &rnd(&mut ctr)).unwrap_err(),
+        BuildError::Refused(ReceiptError::SelfTransfer)
+    ));
+    assert!(matches!(
+        propose(
+            &a.local(),
+            &b.id(),
+            common::digest_of("other").into_token(),
+            Amount(1),
+            &rnd(&mut ctr)
+        )
+        .unwrap_err(),
         BuildError::Refused(ReceiptError::Balance { .. })
     ));
 }
@@ -312,11 +526,26 @@ fn a_forged_overdraft_signed_by_the_sender_is_refused() {
     p.step.sender_parent_head = poor.digest();
     p.sender_child_head.parent = poor.digest();
     p.sender_child_head.cause = p.step.child_tip().0;
-    p.sender_child_head.smt_root = p.sender_proof.root_after_set(p.step.relationship.as_bytes(), &p.step.child_tip().0).unwrap();
+    p.sender_child_head.smt_root = p
+        .sender_proof
+        .root_after_set(p.step.relationship.as_bytes(), &p.step.child_tip().0)
+        .unwrap();
     let sig = a.key.sign(p.commit().as_bytes(), &rnd(&mut ctr)).unwrap();
-    let forged = SignedProposal { proposal: p, signature: sig };
+    let forged = SignedProposal {
+        proposal: p,
+        signature: sig,
+    };
     let err = verify_proposal(&forged, &EmptyView).unwrap_err();
-    assert!(matches!(err, ReceiptError::Balance { party: Party::Sender, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ReceiptError::Balance {
+                party: Party::Sender,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 trait CloneHead {
@@ -344,11 +573,20 @@ fn a_chain_segment_proves_where_a_balance_came_from() {
     assert_eq!(last, b.head);
     assert_eq!(last.balances.get(&token()), Amount(30));
     // A missing step is a gap; a foreign receipt is refused; a bad receipt names its index.
-    assert_eq!(verify_chain_segment(&checkpoint, &[r1.clone(), r3.clone()], &EmptyView).unwrap_err(), SegmentError::Gap { index: 1 });
+    assert_eq!(
+        verify_chain_segment(&checkpoint, &[r1.clone(), r3.clone()], &EmptyView).unwrap_err(),
+        SegmentError::Gap { index: 1 }
+    );
     let mut d = Device::new(SuiteId::MlDsa65, 4);
     let foreign = transfer(&mut a, &mut d, token(), 1, &mut ctr);
-    assert_eq!(verify_chain_segment(&checkpoint, &[foreign], &EmptyView).unwrap_err(), SegmentError::NotInvolved { index: 0 });
+    assert_eq!(
+        verify_chain_segment(&checkpoint, &[foreign], &EmptyView).unwrap_err(),
+        SegmentError::NotInvolved { index: 0 }
+    );
     let mut bad = r2.clone();
     bad.acceptance.signature = flip_sig(&bad.acceptance.signature, 1);
-    assert!(matches!(verify_chain_segment(&checkpoint, &[r1, bad], &EmptyView).unwrap_err(), SegmentError::Receipt { index: 1, .. }));
+    assert!(matches!(
+        verify_chain_segment(&checkpoint, &[r1, bad], &EmptyView).unwrap_err(),
+        SegmentError::Receipt { index: 1, .. }
+    ));
 }

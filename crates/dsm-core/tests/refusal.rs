@@ -25,7 +25,10 @@ fn refusal_then_release_restores_the_sender_and_realigns_the_trees() {
         let vp = verify_proposal(&p.signed, &EmptyView).unwrap();
         let r = refuse(&b.local(), &vp, 7, &rnd(&mut ctr)).unwrap();
         assert_eq!(r.child_head.kind, TransitionKind::Refuse);
-        assert_eq!(r.child_head.balances, b.head.balances, "a refusal changes no balance");
+        assert_eq!(
+            r.child_head.balances, b.head.balances,
+            "a refusal changes no balance"
+        );
         assert_eq!(r.release_tip, release_tip(&p.child_tip));
         // The refusal travels as bytes.
         let wire = SignedRefusal::from_bytes(&r.signed.to_bytes()).unwrap();
@@ -33,18 +36,36 @@ fn refusal_then_release_restores_the_sender_and_realigns_the_trees() {
         let vr = verify_refusal(&own, &wire, &EmptyView).unwrap();
         let rel_out = release(&a.local(), &vr).unwrap();
         assert_eq!(rel_out.child_head.kind, TransitionKind::Release);
-        assert_eq!(rel_out.child_head.balances.get(&token()), Amount(50), "the amount is back");
+        assert_eq!(
+            rel_out.child_head.balances.get(&token()),
+            Amount(50),
+            "the amount is back"
+        );
         b.head = r.child_head.clone();
         b.tree.insert(*rel.as_bytes(), r.release_tip.0);
         a.head = rel_out.child_head.clone();
         a.tree.insert(*rel.as_bytes(), rel_out.release_tip.0);
-        assert_eq!(a.tree.get(rel.as_bytes()), b.tree.get(rel.as_bytes()), "both trees agree on the relationship");
+        assert_eq!(
+            a.tree.get(rel.as_bytes()),
+            b.tree.get(rel.as_bytes()),
+            "both trees agree on the relationship"
+        );
         // The relationship goes on from the release tip, in either direction.
         let receipt = transfer(&mut a, &mut b, token(), 5, &mut ctr);
         assert_eq!(receipt.proposal.proposal.step.parent_tip, r.release_tip);
         // A refusal is only possible before accepting, and a release only with the step current.
-        assert!(matches!(refuse(&b.local(), &vp, 1, &rnd(&mut ctr)), Err(BuildError::Refused(ReceiptError::TipNotCurrent(Party::Receiver)))));
-        assert!(matches!(release(&a.local(), &vr), Err(BuildError::Refused(ReceiptError::TipNotCurrent(Party::Sender)))));
+        assert!(matches!(
+            refuse(&b.local(), &vp, 1, &rnd(&mut ctr)),
+            Err(BuildError::Refused(ReceiptError::TipNotCurrent(
+                Party::Receiver
+            )))
+        ));
+        assert!(matches!(
+            release(&a.local(), &vr),
+            Err(BuildError::Refused(ReceiptError::TipNotCurrent(
+                Party::Sender
+            )))
+        ));
     }
 }
 
@@ -65,20 +86,48 @@ fn every_corruption_of_a_refusal_is_refused() {
         let e = verify_refusal(&vp, &bad, &EmptyView).unwrap_err();
         assert!(want(&e), "{e:?}");
     };
-    check(&|r| r.refusal.proposal_commit.0[0] ^= 1, &|e| matches!(e, ReceiptError::NotAdjacent { .. }));
-    check(&|r| r.refusal.receiver = c.identity.clone(), &|e| matches!(e, ReceiptError::DeviceBinding(Party::Receiver)));
-    check(&|r| r.refusal.receiver_child_head.kind = TransitionKind::Credit, &|e| matches!(e, ReceiptError::NotAdjacent { .. }));
-    check(&|r| r.refusal.receiver_child_head.cause = r.refusal.receiver_child_head.smt_root, &|e| matches!(e, ReceiptError::NotAdjacent { .. }));
-    check(&|r| r.refusal.receiver_child_head.smt_root.0[3] ^= 1, &|e| matches!(e, ReceiptError::RootMismatch(_)));
-    check(&|r| r.refusal.receiver_child_head.balances = r.refusal.receiver_child_head.balances.credited(&token(), Amount(1)).unwrap(), &|e| matches!(e, ReceiptError::BalanceMismatch(_)));
-    check(&|r| r.refusal.reason += 1, &|e| matches!(e, ReceiptError::Signature { .. }));
+    check(&|r| r.refusal.proposal_commit.0[0] ^= 1, &|e| {
+        matches!(e, ReceiptError::NotAdjacent { .. })
+    });
+    check(&|r| r.refusal.receiver = c.identity.clone(), &|e| {
+        matches!(e, ReceiptError::DeviceBinding(Party::Receiver))
+    });
+    check(
+        &|r| r.refusal.receiver_child_head.kind = TransitionKind::Credit,
+        &|e| matches!(e, ReceiptError::NotAdjacent { .. }),
+    );
+    check(
+        &|r| r.refusal.receiver_child_head.cause = r.refusal.receiver_child_head.smt_root,
+        &|e| matches!(e, ReceiptError::NotAdjacent { .. }),
+    );
+    check(
+        &|r| r.refusal.receiver_child_head.smt_root.0[3] ^= 1,
+        &|e| matches!(e, ReceiptError::RootMismatch(_)),
+    );
+    check(
+        &|r| {
+            r.refusal.receiver_child_head.balances = r
+                .refusal
+                .receiver_child_head
+                .balances
+                .credited(&token(), Amount(1))
+                .unwrap()
+        },
+        &|e| matches!(e, ReceiptError::BalanceMismatch(_)),
+    );
+    check(&|r| r.refusal.reason += 1, &|e| {
+        matches!(e, ReceiptError::Signature { .. })
+    });
     // Every byte flip of the encoding is refused (decode error or a check).
     let bytes = good.to_bytes();
     for i in (0..bytes.len()).step_by(7) {
         let mut b2 = bytes.clone();
         b2[i] ^= 0x10;
         if let Ok(r) = SignedRefusal::from_bytes(&b2) {
-            assert!(verify_refusal(&vp, &r, &EmptyView).is_err(), "flip at {i} accepted");
+            assert!(
+                verify_refusal(&vp, &r, &EmptyView).is_err(),
+                "flip at {i} accepted"
+            );
         }
     }
 }
@@ -96,13 +145,27 @@ fn accepting_and_refusing_one_proposal_is_equivocation() {
     // signs a refusal of the proposal it accepted: different parent heads, same proposal.
     b.fund(token(), 1);
     let r = refuse(&b.local(), &vp, 1, &rnd(&mut ctr)).unwrap();
-    let (proof, what) = EquivocationProof::new(Statement::Acceptance(acc.receipt.acceptance.clone()), Statement::Refusal(r.signed.clone())).unwrap();
-    assert_eq!(what, Equivocation::AcceptedAndRefused { device: b.id(), proposal: p.signed.proposal.commit() });
+    let (proof, what) = EquivocationProof::new(
+        Statement::Acceptance(acc.receipt.acceptance.clone()),
+        Statement::Refusal(r.signed.clone()),
+    )
+    .unwrap();
+    assert_eq!(
+        what,
+        Equivocation::AcceptedAndRefused {
+            device: b.id(),
+            proposal: p.signed.proposal.commit()
+        }
+    );
     let (_, again) = EquivocationProof::verify_bytes(&proof.to_bytes()).unwrap();
     assert_eq!(again, what);
     // From the same head, the pair is a head fork.
     let b0 = Device::new(SuiteId::MlDsa65, 2);
     let r0 = refuse(&b0.local(), &vp, 1, &rnd(&mut ctr)).unwrap();
-    let (_, what0) = EquivocationProof::new(Statement::Acceptance(acc.receipt.acceptance), Statement::Refusal(r0.signed)).unwrap();
+    let (_, what0) = EquivocationProof::new(
+        Statement::Acceptance(acc.receipt.acceptance),
+        Statement::Refusal(r0.signed),
+    )
+    .unwrap();
     assert!(matches!(what0, Equivocation::HeadFork { .. }));
 }

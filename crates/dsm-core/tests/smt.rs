@@ -4,7 +4,10 @@
 
 use dsm_core::codec::Canonical;
 use dsm_core::hash::{tagged_hash, Digest};
-use dsm_core::smt::{empty_root, leaf_hash, node_hash, SmtError, SmtLeaf, SmtProof, SparseMerkleTree, MAX_PROOF_DEPTH};
+use dsm_core::smt::{
+    empty_root, leaf_hash, node_hash, SmtError, SmtLeaf, SmtProof, SparseMerkleTree,
+    MAX_PROOF_DEPTH,
+};
 use dsm_core::tags::Tag;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -15,7 +18,10 @@ type Key = [u8; 32];
 type Model = BTreeMap<Key, Digest>;
 
 fn cfg(cases: u32) -> ProptestConfig {
-    ProptestConfig { cases, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -57,7 +63,11 @@ fn reference_depth(entries: &[(Key, Digest)], key: &Key, depth: usize) -> usize 
     if entries.len() <= 1 {
         return depth;
     }
-    let side: Vec<_> = entries.iter().filter(|(k, _)| bit(k, depth) == bit(key, depth)).copied().collect();
+    let side: Vec<_> = entries
+        .iter()
+        .filter(|(k, _)| bit(k, depth) == bit(key, depth))
+        .copied()
+        .collect();
     reference_depth(&side, key, depth + 1)
 }
 
@@ -96,18 +106,35 @@ impl Rng {
 }
 
 /// Checks everything the tree says against the model, for `probes` (present or not).
-fn check_against_model(t: &SparseMerkleTree, m: &Model, probes: &[Key]) -> Result<(), TestCaseError> {
+fn check_against_model(
+    t: &SparseMerkleTree,
+    m: &Model,
+    probes: &[Key],
+) -> Result<(), TestCaseError> {
     prop_assert_eq!(t.len(), m.len());
     prop_assert_eq!(t.is_empty(), m.is_empty());
     let root = t.root();
-    prop_assert_eq!(root, reference_root(&model_entries(m), 0), "root differs from the canonical definition");
+    prop_assert_eq!(
+        root,
+        reference_root(&model_entries(m), 0),
+        "root differs from the canonical definition"
+    );
     let entries = model_entries(m);
     for k in m.keys().chain(probes.iter()) {
         let want = m.get(k).copied();
         prop_assert_eq!(t.get(k), want);
         let p = t.prove(k);
-        prop_assert_eq!(p.lookup(k, &root), Ok(want), "lookup for {}", hex::encode(k));
-        prop_assert_eq!(p.siblings.len(), reference_depth(&entries, k, 0), "proof depth");
+        prop_assert_eq!(
+            p.lookup(k, &root),
+            Ok(want),
+            "lookup for {}",
+            hex::encode(k)
+        );
+        prop_assert_eq!(
+            p.siblings.len(),
+            reference_depth(&entries, k, 0),
+            "proof depth"
+        );
         match (&p.terminal, want) {
             (Some(leaf), Some(v)) => {
                 prop_assert_eq!(leaf.key, *k);
@@ -115,7 +142,11 @@ fn check_against_model(t: &SparseMerkleTree, m: &Model, probes: &[Key]) -> Resul
             }
             (Some(leaf), None) => {
                 prop_assert_ne!(leaf.key, *k);
-                prop_assert_eq!(m.get(&leaf.key), Some(&leaf.value), "terminal is not a real leaf");
+                prop_assert_eq!(
+                    m.get(&leaf.key),
+                    Some(&leaf.value),
+                    "terminal is not a real leaf"
+                );
             }
             (None, None) => {}
             (None, Some(_)) => prop_assert!(false, "present key proved with an empty terminal"),
@@ -163,7 +194,10 @@ fn scenario() -> impl Strategy<Value = (Vec<Key>, Vec<(Key, Digest)>, Vec<Key>)>
         let ops = vec((any::<Index>(), any::<[u8; 32]>()), 0..(2 * n + 2));
         let probes = vec(any::<Key>(), 0..4);
         (Just(keys), ops, probes).prop_map(|(keys, ops, mut probes)| {
-            let ops: Vec<(Key, Digest)> = ops.into_iter().map(|(i, v)| (*i.get(&keys), Digest(v))).collect();
+            let ops: Vec<(Key, Digest)> = ops
+                .into_iter()
+                .map(|(i, v)| (*i.get(&keys), Digest(v)))
+                .collect();
             // Near misses of every key in the set: last bit and first bit flipped.
             for k in &keys {
                 probes.push(flip(*k, 255));
@@ -355,12 +389,22 @@ fn empty_tree() {
     let k = [7u8; 32];
     assert_eq!(t.get(&k), None);
     let p = t.prove(&k);
-    assert_eq!(p, SmtProof { siblings: vec![], terminal: None });
+    assert_eq!(
+        p,
+        SmtProof {
+            siblings: vec![],
+            terminal: None
+        }
+    );
     assert_eq!(p.lookup(&k, &empty_root()), Ok(None));
     assert_eq!(p.lookup(&k, &Digest::ZERO), Err(SmtError::RootMismatch));
     let v = Digest([9u8; 32]);
     assert_eq!(p.root_after_set(&k, &v), Ok(leaf_hash(&k, &v)));
-    assert_eq!(p.to_bytes(), Vec::<u8>::new(), "the empty proof encodes to nothing");
+    assert_eq!(
+        p.to_bytes(),
+        Vec::<u8>::new(),
+        "the empty proof encodes to nothing"
+    );
     assert_eq!(SmtProof::from_bytes(&[]), Ok(p));
 }
 
@@ -388,10 +432,18 @@ fn two_leaves_differing_in_the_last_bit_make_a_256_deep_chain() {
     let (va, vb) = (Digest([1; 32]), Digest([2; 32]));
     let t = tree_of([(a, va), (b, vb)]);
     // Hand-built: split node at depth 255, then 255 single-child nodes up to the root.
-    let (l, r) = if bit(&a, 255) { (leaf_hash(&b, &vb), leaf_hash(&a, &va)) } else { (leaf_hash(&a, &va), leaf_hash(&b, &vb)) };
+    let (l, r) = if bit(&a, 255) {
+        (leaf_hash(&b, &vb), leaf_hash(&a, &va))
+    } else {
+        (leaf_hash(&a, &va), leaf_hash(&b, &vb))
+    };
     let mut h = node_hash(&l, &r);
     for j in (0..255).rev() {
-        h = if bit(&a, j) { node_hash(&empty_root(), &h) } else { node_hash(&h, &empty_root()) };
+        h = if bit(&a, j) {
+            node_hash(&empty_root(), &h)
+        } else {
+            node_hash(&h, &empty_root())
+        };
     }
     assert_eq!(t.root(), h);
     let p = t.prove(&a);
@@ -425,11 +477,19 @@ fn tampering_a_256_deep_proof_is_detected() {
     let p = t.prove(&a);
     assert_eq!(p.siblings.len(), 256);
     for s in 0..256 {
-        let positions: Vec<usize> = if s == 0 || s == 255 { (0..256).collect() } else { vec![0, 1, 7, 8, 100, 128, 254, 255] };
+        let positions: Vec<usize> = if s == 0 || s == 255 {
+            (0..256).collect()
+        } else {
+            vec![0, 1, 7, 8, 100, 128, 254, 255]
+        };
         for bitpos in positions {
             let mut q = p.clone();
             q.siblings[s] = flip_digest(q.siblings[s], bitpos);
-            assert_eq!(q.lookup(&a, &root), Err(SmtError::RootMismatch), "sibling {s} bit {bitpos}");
+            assert_eq!(
+                q.lookup(&a, &root),
+                Err(SmtError::RootMismatch),
+                "sibling {s} bit {bitpos}"
+            );
         }
     }
     for i in 0..256 {
@@ -439,10 +499,22 @@ fn tampering_a_256_deep_proof_is_detected() {
         assert!(r.is_err(), "terminal key bit {i}");
         let mut q = p.clone();
         q.terminal.as_mut().unwrap().value = flip_digest(va, i);
-        assert_eq!(q.lookup(&a, &root), Err(SmtError::RootMismatch), "terminal value bit {i}");
+        assert_eq!(
+            q.lookup(&a, &root),
+            Err(SmtError::RootMismatch),
+            "terminal value bit {i}"
+        );
         // Every other key, including b (differs only in bit 255), is off this path.
-        assert_eq!(p.lookup(&flip(a, i), &root), Err(SmtError::TerminalOffPath), "queried key bit {i}");
-        assert_eq!(p.lookup(&a, &flip_digest(root, i)), Err(SmtError::RootMismatch), "root bit {i}");
+        assert_eq!(
+            p.lookup(&flip(a, i), &root),
+            Err(SmtError::TerminalOffPath),
+            "queried key bit {i}"
+        );
+        assert_eq!(
+            p.lookup(&a, &flip_digest(root, i)),
+            Err(SmtError::RootMismatch),
+            "root bit {i}"
+        );
     }
     assert_eq!(t.prove(&b).lookup(&b, &root), Ok(Some(vb)));
 }
@@ -475,7 +547,10 @@ fn proof_length_is_logarithmic() {
     }
     assert!(max <= 64, "max proof depth {max} for 10,000 random keys");
     let mean = total as f64 / keys.len() as f64;
-    assert!(mean < 20.0, "mean proof depth {mean}, expected about log2(10,000) ≈ 13.3");
+    assert!(
+        mean < 20.0,
+        "mean proof depth {mean}, expected about log2(10,000) ≈ 13.3"
+    );
 }
 
 #[test]
@@ -493,8 +568,16 @@ fn terminal_off_path_is_refused() {
             let mut forged = p.clone();
             let leaf = forged.terminal.as_mut().unwrap();
             leaf.key = flip(*k, i);
-            assert_eq!(forged.lookup(k, &root), Err(SmtError::TerminalOffPath), "bit {i}");
-            assert_eq!(forged.root_after_set(k, &Digest::ZERO), Err(SmtError::TerminalOffPath), "bit {i}");
+            assert_eq!(
+                forged.lookup(k, &root),
+                Err(SmtError::TerminalOffPath),
+                "bit {i}"
+            );
+            assert_eq!(
+                forged.root_after_set(k, &Digest::ZERO),
+                Err(SmtError::TerminalOffPath),
+                "bit {i}"
+            );
         }
     }
     // An absent key's proof ending in another leaf, presented for a key off that path.
@@ -509,16 +592,33 @@ fn terminal_off_path_is_refused() {
 #[test]
 fn too_deep_proofs_are_refused_not_panicking() {
     let k = [0u8; 32];
-    let p = SmtProof { siblings: vec![empty_root(); MAX_PROOF_DEPTH + 1], terminal: None };
+    let p = SmtProof {
+        siblings: vec![empty_root(); MAX_PROOF_DEPTH + 1],
+        terminal: None,
+    };
     assert_eq!(p.lookup(&k, &empty_root()), Err(SmtError::TooDeep));
     assert_eq!(p.root_after_set(&k, &Digest::ZERO), Err(SmtError::TooDeep));
-    let p = SmtProof { siblings: vec![empty_root(); 10_000], terminal: Some(SmtLeaf { key: k, value: Digest::ZERO }) };
+    let p = SmtProof {
+        siblings: vec![empty_root(); 10_000],
+        terminal: Some(SmtLeaf {
+            key: k,
+            value: Digest::ZERO,
+        }),
+    };
     assert_eq!(p.lookup(&k, &empty_root()), Err(SmtError::TooDeep));
     // 256 is allowed (and verifies when it is real, see the chain test); 257 siblings do
     // not even decode.
-    let bytes = SmtProof { siblings: vec![empty_root(); MAX_PROOF_DEPTH + 1], terminal: None }.to_bytes();
+    let bytes = SmtProof {
+        siblings: vec![empty_root(); MAX_PROOF_DEPTH + 1],
+        terminal: None,
+    }
+    .to_bytes();
     assert!(SmtProof::from_bytes(&bytes).is_err());
-    let bytes = SmtProof { siblings: vec![empty_root(); MAX_PROOF_DEPTH], terminal: None }.to_bytes();
+    let bytes = SmtProof {
+        siblings: vec![empty_root(); MAX_PROOF_DEPTH],
+        terminal: None,
+    }
+    .to_bytes();
     assert!(SmtProof::from_bytes(&bytes).is_ok());
 }
 
@@ -569,7 +669,11 @@ fn tampering_any_bit_of_a_proof_is_detected() {
                 for b in 0..256 {
                     let mut q = p.clone();
                     q.siblings[s] = flip_digest(q.siblings[s], b);
-                    assert_eq!(q.lookup(k, &root), Err(SmtError::RootMismatch), "sibling {s} bit {b}");
+                    assert_eq!(
+                        q.lookup(k, &root),
+                        Err(SmtError::RootMismatch),
+                        "sibling {s} bit {b}"
+                    );
                     checked += 1;
                 }
             }
@@ -583,7 +687,11 @@ fn tampering_any_bit_of_a_proof_is_detected() {
                     let mut q = p.clone();
                     let leaf = q.terminal.as_mut().unwrap();
                     leaf.value = flip_digest(leaf.value, b);
-                    assert_eq!(q.lookup(k, &root), Err(SmtError::RootMismatch), "terminal value bit {b}");
+                    assert_eq!(
+                        q.lookup(k, &root),
+                        Err(SmtError::RootMismatch),
+                        "terminal value bit {b}"
+                    );
                     checked += 2;
                 }
                 // Dropping the terminal (claiming an empty subtree) is refused too.
@@ -593,11 +701,18 @@ fn tampering_any_bit_of_a_proof_is_detected() {
             } else {
                 // Inventing a terminal where the path ends empty is refused.
                 let mut q = p.clone();
-                q.terminal = Some(SmtLeaf { key: *k, value: Digest::ZERO });
+                q.terminal = Some(SmtLeaf {
+                    key: *k,
+                    value: Digest::ZERO,
+                });
                 assert_eq!(q.lookup(k, &root), Err(SmtError::RootMismatch));
             }
             for b in 0..256 {
-                assert_eq!(p.lookup(k, &flip_digest(root, b)), Err(SmtError::RootMismatch), "root bit {b}");
+                assert_eq!(
+                    p.lookup(k, &flip_digest(root, b)),
+                    Err(SmtError::RootMismatch),
+                    "root bit {b}"
+                );
                 checked += 1;
             }
             // Dropping the last sibling or adding one more is refused.

@@ -36,9 +36,28 @@ fn double_spend_from_one_head_is_caught_when_the_receivers_meet() {
         // They meet: C shows B its receipt. B's view already holds another successor of
         // A's parent head, so the receipt is refused and the pair of statements is evidence.
         let err = verify_receipt(&rc.receipt, &view_b).unwrap_err();
-        assert!(matches!(err, ReceiptError::HeadConsumed { party: Party::Sender, .. }), "{err:?}");
-        let (proof, what) = EquivocationProof::new(Statement::Proposal(rb.receipt.proposal.clone()), Statement::Proposal(rc.receipt.proposal.clone())).unwrap();
-        assert_eq!(what, Equivocation::HeadFork { device: a.id(), parent: a.head.digest() });
+        assert!(
+            matches!(
+                err,
+                ReceiptError::HeadConsumed {
+                    party: Party::Sender,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let (proof, what) = EquivocationProof::new(
+            Statement::Proposal(rb.receipt.proposal.clone()),
+            Statement::Proposal(rc.receipt.proposal.clone()),
+        )
+        .unwrap();
+        assert_eq!(
+            what,
+            Equivocation::HeadFork {
+                device: a.id(),
+                parent: a.head.digest()
+            }
+        );
         assert_eq!(what.device(), a.id());
 
         // The proof travels as bytes and convinces a third party that saw nothing else.
@@ -47,13 +66,20 @@ fn double_spend_from_one_head_is_caught_when_the_receivers_meet() {
         assert_eq!(decoded, proof);
         assert_eq!(what2, what);
         // Argument order does not matter: one conflict, one encoding.
-        let (proof2, _) = EquivocationProof::new(Statement::Proposal(rc.receipt.proposal.clone()), Statement::Proposal(rb.receipt.proposal.clone())).unwrap();
+        let (proof2, _) = EquivocationProof::new(
+            Statement::Proposal(rc.receipt.proposal.clone()),
+            Statement::Proposal(rb.receipt.proposal.clone()),
+        )
+        .unwrap();
         assert_eq!(proof2.to_bytes(), bytes);
 
         // A verifier that holds the proof refuses A forever, even for valid receipts.
         let mut d_view = MemoryView::default();
         d_view.banned.insert(what.device());
-        assert_eq!(verify_receipt(&rb.receipt, &d_view).unwrap_err(), ReceiptError::Equivocator(a.id()));
+        assert_eq!(
+            verify_receipt(&rb.receipt, &d_view).unwrap_err(),
+            ReceiptError::Equivocator(a.id())
+        );
     }
 }
 
@@ -66,12 +92,34 @@ fn receiver_side_head_fork_is_provable_from_acceptances() {
     a.fund(token(), 10);
     c.fund(token(), 10);
     // B accepts two payments from the same head of its own.
-    let pa = verify_proposal(&propose(&a.local(), &b.id(), token(), Amount(1), &rnd(&mut ctr)).unwrap().signed, &EmptyView).unwrap();
-    let pc = verify_proposal(&propose(&c.local(), &b.id(), token(), Amount(1), &rnd(&mut ctr)).unwrap().signed, &EmptyView).unwrap();
+    let pa = verify_proposal(
+        &propose(&a.local(), &b.id(), token(), Amount(1), &rnd(&mut ctr))
+            .unwrap()
+            .signed,
+        &EmptyView,
+    )
+    .unwrap();
+    let pc = verify_proposal(
+        &propose(&c.local(), &b.id(), token(), Amount(1), &rnd(&mut ctr))
+            .unwrap()
+            .signed,
+        &EmptyView,
+    )
+    .unwrap();
     let ra = accept(&b.local(), &pa, &rnd(&mut ctr)).unwrap();
     let rc = accept(&b.local(), &pc, &rnd(&mut ctr)).unwrap();
-    let (_, what) = EquivocationProof::new(Statement::Acceptance(ra.receipt.acceptance.clone()), Statement::Acceptance(rc.receipt.acceptance.clone())).unwrap();
-    assert_eq!(what, Equivocation::HeadFork { device: b.id(), parent: b.head.digest() });
+    let (_, what) = EquivocationProof::new(
+        Statement::Acceptance(ra.receipt.acceptance.clone()),
+        Statement::Acceptance(rc.receipt.acceptance.clone()),
+    )
+    .unwrap();
+    assert_eq!(
+        what,
+        Equivocation::HeadFork {
+            device: b.id(),
+            parent: b.head.digest()
+        }
+    );
 }
 
 #[test]
@@ -83,21 +131,52 @@ fn non_conflicts_and_forgeries_are_refused() {
     a.fund(token(), 10);
     let p1 = propose(&a.local(), &b.id(), token(), Amount(1), &rnd(&mut ctr)).unwrap();
     // The same proposal signed twice (hedged signatures differ) is not a conflict.
-    let again = SignedProposal { proposal: p1.signed.proposal.clone(), signature: a.key.sign(p1.signed.proposal.commit().as_bytes(), &rnd(&mut ctr)).unwrap() };
+    let again = SignedProposal {
+        proposal: p1.signed.proposal.clone(),
+        signature: a
+            .key
+            .sign(p1.signed.proposal.commit().as_bytes(), &rnd(&mut ctr))
+            .unwrap(),
+    };
     assert_ne!(again.signature, p1.signed.signature);
-    assert_eq!(EquivocationProof::new(Statement::Proposal(p1.signed.clone()), Statement::Proposal(again)).unwrap_err(), TripwireError::NotConflicting);
+    assert_eq!(
+        EquivocationProof::new(
+            Statement::Proposal(p1.signed.clone()),
+            Statement::Proposal(again)
+        )
+        .unwrap_err(),
+        TripwireError::NotConflicting
+    );
     // A statement with itself.
-    assert_eq!(EquivocationProof::new(Statement::Proposal(p1.signed.clone()), Statement::Proposal(p1.signed.clone())).unwrap_err(), TripwireError::Identical);
+    assert_eq!(
+        EquivocationProof::new(
+            Statement::Proposal(p1.signed.clone()),
+            Statement::Proposal(p1.signed.clone())
+        )
+        .unwrap_err(),
+        TripwireError::Identical
+    );
     // Consecutive transitions of an honest chain do not conflict.
     let r1 = transfer(&mut a, &mut b, token(), 1, &mut ctr);
     let r2 = transfer(&mut a, &mut b, token(), 1, &mut ctr);
     assert_eq!(
-        EquivocationProof::new(Statement::Proposal(r1.proposal.clone()), Statement::Proposal(r2.proposal.clone())).unwrap_err(),
+        EquivocationProof::new(
+            Statement::Proposal(r1.proposal.clone()),
+            Statement::Proposal(r2.proposal.clone())
+        )
+        .unwrap_err(),
         TripwireError::NotConflicting
     );
     // Statements by two different devices never prove anything against either.
     let pc = propose(&b.local(), &c.id(), token(), Amount(1), &rnd(&mut ctr)).unwrap();
-    assert_eq!(EquivocationProof::new(Statement::Proposal(r2.proposal.clone()), Statement::Proposal(pc.signed)).unwrap_err(), TripwireError::DifferentSigners);
+    assert_eq!(
+        EquivocationProof::new(
+            Statement::Proposal(r2.proposal.clone()),
+            Statement::Proposal(pc.signed)
+        )
+        .unwrap_err(),
+        TripwireError::DifferentSigners
+    );
     // A conflict whose second signature is forged is refused: nobody can frame a device.
     let x = propose(&a.local(), &b.id(), token(), Amount(1), &rnd(&mut ctr)).unwrap();
     let y = propose(&a.local(), &c.id(), token(), Amount(1), &rnd(&mut ctr)).unwrap();
@@ -105,19 +184,36 @@ fn non_conflicts_and_forgeries_are_refused() {
     let mut sb = forged.signature.sig_bytes().to_vec();
     sb[5] ^= 1;
     forged.signature = Signature::from_parts(forged.signature.suite(), sb).unwrap();
-    assert!(matches!(EquivocationProof::new(Statement::Proposal(x.signed.clone()), Statement::Proposal(forged)).unwrap_err(), TripwireError::Signature { .. }));
+    assert!(matches!(
+        EquivocationProof::new(
+            Statement::Proposal(x.signed.clone()),
+            Statement::Proposal(forged)
+        )
+        .unwrap_err(),
+        TripwireError::Signature { .. }
+    ));
     // Non-canonical order in the encoding is refused.
-    let (proof, _) = EquivocationProof::new(Statement::Proposal(x.signed.clone()), Statement::Proposal(y.signed.clone())).unwrap();
+    let (proof, _) = EquivocationProof::new(
+        Statement::Proposal(x.signed.clone()),
+        Statement::Proposal(y.signed.clone()),
+    )
+    .unwrap();
     let (s1, s2) = proof.statements();
     let mut w = dsm_core::codec::Writer::new();
     w.message(1, s2);
     w.message(2, s1);
-    assert!(matches!(EquivocationProof::verify_bytes(&w.into_bytes()).unwrap_err(), TripwireError::Decode(_)));
+    assert!(matches!(
+        EquivocationProof::verify_bytes(&w.into_bytes()).unwrap_err(),
+        TripwireError::Decode(_)
+    ));
     // Every single-byte flip of an encoded proof is refused (or, never, accepted as a different proof).
     let bytes = proof.to_bytes();
     for i in (0..bytes.len()).step_by(7) {
         let mut m = bytes.clone();
         m[i] ^= 1 << (i % 8);
-        assert!(EquivocationProof::verify_bytes(&m).is_err(), "flip at {i} accepted");
+        assert!(
+            EquivocationProof::verify_bytes(&m).is_err(),
+            "flip at {i} accepted"
+        );
     }
 }

@@ -20,21 +20,50 @@ const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/dsm-v1.tx
 /// `(name, proto message type or "-", hex)`.
 pub fn compute() -> Vec<(String, &'static str, String)> {
     let mut v: Vec<(String, &'static str, String)> = Vec::new();
-    let mut put = |name: &str, ty: &'static str, bytes: &[u8]| v.push((name.to_string(), ty, hex::encode(bytes)));
+    let mut put = |name: &str, ty: &'static str, bytes: &[u8]| {
+        v.push((name.to_string(), ty, hex::encode(bytes)))
+    };
 
     for t in Tag::ALL {
-        put(&format!("tag.{}", t.label()), "-", tagged_hash(*t, &[]).as_bytes());
+        put(
+            &format!("tag.{}", t.label()),
+            "-",
+            tagged_hash(*t, &[]).as_bytes(),
+        );
     }
-    put("hash.token(ab,c)", "-", tagged_hash(Tag::Token, &[b"ab", b"c"]).as_bytes());
-    put("hash.token(a,bc)", "-", tagged_hash(Tag::Token, &[b"a", b"bc"]).as_bytes());
+    put(
+        "hash.token(ab,c)",
+        "-",
+        tagged_hash(Tag::Token, &[b"ab", b"c"]).as_bytes(),
+    );
+    put(
+        "hash.token(a,bc)",
+        "-",
+        tagged_hash(Tag::Token, &[b"a", b"bc"]).as_bytes(),
+    );
     put("smt.empty_root", "-", empty_root().as_bytes());
     let mut tree = SparseMerkleTree::new();
     for i in 0..5u8 {
-        tree.insert(*tagged_hash(Tag::Token, &[b"key", &[i]]).as_bytes(), tagged_hash(Tag::Token, &[b"value", &[i]]));
+        tree.insert(
+            *tagged_hash(Tag::Token, &[b"key", &[i]]).as_bytes(),
+            tagged_hash(Tag::Token, &[b"value", &[i]]),
+        );
     }
     put("smt.five_leaves.root", "-", tree.root().as_bytes());
-    put("smt.five_leaves.proof(key 3)", "dsm.v1.SmtProof", &tree.prove(tagged_hash(Tag::Token, &[b"key", &[3]]).as_bytes()).to_bytes());
-    put("smt.five_leaves.proof(absent)", "dsm.v1.SmtProof", &tree.prove(tagged_hash(Tag::Token, &[b"absent"]).as_bytes()).to_bytes());
+    put(
+        "smt.five_leaves.proof(key 3)",
+        "dsm.v1.SmtProof",
+        &tree
+            .prove(tagged_hash(Tag::Token, &[b"key", &[3]]).as_bytes())
+            .to_bytes(),
+    );
+    put(
+        "smt.five_leaves.proof(absent)",
+        "dsm.v1.SmtProof",
+        &tree
+            .prove(tagged_hash(Tag::Token, &[b"absent"]).as_bytes())
+            .to_bytes(),
+    );
     put("token.TEST", "-", token().as_bytes());
 
     for suite in SuiteId::ALL {
@@ -46,7 +75,10 @@ pub fn compute() -> Vec<(String, &'static str, String)> {
             // Rebuild A's genesis record exactly as the fixture does.
             let mut g = dsm_core::identity::GenesisCeremony::new(a.key.public_key().clone());
             let reveals: Vec<_> = (0..3u8)
-                .map(|i| dsm_core::identity::EntropyReveal { contributor: tagged_hash(Tag::Token, &[b"test-contributor", &[i]]), secret: [1 ^ (i + 1); 32] })
+                .map(|i| dsm_core::identity::EntropyReveal {
+                    contributor: tagged_hash(Tag::Token, &[b"test-contributor", &[i]]),
+                    secret: [1 ^ (i + 1); 32],
+                })
                 .collect();
             for r in &reveals {
                 g.commit(r.contributor, r.commitment()).unwrap();
@@ -58,19 +90,43 @@ pub fn compute() -> Vec<(String, &'static str, String)> {
             g.finish().unwrap()
         };
         assert_eq!(genesis.digest(), a.identity.genesis);
-        put(&format!("{s}.a.genesis_record"), "dsm.v1.GenesisRecord", &genesis.to_bytes());
+        put(
+            &format!("{s}.a.genesis_record"),
+            "dsm.v1.GenesisRecord",
+            &genesis.to_bytes(),
+        );
         put(&format!("{s}.a.genesis"), "-", genesis.digest().as_bytes());
-        put(&format!("{s}.a.identity"), "dsm.v1.DeviceIdentity", &a.identity.to_bytes());
+        put(
+            &format!("{s}.a.identity"),
+            "dsm.v1.DeviceIdentity",
+            &a.identity.to_bytes(),
+        );
         put(&format!("{s}.a.device_id"), "-", a.id().as_bytes());
         put(&format!("{s}.b.device_id"), "-", b.id().as_bytes());
         let rel = RelationshipKey::between(&a.id(), &b.id());
         put(&format!("{s}.ab.relationship_key"), "-", rel.as_bytes());
-        put(&format!("{s}.ab.genesis_tip"), "-", rel.genesis_tip().as_bytes());
+        put(
+            &format!("{s}.ab.genesis_tip"),
+            "-",
+            rel.genesis_tip().as_bytes(),
+        );
         let initial = DeviceHead::initial(a.id(), &a.identity.genesis);
-        put(&format!("{s}.a.initial_head"), "dsm.v1.DeviceHead", &initial.to_bytes());
-        put(&format!("{s}.a.initial_head.digest"), "-", initial.digest().as_bytes());
+        put(
+            &format!("{s}.a.initial_head"),
+            "dsm.v1.DeviceHead",
+            &initial.to_bytes(),
+        );
+        put(
+            &format!("{s}.a.initial_head.digest"),
+            "-",
+            initial.digest().as_bytes(),
+        );
         a.fund(token(), 1_000);
-        put(&format!("{s}.a.funded_head"), "dsm.v1.DeviceHead", &a.head.to_bytes());
+        put(
+            &format!("{s}.a.funded_head"),
+            "dsm.v1.DeviceHead",
+            &a.head.to_bytes(),
+        );
 
         // A pays B 250 with deterministic signatures (all-zero signing randomness).
         let zero = [0u8; 32];
@@ -80,24 +136,62 @@ pub fn compute() -> Vec<(String, &'static str, String)> {
         let vp = verify_proposal(&p.signed, &EmptyView).unwrap();
         let acc = accept(&b.local(), &vp, &zero).unwrap();
         let r = &acc.receipt;
-        put(&format!("{s}.ab.step"), "dsm.v1.RelationshipStep", &r.proposal.proposal.step.to_bytes());
+        put(
+            &format!("{s}.ab.step"),
+            "dsm.v1.RelationshipStep",
+            &r.proposal.proposal.step.to_bytes(),
+        );
         put(&format!("{s}.ab.child_tip"), "-", acc.child_tip.as_bytes());
-        put(&format!("{s}.ab.proposal_commit"), "-", r.proposal.proposal.commit().as_bytes());
-        put(&format!("{s}.ab.acceptance_commit"), "-", r.acceptance.acceptance.commit().as_bytes());
+        put(
+            &format!("{s}.ab.proposal_commit"),
+            "-",
+            r.proposal.proposal.commit().as_bytes(),
+        );
+        put(
+            &format!("{s}.ab.acceptance_commit"),
+            "-",
+            r.acceptance.acceptance.commit().as_bytes(),
+        );
         put(&format!("{s}.ab.receipt"), "dsm.v1.Receipt", &r.to_bytes());
-        put(&format!("{s}.ab.receipt.digest"), "-", r.digest().as_bytes());
+        put(
+            &format!("{s}.ab.receipt.digest"),
+            "-",
+            r.digest().as_bytes(),
+        );
         b.head = acc.child_head.clone();
 
         // A also pays C 250 from the same head: the equivocation proof.
-        let fork = propose(&LocalDevice { identity: &a.identity, key: &a.key, head: &fork_head, tree: &fork_tree }, &c.id(), token(), Amount(250), &zero).unwrap();
-        let (proof, _) = EquivocationProof::new(Statement::Proposal(p.signed.clone()), Statement::Proposal(fork.signed)).unwrap();
-        put(&format!("{s}.a.equivocation_proof"), "dsm.v1.EquivocationProof", &proof.to_bytes());
+        let fork = propose(
+            &LocalDevice {
+                identity: &a.identity,
+                key: &a.key,
+                head: &fork_head,
+                tree: &fork_tree,
+            },
+            &c.id(),
+            token(),
+            Amount(250),
+            &zero,
+        )
+        .unwrap();
+        let (proof, _) = EquivocationProof::new(
+            Statement::Proposal(p.signed.clone()),
+            Statement::Proposal(fork.signed),
+        )
+        .unwrap();
+        put(
+            &format!("{s}.a.equivocation_proof"),
+            "dsm.v1.EquivocationProof",
+            &proof.to_bytes(),
+        );
     }
     v
 }
 
 fn render(v: &[(String, &'static str, String)]) -> String {
-    let mut out = String::from("# DSM v1 conformance vectors. Format: name <TAB> proto message type or '-' <TAB> hex\n");
+    let mut out = String::from(
+        "# DSM v1 conformance vectors. Format: name <TAB> proto message type or '-' <TAB> hex\n",
+    );
     out.push_str("# Generated by crates/dsm-core/tests/vectors.rs; see PROTOCOL.md §10.\n");
     for (n, t, h) in v {
         out.push_str(&format!("{n}\t{t}\t{h}\n"));
@@ -111,7 +205,8 @@ fn vectors_match_the_file() {
     if std::env::var_os("DSM_WRITE_VECTORS").is_some() {
         std::fs::write(PATH, &text).unwrap();
     }
-    let file = std::fs::read_to_string(PATH).expect("vector file (generate with DSM_WRITE_VECTORS=1)");
+    let file =
+        std::fs::read_to_string(PATH).expect("vector file (generate with DSM_WRITE_VECTORS=1)");
     for (a, b) in file.lines().zip(text.lines()) {
         assert_eq!(a, b, "vector differs");
     }
@@ -129,7 +224,8 @@ fn file_vectors_decode_strictly_and_verify() {
         let bytes = hex::decode(hexs).unwrap();
         match ty {
             "dsm.v1.Receipt" => {
-                let v = verify_receipt_bytes(&bytes, &EmptyView).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let v = verify_receipt_bytes(&bytes, &EmptyView)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert_eq!(v.receipt().to_bytes(), bytes);
                 receipts += 1;
             }
@@ -137,9 +233,15 @@ fn file_vectors_decode_strictly_and_verify() {
                 EquivocationProof::verify_bytes(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
                 proofs += 1;
             }
-            "dsm.v1.SmtProof" => assert_eq!(SmtProof::from_bytes(&bytes).unwrap().to_bytes(), bytes),
-            "dsm.v1.DeviceHead" => assert_eq!(DeviceHead::from_bytes(&bytes).unwrap().to_bytes(), bytes),
-            "dsm.v1.GenesisRecord" => assert_eq!(GenesisRecord::from_bytes(&bytes).unwrap().to_bytes(), bytes),
+            "dsm.v1.SmtProof" => {
+                assert_eq!(SmtProof::from_bytes(&bytes).unwrap().to_bytes(), bytes)
+            }
+            "dsm.v1.DeviceHead" => {
+                assert_eq!(DeviceHead::from_bytes(&bytes).unwrap().to_bytes(), bytes)
+            }
+            "dsm.v1.GenesisRecord" => {
+                assert_eq!(GenesisRecord::from_bytes(&bytes).unwrap().to_bytes(), bytes)
+            }
             _ => {}
         }
     }

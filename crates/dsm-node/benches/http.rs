@@ -21,7 +21,10 @@ fn run(name: &str, clients: usize, secs: f64, op: impl Fn(&ureq::Agent, u64) -> 
         for c in 0..clients {
             let (done, bad, op) = (&done, &bad, &op);
             s.spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
                 let mut i = c as u64 * 1_000_000_000;
                 while start.elapsed().as_secs_f64() < secs {
                     let status = op(&agent, i);
@@ -35,13 +38,23 @@ fn run(name: &str, clients: usize, secs: f64, op: impl Fn(&ureq::Agent, u64) -> 
         }
     });
     let n = done.load(Ordering::Relaxed);
-    println!("{name:<28} {:>9.0} req/s  ({n} requests, {} clients, {} non-2xx)", n as f64 / start.elapsed().as_secs_f64(), clients, bad.load(Ordering::Relaxed));
+    println!(
+        "{name:<28} {:>9.0} req/s  ({n} requests, {} clients, {} non-2xx)",
+        n as f64 / start.elapsed().as_secs_f64(),
+        clients,
+        bad.load(Ordering::Relaxed)
+    );
 }
 
 fn rss_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -49,29 +62,57 @@ fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let secs = if quick { 1.0 } else { 5.0 };
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
-    rt.spawn(dsm_node::serve(listener, Node::new(EmbeddedStore::open(&dir.path().join("node.redb")).unwrap(), Quotas::default()), dsm_node::Timeouts::default()));
+    rt.spawn(dsm_node::serve(
+        listener,
+        Node::new(
+            EmbeddedStore::open(&dir.path().join("node.redb")).unwrap(),
+            Quotas::default(),
+        ),
+        dsm_node::Timeouts::default(),
+    ));
     std::thread::sleep(Duration::from_millis(100));
     println!("dsm-node, embedded store, 2 server worker threads");
     load(&format!("http://{addr}"), secs);
     if let Ok(url) = std::env::var("DSM_BENCH_POSTGRES") {
         let store = dsm_node::pg::PostgresStore::connect(&url, 4).unwrap();
         store.reset().unwrap();
-        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let addr = listener.local_addr().unwrap();
-        rt.spawn(dsm_node::serve(listener, Node::new(store, Quotas::default()), dsm_node::Timeouts::default()));
+        rt.spawn(dsm_node::serve(
+            listener,
+            Node::new(store, Quotas::default()),
+            dsm_node::Timeouts::default(),
+        ));
         std::thread::sleep(Duration::from_millis(100));
-        println!("dsm-node, PostgreSQL store (4 connections, same machine), 2 server worker threads");
+        println!(
+            "dsm-node, PostgreSQL store (4 connections, same machine), 2 server worker threads"
+        );
         load(&format!("http://{addr}"), secs);
     }
-    println!("memory of this process (node + load clients): peak RSS {} MiB, now {} MiB", rss_kib("VmHWM:") / 1024, rss_kib("VmRSS:") / 1024);
+    println!(
+        "memory of this process (node + load clients): peak RSS {} MiB, now {} MiB",
+        rss_kib("VmHWM:") / 1024,
+        rss_kib("VmRSS:") / 1024
+    );
 }
 
 fn load(base: &str, secs: f64) {
     // 1,000 small objects to read.
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let objects: Vec<String> = (0..1000u32)
         .map(|i| {
             let body = format!("object number {i}, about a hundred bytes of payload .......................................").into_bytes();
@@ -86,12 +127,23 @@ fn load(base: &str, secs: f64) {
         r.status().as_u16()
     });
     run("PUT new object (fsync)", 4, secs, |a, i| {
-        let body = format!("fresh object {i} ............................................................").into_bytes();
-        a.put(format!("{base}/v1/objects/{}", hex(&object_address(&body)))).send(&body[..]).unwrap().status().as_u16()
+        let body = format!(
+            "fresh object {i} ............................................................"
+        )
+        .into_bytes();
+        a.put(format!("{base}/v1/objects/{}", hex(&object_address(&body))))
+            .send(&body[..])
+            .unwrap()
+            .status()
+            .as_u16()
     });
     run("PUT slot if absent (fsync)", 4, secs, |a, i| {
         let mut d = [0u8; 32];
         d[..8].copy_from_slice(&i.to_be_bytes());
-        a.put(format!("{base}/v1/slots/{}/{}", hex(&d), hex(&[7; 32]))).send(&b"successor head bytes"[..]).unwrap().status().as_u16()
+        a.put(format!("{base}/v1/slots/{}/{}", hex(&d), hex(&[7; 32])))
+            .send(&b"successor head bytes"[..])
+            .unwrap()
+            .status()
+            .as_u16()
     });
 }

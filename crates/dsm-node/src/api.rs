@@ -29,7 +29,12 @@ pub struct Node<S: NodeStore> {
 impl<S: NodeStore> Node<S> {
     /// A node over `store`.
     pub fn new(store: S, quotas: Quotas) -> Arc<Self> {
-        Arc::new(Node { store, quotas, requests: AtomicU64::new(0), rejected: AtomicU64::new(0) })
+        Arc::new(Node {
+            store,
+            quotas,
+            requests: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+        })
     }
 }
 
@@ -42,7 +47,12 @@ struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, [(header::CONTENT_TYPE, "application/json")], serde_json::json!({ "error": self.1 }).to_string()).into_response()
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({ "error": self.1 }).to_string(),
+        )
+            .into_response()
     }
 }
 
@@ -58,29 +68,60 @@ impl From<StoreError> for ApiError {
 type ApiResult = Result<Response, ApiError>;
 
 fn id(what: &str, hex: &str) -> Result<Id, ApiError> {
-    dsm_core::hash::Digest::from_hex(hex).map(|d| *d.as_bytes()).ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, format!("{what} must be 64 hex digits, got {hex:?}")))
+    dsm_core::hash::Digest::from_hex(hex)
+        .map(|d| *d.as_bytes())
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("{what} must be 64 hex digits, got {hex:?}"),
+            )
+        })
 }
 
 fn sized(body: &Bytes) -> Result<(), ApiError> {
     if body.is_empty() {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "the body is empty".into()));
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "the body is empty".into(),
+        ));
     }
     if body.len() > MAX_ITEM_LEN {
-        return Err(ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is {} bytes, over the {MAX_ITEM_LEN}-byte cap", body.len())));
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is {} bytes, over the {MAX_ITEM_LEN}-byte cap",
+                body.len()
+            ),
+        ));
     }
     Ok(())
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?.map_err(ApiError::from)
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(ApiError::from)
 }
 
 fn octets(status: StatusCode, bytes: Vec<u8>) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        bytes,
+    )
+        .into_response()
 }
 
 fn json(status: StatusCode, v: serde_json::Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
 }
 
 async fn health() -> &'static str {
@@ -98,42 +139,73 @@ async fn metrics<S: NodeStore>(State(n): State<Arc<Node<S>>>) -> ApiResult {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
-async fn get_object<S: NodeStore>(State(n): State<Arc<Node<S>>>, Path(addr): Path<String>) -> ApiResult {
+async fn get_object<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path(addr): Path<String>,
+) -> ApiResult {
     let addr = id("the object address", &addr)?;
     match blocking(move || n.store.get_object(&addr)).await? {
         Some(b) => Ok(octets(StatusCode::OK, b)),
-        None => Err(ApiError(StatusCode::NOT_FOUND, "no object at this address".into())),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "no object at this address".into(),
+        )),
     }
 }
 
-async fn put_object<S: NodeStore>(State(n): State<Arc<Node<S>>>, Path(addr): Path<String>, body: Bytes) -> ApiResult {
+async fn put_object<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path(addr): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     let addr = id("the object address", &addr)?;
     sized(&body)?;
     if object_address(&body) != addr {
-        return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, "the bytes do not hash to this address (address = H(\"DSM/v1/object-address\", bytes))".into()));
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the bytes do not hash to this address (address = H(\"DSM/v1/object-address\", bytes))"
+                .into(),
+        ));
     }
-    Ok(match blocking(move || n.store.put_object(&addr, &body)).await? {
-        PutObject::Created => StatusCode::CREATED.into_response(),
-        PutObject::Exists => StatusCode::OK.into_response(),
-    })
+    Ok(
+        match blocking(move || n.store.put_object(&addr, &body)).await? {
+            PutObject::Created => StatusCode::CREATED.into_response(),
+            PutObject::Exists => StatusCode::OK.into_response(),
+        },
+    )
 }
 
-async fn get_slot<S: NodeStore>(State(n): State<Arc<Node<S>>>, Path((device, parent)): Path<(String, String)>) -> ApiResult {
-    let (device, parent) = (id("the device id", &device)?, id("the parent head digest", &parent)?);
+async fn get_slot<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path((device, parent)): Path<(String, String)>,
+) -> ApiResult {
+    let (device, parent) = (
+        id("the device id", &device)?,
+        id("the parent head digest", &parent)?,
+    );
     match blocking(move || n.store.get_slot(&device, &parent)).await? {
         Some(b) => Ok(octets(StatusCode::OK, b)),
         None => Err(ApiError(StatusCode::NOT_FOUND, "the slot is empty".into())),
     }
 }
 
-async fn put_slot<S: NodeStore>(State(n): State<Arc<Node<S>>>, Path((device, parent)): Path<(String, String)>, body: Bytes) -> ApiResult {
-    let (device, parent) = (id("the device id", &device)?, id("the parent head digest", &parent)?);
+async fn put_slot<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path((device, parent)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let (device, parent) = (
+        id("the device id", &device)?,
+        id("the parent head digest", &parent)?,
+    );
     sized(&body)?;
-    Ok(match blocking(move || n.store.put_slot(&device, &parent, &body)).await? {
-        PutSlot::Created => StatusCode::CREATED.into_response(),
-        PutSlot::Same => StatusCode::OK.into_response(),
-        PutSlot::Conflict(existing) => octets(StatusCode::CONFLICT, existing),
-    })
+    Ok(
+        match blocking(move || n.store.put_slot(&device, &parent, &body)).await? {
+            PutSlot::Created => StatusCode::CREATED.into_response(),
+            PutSlot::Same => StatusCode::OK.into_response(),
+            PutSlot::Conflict(existing) => octets(StatusCode::CONFLICT, existing),
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -147,7 +219,11 @@ struct AckQuery {
     upto: u64,
 }
 
-async fn b0x_append<S: NodeStore>(State(n): State<Arc<Node<S>>>, Path(recipient): Path<String>, body: Bytes) -> ApiResult {
+async fn b0x_append<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path(recipient): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     let recipient = id("the recipient", &recipient)?;
     sized(&body)?;
     let quotas = n.quotas;
@@ -156,9 +232,16 @@ async fn b0x_append<S: NodeStore>(State(n): State<Arc<Node<S>>>, Path(recipient)
 }
 
 /// List encoding: for each item `u64be(seq) ‖ u32be(len) ‖ bytes`.
-async fn b0x_list<S: NodeStore>(State(n): State<Arc<Node<S>>>, Path(recipient): Path<String>, Query(q): Query<ListQuery>) -> ApiResult {
+async fn b0x_list<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path(recipient): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult {
     let recipient = id("the recipient", &recipient)?;
-    let (after, limit) = (q.after.unwrap_or(0), q.limit.unwrap_or(MAX_LIST).min(MAX_LIST));
+    let (after, limit) = (
+        q.after.unwrap_or(0),
+        q.limit.unwrap_or(MAX_LIST).min(MAX_LIST),
+    );
     let items = blocking(move || n.store.b0x_list(&recipient, after, limit)).await?;
     let mut out = Vec::new();
     for (seq, b) in items {
@@ -169,21 +252,44 @@ async fn b0x_list<S: NodeStore>(State(n): State<Arc<Node<S>>>, Path(recipient): 
     Ok(octets(StatusCode::OK, out))
 }
 
-async fn b0x_ack<S: NodeStore>(State(n): State<Arc<Node<S>>>, Path(recipient): Path<String>, Query(q): Query<AckQuery>) -> ApiResult {
+async fn b0x_ack<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path(recipient): Path<String>,
+    Query(q): Query<AckQuery>,
+) -> ApiResult {
     let recipient = id("the recipient", &recipient)?;
     let removed = blocking(move || n.store.b0x_ack(&recipient, q.upto)).await?;
-    Ok(json(StatusCode::OK, serde_json::json!({ "removed": removed })))
+    Ok(json(
+        StatusCode::OK,
+        serde_json::json!({ "removed": removed }),
+    ))
 }
 
-async fn put_evidence<S: NodeStore>(State(n): State<Arc<Node<S>>>, Path(device): Path<String>, body: Bytes) -> ApiResult {
+async fn put_evidence<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path(device): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     let device = id("the device id", &device)?;
     sized(&body)?;
-    Ok(if blocking(move || n.store.put_evidence(&device, &body)).await? { StatusCode::CREATED.into_response() } else { StatusCode::OK.into_response() })
+    Ok(
+        if blocking(move || n.store.put_evidence(&device, &body)).await? {
+            StatusCode::CREATED.into_response()
+        } else {
+            StatusCode::OK.into_response()
+        },
+    )
 }
 
 /// List encoding: for each proof `u64be(seq) ‖ device (32) ‖ u32be(len) ‖ bytes`.
-async fn list_evidence<S: NodeStore>(State(n): State<Arc<Node<S>>>, Query(q): Query<ListQuery>) -> ApiResult {
-    let (after, limit) = (q.after.unwrap_or(0), q.limit.unwrap_or(MAX_LIST).min(MAX_LIST));
+async fn list_evidence<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult {
+    let (after, limit) = (
+        q.after.unwrap_or(0),
+        q.limit.unwrap_or(MAX_LIST).min(MAX_LIST),
+    );
     let items = blocking(move || n.store.list_evidence(after, limit)).await?;
     let mut out = Vec::new();
     for (seq, device, b) in items {
@@ -196,10 +302,17 @@ async fn list_evidence<S: NodeStore>(State(n): State<Arc<Node<S>>>, Query(q): Qu
 }
 
 async fn not_found() -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, "no such route; see PROTOCOL.md §15 for the API".into())
+    ApiError(
+        StatusCode::NOT_FOUND,
+        "no such route; see PROTOCOL.md §15 for the API".into(),
+    )
 }
 
-async fn count<S: NodeStore>(State(n): State<Arc<Node<S>>>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn count<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     n.requests.fetch_add(1, Relaxed);
     let resp = next.run(req).await;
     if resp.status().is_client_error() {
@@ -213,13 +326,30 @@ pub fn router<S: NodeStore>(node: Arc<Node<S>>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics::<S>))
-        .route("/v1/objects/{addr}", get(get_object::<S>).put(put_object::<S>))
-        .route("/v1/slots/{device}/{parent}", get(get_slot::<S>).put(put_slot::<S>))
-        .route("/v1/b0x/{recipient}", get(b0x_list::<S>).post(b0x_append::<S>).delete(b0x_ack::<S>))
+        .route(
+            "/v1/objects/{addr}",
+            get(get_object::<S>).put(put_object::<S>),
+        )
+        .route(
+            "/v1/slots/{device}/{parent}",
+            get(get_slot::<S>).put(put_slot::<S>),
+        )
+        .route(
+            "/v1/b0x/{recipient}",
+            get(b0x_list::<S>)
+                .post(b0x_append::<S>)
+                .delete(b0x_ack::<S>),
+        )
         .route("/v1/evidence", get(list_evidence::<S>))
-        .route("/v1/evidence/{device}", axum::routing::put(put_evidence::<S>))
+        .route(
+            "/v1/evidence/{device}",
+            axum::routing::put(put_evidence::<S>),
+        )
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(node.clone(), count::<S>))
+        .layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            count::<S>,
+        ))
         // Over-cap bodies are cut off while streaming, before they are buffered whole.
         .layer(DefaultBodyLimit::max(MAX_ITEM_LEN + 1))
         .with_state(node)

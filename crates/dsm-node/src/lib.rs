@@ -28,14 +28,22 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { header: Duration::from_secs(10), request: Duration::from_secs(30) }
+        Timeouts {
+            header: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+        }
     }
 }
 
 /// Serves `node` on `listener` until the future is dropped: one task per connection,
 /// HTTP/1.1 with keep-alive, header and request timeouts.
-pub async fn serve<S: store::NodeStore>(listener: tokio::net::TcpListener, node: Arc<api::Node<S>>, timeouts: Timeouts) -> std::io::Result<()> {
-    #[allow(deprecated)] // TimeoutLayer::new: the replacement needs a status argument only newer versions take.
+pub async fn serve<S: store::NodeStore>(
+    listener: tokio::net::TcpListener,
+    node: Arc<api::Node<S>>,
+    timeouts: Timeouts,
+) -> std::io::Result<()> {
+    #[allow(deprecated)]
+    // TimeoutLayer::new: the replacement needs a status argument only newer versions take.
     let app = api::router(node).layer(tower_http::timeout::TimeoutLayer::new(timeouts.request));
     loop {
         let stream = match listener.accept().await {
@@ -52,7 +60,9 @@ pub async fn serve<S: store::NodeStore>(listener: tokio::net::TcpListener, node:
             let io = hyper_util::rt::TokioIo::new(stream);
             let service = hyper_util::service::TowerToHyperService::new(app);
             let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeouts.header);
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(timeouts.header);
             let _ = builder.serve_connection(io, service).await;
         });
     }

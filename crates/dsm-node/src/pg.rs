@@ -48,7 +48,9 @@ impl PostgresStore {
                             c
                         }
                         Err(e) => {
-                            let _ = ready_tx.send(Err(StoreError::Backend(format!("cannot connect to PostgreSQL at {url:?}: {e}"))));
+                            let _ = ready_tx.send(Err(StoreError::Backend(format!(
+                                "cannot connect to PostgreSQL at {url:?}: {e}"
+                            ))));
                             return;
                         }
                     };
@@ -61,19 +63,30 @@ impl PostgresStore {
             ready_rx.recv().map_err(backend)??;
             pool.push(Mutex::new(job_tx));
         }
-        let store = PostgresStore { pool, next: AtomicUsize::new(0) };
+        let store = PostgresStore {
+            pool,
+            next: AtomicUsize::new(0),
+        };
         store.migrate()?;
         Ok(store)
     }
 
-    fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+    fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
         let (tx, rx) = mpsc::channel();
         let job: Job = Box::new(move |c: &mut Client| {
             let _ = tx.send(f(c));
         });
-        self.pool[i].lock().unwrap_or_else(|p| p.into_inner()).send(job).map_err(|_| StoreError::Backend("the PostgreSQL connection thread stopped".into()))?;
-        rx.recv().map_err(|_| StoreError::Backend("the PostgreSQL connection thread stopped".into()))?
+        self.pool[i]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job)
+            .map_err(|_| StoreError::Backend("the PostgreSQL connection thread stopped".into()))?;
+        rx.recv()
+            .map_err(|_| StoreError::Backend("the PostgreSQL connection thread stopped".into()))?
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
@@ -102,22 +115,45 @@ impl PostgresStore {
 impl NodeStore for PostgresStore {
     fn get_object(&self, addr: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         let addr = *addr;
-        self.with(move |c| Ok(c.query_opt("SELECT bytes FROM dsm_objects WHERE addr = $1", &[&addr.as_slice()]).map_err(backend)?.map(|r| r.get(0))))
+        self.with(move |c| {
+            Ok(c.query_opt(
+                "SELECT bytes FROM dsm_objects WHERE addr = $1",
+                &[&addr.as_slice()],
+            )
+            .map_err(backend)?
+            .map(|r| r.get(0)))
+        })
     }
 
     fn put_object(&self, addr: &Id, bytes: &[u8]) -> Result<PutObject, StoreError> {
         let addr = *addr;
         let bytes = bytes.to_vec();
         self.with(move |c| {
-            let n = c.execute("INSERT INTO dsm_objects VALUES ($1, $2) ON CONFLICT (addr) DO NOTHING", &[&addr.as_slice(), &bytes]).map_err(backend)?;
-            Ok(if n == 1 { PutObject::Created } else { PutObject::Exists })
+            let n = c
+                .execute(
+                    "INSERT INTO dsm_objects VALUES ($1, $2) ON CONFLICT (addr) DO NOTHING",
+                    &[&addr.as_slice(), &bytes],
+                )
+                .map_err(backend)?;
+            Ok(if n == 1 {
+                PutObject::Created
+            } else {
+                PutObject::Exists
+            })
         })
     }
 
     fn get_slot(&self, device: &Id, parent: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         let device = *device;
         let parent = *parent;
-        self.with(move |c| Ok(c.query_opt("SELECT bytes FROM dsm_slots WHERE device = $1 AND parent = $2", &[&device.as_slice(), &parent.as_slice()]).map_err(backend)?.map(|r| r.get(0))))
+        self.with(move |c| {
+            Ok(c.query_opt(
+                "SELECT bytes FROM dsm_slots WHERE device = $1 AND parent = $2",
+                &[&device.as_slice(), &parent.as_slice()],
+            )
+            .map_err(backend)?
+            .map(|r| r.get(0)))
+        })
     }
 
     fn put_slot(&self, device: &Id, parent: &Id, bytes: &[u8]) -> Result<PutSlot, StoreError> {
@@ -158,7 +194,12 @@ impl NodeStore for PostgresStore {
         })
     }
 
-    fn b0x_list(&self, recipient: &Id, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    fn b0x_list(
+        &self,
+        recipient: &Id,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let recipient = *recipient;
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         self.with(move |c| {
@@ -170,7 +211,13 @@ impl NodeStore for PostgresStore {
     fn b0x_ack(&self, recipient: &Id, upto: u64) -> Result<u64, StoreError> {
         let recipient = *recipient;
         let upto = i64::try_from(upto).unwrap_or(i64::MAX);
-        self.with(move |c| c.execute("DELETE FROM dsm_b0x WHERE recipient = $1 AND seq <= $2", &[&recipient.as_slice(), &upto]).map_err(backend))
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM dsm_b0x WHERE recipient = $1 AND seq <= $2",
+                &[&recipient.as_slice(), &upto],
+            )
+            .map_err(backend)
+        })
     }
 
     fn put_evidence(&self, device: &Id, bytes: &[u8]) -> Result<bool, StoreError> {
@@ -179,7 +226,11 @@ impl NodeStore for PostgresStore {
         self.with(move |c| Ok(c.execute("INSERT INTO dsm_evidence (device, bytes) VALUES ($1, $2) ON CONFLICT (device) DO NOTHING", &[&device.as_slice(), &bytes]).map_err(backend)? == 1))
     }
 
-    fn list_evidence(&self, after: u64, limit: usize) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError> {
+    fn list_evidence(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         self.with(move |c| {
             let rows = c.query("SELECT seq, device, bytes FROM dsm_evidence WHERE seq > $1 ORDER BY seq LIMIT $2", &[&after, &(limit as i64)]).map_err(backend)?;

@@ -67,14 +67,23 @@ pub trait NodeStore: Send + Sync + 'static {
     /// Appends an item to `recipient`'s b0x; returns its sequence number (from 1).
     fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError>;
     /// Items of `recipient`'s b0x with sequence number > `after`, at most `limit`.
-    fn b0x_list(&self, recipient: &Id, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    fn b0x_list(
+        &self,
+        recipient: &Id,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
     /// Removes items with sequence number ≤ `upto`; returns how many were removed.
     fn b0x_ack(&self, recipient: &Id, upto: u64) -> Result<u64, StoreError>;
     /// Stores evidence against `device` (the first one published is kept); returns true if
     /// it is new.
     fn put_evidence(&self, device: &Id, bytes: &[u8]) -> Result<bool, StoreError>;
     /// Evidence with sequence number > `after`, at most `limit`: (seq, device, bytes).
-    fn list_evidence(&self, after: u64, limit: usize) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError>;
+    fn list_evidence(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError>;
     /// Counts for the metrics endpoint: (objects, slots, b0x items, evidence).
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError>;
 }
@@ -141,7 +150,11 @@ impl NodeStore for EmbeddedStore {
             !exists
         };
         txn.commit().map_err(backend)?;
-        Ok(if created { PutObject::Created } else { PutObject::Exists })
+        Ok(if created {
+            PutObject::Created
+        } else {
+            PutObject::Exists
+        })
     }
 
     fn get_slot(&self, device: &Id, parent: &Id) -> Result<Option<Vec<u8>>, StoreError> {
@@ -154,7 +167,10 @@ impl NodeStore for EmbeddedStore {
         let txn = self.db.begin_write().map_err(backend)?;
         let outcome = {
             let mut t = txn.open_table(SLOTS).map_err(backend)?;
-            let existing = t.get(key.as_slice()).map_err(backend)?.map(|v| v.value().to_vec());
+            let existing = t
+                .get(key.as_slice())
+                .map_err(backend)?
+                .map(|v| v.value().to_vec());
             match existing {
                 Some(v) if v == bytes => PutSlot::Same,
                 Some(v) => PutSlot::Conflict(v),
@@ -176,29 +192,48 @@ impl NodeStore for EmbeddedStore {
         let txn = self.db.begin_write().map_err(backend)?;
         let seq = {
             let mut next = txn.open_table(B0X_NEXT).map_err(backend)?;
-            let seq = next.get(recipient.as_slice()).map_err(backend)?.map(|v| read_u64(v.value())).unwrap_or(1);
+            let seq = next
+                .get(recipient.as_slice())
+                .map_err(backend)?
+                .map(|v| read_u64(v.value()))
+                .unwrap_or(1);
             let mut items = txn.open_table(B0X).map_err(backend)?;
             let lo = [recipient.as_slice(), &be(0)].concat();
             let hi = [recipient.as_slice(), &be(u64::MAX)].concat();
-            let waiting = items.range(lo.as_slice()..=hi.as_slice()).map_err(backend)?.count() as u64;
+            let waiting = items
+                .range(lo.as_slice()..=hi.as_slice())
+                .map_err(backend)?
+                .count() as u64;
             if waiting >= quotas.b0x_items {
                 return Err(StoreError::Quota("this b0x holds the maximum number of items; the recipient must acknowledge some first"));
             }
-            items.insert([recipient.as_slice(), &be(seq)].concat().as_slice(), bytes).map_err(backend)?;
-            next.insert(recipient.as_slice(), be(seq + 1).as_slice()).map_err(backend)?;
+            items
+                .insert([recipient.as_slice(), &be(seq)].concat().as_slice(), bytes)
+                .map_err(backend)?;
+            next.insert(recipient.as_slice(), be(seq + 1).as_slice())
+                .map_err(backend)?;
             seq
         };
         txn.commit().map_err(backend)?;
         Ok(seq)
     }
 
-    fn b0x_list(&self, recipient: &Id, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    fn b0x_list(
+        &self,
+        recipient: &Id,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let items = txn.open_table(B0X).map_err(backend)?;
         let lo = [recipient.as_slice(), &be(after.saturating_add(1))].concat();
         let hi = [recipient.as_slice(), &be(u64::MAX)].concat();
         let mut out = Vec::new();
-        for item in items.range(lo.as_slice()..=hi.as_slice()).map_err(backend)?.take(limit) {
+        for item in items
+            .range(lo.as_slice()..=hi.as_slice())
+            .map_err(backend)?
+            .take(limit)
+        {
             let (k, v) = item.map_err(backend)?;
             out.push((read_u64(&k.value()[32..]), v.value().to_vec()));
         }
@@ -211,7 +246,12 @@ impl NodeStore for EmbeddedStore {
             let mut items = txn.open_table(B0X).map_err(backend)?;
             let lo = [recipient.as_slice(), &be(0)].concat();
             let hi = [recipient.as_slice(), &be(upto)].concat();
-            let keys: Vec<Vec<u8>> = items.range(lo.as_slice()..=hi.as_slice()).map_err(backend)?.map(|i| i.map(|(k, _)| k.value().to_vec())).collect::<Result<_, _>>().map_err(backend)?;
+            let keys: Vec<Vec<u8>> = items
+                .range(lo.as_slice()..=hi.as_slice())
+                .map_err(backend)?
+                .map(|i| i.map(|(k, _)| k.value().to_vec()))
+                .collect::<Result<_, _>>()
+                .map_err(backend)?;
             for k in &keys {
                 items.remove(k.as_slice()).map_err(backend)?;
             }
@@ -229,9 +269,19 @@ impl NodeStore for EmbeddedStore {
                 false
             } else {
                 let mut ev = txn.open_table(EVIDENCE).map_err(backend)?;
-                let seq = ev.last().map_err(backend)?.map(|(k, _)| read_u64(k.value()) + 1).unwrap_or(1);
-                ev.insert(be(seq).as_slice(), [device.as_slice(), bytes].concat().as_slice()).map_err(backend)?;
-                by_device.insert(device.as_slice(), be(seq).as_slice()).map_err(backend)?;
+                let seq = ev
+                    .last()
+                    .map_err(backend)?
+                    .map(|(k, _)| read_u64(k.value()) + 1)
+                    .unwrap_or(1);
+                ev.insert(
+                    be(seq).as_slice(),
+                    [device.as_slice(), bytes].concat().as_slice(),
+                )
+                .map_err(backend)?;
+                by_device
+                    .insert(device.as_slice(), be(seq).as_slice())
+                    .map_err(backend)?;
                 true
             }
         };
@@ -239,7 +289,11 @@ impl NodeStore for EmbeddedStore {
         Ok(new)
     }
 
-    fn list_evidence(&self, after: u64, limit: usize) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError> {
+    fn list_evidence(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let ev = txn.open_table(EVIDENCE).map_err(backend)?;
         let lo = be(after.saturating_add(1));
@@ -256,7 +310,9 @@ impl NodeStore for EmbeddedStore {
 
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
-        let n = |t: Def| -> Result<u64, StoreError> { txn.open_table(t).map_err(backend)?.len().map_err(backend) };
+        let n = |t: Def| -> Result<u64, StoreError> {
+            txn.open_table(t).map_err(backend)?.len().map_err(backend)
+        };
         Ok((n(OBJECTS)?, n(SLOTS)?, n(B0X)?, n(EVIDENCE)?))
     }
 }

@@ -18,15 +18,32 @@ fn server(quotas: Quotas) -> Server {
 fn server_with(quotas: Quotas, timeouts: dsm_node::Timeouts) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(&dir.path().join("node.redb")).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
-    rt.spawn(dsm_node::serve(listener, Node::new(store, quotas), timeouts));
-    Server { addr, _dir: dir, _rt: rt }
+    rt.spawn(dsm_node::serve(
+        listener,
+        Node::new(store, quotas),
+        timeouts,
+    ));
+    Server {
+        addr,
+        _dir: dir,
+        _rt: rt,
+    }
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
 }
 
 struct Reply {
@@ -52,7 +69,12 @@ fn call(method: &str, url: &str, body: Option<&[u8]>) -> Reply {
     }
     .unwrap();
     let status = r.status().as_u16();
-    let body = r.into_body().with_config().limit(10 * 1024 * 1024).read_to_vec().unwrap();
+    let body = r
+        .into_body()
+        .with_config()
+        .limit(10 * 1024 * 1024)
+        .read_to_vec()
+        .unwrap();
     Reply { status, body }
 }
 
@@ -76,11 +98,21 @@ fn objects_are_content_addressed() {
     let r = call("PUT", &url, Some(b"other bytes"));
     assert_eq!(r.status, 422, "{}", r.text());
     assert!(r.text().contains("do not hash to this address"));
-    assert_eq!(call("PUT", &format!("{base}/v1/objects/xyz"), Some(&data)).status, 400);
-    assert_eq!(call("GET", &format!("{base}/v1/objects/{}", &addr[..63]), None).status, 400);
+    assert_eq!(
+        call("PUT", &format!("{base}/v1/objects/xyz"), Some(&data)).status,
+        400
+    );
+    assert_eq!(
+        call("GET", &format!("{base}/v1/objects/{}", &addr[..63]), None).status,
+        400
+    );
     assert_eq!(call("PUT", &url, Some(b"")).status, 400);
     let big = vec![7u8; MAX_ITEM_LEN + 10];
-    let r = call("PUT", &format!("{base}/v1/objects/{}", hex(&object_address(&big))), Some(&big));
+    let r = call(
+        "PUT",
+        &format!("{base}/v1/objects/{}", hex(&object_address(&big))),
+        Some(&big),
+    );
     assert_eq!(r.status, 413, "{}", r.text());
     // Unknown routes and methods.
     let r = call("GET", &format!("{base}/v2/nothing"), None);
@@ -96,12 +128,21 @@ fn objects_are_content_addressed() {
 #[test]
 fn anchor_slots_first_writer_wins() {
     let s = server(Quotas::default());
-    let url = format!("http://{}/v1/slots/{}/{}", s.addr, hex(&[1; 32]), hex(&[2; 32]));
+    let url = format!(
+        "http://{}/v1/slots/{}/{}",
+        s.addr,
+        hex(&[1; 32]),
+        hex(&[2; 32])
+    );
     assert_eq!(call("GET", &url, None).status, 404);
     assert_eq!(call("PUT", &url, Some(b"successor A")).status, 201);
     assert_eq!(call("PUT", &url, Some(b"successor A")).status, 200);
     let r = call("PUT", &url, Some(b"successor B"));
-    assert_eq!((r.status, r.body.as_slice()), (409, b"successor A".as_slice()), "a conflict returns the existing bytes");
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (409, b"successor A".as_slice()),
+        "a conflict returns the existing bytes"
+    );
     assert_eq!(call("GET", &url, None).body, b"successor A");
 }
 
@@ -109,7 +150,12 @@ fn anchor_slots_first_writer_wins() {
 fn racing_writers_get_exactly_one_winner() {
     let s = server(Quotas::default());
     for round in 0..5u8 {
-        let url = format!("http://{}/v1/slots/{}/{}", s.addr, hex(&[round; 32]), hex(&[9; 32]));
+        let url = format!(
+            "http://{}/v1/slots/{}/{}",
+            s.addr,
+            hex(&[round; 32]),
+            hex(&[9; 32])
+        );
         let results: Vec<(u16, Vec<u8>, Vec<u8>)> = std::thread::scope(|sc| {
             let hs: Vec<_> = (0..16u8)
                 .map(|i| {
@@ -123,7 +169,8 @@ fn racing_writers_get_exactly_one_winner() {
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        let winners: Vec<&(u16, Vec<u8>, Vec<u8>)> = results.iter().filter(|r| r.0 == 201).collect();
+        let winners: Vec<&(u16, Vec<u8>, Vec<u8>)> =
+            results.iter().filter(|r| r.0 == 201).collect();
         assert_eq!(winners.len(), 1, "round {round}: exactly one writer wins");
         let value = call("GET", &url, None).body;
         assert_eq!(value, winners[0].2);
@@ -152,17 +199,48 @@ fn b0x_append_list_ack_and_quota() {
     let r = call("DELETE", &format!("{url}?upto=2"), None);
     assert!(r.text().contains("\"removed\":2"), "{}", r.text());
     assert_eq!(call("GET", &url, None).body.len(), 8 + 4 + 10);
-    assert_eq!(call("POST", &url, Some(&[5; 10])).status, 201, "room again after the ack");
-    assert_eq!(call("DELETE", &format!("{url}?upto=zero"), None).status, 400);
+    assert_eq!(
+        call("POST", &url, Some(&[5; 10])).status,
+        201,
+        "room again after the ack"
+    );
+    assert_eq!(
+        call("DELETE", &format!("{url}?upto=zero"), None).status,
+        400
+    );
 }
 
 #[test]
 fn evidence_is_kept_once_per_device_and_listed() {
     let s = server(Quotas::default());
     let base = format!("http://{}", s.addr);
-    assert_eq!(call("PUT", &format!("{base}/v1/evidence/{}", hex(&[3; 32])), Some(b"proof one")).status, 201);
-    assert_eq!(call("PUT", &format!("{base}/v1/evidence/{}", hex(&[3; 32])), Some(b"proof two")).status, 200);
-    assert_eq!(call("PUT", &format!("{base}/v1/evidence/{}", hex(&[4; 32])), Some(b"proof three")).status, 201);
+    assert_eq!(
+        call(
+            "PUT",
+            &format!("{base}/v1/evidence/{}", hex(&[3; 32])),
+            Some(b"proof one")
+        )
+        .status,
+        201
+    );
+    assert_eq!(
+        call(
+            "PUT",
+            &format!("{base}/v1/evidence/{}", hex(&[3; 32])),
+            Some(b"proof two")
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        call(
+            "PUT",
+            &format!("{base}/v1/evidence/{}", hex(&[4; 32])),
+            Some(b"proof three")
+        )
+        .status,
+        201
+    );
     let all = call("GET", &format!("{base}/v1/evidence"), None).body;
     assert_eq!(all.len(), 2 * (8 + 32 + 4) + 9 + 11);
     let later = call("GET", &format!("{base}/v1/evidence?after=1"), None).body;
@@ -175,38 +253,69 @@ fn evidence_is_kept_once_per_device_and_listed() {
 fn slow_clients_are_cut_off_and_the_node_stays_up() {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
-    let t = dsm_node::Timeouts { header: Duration::from_millis(300), request: Duration::from_millis(600) };
+    let t = dsm_node::Timeouts {
+        header: Duration::from_millis(300),
+        request: Duration::from_millis(600),
+    };
     let s = server_with(Quotas::default(), t);
     // Half a request head, then silence.
     let mut slow = std::net::TcpStream::connect(s.addr).unwrap();
-    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let start = Instant::now();
     let mut buf = Vec::new();
     let _ = slow.read_to_end(&mut buf);
-    assert!(start.elapsed() < Duration::from_secs(4), "the half-open request was dropped");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "the half-open request was dropped"
+    );
     // A body that never finishes: 408.
     let mut trickle = std::net::TcpStream::connect(s.addr).unwrap();
     let addr = hex(&object_address(b"x"));
-    trickle.write_all(format!("PUT /v1/objects/{addr} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc").as_bytes()).unwrap();
-    trickle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    trickle
+        .write_all(
+            format!(
+                "PUT /v1/objects/{addr} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    trickle
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut head = [0u8; 12];
     trickle.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 408");
     // Everyone else is still served.
-    assert_eq!(call("GET", &format!("http://{}/health", s.addr), None).status, 200);
+    assert_eq!(
+        call("GET", &format!("http://{}/health", s.addr), None).status,
+        200
+    );
 }
 
 /// The OpenAPI file documents every route the router serves, and no other.
 #[test]
 fn openapi_lists_every_route() {
-    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
     let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api.rs")).unwrap();
-    let routes: Vec<&str> = src.split(".route(\"").skip(1).map(|r| r.split('"').next().unwrap()).collect();
+    let routes: Vec<&str> = src
+        .split(".route(\"")
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap())
+        .collect();
     assert!(routes.len() >= 7, "{routes:?}");
     for r in &routes {
-        assert!(spec.contains(&format!("  {r}:")), "{r} is not in openapi.yaml");
+        assert!(
+            spec.contains(&format!("  {r}:")),
+            "{r} is not in openapi.yaml"
+        );
     }
     let documented = spec.lines().filter(|l| l.starts_with("  /")).count();
-    assert_eq!(documented, routes.len(), "openapi.yaml documents a route the node does not serve");
+    assert_eq!(
+        documented,
+        routes.len(),
+        "openapi.yaml documents a route the node does not serve"
+    );
 }

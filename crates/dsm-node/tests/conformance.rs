@@ -11,31 +11,69 @@ fn conformance(s: &dyn NodeStore) {
     assert_eq!(s.get_object(&[1; 32]).unwrap(), None);
     assert_eq!(s.put_object(&[1; 32], b"one").unwrap(), PutObject::Created);
     assert_eq!(s.put_object(&[1; 32], b"one").unwrap(), PutObject::Exists);
-    assert_eq!(s.get_object(&[1; 32]).unwrap().as_deref(), Some(&b"one"[..]));
+    assert_eq!(
+        s.get_object(&[1; 32]).unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
     // Slots: first writer wins; the loser sees the winner's bytes.
     assert_eq!(s.get_slot(&[2; 32], &[3; 32]).unwrap(), None);
-    assert_eq!(s.put_slot(&[2; 32], &[3; 32], b"A").unwrap(), PutSlot::Created);
+    assert_eq!(
+        s.put_slot(&[2; 32], &[3; 32], b"A").unwrap(),
+        PutSlot::Created
+    );
     assert_eq!(s.put_slot(&[2; 32], &[3; 32], b"A").unwrap(), PutSlot::Same);
-    assert_eq!(s.put_slot(&[2; 32], &[3; 32], b"B").unwrap(), PutSlot::Conflict(b"A".to_vec()));
-    assert_eq!(s.put_slot(&[2; 32], &[4; 32], b"B").unwrap(), PutSlot::Created, "another parent is another slot");
+    assert_eq!(
+        s.put_slot(&[2; 32], &[3; 32], b"B").unwrap(),
+        PutSlot::Conflict(b"A".to_vec())
+    );
+    assert_eq!(
+        s.put_slot(&[2; 32], &[4; 32], b"B").unwrap(),
+        PutSlot::Created,
+        "another parent is another slot"
+    );
     // b0x: sequence numbers per recipient from 1, list after a cursor, ack, quota.
     let q = Quotas { b0x_items: 3 };
     assert_eq!(s.b0x_append(&[5; 32], b"x1", &q).unwrap(), 1);
     assert_eq!(s.b0x_append(&[5; 32], b"x2", &q).unwrap(), 2);
-    assert_eq!(s.b0x_append(&[6; 32], b"y1", &q).unwrap(), 1, "per recipient");
+    assert_eq!(
+        s.b0x_append(&[6; 32], b"y1", &q).unwrap(),
+        1,
+        "per recipient"
+    );
     assert_eq!(s.b0x_append(&[5; 32], b"x3", &q).unwrap(), 3);
-    assert!(matches!(s.b0x_append(&[5; 32], b"x4", &q), Err(StoreError::Quota(_))));
-    assert_eq!(s.b0x_list(&[5; 32], 1, 10).unwrap(), vec![(2, b"x2".to_vec()), (3, b"x3".to_vec())]);
-    assert_eq!(s.b0x_list(&[5; 32], 0, 1).unwrap(), vec![(1, b"x1".to_vec())]);
+    assert!(matches!(
+        s.b0x_append(&[5; 32], b"x4", &q),
+        Err(StoreError::Quota(_))
+    ));
+    assert_eq!(
+        s.b0x_list(&[5; 32], 1, 10).unwrap(),
+        vec![(2, b"x2".to_vec()), (3, b"x3".to_vec())]
+    );
+    assert_eq!(
+        s.b0x_list(&[5; 32], 0, 1).unwrap(),
+        vec![(1, b"x1".to_vec())]
+    );
     assert_eq!(s.b0x_ack(&[5; 32], 2).unwrap(), 2);
-    assert_eq!(s.b0x_list(&[5; 32], 0, 10).unwrap(), vec![(3, b"x3".to_vec())]);
-    assert_eq!(s.b0x_append(&[5; 32], b"x4", &q).unwrap(), 4, "numbers are never reused");
+    assert_eq!(
+        s.b0x_list(&[5; 32], 0, 10).unwrap(),
+        vec![(3, b"x3".to_vec())]
+    );
+    assert_eq!(
+        s.b0x_append(&[5; 32], b"x4", &q).unwrap(),
+        4,
+        "numbers are never reused"
+    );
     // Evidence: first per device kept, listed in order.
     assert!(s.put_evidence(&[7; 32], b"p1").unwrap());
     assert!(!s.put_evidence(&[7; 32], b"p2").unwrap());
     assert!(s.put_evidence(&[8; 32], b"p3").unwrap());
     let all = s.list_evidence(0, 10).unwrap();
-    assert_eq!(all.iter().map(|(_, d, b)| (*d, b.clone())).collect::<Vec<_>>(), vec![([7; 32], b"p1".to_vec()), ([8; 32], b"p3".to_vec())]);
+    assert_eq!(
+        all.iter()
+            .map(|(_, d, b)| (*d, b.clone()))
+            .collect::<Vec<_>>(),
+        vec![([7; 32], b"p1".to_vec()), ([8; 32], b"p3".to_vec())]
+    );
     assert_eq!(s.list_evidence(all[0].0, 10).unwrap().len(), 1);
     assert_eq!(s.counts().unwrap(), (1, 2, 3, 2));
 }
@@ -43,13 +81,19 @@ fn conformance(s: &dyn NodeStore) {
 fn race(s: Arc<dyn NodeStore>) {
     for round in 0..5u8 {
         let outcomes: Vec<PutSlot> = std::thread::scope(|sc| {
-            let hs: Vec<_> = (0..12u8).map(|i| {
-                let s = s.clone();
-                sc.spawn(move || s.put_slot(&[round; 32], &[99; 32], &[i; 16]).unwrap())
-            }).collect();
+            let hs: Vec<_> = (0..12u8)
+                .map(|i| {
+                    let s = s.clone();
+                    sc.spawn(move || s.put_slot(&[round; 32], &[99; 32], &[i; 16]).unwrap())
+                })
+                .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        assert_eq!(outcomes.iter().filter(|o| **o == PutSlot::Created).count(), 1, "round {round}: exactly one winner");
+        assert_eq!(
+            outcomes.iter().filter(|o| **o == PutSlot::Created).count(),
+            1,
+            "round {round}: exactly one winner"
+        );
         let value = s.get_slot(&[round; 32], &[99; 32]).unwrap().unwrap();
         for o in &outcomes {
             if let PutSlot::Conflict(v) = o {
@@ -64,14 +108,19 @@ fn embedded_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let s = EmbeddedStore::open(&dir.path().join("n.redb")).unwrap();
     conformance(&s);
-    race(Arc::new(EmbeddedStore::open(&dir.path().join("race.redb")).unwrap()));
+    race(Arc::new(
+        EmbeddedStore::open(&dir.path().join("race.redb")).unwrap(),
+    ));
 }
 
 fn postgres_url() -> Option<String> {
     match std::env::var("DSM_TEST_POSTGRES") {
         Ok(url) => Some(url),
         Err(_) => {
-            assert!(std::env::var_os("DSM_REQUIRE_POSTGRES").is_none(), "DSM_REQUIRE_POSTGRES is set but DSM_TEST_POSTGRES is not");
+            assert!(
+                std::env::var_os("DSM_REQUIRE_POSTGRES").is_none(),
+                "DSM_REQUIRE_POSTGRES is set but DSM_TEST_POSTGRES is not"
+            );
             eprintln!("PostgreSQL conformance skipped: set DSM_TEST_POSTGRES (`.ci/run` does)");
             None
         }
@@ -94,13 +143,23 @@ fn postgres_store_conforms() {
 /// Two node servers on one database (the operator's fleet): writers racing through both
 /// for one slot still get exactly one winner.
 fn two_stateless_nodes_share_one_database(url: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let addrs: Vec<std::net::SocketAddr> = (0..2)
         .map(|_| {
             let store = PostgresStore::connect(url, 2).unwrap();
-            let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
             let addr = listener.local_addr().unwrap();
-            rt.spawn(dsm_node::serve(listener, dsm_node::api::Node::new(store, Quotas::default()), dsm_node::Timeouts::default()));
+            rt.spawn(dsm_node::serve(
+                listener,
+                dsm_node::api::Node::new(store, Quotas::default()),
+                dsm_node::Timeouts::default(),
+            ));
             addr
         })
         .collect();
@@ -111,13 +170,29 @@ fn two_stateless_nodes_share_one_database(url: &str) {
             .map(|i| {
                 let url = format!("http://{}{path}", addrs[i as usize % 2]);
                 sc.spawn(move || {
-                    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-                    agent.put(&url).send(&[i; 20][..]).unwrap().status().as_u16()
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .build()
+                        .into();
+                    agent
+                        .put(&url)
+                        .send(&[i; 20][..])
+                        .unwrap()
+                        .status()
+                        .as_u16()
                 })
             })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 9, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        9,
+        "{statuses:?}"
+    );
 }

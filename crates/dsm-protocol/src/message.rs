@@ -107,8 +107,12 @@ impl Canonical for Refusal {
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let proposal_commit = Digest(r.fixed(1)?);
-        let code = RefusalCode::from_u64(r.uint(2)?).ok_or(DecodeError::Invalid("unknown refusal code"))?;
-        Ok(Refusal { proposal_commit, code })
+        let code = RefusalCode::from_u64(r.uint(2)?)
+            .ok_or(DecodeError::Invalid("unknown refusal code"))?;
+        Ok(Refusal {
+            proposal_commit,
+            code,
+        })
     }
 }
 

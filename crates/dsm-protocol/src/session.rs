@@ -31,14 +31,18 @@
 //!   again; a repeated acceptance or refusal of something already settled is ignored. Anything else out of order ends
 //!   the session in [`Phase::Failed`], having changed nothing that was not committed.
 
-use crate::message::{Close, Hello, Refusal, RefusalCode, SessionMessage, MAX_WITNESSED, PROTOCOL_VERSION};
+use crate::message::{
+    Close, Hello, Refusal, RefusalCode, SessionMessage, MAX_WITNESSED, PROTOCOL_VERSION,
+};
 use dsm_core::chain::{Amount, DeviceHead, RelationshipKey, TipDigest, TokenId};
 use dsm_core::crypto::SigningKey;
 use dsm_core::hash::Digest;
 use dsm_core::identity::{DeviceId, DeviceIdentity};
 use dsm_core::receipt::{
-    accept, own_proposal, propose, refuse, release, release_tip, verify_acceptance, verify_proposal, verify_refusal, BuildError, BuiltAcceptance, BuiltProposal, BuiltRefusal, BuiltRelease,
-    ChainView, LocalDevice, Receipt, ReceiptError, SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal, VerifiedRefusal,
+    accept, own_proposal, propose, refuse, release, release_tip, verify_acceptance,
+    verify_proposal, verify_refusal, BuildError, BuiltAcceptance, BuiltProposal, BuiltRefusal,
+    BuiltRelease, ChainView, LocalDevice, Receipt, ReceiptError, SignedAcceptance, SignedProposal,
+    SignedRefusal, VerifiedProposal, VerifiedRefusal,
 };
 use dsm_core::smt::SparseMerkleTree;
 use thiserror::Error;
@@ -74,7 +78,10 @@ pub trait Ledger {
     /// This device's proposal to `peer` still waiting for its acceptance, if any.
     fn pending_to(&self, peer: &DeviceId) -> Result<Option<SignedProposal>, LedgerError>;
     /// The acceptance this device already signed for the proposal with this commit.
-    fn acceptance_for(&self, proposal_commit: &Digest) -> Result<Option<SignedAcceptance>, LedgerError>;
+    fn acceptance_for(
+        &self,
+        proposal_commit: &Digest,
+    ) -> Result<Option<SignedAcceptance>, LedgerError>;
     /// True if this device already stitched the receipt of its proposal with this commit.
     fn is_stitched(&self, proposal_commit: &Digest) -> Result<bool, LedgerError>;
     /// Atomically: new head (debited), tree leaf set to the child tip, proposal pending.
@@ -89,10 +96,18 @@ pub trait Ledger {
     /// The signed refusal stored for the proposal with this commit (ours or the peer's).
     fn refusal_for(&self, proposal_commit: &Digest) -> Result<Option<SignedRefusal>, LedgerError>;
     /// Atomically: new head (kind REFUSE), tree leaf set to the release tip, refusal stored.
-    fn commit_refusal(&mut self, proposal: &SignedProposal, built: &BuiltRefusal) -> Result<(), LedgerError>;
+    fn commit_refusal(
+        &mut self,
+        proposal: &SignedProposal,
+        built: &BuiltRefusal,
+    ) -> Result<(), LedgerError>;
     /// Atomically: new head (kind RELEASE, amount back), tree leaf set to the release tip,
     /// the pending proposal released, the refusal stored.
-    fn commit_release(&mut self, refused: &VerifiedRefusal, built: &BuiltRelease) -> Result<(), LedgerError>;
+    fn commit_release(
+        &mut self,
+        refused: &VerifiedRefusal,
+        built: &BuiltRelease,
+    ) -> Result<(), LedgerError>;
     /// Records a third device's proposal seen in gossip (Tripwire: the ledger turns a
     /// conflict with what it saw before into stored evidence).
     fn witness(&mut self, proposal: &SignedProposal) -> Result<(), LedgerError>;
@@ -143,7 +158,9 @@ pub enum SessionError {
     Invalid(#[from] ReceiptError),
     /// The peer refused our proposal; the amount stays pending on this relationship and
     /// is offered again at the next session with this peer.
-    #[error("the peer refused the transfer ({0:?}); it stays pending and is offered again next time")]
+    #[error(
+        "the peer refused the transfer ({0:?}); it stays pending and is offered again next time"
+    )]
     Refused(RefusalCode),
     /// This device could not build its own message (e.g. insufficient funds).
     #[error("{0}")]
@@ -153,11 +170,15 @@ pub enum SessionError {
     Ledger(#[from] LedgerError),
     /// The peer's pending proposal to us cannot be accepted (its tip is not ours: the two
     /// devices crossed proposals or one lost state); the relationship needs recovery.
-    #[error("the peer's pending transfer to us cannot be accepted; the relationship needs recovery")]
+    #[error(
+        "the peer's pending transfer to us cannot be accepted; the relationship needs recovery"
+    )]
     PendingNotAcceptable,
     /// The peer closed the session before it was complete (it refused this device, or it
     /// failed on its side).
-    #[error("the peer ended the session while {phase} (it refused this device or failed on its side)")]
+    #[error(
+        "the peer ended the session while {phase} (it refused this device or failed on its side)"
+    )]
     PeerEnded {
         /// What this side was doing.
         phase: &'static str,
@@ -322,9 +343,14 @@ impl Session {
     /// Dialer: the opening hello. (The listener does not call this.)
     pub fn start(&mut self, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
         if self.role != Role::Dialer || self.phase != Phase::Start {
-            return self.fail(SessionError::Unexpected { got: "start", phase: self.phase.describe() });
+            return self.fail(SessionError::Unexpected {
+                got: "start",
+                phase: self.phase.describe(),
+            });
         }
-        let Some(peer) = self.peer else { return self.fail(SessionError::NotForMe) };
+        let Some(peer) = self.peer else {
+            return self.fail(SessionError::NotForMe);
+        };
         let result = self.hello(ledger, &peer).map(|(hello, pending)| {
             self.in_flight = pending;
             self.in_flight_resumed = self.in_flight.is_some();
@@ -341,7 +367,11 @@ impl Session {
 
     /// Handles one message from the peer; returns the messages to send, in order. After an
     /// error the session is [`Phase::Failed`] and every later call returns [`SessionError::Over`].
-    pub fn handle(&mut self, msg: SessionMessage, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
+    pub fn handle(
+        &mut self,
+        msg: SessionMessage,
+        ledger: &mut dyn Ledger,
+    ) -> Result<Vec<SessionMessage>, SessionError> {
         if self.is_over() {
             return Err(SessionError::Over);
         }
@@ -366,10 +396,18 @@ impl Session {
         Err(e)
     }
 
-    fn hello(&self, ledger: &dyn Ledger, peer: &DeviceId) -> Result<(Hello, Option<VerifiedProposal>), SessionError> {
+    fn hello(
+        &self,
+        ledger: &dyn Ledger,
+        peer: &DeviceId,
+    ) -> Result<(Hello, Option<VerifiedProposal>), SessionError> {
         let me = ledger.identity().device_id();
         let rel = RelationshipKey::between(&me, peer);
-        let tip = ledger.tree().get(rel.as_bytes()).map(TipDigest).unwrap_or_else(|| rel.genesis_tip());
+        let tip = ledger
+            .tree()
+            .get(rel.as_bytes())
+            .map(TipDigest)
+            .unwrap_or_else(|| rel.genesis_tip());
         let pending = ledger.pending_to(peer)?;
         // Our own signature needs no re-check, but the proposal is re-derived from stored
         // bytes: run the stateless checks so a damaged store cannot make us send garbage.
@@ -378,11 +416,22 @@ impl Session {
             None => None,
         };
         let witnessed = ledger.gossip(&[me, *peer], MAX_WITNESSED)?;
-        let hello = Hello { version: PROTOCOL_VERSION, identity: ledger.identity().clone(), peer: *peer, tip, pending, witnessed };
+        let hello = Hello {
+            version: PROTOCOL_VERSION,
+            identity: ledger.identity().clone(),
+            peer: *peer,
+            tip,
+            pending,
+            witnessed,
+        };
         Ok((hello, verified))
     }
 
-    fn check_hello(&self, hello: &Hello, ledger: &mut dyn Ledger) -> Result<DeviceId, SessionError> {
+    fn check_hello(
+        &self,
+        hello: &Hello,
+        ledger: &mut dyn Ledger,
+    ) -> Result<DeviceId, SessionError> {
         if hello.version != PROTOCOL_VERSION {
             return Err(SessionError::Version(hello.version));
         }
@@ -393,7 +442,10 @@ impl Session {
         let them = hello.identity.device_id();
         if let Some(expected) = self.peer {
             if expected != them {
-                return Err(SessionError::WrongPeer { expected, found: them });
+                return Err(SessionError::WrongPeer {
+                    expected,
+                    found: them,
+                });
             }
         }
         if them == me {
@@ -410,7 +462,12 @@ impl Session {
 
     /// Verifies a proposal addressed to us and returns our acceptance: the stored one if we
     /// accepted it before (idempotent), else a new one, committed before it is returned.
-    fn answer_proposal(&mut self, p: &SignedProposal, resumed: bool, ledger: &mut dyn Ledger) -> Result<SessionMessage, SessionError> {
+    fn answer_proposal(
+        &mut self,
+        p: &SignedProposal,
+        resumed: bool,
+        ledger: &mut dyn Ledger,
+    ) -> Result<SessionMessage, SessionError> {
         let me = ledger.identity().device_id();
         let commit = p.proposal.commit();
         if p.proposal.step.receiver != me || Some(p.proposal.step.sender) != self.peer {
@@ -424,7 +481,9 @@ impl Session {
         }
         let verified = match verify_proposal(p, ledger.view()) {
             Ok(v) => v,
-            Err(ReceiptError::Equivocator(_)) => return Ok(refuse_now(commit, RefusalCode::Equivocator)),
+            Err(ReceiptError::Equivocator(_)) => {
+                return Ok(refuse_now(commit, RefusalCode::Equivocator))
+            }
             Err(ReceiptError::HeadConsumed { .. } | ReceiptError::TipConsumed { .. }) => {
                 // A second successor of a head we saw: with the first, Tripwire evidence.
                 ledger.witness(p)?;
@@ -440,7 +499,9 @@ impl Session {
             Ok(b) => b,
             // A credit this device can never take (its token list is full, the balance would
             // overflow) gets a signed refusal, so the sender is not locked forever.
-            Err(BuildError::Refused(ReceiptError::Balance { .. })) => return self.refuse_proposal(p, &verified, REFUSAL_CANNOT_HOLD, ledger),
+            Err(BuildError::Refused(ReceiptError::Balance { .. })) => {
+                return self.refuse_proposal(p, &verified, REFUSAL_CANNOT_HOLD, ledger)
+            }
             Err(BuildError::Refused(_)) => return Ok(refuse_now(commit, RefusalCode::Busy)),
             Err(e) => return Err(e.into()),
         };
@@ -449,33 +510,63 @@ impl Session {
             Err(LedgerError::HeadMoved) => return Ok(refuse_now(commit, RefusalCode::Busy)),
             Err(e) => return Err(e.into()),
         }
-        self.completed.push(Completed { receipt: built.receipt.clone(), outgoing: false, resumed });
-        Ok(SessionMessage::Acceptance(Box::new(built.receipt.acceptance)))
+        self.completed.push(Completed {
+            receipt: built.receipt.clone(),
+            outgoing: false,
+            resumed,
+        });
+        Ok(SessionMessage::Acceptance(Box::new(
+            built.receipt.acceptance,
+        )))
     }
 
     /// Signs, commits and returns a refusal of a verified proposal addressed to us.
-    fn refuse_proposal(&mut self, p: &SignedProposal, verified: &VerifiedProposal, reason: u64, ledger: &mut dyn Ledger) -> Result<SessionMessage, SessionError> {
+    fn refuse_proposal(
+        &mut self,
+        p: &SignedProposal,
+        verified: &VerifiedProposal,
+        reason: u64,
+        ledger: &mut dyn Ledger,
+    ) -> Result<SessionMessage, SessionError> {
         let rnd = ledger.random();
         let built = match refuse(&local(ledger), verified, reason, &rnd) {
             Ok(b) => b,
-            Err(BuildError::Refused(_)) => return Ok(refuse_now(*verified.commit(), RefusalCode::Busy)),
+            Err(BuildError::Refused(_)) => {
+                return Ok(refuse_now(*verified.commit(), RefusalCode::Busy))
+            }
             Err(e) => return Err(e.into()),
         };
         match ledger.commit_refusal(p, &built) {
             Ok(()) => {}
-            Err(LedgerError::HeadMoved) => return Ok(refuse_now(*verified.commit(), RefusalCode::Busy)),
+            Err(LedgerError::HeadMoved) => {
+                return Ok(refuse_now(*verified.commit(), RefusalCode::Busy))
+            }
             Err(e) => return Err(e.into()),
         }
-        self.refused.push(Refused { proposal: p.clone(), refusal: built.signed.clone(), outgoing: false });
+        self.refused.push(Refused {
+            proposal: p.clone(),
+            refusal: built.signed.clone(),
+            outgoing: false,
+        });
         Ok(SessionMessage::SignedRefusal(Box::new(built.signed)))
     }
 
     /// Checks the acceptance of our in-flight proposal and stitches it.
-    fn take_acceptance(&mut self, a: &SignedAcceptance, ledger: &mut dyn Ledger) -> Result<(), SessionError> {
-        let vp = self.in_flight.take().ok_or(SessionError::Unexpected { got: "acceptance", phase: "with no proposal in flight" })?;
+    fn take_acceptance(
+        &mut self,
+        a: &SignedAcceptance,
+        ledger: &mut dyn Ledger,
+    ) -> Result<(), SessionError> {
+        let vp = self.in_flight.take().ok_or(SessionError::Unexpected {
+            got: "acceptance",
+            phase: "with no proposal in flight",
+        })?;
         if a.acceptance.proposal_commit != *vp.commit() {
             self.in_flight = Some(vp);
-            return Err(SessionError::Invalid(ReceiptError::NotAdjacent { party: dsm_core::receipt::Party::Receiver, reason: "acceptance names another proposal" }));
+            return Err(SessionError::Invalid(ReceiptError::NotAdjacent {
+                party: dsm_core::receipt::Party::Receiver,
+                reason: "acceptance names another proposal",
+            }));
         }
         let verified = match verify_acceptance(&vp, a, ledger.view()) {
             Ok(v) => v,
@@ -488,14 +579,25 @@ impl Session {
             self.in_flight = Some(vp);
             return Err(e.into());
         }
-        self.completed.push(Completed { receipt: verified.receipt().clone(), outgoing: true, resumed: self.in_flight_resumed });
+        self.completed.push(Completed {
+            receipt: verified.receipt().clone(),
+            outgoing: true,
+            resumed: self.in_flight_resumed,
+        });
         self.in_flight_resumed = false;
         Ok(())
     }
 
     /// Checks a signed refusal of our in-flight proposal and takes the amount back.
-    fn take_refusal(&mut self, r: &SignedRefusal, ledger: &mut dyn Ledger) -> Result<(), SessionError> {
-        let vp = self.in_flight.take().ok_or(SessionError::Unexpected { got: "signed refusal", phase: "with no proposal in flight" })?;
+    fn take_refusal(
+        &mut self,
+        r: &SignedRefusal,
+        ledger: &mut dyn Ledger,
+    ) -> Result<(), SessionError> {
+        let vp = self.in_flight.take().ok_or(SessionError::Unexpected {
+            got: "signed refusal",
+            phase: "with no proposal in flight",
+        })?;
         let result = (|| {
             let verified = verify_refusal(&vp, r, ledger.view())?;
             let built = release(&local(ledger), &verified)?;
@@ -506,17 +608,26 @@ impl Session {
             self.in_flight = Some(vp);
             return Err(e);
         }
-        self.refused.push(Refused { proposal: vp.signed().clone(), refusal: r.clone(), outgoing: true });
+        self.refused.push(Refused {
+            proposal: vp.signed().clone(),
+            refusal: r.clone(),
+            outgoing: true,
+        });
         self.in_flight_resumed = false;
         Ok(())
     }
 
     fn answers_in_flight(&self, commit: &Digest) -> bool {
-        self.in_flight.as_ref().is_some_and(|vp| vp.commit() == commit)
+        self.in_flight
+            .as_ref()
+            .is_some_and(|vp| vp.commit() == commit)
     }
 
     /// Dialer: answer the listener's pending proposal (if it had one), then propose.
-    fn answer_peer_pending_then_propose(&mut self, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
+    fn answer_peer_pending_then_propose(
+        &mut self,
+        ledger: &mut dyn Ledger,
+    ) -> Result<Vec<SessionMessage>, SessionError> {
         let mut out = Vec::new();
         if let Some((p, announced)) = self.peer_pending.take() {
             // The listener is locked on a proposal to us: answering it is what lets both
@@ -530,7 +641,9 @@ impl Session {
                     self.error = Some(SessionError::PendingNotAcceptable);
                     return Ok(out);
                 }
-                SessionMessage::SignedRefusal(_) => self.peer_tip = Some(release_tip(&p.proposal.step.child_tip())),
+                SessionMessage::SignedRefusal(_) => {
+                    self.peer_tip = Some(release_tip(&p.proposal.step.child_tip()))
+                }
                 _ => self.peer_tip = Some(announced),
             }
             out.push(answer);
@@ -541,11 +654,21 @@ impl Session {
 
     /// Dialer, once everything pending is resolved: check tips agree, then propose the next
     /// transfer or close.
-    fn propose_next(&mut self, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
-        let peer = self.peer.ok_or(SessionError::Unexpected { got: "proposal turn", phase: "without a peer" })?;
+    fn propose_next(
+        &mut self,
+        ledger: &mut dyn Ledger,
+    ) -> Result<Vec<SessionMessage>, SessionError> {
+        let peer = self.peer.ok_or(SessionError::Unexpected {
+            got: "proposal turn",
+            phase: "without a peer",
+        })?;
         let me = ledger.identity().device_id();
         let rel = RelationshipKey::between(&me, &peer);
-        let ours = ledger.tree().get(rel.as_bytes()).map(TipDigest).unwrap_or_else(|| rel.genesis_tip());
+        let ours = ledger
+            .tree()
+            .get(rel.as_bytes())
+            .map(TipDigest)
+            .unwrap_or_else(|| rel.genesis_tip());
         if let Some(theirs) = self.peer_tip.take() {
             if theirs != ours {
                 return Err(SessionError::TipMismatch { ours, theirs });
@@ -576,15 +699,32 @@ impl Session {
         Ok(vec![SessionMessage::Proposal(Box::new(built.signed))])
     }
 
-    fn step(&mut self, msg: SessionMessage, ledger: &mut dyn Ledger) -> Result<Vec<SessionMessage>, SessionError> {
+    fn step(
+        &mut self,
+        msg: SessionMessage,
+        ledger: &mut dyn Ledger,
+    ) -> Result<Vec<SessionMessage>, SessionError> {
         // A repeated answer to something already settled is ignored, whatever the phase.
         match &msg {
-            SessionMessage::Acceptance(a) if !self.answers_in_flight(&a.acceptance.proposal_commit) && ledger.is_stitched(&a.acceptance.proposal_commit)? => return Ok(vec![]),
-            SessionMessage::SignedRefusal(r) if !self.answers_in_flight(&r.refusal.proposal_commit) && ledger.refusal_for(&r.refusal.proposal_commit)?.is_some() => return Ok(vec![]),
+            SessionMessage::Acceptance(a)
+                if !self.answers_in_flight(&a.acceptance.proposal_commit)
+                    && ledger.is_stitched(&a.acceptance.proposal_commit)? =>
+            {
+                return Ok(vec![])
+            }
+            SessionMessage::SignedRefusal(r)
+                if !self.answers_in_flight(&r.refusal.proposal_commit)
+                    && ledger.refusal_for(&r.refusal.proposal_commit)?.is_some() =>
+            {
+                return Ok(vec![])
+            }
             _ => {}
         }
         let phase = self.phase.describe();
-        let unexpected = |m: &SessionMessage| SessionError::Unexpected { got: m.name(), phase };
+        let unexpected = |m: &SessionMessage| SessionError::Unexpected {
+            got: m.name(),
+            phase,
+        };
         match (self.role, &self.phase, msg) {
             // ---- listener
             (Role::Listener, Phase::Start, SessionMessage::Hello(h)) => {
@@ -596,27 +736,39 @@ impl Session {
                     out.push(self.answer_proposal(p, true, ledger)?);
                 }
                 self.in_flight_resumed = my_pending.is_some();
-                self.phase = if my_pending.is_some() { Phase::AwaitPendingAcceptance } else { Phase::AwaitProposal };
+                self.phase = if my_pending.is_some() {
+                    Phase::AwaitPendingAcceptance
+                } else {
+                    Phase::AwaitProposal
+                };
                 self.in_flight = my_pending;
                 Ok(out)
             }
-            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::Acceptance(a)) if self.answers_in_flight(&a.acceptance.proposal_commit) => {
+            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::Acceptance(a))
+                if self.answers_in_flight(&a.acceptance.proposal_commit) =>
+            {
                 self.take_acceptance(&a, ledger)?;
                 self.phase = Phase::AwaitProposal;
                 Ok(vec![])
             }
-            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::Refusal(r)) if self.answers_in_flight(&r.proposal_commit) => {
+            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::Refusal(r))
+                if self.answers_in_flight(&r.proposal_commit) =>
+            {
                 // The dialer cannot take our pending proposal now; it stays pending.
                 self.in_flight = None;
                 self.phase = Phase::AwaitProposal;
                 Ok(vec![])
             }
-            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::SignedRefusal(r)) if self.answers_in_flight(&r.refusal.proposal_commit) => {
+            (Role::Listener, Phase::AwaitPendingAcceptance, SessionMessage::SignedRefusal(r))
+                if self.answers_in_flight(&r.refusal.proposal_commit) =>
+            {
                 self.take_refusal(&r, ledger)?;
                 self.phase = Phase::AwaitProposal;
                 Ok(vec![])
             }
-            (Role::Listener, Phase::AwaitProposal, SessionMessage::Proposal(p)) => Ok(vec![self.answer_proposal(&p, false, ledger)?]),
+            (Role::Listener, Phase::AwaitProposal, SessionMessage::Proposal(p)) => {
+                Ok(vec![self.answer_proposal(&p, false, ledger)?])
+            }
             (Role::Listener, Phase::AwaitProposal, SessionMessage::Close(_)) => {
                 self.phase = Phase::Done;
                 Ok(vec![])
@@ -637,26 +789,41 @@ impl Session {
                 self.peer_tip = Some(h.tip);
                 self.answer_peer_pending_then_propose(ledger)
             }
-            (Role::Dialer, Phase::AwaitPendingAcceptance, SessionMessage::Acceptance(a)) if self.answers_in_flight(&a.acceptance.proposal_commit) => {
+            (Role::Dialer, Phase::AwaitPendingAcceptance, SessionMessage::Acceptance(a))
+                if self.answers_in_flight(&a.acceptance.proposal_commit) =>
+            {
                 self.take_acceptance(&a, ledger)?;
                 self.answer_peer_pending_then_propose(ledger)
             }
-            (Role::Dialer, Phase::AwaitPendingAcceptance, SessionMessage::SignedRefusal(r)) if self.answers_in_flight(&r.refusal.proposal_commit) => {
+            (Role::Dialer, Phase::AwaitPendingAcceptance, SessionMessage::SignedRefusal(r))
+                if self.answers_in_flight(&r.refusal.proposal_commit) =>
+            {
                 self.take_refusal(&r, ledger)?;
                 self.answer_peer_pending_then_propose(ledger)
             }
-            (Role::Dialer, Phase::AwaitAcceptance, SessionMessage::Acceptance(a)) if self.answers_in_flight(&a.acceptance.proposal_commit) => {
+            (Role::Dialer, Phase::AwaitAcceptance, SessionMessage::Acceptance(a))
+                if self.answers_in_flight(&a.acceptance.proposal_commit) =>
+            {
                 self.take_acceptance(&a, ledger)?;
                 self.propose_next(ledger)
             }
-            (Role::Dialer, Phase::AwaitAcceptance, SessionMessage::SignedRefusal(r)) if self.answers_in_flight(&r.refusal.proposal_commit) => {
+            (Role::Dialer, Phase::AwaitAcceptance, SessionMessage::SignedRefusal(r))
+                if self.answers_in_flight(&r.refusal.proposal_commit) =>
+            {
                 self.take_refusal(&r, ledger)?;
                 self.propose_next(ledger)
             }
-            (Role::Dialer, Phase::AwaitAcceptance | Phase::AwaitPendingAcceptance, SessionMessage::Refusal(r)) => {
+            (
+                Role::Dialer,
+                Phase::AwaitAcceptance | Phase::AwaitPendingAcceptance,
+                SessionMessage::Refusal(r),
+            ) => {
                 let ours = self.in_flight.as_ref().map(|vp| *vp.commit());
                 if Some(r.proposal_commit) != ours {
-                    return Err(SessionError::Unexpected { got: "refusal of another proposal", phase });
+                    return Err(SessionError::Unexpected {
+                        got: "refusal of another proposal",
+                        phase,
+                    });
                 }
                 self.in_flight = None;
                 self.phase = Phase::Failed;
@@ -671,9 +838,17 @@ impl Session {
 
 /// The device's committed state as the core builders take it.
 fn local(ledger: &dyn Ledger) -> LocalDevice<'_> {
-    LocalDevice { identity: ledger.identity(), key: ledger.signing_key(), head: ledger.head(), tree: ledger.tree() }
+    LocalDevice {
+        identity: ledger.identity(),
+        key: ledger.signing_key(),
+        head: ledger.head(),
+        tree: ledger.tree(),
+    }
 }
 
 fn refuse_now(proposal_commit: Digest, code: RefusalCode) -> SessionMessage {
-    SessionMessage::Refusal(Refusal { proposal_commit, code })
+    SessionMessage::Refusal(Refusal {
+        proposal_commit,
+        code,
+    })
 }

@@ -83,7 +83,10 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Vec<u8>, TransportError> {
     let mut r = bytes;
     let payload = read_frame(&mut r)?;
     if !r.is_empty() {
-        return Err(TransportError::Io(io::Error::new(io::ErrorKind::InvalidData, "trailing bytes after the frame")));
+        return Err(TransportError::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "trailing bytes after the frame",
+        )));
     }
     Ok(payload)
 }
@@ -113,7 +116,14 @@ pub fn read_frame(r: &mut dyn Read) -> Result<Vec<u8>, TransportError> {
 
 fn map_timeout(e: TransportError, timeout: Duration) -> TransportError {
     match e {
-        TransportError::Io(io) if matches!(io.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => TransportError::Timeout(timeout),
+        TransportError::Io(io)
+            if matches!(
+                io.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            TransportError::Timeout(timeout)
+        }
         other => other,
     }
 }
@@ -129,7 +139,11 @@ impl<R: Read, W: Write> StreamLink<R, W> {
     /// A link reading frames from `reader` and writing them to `writer`. `timeout` is only
     /// reported in errors; enforcing it is the stream's job (see [`tcp_dial`]).
     pub fn new(reader: R, writer: W, timeout: Duration) -> Self {
-        StreamLink { reader, writer, timeout }
+        StreamLink {
+            reader,
+            writer,
+            timeout,
+        }
     }
 }
 
@@ -164,7 +178,14 @@ pub fn tcp_dial(addr: impl ToSocketAddrs, timeout: Duration) -> Result<TcpLink, 
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the address resolved to nothing")).into())
+    Err(last
+        .unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            )
+        })
+        .into())
 }
 
 /// A TCP listener handing out one [`TcpLink`] per incoming connection.
@@ -176,7 +197,10 @@ pub struct TcpListener {
 impl TcpListener {
     /// Binds `addr` (use port 0 for a free port; see [`TcpListener::local_addr`]).
     pub fn bind(addr: impl ToSocketAddrs, timeout: Duration) -> Result<Self, TransportError> {
-        Ok(TcpListener { inner: std::net::TcpListener::bind(addr)?, timeout })
+        Ok(TcpListener {
+            inner: std::net::TcpListener::bind(addr)?,
+            timeout,
+        })
     }
     /// The bound address.
     pub fn local_addr(&self) -> Result<SocketAddr, TransportError> {
@@ -213,7 +237,15 @@ impl DirLink {
         let name: String = id.iter().map(|b| format!("{b:02x}")).collect();
         let dir = root.join(format!("session-{name}"));
         std::fs::create_dir(&dir)?;
-        Ok(DirLink { dir, mine: "d", theirs: "l", sent: 0, received: 0, timeout, poll: POLL })
+        Ok(DirLink {
+            dir,
+            mine: "d",
+            theirs: "l",
+            sent: 0,
+            received: 0,
+            timeout,
+            poll: POLL,
+        })
     }
 
     /// Waits (at most `timeout`) for a dialer's unclaimed session under `root` and claims it.
@@ -224,13 +256,29 @@ impl DirLink {
             let mut candidates: Vec<PathBuf> = std::fs::read_dir(root)?
                 .filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| p.is_dir() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("session-")))
+                .filter(|p| {
+                    p.is_dir()
+                        && p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("session-"))
+                })
                 .collect();
             candidates.sort();
             for dir in candidates {
-                let claimed = std::fs::OpenOptions::new().write(true).create_new(true).open(dir.join("claimed"));
+                let claimed = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(dir.join("claimed"));
                 if claimed.is_ok() {
-                    return Ok(DirLink { dir, mine: "l", theirs: "d", sent: 0, received: 0, timeout, poll: POLL });
+                    return Ok(DirLink {
+                        dir,
+                        mine: "l",
+                        theirs: "d",
+                        sent: 0,
+                        received: 0,
+                        timeout,
+                        poll: POLL,
+                    });
                 }
             }
             if start.elapsed() >= timeout {
@@ -257,7 +305,9 @@ impl Link for DirLink {
         Ok(())
     }
     fn recv(&mut self) -> Result<Vec<u8>, TransportError> {
-        let path = self.dir.join(format!("{:06}.{}", self.received + 1, self.theirs));
+        let path = self
+            .dir
+            .join(format!("{:06}.{}", self.received + 1, self.theirs));
         let start = Instant::now();
         loop {
             match std::fs::read(&path) {
@@ -288,12 +338,25 @@ pub struct MemoryLink {
 pub fn memory_pair(timeout: Duration) -> (MemoryLink, MemoryLink) {
     let (atx, brx) = mpsc::channel();
     let (btx, arx) = mpsc::channel();
-    (MemoryLink { tx: atx, rx: arx, timeout }, MemoryLink { tx: btx, rx: brx, timeout })
+    (
+        MemoryLink {
+            tx: atx,
+            rx: arx,
+            timeout,
+        },
+        MemoryLink {
+            tx: btx,
+            rx: brx,
+            timeout,
+        },
+    )
 }
 
 impl Link for MemoryLink {
     fn send(&mut self, payload: &[u8]) -> Result<(), TransportError> {
-        self.tx.send(encode_frame(payload)?).map_err(|_| TransportError::Closed)
+        self.tx
+            .send(encode_frame(payload)?)
+            .map_err(|_| TransportError::Closed)
     }
     fn recv(&mut self) -> Result<Vec<u8>, TransportError> {
         match self.rx.recv_timeout(self.timeout) {
@@ -331,7 +394,13 @@ pub struct FaultyLink<L: Link> {
 impl<L: Link> FaultyLink<L> {
     /// Applies `fault` to the `at`th frame sent through `inner`.
     pub fn new(inner: L, fault: Fault, at: usize) -> Self {
-        FaultyLink { inner, fault, at, sent: 0, held: VecDeque::new() }
+        FaultyLink {
+            inner,
+            fault,
+            at,
+            sent: 0,
+            held: VecDeque::new(),
+        }
     }
 }
 
@@ -379,7 +448,12 @@ mod tests {
     #[test]
     fn frames_from_arbitrary_bytes_never_panic() {
         // A small deterministic fuzz: every prefix of a few crafted inputs.
-        let inputs: Vec<Vec<u8>> = vec![encode_frame(b"abc").unwrap(), vec![1, 0xff, 0xff, 0xff, 0xff], vec![0; 9], (0..=255).collect()];
+        let inputs: Vec<Vec<u8>> = vec![
+            encode_frame(b"abc").unwrap(),
+            vec![1, 0xff, 0xff, 0xff, 0xff],
+            vec![0; 9],
+            (0..=255).collect(),
+        ];
         for i in inputs {
             for n in 0..=i.len() {
                 let _ = decode_frame(&i[..n]);
@@ -393,7 +467,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut d = DirLink::dial(root.path(), Duration::from_secs(5)).unwrap();
         let mut l = DirLink::accept(root.path(), Duration::from_secs(5)).unwrap();
-        assert!(DirLink::accept(root.path(), Duration::from_millis(50)).is_err(), "a claimed session is not handed out twice");
+        assert!(
+            DirLink::accept(root.path(), Duration::from_millis(50)).is_err(),
+            "a claimed session is not handed out twice"
+        );
         d.send(b"one").unwrap();
         d.send(b"two").unwrap();
         assert_eq!(l.recv().unwrap(), b"one");
@@ -415,7 +492,10 @@ mod tests {
         let (a, mut b) = memory_pair(Duration::from_millis(50));
         let mut f = FaultyLink::new(a, Fault::Duplicate, 0);
         f.send(b"x").unwrap();
-        assert_eq!((b.recv().unwrap(), b.recv().unwrap()), (b"x".to_vec(), b"x".to_vec()));
+        assert_eq!(
+            (b.recv().unwrap(), b.recv().unwrap()),
+            (b"x".to_vec(), b"x".to_vec())
+        );
         let (a, mut b) = memory_pair(Duration::from_millis(50));
         let mut f = FaultyLink::new(a, Fault::Drop, 0);
         f.send(b"x").unwrap();

@@ -21,7 +21,10 @@ fn wire(m: &SessionMessage) -> SessionMessage {
 
 /// One complete session carrying one transfer, both sides driven on this thread.
 fn transfer(payer: &mut Wallet, payee: &mut Wallet, amount: u128) {
-    let mut d = Session::dialer(payee.device_id(), vec![(token(DEFAULT_TOKEN), Amount(amount))]);
+    let mut d = Session::dialer(
+        payee.device_id(),
+        vec![(token(DEFAULT_TOKEN), Amount(amount))],
+    );
     let mut l = Session::listener();
     let mut to_l: Vec<SessionMessage> = d.start(payer).expect("start").iter().map(wire).collect();
     while !to_l.is_empty() {
@@ -52,15 +55,27 @@ fn name(s: SuiteId) -> &'static str {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let quick = args.iter().any(|a| a == "quick");
     // Other words filter the rows: "ml-dsa", "slh-dsa", "memory", "redb".
     let filters: Vec<&String> = args.iter().filter(|a| *a != "quick").collect();
     let wanted = |row: &str| filters.iter().all(|f| row.contains(f.as_str()));
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
-    println!("{:<18} {:<8} {:>12} {:>12} {:>14} {:>7}", "suite", "store", "transfer", "per second", "sig limit /s", "ratio");
+    println!(
+        "{:<18} {:<8} {:>12} {:>12} {:>14} {:>7}",
+        "suite", "store", "transfer", "per second", "sig limit /s", "ratio"
+    );
     for suite in [SuiteId::MlDsa65, SuiteId::SlhDsaSha2_128f] {
-        if ![false, true].iter().any(|d| wanted(&format!("{} {}", name(suite).to_lowercase(), if *d { "redb" } else { "memory" }))) {
+        if ![false, true].iter().any(|d| {
+            wanted(&format!(
+                "{} {}",
+                name(suite).to_lowercase(),
+                if *d { "redb" } else { "memory" }
+            ))
+        }) {
             continue;
         }
         let n = match (suite, quick) {
@@ -77,24 +92,39 @@ fn main() {
             std::hint::black_box(key.sign(&msg, &[i; 32]).expect("sign"));
         });
         let sig = key.sign(&msg, &[1; 32]).expect("sign");
-        let t_verify = per_op(n, || key.public_key().verify(std::hint::black_box(&msg), &sig).expect("verify"));
+        let t_verify = per_op(n, || {
+            key.public_key()
+                .verify(std::hint::black_box(&msg), &sig)
+                .expect("verify")
+        });
         let limit = 1.0 / (2.0 * t_sign.as_secs_f64() + 2.0 * t_verify.as_secs_f64());
         for durable in [false, true] {
-            if !wanted(&format!("{} {}", name(suite).to_lowercase(), if durable { "redb" } else { "memory" })) {
+            if !wanted(&format!(
+                "{} {}",
+                name(suite).to_lowercase(),
+                if durable { "redb" } else { "memory" }
+            )) {
                 continue;
             }
             let tag = format!("{}-{durable}", name(suite));
             let store = |who: &str| -> Box<dyn Store> {
                 if durable {
-                    Box::new(RedbStore::open(&dir.path().join(format!("{tag}-{who}.redb"))).expect("redb"))
+                    Box::new(
+                        RedbStore::open(&dir.path().join(format!("{tag}-{who}.redb")))
+                            .expect("redb"),
+                    )
                 } else {
                     Box::new(MemoryStore::new())
                 }
             };
-            let mut a = Wallet::create(store("a"), suite, b"bench", KdfParams::default()).expect("wallet");
-            let mut b = Wallet::create(store("b"), suite, b"bench", KdfParams::default()).expect("wallet");
-            a.dev_faucet(DEFAULT_TOKEN, Amount(1 << 60)).expect("faucet");
-            b.dev_faucet(DEFAULT_TOKEN, Amount(1 << 60)).expect("faucet");
+            let mut a =
+                Wallet::create(store("a"), suite, b"bench", KdfParams::default()).expect("wallet");
+            let mut b =
+                Wallet::create(store("b"), suite, b"bench", KdfParams::default()).expect("wallet");
+            a.dev_faucet(DEFAULT_TOKEN, Amount(1 << 60))
+                .expect("faucet");
+            b.dev_faucet(DEFAULT_TOKEN, Amount(1 << 60))
+                .expect("faucet");
             transfer(&mut a, &mut b, 1); // warm up
             let mut k = 0;
             let t = per_op(n, || {
@@ -116,6 +146,11 @@ fn main() {
                 100.0 * rate / limit
             );
         }
-        println!("{:<18} (t_sign {:.0} µs, t_verify {:.0} µs, 2 signs + 2 verifies per transfer)", "", t_sign.as_secs_f64() * 1e6, t_verify.as_secs_f64() * 1e6);
+        println!(
+            "{:<18} (t_sign {:.0} µs, t_verify {:.0} µs, 2 signs + 2 verifies per transfer)",
+            "",
+            t_sign.as_secs_f64() * 1e6,
+            t_verify.as_secs_f64() * 1e6
+        );
     }
 }

@@ -45,7 +45,12 @@ pub fn run(session: &mut Session, ledger: &mut dyn Ledger, link: &mut dyn Link) 
         session.abort(SessionError::Over);
     }
     let error = error.or_else(|| session.error().cloned().map(RunError::Session));
-    Report { completed: session.completed().to_vec(), refused: session.refused().to_vec(), error, remaining: session.remaining() }
+    Report {
+        completed: session.completed().to_vec(),
+        refused: session.refused().to_vec(),
+        error,
+        remaining: session.remaining(),
+    }
 }
 
 fn send_all(link: &mut dyn Link, out: Vec<SessionMessage>) -> Result<(), RunError> {
@@ -55,7 +60,11 @@ fn send_all(link: &mut dyn Link, out: Vec<SessionMessage>) -> Result<(), RunErro
     Ok(())
 }
 
-fn drive(session: &mut Session, ledger: &mut dyn Ledger, link: &mut dyn Link) -> Result<(), RunError> {
+fn drive(
+    session: &mut Session,
+    ledger: &mut dyn Ledger,
+    link: &mut dyn Link,
+) -> Result<(), RunError> {
     if session.role() == dsm_protocol::session::Role::Dialer {
         let out = session.start(ledger)?;
         send_all(link, out)?;

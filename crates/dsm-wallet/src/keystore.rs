@@ -33,7 +33,11 @@ pub struct KdfParams {
 impl Default for KdfParams {
     /// OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane (tens of milliseconds here).
     fn default() -> Self {
-        KdfParams { m_cost_kib: 19 * 1024, t_cost: 2, p_cost: 1 }
+        KdfParams {
+            m_cost_kib: 19 * 1024,
+            t_cost: 2,
+            p_cost: 1,
+        }
     }
 }
 
@@ -51,16 +55,30 @@ pub enum KeystoreError {
     Params(String),
 }
 
-fn derive(passphrase: &[u8], salt: &[u8; 16], p: KdfParams) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
-    let params = Params::new(p.m_cost_kib, p.t_cost, p.p_cost, Some(32)).map_err(|e| KeystoreError::Params(e.to_string()))?;
+fn derive(
+    passphrase: &[u8],
+    salt: &[u8; 16],
+    p: KdfParams,
+) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
+    let params = Params::new(p.m_cost_kib, p.t_cost, p.p_cost, Some(32))
+        .map_err(|e| KeystoreError::Params(e.to_string()))?;
     let mut out = Zeroizing::new([0u8; 32]);
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password_into(passphrase, salt, out.as_mut()).map_err(|e| KeystoreError::Params(e.to_string()))?;
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(passphrase, salt, out.as_mut())
+        .map_err(|e| KeystoreError::Params(e.to_string()))?;
     Ok(out)
 }
 
 /// Seals `seed` (for a key of `suite`) under `passphrase`. `salt` and `nonce` must be fresh
 /// random bytes.
-pub fn seal(seed: &SecretSeed, suite: SuiteId, passphrase: &[u8], params: KdfParams, salt: [u8; 16], nonce: [u8; 24]) -> Result<Vec<u8>, KeystoreError> {
+pub fn seal(
+    seed: &SecretSeed,
+    suite: SuiteId,
+    passphrase: &[u8],
+    params: KdfParams,
+    salt: [u8; 16],
+    nonce: [u8; 24],
+) -> Result<Vec<u8>, KeystoreError> {
     let mut out = Vec::with_capacity(SEALED_LEN);
     out.extend_from_slice(MAGIC);
     out.push(1);
@@ -72,7 +90,15 @@ pub fn seal(seed: &SecretSeed, suite: SuiteId, passphrase: &[u8], params: KdfPar
     out.extend_from_slice(&nonce);
     let key = derive(passphrase, &salt, params)?;
     let cipher = XChaCha20Poly1305::new(&Key::from(*key));
-    let ct = cipher.encrypt(&XNonce::from(nonce), Payload { msg: seed.expose_secret(), aad: &out }).map_err(|_| KeystoreError::Malformed)?;
+    let ct = cipher
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: seed.expose_secret(),
+                aad: &out,
+            },
+        )
+        .map_err(|_| KeystoreError::Malformed)?;
     out.extend_from_slice(&ct);
     Ok(out)
 }
@@ -83,14 +109,36 @@ pub fn open(sealed: &[u8], passphrase: &[u8]) -> Result<SigningKey, KeystoreErro
         return Err(KeystoreError::Malformed);
     }
     let suite = SuiteId::from_u64(u64::from(sealed[5])).ok_or(KeystoreError::Malformed)?;
-    let u32_at = |i: usize| u32::from_be_bytes([sealed[i], sealed[i + 1], sealed[i + 2], sealed[i + 3]]);
-    let params = KdfParams { m_cost_kib: u32_at(6), t_cost: u32_at(10), p_cost: u32_at(14) };
-    let salt: [u8; 16] = sealed[18..34].try_into().map_err(|_| KeystoreError::Malformed)?;
-    let nonce: [u8; 24] = sealed[34..58].try_into().map_err(|_| KeystoreError::Malformed)?;
+    let u32_at =
+        |i: usize| u32::from_be_bytes([sealed[i], sealed[i + 1], sealed[i + 2], sealed[i + 3]]);
+    let params = KdfParams {
+        m_cost_kib: u32_at(6),
+        t_cost: u32_at(10),
+        p_cost: u32_at(14),
+    };
+    let salt: [u8; 16] = sealed[18..34]
+        .try_into()
+        .map_err(|_| KeystoreError::Malformed)?;
+    let nonce: [u8; 24] = sealed[34..58]
+        .try_into()
+        .map_err(|_| KeystoreError::Malformed)?;
     let key = derive(passphrase, &salt, params)?;
     let cipher = XChaCha20Poly1305::new(&Key::from(*key));
-    let seed = Zeroizing::new(cipher.decrypt(&XNonce::from(nonce), Payload { msg: &sealed[HEADER_LEN..], aad: &sealed[..HEADER_LEN] }).map_err(|_| KeystoreError::WrongPassphrase)?);
-    let mut bytes: [u8; 32] = seed.as_slice().try_into().map_err(|_| KeystoreError::Malformed)?;
+    let seed = Zeroizing::new(
+        cipher
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: &sealed[HEADER_LEN..],
+                    aad: &sealed[..HEADER_LEN],
+                },
+            )
+            .map_err(|_| KeystoreError::WrongPassphrase)?,
+    );
+    let mut bytes: [u8; 32] = seed
+        .as_slice()
+        .try_into()
+        .map_err(|_| KeystoreError::Malformed)?;
     let seed = SecretSeed::from_bytes(bytes);
     bytes.zeroize();
     Ok(SigningKey::from_seed(suite, &seed))

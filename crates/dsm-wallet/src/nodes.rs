@@ -119,18 +119,42 @@ impl NodeSet {
         }
         nodes.sort();
         nodes.dedup();
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into();
-        NodeSet { nodes, params, agent }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .build()
+            .into();
+        NodeSet {
+            nodes,
+            params,
+            agent,
+        }
     }
 
     /// The N nodes that hold `key`: the registry ranked by `H(Placement, key, url)`.
     pub fn placement(&self, key: &[u8; 32]) -> Result<Vec<&str>, ReplicationError> {
         if self.nodes.len() < self.params.n {
-            return Err(ReplicationError::RegistryTooSmall { have: self.nodes.len(), need: self.params.n });
+            return Err(ReplicationError::RegistryTooSmall {
+                have: self.nodes.len(),
+                need: self.params.n,
+            });
         }
-        let mut ranked: Vec<(Digest, &str)> = self.nodes.iter().map(|u| (tagged_hash(Tag::Placement, &[key, u.as_bytes()]), u.as_str())).collect();
+        let mut ranked: Vec<(Digest, &str)> = self
+            .nodes
+            .iter()
+            .map(|u| {
+                (
+                    tagged_hash(Tag::Placement, &[key, u.as_bytes()]),
+                    u.as_str(),
+                )
+            })
+            .collect();
         ranked.sort();
-        Ok(ranked.into_iter().take(self.params.n).map(|(_, u)| u).collect())
+        Ok(ranked
+            .into_iter()
+            .take(self.params.n)
+            .map(|(_, u)| u)
+            .collect())
     }
 
     fn request(&self, method: &str, url: &str, body: Option<&[u8]>) -> Option<(u16, Vec<u8>)> {
@@ -141,25 +165,43 @@ impl NodeSet {
         };
         let r = r.ok()?;
         let status = r.status().as_u16();
-        let body = r.into_body().with_config().limit(1 << 20).read_to_vec().ok()?;
+        let body = r
+            .into_body()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_vec()
+            .ok()?;
         Some((status, body))
     }
 
     /// Stores an object on its N nodes; returns its address, how many nodes stored it, and
     /// any faults seen. Succeeds when at least K nodes hold it.
-    pub fn put_object(&self, bytes: &[u8]) -> Result<(Digest, usize, Vec<NodeFault>), ReplicationError> {
+    pub fn put_object(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(Digest, usize, Vec<NodeFault>), ReplicationError> {
         let addr = object_address(bytes);
         let mut stored = 0;
         let mut faults = Vec::new();
         for node in self.placement(addr.as_bytes())? {
-            match self.request("PUT", &format!("{node}/v1/objects/{}", hex(addr.as_bytes())), Some(bytes)) {
+            match self.request(
+                "PUT",
+                &format!("{node}/v1/objects/{}", hex(addr.as_bytes())),
+                Some(bytes),
+            ) {
                 Some((200 | 201, _)) => stored += 1,
-                Some((status, _)) => faults.push(NodeFault { node: node.into(), what: format!("refused a valid object with status {status}") }),
+                Some((status, _)) => faults.push(NodeFault {
+                    node: node.into(),
+                    what: format!("refused a valid object with status {status}"),
+                }),
                 None => {}
             }
         }
         if stored < self.params.k {
-            return Err(ReplicationError::NotEnoughReplicas { got: stored, want: self.params.k });
+            return Err(ReplicationError::NotEnoughReplicas {
+                got: stored,
+                want: self.params.k,
+            });
         }
         Ok((addr, stored, faults))
     }
@@ -170,31 +212,53 @@ impl NodeSet {
         let mut faults = Vec::new();
         let mut good: Option<(Vec<u8>, usize)> = None;
         for node in self.placement(addr.as_bytes())? {
-            if let Some((200, body)) = self.request("GET", &format!("{node}/v1/objects/{}", hex(addr.as_bytes())), None) {
+            if let Some((200, body)) = self.request(
+                "GET",
+                &format!("{node}/v1/objects/{}", hex(addr.as_bytes())),
+                None,
+            ) {
                 if object_address(&body) != *addr {
-                    faults.push(NodeFault { node: node.into(), what: "served bytes that do not hash to the requested address".into() });
+                    faults.push(NodeFault {
+                        node: node.into(),
+                        what: "served bytes that do not hash to the requested address".into(),
+                    });
                     continue;
                 }
                 match &mut good {
                     Some((b, n)) if *b == body => *n += 1,
-                    Some(_) => faults.push(NodeFault { node: node.into(), what: "served different bytes for one address".into() }),
+                    Some(_) => faults.push(NodeFault {
+                        node: node.into(),
+                        what: "served different bytes for one address".into(),
+                    }),
                     None => good = Some((body, 1)),
                 }
             }
         }
         match good {
             Some((b, n)) if n >= self.params.k => Ok((b, faults)),
-            other => Err(ReplicationError::NotEnoughReplicas { got: other.map(|(_, n)| n).unwrap_or(0), want: self.params.k }),
+            other => Err(ReplicationError::NotEnoughReplicas {
+                got: other.map(|(_, n)| n).unwrap_or(0),
+                want: self.params.k,
+            }),
         }
     }
 
     /// Anchors `bytes` (a signed head transition) in slot (device, parent) on the slot's N
     /// nodes: first writer wins at each node. Settled with W acknowledgements.
-    pub fn anchor(&self, device: &[u8; 32], parent: &[u8; 32], bytes: &[u8]) -> Result<AnchorReport, ReplicationError> {
+    pub fn anchor(
+        &self,
+        device: &[u8; 32],
+        parent: &[u8; 32],
+        bytes: &[u8],
+    ) -> Result<AnchorReport, ReplicationError> {
         let mut acked = Vec::new();
         let mut existing = None;
         for node in self.slot_placement(device, parent)? {
-            match self.request("PUT", &format!("{node}/v1/slots/{}/{}", hex(device), hex(parent)), Some(bytes)) {
+            match self.request(
+                "PUT",
+                &format!("{node}/v1/slots/{}/{}", hex(device), hex(parent)),
+                Some(bytes),
+            ) {
                 Some((200 | 201, _)) => acked.push(node.to_string()),
                 Some((409, other)) if !other.is_empty() => existing = Some(other),
                 _ => {}
@@ -206,16 +270,30 @@ impl NodeSet {
     /// Checks a slot after the fact: which of its nodes hold `bytes`, and whether any holds
     /// something else. A node that reports the slot empty after acknowledging our write
     /// (`acked_before`) is lying and is reported.
-    pub fn check_anchor(&self, device: &[u8; 32], parent: &[u8; 32], bytes: &[u8], acked_before: &[String]) -> Result<AnchorReport, ReplicationError> {
+    pub fn check_anchor(
+        &self,
+        device: &[u8; 32],
+        parent: &[u8; 32],
+        bytes: &[u8],
+        acked_before: &[String],
+    ) -> Result<AnchorReport, ReplicationError> {
         let mut acked = Vec::new();
         let mut existing = None;
         let mut faults = Vec::new();
         for node in self.slot_placement(device, parent)? {
-            match self.request("GET", &format!("{node}/v1/slots/{}/{}", hex(device), hex(parent)), None) {
+            match self.request(
+                "GET",
+                &format!("{node}/v1/slots/{}/{}", hex(device), hex(parent)),
+                None,
+            ) {
                 Some((200, b)) if b == bytes => acked.push(node.to_string()),
                 Some((200, b)) => existing = Some(b),
                 Some((404, _)) if acked_before.iter().any(|a| a == node) => {
-                    faults.push(NodeFault { node: node.into(), what: "claims an anchor slot is empty after acknowledging a write to it".into() })
+                    faults.push(NodeFault {
+                        node: node.into(),
+                        what: "claims an anchor slot is empty after acknowledging a write to it"
+                            .into(),
+                    })
                 }
                 _ => {}
             }
@@ -223,23 +301,44 @@ impl NodeSet {
         Ok(self.verdict(existing, acked, faults))
     }
 
-    fn verdict(&self, existing: Option<Vec<u8>>, acked: Vec<String>, faults: Vec<NodeFault>) -> AnchorReport {
+    fn verdict(
+        &self,
+        existing: Option<Vec<u8>>,
+        acked: Vec<String>,
+        faults: Vec<NodeFault>,
+    ) -> AnchorReport {
         let acks = acked.len();
         let outcome = match existing {
             Some(existing) => Anchor::Conflict { existing, acks },
             None if acks >= self.params.w() => Anchor::Settled { acks },
             None => Anchor::Unsettled { acks },
         };
-        AnchorReport { outcome, acked, faults }
+        AnchorReport {
+            outcome,
+            acked,
+            faults,
+        }
     }
 
-    fn slot_placement(&self, device: &[u8; 32], parent: &[u8; 32]) -> Result<Vec<&str>, ReplicationError> {
+    fn slot_placement(
+        &self,
+        device: &[u8; 32],
+        parent: &[u8; 32],
+    ) -> Result<Vec<&str>, ReplicationError> {
         self.placement(tagged_hash(Tag::Placement, &[device, parent]).as_bytes())
     }
 
     /// The nodes that hold the anchor slot (device, parent): the placement of
     /// `H(Placement, device, parent)`.
-    pub fn slot_nodes(&self, device: &[u8; 32], parent: &[u8; 32]) -> Result<Vec<String>, ReplicationError> {
-        Ok(self.slot_placement(device, parent)?.into_iter().map(String::from).collect())
+    pub fn slot_nodes(
+        &self,
+        device: &[u8; 32],
+        parent: &[u8; 32],
+    ) -> Result<Vec<String>, ReplicationError> {
+        Ok(self
+            .slot_placement(device, parent)?
+            .into_iter()
+            .map(String::from)
+            .collect())
     }
 }

@@ -96,14 +96,22 @@ impl Batch {
     /// durable commit. Only for state a peer can deliver again (a stitched receipt, gossip):
     /// a crash may lose it, never half of it, and the next session restores it.
     pub fn deferred() -> Self {
-        Batch { ops: Vec::new(), deferred: true }
+        Batch {
+            ops: Vec::new(),
+            deferred: true,
+        }
     }
     /// True for [`Batch::deferred`] batches.
     pub fn is_deferred(&self) -> bool {
         self.deferred
     }
     /// Sets `key` to `value` in `table`.
-    pub fn put(&mut self, table: Table, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+    pub fn put(
+        &mut self,
+        table: Table,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+    ) -> &mut Self {
         self.ops.push((table, key.into(), Some(value.into())));
         self
     }
@@ -160,7 +168,9 @@ impl MemoryStore {
     }
     /// An independent copy of the current data (what copying a wallet file does).
     pub fn fork(&self) -> MemoryStore {
-        MemoryStore { tables: Arc::new(Mutex::new(self.lock().clone())) }
+        MemoryStore {
+            tables: Arc::new(Mutex::new(self.lock().clone())),
+        }
     }
     fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
         // A panic elsewhere cannot leave a half-applied batch (batches apply under one
@@ -174,10 +184,24 @@ impl Store for MemoryStore {
         Ok(self.lock().get(&table).and_then(|t| t.get(key)).cloned())
     }
     fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
-        Ok(self.lock().get(&table).map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+        Ok(self
+            .lock()
+            .get(&table)
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
     }
     fn last(&self, table: Table, n: usize) -> Result<Vec<Entry>, StoreError> {
-        Ok(self.lock().get(&table).map(|t| t.iter().rev().take(n).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+        Ok(self
+            .lock()
+            .get(&table)
+            .map(|t| {
+                t.iter()
+                    .rev()
+                    .take(n)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let mut tables = self.lock();
@@ -208,7 +232,8 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-const TREE: redb::TableDefinition<'static, &'static [u8], &'static [u8]> = redb::TableDefinition::new("wallet");
+const TREE: redb::TableDefinition<'static, &'static [u8], &'static [u8]> =
+    redb::TableDefinition::new("wallet");
 
 fn prefixed(t: Table, key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + key.len());
@@ -235,8 +260,14 @@ impl RedbStore {
         let txn = self.db.begin_read().map_err(backend)?;
         let t = txn.open_table(TREE).map_err(backend)?;
         let (lo, hi) = ([table.id()], [table.id() + 1]);
-        let range = t.range::<&[u8]>(lo.as_slice()..hi.as_slice()).map_err(backend)?;
-        let items: Box<dyn Iterator<Item = _>> = if newest_first { Box::new(range.rev()) } else { Box::new(range) };
+        let range = t
+            .range::<&[u8]>(lo.as_slice()..hi.as_slice())
+            .map_err(backend)?;
+        let items: Box<dyn Iterator<Item = _>> = if newest_first {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
         let mut out = Vec::new();
         for item in items.take(n) {
             let (k, v) = item.map_err(backend)?;
@@ -250,7 +281,9 @@ impl Store for RedbStore {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let t = txn.open_table(TREE).map_err(backend)?;
-        Ok(t.get(prefixed(table, key).as_slice()).map_err(backend)?.map(|v| v.value().to_vec()))
+        Ok(t.get(prefixed(table, key).as_slice())
+            .map_err(backend)?
+            .map(|v| v.value().to_vec()))
     }
     fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
         self.range(table, false, usize::MAX)
@@ -261,7 +294,8 @@ impl Store for RedbStore {
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write().map_err(backend)?;
         if batch.deferred {
-            txn.set_durability(redb::Durability::None).map_err(backend)?;
+            txn.set_durability(redb::Durability::None)
+                .map_err(backend)?;
         }
         {
             let mut t = txn.open_table(TREE).map_err(backend)?;
@@ -303,7 +337,12 @@ pub struct CrashingStore<S: Store> {
 impl<S: Store> CrashingStore<S> {
     /// Crashes at write `at`, at `point`.
     pub fn new(inner: S, at: usize, point: CrashPoint) -> Self {
-        CrashingStore { inner, at, point, writes: 0 }
+        CrashingStore {
+            inner,
+            at,
+            point,
+            writes: 0,
+        }
     }
     /// True once the crash happened.
     pub fn crashed(&self) -> bool {

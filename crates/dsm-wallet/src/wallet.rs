@@ -4,13 +4,17 @@
 
 use crate::keystore::{self, KdfParams, KeystoreError};
 use crate::store::{Batch, Store, StoreError, Table};
-use dsm_core::chain::{dev_allocation_cause, Amount, DeviceHead, HeadDigest, RelationshipKey, RelationshipStep, TipDigest, TokenId};
+use dsm_core::chain::{
+    dev_allocation_cause, Amount, DeviceHead, HeadDigest, RelationshipKey, RelationshipStep,
+    TipDigest, TokenId,
+};
 use dsm_core::codec::{Canonical, DecodeError};
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisCeremony};
 use dsm_core::receipt::{
-    verify_proposal, BuiltAcceptance, BuiltProposal, BuiltRefusal, BuiltRelease, ChainView, EmptyView, Receipt, SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal,
+    verify_proposal, BuiltAcceptance, BuiltProposal, BuiltRefusal, BuiltRelease, ChainView,
+    EmptyView, Receipt, SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal,
     VerifiedRefusal,
 };
 use dsm_core::smt::SparseMerkleTree;
@@ -82,7 +86,10 @@ impl From<WalletError> for LedgerError {
 }
 
 fn corrupt(what: &'static str) -> impl Fn(DecodeError) -> WalletError {
-    move |e| WalletError::Corrupt { what, error: e.to_string() }
+    move |e| WalletError::Corrupt {
+        what,
+        error: e.to_string(),
+    }
 }
 
 /// What a history line records.
@@ -123,7 +130,14 @@ pub struct HistoryEntry {
 
 impl HistoryEntry {
     /// The line for a head at `height` caused by `step`, with `peer` the other device.
-    fn for_step(height: u64, kind: EntryKind, peer: &DeviceId, step: &RelationshipStep, status: &str, commit: &Digest) -> HistoryEntry {
+    fn for_step(
+        height: u64,
+        kind: EntryKind,
+        peer: &DeviceId,
+        step: &RelationshipStep,
+        status: &str,
+        commit: &Digest,
+    ) -> HistoryEntry {
         HistoryEntry {
             height,
             kind,
@@ -148,7 +162,9 @@ pub struct Contact {
 impl Contact {
     /// The device id.
     pub fn device_id(&self) -> Result<DeviceId, WalletError> {
-        Digest::from_hex(&self.device).map(DeviceId).ok_or_else(|| WalletError::Contact(format!("contact {} has a malformed device id", self.name)))
+        Digest::from_hex(&self.device).map(DeviceId).ok_or_else(|| {
+            WalletError::Contact(format!("contact {} has a malformed device id", self.name))
+        })
     }
 
     /// The shareable card: `dsm-contact:<64 hex device id>:<name>`.
@@ -158,18 +174,30 @@ impl Contact {
 
     /// Parses a card made by [`Contact::card`].
     pub fn from_card(card: &str) -> Result<Contact, WalletError> {
-        let bad = || WalletError::Contact(format!("{card:?} is not a contact card; it looks like dsm-contact:<64 hex digits>:<name> (run `dsm init` or `dsm card` on the other device to get one)"));
+        let bad = || {
+            WalletError::Contact(format!("{card:?} is not a contact card; it looks like dsm-contact:<64 hex digits>:<name> (run `dsm init` or `dsm card` on the other device to get one)"))
+        };
         let rest = card.trim().strip_prefix("dsm-contact:").ok_or_else(bad)?;
         let (hex, name) = rest.split_once(':').ok_or_else(bad)?;
         Digest::from_hex(hex).ok_or_else(bad)?;
         validate_name(name)?;
-        Ok(Contact { name: name.to_string(), device: hex.to_ascii_lowercase() })
+        Ok(Contact {
+            name: name.to_string(),
+            device: hex.to_ascii_lowercase(),
+        })
     }
 }
 
 fn validate_name(name: &str) -> Result<(), WalletError> {
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)) {
-        return Err(WalletError::Contact(format!("{name:?} is not a usable name: use 1–64 letters, digits, '-', '_' or '.'")));
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(WalletError::Contact(format!(
+            "{name:?} is not a usable name: use 1–64 letters, digits, '-', '_' or '.'"
+        )));
     }
     Ok(())
 }
@@ -219,7 +247,12 @@ impl Wallet {
     /// Creates a new device in an empty store: fresh key (sealed under `passphrase`),
     /// genesis by commit–reveal, the initial head. Today the device is the only entropy
     /// contributor; storage-node contributors join when nodes exist (PROTOCOL.md §4).
-    pub fn create(mut store: Box<dyn Store>, suite: SuiteId, passphrase: &[u8], params: KdfParams) -> Result<Wallet, WalletError> {
+    pub fn create(
+        mut store: Box<dyn Store>,
+        suite: SuiteId,
+        passphrase: &[u8],
+        params: KdfParams,
+    ) -> Result<Wallet, WalletError> {
         if store.get(Table::Meta, b"identity")?.is_some() {
             return Err(WalletError::AlreadyExists);
         }
@@ -232,13 +265,21 @@ impl Wallet {
         let sealed = keystore::seal(&seed, suite, passphrase, params, salt, nonce)?;
 
         let mut ceremony = GenesisCeremony::new(key.public_key().clone());
-        let reveal = EntropyReveal { contributor: tagged_hash(Tag::Genesis, &[b"the device itself"]), secret: os_random()? };
+        let reveal = EntropyReveal {
+            contributor: tagged_hash(Tag::Genesis, &[b"the device itself"]),
+            secret: os_random()?,
+        };
         let g = |e: dsm_core::identity::CeremonyError| WalletError::Genesis(e.to_string());
-        ceremony.commit(reveal.contributor, reveal.commitment()).map_err(g)?;
+        ceremony
+            .commit(reveal.contributor, reveal.commitment())
+            .map_err(g)?;
         ceremony.close_commitments();
         ceremony.reveal(reveal).map_err(g)?;
         let record = ceremony.finish().map_err(g)?;
-        let identity = DeviceIdentity { genesis: record.digest(), public_key: key.public_key().clone() };
+        let identity = DeviceIdentity {
+            genesis: record.digest(),
+            public_key: key.public_key().clone(),
+        };
         let head = DeviceHead::initial(identity.device_id(), &identity.genesis);
 
         let mut batch = Batch::new();
@@ -249,43 +290,89 @@ impl Wallet {
             .put(Table::Meta, b"sealed_key".to_vec(), sealed)
             .put(Table::Meta, b"head".to_vec(), head.to_bytes());
         store.commit(&batch)?;
-        Ok(Wallet { store, identity, key, head, tree: SparseMerkleTree::new(), banned: HashSet::new(), pending: BTreeMap::new(), max_incoming: None, poisoned: false, witness_seq: 0, rng_override: None })
+        Ok(Wallet {
+            store,
+            identity,
+            key,
+            head,
+            tree: SparseMerkleTree::new(),
+            banned: HashSet::new(),
+            pending: BTreeMap::new(),
+            max_incoming: None,
+            poisoned: false,
+            witness_seq: 0,
+            rng_override: None,
+        })
     }
 
     /// Opens the wallet in `store`, unsealing the key with `passphrase`.
     pub fn open(store: Box<dyn Store>, passphrase: &[u8]) -> Result<Wallet, WalletError> {
-        let identity_bytes = store.get(Table::Meta, b"identity")?.ok_or(WalletError::NotFound)?;
+        let identity_bytes = store
+            .get(Table::Meta, b"identity")?
+            .ok_or(WalletError::NotFound)?;
         let identity = DeviceIdentity::from_bytes(&identity_bytes).map_err(corrupt("identity"))?;
-        let sealed = store.get(Table::Meta, b"sealed_key")?.ok_or(WalletError::Corrupt { what: "sealed key", error: "missing".into() })?;
+        let sealed = store
+            .get(Table::Meta, b"sealed_key")?
+            .ok_or(WalletError::Corrupt {
+                what: "sealed key",
+                error: "missing".into(),
+            })?;
         let key = keystore::open(&sealed, passphrase)?;
         if key.public_key() != &identity.public_key {
-            return Err(WalletError::Corrupt { what: "sealed key", error: "does not match the identity".into() });
+            return Err(WalletError::Corrupt {
+                what: "sealed key",
+                error: "does not match the identity".into(),
+            });
         }
         Self::load(store, identity, key)
     }
 
-    fn load(store: Box<dyn Store>, identity: DeviceIdentity, key: SigningKey) -> Result<Wallet, WalletError> {
-        let head_bytes = store.get(Table::Meta, b"head")?.ok_or(WalletError::Corrupt { what: "head", error: "missing".into() })?;
+    fn load(
+        store: Box<dyn Store>,
+        identity: DeviceIdentity,
+        key: SigningKey,
+    ) -> Result<Wallet, WalletError> {
+        let head_bytes = store
+            .get(Table::Meta, b"head")?
+            .ok_or(WalletError::Corrupt {
+                what: "head",
+                error: "missing".into(),
+            })?;
         let head = DeviceHead::from_bytes(&head_bytes).map_err(corrupt("head"))?;
         let mut tree = SparseMerkleTree::new();
         for (k, v) in store.scan(Table::Tips)? {
-            let k: [u8; 32] = k.as_slice().try_into().map_err(|_| WalletError::Corrupt { what: "tips", error: "bad key".into() })?;
-            let v: [u8; 32] = v.as_slice().try_into().map_err(|_| WalletError::Corrupt { what: "tips", error: "bad value".into() })?;
+            let k: [u8; 32] = k.as_slice().try_into().map_err(|_| WalletError::Corrupt {
+                what: "tips",
+                error: "bad key".into(),
+            })?;
+            let v: [u8; 32] = v.as_slice().try_into().map_err(|_| WalletError::Corrupt {
+                what: "tips",
+                error: "bad value".into(),
+            })?;
             tree.insert(k, Digest(v));
         }
         if tree.root() != head.smt_root {
-            return Err(WalletError::Corrupt { what: "tree", error: "the relationship tips do not match the head's root".into() });
+            return Err(WalletError::Corrupt {
+                what: "tree",
+                error: "the relationship tips do not match the head's root".into(),
+            });
         }
         let mut banned = HashSet::new();
         for (k, _) in store.scan(Table::Evidence)? {
-            let k: [u8; 32] = k.as_slice().try_into().map_err(|_| WalletError::Corrupt { what: "evidence", error: "bad key".into() })?;
+            let k: [u8; 32] = k.as_slice().try_into().map_err(|_| WalletError::Corrupt {
+                what: "evidence",
+                error: "bad key".into(),
+            })?;
             banned.insert(DeviceId(Digest(k)));
         }
         let mut pending = BTreeMap::new();
         for (k, v) in store.scan(Table::Pending)? {
             let p = SignedProposal::from_bytes(&v).map_err(corrupt("pending"))?;
             if k.as_slice() != p.proposal.step.receiver.as_bytes() {
-                return Err(WalletError::Corrupt { what: "pending", error: "key does not match the proposal".into() });
+                return Err(WalletError::Corrupt {
+                    what: "pending",
+                    error: "key does not match the proposal".into(),
+                });
             }
             pending.insert(p.proposal.step.receiver, p);
         }
@@ -293,7 +380,19 @@ impl Wallet {
             Some((k, _)) => u64::from_be_bytes(k.as_slice().try_into().unwrap_or([0; 8])) + 1,
             None => 0,
         };
-        Ok(Wallet { store, identity, key, head, tree, banned, pending, max_incoming: None, poisoned: false, witness_seq, rng_override: None })
+        Ok(Wallet {
+            store,
+            identity,
+            key,
+            head,
+            tree,
+            banned,
+            pending,
+            max_incoming: None,
+            poisoned: false,
+            witness_seq,
+            rng_override: None,
+        })
     }
 
     /// Makes signing randomness deterministic (benchmarks and reproducible demos only;
@@ -335,7 +434,10 @@ impl Wallet {
 
     /// The name this device gives itself on its contact card.
     pub fn name(&self) -> Result<Option<String>, WalletError> {
-        Ok(self.store.get(Table::Meta, b"name")?.and_then(|v| String::from_utf8(v).ok()))
+        Ok(self
+            .store
+            .get(Table::Meta, b"name")?
+            .and_then(|v| String::from_utf8(v).ok()))
     }
 
     /// Sets the name for this device's contact card.
@@ -353,7 +455,10 @@ impl Wallet {
         out.insert(token(DEFAULT_TOKEN), DEFAULT_TOKEN.to_string());
         for (k, v) in self.store.scan(Table::Meta)? {
             if let Some(hex) = k.strip_prefix(b"token:") {
-                if let (Some(d), Ok(label)) = (std::str::from_utf8(hex).ok().and_then(Digest::from_hex), String::from_utf8(v)) {
+                if let (Some(d), Ok(label)) = (
+                    std::str::from_utf8(hex).ok().and_then(Digest::from_hex),
+                    String::from_utf8(v),
+                ) {
                     out.insert(TokenId(d), label);
                 }
             }
@@ -379,10 +484,26 @@ impl Wallet {
     /// wallets can be tried out before token issuance lands.
     pub fn dev_faucet(&mut self, label: &str, amount: Amount) -> Result<&DeviceHead, WalletError> {
         let token = self.remember_token(label)?;
-        let head = self.head.allocation_child(&token, amount, dev_allocation_cause(&self.device_id(), &token, amount))?;
-        let entry = HistoryEntry { height: head.height, kind: EntryKind::DevFaucet, peer: None, token: token.digest().to_hex(), amount: amount.0.to_string(), status: "final".into(), receipt: None };
+        let head = self.head.allocation_child(
+            &token,
+            amount,
+            dev_allocation_cause(&self.device_id(), &token, amount),
+        )?;
+        let entry = HistoryEntry {
+            height: head.height,
+            kind: EntryKind::DevFaucet,
+            peer: None,
+            token: token.digest().to_hex(),
+            amount: amount.0.to_string(),
+            status: "final".into(),
+            receipt: None,
+        };
         let mut b = Batch::new();
-        b.put(Table::Meta, b"head".to_vec(), head.to_bytes()).put(Table::History, history_key(head.height), json(&entry));
+        b.put(Table::Meta, b"head".to_vec(), head.to_bytes()).put(
+            Table::History,
+            history_key(head.height),
+            json(&entry),
+        );
         self.commit_head_change(&b)?;
         self.head = head;
         Ok(&self.head)
@@ -393,7 +514,12 @@ impl Wallet {
         self.store
             .scan(Table::History)?
             .into_iter()
-            .map(|(_, v)| serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt { what: "history", error: e.to_string() }))
+            .map(|(_, v)| {
+                serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
+                    what: "history",
+                    error: e.to_string(),
+                })
+            })
             .collect()
     }
 
@@ -402,7 +528,9 @@ impl Wallet {
         validate_name(&contact.name)?;
         let id = contact.device_id()?;
         if id == self.device_id() {
-            return Err(WalletError::Contact("that card is this wallet's own".into()));
+            return Err(WalletError::Contact(
+                "that card is this wallet's own".into(),
+            ));
         }
         let mut b = Batch::new();
         for c in self.contacts()? {
@@ -410,7 +538,11 @@ impl Wallet {
                 b.delete(Table::Contacts, c.name.into_bytes());
             }
         }
-        b.put(Table::Contacts, contact.name.clone().into_bytes(), json(contact));
+        b.put(
+            Table::Contacts,
+            contact.name.clone().into_bytes(),
+            json(contact),
+        );
         self.store.commit(&b)?;
         Ok(())
     }
@@ -420,7 +552,12 @@ impl Wallet {
         self.store
             .scan(Table::Contacts)?
             .into_iter()
-            .map(|(_, v)| serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt { what: "contacts", error: e.to_string() }))
+            .map(|(_, v)| {
+                serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
+                    what: "contacts",
+                    error: e.to_string(),
+                })
+            })
             .collect()
     }
 
@@ -443,12 +580,20 @@ impl Wallet {
     /// The name of the contact with this device id, if any.
     pub fn contact_name(&self, device: &DeviceId) -> Option<String> {
         let hex = device.digest().to_hex();
-        self.contacts().ok()?.into_iter().find(|c| c.device == hex).map(|c| c.name)
+        self.contacts()
+            .ok()?
+            .into_iter()
+            .find(|c| c.device == hex)
+            .map(|c| c.name)
     }
 
     /// This device's contact card under `name`.
     pub fn card(&self, name: &str) -> String {
-        Contact { name: name.to_string(), device: self.device_id().digest().to_hex() }.card()
+        Contact {
+            name: name.to_string(),
+            device: self.device_id().digest().to_hex(),
+        }
+        .card()
     }
 
     /// The receipt of the transfer whose proposal commit starts with `id_prefix` (hex).
@@ -457,7 +602,15 @@ impl Wallet {
         if q.is_empty() {
             return Ok(None);
         }
-        let mut hits = self.store.scan(Table::Receipts)?.into_iter().filter(|(k, _)| Digest(k.as_slice().try_into().unwrap_or([0; 32])).to_hex().starts_with(&q));
+        let mut hits = self
+            .store
+            .scan(Table::Receipts)?
+            .into_iter()
+            .filter(|(k, _)| {
+                Digest(k.as_slice().try_into().unwrap_or([0; 32]))
+                    .to_hex()
+                    .starts_with(&q)
+            });
         match (hits.next(), hits.next()) {
             (Some((_, v)), None) => Ok(Some(Receipt::from_bytes(&v).map_err(corrupt("receipt"))?)),
             _ => Ok(None),
@@ -471,16 +624,28 @@ impl Wallet {
 
     /// Every equivocation proof this wallet holds.
     pub fn evidence(&self) -> Result<Vec<EquivocationProof>, WalletError> {
-        self.store.scan(Table::Evidence)?.into_iter().map(|(_, v)| EquivocationProof::from_bytes(&v).map_err(corrupt("evidence"))).collect()
+        self.store
+            .scan(Table::Evidence)?
+            .into_iter()
+            .map(|(_, v)| EquivocationProof::from_bytes(&v).map_err(corrupt("evidence")))
+            .collect()
     }
 
     /// Verifies and stores an equivocation proof learned elsewhere; returns what it proves.
     pub fn import_evidence(&mut self, bytes: &[u8]) -> Result<Equivocation, WalletError> {
-        let (proof, what) = EquivocationProof::verify_bytes(bytes).map_err(|e| WalletError::Corrupt { what: "evidence file", error: e.to_string() })?;
+        let (proof, what) =
+            EquivocationProof::verify_bytes(bytes).map_err(|e| WalletError::Corrupt {
+                what: "evidence file",
+                error: e.to_string(),
+            })?;
         let device = what.device();
         if !self.banned.contains(&device) {
             let mut b = Batch::new();
-            b.put(Table::Evidence, device.as_bytes().to_vec(), proof.to_bytes());
+            b.put(
+                Table::Evidence,
+                device.as_bytes().to_vec(),
+                proof.to_bytes(),
+            );
             self.store.commit(&b)?;
             self.banned.insert(device);
         }
@@ -489,7 +654,13 @@ impl Wallet {
 
     /// Adds the first statement seen for a head to `b` (nothing if one is known). `place` is
     /// where its bytes live: inline, or inside a receipt the batch also stores.
-    fn add_witness(&self, b: &mut Batch, statement: &Statement, place: WitnessPlace<'_>, seq: &mut u64) -> Result<(), WalletError> {
+    fn add_witness(
+        &self,
+        b: &mut Batch,
+        statement: &Statement,
+        place: WitnessPlace<'_>,
+        seq: &mut u64,
+    ) -> Result<(), WalletError> {
         let (device, parent, child) = statement.head_transition();
         let key = witness_key(&device, &parent);
         if self.store.get(Table::Witness, &key)?.is_none() {
@@ -516,7 +687,13 @@ impl Wallet {
     }
 
     /// Sets the status of the history line at `height` if it is the one for `commit`.
-    fn set_status(&self, b: &mut Batch, height: u64, commit: &Digest, status: &str) -> Result<(), StoreError> {
+    fn set_status(
+        &self,
+        b: &mut Batch,
+        height: u64,
+        commit: &Digest,
+        status: &str,
+    ) -> Result<(), StoreError> {
         let key = history_key(height);
         if let Some(bytes) = self.store.get(Table::History, &key)? {
             if let Ok(mut entry) = serde_json::from_slice::<HistoryEntry>(&bytes) {
@@ -531,14 +708,22 @@ impl Wallet {
 
     /// The statement stored under a witness key.
     fn witnessed_statement(&self, value: &[u8]) -> Result<Option<Statement>, WalletError> {
-        let Some(&place) = value.get(32) else { return Ok(None) };
+        let Some(&place) = value.get(32) else {
+            return Ok(None);
+        };
         let rest = &value[33..];
         Ok(match place {
             0 => Statement::from_bytes(rest).ok(),
             1 | 2 => {
-                let Some(bytes) = self.store.get(Table::Receipts, rest)? else { return Ok(None) };
+                let Some(bytes) = self.store.get(Table::Receipts, rest)? else {
+                    return Ok(None);
+                };
                 let r = Receipt::from_bytes(&bytes).map_err(corrupt("receipt"))?;
-                Some(if place == 1 { Statement::Proposal(r.proposal) } else { Statement::Acceptance(r.acceptance) })
+                Some(if place == 1 {
+                    Statement::Proposal(r.proposal)
+                } else {
+                    Statement::Acceptance(r.acceptance)
+                })
             }
             _ => None,
         })
@@ -552,7 +737,9 @@ impl Wallet {
     /// Commits a head-changing batch; any failure poisons the wallet (see `poisoned`).
     fn commit_head_change(&mut self, b: &Batch) -> Result<(), LedgerError> {
         if self.poisoned {
-            return Err(LedgerError::Store("an earlier write failed; reopen the wallet before signing anything else".into()));
+            return Err(LedgerError::Store(
+                "an earlier write failed; reopen the wallet before signing anything else".into(),
+            ));
         }
         self.store.commit(b).map_err(|e| {
             self.poisoned = true;
@@ -581,7 +768,10 @@ impl ChainView for Wallet {
         // A store failure here must not let a double spend through: the caller treats an
         // unreadable witness as "unknown", and the store failing at the commit that follows
         // aborts the session anyway.
-        let bytes = self.store.get(Table::Witness, &witness_key(device, parent)).ok()??;
+        let bytes = self
+            .store
+            .get(Table::Witness, &witness_key(device, parent))
+            .ok()??;
         let child: [u8; 32] = bytes.get(..32)?.try_into().ok()?;
         Some(HeadDigest(Digest(child)))
     }
@@ -610,7 +800,15 @@ impl Ledger for Wallet {
         match &mut self.rng_override {
             Some((seed, n)) => {
                 *n += 1;
-                *tagged_hash(Tag::Token, &[b"dsm deterministic signing randomness", &seed.to_be_bytes(), &n.to_be_bytes()]).as_bytes()
+                *tagged_hash(
+                    Tag::Token,
+                    &[
+                        b"dsm deterministic signing randomness",
+                        &seed.to_be_bytes(),
+                        &n.to_be_bytes(),
+                    ],
+                )
+                .as_bytes()
             }
             // If the OS generator fails, hedged signing with all-zero randomness is still
             // a valid (deterministic) FIPS 204/205 signature.
@@ -624,14 +822,18 @@ impl Ledger for Wallet {
         // Our acceptances live inside the receipts we stored when accepting.
         match self.store.get(Table::Receipts, commit.as_bytes())? {
             Some(b) => {
-                let r = Receipt::from_bytes(&b).map_err(|e| LedgerError::from(corrupt("receipt")(e)))?;
+                let r = Receipt::from_bytes(&b)
+                    .map_err(|e| LedgerError::from(corrupt("receipt")(e)))?;
                 Ok((r.proposal.proposal.step.receiver == self.device_id()).then_some(r.acceptance))
             }
             None => Ok(None),
         }
     }
     fn is_stitched(&self, commit: &Digest) -> Result<bool, LedgerError> {
-        Ok(self.store.get(Table::Receipts, commit.as_bytes())?.is_some())
+        Ok(self
+            .store
+            .get(Table::Receipts, commit.as_bytes())?
+            .is_some())
     }
 
     fn commit_debit(&mut self, built: &BuiltProposal) -> Result<(), LedgerError> {
@@ -639,15 +841,31 @@ impl Ledger for Wallet {
         if p.sender_parent_head != self.head {
             return Err(LedgerError::HeadMoved);
         }
-        let entry = HistoryEntry::for_step(built.child_head.height, EntryKind::Sent, &p.step.receiver, &p.step, "pending", &p.commit());
+        let entry = HistoryEntry::for_step(
+            built.child_head.height,
+            EntryKind::Sent,
+            &p.step.receiver,
+            &p.step,
+            "pending",
+            &p.commit(),
+        );
         let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
-            .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.child_tip.as_bytes().to_vec())
-            .put(Table::Pending, p.step.receiver.as_bytes().to_vec(), built.signed.to_bytes())
+            .put(
+                Table::Tips,
+                p.step.relationship.as_bytes().to_vec(),
+                built.child_tip.as_bytes().to_vec(),
+            )
+            .put(
+                Table::Pending,
+                p.step.receiver.as_bytes().to_vec(),
+                built.signed.to_bytes(),
+            )
             .put(Table::History, history_key(entry.height), json(&entry));
         self.commit_head_change(&b)?;
         self.head = built.child_head.clone();
-        self.tree.insert(*p.step.relationship.as_bytes(), built.child_tip.0);
+        self.tree
+            .insert(*p.step.relationship.as_bytes(), built.child_tip.0);
         self.pending.insert(p.step.receiver, built.signed.clone());
         Ok(())
     }
@@ -659,18 +877,39 @@ impl Ledger for Wallet {
             return Err(LedgerError::HeadMoved);
         }
         let commit = p.commit();
-        let entry = HistoryEntry::for_step(built.child_head.height, EntryKind::Received, &p.step.sender, &p.step, "final", &commit);
+        let entry = HistoryEntry::for_step(
+            built.child_head.height,
+            EntryKind::Received,
+            &p.step.sender,
+            &p.step,
+            "final",
+            &commit,
+        );
         let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
-            .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.child_tip.as_bytes().to_vec())
-            .put(Table::Receipts, commit.as_bytes().to_vec(), built.receipt.to_bytes())
+            .put(
+                Table::Tips,
+                p.step.relationship.as_bytes().to_vec(),
+                built.child_tip.as_bytes().to_vec(),
+            )
+            .put(
+                Table::Receipts,
+                commit.as_bytes().to_vec(),
+                built.receipt.to_bytes(),
+            )
             .put(Table::History, history_key(entry.height), json(&entry));
         let mut seq = self.witness_seq;
-        self.add_witness(&mut b, &Statement::Proposal(built.receipt.proposal.clone()), WitnessPlace::ProposalOf(&commit), &mut seq)?;
+        self.add_witness(
+            &mut b,
+            &Statement::Proposal(built.receipt.proposal.clone()),
+            WitnessPlace::ProposalOf(&commit),
+            &mut seq,
+        )?;
         self.commit_head_change(&b)?;
         self.witness_seq = seq;
         self.head = built.child_head.clone();
-        self.tree.insert(*p.step.relationship.as_bytes(), built.child_tip.0);
+        self.tree
+            .insert(*p.step.relationship.as_bytes(), built.child_tip.0);
         Ok(())
     }
 
@@ -680,14 +919,26 @@ impl Ledger for Wallet {
         // Deferred durability: if a crash loses this, the proposal is still pending and the
         // next session with the peer delivers the same acceptance again.
         let mut b = Batch::deferred();
-        let releases = self.pending.get(&p.step.receiver).is_some_and(|pending| pending.proposal == *p);
+        let releases = self
+            .pending
+            .get(&p.step.receiver)
+            .is_some_and(|pending| pending.proposal == *p);
         if releases {
             b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
         }
         self.set_status(&mut b, p.sender_child_head.height, &commit, "final")?;
-        b.put(Table::Receipts, commit.as_bytes().to_vec(), receipt.to_bytes());
+        b.put(
+            Table::Receipts,
+            commit.as_bytes().to_vec(),
+            receipt.to_bytes(),
+        );
         let mut seq = self.witness_seq;
-        self.add_witness(&mut b, &Statement::Acceptance(receipt.acceptance.clone()), WitnessPlace::AcceptanceOf(&commit), &mut seq)?;
+        self.add_witness(
+            &mut b,
+            &Statement::Acceptance(receipt.acceptance.clone()),
+            WitnessPlace::AcceptanceOf(&commit),
+            &mut seq,
+        )?;
         self.store.commit(&b)?;
         self.witness_seq = seq;
         if releases {
@@ -698,60 +949,119 @@ impl Ledger for Wallet {
 
     fn refusal_reason(&self, proposal: &VerifiedProposal) -> Option<u64> {
         let amount = proposal.signed().proposal.step.amount;
-        self.max_incoming.filter(|max| amount > *max).map(|_| REFUSAL_OVER_LIMIT)
+        self.max_incoming
+            .filter(|max| amount > *max)
+            .map(|_| REFUSAL_OVER_LIMIT)
     }
 
     fn refusal_for(&self, commit: &Digest) -> Result<Option<SignedRefusal>, LedgerError> {
         match self.store.get(Table::Refusals, commit.as_bytes())? {
-            Some(b) => Ok(Some(SignedRefusal::from_bytes(&b).map_err(|e| LedgerError::from(corrupt("refusal")(e)))?)),
+            Some(b) => Ok(Some(
+                SignedRefusal::from_bytes(&b)
+                    .map_err(|e| LedgerError::from(corrupt("refusal")(e)))?,
+            )),
             None => Ok(None),
         }
     }
 
-    fn commit_refusal(&mut self, proposal: &SignedProposal, built: &BuiltRefusal) -> Result<(), LedgerError> {
+    fn commit_refusal(
+        &mut self,
+        proposal: &SignedProposal,
+        built: &BuiltRefusal,
+    ) -> Result<(), LedgerError> {
         let r = &built.signed.refusal;
         if r.receiver_parent_head != self.head {
             return Err(LedgerError::HeadMoved);
         }
         let p = &proposal.proposal;
         let commit = p.commit();
-        let entry = HistoryEntry::for_step(built.child_head.height, EntryKind::Refused, &p.step.sender, &p.step, "refused", &commit);
+        let entry = HistoryEntry::for_step(
+            built.child_head.height,
+            EntryKind::Refused,
+            &p.step.sender,
+            &p.step,
+            "refused",
+            &commit,
+        );
         let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
-            .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.release_tip.as_bytes().to_vec())
-            .put(Table::Refusals, commit.as_bytes().to_vec(), built.signed.to_bytes())
+            .put(
+                Table::Tips,
+                p.step.relationship.as_bytes().to_vec(),
+                built.release_tip.as_bytes().to_vec(),
+            )
+            .put(
+                Table::Refusals,
+                commit.as_bytes().to_vec(),
+                built.signed.to_bytes(),
+            )
             .put(Table::History, history_key(entry.height), json(&entry));
         let mut seq = self.witness_seq;
-        self.add_witness(&mut b, &Statement::Proposal(proposal.clone()), WitnessPlace::Inline, &mut seq)?;
+        self.add_witness(
+            &mut b,
+            &Statement::Proposal(proposal.clone()),
+            WitnessPlace::Inline,
+            &mut seq,
+        )?;
         self.commit_head_change(&b)?;
         self.witness_seq = seq;
         self.head = built.child_head.clone();
-        self.tree.insert(*p.step.relationship.as_bytes(), built.release_tip.0);
+        self.tree
+            .insert(*p.step.relationship.as_bytes(), built.release_tip.0);
         Ok(())
     }
 
-    fn commit_release(&mut self, refused: &VerifiedRefusal, built: &BuiltRelease) -> Result<(), LedgerError> {
+    fn commit_release(
+        &mut self,
+        refused: &VerifiedRefusal,
+        built: &BuiltRelease,
+    ) -> Result<(), LedgerError> {
         if built.child_head.parent != self.head.digest() {
             return Err(LedgerError::HeadMoved);
         }
         let p = &refused.proposal().proposal;
         let commit = p.commit();
         let mut b = Batch::new();
-        if self.pending.get(&p.step.receiver).is_some_and(|pending| pending.proposal == *p) {
+        if self
+            .pending
+            .get(&p.step.receiver)
+            .is_some_and(|pending| pending.proposal == *p)
+        {
             b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
         }
         self.set_status(&mut b, p.sender_child_head.height, &commit, "released")?;
-        let entry = HistoryEntry::for_step(built.child_head.height, EntryKind::Released, &p.step.receiver, &p.step, "final", &commit);
+        let entry = HistoryEntry::for_step(
+            built.child_head.height,
+            EntryKind::Released,
+            &p.step.receiver,
+            &p.step,
+            "final",
+            &commit,
+        );
         b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
-            .put(Table::Tips, p.step.relationship.as_bytes().to_vec(), built.release_tip.as_bytes().to_vec())
-            .put(Table::Refusals, commit.as_bytes().to_vec(), refused.refusal().to_bytes())
+            .put(
+                Table::Tips,
+                p.step.relationship.as_bytes().to_vec(),
+                built.release_tip.as_bytes().to_vec(),
+            )
+            .put(
+                Table::Refusals,
+                commit.as_bytes().to_vec(),
+                refused.refusal().to_bytes(),
+            )
             .put(Table::History, history_key(entry.height), json(&entry));
         let mut seq = self.witness_seq;
-        self.add_witness(&mut b, &Statement::Refusal(refused.refusal().clone()), WitnessPlace::Inline, &mut seq)?;
+        self.add_witness(
+            &mut b,
+            &Statement::Refusal(refused.refusal().clone()),
+            WitnessPlace::Inline,
+            &mut seq,
+        )?;
         self.commit_head_change(&b)?;
         self.witness_seq = seq;
         self.head = built.child_head.clone();
-        self.tree.insert(*p.step.relationship.as_bytes(), built.release_tip.0);
+        self.tree
+            .insert(*p.step.relationship.as_bytes(), built.release_tip.0);
         self.pending.remove(&p.step.receiver);
         Ok(())
     }
@@ -782,10 +1092,16 @@ impl Ledger for Wallet {
                 self.witness_seq = seq;
             }
             Some(bytes) => {
-                let Some(first) = self.witnessed_statement(&bytes)? else { return Ok(()) };
+                let Some(first) = self.witnessed_statement(&bytes)? else {
+                    return Ok(());
+                };
                 if let Ok((proof, what)) = EquivocationProof::new(first, statement) {
                     let mut b = Batch::new();
-                    b.put(Table::Evidence, what.device().as_bytes().to_vec(), proof.to_bytes());
+                    b.put(
+                        Table::Evidence,
+                        what.device().as_bytes().to_vec(),
+                        proof.to_bytes(),
+                    );
                     self.store.commit(&b)?;
                     self.banned.insert(what.device());
                 }
@@ -807,7 +1123,8 @@ impl Ledger for Wallet {
                 let (a, b) = proof.statements();
                 for st in [a, b] {
                     if let Statement::Proposal(p) = st {
-                        if !exclude.contains(&p.proposal.step.sender) && out.len() < evidence_slots {
+                        if !exclude.contains(&p.proposal.step.sender) && out.len() < evidence_slots
+                        {
                             out.push(p.clone());
                         }
                     }

@@ -6,11 +6,11 @@
 
 mod common;
 use common::*;
+use dsm_core::chain::Amount;
 use dsm_protocol::message::SessionMessage;
 use dsm_protocol::session::Session;
 use dsm_wallet::store::{CrashPoint, CrashingStore, MemoryStore};
 use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
-use dsm_core::chain::Amount;
 
 const SUPPLY: u128 = 1000;
 
@@ -34,7 +34,13 @@ fn run_crashing(side: Side, when: When, limit: Option<u128>) -> bool {
     let (mut a, sa) = memory_wallet(SUPPLY);
     let (mut b, sb) = memory_wallet(0);
     b.set_max_incoming(limit.map(Amount));
-    let mut d = Session::dialer(b.device_id(), vec![(token(DEFAULT_TOKEN), Amount(100)), (token(DEFAULT_TOKEN), Amount(50))]);
+    let mut d = Session::dialer(
+        b.device_id(),
+        vec![
+            (token(DEFAULT_TOKEN), Amount(100)),
+            (token(DEFAULT_TOKEN), Amount(50)),
+        ],
+    );
     let mut l = Session::listener();
     let mut to_l: Vec<SessionMessage> = d.start(&mut a).unwrap().iter().map(wire).collect();
     let mut to_d: Vec<SessionMessage> = Vec::new();
@@ -72,10 +78,18 @@ fn run_crashing(side: Side, when: When, limit: Option<u128>) -> bool {
     drop((a, b, d, l));
     let (mut a, mut b) = (reopen(&sa), reopen(&sb));
     let (r1, r2) = session(&mut a, &mut b, &[]);
-    assert!(r1.error.is_none() && r2.error.is_none(), "{side:?} {when:?}: recovery failed: {:?} / {:?}", r1.error, r2.error);
+    assert!(
+        r1.error.is_none() && r2.error.is_none(),
+        "{side:?} {when:?}: recovery failed: {:?} / {:?}",
+        r1.error,
+        r2.error
+    );
     assert_settled(&a, &b, SUPPLY);
     let debited = SUPPLY - dev(&a);
-    assert!([0, 50, 100, 150].contains(&debited), "{side:?} {when:?}: debited {debited}");
+    assert!(
+        [0, 50, 100, 150].contains(&debited),
+        "{side:?} {when:?}: debited {debited}"
+    );
     crashed
 }
 
@@ -88,7 +102,10 @@ fn crash_before_and_after_every_message() {
                 let before = run_crashing(side, When::BeforeHandling(n), limit);
                 let after = run_crashing(side, When::AfterHandling(n), limit);
                 if !before && !after {
-                    assert!(n >= 2, "{side:?}: the session has at least two messages per side");
+                    assert!(
+                        n >= 2,
+                        "{side:?}: the session has at least two messages per side"
+                    );
                     break;
                 }
             }
@@ -108,12 +125,24 @@ fn crash_in_write(side: Side, write: usize, point: CrashPoint) -> bool {
         }
     };
     let (mut a, mut b) = (crashing(&sa, Side::Payer), crashing(&sb, Side::Payee));
-    let (ra, rb) = session_with(&mut a, &mut b, &[100, 50], std::time::Duration::from_millis(300), |l| l, |l| l);
+    let (ra, rb) = session_with(
+        &mut a,
+        &mut b,
+        &[100, 50],
+        std::time::Duration::from_millis(300),
+        |l| l,
+        |l| l,
+    );
     let hit = ra.error.is_some() || rb.error.is_some();
     drop((a, b));
     let (mut a, mut b) = (reopen(&sa), reopen(&sb));
     let (r1, r2) = session(&mut a, &mut b, &[]);
-    assert!(r1.error.is_none() && r2.error.is_none(), "{side:?} write {write} {point:?}: recovery failed: {:?} / {:?}", r1.error, r2.error);
+    assert!(
+        r1.error.is_none() && r2.error.is_none(),
+        "{side:?} write {write} {point:?}: recovery failed: {:?} / {:?}",
+        r1.error,
+        r2.error
+    );
     assert_settled(&a, &b, SUPPLY);
     hit
 }
@@ -149,12 +178,16 @@ fn restart_reoffers_the_identical_proposal() {
     let mut b = b;
     let out = l.handle(wire(&_hello[0]), &mut b).unwrap();
     let sent = d.handle(wire(&out[0]), &mut a).unwrap();
-    let SessionMessage::Proposal(p) = &sent[0] else { panic!("expected a proposal, got {}", sent[0].name()) };
+    let SessionMessage::Proposal(p) = &sent[0] else {
+        panic!("expected a proposal, got {}", sent[0].name())
+    };
     drop((a, d));
     let mut a = reopen(&sa);
     assert_eq!(a.pending().unwrap(), vec![(**p).clone()]);
     let mut d2 = Session::dialer(b.device_id(), vec![]);
     let hello = d2.start(&mut a).unwrap();
-    let SessionMessage::Hello(h) = &hello[0] else { panic!() };
+    let SessionMessage::Hello(h) = &hello[0] else {
+        panic!()
+    };
     assert_eq!(h.pending.as_ref(), Some(&**p));
 }

@@ -13,7 +13,12 @@ const SUPPLY: u128 = 1000;
 const FRAMES: usize = 4;
 
 fn faults() -> Vec<Fault> {
-    let mut v = vec![Fault::Drop, Fault::Duplicate, Fault::Reorder, Fault::Truncate];
+    let mut v = vec![
+        Fault::Drop,
+        Fault::Duplicate,
+        Fault::Reorder,
+        Fault::Truncate,
+    ];
     for i in [0usize, 5, 97, 1601, 4999, 9001] {
         v.push(Fault::Corrupt(i));
     }
@@ -24,20 +29,41 @@ fn check(fault: Fault, at: usize, on_dialer: bool, limit: Option<u128>) {
     let (mut a, _) = memory_wallet(SUPPLY);
     let (mut b, _) = memory_wallet(0);
     b.set_max_incoming(limit.map(dsm_core::chain::Amount));
-    let wrap = move |l: Box<dyn Link + Send>| -> Box<dyn Link + Send> { Box::new(FaultyLink::new(l, fault, at)) };
+    let wrap = move |l: Box<dyn Link + Send>| -> Box<dyn Link + Send> {
+        Box::new(FaultyLink::new(l, fault, at))
+    };
     let t = Duration::from_millis(250);
-    let (ra, rb) = if on_dialer { session_with(&mut a, &mut b, &[100, 50], t, wrap, |l| l) } else { session_with(&mut a, &mut b, &[100, 50], t, |l| l, wrap) };
+    let (ra, rb) = if on_dialer {
+        session_with(&mut a, &mut b, &[100, 50], t, wrap, |l| l)
+    } else {
+        session_with(&mut a, &mut b, &[100, 50], t, |l| l, wrap)
+    };
     // Both ends report; nothing committed is lost.
     let sent: usize = ra.completed.iter().filter(|c| c.outgoing).count();
     let received: usize = rb.completed.iter().filter(|c| !c.outgoing).count();
     assert!(sent <= received, "{fault:?}@{at} dialer={on_dialer}: the sender never stitches what the receiver did not accept");
     // Resolve whatever is pending with one clean session.
     let (r1, r2) = session(&mut a, &mut b, &[]);
-    assert!(r1.error.is_none() && r2.error.is_none(), "{fault:?}@{at} dialer={on_dialer}: recovery failed: {:?} / {:?}", r1.error, r2.error);
+    assert!(
+        r1.error.is_none() && r2.error.is_none(),
+        "{fault:?}@{at} dialer={on_dialer}: recovery failed: {:?} / {:?}",
+        r1.error,
+        r2.error
+    );
     assert_settled(&a, &b, SUPPLY);
-    let a_sent: u128 = a.history().unwrap().iter().filter(|e| e.kind == dsm_wallet::EntryKind::Sent && e.status == "final").map(|e| e.amount.parse::<u128>().unwrap()).sum();
+    let a_sent: u128 = a
+        .history()
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == dsm_wallet::EntryKind::Sent && e.status == "final")
+        .map(|e| e.amount.parse::<u128>().unwrap())
+        .sum();
     assert_eq!(a_sent, SUPPLY - dev(&a));
-    assert_eq!(dev(&b), a_sent, "{fault:?}@{at}: exactly what was debited was credited");
+    assert_eq!(
+        dev(&b),
+        a_sent,
+        "{fault:?}@{at}: exactly what was debited was credited"
+    );
 }
 
 #[test]

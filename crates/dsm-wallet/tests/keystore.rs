@@ -8,21 +8,52 @@ use dsm_wallet::keystore::{open, seal, KdfParams, KeystoreError};
 fn seal_open_round_trip_and_failures() {
     for suite in [SuiteId::MlDsa65, SuiteId::SlhDsaSha2_128f] {
         let seed = SecretSeed::from_bytes([3; 32]);
-        let sealed = seal(&seed, suite, b"pass", KdfParams::default(), [1; 16], [2; 24]).unwrap();
+        let sealed = seal(
+            &seed,
+            suite,
+            b"pass",
+            KdfParams::default(),
+            [1; 16],
+            [2; 24],
+        )
+        .unwrap();
         let key = open(&sealed, b"pass").unwrap();
-        assert_eq!(key.public_key(), SigningKey::from_seed(suite, &seed).public_key());
-        assert_eq!(open(&sealed, b"Pass").err(), Some(KeystoreError::WrongPassphrase));
+        assert_eq!(
+            key.public_key(),
+            SigningKey::from_seed(suite, &seed).public_key()
+        );
+        assert_eq!(
+            open(&sealed, b"Pass").err(),
+            Some(KeystoreError::WrongPassphrase)
+        );
         // Editing the header (suite, KDF cost, salt) fails authentication, never yields a key.
         for i in [5usize, 9, 20, 40, 70] {
             let mut t = sealed.clone();
             t[i] ^= 1;
             assert!(open(&t, b"pass").is_err(), "byte {i}");
         }
-        assert_eq!(open(&sealed[..sealed.len() - 1], b"pass").err(), Some(KeystoreError::Malformed));
+        assert_eq!(
+            open(&sealed[..sealed.len() - 1], b"pass").err(),
+            Some(KeystoreError::Malformed)
+        );
         assert_eq!(open(b"DSMK", b"pass").err(), Some(KeystoreError::Malformed));
         // The secret never appears in the sealed bytes.
         assert!(!sealed.windows(32).any(|w| w == [3; 32]));
     }
-    let weird = KdfParams { m_cost_kib: 1, t_cost: 0, p_cost: 0 };
-    assert!(matches!(seal(&SecretSeed::from_bytes([0; 32]), SuiteId::MlDsa65, b"p", weird, [0; 16], [0; 24]), Err(KeystoreError::Params(_))));
+    let weird = KdfParams {
+        m_cost_kib: 1,
+        t_cost: 0,
+        p_cost: 0,
+    };
+    assert!(matches!(
+        seal(
+            &SecretSeed::from_bytes([0; 32]),
+            SuiteId::MlDsa65,
+            b"p",
+            weird,
+            [0; 16],
+            [0; 24]
+        ),
+        Err(KeystoreError::Params(_))
+    ));
 }

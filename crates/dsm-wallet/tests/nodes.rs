@@ -30,15 +30,26 @@ macro_rules! delegate {
     };
 }
 
-delegate!(Corrupting,
+delegate!(
+    Corrupting,
     fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.0.get_object(a)?.map(|mut b| { b[0] ^= 1; b }))
+        Ok(self.0.get_object(a)?.map(|mut b| {
+            b[0] ^= 1;
+            b
+        }))
+    },
+    fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_slot(d, p)
     }
-    fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> { self.0.get_slot(d, p) }
 );
-delegate!(SlotLiar,
-    fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> { self.0.get_object(a) }
-    fn get_slot(&self, _: &Id, _: &Id) -> Result<Option<Vec<u8>>, StoreError> { Ok(None) }
+delegate!(
+    SlotLiar,
+    fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_object(a)
+    },
+    fn get_slot(&self, _: &Id, _: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
 );
 
 struct Cluster {
@@ -52,17 +63,35 @@ struct Cluster {
 
 fn cluster() -> Cluster {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let mut urls = Vec::new();
     let open = |i: usize| EmbeddedStore::open(&dir.path().join(format!("n{i}.redb"))).unwrap();
     let serve = |i: usize, kind: u8| {
-        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let t = dsm_node::Timeouts::default();
         match kind {
-            0 => drop(rt.spawn(dsm_node::serve(listener, Node::new(open(i), Quotas::default()), t))),
-            1 => drop(rt.spawn(dsm_node::serve(listener, Node::new(Corrupting(open(i)), Quotas::default()), t))),
-            _ => drop(rt.spawn(dsm_node::serve(listener, Node::new(SlotLiar(open(i)), Quotas::default()), t))),
+            0 => drop(rt.spawn(dsm_node::serve(
+                listener,
+                Node::new(open(i), Quotas::default()),
+                t,
+            ))),
+            1 => drop(rt.spawn(dsm_node::serve(
+                listener,
+                Node::new(Corrupting(open(i)), Quotas::default()),
+                t,
+            ))),
+            _ => drop(rt.spawn(dsm_node::serve(
+                listener,
+                Node::new(SlotLiar(open(i)), Quotas::default()),
+                t,
+            ))),
         }
         url
     };
@@ -77,11 +106,22 @@ fn cluster() -> Cluster {
         format!("http://{}", l.local_addr().unwrap())
     };
     urls.extend([corrupt.clone(), liar.clone(), down.clone()]);
-    Cluster { urls, down, corrupt, liar, _rt: rt, _dir: dir }
+    Cluster {
+        urls,
+        down,
+        corrupt,
+        liar,
+        _rt: rt,
+        _dir: dir,
+    }
 }
 
 fn nodes(c: &Cluster) -> NodeSet {
-    NodeSet::new(c.urls.clone(), Replication::default(), Duration::from_secs(5))
+    NodeSet::new(
+        c.urls.clone(),
+        Replication::default(),
+        Duration::from_secs(5),
+    )
 }
 
 #[test]
@@ -97,7 +137,10 @@ fn reads_survive_a_down_a_corrupt_and_a_lying_node() {
     assert_eq!(faults.len(), 1);
     assert_eq!(faults[0].node, c.corrupt);
     assert!(faults[0].what.contains("do not hash"));
-    assert!(!faults.iter().any(|f| f.node == c.down), "a node that is down is not a liar");
+    assert!(
+        !faults.iter().any(|f| f.node == c.down),
+        "a node that is down is not a liar"
+    );
     // An address nobody holds: not enough replicas, not a fake answer.
     assert!(set.get_object(&object_address(b"never stored")).is_err());
 }
@@ -110,13 +153,25 @@ fn anchors_settle_at_w_and_a_lying_node_is_reported() {
     let (device, parent) = ([1u8; 32], [2u8; 32]);
     let report = set.anchor(&device, &parent, b"successor A").unwrap();
     assert_eq!(report.outcome, Anchor::Settled { acks: 5 });
-    let check = set.check_anchor(&device, &parent, b"successor A", &report.acked).unwrap();
-    assert_eq!(check.outcome, Anchor::Settled { acks: 4 }, "the liar no longer counts, the quorum still holds");
+    let check = set
+        .check_anchor(&device, &parent, b"successor A", &report.acked)
+        .unwrap();
+    assert_eq!(
+        check.outcome,
+        Anchor::Settled { acks: 4 },
+        "the liar no longer counts, the quorum still holds"
+    );
     assert_eq!(check.faults.len(), 1);
     assert_eq!(check.faults[0].node, c.liar);
     // A second successor of the same head is refused with the first one's bytes.
     let second = set.anchor(&device, &parent, b"successor B").unwrap();
-    assert_eq!(second.outcome, Anchor::Conflict { existing: b"successor A".to_vec(), acks: 0 });
+    assert_eq!(
+        second.outcome,
+        Anchor::Conflict {
+            existing: b"successor A".to_vec(),
+            acks: 0
+        }
+    );
 }
 
 #[test]
@@ -129,22 +184,40 @@ fn split_brain_race_never_settles_both() {
             let hb = s.spawn(|| nodes(&c).anchor(&device, &parent, b"successor B").unwrap());
             (ha.join().unwrap(), hb.join().unwrap())
         });
-        let settled = [&a, &b].iter().filter(|r| matches!(r.outcome, Anchor::Settled { .. })).count();
-        assert!(settled <= 1, "round {round}: both writers settled: {a:?} {b:?}");
-        assert!(a.acked.len() + b.acked.len() <= 5, "each live node acknowledged at most one writer");
+        let settled = [&a, &b]
+            .iter()
+            .filter(|r| matches!(r.outcome, Anchor::Settled { .. }))
+            .count();
+        assert!(
+            settled <= 1,
+            "round {round}: both writers settled: {a:?} {b:?}"
+        );
+        assert!(
+            a.acked.len() + b.acked.len() <= 5,
+            "each live node acknowledged at most one writer"
+        );
         // Whoever did not settle learned of the other successor (or saw too few acks).
         for r in [&a, &b] {
             if !matches!(r.outcome, Anchor::Settled { .. }) {
-                assert!(matches!(r.outcome, Anchor::Conflict { .. } | Anchor::Unsettled { .. }));
+                assert!(matches!(
+                    r.outcome,
+                    Anchor::Conflict { .. } | Anchor::Unsettled { .. }
+                ));
             }
         }
-        assert!(matches!(a.outcome, Anchor::Conflict { .. }) || matches!(b.outcome, Anchor::Conflict { .. }), "round {round}: the race was noticed");
+        assert!(
+            matches!(a.outcome, Anchor::Conflict { .. })
+                || matches!(b.outcome, Anchor::Conflict { .. }),
+            "round {round}: the race was noticed"
+        );
     }
 }
 
 #[test]
 fn placement_is_deterministic_and_spread() {
-    let urls: Vec<String> = (0..10).map(|i| format!("http://node{i}.example:7600")).collect();
+    let urls: Vec<String> = (0..10)
+        .map(|i| format!("http://node{i}.example:7600"))
+        .collect();
     let set = NodeSet::new(urls.clone(), Replication::default(), Duration::from_secs(1));
     let mut reversed = urls.clone();
     reversed.reverse();
@@ -154,13 +227,24 @@ fn placement_is_deterministic_and_spread() {
         let key = *object_address(&[k]).as_bytes();
         let p = set.placement(&key).unwrap();
         assert_eq!(p.len(), 6);
-        assert_eq!(p, again.placement(&key).unwrap(), "independent of registry order");
+        assert_eq!(
+            p,
+            again.placement(&key).unwrap(),
+            "independent of registry order"
+        );
         for n in p {
             *counts.entry(n.to_string()).or_insert(0) += 1;
         }
     }
     assert_eq!(counts.len(), 10, "every node holds some keys");
     assert!(counts.values().all(|c| *c > 60 && *c < 180), "{counts:?}");
-    let small = NodeSet::new(urls[..5].to_vec(), Replication::default(), Duration::from_secs(1));
-    assert!(small.placement(&[0; 32]).is_err(), "fewer nodes than N is an error, not a silent downgrade");
+    let small = NodeSet::new(
+        urls[..5].to_vec(),
+        Replication::default(),
+        Duration::from_secs(1),
+    );
+    assert!(
+        small.placement(&[0; 32]).is_err(),
+        "fewer nodes than N is an error, not a silent downgrade"
+    );
 }

@@ -22,7 +22,15 @@ fn one_transfer_then_back() {
     assert_eq!((dev(&a), dev(&b)), (825, 175));
     assert_settled(&a, &b, 1000);
     let kinds: Vec<EntryKind> = a.history().unwrap().into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, vec![EntryKind::DevFaucet, EntryKind::Sent, EntryKind::Received, EntryKind::Received]);
+    assert_eq!(
+        kinds,
+        vec![
+            EntryKind::DevFaucet,
+            EntryKind::Sent,
+            EntryKind::Received,
+            EntryKind::Received
+        ]
+    );
 }
 
 #[test]
@@ -30,7 +38,11 @@ fn insufficient_funds_is_refused_before_signing() {
     let (mut a, _) = memory_wallet(10);
     let (mut b, _) = memory_wallet(0);
     let (ra, _) = session(&mut a, &mut b, &[11]);
-    assert!(matches!(ra.error, Some(RunError::Session(SessionError::Build(_)))), "{:?}", ra.error);
+    assert!(
+        matches!(ra.error, Some(RunError::Session(SessionError::Build(_)))),
+        "{:?}",
+        ra.error
+    );
     assert_eq!(ra.remaining, 1);
     assert!(a.pending().unwrap().is_empty());
     assert_settled(&a, &b, 10);
@@ -45,8 +57,17 @@ fn wrong_peer_is_refused() {
     let (ta, tb) = dsm_transport::memory_pair(std::time::Duration::from_secs(5));
     let (mut ta, mut tb) = (ta, tb);
     std::thread::scope(|s| {
-        let h = s.spawn(|| dsm_wallet::driver::run(&mut dsm_protocol::session::Session::listener(), &mut b, &mut tb));
-        let mut d = dsm_protocol::session::Session::dialer(c.device_id(), vec![(dsm_wallet::token("DEV"), dsm_core::chain::Amount(1))]);
+        let h = s.spawn(|| {
+            dsm_wallet::driver::run(
+                &mut dsm_protocol::session::Session::listener(),
+                &mut b,
+                &mut tb,
+            )
+        });
+        let mut d = dsm_protocol::session::Session::dialer(
+            c.device_id(),
+            vec![(dsm_wallet::token("DEV"), dsm_core::chain::Amount(1))],
+        );
         let r = dsm_wallet::driver::run(&mut d, &mut a, &mut ta);
         assert!(r.error.is_some());
         let rb = h.join().unwrap();
@@ -55,8 +76,16 @@ fn wrong_peer_is_refused() {
     assert_eq!(dev(&a), 10);
 }
 
-fn drop_frame(at: usize) -> impl FnOnce(Box<dyn dsm_transport::Link + Send>) -> Box<dyn dsm_transport::Link + Send> {
-    move |l| Box::new(dsm_transport::FaultyLink::new(l, dsm_transport::Fault::Drop, at))
+fn drop_frame(
+    at: usize,
+) -> impl FnOnce(Box<dyn dsm_transport::Link + Send>) -> Box<dyn dsm_transport::Link + Send> {
+    move |l| {
+        Box::new(dsm_transport::FaultyLink::new(
+            l,
+            dsm_transport::Fault::Drop,
+            at,
+        ))
+    }
 }
 
 #[test]
@@ -67,10 +96,18 @@ fn lost_acceptance_locks_only_that_relationship() {
     let t = std::time::Duration::from_millis(300);
     // b's acceptance (its second frame) is lost: b is credited, a is not yet stitched.
     let (ra, rb) = session_with(&mut a, &mut b, &[100], t, |l| l, drop_frame(1));
-    assert!(matches!(ra.error, Some(RunError::Transport(_))), "{:?}", ra.error);
+    assert!(
+        matches!(ra.error, Some(RunError::Transport(_))),
+        "{:?}",
+        ra.error
+    );
     assert!(ra.completed.is_empty());
     assert_eq!(rb.completed.len(), 1, "the receiver committed first");
-    assert_eq!((dev(&a), dev(&b)), (900, 100), "debit and credit are both committed");
+    assert_eq!(
+        (dev(&a), dev(&b)),
+        (900, 100),
+        "debit and credit are both committed"
+    );
     assert_eq!(a.pending().unwrap().len(), 1, "a→b is locked");
     // a's device chain is not blocked: it pays c meanwhile.
     let (ra, _) = session(&mut a, &mut c, &[30]);
@@ -78,10 +115,19 @@ fn lost_acceptance_locks_only_that_relationship() {
     assert_eq!(dev(&c), 30);
     // The next session with b delivers the acceptance again (idempotently) and unlocks.
     let (ra, rb) = session(&mut a, &mut b, &[5]);
-    assert!(ra.error.is_none() && rb.error.is_none(), "{:?} {:?}", ra.error, rb.error);
+    assert!(
+        ra.error.is_none() && rb.error.is_none(),
+        "{:?} {:?}",
+        ra.error,
+        rb.error
+    );
     assert_eq!(ra.completed.len(), 2);
     assert!(ra.completed[0].resumed && !ra.completed[1].resumed);
-    assert_eq!(rb.completed.len(), 1, "the replayed proposal was answered from storage, not credited twice");
+    assert_eq!(
+        rb.completed.len(),
+        1,
+        "the replayed proposal was answered from storage, not credited twice"
+    );
     assert_eq!((dev(&a), dev(&b)), (865, 105));
     assert_settled(&a, &b, 1000 - 30);
 }
@@ -93,11 +139,20 @@ fn lost_proposal_stays_pending_and_is_offered_again() {
     let t = std::time::Duration::from_millis(300);
     let (ra, rb) = session_with(&mut a, &mut b, &[100], t, drop_frame(1), |l| l);
     assert!(ra.error.is_some() && rb.error.is_some());
-    assert_eq!((dev(&a), dev(&b)), (900, 0), "in flight: debited, not yet credited");
+    assert_eq!(
+        (dev(&a), dev(&b)),
+        (900, 0),
+        "in flight: debited, not yet credited"
+    );
     // The payee dials the payer this time: the payer's pending proposal travels in its
     // hello and is accepted first; then the payee's own transfer goes through.
     let (rb, ra) = session(&mut b, &mut a, &[40]);
-    assert!(rb.error.is_none() && ra.error.is_none(), "{:?} {:?}", rb.error, ra.error);
+    assert!(
+        rb.error.is_none() && ra.error.is_none(),
+        "{:?} {:?}",
+        rb.error,
+        ra.error
+    );
     assert_eq!((dev(&a), dev(&b)), (940, 60));
     assert_settled(&a, &b, 1000);
 }
@@ -105,7 +160,9 @@ fn lost_proposal_stays_pending_and_is_offered_again() {
 #[test]
 fn a_relationship_survives_restarts_on_redb() {
     let dir = tempfile::tempdir().unwrap();
-    let open = |name: &str| -> Box<dyn dsm_wallet::store::Store> { Box::new(dsm_wallet::store::RedbStore::open(&dir.path().join(name)).unwrap()) };
+    let open = |name: &str| -> Box<dyn dsm_wallet::store::Store> {
+        Box::new(dsm_wallet::store::RedbStore::open(&dir.path().join(name)).unwrap())
+    };
     let mut a = wallet_on(open("a.redb"), 500);
     let mut b = wallet_on(open("b.redb"), 0);
     session(&mut a, &mut b, &[10, 20]);
@@ -115,7 +172,10 @@ fn a_relationship_survives_restarts_on_redb() {
     assert_eq!((dev(&a), dev(&b)), (470, 30));
     session(&mut b, &mut a, &[5]);
     assert_settled(&a, &b, 500);
-    assert!(matches!(dsm_wallet::Wallet::open(open("c.redb"), PASS), Err(dsm_wallet::WalletError::NotFound)));
+    assert!(matches!(
+        dsm_wallet::Wallet::open(open("c.redb"), PASS),
+        Err(dsm_wallet::WalletError::NotFound)
+    ));
 }
 
 /// Software keys cannot stop cloning: a copied wallet pays b while the original pays c
@@ -132,20 +192,36 @@ fn cloned_wallet_double_spend_is_caught_when_the_payees_meet() {
     assert!(r.error.is_none());
     let (r, _) = session(&mut clone, &mut c, &[100]);
     assert!(r.error.is_none());
-    assert_eq!((dev(&b), dev(&c)), (100, 110), "offline, each payee was paid");
+    assert_eq!(
+        (dev(&b), dev(&c)),
+        (100, 110),
+        "offline, each payee was paid"
+    );
     assert!(b.evidence().unwrap().is_empty() && c.evidence().unwrap().is_empty());
     // c pays b: the hellos gossip the two conflicting proposals.
     let (rc, rb) = session(&mut c, &mut b, &[1]);
-    assert!(rc.error.is_none() && rb.error.is_none(), "{:?} {:?}", rc.error, rb.error);
+    assert!(
+        rc.error.is_none() && rb.error.is_none(),
+        "{:?} {:?}",
+        rc.error,
+        rb.error
+    );
     for w in [&b, &c] {
         let ev = w.evidence().unwrap();
         assert_eq!(ev.len(), 1, "each payee holds the proof");
         assert_eq!(ev[0].verify().unwrap().device(), m.device_id());
-        assert!(dsm_core::receipt::ChainView::is_equivocator(w, &m.device_id()));
+        assert!(dsm_core::receipt::ChainView::is_equivocator(
+            w,
+            &m.device_id()
+        ));
     }
     // The cheater is refused from now on, even for a fresh transfer.
     let (rm, _) = session(&mut m, &mut b, &[1]);
-    assert!(matches!(rm.error, Some(RunError::Session(_))), "{:?}", rm.error);
+    assert!(
+        matches!(rm.error, Some(RunError::Session(_))),
+        "{:?}",
+        rm.error
+    );
     // Evidence is self-contained: a third wallet imports it from bytes alone.
     let (mut d, _) = memory_wallet(0);
     let bytes = dsm_core::codec::Canonical::to_bytes(&b.evidence().unwrap()[0]);
@@ -160,14 +236,27 @@ fn signed_refusal_releases_the_amount_and_the_relationship_goes_on() {
     let (mut b, _) = memory_wallet(0);
     b.set_max_incoming(Some(dsm_core::chain::Amount(50)));
     let (ra, rb) = session(&mut a, &mut b, &[100, 30]);
-    assert!(ra.error.is_none() && rb.error.is_none(), "{:?} {:?}", ra.error, rb.error);
+    assert!(
+        ra.error.is_none() && rb.error.is_none(),
+        "{:?} {:?}",
+        ra.error,
+        rb.error
+    );
     assert_eq!(ra.refused.len(), 1);
     assert!(ra.refused[0].outgoing && !rb.refused[0].outgoing);
     assert_eq!(ra.completed.len(), 1);
     assert_eq!((dev(&a), dev(&b)), (970, 30));
     assert_settled(&a, &b, 1000);
     let kinds: Vec<EntryKind> = a.history().unwrap().into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, vec![EntryKind::DevFaucet, EntryKind::Sent, EntryKind::Released, EntryKind::Sent]);
+    assert_eq!(
+        kinds,
+        vec![
+            EntryKind::DevFaucet,
+            EntryKind::Sent,
+            EntryKind::Released,
+            EntryKind::Sent
+        ]
+    );
     // The other direction still works on the same relationship.
     let (rb, _) = session(&mut b, &mut a, &[10]);
     assert!(rb.error.is_none());
@@ -196,9 +285,20 @@ fn lost_signed_refusal_is_delivered_again() {
 
 /// Drives one session synchronously, delivering only the first `deliver_to_listener`
 /// frames from the dialer (the rest are lost); everything the listener says is delivered.
-fn session_losing_dialer_frames_after(payer: &mut dsm_wallet::Wallet, payee: &mut dsm_wallet::Wallet, amounts: &[u128], deliver_to_listener: usize) {
+fn session_losing_dialer_frames_after(
+    payer: &mut dsm_wallet::Wallet,
+    payee: &mut dsm_wallet::Wallet,
+    amounts: &[u128],
+    deliver_to_listener: usize,
+) {
     use dsm_protocol::session::Session;
-    let mut d = Session::dialer(payee.device_id(), amounts.iter().map(|a| (dsm_wallet::token("DEV"), dsm_core::chain::Amount(*a))).collect());
+    let mut d = Session::dialer(
+        payee.device_id(),
+        amounts
+            .iter()
+            .map(|a| (dsm_wallet::token("DEV"), dsm_core::chain::Amount(*a)))
+            .collect(),
+    );
     let mut l = Session::listener();
     let mut to_l: Vec<_> = d.start(payer).unwrap();
     let mut delivered = 0;
@@ -236,7 +336,12 @@ fn crossed_pending_after_a_lost_refusal_resolves_in_one_session() {
     assert_eq!(b.pending().unwrap().len(), 1);
     // b dials a: everything resolves.
     let (rb, ra) = session(&mut b, &mut a, &[]);
-    assert!(rb.error.is_none() && ra.error.is_none(), "{:?} / {:?}", rb.error, ra.error);
+    assert!(
+        rb.error.is_none() && ra.error.is_none(),
+        "{:?} / {:?}",
+        rb.error,
+        ra.error
+    );
     assert_eq!((dev(&a), dev(&b)), (990, 1010));
     assert_settled(&a, &b, 2000);
 }
@@ -253,15 +358,35 @@ fn a_direct_double_spend_to_the_same_receiver_becomes_evidence() {
     let mut clone = dsm_wallet::Wallet::open(Box::new(sm.fork()), PASS).unwrap();
     let (mut b, _) = memory_wallet(0);
     session(&mut m, &mut b, &[60]);
-    let hello = Session::dialer(b.device_id(), vec![]).start(&mut clone).unwrap();
+    let hello = Session::dialer(b.device_id(), vec![])
+        .start(&mut clone)
+        .unwrap();
     let second = {
-        let l = LocalDevice { identity: clone.identity(), key: clone.signing_key(), head: Ledger::head(&clone), tree: clone.tree() };
-        propose(&l, &b.device_id(), dsm_wallet::token("DEV"), dsm_core::chain::Amount(70), &[9; 32]).unwrap()
+        let l = LocalDevice {
+            identity: clone.identity(),
+            key: clone.signing_key(),
+            head: Ledger::head(&clone),
+            tree: clone.tree(),
+        };
+        propose(
+            &l,
+            &b.device_id(),
+            dsm_wallet::token("DEV"),
+            dsm_core::chain::Amount(70),
+            &[9; 32],
+        )
+        .unwrap()
     };
     let mut l = Session::listener();
     l.handle(wire(&hello[0]), &mut b).unwrap();
-    let answer = l.handle(SessionMessage::Proposal(Box::new(second.signed)), &mut b).unwrap();
-    assert!(matches!(&answer[0], SessionMessage::Refusal(r) if r.code == dsm_protocol::message::RefusalCode::Equivocator), "{}", answer[0].name());
+    let answer = l
+        .handle(SessionMessage::Proposal(Box::new(second.signed)), &mut b)
+        .unwrap();
+    assert!(
+        matches!(&answer[0], SessionMessage::Refusal(r) if r.code == dsm_protocol::message::RefusalCode::Equivocator),
+        "{}",
+        answer[0].name()
+    );
     assert_eq!(dev(&b), 60);
     let ev = b.evidence().unwrap();
     assert_eq!(ev.len(), 1);
@@ -275,12 +400,16 @@ fn a_receiver_that_cannot_hold_the_token_refuses_with_a_signature() {
     let (mut a, _) = memory_wallet(100);
     let (mut b, _) = memory_wallet(0);
     for i in 0..dsm_core::chain::MAX_TOKENS {
-        b.dev_faucet(&format!("T{i}"), dsm_core::chain::Amount(1)).unwrap();
+        b.dev_faucet(&format!("T{i}"), dsm_core::chain::Amount(1))
+            .unwrap();
     }
     let (ra, _) = session(&mut a, &mut b, &[5]);
     assert!(ra.error.is_none(), "{:?}", ra.error);
     assert_eq!(ra.refused.len(), 1);
-    assert_eq!(ra.refused[0].refusal.refusal.reason, dsm_protocol::session::REFUSAL_CANNOT_HOLD);
+    assert_eq!(
+        ra.refused[0].refusal.refusal.reason,
+        dsm_protocol::session::REFUSAL_CANNOT_HOLD
+    );
     assert_eq!(dev(&a), 100);
     assert!(a.pending().unwrap().is_empty());
 }
@@ -293,12 +422,19 @@ fn a_failed_write_poisons_the_wallet_until_reopened() {
     let (mut a, _) = memory_wallet(100);
     let (b0, sb) = memory_wallet(0);
     drop(b0);
-    let mut b = dsm_wallet::Wallet::open(Box::new(CrashingStore::new(sb.clone(), 0, CrashPoint::AfterWrite)), PASS).unwrap();
+    let mut b = dsm_wallet::Wallet::open(
+        Box::new(CrashingStore::new(sb.clone(), 0, CrashPoint::AfterWrite)),
+        PASS,
+    )
+    .unwrap();
     let (_, rb) = session(&mut a, &mut b, &[5]);
     assert!(rb.error.is_some());
     assert!(b.is_poisoned());
     let (_, rb) = session(&mut a, &mut b, &[]);
-    assert!(rb.completed.is_empty() && rb.refused.is_empty(), "a poisoned wallet signs nothing");
+    assert!(
+        rb.completed.is_empty() && rb.refused.is_empty(),
+        "a poisoned wallet signs nothing"
+    );
     let mut b = reopen(&sb);
     let (ra, _) = session(&mut a, &mut b, &[]);
     assert!(ra.error.is_none(), "{:?}", ra.error);

@@ -53,7 +53,10 @@ fn total(nodes: &[Node]) -> u128 {
     for n in nodes {
         for p in n.wallet.pending().unwrap() {
             let commit = p.proposal.commit();
-            let receiver = nodes.iter().find(|m| m.wallet.device_id() == p.proposal.step.receiver).unwrap();
+            let receiver = nodes
+                .iter()
+                .find(|m| m.wallet.device_id() == p.proposal.step.receiver)
+                .unwrap();
             if receiver.wallet.acceptance_for(&commit).unwrap().is_none() {
                 sum += p.proposal.step.amount.0;
             }
@@ -64,9 +67,22 @@ fn total(nodes: &[Node]) -> u128 {
 
 /// One session between nodes `i` (pays) and `j`, through the faulty network. A crash drops
 /// the crashed side's in-memory state; it restarts from its store.
-fn session_between(nodes: &mut [Node], i: usize, j: usize, amounts: Vec<u128>, rng: &mut Rng, faults: bool) {
+fn session_between(
+    nodes: &mut [Node],
+    i: usize,
+    j: usize,
+    amounts: Vec<u128>,
+    rng: &mut Rng,
+    faults: bool,
+) {
     let peer = nodes[j].wallet.device_id();
-    let mut d = Session::dialer(peer, amounts.into_iter().map(|a| (token(DEFAULT_TOKEN), Amount(a))).collect());
+    let mut d = Session::dialer(
+        peer,
+        amounts
+            .into_iter()
+            .map(|a| (token(DEFAULT_TOKEN), Amount(a)))
+            .collect(),
+    );
     let mut l = Session::listener();
     let mut to: [VecDeque<Vec<u8>>; 2] = [VecDeque::new(), VecDeque::new()]; // [to dialer, to listener]
     match d.start(&mut nodes[i].wallet) {
@@ -74,7 +90,13 @@ fn session_between(nodes: &mut [Node], i: usize, j: usize, amounts: Vec<u128>, r
         Err(_) => return,
     }
     for _ in 0..60 {
-        let side = if !to[1].is_empty() && (to[0].is_empty() || rng.chance(50)) { 1 } else if !to[0].is_empty() { 0 } else { break };
+        let side = if !to[1].is_empty() && (to[0].is_empty() || rng.chance(50)) {
+            1
+        } else if !to[0].is_empty() {
+            0
+        } else {
+            break;
+        };
         let mut bytes = to[side].pop_front().unwrap();
         if faults {
             if rng.chance(8) {
@@ -122,11 +144,19 @@ fn simulate(seed: u64) -> (usize, usize, u64) {
         .into_iter()
         .map(|funds| {
             let (wallet, store) = memory_wallet(funds);
-            Node { wallet, store, limit: None }
+            Node {
+                wallet,
+                store,
+                limit: None,
+            }
         })
         .collect();
     for n in nodes.iter_mut() {
-        n.limit = if rng.chance(50) { Some(50 + rng.below(150) as u128) } else { None };
+        n.limit = if rng.chance(50) {
+            Some(50 + rng.below(150) as u128)
+        } else {
+            None
+        };
         n.wallet.set_max_incoming(n.limit.map(Amount));
     }
     for step in 0..25 {
@@ -135,7 +165,11 @@ fn simulate(seed: u64) -> (usize, usize, u64) {
         let count = rng.below(3) as usize;
         let amounts = (0..count).map(|_| 1 + rng.below(120) as u128).collect();
         session_between(&mut nodes, i, j, amounts, &mut rng, true);
-        assert_eq!(total(&nodes), SUPPLY, "seed {seed} step {step}: value conserved");
+        assert_eq!(
+            total(&nodes),
+            SUPPLY,
+            "seed {seed} step {step}: value conserved"
+        );
     }
     // Calm network: every pair syncs in both directions until nothing is pending.
     for _round in 0..2 {
@@ -150,22 +184,66 @@ fn simulate(seed: u64) -> (usize, usize, u64) {
     for i in 0..3 {
         for j in (i + 1)..3 {
             let (a, b) = (&nodes[i].wallet, &nodes[j].wallet);
-            assert_eq!(tip(a, b), tip(b, a), "seed {seed}: tips of {i} and {j} agree");
+            assert_eq!(
+                tip(a, b),
+                tip(b, a),
+                "seed {seed}: tips of {i} and {j} agree"
+            );
         }
-        assert!(nodes[i].wallet.pending().unwrap().is_empty(), "seed {seed}: node {i} has nothing pending");
+        assert!(
+            nodes[i].wallet.pending().unwrap().is_empty(),
+            "seed {seed}: node {i} has nothing pending"
+        );
     }
-    assert_eq!(nodes.iter().map(|n| dev(&n.wallet)).sum::<u128>(), SUPPLY, "seed {seed}: supply intact");
-    let sum = |kind: dsm_wallet::EntryKind| -> u128 { nodes.iter().flat_map(|n| n.wallet.history().unwrap()).filter(|e| e.kind == kind).map(|e| e.amount.parse::<u128>().unwrap()).sum() };
-    assert_eq!(sum(dsm_wallet::EntryKind::Refused), sum(dsm_wallet::EntryKind::Released), "seed {seed}: refused = released");
-    let sent_final: u128 = nodes.iter().flat_map(|n| n.wallet.history().unwrap()).filter(|e| e.kind == dsm_wallet::EntryKind::Sent && e.status == "final").map(|e| e.amount.parse::<u128>().unwrap()).sum();
-    assert_eq!(sent_final, sum(dsm_wallet::EntryKind::Received), "seed {seed}: every final send was received exactly once");
-    let count = |kind: dsm_wallet::EntryKind| nodes.iter().flat_map(|n| n.wallet.history().unwrap()).filter(|e| e.kind == kind).count();
-    (count(dsm_wallet::EntryKind::Received), count(dsm_wallet::EntryKind::Refused), rng.1)
+    assert_eq!(
+        nodes.iter().map(|n| dev(&n.wallet)).sum::<u128>(),
+        SUPPLY,
+        "seed {seed}: supply intact"
+    );
+    let sum = |kind: dsm_wallet::EntryKind| -> u128 {
+        nodes
+            .iter()
+            .flat_map(|n| n.wallet.history().unwrap())
+            .filter(|e| e.kind == kind)
+            .map(|e| e.amount.parse::<u128>().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        sum(dsm_wallet::EntryKind::Refused),
+        sum(dsm_wallet::EntryKind::Released),
+        "seed {seed}: refused = released"
+    );
+    let sent_final: u128 = nodes
+        .iter()
+        .flat_map(|n| n.wallet.history().unwrap())
+        .filter(|e| e.kind == dsm_wallet::EntryKind::Sent && e.status == "final")
+        .map(|e| e.amount.parse::<u128>().unwrap())
+        .sum();
+    assert_eq!(
+        sent_final,
+        sum(dsm_wallet::EntryKind::Received),
+        "seed {seed}: every final send was received exactly once"
+    );
+    let count = |kind: dsm_wallet::EntryKind| {
+        nodes
+            .iter()
+            .flat_map(|n| n.wallet.history().unwrap())
+            .filter(|e| e.kind == kind)
+            .count()
+    };
+    (
+        count(dsm_wallet::EntryKind::Received),
+        count(dsm_wallet::EntryKind::Refused),
+        rng.1,
+    )
 }
 
 #[test]
 fn random_sessions_through_an_adversarial_network() {
-    let seeds: u64 = std::env::var("DSM_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
+    let seeds: u64 = std::env::var("DSM_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(24);
     let (mut received, mut refused, mut crashes) = (0, 0, 0);
     for seed in 0..seeds {
         let (r, x, c) = simulate(seed);
@@ -174,5 +252,8 @@ fn random_sessions_through_an_adversarial_network() {
         crashes += c;
     }
     // The run is not vacuous: transfers, refusals and crashes all happened.
-    assert!(received > 10 && refused > 0 && crashes > 0, "received {received}, refused {refused}, crashes {crashes}");
+    assert!(
+        received > 10 && refused > 0 && crashes > 0,
+        "received {received}, refused {refused}, crashes {crashes}"
+    );
 }

@@ -25,7 +25,11 @@ fn over_tcp(payer: &mut Wallet, payee: &mut Wallet, amount: u128) {
             run(&mut Session::listener(), payee, &mut link)
         });
         let mut link = tcp_dial(addr, Duration::from_secs(20)).unwrap();
-        let r = run(&mut Session::dialer(peer, vec![(token(DEFAULT_TOKEN), Amount(amount))]), payer, &mut link);
+        let r = run(
+            &mut Session::dialer(peer, vec![(token(DEFAULT_TOKEN), Amount(amount))]),
+            payer,
+            &mut link,
+        );
         assert!(r.error.is_none(), "{:?}", r.error);
         let rl = h.join().unwrap();
         assert!(rl.error.is_none(), "{:?}", rl.error);
@@ -47,7 +51,11 @@ fn hundred_random_transfers_both_ways_over_tcp() {
     };
     for _ in 0..100 {
         let a_pays = next() % 2 == 0;
-        let (payer, payee) = if a_pays { (&mut a, &mut b) } else { (&mut b, &mut a) };
+        let (payer, payee) = if a_pays {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
         let max = dev(payer);
         if max == 0 {
             continue;
@@ -76,7 +84,11 @@ fn session_through_a_shared_directory() {
             run(&mut Session::listener(), bref, &mut link)
         });
         let mut link = DirLink::dial(&mailbox, t).unwrap();
-        let r = run(&mut Session::dialer(peer, vec![(token(DEFAULT_TOKEN), Amount(120))]), &mut a, &mut link);
+        let r = run(
+            &mut Session::dialer(peer, vec![(token(DEFAULT_TOKEN), Amount(120))]),
+            &mut a,
+            &mut link,
+        );
         assert!(r.error.is_none(), "{:?}", r.error);
         let rl = h.join().unwrap();
         assert!(rl.error.is_none(), "{:?}", rl.error);

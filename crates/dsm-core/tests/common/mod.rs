@@ -6,7 +6,10 @@ use dsm_core::chain::{Amount, DeviceHead, HeadDigest, RelationshipKey, TipDigest
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisCeremony};
-use dsm_core::receipt::{accept, propose, verify_proposal, verify_receipt, ChainView, LocalDevice, Receipt, SignedProposal};
+use dsm_core::receipt::{
+    accept, propose, verify_proposal, verify_receipt, ChainView, LocalDevice, Receipt,
+    SignedProposal,
+};
 use dsm_core::smt::SparseMerkleTree;
 use dsm_core::tags::Tag;
 use std::collections::{HashMap, HashSet};
@@ -25,7 +28,10 @@ impl Device {
         let key = SigningKey::from_seed(suite, &SecretSeed::from_bytes([n; 32]));
         let mut c = GenesisCeremony::new(key.public_key().clone());
         let reveals: Vec<EntropyReveal> = (0..3u8)
-            .map(|i| EntropyReveal { contributor: tagged_hash(Tag::Token, &[b"test-contributor", &[i]]), secret: [n ^ (i + 1); 32] })
+            .map(|i| EntropyReveal {
+                contributor: tagged_hash(Tag::Token, &[b"test-contributor", &[i]]),
+                secret: [n ^ (i + 1); 32],
+            })
             .collect();
         for r in &reveals {
             c.commit(r.contributor, r.commitment()).unwrap();
@@ -35,9 +41,17 @@ impl Device {
             c.reveal(r).unwrap();
         }
         let genesis = c.finish().unwrap().digest();
-        let identity = DeviceIdentity { genesis, public_key: key.public_key().clone() };
+        let identity = DeviceIdentity {
+            genesis,
+            public_key: key.public_key().clone(),
+        };
         let head = DeviceHead::initial(identity.device_id(), &genesis);
-        Device { key, identity, head, tree: SparseMerkleTree::new() }
+        Device {
+            key,
+            identity,
+            head,
+            tree: SparseMerkleTree::new(),
+        }
     }
 
     pub fn id(&self) -> DeviceId {
@@ -45,12 +59,24 @@ impl Device {
     }
 
     pub fn local(&self) -> LocalDevice<'_> {
-        LocalDevice { identity: &self.identity, key: &self.key, head: &self.head, tree: &self.tree }
+        LocalDevice {
+            identity: &self.identity,
+            key: &self.key,
+            head: &self.head,
+            tree: &self.tree,
+        }
     }
 
     /// Test funding: an allocation head (kind Allocation, cause names a fixed test source).
     pub fn fund(&mut self, token: TokenId, amount: u128) {
-        self.head = self.head.allocation_child(&token, Amount(amount), tagged_hash(Tag::Token, &[b"test allocation"])).unwrap();
+        self.head = self
+            .head
+            .allocation_child(
+                &token,
+                Amount(amount),
+                tagged_hash(Tag::Token, &[b"test allocation"]),
+            )
+            .unwrap();
     }
 
     pub fn balance(&self, token: &TokenId) -> u128 {
@@ -92,21 +118,46 @@ impl MemoryView {
     pub fn record(&mut self, receipt: &Receipt) {
         let p = &receipt.proposal.proposal;
         let a = &receipt.acceptance.acceptance;
-        self.heads.insert((p.step.sender, p.sender_parent_head.digest()), p.sender_child_head.digest());
-        self.heads.insert((p.step.receiver, a.receiver_parent_head.digest()), a.receiver_child_head.digest());
-        self.tips.insert((p.step.relationship, p.step.parent_tip), p.step.child_tip());
+        self.heads.insert(
+            (p.step.sender, p.sender_parent_head.digest()),
+            p.sender_child_head.digest(),
+        );
+        self.heads.insert(
+            (p.step.receiver, a.receiver_parent_head.digest()),
+            a.receiver_child_head.digest(),
+        );
+        self.tips
+            .insert((p.step.relationship, p.step.parent_tip), p.step.child_tip());
     }
     pub fn record_proposal(&mut self, sp: &SignedProposal) {
         let p = &sp.proposal;
-        self.heads.insert((p.step.sender, p.sender_parent_head.digest()), p.sender_child_head.digest());
-        self.tips.insert((p.step.relationship, p.step.parent_tip), p.step.child_tip());
+        self.heads.insert(
+            (p.step.sender, p.sender_parent_head.digest()),
+            p.sender_child_head.digest(),
+        );
+        self.tips
+            .insert((p.step.relationship, p.step.parent_tip), p.step.child_tip());
     }
 }
 
 /// One full transfer through the real builders and verifier; both devices advance.
-pub fn transfer(sender: &mut Device, receiver: &mut Device, token: TokenId, amount: u128, counter: &mut u64) -> Receipt {
-    let built = propose(&sender.local(), &receiver.id(), token, Amount(amount), &rnd(counter)).expect("propose");
-    let verified = verify_proposal(&built.signed, &dsm_core::receipt::EmptyView).expect("verify proposal");
+pub fn transfer(
+    sender: &mut Device,
+    receiver: &mut Device,
+    token: TokenId,
+    amount: u128,
+    counter: &mut u64,
+) -> Receipt {
+    let built = propose(
+        &sender.local(),
+        &receiver.id(),
+        token,
+        Amount(amount),
+        &rnd(counter),
+    )
+    .expect("propose");
+    let verified =
+        verify_proposal(&built.signed, &dsm_core::receipt::EmptyView).expect("verify proposal");
     let acc = accept(&receiver.local(), &verified, &rnd(counter)).expect("accept");
     verify_receipt(&acc.receipt, &dsm_core::receipt::EmptyView).expect("verify receipt");
     let rel = built.signed.proposal.step.relationship;

@@ -19,7 +19,11 @@ pub const PASS: &[u8] = b"correct horse battery staple";
 /// Cheap KDF parameters so tests that open wallets many times stay fast; the default
 /// parameters are exercised by the keystore tests.
 pub fn fast_kdf() -> KdfParams {
-    KdfParams { m_cost_kib: 64, t_cost: 1, p_cost: 1 }
+    KdfParams {
+        m_cost_kib: 64,
+        t_cost: 1,
+        p_cost: 1,
+    }
 }
 
 pub fn wallet_on(store: Box<dyn Store>, funds: u128) -> Wallet {
@@ -45,12 +49,22 @@ pub fn dev(w: &Wallet) -> u128 {
 
 pub fn tip(w: &Wallet, peer: &Wallet) -> TipDigest {
     let rel = RelationshipKey::between(&w.device_id(), &peer.device_id());
-    Ledger::tree(w).get(rel.as_bytes()).map(TipDigest).unwrap_or_else(|| rel.genesis_tip())
+    Ledger::tree(w)
+        .get(rel.as_bytes())
+        .map(TipDigest)
+        .unwrap_or_else(|| rel.genesis_tip())
 }
 
 /// Runs one session: `payer` dials `payee` over an in-memory link (each side on its own
 /// thread), with optional wrapping of each side's link (fault injection).
-pub fn session_with<F, G>(payer: &mut Wallet, payee: &mut Wallet, amounts: &[u128], timeout: Duration, wrap_d: F, wrap_l: G) -> (Report, Report)
+pub fn session_with<F, G>(
+    payer: &mut Wallet,
+    payee: &mut Wallet,
+    amounts: &[u128],
+    timeout: Duration,
+    wrap_d: F,
+    wrap_l: G,
+) -> (Report, Report)
 where
     F: FnOnce(Box<dyn Link + Send>) -> Box<dyn Link + Send>,
     G: FnOnce(Box<dyn Link + Send>) -> Box<dyn Link + Send>,
@@ -59,7 +73,10 @@ where
     let mut la = wrap_d(Box::new(a));
     let mut lb = wrap_l(Box::new(b));
     let peer = payee.device_id();
-    let transfers = amounts.iter().map(|a| (token(DEFAULT_TOKEN), Amount(*a))).collect();
+    let transfers = amounts
+        .iter()
+        .map(|a| (token(DEFAULT_TOKEN), Amount(*a)))
+        .collect();
     std::thread::scope(|s| {
         let h = s.spawn(move || {
             let mut l = Session::listener();
@@ -88,7 +105,10 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
             use dsm_wallet::EntryKind::*;
             match e.kind {
                 Sent | Received if e.status == "final" => {
-                    let r = w.receipt(e.receipt.as_deref().unwrap()).unwrap().expect("receipt stored");
+                    let r = w
+                        .receipt(e.receipt.as_deref().unwrap())
+                        .unwrap()
+                        .expect("receipt stored");
                     verify_receipt(&r, &EmptyView).unwrap();
                 }
                 Sent => assert_eq!(e.status, "released", "{e:?}"),
@@ -99,9 +119,26 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
         }
     }
     // Every released amount matches a sent one that was refused.
-    let released: u128 = a.history().unwrap().iter().chain(b.history().unwrap().iter()).filter(|e| e.kind == dsm_wallet::EntryKind::Released).map(|e| e.amount.parse::<u128>().unwrap()).sum();
-    let refused: u128 = a.history().unwrap().iter().chain(b.history().unwrap().iter()).filter(|e| e.kind == dsm_wallet::EntryKind::Refused).map(|e| e.amount.parse::<u128>().unwrap()).sum();
-    assert_eq!(released, refused, "what was refused is exactly what was released");
+    let released: u128 = a
+        .history()
+        .unwrap()
+        .iter()
+        .chain(b.history().unwrap().iter())
+        .filter(|e| e.kind == dsm_wallet::EntryKind::Released)
+        .map(|e| e.amount.parse::<u128>().unwrap())
+        .sum();
+    let refused: u128 = a
+        .history()
+        .unwrap()
+        .iter()
+        .chain(b.history().unwrap().iter())
+        .filter(|e| e.kind == dsm_wallet::EntryKind::Refused)
+        .map(|e| e.amount.parse::<u128>().unwrap())
+        .sum();
+    assert_eq!(
+        released, refused,
+        "what was refused is exactly what was released"
+    );
 }
 
 /// Round-trips a message through its canonical bytes (what a wire does).
