@@ -30,27 +30,26 @@ macro_rules! delegate {
     };
 }
 
-delegate!(
-    Corrupting,
+delegate! { Corrupting,
     fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.0.get_object(a)?.map(|mut b| {
             b[0] ^= 1;
             b
         }))
-    },
+    }
     fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.get_slot(d, p)
     }
-);
-delegate!(
-    SlotLiar,
+}
+
+delegate! { SlotLiar,
     fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.get_object(a)
-    },
+    }
     fn get_slot(&self, _: &Id, _: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(None)
     }
-);
+}
 
 struct Cluster {
     urls: Vec<String>,
