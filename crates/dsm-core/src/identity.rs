@@ -21,6 +21,14 @@ digest_newtype!(
     DeviceId
 );
 
+impl DeviceId {
+    /// The storage index of this device's b0x, `H(B0xAddress, device id)`: where
+    /// unilateral deliveries to it are posted. An index only, never an acceptance input.
+    pub fn b0x_address(&self) -> Digest {
+        tagged_hash(Tag::B0xAddress, &[self.as_bytes()])
+    }
+}
+
 /// The most contributors one genesis may have.
 pub const MAX_CONTRIBUTORS: usize = 16;
 

@@ -56,6 +56,8 @@ pub enum Tag {
     /// Deterministic placement of a key on storage nodes: `(key, node url)`; nodes are
     /// ranked by this digest.
     Placement,
+    /// The storage index of a device's b0x (inbox for unilateral delivery): `(device id)`.
+    B0xAddress,
 }
 
 impl Tag {
@@ -82,6 +84,7 @@ impl Tag {
         Tag::ReleaseTip,
         Tag::ObjectAddress,
         Tag::Placement,
+        Tag::B0xAddress,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -108,6 +111,7 @@ impl Tag {
             Tag::ReleaseTip => "DSM/v1/release-tip",
             Tag::ObjectAddress => "DSM/v1/object-address",
             Tag::Placement => "DSM/v1/placement",
+            Tag::B0xAddress => "DSM/v1/b0x-address",
         }
     }
 }

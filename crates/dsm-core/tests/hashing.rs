@@ -91,6 +91,7 @@ fn tag_labels_are_frozen() {
         (Tag::ReleaseTip, "DSM/v1/release-tip"),
         (Tag::ObjectAddress, "DSM/v1/object-address"),
         (Tag::Placement, "DSM/v1/placement"),
+        (Tag::B0xAddress, "DSM/v1/b0x-address"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

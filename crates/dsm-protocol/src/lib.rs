@@ -4,9 +4,11 @@
 //! [`session::Ledger`] (the device's committed state, implemented by the wallet over its
 //! store) and returns the messages to send. It never touches sockets, files, threads or
 //! clocks, which is what makes fault injection, crash tests and model checking cheap.
-//! [`message`] is its wire format (PROTOCOL.md §12).
+//! [`message`] is its wire format (PROTOCOL.md §12). [`mailbox`] is unilateral delivery
+//! through a storage node's b0x with the same ledger and checks (PROTOCOL.md §16).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod mailbox;
 pub mod message;
 pub mod session;

@@ -186,6 +186,10 @@ pub enum SessionError {
     /// The session already ended.
     #[error("the session is over")]
     Over,
+    /// A transfer to this peer is still pending (modal lock): it must be accepted or
+    /// refused before another one to the same peer can be made.
+    #[error("a transfer to device {0} is still pending; it must be answered first (run `dsm sync`, or meet the peer offline)")]
+    Locked(DeviceId),
 }
 
 /// Which side of the session this device plays.
@@ -291,7 +295,11 @@ impl Session {
         Session::new(Role::Listener, None, Vec::new())
     }
 
-    fn new(role: Role, peer: Option<DeviceId>, transfers: Vec<(TokenId, Amount)>) -> Session {
+    pub(crate) fn new(
+        role: Role,
+        peer: Option<DeviceId>,
+        transfers: Vec<(TokenId, Amount)>,
+    ) -> Session {
         Session {
             role,
             phase: Phase::Start,
@@ -305,6 +313,15 @@ impl Session {
             refused: Vec::new(),
             error: None,
         }
+    }
+
+    /// A session that only waits for the answer to `pending`, our proposal to `peer`
+    /// (used by unilateral delivery, which has no hello).
+    pub(crate) fn awaiting(peer: DeviceId, pending: VerifiedProposal) -> Session {
+        let mut s = Session::new(Role::Dialer, Some(peer), Vec::new());
+        s.in_flight = Some(pending);
+        s.phase = Phase::AwaitPendingAcceptance;
+        s
     }
 
     /// This session's role.
@@ -427,7 +444,7 @@ impl Session {
         Ok((hello, verified))
     }
 
-    fn check_hello(
+    pub(crate) fn check_hello(
         &self,
         hello: &Hello,
         ledger: &mut dyn Ledger,
@@ -462,7 +479,7 @@ impl Session {
 
     /// Verifies a proposal addressed to us and returns our acceptance: the stored one if we
     /// accepted it before (idempotent), else a new one, committed before it is returned.
-    fn answer_proposal(
+    pub(crate) fn answer_proposal(
         &mut self,
         p: &SignedProposal,
         resumed: bool,
@@ -552,7 +569,7 @@ impl Session {
     }
 
     /// Checks the acceptance of our in-flight proposal and stitches it.
-    fn take_acceptance(
+    pub(crate) fn take_acceptance(
         &mut self,
         a: &SignedAcceptance,
         ledger: &mut dyn Ledger,
@@ -589,7 +606,7 @@ impl Session {
     }
 
     /// Checks a signed refusal of our in-flight proposal and takes the amount back.
-    fn take_refusal(
+    pub(crate) fn take_refusal(
         &mut self,
         r: &SignedRefusal,
         ledger: &mut dyn Ledger,
@@ -837,7 +854,7 @@ impl Session {
 }
 
 /// The device's committed state as the core builders take it.
-fn local(ledger: &dyn Ledger) -> LocalDevice<'_> {
+pub(crate) fn local(ledger: &dyn Ledger) -> LocalDevice<'_> {
     LocalDevice {
         identity: ledger.identity(),
         key: ledger.signing_key(),

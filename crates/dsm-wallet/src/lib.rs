@@ -4,13 +4,15 @@
 //! contacts, history, pending transfers, witnessed statements and equivocation evidence,
 //! all in a [`store::Store`] written with one atomic batch per state change. It implements
 //! the session's [`dsm_protocol::session::Ledger`], and [`driver`] runs sessions over any
-//! [`dsm_transport::Link`].
+//! [`dsm_transport::Link`]. [`nodes`] replicates over storage nodes and [`online`] uses
+//! them: anchoring and settlement, evidence exchange, unilateral delivery through b0x.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod driver;
 pub mod keystore;
 pub mod nodes;
+pub mod online;
 pub mod store;
 pub mod wallet;
 

@@ -105,6 +105,24 @@ pub struct NodeSet {
     agent: ureq::Agent,
 }
 
+/// Sorts what a node claims a slot holds into a rival successor or a fault.
+fn classify(
+    node: &str,
+    other: Vec<u8>,
+    is_rival: &dyn Fn(&[u8]) -> bool,
+    existing: &mut Option<Vec<u8>>,
+    faults: &mut Vec<NodeFault>,
+) {
+    if is_rival(&other) {
+        existing.get_or_insert(other);
+    } else {
+        faults.push(NodeFault {
+            node: node.into(),
+            what: "claims an anchor slot holds bytes that are not a competing successor".into(),
+        });
+    }
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -161,6 +179,8 @@ impl NodeSet {
         let r = match (method, body) {
             ("GET", _) => self.agent.get(url).call(),
             ("PUT", Some(b)) => self.agent.put(url).send(b),
+            ("POST", Some(b)) => self.agent.post(url).send(b),
+            ("DELETE", _) => self.agent.delete(url).call(),
             _ => return None,
         };
         let r = r.ok()?;
@@ -244,15 +264,20 @@ impl NodeSet {
     }
 
     /// Anchors `bytes` (a signed head transition) in slot (device, parent) on the slot's N
-    /// nodes: first writer wins at each node. Settled with W acknowledgements.
+    /// nodes: first writer wins at each node. Settled with W acknowledgements. Bytes a node
+    /// claims the slot holds count as a conflict only when `is_rival` says they are a
+    /// genuine competing successor (the caller checks signatures); otherwise the node is
+    /// reported, so one lying node cannot fake a conflict.
     pub fn anchor(
         &self,
         device: &[u8; 32],
         parent: &[u8; 32],
         bytes: &[u8],
+        is_rival: &dyn Fn(&[u8]) -> bool,
     ) -> Result<AnchorReport, ReplicationError> {
         let mut acked = Vec::new();
         let mut existing = None;
+        let mut faults = Vec::new();
         for node in self.slot_placement(device, parent)? {
             match self.request(
                 "PUT",
@@ -260,22 +285,23 @@ impl NodeSet {
                 Some(bytes),
             ) {
                 Some((200 | 201, _)) => acked.push(node.to_string()),
-                Some((409, other)) if !other.is_empty() => existing = Some(other),
+                Some((409, other)) => classify(node, other, is_rival, &mut existing, &mut faults),
                 _ => {}
             }
         }
-        Ok(self.verdict(existing, acked, Vec::new()))
+        Ok(self.verdict(existing, acked, faults))
     }
 
     /// Checks a slot after the fact: which of its nodes hold `bytes`, and whether any holds
-    /// something else. A node that reports the slot empty after acknowledging our write
-    /// (`acked_before`) is lying and is reported.
+    /// a rival (see [`NodeSet::anchor`]). A node that reports the slot empty after
+    /// acknowledging our write (`acked_before`) is lying and is reported.
     pub fn check_anchor(
         &self,
         device: &[u8; 32],
         parent: &[u8; 32],
         bytes: &[u8],
         acked_before: &[String],
+        is_rival: &dyn Fn(&[u8]) -> bool,
     ) -> Result<AnchorReport, ReplicationError> {
         let mut acked = Vec::new();
         let mut existing = None;
@@ -287,7 +313,7 @@ impl NodeSet {
                 None,
             ) {
                 Some((200, b)) if b == bytes => acked.push(node.to_string()),
-                Some((200, b)) => existing = Some(b),
+                Some((200, b)) => classify(node, b, is_rival, &mut existing, &mut faults),
                 Some((404, _)) if acked_before.iter().any(|a| a == node) => {
                     faults.push(NodeFault {
                         node: node.into(),
@@ -341,4 +367,138 @@ impl NodeSet {
             .map(String::from)
             .collect())
     }
+
+    /// The registry, sorted.
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+
+    /// The replication parameters.
+    pub fn params(&self) -> Replication {
+        self.params
+    }
+
+    /// Appends an item to the b0x at `address` on that address's N nodes. Succeeds when at
+    /// least K nodes stored it (items are signed statements: the reader needs only one
+    /// copy, K is for availability).
+    pub fn b0x_post(&self, address: &Digest, bytes: &[u8]) -> Result<usize, ReplicationError> {
+        let mut stored = 0;
+        for node in self.placement(address.as_bytes())? {
+            if let Some((201, _)) = self.request(
+                "POST",
+                &format!("{node}/v1/b0x/{}", hex(address.as_bytes())),
+                Some(bytes),
+            ) {
+                stored += 1;
+            }
+        }
+        if stored < self.params.k {
+            return Err(ReplicationError::NotEnoughReplicas {
+                got: stored,
+                want: self.params.k,
+            });
+        }
+        Ok(stored)
+    }
+
+    /// Every item waiting in the b0x at `address` on each of its N nodes (copies of one
+    /// item arrive once per node; the caller's processing is idempotent). Nodes that do not
+    /// answer are skipped; a node whose listing does not parse is reported.
+    pub fn b0x_fetch(
+        &self,
+        address: &Digest,
+    ) -> Result<(Vec<B0xItem>, Vec<NodeFault>), ReplicationError> {
+        let mut items = Vec::new();
+        let mut faults = Vec::new();
+        for node in self.placement(address.as_bytes())? {
+            let Some((200, body)) = self.request(
+                "GET",
+                &format!("{node}/v1/b0x/{}", hex(address.as_bytes())),
+                None,
+            ) else {
+                continue;
+            };
+            match parse_list(&body, false) {
+                Some(list) => items.extend(list.into_iter().map(|(seq, _, bytes)| B0xItem {
+                    node: node.to_string(),
+                    seq,
+                    bytes,
+                })),
+                None => faults.push(NodeFault {
+                    node: node.into(),
+                    what: "sent a b0x listing that does not parse".into(),
+                }),
+            }
+        }
+        Ok((items, faults))
+    }
+
+    /// Removes items with sequence number ≤ `upto` from the b0x at `address` on `node`.
+    pub fn b0x_ack(&self, node: &str, address: &Digest, upto: u64) -> bool {
+        matches!(
+            self.request(
+                "DELETE",
+                &format!("{node}/v1/b0x/{}?upto={upto}", hex(address.as_bytes())),
+                None,
+            ),
+            Some((200, _))
+        )
+    }
+
+    /// Publishes an equivocation proof against `device` to every node of the registry
+    /// (evidence must reach everyone); returns how many nodes hold it.
+    pub fn publish_evidence(&self, device: &[u8; 32], proof: &[u8]) -> usize {
+        self.nodes
+            .iter()
+            .filter(|node| {
+                matches!(
+                    self.request(
+                        "PUT",
+                        &format!("{node}/v1/evidence/{}", hex(device)),
+                        Some(proof),
+                    ),
+                    Some((200 | 201, _))
+                )
+            })
+            .count()
+    }
+
+    /// Evidence `node` published after its sequence number `after`: (seq, device, proof).
+    /// `None` when the node did not answer or sent a listing that does not parse.
+    pub fn fetch_evidence(&self, node: &str, after: u64) -> Option<Vec<(u64, [u8; 32], Vec<u8>)>> {
+        match self.request("GET", &format!("{node}/v1/evidence?after={after}"), None) {
+            Some((200, body)) => parse_list(&body, true),
+            _ => None,
+        }
+    }
+}
+
+/// One item found in a b0x.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct B0xItem {
+    /// The node it was read from.
+    pub node: String,
+    /// Its sequence number on that node.
+    pub seq: u64,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Parses a node listing: `u64be(seq) ‖ [device (32)] ‖ u32be(len) ‖ bytes`, repeated.
+fn parse_list(mut b: &[u8], with_device: bool) -> Option<Vec<(u64, [u8; 32], Vec<u8>)>> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let seq = u64::from_be_bytes(b.get(..8)?.try_into().ok()?);
+        b = &b[8..];
+        let mut device = [0u8; 32];
+        if with_device {
+            device = b.get(..32)?.try_into().ok()?;
+            b = &b[32..];
+        }
+        let len = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
+        b = &b[4..];
+        out.push((seq, device, b.get(..len)?.to_vec()));
+        b = &b[len..];
+    }
+    Some(out)
 }

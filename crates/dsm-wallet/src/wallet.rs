@@ -126,6 +126,12 @@ pub struct HistoryEntry {
     pub status: String,
     /// The proposal commit (hex): names the receipt (`dsm receipt <id>`).
     pub receipt: Option<String>,
+    /// What the storage nodes' anchor slots say about this transition's signed statements
+    /// (PROTOCOL.md §16.2): `settled`, `unsettled` (final, fewer than W nodes reached) or
+    /// `conflict` (a competing successor exists: evidence was stored). Absent until the
+    /// wallet synced with nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<String>,
 }
 
 impl HistoryEntry {
@@ -146,6 +152,7 @@ impl HistoryEntry {
             amount: step.amount.0.to_string(),
             status: status.into(),
             receipt: Some(commit.to_hex()),
+            settlement: None,
         }
     }
 }
@@ -497,6 +504,7 @@ impl Wallet {
             amount: amount.0.to_string(),
             status: "final".into(),
             receipt: None,
+            settlement: None,
         };
         let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), head.to_bytes()).put(
@@ -521,6 +529,104 @@ impl Wallet {
                 })
             })
             .collect()
+    }
+
+    /// The storage nodes this wallet uses (base URLs), in the order added.
+    pub fn nodes(&self) -> Result<Vec<String>, WalletError> {
+        match self.store.get(Table::Meta, b"nodes")? {
+            Some(v) => serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
+                what: "node registry",
+                error: e.to_string(),
+            }),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Replaces the storage node registry.
+    pub fn set_nodes(&mut self, nodes: &[String]) -> Result<(), WalletError> {
+        let mut b = Batch::new();
+        b.put(Table::Meta, b"nodes".to_vec(), json(&nodes));
+        self.store.commit(&b)?;
+        Ok(())
+    }
+
+    /// A small counter kept in the wallet's metadata (e.g. a per-node listing cursor).
+    pub fn counter(&self, name: &str) -> Result<u64, WalletError> {
+        let key = [b"counter:".as_slice(), name.as_bytes()].concat();
+        Ok(self
+            .store
+            .get(Table::Meta, &key)?
+            .and_then(|v| v.try_into().ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    /// Sets a counter (see [`Wallet::counter`]).
+    pub fn set_counter(&mut self, name: &str, value: u64) -> Result<(), WalletError> {
+        let key = [b"counter:".as_slice(), name.as_bytes()].concat();
+        let mut b = Batch::new();
+        b.put(Table::Meta, key, value.to_be_bytes().to_vec());
+        self.store.commit(&b)?;
+        Ok(())
+    }
+
+    /// The signed statements behind each history line whose settlement is not final yet
+    /// (not `settled`, not `conflict`): for a sent transfer our proposal; for a received one
+    /// the sender's proposal and our acceptance; for a refusal ours. Transitions without a
+    /// signed statement (dev allocations, releases) have nothing to anchor.
+    pub fn unsettled(&self) -> Result<Vec<(HistoryEntry, Vec<Statement>)>, WalletError> {
+        let mut out = Vec::new();
+        for entry in self.history()? {
+            if matches!(entry.settlement.as_deref(), Some("settled" | "conflict")) {
+                continue;
+            }
+            let Some(commit) = entry.receipt.as_deref().and_then(Digest::from_hex) else {
+                continue;
+            };
+            let receipt = match self.store.get(Table::Receipts, commit.as_bytes())? {
+                Some(b) => Some(Receipt::from_bytes(&b).map_err(corrupt("receipt"))?),
+                None => None,
+            };
+            let statements = match (&entry.kind, receipt) {
+                (EntryKind::Sent, Some(r)) => vec![Statement::Proposal(r.proposal)],
+                (EntryKind::Sent, None) => self
+                    .pending
+                    .values()
+                    .filter(|p| p.proposal.commit() == commit)
+                    .map(|p| Statement::Proposal(p.clone()))
+                    .collect(),
+                (EntryKind::Received, Some(r)) => vec![
+                    Statement::Proposal(r.proposal),
+                    Statement::Acceptance(r.acceptance),
+                ],
+                (EntryKind::Refused, _) => match self.refusal_for(&commit)? {
+                    Some(r) => vec![Statement::Refusal(r)],
+                    None => vec![],
+                },
+                _ => vec![],
+            };
+            if !statements.is_empty() {
+                out.push((entry, statements));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records what the anchor slots said about the history line at `height`.
+    pub fn set_settlement(&mut self, height: u64, settlement: &str) -> Result<(), WalletError> {
+        let key = history_key(height);
+        if let Some(bytes) = self.store.get(Table::History, &key)? {
+            let mut entry: HistoryEntry =
+                serde_json::from_slice(&bytes).map_err(|e| WalletError::Corrupt {
+                    what: "history",
+                    error: e.to_string(),
+                })?;
+            entry.settlement = Some(settlement.into());
+            let mut b = Batch::new();
+            b.put(Table::History, key.to_vec(), json(&entry));
+            self.store.commit(&b)?;
+        }
+        Ok(())
     }
 
     /// Adds (or renames) a contact.

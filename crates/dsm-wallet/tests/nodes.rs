@@ -150,10 +150,12 @@ fn anchors_settle_at_w_and_a_lying_node_is_reported() {
     let set = nodes(&c);
     assert_eq!(Replication::default().w(), 4);
     let (device, parent) = ([1u8; 32], [2u8; 32]);
-    let report = set.anchor(&device, &parent, b"successor A").unwrap();
+    let report = set
+        .anchor(&device, &parent, b"successor A", &|_| true)
+        .unwrap();
     assert_eq!(report.outcome, Anchor::Settled { acks: 5 });
     let check = set
-        .check_anchor(&device, &parent, b"successor A", &report.acked)
+        .check_anchor(&device, &parent, b"successor A", &report.acked, &|_| true)
         .unwrap();
     assert_eq!(
         check.outcome,
@@ -163,7 +165,9 @@ fn anchors_settle_at_w_and_a_lying_node_is_reported() {
     assert_eq!(check.faults.len(), 1);
     assert_eq!(check.faults[0].node, c.liar);
     // A second successor of the same head is refused with the first one's bytes.
-    let second = set.anchor(&device, &parent, b"successor B").unwrap();
+    let second = set
+        .anchor(&device, &parent, b"successor B", &|_| true)
+        .unwrap();
     assert_eq!(
         second.outcome,
         Anchor::Conflict {
@@ -179,8 +183,16 @@ fn split_brain_race_never_settles_both() {
     for round in 0..8u8 {
         let (device, parent) = ([round; 32], [77u8; 32]);
         let (a, b) = std::thread::scope(|s| {
-            let ha = s.spawn(|| nodes(&c).anchor(&device, &parent, b"successor A").unwrap());
-            let hb = s.spawn(|| nodes(&c).anchor(&device, &parent, b"successor B").unwrap());
+            let ha = s.spawn(|| {
+                nodes(&c)
+                    .anchor(&device, &parent, b"successor A", &|_| true)
+                    .unwrap()
+            });
+            let hb = s.spawn(|| {
+                nodes(&c)
+                    .anchor(&device, &parent, b"successor B", &|_| true)
+                    .unwrap()
+            });
             (ha.join().unwrap(), hb.join().unwrap())
         });
         let settled = [&a, &b]

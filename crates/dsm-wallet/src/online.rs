@@ -1,0 +1,478 @@
+//! Online operation over storage nodes (PROTOCOL.md §16): anchoring head transitions and
+//! reporting settlement, exchanging equivocation evidence, and unilateral delivery through
+//! b0x inboxes. The protocol decisions are dsm-protocol's ([`mailbox`]) and dsm-core's
+//! ([`EquivocationProof`]); this module only moves bytes between them and the nodes.
+
+use crate::nodes::{Anchor, NodeFault, NodeSet, ReplicationError};
+use crate::wallet::{Wallet, WalletError};
+use dsm_core::chain::{Amount, TokenId};
+use dsm_core::codec::Canonical;
+use dsm_core::identity::DeviceId;
+use dsm_core::receipt::{verify_proposal, ChainView, EmptyView, SignedProposal};
+use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
+use dsm_protocol::mailbox::{self, Taken};
+use dsm_protocol::message::SessionMessage;
+use dsm_protocol::session::{Completed, LedgerError, Refused, SessionError};
+use std::collections::{BTreeMap, HashMap};
+use thiserror::Error;
+
+/// Why an online operation stopped. Everything committed before the error stays committed;
+/// running `sync` again goes on from there.
+#[derive(Debug, Error)]
+pub enum OnlineError {
+    /// The wallet failed.
+    #[error("{0}")]
+    Wallet(#[from] WalletError),
+    /// The transfer could not be made or answered.
+    #[error("{0}")]
+    Session(#[from] SessionError),
+    /// Too few nodes answered.
+    #[error("storage nodes: {0}")]
+    Replication(#[from] ReplicationError),
+}
+
+impl From<LedgerError> for OnlineError {
+    fn from(e: LedgerError) -> Self {
+        OnlineError::Session(SessionError::Ledger(e))
+    }
+}
+
+/// What the anchor slots say about one signed head transition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// At least W nodes hold it: no competing successor can ever reach W.
+    Settled {
+        /// Nodes holding it.
+        acks: usize,
+    },
+    /// Final (both signatures exist) but fewer than W nodes hold it yet (nodes down).
+    Unsettled {
+        /// Nodes holding it.
+        acks: usize,
+    },
+    /// A node holds a competing successor signed by the same device: evidence was stored
+    /// and published, and the device is refused from now on.
+    Conflict(Equivocation),
+}
+
+impl Settlement {
+    /// The word the history shows: `settled`, `unsettled` or `conflict`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Settlement::Settled { .. } => "settled",
+            Settlement::Unsettled { .. } => "unsettled",
+            Settlement::Conflict(_) => "conflict",
+        }
+    }
+}
+
+/// The proof that `other` (bytes a node holds) and `ours` are two successors signed by one
+/// device, if they are.
+fn rival_proof(ours: &Statement, other: &[u8]) -> Option<(EquivocationProof, Equivocation)> {
+    let other = Statement::from_bytes(other).ok()?;
+    EquivocationProof::new(ours.clone(), other).ok()
+}
+
+/// Anchors `statement` in its signer's slot (signer, parent head) — anyone may write a
+/// signed statement there, so a receiver anchors its sender's proposal itself. A rival
+/// successor found at any node becomes stored, published evidence.
+pub fn anchor_statement(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    statement: &Statement,
+    faults: &mut Vec<NodeFault>,
+) -> Result<Settlement, OnlineError> {
+    let (device, parent, _) = statement.head_transition();
+    let rival = |b: &[u8]| rival_proof(statement, b).is_some();
+    let report = nodes.anchor(
+        device.as_bytes(),
+        parent.as_bytes(),
+        &statement.to_bytes(),
+        &rival,
+    )?;
+    faults.extend(report.faults);
+    Ok(match report.outcome {
+        Anchor::Settled { acks } => Settlement::Settled { acks },
+        Anchor::Unsettled { acks } => Settlement::Unsettled { acks },
+        Anchor::Conflict { existing, acks } => match rival_proof(statement, &existing) {
+            Some((proof, what)) => {
+                let bytes = proof.to_bytes();
+                wallet.import_evidence(&bytes)?;
+                nodes.publish_evidence(what.device().as_bytes(), &bytes);
+                Settlement::Conflict(what)
+            }
+            // Unreachable in practice (the node set only reports rivals), but never panic.
+            None => Settlement::Unsettled { acks },
+        },
+    })
+}
+
+/// The result of [`send_online`].
+#[derive(Debug)]
+pub struct OnlineSent {
+    /// The committed proposal (our pending transfer to the peer until it is answered).
+    pub proposal: SignedProposal,
+    /// What the anchor slots said.
+    pub settlement: Settlement,
+    /// How many nodes hold the proposal in the peer's b0x (an error: it stays pending and
+    /// the next `sync` posts it again).
+    pub posted: Result<usize, ReplicationError>,
+    /// Node misbehaviour seen.
+    pub faults: Vec<NodeFault>,
+}
+
+fn posted_mark(proposal: &SignedProposal) -> String {
+    format!("b0x-posted:{}", proposal.proposal.commit().to_hex())
+}
+
+/// Pays `peer` without it being present: commits the debit (the modal lock now holds the
+/// relationship), anchors the proposal at a quorum of its slot's nodes, and posts it to the
+/// peer's b0x. The peer credits it when it next syncs, and its acceptance comes back
+/// through our b0x. Refused while another transfer to `peer` is pending.
+pub fn send_online(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    peer: &DeviceId,
+    token: TokenId,
+    amount: Amount,
+) -> Result<OnlineSent, OnlineError> {
+    let proposal = mailbox::offer(wallet, peer, token, amount)?;
+    let mut faults = Vec::new();
+    let settlement = post_proposal(wallet, nodes, &proposal, &mut faults)?;
+    let posted = match settlement {
+        // Our own device signed another successor of this head (it was cloned): posting
+        // would only hand the receiver a refusal.
+        Settlement::Conflict(_) => Ok(0),
+        _ => {
+            let posted = nodes.b0x_post(
+                &peer.b0x_address(),
+                &SessionMessage::Proposal(Box::new(proposal.clone())).to_bytes(),
+            );
+            if posted.is_ok() {
+                wallet.set_counter(&posted_mark(&proposal), 1)?;
+            }
+            posted
+        }
+    };
+    Ok(OnlineSent {
+        proposal,
+        settlement,
+        posted,
+        faults,
+    })
+}
+
+/// Anchors our proposal and records the settlement on its history line.
+fn post_proposal(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    proposal: &SignedProposal,
+    faults: &mut Vec<NodeFault>,
+) -> Result<Settlement, OnlineError> {
+    let settlement = anchor_statement(
+        wallet,
+        nodes,
+        &Statement::Proposal(proposal.clone()),
+        faults,
+    )?;
+    wallet.set_settlement(
+        proposal.proposal.sender_child_head.height,
+        settlement.word(),
+    )?;
+    Ok(settlement)
+}
+
+/// One history line's settlement after a sync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettledLine {
+    /// The history height.
+    pub height: u64,
+    /// The receipt id (proposal commit, hex).
+    pub receipt: String,
+    /// What the slots said (the weakest of the line's statements).
+    pub settlement: Settlement,
+}
+
+/// What [`sync`] did.
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    /// Devices this wallet learned to be equivocators from the nodes' evidence.
+    pub learned: Vec<DeviceId>,
+    /// Equivocation proofs published (proof × node).
+    pub published: usize,
+    /// Transfers credited from our b0x.
+    pub received: Vec<Completed>,
+    /// Transfers from our b0x we refused with a signed refusal.
+    pub refused: Vec<Refused>,
+    /// Our pending transfers whose acceptance came through our b0x.
+    pub stitched: Vec<Completed>,
+    /// Our pending transfers whose signed refusal came through our b0x (amount back).
+    pub released: Vec<Refused>,
+    /// Pending transfers of ours (re)posted to their receiver's b0x.
+    pub posted: usize,
+    /// History lines whose settlement changed or was checked.
+    pub settled: Vec<SettledLine>,
+    /// b0x items left for a later sync, and why.
+    pub waiting: Vec<String>,
+    /// b0x items dropped (not for us, malformed, invalid, from an equivocator), and why.
+    pub dropped: Vec<String>,
+    /// Node misbehaviour seen.
+    pub faults: Vec<NodeFault>,
+}
+
+/// Synchronises with the storage nodes, in this order: learn published evidence (so known
+/// cheaters are refused below), take what waits in our b0x, post pending transfers not yet
+/// posted, anchor every history line not yet settled, publish the evidence we hold.
+pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineError> {
+    let mut report = SyncReport::default();
+    pull_evidence(wallet, nodes, &mut report)?;
+    take_b0x(wallet, nodes, &mut report)?;
+    for proposal in wallet.pending()? {
+        if wallet.counter(&posted_mark(&proposal))? == 0 {
+            let peer = proposal.proposal.step.receiver;
+            if let Settlement::Conflict(_) =
+                post_proposal(wallet, nodes, &proposal, &mut report.faults)?
+            {
+                continue;
+            }
+            let item = SessionMessage::Proposal(Box::new(proposal.clone())).to_bytes();
+            if nodes.b0x_post(&peer.b0x_address(), &item).is_ok() {
+                wallet.set_counter(&posted_mark(&proposal), 1)?;
+                report.posted += 1;
+            }
+        }
+    }
+    for (entry, statements) in wallet.unsettled()? {
+        let mut worst: Option<Settlement> = None;
+        for st in &statements {
+            let s = anchor_statement(wallet, nodes, st, &mut report.faults)?;
+            worst = Some(match (worst, s) {
+                (Some(Settlement::Conflict(w)), _) | (_, Settlement::Conflict(w)) => {
+                    Settlement::Conflict(w)
+                }
+                (Some(Settlement::Unsettled { acks }), _) | (_, Settlement::Unsettled { acks }) => {
+                    Settlement::Unsettled { acks }
+                }
+                (_, settled) => settled,
+            });
+        }
+        if let (Some(settlement), Some(receipt)) = (worst, entry.receipt.clone()) {
+            if entry.settlement.as_deref() != Some(settlement.word()) {
+                wallet.set_settlement(entry.height, settlement.word())?;
+            }
+            report.settled.push(SettledLine {
+                height: entry.height,
+                receipt,
+                settlement,
+            });
+        }
+    }
+    for proof in wallet.evidence()? {
+        if let Ok(what) = proof.verify() {
+            let mark = format!("evidence-published:{}", what.device().digest().to_hex());
+            if (wallet.counter(&mark)? as usize) < nodes.nodes().len() {
+                let n = nodes.publish_evidence(what.device().as_bytes(), &proof.to_bytes());
+                report.published += n;
+                wallet.set_counter(&mark, n as u64)?;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Imports every new, valid proof the nodes publish; a node publishing an invalid one is
+/// reported.
+fn pull_evidence(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    report: &mut SyncReport,
+) -> Result<(), OnlineError> {
+    for node in nodes.nodes().to_vec() {
+        let cursor_name = format!("evidence-cursor:{node}");
+        let mut cursor = wallet.counter(&cursor_name)?;
+        loop {
+            let Some(list) = nodes.fetch_evidence(&node, cursor) else {
+                break;
+            };
+            let Some(last) = list.last().map(|(seq, _, _)| *seq) else {
+                break;
+            };
+            for (_, _, bytes) in list {
+                match EquivocationProof::verify_bytes(&bytes) {
+                    Ok((_, what)) => {
+                        let device = what.device();
+                        if !wallet.is_equivocator(&device) {
+                            wallet.import_evidence(&bytes)?;
+                            report.learned.push(device);
+                        }
+                    }
+                    Err(e) => report.faults.push(NodeFault {
+                        node: node.clone(),
+                        what: format!("published evidence that does not verify: {e}"),
+                    }),
+                }
+            }
+            if last <= cursor {
+                break; // a node must list strictly after the cursor
+            }
+            cursor = last;
+            wallet.set_counter(&cursor_name, cursor)?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes every item in our b0x once (copies sit on several nodes), then acknowledges, node
+/// by node, the items up to the first one that must wait.
+fn take_b0x(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    report: &mut SyncReport,
+) -> Result<(), OnlineError> {
+    let address = wallet.device_id().b0x_address();
+    let (mut items, faults) = nodes.b0x_fetch(&address)?;
+    report.faults.extend(faults);
+    items.sort_by(|a, b| (&a.node, a.seq).cmp(&(&b.node, b.seq)));
+    let mut done: HashMap<Vec<u8>, bool> = HashMap::new();
+    // Per node: the highest seq up to which every item is done, and whether it stopped.
+    let mut ack: BTreeMap<String, (u64, bool)> = BTreeMap::new();
+    for item in items {
+        let finished = match done.get(&item.bytes) {
+            Some(d) => *d,
+            None => {
+                let d = take_item(wallet, nodes, &item.bytes, report)?;
+                done.insert(item.bytes.clone(), d);
+                d
+            }
+        };
+        let entry = ack.entry(item.node.clone()).or_insert((0, false));
+        if !entry.1 {
+            if finished {
+                entry.0 = item.seq;
+            } else {
+                entry.1 = true;
+            }
+        }
+    }
+    for (node, (upto, _)) in ack {
+        if upto > 0 {
+            nodes.b0x_ack(&node, &address, upto);
+        }
+    }
+    Ok(())
+}
+
+/// Handles one b0x item; returns false if it must stay for a later sync.
+fn take_item(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    bytes: &[u8],
+    report: &mut SyncReport,
+) -> Result<bool, OnlineError> {
+    let msg = match SessionMessage::from_bytes(bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            report
+                .dropped
+                .push(format!("an item that does not decode: {e}"));
+            return Ok(true);
+        }
+    };
+    match msg {
+        SessionMessage::Proposal(p) => take_proposal(wallet, nodes, &p, report),
+        reply @ (SessionMessage::Acceptance(_) | SessionMessage::SignedRefusal(_)) => {
+            match mailbox::take_answer(wallet, &reply) {
+                Ok(Taken::Stitched(c)) => report.stitched.push(c),
+                Ok(Taken::Released(r)) => report.released.push(r),
+                Ok(Taken::AlreadyDone | Taken::NotPending) => {}
+                Err(SessionError::Ledger(e)) => return Err(e.into()),
+                Err(e) => report
+                    .dropped
+                    .push(format!("an answer that was refused: {e}")),
+            }
+            Ok(true)
+        }
+        other => {
+            report
+                .dropped
+                .push(format!("a {} (not a b0x item)", other.name()));
+            Ok(true)
+        }
+    }
+}
+
+/// A proposal from our b0x: checked statelessly (spam costs no node traffic), required to
+/// be settled at its sender's slot (online, double spends are prevented, not only detected),
+/// then answered exactly as in a session and the answer posted to the sender's b0x.
+fn take_proposal(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    p: &SignedProposal,
+    report: &mut SyncReport,
+) -> Result<bool, OnlineError> {
+    let commit = p.proposal.commit();
+    if p.proposal.step.receiver != wallet.device_id() {
+        report
+            .dropped
+            .push(format!("transfer {commit} is addressed to another device"));
+        return Ok(true);
+    }
+    if let Err(e) = verify_proposal(p, &EmptyView) {
+        report
+            .dropped
+            .push(format!("transfer {commit} is invalid: {e}"));
+        return Ok(true);
+    }
+    match anchor_statement(
+        wallet,
+        nodes,
+        &Statement::Proposal(p.clone()),
+        &mut report.faults,
+    )? {
+        Settlement::Settled { .. } => {}
+        Settlement::Conflict(_) => {
+            report.dropped.push(format!(
+                "transfer {commit}: its sender signed a competing successor (evidence stored)"
+            ));
+            return Ok(true);
+        }
+        Settlement::Unsettled { acks } => {
+            report.waiting.push(format!(
+                "transfer {commit} is held by {acks} of the {} nodes needed to settle it",
+                nodes.params().w()
+            ));
+            return Ok(false);
+        }
+    }
+    let answer = mailbox::answer(wallet, p)?;
+    if answer.retry_later() {
+        report
+            .waiting
+            .push(format!("transfer {commit}: this wallet was busy"));
+        return Ok(false);
+    }
+    if !answer.is_final() {
+        report.dropped.push(format!(
+            "transfer {commit} was refused: {}",
+            answer.reply.name()
+        ));
+        return Ok(true);
+    }
+    // Committed here already: report it now, whether or not the answer reaches the nodes.
+    report.received.extend(answer.completed);
+    report.refused.extend(answer.refused);
+    match nodes.b0x_post(
+        &p.proposal.step.sender.b0x_address(),
+        &answer.reply.to_bytes(),
+    ) {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            // The item stays; the next sync answers it again (idempotently, from storage)
+            // and posts the same answer.
+            report
+                .waiting
+                .push(format!("transfer {commit}: answer not delivered yet ({e})"));
+            Ok(false)
+        }
+    }
+}

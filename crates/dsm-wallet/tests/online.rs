@@ -1,0 +1,427 @@
+//! Online operation against a real cluster of 6 storage nodes on loopback (PROTOCOL.md §16):
+//! unilateral transfers through b0x inboxes, settlement by anchoring, the modal lock between
+//! an online pending transfer and offline sessions, refusals coming back through the b0x,
+//! double spends by a cloned wallet prevented online and detected offline, evidence
+//! propagation to wallets that never met the cheater, and junk in a b0x.
+
+mod common;
+
+use common::{dev, memory_wallet, session, PASS};
+use dsm_core::chain::Amount;
+use dsm_core::codec::Canonical;
+use dsm_core::receipt::ChainView;
+use dsm_node::api::Node;
+use dsm_node::store::{EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
+use dsm_protocol::mailbox;
+use dsm_protocol::message::SessionMessage;
+use dsm_protocol::session::SessionError;
+use dsm_wallet::nodes::{NodeSet, Replication};
+use dsm_wallet::online::{send_online, sync, OnlineError, Settlement};
+use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A node that can be switched off: every operation then fails (HTTP 500).
+struct Switchable(EmbeddedStore, Arc<AtomicBool>);
+
+impl Switchable {
+    fn up(&self) -> Result<(), StoreError> {
+        if self.1.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(StoreError::Backend("switched off by the test".into()))
+        }
+    }
+}
+
+impl NodeStore for Switchable {
+    fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.up()?;
+        self.0.get_object(a)
+    }
+    fn put_object(&self, a: &Id, b: &[u8]) -> Result<PutObject, StoreError> {
+        self.up()?;
+        self.0.put_object(a, b)
+    }
+    fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.up()?;
+        self.0.get_slot(d, p)
+    }
+    fn put_slot(&self, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> {
+        self.up()?;
+        self.0.put_slot(d, p, b)
+    }
+    fn b0x_append(&self, r: &Id, b: &[u8], q: &Quotas) -> Result<u64, StoreError> {
+        self.up()?;
+        self.0.b0x_append(r, b, q)
+    }
+    fn b0x_list(&self, r: &Id, a: u64, l: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.up()?;
+        self.0.b0x_list(r, a, l)
+    }
+    fn b0x_ack(&self, r: &Id, u: u64) -> Result<u64, StoreError> {
+        self.up()?;
+        self.0.b0x_ack(r, u)
+    }
+    fn put_evidence(&self, d: &Id, b: &[u8]) -> Result<bool, StoreError> {
+        self.up()?;
+        self.0.put_evidence(d, b)
+    }
+    fn list_evidence(&self, a: u64, l: usize) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError> {
+        self.up()?;
+        self.0.list_evidence(a, l)
+    }
+    fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
+        self.0.counts()
+    }
+}
+
+struct Cluster {
+    urls: Vec<String>,
+    switches: Vec<Arc<AtomicBool>>,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn new() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut urls = Vec::new();
+        let mut switches = Vec::new();
+        for i in 0..6 {
+            let store = EmbeddedStore::open(&dir.path().join(format!("n{i}.redb"))).unwrap();
+            let on = Arc::new(AtomicBool::new(true));
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+            urls.push(format!("http://{}", listener.local_addr().unwrap()));
+            drop(rt.spawn(dsm_node::serve(
+                listener,
+                Node::new(Switchable(store, on.clone()), Quotas::default()),
+                dsm_node::Timeouts::default(),
+            )));
+            switches.push(on);
+        }
+        Cluster {
+            urls,
+            switches,
+            _rt: rt,
+            _dir: dir,
+        }
+    }
+
+    fn nodes(&self) -> NodeSet {
+        NodeSet::new(
+            self.urls.clone(),
+            Replication::default(),
+            Duration::from_secs(5),
+        )
+    }
+
+    /// Switches off all but `n` nodes.
+    fn only_up(&self, n: usize) {
+        for (i, s) in self.switches.iter().enumerate() {
+            s.store(i < n, Ordering::SeqCst);
+        }
+    }
+}
+
+fn amount(n: u128) -> Amount {
+    Amount(n)
+}
+
+fn settlement_of(w: &Wallet, height: u64) -> Option<String> {
+    w.history()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.height == height)
+        .and_then(|e| e.settlement)
+}
+
+#[test]
+fn an_online_transfer_goes_through_the_b0x_settles_and_stitches() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut a, _) = memory_wallet(100);
+    let (mut b, _) = memory_wallet(0);
+    let dev_token = token(DEFAULT_TOKEN);
+
+    let sent = send_online(&mut a, &nodes, &b.device_id(), dev_token, amount(30)).unwrap();
+    assert_eq!(sent.settlement, Settlement::Settled { acks: 6 });
+    assert_eq!(sent.posted.unwrap(), 6);
+    assert!(sent.faults.is_empty());
+    assert_eq!(dev(&a), 70, "debited at once");
+    let height = sent.proposal.proposal.sender_child_head.height;
+    assert_eq!(settlement_of(&a, height).as_deref(), Some("settled"));
+
+    // Modal lock: nothing more to b until this one is answered.
+    let err = send_online(&mut a, &nodes, &b.device_id(), dev_token, amount(1)).unwrap_err();
+    assert!(
+        matches!(err, OnlineError::Session(SessionError::Locked(d)) if d == b.device_id()),
+        "{err}"
+    );
+    assert_eq!(dev(&a), 70, "a locked send changes nothing");
+    // …while other relationships go on.
+    let (mut x, _) = memory_wallet(0);
+    send_online(&mut a, &nodes, &x.device_id(), dev_token, amount(5)).unwrap();
+
+    // b was offline; it syncs and is credited, settled.
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.received.len(), 1, "{rb:?}");
+    assert!(rb.waiting.is_empty() && rb.dropped.is_empty(), "{rb:?}");
+    assert_eq!(dev(&b), 30);
+    let credit = b.history().unwrap().pop().unwrap();
+    assert_eq!(credit.settlement.as_deref(), Some("settled"));
+
+    // a syncs: the acceptance came back through its b0x; nothing is pending to b.
+    let ra = sync(&mut a, &nodes).unwrap();
+    assert_eq!(ra.stitched.len(), 1, "{ra:?}");
+    assert!(a
+        .pending()
+        .unwrap()
+        .iter()
+        .all(|p| p.proposal.step.receiver != b.device_id()));
+    assert_eq!(
+        a.receipt(&sent.proposal.proposal.commit().to_hex())
+            .unwrap()
+            .unwrap(),
+        b.receipt(&sent.proposal.proposal.commit().to_hex())
+            .unwrap()
+            .unwrap(),
+        "both hold the same complete receipt"
+    );
+    // The relationship is unlocked, and b's b0x was acknowledged: a second sync is empty.
+    send_online(&mut a, &nodes, &b.device_id(), dev_token, amount(2)).unwrap();
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.received.len(), 1, "only the new transfer: {rb:?}");
+    assert_eq!(dev(&b), 32);
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert!(rb.received.is_empty() && rb.dropped.is_empty() && rb.waiting.is_empty());
+    sync(&mut x, &nodes).unwrap();
+    sync(&mut a, &nodes).unwrap();
+    assert_eq!(dev(&a) + dev(&b) + dev(&x), 100, "value conserved");
+    assert!(a.pending().unwrap().is_empty());
+}
+
+/// The modal lock between an online pending transfer and an offline session: the offline
+/// session first resolves the pending one (it rides in the hello), and the b0x copy found
+/// later is answered idempotently — no value is duplicated.
+#[test]
+fn an_offline_session_resolves_an_online_pending_transfer_first() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut a, _) = memory_wallet(100);
+    let (mut b, _) = memory_wallet(0);
+    send_online(
+        &mut a,
+        &nodes,
+        &b.device_id(),
+        token(DEFAULT_TOKEN),
+        amount(10),
+    )
+    .unwrap();
+    // The two meet offline before b ever syncs; a pays 5 more.
+    let (ra, rb) = session(&mut a, &mut b, &[5]);
+    assert!(ra.error.is_none() && rb.error.is_none(), "{ra:?} {rb:?}");
+    assert_eq!((dev(&a), dev(&b)), (85, 15), "the pending 10 first, then 5");
+    assert!(a.pending().unwrap().is_empty());
+    // Now b syncs: the b0x still holds the proposal it already accepted.
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert!(
+        rb.received.is_empty(),
+        "answered before: no new credit {rb:?}"
+    );
+    assert_eq!(dev(&b), 15);
+    let ra = sync(&mut a, &nodes).unwrap();
+    assert!(ra.stitched.is_empty(), "already stitched offline: {ra:?}");
+    assert_eq!(dev(&a) + dev(&b), 100);
+    common::assert_settled(&a, &b, 100);
+}
+
+#[test]
+fn a_refusal_comes_back_through_the_b0x_and_releases_the_amount() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut a, _) = memory_wallet(100);
+    let (mut b, _) = memory_wallet(0);
+    b.set_max_incoming(Some(amount(5)));
+    let dev_token = token(DEFAULT_TOKEN);
+    send_online(&mut a, &nodes, &b.device_id(), dev_token, amount(10)).unwrap();
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.refused.len(), 1, "{rb:?}");
+    assert_eq!(dev(&b), 0);
+    let ra = sync(&mut a, &nodes).unwrap();
+    assert_eq!(ra.released.len(), 1, "{ra:?}");
+    assert_eq!(dev(&a), 100, "the amount is back");
+    // Unlocked: a smaller transfer goes through.
+    send_online(&mut a, &nodes, &b.device_id(), dev_token, amount(4)).unwrap();
+    sync(&mut b, &nodes).unwrap();
+    sync(&mut a, &nodes).unwrap();
+    assert_eq!((dev(&a), dev(&b)), (96, 4));
+    common::assert_settled(&a, &b, 100);
+}
+
+/// A cloned wallet spends one head twice. Online, the second spend cannot settle: the
+/// clone's own anchor fails, and a receiver handed the proposal directly refuses it because
+/// the slot holds the first. Offline, the receiver is paid (final) but its sync reports the
+/// conflict and publishes the proof; a wallet that never met the cheater learns it from the
+/// nodes and refuses it.
+#[test]
+fn a_cloned_wallet_cannot_settle_a_double_spend_and_every_syncing_wallet_refuses_it() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut m, store) = memory_wallet(100);
+    let mut clone = Wallet::open(Box::new(store.fork()), PASS).unwrap();
+    let mut clone2 = Wallet::open(Box::new(store.fork()), PASS).unwrap();
+    let (mut b, _) = memory_wallet(0);
+    let (mut cw, _) = memory_wallet(0);
+    let dev_token = token(DEFAULT_TOKEN);
+
+    let first = send_online(&mut m, &nodes, &b.device_id(), dev_token, amount(100)).unwrap();
+    assert!(matches!(first.settlement, Settlement::Settled { .. }));
+    // b syncs and is paid by the settled transfer.
+    sync(&mut b, &nodes).unwrap();
+    assert_eq!(dev(&b), 100);
+    // The clone tries the same head online: its anchor finds m's proposal.
+    let second = send_online(&mut clone, &nodes, &cw.device_id(), dev_token, amount(100)).unwrap();
+    assert!(
+        matches!(&second.settlement, Settlement::Conflict(e) if e.device() == m.device_id()),
+        "{:?}",
+        second.settlement
+    );
+    assert_eq!(
+        second.posted.unwrap(),
+        0,
+        "a conflicting proposal is not posted"
+    );
+    // Even handed to cw's b0x directly, it is not credited.
+    nodes
+        .b0x_post(
+            &cw.device_id().b0x_address(),
+            &SessionMessage::Proposal(Box::new(second.proposal.clone())).to_bytes(),
+        )
+        .unwrap();
+    let rc = sync(&mut cw, &nodes).unwrap();
+    assert!(rc.received.is_empty(), "{rc:?}");
+    assert_eq!(dev(&cw), 0, "online, the double spend is prevented");
+    assert!(cw.is_equivocator(&m.device_id()), "the proof reached cw");
+
+    // Offline: a second clone pays d in a session — final for d, but d's sync finds the
+    // conflict at the slot and reports it.
+    let (mut d, _) = memory_wallet(0);
+    let (rc2, rd) = session(&mut clone2, &mut d, &[100]);
+    assert!(rc2.error.is_none() && rd.error.is_none());
+    assert_eq!(
+        dev(&d),
+        100,
+        "offline, the receiver is paid before any node is reachable"
+    );
+    let rd = sync(&mut d, &nodes).unwrap();
+    let line = rd.settled.last().unwrap();
+    assert!(
+        matches!(&line.settlement, Settlement::Conflict(e) if e.device() == m.device_id()),
+        "{rd:?}"
+    );
+    assert_eq!(
+        d.history().unwrap().pop().unwrap().settlement.as_deref(),
+        Some("conflict")
+    );
+
+    // A wallet that never met m learns the evidence from the nodes and refuses m.
+    let (mut e, _) = memory_wallet(0);
+    let re = sync(&mut e, &nodes).unwrap();
+    assert_eq!(re.learned, vec![m.device_id()]);
+    let (rm, _) = session(&mut m, &mut e, &[1]);
+    assert!(rm.error.is_some(), "the cheater is refused");
+    assert_eq!(dev(&e), 0);
+}
+
+/// Settlement needs W = 4 of the slot's 6 nodes: with 3 up, an offline transfer is final
+/// but unsettled and an online one waits; once the nodes are back, the next sync settles
+/// both and the waiting transfer is credited.
+#[test]
+fn transfers_stay_unsettled_until_a_quorum_of_nodes_is_back() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut a, _) = memory_wallet(100);
+    let (mut b, _) = memory_wallet(0);
+    let (ra, _) = session(&mut a, &mut b, &[10]);
+    assert!(ra.error.is_none());
+    c.only_up(3);
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert!(
+        matches!(
+            rb.settled.last().unwrap().settlement,
+            Settlement::Unsettled { acks: 3 }
+        ),
+        "{rb:?}"
+    );
+    assert_eq!(
+        b.history().unwrap().pop().unwrap().settlement.as_deref(),
+        Some("unsettled")
+    );
+    let sent = send_online(
+        &mut a,
+        &nodes,
+        &b.device_id(),
+        token(DEFAULT_TOKEN),
+        amount(7),
+    )
+    .unwrap();
+    assert_eq!(sent.settlement, Settlement::Unsettled { acks: 3 });
+    assert_eq!(sent.posted.unwrap(), 3, "K = 3 copies are enough to post");
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert!(rb.received.is_empty() && rb.waiting.len() == 1, "{rb:?}");
+    assert_eq!(dev(&b), 10, "not credited before it settles");
+
+    c.only_up(6);
+    sync(&mut a, &nodes).unwrap(); // a re-anchors its unsettled proposal
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.received.len(), 1, "{rb:?}");
+    assert_eq!(dev(&b), 17);
+    assert!(b
+        .history()
+        .unwrap()
+        .iter()
+        .filter(|e| e.receipt.is_some())
+        .all(|e| e.settlement.as_deref() == Some("settled")));
+    sync(&mut a, &nodes).unwrap();
+    common::assert_settled(&a, &b, 100);
+}
+
+#[test]
+fn junk_in_a_b0x_is_dropped_and_acknowledged() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut a, _) = memory_wallet(100);
+    let (mut b, _) = memory_wallet(0);
+    let (x, _) = memory_wallet(0);
+    let addr = b.device_id().b0x_address();
+    nodes.b0x_post(&addr, b"not a message").unwrap();
+    // A valid proposal addressed to someone else.
+    let p = mailbox::offer(&mut a, &x.device_id(), token(DEFAULT_TOKEN), amount(1)).unwrap();
+    nodes
+        .b0x_post(
+            &addr,
+            &SessionMessage::Proposal(Box::new(p.clone())).to_bytes(),
+        )
+        .unwrap();
+    // A proposal whose signature is broken.
+    let mut bad = p.clone();
+    bad.proposal.step.amount = amount(2);
+    nodes
+        .b0x_post(&addr, &SessionMessage::Proposal(Box::new(bad)).to_bytes())
+        .unwrap();
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.dropped.len(), 3, "{rb:?}");
+    assert!(rb.received.is_empty());
+    assert_eq!(dev(&b), 0);
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert!(rb.dropped.is_empty(), "acknowledged: {rb:?}");
+}
