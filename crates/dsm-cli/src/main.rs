@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod online_cmd;
 mod wallet_cmd;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -50,7 +51,7 @@ struct Cli {
 }
 
 #[derive(Args)]
-#[group(required = true, multiple = false)]
+#[group(required = false, multiple = false)]
 struct Transport {
     /// TCP: the address to dial (send) or listen on (receive), e.g. 127.0.0.1:7400. Port 0
     /// picks a free port (printed).
@@ -64,15 +65,39 @@ struct Transport {
     /// to stderr). `receive --stdio` handles one session.
     #[arg(long)]
     stdio: bool,
+    /// Through storage nodes (`dsm nodes add`): `send` anchors the transfer and posts it to
+    /// the receiver's b0x, which the receiver collects with `dsm sync`.
+    #[arg(long)]
+    online: bool,
 }
 
 impl Transport {
-    fn via(self) -> Via {
-        match (self.tcp, self.file) {
-            (Some(a), _) => Via::Tcp(a),
-            (None, Some(d)) => Via::Dir(d),
-            (None, None) => Via::Stdio,
+    /// What the flags chose.
+    fn reach(self) -> Reach {
+        match (self.tcp, self.file, self.stdio, self.online) {
+            (Some(a), ..) => Reach::Session(Via::Tcp(a)),
+            (None, Some(d), ..) => Reach::Session(Via::Dir(d)),
+            (None, None, true, _) => Reach::Session(Via::Stdio),
+            (None, None, false, true) => Reach::Online,
+            _ => Reach::Unspecified,
         }
+    }
+}
+
+/// How a command reaches the other device.
+enum Reach {
+    /// A bilateral session over this pipe.
+    Session(Via),
+    /// Through storage nodes.
+    Online,
+    /// No flag given.
+    Unspecified,
+}
+
+fn usage(msg: &str) -> wallet_cmd::CliError {
+    wallet_cmd::CliError {
+        code: exit::USAGE,
+        msg: msg.into(),
     }
 }
 
@@ -117,11 +142,14 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         timeout: u64,
     },
-    /// Complete whatever is pending with a contact (a lost acceptance, a proposal the
-    /// contact never got) without sending anything new.
+    /// Without a contact: sync with the storage nodes — learn published evidence, collect
+    /// transfers and answers from this wallet's b0x, post pending transfers, anchor every
+    /// transition and report it settled or not. With a contact and a transport: complete
+    /// whatever is pending with that contact (a lost acceptance, a proposal it never got)
+    /// without sending anything new.
     Sync {
-        /// The contact's name (or device id prefix).
-        contact: String,
+        /// The contact's name (or device id prefix); omit to sync with the storage nodes.
+        contact: Option<String>,
         #[command(flatten)]
         transport: Transport,
         /// Give up when the peer is silent this many seconds.
@@ -174,6 +202,9 @@ enum Command {
     /// Storage node commands.
     #[command(subcommand)]
     Node(NodeCmd),
+    /// The storage nodes this wallet uses (for `send --online`, `sync`, settlement).
+    #[command(subcommand)]
+    Nodes(NodesCmd),
     /// Run a narrated end-to-end demo in a temporary directory: wallets, transfers over
     /// TCP and through a shared directory, a lost message recovered, a cloned wallet's
     /// double spend caught by Tripwire, and a final balance table.
@@ -201,6 +232,39 @@ enum NodeCmd {
         /// "host=127.0.0.1 user=dsm dbname=dsm". Tables are created on first start.
         #[arg(long, value_name = "URL")]
         postgres: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum NodesCmd {
+    /// Add storage nodes (base URLs as printed by `dsm node serve`, e.g.
+    /// http://127.0.0.1:7600).
+    Add {
+        /// One or more node URLs.
+        #[arg(required = true)]
+        urls: Vec<String>,
+    },
+    /// Remove a node from the registry.
+    Remove {
+        /// The node URL.
+        url: String,
+    },
+    /// List the registry and the replication parameters.
+    List,
+    /// Set replication: each key lives on N nodes, reads need K identical answers, and an
+    /// anchor settles at W = floor((N + f) / 2) + 1 so two writers can never both settle
+    /// with f lying nodes. Defaults N = 6, K = 3, f = 1 (W = 4). Lower values are for test
+    /// networks with few nodes.
+    Replication {
+        /// Replicas per key.
+        #[arg(long, default_value_t = 6)]
+        n: usize,
+        /// Identical answers needed to accept a read.
+        #[arg(long, default_value_t = 3)]
+        k: usize,
+        /// Faulty nodes the anchor rule tolerates.
+        #[arg(long, default_value_t = 1)]
+        f: usize,
     },
 }
 
@@ -342,43 +406,49 @@ fn main() -> ExitCode {
             token,
             transport,
             timeout,
-        } => wallet_cmd::send(
-            &ctx,
-            &contact,
-            Some(&amount),
-            &token,
-            &transport.via(),
-            secs(timeout),
-        ),
+        } => match transport.reach() {
+            Reach::Online => online_cmd::send_online(&ctx, &contact, &amount, &token),
+            Reach::Session(via) => wallet_cmd::send(&ctx, &contact, Some(&amount), &token, &via, secs(timeout)),
+            Reach::Unspecified => Err(usage("choose how to reach the contact: --tcp ADDR, --file DIR, --stdio or --online")),
+        },
         Command::Sync {
             contact,
             transport,
             timeout,
-        } => wallet_cmd::send(
-            &ctx,
-            &contact,
-            None,
-            wallet_cmd::default_token(),
-            &transport.via(),
-            secs(timeout),
-        ),
+        } => match (contact, transport.reach()) {
+            (None, Reach::Unspecified | Reach::Online) => online_cmd::sync_nodes(&ctx),
+            (None, Reach::Session(_)) => Err(usage("name the contact to sync with over --tcp/--file/--stdio (or omit the transport to sync with the storage nodes)")),
+            (Some(_), Reach::Unspecified | Reach::Online) => Err(usage("to sync with a contact, choose --tcp ADDR, --file DIR or --stdio; `dsm sync` alone syncs with the storage nodes")),
+            (Some(contact), Reach::Session(via)) => wallet_cmd::send(
+                &ctx,
+                &contact,
+                None,
+                wallet_cmd::default_token(),
+                &via,
+                secs(timeout),
+            ),
+        },
         Command::Receive {
             transport,
             once,
             timeout,
             max_amount,
-        } => wallet_cmd::receive(
-            &ctx,
-            &transport.via(),
-            once,
-            secs(timeout),
-            max_amount.as_deref(),
-        ),
+        } => match transport.reach() {
+            Reach::Online => Err(usage("online transfers wait in this wallet's b0x: collect them with `dsm sync`")),
+            Reach::Unspecified => Err(usage("choose where to receive: --tcp ADDR, --file DIR or --stdio")),
+            Reach::Session(via) => wallet_cmd::receive(&ctx, &via, once, secs(timeout), max_amount.as_deref()),
+        },
         Command::Balance => wallet_cmd::balance(&ctx),
         Command::History => wallet_cmd::history(&ctx),
         Command::Receipt { id, out } => wallet_cmd::receipt(&ctx, &id, out),
         Command::Verify { file } => wallet_cmd::verify(&ctx, &file),
         Command::Evidence { export, import } => wallet_cmd::evidence(&ctx, export, import),
+        Command::Nodes(NodesCmd::Add { urls }) => online_cmd::nodes_add(&ctx, &urls),
+        Command::Nodes(NodesCmd::Remove { url }) => online_cmd::nodes_remove(&ctx, &url),
+        Command::Nodes(NodesCmd::List) => online_cmd::nodes_list(&ctx),
+        Command::Nodes(NodesCmd::Replication { n, k, f }) => {
+            online_cmd::nodes_replication(&ctx, n, k, f)
+        }
         Command::Node(NodeCmd::Serve {
             listen,
             data,

@@ -7,7 +7,7 @@ use dsm_core::crypto::SuiteId;
 use dsm_core::identity::DeviceId;
 use dsm_core::receipt::{verify_receipt_bytes, EmptyView, Receipt, MAX_RECEIPT_LEN};
 use dsm_core::tripwire::Equivocation;
-use dsm_protocol::session::{Completed, Session};
+use dsm_protocol::session::{Completed, Refused, Session};
 use dsm_transport::{tcp_dial, DirLink, Link, TcpListener};
 use dsm_wallet::driver::{run, Report, RunError};
 use dsm_wallet::keystore::{KdfParams, KeystoreError};
@@ -45,7 +45,7 @@ pub struct CliError {
 }
 
 impl CliError {
-    fn new(code: u8, msg: impl Into<String>) -> Self {
+    pub(crate) fn new(code: u8, msg: impl Into<String>) -> Self {
         CliError {
             code,
             msg: msg.into(),
@@ -123,7 +123,7 @@ impl Ctx {
         Ok(p.into_bytes())
     }
 
-    fn open(&self) -> Res<Wallet> {
+    pub(crate) fn open(&self) -> Res<Wallet> {
         if !self.db().exists() {
             return Err(CliError::new(exit::WALLET, format!("no wallet in {}; create one with `dsm init` (or point --home / DSM_HOME at an existing one)", self.home.display())));
         }
@@ -132,7 +132,7 @@ impl Ctx {
         Ok(Wallet::open(Box::new(store), &pass)?)
     }
 
-    fn print(
+    pub(crate) fn print(
         &self,
         human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
         machine: serde_json::Value,
@@ -172,18 +172,18 @@ pub fn parse_amount(s: &str) -> Res<Amount> {
     Ok(Amount(v))
 }
 
-fn short(hex: &str) -> &str {
+pub(crate) fn short(hex: &str) -> &str {
     &hex[..hex.len().min(16)]
 }
 
-fn token_name(w: &Wallet, t: &TokenId) -> String {
+pub(crate) fn token_name(w: &Wallet, t: &TokenId) -> String {
     w.token_labels()
         .ok()
         .and_then(|m| m.get(t).cloned())
         .unwrap_or_else(|| format!("token:{}", short(&t.digest().to_hex())))
 }
 
-fn peer_name(w: &Wallet, d: &DeviceId) -> String {
+pub(crate) fn peer_name(w: &Wallet, d: &DeviceId) -> String {
     w.contact_name(d)
         .unwrap_or_else(|| format!("device {}", short(&d.digest().to_hex())))
 }
@@ -571,7 +571,7 @@ fn stdio_link(timeout: Duration) -> Box<dyn Link> {
     ))
 }
 
-fn describe(w: &Wallet, c: &Completed) -> (String, serde_json::Value) {
+pub(crate) fn describe(w: &Wallet, c: &Completed) -> (String, serde_json::Value) {
     let p = &c.receipt.proposal.proposal;
     let id = p.commit().to_hex();
     let t = token_name(w, &p.step.token);
@@ -598,12 +598,22 @@ fn describe(w: &Wallet, c: &Completed) -> (String, serde_json::Value) {
     )
 }
 
-fn report(ctx: &Ctx, w: &Wallet, r: &Report) -> Res {
-    for c in &r.completed {
+pub(crate) fn report(ctx: &Ctx, w: &Wallet, r: &Report) -> Res {
+    report_transfers(ctx, w, &r.completed, &r.refused)
+}
+
+/// One line per completed or refused transfer.
+pub(crate) fn report_transfers(
+    ctx: &Ctx,
+    w: &Wallet,
+    completed: &[Completed],
+    refused: &[Refused],
+) -> Res {
+    for c in completed {
         let (h, j) = describe(w, c);
         ctx.print(|o| writeln!(o, "{h}"), j)?;
     }
-    for x in &r.refused {
+    for x in refused {
         let p = &x.proposal.proposal;
         let t = token_name(w, &p.step.token);
         let id = p.commit().to_hex();
@@ -617,7 +627,7 @@ fn report(ctx: &Ctx, w: &Wallet, r: &Report) -> Res {
     Ok(())
 }
 
-fn incomplete(w: &Wallet, peer: &DeviceId, e: &RunError) -> CliError {
+pub(crate) fn incomplete(w: &Wallet, peer: &DeviceId, e: &RunError) -> CliError {
     let pending = w
         .pending()
         .unwrap_or_default()
@@ -684,6 +694,9 @@ pub fn send(
     let mut session = Session::dialer(peer, transfers);
     let r = run(&mut session, &mut w, link.as_mut());
     report(ctx, &w, &r)?;
+    if !r.completed.is_empty() || !r.refused.is_empty() {
+        crate::online_cmd::settle_after_session(ctx, &mut w)?;
+    }
     // A session that ended cleanly without completing the new transfer ended it with the
     // peer's signed refusal.
     if amount.is_some()
@@ -749,6 +762,9 @@ pub fn receive(
                 };
                 let r = run(&mut Session::listener(), &mut w, &mut link);
                 report(ctx, &w, &r)?;
+                if !r.completed.is_empty() || !r.refused.is_empty() {
+                    crate::online_cmd::settle_after_session(ctx, &mut w)?;
+                }
                 if let Some(e) = &r.error {
                     eprintln!("session from {from} ended early: {e}");
                 }
@@ -769,6 +785,9 @@ pub fn receive(
             let mut link = stdio_link(timeout);
             let r = run(&mut Session::listener(), &mut w, link.as_mut());
             report(ctx, &w, &r)?;
+            if !r.completed.is_empty() || !r.refused.is_empty() {
+                crate::online_cmd::settle_after_session(ctx, &mut w)?;
+            }
             r.error.map_or(Ok(()), |e| {
                 Err(CliError::new(
                     exit::INCOMPLETE,
@@ -798,6 +817,9 @@ pub fn receive(
                 })?;
                 let r = run(&mut Session::listener(), &mut w, &mut link);
                 report(ctx, &w, &r)?;
+                if !r.completed.is_empty() || !r.refused.is_empty() {
+                    crate::online_cmd::settle_after_session(ctx, &mut w)?;
+                }
                 if once {
                     return r.error.map_or(Ok(()), |e| {
                         Err(CliError::new(

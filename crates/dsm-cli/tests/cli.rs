@@ -83,6 +83,36 @@ fn pair_with(faucet: &str, suite: &str) -> Pair {
     }
 }
 
+/// A node process, killed when dropped (also when a test fails).
+struct NodeProc(Child);
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `dsm node serve` on a free port with its data in `data`; returns it and its URL.
+fn start_node(data: &Path) -> (NodeProc, String) {
+    let mut node = std::process::Command::new(bin())
+        .args(["node", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(node.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address line: {line:?}"))
+        .to_string();
+    (NodeProc(node), url)
+}
+
 /// Starts `dsm receive --tcp 127.0.0.1:0` and returns the child and its address.
 fn receiver(home: &Path, once: bool) -> (Child, String) {
     let mut cmd = std::process::Command::new(bin());
@@ -649,21 +679,7 @@ fn cloned_wallet_double_spend_through_the_cli() {
 #[test]
 fn node_serve_answers_health_and_stores_objects() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = std::process::Command::new(bin())
-        .args(["node", "serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(node.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let (node, url) = start_node(&dir.path().join("data"));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -694,6 +710,100 @@ fn node_serve_answers_health_and_stores_objects() {
             .unwrap(),
         bytes
     );
-    node.kill().unwrap();
-    node.wait().unwrap();
+    drop(node);
+}
+
+/// Online through real node processes: registry and replication commands, `send --online`
+/// (settled, posted), the modal lock, `sync` on both sides, settlement after an offline
+/// session, history's settlement column, and the usage errors around them.
+#[test]
+fn online_transfers_through_node_processes() {
+    let p = pair("100");
+    let dir = tempfile::tempdir().unwrap();
+    let nodes: Vec<(NodeProc, String)> = (0..3)
+        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
+        .collect();
+    // Before any node is known.
+    dsm(&p.alice)
+        .arg("sync")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("dsm nodes add"));
+    dsm(&p.alice)
+        .args(["nodes", "add", "ftp://example"])
+        .assert()
+        .code(4);
+    dsm(&p.alice)
+        .args(["send", "bob", "1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--online"));
+    dsm(&p.bob)
+        .args(["receive", "--online"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("dsm sync"));
+    for home in [&p.alice, &p.bob] {
+        let mut add = dsm(home);
+        add.args(["nodes", "add"]);
+        for (_, url) in &nodes {
+            add.arg(url);
+        }
+        add.assert().success();
+    }
+    // Three nodes cannot carry the default N = 6.
+    dsm(&p.alice)
+        .args(["send", "bob", "25", "--online"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("dsm nodes replication"));
+    dsm(&p.alice)
+        .args(["nodes", "replication", "--n", "3", "--k", "1", "--f", "3"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("exceeds N"));
+    for home in [&p.alice, &p.bob] {
+        let v = json(dsm(home).args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"]));
+        assert_eq!((v["n"].as_u64(), v["w"].as_u64()), (Some(3), Some(2)));
+    }
+    let v = json(dsm(&p.alice).args(["send", "bob", "25", "--online"]));
+    assert_eq!(v["settlement"], "settled");
+    assert_eq!(v["posted"], 3);
+    assert_eq!(balance(&p.alice), 75);
+    // The modal lock: nothing more to bob until he answers.
+    dsm(&p.alice)
+        .args(["send", "bob", "1", "--online"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("still pending"));
+    let out = stdout(dsm(&p.bob).arg("sync"));
+    assert!(out.contains("received 25 DEV from alice"), "{out}");
+    assert_eq!(balance(&p.bob), 25);
+    let out = stdout(dsm(&p.alice).arg("sync"));
+    assert!(out.contains("sent 25 DEV to bob"), "{out}");
+    assert_eq!(in_flight(&p.alice), 0);
+    let out = stdout(dsm(&p.bob).arg("sync"));
+    assert!(out.contains("nothing new"), "{out}");
+    let hist = json(dsm(&p.bob).arg("history"));
+    assert_eq!(
+        hist.as_array().unwrap().last().unwrap()["settlement"],
+        "settled"
+    );
+
+    // An offline session: the receiver reports settlement right after it.
+    let (rx, addr) = receiver(&p.bob, true);
+    stdout(dsm(&p.alice).args(["send", "bob", "5", "--tcp", &addr]));
+    let out = rx.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r#""settlement":"settled""#), "{text}");
+    // With every node down, a transfer is final but not settled.
+    drop(nodes);
+    let (rx, addr) = receiver(&p.bob, true);
+    stdout(dsm(&p.alice).args(["send", "bob", "5", "--tcp", &addr]));
+    let out = rx.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unsettled"), "{text}");
+    assert_eq!(balance(&p.bob), 35);
+    assert_eq!(balance(&p.alice), 65);
 }

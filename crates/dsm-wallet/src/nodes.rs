@@ -28,6 +28,25 @@ impl Default for Replication {
 }
 
 impl Replication {
+    /// Checks the parameters make sense: 1 ≤ K ≤ N and the anchor quorum W fits in N.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.n == 0 || self.k == 0 || self.k > self.n {
+            return Err(format!(
+                "need 1 ≤ K ≤ N (got N = {}, K = {})",
+                self.n, self.k
+            ));
+        }
+        if self.w() > self.n {
+            return Err(format!(
+                "with N = {} and f = {} the anchor quorum W = {} exceeds N: nothing could ever settle",
+                self.n,
+                self.f,
+                self.w()
+            ));
+        }
+        Ok(())
+    }
+
     /// The anchor quorum: the smallest W with 2W − N > f, so two writers can never both
     /// reach W on N nodes with at most f of them lying.
     pub fn w(&self) -> usize {

@@ -550,6 +550,39 @@ impl Wallet {
         Ok(())
     }
 
+    /// The replication parameters this wallet uses with its nodes (default N=6, K=3, f=1).
+    pub fn replication(&self) -> Result<crate::nodes::Replication, WalletError> {
+        let Some(v) = self.store.get(Table::Meta, b"replication")? else {
+            return Ok(crate::nodes::Replication::default());
+        };
+        let field = |i: usize| {
+            v.get(i * 8..i * 8 + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(|b| u64::from_be_bytes(b) as usize)
+                .ok_or_else(|| WalletError::Corrupt {
+                    what: "replication parameters",
+                    error: "not three 8-byte numbers".into(),
+                })
+        };
+        Ok(crate::nodes::Replication {
+            n: field(0)?,
+            k: field(1)?,
+            f: field(2)?,
+        })
+    }
+
+    /// Sets the replication parameters (the caller validated them).
+    pub fn set_replication(&mut self, r: crate::nodes::Replication) -> Result<(), WalletError> {
+        let mut v = Vec::with_capacity(24);
+        for x in [r.n, r.k, r.f] {
+            v.extend_from_slice(&(x as u64).to_be_bytes());
+        }
+        let mut b = Batch::new();
+        b.put(Table::Meta, b"replication".to_vec(), v);
+        self.store.commit(&b)?;
+        Ok(())
+    }
+
     /// A small counter kept in the wallet's metadata (e.g. a per-node listing cursor).
     pub fn counter(&self, name: &str) -> Result<u64, WalletError> {
         let key = [b"counter:".as_slice(), name.as_bytes()].concat();

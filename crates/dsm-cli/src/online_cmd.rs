@@ -1,0 +1,328 @@
+//! The storage-node subcommands of a wallet: `dsm nodes …`, `dsm sync` (with nodes),
+//! `dsm send … --online`, and the settlement check after an offline session. The rules
+//! live in `dsm_wallet::online`; this module reports.
+
+use crate::wallet_cmd::{
+    exit, parse_amount, peer_name, report_transfers, short, CliError, Ctx, Res,
+};
+use dsm_core::chain::Amount;
+use dsm_wallet::nodes::{NodeSet, Replication, ReplicationError};
+use dsm_wallet::online::{self, OnlineError, Settlement, SyncReport};
+use dsm_wallet::{token, Wallet};
+use serde_json::json;
+use std::time::Duration;
+
+/// How long one node request may take before that node counts as down.
+const NODE_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn online_error(e: OnlineError) -> CliError {
+    let code = match &e {
+        OnlineError::Session(dsm_protocol::session::SessionError::Locked(_)) => exit::INPUT,
+        OnlineError::Session(dsm_protocol::session::SessionError::Build(_)) => exit::INPUT,
+        OnlineError::Wallet(_) => exit::WALLET,
+        _ => exit::INCOMPLETE,
+    };
+    CliError::new(code, e.to_string())
+}
+
+fn replication_hint(e: &ReplicationError) -> String {
+    match e {
+        ReplicationError::RegistryTooSmall { have, .. } => format!(
+            "{e}: add nodes with `dsm nodes add URL`, or, on a test network only, lower \
+             replication with `dsm nodes replication --n {have} --k 1 --f 0`"
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// The wallet's node set, or a clear error when it has none.
+fn node_set(w: &Wallet) -> Res<NodeSet> {
+    let urls = w.nodes()?;
+    if urls.is_empty() {
+        return Err(CliError::new(
+            exit::INPUT,
+            "this wallet knows no storage nodes; add some with `dsm nodes add URL` (start one with `dsm node serve`)",
+        ));
+    }
+    Ok(NodeSet::new(urls, w.replication()?, NODE_TIMEOUT))
+}
+
+fn check_url(url: &str) -> Res<String> {
+    let u = url.trim().trim_end_matches('/');
+    let rest = u
+        .strip_prefix("http://")
+        .or_else(|| u.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ']) => Ok(u.into()),
+        _ => Err(CliError::new(
+            exit::INPUT,
+            format!("{url:?} is not a node URL; expected http://HOST:PORT (what `dsm node serve` prints)"),
+        )),
+    }
+}
+
+/// `dsm nodes add URL…`: adds nodes to the registry (each is asked for /health; one that
+/// does not answer is still added, with a warning, since nodes come and go).
+pub fn nodes_add(ctx: &Ctx, urls: &[String]) -> Res {
+    let mut w = ctx.open()?;
+    let mut registry = w.nodes()?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(NODE_TIMEOUT))
+        .build()
+        .into();
+    for url in urls {
+        let url = check_url(url)?;
+        if registry.contains(&url) {
+            ctx.print(
+                |o| writeln!(o, "{url} is already in the registry"),
+                json!({"node": url, "added": false}),
+            )?;
+            continue;
+        }
+        let healthy = agent.get(format!("{url}/health")).call().is_ok();
+        if !healthy {
+            eprintln!("warning: {url} does not answer /health right now; added anyway");
+        }
+        registry.push(url.clone());
+        ctx.print(
+            |o| writeln!(o, "added {url}"),
+            json!({"node": url, "added": true, "healthy": healthy}),
+        )?;
+    }
+    w.set_nodes(&registry)?;
+    let r = w.replication()?;
+    if registry.len() < r.n {
+        eprintln!(
+            "note: {} node(s) known; online operation needs N = {} (see `dsm nodes replication --help`)",
+            registry.len(),
+            r.n
+        );
+    }
+    Ok(())
+}
+
+/// `dsm nodes remove URL`.
+pub fn nodes_remove(ctx: &Ctx, url: &str) -> Res {
+    let mut w = ctx.open()?;
+    let url = check_url(url)?;
+    let mut registry = w.nodes()?;
+    let before = registry.len();
+    registry.retain(|u| *u != url);
+    if registry.len() == before {
+        return Err(CliError::new(
+            exit::INPUT,
+            format!("{url} is not in the registry (see `dsm nodes list`)"),
+        ));
+    }
+    w.set_nodes(&registry)?;
+    ctx.print(
+        |o| writeln!(o, "removed {url}"),
+        json!({"node": url, "removed": true}),
+    )
+}
+
+/// `dsm nodes list`.
+pub fn nodes_list(ctx: &Ctx) -> Res {
+    let w = ctx.open()?;
+    let registry = w.nodes()?;
+    let r = w.replication()?;
+    ctx.print(
+        |o| {
+            writeln!(
+                o,
+                "replication: N = {} replicas, K = {} matching reads, f = {} faulty tolerated, anchors settle at W = {}",
+                r.n,
+                r.k,
+                r.f,
+                r.w()
+            )?;
+            if registry.is_empty() {
+                writeln!(o, "no nodes yet; add one with `dsm nodes add URL`")?;
+            }
+            for u in &registry {
+                writeln!(o, "{u}")?;
+            }
+            Ok(())
+        },
+        json!({"nodes": registry, "n": r.n, "k": r.k, "f": r.f, "w": r.w()}),
+    )
+}
+
+/// `dsm nodes replication`.
+pub fn nodes_replication(ctx: &Ctx, n: usize, k: usize, f: usize) -> Res {
+    let mut w = ctx.open()?;
+    let r = Replication { n, k, f };
+    r.validate()
+        .map_err(|e| CliError::new(exit::INPUT, format!("replication refused: {e}")))?;
+    w.set_replication(r)?;
+    drop(w); // the listing opens the wallet again
+    nodes_list(ctx)
+}
+
+fn settlement_text(s: &Settlement) -> String {
+    match s {
+        Settlement::Settled { acks } => format!("settled ({acks} nodes hold it)"),
+        Settlement::Unsettled { acks } => format!(
+            "final, not settled yet (only {acks} nodes reached; `dsm sync` later settles it)"
+        ),
+        Settlement::Conflict(e) => format!(
+            "CONFLICT: device {} signed a competing successor; the proof is stored and published and the device is refused from now on",
+            short(&e.device().digest().to_hex())
+        ),
+    }
+}
+
+/// `dsm send CONTACT AMOUNT --online`.
+pub fn send_online(ctx: &Ctx, to: &str, amount: &str, token_label: &str) -> Res {
+    let amount: Amount = parse_amount(amount)?;
+    let mut w = ctx.open()?;
+    let contact = w.find_contact(to)?.ok_or_else(|| {
+        CliError::new(
+            exit::INPUT,
+            format!("unknown contact {to:?}; add it with `dsm contact add <card>`"),
+        )
+    })?;
+    let peer = contact.device_id()?;
+    let tok = token(token_label);
+    let have = w.balance(&tok);
+    if have < amount {
+        return Err(CliError::new(
+            exit::INPUT,
+            format!(
+                "insufficient balance: you have {have} {token_label}, the transfer needs {amount}"
+            ),
+        ));
+    }
+    let nodes = node_set(&w)?;
+    nodes
+        .placement(peer.b0x_address().as_bytes())
+        .map_err(|e| CliError::new(exit::INPUT, replication_hint(&e)))?;
+    w.remember_token(token_label)?;
+    let sent = online::send_online(&mut w, &nodes, &peer, tok, amount).map_err(online_error)?;
+    let id = sent.proposal.proposal.commit().to_hex();
+    for f in &sent.faults {
+        eprintln!("node fault: {} {}", f.node, f.what);
+    }
+    let settled = settlement_text(&sent.settlement);
+    let posted = match &sent.posted {
+        Ok(n) => format!("posted to {}'s b0x on {n} nodes", contact.name),
+        Err(e) => format!("NOT posted yet ({e}); `dsm sync` posts it again"),
+    };
+    ctx.print(
+        |o| {
+            writeln!(
+                o,
+                "sent {amount} {token_label} to {} online — debited, {settled}; {posted}; it completes when {} syncs (receipt {})",
+                contact.name,
+                contact.name,
+                short(&id)
+            )
+        },
+        json!({"direction": "sent", "online": true, "amount": amount.0.to_string(), "token": token_label, "peer": peer.digest().to_hex(), "receipt": id, "settlement": sent.settlement.word(), "posted": sent.posted.as_ref().ok()}),
+    )?;
+    match sent.settlement {
+        Settlement::Conflict(_) => Err(CliError::new(
+            exit::INVALID,
+            "this wallet's device already signed another successor of its head (was the wallet copied?)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `dsm sync` with no contact: everything with the storage nodes.
+pub fn sync_nodes(ctx: &Ctx) -> Res {
+    let mut w = ctx.open()?;
+    let nodes = node_set(&w)?;
+    if !ctx.json && !ctx.report_to_stderr {
+        eprintln!("syncing with {} storage nodes…", nodes.nodes().len());
+    }
+    let r = online::sync(&mut w, &nodes).map_err(|e| match e {
+        OnlineError::Replication(e) => CliError::new(exit::INPUT, replication_hint(&e)),
+        e => online_error(e),
+    })?;
+    print_sync(ctx, &w, &r)
+}
+
+/// After an offline session: if the wallet knows nodes, anchor and report settlement.
+/// Never fails the command: the transfer is final either way.
+pub fn settle_after_session(ctx: &Ctx, w: &mut Wallet) -> Res {
+    if w.nodes()?.is_empty() {
+        return Ok(());
+    }
+    let nodes = NodeSet::new(w.nodes()?, w.replication()?, NODE_TIMEOUT);
+    match online::sync(w, &nodes) {
+        Ok(r) => print_sync(ctx, w, &r),
+        Err(e) => ctx.print(
+            |o| writeln!(o, "final, not settled: the storage nodes could not be used ({e}); `dsm sync` later settles it"),
+            json!({"settlement": "unsettled", "error": e.to_string()}),
+        ),
+    }
+}
+
+fn print_sync(ctx: &Ctx, w: &Wallet, r: &SyncReport) -> Res {
+    let quiet = r.learned.is_empty()
+        && r.received.is_empty()
+        && r.refused.is_empty()
+        && r.stitched.is_empty()
+        && r.released.is_empty()
+        && r.settled.is_empty()
+        && r.posted == 0
+        && r.waiting.is_empty()
+        && r.dropped.is_empty()
+        && r.faults.is_empty()
+        && r.published == 0;
+    if quiet {
+        return ctx.print(
+            |o| writeln!(o, "in sync with the storage nodes: nothing new"),
+            json!({"in_sync": true}),
+        );
+    }
+    for d in &r.learned {
+        ctx.print(
+            |o| writeln!(o, "learned: {} is an equivocator (proof verified and stored); it is refused from now on", peer_name(w, d)),
+            json!({"learned_equivocator": d.digest().to_hex()}),
+        )?;
+    }
+    report_transfers(ctx, w, &r.received, &r.refused)?;
+    report_transfers(ctx, w, &r.stitched, &r.released)?;
+    for line in &r.settled {
+        ctx.print(
+            |o| writeln!(o, "height {} (receipt {}): {}", line.height, short(&line.receipt), settlement_text(&line.settlement)),
+            json!({"height": line.height, "receipt": line.receipt, "settlement": line.settlement.word()}),
+        )?;
+    }
+    if r.posted > 0 {
+        ctx.print(
+            |o| {
+                writeln!(
+                    o,
+                    "posted {} pending transfer(s) to their receivers' b0x",
+                    r.posted
+                )
+            },
+            json!({"posted": r.posted}),
+        )?;
+    }
+    for x in &r.waiting {
+        ctx.print(|o| writeln!(o, "waiting: {x}"), json!({"waiting": x}))?;
+    }
+    for x in &r.dropped {
+        ctx.print(
+            |o| writeln!(o, "dropped from the b0x: {x}"),
+            json!({"dropped": x}),
+        )?;
+    }
+    for f in &r.faults {
+        ctx.print(
+            |o| writeln!(o, "node fault: {} {}", f.node, f.what),
+            json!({"node_fault": f.node, "what": f.what}),
+        )?;
+    }
+    if r.published > 0 {
+        ctx.print(
+            |o| writeln!(o, "published evidence to {} node(s)", r.published),
+            json!({"published": r.published}),
+        )?;
+    }
+    Ok(())
+}
