@@ -484,7 +484,7 @@ impl NodeSet {
 
     /// Evidence `node` published after its sequence number `after`: (seq, device, proof).
     /// `None` when the node did not answer or sent a listing that does not parse.
-    pub fn fetch_evidence(&self, node: &str, after: u64) -> Option<Vec<(u64, [u8; 32], Vec<u8>)>> {
+    pub fn fetch_evidence(&self, node: &str, after: u64) -> Option<Vec<Listed>> {
         match self.request("GET", &format!("{node}/v1/evidence?after={after}"), None) {
             Some((200, body)) => parse_list(&body, true),
             _ => None,
@@ -503,8 +503,11 @@ pub struct B0xItem {
     pub bytes: Vec<u8>,
 }
 
+/// One entry of a node listing: (sequence number, device — zero in b0x listings, bytes).
+pub type Listed = (u64, [u8; 32], Vec<u8>);
+
 /// Parses a node listing: `u64be(seq) ‖ [device (32)] ‖ u32be(len) ‖ bytes`, repeated.
-fn parse_list(mut b: &[u8], with_device: bool) -> Option<Vec<(u64, [u8; 32], Vec<u8>)>> {
+fn parse_list(mut b: &[u8], with_device: bool) -> Option<Vec<Listed>> {
     let mut out = Vec::new();
     while !b.is_empty() {
         let seq = u64::from_be_bytes(b.get(..8)?.try_into().ok()?);

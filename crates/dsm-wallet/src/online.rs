@@ -290,10 +290,7 @@ fn pull_evidence(
     for node in nodes.nodes().to_vec() {
         let cursor_name = format!("evidence-cursor:{node}");
         let mut cursor = wallet.counter(&cursor_name)?;
-        loop {
-            let Some(list) = nodes.fetch_evidence(&node, cursor) else {
-                break;
-            };
+        while let Some(list) = nodes.fetch_evidence(&node, cursor) {
             let Some(last) = list.last().map(|(seq, _, _)| *seq) else {
                 break;
             };
