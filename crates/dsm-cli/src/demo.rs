@@ -10,6 +10,8 @@ use dsm_protocol::session::Session;
 use dsm_transport::{tcp_dial, DirLink, Fault, FaultyLink, Link, TcpListener};
 use dsm_wallet::driver::{self, Report};
 use dsm_wallet::keystore::KdfParams;
+use dsm_wallet::nodes::{NodeSet, Replication};
+use dsm_wallet::online::{self, Settlement};
 use dsm_wallet::store::RedbStore;
 use dsm_wallet::{token, Contact, Wallet, DEFAULT_TOKEN};
 use std::io::Write;
@@ -117,6 +119,27 @@ fn over_dir(
         let rl = h.join().map_err(|_| "listener thread panicked")??;
         Ok((rd, rl))
     })
+}
+
+/// Starts `n` storage nodes (embedded stores under `dir`) on loopback; they run until the
+/// returned runtime is dropped.
+fn start_nodes(dir: &Path, n: usize) -> Result<(tokio::runtime::Runtime, Vec<String>), Error> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut urls = Vec::new();
+    for i in 0..n {
+        let store = dsm_node::store::EmbeddedStore::open(&dir.join(format!("node{i}.redb")))?;
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        urls.push(format!("http://{}", listener.local_addr()?));
+        drop(rt.spawn(dsm_node::serve(
+            listener,
+            dsm_node::api::Node::new(store, dsm_node::store::Quotas::default()),
+            dsm_node::Timeouts::default(),
+        )));
+    }
+    Ok((rt, urls))
 }
 
 fn outcome(out: &mut dyn Write, who: &Wallet, r: &Report) -> Result<(), Error> {
@@ -307,9 +330,105 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         None => return Err("the equivocator was not refused".into()),
     }
 
-    writeln!(out, "8. Final balances")?;
+    writeln!(out, "8. Storage nodes: six embedded nodes start in this process (a redb file each, HTTP on loopback).")?;
+    let (_rt, urls) = start_nodes(dir, 6)?;
+    writeln!(
+        out,
+        "     {} … {} (N = 6 replicas, K = 3 identical reads, anchors settle at W = 4)",
+        urls[0], urls[5]
+    )?;
+    let nodes = NodeSet::new(urls.clone(), Replication::default(), T);
+    let mut dave = create(dir, "dave", suite, 0)?;
+    introduce(&mut [&mut alice, &mut dave])?;
+    for w in [&mut alice, &mut bob, &mut carol, &mut dave, &mut mallory] {
+        w.set_nodes(&urls)?;
+    }
+    let r = online::sync(&mut alice, &nodes)?;
+    let settled = r
+        .settled
+        .iter()
+        .filter(|l| matches!(l.settlement, Settlement::Settled { .. }))
+        .count();
+    writeln!(out, "     alice syncs: {} transitions anchored in their slots (device, parent head) — {settled} settled; a rival successor could never reach W now", r.settled.len())?;
+
+    writeln!(
+        out,
+        "\n9. An online transfer: dave is offline; alice pays him 40 through his b0x."
+    )?;
+    let sent = online::send_online(
+        &mut alice,
+        &nodes,
+        &dave.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(40),
+    )?;
+    writeln!(
+        out,
+        "     alice: debited, proposal {} anchored — {} — and posted to dave's b0x on {} nodes",
+        &sent.proposal.proposal.commit().to_hex()[..12],
+        match sent.settlement {
+            Settlement::Settled { acks } => format!("settled, {acks} of 6 slot nodes hold it"),
+            other => return Err(format!("not settled: {other:?}").into()),
+        },
+        sent.posted.as_ref().map_err(|e| e.to_string())?
+    )?;
+    match online::send_online(
+        &mut alice,
+        &nodes,
+        &dave.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(1),
+    ) {
+        Err(e) => writeln!(out, "     alice tries to pay dave again at once: {e}")?,
+        Ok(_) => return Err("the modal lock did not hold".into()),
+    }
+    let r = online::sync(&mut dave, &nodes)?;
+    for c in &r.received {
+        writeln!(out, "     dave comes online and syncs: checks the anchor is settled, then credits {} DEV and posts his acceptance to alice's b0x", c.receipt.proposal.proposal.step.amount)?;
+    }
+    if r.received.len() != 1 {
+        return Err(format!("dave was not credited: {r:?}").into());
+    }
+    let r = online::sync(&mut alice, &nodes)?;
+    writeln!(
+        out,
+        "     alice syncs: {} acceptance taken, receipt complete; nothing pending to dave: {}",
+        r.stitched.len(),
+        alice
+            .pending()?
+            .iter()
+            .all(|p| p.proposal.step.receiver != dave.device_id())
+    )?;
+
+    writeln!(
+        out,
+        "\n10. Evidence propagation: bob and carol sync; their anchors and proofs reach the nodes."
+    )?;
+    for w in [&mut bob, &mut carol] {
+        let r = online::sync(w, &nodes)?;
+        let conflicts = r
+            .settled
+            .iter()
+            .filter(|l| matches!(l.settlement, Settlement::Conflict(_)))
+            .count();
+        writeln!(out, "     {:<6} {} transitions anchored ({conflicts} in conflict: the slot already held mallory's other successor), evidence published to {} nodes", w.name()?.unwrap_or_default(), r.settled.len(), r.published)?;
+    }
+    let r = online::sync(&mut dave, &nodes)?;
+    for d in &r.learned {
+        writeln!(out, "     dave, who never met mallory, syncs and learns from the nodes: device {} is an equivocator", short(d))?;
+    }
+    if !r.learned.contains(&mallory.device_id()) {
+        return Err("dave did not learn the evidence".into());
+    }
+    let (rm, _, _) = over_tcp(&mut mallory, &mut dave, &[], None, T)?;
+    match &rm.error {
+        Some(e) => writeln!(out, "     mallory tries to open a session with dave: {e}\n")?,
+        None => return Err("dave did not refuse the equivocator".into()),
+    }
+
+    writeln!(out, "11. Final balances")?;
     let mut total = 0u128;
-    for w in [&alice, &bob, &carol, &mallory, &clone] {
+    for w in [&alice, &bob, &carol, &dave, &mallory, &clone] {
         writeln!(
             out,
             "     {:<14} {:>6} DEV",

@@ -516,6 +516,13 @@ fn demo_tells_the_whole_story_and_adds_up() {
             predicate::str::contains("known equivocator")
                 .or(predicate::str::contains("refused this device")),
         )
+        .stdout(predicate::str::contains(
+            "settled, 6 of 6 slot nodes hold it",
+        ))
+        .stdout(predicate::str::contains("is still pending"))
+        .stdout(predicate::str::contains("credits 40 DEV"))
+        .stdout(predicate::str::contains("1 in conflict"))
+        .stdout(predicate::str::contains("learns from the nodes"))
         .stdout(predicate::str::contains("total            1200 DEV"));
 }
 
