@@ -13,6 +13,7 @@ use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::nodes::{NodeSet, Replication};
 use dsm_wallet::online::{self, Settlement};
 use dsm_wallet::store::RedbStore;
+use dsm_wallet::wallet::EntropyContributor;
 use dsm_wallet::{token, Contact, Wallet, DEFAULT_TOKEN};
 use std::io::Write;
 use std::path::Path;
@@ -30,11 +31,22 @@ fn open(dir: &Path, name: &str) -> Result<Wallet, Error> {
 }
 
 fn create(dir: &Path, name: &str, suite: SuiteId, faucet: u128) -> Result<Wallet, Error> {
-    let mut w = Wallet::create(
+    create_with(dir, name, suite, faucet, &[])
+}
+
+fn create_with(
+    dir: &Path,
+    name: &str,
+    suite: SuiteId,
+    faucet: u128,
+    contributors: &[&dyn EntropyContributor],
+) -> Result<Wallet, Error> {
+    let mut w = Wallet::create_with_contributors(
         Box::new(RedbStore::open(&dir.join(format!("{name}.redb")))?),
         suite,
         PASS,
         KdfParams::default(),
+        contributors,
     )?;
     w.set_name(name)?;
     if faucet > 0 {
@@ -338,7 +350,18 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         urls[0], urls[5]
     )?;
     let nodes = NodeSet::new(urls.clone(), Replication::default(), T);
-    let mut dave = create(dir, "dave", suite, 0)?;
+    let genesis_nodes = nodes.genesis_contributors();
+    let genesis_nodes: Vec<&dyn EntropyContributor> = genesis_nodes
+        .iter()
+        .map(|c| c as &dyn EntropyContributor)
+        .collect();
+    let mut dave = create_with(dir, "dave", suite, 0, &genesis_nodes)?;
+    writeln!(
+        out,
+        "     a new wallet, dave, takes genesis entropy from itself and the {} nodes by commit–reveal: {} contributions in its genesis record",
+        genesis_nodes.len(),
+        dave.genesis_record()?.contributions.len()
+    )?;
     introduce(&mut [&mut alice, &mut dave])?;
     for w in [&mut alice, &mut bob, &mut carol, &mut dave, &mut mallory] {
         w.set_nodes(&urls)?;

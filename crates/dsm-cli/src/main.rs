@@ -120,6 +120,12 @@ enum Command {
         /// The token the dev faucet allocates.
         #[arg(long, default_value = "DEV")]
         token: String,
+        /// A storage node that contributes genesis entropy by commit–reveal (repeat for
+        /// several, at most 15) and joins this wallet's node registry. Without any, the
+        /// device's own entropy alone makes the genesis. Every node must answer, or nothing
+        /// is created.
+        #[arg(long = "node", value_name = "URL")]
+        nodes: Vec<String>,
     },
     /// Print this device's contact card (give it to the devices you trade with).
     Card,
@@ -394,7 +400,8 @@ fn main() -> ExitCode {
             name,
             dev_faucet,
             token,
-        } => wallet_cmd::init(&ctx, suite.into(), name, dev_faucet, &token),
+            nodes,
+        } => wallet_cmd::init(&ctx, suite.into(), name, dev_faucet, &token, &nodes),
         Command::Card => wallet_cmd::card(&ctx),
         Command::Contact(ContactCmd::Add { card, name }) => {
             wallet_cmd::contact_add(&ctx, &card, name)

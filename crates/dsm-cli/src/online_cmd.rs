@@ -13,7 +13,7 @@ use serde_json::json;
 use std::time::Duration;
 
 /// How long one node request may take before that node counts as down.
-const NODE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const NODE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn online_error(e: OnlineError) -> CliError {
     let code = match &e {
@@ -47,7 +47,7 @@ fn node_set(w: &Wallet) -> Res<NodeSet> {
     Ok(NodeSet::new(urls, w.replication()?, NODE_TIMEOUT))
 }
 
-fn check_url(url: &str) -> Res<String> {
+pub(crate) fn check_url(url: &str) -> Res<String> {
     let u = url.trim().trim_end_matches('/');
     let rest = u
         .strip_prefix("http://")

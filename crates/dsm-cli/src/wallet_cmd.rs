@@ -202,8 +202,23 @@ pub fn init(
     name: Option<String>,
     faucet: Option<String>,
     token_label: &str,
+    nodes: &[String],
 ) -> Res {
     let faucet = faucet.map(|f| parse_amount(&f)).transpose()?;
+    let nodes = nodes
+        .iter()
+        .map(|u| crate::online_cmd::check_url(u))
+        .collect::<Res<Vec<String>>>()?;
+    let set = dsm_wallet::nodes::NodeSet::new(
+        nodes.clone(),
+        dsm_wallet::nodes::Replication::default(),
+        crate::online_cmd::NODE_TIMEOUT,
+    );
+    let contributors = set.genesis_contributors();
+    let contributors: Vec<&dyn dsm_wallet::wallet::EntropyContributor> = contributors
+        .iter()
+        .map(|c| c as &dyn dsm_wallet::wallet::EntropyContributor)
+        .collect();
     if ctx.db().exists() {
         return Err(CliError::new(
             exit::WALLET,
@@ -227,15 +242,36 @@ pub fn init(
         ));
     }
     let store = RedbStore::open(&ctx.db()).map_err(WalletError::from)?;
-    let mut w = match Wallet::create(Box::new(store), suite, &pass, KdfParams::default()) {
+    if !contributors.is_empty() {
+        eprintln!(
+            "genesis: gathering entropy from {} storage node(s)…",
+            contributors.len()
+        );
+    }
+    let mut w = match Wallet::create_with_contributors(
+        Box::new(store),
+        suite,
+        &pass,
+        KdfParams::default(),
+        &contributors,
+    ) {
         Ok(w) => w,
         Err(e) => {
             let _ = std::fs::remove_file(ctx.db());
+            if let WalletError::Genesis(_) = e {
+                return Err(CliError::new(
+                    exit::FAILURE,
+                    format!("{e}; nothing was created. Check the node answers (`curl URL/health`), or leave it out"),
+                ));
+            }
             return Err(e.into());
         }
     };
     let name = name.unwrap_or_else(|| format!("dsm-{}", &w.device_id().digest().to_hex()[..8]));
     w.set_name(&name)?;
+    if !nodes.is_empty() {
+        w.set_nodes(set.nodes())?;
+    }
     if let Some(amount) = faucet {
         w.dev_faucet(token_label, amount)?;
     }
@@ -247,13 +283,16 @@ pub fn init(
             writeln!(o, "  device  {devid}")?;
             writeln!(o, "  suite   {}", suite_name(suite))?;
             writeln!(o, "  key     sealed with your passphrase (Argon2id + XChaCha20-Poly1305)")?;
+            if !nodes.is_empty() {
+                writeln!(o, "  genesis entropy from this device and {} storage node(s), now in the node registry", nodes.len())?;
+            }
             if let Some(a) = faucet {
                 writeln!(o, "  balance {a} {token_label}  ← NON-PRODUCTION dev-faucet allocation, recorded on the chain as such")?;
             }
             writeln!(o, "share this contact card with the devices you will trade with:")?;
             writeln!(o, "  {card}")
         },
-        json!({"name": name, "device": devid, "suite": suite_name(suite), "card": card, "dev_faucet": faucet.map(|a| a.0.to_string())}),
+        json!({"name": name, "device": devid, "suite": suite_name(suite), "card": card, "dev_faucet": faucet.map(|a| a.0.to_string()), "genesis_nodes": nodes}),
     )
 }
 

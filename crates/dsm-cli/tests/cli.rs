@@ -520,6 +520,9 @@ fn demo_tells_the_whole_story_and_adds_up() {
             "settled, 6 of 6 slot nodes hold it",
         ))
         .stdout(predicate::str::contains("is still pending"))
+        .stdout(predicate::str::contains(
+            "7 contributions in its genesis record",
+        ))
         .stdout(predicate::str::contains("credits 40 DEV"))
         .stdout(predicate::str::contains("1 in conflict"))
         .stdout(predicate::str::contains("learns from the nodes"))
@@ -796,6 +799,42 @@ fn online_transfers_through_node_processes() {
         hist.as_array().unwrap().last().unwrap()["settlement"],
         "settled"
     );
+
+    // Genesis entropy from the nodes: every node must answer, or nothing is created.
+    let carol = dir.path().join("carol");
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    dsm(&carol)
+        .args([
+            "init",
+            "--name",
+            "carol",
+            "--node",
+            &nodes[0].1,
+            "--node",
+            &dead,
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nothing was created"))
+        .stderr(predicate::str::contains(dead.as_str()));
+    assert!(
+        !carol.join("wallet.redb").exists(),
+        "no half-made wallet is left"
+    );
+    let mut init = dsm(&carol);
+    init.args(["init", "--name", "carol"]);
+    for (_, url) in &nodes {
+        init.args(["--node", url]);
+    }
+    let v = json(&mut init);
+    assert_eq!(v["genesis_nodes"].as_array().unwrap().len(), 3);
+    let listed = stdout(dsm(&carol).args(["nodes", "list"]));
+    for (_, url) in &nodes {
+        assert!(listed.contains(url.as_str()), "{listed}");
+    }
 
     // An offline session: the receiver reports settlement right after it.
     let (rx, addr) = receiver(&p.bob, true);

@@ -65,6 +65,29 @@ impl Canonical for EntropyReveal {
     }
 }
 
+/// The contributor id of the device's own entropy: `H(EntropyContributor, "device", "")`.
+pub fn device_contributor() -> Digest {
+    tagged_hash(Tag::EntropyContributor, &[b"device", b""])
+}
+
+/// The contributor id of a storage node, named by its base URL:
+/// `H(EntropyContributor, "storage-node", url)`.
+pub fn node_contributor(url: &str) -> Digest {
+    tagged_hash(Tag::EntropyContributor, &[b"storage-node", url.as_bytes()])
+}
+
+/// The id under which storage nodes keep their contribution to one genesis:
+/// `H(EntropyCeremony, enc(founding key), device commitment)`. The device commits to its
+/// own secret before it asks any node, and the id binds that commitment, so seeing the
+/// nodes' secrets cannot let it re-choose its own without starting a new ceremony (with new
+/// node secrets).
+pub fn ceremony_id(founding_key: &PublicKey, device_commitment: &Digest) -> Digest {
+    tagged_hash(
+        Tag::EntropyCeremony,
+        &[&founding_key.to_bytes(), device_commitment.as_bytes()],
+    )
+}
+
 /// Everything a genesis digest commits to. Contributions are sorted by contributor, with
 /// no duplicates, and there is at least one.
 #[derive(Clone, Debug, PartialEq, Eq)]

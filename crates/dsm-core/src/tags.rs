@@ -58,6 +58,13 @@ pub enum Tag {
     Placement,
     /// The storage index of a device's b0x (inbox for unilateral delivery): `(device id)`.
     B0xAddress,
+    /// Who contributes genesis entropy: `(role, name)`, e.g. `("device", "")` or
+    /// `("storage-node", base URL)`.
+    EntropyContributor,
+    /// A genesis ceremony's id at the storage nodes: `(enc(founding key), the device's own
+    /// entropy commitment)`. Binding the device's commitment stops it from re-choosing its
+    /// secret after seeing the nodes'.
+    EntropyCeremony,
 }
 
 impl Tag {
@@ -85,6 +92,8 @@ impl Tag {
         Tag::ObjectAddress,
         Tag::Placement,
         Tag::B0xAddress,
+        Tag::EntropyContributor,
+        Tag::EntropyCeremony,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -112,6 +121,8 @@ impl Tag {
             Tag::ObjectAddress => "DSM/v1/object-address",
             Tag::Placement => "DSM/v1/placement",
             Tag::B0xAddress => "DSM/v1/b0x-address",
+            Tag::EntropyContributor => "DSM/v1/entropy-contributor",
+            Tag::EntropyCeremony => "DSM/v1/entropy-ceremony",
         }
     }
 }

@@ -92,6 +92,8 @@ fn tag_labels_are_frozen() {
         (Tag::ObjectAddress, "DSM/v1/object-address"),
         (Tag::Placement, "DSM/v1/placement"),
         (Tag::B0xAddress, "DSM/v1/b0x-address"),
+        (Tag::EntropyContributor, "DSM/v1/entropy-contributor"),
+        (Tag::EntropyCeremony, "DSM/v1/entropy-ceremony"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -65,6 +65,16 @@ pub fn compute() -> Vec<(String, &'static str, String)> {
             .to_bytes(),
     );
     put("token.TEST", "-", token().as_bytes());
+    put(
+        "entropy.device_contributor",
+        "-",
+        dsm_core::identity::device_contributor().as_bytes(),
+    );
+    put(
+        "entropy.node_contributor(http://127.0.0.1:7800)",
+        "-",
+        dsm_core::identity::node_contributor("http://127.0.0.1:7800").as_bytes(),
+    );
 
     for suite in SuiteId::ALL {
         let s = suite.name();
@@ -96,6 +106,15 @@ pub fn compute() -> Vec<(String, &'static str, String)> {
             &genesis.to_bytes(),
         );
         put(&format!("{s}.a.genesis"), "-", genesis.digest().as_bytes());
+        put(
+            &format!("{s}.a.ceremony_id(commitment of contribution 0)"),
+            "-",
+            dsm_core::identity::ceremony_id(
+                &genesis.founding_key,
+                &genesis.contributions[0].commitment(),
+            )
+            .as_bytes(),
+        );
         put(
             &format!("{s}.a.identity"),
             "dsm.v1.DeviceIdentity",

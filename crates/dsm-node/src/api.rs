@@ -301,6 +301,48 @@ async fn list_evidence<S: NodeStore>(
     Ok(octets(StatusCode::OK, out))
 }
 
+/// Genesis entropy, commit phase: the node draws a fresh secret for `ceremony` (or keeps the
+/// one it drew before: one contribution per ceremony, never a choice among several) and
+/// answers only its 32-byte commitment `H(EntropyCommitment, contributor, secret)`.
+async fn entropy_commit<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path((ceremony, contributor)): Path<(String, String)>,
+) -> ApiResult {
+    let ceremony = id("the ceremony id", &ceremony)?;
+    let contributor = id("the contributor id", &contributor)?;
+    let mut fresh = [0u8; 32];
+    getrandom::fill(&mut fresh).map_err(|e| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the node's random source failed: {e}"),
+        )
+    })?;
+    let secret = blocking(move || n.store.entropy_secret(&ceremony, &fresh)).await?;
+    let reveal = dsm_core::identity::EntropyReveal {
+        contributor: dsm_core::hash::Digest(contributor),
+        secret,
+    };
+    Ok(octets(
+        StatusCode::OK,
+        reveal.commitment().as_bytes().to_vec(),
+    ))
+}
+
+/// Genesis entropy, reveal phase: the secret committed to for `ceremony`.
+async fn entropy_reveal<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path(ceremony): Path<String>,
+) -> ApiResult {
+    let ceremony = id("the ceremony id", &ceremony)?;
+    match blocking(move || n.store.entropy_reveal(&ceremony)).await? {
+        Some(secret) => Ok(octets(StatusCode::OK, secret.to_vec())),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "this node made no contribution to that ceremony; commit first".into(),
+        )),
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError(
         StatusCode::NOT_FOUND,
@@ -344,6 +386,11 @@ pub fn router<S: NodeStore>(node: Arc<Node<S>>) -> Router {
         .route(
             "/v1/evidence/{device}",
             axum::routing::put(put_evidence::<S>),
+        )
+        .route("/v1/entropy/{ceremony}", get(entropy_reveal::<S>))
+        .route(
+            "/v1/entropy/{ceremony}/{contributor}",
+            axum::routing::post(entropy_commit::<S>),
         )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -14,6 +14,8 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE dsm_b0x (recipient BYTEA NOT NULL, seq BIGINT NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (recipient, seq));
     CREATE TABLE dsm_b0x_next (recipient BYTEA PRIMARY KEY, next BIGINT NOT NULL);
     CREATE TABLE dsm_evidence (seq BIGSERIAL PRIMARY KEY, device BYTEA NOT NULL UNIQUE, bytes BYTEA NOT NULL);
+", "
+    CREATE TABLE dsm_entropy (ceremony BYTEA PRIMARY KEY, secret BYTEA NOT NULL);
 "];
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -106,7 +108,7 @@ impl PostgresStore {
     /// Drops every DSM table (tests only: gives each test run a clean database).
     pub fn reset(&self) -> Result<(), StoreError> {
         self.with(|c| {
-            c.batch_execute("DROP TABLE IF EXISTS dsm_objects, dsm_slots, dsm_b0x, dsm_b0x_next, dsm_evidence, dsm_schema_version").map_err(backend)
+            c.batch_execute("DROP TABLE IF EXISTS dsm_objects, dsm_slots, dsm_b0x, dsm_b0x_next, dsm_evidence, dsm_entropy, dsm_schema_version").map_err(backend)
         })?;
         self.migrate()
     }
@@ -140,6 +142,41 @@ impl NodeStore for PostgresStore {
             } else {
                 PutObject::Exists
             })
+        })
+    }
+
+    fn entropy_secret(&self, ceremony: &Id, fresh: &[u8; 32]) -> Result<[u8; 32], StoreError> {
+        let ceremony = *ceremony;
+        let fresh = *fresh;
+        self.with(move |c| {
+            // Insert-if-absent, then read: every node process on this database returns the
+            // one secret that won.
+            c.execute(
+                "INSERT INTO dsm_entropy VALUES ($1, $2) ON CONFLICT (ceremony) DO NOTHING",
+                &[&ceremony.as_slice(), &fresh.as_slice()],
+            )
+            .map_err(backend)?;
+            let v: Vec<u8> = c
+                .query_one(
+                    "SELECT secret FROM dsm_entropy WHERE ceremony = $1",
+                    &[&ceremony.as_slice()],
+                )
+                .map_err(backend)?
+                .get(0);
+            v.try_into()
+                .map_err(|_| StoreError::Backend("a stored entropy secret is not 32 bytes".into()))
+        })
+    }
+
+    fn entropy_reveal(&self, ceremony: &Id) -> Result<Option<[u8; 32]>, StoreError> {
+        let ceremony = *ceremony;
+        self.with(move |c| {
+            Ok(c.query_opt(
+                "SELECT secret FROM dsm_entropy WHERE ceremony = $1",
+                &[&ceremony.as_slice()],
+            )
+            .map_err(backend)?
+            .and_then(|r| <[u8; 32]>::try_from(r.get::<_, Vec<u8>>(0)).ok()))
         })
     }
 

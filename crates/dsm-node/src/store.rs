@@ -84,6 +84,12 @@ pub trait NodeStore: Send + Sync + 'static {
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError>;
+    /// Genesis entropy: the node's secret contribution to `ceremony`. The first call stores
+    /// `fresh` (drawn by the caller from the OS); every later call returns that stored secret,
+    /// so a ceremony sees one contribution per node, never a choice among several.
+    fn entropy_secret(&self, ceremony: &Id, fresh: &[u8; 32]) -> Result<[u8; 32], StoreError>;
+    /// The stored secret for `ceremony`, if a contribution was made.
+    fn entropy_reveal(&self, ceremony: &Id) -> Result<Option<[u8; 32]>, StoreError>;
     /// Counts for the metrics endpoint: (objects, slots, b0x items, evidence).
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError>;
 }
@@ -95,6 +101,7 @@ const B0X: Def = redb::TableDefinition::new("b0x"); // recipient ‖ seq (8, BE)
 const B0X_NEXT: Def = redb::TableDefinition::new("b0x_next"); // recipient → next seq (8, BE)
 const EVIDENCE: Def = redb::TableDefinition::new("evidence"); // seq (8, BE) → device ‖ bytes
 const EVIDENCE_BY_DEVICE: Def = redb::TableDefinition::new("evidence_by_device"); // device → seq
+const ENTROPY: Def = redb::TableDefinition::new("entropy"); // ceremony → secret (32)
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -110,7 +117,15 @@ impl EmbeddedStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = redb::Database::create(path).map_err(backend)?;
         let txn = db.begin_write().map_err(backend)?;
-        for t in [OBJECTS, SLOTS, B0X, B0X_NEXT, EVIDENCE, EVIDENCE_BY_DEVICE] {
+        for t in [
+            OBJECTS,
+            SLOTS,
+            B0X,
+            B0X_NEXT,
+            EVIDENCE,
+            EVIDENCE_BY_DEVICE,
+            ENTROPY,
+        ] {
             txn.open_table(t).map_err(backend)?;
         }
         txn.commit().map_err(backend)?;
@@ -306,6 +321,37 @@ impl NodeStore for EmbeddedStore {
             out.push((read_u64(k.value()), device, v[32..].to_vec()));
         }
         Ok(out)
+    }
+
+    fn entropy_secret(&self, ceremony: &Id, fresh: &[u8; 32]) -> Result<[u8; 32], StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let (secret, created) = {
+            let mut t = txn.open_table(ENTROPY).map_err(backend)?;
+            let existing = t
+                .get(ceremony.as_slice())
+                .map_err(backend)?
+                .and_then(|v| <[u8; 32]>::try_from(v.value()).ok());
+            match existing {
+                Some(s) => (s, false),
+                None => {
+                    t.insert(ceremony.as_slice(), fresh.as_slice())
+                        .map_err(backend)?;
+                    (*fresh, true)
+                }
+            }
+        };
+        if created {
+            txn.commit().map_err(backend)?;
+        } else {
+            txn.abort().map_err(backend)?;
+        }
+        Ok(secret)
+    }
+
+    fn entropy_reveal(&self, ceremony: &Id) -> Result<Option<[u8; 32]>, StoreError> {
+        Ok(self
+            .get(ENTROPY, ceremony)?
+            .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok()))
     }
 
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {

@@ -65,6 +65,7 @@ fn call(method: &str, url: &str, body: Option<&[u8]>) -> Reply {
         ("PUT", Some(b)) => a.put(url).send(b),
         ("POST", Some(b)) => a.post(url).send(b),
         ("PUT", None) => a.put(url).send_empty(),
+        ("POST", None) => a.post(url).send_empty(),
         _ => unreachable!(),
     }
     .unwrap();
@@ -245,6 +246,68 @@ fn evidence_is_kept_once_per_device_and_listed() {
     assert_eq!(all.len(), 2 * (8 + 32 + 4) + 9 + 11);
     let later = call("GET", &format!("{base}/v1/evidence?after=1"), None).body;
     assert_eq!(&later[8..40], &[4; 32]);
+}
+
+#[test]
+fn genesis_entropy_commits_then_reveals_one_secret() {
+    use dsm_core::hash::Digest;
+    use dsm_core::identity::EntropyReveal;
+    let s = server(Quotas::default());
+    let base = format!("http://{}", s.addr);
+    let (ceremony, contributor) = (hex(&[5; 32]), [6u8; 32]);
+    let reveal_url = format!("{base}/v1/entropy/{ceremony}");
+    let commit_url = format!("{reveal_url}/{}", hex(&contributor));
+    let r = call("GET", &reveal_url, None);
+    assert_eq!(r.status, 404, "nothing to reveal before the commit");
+    assert!(r.text().contains("commit first"), "{}", r.text());
+    let first = call("POST", &commit_url, None);
+    assert_eq!((first.status, first.body.len()), (200, 32));
+    let again = call("POST", &commit_url, None);
+    assert_eq!(
+        again.body, first.body,
+        "one secret per ceremony, not a fresh draw"
+    );
+    let secret = call("GET", &reveal_url, None);
+    assert_eq!((secret.status, secret.body.len()), (200, 32));
+    let reveal = EntropyReveal {
+        contributor: Digest(contributor),
+        secret: secret.body.try_into().unwrap(),
+    };
+    assert_eq!(
+        reveal.commitment().as_bytes().as_slice(),
+        first.body.as_slice(),
+        "the reveal opens the commitment"
+    );
+    // Another ceremony gets another secret.
+    let other = call(
+        "POST",
+        &format!("{base}/v1/entropy/{}/{}", hex(&[7; 32]), hex(&contributor)),
+        None,
+    );
+    assert_ne!(other.body, first.body);
+    // Malformed ids.
+    assert_eq!(
+        call(
+            "POST",
+            &format!("{base}/v1/entropy/xyz/{}", hex(&contributor)),
+            None
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        call(
+            "POST",
+            &format!("{reveal_url}/{}", &hex(&contributor)[..10]),
+            None
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        call("GET", &format!("{base}/v1/entropy/12"), None).status,
+        400
+    );
 }
 
 /// A client that sends half a request head, or a body far slower than promised, is cut

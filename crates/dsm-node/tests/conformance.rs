@@ -76,6 +76,31 @@ fn conformance(s: &dyn NodeStore) {
     );
     assert_eq!(s.list_evidence(all[0].0, 10).unwrap().len(), 1);
     assert_eq!(s.counts().unwrap(), (1, 2, 3, 2));
+    // Genesis entropy: one secret per ceremony, the first one drawn.
+    assert_eq!(s.entropy_reveal(&[9; 32]).unwrap(), None);
+    assert_eq!(s.entropy_secret(&[9; 32], &[1; 32]).unwrap(), [1; 32]);
+    assert_eq!(
+        s.entropy_secret(&[9; 32], &[2; 32]).unwrap(),
+        [1; 32],
+        "a second draw never replaces the committed secret"
+    );
+    assert_eq!(s.entropy_reveal(&[9; 32]).unwrap(), Some([1; 32]));
+    assert_eq!(s.entropy_secret(&[10; 32], &[3; 32]).unwrap(), [3; 32]);
+}
+
+/// Concurrent commits to one ceremony all see the same secret.
+fn entropy_race(s: Arc<dyn NodeStore>) {
+    let secrets: Vec<[u8; 32]> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..12u8)
+            .map(|i| {
+                let s = s.clone();
+                sc.spawn(move || s.entropy_secret(&[77; 32], &[i; 32]).unwrap())
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(secrets.iter().all(|x| *x == secrets[0]), "{secrets:?}");
+    assert_eq!(s.entropy_reveal(&[77; 32]).unwrap(), Some(secrets[0]));
 }
 
 fn race(s: Arc<dyn NodeStore>) {
@@ -108,9 +133,9 @@ fn embedded_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let s = EmbeddedStore::open(&dir.path().join("n.redb")).unwrap();
     conformance(&s);
-    race(Arc::new(
-        EmbeddedStore::open(&dir.path().join("race.redb")).unwrap(),
-    ));
+    let racing = Arc::new(EmbeddedStore::open(&dir.path().join("race.redb")).unwrap());
+    race(racing.clone());
+    entropy_race(racing);
 }
 
 fn postgres_url() -> Option<String> {
@@ -134,7 +159,9 @@ fn postgres_store_conforms() {
     s.reset().unwrap();
     conformance(&s);
     s.reset().unwrap();
-    race(Arc::new(s));
+    let s = Arc::new(s);
+    race(s.clone());
+    entropy_race(s);
     // Reconnecting applies no migration twice.
     PostgresStore::connect(&url, 1).unwrap();
     two_stateless_nodes_share_one_database(&url);

@@ -199,6 +199,7 @@ impl NodeSet {
             ("GET", _) => self.agent.get(url).call(),
             ("PUT", Some(b)) => self.agent.put(url).send(b),
             ("POST", Some(b)) => self.agent.post(url).send(b),
+            ("POST", None) => self.agent.post(url).send_empty(),
             ("DELETE", _) => self.agent.delete(url).call(),
             _ => return None,
         };
@@ -489,6 +490,60 @@ impl NodeSet {
             Some((200, body)) => parse_list(&body, true),
             _ => None,
         }
+    }
+}
+
+impl NodeSet {
+    /// Every registry node as a genesis entropy contributor (PROTOCOL.md §4.2, §15), for
+    /// [`crate::Wallet::create_with_contributors`].
+    pub fn genesis_contributors(&self) -> Vec<GenesisNode<'_>> {
+        self.nodes
+            .iter()
+            .map(|url| GenesisNode { set: self, url })
+            .collect()
+    }
+}
+
+/// A storage node taking part in a genesis ceremony.
+pub struct GenesisNode<'a> {
+    set: &'a NodeSet,
+    url: &'a str,
+}
+
+impl GenesisNode<'_> {
+    fn fetch(&self, method: &str, path: &str) -> Result<[u8; 32], String> {
+        match self
+            .set
+            .request(method, &format!("{}{path}", self.url), None)
+        {
+            Some((200, body)) => <[u8; 32]>::try_from(body.as_slice())
+                .map_err(|_| format!("answered {} bytes, not 32", body.len())),
+            Some((status, body)) => Err(format!(
+                "answered HTTP {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            )),
+            None => Err("did not answer".into()),
+        }
+    }
+}
+
+impl crate::wallet::EntropyContributor for GenesisNode<'_> {
+    fn contributor(&self) -> Digest {
+        dsm_core::identity::node_contributor(self.url)
+    }
+    fn describe(&self) -> String {
+        format!("storage node {}", self.url)
+    }
+    fn commit(&self, ceremony: &Digest) -> Result<Digest, String> {
+        let path = format!(
+            "/v1/entropy/{}/{}",
+            ceremony.to_hex(),
+            self.contributor().to_hex()
+        );
+        self.fetch("POST", &path).map(Digest)
+    }
+    fn reveal(&self, ceremony: &Digest) -> Result<[u8; 32], String> {
+        self.fetch("GET", &format!("/v1/entropy/{}", ceremony.to_hex()))
     }
 }
 

@@ -250,18 +250,54 @@ fn witness_key(device: &DeviceId, parent: &HeadDigest) -> Vec<u8> {
     k
 }
 
+/// A genesis entropy contributor besides the device itself, reached over some I/O (a
+/// storage node: [`crate::nodes::NodeSet::genesis_contributors`]).
+pub trait EntropyContributor {
+    /// Its contributor id, unique within one genesis.
+    fn contributor(&self) -> Digest;
+    /// Where it is, for error messages.
+    fn describe(&self) -> String;
+    /// Commit phase: its commitment `H(EntropyCommitment, contributor, secret)` for
+    /// `ceremony`.
+    fn commit(&self, ceremony: &Digest) -> Result<Digest, String>;
+    /// Reveal phase: its secret for `ceremony`.
+    fn reveal(&self, ceremony: &Digest) -> Result<[u8; 32], String>;
+}
+
 impl Wallet {
     /// Creates a new device in an empty store: fresh key (sealed under `passphrase`),
-    /// genesis by commit–reveal, the initial head. Today the device is the only entropy
-    /// contributor; storage-node contributors join when nodes exist (PROTOCOL.md §4).
+    /// genesis by commit–reveal with the device as the only entropy contributor, the
+    /// initial head. [`Wallet::create_with_contributors`] adds storage nodes.
     pub fn create(
-        mut store: Box<dyn Store>,
+        store: Box<dyn Store>,
         suite: SuiteId,
         passphrase: &[u8],
         params: KdfParams,
     ) -> Result<Wallet, WalletError> {
+        Wallet::create_with_contributors(store, suite, passphrase, params, &[])
+    }
+
+    /// Creates a new device whose genesis also takes entropy from `contributors` (PROTOCOL.md
+    /// §4.2): the device commits to its own secret first, and the ceremony id the
+    /// contributors see binds that commitment; every contributor commits; only then are the
+    /// secrets revealed and checked. Any contributor that fails or reveals a secret that
+    /// does not open its commitment fails the whole creation, and nothing is stored.
+    pub fn create_with_contributors(
+        mut store: Box<dyn Store>,
+        suite: SuiteId,
+        passphrase: &[u8],
+        params: KdfParams,
+        contributors: &[&dyn EntropyContributor],
+    ) -> Result<Wallet, WalletError> {
         if store.get(Table::Meta, b"identity")?.is_some() {
             return Err(WalletError::AlreadyExists);
+        }
+        if contributors.len() + 1 > dsm_core::identity::MAX_CONTRIBUTORS {
+            return Err(WalletError::Genesis(format!(
+                "{} contributors besides the device; at most {} may take part",
+                contributors.len(),
+                dsm_core::identity::MAX_CONTRIBUTORS - 1
+            )));
         }
         let seed = SecretSeed::from_bytes(os_random()?);
         let key = SigningKey::from_seed(suite, &seed);
@@ -272,17 +308,40 @@ impl Wallet {
         let sealed = keystore::seal(&seed, suite, passphrase, params, salt, nonce)?;
 
         let mut ceremony = GenesisCeremony::new(key.public_key().clone());
-        let reveal = EntropyReveal {
-            contributor: tagged_hash(Tag::Genesis, &[b"the device itself"]),
+        let own = EntropyReveal {
+            contributor: dsm_core::identity::device_contributor(),
             secret: os_random()?,
         };
-        let g = |e: dsm_core::identity::CeremonyError| WalletError::Genesis(e.to_string());
+        let g = |who: &str| {
+            let who = who.to_string();
+            move |e: dsm_core::identity::CeremonyError| WalletError::Genesis(format!("{who}: {e}"))
+        };
         ceremony
-            .commit(reveal.contributor, reveal.commitment())
-            .map_err(g)?;
+            .commit(own.contributor, own.commitment())
+            .map_err(g("the device"))?;
+        let id = dsm_core::identity::ceremony_id(key.public_key(), &own.commitment());
+        for c in contributors {
+            let commitment = c.commit(&id).map_err(|e| {
+                WalletError::Genesis(format!("{} did not commit: {e}", c.describe()))
+            })?;
+            ceremony
+                .commit(c.contributor(), commitment)
+                .map_err(g(&c.describe()))?;
+        }
         ceremony.close_commitments();
-        ceremony.reveal(reveal).map_err(g)?;
-        let record = ceremony.finish().map_err(g)?;
+        ceremony.reveal(own).map_err(g("the device"))?;
+        for c in contributors {
+            let secret = c.reveal(&id).map_err(|e| {
+                WalletError::Genesis(format!("{} did not reveal: {e}", c.describe()))
+            })?;
+            ceremony
+                .reveal(EntropyReveal {
+                    contributor: c.contributor(),
+                    secret,
+                })
+                .map_err(g(&c.describe()))?;
+        }
+        let record = ceremony.finish().map_err(g("the ceremony"))?;
         let identity = DeviceIdentity {
             genesis: record.digest(),
             public_key: key.public_key().clone(),
@@ -421,6 +480,18 @@ impl Wallet {
     /// This device's identity.
     pub fn identity(&self) -> &DeviceIdentity {
         &self.identity
+    }
+    /// The record this device's genesis digest commits to: the founding key and every
+    /// entropy contribution (the device's own and any storage nodes').
+    pub fn genesis_record(&self) -> Result<dsm_core::identity::GenesisRecord, WalletError> {
+        let bytes =
+            self.store
+                .get(Table::Meta, b"genesis_record")?
+                .ok_or(WalletError::Corrupt {
+                    what: "genesis record",
+                    error: "missing".into(),
+                })?;
+        dsm_core::identity::GenesisRecord::from_bytes(&bytes).map_err(corrupt("genesis record"))
     }
     /// The current head.
     pub fn head(&self) -> &DeviceHead {

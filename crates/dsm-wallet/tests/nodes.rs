@@ -3,15 +3,22 @@
 //! correct with K = 3, the misbehaving nodes are reported, and two writers racing for one
 //! anchor slot can never both reach the settled quorum W = 4.
 
+use dsm_core::crypto::SuiteId;
 use dsm_core::hash::object_address;
+use dsm_core::identity::{ceremony_id, device_contributor, node_contributor};
 use dsm_node::api::Node;
 use dsm_node::store::{EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
+use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::nodes::{Anchor, NodeSet, Replication};
+use dsm_wallet::store::MemoryStore;
+use dsm_wallet::wallet::EntropyContributor;
+use dsm_wallet::{Wallet, WalletError};
 use std::time::Duration;
 
 /// Serves objects with one byte flipped.
 struct Corrupting(EmbeddedStore);
-/// Says every slot is empty (but accepts writes).
+/// Says every slot is empty (but accepts writes), and reveals genesis entropy that does not
+/// open its commitment.
 struct SlotLiar(EmbeddedStore);
 
 macro_rules! delegate {
@@ -25,6 +32,7 @@ macro_rules! delegate {
             fn b0x_ack(&self, r: &Id, u: u64) -> Result<u64, StoreError> { self.0.b0x_ack(r, u) }
             fn put_evidence(&self, d: &Id, b: &[u8]) -> Result<bool, StoreError> { self.0.put_evidence(d, b) }
             fn list_evidence(&self, a: u64, l: usize) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError> { self.0.list_evidence(a, l) }
+            fn entropy_secret(&self, c: &Id, f: &[u8; 32]) -> Result<[u8; 32], StoreError> { self.0.entropy_secret(c, f) }
             fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> { self.0.counts() }
         }
     };
@@ -40,6 +48,9 @@ delegate! { Corrupting,
     fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.get_slot(d, p)
     }
+    fn entropy_reveal(&self, c: &Id) -> Result<Option<[u8; 32]>, StoreError> {
+        self.0.entropy_reveal(c)
+    }
 }
 
 delegate! { SlotLiar,
@@ -48,6 +59,13 @@ delegate! { SlotLiar,
     }
     fn get_slot(&self, _: &Id, _: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(None)
+    }
+    // Reveals a secret other than the one it committed to.
+    fn entropy_reveal(&self, c: &Id) -> Result<Option<[u8; 32]>, StoreError> {
+        Ok(self.0.entropy_reveal(c)?.map(|mut s| {
+            s[0] ^= 1;
+            s
+        }))
     }
 }
 
@@ -258,4 +276,96 @@ fn placement_is_deterministic_and_spread() {
         small.placement(&[0; 32]).is_err(),
         "fewer nodes than N is an error, not a silent downgrade"
     );
+}
+
+fn create_with(set: &NodeSet) -> (Result<Wallet, WalletError>, MemoryStore) {
+    let store = MemoryStore::new();
+    let contributors = set.genesis_contributors();
+    let refs: Vec<&dyn EntropyContributor> = contributors
+        .iter()
+        .map(|c| c as &dyn EntropyContributor)
+        .collect();
+    let w = Wallet::create_with_contributors(
+        Box::new(store.clone()),
+        SuiteId::MlDsa65,
+        b"pass",
+        KdfParams {
+            m_cost_kib: 64,
+            t_cost: 1,
+            p_cost: 1,
+        },
+        &refs,
+    );
+    (w, store)
+}
+
+#[test]
+fn genesis_takes_entropy_from_every_node_by_commit_then_reveal() {
+    let c = cluster();
+    let honest = c.urls[..3].to_vec();
+    let set = NodeSet::new(
+        honest.clone(),
+        Replication::default(),
+        Duration::from_secs(5),
+    );
+    let (w, _) = create_with(&set);
+    let w = w.unwrap();
+    let record = w.genesis_record().unwrap();
+    assert_eq!(record.digest(), w.identity().genesis);
+    assert_eq!(record.contributions.len(), 4, "the device and three nodes");
+    let ceremony = ceremony_id(
+        &record.founding_key,
+        &record
+            .contributions
+            .iter()
+            .find(|r| r.contributor == device_contributor())
+            .unwrap()
+            .commitment(),
+    );
+    for url in &honest {
+        let reveal = record
+            .contributions
+            .iter()
+            .find(|r| r.contributor == node_contributor(url))
+            .unwrap();
+        // What the node reveals to anyone under this ceremony id is what went in.
+        let body = ureq::get(&format!("{url}/v1/entropy/{}", ceremony.to_hex()))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_vec()
+            .unwrap();
+        assert_eq!(body, reveal.secret);
+    }
+    // Two wallets never share node secrets: each ceremony id is fresh.
+    let (w2, _) = create_with(&set);
+    let r2 = w2.unwrap().genesis_record().unwrap();
+    for (a, b) in record.contributions.iter().zip(&r2.contributions) {
+        assert_ne!(a.secret, b.secret);
+    }
+}
+
+#[test]
+fn genesis_fails_cleanly_when_a_node_lies_or_is_down() {
+    let c = cluster();
+    let with = |bad: &str| {
+        let mut urls = c.urls[..2].to_vec();
+        urls.push(bad.to_string());
+        NodeSet::new(urls, Replication::default(), Duration::from_secs(5))
+    };
+    let (w, store) = create_with(&with(&c.liar));
+    let e = w.err().unwrap().to_string();
+    assert!(
+        e.contains(&c.liar) && e.contains("does not match its commitment"),
+        "{e}"
+    );
+    assert!(
+        dsm_wallet::store::Store::get(&store, dsm_wallet::store::Table::Meta, b"identity")
+            .unwrap()
+            .is_none(),
+        "nothing is stored"
+    );
+    let (w, _) = create_with(&with(&c.down));
+    let e = w.err().unwrap().to_string();
+    assert!(e.contains(&c.down) && e.contains("did not commit"), "{e}");
 }

@@ -72,6 +72,14 @@ impl NodeStore for Switchable {
         self.up()?;
         self.0.list_evidence(a, l)
     }
+    fn entropy_secret(&self, c: &Id, f: &[u8; 32]) -> Result<[u8; 32], StoreError> {
+        self.up()?;
+        self.0.entropy_secret(c, f)
+    }
+    fn entropy_reveal(&self, c: &Id) -> Result<Option<[u8; 32]>, StoreError> {
+        self.up()?;
+        self.0.entropy_reveal(c)
+    }
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
         self.0.counts()
     }
