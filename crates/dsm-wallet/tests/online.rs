@@ -409,7 +409,7 @@ fn junk_in_a_b0x_is_dropped_and_acknowledged() {
     let nodes = c.nodes();
     let (mut a, _) = memory_wallet(100);
     let (mut b, _) = memory_wallet(0);
-    let (x, _) = memory_wallet(0);
+    let (mut x, _) = memory_wallet(0);
     let addr = b.device_id().b0x_address();
     nodes.b0x_post(&addr, b"not a message").unwrap();
     // A valid proposal addressed to someone else.
@@ -420,16 +420,67 @@ fn junk_in_a_b0x_is_dropped_and_acknowledged() {
             &SessionMessage::Proposal(Box::new(p.clone())).to_bytes(),
         )
         .unwrap();
-    // A proposal whose signature is broken.
-    let mut bad = p.clone();
-    bad.proposal.step.amount = amount(2);
+    // A proposal to b whose signature does not cover its amount.
+    let mut bad = mailbox::offer(&mut a, &b.device_id(), token(DEFAULT_TOKEN), amount(2)).unwrap();
+    bad.proposal.step.amount = amount(3);
     nodes
         .b0x_post(&addr, &SessionMessage::Proposal(Box::new(bad)).to_bytes())
         .unwrap();
+    // A message kind that has no place in a b0x.
+    nodes
+        .b0x_post(
+            &addr,
+            &SessionMessage::Close(dsm_protocol::message::Close {}).to_bytes(),
+        )
+        .unwrap();
+    // "Evidence" that proves nothing, published on every node: each is reported.
+    assert_eq!(nodes.publish_evidence(&[9; 32], b"no proof at all"), 6);
     let rb = sync(&mut b, &nodes).unwrap();
-    assert_eq!(rb.dropped.len(), 3, "{rb:?}");
+    assert_eq!(
+        rb.faults
+            .iter()
+            .filter(|f| f.what.contains("published evidence that does not verify"))
+            .count(),
+        6,
+        "{rb:?}"
+    );
+    assert!(rb.learned.is_empty());
+    assert_eq!(rb.dropped.len(), 4, "{rb:?}");
+    for (i, why) in [
+        "does not decode",
+        "addressed to another device",
+        "is invalid",
+        "not a b0x item",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(rb.dropped[i].contains(why), "{i}: {:?}", rb.dropped);
+    }
     assert!(rb.received.is_empty());
     assert_eq!(dev(&b), 0);
     let rb = sync(&mut b, &nodes).unwrap();
     assert!(rb.dropped.is_empty(), "acknowledged: {rb:?}");
+    assert!(
+        rb.faults.is_empty(),
+        "the cursor moved past the junk: {rb:?}"
+    );
+
+    // An acceptance with a broken signature is refused; the genuine one is then taken.
+    let answer = mailbox::answer(&mut x, &p).unwrap();
+    let mut forged = answer.reply.to_bytes();
+    *forged.last_mut().unwrap() ^= 1;
+    let a_addr = a.device_id().b0x_address();
+    nodes.b0x_post(&a_addr, &forged).unwrap();
+    let ra = sync(&mut a, &nodes).unwrap();
+    assert!(ra.stitched.is_empty(), "{ra:?}");
+    assert!(
+        ra.dropped
+            .iter()
+            .any(|d| d.contains("an answer that was refused")),
+        "{ra:?}"
+    );
+    nodes.b0x_post(&a_addr, &answer.reply.to_bytes()).unwrap();
+    let ra = sync(&mut a, &nodes).unwrap();
+    assert_eq!(ra.stitched.len(), 1, "{ra:?}");
 }
