@@ -11,8 +11,17 @@
 //!   share (the "cable" case).
 //! * [`memory_pair`] connects two links in one process; [`FaultyLink`] injects drops,
 //!   duplicates, reorders, truncations and corruptions for tests.
+//! * [`chunked::ChunkedLink`] makes a reliable link out of an unreliable small-packet
+//!   carrier ([`packet::PacketLink`]): a BLE-style link (MTU 185 by default) over
+//!   [`packet::memory_packets`] or [`packet::TcpPackets`], an NFC-style link over APDU
+//!   command/response turns ([`apdu`]), and a serial cable ([`serial`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod apdu;
+pub mod chunked;
+pub mod packet;
+pub mod serial;
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
