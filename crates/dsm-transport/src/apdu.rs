@@ -24,7 +24,7 @@ const SW_OK: [u8; 2] = [0x90, 0x00];
 const SW_WRONG_LENGTH: [u8; 2] = [0x67, 0x00];
 /// Responses the card holds back at most; beyond that the oldest are dropped (the chunked
 /// layer retransmits), so a silent reader cannot make the card buffer without bound.
-const CARD_QUEUE: usize = 64;
+const CARD_QUEUE: usize = 16;
 
 /// Builds a command APDU carrying `data` (empty: a poll).
 pub fn command(data: &[u8]) -> Vec<u8> {
@@ -109,7 +109,7 @@ impl<P: PacketLink> PacketLink for ApduReader<P> {
             return Err(TransportError::TooLarge(packet.len()));
         }
         // A response lost here is a lost packet; the chunked layer recovers it.
-        self.exchange(packet, Duration::from_millis(100))
+        self.exchange(packet, Duration::from_millis(50))
     }
     fn recv_packet(&mut self, wait: Duration) -> Result<Option<Vec<u8>>, TransportError> {
         let deadline = Instant::now() + wait;

@@ -37,8 +37,8 @@ pub struct ChunkOptions {
     pub window: u16,
     /// Give up when nothing progresses for this long.
     pub timeout: Duration,
-    /// After the last message was *received*, keep acknowledging retransmissions this long
-    /// when the link is dropped (the peer may not have seen the final ACK).
+    /// When the link is dropped, keep acknowledging the peer's retransmissions (it may not
+    /// have seen our final ACK) until it is quiet for 6 × `rto`, at most this long.
     pub linger: Duration,
 }
 
@@ -87,7 +87,6 @@ pub struct ChunkedLink<P: PacketLink> {
     rx: Option<Reassembly>,
     inbox: VecDeque<Vec<u8>>,
     acked: Option<(u32, u16)>,
-    last_was_recv: bool,
     stats: LinkStats,
 }
 
@@ -131,7 +130,6 @@ impl<P: PacketLink> ChunkedLink<P> {
             rx: None,
             inbox: VecDeque::new(),
             acked: None,
-            last_was_recv: false,
             stats: LinkStats::default(),
         })
     }
@@ -330,7 +328,6 @@ impl<P: PacketLink> Link for ChunkedLink<P> {
                 if acked == count {
                     self.sent_seq = seq;
                     self.acked = None;
-                    self.last_was_recv = false;
                     self.stats.messages_sent += 1;
                     return Ok(());
                 }
@@ -349,7 +346,6 @@ impl<P: PacketLink> Link for ChunkedLink<P> {
         let start = Instant::now();
         loop {
             if let Some(m) = self.inbox.pop_front() {
-                self.last_was_recv = true;
                 return Ok(m);
             }
             let left = self.opts.timeout.saturating_sub(start.elapsed());
@@ -363,12 +359,15 @@ impl<P: PacketLink> Link for ChunkedLink<P> {
 
 impl<P: PacketLink> Drop for ChunkedLink<P> {
     fn drop(&mut self) {
-        if !self.last_was_recv || self.opts.linger.is_zero() {
+        // Whoever received anything may owe the peer a lost final ACK: the peer may still
+        // be retransmitting a message we took while it waits for its acknowledgement.
+        if self.delivered_seq == 0 || self.opts.linger.is_zero() {
             return;
         }
         // Answer retransmissions of the last message until the peer falls quiet.
         let start = Instant::now();
-        let quiet = self.opts.rto * 3;
+        // Long enough to cover a few lost retransmissions and a short carrier outage.
+        let quiet = (self.opts.rto * 6).max(Duration::from_millis(100));
         let mut last = Instant::now();
         while start.elapsed() < self.opts.linger && last.elapsed() < quiet {
             match self.inner.recv_packet(quiet) {
@@ -377,7 +376,8 @@ impl<P: PacketLink> Drop for ChunkedLink<P> {
                     last = Instant::now();
                 }
                 Ok(None) => {}
-                Err(_) => break,
+                // Down for now (or gone: then the peer stays quiet and we stop).
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
             }
         }
     }

@@ -450,6 +450,74 @@ impl<L: Link> Link for FaultyLink<L> {
     }
 }
 
+/// Wraps a link and injects random faults into the frames it sends at the rates of a
+/// [`packet::PacketFaults`] (per mille, seeded): drop, duplicate, reorder, corrupt one
+/// byte, and `disconnect` — the link fails with [`TransportError::Closed`] from then on.
+/// For reliable streams (TCP, files, stdio) these faults end sessions, which the session
+/// protocol must survive; chunked links absorb them below the frame layer instead.
+pub struct RandomFaults<L: Link> {
+    inner: L,
+    rates: packet::PacketFaults,
+    state: u64,
+    held: Option<Vec<u8>>,
+    dead: bool,
+}
+
+impl<L: Link> RandomFaults<L> {
+    /// Wraps `inner`; `seed` fixes the pattern.
+    pub fn new(inner: L, rates: packet::PacketFaults, seed: u64) -> Self {
+        RandomFaults {
+            inner,
+            rates,
+            state: seed | 1,
+            held: None,
+            dead: false,
+        }
+    }
+
+    fn roll(&mut self, per_mille: u16) -> bool {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        (self.state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % 1000 < u64::from(per_mille)
+    }
+}
+
+impl<L: Link> Link for RandomFaults<L> {
+    fn send(&mut self, payload: &[u8]) -> Result<(), TransportError> {
+        if self.dead || self.roll(self.rates.disconnect) {
+            self.dead = true;
+            return Err(TransportError::Closed);
+        }
+        if self.roll(self.rates.drop) {
+            return Ok(());
+        }
+        let mut p = payload.to_vec();
+        if self.roll(self.rates.corrupt) && !p.is_empty() {
+            let i = (self.state as usize) % p.len();
+            p[i] ^= 0x01;
+        }
+        if self.held.is_none() && self.roll(self.rates.reorder) {
+            self.held = Some(p);
+            return Ok(());
+        }
+        self.inner.send(&p)?;
+        if self.roll(self.rates.duplicate) {
+            self.inner.send(&p)?;
+        }
+        if let Some(h) = self.held.take() {
+            self.inner.send(&h)?;
+        }
+        Ok(())
+    }
+    fn recv(&mut self) -> Result<Vec<u8>, TransportError> {
+        if self.dead {
+            return Err(TransportError::Closed);
+        }
+        self.inner.recv()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

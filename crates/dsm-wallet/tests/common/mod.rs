@@ -89,6 +89,33 @@ where
     })
 }
 
+/// Runs one session over the given pair of links (dialer's, listener's).
+pub fn session_over(
+    payer: &mut Wallet,
+    payee: &mut Wallet,
+    amounts: &[u128],
+    mut la: Box<dyn Link + Send>,
+    mut lb: Box<dyn Link + Send>,
+) -> (Report, Report) {
+    let peer = payee.device_id();
+    let transfers = amounts
+        .iter()
+        .map(|a| (token(DEFAULT_TOKEN), Amount(*a)))
+        .collect();
+    std::thread::scope(|s| {
+        let h = s.spawn(move || {
+            let mut l = Session::listener();
+            let r = run(&mut l, payee, lb.as_mut());
+            drop(lb);
+            r
+        });
+        let mut d = Session::dialer(peer, transfers);
+        let rd = run(&mut d, payer, la.as_mut());
+        drop(la);
+        (rd, h.join().unwrap())
+    })
+}
+
 pub fn session(payer: &mut Wallet, payee: &mut Wallet, amounts: &[u128]) -> (Report, Report) {
     session_with(payer, payee, amounts, Duration::from_secs(20), |l| l, |l| l)
 }
