@@ -69,18 +69,92 @@ struct Transport {
     /// the receiver's b0x, which the receiver collects with `dsm sync`.
     #[arg(long)]
     online: bool,
+    /// Choose the link by kind, with --at saying where: tcp (ADDR), file (DIR), stdio,
+    /// qr (DIR of PNG frames), ble-sim (ADDR: BLE-style small packets over TCP between two
+    /// processes), nfc-sim (ADDR: ISO 7816 APDU command/response turns over TCP), serial
+    /// (DEVICE, e.g. /dev/ttyUSB0; raw mode). The wallet code is the same for every link.
+    #[arg(long, value_enum, value_name = "KIND")]
+    via: Option<ViaKind>,
+}
+
+/// Link kinds for `--via`.
+#[derive(Clone, Copy, ValueEnum)]
+enum ViaKind {
+    /// Framed TCP.
+    Tcp,
+    /// A shared directory, one file per message.
+    File,
+    /// Frames on stdin/stdout.
+    Stdio,
+    /// Animated QR codes: PNG frames in a directory (fountain-coded, any frame order).
+    Qr,
+    /// BLE-style: chunks of --mtu bytes with CRC, ACKs and retransmission, over TCP.
+    BleSim,
+    /// NFC-style: 255-byte APDUs in command/response turns, over TCP.
+    NfcSim,
+    /// A serial cable (raw tty), COBS packets with CRC, ACKs and retransmission.
+    Serial,
+}
+
+/// Where and how a --via link runs.
+#[derive(Args)]
+struct LinkOpts {
+    /// Where the --via link goes: an address (tcp, ble-sim, nfc-sim), a directory (file,
+    /// qr) or a device (serial).
+    #[arg(long, value_name = "WHERE")]
+    at: Option<String>,
+    /// Packet size for --via ble-sim (BLE ATT MTU; 23–517, default 185).
+    #[arg(long, default_value_t = 185)]
+    mtu: usize,
+    /// Line speed for --via serial (default: leave the device's speed as it is).
+    #[arg(long)]
+    baud: Option<u32>,
+    /// With --via qr: also draw every frame in this terminal (Unicode blocks).
+    #[arg(long)]
+    qr_terminal: bool,
 }
 
 impl Transport {
     /// What the flags chose.
-    fn reach(self) -> Reach {
-        match (self.tcp, self.file, self.stdio, self.online) {
+    fn reach(self, link: LinkOpts) -> Result<Reach, wallet_cmd::CliError> {
+        if let Some(kind) = self.via {
+            let at = || {
+                link.at.clone().ok_or_else(|| {
+                    usage("--via needs --at: an address, a directory or a device (see --help)")
+                })
+            };
+            let via = match kind {
+                ViaKind::Tcp => Via::Tcp(at()?),
+                ViaKind::File => Via::Dir(at()?.into()),
+                ViaKind::Stdio => Via::Stdio,
+                ViaKind::Qr => Via::Qr {
+                    dir: at()?.into(),
+                    terminal: link.qr_terminal,
+                },
+                ViaKind::BleSim => {
+                    if !(23..=517).contains(&link.mtu) {
+                        return Err(usage("--mtu must be between 23 and 517 (BLE ATT MTU)"));
+                    }
+                    Via::BleSim {
+                        addr: at()?,
+                        mtu: link.mtu.max(dsm_transport::chunked::MIN_MTU),
+                    }
+                }
+                ViaKind::NfcSim => Via::NfcSim { addr: at()? },
+                ViaKind::Serial => Via::Serial {
+                    device: at()?.into(),
+                    baud: link.baud,
+                },
+            };
+            return Ok(Reach::Session(via));
+        }
+        Ok(match (self.tcp, self.file, self.stdio, self.online) {
             (Some(a), ..) => Reach::Session(Via::Tcp(a)),
             (None, Some(d), ..) => Reach::Session(Via::Dir(d)),
             (None, None, true, _) => Reach::Session(Via::Stdio),
             (None, None, false, true) => Reach::Online,
             _ => Reach::Unspecified,
-        }
+        })
     }
 }
 
@@ -144,6 +218,8 @@ enum Command {
         token: String,
         #[command(flatten)]
         transport: Transport,
+        #[command(flatten)]
+        link: LinkOpts,
         /// Give up when the peer is silent this many seconds.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
@@ -158,6 +234,8 @@ enum Command {
         contact: Option<String>,
         #[command(flatten)]
         transport: Transport,
+        #[command(flatten)]
+        link: LinkOpts,
         /// Give up when the peer is silent this many seconds.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
@@ -166,6 +244,8 @@ enum Command {
     Receive {
         #[command(flatten)]
         transport: Transport,
+        #[command(flatten)]
+        link: LinkOpts,
         /// Handle one session and exit.
         #[arg(long)]
         once: bool,
@@ -384,7 +464,9 @@ fn main() -> ExitCode {
     let stdio = match &cli.command {
         Command::Send { transport, .. }
         | Command::Sync { transport, .. }
-        | Command::Receive { transport, .. } => transport.stdio,
+        | Command::Receive { transport, .. } => {
+            transport.stdio || matches!(transport.via, Some(ViaKind::Stdio))
+        }
         _ => false,
     };
     let ctx = Ctx {
@@ -412,17 +494,19 @@ fn main() -> ExitCode {
             amount,
             token,
             transport,
+            link,
             timeout,
-        } => match transport.reach() {
+        } => transport.reach(link).and_then(|reach| match reach {
             Reach::Online => online_cmd::send_online(&ctx, &contact, &amount, &token),
             Reach::Session(via) => wallet_cmd::send(&ctx, &contact, Some(&amount), &token, &via, secs(timeout)),
-            Reach::Unspecified => Err(usage("choose how to reach the contact: --tcp ADDR, --file DIR, --stdio or --online")),
-        },
+            Reach::Unspecified => Err(usage("choose how to reach the contact: --tcp ADDR, --file DIR, --stdio, --via KIND --at WHERE, or --online")),
+        }),
         Command::Sync {
             contact,
             transport,
+            link,
             timeout,
-        } => match (contact, transport.reach()) {
+        } => transport.reach(link).and_then(|reach| match (contact, reach) {
             (None, Reach::Unspecified | Reach::Online) => online_cmd::sync_nodes(&ctx),
             (None, Reach::Session(_)) => Err(usage("name the contact to sync with over --tcp/--file/--stdio (or omit the transport to sync with the storage nodes)")),
             (Some(_), Reach::Unspecified | Reach::Online) => Err(usage("to sync with a contact, choose --tcp ADDR, --file DIR or --stdio; `dsm sync` alone syncs with the storage nodes")),
@@ -434,17 +518,18 @@ fn main() -> ExitCode {
                 &via,
                 secs(timeout),
             ),
-        },
+        }),
         Command::Receive {
             transport,
+            link,
             once,
             timeout,
             max_amount,
-        } => match transport.reach() {
+        } => transport.reach(link).and_then(|reach| match reach {
             Reach::Online => Err(usage("online transfers wait in this wallet's b0x: collect them with `dsm sync`")),
-            Reach::Unspecified => Err(usage("choose where to receive: --tcp ADDR, --file DIR or --stdio")),
+            Reach::Unspecified => Err(usage("choose where to receive: --tcp ADDR, --file DIR, --stdio, or --via KIND --at WHERE")),
             Reach::Session(via) => wallet_cmd::receive(&ctx, &via, once, secs(timeout), max_amount.as_deref()),
-        },
+        }),
         Command::Balance => wallet_cmd::balance(&ctx),
         Command::History => wallet_cmd::history(&ctx),
         Command::Receipt { id, out } => wallet_cmd::receipt(&ctx, &id, out),

@@ -8,6 +8,9 @@ use dsm_core::identity::DeviceId;
 use dsm_core::receipt::{verify_receipt_bytes, EmptyView, Receipt, MAX_RECEIPT_LEN};
 use dsm_core::tripwire::Equivocation;
 use dsm_protocol::session::{Completed, Refused, Session};
+use dsm_transport::apdu::{ApduCard, ApduReader};
+use dsm_transport::chunked::{ChunkOptions, ChunkedLink};
+use dsm_transport::packet::TcpPackets;
 use dsm_transport::{tcp_dial, DirLink, Link, TcpListener};
 use dsm_wallet::driver::{run, Report, RunError};
 use dsm_wallet::keystore::{KdfParams, KeystoreError};
@@ -600,6 +603,63 @@ pub enum Via {
     Dir(PathBuf),
     /// Frames on stdin / stdout (pipe through ssh, socat, a serial line…).
     Stdio,
+    /// Animated QR codes: PNG frames in a directory.
+    Qr {
+        /// The shared directory of frames.
+        dir: PathBuf,
+        /// Also draw the frames in the terminal.
+        terminal: bool,
+    },
+    /// BLE-style chunked link over TCP packets.
+    BleSim {
+        /// Address to dial or listen on.
+        addr: String,
+        /// Packet size.
+        mtu: usize,
+    },
+    /// NFC-style APDU turns over TCP packets.
+    NfcSim {
+        /// Address to dial or listen on.
+        addr: String,
+    },
+    /// A serial device in raw mode.
+    Serial {
+        /// The device path.
+        device: PathBuf,
+        /// Line speed to set, if any.
+        baud: Option<u32>,
+    },
+}
+
+/// The packet size NFC-style APDU links need on their TCP carrier: a whole command APDU.
+const APDU_CARRIER_MTU: usize = dsm_transport::apdu::APDU_MTU + 6;
+
+fn radio_opts(timeout: Duration) -> ChunkOptions {
+    ChunkOptions::radio(timeout)
+}
+
+fn resolve(addr: &str) -> Res<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    addr.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            CliError::new(
+                exit::INPUT,
+                format!("{addr:?} is not an address (HOST:PORT)"),
+            )
+        })
+}
+
+fn link_error(what: String) -> impl Fn(dsm_transport::TransportError) -> CliError {
+    move |e| CliError::new(exit::INCOMPLETE, format!("{what}: {e}"))
+}
+
+fn qr_options(terminal: bool) -> dsm_qr::QrOptions {
+    dsm_qr::QrOptions {
+        terminal,
+        ..Default::default()
+    }
 }
 
 fn stdio_link(timeout: Duration) -> Box<dyn Link> {
@@ -695,7 +755,71 @@ fn dial(via: &Via, timeout: Duration) -> Res<Box<dyn Link>> {
             CliError::new(exit::INCOMPLETE, format!("cannot use {}: {e}", d.display()))
         })?)),
         Via::Stdio => Ok(stdio_link(timeout)),
+        Via::Qr { dir, terminal } => Ok(Box::new(
+            dsm_qr::QrDirLink::dial(dir, timeout, qr_options(*terminal))
+                .map_err(link_error(format!("cannot use {}", dir.display())))?,
+        )),
+        Via::BleSim { addr, mtu } => Ok(Box::new(
+            ChunkedLink::dial(TcpPackets::dial(resolve(addr)?, *mtu), radio_opts(timeout))
+                .map_err(link_error(format!("cannot reach {addr}")))?,
+        )),
+        Via::NfcSim { addr } => Ok(Box::new(
+            ChunkedLink::dial(
+                ApduReader::new(TcpPackets::dial(resolve(addr)?, APDU_CARRIER_MTU)),
+                radio_opts(timeout),
+            )
+            .map_err(link_error(format!("cannot reach {addr}")))?,
+        )),
+        Via::Serial { device, baud } => Ok(Box::new(
+            dsm_transport::serial::serial_dial(device, *baud, radio_opts(timeout))
+                .map_err(link_error(format!("cannot use {}", device.display())))?,
+        )),
     }
+}
+
+/// Accepts the next session on a link that is not TCP, a directory or stdio.
+fn accept_other(
+    via: &Via,
+    timeout: Duration,
+    listener: Option<&std::net::TcpListener>,
+) -> Res<Box<dyn Link>> {
+    let tcp = || -> Res<std::net::TcpListener> {
+        listener
+            .ok_or_else(|| CliError::new(exit::FAILURE, "no listener"))?
+            .try_clone()
+            .map_err(|e| CliError::new(exit::FAILURE, e.to_string()))
+    };
+    Ok(match via {
+        Via::Qr { dir, terminal } => Box::new(
+            dsm_qr::QrDirLink::accept(dir, timeout, qr_options(*terminal)).map_err(link_error(
+                format!("no session arrived in {}", dir.display()),
+            ))?,
+        ),
+        Via::BleSim { mtu, .. } => Box::new(
+            ChunkedLink::accept(
+                TcpPackets::accept(tcp()?, *mtu).map_err(link_error("listen".into()))?,
+                radio_opts(timeout),
+            )
+            .map_err(link_error("listen".into()))?,
+        ),
+        Via::NfcSim { .. } => Box::new(
+            ChunkedLink::accept(
+                ApduCard::new(
+                    TcpPackets::accept(tcp()?, APDU_CARRIER_MTU)
+                        .map_err(link_error("listen".into()))?,
+                ),
+                radio_opts(timeout),
+            )
+            .map_err(link_error("listen".into()))?,
+        ),
+        Via::Serial { device, baud } => Box::new(
+            dsm_transport::serial::serial_accept(device, *baud, radio_opts(timeout))
+                .map_err(link_error(format!("cannot use {}", device.display())))?,
+        ),
+        Via::Tcp(_) | Via::Dir(_) | Via::Stdio => {
+            return Err(CliError::new(exit::FAILURE, "internal: not another link"))
+        }
+    })
 }
 
 /// `dsm send` (and `dsm sync` with no amount).
@@ -833,6 +957,71 @@ pub fn receive(
                     format!("the session ended early: {e}"),
                 ))
             })
+        }
+        Via::Qr { .. } | Via::BleSim { .. } | Via::NfcSim { .. } | Via::Serial { .. } => {
+            // Radio-style links: the TCP carrier (ble-sim, nfc-sim) is bound once.
+            let listener = match via {
+                Via::BleSim { addr, .. } | Via::NfcSim { addr } => {
+                    let l = std::net::TcpListener::bind(addr.as_str()).map_err(|e| {
+                        CliError::new(exit::FAILURE, format!("cannot listen on {addr}: {e}"))
+                    })?;
+                    let local = l
+                        .local_addr()
+                        .map_err(|e| CliError::new(exit::FAILURE, e.to_string()))?;
+                    ctx.print(
+                        |o| writeln!(o, "listening on {local}"),
+                        json!({"listening": local.to_string()}),
+                    )?;
+                    Some(l)
+                }
+                _ => {
+                    ctx.print(
+                        |o| writeln!(o, "waiting for a session"),
+                        json!({"waiting": true}),
+                    )?;
+                    None
+                }
+            };
+            loop {
+                // A session that never starts is given up after `timeout`; the loop waits on.
+                let mut link = match accept_other(via, timeout, listener.as_ref()) {
+                    Ok(l) => l,
+                    Err(e) if once => return Err(e),
+                    Err(_) => continue,
+                };
+                let r = run(&mut Session::listener(), &mut w, link.as_mut());
+                drop(link);
+                if r.completed.is_empty()
+                    && r.refused.is_empty()
+                    && !once
+                    && matches!(
+                        r.error,
+                        Some(RunError::Transport(dsm_transport::TransportError::Timeout(
+                            _
+                        )))
+                    )
+                {
+                    continue; // nobody came
+                }
+                report(ctx, &w, &r)?;
+                if !r.completed.is_empty() || !r.refused.is_empty() {
+                    crate::online_cmd::settle_after_session(ctx, &mut w)?;
+                }
+                if once {
+                    return r.error.map_or(Ok(()), |e| {
+                        Err(CliError::new(
+                            exit::INCOMPLETE,
+                            format!("the session ended early: {e}"),
+                        ))
+                    });
+                }
+                if let Some(e) = &r.error {
+                    eprintln!("session ended early: {e}");
+                }
+                if w.is_poisoned() {
+                    return Err(CliError::new(exit::WALLET, "a write to the wallet failed; nothing more was signed. Check the disk and start `dsm receive` again"));
+                }
+            }
         }
         Via::Dir(dir) => {
             ctx.print(

@@ -853,3 +853,140 @@ fn online_transfers_through_node_processes() {
     assert_eq!(balance(&p.bob), 35);
     assert_eq!(balance(&p.alice), 65);
 }
+
+/// Two pty pairs joined master to master: a null-modem cable between two serial devices.
+fn null_modem() -> (PathBuf, PathBuf, Vec<std::thread::JoinHandle<()>>) {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    let mut ends = Vec::new();
+    let mut paths = Vec::new();
+    for _ in 0..2 {
+        let m = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        grantpt(&m).unwrap();
+        unlockpt(&m).unwrap();
+        paths.push(PathBuf::from(
+            ptsname(&m, Vec::new()).unwrap().to_str().unwrap(),
+        ));
+        ends.push(std::fs::File::from(m));
+    }
+    let relay = |from: &std::fs::File, to: &std::fs::File| {
+        let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = from.read(&mut buf) {
+                if n == 0 || to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let threads = vec![relay(&ends[0], &ends[1]), relay(&ends[1], &ends[0])];
+    (paths.remove(0), paths.remove(0), threads)
+}
+
+fn free_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// The same `dsm send` / `dsm receive` over every `--via` kind, between two processes.
+#[test]
+fn transfers_over_every_via_kind() {
+    let p = pair("100");
+    let dir = tempfile::tempdir().unwrap();
+    let (serial_a, serial_b, _relay) = null_modem();
+    let kinds: Vec<(&str, String, String)> = vec![
+        ("tcp", free_port(), String::new()),
+        (
+            "file",
+            dir.path().join("f").display().to_string(),
+            String::new(),
+        ),
+        (
+            "qr",
+            dir.path().join("qr").display().to_string(),
+            String::new(),
+        ),
+        ("ble-sim", free_port(), String::new()),
+        ("nfc-sim", free_port(), String::new()),
+        (
+            "serial",
+            serial_b.display().to_string(),
+            serial_a.display().to_string(),
+        ),
+    ];
+    let mut expected = 0;
+    for (i, (kind, at, at_sender)) in kinds.iter().enumerate() {
+        let rx = std::process::Command::new(bin())
+            .env("DSM_HOME", &p.bob)
+            .env("DSM_PASSPHRASE", "test passphrase")
+            .args([
+                "--json",
+                "receive",
+                "--via",
+                kind,
+                "--at",
+                at,
+                "--once",
+                "--timeout",
+                "20",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The receiver prints a first line once it is ready.
+        let mut rx = rx;
+        let mut line = String::new();
+        BufReader::new(rx.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let amount = (i + 1).to_string();
+        let to = if at_sender.is_empty() { at } else { at_sender };
+        let out = dsm(&p.alice)
+            .args([
+                "send",
+                "bob",
+                &amount,
+                "--via",
+                kind,
+                "--at",
+                to,
+                "--timeout",
+                "20",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let status = rx.wait().unwrap();
+        assert!(status.success(), "{kind} receiver failed");
+        expected += i + 1;
+        assert_eq!(balance(&p.bob), expected as u128, "{kind}");
+    }
+    assert_eq!(balance(&p.alice), 100 - expected as u128);
+    // Usage errors: a kind without --at, an MTU out of range.
+    dsm(&p.alice)
+        .args(["send", "bob", "1", "--via", "ble-sim"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--at"));
+    dsm(&p.alice)
+        .args([
+            "send",
+            "bob",
+            "1",
+            "--via",
+            "ble-sim",
+            "--at",
+            "127.0.0.1:1",
+            "--mtu",
+            "9",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--mtu"));
+}

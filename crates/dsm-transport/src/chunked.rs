@@ -5,12 +5,14 @@
 //! Packet layout (integers big-endian):
 //!
 //! ```text
-//! DATA: 0x01 ‖ link id (4) ‖ message seq (4) ‖ chunk index (2) ‖ chunk count (2) ‖ bytes ‖ crc32 (4)
-//! ACK:  0x02 ‖ link id (4) ‖ message seq (4) ‖ next missing chunk index (2)          ‖ crc32 (4)
+//! DATA: 0x01 ‖ link id (4) ‖ message seq (4) ‖ chunk index (2) ‖ chunk count (2) ‖ delivered (4) ‖ bytes ‖ crc32 (4)
+//! ACK:  0x02 ‖ link id (4) ‖ message seq (4) ‖ next missing chunk index (2)                  ‖ crc32 (4)
 //! ```
 //!
 //! The CRC covers every byte before it. Every chunk but the last is exactly
-//! `mtu − 17` bytes. The dialer draws the link id; the listener adopts the id of the first
+//! `mtu − 21` bytes. `delivered` is the sequence number of the last message the sender
+//! of the DATA packet has received whole: it acknowledges our messages up to it, so a
+//! lost final ACK is repaired by the peer's next message. The dialer draws the link id; the listener adopts the id of the first
 //! valid packet and ignores every other id from then on.
 
 use crate::packet::PacketLink;
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 const DATA: u8 = 1;
 const ACK: u8 = 2;
 /// Bytes of a DATA packet that are not payload.
-pub const DATA_OVERHEAD: usize = 17;
+pub const DATA_OVERHEAD: usize = 21;
 const ACK_LEN: usize = 15;
 /// The smallest MTU the chunked layer works over.
 pub const MIN_MTU: usize = 32;
@@ -87,6 +89,8 @@ pub struct ChunkedLink<P: PacketLink> {
     rx: Option<Reassembly>,
     inbox: VecDeque<Vec<u8>>,
     acked: Option<(u32, u16)>,
+    peer_delivered: u32,
+    last_was_recv: bool,
     stats: LinkStats,
 }
 
@@ -130,6 +134,8 @@ impl<P: PacketLink> ChunkedLink<P> {
             rx: None,
             inbox: VecDeque::new(),
             acked: None,
+            peer_delivered: 0,
+            last_was_recv: false,
             stats: LinkStats::default(),
         })
     }
@@ -181,6 +187,7 @@ impl<P: PacketLink> ChunkedLink<P> {
         p.extend_from_slice(&seq.to_be_bytes());
         p.extend_from_slice(&index.to_be_bytes());
         p.extend_from_slice(&count.to_be_bytes());
+        p.extend_from_slice(&self.delivered_seq.to_be_bytes());
         p.extend_from_slice(bytes);
         self.emit(p);
     }
@@ -217,10 +224,12 @@ impl<P: PacketLink> ChunkedLink<P> {
                 }
                 true
             }
-            (DATA, n) if n >= 13 => {
+            (DATA, n) if n >= 17 => {
                 let index = u16::from_be_bytes([body[9], body[10]]);
                 let count = u16::from_be_bytes([body[11], body[12]]);
-                self.take_chunk(seq, index, count, &body[13..])
+                let delivered = u32::from_be_bytes(body[13..17].try_into().unwrap_or_default());
+                self.peer_delivered = self.peer_delivered.max(delivered);
+                self.take_chunk(seq, index, count, &body[17..])
             }
             _ => false,
         }
@@ -320,7 +329,10 @@ impl<P: PacketLink> Link for ChunkedLink<P> {
             }
             let left = self.opts.rto.saturating_sub(sent_at.elapsed());
             self.poll(left.max(Duration::from_millis(1)));
-            let now_acked = self.acked.filter(|(s, _)| *s == seq).map_or(0, |(_, n)| n);
+            let mut now_acked = self.acked.filter(|(s, _)| *s == seq).map_or(0, |(_, n)| n);
+            if self.peer_delivered >= seq {
+                now_acked = count; // the peer's own DATA says it has the whole message
+            }
             if now_acked > acked {
                 acked = now_acked.min(count);
                 progress = Instant::now();
@@ -328,6 +340,7 @@ impl<P: PacketLink> Link for ChunkedLink<P> {
                 if acked == count {
                     self.sent_seq = seq;
                     self.acked = None;
+                    self.last_was_recv = false;
                     self.stats.messages_sent += 1;
                     return Ok(());
                 }
@@ -346,6 +359,7 @@ impl<P: PacketLink> Link for ChunkedLink<P> {
         let start = Instant::now();
         loop {
             if let Some(m) = self.inbox.pop_front() {
+                self.last_was_recv = true;
                 return Ok(m);
             }
             let left = self.opts.timeout.saturating_sub(start.elapsed());
@@ -359,9 +373,10 @@ impl<P: PacketLink> Link for ChunkedLink<P> {
 
 impl<P: PacketLink> Drop for ChunkedLink<P> {
     fn drop(&mut self) {
-        // Whoever received anything may owe the peer a lost final ACK: the peer may still
-        // be retransmitting a message we took while it waits for its acknowledgement.
-        if self.delivered_seq == 0 || self.opts.linger.is_zero() {
+        // If the last thing we did was take a message, the peer may still be retransmitting
+        // it, waiting for an ACK that was lost (had we sent since, our DATA would carry the
+        // acknowledgement).
+        if !self.last_was_recv || self.opts.linger.is_zero() {
             return;
         }
         // Answer retransmissions of the last message until the peer falls quiet.

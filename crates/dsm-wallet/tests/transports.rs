@@ -151,6 +151,31 @@ fn serial(rate: u16, seed: u64) -> Pair {
     )
 }
 
+/// QR frames through a directory; each side's camera misses `rate` ‰ of the frames.
+fn qr(rate: u16, seed: u64) -> Pair {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let miss = |seed: u64| -> dsm_qr::CameraMiss {
+        let mut state = seed | 1;
+        Box::new(move |_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % 1000 < u64::from(rate)
+        })
+    };
+    let o = |seed| dsm_qr::QrOptions {
+        scale: 2,
+        camera_miss: Some(miss(seed)),
+        ..Default::default()
+    };
+    // Frames missed beyond the repair margin stall a message: the session times out and
+    // the next one resumes, as with a camera that looked away.
+    let t = Duration::from_secs(2);
+    let d = dsm_qr::QrDirLink::dial(&dir, t, o(seed)).unwrap();
+    let l = dsm_qr::QrDirLink::accept(&dir, t, o(seed + 1)).unwrap();
+    (Box::new(d), Box::new(l))
+}
+
 fn pending_amount(w: &Wallet) -> u128 {
     w.pending()
         .unwrap()
@@ -175,13 +200,18 @@ fn fifty_transfers(name: &str, make: &Maker) {
         completed += rd.completed.len();
         failed += usize::from(rd.error.is_some() || rl.error.is_some());
         if rd.error.is_some() || rl.error.is_some() {
-            eprintln!("{name} round {round}: dialer {:?} / listener {:?}", rd.error, rl.error);
+            eprintln!(
+                "{name} round {round}: dialer {:?} / listener {:?}",
+                rd.error, rl.error
+            );
         }
         // A defined state: nothing lost, nothing doubled, one relationship locked at most.
         // What left a and has not reached b is exactly the one pending transfer (not yet
         // credited) or nothing (credited; a stitches at the next session).
         let debited = supply - dev(&a);
-        let in_flight = debited.checked_sub(dev(&b)).expect("b never has more than a paid");
+        let in_flight = debited
+            .checked_sub(dev(&b))
+            .expect("b never has more than a paid");
         assert!(
             in_flight == 0 || in_flight == pending_amount(&a),
             "{name} round {round}: value conserved ({rd:?} / {rl:?})"
@@ -236,6 +266,11 @@ fn fifty_faulty_transfers_over_a_serial_pty() {
 }
 
 #[test]
+fn fifty_faulty_transfers_over_qr_codes_with_missed_frames() {
+    fifty_transfers("qr", &qr);
+}
+
+#[test]
 fn an_slh_dsa_receipt_crosses_every_transport() {
     let makers: Vec<(&str, Box<Maker>)> = vec![
         ("tcp", Box::new(tcp)),
@@ -244,6 +279,7 @@ fn an_slh_dsa_receipt_crosses_every_transport() {
         ("ble-tcp", Box::new(ble_tcp)),
         ("nfc", Box::new(nfc)),
         ("serial", Box::new(serial)),
+        ("qr", Box::new(qr)),
     ];
     for (name, make) in makers {
         let mut a = Wallet::create(
