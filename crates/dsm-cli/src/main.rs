@@ -65,6 +65,11 @@ struct Transport {
     /// to stderr). `receive --stdio` handles one session.
     #[arg(long)]
     stdio: bool,
+    /// Animated QR codes as PNG frames in this directory (the same as --via qr --at DIR):
+    /// `send` writes its frames there and decodes the receiver's; `receive` decodes the
+    /// sender's images (e.g. from a phone camera) and writes its own.
+    #[arg(long, value_name = "DIR")]
+    qr_dir: Option<PathBuf>,
     /// Through storage nodes (`dsm nodes add`): `send` anchors the transfer and posts it to
     /// the receiver's b0x, which the receiver collects with `dsm sync`.
     #[arg(long)]
@@ -103,14 +108,15 @@ struct LinkOpts {
     /// qr) or a device (serial).
     #[arg(long, value_name = "WHERE")]
     at: Option<String>,
-    /// Packet size for --via ble-sim (BLE ATT MTU; 23–517, default 185).
+    /// Packet size for --via ble-sim (BLE ATT MTU; 32–517, default 185).
     #[arg(long, default_value_t = 185)]
     mtu: usize,
     /// Line speed for --via serial (default: leave the device's speed as it is).
     #[arg(long)]
     baud: Option<u32>,
-    /// With --via qr: also draw every frame in this terminal (Unicode blocks).
-    #[arg(long)]
+    /// With --via qr / --qr-dir: also draw every frame in this terminal (Unicode blocks),
+    /// for a camera pointed at the screen.
+    #[arg(long, alias = "qr")]
     qr_terminal: bool,
 }
 
@@ -132,12 +138,14 @@ impl Transport {
                     terminal: link.qr_terminal,
                 },
                 ViaKind::BleSim => {
-                    if !(23..=517).contains(&link.mtu) {
-                        return Err(usage("--mtu must be between 23 and 517 (BLE ATT MTU)"));
+                    if !(dsm_transport::chunked::MIN_MTU..=517).contains(&link.mtu) {
+                        return Err(usage(
+                            "--mtu must be between 32 and 517 (a BLE ATT MTU that leaves room for the 21-byte chunk header)",
+                        ));
                     }
                     Via::BleSim {
                         addr: at()?,
-                        mtu: link.mtu.max(dsm_transport::chunked::MIN_MTU),
+                        mtu: link.mtu,
                     }
                 }
                 ViaKind::NfcSim => Via::NfcSim { addr: at()? },
@@ -147,6 +155,12 @@ impl Transport {
                 },
             };
             return Ok(Reach::Session(via));
+        }
+        if let Some(dir) = self.qr_dir {
+            return Ok(Reach::Session(Via::Qr {
+                dir,
+                terminal: link.qr_terminal,
+            }));
         }
         Ok(match (self.tcp, self.file, self.stdio, self.online) {
             (Some(a), ..) => Reach::Session(Via::Tcp(a)),

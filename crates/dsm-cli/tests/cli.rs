@@ -967,6 +967,38 @@ fn transfers_over_every_via_kind() {
         expected += i + 1;
         assert_eq!(balance(&p.bob), expected as u128, "{kind}");
     }
+    // --qr-dir is the short form of --via qr --at.
+    let qr_dir = dir.path().join("qr2").display().to_string();
+    let mut rx = std::process::Command::new(bin())
+        .env("DSM_HOME", &p.bob)
+        .env("DSM_PASSPHRASE", "test passphrase")
+        .args([
+            "--json",
+            "receive",
+            "--qr-dir",
+            &qr_dir,
+            "--once",
+            "--timeout",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(rx.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    stdout(dsm(&p.alice).args(["send", "bob", "10", "--qr-dir", &qr_dir]));
+    assert!(rx.wait().unwrap().success());
+    expected += 10;
+    assert!(std::fs::read_dir(&qr_dir)
+        .unwrap()
+        .flatten()
+        .any(|session| std::fs::read_dir(session.path())
+            .unwrap()
+            .flatten()
+            .any(|f| f.path().extension().is_some_and(|e| e == "png"))));
     assert_eq!(balance(&p.alice), 100 - expected as u128);
     // Usage errors: a kind without --at, an MTU out of range.
     dsm(&p.alice)
