@@ -476,10 +476,7 @@ impl<L: Link> RandomFaults<L> {
     }
 
     fn roll(&mut self, per_mille: u16) -> bool {
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        (self.state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % 1000 < u64::from(per_mille)
+        packet::roll(&mut self.state, per_mille)
     }
 }
 

@@ -118,6 +118,15 @@ impl PacketFaults {
     }
 }
 
+/// One seeded draw: true with probability `per_mille` / 1000 (xorshift64*: deterministic,
+/// good enough to spread faults).
+pub(crate) fn roll(state: &mut u64, per_mille: u16) -> bool {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % 1000 < u64::from(per_mille)
+}
+
 /// Injects [`PacketFaults`] into the packets a link sends, from a seeded generator (tests
 /// and simulations; the same seed gives the same faults).
 pub struct FaultyPackets<P: PacketLink> {
@@ -144,12 +153,7 @@ impl<P: PacketLink> FaultyPackets<P> {
     }
 
     fn roll(&mut self, per_mille: u16) -> bool {
-        // xorshift64*: deterministic, good enough to spread faults.
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        let x = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        (x >> 33) % 1000 < u64::from(per_mille)
+        roll(&mut self.state, per_mille)
     }
 }
 
