@@ -39,7 +39,7 @@ pub fn command(data: &[u8]) -> Vec<u8> {
 
 /// The data field of a command APDU; `None` if it is not a well-formed DSM command.
 pub fn parse_command(c: &[u8]) -> Option<&[u8]> {
-    if c.len() < 5 || c[0] != CLA || c[1] != INS {
+    if c.len() < 5 || c[0] != CLA || c[1] != INS || c[2] != 0 || c[3] != 0 {
         return None;
     }
     if c.len() == 5 {
@@ -208,6 +208,9 @@ mod tests {
             &[0x00, 0xD0, 0, 0, 0][..],
             &[0x80, 0xD0, 0, 0, 3, 1, 2, 0][..],
             &[0x80, 0xD0, 0, 0, 1, 1, 0, 0][..],
+            // P1/P2 other than 0 (found by the fuzz smoke: it would not re-encode).
+            &[0x80, 0xD0, 0, 0x40, 1, 7, 0][..],
+            &[0x80, 0xD0, 1, 0, 0][..],
         ] {
             assert_eq!(parse_command(bad), None, "{bad:?}");
         }

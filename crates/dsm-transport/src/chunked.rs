@@ -145,6 +145,17 @@ impl<P: PacketLink> ChunkedLink<P> {
         self.stats
     }
 
+    /// Processes one packet as if it had just arrived (it may answer with an ACK): the
+    /// receive path without waiting, for fuzzing and tests.
+    pub fn feed(&mut self, packet: &[u8]) {
+        self.handle(packet);
+    }
+
+    /// The next message delivered whole, if any, without waiting.
+    pub fn take_delivered(&mut self) -> Option<Vec<u8>> {
+        self.inbox.pop_front()
+    }
+
     /// The carrier (tests: to cut a connection mid-phase).
     pub fn inner_mut(&mut self) -> &mut P {
         &mut self.inner

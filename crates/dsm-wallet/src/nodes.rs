@@ -561,7 +561,12 @@ pub struct B0xItem {
 /// One entry of a node listing: (sequence number, device — zero in b0x listings, bytes).
 pub type Listed = (u64, [u8; 32], Vec<u8>);
 
-/// Parses a node listing: `u64be(seq) ‖ [device (32)] ‖ u32be(len) ‖ bytes`, repeated.
+/// Parses a node listing: `u64be(seq) ‖ [device (32)] ‖ u32be(len) ‖ bytes`, repeated
+/// (`None` if it does not parse whole). Public for fuzzing.
+pub fn parse_listing(b: &[u8], with_device: bool) -> Option<Vec<Listed>> {
+    parse_list(b, with_device)
+}
+
 fn parse_list(mut b: &[u8], with_device: bool) -> Option<Vec<Listed>> {
     let mut out = Vec::new();
     while !b.is_empty() {
