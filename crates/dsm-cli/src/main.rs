@@ -1,6 +1,7 @@
 //! The `dsm` command.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod demo;
 mod online_cmd;
 mod wallet_cmd;
@@ -305,6 +306,16 @@ enum Command {
     /// The storage nodes this wallet uses (for `send --online`, `sync`, settlement).
     #[command(subcommand)]
     Nodes(NodesCmd),
+    /// Run the benchmark suite and print one table per part: signatures, receipt
+    /// verification, full transfers (core, wallet in memory, wallet with fsync), the sparse
+    /// Merkle tree up to 10^6 leaves, per-transfer cost as devices hold 10 to 10^6
+    /// relationships, parallel independent pairs, and storage-node throughput. Use a
+    /// release build: `cargo run --release -p dsm-cli -- bench` (about 2 minutes).
+    Bench {
+        /// Shorter runs and smaller sizes (about 20 s; for a smoke check, not for figures).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Run a narrated end-to-end demo in a temporary directory: wallets, transfers over
     /// TCP and through a shared directory, a lost message recovered, a cloned wallet's
     /// double spend caught by Tripwire, and a final balance table.
@@ -560,6 +571,10 @@ fn main() -> ExitCode {
             data,
             postgres,
         }) => node_serve(&listen, &data, postgres.as_deref()),
+        Command::Bench { quick } => bench::run(quick).map_err(|e| wallet_cmd::CliError {
+            code: exit::FAILURE,
+            msg: format!("benchmark failed: {e}"),
+        }),
         Command::Demo { suite } => {
             demo::run(suite.into(), &mut std::io::stdout()).map_err(|e| wallet_cmd::CliError {
                 code: exit::FAILURE,
