@@ -1022,3 +1022,39 @@ fn transfers_over_every_via_kind() {
         .code(2)
         .stderr(predicate::str::contains("--mtu"));
 }
+
+/// `dsm bench --quick` runs every part of the suite to the end (figures come from release
+/// runs; this only keeps the command from rotting). Every node request succeeds.
+#[test]
+fn bench_quick_runs_every_part() {
+    let out = Command::new(bin())
+        .args(["bench", "--quick"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for part in [
+        "## Signatures, receipts, transfers",
+        "| ml-dsa-65 |",
+        "| slh-dsa-sha2-128f |",
+        "## Sparse Merkle tree",
+        "## Scaling",
+        "| 100000 |",
+        "independent pairs",
+        "## Storage node",
+    ] {
+        assert!(text.contains(part), "missing {part:?} in:\n{text}");
+    }
+    for op in [
+        "GET small object",
+        "PUT new object (fsync)",
+        "slot put-if-absent (fsync)",
+    ] {
+        let line = text.lines().find(|l| l.contains(op)).unwrap();
+        assert!(line.ends_with("| 0 |"), "{line}");
+    }
+}
