@@ -98,31 +98,9 @@ pub const ECC_LEVEL: EcLevel = EcLevel::M;
 pub struct SessionId(pub [u8; 8]);
 
 impl SessionId {
-    /// A fresh random session id from the operating system's generator.
-    pub fn random() -> Result<SessionId, TransportError> {
-        let mut id = [0u8; 8];
-        getrandom::fill(&mut id).map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(SessionId(id))
-    }
-
     /// The id as 16 lowercase hex digits.
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// Parses exactly 16 hex digits (either case); anything else is `None`.
-    pub fn from_hex(s: &str) -> Option<SessionId> {
-        let bytes = s.as_bytes();
-        if bytes.len() != 16 {
-            return None;
-        }
-        let mut id = [0u8; 8];
-        for (i, pair) in bytes.chunks_exact(2).enumerate() {
-            let hi = (pair[0] as char).to_digit(16)?;
-            let lo = (pair[1] as char).to_digit(16)?;
-            id[i] = (hi * 16 + lo) as u8;
-        }
-        Some(SessionId(id))
     }
 }
 
@@ -803,20 +781,14 @@ impl QrDirLink {
         opts: QrOptions,
     ) -> Result<QrDirLink, TransportError> {
         opts.check()?;
-        std::fs::create_dir_all(root)?;
-        let session = SessionId::random()?;
-        let dir = root.join(format!("session-{}", session.to_hex()));
-        // create_dir (not _all) fails on the astronomically unlikely id collision.
-        std::fs::create_dir(&dir)?;
-        Ok(QrDirLink {
+        let (id, dir) = dsm_transport::create_session_dir(root)?;
+        Ok(QrDirLink::new(
             dir,
-            session,
-            mine: Direction::DialerToListener,
-            sent: 0,
-            received: 0,
+            SessionId(id),
+            Direction::DialerToListener,
             timeout,
             opts,
-        })
+        ))
     }
 
     /// Waits (at most `timeout`) for an unclaimed session directory under `root` and
@@ -828,40 +800,31 @@ impl QrDirLink {
         opts: QrOptions,
     ) -> Result<QrDirLink, TransportError> {
         opts.check()?;
-        std::fs::create_dir_all(root)?;
-        let start = Instant::now();
-        loop {
-            let mut candidates: Vec<(PathBuf, SessionId)> = std::fs::read_dir(root)?
-                .filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    let name = e.file_name();
-                    let id = SessionId::from_hex(name.to_str()?.strip_prefix("session-")?)?;
-                    let path = e.path();
-                    path.is_dir().then_some((path, id))
-                })
-                .collect();
-            candidates.sort_by(|a, b| a.0.cmp(&b.0));
-            for (dir, session) in candidates {
-                let claimed = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(dir.join("claimed"));
-                if claimed.is_ok() {
-                    return Ok(QrDirLink {
-                        dir,
-                        session,
-                        mine: Direction::ListenerToDialer,
-                        sent: 0,
-                        received: 0,
-                        timeout,
-                        opts,
-                    });
-                }
-            }
-            if start.elapsed() >= timeout {
-                return Err(TransportError::Timeout(timeout));
-            }
-            std::thread::sleep(POLL);
+        let (id, dir) = dsm_transport::claim_session_dir(root, timeout)?;
+        Ok(QrDirLink::new(
+            dir,
+            SessionId(id),
+            Direction::ListenerToDialer,
+            timeout,
+            opts,
+        ))
+    }
+
+    fn new(
+        dir: PathBuf,
+        session: SessionId,
+        mine: Direction,
+        timeout: Duration,
+        opts: QrOptions,
+    ) -> QrDirLink {
+        QrDirLink {
+            dir,
+            session,
+            mine,
+            sent: 0,
+            received: 0,
+            timeout,
+            opts,
         }
     }
 

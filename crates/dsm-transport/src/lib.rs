@@ -222,6 +222,66 @@ impl TcpListener {
     }
 }
 
+/// Creates a fresh session directory `root/session-<16 hex digits>` (and `root` if missing)
+/// for a dialer; returns the 8-byte session id and the directory. Every directory-based
+/// link ([`DirLink`], the QR link) opens its sessions this way.
+pub fn create_session_dir(root: &Path) -> Result<([u8; 8], PathBuf), TransportError> {
+    std::fs::create_dir_all(root)?;
+    let mut id = [0u8; 8];
+    getrandom::fill(&mut id).map_err(|e| io::Error::other(e.to_string()))?;
+    let name: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = root.join(format!("session-{name}"));
+    // create_dir (not _all): an id collision fails instead of sharing a session.
+    std::fs::create_dir(&dir)?;
+    Ok((id, dir))
+}
+
+/// Waits (at most `timeout`) for an unclaimed session directory under `root` and claims it
+/// by creating `claimed` in it (create-new, so exactly one listener wins); returns its id
+/// and path. Entries not named `session-` and 16 hex digits are skipped.
+pub fn claim_session_dir(
+    root: &Path,
+    timeout: Duration,
+) -> Result<([u8; 8], PathBuf), TransportError> {
+    fn id_of(name: &str) -> Option<[u8; 8]> {
+        let hex = name.strip_prefix("session-")?;
+        if hex.len() != 16 || !hex.is_ascii() {
+            return None;
+        }
+        let mut id = [0u8; 8];
+        for (i, b) in id.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(id)
+    }
+    std::fs::create_dir_all(root)?;
+    let start = Instant::now();
+    loop {
+        let mut candidates: Vec<([u8; 8], PathBuf)> = std::fs::read_dir(root)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let id = id_of(e.file_name().to_str()?)?;
+                let path = e.path();
+                path.is_dir().then_some((id, path))
+            })
+            .collect();
+        candidates.sort_by(|a, b| a.1.cmp(&b.1));
+        for (id, dir) in candidates {
+            let claimed = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(dir.join("claimed"));
+            if claimed.is_ok() {
+                return Ok((id, dir));
+            }
+        }
+        if start.elapsed() >= timeout {
+            return Err(TransportError::Timeout(timeout));
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
 /// A session mailbox in a shared directory: `DIR/<session>/<n>.d` are the dialer's frames,
 /// `DIR/<session>/<n>.l` the listener's, each written to a temporary name and renamed, so a
 /// reader never sees half a frame. The listener claims a session by creating `claimed`.
@@ -240,12 +300,7 @@ const POLL: Duration = Duration::from_millis(10);
 impl DirLink {
     /// Opens a new session mailbox under `root` (created if missing) as the dialer.
     pub fn dial(root: &Path, timeout: Duration) -> Result<DirLink, TransportError> {
-        std::fs::create_dir_all(root)?;
-        let mut id = [0u8; 8];
-        getrandom::fill(&mut id).map_err(|e| io::Error::other(e.to_string()))?;
-        let name: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        let dir = root.join(format!("session-{name}"));
-        std::fs::create_dir(&dir)?;
+        let (_, dir) = create_session_dir(root)?;
         Ok(DirLink {
             dir,
             mine: "d",
@@ -259,42 +314,16 @@ impl DirLink {
 
     /// Waits (at most `timeout`) for a dialer's unclaimed session under `root` and claims it.
     pub fn accept(root: &Path, timeout: Duration) -> Result<DirLink, TransportError> {
-        std::fs::create_dir_all(root)?;
-        let start = Instant::now();
-        loop {
-            let mut candidates: Vec<PathBuf> = std::fs::read_dir(root)?
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.is_dir()
-                        && p.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with("session-"))
-                })
-                .collect();
-            candidates.sort();
-            for dir in candidates {
-                let claimed = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(dir.join("claimed"));
-                if claimed.is_ok() {
-                    return Ok(DirLink {
-                        dir,
-                        mine: "l",
-                        theirs: "d",
-                        sent: 0,
-                        received: 0,
-                        timeout,
-                        poll: POLL,
-                    });
-                }
-            }
-            if start.elapsed() >= timeout {
-                return Err(TransportError::Timeout(timeout));
-            }
-            std::thread::sleep(POLL);
-        }
+        let (_, dir) = claim_session_dir(root, timeout)?;
+        Ok(DirLink {
+            dir,
+            mine: "l",
+            theirs: "d",
+            sent: 0,
+            received: 0,
+            timeout,
+            poll: POLL,
+        })
     }
 
     /// The session's directory.
