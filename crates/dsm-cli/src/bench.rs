@@ -166,7 +166,7 @@ fn wallet_transfers(
     Ok((elapsed / n as u32, report.completed[0].receipt.to_bytes()))
 }
 
-fn node_load(url: &str, secs: f64, op: &(dyn Fn(&ureq::Agent, u64) -> u16 + Sync)) -> (f64, u64) {
+fn node_load(secs: f64, op: &(dyn Fn(&ureq::Agent, u64) -> u16 + Sync)) -> (f64, u64) {
     use std::sync::atomic::{AtomicU64, Ordering};
     let done = AtomicU64::new(0);
     let bad = AtomicU64::new(0);
@@ -190,7 +190,6 @@ fn node_load(url: &str, secs: f64, op: &(dyn Fn(&ureq::Agent, u64) -> u16 + Sync
             });
         }
     });
-    let _ = url;
     (
         done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(),
         bad.load(Ordering::Relaxed),
@@ -389,11 +388,11 @@ pub fn run(quick: bool) -> Result<(), Error> {
     let secs = if quick { 0.5 } else { 3.0 };
     println!("| operation | requests/s | non-2xx |\n|---|---|---|");
     let get_url = format!("{base}/v1/objects/{addr}");
-    let (r, bad) = node_load(&base, secs, &|a: &ureq::Agent, _| {
+    let (r, bad) = node_load(secs, &|a: &ureq::Agent, _| {
         a.get(&get_url).call().map_or(0, |r| r.status().as_u16())
     });
     println!("| GET small object | {r:.0} | {bad} |");
-    let (r, bad) = node_load(&base, secs, &|a: &ureq::Agent, i| {
+    let (r, bad) = node_load(secs, &|a: &ureq::Agent, i| {
         let body = i.to_be_bytes();
         let url = format!(
             "{base}/v1/objects/{}",
@@ -404,7 +403,7 @@ pub fn run(quick: bool) -> Result<(), Error> {
             .map_or(0, |r| r.status().as_u16())
     });
     println!("| PUT new object (fsync) | {r:.0} | {bad} |");
-    let (r, bad) = node_load(&base, secs, &|a: &ureq::Agent, i| {
+    let (r, bad) = node_load(secs, &|a: &ureq::Agent, i| {
         let k = rnd(i);
         let url = format!("{base}/v1/slots/{}/{}", hex(&k), hex(&k));
         a.put(&url).send(&k[..]).map_or(0, |r| r.status().as_u16())

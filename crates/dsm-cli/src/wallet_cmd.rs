@@ -634,10 +634,6 @@ pub enum Via {
 /// The packet size NFC-style APDU links need on their TCP carrier: a whole command APDU.
 const APDU_CARRIER_MTU: usize = dsm_transport::apdu::APDU_MTU + 6;
 
-fn radio_opts(timeout: Duration) -> ChunkOptions {
-    ChunkOptions::radio(timeout)
-}
-
 fn resolve(addr: &str) -> Res<std::net::SocketAddr> {
     use std::net::ToSocketAddrs;
     addr.to_socket_addrs()
@@ -760,18 +756,21 @@ fn dial(via: &Via, timeout: Duration) -> Res<Box<dyn Link>> {
                 .map_err(link_error(format!("cannot use {}", dir.display())))?,
         )),
         Via::BleSim { addr, mtu } => Ok(Box::new(
-            ChunkedLink::dial(TcpPackets::dial(resolve(addr)?, *mtu), radio_opts(timeout))
-                .map_err(link_error(format!("cannot reach {addr}")))?,
+            ChunkedLink::dial(
+                TcpPackets::dial(resolve(addr)?, *mtu),
+                ChunkOptions::radio(timeout),
+            )
+            .map_err(link_error(format!("cannot reach {addr}")))?,
         )),
         Via::NfcSim { addr } => Ok(Box::new(
             ChunkedLink::dial(
                 ApduReader::new(TcpPackets::dial(resolve(addr)?, APDU_CARRIER_MTU)),
-                radio_opts(timeout),
+                ChunkOptions::radio(timeout),
             )
             .map_err(link_error(format!("cannot reach {addr}")))?,
         )),
         Via::Serial { device, baud } => Ok(Box::new(
-            dsm_transport::serial::serial_dial(device, *baud, radio_opts(timeout))
+            dsm_transport::serial::serial_dial(device, *baud, ChunkOptions::radio(timeout))
                 .map_err(link_error(format!("cannot use {}", device.display())))?,
         )),
     }
@@ -798,7 +797,7 @@ fn accept_other(
         Via::BleSim { mtu, .. } => Box::new(
             ChunkedLink::accept(
                 TcpPackets::accept(tcp()?, *mtu).map_err(link_error("listen".into()))?,
-                radio_opts(timeout),
+                ChunkOptions::radio(timeout),
             )
             .map_err(link_error("listen".into()))?,
         ),
@@ -808,12 +807,12 @@ fn accept_other(
                     TcpPackets::accept(tcp()?, APDU_CARRIER_MTU)
                         .map_err(link_error("listen".into()))?,
                 ),
-                radio_opts(timeout),
+                ChunkOptions::radio(timeout),
             )
             .map_err(link_error("listen".into()))?,
         ),
         Via::Serial { device, baud } => Box::new(
-            dsm_transport::serial::serial_accept(device, *baud, radio_opts(timeout))
+            dsm_transport::serial::serial_accept(device, *baud, ChunkOptions::radio(timeout))
                 .map_err(link_error(format!("cannot use {}", device.display())))?,
         ),
         Via::Tcp(_) | Via::Dir(_) | Via::Stdio => {
@@ -885,6 +884,31 @@ pub fn send(
     }
 }
 
+/// After one received session: report it and its settlement, then decide whether
+/// `receive` stops. `Ok(true)`: stop (one session was asked for); `Ok(false)`: wait for the
+/// next; `Err`: stop with this error (the session ended early under `--once`, or a write
+/// failed and the wallet signs nothing more).
+fn after_received(ctx: &Ctx, w: &mut Wallet, r: Report, once: bool, from: &str) -> Res<bool> {
+    report(ctx, w, &r)?;
+    if !r.completed.is_empty() || !r.refused.is_empty() {
+        crate::online_cmd::settle_after_session(ctx, w)?;
+    }
+    if w.is_poisoned() {
+        return Err(CliError::new(exit::WALLET, "a write to the wallet failed; nothing more was signed. Check the disk and start `dsm receive` again"));
+    }
+    match (r.error, once) {
+        (Some(e), true) => Err(CliError::new(
+            exit::INCOMPLETE,
+            format!("the session ended early: {e}"),
+        )),
+        (Some(e), false) => {
+            eprintln!("session{from} ended early: {e}");
+            Ok(false)
+        }
+        (None, once) => Ok(once),
+    }
+}
+
 /// `dsm receive`. `max_amount`: refuse (signed) any single transfer above it.
 pub fn receive(
     ctx: &Ctx,
@@ -924,39 +948,15 @@ pub fn receive(
                     }
                 };
                 let r = run(&mut Session::listener(), &mut w, &mut link);
-                report(ctx, &w, &r)?;
-                if !r.completed.is_empty() || !r.refused.is_empty() {
-                    crate::online_cmd::settle_after_session(ctx, &mut w)?;
-                }
-                if let Some(e) = &r.error {
-                    eprintln!("session from {from} ended early: {e}");
-                }
-                if w.is_poisoned() {
-                    return Err(CliError::new(exit::WALLET, "a write to the wallet failed; nothing more was signed. Check the disk and start `dsm receive` again"));
-                }
-                if once {
-                    return r.error.map_or(Ok(()), |e| {
-                        Err(CliError::new(
-                            exit::INCOMPLETE,
-                            format!("the session ended early: {e}"),
-                        ))
-                    });
+                if after_received(ctx, &mut w, r, once, &format!(" from {from}"))? {
+                    return Ok(());
                 }
             }
         }
         Via::Stdio => {
             let mut link = stdio_link(timeout);
             let r = run(&mut Session::listener(), &mut w, link.as_mut());
-            report(ctx, &w, &r)?;
-            if !r.completed.is_empty() || !r.refused.is_empty() {
-                crate::online_cmd::settle_after_session(ctx, &mut w)?;
-            }
-            r.error.map_or(Ok(()), |e| {
-                Err(CliError::new(
-                    exit::INCOMPLETE,
-                    format!("the session ended early: {e}"),
-                ))
-            })
+            after_received(ctx, &mut w, r, true, "").map(drop)
         }
         Via::Qr { .. } | Via::BleSim { .. } | Via::NfcSim { .. } | Via::Serial { .. } => {
             // Radio-style links: the TCP carrier (ble-sim, nfc-sim) is bound once.
@@ -1003,23 +1003,8 @@ pub fn receive(
                 {
                     continue; // nobody came
                 }
-                report(ctx, &w, &r)?;
-                if !r.completed.is_empty() || !r.refused.is_empty() {
-                    crate::online_cmd::settle_after_session(ctx, &mut w)?;
-                }
-                if once {
-                    return r.error.map_or(Ok(()), |e| {
-                        Err(CliError::new(
-                            exit::INCOMPLETE,
-                            format!("the session ended early: {e}"),
-                        ))
-                    });
-                }
-                if let Some(e) = &r.error {
-                    eprintln!("session ended early: {e}");
-                }
-                if w.is_poisoned() {
-                    return Err(CliError::new(exit::WALLET, "a write to the wallet failed; nothing more was signed. Check the disk and start `dsm receive` again"));
+                if after_received(ctx, &mut w, r, once, "")? {
+                    return Ok(());
                 }
             }
         }
@@ -1044,23 +1029,8 @@ pub fn receive(
                     )
                 })?;
                 let r = run(&mut Session::listener(), &mut w, &mut link);
-                report(ctx, &w, &r)?;
-                if !r.completed.is_empty() || !r.refused.is_empty() {
-                    crate::online_cmd::settle_after_session(ctx, &mut w)?;
-                }
-                if once {
-                    return r.error.map_or(Ok(()), |e| {
-                        Err(CliError::new(
-                            exit::INCOMPLETE,
-                            format!("the session ended early: {e}"),
-                        ))
-                    });
-                }
-                if let Some(e) = &r.error {
-                    eprintln!("session ended early: {e}");
-                }
-                if w.is_poisoned() {
-                    return Err(CliError::new(exit::WALLET, "a write to the wallet failed; nothing more was signed. Check the disk and start `dsm receive` again"));
+                if after_received(ctx, &mut w, r, once, "")? {
+                    return Ok(());
                 }
             }
         }
