@@ -114,15 +114,14 @@ fn start_node(data: &Path) -> (NodeProc, String) {
 }
 
 /// Starts `dsm receive --tcp 127.0.0.1:0` and returns the child and its address.
-fn receiver(home: &Path, once: bool) -> (Child, String) {
-    let mut cmd = std::process::Command::new(bin());
-    cmd.env("DSM_HOME", home)
+/// Starts `dsm --json receive ARGS` for `home` and waits for its first line (printed once
+/// it is ready); returns the process and that line.
+fn spawn_receiver(home: &Path, args: &[&str]) -> (Child, String) {
+    let mut child = std::process::Command::new(bin())
+        .env("DSM_HOME", home)
         .env("DSM_PASSPHRASE", "test passphrase")
-        .args(["--json", "receive", "--tcp", "127.0.0.1:0"]);
-    if once {
-        cmd.arg("--once");
-    }
-    let mut child = cmd
+        .args(["--json", "receive"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -131,6 +130,15 @@ fn receiver(home: &Path, once: bool) -> (Child, String) {
     BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
+    (child, line)
+}
+
+fn receiver(home: &Path, once: bool) -> (Child, String) {
+    let mut args = vec!["--tcp", "127.0.0.1:0"];
+    if once {
+        args.push("--once");
+    }
+    let (child, line) = spawn_receiver(home, &args);
     let v: serde_json::Value =
         serde_json::from_str(&line).unwrap_or_else(|_| panic!("no listening line: {line:?}"));
     (child, v["listening"].as_str().unwrap().to_string())
@@ -917,30 +925,10 @@ fn transfers_over_every_via_kind() {
     ];
     let mut expected = 0;
     for (i, (kind, at, at_sender)) in kinds.iter().enumerate() {
-        let rx = std::process::Command::new(bin())
-            .env("DSM_HOME", &p.bob)
-            .env("DSM_PASSPHRASE", "test passphrase")
-            .args([
-                "--json",
-                "receive",
-                "--via",
-                kind,
-                "--at",
-                at,
-                "--once",
-                "--timeout",
-                "20",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // The receiver prints a first line once it is ready.
-        let mut rx = rx;
-        let mut line = String::new();
-        BufReader::new(rx.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (mut rx, _) = spawn_receiver(
+            &p.bob,
+            &["--via", kind, "--at", at, "--once", "--timeout", "20"],
+        );
         let amount = (i + 1).to_string();
         let to = if at_sender.is_empty() { at } else { at_sender };
         let out = dsm(&p.alice)
@@ -969,26 +957,7 @@ fn transfers_over_every_via_kind() {
     }
     // --qr-dir is the short form of --via qr --at.
     let qr_dir = dir.path().join("qr2").display().to_string();
-    let mut rx = std::process::Command::new(bin())
-        .env("DSM_HOME", &p.bob)
-        .env("DSM_PASSPHRASE", "test passphrase")
-        .args([
-            "--json",
-            "receive",
-            "--qr-dir",
-            &qr_dir,
-            "--once",
-            "--timeout",
-            "20",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(rx.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut rx, _) = spawn_receiver(&p.bob, &["--qr-dir", &qr_dir, "--once", "--timeout", "20"]);
     stdout(dsm(&p.alice).args(["send", "bob", "10", "--qr-dir", &qr_dir]));
     assert!(rx.wait().unwrap().success());
     expected += 10;

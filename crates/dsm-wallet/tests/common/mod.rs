@@ -70,23 +70,13 @@ where
     G: FnOnce(Box<dyn Link + Send>) -> Box<dyn Link + Send>,
 {
     let (a, b) = memory_pair(timeout);
-    let mut la = wrap_d(Box::new(a));
-    let mut lb = wrap_l(Box::new(b));
-    let peer = payee.device_id();
-    let transfers = amounts
-        .iter()
-        .map(|a| (token(DEFAULT_TOKEN), Amount(*a)))
-        .collect();
-    std::thread::scope(|s| {
-        let h = s.spawn(move || {
-            let mut l = Session::listener();
-            run(&mut l, payee, lb.as_mut())
-        });
-        let mut d = Session::dialer(peer, transfers);
-        let rd = run(&mut d, payer, la.as_mut());
-        drop(la);
-        (rd, h.join().unwrap())
-    })
+    session_over(
+        payer,
+        payee,
+        amounts,
+        wrap_d(Box::new(a)),
+        wrap_l(Box::new(b)),
+    )
 }
 
 /// Runs one session over the given pair of links (dialer's, listener's).
