@@ -11,6 +11,13 @@ use dsm_core::crypto::SuiteId;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+// The forgeable model-checking signature suite must never ship in the binary, whatever
+// Cargo's feature unification does (it is enabled only in the separate `model/` workspace).
+const _: () = assert!(
+    !dsm_core::crypto::INSECURE_TEST_SUITE_ENABLED,
+    "dsm-core's insecure-test-suite feature is on: the dsm binary must not be built with it"
+);
 use wallet_cmd::{exit, Ctx, Via};
 
 const AFTER_HELP: &str = "\

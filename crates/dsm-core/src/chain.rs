@@ -84,7 +84,7 @@ impl core::fmt::Display for Amount {
 }
 
 /// One token's balance. Canonical heads never hold a zero balance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Balance {
     /// The token.
     pub token: TokenId,
@@ -109,7 +109,7 @@ impl Canonical for Balance {
 }
 
 /// Why a balance change was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error, Hash)]
 pub enum BalanceError {
     /// The debit exceeds the balance.
     #[error("insufficient balance: have {have}, need {need}")]
@@ -131,7 +131,7 @@ pub enum BalanceError {
 }
 
 /// A device's balances: sorted by token, no zeros, at most [`MAX_TOKENS`].
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, Hash)]
 pub struct Balances(Vec<Balance>);
 
 impl Balances {
@@ -238,7 +238,7 @@ impl TransitionKind {
 }
 
 /// A device head: the state a device commits to after each transition.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceHead {
     /// The device.
     pub device: DeviceId,
@@ -344,7 +344,7 @@ pub fn dev_allocation_cause(device: &DeviceId, token: &TokenId, amount: Amount) 
 
 /// One transfer on a relationship: the sender moves `amount` of `token` to the receiver.
 /// Its digest is the relationship's next tip.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RelationshipStep {
     /// The relationship (must equal `RelationshipKey::between(sender, receiver)`).
     pub relationship: RelationshipKey,

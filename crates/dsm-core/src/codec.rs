@@ -21,7 +21,7 @@
 use thiserror::Error;
 
 /// Why bytes were refused by the canonical decoder. The decoder never panics.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Hash)]
 pub enum DecodeError {
     /// The input is longer than the type's cap; nothing was parsed.
     #[error("input is {len} bytes, over the {max}-byte cap for this object")]

@@ -28,7 +28,18 @@ pub enum SuiteId {
     MlDsa65 = 1,
     /// SLH-DSA-SHA2-128f (FIPS 205). Hash-based, conservative, ~20x slower to sign.
     SlhDsaSha2_128f = 2,
+    /// **Insecure, forgeable** test suite for the model checker only: the "signature" is a
+    /// tagged hash of the public key and the message, so anyone can make one. It exists
+    /// only with the `insecure-test-suite` feature, which only the model checker (its own
+    /// workspace, `model/`) enables; the `dsm` and `dsm-node` binaries refuse to compile
+    /// with it (see [`INSECURE_TEST_SUITE_ENABLED`]).
+    #[cfg(feature = "insecure-test-suite")]
+    InsecureTest = 0x7f,
 }
+
+/// True when this build contains [`SuiteId`]`::InsecureTest`. Production binaries assert
+/// at compile time that it is false, so Cargo feature unification can never ship it.
+pub const INSECURE_TEST_SUITE_ENABLED: bool = cfg!(feature = "insecure-test-suite");
 
 impl SuiteId {
     /// Every suite a verifier accepts.
@@ -39,6 +50,8 @@ impl SuiteId {
         match v {
             1 => Some(SuiteId::MlDsa65),
             2 => Some(SuiteId::SlhDsaSha2_128f),
+            #[cfg(feature = "insecure-test-suite")]
+            0x7f => Some(SuiteId::InsecureTest),
             _ => None,
         }
     }
@@ -48,6 +61,8 @@ impl SuiteId {
         match self {
             SuiteId::MlDsa65 => fips204::ml_dsa_65::PK_LEN,
             SuiteId::SlhDsaSha2_128f => fips205::slh_dsa_sha2_128f::PK_LEN,
+            #[cfg(feature = "insecure-test-suite")]
+            SuiteId::InsecureTest => 32,
         }
     }
 
@@ -56,6 +71,8 @@ impl SuiteId {
         match self {
             SuiteId::MlDsa65 => fips204::ml_dsa_65::SIG_LEN,
             SuiteId::SlhDsaSha2_128f => fips205::slh_dsa_sha2_128f::SIG_LEN,
+            #[cfg(feature = "insecure-test-suite")]
+            SuiteId::InsecureTest => 32,
         }
     }
 
@@ -64,12 +81,14 @@ impl SuiteId {
         match self {
             SuiteId::MlDsa65 => "ml-dsa-65",
             SuiteId::SlhDsaSha2_128f => "slh-dsa-sha2-128f",
+            #[cfg(feature = "insecure-test-suite")]
+            SuiteId::InsecureTest => "insecure-test",
         }
     }
 }
 
 /// Why a key or signature was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Hash)]
 pub enum CryptoError {
     /// The suite of the signature differs from the suite of the key.
     #[error("signature suite {sig:?} does not match key suite {key:?}")]
@@ -187,6 +206,11 @@ impl PublicKey {
                     .map_err(|_| CryptoError::BadSignature)?;
                 pk.verify(message, &s, ctx)
             }
+            #[cfg(feature = "insecure-test-suite")]
+            SuiteId::InsecureTest => {
+                sig.bytes.as_slice()
+                    == insecure_test_signature(&self.bytes, ctx, message).as_bytes()
+            }
         };
         if ok {
             Ok(())
@@ -289,6 +313,8 @@ impl Canonical for Signature {
 enum SecretKey {
     MlDsa65(Box<fips204::ml_dsa_65::PrivateKey>),
     SlhDsaSha2_128f(Box<fips205::slh_dsa_sha2_128f::PrivateKey>),
+    #[cfg(feature = "insecure-test-suite")]
+    InsecureTest(SecretSeed),
 }
 
 /// A signing key of either suite. The private key is zeroized on drop by the underlying
@@ -335,6 +361,19 @@ impl SigningKey {
                 let key = Self::slh_dsa_from_fips205_seeds(&parts[0], &parts[1], &parts[2]);
                 parts.zeroize();
                 key
+            }
+            #[cfg(feature = "insecure-test-suite")]
+            SuiteId::InsecureTest => {
+                let public = PublicKey {
+                    suite,
+                    bytes: tagged_hash(Tag::InsecureTestSignature, &[b"public key", &seed.0])
+                        .as_bytes()
+                        .to_vec(),
+                };
+                SigningKey {
+                    secret: SecretKey::InsecureTest(seed.clone()),
+                    public,
+                }
             }
         }
     }
@@ -393,6 +432,11 @@ impl SigningKey {
                     public,
                 })
             }
+            #[cfg(feature = "insecure-test-suite")]
+            SuiteId::InsecureTest => {
+                let seed = <[u8; 32]>::try_from(bytes).map_err(|_| CryptoError::MalformedKey)?;
+                Ok(SigningKey::from_seed(suite, &SecretSeed(seed)))
+            }
         }
     }
 
@@ -412,6 +456,8 @@ impl SigningKey {
         zeroize::Zeroizing::new(match &self.secret {
             SecretKey::MlDsa65(sk) => sk.clone().into_bytes().to_vec(),
             SecretKey::SlhDsaSha2_128f(sk) => sk.clone().into_bytes().to_vec(),
+            #[cfg(feature = "insecure-test-suite")]
+            SecretKey::InsecureTest(seed) => seed.0.to_vec(),
         })
     }
 
@@ -447,12 +493,23 @@ impl SigningKey {
                 rng.bytes.zeroize();
                 s.to_vec()
             }
+            #[cfg(feature = "insecure-test-suite")]
+            SecretKey::InsecureTest(_) => insecure_test_signature(&self.public.bytes, ctx, message)
+                .as_bytes()
+                .to_vec(),
         };
         Ok(Signature {
             suite: self.public.suite,
             bytes,
         })
     }
+}
+
+/// The forgeable "signature" of [`SuiteId`]`::InsecureTest`: a tagged hash anyone can
+/// compute from the public key. Model checking only.
+#[cfg(feature = "insecure-test-suite")]
+fn insecure_test_signature(public_key: &[u8], ctx: &[u8], message: &[u8]) -> crate::hash::Digest {
+    tagged_hash(Tag::InsecureTestSignature, &[public_key, ctx, message])
 }
 
 /// Hands out the caller's randomness to the FIPS 205 signer, which asks for `n` bytes.

@@ -245,7 +245,7 @@ impl GenesisCeremony {
 
 /// A device's public identity: its genesis and its signing key. Its [`DeviceId`] is
 /// derived, never stated, so a key cannot claim another device's id.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceIdentity {
     /// The identity's genesis digest.
     pub genesis: GenesisDigest,

@@ -24,7 +24,7 @@ use thiserror::Error;
 pub const MAX_RECEIPT_LEN: usize = 128 * 1024;
 
 /// The sender's signed statement: the step and its own head transition.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Proposal {
     /// The relationship step (parent tip → child tip).
     pub step: RelationshipStep,
@@ -66,7 +66,7 @@ impl Canonical for Proposal {
 }
 
 /// A proposal with the sender's signature over [`Proposal::commit`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SignedProposal {
     /// The proposal.
     pub proposal: Proposal,
@@ -89,7 +89,7 @@ impl Canonical for SignedProposal {
 }
 
 /// The receiver's signed statement: which proposal it accepts and its own head transition.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Acceptance {
     /// [`Proposal::commit`] of the accepted proposal.
     pub proposal_commit: Digest,
@@ -131,7 +131,7 @@ impl Canonical for Acceptance {
 }
 
 /// An acceptance with the receiver's signature over [`Acceptance::commit`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SignedAcceptance {
     /// The acceptance.
     pub acceptance: Acceptance,
@@ -154,7 +154,7 @@ impl Canonical for SignedAcceptance {
 }
 
 /// A complete transfer: the signed proposal and the signed acceptance.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Receipt {
     /// The sender's half.
     pub proposal: SignedProposal,
@@ -193,7 +193,7 @@ pub enum Party {
 }
 
 /// Why a proposal or receipt was refused. One variant per check of the predicate.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Hash)]
 pub enum ReceiptError {
     /// Step 1: the bytes are over [`MAX_RECEIPT_LEN`]; nothing was parsed.
     #[error("receipt is {len} bytes, over the {max}-byte cap")]
@@ -314,7 +314,7 @@ impl ChainView for EmptyView {
 }
 
 /// A proposal that passed [`verify_proposal`]. Only this type can be accepted.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct VerifiedProposal {
     signed: SignedProposal,
     commit: Digest,
@@ -686,7 +686,7 @@ pub fn verify_receipt_bytes(
 
 /// Why a proposal or acceptance could not be built. These are the local party's own
 /// mistakes (bad amount, stale state), reported before anything is signed.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Hash)]
 pub enum BuildError {
     /// The tree given does not match the head's root.
     #[error("the tree does not match the head's root; reload the device state")]
@@ -977,7 +977,7 @@ pub fn release_tip(refused_child_tip: &TipDigest) -> TipDigest {
 /// balances unchanged) so that both trees agree on the relationship again, and it lets the
 /// sender take the amount back (kind RELEASE). Signing both an acceptance and a refusal of
 /// one proposal is equivocation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Refusal {
     /// [`Proposal::commit`] of the refused proposal.
     pub proposal_commit: Digest,
@@ -1023,7 +1023,7 @@ impl Canonical for Refusal {
 }
 
 /// A refusal with the receiver's signature over [`Refusal::commit`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SignedRefusal {
     /// The refusal.
     pub refusal: Refusal,

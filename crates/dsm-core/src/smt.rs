@@ -58,7 +58,7 @@ fn common_prefix_len(a: &[u8; 32], b: &[u8; 32]) -> usize {
 }
 
 /// Why a proof was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Hash)]
 pub enum SmtError {
     /// The proof does not hash to the advertised root.
     #[error("proof does not recompute the advertised root")]
@@ -72,7 +72,7 @@ pub enum SmtError {
 }
 
 /// A leaf `(key, value)` met at the end of a proof path.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SmtLeaf {
     /// The leaf's key.
     pub key: [u8; 32],
@@ -95,7 +95,7 @@ impl Canonical for SmtLeaf {
 }
 
 /// A proof about one key: siblings root→leaf and the terminal found at the path's end.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SmtProof {
     /// Sibling hashes from just below the root down to the terminal's level.
     pub siblings: Vec<Digest>,

@@ -65,6 +65,10 @@ pub enum Tag {
     /// entropy commitment)`. Binding the device's commitment stops it from re-choosing its
     /// secret after seeing the nodes'.
     EntropyCeremony,
+    /// The insecure, forgeable test signature of [`crate::crypto::SuiteId::InsecureTest`]
+    /// (model checking only): `(public key, context, message)`. No production build can
+    /// produce or accept it.
+    InsecureTestSignature,
 }
 
 impl Tag {
@@ -94,6 +98,7 @@ impl Tag {
         Tag::B0xAddress,
         Tag::EntropyContributor,
         Tag::EntropyCeremony,
+        Tag::InsecureTestSignature,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -123,6 +128,7 @@ impl Tag {
             Tag::B0xAddress => "DSM/v1/b0x-address",
             Tag::EntropyContributor => "DSM/v1/entropy-contributor",
             Tag::EntropyCeremony => "DSM/v1/entropy-ceremony",
+            Tag::InsecureTestSignature => "DSM/v1/insecure-test-signature",
         }
     }
 }

@@ -94,6 +94,7 @@ fn tag_labels_are_frozen() {
         (Tag::B0xAddress, "DSM/v1/b0x-address"),
         (Tag::EntropyContributor, "DSM/v1/entropy-contributor"),
         (Tag::EntropyCeremony, "DSM/v1/entropy-ceremony"),
+        (Tag::InsecureTestSignature, "DSM/v1/insecure-test-signature"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -66,7 +66,7 @@ impl Canonical for Hello {
 /// Why a receiver did not accept a proposal *now*. These refusals are unsigned and
 /// informational: the proposal stays pending (the relationship stays locked) and may be
 /// offered again. A final "no" is a [`SessionMessage::SignedRefusal`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RefusalCode {
     /// The proposal failed the acceptance predicate.
     Invalid = 1,

@@ -48,7 +48,7 @@ use dsm_core::smt::SparseMerkleTree;
 use thiserror::Error;
 
 /// Why the ledger could not commit a state change. The session aborts without sending.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Hash)]
 pub enum LedgerError {
     /// The head the change was built on is no longer the device's head.
     #[error("the device head moved while the session was running; run the transfer again")]
@@ -85,6 +85,7 @@ pub trait Ledger {
     /// True if this device already stitched the receipt of its proposal with this commit.
     fn is_stitched(&self, proposal_commit: &Digest) -> Result<bool, LedgerError>;
     /// Atomically: new head (debited), tree leaf set to the child tip, proposal pending.
+    /// The session calls it only when no proposal to the same peer is pending.
     fn commit_debit(&mut self, built: &BuiltProposal) -> Result<(), LedgerError>;
     /// Atomically: new head (credited), tree leaf set, acceptance and receipt stored.
     fn commit_credit(&mut self, built: &BuiltAcceptance) -> Result<(), LedgerError>;
@@ -117,7 +118,7 @@ pub trait Ledger {
 
 /// Why a session ended without finishing. Every variant leaves the ledger in a committed,
 /// consistent state; a pending proposal (if any) is resolved by the next session.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Hash)]
 pub enum SessionError {
     /// The peer speaks another protocol version.
     #[error("the peer speaks session protocol version {0}, this device speaks {PROTOCOL_VERSION}")]
@@ -193,7 +194,7 @@ pub enum SessionError {
 }
 
 /// Which side of the session this device plays.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Opens the session and pays.
     Dialer,
@@ -202,7 +203,7 @@ pub enum Role {
 }
 
 /// Where a session stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Phase {
     /// Not started (dialer) / waiting for the dialer's hello (listener).
     Start,
@@ -235,7 +236,7 @@ impl Phase {
 }
 
 /// A transfer this session completed or received, for the caller's report.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Completed {
     /// The receipt (both signatures).
     pub receipt: Receipt,
@@ -250,7 +251,7 @@ pub struct Completed {
 pub const REFUSAL_CANNOT_HOLD: u64 = 2;
 
 /// A transfer that ended in a signed refusal in this session.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Refused {
     /// The refused proposal.
     pub proposal: SignedProposal,
@@ -262,6 +263,10 @@ pub struct Refused {
 
 /// One bilateral session. Feed it every decoded message from the peer with
 /// [`Session::handle`] and send what it returns, in order.
+///
+/// A session is plain data: cloning it and hashing it is how the model checker (`model/`)
+/// explores every interleaving with the real code.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Session {
     role: Role,
     phase: Phase,
@@ -653,7 +658,10 @@ impl Session {
             let answer = self.answer_proposal(&p, true, ledger)?;
             match &answer {
                 SessionMessage::Refusal(_) => {
+                    // Close too: the listener takes the refusal and would otherwise wait
+                    // for a proposal that never comes (found by the model checker).
                     out.push(answer);
+                    out.push(SessionMessage::Close(Close));
                     self.phase = Phase::Failed;
                     self.error = Some(SessionError::PendingNotAcceptable);
                     return Ok(out);
@@ -695,6 +703,14 @@ impl Session {
             self.phase = Phase::Done;
             return Ok(vec![SessionMessage::Close(Close)]);
         };
+        // Modal lock, checked again at the moment of the debit: another session with the
+        // same peer (e.g. a concurrent one on another transport) may have left a proposal
+        // pending since our hello. A second debit would chain on that unanswered tip and
+        // replace its pending record, so the first amount could no longer be resolved.
+        if ledger.pending_to(&peer)?.is_some() {
+            self.queue.push_front((token, amount));
+            return Err(SessionError::Locked(peer));
+        }
         let rnd = ledger.random();
         let built = propose(&local(ledger), &peer, token, amount, &rnd);
         let built = match built {

@@ -141,7 +141,7 @@ pub enum StoreError {
 }
 
 /// A transactional key-value store with named tables.
-pub trait Store: Send {
+pub trait Store: Send + Sync {
     /// The value of `key` in `table`.
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every entry of `table`, in key order.
@@ -150,6 +150,12 @@ pub trait Store: Send {
     fn last(&self, table: Table, n: usize) -> Result<Vec<Entry>, StoreError>;
     /// Applies the whole batch atomically and durably, or nothing.
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
+    /// An independent copy of the current data, if this store can make one cheaply (an
+    /// in-memory store can; a database file cannot). The model checker copies whole
+    /// devices this way to explore every interleaving.
+    fn fork(&self) -> Option<Box<dyn Store>> {
+        None
+    }
 }
 
 type Tables = BTreeMap<Table, BTreeMap<Vec<u8>, Vec<u8>>>;
@@ -202,6 +208,9 @@ impl Store for MemoryStore {
                     .collect()
             })
             .unwrap_or_default())
+    }
+    fn fork(&self) -> Option<Box<dyn Store>> {
+        Some(Box::new(MemoryStore::fork(self)))
     }
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let mut tables = self.lock();

@@ -461,6 +461,45 @@ impl Wallet {
         })
     }
 
+    /// An independent copy of this wallet, in-memory state and store alike, or `None` if
+    /// the store cannot be copied in memory ([`Store::fork`]). The model checker (`model/`)
+    /// explores interleavings by copying devices; a real wallet file is never copied this way.
+    pub fn fork(&self) -> Option<Wallet> {
+        let store = self.store.fork()?;
+        let key =
+            SigningKey::from_private_key_bytes(self.key.suite(), &self.key.private_key_bytes())
+                .ok()?;
+        Some(Wallet {
+            store,
+            identity: self.identity.clone(),
+            key,
+            head: self.head.clone(),
+            tree: self.tree.clone(),
+            banned: self.banned.clone(),
+            pending: self.pending.clone(),
+            max_incoming: self.max_incoming,
+            poisoned: self.poisoned,
+            witness_seq: self.witness_seq,
+            rng_override: self.rng_override,
+        })
+    }
+
+    /// A copy of this wallet's durable store alone, as a crash leaves it (every committed
+    /// batch, none of the in-memory state), or `None` if the store cannot be copied in
+    /// memory. [`Wallet::open`] on it is a restart.
+    pub fn durable_copy(&self) -> Option<Box<dyn Store>> {
+        self.store.fork()
+    }
+
+    /// Every durable entry of this wallet's store, table by table (the model checker hashes
+    /// it to recognise states it has seen).
+    pub fn store_entries(&self) -> Result<Vec<(Table, Vec<crate::store::Entry>)>, WalletError> {
+        Table::ALL
+            .iter()
+            .map(|t| Ok((*t, self.store.scan(*t)?)))
+            .collect()
+    }
+
     /// Makes signing randomness deterministic (benchmarks and reproducible demos only;
     /// hedged signing stays secure with any `rnd`, fresh randomness only adds margin).
     pub fn set_deterministic_randomness(&mut self, seed: u64) {

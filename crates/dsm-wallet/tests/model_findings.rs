@@ -1,0 +1,129 @@
+//! Regressions for the two protocol bugs the model checker (`model/`) found, replayed step
+//! by step with real wallets and the sans-IO session (no transport: messages are handed
+//! over by hand in the order the checker's counterexample used).
+
+mod common;
+use common::*;
+use dsm_core::chain::Amount;
+use dsm_protocol::message::SessionMessage;
+use dsm_protocol::session::{Phase, Session, SessionError};
+use dsm_wallet::Wallet;
+
+/// Feeds `msgs` to `session` in order and collects what it answers.
+fn feed(
+    session: &mut Session,
+    wallet: &mut Wallet,
+    msgs: Vec<SessionMessage>,
+) -> Vec<SessionMessage> {
+    let mut out = Vec::new();
+    for m in msgs {
+        match session.handle(m, wallet) {
+            Ok(o) => out.extend(o),
+            Err(SessionError::Over) => {}
+            Err(_) => {}
+        }
+    }
+    out
+}
+
+fn names(msgs: &[SessionMessage]) -> Vec<&'static str> {
+    msgs.iter().map(|m| m.name()).collect()
+}
+
+/// Two sessions from one device to the same peer, interleaved: the second one's hello went
+/// out before the first one's debit, and B had already credited the first proposal when it
+/// answered the second hello. Before the fix the second debit chained on the first,
+/// still unanswered, proposal and replaced its pending record, so value went missing.
+#[test]
+fn a_second_concurrent_session_to_the_same_peer_is_locked_at_its_debit() {
+    let (mut a, _) = memory_wallet(2);
+    let (mut b, _) = memory_wallet(0);
+    let token = dsm_wallet::token(dsm_wallet::DEFAULT_TOKEN);
+    let mut s1 = Session::dialer(b.device_id(), vec![(token, Amount(1))]);
+    let mut s2 = Session::dialer(b.device_id(), vec![(token, Amount(1))]);
+    let h1 = s1.start(&mut a).unwrap();
+    let h2 = s2.start(&mut a).unwrap();
+    let (mut l1, mut l2) = (Session::listener(), Session::listener());
+
+    let back1 = feed(&mut l1, &mut b, h1);
+    let proposal1 = feed(&mut s1, &mut a, back1);
+    assert_eq!(names(&proposal1), ["proposal"]);
+    assert_eq!(a.pending().unwrap().len(), 1);
+
+    // B accepts the first proposal; the acceptance is still on its way back to A.
+    let acceptance = feed(&mut l1, &mut b, proposal1);
+    assert_eq!(names(&acceptance), ["acceptance"]);
+
+    // Now the second session meets: the tips agree (B already holds the first child tip).
+    let back2 = feed(&mut l2, &mut b, h2);
+    let out2 = feed(&mut s2, &mut a, back2);
+    assert!(
+        matches!(s2.error(), Some(SessionError::Locked(d)) if *d == b.device_id()),
+        "{:?} / {:?}",
+        s2.error(),
+        names(&out2)
+    );
+    assert_eq!(dev(&a), 1, "the second session must not debit");
+
+    // The first transfer completes normally and nothing is lost.
+    let close = feed(&mut s1, &mut a, acceptance);
+    assert_eq!(names(&close), ["close"]);
+    feed(&mut l1, &mut b, close);
+    assert_eq!((dev(&a), dev(&b)), (1, 1));
+    assert!(a.pending().unwrap().is_empty());
+}
+
+/// Crossed proposals (each device has an unanswered proposal to the other): a dialer whose
+/// hello predates its own debit meets the listener's pending proposal, cannot accept it and
+/// refuses it. Before the fix it ended without a `Close`, and the listener, which takes the
+/// refusal and goes on waiting for proposals, waited forever.
+#[test]
+fn a_dialer_that_cannot_take_the_listeners_pending_closes_the_session() {
+    let (mut a, _) = memory_wallet(1);
+    let (mut b, _) = memory_wallet(1);
+    let token = dsm_wallet::token(dsm_wallet::DEFAULT_TOKEN);
+    // A's sync-only session starts before anything is pending.
+    let mut s0 = Session::dialer(b.device_id(), vec![]);
+    let h0 = s0.start(&mut a).unwrap();
+
+    // A pays B and B pays A at the same time: both debit, the proposals cross.
+    let mut s_ab = Session::dialer(b.device_id(), vec![(token, Amount(1))]);
+    let mut s_ba = Session::dialer(a.device_id(), vec![(token, Amount(1))]);
+    let (mut l_b, mut l_a) = (Session::listener(), Session::listener());
+    let hab = s_ab.start(&mut a).unwrap();
+    let hba = s_ba.start(&mut b).unwrap();
+    let back_ab = feed(&mut l_b, &mut b, hab);
+    let back_ba = feed(&mut l_a, &mut a, hba);
+    let p_ab = feed(&mut s_ab, &mut a, back_ab);
+    let p_ba = feed(&mut s_ba, &mut b, back_ba);
+    assert_eq!(
+        (names(&p_ab), names(&p_ba)),
+        (vec!["proposal"], vec!["proposal"])
+    );
+    let r_ab = feed(&mut l_b, &mut b, p_ab);
+    let r_ba = feed(&mut l_a, &mut a, p_ba);
+    feed(&mut s_ab, &mut a, r_ab);
+    feed(&mut s_ba, &mut b, r_ba);
+    assert_eq!(
+        (a.pending().unwrap().len(), b.pending().unwrap().len()),
+        (1, 1)
+    );
+
+    // The early sync session now meets B's pending proposal.
+    let mut l0 = Session::listener();
+    let hello_b = feed(&mut l0, &mut b, h0);
+    assert_eq!(*l0.phase(), Phase::AwaitPendingAcceptance);
+    let answer = feed(&mut s0, &mut a, hello_b);
+    assert_eq!(names(&answer), ["refusal", "close"]);
+    assert!(matches!(
+        s0.error(),
+        Some(SessionError::PendingNotAcceptable)
+    ));
+    feed(&mut l0, &mut b, answer);
+    assert!(
+        l0.is_over(),
+        "the listener must not wait for a proposal that never comes"
+    );
+    // Value is where it was: each amount still pending on its sender's side.
+    assert_eq!((dev(&a), dev(&b)), (0, 0));
+}

@@ -1,0 +1,892 @@
+//! Model checking of the real DSM protocol code with [`stateright`].
+//!
+//! Every actor is a device running the production code: the sans-IO [`Session`] of
+//! `dsm-protocol`, the acceptance predicate and chains of `dsm-core`, and the `dsm-wallet`
+//! [`Wallet`] committing to its (in-memory) store. Nothing of the protocol is re-modelled
+//! here; this crate only decides *which* event happens next:
+//!
+//! * the network holds every message in flight as bytes and may deliver any of them (full
+//!   reordering), drop one, duplicate one, or replay any message ever sent into another live
+//!   connection;
+//! * an honest device may crash and restart: its sessions and in-memory state are lost,
+//!   its store is kept, and it reopens through [`Wallet::open`] like the `dsm` binary does;
+//! * the malicious device `M` runs the same code, but may also restore an old copy of its
+//!   wallet (as a cloned device would) and then sign a second successor of a head it already
+//!   left, i.e. equivocate;
+//! * a session whose connection lost something (a dropped message, a crashed or restored
+//!   peer) may time out, as every transport does.
+//!
+//! Signatures use the forgeable `InsecureTest` suite (a tagged hash) so that a state costs
+//! microseconds rather than the ~0.7 ms of an ML-DSA signature; it only exists with
+//! dsm-core's `insecure-test-suite` feature, which only this separate workspace enables.
+//! Everything the suite replaces is the signature primitive itself, which has its own
+//! known-answer tests; every check *around* it (who signed, over what, in which order) is
+//! the production code.
+
+#![forbid(unsafe_code)]
+
+use dsm_core::chain::{Amount, HeadDigest, TokenId};
+use dsm_core::codec::Canonical;
+use dsm_core::crypto::SuiteId;
+use dsm_core::hash::Digest;
+use dsm_core::identity::DeviceId;
+use dsm_core::receipt::{Receipt, SignedRefusal};
+use dsm_core::tripwire::{EquivocationProof, Statement};
+use dsm_protocol::message::{Close, SessionMessage};
+use dsm_protocol::session::{Session, SessionError};
+use dsm_wallet::keystore::KdfParams;
+use dsm_wallet::store::{MemoryStore, Table};
+use dsm_wallet::Wallet;
+use stateright::{Model, Property};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// The passphrase of every model wallet.
+const PASSPHRASE: &[u8] = b"model";
+/// The token every transfer moves.
+const TOKEN_LABEL: &str = "model";
+/// Index of the malicious device, when there is one.
+pub const MALICIOUS: u8 = 2;
+
+/// How much of each kind of event one run may contain. Everything else (the order of
+/// deliveries, which message is dropped, who crashes when) is explored exhaustively.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Bounds {
+    /// Sessions that may be opened in total (each pays `amounts` or only resolves what
+    /// is pending when the amount is 0).
+    pub sessions: u8,
+    /// The amounts a session may pay (0 = a sync-only session).
+    pub amounts: Vec<u128>,
+    /// Messages the network may drop.
+    pub drops: u8,
+    /// Messages the network may duplicate.
+    pub duplicates: u8,
+    /// Old messages the adversary may replay into another live connection.
+    pub replays: u8,
+    /// Crash-restarts of honest devices.
+    pub crashes: u8,
+    /// Times the malicious device may restore its old wallet copy (0 without `malicious`).
+    pub restores: u8,
+    /// Include the malicious device `M` (device 2).
+    pub malicious: bool,
+    /// Funds each device starts with (A, B, M).
+    pub funds: [u128; 3],
+    /// At most this many live sessions per device.
+    pub sessions_per_device: usize,
+}
+
+impl Bounds {
+    /// The configuration CI runs (a few minutes at most on 2 cores).
+    pub fn ci() -> Bounds {
+        Bounds {
+            sessions: 3,
+            amounts: vec![0, 1],
+            drops: 1,
+            duplicates: 1,
+            replays: 1,
+            crashes: 1,
+            restores: 1,
+            malicious: true,
+            funds: [1, 1, 1],
+            sessions_per_device: 2,
+        }
+    }
+
+    /// The large configuration (documented command; more than 93 million distinct states).
+    pub fn large() -> Bounds {
+        Bounds {
+            sessions: 4,
+            amounts: vec![0, 1],
+            drops: 1,
+            duplicates: 1,
+            replays: 1,
+            crashes: 1,
+            restores: 1,
+            malicious: true,
+            funds: [1, 1, 1],
+            sessions_per_device: 2,
+        }
+    }
+}
+
+/// The model: fixed devices, bounds, and what the properties need to know about the start.
+pub struct DsmModel {
+    bounds: Bounds,
+    token: TokenId,
+    ids: Vec<DeviceId>,
+    start: Vec<DeviceState>,
+    /// Total supply at the start.
+    supply: u128,
+}
+
+/// One message on the wire, as bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Packet {
+    /// The connection (one session per side).
+    pub conn: u8,
+    /// Sending device.
+    pub from: u8,
+    /// Receiving device.
+    pub to: u8,
+    /// The canonical bytes of a [`SessionMessage`].
+    pub bytes: Arc<[u8]>,
+}
+
+/// One live session of a device.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Conn {
+    /// Connection id.
+    pub id: u8,
+    /// The other device.
+    pub peer: u8,
+    /// The real session state machine.
+    pub session: Session,
+}
+
+/// What the properties need from a device's durable state, derived once per change.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Balance of the model token at the committed head.
+    pub balance: u128,
+    /// Our proposals waiting for an answer: (proposal commit, receiver, amount).
+    pub pending: Vec<(Digest, DeviceId, u128)>,
+    /// Every receipt stored (credited or stitched): (proposal commit, sender, receiver,
+    /// amount).
+    pub receipts: Vec<(Digest, DeviceId, DeviceId, u128)>,
+    /// Proposal commits of every refusal stored.
+    pub refusals: Vec<Digest>,
+    /// Head transitions of other devices in receipts and refusals we hold (we committed
+    /// to them): (device, parent, child).
+    pub committed: Vec<(DeviceId, HeadDigest, HeadDigest)>,
+    /// Head transitions of other devices we witnessed first (witness table).
+    pub witnessed: Vec<(DeviceId, HeadDigest, HeadDigest)>,
+    /// Devices we hold a *verified* equivocation proof against.
+    pub convicted: Vec<DeviceId>,
+    /// Evidence entries that fail verification (must stay empty).
+    pub bad_evidence: usize,
+}
+
+/// A device: its wallet (store and in-memory state) and its live sessions.
+#[derive(Clone)]
+pub struct DeviceState {
+    /// The wallet; copied on write.
+    pub wallet: Arc<Wallet>,
+    /// Fingerprint of the wallet's durable store (what identifies the state).
+    pub durable: u64,
+    /// Derived from the durable store.
+    pub facts: Arc<Facts>,
+    /// Live sessions (removed when over).
+    pub conns: Vec<Conn>,
+    /// Connection ids this device has taken part in (a late packet of a closed or
+    /// forgotten connection is discarded, as a closed transport would).
+    pub known_conns: u64,
+}
+
+impl fmt::Debug for DeviceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Device")
+            .field("height", &self.wallet.head().height)
+            .field("balance", &self.facts.balance)
+            .field("pending", &self.facts.pending.len())
+            .field("receipts", &self.facts.receipts.len())
+            .field("convicted", &self.facts.convicted.len())
+            .field("conns", &self.conns)
+            .finish()
+    }
+}
+
+impl Hash for DeviceState {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.durable.hash(h);
+        self.conns.hash(h);
+        self.known_conns.hash(h);
+    }
+}
+
+impl PartialEq for DeviceState {
+    fn eq(&self, o: &Self) -> bool {
+        self.durable == o.durable && self.conns == o.conns && self.known_conns == o.known_conns
+    }
+}
+
+/// Remaining budget of each bounded event.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Budget {
+    /// Sessions left to open.
+    pub sessions: u8,
+    /// Drops left.
+    pub drops: u8,
+    /// Duplicates left.
+    pub duplicates: u8,
+    /// Replays left.
+    pub replays: u8,
+    /// Crashes left.
+    pub crashes: u8,
+    /// Restores left (malicious device).
+    pub restores: u8,
+}
+
+/// A global state: every device, the network, the remaining budget.
+#[derive(Clone, Debug, PartialEq, Hash)]
+pub struct State {
+    /// A, B (honest) and M (malicious, if present).
+    pub devices: Vec<DeviceState>,
+    /// Messages in flight, sorted (a multiset).
+    pub net: Vec<Packet>,
+    /// Every message sent so far, sorted and deduplicated, while replays are left.
+    pub history: Vec<Packet>,
+    /// What may still happen.
+    pub budget: Budget,
+    /// The next connection id.
+    pub next_conn: u8,
+    /// Connections that lost something (a dropped message, a crashed or restored end):
+    /// their transports may time out. One bit per connection id.
+    pub impaired: u64,
+    /// M restored an old copy of itself (it may now equivocate).
+    pub restored: bool,
+}
+
+/// One event.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// `from` opens a session to `to` paying `amount` (0: only resolve what is pending).
+    Open {
+        /// Dialer.
+        from: u8,
+        /// Listener.
+        to: u8,
+        /// Amount.
+        amount: u128,
+    },
+    /// Deliver the packet at this index of `net`.
+    Deliver(usize),
+    /// Drop it.
+    Drop(usize),
+    /// Duplicate it.
+    Duplicate(usize),
+    /// Replay `history[packet]` into connection `conn`, towards device `to`.
+    Replay {
+        /// Index into `history`.
+        packet: usize,
+        /// Target connection.
+        conn: u8,
+        /// Target device (an endpoint of `conn`).
+        to: u8,
+    },
+    /// An honest device crashes and restarts.
+    Crash(u8),
+    /// The transport of an impaired, stalled connection times out at `device`.
+    Timeout {
+        /// The device whose session gives up.
+        device: u8,
+        /// The connection.
+        conn: u8,
+    },
+    /// M restores its old wallet copy (its sessions vanish).
+    Restore,
+}
+
+fn fingerprint_store(wallet: &Wallet) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    for (table, entries) in wallet.store_entries().expect("memory store") {
+        (table.id(), entries).hash(&mut h);
+    }
+    h.finish()
+}
+
+fn facts_of(wallet: &Wallet, token: &TokenId) -> Facts {
+    let me = wallet.device_id();
+    let mut f = Facts {
+        balance: wallet.balance(token).0,
+        ..Facts::default()
+    };
+    for (table, entries) in wallet.store_entries().expect("memory store") {
+        for (k, v) in entries {
+            match table {
+                Table::Pending => {
+                    if let Ok(p) = dsm_core::receipt::SignedProposal::from_bytes(&v) {
+                        let s = &p.proposal.step;
+                        f.pending
+                            .push((p.proposal.commit(), s.receiver, s.amount.0));
+                    }
+                }
+                Table::Receipts => {
+                    if let Ok(r) = Receipt::from_bytes(&v) {
+                        let st = &r.proposal.proposal.step;
+                        f.receipts.push((
+                            r.proposal.proposal.commit(),
+                            st.sender,
+                            st.receiver,
+                            st.amount.0,
+                        ));
+                        for st in [
+                            Statement::Proposal(r.proposal),
+                            Statement::Acceptance(r.acceptance),
+                        ] {
+                            let t = st.head_transition();
+                            if t.0 != me {
+                                f.committed.push(t);
+                            }
+                        }
+                    }
+                }
+                Table::Refusals => {
+                    if let Ok(x) = SignedRefusal::from_bytes(&v) {
+                        f.refusals.push(x.refusal.proposal_commit);
+                        let t = Statement::Refusal(x).head_transition();
+                        if t.0 != me {
+                            f.committed.push(t);
+                        }
+                    }
+                }
+                Table::Witness => {
+                    if k.len() == 64 && v.len() >= 32 {
+                        let d = |b: &[u8]| Digest(b.try_into().expect("32 bytes"));
+                        f.witnessed.push((
+                            DeviceId(d(&k[..32])),
+                            HeadDigest(d(&k[32..])),
+                            HeadDigest(d(&v[..32])),
+                        ));
+                    }
+                }
+                Table::Evidence => match EquivocationProof::verify_bytes(&v) {
+                    Ok((_, what)) => f.convicted.push(what.device()),
+                    Err(_) => f.bad_evidence += 1,
+                },
+                _ => {}
+            }
+        }
+    }
+    f
+}
+
+impl DeviceState {
+    fn new(wallet: Wallet, token: &TokenId) -> DeviceState {
+        let mut d = DeviceState {
+            durable: 0,
+            facts: Arc::new(Facts::default()),
+            wallet: Arc::new(wallet),
+            conns: Vec::new(),
+            known_conns: 0,
+        };
+        d.refresh(token);
+        d
+    }
+
+    /// Recomputes the fingerprint and, if the store changed, the facts.
+    fn refresh(&mut self, token: &TokenId) {
+        let fp = fingerprint_store(&self.wallet);
+        if fp != self.durable || self.facts.balance != self.wallet.balance(token).0 {
+            self.durable = fp;
+            self.facts = Arc::new(facts_of(&self.wallet, token));
+        }
+    }
+}
+
+impl DsmModel {
+    /// Creates the devices (real wallets in memory stores, funded by the test-only dev
+    /// faucet) for `bounds`.
+    pub fn new(bounds: Bounds) -> DsmModel {
+        let n = if bounds.malicious { 3 } else { 2 };
+        let token = dsm_wallet::token(TOKEN_LABEL);
+        let mut start = Vec::new();
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let mut w = Wallet::create(
+                Box::new(MemoryStore::new()),
+                SuiteId::InsecureTest,
+                PASSPHRASE,
+                KdfParams {
+                    m_cost_kib: 8,
+                    t_cost: 1,
+                    p_cost: 1,
+                },
+            )
+            .expect("create a model wallet");
+            w.set_deterministic_randomness(i as u64);
+            if bounds.funds[i] > 0 {
+                w.dev_faucet(TOKEN_LABEL, Amount(bounds.funds[i]))
+                    .expect("fund a model wallet");
+            }
+            ids.push(w.device_id());
+            start.push(DeviceState::new(w, &token));
+        }
+        let supply = bounds.funds[..n].iter().sum();
+        DsmModel {
+            bounds,
+            token,
+            ids,
+            start,
+            supply,
+        }
+    }
+
+    /// The bounds.
+    pub fn bounds(&self) -> &Bounds {
+        &self.bounds
+    }
+
+    fn honest(&self) -> std::ops::Range<usize> {
+        0..2
+    }
+
+    fn index_of(&self, id: &DeviceId) -> Option<usize> {
+        self.ids.iter().position(|d| d == id)
+    }
+
+    /// Runs `f` on a copy of device `d`'s wallet and stores the result.
+    fn with_wallet<T>(
+        &self,
+        state: &mut State,
+        d: usize,
+        f: impl FnOnce(&mut Wallet, &mut Vec<Conn>) -> T,
+    ) -> T {
+        let dev = &mut state.devices[d];
+        let mut w = dev.wallet.fork().expect("memory stores fork");
+        let out = f(&mut w, &mut dev.conns);
+        dev.wallet = Arc::new(w);
+        dev.refresh(&self.token);
+        out
+    }
+
+    fn send(state: &mut State, conn: u8, from: u8, to: u8, out: Vec<SessionMessage>) {
+        for m in out {
+            let p = Packet {
+                conn,
+                from,
+                to,
+                bytes: m.to_bytes().into(),
+            };
+            if state.budget.replays > 0 {
+                if let Err(i) = state.history.binary_search(&p) {
+                    state.history.insert(i, p.clone());
+                }
+            }
+            let i = state.net.binary_search(&p).unwrap_or_else(|i| i);
+            state.net.insert(i, p);
+        }
+    }
+
+    /// Marks connection `conn` impaired (at both ends, now and later).
+    fn impair(state: &mut State, conn: u8) {
+        state.impaired |= 1u64 << conn;
+    }
+
+    /// Device `d` loses every session (crash or restore): its peers' ends are impaired.
+    fn lose_sessions(state: &mut State, d: usize) {
+        let ids: Vec<u8> = state.devices[d].conns.iter().map(|c| c.id).collect();
+        state.devices[d].conns.clear();
+        for id in ids {
+            Self::impair(state, id);
+        }
+    }
+
+    fn deliver(&self, state: &mut State, p: Packet) {
+        let to = p.to as usize;
+        let bit = 1u64 << p.conn;
+        let dev = &mut state.devices[to];
+        if !dev.conns.iter().any(|c| c.id == p.conn) {
+            if dev.known_conns & bit != 0 {
+                return; // the connection is closed at this end: the transport drops it
+            }
+            dev.known_conns |= bit;
+            dev.conns.push(Conn {
+                id: p.conn,
+                peer: p.from,
+                session: Session::listener(),
+            });
+        }
+        let (out, over) = self.with_wallet(state, to, |w, conns| {
+            let c = conns.iter_mut().find(|c| c.id == p.conn).expect("present");
+            // Exactly what the driver (dsm_wallet::driver::run) does with a frame.
+            let out = match SessionMessage::from_bytes(&p.bytes) {
+                Ok(msg) => match c.session.handle(msg, w) {
+                    Ok(out) => out,
+                    Err(SessionError::Over) => Vec::new(),
+                    Err(_) => vec![SessionMessage::Close(Close)],
+                },
+                Err(_) => {
+                    c.session.abort(SessionError::Over);
+                    vec![SessionMessage::Close(Close)]
+                }
+            };
+            (out, c.session.is_over())
+        });
+        if over {
+            state.devices[to].conns.retain(|c| c.id != p.conn);
+        }
+        Self::send(state, p.conn, p.to, p.from, out);
+    }
+
+    /// Every session over or stalled only on a connection that lost something.
+    fn no_deadlock(state: &State) -> bool {
+        if !state.net.is_empty() {
+            return true;
+        }
+        state
+            .devices
+            .iter()
+            .all(|d| d.conns.iter().all(|c| state.impaired & (1u64 << c.id) != 0))
+    }
+
+    /// Value on every device's head plus value debited but neither credited nor refused.
+    pub fn total(&self, state: &State) -> u128 {
+        let mut total: u128 = 0;
+        for d in &state.devices {
+            total = total.saturating_add(d.facts.balance);
+            for (commit, receiver, amount) in &d.facts.pending {
+                let answered = self.index_of(receiver).is_some_and(|r| {
+                    let f = &state.devices[r].facts;
+                    f.receipts.iter().any(|r| r.0 == *commit)
+                });
+                if !answered {
+                    total = total.saturating_add(*amount);
+                }
+            }
+        }
+        total
+    }
+
+    /// Edge conservation seen from the honest devices alone: their value (balances plus
+    /// amounts in flight between them) changes only by transfers with M, as recorded in
+    /// their own receipts and pending proposals. Returns (what they hold, what they should).
+    pub fn honest_sheet(&self, s: &State) -> (i128, i128) {
+        let honest: Vec<DeviceId> = self.honest().map(|d| self.ids[d]).collect();
+        let mut have: i128 = 0;
+        let mut should: i128 = self.honest().map(|d| self.bounds.funds[d] as i128).sum();
+        for d in self.honest() {
+            let f = &s.devices[d].facts;
+            let me = self.ids[d];
+            have += f.balance as i128;
+            for (commit, receiver, amount) in &f.pending {
+                if honest.contains(receiver) {
+                    let r = self.index_of(receiver).expect("honest device");
+                    if !s.devices[r].facts.receipts.iter().any(|x| x.0 == *commit) {
+                        have += *amount as i128;
+                    }
+                } else {
+                    should -= *amount as i128;
+                }
+            }
+            for (_, sender, receiver, amount) in &f.receipts {
+                if *receiver == me && !honest.contains(sender) {
+                    should += *amount as i128;
+                }
+                if *sender == me && !honest.contains(receiver) {
+                    should -= *amount as i128;
+                }
+            }
+        }
+        (have, should)
+    }
+
+    fn forks(list: &[(DeviceId, HeadDigest, HeadDigest)]) -> Vec<DeviceId> {
+        let mut seen: BTreeMap<(DeviceId, HeadDigest), HeadDigest> = BTreeMap::new();
+        let mut out = Vec::new();
+        for (d, parent, child) in list {
+            match seen.get(&(*d, *parent)) {
+                Some(c) if c != child => out.push(*d),
+                Some(_) => {}
+                None => {
+                    seen.insert((*d, *parent), *child);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl DsmModel {
+    /// A one-screen summary of a state, for counterexample traces.
+    pub fn describe(&self, s: &State) -> String {
+        let mut out = String::new();
+        for (i, d) in s.devices.iter().enumerate() {
+            out += &format!(
+                "  {}: height {} balance {} pending {} receipts {} convicted {}\n",
+                ["A", "B", "M"][i],
+                d.wallet.head().height,
+                d.facts.balance,
+                d.facts.pending.len(),
+                d.facts.receipts.len(),
+                d.facts.convicted.len()
+            );
+            for c in &d.conns {
+                out += &format!(
+                    "     conn {} with {}: {:?} {:?} {}\n",
+                    c.id,
+                    ["A", "B", "M"][c.peer as usize],
+                    c.session.role(),
+                    c.session.phase(),
+                    c.session.error().map(|e| e.to_string()).unwrap_or_default()
+                );
+            }
+        }
+        for p in &s.net {
+            let what = SessionMessage::from_bytes(&p.bytes)
+                .map(|m| m.name().to_string())
+                .unwrap_or_else(|e| format!("undecodable: {e}"));
+            out += &format!(
+                "  net: conn {} {}→{} {what}\n",
+                p.conn,
+                ["A", "B", "M"][p.from as usize],
+                ["A", "B", "M"][p.to as usize]
+            );
+        }
+        out
+    }
+}
+
+impl Model for DsmModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        let b = &self.bounds;
+        vec![State {
+            devices: self.start.clone(),
+            net: Vec::new(),
+            history: Vec::new(),
+            budget: Budget {
+                sessions: b.sessions,
+                drops: b.drops,
+                duplicates: b.duplicates,
+                replays: b.replays,
+                crashes: b.crashes,
+                restores: if b.malicious { b.restores } else { 0 },
+            },
+            next_conn: 0,
+            impaired: 0,
+            restored: false,
+        }]
+    }
+
+    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        let n = s.devices.len() as u8;
+        if s.budget.sessions > 0 && s.next_conn < 64 {
+            for from in 0..n {
+                for to in 0..n {
+                    let room =
+                        |d: u8| s.devices[d as usize].conns.len() < self.bounds.sessions_per_device;
+                    if from != to && room(from) && room(to) {
+                        for &amount in &self.bounds.amounts {
+                            actions.push(Action::Open { from, to, amount });
+                        }
+                    }
+                }
+            }
+        }
+        for (i, p) in s.net.iter().enumerate() {
+            if i > 0 && s.net[i - 1] == *p {
+                continue; // identical copies lead to identical states
+            }
+            actions.push(Action::Deliver(i));
+            if s.budget.drops > 0 {
+                actions.push(Action::Drop(i));
+            }
+            if s.budget.duplicates > 0 {
+                actions.push(Action::Duplicate(i));
+            }
+        }
+        if s.budget.replays > 0 {
+            for (i, p) in s.history.iter().enumerate() {
+                for (d, dev) in s.devices.iter().enumerate() {
+                    for c in &dev.conns {
+                        if c.id != p.conn && (d as u8 == p.to || c.peer == p.to) {
+                            actions.push(Action::Replay {
+                                packet: i,
+                                conn: c.id,
+                                to: d as u8,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if s.budget.crashes > 0 {
+            for d in self.honest() {
+                actions.push(Action::Crash(d as u8));
+            }
+        }
+        if s.budget.restores > 0
+            && s.devices[MALICIOUS as usize].wallet.head()
+                != self.start[MALICIOUS as usize].wallet.head()
+        {
+            actions.push(Action::Restore);
+        }
+        for (d, dev) in s.devices.iter().enumerate() {
+            for c in &dev.conns {
+                let waiting = s.net.iter().any(|p| p.conn == c.id && p.to as usize == d);
+                if s.impaired & (1u64 << c.id) != 0 && !waiting {
+                    actions.push(Action::Timeout {
+                        device: d as u8,
+                        conn: c.id,
+                    });
+                }
+            }
+        }
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        let mut s = last.clone();
+        match action {
+            Action::Open { from, to, amount } => {
+                s.budget.sessions -= 1;
+                let conn = s.next_conn;
+                s.next_conn += 1;
+                let transfers = if amount > 0 {
+                    vec![(self.token, Amount(amount))]
+                } else {
+                    Vec::new()
+                };
+                let mut session = Session::dialer(self.ids[to as usize], transfers);
+                let out = self.with_wallet(&mut s, from as usize, |w, _| session.start(w));
+                let dev = &mut s.devices[from as usize];
+                dev.known_conns |= 1u64 << conn;
+                if let Ok(out) = out {
+                    if !session.is_over() {
+                        dev.conns.push(Conn {
+                            id: conn,
+                            peer: to,
+                            session,
+                        });
+                    }
+                    Self::send(&mut s, conn, from, to, out);
+                }
+            }
+            Action::Deliver(i) => {
+                let p = s.net.remove(i);
+                self.deliver(&mut s, p);
+            }
+            Action::Drop(i) => {
+                s.budget.drops -= 1;
+                let p = s.net.remove(i);
+                Self::impair(&mut s, p.conn);
+            }
+            Action::Duplicate(i) => {
+                s.budget.duplicates -= 1;
+                let p = s.net[i].clone();
+                s.net.insert(i, p);
+            }
+            Action::Replay { packet, conn, to } => {
+                s.budget.replays -= 1;
+                let old = s.history[packet].clone();
+                let dev = &s.devices[to as usize];
+                let peer = dev.conns.iter().find(|c| c.id == conn)?.peer;
+                let p = Packet {
+                    conn,
+                    from: peer,
+                    to,
+                    bytes: old.bytes,
+                };
+                let i = s.net.binary_search(&p).unwrap_or_else(|i| i);
+                s.net.insert(i, p);
+            }
+            Action::Crash(d) => {
+                s.budget.crashes -= 1;
+                Self::lose_sessions(&mut s, d as usize);
+                let dev = &mut s.devices[d as usize];
+                let store = dev.wallet.durable_copy().expect("memory store");
+                let mut w = Wallet::open(store, PASSPHRASE).expect("a crashed wallet reopens");
+                w.set_deterministic_randomness(u64::from(d) + 100);
+                dev.wallet = Arc::new(w);
+                dev.refresh(&self.token);
+            }
+            Action::Timeout { device, conn } => {
+                s.devices[device as usize].conns.retain(|c| c.id != conn);
+            }
+            Action::Restore => {
+                s.budget.restores -= 1;
+                s.restored = true;
+                let m = MALICIOUS as usize;
+                Self::lose_sessions(&mut s, m);
+                let old = &self.start[m];
+                let dev = &mut s.devices[m];
+                dev.wallet = Arc::new(old.wallet.fork().expect("memory store"));
+                dev.refresh(&self.token);
+            }
+        }
+        if s.budget.replays == 0 {
+            s.history.clear();
+        }
+        Some(s)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        vec![
+            // Tripwire, prevention side: an honest device never commits to two different
+            // successors of one head of another device.
+            Property::always(
+                "no honest device accepts two successors of one head",
+                |m: &DsmModel, s: &State| {
+                    m.honest()
+                        .all(|d| DsmModel::forks(&s.devices[d].facts.committed).is_empty())
+                },
+            ),
+            // Tripwire, detection side: any fork an honest device has seen (committed or
+            // witnessed in gossip) is backed by a verified equivocation proof.
+            Property::always(
+                "every fork an honest device saw is proven",
+                |m: &DsmModel, s: &State| {
+                    m.honest().all(|d| {
+                        let f = &s.devices[d].facts;
+                        let mut all = f.witnessed.clone();
+                        all.extend(f.committed.iter().cloned());
+                        f.bad_evidence == 0
+                            && DsmModel::forks(&all)
+                                .iter()
+                                .all(|x| f.convicted.contains(x))
+                    })
+                },
+            ),
+            // Conservation, crashes included: the honest devices' value changes exactly by
+            // their receipted transfers with M; and until M restores an old copy of itself
+            // (after which its own head is fiction), the total supply is exact.
+            Property::always(
+                "conservation of the total supply",
+                |m: &DsmModel, s: &State| {
+                    let (have, should) = m.honest_sheet(s);
+                    have == should && (s.restored || m.total(s) == m.supply)
+                },
+            ),
+            Property::always(
+                "no balance exceeds what exists (no negative wrap)",
+                |m: &DsmModel, s: &State| {
+                    // At most the supply plus what M can re-spend once after restoring.
+                    let cap = m.supply * 2;
+                    s.devices.iter().all(|d| d.facts.balance <= cap)
+                },
+            ),
+            // Liveness under fair delivery: once nothing is in flight, every session still
+            // open is one whose connection lost something (and its transport times out).
+            Property::always(
+                "no session waits forever on a healthy connection",
+                |_: &DsmModel, s: &State| DsmModel::no_deadlock(s),
+            ),
+            Property::sometimes("a transfer completes", |m: &DsmModel, s: &State| {
+                m.honest().any(|d| !s.devices[d].facts.receipts.is_empty())
+            }),
+            Property::sometimes(
+                "the equivocator double-spends offline",
+                |m: &DsmModel, s: &State| {
+                    m.bounds.malicious
+                        && m.honest().all(|d| {
+                            s.devices[d]
+                                .facts
+                                .committed
+                                .iter()
+                                .any(|t| t.0 == m.ids[MALICIOUS as usize])
+                        })
+                        && s.restored
+                },
+            ),
+            Property::sometimes(
+                "an honest device convicts the equivocator",
+                |m: &DsmModel, s: &State| {
+                    m.honest().any(|d| !s.devices[d].facts.convicted.is_empty())
+                },
+            ),
+        ]
+    }
+}
