@@ -78,31 +78,48 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// The configuration CI runs (a few minutes at most on 2 cores).
-    pub fn ci() -> Bounds {
-        Bounds {
-            sessions: 3,
-            amounts: vec![0, 1],
-            drops: 1,
-            duplicates: 1,
-            replays: 1,
-            crashes: 1,
-            restores: 1,
-            malicious: true,
-            funds: [1, 1, 1],
-            sessions_per_device: 2,
-        }
+    /// The bounded configurations CI runs (about half a minute together on 2 cores):
+    /// network faults and crashes with the equivocator, then the replaying adversary.
+    pub fn ci() -> Vec<Bounds> {
+        vec![
+            Bounds {
+                sessions: 2,
+                drops: 1,
+                duplicates: 1,
+                crashes: 1,
+                ..Bounds::base()
+            },
+            Bounds {
+                sessions: 2,
+                replays: 1,
+                ..Bounds::base()
+            },
+        ]
     }
 
-    /// The large configuration (documented command; more than 93 million distinct states).
-    pub fn large() -> Bounds {
-        Bounds {
-            sessions: 4,
-            amounts: vec![0, 1],
+    /// The large configuration: every kind of fault at once (documented command; the
+    /// figures are in README.md).
+    pub fn large() -> Vec<Bounds> {
+        vec![Bounds {
+            sessions: 2,
             drops: 1,
             duplicates: 1,
             replays: 1,
             crashes: 1,
+            ..Bounds::base()
+        }]
+    }
+
+    /// Three honest-or-malicious devices with one unit each, the equivocator allowed one
+    /// restore, and no session or fault budget.
+    pub fn base() -> Bounds {
+        Bounds {
+            sessions: 0,
+            amounts: vec![0, 1],
+            drops: 0,
+            duplicates: 0,
+            replays: 0,
+            crashes: 0,
             restores: 1,
             malicious: true,
             funds: [1, 1, 1],
@@ -246,6 +263,9 @@ pub struct State {
     pub impaired: u64,
     /// M restored an old copy of itself (it may now equivocate).
     pub restored: bool,
+    /// An honest device took a hello whose gossip, with what it already knew, proved a
+    /// fork, and did not convict the forker.
+    pub missed_conviction: bool,
 }
 
 /// One event.
@@ -341,15 +361,13 @@ fn facts_of(wallet: &Wallet, token: &TokenId) -> Facts {
                         }
                     }
                 }
-                Table::Witness => {
-                    if k.len() == 64 && v.len() >= 32 {
-                        let d = |b: &[u8]| Digest(b.try_into().expect("32 bytes"));
-                        f.witnessed.push((
-                            DeviceId(d(&k[..32])),
-                            HeadDigest(d(&k[32..])),
-                            HeadDigest(d(&v[..32])),
-                        ));
-                    }
+                Table::Witness if k.len() == 64 && v.len() >= 32 => {
+                    let d = |b: &[u8]| Digest(b.try_into().expect("32 bytes"));
+                    f.witnessed.push((
+                        DeviceId(d(&k[..32])),
+                        HeadDigest(d(&k[32..])),
+                        HeadDigest(d(&v[..32])),
+                    ));
                 }
                 Table::Evidence => match EquivocationProof::verify_bytes(&v) {
                     Ok((_, what)) => f.convicted.push(what.device()),
@@ -498,6 +516,7 @@ impl DsmModel {
                 session: Session::listener(),
             });
         }
+        let expected = self.convictions_expected(state, &p);
         let (out, over) = self.with_wallet(state, to, |w, conns| {
             let c = conns.iter_mut().find(|c| c.id == p.conn).expect("present");
             // Exactly what the driver (dsm_wallet::driver::run) does with a frame.
@@ -514,10 +533,50 @@ impl DsmModel {
             };
             (out, c.session.is_over())
         });
+        if let Some(expected) = expected {
+            let convicted = &state.devices[to].facts.convicted;
+            if !expected.iter().all(|d| convicted.contains(d)) {
+                state.missed_conviction = true;
+            }
+        }
         if over {
             state.devices[to].conns.retain(|c| c.id != p.conn);
         }
         Self::send(state, p.conn, p.to, p.from, out);
+    }
+
+    /// For a hello between honest devices that the receiving session will take (it waits
+    /// for one, and the hello is addressed to it by the expected peer): the devices whose
+    /// forks the gossip in it proves, given what the receiver already knows. After taking
+    /// the hello the receiver must hold verified evidence against each.
+    fn convictions_expected(&self, state: &State, p: &Packet) -> Option<Vec<DeviceId>> {
+        let (from, to) = (p.from as usize, p.to as usize);
+        if !self.honest().contains(&from) || !self.honest().contains(&to) {
+            return None;
+        }
+        let Ok(SessionMessage::Hello(h)) = SessionMessage::from_bytes(&p.bytes) else {
+            return None;
+        };
+        let dev = &state.devices[to];
+        let takes = match dev.conns.iter().find(|c| c.id == p.conn) {
+            Some(c) => {
+                *c.session.phase() == dsm_protocol::session::Phase::AwaitHello
+                    && c.peer as usize == from
+            }
+            None => dev.known_conns & (1u64 << p.conn) == 0,
+        };
+        if !takes || h.peer != self.ids[to] || h.identity.device_id() != self.ids[from] {
+            return None;
+        }
+        let mut known = dev.facts.witnessed.clone();
+        known.extend(dev.facts.committed.iter().cloned());
+        for w in &h.witnessed {
+            let t = Statement::Proposal(w.clone()).head_transition();
+            if t.0 != self.ids[to] {
+                known.push(t);
+            }
+        }
+        Some(DsmModel::forks(&known))
     }
 
     /// Every session over or stalled only on a connection that lost something.
@@ -659,6 +718,7 @@ impl Model for DsmModel {
             next_conn: 0,
             impaired: 0,
             restored: false,
+            missed_conviction: false,
         }]
     }
 
@@ -782,6 +842,11 @@ impl Model for DsmModel {
                 };
                 let i = s.net.binary_search(&p).unwrap_or_else(|i| i);
                 s.net.insert(i, p);
+                // An injected message can end a session (an old `Close` is as good as a new
+                // one: session messages are not authenticated per connection), so liveness is
+                // only claimed for connections the adversary did not write into; safety is
+                // checked regardless.
+                Self::impair(&mut s, conn);
             }
             Action::Crash(d) => {
                 s.budget.crashes -= 1;
@@ -839,6 +904,12 @@ impl Model for DsmModel {
                                 .all(|x| f.convicted.contains(x))
                     })
                 },
+            ),
+            // Tripwire, exchange: an honest device that takes the gossip of another honest
+            // device proving a fork convicts the forker at once.
+            Property::always(
+                "gossip proving a fork always convicts",
+                |_: &DsmModel, s: &State| !s.missed_conviction,
             ),
             // Conservation, crashes included: the honest devices' value changes exactly by
             // their receipted transfers with M; and until M restores an old copy of itself

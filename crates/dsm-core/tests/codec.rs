@@ -1468,3 +1468,19 @@ fn duplicated_field_is_reported_as_unexpected_field() {
         Err(DecodeError::UnexpectedField { field: 1 })
     );
 }
+
+/// The model checker's forgeable suite (id 0x7f) exists only behind the
+/// `insecure-test-suite` feature; a normal build refuses keys and signatures naming it.
+#[cfg(not(feature = "insecure-test-suite"))]
+#[test]
+fn the_model_checkers_test_suite_is_unknown_to_normal_builds() {
+    assert!(SuiteId::from_u64(0x7f).is_none());
+    assert!(!dsm_core::crypto::INSECURE_TEST_SUITE_ENABLED);
+    // {1: 0x7f, 2: 32 bytes} — a well-formed key of the test suite.
+    let mut bytes = vec![0x08, 0x7f, 0x12, 32];
+    bytes.extend_from_slice(&[7u8; 32]);
+    assert!(PublicKey::from_bytes(&bytes).is_err());
+    let mut sig = vec![0x08, 0x7f, 0x12, 32];
+    sig.extend_from_slice(&[9u8; 32]);
+    assert!(dsm_core::crypto::Signature::from_bytes(&sig).is_err());
+}
