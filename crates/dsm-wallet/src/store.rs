@@ -156,6 +156,14 @@ pub trait Store: Send + Sync {
     fn fork(&self) -> Option<Box<dyn Store>> {
         None
     }
+    /// Calls `f` on every entry of `table` in key order, without copying where the store
+    /// can avoid it (the model checker fingerprints whole stores millions of times).
+    fn visit(&self, table: Table, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), StoreError> {
+        for (k, v) in self.scan(table)? {
+            f(&k, &v);
+        }
+        Ok(())
+    }
 }
 
 type Tables = BTreeMap<Table, BTreeMap<Vec<u8>, Vec<u8>>>;
@@ -211,6 +219,14 @@ impl Store for MemoryStore {
     }
     fn fork(&self) -> Option<Box<dyn Store>> {
         Some(Box::new(MemoryStore::fork(self)))
+    }
+    fn visit(&self, table: Table, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), StoreError> {
+        if let Some(t) = self.lock().get(&table) {
+            for (k, v) in t {
+                f(k, v);
+            }
+        }
+        Ok(())
     }
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let mut tables = self.lock();

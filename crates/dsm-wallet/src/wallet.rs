@@ -491,13 +491,13 @@ impl Wallet {
         self.store.fork()
     }
 
-    /// Every durable entry of this wallet's store, table by table (the model checker hashes
-    /// it to recognise states it has seen).
-    pub fn store_entries(&self) -> Result<Vec<(Table, Vec<crate::store::Entry>)>, WalletError> {
-        Table::ALL
-            .iter()
-            .map(|t| Ok((*t, self.store.scan(*t)?)))
-            .collect()
+    /// Calls `f` on every durable entry of this wallet's store, table by table in key order
+    /// (the model checker fingerprints it to recognise states it has seen).
+    pub fn visit_store(&self, f: &mut dyn FnMut(Table, &[u8], &[u8])) -> Result<(), WalletError> {
+        for t in Table::ALL {
+            self.store.visit(t, &mut |k, v| f(t, k, v))?;
+        }
+        Ok(())
     }
 
     /// Makes signing randomness deterministic (benchmarks and reproducible demos only;
