@@ -31,8 +31,9 @@ pub enum SuiteId {
     /// **Insecure, forgeable** test suite for the model checker only: the "signature" is a
     /// tagged hash of the public key and the message, so anyone can make one. It exists
     /// only with the `insecure-test-suite` feature, which only the model checker (its own
-    /// workspace, `model/`) enables; the `dsm` and `dsm-node` binaries refuse to compile
-    /// with it (see [`INSECURE_TEST_SUITE_ENABLED`]).
+    /// workspace, `model/`) enables; the `dsm` binary (the wallet and the storage node)
+    /// refuses to compile with it (see [`INSECURE_TEST_SUITE_ENABLED`]). A library build
+    /// with the feature on decodes and verifies suite 0x7f: never enable it elsewhere.
     #[cfg(feature = "insecure-test-suite")]
     InsecureTest = 0x7f,
 }
@@ -42,7 +43,8 @@ pub enum SuiteId {
 pub const INSECURE_TEST_SUITE_ENABLED: bool = cfg!(feature = "insecure-test-suite");
 
 impl SuiteId {
-    /// Every suite a verifier accepts.
+    /// Every production suite (a build with the `insecure-test-suite` feature also accepts
+    /// the test suite, which is not listed here).
     pub const ALL: [SuiteId; 2] = [SuiteId::MlDsa65, SuiteId::SlhDsaSha2_128f];
 
     /// Parses the wire value.

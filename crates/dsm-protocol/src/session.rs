@@ -673,8 +673,21 @@ impl Session {
             }
             out.push(answer);
         }
-        out.extend(self.propose_next(ledger)?);
-        Ok(out)
+        match self.propose_next(ledger) {
+            Ok(more) => {
+                out.extend(more);
+                Ok(out)
+            }
+            // The answer above is committed: it must still reach the peer (else its
+            // pending proposal waits for the next session), so send it, then end.
+            Err(e) if !out.is_empty() => {
+                out.push(SessionMessage::Close(Close));
+                self.phase = Phase::Failed;
+                self.error = Some(e);
+                Ok(out)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Dialer, once everything pending is resolved: check tips agree, then propose the next

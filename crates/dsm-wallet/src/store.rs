@@ -157,7 +157,8 @@ pub trait Store: Send + Sync {
         None
     }
     /// Calls `f` on every entry of `table` in key order, without copying where the store
-    /// can avoid it (the model checker fingerprints whole stores millions of times).
+    /// can avoid it (the model checker fingerprints whole stores millions of times). `f`
+    /// must not use the store: an implementation may hold a lock while calling it.
     fn visit(&self, table: Table, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), StoreError> {
         for (k, v) in self.scan(table)? {
             f(&k, &v);

@@ -484,9 +484,10 @@ impl Wallet {
         })
     }
 
-    /// A copy of this wallet's durable store alone, as a crash leaves it (every committed
-    /// batch, none of the in-memory state), or `None` if the store cannot be copied in
-    /// memory. [`Wallet::open`] on it is a restart.
+    /// A copy of this wallet's store alone (every committed batch, none of the in-memory
+    /// state), or `None` if the store cannot be copied in memory. [`Wallet::open`] on it is
+    /// a restart after a crash that lost no committed batch. (With [`crate::store::RedbStore`]
+    /// a crash may also lose deferred batches; a memory store has no such distinction.)
     pub fn durable_copy(&self) -> Option<Box<dyn Store>> {
         self.store.fork()
     }

@@ -127,3 +127,43 @@ fn a_dialer_that_cannot_take_the_listeners_pending_closes_the_session() {
     // Value is where it was: each amount still pending on its sender's side.
     assert_eq!((dev(&a), dev(&b)), (0, 0));
 }
+
+/// Found in review of the model checker's findings: a dialer that committed its answer to
+/// the listener's pending proposal and then could not propose (here: too little to pay) used
+/// to drop that committed answer, leaving the listener's transfer pending until another
+/// session. The answer now goes out, followed by `Close`.
+#[test]
+fn a_committed_answer_is_sent_even_when_the_dialers_own_transfer_fails() {
+    let (mut a, _) = memory_wallet(0);
+    let (mut b, _) = memory_wallet(1);
+    let token = dsm_wallet::token(dsm_wallet::DEFAULT_TOKEN);
+    // B pays A 1; the proposal is lost on the way, so it stays pending at B.
+    let mut s_b = Session::dialer(a.device_id(), vec![(token, Amount(1))]);
+    let mut l_a = Session::listener();
+    let hello = s_b.start(&mut b).unwrap();
+    let back = feed(&mut l_a, &mut a, hello);
+    let proposal = feed(&mut s_b, &mut b, back);
+    assert_eq!(names(&proposal), ["proposal"]);
+    s_b.abort(SessionError::Over);
+    assert_eq!(b.pending().unwrap().len(), 1);
+
+    // A dials B to pay 5, which it cannot (it will hold 1 after taking B's pending).
+    let mut s_a = Session::dialer(b.device_id(), vec![(token, Amount(5))]);
+    let mut l_b = Session::listener();
+    let hello = s_a.start(&mut a).unwrap();
+    let back = feed(&mut l_b, &mut b, hello);
+    let answer = feed(&mut s_a, &mut a, back);
+    assert_eq!(names(&answer), ["acceptance", "close"]);
+    assert!(
+        matches!(s_a.error(), Some(SessionError::Build(_))),
+        "{:?}",
+        s_a.error()
+    );
+    feed(&mut l_b, &mut b, answer);
+    assert!(l_b.is_over());
+    assert!(
+        b.pending().unwrap().is_empty(),
+        "B stitched the receipt in this session"
+    );
+    assert_eq!((dev(&a), dev(&b)), (1, 0));
+}
