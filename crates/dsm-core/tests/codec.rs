@@ -1475,7 +1475,7 @@ fn duplicated_field_is_reported_as_unexpected_field() {
 #[test]
 fn the_model_checkers_test_suite_is_unknown_to_normal_builds() {
     assert!(SuiteId::from_u64(0x7f).is_none());
-    assert!(!dsm_core::crypto::INSECURE_TEST_SUITE_ENABLED);
+    const { assert!(!dsm_core::crypto::INSECURE_TEST_SUITE_ENABLED) };
     // {1: 0x7f, 2: 32 bytes} — a well-formed key of the test suite.
     let mut bytes = vec![0x08, 0x7f, 0x12, 32];
     bytes.extend_from_slice(&[7u8; 32]);

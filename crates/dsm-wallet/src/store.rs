@@ -77,6 +77,9 @@ impl Table {
 /// A key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// What [`crate::Wallet::visit_store`] calls for every entry: table, key, value.
+pub type EntryVisitor<'a> = dyn FnMut(Table, &[u8], &[u8]) + 'a;
+
 /// One operation of a batch: put (`Some`) or delete (`None`) a key in a table.
 pub type Op = (Table, Vec<u8>, Option<Vec<u8>>);
 

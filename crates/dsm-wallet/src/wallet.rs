@@ -494,7 +494,7 @@ impl Wallet {
 
     /// Calls `f` on every durable entry of this wallet's store, table by table in key order
     /// (the model checker fingerprints it to recognise states it has seen).
-    pub fn visit_store(&self, f: &mut dyn FnMut(Table, &[u8], &[u8])) -> Result<(), WalletError> {
+    pub fn visit_store(&self, f: &mut crate::store::EntryVisitor<'_>) -> Result<(), WalletError> {
         for t in Table::ALL {
             self.store.visit(t, &mut |k, v| f(t, k, v))?;
         }
