@@ -186,8 +186,6 @@ pub struct Facts {
     /// Every receipt stored (credited or stitched): (proposal commit, sender, receiver,
     /// amount).
     pub receipts: Vec<(Digest, DeviceId, DeviceId, u128)>,
-    /// Proposal commits of every refusal stored.
-    pub refusals: Vec<Digest>,
     /// Head transitions of other devices in receipts and refusals we hold (we committed
     /// to them): (device, parent, child).
     pub committed: Vec<(DeviceId, HeadDigest, HeadDigest)>,
@@ -395,7 +393,6 @@ fn facts_of(wallet: &Wallet, token: &TokenId) -> Facts {
                 return;
             };
             {
-                f.refusals.push(x.refusal.proposal_commit);
                 let t = Statement::Refusal(x).head_transition();
                 if t.0 != me {
                     f.committed.push(t);
@@ -422,21 +419,20 @@ fn facts_of(wallet: &Wallet, token: &TokenId) -> Facts {
 
 impl DeviceState {
     fn new(wallet: Wallet, token: &TokenId) -> DeviceState {
-        let mut d = DeviceState {
-            durable: 0,
-            facts: Arc::new(Facts::default()),
+        DeviceState {
+            durable: fingerprint_store(&wallet),
+            facts: Arc::new(facts_of(&wallet, token)),
             wallet: Arc::new(wallet),
             conns: Vec::new(),
             known_conns: 0,
-        };
-        d.refresh(token);
-        d
+        }
     }
 
     /// Recomputes the fingerprint and, if the store changed, the facts.
     fn refresh(&mut self, token: &TokenId) {
         let fp = fingerprint_store(&self.wallet);
-        if fp != self.durable || self.facts.balance != self.wallet.balance(token).0 {
+        // The balance is in the head, which is in the store: the fingerprint covers it.
+        if fp != self.durable {
             self.durable = fp;
             self.facts = Arc::new(facts_of(&self.wallet, token));
         }
@@ -633,17 +629,24 @@ impl DsmModel {
             .all(|d| d.conns.iter().all(|c| state.impaired & (1u64 << c.id) != 0))
     }
 
+    /// True if `receiver` holds the receipt of the proposal with this commit.
+    fn credited(&self, state: &State, receiver: &DeviceId, commit: &Digest) -> bool {
+        self.index_of(receiver).is_some_and(|r| {
+            state.devices[r]
+                .facts
+                .receipts
+                .iter()
+                .any(|x| x.0 == *commit)
+        })
+    }
+
     /// Value on every device's head plus value debited but neither credited nor refused.
     pub fn total(&self, state: &State) -> u128 {
         let mut total: u128 = 0;
         for d in &state.devices {
             total = total.saturating_add(d.facts.balance);
             for (commit, receiver, amount) in &d.facts.pending {
-                let answered = self.index_of(receiver).is_some_and(|r| {
-                    let f = &state.devices[r].facts;
-                    f.receipts.iter().any(|r| r.0 == *commit)
-                });
-                if !answered {
+                if !self.credited(state, receiver, commit) {
                     total = total.saturating_add(*amount);
                 }
             }
@@ -664,8 +667,7 @@ impl DsmModel {
             have += f.balance as i128;
             for (commit, receiver, amount) in &f.pending {
                 if honest.contains(receiver) {
-                    let r = self.index_of(receiver).expect("honest device");
-                    if !s.devices[r].facts.receipts.iter().any(|x| x.0 == *commit) {
+                    if !self.credited(s, receiver, commit) {
                         have += *amount as i128;
                     }
                 } else {
