@@ -221,6 +221,9 @@ pub enum TransitionKind {
     /// The sender took back a refused step's amount: leaf → release tip, balance + amount;
     /// `cause` is the release tip.
     Release = 5,
+    /// A burn: value leaves circulation; balances decrease, tree unchanged; `cause` is the
+    /// digest of the burn statement the token layer checks.
+    Burn = 6,
 }
 
 impl TransitionKind {
@@ -232,6 +235,7 @@ impl TransitionKind {
             3 => TransitionKind::Allocation,
             4 => TransitionKind::Refuse,
             5 => TransitionKind::Release,
+            6 => TransitionKind::Burn,
             _ => return None,
         })
     }
@@ -288,6 +292,51 @@ impl DeviceHead {
             kind: TransitionKind::Allocation,
             cause,
         })
+    }
+
+    /// The BURN head that follows this one: `amount` of `token` removed, tree unchanged,
+    /// `cause` naming the burn statement. Fails when the balance is short.
+    pub fn burn_child(
+        &self,
+        token: &TokenId,
+        amount: Amount,
+        cause: Digest,
+    ) -> Result<DeviceHead, BalanceError> {
+        Ok(DeviceHead {
+            device: self.device,
+            height: self.height.checked_add(1).ok_or(BalanceError::Overflow)?,
+            parent: self.digest(),
+            smt_root: self.smt_root,
+            balances: self.balances.debited(token, amount)?,
+            kind: TransitionKind::Burn,
+            cause,
+        })
+    }
+
+    /// The single balance change from `self` to `child` — `(token, amount, credited?)` —
+    /// or `None` when the balances differ in anything but one token's amount (or not at
+    /// all). Used to check ALLOCATION and BURN heads against their source proofs.
+    pub fn balance_change(&self, child: &DeviceHead) -> Option<(TokenId, Amount, bool)> {
+        let mut change = None;
+        let (a, b) = (self.balances.entries(), child.balances.entries());
+        let mut tokens: Vec<TokenId> = a.iter().chain(b).map(|x| x.token).collect();
+        tokens.sort();
+        tokens.dedup();
+        for t in tokens {
+            let (before, after) = (self.balances.get(&t), child.balances.get(&t));
+            if before == after {
+                continue;
+            }
+            if change.is_some() {
+                return None;
+            }
+            change = Some(if after > before {
+                (t, Amount(after.0 - before.0), true)
+            } else {
+                (t, Amount(before.0 - after.0), false)
+            });
+        }
+        change
     }
 
     /// `H(DeviceHead, canonical bytes)`.

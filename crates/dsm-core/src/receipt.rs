@@ -925,6 +925,14 @@ pub enum SegmentError {
         /// Position in the segment.
         index: usize,
     },
+    /// Step `index`'s allocation or burn is not justified by its source proof.
+    #[error("step {index}: {why}")]
+    Source {
+        /// Position in the segment.
+        index: usize,
+        /// The source verifier's reason.
+        why: String,
+    },
 }
 
 /// Checks a device-chain segment for balance provenance: starting from a head the verifier
@@ -932,15 +940,90 @@ pub enum SegmentError {
 /// justified by a receipt in which the device is the sender (a debit) or the receiver (a
 /// credit) and whose parent head is the previous head. Returns the last head.
 ///
-/// Allocation transitions (mint, emission, deposit) carry source proofs defined by the
-/// composed protocols; a segment containing one is refused here until those land.
+/// A segment with ALLOCATION or BURN heads needs their source proofs: use
+/// [`verify_chain_segment_with_sources`].
 pub fn verify_chain_segment(
     trusted: &DeviceHead,
     receipts: &[Receipt],
     view: &dyn ChainView,
 ) -> Result<DeviceHead, SegmentError> {
+    let steps: Vec<SegmentStep> = receipts.iter().cloned().map(SegmentStep::Receipt).collect();
+    verify_chain_segment_with_sources(trusted, &steps, view, &mut NoSources)
+}
+
+/// One step of a device-chain segment.
+#[derive(Clone, Debug)]
+pub enum SegmentStep {
+    /// A DEBIT or CREDIT, justified by its receipt.
+    Receipt(Receipt),
+    /// An ALLOCATION or BURN head with the source proof its `cause` names (the token layer
+    /// defines and checks the proof bytes).
+    Source {
+        /// The head.
+        head: DeviceHead,
+        /// The canonical source-proof bytes.
+        proof: Vec<u8>,
+    },
+}
+
+/// Checks the source proof of an ALLOCATION or BURN head. Implemented by the composed
+/// token layer (`dsm-token`), which knows the policies; core only checks the chain shape.
+/// Stateful so that an implementation can refuse a source used twice.
+pub trait SourceVerifier {
+    /// `Ok` when `proof` justifies `child` (whose parent is `parent`), or a reason.
+    fn verify_source(
+        &mut self,
+        parent: &DeviceHead,
+        child: &DeviceHead,
+        proof: &[u8],
+    ) -> Result<(), String>;
+
+    /// `Ok` when the token layer allows this transfer step (e.g. not a soulbound token);
+    /// called for every receipt of the segment. Allows everything by default.
+    fn check_transfer(&mut self, step: &RelationshipStep) -> Result<(), String> {
+        let _ = step;
+        Ok(())
+    }
+}
+
+/// Refuses every source: the verifier of a segment that must contain only transfers.
+pub struct NoSources;
+
+impl SourceVerifier for NoSources {
+    fn verify_source(&mut self, _: &DeviceHead, _: &DeviceHead, _: &[u8]) -> Result<(), String> {
+        Err("allocation and burn heads need a token-layer source verifier".into())
+    }
+}
+
+/// [`verify_chain_segment`] with ALLOCATION and BURN steps: each must extend the previous
+/// head by one (same device, height + 1, parent digest, tree root unchanged) and pass
+/// `sources`.
+pub fn verify_chain_segment_with_sources(
+    trusted: &DeviceHead,
+    steps: &[SegmentStep],
+    view: &dyn ChainView,
+    sources: &mut dyn SourceVerifier,
+) -> Result<DeviceHead, SegmentError> {
     let mut head = trusted.clone();
-    for (index, receipt) in receipts.iter().enumerate() {
+    for (index, step) in steps.iter().enumerate() {
+        let receipt = match step {
+            SegmentStep::Receipt(r) => r,
+            SegmentStep::Source { head: child, proof } => {
+                let shape_ok = matches!(child.kind, TransitionKind::Allocation | TransitionKind::Burn)
+                    && child.device == head.device
+                    && Some(child.height) == head.height.checked_add(1)
+                    && child.parent == head.digest()
+                    && child.smt_root == head.smt_root;
+                if !shape_ok {
+                    return Err(SegmentError::Gap { index });
+                }
+                sources
+                    .verify_source(&head, child, proof)
+                    .map_err(|why| SegmentError::Source { index, why })?;
+                head = child.clone();
+                continue;
+            }
+        };
         let verified = verify_receipt(receipt, view)
             .map_err(|error| SegmentError::Receipt { index, error })?;
         let p = &verified.receipt.proposal.proposal;
@@ -955,6 +1038,9 @@ pub fn verify_chain_segment(
         if *parent != head {
             return Err(SegmentError::Gap { index });
         }
+        sources
+            .check_transfer(&p.step)
+            .map_err(|why| SegmentError::Source { index, why })?;
         head = child.clone();
     }
     Ok(head)

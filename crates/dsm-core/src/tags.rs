@@ -69,6 +69,40 @@ pub enum Tag {
     /// (model checking only): `(public key, context, message)`. No production build can
     /// produce or accept it.
     InsecureTestSignature,
+    /// A token's policy commitment, which is also its id: `(canonical TokenPolicy)`.
+    TokenPolicy,
+    /// What a token's issuers sign to mint: `(canonical MintStatement)`.
+    MintStatement,
+    /// A burn's digest (the BURN head's cause, and what issuers sign when the policy requires them): `(canonical BurnStatement)`.
+    BurnStatement,
+    /// The cause of an ALLOCATION or BURN head: `(canonical SourceProof)`.
+    SourceProof,
+    /// The value of a device's leaf in a token allowlist tree: `(token policy salt, device id)`.
+    AllowlistMember,
+    /// A device's join activation (its spent-set key): `(token, device id)`.
+    DjteJoin,
+    /// Which activation shard a device falls in (the first `shard_bits` bits): `(device id)`.
+    DjteShard,
+    /// An activation-accumulator leaf: `(device id)`.
+    DjteActive,
+    /// The first winner-selection draw: `(previous emission state digest, u64be(index), join key)`.
+    DjteSeed,
+    /// A redraw when a draw falls in the rejected tail: `(previous draw)`.
+    DjteReseed,
+    /// An interior node of a shard's activation accumulator: `(left, right)`.
+    DjteMmrNode,
+    /// A shard accumulator's root: `(u64be(size), peak_1, …, peak_n)`.
+    DjteMmrRoot,
+    /// A count-tree leaf (one shard): `(u64be(count), accumulator root)`.
+    DjteCountLeaf,
+    /// A count-tree node: `(u64be(count), left, right)`.
+    DjteCountNode,
+    /// An emission (source-vault) state digest: `(canonical EmissionState)`.
+    DjteState,
+    /// The spent-set value of a consumed join: `(u64be(emission index))`.
+    DjteSpent,
+    /// An emission's receipt: `(token, u64be(index), winner device id, u128be(amount), join key)`.
+    DjteReceipt,
 }
 
 impl Tag {
@@ -99,6 +133,23 @@ impl Tag {
         Tag::EntropyContributor,
         Tag::EntropyCeremony,
         Tag::InsecureTestSignature,
+        Tag::TokenPolicy,
+        Tag::MintStatement,
+        Tag::BurnStatement,
+        Tag::SourceProof,
+        Tag::AllowlistMember,
+        Tag::DjteJoin,
+        Tag::DjteShard,
+        Tag::DjteActive,
+        Tag::DjteSeed,
+        Tag::DjteReseed,
+        Tag::DjteMmrNode,
+        Tag::DjteMmrRoot,
+        Tag::DjteCountLeaf,
+        Tag::DjteCountNode,
+        Tag::DjteState,
+        Tag::DjteSpent,
+        Tag::DjteReceipt,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -129,6 +180,23 @@ impl Tag {
             Tag::EntropyContributor => "DSM/v1/entropy-contributor",
             Tag::EntropyCeremony => "DSM/v1/entropy-ceremony",
             Tag::InsecureTestSignature => "DSM/v1/insecure-test-signature",
+            Tag::TokenPolicy => "DSM/v1/cpta-policy",
+            Tag::MintStatement => "DSM/v1/mint-statement",
+            Tag::BurnStatement => "DSM/v1/burn-statement",
+            Tag::SourceProof => "DSM/v1/source-proof",
+            Tag::AllowlistMember => "DSM/v1/allowlist-member",
+            Tag::DjteJoin => "DSM/v1/djte/join",
+            Tag::DjteShard => "DSM/v1/djte/shard",
+            Tag::DjteActive => "DSM/v1/djte/active",
+            Tag::DjteSeed => "DSM/v1/djte/seed",
+            Tag::DjteReseed => "DSM/v1/djte/reseed",
+            Tag::DjteMmrNode => "DSM/v1/djte/mmr-node",
+            Tag::DjteMmrRoot => "DSM/v1/djte/mmr-root",
+            Tag::DjteCountLeaf => "DSM/v1/djte/count-leaf",
+            Tag::DjteCountNode => "DSM/v1/djte/count-node",
+            Tag::DjteState => "DSM/v1/djte/state",
+            Tag::DjteSpent => "DSM/v1/djte/spent",
+            Tag::DjteReceipt => "DSM/v1/djte/receipt",
         }
     }
 }

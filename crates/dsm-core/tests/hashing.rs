@@ -95,6 +95,23 @@ fn tag_labels_are_frozen() {
         (Tag::EntropyContributor, "DSM/v1/entropy-contributor"),
         (Tag::EntropyCeremony, "DSM/v1/entropy-ceremony"),
         (Tag::InsecureTestSignature, "DSM/v1/insecure-test-signature"),
+        (Tag::TokenPolicy, "DSM/v1/cpta-policy"),
+        (Tag::MintStatement, "DSM/v1/mint-statement"),
+        (Tag::BurnStatement, "DSM/v1/burn-statement"),
+        (Tag::SourceProof, "DSM/v1/source-proof"),
+        (Tag::AllowlistMember, "DSM/v1/allowlist-member"),
+        (Tag::DjteJoin, "DSM/v1/djte/join"),
+        (Tag::DjteShard, "DSM/v1/djte/shard"),
+        (Tag::DjteActive, "DSM/v1/djte/active"),
+        (Tag::DjteSeed, "DSM/v1/djte/seed"),
+        (Tag::DjteReseed, "DSM/v1/djte/reseed"),
+        (Tag::DjteMmrNode, "DSM/v1/djte/mmr-node"),
+        (Tag::DjteMmrRoot, "DSM/v1/djte/mmr-root"),
+        (Tag::DjteCountLeaf, "DSM/v1/djte/count-leaf"),
+        (Tag::DjteCountNode, "DSM/v1/djte/count-node"),
+        (Tag::DjteState, "DSM/v1/djte/state"),
+        (Tag::DjteSpent, "DSM/v1/djte/spent"),
+        (Tag::DjteReceipt, "DSM/v1/djte/receipt"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

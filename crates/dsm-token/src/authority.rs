@@ -1,0 +1,290 @@
+//! Mint and burn statements, and the t-of-n issuer signatures that authorise them.
+//!
+//! A mint is bound to one position of the recipient's chain (`recipient_parent_head`), so
+//! it can be applied once only. Issuers keep their mints in one sequence (`seq`,
+//! `minted_before`); the cap is checked against `minted_before + amount`. Two different
+//! statements with one `(token, seq)` signed by the same issuers are issuer equivocation
+//! ([`mint_conflict`]), transferable evidence like Tripwire's (PROTOCOL.md §17.2).
+
+use crate::policy::TokenPolicy;
+use dsm_core::chain::{Amount, HeadDigest, TokenId};
+use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
+use dsm_core::crypto::{Signature, SigningKey};
+use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::identity::DeviceId;
+use dsm_core::tags::Tag;
+use thiserror::Error;
+
+use crate::policy::MAX_ISSUERS;
+
+/// What `threshold` issuers sign to create `amount` new units for `recipient`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MintStatement {
+    /// The token (policy commitment).
+    pub token: TokenId,
+    /// The issuers' mint sequence number (0, 1, 2, …).
+    pub seq: u64,
+    /// Everything created before this mint: the initial allocation plus earlier mints.
+    pub minted_before: Amount,
+    /// The amount, > 0.
+    pub amount: Amount,
+    /// Who receives it.
+    pub recipient: DeviceId,
+    /// The recipient head the ALLOCATION extends: the mint applies there and nowhere else.
+    pub recipient_parent_head: HeadDigest,
+}
+
+impl MintStatement {
+    /// The digest issuers sign: `H(MintStatement, enc(statement))`.
+    pub fn digest(&self) -> Digest {
+        tagged_hash(Tag::MintStatement, &[&self.to_bytes()])
+    }
+}
+
+impl Canonical for MintStatement {
+    const MAX_ENCODED_LEN: usize = 200;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.token.as_bytes());
+        w.uint(2, self.seq);
+        w.bytes(3, &self.minted_before.0.to_be_bytes());
+        w.bytes(4, &self.amount.0.to_be_bytes());
+        w.bytes(5, self.recipient.as_bytes());
+        w.bytes(6, self.recipient_parent_head.as_bytes());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(MintStatement {
+            token: TokenId(Digest(r.fixed(1)?)),
+            seq: r.uint(2)?,
+            minted_before: Amount(u128::from_be_bytes(r.fixed(3)?)),
+            amount: Amount(u128::from_be_bytes(r.fixed(4)?)),
+            recipient: DeviceId(Digest(r.fixed(5)?)),
+            recipient_parent_head: HeadDigest(Digest(r.fixed(6)?)),
+        })
+    }
+}
+
+/// What a holder's BURN head names: `amount` of `token` destroyed at one chain position.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BurnStatement {
+    /// The token.
+    pub token: TokenId,
+    /// The burning device.
+    pub device: DeviceId,
+    /// The head the BURN extends.
+    pub parent_head: HeadDigest,
+    /// The amount, > 0.
+    pub amount: Amount,
+}
+
+impl BurnStatement {
+    /// The digest issuers sign when the policy requires them: `H(BurnStatement, enc)`.
+    pub fn digest(&self) -> Digest {
+        tagged_hash(Tag::BurnStatement, &[&self.to_bytes()])
+    }
+}
+
+impl Canonical for BurnStatement {
+    const MAX_ENCODED_LEN: usize = 160;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.token.as_bytes());
+        w.bytes(2, self.device.as_bytes());
+        w.bytes(3, self.parent_head.as_bytes());
+        w.bytes(4, &self.amount.0.to_be_bytes());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(BurnStatement {
+            token: TokenId(Digest(r.fixed(1)?)),
+            device: DeviceId(Digest(r.fixed(2)?)),
+            parent_head: HeadDigest(Digest(r.fixed(3)?)),
+            amount: Amount(u128::from_be_bytes(r.fixed(4)?)),
+        })
+    }
+}
+
+/// One issuer's signature; `issuer` indexes the policy's issuer keys.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Cosignature {
+    /// Index into `policy.issuers.keys`.
+    pub issuer: u32,
+    /// Signature over the statement digest.
+    pub signature: Signature,
+}
+
+impl Canonical for Cosignature {
+    const MAX_ENCODED_LEN: usize = 40_000;
+    fn encode(&self, w: &mut Writer) {
+        w.uint(1, u64::from(self.issuer));
+        w.message(2, &self.signature);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Cosignature {
+            issuer: r.uint_max(1, MAX_ISSUERS as u64 - 1)? as u32,
+            signature: r.message(2)?,
+        })
+    }
+}
+
+/// A statement digest with its cosignatures (ascending by issuer index, no repeats).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Authorised<S> {
+    /// The statement.
+    pub statement: S,
+    /// The issuers' signatures over its digest.
+    pub signatures: Vec<Cosignature>,
+}
+
+/// A mint statement with its issuer signatures.
+pub type SignedMint = Authorised<MintStatement>;
+/// A burn statement with issuer signatures (empty when the policy lets holders burn alone).
+pub type SignedBurn = Authorised<BurnStatement>;
+
+impl<S: Canonical> Canonical for Authorised<S> {
+    const MAX_ENCODED_LEN: usize = 200 + MAX_ISSUERS * 40_000;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.statement);
+        w.repeated_message(2, &self.signatures);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Authorised {
+            statement: r.message(1)?,
+            signatures: r.repeated_message(2, MAX_ISSUERS)?,
+        })
+    }
+}
+
+/// Why a mint or burn is not authorised.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AuthorityError {
+    /// The policy has no mint authority (threshold 0).
+    #[error("this token's policy allows no minting")]
+    NoMintAuthority,
+    /// The policy does not allow burning.
+    #[error("this token's policy allows no burning")]
+    NoBurn,
+    /// The statement names another token.
+    #[error("the statement names another token")]
+    WrongToken,
+    /// Fewer than `threshold` distinct valid issuer signatures.
+    #[error("{have} valid issuer signatures, the policy needs {need}")]
+    Threshold {
+        /// Valid distinct signatures found.
+        have: usize,
+        /// The policy's threshold.
+        need: usize,
+    },
+    /// Signatures out of order, repeated, or naming no issuer.
+    #[error("issuer signatures must name distinct issuers in ascending order")]
+    SignatureOrder,
+    /// A signature does not verify.
+    #[error("issuer {0}'s signature does not verify")]
+    BadSignature(u32),
+    /// The mint would exceed the cap.
+    #[error("minting {amount} after {before} exceeds the cap of {cap}")]
+    OverCap {
+        /// Already created.
+        before: Amount,
+        /// Requested.
+        amount: Amount,
+        /// The cap.
+        cap: Amount,
+    },
+    /// Zero amount.
+    #[error("amount must be greater than zero")]
+    ZeroAmount,
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// Signs `digest` as issuer `index` (hedged with `rnd`).
+pub fn cosign(key: &SigningKey, index: u32, digest: &Digest, rnd: &[u8; 32]) -> Result<Cosignature, AuthorityError> {
+    let signature = key
+        .sign(digest.as_bytes(), rnd)
+        .map_err(|e| AuthorityError::Sign(e.to_string()))?;
+    Ok(Cosignature {
+        issuer: index,
+        signature,
+    })
+}
+
+/// Checks that `sigs` holds at least the policy's threshold of distinct, valid issuer
+/// signatures over `digest`.
+pub fn check_threshold(
+    policy: &TokenPolicy,
+    digest: &Digest,
+    sigs: &[Cosignature],
+) -> Result<(), AuthorityError> {
+    if !sigs.windows(2).all(|w| w[0].issuer < w[1].issuer) {
+        return Err(AuthorityError::SignatureOrder);
+    }
+    for s in sigs {
+        let key = policy
+            .issuers
+            .keys
+            .get(s.issuer as usize)
+            .ok_or(AuthorityError::SignatureOrder)?;
+        key.verify(digest.as_bytes(), &s.signature)
+            .map_err(|_| AuthorityError::BadSignature(s.issuer))?;
+    }
+    let need = policy.issuers.threshold as usize;
+    if sigs.len() < need {
+        return Err(AuthorityError::Threshold {
+            have: sigs.len(),
+            need,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a signed mint against its policy: token, mint authority, threshold, amount and
+/// cap. (The recipient, head position and allowlist are checked where it is applied.)
+pub fn verify_mint(policy: &TokenPolicy, m: &SignedMint) -> Result<(), AuthorityError> {
+    let s = &m.statement;
+    if s.token != policy.token_id() {
+        return Err(AuthorityError::WrongToken);
+    }
+    if policy.issuers.threshold == 0 {
+        return Err(AuthorityError::NoMintAuthority);
+    }
+    if s.amount.0 == 0 {
+        return Err(AuthorityError::ZeroAmount);
+    }
+    let over = AuthorityError::OverCap {
+        before: s.minted_before,
+        amount: s.amount,
+        cap: policy.cap,
+    };
+    if s.minted_before < policy.initial_total() {
+        return Err(over);
+    }
+    match s.minted_before.checked_add(s.amount) {
+        Some(total) if total <= policy.cap => {}
+        _ => return Err(over),
+    }
+    check_threshold(policy, &s.digest(), &m.signatures)
+}
+
+/// Checks a signed burn against its policy (token, burn rule, issuer threshold if needed).
+pub fn verify_burn(policy: &TokenPolicy, b: &SignedBurn) -> Result<(), AuthorityError> {
+    use crate::policy::BurnRule;
+    if b.statement.token != policy.token_id() {
+        return Err(AuthorityError::WrongToken);
+    }
+    if b.statement.amount.0 == 0 {
+        return Err(AuthorityError::ZeroAmount);
+    }
+    match policy.burn {
+        BurnRule::Nobody => Err(AuthorityError::NoBurn),
+        BurnRule::Holder => Ok(()),
+        BurnRule::Issuers => check_threshold(policy, &b.statement.digest(), &b.signatures),
+    }
+}
+
+/// True when `a` and `b` are two different valid mints with the same sequence number of
+/// the same token: the issuers equivocated, and the pair convinces any verifier.
+pub fn mint_conflict(policy: &TokenPolicy, a: &SignedMint, b: &SignedMint) -> bool {
+    a.statement.seq == b.statement.seq
+        && a.statement != b.statement
+        && verify_mint(policy, a).is_ok()
+        && verify_mint(policy, b).is_ok()
+}

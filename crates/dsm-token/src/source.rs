@@ -1,0 +1,406 @@
+//! Source proofs of ALLOCATION and BURN heads, and [`TokenRules`]: the one place that
+//! decides whether a token transition is allowed (PROTOCOL.md §17.3).
+//!
+//! A head of kind ALLOCATION or BURN has `cause = H(SourceProof, enc(proof))`. The proof is
+//! one of: a claim of the policy's initial allocation, an issuer-signed mint, a DJTE
+//! emission won by the device, or a burn statement. `TokenRules` holds the policies (and
+//! allowlists and verified emission states) a device knows and checks each kind; it
+//! implements core's `SourceVerifier`, so `verify_chain_segment_with_sources` checks
+//! balance provenance through it.
+
+use crate::authority::{verify_burn, verify_mint, AuthorityError, SignedBurn, SignedMint};
+use crate::djte::{verify_step, DjteError, EmissionState, EmissionStep};
+use crate::policy::{TokenKind, TokenPolicy, TransferRule};
+use dsm_core::chain::{DeviceHead, RelationshipStep, TokenId, TransitionKind};
+use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
+use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::identity::DeviceId;
+use dsm_core::receipt::SourceVerifier;
+use dsm_core::smt::{SmtProof, SparseMerkleTree};
+use dsm_core::tags::Tag;
+use std::collections::{HashMap, HashSet};
+use thiserror::Error;
+
+/// A claim of line `index` of a policy's initial allocation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct InitialClaim {
+    /// The token.
+    pub token: TokenId,
+    /// The line.
+    pub index: u32,
+}
+
+impl Canonical for InitialClaim {
+    const MAX_ENCODED_LEN: usize = 48;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.token.as_bytes());
+        w.uint(2, u64::from(self.index));
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(InitialClaim {
+            token: TokenId(Digest(r.fixed(1)?)),
+            index: r.uint_max(2, u64::from(u32::MAX))? as u32,
+        })
+    }
+}
+
+/// An emission the device won: the vault state before the step, and the step.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EmissionCredit {
+    /// `D_e`.
+    pub state: EmissionState,
+    /// The step from `D_e`.
+    pub step: EmissionStep,
+}
+
+impl Canonical for EmissionCredit {
+    const MAX_ENCODED_LEN: usize = EmissionStep::MAX_ENCODED_LEN + 400;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.state);
+        w.message(2, &self.step);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(EmissionCredit {
+            state: r.message(1)?,
+            step: r.message(2)?,
+        })
+    }
+}
+
+/// Where value came from, or went.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// The policy's initial allocation.
+    Initial(InitialClaim),
+    /// An issuer-signed mint.
+    Mint(SignedMint),
+    /// A won emission.
+    Emission(EmissionCredit),
+    /// A burn (the only source of a BURN head).
+    Burn(SignedBurn),
+}
+
+/// The proof a source head's `cause` names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SourceProof {
+    /// The source.
+    pub source: Source,
+    /// The device's allowlist inclusion proof, for tokens with an allowlist.
+    pub allowlist: Option<SmtProof>,
+}
+
+impl SourceProof {
+    /// The head `cause` naming this proof: `H(SourceProof, enc(proof))`.
+    pub fn cause(&self) -> Digest {
+        tagged_hash(Tag::SourceProof, &[&self.to_bytes()])
+    }
+
+    /// The token the source concerns.
+    pub fn token(&self) -> TokenId {
+        match &self.source {
+            Source::Initial(c) => c.token,
+            Source::Mint(m) => m.statement.token,
+            Source::Emission(e) => e.state.token,
+            Source::Burn(b) => b.statement.token,
+        }
+    }
+}
+
+impl Canonical for SourceProof {
+    const MAX_ENCODED_LEN: usize = EmissionCredit::MAX_ENCODED_LEN + 20_000;
+    fn encode(&self, w: &mut Writer) {
+        match &self.source {
+            Source::Initial(c) => w.message(1, c),
+            Source::Mint(m) => w.message(2, m),
+            Source::Emission(e) => w.message(3, e),
+            Source::Burn(b) => w.message(4, b),
+        }
+        w.optional_message(5, self.allowlist.as_ref());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let initial = r.optional_message(1)?;
+        let mint = r.optional_message(2)?;
+        let emission = r.optional_message(3)?;
+        let burn = r.optional_message(4)?;
+        let source = match (initial, mint, emission, burn) {
+            (Some(c), None, None, None) => Source::Initial(c),
+            (None, Some(m), None, None) => Source::Mint(m),
+            (None, None, Some(e), None) => Source::Emission(e),
+            (None, None, None, Some(b)) => Source::Burn(b),
+            _ => return Err(DecodeError::Invalid("a source proof has exactly one source")),
+        };
+        Ok(SourceProof {
+            source,
+            allowlist: r.optional_message(5)?,
+        })
+    }
+}
+
+/// Why a token transition is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TokenError {
+    /// The device does not hold the token's policy bytes.
+    #[error("unknown token {0}: import its policy first (`dsm token import`)")]
+    UnknownPolicy(TokenId),
+    /// Soulbound tokens never move between devices.
+    #[error("{0} is soulbound: it cannot be transferred")]
+    Soulbound(String),
+    /// The device is not on the token's allowlist (or no proof was given).
+    #[error("device {device} is not on {ticker}'s allowlist")]
+    NotOnAllowlist {
+        /// The token's ticker.
+        ticker: String,
+        /// The device (hex).
+        device: String,
+    },
+    /// The mint or burn lacks authority, or breaks the cap.
+    #[error("{0}")]
+    Authority(#[from] AuthorityError),
+    /// The emission step does not verify.
+    #[error("{0}")]
+    Djte(#[from] DjteError),
+    /// The emission state is not one this device verified on the vault's chain.
+    #[error("emission state {0} is not on the vault chain this device verified; sync emissions first")]
+    UnknownEmissionState(Digest),
+    /// The head's cause does not name the proof.
+    #[error("the head's cause does not name this source proof")]
+    CauseMismatch,
+    /// The head's balance change does not match the source.
+    #[error("the head's balance change does not match its source")]
+    AmountMismatch,
+    /// The source is for another device or another chain position.
+    #[error("the source is for another device or another head")]
+    WrongTarget,
+    /// The head kind does not fit the source.
+    #[error("a {0:?} head cannot carry this source")]
+    WrongKind(TransitionKind),
+    /// The source was already used once on this chain.
+    #[error("this source was already applied once")]
+    AlreadyUsed,
+    /// The initial-allocation line does not exist.
+    #[error("the policy has no such initial allocation line")]
+    NoSuchAllocation,
+    /// The proof bytes do not decode.
+    #[error("the source proof does not decode: {0}")]
+    Malformed(DecodeError),
+    /// The allowlist members given do not produce the policy's root.
+    #[error("the allowlist members do not match the policy's allowlist root")]
+    AllowlistMismatch,
+}
+
+/// The token rules a device knows: policies, allowlists, verified emission states, and the
+/// sources already applied on the chain being checked.
+#[derive(Clone, Default)]
+pub struct TokenRules {
+    policies: HashMap<TokenId, TokenPolicy>,
+    allowlists: HashMap<TokenId, SparseMerkleTree>,
+    states: HashMap<TokenId, HashSet<Digest>>,
+    used: HashSet<Digest>,
+    legacy: HashSet<TokenId>,
+}
+
+impl TokenRules {
+    /// No policies.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a policy (validated); returns its token id.
+    pub fn add_policy(&mut self, policy: TokenPolicy) -> Result<TokenId, crate::PolicyError> {
+        policy.validate()?;
+        let id = policy.token_id();
+        if let Some(s) = EmissionState::genesis(&policy) {
+            self.states.entry(id).or_default().insert(s.digest());
+        }
+        self.policies.insert(id, policy);
+        Ok(id)
+    }
+
+    /// Lets `token`, a label token with no policy (the non-production `DEV` token), move by
+    /// transfer. Its allocations are never accepted.
+    pub fn allow_label_token(&mut self, token: TokenId) {
+        self.legacy.insert(token);
+    }
+
+    /// The policy of `token`.
+    pub fn policy(&self, token: &TokenId) -> Option<&TokenPolicy> {
+        self.policies.get(token)
+    }
+
+    /// Every known policy.
+    pub fn policies(&self) -> impl Iterator<Item = (&TokenId, &TokenPolicy)> {
+        self.policies.iter()
+    }
+
+    /// Records the allowlist members of `token` (checked against the policy's root).
+    pub fn add_allowlist(&mut self, token: &TokenId, members: &[DeviceId]) -> Result<(), TokenError> {
+        let p = self.policies.get(token).ok_or(TokenError::UnknownPolicy(*token))?;
+        let tree = crate::policy::allowlist_tree(&p.salt, members);
+        if Some(tree.root()) != p.allowlist {
+            return Err(TokenError::AllowlistMismatch);
+        }
+        self.allowlists.insert(*token, tree);
+        Ok(())
+    }
+
+    /// The allowlist proof of `device` for `token`, when the members are known.
+    pub fn allowlist_proof(&self, token: &TokenId, device: &DeviceId) -> Option<SmtProof> {
+        self.allowlists.get(token).map(|t| t.prove(device.as_bytes()))
+    }
+
+    /// Marks `state` as verified on `token`'s vault chain (the caller verified the steps
+    /// leading to it).
+    pub fn know_emission_state(&mut self, token: &TokenId, state: &Digest) {
+        self.states.entry(*token).or_default().insert(*state);
+    }
+
+    /// Marks sources already applied on the chain being checked (e.g. the causes of the
+    /// heads before a checkpoint).
+    pub fn mark_used(&mut self, cause: Digest) {
+        self.used.insert(cause);
+    }
+
+    fn holder_allowed(&self, p: &TokenPolicy, device: &DeviceId, proof: Option<&SmtProof>) -> Result<(), TokenError> {
+        if p.allowlist.is_none() {
+            return Ok(());
+        }
+        let own;
+        let proof = match proof {
+            Some(pr) => pr,
+            None => match self.allowlist_proof(&p.token_id(), device) {
+                Some(pr) => {
+                    own = pr;
+                    &own
+                }
+                None => return Err(not_listed(p, device)),
+            },
+        };
+        if p.allowlist_contains(device, proof) {
+            Ok(())
+        } else {
+            Err(not_listed(p, device))
+        }
+    }
+
+    /// May `step` move its token? Known policy (or an allowed label token), not
+    /// soulbound, and the receiver on the allowlist of an allowlist-only token.
+    pub fn check_transfer(&self, step: &RelationshipStep) -> Result<(), TokenError> {
+        if self.legacy.contains(&step.token) {
+            return Ok(());
+        }
+        let p = self
+            .policies
+            .get(&step.token)
+            .ok_or(TokenError::UnknownPolicy(step.token))?;
+        if p.kind == TokenKind::Soulbound {
+            return Err(TokenError::Soulbound(p.ticker.clone()));
+        }
+        if p.transfers == TransferRule::AllowlistOnly {
+            self.holder_allowed(p, &step.receiver, None)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that `proof` justifies `child` after `parent`, without recording it.
+    pub fn check_source(&self, parent: &DeviceHead, child: &DeviceHead, proof: &SourceProof) -> Result<(), TokenError> {
+        if child.cause != proof.cause() {
+            return Err(TokenError::CauseMismatch);
+        }
+        let token = proof.token();
+        let p = self.policies.get(&token).ok_or(TokenError::UnknownPolicy(token))?;
+        let (changed, amount, credited) = parent
+            .balance_change(child)
+            .ok_or(TokenError::AmountMismatch)?;
+        if changed != token {
+            return Err(TokenError::AmountMismatch);
+        }
+        let want_kind = if matches!(proof.source, Source::Burn(_)) {
+            TransitionKind::Burn
+        } else {
+            TransitionKind::Allocation
+        };
+        if child.kind != want_kind || credited != (want_kind == TransitionKind::Allocation) {
+            return Err(TokenError::WrongKind(child.kind));
+        }
+        if credited {
+            self.holder_allowed(p, &child.device, proof.allowlist.as_ref())?;
+        }
+        match &proof.source {
+            Source::Initial(c) => {
+                let line = p.initial.get(c.index as usize).ok_or(TokenError::NoSuchAllocation)?;
+                if line.device != child.device {
+                    return Err(TokenError::WrongTarget);
+                }
+                if line.amount != amount {
+                    return Err(TokenError::AmountMismatch);
+                }
+            }
+            Source::Mint(m) => {
+                verify_mint(p, m)?;
+                let s = &m.statement;
+                if s.recipient != child.device || s.recipient_parent_head != parent.digest() {
+                    return Err(TokenError::WrongTarget);
+                }
+                if s.amount != amount {
+                    return Err(TokenError::AmountMismatch);
+                }
+            }
+            Source::Emission(e) => {
+                let digest = e.state.digest();
+                if !self.states.get(&token).is_some_and(|s| s.contains(&digest)) {
+                    return Err(TokenError::UnknownEmissionState(digest));
+                }
+                let em = verify_step(p, &e.state, &e.step, true)?;
+                match em.winner {
+                    Some((w, a)) if w == child.device => {
+                        if a != amount {
+                            return Err(TokenError::AmountMismatch);
+                        }
+                    }
+                    _ => return Err(TokenError::WrongTarget),
+                }
+            }
+            Source::Burn(b) => {
+                verify_burn(p, b)?;
+                let s = &b.statement;
+                if s.device != child.device || s.parent_head != parent.digest() {
+                    return Err(TokenError::WrongTarget);
+                }
+                if s.amount != amount {
+                    return Err(TokenError::AmountMismatch);
+                }
+            }
+        }
+        if self.used.contains(&child.cause) {
+            return Err(TokenError::AlreadyUsed);
+        }
+        Ok(())
+    }
+
+    /// [`TokenRules::check_source`] from bytes, recording the source as used.
+    pub fn apply_source(&mut self, parent: &DeviceHead, child: &DeviceHead, bytes: &[u8]) -> Result<SourceProof, TokenError> {
+        let proof = SourceProof::from_bytes(bytes).map_err(TokenError::Malformed)?;
+        self.check_source(parent, child, &proof)?;
+        self.used.insert(child.cause);
+        Ok(proof)
+    }
+}
+
+fn not_listed(p: &TokenPolicy, device: &DeviceId) -> TokenError {
+    TokenError::NotOnAllowlist {
+        ticker: p.ticker.clone(),
+        device: device.to_string(),
+    }
+}
+
+impl SourceVerifier for TokenRules {
+    fn verify_source(&mut self, parent: &DeviceHead, child: &DeviceHead, proof: &[u8]) -> Result<(), String> {
+        self.apply_source(parent, child, proof)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn check_transfer(&mut self, step: &RelationshipStep) -> Result<(), String> {
+        TokenRules::check_transfer(self, step).map_err(|e| e.to_string())
+    }
+}

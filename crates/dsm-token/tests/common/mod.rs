@@ -1,0 +1,197 @@
+//! Fixtures: deterministic devices with real ML-DSA keys that transfer, mint, burn and win
+//! emissions through the real builders and verifiers.
+#![allow(dead_code)]
+
+use dsm_core::chain::{Amount, DeviceHead, TokenId};
+use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisDigest};
+use dsm_core::receipt::{accept, propose, verify_proposal, EmptyView, Receipt, SegmentStep};
+use dsm_core::smt::SparseMerkleTree;
+use dsm_core::tags::Tag;
+use dsm_token::authority::{cosign, Authorised, BurnStatement, MintStatement, SignedMint};
+use dsm_token::policy::{BurnRule, Issuers, TokenKind, TokenPolicy, TransferRule};
+use dsm_token::source::{Source, SourceProof, TokenRules};
+
+/// A device's local state plus the segment of its chain since creation.
+pub struct Device {
+    pub key: SigningKey,
+    pub identity: DeviceIdentity,
+    pub initial: DeviceHead,
+    pub head: DeviceHead,
+    pub tree: SparseMerkleTree,
+    pub segment: Vec<SegmentStep>,
+}
+
+/// Deterministic hedging randomness.
+pub fn rnd(counter: &mut u64) -> [u8; 32] {
+    *counter += 1;
+    tagged_hash(Tag::Token, &[b"token-test-rnd", &counter.to_be_bytes()]).0
+}
+
+impl Device {
+    pub fn new(n: u32) -> Device {
+        let seed = tagged_hash(Tag::Token, &[b"token-test-device", &n.to_be_bytes()]).0;
+        let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes(seed));
+        let genesis = GenesisDigest(tagged_hash(Tag::Token, &[b"token-test-genesis", &n.to_be_bytes()]));
+        let identity = DeviceIdentity {
+            genesis,
+            public_key: key.public_key().clone(),
+        };
+        let head = DeviceHead::initial(identity.device_id(), &genesis);
+        Device {
+            key,
+            identity,
+            initial: head.clone(),
+            head,
+            tree: SparseMerkleTree::new(),
+            segment: Vec::new(),
+        }
+    }
+
+    pub fn id(&self) -> DeviceId {
+        self.identity.device_id()
+    }
+
+    pub fn balance(&self, t: &TokenId) -> u128 {
+        self.head.balances.get(t).0
+    }
+
+    /// Applies an ALLOCATION (or BURN) justified by `proof`, after `rules` accepted it.
+    pub fn apply(&mut self, rules: &mut TokenRules, proof: SourceProof) -> Result<(), dsm_token::source::TokenError> {
+        let token = proof.token();
+        let cause = proof.cause();
+        let child = match &proof.source {
+            Source::Burn(b) => self.head.burn_child(&token, b.statement.amount, cause),
+            Source::Initial(c) => {
+                let p = rules.policy(&token).expect("policy");
+                let amount = p.initial.get(c.index as usize).map_or(Amount(1), |l| l.amount);
+                self.head.allocation_child(&token, amount, cause)
+            }
+            Source::Mint(m) => self.head.allocation_child(&token, m.statement.amount, cause),
+            Source::Emission(e) => {
+                let p = rules.policy(&token).expect("policy");
+                let em = dsm_token::djte::verify_step(p, &e.state, &e.step, false)?;
+                self.head.allocation_child(&token, em.winner.expect("winner").1, cause)
+            }
+        }
+        .map_err(|_| dsm_token::source::TokenError::AmountMismatch)?;
+        let bytes = dsm_core::codec::Canonical::to_bytes(&proof);
+        rules.apply_source(&self.head, &child, &bytes)?;
+        self.segment.push(SegmentStep::Source {
+            head: child.clone(),
+            proof: bytes,
+        });
+        self.head = child;
+        Ok(())
+    }
+}
+
+/// One full transfer through the real builders and verifier; both devices advance.
+pub fn transfer(s: &mut Device, r: &mut Device, token: TokenId, amount: u128, c: &mut u64) -> Receipt {
+    let built = propose(
+        &dsm_core::receipt::LocalDevice {
+            identity: &s.identity,
+            key: &s.key,
+            head: &s.head,
+            tree: &s.tree,
+        },
+        &r.id(),
+        token,
+        Amount(amount),
+        &rnd(c),
+    )
+    .expect("propose");
+    let vp = verify_proposal(&built.signed, &EmptyView).expect("verify proposal");
+    let acc = accept(
+        &dsm_core::receipt::LocalDevice {
+            identity: &r.identity,
+            key: &r.key,
+            head: &r.head,
+            tree: &r.tree,
+        },
+        &vp,
+        &rnd(c),
+    )
+    .expect("accept");
+    let rel = built.signed.proposal.step.relationship;
+    s.head = built.child_head;
+    s.tree.insert(*rel.as_bytes(), built.child_tip.0);
+    r.head = acc.child_head;
+    r.tree.insert(*rel.as_bytes(), acc.child_tip.0);
+    s.segment.push(SegmentStep::Receipt(acc.receipt.clone()));
+    r.segment.push(SegmentStep::Receipt(acc.receipt.clone()));
+    acc.receipt
+}
+
+/// A fungible policy with `issuers` (threshold `t`), cap, burn rule.
+pub fn fungible(ticker: &str, issuers: &[&Device], t: u32, cap: u128, burn: BurnRule) -> TokenPolicy {
+    TokenPolicy {
+        ticker: ticker.into(),
+        decimals: 2,
+        kind: TokenKind::Fungible,
+        cap: Amount(cap),
+        salt: tagged_hash(Tag::Token, &[ticker.as_bytes()]),
+        issuers: Issuers {
+            threshold: t,
+            keys: issuers.iter().map(|d| d.key.public_key().clone()).collect(),
+        },
+        burn,
+        transfers: TransferRule::Free,
+        allowlist: None,
+        initial: Vec::new(),
+        djte: None,
+    }
+}
+
+/// A mint of `amount` to `to` at its current head, signed by `signers` (index, device).
+pub fn mint(
+    policy: &TokenPolicy,
+    seq: u64,
+    minted_before: u128,
+    amount: u128,
+    to: &Device,
+    signers: &[(u32, &Device)],
+    c: &mut u64,
+) -> SourceProof {
+    let statement = MintStatement {
+        token: policy.token_id(),
+        seq,
+        minted_before: Amount(minted_before),
+        amount: Amount(amount),
+        recipient: to.id(),
+        recipient_parent_head: to.head.digest(),
+    };
+    let d = statement.digest();
+    let signatures = signers
+        .iter()
+        .map(|(i, dev)| cosign(&dev.key, *i, &d, &rnd(c)).unwrap())
+        .collect();
+    SourceProof {
+        source: Source::Mint(SignedMint {
+            statement,
+            signatures,
+        }),
+        allowlist: None,
+    }
+}
+
+/// A holder burn of `amount` at `from`'s current head (no issuer signatures).
+pub fn burn(policy: &TokenPolicy, amount: u128, from: &Device) -> SourceProof {
+    SourceProof {
+        source: Source::Burn(Authorised {
+            statement: BurnStatement {
+                token: policy.token_id(),
+                device: from.id(),
+                parent_head: from.head.digest(),
+                amount: Amount(amount),
+            },
+            signatures: Vec::new(),
+        }),
+        allowlist: None,
+    }
+}
+
+pub fn digest(label: &str) -> Digest {
+    tagged_hash(Tag::Token, &[label.as_bytes()])
+}
