@@ -860,7 +860,8 @@ impl EmissionLedger {
             .is_some()
     }
 
-    fn path(&self, shard: u32) -> ShardPath {
+    /// The count-tree path of `shard` in the current state.
+    pub fn shard_path(&self, shard: u32) -> ShardPath {
         let mut siblings = Vec::with_capacity(self.bits as usize);
         for d in 1..=self.bits {
             let idx = (shard >> (self.bits - d)) as usize;
@@ -916,7 +917,7 @@ impl EmissionLedger {
             Some(WinnerProof {
                 device,
                 index,
-                path: self.path(shard),
+                path: self.shard_path(shard),
                 inclusion: mmr_prove(&self.shard_leaves[shard as usize], index as usize),
             })
         } else {
@@ -928,7 +929,7 @@ impl EmissionLedger {
             proof: EmissionProof {
                 joiner,
                 spent: self.spent.prove(&key),
-                joiner_path: self.path(js),
+                joiner_path: self.shard_path(js),
                 joiner_peaks: mmr_peaks(&self.shard_leaves[js as usize]),
                 winner,
             },

@@ -1,0 +1,129 @@
+//! Conservation (PROTOCOL.md §17.6): over random sequences of mints, burns, transfers and
+//! emissions between real devices, the sum of balances of each token equals
+//! minted − burned + emitted, never exceeds the cap, and every device's whole chain
+//! re-verifies as balance provenance.
+
+mod common;
+use common::*;
+use dsm_core::chain::Amount;
+use dsm_core::receipt::{verify_chain_segment_with_sources, EmptyView};
+use dsm_token::djte::EmissionLedger;
+use dsm_token::policy::{BurnRule, DjteParams, JoinGate};
+use dsm_token::source::{EmissionCredit, Source, SourceProof, TokenRules};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Mint { to: usize, amount: u128 },
+    Burn { from: usize, amount: u128 },
+    Transfer { from: usize, to: usize, gold: bool, amount: u128 },
+    Join { who: usize },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..4usize, 1..400u128).prop_map(|(to, amount)| Op::Mint { to, amount }),
+        (0..4usize, 1..100u128).prop_map(|(from, amount)| Op::Burn { from, amount }),
+        (0..4usize, 0..4usize, any::<bool>(), 1..200u128)
+            .prop_map(|(from, to, gold, amount)| Op::Transfer { from, to, gold, amount }),
+        (0..4usize).prop_map(|who| Op::Join { who }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn supply_is_conserved(ops in proptest::collection::vec(op(), 1..30)) {
+        let mut c = 0u64;
+        let issuer = Device::new(100);
+        let mut operator = Device::new(101);
+        let mut devs: Vec<Device> = (0..4).map(|i| Device::new(i)).collect();
+        let gold = fungible("GOLD", &[&issuer], 1, 1_000, BurnRule::Holder);
+        let era = {
+            let mut p = fungible("ERAX", &[], 0, 5_000, BurnRule::Holder);
+            p.djte = Some(DjteParams {
+                shard_bits: 2,
+                epoch0_emissions: 2,
+                epoch0_amount: Amount(700),
+                gate: JoinGate { operators: vec![operator.id()], k: 1, fee_token: gold.token_id(), fee: Amount(1) },
+            });
+            p
+        };
+        let (g, e) = (gold.token_id(), era.token_id());
+        let mut rules = TokenRules::new();
+        rules.add_policy(gold.clone()).unwrap();
+        rules.add_policy(era.clone()).unwrap();
+        let mut vault = EmissionLedger::new(&era).unwrap();
+        let (mut minted, mut burned, mut seq) = (0u128, [0u128; 2], 0u64);
+        for o in ops {
+            match o {
+                Op::Mint { to, amount } => {
+                    let m = mint(&gold, seq, minted, amount, &devs[to], &[(0, &issuer)], &mut c);
+                    if minted + amount <= 1_000 {
+                        devs[to].apply(&mut rules, m).unwrap();
+                        minted += amount;
+                        seq += 1;
+                    } else {
+                        prop_assert!(devs[to].apply(&mut rules, m).is_err());
+                    }
+                }
+                Op::Burn { from, amount } => {
+                    for (i, (p, t)) in [(&gold, g), (&era, e)].into_iter().enumerate() {
+                        if devs[from].balance(&t) >= amount {
+                            let b = burn(p, amount, &devs[from]);
+                            devs[from].apply(&mut rules, b).unwrap();
+                            burned[i] += amount;
+                        }
+                    }
+                }
+                Op::Transfer { from, to, gold: is_gold, amount } => {
+                    let t = if is_gold { g } else { e };
+                    if from != to && devs[from].balance(&t) >= amount {
+                        let (a, b) = if from < to {
+                            let (l, r) = devs.split_at_mut(to);
+                            (&mut l[from], &mut r[0])
+                        } else {
+                            let (l, r) = devs.split_at_mut(from);
+                            (&mut r[0], &mut l[to])
+                        };
+                        let before = a.balance(&t) + b.balance(&t);
+                        transfer(a, b, t, amount, &mut c);
+                        prop_assert_eq!(a.balance(&t) + b.balance(&t), before);
+                    }
+                }
+                Op::Join { who } => {
+                    if vault.has_joined(&devs[who].id()) || devs[who].balance(&g) == 0 {
+                        continue;
+                    }
+                    let receipt = transfer(&mut devs[who], &mut operator, g, 1, &mut c);
+                    let before = vault.state().clone();
+                    let step = vault.prepare(devs[who].id(), vec![receipt]).unwrap();
+                    let em = vault.apply(&step, true).unwrap();
+                    rules.know_emission_state(&e, &before.digest());
+                    if let Some((w, _)) = em.winner {
+                        let proof = SourceProof { source: Source::Emission(EmissionCredit { state: before, step }), allowlist: None };
+                        let d = devs.iter_mut().find(|d| d.id() == w).unwrap();
+                        d.apply(&mut rules, proof).unwrap();
+                    }
+                }
+            }
+            let gold_sum: u128 = devs.iter().chain([&operator]).map(|d| d.balance(&g)).sum();
+            prop_assert_eq!(gold_sum, minted - burned[0]);
+            prop_assert!(minted <= gold.cap.0);
+            let era_sum: u128 = devs.iter().map(|d| d.balance(&e)).sum();
+            prop_assert_eq!(era_sum, vault.state().emitted.0 - burned[1]);
+            prop_assert!(vault.state().emitted.0 <= era.cap.0);
+        }
+        // Every chain re-verifies from its first head with a verifier's own rules.
+        let mut v = TokenRules::new();
+        v.add_policy(gold.clone()).unwrap();
+        v.add_policy(era.clone()).unwrap();
+        for em in vault.history() {
+            v.know_emission_state(&e, &em.next.prev);
+        }
+        for d in devs.iter().chain([&operator]) {
+            let last = verify_chain_segment_with_sources(&d.initial, &d.segment, &EmptyView, &mut v.clone()).unwrap();
+            prop_assert_eq!(&last, &d.head);
+        }
+    }
+}
