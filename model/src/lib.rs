@@ -53,7 +53,7 @@ use std::sync::Arc;
 /// The passphrase of every model wallet.
 const PASSPHRASE: &[u8] = b"model";
 /// The token every transfer moves.
-const TOKEN_LABEL: &str = "model";
+const TOKEN_LABEL: &str = dsm_wallet::DEFAULT_TOKEN;
 /// Index of the malicious device, when there is one.
 pub const MALICIOUS: u8 = 2;
 

@@ -433,9 +433,13 @@ pub fn history(ctx: &Ctx) -> Res {
                     EntryKind::DevFaucet => "dev-faucet",
                     EntryKind::Refused => "refused",
                     EntryKind::Released => "released",
+                    EntryKind::Allocated => "allocated",
+                    EntryKind::Minted => "minted",
+                    EntryKind::Emission => "emission",
+                    EntryKind::Burned => "burned",
                 };
                 let sign = match e.kind {
-                    EntryKind::Sent => "-",
+                    EntryKind::Sent | EntryKind::Burned => "-",
                     EntryKind::Refused => "±0 of ",
                     _ => "+",
                 };

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod driver;
+pub mod emissions;
 pub mod keystore;
 pub mod nodes;
 pub mod online;

@@ -388,6 +388,50 @@ impl NodeSet {
             .collect())
     }
 
+    /// Reads slot (device, parent): `Ok(None)` when no placed node holds anything, the
+    /// bytes when K placed nodes return identical bytes. Different bytes on other nodes
+    /// are returned as faults (the caller verifies what it reads; a slot is first writer
+    /// wins, so honest nodes agree).
+    pub fn read_slot(
+        &self,
+        device: &[u8; 32],
+        parent: &[u8; 32],
+    ) -> Result<(Option<Vec<u8>>, Vec<NodeFault>), ReplicationError> {
+        let mut seen: Vec<(Vec<u8>, usize)> = Vec::new();
+        let mut empty = 0usize;
+        for node in self.slot_placement(device, parent)? {
+            match self.request(
+                "GET",
+                &format!("{node}/v1/slots/{}/{}", hex(device), hex(parent)),
+                None,
+            ) {
+                Some((200, b)) => match seen.iter_mut().find(|(x, _)| *x == b) {
+                    Some((_, n)) => *n += 1,
+                    None => seen.push((b, 1)),
+                },
+                Some((404, _)) => empty += 1,
+                _ => {}
+            }
+        }
+        seen.sort_by(|a, b| b.1.cmp(&a.1));
+        let faults = seen
+            .iter()
+            .skip(1)
+            .map(|_| NodeFault {
+                node: "(slot replicas)".into(),
+                what: "placed nodes hold different bytes in one slot".into(),
+            })
+            .collect();
+        match seen.first() {
+            Some((b, n)) if *n >= self.params.k => Ok((Some(b.clone()), faults)),
+            None if empty >= self.params.k => Ok((None, faults)),
+            other => Err(ReplicationError::NotEnoughReplicas {
+                got: other.map(|(_, n)| *n).unwrap_or(empty),
+                want: self.params.k,
+            }),
+        }
+    }
+
     /// The registry, sorted.
     pub fn nodes(&self) -> &[String] {
         &self.nodes

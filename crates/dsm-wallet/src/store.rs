@@ -40,11 +40,18 @@ pub enum Table {
     Contacts,
     /// Proposal commit → signed refusal (ours, or the one that refused our proposal).
     Refusals,
+    /// Token id → canonical token policy (CPTA) this device holds.
+    Policies,
+    /// Head cause → canonical source proof of an ALLOCATION or BURN head of this device.
+    Sources,
+    /// Token id ‖ u64be(e) → canonical DJTE emission step `e` of the token's vault chain,
+    /// as verified by this device.
+    Emissions,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 13] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
@@ -55,6 +62,9 @@ impl Table {
         Table::Evidence,
         Table::Contacts,
         Table::Refusals,
+        Table::Policies,
+        Table::Sources,
+        Table::Emissions,
     ];
 
     /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
@@ -70,6 +80,9 @@ impl Table {
             Table::Evidence => 8,
             Table::Contacts => 9,
             Table::Refusals => 10,
+            Table::Policies => 11,
+            Table::Sources => 12,
+            Table::Emissions => 13,
         }
     }
 }

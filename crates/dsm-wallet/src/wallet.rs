@@ -27,6 +27,14 @@ use thiserror::Error;
 
 /// Refusal reason: the transfer is over the receiver's per-transfer limit.
 pub const REFUSAL_OVER_LIMIT: u64 = 1;
+/// Refusal reason: the receiver does not hold the token's policy.
+pub const REFUSAL_UNKNOWN_TOKEN: u64 = 2;
+/// Refusal reason: the token's policy forbids this transfer (soulbound, allowlist).
+pub const REFUSAL_TOKEN_RULES: u64 = 3;
+
+#[path = "tokens.rs"]
+mod tokens;
+pub use tokens::{EmissionSync, MintOutcome, TokenInfo};
 
 /// The token a fresh wallet knows by name: the dev-faucet token.
 pub const DEFAULT_TOKEN: &str = "DEV";
@@ -71,6 +79,21 @@ pub enum WalletError {
     /// The genesis ceremony failed.
     #[error("genesis failed: {0}")]
     Genesis(String),
+    /// A token operation is refused by its policy or cannot be done here.
+    #[error("{0}")]
+    Token(String),
+}
+
+impl From<dsm_token::authority::AuthorityError> for WalletError {
+    fn from(e: dsm_token::authority::AuthorityError) -> Self {
+        WalletError::Token(e.to_string())
+    }
+}
+
+impl From<dsm_token::djte::DjteError> for WalletError {
+    fn from(e: dsm_token::djte::DjteError) -> Self {
+        WalletError::Token(e.to_string())
+    }
 }
 
 impl From<StoreError> for LedgerError {
@@ -102,6 +125,14 @@ pub enum EntryKind {
     Received,
     /// Non-production dev-faucet allocation.
     DevFaucet,
+    /// A policy's initial allocation claimed by this device.
+    Allocated,
+    /// An issuer-signed mint to this device.
+    Minted,
+    /// A DJTE emission this device won.
+    Emission,
+    /// Units this device burned.
+    Burned,
     /// We refused `peer`'s transfer with a signed refusal (no balance change).
     Refused,
     /// `peer` refused our transfer; the amount came back to us.
@@ -232,6 +263,8 @@ pub struct Wallet {
     poisoned: bool,
     witness_seq: u64,
     rng_override: Option<(u64, u64)>,
+    /// The token policies this device holds (PROTOCOL.md §17): what it may receive.
+    rules: dsm_token::source::TokenRules,
 }
 
 fn os_random() -> Result<[u8; 32], WalletError> {
@@ -356,6 +389,7 @@ impl Wallet {
             .put(Table::Meta, b"sealed_key".to_vec(), sealed)
             .put(Table::Meta, b"head".to_vec(), head.to_bytes());
         store.commit(&batch)?;
+        let rules = tokens::load_rules(store.as_ref())?;
         Ok(Wallet {
             store,
             identity,
@@ -368,6 +402,7 @@ impl Wallet {
             poisoned: false,
             witness_seq: 0,
             rng_override: None,
+            rules,
         })
     }
 
@@ -446,6 +481,7 @@ impl Wallet {
             Some((k, _)) => u64::from_be_bytes(k.as_slice().try_into().unwrap_or([0; 8])) + 1,
             None => 0,
         };
+        let rules = tokens::load_rules(store.as_ref())?;
         Ok(Wallet {
             store,
             identity,
@@ -458,6 +494,7 @@ impl Wallet {
             poisoned: false,
             witness_seq,
             rng_override: None,
+            rules,
         })
     }
 
@@ -481,6 +518,7 @@ impl Wallet {
             poisoned: self.poisoned,
             witness_seq: self.witness_seq,
             rng_override: self.rng_override,
+            rules: self.rules.clone(),
         })
     }
 
@@ -580,6 +618,9 @@ impl Wallet {
                     out.insert(TokenId(d), label);
                 }
             }
+        }
+        for (id, p) in self.rules.policies() {
+            out.insert(*id, p.ticker.clone());
         }
         Ok(out)
     }
@@ -1198,7 +1239,13 @@ impl Ledger for Wallet {
     }
 
     fn refusal_reason(&self, proposal: &VerifiedProposal) -> Option<u64> {
-        let amount = proposal.signed().proposal.step.amount;
+        let step = &proposal.signed().proposal.step;
+        match self.rules.check_transfer(step) {
+            Ok(()) => {}
+            Err(dsm_token::source::TokenError::UnknownPolicy(_)) => return Some(REFUSAL_UNKNOWN_TOKEN),
+            Err(_) => return Some(REFUSAL_TOKEN_RULES),
+        }
+        let amount = step.amount;
         self.max_incoming
             .filter(|max| amount > *max)
             .map(|_| REFUSAL_OVER_LIMIT)

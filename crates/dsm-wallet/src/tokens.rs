@@ -1,0 +1,493 @@
+//! The wallet's token layer (PROTOCOL.md §17): the policies it holds, mint, burn, initial
+//! allocations and DJTE emission credits, each one atomic head transition whose source
+//! proof is checked by `dsm_token::source::TokenRules` before it is committed.
+
+use super::{history_key, json, token, EntryKind, HistoryEntry, Wallet, WalletError, DEFAULT_TOKEN};
+use crate::store::{Batch, Store, Table};
+use dsm_core::chain::{Amount, DeviceHead, TokenId};
+use dsm_core::codec::Canonical;
+use dsm_core::hash::Digest;
+use dsm_core::identity::DeviceId;
+use dsm_core::receipt::Receipt;
+use dsm_token::authority::{cosign, Authorised, BurnStatement, MintStatement, SignedMint};
+use dsm_token::djte::{Emission, EmissionLedger, EmissionState, EmissionStep};
+use dsm_token::policy::{BurnRule, JoinGate, TokenPolicy};
+use dsm_token::source::{EmissionCredit, InitialClaim, Source, SourceProof, TokenError, TokenRules};
+
+/// A token this wallet holds the policy of.
+#[derive(Clone, Debug)]
+pub struct TokenInfo {
+    /// Its id (the policy commitment).
+    pub id: TokenId,
+    /// The policy.
+    pub policy: TokenPolicy,
+    /// This device's balance.
+    pub balance: Amount,
+}
+
+/// What a mint did.
+#[derive(Clone, Debug)]
+pub struct MintOutcome {
+    /// The issuers' sequence number used.
+    pub seq: u64,
+    /// Everything created after this mint (initial allocation + mints).
+    pub minted_total: Amount,
+}
+
+/// What syncing a token's emission vault found.
+#[derive(Clone, Debug)]
+pub struct EmissionSync {
+    /// Steps newly verified and stored.
+    pub new_steps: usize,
+    /// The vault state after the last known step.
+    pub state: EmissionState,
+    /// Emissions this device won that were credited now: `(index, amount)`.
+    pub credited: Vec<(u64, Amount)>,
+}
+
+pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
+    let mut rules = TokenRules::new();
+    // The non-production DEV token (dev faucet) may move between wallets; it is shown as
+    // such and its allocations are never a verifiable source.
+    rules.allow_label_token(token(DEFAULT_TOKEN));
+    for (_, v) in store.scan(Table::Policies)? {
+        let p = TokenPolicy::from_bytes(&v).map_err(|e| WalletError::Corrupt {
+            what: "token policy",
+            error: e.to_string(),
+        })?;
+        let id = rules.add_policy(p).map_err(|e| WalletError::Corrupt {
+            what: "token policy",
+            error: e.to_string(),
+        })?;
+        let key = [b"allowlist:".as_slice(), id.digest().to_hex().as_bytes()].concat();
+        if let Some(members) = store.get(Table::Meta, &key)? {
+            let members: Vec<DeviceId> = members
+                .chunks_exact(32)
+                .map(|c| DeviceId(Digest(c.try_into().expect("32-byte chunk"))))
+                .collect();
+            rules.add_allowlist(&id, &members).map_err(|e| WalletError::Corrupt {
+                what: "allowlist",
+                error: e.to_string(),
+            })?;
+        }
+    }
+    for (cause, _) in store.scan(Table::Sources)? {
+        if let Ok(c) = <[u8; 32]>::try_from(cause.as_slice()) {
+            rules.mark_used(Digest(c));
+        }
+    }
+    Ok(rules)
+}
+
+fn emission_key(token: &TokenId, e: u64) -> Vec<u8> {
+    let mut k = token.as_bytes().to_vec();
+    k.extend_from_slice(&e.to_be_bytes());
+    k
+}
+
+fn usage(msg: impl Into<String>) -> WalletError {
+    WalletError::Token(msg.into())
+}
+
+impl From<TokenError> for WalletError {
+    fn from(e: TokenError) -> Self {
+        WalletError::Token(e.to_string())
+    }
+}
+
+impl Wallet {
+    /// The token rules this device applies (its policies).
+    pub fn token_rules(&self) -> &TokenRules {
+        &self.rules
+    }
+
+    /// Stores `policy` (and its allowlist members, if it has an allowlist) and claims every
+    /// initial-allocation line naming this device. Importing a policy twice is harmless.
+    /// Returns the token id and the amounts claimed now.
+    pub fn import_policy(
+        &mut self,
+        policy: TokenPolicy,
+        allowlist: Option<&[DeviceId]>,
+    ) -> Result<(TokenId, Vec<Amount>), WalletError> {
+        let mut rules = self.rules.clone();
+        let id = rules
+            .add_policy(policy.clone())
+            .map_err(|e| usage(format!("the token policy is not valid: {e}")))?;
+        if let Some(members) = allowlist {
+            rules.add_allowlist(&id, members)?;
+        }
+        let mut b = Batch::new();
+        b.put(Table::Policies, id.as_bytes().to_vec(), policy.to_bytes());
+        if let Some(members) = allowlist {
+            let key = [b"allowlist:".as_slice(), id.digest().to_hex().as_bytes()].concat();
+            b.put(Table::Meta, key, members.iter().flat_map(|m| *m.as_bytes()).collect::<Vec<u8>>());
+        }
+        self.store.commit(&b)?;
+        self.rules = rules;
+        let me = self.device_id();
+        let mut claimed = Vec::new();
+        for (i, line) in policy.initial.iter().enumerate() {
+            if line.device != me {
+                continue;
+            }
+            let proof = SourceProof {
+                source: Source::Initial(InitialClaim {
+                    token: id,
+                    index: i as u32,
+                }),
+                allowlist: self.rules.allowlist_proof(&id, &me),
+            };
+            if self.store.get(Table::Sources, proof.cause().as_bytes())?.is_some() {
+                continue;
+            }
+            self.apply_source(proof, line.amount, EntryKind::Allocated)?;
+            claimed.push(line.amount);
+        }
+        Ok((id, claimed))
+    }
+
+    /// Every token whose policy this wallet holds, with its balance, by ticker.
+    pub fn tokens(&self) -> Vec<TokenInfo> {
+        let mut v: Vec<TokenInfo> = self
+            .rules
+            .policies()
+            .map(|(id, p)| TokenInfo {
+                id: *id,
+                policy: p.clone(),
+                balance: self.head.balances.get(id),
+            })
+            .collect();
+        v.sort_by(|a, b| (&a.policy.ticker, a.id).cmp(&(&b.policy.ticker, b.id)));
+        v
+    }
+
+    /// The token a user names: a ticker of a held policy (unique), a hex token id (or a
+    /// prefix of at least 8 digits), or else a label token such as `DEV`.
+    pub fn resolve_token(&self, name: &str) -> Result<TokenId, WalletError> {
+        let tokens = self.tokens();
+        let by_ticker: Vec<&TokenInfo> = tokens.iter().filter(|t| t.policy.ticker == name).collect();
+        match by_ticker.len() {
+            1 => return Ok(by_ticker[0].id),
+            0 => {}
+            _ => {
+                return Err(usage(format!(
+                    "{} tokens have the ticker {name}; name one by its id ({})",
+                    by_ticker.len(),
+                    by_ticker.iter().map(|t| t.id.digest().to_hex()[..12].to_string()).collect::<Vec<_>>().join(", ")
+                )))
+            }
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower.len() >= 8 && lower.chars().all(|c| c.is_ascii_hexdigit()) {
+            let hits: Vec<&TokenInfo> = tokens.iter().filter(|t| t.id.digest().to_hex().starts_with(&lower)).collect();
+            if hits.len() == 1 {
+                return Ok(hits[0].id);
+            }
+        }
+        Ok(token(name))
+    }
+
+    /// Refuses, before anything is signed, a transfer the token's policy forbids (unknown
+    /// policy, soulbound, receiver not on the allowlist).
+    pub fn check_outgoing(&self, token: &TokenId, receiver: &DeviceId) -> Result<(), WalletError> {
+        let step = dsm_core::chain::RelationshipStep {
+            relationship: dsm_core::chain::RelationshipKey::between(&self.device_id(), receiver),
+            parent_tip: dsm_core::chain::TipDigest(Digest::ZERO),
+            sender: self.device_id(),
+            receiver: *receiver,
+            token: *token,
+            amount: Amount(1),
+            sender_parent_head: self.head.digest(),
+        };
+        self.rules.check_transfer(&step).map_err(|e| match e {
+            TokenError::UnknownPolicy(_) => usage(format!(
+                "this wallet holds no policy for token {}; import it with `dsm token import` (or use --token DEV for the non-production dev token)",
+                token.digest().to_hex()
+            )),
+            other => other.into(),
+        })
+    }
+
+    /// Builds, checks and commits the head for `proof` (credit `amount`, or debit for a
+    /// burn): one atomic batch with the head, the history line and the proof.
+    fn apply_source(&mut self, proof: SourceProof, amount: Amount, kind: EntryKind) -> Result<&DeviceHead, WalletError> {
+        let t = proof.token();
+        let cause = proof.cause();
+        let head = if matches!(proof.source, Source::Burn(_)) {
+            self.head.burn_child(&t, amount, cause)?
+        } else {
+            self.head.allocation_child(&t, amount, cause)?
+        };
+        let bytes = proof.to_bytes();
+        let mut rules = self.rules.clone();
+        rules.apply_source(&self.head, &head, &bytes)?;
+        let entry = HistoryEntry {
+            height: head.height,
+            kind,
+            peer: None,
+            token: t.digest().to_hex(),
+            amount: amount.0.to_string(),
+            status: "final".into(),
+            receipt: None,
+            settlement: None,
+        };
+        let mut b = Batch::new();
+        b.put(Table::Meta, b"head".to_vec(), head.to_bytes())
+            .put(Table::History, history_key(head.height), json(&entry))
+            .put(Table::Sources, cause.as_bytes().to_vec(), bytes);
+        self.commit_head_change(&b)?;
+        self.head = head;
+        self.rules = rules;
+        Ok(&self.head)
+    }
+
+    /// Mints `amount` of `token` to this device, signed by this device's key as the only
+    /// issuer needed (the policy's threshold is 1 and this key is one of its issuers). The
+    /// issuer's mint sequence is kept in the wallet.
+    pub fn mint(&mut self, token: &TokenId, amount: Amount) -> Result<MintOutcome, WalletError> {
+        let p = self
+            .rules
+            .policy(token)
+            .ok_or_else(|| usage("this wallet holds no policy for that token"))?
+            .clone();
+        if p.issuers.threshold == 0 {
+            return Err(usage(format!("{}'s policy allows no minting: its supply is fixed", p.ticker)));
+        }
+        let Some(index) = p.issuers.keys.iter().position(|k| k == self.key.public_key()) else {
+            return Err(usage(format!("this device is not one of {}'s issuers", p.ticker)));
+        };
+        if p.issuers.threshold > 1 {
+            return Err(usage(format!(
+                "{} needs {} issuer signatures; multi-issuer minting is available in the SDK (dsm_token::authority::cosign, Wallet::apply_signed_mint) but not yet in the CLI",
+                p.ticker, p.issuers.threshold
+            )));
+        }
+        let (seq, before) = self.mint_sequence(token, &p)?;
+        let statement = MintStatement {
+            token: *token,
+            seq,
+            minted_before: before,
+            amount,
+            recipient: self.device_id(),
+            recipient_parent_head: self.head.digest(),
+        };
+        let rnd = self.random_bytes();
+        let sig = cosign(&self.key, index as u32, &statement.digest(), &rnd)?;
+        self.apply_signed_mint(SignedMint {
+            statement,
+            signatures: vec![sig],
+        })
+    }
+
+    fn mint_sequence(&self, token: &TokenId, p: &TokenPolicy) -> Result<(u64, Amount), WalletError> {
+        let key = [b"mint-seq:".as_slice(), token.digest().to_hex().as_bytes()].concat();
+        Ok(match self.store.get(Table::Meta, &key)? {
+            Some(v) if v.len() == 24 => (
+                u64::from_be_bytes(v[..8].try_into().expect("8 bytes")),
+                Amount(u128::from_be_bytes(v[8..].try_into().expect("16 bytes"))),
+            ),
+            Some(_) => {
+                return Err(WalletError::Corrupt {
+                    what: "mint sequence",
+                    error: "not 24 bytes".into(),
+                })
+            }
+            None => (0, p.initial_total()),
+        })
+    }
+
+    /// Applies a mint to this device signed by the policy's issuers (built elsewhere, e.g.
+    /// cosigned by several issuer devices). When this device is an issuer, its mint
+    /// sequence moves past the statement.
+    pub fn apply_signed_mint(&mut self, m: SignedMint) -> Result<MintOutcome, WalletError> {
+        let s = m.statement.clone();
+        let p = self
+            .rules
+            .policy(&s.token)
+            .ok_or_else(|| usage("this wallet holds no policy for that token"))?
+            .clone();
+        let proof = SourceProof {
+            source: Source::Mint(m),
+            allowlist: self.rules.allowlist_proof(&s.token, &self.device_id()),
+        };
+        self.apply_source(proof, s.amount, EntryKind::Minted)?;
+        let total = s
+            .minted_before
+            .checked_add(s.amount)
+            .ok_or_else(|| usage("mint total overflows"))?;
+        if p.issuers.keys.iter().any(|k| k == self.key.public_key()) {
+            let (seq, _) = self.mint_sequence(&s.token, &p)?;
+            if s.seq >= seq {
+                let key = [b"mint-seq:".as_slice(), s.token.digest().to_hex().as_bytes()].concat();
+                let mut v = (s.seq + 1).to_be_bytes().to_vec();
+                v.extend_from_slice(&total.0.to_be_bytes());
+                let mut b = Batch::new();
+                b.put(Table::Meta, key, v);
+                self.store.commit(&b)?;
+            }
+        }
+        Ok(MintOutcome {
+            seq: s.seq,
+            minted_total: total,
+        })
+    }
+
+    /// Burns `amount` of `token` from this device (policies whose holders may burn, or
+    /// whose single needed issuer is this device).
+    pub fn burn(&mut self, token: &TokenId, amount: Amount) -> Result<&DeviceHead, WalletError> {
+        let p = self
+            .rules
+            .policy(token)
+            .ok_or_else(|| usage("this wallet holds no policy for that token"))?
+            .clone();
+        let statement = BurnStatement {
+            token: *token,
+            device: self.device_id(),
+            parent_head: self.head.digest(),
+            amount,
+        };
+        let signatures = match p.burn {
+            BurnRule::Nobody => return Err(usage(format!("{}'s policy allows no burning", p.ticker))),
+            BurnRule::Holder => Vec::new(),
+            BurnRule::Issuers => {
+                let index = p.issuers.keys.iter().position(|k| k == self.key.public_key());
+                match index {
+                    Some(i) if p.issuers.threshold == 1 => {
+                        let rnd = self.random_bytes();
+                        vec![cosign(&self.key, i as u32, &statement.digest(), &rnd)?]
+                    }
+                    _ => {
+                        return Err(usage(format!(
+                            "{}'s burns need {} issuer signatures; not yet available in the CLI",
+                            p.ticker, p.issuers.threshold
+                        )))
+                    }
+                }
+            }
+        };
+        let proof = SourceProof {
+            source: Source::Burn(Authorised {
+                statement,
+                signatures,
+            }),
+            allowlist: None,
+        };
+        self.apply_source(proof, amount, EntryKind::Burned)
+    }
+
+    /// Receipts from this wallet's history that meet `gate`: one payment to each of `k`
+    /// distinct listed operators in the fee token, at least the fee each (the first such
+    /// payment per operator), ascending by operator.
+    pub fn gate_payments(&self, gate: &JoinGate) -> Result<Vec<Receipt>, WalletError> {
+        let me = self.device_id();
+        let mut best: std::collections::BTreeMap<DeviceId, Receipt> = Default::default();
+        for (_, v) in self.store.scan(Table::Receipts)? {
+            let r = Receipt::from_bytes(&v).map_err(super::corrupt("receipt"))?;
+            let step = &r.proposal.proposal.step;
+            if step.sender == me
+                && step.token == gate.fee_token
+                && step.amount >= gate.fee
+                && gate.operators.binary_search(&step.receiver).is_ok()
+            {
+                best.entry(step.receiver).or_insert(r);
+            }
+        }
+        if best.len() < gate.k as usize {
+            return Err(usage(format!(
+                "the join gate needs payments of at least {} to {} distinct storage operators; this wallet has paid {} of them",
+                gate.fee, gate.k, best.len()
+            )));
+        }
+        Ok(best.into_values().take(gate.k as usize).collect())
+    }
+
+    /// The emission steps of `token`'s vault this wallet verified, in order.
+    pub fn emission_steps(&self, token: &TokenId) -> Result<Vec<EmissionStep>, WalletError> {
+        let mut out = Vec::new();
+        for (k, v) in self.store.scan(Table::Emissions)? {
+            if k.starts_with(token.as_bytes()) {
+                out.push(EmissionStep::from_bytes(&v).map_err(super::corrupt("emission step"))?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rebuilds `token`'s vault from the stored steps (verified when stored; their gates
+    /// are not re-checked).
+    pub fn emission_ledger(&self, token: &TokenId) -> Result<EmissionLedger, WalletError> {
+        let p = self
+            .rules
+            .policy(token)
+            .ok_or_else(|| usage("this wallet holds no policy for that token"))?;
+        let mut l = EmissionLedger::new(p)?;
+        for s in self.emission_steps(token)? {
+            l.apply(&s, false).map_err(|e| WalletError::Corrupt {
+                what: "emission step",
+                error: e.to_string(),
+            })?;
+        }
+        Ok(l)
+    }
+
+    /// Verifies `step` (with its join gate) against `ledger`'s state, stores it, applies it
+    /// to `ledger`, and credits this device if it won.
+    pub fn record_emission(&mut self, ledger: &mut EmissionLedger, step: &EmissionStep) -> Result<Emission, WalletError> {
+        let token = ledger.state().token;
+        let before = ledger.state().clone();
+        let em = ledger.apply(step, true)?;
+        let mut b = Batch::new();
+        b.put(Table::Emissions, emission_key(&token, em.index), step.to_bytes());
+        self.store.commit(&b)?;
+        if let Some((w, amount)) = em.winner {
+            if w == self.device_id() {
+                self.credit_emission(before, step.clone(), amount)?;
+            }
+        }
+        Ok(em)
+    }
+
+    /// Credits a won emission unless it was already (idempotent: the head's cause is a
+    /// function of the step).
+    fn credit_emission(&mut self, state: EmissionState, step: EmissionStep, amount: Amount) -> Result<bool, WalletError> {
+        let token = state.token;
+        self.rules.know_emission_state(&token, &state.digest());
+        let proof = SourceProof {
+            source: Source::Emission(EmissionCredit { state, step }),
+            allowlist: None,
+        };
+        if self.store.get(Table::Sources, proof.cause().as_bytes())?.is_some() {
+            return Ok(false);
+        }
+        self.apply_source(proof, amount, EntryKind::Emission)?;
+        Ok(true)
+    }
+
+    /// Credits every stored emission this device won that is not credited yet (after a
+    /// crash between storing a step and crediting it). Returns `(index, amount)` of each.
+    pub fn credit_pending_emissions(&mut self, token: &TokenId) -> Result<Vec<(u64, Amount)>, WalletError> {
+        let p = self
+            .rules
+            .policy(token)
+            .ok_or_else(|| usage("this wallet holds no policy for that token"))?
+            .clone();
+        let mut l = EmissionLedger::new(&p)?;
+        let mut out = Vec::new();
+        for s in self.emission_steps(token)? {
+            let before = l.state().clone();
+            let em = l.apply(&s, false).map_err(|e| WalletError::Corrupt {
+                what: "emission step",
+                error: e.to_string(),
+            })?;
+            if let Some((w, a)) = em.winner {
+                if w == self.device_id() && self.credit_emission(before, s, a)? {
+                    out.push((em.index, a));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn random_bytes(&mut self) -> [u8; 32] {
+        <Self as dsm_protocol::session::Ledger>::random(self)
+    }
+}

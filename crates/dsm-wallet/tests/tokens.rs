@@ -1,0 +1,218 @@
+//! The token layer in real wallets (PROTOCOL.md §17): policies imported and persisted,
+//! mint, burn and initial allocations as verified head transitions, receivers refusing
+//! (with a signed refusal) tokens they hold no policy for or whose policy forbids the
+//! transfer, and DJTE joins and emission credits through real storage nodes.
+
+mod common;
+use common::*;
+use dsm_core::chain::{Amount, TokenId};
+use dsm_core::hash::tagged_hash;
+use dsm_core::tags::Tag;
+use dsm_node::api::Node;
+use dsm_node::store::{EmbeddedStore, Quotas};
+use dsm_protocol::session::Session;
+use dsm_token::policy::{
+    BurnRule, InitialAllocation, Issuers, JoinGate, TokenKind, TokenPolicy, TransferRule,
+};
+use dsm_transport::memory_pair;
+use dsm_wallet::driver::{run, Report};
+use dsm_wallet::emissions::{join, sync_emissions};
+use dsm_wallet::nodes::{NodeSet, Replication};
+use dsm_wallet::wallet::{REFUSAL_TOKEN_RULES, REFUSAL_UNKNOWN_TOKEN};
+use dsm_wallet::{EntryKind, Wallet};
+use std::time::Duration;
+
+fn pay(payer: &mut Wallet, payee: &mut Wallet, t: TokenId, amount: u128) -> (Report, Report) {
+    let (mut la, mut lb) = memory_pair(Duration::from_secs(20));
+    let peer = payee.device_id();
+    std::thread::scope(|s| {
+        let h = s.spawn(move || run(&mut Session::listener(), payee, &mut lb));
+        let rd = run(&mut Session::dialer(peer, vec![(t, Amount(amount))]), payer, &mut la);
+        drop(la);
+        (rd, h.join().unwrap())
+    })
+}
+
+fn gold(issuer: &Wallet, kind: TokenKind) -> TokenPolicy {
+    TokenPolicy {
+        ticker: "GOLD".into(),
+        decimals: 0,
+        kind,
+        cap: Amount(10_000),
+        salt: tagged_hash(Tag::Token, &[b"wallet-test-gold"]),
+        issuers: Issuers {
+            threshold: 1,
+            keys: vec![issuer.identity().public_key.clone()],
+        },
+        burn: BurnRule::Holder,
+        transfers: TransferRule::Free,
+        allowlist: None,
+        initial: Vec::new(),
+        djte: None,
+    }
+}
+
+#[test]
+fn mint_transfer_burn_and_refusals_of_unknown_tokens() {
+    let (mut issuer, issuer_store) = memory_wallet(0);
+    let (mut bob, _) = memory_wallet(0);
+    let (mut carol, _) = memory_wallet(0);
+    let p = gold(&issuer, TokenKind::Fungible);
+    let (t, claimed) = issuer.import_policy(p.clone(), None).unwrap();
+    assert!(claimed.is_empty());
+    assert_eq!(issuer.resolve_token("GOLD").unwrap(), t);
+    issuer.mint(&t, Amount(500)).unwrap();
+    assert_eq!(issuer.balance(&t), Amount(500));
+    // Bob holds the policy: accepted.
+    bob.import_policy(p.clone(), None).unwrap();
+    let (rd, rl) = pay(&mut issuer, &mut bob, t, 200);
+    assert!(rd.error.is_none() && rl.error.is_none(), "{rd:?} {rl:?}");
+    assert_eq!((issuer.balance(&t), bob.balance(&t)), (Amount(300), Amount(200)));
+    // Carol does not: her wallet refuses with a signed refusal, the amount comes back.
+    let (rd, _) = pay(&mut issuer, &mut carol, t, 50);
+    assert_eq!(rd.refused.len(), 1);
+    assert_eq!(rd.refused[0].refusal.refusal.reason, REFUSAL_UNKNOWN_TOKEN);
+    assert_eq!((issuer.balance(&t), carol.balance(&t)), (Amount(300), Amount::ZERO));
+    // The sender's own check says why before signing anything.
+    assert!(carol.check_outgoing(&t, &issuer.device_id()).is_err());
+    carol.import_policy(p.clone(), None).unwrap();
+    let (rd, _) = pay(&mut issuer, &mut carol, t, 50);
+    assert!(rd.error.is_none() && rd.refused.is_empty());
+    assert_eq!(carol.balance(&t), Amount(50));
+    // Burn.
+    bob.burn(&t, Amount(20)).unwrap();
+    assert_eq!(bob.balance(&t), Amount(180));
+    assert!(bob.burn(&t, Amount(181)).is_err());
+    // Nobody else can mint.
+    assert!(bob.mint(&t, Amount(1)).is_err());
+    // The policy and the mint sequence survive a restart; the cap holds.
+    let mut issuer = reopen(&issuer_store);
+    let out = issuer.mint(&t, Amount(9_500)).unwrap();
+    assert_eq!((out.seq, out.minted_total), (1, Amount(10_000)));
+    assert!(issuer.mint(&t, Amount(1)).is_err(), "over the cap");
+    let kinds: Vec<EntryKind> = issuer.history().unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == EntryKind::Minted).count(), 2);
+    let total: u128 = [&issuer, &bob, &carol].iter().map(|w| w.balance(&t).0).sum();
+    assert_eq!(total, 10_000 - 20);
+}
+
+#[test]
+fn soulbound_tokens_are_refused_by_sender_and_receiver() {
+    let (mut issuer, _) = memory_wallet(0);
+    let (mut bob, _) = memory_wallet(0);
+    let p = gold(&issuer, TokenKind::Soulbound);
+    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
+    bob.import_policy(p, None).unwrap();
+    issuer.mint(&t, Amount(1)).unwrap();
+    let err = issuer.check_outgoing(&t, &bob.device_id()).unwrap_err();
+    assert!(err.to_string().contains("soulbound"), "{err}");
+    // A sender that skips its own check meets the receiver's refusal.
+    let (rd, _) = pay(&mut issuer, &mut bob, t, 1);
+    assert_eq!(rd.refused.len(), 1);
+    assert_eq!(rd.refused[0].refusal.refusal.reason, REFUSAL_TOKEN_RULES);
+    assert_eq!(issuer.balance(&t), Amount(1));
+}
+
+#[test]
+fn initial_allocations_are_claimed_once() {
+    let (mut alice, store) = memory_wallet(0);
+    let mut p = gold(&alice, TokenKind::Fungible);
+    p.issuers = Issuers::default();
+    p.initial = vec![InitialAllocation { device: alice.device_id(), amount: Amount(700) }];
+    let (t, claimed) = alice.import_policy(p.clone(), None).unwrap();
+    assert_eq!(claimed, vec![Amount(700)]);
+    let (_, again) = alice.import_policy(p.clone(), None).unwrap();
+    assert!(again.is_empty());
+    let mut alice = reopen(&store);
+    let (_, again) = alice.import_policy(p, None).unwrap();
+    assert!(again.is_empty());
+    assert_eq!(alice.balance(&t), Amount(700));
+    assert!(alice.mint(&t, Amount(1)).is_err());
+}
+
+struct Nodes {
+    urls: Vec<String>,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+fn three_nodes() -> Nodes {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let urls = (0..3)
+        .map(|i| {
+            let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let store = EmbeddedStore::open(&dir.path().join(format!("n{i}.redb"))).unwrap();
+            drop(rt.spawn(dsm_node::serve(listener, Node::new(store, Quotas::default()), dsm_node::Timeouts::default())));
+            url
+        })
+        .collect();
+    Nodes { urls, _rt: rt, _dir: dir }
+}
+
+#[test]
+fn djte_joins_and_emission_credits_through_storage_nodes() {
+    let cluster = three_nodes();
+    let nodes = NodeSet::new(cluster.urls.clone(), Replication { n: 3, k: 2, f: 0 }, Duration::from_secs(5));
+    let (mut issuer, _) = memory_wallet(0);
+    let (mut operator, _) = memory_wallet(0);
+    let fee = gold(&issuer, TokenKind::Fungible);
+    let fee_id = fee.token_id();
+    let era = dsm_token::era::era_policy(JoinGate {
+        operators: vec![operator.device_id()],
+        k: 1,
+        fee_token: fee_id,
+        fee: Amount(1),
+    });
+    let era_id = era.token_id();
+    for w in [&mut issuer, &mut operator] {
+        w.import_policy(fee.clone(), None).unwrap();
+    }
+    issuer.mint(&fee_id, Amount(100)).unwrap();
+    let mut members: Vec<(Wallet, dsm_wallet::store::MemoryStore)> = (0..4).map(|_| memory_wallet(0)).collect();
+    for (w, _) in members.iter_mut() {
+        w.import_policy(fee.clone(), None).unwrap();
+        w.import_policy(era.clone(), None).unwrap();
+        // Without paying the operator, the gate is not met.
+        let e = join(w, &nodes, &era_id).unwrap_err();
+        assert!(e.to_string().contains("join gate"), "{e}");
+        pay(&mut issuer, w, fee_id, 2);
+        pay(w, &mut operator, fee_id, 1);
+    }
+    let mut reports = Vec::new();
+    for (w, _) in members.iter_mut() {
+        reports.push(join(w, &nodes, &era_id).unwrap());
+    }
+    assert_eq!(reports[0].winner, None, "nobody was active before the first join");
+    assert_eq!(reports[1].winner.map(|x| x.0), Some(members[0].0.device_id()));
+    for (i, r) in reports.iter().enumerate() {
+        assert_eq!(r.index, i as u64);
+        assert!(r.settled);
+    }
+    // Joining twice is refused.
+    assert!(join(&mut members[0].0, &nodes, &era_id).is_err());
+    // Everyone syncs: each winner is credited exactly once, whatever order it learns in.
+    for (w, _) in members.iter_mut() {
+        sync_emissions(w, &nodes, &era_id).unwrap();
+        let again = sync_emissions(w, &nodes, &era_id).unwrap();
+        assert!(again.credited.is_empty() && again.new_steps == 0);
+    }
+    let state = sync_emissions(&mut members[3].0, &nodes, &era_id).unwrap().state;
+    assert_eq!(state.index, 4);
+    let total: u128 = members.iter().map(|(w, _)| w.balance(&era_id).0).sum();
+    assert_eq!(total, state.emitted.0);
+    assert_eq!(state.emitted.0, 3 * dsm_token::era::EPOCH0_AMOUNT);
+    // A winner restarted from its store keeps the credit and does not take it again.
+    let (w0, s0) = &members[0];
+    let before = w0.balance(&era_id);
+    let mut w0 = reopen(s0);
+    assert!(sync_emissions(&mut w0, &nodes, &era_id).unwrap().credited.is_empty());
+    assert_eq!(w0.balance(&era_id), before);
+    // ERA can be spent like any token, and burned.
+    let (w1, _) = members.split_at_mut(1);
+    let w1 = &mut w1[0].0;
+    if w1.balance(&era_id).0 > 0 {
+        w1.burn(&era_id, Amount(1)).unwrap();
+    }
+}
