@@ -4,6 +4,7 @@
 mod bench;
 mod demo;
 mod online_cmd;
+mod token_cmd;
 mod wallet_cmd;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -235,7 +236,8 @@ enum Command {
         /// A positive whole number of base units.
         #[arg(allow_hyphen_values = true)]
         amount: String,
-        /// The token.
+        /// The token: the ticker of a policy this wallet holds (`dsm token list`), a token
+        /// id (or 8+ hex digits of one), or DEV, the non-production dev-faucet token.
         #[arg(long, default_value = "DEV")]
         token: String,
         #[command(flatten)]
@@ -306,6 +308,19 @@ enum Command {
         /// Verify a proof file and refuse its device from now on.
         #[arg(long, value_name = "FILE", conflicts_with = "export")]
         import: Option<PathBuf>,
+    },
+    /// Tokens: create one from a policy file, import, list, mint, burn, join emissions.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// DJTE emissions: sync each emission token's vault chain from the storage nodes,
+    /// verify every step (join gate, winner selection, spent set, amounts), credit the
+    /// emissions this device won, and print the history with proof sizes.
+    Emissions {
+        /// One token (ticker or id); default: every token with emissions.
+        token: Option<String>,
+        /// Also print step N's proof (canonical bytes, hex).
+        #[arg(long, value_name = "N")]
+        show: Option<u64>,
     },
     /// Storage node commands.
     #[command(subcommand)]
@@ -384,6 +399,79 @@ enum NodesCmd {
         #[arg(long, default_value_t = 1)]
         f: usize,
     },
+}
+
+const POLICY_HELP: &str = "\
+The policy file is TOML. A fungible token with this device as its only issuer:
+
+  ticker = \"GOLD\"            # 2-8 capital letters
+  decimals = 2
+  kind = \"fungible\"          # fungible | nft (cap 1) | soulbound (never transferable)
+  cap = 1000000               # hard cap on everything ever created
+  issuers = [\"self\"]         # \"self\" or SUITE:HEX keys (`dsm token issuer-key`)
+  threshold = 1               # signatures needed to mint (0 = nobody can mint)
+  burn = \"holder\"            # nobody | holder | issuers
+  transfers = \"free\"         # free | allowlist
+  # allowlist = [\"self\", \"bob\"]   # contacts or device ids; binds mints and receivers
+  [[initial]]                 # claimed once by each listed device when it imports
+  to = \"bob\"
+  amount = 500
+
+A token with join-triggered emissions adds [djte] (shard_bits, epoch0_emissions,
+epoch0_amount) and [gate] (operators, k, fee_token, fee), and has no issuers. The
+network's native token: `preset = \"era\"` plus a [gate] table (every other rule is fixed).";
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a token from a TOML policy file: the policy (its hash is the token id) is
+    /// stored in this wallet and written to a .dsmpolicy document for holders to import.
+    #[command(after_help = POLICY_HELP)]
+    Create {
+        /// The TOML policy file.
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// Where to write the policy document (default TICKER-ID.dsmpolicy here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Also publish the document to this wallet's storage nodes.
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Import a token policy (a .dsmpolicy document, or its address at the storage nodes);
+    /// claims any initial allocation for this device. A wallet accepts only tokens whose
+    /// policy it holds.
+    Import {
+        /// The policy document.
+        file: Option<PathBuf>,
+        /// Fetch the document from the storage nodes by its address.
+        #[arg(long, value_name = "ADDR", conflicts_with = "file")]
+        from_nodes: Option<String>,
+    },
+    /// List the tokens this wallet holds policies for, with balances and rules.
+    List,
+    /// Mint units of a token to this device (this device must be its issuer, threshold 1).
+    Mint {
+        /// Ticker or token id.
+        token: String,
+        /// A positive whole number of base units.
+        amount: String,
+    },
+    /// Burn units of a token from this device (when its policy allows).
+    Burn {
+        /// Ticker or token id.
+        token: String,
+        /// A positive whole number of base units.
+        amount: String,
+    },
+    /// Join a token's emissions (DJTE) through the storage nodes: proves the join gate with
+    /// this wallet's payments to the storage operators, and pays one active device chosen
+    /// uniformly at random from committed data.
+    Join {
+        /// Ticker or token id (e.g. ERA).
+        token: String,
+    },
+    /// Print this device's public key as a policy file's `issuers` entry.
+    IssuerKey,
 }
 
 #[derive(Subcommand)]
@@ -567,6 +655,14 @@ fn main() -> ExitCode {
         Command::Receipt { id, out } => wallet_cmd::receipt(&ctx, &id, out),
         Command::Verify { file } => wallet_cmd::verify(&ctx, &file),
         Command::Evidence { export, import } => wallet_cmd::evidence(&ctx, export, import),
+        Command::Token(TokenCmd::Create { policy, out, publish }) => token_cmd::create(&ctx, &policy, out, publish),
+        Command::Token(TokenCmd::Import { file, from_nodes }) => token_cmd::import(&ctx, file, from_nodes),
+        Command::Token(TokenCmd::List) => token_cmd::list(&ctx),
+        Command::Token(TokenCmd::Mint { token, amount }) => token_cmd::mint(&ctx, &token, &amount),
+        Command::Token(TokenCmd::Burn { token, amount }) => token_cmd::burn(&ctx, &token, &amount),
+        Command::Token(TokenCmd::Join { token }) => token_cmd::join(&ctx, &token),
+        Command::Token(TokenCmd::IssuerKey) => token_cmd::issuer_key_cmd(&ctx),
+        Command::Emissions { token, show } => token_cmd::emissions(&ctx, token.as_deref(), show),
         Command::Nodes(NodesCmd::Add { urls }) => online_cmd::nodes_add(&ctx, &urls),
         Command::Nodes(NodesCmd::Remove { url }) => online_cmd::nodes_remove(&ctx, &url),
         Command::Nodes(NodesCmd::List) => online_cmd::nodes_list(&ctx),

@@ -15,7 +15,7 @@ use std::time::Duration;
 /// How long one node request may take before that node counts as down.
 pub(crate) const NODE_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn online_error(e: OnlineError) -> CliError {
+pub(crate) fn online_error(e: OnlineError) -> CliError {
     let code = match &e {
         OnlineError::Session(dsm_protocol::session::SessionError::Locked(_)) => exit::INPUT,
         OnlineError::Session(dsm_protocol::session::SessionError::Build(_)) => exit::INPUT,
@@ -25,7 +25,7 @@ fn online_error(e: OnlineError) -> CliError {
     CliError::new(code, e.to_string())
 }
 
-fn replication_hint(e: &ReplicationError) -> String {
+pub(crate) fn replication_hint(e: &ReplicationError) -> String {
     match e {
         ReplicationError::RegistryTooSmall { have, .. } => format!(
             "{e}: add nodes with `dsm nodes add URL`, or, on a test network only, lower \
@@ -36,7 +36,7 @@ fn replication_hint(e: &ReplicationError) -> String {
 }
 
 /// The wallet's node set, or a clear error when it has none.
-fn node_set(w: &Wallet) -> Res<NodeSet> {
+pub(crate) fn node_set(w: &Wallet) -> Res<NodeSet> {
     let urls = w.nodes()?;
     if urls.is_empty() {
         return Err(CliError::new(
@@ -183,7 +183,7 @@ pub fn send_online(ctx: &Ctx, to: &str, amount: &str, token_label: &str) -> Res 
         )
     })?;
     let peer = contact.device_id()?;
-    let tok = token(token_label);
+    let tok = w.resolve_token(token_label)?;
     let have = w.balance(&tok);
     if have < amount {
         return Err(CliError::new(
@@ -197,7 +197,10 @@ pub fn send_online(ctx: &Ctx, to: &str, amount: &str, token_label: &str) -> Res 
     nodes
         .placement(peer.b0x_address().as_bytes())
         .map_err(|e| CliError::new(exit::INPUT, replication_hint(&e)))?;
-    w.remember_token(token_label)?;
+    w.check_outgoing(&tok, &peer)?;
+    if tok == token(token_label) {
+        w.remember_token(token_label)?;
+    }
     let sent = online::send_online(&mut w, &nodes, &peer, tok, amount).map_err(online_error)?;
     let id = sent.proposal.proposal.commit().to_hex();
     for f in &sent.faults {

@@ -64,7 +64,7 @@ impl From<WalletError> for CliError {
             | WalletError::AlreadyExists
             | WalletError::Corrupt { .. } => exit::WALLET,
             WalletError::Keystore(_) => exit::WALLET,
-            WalletError::Contact(_) | WalletError::Balance(_) => exit::INPUT,
+            WalletError::Contact(_) | WalletError::Balance(_) | WalletError::Token(_) => exit::INPUT,
             _ => exit::FAILURE,
         };
         let msg = match &e {
@@ -838,7 +838,7 @@ pub fn send(
     let mut w = ctx.open()?;
     let contact = w.find_contact(to)?.ok_or_else(|| CliError::new(exit::INPUT, format!("unknown contact {to:?}; add it with `dsm contact add <card>` (see `dsm contact list`)")))?;
     let peer = contact.device_id()?;
-    let tok = token(token_label);
+    let tok = w.resolve_token(token_label)?;
     let mut transfers = Vec::new();
     if let Some(a) = amount {
         let have = w.balance(&tok);
@@ -850,7 +850,10 @@ pub fn send(
                 ),
             ));
         }
-        w.remember_token(token_label)?;
+        w.check_outgoing(&tok, &peer)?;
+        if tok == token(token_label) {
+            w.remember_token(token_label)?;
+        }
         transfers.push((tok, a));
     }
     if !ctx.json && !ctx.report_to_stderr {

@@ -1,0 +1,491 @@
+//! `dsm token …` and `dsm emissions`: CPTA policies from TOML files, mint, burn, DJTE joins
+//! and the emission history with its proofs.
+
+use crate::online_cmd::{node_set, online_error, replication_hint};
+use crate::wallet_cmd::{exit, parse_amount, peer_name, short, CliError, Ctx, Res};
+use dsm_core::chain::{Amount, TokenId};
+use dsm_core::codec::Canonical;
+use dsm_core::crypto::{PublicKey, SuiteId};
+use dsm_core::hash::{object_address, Digest};
+use dsm_core::identity::DeviceId;
+use dsm_token::djte::verify_step;
+use dsm_token::era::era_policy;
+use dsm_token::policy::{
+    allowlist_tree, BurnRule, DjteParams, InitialAllocation, Issuers, JoinGate, TokenKind, TokenPolicy, TransferRule,
+};
+use dsm_wallet::online::OnlineError;
+use dsm_wallet::Wallet;
+use serde::Deserialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// A whole number written as a TOML integer or, above 2^63, a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Num {
+    Int(i64),
+    Str(String),
+}
+
+impl Num {
+    fn amount(&self, what: &str) -> Res<Amount> {
+        match self {
+            Num::Int(i) if *i > 0 => Ok(Amount(*i as u128)),
+            Num::Int(_) => Err(input(format!("{what} must be greater than zero"))),
+            Num::Str(s) => parse_amount(s).map_err(|e| input(format!("{what}: {}", e.msg))),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GateFile {
+    operators: Vec<String>,
+    k: u32,
+    fee_token: String,
+    fee: Num,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DjteFile {
+    shard_bits: u32,
+    epoch0_emissions: u64,
+    epoch0_amount: Num,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InitialFile {
+    to: String,
+    amount: Num,
+}
+
+/// The TOML policy file (see `dsm token create --help`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    preset: Option<String>,
+    ticker: Option<String>,
+    decimals: Option<u32>,
+    kind: Option<String>,
+    cap: Option<Num>,
+    burn: Option<String>,
+    transfers: Option<String>,
+    #[serde(default)]
+    issuers: Vec<String>,
+    threshold: Option<u32>,
+    allowlist: Option<Vec<String>>,
+    #[serde(default)]
+    initial: Vec<InitialFile>,
+    djte: Option<DjteFile>,
+    gate: Option<GateFile>,
+}
+
+/// What `dsm token create` writes and `dsm token import` reads: the canonical policy and
+/// the allowlist members (if any), as JSON.
+#[derive(serde::Serialize, Deserialize)]
+struct PolicyDocument {
+    token: String,
+    ticker: String,
+    policy: String,
+    #[serde(default)]
+    allowlist: Vec<String>,
+}
+
+fn input(msg: impl Into<String>) -> CliError {
+    CliError::new(exit::INPUT, msg)
+}
+
+fn device_ref(w: &Wallet, s: &str) -> Res<DeviceId> {
+    if s == "self" {
+        return Ok(w.device_id());
+    }
+    if let Some(c) = w.find_contact(s)? {
+        return Ok(c.device_id()?);
+    }
+    Digest::from_hex(s)
+        .map(DeviceId)
+        .ok_or_else(|| input(format!("{s:?} is neither \"self\", a contact name, nor a 64-hex-digit device id")))
+}
+
+fn issuer_key(w: &Wallet, s: &str) -> Res<PublicKey> {
+    if s == "self" {
+        return Ok(w.identity().public_key.clone());
+    }
+    let bad = || input(format!("issuer {s:?}: write \"self\" or SUITE:HEX (ml-dsa-65:… or slh-dsa-sha2-128f:…, the issuer's public key, printed by `dsm token issuer-key` on its device)"));
+    let (suite, hexkey) = s.split_once(':').ok_or_else(bad)?;
+    let suite = match suite {
+        "ml-dsa-65" => SuiteId::MlDsa65,
+        "slh-dsa-sha2-128f" => SuiteId::SlhDsaSha2_128f,
+        _ => return Err(bad()),
+    };
+    let bytes = hex::decode(hexkey).map_err(|_| bad())?;
+    PublicKey::from_parts(suite, bytes).map_err(|_| bad())
+}
+
+/// A fresh salt from the operating system, so two policies with equal rules are two tokens.
+fn random_salt() -> Res<Digest> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| CliError::new(exit::FAILURE, format!("the operating system's random number generator failed: {e}")))?;
+    Ok(Digest(b))
+}
+
+fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> {
+    let gate = match &f.gate {
+        None => None,
+        Some(g) => {
+            let mut operators = g
+                .operators
+                .iter()
+                .map(|o| device_ref(w, o))
+                .collect::<Res<Vec<_>>>()?;
+            operators.sort();
+            operators.dedup();
+            Some(JoinGate {
+                operators,
+                k: g.k,
+                fee_token: w.resolve_token(&g.fee_token)?,
+                fee: g.fee.amount("gate.fee")?,
+            })
+        }
+    };
+    if f.preset.as_deref() == Some("era") {
+        let gate = gate.ok_or_else(|| input("preset = \"era\" needs a [gate] table: operators, k, fee_token, fee"))?;
+        if f.ticker.is_some() || f.cap.is_some() || f.djte.is_some() || !f.initial.is_empty() || !f.issuers.is_empty() {
+            return Err(input("preset = \"era\" fixes every rule but the [gate]; remove the other settings"));
+        }
+        return Ok((era_policy(gate), Vec::new()));
+    }
+    if let Some(p) = &f.preset {
+        return Err(input(format!("unknown preset {p:?}; the only preset is \"era\"")));
+    }
+    let kind = match f.kind.as_deref().unwrap_or("fungible") {
+        "fungible" => TokenKind::Fungible,
+        "nft" => TokenKind::Nft,
+        "soulbound" => TokenKind::Soulbound,
+        k => return Err(input(format!("kind {k:?}: use fungible, nft or soulbound"))),
+    };
+    let burn = match f.burn.as_deref().unwrap_or("holder") {
+        "nobody" => BurnRule::Nobody,
+        "holder" => BurnRule::Holder,
+        "issuers" => BurnRule::Issuers,
+        b => return Err(input(format!("burn {b:?}: use nobody, holder or issuers"))),
+    };
+    let transfers = match f.transfers.as_deref().unwrap_or("free") {
+        "free" => TransferRule::Free,
+        "allowlist" => TransferRule::AllowlistOnly,
+        t => return Err(input(format!("transfers {t:?}: use free or allowlist"))),
+    };
+    let keys = f.issuers.iter().map(|s| issuer_key(w, s)).collect::<Res<Vec<_>>>()?;
+    let threshold = f.threshold.unwrap_or(if keys.is_empty() { 0 } else { 1 });
+    let mut initial = f
+        .initial
+        .iter()
+        .map(|l| Ok(InitialAllocation { device: device_ref(w, &l.to)?, amount: l.amount.amount("initial.amount")? }))
+        .collect::<Res<Vec<_>>>()?;
+    initial.sort_by_key(|l| l.device);
+    let salt = random_salt()?;
+    let members = match &f.allowlist {
+        None => Vec::new(),
+        Some(m) => m.iter().map(|s| device_ref(w, s)).collect::<Res<Vec<_>>>()?,
+    };
+    let djte = match (f.djte, gate) {
+        (None, None) => None,
+        (Some(d), Some(gate)) => Some(DjteParams {
+            shard_bits: d.shard_bits,
+            epoch0_emissions: d.epoch0_emissions,
+            epoch0_amount: d.epoch0_amount.amount("djte.epoch0_amount")?,
+            gate,
+        }),
+        _ => return Err(input("emissions need both a [djte] and a [gate] table")),
+    };
+    let p = TokenPolicy {
+        ticker: f.ticker.ok_or_else(|| input("the policy needs a ticker (2-8 capital letters)"))?,
+        decimals: f.decimals.unwrap_or(0),
+        kind,
+        cap: f.cap.ok_or_else(|| input("the policy needs a cap"))?.amount("cap")?,
+        salt,
+        issuers: Issuers { threshold, keys },
+        burn,
+        transfers,
+        allowlist: f.allowlist.as_ref().map(|_| allowlist_tree(&salt, &members).root()),
+        initial,
+        djte,
+    };
+    p.validate().map_err(|e| input(format!("the policy is not valid: {e}")))?;
+    Ok((p, members))
+}
+
+fn document(p: &TokenPolicy, members: &[DeviceId]) -> PolicyDocument {
+    PolicyDocument {
+        token: p.token_id().digest().to_hex(),
+        ticker: p.ticker.clone(),
+        policy: hex::encode(p.to_bytes()),
+        allowlist: members.iter().map(|m| m.digest().to_hex()).collect(),
+    }
+}
+
+fn parse_document(bytes: &[u8]) -> Res<(TokenPolicy, Vec<DeviceId>)> {
+    let doc: PolicyDocument = serde_json::from_slice(bytes)
+        .map_err(|e| input(format!("not a token policy document (made by `dsm token create`): {e}")))?;
+    let raw = hex::decode(&doc.policy).map_err(|_| input("the document's policy is not hex"))?;
+    let p = TokenPolicy::from_bytes(&raw).map_err(|e| input(format!("the policy bytes are refused: {e}")))?;
+    if p.token_id().digest().to_hex() != doc.token {
+        return Err(input("the document's token id does not match its policy bytes"));
+    }
+    let members = doc
+        .allowlist
+        .iter()
+        .map(|h| Digest::from_hex(h).map(DeviceId).ok_or_else(|| input("an allowlist member is not a device id")))
+        .collect::<Res<Vec<_>>>()?;
+    Ok((p, members))
+}
+
+fn describe(p: &TokenPolicy) -> String {
+    let kind = match p.kind {
+        TokenKind::Fungible => "fungible",
+        TokenKind::Nft => "nft",
+        TokenKind::Soulbound => "soulbound",
+    };
+    let mint = match p.issuers.threshold {
+        0 => "no minting".to_string(),
+        t => format!("mint by {t} of {} issuers", p.issuers.keys.len()),
+    };
+    let burn = match p.burn {
+        BurnRule::Nobody => "no burning",
+        BurnRule::Holder => "holders burn",
+        BurnRule::Issuers => "burns need issuers",
+    };
+    let djte = match &p.djte {
+        Some(d) => format!(", DJTE emissions ({} shards, epoch 0: {} × {}; join: pay {} of {} operators ≥ {})", 1u64 << d.shard_bits, d.epoch0_emissions, d.epoch0_amount, d.gate.k, d.gate.operators.len(), d.gate.fee),
+        None => String::new(),
+    };
+    format!("{kind}, cap {}, {mint}, {burn}{}{djte}", p.cap, if p.allowlist.is_some() { ", allowlist" } else { "" })
+}
+
+/// `dsm token create --policy FILE`.
+pub fn create(ctx: &Ctx, policy_file: &Path, out: Option<PathBuf>, publish: bool) -> Res {
+    let mut w = ctx.open()?;
+    let text = std::fs::read_to_string(policy_file)
+        .map_err(|e| input(format!("cannot read {}: {e}", policy_file.display())))?;
+    let f: PolicyFile = toml::from_str(&text).map_err(|e| input(format!("{}: {e}", policy_file.display())))?;
+    let (p, members) = build_policy(&w, f)?;
+    let allow = p.allowlist.is_some().then_some(members.as_slice());
+    let (id, claimed) = w.import_policy(p.clone(), allow)?;
+    let doc = serde_json::to_vec_pretty(&document(&p, &members)).expect("plain data");
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("{}-{}.dsmpolicy", p.ticker, short(&id.digest().to_hex()))));
+    std::fs::write(&out, &doc).map_err(|e| CliError::new(exit::FAILURE, format!("cannot write {}: {e}", out.display())))?;
+    let published = if publish { Some(publish_document(&w, &doc)?) } else { None };
+    ctx.print(
+        |o| {
+            writeln!(o, "created token {} — id {}", p.ticker, id.digest().to_hex())?;
+            writeln!(o, "  {}", describe(&p))?;
+            writeln!(o, "  policy document: {} (give it to holders: `dsm token import {}`)", out.display(), out.display())?;
+            if let Some(addr) = &published {
+                writeln!(o, "  published to the storage nodes: `dsm token import --from-nodes {addr}`")?;
+            }
+            for a in &claimed {
+                writeln!(o, "  claimed this device's initial allocation: {a} {}", p.ticker)?;
+            }
+            Ok(())
+        },
+        json!({"token": id.digest().to_hex(), "ticker": p.ticker, "file": out.display().to_string(), "published": published, "claimed": claimed.iter().map(|a| a.0.to_string()).collect::<Vec<_>>()}),
+    )
+}
+
+fn publish_document(w: &Wallet, doc: &[u8]) -> Res<String> {
+    let nodes = node_set(w)?;
+    let (addr, _, _) = nodes
+        .put_object(doc)
+        .map_err(|e| input(replication_hint(&e)))?;
+    Ok(addr.to_hex())
+}
+
+/// `dsm token import FILE | --from-nodes ADDR`.
+pub fn import(ctx: &Ctx, file: Option<PathBuf>, from_nodes: Option<String>) -> Res {
+    let mut w = ctx.open()?;
+    let bytes = match (file, from_nodes) {
+        (Some(f), None) => std::fs::read(&f).map_err(|e| input(format!("cannot read {}: {e}", f.display())))?,
+        (None, Some(a)) => {
+            let addr = Digest::from_hex(&a).ok_or_else(|| input("--from-nodes takes the 64-hex-digit address `dsm token create --publish` printed"))?;
+            let nodes = node_set(&w)?;
+            let (b, _) = nodes.get_object(&addr).map_err(|e| input(replication_hint(&e)))?;
+            if object_address(&b) != addr {
+                return Err(input("the nodes returned other bytes"));
+            }
+            b
+        }
+        _ => return Err(input("give a policy document file, or --from-nodes ADDR")),
+    };
+    let (p, members) = parse_document(&bytes)?;
+    let allow = p.allowlist.is_some().then_some(members.as_slice());
+    let (id, claimed) = w.import_policy(p.clone(), allow)?;
+    ctx.print(
+        |o| {
+            writeln!(o, "imported token {} — id {}", p.ticker, id.digest().to_hex())?;
+            writeln!(o, "  {}", describe(&p))?;
+            for a in &claimed {
+                writeln!(o, "  claimed this device's initial allocation: {a} {}", p.ticker)?;
+            }
+            Ok(())
+        },
+        json!({"token": id.digest().to_hex(), "ticker": p.ticker, "claimed": claimed.iter().map(|a| a.0.to_string()).collect::<Vec<_>>()}),
+    )
+}
+
+/// `dsm token list`.
+pub fn list(ctx: &Ctx) -> Res {
+    let w = ctx.open()?;
+    let tokens = w.tokens();
+    ctx.print(
+        |o| {
+            if tokens.is_empty() {
+                return writeln!(o, "no token policies yet: `dsm token create --policy FILE.toml` or `dsm token import FILE`");
+            }
+            writeln!(o, "{:<8} {:<18} {:>16}  RULES", "TICKER", "ID", "BALANCE")?;
+            for t in &tokens {
+                writeln!(o, "{:<8} {:<18} {:>16}  {}", t.policy.ticker, short(&t.id.digest().to_hex()), t.balance.0, describe(&t.policy))?;
+            }
+            Ok(())
+        },
+        json!({"tokens": tokens.iter().map(|t| json!({"ticker": t.policy.ticker, "token": t.id.digest().to_hex(), "balance": t.balance.0.to_string(), "cap": t.policy.cap.0.to_string()})).collect::<Vec<_>>()}),
+    )
+}
+
+fn known(w: &Wallet, name: &str) -> Res<(TokenId, TokenPolicy)> {
+    let id = w.resolve_token(name)?;
+    let p = w
+        .token_rules()
+        .policy(&id)
+        .cloned()
+        .ok_or_else(|| input(format!("this wallet holds no policy for {name:?}; see `dsm token list`")))?;
+    Ok((id, p))
+}
+
+/// `dsm token mint TOKEN AMOUNT`.
+pub fn mint(ctx: &Ctx, token: &str, amount: &str) -> Res {
+    let amount = parse_amount(amount)?;
+    let mut w = ctx.open()?;
+    let (id, p) = known(&w, token)?;
+    let out = w.mint(&id, amount)?;
+    ctx.print(
+        |o| writeln!(o, "minted {amount} {} to this device (mint #{}, {} of the cap of {} now created); balance {}", p.ticker, out.seq, out.minted_total, p.cap, w.balance(&id)),
+        json!({"token": id.digest().to_hex(), "amount": amount.0.to_string(), "seq": out.seq, "minted_total": out.minted_total.0.to_string()}),
+    )
+}
+
+/// `dsm token burn TOKEN AMOUNT`.
+pub fn burn(ctx: &Ctx, token: &str, amount: &str) -> Res {
+    let amount = parse_amount(amount)?;
+    let mut w = ctx.open()?;
+    let (id, p) = known(&w, token)?;
+    let have = w.balance(&id);
+    if have < amount {
+        return Err(input(format!("insufficient balance: you have {have} {}, the burn needs {amount}", p.ticker)));
+    }
+    w.burn(&id, amount)?;
+    ctx.print(
+        |o| writeln!(o, "burned {amount} {}; balance {}", p.ticker, w.balance(&id)),
+        json!({"token": id.digest().to_hex(), "burned": amount.0.to_string(), "balance": w.balance(&id).0.to_string()}),
+    )
+}
+
+fn token_online_error(e: OnlineError) -> CliError {
+    match e {
+        OnlineError::Wallet(dsm_wallet::WalletError::Token(m)) => input(m),
+        OnlineError::Replication(r) => input(replication_hint(&r)),
+        e => online_error(e),
+    }
+}
+
+/// `dsm token join TOKEN`.
+pub fn join(ctx: &Ctx, token: &str) -> Res {
+    let mut w = ctx.open()?;
+    let (id, p) = known(&w, token)?;
+    let nodes = node_set(&w)?;
+    if !ctx.json {
+        eprintln!("joining {}'s emissions through {} storage nodes…", p.ticker, nodes.nodes().len());
+    }
+    let r = dsm_wallet::emissions::join(&mut w, &nodes, &id).map_err(token_online_error)?;
+    let paid = match &r.winner {
+        None => "nobody was active before, so nothing was emitted".to_string(),
+        Some((d, a)) => format!("it paid {a} {} to {}", p.ticker, peer_name(&w, d)),
+    };
+    ctx.print(
+        |o| writeln!(o, "joined as activation #{}: {paid}; the step is on {} nodes ({})", r.index, r.acks, if r.settled { "settled" } else { "not yet settled: run `dsm emissions` later" }),
+        json!({"token": id.digest().to_hex(), "index": r.index, "winner": r.winner.map(|(d, a)| json!({"device": d.digest().to_hex(), "amount": a.0.to_string()})), "settled": r.settled}),
+    )
+}
+
+/// `dsm emissions [TOKEN] [--show N]`.
+pub fn emissions(ctx: &Ctx, token: Option<&str>, show: Option<u64>) -> Res {
+    let mut w = ctx.open()?;
+    let candidates: Vec<(TokenId, TokenPolicy)> = match token {
+        Some(t) => vec![known(&w, t)?],
+        None => w.tokens().into_iter().filter(|t| t.policy.djte.is_some()).map(|t| (t.id, t.policy)).collect(),
+    };
+    if candidates.is_empty() {
+        return Err(input("this wallet holds no token with emissions; import one (e.g. the network's ERA policy) with `dsm token import`"));
+    }
+    for (id, p) in candidates {
+        if p.djte.is_none() {
+            return Err(input(format!("{} has no emissions", p.ticker)));
+        }
+        let synced = match node_set(&w) {
+            Ok(nodes) => Some(dsm_wallet::emissions::sync_emissions(&mut w, &nodes, &id).map_err(token_online_error)?),
+            Err(_) => None,
+        };
+        let steps = w.emission_steps(&id)?;
+        let ledger = w.emission_ledger(&id)?;
+        let mut state = dsm_token::djte::EmissionState::genesis(&p).expect("a DJTE policy");
+        let mut rows = Vec::new();
+        for s in &steps {
+            let em = verify_step(&p, &state, s, false).map_err(|e| CliError::new(exit::INVALID, e.to_string()))?;
+            rows.push((em.clone(), s.proof.to_bytes().len(), s.to_bytes().len()));
+            state = em.next;
+        }
+        let st = ledger.state();
+        ctx.print(
+            |o| {
+                writeln!(o, "{} emissions — {} joins, {} active, {} emitted, {} left in the vault", p.ticker, st.index, st.active, st.emitted, st.remaining)?;
+                if let Some(s) = &synced {
+                    writeln!(o, "  synced {} new steps from the storage nodes; credited to this device now: {}", s.new_steps, if s.credited.is_empty() { "nothing".to_string() } else { s.credited.iter().map(|(e, a)| format!("#{e}: {a}")).collect::<Vec<_>>().join(", ") })?;
+                } else {
+                    writeln!(o, "  (no storage nodes configured: showing the steps this wallet verified before)")?;
+                }
+                writeln!(o, "  {:>5}  {:<22} {:<22} {:>12}  {:>6}  RECEIPT", "#", "JOINED", "WINNER", "AMOUNT", "PROOF")?;
+                for (em, proof_len, _) in &rows {
+                    let (winner, amount) = match &em.winner {
+                        Some((d, a)) => (peer_name(&w, d), a.0.to_string()),
+                        None => ("—".into(), "0".into()),
+                    };
+                    writeln!(o, "  {:>5}  {:<22} {:<22} {:>12}  {:>5}B  {}", em.index, peer_name(&w, &em.joiner), winner, amount, proof_len, short(&em.receipt.to_hex()))?;
+                }
+                if let Some(n) = show {
+                    match steps.get(n as usize) {
+                        Some(s) => writeln!(o, "  step #{n} proof (canonical bytes, hex):\n{}", hex::encode(s.proof.to_bytes()))?,
+                        None => writeln!(o, "  there is no step #{n}")?,
+                    }
+                }
+                Ok(())
+            },
+            json!({"token": id.digest().to_hex(), "ticker": p.ticker, "joins": st.index, "active": st.active, "emitted": st.emitted.0.to_string(), "remaining": st.remaining.0.to_string(),
+                   "steps": rows.iter().map(|(em, pl, sl)| json!({"index": em.index, "joiner": em.joiner.digest().to_hex(), "winner": em.winner.map(|(d, _)| d.digest().to_hex()), "amount": em.winner.map(|(_, a)| a.0.to_string()).unwrap_or("0".into()), "receipt": em.receipt.to_hex(), "proof_bytes": pl, "step_bytes": sl})).collect::<Vec<_>>(),
+                   "proof": show.and_then(|n| steps.get(n as usize)).map(|s| hex::encode(s.proof.to_bytes()))}),
+        )?;
+    }
+    Ok(())
+}
+
+/// `dsm token issuer-key`: this device's public key as a policy file names an issuer.
+pub fn issuer_key_cmd(ctx: &Ctx) -> Res {
+    let w = ctx.open()?;
+    let k = &w.identity().public_key;
+    let suite = match k.suite() {
+        SuiteId::MlDsa65 => "ml-dsa-65",
+        SuiteId::SlhDsaSha2_128f => "slh-dsa-sha2-128f",
+    };
+    let line = format!("{suite}:{}", hex::encode(k.key_bytes()));
+    ctx.print(|o| writeln!(o, "{line}"), json!({"issuer": line}))
+}
