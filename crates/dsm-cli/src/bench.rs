@@ -17,7 +17,7 @@ use dsm_protocol::session::Session;
 use dsm_transport::memory_pair;
 use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::store::{MemoryStore, RedbStore, Store};
-use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
+use dsm_wallet::Wallet;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -139,11 +139,30 @@ fn wallet_transfers(
     n: usize,
 ) -> Result<(Duration, Vec<u8>), Error> {
     let mut a = Wallet::create(stores.0, suite, b"bench", kdf())?;
-    a.dev_faucet(DEFAULT_TOKEN, Amount(1_000_000))?;
     let mut b = Wallet::create(stores.1, suite, b"bench", kdf())?;
+    // Funded the way real value enters: a token policy with `a` as its issuer, and a mint.
+    let policy = dsm_token::TokenPolicy {
+        ticker: "BENCH".into(),
+        decimals: 0,
+        kind: dsm_token::policy::TokenKind::Fungible,
+        cap: Amount(1_000_000),
+        salt: dsm_core::hash::tagged_hash(dsm_core::tags::Tag::Token, &[b"dsm bench"]),
+        issuers: dsm_token::policy::Issuers {
+            threshold: 1,
+            keys: vec![a.identity().public_key.clone()],
+        },
+        burn: dsm_token::policy::BurnRule::Nobody,
+        transfers: dsm_token::policy::TransferRule::Free,
+        allowlist: None,
+        initial: Vec::new(),
+        djte: None,
+    };
+    let (t, _) = a.import_policy(policy.clone(), None)?;
+    b.import_policy(policy, None)?;
+    a.mint(&t, Amount(1_000_000))?;
     let peer = b.device_id();
     let (x, y) = memory_pair(Duration::from_secs(60));
-    let transfers = (0..n).map(|_| (token(DEFAULT_TOKEN), Amount(1))).collect();
+    let transfers = (0..n).map(|_| (t, Amount(1))).collect();
     let start = Instant::now();
     let report = std::thread::scope(|s| {
         let h = s.spawn(move || {

@@ -14,7 +14,11 @@ use dsm_wallet::nodes::{NodeSet, Replication};
 use dsm_wallet::online::{self, Settlement};
 use dsm_wallet::store::RedbStore;
 use dsm_wallet::wallet::EntropyContributor;
-use dsm_wallet::{token, Contact, Wallet, DEFAULT_TOKEN};
+use dsm_core::chain::TokenId;
+use dsm_token::djte::verify_step;
+use dsm_token::policy::{BurnRule, InitialAllocation, Issuers, JoinGate, TokenKind, TokenPolicy, TransferRule};
+use dsm_wallet::emissions;
+use dsm_wallet::{Contact, Wallet};
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -30,15 +34,14 @@ fn open(dir: &Path, name: &str) -> Result<Wallet, Error> {
     )?)
 }
 
-fn create(dir: &Path, name: &str, suite: SuiteId, faucet: u128) -> Result<Wallet, Error> {
-    create_with(dir, name, suite, faucet, &[])
+fn create(dir: &Path, name: &str, suite: SuiteId) -> Result<Wallet, Error> {
+    create_with(dir, name, suite, &[])
 }
 
 fn create_with(
     dir: &Path,
     name: &str,
     suite: SuiteId,
-    faucet: u128,
     contributors: &[&dyn EntropyContributor],
 ) -> Result<Wallet, Error> {
     let mut w = Wallet::create_with_contributors(
@@ -49,9 +52,6 @@ fn create_with(
         contributors,
     )?;
     w.set_name(name)?;
-    if faucet > 0 {
-        w.dev_faucet(DEFAULT_TOKEN, Amount(faucet))?;
-    }
     Ok(w)
 }
 
@@ -74,8 +74,15 @@ fn introduce(ws: &mut [&mut Wallet]) -> Result<(), Error> {
     Ok(())
 }
 
+/// The demo's currency: a CPTA token alice issues (set in `run`).
+static CASH: std::sync::OnceLock<TokenId> = std::sync::OnceLock::new();
+
+fn cash() -> TokenId {
+    *CASH.get().expect("the CASH token is created first")
+}
+
 fn dev(w: &Wallet) -> u128 {
-    w.balance(&token(DEFAULT_TOKEN)).0
+    w.balance(&cash()).0
 }
 
 /// One session over real TCP on loopback; the payee's outgoing frames can be faulted.
@@ -91,7 +98,7 @@ fn over_tcp(
     let peer = payee.device_id();
     let transfers = amounts
         .iter()
-        .map(|a| (token(DEFAULT_TOKEN), Amount(*a)))
+        .map(|a| (cash(), Amount(*a)))
         .collect();
     std::thread::scope(|s| {
         let h = s.spawn(move || -> Result<Report, dsm_transport::TransportError> {
@@ -124,7 +131,7 @@ fn over_dir(
         });
         let mut link = DirLink::dial(dir, T)?;
         let rd = driver::run(
-            &mut Session::dialer(peer, vec![(token(DEFAULT_TOKEN), Amount(amount))]),
+            &mut Session::dialer(peer, vec![(cash(), Amount(amount))]),
             payer,
             &mut link,
         );
@@ -170,7 +177,7 @@ fn outcome(out: &mut dyn Write, who: &Wallet, r: &Report) -> Result<(), Error> {
         };
         writeln!(
             out,
-            "     {:<8} {verb} {} DEV {} {name}, receipt {}{resumed}",
+            "     {:<8} {verb} {} CASH {} {name}, receipt {}{resumed}",
             who.name()?.unwrap_or_default(),
             p.step.amount,
             if c.outgoing { "to" } else { "from" },
@@ -209,32 +216,42 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     )?;
 
     writeln!(out, "1. Four devices create wallets (redb file each; key sealed with Argon2id + XChaCha20-Poly1305).")?;
-    let mut alice = create(dir, "alice", suite, 1000)?;
-    let mut bob = create(dir, "bob", suite, 0)?;
-    let mut carol = create(dir, "carol", suite, 0)?;
-    let mut mallory = create(dir, "mallory", suite, 100)?;
+    let mut alice = create(dir, "alice", suite)?;
+    let mut bob = create(dir, "bob", suite)?;
+    let mut carol = create(dir, "carol", suite)?;
+    let mut mallory = create(dir, "mallory", suite)?;
     for w in [&alice, &bob, &carol, &mallory] {
-        let faucet = if dev(w) > 0 {
-            format!(
-                "  {} DEV from the dev faucet (NON-PRODUCTION allocation, on the chain as such)",
-                dev(w)
-            )
-        } else {
-            String::new()
-        };
-        writeln!(
-            out,
-            "     {:<8} device {}{faucet}",
-            w.name()?.unwrap_or_default(),
-            short(&w.device_id())
-        )?;
+        writeln!(out, "     {:<8} device {}", w.name()?.unwrap_or_default(), short(&w.device_id()))?;
     }
     introduce(&mut [&mut alice, &mut bob, &mut carol, &mut mallory])?;
     writeln!(
         out,
-        "     contact cards exchanged, e.g. {}…\n",
+        "     contact cards exchanged, e.g. {}…",
         &bob.card("bob")[..40]
     )?;
+    // Value enters only through a token policy: alice issues CASH.
+    let policy = TokenPolicy {
+        ticker: "CASH".into(),
+        decimals: 0,
+        kind: TokenKind::Fungible,
+        cap: Amount(10_000),
+        salt: dsm_core::hash::tagged_hash(dsm_core::tags::Tag::Token, &[b"dsm demo cash"]),
+        issuers: Issuers { threshold: 1, keys: vec![alice.identity().public_key.clone()] },
+        burn: BurnRule::Holder,
+        transfers: TransferRule::Free,
+        allowlist: None,
+        initial: vec![InitialAllocation { device: mallory.device_id(), amount: Amount(100) }],
+        djte: None,
+    };
+    let id = policy.token_id();
+    CASH.set(id).map_err(|_| "the demo runs once per process")?;
+    for w in [&mut alice, &mut bob, &mut carol, &mut mallory] {
+        w.import_policy(policy.clone(), None)?;
+    }
+    let m = alice.mint(&id, Amount(1000))?;
+    writeln!(out, "     alice creates token CASH (CPTA policy: cap 10000, she is the only issuer, holders may burn; id {}…);", &id.digest().to_hex()[..12])?;
+    writeln!(out, "     every wallet imports the policy (a wallet refuses tokens whose policy it does not hold).")?;
+    writeln!(out, "     alice mints 1000 CASH to herself (mint #{}, signed, checked against the cap); mallory claims the policy's initial allocation of {} CASH\n", m.seq, dev(&mallory))?;
 
     writeln!(out, "2. alice pays bob 250 over TCP.")?;
     let (ra, rb, addr) = over_tcp(&mut alice, &mut bob, &[250], None, T)?;
@@ -294,7 +311,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     ok(&ra)?;
     ok(&rc)?;
     for x in &ra.refused {
-        writeln!(out, "     carol signed a refusal of {} DEV (her head records it); alice verified it and took the amount back: alice holds {} DEV", x.proposal.proposal.step.amount, dev(&alice))?;
+        writeln!(out, "     carol signed a refusal of {} CASH (her head records it); alice verified it and took the amount back: alice holds {} CASH", x.proposal.proposal.step.amount, dev(&alice))?;
     }
     if ra.refused.len() != 1 {
         return Err("the refusal did not happen".into());
@@ -313,7 +330,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     let head = mallory.head().digest().to_string();
     writeln!(
         out,
-        "     both copies sit on head {}, holding 100 DEV",
+        "     both copies sit on head {}, holding 100 CASH",
         &head[..12]
     )?;
     let (rm, rb, _) = over_tcp(&mut mallory, &mut bob, &[100], None, T)?;
@@ -355,7 +372,8 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         .iter()
         .map(|c| c as &dyn EntropyContributor)
         .collect();
-    let mut dave = create_with(dir, "dave", suite, 0, &genesis_nodes)?;
+    let mut dave = create_with(dir, "dave", suite, &genesis_nodes)?;
+    dave.import_policy(policy.clone(), None)?;
     writeln!(
         out,
         "     a new wallet, dave, takes genesis entropy from itself and the {} nodes by commit–reveal: {} contributions in its genesis record",
@@ -382,7 +400,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         &mut alice,
         &nodes,
         &dave.device_id(),
-        token(DEFAULT_TOKEN),
+        cash(),
         Amount(40),
     )?;
     writeln!(
@@ -399,7 +417,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         &mut alice,
         &nodes,
         &dave.device_id(),
-        token(DEFAULT_TOKEN),
+        cash(),
         Amount(1),
     ) {
         Err(e) => writeln!(out, "     alice tries to pay dave again at once: {e}")?,
@@ -407,7 +425,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     }
     let r = online::sync(&mut dave, &nodes)?;
     for c in &r.received {
-        writeln!(out, "     dave comes online and syncs: checks the anchor is settled, then credits {} DEV and posts his acceptance to alice's b0x", c.receipt.proposal.proposal.step.amount)?;
+        writeln!(out, "     dave comes online and syncs: checks the anchor is settled, then credits {} CASH and posts his acceptance to alice's b0x", c.receipt.proposal.proposal.step.amount)?;
     }
     if r.received.len() != 1 {
         return Err(format!("dave was not credited: {r:?}").into());
@@ -449,25 +467,109 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         None => return Err("dave did not refuse the equivocator".into()),
     }
 
-    writeln!(out, "11. Final balances")?;
+    writeln!(out, "11. ERA, the native token: its whole supply ({} units) sits in a DJTE emission vault.", dsm_token::era::SUPPLY)?;
+    writeln!(out, "     This network's join gate: pay 1 CASH to 2 of its 3 storage operators (bob, carol, dave).")?;
+    let mut operators = vec![bob.device_id(), carol.device_id(), dave.device_id()];
+    operators.sort();
+    let era = dsm_token::era::era_policy(JoinGate { operators, k: 2, fee_token: id, fee: Amount(1) });
+    let era_id = era.token_id();
+    let mut erin = create(dir, "erin", suite)?;
+    let mut frank = create(dir, "frank", suite)?;
+    for w in [&mut erin, &mut frank] {
+        w.import_policy(policy.clone(), None)?;
+        w.set_nodes(&urls)?;
+    }
+    for w in [&mut alice, &mut bob, &mut carol, &mut dave, &mut erin, &mut frank] {
+        w.import_policy(era.clone(), None)?;
+    }
+    for w in [&mut erin, &mut frank] {
+        ok(&over_tcp(&mut alice, w, &[5], None, T)?.0)?;
+    }
+    writeln!(out, "     alice gives erin and frank 5 CASH each; alice, erin, frank and carol each pay two operators 1 CASH, then join:")?;
+    // Each joiner pays two distinct operators 1 CASH over TCP (the receipts are its gate proof).
+    ok(&over_tcp(&mut alice, &mut bob, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut alice, &mut carol, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut erin, &mut bob, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut erin, &mut dave, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut frank, &mut carol, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut frank, &mut dave, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut carol, &mut bob, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut carol, &mut dave, &[1], None, T)?.0)?;
+    let names: Vec<(dsm_core::identity::DeviceId, String)> = [&alice, &erin, &frank, &carol]
+        .iter()
+        .map(|w| Ok((w.device_id(), w.name()?.unwrap_or_default())))
+        .collect::<Result<_, Error>>()?;
+    for w in [&mut alice, &mut erin, &mut frank, &mut carol] {
+        let r = emissions::join(w, &nodes, &era_id)?;
+        let paid = match r.winner {
+            None => "nobody was active yet: no emission".to_string(),
+            Some((d, a)) => format!("paid {a} ERA to {}", names.iter().find(|(x, _)| *x == d).map(|(_, n)| n.as_str()).unwrap_or("?")),
+        };
+        writeln!(out, "     {:<6} joins as activation #{}: {paid} (step settled on {} nodes)", w.name()?.unwrap_or_default(), r.index, r.acks)?;
+    }
+    let mut credited = Vec::new();
+    for w in [&mut alice, &mut erin, &mut frank, &mut carol] {
+        let s = emissions::sync_emissions(w, &nodes, &era_id)?;
+        for (e, a) in s.credited {
+            credited.push(format!("{} #{e} +{a}", w.name()?.unwrap_or_default()));
+        }
+    }
+    match emissions::join(&mut alice, &nodes, &era_id) {
+        Err(e) => writeln!(out, "     alice tries to join again: {e}")?,
+        Ok(_) => return Err("a device joined twice".into()),
+    }
+    let ledger = alice.emission_ledger(&era_id)?;
+    let st = ledger.state().clone();
+    writeln!(out, "     every wallet syncs the vault chain from the nodes and re-verifies each step (gate receipts, spent set,")?;
+    writeln!(out, "     exactly-uniform draw, rank descent through the shard count tree, accumulator proof); winners credit themselves: {}", credited.join(", "))?;
+    let steps = alice.emission_steps(&era_id)?;
+    if let Some(last) = steps.last() {
+        writeln!(out, "     emission proof {} bytes (+ {} bytes of gate receipts); vault: {} emitted, {} left", last.proof.to_bytes().len(), last.to_bytes().len() - last.proof.to_bytes().len(), st.emitted, st.remaining)?;
+        // A forged step naming another winner is refused by every verifier.
+        let before = alice.emission_ledger(&era_id)?;
+        let mut forged = before.prepare(bob.device_id(), Vec::new())?;
+        if let Some(w) = forged.proof.winner.as_mut() {
+            w.device = erin.device_id();
+        }
+        match verify_step(&era, before.state(), &forged, true) {
+            Err(e) => writeln!(out, "     bob tries to join without paying the operators: {e}")?,
+            Ok(_) => return Err("a step without its gate verified".into()),
+        }
+        match verify_step(&era, before.state(), &forged, false) {
+            Err(e) => writeln!(out, "     a forged step naming erin as the winner (even with the gate waived) is refused: {e}\n")?,
+            Ok(_) => return Err("a forged emission step verified".into()),
+        }
+    }
+
+    writeln!(out, "12. Final balances")?;
     let mut total = 0u128;
-    for w in [&alice, &bob, &carol, &dave, &mallory, &clone] {
+    let mut era_total = 0u128;
+    writeln!(out, "     {:<16} {:>6} {:>10}", "", "CASH", "ERA")?;
+    for w in [&alice, &bob, &carol, &dave, &erin, &frank, &mallory, &clone] {
+        let e = w.balance(&era_id).0;
         writeln!(
             out,
-            "     {:<14} {:>6} DEV",
+            "     {:<16} {:>6} {:>10}",
             w.name()?.unwrap_or_default()
                 + if std::ptr::eq(w, &clone) {
                     " (clone)"
                 } else {
                     ""
                 },
-            dev(w)
+            dev(w),
+            e
         )?;
         total += dev(w);
+        era_total += e;
     }
-    writeln!(out, "     {:<14} {:>6} DEV = dev-faucet supply 1100 + 100 double-spent by mallory (both victims hold the proof)", "total", total)?;
+    writeln!(out, "     {:<16} {:>6} {:>10}", "total", total, era_total)?;
+    writeln!(out, "     CASH: 1000 minted + 100 initial allocation + 100 double-spent by mallory (both victims hold the proof)")?;
+    writeln!(out, "     ERA:  exactly what the vault emitted ({}); the other {} are still in the vault", st.emitted, st.remaining)?;
     if total != 1200 {
-        return Err(format!("balances do not add up: {total}").into());
+        return Err(format!("CASH balances do not add up: {total}").into());
+    }
+    if era_total != st.emitted.0 {
+        return Err(format!("ERA balances ({era_total}) differ from the emitted total ({})", st.emitted).into());
     }
     Ok(())
 }

@@ -26,13 +26,18 @@ Wallets: each wallet is a directory (--home DIR or DSM_HOME; default ~/.dsm) hol
 database file. The signing key is sealed with a passphrase, read from DSM_PASSPHRASE,
 --passphrase-file, or asked for on the terminal. Several wallets can run on one machine.
 
-Try it on one machine:
+Try it on one machine (value enters through a token policy: alice issues GOLD):
   export DSM_PASSPHRASE=demo
-  dsm --home /tmp/alice init --name alice --dev-faucet 1000
+  dsm --home /tmp/alice init --name alice
+  printf 'ticker = \"GOLD\"\\ncap = 1000000\\nissuers = [\"self\"]\\n' > gold.toml
+  dsm --home /tmp/alice token create --policy gold.toml --out gold.dsmpolicy
+  dsm --home /tmp/alice token mint GOLD 1000
   dsm --home /tmp/bob   init --name bob
+  dsm --home /tmp/bob   token import gold.dsmpolicy
   dsm --home /tmp/alice contact add \"$(dsm --home /tmp/bob card)\"
   dsm --home /tmp/bob receive --tcp 127.0.0.1:7400 &
-  dsm --home /tmp/alice send bob 250 --tcp 127.0.0.1:7400
+  dsm --home /tmp/alice send bob 250 --token GOLD --tcp 127.0.0.1:7400
+(`init --dev-faucet N` instead gives NON-PRODUCTION DEV units, for quick experiments.)
 
 Exit codes: 0 ok · 1 other failure · 2 bad command line · 3 wallet problem (none, exists,
 wrong passphrase, in use, damaged) · 4 refused input (amount, contact, card, insufficient

@@ -512,11 +512,12 @@ fn demo_tells_the_whole_story_and_adds_up() {
         .arg("demo")
         .assert()
         .success()
-        .stdout(predicate::str::contains("alice    sent 250 DEV to bob"))
+        .stdout(predicate::str::contains("alice creates token CASH"))
+        .stdout(predicate::str::contains("alice    sent 250 CASH to bob"))
         .stdout(predicate::str::contains("verified from its bytes alone"))
         .stdout(predicate::str::contains("(the earlier pending transfer)"))
         .stdout(predicate::str::contains(
-            "carol signed a refusal of 300 DEV",
+            "carol signed a refusal of 300 CASH",
         ))
         .stdout(predicate::str::contains("TRIPWIRE bob"))
         .stdout(predicate::str::contains("TRIPWIRE carol"))
@@ -531,10 +532,14 @@ fn demo_tells_the_whole_story_and_adds_up() {
         .stdout(predicate::str::contains(
             "7 contributions in its genesis record",
         ))
-        .stdout(predicate::str::contains("credits 40 DEV"))
+        .stdout(predicate::str::contains("credits 40 CASH"))
         .stdout(predicate::str::contains("1 in conflict"))
         .stdout(predicate::str::contains("learns from the nodes"))
-        .stdout(predicate::str::contains("total            1200 DEV"));
+        .stdout(predicate::str::contains("joins as activation #0: nobody was active yet"))
+        .stdout(predicate::str::contains("joins as activation #3: paid 1000000 ERA"))
+        .stdout(predicate::str::contains("already joined"))
+        .stdout(predicate::str::contains("a forged step naming erin as the winner"))
+        .stdout(predicate::str::is_match(r"total\s+1200\s+3000000").unwrap());
 }
 
 /// Really SIGKILLs the receiving and the sending process at random moments of transfers,

@@ -575,7 +575,10 @@ fn kind() -> impl Strategy<Value = TransitionKind> {
         Just(TransitionKind::Create),
         Just(TransitionKind::Debit),
         Just(TransitionKind::Credit),
-        Just(TransitionKind::Allocation)
+        Just(TransitionKind::Allocation),
+        Just(TransitionKind::Refuse),
+        Just(TransitionKind::Release),
+        Just(TransitionKind::Burn)
     ]
 }
 
@@ -1005,7 +1008,7 @@ fn balances_must_be_sorted_unique_and_non_zero() {
         Err(DecodeError::Invalid(_))
     ));
     // Unknown transition kind.
-    for k in [6u64, 7, 1 << 40, u64::MAX] {
+    for k in [7u64, 8, 1 << 40, u64::MAX] {
         let mut m = fs.clone();
         let i = field_pos(&fs, 6);
         m[i] = F::uint(6, k);

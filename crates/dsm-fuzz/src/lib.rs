@@ -141,6 +141,48 @@ pub fn node_listing(data: &[u8]) {
     }
 }
 
+/// A token policy document's policy bytes (imported from files and storage nodes).
+pub fn token_policy(data: &[u8]) {
+    canonical::<dsm_token::TokenPolicy>(data);
+    if let Ok(p) = dsm_token::TokenPolicy::from_bytes(data) {
+        assert!(p.validate().is_ok(), "the decoder accepted an invalid policy");
+        let _ = p.token_id();
+    }
+}
+
+/// The source proof of an ALLOCATION or BURN head, checked against a head pair.
+pub fn source_proof(data: &[u8]) {
+    canonical::<dsm_token::source::SourceProof>(data);
+    canonical::<dsm_token::authority::SignedMint>(data);
+    if let Ok(p) = dsm_token::source::SourceProof::from_bytes(data) {
+        let parent = dsm_core::chain::DeviceHead::initial(
+            dsm_core::identity::DeviceId(dsm_core::hash::Digest([1; 32])),
+            &dsm_core::identity::GenesisDigest(dsm_core::hash::Digest([2; 32])),
+        );
+        if let Ok(child) = parent.allocation_child(&p.token(), dsm_core::chain::Amount(1), p.cause()) {
+            let rules = dsm_token::source::TokenRules::new();
+            assert!(rules.check_source(&parent, &child, &p).is_err(), "no policy is known");
+        }
+    }
+}
+
+/// A DJTE emission step (read from storage-node slots), verified against a vault.
+pub fn emission_step(data: &[u8]) {
+    canonical::<dsm_token::djte::EmissionStep>(data);
+    canonical::<dsm_token::djte::EmissionState>(data);
+    if let Ok(step) = dsm_token::djte::EmissionStep::from_bytes(data) {
+        let policy = dsm_token::era::era_policy(dsm_token::policy::JoinGate {
+            operators: vec![dsm_core::identity::DeviceId(dsm_core::hash::Digest([3; 32]))],
+            k: 1,
+            fee_token: dsm_core::chain::TokenId(dsm_core::hash::Digest([4; 32])),
+            fee: dsm_core::chain::Amount(1),
+        });
+        let state = dsm_token::djte::EmissionState::genesis(&policy).expect("ERA has emissions");
+        let _ = dsm_token::djte::verify_step(&policy, &state, &step, true);
+        let _ = dsm_token::djte::verify_step(&policy, &state, &step, false);
+    }
+}
+
 /// A fuzz target: arbitrary bytes in, a panic only when a property breaks.
 pub type Target = fn(&[u8]);
 
@@ -156,6 +198,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("cobs_and_apdu", cobs_and_apdu),
     ("qr", qr),
     ("node_listing", node_listing),
+    ("token_policy", token_policy),
+    ("source_proof", source_proof),
+    ("emission_step", emission_step),
 ];
 
 /// A deliberately planted bug, to show the fuzzer finds crashes that need structure: it

@@ -218,6 +218,26 @@ fn write_seeds() {
         };
         put(target, &f[0].replace('/', "_"), &bytes);
     }
+    // Token-layer objects from the token vectors.
+    let vectors = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dsm-token/tests/vectors/token-v1.txt"),
+    )
+    .unwrap();
+    for line in vectors.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 3 || f[1] == "-" {
+            continue;
+        }
+        let bytes: Vec<u8> = (0..f[2].len() / 2)
+            .map(|i| u8::from_str_radix(&f[2][2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let target = match f[1] {
+            "dsm.v1.TokenPolicy" => "token_policy",
+            "dsm.v1.EmissionStep" | "dsm.v1.EmissionState" => "emission_step",
+            _ => "source_proof",
+        };
+        put(target, &f[0], &bytes);
+    }
     // Chunk packets: a real chunked exchange, recorded as `u8 len ‖ bytes` sequences.
     {
         use dsm_transport::chunked::{ChunkOptions, ChunkedLink};
