@@ -2,22 +2,24 @@
 //! sockets and a real shared-directory mailbox, narrated.
 
 use dsm_core::chain::Amount;
+use dsm_core::chain::TokenId;
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::SuiteId;
 use dsm_core::receipt::{verify_receipt_bytes, EmptyView};
 use dsm_core::tripwire::EquivocationProof;
 use dsm_protocol::session::Session;
+use dsm_token::djte::verify_step;
+use dsm_token::policy::{
+    BurnRule, InitialAllocation, Issuers, JoinGate, TokenKind, TokenPolicy, TransferRule,
+};
 use dsm_transport::{tcp_dial, DirLink, Fault, FaultyLink, Link, TcpListener};
 use dsm_wallet::driver::{self, Report};
+use dsm_wallet::emissions;
 use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::nodes::{NodeSet, Replication};
 use dsm_wallet::online::{self, Settlement};
 use dsm_wallet::store::RedbStore;
 use dsm_wallet::wallet::EntropyContributor;
-use dsm_core::chain::TokenId;
-use dsm_token::djte::verify_step;
-use dsm_token::policy::{BurnRule, InitialAllocation, Issuers, JoinGate, TokenKind, TokenPolicy, TransferRule};
-use dsm_wallet::emissions;
 use dsm_wallet::{Contact, Wallet};
 use std::io::Write;
 use std::path::Path;
@@ -96,10 +98,7 @@ fn over_tcp(
     let listener = TcpListener::bind("127.0.0.1:0", timeout)?;
     let addr = listener.local_addr()?.to_string();
     let peer = payee.device_id();
-    let transfers = amounts
-        .iter()
-        .map(|a| (cash(), Amount(*a)))
-        .collect();
+    let transfers = amounts.iter().map(|a| (cash(), Amount(*a))).collect();
     std::thread::scope(|s| {
         let h = s.spawn(move || -> Result<Report, dsm_transport::TransportError> {
             let (link, _) = listener.accept()?;
@@ -221,7 +220,12 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     let mut carol = create(dir, "carol", suite)?;
     let mut mallory = create(dir, "mallory", suite)?;
     for w in [&alice, &bob, &carol, &mallory] {
-        writeln!(out, "     {:<8} device {}", w.name()?.unwrap_or_default(), short(&w.device_id()))?;
+        writeln!(
+            out,
+            "     {:<8} device {}",
+            w.name()?.unwrap_or_default(),
+            short(&w.device_id())
+        )?;
     }
     introduce(&mut [&mut alice, &mut bob, &mut carol, &mut mallory])?;
     writeln!(
@@ -236,11 +240,17 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         kind: TokenKind::Fungible,
         cap: Amount(10_000),
         salt: dsm_core::hash::tagged_hash(dsm_core::tags::Tag::Token, &[b"dsm demo cash"]),
-        issuers: Issuers { threshold: 1, keys: vec![alice.identity().public_key.clone()] },
+        issuers: Issuers {
+            threshold: 1,
+            keys: vec![alice.identity().public_key.clone()],
+        },
         burn: BurnRule::Holder,
         transfers: TransferRule::Free,
         allowlist: None,
-        initial: vec![InitialAllocation { device: mallory.device_id(), amount: Amount(100) }],
+        initial: vec![InitialAllocation {
+            device: mallory.device_id(),
+            amount: Amount(100),
+        }],
         djte: None,
     };
     let id = policy.token_id();
@@ -396,13 +406,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         out,
         "\n9. An online transfer: dave is offline; alice pays him 40 through his b0x."
     )?;
-    let sent = online::send_online(
-        &mut alice,
-        &nodes,
-        &dave.device_id(),
-        cash(),
-        Amount(40),
-    )?;
+    let sent = online::send_online(&mut alice, &nodes, &dave.device_id(), cash(), Amount(40))?;
     writeln!(
         out,
         "     alice: debited, proposal {} anchored — {} — and posted to dave's b0x on {} nodes",
@@ -413,13 +417,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         },
         sent.posted.as_ref().map_err(|e| e.to_string())?
     )?;
-    match online::send_online(
-        &mut alice,
-        &nodes,
-        &dave.device_id(),
-        cash(),
-        Amount(1),
-    ) {
+    match online::send_online(&mut alice, &nodes, &dave.device_id(), cash(), Amount(1)) {
         Err(e) => writeln!(out, "     alice tries to pay dave again at once: {e}")?,
         Ok(_) => return Err("the modal lock did not hold".into()),
     }
@@ -467,11 +465,20 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         None => return Err("dave did not refuse the equivocator".into()),
     }
 
-    writeln!(out, "11. ERA, the native token: its whole supply ({} units) sits in a DJTE emission vault.", dsm_token::era::SUPPLY)?;
+    writeln!(
+        out,
+        "11. ERA, the native token: its whole supply ({} units) sits in a DJTE emission vault.",
+        dsm_token::era::SUPPLY
+    )?;
     writeln!(out, "     This network's join gate: pay 1 CASH to 2 of its 3 storage operators (bob, carol, dave).")?;
     let mut operators = vec![bob.device_id(), carol.device_id(), dave.device_id()];
     operators.sort();
-    let era = dsm_token::era::era_policy(JoinGate { operators, k: 2, fee_token: id, fee: Amount(1) });
+    let era = dsm_token::era::era_policy(JoinGate {
+        operators,
+        k: 2,
+        fee_token: id,
+        fee: Amount(1),
+    });
     let era_id = era.token_id();
     let mut erin = create(dir, "erin", suite)?;
     let mut frank = create(dir, "frank", suite)?;
@@ -479,7 +486,9 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         w.import_policy(policy.clone(), None)?;
         w.set_nodes(&urls)?;
     }
-    for w in [&mut alice, &mut bob, &mut carol, &mut dave, &mut erin, &mut frank] {
+    for w in [
+        &mut alice, &mut bob, &mut carol, &mut dave, &mut erin, &mut frank,
+    ] {
         w.import_policy(era.clone(), None)?;
     }
     for w in [&mut erin, &mut frank] {
@@ -503,9 +512,22 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         let r = emissions::join(w, &nodes, &era_id)?;
         let paid = match r.winner {
             None => "nobody was active yet: no emission".to_string(),
-            Some((d, a)) => format!("paid {a} ERA to {}", names.iter().find(|(x, _)| *x == d).map(|(_, n)| n.as_str()).unwrap_or("?")),
+            Some((d, a)) => format!(
+                "paid {a} ERA to {}",
+                names
+                    .iter()
+                    .find(|(x, _)| *x == d)
+                    .map(|(_, n)| n.as_str())
+                    .unwrap_or("?")
+            ),
         };
-        writeln!(out, "     {:<6} joins as activation #{}: {paid} (step settled on {} nodes)", w.name()?.unwrap_or_default(), r.index, r.acks)?;
+        writeln!(
+            out,
+            "     {:<6} joins as activation #{}: {paid} (step settled on {} nodes)",
+            w.name()?.unwrap_or_default(),
+            r.index,
+            r.acks
+        )?;
     }
     let mut credited = Vec::new();
     for w in [&mut alice, &mut erin, &mut frank, &mut carol] {
@@ -532,7 +554,10 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
             w.device = erin.device_id();
         }
         match verify_step(&era, before.state(), &forged, true) {
-            Err(e) => writeln!(out, "     bob tries to join without paying the operators: {e}")?,
+            Err(e) => writeln!(
+                out,
+                "     bob tries to join without paying the operators: {e}"
+            )?,
             Ok(_) => return Err("a step without its gate verified".into()),
         }
         match verify_step(&era, before.state(), &forged, false) {
@@ -564,12 +589,20 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     }
     writeln!(out, "     {:<16} {:>6} {:>10}", "total", total, era_total)?;
     writeln!(out, "     CASH: 1000 minted + 100 initial allocation + 100 double-spent by mallory (both victims hold the proof)")?;
-    writeln!(out, "     ERA:  exactly what the vault emitted ({}); the other {} are still in the vault", st.emitted, st.remaining)?;
+    writeln!(
+        out,
+        "     ERA:  exactly what the vault emitted ({}); the other {} are still in the vault",
+        st.emitted, st.remaining
+    )?;
     if total != 1200 {
         return Err(format!("CASH balances do not add up: {total}").into());
     }
     if era_total != st.emitted.0 {
-        return Err(format!("ERA balances ({era_total}) differ from the emitted total ({})", st.emitted).into());
+        return Err(format!(
+            "ERA balances ({era_total}) differ from the emitted total ({})",
+            st.emitted
+        )
+        .into());
     }
     Ok(())
 }

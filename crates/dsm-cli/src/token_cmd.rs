@@ -11,7 +11,8 @@ use dsm_core::identity::DeviceId;
 use dsm_token::djte::verify_step;
 use dsm_token::era::era_policy;
 use dsm_token::policy::{
-    allowlist_tree, BurnRule, DjteParams, InitialAllocation, Issuers, JoinGate, TokenKind, TokenPolicy, TransferRule,
+    allowlist_tree, BurnRule, DjteParams, InitialAllocation, Issuers, JoinGate, TokenKind,
+    TokenPolicy, TransferRule,
 };
 use dsm_wallet::online::OnlineError;
 use dsm_wallet::Wallet;
@@ -104,16 +105,20 @@ fn device_ref(w: &Wallet, s: &str) -> Res<DeviceId> {
     if let Some(c) = w.find_contact(s)? {
         return Ok(c.device_id()?);
     }
-    Digest::from_hex(s)
-        .map(DeviceId)
-        .ok_or_else(|| input(format!("{s:?} is neither \"self\", a contact name, nor a 64-hex-digit device id")))
+    Digest::from_hex(s).map(DeviceId).ok_or_else(|| {
+        input(format!(
+            "{s:?} is neither \"self\", a contact name, nor a 64-hex-digit device id"
+        ))
+    })
 }
 
 fn issuer_key(w: &Wallet, s: &str) -> Res<PublicKey> {
     if s == "self" {
         return Ok(w.identity().public_key.clone());
     }
-    let bad = || input(format!("issuer {s:?}: write \"self\" or SUITE:HEX (ml-dsa-65:… or slh-dsa-sha2-128f:…, the issuer's public key, printed by `dsm token issuer-key` on its device)"));
+    let bad = || {
+        input(format!("issuer {s:?}: write \"self\" or SUITE:HEX (ml-dsa-65:… or slh-dsa-sha2-128f:…, the issuer's public key, printed by `dsm token issuer-key` on its device)"))
+    };
     let (suite, hexkey) = s.split_once(':').ok_or_else(bad)?;
     let suite = match suite {
         "ml-dsa-65" => SuiteId::MlDsa65,
@@ -127,7 +132,12 @@ fn issuer_key(w: &Wallet, s: &str) -> Res<PublicKey> {
 /// A fresh salt from the operating system, so two policies with equal rules are two tokens.
 fn random_salt() -> Res<Digest> {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| CliError::new(exit::FAILURE, format!("the operating system's random number generator failed: {e}")))?;
+    getrandom::fill(&mut b).map_err(|e| {
+        CliError::new(
+            exit::FAILURE,
+            format!("the operating system's random number generator failed: {e}"),
+        )
+    })?;
     Ok(Digest(b))
 }
 
@@ -151,14 +161,25 @@ fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> 
         }
     };
     if f.preset.as_deref() == Some("era") {
-        let gate = gate.ok_or_else(|| input("preset = \"era\" needs a [gate] table: operators, k, fee_token, fee"))?;
-        if f.ticker.is_some() || f.cap.is_some() || f.djte.is_some() || !f.initial.is_empty() || !f.issuers.is_empty() {
-            return Err(input("preset = \"era\" fixes every rule but the [gate]; remove the other settings"));
+        let gate = gate.ok_or_else(|| {
+            input("preset = \"era\" needs a [gate] table: operators, k, fee_token, fee")
+        })?;
+        if f.ticker.is_some()
+            || f.cap.is_some()
+            || f.djte.is_some()
+            || !f.initial.is_empty()
+            || !f.issuers.is_empty()
+        {
+            return Err(input(
+                "preset = \"era\" fixes every rule but the [gate]; remove the other settings",
+            ));
         }
         return Ok((era_policy(gate), Vec::new()));
     }
     if let Some(p) = &f.preset {
-        return Err(input(format!("unknown preset {p:?}; the only preset is \"era\"")));
+        return Err(input(format!(
+            "unknown preset {p:?}; the only preset is \"era\""
+        )));
     }
     let kind = match f.kind.as_deref().unwrap_or("fungible") {
         "fungible" => TokenKind::Fungible,
@@ -177,18 +198,30 @@ fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> 
         "allowlist" => TransferRule::AllowlistOnly,
         t => return Err(input(format!("transfers {t:?}: use free or allowlist"))),
     };
-    let keys = f.issuers.iter().map(|s| issuer_key(w, s)).collect::<Res<Vec<_>>>()?;
+    let keys = f
+        .issuers
+        .iter()
+        .map(|s| issuer_key(w, s))
+        .collect::<Res<Vec<_>>>()?;
     let threshold = f.threshold.unwrap_or(if keys.is_empty() { 0 } else { 1 });
     let mut initial = f
         .initial
         .iter()
-        .map(|l| Ok(InitialAllocation { device: device_ref(w, &l.to)?, amount: l.amount.amount("initial.amount")? }))
+        .map(|l| {
+            Ok(InitialAllocation {
+                device: device_ref(w, &l.to)?,
+                amount: l.amount.amount("initial.amount")?,
+            })
+        })
         .collect::<Res<Vec<_>>>()?;
     initial.sort_by_key(|l| l.device);
     let salt = random_salt()?;
     let members = match &f.allowlist {
         None => Vec::new(),
-        Some(m) => m.iter().map(|s| device_ref(w, s)).collect::<Res<Vec<_>>>()?,
+        Some(m) => m
+            .iter()
+            .map(|s| device_ref(w, s))
+            .collect::<Res<Vec<_>>>()?,
     };
     let djte = match (f.djte, gate) {
         (None, None) => None,
@@ -201,19 +234,28 @@ fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> 
         _ => return Err(input("emissions need both a [djte] and a [gate] table")),
     };
     let p = TokenPolicy {
-        ticker: f.ticker.ok_or_else(|| input("the policy needs a ticker (2-8 capital letters)"))?,
+        ticker: f
+            .ticker
+            .ok_or_else(|| input("the policy needs a ticker (2-8 capital letters)"))?,
         decimals: f.decimals.unwrap_or(0),
         kind,
-        cap: f.cap.ok_or_else(|| input("the policy needs a cap"))?.amount("cap")?,
+        cap: f
+            .cap
+            .ok_or_else(|| input("the policy needs a cap"))?
+            .amount("cap")?,
         salt,
         issuers: Issuers { threshold, keys },
         burn,
         transfers,
-        allowlist: f.allowlist.as_ref().map(|_| allowlist_tree(&salt, &members).root()),
+        allowlist: f
+            .allowlist
+            .as_ref()
+            .map(|_| allowlist_tree(&salt, &members).root()),
         initial,
         djte,
     };
-    p.validate().map_err(|e| input(format!("the policy is not valid: {e}")))?;
+    p.validate()
+        .map_err(|e| input(format!("the policy is not valid: {e}")))?;
     Ok((p, members))
 }
 
@@ -227,17 +269,27 @@ fn document(p: &TokenPolicy, members: &[DeviceId]) -> PolicyDocument {
 }
 
 fn parse_document(bytes: &[u8]) -> Res<(TokenPolicy, Vec<DeviceId>)> {
-    let doc: PolicyDocument = serde_json::from_slice(bytes)
-        .map_err(|e| input(format!("not a token policy document (made by `dsm token create`): {e}")))?;
+    let doc: PolicyDocument = serde_json::from_slice(bytes).map_err(|e| {
+        input(format!(
+            "not a token policy document (made by `dsm token create`): {e}"
+        ))
+    })?;
     let raw = hex::decode(&doc.policy).map_err(|_| input("the document's policy is not hex"))?;
-    let p = TokenPolicy::from_bytes(&raw).map_err(|e| input(format!("the policy bytes are refused: {e}")))?;
+    let p = TokenPolicy::from_bytes(&raw)
+        .map_err(|e| input(format!("the policy bytes are refused: {e}")))?;
     if p.token_id().digest().to_hex() != doc.token {
-        return Err(input("the document's token id does not match its policy bytes"));
+        return Err(input(
+            "the document's token id does not match its policy bytes",
+        ));
     }
     let members = doc
         .allowlist
         .iter()
-        .map(|h| Digest::from_hex(h).map(DeviceId).ok_or_else(|| input("an allowlist member is not a device id")))
+        .map(|h| {
+            Digest::from_hex(h)
+                .map(DeviceId)
+                .ok_or_else(|| input("an allowlist member is not a device id"))
+        })
         .collect::<Res<Vec<_>>>()?;
     Ok((p, members))
 }
@@ -258,10 +310,26 @@ fn describe(p: &TokenPolicy) -> String {
         BurnRule::Issuers => "burns need issuers",
     };
     let djte = match &p.djte {
-        Some(d) => format!(", DJTE emissions ({} shards, epoch 0: {} × {}; join: pay {} of {} operators ≥ {})", 1u64 << d.shard_bits, d.epoch0_emissions, d.epoch0_amount, d.gate.k, d.gate.operators.len(), d.gate.fee),
+        Some(d) => format!(
+            ", DJTE emissions ({} shards, epoch 0: {} × {}; join: pay {} of {} operators ≥ {})",
+            1u64 << d.shard_bits,
+            d.epoch0_emissions,
+            d.epoch0_amount,
+            d.gate.k,
+            d.gate.operators.len(),
+            d.gate.fee
+        ),
         None => String::new(),
     };
-    format!("{kind}, cap {}, {mint}, {burn}{}{djte}", p.cap, if p.allowlist.is_some() { ", allowlist" } else { "" })
+    format!(
+        "{kind}, cap {}, {mint}, {burn}{}{djte}",
+        p.cap,
+        if p.allowlist.is_some() {
+            ", allowlist"
+        } else {
+            ""
+        }
+    )
 }
 
 /// `dsm token create --policy FILE`.
@@ -269,14 +337,30 @@ pub fn create(ctx: &Ctx, policy_file: &Path, out: Option<PathBuf>, publish: bool
     let mut w = ctx.open()?;
     let text = std::fs::read_to_string(policy_file)
         .map_err(|e| input(format!("cannot read {}: {e}", policy_file.display())))?;
-    let f: PolicyFile = toml::from_str(&text).map_err(|e| input(format!("{}: {e}", policy_file.display())))?;
+    let f: PolicyFile =
+        toml::from_str(&text).map_err(|e| input(format!("{}: {e}", policy_file.display())))?;
     let (p, members) = build_policy(&w, f)?;
     let allow = p.allowlist.is_some().then_some(members.as_slice());
     let (id, claimed) = w.import_policy(p.clone(), allow)?;
     let doc = serde_json::to_vec_pretty(&document(&p, &members)).expect("plain data");
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("{}-{}.dsmpolicy", p.ticker, short(&id.digest().to_hex()))));
-    std::fs::write(&out, &doc).map_err(|e| CliError::new(exit::FAILURE, format!("cannot write {}: {e}", out.display())))?;
-    let published = if publish { Some(publish_document(&w, &doc)?) } else { None };
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "{}-{}.dsmpolicy",
+            p.ticker,
+            short(&id.digest().to_hex())
+        ))
+    });
+    std::fs::write(&out, &doc).map_err(|e| {
+        CliError::new(
+            exit::FAILURE,
+            format!("cannot write {}: {e}", out.display()),
+        )
+    })?;
+    let published = if publish {
+        Some(publish_document(&w, &doc)?)
+    } else {
+        None
+    };
     ctx.print(
         |o| {
             writeln!(o, "created token {} — id {}", p.ticker, id.digest().to_hex())?;
@@ -306,11 +390,15 @@ fn publish_document(w: &Wallet, doc: &[u8]) -> Res<String> {
 pub fn import(ctx: &Ctx, file: Option<PathBuf>, from_nodes: Option<String>) -> Res {
     let mut w = ctx.open()?;
     let bytes = match (file, from_nodes) {
-        (Some(f), None) => std::fs::read(&f).map_err(|e| input(format!("cannot read {}: {e}", f.display())))?,
+        (Some(f), None) => {
+            std::fs::read(&f).map_err(|e| input(format!("cannot read {}: {e}", f.display())))?
+        }
         (None, Some(a)) => {
             let addr = Digest::from_hex(&a).ok_or_else(|| input("--from-nodes takes the 64-hex-digit address `dsm token create --publish` printed"))?;
             let nodes = node_set(&w)?;
-            let (b, _) = nodes.get_object(&addr).map_err(|e| input(replication_hint(&e)))?;
+            let (b, _) = nodes
+                .get_object(&addr)
+                .map_err(|e| input(replication_hint(&e)))?;
             if object_address(&b) != addr {
                 return Err(input("the nodes returned other bytes"));
             }
@@ -355,11 +443,11 @@ pub fn list(ctx: &Ctx) -> Res {
 
 fn known(w: &Wallet, name: &str) -> Res<(TokenId, TokenPolicy)> {
     let id = w.resolve_token(name)?;
-    let p = w
-        .token_rules()
-        .policy(&id)
-        .cloned()
-        .ok_or_else(|| input(format!("this wallet holds no policy for {name:?}; see `dsm token list`")))?;
+    let p = w.token_rules().policy(&id).cloned().ok_or_else(|| {
+        input(format!(
+            "this wallet holds no policy for {name:?}; see `dsm token list`"
+        ))
+    })?;
     Ok((id, p))
 }
 
@@ -382,7 +470,10 @@ pub fn burn(ctx: &Ctx, token: &str, amount: &str) -> Res {
     let (id, p) = known(&w, token)?;
     let have = w.balance(&id);
     if have < amount {
-        return Err(input(format!("insufficient balance: you have {have} {}, the burn needs {amount}", p.ticker)));
+        return Err(input(format!(
+            "insufficient balance: you have {have} {}, the burn needs {amount}",
+            p.ticker
+        )));
     }
     w.burn(&id, amount)?;
     ctx.print(
@@ -405,7 +496,11 @@ pub fn join(ctx: &Ctx, token: &str) -> Res {
     let (id, p) = known(&w, token)?;
     let nodes = node_set(&w)?;
     if !ctx.json {
-        eprintln!("joining {}'s emissions through {} storage nodes…", p.ticker, nodes.nodes().len());
+        eprintln!(
+            "joining {}'s emissions through {} storage nodes…",
+            p.ticker,
+            nodes.nodes().len()
+        );
     }
     let r = dsm_wallet::emissions::join(&mut w, &nodes, &id).map_err(token_online_error)?;
     let paid = match &r.winner {
@@ -423,7 +518,12 @@ pub fn emissions(ctx: &Ctx, token: Option<&str>, show: Option<u64>) -> Res {
     let mut w = ctx.open()?;
     let candidates: Vec<(TokenId, TokenPolicy)> = match token {
         Some(t) => vec![known(&w, t)?],
-        None => w.tokens().into_iter().filter(|t| t.policy.djte.is_some()).map(|t| (t.id, t.policy)).collect(),
+        None => w
+            .tokens()
+            .into_iter()
+            .filter(|t| t.policy.djte.is_some())
+            .map(|t| (t.id, t.policy))
+            .collect(),
     };
     if candidates.is_empty() {
         return Err(input("this wallet holds no token with emissions; import one (e.g. the network's ERA policy) with `dsm token import`"));
@@ -433,7 +533,10 @@ pub fn emissions(ctx: &Ctx, token: Option<&str>, show: Option<u64>) -> Res {
             return Err(input(format!("{} has no emissions", p.ticker)));
         }
         let synced = match node_set(&w) {
-            Ok(nodes) => Some(dsm_wallet::emissions::sync_emissions(&mut w, &nodes, &id).map_err(token_online_error)?),
+            Ok(nodes) => Some(
+                dsm_wallet::emissions::sync_emissions(&mut w, &nodes, &id)
+                    .map_err(token_online_error)?,
+            ),
             Err(_) => None,
         };
         let steps = w.emission_steps(&id)?;
@@ -441,7 +544,8 @@ pub fn emissions(ctx: &Ctx, token: Option<&str>, show: Option<u64>) -> Res {
         let mut state = dsm_token::djte::EmissionState::genesis(&p).expect("a DJTE policy");
         let mut rows = Vec::new();
         for s in &steps {
-            let em = verify_step(&p, &state, s, false).map_err(|e| CliError::new(exit::INVALID, e.to_string()))?;
+            let em = verify_step(&p, &state, s, false)
+                .map_err(|e| CliError::new(exit::INVALID, e.to_string()))?;
             rows.push((em.clone(), s.proof.to_bytes().len(), s.to_bytes().len()));
             state = em.next;
         }

@@ -64,7 +64,9 @@ impl From<WalletError> for CliError {
             | WalletError::AlreadyExists
             | WalletError::Corrupt { .. } => exit::WALLET,
             WalletError::Keystore(_) => exit::WALLET,
-            WalletError::Contact(_) | WalletError::Balance(_) | WalletError::Token(_) => exit::INPUT,
+            WalletError::Contact(_) | WalletError::Balance(_) | WalletError::Token(_) => {
+                exit::INPUT
+            }
             _ => exit::FAILURE,
         };
         let msg = match &e {

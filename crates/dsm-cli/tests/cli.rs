@@ -535,10 +535,16 @@ fn demo_tells_the_whole_story_and_adds_up() {
         .stdout(predicate::str::contains("credits 40 CASH"))
         .stdout(predicate::str::contains("1 in conflict"))
         .stdout(predicate::str::contains("learns from the nodes"))
-        .stdout(predicate::str::contains("joins as activation #0: nobody was active yet"))
-        .stdout(predicate::str::contains("joins as activation #3: paid 1000000 ERA"))
+        .stdout(predicate::str::contains(
+            "joins as activation #0: nobody was active yet",
+        ))
+        .stdout(predicate::str::contains(
+            "joins as activation #3: paid 1000000 ERA",
+        ))
         .stdout(predicate::str::contains("already joined"))
-        .stdout(predicate::str::contains("a forged step naming erin as the winner"))
+        .stdout(predicate::str::contains(
+            "a forged step naming erin as the winner",
+        ))
         .stdout(predicate::str::is_match(r"total\s+1200\s+3000000").unwrap());
 }
 
@@ -1067,7 +1073,11 @@ fn send_token(from: &Path, to: &Path, to_name: &str, amount: &str, token: &str) 
 #[test]
 fn tokens_and_emissions_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let (alice, bob, carol) = (dir.path().join("alice"), dir.path().join("bob"), dir.path().join("carol"));
+    let (alice, bob, carol) = (
+        dir.path().join("alice"),
+        dir.path().join("bob"),
+        dir.path().join("carol"),
+    );
     for (h, n) in [(&alice, "alice"), (&bob, "bob"), (&carol, "carol")] {
         init_named(h, n);
     }
@@ -1081,41 +1091,101 @@ fn tokens_and_emissions_through_the_cli() {
     )
     .unwrap();
     let doc = dir.path().join("gold.dsmpolicy");
-    let v = json(dsm(&alice).args(["token", "create", "--policy"]).arg(&policy).arg("--out").arg(&doc));
+    let v = json(
+        dsm(&alice)
+            .args(["token", "create", "--policy"])
+            .arg(&policy)
+            .arg("--out")
+            .arg(&doc),
+    );
     assert_eq!(v["ticker"], "GOLD");
     // Bad policy files are refused with what to fix.
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "ticker = \"gold\"\ncap = 10\n").unwrap();
-    dsm(&alice).args(["token", "create", "--policy"]).arg(&bad).assert().code(4).stderr(predicate::str::contains("ticker"));
+    dsm(&alice)
+        .args(["token", "create", "--policy"])
+        .arg(&bad)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("ticker"));
     std::fs::write(&bad, "ticker = \"GOLD\"\ncap = 10\ncolour = \"red\"\n").unwrap();
-    dsm(&alice).args(["token", "create", "--policy"]).arg(&bad).assert().code(4).stderr(predicate::str::contains("colour"));
+    dsm(&alice)
+        .args(["token", "create", "--policy"])
+        .arg(&bad)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("colour"));
     // Bob imports the document and claims his initial allocation.
     let v = json(dsm(&bob).args(["token", "import"]).arg(&doc));
     assert_eq!(v["claimed"][0], "50");
-    dsm(&alice).args(["token", "mint", "GOLD", "300"]).assert().success();
-    dsm(&alice).args(["token", "mint", "GOLD", "700"]).assert().code(4).stderr(predicate::str::contains("cap"));
-    dsm(&bob).args(["token", "mint", "GOLD", "1"]).assert().code(4).stderr(predicate::str::contains("not one of GOLD's issuers"));
+    dsm(&alice)
+        .args(["token", "mint", "GOLD", "300"])
+        .assert()
+        .success();
+    dsm(&alice)
+        .args(["token", "mint", "GOLD", "700"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("cap"));
+    dsm(&bob)
+        .args(["token", "mint", "GOLD", "1"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("not one of GOLD's issuers"));
     // Carol holds no GOLD policy: her wallet refuses the transfer and alice keeps it.
     let (mut child, addr) = receiver(&carol, true);
-    dsm(&alice).args(["send", "carol", "5", "--token", "GOLD", "--tcp", &addr]).assert().code(5).stderr(predicate::str::contains("refused"));
+    dsm(&alice)
+        .args(["send", "carol", "5", "--token", "GOLD", "--tcp", &addr])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("refused"));
     let _ = child.wait();
     assert_eq!(token_balance(&alice, "GOLD"), 300);
-    dsm(&carol).args(["token", "import"]).arg(&doc).assert().success();
+    dsm(&carol)
+        .args(["token", "import"])
+        .arg(&doc)
+        .assert()
+        .success();
     send_token(&alice, &bob, "bob", "100", "GOLD");
     send_token(&alice, &carol, "carol", "20", "GOLD");
-    assert_eq!((token_balance(&alice, "GOLD"), token_balance(&bob, "GOLD")), (180, 150));
-    dsm(&bob).args(["token", "burn", "GOLD", "30"]).assert().success();
-    dsm(&bob).args(["token", "burn", "GOLD", "1000"]).assert().code(4).stderr(predicate::str::contains("insufficient"));
+    assert_eq!(
+        (token_balance(&alice, "GOLD"), token_balance(&bob, "GOLD")),
+        (180, 150)
+    );
+    dsm(&bob)
+        .args(["token", "burn", "GOLD", "30"])
+        .assert()
+        .success();
+    dsm(&bob)
+        .args(["token", "burn", "GOLD", "1000"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("insufficient"));
     assert_eq!(token_balance(&bob, "GOLD"), 120);
     let hist = stdout(dsm(&bob).arg("history"));
-    assert!(hist.contains("allocated") && hist.contains("burned"), "{hist}");
+    assert!(
+        hist.contains("allocated") && hist.contains("burned"),
+        "{hist}"
+    );
 
     // ERA for this network: bob is the storage operator, a join costs 1 GOLD paid to him.
-    let nodes: Vec<(NodeProc, String)> = (0..3).map(|i| start_node(&dir.path().join(format!("n{i}")))).collect();
+    let nodes: Vec<(NodeProc, String)> = (0..3)
+        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
+        .collect();
     let era = dir.path().join("era.toml");
-    std::fs::write(&era, "preset = \"era\"\n[gate]\noperators = [\"bob\"]\nk = 1\nfee_token = \"GOLD\"\nfee = 1\n").unwrap();
+    std::fs::write(
+        &era,
+        "preset = \"era\"\n[gate]\noperators = [\"bob\"]\nk = 1\nfee_token = \"GOLD\"\nfee = 1\n",
+    )
+    .unwrap();
     let era_doc = dir.path().join("era.dsmpolicy");
-    dsm(&alice).args(["token", "create", "--policy"]).arg(&era).arg("--out").arg(&era_doc).assert().success();
+    dsm(&alice)
+        .args(["token", "create", "--policy"])
+        .arg(&era)
+        .arg("--out")
+        .arg(&era_doc)
+        .assert()
+        .success();
     for h in [&alice, &bob, &carol] {
         let mut add = dsm(h);
         add.args(["nodes", "add"]);
@@ -1123,25 +1193,49 @@ fn tokens_and_emissions_through_the_cli() {
             add.arg(url);
         }
         add.assert().success();
-        dsm(h).args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"]).assert().success();
+        dsm(h)
+            .args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"])
+            .assert()
+            .success();
         if h != &alice {
-            dsm(h).args(["token", "import"]).arg(&era_doc).assert().success();
+            dsm(h)
+                .args(["token", "import"])
+                .arg(&era_doc)
+                .assert()
+                .success();
         }
     }
     // Alice paid bob (an operator): she may join; nobody was active, so nothing is emitted.
     let v = json(dsm(&alice).args(["token", "join", "ERA"]));
-    assert_eq!((v["index"].as_u64(), v["winner"].is_null()), (Some(0), true));
-    dsm(&alice).args(["token", "join", "ERA"]).assert().code(4).stderr(predicate::str::contains("already joined"));
+    assert_eq!(
+        (v["index"].as_u64(), v["winner"].is_null()),
+        (Some(0), true)
+    );
+    dsm(&alice)
+        .args(["token", "join", "ERA"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("already joined"));
     // Carol has not paid an operator yet.
-    dsm(&carol).args(["token", "join", "ERA"]).assert().code(4).stderr(predicate::str::contains("join gate"));
+    dsm(&carol)
+        .args(["token", "join", "ERA"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("join gate"));
     send_token(&carol, &bob, "bob", "1", "GOLD");
     let v = json(dsm(&carol).args(["token", "join", "ERA"]));
     assert_eq!(v["index"].as_u64(), Some(1));
     assert_eq!(v["winner"]["amount"], "1000000");
     // Alice learns of her win from the nodes and is credited once.
     let v = json(dsm(&alice).arg("emissions"));
-    assert_eq!((v["joins"].as_u64(), v["emitted"].as_str()), (Some(2), Some("1000000")));
-    assert_eq!(v["steps"][1]["proof_bytes"].as_u64().map(|b| b < 4096), Some(true));
+    assert_eq!(
+        (v["joins"].as_u64(), v["emitted"].as_str()),
+        (Some(2), Some("1000000"))
+    );
+    assert_eq!(
+        v["steps"][1]["proof_bytes"].as_u64().map(|b| b < 4096),
+        Some(true)
+    );
     assert_eq!(token_balance(&alice, "ERA"), 1_000_000);
     json(dsm(&alice).arg("emissions"));
     assert_eq!(token_balance(&alice, "ERA"), 1_000_000);

@@ -947,7 +947,10 @@ pub fn verify_chain_segment(
     receipts: &[Receipt],
     view: &dyn ChainView,
 ) -> Result<DeviceHead, SegmentError> {
-    let steps: Vec<SegmentStep> = receipts.iter().cloned().map(SegmentStep::Receipt).collect();
+    let steps: Vec<SegmentStep> = receipts
+        .iter()
+        .map(|r| SegmentStep::Receipt(Box::new(r.clone())))
+        .collect();
     verify_chain_segment_with_sources(trusted, &steps, view, &mut NoSources)
 }
 
@@ -955,7 +958,7 @@ pub fn verify_chain_segment(
 #[derive(Clone, Debug)]
 pub enum SegmentStep {
     /// A DEBIT or CREDIT, justified by its receipt.
-    Receipt(Receipt),
+    Receipt(Box<Receipt>),
     /// An ALLOCATION or BURN head with the source proof its `cause` names (the token layer
     /// defines and checks the proof bytes).
     Source {
@@ -1009,8 +1012,10 @@ pub fn verify_chain_segment_with_sources(
         let receipt = match step {
             SegmentStep::Receipt(r) => r,
             SegmentStep::Source { head: child, proof } => {
-                let shape_ok = matches!(child.kind, TransitionKind::Allocation | TransitionKind::Burn)
-                    && child.device == head.device
+                let shape_ok = matches!(
+                    child.kind,
+                    TransitionKind::Allocation | TransitionKind::Burn
+                ) && child.device == head.device
                     && Some(child.height) == head.height.checked_add(1)
                     && child.parent == head.digest()
                     && child.smt_root == head.smt_root;

@@ -145,7 +145,10 @@ pub fn node_listing(data: &[u8]) {
 pub fn token_policy(data: &[u8]) {
     canonical::<dsm_token::TokenPolicy>(data);
     if let Ok(p) = dsm_token::TokenPolicy::from_bytes(data) {
-        assert!(p.validate().is_ok(), "the decoder accepted an invalid policy");
+        assert!(
+            p.validate().is_ok(),
+            "the decoder accepted an invalid policy"
+        );
         let _ = p.token_id();
     }
 }
@@ -159,9 +162,14 @@ pub fn source_proof(data: &[u8]) {
             dsm_core::identity::DeviceId(dsm_core::hash::Digest([1; 32])),
             &dsm_core::identity::GenesisDigest(dsm_core::hash::Digest([2; 32])),
         );
-        if let Ok(child) = parent.allocation_child(&p.token(), dsm_core::chain::Amount(1), p.cause()) {
+        if let Ok(child) =
+            parent.allocation_child(&p.token(), dsm_core::chain::Amount(1), p.cause())
+        {
             let rules = dsm_token::source::TokenRules::new();
-            assert!(rules.check_source(&parent, &child, &p).is_err(), "no policy is known");
+            assert!(
+                rules.check_source(&parent, &child, &p).is_err(),
+                "no policy is known"
+            );
         }
     }
 }
@@ -172,7 +180,9 @@ pub fn emission_step(data: &[u8]) {
     canonical::<dsm_token::djte::EmissionState>(data);
     if let Ok(step) = dsm_token::djte::EmissionStep::from_bytes(data) {
         let policy = dsm_token::era::era_policy(dsm_token::policy::JoinGate {
-            operators: vec![dsm_core::identity::DeviceId(dsm_core::hash::Digest([3; 32]))],
+            operators: vec![dsm_core::identity::DeviceId(dsm_core::hash::Digest(
+                [3; 32],
+            ))],
             k: 1,
             fee_token: dsm_core::chain::TokenId(dsm_core::hash::Digest([4; 32])),
             fee: dsm_core::chain::Amount(1),

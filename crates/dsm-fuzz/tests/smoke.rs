@@ -236,7 +236,7 @@ fn write_seeds() {
             "dsm.v1.EmissionStep" | "dsm.v1.EmissionState" => "emission_step",
             _ => "source_proof",
         };
-        put(target, &f[0], &bytes);
+        put(target, f[0], &bytes);
     }
     // Chunk packets: a real chunked exchange, recorded as `u8 len ‖ bytes` sequences.
     {

@@ -16,7 +16,10 @@ use dsm_token::policy::JoinGate;
 use std::hint::black_box;
 
 fn device(i: u64) -> DeviceId {
-    DeviceId(tagged_hash(Tag::Token, &[b"bench-device", &i.to_be_bytes()]))
+    DeviceId(tagged_hash(
+        Tag::Token,
+        &[b"bench-device", &i.to_be_bytes()],
+    ))
 }
 
 fn bench(c: &mut Criterion) {
@@ -27,7 +30,10 @@ fn bench(c: &mut Criterion) {
         fee: Amount(1),
     });
     let sizes: Vec<u64> = match std::env::var("DJTE_BENCH_SIZES") {
-        Ok(s) => s.split(',').map(|x| x.trim().parse().expect("DJTE_BENCH_SIZES: numbers")).collect(),
+        Ok(s) => s
+            .split(',')
+            .map(|x| x.trim().parse().expect("DJTE_BENCH_SIZES: numbers"))
+            .collect(),
         Err(_) => vec![1_000, 100_000, 1_000_000],
     };
     let mut g = c.benchmark_group("djte");
@@ -36,7 +42,10 @@ fn bench(c: &mut Criterion) {
         let t = std::time::Instant::now();
         let devices: Vec<DeviceId> = (0..n).map(device).collect();
         let ledger = EmissionLedger::with_active_set(&policy, &devices).expect("ledger");
-        eprintln!("djte/{n}: active set built in {:.1} s", t.elapsed().as_secs_f64());
+        eprintln!(
+            "djte/{n}: active set built in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
         let joiner = device(n + 1);
         let step = ledger.prepare(joiner, Vec::new()).expect("prepare");
         let em = verify_step(&policy, ledger.state(), &step, false).expect("the step must verify");
@@ -52,7 +61,9 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(ledger.prepare(black_box(joiner), Vec::new()).unwrap()))
         });
         g.bench_function(format!("verify/{n}"), |b| {
-            b.iter(|| black_box(verify_step(&policy, ledger.state(), black_box(&step), false).unwrap()))
+            b.iter(|| {
+                black_box(verify_step(&policy, ledger.state(), black_box(&step), false).unwrap())
+            })
         });
     }
     g.finish();

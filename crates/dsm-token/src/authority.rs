@@ -197,7 +197,12 @@ pub enum AuthorityError {
 }
 
 /// Signs `digest` as issuer `index` (hedged with `rnd`).
-pub fn cosign(key: &SigningKey, index: u32, digest: &Digest, rnd: &[u8; 32]) -> Result<Cosignature, AuthorityError> {
+pub fn cosign(
+    key: &SigningKey,
+    index: u32,
+    digest: &Digest,
+    rnd: &[u8; 32],
+) -> Result<Cosignature, AuthorityError> {
     let signature = key
         .sign(digest.as_bytes(), rnd)
         .map_err(|e| AuthorityError::Sign(e.to_string()))?;

@@ -102,7 +102,7 @@ pub fn accept_draw(r: &[u8], n: u64) -> Option<u64> {
         ones = ((ones << 8) | 0xff) % n128;
     }
     let tail = (ones + 1) % n128; // = 2^w mod n: the rejected values are the top `tail`.
-    // r ≥ 2^w − tail  ⟺  (2^w − 1 − r) < tail, and 2^w − 1 − r is the complement of r.
+                                  // r ≥ 2^w − tail  ⟺  (2^w − 1 − r) < tail, and 2^w − 1 − r is the complement of r.
     let tail_len = r.len();
     let mut compl_small = true;
     let mut compl: u128 = 0;
@@ -126,7 +126,10 @@ pub fn accept_draw(r: &[u8], n: u64) -> Option<u64> {
 /// The winner's rank among `n > 0` active devices: draw `R_0 = H(DjteSeed, state, u64be(e),
 /// join key)`, redraw `R ← H(DjteReseed, R)` while `R` is in the rejected tail, `k = R mod n`.
 pub fn winner_rank(prev_state: &Digest, e: u64, join: &[u8; 32], n: u64) -> u64 {
-    let mut r = tagged_hash(Tag::DjteSeed, &[prev_state.as_bytes(), &e.to_be_bytes(), join]);
+    let mut r = tagged_hash(
+        Tag::DjteSeed,
+        &[prev_state.as_bytes(), &e.to_be_bytes(), join],
+    );
     loop {
         if let Some(k) = accept_draw(&r.0, n) {
             return k;
@@ -147,7 +150,13 @@ pub fn emission_receipt(
     let w = winner.map(|d| *d.as_bytes()).unwrap_or([0; 32]);
     tagged_hash(
         Tag::DjteReceipt,
-        &[token.as_bytes(), &e.to_be_bytes(), &w, &amount.0.to_be_bytes(), join],
+        &[
+            token.as_bytes(),
+            &e.to_be_bytes(),
+            &w,
+            &amount.0.to_be_bytes(),
+            join,
+        ],
     )
 }
 
@@ -222,8 +231,16 @@ impl Canonical for MmrProof {
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(MmrProof {
-            siblings: r.repeated_fixed::<32>(1, MAX_MMR_DEPTH)?.into_iter().map(Digest).collect(),
-            peaks: r.repeated_fixed::<32>(2, MAX_MMR_DEPTH)?.into_iter().map(Digest).collect(),
+            siblings: r
+                .repeated_fixed::<32>(1, MAX_MMR_DEPTH)?
+                .into_iter()
+                .map(Digest)
+                .collect(),
+            peaks: r
+                .repeated_fixed::<32>(2, MAX_MMR_DEPTH)?
+                .into_iter()
+                .map(Digest)
+                .collect(),
         })
     }
 }
@@ -302,11 +319,17 @@ pub fn mmr_verify(root: &Digest, size: u64, index: u64, leaf: &Digest, proof: &M
 // Count tree
 
 fn count_leaf(count: u64, acc_root: &Digest) -> Digest {
-    tagged_hash(Tag::DjteCountLeaf, &[&count.to_be_bytes(), acc_root.as_bytes()])
+    tagged_hash(
+        Tag::DjteCountLeaf,
+        &[&count.to_be_bytes(), acc_root.as_bytes()],
+    )
 }
 
 fn count_node(count: u64, l: &Digest, r: &Digest) -> Digest {
-    tagged_hash(Tag::DjteCountNode, &[&count.to_be_bytes(), l.as_bytes(), r.as_bytes()])
+    tagged_hash(
+        Tag::DjteCountNode,
+        &[&count.to_be_bytes(), l.as_bytes(), r.as_bytes()],
+    )
 }
 
 /// `(count, hash)` of one count-tree node.
@@ -407,13 +430,10 @@ impl ShardPath {
 /// left child's count, else right with the left count subtracted.
 pub fn descend(path: &ShardPath, shard: u32, bits: u32, mut k: u64) -> Option<u64> {
     let (counts, _) = path.fold(shard, bits)?;
-    for d in 1..=bits as usize {
+    for (i, sib) in path.siblings.iter().enumerate() {
+        let d = i + 1;
         let right = (shard >> (bits as usize - d)) & 1 == 1;
-        let left_count = if right {
-            path.siblings[d - 1].count
-        } else {
-            counts[d]
-        };
+        let left_count = if right { sib.count } else { counts[d] };
         if right {
             if k < left_count {
                 return None;
@@ -550,7 +570,10 @@ impl Canonical for EmissionProof {
         w.bytes(1, self.joiner.as_bytes());
         w.message(2, &self.spent);
         w.message(3, &self.joiner_path);
-        w.repeated_bytes(4, &self.joiner_peaks.iter().map(|d| d.0).collect::<Vec<_>>());
+        w.repeated_bytes(
+            4,
+            &self.joiner_peaks.iter().map(|d| d.0).collect::<Vec<_>>(),
+        );
         w.optional_message(5, self.winner.as_ref());
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -647,9 +670,15 @@ pub enum DjteError {
 /// Checks the join gate: exactly `k` receipts, each a valid receipt (both signatures)
 /// whose sender is the joiner and whose receivers are distinct listed operators in
 /// ascending order, paying at least `fee` of `fee_token`.
-pub fn verify_gate(gate: &JoinGate, joiner: &DeviceId, receipts: &[Receipt]) -> Result<(), DjteError> {
+pub fn verify_gate(
+    gate: &JoinGate,
+    joiner: &DeviceId,
+    receipts: &[Receipt],
+) -> Result<(), DjteError> {
     if receipts.len() != gate.k as usize {
-        return Err(DjteError::Gate("the number of payments must equal the gate's k"));
+        return Err(DjteError::Gate(
+            "the number of payments must equal the gate's k",
+        ));
     }
     let mut last: Option<DeviceId> = None;
     for (index, r) in receipts.iter().enumerate() {
@@ -659,17 +688,25 @@ pub fn verify_gate(gate: &JoinGate, joiner: &DeviceId, receipts: &[Receipt]) -> 
         })?;
         let step = &r.proposal.proposal.step;
         if step.sender != *joiner {
-            return Err(DjteError::Gate("a payment was not made by the joining device"));
+            return Err(DjteError::Gate(
+                "a payment was not made by the joining device",
+            ));
         }
         if gate.operators.binary_search(&step.receiver).is_err() {
-            return Err(DjteError::Gate("a payment went to a device that is not a listed operator"));
+            return Err(DjteError::Gate(
+                "a payment went to a device that is not a listed operator",
+            ));
         }
         if last.is_some_and(|l| l >= step.receiver) {
-            return Err(DjteError::Gate("payments must go to distinct operators, in ascending order"));
+            return Err(DjteError::Gate(
+                "payments must go to distinct operators, in ascending order",
+            ));
         }
         last = Some(step.receiver);
         if step.token != gate.fee_token || step.amount < gate.fee {
-            return Err(DjteError::Gate("a payment is in the wrong token or below the fee"));
+            return Err(DjteError::Gate(
+                "a payment is in the wrong token or below the fee",
+            ));
         }
     }
     Ok(())
@@ -712,7 +749,11 @@ pub fn verify_step(
     let winner = match (&p.winner, amount.0 > 0) {
         (None, false) => None,
         (Some(_), false) => return Err(DjteError::Winner("nothing is due, but a winner is named")),
-        (None, true) => return Err(DjteError::Winner("an emission is due, but no winner is named")),
+        (None, true) => {
+            return Err(DjteError::Winner(
+                "an emission is due, but no winner is named",
+            ))
+        }
         (Some(w), true) => {
             let k = winner_rank(&prev_digest, prev.index, &key, prev.active);
             let shard = shard_of(&w.device, bits);
@@ -727,7 +768,13 @@ pub fn verify_step(
                 Some(i) if i == w.index => {}
                 _ => return Err(DjteError::Winner("rank descent does not reach this device")),
             }
-            if !mmr_verify(&w.path.acc_root, w.path.count, w.index, &active_leaf(&w.device), &w.inclusion) {
+            if !mmr_verify(
+                &w.path.acc_root,
+                w.path.count,
+                w.index,
+                &active_leaf(&w.device),
+                &w.inclusion,
+            ) {
                 return Err(DjteError::BadProof("winner accumulator inclusion"));
             }
             Some((w.device, amount))
@@ -736,7 +783,9 @@ pub fn verify_step(
     // 3. Append the joiner to its shard.
     let js = shard_of(&p.joiner, bits);
     let jp = &p.joiner_path;
-    let (counts, root) = jp.fold(js, bits).ok_or(DjteError::BadProof("joiner shard path"))?;
+    let (counts, root) = jp
+        .fold(js, bits)
+        .ok_or(DjteError::BadProof("joiner shard path"))?;
     if root != prev.active_root || counts[0] != prev.active {
         return Err(DjteError::BadProof("joiner shard path"));
     }
@@ -757,7 +806,10 @@ pub fn verify_step(
     let next = EmissionState {
         token,
         index: prev.index.checked_add(1).ok_or(DjteError::Overflow)?,
-        remaining: prev.remaining.checked_sub(paid).ok_or(DjteError::Overflow)?,
+        remaining: prev
+            .remaining
+            .checked_sub(paid)
+            .ok_or(DjteError::Overflow)?,
         emitted: prev.emitted.checked_add(paid).ok_or(DjteError::Overflow)?,
         active: new_counts[0],
         active_root,
@@ -765,7 +817,13 @@ pub fn verify_step(
         prev: prev_digest,
     };
     Ok(Emission {
-        receipt: emission_receipt(&token, prev.index, winner.as_ref().map(|w| &w.0), paid, &key),
+        receipt: emission_receipt(
+            &token,
+            prev.index,
+            winner.as_ref().map(|w| &w.0),
+            paid,
+            &key,
+        ),
         next,
         index: prev.index,
         joiner: p.joiner,
@@ -813,7 +871,11 @@ impl EmissionLedger {
     /// The vault of a DJTE policy at `D_0`.
     pub fn new(policy: &TokenPolicy) -> Result<EmissionLedger, DjteError> {
         let state = EmissionState::genesis(policy).ok_or(DjteError::NoEmissions)?;
-        let bits = policy.djte.as_ref().ok_or(DjteError::NoEmissions)?.shard_bits;
+        let bits = policy
+            .djte
+            .as_ref()
+            .ok_or(DjteError::NoEmissions)?
+            .shard_bits;
         let empty = empty_count_nodes(bits);
         let levels = (0..=bits)
             .map(|d| {
@@ -898,7 +960,9 @@ impl EmissionLedger {
 
     /// The device at `(shard, index)`.
     pub fn device_at(&self, shard: u32, index: u64) -> Option<&DeviceId> {
-        self.shards.get(shard as usize)?.get(usize::try_from(index).ok()?)
+        self.shards
+            .get(shard as usize)?
+            .get(usize::try_from(index).ok()?)
     }
 
     /// Builds the step for `joiner` with its gate receipts (not verified here; the step is
@@ -909,9 +973,19 @@ impl EmissionLedger {
         if self.spent.get(&key).is_some() {
             return Err(DjteError::AlreadyJoined);
         }
-        let amount = emission_amount(params, self.state.index, self.state.remaining, self.state.active);
+        let amount = emission_amount(
+            params,
+            self.state.index,
+            self.state.remaining,
+            self.state.active,
+        );
         let winner = if amount.0 > 0 {
-            let k = winner_rank(&self.state.digest(), self.state.index, &key, self.state.active);
+            let k = winner_rank(
+                &self.state.digest(),
+                self.state.index,
+                &key,
+                self.state.active,
+            );
             let (shard, index) = self.locate(k).ok_or(DjteError::Overflow)?;
             let device = self.shards[shard as usize][index as usize];
             Some(WinnerProof {
@@ -983,7 +1057,10 @@ impl EmissionLedger {
     /// payouts (the vault still holds its whole supply): for benchmarks and tests that need
     /// a large active set quickly. Its state is internally consistent; it is not the
     /// state any real vault reached.
-    pub fn with_active_set(policy: &TokenPolicy, devices: &[DeviceId]) -> Result<EmissionLedger, DjteError> {
+    pub fn with_active_set(
+        policy: &TokenPolicy,
+        devices: &[DeviceId],
+    ) -> Result<EmissionLedger, DjteError> {
         let mut l = EmissionLedger::new(policy)?;
         for d in devices {
             let s = shard_of(d, l.bits) as usize;

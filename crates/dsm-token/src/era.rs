@@ -3,7 +3,9 @@
 //! operators a joining device pays, in which token and how much — so each network's ERA
 //! has its own id; every other rule is fixed here.
 
-use crate::policy::{BurnRule, DjteParams, Issuers, JoinGate, TokenKind, TokenPolicy, TransferRule};
+use crate::policy::{
+    BurnRule, DjteParams, Issuers, JoinGate, TokenKind, TokenPolicy, TransferRule,
+};
 use dsm_core::chain::{Amount, TokenId};
 
 /// The ticker.

@@ -237,7 +237,12 @@ impl TokenPolicy {
 
     /// Sum of the initial allocation (checked by [`TokenPolicy::validate`] to fit the cap).
     pub fn initial_total(&self) -> Amount {
-        Amount(self.initial.iter().map(|a| a.amount.0).fold(0u128, u128::saturating_add))
+        Amount(
+            self.initial
+                .iter()
+                .map(|a| a.amount.0)
+                .fold(0u128, u128::saturating_add),
+        )
     }
 
     /// What the DJTE source vault starts with: `cap − initial` (0 without DJTE).
@@ -266,10 +271,7 @@ impl TokenPolicy {
             .enumerate()
             .all(|(i, k)| keys[..i].iter().all(|o| o != k));
         let th = self.issuers.threshold as usize;
-        if keys.len() > MAX_ISSUERS
-            || !distinct
-            || th > keys.len()
-            || (th == 0 && !keys.is_empty())
+        if keys.len() > MAX_ISSUERS || !distinct || th > keys.len() || (th == 0 && !keys.is_empty())
         {
             return Err(PolicyError::Issuers);
         }
@@ -301,13 +303,17 @@ impl TokenPolicy {
                 ));
             }
             if self.emission_supply().0 == 0 {
-                return Err(PolicyError::Djte("nothing left to emit after the initial allocation"));
+                return Err(PolicyError::Djte(
+                    "nothing left to emit after the initial allocation",
+                ));
             }
             if d.shard_bits == 0 || d.shard_bits > MAX_SHARD_BITS {
                 return Err(PolicyError::Djte("shard_bits must be 1 to 20"));
             }
             if d.epoch0_emissions == 0 || d.epoch0_amount.0 == 0 {
-                return Err(PolicyError::Djte("epoch-0 emissions and amount must be > 0"));
+                return Err(PolicyError::Djte(
+                    "epoch-0 emissions and amount must be > 0",
+                ));
             }
             let g = &d.gate;
             if g.k == 0
@@ -397,10 +403,9 @@ impl Canonical for TokenPolicy {
         };
         let allowlist = match r.bytes(9, 32)? {
             [] => None,
-            b => Some(Digest(
-                b.try_into()
-                    .map_err(|_| DecodeError::Invalid("allowlist root must be 32 bytes"))?,
-            )),
+            b => Some(Digest(b.try_into().map_err(|_| {
+                DecodeError::Invalid("allowlist root must be 32 bytes")
+            })?)),
         };
         let initial = r.repeated_message(10, MAX_INITIAL)?;
         let djte = r.optional_message(11)?;

@@ -75,7 +75,7 @@ pub enum Source {
     /// An issuer-signed mint.
     Mint(SignedMint),
     /// A won emission.
-    Emission(EmissionCredit),
+    Emission(Box<EmissionCredit>),
     /// A burn (the only source of a BURN head).
     Burn(SignedBurn),
 }
@@ -112,7 +112,7 @@ impl Canonical for SourceProof {
         match &self.source {
             Source::Initial(c) => w.message(1, c),
             Source::Mint(m) => w.message(2, m),
-            Source::Emission(e) => w.message(3, e),
+            Source::Emission(e) => w.message(3, e.as_ref()),
             Source::Burn(b) => w.message(4, b),
         }
         w.optional_message(5, self.allowlist.as_ref());
@@ -125,9 +125,13 @@ impl Canonical for SourceProof {
         let source = match (initial, mint, emission, burn) {
             (Some(c), None, None, None) => Source::Initial(c),
             (None, Some(m), None, None) => Source::Mint(m),
-            (None, None, Some(e), None) => Source::Emission(e),
+            (None, None, Some(e), None) => Source::Emission(Box::new(e)),
             (None, None, None, Some(b)) => Source::Burn(b),
-            _ => return Err(DecodeError::Invalid("a source proof has exactly one source")),
+            _ => {
+                return Err(DecodeError::Invalid(
+                    "a source proof has exactly one source",
+                ))
+            }
         };
         Ok(SourceProof {
             source,
@@ -160,7 +164,9 @@ pub enum TokenError {
     #[error("{0}")]
     Djte(#[from] DjteError),
     /// The emission state is not one this device verified on the vault's chain.
-    #[error("emission state {0} is not on the vault chain this device verified; sync emissions first")]
+    #[error(
+        "emission state {0} is not on the vault chain this device verified; sync emissions first"
+    )]
     UnknownEmissionState(Digest),
     /// The head's cause does not name the proof.
     #[error("the head's cause does not name this source proof")]
@@ -233,8 +239,15 @@ impl TokenRules {
     }
 
     /// Records the allowlist members of `token` (checked against the policy's root).
-    pub fn add_allowlist(&mut self, token: &TokenId, members: &[DeviceId]) -> Result<(), TokenError> {
-        let p = self.policies.get(token).ok_or(TokenError::UnknownPolicy(*token))?;
+    pub fn add_allowlist(
+        &mut self,
+        token: &TokenId,
+        members: &[DeviceId],
+    ) -> Result<(), TokenError> {
+        let p = self
+            .policies
+            .get(token)
+            .ok_or(TokenError::UnknownPolicy(*token))?;
         let tree = crate::policy::allowlist_tree(&p.salt, members);
         if Some(tree.root()) != p.allowlist {
             return Err(TokenError::AllowlistMismatch);
@@ -245,7 +258,9 @@ impl TokenRules {
 
     /// The allowlist proof of `device` for `token`, when the members are known.
     pub fn allowlist_proof(&self, token: &TokenId, device: &DeviceId) -> Option<SmtProof> {
-        self.allowlists.get(token).map(|t| t.prove(device.as_bytes()))
+        self.allowlists
+            .get(token)
+            .map(|t| t.prove(device.as_bytes()))
     }
 
     /// Marks `state` as verified on `token`'s vault chain (the caller verified the steps
@@ -260,7 +275,12 @@ impl TokenRules {
         self.used.insert(cause);
     }
 
-    fn holder_allowed(&self, p: &TokenPolicy, device: &DeviceId, proof: Option<&SmtProof>) -> Result<(), TokenError> {
+    fn holder_allowed(
+        &self,
+        p: &TokenPolicy,
+        device: &DeviceId,
+        proof: Option<&SmtProof>,
+    ) -> Result<(), TokenError> {
         if p.allowlist.is_none() {
             return Ok(());
         }
@@ -302,12 +322,20 @@ impl TokenRules {
     }
 
     /// Checks that `proof` justifies `child` after `parent`, without recording it.
-    pub fn check_source(&self, parent: &DeviceHead, child: &DeviceHead, proof: &SourceProof) -> Result<(), TokenError> {
+    pub fn check_source(
+        &self,
+        parent: &DeviceHead,
+        child: &DeviceHead,
+        proof: &SourceProof,
+    ) -> Result<(), TokenError> {
         if child.cause != proof.cause() {
             return Err(TokenError::CauseMismatch);
         }
         let token = proof.token();
-        let p = self.policies.get(&token).ok_or(TokenError::UnknownPolicy(token))?;
+        let p = self
+            .policies
+            .get(&token)
+            .ok_or(TokenError::UnknownPolicy(token))?;
         let (changed, amount, credited) = parent
             .balance_change(child)
             .ok_or(TokenError::AmountMismatch)?;
@@ -327,7 +355,10 @@ impl TokenRules {
         }
         match &proof.source {
             Source::Initial(c) => {
-                let line = p.initial.get(c.index as usize).ok_or(TokenError::NoSuchAllocation)?;
+                let line = p
+                    .initial
+                    .get(c.index as usize)
+                    .ok_or(TokenError::NoSuchAllocation)?;
                 if line.device != child.device {
                     return Err(TokenError::WrongTarget);
                 }
@@ -378,7 +409,12 @@ impl TokenRules {
     }
 
     /// [`TokenRules::check_source`] from bytes, recording the source as used.
-    pub fn apply_source(&mut self, parent: &DeviceHead, child: &DeviceHead, bytes: &[u8]) -> Result<SourceProof, TokenError> {
+    pub fn apply_source(
+        &mut self,
+        parent: &DeviceHead,
+        child: &DeviceHead,
+        bytes: &[u8],
+    ) -> Result<SourceProof, TokenError> {
         let proof = SourceProof::from_bytes(bytes).map_err(TokenError::Malformed)?;
         self.check_source(parent, child, &proof)?;
         self.used.insert(child.cause);
@@ -394,7 +430,12 @@ fn not_listed(p: &TokenPolicy, device: &DeviceId) -> TokenError {
 }
 
 impl SourceVerifier for TokenRules {
-    fn verify_source(&mut self, parent: &DeviceHead, child: &DeviceHead, proof: &[u8]) -> Result<(), String> {
+    fn verify_source(
+        &mut self,
+        parent: &DeviceHead,
+        child: &DeviceHead,
+        proof: &[u8],
+    ) -> Result<(), String> {
         self.apply_source(parent, child, proof)
             .map(|_| ())
             .map_err(|e| e.to_string())

@@ -14,18 +14,37 @@ use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Mint { to: usize, amount: u128 },
-    Burn { from: usize, amount: u128 },
-    Transfer { from: usize, to: usize, gold: bool, amount: u128 },
-    Join { who: usize },
+    Mint {
+        to: usize,
+        amount: u128,
+    },
+    Burn {
+        from: usize,
+        amount: u128,
+    },
+    Transfer {
+        from: usize,
+        to: usize,
+        gold: bool,
+        amount: u128,
+    },
+    Join {
+        who: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0..4usize, 1..400u128).prop_map(|(to, amount)| Op::Mint { to, amount }),
         (0..4usize, 1..100u128).prop_map(|(from, amount)| Op::Burn { from, amount }),
-        (0..4usize, 0..4usize, any::<bool>(), 1..200u128)
-            .prop_map(|(from, to, gold, amount)| Op::Transfer { from, to, gold, amount }),
+        (0..4usize, 0..4usize, any::<bool>(), 1..200u128).prop_map(|(from, to, gold, amount)| {
+            Op::Transfer {
+                from,
+                to,
+                gold,
+                amount,
+            }
+        }),
         (0..4usize).prop_map(|who| Op::Join { who }),
     ]
 }
@@ -37,7 +56,7 @@ proptest! {
         let mut c = 0u64;
         let issuer = Device::new(100);
         let mut operator = Device::new(101);
-        let mut devs: Vec<Device> = (0..4).map(|i| Device::new(i)).collect();
+        let mut devs: Vec<Device> = (0..4).map(Device::new).collect();
         let gold = fungible("GOLD", &[&issuer], 1, 1_000, BurnRule::Holder);
         let era = {
             let mut p = fungible("ERAX", &[], 0, 5_000, BurnRule::Holder);
@@ -101,7 +120,7 @@ proptest! {
                     let em = vault.apply(&step, true).unwrap();
                     rules.know_emission_state(&e, &before.digest());
                     if let Some((w, _)) = em.winner {
-                        let proof = SourceProof { source: Source::Emission(EmissionCredit { state: before, step }), allowlist: None };
+                        let proof = SourceProof { source: Source::Emission(Box::new(EmissionCredit { state: before, step })), allowlist: None };
                         let d = devs.iter_mut().find(|d| d.id() == w).unwrap();
                         d.apply(&mut rules, proof).unwrap();
                     }

@@ -111,7 +111,11 @@ fn rank_descent_is_a_bijection_onto_the_concatenated_shard_lists() {
         for (k, (s, i, _)) in concat.iter().enumerate() {
             assert_eq!(l.locate(k as u64), Some((*s, *i)));
             let path = l.shard_path(*s);
-            assert_eq!(descend(&path, *s, bits, k as u64), Some(*i), "bits {bits} k {k}");
+            assert_eq!(
+                descend(&path, *s, bits, k as u64),
+                Some(*i),
+                "bits {bits} k {k}"
+            );
             // Every other shard's path refuses this rank (empty shards included).
             for other in 0..(1u32 << bits) {
                 if other != *s {
@@ -141,7 +145,10 @@ fn no_one_active_means_no_emission() {
     let fresh = EmissionLedger::new(&p).unwrap();
     let mut forged = fresh.prepare(dev(1), Vec::new()).unwrap();
     forged.proof.winner = second.proof.winner.clone();
-    assert!(matches!(verify_step(&p, fresh.state(), &forged, false), Err(DjteError::Winner(_))));
+    assert!(matches!(
+        verify_step(&p, fresh.state(), &forged, false),
+        Err(DjteError::Winner(_))
+    ));
 }
 
 #[test]
@@ -149,7 +156,10 @@ fn an_activation_is_consumed_once() {
     let p = djte_policy(3, 10_000, 4, 100, dummy_gate());
     let mut l = joined(&p, 5);
     assert!(l.has_joined(&dev(3)));
-    assert_eq!(l.prepare(dev(3), Vec::new()).unwrap_err(), DjteError::AlreadyJoined);
+    assert_eq!(
+        l.prepare(dev(3), Vec::new()).unwrap_err(),
+        DjteError::AlreadyJoined
+    );
     // A step built before the device joined no longer verifies (its spent proof is stale),
     // and a fresh proof shows the key present.
     let before = joined(&p, 4);
@@ -161,11 +171,20 @@ fn an_activation_is_consumed_once() {
     // Exactly: a correct spent-set proof for a joined device says "already joined".
     let mut spent = dsm_core::smt::SparseMerkleTree::new();
     for i in 0..5 {
-        spent.insert(join_key(&p.token_id(), &dev(i)), dsm_core::hash::tagged_hash(dsm_core::tags::Tag::DjteSpent, &[&(i as u64).to_be_bytes()]));
+        spent.insert(
+            join_key(&p.token_id(), &dev(i)),
+            dsm_core::hash::tagged_hash(
+                dsm_core::tags::Tag::DjteSpent,
+                &[&(i as u64).to_be_bytes()],
+            ),
+        );
     }
     assert_eq!(spent.root(), l.state().spent_root);
     replay.proof.spent = spent.prove(&join_key(&p.token_id(), &dev(4)));
-    assert_eq!(verify_step(&p, l.state(), &replay, false).unwrap_err(), DjteError::AlreadyJoined);
+    assert_eq!(
+        verify_step(&p, l.state(), &replay, false).unwrap_err(),
+        DjteError::AlreadyJoined
+    );
 }
 
 #[test]
@@ -185,7 +204,11 @@ fn emissions_follow_the_clamped_schedule_and_never_pass_the_cap() {
         let step = l.prepare(dev(i), Vec::new()).unwrap();
         let e = l.apply(&step, false).unwrap();
         let amount = e.winner.map(|w| w.1 .0).unwrap_or(0);
-        let due = if before.active == 0 { 0 } else { schedule_amount(&d, before.index).0.min(before.remaining.0) };
+        let due = if before.active == 0 {
+            0
+        } else {
+            schedule_amount(&d, before.index).0.min(before.remaining.0)
+        };
         assert_eq!(amount, due, "emission {i}");
         assert_eq!(l.state().remaining.0 + l.state().emitted.0, 1_000);
         paid.push(amount);
@@ -244,28 +267,68 @@ fn tampered_emission_proofs_are_refused() {
         .flat_map(|s| (0..40u64).map(move |i| (s, i)))
         .find(|(s, i)| l.device_at(*s, *i) == Some(&other))
         .unwrap();
-    let forged = WinnerProof { device: other, index: oi, path: l.shard_path(os), inclusion: Default::default() };
-    assert!(matches!(check(&|s| s.proof.winner = Some(forged.clone())), DjteError::Winner(_) | DjteError::BadProof(_)));
-    assert!(matches!(check(&|s| s.proof.winner.as_mut().unwrap().index ^= 1), DjteError::Winner(_) | DjteError::BadProof(_)));
-    assert!(matches!(check(&|s| s.proof.winner = None), DjteError::Winner(_)));
-    assert!(matches!(check(&|s| s.proof.winner.as_mut().unwrap().path.siblings[0].count += 1), DjteError::BadProof(_)));
-    assert!(matches!(check(&|s| s.proof.winner.as_mut().unwrap().path.count += 1), DjteError::BadProof(_)));
-    assert!(matches!(check(&|s| s.proof.joiner_path.siblings[1].hash.0[0] ^= 1), DjteError::BadProof(_)));
-    assert!(matches!(check(&|s| { s.proof.joiner_peaks.push(Digest([7; 32])); }), DjteError::BadProof(_)));
-    assert!(matches!(check(&|s| s.proof.spent.siblings.push(Digest([1; 32]))), DjteError::BadProof(_)));
+    let forged = WinnerProof {
+        device: other,
+        index: oi,
+        path: l.shard_path(os),
+        inclusion: Default::default(),
+    };
+    assert!(matches!(
+        check(&|s| s.proof.winner = Some(forged.clone())),
+        DjteError::Winner(_) | DjteError::BadProof(_)
+    ));
+    assert!(matches!(
+        check(&|s| s.proof.winner.as_mut().unwrap().index ^= 1),
+        DjteError::Winner(_) | DjteError::BadProof(_)
+    ));
+    assert!(matches!(
+        check(&|s| s.proof.winner = None),
+        DjteError::Winner(_)
+    ));
+    assert!(matches!(
+        check(&|s| s.proof.winner.as_mut().unwrap().path.siblings[0].count += 1),
+        DjteError::BadProof(_)
+    ));
+    assert!(matches!(
+        check(&|s| s.proof.winner.as_mut().unwrap().path.count += 1),
+        DjteError::BadProof(_)
+    ));
+    assert!(matches!(
+        check(&|s| s.proof.joiner_path.siblings[1].hash.0[0] ^= 1),
+        DjteError::BadProof(_)
+    ));
+    assert!(matches!(
+        check(&|s| {
+            s.proof.joiner_peaks.push(Digest([7; 32]));
+        }),
+        DjteError::BadProof(_)
+    ));
+    assert!(matches!(
+        check(&|s| s.proof.spent.siblings.push(Digest([1; 32]))),
+        DjteError::BadProof(_)
+    ));
     // Every single-bit flip of the encoded proof either fails to decode or is refused.
     let bytes = good.proof.to_bytes();
     for i in 0..bytes.len() * 8 {
         let mut b = bytes.clone();
         b[i / 8] ^= 1 << (i % 8);
         if let Ok(proof) = EmissionProof::from_bytes(&b) {
-            let s = EmissionStep { gate: Vec::new(), proof };
-            assert!(verify_step(&p, l.state(), &s, false).is_err(), "bit {i} accepted");
+            let s = EmissionStep {
+                gate: Vec::new(),
+                proof,
+            };
+            assert!(
+                verify_step(&p, l.state(), &s, false).is_err(),
+                "bit {i} accepted"
+            );
         }
     }
     // Another token's state.
     let other_policy = djte_policy(3, 1 << 81, 3, 1_000, dummy_gate());
-    assert_eq!(verify_step(&other_policy, l.state(), &good, false).unwrap_err(), DjteError::WrongToken);
+    assert_eq!(
+        verify_step(&other_policy, l.state(), &good, false).unwrap_err(),
+        DjteError::WrongToken
+    );
 }
 
 #[test]
@@ -277,10 +340,22 @@ fn accumulators_prove_every_leaf() {
         let root = mmr_root(n as u64, &peaks);
         for i in 0..n {
             let proof = mmr_prove(&leaves[..n], i);
-            assert!(mmr_verify(&root, n as u64, i as u64, &leaves[i], &proof), "n {n} i {i}");
-            assert!(!mmr_verify(&root, n as u64, i as u64, &digest("other"), &proof));
+            assert!(
+                mmr_verify(&root, n as u64, i as u64, &leaves[i], &proof),
+                "n {n} i {i}"
+            );
+            assert!(!mmr_verify(
+                &root,
+                n as u64,
+                i as u64,
+                &digest("other"),
+                &proof
+            ));
             if n > 1 {
-                assert!(!mmr_verify(&root, n as u64, ((i + 1) % n) as u64, &leaves[i], &proof) || leaves[i] == leaves[(i + 1) % n]);
+                assert!(
+                    !mmr_verify(&root, n as u64, ((i + 1) % n) as u64, &leaves[i], &proof)
+                        || leaves[i] == leaves[(i + 1) % n]
+                );
             }
         }
         peaks = mmr_append(n as u64, &peaks, leaves[n]);
@@ -318,7 +393,13 @@ impl Network {
         let fee_policy = fungible("CRED", &[&fee_issuer], 1, 1 << 100, BurnRule::Nobody);
         let mut operators: Vec<Device> = (0..ops).map(|i| Device::new(800 + i)).collect();
         operators.sort_by_key(|d| d.id());
-        Network { fee_policy, fee_issuer, operators, minted: 0, c: 0 }
+        Network {
+            fee_policy,
+            fee_issuer,
+            operators,
+            minted: 0,
+            c: 0,
+        }
     }
     fn gate(&self, k: u32, fee: u128) -> JoinGate {
         JoinGate {
@@ -333,11 +414,22 @@ impl Network {
         let mut rules = TokenRules::new();
         rules.add_policy(self.fee_policy.clone()).unwrap();
         let amount = fee * which.len() as u128 + 1;
-        let m = mint(&self.fee_policy, self.minted as u64, self.minted, amount, d, &[(0, &self.fee_issuer)], &mut self.c);
+        let m = mint(
+            &self.fee_policy,
+            self.minted as u64,
+            self.minted,
+            amount,
+            d,
+            &[(0, &self.fee_issuer)],
+            &mut self.c,
+        );
         self.minted += amount;
         d.apply(&mut rules, m).unwrap();
         let t = self.fee_policy.token_id();
-        which.iter().map(|&i| transfer(d, &mut self.operators[i], t, fee, &mut self.c)).collect()
+        which
+            .iter()
+            .map(|&i| transfer(d, &mut self.operators[i], t, fee, &mut self.c))
+            .collect()
     }
 }
 
@@ -366,16 +458,33 @@ fn the_join_gate_needs_k_real_payments_to_distinct_operators() {
     let mut cheat = Device::new(5);
     let mut rules = TokenRules::new();
     rules.add_policy(net.fee_policy.clone()).unwrap();
-    let m = mint(&net.fee_policy, 99, net.minted, 20, &cheat, &[(0, &net.fee_issuer)], &mut net.c);
+    let m = mint(
+        &net.fee_policy,
+        99,
+        net.minted,
+        20,
+        &cheat,
+        &[(0, &net.fee_issuer)],
+        &mut net.c,
+    );
     cheat.apply(&mut rules, m).unwrap();
-    let r = transfer(&mut cheat, &mut stranger, net.fee_policy.token_id(), 5, &mut net.c);
+    let r = transfer(
+        &mut cheat,
+        &mut stranger,
+        net.fee_policy.token_id(),
+        5,
+        &mut net.c,
+    );
     let mut mixed = net.pay(&mut cheat, &[0], 5);
     mixed.push(r);
     assert!(verify_gate(&gate, &cheat.id(), &mixed).is_err());
     // A tampered receipt.
     let mut bad = good.clone();
     bad[0].acceptance.signature = bad[1].acceptance.signature.clone();
-    assert!(matches!(verify_gate(&gate, &id, &bad), Err(DjteError::GateReceipt { .. })));
+    assert!(matches!(
+        verify_gate(&gate, &id, &bad),
+        Err(DjteError::GateReceipt { .. })
+    ));
 }
 
 #[test]
@@ -392,14 +501,24 @@ fn winners_are_credited_through_token_rules() {
         let step = ledger.prepare(d.id(), gate).unwrap();
         let e = ledger.apply(&step, true).unwrap();
         if let Some((w, a)) = e.winner {
-            credits.push((w, a, EmissionCredit { state: before, step }));
+            credits.push((
+                w,
+                a,
+                EmissionCredit {
+                    state: before,
+                    step,
+                },
+            ));
         }
     }
     assert_eq!(credits.len(), 5);
     let mut rules = TokenRules::new();
     rules.add_policy(p.clone()).unwrap();
     for (w, a, credit) in credits {
-        let proof = SourceProof { source: Source::Emission(credit.clone()), allowlist: None };
+        let proof = SourceProof {
+            source: Source::Emission(Box::new(credit.clone())),
+            allowlist: None,
+        };
         let winner = devices.iter_mut().find(|d| d.id() == w).unwrap();
         let state = credit.state.digest();
         // A state the verifier did not see on the vault chain is refused (genesis is known).
@@ -407,12 +526,20 @@ fn winners_are_credited_through_token_rules() {
             let mut blind = TokenRules::new();
             blind.add_policy(p.clone()).unwrap();
             let child = winner.head.allocation_child(&t, a, proof.cause()).unwrap();
-            assert_eq!(blind.apply_source(&winner.head, &child, &proof.to_bytes()).unwrap_err(), TokenError::UnknownEmissionState(state));
+            assert_eq!(
+                blind
+                    .apply_source(&winner.head, &child, &proof.to_bytes())
+                    .unwrap_err(),
+                TokenError::UnknownEmissionState(state)
+            );
         }
         rules.know_emission_state(&t, &state);
         winner.apply(&mut rules, proof.clone()).unwrap();
         // Applied twice: refused.
-        assert_eq!(winner.apply(&mut rules, proof).unwrap_err(), TokenError::AlreadyUsed);
+        assert_eq!(
+            winner.apply(&mut rules, proof).unwrap_err(),
+            TokenError::AlreadyUsed
+        );
     }
     let total: u128 = devices.iter().map(|d| d.balance(&t)).sum();
     assert_eq!(total, ledger.state().emitted.0);
@@ -424,7 +551,8 @@ fn winners_are_credited_through_token_rules() {
         for e in ledger.history() {
             v.know_emission_state(&t, &e.next.prev);
         }
-        let last = verify_chain_segment_with_sources(&d.initial, &d.segment, &EmptyView, &mut v).unwrap();
+        let last =
+            verify_chain_segment_with_sources(&d.initial, &d.segment, &EmptyView, &mut v).unwrap();
         assert_eq!(last, d.head);
     }
 }

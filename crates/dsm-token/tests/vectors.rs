@@ -21,36 +21,69 @@ const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/token-v1.
 
 fn compute() -> Vec<(String, &'static str, String)> {
     let mut v = Vec::new();
-    let mut put = |name: &str, ty: &'static str, bytes: &[u8]| v.push((name.to_string(), ty, hex::encode(bytes)));
+    let mut put = |name: &str, ty: &'static str, bytes: &[u8]| {
+        v.push((name.to_string(), ty, hex::encode(bytes)))
+    };
     let mut c = 0u64;
     let issuer = Device::new(1);
     let mut holder = Device::new(2);
     let mut p = fungible("GOLD", &[&issuer], 1, 1_000_000, BurnRule::Holder);
-    p.initial = vec![dsm_token::policy::InitialAllocation { device: holder.id(), amount: Amount(25) }];
+    p.initial = vec![dsm_token::policy::InitialAllocation {
+        device: holder.id(),
+        amount: Amount(25),
+    }];
     put("policy.gold", "dsm.v1.TokenPolicy", &p.to_bytes());
     put("policy.gold.token-id", "-", p.token_id().as_bytes());
     let m = mint(&p, 0, 25, 500, &holder, &[(0, &issuer)], &mut c);
-    let Source::Mint(sm) = &m.source else { unreachable!() };
-    put("mint.statement", "dsm.v1.MintStatement", &sm.statement.to_bytes());
-    put("mint.statement.digest", "-", sm.statement.digest().as_bytes());
+    let Source::Mint(sm) = &m.source else {
+        unreachable!()
+    };
+    put(
+        "mint.statement",
+        "dsm.v1.MintStatement",
+        &sm.statement.to_bytes(),
+    );
+    put(
+        "mint.statement.digest",
+        "-",
+        sm.statement.digest().as_bytes(),
+    );
     put("mint.signed", "dsm.v1.SignedMint", &sm.to_bytes());
     put("mint.source-proof", "dsm.v1.SourceProof", &m.to_bytes());
     put("mint.cause", "-", m.cause().as_bytes());
-    let claim = SourceProof { source: Source::Initial(InitialClaim { token: p.token_id(), index: 0 }), allowlist: None };
-    put("initial.source-proof", "dsm.v1.SourceProof", &claim.to_bytes());
+    let claim = SourceProof {
+        source: Source::Initial(InitialClaim {
+            token: p.token_id(),
+            index: 0,
+        }),
+        allowlist: None,
+    };
+    put(
+        "initial.source-proof",
+        "dsm.v1.SourceProof",
+        &claim.to_bytes(),
+    );
     put("initial.cause", "-", claim.cause().as_bytes());
     let mut rules = dsm_token::source::TokenRules::new();
     rules.add_policy(p.clone()).unwrap();
     holder.apply(&mut rules, m).unwrap();
     let b = burn(&p, 7, &holder);
     if let Source::Burn(Authorised { statement, .. }) = &b.source {
-        put("burn.statement", "dsm.v1.BurnStatement", &statement.to_bytes());
+        put(
+            "burn.statement",
+            "dsm.v1.BurnStatement",
+            &statement.to_bytes(),
+        );
         put("burn.statement.digest", "-", statement.digest().as_bytes());
     }
     put("burn.source-proof", "dsm.v1.SourceProof", &b.to_bytes());
     put("burn.cause", "-", b.cause().as_bytes());
     holder.apply(&mut rules, b).unwrap();
-    put("holder.head-after-burn", "dsm.v1.DeviceHead", &holder.head.to_bytes());
+    put(
+        "holder.head-after-burn",
+        "dsm.v1.DeviceHead",
+        &holder.head.to_bytes(),
+    );
 
     // DJTE with 3 shard bits, 5 synthetic active devices, gate checks off for the math.
     let dev = |n: u8| DeviceId(digest(&format!("vector-device-{n}")));
@@ -59,32 +92,71 @@ fn compute() -> Vec<(String, &'static str, String)> {
         shard_bits: 3,
         epoch0_emissions: 2,
         epoch0_amount: Amount(300),
-        gate: JoinGate { operators: vec![dev(99)], k: 1, fee_token: TokenId::from_label("FEE"), fee: Amount(1) },
+        gate: JoinGate {
+            operators: vec![dev(99)],
+            k: 1,
+            fee_token: TokenId::from_label("FEE"),
+            fee: Amount(1),
+        },
     });
     put("djte.policy", "dsm.v1.TokenPolicy", &e.to_bytes());
     let mut l = EmissionLedger::new(&e).unwrap();
-    put("djte.state.0", "dsm.v1.EmissionState", &l.state().to_bytes());
+    put(
+        "djte.state.0",
+        "dsm.v1.EmissionState",
+        &l.state().to_bytes(),
+    );
     put("djte.state.0.digest", "-", l.state().digest().as_bytes());
     for n in 0..5 {
         let s = l.prepare(dev(n), Vec::new()).unwrap();
         l.apply(&s, false).unwrap();
     }
-    put("djte.state.5", "dsm.v1.EmissionState", &l.state().to_bytes());
+    put(
+        "djte.state.5",
+        "dsm.v1.EmissionState",
+        &l.state().to_bytes(),
+    );
     let before = l.state().clone();
     let step = l.prepare(dev(5), Vec::new()).unwrap();
     put("djte.step.5", "dsm.v1.EmissionStep", &step.to_bytes());
     let em = l.apply(&step, false).unwrap();
     put("djte.step.5.receipt", "-", em.receipt.as_bytes());
-    put("djte.state.6", "dsm.v1.EmissionState", &l.state().to_bytes());
+    put(
+        "djte.state.6",
+        "dsm.v1.EmissionState",
+        &l.state().to_bytes(),
+    );
     let (w, a) = em.winner.unwrap();
     put("djte.step.5.winner", "-", w.as_bytes());
     put("djte.step.5.amount", "-", &a.0.to_be_bytes());
-    let credit = SourceProof { source: Source::Emission(EmissionCredit { state: before, step }), allowlist: None };
-    put("djte.credit.source-proof", "dsm.v1.SourceProof", &credit.to_bytes());
+    let credit = SourceProof {
+        source: Source::Emission(Box::new(EmissionCredit {
+            state: before,
+            step,
+        })),
+        allowlist: None,
+    };
+    put(
+        "djte.credit.source-proof",
+        "dsm.v1.SourceProof",
+        &credit.to_bytes(),
+    );
     put("djte.credit.cause", "-", credit.cause().as_bytes());
-    put("djte.rank.seed-zero.n7", "-", &winner_rank(&dsm_core::hash::Digest::ZERO, 0, &[0; 32], 7).to_be_bytes());
-    put("djte.shard.device0.bits16", "-", &shard_of(&dev(0), 16).to_be_bytes());
-    put("djte.empty-active-root.bits16", "-", empty_active_root(16).as_bytes());
+    put(
+        "djte.rank.seed-zero.n7",
+        "-",
+        &winner_rank(&dsm_core::hash::Digest::ZERO, 0, &[0; 32], 7).to_be_bytes(),
+    );
+    put(
+        "djte.shard.device0.bits16",
+        "-",
+        &shard_of(&dev(0), 16).to_be_bytes(),
+    );
+    put(
+        "djte.empty-active-root.bits16",
+        "-",
+        empty_active_root(16).as_bytes(),
+    );
     v
 }
 
@@ -102,7 +174,8 @@ fn vectors_match_the_file() {
     if std::env::var_os("DSM_WRITE_VECTORS").is_some() {
         std::fs::write(PATH, &text).unwrap();
     }
-    let file = std::fs::read_to_string(PATH).expect("vector file (generate with DSM_WRITE_VECTORS=1)");
+    let file =
+        std::fs::read_to_string(PATH).expect("vector file (generate with DSM_WRITE_VECTORS=1)");
     for (a, b) in file.lines().zip(text.lines()) {
         assert_eq!(a, b, "vector differs");
     }
@@ -122,11 +195,21 @@ fn message_vectors_round_trip_through_the_published_schema() {
         if ty == "-" {
             continue;
         }
-        let desc = pool.get_message_by_name(ty).unwrap_or_else(|| panic!("{name}: {ty} not in schema"));
+        let desc = pool
+            .get_message_by_name(ty)
+            .unwrap_or_else(|| panic!("{name}: {ty} not in schema"));
         let bytes = hex::decode(hexs).unwrap();
-        let msg = DynamicMessage::decode(desc, bytes.as_slice()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(msg.unknown_fields().next().is_none(), "{name}: schema lacks a field we encode");
-        assert_eq!(msg.encode_to_vec(), bytes, "{name}: schema re-encoding differs");
+        let msg = DynamicMessage::decode(desc, bytes.as_slice())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            msg.unknown_fields().next().is_none(),
+            "{name}: schema lacks a field we encode"
+        );
+        assert_eq!(
+            msg.encode_to_vec(),
+            bytes,
+            "{name}: schema re-encoding differs"
+        );
         checked += 1;
     }
     assert!(checked >= 12, "only {checked} message vectors");
@@ -136,10 +219,21 @@ fn message_vectors_round_trip_through_the_published_schema() {
 fn file_vectors_decode_strictly_and_verify() {
     let file = std::fs::read_to_string(PATH).unwrap();
     let get = |n: &str| {
-        hex::decode(file.lines().find(|l| l.starts_with(&format!("{n}\t"))).unwrap().split('\t').nth(2).unwrap()).unwrap()
+        hex::decode(
+            file.lines()
+                .find(|l| l.starts_with(&format!("{n}\t")))
+                .unwrap()
+                .split('\t')
+                .nth(2)
+                .unwrap(),
+        )
+        .unwrap()
     };
     let p = TokenPolicy::from_bytes(&get("policy.gold")).unwrap();
-    assert_eq!(p.token_id().as_bytes().to_vec(), get("policy.gold.token-id"));
+    assert_eq!(
+        p.token_id().as_bytes().to_vec(),
+        get("policy.gold.token-id")
+    );
     let e = TokenPolicy::from_bytes(&get("djte.policy")).unwrap();
     let s5 = EmissionState::from_bytes(&get("djte.state.5")).unwrap();
     let step = EmissionStep::from_bytes(&get("djte.step.5")).unwrap();
@@ -148,6 +242,8 @@ fn file_vectors_decode_strictly_and_verify() {
     assert_eq!(em.next.to_bytes(), get("djte.state.6"));
     let sp = SourceProof::from_bytes(&get("mint.source-proof")).unwrap();
     assert_eq!(sp.cause().as_bytes().to_vec(), get("mint.cause"));
-    let Source::Mint(m) = sp.source else { panic!("not a mint") };
+    let Source::Mint(m) = sp.source else {
+        panic!("not a mint")
+    };
     dsm_token::authority::verify_mint(&p, &m).unwrap();
 }

@@ -32,7 +32,11 @@ fn wallet_err(msg: String) -> OnlineError {
 
 /// Reads `token`'s vault chain from the nodes past what this wallet verified, verifies and
 /// stores each step, and credits every emission this device won.
-pub fn sync_emissions(w: &mut Wallet, nodes: &NodeSet, token: &TokenId) -> Result<EmissionSync, OnlineError> {
+pub fn sync_emissions(
+    w: &mut Wallet,
+    nodes: &NodeSet,
+    token: &TokenId,
+) -> Result<EmissionSync, OnlineError> {
     let mut ledger = w.emission_ledger(token)?;
     let mut new_steps = 0;
     let mut credited = Vec::new();
@@ -41,10 +45,15 @@ pub fn sync_emissions(w: &mut Wallet, nodes: &NodeSet, token: &TokenId) -> Resul
         let (bytes, _faults) = nodes.read_slot(token.as_bytes(), state.as_bytes())?;
         let Some(bytes) = bytes else { break };
         let step = EmissionStep::from_bytes(&bytes).map_err(|e| {
-            wallet_err(format!("the nodes hold an undecodable emission step after state {}: {e}", state))
+            wallet_err(format!(
+                "the nodes hold an undecodable emission step after state {}: {e}",
+                state
+            ))
         })?;
         let em = w.record_emission(&mut ledger, &step).map_err(|e| {
-            wallet_err(format!("the emission step after state {state} does not verify: {e}"))
+            wallet_err(format!(
+                "the emission step after state {state} does not verify: {e}"
+            ))
         })?;
         if let Some((winner, a)) = em.winner {
             if winner == w.device_id() {
@@ -66,11 +75,9 @@ pub fn sync_emissions(w: &mut Wallet, nodes: &NodeSet, token: &TokenId) -> Resul
 /// state's slot. When another device's step took the slot first, learns it and tries
 /// again on the new state (up to 8 times).
 pub fn join(w: &mut Wallet, nodes: &NodeSet, token: &TokenId) -> Result<JoinReport, OnlineError> {
-    let policy = w
-        .token_rules()
-        .policy(token)
-        .cloned()
-        .ok_or_else(|| wallet_err("this wallet holds no policy for that token; import it first".into()))?;
+    let policy = w.token_rules().policy(token).cloned().ok_or_else(|| {
+        wallet_err("this wallet holds no policy for that token; import it first".into())
+    })?;
     let gate = policy
         .djte
         .as_ref()
@@ -83,17 +90,28 @@ pub fn join(w: &mut Wallet, nodes: &NodeSet, token: &TokenId) -> Result<JoinRepo
         synced += sync_emissions(w, nodes, token)?.new_steps;
         let mut ledger = w.emission_ledger(token)?;
         if ledger.has_joined(&w.device_id()) {
-            return Err(wallet_err(format!("this device has already joined {}'s emissions", policy.ticker)));
+            return Err(wallet_err(format!(
+                "this device has already joined {}'s emissions",
+                policy.ticker
+            )));
         }
-        let step = ledger.prepare(w.device_id(), payments.clone()).map_err(WalletError::from)?;
+        let step = ledger
+            .prepare(w.device_id(), payments.clone())
+            .map_err(WalletError::from)?;
         // Check it ourselves first: a gate the policy refuses must not reach the nodes.
         verify_step(&policy, ledger.state(), &step, true).map_err(WalletError::from)?;
         let state = ledger.state().clone();
         let bytes = step.to_bytes();
         let is_rival = |b: &[u8]| {
-            EmissionStep::from_bytes(b).is_ok_and(|s| verify_step(&policy, &state, &s, true).is_ok())
+            EmissionStep::from_bytes(b)
+                .is_ok_and(|s| verify_step(&policy, &state, &s, true).is_ok())
         };
-        let report = nodes.anchor(token.as_bytes(), state.digest().as_bytes(), &bytes, &is_rival)?;
+        let report = nodes.anchor(
+            token.as_bytes(),
+            state.digest().as_bytes(),
+            &bytes,
+            &is_rival,
+        )?;
         match report.outcome {
             Anchor::Settled { acks } | Anchor::Unsettled { acks } => {
                 let em = w.record_emission(&mut ledger, &step)?;
@@ -109,5 +127,7 @@ pub fn join(w: &mut Wallet, nodes: &NodeSet, token: &TokenId) -> Result<JoinRepo
             Anchor::Conflict { .. } => continue,
         }
     }
-    Err(wallet_err("eight other joins won the race in a row; run `dsm token join` again".into()))
+    Err(wallet_err(
+        "eight other joins won the race in a row; run `dsm token join` again".into(),
+    ))
 }

@@ -413,7 +413,7 @@ impl NodeSet {
                 _ => {}
             }
         }
-        seen.sort_by(|a, b| b.1.cmp(&a.1));
+        seen.sort_by_key(|x| std::cmp::Reverse(x.1));
         let faults = seen
             .iter()
             .skip(1)

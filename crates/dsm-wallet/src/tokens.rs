@@ -2,7 +2,9 @@
 //! allocations and DJTE emission credits, each one atomic head transition whose source
 //! proof is checked by `dsm_token::source::TokenRules` before it is committed.
 
-use super::{history_key, json, token, EntryKind, HistoryEntry, Wallet, WalletError, DEFAULT_TOKEN};
+use super::{
+    history_key, json, token, EntryKind, HistoryEntry, Wallet, WalletError, DEFAULT_TOKEN,
+};
 use crate::store::{Batch, Store, Table};
 use dsm_core::chain::{Amount, DeviceHead, TokenId};
 use dsm_core::codec::Canonical;
@@ -12,7 +14,9 @@ use dsm_core::receipt::Receipt;
 use dsm_token::authority::{cosign, Authorised, BurnStatement, MintStatement, SignedMint};
 use dsm_token::djte::{Emission, EmissionLedger, EmissionState, EmissionStep};
 use dsm_token::policy::{BurnRule, JoinGate, TokenPolicy};
-use dsm_token::source::{EmissionCredit, InitialClaim, Source, SourceProof, TokenError, TokenRules};
+use dsm_token::source::{
+    EmissionCredit, InitialClaim, Source, SourceProof, TokenError, TokenRules,
+};
 
 /// A token this wallet holds the policy of.
 #[derive(Clone, Debug)]
@@ -65,10 +69,12 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
                 .chunks_exact(32)
                 .map(|c| DeviceId(Digest(c.try_into().expect("32-byte chunk"))))
                 .collect();
-            rules.add_allowlist(&id, &members).map_err(|e| WalletError::Corrupt {
-                what: "allowlist",
-                error: e.to_string(),
-            })?;
+            rules
+                .add_allowlist(&id, &members)
+                .map_err(|e| WalletError::Corrupt {
+                    what: "allowlist",
+                    error: e.to_string(),
+                })?;
         }
     }
     for (cause, _) in store.scan(Table::Sources)? {
@@ -120,7 +126,14 @@ impl Wallet {
         b.put(Table::Policies, id.as_bytes().to_vec(), policy.to_bytes());
         if let Some(members) = allowlist {
             let key = [b"allowlist:".as_slice(), id.digest().to_hex().as_bytes()].concat();
-            b.put(Table::Meta, key, members.iter().flat_map(|m| *m.as_bytes()).collect::<Vec<u8>>());
+            b.put(
+                Table::Meta,
+                key,
+                members
+                    .iter()
+                    .flat_map(|m| *m.as_bytes())
+                    .collect::<Vec<u8>>(),
+            );
         }
         self.store.commit(&b)?;
         self.rules = rules;
@@ -137,7 +150,11 @@ impl Wallet {
                 }),
                 allowlist: self.rules.allowlist_proof(&id, &me),
             };
-            if self.store.get(Table::Sources, proof.cause().as_bytes())?.is_some() {
+            if self
+                .store
+                .get(Table::Sources, proof.cause().as_bytes())?
+                .is_some()
+            {
                 continue;
             }
             self.apply_source(proof, line.amount, EntryKind::Allocated)?;
@@ -165,7 +182,8 @@ impl Wallet {
     /// prefix of at least 8 digits), or else a label token such as `DEV`.
     pub fn resolve_token(&self, name: &str) -> Result<TokenId, WalletError> {
         let tokens = self.tokens();
-        let by_ticker: Vec<&TokenInfo> = tokens.iter().filter(|t| t.policy.ticker == name).collect();
+        let by_ticker: Vec<&TokenInfo> =
+            tokens.iter().filter(|t| t.policy.ticker == name).collect();
         match by_ticker.len() {
             1 => return Ok(by_ticker[0].id),
             0 => {}
@@ -173,13 +191,20 @@ impl Wallet {
                 return Err(usage(format!(
                     "{} tokens have the ticker {name}; name one by its id ({})",
                     by_ticker.len(),
-                    by_ticker.iter().map(|t| t.id.digest().to_hex()[..12].to_string()).collect::<Vec<_>>().join(", ")
+                    by_ticker
+                        .iter()
+                        .map(|t| t.id.digest().to_hex()[..12].to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )))
             }
         }
         let lower = name.to_ascii_lowercase();
         if lower.len() >= 8 && lower.chars().all(|c| c.is_ascii_hexdigit()) {
-            let hits: Vec<&TokenInfo> = tokens.iter().filter(|t| t.id.digest().to_hex().starts_with(&lower)).collect();
+            let hits: Vec<&TokenInfo> = tokens
+                .iter()
+                .filter(|t| t.id.digest().to_hex().starts_with(&lower))
+                .collect();
             if hits.len() == 1 {
                 return Ok(hits[0].id);
             }
@@ -210,7 +235,12 @@ impl Wallet {
 
     /// Builds, checks and commits the head for `proof` (credit `amount`, or debit for a
     /// burn): one atomic batch with the head, the history line and the proof.
-    fn apply_source(&mut self, proof: SourceProof, amount: Amount, kind: EntryKind) -> Result<&DeviceHead, WalletError> {
+    fn apply_source(
+        &mut self,
+        proof: SourceProof,
+        amount: Amount,
+        kind: EntryKind,
+    ) -> Result<&DeviceHead, WalletError> {
         let t = proof.token();
         let cause = proof.cause();
         let head = if matches!(proof.source, Source::Burn(_)) {
@@ -251,10 +281,21 @@ impl Wallet {
             .ok_or_else(|| usage("this wallet holds no policy for that token"))?
             .clone();
         if p.issuers.threshold == 0 {
-            return Err(usage(format!("{}'s policy allows no minting: its supply is fixed", p.ticker)));
+            return Err(usage(format!(
+                "{}'s policy allows no minting: its supply is fixed",
+                p.ticker
+            )));
         }
-        let Some(index) = p.issuers.keys.iter().position(|k| k == self.key.public_key()) else {
-            return Err(usage(format!("this device is not one of {}'s issuers", p.ticker)));
+        let Some(index) = p
+            .issuers
+            .keys
+            .iter()
+            .position(|k| k == self.key.public_key())
+        else {
+            return Err(usage(format!(
+                "this device is not one of {}'s issuers",
+                p.ticker
+            )));
         };
         if p.issuers.threshold > 1 {
             return Err(usage(format!(
@@ -279,7 +320,11 @@ impl Wallet {
         })
     }
 
-    fn mint_sequence(&self, token: &TokenId, p: &TokenPolicy) -> Result<(u64, Amount), WalletError> {
+    fn mint_sequence(
+        &self,
+        token: &TokenId,
+        p: &TokenPolicy,
+    ) -> Result<(u64, Amount), WalletError> {
         let key = [b"mint-seq:".as_slice(), token.digest().to_hex().as_bytes()].concat();
         Ok(match self.store.get(Table::Meta, &key)? {
             Some(v) if v.len() == 24 => (
@@ -318,7 +363,11 @@ impl Wallet {
         if p.issuers.keys.iter().any(|k| k == self.key.public_key()) {
             let (seq, _) = self.mint_sequence(&s.token, &p)?;
             if s.seq >= seq {
-                let key = [b"mint-seq:".as_slice(), s.token.digest().to_hex().as_bytes()].concat();
+                let key = [
+                    b"mint-seq:".as_slice(),
+                    s.token.digest().to_hex().as_bytes(),
+                ]
+                .concat();
                 let mut v = (s.seq + 1).to_be_bytes().to_vec();
                 v.extend_from_slice(&total.0.to_be_bytes());
                 let mut b = Batch::new();
@@ -347,10 +396,16 @@ impl Wallet {
             amount,
         };
         let signatures = match p.burn {
-            BurnRule::Nobody => return Err(usage(format!("{}'s policy allows no burning", p.ticker))),
+            BurnRule::Nobody => {
+                return Err(usage(format!("{}'s policy allows no burning", p.ticker)))
+            }
             BurnRule::Holder => Vec::new(),
             BurnRule::Issuers => {
-                let index = p.issuers.keys.iter().position(|k| k == self.key.public_key());
+                let index = p
+                    .issuers
+                    .keys
+                    .iter()
+                    .position(|k| k == self.key.public_key());
                 match index {
                     Some(i) if p.issuers.threshold == 1 => {
                         let rnd = self.random_bytes();
@@ -431,12 +486,20 @@ impl Wallet {
 
     /// Verifies `step` (with its join gate) against `ledger`'s state, stores it, applies it
     /// to `ledger`, and credits this device if it won.
-    pub fn record_emission(&mut self, ledger: &mut EmissionLedger, step: &EmissionStep) -> Result<Emission, WalletError> {
+    pub fn record_emission(
+        &mut self,
+        ledger: &mut EmissionLedger,
+        step: &EmissionStep,
+    ) -> Result<Emission, WalletError> {
         let token = ledger.state().token;
         let before = ledger.state().clone();
         let em = ledger.apply(step, true)?;
         let mut b = Batch::new();
-        b.put(Table::Emissions, emission_key(&token, em.index), step.to_bytes());
+        b.put(
+            Table::Emissions,
+            emission_key(&token, em.index),
+            step.to_bytes(),
+        );
         self.store.commit(&b)?;
         if let Some((w, amount)) = em.winner {
             if w == self.device_id() {
@@ -448,14 +511,23 @@ impl Wallet {
 
     /// Credits a won emission unless it was already (idempotent: the head's cause is a
     /// function of the step).
-    fn credit_emission(&mut self, state: EmissionState, step: EmissionStep, amount: Amount) -> Result<bool, WalletError> {
+    fn credit_emission(
+        &mut self,
+        state: EmissionState,
+        step: EmissionStep,
+        amount: Amount,
+    ) -> Result<bool, WalletError> {
         let token = state.token;
         self.rules.know_emission_state(&token, &state.digest());
         let proof = SourceProof {
-            source: Source::Emission(EmissionCredit { state, step }),
+            source: Source::Emission(Box::new(EmissionCredit { state, step })),
             allowlist: None,
         };
-        if self.store.get(Table::Sources, proof.cause().as_bytes())?.is_some() {
+        if self
+            .store
+            .get(Table::Sources, proof.cause().as_bytes())?
+            .is_some()
+        {
             return Ok(false);
         }
         self.apply_source(proof, amount, EntryKind::Emission)?;
@@ -464,7 +536,10 @@ impl Wallet {
 
     /// Credits every stored emission this device won that is not credited yet (after a
     /// crash between storing a step and crediting it). Returns `(index, amount)` of each.
-    pub fn credit_pending_emissions(&mut self, token: &TokenId) -> Result<Vec<(u64, Amount)>, WalletError> {
+    pub fn credit_pending_emissions(
+        &mut self,
+        token: &TokenId,
+    ) -> Result<Vec<(u64, Amount)>, WalletError> {
         let p = self
             .rules
             .policy(token)

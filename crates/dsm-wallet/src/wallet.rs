@@ -1242,7 +1242,9 @@ impl Ledger for Wallet {
         let step = &proposal.signed().proposal.step;
         match self.rules.check_transfer(step) {
             Ok(()) => {}
-            Err(dsm_token::source::TokenError::UnknownPolicy(_)) => return Some(REFUSAL_UNKNOWN_TOKEN),
+            Err(dsm_token::source::TokenError::UnknownPolicy(_)) => {
+                return Some(REFUSAL_UNKNOWN_TOKEN)
+            }
             Err(_) => return Some(REFUSAL_TOKEN_RULES),
         }
         let amount = step.amount;

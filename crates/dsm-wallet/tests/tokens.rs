@@ -27,7 +27,11 @@ fn pay(payer: &mut Wallet, payee: &mut Wallet, t: TokenId, amount: u128) -> (Rep
     let peer = payee.device_id();
     std::thread::scope(|s| {
         let h = s.spawn(move || run(&mut Session::listener(), payee, &mut lb));
-        let rd = run(&mut Session::dialer(peer, vec![(t, Amount(amount))]), payer, &mut la);
+        let rd = run(
+            &mut Session::dialer(peer, vec![(t, Amount(amount))]),
+            payer,
+            &mut la,
+        );
         drop(la);
         (rd, h.join().unwrap())
     })
@@ -67,12 +71,18 @@ fn mint_transfer_burn_and_refusals_of_unknown_tokens() {
     bob.import_policy(p.clone(), None).unwrap();
     let (rd, rl) = pay(&mut issuer, &mut bob, t, 200);
     assert!(rd.error.is_none() && rl.error.is_none(), "{rd:?} {rl:?}");
-    assert_eq!((issuer.balance(&t), bob.balance(&t)), (Amount(300), Amount(200)));
+    assert_eq!(
+        (issuer.balance(&t), bob.balance(&t)),
+        (Amount(300), Amount(200))
+    );
     // Carol does not: her wallet refuses with a signed refusal, the amount comes back.
     let (rd, _) = pay(&mut issuer, &mut carol, t, 50);
     assert_eq!(rd.refused.len(), 1);
     assert_eq!(rd.refused[0].refusal.refusal.reason, REFUSAL_UNKNOWN_TOKEN);
-    assert_eq!((issuer.balance(&t), carol.balance(&t)), (Amount(300), Amount::ZERO));
+    assert_eq!(
+        (issuer.balance(&t), carol.balance(&t)),
+        (Amount(300), Amount::ZERO)
+    );
     // The sender's own check says why before signing anything.
     assert!(carol.check_outgoing(&t, &issuer.device_id()).is_err());
     carol.import_policy(p.clone(), None).unwrap();
@@ -90,9 +100,17 @@ fn mint_transfer_burn_and_refusals_of_unknown_tokens() {
     let out = issuer.mint(&t, Amount(9_500)).unwrap();
     assert_eq!((out.seq, out.minted_total), (1, Amount(10_000)));
     assert!(issuer.mint(&t, Amount(1)).is_err(), "over the cap");
-    let kinds: Vec<EntryKind> = issuer.history().unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<EntryKind> = issuer
+        .history()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
     assert_eq!(kinds.iter().filter(|k| **k == EntryKind::Minted).count(), 2);
-    let total: u128 = [&issuer, &bob, &carol].iter().map(|w| w.balance(&t).0).sum();
+    let total: u128 = [&issuer, &bob, &carol]
+        .iter()
+        .map(|w| w.balance(&t).0)
+        .sum();
     assert_eq!(total, 10_000 - 20);
 }
 
@@ -118,7 +136,10 @@ fn initial_allocations_are_claimed_once() {
     let (mut alice, store) = memory_wallet(0);
     let mut p = gold(&alice, TokenKind::Fungible);
     p.issuers = Issuers::default();
-    p.initial = vec![InitialAllocation { device: alice.device_id(), amount: Amount(700) }];
+    p.initial = vec![InitialAllocation {
+        device: alice.device_id(),
+        amount: Amount(700),
+    }];
     let (t, claimed) = alice.import_policy(p.clone(), None).unwrap();
     assert_eq!(claimed, vec![Amount(700)]);
     let (_, again) = alice.import_policy(p.clone(), None).unwrap();
@@ -138,23 +159,41 @@ struct Nodes {
 
 fn three_nodes() -> Nodes {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let urls = (0..3)
         .map(|i| {
-            let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
             let store = EmbeddedStore::open(&dir.path().join(format!("n{i}.redb"))).unwrap();
-            drop(rt.spawn(dsm_node::serve(listener, Node::new(store, Quotas::default()), dsm_node::Timeouts::default())));
+            drop(rt.spawn(dsm_node::serve(
+                listener,
+                Node::new(store, Quotas::default()),
+                dsm_node::Timeouts::default(),
+            )));
             url
         })
         .collect();
-    Nodes { urls, _rt: rt, _dir: dir }
+    Nodes {
+        urls,
+        _rt: rt,
+        _dir: dir,
+    }
 }
 
 #[test]
 fn djte_joins_and_emission_credits_through_storage_nodes() {
     let cluster = three_nodes();
-    let nodes = NodeSet::new(cluster.urls.clone(), Replication { n: 3, k: 2, f: 0 }, Duration::from_secs(5));
+    let nodes = NodeSet::new(
+        cluster.urls.clone(),
+        Replication { n: 3, k: 2, f: 0 },
+        Duration::from_secs(5),
+    );
     let (mut issuer, _) = memory_wallet(0);
     let (mut operator, _) = memory_wallet(0);
     let fee = gold(&issuer, TokenKind::Fungible);
@@ -170,7 +209,8 @@ fn djte_joins_and_emission_credits_through_storage_nodes() {
         w.import_policy(fee.clone(), None).unwrap();
     }
     issuer.mint(&fee_id, Amount(100)).unwrap();
-    let mut members: Vec<(Wallet, dsm_wallet::store::MemoryStore)> = (0..4).map(|_| memory_wallet(0)).collect();
+    let mut members: Vec<(Wallet, dsm_wallet::store::MemoryStore)> =
+        (0..4).map(|_| memory_wallet(0)).collect();
     for (w, _) in members.iter_mut() {
         w.import_policy(fee.clone(), None).unwrap();
         w.import_policy(era.clone(), None).unwrap();
@@ -184,8 +224,14 @@ fn djte_joins_and_emission_credits_through_storage_nodes() {
     for (w, _) in members.iter_mut() {
         reports.push(join(w, &nodes, &era_id).unwrap());
     }
-    assert_eq!(reports[0].winner, None, "nobody was active before the first join");
-    assert_eq!(reports[1].winner.map(|x| x.0), Some(members[0].0.device_id()));
+    assert_eq!(
+        reports[0].winner, None,
+        "nobody was active before the first join"
+    );
+    assert_eq!(
+        reports[1].winner.map(|x| x.0),
+        Some(members[0].0.device_id())
+    );
     for (i, r) in reports.iter().enumerate() {
         assert_eq!(r.index, i as u64);
         assert!(r.settled);
@@ -198,7 +244,9 @@ fn djte_joins_and_emission_credits_through_storage_nodes() {
         let again = sync_emissions(w, &nodes, &era_id).unwrap();
         assert!(again.credited.is_empty() && again.new_steps == 0);
     }
-    let state = sync_emissions(&mut members[3].0, &nodes, &era_id).unwrap().state;
+    let state = sync_emissions(&mut members[3].0, &nodes, &era_id)
+        .unwrap()
+        .state;
     assert_eq!(state.index, 4);
     let total: u128 = members.iter().map(|(w, _)| w.balance(&era_id).0).sum();
     assert_eq!(total, state.emitted.0);
@@ -207,7 +255,10 @@ fn djte_joins_and_emission_credits_through_storage_nodes() {
     let (w0, s0) = &members[0];
     let before = w0.balance(&era_id);
     let mut w0 = reopen(s0);
-    assert!(sync_emissions(&mut w0, &nodes, &era_id).unwrap().credited.is_empty());
+    assert!(sync_emissions(&mut w0, &nodes, &era_id)
+        .unwrap()
+        .credited
+        .is_empty());
     assert_eq!(w0.balance(&era_id), before);
     // ERA can be spent like any token, and burned.
     let (w1, _) = members.split_at_mut(1);

@@ -33,7 +33,10 @@ impl Device {
     pub fn new(n: u32) -> Device {
         let seed = tagged_hash(Tag::Token, &[b"token-test-device", &n.to_be_bytes()]).0;
         let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes(seed));
-        let genesis = GenesisDigest(tagged_hash(Tag::Token, &[b"token-test-genesis", &n.to_be_bytes()]));
+        let genesis = GenesisDigest(tagged_hash(
+            Tag::Token,
+            &[b"token-test-genesis", &n.to_be_bytes()],
+        ));
         let identity = DeviceIdentity {
             genesis,
             public_key: key.public_key().clone(),
@@ -58,21 +61,31 @@ impl Device {
     }
 
     /// Applies an ALLOCATION (or BURN) justified by `proof`, after `rules` accepted it.
-    pub fn apply(&mut self, rules: &mut TokenRules, proof: SourceProof) -> Result<(), dsm_token::source::TokenError> {
+    pub fn apply(
+        &mut self,
+        rules: &mut TokenRules,
+        proof: SourceProof,
+    ) -> Result<(), dsm_token::source::TokenError> {
         let token = proof.token();
         let cause = proof.cause();
         let child = match &proof.source {
             Source::Burn(b) => self.head.burn_child(&token, b.statement.amount, cause),
             Source::Initial(c) => {
                 let p = rules.policy(&token).expect("policy");
-                let amount = p.initial.get(c.index as usize).map_or(Amount(1), |l| l.amount);
+                let amount = p
+                    .initial
+                    .get(c.index as usize)
+                    .map_or(Amount(1), |l| l.amount);
                 self.head.allocation_child(&token, amount, cause)
             }
-            Source::Mint(m) => self.head.allocation_child(&token, m.statement.amount, cause),
+            Source::Mint(m) => self
+                .head
+                .allocation_child(&token, m.statement.amount, cause),
             Source::Emission(e) => {
                 let p = rules.policy(&token).expect("policy");
                 let em = dsm_token::djte::verify_step(p, &e.state, &e.step, false)?;
-                self.head.allocation_child(&token, em.winner.expect("winner").1, cause)
+                self.head
+                    .allocation_child(&token, em.winner.expect("winner").1, cause)
             }
         }
         .map_err(|_| dsm_token::source::TokenError::AmountMismatch)?;
@@ -88,7 +101,13 @@ impl Device {
 }
 
 /// One full transfer through the real builders and verifier; both devices advance.
-pub fn transfer(s: &mut Device, r: &mut Device, token: TokenId, amount: u128, c: &mut u64) -> Receipt {
+pub fn transfer(
+    s: &mut Device,
+    r: &mut Device,
+    token: TokenId,
+    amount: u128,
+    c: &mut u64,
+) -> Receipt {
     let built = propose(
         &dsm_core::receipt::LocalDevice {
             identity: &s.identity,
@@ -119,13 +138,21 @@ pub fn transfer(s: &mut Device, r: &mut Device, token: TokenId, amount: u128, c:
     s.tree.insert(*rel.as_bytes(), built.child_tip.0);
     r.head = acc.child_head;
     r.tree.insert(*rel.as_bytes(), acc.child_tip.0);
-    s.segment.push(SegmentStep::Receipt(acc.receipt.clone()));
-    r.segment.push(SegmentStep::Receipt(acc.receipt.clone()));
+    s.segment
+        .push(SegmentStep::Receipt(Box::new(acc.receipt.clone())));
+    r.segment
+        .push(SegmentStep::Receipt(Box::new(acc.receipt.clone())));
     acc.receipt
 }
 
 /// A fungible policy with `issuers` (threshold `t`), cap, burn rule.
-pub fn fungible(ticker: &str, issuers: &[&Device], t: u32, cap: u128, burn: BurnRule) -> TokenPolicy {
+pub fn fungible(
+    ticker: &str,
+    issuers: &[&Device],
+    t: u32,
+    cap: u128,
+    burn: BurnRule,
+) -> TokenPolicy {
     TokenPolicy {
         ticker: ticker.into(),
         decimals: 2,

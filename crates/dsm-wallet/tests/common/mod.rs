@@ -130,7 +130,9 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
                 }
                 Sent => assert_eq!(e.status, "released", "{e:?}"),
                 Refused => assert_eq!(e.status, "refused"),
-                Released | DevFaucet | Allocated | Minted | Emission | Burned => assert_eq!(e.status, "final"),
+                Released | DevFaucet | Allocated | Minted | Emission | Burned => {
+                    assert_eq!(e.status, "final")
+                }
                 Received => panic!("a received transfer is final at once: {e:?}"),
             }
         }
