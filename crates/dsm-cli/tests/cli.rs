@@ -1179,13 +1179,6 @@ fn tokens_and_emissions_through_the_cli() {
     )
     .unwrap();
     let era_doc = dir.path().join("era.dsmpolicy");
-    dsm(&alice)
-        .args(["token", "create", "--policy"])
-        .arg(&era)
-        .arg("--out")
-        .arg(&era_doc)
-        .assert()
-        .success();
     for h in [&alice, &bob, &carol] {
         let mut add = dsm(h);
         add.args(["nodes", "add"]);
@@ -1197,14 +1190,36 @@ fn tokens_and_emissions_through_the_cli() {
             .args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"])
             .assert()
             .success();
-        if h != &alice {
-            dsm(h)
-                .args(["token", "import"])
-                .arg(&era_doc)
-                .assert()
-                .success();
-        }
     }
+    // Alice publishes the ERA policy document at the nodes; bob takes the file, carol the nodes' copy.
+    let v = json(
+        dsm(&alice)
+            .args(["token", "create", "--publish", "--policy"])
+            .arg(&era)
+            .arg("--out")
+            .arg(&era_doc),
+    );
+    let addr = v["published"].as_str().unwrap().to_string();
+    dsm(&bob)
+        .args(["token", "import"])
+        .arg(&era_doc)
+        .assert()
+        .success();
+    dsm(&carol)
+        .args(["token", "import", "--from-nodes", &addr])
+        .assert()
+        .success();
+    dsm(&carol)
+        .args(["token", "import", "--from-nodes", &"0".repeat(64)])
+        .assert()
+        .code(4);
+    assert_eq!(
+        json(dsm(&carol).args(["token", "list"]))["tokens"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     // Alice paid bob (an operator): she may join; nobody was active, so nothing is emitted.
     let v = json(dsm(&alice).args(["token", "join", "ERA"]));
     assert_eq!(

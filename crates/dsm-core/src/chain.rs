@@ -283,23 +283,32 @@ impl DeviceHead {
         amount: Amount,
         cause: Digest,
     ) -> Result<DeviceHead, BalanceError> {
-        Ok(DeviceHead {
-            device: self.device,
-            height: self.height.checked_add(1).ok_or(BalanceError::Overflow)?,
-            parent: self.digest(),
-            smt_root: self.smt_root,
-            balances: self.balances.credited(token, amount)?,
-            kind: TransitionKind::Allocation,
+        self.source_child(
+            self.balances.credited(token, amount)?,
+            TransitionKind::Allocation,
             cause,
-        })
+        )
     }
 
     /// The BURN head that follows this one: `amount` of `token` removed, tree unchanged,
-    /// `cause` naming the burn statement. Fails when the balance is short.
+    /// `cause` naming the burn's source proof. Fails when the balance is short.
     pub fn burn_child(
         &self,
         token: &TokenId,
         amount: Amount,
+        cause: Digest,
+    ) -> Result<DeviceHead, BalanceError> {
+        self.source_child(
+            self.balances.debited(token, amount)?,
+            TransitionKind::Burn,
+            cause,
+        )
+    }
+
+    fn source_child(
+        &self,
+        balances: Balances,
+        kind: TransitionKind,
         cause: Digest,
     ) -> Result<DeviceHead, BalanceError> {
         Ok(DeviceHead {
@@ -307,8 +316,8 @@ impl DeviceHead {
             height: self.height.checked_add(1).ok_or(BalanceError::Overflow)?,
             parent: self.digest(),
             smt_root: self.smt_root,
-            balances: self.balances.debited(token, amount)?,
-            kind: TransitionKind::Burn,
+            balances,
+            kind,
             cause,
         })
     }

@@ -106,6 +106,23 @@ fn the_planted_bug_is_a_real_crash() {
     }
 }
 
+/// The message vectors of a conformance file (relative to this crate): `(name, type, bytes)`.
+fn vector_messages(path: &str) -> Vec<(String, String, Vec<u8>)> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            if f.len() != 3 || f[1] == "-" {
+                return None;
+            }
+            let bytes = (0..f[2].len() / 2)
+                .map(|i| u8::from_str_radix(&f[2][2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            Some((f[0].to_string(), f[1].to_string(), bytes))
+        })
+        .collect()
+}
+
 fn put(target: &str, name: &str, bytes: &[u8]) {
     let dir = corpus_dir(target);
     std::fs::create_dir_all(&dir).unwrap();
@@ -198,45 +215,23 @@ fn write_seeds() {
             _ => {}
         }
     }
-    // Core objects and proofs from the conformance vectors.
-    let vectors = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dsm-core/tests/vectors/dsm-v1.txt"),
-    )
-    .unwrap();
-    for line in vectors.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() != 3 || f[1] == "-" {
-            continue;
-        }
-        let bytes: Vec<u8> = (0..f[2].len() / 2)
-            .map(|i| u8::from_str_radix(&f[2][2 * i..2 * i + 2], 16).unwrap())
-            .collect();
-        let target = match f[1] {
+    // Core objects and proofs from the conformance vectors; token-layer objects from the
+    // token vectors.
+    for (name, ty, bytes) in vector_messages("../dsm-core/tests/vectors/dsm-v1.txt") {
+        let target = match ty.as_str() {
             "dsm.v1.EquivocationProof" => "equivocation_proof",
             "dsm.v1.Receipt" => "receipt",
             _ => "core_objects",
         };
-        put(target, &f[0].replace('/', "_"), &bytes);
+        put(target, &name.replace('/', "_"), &bytes);
     }
-    // Token-layer objects from the token vectors.
-    let vectors = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dsm-token/tests/vectors/token-v1.txt"),
-    )
-    .unwrap();
-    for line in vectors.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() != 3 || f[1] == "-" {
-            continue;
-        }
-        let bytes: Vec<u8> = (0..f[2].len() / 2)
-            .map(|i| u8::from_str_radix(&f[2][2 * i..2 * i + 2], 16).unwrap())
-            .collect();
-        let target = match f[1] {
+    for (name, ty, bytes) in vector_messages("../dsm-token/tests/vectors/token-v1.txt") {
+        let target = match ty.as_str() {
             "dsm.v1.TokenPolicy" => "token_policy",
             "dsm.v1.EmissionStep" | "dsm.v1.EmissionState" => "emission_step",
             _ => "source_proof",
         };
-        put(target, f[0], &bytes);
+        put(target, &name, &bytes);
     }
     // Chunk packets: a real chunked exchange, recorded as `u8 len ‖ bytes` sequences.
     {
