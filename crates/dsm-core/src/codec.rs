@@ -366,6 +366,14 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// Everything not read yet, consumed at once: for types that parse their own nested
+    /// structure with an explicit depth budget.
+    pub fn remaining(&mut self) -> &'a [u8] {
+        let rest = &self.buf[self.pos..];
+        self.pos = self.buf.len();
+        rest
+    }
+
     /// Requires that every byte was consumed: anything left is an unknown, duplicated or
     /// out-of-order field (or garbage).
     pub fn finish(&self) -> Result<(), DecodeError> {

@@ -103,6 +103,18 @@ pub enum Tag {
     DjteSpent,
     /// An emission's receipt: `(token, u64be(index), winner device id, u128be(amount), join key)`.
     DjteReceipt,
+    /// A vault's id: `(canonical VaultPolicy)`.
+    DlvVaultId,
+    /// What a vault's signature conditions sign: `(vault id, u64be(branch))`.
+    DlvAuthorize,
+    /// What a vault's creator signs when it locks: `(vault id, lock head digest)`.
+    DlvLock,
+    /// The first value of a vault's iteration budget: `(vault id, u64be(branch))`.
+    DlvWorkSeed,
+    /// One sequential iteration of a vault's iteration budget: `(previous value)`.
+    DlvWorkStep,
+    /// A vault resolution's digest (its anchor-slot content and conflict key): `(canonical VaultResolution)`.
+    DlvResolution,
 }
 
 impl Tag {
@@ -150,6 +162,12 @@ impl Tag {
         Tag::DjteState,
         Tag::DjteSpent,
         Tag::DjteReceipt,
+        Tag::DlvVaultId,
+        Tag::DlvAuthorize,
+        Tag::DlvLock,
+        Tag::DlvWorkSeed,
+        Tag::DlvWorkStep,
+        Tag::DlvResolution,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -197,6 +215,12 @@ impl Tag {
             Tag::DjteState => "DSM/v1/djte/state",
             Tag::DjteSpent => "DSM/v1/djte/spent",
             Tag::DjteReceipt => "DSM/v1/djte/receipt",
+            Tag::DlvVaultId => "DSM/v1/dlv/vault-id",
+            Tag::DlvAuthorize => "DSM/v1/dlv/authorize",
+            Tag::DlvLock => "DSM/v1/dlv/lock",
+            Tag::DlvWorkSeed => "DSM/v1/dlv/work-seed",
+            Tag::DlvWorkStep => "DSM/v1/dlv/work-step",
+            Tag::DlvResolution => "DSM/v1/dlv/resolution",
         }
     }
 }

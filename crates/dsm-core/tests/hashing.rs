@@ -112,6 +112,12 @@ fn tag_labels_are_frozen() {
         (Tag::DjteState, "DSM/v1/djte/state"),
         (Tag::DjteSpent, "DSM/v1/djte/spent"),
         (Tag::DjteReceipt, "DSM/v1/djte/receipt"),
+        (Tag::DlvVaultId, "DSM/v1/dlv/vault-id"),
+        (Tag::DlvAuthorize, "DSM/v1/dlv/authorize"),
+        (Tag::DlvLock, "DSM/v1/dlv/lock"),
+        (Tag::DlvWorkSeed, "DSM/v1/dlv/work-seed"),
+        (Tag::DlvWorkStep, "DSM/v1/dlv/work-step"),
+        (Tag::DlvResolution, "DSM/v1/dlv/resolution"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -10,7 +10,9 @@
 //! - [`djte`]: join-triggered emissions — sharded activation accumulators, a count tree,
 //!   exactly-uniform winner selection, rank descent, a spent set and a clamped halving
 //!   schedule, with proofs any device can verify;
-//! - [`era`]: the native token's fixed policy.
+//! - [`era`]: the native token's fixed policy;
+//! - [`vault`]: deterministic limbo vaults (DLV) — value locked under release and refund
+//!   conditions (signatures, preimages, receipts, iteration budgets, all/any).
 //!
 //! Everything here is a pure function of its inputs (PROTOCOL.md §17).
 #![forbid(unsafe_code)]
@@ -21,5 +23,6 @@ pub mod djte;
 pub mod era;
 pub mod policy;
 pub mod source;
+pub mod vault;
 
 pub use policy::{PolicyError, TokenPolicy};

@@ -11,6 +11,9 @@
 use crate::authority::{verify_burn, verify_mint, AuthorityError, SignedBurn, SignedMint};
 use crate::djte::{verify_step, DjteError, EmissionState, EmissionStep};
 use crate::policy::{TokenKind, TokenPolicy, TransferRule};
+use crate::vault::{
+    check_condition, verify_lock, VaultConflict, VaultError, VaultPolicy, VaultResolution,
+};
 use dsm_core::chain::{DeviceHead, RelationshipStep, TokenId, TransitionKind};
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
 use dsm_core::hash::{tagged_hash, Digest};
@@ -76,8 +79,12 @@ pub enum Source {
     Mint(SignedMint),
     /// A won emission.
     Emission(Box<EmissionCredit>),
-    /// A burn (the only source of a BURN head).
+    /// A burn (a source of a BURN head).
     Burn(SignedBurn),
+    /// A vault lock: the amount leaves the creator's head into the vault (a BURN head).
+    VaultLock(Box<VaultPolicy>),
+    /// A vault resolved: the branch's party is credited (an ALLOCATION head).
+    VaultResolve(Box<VaultResolution>),
 }
 
 /// The proof a source head's `cause` names.
@@ -102,41 +109,56 @@ impl SourceProof {
             Source::Mint(m) => m.statement.token,
             Source::Emission(e) => e.state.token,
             Source::Burn(b) => b.statement.token,
+            Source::VaultLock(v) => v.token,
+            Source::VaultResolve(r) => r.lock.policy.token,
         }
+    }
+
+    /// True for sources that take value out of a head (BURN heads).
+    pub fn debits(&self) -> bool {
+        matches!(self.source, Source::Burn(_) | Source::VaultLock(_))
     }
 }
 
 impl Canonical for SourceProof {
-    const MAX_ENCODED_LEN: usize = EmissionCredit::MAX_ENCODED_LEN + 20_000;
+    const MAX_ENCODED_LEN: usize = crate::vault::MAX_VAULT_LEN + 64 * 1024;
     fn encode(&self, w: &mut Writer) {
         match &self.source {
             Source::Initial(c) => w.message(1, c),
             Source::Mint(m) => w.message(2, m),
             Source::Emission(e) => w.message(3, e.as_ref()),
             Source::Burn(b) => w.message(4, b),
+            Source::VaultLock(_) | Source::VaultResolve(_) => {}
         }
         w.optional_message(5, self.allowlist.as_ref());
+        match &self.source {
+            Source::VaultLock(v) => w.message(6, v.as_ref()),
+            Source::VaultResolve(r) => w.message(7, r.as_ref()),
+            _ => {}
+        }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let initial = r.optional_message(1)?;
         let mint = r.optional_message(2)?;
         let emission = r.optional_message(3)?;
         let burn = r.optional_message(4)?;
-        let source = match (initial, mint, emission, burn) {
-            (Some(c), None, None, None) => Source::Initial(c),
-            (None, Some(m), None, None) => Source::Mint(m),
-            (None, None, Some(e), None) => Source::Emission(Box::new(e)),
-            (None, None, None, Some(b)) => Source::Burn(b),
+        let allowlist = r.optional_message(5)?;
+        let lock: Option<VaultPolicy> = r.optional_message(6)?;
+        let resolve: Option<VaultResolution> = r.optional_message(7)?;
+        let source = match (initial, mint, emission, burn, lock, resolve) {
+            (Some(c), None, None, None, None, None) => Source::Initial(c),
+            (None, Some(m), None, None, None, None) => Source::Mint(m),
+            (None, None, Some(e), None, None, None) => Source::Emission(Box::new(e)),
+            (None, None, None, Some(b), None, None) => Source::Burn(b),
+            (None, None, None, None, Some(v), None) => Source::VaultLock(Box::new(v)),
+            (None, None, None, None, None, Some(v)) => Source::VaultResolve(Box::new(v)),
             _ => {
                 return Err(DecodeError::Invalid(
                     "a source proof has exactly one source",
                 ))
             }
         };
-        Ok(SourceProof {
-            source,
-            allowlist: r.optional_message(5)?,
-        })
+        Ok(SourceProof { source, allowlist })
     }
 }
 
@@ -192,6 +214,13 @@ pub enum TokenError {
     /// The allowlist members given do not produce the policy's root.
     #[error("the allowlist members do not match the policy's allowlist root")]
     AllowlistMismatch,
+    /// The vault lock or resolution does not verify.
+    #[error("{0}")]
+    Vault(#[from] VaultError),
+    /// This vault was resolved differently before (or a conflict proof is held): its value
+    /// is refused.
+    #[error("vault {0} has two different resolutions; its value is refused")]
+    VaultConflict(Digest),
 }
 
 /// The token rules a device knows: policies, allowlists, verified emission states, and the
@@ -203,6 +232,10 @@ pub struct TokenRules {
     states: HashMap<TokenId, HashSet<Digest>>,
     used: HashSet<Digest>,
     legacy: HashSet<TokenId>,
+    /// Vault id → the digest of the resolution seen for it.
+    resolutions: HashMap<Digest, Digest>,
+    /// Vaults with two different resolutions.
+    conflicted: HashSet<Digest>,
 }
 
 impl TokenRules {
@@ -342,7 +375,7 @@ impl TokenRules {
         if changed != token {
             return Err(TokenError::AmountMismatch);
         }
-        let want_kind = if matches!(proof.source, Source::Burn(_)) {
+        let want_kind = if proof.debits() {
             TransitionKind::Burn
         } else {
             TransitionKind::Allocation
@@ -401,6 +434,34 @@ impl TokenRules {
                     return Err(TokenError::AmountMismatch);
                 }
             }
+            Source::VaultLock(v) => {
+                v.validate()?;
+                // Locking hands value to the beneficiary's branch: a transfer rule applies.
+                self.vault_transfer_allowed(p, &v.beneficiary)?;
+                if v.creator.device_id() != child.device || v.creator_parent_head != parent.digest()
+                {
+                    return Err(TokenError::WrongTarget);
+                }
+                if v.amount != amount {
+                    return Err(TokenError::AmountMismatch);
+                }
+            }
+            Source::VaultResolve(r) => {
+                let v = &r.lock.policy;
+                if v.party(r.branch) != child.device {
+                    return Err(TokenError::WrongTarget);
+                }
+                if v.amount != amount {
+                    return Err(TokenError::AmountMismatch);
+                }
+                let id = TokenRules::check_resolution(r)?;
+                if self.conflicted.contains(&id) {
+                    return Err(TokenError::VaultConflict(id));
+                }
+                if self.resolutions.get(&id).is_some_and(|d| *d != r.digest()) {
+                    return Err(TokenError::VaultConflict(id));
+                }
+            }
         }
         if self.used.contains(&child.cause) {
             return Err(TokenError::AlreadyUsed);
@@ -408,7 +469,8 @@ impl TokenRules {
         Ok(())
     }
 
-    /// [`TokenRules::check_source`] from bytes, recording the source as used.
+    /// [`TokenRules::check_source`] from bytes, recording the source as used (and a vault
+    /// resolution as the one seen for its vault).
     pub fn apply_source(
         &mut self,
         parent: &DeviceHead,
@@ -416,9 +478,81 @@ impl TokenRules {
         bytes: &[u8],
     ) -> Result<SourceProof, TokenError> {
         let proof = SourceProof::from_bytes(bytes).map_err(TokenError::Malformed)?;
-        self.check_source(parent, child, &proof)?;
+        if let Err(e) = self.check_source(parent, child, &proof) {
+            if let (TokenError::VaultConflict(id), Source::VaultResolve(_)) = (&e, &proof.source) {
+                self.conflicted.insert(*id);
+            }
+            return Err(e);
+        }
         self.used.insert(child.cause);
+        if let Source::VaultResolve(r) = &proof.source {
+            self.resolutions
+                .insert(r.lock.policy.vault_id(), r.digest());
+        }
         Ok(proof)
+    }
+
+    fn vault_transfer_allowed(
+        &self,
+        p: &TokenPolicy,
+        beneficiary: &DeviceId,
+    ) -> Result<(), TokenError> {
+        if p.kind == TokenKind::Soulbound {
+            return Err(TokenError::Soulbound(p.ticker.clone()));
+        }
+        if p.transfers == TransferRule::AllowlistOnly {
+            self.holder_allowed(p, beneficiary, None)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a resolution on its own: the lock verifies and the witness satisfies the
+    /// branch's condition. Returns the vault id.
+    pub fn check_resolution(r: &VaultResolution) -> Result<Digest, TokenError> {
+        let lock_cause = SourceProof {
+            source: Source::VaultLock(Box::new(r.lock.policy.clone())),
+            allowlist: None,
+        }
+        .cause();
+        let id = verify_lock(&r.lock, &lock_cause)?;
+        check_condition(r.lock.policy.condition(r.branch), &r.witness, &id, r.branch)?;
+        Ok(id)
+    }
+
+    /// Records a vault resolution seen elsewhere (at the storage nodes, or in another
+    /// device's chain) after checking it: a different resolution of the same vault, before
+    /// or after, is a conflict and the vault's value is refused. Returns the vault id.
+    pub fn observe_resolution(&mut self, r: &VaultResolution) -> Result<Digest, TokenError> {
+        let id = TokenRules::check_resolution(r)?;
+        match self.resolutions.get(&id) {
+            Some(d) if *d != r.digest() => {
+                self.conflicted.insert(id);
+                Err(TokenError::VaultConflict(id))
+            }
+            _ => {
+                self.resolutions.insert(id, r.digest());
+                Ok(id)
+            }
+        }
+    }
+
+    /// Accepts a conflict proof (two different valid resolutions of one vault); the vault's
+    /// value is refused from then on. Returns the vault id.
+    pub fn import_vault_conflict(&mut self, c: &VaultConflict) -> Result<Digest, TokenError> {
+        let a = TokenRules::check_resolution(&c.a)?;
+        let b = TokenRules::check_resolution(&c.b)?;
+        if a != b || c.a.digest() == c.b.digest() {
+            return Err(TokenError::Vault(VaultError::Malformed(
+                "a conflict needs two different resolutions of one vault",
+            )));
+        }
+        self.conflicted.insert(a);
+        Ok(a)
+    }
+
+    /// True when `vault` is known to be resolved twice.
+    pub fn is_conflicted(&self, vault: &Digest) -> bool {
+        self.conflicted.contains(vault)
     }
 }
 

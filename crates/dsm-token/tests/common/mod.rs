@@ -5,6 +5,7 @@
 use dsm_core::chain::{Amount, DeviceHead, TokenId};
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::identity::DeviceId as Did;
 use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisDigest};
 use dsm_core::receipt::{accept, propose, verify_proposal, EmptyView, Receipt, SegmentStep};
 use dsm_core::smt::SparseMerkleTree;
@@ -86,6 +87,11 @@ impl Device {
                 let em = dsm_token::djte::verify_step(p, &e.state, &e.step, false)?;
                 self.head
                     .allocation_child(&token, em.winner.expect("winner").1, cause)
+            }
+            Source::VaultLock(v) => self.head.burn_child(&token, v.amount, cause),
+            Source::VaultResolve(r) => {
+                self.head
+                    .allocation_child(&token, r.lock.policy.amount, cause)
             }
         }
         .map_err(|_| dsm_token::source::TokenError::AmountMismatch)?;
@@ -221,4 +227,50 @@ pub fn burn(policy: &TokenPolicy, amount: u128, from: &Device) -> SourceProof {
 
 pub fn digest(label: &str) -> Digest {
     tagged_hash(Tag::Token, &[label.as_bytes()])
+}
+
+/// Locks `amount` of `policy`'s token from `creator` into a vault for `beneficiary` with
+/// the given branches; returns the signed lock.
+pub fn lock_vault(
+    rules: &mut TokenRules,
+    creator: &mut Device,
+    beneficiary: &Did,
+    token: TokenId,
+    amount: u128,
+    release: dsm_token::vault::Condition,
+    refund: dsm_token::vault::Condition,
+    c: &mut u64,
+) -> Result<dsm_token::vault::SignedVaultLock, dsm_token::source::TokenError> {
+    let policy = dsm_token::vault::VaultPolicy {
+        creator: creator.identity.clone(),
+        creator_parent_head: creator.head.digest(),
+        token,
+        amount: Amount(amount),
+        beneficiary: *beneficiary,
+        release,
+        refund,
+        salt: digest(&format!("salt{c}")),
+    };
+    let proof = SourceProof {
+        source: Source::VaultLock(Box::new(policy.clone())),
+        allowlist: None,
+    };
+    creator.apply(rules, proof)?;
+    Ok(dsm_token::vault::sign_lock(policy, creator.head.clone(), &creator.key, &rnd(c)).unwrap())
+}
+
+/// The source proof resolving `lock` by `branch` with `witness`.
+pub fn resolution(
+    lock: &dsm_token::vault::SignedVaultLock,
+    branch: dsm_token::vault::Branch,
+    witness: dsm_token::vault::Witness,
+) -> SourceProof {
+    SourceProof {
+        source: Source::VaultResolve(Box::new(dsm_token::vault::VaultResolution {
+            lock: lock.clone(),
+            branch,
+            witness,
+        })),
+        allowlist: None,
+    }
 }
