@@ -439,9 +439,12 @@ pub fn history(ctx: &Ctx) -> Res {
                     EntryKind::Minted => "minted",
                     EntryKind::Emission => "emission",
                     EntryKind::Burned => "burned",
+                    EntryKind::VaultLocked => "vault-lock",
+                    EntryKind::VaultClaimed => "vault-claim",
+                    EntryKind::VaultRefunded => "vault-refund",
                 };
                 let sign = match e.kind {
-                    EntryKind::Sent | EntryKind::Burned => "-",
+                    EntryKind::Sent | EntryKind::Burned | EntryKind::VaultLocked => "-",
                     EntryKind::Refused => "±0 of ",
                     _ => "+",
                 };

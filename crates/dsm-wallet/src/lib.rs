@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod dlv;
 pub mod driver;
 pub mod emissions;
 pub mod keystore;
@@ -17,4 +18,7 @@ pub mod online;
 pub mod store;
 pub mod wallet;
 
-pub use wallet::{token, Contact, EntryKind, HistoryEntry, Wallet, WalletError, DEFAULT_TOKEN};
+pub use wallet::{
+    token, Contact, EntryKind, HistoryEntry, VaultInfo, VaultStatus, Wallet, WalletError,
+    WitnessMaterial, DEFAULT_TOKEN,
+};

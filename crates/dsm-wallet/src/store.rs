@@ -47,11 +47,16 @@ pub enum Table {
     /// Token id ‖ u64be(e) → canonical DJTE emission step `e` of the token's vault chain,
     /// as verified by this device.
     Emissions,
+    /// Vault id → the creator's canonical signed lock, for vaults this device created or
+    /// imported.
+    Vaults,
+    /// Vault id → the first canonical resolution this device saw for it.
+    VaultResolutions,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 15] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
@@ -65,6 +70,8 @@ impl Table {
         Table::Policies,
         Table::Sources,
         Table::Emissions,
+        Table::Vaults,
+        Table::VaultResolutions,
     ];
 
     /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
@@ -83,6 +90,8 @@ impl Table {
             Table::Policies => 11,
             Table::Sources => 12,
             Table::Emissions => 13,
+            Table::Vaults => 14,
+            Table::VaultResolutions => 15,
         }
     }
 }

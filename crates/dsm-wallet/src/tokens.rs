@@ -77,6 +77,19 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
                 })?;
         }
     }
+    for (_, v) in store.scan(Table::VaultResolutions)? {
+        if let Ok(r) = dsm_token::vault::VaultResolution::from_bytes(&v) {
+            // Stored only after checking; a conflict found now is recorded in `rules`.
+            let _ = rules.observe_resolution(&r);
+        }
+    }
+    for (k, v) in store.scan(Table::Meta)? {
+        if k.starts_with(b"vault-conflict:") {
+            if let Ok(c) = dsm_token::vault::VaultConflict::from_bytes(&v) {
+                let _ = rules.import_vault_conflict(&c);
+            }
+        }
+    }
     for (cause, _) in store.scan(Table::Sources)? {
         if let Ok(c) = <[u8; 32]>::try_from(cause.as_slice()) {
             rules.mark_used(Digest(c));
@@ -235,7 +248,7 @@ impl Wallet {
 
     /// Builds, checks and commits the head for `proof` (credit `amount`, or debit for a
     /// burn): one atomic batch with the head, the history line and the proof.
-    fn apply_source(
+    pub(super) fn apply_source(
         &mut self,
         proof: SourceProof,
         amount: Amount,
@@ -243,7 +256,7 @@ impl Wallet {
     ) -> Result<&DeviceHead, WalletError> {
         let t = proof.token();
         let cause = proof.cause();
-        let head = if matches!(proof.source, Source::Burn(_)) {
+        let head = if proof.debits() {
             self.head.burn_child(&t, amount, cause)?
         } else {
             self.head.allocation_child(&t, amount, cause)?
@@ -562,7 +575,7 @@ impl Wallet {
         Ok(out)
     }
 
-    fn random_bytes(&mut self) -> [u8; 32] {
+    pub(super) fn random_bytes(&mut self) -> [u8; 32] {
         <Self as dsm_protocol::session::Ledger>::random(self)
     }
 }

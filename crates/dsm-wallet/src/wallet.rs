@@ -35,6 +35,9 @@ pub const REFUSAL_TOKEN_RULES: u64 = 3;
 #[path = "tokens.rs"]
 mod tokens;
 pub use tokens::{EmissionSync, MintOutcome, TokenInfo};
+#[path = "vaults.rs"]
+mod vaults;
+pub use vaults::{VaultInfo, VaultStatus, WitnessMaterial};
 
 /// The token a fresh wallet knows by name: the dev-faucet token.
 pub const DEFAULT_TOKEN: &str = "DEV";
@@ -133,6 +136,12 @@ pub enum EntryKind {
     Emission,
     /// Units this device burned.
     Burned,
+    /// Units this device locked into a vault.
+    VaultLocked,
+    /// A vault's release branch credited this device.
+    VaultClaimed,
+    /// A vault's refund branch credited this device.
+    VaultRefunded,
     /// We refused `peer`'s transfer with a signed refusal (no balance change).
     Refused,
     /// `peer` refused our transfer; the amount came back to us.

@@ -8,8 +8,6 @@ use common::*;
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::hash::tagged_hash;
 use dsm_core::tags::Tag;
-use dsm_node::api::Node;
-use dsm_node::store::{EmbeddedStore, Quotas};
 use dsm_protocol::session::Session;
 use dsm_token::policy::{
     BurnRule, InitialAllocation, Issuers, JoinGate, TokenKind, TokenPolicy, TransferRule,
@@ -149,41 +147,6 @@ fn initial_allocations_are_claimed_once() {
     assert!(again.is_empty());
     assert_eq!(alice.balance(&t), Amount(700));
     assert!(alice.mint(&t, Amount(1)).is_err());
-}
-
-struct Nodes {
-    urls: Vec<String>,
-    _rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
-
-fn three_nodes() -> Nodes {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let urls = (0..3)
-        .map(|i| {
-            let listener = rt
-                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-                .unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            let store = EmbeddedStore::open(&dir.path().join(format!("n{i}.redb"))).unwrap();
-            drop(rt.spawn(dsm_node::serve(
-                listener,
-                Node::new(store, Quotas::default()),
-                dsm_node::Timeouts::default(),
-            )));
-            url
-        })
-        .collect();
-    Nodes {
-        urls,
-        _rt: rt,
-        _dir: dir,
-    }
 }
 
 #[test]

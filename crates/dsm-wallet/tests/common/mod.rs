@@ -130,7 +130,8 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
                 }
                 Sent => assert_eq!(e.status, "released", "{e:?}"),
                 Refused => assert_eq!(e.status, "refused"),
-                Released | DevFaucet | Allocated | Minted | Emission | Burned => {
+                Released | DevFaucet | Allocated | Minted | Emission | Burned | VaultLocked
+                | VaultClaimed | VaultRefunded => {
                     assert_eq!(e.status, "final")
                 }
                 Received => panic!("a received transfer is final at once: {e:?}"),
@@ -163,4 +164,42 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
 /// Round-trips a message through its canonical bytes (what a wire does).
 pub fn wire(m: &SessionMessage) -> SessionMessage {
     SessionMessage::from_bytes(&m.to_bytes()).unwrap()
+}
+
+/// Three embedded storage nodes on loopback, stopped when dropped.
+pub struct Nodes {
+    pub urls: Vec<String>,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+pub fn three_nodes() -> Nodes {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let urls = (0..3)
+        .map(|i| {
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let store =
+                dsm_node::store::EmbeddedStore::open(&dir.path().join(format!("n{i}.redb")))
+                    .unwrap();
+            drop(rt.spawn(dsm_node::serve(
+                listener,
+                dsm_node::api::Node::new(store, dsm_node::store::Quotas::default()),
+                dsm_node::Timeouts::default(),
+            )));
+            url
+        })
+        .collect();
+    Nodes {
+        urls,
+        _rt: rt,
+        _dir: dir,
+    }
 }

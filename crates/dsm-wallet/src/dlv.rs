@@ -1,0 +1,155 @@
+//! Vault resolution through storage nodes (PROTOCOL.md §18.4): a resolution is written to
+//! the first-writer-wins slot `(vault id, vault id)` before it is applied, so online a vault
+//! resolves exactly once; a slot already holding a valid, different resolution means the
+//! vault is taken, and this device learns that resolution instead.
+
+use crate::nodes::{Anchor, NodeSet};
+use crate::online::OnlineError;
+use crate::wallet::{VaultStatus, Wallet, WalletError, WitnessMaterial};
+use dsm_core::chain::Amount;
+use dsm_core::codec::Canonical;
+use dsm_core::hash::Digest;
+use dsm_token::source::TokenRules;
+use dsm_token::vault::{Branch, VaultResolution};
+
+/// What resolving a vault did.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// The vault.
+    pub id: Digest,
+    /// The amount credited to this device.
+    pub amount: Amount,
+    /// Placed nodes holding the resolution (`None`: no nodes, resolved offline).
+    pub acks: Option<usize>,
+    /// Whether W nodes hold it.
+    pub settled: bool,
+}
+
+fn refuse(msg: String) -> OnlineError {
+    OnlineError::Wallet(WalletError::Token(msg))
+}
+
+fn is_resolution_of(id: &Digest) -> impl Fn(&[u8]) -> bool + '_ {
+    move |b: &[u8]| {
+        VaultResolution::from_bytes(b)
+            .ok()
+            .and_then(|r| TokenRules::check_resolution(&r).ok())
+            .is_some_and(|x| x == *id)
+    }
+}
+
+/// Resolves the vault `id_prefix` by `branch` with a witness built from this device's key,
+/// receipts and `material`. With nodes, the resolution must win the vault's slot first.
+pub fn resolve(
+    w: &mut Wallet,
+    nodes: Option<&NodeSet>,
+    id_prefix: &str,
+    branch: Branch,
+    material: &WitnessMaterial,
+) -> Result<Resolved, OnlineError> {
+    let info = w.find_vault(id_prefix)?;
+    match info.status {
+        VaultStatus::Locked => {}
+        VaultStatus::Resolved(b) => {
+            return Err(refuse(format!(
+                "vault {} is already resolved by its {} branch",
+                &info.id.to_hex()[..16],
+                name(b)
+            )))
+        }
+        VaultStatus::Conflict => {
+            return Err(refuse(format!(
+                "vault {} was resolved twice; its value is refused",
+                &info.id.to_hex()[..16]
+            )))
+        }
+    }
+    if info.lock.policy.party(branch) != w.device_id() {
+        return Err(refuse(format!(
+            "the {} branch credits another device, not this one",
+            name(branch)
+        )));
+    }
+    // A resolution built before whose anchor did not reach a quorum is sent again as is, so
+    // the nodes that took it see the same bytes.
+    let r = match w.pending_resolution(&info.id)? {
+        Some(p) if p.branch == branch => p,
+        _ => {
+            let witness = w.build_witness(&info.lock, branch, material)?;
+            let r = VaultResolution {
+                lock: info.lock.clone(),
+                branch,
+                witness,
+            };
+            if nodes.is_some() {
+                w.set_pending_resolution(&r)?;
+            }
+            r
+        }
+    };
+    let (acks, settled) = match nodes {
+        None => (None, false),
+        Some(nodes) => {
+            let rival = is_resolution_of(&info.id);
+            let report = nodes.anchor(
+                info.id.as_bytes(),
+                info.id.as_bytes(),
+                &r.to_bytes(),
+                &rival,
+            )?;
+            let quorum = nodes.params().w();
+            match report.outcome {
+                // W nodes hold ours: no rival can ever reach W (2W − N > f).
+                Anchor::Settled { acks } => (Some(acks), true),
+                Anchor::Conflict { acks, .. } if acks >= quorum => (Some(acks), true),
+                Anchor::Conflict { existing, .. } => {
+                    let other = VaultResolution::from_bytes(&existing).map_err(|e| refuse(e.to_string()))?;
+                    w.observe_vault_resolution(&other).ok();
+                    return Err(refuse(format!(
+                        "vault {} is already resolved at the storage nodes by its {} branch",
+                        &info.id.to_hex()[..16],
+                        name(other.branch)
+                    )));
+                }
+                Anchor::Unsettled { acks } => {
+                    return Err(refuse(format!(
+                        "only {acks} of the {quorum} storage nodes needed hold the resolution; nothing was applied — run the command again when more nodes answer"
+                    )))
+                }
+            }
+        }
+    };
+    let amount = w.resolve_vault(r)?;
+    Ok(Resolved {
+        id: info.id,
+        amount,
+        acks,
+        settled,
+    })
+}
+
+/// Reads the vault's slot at the nodes and records any resolution found (a different one
+/// than this device saw makes the vault conflicted). Returns the status afterwards.
+pub fn sync_vault(
+    w: &mut Wallet,
+    nodes: &NodeSet,
+    id: &Digest,
+) -> Result<VaultStatus, OnlineError> {
+    let (bytes, _) = nodes.read_slot(id.as_bytes(), id.as_bytes())?;
+    if let Some(b) = bytes {
+        if is_resolution_of(id)(&b) {
+            let r = VaultResolution::from_bytes(&b).expect("checked above");
+            let _ = w.observe_vault_resolution(&r);
+        }
+    }
+    let info = w.vaults()?.into_iter().find(|v| v.id == *id);
+    Ok(info.map(|v| v.status).unwrap_or(VaultStatus::Locked))
+}
+
+/// "release" or "refund".
+pub fn name(b: Branch) -> &'static str {
+    match b {
+        Branch::Release => "release",
+        Branch::Refund => "refund",
+    }
+}

@@ -1,0 +1,228 @@
+//! Vaults in real wallets (PROTOCOL.md §18): lock, import, claim and refund through three
+//! loopback storage nodes; a claim and a refund racing for one vault — exactly one wins;
+//! state survives restarts; offline double resolution is detected as a conflict.
+
+mod common;
+use common::*;
+use dsm_core::chain::Amount;
+use dsm_core::hash::tagged_hash;
+use dsm_core::tags::Tag;
+use dsm_token::policy::{BurnRule, Issuers, TokenKind, TokenPolicy, TransferRule};
+use dsm_token::vault::{Branch, Condition};
+use dsm_wallet::dlv::{resolve, sync_vault};
+use dsm_wallet::nodes::{NodeSet, Replication};
+use dsm_wallet::{VaultStatus, Wallet, WitnessMaterial};
+use sha2::Digest as _;
+use std::time::Duration;
+
+fn gold(issuer: &Wallet) -> TokenPolicy {
+    TokenPolicy {
+        ticker: "GOLD".into(),
+        decimals: 0,
+        kind: TokenKind::Fungible,
+        cap: Amount(10_000),
+        salt: tagged_hash(Tag::Token, &[b"vault-test-gold"]),
+        issuers: Issuers {
+            threshold: 1,
+            keys: vec![issuer.identity().public_key.clone()],
+        },
+        burn: BurnRule::Holder,
+        transfers: TransferRule::Free,
+        allowlist: None,
+        initial: Vec::new(),
+        djte: None,
+    }
+}
+
+fn material(pre: &[u8], work: u64) -> WitnessMaterial {
+    WitnessMaterial {
+        preimages: vec![pre.to_vec()],
+        max_work: work,
+    }
+}
+
+#[test]
+fn claim_and_refund_race_at_the_nodes_and_exactly_one_wins() {
+    let cluster = three_nodes();
+    let nodes = NodeSet::new(
+        cluster.urls.clone(),
+        Replication { n: 3, k: 2, f: 0 },
+        Duration::from_secs(5),
+    );
+    for round in 0..4 {
+        let (mut alice, alice_store) = memory_wallet(0);
+        let (mut bob, _) = memory_wallet(0);
+        let p = gold(&alice);
+        let (t, _) = alice.import_policy(p.clone(), None).unwrap();
+        bob.import_policy(p, None).unwrap();
+        alice.mint(&t, Amount(500)).unwrap();
+        let secret = format!("secret {round}");
+        let lock = alice
+            .create_vault(
+                t,
+                Amount(200),
+                bob.device_id(),
+                Condition::Sha256(sha2::Sha256::digest(secret.as_bytes()).into()),
+                Condition::Iterations(10),
+            )
+            .unwrap();
+        assert_eq!(alice.balance(&t), Amount(300));
+        let id = bob.import_vault(lock).unwrap();
+        let hex = id.to_hex();
+        // Both at once: bob claims, alice refunds.
+        let (rb, ra) = std::thread::scope(|s| {
+            let hb = s.spawn(|| {
+                resolve(
+                    &mut bob,
+                    Some(&nodes),
+                    &hex,
+                    Branch::Release,
+                    &material(secret.as_bytes(), 0),
+                )
+            });
+            let ha = s.spawn(|| {
+                resolve(
+                    &mut alice,
+                    Some(&nodes),
+                    &hex,
+                    Branch::Refund,
+                    &material(b"", 100),
+                )
+            });
+            (hb.join().unwrap(), ha.join().unwrap())
+        });
+        assert!(
+            rb.is_ok() != ra.is_ok(),
+            "round {round}: exactly one resolution wins: {rb:?} {ra:?}"
+        );
+        let loser_msg = rb.as_ref().err().or(ra.as_ref().err()).unwrap().to_string();
+        assert!(
+            loser_msg.contains("already resolved at the storage nodes"),
+            "{loser_msg}"
+        );
+        let total = alice.balance(&t).0 + bob.balance(&t).0;
+        assert_eq!(total, 500, "value is conserved");
+        // Both now know the same resolution.
+        let sa = sync_vault(&mut alice, &nodes, &id).unwrap();
+        let sb = sync_vault(&mut bob, &nodes, &id).unwrap();
+        assert_eq!(sa, sb);
+        assert!(matches!(sa, VaultStatus::Resolved(_)));
+        // After a restart the vault stays resolved and cannot be taken again.
+        let mut alice = reopen(&alice_store);
+        assert!(resolve(
+            &mut alice,
+            Some(&nodes),
+            &hex,
+            Branch::Refund,
+            &material(b"", 100)
+        )
+        .is_err());
+    }
+}
+
+#[test]
+fn witnesses_are_built_from_what_the_wallet_holds() {
+    let (mut alice, _) = memory_wallet(0);
+    let (mut bob, _) = memory_wallet(0);
+    let p = gold(&alice);
+    let (t, _) = alice.import_policy(p.clone(), None).unwrap();
+    bob.import_policy(p, None).unwrap();
+    alice.mint(&t, Amount(100)).unwrap();
+    let release = Condition::All(vec![
+        Condition::Signatures {
+            threshold: 1,
+            keys: vec![bob.identity().public_key.clone()],
+        },
+        Condition::Any(vec![
+            Condition::Blake3(*blake3::hash(b"x").as_bytes()),
+            Condition::Iterations(50),
+        ]),
+    ]);
+    let lock = alice
+        .create_vault(
+            t,
+            Amount(60),
+            bob.device_id(),
+            release,
+            Condition::Iterations(1_000_000),
+        )
+        .unwrap();
+    let id = bob.import_vault(lock).unwrap().to_hex();
+    // Alice cannot take the release branch; she cannot refund without allowing the work.
+    assert!(resolve(&mut alice, None, &id, Branch::Release, &material(b"x", 0)).is_err());
+    let e = resolve(&mut alice, None, &id, Branch::Refund, &material(b"", 10)).unwrap_err();
+    assert!(e.to_string().contains("--work"), "{e}");
+    // Bob: no preimage and no work allowed → the any-condition fails; with work it holds.
+    assert!(resolve(&mut bob, None, &id, Branch::Release, &material(b"y", 0)).is_err());
+    let r = resolve(&mut bob, None, &id, Branch::Release, &material(b"y", 50)).unwrap();
+    assert_eq!(r.amount, Amount(60));
+    assert_eq!(bob.balance(&t), Amount(60));
+    assert!(matches!(
+        bob.vaults().unwrap()[0].status,
+        VaultStatus::Resolved(Branch::Release)
+    ));
+}
+
+#[test]
+fn an_offline_double_resolution_is_detected() {
+    let (mut alice, _) = memory_wallet(0);
+    let (mut bob, bob_store) = memory_wallet(0);
+    let p = gold(&alice);
+    let (t, _) = alice.import_policy(p.clone(), None).unwrap();
+    bob.import_policy(p, None).unwrap();
+    alice.mint(&t, Amount(100)).unwrap();
+    let lock = alice
+        .create_vault(
+            t,
+            Amount(40),
+            bob.device_id(),
+            Condition::Sha256(sha2::Sha256::digest(b"s").into()),
+            Condition::Iterations(5),
+        )
+        .unwrap();
+    let id = bob.import_vault(lock).unwrap();
+    // No nodes: each side resolves its branch (a policy whose two branches can both hold
+    // offline is the creator's risk).
+    resolve(
+        &mut bob,
+        None,
+        &id.to_hex(),
+        Branch::Release,
+        &material(b"s", 0),
+    )
+    .unwrap();
+    resolve(
+        &mut alice,
+        None,
+        &id.to_hex(),
+        Branch::Refund,
+        &material(b"", 5),
+    )
+    .unwrap();
+    // When bob learns alice's resolution, the vault is conflicted for him from then on.
+    let alices = alice.vaults().unwrap()[0].clone();
+    assert!(matches!(
+        alices.status,
+        VaultStatus::Resolved(Branch::Refund)
+    ));
+    let theirs = {
+        // Alice's stored resolution, as a node or gossip would deliver it.
+        let store = alice.durable_copy().unwrap();
+        let bytes = store
+            .get(dsm_wallet::store::Table::VaultResolutions, id.as_bytes())
+            .unwrap()
+            .unwrap();
+        <dsm_token::vault::VaultResolution as dsm_core::codec::Canonical>::from_bytes(&bytes)
+            .unwrap()
+    };
+    assert!(bob.observe_vault_resolution(&theirs).is_err());
+    assert!(matches!(
+        bob.vaults().unwrap()[0].status,
+        VaultStatus::Conflict
+    ));
+    let bob = reopen(&bob_store);
+    assert!(matches!(
+        bob.vaults().unwrap()[0].status,
+        VaultStatus::Conflict
+    ));
+}
