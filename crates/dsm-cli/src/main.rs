@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod online_cmd;
 mod token_cmd;
+mod vault_cmd;
 mod wallet_cmd;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -327,6 +328,9 @@ enum Command {
         #[arg(long, value_name = "N")]
         show: Option<u64>,
     },
+    /// Vaults (DLV): lock value under release and refund conditions, claim or refund it.
+    #[command(subcommand)]
+    Vault(VaultCmd),
     /// Storage node commands.
     #[command(subcommand)]
     Node(NodeCmd),
@@ -477,6 +481,53 @@ enum TokenCmd {
     },
     /// Print this device's public key as a policy file's `issuers` entry.
     IssuerKey,
+}
+
+#[derive(Subcommand)]
+enum VaultCmd {
+    /// Lock value into a vault from a TOML vault file; writes a .dsmvault document for the
+    /// beneficiary.
+    #[command(after_help = vault_cmd::VAULT_HELP)]
+    Create {
+        /// The TOML vault file.
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// Where to write the vault document (default vault-ID.dsmvault here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Also publish the document to this wallet's storage nodes.
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Import a vault (its .dsmvault document, or its address at the storage nodes).
+    Import {
+        /// The vault document.
+        file: Option<PathBuf>,
+        /// Fetch the document from the storage nodes by its address.
+        #[arg(long, value_name = "ADDR", conflicts_with = "file")]
+        from_nodes: Option<String>,
+    },
+    /// List this wallet's vaults and their status (checked at the storage nodes if any).
+    List,
+    /// Claim a vault's release branch (as its beneficiary).
+    Claim(ResolveArgs),
+    /// Take a vault back through its refund branch (as its creator).
+    Refund(ResolveArgs),
+}
+
+#[derive(Args)]
+struct ResolveArgs {
+    /// The vault id (8+ hex digits).
+    id: String,
+    /// A candidate hash preimage, as text (repeat for several).
+    #[arg(long, value_name = "TEXT")]
+    preimage: Vec<String>,
+    /// A candidate hash preimage, as hex (repeat for several).
+    #[arg(long, value_name = "HEX")]
+    preimage_hex: Vec<String>,
+    /// Allow computing iteration-budget conditions of up to N iterations.
+    #[arg(long, value_name = "N")]
+    work: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -668,6 +719,11 @@ fn main() -> ExitCode {
         Command::Token(TokenCmd::Join { token }) => token_cmd::join(&ctx, &token),
         Command::Token(TokenCmd::IssuerKey) => token_cmd::issuer_key_cmd(&ctx),
         Command::Emissions { token, show } => token_cmd::emissions(&ctx, token.as_deref(), show),
+        Command::Vault(VaultCmd::Create { policy, out, publish }) => vault_cmd::create(&ctx, &policy, out, publish),
+        Command::Vault(VaultCmd::Import { file, from_nodes }) => vault_cmd::import(&ctx, file, from_nodes),
+        Command::Vault(VaultCmd::List) => vault_cmd::list(&ctx),
+        Command::Vault(VaultCmd::Claim(a)) => vault_cmd::resolve(&ctx, &a.id, dsm_token::vault::Branch::Release, &a.preimage, &a.preimage_hex, a.work),
+        Command::Vault(VaultCmd::Refund(a)) => vault_cmd::resolve(&ctx, &a.id, dsm_token::vault::Branch::Refund, &a.preimage, &a.preimage_hex, a.work),
         Command::Nodes(NodesCmd::Add { urls }) => online_cmd::nodes_add(&ctx, &urls),
         Command::Nodes(NodesCmd::Remove { url }) => online_cmd::nodes_remove(&ctx, &url),
         Command::Nodes(NodesCmd::List) => online_cmd::nodes_list(&ctx),

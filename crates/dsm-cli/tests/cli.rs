@@ -1260,3 +1260,117 @@ fn tokens_and_emissions_through_the_cli() {
     send_token(&alice, &carol, "carol", "250000", "ERA");
     assert_eq!(token_balance(&carol, "ERA"), 250_000);
 }
+
+#[test]
+fn vaults_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    init_named(&alice, "alice");
+    init_named(&bob, "bob");
+    introduce(&alice, &bob);
+    let policy = dir.path().join("gold.toml");
+    std::fs::write(
+        &policy,
+        "ticker = \"GOLD\"\ncap = 1000\nissuers = [\"self\"]\n",
+    )
+    .unwrap();
+    let doc = dir.path().join("gold.dsmpolicy");
+    dsm(&alice)
+        .args(["token", "create", "--policy"])
+        .arg(&policy)
+        .arg("--out")
+        .arg(&doc)
+        .assert()
+        .success();
+    dsm(&bob)
+        .args(["token", "import"])
+        .arg(&doc)
+        .assert()
+        .success();
+    dsm(&alice)
+        .args(["token", "mint", "GOLD", "500"])
+        .assert()
+        .success();
+    let nodes: Vec<(NodeProc, String)> = (0..3)
+        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
+        .collect();
+    for h in [&alice, &bob] {
+        let mut add = dsm(h);
+        add.args(["nodes", "add"]);
+        for (_, url) in &nodes {
+            add.arg(url);
+        }
+        add.assert().success();
+        dsm(h)
+            .args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"])
+            .assert()
+            .success();
+    }
+    let vault = dir.path().join("v.toml");
+    std::fs::write(&vault, "token = \"GOLD\"\namount = 120\nbeneficiary = \"bob\"\n[release]\nsha256_of = \"open sesame\"\n[refund]\niterations = 2000\n").unwrap();
+    // Bad vault files are refused with what to fix.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "token = \"GOLD\"\namount = 120\nbeneficiary = \"bob\"\n[release]\nsha256 = \"zz\"\n[refund]\niterations = 1\n").unwrap();
+    dsm(&alice)
+        .args(["vault", "create", "--policy"])
+        .arg(&bad)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("release.sha256"));
+    std::fs::write(&bad, "token = \"GOLD\"\namount = 9999\nbeneficiary = \"bob\"\n[release]\niterations = 1\n[refund]\niterations = 1\n").unwrap();
+    dsm(&alice)
+        .args(["vault", "create", "--policy"])
+        .arg(&bad)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("insufficient"));
+    let vdoc = dir.path().join("v.dsmvault");
+    let v = json(
+        dsm(&alice)
+            .args(["vault", "create", "--publish", "--policy"])
+            .arg(&vault)
+            .arg("--out")
+            .arg(&vdoc),
+    );
+    let id = v["vault"].as_str().unwrap().to_string();
+    let addr = v["published"].as_str().unwrap().to_string();
+    assert_eq!(token_balance(&alice, "GOLD"), 380);
+    dsm(&bob)
+        .args(["vault", "import", "--from-nodes", &addr])
+        .assert()
+        .success();
+    // Wrong preimage; the refund branch is not bob's.
+    dsm(&bob)
+        .args(["vault", "claim", &id[..12], "--preimage", "open says me"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("preimage"));
+    dsm(&bob)
+        .args(["vault", "refund", &id[..12], "--work", "5000"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("another device"));
+    // Alice's refund needs the work allowed.
+    dsm(&alice)
+        .args(["vault", "refund", &id[..12]])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("--work"));
+    let v = json(dsm(&bob).args(["vault", "claim", &id[..12], "--preimage", "open sesame"]));
+    assert_eq!(
+        (v["amount"].as_str(), v["settled"].as_bool()),
+        (Some("120"), Some(true))
+    );
+    assert_eq!(token_balance(&bob, "GOLD"), 120);
+    // The vault is taken: alice's refund is refused at the nodes, and her list shows why.
+    dsm(&alice)
+        .args(["vault", "refund", &id[..12], "--work", "2000"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("already resolved"));
+    assert_eq!(token_balance(&alice, "GOLD"), 380);
+    let l = json(dsm(&alice).args(["vault", "list"]));
+    assert_eq!(l["vaults"][0]["status"], "released");
+    let hist = stdout(dsm(&bob).arg("history"));
+    assert!(hist.contains("vault-claim"), "{hist}");
+}

@@ -1,4 +1,5 @@
-//! Conservation (PROTOCOL.md §17.6): over random sequences of mints, burns, transfers and
+//! Conservation (PROTOCOL.md §17.6, §18): over random sequences of mints, burns, transfers,
+//! vault locks and resolutions and
 //! emissions between real devices, the sum of balances of each token equals
 //! minted − burned + emitted, never exceeds the cap, and every device's whole chain
 //! re-verifies as balance provenance.
@@ -11,6 +12,11 @@ use dsm_token::djte::EmissionLedger;
 use dsm_token::policy::{BurnRule, DjteParams, JoinGate};
 use dsm_token::source::{EmissionCredit, Source, SourceProof, TokenRules};
 use proptest::prelude::*;
+
+fn sha2_256(x: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(x).into()
+}
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -31,6 +37,16 @@ enum Op {
     Join {
         who: usize,
     },
+    VaultCreate {
+        from: usize,
+        to: usize,
+        gold: bool,
+        amount: u128,
+    },
+    VaultResolve {
+        which: usize,
+        release: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -46,6 +62,15 @@ fn op() -> impl Strategy<Value = Op> {
             }
         }),
         (0..4usize).prop_map(|who| Op::Join { who }),
+        (0..4usize, 0..4usize, any::<bool>(), 1..150u128).prop_map(|(from, to, gold, amount)| {
+            Op::VaultCreate {
+                from,
+                to,
+                gold,
+                amount,
+            }
+        }),
+        (0..8usize, any::<bool>()).prop_map(|(which, release)| Op::VaultResolve { which, release }),
     ]
 }
 
@@ -74,6 +99,8 @@ proptest! {
         rules.add_policy(era.clone()).unwrap();
         let mut vault = EmissionLedger::new(&era).unwrap();
         let (mut minted, mut burned, mut seq) = (0u128, [0u128; 2], 0u64);
+        // Vaults: (lock, token index 0 = GOLD / 1 = ERA, resolved?).
+        let mut vaults: Vec<(dsm_token::vault::SignedVaultLock, usize, bool)> = Vec::new();
         for o in ops {
             match o {
                 Op::Mint { to, amount } => {
@@ -110,6 +137,35 @@ proptest! {
                         prop_assert_eq!(a.balance(&t) + b.balance(&t), before);
                     }
                 }
+                Op::VaultCreate { from, to, gold: is_gold, amount } => {
+                    let (t, ti) = if is_gold { (g, 0) } else { (e, 1) };
+                    if devs[from].balance(&t) >= amount {
+                        let to_id = devs[to].id();
+                        let lock = lock_vault(&mut rules, &mut devs[from], &to_id, t, amount,
+                            dsm_token::vault::Condition::Sha256(sha2_256(b"k")),
+                            dsm_token::vault::Condition::Iterations(3), &mut c).unwrap();
+                        vaults.push((lock, ti, false));
+                    }
+                }
+                Op::VaultResolve { which, release } => {
+                    if vaults.is_empty() {
+                        continue;
+                    }
+                    let i = which % vaults.len();
+                    let (lock, _, resolved) = vaults[i].clone();
+                    let id = lock.policy.vault_id();
+                    let (branch, witness) = if release {
+                        (dsm_token::vault::Branch::Release, dsm_token::vault::Witness::Preimage(b"k".to_vec()))
+                    } else {
+                        (dsm_token::vault::Branch::Refund, dsm_token::vault::Witness::Work(dsm_token::vault::iterate(&id, dsm_token::vault::Branch::Refund, 3)))
+                    };
+                    let party = lock.policy.party(branch);
+                    let d = devs.iter_mut().find(|d| d.id() == party).unwrap();
+                    let r = d.apply(&mut rules, resolution(&lock, branch, witness));
+                    // Exactly one resolution per vault: a second is refused (same or other branch).
+                    prop_assert_eq!(r.is_ok(), !resolved);
+                    vaults[i].2 = true;
+                }
                 Op::Join { who } => {
                     if vault.has_joined(&devs[who].id()) || devs[who].balance(&g) == 0 {
                         continue;
@@ -126,11 +182,12 @@ proptest! {
                     }
                 }
             }
+            let locked = |ti: usize| -> u128 { vaults.iter().filter(|v| v.1 == ti && !v.2).map(|v| v.0.policy.amount.0).sum() };
             let gold_sum: u128 = devs.iter().chain([&operator]).map(|d| d.balance(&g)).sum();
-            prop_assert_eq!(gold_sum, minted - burned[0]);
+            prop_assert_eq!(gold_sum + locked(0), minted - burned[0]);
             prop_assert!(minted <= gold.cap.0);
             let era_sum: u128 = devs.iter().map(|d| d.balance(&e)).sum();
-            prop_assert_eq!(era_sum, vault.state().emitted.0 - burned[1]);
+            prop_assert_eq!(era_sum + locked(1), vault.state().emitted.0 - burned[1]);
             prop_assert!(vault.state().emitted.0 <= era.cap.0);
         }
         // Every chain re-verifies from its first head with a verifier's own rules.

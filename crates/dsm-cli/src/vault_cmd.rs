@@ -1,0 +1,379 @@
+//! `dsm vault …`: deterministic limbo vaults from TOML policy files — create, import, list,
+//! show, claim and refund (PROTOCOL.md §18).
+
+use crate::online_cmd::{node_set, online_error, replication_hint};
+use crate::wallet_cmd::{exit, parse_amount, peer_name, short, CliError, Ctx, Res};
+use dsm_core::codec::Canonical;
+use dsm_core::crypto::{PublicKey, SuiteId};
+use dsm_core::hash::{object_address, Digest};
+use dsm_core::identity::DeviceId;
+use dsm_token::vault::{Branch, Condition, SignedVaultLock};
+use dsm_wallet::dlv;
+use dsm_wallet::online::OnlineError;
+use dsm_wallet::{VaultStatus, Wallet, WitnessMaterial};
+use serde_json::json;
+use sha2::Digest as _;
+use std::path::{Path, PathBuf};
+
+pub const VAULT_HELP: &str = "\
+The vault file is TOML: what is locked, for whom, and the two branches' conditions.
+
+  token = \"GOLD\"                  # ticker or id of a token this wallet holds
+  amount = 100
+  beneficiary = \"bob\"             # contact name or device id: who may claim the release
+  [release]                        # one condition per table:
+  sha256 = \"<64 hex>\"             #   sha256 / blake3 = hash of a preimage (hex), or
+                                   #   sha256_of / blake3_of = \"text\" (hashed for you)
+  [refund]                         # the creator takes it back when this holds:
+  iterations = 1000000             #   sequential hash work anyone can verify (not time)
+
+Other conditions: signatures = [\"self\", \"ml-dsa-65:<hex key>\"] with threshold = N
+(keys from `dsm token issuer-key`), receipt = \"<proposal commit>\" (a DSM transfer that
+must have happened), all = [{...}, {...}] and any = [{...}, {...}].";
+
+fn input(msg: impl Into<String>) -> CliError {
+    CliError::new(exit::INPUT, msg)
+}
+
+fn hex32(s: &str, what: &str) -> Res<[u8; 32]> {
+    let b = hex::decode(s).map_err(|_| input(format!("{what}: not hex")))?;
+    b.try_into()
+        .map_err(|_| input(format!("{what}: must be 32 bytes (64 hex digits)")))
+}
+
+fn key_ref(w: &Wallet, s: &str) -> Res<PublicKey> {
+    if s == "self" {
+        return Ok(w.identity().public_key.clone());
+    }
+    let bad = || {
+        input(format!(
+            "key {s:?}: write \"self\" or SUITE:HEX (from `dsm token issuer-key`)"
+        ))
+    };
+    let (suite, hexkey) = s.split_once(':').ok_or_else(bad)?;
+    let suite = match suite {
+        "ml-dsa-65" => SuiteId::MlDsa65,
+        "slh-dsa-sha2-128f" => SuiteId::SlhDsaSha2_128f,
+        _ => return Err(bad()),
+    };
+    PublicKey::from_parts(suite, hex::decode(hexkey).map_err(|_| bad())?).map_err(|_| bad())
+}
+
+fn condition(w: &Wallet, v: &toml::Value, at: &str, depth: usize) -> Res<Condition> {
+    let t = v.as_table().ok_or_else(|| {
+        input(format!(
+            "{at}: a condition is a table like {{ sha256 = \"…\" }}"
+        ))
+    })?;
+    let kinds: Vec<&String> = t.keys().filter(|k| k.as_str() != "threshold").collect();
+    if kinds.len() != 1 {
+        return Err(input(format!("{at}: give exactly one of sha256, sha256_of, blake3, blake3_of, signatures, receipt, iterations, all, any")));
+    }
+    let k = kinds[0].as_str();
+    let val = &t[k];
+    let text = |v: &toml::Value| {
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| input(format!("{at}.{k}: a string")))
+    };
+    let list = |v: &toml::Value| -> Res<Vec<Condition>> {
+        let items = v
+            .as_array()
+            .ok_or_else(|| input(format!("{at}.{k}: a list of conditions")))?;
+        if depth >= dsm_token::vault::MAX_DEPTH {
+            return Err(input(format!(
+                "{at}: conditions nest at most {} levels",
+                dsm_token::vault::MAX_DEPTH
+            )));
+        }
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, c)| condition(w, c, &format!("{at}.{k}[{i}]"), depth + 1))
+            .collect()
+    };
+    let c = match k {
+        "sha256" => Condition::Sha256(hex32(&text(val)?, &format!("{at}.sha256"))?),
+        "sha256_of" => Condition::Sha256(sha2::Sha256::digest(text(val)?.as_bytes()).into()),
+        "blake3" => Condition::Blake3(hex32(&text(val)?, &format!("{at}.blake3"))?),
+        "blake3_of" => Condition::Blake3(*blake3::hash(text(val)?.as_bytes()).as_bytes()),
+        "receipt" => Condition::Receipt(Digest(hex32(&text(val)?, &format!("{at}.receipt"))?)),
+        "iterations" => {
+            let n = val
+                .as_integer()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| input(format!("{at}.iterations: a positive number")))?;
+            Condition::Iterations(n as u64)
+        }
+        "signatures" => {
+            let keys = val
+                .as_array()
+                .ok_or_else(|| input(format!("{at}.signatures: a list of keys")))?
+                .iter()
+                .map(|k| key_ref(w, k.as_str().unwrap_or("")))
+                .collect::<Res<Vec<_>>>()?;
+            let threshold = t
+                .get("threshold")
+                .and_then(toml::Value::as_integer)
+                .unwrap_or(1);
+            Condition::Signatures {
+                threshold: u32::try_from(threshold)
+                    .map_err(|_| input("threshold: a small positive number"))?,
+                keys,
+            }
+        }
+        "all" => Condition::All(list(val)?),
+        "any" => Condition::Any(list(val)?),
+        other => return Err(input(format!("{at}: unknown condition {other:?}"))),
+    };
+    c.validate().map_err(|e| input(format!("{at}: {e}")))?;
+    Ok(c)
+}
+
+/// A condition in words.
+pub fn describe(c: &Condition) -> String {
+    match c {
+        Condition::Signatures { threshold, keys } => {
+            format!("{threshold} of {} signatures", keys.len())
+        }
+        Condition::Sha256(h) => format!("sha256 preimage of {}…", &hex::encode(h)[..12]),
+        Condition::Blake3(h) => format!("blake3 preimage of {}…", &hex::encode(h)[..12]),
+        Condition::Receipt(d) => format!("receipt of transfer {}…", &d.to_hex()[..12]),
+        Condition::Iterations(n) => format!("{n} iterations of work"),
+        Condition::All(cs) => format!(
+            "({})",
+            cs.iter().map(describe).collect::<Vec<_>>().join(" AND ")
+        ),
+        Condition::Any(cs) => format!(
+            "({})",
+            cs.iter().map(describe).collect::<Vec<_>>().join(" OR ")
+        ),
+    }
+}
+
+fn status_word(s: &VaultStatus) -> &'static str {
+    match s {
+        VaultStatus::Locked => "locked",
+        VaultStatus::Resolved(Branch::Release) => "released",
+        VaultStatus::Resolved(Branch::Refund) => "refunded",
+        VaultStatus::Conflict => "CONFLICT",
+    }
+}
+
+fn document(lock: &SignedVaultLock) -> Vec<u8> {
+    serde_json::to_vec_pretty(
+        &json!({"vault": lock.policy.vault_id().to_hex(), "lock": hex::encode(lock.to_bytes())}),
+    )
+    .expect("plain data")
+}
+
+/// `dsm vault create --policy FILE`.
+pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> Res {
+    let mut w = ctx.open()?;
+    let text = std::fs::read_to_string(policy)
+        .map_err(|e| input(format!("cannot read {}: {e}", policy.display())))?;
+    let v: toml::Table =
+        toml::from_str(&text).map_err(|e| input(format!("{}: {e}", policy.display())))?;
+    for k in v.keys() {
+        if !["token", "amount", "beneficiary", "release", "refund"].contains(&k.as_str()) {
+            return Err(input(format!(
+                "{}: unknown key {k:?} (see `dsm vault create --help`)",
+                policy.display()
+            )));
+        }
+    }
+    let get = |k: &str| {
+        v.get(k)
+            .ok_or_else(|| input(format!("{}: missing {k}", policy.display())))
+    };
+    let token = w.resolve_token(
+        get("token")?
+            .as_str()
+            .ok_or_else(|| input("token: a ticker or id"))?,
+    )?;
+    let amount = match get("amount")? {
+        toml::Value::Integer(i) => parse_amount(&i.to_string())?,
+        toml::Value::String(s) => parse_amount(s)?,
+        _ => return Err(input("amount: a positive whole number")),
+    };
+    let ben = get("beneficiary")?
+        .as_str()
+        .ok_or_else(|| input("beneficiary: a contact name or device id"))?;
+    let beneficiary = match w.find_contact(ben)? {
+        Some(c) => c.device_id()?,
+        None => Digest::from_hex(ben)
+            .map(DeviceId)
+            .ok_or_else(|| input(format!("beneficiary {ben:?}: not a contact or device id")))?,
+    };
+    let release = condition(&w, get("release")?, "release", 0)?;
+    let refund = condition(&w, get("refund")?, "refund", 0)?;
+    let have = w.balance(&token);
+    if have < amount {
+        return Err(input(format!(
+            "insufficient balance: you have {have}, the vault needs {amount}"
+        )));
+    }
+    w.check_outgoing(&token, &beneficiary)?;
+    let lock = w.create_vault(token, amount, beneficiary, release, refund)?;
+    let id = lock.policy.vault_id();
+    let doc = document(&lock);
+    let out =
+        out.unwrap_or_else(|| PathBuf::from(format!("vault-{}.dsmvault", short(&id.to_hex()))));
+    std::fs::write(&out, &doc).map_err(|e| {
+        CliError::new(
+            exit::FAILURE,
+            format!("cannot write {}: {e}", out.display()),
+        )
+    })?;
+    let published = if publish {
+        let nodes = node_set(&w)?;
+        Some(
+            nodes
+                .put_object(&doc)
+                .map_err(|e| input(replication_hint(&e)))?
+                .0
+                .to_hex(),
+        )
+    } else {
+        None
+    };
+    let tname = crate::wallet_cmd::token_name(&w, &token);
+    ctx.print(
+        |o| {
+            writeln!(o, "locked {amount} {tname} in vault {} for {}", id.to_hex(), peer_name(&w, &beneficiary))?;
+            writeln!(o, "  release: {}", describe(&lock.policy.release))?;
+            writeln!(o, "  refund:  {}", describe(&lock.policy.refund))?;
+            writeln!(o, "  vault document: {} (give it to the beneficiary: `dsm vault import {}`)", out.display(), out.display())?;
+            if let Some(a) = &published {
+                writeln!(o, "  published to the storage nodes: `dsm vault import --from-nodes {a}`")?;
+            }
+            Ok(())
+        },
+        json!({"vault": id.to_hex(), "amount": amount.0.to_string(), "token": tname, "file": out.display().to_string(), "published": published}),
+    )
+}
+
+/// `dsm vault import FILE | --from-nodes ADDR`.
+pub fn import(ctx: &Ctx, file: Option<PathBuf>, from_nodes: Option<String>) -> Res {
+    let mut w = ctx.open()?;
+    let bytes = match (file, from_nodes) {
+        (Some(f), None) => {
+            std::fs::read(&f).map_err(|e| input(format!("cannot read {}: {e}", f.display())))?
+        }
+        (None, Some(a)) => {
+            let addr = Digest::from_hex(&a).ok_or_else(|| input("--from-nodes takes the 64-hex-digit address `dsm vault create --publish` printed"))?;
+            let nodes = node_set(&w)?;
+            let (b, _) = nodes
+                .get_object(&addr)
+                .map_err(|e| input(replication_hint(&e)))?;
+            if object_address(&b) != addr {
+                return Err(input("the nodes returned other bytes"));
+            }
+            b
+        }
+        _ => return Err(input("give a vault document file, or --from-nodes ADDR")),
+    };
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        input(format!(
+            "not a vault document (made by `dsm vault create`): {e}"
+        ))
+    })?;
+    let lock_hex = doc["lock"]
+        .as_str()
+        .ok_or_else(|| input("the document has no lock"))?;
+    let lock = SignedVaultLock::from_bytes(
+        &hex::decode(lock_hex).map_err(|_| input("the lock is not hex"))?,
+    )
+    .map_err(|e| input(format!("the vault lock is refused: {e}")))?;
+    let id = w.import_vault(lock.clone())?;
+    ctx.print(
+        |o| {
+            writeln!(
+                o,
+                "imported vault {} — {} of token {} from {}",
+                id.to_hex(),
+                lock.policy.amount,
+                crate::wallet_cmd::token_name(&w, &lock.policy.token),
+                peer_name(&w, &lock.policy.creator.device_id())
+            )?;
+            writeln!(
+                o,
+                "  release (to {}): {}",
+                peer_name(&w, &lock.policy.beneficiary),
+                describe(&lock.policy.release)
+            )?;
+            writeln!(o, "  refund: {}", describe(&lock.policy.refund))
+        },
+        json!({"vault": id.to_hex()}),
+    )
+}
+
+/// `dsm vault list`.
+pub fn list(ctx: &Ctx) -> Res {
+    let mut w = ctx.open()?;
+    let mut vaults = w.vaults()?;
+    if let Ok(nodes) = node_set(&w) {
+        for v in &mut vaults {
+            if let Ok(s) = dlv::sync_vault(&mut w, &nodes, &v.id) {
+                v.status = s;
+            }
+        }
+    }
+    ctx.print(
+        |o| {
+            if vaults.is_empty() {
+                return writeln!(o, "no vaults: `dsm vault create --policy FILE.toml` or `dsm vault import FILE`");
+            }
+            writeln!(o, "{:<18} {:>10} {:<8} {:<16} {:<16} {:<9} RELEASE / REFUND", "VAULT", "AMOUNT", "TOKEN", "CREATOR", "BENEFICIARY", "STATUS")?;
+            for v in &vaults {
+                let p = &v.lock.policy;
+                writeln!(o, "{:<18} {:>10} {:<8} {:<16} {:<16} {:<9} {} / {}", short(&v.id.to_hex()), p.amount.0, crate::wallet_cmd::token_name(&w, &p.token), peer_name(&w, &p.creator.device_id()), peer_name(&w, &p.beneficiary), status_word(&v.status), describe(&p.release), describe(&p.refund))?;
+            }
+            Ok(())
+        },
+        json!({"vaults": vaults.iter().map(|v| json!({"vault": v.id.to_hex(), "amount": v.lock.policy.amount.0.to_string(), "status": status_word(&v.status)})).collect::<Vec<_>>()}),
+    )
+}
+
+/// `dsm vault claim|refund ID`.
+pub fn resolve(
+    ctx: &Ctx,
+    id: &str,
+    branch: Branch,
+    preimages: &[String],
+    preimages_hex: &[String],
+    work: Option<u64>,
+) -> Res {
+    let mut w = ctx.open()?;
+    let mut material = WitnessMaterial {
+        preimages: preimages.iter().map(|p| p.as_bytes().to_vec()).collect(),
+        max_work: work.unwrap_or(0),
+    };
+    for h in preimages_hex {
+        material
+            .preimages
+            .push(hex::decode(h).map_err(|_| input(format!("--preimage-hex {h:?}: not hex")))?);
+    }
+    let nodes = match w.nodes()?.is_empty() {
+        true => None,
+        false => Some(node_set(&w)?),
+    };
+    if let Some(n) = work.filter(|n| *n > 10_000_000) {
+        if !ctx.json {
+            eprintln!("spending up to {n} iterations of work…");
+        }
+    }
+    let r = dlv::resolve(&mut w, nodes.as_ref(), id, branch, &material).map_err(|e| match e {
+        OnlineError::Wallet(dsm_wallet::WalletError::Token(m)) => input(m),
+        OnlineError::Replication(r) => input(replication_hint(&r)),
+        e => online_error(e),
+    })?;
+    let how = match r.acks {
+        None => "offline (no storage nodes: final here; a competing resolution elsewhere would be a conflict)".to_string(),
+        Some(a) => format!("the nodes' vault slot holds it ({a} nodes{})", if r.settled { ", settled" } else { "" }),
+    };
+    ctx.print(
+        |o| writeln!(o, "{} vault {}: +{} — {how}", if branch == Branch::Release { "claimed" } else { "refunded" }, short(&r.id.to_hex()), r.amount),
+        json!({"vault": r.id.to_hex(), "branch": dlv::name(branch), "amount": r.amount.0.to_string(), "acks": r.acks, "settled": r.settled}),
+    )
+}
