@@ -12,15 +12,17 @@ use dsm_token::djte::verify_step;
 use dsm_token::policy::{
     BurnRule, InitialAllocation, Issuers, JoinGate, TokenKind, TokenPolicy, TransferRule,
 };
+use dsm_token::vault::Branch;
 use dsm_transport::{tcp_dial, DirLink, Fault, FaultyLink, Link, TcpListener};
 use dsm_wallet::driver::{self, Report};
-use dsm_wallet::emissions;
 use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::nodes::{NodeSet, Replication};
 use dsm_wallet::online::{self, Settlement};
 use dsm_wallet::store::RedbStore;
 use dsm_wallet::wallet::EntropyContributor;
+use dsm_wallet::{dlv, emissions, WitnessMaterial};
 use dsm_wallet::{Contact, Wallet};
+use sha2::Digest as _;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -465,9 +467,40 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         None => return Err("dave did not refuse the equivocator".into()),
     }
 
+    writeln!(out, "11. A vault (DLV): carol locks 30 CASH for dave. Release: the SHA-256 preimage of a secret she")?;
+    writeln!(out, "    tells him. Refund: 100,000 sequential hash iterations (work anyone can verify — not a clock).")?;
+    let secret = b"the cake is in the cupboard";
+    let release = dsm_token::vault::Condition::Sha256(sha2::Sha256::digest(secret).into());
+    let refund = dsm_token::vault::Condition::Iterations(100_000);
+    let lock = carol.create_vault(id, Amount(30), dave.device_id(), release, refund)?;
+    let vault_id = dave.import_vault(lock)?;
+    let vhex = vault_id.to_hex();
+    writeln!(out, "     carol: vault {} locked (her head takes the 30 out; she signs the lock); dave imports it", &vhex[..12])?;
+    let wrong = WitnessMaterial {
+        preimages: vec![b"the cake is a lie".to_vec()],
+        max_work: 0,
+    };
+    match dlv::resolve(&mut dave, Some(&nodes), &vhex, Branch::Release, &wrong) {
+        Err(e) => writeln!(out, "     dave tries a wrong secret: {e}")?,
+        Ok(_) => return Err("a wrong preimage opened the vault".into()),
+    }
+    let right = WitnessMaterial {
+        preimages: vec![secret.to_vec()],
+        max_work: 0,
+    };
+    let r = dlv::resolve(&mut dave, Some(&nodes), &vhex, Branch::Release, &right)?;
+    writeln!(out, "     dave claims with the right one: +{} CASH; the vault's slot at the nodes holds his resolution ({} nodes, settled: {})", r.amount, r.acks.unwrap_or(0), r.settled)?;
+    let work = WitnessMaterial {
+        preimages: Vec::new(),
+        max_work: 100_000,
+    };
+    match dlv::resolve(&mut carol, Some(&nodes), &vhex, Branch::Refund, &work) {
+        Err(e) => writeln!(out, "     carol spends the work and tries to refund: {e}\n")?,
+        Ok(_) => return Err("a vault resolved twice".into()),
+    }
     writeln!(
         out,
-        "11. ERA, the native token: its whole supply ({} units) sits in a DJTE emission vault.",
+        "12. ERA, the native token: its whole supply ({} units) sits in a DJTE emission vault.",
         dsm_token::era::SUPPLY
     )?;
     writeln!(out, "     This network's join gate: pay 1 CASH to 2 of its 3 storage operators (bob, carol, dave).")?;
@@ -566,7 +599,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         }
     }
 
-    writeln!(out, "12. Final balances")?;
+    writeln!(out, "13. Final balances")?;
     let mut total = 0u128;
     let mut era_total = 0u128;
     writeln!(out, "     {:<16} {:>6} {:>10}", "", "CASH", "ERA")?;

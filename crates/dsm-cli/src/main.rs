@@ -347,9 +347,10 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
-    /// Run a narrated end-to-end demo in a temporary directory: wallets, transfers over
-    /// TCP and through a shared directory, a lost message recovered, a cloned wallet's
-    /// double spend caught by Tripwire, and a final balance table.
+    /// Run a narrated end-to-end demo in a temporary directory: a token issued under a
+    /// policy, wallets, transfers over TCP and through a shared directory, a lost message
+    /// recovered, a cloned wallet's double spend caught by Tripwire, storage nodes, a vault
+    /// claimed, ERA emissions, and a final balance table.
     Demo {
         /// Signature suite for every device.
         #[arg(long, value_enum, default_value_t = Suite::MlDsa65)]

@@ -536,6 +536,12 @@ fn demo_tells_the_whole_story_and_adds_up() {
         .stdout(predicate::str::contains("1 in conflict"))
         .stdout(predicate::str::contains("learns from the nodes"))
         .stdout(predicate::str::contains(
+            "dave claims with the right one: +30 CASH",
+        ))
+        .stdout(predicate::str::contains(
+            "already resolved at the storage nodes by its release branch",
+        ))
+        .stdout(predicate::str::contains(
             "joins as activation #0: nobody was active yet",
         ))
         .stdout(predicate::str::contains(

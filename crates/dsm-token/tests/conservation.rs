@@ -1,8 +1,8 @@
 //! Conservation (PROTOCOL.md §17.6, §18): over random sequences of mints, burns, transfers,
-//! vault locks and resolutions and
-//! emissions between real devices, the sum of balances of each token equals
-//! minted − burned + emitted, never exceeds the cap, and every device's whole chain
-//! re-verifies as balance provenance.
+//! emissions, vault locks and vault resolutions between real devices, for each token the
+//! balances plus the amounts locked in unresolved vaults equal minted − burned + emitted,
+//! never above the cap; each vault resolves once; every device's whole chain re-verifies
+//! as balance provenance.
 
 mod common;
 use common::*;
