@@ -193,6 +193,30 @@ pub fn emission_step(data: &[u8]) {
     }
 }
 
+/// Vault objects (imported from files and storage-node slots): strict decoding with bounded
+/// nesting, and the resolution and conflict checks never panic.
+pub fn vault(data: &[u8]) {
+    use dsm_token::vault::*;
+    canonical::<Condition>(data);
+    canonical::<Witness>(data);
+    canonical::<VaultPolicy>(data);
+    canonical::<SignedVaultLock>(data);
+    canonical::<VaultResolution>(data);
+    canonical::<VaultConflict>(data);
+    if let Ok(r) = VaultResolution::from_bytes(data) {
+        if r.lock.policy.condition(r.branch).work() <= 1_000_000 {
+            let _ = dsm_token::source::TokenRules::check_resolution(&r);
+        }
+    }
+    if let Ok(c) = VaultConflict::from_bytes(data) {
+        let work = c.a.lock.policy.condition(c.a.branch).work()
+            + c.b.lock.policy.condition(c.b.branch).work();
+        if work <= 1_000_000 {
+            let _ = dsm_token::source::TokenRules::new().import_vault_conflict(&c);
+        }
+    }
+}
+
 /// A fuzz target: arbitrary bytes in, a panic only when a property breaks.
 pub type Target = fn(&[u8]);
 
@@ -211,6 +235,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("token_policy", token_policy),
     ("source_proof", source_proof),
     ("emission_step", emission_step),
+    ("vault", vault),
 ];
 
 /// A deliberately planted bug, to show the fuzzer finds crashes that need structure: it

@@ -229,6 +229,11 @@ fn write_seeds() {
         let target = match ty.as_str() {
             "dsm.v1.TokenPolicy" => "token_policy",
             "dsm.v1.EmissionStep" | "dsm.v1.EmissionState" => "emission_step",
+            "dsm.v1.VaultPolicy"
+            | "dsm.v1.SignedVaultLock"
+            | "dsm.v1.Witness"
+            | "dsm.v1.VaultResolution"
+            | "dsm.v1.VaultConflict" => "vault",
             _ => "source_proof",
         };
         put(target, &name, &bytes);

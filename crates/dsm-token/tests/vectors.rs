@@ -16,6 +16,7 @@ use dsm_token::policy::{BurnRule, DjteParams, JoinGate, TokenPolicy};
 use dsm_token::source::{EmissionCredit, InitialClaim, Source, SourceProof};
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage};
+use sha2::Digest as _;
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/token-v1.txt");
 
@@ -142,6 +143,88 @@ fn compute() -> Vec<(String, &'static str, String)> {
         &credit.to_bytes(),
     );
     put("djte.credit.cause", "-", credit.cause().as_bytes());
+    // A vault: GOLD locked by the issuer for the holder, released by a preimage.
+    let mut issuer = issuer;
+    let m = mint(&p, 1, 525, 100, &issuer, &[(0, &issuer)], &mut c);
+    issuer.apply(&mut rules, m).unwrap();
+    let release = dsm_token::vault::Condition::All(vec![
+        dsm_token::vault::Condition::Sha256(sha2::Sha256::digest(b"vector secret").into()),
+        dsm_token::vault::Condition::Any(vec![
+            dsm_token::vault::Condition::Iterations(10),
+            dsm_token::vault::Condition::Signatures {
+                threshold: 1,
+                keys: vec![holder.key.public_key().clone()],
+            },
+        ]),
+    ]);
+    let lock = lock_vault(
+        &mut rules,
+        &mut issuer,
+        &holder.id(),
+        p.token_id(),
+        40,
+        release,
+        dsm_token::vault::Condition::Iterations(10),
+        &mut c,
+    )
+    .unwrap();
+    put(
+        "vault.policy",
+        "dsm.v1.VaultPolicy",
+        &lock.policy.to_bytes(),
+    );
+    put("vault.id", "-", lock.policy.vault_id().as_bytes());
+    put("vault.lock", "dsm.v1.SignedVaultLock", &lock.to_bytes());
+    let id = lock.policy.vault_id();
+    let work = dsm_token::vault::iterate(&id, dsm_token::vault::Branch::Release, 10);
+    put("vault.release.work10", "-", work.as_bytes());
+    let witness = dsm_token::vault::Witness::All(vec![
+        dsm_token::vault::Witness::Preimage(b"vector secret".to_vec()),
+        dsm_token::vault::Witness::Any(0, Box::new(dsm_token::vault::Witness::Work(work))),
+    ]);
+    put(
+        "vault.release.witness",
+        "dsm.v1.Witness",
+        &witness.to_bytes(),
+    );
+    let claim = resolution(&lock, dsm_token::vault::Branch::Release, witness);
+    let dsm_token::source::Source::VaultResolve(r) = &claim.source else {
+        unreachable!()
+    };
+    put(
+        "vault.release.resolution",
+        "dsm.v1.VaultResolution",
+        &r.to_bytes(),
+    );
+    put(
+        "vault.release.resolution.digest",
+        "-",
+        r.digest().as_bytes(),
+    );
+    put(
+        "vault.release.source-proof",
+        "dsm.v1.SourceProof",
+        &claim.to_bytes(),
+    );
+    put("vault.release.cause", "-", claim.cause().as_bytes());
+    let refund = dsm_token::vault::VaultResolution {
+        lock: lock.clone(),
+        branch: dsm_token::vault::Branch::Refund,
+        witness: dsm_token::vault::Witness::Work(dsm_token::vault::iterate(
+            &id,
+            dsm_token::vault::Branch::Refund,
+            10,
+        )),
+    };
+    let conflict = dsm_token::vault::VaultConflict {
+        a: (**r).clone(),
+        b: refund,
+    };
+    put(
+        "vault.conflict",
+        "dsm.v1.VaultConflict",
+        &conflict.to_bytes(),
+    );
     put(
         "djte.rank.seed-zero.n7",
         "-",
@@ -246,4 +329,8 @@ fn file_vectors_decode_strictly_and_verify() {
         panic!("not a mint")
     };
     dsm_token::authority::verify_mint(&p, &m).unwrap();
+    let c = dsm_token::vault::VaultConflict::from_bytes(&get("vault.conflict")).unwrap();
+    let mut rules = dsm_token::source::TokenRules::new();
+    let id = rules.import_vault_conflict(&c).unwrap();
+    assert_eq!(id.as_bytes().to_vec(), get("vault.id"));
 }
