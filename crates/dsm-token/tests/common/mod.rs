@@ -231,6 +231,7 @@ pub fn digest(label: &str) -> Digest {
 
 /// Locks `amount` of `policy`'s token from `creator` into a vault for `beneficiary` with
 /// the given branches; returns the signed lock.
+#[allow(clippy::too_many_arguments)]
 pub fn lock_vault(
     rules: &mut TokenRules,
     creator: &mut Device,
