@@ -11,6 +11,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod regtest;
+
 use bitcoin::block::Header;
 use bitcoin::consensus::encode::{deserialize, serialize};
 use bitcoin::hashes::Hash;
@@ -208,7 +210,7 @@ pub fn verify_header_chain(
     let params = network.params();
     let interval = params.difficulty_adjustment_interval() as u32;
     let strict = !params.no_pow_retargeting && !params.allow_min_difficulty_blocks;
-    if strict && checkpoint.height % interval != 0 {
+    if strict && !checkpoint.height.is_multiple_of(interval) {
         return Err(SpvError::CheckpointNotAtBoundary);
     }
     let mut prev = checkpoint.header;
@@ -234,7 +236,7 @@ pub fn verify_header_chain(
                 return Err(SpvError::BadDifficulty(i));
             }
         } else if strict {
-            let expected: CompactTarget = if height % interval == 0 {
+            let expected: CompactTarget = if height.is_multiple_of(interval) {
                 let timespan = u64::from(prev.time.saturating_sub(period_start.time));
                 CompactTarget::from_next_work_required(prev.bits, timespan, &params)
             } else {
@@ -244,7 +246,7 @@ pub fn verify_header_chain(
                 return Err(SpvError::BadDifficulty(i));
             }
         }
-        if height % interval == 0 {
+        if height.is_multiple_of(interval) {
             period_start = *h;
         }
         prev = *h;

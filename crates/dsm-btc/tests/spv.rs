@@ -4,16 +4,9 @@
 //! the wrong network, a shallow deposit, a proof for another transaction, the wrong output,
 //! no recipient commitment, a checkpoint off a retarget boundary — is refused.
 
-use bitcoin::absolute::LockTime;
 use bitcoin::block::{Header, Version as BlockVersion};
-use bitcoin::consensus::encode::serialize;
 use bitcoin::hashes::Hash;
-use bitcoin::merkle_tree::PartialMerkleTree;
-use bitcoin::transaction::Version;
-use bitcoin::{
-    Amount, Block, BlockHash, CompactTarget, Network, OutPoint, ScriptBuf, Sequence, Transaction,
-    TxIn, TxMerkleNode, TxOut, Witness,
-};
+use bitcoin::{BlockHash, CompactTarget, Network, OutPoint};
 use dsm_btc::*;
 
 fn hex_hash(s: &str) -> BlockHash {
@@ -99,138 +92,19 @@ fn real_mainnet_headers_verify_under_mainnet_rules() {
     assert!(parse_header(&[0u8; 79]).is_err());
 }
 
-/// A regtest chain mined in-process.
-struct Chain {
-    checkpoint: Checkpoint,
-    headers: Vec<Header>,
-    blocks: Vec<Vec<Transaction>>,
-}
-
-fn regtest_bits() -> CompactTarget {
-    bitcoin::constants::genesis_block(Network::Regtest)
-        .header
-        .bits
-}
-
-fn mine(prev: &Header, merkle_root: TxMerkleNode, time: u32, bits: CompactTarget) -> Header {
-    let mut h = Header {
-        version: BlockVersion::TWO,
-        prev_blockhash: prev.block_hash(),
-        merkle_root,
-        time,
-        bits,
-        nonce: 0,
-    };
-    while h.validate_pow(h.target()).is_err() {
-        h.nonce += 1;
-    }
-    h
-}
-
-fn coinbase(height: u32) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint::null(),
-            script_sig: ScriptBuf::from_bytes(height.to_le_bytes().to_vec()),
-            sequence: Sequence::MAX,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(50_0000_0000),
-            script_pubkey: ScriptBuf::new(),
-        }],
-    }
-}
-
-impl Chain {
-    fn new() -> Chain {
-        let g = bitcoin::constants::genesis_block(Network::Regtest).header;
-        Chain {
-            checkpoint: Checkpoint {
-                height: 0,
-                header: g,
-            },
-            headers: Vec::new(),
-            blocks: Vec::new(),
-        }
-    }
-    fn tip(&self) -> Header {
-        *self.headers.last().unwrap_or(&self.checkpoint.header)
-    }
-    fn add(&mut self, txs: Vec<Transaction>) -> u32 {
-        let mut all = vec![coinbase(self.headers.len() as u32 + 1)];
-        all.extend(txs);
-        let block = Block {
-            header: self.tip(),
-            txdata: all.clone(),
-        };
-        let root = block.compute_merkle_root().unwrap();
-        let tip = self.tip();
-        self.headers
-            .push(mine(&tip, root, tip.time + 600, regtest_bits()));
-        self.blocks.push(all);
-        self.headers.len() as u32 - 1
-    }
-    fn proof(&self, block: u32, tx: &Transaction) -> Vec<u8> {
-        let txids: Vec<_> = self.blocks[block as usize]
-            .iter()
-            .map(|t| t.compute_txid())
-            .collect();
-        let matches: Vec<bool> = txids.iter().map(|t| *t == tx.compute_txid()).collect();
-        serialize(&PartialMerkleTree::from_txids(&txids, &matches))
-    }
-    fn evidence(&self, tx: &Transaction, vout: u32, htlc: &Htlc, block: u32) -> DepositEvidence {
-        DepositEvidence {
-            tx: serialize(tx),
-            vout,
-            htlc: htlc.clone(),
-            headers: self.headers.iter().map(header_bytes).collect(),
-            block_index: block,
-            merkle_proof: self.proof(block, tx),
-        }
-    }
-}
+use dsm_btc::regtest::{mine, Chain};
 
 fn htlc() -> Htlc {
-    let pk = |n: u8| {
-        let sk = bitcoin::secp256k1::SecretKey::from_slice(&[n; 32]).unwrap();
-        bitcoin::secp256k1::PublicKey::from_secret_key(&bitcoin::secp256k1::Secp256k1::new(), &sk)
-            .serialize()
-    };
     Htlc {
         h_claim: [1; 32],
         h_refund: [2; 32],
-        claimer: pk(3),
-        refunder: pk(4),
+        claimer: dsm_btc::regtest::test_key(3),
+        refunder: dsm_btc::regtest::test_key(4),
     }
 }
 
-fn funding(h: &Htlc, sats: u64, commitment: &[u8; 32]) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: coinbase(0).compute_txid(),
-                vout: 0,
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::new(),
-        }],
-        output: vec![
-            TxOut {
-                value: Amount::from_sat(sats),
-                script_pubkey: h.script_pubkey(),
-            },
-            TxOut {
-                value: Amount::ZERO,
-                script_pubkey: commitment_script(commitment),
-            },
-        ],
-    }
+fn funding(h: &Htlc, sats: u64, commitment: &[u8; 32]) -> bitcoin::Transaction {
+    dsm_btc::regtest::funding(h, sats, commitment, sats as u32)
 }
 
 #[test]
@@ -316,7 +190,7 @@ fn a_buried_deposit_verifies_and_every_flaw_is_refused() {
     let other = funding(&h, 1, &commitment);
     let b2 = chain.add(vec![other.clone()]);
     let mut swapped = chain.evidence(&tx, 0, &h, block);
-    swapped.merkle_proof = chain.proof(b2, &other);
+    swapped.merkle_proof = chain.merkle_proof(b2, &other);
     assert_eq!(
         verify_deposit(
             BtcNetwork::Regtest,

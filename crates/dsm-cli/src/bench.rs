@@ -156,6 +156,7 @@ fn wallet_transfers(
         allowlist: None,
         initial: Vec::new(),
         djte: None,
+        bitcoin: None,
     };
     let (t, _) = a.import_policy(policy.clone(), None)?;
     b.import_policy(policy, None)?;

@@ -254,6 +254,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
             amount: Amount(100),
         }],
         djte: None,
+        bitcoin: None,
     };
     let id = policy.token_id();
     CASH.set(id).map_err(|_| "the demo runs once per process")?;

@@ -253,6 +253,7 @@ fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> 
             .map(|_| allowlist_tree(&salt, &members).root()),
         initial,
         djte,
+        bitcoin: None,
     };
     p.validate()
         .map_err(|e| input(format!("the policy is not valid: {e}")))?;

@@ -115,6 +115,10 @@ pub enum Tag {
     DlvWorkStep,
     /// A vault resolution's digest (its anchor-slot content and conflict key): `(canonical VaultResolution)`.
     DlvResolution,
+    /// The recipient commitment a dBTC funding transaction carries in an OP_RETURN output: `(token, device id)`.
+    DbtcDeposit,
+    /// The anchor-slot key of a dBTC deposit's funding outpoint: `(txid ‖ u32le(vout))`.
+    DbtcOutpoint,
 }
 
 impl Tag {
@@ -168,6 +172,8 @@ impl Tag {
         Tag::DlvWorkSeed,
         Tag::DlvWorkStep,
         Tag::DlvResolution,
+        Tag::DbtcDeposit,
+        Tag::DbtcOutpoint,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -221,6 +227,8 @@ impl Tag {
             Tag::DlvWorkSeed => "DSM/v1/dlv/work-seed",
             Tag::DlvWorkStep => "DSM/v1/dlv/work-step",
             Tag::DlvResolution => "DSM/v1/dlv/resolution",
+            Tag::DbtcDeposit => "DSM/v1/dbtc/deposit",
+            Tag::DbtcOutpoint => "DSM/v1/dbtc/outpoint",
         }
     }
 }

@@ -118,6 +118,8 @@ fn tag_labels_are_frozen() {
         (Tag::DlvWorkSeed, "DSM/v1/dlv/work-seed"),
         (Tag::DlvWorkStep, "DSM/v1/dlv/work-step"),
         (Tag::DlvResolution, "DSM/v1/dlv/resolution"),
+        (Tag::DbtcDeposit, "DSM/v1/dbtc/deposit"),
+        (Tag::DbtcOutpoint, "DSM/v1/dbtc/outpoint"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -40,6 +40,7 @@ fn bench(c: &mut Criterion) {
             amount: Amount(1 << 90),
         }],
         djte: None,
+        bitcoin: None,
     };
     let t = policy.token_id();
     let mut rules = TokenRules::new();

@@ -40,5 +40,6 @@ pub fn era_policy(gate: JoinGate) -> TokenPolicy {
             epoch0_amount: Amount(EPOCH0_AMOUNT),
             gate,
         }),
+        bitcoin: None,
     }
 }

@@ -11,6 +11,7 @@
 //!   exactly-uniform winner selection, rank descent, a spent set and a clamped halving
 //!   schedule, with proofs any device can verify;
 //! - [`era`]: the native token's fixed policy;
+//! - [`dbtc`]: dBTC, minted only by Bitcoin deposit proofs (via `dsm-btc`);
 //! - [`vault`]: deterministic limbo vaults (DLV) — value locked under release and refund
 //!   conditions (signatures, preimages, receipts, iteration budgets, all/any).
 //!
@@ -19,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod authority;
+pub mod dbtc;
 pub mod djte;
 pub mod era;
 pub mod policy;

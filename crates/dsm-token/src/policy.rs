@@ -198,6 +198,8 @@ pub struct TokenPolicy {
     pub initial: Vec<InitialAllocation>,
     /// Join-triggered emissions, if the token has them.
     pub djte: Option<DjteParams>,
+    /// For dBTC: the Bitcoin bridge whose deposits alone mint it (§19).
+    pub bitcoin: Option<crate::dbtc::BitcoinBridge>,
 }
 
 /// Why a policy is not well formed.
@@ -227,6 +229,9 @@ pub enum PolicyError {
     /// DJTE parameters are inconsistent.
     #[error("djte: {0}")]
     Djte(&'static str),
+    /// The Bitcoin bridge is inconsistent.
+    #[error("bitcoin: {0}")]
+    Bitcoin(&'static str),
 }
 
 impl TokenPolicy {
@@ -292,6 +297,20 @@ impl TokenPolicy {
             || total.is_none_or(|t| t > self.cap.0)
         {
             return Err(PolicyError::Initial);
+        }
+        if let Some(b) = &self.bitcoin {
+            b.validate().map_err(PolicyError::Bitcoin)?;
+            if self.kind != TokenKind::Fungible
+                || self.decimals != 8
+                || th != 0
+                || !self.initial.is_empty()
+                || self.djte.is_some()
+                || self.cap.0 > crate::dbtc::DBTC_CAP
+            {
+                return Err(PolicyError::Bitcoin(
+                    "a bridged token is fungible, has 8 decimals, no issuers, no initial allocation, no emissions, and a cap of at most 21·10^14",
+                ));
+            }
         }
         if let Some(d) = &self.djte {
             if self.kind != TokenKind::Fungible {
@@ -376,6 +395,7 @@ impl Canonical for TokenPolicy {
         }
         w.repeated_message(10, &self.initial);
         w.optional_message(11, self.djte.as_ref());
+        w.optional_message(12, self.bitcoin.as_ref());
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let ticker = String::from_utf8(r.bytes(1, 8)?.to_vec())
@@ -409,6 +429,7 @@ impl Canonical for TokenPolicy {
         };
         let initial = r.repeated_message(10, MAX_INITIAL)?;
         let djte = r.optional_message(11)?;
+        let bitcoin = r.optional_message(12)?;
         let p = TokenPolicy {
             ticker,
             decimals,
@@ -421,6 +442,7 @@ impl Canonical for TokenPolicy {
             allowlist,
             initial,
             djte,
+            bitcoin,
         };
         p.validate()
             .map_err(|_| DecodeError::Invalid("the token policy breaks a policy rule"))?;

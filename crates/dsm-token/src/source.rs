@@ -9,12 +9,13 @@
 //! balance provenance through it.
 
 use crate::authority::{verify_burn, verify_mint, AuthorityError, SignedBurn, SignedMint};
+use crate::dbtc::BtcMint;
 use crate::djte::{verify_step, DjteError, EmissionState, EmissionStep};
 use crate::policy::{TokenKind, TokenPolicy, TransferRule};
 use crate::vault::{
     check_condition, verify_lock, VaultConflict, VaultError, VaultPolicy, VaultResolution,
 };
-use dsm_core::chain::{DeviceHead, RelationshipStep, TokenId, TransitionKind};
+use dsm_core::chain::{Amount, DeviceHead, RelationshipStep, TokenId, TransitionKind};
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::DeviceId;
@@ -85,6 +86,8 @@ pub enum Source {
     VaultLock(Box<VaultPolicy>),
     /// A vault resolved: the branch's party is credited (an ALLOCATION head).
     VaultResolve(Box<VaultResolution>),
+    /// A Bitcoin deposit minting dBTC (an ALLOCATION head).
+    BtcDeposit(Box<BtcMint>),
 }
 
 /// The proof a source head's `cause` names.
@@ -111,6 +114,7 @@ impl SourceProof {
             Source::Burn(b) => b.statement.token,
             Source::VaultLock(v) => v.token,
             Source::VaultResolve(r) => r.lock.policy.token,
+            Source::BtcDeposit(m) => m.token,
         }
     }
 
@@ -128,12 +132,13 @@ impl Canonical for SourceProof {
             Source::Mint(m) => w.message(2, m),
             Source::Emission(e) => w.message(3, e.as_ref()),
             Source::Burn(b) => w.message(4, b),
-            Source::VaultLock(_) | Source::VaultResolve(_) => {}
+            Source::VaultLock(_) | Source::VaultResolve(_) | Source::BtcDeposit(_) => {}
         }
         w.optional_message(5, self.allowlist.as_ref());
         match &self.source {
             Source::VaultLock(v) => w.message(6, v.as_ref()),
             Source::VaultResolve(r) => w.message(7, r.as_ref()),
+            Source::BtcDeposit(m) => w.message(8, m.as_ref()),
             _ => {}
         }
     }
@@ -145,18 +150,38 @@ impl Canonical for SourceProof {
         let allowlist = r.optional_message(5)?;
         let lock: Option<VaultPolicy> = r.optional_message(6)?;
         let resolve: Option<VaultResolution> = r.optional_message(7)?;
-        let source = match (initial, mint, emission, burn, lock, resolve) {
-            (Some(c), None, None, None, None, None) => Source::Initial(c),
-            (None, Some(m), None, None, None, None) => Source::Mint(m),
-            (None, None, Some(e), None, None, None) => Source::Emission(Box::new(e)),
-            (None, None, None, Some(b), None, None) => Source::Burn(b),
-            (None, None, None, None, Some(v), None) => Source::VaultLock(Box::new(v)),
-            (None, None, None, None, None, Some(v)) => Source::VaultResolve(Box::new(v)),
-            _ => {
-                return Err(DecodeError::Invalid(
-                    "a source proof has exactly one source",
-                ))
-            }
+        let deposit: Option<BtcMint> = r.optional_message(8)?;
+        let n = [
+            initial.is_some(),
+            mint.is_some(),
+            emission.is_some(),
+            burn.is_some(),
+            lock.is_some(),
+            resolve.is_some(),
+            deposit.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
+        if n != 1 {
+            return Err(DecodeError::Invalid(
+                "a source proof has exactly one source",
+            ));
+        }
+        let source = if let Some(c) = initial {
+            Source::Initial(c)
+        } else if let Some(m) = mint {
+            Source::Mint(m)
+        } else if let Some(e) = emission {
+            Source::Emission(Box::new(e))
+        } else if let Some(b) = burn {
+            Source::Burn(b)
+        } else if let Some(v) = lock {
+            Source::VaultLock(Box::new(v))
+        } else if let Some(v) = resolve {
+            Source::VaultResolve(Box::new(v))
+        } else {
+            Source::BtcDeposit(Box::new(deposit.expect("counted one")))
         };
         Ok(SourceProof { source, allowlist })
     }
@@ -217,6 +242,15 @@ pub enum TokenError {
     /// The vault lock or resolution does not verify.
     #[error("{0}")]
     Vault(#[from] VaultError),
+    /// The token is not bridged to Bitcoin, or the deposit names another keeper.
+    #[error("not a valid dBTC deposit for this token: {0}")]
+    NotABridge(&'static str),
+    /// The Bitcoin evidence does not verify.
+    #[error("the Bitcoin deposit proof does not verify: {0}")]
+    Spv(#[from] dsm_btc::SpvError),
+    /// This funding outpoint already minted.
+    #[error("this Bitcoin deposit (outpoint) already minted")]
+    DoubleMint,
     /// This vault was resolved differently before (or a conflict proof is held): its value
     /// is refused.
     #[error("vault {0} has two different resolutions; its value is refused")]
@@ -232,6 +266,8 @@ pub struct TokenRules {
     states: HashMap<TokenId, HashSet<Digest>>,
     used: HashSet<Digest>,
     legacy: HashSet<TokenId>,
+    /// Keys of Bitcoin funding outpoints that minted.
+    btc_outpoints: HashSet<Digest>,
     /// Vault id → the digest of the resolution seen for it.
     resolutions: HashMap<Digest, Digest>,
     /// Vaults with two different resolutions.
@@ -446,6 +482,15 @@ impl TokenRules {
                     return Err(TokenError::AmountMismatch);
                 }
             }
+            Source::BtcDeposit(m) => {
+                let key = self.check_deposit(p, &child.device, m)?.0;
+                if key.1 != amount {
+                    return Err(TokenError::AmountMismatch);
+                }
+                if self.btc_outpoints.contains(&key.0) {
+                    return Err(TokenError::DoubleMint);
+                }
+            }
             Source::VaultResolve(r) => {
                 let v = &r.lock.policy;
                 if v.party(r.branch) != child.device {
@@ -485,11 +530,63 @@ impl TokenRules {
             return Err(e);
         }
         self.used.insert(child.cause);
+        if let Source::BtcDeposit(m) = &proof.source {
+            let p = self.policies.get(&m.token).expect("checked");
+            let ((key, _), _) = self.check_deposit(p, &child.device, m)?;
+            self.btc_outpoints.insert(key);
+        }
         if let Source::VaultResolve(r) = &proof.source {
             self.resolutions
                 .insert(r.lock.policy.vault_id(), r.digest());
         }
         Ok(proof)
+    }
+
+    /// Verifies a deposit for `device` under `p`'s bridge: `((outpoint key, amount), deposit)`.
+    pub fn check_deposit(
+        &self,
+        p: &TokenPolicy,
+        device: &DeviceId,
+        m: &BtcMint,
+    ) -> Result<((Digest, Amount), dsm_btc::Deposit), TokenError> {
+        let bridge = p
+            .bitcoin
+            .as_ref()
+            .ok_or(TokenError::NotABridge("the token has no Bitcoin bridge"))?;
+        if m.token != p.token_id() {
+            return Err(TokenError::NotABridge("the deposit names another token"));
+        }
+        if m.proof.0.htlc.claimer != bridge.keeper {
+            return Err(TokenError::NotABridge(
+                "the HTLC's claimer is not the bridge's keeper",
+            ));
+        }
+        let checkpoint = bridge.checkpoint()?;
+        let commitment = crate::dbtc::recipient_commitment(&m.token, device);
+        let d = dsm_btc::verify_deposit(
+            bridge.network,
+            &checkpoint,
+            bridge.d_min,
+            &commitment,
+            &m.proof.0,
+        )?;
+        Ok((
+            (
+                crate::dbtc::outpoint_key(&d.outpoint),
+                Amount(u128::from(d.sats)),
+            ),
+            d,
+        ))
+    }
+
+    /// Marks a funding outpoint as minted (e.g. learned from the storage nodes' slot).
+    pub fn mark_outpoint_used(&mut self, key: Digest) {
+        self.btc_outpoints.insert(key);
+    }
+
+    /// True when the funding outpoint with this key minted before.
+    pub fn outpoint_used(&self, key: &Digest) -> bool {
+        self.btc_outpoints.contains(key)
     }
 
     fn vault_transfer_allowed(

@@ -51,6 +51,7 @@ fn gold(issuer: &Wallet, kind: TokenKind) -> TokenPolicy {
         allowlist: None,
         initial: Vec::new(),
         djte: None,
+        bitcoin: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn gold(issuer: &Wallet) -> TokenPolicy {
         allowlist: None,
         initial: Vec::new(),
         djte: None,
+        bitcoin: None,
     }
 }
 

@@ -93,6 +93,14 @@ impl Device {
                 self.head
                     .allocation_child(&token, r.lock.policy.amount, cause)
             }
+            Source::BtcDeposit(m) => {
+                let p = rules.policy(&token).expect("policy").clone();
+                match rules.check_deposit(&p, &self.id(), m) {
+                    Ok(((_, a), _)) => self.head.allocation_child(&token, a, cause),
+                    // Build a one-unit head so the rules report why the deposit is refused.
+                    Err(_) => self.head.allocation_child(&token, Amount(1), cause),
+                }
+            }
         }
         .map_err(|_| dsm_token::source::TokenError::AmountMismatch)?;
         let bytes = dsm_core::codec::Canonical::to_bytes(&proof);
@@ -174,6 +182,7 @@ pub fn fungible(
         allowlist: None,
         initial: Vec::new(),
         djte: None,
+        bitcoin: None,
     }
 }
 

@@ -1,0 +1,188 @@
+//! dBTC minting (PROTOCOL.md §19): a regtest deposit mints exactly its satoshis once per
+//! outpoint, to the device its funding transaction commits to, only under the bridge's
+//! network, keeper and depth; dBTC then moves and burns like any token, and whole chains
+//! re-verify.
+
+mod common;
+use common::*;
+use dsm_btc::regtest::{funding, test_key, Chain};
+use dsm_btc::{header_bytes, BtcNetwork, Htlc};
+use dsm_core::chain::Amount;
+use dsm_core::receipt::{verify_chain_segment_with_sources, EmptyView};
+use dsm_token::dbtc::*;
+use dsm_token::source::{Source, SourceProof, TokenError, TokenRules};
+
+fn bridge(network: BtcNetwork, d_min: u32) -> BitcoinBridge {
+    let cp = match network {
+        BtcNetwork::Mainnet => bitcoin::constants::genesis_block(bitcoin::Network::Bitcoin).header,
+        _ => bitcoin::constants::genesis_block(bitcoin::Network::Regtest).header,
+    };
+    BitcoinBridge {
+        network,
+        checkpoint_height: 0,
+        checkpoint_header: header_bytes(&cp),
+        d_min,
+        keeper: test_key(3),
+    }
+}
+
+fn htlc() -> Htlc {
+    Htlc {
+        h_claim: [1; 32],
+        h_refund: [2; 32],
+        claimer: test_key(3),
+        refunder: test_key(4),
+    }
+}
+
+fn deposit(token: dsm_core::chain::TokenId, ev: dsm_btc::DepositEvidence) -> SourceProof {
+    SourceProof {
+        source: Source::BtcDeposit(Box::new(BtcMint {
+            token,
+            proof: DepositProof(ev),
+        })),
+        allowlist: None,
+    }
+}
+
+#[test]
+fn a_deposit_mints_its_satoshis_once() {
+    let p = dbtc_policy(bridge(BtcNetwork::Regtest, 6));
+    p.validate().unwrap();
+    let t = p.token_id();
+    let mut rules = TokenRules::new();
+    rules.add_policy(p.clone()).unwrap();
+    let (mut alice, mut bob) = (Device::new(1), Device::new(2));
+    let tx = funding(&htlc(), 250_000, &recipient_commitment(&t, &alice.id()), 1);
+    let mut chain = Chain::new();
+    let block = chain.add(vec![tx.clone()]);
+    chain.bury(4);
+    // Five confirmations: too shallow for d_min = 6.
+    let shallow = deposit(t, chain.evidence(&tx, 0, &htlc(), block));
+    assert!(matches!(
+        alice.apply(&mut rules, shallow).unwrap_err(),
+        TokenError::Spv(dsm_btc::SpvError::TooShallow { have: 5, need: 6 })
+    ));
+    chain.bury(1);
+    let proof = deposit(t, chain.evidence(&tx, 0, &htlc(), block));
+    // Bob cannot mint from a transaction committing to alice.
+    assert_eq!(
+        bob.apply(&mut rules, proof.clone()).unwrap_err(),
+        TokenError::Spv(dsm_btc::SpvError::NoCommitment)
+    );
+    alice.apply(&mut rules, proof.clone()).unwrap();
+    assert_eq!(alice.balance(&t), 250_000);
+    // The same deposit again — the same proof, or one with more headers (another cause).
+    assert!(alice.apply(&mut rules, proof).is_err());
+    chain.bury(3);
+    let longer = deposit(t, chain.evidence(&tx, 0, &htlc(), block));
+    assert_eq!(
+        alice.apply(&mut rules, longer.clone()).unwrap_err(),
+        TokenError::DoubleMint
+    );
+    // A verifier that learned the outpoint from the nodes refuses it too.
+    let mut other = TokenRules::new();
+    other.add_policy(p.clone()).unwrap();
+    let key = outpoint_key(&bitcoin::OutPoint {
+        txid: tx.compute_txid(),
+        vout: 0,
+    });
+    other.mark_outpoint_used(key);
+    let mut alice2 = Device::new(1);
+    assert_eq!(
+        alice2.apply(&mut other, longer).unwrap_err(),
+        TokenError::DoubleMint
+    );
+    // dBTC moves offline like any token, and burns.
+    let mut c = 0;
+    transfer(&mut alice, &mut bob, t, 100_000, &mut c);
+    let b = burn(&p, 40_000, &bob);
+    bob.apply(&mut rules, b).unwrap();
+    assert_eq!((alice.balance(&t), bob.balance(&t)), (150_000, 60_000));
+    for d in [&alice, &bob] {
+        let mut v = TokenRules::new();
+        v.add_policy(p.clone()).unwrap();
+        assert_eq!(
+            verify_chain_segment_with_sources(&d.initial, &d.segment, &EmptyView, &mut v).unwrap(),
+            d.head
+        );
+    }
+}
+
+#[test]
+fn deposits_outside_the_bridge_are_refused() {
+    let mut alice = Device::new(1);
+    let regtest = dbtc_policy(bridge(BtcNetwork::Regtest, 1));
+    let t = regtest.token_id();
+    let mut chain = Chain::new();
+    let tx = funding(&htlc(), 10_000, &recipient_commitment(&t, &alice.id()), 2);
+    let block = chain.add(vec![tx.clone()]);
+    let mut rules = TokenRules::new();
+    rules.add_policy(regtest.clone()).unwrap();
+    // An HTLC whose claimer is not the bridge's keeper.
+    let mut rogue = htlc();
+    rogue.claimer = test_key(9);
+    let tx2 = funding(&rogue, 10_000, &recipient_commitment(&t, &alice.id()), 3);
+    let b2 = chain.add(vec![tx2.clone()]);
+    assert!(matches!(
+        alice
+            .apply(&mut rules, deposit(t, chain.evidence(&tx2, 0, &rogue, b2)))
+            .unwrap_err(),
+        TokenError::NotABridge(_)
+    ));
+    // A mainnet dBTC: regtest blocks carry no mainnet work, and the commitment differs.
+    let mainnet = dbtc_policy(bridge(BtcNetwork::Mainnet, 100));
+    mainnet.validate().unwrap();
+    let tm = mainnet.token_id();
+    assert_ne!(tm, t);
+    rules.add_policy(mainnet.clone()).unwrap();
+    let txm = funding(&htlc(), 10_000, &recipient_commitment(&tm, &alice.id()), 4);
+    let bm = chain.add(vec![txm.clone()]);
+    assert!(matches!(
+        alice
+            .apply(
+                &mut rules,
+                deposit(tm, chain.evidence(&txm, 0, &htlc(), bm))
+            )
+            .unwrap_err(),
+        TokenError::Spv(_)
+    ));
+    // A proof naming the regtest token under another token's id.
+    assert!(alice
+        .apply(
+            &mut rules,
+            deposit(tm, chain.evidence(&tx, 0, &htlc(), block))
+        )
+        .is_err());
+    // A head crediting another amount than the deposit.
+    let proof = deposit(t, chain.evidence(&tx, 0, &htlc(), block));
+    let wrong = alice
+        .head
+        .allocation_child(&t, Amount(9_999), proof.cause())
+        .unwrap();
+    assert_eq!(
+        rules
+            .apply_source(
+                &alice.head,
+                &wrong,
+                &dsm_core::codec::Canonical::to_bytes(&proof)
+            )
+            .unwrap_err(),
+        TokenError::AmountMismatch
+    );
+    // Bridge policy rules.
+    let mut bad = regtest.clone();
+    bad.decimals = 2;
+    assert!(bad.validate().is_err());
+    let mut bad = dbtc_policy(bridge(BtcNetwork::Mainnet, 99));
+    assert!(bad.validate().is_err());
+    bad.bitcoin.as_mut().unwrap().d_min = 100;
+    bad.bitcoin.as_mut().unwrap().keeper[0] = 7;
+    assert!(bad.validate().is_err());
+    // Policies round-trip with their bridge.
+    let bytes = dsm_core::codec::Canonical::to_bytes(&regtest);
+    assert_eq!(
+        <dsm_token::TokenPolicy as dsm_core::codec::Canonical>::from_bytes(&bytes).unwrap(),
+        regtest
+    );
+}
