@@ -170,6 +170,19 @@ pub struct BtcMint {
     pub proof: DepositProof,
 }
 
+impl BtcMint {
+    /// The key of the funding outpoint this mint spends, from its transaction bytes alone
+    /// (`None` if they do not parse).
+    pub fn outpoint_key(&self) -> Option<Digest> {
+        let tx: bitcoin::Transaction =
+            bitcoin::consensus::encode::deserialize(&self.proof.0.tx).ok()?;
+        Some(outpoint_key(&bitcoin::OutPoint {
+            txid: tx.compute_txid(),
+            vout: self.proof.0.vout,
+        }))
+    }
+}
+
 impl Canonical for BtcMint {
     const MAX_ENCODED_LEN: usize = DepositProof::MAX_ENCODED_LEN + 64;
     fn encode(&self, w: &mut Writer) {

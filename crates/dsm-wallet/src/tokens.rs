@@ -84,15 +84,32 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
         }
     }
     for (k, v) in store.scan(Table::Meta)? {
+        if let Some(hex) = k.strip_prefix(b"btc-outpoint:") {
+            if let Some(d) = std::str::from_utf8(hex).ok().and_then(Digest::from_hex) {
+                rules.mark_outpoint_used(d);
+            }
+            continue;
+        }
         if k.starts_with(b"vault-conflict:") {
             if let Ok(c) = dsm_token::vault::VaultConflict::from_bytes(&v) {
                 let _ = rules.import_vault_conflict(&c);
             }
         }
     }
-    for (cause, _) in store.scan(Table::Sources)? {
+    for (cause, v) in store.scan(Table::Sources)? {
         if let Ok(c) = <[u8; 32]>::try_from(cause.as_slice()) {
             rules.mark_used(Digest(c));
+        }
+        // A dBTC mint's outpoint is used, whatever header chain proved it (the head and its
+        // source are one batch, so this survives any crash).
+        if let Ok(SourceProof {
+            source: Source::BtcDeposit(m),
+            ..
+        }) = SourceProof::from_bytes(&v)
+        {
+            if let Some(k) = m.outpoint_key() {
+                rules.mark_outpoint_used(k);
+            }
         }
     }
     Ok(rules)
@@ -573,6 +590,51 @@ impl Wallet {
             }
         }
         Ok(out)
+    }
+
+    /// Mints dBTC from Bitcoin deposit evidence (checked by `TokenRules`: SPV, keeper,
+    /// recipient commitment, depth, outpoint not minted before). Returns the amount and the
+    /// outpoint key.
+    pub fn mint_deposit(
+        &mut self,
+        token: &TokenId,
+        evidence: dsm_btc::DepositEvidence,
+    ) -> Result<(Amount, Digest), WalletError> {
+        let p = self
+            .rules
+            .policy(token)
+            .ok_or_else(|| usage("this wallet holds no policy for that token"))?
+            .clone();
+        let m = dsm_token::dbtc::BtcMint {
+            token: *token,
+            proof: dsm_token::dbtc::DepositProof(evidence),
+        };
+        let ((key, amount), _) = self.rules.check_deposit(&p, &self.device_id(), &m)?;
+        if self.rules.outpoint_used(&key) {
+            return Err(TokenError::DoubleMint.into());
+        }
+        let proof = SourceProof {
+            source: Source::BtcDeposit(Box::new(m)),
+            allowlist: None,
+        };
+        // The head, its history line and the source proof (which names the outpoint) are one
+        // batch: after any crash the outpoint is known as minted (see `load_rules`).
+        self.apply_source(proof, amount, EntryKind::Minted)?;
+        self.rules.mark_outpoint_used(key);
+        Ok((amount, key))
+    }
+
+    /// Records a funding outpoint as minted (learned at the storage nodes).
+    pub fn mark_outpoint_used(&mut self, key: Digest) -> Result<(), WalletError> {
+        self.rules.mark_outpoint_used(key);
+        let mut b = Batch::new();
+        b.put(
+            Table::Meta,
+            [b"btc-outpoint:".as_slice(), key.to_hex().as_bytes()].concat(),
+            vec![1],
+        );
+        self.store.commit(&b)?;
+        Ok(())
     }
 
     pub(super) fn random_bytes(&mut self) -> [u8; 32] {
