@@ -111,6 +111,12 @@ pub enum SpvError {
     /// No output carries the recipient's commitment.
     #[error("the funding transaction does not commit to this recipient")]
     NoCommitment,
+    /// Bitcoin Core's script interpreter refuses the spend.
+    #[error("the script interpreter refuses input {0}'s witness")]
+    ScriptRefused(usize),
+    /// The payment does not pay the recipient enough.
+    #[error("the transaction pays the recipient's script less than required")]
+    Underpaid,
 }
 
 /// The deposit HTLC: two hash-locked branches and no timelock (REFERENCE §13).
@@ -294,27 +300,14 @@ pub fn verify_deposit(
     commitment: &[u8; 32],
     e: &DepositEvidence,
 ) -> Result<Deposit, SpvError> {
-    let headers = e
-        .headers
-        .iter()
-        .map(|b| parse_header(b))
-        .collect::<Result<Vec<_>, _>>()?;
-    verify_header_chain(network, checkpoint, &headers)?;
-    let block = headers
-        .get(e.block_index as usize)
-        .ok_or(SpvError::Malformed("block index outside the header chain"))?;
-    let tx: Transaction = deserialize(&e.tx).map_err(|_| SpvError::Malformed("transaction"))?;
+    let inclusion = InclusionEvidence {
+        tx: e.tx.clone(),
+        headers: e.headers.clone(),
+        block_index: e.block_index,
+        merkle_proof: e.merkle_proof.clone(),
+    };
+    let (tx, depth) = verify_inclusion(network, checkpoint, d_min, &inclusion)?;
     let txid = tx.compute_txid();
-    let pmt: PartialMerkleTree =
-        deserialize(&e.merkle_proof).map_err(|_| SpvError::Malformed("merkle proof"))?;
-    let mut matches: Vec<Txid> = Vec::new();
-    let mut indexes: Vec<u32> = Vec::new();
-    let root = pmt
-        .extract_matches(&mut matches, &mut indexes)
-        .map_err(|_| SpvError::NotIncluded)?;
-    if root != block.merkle_root || !matches.contains(&txid) {
-        return Err(SpvError::NotIncluded);
-    }
     let out = tx
         .output
         .get(e.vout as usize)
@@ -325,13 +318,6 @@ pub fn verify_deposit(
     let commit = commitment_script(commitment);
     if !tx.output.iter().any(|o| o.script_pubkey == commit) {
         return Err(SpvError::NoCommitment);
-    }
-    let depth = (headers.len() as u32) - e.block_index;
-    if depth < d_min {
-        return Err(SpvError::TooShallow {
-            have: depth,
-            need: d_min,
-        });
     }
     Ok(Deposit {
         outpoint: OutPoint { txid, vout: e.vout },
@@ -346,4 +332,143 @@ pub fn outpoint_bytes(o: &OutPoint) -> [u8; 36] {
     b[..32].copy_from_slice(o.txid.as_byte_array());
     b[32..].copy_from_slice(&o.vout.to_le_bytes());
     b
+}
+
+/// Builds the keeper's claim of a deposit: spends `deposit` (holding `deposit_sats` in the
+/// HTLC) through the claim branch — witness `<signature> <preimage> 1 <script>` — to
+/// `outputs`, signed with `keeper` (whose public key is the HTLC's claimer).
+pub fn build_claim(
+    htlc: &Htlc,
+    deposit: OutPoint,
+    deposit_sats: u64,
+    preimage: &[u8],
+    keeper: &bitcoin::secp256k1::SecretKey,
+    outputs: Vec<bitcoin::TxOut>,
+) -> Transaction {
+    use bitcoin::sighash::{EcdsaSighashType, SighashCache};
+    let script = htlc.script();
+    let mut tx = Transaction {
+        version: bitcoin::transaction::Version::TWO,
+        lock_time: bitcoin::absolute::LockTime::ZERO,
+        input: vec![bitcoin::TxIn {
+            previous_output: deposit,
+            script_sig: ScriptBuf::new(),
+            sequence: bitcoin::Sequence::MAX,
+            witness: bitcoin::Witness::new(),
+        }],
+        output: outputs,
+    };
+    let sighash = SighashCache::new(&tx)
+        .p2wsh_signature_hash(
+            0,
+            &script,
+            bitcoin::Amount::from_sat(deposit_sats),
+            EcdsaSighashType::All,
+        )
+        .expect("input 0 exists");
+    let secp = bitcoin::secp256k1::Secp256k1::new();
+    let msg = bitcoin::secp256k1::Message::from_digest(sighash.to_byte_array());
+    let sig = bitcoin::ecdsa::Signature {
+        signature: secp.sign_ecdsa(&msg, keeper),
+        sighash_type: EcdsaSighashType::All,
+    };
+    let mut w = bitcoin::Witness::new();
+    w.push(sig.to_vec());
+    w.push(preimage);
+    w.push([1u8]);
+    w.push(script.as_bytes());
+    tx.input[0].witness = w;
+    tx
+}
+
+/// Checks input `index` of `tx` against the output it spends (`script_pubkey` holding
+/// `sats`) with Bitcoin Core's consensus script interpreter.
+pub fn verify_spend(
+    tx: &Transaction,
+    index: usize,
+    script_pubkey: &ScriptBuf,
+    sats: u64,
+) -> Result<(), SpvError> {
+    script_pubkey
+        .verify(index, bitcoin::Amount::from_sat(sats), &serialize(tx))
+        .map_err(|_| SpvError::ScriptRefused(index))
+}
+
+/// Bitcoin-side evidence that a transaction is buried in a chain from the checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InclusionEvidence {
+    /// The transaction (consensus bytes).
+    pub tx: Vec<u8>,
+    /// The headers after the checkpoint (80 bytes each).
+    pub headers: Vec<[u8; 80]>,
+    /// Which header's block holds the transaction.
+    pub block_index: u32,
+    /// A partial merkle tree matching the transaction in that block.
+    pub merkle_proof: Vec<u8>,
+}
+
+/// Verifies that `e.tx` is in block `block_index` of a valid chain from `checkpoint`, at
+/// least `d_min` deep; returns the transaction and its depth.
+pub fn verify_inclusion(
+    network: BtcNetwork,
+    checkpoint: &Checkpoint,
+    d_min: u32,
+    e: &InclusionEvidence,
+) -> Result<(Transaction, u32), SpvError> {
+    let headers = e
+        .headers
+        .iter()
+        .map(|b| parse_header(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    verify_header_chain(network, checkpoint, &headers)?;
+    let block = headers
+        .get(e.block_index as usize)
+        .ok_or(SpvError::Malformed("block index outside the header chain"))?;
+    let tx: Transaction = deserialize(&e.tx).map_err(|_| SpvError::Malformed("transaction"))?;
+    let pmt: PartialMerkleTree =
+        deserialize(&e.merkle_proof).map_err(|_| SpvError::Malformed("merkle proof"))?;
+    let mut matches: Vec<Txid> = Vec::new();
+    let mut indexes: Vec<u32> = Vec::new();
+    let root = pmt
+        .extract_matches(&mut matches, &mut indexes)
+        .map_err(|_| SpvError::NotIncluded)?;
+    if root != block.merkle_root || !matches.contains(&tx.compute_txid()) {
+        return Err(SpvError::NotIncluded);
+    }
+    let depth = (headers.len() as u32) - e.block_index;
+    if depth < d_min {
+        return Err(SpvError::TooShallow {
+            have: depth,
+            need: d_min,
+        });
+    }
+    Ok((tx, depth))
+}
+
+/// Verifies a withdrawal payment: a buried transaction that pays at least `min_sats` to
+/// `to` and carries `commitment` (the withdrawal request it settles) in an `OP_RETURN`.
+pub fn verify_payment(
+    network: BtcNetwork,
+    checkpoint: &Checkpoint,
+    d_min: u32,
+    to: &ScriptBuf,
+    min_sats: u64,
+    commitment: &[u8; 32],
+    e: &InclusionEvidence,
+) -> Result<Txid, SpvError> {
+    let (tx, _) = verify_inclusion(network, checkpoint, d_min, e)?;
+    let paid: u64 = tx
+        .output
+        .iter()
+        .filter(|o| o.script_pubkey == *to)
+        .map(|o| o.value.to_sat())
+        .fold(0, u64::saturating_add);
+    if paid < min_sats {
+        return Err(SpvError::Underpaid);
+    }
+    let commit = commitment_script(commitment);
+    if !tx.output.iter().any(|o| o.script_pubkey == commit) {
+        return Err(SpvError::NoCommitment);
+    }
+    Ok(tx.compute_txid())
 }

@@ -300,3 +300,129 @@ fn the_htlc_script_is_the_reference_template_opcode_for_opcode() {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    use bitcoin::hashes::sha256;
+    sha256::Hash::hash(b).to_byte_array()
+}
+
+#[test]
+fn the_keepers_claim_passes_bitcoin_cores_interpreter_and_pays_provably() {
+    let secret = bitcoin::secp256k1::SecretKey::from_slice(&[3; 32]).unwrap();
+    let h = Htlc {
+        h_claim: sha256(b"claim secret"),
+        h_refund: sha256(b"refund secret"),
+        claimer: dsm_btc::regtest::test_key(3),
+        refunder: dsm_btc::regtest::test_key(4),
+    };
+    let deposit_tx = funding(&h, 100_000, &[5; 32]);
+    let deposit = OutPoint {
+        txid: deposit_tx.compute_txid(),
+        vout: 0,
+    };
+    let holder =
+        bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::hash(&dsm_btc::regtest::test_key(8)));
+    let request = [6u8; 32];
+    let outputs = vec![
+        bitcoin::TxOut {
+            value: bitcoin::Amount::from_sat(99_000),
+            script_pubkey: holder.clone(),
+        },
+        bitcoin::TxOut {
+            value: bitcoin::Amount::ZERO,
+            script_pubkey: commitment_script(&request),
+        },
+    ];
+    let claim = build_claim(
+        &h,
+        deposit,
+        100_000,
+        b"claim secret",
+        &secret,
+        outputs.clone(),
+    );
+    verify_spend(&claim, 0, &h.script_pubkey(), 100_000).unwrap();
+    // A wrong preimage, a wrong key, a wrong amount: Bitcoin Core's interpreter refuses.
+    let bad = build_claim(
+        &h,
+        deposit,
+        100_000,
+        b"claim secreT",
+        &secret,
+        outputs.clone(),
+    );
+    assert_eq!(
+        verify_spend(&bad, 0, &h.script_pubkey(), 100_000),
+        Err(SpvError::ScriptRefused(0))
+    );
+    let other = bitcoin::secp256k1::SecretKey::from_slice(&[4; 32]).unwrap();
+    let bad = build_claim(
+        &h,
+        deposit,
+        100_000,
+        b"claim secret",
+        &other,
+        outputs.clone(),
+    );
+    assert!(verify_spend(&bad, 0, &h.script_pubkey(), 100_000).is_err());
+    assert!(verify_spend(&claim, 0, &h.script_pubkey(), 100_001).is_err());
+    // Mined and buried, the claim is a provable payment to the holder for the request.
+    let mut chain = Chain::new();
+    chain.add(vec![deposit_tx.clone()]);
+    let pb = chain.add(vec![claim.clone()]);
+    chain.bury(2);
+    let ev = chain.evidence(&claim, 0, &h, pb);
+    let inclusion = InclusionEvidence {
+        tx: ev.tx.clone(),
+        headers: ev.headers.clone(),
+        block_index: pb,
+        merkle_proof: ev.merkle_proof.clone(),
+    };
+    let txid = verify_payment(
+        BtcNetwork::Regtest,
+        &chain.checkpoint,
+        3,
+        &holder,
+        99_000,
+        &request,
+        &inclusion,
+    )
+    .unwrap();
+    assert_eq!(txid, claim.compute_txid());
+    assert_eq!(
+        verify_payment(
+            BtcNetwork::Regtest,
+            &chain.checkpoint,
+            3,
+            &holder,
+            99_001,
+            &request,
+            &inclusion
+        ),
+        Err(SpvError::Underpaid)
+    );
+    assert_eq!(
+        verify_payment(
+            BtcNetwork::Regtest,
+            &chain.checkpoint,
+            3,
+            &holder,
+            1,
+            &[7; 32],
+            &inclusion
+        ),
+        Err(SpvError::NoCommitment)
+    );
+    assert!(matches!(
+        verify_payment(
+            BtcNetwork::Regtest,
+            &chain.checkpoint,
+            4,
+            &holder,
+            1,
+            &request,
+            &inclusion
+        ),
+        Err(SpvError::TooShallow { .. })
+    ));
+}
