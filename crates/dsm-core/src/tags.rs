@@ -119,6 +119,10 @@ pub enum Tag {
     DbtcDeposit,
     /// The anchor-slot key of a dBTC deposit's funding outpoint: `(txid ‖ u32le(vout))`.
     DbtcOutpoint,
+    /// A dBTC withdrawal request's id (also the commitment its Bitcoin payment carries): `(canonical WithdrawalRequest)`.
+    DbtcWithdrawal,
+    /// What the keeper signs to decline a withdrawal (letting the holder take it back): `(withdrawal id)`.
+    DbtcDecline,
 }
 
 impl Tag {
@@ -174,6 +178,8 @@ impl Tag {
         Tag::DlvResolution,
         Tag::DbtcDeposit,
         Tag::DbtcOutpoint,
+        Tag::DbtcWithdrawal,
+        Tag::DbtcDecline,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -229,6 +235,8 @@ impl Tag {
             Tag::DlvResolution => "DSM/v1/dlv/resolution",
             Tag::DbtcDeposit => "DSM/v1/dbtc/deposit",
             Tag::DbtcOutpoint => "DSM/v1/dbtc/outpoint",
+            Tag::DbtcWithdrawal => "DSM/v1/dbtc/withdrawal",
+            Tag::DbtcDecline => "DSM/v1/dbtc/decline",
         }
     }
 }

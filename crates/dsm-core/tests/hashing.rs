@@ -120,6 +120,8 @@ fn tag_labels_are_frozen() {
         (Tag::DlvResolution, "DSM/v1/dlv/resolution"),
         (Tag::DbtcDeposit, "DSM/v1/dbtc/deposit"),
         (Tag::DbtcOutpoint, "DSM/v1/dbtc/outpoint"),
+        (Tag::DbtcWithdrawal, "DSM/v1/dbtc/withdrawal"),
+        (Tag::DbtcDecline, "DSM/v1/dbtc/decline"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

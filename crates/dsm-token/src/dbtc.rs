@@ -5,8 +5,10 @@
 
 use crate::policy::{BurnRule, Issuers, TokenKind, TokenPolicy, TransferRule};
 use dsm_btc::{BtcNetwork, Checkpoint, DepositEvidence, Htlc};
+use dsm_core::chain::HeadDigest;
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
+use dsm_core::crypto::{PublicKey, Signature, SigningKey};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::DeviceId;
 use dsm_core::tags::Tag;
@@ -30,6 +32,8 @@ pub struct BitcoinBridge {
     /// The keeper's Bitcoin key every deposit HTLC must name as claimer (33 bytes): the
     /// party that pays out withdrawals on Bitcoin (§19.4 says what that trusts).
     pub keeper: [u8; 33],
+    /// The keeper's DSM key, which signs withdrawal declines.
+    pub keeper_dsm: PublicKey,
 }
 
 impl BitcoinBridge {
@@ -56,13 +60,14 @@ impl BitcoinBridge {
 }
 
 impl Canonical for BitcoinBridge {
-    const MAX_ENCODED_LEN: usize = 160;
+    const MAX_ENCODED_LEN: usize = 4_096;
     fn encode(&self, w: &mut Writer) {
         w.uint(1, self.network as u64);
         w.uint(2, u64::from(self.checkpoint_height));
         w.bytes(3, &self.checkpoint_header);
         w.uint(4, u64::from(self.d_min));
         w.bytes(5, &self.keeper);
+        w.message(6, &self.keeper_dsm);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(BitcoinBridge {
@@ -72,6 +77,7 @@ impl Canonical for BitcoinBridge {
             checkpoint_header: r.fixed(3)?,
             d_min: r.uint_max(4, u64::from(u32::MAX))? as u32,
             keeper: r.fixed(5)?,
+            keeper_dsm: r.message(6)?,
         })
     }
 }
@@ -195,4 +201,173 @@ impl Canonical for BtcMint {
             proof: r.message(2)?,
         })
     }
+}
+
+/// A holder's request to turn dBTC back into bitcoin: the amount leaves its head (a BURN
+/// head; "in flight") until the keeper's payment is proven (final) or the keeper declines
+/// (the holder takes it back).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WithdrawalRequest {
+    /// The dBTC token.
+    pub token: TokenId,
+    /// The holder.
+    pub holder: DeviceId,
+    /// The head the request's BURN extends.
+    pub holder_parent_head: HeadDigest,
+    /// Satoshis to pay.
+    pub amount: Amount,
+    /// The Bitcoin output script to pay (at most 100 bytes).
+    pub to_script: Vec<u8>,
+}
+
+impl WithdrawalRequest {
+    /// `H(DbtcWithdrawal, enc(request))`: the id, and the commitment the payment carries.
+    pub fn id(&self) -> Digest {
+        tagged_hash(Tag::DbtcWithdrawal, &[&self.to_bytes()])
+    }
+}
+
+impl Canonical for WithdrawalRequest {
+    const MAX_ENCODED_LEN: usize = 300;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.token.as_bytes());
+        w.bytes(2, self.holder.as_bytes());
+        w.bytes(3, self.holder_parent_head.as_bytes());
+        w.bytes(4, &self.amount.0.to_be_bytes());
+        w.bytes(5, &self.to_script);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let req = WithdrawalRequest {
+            token: TokenId(Digest(r.fixed(1)?)),
+            holder: DeviceId(Digest(r.fixed(2)?)),
+            holder_parent_head: HeadDigest(Digest(r.fixed(3)?)),
+            amount: Amount(u128::from_be_bytes(r.fixed(4)?)),
+            to_script: r.bytes(5, 100)?.to_vec(),
+        };
+        if req.to_script.is_empty() || req.amount.0 == 0 || req.amount.0 > u128::from(u64::MAX) {
+            return Err(DecodeError::Invalid(
+                "a withdrawal pays a non-empty script a non-zero amount of satoshis",
+            ));
+        }
+        Ok(req)
+    }
+}
+
+/// The keeper's proven payment of a withdrawal: a buried Bitcoin transaction paying the
+/// request's script at least its amount and committing to its id. It makes the request's
+/// burn final; no refund is accepted after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithdrawalPayment {
+    /// The request.
+    pub request: WithdrawalRequest,
+    /// The Bitcoin evidence.
+    pub evidence: dsm_btc::InclusionEvidence,
+}
+
+impl std::hash::Hash for WithdrawalPayment {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.to_bytes().hash(state)
+    }
+}
+
+impl Canonical for WithdrawalPayment {
+    const MAX_ENCODED_LEN: usize = DepositProof::MAX_ENCODED_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.request);
+        w.bytes(2, &self.evidence.tx);
+        w.repeated_bytes(3, &self.evidence.headers);
+        w.uint(4, u64::from(self.evidence.block_index));
+        w.bytes(5, &self.evidence.merkle_proof);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(WithdrawalPayment {
+            request: r.message(1)?,
+            evidence: dsm_btc::InclusionEvidence {
+                tx: r.bytes(2, 100_000)?.to_vec(),
+                headers: r.repeated_fixed::<80>(3, MAX_PROOF_HEADERS)?,
+                block_index: r.uint_max(4, u64::from(u32::MAX))? as u32,
+                merkle_proof: r.bytes(5, 100_000)?.to_vec(),
+            },
+        })
+    }
+}
+
+/// The keeper declining a withdrawal: the holder may take the amount back.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WithdrawalDecline {
+    /// The request.
+    pub request: WithdrawalRequest,
+    /// The keeper's DSM signature over `H(DbtcDecline, request id)`.
+    pub signature: Signature,
+}
+
+/// What the keeper signs to decline.
+pub fn decline_message(request: &Digest) -> Digest {
+    tagged_hash(Tag::DbtcDecline, &[request.as_bytes()])
+}
+
+/// The keeper declines `request` with its DSM key.
+pub fn decline(
+    request: WithdrawalRequest,
+    keeper: &SigningKey,
+    rnd: &[u8; 32],
+) -> Result<WithdrawalDecline, dsm_core::crypto::CryptoError> {
+    let signature = keeper.sign(decline_message(&request.id()).as_bytes(), rnd)?;
+    Ok(WithdrawalDecline { request, signature })
+}
+
+impl Canonical for WithdrawalDecline {
+    const MAX_ENCODED_LEN: usize = 40_000;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.request);
+        w.message(2, &self.signature);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(WithdrawalDecline {
+            request: r.message(1)?,
+            signature: r.message(2)?,
+        })
+    }
+}
+
+/// Verifies a payment under `bridge`: returns the request id.
+pub fn verify_withdrawal_payment(
+    bridge: &BitcoinBridge,
+    p: &WithdrawalPayment,
+) -> Result<Digest, dsm_btc::SpvError> {
+    let id = p.request.id();
+    let to = bitcoin::ScriptBuf::from_bytes(p.request.to_script.clone());
+    let sats = u64::try_from(p.request.amount.0).map_err(|_| dsm_btc::SpvError::Underpaid)?;
+    dsm_btc::verify_payment(
+        bridge.network,
+        &bridge.checkpoint()?,
+        bridge.d_min,
+        &to,
+        sats,
+        &id.0,
+        &p.evidence,
+    )?;
+    Ok(id)
+}
+
+/// Verifies a decline under `bridge`: returns the request id.
+pub fn verify_decline(bridge: &BitcoinBridge, d: &WithdrawalDecline) -> Option<Digest> {
+    let id = d.request.id();
+    bridge
+        .keeper_dsm
+        .verify(decline_message(&id).as_bytes(), &d.signature)
+        .ok()
+        .map(|_| id)
+}
+
+/// True when the keeper both paid and declined one request: transferable evidence that the
+/// keeper is dishonest (a refund after a payment would create unbacked dBTC).
+pub fn keeper_equivocation(
+    bridge: &BitcoinBridge,
+    payment: &WithdrawalPayment,
+    decline: &WithdrawalDecline,
+) -> bool {
+    payment.request == decline.request
+        && verify_withdrawal_payment(bridge, payment).is_ok()
+        && verify_decline(bridge, decline).is_some()
 }

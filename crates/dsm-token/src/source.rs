@@ -9,7 +9,10 @@
 //! balance provenance through it.
 
 use crate::authority::{verify_burn, verify_mint, AuthorityError, SignedBurn, SignedMint};
-use crate::dbtc::BtcMint;
+use crate::dbtc::{
+    verify_decline, verify_withdrawal_payment, BtcMint, WithdrawalDecline, WithdrawalPayment,
+    WithdrawalRequest,
+};
 use crate::djte::{verify_step, DjteError, EmissionState, EmissionStep};
 use crate::policy::{TokenKind, TokenPolicy, TransferRule};
 use crate::vault::{
@@ -88,6 +91,11 @@ pub enum Source {
     VaultResolve(Box<VaultResolution>),
     /// A Bitcoin deposit minting dBTC (an ALLOCATION head).
     BtcDeposit(Box<BtcMint>),
+    /// A dBTC withdrawal request: the amount leaves the holder's head, in flight (a BURN
+    /// head).
+    WithdrawRequest(Box<WithdrawalRequest>),
+    /// A declined withdrawal taken back (an ALLOCATION head).
+    WithdrawRefund(Box<WithdrawalDecline>),
 }
 
 /// The proof a source head's `cause` names.
@@ -115,12 +123,17 @@ impl SourceProof {
             Source::VaultLock(v) => v.token,
             Source::VaultResolve(r) => r.lock.policy.token,
             Source::BtcDeposit(m) => m.token,
+            Source::WithdrawRequest(r) => r.token,
+            Source::WithdrawRefund(d) => d.request.token,
         }
     }
 
     /// True for sources that take value out of a head (BURN heads).
     pub fn debits(&self) -> bool {
-        matches!(self.source, Source::Burn(_) | Source::VaultLock(_))
+        matches!(
+            self.source,
+            Source::Burn(_) | Source::VaultLock(_) | Source::WithdrawRequest(_)
+        )
     }
 }
 
@@ -132,13 +145,19 @@ impl Canonical for SourceProof {
             Source::Mint(m) => w.message(2, m),
             Source::Emission(e) => w.message(3, e.as_ref()),
             Source::Burn(b) => w.message(4, b),
-            Source::VaultLock(_) | Source::VaultResolve(_) | Source::BtcDeposit(_) => {}
+            Source::VaultLock(_)
+            | Source::VaultResolve(_)
+            | Source::BtcDeposit(_)
+            | Source::WithdrawRequest(_)
+            | Source::WithdrawRefund(_) => {}
         }
         w.optional_message(5, self.allowlist.as_ref());
         match &self.source {
             Source::VaultLock(v) => w.message(6, v.as_ref()),
             Source::VaultResolve(r) => w.message(7, r.as_ref()),
             Source::BtcDeposit(m) => w.message(8, m.as_ref()),
+            Source::WithdrawRequest(r) => w.message(9, r.as_ref()),
+            Source::WithdrawRefund(d) => w.message(10, d.as_ref()),
             _ => {}
         }
     }
@@ -151,6 +170,8 @@ impl Canonical for SourceProof {
         let lock: Option<VaultPolicy> = r.optional_message(6)?;
         let resolve: Option<VaultResolution> = r.optional_message(7)?;
         let deposit: Option<BtcMint> = r.optional_message(8)?;
+        let withdraw: Option<WithdrawalRequest> = r.optional_message(9)?;
+        let refund: Option<WithdrawalDecline> = r.optional_message(10)?;
         let n = [
             initial.is_some(),
             mint.is_some(),
@@ -159,6 +180,8 @@ impl Canonical for SourceProof {
             lock.is_some(),
             resolve.is_some(),
             deposit.is_some(),
+            withdraw.is_some(),
+            refund.is_some(),
         ]
         .iter()
         .filter(|x| **x)
@@ -180,8 +203,12 @@ impl Canonical for SourceProof {
             Source::VaultLock(Box::new(v))
         } else if let Some(v) = resolve {
             Source::VaultResolve(Box::new(v))
+        } else if let Some(m) = deposit {
+            Source::BtcDeposit(Box::new(m))
+        } else if let Some(w) = withdraw {
+            Source::WithdrawRequest(Box::new(w))
         } else {
-            Source::BtcDeposit(Box::new(deposit.expect("counted one")))
+            Source::WithdrawRefund(Box::new(refund.expect("counted one")))
         };
         Ok(SourceProof { source, allowlist })
     }
@@ -251,6 +278,17 @@ pub enum TokenError {
     /// This funding outpoint already minted.
     #[error("this Bitcoin deposit (outpoint) already minted")]
     DoubleMint,
+    /// The keeper's decline does not verify.
+    #[error("the withdrawal decline is not signed by the bridge's keeper")]
+    BadDecline,
+    /// The withdrawal was paid on Bitcoin: it can never be refunded.
+    #[error(
+        "this withdrawal was paid on Bitcoin (a payment proof is known); it cannot be refunded"
+    )]
+    WithdrawalPaid,
+    /// The withdrawal was refunded, yet a payment proof exists: the keeper equivocated.
+    #[error("the keeper both declined and paid this withdrawal: keeper equivocation")]
+    KeeperEquivocation,
     /// This vault was resolved differently before (or a conflict proof is held): its value
     /// is refused.
     #[error("vault {0} has two different resolutions; its value is refused")]
@@ -268,6 +306,10 @@ pub struct TokenRules {
     legacy: HashSet<TokenId>,
     /// Keys of Bitcoin funding outpoints that minted.
     btc_outpoints: HashSet<Digest>,
+    /// Withdrawal ids with a proven Bitcoin payment (final).
+    withdrawals_paid: HashSet<Digest>,
+    /// Withdrawal ids taken back after a decline.
+    withdrawals_refunded: HashSet<Digest>,
     /// Vault id → the digest of the resolution seen for it.
     resolutions: HashMap<Digest, Digest>,
     /// Vaults with two different resolutions.
@@ -491,6 +533,33 @@ impl TokenRules {
                     return Err(TokenError::DoubleMint);
                 }
             }
+            Source::WithdrawRequest(w) => {
+                if p.bitcoin.is_none() {
+                    return Err(TokenError::NotABridge("the token has no Bitcoin bridge"));
+                }
+                if w.holder != child.device || w.holder_parent_head != parent.digest() {
+                    return Err(TokenError::WrongTarget);
+                }
+                if w.amount != amount {
+                    return Err(TokenError::AmountMismatch);
+                }
+            }
+            Source::WithdrawRefund(d) => {
+                let bridge = p
+                    .bitcoin
+                    .as_ref()
+                    .ok_or(TokenError::NotABridge("the token has no Bitcoin bridge"))?;
+                let id = verify_decline(bridge, d).ok_or(TokenError::BadDecline)?;
+                if d.request.holder != child.device {
+                    return Err(TokenError::WrongTarget);
+                }
+                if d.request.amount != amount {
+                    return Err(TokenError::AmountMismatch);
+                }
+                if self.withdrawals_paid.contains(&id) {
+                    return Err(TokenError::WithdrawalPaid);
+                }
+            }
             Source::VaultResolve(r) => {
                 let v = &r.lock.policy;
                 if v.party(r.branch) != child.device {
@@ -530,6 +599,9 @@ impl TokenRules {
             return Err(e);
         }
         self.used.insert(child.cause);
+        if let Source::WithdrawRefund(d) = &proof.source {
+            self.withdrawals_refunded.insert(d.request.id());
+        }
         if let Source::BtcDeposit(m) = &proof.source {
             let p = self.policies.get(&m.token).expect("checked");
             let ((key, _), _) = self.check_deposit(p, &child.device, m)?;
@@ -577,6 +649,31 @@ impl TokenRules {
             ),
             d,
         ))
+    }
+
+    /// Records a proven withdrawal payment (checked under its token's bridge): the request
+    /// is final and never refundable. If the request was refunded before, the keeper
+    /// equivocated: `KeeperEquivocation` (the payment is still recorded).
+    pub fn observe_payment(&mut self, payment: &WithdrawalPayment) -> Result<Digest, TokenError> {
+        let p = self
+            .policies
+            .get(&payment.request.token)
+            .ok_or(TokenError::UnknownPolicy(payment.request.token))?;
+        let bridge = p
+            .bitcoin
+            .as_ref()
+            .ok_or(TokenError::NotABridge("the token has no Bitcoin bridge"))?;
+        let id = verify_withdrawal_payment(bridge, payment)?;
+        self.withdrawals_paid.insert(id);
+        if self.withdrawals_refunded.contains(&id) {
+            return Err(TokenError::KeeperEquivocation);
+        }
+        Ok(id)
+    }
+
+    /// True when a payment of withdrawal `id` is known.
+    pub fn withdrawal_paid(&self, id: &Digest) -> bool {
+        self.withdrawals_paid.contains(id)
     }
 
     /// Marks a funding outpoint as minted (e.g. learned from the storage nodes' slot).

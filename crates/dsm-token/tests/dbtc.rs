@@ -23,7 +23,13 @@ fn bridge(network: BtcNetwork, d_min: u32) -> BitcoinBridge {
         checkpoint_header: header_bytes(&cp),
         d_min,
         keeper: test_key(3),
+        keeper_dsm: keeper_device().key.public_key().clone(),
     }
+}
+
+/// The keeper's DSM identity (it signs declines).
+fn keeper_device() -> Device {
+    Device::new(50)
 }
 
 fn htlc() -> Htlc {
@@ -185,4 +191,195 @@ fn deposits_outside_the_bridge_are_refused() {
         <dsm_token::TokenPolicy as dsm_core::codec::Canonical>::from_bytes(&bytes).unwrap(),
         regtest
     );
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    use bitcoin::hashes::{sha256, Hash};
+    sha256::Hash::hash(b).to_byte_array()
+}
+
+#[test]
+fn withdrawals_finalise_on_a_proven_payment_and_refund_only_when_declined() {
+    let p = dbtc_policy(bridge(BtcNetwork::Regtest, 2));
+    let t = p.token_id();
+    let mut rules = TokenRules::new();
+    rules.add_policy(p.clone()).unwrap();
+    let mut holder = Device::new(1);
+    let keeper = keeper_device();
+    let h = Htlc {
+        h_claim: sha256(b"f"),
+        h_refund: sha256(b"r"),
+        claimer: test_key(3),
+        refunder: test_key(4),
+    };
+    let tx = funding(&h, 1_000_000, &recipient_commitment(&t, &holder.id()), 11);
+    let mut chain = Chain::new();
+    let block = chain.add(vec![tx.clone()]);
+    chain.bury(1);
+    holder
+        .apply(&mut rules, deposit(t, chain.evidence(&tx, 0, &h, block)))
+        .unwrap();
+    let holder_btc = bitcoin::ScriptBuf::new_p2wpkh(&{
+        use bitcoin::hashes::Hash;
+        bitcoin::WPubkeyHash::hash(&[8; 33])
+    });
+    // Request 400,000 sats: the amount leaves the holder's head (in flight).
+    let req = WithdrawalRequest {
+        token: t,
+        holder: holder.id(),
+        holder_parent_head: holder.head.digest(),
+        amount: Amount(400_000),
+        to_script: holder_btc.to_bytes(),
+    };
+    holder
+        .apply(
+            &mut rules,
+            SourceProof {
+                source: Source::WithdrawRequest(Box::new(req.clone())),
+                allowlist: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(holder.balance(&t), 600_000);
+    // The keeper claims the deposit through the HTLC, paying the holder and committing to
+    // the request; Bitcoin Core's interpreter accepts the witness; the rest goes back into
+    // a fresh HTLC that keeps backing the remaining dBTC.
+    let keeper_btc = bitcoin::secp256k1::SecretKey::from_slice(&[3; 32]).unwrap();
+    let outputs = vec![
+        bitcoin::TxOut {
+            value: bitcoin::Amount::from_sat(400_000),
+            script_pubkey: holder_btc.clone(),
+        },
+        bitcoin::TxOut {
+            value: bitcoin::Amount::from_sat(599_000),
+            script_pubkey: h.script_pubkey(),
+        },
+        bitcoin::TxOut {
+            value: bitcoin::Amount::ZERO,
+            script_pubkey: dsm_btc::commitment_script(&req.id().0),
+        },
+    ];
+    let claim = dsm_btc::build_claim(
+        &h,
+        bitcoin::OutPoint {
+            txid: tx.compute_txid(),
+            vout: 0,
+        },
+        1_000_000,
+        b"f",
+        &keeper_btc,
+        outputs,
+    );
+    dsm_btc::verify_spend(&claim, 0, &h.script_pubkey(), 1_000_000).unwrap();
+    let pb = chain.add(vec![claim.clone()]);
+    chain.bury(1);
+    let ev = chain.evidence(&claim, 0, &h, pb);
+    let payment = WithdrawalPayment {
+        request: req.clone(),
+        evidence: dsm_btc::InclusionEvidence {
+            tx: ev.tx,
+            headers: ev.headers,
+            block_index: pb,
+            merkle_proof: ev.merkle_proof,
+        },
+    };
+    let payment = <WithdrawalPayment as dsm_core::codec::Canonical>::from_bytes(
+        &dsm_core::codec::Canonical::to_bytes(&payment),
+    )
+    .unwrap();
+    assert_eq!(rules.observe_payment(&payment).unwrap(), req.id());
+    // After a proven payment, no refund — even with a (dishonest) keeper decline; and that
+    // decline with the payment is evidence against the keeper.
+    let mut c = 0;
+    let late = decline(req.clone(), &keeper.key, &rnd(&mut c)).unwrap();
+    let refund = |d: &WithdrawalDecline| SourceProof {
+        source: Source::WithdrawRefund(Box::new(d.clone())),
+        allowlist: None,
+    };
+    assert_eq!(
+        holder.apply(&mut rules, refund(&late)).unwrap_err(),
+        TokenError::WithdrawalPaid
+    );
+    assert!(keeper_equivocation(
+        p.bitcoin.as_ref().unwrap(),
+        &payment,
+        &late
+    ));
+    // A second request, declined: the holder takes it back; a decline by another key is not one.
+    let req2 = WithdrawalRequest {
+        token: t,
+        holder: holder.id(),
+        holder_parent_head: holder.head.digest(),
+        amount: Amount(100_000),
+        to_script: holder_btc.to_bytes(),
+    };
+    holder
+        .apply(
+            &mut rules,
+            SourceProof {
+                source: Source::WithdrawRequest(Box::new(req2.clone())),
+                allowlist: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(holder.balance(&t), 500_000);
+    let forged = decline(req2.clone(), &Device::new(51).key, &rnd(&mut c)).unwrap();
+    assert_eq!(
+        holder.apply(&mut rules, refund(&forged)).unwrap_err(),
+        TokenError::BadDecline
+    );
+    let ok = decline(req2.clone(), &keeper.key, &rnd(&mut c)).unwrap();
+    holder.apply(&mut rules, refund(&ok)).unwrap();
+    assert_eq!(holder.balance(&t), 600_000);
+    assert!(
+        holder.apply(&mut rules, refund(&ok)).is_err(),
+        "a decline refunds once"
+    );
+    // A payment surfacing after that refund is keeper equivocation.
+    let claim2 = dsm_btc::build_claim(
+        &h,
+        bitcoin::OutPoint {
+            txid: claim.compute_txid(),
+            vout: 1,
+        },
+        599_000,
+        b"f",
+        &keeper_btc,
+        vec![
+            bitcoin::TxOut {
+                value: bitcoin::Amount::from_sat(100_000),
+                script_pubkey: holder_btc.clone(),
+            },
+            bitcoin::TxOut {
+                value: bitcoin::Amount::ZERO,
+                script_pubkey: dsm_btc::commitment_script(&req2.id().0),
+            },
+        ],
+    );
+    let b2 = chain.add(vec![claim2.clone()]);
+    chain.bury(1);
+    let ev2 = chain.evidence(&claim2, 0, &h, b2);
+    let payment2 = WithdrawalPayment {
+        request: req2,
+        evidence: dsm_btc::InclusionEvidence {
+            tx: ev2.tx,
+            headers: ev2.headers,
+            block_index: b2,
+            merkle_proof: ev2.merkle_proof,
+        },
+    };
+    assert_eq!(
+        rules.observe_payment(&payment2).unwrap_err(),
+        TokenError::KeeperEquivocation
+    );
+    // The holder's chain re-verifies: deposit, request, request, refund.
+    let mut v = TokenRules::new();
+    v.add_policy(p.clone()).unwrap();
+    assert_eq!(
+        verify_chain_segment_with_sources(&holder.initial, &holder.segment, &EmptyView, &mut v)
+            .unwrap(),
+        holder.head
+    );
+    // Supply: balances + in flight = minted − paid out.
+    assert_eq!(holder.balance(&t), 1_000_000 - 400_000);
 }

@@ -18,6 +18,12 @@ fn a_deposit_mints_once_across_restarts_and_moves_like_any_token() {
         checkpoint_header: header_bytes(&Chain::new().checkpoint.header),
         d_min: 3,
         keeper: test_key(3),
+        keeper_dsm: dsm_core::crypto::SigningKey::from_seed(
+            dsm_core::crypto::SuiteId::MlDsa65,
+            &dsm_core::crypto::SecretSeed::from_bytes([9; 32]),
+        )
+        .public_key()
+        .clone(),
     };
     let p = dbtc_policy(bridge);
     let (mut alice, store) = memory_wallet(0);

@@ -93,6 +93,10 @@ impl Device {
                 self.head
                     .allocation_child(&token, r.lock.policy.amount, cause)
             }
+            Source::WithdrawRequest(w) => self.head.burn_child(&token, w.amount, cause),
+            Source::WithdrawRefund(d) => {
+                self.head.allocation_child(&token, d.request.amount, cause)
+            }
             Source::BtcDeposit(m) => {
                 let p = rules.policy(&token).expect("policy").clone();
                 match rules.check_deposit(&p, &self.id(), m) {
