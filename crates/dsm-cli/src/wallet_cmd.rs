@@ -442,9 +442,14 @@ pub fn history(ctx: &Ctx) -> Res {
                     EntryKind::VaultLocked => "vault-lock",
                     EntryKind::VaultClaimed => "vault-claim",
                     EntryKind::VaultRefunded => "vault-refund",
+                    EntryKind::WithdrawalRequested => "withdraw",
+                    EntryKind::WithdrawalRefunded => "withdraw-back",
                 };
                 let sign = match e.kind {
-                    EntryKind::Sent | EntryKind::Burned | EntryKind::VaultLocked => "-",
+                    EntryKind::Sent
+                    | EntryKind::Burned
+                    | EntryKind::VaultLocked
+                    | EntryKind::WithdrawalRequested => "-",
                     EntryKind::Refused => "±0 of ",
                     _ => "+",
                 };

@@ -83,10 +83,17 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
             let _ = rules.observe_resolution(&r);
         }
     }
+    let mut payments = Vec::new();
     for (k, v) in store.scan(Table::Meta)? {
         if let Some(hex) = k.strip_prefix(b"btc-outpoint:") {
             if let Some(d) = std::str::from_utf8(hex).ok().and_then(Digest::from_hex) {
                 rules.mark_outpoint_used(d);
+            }
+            continue;
+        }
+        if k.starts_with(b"withdrawal-paid:") {
+            if let Ok(p) = dsm_token::dbtc::WithdrawalPayment::from_bytes(&v) {
+                payments.push(p);
             }
             continue;
         }
@@ -111,6 +118,10 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
                 rules.mark_outpoint_used(k);
             }
         }
+    }
+    // Payments after the refunds they may contradict (a contradiction is the keeper's).
+    for p in &payments {
+        let _ = rules.observe_payment(p);
     }
     Ok(rules)
 }
@@ -622,6 +633,101 @@ impl Wallet {
         self.apply_source(proof, amount, EntryKind::Minted)?;
         self.rules.mark_outpoint_used(key);
         Ok((amount, key))
+    }
+
+    /// Requests a dBTC withdrawal of `amount` satoshis to Bitcoin `to_script`: the amount
+    /// leaves this device's head (in flight) in one batch. Hand the returned request to the
+    /// keeper.
+    pub fn request_withdrawal(
+        &mut self,
+        token: &TokenId,
+        amount: Amount,
+        to_script: Vec<u8>,
+    ) -> Result<dsm_token::dbtc::WithdrawalRequest, WalletError> {
+        let req = dsm_token::dbtc::WithdrawalRequest {
+            token: *token,
+            holder: self.device_id(),
+            holder_parent_head: self.head.digest(),
+            amount,
+            to_script,
+        };
+        // Round-trip through the decoder: its rules (script length, amount) apply.
+        let req = dsm_token::dbtc::WithdrawalRequest::from_bytes(&req.to_bytes())
+            .map_err(|e| usage(format!("the withdrawal request is not valid: {e}")))?;
+        let proof = SourceProof {
+            source: Source::WithdrawRequest(Box::new(req.clone())),
+            allowlist: None,
+        };
+        self.apply_source(proof, amount, EntryKind::WithdrawalRequested)?;
+        Ok(req)
+    }
+
+    /// Records the keeper's proven payment of a withdrawal (final: never refundable). An
+    /// error `KeeperEquivocation` means this device had taken the amount back after a
+    /// decline: the pair is evidence against the keeper.
+    pub fn observe_withdrawal_payment(
+        &mut self,
+        payment: &dsm_token::dbtc::WithdrawalPayment,
+    ) -> Result<Digest, WalletError> {
+        let id = payment.request.id();
+        let result = self.rules.observe_payment(payment);
+        if !matches!(result, Err(TokenError::KeeperEquivocation) | Ok(_)) {
+            return Err(result.unwrap_err().into());
+        }
+        let mut b = Batch::new();
+        b.put(
+            Table::Meta,
+            [b"withdrawal-paid:".as_slice(), id.to_hex().as_bytes()].concat(),
+            payment.to_bytes(),
+        );
+        self.store.commit(&b)?;
+        result?;
+        Ok(id)
+    }
+
+    /// Takes a declined withdrawal back (refused once a payment is known).
+    pub fn refund_withdrawal(
+        &mut self,
+        d: dsm_token::dbtc::WithdrawalDecline,
+    ) -> Result<&DeviceHead, WalletError> {
+        let amount = d.request.amount;
+        let proof = SourceProof {
+            source: Source::WithdrawRefund(Box::new(d)),
+            allowlist: None,
+        };
+        self.apply_source(proof, amount, EntryKind::WithdrawalRefunded)
+    }
+
+    /// This device's withdrawal requests: `(request, status)` with status `in-flight`,
+    /// `paid` (final) or `refunded`.
+    pub fn withdrawals(
+        &self,
+    ) -> Result<Vec<(dsm_token::dbtc::WithdrawalRequest, &'static str)>, WalletError> {
+        let mut reqs = Vec::new();
+        let mut refunded = std::collections::HashSet::new();
+        for (_, v) in self.store.scan(Table::Sources)? {
+            match SourceProof::from_bytes(&v).map(|p| p.source) {
+                Ok(Source::WithdrawRequest(r)) => reqs.push(*r),
+                Ok(Source::WithdrawRefund(d)) => {
+                    refunded.insert(d.request.id());
+                }
+                _ => {}
+            }
+        }
+        Ok(reqs
+            .into_iter()
+            .map(|r| {
+                let id = r.id();
+                let status = if self.rules.withdrawal_paid(&id) {
+                    "paid"
+                } else if refunded.contains(&id) {
+                    "refunded"
+                } else {
+                    "in-flight"
+                };
+                (r, status)
+            })
+            .collect())
     }
 
     /// Records a funding outpoint as minted (learned at the storage nodes).

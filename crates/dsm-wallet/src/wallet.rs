@@ -142,6 +142,10 @@ pub enum EntryKind {
     VaultClaimed,
     /// A vault's refund branch credited this device.
     VaultRefunded,
+    /// dBTC this device asked to withdraw to Bitcoin (in flight until paid or declined).
+    WithdrawalRequested,
+    /// A declined dBTC withdrawal taken back.
+    WithdrawalRefunded,
     /// We refused `peer`'s transfer with a signed refusal (no balance change).
     Refused,
     /// `peer` refused our transfer; the amount came back to us.

@@ -1,7 +1,8 @@
 //! dBTC in a real wallet (PROTOCOL.md §19): a regtest deposit mints once; after a restart
 //! (also after a crash right after the mint, since the head and its source are one batch)
 //! neither the same nor a longer proof of the same outpoint mints again; dBTC then moves
-//! through an ordinary session.
+//! through an ordinary session; a crash at every write of a deposit, a withdrawal request
+//! and its refund loses nothing and mints nothing twice.
 
 mod common;
 use common::*;
@@ -84,4 +85,117 @@ fn a_deposit_mints_once_across_restarts_and_moves_like_any_token() {
         (alice.balance(&t), bob.balance(&t)),
         (Amount(3_750_000), Amount(1_250_000))
     );
+}
+
+fn keeper_key() -> dsm_core::crypto::SigningKey {
+    dsm_core::crypto::SigningKey::from_seed(
+        dsm_core::crypto::SuiteId::MlDsa65,
+        &dsm_core::crypto::SecretSeed::from_bytes([9; 32]),
+    )
+}
+
+#[test]
+fn a_crash_at_every_write_of_deposit_and_withdrawal_loses_nothing() {
+    use dsm_wallet::store::{CrashPoint, CrashingStore};
+    let bridge = BitcoinBridge {
+        network: BtcNetwork::Regtest,
+        checkpoint_height: 0,
+        checkpoint_header: header_bytes(&Chain::new().checkpoint.header),
+        d_min: 1,
+        keeper: test_key(3),
+        keeper_dsm: keeper_key().public_key().clone(),
+    };
+    let p = dbtc_policy(bridge);
+    let t = p.token_id();
+    let htlc = Htlc {
+        h_claim: [1; 32],
+        h_refund: [2; 32],
+        claimer: test_key(3),
+        refunder: test_key(4),
+    };
+    let to = vec![
+        0x00, 0x14, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+    ];
+    let mut crashes = 0;
+    for write in 0..4 {
+        for point in [CrashPoint::BeforeWrite, CrashPoint::AfterWrite] {
+            let (mut w, store) = memory_wallet(0);
+            w.import_policy(p.clone(), None).unwrap();
+            let tx = funding(
+                &htlc,
+                1_000_000,
+                &recipient_commitment(&t, &w.device_id()),
+                21,
+            );
+            let mut chain = Chain::new();
+            let block = chain.add(vec![tx.clone()]);
+            let ev = chain.evidence(&tx, 0, &htlc, block);
+            drop(w);
+            // The flow, with the store crashing at write `write`.
+            let mut w = dsm_wallet::Wallet::open(
+                Box::new(CrashingStore::new(store.clone(), write, point)),
+                PASS,
+            )
+            .unwrap();
+            let crashed = (|| -> Result<(), dsm_wallet::WalletError> {
+                w.mint_deposit(&t, ev.clone())?;
+                let req = w.request_withdrawal(&t, Amount(400_000), to.clone())?;
+                let d = dsm_token::dbtc::decline(req, &keeper_key(), &[5; 32]).unwrap();
+                w.refund_withdrawal(d)?;
+                Ok(())
+            })()
+            .is_err();
+            crashes += usize::from(crashed);
+            drop(w);
+            // Restart and finish the job.
+            let mut w = reopen(&store);
+            let minted = w
+                .history()
+                .unwrap()
+                .iter()
+                .any(|e| e.kind == dsm_wallet::EntryKind::Minted);
+            if minted {
+                assert!(
+                    w.mint_deposit(&t, ev.clone()).is_err(),
+                    "write {write} {point:?}: minted twice"
+                );
+            } else {
+                w.mint_deposit(&t, ev.clone()).unwrap();
+            }
+            let pending: Vec<_> = w
+                .withdrawals()
+                .unwrap()
+                .into_iter()
+                .filter(|(_, s)| *s == "in-flight")
+                .collect();
+            assert!(pending.len() <= 1);
+            let req = match pending.into_iter().next() {
+                Some((r, _)) => r,
+                None if w.withdrawals().unwrap().is_empty() => w
+                    .request_withdrawal(&t, Amount(400_000), to.clone())
+                    .unwrap(),
+                None => {
+                    // Requested and refunded already.
+                    assert_eq!(w.balance(&t), Amount(1_000_000));
+                    continue;
+                }
+            };
+            assert_eq!(
+                w.balance(&t),
+                Amount(600_000),
+                "write {write} {point:?}: in flight"
+            );
+            let d = dsm_token::dbtc::decline(req, &keeper_key(), &[5; 32]).unwrap();
+            w.refund_withdrawal(d.clone()).unwrap();
+            assert!(w.refund_withdrawal(d).is_err(), "refunded twice");
+            assert_eq!(
+                w.balance(&t),
+                Amount(1_000_000),
+                "write {write} {point:?}: value lost or created"
+            );
+            let again = reopen(&store);
+            assert_eq!(again.balance(&t), Amount(1_000_000));
+        }
+    }
+    assert!(crashes >= 6, "the crashes hit the flow ({crashes})");
 }
