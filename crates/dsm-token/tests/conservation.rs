@@ -47,6 +47,18 @@ enum Op {
         which: usize,
         release: bool,
     },
+    BtcDeposit {
+        to: usize,
+        sats: u64,
+    },
+    BtcWithdraw {
+        from: usize,
+        sats: u64,
+    },
+    BtcSettle {
+        which: usize,
+        pay: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -71,6 +83,9 @@ fn op() -> impl Strategy<Value = Op> {
             }
         }),
         (0..8usize, any::<bool>()).prop_map(|(which, release)| Op::VaultResolve { which, release }),
+        (0..4usize, 1..5_000u64).prop_map(|(to, sats)| Op::BtcDeposit { to, sats }),
+        (0..4usize, 1..3_000u64).prop_map(|(from, sats)| Op::BtcWithdraw { from, sats }),
+        (0..8usize, any::<bool>()).prop_map(|(which, pay)| Op::BtcSettle { which, pay }),
     ]
 }
 
@@ -93,10 +108,26 @@ proptest! {
             });
             p
         };
+        let keeper = Device::new(102);
+        let dbtc = dsm_token::dbtc::dbtc_policy(dsm_token::dbtc::BitcoinBridge {
+            network: dsm_btc::BtcNetwork::Regtest,
+            checkpoint_height: 0,
+            checkpoint_header: dsm_btc::header_bytes(&dsm_btc::regtest::Chain::new().checkpoint.header),
+            d_min: 1,
+            keeper: dsm_btc::regtest::test_key(3),
+            keeper_dsm: keeper.key.public_key().clone(),
+        });
+        let d = dbtc.token_id();
+        let mut btc = dsm_btc::regtest::Chain::new();
+        let htlc = dsm_btc::Htlc { h_claim: [1; 32], h_refund: [2; 32], claimer: dsm_btc::regtest::test_key(3), refunder: dsm_btc::regtest::test_key(4) };
+        // (request, settled?)
+        let mut withdrawals: Vec<(dsm_token::dbtc::WithdrawalRequest, bool)> = Vec::new();
+        let (mut btc_minted, mut btc_paid) = (0u128, 0u128);
         let (g, e) = (gold.token_id(), era.token_id());
         let mut rules = TokenRules::new();
         rules.add_policy(gold.clone()).unwrap();
         rules.add_policy(era.clone()).unwrap();
+        rules.add_policy(dbtc.clone()).unwrap();
         let mut vault = EmissionLedger::new(&era).unwrap();
         let (mut minted, mut burned, mut seq) = (0u128, [0u128; 2], 0u64);
         // Vaults: (lock, token index 0 = GOLD / 1 = ERA, resolved?).
@@ -166,6 +197,54 @@ proptest! {
                     prop_assert_eq!(r.is_ok(), !resolved);
                     vaults[i].2 = true;
                 }
+                Op::BtcDeposit { to, sats } => {
+                    let tx = dsm_btc::regtest::funding(&htlc, sats, &dsm_token::dbtc::recipient_commitment(&d, &devs[to].id()), btc.blocks.len() as u32 + 1_000);
+                    let b = btc.add(vec![tx.clone()]);
+                    let ev = btc.evidence(&tx, 0, &htlc, b);
+                    let proof = SourceProof { source: Source::BtcDeposit(Box::new(dsm_token::dbtc::BtcMint { token: d, proof: dsm_token::dbtc::DepositProof(ev) })), allowlist: None };
+                    devs[to].apply(&mut rules, proof.clone()).unwrap();
+                    btc_minted += u128::from(sats);
+                    // The same deposit never mints twice.
+                    prop_assert!(devs[to].apply(&mut rules, proof).is_err());
+                }
+                Op::BtcWithdraw { from, sats } => {
+                    if devs[from].balance(&d) >= u128::from(sats) {
+                        let req = dsm_token::dbtc::WithdrawalRequest { token: d, holder: devs[from].id(), holder_parent_head: devs[from].head.digest(), amount: Amount(u128::from(sats)), to_script: vec![0x51] };
+                        devs[from].apply(&mut rules, SourceProof { source: Source::WithdrawRequest(Box::new(req.clone())), allowlist: None }).unwrap();
+                        withdrawals.push((req, false));
+                    }
+                }
+                Op::BtcSettle { which, pay } => {
+                    if withdrawals.is_empty() {
+                        continue;
+                    }
+                    let i = which % withdrawals.len();
+                    let (req, settled) = withdrawals[i].clone();
+                    let decline = dsm_token::dbtc::decline(req.clone(), &keeper.key, &rnd(&mut c)).unwrap();
+                    let refund = SourceProof { source: Source::WithdrawRefund(Box::new(decline)), allowlist: None };
+                    let holder = devs.iter_mut().find(|x| x.id() == req.holder).unwrap();
+                    if pay && !settled {
+                        // The keeper pays (a buried transaction to the script, committing to the request).
+                        let pay_tx = dsm_btc::regtest::funding(&htlc, 1, &[0; 32], 0);
+                        let mut pay_tx = pay_tx;
+                        pay_tx.output = vec![
+                            bitcoin::TxOut { value: bitcoin::Amount::from_sat(req.amount.0 as u64), script_pubkey: bitcoin::ScriptBuf::from_bytes(req.to_script.clone()) },
+                            bitcoin::TxOut { value: bitcoin::Amount::ZERO, script_pubkey: dsm_btc::commitment_script(&req.id().0) },
+                        ];
+                        let b = btc.add(vec![pay_tx.clone()]);
+                        let ev = btc.evidence(&pay_tx, 0, &htlc, b);
+                        let payment = dsm_token::dbtc::WithdrawalPayment { request: req.clone(), evidence: dsm_btc::InclusionEvidence { tx: ev.tx, headers: ev.headers, block_index: b, merkle_proof: ev.merkle_proof } };
+                        rules.observe_payment(&payment).unwrap();
+                        btc_paid += req.amount.0;
+                        // Never a refund once a payment is known.
+                        prop_assert!(holder.apply(&mut rules, refund).is_err());
+                        withdrawals[i].1 = true;
+                    } else if !settled {
+                        holder.apply(&mut rules, refund.clone()).unwrap();
+                        prop_assert!(holder.apply(&mut rules, refund).is_err());
+                        withdrawals[i].1 = true;
+                    }
+                }
                 Op::Join { who } => {
                     if vault.has_joined(&devs[who].id()) || devs[who].balance(&g) == 0 {
                         continue;
@@ -189,11 +268,15 @@ proptest! {
             let era_sum: u128 = devs.iter().map(|d| d.balance(&e)).sum();
             prop_assert_eq!(era_sum + locked(1), vault.state().emitted.0 - burned[1]);
             prop_assert!(vault.state().emitted.0 <= era.cap.0);
+            let dbtc_sum: u128 = devs.iter().map(|x| x.balance(&d)).sum();
+            let in_flight: u128 = withdrawals.iter().filter(|w| !w.1).map(|w| w.0.amount.0).sum();
+            prop_assert_eq!(dbtc_sum + in_flight, btc_minted - btc_paid);
         }
         // Every chain re-verifies from its first head with a verifier's own rules.
         let mut v = TokenRules::new();
         v.add_policy(gold.clone()).unwrap();
         v.add_policy(era.clone()).unwrap();
+        v.add_policy(dbtc.clone()).unwrap();
         for em in vault.history() {
             v.know_emission_state(&e, &em.next.prev);
         }
