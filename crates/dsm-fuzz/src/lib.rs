@@ -217,6 +217,27 @@ pub fn vault(data: &[u8]) {
     }
 }
 
+/// dBTC objects (deposit proofs from files, withdrawal requests, payments and declines
+/// exchanged with the keeper), and a deposit proof checked under a regtest bridge.
+pub fn dbtc(data: &[u8]) {
+    use dsm_token::dbtc::*;
+    canonical::<BitcoinBridge>(data);
+    canonical::<BtcMint>(data);
+    canonical::<WithdrawalRequest>(data);
+    canonical::<WithdrawalPayment>(data);
+    canonical::<WithdrawalDecline>(data);
+    if let Ok(m) = BtcMint::from_bytes(data) {
+        let _ = m.outpoint_key();
+        let _ = dsm_btc::verify_deposit(
+            dsm_btc::BtcNetwork::Regtest,
+            &dsm_btc::regtest::Chain::new().checkpoint,
+            1,
+            &[0; 32],
+            &m.proof.0,
+        );
+    }
+}
+
 /// A fuzz target: arbitrary bytes in, a panic only when a property breaks.
 pub type Target = fn(&[u8]);
 
@@ -236,6 +257,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("source_proof", source_proof),
     ("emission_step", emission_step),
     ("vault", vault),
+    ("dbtc", dbtc),
 ];
 
 /// A deliberately planted bug, to show the fuzzer finds crashes that need structure: it

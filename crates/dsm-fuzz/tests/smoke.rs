@@ -229,6 +229,7 @@ fn write_seeds() {
         let target = match ty.as_str() {
             "dsm.v1.TokenPolicy" => "token_policy",
             "dsm.v1.EmissionStep" | "dsm.v1.EmissionState" => "emission_step",
+            "dsm.v1.WithdrawalRequest" | "dsm.v1.WithdrawalDecline" => "dbtc",
             "dsm.v1.VaultPolicy"
             | "dsm.v1.SignedVaultLock"
             | "dsm.v1.Witness"

@@ -225,6 +225,65 @@ fn compute() -> Vec<(String, &'static str, String)> {
         "dsm.v1.VaultConflict",
         &conflict.to_bytes(),
     );
+    // dBTC on a regtest bridge: a deposit mined in-process, a withdrawal, its decline.
+    let keeper = Device::new(60);
+    let bridge = dsm_token::dbtc::BitcoinBridge {
+        network: dsm_btc::BtcNetwork::Regtest,
+        checkpoint_height: 0,
+        checkpoint_header: dsm_btc::header_bytes(&dsm_btc::regtest::Chain::new().checkpoint.header),
+        d_min: 2,
+        keeper: dsm_btc::regtest::test_key(3),
+        keeper_dsm: keeper.key.public_key().clone(),
+    };
+    let dbtc = dsm_token::dbtc::dbtc_policy(bridge);
+    put("dbtc.policy", "dsm.v1.TokenPolicy", &dbtc.to_bytes());
+    put("dbtc.token-id", "-", dbtc.token_id().as_bytes());
+    rules.add_policy(dbtc.clone()).unwrap();
+    let htlc = dsm_btc::Htlc {
+        h_claim: [1; 32],
+        h_refund: [2; 32],
+        claimer: dsm_btc::regtest::test_key(3),
+        refunder: dsm_btc::regtest::test_key(4),
+    };
+    let commitment = dsm_token::dbtc::recipient_commitment(&dbtc.token_id(), &holder.id());
+    put("dbtc.commitment", "-", &commitment);
+    let ftx = dsm_btc::regtest::funding(&htlc, 50_000, &commitment, 1);
+    let mut chain = dsm_btc::regtest::Chain::new();
+    let fb = chain.add(vec![ftx.clone()]);
+    chain.bury(1);
+    let deposit = SourceProof {
+        source: Source::BtcDeposit(Box::new(dsm_token::dbtc::BtcMint {
+            token: dbtc.token_id(),
+            proof: dsm_token::dbtc::DepositProof(chain.evidence(&ftx, 0, &htlc, fb)),
+        })),
+        allowlist: None,
+    };
+    put(
+        "dbtc.deposit.source-proof",
+        "dsm.v1.SourceProof",
+        &deposit.to_bytes(),
+    );
+    put("dbtc.deposit.cause", "-", deposit.cause().as_bytes());
+    holder.apply(&mut rules, deposit).unwrap();
+    let req = dsm_token::dbtc::WithdrawalRequest {
+        token: dbtc.token_id(),
+        holder: holder.id(),
+        holder_parent_head: holder.head.digest(),
+        amount: Amount(20_000),
+        to_script: vec![0x51],
+    };
+    put(
+        "dbtc.withdrawal.request",
+        "dsm.v1.WithdrawalRequest",
+        &req.to_bytes(),
+    );
+    put("dbtc.withdrawal.id", "-", req.id().as_bytes());
+    let dec = dsm_token::dbtc::decline(req, &keeper.key, &[7; 32]).unwrap();
+    put(
+        "dbtc.withdrawal.decline",
+        "dsm.v1.WithdrawalDecline",
+        &dec.to_bytes(),
+    );
     put(
         "djte.rank.seed-zero.n7",
         "-",
