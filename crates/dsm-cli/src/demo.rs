@@ -1,6 +1,7 @@
 //! `dsm demo`: real wallets (redb files, sealed keys) in a temporary directory, real TCP
 //! sockets and a real shared-directory mailbox, narrated.
 
+use bitcoin::hashes::Hash as _;
 use dsm_core::chain::Amount;
 use dsm_core::chain::TokenId;
 use dsm_core::codec::Canonical;
@@ -112,6 +113,33 @@ fn over_tcp(
         });
         let mut link = tcp_dial(addr.as_str(), timeout)?;
         let rd = driver::run(&mut Session::dialer(peer, transfers), payer, &mut link);
+        drop(link);
+        let rl = h.join().map_err(|_| "listener thread panicked")??;
+        Ok((rd, rl, addr))
+    })
+}
+
+/// One transfer of `amount` of `token` over real TCP on loopback.
+fn over_tcp_token(
+    payer: &mut Wallet,
+    payee: &mut Wallet,
+    token: TokenId,
+    amount: u128,
+) -> Result<(Report, Report, String), Error> {
+    let listener = TcpListener::bind("127.0.0.1:0", T)?;
+    let addr = listener.local_addr()?.to_string();
+    let peer = payee.device_id();
+    std::thread::scope(|s| {
+        let h = s.spawn(move || -> Result<Report, dsm_transport::TransportError> {
+            let (mut link, _) = listener.accept()?;
+            Ok(driver::run(&mut Session::listener(), payee, &mut link))
+        });
+        let mut link = tcp_dial(addr.as_str(), T)?;
+        let rd = driver::run(
+            &mut Session::dialer(peer, vec![(token, Amount(amount))]),
+            payer,
+            &mut link,
+        );
         drop(link);
         let rl = h.join().map_err(|_| "listener thread panicked")??;
         Ok((rd, rl, addr))
@@ -600,15 +628,137 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         }
     }
 
-    writeln!(out, "13. Final balances")?;
+    writeln!(out, "13. dBTC round trip on a regtest chain mined in this process (no Bitcoin node runs here; the verifying")?;
+    writeln!(out, "    code is the one that checks mainnet rules). kim is the bridge's keeper: the Bitcoin key every deposit")?;
+    writeln!(
+        out,
+        "    HTLC names as claimer, and the DSM key that may decline withdrawals."
+    )?;
+    let mut kim = create(dir, "kim", suite)?;
+    let keeper_btc = bitcoin::secp256k1::SecretKey::from_slice(&[0x4b; 32])?;
+    let keeper_pub = bitcoin::secp256k1::PublicKey::from_secret_key(
+        &bitcoin::secp256k1::Secp256k1::new(),
+        &keeper_btc,
+    )
+    .serialize();
+    let mut btc = dsm_btc::regtest::Chain::new();
+    let bridge = dsm_token::dbtc::BitcoinBridge {
+        network: dsm_btc::BtcNetwork::Regtest,
+        checkpoint_height: 0,
+        checkpoint_header: dsm_btc::header_bytes(&btc.checkpoint.header),
+        d_min: 6,
+        keeper: keeper_pub,
+        keeper_dsm: kim.identity().public_key.clone(),
+    };
+    let dbtc = dsm_token::dbtc::dbtc_policy(bridge);
+    let dbtc_id = dbtc.token_id();
+    for w in [&mut alice, &mut bob, &mut kim] {
+        w.import_policy(dbtc.clone(), None)?;
+    }
+    let claim_secret = b"kim's claim preimage";
+    let htlc = dsm_btc::Htlc {
+        h_claim: sha2::Sha256::digest(claim_secret).into(),
+        h_refund: sha2::Sha256::digest(b"kim's refund preimage").into(),
+        claimer: keeper_pub,
+        refunder: keeper_pub,
+    };
+    let commitment = dsm_token::dbtc::recipient_commitment(&dbtc_id, &alice.device_id());
+    let funding_tx = dsm_btc::regtest::funding(&htlc, 1_000_000, &commitment, 1);
+    let fb = btc.add(vec![funding_tx.clone()]);
+    btc.bury(5);
+    writeln!(out, "     alice pays 1,000,000 sats to the HTLC {} with an OP_RETURN naming her device; 6 blocks deep", htlc.address(dsm_btc::BtcNetwork::Regtest))?;
+    let evidence = btc.evidence(&funding_tx, 0, &htlc, fb);
+    let (minted, _) = alice.mint_deposit(&dbtc_id, evidence.clone())?;
+    writeln!(out, "     alice mints {minted} dBTC from the SPV proof (6 headers of work, merkle inclusion, output = HTLC, depth ≥ d_min)")?;
+    match alice.mint_deposit(&dbtc_id, evidence) {
+        Err(e) => writeln!(out, "     the same deposit again: {e}")?,
+        Ok(_) => return Err("a deposit minted twice".into()),
+    }
+    let (ra, _, _) = over_tcp_token(&mut alice, &mut bob, dbtc_id, 400_000)?;
+    ok(&ra)?;
+    writeln!(
+        out,
+        "     alice pays bob 400,000 dBTC over TCP, offline from Bitcoin"
+    )?;
+    let bob_script =
+        bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::hash(b"bob's bitcoin key"));
+    let req = bob.request_withdrawal(&dbtc_id, Amount(400_000), bob_script.to_bytes())?;
+    writeln!(out, "     bob asks to withdraw 400,000 sats to his Bitcoin address: the amount leaves his head (in flight)")?;
+    let claim = dsm_btc::build_claim(
+        &htlc,
+        bitcoin::OutPoint {
+            txid: funding_tx.compute_txid(),
+            vout: 0,
+        },
+        1_000_000,
+        claim_secret,
+        &keeper_btc,
+        vec![
+            bitcoin::TxOut {
+                value: bitcoin::Amount::from_sat(400_000),
+                script_pubkey: bob_script.clone(),
+            },
+            bitcoin::TxOut {
+                value: bitcoin::Amount::from_sat(600_000),
+                script_pubkey: htlc.script_pubkey(),
+            },
+            bitcoin::TxOut {
+                value: bitcoin::Amount::ZERO,
+                script_pubkey: dsm_btc::commitment_script(&req.id().0),
+            },
+        ],
+    );
+    dsm_btc::verify_spend(&claim, 0, &htlc.script_pubkey(), 1_000_000)?;
+    writeln!(out, "     kim claims the deposit through the HTLC's claim branch, paying bob and returning 600,000 sats to a fresh HTLC")?;
+    writeln!(
+        out,
+        "     (regtest takes no fee; on mainnet the keeper adds its own input to pay it);"
+    )?;
+    writeln!(
+        out,
+        "     Bitcoin Core's own script interpreter (libbitcoinconsensus) accepts the witness"
+    )?;
+    let pb = btc.add(vec![claim.clone()]);
+    btc.bury(5);
+    let pe = btc.evidence(&claim, 0, &htlc, pb);
+    let payment = dsm_token::dbtc::WithdrawalPayment {
+        request: req.clone(),
+        evidence: dsm_btc::InclusionEvidence {
+            tx: pe.tx,
+            headers: pe.headers,
+            block_index: pb,
+            merkle_proof: pe.merkle_proof,
+        },
+    };
+    bob.observe_withdrawal_payment(&payment)?;
+    writeln!(out, "     6 blocks later bob checks the payment's SPV proof: his withdrawal is final (the 400,000 dBTC are burned)")?;
+    let late = kim.sign_decline(req)?;
+    match bob.refund_withdrawal(late) {
+        Err(e) => writeln!(
+            out,
+            "     a decline signed after the payment cannot bring the dBTC back: {e}\n"
+        )?,
+        Ok(_) => return Err("a paid withdrawal was refunded".into()),
+    }
+
+    writeln!(out, "14. Final balances")?;
     let mut total = 0u128;
     let mut era_total = 0u128;
-    writeln!(out, "     {:<16} {:>6} {:>10}", "", "CASH", "ERA")?;
-    for w in [&alice, &bob, &carol, &dave, &erin, &frank, &mallory, &clone] {
+    writeln!(
+        out,
+        "     {:<16} {:>6} {:>10} {:>10}",
+        "", "CASH", "ERA", "DBTC"
+    )?;
+    let mut dbtc_total = 0u128;
+    for w in [
+        &alice, &bob, &carol, &dave, &erin, &frank, &kim, &mallory, &clone,
+    ] {
         let e = w.balance(&era_id).0;
+        let b = w.balance(&dbtc_id).0;
+        dbtc_total += b;
         writeln!(
             out,
-            "     {:<16} {:>6} {:>10}",
+            "     {:<16} {:>6} {:>10} {:>10}",
             w.name()?.unwrap_or_default()
                 + if std::ptr::eq(w, &clone) {
                     " (clone)"
@@ -616,12 +766,21 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
                     ""
                 },
             dev(w),
-            e
+            e,
+            b
         )?;
         total += dev(w);
         era_total += e;
     }
-    writeln!(out, "     {:<16} {:>6} {:>10}", "total", total, era_total)?;
+    writeln!(
+        out,
+        "     {:<16} {:>6} {:>10} {:>10}",
+        "total", total, era_total, dbtc_total
+    )?;
+    writeln!(out, "     DBTC: 1,000,000 minted by alice's deposit − 400,000 paid out to bob on Bitcoin; a 600,000-sat HTLC backs the rest")?;
+    if dbtc_total != 600_000 {
+        return Err(format!("dBTC does not add up: {dbtc_total}").into());
+    }
     writeln!(out, "     CASH: 1000 minted + 100 initial allocation + 100 double-spent by mallory (both victims hold the proof)")?;
     writeln!(
         out,

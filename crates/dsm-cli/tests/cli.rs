@@ -551,7 +551,15 @@ fn demo_tells_the_whole_story_and_adds_up() {
         .stdout(predicate::str::contains(
             "a forged step naming erin as the winner",
         ))
-        .stdout(predicate::str::is_match(r"total\s+1200\s+3000000").unwrap());
+        .stdout(predicate::str::contains("alice mints 1000000 dBTC"))
+        .stdout(predicate::str::contains(
+            "the same deposit again: this Bitcoin deposit (outpoint) already minted",
+        ))
+        .stdout(predicate::str::contains(
+            "libbitcoinconsensus) accepts the witness",
+        ))
+        .stdout(predicate::str::contains("cannot bring the dBTC back"))
+        .stdout(predicate::str::is_match(r"total\s+1200\s+3000000\s+600000").unwrap());
 }
 
 /// Really SIGKILLs the receiving and the sending process at random moments of transfers,

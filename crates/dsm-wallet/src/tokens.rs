@@ -685,6 +685,27 @@ impl Wallet {
         Ok(id)
     }
 
+    /// As the bridge's keeper: declines `request` (signed with this device's key, which must
+    /// be the bridge's `keeper_dsm`). A keeper must never decline a request it paid.
+    pub fn sign_decline(
+        &mut self,
+        request: dsm_token::dbtc::WithdrawalRequest,
+    ) -> Result<dsm_token::dbtc::WithdrawalDecline, WalletError> {
+        let p = self
+            .rules
+            .policy(&request.token)
+            .ok_or_else(|| usage("this wallet holds no policy for that token"))?;
+        let bridge = p
+            .bitcoin
+            .as_ref()
+            .ok_or_else(|| usage("that token has no Bitcoin bridge"))?;
+        if bridge.keeper_dsm != *self.key.public_key() {
+            return Err(usage("this device is not the bridge's keeper"));
+        }
+        let rnd = self.random_bytes();
+        dsm_token::dbtc::decline(request, &self.key, &rnd).map_err(|e| usage(e.to_string()))
+    }
+
     /// Takes a declined withdrawal back (refused once a payment is known).
     pub fn refund_withdrawal(
         &mut self,
