@@ -262,7 +262,7 @@ pub fn verify_header_chain(
 
 /// Bitcoin-side evidence of a deposit: the funding transaction, the HTLC it pays, its
 /// inclusion in a block of a header chain from the checkpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DepositEvidence {
     /// The funding transaction (consensus bytes).
     pub tx: Vec<u8>,
@@ -395,7 +395,7 @@ pub fn verify_spend(
 }
 
 /// Bitcoin-side evidence that a transaction is buried in a chain from the checkpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct InclusionEvidence {
     /// The transaction (consensus bytes).
     pub tx: Vec<u8>,

@@ -508,6 +508,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     let wrong = WitnessMaterial {
         preimages: vec![b"the cake is a lie".to_vec()],
         max_work: 0,
+        bitcoin: Vec::new(),
     };
     match dlv::resolve(&mut dave, Some(&nodes), &vhex, Branch::Release, &wrong) {
         Err(e) => writeln!(out, "     dave tries a wrong secret: {e}")?,
@@ -516,12 +517,14 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     let right = WitnessMaterial {
         preimages: vec![secret.to_vec()],
         max_work: 0,
+        bitcoin: Vec::new(),
     };
     let r = dlv::resolve(&mut dave, Some(&nodes), &vhex, Branch::Release, &right)?;
     writeln!(out, "     dave claims with the right one: +{} CASH; the vault's slot at the nodes holds his resolution ({} nodes, settled: {})", r.amount, r.acks.unwrap_or(0), r.settled)?;
     let work = WitnessMaterial {
         preimages: Vec::new(),
         max_work: 100_000,
+        bitcoin: Vec::new(),
     };
     match dlv::resolve(&mut carol, Some(&nodes), &vhex, Branch::Refund, &work) {
         Err(e) => writeln!(out, "     carol spends the work and tries to refund: {e}\n")?,

@@ -140,6 +140,10 @@ pub fn describe(c: &Condition) -> String {
         Condition::Blake3(h) => format!("blake3 preimage of {}…", &hex::encode(h)[..12]),
         Condition::Receipt(d) => format!("receipt of transfer {}…", &d.to_hex()[..12]),
         Condition::Iterations(n) => format!("{n} iterations of work"),
+        Condition::Bitcoin(b) => format!(
+            "a Bitcoin payment of ≥ {} sats, {} blocks deep",
+            b.min_sats, b.d_min
+        ),
         Condition::All(cs) => format!(
             "({})",
             cs.iter().map(describe).collect::<Vec<_>>().join(" AND ")
@@ -348,6 +352,7 @@ pub fn resolve(
     let mut material = WitnessMaterial {
         preimages: preimages.iter().map(|p| p.as_bytes().to_vec()).collect(),
         max_work: work.unwrap_or(0),
+        bitcoin: Vec::new(),
     };
     for h in preimages_hex {
         material

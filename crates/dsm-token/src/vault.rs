@@ -75,6 +75,10 @@ pub enum Condition {
     /// This many sequential BLAKE3 iterations from `H(DlvWorkSeed, vault, branch)`: proof
     /// that work was spent (by anyone), never a measure of time.
     Iterations(u64),
+    /// A Bitcoin payment: a transaction buried at least `d_min` deep in a chain from the
+    /// checkpoint pays at least `min_sats` to `to_script` and carries, in an `OP_RETURN`,
+    /// `H(DlvAuthorize, vault, branch)`.
+    Bitcoin(Box<BitcoinPayment>),
     /// Every child holds.
     All(Vec<Condition>),
     /// At least one child holds.
@@ -92,6 +96,8 @@ pub enum Witness {
     Receipt(Box<Receipt>),
     /// The final value of the iterations for [`Condition::Iterations`].
     Work(Digest),
+    /// The payment's inclusion evidence for [`Condition::Bitcoin`].
+    Bitcoin(Box<dsm_btc::InclusionEvidence>),
     /// One witness per child of [`Condition::All`].
     All(Vec<Witness>),
     /// The child of [`Condition::Any`] that holds, and its witness.
@@ -130,6 +136,7 @@ impl Condition {
             Condition::Blake3(h) => w.bytes(3, h),
             Condition::Receipt(d) => w.bytes(4, d.as_bytes()),
             Condition::Iterations(n) => w.uint(5, *n),
+            Condition::Bitcoin(b) => w.bytes(8, &b.to_bytes()),
             Condition::All(cs) | Condition::Any(cs) => {
                 let field = if matches!(self, Condition::All(_)) {
                     6
@@ -157,8 +164,10 @@ impl Condition {
         let it = r.uint(5)?;
         let all = r.bytes(6, MAX_VAULT_LEN)?;
         let any = r.bytes(7, MAX_VAULT_LEN)?;
+        let btc = r.bytes(8, 4_096)?;
         r.finish()?;
         let set = [
+            !btc.is_empty(),
             !sigs.is_empty(),
             !sha.is_empty(),
             !b3.is_empty(),
@@ -185,6 +194,11 @@ impl Condition {
                 .map(|i| Condition::decode_at(i, depth + 1))
                 .collect()
         };
+        if !btc.is_empty() {
+            return Ok(Condition::Bitcoin(Box::new(BitcoinPayment::from_bytes(
+                btc,
+            )?)));
+        }
         Ok(if !sigs.is_empty() {
             let mut sr = Reader::new(sigs);
             let threshold = sr.uint_max(1, MAX_CHILDREN as u64)? as u32;
@@ -282,6 +296,14 @@ impl Witness {
             Witness::Preimage(p) => w.bytes(2, p),
             Witness::Receipt(rc) => w.message(3, rc.as_ref()),
             Witness::Work(d) => w.bytes(4, d.as_bytes()),
+            Witness::Bitcoin(e) => {
+                let mut inner = Writer::new();
+                inner.bytes(1, &e.tx);
+                inner.repeated_bytes(2, &e.headers);
+                inner.uint(3, u64::from(e.block_index));
+                inner.bytes(4, &e.merkle_proof);
+                w.bytes(7, &inner.into_bytes());
+            }
             Witness::All(ws) => {
                 let mut list = Writer::new();
                 for x in ws {
@@ -309,8 +331,10 @@ impl Witness {
         let work = r.bytes(4, 32)?;
         let all = r.bytes(5, MAX_VAULT_LEN)?;
         let any = r.bytes(6, MAX_VAULT_LEN)?;
+        let btc = r.bytes(7, 600_000)?;
         r.finish()?;
         let set = [
+            !btc.is_empty(),
             !sigs.is_empty(),
             !pre.is_empty(),
             rc.is_some(),
@@ -320,6 +344,17 @@ impl Witness {
         ];
         if set.iter().filter(|x| **x).count() != 1 {
             return Err(DecodeError::Invalid("a vault witness has exactly one kind"));
+        }
+        if !btc.is_empty() {
+            let mut br = Reader::new(btc);
+            let e = dsm_btc::InclusionEvidence {
+                tx: br.bytes(1, 100_000)?.to_vec(),
+                headers: br.repeated_fixed::<80>(2, crate::dbtc::MAX_PROOF_HEADERS)?,
+                block_index: br.uint_max(3, u64::from(u32::MAX))? as u32,
+                merkle_proof: br.bytes(4, 100_000)?.to_vec(),
+            };
+            br.finish()?;
+            return Ok(Witness::Bitcoin(Box::new(e)));
         }
         Ok(if !sigs.is_empty() {
             let mut sr = Reader::new(sigs);
@@ -556,6 +591,9 @@ pub enum VaultError {
     /// The iteration result is wrong.
     #[error("the iteration budget's final value is wrong")]
     WrongWork,
+    /// The Bitcoin payment evidence does not verify.
+    #[error("the Bitcoin payment does not verify: {0}")]
+    Bitcoin(dsm_btc::SpvError),
     /// No child of an `any` condition holds (the named one does not).
     #[error("the chosen alternative does not hold: {0}")]
     Alternative(Box<VaultError>),
@@ -636,6 +674,23 @@ pub fn check_condition(
             } else {
                 Err(VaultError::WrongWork)
             }
+        }
+        (Condition::Bitcoin(b), Witness::Bitcoin(e)) => {
+            let checkpoint = dsm_btc::Checkpoint {
+                height: b.checkpoint_height,
+                header: dsm_btc::parse_header(&b.checkpoint_header).map_err(VaultError::Bitcoin)?,
+            };
+            dsm_btc::verify_payment(
+                b.network,
+                &checkpoint,
+                b.d_min,
+                &bitcoin::ScriptBuf::from_bytes(b.to_script.clone()),
+                b.min_sats,
+                &authorization(vault, branch).0,
+                e,
+            )
+            .map_err(VaultError::Bitcoin)?;
+            Ok(())
         }
         (Condition::All(cs), Witness::All(ws)) => {
             if cs.len() != ws.len() {
@@ -754,4 +809,50 @@ pub fn lock_conflict(lock: &SignedVaultLock, other: &SignedProposal) -> bool {
                 &lock.signature,
             )
             .is_ok()
+}
+
+/// The Bitcoin side of a [`Condition::Bitcoin`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BitcoinPayment {
+    /// The network.
+    pub network: dsm_btc::BtcNetwork,
+    /// The trusted checkpoint's height.
+    pub checkpoint_height: u32,
+    /// The trusted checkpoint header (80 bytes).
+    pub checkpoint_header: [u8; 80],
+    /// Confirmations needed.
+    pub d_min: u32,
+    /// The output script that must be paid (1..100 bytes).
+    pub to_script: Vec<u8>,
+    /// The least amount, in satoshis.
+    pub min_sats: u64,
+}
+
+impl Canonical for BitcoinPayment {
+    const MAX_ENCODED_LEN: usize = 4_096;
+    fn encode(&self, w: &mut Writer) {
+        w.uint(1, self.network as u64);
+        w.uint(2, u64::from(self.checkpoint_height));
+        w.bytes(3, &self.checkpoint_header);
+        w.uint(4, u64::from(self.d_min));
+        w.bytes(5, &self.to_script);
+        w.uint(6, self.min_sats);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let b = BitcoinPayment {
+            network: dsm_btc::BtcNetwork::from_u64(r.uint(1)?)
+                .ok_or(DecodeError::Invalid("unknown Bitcoin network"))?,
+            checkpoint_height: r.uint_max(2, u64::from(u32::MAX))? as u32,
+            checkpoint_header: r.fixed(3)?,
+            d_min: r.uint_max(4, u64::from(u32::MAX))? as u32,
+            to_script: r.bytes(5, 100)?.to_vec(),
+            min_sats: r.uint(6)?,
+        };
+        if b.to_script.is_empty() || b.min_sats == 0 || b.d_min == 0 {
+            return Err(DecodeError::Invalid(
+                "a Bitcoin condition names a script, an amount and a depth",
+            ));
+        }
+        Ok(b)
+    }
 }

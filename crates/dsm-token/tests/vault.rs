@@ -497,3 +497,103 @@ fn vault_encodings_are_strict_and_nesting_is_bounded() {
         }
     }
 }
+
+#[test]
+fn a_bitcoin_payment_releases_a_vault() {
+    let (mut rules, mut creator, mut bob, p, mut c) = setup();
+    let t = p.token_id();
+    let mut chain = dsm_btc::regtest::Chain::new();
+    let pay_to = vec![
+        0x00, 0x14, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+    ];
+    let cond = Condition::Bitcoin(Box::new(BitcoinPayment {
+        network: dsm_btc::BtcNetwork::Regtest,
+        checkpoint_height: 0,
+        checkpoint_header: dsm_btc::header_bytes(&chain.checkpoint.header),
+        d_min: 2,
+        to_script: pay_to.clone(),
+        min_sats: 50_000,
+    }));
+    // Bob is paid in DSM once he proves he paid the creator's Bitcoin script (an atomic-ish swap
+    // whose Bitcoin leg is proven by SPV).
+    let lock = lock_vault(
+        &mut rules,
+        &mut creator,
+        &bob.id(),
+        t,
+        70,
+        cond,
+        Condition::Iterations(1),
+        &mut c,
+    )
+    .unwrap();
+    let id = lock.policy.vault_id();
+    let pay = |amount: u64, commit: [u8; 32], salt: u32| {
+        let mut tx = dsm_btc::regtest::funding(
+            &dsm_btc::Htlc {
+                h_claim: [0; 32],
+                h_refund: [0; 32],
+                claimer: dsm_btc::regtest::test_key(1),
+                refunder: dsm_btc::regtest::test_key(1),
+            },
+            1,
+            &[0; 32],
+            salt,
+        );
+        tx.output = vec![
+            bitcoin::TxOut {
+                value: bitcoin::Amount::from_sat(amount),
+                script_pubkey: bitcoin::ScriptBuf::from_bytes(pay_to.clone()),
+            },
+            bitcoin::TxOut {
+                value: bitcoin::Amount::ZERO,
+                script_pubkey: dsm_btc::commitment_script(&commit),
+            },
+        ];
+        tx
+    };
+    let good = pay(50_000, authorization(&id, Branch::Release).0, 1);
+    let short = pay(49_999, authorization(&id, Branch::Release).0, 2);
+    let other = pay(50_000, [3; 32], 3);
+    let b = chain.add(vec![good.clone(), short.clone(), other.clone()]);
+    chain.bury(1);
+    let ev = |tx: &bitcoin::Transaction| {
+        let e = chain.evidence(
+            tx,
+            0,
+            &dsm_btc::Htlc {
+                h_claim: [0; 32],
+                h_refund: [0; 32],
+                claimer: dsm_btc::regtest::test_key(1),
+                refunder: dsm_btc::regtest::test_key(1),
+            },
+            b,
+        );
+        Witness::Bitcoin(Box::new(dsm_btc::InclusionEvidence {
+            tx: e.tx,
+            headers: e.headers,
+            block_index: b,
+            merkle_proof: e.merkle_proof,
+        }))
+    };
+    assert!(matches!(
+        bob.apply(&mut rules, resolution(&lock, Branch::Release, ev(&short)))
+            .unwrap_err(),
+        TokenError::Vault(VaultError::Bitcoin(dsm_btc::SpvError::Underpaid))
+    ));
+    assert!(matches!(
+        bob.apply(&mut rules, resolution(&lock, Branch::Release, ev(&other)))
+            .unwrap_err(),
+        TokenError::Vault(VaultError::Bitcoin(dsm_btc::SpvError::NoCommitment))
+    ));
+    bob.apply(&mut rules, resolution(&lock, Branch::Release, ev(&good)))
+        .unwrap();
+    assert_eq!(bob.balance(&t), 70);
+    // The condition and witness round-trip through the canonical encoding.
+    let r = VaultResolution {
+        lock: lock.clone(),
+        branch: Branch::Release,
+        witness: ev(&good),
+    };
+    assert_eq!(VaultResolution::from_bytes(&r.to_bytes()).unwrap(), r);
+}

@@ -46,6 +46,8 @@ pub struct WitnessMaterial {
     pub preimages: Vec<Vec<u8>>,
     /// Iteration budgets up to this many iterations may be computed (0: none).
     pub max_work: u64,
+    /// Candidate Bitcoin payment evidence.
+    pub bitcoin: Vec<dsm_btc::InclusionEvidence>,
 }
 
 fn usage(msg: impl Into<String>) -> WalletError {
@@ -209,6 +211,16 @@ impl Wallet {
                     return Err(usage(format!("this branch needs {n} iterations of work; allow them with --work")));
                 }
                 Witness::Work(iterate(id, branch, *n))
+            }
+            Condition::Bitcoin(_) => {
+                let found = m.bitcoin.iter().find(|e| {
+                    dsm_token::vault::check_condition(cond, &Witness::Bitcoin(Box::new((*e).clone())), id, branch).is_ok()
+                });
+                Witness::Bitcoin(Box::new(
+                    found
+                        .cloned()
+                        .ok_or_else(|| usage("no given Bitcoin payment evidence satisfies the condition"))?,
+                ))
             }
             Condition::All(cs) => Witness::All(
                 cs.iter()

@@ -39,6 +39,7 @@ fn material(pre: &[u8], work: u64) -> WitnessMaterial {
     WitnessMaterial {
         preimages: vec![pre.to_vec()],
         max_work: work,
+        bitcoin: Vec::new(),
     }
 }
 
