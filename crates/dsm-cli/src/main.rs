@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod btc_cmd;
 mod demo;
 mod online_cmd;
 mod token_cmd;
@@ -331,6 +332,9 @@ enum Command {
     /// Vaults (DLV): lock value under release and refund conditions, claim or refund it.
     #[command(subcommand)]
     Vault(VaultCmd),
+    /// dBTC: deposit bitcoin into an HTLC and mint, withdraw back to Bitcoin.
+    #[command(subcommand)]
+    Btc(BtcCmd),
     /// Storage node commands.
     #[command(subcommand)]
     Node(NodeCmd),
@@ -429,7 +433,9 @@ The policy file is TOML. A fungible token with this device as its only issuer:
 
 A token with join-triggered emissions adds [djte] (shard_bits, epoch0_emissions,
 epoch0_amount) and [gate] (operators, k, fee_token, fee), and has no issuers. The
-network's native token: `preset = \"era\"` plus a [gate] table (every other rule is fixed).";
+network's native token: `preset = \"era\"` plus a [gate] table (every other rule is fixed).
+dBTC: `preset = \"dbtc\"` plus a [bitcoin] table (network, checkpoint_height,
+checkpoint_header, d_min, keeper, keeper_dsm).";
 
 #[derive(Subcommand)]
 enum TokenCmd {
@@ -514,6 +520,72 @@ enum VaultCmd {
     Claim(ResolveArgs),
     /// Take a vault back through its refund branch (as its creator).
     Refund(ResolveArgs),
+}
+
+#[derive(Subcommand)]
+enum BtcCmd {
+    /// Print the HTLC address to pay and the OP_RETURN commitment naming this device.
+    DepositInfo {
+        /// The dBTC token (ticker or id).
+        #[arg(long, default_value = "DBTC")]
+        token: String,
+        /// SHA-256 of the claim preimage (32 bytes hex; the keeper's).
+        #[arg(long)]
+        h_claim: String,
+        /// SHA-256 of the refund preimage (32 bytes hex; withheld by the keeper).
+        #[arg(long)]
+        h_refund: String,
+        /// The refund branch's compressed public key (33 bytes hex).
+        #[arg(long)]
+        refunder: String,
+    },
+    /// Mint dBTC from a deposit evidence file (see --help).
+    #[command(after_help = btc_cmd::EVIDENCE_HELP)]
+    Mint {
+        /// The evidence file.
+        file: PathBuf,
+        /// The dBTC token.
+        #[arg(long, default_value = "DBTC")]
+        token: String,
+    },
+    /// Request a withdrawal: the amount goes in flight; writes the request for the keeper.
+    Withdraw {
+        /// Satoshis.
+        amount: String,
+        /// The Bitcoin output script to pay (hex).
+        #[arg(long)]
+        to_script: String,
+        /// The dBTC token.
+        #[arg(long, default_value = "DBTC")]
+        token: String,
+        /// Where to write the request (default withdrawal-ID.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Record the keeper's proven payment of a withdrawal (final; see --help for the file).
+    #[command(after_help = btc_cmd::EVIDENCE_HELP)]
+    Paid {
+        /// The payment evidence file.
+        file: PathBuf,
+    },
+    /// As the keeper: decline a withdrawal request file (never one you paid).
+    Decline {
+        /// The request file.
+        file: PathBuf,
+        /// Where to write the decline (default decline-ID.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Take a declined withdrawal back.
+    Refund {
+        /// The decline file.
+        file: PathBuf,
+        /// The dBTC token.
+        #[arg(long, default_value = "DBTC")]
+        token: String,
+    },
+    /// List this wallet's withdrawals.
+    Withdrawals,
 }
 
 #[derive(Args)]
@@ -723,6 +795,13 @@ fn main() -> ExitCode {
         Command::Vault(VaultCmd::Create { policy, out, publish }) => vault_cmd::create(&ctx, &policy, out, publish),
         Command::Vault(VaultCmd::Import { file, from_nodes }) => vault_cmd::import(&ctx, file, from_nodes),
         Command::Vault(VaultCmd::List) => vault_cmd::list(&ctx),
+        Command::Btc(BtcCmd::DepositInfo { token, h_claim, h_refund, refunder }) => btc_cmd::deposit_info(&ctx, &token, &h_claim, &h_refund, &refunder),
+        Command::Btc(BtcCmd::Mint { file, token }) => btc_cmd::mint(&ctx, &token, &file),
+        Command::Btc(BtcCmd::Withdraw { amount, to_script, token, out }) => btc_cmd::withdraw(&ctx, &token, &amount, &to_script, out),
+        Command::Btc(BtcCmd::Paid { file }) => btc_cmd::paid(&ctx, &file),
+        Command::Btc(BtcCmd::Decline { file, out }) => btc_cmd::decline(&ctx, &file, out),
+        Command::Btc(BtcCmd::Refund { file, token }) => btc_cmd::refund(&ctx, &token, &file),
+        Command::Btc(BtcCmd::Withdrawals) => btc_cmd::withdrawals(&ctx),
         Command::Vault(VaultCmd::Claim(a)) => vault_cmd::resolve(&ctx, &a.id, dsm_token::vault::Branch::Release, &a.preimage, &a.preimage_hex, a.work),
         Command::Vault(VaultCmd::Refund(a)) => vault_cmd::resolve(&ctx, &a.id, dsm_token::vault::Branch::Refund, &a.preimage, &a.preimage_hex, a.work),
         Command::Nodes(NodesCmd::Add { urls }) => online_cmd::nodes_add(&ctx, &urls),

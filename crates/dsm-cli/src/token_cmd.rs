@@ -81,6 +81,18 @@ struct PolicyFile {
     initial: Vec<InitialFile>,
     djte: Option<DjteFile>,
     gate: Option<GateFile>,
+    bitcoin: Option<BitcoinFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BitcoinFile {
+    network: String,
+    checkpoint_height: u32,
+    checkpoint_header: String,
+    d_min: u32,
+    keeper: String,
+    keeper_dsm: String,
 }
 
 /// What `dsm token create` writes and `dsm token import` reads: the canonical policy and
@@ -176,9 +188,41 @@ fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> 
         }
         return Ok((era_policy(gate), Vec::new()));
     }
+    if f.preset.as_deref() == Some("dbtc") {
+        let b = f.bitcoin.ok_or_else(|| input("preset = \"dbtc\" needs a [bitcoin] table: network, checkpoint_height, checkpoint_header, d_min, keeper, keeper_dsm"))?;
+        let network = match b.network.as_str() {
+            "mainnet" => dsm_btc::BtcNetwork::Mainnet,
+            "testnet" => dsm_btc::BtcNetwork::Testnet,
+            "signet" => dsm_btc::BtcNetwork::Signet,
+            "regtest" => dsm_btc::BtcNetwork::Regtest,
+            n => {
+                return Err(input(format!(
+                    "bitcoin.network {n:?}: mainnet, testnet, signet or regtest"
+                )))
+            }
+        };
+        let bridge = dsm_token::dbtc::BitcoinBridge {
+            network,
+            checkpoint_height: b.checkpoint_height,
+            checkpoint_header: hex::decode(&b.checkpoint_header)
+                .ok()
+                .and_then(|x| x.try_into().ok())
+                .ok_or_else(|| input("bitcoin.checkpoint_header: 80 bytes of hex"))?,
+            d_min: b.d_min,
+            keeper: hex::decode(&b.keeper)
+                .ok()
+                .and_then(|x| x.try_into().ok())
+                .ok_or_else(|| input("bitcoin.keeper: a 33-byte compressed public key in hex"))?,
+            keeper_dsm: issuer_key(w, &b.keeper_dsm)?,
+        };
+        let p = dsm_token::dbtc::dbtc_policy(bridge);
+        p.validate()
+            .map_err(|e| input(format!("the policy is not valid: {e}")))?;
+        return Ok((p, Vec::new()));
+    }
     if let Some(p) = &f.preset {
         return Err(input(format!(
-            "unknown preset {p:?}; the only preset is \"era\""
+            "unknown preset {p:?}; the presets are \"era\" and \"dbtc\""
         )));
     }
     let kind = match f.kind.as_deref().unwrap_or("fungible") {
@@ -301,6 +345,12 @@ fn describe(p: &TokenPolicy) -> String {
         TokenKind::Nft => "nft",
         TokenKind::Soulbound => "soulbound",
     };
+    if let Some(b) = &p.bitcoin {
+        return format!(
+            "{kind}, 1 unit = 1 satoshi in a Bitcoin HTLC ({:?}, {} confirmations), minted only by deposit proofs",
+            b.network, b.d_min
+        );
+    }
     let mint = match p.issuers.threshold {
         0 => "no minting".to_string(),
         t => format!("mint by {t} of {} issuers", p.issuers.keys.len()),

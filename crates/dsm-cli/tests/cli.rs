@@ -1388,3 +1388,181 @@ fn vaults_through_the_cli() {
     let hist = stdout(dsm(&bob).arg("history"));
     assert!(hist.contains("vault-claim"), "{hist}");
 }
+
+#[test]
+fn dbtc_through_the_cli() {
+    use dsm_btc::regtest::{funding, test_key, Chain};
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, kim) = (dir.path().join("alice"), dir.path().join("kim"));
+    init_named(&alice, "alice");
+    init_named(&kim, "kim");
+    let mut chain = Chain::new();
+    let policy = dir.path().join("dbtc.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "preset = \"dbtc\"\n[bitcoin]\nnetwork = \"regtest\"\ncheckpoint_height = 0\ncheckpoint_header = \"{}\"\nd_min = 2\nkeeper = \"{}\"\nkeeper_dsm = \"self\"\n",
+            hex::encode(dsm_btc::header_bytes(&chain.checkpoint.header)),
+            hex::encode(test_key(3))
+        ),
+    )
+    .unwrap();
+    let doc = dir.path().join("dbtc.dsmpolicy");
+    dsm(&kim)
+        .args(["token", "create", "--policy"])
+        .arg(&policy)
+        .arg("--out")
+        .arg(&doc)
+        .assert()
+        .success();
+    dsm(&alice)
+        .args(["token", "import"])
+        .arg(&doc)
+        .assert()
+        .success();
+    // Where to pay, and the commitment naming alice.
+    let info = json(dsm(&alice).args([
+        "btc",
+        "deposit-info",
+        "--h-claim",
+        &"11".repeat(32),
+        "--h-refund",
+        &"22".repeat(32),
+        "--refunder",
+        &hex::encode(test_key(4)),
+    ]));
+    assert!(info["address"].as_str().unwrap().starts_with("bcrt1q"));
+    let commitment: [u8; 32] = hex::decode(info["op_return"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let htlc = dsm_btc::Htlc {
+        h_claim: [0x11; 32],
+        h_refund: [0x22; 32],
+        claimer: test_key(3),
+        refunder: test_key(4),
+    };
+    let tx = funding(&htlc, 700_000, &commitment, 1);
+    let b = chain.add(vec![tx.clone()]);
+    chain.bury(1);
+    let ev = chain.evidence(&tx, 0, &htlc, b);
+    let ev_file = dir.path().join("deposit.json");
+    let ev_json = serde_json::json!({
+        "tx": hex::encode(&ev.tx), "vout": 0, "h_claim": hex::encode(htlc.h_claim), "h_refund": hex::encode(htlc.h_refund),
+        "claimer": hex::encode(htlc.claimer), "refunder": hex::encode(htlc.refunder),
+        "headers": ev.headers.iter().map(hex::encode).collect::<Vec<_>>(), "block_index": b, "merkle_proof": hex::encode(&ev.merkle_proof),
+    });
+    std::fs::write(&ev_file, ev_json.to_string()).unwrap();
+    let v = json(dsm(&alice).args(["btc", "mint"]).arg(&ev_file));
+    assert_eq!(v["minted"], "700000");
+    dsm(&alice)
+        .args(["btc", "mint"])
+        .arg(&ev_file)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("already minted"));
+    // kim cannot mint alice's deposit.
+    dsm(&kim)
+        .args(["btc", "mint"])
+        .arg(&ev_file)
+        .assert()
+        .code(4);
+    // Withdraw 300,000; kim declines; alice takes it back.
+    let req1 = dir.path().join("w1.json");
+    dsm(&alice)
+        .args(["btc", "withdraw", "300000", "--to-script", "51", "--out"])
+        .arg(&req1)
+        .assert()
+        .success();
+    assert_eq!(token_balance(&alice, "DBTC"), 400_000);
+    let dec1 = dir.path().join("d1.json");
+    dsm(&alice)
+        .args(["btc", "decline"])
+        .arg(&req1)
+        .arg("--out")
+        .arg(dir.path().join("x.json"))
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("not the bridge's keeper"));
+    dsm(&kim)
+        .args(["btc", "decline"])
+        .arg(&req1)
+        .arg("--out")
+        .arg(&dec1)
+        .assert()
+        .success();
+    dsm(&alice)
+        .args(["btc", "refund"])
+        .arg(&dec1)
+        .assert()
+        .success();
+    assert_eq!(token_balance(&alice, "DBTC"), 700_000);
+    dsm(&alice)
+        .args(["btc", "refund"])
+        .arg(&dec1)
+        .assert()
+        .code(4);
+    // Withdraw again; kim pays on Bitcoin; the payment makes it final; a late decline cannot refund.
+    let req2 = dir.path().join("w2.json");
+    let w2 = json(
+        dsm(&alice)
+            .args(["btc", "withdraw", "250000", "--to-script", "51", "--out"])
+            .arg(&req2),
+    );
+    let id: [u8; 32] = hex::decode(w2["id"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let mut pay = funding(&htlc, 1, &[0; 32], 9);
+    pay.output = vec![
+        bitcoin::TxOut {
+            value: bitcoin::Amount::from_sat(250_000),
+            script_pubkey: bitcoin::ScriptBuf::from_bytes(vec![0x51]),
+        },
+        bitcoin::TxOut {
+            value: bitcoin::Amount::ZERO,
+            script_pubkey: dsm_btc::commitment_script(&id),
+        },
+    ];
+    let pb = chain.add(vec![pay.clone()]);
+    chain.bury(1);
+    let pe = chain.evidence(&pay, 0, &htlc, pb);
+    let req_doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&req2).unwrap()).unwrap();
+    let pay_file = dir.path().join("paid.json");
+    std::fs::write(&pay_file, serde_json::json!({
+        "request": req_doc["request"], "tx": hex::encode(&pe.tx), "headers": pe.headers.iter().map(hex::encode).collect::<Vec<_>>(),
+        "block_index": pb, "merkle_proof": hex::encode(&pe.merkle_proof),
+    }).to_string()).unwrap();
+    dsm(&alice)
+        .args(["btc", "paid"])
+        .arg(&pay_file)
+        .assert()
+        .success();
+    let dec2 = dir.path().join("d2.json");
+    dsm(&kim)
+        .args(["btc", "decline"])
+        .arg(&req2)
+        .arg("--out")
+        .arg(&dec2)
+        .assert()
+        .success();
+    dsm(&alice)
+        .args(["btc", "refund"])
+        .arg(&dec2)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("paid on Bitcoin"));
+    let l = json(dsm(&alice).args(["btc", "withdrawals"]));
+    let statuses: Vec<&str> = l["withdrawals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"paid") && statuses.contains(&"refunded"),
+        "{statuses:?}"
+    );
+    assert_eq!(token_balance(&alice, "DBTC"), 450_000);
+}
