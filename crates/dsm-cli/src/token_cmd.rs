@@ -437,26 +437,41 @@ fn publish_document(w: &Wallet, doc: &[u8]) -> Res<String> {
     Ok(addr.to_hex())
 }
 
-/// `dsm token import FILE | --from-nodes ADDR`.
-pub fn import(ctx: &Ctx, file: Option<PathBuf>, from_nodes: Option<String>) -> Res {
-    let mut w = ctx.open()?;
-    let bytes = match (file, from_nodes) {
+/// The bytes of a document given as a file, or fetched from the storage nodes by the
+/// address `dsm <what> --publish` printed (accepted only if they hash to it).
+pub(crate) fn read_document(
+    w: &Wallet,
+    file: Option<PathBuf>,
+    from_nodes: Option<String>,
+    what: &str,
+) -> Res<Vec<u8>> {
+    match (file, from_nodes) {
         (Some(f), None) => {
-            std::fs::read(&f).map_err(|e| input(format!("cannot read {}: {e}", f.display())))?
+            std::fs::read(&f).map_err(|e| input(format!("cannot read {}: {e}", f.display())))
         }
         (None, Some(a)) => {
-            let addr = Digest::from_hex(&a).ok_or_else(|| input("--from-nodes takes the 64-hex-digit address `dsm token create --publish` printed"))?;
-            let nodes = node_set(&w)?;
+            let addr = Digest::from_hex(&a).ok_or_else(|| {
+                input(format!(
+                    "--from-nodes takes the 64-hex-digit address `dsm {what} --publish` printed"
+                ))
+            })?;
+            let nodes = node_set(w)?;
             let (b, _) = nodes
                 .get_object(&addr)
                 .map_err(|e| input(replication_hint(&e)))?;
             if object_address(&b) != addr {
                 return Err(input("the nodes returned other bytes"));
             }
-            b
+            Ok(b)
         }
-        _ => return Err(input("give a policy document file, or --from-nodes ADDR")),
-    };
+        _ => Err(input("give a document file, or --from-nodes ADDR")),
+    }
+}
+
+/// `dsm token import FILE | --from-nodes ADDR`.
+pub fn import(ctx: &Ctx, file: Option<PathBuf>, from_nodes: Option<String>) -> Res {
+    let mut w = ctx.open()?;
+    let bytes = read_document(&w, file, from_nodes, "token create")?;
     let (p, members) = parse_document(&bytes)?;
     let allow = p.allowlist.is_some().then_some(members.as_slice());
     let (id, claimed) = w.import_policy(p.clone(), allow)?;

@@ -5,7 +5,7 @@ use crate::online_cmd::{node_set, online_error, replication_hint};
 use crate::wallet_cmd::{exit, parse_amount, peer_name, short, CliError, Ctx, Res};
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::{PublicKey, SuiteId};
-use dsm_core::hash::{object_address, Digest};
+use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
 use dsm_token::vault::{Branch, Condition, SignedVaultLock};
 use dsm_wallet::dlv;
@@ -260,23 +260,7 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
 /// `dsm vault import FILE | --from-nodes ADDR`.
 pub fn import(ctx: &Ctx, file: Option<PathBuf>, from_nodes: Option<String>) -> Res {
     let mut w = ctx.open()?;
-    let bytes = match (file, from_nodes) {
-        (Some(f), None) => {
-            std::fs::read(&f).map_err(|e| input(format!("cannot read {}: {e}", f.display())))?
-        }
-        (None, Some(a)) => {
-            let addr = Digest::from_hex(&a).ok_or_else(|| input("--from-nodes takes the 64-hex-digit address `dsm vault create --publish` printed"))?;
-            let nodes = node_set(&w)?;
-            let (b, _) = nodes
-                .get_object(&addr)
-                .map_err(|e| input(replication_hint(&e)))?;
-            if object_address(&b) != addr {
-                return Err(input("the nodes returned other bytes"));
-            }
-            b
-        }
-        _ => return Err(input("give a vault document file, or --from-nodes ADDR")),
-    };
+    let bytes = crate::token_cmd::read_document(&w, file, from_nodes, "vault create")?;
     let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         input(format!(
             "not a vault document (made by `dsm vault create`): {e}"

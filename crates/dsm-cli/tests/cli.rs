@@ -1053,6 +1053,22 @@ fn bench_quick_runs_every_part() {
     }
 }
 
+/// Adds the three nodes to each wallet with replication N = 3, K = 2, f = 0.
+fn use_nodes(homes: &[&PathBuf], nodes: &[(NodeProc, String)]) {
+    for h in homes {
+        let mut add = dsm(h);
+        add.args(["nodes", "add"]);
+        for (_, url) in nodes {
+            add.arg(url);
+        }
+        add.assert().success();
+        dsm(h)
+            .args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"])
+            .assert()
+            .success();
+    }
+}
+
 fn init_named(home: &Path, name: &str) {
     dsm(home).args(["init", "--name", name]).assert().success();
 }
@@ -1193,18 +1209,7 @@ fn tokens_and_emissions_through_the_cli() {
     )
     .unwrap();
     let era_doc = dir.path().join("era.dsmpolicy");
-    for h in [&alice, &bob, &carol] {
-        let mut add = dsm(h);
-        add.args(["nodes", "add"]);
-        for (_, url) in &nodes {
-            add.arg(url);
-        }
-        add.assert().success();
-        dsm(h)
-            .args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"])
-            .assert()
-            .success();
-    }
+    use_nodes(&[&alice, &bob, &carol], &nodes);
     // Alice publishes the ERA policy document at the nodes; bob takes the file, carol the nodes' copy.
     let v = json(
         dsm(&alice)
@@ -1308,18 +1313,7 @@ fn vaults_through_the_cli() {
     let nodes: Vec<(NodeProc, String)> = (0..3)
         .map(|i| start_node(&dir.path().join(format!("n{i}"))))
         .collect();
-    for h in [&alice, &bob] {
-        let mut add = dsm(h);
-        add.args(["nodes", "add"]);
-        for (_, url) in &nodes {
-            add.arg(url);
-        }
-        add.assert().success();
-        dsm(h)
-            .args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"])
-            .assert()
-            .success();
-    }
+    use_nodes(&[&alice, &bob], &nodes);
     let vault = dir.path().join("v.toml");
     std::fs::write(&vault, "token = \"GOLD\"\namount = 120\nbeneficiary = \"bob\"\n[release]\nsha256_of = \"open sesame\"\n[refund]\niterations = 2000\n").unwrap();
     // Bad vault files are refused with what to fix.
