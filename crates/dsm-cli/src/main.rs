@@ -516,6 +516,11 @@ enum VaultCmd {
     },
     /// List this wallet's vaults and their status (checked at the storage nodes if any).
     List,
+    /// Show one vault: amounts, parties, both conditions in full, status.
+    Show {
+        /// The vault id (8+ hex digits).
+        id: String,
+    },
     /// Claim a vault's release branch (as its beneficiary).
     Claim(ResolveArgs),
     /// Take a vault back through its refund branch (as its creator).
@@ -795,6 +800,7 @@ fn main() -> ExitCode {
         Command::Vault(VaultCmd::Create { policy, out, publish }) => vault_cmd::create(&ctx, &policy, out, publish),
         Command::Vault(VaultCmd::Import { file, from_nodes }) => vault_cmd::import(&ctx, file, from_nodes),
         Command::Vault(VaultCmd::List) => vault_cmd::list(&ctx),
+        Command::Vault(VaultCmd::Show { id }) => vault_cmd::show(&ctx, &id),
         Command::Btc(BtcCmd::DepositInfo { token, h_claim, h_refund, refunder }) => btc_cmd::deposit_info(&ctx, &token, &h_claim, &h_refund, &refunder),
         Command::Btc(BtcCmd::Mint { file, token }) => btc_cmd::mint(&ctx, &token, &file),
         Command::Btc(BtcCmd::Withdraw { amount, to_script, token, out }) => btc_cmd::withdraw(&ctx, &token, &amount, &to_script, out),

@@ -366,3 +366,26 @@ pub fn resolve(
         json!({"vault": r.id.to_hex(), "branch": dlv::name(branch), "amount": r.amount.0.to_string(), "acks": r.acks, "settled": r.settled}),
     )
 }
+
+/// `dsm vault show ID`.
+pub fn show(ctx: &Ctx, id: &str) -> Res {
+    let mut w = ctx.open()?;
+    let mut v = w.find_vault(id)?;
+    if let Ok(nodes) = node_set(&w) {
+        if let Ok(s) = dlv::sync_vault(&mut w, &nodes, &v.id) {
+            v.status = s;
+        }
+    }
+    let p = &v.lock.policy;
+    let tname = crate::wallet_cmd::token_name(&w, &p.token);
+    ctx.print(
+        |o| {
+            writeln!(o, "vault {}", v.id.to_hex())?;
+            writeln!(o, "  {} {tname} locked by {} (lock head {})", p.amount, peer_name(&w, &p.creator.device_id()), short(&v.lock.lock_head.digest().digest().to_hex()))?;
+            writeln!(o, "  release to {}: {}", peer_name(&w, &p.beneficiary), describe(&p.release))?;
+            writeln!(o, "  refund to {}: {}", peer_name(&w, &p.creator.device_id()), describe(&p.refund))?;
+            writeln!(o, "  status: {}", status_word(&v.status))
+        },
+        json!({"vault": v.id.to_hex(), "amount": p.amount.0.to_string(), "token": tname, "creator": p.creator.device_id().digest().to_hex(), "beneficiary": p.beneficiary.digest().to_hex(), "release": describe(&p.release), "refund": describe(&p.refund), "status": status_word(&v.status)}),
+    )
+}

@@ -1379,6 +1379,16 @@ fn vaults_through_the_cli() {
     assert_eq!(token_balance(&alice, "GOLD"), 380);
     let l = json(dsm(&alice).args(["vault", "list"]));
     assert_eq!(l["vaults"][0]["status"], "released");
+    let s = json(dsm(&bob).args(["vault", "show", &id[..12]]));
+    assert_eq!(
+        (s["status"].as_str(), s["amount"].as_str()),
+        (Some("released"), Some("120"))
+    );
+    assert!(s["refund"].as_str().unwrap().contains("2000 iterations"));
+    dsm(&bob)
+        .args(["vault", "show", "0000000000"])
+        .assert()
+        .code(4);
     let hist = stdout(dsm(&bob).arg("history"));
     assert!(hist.contains("vault-claim"), "{hist}");
 }
