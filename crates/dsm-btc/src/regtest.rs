@@ -8,10 +8,9 @@ use bitcoin::block::{Header, Version as BlockVersion};
 use bitcoin::consensus::encode::serialize;
 use bitcoin::merkle_tree::PartialMerkleTree;
 use bitcoin::transaction::Version;
-use bitcoin::{
-    Amount, Block, CompactTarget, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn,
-    TxMerkleNode, TxOut, Witness,
-};
+/// Re-exported so tests and the demo can build outputs without naming rust-bitcoin.
+pub use bitcoin::{Amount, ScriptBuf, Transaction, TxOut};
+use bitcoin::{Block, CompactTarget, Network, OutPoint, Sequence, TxIn, TxMerkleNode, Witness};
 
 /// Mines a header on `prev` at `bits` (regtest difficulty: a few nonces).
 pub fn mine(prev: &Header, merkle_root: TxMerkleNode, time: u32, bits: CompactTarget) -> Header {

@@ -671,6 +671,12 @@ impl TokenRules {
         Ok(id)
     }
 
+    /// Marks withdrawal `id` as taken back (e.g. from the chain a wallet reloads), so a
+    /// payment met later is recognised as keeper equivocation.
+    pub fn mark_refunded(&mut self, id: Digest) {
+        self.withdrawals_refunded.insert(id);
+    }
+
     /// True when a payment of withdrawal `id` is known.
     pub fn withdrawal_paid(&self, id: &Digest) -> bool {
         self.withdrawals_paid.contains(id)

@@ -109,14 +109,14 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
         }
         // A dBTC mint's outpoint is used, whatever header chain proved it (the head and its
         // source are one batch, so this survives any crash).
-        if let Ok(SourceProof {
-            source: Source::BtcDeposit(m),
-            ..
-        }) = SourceProof::from_bytes(&v)
-        {
-            if let Some(k) = m.outpoint_key() {
-                rules.mark_outpoint_used(k);
+        match SourceProof::from_bytes(&v).map(|p| p.source) {
+            Ok(Source::BtcDeposit(m)) => {
+                if let Some(k) = m.outpoint_key() {
+                    rules.mark_outpoint_used(k);
+                }
             }
+            Ok(Source::WithdrawRefund(d)) => rules.mark_refunded(d.request.id()),
+            _ => {}
         }
     }
     // Payments after the refunds they may contradict (a contradiction is the keeper's).

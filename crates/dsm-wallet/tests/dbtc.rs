@@ -199,3 +199,62 @@ fn a_crash_at_every_write_of_deposit_and_withdrawal_loses_nothing() {
     }
     assert!(crashes >= 6, "the crashes hit the flow ({crashes})");
 }
+
+#[test]
+fn a_payment_after_a_refund_is_keeper_equivocation_even_after_a_restart() {
+    let bridge = BitcoinBridge {
+        network: BtcNetwork::Regtest,
+        checkpoint_height: 0,
+        checkpoint_header: header_bytes(&Chain::new().checkpoint.header),
+        d_min: 1,
+        keeper: test_key(3),
+        keeper_dsm: keeper_key().public_key().clone(),
+    };
+    let p = dbtc_policy(bridge);
+    let t = p.token_id();
+    let (mut w, store) = memory_wallet(0);
+    w.import_policy(p, None).unwrap();
+    let htlc = Htlc {
+        h_claim: [1; 32],
+        h_refund: [2; 32],
+        claimer: test_key(3),
+        refunder: test_key(4),
+    };
+    let tx = funding(&htlc, 10_000, &recipient_commitment(&t, &w.device_id()), 31);
+    let mut chain = Chain::new();
+    let b = chain.add(vec![tx.clone()]);
+    w.mint_deposit(&t, chain.evidence(&tx, 0, &htlc, b))
+        .unwrap();
+    let req = w.request_withdrawal(&t, Amount(4_000), vec![0x51]).unwrap();
+    w.refund_withdrawal(dsm_token::dbtc::decline(req.clone(), &keeper_key(), &[1; 32]).unwrap())
+        .unwrap();
+    let mut w = reopen(&store);
+    // The keeper pays anyway: the wallet records it and reports the keeper's equivocation.
+    let mut pay = funding(&htlc, 1, &[0; 32], 32);
+    pay.output = vec![
+        dsm_btc::regtest::TxOut {
+            value: dsm_btc::regtest::Amount::from_sat(4_000),
+            script_pubkey: dsm_btc::regtest::ScriptBuf::from_bytes(vec![0x51]),
+        },
+        dsm_btc::regtest::TxOut {
+            value: dsm_btc::regtest::Amount::ZERO,
+            script_pubkey: dsm_btc::commitment_script(&req.id().0),
+        },
+    ];
+    let pb = chain.add(vec![pay.clone()]);
+    let e = chain.evidence(&pay, 0, &htlc, pb);
+    let payment = dsm_token::dbtc::WithdrawalPayment {
+        request: req,
+        evidence: dsm_btc::InclusionEvidence {
+            tx: e.tx,
+            headers: e.headers,
+            block_index: pb,
+            merkle_proof: e.merkle_proof,
+        },
+    };
+    let err = w.observe_withdrawal_payment(&payment).unwrap_err();
+    assert!(
+        err.to_string().contains("keeper both declined and paid"),
+        "{err}"
+    );
+}
