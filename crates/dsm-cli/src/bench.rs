@@ -430,5 +430,122 @@ pub fn run(quick: bool) -> Result<(), Error> {
     });
     println!("| slot put-if-absent (fsync) | {r:.0} | {bad} |");
     drop(rt);
+    composed(quick, budget)
+}
+
+/// DJTE emission proofs, vaults and dBTC deposit proofs (the detailed criterion benches are
+/// in dsm-token and dsm-btc).
+fn composed(quick: bool, budget: Duration) -> Result<(), Error> {
+    use dsm_token::djte::{verify_step, EmissionLedger};
+    println!("\n## Tokens: DJTE emission proofs, vaults, dBTC deposit proofs\n");
+    let device = |i: u64| {
+        dsm_core::identity::DeviceId(dsm_core::hash::tagged_hash(
+            dsm_core::tags::Tag::Token,
+            &[b"bench", &i.to_be_bytes()],
+        ))
+    };
+    let policy = dsm_token::era::era_policy(dsm_token::policy::JoinGate {
+        operators: vec![device(u64::MAX)],
+        k: 1,
+        fee_token: dsm_core::chain::TokenId::from_label("CRED"),
+        fee: Amount(1),
+    });
+    println!("| active devices | prove | verify | proof bytes |\n|---|---|---|---|");
+    let sizes: &[u64] = if quick {
+        &[1_000, 10_000]
+    } else {
+        &[1_000, 100_000, 1_000_000]
+    };
+    for &n in sizes {
+        let devices: Vec<_> = (0..n).map(device).collect();
+        let ledger = EmissionLedger::with_active_set(&policy, &devices)?;
+        let joiner = device(n + 1);
+        let step = ledger.prepare(joiner, Vec::new())?;
+        let em = verify_step(&policy, ledger.state(), &step, false)?;
+        if em.winner.is_none() {
+            return Err("the emission bench step paid nobody".into());
+        }
+        let t_prove = per_op(budget, || {
+            black_box(ledger.prepare(joiner, Vec::new())?);
+            Ok(())
+        })?;
+        let t_verify = per_op(budget, || {
+            black_box(verify_step(&policy, ledger.state(), &step, false)?);
+            Ok(())
+        })?;
+        println!(
+            "| {n} | {} | {} | {} |",
+            us(t_prove),
+            us(t_verify),
+            step.proof.to_bytes().len()
+        );
+    }
+    // A deposit proof over 100 headers.
+    let htlc = dsm_btc::Htlc {
+        h_claim: [1; 32],
+        h_refund: [2; 32],
+        claimer: dsm_btc::regtest::test_key(3),
+        refunder: dsm_btc::regtest::test_key(4),
+    };
+    let tx = dsm_btc::regtest::funding(&htlc, 100_000, &[9; 32], 1);
+    let mut chain = dsm_btc::regtest::Chain::new();
+    let block = chain.add(vec![tx.clone()]);
+    chain.bury(99);
+    let ev = chain.evidence(&tx, 0, &htlc, block);
+    let t_dep = per_op(budget, || {
+        black_box(dsm_btc::verify_deposit(
+            dsm_btc::BtcNetwork::Regtest,
+            &chain.checkpoint,
+            100,
+            &[9; 32],
+            &ev,
+        )?);
+        Ok(())
+    })?;
+    println!("\n| operation | time |\n|---|---|");
+    println!("| dBTC deposit proof, 100 headers | {} |", us(t_dep));
+    // A vault: the lock signature and the claim check.
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([7; 32]));
+    let genesis = dsm_core::identity::GenesisDigest(dsm_core::hash::Digest([5; 32]));
+    let creator = dsm_core::identity::DeviceIdentity {
+        genesis,
+        public_key: key.public_key().clone(),
+    };
+    let t = dsm_core::chain::TokenId::from_label("VAULT-BENCH");
+    let head = dsm_core::chain::DeviceHead::initial(creator.device_id(), &genesis)
+        .allocation_child(&t, Amount(1 << 60), dsm_core::hash::Digest([6; 32]))?;
+    let vp = dsm_token::vault::VaultPolicy {
+        creator,
+        creator_parent_head: head.digest(),
+        token: t,
+        amount: Amount(10),
+        beneficiary: device(7),
+        release: dsm_token::vault::Condition::Sha256(dsm_core::hash::Digest([0; 32]).0),
+        refund: dsm_token::vault::Condition::Iterations(1000),
+        salt: dsm_core::hash::Digest([8; 32]),
+    };
+    let cause = dsm_token::source::SourceProof {
+        source: dsm_token::source::Source::VaultLock(Box::new(vp.clone())),
+        allowlist: None,
+    }
+    .cause();
+    let lock_head = head.burn_child(&t, Amount(10), cause)?;
+    let mut i = 0u64;
+    let t_lock = per_op(budget, || {
+        i += 1;
+        black_box(
+            dsm_token::vault::sign_lock(vp.clone(), lock_head.clone(), &key, &rnd(i))
+                .map_err(|e| e.to_string())?,
+        );
+        Ok(())
+    })?;
+    let lock = dsm_token::vault::sign_lock(vp.clone(), lock_head, &key, &rnd(0))
+        .map_err(|e| e.to_string())?;
+    let t_check = per_op(budget, || {
+        black_box(dsm_token::vault::verify_lock(&lock, &cause).map_err(|e| e.to_string())?);
+        Ok(())
+    })?;
+    println!("| vault lock signature | {} |", us(t_lock));
+    println!("| vault lock verification | {} |", us(t_check));
     Ok(())
 }

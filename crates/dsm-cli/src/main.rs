@@ -344,7 +344,8 @@ enum Command {
     /// Run the benchmark suite and print one table per part: signatures, receipt
     /// verification, full transfers (core, wallet in memory, wallet with fsync), the sparse
     /// Merkle tree up to 10^6 leaves, per-transfer cost as devices hold 10 to 10^6
-    /// relationships, parallel independent pairs, and storage-node throughput. Use a
+    /// relationships, parallel independent pairs, storage-node throughput, and DJTE emission
+    /// proofs, vault locks and dBTC deposit proofs. Use a
     /// release build: `cargo run --release -p dsm-cli -- bench` (about 2 minutes).
     Bench {
         /// Shorter runs and smaller sizes (about 20 s; for a smoke check, not for figures).

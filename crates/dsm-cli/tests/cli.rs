@@ -1040,6 +1040,9 @@ fn bench_quick_runs_every_part() {
         "| 100000 |",
         "independent pairs",
         "## Storage node",
+        "## Tokens: DJTE emission proofs",
+        "dBTC deposit proof, 100 headers",
+        "vault lock verification",
     ] {
         assert!(text.contains(part), "missing {part:?} in:\n{text}");
     }
