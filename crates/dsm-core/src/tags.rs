@@ -123,6 +123,18 @@ pub enum Tag {
     DbtcWithdrawal,
     /// What the keeper signs to decline a withdrawal (letting the holder take it back): `(withdrawal id)`.
     DbtcDecline,
+    /// The Argon2id salt label of the recovery secret (the mnemonic's entropy is the password).
+    RecoveryRing,
+    /// The capsule encryption key: `(recovery secret)`.
+    RecoveryCapsuleKey,
+    /// The recovery authority's signing-key seed: `(recovery secret)`.
+    RecoveryAuthority,
+    /// A capsule stream's address at the storage nodes: `(recovery secret)`.
+    RecoveryStream,
+    /// A capsule's synthetic nonce (first 24 bytes): `(stream, u64be(index), BLAKE3 of the plaintext)`.
+    RecoveryNonce,
+    /// A capsule's digest (the next capsule's `prev`) and its AEAD associated data: `(canonical Capsule without ciphertext)`.
+    RecoveryCapsule,
 }
 
 impl Tag {
@@ -180,6 +192,12 @@ impl Tag {
         Tag::DbtcOutpoint,
         Tag::DbtcWithdrawal,
         Tag::DbtcDecline,
+        Tag::RecoveryRing,
+        Tag::RecoveryCapsuleKey,
+        Tag::RecoveryAuthority,
+        Tag::RecoveryStream,
+        Tag::RecoveryNonce,
+        Tag::RecoveryCapsule,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -237,6 +255,12 @@ impl Tag {
             Tag::DbtcOutpoint => "DSM/v1/dbtc/outpoint",
             Tag::DbtcWithdrawal => "DSM/v1/dbtc/withdrawal",
             Tag::DbtcDecline => "DSM/v1/dbtc/decline",
+            Tag::RecoveryRing => "DSM/v1/recovery/ring",
+            Tag::RecoveryCapsuleKey => "DSM/v1/recovery/capsule-key",
+            Tag::RecoveryAuthority => "DSM/v1/recovery/authority",
+            Tag::RecoveryStream => "DSM/v1/recovery/stream",
+            Tag::RecoveryNonce => "DSM/v1/recovery/nonce",
+            Tag::RecoveryCapsule => "DSM/v1/recovery/capsule",
         }
     }
 }

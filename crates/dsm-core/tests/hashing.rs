@@ -122,6 +122,12 @@ fn tag_labels_are_frozen() {
         (Tag::DbtcOutpoint, "DSM/v1/dbtc/outpoint"),
         (Tag::DbtcWithdrawal, "DSM/v1/dbtc/withdrawal"),
         (Tag::DbtcDecline, "DSM/v1/dbtc/decline"),
+        (Tag::RecoveryRing, "DSM/v1/recovery/ring"),
+        (Tag::RecoveryCapsuleKey, "DSM/v1/recovery/capsule-key"),
+        (Tag::RecoveryAuthority, "DSM/v1/recovery/authority"),
+        (Tag::RecoveryStream, "DSM/v1/recovery/stream"),
+        (Tag::RecoveryNonce, "DSM/v1/recovery/nonce"),
+        (Tag::RecoveryCapsule, "DSM/v1/recovery/capsule"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -238,6 +238,16 @@ pub fn dbtc(data: &[u8]) {
     }
 }
 
+/// Recovery capsules (served by storage nodes) and typed recovery phrases.
+pub fn recovery(data: &[u8]) {
+    canonical::<dsm_recovery::Capsule>(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(m) = dsm_recovery::RecoveryMnemonic::parse(text) {
+            assert_eq!(m.words().len(), 24);
+        }
+    }
+}
+
 /// A fuzz target: arbitrary bytes in, a panic only when a property breaks.
 pub type Target = fn(&[u8]);
 
@@ -258,6 +268,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("emission_step", emission_step),
     ("vault", vault),
     ("dbtc", dbtc),
+    ("recovery", recovery),
 ];
 
 /// A deliberately planted bug, to show the fuzzer finds crashes that need structure: it

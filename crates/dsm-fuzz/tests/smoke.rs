@@ -239,6 +239,32 @@ fn write_seeds() {
         };
         put(target, &name, &bytes);
     }
+    // Recovery: typed phrases and sealed capsules.
+    put(
+        "recovery",
+        "phrase-zero",
+        format!("{}art", "abandon ".repeat(23)).as_bytes(),
+    );
+    put(
+        "recovery",
+        "phrase-typo",
+        format!("{}abandonn art", "abandon ".repeat(22)).as_bytes(),
+    );
+    {
+        use dsm_recovery::{KdfCost, RecoveryKeys, RecoveryMnemonic};
+        let k = RecoveryKeys::derive(
+            &RecoveryMnemonic::from_entropy(&[5; 32]),
+            KdfCost {
+                m_cost_kib: 64,
+                t_cost: 1,
+            },
+        )
+        .unwrap();
+        let c0 = k.seal(0, dsm_core::hash::Digest::ZERO, b"seed capsule");
+        let c1 = k.seal(1, c0.digest(), b"seed capsule 1");
+        put("recovery", "capsule0", &c0.to_bytes());
+        put("recovery", "capsule1", &c1.to_bytes());
+    }
     // Chunk packets: a real chunked exchange, recorded as `u8 len ‖ bytes` sequences.
     {
         use dsm_transport::chunked::{ChunkOptions, ChunkedLink};

@@ -1,0 +1,324 @@
+//! Recovery building blocks (PROTOCOL.md §20; issue 9, in progress): the BIP-39 mnemonic
+//! of an identity's recovery authority, the keys derived from it, and encrypted,
+//! hash-chained recovery capsules.
+//!
+//! **Not built yet**: tombstones, succession, counterparty acknowledgement, capsule upload
+//! after every state change, `dsm recover`. Nothing here restores a wallet by itself, and
+//! no command exposes it; a capsule is never a balance oracle.
+//!
+//! - [`RecoveryMnemonic`]: 24 English BIP-39 words over 256 bits of entropy; parsing names
+//!   the word that is wrong.
+//! - [`RecoveryKeys`]: `S = Argon2id(entropy, salt = H(RecoveryRing))`, then the capsule
+//!   key, the recovery authority's signing seed and the stream address, each a tagged hash
+//!   of `S`.
+//! - [`Capsule`]: `(stream, index, prev, nonce, ciphertext)` with XChaCha20-Poly1305; the
+//!   nonce is synthetic (`H(RecoveryNonce, stream, index, BLAKE3(plaintext))`), so one key
+//!   never encrypts two plaintexts under one nonce, and the associated data binds the
+//!   stream, the index and the previous capsule, so a capsule moved elsewhere fails.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
+use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::tags::Tag;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+/// Why a recovery operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RecoveryError {
+    /// A word is not in the BIP-39 English list.
+    #[error("word {position} ({word:?}) is not a BIP-39 word; check its spelling")]
+    UnknownWord {
+        /// 1-based position.
+        position: usize,
+        /// The word as typed.
+        word: String,
+    },
+    /// Not 24 words.
+    #[error("a recovery phrase has 24 words; this one has {0}")]
+    WordCount(usize),
+    /// The checksum (in the last word) does not match.
+    #[error("the words are all valid but the checksum fails: a word is wrong or two are swapped")]
+    Checksum,
+    /// Argon2id failed (parameters).
+    #[error("key derivation failed: {0}")]
+    Kdf(String),
+    /// The capsule does not decrypt under this key and position (wrong mnemonic, corrupted,
+    /// or moved to another stream or index).
+    #[error("the capsule does not open: wrong recovery phrase, corrupted, or not from this position of this stream")]
+    Open,
+    /// The capsule's nonce is not the one its content and position imply.
+    #[error("the capsule's nonce does not match its content and position")]
+    Nonce,
+}
+
+/// The mnemonic of a recovery authority: 24 BIP-39 English words.
+pub struct RecoveryMnemonic(bip39::Mnemonic);
+
+impl RecoveryMnemonic {
+    /// The mnemonic of 32 bytes of entropy (from the operating system, at `dsm init`).
+    pub fn from_entropy(entropy: &[u8; 32]) -> RecoveryMnemonic {
+        RecoveryMnemonic(
+            bip39::Mnemonic::from_entropy(entropy).expect("32 bytes is valid BIP-39 entropy"),
+        )
+    }
+
+    /// Parses typed words (any case and spacing); errors name the wrong word.
+    pub fn parse(text: &str) -> Result<RecoveryMnemonic, RecoveryError> {
+        let words: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
+        if words.len() != 24 {
+            return Err(RecoveryError::WordCount(words.len()));
+        }
+        match bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &words.join(" ")) {
+            Ok(m) => Ok(RecoveryMnemonic(m)),
+            Err(bip39::Error::UnknownWord(i)) => Err(RecoveryError::UnknownWord {
+                position: i + 1,
+                word: words[i].clone(),
+            }),
+            Err(bip39::Error::BadWordCount(n)) => Err(RecoveryError::WordCount(n)),
+            Err(_) => Err(RecoveryError::Checksum),
+        }
+    }
+
+    /// The words, in order.
+    pub fn words(&self) -> Vec<&'static str> {
+        self.0.words().collect()
+    }
+
+    /// The 32 bytes of entropy.
+    pub fn entropy(&self) -> Zeroizing<[u8; 32]> {
+        let (e, n) = self.0.to_entropy_array();
+        debug_assert_eq!(n, 32);
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&e[..32]);
+        out
+    }
+}
+
+/// Argon2id cost of the recovery secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KdfCost {
+    /// Memory in KiB.
+    pub m_cost_kib: u32,
+    /// Passes.
+    pub t_cost: u32,
+}
+
+impl Default for KdfCost {
+    /// 64 MiB, 3 passes.
+    fn default() -> Self {
+        KdfCost {
+            m_cost_kib: 64 * 1024,
+            t_cost: 3,
+        }
+    }
+}
+
+/// The keys a mnemonic controls.
+pub struct RecoveryKeys {
+    capsule_key: Zeroizing<[u8; 32]>,
+    authority_seed: Zeroizing<[u8; 32]>,
+    /// The capsule stream's address at the storage nodes.
+    pub stream: Digest,
+}
+
+impl RecoveryKeys {
+    /// Derives the keys: `S = Argon2id(entropy, salt = H(RecoveryRing))`, then tagged hashes
+    /// of `S`.
+    pub fn derive(m: &RecoveryMnemonic, cost: KdfCost) -> Result<RecoveryKeys, RecoveryError> {
+        let params = Params::new(cost.m_cost_kib, cost.t_cost, 1, Some(32))
+            .map_err(|e| RecoveryError::Kdf(e.to_string()))?;
+        let salt = tagged_hash(Tag::RecoveryRing, &[]);
+        let mut s = Zeroizing::new([0u8; 32]);
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_into(m.entropy().as_slice(), salt.as_bytes(), s.as_mut_slice())
+            .map_err(|e| RecoveryError::Kdf(e.to_string()))?;
+        Ok(RecoveryKeys {
+            capsule_key: Zeroizing::new(tagged_hash(Tag::RecoveryCapsuleKey, &[s.as_slice()]).0),
+            authority_seed: Zeroizing::new(tagged_hash(Tag::RecoveryAuthority, &[s.as_slice()]).0),
+            stream: tagged_hash(Tag::RecoveryStream, &[s.as_slice()]),
+        })
+    }
+
+    /// The recovery authority's signing key (the key that will sign tombstones and
+    /// successions; not used yet).
+    pub fn authority_key(&self) -> dsm_core::crypto::SigningKey {
+        dsm_core::crypto::SigningKey::from_seed(
+            dsm_core::crypto::SuiteId::MlDsa65,
+            &dsm_core::crypto::SecretSeed::from_bytes(*self.authority_seed),
+        )
+    }
+
+    /// Seals `plaintext` as capsule `index` of the stream, after the capsule with digest
+    /// `prev` (zero for index 0).
+    pub fn seal(&self, index: u64, prev: Digest, plaintext: &[u8]) -> Capsule {
+        let nonce = capsule_nonce(&self.stream, index, plaintext);
+        let mut c = Capsule {
+            stream: self.stream,
+            index,
+            prev,
+            nonce,
+            ciphertext: Vec::new(),
+        };
+        let ad = c.associated_data_without_ciphertext();
+        let cipher = XChaCha20Poly1305::new(&Key::from(*self.capsule_key));
+        c.ciphertext = cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &ad,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encryption does not fail for in-memory data");
+        c
+    }
+
+    /// Opens a capsule of this stream: the plaintext, or an error if the key, the position
+    /// or the bytes are wrong.
+    pub fn open(&self, c: &Capsule) -> Result<Zeroizing<Vec<u8>>, RecoveryError> {
+        if c.stream != self.stream {
+            return Err(RecoveryError::Open);
+        }
+        let ad = c.associated_data_without_ciphertext();
+        let cipher = XChaCha20Poly1305::new(&Key::from(*self.capsule_key));
+        let pt = cipher
+            .decrypt(
+                &XNonce::from(c.nonce),
+                Payload {
+                    msg: &c.ciphertext,
+                    aad: &ad,
+                },
+            )
+            .map_err(|_| RecoveryError::Open)?;
+        if capsule_nonce(&c.stream, c.index, &pt) != c.nonce {
+            return Err(RecoveryError::Nonce);
+        }
+        Ok(Zeroizing::new(pt))
+    }
+}
+
+/// The synthetic nonce: the first 24 bytes of `H(RecoveryNonce, stream, u64be(index),
+/// BLAKE3(plaintext))`.
+pub fn capsule_nonce(stream: &Digest, index: u64, plaintext: &[u8]) -> [u8; 24] {
+    let h = tagged_hash(
+        Tag::RecoveryNonce,
+        &[
+            stream.as_bytes(),
+            &index.to_be_bytes(),
+            blake3::hash(plaintext).as_bytes(),
+        ],
+    );
+    let mut n = [0u8; 24];
+    n.copy_from_slice(&h.0[..24]);
+    n
+}
+
+/// One encrypted capsule of a stream.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Capsule {
+    /// The stream.
+    pub stream: Digest,
+    /// Position in the stream (0, 1, 2, …).
+    pub index: u64,
+    /// Digest of the previous capsule (zero at index 0): the stream is a hash chain.
+    pub prev: Digest,
+    /// The synthetic nonce.
+    pub nonce: [u8; 24],
+    /// XChaCha20-Poly1305 ciphertext and tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl Capsule {
+    fn associated_data_without_ciphertext(&self) -> Vec<u8> {
+        let mut ad = Vec::with_capacity(96);
+        ad.extend_from_slice(Tag::RecoveryCapsule.label().as_bytes());
+        ad.extend_from_slice(self.stream.as_bytes());
+        ad.extend_from_slice(&self.index.to_be_bytes());
+        ad.extend_from_slice(self.prev.as_bytes());
+        ad
+    }
+
+    /// `H(RecoveryCapsule, stream, u64be(index), prev, nonce, BLAKE3(ciphertext))`: the next
+    /// capsule's `prev`.
+    pub fn digest(&self) -> Digest {
+        tagged_hash(
+            Tag::RecoveryCapsule,
+            &[
+                self.stream.as_bytes(),
+                &self.index.to_be_bytes(),
+                self.prev.as_bytes(),
+                &self.nonce,
+                blake3::hash(&self.ciphertext).as_bytes(),
+            ],
+        )
+    }
+}
+
+/// The most plaintext a capsule carries.
+pub const MAX_CAPSULE_LEN: usize = 200 * 1024;
+
+impl Canonical for Capsule {
+    const MAX_ENCODED_LEN: usize = MAX_CAPSULE_LEN + 200;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.stream.as_bytes());
+        w.uint(2, self.index);
+        w.bytes(3, self.prev.as_bytes());
+        w.bytes(4, &self.nonce);
+        w.bytes(5, &self.ciphertext);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let stream = Digest(r.fixed(1)?);
+        let index = r.uint(2)?;
+        let prev = Digest(r.fixed(3)?);
+        let nonce = r.fixed(4)?;
+        let ciphertext = r.bytes(5, MAX_CAPSULE_LEN + 16)?.to_vec();
+        if ciphertext.len() < 16 {
+            return Err(DecodeError::Invalid(
+                "a capsule carries at least its authentication tag",
+            ));
+        }
+        if (index == 0) != (prev == Digest::ZERO) {
+            return Err(DecodeError::Invalid(
+                "only the first capsule has no predecessor",
+            ));
+        }
+        Ok(Capsule {
+            stream,
+            index,
+            prev,
+            nonce,
+            ciphertext,
+        })
+    }
+}
+
+/// The longest consistent prefix of a stream's capsules as served (any order, duplicates
+/// and strays allowed): capsule 0, then each capsule whose `prev` is the digest of the one
+/// before. Returns the chain; a stale replica simply yields a shorter chain, and two
+/// different capsules at one index on the chain are reported as a fork (`Err(index)`).
+pub fn consistent_chain(stream: &Digest, served: &[Capsule]) -> Result<Vec<Capsule>, u64> {
+    let mut chain: Vec<Capsule> = Vec::new();
+    let mut prev = Digest::ZERO;
+    for index in 0u64.. {
+        let mut at: Vec<&Capsule> = served
+            .iter()
+            .filter(|c| c.stream == *stream && c.index == index && c.prev == prev)
+            .collect();
+        at.sort_by_key(|c| c.digest());
+        at.dedup_by_key(|c| c.digest());
+        match at.len() {
+            0 => break,
+            1 => {
+                prev = at[0].digest();
+                chain.push(at[0].clone());
+            }
+            _ => return Err(index),
+        }
+    }
+    Ok(chain)
+}
