@@ -87,6 +87,18 @@ fn a_deposit_mints_once_across_restarts_and_moves_like_any_token() {
     );
 }
 
+/// dBTC on a regtest bridge (keeper: test key 3, DSM key `keeper_key`).
+fn regtest_dbtc(d_min: u32) -> dsm_token::TokenPolicy {
+    dbtc_policy(BitcoinBridge {
+        network: BtcNetwork::Regtest,
+        checkpoint_height: 0,
+        checkpoint_header: header_bytes(&Chain::new().checkpoint.header),
+        d_min,
+        keeper: test_key(3),
+        keeper_dsm: keeper_key().public_key().clone(),
+    })
+}
+
 fn keeper_key() -> dsm_core::crypto::SigningKey {
     dsm_core::crypto::SigningKey::from_seed(
         dsm_core::crypto::SuiteId::MlDsa65,
@@ -97,15 +109,7 @@ fn keeper_key() -> dsm_core::crypto::SigningKey {
 #[test]
 fn a_crash_at_every_write_of_deposit_and_withdrawal_loses_nothing() {
     use dsm_wallet::store::{CrashPoint, CrashingStore};
-    let bridge = BitcoinBridge {
-        network: BtcNetwork::Regtest,
-        checkpoint_height: 0,
-        checkpoint_header: header_bytes(&Chain::new().checkpoint.header),
-        d_min: 1,
-        keeper: test_key(3),
-        keeper_dsm: keeper_key().public_key().clone(),
-    };
-    let p = dbtc_policy(bridge);
+    let p = regtest_dbtc(1);
     let t = p.token_id();
     let htlc = Htlc {
         h_claim: [1; 32],
@@ -202,15 +206,7 @@ fn a_crash_at_every_write_of_deposit_and_withdrawal_loses_nothing() {
 
 #[test]
 fn a_payment_after_a_refund_is_keeper_equivocation_even_after_a_restart() {
-    let bridge = BitcoinBridge {
-        network: BtcNetwork::Regtest,
-        checkpoint_height: 0,
-        checkpoint_header: header_bytes(&Chain::new().checkpoint.header),
-        d_min: 1,
-        keeper: test_key(3),
-        keeper_dsm: keeper_key().public_key().clone(),
-    };
-    let p = dbtc_policy(bridge);
+    let p = regtest_dbtc(1);
     let t = p.token_id();
     let (mut w, store) = memory_wallet(0);
     w.import_policy(p, None).unwrap();
