@@ -615,8 +615,15 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         // A forged step naming another winner is refused by every verifier.
         let before = alice.emission_ledger(&era_id)?;
         let mut forged = before.prepare(bob.device_id(), Vec::new())?;
+        // Name an active device other than the one the draw picks.
+        let mut forged_name = "";
         if let Some(w) = forged.proof.winner.as_mut() {
-            w.device = erin.device_id();
+            let (d, n) = [(erin.device_id(), "erin"), (frank.device_id(), "frank")]
+                .into_iter()
+                .find(|(d, _)| *d != w.device)
+                .expect("two candidates, one differs");
+            w.device = d;
+            forged_name = n;
         }
         match verify_step(&era, before.state(), &forged, true) {
             Err(e) => writeln!(
@@ -626,7 +633,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
             Ok(_) => return Err("a step without its gate verified".into()),
         }
         match verify_step(&era, before.state(), &forged, false) {
-            Err(e) => writeln!(out, "     a forged step naming erin as the winner (even with the gate waived) is refused: {e}\n")?,
+            Err(e) => writeln!(out, "     a forged step naming {forged_name} as the winner instead of the drawn one (even with the gate waived) is refused: {e}\n")?,
             Ok(_) => return Err("a forged emission step verified".into()),
         }
     }

@@ -549,7 +549,7 @@ fn demo_tells_the_whole_story_and_adds_up() {
         ))
         .stdout(predicate::str::contains("already joined"))
         .stdout(predicate::str::contains(
-            "a forged step naming erin as the winner",
+            "as the winner instead of the drawn one",
         ))
         .stdout(predicate::str::contains("alice mints 1000000 dBTC"))
         .stdout(predicate::str::contains(
