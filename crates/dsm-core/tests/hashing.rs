@@ -123,7 +123,7 @@ fn tag_labels_are_frozen() {
         (Tag::DbtcWithdrawal, "DSM/v1/dbtc/withdrawal"),
         (Tag::DbtcDecline, "DSM/v1/dbtc/decline"),
         (Tag::RecoveryRing, "DSM/v1/recovery/ring"),
-        (Tag::RecoveryCapsuleKey, "DSM/v1/recovery/capsule-key"),
+        (Tag::RecoveryCapsuleKey, "DSM/v1/recovery/sealing-key"),
         (Tag::RecoveryAuthority, "DSM/v1/recovery/authority"),
         (Tag::RecoveryStream, "DSM/v1/recovery/stream"),
         (Tag::RecoveryNonce, "DSM/v1/recovery/nonce"),
