@@ -180,12 +180,21 @@ impl BtcMint {
     /// The key of the funding outpoint this mint spends, from its transaction bytes alone
     /// (`None` if they do not parse).
     pub fn outpoint_key(&self) -> Option<Digest> {
+        self.claimed().map(|(key, _)| key)
+    }
+
+    /// What the mint claims, from its transaction bytes alone (nothing verified): the
+    /// outpoint key and the output's value. `None` if the bytes do not parse or the output
+    /// does not exist. The verified values come from [`crate::source::TokenRules`].
+    pub fn claimed(&self) -> Option<(Digest, Amount)> {
         let tx: bitcoin::Transaction =
             bitcoin::consensus::encode::deserialize(&self.proof.0.tx).ok()?;
-        Some(outpoint_key(&bitcoin::OutPoint {
+        let out = tx.output.get(self.proof.0.vout as usize)?;
+        let key = outpoint_key(&bitcoin::OutPoint {
             txid: tx.compute_txid(),
             vout: self.proof.0.vout,
-        }))
+        });
+        Some((key, Amount(u128::from(out.value.to_sat()))))
     }
 }
 

@@ -525,11 +525,11 @@ impl TokenRules {
                 }
             }
             Source::BtcDeposit(m) => {
-                let key = self.check_deposit(p, &child.device, m)?.0;
-                if key.1 != amount {
+                let (key, sats) = self.check_deposit(p, &child.device, m)?;
+                if sats != amount {
                     return Err(TokenError::AmountMismatch);
                 }
-                if self.btc_outpoints.contains(&key.0) {
+                if self.btc_outpoints.contains(&key) {
                     return Err(TokenError::DoubleMint);
                 }
             }
@@ -603,9 +603,10 @@ impl TokenRules {
             self.withdrawals_refunded.insert(d.request.id());
         }
         if let Source::BtcDeposit(m) = &proof.source {
-            let p = self.policies.get(&m.token).expect("checked");
-            let ((key, _), _) = self.check_deposit(p, &child.device, m)?;
-            self.btc_outpoints.insert(key);
+            // Verified by `check_source` above; the key needs only the transaction bytes.
+            if let Some(key) = m.outpoint_key() {
+                self.btc_outpoints.insert(key);
+            }
         }
         if let Source::VaultResolve(r) = &proof.source {
             self.resolutions
@@ -614,13 +615,13 @@ impl TokenRules {
         Ok(proof)
     }
 
-    /// Verifies a deposit for `device` under `p`'s bridge: `((outpoint key, amount), deposit)`.
+    /// Verifies a deposit for `device` under `p`'s bridge: `(outpoint key, amount)`.
     pub fn check_deposit(
         &self,
         p: &TokenPolicy,
         device: &DeviceId,
         m: &BtcMint,
-    ) -> Result<((Digest, Amount), dsm_btc::Deposit), TokenError> {
+    ) -> Result<(Digest, Amount), TokenError> {
         let bridge = p
             .bitcoin
             .as_ref()
@@ -643,11 +644,8 @@ impl TokenRules {
             &m.proof.0,
         )?;
         Ok((
-            (
-                crate::dbtc::outpoint_key(&d.outpoint),
-                Amount(u128::from(d.sats)),
-            ),
-            d,
+            crate::dbtc::outpoint_key(&d.outpoint),
+            Amount(u128::from(d.sats)),
         ))
     }
 

@@ -611,16 +611,17 @@ impl Wallet {
         token: &TokenId,
         evidence: dsm_btc::DepositEvidence,
     ) -> Result<(Amount, Digest), WalletError> {
-        let p = self
-            .rules
-            .policy(token)
-            .ok_or_else(|| usage("this wallet holds no policy for that token"))?
-            .clone();
         let m = dsm_token::dbtc::BtcMint {
             token: *token,
             proof: dsm_token::dbtc::DepositProof(evidence),
         };
-        let ((key, amount), _) = self.rules.check_deposit(&p, &self.device_id(), &m)?;
+        // The claimed outpoint and amount; `apply_source` verifies the deposit once (SPV,
+        // keeper, commitment, depth) and refuses a head whose amount is not the verified one.
+        let (key, amount) = m
+            .claimed()
+            .ok_or(TokenError::Spv(dsm_btc::SpvError::Malformed(
+                "transaction or output",
+            )))?;
         if self.rules.outpoint_used(&key) {
             return Err(TokenError::DoubleMint.into());
         }

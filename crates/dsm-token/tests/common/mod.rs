@@ -97,13 +97,11 @@ impl Device {
             Source::WithdrawRefund(d) => {
                 self.head.allocation_child(&token, d.request.amount, cause)
             }
+            // The claimed amount (or one unit if the bytes do not parse), so that the rules
+            // report why a deposit is refused.
             Source::BtcDeposit(m) => {
-                let p = rules.policy(&token).expect("policy").clone();
-                match rules.check_deposit(&p, &self.id(), m) {
-                    Ok(((_, a), _)) => self.head.allocation_child(&token, a, cause),
-                    // Build a one-unit head so the rules report why the deposit is refused.
-                    Err(_) => self.head.allocation_child(&token, Amount(1), cause),
-                }
+                self.head
+                    .allocation_child(&token, m.claimed().map_or(Amount(1), |(_, a)| a), cause)
             }
         }
         .map_err(|_| dsm_token::source::TokenError::AmountMismatch)?;
