@@ -598,21 +598,31 @@ impl TokenRules {
             }
             return Err(e);
         }
-        self.used.insert(child.cause);
-        if let Source::WithdrawRefund(d) = &proof.source {
-            self.withdrawals_refunded.insert(d.request.id());
-        }
-        if let Source::BtcDeposit(m) = &proof.source {
-            // Verified by `check_source` above; the key needs only the transaction bytes.
-            if let Some(key) = m.outpoint_key() {
-                self.btc_outpoints.insert(key);
-            }
-        }
-        if let Source::VaultResolve(r) = &proof.source {
-            self.resolutions
-                .insert(r.lock.policy.vault_id(), r.digest());
-        }
+        self.record_source(child, &proof);
         Ok(proof)
+    }
+
+    /// Records a source `check_source` accepted for `child` as applied: its cause is used,
+    /// and what it consumed (a deposit's outpoint, a declined withdrawal, a vault's
+    /// resolution) cannot be used again.
+    pub fn record_source(&mut self, child: &DeviceHead, proof: &SourceProof) {
+        self.used.insert(child.cause);
+        match &proof.source {
+            Source::WithdrawRefund(d) => {
+                self.withdrawals_refunded.insert(d.request.id());
+            }
+            // Verified by `check_source`; the key needs only the transaction bytes.
+            Source::BtcDeposit(m) => {
+                if let Some(key) = m.outpoint_key() {
+                    self.btc_outpoints.insert(key);
+                }
+            }
+            Source::VaultResolve(r) => {
+                self.resolutions
+                    .insert(r.lock.policy.vault_id(), r.digest());
+            }
+            _ => {}
+        }
     }
 
     /// Verifies a deposit for `device` under `p`'s bridge: `(outpoint key, amount)`.

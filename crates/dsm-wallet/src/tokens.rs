@@ -289,9 +289,8 @@ impl Wallet {
         } else {
             self.head.allocation_child(&t, amount, cause)?
         };
+        self.rules.check_source(&self.head, &head, &proof)?;
         let bytes = proof.to_bytes();
-        let mut rules = self.rules.clone();
-        rules.apply_source(&self.head, &head, &bytes)?;
         let entry = HistoryEntry {
             height: head.height,
             kind,
@@ -307,8 +306,8 @@ impl Wallet {
             .put(Table::History, history_key(head.height), json(&entry))
             .put(Table::Sources, cause.as_bytes().to_vec(), bytes);
         self.commit_head_change(&b)?;
+        self.rules.record_source(&head, &proof);
         self.head = head;
-        self.rules = rules;
         Ok(&self.head)
     }
 
