@@ -416,18 +416,23 @@ impl TokenRules {
     /// May `step` move its token? Known policy (or an allowed label token), not
     /// soulbound, and the receiver on the allowlist of an allowlist-only token.
     pub fn check_transfer(&self, step: &RelationshipStep) -> Result<(), TokenError> {
-        if self.legacy.contains(&step.token) {
+        self.check_recipient(&step.token, &step.receiver)
+    }
+
+    /// May `token` move to `receiver` (by transfer, or by locking it in a vault for it)?
+    pub fn check_recipient(&self, token: &TokenId, receiver: &DeviceId) -> Result<(), TokenError> {
+        if self.legacy.contains(token) {
             return Ok(());
         }
         let p = self
             .policies
-            .get(&step.token)
-            .ok_or(TokenError::UnknownPolicy(step.token))?;
+            .get(token)
+            .ok_or(TokenError::UnknownPolicy(*token))?;
         if p.kind == TokenKind::Soulbound {
             return Err(TokenError::Soulbound(p.ticker.clone()));
         }
         if p.transfers == TransferRule::AllowlistOnly {
-            self.holder_allowed(p, &step.receiver, None)?;
+            self.holder_allowed(p, receiver, None)?;
         }
         Ok(())
     }
@@ -515,7 +520,7 @@ impl TokenRules {
             Source::VaultLock(v) => {
                 v.validate()?;
                 // Locking hands value to the beneficiary's branch: a transfer rule applies.
-                self.vault_transfer_allowed(p, &v.beneficiary)?;
+                self.check_recipient(&v.token, &v.beneficiary)?;
                 if v.creator.device_id() != child.device || v.creator_parent_head != parent.digest()
                 {
                     return Err(TokenError::WrongTarget);
@@ -698,20 +703,6 @@ impl TokenRules {
     /// True when the funding outpoint with this key minted before.
     pub fn outpoint_used(&self, key: &Digest) -> bool {
         self.btc_outpoints.contains(key)
-    }
-
-    fn vault_transfer_allowed(
-        &self,
-        p: &TokenPolicy,
-        beneficiary: &DeviceId,
-    ) -> Result<(), TokenError> {
-        if p.kind == TokenKind::Soulbound {
-            return Err(TokenError::Soulbound(p.ticker.clone()));
-        }
-        if p.transfers == TransferRule::AllowlistOnly {
-            self.holder_allowed(p, beneficiary, None)?;
-        }
-        Ok(())
     }
 
     /// Checks a resolution on its own: the lock verifies and the witness satisfies the

@@ -256,16 +256,7 @@ impl Wallet {
     /// Refuses, before anything is signed, a transfer the token's policy forbids (unknown
     /// policy, soulbound, receiver not on the allowlist).
     pub fn check_outgoing(&self, token: &TokenId, receiver: &DeviceId) -> Result<(), WalletError> {
-        let step = dsm_core::chain::RelationshipStep {
-            relationship: dsm_core::chain::RelationshipKey::between(&self.device_id(), receiver),
-            parent_tip: dsm_core::chain::TipDigest(Digest::ZERO),
-            sender: self.device_id(),
-            receiver: *receiver,
-            token: *token,
-            amount: Amount(1),
-            sender_parent_head: self.head.digest(),
-        };
-        self.rules.check_transfer(&step).map_err(|e| match e {
+        self.rules.check_recipient(token, receiver).map_err(|e| match e {
             TokenError::UnknownPolicy(_) => usage(format!(
                 "this wallet holds no policy for token {}; import it with `dsm token import` (or use --token DEV for the non-production dev token)",
                 token.digest().to_hex()
