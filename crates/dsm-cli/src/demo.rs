@@ -90,7 +90,7 @@ fn dev(w: &Wallet) -> u128 {
     w.balance(&cash()).0
 }
 
-/// One session over real TCP on loopback; the payee's outgoing frames can be faulted.
+/// One session paying `amounts` of CASH over real TCP on loopback.
 fn over_tcp(
     payer: &mut Wallet,
     payee: &mut Wallet,
@@ -98,10 +98,22 @@ fn over_tcp(
     fault: Option<(Fault, usize)>,
     timeout: Duration,
 ) -> Result<(Report, Report, String), Error> {
+    let transfers = amounts.iter().map(|a| (cash(), Amount(*a))).collect();
+    over_tcp_transfers(payer, payee, transfers, fault, timeout)
+}
+
+/// One session carrying `transfers` over real TCP on loopback; the payee's outgoing frames
+/// can be faulted.
+fn over_tcp_transfers(
+    payer: &mut Wallet,
+    payee: &mut Wallet,
+    transfers: Vec<(TokenId, Amount)>,
+    fault: Option<(Fault, usize)>,
+    timeout: Duration,
+) -> Result<(Report, Report, String), Error> {
     let listener = TcpListener::bind("127.0.0.1:0", timeout)?;
     let addr = listener.local_addr()?.to_string();
     let peer = payee.device_id();
-    let transfers = amounts.iter().map(|a| (cash(), Amount(*a))).collect();
     std::thread::scope(|s| {
         let h = s.spawn(move || -> Result<Report, dsm_transport::TransportError> {
             let (link, _) = listener.accept()?;
@@ -113,33 +125,6 @@ fn over_tcp(
         });
         let mut link = tcp_dial(addr.as_str(), timeout)?;
         let rd = driver::run(&mut Session::dialer(peer, transfers), payer, &mut link);
-        drop(link);
-        let rl = h.join().map_err(|_| "listener thread panicked")??;
-        Ok((rd, rl, addr))
-    })
-}
-
-/// One transfer of `amount` of `token` over real TCP on loopback.
-fn over_tcp_token(
-    payer: &mut Wallet,
-    payee: &mut Wallet,
-    token: TokenId,
-    amount: u128,
-) -> Result<(Report, Report, String), Error> {
-    let listener = TcpListener::bind("127.0.0.1:0", T)?;
-    let addr = listener.local_addr()?.to_string();
-    let peer = payee.device_id();
-    std::thread::scope(|s| {
-        let h = s.spawn(move || -> Result<Report, dsm_transport::TransportError> {
-            let (mut link, _) = listener.accept()?;
-            Ok(driver::run(&mut Session::listener(), payee, &mut link))
-        });
-        let mut link = tcp_dial(addr.as_str(), T)?;
-        let rd = driver::run(
-            &mut Session::dialer(peer, vec![(token, Amount(amount))]),
-            payer,
-            &mut link,
-        );
         drop(link);
         let rl = h.join().map_err(|_| "listener thread panicked")??;
         Ok((rd, rl, addr))
@@ -684,7 +669,13 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         Err(e) => writeln!(out, "     the same deposit again: {e}")?,
         Ok(_) => return Err("a deposit minted twice".into()),
     }
-    let (ra, _, _) = over_tcp_token(&mut alice, &mut bob, dbtc_id, 400_000)?;
+    let (ra, _, _) = over_tcp_transfers(
+        &mut alice,
+        &mut bob,
+        vec![(dbtc_id, Amount(400_000))],
+        None,
+        T,
+    )?;
     ok(&ra)?;
     writeln!(
         out,
