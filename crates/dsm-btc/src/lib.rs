@@ -186,6 +186,16 @@ pub struct Checkpoint {
     pub header: Header,
 }
 
+impl Checkpoint {
+    /// The checkpoint at `height` with the 80-byte `header`.
+    pub fn parse(height: u32, header: &[u8; 80]) -> Result<Checkpoint, SpvError> {
+        Ok(Checkpoint {
+            height,
+            header: parse_header(header)?,
+        })
+    }
+}
+
 /// Parses an 80-byte header.
 pub fn parse_header(b: &[u8]) -> Result<Header, SpvError> {
     if b.len() != 80 {

@@ -39,10 +39,7 @@ pub struct BitcoinBridge {
 impl BitcoinBridge {
     /// The checkpoint.
     pub fn checkpoint(&self) -> Result<Checkpoint, dsm_btc::SpvError> {
-        Ok(Checkpoint {
-            height: self.checkpoint_height,
-            header: dsm_btc::parse_header(&self.checkpoint_header)?,
-        })
+        Checkpoint::parse(self.checkpoint_height, &self.checkpoint_header)
     }
 
     /// Structural rules.
@@ -113,14 +110,8 @@ pub fn outpoint_key(outpoint: &bitcoin::OutPoint) -> Digest {
 }
 
 /// A deposit proof: the Bitcoin evidence for one HTLC output.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DepositProof(pub DepositEvidence);
-
-impl std::hash::Hash for DepositProof {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.to_bytes().hash(state)
-    }
-}
 
 /// The most headers a deposit proof carries.
 pub const MAX_PROOF_HEADERS: usize = 4_000;
@@ -265,18 +256,12 @@ impl Canonical for WithdrawalRequest {
 /// The keeper's proven payment of a withdrawal: a buried Bitcoin transaction paying the
 /// request's script at least its amount and committing to its id. It makes the request's
 /// burn final; no refund is accepted after it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct WithdrawalPayment {
     /// The request.
     pub request: WithdrawalRequest,
     /// The Bitcoin evidence.
     pub evidence: dsm_btc::InclusionEvidence,
-}
-
-impl std::hash::Hash for WithdrawalPayment {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.to_bytes().hash(state)
-    }
 }
 
 impl Canonical for WithdrawalPayment {

@@ -676,10 +676,8 @@ pub fn check_condition(
             }
         }
         (Condition::Bitcoin(b), Witness::Bitcoin(e)) => {
-            let checkpoint = dsm_btc::Checkpoint {
-                height: b.checkpoint_height,
-                header: dsm_btc::parse_header(&b.checkpoint_header).map_err(VaultError::Bitcoin)?,
-            };
+            let checkpoint = dsm_btc::Checkpoint::parse(b.checkpoint_height, &b.checkpoint_header)
+                .map_err(VaultError::Bitcoin)?;
             dsm_btc::verify_payment(
                 b.network,
                 &checkpoint,
