@@ -9,7 +9,7 @@ use crate::wallet::{EmissionSync, Wallet, WalletError};
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::identity::DeviceId;
-use dsm_token::djte::{verify_step, EmissionStep};
+use dsm_token::djte::{verify_step, EmissionLedger, EmissionStep};
 
 /// What a join did.
 #[derive(Clone, Debug)]
@@ -37,6 +37,15 @@ pub fn sync_emissions(
     nodes: &NodeSet,
     token: &TokenId,
 ) -> Result<EmissionSync, OnlineError> {
+    Ok(sync_ledger(w, nodes, token)?.0)
+}
+
+/// [`sync_emissions`], also returning the vault as rebuilt and extended.
+fn sync_ledger(
+    w: &mut Wallet,
+    nodes: &NodeSet,
+    token: &TokenId,
+) -> Result<(EmissionSync, EmissionLedger), OnlineError> {
     let mut ledger = w.emission_ledger(token)?;
     let mut new_steps = 0;
     let mut credited = Vec::new();
@@ -63,11 +72,12 @@ pub fn sync_emissions(
         new_steps += 1;
     }
     credited.extend(w.credit_pending_emissions(token)?);
-    Ok(EmissionSync {
+    let sync = EmissionSync {
         new_steps,
         state: ledger.state().clone(),
         credited,
-    })
+    };
+    Ok((sync, ledger))
 }
 
 /// Joins `token`'s emissions: proves the join gate with this wallet's payments to the
@@ -87,8 +97,8 @@ pub fn join(w: &mut Wallet, nodes: &NodeSet, token: &TokenId) -> Result<JoinRepo
     let payments = w.gate_payments(&gate)?;
     let mut synced = 0;
     for _ in 0..8 {
-        synced += sync_emissions(w, nodes, token)?.new_steps;
-        let mut ledger = w.emission_ledger(token)?;
+        let (sync, mut ledger) = sync_ledger(w, nodes, token)?;
+        synced += sync.new_steps;
         if ledger.has_joined(&w.device_id()) {
             return Err(wallet_err(format!(
                 "this device has already joined {}'s emissions",
