@@ -6,12 +6,8 @@
 mod common;
 use common::*;
 use dsm_core::chain::{Amount, TokenId};
-use dsm_core::hash::tagged_hash;
-use dsm_core::tags::Tag;
 use dsm_protocol::session::Session;
-use dsm_token::policy::{
-    BurnRule, InitialAllocation, Issuers, JoinGate, TokenKind, TokenPolicy, TransferRule,
-};
+use dsm_token::policy::{InitialAllocation, Issuers, JoinGate, TokenKind};
 use dsm_transport::memory_pair;
 use dsm_wallet::driver::{run, Report};
 use dsm_wallet::emissions::{join, sync_emissions};
@@ -33,26 +29,6 @@ fn pay(payer: &mut Wallet, payee: &mut Wallet, t: TokenId, amount: u128) -> (Rep
         drop(la);
         (rd, h.join().unwrap())
     })
-}
-
-fn gold(issuer: &Wallet, kind: TokenKind) -> TokenPolicy {
-    TokenPolicy {
-        ticker: "GOLD".into(),
-        decimals: 0,
-        kind,
-        cap: Amount(10_000),
-        salt: tagged_hash(Tag::Token, &[b"wallet-test-gold"]),
-        issuers: Issuers {
-            threshold: 1,
-            keys: vec![issuer.identity().public_key.clone()],
-        },
-        burn: BurnRule::Holder,
-        transfers: TransferRule::Free,
-        allowlist: None,
-        initial: Vec::new(),
-        djte: None,
-        bitcoin: None,
-    }
 }
 
 #[test]

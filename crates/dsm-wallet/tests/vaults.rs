@@ -5,35 +5,13 @@
 mod common;
 use common::*;
 use dsm_core::chain::Amount;
-use dsm_core::hash::tagged_hash;
-use dsm_core::tags::Tag;
-use dsm_token::policy::{BurnRule, Issuers, TokenKind, TokenPolicy, TransferRule};
+use dsm_token::policy::TokenKind;
 use dsm_token::vault::{Branch, Condition};
 use dsm_wallet::dlv::{resolve, sync_vault};
 use dsm_wallet::nodes::{NodeSet, Replication};
-use dsm_wallet::{VaultStatus, Wallet, WitnessMaterial};
+use dsm_wallet::{VaultStatus, WitnessMaterial};
 use sha2::Digest as _;
 use std::time::Duration;
-
-fn gold(issuer: &Wallet) -> TokenPolicy {
-    TokenPolicy {
-        ticker: "GOLD".into(),
-        decimals: 0,
-        kind: TokenKind::Fungible,
-        cap: Amount(10_000),
-        salt: tagged_hash(Tag::Token, &[b"vault-test-gold"]),
-        issuers: Issuers {
-            threshold: 1,
-            keys: vec![issuer.identity().public_key.clone()],
-        },
-        burn: BurnRule::Holder,
-        transfers: TransferRule::Free,
-        allowlist: None,
-        initial: Vec::new(),
-        djte: None,
-        bitcoin: None,
-    }
-}
 
 fn material(pre: &[u8], work: u64) -> WitnessMaterial {
     WitnessMaterial {
@@ -54,7 +32,7 @@ fn claim_and_refund_race_at_the_nodes_and_exactly_one_wins() {
     for round in 0..4 {
         let (mut alice, alice_store) = memory_wallet(0);
         let (mut bob, _) = memory_wallet(0);
-        let p = gold(&alice);
+        let p = gold(&alice, TokenKind::Fungible);
         let (t, _) = alice.import_policy(p.clone(), None).unwrap();
         bob.import_policy(p, None).unwrap();
         alice.mint(&t, Amount(500)).unwrap();
@@ -126,7 +104,7 @@ fn claim_and_refund_race_at_the_nodes_and_exactly_one_wins() {
 fn witnesses_are_built_from_what_the_wallet_holds() {
     let (mut alice, _) = memory_wallet(0);
     let (mut bob, _) = memory_wallet(0);
-    let p = gold(&alice);
+    let p = gold(&alice, TokenKind::Fungible);
     let (t, _) = alice.import_policy(p.clone(), None).unwrap();
     bob.import_policy(p, None).unwrap();
     alice.mint(&t, Amount(100)).unwrap();
@@ -169,7 +147,7 @@ fn witnesses_are_built_from_what_the_wallet_holds() {
 fn an_offline_double_resolution_is_detected() {
     let (mut alice, _) = memory_wallet(0);
     let (mut bob, bob_store) = memory_wallet(0);
-    let p = gold(&alice);
+    let p = gold(&alice, TokenKind::Fungible);
     let (t, _) = alice.import_policy(p.clone(), None).unwrap();
     bob.import_policy(p, None).unwrap();
     alice.mint(&t, Amount(100)).unwrap();

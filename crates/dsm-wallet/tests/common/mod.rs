@@ -203,3 +203,25 @@ pub fn three_nodes() -> Nodes {
         _dir: dir,
     }
 }
+
+/// A GOLD token of `kind` with `issuer` as its only issuer (threshold 1), cap 10,000,
+/// holders may burn.
+pub fn gold(issuer: &Wallet, kind: dsm_token::policy::TokenKind) -> dsm_token::TokenPolicy {
+    dsm_token::TokenPolicy {
+        ticker: "GOLD".into(),
+        decimals: 0,
+        kind,
+        cap: dsm_core::chain::Amount(10_000),
+        salt: dsm_core::hash::tagged_hash(dsm_core::tags::Tag::Token, &[b"wallet-test-gold"]),
+        issuers: dsm_token::policy::Issuers {
+            threshold: 1,
+            keys: vec![issuer.identity().public_key.clone()],
+        },
+        burn: dsm_token::policy::BurnRule::Holder,
+        transfers: dsm_token::policy::TransferRule::Free,
+        allowlist: None,
+        initial: Vec::new(),
+        djte: None,
+        bitcoin: None,
+    }
+}
