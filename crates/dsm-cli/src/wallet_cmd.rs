@@ -444,6 +444,7 @@ pub fn history(ctx: &Ctx) -> Res {
                     EntryKind::VaultRefunded => "vault-refund",
                     EntryKind::WithdrawalRequested => "withdraw",
                     EntryKind::WithdrawalRefunded => "withdraw-back",
+                    EntryKind::Succession => "succession",
                 };
                 let sign = match e.kind {
                     EntryKind::Sent
@@ -451,6 +452,7 @@ pub fn history(ctx: &Ctx) -> Res {
                     | EntryKind::VaultLocked
                     | EntryKind::WithdrawalRequested => "-",
                     EntryKind::Refused => "±0 of ",
+                    EntryKind::Succession => "",
                     _ => "+",
                 };
                 writeln!(

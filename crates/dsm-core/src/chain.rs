@@ -224,6 +224,10 @@ pub enum TransitionKind {
     /// A burn: value leaves circulation; balances decrease, tree unchanged; `cause` is the
     /// digest of the burn statement the token layer checks.
     Burn = 6,
+    /// A succession: the first head after CREATE of a device that succeeds a tombstoned
+    /// device of the same genesis (PROTOCOL.md §20); balances are the recovered head's,
+    /// tree unchanged (empty); `cause` is the succession's digest.
+    Succeed = 7,
 }
 
 impl TransitionKind {
@@ -236,6 +240,7 @@ impl TransitionKind {
             4 => TransitionKind::Refuse,
             5 => TransitionKind::Release,
             6 => TransitionKind::Burn,
+            7 => TransitionKind::Succeed,
             _ => return None,
         })
     }
@@ -303,6 +308,16 @@ impl DeviceHead {
             TransitionKind::Burn,
             cause,
         )
+    }
+
+    /// The SUCCEED head that follows this CREATE head: the recovered `balances`, tree
+    /// unchanged, `cause` the succession's digest (PROTOCOL.md §20). `None` unless `self`
+    /// is a CREATE head.
+    pub fn succession_child(&self, balances: Balances, cause: Digest) -> Option<DeviceHead> {
+        if self.kind != TransitionKind::Create || self.height != 0 {
+            return None;
+        }
+        self.source_child(balances, TransitionKind::Succeed, cause).ok()
     }
 
     fn source_child(

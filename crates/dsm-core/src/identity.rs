@@ -96,6 +96,10 @@ pub struct GenesisRecord {
     pub founding_key: PublicKey,
     /// The revealed contributions, sorted by contributor.
     pub contributions: Vec<EntropyReveal>,
+    /// The public key of the identity's recovery authority (derived from its mnemonic,
+    /// PROTOCOL.md §20), or `None` for an identity that cannot be recovered. Only this key
+    /// may sign a tombstone or a succession for a device of this genesis.
+    pub recovery_authority: Option<PublicKey>,
 }
 
 impl Canonical for GenesisRecord {
@@ -103,6 +107,7 @@ impl Canonical for GenesisRecord {
     fn encode(&self, w: &mut Writer) {
         w.message(1, &self.founding_key);
         w.repeated_message(2, &self.contributions);
+        w.optional_message(3, self.recovery_authority.as_ref());
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let founding_key = r.message(1)?;
@@ -120,9 +125,11 @@ impl Canonical for GenesisRecord {
                 "contributions must be sorted by contributor, without duplicates",
             ));
         }
+        let recovery_authority = r.optional_message(3)?;
         Ok(GenesisRecord {
             founding_key,
             contributions,
+            recovery_authority,
         })
     }
 }
@@ -168,6 +175,7 @@ pub enum CeremonyError {
 #[derive(Debug)]
 pub struct GenesisCeremony {
     founding_key: PublicKey,
+    recovery_authority: Option<PublicKey>,
     commitments: Vec<(Digest, Digest)>,
     reveals: Vec<EntropyReveal>,
     closed: bool,
@@ -178,10 +186,16 @@ impl GenesisCeremony {
     pub fn new(founding_key: PublicKey) -> Self {
         GenesisCeremony {
             founding_key,
+            recovery_authority: None,
             commitments: Vec::new(),
             reveals: Vec::new(),
             closed: false,
         }
+    }
+
+    /// Names the identity's recovery authority (PROTOCOL.md §20); the record commits to it.
+    pub fn set_recovery_authority(&mut self, authority: PublicKey) {
+        self.recovery_authority = Some(authority);
     }
 
     /// Records a contributor's commitment.
@@ -239,6 +253,7 @@ impl GenesisCeremony {
         Ok(GenesisRecord {
             founding_key: self.founding_key,
             contributions: self.reveals,
+            recovery_authority: self.recovery_authority,
         })
     }
 }

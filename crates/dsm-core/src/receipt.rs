@@ -265,6 +265,10 @@ pub enum ReceiptError {
     /// Step 9: the verifier holds equivocation evidence against this device.
     #[error("device {0} is a known equivocator and is refused forever")]
     Equivocator(DeviceId),
+    /// Step 9: the verifier holds a tombstone for this device: it was lost and replaced by
+    /// recovery (PROTOCOL.md §20), and its successor speaks for the identity now.
+    #[error("device {0} was tombstoned by its identity's recovery and is refused; deal with its successor")]
+    Tombstoned(DeviceId),
     /// Step 9: the verifier already saw a different successor of this party's parent head:
     /// together with the stored statement this is equivocation evidence.
     #[error("{party:?}: parent head already has another successor ({existing})")]
@@ -287,6 +291,12 @@ pub enum ReceiptError {
 pub trait ChainView {
     /// True if the verifier holds an equivocation proof against `device`.
     fn is_equivocator(&self, device: &DeviceId) -> bool;
+    /// True if the verifier holds a verified tombstone for `device` (PROTOCOL.md §20): the
+    /// device was replaced by recovery and nothing it signs is taken any more.
+    fn is_tombstoned(&self, device: &DeviceId) -> bool {
+        let _ = device;
+        false
+    }
     /// The successor of `parent` in `device`'s chain, if the verifier saw one.
     fn head_successor(&self, device: &DeviceId, parent: &HeadDigest) -> Option<HeadDigest>;
     /// The child of `parent` on `relationship`, if the verifier saw one.
@@ -458,6 +468,9 @@ fn check_view(
 ) -> Result<bool, ReceiptError> {
     if view.is_equivocator(device) {
         return Err(ReceiptError::Equivocator(*device));
+    }
+    if view.is_tombstoned(device) {
+        return Err(ReceiptError::Tombstoned(*device));
     }
     match view.head_successor(device, parent) {
         None => Ok(false),

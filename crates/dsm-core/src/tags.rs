@@ -135,6 +135,14 @@ pub enum Tag {
     RecoveryNonce,
     /// A capsule's digest (the next capsule's `prev`) and its AEAD associated data: `(canonical Capsule without ciphertext)`.
     RecoveryCapsule,
+    /// The slot key of capsule `index` in a stream at the storage nodes: `(u64be(index))`.
+    RecoverySlot,
+    /// A signed tombstone's digest (what the recovery authority signs): `(canonical Tombstone)`.
+    RecoveryTombstone,
+    /// A signed succession's digest (what the recovery authority signs): `(canonical Succession)`.
+    RecoverySuccession,
+    /// A counterparty's answer to a succession (what it signs): `(canonical SuccessionAnswer)`.
+    RecoveryAnswer,
 }
 
 impl Tag {
@@ -198,6 +206,10 @@ impl Tag {
         Tag::RecoveryStream,
         Tag::RecoveryNonce,
         Tag::RecoveryCapsule,
+        Tag::RecoverySlot,
+        Tag::RecoveryTombstone,
+        Tag::RecoverySuccession,
+        Tag::RecoveryAnswer,
     ];
 
     /// The ASCII label that is hashed for this tag.
@@ -261,6 +273,10 @@ impl Tag {
             Tag::RecoveryStream => "DSM/v1/recovery/stream",
             Tag::RecoveryNonce => "DSM/v1/recovery/nonce",
             Tag::RecoveryCapsule => "DSM/v1/recovery/capsule",
+            Tag::RecoverySlot => "DSM/v1/recovery/slot",
+            Tag::RecoveryTombstone => "DSM/v1/recovery/tombstone",
+            Tag::RecoverySuccession => "DSM/v1/recovery/succession",
+            Tag::RecoveryAnswer => "DSM/v1/recovery/answer",
         }
     }
 }

@@ -654,6 +654,7 @@ fn genesis_record(max: usize) -> impl Strategy<Value = GenesisRecord> {
         GenesisRecord {
             founding_key,
             contributions,
+            recovery_authority: None,
         }
     })
 }
@@ -858,6 +859,7 @@ fn explicit_zero_scalars_are_default_present() {
             contributor: Digest([1; 32]),
             secret: [2; 32],
         }],
+        recovery_authority: None,
     };
     let mut fs = parse(&g.to_bytes());
     let mut pk = parse(&fs[0].body);
@@ -1087,6 +1089,7 @@ fn size_limits_hold_at_the_boundary() {
                 secret: [0xee; 32],
             })
             .collect(),
+        recovery_authority: None,
     };
     let bytes = g.to_bytes();
     assert!(bytes.len() <= GenesisRecord::MAX_ENCODED_LEN);
@@ -1145,6 +1148,7 @@ fn genesis_contributions_must_be_sorted_unique_and_present() {
                 secret: [i; 32],
             })
             .collect(),
+        recovery_authority: None,
     };
     let bytes = g.to_bytes();
     assert_eq!(GenesisRecord::from_bytes(&bytes), Ok(g.clone()));
@@ -1294,6 +1298,7 @@ fn varint_edge_cases() {
             contributor: Digest([1; 32]),
             secret: [2; 32],
         }],
+        recovery_authority: None,
     };
     let mut fs = parse(&g.to_bytes());
     let mut pk = parse(&fs[0].body);
@@ -1434,6 +1439,7 @@ fn smt_proof_and_genesis_wire_formats_are_pinned() {
             contributor: Digest([0x88; 32]),
             secret: [0x99; 32],
         }],
+        recovery_authority: None,
     };
     let mut e = vec![0x0a, 0x24, 0x08, 0x02, 0x12, 0x20];
     e.extend_from_slice(&[0x77; 32]);

@@ -128,6 +128,10 @@ fn tag_labels_are_frozen() {
         (Tag::RecoveryStream, "DSM/v1/recovery/stream"),
         (Tag::RecoveryNonce, "DSM/v1/recovery/nonce"),
         (Tag::RecoveryCapsule, "DSM/v1/recovery/capsule"),
+        (Tag::RecoverySlot, "DSM/v1/recovery/slot"),
+        (Tag::RecoveryTombstone, "DSM/v1/recovery/tombstone"),
+        (Tag::RecoverySuccession, "DSM/v1/recovery/succession"),
+        (Tag::RecoveryAnswer, "DSM/v1/recovery/answer"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -56,6 +56,10 @@ pub enum LedgerError {
     /// The store failed (disk full, I/O error…). Nothing was committed.
     #[error("the wallet store failed: {0}")]
     Store(String),
+    /// The wallet's rules forbid this change (e.g. sending to a counterparty that has not
+    /// acknowledged this device's succession yet). Nothing was committed.
+    #[error("{0}")]
+    NotAllowed(String),
 }
 
 /// A device's committed state, as the session needs it. The wallet implements it over its

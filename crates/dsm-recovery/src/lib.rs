@@ -1,10 +1,8 @@
-//! Recovery building blocks (PROTOCOL.md §20; issue 9, in progress): the BIP-39 mnemonic
-//! of an identity's recovery authority, the keys derived from it, and encrypted,
-//! hash-chained recovery capsules.
-//!
-//! **Not built yet**: tombstones, succession, counterparty acknowledgement, capsule upload
-//! after every state change, `dsm recover`. Nothing here restores a wallet by itself, and
-//! no command exposes it; a capsule is never a balance oracle.
+//! Recovery (PROTOCOL.md §20): the BIP-39 mnemonic of an identity's recovery authority, the
+//! keys derived from it, encrypted hash-chained recovery capsules, and the tombstone,
+//! succession and answer records that replace a lost device. Pure functions and data; the
+//! wallet (`dsm-wallet::recovery`) does the I/O. A capsule is never a balance oracle: a
+//! successor spends to a counterparty only after that counterparty acknowledged it.
 //!
 //! - [`RecoveryMnemonic`]: 24 English BIP-39 words over 256 bits of entropy; parsing names
 //!   the word that is wrong.
@@ -15,8 +13,13 @@
 //!   nonce is synthetic (`H(RecoveryNonce, stream, index, BLAKE3(plaintext))`), so one key
 //!   never encrypts two plaintexts under one nonce, and the associated data binds the
 //!   stream, the index and the previous capsule, so a capsule moved elsewhere fails.
+//! - [`body`]: what a capsule holds and [`body::replay`] of a stream.
+//! - [`succession`]: tombstone, succession, notice and answer, each with one verifier.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod body;
+pub mod succession;
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -120,10 +123,24 @@ impl Default for KdfCost {
 
 /// The keys a mnemonic controls.
 pub struct RecoveryKeys {
-    capsule_key: Zeroizing<[u8; 32]>,
+    /// The capsule key and stream: the only part a device keeps (sealed) at rest.
+    pub capsules: CapsuleKey,
     authority_seed: Zeroizing<[u8; 32]>,
+}
+
+/// The capsule encryption key and the stream's address: what a device needs to write
+/// capsules, and nothing that lets it sign for the recovery authority.
+#[derive(Clone)]
+pub struct CapsuleKey {
+    key: Zeroizing<[u8; 32]>,
     /// The capsule stream's address at the storage nodes.
     pub stream: Digest,
+}
+
+impl core::fmt::Debug for CapsuleKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "CapsuleKey {{ stream: {}, key: <secret> }}", self.stream)
+    }
 }
 
 impl RecoveryKeys {
@@ -138,19 +155,51 @@ impl RecoveryKeys {
             .hash_password_into(m.entropy().as_slice(), salt.as_bytes(), s.as_mut_slice())
             .map_err(|e| RecoveryError::Kdf(e.to_string()))?;
         Ok(RecoveryKeys {
-            capsule_key: Zeroizing::new(tagged_hash(Tag::RecoveryCapsuleKey, &[s.as_slice()]).0),
+            capsules: CapsuleKey {
+                key: Zeroizing::new(tagged_hash(Tag::RecoveryCapsuleKey, &[s.as_slice()]).0),
+                stream: tagged_hash(Tag::RecoveryStream, &[s.as_slice()]),
+            },
             authority_seed: Zeroizing::new(tagged_hash(Tag::RecoveryAuthority, &[s.as_slice()]).0),
-            stream: tagged_hash(Tag::RecoveryStream, &[s.as_slice()]),
         })
     }
 
-    /// The recovery authority's signing key (the key that will sign tombstones and
-    /// successions; not used yet).
+    /// The recovery authority's signing key (ML-DSA-65): it signs tombstones and
+    /// successions, and its public key is in the identity's genesis record.
     pub fn authority_key(&self) -> dsm_core::crypto::SigningKey {
         dsm_core::crypto::SigningKey::from_seed(
             dsm_core::crypto::SuiteId::MlDsa65,
             &dsm_core::crypto::SecretSeed::from_bytes(*self.authority_seed),
         )
+    }
+
+    /// The capsule stream's address.
+    pub fn stream(&self) -> Digest {
+        self.capsules.stream
+    }
+
+    /// [`CapsuleKey::seal`].
+    pub fn seal(&self, index: u64, prev: Digest, plaintext: &[u8]) -> Capsule {
+        self.capsules.seal(index, prev, plaintext)
+    }
+
+    /// [`CapsuleKey::open`].
+    pub fn open(&self, c: &Capsule) -> Result<Zeroizing<Vec<u8>>, RecoveryError> {
+        self.capsules.open(c)
+    }
+}
+
+impl CapsuleKey {
+    /// Rebuilds a capsule key from its parts as stored by a device.
+    pub fn from_parts(key: [u8; 32], stream: Digest) -> CapsuleKey {
+        CapsuleKey {
+            key: Zeroizing::new(key),
+            stream,
+        }
+    }
+
+    /// The secret key bytes (for sealing at rest; never print them).
+    pub fn secret_bytes(&self) -> &[u8; 32] {
+        &self.key
     }
 
     /// Seals `plaintext` as capsule `index` of the stream, after the capsule with digest
@@ -165,7 +214,7 @@ impl RecoveryKeys {
             ciphertext: Vec::new(),
         };
         let ad = c.associated_data_without_ciphertext();
-        let cipher = XChaCha20Poly1305::new(&Key::from(*self.capsule_key));
+        let cipher = XChaCha20Poly1305::new(&Key::from(*self.key));
         c.ciphertext = cipher
             .encrypt(
                 &XNonce::from(nonce),
@@ -185,7 +234,7 @@ impl RecoveryKeys {
             return Err(RecoveryError::Open);
         }
         let ad = c.associated_data_without_ciphertext();
-        let cipher = XChaCha20Poly1305::new(&Key::from(*self.capsule_key));
+        let cipher = XChaCha20Poly1305::new(&Key::from(*self.key));
         let pt = cipher
             .decrypt(
                 &XNonce::from(c.nonce),

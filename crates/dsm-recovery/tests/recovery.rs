@@ -60,13 +60,13 @@ fn capsules_open_only_with_the_right_phrase_at_their_position() {
         CHEAP,
     )
     .unwrap();
-    assert_eq!(k.stream, again.stream);
+    assert_eq!(k.stream(), again.stream());
     assert_eq!(
         k.authority_key().public_key(),
         again.authority_key().public_key()
     );
     let other = RecoveryKeys::derive(&RecoveryMnemonic::from_entropy(&[2; 32]), CHEAP).unwrap();
-    assert_ne!(k.stream, other.stream);
+    assert_ne!(k.stream(), other.stream());
     let c0 = k.seal(0, Digest::ZERO, b"tips and balances at state 0");
     let c1 = k.seal(1, c0.digest(), b"tips and balances at state 1");
     assert_eq!(&*again.open(&c1).unwrap(), b"tips and balances at state 1");
@@ -74,7 +74,7 @@ fn capsules_open_only_with_the_right_phrase_at_their_position() {
     // The wrong phrase (its own stream, or this stream with its key).
     assert_eq!(other.open(&c1), Err(RecoveryError::Open));
     let mut foreign = c1.clone();
-    foreign.stream = other.stream;
+    foreign.stream = other.stream();
     assert_eq!(other.open(&foreign), Err(RecoveryError::Open));
     // Moved to another index or after another predecessor.
     let mut moved = c1.clone();
@@ -131,10 +131,10 @@ fn the_longest_consistent_chain_survives_stale_and_stray_replicas() {
     served.extend(chain[..3].iter().cloned());
     served.push(other.seal(5, Digest([1; 32]), b"stray"));
     served.push(k.seal(5, Digest([2; 32]), b"does not link"));
-    assert_eq!(consistent_chain(&k.stream, &served).unwrap(), chain);
-    assert_eq!(consistent_chain(&k.stream, &chain[..3]).unwrap().len(), 3);
+    assert_eq!(consistent_chain(&k.stream(), &served).unwrap(), chain);
+    assert_eq!(consistent_chain(&k.stream(), &chain[..3]).unwrap().len(), 3);
     // Two different capsules at one position of the chain: a fork, reported.
     let mut forked = chain.clone();
     forked.push(k.seal(2, chain[1].digest(), b"a rival state 2"));
-    assert_eq!(consistent_chain(&k.stream, &forked), Err(2));
+    assert_eq!(consistent_chain(&k.stream(), &forked), Err(2));
 }

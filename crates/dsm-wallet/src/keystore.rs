@@ -2,9 +2,13 @@
 //! derived from the passphrase by Argon2id. Layout of a sealed key (all big-endian):
 //!
 //! ```text
-//! magic "DSMK" ‖ version u8 = 1 ‖ suite u8 ‖ m_cost_kib u32 ‖ t_cost u32 ‖ p_cost u32
-//!   ‖ salt [16] ‖ nonce [24] ‖ ciphertext [32 + 16 tag]
+//! magic "DSMK" ‖ version u8 ‖ suite u8 ‖ m_cost_kib u32 ‖ t_cost u32 ‖ p_cost u32
+//!   ‖ salt [16] ‖ nonce [24] ‖ ciphertext
 //! ```
+//! Version 1 seals the 32-byte key seed (ciphertext 32 + 16 tag); version 2 seals the seed
+//! followed by the 32-byte recovery-capsule key (64 + 16), for a device of an identity with
+//! a recovery phrase (PROTOCOL.md §20): the device can write capsules but holds nothing that
+//! signs for the recovery authority.
 //! The header (everything before the ciphertext) is the AEAD's associated data, so editing
 //! the parameters or the suite makes the passphrase check fail instead of deriving garbage.
 
@@ -18,6 +22,7 @@ use zeroize::{Zeroize, Zeroizing};
 const MAGIC: &[u8; 4] = b"DSMK";
 const HEADER_LEN: usize = 4 + 1 + 1 + 12 + 16 + 24;
 const SEALED_LEN: usize = HEADER_LEN + 32 + 16;
+const SEALED_LEN_V2: usize = HEADER_LEN + 64 + 16;
 
 /// Argon2id cost parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,9 +84,22 @@ pub fn seal(
     salt: [u8; 16],
     nonce: [u8; 24],
 ) -> Result<Vec<u8>, KeystoreError> {
-    let mut out = Vec::with_capacity(SEALED_LEN);
+    seal_keys(seed, None, suite, passphrase, params, salt, nonce)
+}
+
+/// Seals `seed` and, if given, the recovery-capsule key (version 2) under `passphrase`.
+pub fn seal_keys(
+    seed: &SecretSeed,
+    capsule_key: Option<&[u8; 32]>,
+    suite: SuiteId,
+    passphrase: &[u8],
+    params: KdfParams,
+    salt: [u8; 16],
+    nonce: [u8; 24],
+) -> Result<Vec<u8>, KeystoreError> {
+    let mut out = Vec::with_capacity(SEALED_LEN_V2);
     out.extend_from_slice(MAGIC);
-    out.push(1);
+    out.push(if capsule_key.is_some() { 2 } else { 1 });
     out.push(suite as u8);
     out.extend_from_slice(&params.m_cost_kib.to_be_bytes());
     out.extend_from_slice(&params.t_cost.to_be_bytes());
@@ -90,11 +108,15 @@ pub fn seal(
     out.extend_from_slice(&nonce);
     let key = derive(passphrase, &salt, params)?;
     let cipher = XChaCha20Poly1305::new(&Key::from(*key));
+    let mut msg = Zeroizing::new(seed.expose_secret().to_vec());
+    if let Some(k) = capsule_key {
+        msg.extend_from_slice(k);
+    }
     let ct = cipher
         .encrypt(
             &XNonce::from(nonce),
             Payload {
-                msg: seed.expose_secret(),
+                msg: &msg,
                 aad: &out,
             },
         )
@@ -105,7 +127,22 @@ pub fn seal(
 
 /// Opens a sealed key with `passphrase`, returning the signing key.
 pub fn open(sealed: &[u8], passphrase: &[u8]) -> Result<SigningKey, KeystoreError> {
-    if sealed.len() != SEALED_LEN || &sealed[..4] != MAGIC || sealed[4] != 1 {
+    Ok(open_keys(sealed, passphrase)?.0)
+}
+
+/// Opens a sealed key with `passphrase`: the signing key and, for version 2, the
+/// recovery-capsule key.
+#[allow(clippy::type_complexity)]
+pub fn open_keys(
+    sealed: &[u8],
+    passphrase: &[u8],
+) -> Result<(SigningKey, Option<Zeroizing<[u8; 32]>>), KeystoreError> {
+    let v2 = match (sealed.len(), sealed.get(4)) {
+        (SEALED_LEN, Some(1)) => false,
+        (SEALED_LEN_V2, Some(2)) => true,
+        _ => return Err(KeystoreError::Malformed),
+    };
+    if &sealed[..4] != MAGIC {
         return Err(KeystoreError::Malformed);
     }
     let suite = SuiteId::from_u64(u64::from(sealed[5])).ok_or(KeystoreError::Malformed)?;
@@ -135,11 +172,17 @@ pub fn open(sealed: &[u8], passphrase: &[u8]) -> Result<SigningKey, KeystoreErro
             )
             .map_err(|_| KeystoreError::WrongPassphrase)?,
     );
-    let mut bytes: [u8; 32] = seed
-        .as_slice()
+    let mut bytes: [u8; 32] = seed[..32]
         .try_into()
         .map_err(|_| KeystoreError::Malformed)?;
+    let capsule_key = if v2 {
+        let mut k = Zeroizing::new([0u8; 32]);
+        k.copy_from_slice(&seed[32..64]);
+        Some(k)
+    } else {
+        None
+    };
     let seed = SecretSeed::from_bytes(bytes);
     bytes.zeroize();
-    Ok(SigningKey::from_seed(suite, &seed))
+    Ok((SigningKey::from_seed(suite, &seed), capsule_key))
 }

@@ -6,6 +6,7 @@
 //! the session's [`dsm_protocol::session::Ledger`], and [`driver`] runs sessions over any
 //! [`dsm_transport::Link`]. [`nodes`] replicates over storage nodes and [`online`] uses
 //! them: anchoring and settlement, evidence exchange, unilateral delivery through b0x.
+//! [`recovery`] writes recovery capsules and restores a lost device from its phrase.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -18,6 +19,7 @@ pub mod online;
 pub mod store;
 pub mod wallet;
 
+pub use wallet::recovery;
 pub use wallet::{
     token, Contact, EntryKind, HistoryEntry, VaultInfo, VaultStatus, Wallet, WalletError,
     WitnessMaterial, DEFAULT_TOKEN,

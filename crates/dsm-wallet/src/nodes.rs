@@ -117,6 +117,17 @@ pub struct AnchorReport {
     pub faults: Vec<NodeFault>,
 }
 
+/// What one placed node answered for a slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotReplica {
+    /// These bytes.
+    Holds(Vec<u8>),
+    /// Nothing is in the slot.
+    Empty,
+    /// No usable answer (down, timeout, server error).
+    Unreachable,
+}
+
 /// A set of storage nodes and how keys are replicated on them.
 pub struct NodeSet {
     nodes: Vec<String>,
@@ -430,6 +441,29 @@ impl NodeSet {
                 want: self.params.k,
             }),
         }
+    }
+
+    /// What each of slot (device, parent)'s placed nodes answers, without judging: the
+    /// caller compares replicas (recovery reads capsules this way, to report stale nodes).
+    pub fn slot_replicas(
+        &self,
+        device: &[u8; 32],
+        parent: &[u8; 32],
+    ) -> Result<Vec<(String, SlotReplica)>, ReplicationError> {
+        let mut out = Vec::new();
+        for node in self.slot_placement(device, parent)? {
+            let r = match self.request(
+                "GET",
+                &format!("{node}/v1/slots/{}/{}", hex(device), hex(parent)),
+                None,
+            ) {
+                Some((200, b)) => SlotReplica::Holds(b),
+                Some((404, _)) => SlotReplica::Empty,
+                _ => SlotReplica::Unreachable,
+            };
+            out.push((node.to_string(), r));
+        }
+        Ok(out)
     }
 
     /// The registry, sorted.

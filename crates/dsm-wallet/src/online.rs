@@ -218,6 +218,12 @@ pub struct SyncReport {
     pub dropped: Vec<String>,
     /// Node misbehaviour seen.
     pub faults: Vec<NodeFault>,
+    /// Successions of other devices this wallet answered: (lost device, verdict).
+    pub successions: Vec<(DeviceId, dsm_recovery::succession::Verdict)>,
+    /// Counterparties that answered this (recovered) device's succession.
+    pub recovery_answers: Vec<crate::wallet::recovery::CounterpartyRecovery>,
+    /// Recovery capsules uploaded now, and anything wrong with the backup.
+    pub backup: crate::wallet::recovery::BackupPush,
 }
 
 /// Synchronises with the storage nodes, in this order: learn published evidence (so known
@@ -267,6 +273,8 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
             });
         }
     }
+    report.backup = wallet.push_capsules(nodes)?;
+    report.faults.extend(std::mem::take(&mut report.backup.faults));
     for proof in wallet.evidence()? {
         if let Ok(what) = proof.verify() {
             let mark = format!("evidence-published:{}", what.device().digest().to_hex());
@@ -368,6 +376,9 @@ fn take_item(
 ) -> Result<bool, OnlineError> {
     let msg = match SessionMessage::from_bytes(bytes) {
         Ok(m) => m,
+        Err(_) if dsm_recovery::succession::RecoveryMessage::from_bytes(bytes).is_ok() => {
+            return take_recovery_item(wallet, nodes, bytes, report);
+        }
         Err(e) => {
             report
                 .dropped
@@ -412,6 +423,13 @@ fn take_proposal(
         report
             .dropped
             .push(format!("transfer {commit} is addressed to another device"));
+        return Ok(true);
+    }
+    if wallet.is_tombstoned(&p.proposal.step.sender) {
+        report.dropped.push(format!(
+            "transfer {commit} comes from a device its identity tombstoned (lost or stolen); \
+             refused"
+        ));
         return Ok(true);
     }
     if let Err(e) = verify_proposal(p, &EmptyView) {
@@ -470,6 +488,63 @@ fn take_proposal(
                 .waiting
                 .push(format!("transfer {commit}: answer not delivered yet ({e})"));
             Ok(false)
+        }
+    }
+}
+
+/// A recovery item from our b0x (PROTOCOL.md §20.4): a succession notice to answer (the
+/// answer is posted to the successor's b0x), or an answer to our own succession.
+fn take_recovery_item(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    bytes: &[u8],
+    report: &mut SyncReport,
+) -> Result<bool, OnlineError> {
+    use dsm_recovery::succession::RecoveryMessage;
+    match RecoveryMessage::from_bytes(bytes) {
+        Ok(RecoveryMessage::Notice(n)) => match wallet.answer_notice(&n) {
+            Ok((reply, verdict, lost)) => {
+                report.successions.push((lost, verdict));
+                let successor = n.succession.record.successor.device_id();
+                match nodes.b0x_post(&successor.b0x_address(), &reply.to_bytes()) {
+                    Ok(_) => Ok(true),
+                    Err(e) => {
+                        report.waiting.push(format!(
+                            "succession of {lost}: answer not delivered yet ({e})"
+                        ));
+                        Ok(false)
+                    }
+                }
+            }
+            Err(WalletError::Recovery(why)) => {
+                report
+                    .dropped
+                    .push(format!("a succession notice that was refused: {why}"));
+                Ok(true)
+            }
+            Err(e) => Err(e.into()),
+        },
+        Ok(RecoveryMessage::Answer {
+            answer,
+            pending_answer,
+        }) => {
+            match wallet.take_succession_answer(&answer, pending_answer.as_deref()) {
+                Ok(Some(c)) => report.recovery_answers.push(c),
+                Ok(None) => report
+                    .dropped
+                    .push("a succession answer for nothing this device asked".into()),
+                Err(WalletError::Recovery(why)) => report
+                    .dropped
+                    .push(format!("a succession answer that was refused: {why}")),
+                Err(e) => return Err(e.into()),
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            report
+                .dropped
+                .push(format!("an item that does not decode: {e}"));
+            Ok(true)
         }
     }
 }

@@ -52,11 +52,19 @@ pub enum Table {
     Vaults,
     /// Vault id → the first canonical resolution this device saw for it.
     VaultResolutions,
+    /// u64be(index) → canonical recovery capsule this device sealed (PROTOCOL.md §20).
+    Capsules,
+    /// Lost device id → the canonical signed tombstone ‖ succession this device verified
+    /// (the lost device is refused), with this device's own answer.
+    Successions,
+    /// On a recovered device: counterparty device id → where its acknowledgement stands
+    /// (JSON).
+    Recovery,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 15] = [
+    pub const ALL: [Table; 18] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
@@ -72,6 +80,9 @@ impl Table {
         Table::Emissions,
         Table::Vaults,
         Table::VaultResolutions,
+        Table::Capsules,
+        Table::Successions,
+        Table::Recovery,
     ];
 
     /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
@@ -92,6 +103,9 @@ impl Table {
             Table::Emissions => 13,
             Table::Vaults => 14,
             Table::VaultResolutions => 15,
+            Table::Capsules => 16,
+            Table::Successions => 17,
+            Table::Recovery => 18,
         }
     }
 }

@@ -296,7 +296,7 @@ impl Wallet {
         b.put(Table::Meta, b"head".to_vec(), head.to_bytes())
             .put(Table::History, history_key(head.height), json(&entry))
             .put(Table::Sources, cause.as_bytes().to_vec(), bytes);
-        self.commit_head_change(&b)?;
+        self.commit_head_change(&mut b, None)?;
         self.rules.record_source(&head, &proof);
         self.head = head;
         Ok(&self.head)

@@ -37,6 +37,8 @@ mod tokens;
 pub use tokens::{EmissionSync, MintOutcome, TokenInfo};
 #[path = "vaults.rs"]
 mod vaults;
+#[path = "recovery.rs"]
+pub mod recovery;
 pub use vaults::{VaultInfo, VaultStatus, WitnessMaterial};
 
 /// The token a fresh wallet knows by name: the dev-faucet token.
@@ -61,6 +63,9 @@ pub enum WalletError {
         /// The decode error.
         error: String,
     },
+    /// A recovery step failed (the message says what to do).
+    #[error("recovery: {0}")]
+    Recovery(String),
     /// `create` on a store that already holds a wallet.
     #[error("a wallet already exists here; use another --home to create a second one")]
     AlreadyExists,
@@ -150,6 +155,9 @@ pub enum EntryKind {
     Refused,
     /// `peer` refused our transfer; the amount came back to us.
     Released,
+    /// This device succeeded a lost device of its identity (`peer`): the recovered
+    /// balances (PROTOCOL.md §20).
+    Succession,
 }
 
 /// One line of a wallet's history: one head transition.
@@ -278,6 +286,10 @@ pub struct Wallet {
     rng_override: Option<(u64, u64)>,
     /// The token policies this device holds (PROTOCOL.md §17): what it may receive.
     rules: dsm_token::source::TokenRules,
+    /// The recovery-capsule key, for an identity with a recovery phrase (PROTOCOL.md §20).
+    capsule_key: Option<dsm_recovery::CapsuleKey>,
+    /// Devices whose tombstone this device verified: refused from now on.
+    tombstoned: HashSet<DeviceId>,
 }
 
 fn os_random() -> Result<[u8; 32], WalletError> {
@@ -329,11 +341,37 @@ impl Wallet {
     /// secrets revealed and checked. Any contributor that fails or reveals a secret that
     /// does not open its commitment fails the whole creation, and nothing is stored.
     pub fn create_with_contributors(
+        store: Box<dyn Store>,
+        suite: SuiteId,
+        passphrase: &[u8],
+        params: KdfParams,
+        contributors: &[&dyn EntropyContributor],
+    ) -> Result<Wallet, WalletError> {
+        Wallet::create_inner(store, suite, passphrase, params, contributors, None)
+    }
+
+    /// [`Wallet::create_with_contributors`] for an identity with a recovery phrase
+    /// (PROTOCOL.md §20): the genesis names the phrase's recovery authority, the device
+    /// keeps the capsule key (sealed with its signing key) and writes capsule 0 at once.
+    /// Show the phrase to the user once; the wallet never stores it.
+    pub fn create_with_recovery(
+        store: Box<dyn Store>,
+        suite: SuiteId,
+        passphrase: &[u8],
+        params: KdfParams,
+        contributors: &[&dyn EntropyContributor],
+        recovery: &dsm_recovery::RecoveryKeys,
+    ) -> Result<Wallet, WalletError> {
+        Wallet::create_inner(store, suite, passphrase, params, contributors, Some(recovery))
+    }
+
+    fn create_inner(
         mut store: Box<dyn Store>,
         suite: SuiteId,
         passphrase: &[u8],
         params: KdfParams,
         contributors: &[&dyn EntropyContributor],
+        recovery: Option<&dsm_recovery::RecoveryKeys>,
     ) -> Result<Wallet, WalletError> {
         if store.get(Table::Meta, b"identity")?.is_some() {
             return Err(WalletError::AlreadyExists);
@@ -351,9 +389,20 @@ impl Wallet {
         let mut nonce = [0u8; 24];
         salt.copy_from_slice(&os_random()?[..16]);
         nonce.copy_from_slice(&os_random()?[..24]);
-        let sealed = keystore::seal(&seed, suite, passphrase, params, salt, nonce)?;
+        let sealed = keystore::seal_keys(
+            &seed,
+            recovery.map(|r| r.capsules.secret_bytes()),
+            suite,
+            passphrase,
+            params,
+            salt,
+            nonce,
+        )?;
 
         let mut ceremony = GenesisCeremony::new(key.public_key().clone());
+        if let Some(r) = recovery {
+            ceremony.set_recovery_authority(r.authority_key().public_key().clone());
+        }
         let own = EntropyReveal {
             contributor: dsm_core::identity::device_contributor(),
             secret: os_random()?,
@@ -401,9 +450,16 @@ impl Wallet {
             .put(Table::Meta, b"genesis_record".to_vec(), record.to_bytes())
             .put(Table::Meta, b"sealed_key".to_vec(), sealed)
             .put(Table::Meta, b"head".to_vec(), head.to_bytes());
+        if let Some(r) = recovery {
+            batch.put(
+                Table::Meta,
+                b"capsule_stream".to_vec(),
+                r.stream().as_bytes().to_vec(),
+            );
+        }
         store.commit(&batch)?;
         let rules = tokens::load_rules(store.as_ref())?;
-        Ok(Wallet {
+        let mut wallet = Wallet {
             store,
             identity,
             key,
@@ -416,7 +472,16 @@ impl Wallet {
             witness_seq: 0,
             rng_override: None,
             rules,
-        })
+            capsule_key: recovery.map(|r| r.capsules.clone()),
+            tombstoned: HashSet::new(),
+        };
+        if wallet.capsule_key.is_some() {
+            // Capsule 0: genesis, identity, the CREATE head.
+            let mut b = Batch::new();
+            wallet.add_capsule(&mut b, None, Vec::new())?;
+            wallet.store.commit(&b)?;
+        }
+        Ok(wallet)
     }
 
     /// Opens the wallet in `store`, unsealing the key with `passphrase`.
@@ -431,20 +496,34 @@ impl Wallet {
                 what: "sealed key",
                 error: "missing".into(),
             })?;
-        let key = keystore::open(&sealed, passphrase)?;
+        let (key, capsule_key) = keystore::open_keys(&sealed, passphrase)?;
         if key.public_key() != &identity.public_key {
             return Err(WalletError::Corrupt {
                 what: "sealed key",
                 error: "does not match the identity".into(),
             });
         }
-        Self::load(store, identity, key)
+        let capsule_key = match capsule_key {
+            Some(k) => {
+                let stream = store
+                    .get(Table::Meta, b"capsule_stream")?
+                    .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
+                    .ok_or(WalletError::Corrupt {
+                        what: "capsule stream",
+                        error: "missing".into(),
+                    })?;
+                Some(dsm_recovery::CapsuleKey::from_parts(*k, Digest(stream)))
+            }
+            None => None,
+        };
+        Self::load(store, identity, key, capsule_key)
     }
 
     fn load(
         store: Box<dyn Store>,
         identity: DeviceIdentity,
         key: SigningKey,
+        capsule_key: Option<dsm_recovery::CapsuleKey>,
     ) -> Result<Wallet, WalletError> {
         let head_bytes = store
             .get(Table::Meta, b"head")?
@@ -495,6 +574,12 @@ impl Wallet {
             None => 0,
         };
         let rules = tokens::load_rules(store.as_ref())?;
+        let mut tombstoned = HashSet::new();
+        for (k, _) in store.scan(Table::Successions)? {
+            if let Ok(k) = <[u8; 32]>::try_from(k.as_slice()) {
+                tombstoned.insert(DeviceId(Digest(k)));
+            }
+        }
         Ok(Wallet {
             store,
             identity,
@@ -508,6 +593,8 @@ impl Wallet {
             witness_seq,
             rng_override: None,
             rules,
+            capsule_key,
+            tombstoned,
         })
     }
 
@@ -532,6 +619,8 @@ impl Wallet {
             witness_seq: self.witness_seq,
             rng_override: self.rng_override,
             rules: self.rules.clone(),
+            capsule_key: self.capsule_key.clone(),
+            tombstoned: self.tombstoned.clone(),
         })
     }
 
@@ -677,7 +766,7 @@ impl Wallet {
             history_key(head.height),
             json(&entry),
         );
-        self.commit_head_change(&b)?;
+        self.commit_head_change(&mut b, None)?;
         self.head = head;
         Ok(&self.head)
     }
@@ -847,6 +936,14 @@ impl Wallet {
             contact.name.clone().into_bytes(),
             json(contact),
         );
+        self.add_capsule(
+            &mut b,
+            None,
+            vec![dsm_recovery::body::ContactEntry {
+                name: contact.name.clone(),
+                device: id,
+            }],
+        )?;
         self.store.commit(&b)?;
         Ok(())
     }
@@ -1038,13 +1135,21 @@ impl Wallet {
         self.poisoned
     }
 
-    /// Commits a head-changing batch; any failure poisons the wallet (see `poisoned`).
-    fn commit_head_change(&mut self, b: &Batch) -> Result<(), LedgerError> {
+    /// Commits a head-changing batch, with its recovery capsule sealed in (PROTOCOL.md
+    /// §20.2; `counterparty` is the other device of the relationship leaves `b` sets); any
+    /// failure poisons the wallet (see `poisoned`).
+    fn commit_head_change(
+        &mut self,
+        b: &mut Batch,
+        counterparty: Option<DeviceId>,
+    ) -> Result<(), LedgerError> {
         if self.poisoned {
             return Err(LedgerError::Store(
                 "an earlier write failed; reopen the wallet before signing anything else".into(),
             ));
         }
+        self.add_capsule(b, counterparty, Vec::new())
+            .map_err(|e| LedgerError::Store(e.to_string()))?;
         self.store.commit(b).map_err(|e| {
             self.poisoned = true;
             LedgerError::Store(e.to_string())
@@ -1067,6 +1172,9 @@ fn json<T: Serialize>(v: &T) -> Vec<u8> {
 impl ChainView for Wallet {
     fn is_equivocator(&self, device: &DeviceId) -> bool {
         self.banned.contains(device)
+    }
+    fn is_tombstoned(&self, device: &DeviceId) -> bool {
+        self.tombstoned.contains(device)
     }
     fn head_successor(&self, device: &DeviceId, parent: &HeadDigest) -> Option<HeadDigest> {
         // A store failure here must not let a double spend through: the caller treats an
@@ -1145,6 +1253,12 @@ impl Ledger for Wallet {
         if p.sender_parent_head != self.head {
             return Err(LedgerError::HeadMoved);
         }
+        if let Some(why) = self
+            .succession_gate(&p.step.receiver)
+            .map_err(|e| LedgerError::Store(e.to_string()))?
+        {
+            return Err(LedgerError::NotAllowed(why));
+        }
         let entry = HistoryEntry::for_step(
             built.child_head.height,
             EntryKind::Sent,
@@ -1166,7 +1280,7 @@ impl Ledger for Wallet {
                 built.signed.to_bytes(),
             )
             .put(Table::History, history_key(entry.height), json(&entry));
-        self.commit_head_change(&b)?;
+        self.commit_head_change(&mut b, Some(p.step.receiver))?;
         self.head = built.child_head.clone();
         self.tree
             .insert(*p.step.relationship.as_bytes(), built.child_tip.0);
@@ -1209,7 +1323,7 @@ impl Ledger for Wallet {
             WitnessPlace::ProposalOf(&commit),
             &mut seq,
         )?;
-        self.commit_head_change(&b)?;
+        self.commit_head_change(&mut b, Some(p.step.sender))?;
         self.witness_seq = seq;
         self.head = built.child_head.clone();
         self.tree
@@ -1315,7 +1429,7 @@ impl Ledger for Wallet {
             WitnessPlace::Inline,
             &mut seq,
         )?;
-        self.commit_head_change(&b)?;
+        self.commit_head_change(&mut b, Some(p.step.sender))?;
         self.witness_seq = seq;
         self.head = built.child_head.clone();
         self.tree
@@ -1369,7 +1483,7 @@ impl Ledger for Wallet {
             WitnessPlace::Inline,
             &mut seq,
         )?;
-        self.commit_head_change(&b)?;
+        self.commit_head_change(&mut b, Some(p.step.receiver))?;
         self.witness_seq = seq;
         self.head = built.child_head.clone();
         self.tree

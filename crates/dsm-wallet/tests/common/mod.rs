@@ -1,6 +1,8 @@
 //! Shared fixtures: wallets on memory or redb stores, and ways to run sessions between them.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use dsm_core::chain::{Amount, RelationshipKey, TipDigest};
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::SuiteId;
@@ -131,7 +133,7 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
                 Sent => assert_eq!(e.status, "released", "{e:?}"),
                 Refused => assert_eq!(e.status, "refused"),
                 Released | DevFaucet | Allocated | Minted | Emission | Burned | VaultLocked
-                | VaultClaimed | VaultRefunded | WithdrawalRequested | WithdrawalRefunded => {
+                | VaultClaimed | VaultRefunded | WithdrawalRequested | WithdrawalRefunded | Succession => {
                     assert_eq!(e.status, "final")
                 }
                 Received => panic!("a received transfer is final at once: {e:?}"),

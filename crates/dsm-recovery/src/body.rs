@@ -1,0 +1,290 @@
+//! What a capsule holds (PROTOCOL.md §20.2) and how a stream of them is replayed into the
+//! state a successor resumes from.
+//!
+//! A capsule is a *delta*: the head after one state change, the relationship leaves it
+//! changed, the full set of pending proposals, contacts and token policies added since the
+//! previous capsule. The first capsule of a device also carries its identity (and the very
+//! first one the genesis record). Writing a delta keeps the cost per transfer constant
+//! however many relationships a device has; recovery replays the whole stream.
+
+use dsm_core::chain::{DeviceHead, RelationshipKey, TipDigest, TransitionKind};
+use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
+use dsm_core::hash::Digest;
+use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisRecord};
+use dsm_core::receipt::SignedProposal;
+use dsm_core::smt::SparseMerkleTree;
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+use crate::{Capsule, CapsuleKey, MAX_CAPSULE_LEN};
+
+/// One relationship leaf set by a state change.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TipEntry {
+    /// The relationship.
+    pub relationship: RelationshipKey,
+    /// The other device of the relationship (so a successor knows whom to notify).
+    pub counterparty: DeviceId,
+    /// The leaf's new tip.
+    pub tip: TipDigest,
+}
+
+impl Canonical for TipEntry {
+    const MAX_ENCODED_LEN: usize = 110;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.relationship.as_bytes());
+        w.bytes(2, self.counterparty.as_bytes());
+        w.bytes(3, self.tip.as_bytes());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(TipEntry {
+            relationship: RelationshipKey(Digest(r.fixed(1)?)),
+            counterparty: DeviceId(Digest(r.fixed(2)?)),
+            tip: TipDigest(Digest(r.fixed(3)?)),
+        })
+    }
+}
+
+/// A named contact.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ContactEntry {
+    /// The name the user gave it.
+    pub name: String,
+    /// Its device.
+    pub device: DeviceId,
+}
+
+impl Canonical for ContactEntry {
+    const MAX_ENCODED_LEN: usize = 110;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.name.as_bytes());
+        w.bytes(2, self.device.as_bytes());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let name = std::str::from_utf8(r.bytes(1, 64)?)
+            .map_err(|_| DecodeError::Invalid("a contact name is UTF-8"))?
+            .to_string();
+        Ok(ContactEntry {
+            name,
+            device: DeviceId(Digest(r.fixed(2)?)),
+        })
+    }
+}
+
+/// Most relationship leaves, pending proposals, contacts and policies one capsule carries.
+pub const MAX_TIPS_PER_CAPSULE: usize = 1024;
+/// See [`MAX_TIPS_PER_CAPSULE`].
+pub const MAX_PENDING_PER_CAPSULE: usize = 16;
+/// See [`MAX_TIPS_PER_CAPSULE`].
+pub const MAX_CONTACTS_PER_CAPSULE: usize = 32;
+/// See [`MAX_TIPS_PER_CAPSULE`].
+pub const MAX_POLICIES_PER_CAPSULE: usize = 16;
+
+/// A capsule's plaintext.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapsuleBody {
+    /// The device's head after the change.
+    pub head: DeviceHead,
+    /// The relationship leaves the change set.
+    pub tips: Vec<TipEntry>,
+    /// Every proposal of this device still waiting for an answer after the change.
+    pub pending: Vec<SignedProposal>,
+    /// Contacts added since the previous capsule.
+    pub contacts: Vec<ContactEntry>,
+    /// The genesis record: in the stream's first capsule only.
+    pub genesis: Option<GenesisRecord>,
+    /// The device's identity: in the first capsule each device writes.
+    pub identity: Option<DeviceIdentity>,
+    /// Canonical token policies learned since the previous capsule.
+    pub policies: Vec<Vec<u8>>,
+}
+
+impl Canonical for CapsuleBody {
+    const MAX_ENCODED_LEN: usize = MAX_CAPSULE_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.head);
+        w.repeated_message(2, &self.tips);
+        w.repeated_message(3, &self.pending);
+        w.repeated_message(4, &self.contacts);
+        w.optional_message(5, self.genesis.as_ref());
+        w.optional_message(6, self.identity.as_ref());
+        w.repeated_bytes(7, &self.policies);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let head = r.message(1)?;
+        let tips = r.repeated_message(2, MAX_TIPS_PER_CAPSULE)?;
+        let pending = r.repeated_message(3, MAX_PENDING_PER_CAPSULE)?;
+        let contacts = r.repeated_message(4, MAX_CONTACTS_PER_CAPSULE)?;
+        let genesis = r.optional_message(5)?;
+        let identity = r.optional_message(6)?;
+        let mut policies = Vec::new();
+        loop {
+            let b = r.bytes(7, 16 * 1024)?;
+            if b.is_empty() {
+                break;
+            }
+            if policies.len() == MAX_POLICIES_PER_CAPSULE {
+                return Err(DecodeError::TooMany {
+                    field: 7,
+                    max: MAX_POLICIES_PER_CAPSULE,
+                });
+            }
+            policies.push(b.to_vec());
+        }
+        Ok(CapsuleBody {
+            head,
+            tips,
+            pending,
+            contacts,
+            genesis,
+            identity,
+            policies,
+        })
+    }
+}
+
+/// Why a stream could not be replayed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ReplayError {
+    /// No capsule at all.
+    #[error("no backup capsules were found for this recovery phrase")]
+    Empty,
+    /// A capsule does not open (wrong phrase or damaged).
+    #[error("capsule {index} does not open: {why}")]
+    Open {
+        /// Its index.
+        index: u64,
+        /// Why.
+        why: crate::RecoveryError,
+    },
+    /// A capsule's plaintext is not a canonical body, or breaks the stream's rules.
+    #[error("capsule {index} is inconsistent: {why}")]
+    Inconsistent {
+        /// Its index.
+        index: u64,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// The state a stream replays to: what a successor resumes from.
+#[derive(Clone)]
+pub struct RecoveredState {
+    /// The identity's genesis record.
+    pub genesis: GenesisRecord,
+    /// The device the stream's last capsules belong to (the one to tombstone).
+    pub identity: DeviceIdentity,
+    /// Its last head.
+    pub head: DeviceHead,
+    /// Its relationship tree (root = `head.smt_root`).
+    pub tree: SparseMerkleTree,
+    /// Relationship → (counterparty, tip), for every leaf of the tree.
+    pub relationships: BTreeMap<RelationshipKey, (DeviceId, TipDigest)>,
+    /// Proposals pending at the last head.
+    pub pending: Vec<SignedProposal>,
+    /// Contacts by name.
+    pub contacts: BTreeMap<String, DeviceId>,
+    /// Token policies, canonical bytes.
+    pub policies: Vec<Vec<u8>>,
+    /// How many capsules were replayed.
+    pub capsules: u64,
+    /// The last capsule's digest (the next capsule's `prev`).
+    pub last_digest: Digest,
+    /// The first capsule index of the current device (its identity's first capsule).
+    pub device_first_capsule: u64,
+}
+
+/// Replays a consistent chain (from [`crate::consistent_chain`]): opens every capsule,
+/// decodes its body, and checks that heads follow each other (height + 1 and parent
+/// digest, or unchanged for a change that moved no head), that each head is the device's,
+/// and that the rebuilt tree's root is the head's after every capsule. A new identity
+/// (a successor's first capsule) starts a new device: its tree starts empty.
+pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, ReplayError> {
+    let mut state: Option<RecoveredState> = None;
+    for c in chain {
+        let index = c.index;
+        let bad = |why: &str| ReplayError::Inconsistent {
+            index,
+            why: why.to_string(),
+        };
+        let pt = key
+            .open(c)
+            .map_err(|why| ReplayError::Open { index, why })?;
+        let body = CapsuleBody::from_bytes(&pt).map_err(|e| bad(&e.to_string()))?;
+        let st = match state.as_mut() {
+            None => {
+                let genesis = body
+                    .genesis
+                    .clone()
+                    .ok_or_else(|| bad("the first capsule carries no genesis record"))?;
+                let identity = body
+                    .identity
+                    .clone()
+                    .ok_or_else(|| bad("the first capsule carries no identity"))?;
+                if identity.genesis != genesis.digest() {
+                    return Err(bad("the identity is not of the genesis"));
+                }
+                state.insert(RecoveredState {
+                    genesis,
+                    head: DeviceHead::initial(identity.device_id(), &identity.genesis),
+                    identity,
+                    tree: SparseMerkleTree::new(),
+                    relationships: BTreeMap::new(),
+                    pending: Vec::new(),
+                    contacts: BTreeMap::new(),
+                    policies: Vec::new(),
+                    capsules: 0,
+                    last_digest: Digest::ZERO,
+                    device_first_capsule: 0,
+                })
+            }
+            Some(st) => {
+                if body.genesis.is_some() {
+                    return Err(bad("only the first capsule carries the genesis record"));
+                }
+                if let Some(id) = &body.identity {
+                    if id.genesis != st.identity.genesis {
+                        return Err(bad("a device of another identity"));
+                    }
+                    st.head = DeviceHead::initial(id.device_id(), &id.genesis);
+                    st.identity = id.clone();
+                    st.tree = SparseMerkleTree::new();
+                    st.relationships.clear();
+                    st.device_first_capsule = index;
+                }
+                st
+            }
+        };
+        let device = st.identity.device_id();
+        let h = &body.head;
+        if h.device != device {
+            return Err(bad("the head is not the device's"));
+        }
+        let follows = (h.height == st.head.height && *h == st.head)
+            || (Some(h.height) == st.head.height.checked_add(1) && h.parent == st.head.digest())
+            || (h.height == 0 && h.kind == TransitionKind::Create && st.head == *h);
+        if !follows {
+            return Err(bad("the head does not follow the previous capsule's head"));
+        }
+        for t in &body.tips {
+            if t.relationship != RelationshipKey::between(&device, &t.counterparty) {
+                return Err(bad("a relationship leaf names the wrong counterparty"));
+            }
+            st.tree.insert(*t.relationship.as_bytes(), t.tip.0);
+            st.relationships
+                .insert(t.relationship, (t.counterparty, t.tip));
+        }
+        if st.tree.root() != h.smt_root {
+            return Err(bad("the rebuilt relationship tree does not match the head"));
+        }
+        st.head = h.clone();
+        st.pending = body.pending;
+        for ce in body.contacts {
+            st.contacts.insert(ce.name, ce.device);
+        }
+        st.policies.extend(body.policies);
+        st.capsules = index + 1;
+        st.last_digest = c.digest();
+    }
+    state.ok_or(ReplayError::Empty)
+}

@@ -1,0 +1,435 @@
+//! Tombstone, succession, and a counterparty's answer (PROTOCOL.md §20.3–§20.5).
+//!
+//! A lost device is replaced in two signed steps by the identity's recovery authority (the
+//! key whose public half is in the genesis record): a [`Tombstone`] names the lost device and
+//! the head the identity resumes from, and a [`Succession`] names the new device and cites
+//! the tombstone by digest. A counterparty that verifies both refuses the lost device from
+//! then on, and answers with a signed [`SuccessionAnswer`]: it acknowledges the successor
+//! only when the tip it holds for its relationship with the lost device is the one the
+//! recovered head proves. Spending to a counterparty resumes only after its acknowledgement.
+//!
+//! All three are pure data with one verifier each; the wallet does the I/O.
+
+use dsm_core::chain::{DeviceHead, RelationshipKey, TipDigest};
+use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
+use dsm_core::crypto::{PublicKey, Signature, SigningKey};
+use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisRecord};
+use dsm_core::receipt::SignedProposal;
+use dsm_core::smt::SmtProof;
+use dsm_core::tags::Tag;
+use thiserror::Error;
+
+/// The recovery authority's statement that a device of its identity is lost: it is refused
+/// from now on, and the identity resumes from `recovered_head` (its last backed-up head).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Tombstone {
+    /// The lost device.
+    pub lost: DeviceIdentity,
+    /// The lost device's head the successor resumes from.
+    pub recovered_head: DeviceHead,
+}
+
+impl Canonical for Tombstone {
+    const MAX_ENCODED_LEN: usize = 4200 + DeviceHead::MAX_ENCODED_LEN + 16;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.lost);
+        w.message(2, &self.recovered_head);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Tombstone {
+            lost: r.message(1)?,
+            recovered_head: r.message(2)?,
+        })
+    }
+}
+
+impl Tombstone {
+    /// `H(RecoveryTombstone, enc(tombstone))`: what the authority signs and the succession cites.
+    pub fn digest(&self) -> Digest {
+        tagged_hash(Tag::RecoveryTombstone, &[&self.to_bytes()])
+    }
+}
+
+/// The recovery authority's statement that `successor` now speaks for the identity in place
+/// of the device the tombstone names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Succession {
+    /// The digest of the tombstone this succession follows.
+    pub tombstone: Digest,
+    /// The new device.
+    pub successor: DeviceIdentity,
+}
+
+impl Canonical for Succession {
+    const MAX_ENCODED_LEN: usize = 4300;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.tombstone.as_bytes());
+        w.message(2, &self.successor);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Succession {
+            tombstone: Digest(r.fixed(1)?),
+            successor: r.message(2)?,
+        })
+    }
+}
+
+impl Succession {
+    /// `H(RecoverySuccession, enc(succession))`: what the authority signs, and the `cause`
+    /// of the successor's SUCCEED head.
+    pub fn digest(&self) -> Digest {
+        tagged_hash(Tag::RecoverySuccession, &[&self.to_bytes()])
+    }
+}
+
+/// A record with the recovery authority's signature over its digest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Signed<T> {
+    /// The record.
+    pub record: T,
+    /// The authority's signature over the record's digest.
+    pub signature: Signature,
+}
+
+/// A signed tombstone.
+pub type SignedTombstone = Signed<Tombstone>;
+/// A signed succession.
+pub type SignedSuccession = Signed<Succession>;
+
+impl<T: Canonical> Canonical for Signed<T> {
+    const MAX_ENCODED_LEN: usize = T::MAX_ENCODED_LEN + 20_000;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.record);
+        w.message(2, &self.signature);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Signed {
+            record: r.message(1)?,
+            signature: r.message(2)?,
+        })
+    }
+}
+
+/// Signs as the recovery authority. Deterministic (all-zero `rnd`, FIPS 204's
+/// deterministic variant), so re-signing one record after a crash yields the same bytes.
+fn authority_sign(key: &SigningKey, digest: &Digest) -> Signature {
+    key.sign(digest.as_bytes(), &[0u8; 32])
+        .expect("ML-DSA signing of a 32-byte digest does not fail")
+}
+
+/// Signs a tombstone with the recovery authority's key.
+pub fn sign_tombstone(authority: &SigningKey, t: Tombstone) -> SignedTombstone {
+    let signature = authority_sign(authority, &t.digest());
+    Signed {
+        record: t,
+        signature,
+    }
+}
+
+/// Signs a succession with the recovery authority's key.
+pub fn sign_succession(authority: &SigningKey, s: Succession) -> SignedSuccession {
+    let signature = authority_sign(authority, &s.digest());
+    Signed {
+        record: s,
+        signature,
+    }
+}
+
+/// Why a tombstone, a succession or an answer was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SuccessionError {
+    /// The genesis record is not the lost device's genesis.
+    #[error("the genesis record is not the lost device's genesis")]
+    WrongGenesis,
+    /// The genesis names no recovery authority: this identity cannot be recovered.
+    #[error("this identity's genesis names no recovery authority, so it cannot be recovered")]
+    NoAuthority,
+    /// The recovered head is not a head of the lost device.
+    #[error("the recovered head is not a head of the lost device")]
+    HeadNotOfLostDevice,
+    /// The authority's signature does not verify.
+    #[error("the recovery authority's signature on the {0} does not verify")]
+    Signature(&'static str),
+    /// The succession cites another tombstone.
+    #[error("the succession does not cite this tombstone")]
+    WrongTombstone,
+    /// The successor is not a device of the same genesis, or is the lost device itself.
+    #[error("the successor must be a new device of the same identity")]
+    BadSuccessor,
+    /// The proof of the counterparty's tip under the recovered head does not verify.
+    #[error("the proof of the relationship tip under the recovered head does not verify")]
+    Proof,
+    /// The answer's signature does not verify or it answers another succession.
+    #[error("the answer is not a valid signed answer to this succession")]
+    Answer,
+}
+
+/// A tombstone and succession that passed [`verify_succession`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedSuccession {
+    /// The tombstone.
+    pub tombstone: SignedTombstone,
+    /// The succession.
+    pub succession: SignedSuccession,
+}
+
+impl VerifiedSuccession {
+    /// The lost device.
+    pub fn lost(&self) -> DeviceId {
+        self.tombstone.record.lost.device_id()
+    }
+    /// The new device.
+    pub fn successor(&self) -> DeviceId {
+        self.succession.record.successor.device_id()
+    }
+    /// The succession's digest.
+    pub fn digest(&self) -> Digest {
+        self.succession.record.digest()
+    }
+}
+
+/// The one verifier of a tombstone and its succession: the genesis record is the lost
+/// device's genesis and names a recovery authority; the authority signed both; the
+/// recovered head is the lost device's; the succession cites the tombstone; the successor
+/// is another device of the same genesis.
+pub fn verify_succession(
+    genesis: &GenesisRecord,
+    tombstone: &SignedTombstone,
+    succession: &SignedSuccession,
+) -> Result<VerifiedSuccession, SuccessionError> {
+    let t = &tombstone.record;
+    let s = &succession.record;
+    if genesis.digest() != t.lost.genesis {
+        return Err(SuccessionError::WrongGenesis);
+    }
+    let authority: &PublicKey = genesis
+        .recovery_authority
+        .as_ref()
+        .ok_or(SuccessionError::NoAuthority)?;
+    let lost = t.lost.device_id();
+    if t.recovered_head.device != lost {
+        return Err(SuccessionError::HeadNotOfLostDevice);
+    }
+    authority
+        .verify(t.digest().as_bytes(), &tombstone.signature)
+        .map_err(|_| SuccessionError::Signature("tombstone"))?;
+    if s.tombstone != t.digest() {
+        return Err(SuccessionError::WrongTombstone);
+    }
+    if s.successor.genesis != t.lost.genesis || s.successor.device_id() == lost {
+        return Err(SuccessionError::BadSuccessor);
+    }
+    authority
+        .verify(s.digest().as_bytes(), &succession.signature)
+        .map_err(|_| SuccessionError::Signature("succession"))?;
+    Ok(VerifiedSuccession {
+        tombstone: tombstone.clone(),
+        succession: succession.clone(),
+    })
+}
+
+/// What a recovered device sends each counterparty of the lost device: the records, and a
+/// proof of the relationship's tip under the recovered head, so the counterparty can
+/// compare it with the tip it holds itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SuccessionNotice {
+    /// The identity's genesis record (names the recovery authority).
+    pub genesis: GenesisRecord,
+    /// The signed tombstone.
+    pub tombstone: SignedTombstone,
+    /// The signed succession.
+    pub succession: SignedSuccession,
+    /// The counterparty this notice is for.
+    pub counterparty: DeviceId,
+    /// Proof of `relationship_key(lost, counterparty)` under the recovered head's tree.
+    pub proof: SmtProof,
+    /// The lost device's proposal to this counterparty still waiting for an answer at the
+    /// recovered head, if any: the counterparty answers it before it answers the notice.
+    pub pending: Option<SignedProposal>,
+}
+
+impl Canonical for SuccessionNotice {
+    const MAX_ENCODED_LEN: usize = 256 * 1024;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.genesis);
+        w.message(2, &self.tombstone);
+        w.message(3, &self.succession);
+        w.bytes(4, self.counterparty.as_bytes());
+        w.message(5, &self.proof);
+        w.optional_message(6, self.pending.as_ref());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(SuccessionNotice {
+            genesis: r.message(1)?,
+            tombstone: r.message(2)?,
+            succession: r.message(3)?,
+            counterparty: DeviceId(Digest(r.fixed(4)?)),
+            proof: r.message(5)?,
+            pending: r.optional_message(6)?,
+        })
+    }
+}
+
+impl SuccessionNotice {
+    /// Verifies the records and the proof; returns the verified succession, the
+    /// relationship, and the tip the recovered head holds for it (`None`: no relationship).
+    pub fn verify(
+        &self,
+    ) -> Result<(VerifiedSuccession, RelationshipKey, Option<TipDigest>), SuccessionError> {
+        let v = verify_succession(&self.genesis, &self.tombstone, &self.succession)?;
+        let rel = RelationshipKey::between(&v.lost(), &self.counterparty);
+        let tip = self
+            .proof
+            .lookup(
+                rel.as_bytes(),
+                &self.tombstone.record.recovered_head.smt_root,
+            )
+            .map_err(|_| SuccessionError::Proof)?;
+        Ok((v, rel, tip.map(TipDigest)))
+    }
+}
+
+/// A counterparty's verdict on a succession.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// The tip it holds is the recovered one: it takes the successor for the lost device.
+    Acknowledged = 0,
+    /// It holds another tip for the relationship (the lost device moved on after the
+    /// recovered head, or the backup is stale): it does not take the successor.
+    Stale = 1,
+    /// It saw the lost device sign a successor of the recovered head: the lost device (or
+    /// whoever holds it) spent after the backup point. It takes neither.
+    Conflict = 2,
+}
+
+impl Verdict {
+    fn from_u64(v: u64) -> Option<Verdict> {
+        Some(match v {
+            0 => Verdict::Acknowledged,
+            1 => Verdict::Stale,
+            2 => Verdict::Conflict,
+            _ => return None,
+        })
+    }
+}
+
+/// A counterparty's signed answer to a succession notice.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SuccessionAnswer {
+    /// The succession answered.
+    pub succession: Digest,
+    /// Who answers.
+    pub counterparty: DeviceIdentity,
+    /// The tip the counterparty holds for its relationship with the lost device
+    /// (`genesis_tip` if none).
+    pub held_tip: TipDigest,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+impl Canonical for SuccessionAnswer {
+    const MAX_ENCODED_LEN: usize = 4400;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.succession.as_bytes());
+        w.message(2, &self.counterparty);
+        w.bytes(3, self.held_tip.as_bytes());
+        w.uint(4, self.verdict as u64);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(SuccessionAnswer {
+            succession: Digest(r.fixed(1)?),
+            counterparty: r.message(2)?,
+            held_tip: TipDigest(Digest(r.fixed(3)?)),
+            verdict: Verdict::from_u64(r.uint(4)?)
+                .ok_or(DecodeError::Invalid("unknown succession verdict"))?,
+        })
+    }
+}
+
+impl SuccessionAnswer {
+    /// `H(RecoveryAnswer, enc(answer))`: what the counterparty signs.
+    pub fn digest(&self) -> Digest {
+        tagged_hash(Tag::RecoveryAnswer, &[&self.to_bytes()])
+    }
+
+    /// Signs the answer with the counterparty's device key (`rnd`: signing randomness).
+    pub fn sign(self, key: &SigningKey, rnd: &[u8; 32]) -> Signed<SuccessionAnswer> {
+        let signature = key
+            .sign(self.digest().as_bytes(), rnd)
+            .expect("signing a 32-byte digest does not fail");
+        Signed {
+            record: self,
+            signature,
+        }
+    }
+}
+
+/// A signed answer.
+pub type SignedAnswer = Signed<SuccessionAnswer>;
+
+/// Checks a signed answer to `succession` from the device `from`.
+pub fn verify_answer(
+    answer: &SignedAnswer,
+    succession: &Digest,
+    from: &DeviceId,
+) -> Result<(), SuccessionError> {
+    let a = &answer.record;
+    if a.succession != *succession || a.counterparty.device_id() != *from {
+        return Err(SuccessionError::Answer);
+    }
+    a.counterparty
+        .public_key
+        .verify(a.digest().as_bytes(), &answer.signature)
+        .map_err(|_| SuccessionError::Answer)
+}
+
+/// A recovery item in a b0x: a notice to a counterparty, or its answer (with the
+/// counterparty's answer to the notice's pending proposal, as canonical session-message
+/// bytes, when there was one). Encoded with field numbers (20, 21) that no session message
+/// uses, so the two kinds of b0x item never decode as each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecoveryMessage {
+    /// To a counterparty of the lost device.
+    Notice(Box<SuccessionNotice>),
+    /// Back to the successor.
+    Answer {
+        /// The signed answer.
+        answer: Box<SignedAnswer>,
+        /// The counterparty's answer to the pending proposal, if the notice carried one.
+        pending_answer: Option<Vec<u8>>,
+    },
+}
+
+impl Canonical for RecoveryMessage {
+    const MAX_ENCODED_LEN: usize = 256 * 1024;
+    fn encode(&self, w: &mut Writer) {
+        match self {
+            RecoveryMessage::Notice(n) => w.message(20, n.as_ref()),
+            RecoveryMessage::Answer {
+                answer,
+                pending_answer,
+            } => {
+                w.message(21, answer.as_ref());
+                if let Some(p) = pending_answer {
+                    w.bytes(22, p);
+                }
+            }
+        }
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let notice: Option<SuccessionNotice> = r.optional_message(20)?;
+        let answer: Option<SignedAnswer> = r.optional_message(21)?;
+        let pending_answer = Some(r.bytes(22, 200 * 1024)?.to_vec()).filter(|b| !b.is_empty());
+        match (notice, answer) {
+            (Some(n), None) if pending_answer.is_none() => Ok(RecoveryMessage::Notice(Box::new(n))),
+            (None, Some(a)) => Ok(RecoveryMessage::Answer {
+                answer: Box::new(a),
+                pending_answer,
+            }),
+            _ => Err(DecodeError::Invalid(
+                "a recovery message is exactly one notice or one answer",
+            )),
+        }
+    }
+}

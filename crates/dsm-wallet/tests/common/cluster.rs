@@ -1,0 +1,140 @@
+//! A cluster of 6 embedded storage nodes on loopback whose nodes can be switched off or
+//! made to lie, stopped when dropped.
+
+use dsm_node::api::Node;
+use dsm_node::store::{EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
+use dsm_wallet::nodes::{NodeSet, Replication};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A node that can be switched off (every operation then fails, HTTP 500) or made to lie
+/// about slots (a flipped last byte in every slot it serves).
+pub struct Switchable(EmbeddedStore, Arc<AtomicBool>, Arc<AtomicBool>);
+
+impl Switchable {
+    fn up(&self) -> Result<(), StoreError> {
+        if self.1.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(StoreError::Backend("switched off by the test".into()))
+        }
+    }
+}
+
+impl NodeStore for Switchable {
+    fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.up()?;
+        self.0.get_object(a)
+    }
+    fn put_object(&self, a: &Id, b: &[u8]) -> Result<PutObject, StoreError> {
+        self.up()?;
+        self.0.put_object(a, b)
+    }
+    fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.up()?;
+        let mut v = self.0.get_slot(d, p)?;
+        if self.2.load(Ordering::SeqCst) {
+            if let Some(last) = v.as_mut().and_then(|b| b.last_mut()) {
+                *last ^= 1;
+            }
+        }
+        Ok(v)
+    }
+    fn put_slot(&self, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> {
+        self.up()?;
+        self.0.put_slot(d, p, b)
+    }
+    fn b0x_append(&self, r: &Id, b: &[u8], q: &Quotas) -> Result<u64, StoreError> {
+        self.up()?;
+        self.0.b0x_append(r, b, q)
+    }
+    fn b0x_list(&self, r: &Id, a: u64, l: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.up()?;
+        self.0.b0x_list(r, a, l)
+    }
+    fn b0x_ack(&self, r: &Id, u: u64) -> Result<u64, StoreError> {
+        self.up()?;
+        self.0.b0x_ack(r, u)
+    }
+    fn put_evidence(&self, d: &Id, b: &[u8]) -> Result<bool, StoreError> {
+        self.up()?;
+        self.0.put_evidence(d, b)
+    }
+    fn list_evidence(&self, a: u64, l: usize) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError> {
+        self.up()?;
+        self.0.list_evidence(a, l)
+    }
+    fn entropy_secret(&self, c: &Id, f: &[u8; 32]) -> Result<[u8; 32], StoreError> {
+        self.up()?;
+        self.0.entropy_secret(c, f)
+    }
+    fn entropy_reveal(&self, c: &Id) -> Result<Option<[u8; 32]>, StoreError> {
+        self.up()?;
+        self.0.entropy_reveal(c)
+    }
+    fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
+        self.0.counts()
+    }
+}
+
+pub struct Cluster {
+    pub urls: Vec<String>,
+    pub switches: Vec<Arc<AtomicBool>>,
+    pub liars: Vec<Arc<AtomicBool>>,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    pub fn new() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut urls = Vec::new();
+        let mut switches = Vec::new();
+        let mut liars = Vec::new();
+        for i in 0..6 {
+            let store = EmbeddedStore::open(&dir.path().join(format!("n{i}.redb"))).unwrap();
+            let on = Arc::new(AtomicBool::new(true));
+            let lie = Arc::new(AtomicBool::new(false));
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+            urls.push(format!("http://{}", listener.local_addr().unwrap()));
+            drop(rt.spawn(dsm_node::serve(
+                listener,
+                Node::new(Switchable(store, on.clone(), lie.clone()), Quotas::default()),
+                dsm_node::Timeouts::default(),
+            )));
+            switches.push(on);
+            liars.push(lie);
+        }
+        Cluster {
+            urls,
+            switches,
+            liars,
+            _rt: rt,
+            _dir: dir,
+        }
+    }
+
+    pub fn nodes(&self) -> NodeSet {
+        NodeSet::new(
+            self.urls.clone(),
+            Replication::default(),
+            Duration::from_secs(5),
+        )
+    }
+
+    /// Switches off all but `n` nodes.
+    pub fn only_up(&self, n: usize) {
+        for (i, s) in self.switches.iter().enumerate() {
+            s.store(i < n, Ordering::SeqCst);
+        }
+    }
+}
+

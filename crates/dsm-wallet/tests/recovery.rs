@@ -1,0 +1,422 @@
+//! Recovery end to end against a real cluster of 6 storage nodes (PROTOCOL.md §20): a
+//! device that writes capsules is lost, its identity is restored from the phrase onto a new
+//! device, the lost device is tombstoned, counterparties acknowledge the successor one by
+//! one, and a stolen device that keeps trying gets nothing any counterparty also gave the
+//! successor. Also: wrong phrase, lying, stale and missing replicas, a crash at every write
+//! of a recovery.
+
+mod common;
+
+use common::cluster::Cluster;
+use common::{dev, fast_kdf, memory_wallet, session, PASS};
+use dsm_core::chain::Amount;
+use dsm_core::crypto::SuiteId;
+use dsm_core::receipt::ChainView;
+use dsm_protocol::session::{LedgerError, SessionError};
+use dsm_recovery::succession::Verdict;
+use dsm_recovery::{KdfCost, RecoveryKeys, RecoveryMnemonic};
+use dsm_wallet::nodes::NodeSet;
+use dsm_wallet::online::{send_online, sync, OnlineError};
+use dsm_wallet::recovery::{recover, RecoverOptions, RecoveryReport};
+use dsm_wallet::store::{CrashPoint, CrashingStore, MemoryStore};
+use dsm_wallet::{token, Contact, Wallet, DEFAULT_TOKEN};
+
+const OPTS: RecoverOptions<'static> = RecoverOptions {
+    suite: SuiteId::MlDsa65,
+    passphrase: PASS,
+    kdf: dsm_wallet::keystore::KdfParams {
+        m_cost_kib: 64,
+        t_cost: 1,
+        p_cost: 1,
+    },
+    replace_successor: false,
+};
+
+fn keys(seed: u8) -> RecoveryKeys {
+    let m = RecoveryMnemonic::from_entropy(&[seed; 32]);
+    RecoveryKeys::derive(
+        &m,
+        KdfCost {
+            m_cost_kib: 64,
+            t_cost: 1,
+        },
+    )
+    .unwrap()
+}
+
+fn recoverable(keys: &RecoveryKeys, funds: u128) -> Wallet {
+    let mut w = Wallet::create_with_recovery(
+        Box::new(MemoryStore::new()),
+        SuiteId::MlDsa65,
+        PASS,
+        fast_kdf(),
+        &[],
+        keys,
+    )
+    .unwrap();
+    if funds > 0 {
+        w.dev_faucet(DEFAULT_TOKEN, Amount(funds)).unwrap();
+    }
+    w
+}
+
+fn befriend(w: &mut Wallet, name: &str, other: &Wallet) {
+    w.add_contact(&Contact {
+        name: name.into(),
+        device: other.device_id().digest().to_hex(),
+    })
+    .unwrap();
+}
+
+fn restore(keys: &RecoveryKeys, nodes: &NodeSet) -> (Wallet, RecoveryReport) {
+    recover(
+        Box::new(MemoryStore::new()),
+        keys,
+        nodes,
+        &OPTS,
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+fn status_of(w: &Wallet, peer: &Wallet) -> String {
+    let id = peer.device_id().digest().to_hex();
+    w.recovery_counterparties()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.device == id)
+        .map(|c| c.status)
+        .unwrap_or_else(|| "none".into())
+}
+
+fn not_allowed(e: OnlineError) -> bool {
+    matches!(
+        e,
+        OnlineError::Session(SessionError::Ledger(LedgerError::NotAllowed(_)))
+    )
+}
+
+#[test]
+fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(1);
+    let mut a = recoverable(&k, 1_000);
+    let (mut b, _) = memory_wallet(500);
+    let (mut cc, _) = memory_wallet(500);
+    befriend(&mut a, "bob", &b);
+    befriend(&mut a, "carol", &cc);
+    session(&mut a, &mut b, &[100]);
+    session(&mut cc, &mut a, &[50]);
+    // A transfer still pending when the phone is lost: carol has not synced yet.
+    send_online(&mut a, &nodes, &cc.device_id(), token(DEFAULT_TOKEN), Amount(30)).unwrap();
+    sync(&mut a, &nodes).unwrap();
+    let st = a.backup_status(Some(&nodes)).unwrap();
+    assert!(st.enabled);
+    assert_eq!(st.sealed, st.uploaded, "every capsule is at the nodes");
+    assert!(st.replicas.iter().all(|(_, s)| s == "holds it"), "{st:?}");
+    let balance = dev(&a);
+    assert_eq!(balance, 1_000 - 100 + 50 - 30);
+    let lost = a.device_id();
+    drop(a); // the phone is gone
+
+    let (mut a2, report) = restore(&k, &nodes);
+    assert_eq!(report.lost, lost);
+    assert_ne!(a2.device_id(), lost);
+    assert_eq!(dev(&a2), balance, "same balance");
+    assert_eq!(report.counterparties.len(), 2);
+    assert!(report.counterparties.iter().all(|c| c.status == "waiting" && c.notified));
+    assert!(report.faults.is_empty(), "{:?}", report.faults);
+    let names: Vec<String> = a2.contacts().unwrap().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["bob", "carol"]);
+    // Not a balance oracle: nothing can be spent to a counterparty that has not acknowledged.
+    let e = send_online(&mut a2, &nodes, &b.device_id(), token(DEFAULT_TOKEN), Amount(1))
+        .unwrap_err();
+    assert!(not_allowed(e));
+
+    // Bob acknowledges; carol first takes the pending transfer, then acknowledges.
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.successions, vec![(lost, Verdict::Acknowledged)]);
+    assert!(b.is_tombstoned(&lost));
+    let rc = sync(&mut cc, &nodes).unwrap();
+    assert_eq!(rc.received.len(), 1, "the pending transfer completes");
+    assert_eq!(rc.successions, vec![(lost, Verdict::Acknowledged)]);
+    assert_eq!(dev(&cc), 500 - 50 + 30);
+    let r2 = sync(&mut a2, &nodes).unwrap();
+    assert_eq!(r2.recovery_answers.len(), 2);
+    assert_eq!(status_of(&a2, &b), "acknowledged");
+    assert_eq!(status_of(&a2, &cc), "acknowledged");
+    let pending_note = a2
+        .recovery_counterparties()
+        .unwrap()
+        .into_iter()
+        .find_map(|c| c.pending)
+        .unwrap();
+    assert!(pending_note.contains("accepted"), "{pending_note}");
+
+    // Spending resumes: online to carol, offline to bob; bob's contact follows the successor.
+    send_online(&mut a2, &nodes, &cc.device_id(), token(DEFAULT_TOKEN), Amount(20)).unwrap();
+    sync(&mut cc, &nodes).unwrap();
+    assert_eq!(dev(&cc), 500 - 50 + 30 + 20);
+    session(&mut a2, &mut b, &[5]);
+    assert_eq!(dev(&b), 600 + 5);
+    assert_eq!(dev(&a2), balance - 25);
+    let bob_sees = b.find_contact(&a2.device_id().digest().to_hex()).unwrap();
+    assert!(bob_sees.is_none() || bob_sees.unwrap().device_id().unwrap() == a2.device_id());
+    // The successor keeps writing the same stream; a second recovery replays all of it.
+    sync(&mut a2, &nodes).unwrap();
+    let st = a2.backup_status(Some(&nodes)).unwrap();
+    assert_eq!(st.sealed, st.uploaded);
+}
+
+#[test]
+fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(2);
+    let mut a = recoverable(&k, 1_000);
+    let (mut b, _) = memory_wallet(0);
+    let (mut cc, _) = memory_wallet(0);
+    session(&mut a, &mut b, &[10]);
+    session(&mut a, &mut cc, &[10]);
+    sync(&mut a, &nodes).unwrap();
+    // The thief pays carol offline, after the last backup reached the nodes.
+    let mut thief = a;
+    session(&mut thief, &mut cc, &[300]);
+    assert_eq!(dev(&cc), 310);
+
+    let (mut a2, _) = restore(&k, &nodes);
+    let lost = thief.device_id();
+    assert_eq!(dev(&a2), 980, "the backup predates the thief's transfer");
+    // Carol saw the lost device sign after the backup point: conflict, she takes neither
+    // the successor nor (being tombstoned) anything more from the thief.
+    let rc = sync(&mut cc, &nodes).unwrap();
+    assert_eq!(rc.successions, vec![(lost, Verdict::Conflict)]);
+    // Bob acknowledges the successor and refuses the thief from then on.
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.successions, vec![(lost, Verdict::Acknowledged)]);
+    sync(&mut a2, &nodes).unwrap();
+    assert_eq!(status_of(&a2, &cc), "conflict");
+    assert_eq!(status_of(&a2, &b), "acknowledged");
+
+    // The thief keeps trying: offline with bob, online with bob and carol.
+    let (rt, rb) = session(&mut thief, &mut b, &[100]);
+    assert!(rt.completed.is_empty() && rb.completed.is_empty());
+    assert_eq!(dev(&b), 10);
+    let (_, rc2) = session(&mut thief, &mut cc, &[100]);
+    assert!(rc2.completed.is_empty());
+    assert_eq!(dev(&cc), 310);
+    if send_online(&mut thief, &nodes, &b.device_id(), token(DEFAULT_TOKEN), Amount(50)).is_ok() {
+        let rb = sync(&mut b, &nodes).unwrap();
+        assert!(rb.received.is_empty());
+    }
+    assert_eq!(dev(&b), 10);
+    // The successor spends to bob, never to carol.
+    session(&mut a2, &mut b, &[7]);
+    assert_eq!(dev(&b), 17);
+    let e = send_online(&mut a2, &nodes, &cc.device_id(), token(DEFAULT_TOKEN), Amount(1))
+        .unwrap_err();
+    assert!(not_allowed(e));
+    // No counterparty accepted both.
+    for (w, name) in [(&b, "bob"), (&cc, "carol")] {
+        let from_thief = w
+            .history()
+            .unwrap()
+            .iter()
+            .filter(|e| e.peer.as_deref() == Some(&lost.digest().to_hex()) && e.status == "final")
+            .count()
+            > 0;
+        let from_successor = w
+            .history()
+            .unwrap()
+            .iter()
+            .any(|e| e.peer.as_deref() == Some(&a2.device_id().digest().to_hex()));
+        assert!(!(from_successor && from_thief && name == "carol"), "{name}");
+        if name == "bob" {
+            assert!(from_successor);
+        }
+    }
+}
+
+#[test]
+fn the_wrong_phrase_finds_no_backup_and_says_so() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(3);
+    let mut a = recoverable(&k, 10);
+    sync(&mut a, &nodes).unwrap();
+    let err = recover(
+        Box::new(MemoryStore::new()),
+        &keys(4),
+        &nodes,
+        &OPTS,
+        &mut |_| {},
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("no backup was found"), "{err}");
+    // A wallet without a phrase writes no capsules.
+    let (plain, _) = memory_wallet(1);
+    assert!(!plain.backup_status(None).unwrap().enabled);
+}
+
+#[test]
+fn a_lying_replica_is_outvoted_and_reported_and_a_lying_quorum_fails_closed() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(5);
+    let mut a = recoverable(&k, 100);
+    sync(&mut a, &nodes).unwrap();
+    c.liars[0].store(true, std::sync::atomic::Ordering::SeqCst);
+    let (a2, report) = restore(&k, &nodes);
+    assert_eq!(dev(&a2), 100);
+    assert!(report
+        .faults
+        .iter()
+        .any(|f| f.node == c.urls[0] && f.what.contains("other bytes")));
+    // Four of six nodes serve the same corrupted capsules: they form a quorum, and the
+    // capsules fail authentication, so nothing is restored.
+    for l in &c.liars[..4] {
+        l.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    let k6 = keys(6);
+    let mut b = recoverable(&k6, 100);
+    c.liars.iter().for_each(|l| l.store(false, std::sync::atomic::Ordering::SeqCst));
+    sync(&mut b, &nodes).unwrap();
+    for l in &c.liars[..4] {
+        l.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    let err = recover(
+        Box::new(MemoryStore::new()),
+        &k6,
+        &nodes,
+        &OPTS,
+        &mut |_| {},
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("does not open"), "{err}");
+}
+
+#[test]
+fn a_stale_node_is_reported_and_a_capsule_below_quorum_ends_the_backup_there() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(7);
+    let mut a = recoverable(&k, 1_000);
+    let (mut b, _) = memory_wallet(0);
+    session(&mut a, &mut b, &[10]);
+    sync(&mut a, &nodes).unwrap();
+    // Node 5 is down while the next transfer's capsule is uploaded: it stays behind.
+    c.switches[5].store(false, std::sync::atomic::Ordering::SeqCst);
+    session(&mut a, &mut b, &[20]);
+    sync(&mut a, &nodes).unwrap();
+    c.switches[5].store(true, std::sync::atomic::Ordering::SeqCst);
+    // Only two nodes are up for the last transfer's capsule: fewer than K = 3.
+    c.only_up(2);
+    session(&mut a, &mut b, &[40]);
+    let r = sync(&mut a, &nodes);
+    assert!(r.is_err() || r.unwrap().backup.short.is_some());
+    let st = a.backup_status(None).unwrap();
+    assert_eq!(st.uploaded + 1, st.sealed);
+    c.only_up(6);
+
+    // The node that missed capsules is reported; recovery stops at the last capsule a
+    // quorum holds (before the 40), and bob, who saw the lost device sign after it, answers
+    // conflict.
+    let (mut a2, report) = restore(&k, &nodes);
+    assert!(report
+        .faults
+        .iter()
+        .any(|f| f.node == c.urls[5] && f.what.contains("stale")));
+    assert_eq!(dev(&a2), 970);
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.successions, vec![(a.device_id(), Verdict::Conflict)]);
+    sync(&mut a2, &nodes).unwrap();
+    assert_eq!(status_of(&a2, &b), "conflict");
+    let e = send_online(&mut a2, &nodes, &b.device_id(), token(DEFAULT_TOKEN), Amount(1))
+        .unwrap_err();
+    assert!(not_allowed(e));
+}
+
+#[test]
+fn a_crash_at_any_write_of_a_recovery_is_finished_by_running_it_again() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let mut seed = 100u8;
+    // Crash at write `at` of a recovery (both crash points), each time for a fresh identity,
+    // until a recovery runs without reaching the crash.
+    for at in 0.. {
+        let mut finished_without_crash = false;
+        for point in [CrashPoint::BeforeWrite, CrashPoint::AfterWrite] {
+            seed += 1;
+            let k = keys(seed);
+            let mut a = recoverable(&k, 1_000);
+            let (mut b, _) = memory_wallet(0);
+            session(&mut a, &mut b, &[10]);
+            sync(&mut a, &nodes).unwrap();
+            let lost = a.device_id();
+            let home = MemoryStore::new();
+            let first = recover(
+                Box::new(CrashingStore::new(home.clone(), at, point)),
+                &k,
+                &nodes,
+                &OPTS,
+                &mut |_| {},
+            );
+            let published = match first {
+                Ok(_) => {
+                    finished_without_crash = true;
+                    continue;
+                }
+                Err(e) if e.to_string().contains("crash") => {
+                    // What the crash left: the device key, if the home was created.
+                    Wallet::open(Box::new(home.clone()), PASS)
+                        .ok()
+                        .map(|w| w.device_id())
+                }
+                Err(e) => panic!("write {at} {point:?}: {e}"),
+            };
+            let (w, report) = recover(
+                Box::new(home.clone()),
+                &k,
+                &nodes,
+                &OPTS,
+                &mut |_| {},
+            )
+            .unwrap_or_else(|e| panic!("rerun after a crash at write {at} {point:?}: {e}"));
+            if let Some(id) = published {
+                assert_eq!(w.device_id(), id, "write {at} {point:?}: the identity forked");
+            }
+            assert_eq!(report.lost, lost);
+            assert_eq!(dev(&w), 990);
+            // A third run changes nothing and a fresh home cannot fork the identity.
+            let (w3, _) = recover(
+                Box::new(home.clone()),
+                &k,
+                &nodes,
+                &OPTS,
+                &mut |_| {},
+            )
+            .unwrap();
+            assert_eq!(w3.device_id(), w.device_id());
+            let fork = recover(
+                Box::new(MemoryStore::new()),
+                &k,
+                &nodes,
+                &OPTS,
+                &mut |_| {},
+            )
+            .err()
+            .unwrap();
+            assert!(fork.to_string().contains("was itself restored"), "{fork}");
+            // The counterparty sees one succession and acknowledges it.
+            let rb = sync(&mut b, &nodes).unwrap();
+            assert_eq!(rb.successions, vec![(lost, Verdict::Acknowledged)]);
+        }
+        if finished_without_crash {
+            break;
+        }
+        assert!(at < 64, "recovery never finished");
+    }
+}
