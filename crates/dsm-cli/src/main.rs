@@ -5,6 +5,7 @@ mod bench;
 mod btc_cmd;
 mod demo;
 mod online_cmd;
+mod recovery_cmd;
 mod token_cmd;
 mod vault_cmd;
 mod wallet_cmd;
@@ -230,7 +231,53 @@ enum Command {
         /// is created.
         #[arg(long = "node", value_name = "URL")]
         nodes: Vec<String>,
+        /// Create an identity without a recovery phrase: nothing is backed up, and a lost
+        /// device means lost value. For throwaway test wallets.
+        #[arg(long, conflicts_with = "restore")]
+        no_recovery_phrase: bool,
+        /// Restore an identity from its recovery phrase instead of creating one: the same
+        /// as `dsm recover` (the --node URLs are where the backup is).
+        #[arg(long)]
+        restore: bool,
+        /// With --restore: read the phrase from the first line of this file (else
+        /// DSM_RECOVERY_PHRASE, else a hidden prompt).
+        #[arg(long, value_name = "FILE", requires = "restore")]
+        phrase_file: Option<PathBuf>,
+        /// With --restore: allow replacing a device that was itself restored before.
+        #[arg(long, requires = "restore")]
+        replace_restored: bool,
     },
+    /// Restore an identity from its 24-word recovery phrase onto this (new) device, after
+    /// the old one was lost or stolen.
+    ///
+    /// Fetches the encrypted backup capsules from the storage nodes (a quorum must agree on
+    /// each; stale or lying nodes are reported), creates this device with a fresh key and
+    /// the recovered balances, publishes a tombstone for the lost device and a succession
+    /// naming this one (both signed by the phrase's recovery authority), and tells every
+    /// counterparty. Spending to a counterparty resumes once it acknowledges (`dsm sync`
+    /// collects the answers; `dsm backup status` shows them). If anything stops it, run the
+    /// same command again: it goes on and never publishes twice.
+    Recover {
+        /// A storage node holding the backup (repeat for each). With 6 or more the default
+        /// replication applies (N = 6, K = 3); with fewer, a majority must agree.
+        #[arg(long = "node", value_name = "URL")]
+        nodes: Vec<String>,
+        /// Read the phrase from the first line of this file (else DSM_RECOVERY_PHRASE, else
+        /// a hidden prompt).
+        #[arg(long, value_name = "FILE")]
+        phrase_file: Option<PathBuf>,
+        /// Signature suite of the new device.
+        #[arg(long, value_enum, default_value_t = Suite::MlDsa65)]
+        suite: Suite,
+        /// Allow replacing a device that was itself restored by an earlier recovery (it was
+        /// lost too). Without it, a second recovery refuses, so recovering twice by mistake
+        /// cannot tombstone your new device.
+        #[arg(long)]
+        replace_restored: bool,
+    },
+    /// This device's recovery backup.
+    #[command(subcommand)]
+    Backup(BackupCmd),
     /// Print this device's contact card (give it to the devices you trade with).
     Card,
     /// Manage contacts.
@@ -381,6 +428,14 @@ enum NodeCmd {
         #[arg(long, value_name = "URL")]
         postgres: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum BackupCmd {
+    /// The last capsule written, how many are at a quorum of storage nodes, which placed
+    /// nodes hold the last one, and (on a recovered device) which counterparties have
+    /// acknowledged it.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -734,11 +789,28 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init {
             suite,
+            restore: true,
+            nodes,
+            phrase_file,
+            replace_restored,
+            ..
+        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored),
+        Command::Init {
+            suite,
             name,
             dev_faucet,
             token,
             nodes,
-        } => wallet_cmd::init(&ctx, suite.into(), name, dev_faucet, &token, &nodes),
+            no_recovery_phrase,
+            ..
+        } => wallet_cmd::init(&ctx, suite.into(), name, dev_faucet, &token, &nodes, !no_recovery_phrase),
+        Command::Recover {
+            nodes,
+            phrase_file,
+            suite,
+            replace_restored,
+        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored),
+        Command::Backup(BackupCmd::Status) => recovery_cmd::backup_status(&ctx),
         Command::Card => wallet_cmd::card(&ctx),
         Command::Contact(ContactCmd::Add { card, name }) => {
             wallet_cmd::contact_add(&ctx, &card, name)

@@ -273,7 +273,11 @@ fn print_sync(ctx: &Ctx, w: &Wallet, r: &SyncReport) -> Res {
         && r.waiting.is_empty()
         && r.dropped.is_empty()
         && r.faults.is_empty()
-        && r.published == 0;
+        && r.published == 0
+        && r.successions.is_empty()
+        && r.recovery_answers.is_empty()
+        && r.backup.short.is_none()
+        && r.backup.conflict.is_none();
     if quiet {
         return ctx.print(
             |o| writeln!(o, "in sync with the storage nodes: nothing new"),
@@ -285,6 +289,34 @@ fn print_sync(ctx: &Ctx, w: &Wallet, r: &SyncReport) -> Res {
             |o| writeln!(o, "learned: {} is an equivocator (proof verified and stored); it is refused from now on", peer_name(w, d)),
             json!({"learned_equivocator": d.digest().to_hex()}),
         )?;
+    }
+    for (lost, verdict) in &r.successions {
+        use dsm_recovery::succession::Verdict;
+        let what = match verdict {
+            Verdict::Acknowledged => "acknowledged its successor (the same identity, restored from its phrase); the lost device is refused from now on",
+            Verdict::Stale => "NOT acknowledged: the tip this wallet holds is newer than the restored one; the lost device is refused from now on",
+            Verdict::Conflict => "NOT acknowledged: the lost device signed after its last backup (conflict); it is refused from now on",
+        };
+        ctx.print(
+            |o| writeln!(o, "succession: {} {what}", peer_name(w, lost)),
+            json!({"succession_of": lost.digest().to_hex(), "verdict": format!("{verdict:?}").to_lowercase()}),
+        )?;
+    }
+    for c in &r.recovery_answers {
+        let who = c.name.clone().unwrap_or_else(|| short(&c.device).to_string());
+        ctx.print(
+            |o| {
+                writeln!(o, "recovery: {who} answered: {}", c.status)?;
+                if let Some(p) = &c.pending {
+                    writeln!(o, "  its pending transfer: {p}")?;
+                }
+                Ok(())
+            },
+            json!({"recovery_answer": c}),
+        )?;
+    }
+    if let Some(x) = r.backup.short.as_ref().or(r.backup.conflict.as_ref()) {
+        ctx.print(|o| writeln!(o, "backup: {x}"), json!({"backup": x}))?;
     }
     report_transfers(ctx, w, &r.received, &r.refused)?;
     report_transfers(ctx, w, &r.stitched, &r.released)?;

@@ -98,11 +98,11 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn db(&self) -> PathBuf {
+    pub(crate) fn db(&self) -> PathBuf {
         self.home.join("wallet.redb")
     }
 
-    fn passphrase(&self, confirm: bool) -> Res<Vec<u8>> {
+    pub(crate) fn passphrase(&self, confirm: bool) -> Res<Vec<u8>> {
         if let Some(f) = &self.passphrase_file {
             let s = std::fs::read_to_string(f).map_err(|e| {
                 CliError::new(
@@ -208,6 +208,7 @@ pub fn init(
     faucet: Option<String>,
     token_label: &str,
     nodes: &[String],
+    with_phrase: bool,
 ) -> Res {
     let faucet = faucet.map(|f| parse_amount(&f)).transpose()?;
     let nodes = nodes
@@ -246,6 +247,11 @@ pub fn init(
             "the passphrase is empty; choose one (it encrypts the signing key at rest)",
         ));
     }
+    let phrase = if with_phrase {
+        Some(crate::recovery_cmd::new_phrase()?)
+    } else {
+        None
+    };
     let store = RedbStore::open(&ctx.db()).map_err(WalletError::from)?;
     if !contributors.is_empty() {
         eprintln!(
@@ -253,13 +259,24 @@ pub fn init(
             contributors.len()
         );
     }
-    let mut w = match Wallet::create_with_contributors(
-        Box::new(store),
-        suite,
-        &pass,
-        KdfParams::default(),
-        &contributors,
-    ) {
+    let created = match &phrase {
+        Some((_, keys)) => Wallet::create_with_recovery(
+            Box::new(store),
+            suite,
+            &pass,
+            KdfParams::default(),
+            &contributors,
+            keys,
+        ),
+        None => Wallet::create_with_contributors(
+            Box::new(store),
+            suite,
+            &pass,
+            KdfParams::default(),
+            &contributors,
+        ),
+    };
+    let mut w = match created {
         Ok(w) => w,
         Err(e) => {
             let _ = std::fs::remove_file(ctx.db());
@@ -282,6 +299,7 @@ pub fn init(
     }
     let devid = w.device_id().digest().to_hex();
     let card = w.card(&name);
+    let words: Option<Vec<&str>> = phrase.as_ref().map(|(m, _)| m.words());
     ctx.print(
         |o| {
             writeln!(o, "created wallet {name} in {}", ctx.home.display())?;
@@ -294,10 +312,22 @@ pub fn init(
             if let Some(a) = faucet {
                 writeln!(o, "  balance {a} {token_label}  ← NON-PRODUCTION dev-faucet allocation, recorded on the chain as such")?;
             }
+            match &words {
+                Some(words) => {
+                    writeln!(o, "RECOVERY PHRASE — write these 24 words down on paper now; they are shown only once:")?;
+                    for (i, chunk) in words.chunks(6).enumerate() {
+                        let line: Vec<String> = chunk.iter().enumerate().map(|(j, w)| format!("{:>2}. {w:<9}", i * 6 + j + 1)).collect();
+                        writeln!(o, "  {}", line.join(" ").trim_end())?;
+                    }
+                    writeln!(o, "  whoever has them can restore this identity (`dsm recover`) and replace this device;")?;
+                    writeln!(o, "  the device never stores them. Its backup capsules go to the storage nodes at each `dsm sync`.")?;
+                }
+                None => writeln!(o, "  no recovery phrase (--no-recovery-phrase): nothing is backed up")?,
+            }
             writeln!(o, "share this contact card with the devices you will trade with:")?;
             writeln!(o, "  {card}")
         },
-        json!({"name": name, "device": devid, "suite": suite_name(suite), "card": card, "dev_faucet": faucet.map(|a| a.0.to_string()), "genesis_nodes": nodes}),
+        json!({"name": name, "device": devid, "suite": suite_name(suite), "card": card, "dev_faucet": faucet.map(|a| a.0.to_string()), "genesis_nodes": nodes, "recovery_phrase": words.as_ref().map(|w| w.join(" "))}),
     )
 }
 
@@ -400,6 +430,9 @@ pub fn history(ctx: &Ctx) -> Res {
     let entries = w.history()?;
     let labels = w.token_labels()?;
     let tname = |hex: &str| {
+        if hex.is_empty() {
+            return "-".to_string();
+        }
         dsm_core::hash::Digest::from_hex(hex)
             .and_then(|d| labels.get(&TokenId(d)).cloned())
             .unwrap_or_else(|| format!("token:{}", short(hex)))

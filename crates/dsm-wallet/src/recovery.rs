@@ -1057,11 +1057,13 @@ fn create_successor(
         );
     }
     let mut carried = Vec::new();
+    let mut tickers = BTreeMap::new();
     for p in &state.policies {
         if let Ok(policy) = dsm_token::policy::TokenPolicy::from_bytes(p) {
             let id = policy.token_id();
             carried.extend_from_slice(id.as_bytes());
             b.put(Table::Policies, id.as_bytes().to_vec(), p.clone());
+            tickers.insert(id, policy.ticker.clone());
         }
     }
     b.put(Table::Meta, CAPSULE_POLICIES.to_vec(), carried);
@@ -1071,7 +1073,14 @@ fn create_successor(
             .pending
             .iter()
             .find(|p| p.proposal.step.receiver == *device)
-            .map(|p| format!("{} of token {} was pending", p.proposal.step.amount, p.proposal.step.token));
+            .map(|p| {
+                let t = &p.proposal.step.token;
+                let name = tickers
+                    .get(t)
+                    .cloned()
+                    .unwrap_or_else(|| format!("token {}", &t.digest().to_hex()[..16]));
+                format!("{} {name} sent to it was waiting for its answer", p.proposal.step.amount)
+            });
         b.put(
             Table::Recovery,
             device.as_bytes().to_vec(),

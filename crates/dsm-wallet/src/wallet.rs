@@ -1350,6 +1350,9 @@ impl Ledger for Wallet {
             commit.as_bytes().to_vec(),
             receipt.to_bytes(),
         );
+        // The pending set changed: the backup must not resurrect a finished transfer.
+        self.add_capsule(&mut b, None, Vec::new())
+            .map_err(|e| LedgerError::Store(e.to_string()))?;
         let mut seq = self.witness_seq;
         self.add_witness(
             &mut b,

@@ -318,7 +318,7 @@ fn a_stale_node_is_reported_and_a_capsule_below_quorum_ends_the_backup_there() {
     let r = sync(&mut a, &nodes);
     assert!(r.is_err() || r.unwrap().backup.short.is_some());
     let st = a.backup_status(None).unwrap();
-    assert_eq!(st.uploaded + 1, st.sealed);
+    assert!(st.uploaded < st.sealed, "{st:?}");
     c.only_up(6);
 
     // The node that missed capsules is reported; recovery stops at the last capsule a

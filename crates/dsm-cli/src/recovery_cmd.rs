@@ -1,0 +1,241 @@
+//! `dsm recover` (also `dsm init --restore`) and `dsm backup status`: restoring an identity
+//! from its recovery phrase, and where this device's backup stands (PROTOCOL.md §20).
+
+use crate::online_cmd::{check_url, node_set, NODE_TIMEOUT};
+use crate::wallet_cmd::{exit, short, CliError, Ctx, Res};
+use dsm_core::crypto::SuiteId;
+use dsm_recovery::{KdfCost, RecoveryError, RecoveryKeys, RecoveryMnemonic};
+use dsm_wallet::keystore::KdfParams;
+use dsm_wallet::nodes::{NodeSet, Replication};
+use dsm_wallet::recovery::{recover as restore, RecoverOptions};
+use dsm_wallet::store::RedbStore;
+use dsm_wallet::WalletError;
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// A fresh phrase (256 bits from the OS) and the keys it controls.
+pub fn new_phrase() -> Res<(RecoveryMnemonic, RecoveryKeys)> {
+    let mut entropy = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(entropy.as_mut_slice())
+        .map_err(|e| CliError::new(exit::FAILURE, format!("the OS random generator failed: {e}")))?;
+    let m = RecoveryMnemonic::from_entropy(&entropy);
+    eprintln!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
+    let keys = RecoveryKeys::derive(&m, KdfCost::default()).map_err(phrase_error)?;
+    Ok((m, keys))
+}
+
+fn phrase_error(e: RecoveryError) -> CliError {
+    CliError::new(exit::INPUT, format!("recovery phrase: {e}"))
+}
+
+/// Reads the phrase: `file` (first line), else DSM_RECOVERY_PHRASE, else a hidden prompt.
+fn read_phrase(file: Option<&PathBuf>) -> Res<RecoveryMnemonic> {
+    let text = if let Some(f) = file {
+        std::fs::read_to_string(f).map_err(|e| {
+            CliError::new(
+                exit::INPUT,
+                format!("cannot read the phrase file {}: {e}", f.display()),
+            )
+        })?
+    } else if let Ok(p) = std::env::var("DSM_RECOVERY_PHRASE") {
+        p
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("recovery phrase (24 words): ")?
+    } else {
+        return Err(CliError::new(
+            exit::INPUT,
+            "no recovery phrase: pass --phrase-file FILE, set DSM_RECOVERY_PHRASE, or run in a terminal to be asked",
+        ));
+    };
+    RecoveryMnemonic::parse(text.lines().next().unwrap_or("")).map_err(phrase_error)
+}
+
+/// Replication for a node list given on the command line: the defaults with 6 or more
+/// nodes; with fewer, every node holds every key and a majority must agree.
+fn replication_for(count: usize) -> Replication {
+    if count >= 6 {
+        return Replication::default();
+    }
+    let n = count.max(1);
+    let f = usize::from(n >= 3);
+    Replication { n, k: n / 2 + 1, f }
+}
+
+/// `dsm recover` / `dsm init --restore`.
+pub fn recover(
+    ctx: &Ctx,
+    suite: SuiteId,
+    nodes: &[String],
+    phrase_file: Option<&PathBuf>,
+    replace_restored: bool,
+) -> Res {
+    let phrase = read_phrase(phrase_file)?;
+    let resuming = ctx.db().exists();
+    let set = if resuming && nodes.is_empty() {
+        node_set(&ctx.open()?)?
+    } else {
+        if nodes.is_empty() {
+            return Err(CliError::new(
+                exit::INPUT,
+                "name the storage nodes that hold the backup: --node URL (repeat for each)",
+            ));
+        }
+        let urls = nodes
+            .iter()
+            .map(|u| check_url(u))
+            .collect::<Res<Vec<String>>>()?;
+        let r = replication_for(urls.len());
+        NodeSet::new(urls, r, NODE_TIMEOUT)
+    };
+    std::fs::create_dir_all(&ctx.home).map_err(|e| {
+        CliError::new(
+            exit::WALLET,
+            format!("cannot create {}: {e}", ctx.home.display()),
+        )
+    })?;
+    let pass = ctx.passphrase(!resuming)?;
+    if pass.is_empty() {
+        return Err(CliError::new(
+            exit::WALLET,
+            "the passphrase is empty; choose one (it encrypts the new device's key at rest)",
+        ));
+    }
+    eprintln!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
+    let keys = RecoveryKeys::derive(&phrase, KdfCost::default()).map_err(phrase_error)?;
+    let store = RedbStore::open(&ctx.db()).map_err(WalletError::from)?;
+    let options = RecoverOptions {
+        suite,
+        passphrase: &pass,
+        kdf: KdfParams::default(),
+        replace_successor: replace_restored,
+    };
+    let result = restore(Box::new(store), &keys, &set, &options, &mut |m| {
+        eprintln!("{m}")
+    });
+    let (mut w, report) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            // Nothing was created if the failure came before the new device existed.
+            if !resuming {
+                if let Ok(s) = RedbStore::open(&ctx.db()) {
+                    let empty = holds_no_wallet(&s);
+                    drop(s);
+                    if empty {
+                        let _ = std::fs::remove_file(ctx.db());
+                    }
+                }
+            }
+            let incomplete = matches!(e, WalletError::Recovery(_));
+            let mut err = CliError::from(e);
+            if incomplete {
+                err.code = exit::INCOMPLETE;
+            }
+            err.msg.push_str(
+                "\n(rerunning the same command goes on from where this stopped; a recovery never publishes twice)",
+            );
+            return Err(err);
+        }
+    };
+    w.set_nodes(set.nodes())?;
+    w.set_replication(set.params())?;
+    let balances: Vec<(String, String)> = {
+        let labels = w.token_labels()?;
+        w.head()
+            .balances
+            .entries()
+            .iter()
+            .map(|b| {
+                (
+                    labels
+                        .get(&b.token)
+                        .cloned()
+                        .unwrap_or_else(|| b.token.digest().to_hex()[..16].to_string()),
+                    b.amount.to_string(),
+                )
+            })
+            .collect()
+    };
+    let lost = report.lost.digest().to_hex();
+    let new = report.successor.digest().to_hex();
+    ctx.print(
+        |o| {
+            writeln!(o, "recovered identity onto this device")?;
+            writeln!(o, "  lost device  {} (tombstoned: every counterparty that sees it refuses it)", short(&lost))?;
+            writeln!(o, "  this device  {} (successor)", short(&new))?;
+            writeln!(o, "  backup       {} capsules, resumed at head {}", report.capsules, report.height)?;
+            for (t, a) in &balances {
+                writeln!(o, "  balance      {a} {t}")?;
+            }
+            for f in &report.faults {
+                writeln!(o, "  node fault   {} {}", f.node, f.what)?;
+            }
+            if let Some(b) = &report.blocked {
+                writeln!(o, "  BLOCKED      {b}")?;
+            }
+            writeln!(o, "relationships (spending to each resumes once it acknowledges; `dsm sync` collects answers):")?;
+            for c in &report.counterparties {
+                let who = c.name.clone().unwrap_or_else(|| short(&c.device).to_string());
+                writeln!(o, "  {who:<20} {}{}", c.status, c.pending.as_deref().map(|p| format!(" — {p}")).unwrap_or_default())?;
+            }
+            Ok(())
+        },
+        json!({
+            "lost": lost, "device": new, "capsules": report.capsules, "height": report.height,
+            "balances": balances, "blocked": report.blocked,
+            "faults": report.faults.iter().map(|f| json!({"node": f.node, "what": f.what})).collect::<Vec<_>>(),
+            "counterparties": report.counterparties,
+        }),
+    )
+}
+
+fn holds_no_wallet(s: &RedbStore) -> bool {
+    use dsm_wallet::store::{Store, Table};
+    matches!(s.get(Table::Meta, b"identity"), Ok(None))
+}
+
+/// `dsm backup status`.
+pub fn backup_status(ctx: &Ctx) -> Res {
+    let w = ctx.open()?;
+    let nodes = if w.nodes()?.is_empty() {
+        None
+    } else {
+        Some(node_set(&w)?)
+    };
+    let st = w.backup_status(nodes.as_ref())?;
+    let recovery = w.recovery_counterparties()?;
+    ctx.print(
+        |o| {
+            if !st.enabled {
+                return writeln!(o, "this identity has no recovery phrase, so it writes no backup (create identities with `dsm init` to get one)");
+            }
+            writeln!(o, "backup stream {}", short(&st.stream))?;
+            match st.sealed.checked_sub(1) {
+                Some(last) => writeln!(o, "  last capsule  {last} ({} sealed, {} at a quorum of nodes)", st.sealed, st.uploaded)?,
+                None => writeln!(o, "  no capsule yet")?,
+            }
+            if st.uploaded < st.sealed {
+                writeln!(o, "  {} capsule(s) not at the nodes yet: `dsm sync` uploads them", st.sealed - st.uploaded)?;
+            }
+            if nodes.is_none() {
+                writeln!(o, "  no storage nodes configured: the backup stays on this device until you `dsm nodes add` some and `dsm sync`")?;
+            }
+            for (node, s) in &st.replicas {
+                writeln!(o, "  {node:<32} {s}")?;
+            }
+            if !recovery.is_empty() {
+                writeln!(o, "recovered device: counterparties of the lost device")?;
+                for c in &recovery {
+                    let who = c.name.clone().unwrap_or_else(|| short(&c.device).to_string());
+                    writeln!(o, "  {who:<20} {}", c.status)?;
+                }
+            }
+            Ok(())
+        },
+        json!({
+            "enabled": st.enabled, "stream": st.stream, "sealed": st.sealed, "uploaded": st.uploaded,
+            "replicas": st.replicas.iter().map(|(n, s)| json!({"node": n, "state": s})).collect::<Vec<_>>(),
+            "recovery": recovery,
+        }),
+    )
+}
