@@ -96,7 +96,8 @@ impl Statement {
         }
     }
 
-    fn verify_signature(&self) -> Result<(), CryptoError> {
+    /// Verifies the signer's signature over the statement's commit.
+    pub fn verify_signature(&self) -> Result<(), CryptoError> {
         match self {
             Statement::Proposal(p) => p
                 .proposal

@@ -18,6 +18,7 @@ use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisRecord};
 use dsm_core::receipt::SignedProposal;
 use dsm_core::smt::SmtProof;
 use dsm_core::tags::Tag;
+use dsm_core::tripwire::Statement;
 use thiserror::Error;
 
 /// The recovery authority's statement that a device of its identity is lost: it is refused
@@ -160,6 +161,9 @@ pub enum SuccessionError {
     /// The proof of the counterparty's tip under the recovered head does not verify.
     #[error("the proof of the relationship tip under the recovered head does not verify")]
     Proof,
+    /// The statement does not succeed the recovered head of the tombstoned device.
+    #[error("the statement is not the lost device's successor of the recovered head")]
+    NotAConflict,
     /// The answer's signature does not verify or it answers another succession.
     #[error("the answer is not a valid signed answer to this succession")]
     Answer,
@@ -198,8 +202,33 @@ pub fn verify_succession(
     tombstone: &SignedTombstone,
     succession: &SignedSuccession,
 ) -> Result<VerifiedSuccession, SuccessionError> {
+    let authority = verify_tombstone(genesis, tombstone)?;
     let t = &tombstone.record;
     let s = &succession.record;
+    let lost = t.lost.device_id();
+    if s.tombstone != t.digest() {
+        return Err(SuccessionError::WrongTombstone);
+    }
+    if s.successor.genesis != t.lost.genesis || s.successor.device_id() == lost {
+        return Err(SuccessionError::BadSuccessor);
+    }
+    authority
+        .verify(s.digest().as_bytes(), &succession.signature)
+        .map_err(|_| SuccessionError::Signature("succession"))?;
+    Ok(VerifiedSuccession {
+        tombstone: tombstone.clone(),
+        succession: succession.clone(),
+    })
+}
+
+/// Verifies a tombstone alone: the genesis record is the lost device's and names a
+/// recovery authority, the recovered head is the lost device's, and the authority signed
+/// it. Returns the authority's key.
+pub fn verify_tombstone<'g>(
+    genesis: &'g GenesisRecord,
+    tombstone: &SignedTombstone,
+) -> Result<&'g PublicKey, SuccessionError> {
+    let t = &tombstone.record;
     if genesis.digest() != t.lost.genesis {
         return Err(SuccessionError::WrongGenesis);
     }
@@ -214,19 +243,58 @@ pub fn verify_succession(
     authority
         .verify(t.digest().as_bytes(), &tombstone.signature)
         .map_err(|_| SuccessionError::Signature("tombstone"))?;
-    if s.tombstone != t.digest() {
-        return Err(SuccessionError::WrongTombstone);
+    Ok(authority)
+}
+
+/// Evidence that a lost device signed after the head its identity's recovery resumed
+/// from: the tombstone (with the genesis that makes it checkable) and a statement signed by
+/// the lost device whose parent head is the tombstone's recovered head. Where the stolen
+/// device and its successor collide, this is what the counterparty holds and sends back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SuccessionConflict {
+    /// The identity's genesis record.
+    pub genesis: GenesisRecord,
+    /// The signed tombstone.
+    pub tombstone: SignedTombstone,
+    /// The lost device's statement that succeeds the recovered head.
+    pub statement: Statement,
+}
+
+impl Canonical for SuccessionConflict {
+    const MAX_ENCODED_LEN: usize = 200 * 1024;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.genesis);
+        w.message(2, &self.tombstone);
+        w.message(3, &self.statement);
     }
-    if s.successor.genesis != t.lost.genesis || s.successor.device_id() == lost {
-        return Err(SuccessionError::BadSuccessor);
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(SuccessionConflict {
+            genesis: r.message(1)?,
+            tombstone: r.message(2)?,
+            statement: r.message(3)?,
+        })
     }
-    authority
-        .verify(s.digest().as_bytes(), &succession.signature)
-        .map_err(|_| SuccessionError::Signature("succession"))?;
-    Ok(VerifiedSuccession {
-        tombstone: tombstone.clone(),
-        succession: succession.clone(),
-    })
+}
+
+impl SuccessionConflict {
+    /// Checks the evidence: a valid tombstone, and a statement signed by the lost device
+    /// whose parent head is the recovered head. Returns the lost device.
+    pub fn verify(&self) -> Result<DeviceId, SuccessionError> {
+        verify_tombstone(&self.genesis, &self.tombstone)?;
+        let t = &self.tombstone.record;
+        let lost = t.lost.device_id();
+        let (device, parent, _) = self.statement.head_transition();
+        if device != lost
+            || self.statement.signer().device_id() != lost
+            || parent != t.recovered_head.digest()
+        {
+            return Err(SuccessionError::NotAConflict);
+        }
+        self.statement
+            .verify_signature()
+            .map_err(|_| SuccessionError::Signature("statement"))?;
+        Ok(lost)
+    }
 }
 
 /// What a recovered device sends each counterparty of the lost device: the records, and a
@@ -398,6 +466,8 @@ pub enum RecoveryMessage {
         answer: Box<SignedAnswer>,
         /// The counterparty's answer to the pending proposal, if the notice carried one.
         pending_answer: Option<Vec<u8>>,
+        /// With a [`Verdict::Conflict`]: the evidence.
+        conflict: Option<Box<SuccessionConflict>>,
     },
 }
 
@@ -409,11 +479,13 @@ impl Canonical for RecoveryMessage {
             RecoveryMessage::Answer {
                 answer,
                 pending_answer,
+                conflict,
             } => {
                 w.message(21, answer.as_ref());
                 if let Some(p) = pending_answer {
                     w.bytes(22, p);
                 }
+                w.optional_message(23, conflict.as_deref());
             }
         }
     }
@@ -421,11 +493,15 @@ impl Canonical for RecoveryMessage {
         let notice: Option<SuccessionNotice> = r.optional_message(20)?;
         let answer: Option<SignedAnswer> = r.optional_message(21)?;
         let pending_answer = Some(r.bytes(22, 200 * 1024)?.to_vec()).filter(|b| !b.is_empty());
+        let conflict: Option<SuccessionConflict> = r.optional_message(23)?;
         match (notice, answer) {
-            (Some(n), None) if pending_answer.is_none() => Ok(RecoveryMessage::Notice(Box::new(n))),
+            (Some(n), None) if pending_answer.is_none() && conflict.is_none() => {
+                Ok(RecoveryMessage::Notice(Box::new(n)))
+            }
             (None, Some(a)) => Ok(RecoveryMessage::Answer {
                 answer: Box::new(a),
                 pending_answer,
+                conflict: conflict.map(Box::new),
             }),
             _ => Err(DecodeError::Invalid(
                 "a recovery message is exactly one notice or one answer",

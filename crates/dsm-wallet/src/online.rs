@@ -527,8 +527,13 @@ fn take_recovery_item(
         Ok(RecoveryMessage::Answer {
             answer,
             pending_answer,
+            conflict,
         }) => {
-            match wallet.take_succession_answer(&answer, pending_answer.as_deref()) {
+            match wallet.take_succession_answer(
+                &answer,
+                pending_answer.as_deref(),
+                conflict.as_deref(),
+            ) {
                 Ok(Some(c)) => report.recovery_answers.push(c),
                 Ok(None) => report
                     .dropped

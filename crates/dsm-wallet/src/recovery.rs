@@ -14,7 +14,7 @@ use dsm_recovery::body::{replay, CapsuleBody, ContactEntry, RecoveredState, TipE
 use dsm_recovery::succession::{
     sign_succession, sign_tombstone, verify_answer, verify_succession, RecoveryMessage,
     SignedAnswer, SignedSuccession, SignedTombstone, Succession, SuccessionAnswer,
-    SuccessionNotice, Tombstone, Verdict,
+    SuccessionConflict, SuccessionNotice, Tombstone, Verdict,
 };
 use dsm_recovery::{Capsule, RecoveryKeys};
 
@@ -69,6 +69,10 @@ pub struct CounterpartyRecovery {
     pub notified: bool,
     /// What happened to the lost device's transfer to it that was still pending, if any.
     pub pending: Option<String>,
+    /// With status `conflict`: the verified evidence (hex of the canonical
+    /// `SuccessionConflict`) that the lost device signed after the backup point.
+    #[serde(default)]
+    pub evidence: Option<String>,
 }
 
 /// How [`recover`] creates the new device.
@@ -502,10 +506,12 @@ impl Wallet {
         if let Some(a) = self.stored_answer(&lost)? {
             if a.record.succession == v.digest() {
                 let verdict = a.record.verdict;
+                let conflict = self.conflict_evidence(notice, &lost)?;
                 return Ok((
                     RecoveryMessage::Answer {
                         answer: Box::new(a),
                         pending_answer: None,
+                        conflict,
                     },
                     verdict,
                     lost,
@@ -533,8 +539,8 @@ impl Wallet {
             .map(TipDigest)
             .unwrap_or_else(|| rel.genesis_tip());
         let expected = recovered_tip.unwrap_or_else(|| rel.genesis_tip());
-        let recovered_head = v.tombstone.record.recovered_head.digest();
-        let verdict = if self.head_successor(&lost, &recovered_head).is_some() {
+        let conflict = self.conflict_evidence(notice, &lost)?;
+        let verdict = if conflict.is_some() {
             Verdict::Conflict
         } else if held != expected {
             Verdict::Stale
@@ -569,10 +575,36 @@ impl Wallet {
             RecoveryMessage::Answer {
                 answer: Box::new(answer),
                 pending_answer,
+                conflict,
             },
             verdict,
             lost,
         ))
+    }
+
+    /// The evidence, if this device holds a statement of `lost` that succeeds the
+    /// notice's recovered head.
+    fn conflict_evidence(
+        &self,
+        notice: &SuccessionNotice,
+        lost: &DeviceId,
+    ) -> Result<Option<Box<SuccessionConflict>>, WalletError> {
+        let recovered = notice.tombstone.record.recovered_head.digest();
+        let Some(value) = self
+            .store
+            .get(Table::Witness, &witness_key(lost, &recovered))?
+        else {
+            return Ok(None);
+        };
+        let Some(statement) = self.witnessed_statement(&value)? else {
+            return Ok(None);
+        };
+        let evidence = SuccessionConflict {
+            genesis: notice.genesis.clone(),
+            tombstone: notice.tombstone.clone(),
+            statement,
+        };
+        Ok(evidence.verify().is_ok().then(|| Box::new(evidence)))
     }
 
     /// Takes a counterparty's answer to this device's succession: verified against the
@@ -582,6 +614,7 @@ impl Wallet {
         &mut self,
         answer: &SignedAnswer,
         pending_answer: Option<&[u8]>,
+        conflict: Option<&SuccessionConflict>,
     ) -> Result<Option<CounterpartyRecovery>, WalletError> {
         let Some(succ) = self.store.get(Table::Meta, SUCCESSION)? else {
             return Ok(None);
@@ -604,6 +637,18 @@ impl Wallet {
             Verdict::Conflict => "conflict",
         }
         .into();
+        if let Some(e) = conflict {
+            let lost = DeviceIdentity::from_bytes(
+                &self
+                    .store
+                    .get(Table::Meta, RECOVERED_LOST)?
+                    .ok_or(WalletError::NotFound)?,
+            )
+            .map_err(corrupt("recovered identity"))?;
+            if e.verify().ok() == Some(lost.device_id()) {
+                c.evidence = Some(e.to_bytes().iter().map(|b| format!("{b:02x}")).collect());
+            }
+        }
         if let Some(bytes) = pending_answer {
             use dsm_protocol::message::SessionMessage;
             c.pending = Some(match SessionMessage::from_bytes(bytes) {
@@ -1091,6 +1136,7 @@ fn create_successor(
                 status: "waiting".into(),
                 notified: false,
                 pending,
+                evidence: None,
             }),
         );
     }

@@ -10,6 +10,7 @@ mod common;
 use common::cluster::Cluster;
 use common::{dev, fast_kdf, memory_wallet, session, PASS};
 use dsm_core::chain::Amount;
+use dsm_core::codec::Canonical;
 use dsm_core::crypto::SuiteId;
 use dsm_core::receipt::ChainView;
 use dsm_protocol::session::{LedgerError, SessionError};
@@ -198,6 +199,20 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
     sync(&mut a2, &nodes).unwrap();
     assert_eq!(status_of(&a2, &cc), "conflict");
     assert_eq!(status_of(&a2, &b), "acknowledged");
+    // Where they collide there is evidence: carol's answer carries the thief's statement
+    // succeeding the recovered head, with the tombstone; anyone can check it.
+    let evidence = a2
+        .recovery_counterparties()
+        .unwrap()
+        .into_iter()
+        .find_map(|c| c.evidence)
+        .expect("carol's conflict comes with evidence");
+    let bytes: Vec<u8> = (0..evidence.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&evidence[i..i + 2], 16).unwrap())
+        .collect();
+    let proof = dsm_recovery::succession::SuccessionConflict::from_bytes(&bytes).unwrap();
+    assert_eq!(proof.verify(), Ok(lost));
 
     // The thief keeps trying: offline with bob, online with bob and carol.
     let (rt, rb) = session(&mut thief, &mut b, &[100]);
