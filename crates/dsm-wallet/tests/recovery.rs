@@ -213,6 +213,21 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
         .collect();
     let proof = dsm_recovery::succession::SuccessionConflict::from_bytes(&bytes).unwrap();
     assert_eq!(proof.verify(), Ok(lost));
+    // A statement from before the backup point proves nothing.
+    let early = thief
+        .history()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == dsm_wallet::EntryKind::Sent)
+        .and_then(|e| e.receipt)
+        .unwrap();
+    let early = thief.receipt(&early).unwrap().unwrap();
+    let mut not_proof = proof.clone();
+    not_proof.statement = dsm_core::tripwire::Statement::Proposal(early.proposal);
+    assert_eq!(
+        not_proof.verify(),
+        Err(dsm_recovery::succession::SuccessionError::NotAConflict)
+    );
 
     // The thief keeps trying: offline with bob, online with bob and carol.
     let (rt, rb) = session(&mut thief, &mut b, &[100]);
