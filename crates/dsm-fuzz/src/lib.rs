@@ -238,9 +238,24 @@ pub fn dbtc(data: &[u8]) {
     }
 }
 
-/// Recovery capsules (served by storage nodes) and typed recovery phrases.
+/// Recovery: capsules (served by storage nodes), capsule bodies (decrypted), recovery b0x
+/// items (notices and answers from anyone), tombstones and successions (from slots),
+/// conflict evidence, and typed recovery phrases. Verifiers run on whatever decodes.
 pub fn recovery(data: &[u8]) {
+    use dsm_recovery::succession as s;
     canonical::<dsm_recovery::Capsule>(data);
+    canonical::<dsm_recovery::body::CapsuleBody>(data);
+    canonical::<s::SignedTombstone>(data);
+    canonical::<s::SignedSuccession>(data);
+    canonical::<s::SignedAnswer>(data);
+    canonical::<s::SuccessionConflict>(data);
+    canonical::<s::RecoveryMessage>(data);
+    if let Ok(s::RecoveryMessage::Notice(n)) = s::RecoveryMessage::from_bytes(data) {
+        let _ = n.verify();
+    }
+    if let Ok(c) = s::SuccessionConflict::from_bytes(data) {
+        let _ = c.verify();
+    }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(m) = dsm_recovery::RecoveryMnemonic::parse(text) {
             assert_eq!(m.words().len(), 24);

@@ -264,6 +264,61 @@ fn write_seeds() {
         let c1 = k.seal(1, c0.digest(), b"seed capsule 1");
         put("recovery", "capsule0", &c0.to_bytes());
         put("recovery", "capsule1", &c1.to_bytes());
+        // A capsule body and a succession notice, as a recovered device sends them.
+        use dsm_core::chain::DeviceHead;
+        use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+        use dsm_core::identity::{DeviceIdentity, EntropyReveal, GenesisRecord};
+        use dsm_recovery::succession::*;
+        let dev = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([1; 32]));
+        let genesis = GenesisRecord {
+            founding_key: dev.public_key().clone(),
+            contributions: vec![EntropyReveal {
+                contributor: dsm_core::hash::Digest([1; 32]),
+                secret: [2; 32],
+            }],
+            recovery_authority: Some(k.authority_key().public_key().clone()),
+        };
+        let lost = DeviceIdentity {
+            genesis: genesis.digest(),
+            public_key: dev.public_key().clone(),
+        };
+        let head = DeviceHead::initial(lost.device_id(), &lost.genesis);
+        let body = dsm_recovery::body::CapsuleBody {
+            head: head.clone(),
+            tips: vec![],
+            pending: vec![],
+            contacts: vec![],
+            genesis: Some(genesis.clone()),
+            identity: Some(lost.clone()),
+            policies: vec![],
+        };
+        put("recovery", "body0", &body.to_bytes());
+        let t = sign_tombstone(
+            &k.authority_key(),
+            Tombstone {
+                lost: lost.clone(),
+                recovered_head: head,
+            },
+        );
+        let succ = sign_succession(
+            &k.authority_key(),
+            Succession {
+                tombstone: t.record.digest(),
+                successor: DeviceIdentity {
+                    genesis: genesis.digest(),
+                    public_key: k.authority_key().public_key().clone(),
+                },
+            },
+        );
+        let notice = RecoveryMessage::Notice(Box::new(SuccessionNotice {
+            genesis,
+            tombstone: t,
+            succession: succ,
+            counterparty: dsm_core::identity::DeviceId(dsm_core::hash::Digest([3; 32])),
+            proof: dsm_core::smt::SparseMerkleTree::new().prove(&[4; 32]),
+            pending: None,
+        }));
+        put("recovery", "notice", &notice.to_bytes());
     }
     // Chunk packets: a real chunked exchange, recorded as `u8 len ‖ bytes` sequences.
     {
