@@ -742,7 +742,76 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         Ok(_) => return Err("a paid withdrawal was refunded".into()),
     }
 
-    writeln!(out, "14. Final balances")?;
+    writeln!(out, "14. A lost phone. gina's identity has a 24-word recovery phrase; every state change seals an encrypted")?;
+    writeln!(out, "    capsule (XChaCha20-Poly1305, key from the phrase by Argon2id) that her syncs put on the nodes.")?;
+    let mut entropy = [0u8; 32];
+    getrandom::fill(&mut entropy).map_err(|e| e.to_string())?;
+    let phrase = dsm_recovery::RecoveryMnemonic::from_entropy(&entropy);
+    let keys = dsm_recovery::RecoveryKeys::derive(&phrase, dsm_recovery::KdfCost::default())?;
+    let mut gina = Wallet::create_with_recovery(
+        Box::new(RedbStore::open(&dir.join("gina.redb"))?),
+        suite,
+        PASS,
+        KdfParams::default(),
+        &[],
+        &keys,
+    )?;
+    gina.set_name("gina")?;
+    gina.set_nodes(&urls)?;
+    gina.import_policy(policy.clone(), None)?;
+    writeln!(out, "     gina writes down: {} … ({} words; the device never stores them)", phrase.words()[..3].join(" "), phrase.words().len())?;
+    introduce(&mut [&mut alice, &mut gina, &mut bob])?;
+    ok(&over_tcp(&mut alice, &mut gina, &[30], None, T)?.0)?;
+    ok(&over_tcp(&mut gina, &mut bob, &[10], None, T)?.0)?;
+    online::sync(&mut gina, &nodes)?;
+    let backup = gina.backup_status(Some(&nodes))?;
+    writeln!(
+        out,
+        "     alice pays gina 30 and gina pays bob 10; gina syncs: {} capsules sealed, {} at a quorum; the last one is on {} of its 6 nodes",
+        backup.sealed,
+        backup.uploaded,
+        backup.replicas.iter().filter(|(_, s)| s == "holds it").count()
+    )?;
+    let lost_id = gina.device_id();
+    let mut thief = gina; // the phone is stolen: the thief keeps the unlocked wallet
+    let (mut gina, report) = dsm_wallet::recovery::recover(
+        Box::new(RedbStore::open(&dir.join("gina-new.redb"))?),
+        &keys,
+        &nodes,
+        &dsm_wallet::recovery::RecoverOptions {
+            suite,
+            passphrase: PASS,
+            kdf: KdfParams::default(),
+            replace_successor: false,
+        },
+        &mut |_| {},
+    )?;
+    gina.set_name("gina")?;
+    gina.set_nodes(&urls)?;
+    writeln!(out, "     the phone is stolen; on a new phone gina types her phrase (`dsm recover`): her {} capsules are fetched and replayed,", backup.sealed)?;
+    writeln!(out, "     device {} tombstoned and device {} named its successor (both signed by the phrase's recovery", short(&lost_id), short(&gina.device_id()))?;
+    writeln!(out, "     authority, each in a write-once slot); balance {} CASH; alice and bob are notified", dev(&gina))?;
+    match online::send_online(&mut gina, &nodes, &bob.device_id(), cash(), Amount(1)) {
+        Err(e) => writeln!(out, "     not a balance oracle: gina tries to pay bob before he answers — {e}")?,
+        Ok(_) => return Err("a successor spent before the counterparty acknowledged".into()),
+    }
+    for w in [&mut bob, &mut alice] {
+        let r = online::sync(w, &nodes)?;
+        for (_, v) in &r.successions {
+            writeln!(out, "     {} syncs: checks the records and that the tip it holds is the restored one: {v:?}", w.name()?.unwrap_or_default())?;
+        }
+    }
+    let r = online::sync(&mut gina, &nodes)?;
+    writeln!(out, "     gina syncs: {} acknowledgements; spending to them resumes", r.recovery_answers.iter().filter(|c| c.status == "acknowledged").count())?;
+    let (rt, _, _) = over_tcp(&mut thief, &mut bob, &[5], None, T)?;
+    match (&rt.error, rt.completed.is_empty()) {
+        (Some(e), true) => writeln!(out, "     the thief tries to pay bob with the stolen phone: {e}")?,
+        _ => return Err("a tombstoned device was paid".into()),
+    }
+    ok(&over_tcp(&mut gina, &mut bob, &[5], None, T)?.0)?;
+    writeln!(out, "     gina pays bob 5 from her new phone: final\n")?;
+
+    writeln!(out, "15. Final balances")?;
     let mut total = 0u128;
     let mut era_total = 0u128;
     writeln!(
@@ -752,7 +821,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     )?;
     let mut dbtc_total = 0u128;
     for w in [
-        &alice, &bob, &carol, &dave, &erin, &frank, &kim, &mallory, &clone,
+        &alice, &bob, &carol, &dave, &erin, &frank, &gina, &kim, &mallory, &clone,
     ] {
         let e = w.balance(&era_id).0;
         let b = w.balance(&dbtc_id).0;
@@ -782,7 +851,8 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     if dbtc_total != 600_000 {
         return Err(format!("dBTC does not add up: {dbtc_total}").into());
     }
-    writeln!(out, "     CASH: 1000 minted + 100 initial allocation + 100 double-spent by mallory (both victims hold the proof)")?;
+    writeln!(out, "     CASH: 1000 minted + 100 initial allocation + 100 double-spent by mallory (both victims hold the proof);")?;
+    writeln!(out, "           gina's stolen phone still shows {} CASH, refused by everyone who saw the tombstone (not counted)", dev(&thief))?;
     writeln!(
         out,
         "     ERA:  exactly what the vault emitted ({}); the other {} are still in the vault",

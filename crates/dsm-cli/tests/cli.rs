@@ -559,6 +559,10 @@ fn demo_tells_the_whole_story_and_adds_up() {
             "libbitcoinconsensus) accepts the witness",
         ))
         .stdout(predicate::str::contains("cannot bring the dBTC back"))
+        .stdout(predicate::str::contains("not a balance oracle: gina tries to pay bob before he answers"))
+        .stdout(predicate::str::contains("bob syncs: checks the records and that the tip it holds is the restored one: Acknowledged"))
+        .stdout(predicate::str::contains("the thief tries to pay bob with the stolen phone"))
+        .stdout(predicate::str::contains("gina pays bob 5 from her new phone: final"))
         .stdout(predicate::str::is_match(r"total\s+1200\s+3000000\s+600000").unwrap());
 }
 
@@ -1572,4 +1576,92 @@ fn dbtc_through_the_cli() {
         "{statuses:?}"
     );
     assert_eq!(token_balance(&alice, "DBTC"), 450_000);
+}
+
+/// `dsm init` shows the phrase once; `dsm recover` restores from it through node processes;
+/// typos name the word; the new device waits for the counterparty; `dsm backup status`
+/// reports; rerunning a finished recovery changes nothing and a second home is refused.
+#[test]
+fn recovery_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes: Vec<(NodeProc, String)> = (0..3)
+        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
+        .collect();
+    let (alice, bob, phone) = (
+        dir.path().join("alice"),
+        dir.path().join("bob"),
+        dir.path().join("new-phone"),
+    );
+    let created = json(dsm(&alice).args(["init", "--name", "alice", "--dev-faucet", "100"]));
+    let phrase = created["recovery_phrase"].as_str().unwrap().to_string();
+    assert_eq!(phrase.split(' ').count(), 24);
+    init_named(&bob, "bob");
+    introduce(&alice, &bob);
+    use_nodes(&[&alice, &bob], &nodes);
+    dsm(&alice)
+        .args(["send", "bob", "30", "--online"])
+        .assert()
+        .success();
+    stdout(dsm(&bob).arg("sync"));
+    stdout(dsm(&alice).arg("sync"));
+    let st = json(dsm(&alice).args(["backup", "status"]));
+    assert_eq!(st["sealed"], st["uploaded"]);
+    assert!(st["replicas"].as_array().unwrap().iter().all(|r| r["state"] == "holds it"));
+
+    // A typo names the word; an unknown phrase finds no backup; nothing is left behind.
+    let mut words: Vec<&str> = phrase.split(' ').collect();
+    words[6] = "zebraa";
+    let mut recover = |home: &Path, phrase: &str| {
+        let mut c = dsm(home);
+        c.env("DSM_RECOVERY_PHRASE", phrase).arg("recover");
+        for (_, url) in &nodes {
+            c.args(["--node", url]);
+        }
+        c
+    };
+    recover(&phone, &words.join(" "))
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("word 7 (\"zebraa\")"));
+    recover(&phone, &format!("{}art", "abandon ".repeat(23)))
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("no backup was found"));
+    assert!(!phone.join("wallet.redb").exists() || balance_is_absent(&phone));
+
+    let out = stdout(&mut recover(&phone, &phrase));
+    assert!(out.contains("bob                  waiting"), "{out}");
+    dsm(&phone)
+        .args(["send", "bob", "1", "--online"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("has not acknowledged"));
+    assert!(stdout(dsm(&bob).arg("sync")).contains("acknowledged its successor"));
+    assert!(stdout(dsm(&phone).arg("sync")).contains("bob answered: acknowledged"));
+    assert_eq!(balance(&phone), 70);
+    dsm(&phone)
+        .args(["send", "bob", "1", "--online"])
+        .assert()
+        .success();
+    stdout(dsm(&bob).arg("sync"));
+    assert_eq!(balance(&bob), 31);
+    assert!(stdout(dsm(&phone).args(["backup", "status"])).contains("bob                  acknowledged"));
+    // The lost wallet (found again, or stolen) is refused.
+    dsm(&alice)
+        .args(["send", "bob", "1", "--online"])
+        .assert()
+        .success();
+    let r = stdout(dsm(&bob).arg("sync"));
+    assert!(r.contains("tombstoned"), "{r}");
+    assert_eq!(balance(&bob), 31);
+    // Rerunning changes nothing; a second home cannot fork the identity.
+    recover(&phone, &phrase).assert().success();
+    recover(&dir.path().join("third"), &phrase)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("was itself restored"));
+}
+
+fn balance_is_absent(home: &Path) -> bool {
+    dsm(home).arg("balance").output().map(|o| !o.status.success()).unwrap_or(true)
 }
