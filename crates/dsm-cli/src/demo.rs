@@ -759,7 +759,12 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     gina.set_name("gina")?;
     gina.set_nodes(&urls)?;
     gina.import_policy(policy.clone(), None)?;
-    writeln!(out, "     gina writes down: {} … ({} words; the device never stores them)", phrase.words()[..3].join(" "), phrase.words().len())?;
+    writeln!(
+        out,
+        "     gina writes down: {} … ({} words; the device never stores them)",
+        phrase.words()[..3].join(" "),
+        phrase.words().len()
+    )?;
     introduce(&mut [&mut alice, &mut gina, &mut bob])?;
     ok(&over_tcp(&mut alice, &mut gina, &[30], None, T)?.0)?;
     ok(&over_tcp(&mut gina, &mut bob, &[10], None, T)?.0)?;
@@ -790,9 +795,16 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     gina.set_nodes(&urls)?;
     writeln!(out, "     the phone is stolen; on a new phone gina types her phrase (`dsm recover`): her {} capsules are fetched and replayed,", backup.sealed)?;
     writeln!(out, "     device {} tombstoned and device {} named its successor (both signed by the phrase's recovery", short(&lost_id), short(&gina.device_id()))?;
-    writeln!(out, "     authority, each in a write-once slot); balance {} CASH; alice and bob are notified", dev(&gina))?;
+    writeln!(
+        out,
+        "     authority, each in a write-once slot); balance {} CASH; alice and bob are notified",
+        dev(&gina)
+    )?;
     match online::send_online(&mut gina, &nodes, &bob.device_id(), cash(), Amount(1)) {
-        Err(e) => writeln!(out, "     not a balance oracle: gina tries to pay bob before he answers — {e}")?,
+        Err(e) => writeln!(
+            out,
+            "     not a balance oracle: gina tries to pay bob before he answers — {e}"
+        )?,
         Ok(_) => return Err("a successor spent before the counterparty acknowledged".into()),
     }
     for w in [&mut bob, &mut alice] {
@@ -802,10 +814,20 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         }
     }
     let r = online::sync(&mut gina, &nodes)?;
-    writeln!(out, "     gina syncs: {} acknowledgements; spending to them resumes", r.recovery_answers.iter().filter(|c| c.status == "acknowledged").count())?;
+    writeln!(
+        out,
+        "     gina syncs: {} acknowledgements; spending to them resumes",
+        r.recovery_answers
+            .iter()
+            .filter(|c| c.status == "acknowledged")
+            .count()
+    )?;
     let (rt, _, _) = over_tcp(&mut thief, &mut bob, &[5], None, T)?;
     match (&rt.error, rt.completed.is_empty()) {
-        (Some(e), true) => writeln!(out, "     the thief tries to pay bob with the stolen phone: {e}")?,
+        (Some(e), true) => writeln!(
+            out,
+            "     the thief tries to pay bob with the stolen phone: {e}"
+        )?,
         _ => return Err("a tombstoned device was paid".into()),
     }
     ok(&over_tcp(&mut gina, &mut bob, &[5], None, T)?.0)?;

@@ -303,7 +303,10 @@ fn print_sync(ctx: &Ctx, w: &Wallet, r: &SyncReport) -> Res {
         )?;
     }
     for c in &r.recovery_answers {
-        let who = c.name.clone().unwrap_or_else(|| short(&c.device).to_string());
+        let who = c
+            .name
+            .clone()
+            .unwrap_or_else(|| short(&c.device).to_string());
         ctx.print(
             |o| {
                 writeln!(o, "recovery: {who} answered: {}", c.status)?;

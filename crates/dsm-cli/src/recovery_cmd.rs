@@ -17,8 +17,12 @@ use std::path::PathBuf;
 /// A fresh phrase (256 bits from the OS) and the keys it controls.
 pub fn new_phrase() -> Res<(RecoveryMnemonic, RecoveryKeys)> {
     let mut entropy = zeroize::Zeroizing::new([0u8; 32]);
-    getrandom::fill(entropy.as_mut_slice())
-        .map_err(|e| CliError::new(exit::FAILURE, format!("the OS random generator failed: {e}")))?;
+    getrandom::fill(entropy.as_mut_slice()).map_err(|e| {
+        CliError::new(
+            exit::FAILURE,
+            format!("the OS random generator failed: {e}"),
+        )
+    })?;
     let m = RecoveryMnemonic::from_entropy(&entropy);
     eprintln!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
     let keys = RecoveryKeys::derive(&m, KdfCost::default()).map_err(phrase_error)?;

@@ -1606,7 +1606,11 @@ fn recovery_through_the_cli() {
     stdout(dsm(&alice).arg("sync"));
     let st = json(dsm(&alice).args(["backup", "status"]));
     assert_eq!(st["sealed"], st["uploaded"]);
-    assert!(st["replicas"].as_array().unwrap().iter().all(|r| r["state"] == "holds it"));
+    assert!(st["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["state"] == "holds it"));
 
     // A typo names the word; an unknown phrase finds no backup; nothing is left behind.
     let mut words: Vec<&str> = phrase.split(' ').collect();
@@ -1645,7 +1649,8 @@ fn recovery_through_the_cli() {
         .success();
     stdout(dsm(&bob).arg("sync"));
     assert_eq!(balance(&bob), 31);
-    assert!(stdout(dsm(&phone).args(["backup", "status"])).contains("bob                  acknowledged"));
+    assert!(stdout(dsm(&phone).args(["backup", "status"]))
+        .contains("bob                  acknowledged"));
     // The lost wallet (found again, or stolen) is refused.
     dsm(&alice)
         .args(["send", "bob", "1", "--online"])
@@ -1663,5 +1668,9 @@ fn recovery_through_the_cli() {
 }
 
 fn balance_is_absent(home: &Path) -> bool {
-    dsm(home).arg("balance").output().map(|o| !o.status.success()).unwrap_or(true)
+    dsm(home)
+        .arg("balance")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
 }

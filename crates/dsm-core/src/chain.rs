@@ -317,7 +317,8 @@ impl DeviceHead {
         if self.kind != TransitionKind::Create || self.height != 0 {
             return None;
         }
-        self.source_child(balances, TransitionKind::Succeed, cause).ok()
+        self.source_child(balances, TransitionKind::Succeed, cause)
+            .ok()
     }
 
     fn source_child(

@@ -305,7 +305,10 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
     assert_eq!(st.capsules, 2);
     assert_eq!(st.last_digest, c1.digest());
     assert_eq!(st.contacts["bob"], w.successor.device_id());
-    assert_eq!(st.head.balances.get(&TokenId::from_label("DEV")), Amount(50));
+    assert_eq!(
+        st.head.balances.get(&TokenId::from_label("DEV")),
+        Amount(50)
+    );
 
     let inconsistent = |chain: &[dsm_recovery::Capsule]| match replay(&k.capsules, chain) {
         Err(ReplayError::Inconsistent { .. }) => {}

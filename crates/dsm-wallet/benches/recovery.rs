@@ -217,8 +217,9 @@ fn main() {
     }
     let (plain, with) = (plain / 5, with / 5);
     // The largest capsule of a transfer: the sender's debit, carrying its pending proposal.
-    let pending = dsm_protocol::mailbox::offer(&mut ra, &rb.device_id(), token(DEFAULT_TOKEN), Amount(1))
-        .expect("offer");
+    let pending =
+        dsm_protocol::mailbox::offer(&mut ra, &rb.device_id(), token(DEFAULT_TOKEN), Amount(1))
+            .expect("offer");
     let sample = CapsuleBody {
         head: pending.proposal.sender_child_head.clone(),
         tips: vec![TipEntry {
@@ -238,16 +239,27 @@ fn main() {
     });
     println!("capsule write cost per transfer (ML-DSA-65, memory store, one thread)");
     println!("  transfer without capsules   {}", us(plain));
-    println!("  transfer with capsules      {} (both sides seal one per state change)", us(with));
+    println!(
+        "  transfer with capsules      {} (both sides seal one per state change)",
+        us(with)
+    );
     println!(
         "  overhead                    {:+.1} % of a transfer",
         (with.as_secs_f64() / plain.as_secs_f64() - 1.0) * 100.0
     );
-    println!("  seal alone, a debit's capsule ({} B) {}", sample.len(), us(seal));
+    println!(
+        "  seal alone, a debit's capsule ({} B) {}",
+        sample.len(),
+        us(seal)
+    );
 
     // 2. Replay.
     println!("replay (open + decode + check + rebuild the tree), one thread");
-    let sizes: &[usize] = if quick { &[10, 1_000, 10_000] } else { &[10, 1_000, 100_000] };
+    let sizes: &[usize] = if quick {
+        &[10, 1_000, 10_000]
+    } else {
+        &[10, 1_000, 100_000]
+    };
     for &n in sizes {
         let chain = stream(&ka, n);
         let start = Instant::now();
@@ -266,7 +278,11 @@ fn main() {
     let sizes: &[usize] = if quick { &[10, 100] } else { &[10, 1_000] };
     for (i, &n) in sizes.iter().enumerate() {
         let c = cluster();
-        let nodes = NodeSet::new(c.urls.clone(), Replication::default(), Duration::from_secs(10));
+        let nodes = NodeSet::new(
+            c.urls.clone(),
+            Replication::default(),
+            Duration::from_secs(10),
+        );
         let k = keys(10 + i as u8);
         let mut lost = wallet(Some(&k), 1_000_000);
         for _ in 0..n {

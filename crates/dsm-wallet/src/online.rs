@@ -274,7 +274,9 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
         }
     }
     report.backup = wallet.push_capsules(nodes)?;
-    report.faults.extend(std::mem::take(&mut report.backup.faults));
+    report
+        .faults
+        .extend(std::mem::take(&mut report.backup.faults));
     for proof in wallet.evidence()? {
         if let Ok(what) = proof.verify() {
             let mark = format!("evidence-published:{}", what.device().digest().to_hex());

@@ -163,8 +163,13 @@ pub fn fetch_stream(
         };
         for (node, r) in &replicas {
             let what = match r {
-                SlotReplica::Empty => format!("lacks capsule {index}, which {} nodes hold (stale or rolled back)", holders.len()),
-                SlotReplica::Holds(b) if *b != bytes => format!("serves other bytes for capsule {index}"),
+                SlotReplica::Empty => format!(
+                    "lacks capsule {index}, which {} nodes hold (stale or rolled back)",
+                    holders.len()
+                ),
+                SlotReplica::Holds(b) if *b != bytes => {
+                    format!("serves other bytes for capsule {index}")
+                }
                 _ => continue,
             };
             out.faults.push(NodeFault {
@@ -268,9 +273,13 @@ impl Wallet {
         let capsule = key.seal(index, prev, &body.to_bytes());
         let mut next = (index + 1).to_be_bytes().to_vec();
         next.extend_from_slice(capsule.digest().as_bytes());
-        b.put(Table::Capsules, index.to_be_bytes().to_vec(), capsule.to_bytes())
-            .put(Table::Meta, CAPSULE_NEXT.to_vec(), next)
-            .put(Table::Meta, CAPSULE_POLICIES.to_vec(), carried);
+        b.put(
+            Table::Capsules,
+            index.to_be_bytes().to_vec(),
+            capsule.to_bytes(),
+        )
+        .put(Table::Meta, CAPSULE_NEXT.to_vec(), next)
+        .put(Table::Meta, CAPSULE_POLICIES.to_vec(), carried);
         if new_device {
             b.put(
                 Table::Meta,
@@ -419,10 +428,11 @@ impl Wallet {
         let Some(v) = self.store.get(Table::Recovery, peer.as_bytes())? else {
             return Ok(None);
         };
-        let c: CounterpartyRecovery = serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
-            what: "recovery",
-            error: e.to_string(),
-        })?;
+        let c: CounterpartyRecovery =
+            serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
+                what: "recovery",
+                error: e.to_string(),
+            })?;
         Ok((c.status != "acknowledged").then(|| {
             format!(
                 "{} has not acknowledged this device as the successor of the lost one (status: \
@@ -838,7 +848,11 @@ pub fn recover(
         quorum(r.acked.len(), "tombstone")?;
         let mut b = Batch::new();
         b.put(Table::Meta, TOMBSTONE.to_vec(), tombstone.to_bytes())
-            .put(Table::Meta, RECOVERY_STEP.to_vec(), json(&RecoveryStep::Tombstoned));
+            .put(
+                Table::Meta,
+                RECOVERY_STEP.to_vec(),
+                json(&RecoveryStep::Tombstoned),
+            );
         wallet.store.commit(&b)?;
     }
 
@@ -905,7 +919,11 @@ pub fn recover(
             .ok_or_else(|| WalletError::Recovery("the new device already moved on".into()))?;
         b.put(Table::Meta, b"head".to_vec(), head.to_bytes())
             .put(Table::Meta, SUCCESSION.to_vec(), succession.to_bytes())
-            .put(Table::Meta, RECOVERY_STEP.to_vec(), json(&RecoveryStep::Succeeded))
+            .put(
+                Table::Meta,
+                RECOVERY_STEP.to_vec(),
+                json(&RecoveryStep::Succeeded),
+            )
             .put(
                 Table::History,
                 history_key(head.height),
@@ -990,7 +1008,11 @@ pub fn recover(
         }
         if all {
             let mut b = Batch::new();
-            b.put(Table::Meta, RECOVERY_STEP.to_vec(), json(&RecoveryStep::Notified));
+            b.put(
+                Table::Meta,
+                RECOVERY_STEP.to_vec(),
+                json(&RecoveryStep::Notified),
+            );
             wallet.store.commit(&b)?;
         }
     }
@@ -1068,24 +1090,46 @@ fn create_successor(
     let mut b = Batch::new();
     b.put(Table::Meta, b"format".to_vec(), FORMAT_VERSION.to_vec())
         .put(Table::Meta, b"identity".to_vec(), identity.to_bytes())
-        .put(Table::Meta, b"genesis_record".to_vec(), state.genesis.to_bytes())
+        .put(
+            Table::Meta,
+            b"genesis_record".to_vec(),
+            state.genesis.to_bytes(),
+        )
         .put(Table::Meta, b"sealed_key".to_vec(), sealed)
         .put(Table::Meta, b"head".to_vec(), head.to_bytes())
-        .put(Table::Meta, CAPSULE_STREAM.to_vec(), keys.stream().as_bytes().to_vec())
+        .put(
+            Table::Meta,
+            CAPSULE_STREAM.to_vec(),
+            keys.stream().as_bytes().to_vec(),
+        )
         .put(Table::Meta, CAPSULE_NEXT.to_vec(), next)
         .put(
             Table::Meta,
             CAPSULE_UPLOADED.to_vec(),
             state.capsules.to_be_bytes().to_vec(),
         )
-        .put(Table::Meta, RECOVERED_LOST.to_vec(), state.identity.to_bytes())
+        .put(
+            Table::Meta,
+            RECOVERED_LOST.to_vec(),
+            state.identity.to_bytes(),
+        )
         .put(Table::Meta, RECOVERED_HEAD.to_vec(), state.head.to_bytes())
         .put(
             Table::Meta,
             RECOVERED_PENDING.to_vec(),
-            join_list(&state.pending.iter().map(|p| p.to_bytes()).collect::<Vec<_>>()),
+            join_list(
+                &state
+                    .pending
+                    .iter()
+                    .map(|p| p.to_bytes())
+                    .collect::<Vec<_>>(),
+            ),
         )
-        .put(Table::Meta, RECOVERY_STEP.to_vec(), json(&RecoveryStep::Created));
+        .put(
+            Table::Meta,
+            RECOVERY_STEP.to_vec(),
+            json(&RecoveryStep::Created),
+        );
     let names: BTreeMap<DeviceId, String> = state
         .contacts
         .iter()
@@ -1124,7 +1168,10 @@ fn create_successor(
                     .get(t)
                     .cloned()
                     .unwrap_or_else(|| format!("token {}", &t.digest().to_hex()[..16]));
-                format!("{} {name} sent to it was waiting for its answer", p.proposal.step.amount)
+                format!(
+                    "{} {name} sent to it was waiting for its answer",
+                    p.proposal.step.amount
+                )
             });
         b.put(
             Table::Recovery,

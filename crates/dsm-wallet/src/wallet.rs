@@ -35,10 +35,10 @@ pub const REFUSAL_TOKEN_RULES: u64 = 3;
 #[path = "tokens.rs"]
 mod tokens;
 pub use tokens::{EmissionSync, MintOutcome, TokenInfo};
-#[path = "vaults.rs"]
-mod vaults;
 #[path = "recovery.rs"]
 pub mod recovery;
+#[path = "vaults.rs"]
+mod vaults;
 pub use vaults::{VaultInfo, VaultStatus, WitnessMaterial};
 
 /// The token a fresh wallet knows by name: the dev-faucet token.
@@ -362,7 +362,14 @@ impl Wallet {
         contributors: &[&dyn EntropyContributor],
         recovery: &dsm_recovery::RecoveryKeys,
     ) -> Result<Wallet, WalletError> {
-        Wallet::create_inner(store, suite, passphrase, params, contributors, Some(recovery))
+        Wallet::create_inner(
+            store,
+            suite,
+            passphrase,
+            params,
+            contributors,
+            Some(recovery),
+        )
     }
 
     fn create_inner(

@@ -110,7 +110,14 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
     session(&mut a, &mut b, &[100]);
     session(&mut cc, &mut a, &[50]);
     // A transfer still pending when the phone is lost: carol has not synced yet.
-    send_online(&mut a, &nodes, &cc.device_id(), token(DEFAULT_TOKEN), Amount(30)).unwrap();
+    send_online(
+        &mut a,
+        &nodes,
+        &cc.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(30),
+    )
+    .unwrap();
     sync(&mut a, &nodes).unwrap();
     let st = a.backup_status(Some(&nodes)).unwrap();
     assert!(st.enabled);
@@ -126,13 +133,22 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
     assert_ne!(a2.device_id(), lost);
     assert_eq!(dev(&a2), balance, "same balance");
     assert_eq!(report.counterparties.len(), 2);
-    assert!(report.counterparties.iter().all(|c| c.status == "waiting" && c.notified));
+    assert!(report
+        .counterparties
+        .iter()
+        .all(|c| c.status == "waiting" && c.notified));
     assert!(report.faults.is_empty(), "{:?}", report.faults);
     let names: Vec<String> = a2.contacts().unwrap().into_iter().map(|c| c.name).collect();
     assert_eq!(names, ["bob", "carol"]);
     // Not a balance oracle: nothing can be spent to a counterparty that has not acknowledged.
-    let e = send_online(&mut a2, &nodes, &b.device_id(), token(DEFAULT_TOKEN), Amount(1))
-        .unwrap_err();
+    let e = send_online(
+        &mut a2,
+        &nodes,
+        &b.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(1),
+    )
+    .unwrap_err();
     assert!(not_allowed(e));
 
     // Bob acknowledges; carol first takes the pending transfer, then acknowledges.
@@ -156,7 +172,14 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
     assert!(pending_note.contains("accepted"), "{pending_note}");
 
     // Spending resumes: online to carol, offline to bob; bob's contact follows the successor.
-    send_online(&mut a2, &nodes, &cc.device_id(), token(DEFAULT_TOKEN), Amount(20)).unwrap();
+    send_online(
+        &mut a2,
+        &nodes,
+        &cc.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(20),
+    )
+    .unwrap();
     sync(&mut cc, &nodes).unwrap();
     assert_eq!(dev(&cc), 500 - 50 + 30 + 20);
     session(&mut a2, &mut b, &[5]);
@@ -236,7 +259,15 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
     let (_, rc2) = session(&mut thief, &mut cc, &[100]);
     assert!(rc2.completed.is_empty());
     assert_eq!(dev(&cc), 310);
-    if send_online(&mut thief, &nodes, &b.device_id(), token(DEFAULT_TOKEN), Amount(50)).is_ok() {
+    if send_online(
+        &mut thief,
+        &nodes,
+        &b.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(50),
+    )
+    .is_ok()
+    {
         let rb = sync(&mut b, &nodes).unwrap();
         assert!(rb.received.is_empty());
     }
@@ -244,8 +275,14 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
     // The successor spends to bob, never to carol.
     session(&mut a2, &mut b, &[7]);
     assert_eq!(dev(&b), 17);
-    let e = send_online(&mut a2, &nodes, &cc.device_id(), token(DEFAULT_TOKEN), Amount(1))
-        .unwrap_err();
+    let e = send_online(
+        &mut a2,
+        &nodes,
+        &cc.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(1),
+    )
+    .unwrap_err();
     assert!(not_allowed(e));
     // No counterparty accepted both.
     for (w, name) in [(&b, "bob"), (&cc, "carol")] {
@@ -311,7 +348,9 @@ fn a_lying_replica_is_outvoted_and_reported_and_a_lying_quorum_fails_closed() {
     }
     let k6 = keys(6);
     let mut b = recoverable(&k6, 100);
-    c.liars.iter().for_each(|l| l.store(false, std::sync::atomic::Ordering::SeqCst));
+    c.liars
+        .iter()
+        .for_each(|l| l.store(false, std::sync::atomic::Ordering::SeqCst));
     sync(&mut b, &nodes).unwrap();
     for l in &c.liars[..4] {
         l.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -364,8 +403,14 @@ fn a_stale_node_is_reported_and_a_capsule_below_quorum_ends_the_backup_there() {
     assert_eq!(rb.successions, vec![(a.device_id(), Verdict::Conflict)]);
     sync(&mut a2, &nodes).unwrap();
     assert_eq!(status_of(&a2, &b), "conflict");
-    let e = send_online(&mut a2, &nodes, &b.device_id(), token(DEFAULT_TOKEN), Amount(1))
-        .unwrap_err();
+    let e = send_online(
+        &mut a2,
+        &nodes,
+        &b.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(1),
+    )
+    .unwrap_err();
     assert!(not_allowed(e));
 }
 
@@ -407,38 +452,23 @@ fn a_crash_at_any_write_of_a_recovery_is_finished_by_running_it_again() {
                 }
                 Err(e) => panic!("write {at} {point:?}: {e}"),
             };
-            let (w, report) = recover(
-                Box::new(home.clone()),
-                &k,
-                &nodes,
-                &OPTS,
-                &mut |_| {},
-            )
-            .unwrap_or_else(|e| panic!("rerun after a crash at write {at} {point:?}: {e}"));
+            let (w, report) = recover(Box::new(home.clone()), &k, &nodes, &OPTS, &mut |_| {})
+                .unwrap_or_else(|e| panic!("rerun after a crash at write {at} {point:?}: {e}"));
             if let Some(id) = published {
-                assert_eq!(w.device_id(), id, "write {at} {point:?}: the identity forked");
+                assert_eq!(
+                    w.device_id(),
+                    id,
+                    "write {at} {point:?}: the identity forked"
+                );
             }
             assert_eq!(report.lost, lost);
             assert_eq!(dev(&w), 990);
             // A third run changes nothing and a fresh home cannot fork the identity.
-            let (w3, _) = recover(
-                Box::new(home.clone()),
-                &k,
-                &nodes,
-                &OPTS,
-                &mut |_| {},
-            )
-            .unwrap();
+            let (w3, _) = recover(Box::new(home.clone()), &k, &nodes, &OPTS, &mut |_| {}).unwrap();
             assert_eq!(w3.device_id(), w.device_id());
-            let fork = recover(
-                Box::new(MemoryStore::new()),
-                &k,
-                &nodes,
-                &OPTS,
-                &mut |_| {},
-            )
-            .err()
-            .unwrap();
+            let fork = recover(Box::new(MemoryStore::new()), &k, &nodes, &OPTS, &mut |_| {})
+                .err()
+                .unwrap();
             assert!(fork.to_string().contains("was itself restored"), "{fork}");
             // The counterparty sees one succession and acknowledges it.
             let rb = sync(&mut b, &nodes).unwrap();

@@ -107,7 +107,10 @@ impl Cluster {
             urls.push(format!("http://{}", listener.local_addr().unwrap()));
             drop(rt.spawn(dsm_node::serve(
                 listener,
-                Node::new(Switchable(store, on.clone(), lie.clone()), Quotas::default()),
+                Node::new(
+                    Switchable(store, on.clone(), lie.clone()),
+                    Quotas::default(),
+                ),
                 dsm_node::Timeouts::default(),
             )));
             switches.push(on);
@@ -137,4 +140,3 @@ impl Cluster {
         }
     }
 }
-

@@ -133,7 +133,8 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
                 Sent => assert_eq!(e.status, "released", "{e:?}"),
                 Refused => assert_eq!(e.status, "refused"),
                 Released | DevFaucet | Allocated | Minted | Emission | Burned | VaultLocked
-                | VaultClaimed | VaultRefunded | WithdrawalRequested | WithdrawalRefunded | Succession => {
+                | VaultClaimed | VaultRefunded | WithdrawalRequested | WithdrawalRefunded
+                | Succession => {
                     assert_eq!(e.status, "final")
                 }
                 Received => panic!("a received transfer is final at once: {e:?}"),
