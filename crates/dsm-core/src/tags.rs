@@ -125,11 +125,11 @@ pub enum Tag {
     DbtcDecline,
     /// The Argon2id salt label of the recovery secret (the mnemonic's entropy is the password).
     RecoveryRing,
-    /// The capsule encryption key: `(recovery secret)`.
+    /// A device generation's capsule encryption key: `(recovery secret, u64be(generation))`.
     RecoveryCapsuleKey,
     /// The recovery authority's signing-key seed: `(recovery secret)`.
     RecoveryAuthority,
-    /// A capsule stream's address at the storage nodes: `(recovery secret)`.
+    /// A device generation's capsule stream address at the storage nodes: `(recovery secret, u64be(generation))`.
     RecoveryStream,
     /// A capsule's synthetic nonce (first 24 bytes): `(stream, u64be(index), BLAKE3 of the plaintext)`.
     RecoveryNonce,

@@ -190,15 +190,13 @@ pub struct RecoveredState {
     pub capsules: u64,
     /// The last capsule's digest (the next capsule's `prev`).
     pub last_digest: Digest,
-    /// The first capsule index of the current device (its identity's first capsule).
-    pub device_first_capsule: u64,
 }
 
 /// Replays a consistent chain (from [`crate::consistent_chain`]): opens every capsule,
 /// decodes its body, and checks that heads follow each other (height + 1 and parent
 /// digest, or unchanged for a change that moved no head), that each head is the device's,
-/// and that the rebuilt tree's root is the head's after every capsule. A new identity
-/// (a successor's first capsule) starts a new device: its tree starts empty.
+/// and that the rebuilt tree's root is the head's after every capsule. A stream holds one
+/// device: each device generation writes its own (`RecoveryKeys::generation`).
 pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, ReplayError> {
     let mut state: Option<RecoveredState> = None;
     for c in chain {
@@ -235,22 +233,16 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
                     policies: Vec::new(),
                     capsules: 0,
                     last_digest: Digest::ZERO,
-                    device_first_capsule: 0,
                 })
             }
             Some(st) => {
                 if body.genesis.is_some() {
                     return Err(bad("only the first capsule carries the genesis record"));
                 }
-                if let Some(id) = &body.identity {
-                    if id.genesis != st.identity.genesis {
-                        return Err(bad("a device of another identity"));
-                    }
-                    st.head = DeviceHead::initial(id.device_id(), &id.genesis);
-                    st.identity = id.clone();
-                    st.tree = SparseMerkleTree::new();
-                    st.relationships.clear();
-                    st.device_first_capsule = index;
+                if body.identity.as_ref().is_some_and(|id| *id != st.identity) {
+                    return Err(bad(
+                        "a second device in one stream (each device generation writes its own)",
+                    ));
                 }
                 st
             }

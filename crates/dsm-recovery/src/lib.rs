@@ -6,9 +6,9 @@
 //!
 //! - [`RecoveryMnemonic`]: 24 English BIP-39 words over 256 bits of entropy; parsing names
 //!   the word that is wrong.
-//! - [`RecoveryKeys`]: `S = Argon2id(entropy, salt = H(RecoveryRing))`, then the capsule
-//!   key, the recovery authority's signing seed and the stream address, each a tagged hash
-//!   of `S`.
+//! - [`RecoveryKeys`]: `S = Argon2id(entropy, salt = H(RecoveryRing))`, then the recovery
+//!   authority's signing seed and, per device generation, a capsule key and a stream
+//!   address, each a tagged hash of `S`.
 //! - [`Capsule`]: `(stream, index, prev, nonce, ciphertext)` with XChaCha20-Poly1305; the
 //!   nonce is synthetic (`H(RecoveryNonce, stream, index, BLAKE3(plaintext))`), so one key
 //!   never encrypts two plaintexts under one nonce, and the associated data binds the
@@ -122,9 +122,16 @@ impl Default for KdfCost {
 }
 
 /// The keys a mnemonic controls.
+///
+/// Capsules go to one stream per *device generation*: the identity's first device writes
+/// generation 0, the successor a recovery creates writes generation 1, and so on. Each
+/// generation has its own stream address and key, both derived from the recovery secret,
+/// so a lost or stolen device (which holds only its own generation's key) can neither read
+/// nor block its successor's backup.
 pub struct RecoveryKeys {
-    /// The capsule key and stream: the only part a device keeps (sealed) at rest.
+    /// Generation 0's capsule key and stream (the identity's first device).
     pub capsules: CapsuleKey,
+    secret: Zeroizing<[u8; 32]>,
     authority_seed: Zeroizing<[u8; 32]>,
 }
 
@@ -155,12 +162,16 @@ impl RecoveryKeys {
             .hash_password_into(m.entropy().as_slice(), salt.as_bytes(), s.as_mut_slice())
             .map_err(|e| RecoveryError::Kdf(e.to_string()))?;
         Ok(RecoveryKeys {
-            capsules: CapsuleKey {
-                key: Zeroizing::new(tagged_hash(Tag::RecoveryCapsuleKey, &[s.as_slice()]).0),
-                stream: tagged_hash(Tag::RecoveryStream, &[s.as_slice()]),
-            },
+            capsules: generation_key(&s, 0),
             authority_seed: Zeroizing::new(tagged_hash(Tag::RecoveryAuthority, &[s.as_slice()]).0),
+            secret: s,
         })
+    }
+
+    /// The capsule key and stream of device generation `g`:
+    /// `H(RecoveryCapsuleKey, S, u64be(g))` and `H(RecoveryStream, S, u64be(g))`.
+    pub fn generation(&self, g: u64) -> CapsuleKey {
+        generation_key(&self.secret, g)
     }
 
     /// The recovery authority's signing key (ML-DSA-65): it signs tombstones and
@@ -172,7 +183,7 @@ impl RecoveryKeys {
         )
     }
 
-    /// The capsule stream's address.
+    /// Generation 0's stream address.
     pub fn stream(&self) -> Digest {
         self.capsules.stream
     }
@@ -185,6 +196,14 @@ impl RecoveryKeys {
     /// [`CapsuleKey::open`].
     pub fn open(&self, c: &Capsule) -> Result<Zeroizing<Vec<u8>>, RecoveryError> {
         self.capsules.open(c)
+    }
+}
+
+fn generation_key(secret: &[u8; 32], g: u64) -> CapsuleKey {
+    let g = g.to_be_bytes();
+    CapsuleKey {
+        key: Zeroizing::new(tagged_hash(Tag::RecoveryCapsuleKey, &[secret, &g]).0),
+        stream: tagged_hash(Tag::RecoveryStream, &[secret, &g]),
     }
 }
 

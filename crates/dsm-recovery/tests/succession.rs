@@ -351,17 +351,29 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
         Err(ReplayError::Open { index: 0, .. })
     ));
     assert!(matches!(replay(&k.capsules, &[]), Err(ReplayError::Empty)));
-    // A successor's first capsule starts a new device with an empty tree.
+    // A second device in one stream is refused; a successor writes its own generation's
+    // stream, whose capsule 0 carries the genesis and its identity.
     let succ_create = DeviceHead::initial(w.successor.device_id(), &w.successor.genesis);
     let succ_head = succ_create
         .succession_child(w.head.balances.clone(), Digest([7; 32]))
         .unwrap();
     let mut b2 = body(&succ_head);
     b2.identity = Some(w.successor.clone());
-    let c2 = k.seal(2, c1.digest(), &b2.to_bytes());
-    let st = replay(&k.capsules, &[c0, c1, c2]).unwrap();
+    inconsistent(&[
+        c0.clone(),
+        c1.clone(),
+        k.seal(2, c1.digest(), &b2.to_bytes()),
+    ]);
+    let g1 = k.generation(1);
+    assert_ne!(g1.stream, k.stream());
+    b2.genesis = Some(w.genesis.clone());
+    let s0 = g1.seal(0, Digest::ZERO, &b2.to_bytes());
+    assert!(
+        k.open(&s0).is_err(),
+        "generation 0's key cannot read generation 1"
+    );
+    let st = replay(&g1, &[s0]).unwrap();
     assert_eq!(st.identity, w.successor);
-    assert_eq!(st.device_first_capsule, 2);
     assert_eq!(st.head.balances, w.head.balances);
     let _: Balances = st.head.balances;
 }

@@ -33,7 +33,12 @@ fn compute() -> Vec<(String, &'static str, String)> {
     let phrase = RecoveryMnemonic::from_entropy(&[0x5a; 32]);
     put("phrase.5a", "-", phrase.words().join(" ").as_bytes());
     let keys = RecoveryKeys::derive(&phrase, KdfCost::default()).unwrap();
-    put("keys.stream", "-", keys.stream().as_bytes());
+    put("keys.stream.generation-0", "-", keys.stream().as_bytes());
+    put(
+        "keys.stream.generation-1",
+        "-",
+        keys.generation(1).stream.as_bytes(),
+    );
     let authority = keys.authority_key();
     put(
         "keys.authority",

@@ -30,6 +30,25 @@ const RECOVERED_PENDING: &[u8] = b"recovered_pending";
 const TOMBSTONE: &[u8] = b"tombstone";
 const SUCCESSION: &[u8] = b"succession";
 const RECOVERY_BLOCKED: &[u8] = b"recovery_blocked";
+const CAPSULE_GENERATION: &[u8] = b"capsule_generation";
+const RECOVERED_CAPSULES: &[u8] = b"recovered_capsules";
+
+/// True if K placed nodes hold identical bytes as capsule 0 of `stream`.
+fn stream_started(nodes: &NodeSet, stream: &Digest) -> Result<bool, WalletError> {
+    let replicas = nodes
+        .slot_replicas(stream.as_bytes(), capsule_slot(0).as_bytes())
+        .map_err(|e| WalletError::Recovery(e.to_string()))?;
+    let held: Vec<&Vec<u8>> = replicas
+        .iter()
+        .filter_map(|(_, r)| match r {
+            SlotReplica::Holds(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    Ok(held
+        .iter()
+        .any(|b| held.iter().filter(|x| *x == b).count() >= nodes.params().k))
+}
 
 /// The slot key of a device's tombstone at the storage nodes: slot (lost device, this).
 pub fn tombstone_slot() -> Digest {
@@ -97,7 +116,7 @@ pub struct RecoveryReport {
     pub lost: DeviceId,
     /// The new device.
     pub successor: DeviceId,
-    /// Capsules replayed.
+    /// Capsules of the lost device's stream replayed.
     pub capsules: u64,
     /// The recovered head's height.
     pub height: u64,
@@ -382,6 +401,12 @@ impl Wallet {
         let (sealed, _) = self.capsule_next()?;
         let mut st = BackupStatus {
             enabled: true,
+            generation: self
+                .store
+                .get(Table::Meta, CAPSULE_GENERATION)?
+                .and_then(|v| v.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0),
             stream: key.stream.to_hex(),
             sealed,
             uploaded: self.capsules_uploaded()?,
@@ -696,6 +721,9 @@ pub struct BackupPush {
 pub struct BackupStatus {
     /// False for an identity without a recovery phrase.
     pub enabled: bool,
+    /// This device's generation: 0 for an identity's first device, n for the n-th
+    /// successor (each generation writes its own stream).
+    pub generation: u64,
     /// The stream's address (hex).
     pub stream: String,
     /// Capsules sealed (the last index is `sealed - 1`).
@@ -735,7 +763,7 @@ pub fn recover(
     options: &RecoverOptions<'_>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(Wallet, RecoveryReport), WalletError> {
-    let (suite, passphrase, params) = (options.suite, options.passphrase, options.kdf);
+    let passphrase = options.passphrase;
     let mut faults = Vec::new();
     let mut wallet = if store.get(Table::Meta, b"identity")?.is_some() {
         if step_of(store.as_ref())?.is_none() {
@@ -743,7 +771,9 @@ pub fn recover(
         }
         progress("resuming the recovery this home started");
         let w = Wallet::open(store, passphrase)?;
-        if w.capsule_key.as_ref().map(|k| k.stream) != Some(keys.stream()) {
+        if w.genesis_record()?.recovery_authority.as_ref()
+            != Some(keys.authority_key().public_key())
+        {
             return Err(WalletError::Recovery(
                 "this home is recovering another identity; use another --home".into(),
             ));
@@ -751,7 +781,13 @@ pub fn recover(
         w
     } else {
         progress("fetching backup capsules from the storage nodes");
-        let fetched = fetch_stream(nodes, &keys.stream(), &mut |n| {
+        // The newest device generation with a capsule 0 at a quorum is the one to replace.
+        let mut generation = 0u64;
+        while stream_started(nodes, &keys.generation(generation + 1).stream)? {
+            generation += 1;
+        }
+        let gen_key = keys.generation(generation);
+        let fetched = fetch_stream(nodes, &gen_key.stream, &mut |n| {
             if n % 1000 == 0 {
                 progress(&format!("  {n} capsules"));
             }
@@ -769,23 +805,22 @@ pub fn recover(
             ));
         }
         progress(&format!("replaying {} capsules", fetched.chain.len()));
-        let state = replay(&keys.capsules, &fetched.chain)
-            .map_err(|e| WalletError::Recovery(e.to_string()))?;
+        let state =
+            replay(&gen_key, &fetched.chain).map_err(|e| WalletError::Recovery(e.to_string()))?;
         if state.genesis.recovery_authority.as_ref() != Some(keys.authority_key().public_key()) {
             return Err(WalletError::Recovery(
                 "the backup's identity is not controlled by this recovery phrase".into(),
             ));
         }
-        if state.device_first_capsule > 0 && !options.replace_successor {
+        if generation > 0 && !options.replace_successor {
             return Err(WalletError::Recovery(format!(
-                "the newest device in this backup, {}, was itself restored from the phrase \
-                 (capsule {}); if that device is lost too, run the recovery again allowing it \
-                 to be replaced (`dsm recover --replace-restored`)",
+                "the newest device of this identity, {}, was itself restored from the phrase \
+                 (device generation {generation}); if that device is lost too, run the recovery \
+                 again allowing it to be replaced (`dsm recover --replace-restored`)",
                 state.identity.device_id(),
-                state.device_first_capsule
             )));
         }
-        create_successor(store, keys, &state, suite, passphrase, params)?
+        create_successor(store, keys, &state, generation + 1, options)?
     };
     let lost_identity = DeviceIdentity::from_bytes(
         &wallet
@@ -1025,7 +1060,12 @@ pub fn recover(
     let report = RecoveryReport {
         lost,
         successor: wallet.device_id(),
-        capsules: wallet.capsule_next()?.0,
+        capsules: wallet
+            .store
+            .get(Table::Meta, RECOVERED_CAPSULES)?
+            .and_then(|v| v.try_into().ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0),
         height: recovered_head.height,
         counterparties: wallet.recovery_counterparties()?,
         faults,
@@ -1061,10 +1101,11 @@ fn create_successor(
     mut store: Box<dyn Store>,
     keys: &RecoveryKeys,
     state: &RecoveredState,
-    suite: SuiteId,
-    passphrase: &[u8],
-    params: KdfParams,
+    generation: u64,
+    options: &RecoverOptions<'_>,
 ) -> Result<Wallet, WalletError> {
+    let (suite, passphrase, params) = (options.suite, options.passphrase, options.kdf);
+    let capsules = keys.generation(generation);
     let seed = SecretSeed::from_bytes(os_random()?);
     let key = SigningKey::from_seed(suite, &seed);
     let mut salt = [0u8; 16];
@@ -1073,7 +1114,7 @@ fn create_successor(
     nonce.copy_from_slice(&os_random()?[..24]);
     let sealed = keystore::seal_keys(
         &seed,
-        Some(keys.capsules.secret_bytes()),
+        Some(capsules.secret_bytes()),
         suite,
         passphrase,
         params,
@@ -1085,8 +1126,6 @@ fn create_successor(
         public_key: key.public_key().clone(),
     };
     let head = DeviceHead::initial(identity.device_id(), &identity.genesis);
-    let mut next = state.capsules.to_be_bytes().to_vec();
-    next.extend_from_slice(state.last_digest.as_bytes());
     let mut b = Batch::new();
     b.put(Table::Meta, b"format".to_vec(), FORMAT_VERSION.to_vec())
         .put(Table::Meta, b"identity".to_vec(), identity.to_bytes())
@@ -1100,12 +1139,16 @@ fn create_successor(
         .put(
             Table::Meta,
             CAPSULE_STREAM.to_vec(),
-            keys.stream().as_bytes().to_vec(),
+            capsules.stream.as_bytes().to_vec(),
         )
-        .put(Table::Meta, CAPSULE_NEXT.to_vec(), next)
         .put(
             Table::Meta,
-            CAPSULE_UPLOADED.to_vec(),
+            CAPSULE_GENERATION.to_vec(),
+            generation.to_be_bytes().to_vec(),
+        )
+        .put(
+            Table::Meta,
+            RECOVERED_CAPSULES.to_vec(),
             state.capsules.to_be_bytes().to_vec(),
         )
         .put(

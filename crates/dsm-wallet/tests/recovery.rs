@@ -284,6 +284,33 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
     )
     .unwrap_err();
     assert!(not_allowed(e));
+    // The thief keeps writing its own backup stream; the successor's is another stream,
+    // under another key, so the thief can neither block nor read it.
+    let rt = sync(&mut thief, &nodes).unwrap();
+    assert!(rt.backup.conflict.is_none());
+    let r2 = sync(&mut a2, &nodes).unwrap();
+    assert!(r2.backup.conflict.is_none() && r2.backup.short.is_none());
+    assert_eq!(a2.backup_status(None).unwrap().generation, 1);
+    // If the successor is lost too, a recovery restores it (not the thief's copy), and only
+    // when told to replace a device that was itself restored.
+    let again = recover(Box::new(MemoryStore::new()), &k, &nodes, &OPTS, &mut |_| {})
+        .err()
+        .unwrap();
+    assert!(again.to_string().contains("was itself restored"), "{again}");
+    let (a3, report) = recover(
+        Box::new(MemoryStore::new()),
+        &k,
+        &nodes,
+        &RecoverOptions {
+            replace_successor: true,
+            ..OPTS
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.lost, a2.device_id());
+    assert_eq!(dev(&a3), dev(&a2));
+    assert_eq!(a3.backup_status(None).unwrap().generation, 2);
     // No counterparty accepted both.
     for (w, name) in [(&b, "bob"), (&cc, "carol")] {
         let from_thief = w
