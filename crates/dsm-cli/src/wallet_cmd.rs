@@ -478,6 +478,7 @@ pub fn history(ctx: &Ctx) -> Res {
                     EntryKind::WithdrawalRequested => "withdraw",
                     EntryKind::WithdrawalRefunded => "withdraw-back",
                     EntryKind::Succession => "succession",
+                    EntryKind::Reclaimed => "reclaimed",
                 };
                 let sign = match e.kind {
                     EntryKind::Sent

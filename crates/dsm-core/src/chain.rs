@@ -228,6 +228,10 @@ pub enum TransitionKind {
     /// device of the same genesis (PROTOCOL.md §20); balances are the recovered head's,
     /// tree unchanged (empty); `cause` is the succession's digest.
     Succeed = 7,
+    /// A reclaim: a successor takes back the amount of a transfer the lost device had
+    /// proposed and whose receiver then refused it (PROTOCOL.md §20.5); balance + amount,
+    /// tree unchanged; `cause` is the refusal's commit digest.
+    Reclaim = 8,
 }
 
 impl TransitionKind {
@@ -241,6 +245,7 @@ impl TransitionKind {
             5 => TransitionKind::Release,
             6 => TransitionKind::Burn,
             7 => TransitionKind::Succeed,
+            8 => TransitionKind::Reclaim,
             _ => return None,
         })
     }
@@ -319,6 +324,21 @@ impl DeviceHead {
         }
         self.source_child(balances, TransitionKind::Succeed, cause)
             .ok()
+    }
+
+    /// The RECLAIM head that follows this one: `amount` of `token` credited back, tree
+    /// unchanged, `cause` the refusal's commit (PROTOCOL.md §20.5).
+    pub fn reclaim_child(
+        &self,
+        token: &TokenId,
+        amount: Amount,
+        cause: Digest,
+    ) -> Result<DeviceHead, BalanceError> {
+        self.source_child(
+            self.balances.credited(token, amount)?,
+            TransitionKind::Reclaim,
+            cause,
+        )
     }
 
     fn source_child(

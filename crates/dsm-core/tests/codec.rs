@@ -1010,7 +1010,7 @@ fn balances_must_be_sorted_unique_and_non_zero() {
         Err(DecodeError::Invalid(_))
     ));
     // Unknown transition kind.
-    for k in [8u64, 9, 1 << 40, u64::MAX] {
+    for k in [9u64, 10, 1 << 40, u64::MAX] {
         let mut m = fs.clone();
         let i = field_pos(&fs, 6);
         m[i] = F::uint(6, k);

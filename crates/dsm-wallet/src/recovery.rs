@@ -574,10 +574,16 @@ impl Wallet {
             .map(TipDigest)
             .unwrap_or_else(|| rel.genesis_tip());
         let expected = recovered_tip.unwrap_or_else(|| rel.genesis_tip());
+        // The lost device's pending transfer to us, refused: our leaf is its release tip,
+        // and the successor reclaims the amount with our refusal.
+        let refused_pending = notice.pending.as_ref().is_some_and(|p| {
+            p.proposal.step.child_tip() == expected
+                && held == dsm_core::receipt::release_tip(&expected)
+        });
         let conflict = self.conflict_evidence(notice, &lost)?;
         let verdict = if conflict.is_some() {
             Verdict::Conflict
-        } else if held != expected {
+        } else if held != expected && !refused_pending {
             Verdict::Stale
         } else {
             Verdict::Acknowledged
@@ -688,11 +694,10 @@ impl Wallet {
             use dsm_protocol::message::SessionMessage;
             c.pending = Some(match SessionMessage::from_bytes(bytes) {
                 Ok(SessionMessage::Acceptance(_)) => "accepted by the counterparty".into(),
-                Ok(SessionMessage::SignedRefusal(_)) => {
-                    "REFUSED by the counterparty; returning the amount after a recovery is not \
-                     built yet"
-                        .into()
-                }
+                Ok(SessionMessage::SignedRefusal(r)) => match self.reclaim(&from, &r)? {
+                    Some(a) => format!("refused by the counterparty; {a} came back to this device"),
+                    None => "refused, but the refusal does not match a pending transfer".into(),
+                },
                 _ => "answered with something unreadable".into(),
             });
         }
@@ -700,6 +705,68 @@ impl Wallet {
         b.put(Table::Recovery, from.as_bytes().to_vec(), json(&c));
         self.store.commit(&b)?;
         Ok(Some(c))
+    }
+
+    /// Takes back the amount of the lost device's pending transfer to `from` that `from`
+    /// refused (a RECLAIM head, PROTOCOL.md §20.5): the refusal must verify against a
+    /// proposal in the recovered pending set. Idempotent (the refusal is stored under the
+    /// head's cause). Returns the amount, or `None` if the refusal matches nothing.
+    fn reclaim(
+        &mut self,
+        from: &DeviceId,
+        refusal: &SignedRefusal,
+    ) -> Result<Option<Amount>, WalletError> {
+        let pending = match self.store.get(Table::Meta, RECOVERED_PENDING)? {
+            Some(v) => split_list(&v),
+            None => return Ok(None),
+        };
+        let Some(p) = pending
+            .iter()
+            .filter_map(|b| SignedProposal::from_bytes(b).ok())
+            .find(|p| {
+                p.proposal.commit() == refusal.refusal.proposal_commit
+                    && p.proposal.step.receiver == *from
+            })
+        else {
+            return Ok(None);
+        };
+        let Ok(vp) = verify_proposal(&p, &EmptyView) else {
+            return Ok(None);
+        };
+        if dsm_core::receipt::verify_refusal(&vp, refusal, &EmptyView).is_err() {
+            return Ok(None);
+        }
+        let cause = refusal.refusal.commit();
+        let step = &p.proposal.step;
+        if self.store.get(Table::Sources, cause.as_bytes())?.is_some() {
+            return Ok(Some(step.amount));
+        }
+        let head = self.head.reclaim_child(&step.token, step.amount, cause)?;
+        let mut b = Batch::new();
+        b.put(Table::Meta, b"head".to_vec(), head.to_bytes())
+            .put(
+                Table::Sources,
+                cause.as_bytes().to_vec(),
+                refusal.to_bytes(),
+            )
+            .put(
+                Table::History,
+                history_key(head.height),
+                json(&HistoryEntry {
+                    height: head.height,
+                    kind: EntryKind::Reclaimed,
+                    peer: Some(from.digest().to_hex()),
+                    token: step.token.digest().to_hex(),
+                    amount: step.amount.0.to_string(),
+                    status: "final".into(),
+                    receipt: None,
+                    settlement: None,
+                }),
+            );
+        self.commit_head_change(&mut b, None)
+            .map_err(|e| WalletError::Recovery(e.to_string()))?;
+        self.head = head;
+        Ok(Some(step.amount))
     }
 }
 

@@ -42,7 +42,8 @@ pub enum Table {
     Refusals,
     /// Token id → canonical token policy (CPTA) this device holds.
     Policies,
-    /// Head cause → canonical source proof of an ALLOCATION or BURN head of this device.
+    /// Head cause → canonical source proof of an ALLOCATION or BURN head of this device, or
+    /// the canonical signed refusal behind a RECLAIM head (PROTOCOL.md §20.5).
     Sources,
     /// Token id ‖ u64be(e) → canonical DJTE emission step `e` of the token's vault chain,
     /// as verified by this device.

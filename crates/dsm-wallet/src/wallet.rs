@@ -158,6 +158,9 @@ pub enum EntryKind {
     /// This device succeeded a lost device of its identity (`peer`): the recovered
     /// balances (PROTOCOL.md §20).
     Succession,
+    /// A transfer the lost device had proposed to `peer`, refused after the recovery: the
+    /// amount came back to this (successor) device.
+    Reclaimed,
 }
 
 /// One line of a wallet's history: one head transition.

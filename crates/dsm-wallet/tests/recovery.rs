@@ -194,6 +194,54 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
 }
 
 #[test]
+fn a_pending_transfer_its_receiver_refuses_after_the_recovery_comes_back_to_the_successor() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(9);
+    let mut a = recoverable(&k, 1_000);
+    let (mut b, _) = memory_wallet(0);
+    b.set_max_incoming(Some(Amount(10)));
+    session(&mut a, &mut b, &[5]);
+    send_online(
+        &mut a,
+        &nodes,
+        &b.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(300),
+    )
+    .unwrap();
+    sync(&mut a, &nodes).unwrap();
+    assert_eq!(dev(&a), 695);
+    drop(a);
+    let (mut a2, _) = restore(&k, &nodes);
+    assert_eq!(
+        dev(&a2),
+        695,
+        "the pending 300 is debited at the recovered head"
+    );
+    // Bob refuses the 300 (over his limit) — first from his b0x, then again, from storage,
+    // for the notice — and acknowledges the successor.
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.successions.len(), 1);
+    assert_eq!(dev(&b), 5);
+    let r2 = sync(&mut a2, &nodes).unwrap();
+    let note = r2.recovery_answers[0].pending.clone().unwrap();
+    assert!(note.contains("came back"), "{note}");
+    assert_eq!(dev(&a2), 995, "the refused amount is reclaimed");
+    let reclaimed = a2
+        .history()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == dsm_wallet::EntryKind::Reclaimed)
+        .count();
+    assert_eq!(reclaimed, 1);
+    // Taking the same answer again reclaims nothing more.
+    sync(&mut a2, &nodes).unwrap();
+    assert_eq!(dev(&a2), 995);
+    assert_eq!(status_of(&a2, &b), "acknowledged");
+}
+
+#[test]
 fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty() {
     let c = Cluster::new();
     let nodes = c.nodes();

@@ -134,7 +134,7 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
                 Refused => assert_eq!(e.status, "refused"),
                 Released | DevFaucet | Allocated | Minted | Emission | Burned | VaultLocked
                 | VaultClaimed | VaultRefunded | WithdrawalRequested | WithdrawalRefunded
-                | Succession => {
+                | Succession | Reclaimed => {
                     assert_eq!(e.status, "final")
                 }
                 Received => panic!("a received transfer is final at once: {e:?}"),
