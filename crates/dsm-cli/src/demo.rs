@@ -797,8 +797,9 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     writeln!(out, "     device {} tombstoned and device {} named its successor (both signed by the phrase's recovery", short(&lost_id), short(&gina.device_id()))?;
     writeln!(
         out,
-        "     authority, each in a write-once slot); balance {} CASH; alice and bob are notified",
-        dev(&gina)
+        "     authority, each in a write-once slot); balance {} CASH; her {} counterparties (alice, bob) are notified",
+        dev(&gina),
+        report.counterparties.len()
     )?;
     match online::send_online(&mut gina, &nodes, &bob.device_id(), cash(), Amount(1)) {
         Err(e) => writeln!(

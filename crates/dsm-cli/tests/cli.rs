@@ -1615,7 +1615,7 @@ fn recovery_through_the_cli() {
     // A typo names the word; an unknown phrase finds no backup; nothing is left behind.
     let mut words: Vec<&str> = phrase.split(' ').collect();
     words[6] = "zebraa";
-    let mut recover = |home: &Path, phrase: &str| {
+    let recover = |home: &Path, phrase: &str| {
         let mut c = dsm(home);
         c.env("DSM_RECOVERY_PHRASE", phrase).arg("recover");
         for (_, url) in &nodes {

@@ -347,7 +347,7 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
     // The wrong phrase opens nothing.
     let other = RecoveryKeys::derive(&RecoveryMnemonic::from_entropy(&[10; 32]), CHEAP).unwrap();
     assert!(matches!(
-        replay(&other.capsules, &[c0.clone()]),
+        replay(&other.capsules, std::slice::from_ref(&c0)),
         Err(ReplayError::Open { index: 0, .. })
     ));
     assert!(matches!(replay(&k.capsules, &[]), Err(ReplayError::Empty)));
