@@ -154,6 +154,11 @@ pub fn send_online(
             posted
         }
     };
+    // The debit sealed a recovery capsule: take it to the nodes while we are online. A
+    // failure here changes nothing committed; `sync` retries and reports it.
+    if let Ok(push) = wallet.push_capsules(nodes) {
+        faults.extend(push.faults);
+    }
     Ok(OnlineSent {
         proposal,
         settlement,

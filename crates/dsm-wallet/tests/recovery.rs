@@ -194,6 +194,69 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
 }
 
 #[test]
+fn many_relationships_and_pending_transfers_all_resume() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(11);
+    let mut a = recoverable(&k, 10_000);
+    let mut peers: Vec<Wallet> = (0..12).map(|_| memory_wallet(100).0).collect();
+    for (i, p) in peers.iter_mut().enumerate() {
+        befriend(&mut a, &format!("peer{i}"), p);
+        session(&mut a, p, &[10 + i as u128]);
+        if i % 3 == 0 {
+            session(p, &mut a, &[1]);
+        }
+    }
+    // Three transfers still pending when the device is lost.
+    for p in &peers[..3] {
+        send_online(
+            &mut a,
+            &nodes,
+            &p.device_id(),
+            token(DEFAULT_TOKEN),
+            Amount(7),
+        )
+        .unwrap();
+    }
+    sync(&mut a, &nodes).unwrap();
+    let balance = dev(&a);
+    let lost = a.device_id();
+    drop(a);
+    let (mut a2, report) = restore(&k, &nodes);
+    assert_eq!(dev(&a2), balance);
+    assert_eq!(report.counterparties.len(), 12);
+    assert_eq!(
+        report
+            .counterparties
+            .iter()
+            .filter(|c| c.pending.is_some())
+            .count(),
+        3
+    );
+    assert_eq!(a2.contacts().unwrap().len(), 12);
+    for p in peers.iter_mut() {
+        let r = sync(p, &nodes).unwrap();
+        assert_eq!(r.successions, vec![(lost, Verdict::Acknowledged)]);
+    }
+    let r = sync(&mut a2, &nodes).unwrap();
+    assert_eq!(r.recovery_answers.len(), 12);
+    assert!(a2
+        .recovery_counterparties()
+        .unwrap()
+        .iter()
+        .all(|c| c.status == "acknowledged"));
+    for (i, p) in peers.iter().enumerate() {
+        let expected = 100 + 10 + i as u128 - u128::from(i % 3 == 0) + if i < 3 { 7 } else { 0 };
+        assert_eq!(dev(p), expected, "peer{i}");
+    }
+    // Every relationship resumes.
+    for p in peers.iter_mut() {
+        session(&mut a2, p, &[1]);
+    }
+    assert_eq!(dev(&a2), balance - 12);
+}
+
+#[test]
 fn a_pending_transfer_its_receiver_refuses_after_the_recovery_comes_back_to_the_successor() {
     let c = Cluster::new();
     let nodes = c.nodes();
