@@ -293,11 +293,7 @@ impl DeviceHead {
         amount: Amount,
         cause: Digest,
     ) -> Result<DeviceHead, BalanceError> {
-        self.source_child(
-            self.balances.credited(token, amount)?,
-            TransitionKind::Allocation,
-            cause,
-        )
+        self.credit_child(TransitionKind::Allocation, token, amount, cause)
     }
 
     /// The BURN head that follows this one: `amount` of `token` removed, tree unchanged,
@@ -334,11 +330,17 @@ impl DeviceHead {
         amount: Amount,
         cause: Digest,
     ) -> Result<DeviceHead, BalanceError> {
-        self.source_child(
-            self.balances.credited(token, amount)?,
-            TransitionKind::Reclaim,
-            cause,
-        )
+        self.credit_child(TransitionKind::Reclaim, token, amount, cause)
+    }
+
+    fn credit_child(
+        &self,
+        kind: TransitionKind,
+        token: &TokenId,
+        amount: Amount,
+        cause: Digest,
+    ) -> Result<DeviceHead, BalanceError> {
+        self.source_child(self.balances.credited(token, amount)?, kind, cause)
     }
 
     fn source_child(

@@ -17,15 +17,17 @@ use dsm_core::crypto::SuiteId;
 use dsm_core::hash::Digest;
 use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisRecord};
 use dsm_core::smt::SparseMerkleTree;
-use dsm_protocol::message::SessionMessage;
-use dsm_protocol::session::Session;
 use dsm_recovery::body::{replay, CapsuleBody, TipEntry};
 use dsm_recovery::{Capsule, KdfCost, RecoveryKeys, RecoveryMnemonic};
 use dsm_wallet::keystore::KdfParams;
-use dsm_wallet::nodes::{NodeSet, Replication};
 use dsm_wallet::recovery::{recover, RecoverOptions};
 use dsm_wallet::store::MemoryStore;
 use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
+#[allow(dead_code)]
+#[path = "../tests/common/cluster.rs"]
+mod cluster;
+mod common;
+use common::{per_op, transfer};
 use std::time::{Duration, Instant};
 
 const KDF: KdfParams = KdfParams {
@@ -57,37 +59,6 @@ fn wallet(recovery: Option<&RecoveryKeys>, funds: u128) -> Wallet {
     }
     w.set_deterministic_randomness(7);
     w
-}
-
-fn wire(m: &SessionMessage) -> SessionMessage {
-    SessionMessage::from_bytes(&m.to_bytes()).expect("canonical")
-}
-
-fn transfer(payer: &mut Wallet, payee: &mut Wallet, amount: u128) {
-    let mut d = Session::dialer(
-        payee.device_id(),
-        vec![(token(DEFAULT_TOKEN), Amount(amount))],
-    );
-    let mut l = Session::listener();
-    let mut to_l: Vec<SessionMessage> = d.start(payer).expect("start").iter().map(wire).collect();
-    while !to_l.is_empty() {
-        let mut to_d = Vec::new();
-        for m in to_l.drain(..) {
-            to_d.extend(l.handle(m, payee).expect("listener").iter().map(wire));
-        }
-        for m in to_d {
-            to_l.extend(d.handle(m, payer).expect("dialer").iter().map(wire));
-        }
-    }
-    assert_eq!(d.completed().len(), 1, "transfer completed");
-}
-
-fn per_op(n: usize, mut f: impl FnMut()) -> Duration {
-    let start = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    start.elapsed() / n as u32
 }
 
 fn us(d: Duration) -> String {
@@ -162,43 +133,6 @@ fn stream(k: &RecoveryKeys, n: usize) -> Vec<Capsule> {
         out.push(k.seal(i as u64 + 1, prev, &body.to_bytes()));
     }
     out
-}
-
-struct Cluster {
-    urls: Vec<String>,
-    _rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
-
-fn cluster() -> Cluster {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let urls = (0..6)
-        .map(|i| {
-            let listener = rt
-                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-                .expect("bind");
-            let url = format!("http://{}", listener.local_addr().expect("addr"));
-            let store =
-                dsm_node::store::EmbeddedStore::open(&dir.path().join(format!("n{i}.redb")))
-                    .expect("store");
-            drop(rt.spawn(dsm_node::serve(
-                listener,
-                dsm_node::api::Node::new(store, dsm_node::store::Quotas::default()),
-                dsm_node::Timeouts::default(),
-            )));
-            url
-        })
-        .collect();
-    Cluster {
-        urls,
-        _rt: rt,
-        _dir: dir,
-    }
 }
 
 fn main() {
@@ -277,12 +211,8 @@ fn main() {
     println!("end to end: fetch from 6 loopback nodes (N = 6, K = 3) + replay + tombstone + succession + notices");
     let sizes: &[usize] = if quick { &[10, 100] } else { &[10, 1_000] };
     for (i, &n) in sizes.iter().enumerate() {
-        let c = cluster();
-        let nodes = NodeSet::new(
-            c.urls.clone(),
-            Replication::default(),
-            Duration::from_secs(10),
-        );
+        let c = cluster::Cluster::new();
+        let nodes = c.nodes();
         let k = keys(10 + i as u8);
         let mut lost = wallet(Some(&k), 1_000_000);
         for _ in 0..n {

@@ -6,46 +6,12 @@
 //! short run).
 
 use dsm_core::chain::Amount;
-use dsm_core::codec::Canonical;
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
-use dsm_protocol::message::SessionMessage;
-use dsm_protocol::session::Session;
 use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::store::{MemoryStore, RedbStore, Store};
-use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
-use std::time::{Duration, Instant};
-
-fn wire(m: &SessionMessage) -> SessionMessage {
-    SessionMessage::from_bytes(&m.to_bytes()).expect("canonical")
-}
-
-/// One complete session carrying one transfer, both sides driven on this thread.
-fn transfer(payer: &mut Wallet, payee: &mut Wallet, amount: u128) {
-    let mut d = Session::dialer(
-        payee.device_id(),
-        vec![(token(DEFAULT_TOKEN), Amount(amount))],
-    );
-    let mut l = Session::listener();
-    let mut to_l: Vec<SessionMessage> = d.start(payer).expect("start").iter().map(wire).collect();
-    while !to_l.is_empty() {
-        let mut to_d = Vec::new();
-        for m in to_l.drain(..) {
-            to_d.extend(l.handle(m, payee).expect("listener").iter().map(wire));
-        }
-        for m in to_d {
-            to_l.extend(d.handle(m, payer).expect("dialer").iter().map(wire));
-        }
-    }
-    assert_eq!(d.completed().len(), 1, "transfer completed");
-}
-
-fn per_op(n: usize, mut f: impl FnMut()) -> Duration {
-    let start = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    start.elapsed() / n as u32
-}
+use dsm_wallet::{Wallet, DEFAULT_TOKEN};
+mod common;
+use common::{per_op, transfer};
 
 fn name(s: SuiteId) -> &'static str {
     match s {

@@ -19,8 +19,8 @@ use dsm_recovery::{KdfCost, RecoveryKeys, RecoveryMnemonic};
 use dsm_wallet::nodes::NodeSet;
 use dsm_wallet::online::{send_online, sync, OnlineError};
 use dsm_wallet::recovery::{recover, RecoverOptions, RecoveryReport};
-use dsm_wallet::store::{CrashPoint, CrashingStore, MemoryStore};
-use dsm_wallet::{token, Contact, Wallet, DEFAULT_TOKEN};
+use dsm_wallet::store::{CrashPoint, CrashingStore, MemoryStore, Store};
+use dsm_wallet::{token, Contact, Wallet, WalletError, DEFAULT_TOKEN};
 
 const OPTS: RecoverOptions<'static> = RecoverOptions {
     suite: SuiteId::MlDsa65,
@@ -69,15 +69,18 @@ fn befriend(w: &mut Wallet, name: &str, other: &Wallet) {
     .unwrap();
 }
 
+/// A recovery into `home` with the test options.
+fn recover_into(
+    home: impl Store + 'static,
+    keys: &RecoveryKeys,
+    nodes: &NodeSet,
+) -> Result<(Wallet, RecoveryReport), WalletError> {
+    recover(Box::new(home), keys, nodes, &OPTS, &mut |_| {})
+}
+
+/// A recovery into a fresh home that must succeed.
 fn restore(keys: &RecoveryKeys, nodes: &NodeSet) -> (Wallet, RecoveryReport) {
-    recover(
-        Box::new(MemoryStore::new()),
-        keys,
-        nodes,
-        &OPTS,
-        &mut |_| {},
-    )
-    .unwrap()
+    recover_into(MemoryStore::new(), keys, nodes).unwrap()
 }
 
 fn status_of(w: &Wallet, peer: &Wallet) -> String {
@@ -404,9 +407,7 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
     assert_eq!(a2.backup_status(None).unwrap().generation, 1);
     // If the successor is lost too, a recovery restores it (not the thief's copy), and only
     // when told to replace a device that was itself restored.
-    let again = recover(Box::new(MemoryStore::new()), &k, &nodes, &OPTS, &mut |_| {})
-        .err()
-        .unwrap();
+    let again = recover_into(MemoryStore::new(), &k, &nodes).err().unwrap();
     assert!(again.to_string().contains("was itself restored"), "{again}");
     let (a3, report) = recover(
         Box::new(MemoryStore::new()),
@@ -450,15 +451,9 @@ fn the_wrong_phrase_finds_no_backup_and_says_so() {
     let k = keys(3);
     let mut a = recoverable(&k, 10);
     sync(&mut a, &nodes).unwrap();
-    let err = recover(
-        Box::new(MemoryStore::new()),
-        &keys(4),
-        &nodes,
-        &OPTS,
-        &mut |_| {},
-    )
-    .err()
-    .unwrap();
+    let err = recover_into(MemoryStore::new(), &keys(4), &nodes)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("no backup was found"), "{err}");
     // A wallet without a phrase writes no capsules.
     let (plain, _) = memory_wallet(1);
@@ -493,15 +488,7 @@ fn a_lying_replica_is_outvoted_and_reported_and_a_lying_quorum_fails_closed() {
     for l in &c.liars[..4] {
         l.store(true, std::sync::atomic::Ordering::SeqCst);
     }
-    let err = recover(
-        Box::new(MemoryStore::new()),
-        &k6,
-        &nodes,
-        &OPTS,
-        &mut |_| {},
-    )
-    .err()
-    .unwrap();
+    let err = recover_into(MemoryStore::new(), &k6, &nodes).err().unwrap();
     assert!(err.to_string().contains("does not open"), "{err}");
 }
 
@@ -570,13 +557,7 @@ fn a_crash_at_any_write_of_a_recovery_is_finished_by_running_it_again() {
             sync(&mut a, &nodes).unwrap();
             let lost = a.device_id();
             let home = MemoryStore::new();
-            let first = recover(
-                Box::new(CrashingStore::new(home.clone(), at, point)),
-                &k,
-                &nodes,
-                &OPTS,
-                &mut |_| {},
-            );
+            let first = recover_into(CrashingStore::new(home.clone(), at, point), &k, &nodes);
             let published = match first {
                 Ok(_) => {
                     finished_without_crash = true;
@@ -590,7 +571,7 @@ fn a_crash_at_any_write_of_a_recovery_is_finished_by_running_it_again() {
                 }
                 Err(e) => panic!("write {at} {point:?}: {e}"),
             };
-            let (w, report) = recover(Box::new(home.clone()), &k, &nodes, &OPTS, &mut |_| {})
+            let (w, report) = recover_into(home.clone(), &k, &nodes)
                 .unwrap_or_else(|e| panic!("rerun after a crash at write {at} {point:?}: {e}"));
             if let Some(id) = published {
                 assert_eq!(
@@ -602,11 +583,9 @@ fn a_crash_at_any_write_of_a_recovery_is_finished_by_running_it_again() {
             assert_eq!(report.lost, lost);
             assert_eq!(dev(&w), 990);
             // A third run changes nothing and a fresh home cannot fork the identity.
-            let (w3, _) = recover(Box::new(home.clone()), &k, &nodes, &OPTS, &mut |_| {}).unwrap();
+            let (w3, _) = recover_into(home.clone(), &k, &nodes).unwrap();
             assert_eq!(w3.device_id(), w.device_id());
-            let fork = recover(Box::new(MemoryStore::new()), &k, &nodes, &OPTS, &mut |_| {})
-                .err()
-                .unwrap();
+            let fork = recover_into(MemoryStore::new(), &k, &nodes).err().unwrap();
             assert!(fork.to_string().contains("was itself restored"), "{fork}");
             // The counterparty sees one succession and acknowledges it.
             let rb = sync(&mut b, &nodes).unwrap();
