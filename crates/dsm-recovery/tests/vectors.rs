@@ -16,8 +16,6 @@ use dsm_core::tags::Tag;
 use dsm_recovery::body::{CapsuleBody, ContactEntry, TipEntry};
 use dsm_recovery::succession::*;
 use dsm_recovery::{KdfCost, RecoveryKeys, RecoveryMnemonic};
-use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage};
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/recovery-v1.txt");
 
@@ -25,7 +23,7 @@ fn key(seed: u8) -> SigningKey {
     SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([seed; 32]))
 }
 
-fn compute() -> Vec<(String, &'static str, String)> {
+fn compute() -> Vec<dsm_conformance::Vector> {
     let mut v = Vec::new();
     let mut put = |name: &str, ty: &'static str, bytes: &[u8]| {
         v.push((name.to_string(), ty, hex::encode(bytes)))
@@ -185,55 +183,17 @@ fn compute() -> Vec<(String, &'static str, String)> {
     v
 }
 
-fn render(v: &[(String, &'static str, String)]) -> String {
-    let mut out = String::from(
-        "# DSM recovery v1 conformance vectors: name<TAB>proto message or -<TAB>hex (PROTOCOL.md §20.8)\n",
-    );
-    for (n, t, h) in v {
-        out.push_str(&format!("{n}\t{t}\t{h}\n"));
-    }
-    out
-}
-
 #[test]
 fn vectors_match_the_file() {
-    let text = render(&compute());
-    if std::env::var_os("DSM_WRITE_VECTORS").is_some() {
-        std::fs::write(PATH, &text).unwrap();
-    }
-    let file =
-        std::fs::read_to_string(PATH).expect("vector file (generate with DSM_WRITE_VECTORS=1)");
-    for (a, b) in file.lines().zip(text.lines()) {
-        assert_eq!(a, b, "vector differs");
-    }
-    assert_eq!(file.lines().count(), text.lines().count());
+    let text = dsm_conformance::render(
+        "DSM recovery v1 conformance vectors: name<TAB>proto message or -<TAB>hex (PROTOCOL.md §20.8)",
+        &compute(),
+    );
+    dsm_conformance::check_file(PATH, &text);
 }
 
 #[test]
 fn message_vectors_round_trip_through_the_published_schema() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto");
-    let fds = protox::compile(["dsm.proto"], [root]).expect("proto/dsm.proto compiles");
-    let pool = DescriptorPool::from_file_descriptor_set(fds).unwrap();
-    let file = std::fs::read_to_string(PATH).unwrap();
-    let mut checked = 0;
-    for line in file.lines().filter(|l| !l.starts_with('#')) {
-        let mut it = line.split('\t');
-        let (name, ty, hexs) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
-        if ty == "-" {
-            continue;
-        }
-        let desc = pool
-            .get_message_by_name(ty)
-            .unwrap_or_else(|| panic!("{name}: {ty} not in schema"));
-        let bytes = hex::decode(hexs).unwrap();
-        let msg = DynamicMessage::decode(desc, bytes.as_slice())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(
-            msg.unknown_fields().next().is_none(),
-            "{name}: schema lacks a field we encode"
-        );
-        assert_eq!(msg.encode_to_vec(), bytes, "{name}: re-encoding differs");
-        checked += 1;
-    }
+    let checked = dsm_conformance::round_trip_file(PATH);
     assert!(checked >= 10, "only {checked} message vectors");
 }

@@ -13,11 +13,7 @@ use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 
 fn pool() -> DescriptorPool {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto");
-    DescriptorPool::from_file_descriptor_set(
-        protox::compile(["dsm.proto"], [root]).expect("proto compiles"),
-    )
-    .unwrap()
+    dsm_conformance::schema()
 }
 
 /// Real messages: a session in which the payer has a pending proposal and gossip to share.
