@@ -274,6 +274,10 @@ enum Command {
         /// cannot tombstone your new device.
         #[arg(long)]
         replace_restored: bool,
+        /// The name on the new device's contact card (counterparties keep their own names
+        /// for it).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// This device's recovery backup.
     #[command(subcommand)]
@@ -793,8 +797,9 @@ fn main() -> ExitCode {
             nodes,
             phrase_file,
             replace_restored,
+            name,
             ..
-        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored),
+        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name),
         Command::Init {
             suite,
             name,
@@ -809,7 +814,8 @@ fn main() -> ExitCode {
             phrase_file,
             suite,
             replace_restored,
-        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored),
+            name,
+        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name),
         Command::Backup(BackupCmd::Status) => recovery_cmd::backup_status(&ctx),
         Command::Card => wallet_cmd::card(&ctx),
         Command::Contact(ContactCmd::Add { card, name }) => {

@@ -73,6 +73,7 @@ pub fn recover(
     nodes: &[String],
     phrase_file: Option<&PathBuf>,
     replace_restored: bool,
+    name: Option<String>,
 ) -> Res {
     let phrase = read_phrase(phrase_file)?;
     let resuming = ctx.db().exists();
@@ -143,6 +144,13 @@ pub fn recover(
     };
     w.set_nodes(set.nodes())?;
     w.set_replication(set.params())?;
+    match name {
+        Some(n) => w.set_name(&n)?,
+        None if w.name()?.is_none() => {
+            w.set_name(&format!("dsm-{}", &w.device_id().digest().to_hex()[..8]))?
+        }
+        None => {}
+    }
     let balances: Vec<(String, String)> = {
         let labels = w.token_labels()?;
         w.head()

@@ -1631,10 +1631,16 @@ fn recovery_through_the_cli() {
         .assert()
         .code(5)
         .stderr(predicate::str::contains("no backup was found"));
-    assert!(!phone.join("wallet.redb").exists() || balance_is_absent(&phone));
+    assert!(
+        !phone.join("wallet.redb").exists(),
+        "a failed recovery leaves nothing"
+    );
 
-    let out = stdout(&mut recover(&phone, &phrase));
+    let out = stdout(recover(&phone, &phrase).args(["--name", "alice-new"]));
     assert!(out.contains("bob                  waiting"), "{out}");
+    assert!(stdout(dsm(&phone).arg("card"))
+        .trim()
+        .ends_with(":alice-new"));
     dsm(&phone)
         .args(["send", "bob", "1", "--online"])
         .assert()
@@ -1661,16 +1667,16 @@ fn recovery_through_the_cli() {
     assert_eq!(balance(&bob), 31);
     // Rerunning changes nothing; a second home cannot fork the identity.
     recover(&phone, &phrase).assert().success();
-    recover(&dir.path().join("third"), &phrase)
+    let mut third = dsm(&dir.path().join("third"));
+    third
+        .env("DSM_RECOVERY_PHRASE", &phrase)
+        .args(["init", "--restore"]);
+    for (_, url) in &nodes {
+        third.args(["--node", url]);
+    }
+    third
         .assert()
         .failure()
         .stderr(predicate::str::contains("was itself restored"));
-}
-
-fn balance_is_absent(home: &Path) -> bool {
-    dsm(home)
-        .arg("balance")
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
+    assert!(!dir.path().join("third").join("wallet.redb").exists());
 }
