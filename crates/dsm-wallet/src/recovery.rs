@@ -273,11 +273,10 @@ impl Wallet {
             if !carried.chunks(32).any(|c| c == id.as_slice())
                 && policies.len() < dsm_recovery::body::MAX_POLICIES_PER_CAPSULE
             {
-                carried.extend_from_slice(&id);
-                policies.push(bytes);
+                policies.push((id, bytes));
             }
         }
-        let body = CapsuleBody {
+        let mut body = CapsuleBody {
             head,
             tips,
             pending: pending
@@ -287,8 +286,19 @@ impl Wallet {
             contacts,
             genesis,
             identity: new_device.then(|| self.identity.clone()),
-            policies,
+            policies: Vec::new(),
         };
+        // Keep the capsule within its limit. Pending proposals go first (large SLH-DSA
+        // proposals: the counterparty still answers them, the notice just cannot carry
+        // them); policies that still do not fit wait for a later capsule.
+        let too_large = |b: &CapsuleBody| b.to_bytes().len() > dsm_recovery::MAX_CAPSULE_LEN;
+        let (ids, bytes): (Vec<Vec<u8>>, Vec<Vec<u8>>) = policies.into_iter().unzip();
+        body.policies = bytes;
+        while too_large(&body) && body.pending.pop().is_some() {}
+        while too_large(&body) && body.policies.pop().is_some() {}
+        for id in ids.iter().take(body.policies.len()) {
+            carried.extend_from_slice(id);
+        }
         let capsule = key.seal(index, prev, &body.to_bytes());
         let mut next = (index + 1).to_be_bytes().to_vec();
         next.extend_from_slice(capsule.digest().as_bytes());

@@ -260,6 +260,41 @@ fn many_relationships_and_pending_transfers_all_resume() {
 }
 
 #[test]
+fn capsules_stay_within_their_limit_with_many_large_pending_proposals() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(12);
+    let mut a = Wallet::create_with_recovery(
+        Box::new(MemoryStore::new()),
+        SuiteId::SlhDsaSha2_128f,
+        PASS,
+        fast_kdf(),
+        &[],
+        &k,
+    )
+    .unwrap();
+    a.dev_faucet(DEFAULT_TOKEN, Amount(1_000)).unwrap();
+    // Twelve SLH-DSA proposals pending at once: more than one capsule can carry.
+    let peers: Vec<Wallet> = (0..12).map(|_| memory_wallet(0).0).collect();
+    for p in &peers {
+        dsm_protocol::mailbox::offer(&mut a, &p.device_id(), token(DEFAULT_TOKEN), Amount(1))
+            .unwrap();
+    }
+    let r = sync(&mut a, &nodes).unwrap();
+    assert!(r.backup.short.is_none() && r.backup.conflict.is_none());
+    drop(a);
+    let (a2, report) = restore(&k, &nodes);
+    assert_eq!(dev(&a2), 988);
+    assert_eq!(report.counterparties.len(), 12);
+    let carried = report
+        .counterparties
+        .iter()
+        .filter(|c| c.pending.is_some())
+        .count();
+    assert!((1..12).contains(&carried), "{carried} pending carried");
+}
+
+#[test]
 fn a_pending_transfer_its_receiver_refuses_after_the_recovery_comes_back_to_the_successor() {
     let c = Cluster::new();
     let nodes = c.nodes();
