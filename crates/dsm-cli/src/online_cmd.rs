@@ -169,6 +169,10 @@ fn settlement_text(s: &Settlement) -> String {
             "CONFLICT: device {} signed a competing successor; the proof is stored and published and the device is refused from now on",
             short(&e.device().digest().to_hex())
         ),
+        Settlement::Tombstoned(d) => format!(
+            "REFUSED: device {} was replaced by its identity's recovery at this head (tombstone verified at the nodes)",
+            short(&d.digest().to_hex())
+        ),
     }
 }
 
@@ -227,6 +231,10 @@ pub fn send_online(ctx: &Ctx, to: &str, amount: &str, token_label: &str) -> Res 
         Settlement::Conflict(_) => Err(CliError::new(
             exit::INVALID,
             "this wallet's device already signed another successor of its head (was the wallet copied?)",
+        )),
+        Settlement::Tombstoned(_) => Err(CliError::new(
+            exit::INVALID,
+            "this device was tombstoned: its identity was restored from the recovery phrase onto another device, and nothing this one signs is taken any more",
         )),
         _ => Ok(()),
     }

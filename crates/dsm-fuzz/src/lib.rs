@@ -249,6 +249,10 @@ pub fn recovery(data: &[u8]) {
     canonical::<s::SignedSuccession>(data);
     canonical::<s::SignedAnswer>(data);
     canonical::<s::SuccessionConflict>(data);
+    canonical::<s::SuccessionRecord>(data);
+    if let Ok(r) = s::SuccessionRecord::from_bytes(data) {
+        let _ = r.verify();
+    }
     canonical::<s::RecoveryMessage>(data);
     if let Ok(s::RecoveryMessage::Notice(n)) = s::RecoveryMessage::from_bytes(data) {
         let _ = n.verify();

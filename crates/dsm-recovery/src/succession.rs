@@ -297,6 +297,56 @@ impl SuccessionConflict {
     }
 }
 
+/// The tombstone and succession with the genesis record that makes them checkable: what a
+/// recovery writes into the lost device's anchor slot `(lost, recovered head)`, so anyone
+/// who tries to settle a statement the lost device signs from that head reads, verifies and
+/// records the tombstone instead (PROTOCOL.md §20.3 step 4, §16.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SuccessionRecord {
+    /// The identity's genesis record.
+    pub genesis: GenesisRecord,
+    /// The signed tombstone.
+    pub tombstone: SignedTombstone,
+    /// The signed succession.
+    pub succession: SignedSuccession,
+}
+
+impl Canonical for SuccessionRecord {
+    const MAX_ENCODED_LEN: usize = 64 * 1024;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.genesis);
+        w.message(2, &self.tombstone);
+        w.message(3, &self.succession);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(SuccessionRecord {
+            genesis: r.message(1)?,
+            tombstone: r.message(2)?,
+            succession: r.message(3)?,
+        })
+    }
+}
+
+impl SuccessionRecord {
+    /// [`verify_succession`] on the record's parts.
+    pub fn verify(&self) -> Result<VerifiedSuccession, SuccessionError> {
+        verify_succession(&self.genesis, &self.tombstone, &self.succession)
+    }
+
+    /// The verified succession if these bytes are a valid record that claims the slot
+    /// `(device, parent)`: its lost device is `device` and its recovered head is `parent`.
+    pub fn claiming(
+        bytes: &[u8],
+        device: &DeviceId,
+        parent: &Digest,
+    ) -> Option<VerifiedSuccession> {
+        let r = SuccessionRecord::from_bytes(bytes).ok()?;
+        let v = r.verify().ok()?;
+        (v.lost() == *device && r.tombstone.record.recovered_head.digest().0 == *parent)
+            .then_some(v)
+    }
+}
+
 /// What a recovered device sends each counterparty of the lost device: the records, and a
 /// proof of the relationship's tip under the recovered head, so the counterparty can
 /// compare it with the tip it holds itself.

@@ -149,6 +149,16 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         "dsm.v1.SignedSuccession",
         &s.to_bytes(),
     );
+    let record = SuccessionRecord {
+        genesis: genesis.clone(),
+        tombstone: t.clone(),
+        succession: s.clone(),
+    };
+    put(
+        "succession.record",
+        "dsm.v1.SuccessionRecord",
+        &record.to_bytes(),
+    );
     let notice = RecoveryMessage::Notice(Box::new(SuccessionNotice {
         genesis: genesis.clone(),
         tombstone: t.clone(),

@@ -53,6 +53,10 @@ pub enum Settlement {
     /// A node holds a competing successor signed by the same device: evidence was stored
     /// and published, and the device is refused from now on.
     Conflict(Equivocation),
+    /// The slot holds the device's verified tombstone and succession (PROTOCOL.md §20): the
+    /// device was replaced by recovery at this head. The tombstone is recorded and the
+    /// device is refused from now on.
+    Tombstoned(DeviceId),
 }
 
 impl Settlement {
@@ -62,6 +66,7 @@ impl Settlement {
             Settlement::Settled { .. } => "settled",
             Settlement::Unsettled { .. } => "unsettled",
             Settlement::Conflict(_) => "conflict",
+            Settlement::Tombstoned(_) => "tombstoned",
         }
     }
 }
@@ -83,7 +88,10 @@ pub fn anchor_statement(
     faults: &mut Vec<NodeFault>,
 ) -> Result<Settlement, OnlineError> {
     let (device, parent, _) = statement.head_transition();
-    let rival = |b: &[u8]| rival_proof(statement, b).is_some();
+    let claimed = |b: &[u8]| {
+        dsm_recovery::succession::SuccessionRecord::claiming(b, &device, parent.digest())
+    };
+    let rival = |b: &[u8]| rival_proof(statement, b).is_some() || claimed(b).is_some();
     let report = nodes.anchor(
         device.as_bytes(),
         parent.as_bytes(),
@@ -101,8 +109,14 @@ pub fn anchor_statement(
                 nodes.publish_evidence(what.device().as_bytes(), &bytes);
                 Settlement::Conflict(what)
             }
-            // Unreachable in practice (the node set only reports rivals), but never panic.
-            None => Settlement::Unsettled { acks },
+            None => match claimed(&existing) {
+                Some(v) => {
+                    wallet.learn_tombstone(&v)?;
+                    Settlement::Tombstoned(device)
+                }
+                // Unreachable in practice (the node set only reports rivals), but never panic.
+                None => Settlement::Unsettled { acks },
+            },
         },
     })
 }
@@ -142,7 +156,7 @@ pub fn send_online(
     let posted = match settlement {
         // Our own device signed another successor of this head (it was cloned): posting
         // would only hand the receiver a refusal.
-        Settlement::Conflict(_) => Ok(0),
+        Settlement::Conflict(_) | Settlement::Tombstoned(_) => Ok(0),
         _ => {
             let posted = nodes.b0x_post(
                 &peer.b0x_address(),
@@ -260,6 +274,9 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
             worst = Some(match (worst, s) {
                 (Some(Settlement::Conflict(w)), _) | (_, Settlement::Conflict(w)) => {
                     Settlement::Conflict(w)
+                }
+                (Some(Settlement::Tombstoned(d)), _) | (_, Settlement::Tombstoned(d)) => {
+                    Settlement::Tombstoned(d)
                 }
                 (Some(Settlement::Unsettled { acks }), _) | (_, Settlement::Unsettled { acks }) => {
                     Settlement::Unsettled { acks }
@@ -455,6 +472,13 @@ fn take_proposal(
         Settlement::Conflict(_) => {
             report.dropped.push(format!(
                 "transfer {commit}: its sender signed a competing successor (evidence stored)"
+            ));
+            return Ok(true);
+        }
+        Settlement::Tombstoned(_) => {
+            report.dropped.push(format!(
+                "transfer {commit}: its sender's identity replaced that device by recovery (its \
+                 tombstone is at the nodes and is now recorded here); refused"
             ));
             return Ok(true);
         }

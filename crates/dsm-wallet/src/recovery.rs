@@ -14,7 +14,7 @@ use dsm_recovery::body::{replay, CapsuleBody, ContactEntry, RecoveredState, TipE
 use dsm_recovery::succession::{
     sign_succession, sign_tombstone, verify_answer, verify_succession, RecoveryMessage,
     SignedAnswer, SignedSuccession, SignedTombstone, Succession, SuccessionAnswer,
-    SuccessionConflict, SuccessionNotice, Tombstone, Verdict,
+    SuccessionConflict, SuccessionNotice, SuccessionRecord, Tombstone, Verdict,
 };
 use dsm_recovery::{Capsule, RecoveryKeys};
 
@@ -501,6 +501,27 @@ impl Wallet {
             tombstone.record.lost.device_id().as_bytes().to_vec(),
             v,
         );
+    }
+
+    /// Records a tombstone learned from a verified succession record (read from the lost
+    /// device's claimed anchor slot): the lost device is refused from now on. Keeps an
+    /// earlier record (and answer) of the same device.
+    pub fn learn_tombstone(
+        &mut self,
+        v: &dsm_recovery::succession::VerifiedSuccession,
+    ) -> Result<(), WalletError> {
+        let lost = v.lost();
+        if self
+            .store
+            .get(Table::Successions, lost.as_bytes())?
+            .is_none()
+        {
+            let mut b = Batch::new();
+            self.record_succession(&mut b, &v.tombstone, &v.succession, None);
+            self.store.commit(&b)?;
+        }
+        self.tombstoned.insert(lost);
+        Ok(())
     }
 
     /// The answer this device already gave to the succession of `lost`, if any.
@@ -1005,12 +1026,18 @@ pub fn recover(
         // Claim the lost device's next slot, so nothing it signs from the recovered head
         // on can ever settle; if it already has a settled successor there, it spent after
         // the backup point and spending stays blocked.
+        let record = SuccessionRecord {
+            genesis: genesis.clone(),
+            tombstone: tombstone.clone(),
+            succession: succession.clone(),
+        }
+        .to_bytes();
         let claim = nodes
             .anchor(
                 lost.as_bytes(),
                 recovered_head.digest().as_bytes(),
-                &succession.to_bytes(),
-                &|other: &[u8]| other != succession.to_bytes().as_slice(),
+                &record,
+                &|other: &[u8]| other != record.as_slice(),
             )
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
         let mut b = Batch::new();

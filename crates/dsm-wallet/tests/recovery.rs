@@ -295,6 +295,50 @@ fn capsules_stay_within_their_limit_with_many_large_pending_proposals() {
 }
 
 #[test]
+fn a_stolen_device_paying_a_stranger_online_meets_its_tombstone_at_the_nodes() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(13);
+    let mut a = recoverable(&k, 1_000);
+    let (mut b, _) = memory_wallet(0);
+    session(&mut a, &mut b, &[10]);
+    sync(&mut a, &nodes).unwrap();
+    let mut thief = a;
+    let (_a2, _) = restore(&k, &nodes);
+    // dave never dealt with the lost device, so no notice reaches him.
+    let (mut dave, _) = memory_wallet(0);
+    let sent = send_online(
+        &mut thief,
+        &nodes,
+        &dave.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(500),
+    )
+    .unwrap();
+    assert_eq!(
+        sent.settlement,
+        dsm_wallet::online::Settlement::Tombstoned(thief.device_id())
+    );
+    // Even if the thief's wallet posted it anyway, dave's sync reads the claimed slot,
+    // verifies the tombstone, records it and refuses.
+    let item =
+        dsm_protocol::message::SessionMessage::Proposal(Box::new(sent.proposal.clone())).to_bytes();
+    nodes
+        .b0x_post(&dave.device_id().b0x_address(), &item)
+        .unwrap();
+    let r = sync(&mut dave, &nodes).unwrap();
+    assert!(r.received.is_empty());
+    assert!(
+        r.dropped
+            .iter()
+            .any(|d| d.contains("replaced that device by recovery")),
+        "{r:?}"
+    );
+    assert!(dave.is_tombstoned(&thief.device_id()));
+    assert_eq!(dev(&dave), 0);
+}
+
+#[test]
 fn a_pending_transfer_its_receiver_refuses_after_the_recovery_comes_back_to_the_successor() {
     let c = Cluster::new();
     let nodes = c.nodes();
