@@ -211,16 +211,23 @@ pub fn send_online(ctx: &Ctx, to: &str, amount: &str, token_label: &str) -> Res 
         eprintln!("node fault: {} {}", f.node, f.what);
     }
     let settled = settlement_text(&sent.settlement);
+    let refused = matches!(
+        sent.settlement,
+        Settlement::Conflict(_) | Settlement::Tombstoned(_)
+    );
     let posted = match &sent.posted {
-        Ok(n) => format!("posted to {}'s b0x on {n} nodes", contact.name),
+        _ if refused => "not posted: nobody would take it".to_string(),
+        Ok(n) => format!(
+            "posted to {}'s b0x on {n} nodes; it completes when {} syncs",
+            contact.name, contact.name
+        ),
         Err(e) => format!("NOT posted yet ({e}); `dsm sync` posts it again"),
     };
     ctx.print(
         |o| {
             writeln!(
                 o,
-                "sent {amount} {token_label} to {} online — debited, {settled}; {posted}; it completes when {} syncs (receipt {})",
-                contact.name,
+                "sent {amount} {token_label} to {} online — debited, {settled}; {posted} (receipt {})",
                 contact.name,
                 short(&id)
             )

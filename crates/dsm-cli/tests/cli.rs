@@ -1657,13 +1657,14 @@ fn recovery_through_the_cli() {
     assert_eq!(balance(&bob), 31);
     assert!(stdout(dsm(&phone).args(["backup", "status"]))
         .contains("bob                  acknowledged"));
-    // The lost wallet (found again, or stolen) is refused.
+    // The lost wallet (found again, or stolen) meets its tombstone at the nodes.
     dsm(&alice)
         .args(["send", "bob", "1", "--online"])
         .assert()
-        .success();
-    let r = stdout(dsm(&bob).arg("sync"));
-    assert!(r.contains("tombstoned"), "{r}");
+        .code(6)
+        .stdout(predicate::str::contains("REFUSED"))
+        .stderr(predicate::str::contains("this device was tombstoned"));
+    stdout(dsm(&bob).arg("sync"));
     assert_eq!(balance(&bob), 31);
     // Rerunning changes nothing; a second home cannot fork the identity.
     recover(&phone, &phrase).assert().success();
