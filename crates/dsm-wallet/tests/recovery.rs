@@ -93,11 +93,32 @@ fn status_of(w: &Wallet, peer: &Wallet) -> String {
         .unwrap_or_else(|| "none".into())
 }
 
-fn not_allowed(e: OnlineError) -> bool {
-    matches!(
-        e,
-        OnlineError::Session(SessionError::Ledger(LedgerError::NotAllowed(_)))
+/// `from` pays `to` `amount` DEV online.
+fn pay_online(
+    from: &mut Wallet,
+    nodes: &NodeSet,
+    to: &Wallet,
+    amount: u128,
+) -> Result<dsm_wallet::online::OnlineSent, OnlineError> {
+    send_online(
+        from,
+        nodes,
+        &to.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(amount),
     )
+}
+
+/// `from` may not pay `to` yet: `to` has not acknowledged the succession.
+fn assert_gated(from: &mut Wallet, nodes: &NodeSet, to: &Wallet) {
+    let e = pay_online(from, nodes, to, 1).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            OnlineError::Session(SessionError::Ledger(LedgerError::NotAllowed(_)))
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -113,14 +134,7 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
     session(&mut a, &mut b, &[100]);
     session(&mut cc, &mut a, &[50]);
     // A transfer still pending when the phone is lost: carol has not synced yet.
-    send_online(
-        &mut a,
-        &nodes,
-        &cc.device_id(),
-        token(DEFAULT_TOKEN),
-        Amount(30),
-    )
-    .unwrap();
+    pay_online(&mut a, &nodes, &cc, 30).unwrap();
     sync(&mut a, &nodes).unwrap();
     let st = a.backup_status(Some(&nodes)).unwrap();
     assert!(st.enabled);
@@ -144,15 +158,7 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
     let names: Vec<String> = a2.contacts().unwrap().into_iter().map(|c| c.name).collect();
     assert_eq!(names, ["bob", "carol"]);
     // Not a balance oracle: nothing can be spent to a counterparty that has not acknowledged.
-    let e = send_online(
-        &mut a2,
-        &nodes,
-        &b.device_id(),
-        token(DEFAULT_TOKEN),
-        Amount(1),
-    )
-    .unwrap_err();
-    assert!(not_allowed(e));
+    assert_gated(&mut a2, &nodes, &b);
 
     // Bob acknowledges; carol first takes the pending transfer, then acknowledges.
     let rb = sync(&mut b, &nodes).unwrap();
@@ -175,14 +181,7 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
     assert!(pending_note.contains("accepted"), "{pending_note}");
 
     // Spending resumes: online to carol, offline to bob; bob's contact follows the successor.
-    send_online(
-        &mut a2,
-        &nodes,
-        &cc.device_id(),
-        token(DEFAULT_TOKEN),
-        Amount(20),
-    )
-    .unwrap();
+    pay_online(&mut a2, &nodes, &cc, 20).unwrap();
     sync(&mut cc, &nodes).unwrap();
     assert_eq!(dev(&cc), 500 - 50 + 30 + 20);
     session(&mut a2, &mut b, &[5]);
@@ -212,14 +211,7 @@ fn many_relationships_and_pending_transfers_all_resume() {
     }
     // Three transfers still pending when the device is lost.
     for p in &peers[..3] {
-        send_online(
-            &mut a,
-            &nodes,
-            &p.device_id(),
-            token(DEFAULT_TOKEN),
-            Amount(7),
-        )
-        .unwrap();
+        pay_online(&mut a, &nodes, &p, 7).unwrap();
     }
     sync(&mut a, &nodes).unwrap();
     let balance = dev(&a);
@@ -307,14 +299,7 @@ fn a_stolen_device_paying_a_stranger_online_meets_its_tombstone_at_the_nodes() {
     let (_a2, _) = restore(&k, &nodes);
     // dave never dealt with the lost device, so no notice reaches him.
     let (mut dave, _) = memory_wallet(0);
-    let sent = send_online(
-        &mut thief,
-        &nodes,
-        &dave.device_id(),
-        token(DEFAULT_TOKEN),
-        Amount(500),
-    )
-    .unwrap();
+    let sent = pay_online(&mut thief, &nodes, &dave, 500).unwrap();
     assert_eq!(
         sent.settlement,
         dsm_wallet::online::Settlement::Tombstoned(thief.device_id())
@@ -347,14 +332,7 @@ fn a_pending_transfer_its_receiver_refuses_after_the_recovery_comes_back_to_the_
     let (mut b, _) = memory_wallet(0);
     b.set_max_incoming(Some(Amount(10)));
     session(&mut a, &mut b, &[5]);
-    send_online(
-        &mut a,
-        &nodes,
-        &b.device_id(),
-        token(DEFAULT_TOKEN),
-        Amount(300),
-    )
-    .unwrap();
+    pay_online(&mut a, &nodes, &b, 300).unwrap();
     sync(&mut a, &nodes).unwrap();
     assert_eq!(dev(&a), 695);
     drop(a);
@@ -452,15 +430,7 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
     let (_, rc2) = session(&mut thief, &mut cc, &[100]);
     assert!(rc2.completed.is_empty());
     assert_eq!(dev(&cc), 310);
-    if send_online(
-        &mut thief,
-        &nodes,
-        &b.device_id(),
-        token(DEFAULT_TOKEN),
-        Amount(50),
-    )
-    .is_ok()
-    {
+    if pay_online(&mut thief, &nodes, &b, 50).is_ok() {
         let rb = sync(&mut b, &nodes).unwrap();
         assert!(rb.received.is_empty());
     }
@@ -468,15 +438,7 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
     // The successor spends to bob, never to carol.
     session(&mut a2, &mut b, &[7]);
     assert_eq!(dev(&b), 17);
-    let e = send_online(
-        &mut a2,
-        &nodes,
-        &cc.device_id(),
-        token(DEFAULT_TOKEN),
-        Amount(1),
-    )
-    .unwrap_err();
-    assert!(not_allowed(e));
+    assert_gated(&mut a2, &nodes, &cc);
     // The thief keeps writing its own backup stream; the successor's is another stream,
     // under another key, so the thief can neither block nor read it.
     let rt = sync(&mut thief, &nodes).unwrap();
@@ -607,15 +569,7 @@ fn a_stale_node_is_reported_and_a_capsule_below_quorum_ends_the_backup_there() {
     assert_eq!(rb.successions, vec![(a.device_id(), Verdict::Conflict)]);
     sync(&mut a2, &nodes).unwrap();
     assert_eq!(status_of(&a2, &b), "conflict");
-    let e = send_online(
-        &mut a2,
-        &nodes,
-        &b.device_id(),
-        token(DEFAULT_TOKEN),
-        Amount(1),
-    )
-    .unwrap_err();
-    assert!(not_allowed(e));
+    assert_gated(&mut a2, &nodes, &b);
 }
 
 #[test]
