@@ -388,6 +388,11 @@ impl Wallet {
                 CAPSULE_UPLOADED.to_vec(),
                 uploaded.to_be_bytes().to_vec(),
             );
+            // The nodes hold it now: keep only the newest uploaded capsule locally (for
+            // `backup_status`), so the table does not grow with the device's history.
+            if let Some(older) = index.checked_sub(1) {
+                b.delete(Table::Capsules, older.to_be_bytes().to_vec());
+            }
             self.store.commit(&b)?;
         }
         Ok(push)

@@ -53,7 +53,8 @@ pub enum Table {
     Vaults,
     /// Vault id → the first canonical resolution this device saw for it.
     VaultResolutions,
-    /// u64be(index) → canonical recovery capsule this device sealed (PROTOCOL.md §20).
+    /// u64be(index) → canonical recovery capsule this device sealed and has not uploaded
+    /// yet, and the newest uploaded one (PROTOCOL.md §20).
     Capsules,
     /// Lost device id → the canonical signed tombstone ‖ succession this device verified
     /// (the lost device is refused), with this device's own answer.

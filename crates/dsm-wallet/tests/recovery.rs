@@ -140,6 +140,11 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
     assert!(st.enabled);
     assert_eq!(st.sealed, st.uploaded, "every capsule is at the nodes");
     assert!(st.replicas.iter().all(|(_, s)| s == "holds it"), "{st:?}");
+    // Uploaded capsules are not kept locally, except the newest.
+    let mut kept = 0;
+    a.visit_store(&mut |t, _, _| kept += usize::from(t == dsm_wallet::store::Table::Capsules))
+        .unwrap();
+    assert_eq!(kept, 1);
     let balance = dev(&a);
     assert_eq!(balance, 1_000 - 100 + 50 - 30);
     let lost = a.device_id();
