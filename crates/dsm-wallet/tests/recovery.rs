@@ -216,7 +216,7 @@ fn many_relationships_and_pending_transfers_all_resume() {
     }
     // Three transfers still pending when the device is lost.
     for p in &peers[..3] {
-        pay_online(&mut a, &nodes, &p, 7).unwrap();
+        pay_online(&mut a, &nodes, p, 7).unwrap();
     }
     sync(&mut a, &nodes).unwrap();
     let balance = dev(&a);
