@@ -151,10 +151,12 @@ pub fn fetch_stream(
     let k = nodes.params().k;
     let mut out = FetchedStream::default();
     let mut prev = Digest::ZERO;
+    let mut ahead = std::collections::VecDeque::new();
     for index in 0u64.. {
-        let replicas = nodes
-            .slot_replicas(stream.as_bytes(), capsule_slot(index).as_bytes())
-            .map_err(|e| WalletError::Recovery(e.to_string()))?;
+        if ahead.is_empty() {
+            ahead = read_ahead(nodes, stream, index)?;
+        }
+        let replicas = ahead.pop_front().unwrap_or_default();
         let mut groups: Vec<(Vec<u8>, Vec<String>)> = Vec::new();
         for (node, r) in &replicas {
             if let SlotReplica::Holds(b) = r {
@@ -199,6 +201,90 @@ pub fn fetch_stream(
         prev = capsule.digest();
         out.chain.push(capsule);
         progress(index + 1);
+    }
+    Ok(out)
+}
+
+/// Posts each `(device, item)` to the device's b0x, a few at a time; one result per item.
+fn post_all(nodes: &NodeSet, items: &[(DeviceId, Vec<u8>)]) -> Vec<Result<(), String>> {
+    let threads = 8usize;
+    let mut results: Vec<Option<Result<(), String>>> = vec![None; items.len()];
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    items
+                        .iter()
+                        .enumerate()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|(i, (device, item))| {
+                            let r = nodes
+                                .b0x_post(&device.b0x_address(), item)
+                                .map(|_| ())
+                                .map_err(|e| e.to_string());
+                            (i, r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            // A thread that panicked leaves its items `None`: reported as not posted.
+            if let Ok(done) = h.join() {
+                for (i, r) in done {
+                    results[i] = Some(r);
+                }
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("a posting thread stopped".into())))
+        .collect()
+}
+
+/// Threads reading capsules ahead: the reads are independent, only their checks are
+/// sequential. The window grows with the stream (8, then 64 capsules), so a short stream
+/// costs few reads past its end.
+const READ_THREADS: u64 = 8;
+
+/// What every placed node holds for the next window of capsules from `from`, in order,
+/// read by a few threads at once.
+fn read_ahead(
+    nodes: &NodeSet,
+    stream: &Digest,
+    from: u64,
+) -> Result<std::collections::VecDeque<Vec<(String, SlotReplica)>>, WalletError> {
+    let per = if from < 64 { 1 } else { 8 };
+    let parts: Vec<Result<Vec<_>, WalletError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..READ_THREADS)
+            .map(|t| {
+                s.spawn(move || {
+                    (from + t * per..from + (t + 1) * per)
+                        .map(|i| {
+                            nodes
+                                .slot_replicas(stream.as_bytes(), capsule_slot(i).as_bytes())
+                                .map_err(|e| WalletError::Recovery(e.to_string()))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(WalletError::Recovery(
+                        "a capsule read thread stopped".into(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut out = std::collections::VecDeque::new();
+    for p in parts {
+        out.extend(p?);
     }
     Ok(out)
 }
@@ -1113,42 +1199,54 @@ pub fn recover(
                 .map_err(corrupt("recovered pending"))?,
             None => Vec::new(),
         };
+        let todo: Vec<(CounterpartyRecovery, DeviceId)> = counterparties
+            .into_iter()
+            .filter(|c| !c.notified)
+            .filter_map(|c| Digest::from_hex(&c.device).map(|d| (c, DeviceId(d))))
+            .collect();
         let mut all = true;
-        for mut c in counterparties {
-            if c.notified {
-                continue;
-            }
-            let Some(device) = Digest::from_hex(&c.device).map(DeviceId) else {
-                continue;
-            };
-            let notice = SuccessionNotice {
-                genesis: genesis.clone(),
-                tombstone: tombstone.clone(),
-                succession: succession.clone(),
-                counterparty: device,
-                proof: tree.prove(RelationshipKey::between(&lost, &device).as_bytes()),
-                pending: pending
-                    .iter()
-                    .find(|p| p.proposal.step.receiver == device)
-                    .cloned(),
-            };
-            let item = RecoveryMessage::Notice(Box::new(notice)).to_bytes();
-            match nodes.b0x_post(&device.b0x_address(), &item) {
-                Ok(_) => {
-                    c.notified = true;
-                    let mut b = Batch::new();
-                    b.put(Table::Recovery, device.as_bytes().to_vec(), json(&c));
-                    wallet.store.commit(&b)?;
-                    progress(&format!(
-                        "  notified {}",
-                        c.name.clone().unwrap_or_else(|| c.device[..16].to_string())
-                    ));
+        // Chunks: notices are built here, posted by a few threads at once (each post waits
+        // for K nodes to store it durably), and their marks committed in one batch; a crash
+        // repeats at most one chunk's posts, which counterparties answer idempotently.
+        for chunk in todo.chunks(64) {
+            let items: Vec<(DeviceId, Vec<u8>)> = chunk
+                .iter()
+                .map(|(_, device)| {
+                    let notice = SuccessionNotice {
+                        genesis: genesis.clone(),
+                        tombstone: tombstone.clone(),
+                        succession: succession.clone(),
+                        counterparty: *device,
+                        proof: tree.prove(RelationshipKey::between(&lost, device).as_bytes()),
+                        pending: pending
+                            .iter()
+                            .find(|p| p.proposal.step.receiver == *device)
+                            .cloned(),
+                    };
+                    (
+                        *device,
+                        RecoveryMessage::Notice(Box::new(notice)).to_bytes(),
+                    )
+                })
+                .collect();
+            let posted = post_all(nodes, &items);
+            let mut b = Batch::new();
+            for ((c, device), result) in chunk.iter().zip(posted) {
+                let who = c.name.clone().unwrap_or_else(|| c.device[..16].to_string());
+                match result {
+                    Ok(()) => {
+                        let mut c = c.clone();
+                        c.notified = true;
+                        b.put(Table::Recovery, device.as_bytes().to_vec(), json(&c));
+                        progress(&format!("  notified {who}"));
+                    }
+                    Err(e) => {
+                        all = false;
+                        progress(&format!("  could not notify {who}: {e}"));
+                    }
                 }
-                Err(e) => {
-                    all = false;
-                    progress(&format!("  could not notify {}: {e}", c.device));
-                }
             }
+            wallet.store.commit(&b)?;
         }
         if all {
             let mut b = Batch::new();
