@@ -22,11 +22,13 @@ const CAPSULE_NEXT: &[u8] = b"capsule_next";
 const CAPSULE_STREAM: &[u8] = b"capsule_stream";
 const CAPSULE_UPLOADED: &[u8] = b"capsule_uploaded";
 const CAPSULE_POLICIES: &[u8] = b"capsule_policies";
-const CAPSULE_DEVICE: &[u8] = b"capsule_device";
 const RECOVERY_STEP: &[u8] = b"recovery_step";
 const RECOVERED_LOST: &[u8] = b"recovered_lost";
 const RECOVERED_HEAD: &[u8] = b"recovered_head";
-const RECOVERED_PENDING: &[u8] = b"recovered_pending";
+/// Meta key of the lost device's proposal to `peer` pending at the recovered head.
+fn pending_key(peer: &DeviceId) -> Vec<u8> {
+    [b"recovered_pending:".as_slice(), peer.as_bytes()].concat()
+}
 const TOMBSTONE: &[u8] = b"tombstone";
 const SUCCESSION: &[u8] = b"succession";
 const RECOVERY_BLOCKED: &[u8] = b"recovery_blocked";
@@ -343,25 +345,20 @@ impl Wallet {
             }
         }
         let (index, prev) = self.capsule_next()?;
-        let carried_device = self.store.get(Table::Meta, CAPSULE_DEVICE)?;
-        let new_device = carried_device.as_deref() != Some(self.device_id().as_bytes());
-        let genesis = if index == 0 {
-            Some(self.genesis_record()?)
-        } else {
-            None
-        };
+        // Each device generation writes its own stream, so a stream's first capsule is its
+        // device's first: it carries the genesis and the identity.
+        let first = index == 0;
         let mut carried = self
             .store
             .get(Table::Meta, CAPSULE_POLICIES)?
             .unwrap_or_default();
-        let mut policies = Vec::new();
-        for (id, bytes) in self.store.scan(Table::Policies)? {
-            if !carried.chunks(32).any(|c| c == id.as_slice())
-                && policies.len() < dsm_recovery::body::MAX_POLICIES_PER_CAPSULE
-            {
-                policies.push((id, bytes));
-            }
-        }
+        let (mut ids, policies): (Vec<TokenId>, Vec<Vec<u8>>) = self
+            .rules
+            .policies()
+            .filter(|(id, _)| !carried.chunks(32).any(|c| c == id.as_bytes()))
+            .take(dsm_recovery::body::MAX_POLICIES_PER_CAPSULE)
+            .map(|(id, p)| (*id, p.to_bytes()))
+            .unzip();
         let mut body = CapsuleBody {
             head,
             tips,
@@ -370,22 +367,28 @@ impl Wallet {
                 .take(dsm_recovery::body::MAX_PENDING_PER_CAPSULE)
                 .collect(),
             contacts,
-            genesis,
-            identity: new_device.then(|| self.identity.clone()),
-            policies: Vec::new(),
+            genesis: if first {
+                Some(self.genesis_record()?)
+            } else {
+                None
+            },
+            identity: first.then(|| self.identity.clone()),
+            policies,
         };
         // Keep the capsule within its limit. Pending proposals go first (large SLH-DSA
         // proposals: the counterparty still answers them, the notice just cannot carry
         // them); policies that still do not fit wait for a later capsule.
-        let too_large = |b: &CapsuleBody| b.to_bytes().len() > dsm_recovery::MAX_CAPSULE_LEN;
-        let (ids, bytes): (Vec<Vec<u8>>, Vec<Vec<u8>>) = policies.into_iter().unzip();
-        body.policies = bytes;
-        while too_large(&body) && body.pending.pop().is_some() {}
-        while too_large(&body) && body.policies.pop().is_some() {}
-        for id in ids.iter().take(body.policies.len()) {
-            carried.extend_from_slice(id);
+        let mut plaintext = body.to_bytes();
+        while plaintext.len() > dsm_recovery::MAX_CAPSULE_LEN
+            && (body.pending.pop().is_some() || body.policies.pop().is_some())
+        {
+            plaintext = body.to_bytes();
         }
-        let capsule = key.seal(index, prev, &body.to_bytes());
+        ids.truncate(body.policies.len());
+        for id in &ids {
+            carried.extend_from_slice(id.as_bytes());
+        }
+        let capsule = key.seal(index, prev, &plaintext);
         let mut next = (index + 1).to_be_bytes().to_vec();
         next.extend_from_slice(capsule.digest().as_bytes());
         b.put(
@@ -395,13 +398,6 @@ impl Wallet {
         )
         .put(Table::Meta, CAPSULE_NEXT.to_vec(), next)
         .put(Table::Meta, CAPSULE_POLICIES.to_vec(), carried);
-        if new_device {
-            b.put(
-                Table::Meta,
-                CAPSULE_DEVICE.to_vec(),
-                self.device_id().as_bytes().to_vec(),
-            );
-        }
         Ok(())
     }
 
@@ -569,29 +565,27 @@ impl Wallet {
         }))
     }
 
-    /// Records a verified tombstone + succession: the lost device is refused from now on.
+    /// Records a verified succession: its lost device is refused from now on. The value is
+    /// the succession's digest, then this device's signed answer to it, if it gave one.
     fn record_succession(
         &mut self,
         b: &mut Batch,
-        tombstone: &SignedTombstone,
-        succession: &SignedSuccession,
+        v: &dsm_recovery::succession::VerifiedSuccession,
         answer: Option<&SignedAnswer>,
     ) {
-        let mut v = Vec::new();
-        let t = tombstone.to_bytes();
-        v.extend_from_slice(&(t.len() as u32).to_be_bytes());
-        v.extend_from_slice(&t);
-        let s = succession.to_bytes();
-        v.extend_from_slice(&(s.len() as u32).to_be_bytes());
-        v.extend_from_slice(&s);
+        let mut value = v.digest().as_bytes().to_vec();
         if let Some(a) = answer {
-            v.extend_from_slice(&a.to_bytes());
+            value.extend_from_slice(&a.to_bytes());
         }
-        b.put(
-            Table::Successions,
-            tombstone.record.lost.device_id().as_bytes().to_vec(),
-            v,
-        );
+        b.put(Table::Successions, v.lost().as_bytes().to_vec(), value);
+    }
+
+    /// The lost device's proposal to `peer` that was pending at the recovered head.
+    fn recovered_pending(&self, peer: &DeviceId) -> Result<Option<SignedProposal>, WalletError> {
+        self.store
+            .get(Table::Meta, &pending_key(peer))?
+            .map(|v| SignedProposal::from_bytes(&v).map_err(corrupt("recovered pending")))
+            .transpose()
     }
 
     /// Records a tombstone learned from a verified succession record (read from the lost
@@ -608,7 +602,7 @@ impl Wallet {
             .is_none()
         {
             let mut b = Batch::new();
-            self.record_succession(&mut b, &v.tombstone, &v.succession, None);
+            self.record_succession(&mut b, v, None);
             self.store.commit(&b)?;
         }
         self.tombstoned.insert(lost);
@@ -620,19 +614,7 @@ impl Wallet {
         let Some(v) = self.store.get(Table::Successions, lost.as_bytes())? else {
             return Ok(None);
         };
-        let mut at = 0usize;
-        for _ in 0..2 {
-            let len = v
-                .get(at..at + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_be_bytes)
-                .ok_or(WalletError::Corrupt {
-                    what: "successions",
-                    error: "truncated".into(),
-                })? as usize;
-            at += 4 + len;
-        }
-        match v.get(at..) {
+        match v.get(32..) {
             Some(rest) if !rest.is_empty() => Ok(Some(
                 SignedAnswer::from_bytes(rest).map_err(corrupt("successions"))?,
             )),
@@ -719,7 +701,7 @@ impl Wallet {
         }
         .sign(&self.key, &rnd);
         let mut b = Batch::new();
-        self.record_succession(&mut b, &v.tombstone, &v.succession, Some(&answer));
+        self.record_succession(&mut b, &v, Some(&answer));
         if verdict == Verdict::Acknowledged {
             let successor = v.successor();
             for c in self.contacts()? {
@@ -838,17 +820,9 @@ impl Wallet {
         from: &DeviceId,
         refusal: &SignedRefusal,
     ) -> Result<Option<Amount>, WalletError> {
-        let pending = match self.store.get(Table::Meta, RECOVERED_PENDING)? {
-            Some(v) => split_list(&v),
-            None => return Ok(None),
-        };
-        let Some(p) = pending
-            .iter()
-            .filter_map(|b| SignedProposal::from_bytes(b).ok())
-            .find(|p| {
-                p.proposal.commit() == refusal.refusal.proposal_commit
-                    && p.proposal.step.receiver == *from
-            })
+        let Some(p) = self
+            .recovered_pending(from)?
+            .filter(|p| p.proposal.commit() == refusal.refusal.proposal_commit)
         else {
             return Ok(None);
         };
@@ -1168,7 +1142,7 @@ pub fn recover(
                     settlement: None,
                 }),
             );
-        wallet.record_succession(&mut b, &tombstone, &succession, None);
+        wallet.record_succession(&mut b, &verified, None);
         wallet
             .commit_head_change(&mut b, None)
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
@@ -1191,14 +1165,6 @@ pub fn recover(
                 error: "the recovered relationships do not match the recovered head".into(),
             });
         }
-        let pending: Vec<SignedProposal> = match wallet.store.get(Table::Meta, RECOVERED_PENDING)? {
-            Some(v) => split_list(&v)
-                .iter()
-                .map(|b| SignedProposal::from_bytes(b))
-                .collect::<Result<_, _>>()
-                .map_err(corrupt("recovered pending"))?,
-            None => Vec::new(),
-        };
         let todo: Vec<(CounterpartyRecovery, DeviceId)> = counterparties
             .into_iter()
             .filter(|c| !c.notified)
@@ -1218,17 +1184,14 @@ pub fn recover(
                         succession: succession.clone(),
                         counterparty: *device,
                         proof: tree.prove(RelationshipKey::between(&lost, device).as_bytes()),
-                        pending: pending
-                            .iter()
-                            .find(|p| p.proposal.step.receiver == *device)
-                            .cloned(),
+                        pending: wallet.recovered_pending(device)?,
                     };
-                    (
+                    Ok((
                         *device,
                         RecoveryMessage::Notice(Box::new(notice)).to_bytes(),
-                    )
+                    ))
                 })
-                .collect();
+                .collect::<Result<_, WalletError>>()?;
             let posted = post_all(nodes, &items);
             let mut b = Batch::new();
             for ((c, device), result) in chunk.iter().zip(posted) {
@@ -1279,26 +1242,6 @@ pub fn recover(
         blocked,
     };
     Ok((wallet, report))
-}
-
-fn join_list(items: &[Vec<u8>]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for i in items {
-        v.extend_from_slice(&(i.len() as u32).to_be_bytes());
-        v.extend_from_slice(i);
-    }
-    v
-}
-
-fn split_list(mut v: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    while v.len() >= 4 {
-        let n = u32::from_be_bytes([v[0], v[1], v[2], v[3]]) as usize;
-        let Some(item) = v.get(4..4 + n) else { break };
-        out.push(item.to_vec());
-        v = &v[4 + n..];
-    }
-    out
 }
 
 /// Creates the new device holding the recovered state: fresh key, the identity's genesis,
@@ -1366,17 +1309,6 @@ fn create_successor(
         .put(Table::Meta, RECOVERED_HEAD.to_vec(), state.head.to_bytes())
         .put(
             Table::Meta,
-            RECOVERED_PENDING.to_vec(),
-            join_list(
-                &state
-                    .pending
-                    .iter()
-                    .map(|p| p.to_bytes())
-                    .collect::<Vec<_>>(),
-            ),
-        )
-        .put(
-            Table::Meta,
             RECOVERY_STEP.to_vec(),
             json(&RecoveryStep::Created),
         );
@@ -1406,8 +1338,14 @@ fn create_successor(
         }
     }
     b.put(Table::Meta, CAPSULE_POLICIES.to_vec(), carried);
-    for (rel, (device, tip)) in &state.relationships {
-        let _ = rel;
+    for p in &state.pending {
+        b.put(
+            Table::Meta,
+            pending_key(&p.proposal.step.receiver),
+            p.to_bytes(),
+        );
+    }
+    for (device, tip) in state.relationships.values() {
         let pending = state
             .pending
             .iter()
