@@ -56,8 +56,8 @@ pub enum Table {
     /// u64be(index) → canonical recovery capsule this device sealed and has not uploaded
     /// yet, and the newest uploaded one (PROTOCOL.md §20).
     Capsules,
-    /// Lost device id → the canonical signed tombstone ‖ succession this device verified
-    /// (the lost device is refused), with this device's own answer.
+    /// Lost device id → the digest of the succession this device verified (the lost device
+    /// is refused from then on) ‖ this device's canonical signed answer to it, if any.
     Successions,
     /// On a recovered device: counterparty device id → where its acknowledgement stands
     /// (JSON).
