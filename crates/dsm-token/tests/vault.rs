@@ -85,10 +85,7 @@ fn a_preimage_releases_to_the_beneficiary_and_chains_verify() {
     for d in [&creator, &bob] {
         let mut v = TokenRules::new();
         v.add_policy(p.clone()).unwrap();
-        assert_eq!(
-            verify_chain_segment_with_sources(&d.initial, &d.segment, &EmptyView, &mut v).unwrap(),
-            d.head
-        );
+        d.assert_chain_verifies(&mut v);
     }
 }
 

@@ -61,6 +61,19 @@ impl Device {
         self.head.balances.get(t).0
     }
 
+    /// A third party re-verifies this device's whole chain from its first head with
+    /// `rules`; it must end at the device's head.
+    pub fn assert_chain_verifies(&self, rules: &mut TokenRules) {
+        let last = dsm_core::receipt::verify_chain_segment_with_sources(
+            &self.initial,
+            &self.segment,
+            &EmptyView,
+            rules,
+        )
+        .unwrap();
+        assert_eq!(last, self.head);
+    }
+
     /// Applies an ALLOCATION (or BURN) justified by `proof`, after `rules` accepted it.
     pub fn apply(
         &mut self,
