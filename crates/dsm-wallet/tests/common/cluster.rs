@@ -87,7 +87,13 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Six nodes (the default replication's N).
     pub fn new() -> Cluster {
+        Cluster::with(6)
+    }
+
+    /// `n` nodes.
+    pub fn with(n: usize) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -97,7 +103,7 @@ impl Cluster {
         let mut urls = Vec::new();
         let mut switches = Vec::new();
         let mut liars = Vec::new();
-        for i in 0..6 {
+        for i in 0..n {
             let store = EmbeddedStore::open(&dir.path().join(format!("n{i}.redb"))).unwrap();
             let on = Arc::new(AtomicBool::new(true));
             let lie = Arc::new(AtomicBool::new(false));

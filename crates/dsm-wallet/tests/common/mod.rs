@@ -170,41 +170,8 @@ pub fn wire(m: &SessionMessage) -> SessionMessage {
 }
 
 /// Three embedded storage nodes on loopback, stopped when dropped.
-pub struct Nodes {
-    pub urls: Vec<String>,
-    _rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
-
-pub fn three_nodes() -> Nodes {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let urls = (0..3)
-        .map(|i| {
-            let listener = rt
-                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-                .unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            let store =
-                dsm_node::store::EmbeddedStore::open(&dir.path().join(format!("n{i}.redb")))
-                    .unwrap();
-            drop(rt.spawn(dsm_node::serve(
-                listener,
-                dsm_node::api::Node::new(store, dsm_node::store::Quotas::default()),
-                dsm_node::Timeouts::default(),
-            )));
-            url
-        })
-        .collect();
-    Nodes {
-        urls,
-        _rt: rt,
-        _dir: dir,
-    }
+pub fn three_nodes() -> cluster::Cluster {
+    cluster::Cluster::with(3)
 }
 
 /// A GOLD token of `kind` with `issuer` as its only issuer (threshold 1), cap 10,000,
