@@ -97,15 +97,15 @@ pub fn deposit_info(ctx: &Ctx, token: &str, h_claim: &str, h_refund: &str, refun
             .ok_or_else(|| input("--refunder: a 33-byte compressed public key in hex"))?,
     };
     let commitment = dsm_token::dbtc::recipient_commitment(&t, &w.device_id());
-    let address = htlc.address(bridge.network).to_string();
+    let address = htlc.address(bridge.chain.network).to_string();
     ctx.print(
         |o| {
             writeln!(o, "pay the deposit to {address}")?;
             writeln!(o, "and include an output OP_RETURN {} (it names this device: only it can mint from the deposit)", hex::encode(commitment))?;
             writeln!(o, "witness script: {}", hex::encode(htlc.script().as_bytes()))?;
-            writeln!(o, "after {} confirmations, build the evidence file and run `dsm btc mint FILE`", bridge.d_min)
+            writeln!(o, "after {} confirmations, build the evidence file and run `dsm btc mint FILE`", bridge.chain.d_min)
         },
-        json!({"address": address, "op_return": hex::encode(commitment), "script": hex::encode(htlc.script().as_bytes()), "d_min": bridge.d_min}),
+        json!({"address": address, "op_return": hex::encode(commitment), "script": hex::encode(htlc.script().as_bytes()), "d_min": bridge.chain.d_min}),
     )
 }
 

@@ -638,10 +638,12 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     .serialize();
     let mut btc = dsm_btc::regtest::Chain::new();
     let bridge = dsm_token::dbtc::BitcoinBridge {
-        network: dsm_btc::BtcNetwork::Regtest,
-        checkpoint_height: 0,
-        checkpoint_header: dsm_btc::header_bytes(&btc.checkpoint.header),
-        d_min: 6,
+        chain: dsm_token::dbtc::BitcoinChain {
+            network: dsm_btc::BtcNetwork::Regtest,
+            checkpoint_height: 0,
+            checkpoint_header: dsm_btc::header_bytes(&btc.checkpoint.header),
+            d_min: 6,
+        },
         keeper: keeper_pub,
         keeper_dsm: kim.identity().public_key.clone(),
     };

@@ -202,13 +202,15 @@ fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> 
             }
         };
         let bridge = dsm_token::dbtc::BitcoinBridge {
-            network,
-            checkpoint_height: b.checkpoint_height,
-            checkpoint_header: hex::decode(&b.checkpoint_header)
-                .ok()
-                .and_then(|x| x.try_into().ok())
-                .ok_or_else(|| input("bitcoin.checkpoint_header: 80 bytes of hex"))?,
-            d_min: b.d_min,
+            chain: dsm_token::dbtc::BitcoinChain {
+                network,
+                checkpoint_height: b.checkpoint_height,
+                checkpoint_header: hex::decode(&b.checkpoint_header)
+                    .ok()
+                    .and_then(|x| x.try_into().ok())
+                    .ok_or_else(|| input("bitcoin.checkpoint_header: 80 bytes of hex"))?,
+                d_min: b.d_min,
+            },
             keeper: hex::decode(&b.keeper)
                 .ok()
                 .and_then(|x| x.try_into().ok())
@@ -348,7 +350,7 @@ fn describe(p: &TokenPolicy) -> String {
     if let Some(b) = &p.bitcoin {
         return format!(
             "{kind}, 1 unit = 1 satoshi in a Bitcoin HTLC ({:?}, {} confirmations), minted only by deposit proofs",
-            b.network, b.d_min
+            b.chain.network, b.chain.d_min
         );
     }
     let mint = match p.issuers.threshold {

@@ -142,7 +142,7 @@ pub fn describe(c: &Condition) -> String {
         Condition::Iterations(n) => format!("{n} iterations of work"),
         Condition::Bitcoin(b) => format!(
             "a Bitcoin payment of ≥ {} sats, {} blocks deep",
-            b.min_sats, b.d_min
+            b.min_sats, b.chain.d_min
         ),
         Condition::All(cs) => format!(
             "({})",

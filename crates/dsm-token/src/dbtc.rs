@@ -18,17 +18,81 @@ pub const DBTC_CAP: u128 = 21_000_000 * 100_000_000;
 /// The confirmation depth mainnet deposits need.
 pub const MAINNET_D_MIN: u32 = 100;
 
-/// The Bitcoin side of a dBTC policy.
+/// Which Bitcoin chain evidence must come from, and how deep: the network, a trusted
+/// checkpoint and the confirmations needed. One rule for the dBTC bridge and for vault
+/// Bitcoin conditions; it is encoded as fields 1–4 of the message that holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct BitcoinBridge {
-    /// The network deposits must be on.
+pub struct BitcoinChain {
+    /// The network.
     pub network: BtcNetwork,
     /// The trusted checkpoint's height.
     pub checkpoint_height: u32,
     /// The trusted checkpoint header (80 bytes).
     pub checkpoint_header: [u8; 80],
-    /// Confirmations a deposit needs (≥ 100 on mainnet).
+    /// Confirmations needed.
     pub d_min: u32,
+}
+
+impl BitcoinChain {
+    /// The checkpoint.
+    pub fn checkpoint(&self) -> Result<Checkpoint, dsm_btc::SpvError> {
+        Checkpoint::parse(self.checkpoint_height, &self.checkpoint_header)
+    }
+
+    /// A deposit carrying `commitment`, at least `d_min` deep on this chain.
+    pub fn verify_deposit(
+        &self,
+        commitment: &[u8; 32],
+        e: &DepositEvidence,
+    ) -> Result<dsm_btc::Deposit, dsm_btc::SpvError> {
+        dsm_btc::verify_deposit(self.network, &self.checkpoint()?, self.d_min, commitment, e)
+    }
+
+    /// A payment of at least `min_sats` to `to` carrying `commitment`, at least `d_min` deep
+    /// on this chain.
+    pub fn verify_payment(
+        &self,
+        to: &[u8],
+        min_sats: u64,
+        commitment: &[u8; 32],
+        e: &dsm_btc::InclusionEvidence,
+    ) -> Result<bitcoin::Txid, dsm_btc::SpvError> {
+        dsm_btc::verify_payment(
+            self.network,
+            &self.checkpoint()?,
+            self.d_min,
+            &bitcoin::ScriptBuf::from_bytes(to.to_vec()),
+            min_sats,
+            commitment,
+            e,
+        )
+    }
+
+    /// Writes fields 1–4 (network, checkpoint height, checkpoint header, d_min).
+    pub(crate) fn encode_fields(&self, w: &mut Writer) {
+        w.uint(1, self.network as u64);
+        w.uint(2, u64::from(self.checkpoint_height));
+        w.bytes(3, &self.checkpoint_header);
+        w.uint(4, u64::from(self.d_min));
+    }
+
+    /// Reads fields 1–4.
+    pub(crate) fn decode_fields(r: &mut Reader<'_>) -> Result<BitcoinChain, DecodeError> {
+        Ok(BitcoinChain {
+            network: BtcNetwork::from_u64(r.uint(1)?)
+                .ok_or(DecodeError::Invalid("unknown Bitcoin network"))?,
+            checkpoint_height: r.uint_max(2, u64::from(u32::MAX))? as u32,
+            checkpoint_header: r.fixed(3)?,
+            d_min: r.uint_max(4, u64::from(u32::MAX))? as u32,
+        })
+    }
+}
+
+/// The Bitcoin side of a dBTC policy.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BitcoinBridge {
+    /// The chain deposits must be on (`d_min` ≥ 100 on mainnet).
+    pub chain: BitcoinChain,
     /// The keeper's Bitcoin key every deposit HTLC must name as claimer (33 bytes): the
     /// party that pays out withdrawals on Bitcoin (§19.4 says what that trusts).
     pub keeper: [u8; 33],
@@ -37,16 +101,12 @@ pub struct BitcoinBridge {
 }
 
 impl BitcoinBridge {
-    /// The checkpoint.
-    pub fn checkpoint(&self) -> Result<Checkpoint, dsm_btc::SpvError> {
-        Checkpoint::parse(self.checkpoint_height, &self.checkpoint_header)
-    }
-
     /// Structural rules.
     pub fn validate(&self) -> Result<(), &'static str> {
-        self.checkpoint()
+        let c = &self.chain;
+        c.checkpoint()
             .map_err(|_| "the checkpoint is not a Bitcoin header")?;
-        if self.d_min == 0 || (self.network == BtcNetwork::Mainnet && self.d_min < MAINNET_D_MIN) {
+        if c.d_min == 0 || (c.network == BtcNetwork::Mainnet && c.d_min < MAINNET_D_MIN) {
             return Err("d_min must be at least 1 (100 on mainnet)");
         }
         if bitcoin::secp256k1::PublicKey::from_slice(&self.keeper).is_err() {
@@ -59,20 +119,13 @@ impl BitcoinBridge {
 impl Canonical for BitcoinBridge {
     const MAX_ENCODED_LEN: usize = 4_096;
     fn encode(&self, w: &mut Writer) {
-        w.uint(1, self.network as u64);
-        w.uint(2, u64::from(self.checkpoint_height));
-        w.bytes(3, &self.checkpoint_header);
-        w.uint(4, u64::from(self.d_min));
+        self.chain.encode_fields(w);
         w.bytes(5, &self.keeper);
         w.message(6, &self.keeper_dsm);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(BitcoinBridge {
-            network: BtcNetwork::from_u64(r.uint(1)?)
-                .ok_or(DecodeError::Invalid("unknown Bitcoin network"))?,
-            checkpoint_height: r.uint_max(2, u64::from(u32::MAX))? as u32,
-            checkpoint_header: r.fixed(3)?,
-            d_min: r.uint_max(4, u64::from(u32::MAX))? as u32,
+            chain: BitcoinChain::decode_fields(r)?,
             keeper: r.fixed(5)?,
             keeper_dsm: r.message(6)?,
         })
@@ -330,17 +383,10 @@ pub fn verify_withdrawal_payment(
     p: &WithdrawalPayment,
 ) -> Result<Digest, dsm_btc::SpvError> {
     let id = p.request.id();
-    let to = bitcoin::ScriptBuf::from_bytes(p.request.to_script.clone());
     let sats = u64::try_from(p.request.amount.0).map_err(|_| dsm_btc::SpvError::Underpaid)?;
-    dsm_btc::verify_payment(
-        bridge.network,
-        &bridge.checkpoint()?,
-        bridge.d_min,
-        &to,
-        sats,
-        &id.0,
-        &p.evidence,
-    )?;
+    bridge
+        .chain
+        .verify_payment(&p.request.to_script, sats, &id.0, &p.evidence)?;
     Ok(id)
 }
 

@@ -649,15 +649,8 @@ impl TokenRules {
                 "the HTLC's claimer is not the bridge's keeper",
             ));
         }
-        let checkpoint = bridge.checkpoint()?;
         let commitment = crate::dbtc::recipient_commitment(&m.token, device);
-        let d = dsm_btc::verify_deposit(
-            bridge.network,
-            &checkpoint,
-            bridge.d_min,
-            &commitment,
-            &m.proof.0,
-        )?;
+        let d = bridge.chain.verify_deposit(&commitment, &m.proof.0)?;
         Ok((
             crate::dbtc::outpoint_key(&d.outpoint),
             Amount(u128::from(d.sats)),

@@ -676,18 +676,9 @@ pub fn check_condition(
             }
         }
         (Condition::Bitcoin(b), Witness::Bitcoin(e)) => {
-            let checkpoint = dsm_btc::Checkpoint::parse(b.checkpoint_height, &b.checkpoint_header)
+            b.chain
+                .verify_payment(&b.to_script, b.min_sats, &authorization(vault, branch).0, e)
                 .map_err(VaultError::Bitcoin)?;
-            dsm_btc::verify_payment(
-                b.network,
-                &checkpoint,
-                b.d_min,
-                &bitcoin::ScriptBuf::from_bytes(b.to_script.clone()),
-                b.min_sats,
-                &authorization(vault, branch).0,
-                e,
-            )
-            .map_err(VaultError::Bitcoin)?;
             Ok(())
         }
         (Condition::All(cs), Witness::All(ws)) => {
@@ -812,14 +803,8 @@ pub fn lock_conflict(lock: &SignedVaultLock, other: &SignedProposal) -> bool {
 /// The Bitcoin side of a [`Condition::Bitcoin`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BitcoinPayment {
-    /// The network.
-    pub network: dsm_btc::BtcNetwork,
-    /// The trusted checkpoint's height.
-    pub checkpoint_height: u32,
-    /// The trusted checkpoint header (80 bytes).
-    pub checkpoint_header: [u8; 80],
-    /// Confirmations needed.
-    pub d_min: u32,
+    /// The chain the payment must be on, and how deep.
+    pub chain: crate::dbtc::BitcoinChain,
     /// The output script that must be paid (1..100 bytes).
     pub to_script: Vec<u8>,
     /// The least amount, in satoshis.
@@ -829,24 +814,17 @@ pub struct BitcoinPayment {
 impl Canonical for BitcoinPayment {
     const MAX_ENCODED_LEN: usize = 4_096;
     fn encode(&self, w: &mut Writer) {
-        w.uint(1, self.network as u64);
-        w.uint(2, u64::from(self.checkpoint_height));
-        w.bytes(3, &self.checkpoint_header);
-        w.uint(4, u64::from(self.d_min));
+        self.chain.encode_fields(w);
         w.bytes(5, &self.to_script);
         w.uint(6, self.min_sats);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let b = BitcoinPayment {
-            network: dsm_btc::BtcNetwork::from_u64(r.uint(1)?)
-                .ok_or(DecodeError::Invalid("unknown Bitcoin network"))?,
-            checkpoint_height: r.uint_max(2, u64::from(u32::MAX))? as u32,
-            checkpoint_header: r.fixed(3)?,
-            d_min: r.uint_max(4, u64::from(u32::MAX))? as u32,
+            chain: crate::dbtc::BitcoinChain::decode_fields(r)?,
             to_script: r.bytes(5, 100)?.to_vec(),
             min_sats: r.uint(6)?,
         };
-        if b.to_script.is_empty() || b.min_sats == 0 || b.d_min == 0 {
+        if b.to_script.is_empty() || b.min_sats == 0 || b.chain.d_min == 0 {
             return Err(DecodeError::Invalid(
                 "a Bitcoin condition names a script, an amount and a depth",
             ));

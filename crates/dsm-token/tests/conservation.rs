@@ -110,10 +110,12 @@ proptest! {
         };
         let keeper = Device::new(102);
         let dbtc = dsm_token::dbtc::dbtc_policy(dsm_token::dbtc::BitcoinBridge {
-            network: dsm_btc::BtcNetwork::Regtest,
-            checkpoint_height: 0,
-            checkpoint_header: dsm_btc::header_bytes(&dsm_btc::regtest::Chain::new().checkpoint.header),
-            d_min: 1,
+            chain: dsm_token::dbtc::BitcoinChain {
+                network: dsm_btc::BtcNetwork::Regtest,
+                checkpoint_height: 0,
+                checkpoint_header: dsm_btc::header_bytes(&dsm_btc::regtest::Chain::new().checkpoint.header),
+                d_min: 1,
+            },
             keeper: dsm_btc::regtest::test_key(3),
             keeper_dsm: keeper.key.public_key().clone(),
         });

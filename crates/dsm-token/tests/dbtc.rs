@@ -18,10 +18,12 @@ fn bridge(network: BtcNetwork, d_min: u32) -> BitcoinBridge {
         _ => bitcoin::constants::genesis_block(bitcoin::Network::Regtest).header,
     };
     BitcoinBridge {
-        network,
-        checkpoint_height: 0,
-        checkpoint_header: header_bytes(&cp),
-        d_min,
+        chain: BitcoinChain {
+            network,
+            checkpoint_height: 0,
+            checkpoint_header: header_bytes(&cp),
+            d_min,
+        },
         keeper: test_key(3),
         keeper_dsm: keeper_device().key.public_key().clone(),
     }
@@ -179,7 +181,7 @@ fn deposits_outside_the_bridge_are_refused() {
     assert!(bad.validate().is_err());
     let mut bad = dbtc_policy(bridge(BtcNetwork::Mainnet, 99));
     assert!(bad.validate().is_err());
-    bad.bitcoin.as_mut().unwrap().d_min = 100;
+    bad.bitcoin.as_mut().unwrap().chain.d_min = 100;
     bad.bitcoin.as_mut().unwrap().keeper[0] = 7;
     assert!(bad.validate().is_err());
     // Policies round-trip with their bridge.

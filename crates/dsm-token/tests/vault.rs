@@ -504,10 +504,12 @@ fn a_bitcoin_payment_releases_a_vault() {
         0x00, 0x14, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
     ];
     let cond = Condition::Bitcoin(Box::new(BitcoinPayment {
-        network: dsm_btc::BtcNetwork::Regtest,
-        checkpoint_height: 0,
-        checkpoint_header: dsm_btc::header_bytes(&chain.checkpoint.header),
-        d_min: 2,
+        chain: dsm_token::dbtc::BitcoinChain {
+            network: dsm_btc::BtcNetwork::Regtest,
+            checkpoint_height: 0,
+            checkpoint_header: dsm_btc::header_bytes(&chain.checkpoint.header),
+            d_min: 2,
+        },
         to_script: pay_to.clone(),
         min_sats: 50_000,
     }));

@@ -226,10 +226,14 @@ fn compute() -> Vec<dsm_conformance::Vector> {
     // dBTC on a regtest bridge: a deposit mined in-process, a withdrawal, its decline.
     let keeper = Device::new(60);
     let bridge = dsm_token::dbtc::BitcoinBridge {
-        network: dsm_btc::BtcNetwork::Regtest,
-        checkpoint_height: 0,
-        checkpoint_header: dsm_btc::header_bytes(&dsm_btc::regtest::Chain::new().checkpoint.header),
-        d_min: 2,
+        chain: dsm_token::dbtc::BitcoinChain {
+            network: dsm_btc::BtcNetwork::Regtest,
+            checkpoint_height: 0,
+            checkpoint_header: dsm_btc::header_bytes(
+                &dsm_btc::regtest::Chain::new().checkpoint.header,
+            ),
+            d_min: 2,
+        },
         keeper: dsm_btc::regtest::test_key(3),
         keeper_dsm: keeper.key.public_key().clone(),
     };

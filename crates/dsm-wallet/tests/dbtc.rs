@@ -14,10 +14,12 @@ use dsm_token::dbtc::{dbtc_policy, recipient_commitment, BitcoinBridge};
 #[test]
 fn a_deposit_mints_once_across_restarts_and_moves_like_any_token() {
     let bridge = BitcoinBridge {
-        network: BtcNetwork::Regtest,
-        checkpoint_height: 0,
-        checkpoint_header: header_bytes(&Chain::new().checkpoint.header),
-        d_min: 3,
+        chain: dsm_token::dbtc::BitcoinChain {
+            network: BtcNetwork::Regtest,
+            checkpoint_height: 0,
+            checkpoint_header: header_bytes(&Chain::new().checkpoint.header),
+            d_min: 3,
+        },
         keeper: test_key(3),
         keeper_dsm: dsm_core::crypto::SigningKey::from_seed(
             dsm_core::crypto::SuiteId::MlDsa65,
@@ -90,10 +92,12 @@ fn a_deposit_mints_once_across_restarts_and_moves_like_any_token() {
 /// dBTC on a regtest bridge (keeper: test key 3, DSM key `keeper_key`).
 fn regtest_dbtc(d_min: u32) -> dsm_token::TokenPolicy {
     dbtc_policy(BitcoinBridge {
-        network: BtcNetwork::Regtest,
-        checkpoint_height: 0,
-        checkpoint_header: header_bytes(&Chain::new().checkpoint.header),
-        d_min,
+        chain: dsm_token::dbtc::BitcoinChain {
+            network: BtcNetwork::Regtest,
+            checkpoint_height: 0,
+            checkpoint_header: header_bytes(&Chain::new().checkpoint.header),
+            d_min,
+        },
         keeper: test_key(3),
         keeper_dsm: keeper_key().public_key().clone(),
     })
