@@ -1,7 +1,8 @@
 //! `dsm btc …`: dBTC deposits and withdrawals (PROTOCOL.md §19). Bitcoin evidence moves as
 //! JSON files of hex fields (from a Bitcoin node or wallet; no Bitcoin network access here).
 
-use crate::wallet_cmd::{exit, parse_amount, short, CliError, Ctx, Res};
+use crate::token_cmd::write_file;
+use crate::wallet_cmd::{input, parse_amount, short, Ctx, Res};
 use dsm_core::codec::Canonical;
 use dsm_token::dbtc::{WithdrawalDecline, WithdrawalPayment, WithdrawalRequest};
 use dsm_wallet::Wallet;
@@ -15,10 +16,6 @@ Evidence files are JSON objects of hex strings:
              (number), \"merkle_proof\" (a serialized partial merkle tree, as in `gettxoutproof`)}
   payment:  {\"request\" (the file `dsm btc withdraw` wrote: its \"request\" field), \"tx\",
              \"headers\", \"block_index\", \"merkle_proof\"}";
-
-fn input(msg: impl Into<String>) -> CliError {
-    CliError::new(exit::INPUT, msg)
-}
 
 fn read_json(f: &Path) -> Res<Value> {
     let b = std::fs::read(f).map_err(|e| input(format!("cannot read {}: {e}", f.display())))?;
@@ -164,12 +161,7 @@ pub fn withdraw(
     let id = req.id().to_hex();
     let out = out.unwrap_or_else(|| PathBuf::from(format!("withdrawal-{}.json", short(&id))));
     let doc = json!({"id": id, "request": hex::encode(req.to_bytes())});
-    std::fs::write(&out, serde_json::to_vec_pretty(&doc).expect("plain data")).map_err(|e| {
-        CliError::new(
-            exit::FAILURE,
-            format!("cannot write {}: {e}", out.display()),
-        )
-    })?;
+    write_file(&out, &serde_json::to_vec_pretty(&doc).expect("plain data"))?;
     ctx.print(
         |o| writeln!(o, "withdrawal {} requested: {amount} dBTC in flight; give {} to the keeper (its payment must commit OP_RETURN {id})", short(&id), out.display()),
         json!({"id": id, "file": out.display().to_string()}),
@@ -188,17 +180,11 @@ pub fn decline(ctx: &Ctx, file: &Path, out: Option<PathBuf>) -> Res {
     let id = req.id().to_hex();
     let d = w.sign_decline(req)?;
     let out = out.unwrap_or_else(|| PathBuf::from(format!("decline-{}.json", short(&id))));
-    std::fs::write(
+    write_file(
         &out,
-        serde_json::to_vec_pretty(&json!({"id": id, "decline": hex::encode(d.to_bytes())}))
+        &serde_json::to_vec_pretty(&json!({"id": id, "decline": hex::encode(d.to_bytes())}))
             .expect("plain data"),
-    )
-    .map_err(|e| {
-        CliError::new(
-            exit::FAILURE,
-            format!("cannot write {}: {e}", out.display()),
-        )
-    })?;
+    )?;
     ctx.print(
         |o| writeln!(o, "declined withdrawal {}: {}", short(&id), out.display()),
         json!({"id": id, "file": out.display().to_string()}),

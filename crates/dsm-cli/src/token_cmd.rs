@@ -2,7 +2,7 @@
 //! and the emission history with its proofs.
 
 use crate::online_cmd::{node_set, online_error, replication_hint};
-use crate::wallet_cmd::{exit, parse_amount, peer_name, short, CliError, Ctx, Res};
+use crate::wallet_cmd::{exit, input, parse_amount, peer_name, short, CliError, Ctx, Res};
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::{PublicKey, SuiteId};
@@ -104,10 +104,6 @@ struct PolicyDocument {
     policy: String,
     #[serde(default)]
     allowlist: Vec<String>,
-}
-
-fn input(msg: impl Into<String>) -> CliError {
-    CliError::new(exit::INPUT, msg)
 }
 
 fn device_ref(w: &Wallet, s: &str) -> Res<DeviceId> {
@@ -403,12 +399,7 @@ pub fn create(ctx: &Ctx, policy_file: &Path, out: Option<PathBuf>, publish: bool
             short(&id.digest().to_hex())
         ))
     });
-    std::fs::write(&out, &doc).map_err(|e| {
-        CliError::new(
-            exit::FAILURE,
-            format!("cannot write {}: {e}", out.display()),
-        )
-    })?;
+    write_file(&out, &doc)?;
     let published = if publish {
         Some(publish_document(&w, &doc)?)
     } else {
@@ -431,7 +422,18 @@ pub fn create(ctx: &Ctx, policy_file: &Path, out: Option<PathBuf>, publish: bool
     )
 }
 
-fn publish_document(w: &Wallet, doc: &[u8]) -> Res<String> {
+/// Writes a document or evidence file the command produced.
+pub(crate) fn write_file(out: &Path, bytes: &[u8]) -> Res {
+    std::fs::write(out, bytes).map_err(|e| {
+        CliError::new(
+            exit::FAILURE,
+            format!("cannot write {}: {e}", out.display()),
+        )
+    })
+}
+
+/// Puts a document on the wallet's storage nodes; returns its address (hex).
+pub(crate) fn publish_document(w: &Wallet, doc: &[u8]) -> Res<String> {
     let nodes = node_set(w)?;
     let (addr, _, _) = nodes
         .put_object(doc)

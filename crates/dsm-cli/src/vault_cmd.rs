@@ -2,7 +2,7 @@
 //! show, claim and refund (PROTOCOL.md §18).
 
 use crate::online_cmd::{node_set, online_error, replication_hint};
-use crate::wallet_cmd::{exit, parse_amount, peer_name, short, CliError, Ctx, Res};
+use crate::wallet_cmd::{input, parse_amount, peer_name, short, Ctx, Res};
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::{PublicKey, SuiteId};
 use dsm_core::hash::Digest;
@@ -30,10 +30,6 @@ The vault file is TOML: what is locked, for whom, and the two branches' conditio
 Other conditions: signatures = [\"self\", \"ml-dsa-65:<hex key>\"] with threshold = N
 (keys from `dsm token issuer-key`), receipt = \"<proposal commit>\" (a DSM transfer that
 must have happened), all = [{...}, {...}] and any = [{...}, {...}].";
-
-fn input(msg: impl Into<String>) -> CliError {
-    CliError::new(exit::INPUT, msg)
-}
 
 fn hex32(s: &str, what: &str) -> Res<[u8; 32]> {
     let b = hex::decode(s).map_err(|_| input(format!("{what}: not hex")))?;
@@ -223,21 +219,9 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
     let doc = document(&lock);
     let out =
         out.unwrap_or_else(|| PathBuf::from(format!("vault-{}.dsmvault", short(&id.to_hex()))));
-    std::fs::write(&out, &doc).map_err(|e| {
-        CliError::new(
-            exit::FAILURE,
-            format!("cannot write {}: {e}", out.display()),
-        )
-    })?;
+    crate::token_cmd::write_file(&out, &doc)?;
     let published = if publish {
-        let nodes = node_set(&w)?;
-        Some(
-            nodes
-                .put_object(&doc)
-                .map_err(|e| input(replication_hint(&e)))?
-                .0
-                .to_hex(),
-        )
+        Some(crate::token_cmd::publish_document(&w, &doc)?)
     } else {
         None
     };

@@ -56,6 +56,11 @@ impl CliError {
     }
 }
 
+/// Refused input (exit 4), with what to fix.
+pub(crate) fn input(msg: impl Into<String>) -> CliError {
+    CliError::new(exit::INPUT, msg)
+}
+
 impl From<WalletError> for CliError {
     fn from(e: WalletError) -> Self {
         let code = match &e {
