@@ -408,6 +408,35 @@ impl SuccessionNotice {
     }
 }
 
+impl SuccessionNotice {
+    /// The counterparty's verdict (PROTOCOL.md §20.4 step 4), from what it holds: `conflict`
+    /// if it holds a statement of the lost device succeeding the recovered head; else
+    /// acknowledged if its tip for `relationship` (`held`, absent = the genesis tip) is the
+    /// recovered one (`recovered`, likewise), or the release tip of the notice's pending
+    /// proposal when it refused that proposal; else stale.
+    pub fn verdict(
+        &self,
+        relationship: &RelationshipKey,
+        recovered: Option<TipDigest>,
+        held: Option<TipDigest>,
+        conflict: bool,
+    ) -> Verdict {
+        let recovered = recovered.unwrap_or_else(|| relationship.genesis_tip());
+        let held = held.unwrap_or_else(|| relationship.genesis_tip());
+        let refused_pending = self.pending.as_ref().is_some_and(|p| {
+            p.proposal.step.child_tip() == recovered
+                && held == dsm_core::receipt::release_tip(&recovered)
+        });
+        if conflict {
+            Verdict::Conflict
+        } else if held == recovered || refused_pending {
+            Verdict::Acknowledged
+        } else {
+            Verdict::Stale
+        }
+    }
+}
+
 /// A counterparty's verdict on a succession.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Verdict {

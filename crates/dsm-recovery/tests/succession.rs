@@ -221,6 +221,36 @@ fn notices_prove_the_tip_and_answers_bind_the_counterparty() {
     };
     let (_, r, tip) = notice.verify().unwrap();
     assert_eq!((r, tip), (rel, Some(TipDigest(Digest([0x44; 32])))));
+    // The verdict rule: the tip held decides, a held conflict overrides.
+    let recovered = Some(TipDigest(Digest([0x44; 32])));
+    assert_eq!(
+        notice.verdict(&rel, recovered, recovered, false),
+        Verdict::Acknowledged
+    );
+    assert_eq!(
+        notice.verdict(&rel, recovered, recovered, true),
+        Verdict::Conflict
+    );
+    let other = Some(TipDigest(Digest([0x45; 32])));
+    assert_eq!(
+        notice.verdict(&rel, recovered, other, false),
+        Verdict::Stale
+    );
+    assert_eq!(notice.verdict(&rel, recovered, None, false), Verdict::Stale);
+    assert_eq!(
+        notice.verdict(&rel, None, None, false),
+        Verdict::Acknowledged
+    );
+    assert_eq!(
+        notice.verdict(&rel, None, Some(rel.genesis_tip()), false),
+        Verdict::Acknowledged
+    );
+    // A release tip is acknowledged only for the notice's own refused pending proposal.
+    let release = Some(dsm_core::receipt::release_tip(&recovered.unwrap()));
+    assert_eq!(
+        notice.verdict(&rel, recovered, release, false),
+        Verdict::Stale
+    );
     let msg = RecoveryMessage::Notice(Box::new(notice.clone()));
     assert_eq!(RecoveryMessage::from_bytes(&msg.to_bytes()).unwrap(), msg);
     // A proof for another root is refused.

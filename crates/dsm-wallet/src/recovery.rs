@@ -672,31 +672,14 @@ impl Wallet {
                 }
             }
         }
-        let held = self
-            .tree
-            .get(rel.as_bytes())
-            .map(TipDigest)
-            .unwrap_or_else(|| rel.genesis_tip());
-        let expected = recovered_tip.unwrap_or_else(|| rel.genesis_tip());
-        // The lost device's pending transfer to us, refused: our leaf is its release tip,
-        // and the successor reclaims the amount with our refusal.
-        let refused_pending = notice.pending.as_ref().is_some_and(|p| {
-            p.proposal.step.child_tip() == expected
-                && held == dsm_core::receipt::release_tip(&expected)
-        });
+        let held = self.tree.get(rel.as_bytes()).map(TipDigest);
         let conflict = self.conflict_evidence(notice, &lost)?;
-        let verdict = if conflict.is_some() {
-            Verdict::Conflict
-        } else if held != expected && !refused_pending {
-            Verdict::Stale
-        } else {
-            Verdict::Acknowledged
-        };
+        let verdict = notice.verdict(&rel, recovered_tip, held, conflict.is_some());
         let rnd = self.random();
         let answer = SuccessionAnswer {
             succession: v.digest(),
             counterparty: self.identity.clone(),
-            held_tip: held,
+            held_tip: held.unwrap_or_else(|| rel.genesis_tip()),
             verdict,
         }
         .sign(&self.key, &rnd);
