@@ -23,9 +23,14 @@ pub fn render(header: &str, vectors: &[Vector]) -> String {
 }
 
 /// Asserts that the file at `path` holds exactly `text`, line by line. With
-/// `DSM_WRITE_VECTORS` set, writes `text` first (after a deliberate, versioned change).
+/// `DSM_WRITE_VECTORS` set, writes `text` first (after a deliberate, versioned change) —
+/// never under CI (`CI` set), where that would compare the file with itself.
 pub fn check_file(path: &str, text: &str) {
     if std::env::var_os("DSM_WRITE_VECTORS").is_some() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "DSM_WRITE_VECTORS is refused under CI: it would compare the vectors with themselves"
+        );
         std::fs::write(path, text).unwrap();
     }
     let file =

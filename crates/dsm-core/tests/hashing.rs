@@ -132,6 +132,11 @@ fn tag_labels_are_frozen() {
         (Tag::RecoveryTombstone, "DSM/v1/recovery/tombstone"),
         (Tag::RecoverySuccession, "DSM/v1/recovery/succession"),
         (Tag::RecoveryAnswer, "DSM/v1/recovery/answer"),
+        (Tag::SourceOnce, "DSM/v1/source-once"),
+        (Tag::ParcelRoot, "DSM/v1/parcel/root"),
+        (Tag::ParcelStatement, "DSM/v1/parcel/statement"),
+        (Tag::TransferCommit, "DSM/v1/transfer-commit"),
+        (Tag::ParcelOutput, "DSM/v1/parcel/output"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

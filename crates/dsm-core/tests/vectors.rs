@@ -8,8 +8,8 @@ use common::*;
 use dsm_core::chain::{Amount, DeviceHead, RelationshipKey};
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::SuiteId;
-use dsm_core::hash::tagged_hash;
-use dsm_core::identity::GenesisRecord;
+use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::identity::{DeviceId, GenesisRecord};
 use dsm_core::receipt::*;
 use dsm_core::smt::{empty_root, SmtProof, SparseMerkleTree};
 use dsm_core::tags::Tag;
@@ -203,6 +203,58 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             "dsm.v1.EquivocationProof",
             &proof.to_bytes(),
         );
+
+        // Parcels (§5.6): A consumes a root parcel into 70 for B and 30 change, and again
+        // into 100 for C — a parcel fork.
+        use dsm_core::parcel::*;
+        let root = root_id(&Digest([9; 32]), b"vector source");
+        let hop = |outputs: Vec<ParcelOutput>, rest: u8| {
+            let statement = ParcelStatement {
+                holder: a.id(),
+                inputs: vec![root],
+                outputs,
+            };
+            let rest = Digest([rest; 32]);
+            let commit = transfer_commit(&statement.digest(), &rest);
+            Hop {
+                statement,
+                rest,
+                signature: a.key.sign(commit.as_bytes(), &zero).unwrap(),
+            }
+        };
+        let out = |to: DeviceId, n: u128| ParcelOutput {
+            input: 0,
+            to,
+            amount: Amount(n),
+        };
+        let mut outs = vec![out(b.id(), 70), out(a.id(), 30)];
+        outs.sort_by_key(|o| o.to);
+        let h1 = hop(outs, 1);
+        let h2 = hop(vec![out(c.id(), 100)], 2);
+        put(&format!("{s}.parcel.root_id"), "-", root.as_bytes());
+        put(
+            &format!("{s}.parcel.statement"),
+            "dsm.v1.ParcelStatement",
+            &h1.statement.to_bytes(),
+        );
+        put(
+            &format!("{s}.parcel.statement.digest"),
+            "-",
+            h1.statement.digest().as_bytes(),
+        );
+        put(&format!("{s}.parcel.commit"), "-", h1.commit().as_bytes());
+        put(
+            &format!("{s}.parcel.output_0.id"),
+            "-",
+            h1.output_ids()[0].as_bytes(),
+        );
+        put(&format!("{s}.parcel.hop"), "dsm.v1.Hop", &h1.to_bytes());
+        let fork = ParcelFork::new(a.identity.clone(), h1, h2).unwrap();
+        put(
+            &format!("{s}.parcel.fork"),
+            "dsm.v1.ParcelFork",
+            &fork.to_bytes(),
+        );
     }
     v
 }
@@ -222,6 +274,7 @@ fn file_vectors_decode_strictly_and_verify() {
     let file = std::fs::read_to_string(PATH).unwrap();
     let mut receipts = 0;
     let mut proofs = 0;
+    let mut forks = 0;
     for line in file.lines().filter(|l| !l.starts_with('#')) {
         let mut it = line.split('\t');
         let (name, ty, hexs) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
@@ -237,6 +290,12 @@ fn file_vectors_decode_strictly_and_verify() {
                 EquivocationProof::verify_bytes(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
                 proofs += 1;
             }
+            "dsm.v1.ParcelFork" => {
+                let f = dsm_core::parcel::ParcelFork::from_bytes(&bytes)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                f.verify().unwrap_or_else(|e| panic!("{name}: {e}"));
+                forks += 1;
+            }
             "dsm.v1.SmtProof" => {
                 assert_eq!(SmtProof::from_bytes(&bytes).unwrap().to_bytes(), bytes)
             }
@@ -249,5 +308,5 @@ fn file_vectors_decode_strictly_and_verify() {
             _ => {}
         }
     }
-    assert_eq!((receipts, proofs), (2, 2));
+    assert_eq!((receipts, proofs, forks), (2, 2, 2));
 }

@@ -46,6 +46,14 @@ pub fn equivocation_proof(data: &[u8]) {
         let _ = what.device();
     }
     canonical::<Statement>(data);
+    // Parcel evidence and lineage hops (PROTOCOL.md §5.6): strict decoding, and the
+    // stateless verifier never panics.
+    canonical::<dsm_core::parcel::ParcelFork>(data);
+    canonical::<dsm_core::parcel::Hop>(data);
+    canonical::<dsm_core::parcel::ParcelStatement>(data);
+    if let Ok(f) = dsm_core::parcel::ParcelFork::from_bytes(data) {
+        let _ = f.verify();
+    }
 }
 
 /// Identities, heads, steps and tree proofs (contact cards, stored state, vectors).
@@ -157,7 +165,10 @@ pub fn token_policy(data: &[u8]) {
 pub fn source_proof(data: &[u8]) {
     canonical::<dsm_token::source::SourceProof>(data);
     canonical::<dsm_token::authority::SignedMint>(data);
+    canonical::<dsm_token::authority::MintConflict>(data);
     if let Ok(p) = dsm_token::source::SourceProof::from_bytes(data) {
+        // Total on every decoded proof: a once-key or a typed refusal, never a panic.
+        let _ = p.once_key();
         let parent = dsm_core::chain::DeviceHead::initial(
             dsm_core::identity::DeviceId(dsm_core::hash::Digest([1; 32])),
             &dsm_core::identity::GenesisDigest(dsm_core::hash::Digest([2; 32])),

@@ -72,6 +72,10 @@ fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
 #[test]
 fn every_target_survives_its_corpus_and_mutations() {
     if std::env::var_os("DSM_WRITE_SEEDS").is_some() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "DSM_WRITE_SEEDS is refused under CI: the corpus must be the committed one"
+        );
         write_seeds();
     }
     let per_target: usize = std::env::var("DSM_FUZZ_SMOKE")

@@ -246,7 +246,9 @@ fn notices_prove_the_tip_and_answers_bind_the_counterparty() {
         Verdict::Acknowledged
     );
     // A release tip is acknowledged only for the notice's own refused pending proposal.
-    let release = Some(dsm_core::receipt::release_tip(&TipDigest(Digest([0x44; 32]))));
+    let release = Some(dsm_core::receipt::release_tip(&TipDigest(Digest(
+        [0x44; 32],
+    ))));
     assert_eq!(
         notice.verdict(&rel, recovered, release, false),
         Verdict::Stale

@@ -3,8 +3,9 @@
 //! A mint is bound to one position of the recipient's chain (`recipient_parent_head`), so
 //! it can be applied once only. Issuers keep their mints in one sequence (`seq`,
 //! `minted_before`); the cap is checked against `minted_before + amount`. Two different
-//! statements with one `(token, seq)` signed by the same issuers are issuer equivocation
-//! ([`mint_conflict`]), transferable evidence like Tripwire's (PROTOCOL.md §17.2).
+//! statements with one `(token, seq)`, or two mints whose `minted_before` values contradict
+//! each other, are issuer equivocation ([`MintConflict`], [`verify_mint_conflict`]):
+//! transferable evidence like Tripwire's (PROTOCOL.md §17.2).
 
 use crate::policy::TokenPolicy;
 use dsm_core::chain::{Amount, HeadDigest, TokenId};
@@ -194,6 +195,17 @@ pub enum AuthorityError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Sign(String),
+    /// The first mint (`seq` 0) must state exactly the initial allocation as created before.
+    #[error("mint 0 must state minted_before = {initial} (the initial allocation), not {stated}")]
+    FirstMint {
+        /// What the statement says.
+        stated: Amount,
+        /// The policy's initial total.
+        initial: Amount,
+    },
+    /// Two mints offered as a conflict do not contradict each other.
+    #[error("the two mints do not contradict each other: no issuer equivocation")]
+    NotAConflict,
 }
 
 /// Signs `digest` as issuer `index` (hedged with `rnd`).
@@ -262,6 +274,12 @@ pub fn verify_mint(policy: &TokenPolicy, m: &SignedMint) -> Result<(), Authority
     if s.minted_before < policy.initial_total() {
         return Err(over);
     }
+    if s.seq == 0 && s.minted_before != policy.initial_total() {
+        return Err(AuthorityError::FirstMint {
+            stated: s.minted_before,
+            initial: policy.initial_total(),
+        });
+    }
     match s.minted_before.checked_add(s.amount) {
         Some(total) if total <= policy.cap => {}
         _ => return Err(over),
@@ -285,11 +303,87 @@ pub fn verify_burn(policy: &TokenPolicy, b: &SignedBurn) -> Result<(), Authority
     }
 }
 
-/// True when `a` and `b` are two different valid mints with the same sequence number of
-/// the same token: the issuers equivocated, and the pair convinces any verifier.
-pub fn mint_conflict(policy: &TokenPolicy, a: &SignedMint, b: &SignedMint) -> bool {
-    a.statement.seq == b.statement.seq
-        && a.statement != b.statement
-        && verify_mint(policy, a).is_ok()
-        && verify_mint(policy, b).is_ok()
+/// True when two mint statements of one token cannot both belong to one honest mint
+/// sequence: the same `seq` with different statements, or `minted_before` values that
+/// contradict (`minted_before(t) ≥ minted_before(s) + amount(s)` for `s < t`, with equality
+/// when `t = s + 1`). Signatures are not checked here; see [`verify_mint_conflict`].
+pub fn mints_contradict(a: &MintStatement, b: &MintStatement) -> bool {
+    if a.token != b.token {
+        return false;
+    }
+    if a.seq == b.seq {
+        return a != b;
+    }
+    let (lo, hi) = if a.seq < b.seq { (a, b) } else { (b, a) };
+    match lo.minted_before.checked_add(lo.amount) {
+        // Overflow: `lo` alone is over any cap; it cannot precede anything.
+        None => true,
+        Some(after) => {
+            hi.minted_before < after || (hi.seq == lo.seq + 1 && hi.minted_before != after)
+        }
+    }
+}
+
+/// Evidence that a token's issuers signed two mints that no single honest mint sequence
+/// contains (PROTOCOL.md §17.2). `a` sorts before `b` by `(seq, statement digest)`, so one
+/// conflict has one encoding.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MintConflict {
+    /// The first mint.
+    pub a: SignedMint,
+    /// The second mint.
+    pub b: SignedMint,
+}
+
+impl MintConflict {
+    /// The conflict between two mints in canonical order (`None` if they are identical).
+    pub fn new(x: SignedMint, y: SignedMint) -> Option<MintConflict> {
+        let kx = (x.statement.seq, x.statement.digest());
+        let ky = (y.statement.seq, y.statement.digest());
+        match kx.cmp(&ky) {
+            core::cmp::Ordering::Less => Some(MintConflict { a: x, b: y }),
+            core::cmp::Ordering::Greater => Some(MintConflict { a: y, b: x }),
+            core::cmp::Ordering::Equal => None,
+        }
+    }
+
+    /// The token both mints name.
+    pub fn token(&self) -> TokenId {
+        self.a.statement.token
+    }
+
+    /// The lower sequence number of the two: from here on the token's mint sequence is
+    /// known to be broken.
+    pub fn first_seq(&self) -> u64 {
+        self.a.statement.seq
+    }
+}
+
+impl Canonical for MintConflict {
+    const MAX_ENCODED_LEN: usize = 2 * <SignedMint as Canonical>::MAX_ENCODED_LEN + 16;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.a);
+        w.message(2, &self.b);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let a: SignedMint = r.message(1)?;
+        let b: SignedMint = r.message(2)?;
+        if (a.statement.seq, a.statement.digest()) >= (b.statement.seq, b.statement.digest()) {
+            return Err(DecodeError::Invalid(
+                "a mint conflict lists its mints by ascending (seq, digest)",
+            ));
+        }
+        Ok(MintConflict { a, b })
+    }
+}
+
+/// Checks mint-conflict evidence: both mints are authorised under `policy` and they
+/// contradict ([`mints_contradict`]). Returns the lower sequence number.
+pub fn verify_mint_conflict(policy: &TokenPolicy, c: &MintConflict) -> Result<u64, AuthorityError> {
+    if !mints_contradict(&c.a.statement, &c.b.statement) {
+        return Err(AuthorityError::NotAConflict);
+    }
+    verify_mint(policy, &c.a)?;
+    verify_mint(policy, &c.b)?;
+    Ok(c.first_seq())
 }

@@ -8,7 +8,10 @@
 //! implements core's `SourceVerifier`, so `verify_chain_segment_with_sources` checks
 //! balance provenance through it.
 
-use crate::authority::{verify_burn, verify_mint, AuthorityError, SignedBurn, SignedMint};
+use crate::authority::{
+    mints_contradict, verify_burn, verify_mint, verify_mint_conflict, AuthorityError, MintConflict,
+    SignedBurn, SignedMint,
+};
 use crate::dbtc::{
     verify_decline, verify_withdrawal_payment, BtcMint, WithdrawalDecline, WithdrawalPayment,
     WithdrawalRequest,
@@ -25,7 +28,7 @@ use dsm_core::identity::DeviceId;
 use dsm_core::receipt::SourceVerifier;
 use dsm_core::smt::{SmtProof, SparseMerkleTree};
 use dsm_core::tags::Tag;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use thiserror::Error;
 
 /// A claim of line `index` of a policy's initial allocation.
@@ -125,6 +128,64 @@ impl SourceProof {
             Source::BtcDeposit(m) => m.token,
             Source::WithdrawRequest(r) => r.token,
             Source::WithdrawRefund(d) => d.request.token,
+        }
+    }
+
+    /// What this source may be used for once (PROTOCOL.md §17.3):
+    /// `H(SourceOnce, kind, identifying fields)`. It is derived from what the source *is*
+    /// (the initial line, the mint sequence number, the emission index, the funding
+    /// outpoint, the vault, the withdrawal), never from the proof's bytes, so two valid
+    /// encodings of one source (another allowlist proof, another cosigner subset, a longer
+    /// header chain, another keeper signature) share one key.
+    pub fn once_key(&self) -> Result<Digest, TokenError> {
+        let once = |kind: &[u8], fields: &[&[u8]]| {
+            let mut all: Vec<&[u8]> = vec![kind];
+            all.extend_from_slice(fields);
+            tagged_hash(Tag::SourceOnce, &all)
+        };
+        Ok(match &self.source {
+            Source::Initial(c) => once(b"initial", &[c.token.as_bytes(), &c.index.to_be_bytes()]),
+            Source::Mint(m) => once(
+                b"mint",
+                &[m.statement.token.as_bytes(), &m.statement.seq.to_be_bytes()],
+            ),
+            Source::Emission(e) => once(
+                b"emission",
+                &[e.state.token.as_bytes(), &e.state.index.to_be_bytes()],
+            ),
+            Source::Burn(b) => once(
+                b"burn",
+                &[
+                    b.statement.token.as_bytes(),
+                    b.statement.device.as_bytes(),
+                    b.statement.parent_head.as_bytes(),
+                ],
+            ),
+            Source::VaultLock(v) => once(b"vault-lock", &[v.vault_id().as_bytes()]),
+            Source::VaultResolve(r) => {
+                once(b"vault-resolve", &[r.lock.policy.vault_id().as_bytes()])
+            }
+            Source::BtcDeposit(m) => {
+                let key = m
+                    .outpoint_key()
+                    .ok_or(TokenError::Malformed(DecodeError::Invalid(
+                        "the deposit's funding transaction does not parse",
+                    )))?;
+                once(b"btc-deposit", &[key.as_bytes()])
+            }
+            Source::WithdrawRequest(w) => once(b"withdraw-request", &[w.id().as_bytes()]),
+            Source::WithdrawRefund(d) => once(b"withdraw-refund", &[d.request.id().as_bytes()]),
+        })
+    }
+
+    /// What two uses of one once-key must agree on to be the *same* source rather than a
+    /// conflict: a vault's resolution and a mint's statement (two different ones are
+    /// evidence, checked in full); for every other kind, the once-key itself.
+    fn substance(&self, once: &Digest) -> Digest {
+        match &self.source {
+            Source::VaultResolve(r) => r.digest(),
+            Source::Mint(m) => m.statement.digest(),
+            _ => *once,
         }
     }
 
@@ -289,6 +350,20 @@ pub enum TokenError {
     /// The withdrawal was refunded, yet a payment proof exists: the keeper equivocated.
     #[error("the keeper both declined and paid this withdrawal: keeper equivocation")]
     KeeperEquivocation,
+    /// The issuers signed a mint that contradicts one this verifier holds (same sequence
+    /// number, or a `minted_before` lie): the pair is transferable evidence, and mints of
+    /// the token from the lower sequence number on are refused.
+    #[error("issuer equivocation: mint {} contradicts mint {} of the same token", .0.b.statement.seq, .0.a.statement.seq)]
+    MintConflict(Box<MintConflict>),
+    /// The token's mint sequence is known to be broken from `from` on (a mint conflict is
+    /// held): later mints are refused.
+    #[error(
+        "the issuers of this token equivocated at mint {from}; mints from there on are refused"
+    )]
+    MintSequenceBroken {
+        /// The lower sequence number of the held conflict.
+        from: u64,
+    },
     /// This vault was resolved differently before (or a conflict proof is held): its value
     /// is refused.
     #[error("vault {0} has two different resolutions; its value is refused")]
@@ -302,7 +377,12 @@ pub struct TokenRules {
     policies: HashMap<TokenId, TokenPolicy>,
     allowlists: HashMap<TokenId, SparseMerkleTree>,
     states: HashMap<TokenId, HashSet<Digest>>,
-    used: HashSet<Digest>,
+    /// Once-key → the substance of the source that used it (see `SourceProof::once_key`).
+    used: HashMap<Digest, Digest>,
+    /// The mints seen per token, by sequence number (for `minted_before` consistency).
+    mints: HashMap<TokenId, BTreeMap<u64, SignedMint>>,
+    /// Tokens whose mint sequence is known broken: the held evidence.
+    mint_conflicts: HashMap<TokenId, MintConflict>,
     legacy: HashSet<TokenId>,
     /// Keys of Bitcoin funding outpoints that minted.
     btc_outpoints: HashSet<Digest>,
@@ -380,10 +460,72 @@ impl TokenRules {
         self.states.entry(*token).or_default().insert(*state);
     }
 
-    /// Marks sources already applied on the chain being checked (e.g. the causes of the
-    /// heads before a checkpoint).
-    pub fn mark_used(&mut self, cause: Digest) {
-        self.used.insert(cause);
+    /// True when `proof`'s source (its once-key) was applied already, in any encoding.
+    pub fn source_used(&self, proof: &SourceProof) -> bool {
+        proof.once_key().is_ok_and(|k| self.used.contains_key(&k))
+    }
+
+    /// The mint-conflict evidence held for `token`, if its issuers equivocated.
+    pub fn mint_conflict(&self, token: &TokenId) -> Option<&MintConflict> {
+        self.mint_conflicts.get(token)
+    }
+
+    /// Accepts mint-conflict evidence (both mints verify under the token's policy and
+    /// contradict): mints of the token from the lower sequence number on are refused from
+    /// then on. Returns that sequence number.
+    pub fn import_mint_conflict(&mut self, c: &MintConflict) -> Result<u64, TokenError> {
+        let token = c.token();
+        let p = self
+            .policies
+            .get(&token)
+            .ok_or(TokenError::UnknownPolicy(token))?;
+        let first = verify_mint_conflict(p, c)?;
+        self.hold_mint_conflict(c.clone());
+        Ok(first)
+    }
+
+    fn hold_mint_conflict(&mut self, c: MintConflict) {
+        let token = c.token();
+        // Keep the conflict that breaks the sequence earliest.
+        if self
+            .mint_conflicts
+            .get(&token)
+            .is_none_or(|held| c.first_seq() < held.first_seq())
+        {
+            self.mint_conflicts.insert(token, c);
+        }
+    }
+
+    /// Checks a verified mint against the mints of its token this verifier holds and any
+    /// held conflict.
+    fn check_mint_sequence(&self, m: &SignedMint) -> Result<(), TokenError> {
+        let s = &m.statement;
+        if let Some(c) = self.mint_conflicts.get(&s.token) {
+            if s.seq >= c.first_seq() {
+                return Err(TokenError::MintSequenceBroken {
+                    from: c.first_seq(),
+                });
+            }
+        }
+        let Some(known) = self.mints.get(&s.token) else {
+            return Ok(());
+        };
+        // The same number, the nearest before and the nearest after decide consistency
+        // with the whole known sequence (the known mints are consistent with each other).
+        let same = known.get(&s.seq);
+        let before = known.range(..s.seq).next_back().map(|(_, m)| m);
+        let after = s
+            .seq
+            .checked_add(1)
+            .and_then(|n| known.range(n..).next().map(|(_, m)| m));
+        for k in [same, before, after].into_iter().flatten() {
+            if mints_contradict(&k.statement, s) {
+                let c = MintConflict::new(k.clone(), m.clone())
+                    .expect("contradicting mints are different");
+                return Err(TokenError::MintConflict(Box::new(c)));
+            }
+        }
+        Ok(())
     }
 
     fn holder_allowed(
@@ -452,6 +594,11 @@ impl TokenRules {
             .policies
             .get(&token)
             .ok_or(TokenError::UnknownPolicy(token))?;
+        // The same source again, in any encoding: refused before any signature work.
+        let once = proof.once_key()?;
+        if self.used.get(&once) == Some(&proof.substance(&once)) {
+            return Err(TokenError::AlreadyUsed);
+        }
         let (changed, amount, credited) = parent
             .balance_change(child)
             .ok_or(TokenError::AmountMismatch)?;
@@ -491,6 +638,7 @@ impl TokenRules {
                 if s.amount != amount {
                     return Err(TokenError::AmountMismatch);
                 }
+                self.check_mint_sequence(m)?;
             }
             Source::Emission(e) => {
                 let digest = e.state.digest();
@@ -582,7 +730,8 @@ impl TokenRules {
                 }
             }
         }
-        if self.used.contains(&child.cause) {
+        // Another source with this once-key (e.g. another emission step of one index).
+        if self.used.contains_key(&once) {
             return Err(TokenError::AlreadyUsed);
         }
         Ok(())
@@ -598,21 +747,34 @@ impl TokenRules {
     ) -> Result<SourceProof, TokenError> {
         let proof = SourceProof::from_bytes(bytes).map_err(TokenError::Malformed)?;
         if let Err(e) = self.check_source(parent, child, &proof) {
-            if let (TokenError::VaultConflict(id), Source::VaultResolve(_)) = (&e, &proof.source) {
-                self.conflicted.insert(*id);
+            // Both sides of these conflicts were verified: hold the evidence.
+            match (&e, &proof.source) {
+                (TokenError::VaultConflict(id), Source::VaultResolve(_)) => {
+                    self.conflicted.insert(*id);
+                }
+                (TokenError::MintConflict(c), _) => self.hold_mint_conflict((**c).clone()),
+                _ => {}
             }
             return Err(e);
         }
-        self.record_source(child, &proof);
+        self.record_source(&proof);
         Ok(proof)
     }
 
-    /// Records a source `check_source` accepted for `child` as applied: its cause is used,
-    /// and what it consumed (a deposit's outpoint, a declined withdrawal, a vault's
-    /// resolution) cannot be used again.
-    pub fn record_source(&mut self, child: &DeviceHead, proof: &SourceProof) {
-        self.used.insert(child.cause);
+    /// Records a source `check_source` accepted as applied: its once-key is used, and what
+    /// it consumed (a deposit's outpoint, a declined withdrawal, a vault's resolution, a
+    /// mint's place in its sequence) cannot be used again.
+    pub fn record_source(&mut self, proof: &SourceProof) {
+        if let Ok(once) = proof.once_key() {
+            self.used.insert(once, proof.substance(&once));
+        }
         match &proof.source {
+            Source::Mint(m) => {
+                self.mints
+                    .entry(m.statement.token)
+                    .or_default()
+                    .insert(m.statement.seq, m.clone());
+            }
             Source::WithdrawRefund(d) => {
                 self.withdrawals_refunded.insert(d.request.id());
             }

@@ -81,12 +81,16 @@ fn a_deposit_mints_its_satoshis_once() {
     alice.apply(&mut rules, proof.clone()).unwrap();
     assert_eq!(alice.balance(&t), 250_000);
     // The same deposit again — the same proof, or one with more headers (another cause).
-    assert!(alice.apply(&mut rules, proof).is_err());
+    assert_eq!(
+        alice.apply(&mut rules, proof.clone()).unwrap_err(),
+        TokenError::AlreadyUsed
+    );
     chain.bury(3);
     let longer = deposit(t, chain.evidence(&tx, 0, &htlc(), block));
+    assert_ne!(longer.cause(), proof.cause());
     assert_eq!(
         alice.apply(&mut rules, longer.clone()).unwrap_err(),
-        TokenError::DoubleMint
+        TokenError::AlreadyUsed
     );
     // A verifier that learned the outpoint from the nodes refuses it too.
     let mut other = TokenRules::new();
@@ -330,10 +334,20 @@ fn withdrawals_finalise_on_a_proven_payment_and_refund_only_when_declined() {
     let ok = decline(req2.clone(), &keeper.key, &rnd(&mut c)).unwrap();
     holder.apply(&mut rules, refund(&ok)).unwrap();
     assert_eq!(holder.balance(&t), 600_000);
-    assert!(
-        holder.apply(&mut rules, refund(&ok)).is_err(),
+    assert_eq!(
+        holder.apply(&mut rules, refund(&ok)).unwrap_err(),
+        TokenError::AlreadyUsed,
         "a decline refunds once"
     );
+    // Another valid decline of the same request (the keeper's signature is hedged, so its
+    // bytes differ) is the same source: refused as already used, never a second refund.
+    let again = decline(req2.clone(), &keeper.key, &rnd(&mut c)).unwrap();
+    assert_ne!(refund(&again).cause(), refund(&ok).cause());
+    assert_eq!(
+        holder.apply(&mut rules, refund(&again)).unwrap_err(),
+        TokenError::AlreadyUsed
+    );
+    assert_eq!(holder.balance(&t), 600_000);
     // A payment surfacing after that refund is keeper equivocation.
     let claim2 = dsm_btc::build_claim(
         &h,

@@ -535,9 +535,18 @@ fn winners_are_credited_through_token_rules() {
         }
         rules.know_emission_state(&t, &state);
         winner.apply(&mut rules, proof.clone()).unwrap();
-        // Applied twice: refused.
+        // Applied twice: refused — also in another valid encoding (an ignored allowlist
+        // proof changes the cause, not the emission's index).
         assert_eq!(
-            winner.apply(&mut rules, proof).unwrap_err(),
+            winner.apply(&mut rules, proof.clone()).unwrap_err(),
+            TokenError::AlreadyUsed
+        );
+        let padded = SourceProof {
+            allowlist: Some(dsm_core::smt::SparseMerkleTree::new().prove(w.as_bytes())),
+            ..proof
+        };
+        assert_eq!(
+            winner.apply(&mut rules, padded).unwrap_err(),
             TokenError::AlreadyUsed
         );
     }

@@ -6,7 +6,9 @@ use common::*;
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::receipt::{verify_chain_segment_with_sources, EmptyView, SegmentStep};
-use dsm_token::authority::{mint_conflict, AuthorityError};
+use dsm_token::authority::{
+    mints_contradict, verify_mint_conflict, AuthorityError, MintConflict, SignedMint,
+};
 use dsm_token::policy::{
     allowlist_tree, BurnRule, InitialAllocation, PolicyError, TokenKind, TransferRule,
 };
@@ -153,23 +155,184 @@ fn a_mint_applies_once_and_only_where_it_was_signed() {
     let mut rules = rules_with(&p);
     let m = mint(&p, 0, 0, 10, &issuer, &[(0, &issuer)], &mut c);
     issuer.apply(&mut rules, m.clone()).unwrap();
-    // Replayed at the next head: the statement names the old head.
+    // Replayed at the next head: the mint's sequence number is used.
     assert_eq!(
         issuer.apply(&mut rules, m.clone()).unwrap_err(),
-        TokenError::WrongTarget
+        TokenError::AlreadyUsed
     );
-    // Applied by another device.
+    // Applied by another device (a verifier that has not seen it): the statement names
+    // another device and head.
     assert_eq!(
-        other.apply(&mut rules, m.clone()).unwrap_err(),
+        other.apply(&mut rules_with(&p), m.clone()).unwrap_err(),
         TokenError::WrongTarget
     );
     // Two different statements with one sequence number are issuer equivocation.
     let m2 = mint(&p, 0, 0, 11, &other, &[(0, &issuer)], &mut c);
-    let (Source::Mint(a), Source::Mint(b)) = (&m.source, &m2.source) else {
-        unreachable!()
+    let (a, b) = (signed(&m), signed(&m2));
+    let conflict = MintConflict::new(a.clone(), b).unwrap();
+    assert_eq!(verify_mint_conflict(&p, &conflict), Ok(0));
+    assert!(MintConflict::new(a.clone(), a).is_none());
+}
+
+fn signed(p: &SourceProof) -> SignedMint {
+    match &p.source {
+        Source::Mint(m) => m.clone(),
+        _ => unreachable!("a mint proof"),
+    }
+}
+
+/// A source is used once whatever valid encoding presents it: another allowlist field (the
+/// rule ignores it for a token without an allowlist, but it changes the head's cause) or
+/// another subset of cosigners. Both are refused as already used before any signature work.
+#[test]
+fn every_valid_encoding_of_one_source_is_used_once() {
+    let mut c = 0;
+    let (i0, i1, i2) = (Device::new(1), Device::new(2), Device::new(3));
+    let mut alice = Device::new(4);
+    let mut p = fungible("MULTI", &[&i0, &i1, &i2], 2, 10_000, BurnRule::Holder);
+    p.initial = vec![InitialAllocation {
+        device: alice.id(),
+        amount: Amount(500),
+    }];
+    let t = p.token_id();
+    let mut rules = rules_with(&p);
+    // Initial line 0, plain and with an (ignored) allowlist proof.
+    let plain = SourceProof {
+        source: Source::Initial(InitialClaim { token: t, index: 0 }),
+        allowlist: None,
     };
-    assert!(mint_conflict(&p, a, b));
-    assert!(!mint_conflict(&p, a, a));
+    let padded = SourceProof {
+        allowlist: Some(allowlist_tree(&p.salt, &[alice.id()]).prove(alice.id().as_bytes())),
+        ..plain.clone()
+    };
+    assert_ne!(plain.cause(), padded.cause());
+    assert_eq!(plain.once_key(), padded.once_key());
+    alice.apply(&mut rules, padded).unwrap();
+    assert_eq!(
+        alice.apply(&mut rules, plain).unwrap_err(),
+        TokenError::AlreadyUsed
+    );
+    // Mint 0 cosigned by issuers {0, 1}, then the same statement cosigned by {1, 2}.
+    let by01 = mint(&p, 0, 500, 1_000, &alice, &[(0, &i0), (1, &i1)], &mut c);
+    let by12 = mint(&p, 0, 500, 1_000, &alice, &[(1, &i1), (2, &i2)], &mut c);
+    assert_eq!(signed(&by01).statement, signed(&by12).statement);
+    assert_ne!(by01.cause(), by12.cause());
+    alice.apply(&mut rules, by01).unwrap();
+    assert_eq!(
+        alice.apply(&mut rules, by12).unwrap_err(),
+        TokenError::AlreadyUsed
+    );
+    assert_eq!(alice.balance(&t), 1_500);
+    // A third party re-checking alice's chain agrees.
+    alice.assert_chain_verifies(&mut rules_with(&p));
+}
+
+/// The issuers' mint sequence: mint 0 states the initial total; a mint that contradicts a
+/// known one (same number, or a `minted_before` lie) is refused as evidence, and the token's
+/// mints from the lower number on are refused from then on.
+#[test]
+fn minted_before_lies_and_reused_sequence_numbers_become_evidence() {
+    let mut c = 0;
+    let (issuer, mut alice, mut bob, mut carol) = (
+        Device::new(1),
+        Device::new(2),
+        Device::new(3),
+        Device::new(4),
+    );
+    let p = fungible("SEQ", &[&issuer], 1, 1_000, BurnRule::Holder);
+    let t = p.token_id();
+    // Mint 0 must state the initial total (0 here).
+    let m = mint(&p, 0, 5, 10, &alice, &[(0, &issuer)], &mut c);
+    assert_eq!(
+        alice.apply(&mut rules_with(&p), m).unwrap_err(),
+        TokenError::Authority(AuthorityError::FirstMint {
+            stated: Amount(5),
+            initial: Amount(0)
+        })
+    );
+    let mut rules = rules_with(&p);
+    let m0 = mint(&p, 0, 0, 100, &alice, &[(0, &issuer)], &mut c);
+    alice.apply(&mut rules, m0.clone()).unwrap();
+    // Mint 1 claiming only 50 before it (the truth is 100): the cap check alone would let
+    // the issuer mint 50 more than the cap over the sequence.
+    let lie = mint(&p, 1, 50, 900, &bob, &[(0, &issuer)], &mut c);
+    let TokenError::MintConflict(evidence) = bob.apply(&mut rules, lie.clone()).unwrap_err() else {
+        panic!("a minted_before lie must be a mint conflict")
+    };
+    assert_eq!(
+        *evidence,
+        MintConflict::new(signed(&m0), signed(&lie)).unwrap()
+    );
+    assert_eq!(verify_mint_conflict(&p, &evidence), Ok(0));
+    assert_eq!(bob.balance(&t), 0);
+    // The verifier holds the evidence: even an honest-looking later mint is refused.
+    assert_eq!(rules.mint_conflict(&t), Some(&*evidence));
+    let later = mint(&p, 2, 100, 10, &carol, &[(0, &issuer)], &mut c);
+    assert_eq!(
+        carol.apply(&mut rules, later.clone()).unwrap_err(),
+        TokenError::MintSequenceBroken { from: 0 }
+    );
+    // Evidence travels: its bytes decode strictly (one order only) and convince a verifier
+    // that never saw either mint.
+    let bytes = evidence.to_bytes();
+    assert_eq!(MintConflict::from_bytes(&bytes).unwrap(), *evidence);
+    let mut swapped = dsm_core::codec::Writer::new();
+    swapped.message(1, &evidence.b);
+    swapped.message(2, &evidence.a);
+    assert!(MintConflict::from_bytes(&swapped.into_bytes()).is_err());
+    let mut fresh = rules_with(&p);
+    assert_eq!(fresh.import_mint_conflict(&evidence), Ok(0));
+    assert_eq!(
+        carol.apply(&mut fresh, later).unwrap_err(),
+        TokenError::MintSequenceBroken { from: 0 }
+    );
+    // The same number reused for another statement is a conflict too.
+    let mut rules = rules_with(&p);
+    let mut dave = Device::new(5);
+    alice = Device::new(2);
+    let m0 = mint(&p, 0, 0, 100, &alice, &[(0, &issuer)], &mut c);
+    alice.apply(&mut rules, m0.clone()).unwrap();
+    let again = mint(&p, 0, 0, 100, &dave, &[(0, &issuer)], &mut c);
+    assert!(matches!(
+        dave.apply(&mut rules, again).unwrap_err(),
+        TokenError::MintConflict(_)
+    ));
+    // A consistent pair is no evidence.
+    let m1 = mint(&p, 1, 100, 10, &dave, &[(0, &issuer)], &mut c);
+    assert_eq!(
+        verify_mint_conflict(&p, &MintConflict::new(signed(&m0), signed(&m1)).unwrap()),
+        Err(AuthorityError::NotAConflict)
+    );
+}
+
+#[test]
+fn mint_sequence_contradictions_are_exactly_the_impossible_pairs() {
+    let at = |seq, before, amount| dsm_token::authority::MintStatement {
+        token: TokenId::from_label("X"),
+        seq,
+        minted_before: Amount(before),
+        amount: Amount(amount),
+        recipient: Device::new(1).id(),
+        recipient_parent_head: dsm_core::chain::HeadDigest(dsm_core::hash::Digest::ZERO),
+    };
+    let m0 = at(0, 0, 100);
+    // Consecutive: exactly minted_before + amount.
+    assert!(!mints_contradict(&m0, &at(1, 100, 5)));
+    assert!(mints_contradict(&m0, &at(1, 99, 5)));
+    assert!(mints_contradict(&m0, &at(1, 101, 5)));
+    // With a gap: at least minted_before + amount (the mints between are unknown).
+    assert!(!mints_contradict(&m0, &at(3, 100, 5)));
+    assert!(!mints_contradict(&at(3, 150, 5), &m0));
+    assert!(mints_contradict(&at(3, 99, 5), &m0));
+    // Same number: any difference.
+    assert!(mints_contradict(&m0, &at(0, 0, 101)));
+    assert!(!mints_contradict(&m0, &m0.clone()));
+    // An overflowing earlier mint precedes nothing.
+    assert!(mints_contradict(&at(0, u128::MAX, 1), &at(5, u128::MAX, 1)));
+    // Different tokens never contradict.
+    let mut other = at(0, 0, 7);
+    other.token = TokenId::from_label("Y");
+    assert!(!mints_contradict(&m0, &other));
 }
 
 #[test]

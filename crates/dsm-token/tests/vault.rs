@@ -9,7 +9,7 @@ use dsm_core::codec::Canonical;
 use dsm_core::receipt::{propose, verify_chain_segment_with_sources, EmptyView, LocalDevice};
 use dsm_token::authority::cosign;
 use dsm_token::policy::{BurnRule, TokenKind};
-use dsm_token::source::{TokenError, TokenRules};
+use dsm_token::source::{SourceProof, TokenError, TokenRules};
 use dsm_token::vault::*;
 use sha2::Digest as _;
 
@@ -67,8 +67,21 @@ fn a_preimage_releases_to_the_beneficiary_and_chains_verify() {
     );
     bob.apply(&mut rules, good.clone()).unwrap();
     assert_eq!(bob.balance(&t), 300);
-    // Applied twice: refused.
-    assert!(bob.apply(&mut rules, good).is_err());
+    // Applied twice: refused — also in another valid encoding (an allowlist proof the
+    // rule ignores for this token changes the head's cause, not the source).
+    assert_eq!(
+        bob.apply(&mut rules, good.clone()).unwrap_err(),
+        TokenError::AlreadyUsed
+    );
+    let padded = SourceProof {
+        allowlist: Some(dsm_core::smt::SparseMerkleTree::new().prove(bob.id().as_bytes())),
+        ..good
+    };
+    assert_eq!(
+        bob.apply(&mut rules, padded).unwrap_err(),
+        TokenError::AlreadyUsed
+    );
+    assert_eq!(bob.balance(&t), 300);
     // The refund branch is now a conflict.
     let id = lock.policy.vault_id();
     let refund = resolution(

@@ -50,6 +50,16 @@ fn compute() -> Vec<dsm_conformance::Vector> {
     put("mint.signed", "dsm.v1.SignedMint", &sm.to_bytes());
     put("mint.source-proof", "dsm.v1.SourceProof", &m.to_bytes());
     put("mint.cause", "-", m.cause().as_bytes());
+    put("mint.once-key", "-", m.once_key().unwrap().as_bytes());
+    // Issuer equivocation: mint 1 stating 500 created before it (the truth is 525).
+    // (Its own randomness counter, so every vector after it keeps its bytes.)
+    let lie = mint(&p, 1, 500, 10, &holder, &[(0, &issuer)], &mut 1_000_000);
+    let Source::Mint(lie) = &lie.source else {
+        unreachable!()
+    };
+    let conflict =
+        dsm_token::authority::MintConflict::new(sm.clone(), lie.clone()).expect("different");
+    put("mint.conflict", "dsm.v1.MintConflict", &conflict.to_bytes());
     let claim = SourceProof {
         source: Source::Initial(InitialClaim {
             token: p.token_id(),
@@ -350,6 +360,19 @@ fn file_vectors_decode_strictly_and_verify() {
         panic!("not a mint")
     };
     dsm_token::authority::verify_mint(&p, &m).unwrap();
+    let mc = dsm_token::authority::MintConflict::from_bytes(&get("mint.conflict")).unwrap();
+    assert_eq!(dsm_token::authority::verify_mint_conflict(&p, &mc), Ok(0));
+    assert_eq!(
+        SourceProof {
+            source: Source::Mint(m),
+            allowlist: None
+        }
+        .once_key()
+        .unwrap()
+        .as_bytes()
+        .to_vec(),
+        get("mint.once-key")
+    );
     let c = dsm_token::vault::VaultConflict::from_bytes(&get("vault.conflict")).unwrap();
     let mut rules = dsm_token::source::TokenRules::new();
     let id = rules.import_vault_conflict(&c).unwrap();

@@ -11,7 +11,9 @@ use dsm_core::codec::Canonical;
 use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
 use dsm_core::receipt::Receipt;
-use dsm_token::authority::{cosign, Authorised, BurnStatement, MintStatement, SignedMint};
+use dsm_token::authority::{
+    cosign, Authorised, BurnStatement, MintConflict, MintStatement, SignedMint,
+};
 use dsm_token::djte::{Emission, EmissionLedger, EmissionState, EmissionStep};
 use dsm_token::policy::{BurnRule, JoinGate, TokenPolicy};
 use dsm_token::source::{
@@ -97,27 +99,34 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
             }
             continue;
         }
+        if k.starts_with(MINT_CONFLICT_PREFIX) {
+            let c = MintConflict::from_bytes(&v).map_err(|e| WalletError::Corrupt {
+                what: "mint conflict",
+                error: e.to_string(),
+            })?;
+            rules
+                .import_mint_conflict(&c)
+                .map_err(|e| WalletError::Corrupt {
+                    what: "mint conflict",
+                    error: e.to_string(),
+                })?;
+            continue;
+        }
         if k.starts_with(b"vault-conflict:") {
             if let Ok(c) = dsm_token::vault::VaultConflict::from_bytes(&v) {
                 let _ = rules.import_vault_conflict(&c);
             }
         }
     }
-    for (cause, v) in store.scan(Table::Sources)? {
-        if let Ok(c) = <[u8; 32]>::try_from(cause.as_slice()) {
-            rules.mark_used(Digest(c));
-        }
-        // A dBTC mint's outpoint is used, whatever header chain proved it (the head and its
-        // source are one batch, so this survives any crash).
-        match SourceProof::from_bytes(&v).map(|p| p.source) {
-            Ok(Source::BtcDeposit(m)) => {
-                if let Some(k) = m.outpoint_key() {
-                    rules.mark_outpoint_used(k);
-                }
-            }
-            Ok(Source::WithdrawRefund(d)) => rules.mark_refunded(d.request.id()),
-            _ => {}
-        }
+    for (_, v) in store.scan(Table::Sources)? {
+        // Every applied source's once-key (and a mint's place in its sequence, a deposit's
+        // outpoint, a refund's withdrawal) is used again after a restart; the head and its
+        // source were one batch, so this survives any crash.
+        let proof = SourceProof::from_bytes(&v).map_err(|e| WalletError::Corrupt {
+            what: "source proof",
+            error: e.to_string(),
+        })?;
+        rules.record_source(&proof);
     }
     // Payments after the refunds they may contradict (a contradiction is the keeper's).
     for p in &payments {
@@ -125,6 +134,14 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
     }
     Ok(rules)
 }
+
+/// Meta key of an issuer's next mint: `u64be(seq) ‖ u128be(minted total)`.
+fn mint_seq_key(token: &TokenId) -> Vec<u8> {
+    [b"mint-seq:".as_slice(), token.digest().to_hex().as_bytes()].concat()
+}
+
+/// Meta key prefix of held mint-conflict evidence (one per token: the earliest).
+const MINT_CONFLICT_PREFIX: &[u8] = b"mint-conflict:";
 
 fn emission_key(token: &TokenId, e: u64) -> Vec<u8> {
     let mut k = token.as_bytes().to_vec();
@@ -191,11 +208,7 @@ impl Wallet {
                 }),
                 allowlist: self.rules.allowlist_proof(&id, &me),
             };
-            if self
-                .store
-                .get(Table::Sources, proof.cause().as_bytes())?
-                .is_some()
-            {
+            if self.rules.source_used(&proof) {
                 continue;
             }
             self.apply_source(proof, line.amount, EntryKind::Allocated)?;
@@ -265,6 +278,28 @@ impl Wallet {
         })
     }
 
+    /// Keeps mint-conflict evidence (verified by `TokenRules`): stored, so mints of that
+    /// token from the conflict on stay refused after a restart.
+    fn hold_mint_conflict(&mut self, c: &MintConflict) -> Result<(), WalletError> {
+        let first = self.rules.import_mint_conflict(c)?;
+        if self.rules.mint_conflict(&c.token()).map(|h| h.first_seq()) == Some(first) {
+            let key = [MINT_CONFLICT_PREFIX, c.token().digest().to_hex().as_bytes()].concat();
+            let mut b = Batch::new();
+            b.put(Table::Meta, key, c.to_bytes());
+            self.store.commit(&b)?;
+        }
+        Ok(())
+    }
+
+    /// The mint-conflict evidence this wallet holds, one per token whose issuers
+    /// equivocated.
+    pub fn mint_conflicts(&self) -> Vec<MintConflict> {
+        self.rules
+            .policies()
+            .filter_map(|(id, _)| self.rules.mint_conflict(id).cloned())
+            .collect()
+    }
+
     /// Builds, checks and commits the head for `proof` (credit `amount`, or debit for a
     /// burn): one atomic batch with the head, the history line and the proof.
     pub(super) fn apply_source(
@@ -273,6 +308,18 @@ impl Wallet {
         amount: Amount,
         kind: EntryKind,
     ) -> Result<&DeviceHead, WalletError> {
+        self.apply_source_with(proof, amount, kind, Batch::new())
+    }
+
+    /// [`Wallet::apply_source`] with `extra` writes committed in the same batch (e.g. an
+    /// issuer's next mint sequence number, so a crash can never reuse one).
+    fn apply_source_with(
+        &mut self,
+        proof: SourceProof,
+        amount: Amount,
+        kind: EntryKind,
+        mut b: Batch,
+    ) -> Result<&DeviceHead, WalletError> {
         let t = proof.token();
         let cause = proof.cause();
         let head = if proof.debits() {
@@ -280,7 +327,12 @@ impl Wallet {
         } else {
             self.head.allocation_child(&t, amount, cause)?
         };
-        self.rules.check_source(&self.head, &head, &proof)?;
+        if let Err(e) = self.rules.check_source(&self.head, &head, &proof) {
+            if let TokenError::MintConflict(c) = &e {
+                self.hold_mint_conflict(c)?;
+            }
+            return Err(e.into());
+        }
         let bytes = proof.to_bytes();
         let entry = HistoryEntry {
             height: head.height,
@@ -292,12 +344,11 @@ impl Wallet {
             receipt: None,
             settlement: None,
         };
-        let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), head.to_bytes())
             .put(Table::History, history_key(head.height), json(&entry))
             .put(Table::Sources, cause.as_bytes().to_vec(), bytes);
         self.commit_head_change(&mut b, None)?;
-        self.rules.record_source(&head, &proof);
+        self.rules.record_source(&proof);
         self.head = head;
         Ok(&self.head)
     }
@@ -356,8 +407,7 @@ impl Wallet {
         token: &TokenId,
         p: &TokenPolicy,
     ) -> Result<(u64, Amount), WalletError> {
-        let key = [b"mint-seq:".as_slice(), token.digest().to_hex().as_bytes()].concat();
-        Ok(match self.store.get(Table::Meta, &key)? {
+        Ok(match self.store.get(Table::Meta, &mint_seq_key(token))? {
             Some(v) if v.len() == 24 => (
                 u64::from_be_bytes(v[..8].try_into().expect("8 bytes")),
                 Amount(u128::from_be_bytes(v[8..].try_into().expect("16 bytes"))),
@@ -386,26 +436,22 @@ impl Wallet {
             source: Source::Mint(m),
             allowlist: self.rules.allowlist_proof(&s.token, &self.device_id()),
         };
-        self.apply_source(proof, s.amount, EntryKind::Minted)?;
         let total = s
             .minted_before
             .checked_add(s.amount)
             .ok_or_else(|| usage("mint total overflows"))?;
+        // An issuer's next sequence number moves in the same batch as the mint, so a crash
+        // can never make it sign a second mint with one number (issuer equivocation).
+        let mut b = Batch::new();
         if p.issuers.keys.iter().any(|k| k == self.key.public_key()) {
             let (seq, _) = self.mint_sequence(&s.token, &p)?;
             if s.seq >= seq {
-                let key = [
-                    b"mint-seq:".as_slice(),
-                    s.token.digest().to_hex().as_bytes(),
-                ]
-                .concat();
                 let mut v = (s.seq + 1).to_be_bytes().to_vec();
                 v.extend_from_slice(&total.0.to_be_bytes());
-                let mut b = Batch::new();
-                b.put(Table::Meta, key, v);
-                self.store.commit(&b)?;
+                b.put(Table::Meta, mint_seq_key(&s.token), v);
             }
         }
+        self.apply_source_with(proof, s.amount, EntryKind::Minted, b)?;
         Ok(MintOutcome {
             seq: s.seq,
             minted_total: total,
@@ -540,8 +586,7 @@ impl Wallet {
         Ok(em)
     }
 
-    /// Credits a won emission unless it was already (idempotent: the head's cause is a
-    /// function of the step).
+    /// Credits a won emission unless one of its index was already (idempotent).
     fn credit_emission(
         &mut self,
         state: EmissionState,
@@ -554,11 +599,9 @@ impl Wallet {
             source: Source::Emission(Box::new(EmissionCredit { state, step })),
             allowlist: None,
         };
-        if self
-            .store
-            .get(Table::Sources, proof.cause().as_bytes())?
-            .is_some()
-        {
+        // Keyed by the emission's index, not its bytes: another step of one index (a
+        // fork of the vault chain) never credits twice.
+        if self.rules.source_used(&proof) {
             return Ok(false);
         }
         self.apply_source(proof, amount, EntryKind::Emission)?;

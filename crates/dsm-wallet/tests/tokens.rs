@@ -126,6 +126,60 @@ fn initial_allocations_are_claimed_once() {
     assert!(alice.mint(&t, Amount(1)).is_err());
 }
 
+/// A mint signed by `key` as issuer 0 of `t`, to `to` at its current head.
+fn signed_mint(
+    key: &dsm_core::crypto::SigningKey,
+    t: TokenId,
+    seq: u64,
+    before: u128,
+    amount: u128,
+    to: &Wallet,
+) -> dsm_token::authority::SignedMint {
+    let statement = dsm_token::authority::MintStatement {
+        token: t,
+        seq,
+        minted_before: Amount(before),
+        amount: Amount(amount),
+        recipient: to.device_id(),
+        recipient_parent_head: to.head().digest(),
+    };
+    let sig = dsm_token::authority::cosign(key, 0, &statement.digest(), &[seq as u8; 32]).unwrap();
+    dsm_token::authority::SignedMint {
+        statement,
+        signatures: vec![sig],
+    }
+}
+
+/// An issuer that lies about `minted_before` (to mint past the cap) is caught by a wallet
+/// that saw an earlier mint: the lying mint is refused, the pair is kept as evidence across
+/// a restart, and the token's later mints are refused too.
+#[test]
+fn a_wallet_refuses_a_mint_contradicting_one_it_holds_and_keeps_the_evidence() {
+    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([7; 32]));
+    let (mut bob, store) = memory_wallet(0);
+    let mut p = gold(&bob, TokenKind::Fungible);
+    p.issuers.keys = vec![key.public_key().clone()];
+    let (t, _) = bob.import_policy(p.clone(), None).unwrap();
+    bob.apply_signed_mint(signed_mint(&key, t, 0, 0, 9_000, &bob))
+        .unwrap();
+    // Mint 1 claims 0 created before it: with it the issuer could create 19,000 under a
+    // cap of 10,000.
+    let err = bob
+        .apply_signed_mint(signed_mint(&key, t, 1, 0, 9_000, &bob))
+        .unwrap_err();
+    assert!(err.to_string().contains("issuer equivocation"), "{err}");
+    assert_eq!(bob.balance(&t), Amount(9_000));
+    assert_eq!(bob.mint_conflicts().len(), 1);
+    let mut bob = reopen(&store);
+    assert_eq!(bob.mint_conflicts().len(), 1);
+    let err = bob
+        .apply_signed_mint(signed_mint(&key, t, 1, 9_000, 1_000, &bob))
+        .unwrap_err();
+    assert!(err.to_string().contains("equivocated at mint 0"), "{err}");
+    assert_eq!(bob.balance(&t), Amount(9_000));
+}
+
 #[test]
 fn djte_joins_and_emission_credits_through_storage_nodes() {
     let cluster = three_nodes();

@@ -1,0 +1,550 @@
+//! Parcels: value that carries its own lineage (PROTOCOL.md §5.6).
+//!
+//! A device's holdings are parcels `{id, token, amount}`. A lineage starts at a *root*, a
+//! source that creates value and may be used once (the token layer verifies it through
+//! [`RootVerifier`]); every later hop is a [`ParcelStatement`] signed by the parcel's
+//! holder that consumes it into at most two outputs (one to the receiver, one back as
+//! change). There is no merging, so a lineage is a line, and an output id hashes the
+//! statement that made it, so a parcel id commits to its whole lineage.
+//!
+//! [`verify_lineage`] is the one check of a lineage; only it makes a [`VerifiedLineage`].
+//! [`ParcelFork`] is the Tripwire evidence for one device consuming one parcel twice.
+//!
+//! Status: these are the objects and their verifier; transfers do not carry them yet
+//! (PROTOCOL.md §5.6 says what remains).
+
+use crate::chain::{Amount, TokenId};
+use crate::codec::{Canonical, DecodeError, Reader, Writer};
+use crate::crypto::{CryptoError, Signature};
+use crate::hash::{digest_newtype, tagged_hash, Digest};
+use crate::identity::{DeviceId, DeviceIdentity};
+use crate::tags::Tag;
+use std::collections::HashMap;
+use thiserror::Error;
+
+digest_newtype!(
+    /// A parcel's id: `H(ParcelRoot, once-key, source)` for a root,
+    /// `H(ParcelOutput, transfer commit, u32be(index))` for an output. Always recomputed,
+    /// never read from the wire.
+    ParcelId
+);
+
+/// The most parcels one statement consumes.
+pub const MAX_INPUTS: usize = 64;
+
+/// A parcel as a verifier knows it after checking its lineage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Parcel {
+    /// Its id.
+    pub id: ParcelId,
+    /// Its token.
+    pub token: TokenId,
+    /// Its amount (> 0).
+    pub amount: Amount,
+    /// The device that may consume it.
+    pub holder: DeviceId,
+}
+
+/// What the token layer establishes about a source of value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RootFacts {
+    /// What the source may be used for once (never derived from bytes that can vary).
+    pub once_key: Digest,
+    /// The token created.
+    pub token: TokenId,
+    /// The amount created.
+    pub amount: Amount,
+    /// The device it is created for.
+    pub holder: DeviceId,
+}
+
+/// Judges the root of a lineage: a source proof's bytes, checked by the layer that
+/// understands them (`dsm_token::source::TokenRules`). No default: a verifier that cannot
+/// judge a root must refuse it.
+pub trait RootVerifier {
+    /// Verifies `source` (authority, proofs, conditions) and says what it created. Whether
+    /// the once-key was used before is the caller's question (settlement, §5.6).
+    fn verify_root(&mut self, source: &[u8]) -> Result<RootFacts, String>;
+}
+
+/// The id of the root parcel a source creates: `H(ParcelRoot, once_key, source)`.
+pub fn root_id(once_key: &Digest, source: &[u8]) -> ParcelId {
+    ParcelId(tagged_hash(Tag::ParcelRoot, &[once_key.as_bytes(), source]))
+}
+
+/// One output of a consumed parcel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ParcelOutput {
+    /// Index into the statement's inputs.
+    pub input: u32,
+    /// The new holder.
+    pub to: DeviceId,
+    /// The amount (> 0).
+    pub amount: Amount,
+}
+
+impl Canonical for ParcelOutput {
+    const MAX_ENCODED_LEN: usize = 60;
+    fn encode(&self, w: &mut Writer) {
+        w.uint(1, u64::from(self.input));
+        w.bytes(2, self.to.as_bytes());
+        w.bytes(3, &self.amount.0.to_be_bytes());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let input = r.uint_max(1, MAX_INPUTS as u64 - 1)? as u32;
+        let to = DeviceId(Digest(r.fixed(2)?));
+        let amount = Amount(u128::from_be_bytes(r.fixed(3)?));
+        if amount.0 == 0 {
+            return Err(DecodeError::Invalid(
+                "a parcel output has a non-zero amount",
+            ));
+        }
+        Ok(ParcelOutput { input, to, amount })
+    }
+}
+
+/// What a holder signs when it consumes parcels: the inputs (strictly ascending ids) and,
+/// per input, one or two outputs to different devices, listed by `(input, to)` ascending.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ParcelStatement {
+    /// The device that holds every input and signs.
+    pub holder: DeviceId,
+    /// The parcels consumed.
+    pub inputs: Vec<ParcelId>,
+    /// Where each input goes.
+    pub outputs: Vec<ParcelOutput>,
+}
+
+impl ParcelStatement {
+    /// `H(ParcelStatement, enc(statement))`.
+    pub fn digest(&self) -> Digest {
+        tagged_hash(Tag::ParcelStatement, &[&self.to_bytes()])
+    }
+
+    /// The outputs of input `j`, with their indices in `outputs`.
+    pub fn outputs_of(&self, j: usize) -> impl Iterator<Item = (usize, &ParcelOutput)> {
+        self.outputs
+            .iter()
+            .enumerate()
+            .filter(move |(_, o)| o.input as usize == j)
+    }
+}
+
+impl Canonical for ParcelStatement {
+    const MAX_ENCODED_LEN: usize = 40 + MAX_INPUTS * 34 + 2 * MAX_INPUTS * 62;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.holder.as_bytes());
+        for i in &self.inputs {
+            w.bytes(2, i.as_bytes());
+        }
+        w.repeated_message(3, &self.outputs);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let holder = DeviceId(Digest(r.fixed(1)?));
+        let inputs: Vec<ParcelId> = r
+            .repeated_fixed::<32>(2, MAX_INPUTS)?
+            .into_iter()
+            .map(|b| ParcelId(Digest(b)))
+            .collect();
+        let outputs: Vec<ParcelOutput> = r.repeated_message(3, 2 * MAX_INPUTS)?;
+        if inputs.is_empty() {
+            return Err(DecodeError::Invalid("a parcel statement consumes a parcel"));
+        }
+        if !inputs.windows(2).all(|w| w[0] < w[1]) {
+            return Err(DecodeError::Invalid(
+                "parcel inputs are strictly ascending (no repeats)",
+            ));
+        }
+        if !outputs
+            .windows(2)
+            .all(|w| (w[0].input, w[0].to) < (w[1].input, w[1].to))
+        {
+            return Err(DecodeError::Invalid(
+                "parcel outputs are strictly ascending by (input, to)",
+            ));
+        }
+        // Every input has one or two outputs (ascending order makes them adjacent).
+        let mut counts = vec![0usize; inputs.len()];
+        for o in &outputs {
+            let c = counts
+                .get_mut(o.input as usize)
+                .ok_or(DecodeError::Invalid("a parcel output names no input"))?;
+            *c += 1;
+        }
+        if counts.iter().any(|c| *c == 0 || *c > 2) {
+            return Err(DecodeError::Invalid(
+                "each parcel input has one or two outputs (no merging)",
+            ));
+        }
+        Ok(ParcelStatement {
+            holder,
+            inputs,
+            outputs,
+        })
+    }
+}
+
+/// What the holder's one signature covers: `H(TransferCommit, statement digest, rest)`,
+/// where `rest` is the digest of everything else the signer commits to (for a transfer,
+/// its relationship step and head transition, which never leave the two parties).
+pub fn transfer_commit(statement: &Digest, rest: &Digest) -> Digest {
+    tagged_hash(
+        Tag::TransferCommit,
+        &[statement.as_bytes(), rest.as_bytes()],
+    )
+}
+
+/// The id of output `index` of the statement signed as `commit`.
+pub fn output_id(commit: &Digest, index: usize) -> ParcelId {
+    ParcelId(tagged_hash(
+        Tag::ParcelOutput,
+        &[commit.as_bytes(), &(index as u32).to_be_bytes()],
+    ))
+}
+
+/// One hop of a lineage: a parcel statement, the digest of the rest its signer committed
+/// to, and the signature over [`transfer_commit`]. The signer's identity travels once per
+/// lineage (or per session), not per hop.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Hop {
+    /// The statement.
+    pub statement: ParcelStatement,
+    /// The digest of the rest of what was signed.
+    pub rest: Digest,
+    /// The holder's signature over `transfer_commit(statement.digest(), rest)`.
+    pub signature: Signature,
+}
+
+impl Hop {
+    /// The digest the signature covers; output ids hash it.
+    pub fn commit(&self) -> Digest {
+        transfer_commit(&self.statement.digest(), &self.rest)
+    }
+
+    /// The ids of every output, in order.
+    pub fn output_ids(&self) -> Vec<ParcelId> {
+        let c = self.commit();
+        (0..self.statement.outputs.len())
+            .map(|i| output_id(&c, i))
+            .collect()
+    }
+}
+
+impl Canonical for Hop {
+    const MAX_ENCODED_LEN: usize = ParcelStatement::MAX_ENCODED_LEN + 40 + 17_200;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.statement);
+        w.bytes(2, self.rest.as_bytes());
+        w.message(3, &self.signature);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Hop {
+            statement: r.message(1)?,
+            rest: Digest(r.fixed(2)?),
+            signature: r.message(3)?,
+        })
+    }
+}
+
+/// Where a lineage starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineageStart {
+    /// A source proof's canonical bytes, judged by the [`RootVerifier`].
+    Root(Vec<u8>),
+    /// A parcel the verifier already checked (its [`ParcelCache`] holds it).
+    Verified(ParcelId),
+}
+
+/// The lineage of one parcel: where it starts, the hops since (oldest first), and the
+/// identities of the holders that signed them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lineage {
+    /// The root, or the newest ancestor the verifier already checked.
+    pub start: LineageStart,
+    /// Every hop since, oldest first.
+    pub hops: Vec<Hop>,
+    /// The signers' identities (any order; each at most once).
+    pub signers: Vec<DeviceIdentity>,
+}
+
+/// Parcels a verifier already checked: id → (token, amount, holder). It records lineage
+/// validity only (the stateless checks of [`verify_lineage`]), never spent-ness, so a
+/// cached answer is the answer a cold check would give.
+pub trait ParcelCache {
+    /// The verified parcel with this id, if cached.
+    fn verified(&self, id: &ParcelId) -> Option<Parcel>;
+}
+
+impl ParcelCache for HashMap<ParcelId, Parcel> {
+    fn verified(&self, id: &ParcelId) -> Option<Parcel> {
+        self.get(id).copied()
+    }
+}
+
+/// A lineage that [`verify_lineage`] accepted. Only that function makes one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedLineage {
+    parcel: Parcel,
+    line: Vec<Parcel>,
+    root_once: Option<Digest>,
+}
+
+impl VerifiedLineage {
+    /// The parcel whose lineage was checked.
+    pub fn parcel(&self) -> &Parcel {
+        &self.parcel
+    }
+
+    /// Every parcel on the line, oldest first, ending with [`VerifiedLineage::parcel`]
+    /// (what a verifier may add to its cache).
+    pub fn line(&self) -> &[Parcel] {
+        &self.line
+    }
+
+    /// The root's once-key, when the lineage started at a root (for settlement).
+    pub fn root_once_key(&self) -> Option<&Digest> {
+        self.root_once.as_ref()
+    }
+}
+
+/// Why a lineage is refused. `hop` counts from 0, the oldest hop shipped.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LineageError {
+    /// The root source does not verify.
+    #[error("the lineage's root is not a valid source: {0}")]
+    Root(String),
+    /// The lineage starts at a parcel the verifier has not checked.
+    #[error("the lineage starts at parcel {0}, which this verifier has not checked")]
+    UnknownAncestor(ParcelId),
+    /// No identity for the hop's signer was shipped.
+    #[error("hop {hop}: the signer's identity is missing")]
+    UnknownSigner {
+        /// The hop.
+        hop: usize,
+    },
+    /// The hop's signer does not hold the parcel it consumes.
+    #[error("hop {hop}: signed by a device that does not hold the parcel")]
+    WrongHolder {
+        /// The hop.
+        hop: usize,
+    },
+    /// The hop does not consume the parcel the line arrived at.
+    #[error("hop {hop}: does not consume the parcel of the hop before")]
+    NotAnInput {
+        /// The hop.
+        hop: usize,
+    },
+    /// The hop's outputs of the parcel do not add up to its amount.
+    #[error("hop {hop}: the outputs do not add up to the parcel consumed")]
+    NotConserved {
+        /// The hop.
+        hop: usize,
+    },
+    /// The hop's signature does not verify.
+    #[error("hop {hop}: signature refused: {error}")]
+    Signature {
+        /// The hop.
+        hop: usize,
+        /// Why.
+        error: CryptoError,
+    },
+    /// No output of the hop leads to the next holder (or to the parcel asked about).
+    #[error("hop {hop}: no output leads on")]
+    NoOutput {
+        /// The hop.
+        hop: usize,
+    },
+    /// The line ends at another parcel than the one asked about.
+    #[error("the lineage ends at another parcel")]
+    NotTarget,
+}
+
+/// Checks the lineage of parcel `target`: the start (a root the [`RootVerifier`] accepts,
+/// or a parcel `cache` holds), then every hop in order — the signer's identity is shipped,
+/// it is the holder of the parcel the line arrived at, the statement consumes that parcel,
+/// its outputs of it add up to its amount, the signature verifies — following the output
+/// to the next hop's signer, and ending at `target`. Cheap checks precede each signature.
+///
+/// Not checked here: whether any parcel on the line was consumed twice (parcel forks and
+/// settlement, PROTOCOL.md §5.6) and the token's transfer rules (the token layer's).
+pub fn verify_lineage(
+    lineage: &Lineage,
+    target: &ParcelId,
+    roots: &mut dyn RootVerifier,
+    cache: &dyn ParcelCache,
+) -> Result<VerifiedLineage, LineageError> {
+    let (mut cur, root_once) = match &lineage.start {
+        LineageStart::Root(source) => {
+            let f = roots.verify_root(source).map_err(LineageError::Root)?;
+            let parcel = Parcel {
+                id: root_id(&f.once_key, source),
+                token: f.token,
+                amount: f.amount,
+                holder: f.holder,
+            };
+            (parcel, Some(f.once_key))
+        }
+        LineageStart::Verified(id) => (
+            cache
+                .verified(id)
+                .ok_or(LineageError::UnknownAncestor(*id))?,
+            None,
+        ),
+    };
+    let signers: HashMap<DeviceId, &DeviceIdentity> =
+        lineage.signers.iter().map(|i| (i.device_id(), i)).collect();
+    let mut line = Vec::with_capacity(lineage.hops.len() + 1);
+    line.push(cur);
+    for (k, hop) in lineage.hops.iter().enumerate() {
+        let s = &hop.statement;
+        let identity = signers
+            .get(&s.holder)
+            .ok_or(LineageError::UnknownSigner { hop: k })?;
+        if s.holder != cur.holder {
+            return Err(LineageError::WrongHolder { hop: k });
+        }
+        let j = s
+            .inputs
+            .binary_search(&cur.id)
+            .map_err(|_| LineageError::NotAnInput { hop: k })?;
+        let mut total = Amount::ZERO;
+        for (_, o) in s.outputs_of(j) {
+            total = total
+                .checked_add(o.amount)
+                .ok_or(LineageError::NotConserved { hop: k })?;
+        }
+        if total != cur.amount {
+            return Err(LineageError::NotConserved { hop: k });
+        }
+        let commit = hop.commit();
+        identity
+            .public_key
+            .verify(commit.as_bytes(), &hop.signature)
+            .map_err(|error| LineageError::Signature { hop: k, error })?;
+        let next_holder = lineage.hops.get(k + 1).map(|h| h.statement.holder);
+        let (index, out) = s
+            .outputs_of(j)
+            .find(|(i, o)| match next_holder {
+                Some(h) => o.to == h,
+                None => output_id(&commit, *i) == *target,
+            })
+            .ok_or(LineageError::NoOutput { hop: k })?;
+        cur = Parcel {
+            id: output_id(&commit, index),
+            token: cur.token,
+            amount: out.amount,
+            holder: out.to,
+        };
+        line.push(cur);
+    }
+    if cur.id != *target {
+        return Err(LineageError::NotTarget);
+    }
+    Ok(VerifiedLineage {
+        parcel: cur,
+        line,
+        root_once,
+    })
+}
+
+/// Tripwire evidence that one device consumed one parcel in two different signed
+/// statements — a fork even when its heads never fork (e.g. a parcel spent again in a
+/// later head). `first` sorts before `second` by commit.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ParcelFork {
+    /// The signer.
+    pub signer: DeviceIdentity,
+    /// The first statement.
+    pub first: Hop,
+    /// The second statement.
+    pub second: Hop,
+}
+
+/// Why parcel-fork evidence is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParcelForkError {
+    /// The two statements are one.
+    #[error("the two statements are the same")]
+    Identical,
+    /// A statement is not the signer's.
+    #[error("a statement is not signed by the named device")]
+    DifferentSigners,
+    /// The statements share no consumed parcel.
+    #[error("the statements consume no common parcel")]
+    NotConflicting,
+    /// A signature does not verify.
+    #[error("signature refused: {0}")]
+    Signature(CryptoError),
+}
+
+impl ParcelFork {
+    /// The evidence for two statements in canonical order (`None` if they are one).
+    pub fn new(signer: DeviceIdentity, a: Hop, b: Hop) -> Option<ParcelFork> {
+        match a.commit().cmp(&b.commit()) {
+            core::cmp::Ordering::Less => Some(ParcelFork {
+                signer,
+                first: a,
+                second: b,
+            }),
+            core::cmp::Ordering::Greater => Some(ParcelFork {
+                signer,
+                first: b,
+                second: a,
+            }),
+            core::cmp::Ordering::Equal => None,
+        }
+    }
+
+    /// Checks the evidence on its own bytes: two different statements, both by the named
+    /// device and signed by it, consuming a common parcel. Returns the device and the
+    /// (smallest) parcel consumed twice.
+    pub fn verify(&self) -> Result<(DeviceId, ParcelId), ParcelForkError> {
+        let (a, b) = (self.first.commit(), self.second.commit());
+        if a == b {
+            return Err(ParcelForkError::Identical);
+        }
+        let device = self.signer.device_id();
+        if self.first.statement.holder != device || self.second.statement.holder != device {
+            return Err(ParcelForkError::DifferentSigners);
+        }
+        let common = self
+            .first
+            .statement
+            .inputs
+            .iter()
+            .find(|i| self.second.statement.inputs.binary_search(i).is_ok())
+            .copied()
+            .ok_or(ParcelForkError::NotConflicting)?;
+        for (hop, commit) in [(&self.first, a), (&self.second, b)] {
+            self.signer
+                .public_key
+                .verify(commit.as_bytes(), &hop.signature)
+                .map_err(ParcelForkError::Signature)?;
+        }
+        Ok((device, common))
+    }
+}
+
+impl Canonical for ParcelFork {
+    const MAX_ENCODED_LEN: usize = 2 * Hop::MAX_ENCODED_LEN + 8_300;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.signer);
+        w.message(2, &self.first);
+        w.message(3, &self.second);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let signer = r.message(1)?;
+        let first: Hop = r.message(2)?;
+        let second: Hop = r.message(3)?;
+        if first.commit() >= second.commit() {
+            return Err(DecodeError::Invalid(
+                "a parcel fork lists its statements by ascending commit",
+            ));
+        }
+        Ok(ParcelFork {
+            signer,
+            first,
+            second,
+        })
+    }
+}

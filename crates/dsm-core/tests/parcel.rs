@@ -1,0 +1,402 @@
+//! Parcels and lineages (PROTOCOL.md §5.6): a valid lineage verifies from its root and
+//! from a cached ancestor with the same answer; every refusal of `verify_lineage` is fed
+//! its bad input and pinned; the statement decoder refuses merging, repeats and zero
+//! amounts; a parcel consumed twice by one device is transferable evidence.
+
+use dsm_core::chain::{Amount, TokenId};
+use dsm_core::codec::{Canonical, DecodeError, Writer};
+use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisDigest};
+use dsm_core::parcel::*;
+use dsm_core::tags::Tag;
+use std::collections::HashMap;
+
+struct Dev {
+    key: SigningKey,
+    identity: DeviceIdentity,
+}
+
+impl Dev {
+    fn new(n: u8) -> Dev {
+        let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([n; 32]));
+        let identity = DeviceIdentity {
+            genesis: GenesisDigest(tagged_hash(Tag::Genesis, &[&[n]])),
+            public_key: key.public_key().clone(),
+        };
+        Dev { key, identity }
+    }
+    fn id(&self) -> DeviceId {
+        self.identity.device_id()
+    }
+    /// Signs a statement consuming `inputs`; `outputs` are (input index, to, amount).
+    fn sign(&self, inputs: &[ParcelId], outputs: &[(u32, &Dev, u128)], rest: u8) -> Hop {
+        let mut ins = inputs.to_vec();
+        ins.sort();
+        let mut outputs: Vec<ParcelOutput> = outputs
+            .iter()
+            .map(|(i, d, a)| ParcelOutput {
+                input: *i,
+                to: d.id(),
+                amount: Amount(*a),
+            })
+            .collect();
+        outputs.sort_by_key(|o| (o.input, o.to));
+        let statement = ParcelStatement {
+            holder: self.id(),
+            inputs: ins,
+            outputs,
+        };
+        let rest = Digest([rest; 32]);
+        let commit = transfer_commit(&statement.digest(), &rest);
+        let signature = self.key.sign(commit.as_bytes(), &[rest.0[0]; 32]).unwrap();
+        Hop {
+            statement,
+            rest,
+            signature,
+        }
+    }
+}
+
+/// A stand-in token layer for these tests: a source is `token ‖ u128be(amount) ‖ holder ‖
+/// once-key` (112 bytes); anything else is refused.
+struct TestRoots;
+
+impl RootVerifier for TestRoots {
+    fn verify_root(&mut self, s: &[u8]) -> Result<RootFacts, String> {
+        if s.len() != 112 {
+            return Err("not a test source".into());
+        }
+        Ok(RootFacts {
+            token: TokenId(Digest(s[..32].try_into().unwrap())),
+            amount: Amount(u128::from_be_bytes(s[32..48].try_into().unwrap())),
+            holder: DeviceId(Digest(s[48..80].try_into().unwrap())),
+            once_key: Digest(s[80..].try_into().unwrap()),
+        })
+    }
+}
+
+fn source(holder: &Dev, amount: u128) -> Vec<u8> {
+    let mut s = TokenId::from_label("GOLD").as_bytes().to_vec();
+    s.extend_from_slice(&amount.to_be_bytes());
+    s.extend_from_slice(holder.id().as_bytes());
+    s.extend_from_slice(&[9; 32]);
+    s
+}
+
+/// A root of 100 for a, then a → b (70, change 30), b → c (50, change 20).
+struct World {
+    a: Dev,
+    b: Dev,
+    c: Dev,
+    root: Vec<u8>,
+    root_id: ParcelId,
+    hops: Vec<Hop>,
+}
+
+fn world() -> World {
+    let (a, b, c) = (Dev::new(1), Dev::new(2), Dev::new(3));
+    let root = source(&a, 100);
+    let root_id = root_id(&Digest([9; 32]), &root);
+    let h1 = a.sign(&[root_id], &[(0, &b, 70), (0, &a, 30)], 1);
+    let to_b = h1.output_ids()[h1
+        .statement
+        .outputs
+        .iter()
+        .position(|o| o.to == b.id())
+        .unwrap()];
+    let h2 = b.sign(&[to_b], &[(0, &c, 50), (0, &b, 20)], 2);
+    World {
+        a,
+        b,
+        c,
+        root,
+        root_id,
+        hops: vec![h1, h2],
+    }
+}
+
+impl World {
+    fn lineage(&self) -> Lineage {
+        Lineage {
+            start: LineageStart::Root(self.root.clone()),
+            hops: self.hops.clone(),
+            signers: vec![self.a.identity.clone(), self.b.identity.clone()],
+        }
+    }
+    fn target(&self) -> ParcelId {
+        let h = &self.hops[1];
+        h.output_ids()[h
+            .statement
+            .outputs
+            .iter()
+            .position(|o| o.to == self.c.id())
+            .unwrap()]
+    }
+    fn check(&self, l: &Lineage) -> Result<VerifiedLineage, LineageError> {
+        verify_lineage(l, &self.target(), &mut TestRoots, &HashMap::new())
+    }
+}
+
+#[test]
+fn a_lineage_verifies_from_its_root_and_from_a_cached_ancestor_alike() {
+    let w = world();
+    let v = w.check(&w.lineage()).unwrap();
+    assert_eq!(
+        *v.parcel(),
+        Parcel {
+            id: w.target(),
+            token: TokenId::from_label("GOLD"),
+            amount: Amount(50),
+            holder: w.c.id()
+        }
+    );
+    assert_eq!(v.line().len(), 3);
+    assert_eq!(v.line()[0].id, w.root_id);
+    assert_eq!(v.root_once_key(), Some(&Digest([9; 32])));
+    // From the cache: the line up to b's parcel, then the last hop alone.
+    let cache: HashMap<ParcelId, Parcel> = v.line()[..2].iter().map(|p| (p.id, *p)).collect();
+    let warm = Lineage {
+        start: LineageStart::Verified(v.line()[1].id),
+        hops: vec![w.hops[1].clone()],
+        signers: vec![w.b.identity.clone()],
+    };
+    let v2 = verify_lineage(&warm, &w.target(), &mut TestRoots, &cache).unwrap();
+    assert_eq!(v2.parcel(), v.parcel());
+    assert_eq!(v2.root_once_key(), None);
+    // The same warm lineage against a cold cache: refused, never trusted.
+    assert_eq!(
+        verify_lineage(&warm, &w.target(), &mut TestRoots, &HashMap::new()).unwrap_err(),
+        LineageError::UnknownAncestor(v.line()[1].id)
+    );
+    // The root parcel itself: a lineage with no hops.
+    let bare = Lineage {
+        start: LineageStart::Root(w.root.clone()),
+        hops: vec![],
+        signers: vec![],
+    };
+    assert_eq!(
+        verify_lineage(&bare, &w.root_id, &mut TestRoots, &HashMap::new())
+            .unwrap()
+            .parcel()
+            .amount,
+        Amount(100)
+    );
+}
+
+#[test]
+fn every_lineage_refusal_is_pinned() {
+    let w = world();
+    // An unknown root.
+    let mut l = w.lineage();
+    l.start = LineageStart::Root(vec![0; 3]);
+    assert_eq!(
+        w.check(&l).unwrap_err(),
+        LineageError::Root("not a test source".into())
+    );
+    // A fabricated root: another amount makes another root id, which hop 0 does not consume.
+    let mut l = w.lineage();
+    l.start = LineageStart::Root(source(&w.a, 1_000_000));
+    assert_eq!(
+        w.check(&l).unwrap_err(),
+        LineageError::NotAnInput { hop: 0 }
+    );
+    // A signer's identity missing.
+    let mut l = w.lineage();
+    l.signers.pop();
+    assert_eq!(
+        w.check(&l).unwrap_err(),
+        LineageError::UnknownSigner { hop: 1 }
+    );
+    // Hop 1 claimed by a device that was never paid (c re-signs b's statement as its own
+    // holder): no output of hop 0 leads to c.
+    let mut l = w.lineage();
+    let mut forged = w.hops[1].clone();
+    forged.statement.holder = w.c.id();
+    forged.signature = w.c.key.sign(forged.commit().as_bytes(), &[3; 32]).unwrap();
+    l.signers.push(w.c.identity.clone());
+    l.hops[1] = forged;
+    assert_eq!(w.check(&l).unwrap_err(), LineageError::NoOutput { hop: 0 });
+    // The first hop signed by someone other than the root's holder.
+    let mut l = w.lineage();
+    l.hops = vec![w.b.sign(&[w.root_id], &[(0, &w.c, 100)], 5)];
+    assert_eq!(
+        w.check(&l).unwrap_err(),
+        LineageError::WrongHolder { hop: 0 }
+    );
+    // Outputs that add up to more than the parcel (b mints 10 on the way), validly signed.
+    let mut l = w.lineage();
+    let to_b = w.hops[0].output_ids()[w.hops[0]
+        .statement
+        .outputs
+        .iter()
+        .position(|o| o.to == w.b.id())
+        .unwrap()];
+    l.hops[1] = w.b.sign(&[to_b], &[(0, &w.c, 60), (0, &w.b, 20)], 2);
+    assert_eq!(
+        w.check(&l).unwrap_err(),
+        LineageError::NotConserved { hop: 1 }
+    );
+    // An altered hop: the amount changed after signing.
+    let mut l = w.lineage();
+    l.hops[1].statement.outputs[0].amount = Amount(21);
+    l.hops[1].statement.outputs[1].amount = Amount(49);
+    assert!(matches!(
+        w.check(&l).unwrap_err(),
+        LineageError::Signature { hop: 1, .. }
+    ));
+    // A forged signature.
+    let mut l = w.lineage();
+    l.hops[0].signature =
+        w.b.key
+            .sign(l.hops[0].commit().as_bytes(), &[0; 32])
+            .unwrap();
+    assert!(matches!(
+        w.check(&l).unwrap_err(),
+        LineageError::Signature { hop: 0, .. }
+    ));
+    // A hop left out: b's statement does not consume the root.
+    let mut l = w.lineage();
+    l.hops.remove(0);
+    assert_eq!(
+        w.check(&l).unwrap_err(),
+        LineageError::WrongHolder { hop: 0 }
+    );
+    // Asking about another parcel (b's change).
+    let h = &w.hops[1];
+    let change = h.output_ids()[h
+        .statement
+        .outputs
+        .iter()
+        .position(|o| o.to == w.b.id())
+        .unwrap()];
+    assert_eq!(
+        verify_lineage(
+            &w.lineage(),
+            &Digest([7; 32]).into_id(),
+            &mut TestRoots,
+            &HashMap::new()
+        )
+        .unwrap_err(),
+        LineageError::NoOutput { hop: 1 }
+    );
+    assert_eq!(
+        verify_lineage(&w.lineage(), &change, &mut TestRoots, &HashMap::new())
+            .unwrap()
+            .parcel()
+            .holder,
+        w.b.id()
+    );
+    // A hop whose next holder received nothing from it.
+    let mut l = w.lineage();
+    l.hops[1] = w.c.sign(&[w.target()], &[(0, &w.a, 50)], 3);
+    l.signers.push(w.c.identity.clone());
+    assert_eq!(w.check(&l).unwrap_err(), LineageError::NoOutput { hop: 0 });
+}
+
+trait IntoId {
+    fn into_id(self) -> ParcelId;
+}
+impl IntoId for Digest {
+    fn into_id(self) -> ParcelId {
+        ParcelId(self)
+    }
+}
+
+#[test]
+fn the_statement_decoder_refuses_merging_repeats_and_zero_amounts() {
+    let w = world();
+    let good = w.hops[0].statement.clone();
+    assert_eq!(ParcelStatement::from_bytes(&good.to_bytes()).unwrap(), good);
+    let enc = |s: &ParcelStatement| {
+        // Encode without the builder's checks (the encoder writes what it is given).
+        let mut wr = Writer::new();
+        s.encode(&mut wr);
+        wr.into_bytes()
+    };
+    let refused = |s: ParcelStatement, why: &str| {
+        assert_eq!(
+            ParcelStatement::from_bytes(&enc(&s)).unwrap_err(),
+            DecodeError::Invalid(match why {
+                "none" => "a parcel statement consumes a parcel",
+                "order" => "parcel inputs are strictly ascending (no repeats)",
+                "outputs" => "parcel outputs are strictly ascending by (input, to)",
+                "dangling" => "a parcel output names no input",
+                _ => "each parcel input has one or two outputs (no merging)",
+            }),
+            "{why}"
+        );
+    };
+    let mut s = good.clone();
+    s.inputs.clear();
+    refused(s, "none");
+    let mut s = good.clone();
+    s.inputs.push(s.inputs[0]);
+    refused(s, "order");
+    let mut s = good.clone();
+    s.outputs.reverse();
+    refused(s, "outputs");
+    let mut s = good.clone();
+    s.outputs[1].input = 1;
+    refused(s, "dangling");
+    // A third output of one input.
+    let mut s = good.clone();
+    s.outputs.push(ParcelOutput {
+        input: 0,
+        to: DeviceId(Digest([0xff; 32])),
+        amount: Amount(1),
+    });
+    refused(s, "three");
+    // An input with no output.
+    let mut s = good.clone();
+    s.inputs.push(ParcelId(Digest([0xff; 32])));
+    refused(s, "none-out");
+    // Two outputs of one input to one device.
+    let mut s = good.clone();
+    s.outputs[1].to = s.outputs[0].to;
+    refused(s, "outputs");
+    // A zero amount.
+    let mut s = good;
+    s.outputs[0].amount = Amount(0);
+    assert_eq!(
+        ParcelStatement::from_bytes(&enc(&s)).unwrap_err(),
+        DecodeError::Invalid("a parcel output has a non-zero amount")
+    );
+}
+
+#[test]
+fn one_parcel_consumed_twice_by_one_device_is_evidence() {
+    let w = world();
+    // a spends the root again later (another statement, another rest): a fork even though
+    // nothing says its heads forked.
+    let again = w.a.sign(&[w.root_id], &[(0, &w.c, 100)], 9);
+    let fork = ParcelFork::new(w.a.identity.clone(), w.hops[0].clone(), again.clone()).unwrap();
+    assert_eq!(fork.verify(), Ok((w.a.id(), w.root_id)));
+    let back = ParcelFork::from_bytes(&fork.to_bytes()).unwrap();
+    assert_eq!(back, fork);
+    // The other order does not decode: one fork, one encoding.
+    let mut wr = Writer::new();
+    wr.message(1, &fork.signer);
+    wr.message(2, &fork.second);
+    wr.message(3, &fork.first);
+    assert!(ParcelFork::from_bytes(&wr.into_bytes()).is_err());
+    assert!(ParcelFork::new(w.a.identity.clone(), again.clone(), again.clone()).is_none());
+    // Not evidence: statements of two devices, disjoint inputs, a forged signature.
+    let other = ParcelFork::new(w.b.identity.clone(), w.hops[0].clone(), again.clone()).unwrap();
+    assert_eq!(other.verify(), Err(ParcelForkError::DifferentSigners));
+    let disjoint = w.a.sign(&[ParcelId(Digest([5; 32]))], &[(0, &w.c, 1)], 8);
+    let f = ParcelFork::new(w.a.identity.clone(), w.hops[0].clone(), disjoint).unwrap();
+    assert_eq!(f.verify(), Err(ParcelForkError::NotConflicting));
+    let mut forged = fork.clone();
+    forged.second.signature =
+        w.b.key
+            .sign(forged.second.commit().as_bytes(), &[1; 32])
+            .unwrap();
+    assert!(matches!(
+        forged.verify(),
+        Err(ParcelForkError::Signature(_))
+    ));
+    let mut same = fork;
+    same.second = same.first.clone();
+    assert_eq!(same.verify(), Err(ParcelForkError::Identical));
+}
