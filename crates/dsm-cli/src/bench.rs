@@ -430,7 +430,15 @@ pub fn run(quick: bool) -> Result<(), Error> {
     });
     println!("| slot put-if-absent (fsync) | {r:.0} | {bad} |");
     drop(rt);
-    composed(quick, budget)
+    composed(quick, budget)?;
+    println!();
+    // Provenance: hop sizes, lineage checks and a small economy (the full one:
+    // `dsm bench economy`).
+    if quick {
+        crate::economy::run(&[100, 1000], 10_000, 1)
+    } else {
+        crate::economy::run(&[1000], 100_000, 1)
+    }
 }
 
 /// DJTE emission proofs, vaults and dBTC deposit proofs (the detailed criterion benches are

@@ -4,6 +4,7 @@
 mod bench;
 mod btc_cmd;
 mod demo;
+mod economy;
 mod online_cmd;
 mod recovery_cmd;
 mod token_cmd;
@@ -339,6 +340,17 @@ enum Command {
         /// gets the amount back at once).
         #[arg(long, value_name = "AMOUNT")]
         max_amount: Option<String>,
+        /// Offline risk limit per sender: refuse (signed) a transfer that would make the
+        /// value received from that device and not yet settled at the storage nodes exceed
+        /// AMOUNT base units of its token. `dsm sync` settles received value and frees the
+        /// limit. `none` disables it.
+        #[arg(long, value_name = "AMOUNT|none", default_value = "1000000")]
+        max_unsettled: String,
+        /// Offline risk limit over all senders (per token): what this wallet can lose to
+        /// double spends before it syncs. New identities are free, so this total, not the
+        /// per-sender limit, is the real bound. `none` disables it.
+        #[arg(long, value_name = "AMOUNT|none", default_value = "10000000")]
+        max_unsettled_total: String,
     },
     /// Show balances (and amounts in flight).
     Balance,
@@ -402,6 +414,9 @@ enum Command {
         /// Shorter runs and smaller sizes (about 20 s; for a smoke check, not for figures).
         #[arg(long)]
         quick: bool,
+        /// A single part instead of the whole suite.
+        #[command(subcommand)]
+        part: Option<BenchPart>,
     },
     /// Run a narrated end-to-end demo in a temporary directory: a token issued under a
     /// policy, wallets, transfers over TCP and through a shared directory, a lost message
@@ -767,6 +782,28 @@ fn serve_node<S: dsm_node::store::NodeStore>(
     .map_err(|e| fail(e.to_string()))
 }
 
+/// Parts of `dsm bench` that run on their own.
+#[derive(Subcommand, Debug)]
+enum BenchPart {
+    /// The cost of value provenance in a circulating economy (PROTOCOL.md §5.6): hop sizes
+    /// and lineage-check times from real objects, then power-law payments between DEVICES
+    /// devices with re-issue off and on — hops and bytes per payment with a cold and a warm
+    /// cache, re-issue rate, parcels held, stored bytes per parcel — and, in the same run,
+    /// the naive alternative (the payer's whole causal past). 10^5 payments over 10^2, 10^3
+    /// and 10^4 devices take about a minute.
+    Economy {
+        /// Device counts to run, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
+        devices: Vec<usize>,
+        /// Payments per run.
+        #[arg(long, default_value_t = 100_000)]
+        transfers: usize,
+        /// Seed of the deterministic run.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -858,10 +895,22 @@ fn main() -> ExitCode {
             once,
             timeout,
             max_amount,
+            max_unsettled,
+            max_unsettled_total,
         } => transport.reach(link).and_then(|reach| match reach {
             Reach::Online => Err(usage("online transfers wait in this wallet's b0x: collect them with `dsm sync`")),
             Reach::Unspecified => Err(usage("choose where to receive: --tcp ADDR, --file DIR, --stdio, or --via KIND --at WHERE")),
-            Reach::Session(via) => wallet_cmd::receive(&ctx, &via, once, secs(timeout), max_amount.as_deref()),
+            Reach::Session(via) => wallet_cmd::receive(
+                &ctx,
+                &via,
+                once,
+                secs(timeout),
+                wallet_cmd::ReceiveLimits {
+                    max_amount: max_amount.as_deref(),
+                    max_unsettled: &max_unsettled,
+                    max_unsettled_total: &max_unsettled_total,
+                },
+            ),
         }),
         Command::Balance => wallet_cmd::balance(&ctx),
         Command::History => wallet_cmd::history(&ctx),
@@ -900,7 +949,15 @@ fn main() -> ExitCode {
             data,
             postgres,
         }) => node_serve(&listen, &data, postgres.as_deref()),
-        Command::Bench { quick } => bench::run(quick).map_err(|e| wallet_cmd::CliError {
+        Command::Bench { quick, part } => match part {
+            None => bench::run(quick),
+            Some(BenchPart::Economy {
+                devices,
+                transfers,
+                seed,
+            }) => economy::run(&devices, transfers, seed),
+        }
+        .map_err(|e| wallet_cmd::CliError {
             code: exit::FAILURE,
             msg: format!("benchmark failed: {e}"),
         }),

@@ -7,7 +7,7 @@ use dsm_core::crypto::SuiteId;
 use dsm_core::identity::DeviceId;
 use dsm_core::receipt::{verify_receipt_bytes, EmptyView, Receipt, MAX_RECEIPT_LEN};
 use dsm_core::tripwire::Equivocation;
-use dsm_protocol::session::{Completed, Refused, Session};
+use dsm_protocol::session::{Completed, RefusalReason, Refused, Session};
 use dsm_transport::apdu::{ApduCard, ApduReader};
 use dsm_transport::chunked::{ChunkOptions, ChunkedLink};
 use dsm_transport::packet::TcpPackets;
@@ -15,6 +15,7 @@ use dsm_transport::{tcp_dial, DirLink, Link, TcpListener};
 use dsm_wallet::driver::{run, Report, RunError};
 use dsm_wallet::keystore::{KdfParams, KeystoreError};
 use dsm_wallet::store::{RedbStore, StoreError};
+use dsm_wallet::wallet::ReceivePolicy;
 use dsm_wallet::{token, Contact, EntryKind, Wallet, WalletError, DEFAULT_TOKEN};
 use serde_json::json;
 use std::io::{IsTerminal, Write};
@@ -768,13 +769,29 @@ pub(crate) fn report_transfers(
         let t = token_name(w, &p.step.token);
         let id = p.commit().to_hex();
         let (human, dir) = if x.outgoing {
-            (format!("{} refused your transfer of {} {t} (signed refusal, reason {}); the amount is back in your balance", peer_name(w, &p.step.receiver), p.step.amount, x.refusal.refusal.reason), "released")
+            (format!("{} refused your transfer of {} {t} ({}; signed refusal); the amount is back in your balance", peer_name(w, &p.step.receiver), p.step.amount, reason_text(x.refusal.refusal.reason)), "released")
         } else {
-            (format!("refused {} {t} from {} (over this wallet's limit); signed refusal sent, nothing credited", p.step.amount, peer_name(w, &p.step.sender)), "refused")
+            (
+                format!(
+                    "refused {} {t} from {} ({}); signed refusal sent, nothing credited",
+                    p.step.amount,
+                    peer_name(w, &p.step.sender),
+                    reason_text(x.refusal.refusal.reason)
+                ),
+                "refused",
+            )
         };
         ctx.print(|o| writeln!(o, "{human}"), json!({"direction": dir, "amount": p.step.amount.0.to_string(), "token": t, "receipt": id, "reason": x.refusal.refusal.reason}))?;
     }
     Ok(())
+}
+
+/// A signed refusal's reason, for people (an unknown code is shown as a number).
+fn reason_text(code: u64) -> String {
+    match RefusalReason::from_code(code) {
+        Some(r) => r.describe().to_string(),
+        None => format!("reason {code}"),
+    }
 }
 
 pub(crate) fn incomplete(w: &Wallet, peer: &DeviceId, e: &RunError) -> CliError {
@@ -967,17 +984,38 @@ fn after_received(ctx: &Ctx, w: &mut Wallet, r: Report, once: bool, from: &str) 
     }
 }
 
-/// `dsm receive`. `max_amount`: refuse (signed) any single transfer above it.
-pub fn receive(
-    ctx: &Ctx,
-    via: &Via,
-    once: bool,
-    timeout: Duration,
-    max_amount: Option<&str>,
-) -> Res {
-    let max = max_amount.map(parse_amount).transpose()?;
+/// `dsm receive`'s limits, as typed.
+pub struct ReceiveLimits<'a> {
+    /// `--max-amount`: refuse (signed) any single transfer above it.
+    pub max_amount: Option<&'a str>,
+    /// `--max-unsettled`: per sender, or `none`.
+    pub max_unsettled: &'a str,
+    /// `--max-unsettled-total`: over all senders, or `none`.
+    pub max_unsettled_total: &'a str,
+}
+
+impl ReceiveLimits<'_> {
+    fn policy(&self) -> Res<ReceivePolicy> {
+        let limit = |s: &str| -> Res<Option<Amount>> {
+            if s.trim().eq_ignore_ascii_case("none") {
+                Ok(None)
+            } else {
+                parse_amount(s).map(Some)
+            }
+        };
+        Ok(ReceivePolicy {
+            max_per_transfer: self.max_amount.map(parse_amount).transpose()?,
+            max_unsettled_per_counterparty: limit(self.max_unsettled)?,
+            max_unsettled_total: limit(self.max_unsettled_total)?,
+        })
+    }
+}
+
+/// `dsm receive`.
+pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration, limits: ReceiveLimits) -> Res {
+    let policy = limits.policy()?;
     let mut w = ctx.open()?;
-    w.set_max_incoming(max);
+    w.set_receive_policy(policy)?;
     match via {
         Via::Tcp(addr) => {
             // Sessions idle longer than `timeout` are dropped, but the listener waits forever.

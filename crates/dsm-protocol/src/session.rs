@@ -97,7 +97,7 @@ pub trait Ledger {
     fn commit_stitch(&mut self, receipt: &Receipt) -> Result<(), LedgerError>;
     /// This device's policy: `Some(reason)` to refuse (with a signed refusal) a valid
     /// proposal addressed to it, e.g. one over its per-transfer limit.
-    fn refusal_reason(&self, proposal: &VerifiedProposal) -> Option<u64>;
+    fn refusal_reason(&self, proposal: &VerifiedProposal) -> Option<RefusalReason>;
     /// The signed refusal stored for the proposal with this commit (ours or the peer's).
     fn refusal_for(&self, proposal_commit: &Digest) -> Result<Option<SignedRefusal>, LedgerError>;
     /// Atomically: new head (kind REFUSE), tree leaf set to the release tip, refusal stored.
@@ -250,9 +250,64 @@ pub struct Completed {
     pub resumed: bool,
 }
 
-/// Refusal reason the session itself uses: the receiver cannot hold the credit (its
-/// balance would overflow or it holds the maximum number of tokens).
-pub const REFUSAL_CANNOT_HOLD: u64 = 2;
+/// Why a receiver signed a refusal: the `reason` field of a `Refusal` (PROTOCOL.md §12.3).
+/// One table for every wallet, so a code never means two things.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefusalReason {
+    /// The transfer is over the receiver's per-transfer limit.
+    OverLimit,
+    /// The receiver does not hold the token's policy.
+    UnknownToken,
+    /// The token's policy forbids this transfer (soulbound, allowlist).
+    TokenRules,
+    /// The receiver cannot hold the credit (its balance would overflow, or it holds the
+    /// maximum number of tokens). The session itself decides this one.
+    CannotHold,
+    /// Accepting would put the receiver over its limit of value received and not yet
+    /// settled, from this counterparty or in total (PROTOCOL.md §8.4).
+    OverExposure,
+}
+
+impl RefusalReason {
+    /// Every reason, in code order.
+    pub const ALL: [RefusalReason; 5] = [
+        RefusalReason::OverLimit,
+        RefusalReason::UnknownToken,
+        RefusalReason::TokenRules,
+        RefusalReason::CannotHold,
+        RefusalReason::OverExposure,
+    ];
+
+    /// The wire code.
+    pub const fn code(self) -> u64 {
+        match self {
+            RefusalReason::OverLimit => 1,
+            RefusalReason::UnknownToken => 2,
+            RefusalReason::TokenRules => 3,
+            RefusalReason::CannotHold => 4,
+            RefusalReason::OverExposure => 5,
+        }
+    }
+
+    /// The reason with this wire code (`None` for a code this version does not know; a
+    /// refusal is valid whatever its reason).
+    pub fn from_code(code: u64) -> Option<RefusalReason> {
+        RefusalReason::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// What it means, for people.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            RefusalReason::OverLimit => "over the receiver's per-transfer limit",
+            RefusalReason::UnknownToken => "the receiver does not hold this token's policy",
+            RefusalReason::TokenRules => "the token's policy forbids this transfer",
+            RefusalReason::CannotHold => "the receiver cannot hold the credit",
+            RefusalReason::OverExposure => {
+                "the receiver holds too much unsettled value (from you, or in total); retry after it syncs"
+            }
+        }
+    }
+}
 
 /// A transfer that ended in a signed refusal in this session.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -526,7 +581,7 @@ impl Session {
             // A credit this device can never take (its token list is full, the balance would
             // overflow) gets a signed refusal, so the sender is not locked forever.
             Err(BuildError::Refused(ReceiptError::Balance { .. })) => {
-                return self.refuse_proposal(p, &verified, REFUSAL_CANNOT_HOLD, ledger)
+                return self.refuse_proposal(p, &verified, RefusalReason::CannotHold, ledger)
             }
             Err(BuildError::Refused(_)) => return Ok(refuse_now(commit, RefusalCode::Busy)),
             Err(e) => return Err(e.into()),
@@ -551,11 +606,11 @@ impl Session {
         &mut self,
         p: &SignedProposal,
         verified: &VerifiedProposal,
-        reason: u64,
+        reason: RefusalReason,
         ledger: &mut dyn Ledger,
     ) -> Result<SessionMessage, SessionError> {
         let rnd = ledger.random();
-        let built = match refuse(&local(ledger), verified, reason, &rnd) {
+        let built = match refuse(&local(ledger), verified, reason.code(), &rnd) {
             Ok(b) => b,
             Err(BuildError::Refused(_)) => {
                 return Ok(refuse_now(*verified.commit(), RefusalCode::Busy))

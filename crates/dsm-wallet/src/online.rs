@@ -490,6 +490,8 @@ fn take_proposal(
             return Ok(false);
         }
     }
+    // Settled at the nodes before we answer: no offline risk, so no exposure limit applies.
+    wallet.note_settled_incoming(commit);
     let answer = mailbox::answer(wallet, p)?;
     if answer.retry_later() {
         report

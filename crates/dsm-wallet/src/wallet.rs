@@ -25,12 +25,28 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use thiserror::Error;
 
-/// Refusal reason: the transfer is over the receiver's per-transfer limit.
-pub const REFUSAL_OVER_LIMIT: u64 = 1;
-/// Refusal reason: the receiver does not hold the token's policy.
-pub const REFUSAL_UNKNOWN_TOKEN: u64 = 2;
-/// Refusal reason: the token's policy forbids this transfer (soulbound, allowlist).
-pub const REFUSAL_TOKEN_RULES: u64 = 3;
+pub use dsm_protocol::session::RefusalReason;
+
+/// What this device refuses to receive, with a signed refusal (PROTOCOL.md §8.4). Amounts
+/// are in each token's base units and apply to every token separately.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReceivePolicy {
+    /// Refuse any single transfer above this ([`RefusalReason::OverLimit`]).
+    pub max_per_transfer: Option<Amount>,
+    /// Refuse a transfer that would make the value received from its sender and not yet
+    /// settled exceed this ([`RefusalReason::OverExposure`]).
+    pub max_unsettled_per_counterparty: Option<Amount>,
+    /// Refuse a transfer that would make all value received and not yet settled exceed
+    /// this ([`RefusalReason::OverExposure`]). Fresh identities are free, so this total,
+    /// not the per-counterparty limit, is the real bound on what a receiver risks.
+    pub max_unsettled_total: Option<Amount>,
+}
+
+impl ReceivePolicy {
+    fn limits_exposure(&self) -> bool {
+        self.max_unsettled_per_counterparty.is_some() || self.max_unsettled_total.is_some()
+    }
+}
 
 #[path = "tokens.rs"]
 mod tokens;
@@ -279,8 +295,14 @@ pub struct Wallet {
     banned: HashSet<DeviceId>,
     /// Our proposals waiting for acceptance, by peer (mirrors the Pending table).
     pending: BTreeMap<DeviceId, SignedProposal>,
-    /// Policy: refuse (signed) any single incoming transfer above this amount.
-    max_incoming: Option<Amount>,
+    /// What this device refuses to receive (signed refusals).
+    receive_policy: ReceivePolicy,
+    /// Value received and not yet settled, by proposal commit: (token, sender, amount).
+    /// Kept only while the receive policy limits it (built from the history when set).
+    unsettled_in: Option<BTreeMap<Digest, (TokenId, DeviceId, Amount)>>,
+    /// Incoming proposals this wallet saw settled at the storage nodes before answering
+    /// them: they carry no offline risk, so they never count against the limits.
+    settled_at_nodes: HashSet<Digest>,
     /// A head-changing write failed: the disk may or may not hold it, so the in-memory
     /// head can no longer be trusted and nothing more is signed until the wallet is
     /// reopened (which reloads the head from the store).
@@ -477,7 +499,9 @@ impl Wallet {
             tree: SparseMerkleTree::new(),
             banned: HashSet::new(),
             pending: BTreeMap::new(),
-            max_incoming: None,
+            receive_policy: ReceivePolicy::default(),
+            unsettled_in: None,
+            settled_at_nodes: HashSet::new(),
             poisoned: false,
             witness_seq: 0,
             rng_override: None,
@@ -598,7 +622,9 @@ impl Wallet {
             tree,
             banned,
             pending,
-            max_incoming: None,
+            receive_policy: ReceivePolicy::default(),
+            unsettled_in: None,
+            settled_at_nodes: HashSet::new(),
             poisoned: false,
             witness_seq,
             rng_override: None,
@@ -624,7 +650,9 @@ impl Wallet {
             tree: self.tree.clone(),
             banned: self.banned.clone(),
             pending: self.pending.clone(),
-            max_incoming: self.max_incoming,
+            receive_policy: self.receive_policy,
+            unsettled_in: self.unsettled_in.clone(),
+            settled_at_nodes: self.settled_at_nodes.clone(),
             poisoned: self.poisoned,
             witness_seq: self.witness_seq,
             rng_override: self.rng_override,
@@ -657,10 +685,75 @@ impl Wallet {
         self.rng_override = Some((seed, 0));
     }
 
-    /// Sets this device's receiving policy: proposals for more than `limit` in one transfer
-    /// are answered with a signed refusal, which returns the amount to the sender.
+    /// Sets this device's receiving policy: proposals it breaks are answered with a signed
+    /// refusal, which returns the amount to the sender at once. With exposure limits, the
+    /// value received and not yet settled is read from the history now and kept up to date.
+    pub fn set_receive_policy(&mut self, policy: ReceivePolicy) -> Result<(), WalletError> {
+        self.unsettled_in = if policy.limits_exposure() {
+            let mut m = BTreeMap::new();
+            for e in self.history()? {
+                if e.kind != EntryKind::Received || e.settlement.as_deref() == Some("settled") {
+                    continue;
+                }
+                let bad = |what: &str| WalletError::Corrupt {
+                    what: "history",
+                    error: format!("a received line has no valid {what}"),
+                };
+                let commit = e
+                    .receipt
+                    .as_deref()
+                    .and_then(Digest::from_hex)
+                    .ok_or_else(|| bad("receipt id"))?;
+                let token = Digest::from_hex(&e.token)
+                    .map(TokenId)
+                    .ok_or_else(|| bad("token"))?;
+                let peer = e
+                    .peer
+                    .as_deref()
+                    .and_then(Digest::from_hex)
+                    .map(DeviceId)
+                    .ok_or_else(|| bad("peer"))?;
+                let amount = e
+                    .amount
+                    .parse::<u128>()
+                    .map(Amount)
+                    .map_err(|_| bad("amount"))?;
+                m.insert(commit, (token, peer, amount));
+            }
+            Some(m)
+        } else {
+            None
+        };
+        self.receive_policy = policy;
+        Ok(())
+    }
+
+    /// Sets only the per-transfer limit of the receive policy (see
+    /// [`Wallet::set_receive_policy`]).
     pub fn set_max_incoming(&mut self, limit: Option<Amount>) {
-        self.max_incoming = limit;
+        self.receive_policy.max_per_transfer = limit;
+    }
+
+    /// Value received and not yet settled, in `token`: `(from peer, in total)`. Zero when
+    /// the receive policy does not track it.
+    pub fn unsettled_incoming(&self, token: &TokenId, peer: &DeviceId) -> (Amount, Amount) {
+        let mut from_peer = 0u128;
+        let mut total = 0u128;
+        for (t, d, a) in self.unsettled_in.iter().flat_map(|m| m.values()) {
+            if t == token {
+                total = total.saturating_add(a.0);
+                if d == peer {
+                    from_peer = from_peer.saturating_add(a.0);
+                }
+            }
+        }
+        (Amount(from_peer), Amount(total))
+    }
+
+    /// Notes that the proposal with this commit is settled at the storage nodes (checked
+    /// by the caller before answering it): it never counts against the exposure limits.
+    pub fn note_settled_incoming(&mut self, commit: Digest) {
+        self.settled_at_nodes.insert(commit);
     }
 
     /// This device's id.
@@ -922,6 +1015,15 @@ impl Wallet {
             let mut b = Batch::new();
             b.put(Table::History, key.to_vec(), json(&entry));
             self.store.commit(&b)?;
+            // Settled value frees the exposure limit (a conflict never does).
+            if settlement == "settled" {
+                if let (Some(m), Some(c)) = (
+                    self.unsettled_in.as_mut(),
+                    entry.receipt.as_deref().and_then(Digest::from_hex),
+                ) {
+                    m.remove(&c);
+                }
+            }
         }
         Ok(())
     }
@@ -1338,6 +1440,11 @@ impl Ledger for Wallet {
         self.head = built.child_head.clone();
         self.tree
             .insert(*p.step.relationship.as_bytes(), built.child_tip.0);
+        if !self.settled_at_nodes.remove(&commit) {
+            if let Some(m) = self.unsettled_in.as_mut() {
+                m.insert(commit, (p.step.token, p.step.sender, p.step.amount));
+            }
+        }
         Ok(())
     }
 
@@ -1378,19 +1485,35 @@ impl Ledger for Wallet {
         Ok(())
     }
 
-    fn refusal_reason(&self, proposal: &VerifiedProposal) -> Option<u64> {
+    fn refusal_reason(&self, proposal: &VerifiedProposal) -> Option<RefusalReason> {
         let step = &proposal.signed().proposal.step;
         match self.rules.check_transfer(step) {
             Ok(()) => {}
             Err(dsm_token::source::TokenError::UnknownPolicy(_)) => {
-                return Some(REFUSAL_UNKNOWN_TOKEN)
+                return Some(RefusalReason::UnknownToken)
             }
-            Err(_) => return Some(REFUSAL_TOKEN_RULES),
+            Err(_) => return Some(RefusalReason::TokenRules),
         }
-        let amount = step.amount;
-        self.max_incoming
-            .filter(|max| amount > *max)
-            .map(|_| REFUSAL_OVER_LIMIT)
+        let policy = &self.receive_policy;
+        if policy.max_per_transfer.is_some_and(|max| step.amount > max) {
+            return Some(RefusalReason::OverLimit);
+        }
+        if self.unsettled_in.is_some()
+            && !self
+                .settled_at_nodes
+                .contains(&proposal.signed().proposal.commit())
+        {
+            let (from_peer, total) = self.unsettled_incoming(&step.token, &step.sender);
+            let over = |held: Amount, max: Option<Amount>| {
+                max.is_some_and(|m| held.checked_add(step.amount).is_none_or(|x| x > m))
+            };
+            if over(from_peer, policy.max_unsettled_per_counterparty)
+                || over(total, policy.max_unsettled_total)
+            {
+                return Some(RefusalReason::OverExposure);
+            }
+        }
+        None
     }
 
     fn refusal_for(&self, commit: &Digest) -> Result<Option<SignedRefusal>, LedgerError> {

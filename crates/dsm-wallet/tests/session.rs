@@ -408,7 +408,7 @@ fn a_receiver_that_cannot_hold_the_token_refuses_with_a_signature() {
     assert_eq!(ra.refused.len(), 1);
     assert_eq!(
         ra.refused[0].refusal.refusal.reason,
-        dsm_protocol::session::REFUSAL_CANNOT_HOLD
+        dsm_protocol::session::RefusalReason::CannotHold.code()
     );
     assert_eq!(dev(&a), 100);
     assert!(a.pending().unwrap().is_empty());

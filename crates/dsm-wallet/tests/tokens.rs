@@ -12,7 +12,7 @@ use dsm_transport::memory_pair;
 use dsm_wallet::driver::{run, Report};
 use dsm_wallet::emissions::{join, sync_emissions};
 use dsm_wallet::nodes::{NodeSet, Replication};
-use dsm_wallet::wallet::{REFUSAL_TOKEN_RULES, REFUSAL_UNKNOWN_TOKEN};
+use dsm_wallet::wallet::RefusalReason;
 use dsm_wallet::{EntryKind, Wallet};
 use std::time::Duration;
 
@@ -53,7 +53,10 @@ fn mint_transfer_burn_and_refusals_of_unknown_tokens() {
     // Carol does not: her wallet refuses with a signed refusal, the amount comes back.
     let (rd, _) = pay(&mut issuer, &mut carol, t, 50);
     assert_eq!(rd.refused.len(), 1);
-    assert_eq!(rd.refused[0].refusal.refusal.reason, REFUSAL_UNKNOWN_TOKEN);
+    assert_eq!(
+        rd.refused[0].refusal.refusal.reason,
+        RefusalReason::UnknownToken.code()
+    );
     assert_eq!(
         (issuer.balance(&t), carol.balance(&t)),
         (Amount(300), Amount::ZERO)
@@ -102,7 +105,10 @@ fn soulbound_tokens_are_refused_by_sender_and_receiver() {
     // A sender that skips its own check meets the receiver's refusal.
     let (rd, _) = pay(&mut issuer, &mut bob, t, 1);
     assert_eq!(rd.refused.len(), 1);
-    assert_eq!(rd.refused[0].refusal.refusal.reason, REFUSAL_TOKEN_RULES);
+    assert_eq!(
+        rd.refused[0].refusal.refusal.reason,
+        RefusalReason::TokenRules.code()
+    );
     assert_eq!(issuer.balance(&t), Amount(1));
 }
 
