@@ -310,6 +310,62 @@ fn receiver_limit_refuses_with_a_signed_refusal() {
         .code(4);
 }
 
+/// The offline risk limit: what a receiver holds unsettled from one sender is capped
+/// (`--max-unsettled`); over it, a signed refusal the sender's command explains; `none`
+/// lifts it; a bad value is a usage error. The defaults are shown in `--help`.
+#[test]
+fn receiver_exposure_limit_refuses_unsettled_value_over_it() {
+    let p = pair("100");
+    let receive_once = |limit: &str| {
+        let mut rx = std::process::Command::new(bin())
+            .env("DSM_HOME", &p.bob)
+            .env("DSM_PASSPHRASE", "test passphrase")
+            .args(["--json", "receive", "--tcp", "127.0.0.1:0", "--once"])
+            .args(["--max-unsettled", limit])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut out = BufReader::new(rx.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
+        let addr = serde_json::from_str::<serde_json::Value>(&line).unwrap()["listening"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // The reader stays open: the receiver reports what it received on stdout.
+        (rx, addr, out)
+    };
+    let (mut rx, addr, _out) = receive_once("30");
+    stdout(dsm(&p.alice).args(["send", "bob", "20", "--tcp", &addr]));
+    assert!(rx.wait().unwrap().success());
+    // 20 + 20 unsettled from alice is over 30: refused, alice keeps her 20.
+    let (mut rx, addr, _out) = receive_once("30");
+    dsm(&p.alice)
+        .args(["send", "bob", "20", "--tcp", &addr])
+        .assert()
+        .code(5)
+        .stdout(predicate::str::contains(
+            "bob refused your transfer of 20 DEV (the receiver holds too much unsettled value",
+        ));
+    assert!(rx.wait().unwrap().success());
+    assert_eq!((balance(&p.alice), balance(&p.bob)), (80, 20));
+    let (mut rx, addr, _out) = receive_once("none");
+    stdout(dsm(&p.alice).args(["send", "bob", "20", "--tcp", &addr]));
+    assert!(rx.wait().unwrap().success());
+    assert_eq!((balance(&p.alice), balance(&p.bob)), (60, 40));
+    dsm(&p.bob)
+        .args(["receive", "--tcp", "127.0.0.1:0", "--max-unsettled", "lots"])
+        .assert()
+        .code(4);
+    dsm(&p.bob)
+        .args(["receive", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("[default: 1000000]"))
+        .stdout(predicate::str::contains("[default: 10000000]"));
+}
+
 /// Two processes whose stdin/stdout are cross-connected (as `socat` or `ssh` would): the
 /// session runs over the pipes, the reports go to stderr.
 #[test]
