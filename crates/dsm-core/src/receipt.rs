@@ -269,6 +269,10 @@ pub enum ReceiptError {
     /// recovery (PROTOCOL.md §20), and its successor speaks for the identity now.
     #[error("device {0} was tombstoned by its identity's recovery and is refused; deal with its successor")]
     Tombstoned(DeviceId),
+    /// Step 9: the verifier's memory could not be read (e.g. a store failure). Nothing is
+    /// accepted on a view that cannot answer: a failure refuses, never accepts.
+    #[error("the verifier's memory could not be read ({0}); nothing was accepted — retry when the store works")]
+    View(ViewError),
     /// Step 9: the verifier already saw a different successor of this party's parent head:
     /// together with the stored statement this is equivocation evidence.
     #[error("{party:?}: parent head already has another successor ({existing})")]
@@ -290,36 +294,55 @@ pub enum ReceiptError {
 /// Tripwire ban read. Implemented by wallets over their stores; [`EmptyView`] knows nothing.
 pub trait ChainView {
     /// True if the verifier holds an equivocation proof against `device`.
-    fn is_equivocator(&self, device: &DeviceId) -> bool;
+    fn is_equivocator(&self, device: &DeviceId) -> Result<bool, ViewError>;
     /// True if the verifier holds a verified tombstone for `device` (PROTOCOL.md §20): the
     /// device was replaced by recovery and nothing it signs is taken any more.
-    fn is_tombstoned(&self, device: &DeviceId) -> bool {
-        let _ = device;
-        false
-    }
+    fn is_tombstoned(&self, device: &DeviceId) -> Result<bool, ViewError>;
     /// The successor of `parent` in `device`'s chain, if the verifier saw one.
-    fn head_successor(&self, device: &DeviceId, parent: &HeadDigest) -> Option<HeadDigest>;
+    fn head_successor(
+        &self,
+        device: &DeviceId,
+        parent: &HeadDigest,
+    ) -> Result<Option<HeadDigest>, ViewError>;
     /// The child of `parent` on `relationship`, if the verifier saw one.
     fn tip_successor(
         &self,
         relationship: &RelationshipKey,
         parent: &TipDigest,
-    ) -> Option<TipDigest>;
+    ) -> Result<Option<TipDigest>, ViewError>;
 }
+
+/// A [`ChainView`] that could not answer. Every check that meets one refuses
+/// ([`ReceiptError::View`]): the methods have no defaults and no "unknown" answer, so a
+/// view that forgets a question or fails to read its store never accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Error)]
+#[error("{0}")]
+pub struct ViewError(pub String);
 
 /// A view that has seen nothing: only the stateless checks apply.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EmptyView;
 
 impl ChainView for EmptyView {
-    fn is_equivocator(&self, _: &DeviceId) -> bool {
-        false
+    fn is_equivocator(&self, _: &DeviceId) -> Result<bool, ViewError> {
+        Ok(false)
     }
-    fn head_successor(&self, _: &DeviceId, _: &HeadDigest) -> Option<HeadDigest> {
-        None
+    fn is_tombstoned(&self, _: &DeviceId) -> Result<bool, ViewError> {
+        Ok(false)
     }
-    fn tip_successor(&self, _: &RelationshipKey, _: &TipDigest) -> Option<TipDigest> {
-        None
+    fn head_successor(
+        &self,
+        _: &DeviceId,
+        _: &HeadDigest,
+    ) -> Result<Option<HeadDigest>, ViewError> {
+        Ok(None)
+    }
+    fn tip_successor(
+        &self,
+        _: &RelationshipKey,
+        _: &TipDigest,
+    ) -> Result<Option<TipDigest>, ViewError> {
+        Ok(None)
     }
 }
 
@@ -466,13 +489,16 @@ fn check_view(
     parent: &HeadDigest,
     child: &DeviceHead,
 ) -> Result<bool, ReceiptError> {
-    if view.is_equivocator(device) {
+    if view.is_equivocator(device).map_err(ReceiptError::View)? {
         return Err(ReceiptError::Equivocator(*device));
     }
-    if view.is_tombstoned(device) {
+    if view.is_tombstoned(device).map_err(ReceiptError::View)? {
         return Err(ReceiptError::Tombstoned(*device));
     }
-    match view.head_successor(device, parent) {
+    match view
+        .head_successor(device, parent)
+        .map_err(ReceiptError::View)?
+    {
         None => Ok(false),
         Some(existing) if existing == child.digest() => Ok(true),
         Some(existing) => Err(ReceiptError::HeadConsumed { party, existing }),
@@ -497,7 +523,10 @@ fn check_tip_view(
     step: &RelationshipStep,
     child_tip: &TipDigest,
 ) -> Result<(), ReceiptError> {
-    match view.tip_successor(&step.relationship, &step.parent_tip) {
+    match view
+        .tip_successor(&step.relationship, &step.parent_tip)
+        .map_err(ReceiptError::View)?
+    {
         Some(existing) if existing != *child_tip => Err(ReceiptError::TipConsumed { existing }),
         _ => Ok(()),
     }
@@ -995,19 +1024,22 @@ pub trait SourceVerifier {
     ) -> Result<(), String>;
 
     /// `Ok` when the token layer allows this transfer step (e.g. not a soulbound token);
-    /// called for every receipt of the segment. Allows everything by default.
-    fn check_transfer(&mut self, step: &RelationshipStep) -> Result<(), String> {
-        let _ = step;
-        Ok(())
-    }
+    /// called for every receipt of the segment. No default: an implementation says what
+    /// it allows.
+    fn check_transfer(&mut self, step: &RelationshipStep) -> Result<(), String>;
 }
 
-/// Refuses every source: the verifier of a segment that must contain only transfers.
+/// Refuses every source: the verifier of a segment that must contain only transfers. It
+/// judges no token rule, so every transfer passes its `check_transfer` (core's own checks
+/// still apply); use the token layer's verifier for token rules.
 pub struct NoSources;
 
 impl SourceVerifier for NoSources {
     fn verify_source(&mut self, _: &DeviceHead, _: &DeviceHead, _: &[u8]) -> Result<(), String> {
         Err("allocation and burn heads need a token-layer source verifier".into())
+    }
+    fn check_transfer(&mut self, _: &RelationshipStep) -> Result<(), String> {
+        Ok(())
     }
 }
 

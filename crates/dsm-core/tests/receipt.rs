@@ -590,3 +590,63 @@ fn a_chain_segment_proves_where_a_balance_came_from() {
         SegmentError::Receipt { index: 1, .. }
     ));
 }
+
+/// A view that cannot answer one question (as a wallet whose store fails a read).
+struct FailingView {
+    fails: &'static str,
+}
+
+impl ChainView for FailingView {
+    fn is_equivocator(&self, _: &dsm_core::identity::DeviceId) -> Result<bool, ViewError> {
+        self.answer("equivocator", false)
+    }
+    fn is_tombstoned(&self, _: &dsm_core::identity::DeviceId) -> Result<bool, ViewError> {
+        self.answer("tombstoned", false)
+    }
+    fn head_successor(
+        &self,
+        _: &dsm_core::identity::DeviceId,
+        _: &HeadDigest,
+    ) -> Result<Option<HeadDigest>, ViewError> {
+        self.answer("head", None)
+    }
+    fn tip_successor(
+        &self,
+        _: &RelationshipKey,
+        _: &TipDigest,
+    ) -> Result<Option<TipDigest>, ViewError> {
+        self.answer("tip", None)
+    }
+}
+
+impl FailingView {
+    fn answer<T>(&self, q: &str, ok: T) -> Result<T, ViewError> {
+        if q == self.fails {
+            Err(ViewError(format!("{q}: disk error")))
+        } else {
+            Ok(ok)
+        }
+    }
+}
+
+/// A verifier whose memory fails to answer any one of the four questions refuses (fail
+/// closed): a store failure never reads as "nothing seen".
+#[test]
+fn a_view_that_cannot_answer_refuses() {
+    let (_, _, r, _) = setup(SuiteId::MlDsa65);
+    for q in ["equivocator", "tombstoned", "head", "tip"] {
+        let err = verify_receipt(&r, &FailingView { fails: q }).unwrap_err();
+        assert_eq!(
+            err,
+            ReceiptError::View(ViewError(format!("{q}: disk error"))),
+            "{q}"
+        );
+        assert_eq!(
+            verify_proposal(&r.proposal, &FailingView { fails: q }).unwrap_err(),
+            err,
+            "{q}"
+        );
+    }
+    // The same receipt verifies when the view answers.
+    verify_receipt(&r, &FailingView { fails: "none" }).unwrap();
+}

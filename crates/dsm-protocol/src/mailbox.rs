@@ -31,7 +31,7 @@ pub fn offer(
     if *peer == ledger.identity().device_id() {
         return Err(SessionError::NotForMe);
     }
-    if ledger.view().is_equivocator(peer) {
+    if ledger.view().is_equivocator(peer)? {
         return Err(SessionError::Equivocator(*peer));
     }
     if ledger.pending_to(peer)?.is_some() {

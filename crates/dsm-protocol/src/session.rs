@@ -62,6 +62,14 @@ pub enum LedgerError {
     NotAllowed(String),
 }
 
+impl From<dsm_core::receipt::ViewError> for SessionError {
+    /// The device's view could not be read: the session stops (fails closed) as on any
+    /// store failure.
+    fn from(e: dsm_core::receipt::ViewError) -> Self {
+        SessionError::Ledger(LedgerError::Store(e.0))
+    }
+}
+
 /// A device's committed state, as the session needs it. The wallet implements it over its
 /// store; every `commit_*` is one atomic, durable write that either fully happens or not at
 /// all, and must refuse (with [`LedgerError::HeadMoved`]) a change built on a head that is
@@ -535,7 +543,7 @@ impl Session {
         for w in &hello.witnessed {
             ledger.witness(w)?;
         }
-        if ledger.view().is_equivocator(&them) {
+        if ledger.view().is_equivocator(&them)? {
             return Err(SessionError::Equivocator(them));
         }
         Ok(them)

@@ -104,7 +104,8 @@ pub fn resolve(
                 Anchor::Conflict { acks, .. } if acks >= quorum => (Some(acks), true),
                 Anchor::Conflict { existing, .. } => {
                     let other = VaultResolution::from_bytes(&existing).map_err(|e| refuse(e.to_string()))?;
-                    w.observe_vault_resolution(&other).ok();
+                    // Recorded (a store failure stops here); conflicting or not, ours lost.
+                    w.observe_vault_resolution(&other)?;
                     return Err(refuse(format!(
                         "vault {} is already resolved at the storage nodes by its {} branch",
                         &info.id.to_hex()[..16],
@@ -139,7 +140,7 @@ pub fn sync_vault(
     if let Some(b) = bytes {
         if is_resolution_of(id)(&b) {
             let r = VaultResolution::from_bytes(&b).expect("checked above");
-            let _ = w.observe_vault_resolution(&r);
+            w.observe_vault_resolution(&r)?;
         }
     }
     let info = w.vaults()?.into_iter().find(|v| v.id == *id);

@@ -37,6 +37,12 @@ impl From<LedgerError> for OnlineError {
     }
 }
 
+impl From<dsm_core::receipt::ViewError> for OnlineError {
+    fn from(e: dsm_core::receipt::ViewError) -> Self {
+        OnlineError::Session(e.into())
+    }
+}
+
 /// What the anchor slots say about one signed head transition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Settlement {
@@ -330,7 +336,7 @@ fn pull_evidence(
                 match EquivocationProof::verify_bytes(&bytes) {
                     Ok((_, what)) => {
                         let device = what.device();
-                        if !wallet.is_equivocator(&device) {
+                        if !wallet.is_equivocator(&device)? {
                             wallet.import_evidence(&bytes)?;
                             report.learned.push(device);
                         }
@@ -449,7 +455,7 @@ fn take_proposal(
             .push(format!("transfer {commit} is addressed to another device"));
         return Ok(true);
     }
-    if wallet.is_tombstoned(&p.proposal.step.sender) {
+    if wallet.is_tombstoned(&p.proposal.step.sender)? {
         report.dropped.push(format!(
             "transfer {commit} comes from a device its identity tombstoned (lost or stolen); \
              refused"

@@ -79,10 +79,17 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
                 })?;
         }
     }
+    // Everything below was stored only after it was checked: a record that no longer
+    // decodes or verifies is damage, and the wallet refuses to open rather than forget it
+    // (forgetting a conflict or a payment would accept value it must refuse).
+    let corrupt = |what: &'static str| move |e: String| WalletError::Corrupt { what, error: e };
     for (_, v) in store.scan(Table::VaultResolutions)? {
-        if let Ok(r) = dsm_token::vault::VaultResolution::from_bytes(&v) {
-            // Stored only after checking; a conflict found now is recorded in `rules`.
-            let _ = rules.observe_resolution(&r);
+        let r = dsm_token::vault::VaultResolution::from_bytes(&v)
+            .map_err(|e| corrupt("vault resolution")(e.to_string()))?;
+        match rules.observe_resolution(&r) {
+            // A conflict found now is recorded in `rules`: that is the point.
+            Ok(_) | Err(TokenError::VaultConflict(_)) => {}
+            Err(e) => return Err(corrupt("vault resolution")(e.to_string())),
         }
     }
     let mut payments = Vec::new();
@@ -94,9 +101,10 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
             continue;
         }
         if k.starts_with(b"withdrawal-paid:") {
-            if let Ok(p) = dsm_token::dbtc::WithdrawalPayment::from_bytes(&v) {
-                payments.push(p);
-            }
+            payments.push(
+                dsm_token::dbtc::WithdrawalPayment::from_bytes(&v)
+                    .map_err(|e| corrupt("withdrawal payment")(e.to_string()))?,
+            );
             continue;
         }
         if k.starts_with(MINT_CONFLICT_PREFIX) {
@@ -113,9 +121,11 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
             continue;
         }
         if k.starts_with(b"vault-conflict:") {
-            if let Ok(c) = dsm_token::vault::VaultConflict::from_bytes(&v) {
-                let _ = rules.import_vault_conflict(&c);
-            }
+            let c = dsm_token::vault::VaultConflict::from_bytes(&v)
+                .map_err(|e| corrupt("vault conflict")(e.to_string()))?;
+            rules
+                .import_vault_conflict(&c)
+                .map_err(|e| corrupt("vault conflict")(e.to_string()))?;
         }
     }
     for (_, v) in store.scan(Table::Sources)? {
@@ -130,7 +140,11 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
     }
     // Payments after the refunds they may contradict (a contradiction is the keeper's).
     for p in &payments {
-        let _ = rules.observe_payment(p);
+        match rules.observe_payment(p) {
+            // The keeper's equivocation is recorded; the payment stands.
+            Ok(_) | Err(TokenError::KeeperEquivocation) => {}
+            Err(e) => return Err(corrupt("withdrawal payment")(e.to_string())),
+        }
     }
     Ok(rules)
 }
@@ -313,7 +327,7 @@ impl Wallet {
 
     /// [`Wallet::apply_source`] with `extra` writes committed in the same batch (e.g. an
     /// issuer's next mint sequence number, so a crash can never reuse one).
-    fn apply_source_with(
+    pub(super) fn apply_source_with(
         &mut self,
         proof: SourceProof,
         amount: Amount,

@@ -17,6 +17,15 @@ use dsm_token::vault::{
 };
 use sha2::Digest as _;
 
+/// What a resolution seen elsewhere told this wallet about its vault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VaultSeen {
+    /// It is the vault's only resolution seen (or the same one again).
+    Consistent(Digest),
+    /// It differs from one seen before: the vault's value is refused from now on.
+    Conflict(Digest),
+}
+
 /// Where a vault stands, as this device knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VaultStatus {
@@ -254,17 +263,21 @@ impl Wallet {
             source: Source::VaultResolve(Box::new(r)),
             allowlist: None,
         };
-        self.apply_source(proof, amount, kind)?;
+        // The resolution is stored in the head's own batch: a crash leaves both or neither.
         let mut b = Batch::new();
         b.put(Table::VaultResolutions, id.as_bytes().to_vec(), bytes)
             .delete(Table::Meta, pending_key(&id));
-        self.store.commit(&b)?;
+        self.apply_source_with(proof, amount, kind, b)?;
         Ok(amount)
     }
 
-    /// Records a resolution seen elsewhere (e.g. at the storage nodes). A different one
-    /// than seen before makes the vault conflicted. Returns the vault id.
-    pub fn observe_vault_resolution(&mut self, r: &VaultResolution) -> Result<Digest, WalletError> {
+    /// Records a resolution seen elsewhere (e.g. at the storage nodes): a different one than
+    /// seen before makes the vault conflicted (and keeps the proof). A resolution that does
+    /// not verify, or a store failure, is an error — never silently ignored.
+    pub fn observe_vault_resolution(
+        &mut self,
+        r: &VaultResolution,
+    ) -> Result<VaultSeen, WalletError> {
         let id = TokenRules::check_resolution(r)?;
         let stored = self.store.get(Table::VaultResolutions, id.as_bytes())?;
         let result = self.rules.observe_resolution(r);
@@ -287,8 +300,11 @@ impl Wallet {
             Some(_) => {}
         }
         self.store.commit(&b)?;
-        result?;
-        Ok(id)
+        match result {
+            Ok(_) => Ok(VaultSeen::Consistent(id)),
+            Err(dsm_token::source::TokenError::VaultConflict(id)) => Ok(VaultSeen::Conflict(id)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The conflict proof this wallet holds for vault `id`, if it was resolved twice.

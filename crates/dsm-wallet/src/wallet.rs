@@ -15,7 +15,7 @@ use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisCeremon
 use dsm_core::receipt::{
     verify_proposal, BuiltAcceptance, BuiltProposal, BuiltRefusal, BuiltRelease, ChainView,
     EmptyView, Receipt, SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal,
-    VerifiedRefusal,
+    VerifiedRefusal, ViewError,
 };
 use dsm_core::smt::SparseMerkleTree;
 use dsm_core::tags::Tag;
@@ -55,7 +55,7 @@ pub use tokens::{EmissionSync, MintOutcome, TokenInfo};
 pub mod recovery;
 #[path = "vaults.rs"]
 mod vaults;
-pub use vaults::{VaultInfo, VaultStatus, WitnessMaterial};
+pub use vaults::{VaultInfo, VaultSeen, VaultStatus, WitnessMaterial};
 
 /// The token a fresh wallet knows by name: the dev-faucet token.
 pub const DEFAULT_TOKEN: &str = "DEV";
@@ -1282,25 +1282,40 @@ fn json<T: Serialize>(v: &T) -> Vec<u8> {
 }
 
 impl ChainView for Wallet {
-    fn is_equivocator(&self, device: &DeviceId) -> bool {
-        self.banned.contains(device)
+    fn is_equivocator(&self, device: &DeviceId) -> Result<bool, ViewError> {
+        Ok(self.banned.contains(device))
     }
-    fn is_tombstoned(&self, device: &DeviceId) -> bool {
-        self.tombstoned.contains(device)
+    fn is_tombstoned(&self, device: &DeviceId) -> Result<bool, ViewError> {
+        Ok(self.tombstoned.contains(device))
     }
-    fn head_successor(&self, device: &DeviceId, parent: &HeadDigest) -> Option<HeadDigest> {
-        // A store failure here must not let a double spend through: the caller treats an
-        // unreadable witness as "unknown", and the store failing at the commit that follows
-        // aborts the session anyway.
+    fn head_successor(
+        &self,
+        device: &DeviceId,
+        parent: &HeadDigest,
+    ) -> Result<Option<HeadDigest>, ViewError> {
+        // A store failure refuses (never "no successor seen"): otherwise an unreadable
+        // witness would let a double spend through.
         let bytes = self
             .store
             .get(Table::Witness, &witness_key(device, parent))
-            .ok()??;
-        let child: [u8; 32] = bytes.get(..32)?.try_into().ok()?;
-        Some(HeadDigest(Digest(child)))
+            .map_err(|e| ViewError(format!("the witness index could not be read: {e}")))?;
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let child: [u8; 32] = bytes
+            .get(..32)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| ViewError("a witness record is damaged".into()))?;
+        Ok(Some(HeadDigest(Digest(child))))
     }
-    fn tip_successor(&self, _: &RelationshipKey, _: &TipDigest) -> Option<TipDigest> {
-        None
+    fn tip_successor(
+        &self,
+        _: &RelationshipKey,
+        _: &TipDigest,
+    ) -> Result<Option<TipDigest>, ViewError> {
+        // The wallet indexes heads, not tips: a tip fork is caught as a head fork (every
+        // consumption of a tip is also a successor of the signer's head).
+        Ok(None)
     }
 }
 

@@ -195,7 +195,10 @@ fn an_offline_double_resolution_is_detected() {
         <dsm_token::vault::VaultResolution as dsm_core::codec::Canonical>::from_bytes(&bytes)
             .unwrap()
     };
-    assert!(bob.observe_vault_resolution(&theirs).is_err());
+    assert_eq!(
+        bob.observe_vault_resolution(&theirs).unwrap(),
+        dsm_wallet::wallet::VaultSeen::Conflict(id)
+    );
     assert!(matches!(
         bob.vaults().unwrap()[0].status,
         VaultStatus::Conflict

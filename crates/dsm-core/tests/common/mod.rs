@@ -8,7 +8,7 @@ use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisCeremony};
 use dsm_core::receipt::{
     accept, propose, verify_proposal, verify_receipt, ChainView, LocalDevice, Receipt,
-    SignedProposal,
+    SignedProposal, ViewError,
 };
 use dsm_core::smt::SparseMerkleTree;
 use dsm_core::tags::Tag;
@@ -103,14 +103,25 @@ pub struct MemoryView {
 }
 
 impl ChainView for MemoryView {
-    fn is_equivocator(&self, d: &DeviceId) -> bool {
-        self.banned.contains(d)
+    fn is_equivocator(&self, d: &DeviceId) -> Result<bool, ViewError> {
+        Ok(self.banned.contains(d))
     }
-    fn head_successor(&self, d: &DeviceId, p: &HeadDigest) -> Option<HeadDigest> {
-        self.heads.get(&(*d, *p)).copied()
+    fn is_tombstoned(&self, _: &DeviceId) -> Result<bool, ViewError> {
+        Ok(false)
     }
-    fn tip_successor(&self, r: &RelationshipKey, p: &TipDigest) -> Option<TipDigest> {
-        self.tips.get(&(*r, *p)).copied()
+    fn head_successor(
+        &self,
+        d: &DeviceId,
+        p: &HeadDigest,
+    ) -> Result<Option<HeadDigest>, ViewError> {
+        Ok(self.heads.get(&(*d, *p)).copied())
+    }
+    fn tip_successor(
+        &self,
+        r: &RelationshipKey,
+        p: &TipDigest,
+    ) -> Result<Option<TipDigest>, ViewError> {
+        Ok(self.tips.get(&(*r, *p)).copied())
     }
 }
 
