@@ -360,7 +360,7 @@ pub fn quantiles<T: Copy + Ord + Default>(v: &mut [T]) -> (T, T, T) {
 
 struct Roots;
 impl RootVerifier for Roots {
-    fn verify_root(&mut self, s: &[u8]) -> Result<RootFacts, String> {
+    fn verify_root(&mut self, s: &[u8], _: Option<&DeviceId>) -> Result<RootFacts, String> {
         // The benchmark's roots: 32-byte once-key ‖ 32-byte holder ‖ u64be(amount).
         if s.len() != 72 {
             return Err("not a benchmark root".into());

@@ -62,9 +62,16 @@ pub struct RootFacts {
 /// understands them (`dsm_token::source::TokenRules`). No default: a verifier that cannot
 /// judge a root must refuse it.
 pub trait RootVerifier {
-    /// Verifies `source` (authority, proofs, conditions) and says what it created. Whether
-    /// the once-key was used before is the caller's question (settlement, §5.6).
-    fn verify_root(&mut self, source: &[u8]) -> Result<RootFacts, String>;
+    /// Verifies `source` (authority, proofs, conditions) and says what it created.
+    /// `holder` is the device the lineage says received it (the first hop's signer), when
+    /// there is a hop: a source that only commits to its recipient (a Bitcoin deposit) is
+    /// checked against it, and every source must name that device. Whether the once-key was
+    /// used before is the caller's question (settlement, §5.6).
+    fn verify_root(
+        &mut self,
+        source: &[u8],
+        holder: Option<&DeviceId>,
+    ) -> Result<RootFacts, String>;
 }
 
 /// The id of the root parcel a source creates: `H(ParcelRoot, once_key, source)`.
@@ -375,7 +382,10 @@ pub fn verify_lineage(
 ) -> Result<VerifiedLineage, LineageError> {
     let (mut cur, root_once) = match &lineage.start {
         LineageStart::Root(source) => {
-            let f = roots.verify_root(source).map_err(LineageError::Root)?;
+            let first = lineage.hops.first().map(|h| h.statement.holder);
+            let f = roots
+                .verify_root(source, first.as_ref())
+                .map_err(LineageError::Root)?;
             let parcel = Parcel {
                 id: root_id(&f.once_key, source),
                 token: f.token,

@@ -63,7 +63,7 @@ impl Dev {
 struct TestRoots;
 
 impl RootVerifier for TestRoots {
-    fn verify_root(&mut self, s: &[u8]) -> Result<RootFacts, String> {
+    fn verify_root(&mut self, s: &[u8], _: Option<&DeviceId>) -> Result<RootFacts, String> {
         if s.len() != 112 {
             return Err("not a test source".into());
         }

@@ -25,6 +25,7 @@ use dsm_core::chain::{Amount, DeviceHead, RelationshipStep, TokenId, TransitionK
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::DeviceId;
+use dsm_core::parcel::{RootFacts, RootVerifier};
 use dsm_core::receipt::SourceVerifier;
 use dsm_core::smt::{SmtProof, SparseMerkleTree};
 use dsm_core::tags::Tag;
@@ -364,6 +365,10 @@ pub enum TokenError {
         /// The lower sequence number of the held conflict.
         from: u64,
     },
+    /// The source moves value that already exists (a burn, a vault lock or resolution, a
+    /// withdrawal or its refund): it continues a lineage and cannot start one.
+    #[error("this source moves existing value: it continues a lineage and cannot be its root")]
+    NotARoot,
     /// This vault was resolved differently before (or a conflict proof is held): its value
     /// is refused.
     #[error("vault {0} has two different resolutions; its value is refused")]
@@ -907,6 +912,82 @@ impl TokenRules {
     /// True when `vault` is known to be resolved twice.
     pub fn is_conflicted(&self, vault: &Digest) -> bool {
         self.conflicted.contains(vault)
+    }
+}
+
+impl TokenRules {
+    /// What a source creates, as the root of a lineage (PROTOCOL.md §5.6): its once-key,
+    /// token, amount and holder. Only sources that create value are roots — an initial
+    /// line, an issuer mint, a won emission, a Bitcoin deposit; everything else continues a
+    /// lineage (`NotARoot`). `holder` is the device the lineage says received it: a deposit
+    /// (which only commits to its recipient) is checked against it, and every root must
+    /// name it (`WrongTarget`). Stateless apart from the policies and verified emission
+    /// states held; whether the once-key was used is settlement's question.
+    pub fn root_facts(
+        &self,
+        proof: &SourceProof,
+        holder: Option<&DeviceId>,
+    ) -> Result<RootFacts, TokenError> {
+        let token = proof.token();
+        let p = self
+            .policies
+            .get(&token)
+            .ok_or(TokenError::UnknownPolicy(token))?;
+        let once_key = proof.once_key()?;
+        let (to, amount) = match &proof.source {
+            Source::Initial(c) => {
+                let line = p
+                    .initial
+                    .get(c.index as usize)
+                    .ok_or(TokenError::NoSuchAllocation)?;
+                (line.device, line.amount)
+            }
+            Source::Mint(m) => {
+                verify_mint(p, m)?;
+                (m.statement.recipient, m.statement.amount)
+            }
+            Source::Emission(e) => {
+                let digest = e.state.digest();
+                if !self.states.get(&token).is_some_and(|s| s.contains(&digest)) {
+                    return Err(TokenError::UnknownEmissionState(digest));
+                }
+                verify_step(p, &e.state, &e.step, true)?
+                    .winner
+                    .ok_or(TokenError::WrongTarget)?
+            }
+            Source::BtcDeposit(m) => {
+                let h = holder.ok_or(TokenError::WrongTarget)?;
+                let (_, sats) = self.check_deposit(p, h, m)?;
+                (*h, sats)
+            }
+            Source::Burn(_)
+            | Source::VaultLock(_)
+            | Source::VaultResolve(_)
+            | Source::WithdrawRequest(_)
+            | Source::WithdrawRefund(_) => return Err(TokenError::NotARoot),
+        };
+        if holder.is_some_and(|h| *h != to) {
+            return Err(TokenError::WrongTarget);
+        }
+        self.holder_allowed(p, &to, proof.allowlist.as_ref())?;
+        Ok(RootFacts {
+            once_key,
+            token,
+            amount,
+            holder: to,
+        })
+    }
+}
+
+impl RootVerifier for TokenRules {
+    fn verify_root(
+        &mut self,
+        source: &[u8],
+        holder: Option<&DeviceId>,
+    ) -> Result<RootFacts, String> {
+        let proof =
+            SourceProof::from_bytes(source).map_err(|e| TokenError::Malformed(e).to_string())?;
+        self.root_facts(&proof, holder).map_err(|e| e.to_string())
     }
 }
 

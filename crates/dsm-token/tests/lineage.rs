@@ -1,0 +1,187 @@
+//! Lineages rooted in real token sources (PROTOCOL.md §5.6, §17.3): `TokenRules` is the
+//! `RootVerifier` of `dsm_core::parcel::verify_lineage`. A lineage from a real mint through
+//! real ML-DSA hops verifies; a fabricated root (a mint no issuer signed, over the cap, for
+//! another device) and a source that only moves value are refused; two encodings of one
+//! source are two root ids with one once-key.
+
+mod common;
+use common::*;
+use dsm_core::chain::Amount;
+use dsm_core::codec::Canonical;
+use dsm_core::hash::Digest;
+use dsm_core::parcel::*;
+use dsm_token::authority::AuthorityError;
+use dsm_token::policy::{BurnRule, InitialAllocation};
+use dsm_token::source::{InitialClaim, Source, SourceProof, TokenError, TokenRules};
+use std::collections::HashMap;
+
+/// `from` consumes `input` into `outputs` (device, amount), signed.
+fn hop(from: &Device, input: ParcelId, outputs: &[(&Device, u128)], rest: u8) -> Hop {
+    let mut outputs: Vec<ParcelOutput> = outputs
+        .iter()
+        .map(|(d, a)| ParcelOutput {
+            input: 0,
+            to: d.id(),
+            amount: Amount(*a),
+        })
+        .collect();
+    outputs.sort_by_key(|o| o.to);
+    let statement = ParcelStatement {
+        holder: from.id(),
+        inputs: vec![input],
+        outputs,
+    };
+    let rest = Digest([rest; 32]);
+    let commit = transfer_commit(&statement.digest(), &rest);
+    Hop {
+        statement,
+        rest,
+        signature: from.key.sign(commit.as_bytes(), &[rest.0[0]; 32]).unwrap(),
+    }
+}
+
+fn output_to(h: &Hop, d: &Device) -> ParcelId {
+    let i = h
+        .statement
+        .outputs
+        .iter()
+        .position(|o| o.to == d.id())
+        .unwrap();
+    h.output_ids()[i]
+}
+
+fn root_of(proof: &SourceProof) -> ParcelId {
+    root_id(&proof.once_key().unwrap(), &proof.to_bytes())
+}
+
+#[test]
+fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
+    let mut c = 0;
+    let (i0, i1, i2) = (Device::new(1), Device::new(2), Device::new(3));
+    let (alice, bob, carol) = (Device::new(4), Device::new(5), Device::new(6));
+    let p = fungible("GOLD", &[&i0, &i1, &i2], 2, 10_000, BurnRule::Holder);
+    let mut rules = TokenRules::new();
+    rules.add_policy(p.clone()).unwrap();
+    let minted = mint(&p, 0, 0, 1_000, &alice, &[(0, &i0), (1, &i1)], &mut c);
+    let root = root_of(&minted);
+    let h1 = hop(&alice, root, &[(&bob, 600), (&alice, 400)], 1);
+    let h2 = hop(&bob, output_to(&h1, &bob), &[(&carol, 600)], 2);
+    let target = output_to(&h2, &carol);
+    let lineage = |source: &SourceProof| Lineage {
+        start: LineageStart::Root(source.to_bytes()),
+        hops: vec![h1.clone(), h2.clone()],
+        signers: vec![alice.identity.clone(), bob.identity.clone()],
+    };
+    let v = verify_lineage(&lineage(&minted), &target, &mut rules, &HashMap::new()).unwrap();
+    assert_eq!(
+        (v.parcel().holder, v.parcel().amount, v.parcel().token),
+        (carol.id(), Amount(600), p.token_id())
+    );
+    assert_eq!(v.root_once_key(), Some(&minted.once_key().unwrap()));
+
+    let refused = |source: SourceProof, rules: &mut TokenRules| {
+        verify_lineage(&lineage(&source), &target, rules, &HashMap::new()).unwrap_err()
+    };
+    // A mint no issuer signed (alice signs as issuer 0).
+    let forged = mint(&p, 0, 0, 1_000, &alice, &[(0, &alice), (1, &i1)], &mut c);
+    assert_eq!(
+        refused(forged, &mut rules),
+        LineageError::Root(TokenError::Authority(AuthorityError::BadSignature(0)).to_string())
+    );
+    // Over the cap.
+    let over = mint(&p, 0, 0, 10_001, &alice, &[(0, &i0), (1, &i1)], &mut c);
+    assert!(matches!(
+        refused(over, &mut rules),
+        LineageError::Root(e) if e.contains("exceeds the cap")
+    ));
+    // A real mint, but for bob: the lineage says alice received it.
+    let for_bob = mint(&p, 0, 0, 1_000, &bob, &[(0, &i0), (1, &i1)], &mut c);
+    assert_eq!(
+        refused(for_bob, &mut rules),
+        LineageError::Root(TokenError::WrongTarget.to_string())
+    );
+    // A burn moves value; it is no root.
+    assert_eq!(
+        refused(burn(&p, 5, &alice), &mut rules),
+        LineageError::Root(TokenError::NotARoot.to_string())
+    );
+    // A verifier without the policy cannot judge the root.
+    assert_eq!(
+        refused(minted.clone(), &mut TokenRules::new()),
+        LineageError::Root(TokenError::UnknownPolicy(p.token_id()).to_string())
+    );
+    // Bytes that are no source proof.
+    let junk = Lineage {
+        start: LineageStart::Root(vec![0xff, 0x01]),
+        ..lineage(&minted)
+    };
+    assert!(matches!(
+        verify_lineage(&junk, &target, &mut rules, &HashMap::new()).unwrap_err(),
+        LineageError::Root(e) if e.contains("does not decode")
+    ));
+    // Another valid encoding of the same mint (issuers {1, 2}): another root id — so the
+    // hops above do not consume it — but the same once-key, which is what settlement and
+    // "used once" are keyed on.
+    let again = mint(&p, 0, 0, 1_000, &alice, &[(1, &i1), (2, &i2)], &mut c);
+    assert_ne!(root_of(&again), root);
+    assert_eq!(again.once_key(), minted.once_key());
+    assert_eq!(
+        refused(again, &mut rules),
+        LineageError::NotAnInput { hop: 0 }
+    );
+}
+
+#[test]
+fn an_initial_line_is_a_root_of_its_own_device() {
+    let alice = Device::new(4);
+    let bob = Device::new(5);
+    let mut p = fungible("INIT", &[], 0, 1_000, BurnRule::Holder);
+    p.initial = vec![InitialAllocation {
+        device: alice.id(),
+        amount: Amount(700),
+    }];
+    let mut rules = TokenRules::new();
+    rules.add_policy(p.clone()).unwrap();
+    let claim = SourceProof {
+        source: Source::Initial(InitialClaim {
+            token: p.token_id(),
+            index: 0,
+        }),
+        allowlist: None,
+    };
+    let root = root_of(&claim);
+    // The root alone: held by the line's device.
+    let bare = Lineage {
+        start: LineageStart::Root(claim.to_bytes()),
+        hops: vec![],
+        signers: vec![],
+    };
+    let v = verify_lineage(&bare, &root, &mut rules, &HashMap::new()).unwrap();
+    assert_eq!(
+        (v.parcel().holder, v.parcel().amount),
+        (alice.id(), Amount(700))
+    );
+    // Spent by bob, who never held it.
+    let stolen = Lineage {
+        start: LineageStart::Root(claim.to_bytes()),
+        hops: vec![hop(&bob, root, &[(&alice, 700)], 3)],
+        signers: vec![bob.identity.clone()],
+    };
+    let target = output_to(&stolen.hops[0], &alice);
+    assert_eq!(
+        verify_lineage(&stolen, &target, &mut rules, &HashMap::new()).unwrap_err(),
+        LineageError::Root(TokenError::WrongTarget.to_string())
+    );
+    // A line the policy does not have.
+    let missing = SourceProof {
+        source: Source::Initial(InitialClaim {
+            token: p.token_id(),
+            index: 1,
+        }),
+        allowlist: None,
+    };
+    assert_eq!(
+        rules.root_facts(&missing, None).unwrap_err(),
+        TokenError::NoSuchAllocation
+    );
+}
