@@ -490,6 +490,7 @@ pub struct RandomFaults<L: Link> {
     state: u64,
     held: Option<Vec<u8>>,
     dead: bool,
+    tally: Option<packet::FaultTally>,
 }
 
 impl<L: Link> RandomFaults<L> {
@@ -501,11 +502,26 @@ impl<L: Link> RandomFaults<L> {
             state: seed | 1,
             held: None,
             dead: false,
+            tally: None,
         }
     }
 
+    /// Also counts every injected fault into `tally` (so a test can assert its faults
+    /// really fired).
+    pub fn with_tally(mut self, tally: packet::FaultTally) -> Self {
+        self.tally = Some(tally);
+        self
+    }
+
+    /// Rolls for a fault; a hit is counted.
     fn roll(&mut self, per_mille: u16) -> bool {
-        packet::roll(&mut self.state, per_mille)
+        let hit = packet::roll(&mut self.state, per_mille);
+        if hit {
+            if let Some(t) = &self.tally {
+                t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        hit
     }
 }
 

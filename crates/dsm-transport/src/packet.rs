@@ -118,6 +118,9 @@ impl PacketFaults {
     }
 }
 
+/// A shared count of injected faults (see `with_tally` on the fault injectors).
+pub type FaultTally = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
 /// One seeded draw: true with probability `per_mille` / 1000 (xorshift64*: deterministic,
 /// good enough to spread faults).
 pub(crate) fn roll(state: &mut u64, per_mille: u16) -> bool {
@@ -137,6 +140,7 @@ pub struct FaultyPackets<P: PacketLink> {
     down_for: u32,
     /// How many faults were injected, by kind: drop, duplicate, reorder, corrupt, disconnect.
     pub injected: [u64; 5],
+    tally: Option<FaultTally>,
 }
 
 impl<P: PacketLink> FaultyPackets<P> {
@@ -149,11 +153,26 @@ impl<P: PacketLink> FaultyPackets<P> {
             held: None,
             down_for: 0,
             injected: [0; 5],
+            tally: None,
         }
     }
 
+    /// Also counts every injected fault into `tally` (so a test whose link is wrapped in
+    /// further layers can still assert its faults really fired).
+    pub fn with_tally(mut self, tally: FaultTally) -> Self {
+        self.tally = Some(tally);
+        self
+    }
+
+    /// Rolls for a fault; a hit is counted.
     fn roll(&mut self, per_mille: u16) -> bool {
-        roll(&mut self.state, per_mille)
+        let hit = roll(&mut self.state, per_mille);
+        if hit {
+            if let Some(t) = &self.tally {
+                t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        hit
     }
 }
 

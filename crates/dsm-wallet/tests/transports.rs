@@ -12,17 +12,19 @@ use dsm_core::crypto::SuiteId;
 use dsm_transport::apdu::{ApduCard, ApduReader, APDU_MTU};
 use dsm_transport::chunked::{ChunkOptions, ChunkedLink};
 use dsm_transport::packet::{
-    memory_packets, FaultyPackets, PacketFaults, StreamPackets, TcpPackets,
+    memory_packets, FaultTally, FaultyPackets, PacketFaults, StreamPackets, TcpPackets,
 };
 use dsm_transport::{tcp_dial, DirLink, Link, RandomFaults, TcpListener};
 use dsm_wallet::store::MemoryStore;
 use dsm_wallet::Wallet;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 type Pair = (Box<dyn Link + Send>, Box<dyn Link + Send>);
 
-/// How to make a (dialer, listener) pair for one session, given a fault rate (‰) and seed.
-type Maker = dyn Fn(u16, u64) -> Pair;
+/// How to make a (dialer, listener) pair for one session, given a fault rate (‰), a seed,
+/// and the tally every injected fault is counted in.
+type Maker = dyn Fn(u16, u64, &FaultTally) -> Pair;
 
 fn chunk_opts() -> ChunkOptions {
     ChunkOptions {
@@ -37,57 +39,66 @@ fn faults(rate: u16) -> PacketFaults {
     PacketFaults::spread(rate)
 }
 
-fn tcp(rate: u16, seed: u64) -> Pair {
+fn tcp(rate: u16, seed: u64, tally: &FaultTally) -> Pair {
     let t = Duration::from_millis(400);
     let l = TcpListener::bind("127.0.0.1:0", t).unwrap();
     let d = tcp_dial(l.local_addr().unwrap(), t).unwrap();
     let (a, _) = l.accept().unwrap();
     (
-        Box::new(RandomFaults::new(d, faults(rate), seed)),
-        Box::new(RandomFaults::new(a, faults(rate), seed + 1)),
+        Box::new(RandomFaults::new(d, faults(rate), seed).with_tally(tally.clone())),
+        Box::new(RandomFaults::new(a, faults(rate), seed + 1).with_tally(tally.clone())),
     )
 }
 
-fn file(rate: u16, seed: u64) -> Pair {
+fn file(rate: u16, seed: u64, tally: &FaultTally) -> Pair {
     let dir = tempfile::tempdir().unwrap().keep();
     let t = Duration::from_millis(400);
     let d = DirLink::dial(&dir, t).unwrap();
     let l = DirLink::accept(&dir, t).unwrap();
     (
-        Box::new(RandomFaults::new(d, faults(rate), seed)),
-        Box::new(RandomFaults::new(l, faults(rate), seed + 1)),
+        Box::new(RandomFaults::new(d, faults(rate), seed).with_tally(tally.clone())),
+        Box::new(RandomFaults::new(l, faults(rate), seed + 1).with_tally(tally.clone())),
     )
 }
 
-fn ble(mtu: usize) -> impl Fn(u16, u64) -> Pair {
-    move |rate, seed| {
+fn ble(mtu: usize) -> impl Fn(u16, u64, &FaultTally) -> Pair {
+    move |rate, seed, tally| {
         let (x, y) = memory_packets(mtu);
         (
             Box::new(
-                ChunkedLink::dial(FaultyPackets::new(x, faults(rate), seed), chunk_opts()).unwrap(),
+                ChunkedLink::dial(
+                    FaultyPackets::new(x, faults(rate), seed).with_tally(tally.clone()),
+                    chunk_opts(),
+                )
+                .unwrap(),
             ),
             Box::new(
-                ChunkedLink::accept(FaultyPackets::new(y, faults(rate), seed + 1), chunk_opts())
-                    .unwrap(),
+                ChunkedLink::accept(
+                    FaultyPackets::new(y, faults(rate), seed + 1).with_tally(tally.clone()),
+                    chunk_opts(),
+                )
+                .unwrap(),
             ),
         )
     }
 }
 
-fn ble_tcp(rate: u16, seed: u64) -> Pair {
+fn ble_tcp(rate: u16, seed: u64, tally: &FaultTally) -> Pair {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     (
         Box::new(
             ChunkedLink::dial(
-                FaultyPackets::new(TcpPackets::dial(addr, 185), faults(rate), seed),
+                FaultyPackets::new(TcpPackets::dial(addr, 185), faults(rate), seed)
+                    .with_tally(tally.clone()),
                 chunk_opts(),
             )
             .unwrap(),
         ),
         Box::new(
             ChunkedLink::accept(
-                FaultyPackets::new(TcpPackets::accept(l, 185).unwrap(), faults(rate), seed + 1),
+                FaultyPackets::new(TcpPackets::accept(l, 185).unwrap(), faults(rate), seed + 1)
+                    .with_tally(tally.clone()),
                 chunk_opts(),
             )
             .unwrap(),
@@ -95,19 +106,23 @@ fn ble_tcp(rate: u16, seed: u64) -> Pair {
     )
 }
 
-fn nfc(rate: u16, seed: u64) -> Pair {
+fn nfc(rate: u16, seed: u64, tally: &FaultTally) -> Pair {
     let (x, y) = memory_packets(APDU_MTU + 6);
     (
         Box::new(
             ChunkedLink::dial(
-                ApduReader::new(FaultyPackets::new(x, faults(rate), seed)),
+                ApduReader::new(
+                    FaultyPackets::new(x, faults(rate), seed).with_tally(tally.clone()),
+                ),
                 chunk_opts(),
             )
             .unwrap(),
         ),
         Box::new(
             ChunkedLink::accept(
-                ApduCard::new(FaultyPackets::new(y, faults(rate), seed + 1)),
+                ApduCard::new(
+                    FaultyPackets::new(y, faults(rate), seed + 1).with_tally(tally.clone()),
+                ),
                 chunk_opts(),
             )
             .unwrap(),
@@ -115,7 +130,7 @@ fn nfc(rate: u16, seed: u64) -> Pair {
     )
 }
 
-fn serial(rate: u16, seed: u64) -> Pair {
+fn serial(rate: u16, seed: u64, tally: &FaultTally) -> Pair {
     use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
     let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
     grantpt(&master).unwrap();
@@ -132,7 +147,8 @@ fn serial(rate: u16, seed: u64) -> Pair {
                     StreamPackets::new(master.try_clone().unwrap(), master, mtu),
                     faults(rate),
                     seed,
-                ),
+                )
+                .with_tally(tally.clone()),
                 chunk_opts(),
             )
             .unwrap(),
@@ -143,7 +159,8 @@ fn serial(rate: u16, seed: u64) -> Pair {
                     StreamPackets::new(slave.try_clone().unwrap(), slave, mtu),
                     faults(rate),
                     seed + 1,
-                ),
+                )
+                .with_tally(tally.clone()),
                 chunk_opts(),
             )
             .unwrap(),
@@ -152,15 +169,20 @@ fn serial(rate: u16, seed: u64) -> Pair {
 }
 
 /// QR frames through a directory; each side's camera misses `rate` ‰ of the frames.
-fn qr(rate: u16, seed: u64) -> Pair {
+fn qr(rate: u16, seed: u64, tally: &FaultTally) -> Pair {
     let dir = tempfile::tempdir().unwrap().keep();
     let miss = |seed: u64| -> dsm_qr::CameraMiss {
         let mut state = seed | 1;
+        let tally = tally.clone();
         Box::new(move |_| {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            state % 1000 < u64::from(rate)
+            let missed = state % 1000 < u64::from(rate);
+            if missed {
+                tally.fetch_add(1, Ordering::Relaxed);
+            }
+            missed
         })
     };
     let o = |seed| dsm_qr::QrOptions {
@@ -184,8 +206,11 @@ fn pending_amount(w: &Wallet) -> u128 {
         .sum()
 }
 
-/// 10 sessions × 5 transfers under faults, invariants after each, then clean sessions.
-fn fifty_transfers(name: &str, make: &Maker) {
+/// 10 sessions × 5 transfers under faults, invariants after each, then clean sessions. At
+/// least `min_completed` transfers must complete inside the faulty sessions (so recovering
+/// from faults is what is tested, not only surviving them), and faults must have fired.
+fn fifty_transfers(name: &str, make: &Maker, min_completed: usize) {
+    let tally = FaultTally::default();
     let supply = 10_000;
     let mut a = wallet_on(Box::new(MemoryStore::new()), supply);
     let mut b = wallet_on(Box::new(MemoryStore::new()), 0);
@@ -194,7 +219,7 @@ fn fifty_transfers(name: &str, make: &Maker) {
     for round in 0..10u64 {
         // Fault rates from 10 % to 30 %.
         let rate = 100 + (round as u16 % 3) * 100;
-        let (la, lb) = make(rate, 1000 * round + 7);
+        let (la, lb) = make(rate, 1000 * round + 7, &tally);
         let amounts: Vec<u128> = (1..=5).map(|k| (round as u128) * 5 + k).collect();
         let (rd, rl) = session_over(&mut a, &mut b, &amounts, la, lb);
         completed += rd.completed.len();
@@ -226,48 +251,54 @@ fn fifty_transfers(name: &str, make: &Maker) {
         if a.pending().unwrap().is_empty() {
             break;
         }
-        let (la, lb) = make(0, 99);
+        let (la, lb) = make(0, 99, &FaultTally::default());
         let (rd, _) = session_over(&mut a, &mut b, &[], la, lb);
         assert!(rd.error.is_none(), "{name}: clean session: {rd:?}");
     }
     assert_settled(&a, &b, supply);
-    eprintln!("{name}: {completed} of 50 transfers completed in faulty sessions ({failed} sessions ended early)");
+    let injected = tally.load(Ordering::Relaxed);
+    eprintln!("{name}: {completed} of 50 transfers completed in faulty sessions ({failed} sessions ended early, {injected} faults injected)");
+    assert!(injected >= 5, "{name}: only {injected} faults fired");
+    assert!(
+        completed >= min_completed,
+        "{name}: {completed} of 50 transfers completed under faults, expected at least {min_completed}"
+    );
 }
 
 #[test]
 fn fifty_faulty_transfers_over_tcp() {
-    fifty_transfers("tcp", &tcp);
+    fifty_transfers("tcp", &tcp, 15);
 }
 
 #[test]
 fn fifty_faulty_transfers_over_a_shared_directory() {
-    fifty_transfers("file", &file);
+    fifty_transfers("file", &file, 15);
 }
 
 #[test]
 fn fifty_faulty_transfers_over_ble_mtu_185_and_512() {
-    fifty_transfers("ble-185", &ble(185));
-    fifty_transfers("ble-512", &ble(512));
+    fifty_transfers("ble-185", &ble(185), 35);
+    fifty_transfers("ble-512", &ble(512), 35);
 }
 
 #[test]
 fn fifty_faulty_transfers_over_ble_between_processes_via_tcp_packets() {
-    fifty_transfers("ble-tcp", &ble_tcp);
+    fifty_transfers("ble-tcp", &ble_tcp, 35);
 }
 
 #[test]
 fn fifty_faulty_transfers_over_nfc() {
-    fifty_transfers("nfc", &nfc);
+    fifty_transfers("nfc", &nfc, 35);
 }
 
 #[test]
 fn fifty_faulty_transfers_over_a_serial_pty() {
-    fifty_transfers("serial", &serial);
+    fifty_transfers("serial", &serial, 35);
 }
 
 #[test]
 fn fifty_faulty_transfers_over_qr_codes_with_missed_frames() {
-    fifty_transfers("qr", &qr);
+    fifty_transfers("qr", &qr, 25);
 }
 
 #[test]
@@ -298,7 +329,7 @@ fn an_slh_dsa_receipt_crosses_every_transport() {
             fast_kdf(),
         )
         .unwrap();
-        let (la, lb) = make(0, 1);
+        let (la, lb) = make(0, 1, &FaultTally::default());
         let (rd, rl) = session_over(&mut a, &mut b, &[40], la, lb);
         assert!(
             rd.error.is_none() && rl.error.is_none(),
