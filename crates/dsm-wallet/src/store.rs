@@ -399,6 +399,7 @@ pub struct CrashingStore<S: Store> {
     at: usize,
     point: CrashPoint,
     writes: usize,
+    fired: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S: Store> CrashingStore<S> {
@@ -409,11 +410,17 @@ impl<S: Store> CrashingStore<S> {
             at,
             point,
             writes: 0,
+            fired: Default::default(),
         }
     }
     /// True once the crash happened.
     pub fn crashed(&self) -> bool {
         self.writes > self.at
+    }
+    /// A flag that turns true when the crash happens, readable after the store was moved
+    /// into a wallet (so a test knows its crash really landed, and where the writes end).
+    pub fn crash_signal(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.fired.clone()
     }
 }
 
@@ -445,6 +452,7 @@ impl<S: Store> Store for CrashingStore<S> {
         if n == self.at && self.point == CrashPoint::AfterWrite {
             self.inner.commit(batch)?;
         }
+        self.fired.store(true, std::sync::atomic::Ordering::SeqCst);
         Err(StoreError::Crashed)
     }
 }
