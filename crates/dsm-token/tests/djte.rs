@@ -164,10 +164,13 @@ fn an_activation_is_consumed_once() {
     // and a fresh proof shows the key present.
     let before = joined(&p, 4);
     let stale = before.prepare(dev(4), Vec::new()).unwrap();
-    assert!(l.apply(&stale, false).is_err());
+    assert!(l
+        .apply(&stale, false)
+        .is_err_and(|e| matches!(e, DjteError::BadProof("spent-set proof"))));
     let mut replay = l.prepare(dev(99), Vec::new()).unwrap();
     replay.proof.joiner = dev(4);
-    assert!(verify_step(&p, l.state(), &replay, false).is_err());
+    assert!(verify_step(&p, l.state(), &replay, false)
+        .is_err_and(|e| matches!(e, DjteError::BadProof("spent-set proof"))));
     // Exactly: a correct spent-set proof for a joined device says "already joined".
     let mut spent = dsm_core::smt::SparseMerkleTree::new();
     for i in 0..5 {
@@ -442,17 +445,38 @@ fn the_join_gate_needs_k_real_payments_to_distinct_operators() {
     let good = net.pay(&mut joiner, &[0, 2], 5);
     verify_gate(&gate, &id, &good).unwrap();
     // Too few, reversed order, the same operator twice.
-    assert!(verify_gate(&gate, &id, &good[..1]).is_err());
-    assert!(verify_gate(&gate, &id, &[good[1].clone(), good[0].clone()]).is_err());
+    assert!(verify_gate(&gate, &id, &good[..1]).is_err_and(|e| matches!(
+        e,
+        DjteError::Gate("the number of payments must equal the gate's k")
+    )));
+    assert!(
+        verify_gate(&gate, &id, &[good[1].clone(), good[0].clone()]).is_err_and(|e| matches!(
+            e,
+            DjteError::Gate("payments must go to distinct operators, in ascending order")
+        ))
+    );
     let mut twice = Device::new(2);
     let t = net.pay(&mut twice, &[1, 1], 5);
-    assert!(verify_gate(&gate, &twice.id(), &t).is_err());
+    assert!(verify_gate(&gate, &twice.id(), &t).is_err_and(|e| matches!(
+        e,
+        DjteError::Gate("payments must go to distinct operators, in ascending order")
+    )));
     // Somebody else's payments.
-    assert!(verify_gate(&gate, &twice.id(), &good).is_err());
+    assert!(
+        verify_gate(&gate, &twice.id(), &good).is_err_and(|e| matches!(
+            e,
+            DjteError::Gate("a payment was not made by the joining device")
+        ))
+    );
     // Below the fee.
     let mut cheap = Device::new(3);
     let low = net.pay(&mut cheap, &[0, 1], 4);
-    assert!(verify_gate(&gate, &cheap.id(), &low).is_err());
+    assert!(
+        verify_gate(&gate, &cheap.id(), &low).is_err_and(|e| matches!(
+            e,
+            DjteError::Gate("a payment is in the wrong token or below the fee")
+        ))
+    );
     // Paid to a device that is not an operator.
     let mut stranger = Device::new(4);
     let mut cheat = Device::new(5);
@@ -477,7 +501,12 @@ fn the_join_gate_needs_k_real_payments_to_distinct_operators() {
     );
     let mut mixed = net.pay(&mut cheat, &[0], 5);
     mixed.push(r);
-    assert!(verify_gate(&gate, &cheat.id(), &mixed).is_err());
+    assert!(
+        verify_gate(&gate, &cheat.id(), &mixed).is_err_and(|e| matches!(
+            e,
+            DjteError::Gate("a payment went to a device that is not a listed operator")
+        ))
+    );
     // A tampered receipt.
     let mut bad = good.clone();
     bad[0].acceptance.signature = bad[1].acceptance.signature.clone();

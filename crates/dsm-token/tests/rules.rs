@@ -57,7 +57,7 @@ fn mint_transfer_burn_verify_as_provenance() {
         .collect();
     assert!(
         dsm_core::receipt::verify_chain_segment(&issuer.initial, &receipts_only, &EmptyView)
-            .is_err()
+            .is_err_and(|e| matches!(e, dsm_core::receipt::SegmentError::Gap { index: 0 }))
     );
 }
 
@@ -279,7 +279,14 @@ fn minted_before_lies_and_reused_sequence_numbers_become_evidence() {
     let mut swapped = dsm_core::codec::Writer::new();
     swapped.message(1, &evidence.b);
     swapped.message(2, &evidence.a);
-    assert!(MintConflict::from_bytes(&swapped.into_bytes()).is_err());
+    assert!(
+        MintConflict::from_bytes(&swapped.into_bytes()).is_err_and(|e| matches!(
+            e,
+            dsm_core::codec::DecodeError::Invalid(
+                "a mint conflict lists its mints by ascending (seq, digest)"
+            )
+        ))
+    );
     let mut fresh = rules_with(&p);
     assert_eq!(fresh.import_mint_conflict(&evidence), Ok(0));
     assert_eq!(
@@ -424,7 +431,9 @@ fn unknown_policy_is_refused() {
     // A label token (DEV) is refused too unless explicitly allowed, and it never has sources.
     let mut step = r.proposal.proposal.step.clone();
     step.token = TokenId::from_label("DEV");
-    assert!(rules.check_transfer(&step).is_err());
+    assert!(rules
+        .check_transfer(&step)
+        .is_err_and(|e| matches!(e, TokenError::UnknownPolicy(_))));
     let mut dev_ok = TokenRules::new();
     dev_ok.allow_label_token(step.token);
     dev_ok.check_transfer(&step).unwrap();
@@ -466,7 +475,13 @@ fn burns_follow_the_burn_rule() {
     assert!(issuer
         .head
         .burn_child(&p2.token_id(), Amount(8), too_much.cause())
-        .is_err());
+        .is_err_and(|e| matches!(
+            e,
+            dsm_core::chain::BalanceError::Insufficient {
+                have: Amount(7),
+                need: Amount(8)
+            }
+        )));
 }
 
 #[test]
@@ -579,7 +594,8 @@ fn policy_rules_and_encoding() {
         let e = q.validate().unwrap_err();
         // The decoder refuses the same policy's bytes.
         assert!(
-            dsm_token::TokenPolicy::from_bytes(&q.to_bytes()).is_err(),
+            dsm_token::TokenPolicy::from_bytes(&q.to_bytes())
+                .is_err_and(|e| matches!(e, dsm_core::codec::DecodeError::Invalid(_))),
             "{e}"
         );
         e

@@ -132,7 +132,9 @@ fn the_refund_branch_needs_the_work_and_conflicts_are_proven() {
         Branch::Refund,
         Witness::Work(iterate(&id, Branch::Release, 5000)),
     );
-    assert!(creator.apply(&mut rules, other_branch).is_err());
+    assert!(creator
+        .apply(&mut rules, other_branch)
+        .is_err_and(|e| matches!(e, TokenError::Vault(VaultError::WrongWork))));
     let refund = resolution(
         &lock,
         Branch::Refund,
@@ -171,7 +173,12 @@ fn the_refund_branch_needs_the_work_and_conflicts_are_proven() {
             a: (**a).clone(),
             b: (**a).clone()
         })
-        .is_err());
+        .is_err_and(|e| matches!(
+            e,
+            TokenError::Vault(VaultError::Malformed(
+                "a conflict needs two different resolutions of one vault"
+            ))
+        )));
     // observe_resolution detects the second one.
     let mut o = TokenRules::new();
     o.observe_resolution(a).unwrap();
@@ -216,7 +223,10 @@ fn signature_conditions_count_distinct_valid_signatures() {
             &mut rules,
             resolution(&lock, Branch::Release, misattributed)
         )
-        .is_err());
+        .is_err_and(|e| matches!(
+            e,
+            TokenError::Vault(VaultError::Signatures { have: 1, need: 2 })
+        )));
     let dup = Witness::Signatures(vec![sig(&k1, 0, &mut c), sig(&k1, 0, &mut c)]);
     assert_eq!(
         bob.apply(&mut rules, resolution(&lock, Branch::Release, dup))
@@ -231,7 +241,10 @@ fn signature_conditions_count_distinct_valid_signatures() {
     ]);
     assert!(bob
         .apply(&mut rules, resolution(&lock, Branch::Release, wrong_branch))
-        .is_err());
+        .is_err_and(|e| matches!(
+            e,
+            TokenError::Vault(VaultError::Signatures { have: 0, need: 2 })
+        )));
     let two = Witness::Signatures(vec![sig(&k1, 0, &mut c), sig(&k3, 2, &mut c)]);
     bob.apply(&mut rules, resolution(&lock, Branch::Release, two))
         .unwrap();
@@ -413,7 +426,13 @@ fn forged_locks_and_forbidden_vaults_are_refused() {
     assert!(creator
         .head
         .burn_child(&t, Amount(100_000), digest("x"))
-        .is_err());
+        .is_err_and(|e| matches!(
+            e,
+            dsm_core::chain::BalanceError::Insufficient {
+                have: Amount(990),
+                need: Amount(100_000)
+            }
+        )));
 }
 
 #[test]
@@ -454,8 +473,15 @@ fn vault_encodings_are_strict_and_nesting_is_bounded() {
         x
     };
     assert!(deep(MAX_DEPTH).validate().is_ok());
-    assert!(deep(MAX_DEPTH + 1).validate().is_err());
-    assert!(Condition::from_bytes(&deep(MAX_DEPTH + 1).to_bytes()).is_err());
+    assert!(deep(MAX_DEPTH + 1)
+        .validate()
+        .is_err_and(|e| matches!(e, VaultError::Malformed("condition nested too deeply"))));
+    assert!(
+        Condition::from_bytes(&deep(MAX_DEPTH + 1).to_bytes()).is_err_and(|e| matches!(
+            e,
+            dsm_core::codec::DecodeError::Invalid("vault condition nested too deeply")
+        ))
+    );
     assert_eq!(
         Condition::from_bytes(&deep(MAX_DEPTH).to_bytes()).unwrap(),
         deep(MAX_DEPTH)
@@ -469,19 +495,33 @@ fn vault_encodings_are_strict_and_nesting_is_bounded() {
         w.bytes(6, &list.into_bytes());
         bytes = w.into_bytes();
     }
-    assert!(Condition::from_bytes(&bytes).is_err());
-    assert!(Witness::from_bytes(&bytes).is_err());
+    assert!(Condition::from_bytes(&bytes).is_err_and(|e| matches!(
+        e,
+        dsm_core::codec::DecodeError::Invalid("vault condition nested too deeply")
+    )));
+    assert!(Witness::from_bytes(&bytes).is_err_and(|e| matches!(
+        e,
+        dsm_core::codec::DecodeError::WireType {
+            field: 1,
+            wire_type: 2
+        }
+    )));
     // Malformed conditions.
     assert!(Condition::Iterations(MAX_ITERATIONS + 1)
         .validate()
-        .is_err());
-    assert!(Condition::Any(vec![]).validate().is_err());
+        .is_err_and(|e| matches!(e, VaultError::Malformed("iterations: 1 to 2^32"))));
+    assert!(Condition::Any(vec![])
+        .validate()
+        .is_err_and(|e| matches!(e, VaultError::Malformed("all/any: 1 to 16 conditions"))));
     assert!(Condition::Signatures {
         threshold: 2,
         keys: vec![creator.key.public_key().clone()]
     }
     .validate()
-    .is_err());
+    .is_err_and(|e| matches!(
+        e,
+        VaultError::Malformed("signatures: 1 ≤ threshold ≤ distinct keys ≤ 16")
+    )));
     // Round trips and truncations of a real resolution.
     let lock = lock_vault(
         &mut rules,
