@@ -558,3 +558,179 @@ impl Canonical for ParcelFork {
         })
     }
 }
+
+/// The largest lineage a manifest lists, in hops, so that a manifest (34 bytes per hop and
+/// per signer) fits one storage-node object (256 KiB) and one frame. At the economy
+/// benchmark's p99 with re-issue a payment ships under a hundred hops per input; without
+/// re-issue lineages grow without bound, and a longer one must be re-issued before it can
+/// be paid (PROTOCOL.md §5.6).
+pub const MAX_MANIFEST_HOPS: usize = 3_072;
+
+/// How a lineage travels: as content-addressed objects (each hop, the root source and each
+/// signer identity, addressed `H(ObjectAddress, bytes)` like storage-node objects) listed in
+/// one manifest. Objects are shipped in batches that fit any link's frame, fetched by
+/// address from storage nodes, and deduplicated across lineages (a receiver already holding
+/// an object never needs it again).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LineageManifest {
+    /// The parcel whose lineage this is.
+    pub parcel: ParcelId,
+    /// The root source's object address, or the verified ancestor the lineage starts at.
+    pub start: ManifestStart,
+    /// The hops' object addresses, oldest first.
+    pub hops: Vec<Digest>,
+    /// The signer identities' object addresses (each once, ascending).
+    pub signers: Vec<Digest>,
+}
+
+/// Where a manifest's lineage starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ManifestStart {
+    /// The object address of the root's canonical source proof.
+    Root(Digest),
+    /// A parcel the receiver already verified.
+    Verified(ParcelId),
+}
+
+impl Canonical for LineageManifest {
+    const MAX_ENCODED_LEN: usize = 80 + (2 * MAX_MANIFEST_HOPS + 1) * 34;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.parcel.as_bytes());
+        match &self.start {
+            ManifestStart::Root(a) => w.bytes(2, a.as_bytes()),
+            ManifestStart::Verified(p) => w.bytes(3, p.as_bytes()),
+        }
+        for h in &self.hops {
+            w.bytes(4, h.as_bytes());
+        }
+        for s in &self.signers {
+            w.bytes(5, s.as_bytes());
+        }
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let parcel = ParcelId(Digest(r.fixed(1)?));
+        let root = r.repeated_fixed::<32>(2, 1)?;
+        let verified = r.repeated_fixed::<32>(3, 1)?;
+        let start = match (root.first(), verified.first()) {
+            (Some(a), None) => ManifestStart::Root(Digest(*a)),
+            (None, Some(p)) => ManifestStart::Verified(ParcelId(Digest(*p))),
+            _ => {
+                return Err(DecodeError::Invalid(
+                    "a manifest starts at a root or at a verified parcel, exactly one",
+                ))
+            }
+        };
+        let hops: Vec<Digest> = r
+            .repeated_fixed::<32>(4, MAX_MANIFEST_HOPS)?
+            .into_iter()
+            .map(Digest)
+            .collect();
+        let signers: Vec<Digest> = r
+            .repeated_fixed::<32>(5, MAX_MANIFEST_HOPS + 1)?
+            .into_iter()
+            .map(Digest)
+            .collect();
+        if !signers.windows(2).all(|w| w[0] < w[1]) {
+            return Err(DecodeError::Invalid(
+                "a manifest lists its signers once each, by ascending address",
+            ));
+        }
+        Ok(LineageManifest {
+            parcel,
+            start,
+            hops,
+            signers,
+        })
+    }
+}
+
+/// Why a lineage cannot be rebuilt from a manifest and objects.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ManifestError {
+    /// An object the manifest lists was not supplied (ask the sender or the nodes for it).
+    #[error("object {0} of the lineage is missing")]
+    Missing(Digest),
+    /// An object does not decode as what the manifest lists it as.
+    #[error("object {address} of the lineage does not decode: {error}")]
+    Decode {
+        /// The object.
+        address: Digest,
+        /// Why.
+        error: DecodeError,
+    },
+}
+
+/// The objects of a lineage by address; the bytes must hash to their address.
+pub trait ObjectSource {
+    /// The bytes stored under `address`, if any (and only if they hash to it).
+    fn object(&self, address: &Digest) -> Option<&[u8]>;
+}
+
+impl ObjectSource for HashMap<Digest, Vec<u8>> {
+    fn object(&self, address: &Digest) -> Option<&[u8]> {
+        self.get(address)
+            .map(Vec::as_slice)
+            .filter(|b| crate::hash::object_address(b) == *address)
+    }
+}
+
+impl Lineage {
+    /// Splits this lineage of `parcel` into a manifest and its objects (address → bytes).
+    pub fn to_objects(&self, parcel: &ParcelId) -> (LineageManifest, Vec<(Digest, Vec<u8>)>) {
+        let mut objects = Vec::new();
+        let mut put = |bytes: Vec<u8>| {
+            let a = crate::hash::object_address(&bytes);
+            objects.push((a, bytes));
+            a
+        };
+        let start = match &self.start {
+            LineageStart::Root(source) => ManifestStart::Root(put(source.clone())),
+            LineageStart::Verified(id) => ManifestStart::Verified(*id),
+        };
+        let hops = self.hops.iter().map(|h| put(h.to_bytes())).collect();
+        let mut signers: Vec<Digest> = self.signers.iter().map(|s| put(s.to_bytes())).collect();
+        signers.sort();
+        signers.dedup();
+        objects.sort();
+        objects.dedup();
+        (
+            LineageManifest {
+                parcel: *parcel,
+                start,
+                hops,
+                signers,
+            },
+            objects,
+        )
+    }
+
+    /// Rebuilds a lineage from its manifest and objects: every object present, hashing to
+    /// its address, and decoding strictly as what the manifest lists it as. (Whether the
+    /// lineage is valid is [`verify_lineage`]'s question.)
+    pub fn from_objects(
+        manifest: &LineageManifest,
+        objects: &dyn ObjectSource,
+    ) -> Result<Lineage, ManifestError> {
+        let get = |a: &Digest| objects.object(a).ok_or(ManifestError::Missing(*a));
+        let start = match &manifest.start {
+            ManifestStart::Root(a) => LineageStart::Root(get(a)?.to_vec()),
+            ManifestStart::Verified(p) => LineageStart::Verified(*p),
+        };
+        let decode = |a: &Digest, error| ManifestError::Decode { address: *a, error };
+        let hops = manifest
+            .hops
+            .iter()
+            .map(|a| Hop::from_bytes(get(a)?).map_err(|e| decode(a, e)))
+            .collect::<Result<_, _>>()?;
+        let signers = manifest
+            .signers
+            .iter()
+            .map(|a| DeviceIdentity::from_bytes(get(a)?).map_err(|e| decode(a, e)))
+            .collect::<Result<_, _>>()?;
+        Ok(Lineage {
+            start,
+            hops,
+            signers,
+        })
+    }
+}

@@ -400,3 +400,86 @@ fn one_parcel_consumed_twice_by_one_device_is_evidence() {
     same.second = same.first.clone();
     assert_eq!(same.verify(), Err(ParcelForkError::Identical));
 }
+
+/// A lineage travels as a manifest plus content-addressed objects and comes back identical;
+/// a missing, altered or mistyped object is refused by address; the manifest decodes
+/// strictly and fits one storage-node object at its hop cap.
+#[test]
+fn a_lineage_travels_as_a_manifest_and_objects() {
+    let w = world();
+    let l = w.lineage();
+    let (m, objects) = l.to_objects(&w.target());
+    // root + 2 hops + 2 signers, each once.
+    assert_eq!(objects.len(), 5);
+    assert_eq!(LineageManifest::from_bytes(&m.to_bytes()).unwrap(), m);
+    let store: HashMap<Digest, Vec<u8>> = objects.iter().cloned().collect();
+    let back = Lineage::from_objects(&m, &store).unwrap();
+    assert_eq!((&back.start, &back.hops), (&l.start, &l.hops));
+    let ids = |v: &[DeviceIdentity]| {
+        let mut x: Vec<DeviceId> = v.iter().map(|i| i.device_id()).collect();
+        x.sort();
+        x
+    };
+    assert_eq!(ids(&back.signers), ids(&l.signers));
+    assert!(verify_lineage(&back, &m.parcel, &mut TestRoots, &HashMap::new()).is_ok());
+    // A missing object is named, so it can be asked for.
+    let mut partial = store.clone();
+    partial.remove(&m.hops[1]);
+    assert_eq!(
+        Lineage::from_objects(&m, &partial).unwrap_err(),
+        ManifestError::Missing(m.hops[1])
+    );
+    // Bytes that do not hash to their address are not the object.
+    let mut altered = store.clone();
+    altered.get_mut(&m.hops[0]).unwrap()[40] ^= 1;
+    assert_eq!(
+        Lineage::from_objects(&m, &altered).unwrap_err(),
+        ManifestError::Missing(m.hops[0])
+    );
+    // An object listed as a hop that is an identity does not decode as a hop.
+    let mut mistyped = m.clone();
+    mistyped.hops[0] = m.signers[0];
+    assert!(matches!(
+        Lineage::from_objects(&mistyped, &store).unwrap_err(),
+        ManifestError::Decode { address, .. } if address == m.signers[0]
+    ));
+    // The manifest's start is exactly one of root or verified; signers once.
+    let mut wr = Writer::new();
+    wr.bytes(1, m.parcel.as_bytes());
+    assert_eq!(
+        LineageManifest::from_bytes(&wr.into_bytes()).unwrap_err(),
+        DecodeError::Invalid("a manifest starts at a root or at a verified parcel, exactly one")
+    );
+    let mut twice = m.clone();
+    twice.signers.push(twice.signers[1]);
+    let mut wr = Writer::new();
+    twice.encode(&mut wr);
+    assert_eq!(
+        LineageManifest::from_bytes(&wr.into_bytes()).unwrap_err(),
+        DecodeError::Invalid("a manifest lists its signers once each, by ascending address")
+    );
+    // At the cap it fits a storage-node object (256 KiB); one more hop is refused.
+    let full = LineageManifest {
+        parcel: m.parcel,
+        start: ManifestStart::Verified(m.parcel),
+        hops: vec![Digest([1; 32]); MAX_MANIFEST_HOPS],
+        signers: {
+            let mut v: Vec<Digest> = (0..=MAX_MANIFEST_HOPS as u32)
+                .map(|i| tagged_hash(Tag::Token, &[&i.to_be_bytes()]))
+                .collect();
+            v.sort();
+            v
+        },
+    };
+    let bytes = full.to_bytes();
+    assert!(bytes.len() <= 256 * 1024, "{}", bytes.len());
+    assert_eq!(LineageManifest::from_bytes(&bytes).unwrap(), full);
+    let mut over = full;
+    over.hops.push(Digest([1; 32]));
+    let mut wr = Writer::new();
+    over.encode(&mut wr);
+    assert!(matches!(
+        LineageManifest::from_bytes(&wr.into_bytes()).unwrap_err(),
+        DecodeError::TooMany { field: 4, .. } | DecodeError::TooLarge { .. }
+    ));
+}

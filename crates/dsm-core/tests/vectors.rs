@@ -249,6 +249,17 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             h1.output_ids()[0].as_bytes(),
         );
         put(&format!("{s}.parcel.hop"), "dsm.v1.Hop", &h1.to_bytes());
+        let (manifest, _) = Lineage {
+            start: LineageStart::Root(b"vector source".to_vec()),
+            hops: vec![h1.clone()],
+            signers: vec![a.identity.clone()],
+        }
+        .to_objects(&h1.output_ids()[0]);
+        put(
+            &format!("{s}.parcel.manifest"),
+            "dsm.v1.LineageManifest",
+            &manifest.to_bytes(),
+        );
         let fork = ParcelFork::new(a.identity.clone(), h1, h2).unwrap();
         put(
             &format!("{s}.parcel.fork"),

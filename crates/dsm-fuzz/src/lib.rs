@@ -51,6 +51,7 @@ pub fn equivocation_proof(data: &[u8]) {
     canonical::<dsm_core::parcel::ParcelFork>(data);
     canonical::<dsm_core::parcel::Hop>(data);
     canonical::<dsm_core::parcel::ParcelStatement>(data);
+    canonical::<dsm_core::parcel::LineageManifest>(data);
     if let Ok(f) = dsm_core::parcel::ParcelFork::from_bytes(data) {
         let _ = f.verify();
     }
