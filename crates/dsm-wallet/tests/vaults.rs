@@ -96,7 +96,7 @@ fn claim_and_refund_race_at_the_nodes_and_exactly_one_wins() {
             Branch::Refund,
             &material(b"", 100)
         )
-        .is_err());
+        .is_err_and(|e| e.to_string().contains("is already resolved by its")));
     }
 }
 
@@ -129,11 +129,19 @@ fn witnesses_are_built_from_what_the_wallet_holds() {
         .unwrap();
     let id = bob.import_vault(lock).unwrap().to_hex();
     // Alice cannot take the release branch; she cannot refund without allowing the work.
-    assert!(resolve(&mut alice, None, &id, Branch::Release, &material(b"x", 0)).is_err());
+    assert!(
+        resolve(&mut alice, None, &id, Branch::Release, &material(b"x", 0)).is_err_and(|e| e
+            .to_string()
+            .contains("the release branch credits another device, not this one"))
+    );
     let e = resolve(&mut alice, None, &id, Branch::Refund, &material(b"", 10)).unwrap_err();
     assert!(e.to_string().contains("--work"), "{e}");
     // Bob: no preimage and no work allowed → the any-condition fails; with work it holds.
-    assert!(resolve(&mut bob, None, &id, Branch::Release, &material(b"y", 0)).is_err());
+    assert!(
+        resolve(&mut bob, None, &id, Branch::Release, &material(b"y", 0)).is_err_and(|e| e
+            .to_string()
+            .contains("this branch needs 50 iterations of work; allow them with --work"))
+    );
     let r = resolve(&mut bob, None, &id, Branch::Release, &material(b"y", 50)).unwrap();
     assert_eq!(r.amount, Amount(60));
     assert_eq!(bob.balance(&t), Amount(60));
