@@ -622,39 +622,114 @@ fn demo_tells_the_whole_story_and_adds_up() {
         .stdout(predicate::str::is_match(r"total\s+1200\s+3000000\s+600000").unwrap());
 }
 
-/// Really SIGKILLs the receiving and the sending process at random moments of transfers,
-/// restarts them, and checks that nothing was lost or counted twice. The wallets use the
-/// slower SLH-DSA suite so that a whole `dsm send` takes tens of milliseconds and the
-/// random kills land inside sessions often; how many did is printed (the deterministic
-/// crash-at-every-step tests in dsm-wallet cover every point exhaustively).
+/// Where a [`frame_relay`] stops a session.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// After the dialer's `n`-th frame was forwarded (the dialer committed what it sent).
+    AfterDialerFrame(usize),
+    /// When the listener's `n`-th frame arrives: held, never forwarded (the listener
+    /// committed what it sent; the dialer never learns it).
+    HoldingListenerFrame(usize),
+}
+
+/// A TCP relay between a sender and a receiver that forwards whole frames (`version ‖
+/// u32be length ‖ payload`) and stops at `stop`, signalling the test — so a kill lands at
+/// an exact point of the session, every time.
+fn frame_relay(upstream: String, stop: Stop) -> (String, std::sync::mpsc::Receiver<()>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((down, _)) = l.accept() else { return };
+        let Ok(up) = std::net::TcpStream::connect(&upstream) else {
+            return;
+        };
+        let pump = move |mut from: std::net::TcpStream,
+                         mut to: std::net::TcpStream,
+                         dialer: bool,
+                         tx: std::sync::mpsc::Sender<()>| {
+            let mut n = 0;
+            loop {
+                let mut head = [0u8; 5];
+                if from.read_exact(&mut head).is_err() {
+                    return;
+                }
+                let len = u32::from_be_bytes(head[1..].try_into().unwrap()) as usize;
+                let mut body = vec![0u8; len];
+                if from.read_exact(&mut body).is_err() {
+                    return;
+                }
+                n += 1;
+                if let (false, Stop::HoldingListenerFrame(k)) = (dialer, stop) {
+                    if n == k {
+                        // Hold this frame and everything after it.
+                        let _ = tx.send(());
+                        return;
+                    }
+                }
+                if to.write_all(&head).is_err() || to.write_all(&body).is_err() {
+                    return;
+                }
+                if let (true, Stop::AfterDialerFrame(k)) = (dialer, stop) {
+                    if n == k {
+                        let _ = tx.send(());
+                        return;
+                    }
+                }
+            }
+        };
+        let (d2, u2) = (down.try_clone().unwrap(), up.try_clone().unwrap());
+        let tx2 = tx.clone();
+        let a = std::thread::spawn(move || pump(down, up, true, tx));
+        let b = std::thread::spawn(move || pump(u2, d2, false, tx2));
+        let _ = (a.join(), b.join());
+    });
+    (addr, rx)
+}
+
+/// Really SIGKILLs the sending and the receiving process mid-transfer, at exact points
+/// chosen through a frame relay, restarts them, and checks that nothing was lost or
+/// counted twice: the sender killed right after its proposal went out (its debit is
+/// committed, the receiver may or may not have credited), and the receiver killed right
+/// after it sent its acceptance, which never arrives (it credited; the sender is left in
+/// flight). Every kill is asserted to have landed mid-session. (dsm-wallet's crash tests
+/// cover every store write exhaustively.)
 #[test]
 fn sigkill_mid_transfer_loses_nothing() {
-    let p = pair_with("1000", "slh-dsa-sha2-128f");
+    let p = pair("1000");
     let mut mid_session = 0;
-    let mut x: u64 = 0x2545F4914F6CDD1D;
-    let mut rnd = |m: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % m
-    };
     let mut kills = 0;
-    for round in 0..8 {
-        let (mut rx, addr) = receiver(&p.bob, false);
+    for round in 0..6 {
+        let before = (balance(&p.alice), balance(&p.bob));
+        let (mut rx, upstream) = receiver(&p.bob, false);
+        let kill_sender = round % 2 == 0;
+        // Dialer frames: hello, proposal. Listener frames: hello, acceptance.
+        let (addr, stopped) = frame_relay(
+            upstream,
+            if kill_sender {
+                Stop::AfterDialerFrame(2)
+            } else {
+                Stop::HoldingListenerFrame(2)
+            },
+        );
         let mut tx = std::process::Command::new(bin())
             .env("DSM_HOME", &p.alice)
             .env("DSM_PASSPHRASE", "test passphrase")
-            .args(["send", "bob", "7", "--timeout", "5", "--tcp", &addr])
+            .args(["send", "bob", "7", "--timeout", "20", "--tcp", &addr])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Argon2 + signing + commits take tens of milliseconds: a kill in this window lands
-        // mid-session most of the time.
-        std::thread::sleep(std::time::Duration::from_millis(5 + rnd(60)));
-        if round % 2 == 0 {
-            rx.kill().unwrap();
+        stopped
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the session reached the kill point");
+        if kill_sender {
+            tx.kill().unwrap();
         } else {
+            // The receiver committed its credit before it wrote the acceptance the relay
+            // holds: kill it, and the sender waiting for that acceptance.
+            rx.kill().unwrap();
             tx.kill().unwrap();
         }
         kills += 1;
@@ -663,6 +738,20 @@ fn sigkill_mid_transfer_loses_nothing() {
         let _ = rx.wait();
         if in_flight(&p.alice) > 0 {
             mid_session += 1;
+        }
+        // What each kill left on disk: the sender's debit; and with the receiver killed,
+        // its credit too.
+        assert_eq!(
+            balance(&p.alice),
+            before.0 - 7,
+            "round {round}: debit committed"
+        );
+        if !kill_sender {
+            assert_eq!(
+                balance(&p.bob),
+                before.1 + 7,
+                "round {round}: credit committed"
+            );
         }
         // Restart the receiver; sync completes anything left pending.
         let (mut rx, addr) = receiver(&p.bob, true);
@@ -682,11 +771,16 @@ fn sigkill_mid_transfer_loses_nothing() {
             "round {round}: value conserved"
         );
     }
-    assert_eq!(kills, 8);
-    eprintln!("{mid_session} of {kills} kills left a transfer in flight");
+    // Every kill landed after the sender's debit and before its stitch.
+    assert_eq!((kills, mid_session), (6, 6));
     let sent = 1000 - balance(&p.alice);
     assert_eq!(sent % 7, 0, "only whole transfers happened");
     assert_eq!(balance(&p.bob), sent);
+    assert_eq!(
+        sent,
+        6 * 7,
+        "every interrupted transfer completed after the restart"
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
