@@ -1,10 +1,10 @@
 //! Acceptance is context-free: no clock, no environment, no randomness of its own.
 //!
-//! Two complementary checks: (1) the protocol crate's source never names a clock, an OS
+//! Two complementary checks: (1) the protocol crates' source never names a clock, an OS
 //! random source, the filesystem, the network or the environment, so no verdict can depend
 //! on them; (2) the pinned receipts in the vector file — generated at another time, on
-//! another machine — get the same verdict now, and the same verdict again after the
-//! process clock, time zone and environment are changed.
+//! another machine — get the same verdicts now (valid stays valid, a flipped byte stays
+//! refused).
 
 use dsm_core::receipt::{verify_receipt_bytes, EmptyView};
 
@@ -84,7 +84,7 @@ fn verdicts() -> Vec<String> {
 }
 
 #[test]
-fn verdicts_do_not_depend_on_time_zone_or_environment() {
+fn pinned_receipts_made_elsewhere_keep_their_verdicts() {
     let before = verdicts();
     assert_eq!(before.len(), 2);
     assert!(
@@ -93,10 +93,6 @@ fn verdicts_do_not_depend_on_time_zone_or_environment() {
             .all(|v| v.starts_with("Ok(") && v.contains(" / Err(")),
         "{before:?}"
     );
-    // Change what a clock-reading implementation would see; the verdicts must not move.
-    for tz in ["UTC", "Pacific/Kiritimati", "America/Adak"] {
-        std::env::set_var("TZ", tz);
-        std::env::set_var("SOURCE_DATE_EPOCH", "4102444800");
-        assert_eq!(verdicts(), before);
-    }
+    // (Changing the process environment here would race the other tests' threads; the
+    // source check above is what rules out a clock or environment in any verdict.)
 }
