@@ -120,16 +120,28 @@ fn every_corruption_of_a_refusal_is_refused() {
     });
     // Every byte flip of the encoding is refused (decode error or a check).
     let bytes = good.to_bytes();
+    let (mut flips, mut undecodable, mut unverifiable) = (0, 0, 0);
     for i in (0..bytes.len()).step_by(7) {
         let mut b2 = bytes.clone();
         b2[i] ^= 0x10;
-        if let Ok(r) = SignedRefusal::from_bytes(&b2) {
-            assert!(
-                verify_refusal(&vp, &r, &EmptyView).is_err(),
-                "flip at {i} accepted"
-            );
+        flips += 1;
+        match SignedRefusal::from_bytes(&b2) {
+            Err(_) => undecodable += 1,
+            Ok(r) => {
+                assert!(
+                    verify_refusal(&vp, &r, &EmptyView).is_err(),
+                    "flip at {i} accepted"
+                );
+                unverifiable += 1;
+            }
         }
     }
+    // Every flip was refused, one way or the other, and both ways were exercised.
+    assert_eq!(undecodable + unverifiable, flips);
+    assert!(
+        flips > 100 && undecodable > 0 && unverifiable > 0,
+        "{flips} {undecodable} {unverifiable}"
+    );
 }
 
 #[test]

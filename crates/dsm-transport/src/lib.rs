@@ -565,19 +565,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frames_from_arbitrary_bytes_never_panic() {
-        // A small deterministic fuzz: every prefix of a few crafted inputs.
-        let inputs: Vec<Vec<u8>> = vec![
-            encode_frame(b"abc").unwrap(),
-            vec![1, 0xff, 0xff, 0xff, 0xff],
-            vec![0; 9],
-            (0..=255).collect(),
-        ];
-        for i in inputs {
-            for n in 0..=i.len() {
-                let _ = decode_frame(&i[..n]);
-                let _ = read_frame(&mut &i[..n]);
-            }
+    fn every_prefix_of_a_frame_decodes_to_the_known_answer() {
+        // A whole frame decodes to its payload; every strict prefix is refused.
+        let whole = encode_frame(b"abc").unwrap();
+        let mut cases = 0;
+        for n in 0..whole.len() {
+            assert!(decode_frame(&whole[..n]).is_err(), "prefix of {n} bytes");
+            assert!(read_frame(&mut &whole[..n]).is_err(), "prefix of {n} bytes");
+            cases += 1;
+        }
+        assert_eq!(decode_frame(&whole).unwrap(), b"abc");
+        assert_eq!(read_frame(&mut &whole[..]).unwrap(), b"abc");
+        assert_eq!(cases, 8);
+        // A length over the cap, a wrong version, and bytes after a whole frame.
+        assert!(matches!(
+            read_frame(&mut &[FRAME_VERSION, 0xff, 0xff, 0xff, 0xff][..]),
+            Err(TransportError::TooLarge(_))
+        ));
+        assert!(decode_frame(&[0; 9]).is_err());
+        let mut trailing = whole.clone();
+        trailing.push(0);
+        assert!(decode_frame(&trailing).is_err());
+        // Arbitrary bytes never panic (each prefix of 0..=255 is a wrong-version frame).
+        let junk: Vec<u8> = (0..=255).collect();
+        for n in 0..=junk.len() {
+            assert!(decode_frame(&junk[..n]).is_err());
         }
     }
 
