@@ -134,10 +134,14 @@ fn spawn_receiver(home: &Path, args: &[&str]) -> (Child, String) {
 }
 
 fn receiver(home: &Path, once: bool) -> (Child, String) {
+    receiver_with(home, if once { &["--once"] } else { &[] })
+}
+
+/// `dsm receive --tcp` on a free loopback port with `extra` arguments: the process and the
+/// address it listens on.
+fn receiver_with(home: &Path, extra: &[&str]) -> (Child, String) {
     let mut args = vec!["--tcp", "127.0.0.1:0"];
-    if once {
-        args.push("--once");
-    }
+    args.extend_from_slice(extra);
     let (child, line) = spawn_receiver(home, &args);
     let v: serde_json::Value =
         serde_json::from_str(&line).unwrap_or_else(|_| panic!("no listening line: {line:?}"));
@@ -316,31 +320,12 @@ fn receiver_limit_refuses_with_a_signed_refusal() {
 #[test]
 fn receiver_exposure_limit_refuses_unsettled_value_over_it() {
     let p = pair("100");
-    let receive_once = |limit: &str| {
-        let mut rx = std::process::Command::new(bin())
-            .env("DSM_HOME", &p.bob)
-            .env("DSM_PASSPHRASE", "test passphrase")
-            .args(["--json", "receive", "--tcp", "127.0.0.1:0", "--once"])
-            .args(["--max-unsettled", limit])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut out = BufReader::new(rx.stdout.take().unwrap());
-        out.read_line(&mut line).unwrap();
-        let addr = serde_json::from_str::<serde_json::Value>(&line).unwrap()["listening"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        // The reader stays open: the receiver reports what it received on stdout.
-        (rx, addr, out)
-    };
-    let (mut rx, addr, _out) = receive_once("30");
+    let receive_once = |limit: &str| receiver_with(&p.bob, &["--once", "--max-unsettled", limit]);
+    let (mut rx, addr) = receive_once("30");
     stdout(dsm(&p.alice).args(["send", "bob", "20", "--tcp", &addr]));
     assert!(rx.wait().unwrap().success());
     // 20 + 20 unsettled from alice is over 30: refused, alice keeps her 20.
-    let (mut rx, addr, _out) = receive_once("30");
+    let (mut rx, addr) = receive_once("30");
     dsm(&p.alice)
         .args(["send", "bob", "20", "--tcp", &addr])
         .assert()
@@ -350,7 +335,7 @@ fn receiver_exposure_limit_refuses_unsettled_value_over_it() {
         ));
     assert!(rx.wait().unwrap().success());
     assert_eq!((balance(&p.alice), balance(&p.bob)), (80, 20));
-    let (mut rx, addr, _out) = receive_once("none");
+    let (mut rx, addr) = receive_once("none");
     stdout(dsm(&p.alice).args(["send", "bob", "20", "--tcp", &addr]));
     assert!(rx.wait().unwrap().success());
     assert_eq!((balance(&p.alice), balance(&p.bob)), (60, 40));
