@@ -487,6 +487,15 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
 
 /// `dsm bench economy`: prints the tables.
 pub fn run(devices: &[usize], transfers: usize, seed: u64) -> Result<(), Error> {
+    if let Some(d) = devices.iter().find(|d| !(2..=1_000_000).contains(*d)) {
+        return Err(format!("--devices {d}: each economy needs 2 to 1,000,000 devices").into());
+    }
+    if !(1..=10_000_000).contains(&transfers) {
+        return Err(format!(
+            "--transfers {transfers}: from 1 to 10,000,000 payments (the model keeps every parcel in memory)"
+        )
+        .into());
+    }
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; timings are meaningless. Use `cargo run --release -p dsm-cli -- bench economy`.");
     }
