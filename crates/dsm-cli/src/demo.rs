@@ -342,7 +342,29 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     if ra.refused.len() != 1 {
         return Err("the refusal did not happen".into());
     }
-    carol.set_max_incoming(None);
+    writeln!(out, "     carol also caps the value she holds unsettled from any one sender at 100 (what an offline double spend could cost her): she holds 50 from alice that no storage node has settled yet; alice tries 60 more.")?;
+    carol.set_receive_policy(dsm_wallet::wallet::ReceivePolicy {
+        max_per_transfer: Some(Amount(200)),
+        max_unsettled_per_counterparty: Some(Amount(100)),
+        max_unsettled_total: Some(Amount(1_000)),
+    })?;
+    let (ra, rc, _) = over_tcp(&mut alice, &mut carol, &[60], None, T)?;
+    ok(&ra)?;
+    ok(&rc)?;
+    match ra.refused.as_slice() {
+        [x] if x.refusal.refusal.reason
+            == dsm_wallet::wallet::RefusalReason::OverExposure.code() =>
+        {
+            writeln!(
+                out,
+                "     carol signed a refusal (\"{}\"); alice took her 60 back: alice holds {} CASH",
+                dsm_wallet::wallet::RefusalReason::OverExposure.describe(),
+                dev(&alice)
+            )?
+        }
+        _ => return Err("the exposure refusal did not happen".into()),
+    }
+    carol.set_receive_policy(Default::default())?;
     writeln!(out)?;
 
     writeln!(

@@ -560,6 +560,9 @@ fn demo_tells_the_whole_story_and_adds_up() {
         .stdout(predicate::str::contains(
             "carol signed a refusal of 300 CASH",
         ))
+        .stdout(predicate::str::contains(
+            "carol signed a refusal (\"the receiver holds too much unsettled value",
+        ))
         .stdout(predicate::str::contains("TRIPWIRE bob"))
         .stdout(predicate::str::contains("TRIPWIRE carol"))
         .stdout(
