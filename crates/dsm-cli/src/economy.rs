@@ -18,8 +18,8 @@ use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisDigest};
 use dsm_core::parcel::{
-    root_id, transfer_commit, verify_lineage, Hop, Lineage, LineageStart, Parcel, ParcelId,
-    ParcelOutput, ParcelStatement, RootFacts, RootVerifier,
+    root_id, verify_lineage, Hop, Lineage, LineageStart, Parcel, ParcelId, ParcelOutput,
+    ParcelStatement, RootFacts, RootVerifier,
 };
 use dsm_core::tags::Tag;
 use std::collections::{HashMap, HashSet};
@@ -424,13 +424,7 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
         let rest = Digest(
             *tagged_hash(Tag::Token, &[b"economy-rest", &(k as u64).to_be_bytes()]).as_bytes(),
         );
-        let commit = transfer_commit(&statement.digest(), &rest);
-        let signature = devs[from].0.sign(commit.as_bytes(), &[k as u8; 32])?;
-        let hop = Hop {
-            statement,
-            rest,
-            signature,
-        };
+        let hop = Hop::sign(&devs[from].0, statement, rest, &[k as u8; 32])?;
         let ids_out = hop.output_ids();
         let i = hop
             .statement
@@ -474,8 +468,27 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
     wide.inputs.sort();
     wide.outputs.sort_by_key(|o| (o.input, o.to));
     let four = wide.to_bytes().len() + (one - lineage.hops[0].statement.to_bytes().len());
-    // A one-issuer mint proof: statement, one cosignature.
-    let root_bytes = 200 + lineage.hops[0].signature.to_bytes().len();
+    // A real one-issuer mint proof (statement and one cosignature by this suite's key), as
+    // a lineage's root source travels.
+    let statement = dsm_token::authority::MintStatement {
+        token: TokenId::from_label("ECON"),
+        seq: 7,
+        minted_before: Amount(1_000_000),
+        amount: Amount(1_000_000),
+        recipient: ids[0],
+        recipient_parent_head: dsm_core::chain::HeadDigest(Digest([5; 32])),
+    };
+    let cosignature = dsm_token::authority::cosign(&devs[1].0, 0, &statement.digest(), &[3; 32])
+        .map_err(|e| e.to_string())?;
+    let root_bytes = dsm_token::source::SourceProof {
+        source: dsm_token::source::Source::Mint(dsm_token::authority::SignedMint {
+            statement,
+            signatures: vec![cosignature],
+        }),
+        allowlist: None,
+    }
+    .to_bytes()
+    .len();
     Ok(HopCosts {
         hop_1x2: one,
         per_input: (four - one) / 3,

@@ -223,6 +223,22 @@ pub struct Hop {
 }
 
 impl Hop {
+    /// Signs `statement` with `rest` as its holder (`rnd` hedges the signature).
+    pub fn sign(
+        key: &crate::crypto::SigningKey,
+        statement: ParcelStatement,
+        rest: Digest,
+        rnd: &[u8; 32],
+    ) -> Result<Hop, CryptoError> {
+        let commit = transfer_commit(&statement.digest(), &rest);
+        let signature = key.sign(commit.as_bytes(), rnd)?;
+        Ok(Hop {
+            statement,
+            rest,
+            signature,
+        })
+    }
+
     /// The digest the signature covers; output ids hash it.
     pub fn commit(&self) -> Digest {
         transfer_commit(&self.statement.digest(), &self.rest)

@@ -47,14 +47,7 @@ impl Dev {
             inputs: ins,
             outputs,
         };
-        let rest = Digest([rest; 32]);
-        let commit = transfer_commit(&statement.digest(), &rest);
-        let signature = self.key.sign(commit.as_bytes(), &[rest.0[0]; 32]).unwrap();
-        Hop {
-            statement,
-            rest,
-            signature,
-        }
+        Hop::sign(&self.key, statement, Digest([rest; 32]), &[rest; 32]).unwrap()
     }
 }
 

@@ -214,13 +214,7 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
                 inputs: vec![root],
                 outputs,
             };
-            let rest = Digest([rest; 32]);
-            let commit = transfer_commit(&statement.digest(), &rest);
-            Hop {
-                statement,
-                rest,
-                signature: a.key.sign(commit.as_bytes(), &zero).unwrap(),
-            }
+            Hop::sign(&a.key, statement, Digest([rest; 32]), &zero).unwrap()
         };
         let out = |to: DeviceId, n: u128| ParcelOutput {
             input: 0,

@@ -31,13 +31,7 @@ fn hop(from: &Device, input: ParcelId, outputs: &[(&Device, u128)], rest: u8) ->
         inputs: vec![input],
         outputs,
     };
-    let rest = Digest([rest; 32]);
-    let commit = transfer_commit(&statement.digest(), &rest);
-    Hop {
-        statement,
-        rest,
-        signature: from.key.sign(commit.as_bytes(), &[rest.0[0]; 32]).unwrap(),
-    }
+    Hop::sign(&from.key, statement, Digest([rest; 32]), &[rest; 32]).unwrap()
 }
 
 fn output_to(h: &Hop, d: &Device) -> ParcelId {
