@@ -39,8 +39,19 @@ fn faults(rate: u16) -> PacketFaults {
     PacketFaults::spread(rate)
 }
 
+/// How long a stream link waits for a frame: short under faults (a dropped frame must end
+/// the session quickly), generous on a clean link, where a timeout can only mean a busy
+/// machine (an SLH-DSA receipt is tens of frames on QR).
+fn wait(rate: u16, faulty: Duration) -> Duration {
+    if rate == 0 {
+        Duration::from_secs(30)
+    } else {
+        faulty
+    }
+}
+
 fn tcp(rate: u16, seed: u64, tally: &FaultTally) -> Pair {
-    let t = Duration::from_millis(400);
+    let t = wait(rate, Duration::from_millis(400));
     let l = TcpListener::bind("127.0.0.1:0", t).unwrap();
     let d = tcp_dial(l.local_addr().unwrap(), t).unwrap();
     let (a, _) = l.accept().unwrap();
@@ -52,7 +63,7 @@ fn tcp(rate: u16, seed: u64, tally: &FaultTally) -> Pair {
 
 fn file(rate: u16, seed: u64, tally: &FaultTally) -> Pair {
     let dir = tempfile::tempdir().unwrap().keep();
-    let t = Duration::from_millis(400);
+    let t = wait(rate, Duration::from_millis(400));
     let d = DirLink::dial(&dir, t).unwrap();
     let l = DirLink::accept(&dir, t).unwrap();
     (
@@ -192,7 +203,7 @@ fn qr(rate: u16, seed: u64, tally: &FaultTally) -> Pair {
     };
     // Frames missed beyond the repair margin stall a message: the session times out and
     // the next one resumes, as with a camera that looked away.
-    let t = Duration::from_secs(2);
+    let t = wait(rate, Duration::from_secs(2));
     let d = dsm_qr::QrDirLink::dial(&dir, t, o(seed)).unwrap();
     let l = dsm_qr::QrDirLink::accept(&dir, t, o(seed + 1)).unwrap();
     (Box::new(d), Box::new(l))
