@@ -3,7 +3,7 @@
 //! proof is checked by `dsm_token::source::TokenRules` before it is committed.
 
 use super::{
-    history_key, json, token, EntryKind, HistoryEntry, Wallet, WalletError, DEFAULT_TOKEN,
+    corrupt, history_key, json, token, EntryKind, HistoryEntry, Wallet, WalletError, DEFAULT_TOKEN,
 };
 use crate::store::{Batch, Store, Table};
 use dsm_core::chain::{Amount, DeviceHead, TokenId};
@@ -82,14 +82,13 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
     // Everything below was stored only after it was checked: a record that no longer
     // decodes or verifies is damage, and the wallet refuses to open rather than forget it
     // (forgetting a conflict or a payment would accept value it must refuse).
-    let corrupt = |what: &'static str| move |e: String| WalletError::Corrupt { what, error: e };
     for (_, v) in store.scan(Table::VaultResolutions)? {
         let r = dsm_token::vault::VaultResolution::from_bytes(&v)
-            .map_err(|e| corrupt("vault resolution")(e.to_string()))?;
+            .map_err(corrupt("vault resolution"))?;
         match rules.observe_resolution(&r) {
             // A conflict found now is recorded in `rules`: that is the point.
             Ok(_) | Err(TokenError::VaultConflict(_)) => {}
-            Err(e) => return Err(corrupt("vault resolution")(e.to_string())),
+            Err(e) => return Err(corrupt("vault resolution")(e)),
         }
     }
     let mut payments = Vec::new();
@@ -103,39 +102,30 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
         if k.starts_with(b"withdrawal-paid:") {
             payments.push(
                 dsm_token::dbtc::WithdrawalPayment::from_bytes(&v)
-                    .map_err(|e| corrupt("withdrawal payment")(e.to_string()))?,
+                    .map_err(corrupt("withdrawal payment"))?,
             );
             continue;
         }
         if k.starts_with(MINT_CONFLICT_PREFIX) {
-            let c = MintConflict::from_bytes(&v).map_err(|e| WalletError::Corrupt {
-                what: "mint conflict",
-                error: e.to_string(),
-            })?;
+            let c = MintConflict::from_bytes(&v).map_err(corrupt("mint conflict"))?;
             rules
                 .import_mint_conflict(&c)
-                .map_err(|e| WalletError::Corrupt {
-                    what: "mint conflict",
-                    error: e.to_string(),
-                })?;
+                .map_err(corrupt("mint conflict"))?;
             continue;
         }
         if k.starts_with(b"vault-conflict:") {
             let c = dsm_token::vault::VaultConflict::from_bytes(&v)
-                .map_err(|e| corrupt("vault conflict")(e.to_string()))?;
+                .map_err(corrupt("vault conflict"))?;
             rules
                 .import_vault_conflict(&c)
-                .map_err(|e| corrupt("vault conflict")(e.to_string()))?;
+                .map_err(corrupt("vault conflict"))?;
         }
     }
     for (_, v) in store.scan(Table::Sources)? {
         // Every applied source's once-key (and a mint's place in its sequence, a deposit's
         // outpoint, a refund's withdrawal) is used again after a restart; the head and its
         // source were one batch, so this survives any crash.
-        let proof = SourceProof::from_bytes(&v).map_err(|e| WalletError::Corrupt {
-            what: "source proof",
-            error: e.to_string(),
-        })?;
+        let proof = SourceProof::from_bytes(&v).map_err(corrupt("source proof"))?;
         rules.record_source(&proof);
     }
     // Payments after the refunds they may contradict (a contradiction is the keeper's).
@@ -143,7 +133,7 @@ pub(super) fn load_rules(store: &dyn Store) -> Result<TokenRules, WalletError> {
         match rules.observe_payment(p) {
             // The keeper's equivocation is recorded; the payment stands.
             Ok(_) | Err(TokenError::KeeperEquivocation) => {}
-            Err(e) => return Err(corrupt("withdrawal payment")(e.to_string())),
+            Err(e) => return Err(corrupt("withdrawal payment")(e)),
         }
     }
     Ok(rules)

@@ -8,7 +8,7 @@ use dsm_core::chain::{
     dev_allocation_cause, Amount, DeviceHead, HeadDigest, RelationshipKey, RelationshipStep,
     TipDigest, TokenId,
 };
-use dsm_core::codec::{Canonical, DecodeError};
+use dsm_core::codec::Canonical;
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisCeremony};
@@ -132,7 +132,7 @@ impl From<WalletError> for LedgerError {
     }
 }
 
-fn corrupt(what: &'static str) -> impl Fn(DecodeError) -> WalletError {
+fn corrupt<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> WalletError {
     move |e| WalletError::Corrupt {
         what,
         error: e.to_string(),
