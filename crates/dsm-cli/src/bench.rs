@@ -6,7 +6,11 @@ use dsm_core::chain::{Amount, DeviceHead, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
-use dsm_core::identity::{DeviceIdentity, GenesisDigest};
+use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisDigest};
+use dsm_core::parcel::{
+    verify_lineage, Lineage, LineageStart, Parcel, ParcelId, RootFacts, RootVerifier,
+};
+use std::collections::HashMap;
 use dsm_core::receipt::{
     accept, own_proposal, propose, verify_acceptance, verify_proposal, verify_receipt_bytes,
     EmptyView, LocalDevice,
@@ -48,6 +52,10 @@ struct Device {
     identity: DeviceIdentity,
     head: DeviceHead,
     tree: SparseMerkleTree,
+    /// The parcel it pays from (its whole balance).
+    parcel: Parcel,
+    /// Parcels whose lineage it verified.
+    cache: HashMap<ParcelId, Parcel>,
 }
 
 impl Device {
@@ -70,11 +78,19 @@ impl Device {
         // Stand-in for the history that built those relationships: the head commits to
         // the pre-filled tree, as it would after that many transfers.
         head.smt_root = tree.root();
+        let parcel = Parcel {
+            id: ParcelId(tagged_hash(Tag::ParcelRoot, &[b"bench", &[n]])),
+            token: TokenId::from_label("BENCH"),
+            amount: Amount(u128::MAX / 4),
+            holder: identity.device_id(),
+        };
         Ok(Device {
             key,
             identity,
             head,
             tree,
+            parcel,
+            cache: HashMap::from([(parcel.id, parcel)]),
         })
     }
     fn local(&self) -> LocalDevice<'_> {
@@ -87,24 +103,57 @@ impl Device {
     }
 }
 
-/// Both parties' whole work for one transfer, checked.
+/// Both parties' whole work for one transfer, checked: the sender pays 1 from its parcel
+/// (the change is its next one), the receiver checks that parcel's lineage from its cache
+/// (it verified the hop that made it when it accepted it) before it signs.
 fn core_transfer(a: &mut Device, b: &mut Device, i: u64) -> Result<(), Error> {
     let built = propose(
         &a.local(),
         &b.identity.device_id(),
         TokenId::from_label("BENCH"),
         Amount(1),
+        &[a.parcel],
         &rnd(i),
     )?;
     let vp = verify_proposal(&built.signed, &EmptyView)?;
-    let acc = accept(&b.local(), &vp, &rnd(i + 1))?;
+    let lineage = Lineage {
+        start: LineageStart::Verified(a.parcel.id),
+        hops: Vec::new(),
+        signers: Vec::new(),
+    };
+    let verified = verify_lineage(&lineage, &a.parcel.id, &mut NoRoots, &b.cache)?;
+    let acc = accept(&b.local(), &vp, &[verified], &rnd(i + 1))?;
     verify_acceptance(&own_proposal(&built), &acc.receipt.acceptance, &EmptyView)?;
     let rel = *built.signed.proposal.step.relationship.as_bytes();
     b.head = acc.child_head;
     b.tree.insert(rel, acc.child_tip.0);
     a.head = built.child_head;
     a.tree.insert(rel, built.child_tip.0);
+    let hop = built.signed.hop();
+    for (k, id) in hop.output_ids().into_iter().enumerate() {
+        let o = hop.statement.outputs[k];
+        let p = Parcel {
+            id,
+            token: a.parcel.token,
+            amount: o.amount,
+            holder: o.to,
+        };
+        b.cache.insert(id, p);
+        a.cache.insert(id, p);
+        if o.to == a.identity.device_id() {
+            a.parcel = p;
+        }
+    }
     Ok(())
+}
+
+/// The benchmark's devices start from parcels both already verified, so no root is judged.
+struct NoRoots;
+
+impl RootVerifier for NoRoots {
+    fn verify_root(&mut self, _: &[u8], _: Option<&DeviceId>) -> Result<RootFacts, String> {
+        Err("the benchmark judges no roots".into())
+    }
 }
 
 /// Time per transfer between two devices holding `relationships` each, paying each other
@@ -112,6 +161,8 @@ fn core_transfer(a: &mut Device, b: &mut Device, i: u64) -> Result<(), Error> {
 fn back_and_forth(suite: SuiteId, relationships: u64, budget: Duration) -> Result<Duration, Error> {
     let mut a = Device::new(suite, 1, relationships)?;
     let mut b = Device::new(suite, 2, relationships)?;
+    a.cache.insert(b.parcel.id, b.parcel);
+    b.cache.insert(a.parcel.id, a.parcel);
     let mut k = 0u64;
     per_op(budget, || {
         k += 2;

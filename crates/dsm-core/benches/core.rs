@@ -4,6 +4,8 @@
 //! signature-bound limits and the ratio the design targets (DESIGN.md §5). Every measured
 //! operation is checked: a failing step aborts the bench instead of timing nothing.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
 use criterion::Criterion;
 use dsm_core::chain::{Amount, DeviceHead, TokenId};
 use dsm_core::codec::Canonical;
@@ -70,12 +72,13 @@ fn transfer(a: &mut Dev, b: &mut Dev, amount: u128, rnd: &[u8; 32]) {
         &b.identity.device_id(),
         token(),
         Amount(amount),
+        &common::inputs_of(&a.local(), token(), Amount(amount)),
         rnd,
     )
     .expect("propose");
     let bytes = built.signed.to_bytes();
     let vp = verify_proposal_bytes(&bytes, &EmptyView).expect("receiver verifies");
-    let acc = accept(&b.local(), &vp, rnd).expect("accept");
+    let acc = accept(&b.local(), &vp, &common::trusted_lineages(&vp), rnd).expect("accept");
     let rel = *built.signed.proposal.step.relationship.as_bytes();
     b.head = acc.child_head;
     b.tree.insert(rel, acc.child_tip.0);
@@ -100,11 +103,12 @@ fn receipt_for(suite: SuiteId) -> Vec<u8> {
         &b.identity.device_id(),
         token(),
         Amount(5),
+        &common::inputs_of(&a.local(), token(), Amount(5)),
         &[1; 32],
     )
     .unwrap();
     let vp = verify_proposal(&built.signed, &EmptyView).unwrap();
-    let acc = accept(&b.local(), &vp, &[2; 32]).unwrap();
+    let acc = accept(&b.local(), &vp, &common::trusted_lineages(&vp), &[2; 32]).unwrap();
     b.head = acc.child_head.clone();
     acc.receipt.to_bytes()
 }

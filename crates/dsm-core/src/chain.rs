@@ -489,3 +489,59 @@ impl Canonical for RelationshipStep {
         })
     }
 }
+
+/// The root of a NON-PRODUCTION dev-faucet parcel (PROTOCOL.md §5.5): `amount` of a label
+/// token granted to `device` by its own ALLOCATION head at `height`. Anyone can make one,
+/// so only a verifier that lets the label token move (the `DEV` test token) accepts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DevGrant {
+    /// The device credited.
+    pub device: DeviceId,
+    /// The label token.
+    pub token: TokenId,
+    /// The amount (> 0).
+    pub amount: Amount,
+    /// The height of the ALLOCATION head (what makes each grant once).
+    pub height: u64,
+}
+
+impl DevGrant {
+    /// What the grant may be used for once: `H(SourceOnce, "dev", device, token,
+    /// u64be(height))`.
+    pub fn once_key(&self) -> Digest {
+        tagged_hash(
+            Tag::SourceOnce,
+            &[
+                b"dev",
+                self.device.as_bytes(),
+                self.token.as_bytes(),
+                &self.height.to_be_bytes(),
+            ],
+        )
+    }
+}
+
+impl Canonical for DevGrant {
+    const MAX_ENCODED_LEN: usize = 120;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.device.as_bytes());
+        w.bytes(2, self.token.as_bytes());
+        w.bytes(3, &self.amount.0.to_be_bytes());
+        w.uint(4, self.height);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let device = DeviceId(Digest(r.fixed(1)?));
+        let token = TokenId(Digest(r.fixed(2)?));
+        let amount = Amount(u128::from_be_bytes(r.fixed(3)?));
+        let height = r.uint(4)?;
+        if amount == Amount::ZERO {
+            return Err(DecodeError::Invalid("a dev grant has a non-zero amount"));
+        }
+        Ok(DevGrant {
+            device,
+            token,
+            amount,
+            height,
+        })
+    }
+}

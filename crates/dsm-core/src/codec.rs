@@ -345,6 +345,34 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// A repeated `bytes` field of at most `max` elements, each at most `max_len` bytes.
+    pub fn repeated_bytes(
+        &mut self,
+        field: u32,
+        max: usize,
+        max_len: usize,
+    ) -> Result<Vec<&'a [u8]>, DecodeError> {
+        let mut out = Vec::new();
+        while self.take_key(field, WT_LEN)? {
+            if out.len() == max {
+                return Err(DecodeError::TooMany { field, max });
+            }
+            let b = self.take_len_delimited()?;
+            if b.is_empty() {
+                return Err(DecodeError::DefaultPresent { field });
+            }
+            if b.len() > max_len {
+                return Err(DecodeError::Length {
+                    field,
+                    len: b.len(),
+                    expected: max_len,
+                });
+            }
+            out.push(b);
+        }
+        Ok(out)
+    }
+
     /// A repeated fixed-length `bytes` field of at most `max` elements.
     pub fn repeated_fixed<const N: usize>(
         &mut self,

@@ -10,8 +10,9 @@
 //! [`verify_lineage`] is the one check of a lineage; only it makes a [`VerifiedLineage`].
 //! [`ParcelFork`] is the Tripwire evidence for one device consuming one parcel twice.
 //!
-//! Status: these are the objects and their verifier; transfers do not carry them yet
-//! (PROTOCOL.md §5.6 says what remains).
+//! Every transfer's proposal carries its [`ParcelStatement`] (`receipt::Proposal::parcels`)
+//! and its receiver signs only with a [`VerifiedLineage`] per input; PROTOCOL.md §5.6 says
+//! what remains to be built.
 
 use crate::chain::{Amount, TokenId};
 use crate::codec::{Canonical, DecodeError, Reader, Writer};
@@ -79,6 +80,13 @@ pub fn root_id(once_key: &Digest, source: &[u8]) -> ParcelId {
     ParcelId(tagged_hash(Tag::ParcelRoot, &[once_key.as_bytes(), source]))
 }
 
+/// The device id no key controls that value leaving circulation is paid to:
+/// `H(ParcelSink, token)`. A statement paying it is how a burn, a vault lock or a withdrawal
+/// request consumes parcels (PROTOCOL.md §5.6).
+pub fn sink(token: &TokenId) -> DeviceId {
+    DeviceId(tagged_hash(Tag::ParcelSink, &[token.as_bytes()]))
+}
+
 /// One output of a consumed parcel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ParcelOutput {
@@ -126,6 +134,106 @@ impl ParcelStatement {
     /// `H(ParcelStatement, enc(statement))`.
     pub fn digest(&self) -> Digest {
         tagged_hash(Tag::ParcelStatement, &[&self.to_bytes()])
+    }
+
+    /// The statement of a payment of `amount` from `holder` to `receiver` consuming
+    /// `inputs` (any order; all of one token, held by `holder`): inputs in ascending id
+    /// order pay the receiver until `amount` is met, the rest of the last one goes back to
+    /// `holder` as change. Refused (with why) when the inputs are empty, too many, of
+    /// another holder, do not cover the amount, or include one that would pay nothing.
+    pub fn payment(
+        holder: DeviceId,
+        receiver: DeviceId,
+        inputs: &[Parcel],
+        amount: Amount,
+    ) -> Result<ParcelStatement, &'static str> {
+        let mut inputs = inputs.to_vec();
+        inputs.sort_by_key(|p| p.id);
+        inputs.dedup_by_key(|p| p.id);
+        if inputs.is_empty() || inputs.len() > MAX_INPUTS {
+            return Err("a payment consumes between 1 and 64 parcels");
+        }
+        if holder == receiver {
+            return Err("a device cannot pay itself");
+        }
+        let mut left = amount;
+        let mut outputs = Vec::new();
+        for (j, p) in inputs.iter().enumerate() {
+            if p.holder != holder {
+                return Err("an input is held by another device");
+            }
+            if left == Amount::ZERO {
+                return Err("more inputs than the amount needs");
+            }
+            let pay = if p.amount < left { p.amount } else { left };
+            left = Amount(left.0 - pay.0);
+            outputs.push(ParcelOutput {
+                input: j as u32,
+                to: receiver,
+                amount: pay,
+            });
+            if p.amount > pay {
+                outputs.push(ParcelOutput {
+                    input: j as u32,
+                    to: holder,
+                    amount: Amount(p.amount.0 - pay.0),
+                });
+            }
+        }
+        if left != Amount::ZERO {
+            return Err("the inputs do not cover the amount");
+        }
+        outputs.sort_by_key(|o| (o.input, o.to));
+        Ok(ParcelStatement {
+            holder,
+            inputs: inputs.iter().map(|p| p.id).collect(),
+            outputs,
+        })
+    }
+
+    /// The statement by which `receiver` refuses the transfer signed as `commit` with
+    /// statement `paid`: it consumes every output `paid` gave `receiver` and gives each back,
+    /// whole, to `paid.holder`. `None` when `paid` gave `receiver` nothing.
+    pub fn refund(
+        commit: &Digest,
+        paid: &ParcelStatement,
+        receiver: &DeviceId,
+    ) -> Option<ParcelStatement> {
+        let mut mine: Vec<(ParcelId, Amount)> = paid
+            .outputs
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.to == *receiver)
+            .map(|(i, o)| (output_id(commit, i), o.amount))
+            .collect();
+        if mine.is_empty() || mine.len() > MAX_INPUTS {
+            return None;
+        }
+        mine.sort();
+        Some(ParcelStatement {
+            holder: *receiver,
+            inputs: mine.iter().map(|(id, _)| *id).collect(),
+            outputs: mine
+                .iter()
+                .enumerate()
+                .map(|(j, (_, amount))| ParcelOutput {
+                    input: j as u32,
+                    to: paid.holder,
+                    amount: *amount,
+                })
+                .collect(),
+        })
+    }
+
+    /// The statement by which `holder` takes `amount` out of circulation from `inputs`
+    /// (all of `token`): paid to [`sink`], the rest back to `holder` as change.
+    pub fn to_sink(
+        holder: DeviceId,
+        token: &TokenId,
+        inputs: &[Parcel],
+        amount: Amount,
+    ) -> Result<ParcelStatement, &'static str> {
+        ParcelStatement::payment(holder, sink(token), inputs, amount)
     }
 
     /// The outputs of input `j`, with their indices in `outputs`.
@@ -396,9 +504,24 @@ pub fn verify_lineage(
     roots: &mut dyn RootVerifier,
     cache: &dyn ParcelCache,
 ) -> Result<VerifiedLineage, LineageError> {
-    let (mut cur, root_once) = match &lineage.start {
+    // Check only from the newest ancestor the cache holds (finding it costs hashes only):
+    // the cache holds verified parcels and nothing else, so the answer is a cold check's.
+    let hops = &lineage.hops;
+    for k in (0..hops.len()).rev() {
+        let commit = hops[k].commit();
+        let after = (0..hops[k].statement.outputs.len())
+            .map(|i| output_id(&commit, i))
+            .find(|id| match hops.get(k + 1) {
+                Some(next) => next.statement.inputs.binary_search(id).is_ok(),
+                None => id == target,
+            });
+        if let Some(p) = after.and_then(|id| cache.verified(&id)) {
+            return walk(p, None, &hops[k + 1..], k + 1, &lineage.signers, target);
+        }
+    }
+    let (start, root_once) = match &lineage.start {
         LineageStart::Root(source) => {
-            let first = lineage.hops.first().map(|h| h.statement.holder);
+            let first = hops.first().map(|h| h.statement.holder);
             let f = roots
                 .verify_root(source, first.as_ref())
                 .map_err(LineageError::Root)?;
@@ -417,11 +540,26 @@ pub fn verify_lineage(
             None,
         ),
     };
+    walk(start, root_once, hops, 0, &lineage.signers, target)
+}
+
+/// The hop-by-hop part of [`verify_lineage`] from `start`; `first` is the index of
+/// `hops[0]` in the shipped lineage (for error reports).
+fn walk(
+    start: Parcel,
+    root_once: Option<Digest>,
+    hops: &[Hop],
+    first: usize,
+    signers: &[DeviceIdentity],
+    target: &ParcelId,
+) -> Result<VerifiedLineage, LineageError> {
+    let mut cur = start;
     let signers: HashMap<DeviceId, &DeviceIdentity> =
-        lineage.signers.iter().map(|i| (i.device_id(), i)).collect();
-    let mut line = Vec::with_capacity(lineage.hops.len() + 1);
+        signers.iter().map(|i| (i.device_id(), i)).collect();
+    let mut line = Vec::with_capacity(hops.len() + 1);
     line.push(cur);
-    for (k, hop) in lineage.hops.iter().enumerate() {
+    for (n, hop) in hops.iter().enumerate() {
+        let k = first + n;
         let s = &hop.statement;
         let identity = signers
             .get(&s.holder)
@@ -447,7 +585,7 @@ pub fn verify_lineage(
             .public_key
             .verify(commit.as_bytes(), &hop.signature)
             .map_err(|error| LineageError::Signature { hop: k, error })?;
-        let next_holder = lineage.hops.get(k + 1).map(|h| h.statement.holder);
+        let next_holder = hops.get(n + 1).map(|h| h.statement.holder);
         let (index, out) = s
             .outputs_of(j)
             .find(|(i, o)| match next_holder {

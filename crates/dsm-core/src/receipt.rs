@@ -15,6 +15,9 @@ use crate::codec::{Canonical, DecodeError, Reader, Writer};
 use crate::crypto::{CryptoError, Signature, SigningKey};
 use crate::hash::{tagged_hash, Digest};
 use crate::identity::{DeviceId, DeviceIdentity};
+use crate::parcel::{
+    transfer_commit, Hop, LineageManifest, Parcel, ParcelStatement, VerifiedLineage,
+};
 use crate::smt::{SmtError, SmtProof, SparseMerkleTree};
 use crate::tags::Tag;
 use thiserror::Error;
@@ -36,23 +39,42 @@ pub struct Proposal {
     pub sender_child_head: DeviceHead,
     /// Proof for the relationship key under `sender_parent_head.smt_root`.
     pub sender_proof: SmtProof,
+    /// The parcels the transfer consumes and where each goes (PROTOCOL.md §5.6): held by
+    /// the sender, every output to the sender (change) or the receiver, the receiver's
+    /// outputs summing to the step's amount.
+    pub parcels: ParcelStatement,
 }
 
 impl Proposal {
-    /// The digest the sender signs: `H(ProposalCommit, canonical proposal)`.
+    /// The digest of everything but the parcel statement:
+    /// `H(ProposalCommit, fields 1–5 of the canonical proposal)`. It is a hop's `rest`, so a
+    /// lineage never carries heads or balances.
+    pub fn rest_digest(&self) -> Digest {
+        let mut w = Writer::new();
+        self.encode_rest(&mut w);
+        tagged_hash(Tag::ProposalCommit, &[&w.into_bytes()])
+    }
+
+    /// The digest the sender signs: `transfer_commit(H(ParcelStatement, parcels),
+    /// rest_digest)` — one signature over the statement and the rest.
     pub fn commit(&self) -> Digest {
-        tagged_hash(Tag::ProposalCommit, &[&self.to_bytes()])
+        transfer_commit(&self.parcels.digest(), &self.rest_digest())
+    }
+
+    fn encode_rest(&self, w: &mut Writer) {
+        w.message(1, &self.step);
+        w.message(2, &self.sender);
+        w.message(3, &self.sender_parent_head);
+        w.message(4, &self.sender_child_head);
+        w.message(5, &self.sender_proof);
     }
 }
 
 impl Canonical for Proposal {
     const MAX_ENCODED_LEN: usize = MAX_RECEIPT_LEN;
     fn encode(&self, w: &mut Writer) {
-        w.message(1, &self.step);
-        w.message(2, &self.sender);
-        w.message(3, &self.sender_parent_head);
-        w.message(4, &self.sender_child_head);
-        w.message(5, &self.sender_proof);
+        self.encode_rest(w);
+        w.message(6, &self.parcels);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Proposal {
@@ -61,6 +83,78 @@ impl Canonical for Proposal {
             sender_parent_head: r.message(3)?,
             sender_child_head: r.message(4)?,
             sender_proof: r.message(5)?,
+            parcels: r.message(6)?,
+        })
+    }
+}
+
+impl SignedProposal {
+    /// The proposal as a lineage hop: its parcel statement, the rest digest and the
+    /// sender's signature (which covers exactly their `transfer_commit`).
+    pub fn hop(&self) -> Hop {
+        Hop {
+            statement: self.proposal.parcels.clone(),
+            rest: self.proposal.rest_digest(),
+            signature: self.signature.clone(),
+        }
+    }
+}
+
+/// The most bytes an [`Offer`] may take: it must fit a hello beside eight gossiped
+/// proposals, a b0x item and a session frame. A lineage larger than this must be re-issued
+/// before it can be paid (PROTOCOL.md §5.6).
+pub const MAX_OFFER_LEN: usize = 224 * 1024;
+
+/// A proposal as it travels to its receiver: the signed proposal, one lineage manifest per
+/// input (in input order) and the objects those manifests list that the sender ships
+/// (PROTOCOL.md §5.6). Every carrier of a proposal (the session, a hello's pending
+/// proposal, a b0x item, a succession notice) carries an offer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Offer {
+    /// The proposal.
+    pub signed: SignedProposal,
+    /// One manifest per input, in the order of `signed.proposal.parcels.inputs`.
+    pub manifests: Vec<LineageManifest>,
+    /// Lineage objects (canonical source proofs, hops, identities), each listed by a
+    /// manifest; the receiver addresses them by `H(ObjectAddress, bytes)`.
+    pub objects: Vec<Vec<u8>>,
+}
+
+impl Canonical for Offer {
+    const MAX_ENCODED_LEN: usize = MAX_OFFER_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.signed);
+        w.repeated_message(2, &self.manifests);
+        w.repeated_bytes(3, &self.objects);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let signed: SignedProposal = r.message(1)?;
+        let manifests: Vec<LineageManifest> =
+            r.repeated_message(2, crate::parcel::MAX_INPUTS)?;
+        if manifests.len() != signed.proposal.parcels.inputs.len()
+            || manifests
+                .iter()
+                .zip(&signed.proposal.parcels.inputs)
+                .any(|(m, i)| m.parcel != *i)
+        {
+            return Err(DecodeError::Invalid(
+                "an offer lists one manifest per input, in input order",
+            ));
+        }
+        let objects: Vec<Vec<u8>> = r
+            .repeated_bytes(3, 1 << 16, MAX_OFFER_LEN)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        if !objects.windows(2).all(|w| w[0] < w[1]) {
+            return Err(DecodeError::Invalid(
+                "an offer's objects are strictly ascending (bytewise), each once",
+            ));
+        }
+        Ok(Offer {
+            signed,
+            manifests,
+            objects,
         })
     }
 }
@@ -215,6 +309,20 @@ pub enum ReceiptError {
     /// Step 3: the step's relationship key is not the key of its sender and receiver.
     #[error("relationship key does not match the two devices")]
     RelationshipMismatch,
+    /// Step 3: the transfer's parcel statement does not fit its step: not held by the
+    /// sender, an output to a third device, or the receiver's outputs do not sum to the
+    /// amount (PROTOCOL.md §5.6).
+    #[error("the transfer's parcel statement {0}")]
+    Parcels(&'static str),
+    /// The lineages given to [`accept`] do not match the proposal's inputs (the receiver's
+    /// own check before it signs; PROTOCOL.md §5.6).
+    #[error("input {input}: its lineage {reason}")]
+    InputLineage {
+        /// Index into the statement's inputs.
+        input: usize,
+        /// What does not match.
+        reason: &'static str,
+    },
     /// Step 4: the identity does not derive the device id named in the step, or a head
     /// belongs to another device.
     #[error("{0:?}: identity or head does not belong to the device named in the step")]
@@ -518,6 +626,68 @@ fn check_step(step: &RelationshipStep) -> Result<(), ReceiptError> {
     Ok(())
 }
 
+/// Step 3, parcels: the statement is the sender's, pays only the sender (change) and the
+/// receiver, and pays the receiver exactly the step's amount. (What each input holds is
+/// only known from its lineage: [`accept`] checks that.)
+fn check_parcels(step: &RelationshipStep, parcels: &ParcelStatement) -> Result<(), ReceiptError> {
+    if parcels.holder != step.sender {
+        return Err(ReceiptError::Parcels("is not held by the sender"));
+    }
+    let mut to_receiver = Amount::ZERO;
+    for o in &parcels.outputs {
+        if o.to == step.receiver {
+            to_receiver = to_receiver
+                .checked_add(o.amount)
+                .ok_or(ReceiptError::Parcels("overflows"))?;
+        } else if o.to != step.sender {
+            return Err(ReceiptError::Parcels(
+                "pays a device other than the sender or the receiver",
+            ));
+        }
+    }
+    if to_receiver != step.amount {
+        return Err(ReceiptError::Parcels(
+            "does not pay the receiver exactly the step's amount",
+        ));
+    }
+    Ok(())
+}
+
+/// The receiver's check of the inputs' lineages against a verified proposal, before it
+/// signs: one lineage per input, in order, each ending at that input, held by the sender,
+/// of the step's token, and the input's outputs adding up to exactly its amount.
+fn check_inputs(proposal: &VerifiedProposal, lineages: &[VerifiedLineage]) -> Result<(), ReceiptError> {
+    let p = &proposal.signed.proposal;
+    let s = &p.parcels;
+    if lineages.len() != s.inputs.len() {
+        return Err(ReceiptError::InputLineage {
+            input: lineages.len().min(s.inputs.len()),
+            reason: "is missing (one lineage per input)",
+        });
+    }
+    for (j, (id, l)) in s.inputs.iter().zip(lineages).enumerate() {
+        let parcel: &Parcel = l.parcel();
+        let bad = |reason| ReceiptError::InputLineage { input: j, reason };
+        if parcel.id != *id {
+            return Err(bad("ends at another parcel"));
+        }
+        if parcel.holder != p.step.sender {
+            return Err(bad("ends at a parcel the sender does not hold"));
+        }
+        if parcel.token != p.step.token {
+            return Err(bad("is of another token than the step's"));
+        }
+        let mut total = Amount::ZERO;
+        for (_, o) in s.outputs_of(j) {
+            total = total.checked_add(o.amount).ok_or(bad("overflows"))?;
+        }
+        if total != parcel.amount {
+            return Err(bad("holds another amount than its outputs add up to"));
+        }
+    }
+    Ok(())
+}
+
 fn check_tip_view(
     view: &dyn ChainView,
     step: &RelationshipStep,
@@ -540,6 +710,7 @@ pub fn verify_proposal(
 ) -> Result<VerifiedProposal, ReceiptError> {
     let p = &signed.proposal;
     check_step(&p.step)?;
+    check_parcels(&p.step, &p.parcels)?;
     if p.step.sender_parent_head != p.sender_parent_head.digest() {
         return Err(ReceiptError::NotAdjacent {
             party: Party::Sender,
@@ -742,6 +913,9 @@ pub enum BuildError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Crypto(#[from] CryptoError),
+    /// The parcels given cannot pay this transfer (see [`ParcelStatement::payment`]).
+    #[error("cannot pay from the parcels chosen: {0}")]
+    Parcels(&'static str),
 }
 
 /// What a party needs to sign a transition: its identity, key, current head and tree.
@@ -853,13 +1027,15 @@ pub struct BuiltProposal {
     pub child_tip: TipDigest,
 }
 
-/// Builds and signs a proposal paying `amount` of `token` to `receiver`. `rnd` is fresh
-/// randomness for hedged signing.
+/// Builds and signs a proposal paying `amount` of `token` to `receiver`, consuming the
+/// sender's parcels `inputs` (see [`ParcelStatement::payment`]). `rnd` is fresh randomness
+/// for hedged signing.
 pub fn propose(
     sender: &LocalDevice<'_>,
     receiver: &DeviceId,
     token: TokenId,
     amount: Amount,
+    inputs: &[Parcel],
     rnd: &[u8; 32],
 ) -> Result<BuiltProposal, BuildError> {
     let me = sender.check()?;
@@ -883,12 +1059,18 @@ pub fn propose(
         amount,
         Party::Sender,
     )?;
+    if inputs.iter().any(|p| p.token != token) {
+        return Err(BuildError::Parcels("an input is of another token"));
+    }
+    let parcels =
+        ParcelStatement::payment(me, *receiver, inputs, amount).map_err(BuildError::Parcels)?;
     let proposal = Proposal {
         step,
         sender: sender.identity.clone(),
         sender_parent_head: sender.head.clone(),
         sender_child_head: child_head.clone(),
         sender_proof: proof,
+        parcels,
     };
     let signature = sender.key.sign(proposal.commit().as_bytes(), rnd)?;
     Ok(BuiltProposal {
@@ -914,12 +1096,15 @@ pub struct BuiltAcceptance {
 }
 
 /// Accepts a verified proposal addressed to `receiver`, signing the crediting head
-/// transition.
+/// transition. `lineages` are the verified lineages of the proposal's inputs, in input
+/// order: there is no way to sign an acceptance without them (PROTOCOL.md §5.6).
 pub fn accept(
     receiver: &LocalDevice<'_>,
     proposal: &VerifiedProposal,
+    lineages: &[VerifiedLineage],
     rnd: &[u8; 32],
 ) -> Result<BuiltAcceptance, BuildError> {
+    check_inputs(proposal, lineages)?;
     let (child_head, proof) =
         receiver.answer_head(proposal, &proposal.child_tip, TransitionKind::Credit)?;
     let acceptance = Acceptance {
@@ -1127,24 +1312,52 @@ pub struct Refusal {
     pub receiver_proof: SmtProof,
     /// Why (wallet-defined, informational; e.g. 1 = over the receiver's limit).
     pub reason: u64,
+    /// The receiver consumes its outputs of the refused proposal back to the sender
+    /// ([`ParcelStatement::refund`]), so the released value descends from the refusal and
+    /// "refuse, then spend the output anyway" is a parcel fork (PROTOCOL.md §5.6).
+    pub parcels: ParcelStatement,
 }
 
 impl Refusal {
-    /// The digest the receiver signs: `H(RefusalCommit, canonical refusal)`.
-    pub fn commit(&self) -> Digest {
-        tagged_hash(Tag::RefusalCommit, &[&self.to_bytes()])
+    /// The digest of everything but the parcel statement: `H(RefusalCommit, fields 1–6)`.
+    pub fn rest_digest(&self) -> Digest {
+        let mut w = Writer::new();
+        self.encode_rest(&mut w);
+        tagged_hash(Tag::RefusalCommit, &[&w.into_bytes()])
     }
-}
 
-impl Canonical for Refusal {
-    const MAX_ENCODED_LEN: usize = MAX_RECEIPT_LEN;
-    fn encode(&self, w: &mut Writer) {
+    /// The digest the receiver signs: `transfer_commit(H(ParcelStatement, parcels),
+    /// rest_digest)`.
+    pub fn commit(&self) -> Digest {
+        transfer_commit(&self.parcels.digest(), &self.rest_digest())
+    }
+
+    fn encode_rest(&self, w: &mut Writer) {
         w.bytes(1, self.proposal_commit.as_bytes());
         w.message(2, &self.receiver);
         w.message(3, &self.receiver_parent_head);
         w.message(4, &self.receiver_child_head);
         w.message(5, &self.receiver_proof);
         w.uint(6, self.reason);
+    }
+}
+
+impl SignedRefusal {
+    /// The refusal as a lineage hop (the receiver's outputs going back to the sender).
+    pub fn hop(&self) -> Hop {
+        Hop {
+            statement: self.refusal.parcels.clone(),
+            rest: self.refusal.rest_digest(),
+            signature: self.signature.clone(),
+        }
+    }
+}
+
+impl Canonical for Refusal {
+    const MAX_ENCODED_LEN: usize = MAX_RECEIPT_LEN;
+    fn encode(&self, w: &mut Writer) {
+        self.encode_rest(w);
+        w.message(7, &self.parcels);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Refusal {
@@ -1154,6 +1367,7 @@ impl Canonical for Refusal {
             receiver_child_head: r.message(4)?,
             receiver_proof: r.message(5)?,
             reason: r.uint(6)?,
+            parcels: r.message(7)?,
         })
     }
 }
@@ -1214,6 +1428,11 @@ pub fn verify_refusal(
     view: &dyn ChainView,
 ) -> Result<VerifiedRefusal, ReceiptError> {
     let r = &signed.refusal;
+    if Some(&r.parcels) != ParcelStatement::refund(&vp.commit, &vp.signed.proposal.parcels, &vp.signed.proposal.step.receiver).as_ref() {
+        return Err(ReceiptError::Parcels(
+            "of the refusal does not give the receiver's outputs back to the sender",
+        ));
+    }
     let release = release_tip(&vp.child_tip);
     let answer = ReceiverAnswer {
         proposal_commit: &r.proposal_commit,
@@ -1261,6 +1480,9 @@ pub fn refuse(
 ) -> Result<BuiltRefusal, BuildError> {
     let release = release_tip(&proposal.child_tip);
     let (child_head, proof) = receiver.answer_head(proposal, &release, TransitionKind::Refuse)?;
+    let p = &proposal.signed.proposal;
+    let parcels = ParcelStatement::refund(&proposal.commit, &p.parcels, &p.step.receiver)
+        .ok_or(BuildError::Parcels("the proposal pays this device nothing"))?;
     let refusal = Refusal {
         proposal_commit: proposal.commit,
         receiver: receiver.identity.clone(),
@@ -1268,6 +1490,7 @@ pub fn refuse(
         receiver_child_head: child_head.clone(),
         receiver_proof: proof,
         reason,
+        parcels,
     };
     let signature = receiver.key.sign(refusal.commit().as_bytes(), rnd)?;
     Ok(BuiltRefusal {

@@ -176,6 +176,9 @@ tag_table! {
     TransferCommit => "DSM/v1/transfer-commit",
     /// An output parcel's id: `(transfer commit, u32be(index))` (§5.6).
     ParcelOutput => "DSM/v1/parcel/output",
+    /// The holder no key controls that value leaving circulation goes to (a burn, a vault
+    /// lock, a withdrawal request): `(token)` (§5.6).
+    ParcelSink => "DSM/v1/parcel/sink",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

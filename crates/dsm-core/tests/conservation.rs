@@ -25,7 +25,7 @@ proptest! {
             if from == to || amount == 0 || amount > before[from] {
                 // Impossible transfers are refused before anything is signed; state unchanged.
                 let to_id = devs[to].id();
-                let r = propose(&devs[from].local(), &to_id, token(), Amount(amount), &rnd(&mut ctr));
+                let r = propose(&devs[from].local(), &to_id, token(), Amount(amount), &common::inputs_of(&devs[from].local(), token(), Amount(amount)), &rnd(&mut ctr));
                 prop_assert!(r.is_err());
                 let after: Vec<u128> = devs.iter().map(|d| d.balance(&token())).collect();
                 prop_assert_eq!(before, after);

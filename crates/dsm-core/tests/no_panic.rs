@@ -26,6 +26,7 @@ fn samples() -> &'static (Vec<u8>, Vec<u8>) {
             &c.id(),
             token(),
             dsm_core::chain::Amount(3),
+            &inputs_of(&a.local(), token(), dsm_core::chain::Amount(3)),
             &rnd(&mut ctr),
         )
         .unwrap();

@@ -418,6 +418,16 @@ fn view_checks_replay_stale_heads_forks_and_bans() {
         &b.id(),
         token(),
         Amount(5),
+        &inputs_of(
+            &LocalDevice {
+                identity: &a.identity,
+                key: &a.key,
+                head: &stale_head,
+                tree: &stale_tree,
+            },
+            token(),
+            Amount(5),
+        ),
         &rnd(&mut ctr),
     )
     .unwrap();
@@ -430,11 +440,11 @@ fn view_checks_replay_stale_heads_forks_and_bans() {
     );
 
     // The receiver's tip moved since the proposal was prepared: accept refuses, nothing signed.
-    let p = propose(&b.local(), &a.id(), token(), Amount(1), &rnd(&mut ctr)).unwrap();
+    let p = propose(&b.local(), &a.id(), token(), Amount(1), &common::inputs_of(&b.local(), token(), Amount(1)), &rnd(&mut ctr)).unwrap();
     let vp = verify_proposal(&p.signed, &EmptyView).unwrap();
     let r3 = transfer(&mut a, &mut b, token(), 1, &mut ctr);
     assert!(matches!(
-        accept(&a.local(), &vp, &rnd(&mut ctr)).unwrap_err(),
+        accept(&a.local(), &vp, &common::trusted_lineages(&vp), &rnd(&mut ctr)).unwrap_err(),
         BuildError::Refused(ReceiptError::TipNotCurrent(Party::Receiver))
     ));
 
@@ -468,7 +478,7 @@ fn overdraft_and_bad_amounts_are_refused_before_signing() {
     let mut a = Device::new(SuiteId::MlDsa65, 1);
     let b = Device::new(SuiteId::MlDsa65, 2);
     a.fund(token(), 10);
-    let err = propose(&a.local(), &b.id(), token(), Amount(11), &rnd(&mut ctr)).unwrap_err();
+    let err = propose(&a.local(), &b.id(), token(), Amount(11), &common::inputs_of(&a.local(), token(), Amount(11)), &rnd(&mut ctr)).unwrap_err();
     assert!(
         matches!(
             err,
@@ -480,11 +490,11 @@ fn overdraft_and_bad_amounts_are_refused_before_signing() {
         "{err:?}"
     );
     assert!(matches!(
-        propose(&a.local(), &b.id(), token(), Amount(0), &rnd(&mut ctr)).unwrap_err(),
+        propose(&a.local(), &b.id(), token(), Amount(0), &common::inputs_of(&a.local(), token(), Amount(0)), &rnd(&mut ctr)).unwrap_err(),
         BuildError::Refused(ReceiptError::ZeroAmount)
     ));
     assert!(matches!(
-        propose(&a.local(), &a.id(), token(), Amount(1), &rnd(&mut ctr)).unwrap_err(),
+        propose(&a.local(), &a.id(), token(), Amount(1), &common::inputs_of(&a.local(), token(), Amount(1)), &rnd(&mut ctr)).unwrap_err(),
         BuildError::Refused(ReceiptError::SelfTransfer)
     ));
     assert!(matches!(
@@ -492,7 +502,7 @@ fn overdraft_and_bad_amounts_are_refused_before_signing() {
             &a.local(),
             &b.id(),
             common::digest_of("other").into_token(),
-            Amount(1),
+            Amount(1), &common::inputs_of(&a.local(), common::digest_of("other").into_token(), Amount(1)),
             &rnd(&mut ctr)
         )
         .unwrap_err(),
@@ -517,7 +527,7 @@ fn a_forged_overdraft_signed_by_the_sender_is_refused() {
     let mut a = Device::new(SuiteId::MlDsa65, 1);
     let b = Device::new(SuiteId::MlDsa65, 2);
     a.fund(token(), 100);
-    let honest = propose(&a.local(), &b.id(), token(), Amount(50), &rnd(&mut ctr)).unwrap();
+    let honest = propose(&a.local(), &b.id(), token(), Amount(50), &common::inputs_of(&a.local(), token(), Amount(50)), &rnd(&mut ctr)).unwrap();
     let mut p = honest.signed.proposal.clone();
     // Pretend the parent only held 10.
     let mut poor = a.clone_head();

@@ -151,9 +151,9 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         let zero = [0u8; 32];
         let fork_head = a.head.clone();
         let fork_tree = a.tree.clone();
-        let p = propose(&a.local(), &b.id(), token(), Amount(250), &zero).unwrap();
+        let p = propose(&a.local(), &b.id(), token(), Amount(250), &common::inputs_of(&a.local(), token(), Amount(250)), &zero).unwrap();
         let vp = verify_proposal(&p.signed, &EmptyView).unwrap();
-        let acc = accept(&b.local(), &vp, &zero).unwrap();
+        let acc = accept(&b.local(), &vp, &common::trusted_lineages(&vp), &zero).unwrap();
         let r = &acc.receipt;
         put(
             &format!("{s}.ab.step"),
@@ -190,6 +190,16 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             &c.id(),
             token(),
             Amount(250),
+            &inputs_of(
+                &LocalDevice {
+                    identity: &a.identity,
+                    key: &a.key,
+                    head: &fork_head,
+                    tree: &fork_tree,
+                },
+                token(),
+                Amount(250),
+            ),
             &zero,
         )
         .unwrap();

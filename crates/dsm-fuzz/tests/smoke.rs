@@ -206,10 +206,10 @@ fn write_seeds() {
             SessionMessage::Acceptance(acc) => {
                 if let Some(p) = proposals
                     .iter()
-                    .find(|p| p.proposal.commit() == acc.acceptance.proposal_commit)
+                    .find(|p| p.signed.proposal.commit() == acc.acceptance.proposal_commit)
                 {
                     let r = dsm_core::receipt::Receipt {
-                        proposal: (*p).as_ref().clone(),
+                        proposal: p.signed.clone(),
                         acceptance: *acc,
                     };
                     receipts.push(r.clone());

@@ -15,19 +15,20 @@
 //! pending proposal rides in the hello, and the receiver answers idempotently from storage).
 
 use crate::message::{RefusalCode, SessionMessage};
-use crate::session::{local, Completed, Ledger, Refused, Role, Session, SessionError};
+use crate::session::{Completed, Ledger, Refused, Role, Session, SessionError};
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::identity::DeviceId;
-use dsm_core::receipt::{propose, verify_proposal, EmptyView, SignedProposal};
+use dsm_core::receipt::{verify_proposal, EmptyView, Offer};
 
-/// Builds, commits and returns a proposal paying `peer`, to be posted to the peer's b0x.
-/// Refused while another transfer to `peer` is pending (the modal lock).
+/// Builds, commits and returns a proposal paying `peer` (as an offer, with its inputs'
+/// lineages), to be posted to the peer's b0x. Refused while another transfer to `peer` is
+/// pending (the modal lock).
 pub fn offer(
     ledger: &mut dyn Ledger,
     peer: &DeviceId,
     token: TokenId,
     amount: Amount,
-) -> Result<SignedProposal, SessionError> {
+) -> Result<Offer, SessionError> {
     if *peer == ledger.identity().device_id() {
         return Err(SessionError::NotForMe);
     }
@@ -37,10 +38,9 @@ pub fn offer(
     if ledger.pending_to(peer)?.is_some() {
         return Err(SessionError::Locked(*peer));
     }
-    let rnd = ledger.random();
-    let built = propose(&local(ledger), peer, token, amount, &rnd)?;
+    let (built, offer) = crate::session::propose_with(ledger, peer, token, amount)?;
     ledger.commit_debit(&built)?;
-    Ok(built.signed)
+    Ok(offer)
 }
 
 /// What the receiver did with a delivered proposal.
@@ -76,8 +76,8 @@ impl Answer {
 /// accepted (committed before the reply is returned), or refused with a signed refusal when
 /// the ledger's policy says so. Invalid proposals and known equivocators get an unsigned
 /// refusal and change nothing.
-pub fn answer(ledger: &mut dyn Ledger, proposal: &SignedProposal) -> Result<Answer, SessionError> {
-    let sender = proposal.proposal.step.sender;
+pub fn answer(ledger: &mut dyn Ledger, proposal: &Offer) -> Result<Answer, SessionError> {
+    let sender = proposal.signed.proposal.step.sender;
     let mut s = Session::new(Role::Listener, Some(sender), Vec::new());
     let reply = s.answer_proposal(proposal, false, ledger)?;
     Ok(Answer {

@@ -7,7 +7,7 @@ use dsm_core::chain::TipDigest;
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
 use dsm_core::hash::Digest;
 use dsm_core::identity::{DeviceId, DeviceIdentity};
-use dsm_core::receipt::{SignedAcceptance, SignedProposal, SignedRefusal, MAX_RECEIPT_LEN};
+use dsm_core::receipt::{Offer, SignedAcceptance, SignedProposal, SignedRefusal, MAX_RECEIPT_LEN};
 
 /// The session protocol version this crate speaks. A peer announcing another version is
 /// refused with [`crate::session::SessionError::Version`].
@@ -35,7 +35,7 @@ pub struct Hello {
     pub tip: TipDigest,
     /// The sender's own proposal to `peer` that is still waiting for its acceptance (the
     /// relationship is locked until it arrives). The peer answers it before anything else.
-    pub pending: Option<SignedProposal>,
+    pub pending: Option<Offer>,
     /// Recent proposals by third devices this sender has accepted or seen, so that two
     /// receivers of a double spend detect it when they meet (Tripwire gossip).
     pub witnessed: Vec<SignedProposal>,
@@ -133,8 +133,8 @@ impl Canonical for Close {
 pub enum SessionMessage {
     /// Field 1.
     Hello(Box<Hello>),
-    /// Field 2: the sender's signed proposal.
-    Proposal(Box<SignedProposal>),
+    /// Field 2: the sender's offer: its signed proposal with its inputs' lineages.
+    Proposal(Box<Offer>),
     /// Field 3: the receiver's signed acceptance (with the proposal, the receipt).
     Acceptance(Box<SignedAcceptance>),
     /// Field 4.
@@ -173,7 +173,7 @@ impl Canonical for SessionMessage {
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let hello: Option<Hello> = r.optional_message(1)?;
-        let proposal: Option<SignedProposal> = r.optional_message(2)?;
+        let proposal: Option<Offer> = r.optional_message(2)?;
         let acceptance: Option<SignedAcceptance> = r.optional_message(3)?;
         let refusal: Option<Refusal> = r.optional_message(4)?;
         let close: Option<Close> = r.optional_message(5)?;

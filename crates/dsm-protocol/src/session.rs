@@ -44,6 +44,8 @@ use dsm_core::receipt::{
     BuiltRelease, ChainView, LocalDevice, Receipt, ReceiptError, SignedAcceptance, SignedProposal,
     SignedRefusal, VerifiedProposal, VerifiedRefusal,
 };
+use dsm_core::parcel::{Parcel, VerifiedLineage};
+use dsm_core::receipt::Offer;
 use dsm_core::smt::SparseMerkleTree;
 use thiserror::Error;
 
@@ -99,8 +101,26 @@ pub trait Ledger {
     /// Atomically: new head (debited), tree leaf set to the child tip, proposal pending.
     /// The session calls it only when no proposal to the same peer is pending.
     fn commit_debit(&mut self, built: &BuiltProposal) -> Result<(), LedgerError>;
-    /// Atomically: new head (credited), tree leaf set, acceptance and receipt stored.
-    fn commit_credit(&mut self, built: &BuiltAcceptance) -> Result<(), LedgerError>;
+    /// The held parcels of `token` a payment of `amount` consumes (PROTOCOL.md §5.6).
+    fn select_inputs(&self, token: &TokenId, amount: Amount) -> Result<Vec<Parcel>, LedgerError>;
+    /// The offer of our proposal `signed` (its inputs' lineages), before or after the debit
+    /// is committed. Fails, changing nothing, when it cannot be shipped.
+    fn offer(&self, signed: &SignedProposal) -> Result<Offer, LedgerError>;
+    /// Checks the lineage of every input of an offer addressed to us: `Ok(Err(why))` when
+    /// one does not verify (the proposal gets a signed refusal), `Err` when the ledger
+    /// could not be read.
+    fn check_offer(
+        &mut self,
+        offer: &Offer,
+    ) -> Result<Result<Vec<VerifiedLineage>, String>, LedgerError>;
+    /// Atomically: new head (credited), tree leaf set, acceptance and receipt stored, the
+    /// parcels received held with their lineages.
+    fn commit_credit(
+        &mut self,
+        built: &BuiltAcceptance,
+        offer: &Offer,
+        lineages: &[VerifiedLineage],
+    ) -> Result<(), LedgerError>;
     /// Atomically: the pending proposal is released and the receipt stored.
     fn commit_stitch(&mut self, receipt: &Receipt) -> Result<(), LedgerError>;
     /// This device's policy: `Some(reason)` to refuse (with a signed refusal) a valid
@@ -274,16 +294,20 @@ pub enum RefusalReason {
     /// Accepting would put the receiver over its limit of value received and not yet
     /// settled, from this counterparty or in total (PROTOCOL.md §8.4).
     OverExposure,
+    /// The lineage of a parcel paid does not trace back to a source of value this
+    /// receiver accepts (PROTOCOL.md §5.6): counterfeit, an unknown source, or not shipped.
+    Lineage,
 }
 
 impl RefusalReason {
     /// Every reason, in code order.
-    pub const ALL: [RefusalReason; 5] = [
+    pub const ALL: [RefusalReason; 6] = [
         RefusalReason::OverLimit,
         RefusalReason::UnknownToken,
         RefusalReason::TokenRules,
         RefusalReason::CannotHold,
         RefusalReason::OverExposure,
+        RefusalReason::Lineage,
     ];
 
     /// The wire code.
@@ -294,6 +318,7 @@ impl RefusalReason {
             RefusalReason::TokenRules => 3,
             RefusalReason::CannotHold => 4,
             RefusalReason::OverExposure => 5,
+            RefusalReason::Lineage => 6,
         }
     }
 
@@ -312,6 +337,9 @@ impl RefusalReason {
             RefusalReason::CannotHold => "the receiver cannot hold the credit",
             RefusalReason::OverExposure => {
                 "the receiver holds too much unsettled value (from you, or in total); retry after it syncs"
+            }
+            RefusalReason::Lineage => {
+                "the value paid does not trace back to a source the receiver accepts"
             }
         }
     }
@@ -349,7 +377,7 @@ pub struct Session {
     peer_tip: Option<TipDigest>,
     /// The listener's pending proposal to us and the tip it announced, answered once our
     /// own pending proposal is resolved (dialer).
-    peer_pending: Option<(SignedProposal, TipDigest)>,
+    peer_pending: Option<(Offer, TipDigest)>,
     completed: Vec<Completed>,
     refused: Vec<Refused>,
     error: Option<SessionError>,
@@ -497,11 +525,14 @@ impl Session {
             .get(rel.as_bytes())
             .map(TipDigest)
             .unwrap_or_else(|| rel.genesis_tip());
-        let pending = ledger.pending_to(peer)?;
+        let pending = match ledger.pending_to(peer)? {
+            Some(p) => Some(ledger.offer(&p)?),
+            None => None,
+        };
         // Our own signature needs no re-check, but the proposal is re-derived from stored
         // bytes: run the stateless checks so a damaged store cannot make us send garbage.
         let verified = match &pending {
-            Some(p) => Some(verify_proposal(p, &dsm_core::receipt::EmptyView)?),
+            Some(o) => Some(verify_proposal(&o.signed, &dsm_core::receipt::EmptyView)?),
             None => None,
         };
         let witnessed = ledger.gossip(&[me, *peer], MAX_WITNESSED)?;
@@ -553,10 +584,11 @@ impl Session {
     /// accepted it before (idempotent), else a new one, committed before it is returned.
     pub(crate) fn answer_proposal(
         &mut self,
-        p: &SignedProposal,
+        offer: &Offer,
         resumed: bool,
         ledger: &mut dyn Ledger,
     ) -> Result<SessionMessage, SessionError> {
+        let p = &offer.signed;
         let me = ledger.identity().device_id();
         let commit = p.proposal.commit();
         if p.proposal.step.receiver != me || Some(p.proposal.step.sender) != self.peer {
@@ -583,8 +615,13 @@ impl Session {
         if let Some(reason) = ledger.refusal_reason(&verified) {
             return self.refuse_proposal(p, &verified, reason, ledger);
         }
+        // Provenance: every input's lineage back to a source, before anything is signed.
+        let lineages = match ledger.check_offer(offer)? {
+            Ok(l) => l,
+            Err(_) => return self.refuse_proposal(p, &verified, RefusalReason::Lineage, ledger),
+        };
         let rnd = ledger.random();
-        let built = match accept(&local(ledger), &verified, &rnd) {
+        let built = match accept(&local(ledger), &verified, &lineages, &rnd) {
             Ok(b) => b,
             // A credit this device can never take (its token list is full, the balance would
             // overflow) gets a signed refusal, so the sender is not locked forever.
@@ -594,7 +631,7 @@ impl Session {
             Err(BuildError::Refused(_)) => return Ok(refuse_now(commit, RefusalCode::Busy)),
             Err(e) => return Err(e.into()),
         };
-        match ledger.commit_credit(&built) {
+        match ledger.commit_credit(&built, offer, &lineages) {
             Ok(()) => {}
             Err(LedgerError::HeadMoved) => return Ok(refuse_now(commit, RefusalCode::Busy)),
             Err(e) => return Err(e.into()),
@@ -734,7 +771,7 @@ impl Session {
                     return Ok(out);
                 }
                 SessionMessage::SignedRefusal(_) => {
-                    self.peer_tip = Some(release_tip(&p.proposal.step.child_tip()))
+                    self.peer_tip = Some(release_tip(&p.signed.proposal.step.child_tip()))
                 }
                 _ => self.peer_tip = Some(announced),
             }
@@ -791,13 +828,12 @@ impl Session {
             self.queue.push_front((token, amount));
             return Err(SessionError::Locked(peer));
         }
-        let rnd = ledger.random();
-        let built = propose(&local(ledger), &peer, token, amount, &rnd);
-        let built = match built {
+        let built = propose_with(ledger, &peer, token, amount);
+        let (built, offer) = match built {
             Ok(b) => b,
             Err(e) => {
                 self.queue.push_front((token, amount));
-                return Err(e.into());
+                return Err(e);
             }
         };
         if let Err(e) = ledger.commit_debit(&built) {
@@ -809,7 +845,7 @@ impl Session {
         // verify of the acceptance checks exactly that.
         self.in_flight = Some(own_proposal(&built));
         self.phase = Phase::AwaitAcceptance;
-        Ok(vec![SessionMessage::Proposal(Box::new(built.signed))])
+        Ok(vec![SessionMessage::Proposal(Box::new(offer))])
     }
 
     fn step(
@@ -947,6 +983,29 @@ impl Session {
             (_, _, m) => Err(unexpected(&m)),
         }
     }
+}
+
+/// Chooses the inputs, builds and signs a proposal, and builds its offer — all before
+/// anything is committed, so a failure changes nothing (the signature is never revealed).
+pub(crate) fn propose_with(
+    ledger: &mut dyn Ledger,
+    peer: &DeviceId,
+    token: TokenId,
+    amount: Amount,
+) -> Result<(BuiltProposal, Offer), SessionError> {
+    if amount == Amount::ZERO {
+        return Err(BuildError::Refused(ReceiptError::ZeroAmount).into());
+    }
+    let inputs = match ledger.select_inputs(&token, amount) {
+        Ok(i) => i,
+        // Short of funds: let the builder report it as it always has.
+        Err(_) if ledger.head().balances.get(&token) < amount => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let rnd = ledger.random();
+    let built = propose(&local(ledger), peer, token, amount, &inputs, &rnd)?;
+    let offer = ledger.offer(&built.signed)?;
+    Ok((built, offer))
 }
 
 /// The device's committed state as the core builders take it.

@@ -960,11 +960,31 @@ impl TokenRules {
                 let (_, sats) = self.check_deposit(p, h, m)?;
                 (*h, sats)
             }
-            Source::Burn(_)
-            | Source::VaultLock(_)
-            | Source::VaultResolve(_)
-            | Source::WithdrawRequest(_)
-            | Source::WithdrawRefund(_) => return Err(TokenError::NotARoot),
+            // Interim (PROTOCOL.md §5.6, "still to build" 3): a resolution and a refund are
+            // checked as §18 and §19 say, not yet through the lineage their lock consumed.
+            Source::VaultResolve(r) => {
+                let id = TokenRules::check_resolution(r)?;
+                if self.conflicted.contains(&id)
+                    || self.resolutions.get(&id).is_some_and(|d| *d != r.digest())
+                {
+                    return Err(TokenError::VaultConflict(id));
+                }
+                (r.lock.policy.party(r.branch), r.lock.policy.amount)
+            }
+            Source::WithdrawRefund(d) => {
+                let bridge = p
+                    .bitcoin
+                    .as_ref()
+                    .ok_or(TokenError::NotABridge("the token has no Bitcoin bridge"))?;
+                let id = verify_decline(bridge, d).ok_or(TokenError::BadDecline)?;
+                if self.withdrawals_paid.contains(&id) {
+                    return Err(TokenError::WithdrawalPaid);
+                }
+                (d.request.holder, d.request.amount)
+            }
+            Source::Burn(_) | Source::VaultLock(_) | Source::WithdrawRequest(_) => {
+                return Err(TokenError::NotARoot)
+            }
         };
         if holder.is_some_and(|h| *h != to) {
             return Err(TokenError::WrongTarget);
@@ -985,6 +1005,21 @@ impl RootVerifier for TokenRules {
         source: &[u8],
         holder: Option<&DeviceId>,
     ) -> Result<RootFacts, String> {
+        // A dev grant never decodes as a source proof (it would name three sources).
+        if let Ok(g) = dsm_core::chain::DevGrant::from_bytes(source) {
+            if !self.legacy.contains(&g.token) {
+                return Err(TokenError::UnknownPolicy(g.token).to_string());
+            }
+            if holder.is_some_and(|h| *h != g.device) {
+                return Err(TokenError::WrongTarget.to_string());
+            }
+            return Ok(RootFacts {
+                once_key: g.once_key(),
+                token: g.token,
+                amount: g.amount,
+                holder: g.device,
+            });
+        }
         let proof =
             SourceProof::from_bytes(source).map_err(|e| TokenError::Malformed(e).to_string())?;
         self.root_facts(&proof, holder).map_err(|e| e.to_string())

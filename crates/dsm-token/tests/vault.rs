@@ -268,6 +268,7 @@ fn receipt_and_composite_conditions() {
         &creator.id(),
         t,
         Amount(10),
+        &bob.select(&t, Amount(10)),
         &rnd(&mut c),
     )
     .unwrap();

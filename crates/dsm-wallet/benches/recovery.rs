@@ -155,13 +155,13 @@ fn main() {
         dsm_protocol::mailbox::offer(&mut ra, &rb.device_id(), token(DEFAULT_TOKEN), Amount(1))
             .expect("offer");
     let sample = CapsuleBody {
-        head: pending.proposal.sender_child_head.clone(),
+        head: pending.signed.proposal.sender_child_head.clone(),
         tips: vec![TipEntry {
-            relationship: pending.proposal.step.relationship,
+            relationship: pending.signed.proposal.step.relationship,
             counterparty: rb.device_id(),
-            tip: pending.proposal.step.child_tip(),
+            tip: pending.signed.proposal.step.child_tip(),
         }],
-        pending: vec![pending],
+        pending: vec![pending.signed],
         contacts: vec![],
         genesis: None,
         identity: None,

@@ -8,7 +8,7 @@ use crate::wallet::{Wallet, WalletError};
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::identity::DeviceId;
-use dsm_core::receipt::{verify_proposal, ChainView, EmptyView, SignedProposal};
+use dsm_core::receipt::{verify_proposal, ChainView, EmptyView, Offer, SignedProposal};
 use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
 use dsm_protocol::mailbox::{self, Taken};
 use dsm_protocol::message::SessionMessage;
@@ -156,7 +156,8 @@ pub fn send_online(
     token: TokenId,
     amount: Amount,
 ) -> Result<OnlineSent, OnlineError> {
-    let proposal = mailbox::offer(wallet, peer, token, amount)?;
+    let offer = mailbox::offer(wallet, peer, token, amount)?;
+    let proposal = offer.signed.clone();
     let mut faults = Vec::new();
     let settlement = post_proposal(wallet, nodes, &proposal, &mut faults)?;
     let posted = match settlement {
@@ -166,7 +167,7 @@ pub fn send_online(
         _ => {
             let posted = nodes.b0x_post(
                 &peer.b0x_address(),
-                &SessionMessage::Proposal(Box::new(proposal.clone())).to_bytes(),
+                &SessionMessage::Proposal(Box::new(offer)).to_bytes(),
             );
             if posted.is_ok() {
                 wallet.set_counter(&posted_mark(&proposal), 1)?;
@@ -266,7 +267,7 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
             {
                 continue;
             }
-            let item = SessionMessage::Proposal(Box::new(proposal.clone())).to_bytes();
+            let item = SessionMessage::Proposal(Box::new(wallet.offer_for(&proposal)?)).to_bytes();
             if nodes.b0x_post(&peer.b0x_address(), &item).is_ok() {
                 wallet.set_counter(&posted_mark(&proposal), 1)?;
                 report.posted += 1;
@@ -445,9 +446,10 @@ fn take_item(
 fn take_proposal(
     wallet: &mut Wallet,
     nodes: &NodeSet,
-    p: &SignedProposal,
+    offer: &Offer,
     report: &mut SyncReport,
 ) -> Result<bool, OnlineError> {
+    let p = &offer.signed;
     let commit = p.proposal.commit();
     if p.proposal.step.receiver != wallet.device_id() {
         report
@@ -498,7 +500,7 @@ fn take_proposal(
     }
     // Settled at the nodes before we answer: no offline risk, so no exposure limit applies.
     wallet.note_settled_incoming(commit);
-    let answer = mailbox::answer(wallet, p)?;
+    let answer = mailbox::answer(wallet, offer)?;
     if answer.retry_later() {
         report
             .waiting

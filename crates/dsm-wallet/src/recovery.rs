@@ -665,7 +665,27 @@ impl Wallet {
         let mut pending_answer = None;
         if let Some(p) = &notice.pending {
             if p.proposal.step.sender == lost && p.proposal.step.receiver == self.device_id() {
-                let a = dsm_protocol::mailbox::answer(self, p)
+                // Interim (PROTOCOL.md §5.6): a capsule does not carry lineages yet, so the
+                // pending proposal is offered with each input starting at itself; unless this
+                // device verified those parcels before, it refuses with a signed refusal and
+                // the successor reclaims the amount.
+                let offer = dsm_core::receipt::Offer {
+                    signed: p.clone(),
+                    manifests: p
+                        .proposal
+                        .parcels
+                        .inputs
+                        .iter()
+                        .map(|i| dsm_core::parcel::LineageManifest {
+                            parcel: *i,
+                            start: dsm_core::parcel::ManifestStart::Verified(*i),
+                            hops: Vec::new(),
+                            signers: Vec::new(),
+                        })
+                        .collect(),
+                    objects: Vec::new(),
+                };
+                let a = dsm_protocol::mailbox::answer(self, &offer)
                     .map_err(|e| WalletError::Recovery(e.to_string()))?;
                 if a.is_final() {
                     pending_answer = Some(a.reply.to_bytes());
@@ -822,6 +842,7 @@ impl Wallet {
         }
         let head = self.head.reclaim_child(&step.token, step.amount, cause)?;
         let mut b = Batch::new();
+        let change = self.unprovable_parcel(&mut b, b"reclaim", &cause, step.token, step.amount);
         b.put(Table::Meta, b"head".to_vec(), head.to_bytes())
             .put(
                 Table::Sources,
@@ -844,6 +865,7 @@ impl Wallet {
             );
         self.commit_head_change(&mut b, None)
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
+        self.apply_book(change);
         self.head = head;
         Ok(Some(step.amount))
     }
@@ -1126,9 +1148,21 @@ pub fn recover(
                 }),
             );
         wallet.record_succession(&mut b, &verified, None);
+        let mut change = super::parcels::BookChange::default();
+        for bal in head.balances.entries() {
+            let c = wallet.unprovable_parcel(
+                &mut b,
+                b"succession",
+                &verified.digest(),
+                bal.token,
+                bal.amount,
+            );
+            change = Wallet::merge_changes(change, c);
+        }
         wallet
             .commit_head_change(&mut b, None)
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
+        wallet.apply_book(change);
         wallet.head = head;
         wallet.tombstoned.insert(lost);
     }

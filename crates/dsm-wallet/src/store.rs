@@ -62,11 +62,22 @@ pub enum Table {
     /// On a recovered device: counterparty device id → where its acknowledgement stands
     /// (JSON).
     Recovery,
+    /// Parcel id → a parcel this device holds: token (32) ‖ u128be(amount) ‖ its canonical
+    /// lineage manifest (PROTOCOL.md §5.6).
+    Parcels,
+    /// Object address → the lineage object (source proof, hop, identity) it addresses.
+    Objects,
+    /// Parcel id → token (32) ‖ u128be(amount) ‖ holder (32): parcels whose lineage this
+    /// device verified (the lineage cache; validity only, never spent-ness).
+    VerifiedParcels,
+    /// Proposal commit → the canonical offer (without objects) of our proposal still
+    /// pending: the manifests of the inputs it consumed, for re-offering and release.
+    Offers,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 18] = [
+    pub const ALL: [Table; 22] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
@@ -85,6 +96,10 @@ impl Table {
         Table::Capsules,
         Table::Successions,
         Table::Recovery,
+        Table::Parcels,
+        Table::Objects,
+        Table::VerifiedParcels,
+        Table::Offers,
     ];
 
     /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
@@ -108,6 +123,10 @@ impl Table {
             Table::Capsules => 16,
             Table::Successions => 17,
             Table::Recovery => 18,
+            Table::Parcels => 19,
+            Table::Objects => 20,
+            Table::VerifiedParcels => 21,
+            Table::Offers => 22,
         }
     }
 }

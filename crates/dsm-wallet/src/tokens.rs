@@ -8,6 +8,7 @@ use super::{
 use crate::store::{Batch, Store, Table};
 use dsm_core::chain::{Amount, DeviceHead, TokenId};
 use dsm_core::codec::Canonical;
+use dsm_core::parcel::{Hop, Parcel, ParcelStatement};
 use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
 use dsm_core::receipt::Receipt;
@@ -338,6 +339,27 @@ impl Wallet {
             return Err(e.into());
         }
         let bytes = proof.to_bytes();
+        let change = if proof.debits() {
+            // Value leaves circulation: our parcels go to the token's sink, signed by us.
+            let inputs: Vec<Parcel> = self
+                .book
+                .select(&t, amount)?
+                .into_iter()
+                .map(|p| Parcel {
+                    holder: self.device_id(),
+                    ..p
+                })
+                .collect();
+            let statement = ParcelStatement::to_sink(self.device_id(), &t, &inputs, amount)
+                .map_err(|e| WalletError::Parcels(e.into()))?;
+            let rnd = dsm_protocol::session::Ledger::random(self);
+            let hop = Hop::sign(&self.key, statement, cause, &rnd)
+                .map_err(|e| WalletError::Parcels(e.to_string()))?;
+            self.spend_parcels(&mut b, &hop)?
+        } else {
+            let once = proof.once_key()?;
+            self.root_parcel(&mut b, bytes.clone(), &once, t, amount)
+        };
         let entry = HistoryEntry {
             height: head.height,
             kind,
@@ -352,6 +374,7 @@ impl Wallet {
             .put(Table::History, history_key(head.height), json(&entry))
             .put(Table::Sources, cause.as_bytes().to_vec(), bytes);
         self.commit_head_change(&mut b, None)?;
+        self.apply_book(change);
         self.rules.record_source(&proof);
         self.head = head;
         Ok(&self.head)

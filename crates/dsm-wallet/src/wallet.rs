@@ -12,8 +12,9 @@ use dsm_core::codec::Canonical;
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisCeremony};
+use dsm_core::parcel::{Parcel, VerifiedLineage};
 use dsm_core::receipt::{
-    verify_proposal, BuiltAcceptance, BuiltProposal, BuiltRefusal, BuiltRelease, ChainView,
+    verify_proposal, Offer, BuiltAcceptance, BuiltProposal, BuiltRefusal, BuiltRelease, ChainView,
     EmptyView, Receipt, SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal,
     VerifiedRefusal, ViewError,
 };
@@ -50,6 +51,8 @@ impl ReceivePolicy {
 
 #[path = "tokens.rs"]
 mod tokens;
+#[path = "parcels.rs"]
+pub mod parcels;
 pub use tokens::{EmissionSync, MintOutcome, TokenInfo};
 #[path = "recovery.rs"]
 pub mod recovery;
@@ -106,6 +109,9 @@ pub enum WalletError {
     /// A token operation is refused by its policy or cannot be done here.
     #[error("{0}")]
     Token(String),
+    /// The parcels this device holds cannot make the payment (PROTOCOL.md §5.6).
+    #[error("{0}")]
+    Parcels(String),
 }
 
 impl From<dsm_token::authority::AuthorityError> for WalletError {
@@ -315,6 +321,8 @@ pub struct Wallet {
     capsule_key: Option<dsm_recovery::CapsuleKey>,
     /// Devices whose tombstone this device verified: refused from now on.
     tombstoned: HashSet<DeviceId>,
+    /// The parcels held and the lineage cache (PROTOCOL.md §5.6).
+    book: parcels::ParcelBook,
 }
 
 fn os_random() -> Result<[u8; 32], WalletError> {
@@ -508,6 +516,7 @@ impl Wallet {
             rules,
             capsule_key: recovery.map(|r| r.capsules.clone()),
             tombstoned: HashSet::new(),
+            book: parcels::ParcelBook::default(),
         };
         if wallet.capsule_key.is_some() {
             // Capsule 0: genesis, identity, the CREATE head.
@@ -608,6 +617,16 @@ impl Wallet {
             None => 0,
         };
         let rules = tokens::load_rules(store.as_ref())?;
+        let book = parcels::ParcelBook::load(store.as_ref())?;
+        let sums = book.sums();
+        let adds_up = head.balances.entries().iter().all(|b| sums.get(&b.token) == Some(&b.amount))
+            && sums.iter().all(|(t, a)| head.balances.get(t) == *a);
+        if !adds_up {
+            return Err(WalletError::Corrupt {
+                what: "parcels",
+                error: "the parcels held do not add up to the head's balances".into(),
+            });
+        }
         let mut tombstoned = HashSet::new();
         for (k, _) in store.scan(Table::Successions)? {
             if let Ok(k) = <[u8; 32]>::try_from(k.as_slice()) {
@@ -631,6 +650,7 @@ impl Wallet {
             rules,
             capsule_key,
             tombstoned,
+            book,
         })
     }
 
@@ -659,6 +679,7 @@ impl Wallet {
             rules: self.rules.clone(),
             capsule_key: self.capsule_key.clone(),
             tombstoned: self.tombstoned.clone(),
+            book: self.book.clone(),
         })
     }
 
@@ -869,7 +890,9 @@ impl Wallet {
             history_key(head.height),
             json(&entry),
         );
+        let change = self.dev_root(&mut b, token, amount, head.height);
         self.commit_head_change(&mut b, None)?;
+        self.apply_book(change);
         self.head = head;
         Ok(&self.head)
     }
@@ -1407,7 +1430,13 @@ impl Ledger for Wallet {
                 built.signed.to_bytes(),
             )
             .put(Table::History, history_key(entry.height), json(&entry));
+        self.record_offer(&mut b, &built.signed)
+            .map_err(|e| LedgerError::Store(e.to_string()))?;
+        let change = self
+            .spend_parcels(&mut b, &built.signed.hop())
+            .map_err(|e| LedgerError::Store(e.to_string()))?;
         self.commit_head_change(&mut b, Some(p.step.receiver))?;
+        self.apply_book(change);
         self.head = built.child_head.clone();
         self.tree
             .insert(*p.step.relationship.as_bytes(), built.child_tip.0);
@@ -1415,7 +1444,35 @@ impl Ledger for Wallet {
         Ok(())
     }
 
-    fn commit_credit(&mut self, built: &BuiltAcceptance) -> Result<(), LedgerError> {
+    fn select_inputs(&self, token: &TokenId, amount: Amount) -> Result<Vec<Parcel>, LedgerError> {
+        let mut v = self
+            .book
+            .select(token, amount)
+            .map_err(|e| LedgerError::NotAllowed(e.to_string()))?;
+        for p in &mut v {
+            p.holder = self.device_id();
+        }
+        Ok(v)
+    }
+
+    fn offer(&self, signed: &SignedProposal) -> Result<Offer, LedgerError> {
+        self.offer_for(signed)
+            .map_err(|e| LedgerError::NotAllowed(e.to_string()))
+    }
+
+    fn check_offer(
+        &mut self,
+        offer: &Offer,
+    ) -> Result<Result<Vec<VerifiedLineage>, String>, LedgerError> {
+        Ok(parcels_check(self, offer)?.map_err(|e| e.to_string()))
+    }
+
+    fn commit_credit(
+        &mut self,
+        built: &BuiltAcceptance,
+        offer: &Offer,
+        lineages: &[VerifiedLineage],
+    ) -> Result<(), LedgerError> {
         let a = &built.receipt.acceptance.acceptance;
         let p = &built.receipt.proposal.proposal;
         if a.receiver_parent_head != self.head {
@@ -1450,7 +1507,16 @@ impl Ledger for Wallet {
             WitnessPlace::ProposalOf(&commit),
             &mut seq,
         )?;
+        if offer.signed != built.receipt.proposal {
+            return Err(LedgerError::NotAllowed(
+                "the offer is not the accepted proposal's".into(),
+            ));
+        }
+        let change = self
+            .receive_parcels(&mut b, offer, lineages)
+            .map_err(|e| LedgerError::Store(e.to_string()))?;
         self.commit_head_change(&mut b, Some(p.step.sender))?;
+        self.apply_book(change);
         self.witness_seq = seq;
         self.head = built.child_head.clone();
         self.tree
@@ -1475,6 +1541,7 @@ impl Ledger for Wallet {
             .is_some_and(|pending| pending.proposal == *p);
         if releases {
             b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
+            b.delete(Table::Offers, commit.as_bytes().to_vec());
         }
         self.set_status(&mut b, p.sender_child_head.height, &commit, "final")?;
         b.put(
@@ -1607,6 +1674,9 @@ impl Ledger for Wallet {
             b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
         }
         self.set_status(&mut b, p.sender_child_head.height, &commit, "released")?;
+        let change = self
+            .release_parcels(&mut b, refused.proposal(), refused.refusal())
+            .map_err(|e| LedgerError::Store(e.to_string()))?;
         let entry = HistoryEntry::for_step(
             built.child_head.height,
             EntryKind::Released,
@@ -1635,6 +1705,7 @@ impl Ledger for Wallet {
             &mut seq,
         )?;
         self.commit_head_change(&mut b, Some(p.step.receiver))?;
+        self.apply_book(change);
         self.witness_seq = seq;
         self.head = built.child_head.clone();
         self.tree
@@ -1726,4 +1797,13 @@ impl Ledger for Wallet {
         }
         Ok(out)
     }
+}
+
+/// The offer check, with the wallet's errors as ledger errors.
+fn parcels_check(
+    w: &mut Wallet,
+    offer: &Offer,
+) -> Result<Result<Vec<VerifiedLineage>, parcels::LineageProblem>, LedgerError> {
+    w.verify_offer_lineages(offer)
+        .map_err(|e| LedgerError::Store(e.to_string()))
 }

@@ -204,7 +204,7 @@ fn restart_reoffers_the_identical_proposal() {
     };
     drop((a, d));
     let mut a = reopen(&sa);
-    assert_eq!(a.pending().unwrap(), vec![(**p).clone()]);
+    assert_eq!(a.pending().unwrap(), vec![p.signed.clone()]);
     let mut d2 = Session::dialer(b.device_id(), vec![]);
     let hello = d2.start(&mut a).unwrap();
     let SessionMessage::Hello(h) = &hello[0] else {

@@ -186,10 +186,11 @@ fn a_cloned_wallet_cannot_settle_a_double_spend_and_every_syncing_wallet_refuses
         "a conflicting proposal is not posted"
     );
     // Even handed to cw's b0x directly, it is not credited.
+    let cw_offer = clone.offer_for(&second.proposal).unwrap();
     nodes
         .b0x_post(
             &cw.device_id().b0x_address(),
-            &SessionMessage::Proposal(Box::new(second.proposal.clone())).to_bytes(),
+            &SessionMessage::Proposal(Box::new(cw_offer.clone())).to_bytes(),
         )
         .unwrap();
     let rc = sync(&mut cw, &nodes).unwrap();
@@ -302,7 +303,7 @@ fn junk_in_a_b0x_is_dropped_and_acknowledged() {
         .unwrap();
     // A proposal to b whose signature does not cover its amount.
     let mut bad = mailbox::offer(&mut a, &b.device_id(), token(DEFAULT_TOKEN), amount(2)).unwrap();
-    bad.proposal.step.amount = amount(3);
+    bad.signed.proposal.step.amount = amount(3);
     nodes
         .b0x_post(&addr, &SessionMessage::Proposal(Box::new(bad)).to_bytes())
         .unwrap();

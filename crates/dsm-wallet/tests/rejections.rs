@@ -188,11 +188,14 @@ fn a_change_built_on_a_moved_head_is_refused() {
             &b.device_id(),
             token(DEFAULT_TOKEN),
             Amount(2),
+            &a.select_inputs(&token(DEFAULT_TOKEN), Amount(2)).unwrap(),
             &[1; 32],
         )
         .unwrap()
     };
     let vp = verify_proposal(&built.signed, &dsm_core::receipt::EmptyView).unwrap();
+    let offer = a.offer(&built.signed).unwrap();
+    let lineages = b.check_offer(&offer).unwrap().unwrap();
     let acc = {
         let l = LocalDevice {
             identity: b.identity(),
@@ -200,13 +203,16 @@ fn a_change_built_on_a_moved_head_is_refused() {
             head: Ledger::head(&b),
             tree: b.tree(),
         };
-        accept(&l, &vp, &[2; 32]).unwrap()
+        accept(&l, &vp, &lineages, &[2; 32]).unwrap()
     };
     a.dev_faucet(DEFAULT_TOKEN, Amount(1)).unwrap();
     b.dev_faucet(DEFAULT_TOKEN, Amount(1)).unwrap();
     let (ha, hb) = (Ledger::head(&a).clone(), Ledger::head(&b).clone());
     assert_eq!(a.commit_debit(&built), Err(LedgerError::HeadMoved));
-    assert_eq!(b.commit_credit(&acc), Err(LedgerError::HeadMoved));
+    assert_eq!(
+        b.commit_credit(&acc, &offer, &lineages),
+        Err(LedgerError::HeadMoved)
+    );
     assert_eq!((Ledger::head(&a), Ledger::head(&b)), (&ha, &hb));
     assert!(a.pending().unwrap().is_empty());
     assert_eq!((dev(&a), dev(&b)), (11, 1));

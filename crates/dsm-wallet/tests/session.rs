@@ -370,14 +370,18 @@ fn a_direct_double_spend_to_the_same_receiver_becomes_evidence() {
             &b.device_id(),
             dsm_wallet::token("DEV"),
             dsm_core::chain::Amount(70),
+            &clone
+                .select_inputs(&dsm_wallet::token("DEV"), dsm_core::chain::Amount(70))
+                .unwrap(),
             &[9; 32],
         )
         .unwrap()
     };
+    let offer = clone.offer(&second.signed).unwrap();
     let mut l = Session::listener();
     l.handle(wire(&hello[0]), &mut b).unwrap();
     let answer = l
-        .handle(SessionMessage::Proposal(Box::new(second.signed)), &mut b)
+        .handle(SessionMessage::Proposal(Box::new(offer)), &mut b)
         .unwrap();
     assert!(
         matches!(&answer[0], SessionMessage::Refusal(r) if r.code == dsm_protocol::message::RefusalCode::Equivocator),

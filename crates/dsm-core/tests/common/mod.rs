@@ -164,12 +164,13 @@ pub fn transfer(
         &receiver.id(),
         token,
         Amount(amount),
+        &inputs_of(&sender.local(), token, Amount(amount)),
         &rnd(counter),
     )
     .expect("propose");
     let verified =
         verify_proposal(&built.signed, &dsm_core::receipt::EmptyView).expect("verify proposal");
-    let acc = accept(&receiver.local(), &verified, &rnd(counter)).expect("accept");
+    let acc = accept(&receiver.local(), &verified, &trusted_lineages(&verified), &rnd(counter)).expect("accept");
     verify_receipt(&acc.receipt, &dsm_core::receipt::EmptyView).expect("verify receipt");
     let rel = built.signed.proposal.step.relationship;
     sender.head = built.child_head;
@@ -183,4 +184,70 @@ pub fn transfer(
 
 pub fn digest_of(label: &str) -> Digest {
     tagged_hash(Tag::Token, &[label.as_bytes()])
+}
+
+/// The parcel a test device pays `token` from: its whole balance as one parcel whose id is
+/// derived from its head. These fixtures test the receipt predicate; lineages have their
+/// own tests (`parcel.rs`), so a receiver here takes the sender's inputs as verified
+/// ([`trusted_lineages`]).
+pub fn inputs_of(
+    l: &LocalDevice<'_>,
+    token: TokenId,
+    amount: Amount,
+) -> Vec<dsm_core::parcel::Parcel> {
+    let _ = amount;
+    vec![dsm_core::parcel::Parcel {
+        id: dsm_core::parcel::ParcelId(tagged_hash(
+            Tag::Token,
+            &[b"test-parcel", l.head.digest().as_bytes(), token.as_bytes()],
+        )),
+        token,
+        amount: l.head.balances.get(&token),
+        holder: l.identity.device_id(),
+    }]
+}
+
+/// The inputs of `vp`, taken as verified (each holds what its outputs add up to).
+pub fn trusted_lineages(
+    vp: &dsm_core::receipt::VerifiedProposal,
+) -> Vec<dsm_core::parcel::VerifiedLineage> {
+    struct NoRoots;
+    impl dsm_core::parcel::RootVerifier for NoRoots {
+        fn verify_root(
+            &mut self,
+            _: &[u8],
+            _: Option<&DeviceId>,
+        ) -> Result<dsm_core::parcel::RootFacts, String> {
+            Err("no roots in these fixtures".into())
+        }
+    }
+    let p = &vp.signed().proposal;
+    let mut cache = HashMap::new();
+    for (j, id) in p.parcels.inputs.iter().enumerate() {
+        let amount = p
+            .parcels
+            .outputs_of(j)
+            .fold(0u128, |a, (_, o)| a.saturating_add(o.amount.0));
+        cache.insert(
+            *id,
+            dsm_core::parcel::Parcel {
+                id: *id,
+                token: p.step.token,
+                amount: Amount(amount),
+                holder: p.step.sender,
+            },
+        );
+    }
+    p.parcels
+        .inputs
+        .iter()
+        .map(|id| {
+            let l = dsm_core::parcel::Lineage {
+                start: dsm_core::parcel::LineageStart::Verified(*id),
+                hops: Vec::new(),
+                signers: Vec::new(),
+            };
+            dsm_core::parcel::verify_lineage(&l, id, &mut NoRoots, &cache).expect("lineage")
+        })
+        .collect()
 }

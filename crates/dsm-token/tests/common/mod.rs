@@ -8,7 +8,12 @@ use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::DeviceId as Did;
 use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisDigest};
 use dsm_core::receipt::{accept, propose, verify_proposal, EmptyView, Receipt, SegmentStep};
+use dsm_core::parcel::{
+    output_id, root_id, transfer_commit, verify_lineage, Lineage, LineageStart, Parcel, ParcelId,
+    ParcelStatement, RootFacts, RootVerifier,
+};
 use dsm_core::smt::SparseMerkleTree;
+use std::collections::HashMap;
 use dsm_core::tags::Tag;
 use dsm_token::authority::{cosign, Authorised, BurnStatement, MintStatement, SignedMint};
 use dsm_token::policy::{BurnRule, Issuers, TokenKind, TokenPolicy, TransferRule};
@@ -22,6 +27,18 @@ pub struct Device {
     pub head: DeviceHead,
     pub tree: SparseMerkleTree,
     pub segment: Vec<SegmentStep>,
+    /// The parcels it holds (PROTOCOL.md §5.6); these fixtures test token rules, so a
+    /// receiver takes the sender's parcels as verified (provenance has its own tests).
+    pub parcels: Vec<Parcel>,
+}
+
+/// The fixtures judge no roots: a receiver starts from the sender's parcels.
+pub struct NoRoots;
+
+impl RootVerifier for NoRoots {
+    fn verify_root(&mut self, _: &[u8], _: Option<&Did>) -> Result<RootFacts, String> {
+        Err("no roots here".into())
+    }
 }
 
 /// Deterministic hedging randomness.
@@ -50,6 +67,46 @@ impl Device {
             head,
             tree: SparseMerkleTree::new(),
             segment: Vec::new(),
+            parcels: Vec::new(),
+        }
+    }
+
+    /// Parcels of `token` covering `amount`, largest first.
+    pub fn select(&self, token: &TokenId, amount: Amount) -> Vec<Parcel> {
+        let mut mine: Vec<Parcel> = self
+            .parcels
+            .iter()
+            .filter(|p| p.token == *token)
+            .copied()
+            .collect();
+        mine.sort_by(|a, b| b.amount.cmp(&a.amount).then(a.id.cmp(&b.id)));
+        let mut out = Vec::new();
+        let mut sum = 0u128;
+        for p in mine {
+            if sum >= amount.0 {
+                break;
+            }
+            sum += p.amount.0;
+            out.push(p);
+        }
+        out
+    }
+
+    /// Applies a statement of ours (or paying us) to the parcels held.
+    pub fn take_statement(&mut self, commit: &Digest, s: &ParcelStatement, token: TokenId) {
+        let me = self.id();
+        if s.holder == me {
+            self.parcels.retain(|p| !s.inputs.contains(&p.id));
+        }
+        for (i, o) in s.outputs.iter().enumerate() {
+            if o.to == me {
+                self.parcels.push(Parcel {
+                    id: output_id(commit, i),
+                    token,
+                    amount: o.amount,
+                    holder: me,
+                });
+            }
         }
     }
 
@@ -120,6 +177,21 @@ impl Device {
         .map_err(|_| dsm_token::source::TokenError::AmountMismatch)?;
         let bytes = dsm_core::codec::Canonical::to_bytes(&proof);
         rules.apply_source(&self.head, &child, &bytes)?;
+        if let Some((t, a, credited)) = self.head.balance_change(&child) {
+            if credited {
+                self.parcels.push(Parcel {
+                    id: root_id(&proof.once_key()?, &bytes),
+                    token: t,
+                    amount: a,
+                    holder: self.id(),
+                });
+            } else {
+                let inputs = self.select(&t, a);
+                let st = ParcelStatement::to_sink(self.id(), &t, &inputs, a).expect("to sink");
+                let commit = transfer_commit(&st.digest(), &cause);
+                self.take_statement(&commit, &st, t);
+            }
+        }
         self.segment.push(SegmentStep::Source {
             head: child.clone(),
             proof: bytes,
@@ -147,10 +219,27 @@ pub fn transfer(
         &r.id(),
         token,
         Amount(amount),
+        &s.select(&token, Amount(amount)),
         &rnd(c),
     )
     .expect("propose");
     let vp = verify_proposal(&built.signed, &EmptyView).expect("verify proposal");
+    let cache: HashMap<ParcelId, Parcel> = s.parcels.iter().map(|p| (p.id, *p)).collect();
+    let lineages: Vec<_> = built
+        .signed
+        .proposal
+        .parcels
+        .inputs
+        .iter()
+        .map(|id| {
+            let l = Lineage {
+                start: LineageStart::Verified(*id),
+                hops: Vec::new(),
+                signers: Vec::new(),
+            };
+            verify_lineage(&l, id, &mut NoRoots, &cache).expect("lineage")
+        })
+        .collect();
     let acc = accept(
         &dsm_core::receipt::LocalDevice {
             identity: &r.identity,
@@ -159,9 +248,13 @@ pub fn transfer(
             tree: &r.tree,
         },
         &vp,
+        &lineages,
         &rnd(c),
     )
     .expect("accept");
+    let commit = built.signed.proposal.commit();
+    s.take_statement(&commit, &built.signed.proposal.parcels, token);
+    r.take_statement(&commit, &built.signed.proposal.parcels, token);
     let rel = built.signed.proposal.step.relationship;
     s.head = built.child_head;
     s.tree.insert(*rel.as_bytes(), built.child_tip.0);

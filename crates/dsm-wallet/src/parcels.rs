@@ -1,0 +1,624 @@
+//! The parcels a wallet holds and the lineages that prove them (PROTOCOL.md §5.6).
+//!
+//! Every unit of a balance is a held parcel with a stored lineage manifest whose objects
+//! (the root's source, every hop, every signer's identity) are in the `Objects` table, so
+//! what is held can always be proven onward. Every head change that moves value changes
+//! the held set in the same atomic batch; on open the per-token sums must equal the head's
+//! balances (a wallet that does not add up refuses to open).
+
+use super::{corrupt, Wallet, WalletError};
+use crate::store::{Batch, Store, Table};
+use dsm_core::chain::{Amount, DevGrant, TokenId};
+use dsm_core::codec::Canonical;
+use dsm_core::hash::{object_address, Digest};
+use dsm_core::identity::DeviceId;
+use dsm_core::parcel::{
+    root_id, verify_lineage, Hop, Lineage, LineageError, LineageManifest, ManifestError,
+    ManifestStart, Parcel, ParcelId, ParcelStatement,
+    VerifiedLineage,
+};
+use dsm_core::receipt::{Offer, SignedProposal, MAX_OFFER_LEN};
+use std::collections::{BTreeMap, HashMap};
+
+/// A parcel this device holds, with the manifest of its lineage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Held {
+    pub token: TokenId,
+    pub amount: Amount,
+    pub manifest: LineageManifest,
+}
+
+impl Held {
+    fn to_bytes(&self) -> Vec<u8> {
+        [
+            self.token.as_bytes().as_slice(),
+            &self.amount.0.to_be_bytes(),
+            &self.manifest.to_bytes(),
+        ]
+        .concat()
+    }
+
+    fn from_bytes(b: &[u8]) -> Option<Held> {
+        let token = TokenId(Digest(b.get(..32)?.try_into().ok()?));
+        let amount = Amount(u128::from_be_bytes(b.get(32..48)?.try_into().ok()?));
+        let manifest = LineageManifest::from_bytes(b.get(48..)?).ok()?;
+        Some(Held {
+            token,
+            amount,
+            manifest,
+        })
+    }
+}
+
+/// The held set and the verified-parcel cache, mirrored in memory.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ParcelBook {
+    pub held: BTreeMap<ParcelId, Held>,
+    pub cache: HashMap<ParcelId, Parcel>,
+}
+
+impl ParcelBook {
+    /// Loads the held set and cache.
+    pub fn load(store: &dyn Store) -> Result<ParcelBook, WalletError> {
+        let mut book = ParcelBook::default();
+        for (k, v) in store.scan(Table::Parcels)? {
+            let id = ParcelId(Digest(
+                k.as_slice().try_into().map_err(|_| bad("parcel key"))?,
+            ));
+            let held = Held::from_bytes(&v).ok_or_else(|| bad("held parcel"))?;
+            if held.manifest.parcel != id {
+                return Err(bad("held parcel"));
+            }
+            book.held.insert(id, held);
+        }
+        for (k, v) in store.scan(Table::VerifiedParcels)? {
+            let id = ParcelId(Digest(
+                k.as_slice().try_into().map_err(|_| bad("cache key"))?,
+            ));
+            let p = decode_cached(id, &v).ok_or_else(|| bad("verified parcel"))?;
+            book.cache.insert(id, p);
+        }
+        Ok(book)
+    }
+
+    /// The per-token sums of the held set.
+    pub fn sums(&self) -> BTreeMap<TokenId, Amount> {
+        let mut s: BTreeMap<TokenId, Amount> = BTreeMap::new();
+        for h in self.held.values() {
+            let e = s.entry(h.token).or_insert(Amount::ZERO);
+            *e = e.checked_add(h.amount).unwrap_or(Amount(u128::MAX));
+        }
+        s
+    }
+
+    /// Parcels of `token` to pay `amount`: largest first, so every one chosen is needed
+    /// (each is at least as large as the last, which was needed).
+    pub fn select(&self, token: &TokenId, amount: Amount) -> Result<Vec<Parcel>, WalletError> {
+        if amount == Amount::ZERO {
+            return Err(WalletError::Parcels("zero-value transfers are not transitions".into()));
+        }
+        let mut mine: Vec<(&ParcelId, &Held)> =
+            self.held.iter().filter(|(_, h)| h.token == *token).collect();
+        mine.sort_by(|a, b| b.1.amount.cmp(&a.1.amount).then(a.0.cmp(b.0)));
+        let mut chosen = Vec::new();
+        let mut sum = Amount::ZERO;
+        for (id, h) in mine {
+            if sum >= amount {
+                break;
+            }
+            sum = sum.checked_add(h.amount).ok_or(WalletError::Parcels(
+                "the parcels held overflow".into(),
+            ))?;
+            chosen.push(Parcel {
+                id: *id,
+                token: h.token,
+                amount: h.amount,
+                holder: DeviceId(Digest::ZERO),
+            });
+        }
+        if sum < amount {
+            return Err(WalletError::Parcels(format!(
+                "the parcels held add up to {sum}, less than {amount}"
+            )));
+        }
+        if chosen.len() > dsm_core::parcel::MAX_INPUTS {
+            return Err(WalletError::Parcels(
+                "the amount needs more than 64 parcels: pay it in parts".into(),
+            ));
+        }
+        Ok(chosen)
+    }
+}
+
+fn bad(what: &'static str) -> WalletError {
+    WalletError::Corrupt {
+        what,
+        error: "does not decode".into(),
+    }
+}
+
+fn decode_cached(id: ParcelId, v: &[u8]) -> Option<Parcel> {
+    Some(Parcel {
+        id,
+        token: TokenId(Digest(v.get(..32)?.try_into().ok()?)),
+        amount: Amount(u128::from_be_bytes(v.get(32..48)?.try_into().ok()?)),
+        holder: DeviceId(Digest(v.get(48..80)?.try_into().ok()?)),
+    })
+    .filter(|_| v.len() == 80)
+}
+
+fn encode_cached(p: &Parcel) -> Vec<u8> {
+    [
+        p.token.as_bytes().as_slice(),
+        &p.amount.0.to_be_bytes(),
+        p.holder.as_bytes(),
+    ]
+    .concat()
+}
+
+/// A change to the held set and the cache, written into a batch first and applied to
+/// memory only once the batch committed.
+#[derive(Default)]
+pub(crate) struct BookChange {
+    add: Vec<(ParcelId, Held)>,
+    remove: Vec<ParcelId>,
+    cache: Vec<Parcel>,
+}
+
+impl BookChange {
+    fn hold(&mut self, b: &mut Batch, id: ParcelId, held: Held) {
+        b.put(Table::Parcels, id.as_bytes().to_vec(), held.to_bytes());
+        self.add.push((id, held));
+    }
+
+    fn cache(&mut self, b: &mut Batch, p: Parcel) {
+        b.put(
+            Table::VerifiedParcels,
+            p.id.as_bytes().to_vec(),
+            encode_cached(&p),
+        );
+        self.cache.push(p);
+    }
+}
+
+/// Puts an object and returns its address.
+fn put_object(b: &mut Batch, bytes: Vec<u8>) -> Digest {
+    let a = object_address(&bytes);
+    b.put(Table::Objects, a.as_bytes().to_vec(), bytes);
+    a
+}
+
+/// `manifest` extended by `hops` and `signers`, as the lineage of `parcel`.
+fn extend(
+    manifest: &LineageManifest,
+    parcel: ParcelId,
+    hops: &[Digest],
+    signers: &[Digest],
+) -> LineageManifest {
+    let mut m = manifest.clone();
+    m.parcel = parcel;
+    m.hops.extend_from_slice(hops);
+    m.signers.extend_from_slice(signers);
+    m.signers.sort();
+    m.signers.dedup();
+    m
+}
+
+/// Every object address a manifest lists.
+fn addresses(m: &LineageManifest) -> impl Iterator<Item = Digest> + '_ {
+    let root = match m.start {
+        ManifestStart::Root(a) => Some(a),
+        ManifestStart::Verified(_) => None,
+    };
+    root.into_iter()
+        .chain(m.hops.iter().copied())
+        .chain(m.signers.iter().copied())
+}
+
+/// Why a wallet will not sign for an offer's inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineageProblem {
+    /// An object is neither shipped nor held (the sender must ship it).
+    Missing(ParcelId, ManifestError),
+    /// The lineage of an input is invalid.
+    Invalid(ParcelId, LineageError),
+}
+
+impl std::fmt::Display for LineageProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineageProblem::Missing(p, e) => write!(f, "parcel {p}: {e}"),
+            LineageProblem::Invalid(p, e) => write!(f, "parcel {p}: {e}"),
+        }
+    }
+}
+
+impl Wallet {
+    /// The held parcels of `token`, largest first: (id, amount, hops in its lineage).
+    pub fn parcels(&self, token: &TokenId) -> Vec<(ParcelId, Amount, usize)> {
+        let mut v: Vec<_> = self
+            .book
+            .held
+            .iter()
+            .filter(|(_, h)| h.token == *token)
+            .map(|(id, h)| (*id, h.amount, h.manifest.hops.len()))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Applies a committed change to memory.
+    pub(crate) fn apply_book(&mut self, c: BookChange) {
+        for id in c.remove {
+            self.book.held.remove(&id);
+        }
+        for (id, h) in c.add {
+            self.book.held.insert(id, h);
+        }
+        for p in c.cache {
+            self.book.cache.insert(p.id, p);
+        }
+    }
+
+    /// Writes into `b` the root parcel a source creates for this device (`source` is the
+    /// canonical source proof or dev grant).
+    pub(crate) fn root_parcel(
+        &self,
+        b: &mut Batch,
+        source: Vec<u8>,
+        once_key: &Digest,
+        token: TokenId,
+        amount: Amount,
+    ) -> BookChange {
+        let mut c = BookChange::default();
+        let id = root_id(once_key, &source);
+        let addr = put_object(b, source);
+        let manifest = LineageManifest {
+            parcel: id,
+            start: ManifestStart::Root(addr),
+            hops: Vec::new(),
+            signers: Vec::new(),
+        };
+        c.cache(
+            b,
+            Parcel {
+                id,
+                token,
+                amount,
+                holder: self.device_id(),
+            },
+        );
+        c.hold(
+            b,
+            id,
+            Held {
+                token,
+                amount,
+                manifest,
+            },
+        );
+        c
+    }
+
+    /// Value this device holds but cannot prove to anyone yet (interim, PROTOCOL.md §5.6):
+    /// a succession's recovered balances and a reclaim, until capsules carry lineages and
+    /// succession continues them. It is held (so balances add up) under a root no verifier
+    /// accepts, so paying it is refused by every receiver rather than trusted.
+    pub(crate) fn unprovable_parcel(
+        &self,
+        b: &mut Batch,
+        kind: &'static [u8],
+        cause: &Digest,
+        token: TokenId,
+        amount: Amount,
+    ) -> BookChange {
+        let source = [
+            b"dsm/v1/unprovable/".as_slice(),
+            kind,
+            cause.as_bytes(),
+            token.as_bytes(),
+        ]
+        .concat();
+        let once = dsm_core::hash::tagged_hash(
+            dsm_core::tags::Tag::SourceOnce,
+            &[kind, cause.as_bytes(), token.as_bytes()],
+        );
+        self.root_parcel(b, source, &once, token, amount)
+    }
+
+    /// Merges two changes written into one batch.
+    pub(crate) fn merge_changes(mut a: BookChange, b: BookChange) -> BookChange {
+        a.add.extend(b.add);
+        a.remove.extend(b.remove);
+        a.cache.extend(b.cache);
+        a
+    }
+
+    /// The dev-faucet root for `amount` of `token` at `height`.
+    pub(crate) fn dev_root(
+        &self,
+        b: &mut Batch,
+        token: TokenId,
+        amount: Amount,
+        height: u64,
+    ) -> BookChange {
+        let g = DevGrant {
+            device: self.device_id(),
+            token,
+            amount,
+            height,
+        };
+        self.root_parcel(b, g.to_bytes(), &g.once_key(), token, amount)
+    }
+
+    /// Writes into `b` what spending our held inputs by `hop` (signed by this device)
+    /// does: the inputs leave the held set, our outputs (change) join it.
+    pub(crate) fn spend_parcels(
+        &self,
+        b: &mut Batch,
+        hop: &Hop,
+    ) -> Result<BookChange, WalletError> {
+        let mut c = BookChange::default();
+        let me = self.device_id();
+        let hop_addr = put_object(b, hop.to_bytes());
+        let me_addr = put_object(b, self.identity.to_bytes());
+        let ids = hop.output_ids();
+        for (j, input) in hop.statement.inputs.iter().enumerate() {
+            let held = self.book.held.get(input).ok_or_else(|| {
+                WalletError::Parcels(format!("parcel {input} is not held by this device"))
+            })?;
+            b.delete(Table::Parcels, input.as_bytes().to_vec());
+            c.remove.push(*input);
+            for (i, o) in hop.statement.outputs_of(j) {
+                if o.to == me {
+                    let id = ids[i];
+                    let manifest = extend(&held.manifest, id, &[hop_addr], &[me_addr]);
+                    c.hold(
+                        b,
+                        id,
+                        Held {
+                            token: held.token,
+                            amount: o.amount,
+                            manifest,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// Writes into `b` the offer record of our proposal (its inputs' manifests), kept
+    /// while it is pending.
+    pub(crate) fn record_offer(
+        &self,
+        b: &mut Batch,
+        signed: &SignedProposal,
+    ) -> Result<(), WalletError> {
+        let manifests = signed
+            .proposal
+            .parcels
+            .inputs
+            .iter()
+            .map(|i| {
+                self.book
+                    .held
+                    .get(i)
+                    .map(|h| h.manifest.clone())
+                    .ok_or_else(|| WalletError::Parcels(format!("parcel {i} is not held")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let offer = Offer {
+            signed: signed.clone(),
+            manifests,
+            objects: Vec::new(),
+        };
+        b.put(
+            Table::Offers,
+            signed.proposal.commit().as_bytes().to_vec(),
+            offer.to_bytes(),
+        );
+        Ok(())
+    }
+
+    /// The stored offer record of our proposal `commit` (manifests, no objects).
+    fn offer_record(&self, commit: &Digest) -> Result<Offer, WalletError> {
+        let bytes = self
+            .store
+            .get(Table::Offers, commit.as_bytes())?
+            .ok_or_else(|| WalletError::Corrupt {
+                what: "offer",
+                error: format!("no record of our proposal {commit}"),
+            })?;
+        Offer::from_bytes(&bytes).map_err(corrupt("offer"))
+    }
+
+    /// The offer of our proposal `signed`, with every object its manifests list. Fails
+    /// when the offer would be over [`MAX_OFFER_LEN`] (the lineages are too long to ship
+    /// in one offer: re-issue is what shortens them).
+    pub fn offer_for(&self, signed: &SignedProposal) -> Result<Offer, WalletError> {
+        let commit = signed.proposal.commit();
+        let mut offer = if self.store.get(Table::Offers, commit.as_bytes())?.is_some() {
+            self.offer_record(&commit)?
+        } else {
+            // Not committed yet: the inputs are still held.
+            let manifests = signed
+                .proposal
+                .parcels
+                .inputs
+                .iter()
+                .map(|i| {
+                    self.book.held.get(i).map(|h| h.manifest.clone()).ok_or_else(|| {
+                        WalletError::Parcels(format!("parcel {i} is not held by this device"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Offer {
+                signed: signed.clone(),
+                manifests,
+                objects: Vec::new(),
+            }
+        };
+        let mut want: Vec<Digest> = offer.manifests.iter().flat_map(addresses).collect();
+        want.sort();
+        want.dedup();
+        let mut objects = Vec::with_capacity(want.len());
+        for a in want {
+            let o = self
+                .store
+                .get(Table::Objects, a.as_bytes())?
+                .ok_or_else(|| WalletError::Corrupt {
+                    what: "lineage object",
+                    error: format!("object {a} is missing"),
+                })?;
+            objects.push(o);
+        }
+        objects.sort();
+        objects.dedup();
+        offer.objects = objects;
+        let len = offer.to_bytes().len();
+        if len > MAX_OFFER_LEN {
+            return Err(WalletError::Parcels(format!(
+                "the lineages of this payment take {len} bytes, over the {MAX_OFFER_LEN}-byte offer cap; pay a smaller amount or from other parcels"
+            )));
+        }
+        Ok(offer)
+    }
+
+    /// The objects an offer's manifests need, from the offer and from this wallet.
+    fn offer_objects(&self, offer: &Offer) -> Result<HashMap<Digest, Vec<u8>>, WalletError> {
+        let shipped: HashMap<Digest, &Vec<u8>> =
+            offer.objects.iter().map(|o| (object_address(o), o)).collect();
+        let mut objects = HashMap::new();
+        for a in offer.manifests.iter().flat_map(addresses) {
+            if objects.contains_key(&a) {
+                continue;
+            }
+            if let Some(o) = shipped.get(&a) {
+                objects.insert(a, (*o).clone());
+            } else if let Some(o) = self.store.get(Table::Objects, a.as_bytes())? {
+                objects.insert(a, o);
+            }
+        }
+        Ok(objects)
+    }
+
+    /// Checks the lineage of every input of an offer (PROTOCOL.md §5.6), from the newest
+    /// ancestor this wallet's cache holds.
+    pub(crate) fn verify_offer_lineages(
+        &mut self,
+        offer: &Offer,
+    ) -> Result<Result<Vec<VerifiedLineage>, LineageProblem>, WalletError> {
+        let objects = self.offer_objects(offer)?;
+        let mut out = Vec::with_capacity(offer.manifests.len());
+        for m in &offer.manifests {
+            let lineage = match Lineage::from_objects(m, &objects) {
+                Ok(l) => l,
+                Err(e) => return Ok(Err(LineageProblem::Missing(m.parcel, e))),
+            };
+            match verify_lineage(&lineage, &m.parcel, &mut self.rules, &self.book.cache) {
+                Ok(v) => out.push(v),
+                Err(e) => return Ok(Err(LineageProblem::Invalid(m.parcel, e))),
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    /// Writes into `b` what accepting `offer` gives this device: its outputs join the held
+    /// set with their lineages (every object needed to prove them onward), and every
+    /// parcel of the verified lines joins the cache.
+    pub(crate) fn receive_parcels(
+        &self,
+        b: &mut Batch,
+        offer: &Offer,
+        lineages: &[VerifiedLineage],
+    ) -> Result<BookChange, WalletError> {
+        let mut c = BookChange::default();
+        let me = self.device_id();
+        let objects = self.offer_objects(offer)?;
+        let p = &offer.signed.proposal;
+        let hop = offer.signed.hop();
+        let ids = hop.output_ids();
+        let hop_addr = put_object(b, hop.to_bytes());
+        let sender_addr = put_object(b, p.sender.to_bytes());
+        for (j, (m, l)) in offer.manifests.iter().zip(lineages).enumerate() {
+            let mut mine = p.parcels.outputs_of(j).filter(|(_, o)| o.to == me).peekable();
+            if mine.peek().is_none() {
+                continue;
+            }
+            for a in addresses(m) {
+                let o = objects.get(&a).ok_or_else(|| {
+                    WalletError::Parcels(format!("lineage object {a} is missing"))
+                })?;
+                b.put(Table::Objects, a.as_bytes().to_vec(), o.clone());
+            }
+            for (i, o) in mine {
+                let id = ids[i];
+                c.hold(
+                    b,
+                    id,
+                    Held {
+                        token: l.parcel().token,
+                        amount: o.amount,
+                        manifest: extend(m, id, &[hop_addr], &[sender_addr]),
+                    },
+                );
+            }
+            for q in l.line() {
+                if !self.book.cache.contains_key(&q.id) {
+                    c.cache(b, *q);
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// Writes into `b` what the release of our refused proposal gives back: the refusal's
+    /// outputs (the receiver's outputs, returned whole), each with the lineage of the
+    /// input it came from, the proposal's hop and the refusal's hop.
+    pub(crate) fn release_parcels(
+        &self,
+        b: &mut Batch,
+        proposal: &SignedProposal,
+        refusal: &dsm_core::receipt::SignedRefusal,
+    ) -> Result<BookChange, WalletError> {
+        let mut c = BookChange::default();
+        let me = self.device_id();
+        let record = self.offer_record(&proposal.proposal.commit())?;
+        let phop = proposal.hop();
+        let pids = phop.output_ids();
+        let rhop = refusal.hop();
+        let rids = rhop.output_ids();
+        let phop_addr = put_object(b, phop.to_bytes());
+        let rhop_addr = put_object(b, rhop.to_bytes());
+        let me_addr = put_object(b, self.identity.to_bytes());
+        let them_addr = put_object(b, refusal.refusal.receiver.to_bytes());
+        let stmt: &ParcelStatement = &proposal.proposal.parcels;
+        for (k, input) in rhop.statement.inputs.iter().enumerate() {
+            // Which output of the proposal (and so which of its inputs) this was.
+            let Some(i) = pids.iter().position(|x| x == input) else {
+                return Err(WalletError::Parcels("the refusal consumes no output of ours".into()));
+            };
+            let j = stmt.outputs[i].input as usize;
+            let m = &record.manifests[j];
+            for (r, o) in rhop.statement.outputs_of(k) {
+                if o.to != me {
+                    continue;
+                }
+                let id = rids[r];
+                c.hold(
+                    b,
+                    id,
+                    Held {
+                        token: proposal.proposal.step.token,
+                        amount: o.amount,
+                        manifest: extend(m, id, &[phop_addr, rhop_addr], &[me_addr, them_addr]),
+                    },
+                );
+            }
+        }
+        b.delete(Table::Offers, proposal.proposal.commit().as_bytes().to_vec());
+        Ok(c)
+    }
+}
+
