@@ -10,7 +10,6 @@ use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisDigest};
 use dsm_core::parcel::{
     verify_lineage, Lineage, LineageStart, Parcel, ParcelId, RootFacts, RootVerifier,
 };
-use std::collections::HashMap;
 use dsm_core::receipt::{
     accept, own_proposal, propose, verify_acceptance, verify_proposal, verify_receipt_bytes,
     EmptyView, LocalDevice,
@@ -22,6 +21,7 @@ use dsm_transport::memory_pair;
 use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::store::{MemoryStore, RedbStore, Store};
 use dsm_wallet::Wallet;
+use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -121,7 +121,7 @@ fn core_transfer(a: &mut Device, b: &mut Device, i: u64) -> Result<(), Error> {
         hops: Vec::new(),
         signers: Vec::new(),
     };
-    let verified = verify_lineage(&lineage, &a.parcel.id, &mut NoRoots, &b.cache)?;
+    let verified = verify_lineage(&lineage, &a.parcel.id, None, &mut NoRoots, &b.cache)?;
     let acc = accept(&b.local(), &vp, &[verified], &rnd(i + 1))?;
     verify_acceptance(&own_proposal(&built), &acc.receipt.acceptance, &EmptyView)?;
     let rel = *built.signed.proposal.step.relationship.as_bytes();
@@ -411,6 +411,7 @@ pub fn run(quick: bool) -> Result<(), Error> {
                         Device::new(SuiteId::MlDsa65, 20 + 2 * p as u8, 1_000).map_err(e)?;
                     let mut b =
                         Device::new(SuiteId::MlDsa65, 21 + 2 * p as u8, 1_000).map_err(e)?;
+                    b.cache.insert(a.parcel.id, a.parcel);
                     let mut k = 0u64;
                     while start.elapsed() < budget {
                         k += 2;

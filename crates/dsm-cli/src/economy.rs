@@ -447,7 +447,7 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
     };
     let cache: HashMap<ParcelId, Parcel> = HashMap::new();
     let start = Instant::now();
-    let v = verify_lineage(&lineage, &cur.id, &mut Roots, &cache)?;
+    let v = verify_lineage(&lineage, &cur.id, None, &mut Roots, &cache)?;
     let check = start.elapsed().as_secs_f64() / len as f64;
     assert_eq!(v.line().len(), len + 1);
     let one = lineage.hops[0].to_bytes().len();

@@ -488,19 +488,39 @@ pub enum LineageError {
     /// The line ends at another parcel than the one asked about.
     #[error("the lineage ends at another parcel")]
     NotTarget,
+    /// The parcel is not held by the device that spends it.
+    #[error("the parcel is held by another device than the one spending it")]
+    NotHeldBy,
 }
 
 /// Checks the lineage of parcel `target`: the start (a root the [`RootVerifier`] accepts,
 /// or a parcel `cache` holds), then every hop in order — the signer's identity is shipped,
 /// it is the holder of the parcel the line arrived at, the statement consumes that parcel,
 /// its outputs of it add up to its amount, the signature verifies — following the output
-/// to the next hop's signer, and ending at `target`. Cheap checks precede each signature.
+/// to the next hop's signer, and ending at `target` — held by `holder` when one is given
+/// (the device spending it; a root without hops is judged for that device).
+/// Cheap checks precede each signature.
 ///
 /// Not checked here: whether any parcel on the line was consumed twice (parcel forks and
 /// settlement, PROTOCOL.md §5.6) and the token's transfer rules (the token layer's).
 pub fn verify_lineage(
     lineage: &Lineage,
     target: &ParcelId,
+    holder: Option<&DeviceId>,
+    roots: &mut dyn RootVerifier,
+    cache: &dyn ParcelCache,
+) -> Result<VerifiedLineage, LineageError> {
+    let v = verify_line(lineage, target, holder, roots, cache)?;
+    if holder.is_some_and(|h| *h != v.parcel.holder) {
+        return Err(LineageError::NotHeldBy);
+    }
+    Ok(v)
+}
+
+fn verify_line(
+    lineage: &Lineage,
+    target: &ParcelId,
+    holder: Option<&DeviceId>,
     roots: &mut dyn RootVerifier,
     cache: &dyn ParcelCache,
 ) -> Result<VerifiedLineage, LineageError> {
@@ -521,9 +541,10 @@ pub fn verify_lineage(
     }
     let (start, root_once) = match &lineage.start {
         LineageStart::Root(source) => {
+            // The root's holder: the first hop's signer, or (no hop) the target's holder.
             let first = hops.first().map(|h| h.statement.holder);
             let f = roots
-                .verify_root(source, first.as_ref())
+                .verify_root(source, first.as_ref().or(holder))
                 .map_err(LineageError::Root)?;
             let parcel = Parcel {
                 id: root_id(&f.once_key, source),
@@ -744,6 +765,20 @@ pub enum ManifestStart {
     Root(Digest),
     /// A parcel the receiver already verified.
     Verified(ParcelId),
+}
+
+impl LineageManifest {
+    /// Every object address it lists: the root source (if it starts at one), the hops,
+    /// the signers.
+    pub fn addresses(&self) -> impl Iterator<Item = Digest> + '_ {
+        let root = match self.start {
+            ManifestStart::Root(a) => Some(a),
+            ManifestStart::Verified(_) => None,
+        };
+        root.into_iter()
+            .chain(self.hops.iter().copied())
+            .chain(self.signers.iter().copied())
+    }
 }
 
 impl Canonical for LineageManifest {

@@ -120,6 +120,28 @@ pub struct Offer {
     pub objects: Vec<Vec<u8>>,
 }
 
+impl Offer {
+    /// Every object address the manifests list (root sources, hops, signers), ascending,
+    /// each once.
+    pub fn listed(&self) -> Vec<Digest> {
+        let mut v: Vec<Digest> = self.manifests.iter().flat_map(|m| m.addresses()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// True when every listed object is shipped with the offer (what a b0x item needs:
+    /// its receiver cannot ask).
+    pub fn is_complete(&self) -> bool {
+        let shipped: std::collections::HashSet<Digest> = self
+            .objects
+            .iter()
+            .map(|o| crate::hash::object_address(o))
+            .collect();
+        self.listed().iter().all(|a| shipped.contains(a))
+    }
+}
+
 impl Canonical for Offer {
     const MAX_ENCODED_LEN: usize = MAX_OFFER_LEN;
     fn encode(&self, w: &mut Writer) {
@@ -129,8 +151,7 @@ impl Canonical for Offer {
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let signed: SignedProposal = r.message(1)?;
-        let manifests: Vec<LineageManifest> =
-            r.repeated_message(2, crate::parcel::MAX_INPUTS)?;
+        let manifests: Vec<LineageManifest> = r.repeated_message(2, crate::parcel::MAX_INPUTS)?;
         if manifests.len() != signed.proposal.parcels.inputs.len()
             || manifests
                 .iter()
@@ -656,7 +677,10 @@ fn check_parcels(step: &RelationshipStep, parcels: &ParcelStatement) -> Result<(
 /// The receiver's check of the inputs' lineages against a verified proposal, before it
 /// signs: one lineage per input, in order, each ending at that input, held by the sender,
 /// of the step's token, and the input's outputs adding up to exactly its amount.
-fn check_inputs(proposal: &VerifiedProposal, lineages: &[VerifiedLineage]) -> Result<(), ReceiptError> {
+fn check_inputs(
+    proposal: &VerifiedProposal,
+    lineages: &[VerifiedLineage],
+) -> Result<(), ReceiptError> {
     let p = &proposal.signed.proposal;
     let s = &p.parcels;
     if lineages.len() != s.inputs.len() {
@@ -1428,7 +1452,14 @@ pub fn verify_refusal(
     view: &dyn ChainView,
 ) -> Result<VerifiedRefusal, ReceiptError> {
     let r = &signed.refusal;
-    if Some(&r.parcels) != ParcelStatement::refund(&vp.commit, &vp.signed.proposal.parcels, &vp.signed.proposal.step.receiver).as_ref() {
+    if Some(&r.parcels)
+        != ParcelStatement::refund(
+            &vp.commit,
+            &vp.signed.proposal.parcels,
+            &vp.signed.proposal.step.receiver,
+        )
+        .as_ref()
+    {
         return Err(ReceiptError::Parcels(
             "of the refusal does not give the receiver's outputs back to the sender",
         ));

@@ -127,7 +127,7 @@ impl World {
             .unwrap()]
     }
     fn check(&self, l: &Lineage) -> Result<VerifiedLineage, LineageError> {
-        verify_lineage(l, &self.target(), &mut TestRoots, &HashMap::new())
+        verify_lineage(l, &self.target(), None, &mut TestRoots, &HashMap::new())
     }
 }
 
@@ -154,12 +154,12 @@ fn a_lineage_verifies_from_its_root_and_from_a_cached_ancestor_alike() {
         hops: vec![w.hops[1].clone()],
         signers: vec![w.b.identity.clone()],
     };
-    let v2 = verify_lineage(&warm, &w.target(), &mut TestRoots, &cache).unwrap();
+    let v2 = verify_lineage(&warm, &w.target(), None, &mut TestRoots, &cache).unwrap();
     assert_eq!(v2.parcel(), v.parcel());
     assert_eq!(v2.root_once_key(), None);
     // The same warm lineage against a cold cache: refused, never trusted.
     assert_eq!(
-        verify_lineage(&warm, &w.target(), &mut TestRoots, &HashMap::new()).unwrap_err(),
+        verify_lineage(&warm, &w.target(), None, &mut TestRoots, &HashMap::new()).unwrap_err(),
         LineageError::UnknownAncestor(v.line()[1].id)
     );
     // The root parcel itself: a lineage with no hops.
@@ -169,7 +169,7 @@ fn a_lineage_verifies_from_its_root_and_from_a_cached_ancestor_alike() {
         signers: vec![],
     };
     assert_eq!(
-        verify_lineage(&bare, &w.root_id, &mut TestRoots, &HashMap::new())
+        verify_lineage(&bare, &w.root_id, None, &mut TestRoots, &HashMap::new())
             .unwrap()
             .parcel()
             .amount,
@@ -267,6 +267,7 @@ fn every_lineage_refusal_is_pinned() {
         verify_lineage(
             &w.lineage(),
             &Digest([7; 32]).into_id(),
+            None,
             &mut TestRoots,
             &HashMap::new()
         )
@@ -274,7 +275,7 @@ fn every_lineage_refusal_is_pinned() {
         LineageError::NoOutput { hop: 1 }
     );
     assert_eq!(
-        verify_lineage(&w.lineage(), &change, &mut TestRoots, &HashMap::new())
+        verify_lineage(&w.lineage(), &change, None, &mut TestRoots, &HashMap::new())
             .unwrap()
             .parcel()
             .holder,
@@ -414,7 +415,7 @@ fn a_lineage_travels_as_a_manifest_and_objects() {
         x
     };
     assert_eq!(ids(&back.signers), ids(&l.signers));
-    assert!(verify_lineage(&back, &m.parcel, &mut TestRoots, &HashMap::new()).is_ok());
+    assert!(verify_lineage(&back, &m.parcel, None, &mut TestRoots, &HashMap::new()).is_ok());
     // A missing object is named, so it can be asked for.
     let mut partial = store.clone();
     partial.remove(&m.hops[1]);

@@ -91,9 +91,27 @@ fn every_field_corruption_is_refused_with_the_right_error() {
         corrupt(&r, |m| flip(&mut m.proposal.proposal.step.token.0)),
         na(Sender, cause)
     );
+    // The parcel statement pays the receiver the signed amount (step 3, parcels).
     assert_eq!(
         corrupt(&r, |m| m.proposal.proposal.step.amount.0 += 1),
-        na(Sender, cause)
+        ReceiptError::Parcels("does not pay the receiver exactly the step's amount")
+    );
+    assert_eq!(
+        corrupt(&r, |m| flip(&mut m.proposal.proposal.parcels.holder.0)),
+        ReceiptError::Parcels("is not held by the sender")
+    );
+    assert_eq!(
+        corrupt(&r, |m| {
+            // One input (the fixtures pay from one parcel): its only output, to a third device.
+            let outputs = &mut m.proposal.proposal.parcels.outputs;
+            outputs.truncate(1);
+            outputs[0].to = dsm_core::identity::DeviceId(digest_of("a third device"));
+        }),
+        ReceiptError::Parcels("pays a device other than the sender or the receiver")
+    );
+    assert_eq!(
+        corrupt(&r, |m| m.proposal.proposal.parcels.outputs[0].amount.0 += 1),
+        ReceiptError::Parcels("does not pay the receiver exactly the step's amount")
     );
     assert_eq!(
         corrupt(&r, |m| m.proposal.proposal.step.amount = Amount::ZERO),
@@ -440,11 +458,25 @@ fn view_checks_replay_stale_heads_forks_and_bans() {
     );
 
     // The receiver's tip moved since the proposal was prepared: accept refuses, nothing signed.
-    let p = propose(&b.local(), &a.id(), token(), Amount(1), &common::inputs_of(&b.local(), token(), Amount(1)), &rnd(&mut ctr)).unwrap();
+    let p = propose(
+        &b.local(),
+        &a.id(),
+        token(),
+        Amount(1),
+        &common::inputs_of(&b.local(), token(), Amount(1)),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
     let vp = verify_proposal(&p.signed, &EmptyView).unwrap();
     let r3 = transfer(&mut a, &mut b, token(), 1, &mut ctr);
     assert!(matches!(
-        accept(&a.local(), &vp, &common::trusted_lineages(&vp), &rnd(&mut ctr)).unwrap_err(),
+        accept(
+            &a.local(),
+            &vp,
+            &common::trusted_lineages(&vp),
+            &rnd(&mut ctr)
+        )
+        .unwrap_err(),
         BuildError::Refused(ReceiptError::TipNotCurrent(Party::Receiver))
     ));
 
@@ -478,7 +510,15 @@ fn overdraft_and_bad_amounts_are_refused_before_signing() {
     let mut a = Device::new(SuiteId::MlDsa65, 1);
     let b = Device::new(SuiteId::MlDsa65, 2);
     a.fund(token(), 10);
-    let err = propose(&a.local(), &b.id(), token(), Amount(11), &common::inputs_of(&a.local(), token(), Amount(11)), &rnd(&mut ctr)).unwrap_err();
+    let err = propose(
+        &a.local(),
+        &b.id(),
+        token(),
+        Amount(11),
+        &common::inputs_of(&a.local(), token(), Amount(11)),
+        &rnd(&mut ctr),
+    )
+    .unwrap_err();
     assert!(
         matches!(
             err,
@@ -490,11 +530,27 @@ fn overdraft_and_bad_amounts_are_refused_before_signing() {
         "{err:?}"
     );
     assert!(matches!(
-        propose(&a.local(), &b.id(), token(), Amount(0), &common::inputs_of(&a.local(), token(), Amount(0)), &rnd(&mut ctr)).unwrap_err(),
+        propose(
+            &a.local(),
+            &b.id(),
+            token(),
+            Amount(0),
+            &common::inputs_of(&a.local(), token(), Amount(0)),
+            &rnd(&mut ctr)
+        )
+        .unwrap_err(),
         BuildError::Refused(ReceiptError::ZeroAmount)
     ));
     assert!(matches!(
-        propose(&a.local(), &a.id(), token(), Amount(1), &common::inputs_of(&a.local(), token(), Amount(1)), &rnd(&mut ctr)).unwrap_err(),
+        propose(
+            &a.local(),
+            &a.id(),
+            token(),
+            Amount(1),
+            &common::inputs_of(&a.local(), token(), Amount(1)),
+            &rnd(&mut ctr)
+        )
+        .unwrap_err(),
         BuildError::Refused(ReceiptError::SelfTransfer)
     ));
     assert!(matches!(
@@ -502,7 +558,12 @@ fn overdraft_and_bad_amounts_are_refused_before_signing() {
             &a.local(),
             &b.id(),
             common::digest_of("other").into_token(),
-            Amount(1), &common::inputs_of(&a.local(), common::digest_of("other").into_token(), Amount(1)),
+            Amount(1),
+            &common::inputs_of(
+                &a.local(),
+                common::digest_of("other").into_token(),
+                Amount(1)
+            ),
             &rnd(&mut ctr)
         )
         .unwrap_err(),
@@ -527,7 +588,15 @@ fn a_forged_overdraft_signed_by_the_sender_is_refused() {
     let mut a = Device::new(SuiteId::MlDsa65, 1);
     let b = Device::new(SuiteId::MlDsa65, 2);
     a.fund(token(), 100);
-    let honest = propose(&a.local(), &b.id(), token(), Amount(50), &common::inputs_of(&a.local(), token(), Amount(50)), &rnd(&mut ctr)).unwrap();
+    let honest = propose(
+        &a.local(),
+        &b.id(),
+        token(),
+        Amount(50),
+        &common::inputs_of(&a.local(), token(), Amount(50)),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
     let mut p = honest.signed.proposal.clone();
     // Pretend the parent only held 10.
     let mut poor = a.clone_head();

@@ -18,7 +18,15 @@ fn refusal_then_release_restores_the_sender_and_realigns_the_trees() {
         let mut a = Device::new(suite, 1);
         let mut b = Device::new(suite, 2);
         a.fund(token(), 50);
-        let p = propose(&a.local(), &b.id(), token(), Amount(20), &common::inputs_of(&a.local(), token(), Amount(20)), &rnd(&mut ctr)).unwrap();
+        let p = propose(
+            &a.local(),
+            &b.id(),
+            token(),
+            Amount(20),
+            &common::inputs_of(&a.local(), token(), Amount(20)),
+            &rnd(&mut ctr),
+        )
+        .unwrap();
         let rel = p.signed.proposal.step.relationship;
         a.head = p.child_head.clone();
         a.tree.insert(*rel.as_bytes(), p.child_tip.0);
@@ -76,7 +84,15 @@ fn every_corruption_of_a_refusal_is_refused() {
     let b = Device::new(SuiteId::MlDsa65, 2);
     let c = Device::new(SuiteId::MlDsa65, 3);
     a.fund(token(), 50);
-    let p = propose(&a.local(), &b.id(), token(), Amount(20), &common::inputs_of(&a.local(), token(), Amount(20)), &rnd(&mut ctr)).unwrap();
+    let p = propose(
+        &a.local(),
+        &b.id(),
+        token(),
+        Amount(20),
+        &common::inputs_of(&a.local(), token(), Amount(20)),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
     let vp = own_proposal(&p);
     let good = refuse(&b.local(), &vp, 1, &rnd(&mut ctr)).unwrap().signed;
     verify_refusal(&vp, &good, &EmptyView).unwrap();
@@ -150,9 +166,23 @@ fn accepting_and_refusing_one_proposal_is_equivocation() {
     let mut a = Device::new(SuiteId::MlDsa65, 1);
     let mut b = Device::new(SuiteId::MlDsa65, 2);
     a.fund(token(), 50);
-    let p = propose(&a.local(), &b.id(), token(), Amount(20), &common::inputs_of(&a.local(), token(), Amount(20)), &rnd(&mut ctr)).unwrap();
+    let p = propose(
+        &a.local(),
+        &b.id(),
+        token(),
+        Amount(20),
+        &common::inputs_of(&a.local(), token(), Amount(20)),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
     let vp = own_proposal(&p);
-    let acc = accept(&b.local(), &vp, &common::trusted_lineages(&vp), &rnd(&mut ctr)).unwrap();
+    let acc = accept(
+        &b.local(),
+        &vp,
+        &common::trusted_lineages(&vp),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
     // A cheating receiver moves its head on (an allocation) and, from the old tree, also
     // signs a refusal of the proposal it accepted: different parent heads, same proposal.
     b.fund(token(), 1);

@@ -19,15 +19,43 @@ fn double_spend_from_one_head_is_caught_when_the_receivers_meet() {
         let mut c = Device::new(suite, 3);
         a.fund(token(), 10);
         // A signs two successors of the same head: 10 to B and 10 to C.
-        let to_b = propose(&a.local(), &b.id(), token(), Amount(10), &common::inputs_of(&a.local(), token(), Amount(10)), &rnd(&mut ctr)).unwrap();
-        let to_c = propose(&a.local(), &c.id(), token(), Amount(10), &common::inputs_of(&a.local(), token(), Amount(10)), &rnd(&mut ctr)).unwrap();
+        let to_b = propose(
+            &a.local(),
+            &b.id(),
+            token(),
+            Amount(10),
+            &common::inputs_of(&a.local(), token(), Amount(10)),
+            &rnd(&mut ctr),
+        )
+        .unwrap();
+        let to_c = propose(
+            &a.local(),
+            &c.id(),
+            token(),
+            Amount(10),
+            &common::inputs_of(&a.local(), token(), Amount(10)),
+            &rnd(&mut ctr),
+        )
+        .unwrap();
         // B and C, not in contact, each see a valid proposal and accept it.
         let mut view_b = MemoryView::default();
         let mut view_c = MemoryView::default();
         let vb = verify_proposal(&to_b.signed, &view_b).unwrap();
         let vc = verify_proposal(&to_c.signed, &view_c).unwrap();
-        let rb = accept(&b.local(), &vb, &common::trusted_lineages(&vb), &rnd(&mut ctr)).unwrap();
-        let rc = accept(&c.local(), &vc, &common::trusted_lineages(&vc), &rnd(&mut ctr)).unwrap();
+        let rb = accept(
+            &b.local(),
+            &vb,
+            &common::trusted_lineages(&vb),
+            &rnd(&mut ctr),
+        )
+        .unwrap();
+        let rc = accept(
+            &c.local(),
+            &vc,
+            &common::trusted_lineages(&vc),
+            &rnd(&mut ctr),
+        )
+        .unwrap();
         view_b.record(&rb.receipt);
         view_c.record(&rc.receipt);
         b.head = rb.child_head;
@@ -93,21 +121,47 @@ fn receiver_side_head_fork_is_provable_from_acceptances() {
     c.fund(token(), 10);
     // B accepts two payments from the same head of its own.
     let pa = verify_proposal(
-        &propose(&a.local(), &b.id(), token(), Amount(1), &common::inputs_of(&a.local(), token(), Amount(1)), &rnd(&mut ctr))
-            .unwrap()
-            .signed,
+        &propose(
+            &a.local(),
+            &b.id(),
+            token(),
+            Amount(1),
+            &common::inputs_of(&a.local(), token(), Amount(1)),
+            &rnd(&mut ctr),
+        )
+        .unwrap()
+        .signed,
         &EmptyView,
     )
     .unwrap();
     let pc = verify_proposal(
-        &propose(&c.local(), &b.id(), token(), Amount(1), &common::inputs_of(&c.local(), token(), Amount(1)), &rnd(&mut ctr))
-            .unwrap()
-            .signed,
+        &propose(
+            &c.local(),
+            &b.id(),
+            token(),
+            Amount(1),
+            &common::inputs_of(&c.local(), token(), Amount(1)),
+            &rnd(&mut ctr),
+        )
+        .unwrap()
+        .signed,
         &EmptyView,
     )
     .unwrap();
-    let ra = accept(&b.local(), &pa, &common::trusted_lineages(&pa), &rnd(&mut ctr)).unwrap();
-    let rc = accept(&b.local(), &pc, &common::trusted_lineages(&pc), &rnd(&mut ctr)).unwrap();
+    let ra = accept(
+        &b.local(),
+        &pa,
+        &common::trusted_lineages(&pa),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
+    let rc = accept(
+        &b.local(),
+        &pc,
+        &common::trusted_lineages(&pc),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
     let (_, what) = EquivocationProof::new(
         Statement::Acceptance(ra.receipt.acceptance.clone()),
         Statement::Acceptance(rc.receipt.acceptance.clone()),
@@ -129,7 +183,15 @@ fn non_conflicts_and_forgeries_are_refused() {
     let mut b = Device::new(SuiteId::MlDsa65, 2);
     let c = Device::new(SuiteId::MlDsa65, 3);
     a.fund(token(), 10);
-    let p1 = propose(&a.local(), &b.id(), token(), Amount(1), &common::inputs_of(&a.local(), token(), Amount(1)), &rnd(&mut ctr)).unwrap();
+    let p1 = propose(
+        &a.local(),
+        &b.id(),
+        token(),
+        Amount(1),
+        &common::inputs_of(&a.local(), token(), Amount(1)),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
     // The same proposal signed twice (hedged signatures differ) is not a conflict.
     let again = SignedProposal {
         proposal: p1.signed.proposal.clone(),
@@ -168,7 +230,15 @@ fn non_conflicts_and_forgeries_are_refused() {
         TripwireError::NotConflicting
     );
     // Statements by two different devices never prove anything against either.
-    let pc = propose(&b.local(), &c.id(), token(), Amount(1), &common::inputs_of(&b.local(), token(), Amount(1)), &rnd(&mut ctr)).unwrap();
+    let pc = propose(
+        &b.local(),
+        &c.id(),
+        token(),
+        Amount(1),
+        &common::inputs_of(&b.local(), token(), Amount(1)),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
     assert_eq!(
         EquivocationProof::new(
             Statement::Proposal(r2.proposal.clone()),
@@ -178,8 +248,24 @@ fn non_conflicts_and_forgeries_are_refused() {
         TripwireError::DifferentSigners
     );
     // A conflict whose second signature is forged is refused: nobody can frame a device.
-    let x = propose(&a.local(), &b.id(), token(), Amount(1), &common::inputs_of(&a.local(), token(), Amount(1)), &rnd(&mut ctr)).unwrap();
-    let y = propose(&a.local(), &c.id(), token(), Amount(1), &common::inputs_of(&a.local(), token(), Amount(1)), &rnd(&mut ctr)).unwrap();
+    let x = propose(
+        &a.local(),
+        &b.id(),
+        token(),
+        Amount(1),
+        &common::inputs_of(&a.local(), token(), Amount(1)),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
+    let y = propose(
+        &a.local(),
+        &c.id(),
+        token(),
+        Amount(1),
+        &common::inputs_of(&a.local(), token(), Amount(1)),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
     let mut forged = y.signed.clone();
     let mut sb = forged.signature.sig_bytes().to_vec();
     sb[5] ^= 1;

@@ -151,7 +151,15 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         let zero = [0u8; 32];
         let fork_head = a.head.clone();
         let fork_tree = a.tree.clone();
-        let p = propose(&a.local(), &b.id(), token(), Amount(250), &common::inputs_of(&a.local(), token(), Amount(250)), &zero).unwrap();
+        let p = propose(
+            &a.local(),
+            &b.id(),
+            token(),
+            Amount(250),
+            &common::inputs_of(&a.local(), token(), Amount(250)),
+            &zero,
+        )
+        .unwrap();
         let vp = verify_proposal(&p.signed, &EmptyView).unwrap();
         let acc = accept(&b.local(), &vp, &common::trusted_lineages(&vp), &zero).unwrap();
         let r = &acc.receipt;

@@ -38,7 +38,20 @@ pub fn offer(
     if ledger.pending_to(peer)?.is_some() {
         return Err(SessionError::Locked(*peer));
     }
-    let (built, offer) = crate::session::propose_with(ledger, peer, token, amount)?;
+    // A b0x item is answered without a conversation: it carries every object.
+    let (built, offer) = crate::session::propose_with(
+        ledger,
+        peer,
+        token,
+        amount,
+        dsm_core::receipt::MAX_OFFER_LEN,
+    )?;
+    if !offer.is_complete() {
+        return Err(crate::session::LedgerError::NotAllowed(
+            "the lineages of this payment are too large for a b0x item; pay it offline (a session ships them in parts) or from other parcels".into(),
+        )
+        .into());
+    }
     ledger.commit_debit(&built)?;
     Ok(offer)
 }
@@ -79,7 +92,7 @@ impl Answer {
 pub fn answer(ledger: &mut dyn Ledger, proposal: &Offer) -> Result<Answer, SessionError> {
     let sender = proposal.signed.proposal.step.sender;
     let mut s = Session::new(Role::Listener, Some(sender), Vec::new());
-    let reply = s.answer_proposal(proposal, false, ledger)?;
+    let reply = s.answer_proposal(proposal, false, false, ledger)?;
     Ok(Answer {
         reply,
         completed: s.completed().first().cloned(),

@@ -128,6 +128,80 @@ impl Canonical for Close {
     }
 }
 
+/// The most object addresses one [`Want`] asks for.
+pub const MAX_WANTED: usize = 8_192;
+
+/// The receiver of an offer asks for the lineage objects it lacks (PROTOCOL.md §12).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Want {
+    /// The offered proposal's commit.
+    pub proposal_commit: Digest,
+    /// The missing objects' addresses, strictly ascending.
+    pub addresses: Vec<Digest>,
+}
+
+impl Canonical for Want {
+    const MAX_ENCODED_LEN: usize = 40 + MAX_WANTED * 34;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.proposal_commit.as_bytes());
+        for a in &self.addresses {
+            w.bytes(2, a.as_bytes());
+        }
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let proposal_commit = Digest(r.fixed(1)?);
+        let addresses: Vec<Digest> = r
+            .repeated_fixed::<32>(2, MAX_WANTED)?
+            .into_iter()
+            .map(Digest)
+            .collect();
+        if addresses.is_empty() || !addresses.windows(2).all(|w| w[0] < w[1]) {
+            return Err(DecodeError::Invalid(
+                "a want names at least one address, strictly ascending",
+            ));
+        }
+        Ok(Want {
+            proposal_commit,
+            addresses,
+        })
+    }
+}
+
+/// The sender's answer to a [`Want`]: objects of the offer's lineages, as many as fit one
+/// message (the receiver asks again for the rest). Empty when it holds none of them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Objects {
+    /// The offered proposal's commit.
+    pub proposal_commit: Digest,
+    /// Objects, strictly ascending (bytewise).
+    pub objects: Vec<Vec<u8>>,
+}
+
+impl Canonical for Objects {
+    const MAX_ENCODED_LEN: usize = MAX_MESSAGE_LEN - 64;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.proposal_commit.as_bytes());
+        w.repeated_bytes(2, &self.objects);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let proposal_commit = Digest(r.fixed(1)?);
+        let objects: Vec<Vec<u8>> = r
+            .repeated_bytes(2, MAX_WANTED, Self::MAX_ENCODED_LEN)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        if !objects.windows(2).all(|w| w[0] < w[1]) {
+            return Err(DecodeError::Invalid(
+                "objects are strictly ascending (bytewise), each once",
+            ));
+        }
+        Ok(Objects {
+            proposal_commit,
+            objects,
+        })
+    }
+}
+
 /// One frame's payload: exactly one of the session messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SessionMessage {
@@ -143,6 +217,10 @@ pub enum SessionMessage {
     Close(Close),
     /// Field 6: the receiver's signed refusal: final; the sender releases the amount.
     SignedRefusal(Box<SignedRefusal>),
+    /// Field 7: the receiver of an offer asks for lineage objects it lacks.
+    Want(Box<Want>),
+    /// Field 8: the sender ships lineage objects asked for.
+    Objects(Box<Objects>),
 }
 
 impl SessionMessage {
@@ -155,6 +233,8 @@ impl SessionMessage {
             SessionMessage::Refusal(_) => "refusal",
             SessionMessage::Close(_) => "close",
             SessionMessage::SignedRefusal(_) => "signed refusal",
+            SessionMessage::Want(_) => "want",
+            SessionMessage::Objects(_) => "objects",
         }
     }
 }
@@ -169,6 +249,8 @@ impl Canonical for SessionMessage {
             SessionMessage::Refusal(m) => w.message(4, m),
             SessionMessage::Close(m) => w.message(5, m),
             SessionMessage::SignedRefusal(m) => w.message(6, m.as_ref()),
+            SessionMessage::Want(m) => w.message(7, m.as_ref()),
+            SessionMessage::Objects(m) => w.message(8, m.as_ref()),
         }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -178,6 +260,8 @@ impl Canonical for SessionMessage {
         let refusal: Option<Refusal> = r.optional_message(4)?;
         let close: Option<Close> = r.optional_message(5)?;
         let signed_refusal: Option<SignedRefusal> = r.optional_message(6)?;
+        let want: Option<Want> = r.optional_message(7)?;
+        let objects: Option<Objects> = r.optional_message(8)?;
         let mut found = Vec::with_capacity(1);
         if let Some(m) = hello {
             found.push(SessionMessage::Hello(Box::new(m)));
@@ -197,9 +281,15 @@ impl Canonical for SessionMessage {
         if let Some(m) = signed_refusal {
             found.push(SessionMessage::SignedRefusal(Box::new(m)));
         }
+        if let Some(m) = want {
+            found.push(SessionMessage::Want(Box::new(m)));
+        }
+        if let Some(m) = objects {
+            found.push(SessionMessage::Objects(Box::new(m)));
+        }
         match (found.pop(), found.is_empty()) {
             (Some(m), true) => Ok(m),
-            _ => Err(DecodeError::Invalid("a session message is exactly one of hello, proposal, acceptance, refusal, close, signed refusal")),
+            _ => Err(DecodeError::Invalid("a session message is exactly one of hello, proposal, acceptance, refusal, close, signed refusal, want, objects")),
         }
     }
 }

@@ -38,14 +38,14 @@ use dsm_core::chain::{Amount, DeviceHead, RelationshipKey, TipDigest, TokenId};
 use dsm_core::crypto::SigningKey;
 use dsm_core::hash::Digest;
 use dsm_core::identity::{DeviceId, DeviceIdentity};
+use dsm_core::parcel::{Parcel, VerifiedLineage};
+use dsm_core::receipt::Offer;
 use dsm_core::receipt::{
     accept, own_proposal, propose, refuse, release, release_tip, verify_acceptance,
     verify_proposal, verify_refusal, BuildError, BuiltAcceptance, BuiltProposal, BuiltRefusal,
     BuiltRelease, ChainView, LocalDevice, Receipt, ReceiptError, SignedAcceptance, SignedProposal,
     SignedRefusal, VerifiedProposal, VerifiedRefusal,
 };
-use dsm_core::parcel::{Parcel, VerifiedLineage};
-use dsm_core::receipt::Offer;
 use dsm_core::smt::SparseMerkleTree;
 use thiserror::Error;
 
@@ -103,16 +103,26 @@ pub trait Ledger {
     fn commit_debit(&mut self, built: &BuiltProposal) -> Result<(), LedgerError>;
     /// The held parcels of `token` a payment of `amount` consumes (PROTOCOL.md §5.6).
     fn select_inputs(&self, token: &TokenId, amount: Amount) -> Result<Vec<Parcel>, LedgerError>;
-    /// The offer of our proposal `signed` (its inputs' lineages), before or after the debit
-    /// is committed. Fails, changing nothing, when it cannot be shipped.
-    fn offer(&self, signed: &SignedProposal) -> Result<Offer, LedgerError>;
-    /// Checks the lineage of every input of an offer addressed to us: `Ok(Err(why))` when
-    /// one does not verify (the proposal gets a signed refusal), `Err` when the ledger
-    /// could not be read.
+    /// The offer of our proposal `signed` (its inputs' manifests), before or after the
+    /// debit is committed, with every object the manifests list when they take at most
+    /// `object_budget` bytes (else none: the receiver asks for what it lacks). Fails,
+    /// changing nothing, when even the manifests cannot be shipped.
+    fn offer(&self, signed: &SignedProposal, object_budget: usize) -> Result<Offer, LedgerError>;
+    /// Objects among `addresses` that the lineages of our proposal `proposal_commit` list,
+    /// ascending, at most `budget` bytes in all (the receiver asks again for the rest).
+    fn lineage_objects(
+        &self,
+        proposal_commit: &Digest,
+        addresses: &[Digest],
+        budget: usize,
+    ) -> Result<Vec<Vec<u8>>, LedgerError>;
+    /// Checks the lineage of every input of an offer addressed to us: `Ok(Err(_))` when
+    /// objects are missing or a lineage does not verify, `Err` when the ledger could not
+    /// be read.
     fn check_offer(
         &mut self,
         offer: &Offer,
-    ) -> Result<Result<Vec<VerifiedLineage>, String>, LedgerError>;
+    ) -> Result<Result<Vec<VerifiedLineage>, LineageRefusal>, LedgerError>;
     /// Atomically: new head (credited), tree leaf set, acceptance and receipt stored, the
     /// parcels received held with their lineages.
     fn commit_credit(
@@ -146,6 +156,30 @@ pub trait Ledger {
     fn witness(&mut self, proposal: &SignedProposal) -> Result<(), LedgerError>;
     /// Up to `max` recent third-party proposals to gossip, leaving out `exclude`.
     fn gossip(&self, exclude: &[DeviceId], max: usize) -> Result<Vec<SignedProposal>, LedgerError>;
+}
+
+/// Why the lineages of an offer cannot be accepted (yet).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LineageRefusal {
+    /// These objects are neither in the offer nor held here: ask the sender for them.
+    Missing(Vec<Digest>),
+    /// A lineage does not verify (why, for people).
+    Invalid(String),
+}
+
+/// Objects up to this many bytes ride inside a session offer; larger lineages are asked
+/// for ([`crate::message::Want`]), so a receiver that holds them is not sent them again.
+pub const INLINE_OBJECTS: usize = 64 * 1024;
+
+/// The most object bytes one [`crate::message::Objects`] message carries.
+pub const OBJECTS_PER_MESSAGE: usize = crate::message::MAX_MESSAGE_LEN - 16 * 1024;
+
+/// An offer waiting for the objects its receiver asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Parked {
+    offer: Offer,
+    resumed: bool,
+    wanted: Vec<Digest>,
 }
 
 /// Why a session ended without finishing. Every variant leaves the ledger in a committed,
@@ -378,6 +412,8 @@ pub struct Session {
     /// The listener's pending proposal to us and the tip it announced, answered once our
     /// own pending proposal is resolved (dialer).
     peer_pending: Option<(Offer, TipDigest)>,
+    /// Listener: an offer whose missing lineage objects we asked for.
+    parked: Option<Parked>,
     completed: Vec<Completed>,
     refused: Vec<Refused>,
     error: Option<SessionError>,
@@ -409,6 +445,7 @@ impl Session {
             in_flight_resumed: false,
             peer_tip: None,
             peer_pending: None,
+            parked: None,
             completed: Vec::new(),
             refused: Vec::new(),
             error: None,
@@ -526,7 +563,7 @@ impl Session {
             .map(TipDigest)
             .unwrap_or_else(|| rel.genesis_tip());
         let pending = match ledger.pending_to(peer)? {
-            Some(p) => Some(ledger.offer(&p)?),
+            Some(p) => Some(ledger.offer(&p, INLINE_OBJECTS)?),
             None => None,
         };
         // Our own signature needs no re-check, but the proposal is re-derived from stored
@@ -582,10 +619,13 @@ impl Session {
 
     /// Verifies a proposal addressed to us and returns our acceptance: the stored one if we
     /// accepted it before (idempotent), else a new one, committed before it is returned.
+    /// `may_ask`: missing lineage objects are asked for (the offer is parked until they
+    /// come) rather than refused.
     pub(crate) fn answer_proposal(
         &mut self,
         offer: &Offer,
         resumed: bool,
+        may_ask: bool,
         ledger: &mut dyn Ledger,
     ) -> Result<SessionMessage, SessionError> {
         let p = &offer.signed;
@@ -618,6 +658,21 @@ impl Session {
         // Provenance: every input's lineage back to a source, before anything is signed.
         let lineages = match ledger.check_offer(offer)? {
             Ok(l) => l,
+            Err(LineageRefusal::Missing(wanted)) if may_ask => {
+                let wanted: Vec<Digest> = wanted
+                    .into_iter()
+                    .take(crate::message::MAX_WANTED)
+                    .collect();
+                self.parked = Some(Parked {
+                    offer: offer.clone(),
+                    resumed,
+                    wanted: wanted.clone(),
+                });
+                return Ok(SessionMessage::Want(Box::new(crate::message::Want {
+                    proposal_commit: commit,
+                    addresses: wanted,
+                })));
+            }
             Err(_) => return self.refuse_proposal(p, &verified, RefusalReason::Lineage, ledger),
         };
         let rnd = ledger.random();
@@ -759,7 +814,7 @@ impl Session {
             // The listener is locked on a proposal to us: answering it is what lets both
             // relationship tips meet again (its tree already holds that child tip; after
             // our signed refusal it moves to the release tip).
-            let answer = self.answer_proposal(&p, true, ledger)?;
+            let answer = self.answer_proposal(&p, true, false, ledger)?;
             match &answer {
                 SessionMessage::Refusal(_) => {
                     // Close too: the listener takes the refusal and would otherwise wait
@@ -828,7 +883,7 @@ impl Session {
             self.queue.push_front((token, amount));
             return Err(SessionError::Locked(peer));
         }
-        let built = propose_with(ledger, &peer, token, amount);
+        let built = propose_with(ledger, &peer, token, amount, INLINE_OBJECTS);
         let (built, offer) = match built {
             Ok(b) => b,
             Err(e) => {
@@ -882,7 +937,7 @@ impl Session {
                 let (mine, my_pending) = self.hello(ledger, &them)?;
                 let mut out = vec![SessionMessage::Hello(Box::new(mine))];
                 if let Some(p) = &h.pending {
-                    out.push(self.answer_proposal(p, true, ledger)?);
+                    out.push(self.answer_proposal(p, true, false, ledger)?);
                 }
                 self.in_flight_resumed = my_pending.is_some();
                 self.phase = if my_pending.is_some() {
@@ -915,8 +970,35 @@ impl Session {
                 self.phase = Phase::AwaitProposal;
                 Ok(vec![])
             }
-            (Role::Listener, Phase::AwaitProposal, SessionMessage::Proposal(p)) => {
-                Ok(vec![self.answer_proposal(&p, false, ledger)?])
+            (Role::Listener, Phase::AwaitProposal, SessionMessage::Proposal(p))
+                if self.parked.is_none() =>
+            {
+                Ok(vec![self.answer_proposal(&p, false, true, ledger)?])
+            }
+            (Role::Listener, Phase::AwaitProposal, SessionMessage::Objects(o))
+                if self
+                    .parked
+                    .as_ref()
+                    .is_some_and(|k| k.offer.signed.proposal.commit() == o.proposal_commit) =>
+            {
+                let Some(mut parked) = self.parked.take() else {
+                    return Err(unexpected(&SessionMessage::Objects(o)));
+                };
+                // Keep only what was asked for; ask again only while objects keep coming.
+                let mut new = 0usize;
+                for obj in o.objects {
+                    let a = dsm_core::hash::object_address(&obj);
+                    if parked.wanted.binary_search(&a).is_ok()
+                        && !parked.offer.objects.contains(&obj)
+                    {
+                        parked.offer.objects.push(obj);
+                        new += 1;
+                    }
+                }
+                parked.offer.objects.sort();
+                let answer =
+                    self.answer_proposal(&parked.offer, parked.resumed, new > 0, ledger)?;
+                Ok(vec![answer])
             }
             (Role::Listener, Phase::AwaitProposal, SessionMessage::Close(_)) => {
                 self.phase = Phase::Done;
@@ -979,6 +1061,23 @@ impl Session {
                 self.error = Some(SessionError::Refused(r.code));
                 Ok(vec![SessionMessage::Close(Close)])
             }
+            (
+                Role::Dialer,
+                Phase::AwaitAcceptance | Phase::AwaitPendingAcceptance,
+                SessionMessage::Want(w),
+            ) if self.answers_in_flight(&w.proposal_commit) => {
+                let objects = ledger.lineage_objects(
+                    &w.proposal_commit,
+                    &w.addresses,
+                    OBJECTS_PER_MESSAGE,
+                )?;
+                Ok(vec![SessionMessage::Objects(Box::new(
+                    crate::message::Objects {
+                        proposal_commit: w.proposal_commit,
+                        objects,
+                    },
+                ))])
+            }
             (_, _, SessionMessage::Close(_)) => Err(SessionError::PeerEnded { phase }),
             (_, _, m) => Err(unexpected(&m)),
         }
@@ -992,6 +1091,7 @@ pub(crate) fn propose_with(
     peer: &DeviceId,
     token: TokenId,
     amount: Amount,
+    object_budget: usize,
 ) -> Result<(BuiltProposal, Offer), SessionError> {
     if amount == Amount::ZERO {
         return Err(BuildError::Refused(ReceiptError::ZeroAmount).into());
@@ -1004,7 +1104,7 @@ pub(crate) fn propose_with(
     };
     let rnd = ledger.random();
     let built = propose(&local(ledger), peer, token, amount, &inputs, &rnd)?;
-    let offer = ledger.offer(&built.signed)?;
+    let offer = ledger.offer(&built.signed, object_budget)?;
     Ok((built, offer))
 }
 

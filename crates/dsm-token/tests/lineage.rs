@@ -66,7 +66,14 @@ fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
         hops: vec![h1.clone(), h2.clone()],
         signers: vec![alice.identity.clone(), bob.identity.clone()],
     };
-    let v = verify_lineage(&lineage(&minted), &target, &mut rules, &HashMap::new()).unwrap();
+    let v = verify_lineage(
+        &lineage(&minted),
+        &target,
+        None,
+        &mut rules,
+        &HashMap::new(),
+    )
+    .unwrap();
     assert_eq!(
         (v.parcel().holder, v.parcel().amount, v.parcel().token),
         (carol.id(), Amount(600), p.token_id())
@@ -74,7 +81,7 @@ fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
     assert_eq!(v.root_once_key(), Some(&minted.once_key().unwrap()));
 
     let refused = |source: SourceProof, rules: &mut TokenRules| {
-        verify_lineage(&lineage(&source), &target, rules, &HashMap::new()).unwrap_err()
+        verify_lineage(&lineage(&source), &target, None, rules, &HashMap::new()).unwrap_err()
     };
     // A mint no issuer signed (alice signs as issuer 0).
     let forged = mint(&p, 0, 0, 1_000, &alice, &[(0, &alice), (1, &i1)], &mut c);
@@ -110,7 +117,7 @@ fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
         ..lineage(&minted)
     };
     assert!(matches!(
-        verify_lineage(&junk, &target, &mut rules, &HashMap::new()).unwrap_err(),
+        verify_lineage(&junk, &target, None, &mut rules, &HashMap::new()).unwrap_err(),
         LineageError::Root(e) if e.contains("does not decode")
     ));
     // Another valid encoding of the same mint (issuers {1, 2}): another root id — so the
@@ -150,7 +157,7 @@ fn an_initial_line_is_a_root_of_its_own_device() {
         hops: vec![],
         signers: vec![],
     };
-    let v = verify_lineage(&bare, &root, &mut rules, &HashMap::new()).unwrap();
+    let v = verify_lineage(&bare, &root, None, &mut rules, &HashMap::new()).unwrap();
     assert_eq!(
         (v.parcel().holder, v.parcel().amount),
         (alice.id(), Amount(700))
@@ -163,7 +170,7 @@ fn an_initial_line_is_a_root_of_its_own_device() {
     };
     let target = output_to(&stolen.hops[0], &alice);
     assert_eq!(
-        verify_lineage(&stolen, &target, &mut rules, &HashMap::new()).unwrap_err(),
+        verify_lineage(&stolen, &target, None, &mut rules, &HashMap::new()).unwrap_err(),
         LineageError::Root(TokenError::WrongTarget.to_string())
     );
     // A line the policy does not have.

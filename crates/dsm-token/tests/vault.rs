@@ -441,6 +441,7 @@ fn spending_the_locked_head_elsewhere_is_evidence() {
     let (mut rules, mut creator, mut bob, p, mut c) = setup();
     let t = p.token_id();
     let parent = creator.head.clone();
+    let parent_parcels = creator.parcels.clone();
     let lock = lock_vault(
         &mut rules,
         &mut creator,
@@ -455,6 +456,7 @@ fn spending_the_locked_head_elsewhere_is_evidence() {
     // A clone of the creator on the pre-lock head pays bob instead.
     let mut clone = Device::new(1);
     clone.head = parent;
+    clone.parcels = parent_parcels;
     let r = transfer(&mut clone, &mut bob, t, 5, &mut c);
     assert!(lock_conflict(&lock, &r.proposal));
     // An honest later proposal (from the lock head) is not evidence.

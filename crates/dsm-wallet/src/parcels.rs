@@ -14,8 +14,7 @@ use dsm_core::hash::{object_address, Digest};
 use dsm_core::identity::DeviceId;
 use dsm_core::parcel::{
     root_id, verify_lineage, Hop, Lineage, LineageError, LineageManifest, ManifestError,
-    ManifestStart, Parcel, ParcelId, ParcelStatement,
-    VerifiedLineage,
+    ManifestStart, Parcel, ParcelId, ParcelStatement, VerifiedLineage,
 };
 use dsm_core::receipt::{Offer, SignedProposal, MAX_OFFER_LEN};
 use std::collections::{BTreeMap, HashMap};
@@ -95,10 +94,15 @@ impl ParcelBook {
     /// (each is at least as large as the last, which was needed).
     pub fn select(&self, token: &TokenId, amount: Amount) -> Result<Vec<Parcel>, WalletError> {
         if amount == Amount::ZERO {
-            return Err(WalletError::Parcels("zero-value transfers are not transitions".into()));
+            return Err(WalletError::Parcels(
+                "zero-value transfers are not transitions".into(),
+            ));
         }
-        let mut mine: Vec<(&ParcelId, &Held)> =
-            self.held.iter().filter(|(_, h)| h.token == *token).collect();
+        let mut mine: Vec<(&ParcelId, &Held)> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.token == *token)
+            .collect();
         mine.sort_by(|a, b| b.1.amount.cmp(&a.1.amount).then(a.0.cmp(b.0)));
         let mut chosen = Vec::new();
         let mut sum = Amount::ZERO;
@@ -106,9 +110,9 @@ impl ParcelBook {
             if sum >= amount {
                 break;
             }
-            sum = sum.checked_add(h.amount).ok_or(WalletError::Parcels(
-                "the parcels held overflow".into(),
-            ))?;
+            sum = sum
+                .checked_add(h.amount)
+                .ok_or(WalletError::Parcels("the parcels held overflow".into()))?;
             chosen.push(Parcel {
                 id: *id,
                 token: h.token,
@@ -204,22 +208,13 @@ fn extend(
     m
 }
 
-/// Every object address a manifest lists.
-fn addresses(m: &LineageManifest) -> impl Iterator<Item = Digest> + '_ {
-    let root = match m.start {
-        ManifestStart::Root(a) => Some(a),
-        ManifestStart::Verified(_) => None,
-    };
-    root.into_iter()
-        .chain(m.hops.iter().copied())
-        .chain(m.signers.iter().copied())
-}
-
 /// Why a wallet will not sign for an offer's inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineageProblem {
-    /// An object is neither shipped nor held (the sender must ship it).
-    Missing(ParcelId, ManifestError),
+    /// These objects are neither shipped nor held (the sender must ship them).
+    Missing(Vec<Digest>),
+    /// An object does not decode as what its manifest lists it as.
+    Unreadable(ParcelId, ManifestError),
     /// The lineage of an input is invalid.
     Invalid(ParcelId, LineageError),
 }
@@ -227,7 +222,8 @@ pub enum LineageProblem {
 impl std::fmt::Display for LineageProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LineageProblem::Missing(p, e) => write!(f, "parcel {p}: {e}"),
+            LineageProblem::Missing(v) => write!(f, "{} lineage objects are missing", v.len()),
+            LineageProblem::Unreadable(p, e) => write!(f, "parcel {p}: {e}"),
             LineageProblem::Invalid(p, e) => write!(f, "parcel {p}: {e}"),
         }
     }
@@ -437,6 +433,17 @@ impl Wallet {
     /// when the offer would be over [`MAX_OFFER_LEN`] (the lineages are too long to ship
     /// in one offer: re-issue is what shortens them).
     pub fn offer_for(&self, signed: &SignedProposal) -> Result<Offer, WalletError> {
+        self.offer_within(signed, MAX_OFFER_LEN)
+    }
+
+    /// [`Wallet::offer_for`] with the objects only when the whole offer fits in
+    /// `object_budget` bytes (else the manifests alone, whose receiver asks for what it
+    /// lacks).
+    pub fn offer_within(
+        &self,
+        signed: &SignedProposal,
+        object_budget: usize,
+    ) -> Result<Offer, WalletError> {
         let commit = signed.proposal.commit();
         let mut offer = if self.store.get(Table::Offers, commit.as_bytes())?.is_some() {
             self.offer_record(&commit)?
@@ -448,9 +455,13 @@ impl Wallet {
                 .inputs
                 .iter()
                 .map(|i| {
-                    self.book.held.get(i).map(|h| h.manifest.clone()).ok_or_else(|| {
-                        WalletError::Parcels(format!("parcel {i} is not held by this device"))
-                    })
+                    self.book
+                        .held
+                        .get(i)
+                        .map(|h| h.manifest.clone())
+                        .ok_or_else(|| {
+                            WalletError::Parcels(format!("parcel {i} is not held by this device"))
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Offer {
@@ -459,7 +470,7 @@ impl Wallet {
                 objects: Vec::new(),
             }
         };
-        let mut want: Vec<Digest> = offer.manifests.iter().flat_map(addresses).collect();
+        let mut want: Vec<Digest> = offer.manifests.iter().flat_map(|m| m.addresses()).collect();
         want.sort();
         want.dedup();
         let mut objects = Vec::with_capacity(want.len());
@@ -475,22 +486,28 @@ impl Wallet {
         }
         objects.sort();
         objects.dedup();
-        offer.objects = objects;
-        let len = offer.to_bytes().len();
-        if len > MAX_OFFER_LEN {
+        let bare = offer.to_bytes().len();
+        if bare > MAX_OFFER_LEN {
             return Err(WalletError::Parcels(format!(
-                "the lineages of this payment take {len} bytes, over the {MAX_OFFER_LEN}-byte offer cap; pay a smaller amount or from other parcels"
+                "the lineage manifests of this payment take {bare} bytes, over the {MAX_OFFER_LEN}-byte offer cap; pay a smaller amount or from other parcels"
             )));
+        }
+        let with: usize = objects.iter().map(|o| o.len() + 4).sum();
+        if bare + with <= object_budget.min(MAX_OFFER_LEN) {
+            offer.objects = objects;
         }
         Ok(offer)
     }
 
     /// The objects an offer's manifests need, from the offer and from this wallet.
     fn offer_objects(&self, offer: &Offer) -> Result<HashMap<Digest, Vec<u8>>, WalletError> {
-        let shipped: HashMap<Digest, &Vec<u8>> =
-            offer.objects.iter().map(|o| (object_address(o), o)).collect();
+        let shipped: HashMap<Digest, &Vec<u8>> = offer
+            .objects
+            .iter()
+            .map(|o| (object_address(o), o))
+            .collect();
         let mut objects = HashMap::new();
-        for a in offer.manifests.iter().flat_map(addresses) {
+        for a in offer.manifests.iter().flat_map(|m| m.addresses()) {
             if objects.contains_key(&a) {
                 continue;
             }
@@ -510,13 +527,28 @@ impl Wallet {
         offer: &Offer,
     ) -> Result<Result<Vec<VerifiedLineage>, LineageProblem>, WalletError> {
         let objects = self.offer_objects(offer)?;
+        let missing: Vec<Digest> = offer
+            .listed()
+            .into_iter()
+            .filter(|a| !objects.contains_key(a))
+            .collect();
+        if !missing.is_empty() {
+            return Ok(Err(LineageProblem::Missing(missing)));
+        }
         let mut out = Vec::with_capacity(offer.manifests.len());
         for m in &offer.manifests {
             let lineage = match Lineage::from_objects(m, &objects) {
                 Ok(l) => l,
-                Err(e) => return Ok(Err(LineageProblem::Missing(m.parcel, e))),
+                Err(e) => return Ok(Err(LineageProblem::Unreadable(m.parcel, e))),
             };
-            match verify_lineage(&lineage, &m.parcel, &mut self.rules, &self.book.cache) {
+            let sender = offer.signed.proposal.step.sender;
+            match verify_lineage(
+                &lineage,
+                &m.parcel,
+                Some(&sender),
+                &mut self.rules,
+                &self.book.cache,
+            ) {
                 Ok(v) => out.push(v),
                 Err(e) => return Ok(Err(LineageProblem::Invalid(m.parcel, e))),
             }
@@ -542,11 +574,15 @@ impl Wallet {
         let hop_addr = put_object(b, hop.to_bytes());
         let sender_addr = put_object(b, p.sender.to_bytes());
         for (j, (m, l)) in offer.manifests.iter().zip(lineages).enumerate() {
-            let mut mine = p.parcels.outputs_of(j).filter(|(_, o)| o.to == me).peekable();
+            let mut mine = p
+                .parcels
+                .outputs_of(j)
+                .filter(|(_, o)| o.to == me)
+                .peekable();
             if mine.peek().is_none() {
                 continue;
             }
-            for a in addresses(m) {
+            for a in m.addresses() {
                 let o = objects.get(&a).ok_or_else(|| {
                     WalletError::Parcels(format!("lineage object {a} is missing"))
                 })?;
@@ -597,7 +633,9 @@ impl Wallet {
         for (k, input) in rhop.statement.inputs.iter().enumerate() {
             // Which output of the proposal (and so which of its inputs) this was.
             let Some(i) = pids.iter().position(|x| x == input) else {
-                return Err(WalletError::Parcels("the refusal consumes no output of ours".into()));
+                return Err(WalletError::Parcels(
+                    "the refusal consumes no output of ours".into(),
+                ));
             };
             let j = stmt.outputs[i].input as usize;
             let m = &record.manifests[j];
@@ -617,8 +655,44 @@ impl Wallet {
                 );
             }
         }
-        b.delete(Table::Offers, proposal.proposal.commit().as_bytes().to_vec());
+        b.delete(
+            Table::Offers,
+            proposal.proposal.commit().as_bytes().to_vec(),
+        );
         Ok(c)
     }
 }
 
+impl Wallet {
+    /// Objects among `addresses` that the lineages of our proposal `commit` list, at most
+    /// `budget` bytes in all (ascending by address).
+    pub(crate) fn objects_for(
+        &self,
+        commit: &Digest,
+        addresses: &[Digest],
+        budget: usize,
+    ) -> Result<Vec<Vec<u8>>, WalletError> {
+        let Some(bytes) = self.store.get(Table::Offers, commit.as_bytes())? else {
+            return Ok(Vec::new());
+        };
+        let record = Offer::from_bytes(&bytes).map_err(corrupt("offer"))?;
+        let listed = record.listed();
+        let mut out = Vec::new();
+        let mut used = 0usize;
+        for a in addresses {
+            if listed.binary_search(a).is_err() {
+                continue;
+            }
+            if let Some(o) = self.store.get(Table::Objects, a.as_bytes())? {
+                if used + o.len() + 8 > budget {
+                    break;
+                }
+                used += o.len() + 8;
+                out.push(o);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+}

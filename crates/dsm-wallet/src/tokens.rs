@@ -8,9 +8,9 @@ use super::{
 use crate::store::{Batch, Store, Table};
 use dsm_core::chain::{Amount, DeviceHead, TokenId};
 use dsm_core::codec::Canonical;
-use dsm_core::parcel::{Hop, Parcel, ParcelStatement};
 use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
+use dsm_core::parcel::{Hop, Parcel, ParcelStatement};
 use dsm_core::receipt::Receipt;
 use dsm_token::authority::{
     cosign, Authorised, BurnStatement, MintConflict, MintStatement, SignedMint,
@@ -571,6 +571,32 @@ impl Wallet {
         Ok(out)
     }
 
+    /// Teaches the rules every emission state this wallet verified (after open), so an
+    /// emission credit paid onward is a root it can check.
+    pub(super) fn relearn_emission_states(&mut self) -> Result<(), WalletError> {
+        let tokens: Vec<TokenId> = self.rules.policies().map(|(t, _)| *t).collect();
+        for t in tokens {
+            if self.emission_steps(&t)?.is_empty() {
+                continue;
+            }
+            let p = self
+                .rules
+                .policy(&t)
+                .cloned()
+                .ok_or_else(|| usage("no policy"))?;
+            let mut l = EmissionLedger::new(&p)?;
+            for s in self.emission_steps(&t)? {
+                let before = l.state().digest();
+                l.apply(&s, false).map_err(|e| WalletError::Corrupt {
+                    what: "emission step",
+                    error: e.to_string(),
+                })?;
+                self.rules.know_emission_state(&t, &before);
+            }
+        }
+        Ok(())
+    }
+
     /// Rebuilds `token`'s vault from the stored steps (verified when stored; their gates
     /// are not re-checked).
     pub fn emission_ledger(&self, token: &TokenId) -> Result<EmissionLedger, WalletError> {
@@ -598,6 +624,8 @@ impl Wallet {
         let token = ledger.state().token;
         let before = ledger.state().clone();
         let em = ledger.apply(step, true)?;
+        // Every verified state can root a lineage (an emission credit paid onward).
+        self.rules.know_emission_state(&token, &before.digest());
         let mut b = Batch::new();
         b.put(
             Table::Emissions,

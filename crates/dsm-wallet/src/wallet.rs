@@ -14,14 +14,14 @@ use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisCeremony};
 use dsm_core::parcel::{Parcel, VerifiedLineage};
 use dsm_core::receipt::{
-    verify_proposal, Offer, BuiltAcceptance, BuiltProposal, BuiltRefusal, BuiltRelease, ChainView,
-    EmptyView, Receipt, SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal,
+    verify_proposal, BuiltAcceptance, BuiltProposal, BuiltRefusal, BuiltRelease, ChainView,
+    EmptyView, Offer, Receipt, SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal,
     VerifiedRefusal, ViewError,
 };
 use dsm_core::smt::SparseMerkleTree;
 use dsm_core::tags::Tag;
 use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
-use dsm_protocol::session::{Ledger, LedgerError};
+use dsm_protocol::session::{Ledger, LedgerError, LineageRefusal};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use thiserror::Error;
@@ -49,10 +49,10 @@ impl ReceivePolicy {
     }
 }
 
-#[path = "tokens.rs"]
-mod tokens;
 #[path = "parcels.rs"]
 pub mod parcels;
+#[path = "tokens.rs"]
+mod tokens;
 pub use tokens::{EmissionSync, MintOutcome, TokenInfo};
 #[path = "recovery.rs"]
 pub mod recovery;
@@ -619,7 +619,11 @@ impl Wallet {
         let rules = tokens::load_rules(store.as_ref())?;
         let book = parcels::ParcelBook::load(store.as_ref())?;
         let sums = book.sums();
-        let adds_up = head.balances.entries().iter().all(|b| sums.get(&b.token) == Some(&b.amount))
+        let adds_up = head
+            .balances
+            .entries()
+            .iter()
+            .all(|b| sums.get(&b.token) == Some(&b.amount))
             && sums.iter().all(|(t, a)| head.balances.get(t) == *a);
         if !adds_up {
             return Err(WalletError::Corrupt {
@@ -633,7 +637,7 @@ impl Wallet {
                 tombstoned.insert(DeviceId(Digest(k)));
             }
         }
-        Ok(Wallet {
+        let mut wallet = Wallet {
             store,
             identity,
             key,
@@ -651,7 +655,9 @@ impl Wallet {
             capsule_key,
             tombstoned,
             book,
-        })
+        };
+        wallet.relearn_emission_states()?;
+        Ok(wallet)
     }
 
     /// An independent copy of this wallet, in-memory state and store alike, or `None` if
@@ -1455,16 +1461,29 @@ impl Ledger for Wallet {
         Ok(v)
     }
 
-    fn offer(&self, signed: &SignedProposal) -> Result<Offer, LedgerError> {
-        self.offer_for(signed)
+    fn offer(&self, signed: &SignedProposal, object_budget: usize) -> Result<Offer, LedgerError> {
+        self.offer_within(signed, object_budget)
             .map_err(|e| LedgerError::NotAllowed(e.to_string()))
+    }
+
+    fn lineage_objects(
+        &self,
+        commit: &Digest,
+        addresses: &[Digest],
+        budget: usize,
+    ) -> Result<Vec<Vec<u8>>, LedgerError> {
+        self.objects_for(commit, addresses, budget)
+            .map_err(|e| LedgerError::Store(e.to_string()))
     }
 
     fn check_offer(
         &mut self,
         offer: &Offer,
-    ) -> Result<Result<Vec<VerifiedLineage>, String>, LedgerError> {
-        Ok(parcels_check(self, offer)?.map_err(|e| e.to_string()))
+    ) -> Result<Result<Vec<VerifiedLineage>, LineageRefusal>, LedgerError> {
+        Ok(parcels_check(self, offer)?.map_err(|e| match e {
+            parcels::LineageProblem::Missing(v) => LineageRefusal::Missing(v),
+            other => LineageRefusal::Invalid(other.to_string()),
+        }))
     }
 
     fn commit_credit(

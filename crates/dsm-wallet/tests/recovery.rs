@@ -311,8 +311,10 @@ fn a_stolen_device_paying_a_stranger_online_meets_its_tombstone_at_the_nodes() {
     );
     // Even if the thief's wallet posted it anyway, dave's sync reads the claimed slot,
     // verifies the tombstone, records it and refuses.
-    let item =
-        dsm_protocol::message::SessionMessage::Proposal(Box::new(thief.offer_for(&sent.proposal).unwrap())).to_bytes();
+    let item = dsm_protocol::message::SessionMessage::Proposal(Box::new(
+        thief.offer_for(&sent.proposal).unwrap(),
+    ))
+    .to_bytes();
     nodes
         .b0x_post(&dave.device_id().b0x_address(), &item)
         .unwrap();

@@ -194,7 +194,7 @@ fn a_change_built_on_a_moved_head_is_refused() {
         .unwrap()
     };
     let vp = verify_proposal(&built.signed, &dsm_core::receipt::EmptyView).unwrap();
-    let offer = a.offer(&built.signed).unwrap();
+    let offer = a.offer_for(&built.signed).unwrap();
     let lineages = b.check_offer(&offer).unwrap().unwrap();
     let acc = {
         let l = LocalDevice {

@@ -377,7 +377,7 @@ fn a_direct_double_spend_to_the_same_receiver_becomes_evidence() {
         )
         .unwrap()
     };
-    let offer = clone.offer(&second.signed).unwrap();
+    let offer = clone.offer_for(&second.signed).unwrap();
     let mut l = Session::listener();
     l.handle(wire(&hello[0]), &mut b).unwrap();
     let answer = l

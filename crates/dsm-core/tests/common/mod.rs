@@ -170,7 +170,13 @@ pub fn transfer(
     .expect("propose");
     let verified =
         verify_proposal(&built.signed, &dsm_core::receipt::EmptyView).expect("verify proposal");
-    let acc = accept(&receiver.local(), &verified, &trusted_lineages(&verified), &rnd(counter)).expect("accept");
+    let acc = accept(
+        &receiver.local(),
+        &verified,
+        &trusted_lineages(&verified),
+        &rnd(counter),
+    )
+    .expect("accept");
     verify_receipt(&acc.receipt, &dsm_core::receipt::EmptyView).expect("verify receipt");
     let rel = built.signed.proposal.step.relationship;
     sender.head = built.child_head;
@@ -247,7 +253,7 @@ pub fn trusted_lineages(
                 hops: Vec::new(),
                 signers: Vec::new(),
             };
-            dsm_core::parcel::verify_lineage(&l, id, &mut NoRoots, &cache).expect("lineage")
+            dsm_core::parcel::verify_lineage(&l, id, None, &mut NoRoots, &cache).expect("lineage")
         })
         .collect()
 }

@@ -7,17 +7,17 @@ use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::DeviceId as Did;
 use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisDigest};
-use dsm_core::receipt::{accept, propose, verify_proposal, EmptyView, Receipt, SegmentStep};
 use dsm_core::parcel::{
     output_id, root_id, transfer_commit, verify_lineage, Lineage, LineageStart, Parcel, ParcelId,
     ParcelStatement, RootFacts, RootVerifier,
 };
+use dsm_core::receipt::{accept, propose, verify_proposal, EmptyView, Receipt, SegmentStep};
 use dsm_core::smt::SparseMerkleTree;
-use std::collections::HashMap;
 use dsm_core::tags::Tag;
 use dsm_token::authority::{cosign, Authorised, BurnStatement, MintStatement, SignedMint};
 use dsm_token::policy::{BurnRule, Issuers, TokenKind, TokenPolicy, TransferRule};
 use dsm_token::source::{Source, SourceProof, TokenRules};
+use std::collections::HashMap;
 
 /// A device's local state plus the segment of its chain since creation.
 pub struct Device {
@@ -237,7 +237,7 @@ pub fn transfer(
                 hops: Vec::new(),
                 signers: Vec::new(),
             };
-            verify_lineage(&l, id, &mut NoRoots, &cache).expect("lineage")
+            verify_lineage(&l, id, None, &mut NoRoots, &cache).expect("lineage")
         })
         .collect();
     let acc = accept(
