@@ -169,7 +169,7 @@ pub enum LineageRefusal {
 
 /// Objects up to this many bytes ride inside a session offer; larger lineages are asked
 /// for ([`crate::message::Want`]), so a receiver that holds them is not sent them again.
-pub const INLINE_OBJECTS: usize = 64 * 1024;
+pub const INLINE_OBJECTS: usize = 8 * 1024;
 
 /// The most object bytes one [`crate::message::Objects`] message carries.
 pub const OBJECTS_PER_MESSAGE: usize = crate::message::MAX_MESSAGE_LEN - 16 * 1024;

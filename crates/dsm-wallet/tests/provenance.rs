@@ -1,0 +1,218 @@
+//! Value provenance through the real `Wallet` and `Session` (PROTOCOL.md §5.6): a modified
+//! wallet that pays value it never received, alone or laundered through a colluding second
+//! device, gets a signed refusal naming the lineage, and nothing is credited.
+
+mod common;
+
+use common::*;
+use dsm_core::chain::{Amount, DevGrant, TokenId};
+use dsm_core::codec::Canonical;
+use dsm_core::hash::{object_address, Digest};
+use dsm_core::parcel::{root_id, LineageManifest, ManifestStart, Parcel, ParcelId};
+use dsm_core::receipt::{propose, LocalDevice, Offer, SignedProposal};
+use dsm_protocol::message::SessionMessage;
+use dsm_protocol::session::{Ledger, RefusalReason, Session};
+use dsm_token::policy::TokenKind;
+use dsm_wallet::Wallet;
+
+/// `m` signs a payment of `amount` of `token` to `to` from a head it wrote itself (a
+/// balance it never received), consuming `input`.
+fn fabricated_proposal(
+    m: &Wallet,
+    to: &Wallet,
+    token: TokenId,
+    amount: u128,
+    input: Parcel,
+) -> SignedProposal {
+    let fake_head = Ledger::head(m)
+        .allocation_child(&token, Amount(amount), Digest([7; 32]))
+        .unwrap();
+    let l = LocalDevice {
+        identity: m.identity(),
+        key: m.signing_key(),
+        head: &fake_head,
+        tree: m.tree(),
+    };
+    propose(
+        &l,
+        &to.device_id(),
+        token,
+        Amount(amount),
+        &[input],
+        &[3; 32],
+    )
+    .unwrap()
+    .signed
+}
+
+/// A root `m` made up: a dev grant of a policy token (only label tokens have them).
+fn made_up_root(m: &Wallet, token: TokenId, amount: u128) -> (Parcel, Vec<u8>) {
+    let g = DevGrant {
+        device: m.device_id(),
+        token,
+        amount: Amount(amount),
+        height: 1,
+    };
+    let bytes = g.to_bytes();
+    let parcel = Parcel {
+        id: root_id(&g.once_key(), &bytes),
+        token,
+        amount: Amount(amount),
+        holder: m.device_id(),
+    };
+    (parcel, bytes)
+}
+
+/// Feeds `offer` to `v` through a real listener session opened by `from`'s hello; returns
+/// `v`'s answer.
+fn deliver(from: &mut Wallet, v: &mut Wallet, offer: Offer) -> SessionMessage {
+    let hello = Session::dialer(v.device_id(), vec![]).start(from).unwrap();
+    let mut l = Session::listener();
+    l.handle(wire(&hello[0]), v).unwrap();
+    let out = l
+        .handle(wire(&SessionMessage::Proposal(Box::new(offer))), v)
+        .unwrap();
+    out.into_iter().next().unwrap()
+}
+
+fn assert_lineage_refusal(answer: &SessionMessage) {
+    match answer {
+        SessionMessage::SignedRefusal(r) => {
+            assert_eq!(r.refusal.reason, RefusalReason::Lineage.code())
+        }
+        other => panic!("expected a signed refusal, got {}", other.name()),
+    }
+}
+
+fn setup() -> (Wallet, TokenId, Wallet, Wallet, Wallet) {
+    let (mut issuer, _) = memory_wallet(0);
+    let p = gold(&issuer, TokenKind::Fungible);
+    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
+    let (mut m1, _) = memory_wallet(0);
+    let (mut m2, _) = memory_wallet(0);
+    let (mut v, _) = memory_wallet(0);
+    for w in [&mut m1, &mut m2, &mut v] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    (issuer, t, m1, m2, v)
+}
+
+#[test]
+fn a_fabricated_parent_head_is_refused_offline_and_nothing_is_credited() {
+    let (_issuer, t, mut m, _, mut v) = setup();
+    let (input, root) = made_up_root(&m, t, 1_000_000);
+    let signed = fabricated_proposal(&m, &v, t, 1_000_000, input);
+    let offer = Offer {
+        manifests: vec![LineageManifest {
+            parcel: input.id,
+            start: ManifestStart::Root(object_address(&root)),
+            hops: vec![],
+            signers: vec![],
+        }],
+        objects: vec![root],
+        signed,
+    };
+    assert_lineage_refusal(&deliver(&mut m, &mut v, offer));
+    assert_eq!(v.balance(&t), Amount::ZERO);
+    assert!(v.parcels(&t).is_empty());
+}
+
+#[test]
+fn a_parcel_claimed_as_already_verified_is_refused() {
+    let (_issuer, t, mut m, _, mut v) = setup();
+    let input = Parcel {
+        id: ParcelId(Digest([9; 32])),
+        token: t,
+        amount: Amount(500),
+        holder: m.device_id(),
+    };
+    let signed = fabricated_proposal(&m, &v, t, 500, input);
+    let offer = Offer {
+        manifests: vec![LineageManifest {
+            parcel: input.id,
+            start: ManifestStart::Verified(input.id),
+            hops: vec![],
+            signers: vec![],
+        }],
+        objects: vec![],
+        signed,
+    };
+    assert_lineage_refusal(&deliver(&mut m, &mut v, offer));
+    assert_eq!(v.balance(&t), Amount::ZERO);
+}
+
+#[test]
+fn value_laundered_through_a_colluding_second_device_is_refused() {
+    let (_issuer, t, m1, mut m2, mut v) = setup();
+    // M1 makes value up and pays M2 (M2, modified too, takes it without checking).
+    let (input, root) = made_up_root(&m1, t, 700);
+    let first = fabricated_proposal(&m1, &m2, t, 700, input);
+    let hop = first.hop();
+    let laundered = Parcel {
+        id: hop.output_ids()[0],
+        token: t,
+        amount: Amount(700),
+        holder: m2.device_id(),
+    };
+    assert_eq!(hop.statement.outputs[0].to, m2.device_id());
+    // M2 pays an honest wallet from a head of its own, shipping the whole lineage.
+    let second = fabricated_proposal(&m2, &v, t, 700, laundered);
+    let hop_bytes = hop.to_bytes();
+    let m1_bytes = m1.identity().to_bytes();
+    let mut objects = vec![root.clone(), hop_bytes.clone(), m1_bytes.clone()];
+    objects.sort();
+    let mut signers = vec![object_address(&m1_bytes)];
+    signers.sort();
+    let offer = Offer {
+        manifests: vec![LineageManifest {
+            parcel: laundered.id,
+            start: ManifestStart::Root(object_address(&root)),
+            hops: vec![object_address(&hop_bytes)],
+            signers,
+        }],
+        objects,
+        signed: second,
+    };
+    assert_lineage_refusal(&deliver(&mut m2, &mut v, offer));
+    assert_eq!(v.balance(&t), Amount::ZERO);
+    assert!(v.parcels(&t).is_empty());
+}
+
+/// One session paying `amounts` of `token`, each side on its own thread.
+fn session_token(
+    payer: &mut Wallet,
+    payee: &mut Wallet,
+    token: TokenId,
+    amounts: &[u128],
+) -> (dsm_wallet::driver::Report, dsm_wallet::driver::Report) {
+    let (mut la, mut lb) = dsm_transport::memory_pair(std::time::Duration::from_secs(20));
+    let peer = payee.device_id();
+    let transfers = amounts.iter().map(|a| (token, Amount(*a))).collect();
+    std::thread::scope(|s| {
+        let h = s.spawn(move || dsm_wallet::driver::run(&mut Session::listener(), payee, &mut lb));
+        let rd = dsm_wallet::driver::run(&mut Session::dialer(peer, transfers), payer, &mut la);
+        drop(la);
+        (rd, h.join().unwrap())
+    })
+}
+
+#[test]
+fn real_value_passes_on_with_its_lineage_to_a_cold_receiver() {
+    // The issuer mints; it pays alice, alice pays bob, and bob — whom nobody told about the
+    // mint — pays carol, whose cache is cold: each checks the lineage back to the mint.
+    let (mut issuer, t, mut alice, mut bob, mut carol) = setup();
+    issuer.mint(&t, Amount(900)).unwrap();
+    let (_, r) = session_token(&mut issuer, &mut alice, t, &[900]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    let (_, r) = session_token(&mut alice, &mut bob, t, &[400]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    let (_, r) = session_token(&mut bob, &mut carol, t, &[300]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    assert_eq!(carol.balance(&t), Amount(300));
+    let held = carol.parcels(&t);
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].2, 3, "mint → alice → bob → carol: three hops");
+    // What carol holds she can prove onward after a restart of nothing but her store.
+    assert_eq!(bob.balance(&t), Amount(100));
+    assert_eq!(alice.balance(&t), Amount(500));
+}
