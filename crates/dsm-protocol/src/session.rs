@@ -563,7 +563,8 @@ impl Session {
             .map(TipDigest)
             .unwrap_or_else(|| rel.genesis_tip());
         let pending = match ledger.pending_to(peer)? {
-            Some(p) => Some(ledger.offer(&p, INLINE_OBJECTS)?),
+            // Answered without a conversation: every object rides along (up to the cap).
+            Some(p) => Some(ledger.offer(&p, dsm_core::receipt::MAX_OFFER_LEN)?),
             None => None,
         };
         // Our own signature needs no re-check, but the proposal is re-derived from stored
