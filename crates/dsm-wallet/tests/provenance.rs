@@ -118,6 +118,48 @@ fn a_fabricated_parent_head_is_refused_offline_and_nothing_is_credited() {
 }
 
 #[test]
+fn a_fabricated_parent_head_is_refused_online_and_never_called_settled() {
+    let c = common::cluster::Cluster::new();
+    let nodes = c.nodes();
+    let (_issuer, t, m, _, mut v) = setup();
+    let (input, root) = made_up_root(&m, t, 1_000_000);
+    let signed = fabricated_proposal(&m, &v, t, 1_000_000, input);
+    let offer = Offer {
+        manifests: vec![LineageManifest {
+            parcel: input.id,
+            start: ManifestStart::Root(object_address(&root)),
+            hops: vec![],
+            signers: vec![],
+        }],
+        objects: vec![root],
+        signed,
+    };
+    // The fabricated parent's slot at the nodes is empty, so the head claim itself settles;
+    // the lineage is what refuses it.
+    nodes
+        .b0x_post(
+            &v.device_id().b0x_address(),
+            &SessionMessage::Proposal(Box::new(offer)).to_bytes(),
+        )
+        .unwrap();
+    let r = dsm_wallet::online::sync(&mut v, &nodes).unwrap();
+    assert!(r.received.is_empty(), "{r:?}");
+    assert_eq!(r.refused.len(), 1, "{r:?}");
+    assert_eq!(
+        r.refused[0].refusal.refusal.reason,
+        RefusalReason::Lineage.code()
+    );
+    assert_eq!(v.balance(&t), Amount::ZERO);
+    assert!(
+        v.history()
+            .unwrap()
+            .iter()
+            .all(|h| h.kind != dsm_wallet::EntryKind::Received),
+        "nothing received, so nothing can be called settled"
+    );
+}
+
+#[test]
 fn a_parcel_claimed_as_already_verified_is_refused() {
     let (_issuer, t, mut m, _, mut v) = setup();
     let input = Parcel {
@@ -215,4 +257,69 @@ fn real_value_passes_on_with_its_lineage_to_a_cold_receiver() {
     // What carol holds she can prove onward after a restart of nothing but her store.
     assert_eq!(bob.balance(&t), Amount(100));
     assert_eq!(alice.balance(&t), Amount(500));
+}
+
+/// Pumps a session between two wallets by hand, returning every message's name in order.
+fn pump(
+    payer: &mut Wallet,
+    payee: &mut Wallet,
+    token: TokenId,
+    amount: u128,
+    tamper: &mut dyn FnMut(SessionMessage) -> SessionMessage,
+) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    let mut d = Session::dialer(payee.device_id(), vec![(token, Amount(amount))]);
+    let mut l = Session::listener();
+    let mut to_l = d.start(payer).unwrap();
+    while !to_l.is_empty() {
+        let mut to_d = Vec::new();
+        for m in to_l.drain(..) {
+            let m = tamper(m);
+            names.push(m.name());
+            to_d.extend(l.handle(wire(&m), payee).unwrap());
+        }
+        for m in to_d {
+            names.push(m.name());
+            to_l.extend(d.handle(wire(&m), payer).unwrap());
+        }
+    }
+    names
+}
+
+#[test]
+fn a_cold_receiver_asks_for_the_objects_it_lacks_and_a_sender_that_withholds_them_is_refused() {
+    let (mut issuer, t, mut alice, mut bob, mut carol) = setup();
+    issuer.mint(&t, Amount(900)).unwrap();
+    pump(&mut issuer, &mut alice, t, 900, &mut |m| m);
+    pump(&mut alice, &mut bob, t, 400, &mut |m| m);
+    assert_eq!(bob.balance(&t), Amount(400));
+    // bob → carol: the lineage (mint, two hops, two identities) is over the inline budget,
+    // so carol asks for it.
+    let names = pump(&mut bob, &mut carol, t, 300, &mut |m| m);
+    assert!(
+        names
+            .windows(4)
+            .any(|w| w == ["proposal", "want", "objects", "acceptance"]),
+        "{names:?}"
+    );
+    assert_eq!(carol.balance(&t), Amount(300));
+    // A sender that answers the request with nothing gets a signed LINEAGE refusal.
+    let (mut dave, _) = memory_wallet(0);
+    dave.import_policy(gold(&issuer, TokenKind::Fungible), None)
+        .unwrap();
+    let names = pump(&mut carol, &mut dave, t, 300, &mut |m| match m {
+        SessionMessage::Objects(mut o) => {
+            o.objects.clear();
+            SessionMessage::Objects(o)
+        }
+        other => other,
+    });
+    assert!(
+        names
+            .windows(3)
+            .any(|w| w == ["want", "objects", "signed refusal"]),
+        "{names:?}"
+    );
+    assert_eq!(dave.balance(&t), Amount::ZERO);
+    assert_eq!(carol.balance(&t), Amount(300), "the amount came back");
 }
