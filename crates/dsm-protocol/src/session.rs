@@ -563,8 +563,15 @@ impl Session {
             .map(TipDigest)
             .unwrap_or_else(|| rel.genesis_tip());
         let pending = match ledger.pending_to(peer)? {
-            // Answered without a conversation: every object rides along (up to the cap).
-            Some(p) => Some(ledger.offer(&p, dsm_core::receipt::MAX_OFFER_LEN)?),
+            // The listener may ask the dialer for missing objects; the dialer answers the
+            // listener's pending without a conversation, so that one carries every object.
+            Some(p) => {
+                let budget = match self.role {
+                    Role::Dialer => INLINE_OBJECTS,
+                    Role::Listener => dsm_core::receipt::MAX_OFFER_LEN,
+                };
+                Some(ledger.offer(&p, budget)?)
+            }
             None => None,
         };
         // Our own signature needs no re-check, but the proposal is re-derived from stored
@@ -938,7 +945,7 @@ impl Session {
                 let (mine, my_pending) = self.hello(ledger, &them)?;
                 let mut out = vec![SessionMessage::Hello(Box::new(mine))];
                 if let Some(p) = &h.pending {
-                    out.push(self.answer_proposal(p, true, false, ledger)?);
+                    out.push(self.answer_proposal(p, true, true, ledger)?);
                 }
                 self.in_flight_resumed = my_pending.is_some();
                 self.phase = if my_pending.is_some() {
@@ -976,11 +983,14 @@ impl Session {
             {
                 Ok(vec![self.answer_proposal(&p, false, true, ledger)?])
             }
-            (Role::Listener, Phase::AwaitProposal, SessionMessage::Objects(o))
-                if self
-                    .parked
-                    .as_ref()
-                    .is_some_and(|k| k.offer.signed.proposal.commit() == o.proposal_commit) =>
+            (
+                Role::Listener,
+                Phase::AwaitProposal | Phase::AwaitPendingAcceptance,
+                SessionMessage::Objects(o),
+            ) if self
+                .parked
+                .as_ref()
+                .is_some_and(|k| k.offer.signed.proposal.commit() == o.proposal_commit) =>
             {
                 let Some(mut parked) = self.parked.take() else {
                     return Err(unexpected(&SessionMessage::Objects(o)));

@@ -90,9 +90,14 @@ impl ParcelBook {
         s
     }
 
-    /// Parcels of `token` to pay `amount`: largest first, so every one chosen is needed
-    /// (each is at least as large as the last, which was needed).
-    pub fn select(&self, token: &TokenId, amount: Amount) -> Result<Vec<Parcel>, WalletError> {
+    /// Parcels of `token` (held by `holder`, this device) to pay `amount`: largest first, so
+    /// every one chosen is needed (each is at least as large as the last, which was needed).
+    pub fn select(
+        &self,
+        holder: DeviceId,
+        token: &TokenId,
+        amount: Amount,
+    ) -> Result<Vec<Parcel>, WalletError> {
         if amount == Amount::ZERO {
             return Err(WalletError::Parcels(
                 "zero-value transfers are not transitions".into(),
@@ -117,7 +122,7 @@ impl ParcelBook {
                 id: *id,
                 token: h.token,
                 amount: h.amount,
-                holder: DeviceId(Digest::ZERO),
+                holder,
             });
         }
         if sum < amount {
@@ -170,6 +175,13 @@ pub(crate) struct BookChange {
 }
 
 impl BookChange {
+    /// Adds `other`, written into the same batch.
+    pub(crate) fn merge(&mut self, other: BookChange) {
+        self.add.extend(other.add);
+        self.remove.extend(other.remove);
+        self.cache.extend(other.cache);
+    }
+
     fn hold(&mut self, b: &mut Batch, id: ParcelId, held: Held) {
         b.put(Table::Parcels, id.as_bytes().to_vec(), held.to_bytes());
         self.add.push((id, held));
@@ -322,14 +334,6 @@ impl Wallet {
         self.root_parcel(b, source, &once, token, amount)
     }
 
-    /// Merges two changes written into one batch.
-    pub(crate) fn merge_changes(mut a: BookChange, b: BookChange) -> BookChange {
-        a.add.extend(b.add);
-        a.remove.extend(b.remove);
-        a.cache.extend(b.cache);
-        a
-    }
-
     /// The dev-faucet root for `amount` of `token` at `height`.
     pub(crate) fn dev_root(
         &self,
@@ -445,8 +449,8 @@ impl Wallet {
         object_budget: usize,
     ) -> Result<Offer, WalletError> {
         let commit = signed.proposal.commit();
-        let mut offer = if self.store.get(Table::Offers, commit.as_bytes())?.is_some() {
-            self.offer_record(&commit)?
+        let mut offer = if let Some(bytes) = self.store.get(Table::Offers, commit.as_bytes())? {
+            Offer::from_bytes(&bytes).map_err(corrupt("offer"))?
         } else {
             // Not committed yet: the inputs are still held.
             let manifests = signed

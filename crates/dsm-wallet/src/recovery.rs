@@ -1157,7 +1157,7 @@ pub fn recover(
                 bal.token,
                 bal.amount,
             );
-            change = Wallet::merge_changes(change, c);
+            change.merge(c);
         }
         wallet
             .commit_head_change(&mut b, None)

@@ -341,15 +341,7 @@ impl Wallet {
         let bytes = proof.to_bytes();
         let change = if proof.debits() {
             // Value leaves circulation: our parcels go to the token's sink, signed by us.
-            let inputs: Vec<Parcel> = self
-                .book
-                .select(&t, amount)?
-                .into_iter()
-                .map(|p| Parcel {
-                    holder: self.device_id(),
-                    ..p
-                })
-                .collect();
+            let inputs: Vec<Parcel> = self.book.select(self.device_id(), &t, amount)?;
             let statement = ParcelStatement::to_sink(self.device_id(), &t, &inputs, amount)
                 .map_err(|e| WalletError::Parcels(e.into()))?;
             let rnd = dsm_protocol::session::Ledger::random(self);

@@ -1451,14 +1451,9 @@ impl Ledger for Wallet {
     }
 
     fn select_inputs(&self, token: &TokenId, amount: Amount) -> Result<Vec<Parcel>, LedgerError> {
-        let mut v = self
-            .book
-            .select(token, amount)
-            .map_err(|e| LedgerError::NotAllowed(e.to_string()))?;
-        for p in &mut v {
-            p.holder = self.device_id();
-        }
-        Ok(v)
+        self.book
+            .select(self.device_id(), token, amount)
+            .map_err(|e| LedgerError::NotAllowed(e.to_string()))
     }
 
     fn offer(&self, signed: &SignedProposal, object_budget: usize) -> Result<Offer, LedgerError> {
