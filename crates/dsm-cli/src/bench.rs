@@ -8,7 +8,8 @@ use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisDigest};
 use dsm_core::parcel::{
-    verify_lineage, Lineage, LineageStart, Parcel, ParcelId, RootFacts, RootVerifier,
+    verify_lineage, KnownParcel, Lineage, LineageStart, Parcel, ParcelId, ParcelKnowledge,
+    RootFacts, RootVerifier,
 };
 use dsm_core::receipt::{
     accept, own_proposal, propose, verify_acceptance, verify_proposal, verify_receipt_bytes,
@@ -21,7 +22,6 @@ use dsm_transport::memory_pair;
 use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::store::{MemoryStore, RedbStore, Store};
 use dsm_wallet::Wallet;
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -55,7 +55,7 @@ struct Device {
     /// The parcel it pays from (its whole balance).
     parcel: Parcel,
     /// Parcels whose lineage it verified.
-    cache: HashMap<ParcelId, Parcel>,
+    cache: ParcelKnowledge,
 }
 
 impl Device {
@@ -90,7 +90,7 @@ impl Device {
             head,
             tree,
             parcel,
-            cache: HashMap::from([(parcel.id, parcel)]),
+            cache: knowing(parcel),
         })
     }
     fn local(&self) -> LocalDevice<'_> {
@@ -138,8 +138,14 @@ fn core_transfer(a: &mut Device, b: &mut Device, i: u64) -> Result<(), Error> {
             amount: o.amount,
             holder: o.to,
         };
-        b.cache.insert(id, p);
-        a.cache.insert(id, p);
+        b.cache.insert(KnownParcel {
+            parcel: p,
+            parent: None,
+        });
+        a.cache.insert(KnownParcel {
+            parcel: p,
+            parent: None,
+        });
         if o.to == a.identity.device_id() {
             a.parcel = p;
         }
@@ -161,8 +167,14 @@ impl RootVerifier for NoRoots {
 fn back_and_forth(suite: SuiteId, relationships: u64, budget: Duration) -> Result<Duration, Error> {
     let mut a = Device::new(suite, 1, relationships)?;
     let mut b = Device::new(suite, 2, relationships)?;
-    a.cache.insert(b.parcel.id, b.parcel);
-    b.cache.insert(a.parcel.id, a.parcel);
+    a.cache.insert(KnownParcel {
+        parcel: b.parcel,
+        parent: None,
+    });
+    b.cache.insert(KnownParcel {
+        parcel: a.parcel,
+        parent: None,
+    });
     let mut k = 0u64;
     per_op(budget, || {
         k += 2;
@@ -411,7 +423,10 @@ pub fn run(quick: bool) -> Result<(), Error> {
                         Device::new(SuiteId::MlDsa65, 20 + 2 * p as u8, 1_000).map_err(e)?;
                     let mut b =
                         Device::new(SuiteId::MlDsa65, 21 + 2 * p as u8, 1_000).map_err(e)?;
-                    b.cache.insert(a.parcel.id, a.parcel);
+                    b.cache.insert(KnownParcel {
+                        parcel: a.parcel,
+                        parent: None,
+                    });
                     let mut k = 0u64;
                     while start.elapsed() < budget {
                         k += 2;
@@ -608,4 +623,14 @@ fn composed(quick: bool, budget: Duration) -> Result<(), Error> {
     println!("| vault lock signature | {} |", us(t_lock));
     println!("| vault lock verification | {} |", us(t_check));
     Ok(())
+}
+
+/// A cache that knows one verified parcel.
+fn knowing(parcel: Parcel) -> ParcelKnowledge {
+    let mut k = ParcelKnowledge::new();
+    k.insert(KnownParcel {
+        parcel,
+        parent: None,
+    });
+    k
 }

@@ -208,6 +208,151 @@ fn outcome(out: &mut dyn Write, who: &Wallet, r: &Report) -> Result<(), Error> {
     Ok(())
 }
 
+/// Scene 7b: modified wallets pay value nobody created — alone, and laundered through an
+/// accomplice — and the honest receiver refuses both with a signed LINEAGE refusal. The
+/// forgers' side is built here from dsm-core calls, as a modified wallet would.
+fn counterfeit_scene(
+    out: &mut dyn Write,
+    dir: &Path,
+    suite: SuiteId,
+    policy: &TokenPolicy,
+    alice: &mut Wallet,
+) -> Result<(), Error> {
+    use dsm_core::chain::DevGrant;
+    use dsm_core::hash::{object_address, Digest};
+    use dsm_core::parcel::{root_id, LineageManifest, ManifestStart, Parcel};
+    use dsm_core::receipt::{propose, LocalDevice, Offer, SignedProposal};
+    use dsm_protocol::message::SessionMessage;
+    use dsm_protocol::session::{Ledger, RefusalReason};
+
+    let token = policy.token_id();
+    writeln!(out, "7b. A counterfeit: oscar runs a modified wallet. It writes itself a head holding 1,000,000 CASH")?;
+    writeln!(out, "    (alice's cap is 10,000) and pays alice 5,000 from it; then it pays the same kind of value to its")?;
+    writeln!(
+        out,
+        "    accomplice olga, whose modified wallet takes it unchecked and pays alice in turn."
+    )?;
+    let mut oscar = create(dir, "oscar", suite)?;
+    let mut olga = create(dir, "olga", suite)?;
+    for w in [&mut oscar, &mut olga] {
+        w.import_policy(policy.clone(), None)?;
+    }
+    // A proposal from a head `w` made up, consuming `input`.
+    let forge =
+        |w: &Wallet, to: &Wallet, input: Parcel, rnd: u8| -> Result<SignedProposal, Error> {
+            let head =
+                Ledger::head(w).allocation_child(&token, Amount(1_000_000), Digest([rnd; 32]))?;
+            let l = LocalDevice {
+                identity: w.identity(),
+                key: Ledger::signing_key(w),
+                head: &head,
+                tree: Ledger::tree(w),
+            };
+            Ok(propose(
+                &l,
+                &to.device_id(),
+                token,
+                Amount(5_000),
+                &[input],
+                &[rnd; 32],
+            )?
+            .signed)
+        };
+    // The made-up source: a dev-faucet grant (only label tokens have them).
+    let grant = DevGrant {
+        device: oscar.device_id(),
+        token,
+        amount: Amount(5_000),
+        height: 1,
+    };
+    let root = grant.to_bytes();
+    let made_up = Parcel {
+        id: root_id(&grant.once_key(), &root),
+        token,
+        amount: Amount(5_000),
+        holder: oscar.device_id(),
+    };
+    let manifest = |parcel, hops: Vec<Digest>, signers: Vec<Digest>| LineageManifest {
+        parcel,
+        start: ManifestStart::Root(object_address(&root)),
+        hops,
+        signers,
+    };
+    // Delivered through a real listener session of alice's (her hello, then the offer).
+    let deliver =
+        |from: &mut Wallet, alice: &mut Wallet, offer: Offer| -> Result<SessionMessage, Error> {
+            let hello = Session::dialer(alice.device_id(), vec![]).start(from)?;
+            let mut l = Session::listener();
+            let wire = |m: &SessionMessage| SessionMessage::from_bytes(&m.to_bytes());
+            l.handle(wire(&hello[0])?, alice)?;
+            let answer = l.handle(wire(&SessionMessage::Proposal(Box::new(offer)))?, alice)?;
+            answer
+                .into_iter()
+                .next()
+                .ok_or_else(|| "alice did not answer".into())
+        };
+    let before = dev_or(alice, &token);
+    let direct = forge(&oscar, alice, made_up, 41)?;
+    let offer = Offer {
+        manifests: vec![manifest(made_up.id, vec![], vec![])],
+        objects: vec![root.clone()],
+        signed: direct,
+    };
+    let refused = |m: &SessionMessage| match m {
+        SessionMessage::SignedRefusal(r) if r.refusal.reason == RefusalReason::Lineage.code() => {
+            Ok(())
+        }
+        other => Err(format!(
+            "expected a signed LINEAGE refusal, got {}",
+            other.name()
+        )),
+    };
+    let answer = deliver(&mut oscar, alice, offer)?;
+    refused(&answer)?;
+    writeln!(out, "     oscar → alice: signed refusal, reason LINEAGE (\"{}\"): the input's root is not a source of CASH", RefusalReason::Lineage.describe())?;
+    // Oscar → olga (never delivered to an honest wallet), then olga → alice with the lineage.
+    let hop = forge(&oscar, &olga, made_up, 42)?.hop();
+    let laundered = Parcel {
+        id: hop.output_ids()[0],
+        token,
+        amount: Amount(5_000),
+        holder: olga.device_id(),
+    };
+    let second = forge(&olga, alice, laundered, 43)?;
+    let (hop_bytes, oscar_bytes) = (hop.to_bytes(), oscar.identity().to_bytes());
+    let mut objects = vec![root.clone(), hop_bytes.clone(), oscar_bytes.clone()];
+    objects.sort();
+    let offer = Offer {
+        manifests: vec![manifest(
+            laundered.id,
+            vec![object_address(&hop_bytes)],
+            vec![object_address(&oscar_bytes)],
+        )],
+        objects,
+        signed: second,
+    };
+    let answer = deliver(&mut olga, alice, offer)?;
+    refused(&answer)?;
+    writeln!(out, "     olga → alice, shipping the whole lineage (oscar's hop and identity): signed refusal, reason LINEAGE —")?;
+    writeln!(
+        out,
+        "     alice checks every hop back to a source, whoever signed the last one"
+    )?;
+    if dev_or(alice, &token) != before {
+        return Err("alice was credited counterfeit value".into());
+    }
+    writeln!(
+        out,
+        "     alice still holds {before} CASH: nothing was credited\n"
+    )?;
+    Ok(())
+}
+
+/// `w`'s balance of `token`.
+fn dev_or(w: &Wallet, token: &TokenId) -> u128 {
+    w.balance(token).0
+}
+
 fn ok(r: &Report) -> Result<(), Error> {
     match &r.error {
         None => Ok(()),
@@ -401,11 +546,19 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
             writeln!(out, "     TRIPWIRE {:<6} holds a {}-byte proof: device {} signed two successors of head {} — verified from the bytes alone", w.name()?.unwrap_or_default(), bytes.len(), short(&what.device()), &head[..12])?;
         }
     }
+    for w in [&bob, &carol] {
+        let c = w.in_conflict(&id);
+        if c == Amount::ZERO {
+            return Err("the value from the parcel spent twice is not marked in conflict".into());
+        }
+        writeln!(out, "     {:<6} holds {c} CASH descending from the parcel mallory spent twice: its wallet never pays it on, and every wallet holding the proof refuses it", w.name()?.unwrap_or_default())?;
+    }
     let (rm, _, _) = over_tcp(&mut mallory, &mut bob, &[1], None, T)?;
     match &rm.error {
         Some(e) => writeln!(out, "     mallory tries to pay bob again: {e}\n")?,
         None => return Err("the equivocator was not refused".into()),
     }
+    counterfeit_scene(out, dir, suite, &policy, &mut alice)?;
 
     writeln!(out, "8. Storage nodes: six embedded nodes start in this process (a redb file each, HTTP on loopback).")?;
     let (_rt, urls) = start_nodes(dir, 6)?;

@@ -22,7 +22,7 @@ use dsm_core::parcel::{
     ParcelStatement, RootFacts, RootVerifier,
 };
 use dsm_core::tags::Tag;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Instant;
 
 type Error = Box<dyn std::error::Error>;
@@ -445,7 +445,7 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
         hops,
         signers: devs.iter().map(|d| d.1.clone()).collect(),
     };
-    let cache: HashMap<ParcelId, Parcel> = HashMap::new();
+    let cache = dsm_core::parcel::ParcelKnowledge::new();
     let start = Instant::now();
     let v = verify_lineage(&lineage, &cur.id, None, &mut Roots, &cache)?;
     let check = start.elapsed().as_secs_f64() / len as f64;

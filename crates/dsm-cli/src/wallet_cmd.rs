@@ -391,12 +391,12 @@ pub fn contact_list(ctx: &Ctx) -> Res {
 /// `dsm balance`.
 pub fn balance(ctx: &Ctx) -> Res {
     let w = ctx.open()?;
-    let rows: Vec<(String, Amount)> = w
+    let rows: Vec<(String, Amount, Amount)> = w
         .head()
         .balances
         .entries()
         .iter()
-        .map(|b| (token_name(&w, &b.token), b.amount))
+        .map(|b| (token_name(&w, &b.token), b.amount, w.in_conflict(&b.token)))
         .collect();
     let pending = w.pending()?;
     let in_flight: Vec<(String, String, Amount)> = pending
@@ -414,8 +414,11 @@ pub fn balance(ctx: &Ctx) -> Res {
             if rows.is_empty() {
                 writeln!(o, "no balance yet")?;
             }
-            for (t, a) in &rows {
+            for (t, a, c) in &rows {
                 writeln!(o, "{:>24} {t}", a.to_string())?;
+                if *c > Amount::ZERO {
+                    writeln!(o, "{:>24} {t} of it descends from a parcel spent twice: wallets holding the proof refuse it, so it is never used to pay (`dsm evidence`)", c.to_string())?;
+                }
             }
             for (peer, t, a) in &in_flight {
                 writeln!(o, "{:>24} {t} in flight to {peer} (debited; completes at your next session with them)", a.to_string())?;
@@ -423,7 +426,7 @@ pub fn balance(ctx: &Ctx) -> Res {
             Ok(())
         },
         json!({
-            "balances": rows.iter().map(|(t, a)| json!({"token": t, "amount": a.0.to_string()})).collect::<Vec<_>>(),
+            "balances": rows.iter().map(|(t, a, c)| json!({"token": t, "amount": a.0.to_string(), "in_conflict": c.0.to_string()})).collect::<Vec<_>>(),
             "in_flight": in_flight.iter().map(|(p, t, a)| json!({"to": p, "token": t, "amount": a.0.to_string()})).collect::<Vec<_>>(),
             "height": w.head().height,
         }),
@@ -608,12 +611,20 @@ pub fn evidence(ctx: &Ctx, export: Option<PathBuf>, import: Option<PathBuf>) -> 
             Equivocation::HeadFork { .. } => "signed two successors of one head",
             Equivocation::TipFork { .. } => "consumed one relationship tip twice",
             Equivocation::AcceptedAndRefused { .. } => "both accepted and refused one transfer",
+            Equivocation::ParcelFork { .. } => "spent one parcel twice",
         };
         let d = what.device().digest().to_hex();
         let mut path = None;
         if let Some(dir) = &export {
             std::fs::create_dir_all(dir)?;
-            let f = dir.join(format!("{}.evidence", short(&d)));
+            // One file per proof: a device may have spent several parcels twice.
+            let name = match what {
+                Equivocation::ParcelFork { parcel, .. } => {
+                    format!("{}-{}", short(&d), short(&parcel.0.to_hex()))
+                }
+                _ => short(&d).to_string(),
+            };
+            let f = dir.join(format!("{name}.evidence"));
             std::fs::write(&f, p.to_bytes())?;
             path = Some(f);
         }

@@ -565,6 +565,18 @@ fn demo_tells_the_whole_story_and_adds_up() {
         ))
         .stdout(predicate::str::contains("TRIPWIRE bob"))
         .stdout(predicate::str::contains("TRIPWIRE carol"))
+        .stdout(predicate::str::contains(
+            "bob    holds 100 CASH descending from the parcel mallory spent twice",
+        ))
+        .stdout(predicate::str::contains(
+            "oscar → alice: signed refusal, reason LINEAGE",
+        ))
+        .stdout(predicate::str::contains(
+            "olga → alice, shipping the whole lineage (oscar's hop and identity): signed refusal, reason LINEAGE",
+        ))
+        .stdout(predicate::str::contains(
+            "nothing was credited",
+        ))
         .stdout(
             predicate::str::contains("known equivocator")
                 .or(predicate::str::contains("refused this device")),
@@ -787,8 +799,9 @@ fn card_of(home: &Path) -> String {
 }
 
 /// The cloning attack through the real binary: a copied wallet directory pays a second
-/// payee from the same head; when the payees meet, both hold the proof, export it, a third
-/// wallet imports it, and the cheater is refused.
+/// payee from the same head; when the payees meet, both hold the proof, and what each holds
+/// descends from the parcel spent twice, so neither wallet pays it on; they export the
+/// proof, a third wallet imports it, and the cheater is refused.
 #[test]
 fn cloned_wallet_double_spend_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
@@ -827,7 +840,24 @@ fn cloned_wallet_double_spend_through_the_cli() {
     };
     assert!(pay(&mallory, &bob, "bob", "100").status.success());
     assert!(pay(&clone, &carol, "carol", "100").status.success());
-    assert!(pay(&bob, &carol, "carol", "1").status.success());
+    // Bob's only CASH is mallory's: when he meets carol their hellos reveal the fork, and
+    // carol refuses what descends from the parcel spent twice (a signed LINEAGE refusal).
+    let meet = pay(&bob, &carol, "carol", "1");
+    assert_eq!(
+        meet.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&meet.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&meet.stderr).contains("spent twice"),
+        "{}",
+        String::from_utf8_lossy(&meet.stderr)
+    );
+    for w in [&bob, &carol] {
+        let b = json(dsm(w).arg("balance"));
+        assert_eq!(b["balances"][0]["in_conflict"], "100", "{b}");
+    }
     let ev = dir.path().join("evidence");
     let listed = stdout(dsm(&bob).args(["evidence", "--export"]).arg(&ev));
     assert!(

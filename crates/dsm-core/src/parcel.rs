@@ -20,7 +20,7 @@ use crate::crypto::{CryptoError, Signature};
 use crate::hash::{digest_newtype, tagged_hash, Digest};
 use crate::identity::{DeviceId, DeviceIdentity};
 use crate::tags::Tag;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use thiserror::Error;
 
 digest_newtype!(
@@ -398,17 +398,117 @@ pub struct Lineage {
     pub signers: Vec<DeviceIdentity>,
 }
 
-/// Parcels a verifier already checked: id → (token, amount, holder). It records lineage
-/// validity only (the stateless checks of [`verify_lineage`]), never spent-ness, so a
-/// cached answer is the answer a cold check would give.
+/// What a verifier knows about parcels: those whose lineage it already checked
+/// (id → token, amount, holder), and the parcels proven consumed twice by their holder.
+/// The verified part records lineage validity only (the stateless checks of
+/// [`verify_lineage`]), never spent-ness, so a cached answer is the answer a cold check
+/// would give. No defaults: an implementation must say what it knows about conflicts.
 pub trait ParcelCache {
     /// The verified parcel with this id, if cached.
     fn verified(&self, id: &ParcelId) -> Option<Parcel>;
+    /// Whether `holder` is proven to have consumed `parcel` in two different statements
+    /// (a [`ParcelFork`], PROTOCOL.md §5.6). Keyed by the holder too, so evidence about a
+    /// device that never held the parcel cannot taint it.
+    fn in_conflict(&self, parcel: &ParcelId, holder: &DeviceId) -> bool;
 }
 
-impl ParcelCache for HashMap<ParcelId, Parcel> {
+/// A verified parcel and the parcel it descends from (`None` for a root).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnownParcel {
+    /// The parcel.
+    pub parcel: Parcel,
+    /// The parcel its hop consumed on the line, `None` for a root.
+    pub parent: Option<ParcelId>,
+}
+
+/// The one [`ParcelCache`]: verified parcels with their parents, and known conflicts.
+/// Learning a conflict forgets every cached descendant of the parcel in conflict, so that
+/// a warm check never starts past it (PROTOCOL.md §5.6, "Parcel forks").
+#[derive(Clone, Debug, Default)]
+pub struct ParcelKnowledge {
+    verified: HashMap<ParcelId, KnownParcel>,
+    conflicts: HashSet<(ParcelId, DeviceId)>,
+}
+
+impl ParcelKnowledge {
+    /// An empty cache that knows no conflicts.
+    pub fn new() -> ParcelKnowledge {
+        ParcelKnowledge::default()
+    }
+
+    /// Adds a verified parcel (as loaded from storage).
+    pub fn insert(&mut self, k: KnownParcel) {
+        self.verified.insert(k.parcel.id, k);
+    }
+
+    /// Whether the parcel is cached.
+    pub fn contains(&self, id: &ParcelId) -> bool {
+        self.verified.contains_key(id)
+    }
+
+    /// The number of cached parcels.
+    pub fn len(&self) -> usize {
+        self.verified.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.verified.is_empty()
+    }
+
+    /// The parcels of a verified line that are not cached yet, with their parents (what to
+    /// add, and persist, once the lineage's credit commits).
+    pub fn new_on(&self, lineage: &VerifiedLineage) -> Vec<KnownParcel> {
+        let line = lineage.line();
+        line.iter()
+            .enumerate()
+            .filter(|(_, p)| !self.verified.contains_key(&p.id))
+            .map(|(i, p)| KnownParcel {
+                parcel: *p,
+                parent: i.checked_sub(1).map(|j| line[j].id),
+            })
+            .collect()
+    }
+
+    /// Records that `holder` consumed `parcel` twice (after checking the evidence) and
+    /// forgets every cached parcel descending from it, when the cache has it held by
+    /// `holder`. Returns the forgotten ids (to delete from storage).
+    pub fn add_conflict(&mut self, parcel: ParcelId, holder: DeviceId) -> Vec<ParcelId> {
+        self.conflicts.insert((parcel, holder));
+        match self.verified.get(&parcel) {
+            Some(k) if k.parcel.holder == holder => {}
+            _ => return Vec::new(),
+        }
+        let mut children: HashMap<ParcelId, Vec<ParcelId>> = HashMap::new();
+        for k in self.verified.values() {
+            if let Some(p) = k.parent {
+                children.entry(p).or_default().push(k.parcel.id);
+            }
+        }
+        // The parcel itself stays (its lineage is valid); what it was consumed into goes.
+        let mut gone = Vec::new();
+        let mut todo = children.remove(&parcel).unwrap_or_default();
+        while let Some(id) = todo.pop() {
+            if self.verified.remove(&id).is_some() {
+                gone.push(id);
+                todo.extend(children.remove(&id).unwrap_or_default());
+            }
+        }
+        gone
+    }
+
+    /// Every known conflict: (parcel, holder).
+    pub fn conflicts(&self) -> impl Iterator<Item = &(ParcelId, DeviceId)> {
+        self.conflicts.iter()
+    }
+}
+
+impl ParcelCache for ParcelKnowledge {
     fn verified(&self, id: &ParcelId) -> Option<Parcel> {
-        self.get(id).copied()
+        self.verified.get(id).map(|k| k.parcel)
+    }
+    fn in_conflict(&self, parcel: &ParcelId, holder: &DeviceId) -> bool {
+        self.conflicts.contains(&(*parcel, *holder))
     }
 }
 
@@ -491,6 +591,15 @@ pub enum LineageError {
     /// The parcel is not held by the device that spends it.
     #[error("the parcel is held by another device than the one spending it")]
     NotHeldBy,
+    /// The hop consumes a parcel its signer is proven to have consumed in another
+    /// statement too (a parcel fork): its outputs and everything after are refused.
+    #[error("hop {hop}: consumes parcel {parcel}, which its holder spent twice")]
+    InConflict {
+        /// The hop.
+        hop: usize,
+        /// The parcel consumed twice.
+        parcel: ParcelId,
+    },
 }
 
 /// Checks the lineage of parcel `target`: the start (a root the [`RootVerifier`] accepts,
@@ -501,8 +610,12 @@ pub enum LineageError {
 /// (the device spending it; a root without hops is judged for that device).
 /// Cheap checks precede each signature.
 ///
-/// Not checked here: whether any parcel on the line was consumed twice (parcel forks and
-/// settlement, PROTOCOL.md §5.6) and the token's transfer rules (the token layer's).
+/// Before any of that, every hop shipped is looked up in `cache`'s known conflicts: a
+/// hop that consumes a parcel its signer is proven to have consumed twice is refused
+/// ([`LineageError::InConflict`]), so a parcel in conflict and everything descending from it
+/// fail. Not checked here: whether a parcel on the line was consumed twice without the
+/// verifier knowing (settlement, PROTOCOL.md §5.6) and the token's transfer rules (the
+/// token layer's).
 pub fn verify_lineage(
     lineage: &Lineage,
     target: &ParcelId,
@@ -511,8 +624,17 @@ pub fn verify_lineage(
     cache: &dyn ParcelCache,
 ) -> Result<VerifiedLineage, LineageError> {
     let v = verify_line(lineage, target, holder, roots, cache)?;
-    if holder.is_some_and(|h| *h != v.parcel.holder) {
-        return Err(LineageError::NotHeldBy);
+    if let Some(h) = holder {
+        if *h != v.parcel.holder {
+            return Err(LineageError::NotHeldBy);
+        }
+        // The spender is spending it again after being proven to have spent it twice.
+        if cache.in_conflict(target, h) {
+            return Err(LineageError::InConflict {
+                hop: lineage.hops.len(),
+                parcel: *target,
+            });
+        }
     }
     Ok(v)
 }
@@ -524,9 +646,19 @@ fn verify_line(
     roots: &mut dyn RootVerifier,
     cache: &dyn ParcelCache,
 ) -> Result<VerifiedLineage, LineageError> {
-    // Check only from the newest ancestor the cache holds (finding it costs hashes only):
-    // the cache holds verified parcels and nothing else, so the answer is a cold check's.
     let hops = &lineage.hops;
+    for (hop, h) in hops.iter().enumerate() {
+        let s = &h.statement;
+        if let Some(parcel) = s.inputs.iter().find(|i| cache.in_conflict(i, &s.holder)) {
+            return Err(LineageError::InConflict {
+                hop,
+                parcel: *parcel,
+            });
+        }
+    }
+    // Check only from the newest ancestor the cache holds (finding it costs hashes only):
+    // the cache holds verified parcels and nothing else, and never a descendant of a known
+    // conflict, so the answer is a cold check's.
     for k in (0..hops.len()).rev() {
         let commit = hops[k].commit();
         let after = (0..hops[k].statement.outputs.len())

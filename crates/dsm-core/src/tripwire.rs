@@ -1,15 +1,19 @@
 //! Tripwire: self-contained, transferable proofs of equivocation.
 //!
-//! A device equivocates when it signs two different successors of one of its heads, or
-//! consumes one relationship tip into two different children. Either pair of signed
-//! statements is an [`EquivocationProof`] that anyone can check from its bytes alone;
-//! a verifier holding one refuses the device forever ([`crate::receipt::ChainView::is_equivocator`]).
+//! A device equivocates when it signs two different successors of one of its heads,
+//! consumes one relationship tip into two different children, or consumes one parcel in two
+//! different statements (even in a linear chain). Any such pair of signed statements is an
+//! [`EquivocationProof`] that anyone can check from its bytes alone; a verifier holding one
+//! refuses the device forever ([`crate::receipt::ChainView::is_equivocator`]) and refuses
+//! the parcels it proves consumed twice, with everything descending from them
+//! ([`EquivocationProof::conflicted_parcels`], PROTOCOL.md §5.6 and §9).
 
 use crate::chain::{HeadDigest, RelationshipKey, TipDigest};
 use crate::codec::{Canonical, DecodeError, Reader, Writer};
 use crate::crypto::CryptoError;
 use crate::hash::{tagged_hash, Digest};
 use crate::identity::{DeviceId, DeviceIdentity};
+use crate::parcel::{Hop, ParcelFork, ParcelForkError, ParcelId};
 use crate::receipt::{SignedAcceptance, SignedProposal, SignedRefusal, MAX_RECEIPT_LEN};
 use crate::tags::Tag;
 use thiserror::Error;
@@ -87,6 +91,16 @@ impl Statement {
         }
     }
 
+    /// The parcel hop the statement signs (proposals and refusals; an acceptance consumes
+    /// no parcel).
+    pub fn hop(&self) -> Option<Hop> {
+        match self {
+            Statement::Proposal(p) => Some(p.hop()),
+            Statement::Refusal(x) => Some(x.hop()),
+            Statement::Acceptance(_) => None,
+        }
+    }
+
     /// The proposal a receiver's statement answers (acceptances and refusals).
     pub fn answered_proposal(&self) -> Option<Digest> {
         match self {
@@ -118,12 +132,18 @@ impl Statement {
     }
 }
 
-/// Two conflicting statements signed by one device. Canonical form orders them by
-/// [`Statement::digest`], so one conflict has one encoding.
+/// Two conflicting statements signed by one device: two transfer statements (canonical
+/// form orders them by [`Statement::digest`]), or a [`ParcelFork`] of two parcel hops. One
+/// conflict has one encoding.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EquivocationProof {
-    first: Statement,
-    second: Statement,
+    kind: ProofKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ProofKind {
+    Statements(Box<(Statement, Statement)>),
+    Parcel(Box<ParcelFork>),
 }
 
 /// Why an equivocation proof was refused, or could not be built.
@@ -150,6 +170,9 @@ pub enum TripwireError {
     /// The statements are both valid but do not conflict.
     #[error("the statements do not conflict")]
     NotConflicting,
+    /// A parcel fork does not verify.
+    #[error("parcel fork refused: {0}")]
+    ParcelFork(ParcelForkError),
 }
 
 /// What an equivocation proof proves.
@@ -178,6 +201,14 @@ pub enum Equivocation {
         /// The tip consumed twice.
         parent: TipDigest,
     },
+    /// One parcel consumed in two different statements (by its holder, when the parcel's
+    /// lineage names it holder).
+    ParcelFork {
+        /// The equivocating device.
+        device: DeviceId,
+        /// The (smallest) parcel consumed twice.
+        parcel: ParcelId,
+    },
 }
 
 impl Equivocation {
@@ -186,7 +217,8 @@ impl Equivocation {
         match self {
             Equivocation::HeadFork { device, .. }
             | Equivocation::TipFork { device, .. }
-            | Equivocation::AcceptedAndRefused { device, .. } => *device,
+            | Equivocation::AcceptedAndRefused { device, .. }
+            | Equivocation::ParcelFork { device, .. } => *device,
         }
     }
 }
@@ -202,66 +234,68 @@ impl EquivocationProof {
         } else {
             (b, a)
         };
-        let proof = EquivocationProof { first, second };
+        let proof = EquivocationProof {
+            kind: ProofKind::Statements(Box::new((first, second))),
+        };
         let what = proof.verify()?;
         Ok((proof, what))
     }
 
-    /// The two statements, in canonical order.
-    pub fn statements(&self) -> (&Statement, &Statement) {
-        (&self.first, &self.second)
+    /// Wraps parcel-fork evidence and verifies it.
+    pub fn parcel_fork(
+        fork: ParcelFork,
+    ) -> Result<(EquivocationProof, Equivocation), TripwireError> {
+        let proof = EquivocationProof {
+            kind: ProofKind::Parcel(Box::new(fork)),
+        };
+        let what = proof.verify()?;
+        Ok((proof, what))
+    }
+
+    /// The two transfer statements, in canonical order (`None` for a parcel fork).
+    pub fn statements(&self) -> Option<(&Statement, &Statement)> {
+        match &self.kind {
+            ProofKind::Statements(b) => Some((&b.0, &b.1)),
+            ProofKind::Parcel(_) => None,
+        }
+    }
+
+    /// The parcel fork (`None` for a proof of two transfer statements).
+    pub fn as_parcel_fork(&self) -> Option<&ParcelFork> {
+        match &self.kind {
+            ProofKind::Parcel(f) => Some(f),
+            ProofKind::Statements(_) => None,
+        }
+    }
+
+    /// The parcels the proof shows its device consumed in both statements, ascending: what
+    /// a verifier refuses from now on, with every parcel descending from them, when the
+    /// device held them (PROTOCOL.md §5.6, "Parcel forks"). Call on a verified proof.
+    pub fn conflicted_parcels(&self) -> Vec<ParcelId> {
+        let (a, b) = match &self.kind {
+            ProofKind::Parcel(f) => (f.first.statement.clone(), f.second.statement.clone()),
+            ProofKind::Statements(s) => match (s.0.hop(), s.1.hop()) {
+                (Some(a), Some(b)) if a.commit() != b.commit() => (a.statement, b.statement),
+                _ => return Vec::new(),
+            },
+        };
+        a.inputs
+            .iter()
+            .filter(|i| b.inputs.binary_search(i).is_ok())
+            .copied()
+            .collect()
     }
 
     /// Checks the proof from its contents alone: one signer (device id derived from each
     /// statement's identity and matching its head), two valid signatures, and a conflict.
     pub fn verify(&self) -> Result<Equivocation, TripwireError> {
-        let (d1, d2) = (self.first.digest(), self.second.digest());
-        if d1 == d2 {
-            return Err(TripwireError::Identical);
-        }
-        let device = self.first.signer().device_id();
-        for s in [&self.first, &self.second] {
-            let (head_device, _, _) = s.head_transition();
-            if s.signer().device_id() != device || head_device != device {
-                return Err(TripwireError::DifferentSigners);
+        match &self.kind {
+            ProofKind::Statements(s) => verify_statements(&s.0, &s.1),
+            ProofKind::Parcel(f) => {
+                let (device, parcel) = f.verify().map_err(TripwireError::ParcelFork)?;
+                Ok(Equivocation::ParcelFork { device, parcel })
             }
         }
-        for (index, s) in [&self.first, &self.second].into_iter().enumerate() {
-            s.verify_signature()
-                .map_err(|error| TripwireError::Signature { index, error })?;
-        }
-        let (_, p1, c1) = self.first.head_transition();
-        let (_, p2, c2) = self.second.head_transition();
-        if p1 == p2 && c1 != c2 {
-            return Ok(Equivocation::HeadFork { device, parent: p1 });
-        }
-        if let (Statement::Acceptance(_), Statement::Refusal(_))
-        | (Statement::Refusal(_), Statement::Acceptance(_)) = (&self.first, &self.second)
-        {
-            if let (Some(a), Some(b)) = (
-                self.first.answered_proposal(),
-                self.second.answered_proposal(),
-            ) {
-                if a == b {
-                    return Ok(Equivocation::AcceptedAndRefused {
-                        device,
-                        proposal: a,
-                    });
-                }
-            }
-        }
-        if let (Some((r1, t1, k1)), Some((r2, t2, k2))) =
-            (self.first.tip_transition(), self.second.tip_transition())
-        {
-            if r1 == r2 && t1 == t2 && k1 != k2 {
-                return Ok(Equivocation::TipFork {
-                    device,
-                    relationship: r1,
-                    parent: t1,
-                });
-            }
-        }
-        Err(TripwireError::NotConflicting)
     }
 
     /// Strictly decodes and verifies a proof from bytes.
@@ -272,20 +306,102 @@ impl EquivocationProof {
     }
 }
 
+/// Two transfer statements by one device that conflict.
+fn verify_statements(first: &Statement, second: &Statement) -> Result<Equivocation, TripwireError> {
+    let (d1, d2) = (first.digest(), second.digest());
+    if d1 == d2 {
+        return Err(TripwireError::Identical);
+    }
+    let device = first.signer().device_id();
+    for s in [&first, &second] {
+        let (head_device, _, _) = s.head_transition();
+        if s.signer().device_id() != device || head_device != device {
+            return Err(TripwireError::DifferentSigners);
+        }
+    }
+    for (index, s) in [&first, &second].into_iter().enumerate() {
+        s.verify_signature()
+            .map_err(|error| TripwireError::Signature { index, error })?;
+    }
+    let (_, p1, c1) = first.head_transition();
+    let (_, p2, c2) = second.head_transition();
+    if p1 == p2 && c1 != c2 {
+        return Ok(Equivocation::HeadFork { device, parent: p1 });
+    }
+    if let (Statement::Acceptance(_), Statement::Refusal(_))
+    | (Statement::Refusal(_), Statement::Acceptance(_)) = (&first, &second)
+    {
+        if let (Some(a), Some(b)) = (first.answered_proposal(), second.answered_proposal()) {
+            if a == b {
+                return Ok(Equivocation::AcceptedAndRefused {
+                    device,
+                    proposal: a,
+                });
+            }
+        }
+    }
+    if let (Some((r1, t1, k1)), Some((r2, t2, k2))) =
+        (first.tip_transition(), second.tip_transition())
+    {
+        if r1 == r2 && t1 == t2 && k1 != k2 {
+            return Ok(Equivocation::TipFork {
+                device,
+                relationship: r1,
+                parent: t1,
+            });
+        }
+    }
+    // Two statements consuming one parcel, e.g. a parcel spent again in a later head.
+    if let (Some(a), Some(b)) = (first.hop(), second.hop()) {
+        if a.commit() != b.commit() {
+            let b_in = &b.statement.inputs;
+            if let Some(parcel) = a
+                .statement
+                .inputs
+                .iter()
+                .find(|i| b_in.binary_search(i).is_ok())
+            {
+                return Ok(Equivocation::ParcelFork {
+                    device,
+                    parcel: *parcel,
+                });
+            }
+        }
+    }
+    Err(TripwireError::NotConflicting)
+}
+
 impl Canonical for EquivocationProof {
     const MAX_ENCODED_LEN: usize = 2 * MAX_RECEIPT_LEN + 16;
     fn encode(&self, w: &mut Writer) {
-        w.message(1, &self.first);
-        w.message(2, &self.second);
+        match &self.kind {
+            ProofKind::Statements(s) => {
+                w.message(1, &s.0);
+                w.message(2, &s.1);
+            }
+            ProofKind::Parcel(f) => w.message(3, f.as_ref()),
+        }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let first: Statement = r.message(1)?;
-        let second: Statement = r.message(2)?;
-        if first.digest() >= second.digest() {
-            return Err(DecodeError::Invalid(
-                "statements must be in ascending digest order",
-            ));
-        }
-        Ok(EquivocationProof { first, second })
+        let first: Option<Statement> = r.optional_message(1)?;
+        let second: Option<Statement> = r.optional_message(2)?;
+        let fork: Option<ParcelFork> = r.optional_message(3)?;
+        let kind = match (first, second, fork) {
+            (Some(first), Some(second), None) => {
+                if first.digest() >= second.digest() {
+                    return Err(DecodeError::Invalid(
+                        "statements must be in ascending digest order",
+                    ));
+                }
+                ProofKind::Statements(Box::new((first, second)))
+            }
+            (None, None, Some(f)) => ProofKind::Parcel(Box::new(f)),
+            _ => {
+                return Err(DecodeError::Invalid(
+                    "a proof is two statements or one parcel fork",
+                ))
+            }
+        };
+        Ok(EquivocationProof { kind })
     }
 }

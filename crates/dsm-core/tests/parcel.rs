@@ -127,7 +127,13 @@ impl World {
             .unwrap()]
     }
     fn check(&self, l: &Lineage) -> Result<VerifiedLineage, LineageError> {
-        verify_lineage(l, &self.target(), None, &mut TestRoots, &HashMap::new())
+        verify_lineage(
+            l,
+            &self.target(),
+            None,
+            &mut TestRoots,
+            &ParcelKnowledge::new(),
+        )
     }
 }
 
@@ -148,7 +154,10 @@ fn a_lineage_verifies_from_its_root_and_from_a_cached_ancestor_alike() {
     assert_eq!(v.line()[0].id, w.root_id);
     assert_eq!(v.root_once_key(), Some(&Digest([9; 32])));
     // From the cache: the line up to b's parcel, then the last hop alone.
-    let cache: HashMap<ParcelId, Parcel> = v.line()[..2].iter().map(|p| (p.id, *p)).collect();
+    let mut cache = ParcelKnowledge::new();
+    for k in cache.new_on(&v).into_iter().take(2) {
+        cache.insert(k);
+    }
     let warm = Lineage {
         start: LineageStart::Verified(v.line()[1].id),
         hops: vec![w.hops[1].clone()],
@@ -159,7 +168,14 @@ fn a_lineage_verifies_from_its_root_and_from_a_cached_ancestor_alike() {
     assert_eq!(v2.root_once_key(), None);
     // The same warm lineage against a cold cache: refused, never trusted.
     assert_eq!(
-        verify_lineage(&warm, &w.target(), None, &mut TestRoots, &HashMap::new()).unwrap_err(),
+        verify_lineage(
+            &warm,
+            &w.target(),
+            None,
+            &mut TestRoots,
+            &ParcelKnowledge::new()
+        )
+        .unwrap_err(),
         LineageError::UnknownAncestor(v.line()[1].id)
     );
     // The root parcel itself: a lineage with no hops.
@@ -169,10 +185,16 @@ fn a_lineage_verifies_from_its_root_and_from_a_cached_ancestor_alike() {
         signers: vec![],
     };
     assert_eq!(
-        verify_lineage(&bare, &w.root_id, None, &mut TestRoots, &HashMap::new())
-            .unwrap()
-            .parcel()
-            .amount,
+        verify_lineage(
+            &bare,
+            &w.root_id,
+            None,
+            &mut TestRoots,
+            &ParcelKnowledge::new()
+        )
+        .unwrap()
+        .parcel()
+        .amount,
         Amount(100)
     );
 }
@@ -269,16 +291,22 @@ fn every_lineage_refusal_is_pinned() {
             &Digest([7; 32]).into_id(),
             None,
             &mut TestRoots,
-            &HashMap::new()
+            &ParcelKnowledge::new()
         )
         .unwrap_err(),
         LineageError::NoOutput { hop: 1 }
     );
     assert_eq!(
-        verify_lineage(&w.lineage(), &change, None, &mut TestRoots, &HashMap::new())
-            .unwrap()
-            .parcel()
-            .holder,
+        verify_lineage(
+            &w.lineage(),
+            &change,
+            None,
+            &mut TestRoots,
+            &ParcelKnowledge::new()
+        )
+        .unwrap()
+        .parcel()
+        .holder,
         w.b.id()
     );
     // A hop whose next holder received nothing from it.
@@ -358,6 +386,58 @@ fn the_statement_decoder_refuses_merging_repeats_and_zero_amounts() {
     );
 }
 
+/// A known parcel fork refuses the parcel in conflict and everything descending from it,
+/// cold or warm (the cache forgets the descendants); evidence naming a device that never
+/// held the parcel taints nothing.
+#[test]
+fn a_parcel_in_conflict_and_its_descendants_are_refused_cold_and_warm() {
+    let w = world();
+    let v = w.check(&w.lineage()).unwrap();
+    let mut known = ParcelKnowledge::new();
+    for k in known.new_on(&v) {
+        known.insert(k);
+    }
+    assert_eq!(known.len(), 3);
+    // Evidence that c (who never held the root) consumed the root twice: nothing changes.
+    assert!(known.add_conflict(w.root_id, w.c.id()).is_empty());
+    assert!(verify_lineage(&w.lineage(), &w.target(), None, &mut TestRoots, &known).is_ok());
+    // b's parcel is proven consumed twice by b: it stays known, its descendant goes.
+    let b_parcel = v.line()[1].id;
+    assert_eq!(known.add_conflict(b_parcel, w.b.id()), vec![w.target()]);
+    assert!(known.contains(&b_parcel) && !known.contains(&w.target()));
+    assert_eq!(
+        verify_lineage(&w.lineage(), &w.target(), None, &mut TestRoots, &known).unwrap_err(),
+        LineageError::InConflict {
+            hop: 1,
+            parcel: b_parcel
+        }
+    );
+    // A cold verifier that knows the conflict gives the same answer.
+    let mut cold = ParcelKnowledge::new();
+    cold.add_conflict(b_parcel, w.b.id());
+    assert_eq!(
+        verify_lineage(&w.lineage(), &w.target(), None, &mut TestRoots, &cold).unwrap_err(),
+        LineageError::InConflict {
+            hop: 1,
+            parcel: b_parcel
+        }
+    );
+    // b spending the parcel in conflict itself (the lineage ends at it).
+    let to_b = Lineage {
+        hops: w.hops[..1].to_vec(),
+        ..w.lineage()
+    };
+    assert_eq!(
+        verify_lineage(&to_b, &b_parcel, Some(&w.b.id()), &mut TestRoots, &cold).unwrap_err(),
+        LineageError::InConflict {
+            hop: 1,
+            parcel: b_parcel
+        }
+    );
+    // The root's line up to b is still good value for anyone else.
+    assert!(verify_lineage(&to_b, &b_parcel, None, &mut TestRoots, &cold).is_ok());
+}
+
 #[test]
 fn one_parcel_consumed_twice_by_one_device_is_evidence() {
     let w = world();
@@ -415,7 +495,14 @@ fn a_lineage_travels_as_a_manifest_and_objects() {
         x
     };
     assert_eq!(ids(&back.signers), ids(&l.signers));
-    assert!(verify_lineage(&back, &m.parcel, None, &mut TestRoots, &HashMap::new()).is_ok());
+    assert!(verify_lineage(
+        &back,
+        &m.parcel,
+        None,
+        &mut TestRoots,
+        &ParcelKnowledge::new()
+    )
+    .is_ok());
     // A missing object is named, so it can be asked for.
     let mut partial = store.clone();
     partial.remove(&m.hops[1]);

@@ -284,7 +284,7 @@ fn non_conflicts_and_forgeries_are_refused() {
         Statement::Proposal(y.signed.clone()),
     )
     .unwrap();
-    let (s1, s2) = proof.statements();
+    let (s1, s2) = proof.statements().unwrap();
     let mut w = dsm_core::codec::Writer::new();
     w.message(1, s2);
     w.message(2, s1);
@@ -302,4 +302,96 @@ fn non_conflicts_and_forgeries_are_refused() {
             "flip at {i} accepted"
         );
     }
+}
+
+/// A parcel spent again in a later head (the heads never fork) is evidence in both forms:
+/// as the two proposals, and as a parcel fork of their hops alone (which never shows heads
+/// or balances). Both name the parcel that the verifier refuses from then on; a proof holds
+/// exactly one form.
+#[test]
+fn a_parcel_spent_again_in_a_later_head_is_evidence_in_both_forms() {
+    let mut ctr = 0;
+    let mut a = Device::new(SuiteId::MlDsa65, 1);
+    let b = Device::new(SuiteId::MlDsa65, 2);
+    let c = Device::new(SuiteId::MlDsa65, 3);
+    a.fund(token(), 10);
+    let spent = common::inputs_of(&a.local(), token(), Amount(10));
+    let first = propose(
+        &a.local(),
+        &b.id(),
+        token(),
+        Amount(10),
+        &spent,
+        &rnd(&mut ctr),
+    )
+    .unwrap();
+    // A moves on (a later head with a balance again) and pays C from the same parcel.
+    a.head = first.child_head.clone();
+    let rel = first.signed.proposal.step.relationship;
+    a.tree.insert(*rel.as_bytes(), first.child_tip.0);
+    a.fund(token(), 10);
+    let mut again = spent.clone();
+    again[0].amount = Amount(10);
+    let second = propose(
+        &a.local(),
+        &c.id(),
+        token(),
+        Amount(10),
+        &again,
+        &rnd(&mut ctr),
+    )
+    .unwrap();
+    let (p1, p2) = (
+        Statement::Proposal(first.signed.clone()),
+        Statement::Proposal(second.signed.clone()),
+    );
+    let parcel = spent[0].id;
+    let (proof, what) = EquivocationProof::new(p1.clone(), p2.clone()).unwrap();
+    assert_eq!(
+        what,
+        Equivocation::ParcelFork {
+            device: a.id(),
+            parcel
+        }
+    );
+    assert_eq!(proof.conflicted_parcels(), vec![parcel]);
+    // The hops alone: the same conflict, without the heads.
+    let fork = dsm_core::parcel::ParcelFork::new(
+        a.identity.clone(),
+        first.signed.hop(),
+        second.signed.hop(),
+    )
+    .unwrap();
+    let (fproof, fwhat) = EquivocationProof::parcel_fork(fork.clone()).unwrap();
+    assert_eq!(fwhat, what);
+    assert_eq!(fproof.conflicted_parcels(), vec![parcel]);
+    assert_eq!(fproof.as_parcel_fork(), Some(&fork));
+    let (back, _) = EquivocationProof::verify_bytes(&fproof.to_bytes()).unwrap();
+    assert_eq!(back, fproof);
+    // Both forms in one proof, or neither: refused.
+    let mut w = dsm_core::codec::Writer::new();
+    let (s1, s2) = proof.statements().unwrap();
+    w.message(1, s1);
+    w.message(2, s2);
+    w.message(3, &fork);
+    assert!(EquivocationProof::from_bytes(&w.into_bytes()).is_err());
+    assert!(EquivocationProof::from_bytes(&[]).is_err());
+    // The same proposal signed twice (two signatures over one commit) is no conflict.
+    let mut resigned = first.signed.clone();
+    resigned.signature = a
+        .key
+        .sign(resigned.proposal.commit().as_bytes(), &[77; 32])
+        .unwrap();
+    assert_ne!(resigned, first.signed);
+    assert_eq!(
+        EquivocationProof::new(p1, Statement::Proposal(resigned)).unwrap_err(),
+        TripwireError::NotConflicting
+    );
+    // A forged second hop: refused with the fork's own error.
+    let mut forged = fork;
+    forged.second.signature = forged.first.signature.clone();
+    assert!(matches!(
+        EquivocationProof::parcel_fork(forged),
+        Err(TripwireError::ParcelFork(_))
+    ));
 }

@@ -278,6 +278,12 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             "dsm.v1.ParcelFork",
             &fork.to_bytes(),
         );
+        let (proof, _) = EquivocationProof::parcel_fork(fork).unwrap();
+        put(
+            &format!("{s}.parcel.fork_proof"),
+            "dsm.v1.EquivocationProof",
+            &proof.to_bytes(),
+        );
     }
     v
 }
@@ -331,5 +337,5 @@ fn file_vectors_decode_strictly_and_verify() {
             _ => {}
         }
     }
-    assert_eq!((receipts, proofs, forks), (2, 2, 2));
+    assert_eq!((receipts, proofs, forks), (2, 4, 2));
 }

@@ -13,7 +13,6 @@ use dsm_core::parcel::*;
 use dsm_token::authority::AuthorityError;
 use dsm_token::policy::{BurnRule, InitialAllocation};
 use dsm_token::source::{InitialClaim, Source, SourceProof, TokenError, TokenRules};
-use std::collections::HashMap;
 
 /// `from` consumes `input` into `outputs` (device, amount), signed.
 fn hop(from: &Device, input: ParcelId, outputs: &[(&Device, u128)], rest: u8) -> Hop {
@@ -71,7 +70,7 @@ fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
         &target,
         None,
         &mut rules,
-        &HashMap::new(),
+        &dsm_core::parcel::ParcelKnowledge::new(),
     )
     .unwrap();
     assert_eq!(
@@ -81,7 +80,14 @@ fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
     assert_eq!(v.root_once_key(), Some(&minted.once_key().unwrap()));
 
     let refused = |source: SourceProof, rules: &mut TokenRules| {
-        verify_lineage(&lineage(&source), &target, None, rules, &HashMap::new()).unwrap_err()
+        verify_lineage(
+            &lineage(&source),
+            &target,
+            None,
+            rules,
+            &dsm_core::parcel::ParcelKnowledge::new(),
+        )
+        .unwrap_err()
     };
     // A mint no issuer signed (alice signs as issuer 0).
     let forged = mint(&p, 0, 0, 1_000, &alice, &[(0, &alice), (1, &i1)], &mut c);
@@ -117,7 +123,7 @@ fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
         ..lineage(&minted)
     };
     assert!(matches!(
-        verify_lineage(&junk, &target, None, &mut rules, &HashMap::new()).unwrap_err(),
+        verify_lineage(&junk, &target, None, &mut rules, &dsm_core::parcel::ParcelKnowledge::new()).unwrap_err(),
         LineageError::Root(e) if e.contains("does not decode")
     ));
     // Another valid encoding of the same mint (issuers {1, 2}): another root id — so the
@@ -157,7 +163,14 @@ fn an_initial_line_is_a_root_of_its_own_device() {
         hops: vec![],
         signers: vec![],
     };
-    let v = verify_lineage(&bare, &root, None, &mut rules, &HashMap::new()).unwrap();
+    let v = verify_lineage(
+        &bare,
+        &root,
+        None,
+        &mut rules,
+        &dsm_core::parcel::ParcelKnowledge::new(),
+    )
+    .unwrap();
     assert_eq!(
         (v.parcel().holder, v.parcel().amount),
         (alice.id(), Amount(700))
@@ -170,7 +183,14 @@ fn an_initial_line_is_a_root_of_its_own_device() {
     };
     let target = output_to(&stolen.hops[0], &alice);
     assert_eq!(
-        verify_lineage(&stolen, &target, None, &mut rules, &HashMap::new()).unwrap_err(),
+        verify_lineage(
+            &stolen,
+            &target,
+            None,
+            &mut rules,
+            &dsm_core::parcel::ParcelKnowledge::new()
+        )
+        .unwrap_err(),
         LineageError::Root(TokenError::WrongTarget.to_string())
     );
     // A line the policy does not have.

@@ -308,9 +308,18 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
         .extend(std::mem::take(&mut report.backup.faults));
     for proof in wallet.evidence()? {
         if let Ok(what) = proof.verify() {
-            let mark = format!("evidence-published:{}", what.device().digest().to_hex());
+            // A node keeps the first proof per key: a parcel fork goes under the parcel's
+            // id, so that it spreads even when the device was convicted before.
+            let key = match what {
+                Equivocation::ParcelFork { parcel, .. } => *parcel.as_bytes(),
+                _ => *what.device().as_bytes(),
+            };
+            let mark = format!(
+                "evidence-published:{}",
+                dsm_core::hash::Digest(key).to_hex()
+            );
             if (wallet.counter(&mark)? as usize) < nodes.nodes().len() {
-                let n = nodes.publish_evidence(what.device().as_bytes(), &proof.to_bytes());
+                let n = nodes.publish_evidence(&key, &proof.to_bytes());
                 report.published += n;
                 wallet.set_counter(&mark, n as u64)?;
             }
@@ -335,11 +344,10 @@ fn pull_evidence(
             };
             for (_, _, bytes) in list {
                 match EquivocationProof::verify_bytes(&bytes) {
-                    Ok((_, what)) => {
-                        let device = what.device();
-                        if !wallet.is_equivocator(&device)? {
-                            wallet.import_evidence(&bytes)?;
-                            report.learned.push(device);
+                    Ok((proof, what)) => {
+                        // New when it convicts a device or puts a parcel in conflict.
+                        if wallet.record_evidence(&proof, &what)? {
+                            report.learned.push(what.device());
                         }
                     }
                     Err(e) => report.faults.push(NodeFault {

@@ -12,12 +12,15 @@ use dsm_core::chain::{Amount, DevGrant, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::hash::{object_address, Digest};
 use dsm_core::identity::DeviceId;
+use dsm_core::identity::DeviceIdentity;
 use dsm_core::parcel::{
-    root_id, verify_lineage, Hop, Lineage, LineageError, LineageManifest, ManifestError,
-    ManifestStart, Parcel, ParcelId, ParcelStatement, VerifiedLineage,
+    root_id, verify_lineage, Hop, KnownParcel, Lineage, LineageError, LineageManifest,
+    ManifestError, ManifestStart, Parcel, ParcelCache, ParcelFork, ParcelId, ParcelKnowledge,
+    ParcelStatement, VerifiedLineage,
 };
 use dsm_core::receipt::{Offer, SignedProposal, MAX_OFFER_LEN};
-use std::collections::{BTreeMap, HashMap};
+use dsm_core::tripwire::{Equivocation, EquivocationProof};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A parcel this device holds, with the manifest of its lineage.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,11 +52,15 @@ impl Held {
     }
 }
 
-/// The held set and the verified-parcel cache, mirrored in memory.
+/// The held set, the verified-parcel cache and the known parcel conflicts, mirrored in
+/// memory.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ParcelBook {
     pub held: BTreeMap<ParcelId, Held>,
-    pub cache: HashMap<ParcelId, Parcel>,
+    pub cache: ParcelKnowledge,
+    /// Held parcels whose lineage passes through a parcel in conflict: receivers that hold
+    /// the proof refuse them, so payments never choose them (derived, never stored).
+    pub tainted: BTreeSet<ParcelId>,
 }
 
 impl ParcelBook {
@@ -75,9 +82,51 @@ impl ParcelBook {
                 k.as_slice().try_into().map_err(|_| bad("cache key"))?,
             ));
             let p = decode_cached(id, &v).ok_or_else(|| bad("verified parcel"))?;
-            book.cache.insert(id, p);
+            book.cache.insert(p);
         }
+        for (k, _) in store.scan(Table::ParcelConflicts)? {
+            let (parcel, holder) = pair_key(&k).ok_or_else(|| bad("parcel conflict key"))?;
+            // The descendants were forgotten in the batch that stored the conflict.
+            book.cache.add_conflict(parcel, holder);
+        }
+        book.tainted = book.find_tainted(store)?;
         Ok(book)
+    }
+
+    /// The held parcels whose lineage has a hop consuming a parcel in conflict for its
+    /// signer (read from the stored hops; nothing to read while no conflict is known).
+    pub fn find_tainted(&self, store: &dyn Store) -> Result<BTreeSet<ParcelId>, WalletError> {
+        let mut out = BTreeSet::new();
+        if self.cache.conflicts().next().is_none() {
+            return Ok(out);
+        }
+        for (id, h) in &self.held {
+            if self.is_tainted(store, h)? {
+                out.insert(*id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a held parcel's lineage has a hop consuming a parcel in conflict.
+    fn is_tainted(&self, store: &dyn Store, h: &Held) -> Result<bool, WalletError> {
+        if self.cache.conflicts().next().is_none() {
+            return Ok(false);
+        }
+        for a in &h.manifest.hops {
+            let Some(bytes) = store.get(Table::Objects, a.as_bytes())? else {
+                continue;
+            };
+            let hop = Hop::from_bytes(&bytes).map_err(|_| bad("lineage hop"))?;
+            let s = &hop.statement;
+            if s.inputs
+                .iter()
+                .any(|i| self.cache.in_conflict(i, &s.holder))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The per-token sums of the held set.
@@ -106,7 +155,7 @@ impl ParcelBook {
         let mut mine: Vec<(&ParcelId, &Held)> = self
             .held
             .iter()
-            .filter(|(_, h)| h.token == *token)
+            .filter(|(id, h)| h.token == *token && !self.tainted.contains(id))
             .collect();
         mine.sort_by(|a, b| b.1.amount.cmp(&a.1.amount).then(a.0.cmp(b.0)));
         let mut chosen = Vec::new();
@@ -126,6 +175,19 @@ impl ParcelBook {
             });
         }
         if sum < amount {
+            let tainted = self
+                .held
+                .iter()
+                .filter(|(id, h)| h.token == *token && self.tainted.contains(id))
+                .fold(Amount::ZERO, |a, (_, h)| {
+                    a.checked_add(h.amount).unwrap_or(a)
+                });
+            if tainted > Amount::ZERO {
+                return Err(WalletError::Parcels(format!(
+                    "only {sum} can be paid: {tainted} more descends from a parcel its holder \
+                     spent twice, which every wallet holding the proof refuses (`dsm evidence`)"
+                )));
+            }
             return Err(WalletError::Parcels(format!(
                 "the parcels held add up to {sum}, less than {amount}"
             )));
@@ -146,23 +208,48 @@ fn bad(what: &'static str) -> WalletError {
     }
 }
 
-fn decode_cached(id: ParcelId, v: &[u8]) -> Option<Parcel> {
-    Some(Parcel {
-        id,
-        token: TokenId(Digest(v.get(..32)?.try_into().ok()?)),
-        amount: Amount(u128::from_be_bytes(v.get(32..48)?.try_into().ok()?)),
-        holder: DeviceId(Digest(v.get(48..80)?.try_into().ok()?)),
+fn decode_cached(id: ParcelId, v: &[u8]) -> Option<KnownParcel> {
+    let parent = match v.len() {
+        80 => None,
+        112 => Some(ParcelId(Digest(v.get(80..112)?.try_into().ok()?))),
+        _ => return None,
+    };
+    Some(KnownParcel {
+        parcel: Parcel {
+            id,
+            token: TokenId(Digest(v.get(..32)?.try_into().ok()?)),
+            amount: Amount(u128::from_be_bytes(v.get(32..48)?.try_into().ok()?)),
+            holder: DeviceId(Digest(v.get(48..80)?.try_into().ok()?)),
+        },
+        parent,
     })
-    .filter(|_| v.len() == 80)
 }
 
-fn encode_cached(p: &Parcel) -> Vec<u8> {
-    [
+fn encode_cached(k: &KnownParcel) -> Vec<u8> {
+    let p = &k.parcel;
+    let mut v = [
         p.token.as_bytes().as_slice(),
         &p.amount.0.to_be_bytes(),
         p.holder.as_bytes(),
     ]
-    .concat()
+    .concat();
+    if let Some(parent) = k.parent {
+        v.extend_from_slice(parent.as_bytes());
+    }
+    v
+}
+
+/// `parcel ‖ holder`: the key of `ParcelSpends` and `ParcelConflicts`.
+fn pair(parcel: &ParcelId, holder: &DeviceId) -> Vec<u8> {
+    [parcel.as_bytes().as_slice(), holder.as_bytes()].concat()
+}
+
+fn pair_key(k: &[u8]) -> Option<(ParcelId, DeviceId)> {
+    Some((
+        ParcelId(Digest(k.get(..32)?.try_into().ok()?)),
+        DeviceId(Digest(k.get(32..64)?.try_into().ok()?)),
+    ))
+    .filter(|_| k.len() == 64)
 }
 
 /// A change to the held set and the cache, written into a batch first and applied to
@@ -171,7 +258,7 @@ fn encode_cached(p: &Parcel) -> Vec<u8> {
 pub(crate) struct BookChange {
     add: Vec<(ParcelId, Held)>,
     remove: Vec<ParcelId>,
-    cache: Vec<Parcel>,
+    cache: Vec<KnownParcel>,
 }
 
 impl BookChange {
@@ -187,18 +274,18 @@ impl BookChange {
         self.add.push((id, held));
     }
 
-    fn cache(&mut self, b: &mut Batch, p: Parcel) {
+    fn cache(&mut self, b: &mut Batch, k: KnownParcel) {
         b.put(
             Table::VerifiedParcels,
-            p.id.as_bytes().to_vec(),
-            encode_cached(&p),
+            k.parcel.id.as_bytes().to_vec(),
+            encode_cached(&k),
         );
-        self.cache.push(p);
+        self.cache.push(k);
     }
 }
 
 /// Puts an object and returns its address.
-fn put_object(b: &mut Batch, bytes: Vec<u8>) -> Digest {
+pub(crate) fn put_object(b: &mut Batch, bytes: Vec<u8>) -> Digest {
     let a = object_address(&bytes);
     b.put(Table::Objects, a.as_bytes().to_vec(), bytes);
     a
@@ -257,14 +344,26 @@ impl Wallet {
 
     /// Applies a committed change to memory.
     pub(crate) fn apply_book(&mut self, c: BookChange) {
-        for id in c.remove {
-            self.book.held.remove(&id);
+        for id in &c.remove {
+            self.book.held.remove(id);
+        }
+        for id in &c.remove {
+            self.book.tainted.remove(id);
         }
         for (id, h) in c.add {
+            // A parcel released from a proposal made before a conflict was learned may
+            // descend from it; a store failure here counts as tainted (never chosen).
+            if self
+                .book
+                .is_tainted(self.store.as_ref(), &h)
+                .unwrap_or(true)
+            {
+                self.book.tainted.insert(id);
+            }
             self.book.held.insert(id, h);
         }
-        for p in c.cache {
-            self.book.cache.insert(p.id, p);
+        for k in c.cache {
+            self.book.cache.insert(k);
         }
     }
 
@@ -289,11 +388,14 @@ impl Wallet {
         };
         c.cache(
             b,
-            Parcel {
-                id,
-                token,
-                amount,
-                holder: self.device_id(),
+            KnownParcel {
+                parcel: Parcel {
+                    id,
+                    token,
+                    amount,
+                    holder: self.device_id(),
+                },
+                parent: None,
             },
         );
         c.hold(
@@ -361,6 +463,7 @@ impl Wallet {
         let mut c = BookChange::default();
         let me = self.device_id();
         let hop_addr = put_object(b, hop.to_bytes());
+        self.index_spends(b, hop, &hop_addr)?;
         let me_addr = put_object(b, self.identity.to_bytes());
         let ids = hop.output_ids();
         for (j, input) in hop.statement.inputs.iter().enumerate() {
@@ -539,15 +642,35 @@ impl Wallet {
         if !missing.is_empty() {
             return Ok(Err(LineageProblem::Missing(missing)));
         }
-        let mut out = Vec::with_capacity(offer.manifests.len());
+        let mut lineages = Vec::with_capacity(offer.manifests.len());
         for m in &offer.manifests {
-            let lineage = match Lineage::from_objects(m, &objects) {
-                Ok(l) => l,
+            match Lineage::from_objects(m, &objects) {
+                Ok(l) => lineages.push(l),
                 Err(e) => return Ok(Err(LineageProblem::Unreadable(m.parcel, e))),
-            };
+            }
+        }
+        // Every hop shipped, and the offer's own, against the statements seen before: a
+        // parcel its holder consumed in another statement is evidence, recorded now, and
+        // the lineage check below then refuses it and what descends from it.
+        let own = offer.signed.hop();
+        let mut hops: Vec<(&Hop, &DeviceIdentity)> = vec![(&own, &offer.signed.proposal.sender)];
+        for l in &lineages {
+            for h in &l.hops {
+                if let Some(id) = l
+                    .signers
+                    .iter()
+                    .find(|i| i.device_id() == h.statement.holder)
+                {
+                    hops.push((h, id));
+                }
+            }
+        }
+        self.detect_parcel_forks(&hops)?;
+        let mut out = Vec::with_capacity(offer.manifests.len());
+        for (m, lineage) in offer.manifests.iter().zip(&lineages) {
             let sender = offer.signed.proposal.step.sender;
             match verify_lineage(
-                &lineage,
+                lineage,
                 &m.parcel,
                 Some(&sender),
                 &mut self.rules,
@@ -576,7 +699,15 @@ impl Wallet {
         let hop = offer.signed.hop();
         let ids = hop.output_ids();
         let hop_addr = put_object(b, hop.to_bytes());
+        self.index_spends(b, &hop, &hop_addr)?;
         let sender_addr = put_object(b, p.sender.to_bytes());
+        for m in &offer.manifests {
+            for a in &m.hops {
+                if let Some(h) = objects.get(a).and_then(|o| Hop::from_bytes(o).ok()) {
+                    self.index_spends(b, &h, a)?;
+                }
+            }
+        }
         for (j, (m, l)) in offer.manifests.iter().zip(lineages).enumerate() {
             let mut mine = p
                 .parcels
@@ -604,10 +735,8 @@ impl Wallet {
                     },
                 );
             }
-            for q in l.line() {
-                if !self.book.cache.contains_key(&q.id) {
-                    c.cache(b, *q);
-                }
+            for k in self.book.cache.new_on(l) {
+                c.cache(b, k);
             }
         }
         Ok(c)
@@ -631,6 +760,7 @@ impl Wallet {
         let rids = rhop.output_ids();
         let phop_addr = put_object(b, phop.to_bytes());
         let rhop_addr = put_object(b, rhop.to_bytes());
+        self.index_spends(b, &rhop, &rhop_addr)?;
         let me_addr = put_object(b, self.identity.to_bytes());
         let them_addr = put_object(b, refusal.refusal.receiver.to_bytes());
         let stmt: &ParcelStatement = &proposal.proposal.parcels;
@@ -698,5 +828,131 @@ impl Wallet {
         out.sort();
         out.dedup();
         Ok(out)
+    }
+}
+
+impl Wallet {
+    /// Writes into `b` that `hop` (whose object is at `addr`) consumed each of its inputs,
+    /// for every (input, holder) not indexed yet: the first statement seen is kept, and a
+    /// later one with another commit is a parcel fork ([`Wallet::detect_parcel_forks`]).
+    /// Keyed by the holder too, so statements by a device that never held a parcel cannot
+    /// take its entry.
+    pub(crate) fn index_spends(
+        &self,
+        b: &mut Batch,
+        hop: &Hop,
+        addr: &Digest,
+    ) -> Result<(), WalletError> {
+        let v = [hop.commit().as_bytes().as_slice(), addr.as_bytes()].concat();
+        for i in &hop.statement.inputs {
+            let k = pair(i, &hop.statement.holder);
+            if self.store.get(Table::ParcelSpends, &k)?.is_none() {
+                b.put(Table::ParcelSpends, k, v.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks every hop up in the spend index: one that consumes a parcel its signer
+    /// consumed in another indexed statement is a parcel fork, verified (both signatures)
+    /// and recorded as evidence. At most one extra signature check per hop shipped, and
+    /// only for hops that match an entry. Returns how many forks were new.
+    pub(crate) fn detect_parcel_forks(
+        &mut self,
+        hops: &[(&Hop, &DeviceIdentity)],
+    ) -> Result<usize, WalletError> {
+        let mut found = 0;
+        for (hop, identity) in hops {
+            let s = &hop.statement;
+            let commit = hop.commit();
+            for i in &s.inputs {
+                let Some(v) = self.store.get(Table::ParcelSpends, &pair(i, &s.holder))? else {
+                    continue;
+                };
+                if v.get(..32) == Some(commit.as_bytes().as_slice())
+                    || self.book.cache.in_conflict(i, &s.holder)
+                {
+                    continue;
+                }
+                let Some(earlier) = v
+                    .get(32..64)
+                    .map(|a| a.to_vec())
+                    .and_then(|a| self.store.get(Table::Objects, &a).transpose())
+                    .transpose()?
+                    .and_then(|o| Hop::from_bytes(&o).ok())
+                else {
+                    continue;
+                };
+                let Some(fork) = ParcelFork::new((*identity).clone(), earlier, (*hop).clone())
+                else {
+                    continue;
+                };
+                if let Ok((proof, what)) = EquivocationProof::parcel_fork(fork) {
+                    if self.record_evidence(&proof, &what)? {
+                        found += 1;
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stores verified evidence: the device is refused from now on (the first proof
+    /// against it is kept), and every parcel the proof shows it consumed twice is in
+    /// conflict — refused with everything descending from it, and forgotten by the cache
+    /// (PROTOCOL.md §5.6, "Parcel forks"). Returns whether anything was new. Memory is
+    /// updated before the batch commits, so a failed commit refuses more, never less.
+    pub(crate) fn record_evidence(
+        &mut self,
+        proof: &EquivocationProof,
+        what: &Equivocation,
+    ) -> Result<bool, WalletError> {
+        let device = what.device();
+        let bytes = proof.to_bytes();
+        let mut b = Batch::new();
+        let mut new = false;
+        if !self.banned.contains(&device) {
+            b.put(Table::Evidence, device.as_bytes().to_vec(), bytes.clone());
+            new = true;
+        }
+        for parcel in proof.conflicted_parcels() {
+            if self.book.cache.in_conflict(&parcel, &device) {
+                continue;
+            }
+            b.put(
+                Table::ParcelConflicts,
+                pair(&parcel, &device),
+                bytes.clone(),
+            );
+            for gone in self.book.cache.add_conflict(parcel, device) {
+                b.delete(Table::VerifiedParcels, gone.as_bytes().to_vec());
+            }
+            new = true;
+        }
+        self.banned.insert(device);
+        if new {
+            self.store.commit(&b)?;
+            self.book.tainted = self.book.find_tainted(self.store.as_ref())?;
+        }
+        Ok(new)
+    }
+
+    /// How much of `token` this wallet holds in parcels that descend from a parcel in
+    /// conflict (refused by every wallet holding the proof, so never chosen to pay).
+    pub fn in_conflict(&self, token: &TokenId) -> Amount {
+        self.book
+            .held
+            .iter()
+            .filter(|(id, h)| h.token == *token && self.book.tainted.contains(id))
+            .fold(Amount::ZERO, |a, (_, h)| {
+                a.checked_add(h.amount).unwrap_or(a)
+            })
+    }
+
+    /// The parcel conflicts this wallet knows: (parcel, holder).
+    pub fn parcel_conflicts(&self) -> Vec<(ParcelId, DeviceId)> {
+        let mut v: Vec<_> = self.book.cache.conflicts().copied().collect();
+        v.sort();
+        v
     }
 }

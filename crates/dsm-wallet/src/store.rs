@@ -67,17 +67,25 @@ pub enum Table {
     Parcels,
     /// Object address → the lineage object (source proof, hop, identity) it addresses.
     Objects,
-    /// Parcel id → token (32) ‖ u128be(amount) ‖ holder (32): parcels whose lineage this
-    /// device verified (the lineage cache; validity only, never spent-ness).
+    /// Parcel id → token (32) ‖ u128be(amount) ‖ holder (32) [‖ parent parcel id (32)]:
+    /// parcels whose lineage this device verified (the lineage cache; validity only, never
+    /// spent-ness), with the parcel each descends from (none for a root).
     VerifiedParcels,
     /// Proposal commit → the canonical offer (without objects) of our proposal still
     /// pending: the manifests of the inputs it consumed, for re-offering and release.
     Offers,
+    /// Parcel id ‖ holder device id → the first statement seen in which that holder consumed
+    /// that parcel: its commit (32) ‖ the address of its hop in `Objects` (32). A second
+    /// statement with another commit is a parcel fork (PROTOCOL.md §5.6).
+    ParcelSpends,
+    /// Parcel id ‖ holder device id → the canonical equivocation proof that the holder
+    /// consumed that parcel twice: the parcel and its descendants are refused.
+    ParcelConflicts,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 22] = [
+    pub const ALL: [Table; 24] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
@@ -100,6 +108,8 @@ impl Table {
         Table::Objects,
         Table::VerifiedParcels,
         Table::Offers,
+        Table::ParcelSpends,
+        Table::ParcelConflicts,
     ];
 
     /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
@@ -127,6 +137,8 @@ impl Table {
             Table::Objects => 20,
             Table::VerifiedParcels => 21,
             Table::Offers => 22,
+            Table::ParcelSpends => 23,
+            Table::ParcelConflicts => 24,
         }
     }
 }

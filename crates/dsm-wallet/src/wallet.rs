@@ -1164,13 +1164,22 @@ impl Wallet {
         Ok(self.pending.values().cloned().collect())
     }
 
-    /// Every equivocation proof this wallet holds.
+    /// Every equivocation proof this wallet holds: the first against each device, then
+    /// each proof of a parcel in conflict (once each).
     pub fn evidence(&self) -> Result<Vec<EquivocationProof>, WalletError> {
-        self.store
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (_, v) in self
+            .store
             .scan(Table::Evidence)?
             .into_iter()
-            .map(|(_, v)| EquivocationProof::from_bytes(&v).map_err(corrupt("evidence")))
-            .collect()
+            .chain(self.store.scan(Table::ParcelConflicts)?)
+        {
+            if seen.insert(dsm_core::hash::object_address(&v)) {
+                out.push(EquivocationProof::from_bytes(&v).map_err(corrupt("evidence"))?);
+            }
+        }
+        Ok(out)
     }
 
     /// Verifies and stores an equivocation proof learned elsewhere; returns what it proves.
@@ -1180,17 +1189,7 @@ impl Wallet {
                 what: "evidence file",
                 error: e.to_string(),
             })?;
-        let device = what.device();
-        if !self.banned.contains(&device) {
-            let mut b = Batch::new();
-            b.put(
-                Table::Evidence,
-                device.as_bytes().to_vec(),
-                proof.to_bytes(),
-            );
-            self.store.commit(&b)?;
-            self.banned.insert(device);
-        }
+        self.record_evidence(&proof, &what)?;
         Ok(what)
     }
 
@@ -1745,29 +1744,29 @@ impl Ledger for Wallet {
         if verify_proposal(proposal, &EmptyView).is_err() {
             return Ok(());
         }
-        let mut b = Batch::deferred();
-        match existing {
-            None => {
-                let mut seq = self.witness_seq;
-                self.add_witness(&mut b, &statement, WitnessPlace::Inline, &mut seq)?;
-                self.store.commit(&b)?;
-                self.witness_seq = seq;
-            }
-            Some(bytes) => {
-                let Some(first) = self.witnessed_statement(&bytes)? else {
-                    return Ok(());
-                };
-                if let Ok((proof, what)) = EquivocationProof::new(first, statement) {
-                    let mut b = Batch::new();
-                    b.put(
-                        Table::Evidence,
-                        what.device().as_bytes().to_vec(),
-                        proof.to_bytes(),
-                    );
-                    self.store.commit(&b)?;
-                    self.banned.insert(what.device());
+        let store_err = |e: WalletError| LedgerError::Store(e.to_string());
+        // A head fork first: its proof is two proposals, which hellos gossip onward (and it
+        // puts the parcels both spend in conflict too).
+        if let Some(bytes) = &existing {
+            if let Some(first) = self.witnessed_statement(bytes)? {
+                if let Ok((proof, what)) = EquivocationProof::new(first, statement.clone()) {
+                    self.record_evidence(&proof, &what).map_err(store_err)?;
                 }
             }
+        }
+        // Its parcel hop against the statements seen before: a parcel spent again, even in
+        // a later head, is a parcel fork. Looked up before it joins the index.
+        let hop = proposal.hop();
+        self.detect_parcel_forks(&[(&hop, &proposal.proposal.sender)])
+            .map_err(store_err)?;
+        if existing.is_none() && !self.banned.contains(&device) {
+            let mut b = Batch::deferred();
+            let mut seq = self.witness_seq;
+            self.add_witness(&mut b, &statement, WitnessPlace::Inline, &mut seq)?;
+            let addr = parcels::put_object(&mut b, hop.to_bytes());
+            self.index_spends(&mut b, &hop, &addr).map_err(store_err)?;
+            self.store.commit(&b)?;
+            self.witness_seq = seq;
         }
         Ok(())
     }
@@ -1781,8 +1780,12 @@ impl Ledger for Wallet {
             if out.len() >= evidence_slots {
                 break;
             }
-            if let Ok(proof) = EquivocationProof::from_bytes(&v) {
-                let (a, b) = proof.statements();
+            // A parcel fork of hops alone travels through the nodes (PROTOCOL.md §9).
+            if let Some((a, b)) = EquivocationProof::from_bytes(&v)
+                .ok()
+                .as_ref()
+                .and_then(|p| p.statements())
+            {
                 for st in [a, b] {
                     if let Statement::Proposal(p) = st {
                         if !exclude.contains(&p.proposal.step.sender) && out.len() < evidence_slots

@@ -9,7 +9,9 @@ use dsm_core::chain::{Amount, DevGrant, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::hash::{object_address, Digest};
 use dsm_core::parcel::{root_id, LineageManifest, ManifestStart, Parcel, ParcelId};
+use dsm_core::receipt::ChainView;
 use dsm_core::receipt::{propose, LocalDevice, Offer, SignedProposal};
+use dsm_core::tripwire::Equivocation;
 use dsm_protocol::message::SessionMessage;
 use dsm_protocol::session::{Ledger, RefusalReason, Session};
 use dsm_token::policy::TokenKind;
@@ -85,6 +87,19 @@ fn assert_lineage_refusal(answer: &SessionMessage) {
 }
 
 fn setup() -> (Wallet, TokenId, Wallet, Wallet, Wallet) {
+    let (issuer, t, m1, m2, v, _) = setup_with_policy();
+    (issuer, t, m1, m2, v)
+}
+
+/// [`setup`], and the token's policy for more wallets.
+fn setup_with_policy() -> (
+    Wallet,
+    TokenId,
+    Wallet,
+    Wallet,
+    Wallet,
+    dsm_token::TokenPolicy,
+) {
     let (mut issuer, _) = memory_wallet(0);
     let p = gold(&issuer, TokenKind::Fungible);
     let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
@@ -94,7 +109,7 @@ fn setup() -> (Wallet, TokenId, Wallet, Wallet, Wallet) {
     for w in [&mut m1, &mut m2, &mut v] {
         w.import_policy(p.clone(), None).unwrap();
     }
-    (issuer, t, m1, m2, v)
+    (issuer, t, m1, m2, v, p)
 }
 
 #[test]
@@ -322,4 +337,200 @@ fn a_cold_receiver_asks_for_the_objects_it_lacks_and_a_sender_that_withholds_the
     );
     assert_eq!(dave.balance(&t), Amount::ZERO);
     assert_eq!(carol.balance(&t), Amount(300), "the amount came back");
+}
+
+/// `m` spends again, from its current (later) head, the parcel `before` (a copy of `m`
+/// taken before it spent it) still holds: a modified wallet that forgot it paid. Returns
+/// the offer (with every object) and the parcel spent twice.
+fn respend(
+    m: &Wallet,
+    before: &Wallet,
+    to: &Wallet,
+    token: TokenId,
+    amount: u128,
+) -> (Offer, ParcelId) {
+    let (id, held, _) = before.parcels(&token)[0];
+    let input = Parcel {
+        id,
+        token,
+        amount: held,
+        holder: m.device_id(),
+    };
+    let l = LocalDevice {
+        identity: m.identity(),
+        key: m.signing_key(),
+        head: m.head(),
+        tree: m.tree(),
+    };
+    let signed = propose(
+        &l,
+        &to.device_id(),
+        token,
+        Amount(amount),
+        &[input],
+        &[5; 32],
+    )
+    .unwrap()
+    .signed;
+    (before.offer_for(&signed).unwrap(), id)
+}
+
+/// Mallory, paid 900 by the issuer, pays bob 400 for real; `before` is her wallet from
+/// before that payment.
+fn mallory_paid_bob() -> (
+    Wallet,
+    TokenId,
+    Wallet,
+    Wallet,
+    Wallet,
+    Wallet,
+    dsm_token::TokenPolicy,
+) {
+    let (mut issuer, t, mut mallory, mut bob, carol, p) = setup_with_policy();
+    issuer.mint(&t, Amount(900)).unwrap();
+    let (_, r) = session_token(&mut issuer, &mut mallory, t, &[900]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    let before = mallory.fork().unwrap();
+    let (_, r) = session_token(&mut mallory, &mut bob, t, &[400]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    (issuer, t, mallory, before, bob, carol, p)
+}
+
+fn assert_parcel_fork(w: &Wallet, device: &Wallet, parcel: ParcelId) {
+    assert_eq!(w.parcel_conflicts(), vec![(parcel, device.device_id())]);
+    let forks: Vec<_> = w
+        .evidence()
+        .unwrap()
+        .into_iter()
+        .filter_map(|p| match p.verify().unwrap() {
+            Equivocation::ParcelFork { device, parcel } => Some((device, parcel)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forks, vec![(device.device_id(), parcel)]);
+    assert!(w.is_equivocator(&device.device_id()).unwrap());
+}
+
+#[test]
+fn a_parcel_spent_again_in_a_later_head_to_the_same_receiver_is_a_parcel_fork() {
+    let (_issuer, t, mut mallory, before, mut bob, _, _) = mallory_paid_bob();
+    // Mallory's heads never fork: the second payment builds on the head after the first.
+    let (offer, spent) = respend(&mallory, &before, &bob, t, 300);
+    assert_eq!(
+        offer.signed.proposal.sender_child_head.parent,
+        mallory.head().digest()
+    );
+    assert_lineage_refusal(&deliver(&mut mallory, &mut bob, offer));
+    assert_eq!(bob.balance(&t), Amount(400));
+    assert_parcel_fork(&bob, &mallory, spent);
+}
+
+#[test]
+fn a_parcel_spent_to_two_receivers_is_caught_where_the_lines_meet_and_both_lines_are_refused_after()
+{
+    let (_issuer, t, mut mallory, before, mut bob, mut carol, policy) = mallory_paid_bob();
+    let (mut dave, _) = memory_wallet(0);
+    let (mut erin, _) = memory_wallet(0);
+    for w in [&mut dave, &mut erin] {
+        w.import_policy(policy.clone(), None).unwrap();
+    }
+    // Carol, who never saw the first spend, takes the second: offline, nothing can tell.
+    let (offer, spent) = respend(&mallory, &before, &carol, t, 300);
+    match deliver(&mut mallory, &mut carol, offer) {
+        SessionMessage::Acceptance(_) => {}
+        other => panic!("expected an acceptance, got {}", other.name()),
+    }
+    assert_eq!(carol.balance(&t), Amount(300));
+    let mut carol_unaware = carol.fork().unwrap();
+    // Both pay dave. Bob's line comes first; carol's consumes the same parcel of
+    // mallory's in another statement: a parcel fork, and a signed LINEAGE refusal.
+    let (_, r) = session_token(&mut bob, &mut dave, t, &[400]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    let (_, r) = session_token(&mut carol, &mut dave, t, &[300]);
+    assert!(r.completed.is_empty(), "{r:?}");
+    assert_eq!(dave.balance(&t), Amount(400));
+    assert_eq!(
+        carol.balance(&t),
+        Amount(300),
+        "the refused amount comes back"
+    );
+    assert_parcel_fork(&dave, &mallory, spent);
+    // Carol learned it in that same session: dave's hello gossiped mallory's first
+    // proposal, which he had from bob's hello.
+    assert_parcel_fork(&carol, &mallory, spent);
+    // The evidence is transferable: erin imports it and then refuses both lines cold —
+    // the parcel in conflict and everything descending from it, whichever came first.
+    for p in dave.evidence().unwrap() {
+        erin.import_evidence(&p.to_bytes()).unwrap();
+    }
+    assert_eq!(erin.parcel_conflicts(), vec![(spent, mallory.device_id())]);
+    // Wallets that know what they hold descends from the parcel in conflict never choose
+    // it to pay, and say why.
+    assert_eq!(dave.in_conflict(&t), Amount(400));
+    assert_eq!(carol.in_conflict(&t), Amount(300));
+    for (w, a) in [(&mut dave, 400), (&mut carol, 300)] {
+        let (r, _) = session_token(w, &mut erin, t, &[a]);
+        assert!(r.completed.is_empty(), "{r:?}");
+        assert!(format!("{r:?}").contains("spent twice"), "{r:?}");
+        assert_eq!(w.balance(&t), Amount(a));
+    }
+    // (A copy of carol from before she learned it still offers the parcel.)
+    let (_, r) = session_token(&mut carol_unaware, &mut erin, t, &[300]);
+    assert!(r.completed.is_empty(), "{r:?}");
+    assert_eq!(
+        r.refused[0].refusal.refusal.reason,
+        RefusalReason::Lineage.code()
+    );
+    assert_eq!(erin.balance(&t), Amount::ZERO);
+}
+
+#[test]
+fn two_receivers_of_one_parcel_learn_the_fork_from_each_others_gossip() {
+    let (mut issuer, t, mut mallory, before, mut bob, mut carol, _) = mallory_paid_bob();
+    let (offer, spent) = respend(&mallory, &before, &carol, t, 300);
+    assert!(matches!(
+        deliver(&mut mallory, &mut carol, offer),
+        SessionMessage::Acceptance(_)
+    ));
+    // Bob and carol meet for a payment of fresh value (bob's largest parcel, so its
+    // lineage never passes through mallory): each hello gossips the proposals its sender
+    // witnessed, and each side finds mallory's other statement.
+    issuer.mint(&t, Amount(500)).unwrap();
+    let (_, r) = session_token(&mut issuer, &mut bob, t, &[500]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    assert_eq!(bob.parcels(&t)[0].1, Amount(500));
+    let (_, r) = session_token(&mut bob, &mut carol, t, &[10]);
+    assert_eq!(r.completed.len(), 1, "fresh value still moves: {r:?}");
+    assert_parcel_fork(&carol, &mallory, spent);
+    assert_parcel_fork(&bob, &mallory, spent);
+}
+
+#[test]
+fn a_parcel_fork_spreads_through_the_storage_nodes() {
+    let (_issuer, t, mut mallory, before, mut bob, mut carol, policy) = mallory_paid_bob();
+    let (mut dave, _) = memory_wallet(0);
+    let (mut erin, _) = memory_wallet(0);
+    for w in [&mut dave, &mut erin] {
+        w.import_policy(policy.clone(), None).unwrap();
+    }
+    let (offer, spent) = respend(&mallory, &before, &carol, t, 300);
+    assert!(matches!(
+        deliver(&mut mallory, &mut carol, offer),
+        SessionMessage::Acceptance(_)
+    ));
+    session_token(&mut bob, &mut dave, t, &[400]);
+    session_token(&mut carol, &mut dave, t, &[300]);
+    // Dave holds a proof of hops alone (he never saw both proposals as a receiver).
+    assert_parcel_fork(&dave, &mallory, spent);
+    let c = common::cluster::Cluster::new();
+    let nodes = c.nodes();
+    let rd = dsm_wallet::online::sync(&mut dave, &nodes).unwrap();
+    assert!(rd.published > 0, "{rd:?}");
+    // Erin never met any of them: one sync and she refuses the parcel and its lines.
+    let re = dsm_wallet::online::sync(&mut erin, &nodes).unwrap();
+    assert_eq!(re.learned, vec![mallory.device_id()]);
+    assert_eq!(erin.parcel_conflicts(), vec![(spent, mallory.device_id())]);
+    // A second sync learns nothing new.
+    let re = dsm_wallet::online::sync(&mut erin, &nodes).unwrap();
+    assert!(re.learned.is_empty(), "{re:?}");
 }

@@ -228,21 +228,21 @@ pub fn trusted_lineages(
         }
     }
     let p = &vp.signed().proposal;
-    let mut cache = HashMap::new();
+    let mut cache = dsm_core::parcel::ParcelKnowledge::new();
     for (j, id) in p.parcels.inputs.iter().enumerate() {
         let amount = p
             .parcels
             .outputs_of(j)
             .fold(0u128, |a, (_, o)| a.saturating_add(o.amount.0));
-        cache.insert(
-            *id,
-            dsm_core::parcel::Parcel {
+        cache.insert(dsm_core::parcel::KnownParcel {
+            parcel: dsm_core::parcel::Parcel {
                 id: *id,
                 token: p.step.token,
                 amount: Amount(amount),
                 holder: p.step.sender,
             },
-        );
+            parent: None,
+        });
     }
     p.parcels
         .inputs

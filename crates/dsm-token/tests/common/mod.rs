@@ -8,7 +8,7 @@ use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::DeviceId as Did;
 use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisDigest};
 use dsm_core::parcel::{
-    output_id, root_id, transfer_commit, verify_lineage, Lineage, LineageStart, Parcel, ParcelId,
+    output_id, root_id, transfer_commit, verify_lineage, Lineage, LineageStart, Parcel,
     ParcelStatement, RootFacts, RootVerifier,
 };
 use dsm_core::receipt::{accept, propose, verify_proposal, EmptyView, Receipt, SegmentStep};
@@ -17,7 +17,6 @@ use dsm_core::tags::Tag;
 use dsm_token::authority::{cosign, Authorised, BurnStatement, MintStatement, SignedMint};
 use dsm_token::policy::{BurnRule, Issuers, TokenKind, TokenPolicy, TransferRule};
 use dsm_token::source::{Source, SourceProof, TokenRules};
-use std::collections::HashMap;
 
 /// A device's local state plus the segment of its chain since creation.
 pub struct Device {
@@ -224,7 +223,13 @@ pub fn transfer(
     )
     .expect("propose");
     let vp = verify_proposal(&built.signed, &EmptyView).expect("verify proposal");
-    let cache: HashMap<ParcelId, Parcel> = s.parcels.iter().map(|p| (p.id, *p)).collect();
+    let mut cache = dsm_core::parcel::ParcelKnowledge::new();
+    for p in &s.parcels {
+        cache.insert(dsm_core::parcel::KnownParcel {
+            parcel: *p,
+            parent: None,
+        });
+    }
     let lineages: Vec<_> = built
         .signed
         .proposal
