@@ -406,10 +406,12 @@ pub struct Lineage {
 pub trait ParcelCache {
     /// The verified parcel with this id, if cached.
     fn verified(&self, id: &ParcelId) -> Option<Parcel>;
-    /// Whether `holder` is proven to have consumed `parcel` in two different statements
-    /// (a [`ParcelFork`], PROTOCOL.md §5.6). Keyed by the holder too, so evidence about a
-    /// device that never held the parcel cannot taint it.
-    fn in_conflict(&self, parcel: &ParcelId, holder: &DeviceId) -> bool;
+    /// Whether the statement `commit` (or, with `None`, a new spend) by `holder` consuming
+    /// `parcel` is refused as a parcel in conflict: the holder is proven to have consumed it
+    /// in two different statements (a [`ParcelFork`], PROTOCOL.md §5.6) and `commit` is not
+    /// the one the verifier saw settled in the parcel's slot. Keyed by the holder too, so
+    /// evidence about a device that never held the parcel cannot taint it.
+    fn in_conflict(&self, parcel: &ParcelId, holder: &DeviceId, commit: Option<&Digest>) -> bool;
 }
 
 /// A verified parcel and the parcel it descends from (`None` for a root).
@@ -428,6 +430,7 @@ pub struct KnownParcel {
 pub struct ParcelKnowledge {
     verified: HashMap<ParcelId, KnownParcel>,
     conflicts: HashSet<(ParcelId, DeviceId)>,
+    settled: HashMap<ParcelId, Digest>,
 }
 
 impl ParcelKnowledge {
@@ -501,14 +504,27 @@ impl ParcelKnowledge {
     pub fn conflicts(&self) -> impl Iterator<Item = &(ParcelId, DeviceId)> {
         self.conflicts.iter()
     }
+
+    /// Whether `holder` is known to have consumed `parcel` twice (settled or not).
+    pub fn knows_conflict(&self, parcel: &ParcelId, holder: &DeviceId) -> bool {
+        self.conflicts.contains(&(*parcel, *holder))
+    }
+
+    /// Records that the verifier saw the statement `commit` hold `parcel`'s slot at W of N
+    /// storage nodes: it is the parcel's one spend, accepted even if the parcel is in
+    /// conflict (its rival, which lost the slot, stays refused).
+    pub fn settle(&mut self, parcel: ParcelId, commit: Digest) {
+        self.settled.insert(parcel, commit);
+    }
 }
 
 impl ParcelCache for ParcelKnowledge {
     fn verified(&self, id: &ParcelId) -> Option<Parcel> {
         self.verified.get(id).map(|k| k.parcel)
     }
-    fn in_conflict(&self, parcel: &ParcelId, holder: &DeviceId) -> bool {
+    fn in_conflict(&self, parcel: &ParcelId, holder: &DeviceId, commit: Option<&Digest>) -> bool {
         self.conflicts.contains(&(*parcel, *holder))
+            && (commit.is_none() || self.settled.get(parcel) != commit)
     }
 }
 
@@ -612,8 +628,8 @@ pub enum LineageError {
 ///
 /// Before any of that, every hop shipped is looked up in `cache`'s known conflicts: a
 /// hop that consumes a parcel its signer is proven to have consumed twice is refused
-/// ([`LineageError::InConflict`]), so a parcel in conflict and everything descending from it
-/// fail. Not checked here: whether a parcel on the line was consumed twice without the
+/// ([`LineageError::InConflict`]) unless the verifier saw that very hop settled in the
+/// parcel's slot, so a parcel in conflict and everything descending from it fail. Not checked here: whether a parcel on the line was consumed twice without the
 /// verifier knowing (settlement, PROTOCOL.md §5.6) and the token's transfer rules (the
 /// token layer's).
 pub fn verify_lineage(
@@ -629,7 +645,7 @@ pub fn verify_lineage(
             return Err(LineageError::NotHeldBy);
         }
         // The spender is spending it again after being proven to have spent it twice.
-        if cache.in_conflict(target, h) {
+        if cache.in_conflict(target, h, None) {
             return Err(LineageError::InConflict {
                 hop: lineage.hops.len(),
                 parcel: *target,
@@ -649,7 +665,12 @@ fn verify_line(
     let hops = &lineage.hops;
     for (hop, h) in hops.iter().enumerate() {
         let s = &h.statement;
-        if let Some(parcel) = s.inputs.iter().find(|i| cache.in_conflict(i, &s.holder)) {
+        let commit = h.commit();
+        if let Some(parcel) = s
+            .inputs
+            .iter()
+            .find(|i| cache.in_conflict(i, &s.holder, Some(&commit)))
+        {
             return Err(LineageError::InConflict {
                 hop,
                 parcel: *parcel,
@@ -762,6 +783,53 @@ fn walk(
         line,
         root_once,
     })
+}
+
+/// The storage-node slot of parcel `id`, as the node API's `(device, parent)` pair:
+/// `(id, H(ParcelSlot))`. It holds the first statement that consumed the parcel (first
+/// writer wins at each node; settled at W of N, PROTOCOL.md §5.6).
+pub fn parcel_slot(id: &ParcelId) -> ([u8; 32], [u8; 32]) {
+    (
+        *id.as_bytes(),
+        *tagged_hash(Tag::ParcelSlot, &[]).as_bytes(),
+    )
+}
+
+/// What a parcel slot holds, judged against the hop that consumes the parcel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotContent {
+    /// The same statement (same commit; its signature bytes may differ).
+    Same,
+    /// Another statement of the same holder consuming the parcel: verified evidence.
+    Conflict(Box<ParcelFork>),
+    /// Anything else — bytes that do not decode, another holder's statement, a forged
+    /// signature. It proves nothing and settles nothing.
+    Noise,
+}
+
+/// Judges `bytes` read from the slot of `parcel` against `hop` (which consumes it, signed by
+/// `signer`): the same statement, a verified parcel fork, or noise.
+pub fn judge_slot(
+    bytes: &[u8],
+    parcel: &ParcelId,
+    hop: &Hop,
+    signer: &DeviceIdentity,
+) -> SlotContent {
+    let Ok(other) = Hop::from_bytes(bytes) else {
+        return SlotContent::Noise;
+    };
+    if other.statement.holder != hop.statement.holder
+        || other.statement.inputs.binary_search(parcel).is_err()
+    {
+        return SlotContent::Noise;
+    }
+    if other.commit() == hop.commit() {
+        return SlotContent::Same;
+    }
+    match ParcelFork::new(signer.clone(), hop.clone(), other) {
+        Some(f) if f.verify().is_ok() => SlotContent::Conflict(Box::new(f)),
+        _ => SlotContent::Noise,
+    }
 }
 
 /// Tripwire evidence that one device consumed one parcel in two different signed

@@ -179,6 +179,9 @@ tag_table! {
     /// The holder no key controls that value leaving circulation goes to (a burn, a vault
     /// lock, a withdrawal request): `(token)` (§5.6).
     ParcelSink => "DSM/v1/parcel/sink",
+    /// The second half of a parcel's slot address at the storage nodes, whose first half is
+    /// the parcel id: `()` (§5.6).
+    ParcelSlot => "DSM/v1/parcel/slot",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

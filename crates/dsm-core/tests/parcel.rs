@@ -564,3 +564,33 @@ fn a_lineage_travels_as_a_manifest_and_objects() {
         DecodeError::TooMany { field: 4, .. } | DecodeError::TooLarge { .. }
     ));
 }
+
+/// A parcel slot's bytes are judged by commit, never by bytes: another signature over the
+/// same statement is the same spend; another statement of the holder consuming the parcel
+/// is a verified fork; everything else is noise.
+#[test]
+fn a_parcel_slot_is_judged_by_commit() {
+    let w = world();
+    let spend = &w.hops[0];
+    let (a, b) = parcel_slot(&w.root_id);
+    assert_eq!(a, *w.root_id.as_bytes());
+    assert_eq!(b, *tagged_hash(Tag::ParcelSlot, &[]).as_bytes());
+    let judge = |bytes: &[u8]| judge_slot(bytes, &w.root_id, spend, &w.a.identity);
+    assert_eq!(judge(&spend.to_bytes()), SlotContent::Same);
+    let mut resigned = spend.clone();
+    resigned.signature = w.a.key.sign(spend.commit().as_bytes(), &[42; 32]).unwrap();
+    assert_ne!(resigned.to_bytes(), spend.to_bytes());
+    assert_eq!(judge(&resigned.to_bytes()), SlotContent::Same);
+    let again = w.a.sign(&[w.root_id], &[(0, &w.c, 100)], 9);
+    assert!(
+        matches!(judge(&again.to_bytes()), SlotContent::Conflict(f) if f.verify() == Ok((w.a.id(), w.root_id)))
+    );
+    // Noise: junk, a statement of another holder, another parcel, a forged signature.
+    assert_eq!(judge(b"junk"), SlotContent::Noise);
+    assert_eq!(judge(&w.hops[1].to_bytes()), SlotContent::Noise);
+    let elsewhere = w.a.sign(&[ParcelId(Digest([3; 32]))], &[(0, &w.c, 1)], 7);
+    assert_eq!(judge(&elsewhere.to_bytes()), SlotContent::Noise);
+    let mut forged = again;
+    forged.signature = spend.signature.clone();
+    assert_eq!(judge(&forged.to_bytes()), SlotContent::Noise);
+}

@@ -136,20 +136,34 @@ pub struct NodeSet {
 }
 
 /// Sorts what a node claims a slot holds into a rival successor or a fault.
+/// What other bytes found in a slot are, judged by the caller (who can verify them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Judged {
+    /// Another encoding of what we wrote (the same statement): counts as holding ours.
+    Same,
+    /// A verified competing statement.
+    Rival,
+    /// Bytes that prove nothing.
+    Noise,
+}
+
 fn classify(
     node: &str,
     other: Vec<u8>,
-    is_rival: &dyn Fn(&[u8]) -> bool,
+    judge: &dyn Fn(&[u8]) -> Judged,
+    acked: &mut Vec<String>,
     existing: &mut Option<Vec<u8>>,
     faults: &mut Vec<NodeFault>,
 ) {
-    if is_rival(&other) {
-        existing.get_or_insert(other);
-    } else {
-        faults.push(NodeFault {
+    match judge(&other) {
+        Judged::Same => acked.push(node.to_string()),
+        Judged::Rival => {
+            existing.get_or_insert(other);
+        }
+        Judged::Noise => faults.push(NodeFault {
             node: node.into(),
-            what: "claims an anchor slot holds bytes that are not a competing successor".into(),
-        });
+            what: "claims a slot holds bytes that are not a competing statement".into(),
+        }),
     }
 }
 
@@ -306,6 +320,26 @@ impl NodeSet {
         bytes: &[u8],
         is_rival: &dyn Fn(&[u8]) -> bool,
     ) -> Result<AnchorReport, ReplicationError> {
+        let judge = |b: &[u8]| {
+            if is_rival(b) {
+                Judged::Rival
+            } else {
+                Judged::Noise
+            }
+        };
+        self.anchor_judged(device, parent, bytes, &judge)
+    }
+
+    /// [`NodeSet::anchor`] where the caller judges other bytes found in the slot: another
+    /// encoding of the same statement counts as holding ours (a parcel slot compares
+    /// commits, never bytes, PROTOCOL.md §5.6).
+    pub fn anchor_judged(
+        &self,
+        device: &[u8; 32],
+        parent: &[u8; 32],
+        bytes: &[u8],
+        judge: &dyn Fn(&[u8]) -> Judged,
+    ) -> Result<AnchorReport, ReplicationError> {
         let mut acked = Vec::new();
         let mut existing = None;
         let mut faults = Vec::new();
@@ -316,7 +350,9 @@ impl NodeSet {
                 Some(bytes),
             ) {
                 Some((200 | 201, _)) => acked.push(node.to_string()),
-                Some((409, other)) => classify(node, other, is_rival, &mut existing, &mut faults),
+                Some((409, other)) => {
+                    classify(node, other, judge, &mut acked, &mut existing, &mut faults)
+                }
                 _ => {}
             }
         }
@@ -344,7 +380,20 @@ impl NodeSet {
                 None,
             ) {
                 Some((200, b)) if b == bytes => acked.push(node.to_string()),
-                Some((200, b)) => classify(node, b, is_rival, &mut existing, &mut faults),
+                Some((200, b)) => classify(
+                    node,
+                    b,
+                    &|x: &[u8]| {
+                        if is_rival(x) {
+                            Judged::Rival
+                        } else {
+                            Judged::Noise
+                        }
+                    },
+                    &mut acked,
+                    &mut existing,
+                    &mut faults,
+                ),
                 Some((404, _)) if acked_before.iter().any(|a| a == node) => {
                     faults.push(NodeFault {
                         node: node.into(),

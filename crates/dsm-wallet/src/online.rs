@@ -3,11 +3,13 @@
 //! b0x inboxes. The protocol decisions are dsm-protocol's ([`mailbox`]) and dsm-core's
 //! ([`EquivocationProof`]); this module only moves bytes between them and the nodes.
 
-use crate::nodes::{Anchor, NodeFault, NodeSet, ReplicationError};
+use crate::nodes::{Anchor, Judged, NodeFault, NodeSet, ReplicationError};
 use crate::wallet::{Wallet, WalletError};
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
-use dsm_core::identity::DeviceId;
+use dsm_core::hash::Digest;
+use dsm_core::identity::{DeviceId, DeviceIdentity};
+use dsm_core::parcel::{judge_slot, parcel_slot, Hop, SlotContent};
 use dsm_core::receipt::{verify_proposal, ChainView, EmptyView, Offer, SignedProposal};
 use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
 use dsm_protocol::mailbox::{self, Taken};
@@ -127,6 +129,78 @@ pub fn anchor_statement(
     })
 }
 
+/// Settles `hops` in order, oldest first (PROTOCOL.md §5.6, "Settlement"): each must hold
+/// the slot of every parcel it consumes at W of N nodes — written there if the slot is free
+/// (anyone may write a signed statement), compared by commit, never by bytes. A hop this
+/// wallet already saw settled is skipped (every hop before it was settled first). The first
+/// slot that holds another statement of the same holder is a parcel fork: stored, and the
+/// line is in conflict. Stops at the first hop that does not settle.
+fn settle_hops(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    hops: &[(Hop, DeviceIdentity)],
+    faults: &mut Vec<NodeFault>,
+) -> Result<Settlement, OnlineError> {
+    let mut fewest: Option<usize> = None;
+    for (hop, signer) in hops {
+        if wallet.hop_settled(&hop.commit()) {
+            continue;
+        }
+        let bytes = hop.to_bytes();
+        for input in &hop.statement.inputs {
+            let (a, b) = parcel_slot(input);
+            let judge = |other: &[u8]| match judge_slot(other, input, hop, signer) {
+                SlotContent::Same => Judged::Same,
+                SlotContent::Conflict(_) => Judged::Rival,
+                SlotContent::Noise => Judged::Noise,
+            };
+            let report = nodes.anchor_judged(&a, &b, &bytes, &judge)?;
+            faults.extend(report.faults);
+            match report.outcome {
+                Anchor::Settled { acks } => fewest = Some(fewest.map_or(acks, |f| f.min(acks))),
+                Anchor::Unsettled { acks } => return Ok(Settlement::Unsettled { acks }),
+                Anchor::Conflict { existing, acks } => {
+                    return Ok(match judge_slot(&existing, input, hop, signer) {
+                        SlotContent::Conflict(fork) => {
+                            let (proof, what) =
+                                EquivocationProof::parcel_fork(*fork).map_err(|e| {
+                                    OnlineError::Wallet(WalletError::Parcels(e.to_string()))
+                                })?;
+                            wallet.record_evidence(&proof, &what)?;
+                            Settlement::Conflict(what)
+                        }
+                        _ => Settlement::Unsettled { acks },
+                    });
+                }
+            }
+        }
+        wallet.mark_hop_settled(hop)?;
+    }
+    Ok(Settlement::Settled {
+        acks: fewest.unwrap_or(nodes.params().w()),
+    })
+}
+
+/// The weaker of two settlements: a conflict, then a tombstone, then unsettled, then
+/// settled (with the fewer acknowledgements).
+fn weaker(a: Option<Settlement>, b: Settlement) -> Settlement {
+    match (a, b) {
+        (Some(Settlement::Conflict(w)), _) | (_, Settlement::Conflict(w)) => {
+            Settlement::Conflict(w)
+        }
+        (Some(Settlement::Tombstoned(d)), _) | (_, Settlement::Tombstoned(d)) => {
+            Settlement::Tombstoned(d)
+        }
+        (Some(Settlement::Unsettled { acks }), _) | (_, Settlement::Unsettled { acks }) => {
+            Settlement::Unsettled { acks }
+        }
+        (Some(Settlement::Settled { acks: x }), Settlement::Settled { acks: y }) => {
+            Settlement::Settled { acks: x.min(y) }
+        }
+        (None, settled) => settled,
+    }
+}
+
 /// The result of [`send_online`].
 #[derive(Debug)]
 pub struct OnlineSent {
@@ -195,12 +269,15 @@ fn post_proposal(
     proposal: &SignedProposal,
     faults: &mut Vec<NodeFault>,
 ) -> Result<Settlement, OnlineError> {
-    let settlement = anchor_statement(
+    let head = anchor_statement(
         wallet,
         nodes,
         &Statement::Proposal(proposal.clone()),
         faults,
     )?;
+    // And claim the slots of the parcels it consumes (first writer wins).
+    let own = [(proposal.hop(), proposal.proposal.sender.clone())];
+    let settlement = weaker(Some(head), settle_hops(wallet, nodes, &own, faults)?);
     wallet.set_settlement(
         proposal.proposal.sender_child_head.height,
         settlement.word(),
@@ -278,18 +355,28 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
         let mut worst: Option<Settlement> = None;
         for st in &statements {
             let s = anchor_statement(wallet, nodes, st, &mut report.faults)?;
-            worst = Some(match (worst, s) {
-                (Some(Settlement::Conflict(w)), _) | (_, Settlement::Conflict(w)) => {
-                    Settlement::Conflict(w)
-                }
-                (Some(Settlement::Tombstoned(d)), _) | (_, Settlement::Tombstoned(d)) => {
-                    Settlement::Tombstoned(d)
-                }
-                (Some(Settlement::Unsettled { acks }), _) | (_, Settlement::Unsettled { acks }) => {
-                    Settlement::Unsettled { acks }
-                }
-                (_, settled) => settled,
-            });
+            worst = Some(weaker(worst, s));
+        }
+        // Transitive: every hop of the inputs' lineages (a received transfer's), then each
+        // statement's own parcel hop, holds its parcel slots.
+        let commit = entry.receipt.as_deref().and_then(Digest::from_hex);
+        let mut hops = match &commit {
+            Some(c) => wallet.settling_hops(c)?,
+            None => Vec::new(),
+        };
+        hops.extend(
+            statements
+                .iter()
+                .filter_map(|st| st.hop().map(|h| (h, st.signer().clone()))),
+        );
+        if !hops.is_empty() {
+            let s = settle_hops(wallet, nodes, &hops, &mut report.faults)?;
+            worst = Some(weaker(worst, s));
+        }
+        if let (Some(Settlement::Settled { .. } | Settlement::Conflict(_)), Some(c)) =
+            (&worst, &commit)
+        {
+            wallet.settled_line(c)?;
         }
         if let (Some(settlement), Some(receipt)) = (worst, entry.receipt.clone()) {
             if entry.settlement.as_deref() != Some(settlement.word()) {
@@ -504,6 +591,29 @@ fn take_proposal(
                 nodes.params().w()
             ));
             return Ok(false);
+        }
+    }
+    // Every hop of its lineage, and its own, must hold its parcel slots too: online, a
+    // parcel spent twice anywhere up the line is refused here, not only detected. Only a
+    // lineage that verifies is written to the slots (a stranger's junk never is).
+    if wallet.lineages_well_formed(offer)? {
+        let mut hops = wallet.offer_lineage_hops(offer)?;
+        hops.push((p.hop(), p.proposal.sender.clone()));
+        match settle_hops(wallet, nodes, &hops, &mut report.faults)? {
+            Settlement::Settled { .. } => {}
+            Settlement::Conflict(_) => {
+                report.dropped.push(format!(
+                    "transfer {commit}: a parcel it descends from was spent twice and the other \
+                     spend holds its slot at the nodes (evidence stored)"
+                ));
+                return Ok(true);
+            }
+            Settlement::Tombstoned(_) | Settlement::Unsettled { .. } => {
+                report.waiting.push(format!(
+                    "transfer {commit}: its lineage is not settled at the nodes yet"
+                ));
+                return Ok(false);
+            }
         }
     }
     // Settled at the nodes before we answer: no offline risk, so no exposure limit applies.

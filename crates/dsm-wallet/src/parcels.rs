@@ -20,7 +20,7 @@ use dsm_core::parcel::{
 };
 use dsm_core::receipt::{Offer, SignedProposal, MAX_OFFER_LEN};
 use dsm_core::tripwire::{Equivocation, EquivocationProof};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A parcel this device holds, with the manifest of its lineage.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +61,8 @@ pub(crate) struct ParcelBook {
     /// Held parcels whose lineage passes through a parcel in conflict: receivers that hold
     /// the proof refuse them, so payments never choose them (derived, never stored).
     pub tainted: BTreeSet<ParcelId>,
+    /// Hops this device saw settled, transitively (table `SettledHops`).
+    pub settled_hops: HashSet<Digest>,
 }
 
 impl ParcelBook {
@@ -88,6 +90,17 @@ impl ParcelBook {
             let (parcel, holder) = pair_key(&k).ok_or_else(|| bad("parcel conflict key"))?;
             // The descendants were forgotten in the batch that stored the conflict.
             book.cache.add_conflict(parcel, holder);
+        }
+        for (k, v) in store.scan(Table::SettledHops)? {
+            let commit = Digest(k.as_slice().try_into().map_err(|_| bad("settled hop"))?);
+            if v.len() % 32 != 0 {
+                return Err(bad("settled hop"));
+            }
+            for c in v.chunks_exact(32) {
+                let input = ParcelId(Digest(c.try_into().map_err(|_| bad("settled hop"))?));
+                book.cache.settle(input, commit);
+            }
+            book.settled_hops.insert(commit);
         }
         book.tainted = book.find_tainted(store)?;
         Ok(book)
@@ -119,9 +132,10 @@ impl ParcelBook {
             };
             let hop = Hop::from_bytes(&bytes).map_err(|_| bad("lineage hop"))?;
             let s = &hop.statement;
+            let commit = hop.commit();
             if s.inputs
                 .iter()
-                .any(|i| self.cache.in_conflict(i, &s.holder))
+                .any(|i| self.cache.in_conflict(i, &s.holder, Some(&commit)))
             {
                 return Ok(true);
             }
@@ -633,6 +647,22 @@ impl Wallet {
         &mut self,
         offer: &Offer,
     ) -> Result<Result<Vec<VerifiedLineage>, LineageProblem>, WalletError> {
+        self.check_offer_lineages(offer, true)
+    }
+
+    /// Whether every input's lineage is well formed and signed by the holders it names —
+    /// the lineage check without the known conflicts (which settlement may resolve). What a
+    /// wallet checks before it writes the lineage's hops into parcel slots (PROTOCOL.md
+    /// §5.6): never a stranger's junk.
+    pub(crate) fn lineages_well_formed(&mut self, offer: &Offer) -> Result<bool, WalletError> {
+        Ok(self.check_offer_lineages(offer, false)?.is_ok())
+    }
+
+    fn check_offer_lineages(
+        &mut self,
+        offer: &Offer,
+        with_conflicts: bool,
+    ) -> Result<Result<Vec<VerifiedLineage>, LineageProblem>, WalletError> {
         let objects = self.offer_objects(offer)?;
         let missing: Vec<Digest> = offer
             .listed()
@@ -669,13 +699,12 @@ impl Wallet {
         let mut out = Vec::with_capacity(offer.manifests.len());
         for (m, lineage) in offer.manifests.iter().zip(&lineages) {
             let sender = offer.signed.proposal.step.sender;
-            match verify_lineage(
-                lineage,
-                &m.parcel,
-                Some(&sender),
-                &mut self.rules,
-                &self.book.cache,
-            ) {
+            let cache: &dyn ParcelCache = if with_conflicts {
+                &self.book.cache
+            } else {
+                &IgnoringConflicts(&self.book.cache)
+            };
+            match verify_lineage(lineage, &m.parcel, Some(&sender), &mut self.rules, cache) {
                 Ok(v) => out.push(v),
                 Err(e) => return Ok(Err(LineageProblem::Invalid(m.parcel, e))),
             }
@@ -701,13 +730,15 @@ impl Wallet {
         let hop_addr = put_object(b, hop.to_bytes());
         self.index_spends(b, &hop, &hop_addr)?;
         let sender_addr = put_object(b, p.sender.to_bytes());
-        for m in &offer.manifests {
-            for a in &m.hops {
-                if let Some(h) = objects.get(a).and_then(|o| Hop::from_bytes(o).ok()) {
-                    self.index_spends(b, &h, a)?;
-                }
+        let mut settling = Vec::new();
+        for (addr, hop, signer_addr, _) in lineage_hops(offer, &objects) {
+            self.index_spends(b, &hop, &addr)?;
+            if !self.book.settled_hops.contains(&hop.commit()) {
+                settling.extend_from_slice(addr.as_bytes());
+                settling.extend_from_slice(signer_addr.as_bytes());
             }
         }
+        b.put(Table::Settling, p.commit().as_bytes().to_vec(), settling);
         for (j, (m, l)) in offer.manifests.iter().zip(lineages).enumerate() {
             let mut mine = p
                 .parcels
@@ -870,7 +901,7 @@ impl Wallet {
                     continue;
                 };
                 if v.get(..32) == Some(commit.as_bytes().as_slice())
-                    || self.book.cache.in_conflict(i, &s.holder)
+                    || self.book.cache.knows_conflict(i, &s.holder)
                 {
                     continue;
                 }
@@ -916,7 +947,7 @@ impl Wallet {
             new = true;
         }
         for parcel in proof.conflicted_parcels() {
-            if self.book.cache.in_conflict(&parcel, &device) {
+            if self.book.cache.knows_conflict(&parcel, &device) {
                 continue;
             }
             b.put(
@@ -954,5 +985,128 @@ impl Wallet {
         let mut v: Vec<_> = self.book.cache.conflicts().copied().collect();
         v.sort();
         v
+    }
+}
+
+/// Every hop of an offer's lineages, oldest first per manifest and once each, with its
+/// signer's identity: (hop address, hop, identity address, identity). Hops whose object or
+/// signer is not among `objects` are left out (the lineage check refuses them anyway).
+pub(crate) fn lineage_hops(
+    offer: &Offer,
+    objects: &HashMap<Digest, Vec<u8>>,
+) -> Vec<(Digest, Hop, Digest, DeviceIdentity)> {
+    let mut ids: HashMap<DeviceId, (Digest, DeviceIdentity)> = HashMap::new();
+    for a in offer.manifests.iter().flat_map(|m| &m.signers) {
+        if let Some(i) = objects
+            .get(a)
+            .and_then(|o| DeviceIdentity::from_bytes(o).ok())
+        {
+            ids.insert(i.device_id(), (*a, i));
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for a in offer.manifests.iter().flat_map(|m| &m.hops) {
+        if !seen.insert(*a) {
+            continue;
+        }
+        let Some(h) = objects.get(a).and_then(|o| Hop::from_bytes(o).ok()) else {
+            continue;
+        };
+        if let Some((ia, i)) = ids.get(&h.statement.holder) {
+            out.push((*a, h, *ia, i.clone()));
+        }
+    }
+    out
+}
+
+impl Wallet {
+    /// The hops of our received transfer `commit`'s input lineages still to settle, oldest
+    /// first, with their signers (PROTOCOL.md §5.6, "Settlement").
+    pub(crate) fn settling_hops(
+        &self,
+        commit: &Digest,
+    ) -> Result<Vec<(Hop, DeviceIdentity)>, WalletError> {
+        let Some(v) = self.store.get(Table::Settling, commit.as_bytes())? else {
+            return Ok(Vec::new());
+        };
+        if v.len() % 64 != 0 {
+            return Err(bad("settling hops"));
+        }
+        let mut out = Vec::new();
+        for pair in v.chunks_exact(64) {
+            let get = |a: &[u8]| -> Result<Vec<u8>, WalletError> {
+                self.store
+                    .get(Table::Objects, a)?
+                    .ok_or_else(|| bad("lineage object"))
+            };
+            let hop = Hop::from_bytes(&get(&pair[..32])?).map_err(|_| bad("lineage hop"))?;
+            let id = DeviceIdentity::from_bytes(&get(&pair[32..])?)
+                .map_err(|_| bad("lineage identity"))?;
+            out.push((hop, id));
+        }
+        Ok(out)
+    }
+
+    /// The hops of an offer's lineages (not the offer's own), with their signers.
+    pub(crate) fn offer_lineage_hops(
+        &self,
+        offer: &Offer,
+    ) -> Result<Vec<(Hop, DeviceIdentity)>, WalletError> {
+        let objects = self.offer_objects(offer)?;
+        Ok(lineage_hops(offer, &objects)
+            .into_iter()
+            .map(|(_, h, _, i)| (h, i))
+            .collect())
+    }
+
+    /// Whether this device saw `commit` settled, with every hop before it on its line.
+    pub(crate) fn hop_settled(&self, commit: &Digest) -> bool {
+        self.book.settled_hops.contains(commit)
+    }
+
+    /// Records that `hop` holds every input's slot at W of N (after every hop before it on
+    /// the line did): it is those parcels' one spend, accepted even where the parcel is in
+    /// conflict.
+    pub(crate) fn mark_hop_settled(&mut self, hop: &Hop) -> Result<(), WalletError> {
+        let commit = hop.commit();
+        let inputs: Vec<u8> = hop
+            .statement
+            .inputs
+            .iter()
+            .flat_map(|i| *i.as_bytes())
+            .collect();
+        let mut b = Batch::new();
+        b.put(Table::SettledHops, commit.as_bytes().to_vec(), inputs);
+        self.store.commit(&b)?;
+        for i in &hop.statement.inputs {
+            self.book.cache.settle(*i, commit);
+        }
+        self.book.settled_hops.insert(commit);
+        if self.book.cache.conflicts().next().is_some() {
+            self.book.tainted = self.book.find_tainted(self.store.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Forgets what is left to settle of our received transfer `commit` (it settled, or
+    /// is in conflict for good).
+    pub(crate) fn settled_line(&mut self, commit: &Digest) -> Result<(), WalletError> {
+        let mut b = Batch::new();
+        b.delete(Table::Settling, commit.as_bytes().to_vec());
+        self.store.commit(&b)?;
+        Ok(())
+    }
+}
+
+/// The cache with no conflicts known (for [`Wallet::lineages_well_formed`] only).
+struct IgnoringConflicts<'a>(&'a ParcelKnowledge);
+
+impl ParcelCache for IgnoringConflicts<'_> {
+    fn verified(&self, id: &ParcelId) -> Option<Parcel> {
+        self.0.verified(id)
+    }
+    fn in_conflict(&self, _: &ParcelId, _: &DeviceId, _: Option<&Digest>) -> bool {
+        false
     }
 }

@@ -81,11 +81,18 @@ pub enum Table {
     /// Parcel id ‖ holder device id → the canonical equivocation proof that the holder
     /// consumed that parcel twice: the parcel and its descendants are refused.
     ParcelConflicts,
+    /// Proposal commit of a transfer this device received → the hops of its inputs'
+    /// lineages still to settle, oldest first: `hop object address (32) ‖ signer identity
+    /// object address (32)` each (PROTOCOL.md §5.6, "Settlement").
+    Settling,
+    /// Hop commit → the parcels it consumed (32 each): hops this device saw hold every
+    /// input's slot at W of N, after every hop before them on the line did.
+    SettledHops,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 24] = [
+    pub const ALL: [Table; 26] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
@@ -110,6 +117,8 @@ impl Table {
         Table::Offers,
         Table::ParcelSpends,
         Table::ParcelConflicts,
+        Table::Settling,
+        Table::SettledHops,
     ];
 
     /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
@@ -139,6 +148,8 @@ impl Table {
             Table::Offers => 22,
             Table::ParcelSpends => 23,
             Table::ParcelConflicts => 24,
+            Table::Settling => 25,
+            Table::SettledHops => 26,
         }
     }
 }

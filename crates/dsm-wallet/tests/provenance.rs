@@ -534,3 +534,85 @@ fn a_parcel_fork_spreads_through_the_storage_nodes() {
     let re = dsm_wallet::online::sync(&mut erin, &nodes).unwrap();
     assert!(re.learned.is_empty(), "{re:?}");
 }
+
+/// Online, a parcel's slot at the nodes holds its first spend: the second is refused at
+/// settlement (not credited, evidence stored), the first stays good value, and settled is
+/// never said of value with a double-spent ancestor, however far up the line.
+#[test]
+fn online_the_parcel_slot_keeps_the_first_spend_and_refuses_the_second_at_any_depth() {
+    use dsm_wallet::online::{send_online, sync, Settlement};
+    let (_issuer, t, mut mallory, before, mut bob, mut carol, policy) = mallory_paid_bob();
+    let (mut dave, _) = memory_wallet(0);
+    let (mut erin, _) = memory_wallet(0);
+    let (mut fay, _) = memory_wallet(0);
+    for w in [&mut dave, &mut erin, &mut fay] {
+        w.import_policy(policy.clone(), None).unwrap();
+    }
+    let c = common::cluster::Cluster::new();
+    let nodes = c.nodes();
+    // Offline, carol takes mallory's second spend of the parcel and pays dave from it.
+    let (offer, spent) = respend(&mallory, &before, &carol, t, 300);
+    assert!(matches!(
+        deliver(&mut mallory, &mut carol, offer.clone()),
+        SessionMessage::Acceptance(_)
+    ));
+    let (_, r) = session_token(&mut carol, &mut dave, t, &[200]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    // Bob syncs first: his line (mint, issuer → mallory, mallory → bob) takes the slots.
+    let rb = sync(&mut bob, &nodes).unwrap();
+    assert!(
+        rb.settled
+            .iter()
+            .all(|l| matches!(l.settlement, Settlement::Settled { .. })),
+        "{rb:?}"
+    );
+    // Dave is two hops below the second spend: his line is in conflict, never settled.
+    let rd = sync(&mut dave, &nodes).unwrap();
+    let line = rd.settled.last().unwrap();
+    assert!(
+        matches!(&line.settlement, Settlement::Conflict(e) if e.device() == mallory.device_id()),
+        "{rd:?}"
+    );
+    assert_eq!(dave.parcel_conflicts(), vec![(spent, mallory.device_id())]);
+    assert_eq!(dave.in_conflict(&t), Amount(200));
+    let again = sync(&mut dave, &nodes).unwrap();
+    assert!(again.settled.is_empty(), "a conflict is final: {again:?}");
+    // The same second spend offered online to a fresh receiver is refused at settlement.
+    let (offer, _) = respend(&mallory, &before, &erin, t, 250);
+    nodes
+        .b0x_post(
+            &erin.device_id().b0x_address(),
+            &SessionMessage::Proposal(Box::new(offer)).to_bytes(),
+        )
+        .unwrap();
+    let re = sync(&mut erin, &nodes).unwrap();
+    assert!(re.received.is_empty(), "{re:?}");
+    assert!(
+        re.dropped.iter().any(|d| d.contains("spent twice")),
+        "{re:?}"
+    );
+    assert_eq!(erin.balance(&t), Amount::ZERO);
+    assert_eq!(erin.parcel_conflicts(), vec![(spent, mallory.device_id())]);
+    // Bob's value is the parcel's one spend: though the conflict is known everywhere, a
+    // receiver that settles his lineage accepts it online.
+    let rb = sync(&mut bob, &nodes).unwrap();
+    assert_eq!(
+        bob.parcel_conflicts(),
+        vec![(spent, mallory.device_id())],
+        "{rb:?}"
+    );
+    assert_eq!(
+        bob.in_conflict(&t),
+        Amount::ZERO,
+        "bob's spend holds the slot"
+    );
+    send_online(&mut bob, &nodes, &fay.device_id(), t, Amount(150)).unwrap();
+    let rf = sync(&mut fay, &nodes).unwrap();
+    assert_eq!(
+        fay.parcel_conflicts(),
+        vec![(spent, mallory.device_id())],
+        "fay learned the conflict first"
+    );
+    assert_eq!(rf.received.len(), 1, "{rf:?}");
+    assert_eq!(fay.balance(&t), Amount(150));
+}
