@@ -182,6 +182,9 @@ tag_table! {
     /// The second half of a parcel's slot address at the storage nodes, whose first half is
     /// the parcel id: `()` (§5.6).
     ParcelSlot => "DSM/v1/parcel/slot",
+    /// The second half of a mint's slot address at the storage nodes, whose first half is
+    /// the token id: `(u64be(seq))` (§17.2).
+    MintSlot => "DSM/v1/mint/slot",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

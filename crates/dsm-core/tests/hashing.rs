@@ -139,6 +139,7 @@ fn tag_labels_are_frozen() {
         (Tag::ParcelOutput, "DSM/v1/parcel/output"),
         (Tag::ParcelSink, "DSM/v1/parcel/sink"),
         (Tag::ParcelSlot, "DSM/v1/parcel/slot"),
+        (Tag::MintSlot, "DSM/v1/mint/slot"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -387,3 +387,61 @@ pub fn verify_mint_conflict(policy: &TokenPolicy, c: &MintConflict) -> Result<u6
     verify_mint(policy, &c.b)?;
     Ok(c.first_seq())
 }
+
+/// The storage-node slot of mint `seq` of `token`, as the node API's `(device, parent)`
+/// pair: `(token, H(MintSlot, u64be(seq)))`. It holds the first mint published with that
+/// number (first writer wins; PROTOCOL.md §17.2).
+pub fn mint_slot(token: &TokenId, seq: u64) -> ([u8; 32], [u8; 32]) {
+    (
+        *token.as_bytes(),
+        *tagged_hash(Tag::MintSlot, &[&seq.to_be_bytes()]).as_bytes(),
+    )
+}
+
+/// What a mint slot holds, judged against mint `m` of the same number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MintSlotContent {
+    /// The same statement (its cosignature bytes may differ).
+    Same,
+    /// Another mint of the same number that the policy's issuers authorised: evidence.
+    Conflict(Box<MintConflict>),
+    /// Anything else: proves nothing, settles nothing.
+    Noise,
+}
+
+/// Judges `bytes` read from the slot of `m`'s `(token, seq)`: the same mint statement, an
+/// authorised rival (a [`MintConflict`]), or noise. `m` was verified under `policy`.
+pub fn judge_mint_slot(bytes: &[u8], policy: &TokenPolicy, m: &SignedMint) -> MintSlotContent {
+    let Ok(other) = SignedMint::from_bytes(bytes) else {
+        return MintSlotContent::Noise;
+    };
+    let (a, b) = (&m.statement, &other.statement);
+    if a.token != b.token || a.seq != b.seq {
+        return MintSlotContent::Noise;
+    }
+    if a.digest() == b.digest() {
+        return MintSlotContent::Same;
+    }
+    if verify_mint(policy, &other).is_err() {
+        return MintSlotContent::Noise;
+    }
+    match MintConflict::new(m.clone(), other) {
+        Some(c) => MintSlotContent::Conflict(Box::new(c)),
+        None => MintSlotContent::Noise,
+    }
+}
+
+/// Checks mint `next` against `prev`, the mint published one number before it: `next`
+/// must state `minted_before = prev.minted_before + prev.amount`. Walked from mint 0 (whose
+/// `minted_before` [`verify_mint`] checks against the initial allocation), this makes every
+/// `minted_before` the true total minted before it. A contradiction is evidence.
+pub fn check_published_successor(prev: &SignedMint, next: &SignedMint) -> Option<MintConflict> {
+    if next.statement.seq != prev.statement.seq.checked_add(1)? {
+        return None;
+    }
+    if mints_contradict(&prev.statement, &next.statement) {
+        MintConflict::new(prev.clone(), next.clone())
+    } else {
+        None
+    }
+}

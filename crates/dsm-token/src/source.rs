@@ -944,6 +944,8 @@ impl TokenRules {
             }
             Source::Mint(m) => {
                 verify_mint(p, m)?;
+                // Against the mints this verifier knows and any conflict it holds.
+                self.check_mint_sequence(m)?;
                 (m.statement.recipient, m.statement.amount)
             }
             Source::Emission(e) => {
@@ -1022,7 +1024,26 @@ impl RootVerifier for TokenRules {
         }
         let proof =
             SourceProof::from_bytes(source).map_err(|e| TokenError::Malformed(e).to_string())?;
-        self.root_facts(&proof, holder).map_err(|e| e.to_string())
+        match self.root_facts(&proof, holder) {
+            Ok(f) => {
+                // A verified mint is a real statement of the issuers, whatever the rest of
+                // the lineage: kept, so a contradicting mint seen later is caught offline.
+                if let Source::Mint(m) = &proof.source {
+                    self.mints
+                        .entry(m.statement.token)
+                        .or_default()
+                        .entry(m.statement.seq)
+                        .or_insert_with(|| m.clone());
+                }
+                Ok(f)
+            }
+            Err(TokenError::MintConflict(c)) => {
+                let e = TokenError::MintConflict(c.clone());
+                self.hold_mint_conflict(*c);
+                Err(e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 

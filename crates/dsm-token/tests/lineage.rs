@@ -103,10 +103,19 @@ fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
     ));
     // A real mint, but for bob: the lineage says alice received it.
     let for_bob = mint(&p, 0, 0, 1_000, &bob, &[(0, &i0), (1, &i1)], &mut c);
+    let mut fresh = TokenRules::new();
+    fresh.add_policy(p.clone()).unwrap();
     assert_eq!(
-        refused(for_bob, &mut rules),
+        refused(for_bob.clone(), &mut fresh),
         LineageError::Root(TokenError::WrongTarget.to_string())
     );
+    // To the verifier that met alice's mint 0 in a lineage, another mint 0 is issuer
+    // equivocation: refused, and the evidence is held.
+    assert!(matches!(
+        refused(for_bob, &mut rules),
+        LineageError::Root(e) if e.contains("issuer equivocation")
+    ));
+    assert!(rules.mint_conflict(&p.token_id()).is_some());
     // A burn moves value; it is no root.
     assert_eq!(
         refused(burn(&p, 5, &alice), &mut rules),
@@ -132,8 +141,12 @@ fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
     let again = mint(&p, 0, 0, 1_000, &alice, &[(1, &i1), (2, &i2)], &mut c);
     assert_ne!(root_of(&again), root);
     assert_eq!(again.once_key(), minted.once_key());
+    // (Judged by a verifier that holds no conflict: the same statement under other
+    // cosignatures contradicts nothing.)
+    let mut fresh = TokenRules::new();
+    fresh.add_policy(p.clone()).unwrap();
     assert_eq!(
-        refused(again, &mut rules),
+        refused(again, &mut fresh),
         LineageError::NotAnInput { hop: 0 }
     );
 }

@@ -644,3 +644,59 @@ fn policy_rules_and_encoding() {
         }
     }
 }
+
+/// A mint slot is judged by statement, never by bytes: the same mint (another cosignature)
+/// is the same; another authorised mint of the number is evidence; anything else is noise.
+/// Published mints are checked one after the other from mint 0.
+#[test]
+fn a_mint_slot_is_judged_by_statement_and_the_published_sequence_checked_pairwise() {
+    use dsm_token::authority::{
+        check_published_successor, judge_mint_slot, mint_slot, MintSlotContent,
+    };
+    let mut c = 0;
+    let (issuer, alice, bob) = (Device::new(1), Device::new(2), Device::new(3));
+    let stranger = Device::new(9);
+    let p = fungible("SLOT", &[&issuer], 1, 1_000, BurnRule::Holder);
+    let t = p.token_id();
+    let m0 = signed(&mint(&p, 0, 0, 100, &alice, &[(0, &issuer)], &mut c));
+    let (a, b) = mint_slot(&t, 0);
+    assert_eq!(a, *t.as_bytes());
+    assert_ne!(mint_slot(&t, 1).1, b, "one slot per number");
+    assert_eq!(
+        judge_mint_slot(&m0.to_bytes(), &p, &m0),
+        MintSlotContent::Same
+    );
+    let again = signed(&mint(&p, 0, 0, 100, &alice, &[(0, &issuer)], &mut c));
+    assert_ne!(again.to_bytes(), m0.to_bytes(), "another cosignature");
+    assert_eq!(
+        judge_mint_slot(&again.to_bytes(), &p, &m0),
+        MintSlotContent::Same
+    );
+    let rival = signed(&mint(&p, 0, 0, 100, &bob, &[(0, &issuer)], &mut c));
+    assert!(matches!(
+        judge_mint_slot(&rival.to_bytes(), &p, &m0),
+        MintSlotContent::Conflict(x) if verify_mint_conflict(&p, &x) == Ok(0)
+    ));
+    // Noise: junk, another number, a mint no issuer signed.
+    assert_eq!(judge_mint_slot(b"junk", &p, &m0), MintSlotContent::Noise);
+    let m1 = signed(&mint(&p, 1, 100, 5, &bob, &[(0, &issuer)], &mut c));
+    assert_eq!(
+        judge_mint_slot(&m1.to_bytes(), &p, &m0),
+        MintSlotContent::Noise
+    );
+    let forged = signed(&mint(&p, 0, 0, 100, &bob, &[(0, &stranger)], &mut c));
+    assert_eq!(
+        judge_mint_slot(&forged.to_bytes(), &p, &m0),
+        MintSlotContent::Noise
+    );
+    // Pairwise: the successor states exactly what was minted before it.
+    assert_eq!(check_published_successor(&m0, &m1), None);
+    let lie = signed(&mint(&p, 1, 0, 900, &bob, &[(0, &issuer)], &mut c));
+    assert_eq!(
+        check_published_successor(&m0, &lie),
+        MintConflict::new(m0.clone(), lie.clone())
+    );
+    // Not a successor: no judgement.
+    let m2 = signed(&mint(&p, 2, 0, 1, &bob, &[(0, &issuer)], &mut c));
+    assert_eq!(check_published_successor(&m0, &m2), None);
+}

@@ -4,17 +4,22 @@
 //! ([`EquivocationProof`]); this module only moves bytes between them and the nodes.
 
 use crate::nodes::{Anchor, Judged, NodeFault, NodeSet, ReplicationError};
+use crate::wallet::parcels::SettleItem;
 use crate::wallet::{Wallet, WalletError};
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::hash::Digest;
-use dsm_core::identity::{DeviceId, DeviceIdentity};
-use dsm_core::parcel::{judge_slot, parcel_slot, Hop, SlotContent};
+use dsm_core::identity::DeviceId;
+use dsm_core::parcel::{judge_slot, parcel_slot, SlotContent};
 use dsm_core::receipt::{verify_proposal, ChainView, EmptyView, Offer, SignedProposal};
 use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
 use dsm_protocol::mailbox::{self, Taken};
 use dsm_protocol::message::SessionMessage;
 use dsm_protocol::session::{Completed, LedgerError, Refused, SessionError};
+use dsm_token::authority::{
+    check_published_successor, judge_mint_slot, mint_slot, MintConflict, MintSlotContent,
+    SignedMint,
+};
 use std::collections::{BTreeMap, HashMap};
 use thiserror::Error;
 
@@ -61,6 +66,15 @@ pub enum Settlement {
     /// A node holds a competing successor signed by the same device: evidence was stored
     /// and published, and the device is refused from now on.
     Conflict(Equivocation),
+    /// A mint the line descends from contradicts the token's published mint sequence (a
+    /// reused number or a false `minted_before`): the issuers' conflict was stored, and mints
+    /// of the token from that number on are refused (PROTOCOL.md §17.2).
+    MintConflict {
+        /// The token.
+        token: TokenId,
+        /// The first mint number no longer trusted.
+        from: u64,
+    },
     /// The slot holds the device's verified tombstone and succession (PROTOCOL.md §20): the
     /// device was replaced by recovery at this head. The tombstone is recorded and the
     /// device is refused from now on.
@@ -73,7 +87,7 @@ impl Settlement {
         match self {
             Settlement::Settled { .. } => "settled",
             Settlement::Unsettled { .. } => "unsettled",
-            Settlement::Conflict(_) => "conflict",
+            Settlement::Conflict(_) | Settlement::MintConflict { .. } => "conflict",
             Settlement::Tombstoned(_) => "tombstoned",
         }
     }
@@ -135,14 +149,21 @@ pub fn anchor_statement(
 /// wallet already saw settled is skipped (every hop before it was settled first). The first
 /// slot that holds another statement of the same holder is a parcel fork: stored, and the
 /// line is in conflict. Stops at the first hop that does not settle.
-fn settle_hops(
+fn settle_items(
     wallet: &mut Wallet,
     nodes: &NodeSet,
-    hops: &[(Hop, DeviceIdentity)],
+    items: &[SettleItem],
     faults: &mut Vec<NodeFault>,
 ) -> Result<Settlement, OnlineError> {
     let mut fewest: Option<usize> = None;
-    for (hop, signer) in hops {
+    for item in items {
+        let (hop, signer) = match item {
+            SettleItem::Mint(m) => match settle_mint(wallet, nodes, m, faults)? {
+                Settlement::Settled { .. } => continue,
+                other => return Ok(other),
+            },
+            SettleItem::Hop(h, s) => (h, s),
+        };
         if wallet.hop_settled(&hop.commit()) {
             continue;
         }
@@ -181,6 +202,116 @@ fn settle_hops(
     })
 }
 
+/// Mint `m` (verified in a lineage) holds its slot `(token, seq)` at W of N, and every mint
+/// before it is published there and agrees with the one before it, from mint 0 (PROTOCOL.md
+/// §17.2). Read once: what was checked is kept (`PublishedMints`). A rival mint with the same
+/// number, or a `minted_before` that contradicts the published sequence, is a mint conflict:
+/// stored, and the token's mints from there on are refused. A slot still empty (the issuers
+/// have not published) leaves the line unsettled.
+fn settle_mint(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    m: &SignedMint,
+    faults: &mut Vec<NodeFault>,
+) -> Result<Settlement, OnlineError> {
+    let (token, seq) = (m.statement.token, m.statement.seq);
+    if wallet.published_mint(&token, seq)?.as_ref() == Some(m) {
+        return Ok(Settlement::Settled {
+            acks: nodes.params().w(),
+        });
+    }
+    let Some(policy) = wallet.token_rules().policy(&token).cloned() else {
+        return Ok(Settlement::Unsettled { acks: 0 });
+    };
+    let conflict = |wallet: &mut Wallet, c: &MintConflict| -> Result<Settlement, OnlineError> {
+        wallet.hold_mint_conflict(c)?;
+        Ok(Settlement::MintConflict {
+            token,
+            from: c.first_seq(),
+        })
+    };
+    // Its own slot: written if free, compared by statement.
+    let (a, b) = mint_slot(&token, seq);
+    let judge = |other: &[u8]| match judge_mint_slot(other, &policy, m) {
+        MintSlotContent::Same => Judged::Same,
+        MintSlotContent::Conflict(_) => Judged::Rival,
+        MintSlotContent::Noise => Judged::Noise,
+    };
+    let report = nodes.anchor_judged(&a, &b, &m.to_bytes(), &judge)?;
+    faults.extend(report.faults);
+    let acks = match report.outcome {
+        Anchor::Settled { acks } => acks,
+        Anchor::Unsettled { acks } => return Ok(Settlement::Unsettled { acks }),
+        Anchor::Conflict { existing, acks } => {
+            return match judge_mint_slot(&existing, &policy, m) {
+                MintSlotContent::Conflict(c) => conflict(wallet, &c),
+                _ => Ok(Settlement::Unsettled { acks }),
+            }
+        }
+    };
+    // The sequence before it, from the newest mint already checked.
+    let mut start = seq;
+    let mut prev = None;
+    while start > 0 {
+        if let Some(p) = wallet.published_mint(&token, start - 1)? {
+            prev = Some(p);
+            break;
+        }
+        start -= 1;
+    }
+    for s in start..seq {
+        let (a, b) = mint_slot(&token, s);
+        let (read, f) = nodes.read_slot(&a, &b)?;
+        faults.extend(f);
+        let Some(cur) = read
+            .and_then(|bytes| SignedMint::from_bytes(&bytes).ok())
+            .filter(|c| {
+                c.statement.token == token
+                    && c.statement.seq == s
+                    && dsm_token::authority::verify_mint(&policy, c).is_ok()
+            })
+        else {
+            return Ok(Settlement::Unsettled { acks: 0 });
+        };
+        if let Some(c) = prev
+            .as_ref()
+            .and_then(|p| check_published_successor(p, &cur))
+        {
+            return conflict(wallet, &c);
+        }
+        wallet.note_published_mint(&cur)?;
+        prev = Some(cur);
+    }
+    if let Some(c) = prev.as_ref().and_then(|p| check_published_successor(p, m)) {
+        return conflict(wallet, &c);
+    }
+    wallet.note_published_mint(m)?;
+    Ok(Settlement::Settled { acks })
+}
+
+/// Publishes every mint this wallet applied in its slot (first writer wins), so that the
+/// holders of minted value can check the sequence. A rival there is a mint conflict.
+fn publish_mints(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    report: &mut SyncReport,
+) -> Result<(), OnlineError> {
+    for m in wallet.applied_mints()? {
+        let (token, seq) = (m.statement.token, m.statement.seq);
+        if wallet.published_mint(&token, seq)?.is_some() {
+            continue;
+        }
+        if let Settlement::MintConflict { .. } = settle_mint(wallet, nodes, &m, &mut report.faults)?
+        {
+            report.dropped.push(format!(
+                "mint #{seq} of token {token}: the published sequence contradicts it (the \
+                 issuers' conflict is stored)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The weaker of two settlements: a conflict, then a tombstone, then unsettled, then
 /// settled (with the fewer acknowledgements).
 fn weaker(a: Option<Settlement>, b: Settlement) -> Settlement {
@@ -188,6 +319,8 @@ fn weaker(a: Option<Settlement>, b: Settlement) -> Settlement {
         (Some(Settlement::Conflict(w)), _) | (_, Settlement::Conflict(w)) => {
             Settlement::Conflict(w)
         }
+        (Some(m @ Settlement::MintConflict { .. }), _)
+        | (_, m @ Settlement::MintConflict { .. }) => m,
         (Some(Settlement::Tombstoned(d)), _) | (_, Settlement::Tombstoned(d)) => {
             Settlement::Tombstoned(d)
         }
@@ -276,8 +409,11 @@ fn post_proposal(
         faults,
     )?;
     // And claim the slots of the parcels it consumes (first writer wins).
-    let own = [(proposal.hop(), proposal.proposal.sender.clone())];
-    let settlement = weaker(Some(head), settle_hops(wallet, nodes, &own, faults)?);
+    let own = [SettleItem::Hop(
+        proposal.hop(),
+        proposal.proposal.sender.clone(),
+    )];
+    let settlement = weaker(Some(head), settle_items(wallet, nodes, &own, faults)?);
     wallet.set_settlement(
         proposal.proposal.sender_child_head.height,
         settlement.word(),
@@ -335,6 +471,7 @@ pub struct SyncReport {
 pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineError> {
     let mut report = SyncReport::default();
     pull_evidence(wallet, nodes, &mut report)?;
+    publish_mints(wallet, nodes, &mut report)?;
     take_b0x(wallet, nodes, &mut report)?;
     for proposal in wallet.pending()? {
         if wallet.counter(&posted_mark(&proposal))? == 0 {
@@ -360,21 +497,27 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
         // Transitive: every hop of the inputs' lineages (a received transfer's), then each
         // statement's own parcel hop, holds its parcel slots.
         let commit = entry.receipt.as_deref().and_then(Digest::from_hex);
-        let mut hops = match &commit {
-            Some(c) => wallet.settling_hops(c)?,
+        let mut items = match &commit {
+            Some(c) => wallet.settling_items(c)?,
             None => Vec::new(),
         };
-        hops.extend(
+        items.extend(
             statements
                 .iter()
-                .filter_map(|st| st.hop().map(|h| (h, st.signer().clone()))),
+                .filter_map(|st| st.hop().map(|h| SettleItem::Hop(h, st.signer().clone()))),
         );
-        if !hops.is_empty() {
-            let s = settle_hops(wallet, nodes, &hops, &mut report.faults)?;
+        if !items.is_empty() {
+            let s = settle_items(wallet, nodes, &items, &mut report.faults)?;
             worst = Some(weaker(worst, s));
         }
-        if let (Some(Settlement::Settled { .. } | Settlement::Conflict(_)), Some(c)) =
-            (&worst, &commit)
+        if let (
+            Some(
+                Settlement::Settled { .. }
+                | Settlement::Conflict(_)
+                | Settlement::MintConflict { .. },
+            ),
+            Some(c),
+        ) = (&worst, &commit)
         {
             wallet.settled_line(c)?;
         }
@@ -572,7 +715,8 @@ fn take_proposal(
         &mut report.faults,
     )? {
         Settlement::Settled { .. } => {}
-        Settlement::Conflict(_) => {
+        // (An anchor slot never yields a mint conflict.)
+        Settlement::Conflict(_) | Settlement::MintConflict { .. } => {
             report.dropped.push(format!(
                 "transfer {commit}: its sender signed a competing successor (evidence stored)"
             ));
@@ -597,10 +741,17 @@ fn take_proposal(
     // parcel spent twice anywhere up the line is refused here, not only detected. Only a
     // lineage that verifies is written to the slots (a stranger's junk never is).
     if wallet.lineages_well_formed(offer)? {
-        let mut hops = wallet.offer_lineage_hops(offer)?;
-        hops.push((p.hop(), p.proposal.sender.clone()));
-        match settle_hops(wallet, nodes, &hops, &mut report.faults)? {
+        let mut items = wallet.offer_settle_items(offer)?;
+        items.push(SettleItem::Hop(p.hop(), p.proposal.sender.clone()));
+        match settle_items(wallet, nodes, &items, &mut report.faults)? {
             Settlement::Settled { .. } => {}
+            Settlement::MintConflict { token, from } => {
+                report.dropped.push(format!(
+                    "transfer {commit}: it descends from mint #{from} or later of token \
+                     {token}, whose issuers' published mint sequence contradicts itself"
+                ));
+                return Ok(true);
+            }
             Settlement::Conflict(_) => {
                 report.dropped.push(format!(
                     "transfer {commit}: a parcel it descends from was spent twice and the other \

@@ -731,6 +731,12 @@ impl Wallet {
         self.index_spends(b, &hop, &hop_addr)?;
         let sender_addr = put_object(b, p.sender.to_bytes());
         let mut settling = Vec::new();
+        // Minted roots first: each mint's place in its published sequence (§17.2), then the
+        // hops; an all-zero signer address marks a root.
+        for (addr, _) in lineage_mints(offer, &objects) {
+            settling.extend_from_slice(addr.as_bytes());
+            settling.extend_from_slice(&[0; 32]);
+        }
         for (addr, hop, signer_addr, _) in lineage_hops(offer, &objects) {
             self.index_spends(b, &hop, &addr)?;
             if !self.book.settled_hops.contains(&hop.commit()) {
@@ -988,6 +994,41 @@ impl Wallet {
     }
 }
 
+/// The minted roots of an offer's lineages, once each: (source address, mint).
+pub(crate) fn lineage_mints(
+    offer: &Offer,
+    objects: &HashMap<Digest, Vec<u8>>,
+) -> Vec<(Digest, dsm_token::authority::SignedMint)> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for m in &offer.manifests {
+        let ManifestStart::Root(a) = m.start else {
+            continue;
+        };
+        if !seen.insert(a) {
+            continue;
+        }
+        if let Some(p) = objects
+            .get(&a)
+            .and_then(|o| dsm_token::source::SourceProof::from_bytes(o).ok())
+        {
+            if let dsm_token::source::Source::Mint(mint) = p.source {
+                out.push((a, mint));
+            }
+        }
+    }
+    out
+}
+
+/// What settling a transfer walks, in order (PROTOCOL.md §5.6, "Settlement").
+#[derive(Clone, Debug)]
+pub(crate) enum SettleItem {
+    /// A minted root: its place in the token's published mint sequence.
+    Mint(dsm_token::authority::SignedMint),
+    /// A hop and its signer: every parcel it consumes, in its slot.
+    Hop(Hop, DeviceIdentity),
+}
+
 /// Every hop of an offer's lineages, oldest first per manifest and once each, with its
 /// signer's identity: (hop address, hop, identity address, identity). Hops whose object or
 /// signer is not among `objects` are left out (the lineage check refuses them anyway).
@@ -1021,43 +1062,52 @@ pub(crate) fn lineage_hops(
 }
 
 impl Wallet {
-    /// The hops of our received transfer `commit`'s input lineages still to settle, oldest
-    /// first, with their signers (PROTOCOL.md §5.6, "Settlement").
-    pub(crate) fn settling_hops(
-        &self,
-        commit: &Digest,
-    ) -> Result<Vec<(Hop, DeviceIdentity)>, WalletError> {
+    /// What is left to settle of our received transfer `commit`: its lineages' minted roots,
+    /// then their hops, oldest first, with their signers (PROTOCOL.md §5.6, "Settlement").
+    pub(crate) fn settling_items(&self, commit: &Digest) -> Result<Vec<SettleItem>, WalletError> {
         let Some(v) = self.store.get(Table::Settling, commit.as_bytes())? else {
             return Ok(Vec::new());
         };
         if v.len() % 64 != 0 {
             return Err(bad("settling hops"));
         }
+        let get = |a: &[u8]| -> Result<Vec<u8>, WalletError> {
+            self.store
+                .get(Table::Objects, a)?
+                .ok_or_else(|| bad("lineage object"))
+        };
         let mut out = Vec::new();
         for pair in v.chunks_exact(64) {
-            let get = |a: &[u8]| -> Result<Vec<u8>, WalletError> {
-                self.store
-                    .get(Table::Objects, a)?
-                    .ok_or_else(|| bad("lineage object"))
-            };
+            if pair[32..] == [0; 32] {
+                let p = dsm_token::source::SourceProof::from_bytes(&get(&pair[..32])?)
+                    .map_err(|_| bad("lineage root"))?;
+                if let dsm_token::source::Source::Mint(m) = p.source {
+                    out.push(SettleItem::Mint(m));
+                }
+                continue;
+            }
             let hop = Hop::from_bytes(&get(&pair[..32])?).map_err(|_| bad("lineage hop"))?;
             let id = DeviceIdentity::from_bytes(&get(&pair[32..])?)
                 .map_err(|_| bad("lineage identity"))?;
-            out.push((hop, id));
+            out.push(SettleItem::Hop(hop, id));
         }
         Ok(out)
     }
 
-    /// The hops of an offer's lineages (not the offer's own), with their signers.
-    pub(crate) fn offer_lineage_hops(
-        &self,
-        offer: &Offer,
-    ) -> Result<Vec<(Hop, DeviceIdentity)>, WalletError> {
+    /// What settling an offer's lineages walks (not the offer's own hop): minted roots,
+    /// then hops with their signers.
+    pub(crate) fn offer_settle_items(&self, offer: &Offer) -> Result<Vec<SettleItem>, WalletError> {
         let objects = self.offer_objects(offer)?;
-        Ok(lineage_hops(offer, &objects)
+        let mut out: Vec<SettleItem> = lineage_mints(offer, &objects)
             .into_iter()
-            .map(|(_, h, _, i)| (h, i))
-            .collect())
+            .map(|(_, m)| SettleItem::Mint(m))
+            .collect();
+        out.extend(
+            lineage_hops(offer, &objects)
+                .into_iter()
+                .map(|(_, h, _, i)| SettleItem::Hop(h, i)),
+        );
+        Ok(out)
     }
 
     /// Whether this device saw `commit` settled, with every hop before it on its line.

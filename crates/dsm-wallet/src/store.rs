@@ -88,11 +88,14 @@ pub enum Table {
     /// Hop commit → the parcels it consumed (32 each): hops this device saw hold every
     /// input's slot at W of N, after every hop before them on the line did.
     SettledHops,
+    /// Token id ‖ u64be(seq) → the canonical mint this device read (or wrote) in the mint's
+    /// slot at W of N, checked against the one before it, from mint 0 (PROTOCOL.md §17.2).
+    PublishedMints,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 26] = [
+    pub const ALL: [Table; 27] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
@@ -119,6 +122,7 @@ impl Table {
         Table::ParcelConflicts,
         Table::Settling,
         Table::SettledHops,
+        Table::PublishedMints,
     ];
 
     /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
@@ -150,6 +154,7 @@ impl Table {
             Table::ParcelConflicts => 24,
             Table::Settling => 25,
             Table::SettledHops => 26,
+            Table::PublishedMints => 27,
         }
     }
 }

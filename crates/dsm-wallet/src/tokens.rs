@@ -285,7 +285,7 @@ impl Wallet {
 
     /// Keeps mint-conflict evidence (verified by `TokenRules`): stored, so mints of that
     /// token from the conflict on stay refused after a restart.
-    fn hold_mint_conflict(&mut self, c: &MintConflict) -> Result<(), WalletError> {
+    pub(crate) fn hold_mint_conflict(&mut self, c: &MintConflict) -> Result<(), WalletError> {
         let first = self.rules.import_mint_conflict(c)?;
         if self.rules.mint_conflict(&c.token()).map(|h| h.first_seq()) == Some(first) {
             let key = [MINT_CONFLICT_PREFIX, c.token().digest().to_hex().as_bytes()].concat();
@@ -294,6 +294,49 @@ impl Wallet {
             self.store.commit(&b)?;
         }
         Ok(())
+    }
+
+    /// Mint `seq` of `token` as this device saw it published at W of N nodes (checked
+    /// against every mint before it), if it did.
+    pub(crate) fn published_mint(
+        &self,
+        token: &TokenId,
+        seq: u64,
+    ) -> Result<Option<SignedMint>, WalletError> {
+        let key = [token.as_bytes().as_slice(), &seq.to_be_bytes()].concat();
+        match self.store.get(Table::PublishedMints, &key)? {
+            Some(b) => Ok(Some(
+                SignedMint::from_bytes(&b).map_err(corrupt("published mint"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Records mint `m` as published and checked (see [`Wallet::published_mint`]).
+    pub(crate) fn note_published_mint(&mut self, m: &SignedMint) -> Result<(), WalletError> {
+        let key = [
+            m.statement.token.as_bytes().as_slice(),
+            &m.statement.seq.to_be_bytes(),
+        ]
+        .concat();
+        let mut b = Batch::new();
+        b.put(Table::PublishedMints, key, m.to_bytes());
+        self.store.commit(&b)?;
+        Ok(())
+    }
+
+    /// Every mint this device applied (as issuer or recipient): what it publishes in the
+    /// mints' slots at each sync.
+    pub(crate) fn applied_mints(&self) -> Result<Vec<SignedMint>, WalletError> {
+        let mut out = Vec::new();
+        for (_, v) in self.store.scan(Table::Sources)? {
+            if let Ok(p) = SourceProof::from_bytes(&v) {
+                if let dsm_token::source::Source::Mint(m) = p.source {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The mint-conflict evidence this wallet holds, one per token whose issuers

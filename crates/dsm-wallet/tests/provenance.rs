@@ -616,3 +616,88 @@ fn online_the_parcel_slot_keeps_the_first_spend_and_refuses_the_second_at_any_de
     assert_eq!(rf.received.len(), 1, "{rf:?}");
     assert_eq!(fay.balance(&t), Amount(150));
 }
+
+/// A mint signed by `key` as issuer 0 of `t`, to `to` at its current head.
+fn signed_mint(
+    key: &dsm_core::crypto::SigningKey,
+    t: TokenId,
+    seq: u64,
+    before: u128,
+    amount: u128,
+    to: &Wallet,
+) -> dsm_token::authority::SignedMint {
+    let statement = dsm_token::authority::MintStatement {
+        token: t,
+        seq,
+        minted_before: Amount(before),
+        amount: Amount(amount),
+        recipient: to.device_id(),
+        recipient_parent_head: to.head().digest(),
+    };
+    let sig = dsm_token::authority::cosign(key, 0, &statement.digest(), &[seq as u8; 32]).unwrap();
+    dsm_token::authority::SignedMint {
+        statement,
+        signatures: vec![sig],
+    }
+}
+
+/// An issuer over its cap: offline, a receiver that never saw the earlier mint takes a
+/// mint that lies about `minted_before` (and value descending from it moves on); online,
+/// every holder checks its mint against the published sequence, so the lie is found at any
+/// depth, becomes stored evidence, and the value is never called settled. A reused mint
+/// number is caught the same way.
+#[test]
+fn an_issuer_over_its_cap_is_caught_online_at_any_depth() {
+    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+    use dsm_wallet::online::{send_online, sync, Settlement};
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([7; 32]));
+    let (mut alice, _) = memory_wallet(0);
+    let mut p = gold(&alice, TokenKind::Fungible);
+    p.issuers.keys = vec![key.public_key().clone()];
+    let t = p.token_id();
+    let (mut bob, _) = memory_wallet(0);
+    let (mut carol, _) = memory_wallet(0);
+    let (mut dave, _) = memory_wallet(0);
+    let (mut erin, _) = memory_wallet(0);
+    for w in [&mut alice, &mut bob, &mut carol, &mut dave, &mut erin] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    // Mint 0 (9,000 of a 10,000 cap) to alice; mint 1 to bob claims nothing was minted
+    // before it — with it the issuer creates 18,000.
+    alice
+        .apply_signed_mint(signed_mint(&key, t, 0, 0, 9_000, &alice))
+        .unwrap();
+    bob.apply_signed_mint(signed_mint(&key, t, 1, 0, 9_000, &bob))
+        .unwrap();
+    let (_, r) = session_token(&mut bob, &mut carol, t, &[500]);
+    assert_eq!(r.completed.len(), 1, "offline nothing can tell: {r:?}");
+    let c = common::cluster::Cluster::new();
+    let nodes = c.nodes();
+    // Alice publishes mint 0; bob publishes mint 1 and finds it contradicts mint 0.
+    sync(&mut alice, &nodes).unwrap();
+    let rb = sync(&mut bob, &nodes).unwrap();
+    assert!(rb.dropped.iter().any(|d| d.contains("mint #1")), "{rb:?}");
+    assert_eq!(bob.mint_conflicts().len(), 1);
+    // Carol, one hop below the lying mint: her line is in conflict, never settled.
+    let rc = sync(&mut carol, &nodes).unwrap();
+    let line = rc.settled.last().unwrap();
+    assert_eq!(
+        line.settlement,
+        Settlement::MintConflict { token: t, from: 0 },
+        "{rc:?}"
+    );
+    assert_eq!(carol.mint_conflicts().len(), 1);
+    // Online, a fresh receiver refuses value from the lying mint at settlement.
+    send_online(&mut bob, &nodes, &dave.device_id(), t, Amount(100)).unwrap();
+    let rd = sync(&mut dave, &nodes).unwrap();
+    assert!(rd.received.is_empty(), "{rd:?}");
+    assert!(rd.dropped.iter().any(|d| d.contains("mint #0")), "{rd:?}");
+    assert_eq!(dave.balance(&t), Amount::ZERO);
+    // A second mint 0 (a reused number) for erin: her own sync finds the slot taken by
+    // another mint of that number.
+    erin.apply_signed_mint(signed_mint(&key, t, 0, 0, 1_000, &erin))
+        .unwrap();
+    let re = sync(&mut erin, &nodes).unwrap();
+    assert!(re.dropped.iter().any(|d| d.contains("mint #0")), "{re:?}");
+    assert_eq!(erin.mint_conflicts().len(), 1);
+}
