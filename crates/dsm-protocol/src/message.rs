@@ -7,6 +7,7 @@ use dsm_core::chain::TipDigest;
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
 use dsm_core::hash::Digest;
 use dsm_core::identity::{DeviceId, DeviceIdentity};
+use dsm_core::parcel::ParcelFork;
 use dsm_core::receipt::{Offer, SignedAcceptance, SignedProposal, SignedRefusal, MAX_RECEIPT_LEN};
 
 /// The session protocol version this crate speaks. A peer announcing another version is
@@ -15,6 +16,10 @@ pub const PROTOCOL_VERSION: u64 = 1;
 
 /// At most this many third-party proposals are gossiped in one [`Hello`].
 pub const MAX_WITNESSED: usize = 8;
+
+/// At most this many parcel forks of hops alone are gossiped in one [`Hello`] (each about
+/// 9 KiB with ML-DSA-65, 37 KiB with SLH-DSA; two signature checks each for the receiver).
+pub const MAX_GOSSIPED_FORKS: usize = 2;
 
 /// The largest encoded session message: a hello with a pending proposal and
 /// [`MAX_WITNESSED`] gossiped ones, all SLH-DSA (about 20 KiB each), fits with room.
@@ -39,6 +44,9 @@ pub struct Hello {
     /// Recent proposals by third devices this sender has accepted or seen, so that two
     /// receivers of a double spend detect it when they meet (Tripwire gossip).
     pub witnessed: Vec<SignedProposal>,
+    /// Parcel forks of hops alone this sender holds (evidence whose proposals it never
+    /// saw, so the witnessed proposals cannot carry it), so that they spread by gossip.
+    pub forks: Vec<ParcelFork>,
 }
 
 impl Canonical for Hello {
@@ -50,6 +58,7 @@ impl Canonical for Hello {
         w.bytes(4, self.tip.as_bytes());
         w.optional_message(5, self.pending.as_ref());
         w.repeated_message(6, &self.witnessed);
+        w.repeated_message(7, &self.forks);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Hello {
@@ -59,6 +68,7 @@ impl Canonical for Hello {
             tip: TipDigest(Digest(r.fixed(4)?)),
             pending: r.optional_message(5)?,
             witnessed: r.repeated_message(6, MAX_WITNESSED)?,
+            forks: r.repeated_message(7, MAX_GOSSIPED_FORKS)?,
         })
     }
 }

@@ -32,7 +32,8 @@
 //!   the session in [`Phase::Failed`], having changed nothing that was not committed.
 
 use crate::message::{
-    Close, Hello, Refusal, RefusalCode, SessionMessage, MAX_WITNESSED, PROTOCOL_VERSION,
+    Close, Hello, Refusal, RefusalCode, SessionMessage, MAX_GOSSIPED_FORKS, MAX_WITNESSED,
+    PROTOCOL_VERSION,
 };
 use dsm_core::chain::{Amount, DeviceHead, RelationshipKey, TipDigest, TokenId};
 use dsm_core::crypto::SigningKey;
@@ -156,6 +157,15 @@ pub trait Ledger {
     fn witness(&mut self, proposal: &SignedProposal) -> Result<(), LedgerError>;
     /// Up to `max` recent third-party proposals to gossip, leaving out `exclude`.
     fn gossip(&self, exclude: &[DeviceId], max: usize) -> Result<Vec<SignedProposal>, LedgerError>;
+    /// Up to `max` parcel forks of hops alone to gossip, leaving out those of `exclude`.
+    fn gossip_forks(
+        &self,
+        exclude: &[DeviceId],
+        max: usize,
+    ) -> Result<Vec<dsm_core::parcel::ParcelFork>, LedgerError>;
+    /// A parcel fork gossiped by a peer: untrusted until verified (it must verify from its
+    /// own bytes, or it is ignored), then kept as evidence.
+    fn learn_fork(&mut self, fork: &dsm_core::parcel::ParcelFork) -> Result<(), LedgerError>;
 }
 
 /// Why the lineages of an offer cannot be accepted (yet).
@@ -581,6 +591,7 @@ impl Session {
             None => None,
         };
         let witnessed = ledger.gossip(&[me, *peer], MAX_WITNESSED)?;
+        let forks = ledger.gossip_forks(&[me, *peer], MAX_GOSSIPED_FORKS)?;
         let hello = Hello {
             version: PROTOCOL_VERSION,
             identity: ledger.identity().clone(),
@@ -588,6 +599,7 @@ impl Session {
             tip,
             pending,
             witnessed,
+            forks,
         };
         Ok((hello, verified))
     }
@@ -618,6 +630,9 @@ impl Session {
         }
         for w in &hello.witnessed {
             ledger.witness(w)?;
+        }
+        for f in &hello.forks {
+            ledger.learn_fork(f)?;
         }
         if ledger.view().is_equivocator(&them)? {
             return Err(SessionError::Equivocator(them));

@@ -1771,6 +1771,44 @@ impl Ledger for Wallet {
         Ok(())
     }
 
+    fn gossip_forks(
+        &self,
+        exclude: &[DeviceId],
+        max: usize,
+    ) -> Result<Vec<dsm_core::parcel::ParcelFork>, LedgerError> {
+        // Only the hop form: statement-form proofs travel as their proposals (`gossip`).
+        let mut out = Vec::new();
+        for (_, v) in self.store.scan(Table::ParcelConflicts)? {
+            if out.len() >= max {
+                break;
+            }
+            if let Some(f) = EquivocationProof::from_bytes(&v)
+                .ok()
+                .and_then(|p| p.as_parcel_fork().cloned())
+            {
+                if !exclude.contains(&f.signer.device_id()) && !out.contains(&f) {
+                    out.push(f);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn learn_fork(&mut self, fork: &dsm_core::parcel::ParcelFork) -> Result<(), LedgerError> {
+        let (device, parcel) = match fork.verify() {
+            Ok(x) => x,
+            Err(_) => return Ok(()), // gossip proves nothing unless it verifies
+        };
+        if self.book.cache.knows_conflict(&parcel, &device) {
+            return Ok(());
+        }
+        if let Ok((proof, what)) = EquivocationProof::parcel_fork(fork.clone()) {
+            self.record_evidence(&proof, &what)
+                .map_err(|e| LedgerError::Store(e.to_string()))?;
+        }
+        Ok(())
+    }
+
     fn gossip(&self, exclude: &[DeviceId], max: usize) -> Result<Vec<SignedProposal>, LedgerError> {
         let mut out = Vec::new();
         // Evidence first, but in at most half the slots: a flood of (cheaply made)

@@ -474,13 +474,10 @@ fn a_parcel_spent_to_two_receivers_is_caught_where_the_lines_meet_and_both_lines
         assert!(format!("{r:?}").contains("spent twice"), "{r:?}");
         assert_eq!(w.balance(&t), Amount(a));
     }
-    // (A copy of carol from before she learned it still offers the parcel.)
-    let (_, r) = session_token(&mut carol_unaware, &mut erin, t, &[300]);
-    assert!(r.completed.is_empty(), "{r:?}");
-    assert_eq!(
-        r.refused[0].refusal.refusal.reason,
-        RefusalReason::Lineage.code()
-    );
+    // A copy of carol from before she learned it still offers the parcel (delivered
+    // straight to erin's listener, so erin's hello cannot teach it first): refused cold.
+    let (offer, _) = respend(&carol_unaware, &carol_unaware, &erin, t, 300);
+    assert_lineage_refusal(&deliver(&mut carol_unaware, &mut erin, offer));
     assert_eq!(erin.balance(&t), Amount::ZERO);
 }
 
@@ -700,4 +697,53 @@ fn an_issuer_over_its_cap_is_caught_online_at_any_depth() {
     let re = sync(&mut erin, &nodes).unwrap();
     assert!(re.dropped.iter().any(|d| d.contains("mint #0")), "{re:?}");
     assert_eq!(erin.mint_conflicts().len(), 1);
+}
+
+/// A parcel fork of hops alone (its finder never saw the two proposals) spreads by hello
+/// gossip: one session, even with nothing to pay, and the peer holds it too.
+#[test]
+fn a_parcel_fork_of_hops_alone_spreads_by_gossip() {
+    let (_issuer, t, mut mallory, before, mut bob, mut carol, policy) = mallory_paid_bob();
+    let (mut dave, _) = memory_wallet(0);
+    let (mut erin, _) = memory_wallet(0);
+    for w in [&mut dave, &mut erin] {
+        w.import_policy(policy.clone(), None).unwrap();
+    }
+    let (offer, spent) = respend(&mallory, &before, &carol, t, 300);
+    assert!(matches!(
+        deliver(&mut mallory, &mut carol, offer),
+        SessionMessage::Acceptance(_)
+    ));
+    session_token(&mut bob, &mut dave, t, &[400]);
+    session_token(&mut carol, &mut dave, t, &[300]);
+    let forms: Vec<bool> = dave
+        .evidence()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_parcel_fork().is_some())
+        .collect();
+    assert_eq!(forms, vec![true], "dave holds the fork as hops alone");
+    assert!(erin.parcel_conflicts().is_empty());
+    // A forged fork in a hello (the second hop's signature swapped) proves nothing and is
+    // ignored; the session goes on.
+    let mut forged = dave.evidence().unwrap()[0]
+        .as_parcel_fork()
+        .unwrap()
+        .clone();
+    forged.second.signature = forged.first.signature.clone();
+    let mut hello = Session::dialer(erin.device_id(), vec![])
+        .start(&mut dave)
+        .unwrap();
+    match &mut hello[0] {
+        SessionMessage::Hello(h) => h.forks = vec![forged],
+        other => panic!("expected a hello, got {}", other.name()),
+    }
+    let mut l = Session::listener();
+    assert!(l.handle(wire(&hello[0]), &mut erin).is_ok());
+    assert!(erin.parcel_conflicts().is_empty());
+    assert!(!erin.is_equivocator(&mallory.device_id()).unwrap());
+    let (rd, re) = session_token(&mut dave, &mut erin, t, &[]);
+    assert!(rd.error.is_none() && re.error.is_none(), "{rd:?} {re:?}");
+    assert_eq!(erin.parcel_conflicts(), vec![(spent, mallory.device_id())]);
+    assert!(erin.is_equivocator(&mallory.device_id()).unwrap());
 }
