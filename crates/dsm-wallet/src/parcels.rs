@@ -1133,7 +1133,14 @@ impl Wallet {
             self.book.cache.settle(*i, commit);
         }
         self.book.settled_hops.insert(commit);
-        if self.book.cache.conflicts().next().is_some() {
+        // Only a settled spend of a parcel in conflict can clear held value of taint.
+        let holder = &hop.statement.holder;
+        if hop
+            .statement
+            .inputs
+            .iter()
+            .any(|i| self.book.cache.knows_conflict(i, holder))
+        {
             self.book.tainted = self.book.find_tainted(self.store.as_ref())?;
         }
         Ok(())
