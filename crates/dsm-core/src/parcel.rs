@@ -680,17 +680,8 @@ fn verify_line(
     // Check only from the newest ancestor the cache holds (finding it costs hashes only):
     // the cache holds verified parcels and nothing else, and never a descendant of a known
     // conflict, so the answer is a cold check's.
-    for k in (0..hops.len()).rev() {
-        let commit = hops[k].commit();
-        let after = (0..hops[k].statement.outputs.len())
-            .map(|i| output_id(&commit, i))
-            .find(|id| match hops.get(k + 1) {
-                Some(next) => next.statement.inputs.binary_search(id).is_ok(),
-                None => id == target,
-            });
-        if let Some(p) = after.and_then(|id| cache.verified(&id)) {
-            return walk(p, None, &hops[k + 1..], k + 1, &lineage.signers, target);
-        }
+    if let Some((n, p)) = cached_prefix(lineage, target, cache) {
+        return walk(p, None, &hops[n..], n, &lineage.signers, target);
     }
     let (start, root_once) = match &lineage.start {
         LineageStart::Root(source) => {
@@ -715,6 +706,30 @@ fn verify_line(
         ),
     };
     walk(start, root_once, hops, 0, &lineage.signers, target)
+}
+
+/// The newest parcel on `lineage`'s line to `target` that `cache` already verified, and how
+/// many of the lineage's hops lead up to it (those a warm check skips), found by hashing
+/// alone; `None` when the cache holds no parcel of the line past its start.
+pub fn cached_prefix(
+    lineage: &Lineage,
+    target: &ParcelId,
+    cache: &dyn ParcelCache,
+) -> Option<(usize, Parcel)> {
+    let hops = &lineage.hops;
+    for k in (0..hops.len()).rev() {
+        let commit = hops[k].commit();
+        let after = (0..hops[k].statement.outputs.len())
+            .map(|i| output_id(&commit, i))
+            .find(|id| match hops.get(k + 1) {
+                Some(next) => next.statement.inputs.binary_search(id).is_ok(),
+                None => id == target,
+            });
+        if let Some(p) = after.and_then(|id| cache.verified(&id)) {
+            return Some((k + 1, p));
+        }
+    }
+    None
 }
 
 /// The hop-by-hop part of [`verify_lineage`] from `start`; `first` is the index of

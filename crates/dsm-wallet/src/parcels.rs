@@ -14,9 +14,9 @@ use dsm_core::hash::{object_address, Digest};
 use dsm_core::identity::DeviceId;
 use dsm_core::identity::DeviceIdentity;
 use dsm_core::parcel::{
-    root_id, verify_lineage, Hop, KnownParcel, Lineage, LineageError, LineageManifest,
-    ManifestError, ManifestStart, Parcel, ParcelCache, ParcelFork, ParcelId, ParcelKnowledge,
-    ParcelStatement, VerifiedLineage,
+    cached_prefix, root_id, verify_lineage, Hop, KnownParcel, Lineage, LineageError,
+    LineageManifest, ManifestError, ManifestStart, Parcel, ParcelCache, ParcelFork, ParcelId,
+    ParcelKnowledge, ParcelStatement, VerifiedLineage,
 };
 use dsm_core::receipt::{Offer, SignedProposal, MAX_OFFER_LEN};
 use dsm_core::tripwire::{Equivocation, EquivocationProof};
@@ -684,8 +684,11 @@ impl Wallet {
         // the lineage check below then refuses it and what descends from it.
         let own = offer.signed.hop();
         let mut hops: Vec<(&Hop, &DeviceIdentity)> = vec![(&own, &offer.signed.proposal.sender)];
-        for l in &lineages {
-            for h in &l.hops {
+        for (m, l) in offer.manifests.iter().zip(&lineages) {
+            // Hops up to the newest cached ancestor were looked up (and indexed) when that
+            // ancestor was credited: any fork among them is known already.
+            let skip = cached_prefix(l, &m.parcel, &self.book.cache).map_or(0, |(n, _)| n);
+            for h in &l.hops[skip..] {
                 if let Some(id) = l
                     .signers
                     .iter()
