@@ -709,7 +709,12 @@ impl Wallet {
             };
             match verify_lineage(lineage, &m.parcel, Some(&sender), &mut self.rules, cache) {
                 Ok(v) => out.push(v),
-                Err(e) => return Ok(Err(LineageProblem::Invalid(m.parcel, e))),
+                Err(e) => {
+                    // A root that contradicts a known mint left the issuers' conflict in
+                    // `TokenRules`: keep it across restarts.
+                    self.keep_held_mint_conflict(&offer.signed.proposal.step.token)?;
+                    return Ok(Err(LineageProblem::Invalid(m.parcel, e)));
+                }
             }
         }
         Ok(Ok(out))

@@ -296,6 +296,19 @@ impl Wallet {
         Ok(())
     }
 
+    /// Stores the mint conflict `TokenRules` holds for `token`, if it is not stored yet (one
+    /// found while checking a lineage's root lives in memory until this is called).
+    pub(crate) fn keep_held_mint_conflict(&mut self, token: &TokenId) -> Result<(), WalletError> {
+        let Some(c) = self.rules.mint_conflict(token).cloned() else {
+            return Ok(());
+        };
+        let key = [MINT_CONFLICT_PREFIX, c.token().digest().to_hex().as_bytes()].concat();
+        if self.store.get(Table::Meta, &key)?.as_deref() == Some(c.to_bytes().as_slice()) {
+            return Ok(());
+        }
+        self.hold_mint_conflict(&c)
+    }
+
     /// Mint `seq` of `token` as this device saw it published at W of N nodes (checked
     /// against every mint before it), if it did.
     pub(crate) fn published_mint(

@@ -747,3 +747,39 @@ fn a_parcel_fork_of_hops_alone_spreads_by_gossip() {
     assert_eq!(erin.parcel_conflicts(), vec![(spent, mallory.device_id())]);
     assert!(erin.is_equivocator(&mallory.device_id()).unwrap());
 }
+
+/// Offline, a receiver that met one mint in a lineage refuses value from another mint of
+/// the same number (a reused number), keeps the issuers' conflict across a restart, and
+/// refuses the token's later mints too.
+#[test]
+fn a_reused_mint_number_met_in_lineages_is_refused_offline_and_kept() {
+    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([8; 32]));
+    let (mut alice, _) = memory_wallet(0);
+    let mut p = gold(&alice, TokenKind::Fungible);
+    p.issuers.keys = vec![key.public_key().clone()];
+    let t = p.token_id();
+    let (mut bob, _) = memory_wallet(0);
+    let (mut carol, store) = memory_wallet(0);
+    for w in [&mut alice, &mut bob, &mut carol] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    alice
+        .apply_signed_mint(signed_mint(&key, t, 0, 0, 9_000, &alice))
+        .unwrap();
+    bob.apply_signed_mint(signed_mint(&key, t, 0, 0, 9_000, &bob))
+        .unwrap();
+    let (_, r) = session_token(&mut alice, &mut carol, t, &[100]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    let (_, r) = session_token(&mut bob, &mut carol, t, &[100]);
+    assert!(r.completed.is_empty(), "{r:?}");
+    assert_eq!(
+        r.refused[0].refusal.refusal.reason,
+        RefusalReason::Lineage.code()
+    );
+    assert_eq!(carol.balance(&t), Amount(100));
+    assert_eq!(carol.mint_conflicts().len(), 1);
+    drop(carol);
+    let carol = reopen(&store);
+    assert_eq!(carol.mint_conflicts().len(), 1, "kept across a restart");
+}
