@@ -16,7 +16,7 @@ use crate::crypto::{CryptoError, Signature, SigningKey};
 use crate::hash::{tagged_hash, Digest};
 use crate::identity::{DeviceId, DeviceIdentity};
 use crate::parcel::{
-    transfer_commit, Hop, LineageManifest, Parcel, ParcelStatement, VerifiedLineage,
+    transfer_commit, Hop, LineageManifest, Parcel, ParcelId, ParcelStatement, VerifiedLineage,
 };
 use crate::smt::{SmtError, SmtProof, SparseMerkleTree};
 use crate::tags::Tag;
@@ -1340,14 +1340,25 @@ pub struct Refusal {
     /// ([`ParcelStatement::refund`]), so the released value descends from the refusal and
     /// "refuse, then spend the output anyway" is a parcel fork (PROTOCOL.md §5.6).
     pub parcels: ParcelStatement,
+    /// For a refusal of the lineage kind: the input of the proposal whose lineage failed,
+    /// so its sender knows which parcel it cannot pay with. One of the proposal's inputs.
+    pub refused_input: Option<ParcelId>,
 }
 
 impl Refusal {
-    /// The digest of everything but the parcel statement: `H(RefusalCommit, fields 1–6)`.
+    /// The digest of everything but the parcel statement: `H(RefusalCommit, fields 1–6
+    /// and 8)`.
     pub fn rest_digest(&self) -> Digest {
         let mut w = Writer::new();
         self.encode_rest(&mut w);
+        self.encode_input(&mut w);
         tagged_hash(Tag::RefusalCommit, &[&w.into_bytes()])
+    }
+
+    fn encode_input(&self, w: &mut Writer) {
+        if let Some(p) = &self.refused_input {
+            w.bytes(8, p.as_bytes());
+        }
     }
 
     /// The digest the receiver signs: `transfer_commit(H(ParcelStatement, parcels),
@@ -1382,6 +1393,7 @@ impl Canonical for Refusal {
     fn encode(&self, w: &mut Writer) {
         self.encode_rest(w);
         w.message(7, &self.parcels);
+        self.encode_input(w);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Refusal {
@@ -1392,6 +1404,16 @@ impl Canonical for Refusal {
             receiver_proof: r.message(5)?,
             reason: r.uint(6)?,
             parcels: r.message(7)?,
+            refused_input: match r.bytes(8, 32)? {
+                [] => None,
+                b => Some(ParcelId(Digest(b.try_into().map_err(|_| {
+                    DecodeError::Length {
+                        field: 8,
+                        len: b.len(),
+                        expected: 32,
+                    }
+                })?))),
+            },
         })
     }
 }
@@ -1464,6 +1486,13 @@ pub fn verify_refusal(
             "of the refusal does not give the receiver's outputs back to the sender",
         ));
     }
+    if r.refused_input
+        .is_some_and(|i| vp.signed.proposal.parcels.inputs.binary_search(&i).is_err())
+    {
+        return Err(ReceiptError::Parcels(
+            "named by the refusal is not an input of the proposal",
+        ));
+    }
     let release = release_tip(&vp.child_tip);
     let answer = ReceiverAnswer {
         proposal_commit: &r.proposal_commit,
@@ -1509,6 +1538,24 @@ pub fn refuse(
     reason: u64,
     rnd: &[u8; 32],
 ) -> Result<BuiltRefusal, BuildError> {
+    refuse_naming(receiver, proposal, reason, None, rnd)
+}
+
+/// [`refuse`], naming the input whose lineage failed (`refused_input`, for a lineage
+/// refusal). It must be one of the proposal's inputs.
+pub fn refuse_naming(
+    receiver: &LocalDevice<'_>,
+    proposal: &VerifiedProposal,
+    reason: u64,
+    refused_input: Option<ParcelId>,
+    rnd: &[u8; 32],
+) -> Result<BuiltRefusal, BuildError> {
+    let p = &proposal.signed.proposal;
+    if refused_input.is_some_and(|i| p.parcels.inputs.binary_search(&i).is_err()) {
+        return Err(BuildError::Parcels(
+            "the parcel named is not an input of the proposal",
+        ));
+    }
     let release = release_tip(&proposal.child_tip);
     let (child_head, proof) = receiver.answer_head(proposal, &release, TransitionKind::Refuse)?;
     let p = &proposal.signed.proposal;
@@ -1522,6 +1569,7 @@ pub fn refuse(
         receiver_proof: proof,
         reason,
         parcels,
+        refused_input,
     };
     let signature = receiver.key.sign(refusal.commit().as_bytes(), rnd)?;
     Ok(BuiltRefusal {

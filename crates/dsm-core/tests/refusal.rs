@@ -134,6 +134,29 @@ fn every_corruption_of_a_refusal_is_refused() {
     check(&|r| r.refusal.reason += 1, &|e| {
         matches!(e, ReceiptError::Signature { .. })
     });
+    // The input a lineage refusal names is signed, and must be one of the proposal's.
+    let input = p.signed.proposal.parcels.inputs[0];
+    let naming = refuse_naming(&b.local(), &vp, 6, Some(input), &rnd(&mut ctr))
+        .unwrap()
+        .signed;
+    assert_eq!(naming.refusal.refused_input, Some(input));
+    verify_refusal(&vp, &naming, &EmptyView).unwrap();
+    let back = SignedRefusal::from_bytes(&naming.to_bytes()).unwrap();
+    assert_eq!(back, naming);
+    let stranger = dsm_core::parcel::ParcelId(dsm_core::hash::Digest([9; 32]));
+    assert!(matches!(
+        refuse_naming(&b.local(), &vp, 6, Some(stranger), &rnd(&mut ctr)),
+        Err(BuildError::Parcels(_))
+    ));
+    check(&|r| r.refusal.refused_input = Some(input), &|e| {
+        matches!(e, ReceiptError::Signature { .. })
+    });
+    let mut renamed = naming.clone();
+    renamed.refusal.refused_input = Some(stranger);
+    assert_eq!(
+        verify_refusal(&vp, &renamed, &EmptyView).unwrap_err(),
+        ReceiptError::Parcels("named by the refusal is not an input of the proposal")
+    );
     // Every byte flip of the encoding is refused (decode error or a check).
     let bytes = good.to_bytes();
     let (mut flips, mut undecodable, mut unverifiable) = (0, 0, 0);

@@ -42,7 +42,7 @@ use dsm_core::identity::{DeviceId, DeviceIdentity};
 use dsm_core::parcel::{Parcel, VerifiedLineage};
 use dsm_core::receipt::Offer;
 use dsm_core::receipt::{
-    accept, own_proposal, propose, refuse, release, release_tip, verify_acceptance,
+    accept, own_proposal, propose, refuse_naming, release, release_tip, verify_acceptance,
     verify_proposal, verify_refusal, BuildError, BuiltAcceptance, BuiltProposal, BuiltRefusal,
     BuiltRelease, ChainView, LocalDevice, Receipt, ReceiptError, SignedAcceptance, SignedProposal,
     SignedRefusal, VerifiedProposal, VerifiedRefusal,
@@ -173,8 +173,14 @@ pub trait Ledger {
 pub enum LineageRefusal {
     /// These objects are neither in the offer nor held here: ask the sender for them.
     Missing(Vec<Digest>),
-    /// A lineage does not verify (why, for people).
-    Invalid(String),
+    /// A lineage does not verify: the input whose lineage failed (when one input is to
+    /// blame), and why, for people.
+    Invalid {
+        /// The input named in the signed refusal.
+        parcel: Option<dsm_core::parcel::ParcelId>,
+        /// Why.
+        why: String,
+    },
 }
 
 /// Objects up to this many bytes ride inside a session offer; larger lineages are asked
@@ -676,7 +682,7 @@ impl Session {
             Err(_) => return Ok(refuse_now(commit, RefusalCode::Invalid)),
         };
         if let Some(reason) = ledger.refusal_reason(&verified) {
-            return self.refuse_proposal(p, &verified, reason, ledger);
+            return self.refuse_proposal(p, &verified, reason, None, ledger);
         }
         // Provenance: every input's lineage back to a source, before anything is signed.
         let lineages = match ledger.check_offer(offer)? {
@@ -696,7 +702,14 @@ impl Session {
                     addresses: wanted,
                 })));
             }
-            Err(_) => return self.refuse_proposal(p, &verified, RefusalReason::Lineage, ledger),
+            Err(LineageRefusal::Invalid { parcel, .. }) => {
+                return self.refuse_proposal(p, &verified, RefusalReason::Lineage, parcel, ledger)
+            }
+            // Missing objects the sender cannot be asked for (a b0x item, a pending offer
+            // that must carry everything): no input is to blame in particular.
+            Err(LineageRefusal::Missing(_)) => {
+                return self.refuse_proposal(p, &verified, RefusalReason::Lineage, None, ledger)
+            }
         };
         let rnd = ledger.random();
         let built = match accept(&local(ledger), &verified, &lineages, &rnd) {
@@ -704,7 +717,7 @@ impl Session {
             // A credit this device can never take (its token list is full, the balance would
             // overflow) gets a signed refusal, so the sender is not locked forever.
             Err(BuildError::Refused(ReceiptError::Balance { .. })) => {
-                return self.refuse_proposal(p, &verified, RefusalReason::CannotHold, ledger)
+                return self.refuse_proposal(p, &verified, RefusalReason::CannotHold, None, ledger)
             }
             Err(BuildError::Refused(_)) => return Ok(refuse_now(commit, RefusalCode::Busy)),
             Err(e) => return Err(e.into()),
@@ -724,16 +737,18 @@ impl Session {
         )))
     }
 
-    /// Signs, commits and returns a refusal of a verified proposal addressed to us.
+    /// Signs, commits and returns a refusal of a verified proposal addressed to us (naming
+    /// `input`, the input whose lineage failed, for a lineage refusal).
     fn refuse_proposal(
         &mut self,
         p: &SignedProposal,
         verified: &VerifiedProposal,
         reason: RefusalReason,
+        input: Option<dsm_core::parcel::ParcelId>,
         ledger: &mut dyn Ledger,
     ) -> Result<SessionMessage, SessionError> {
         let rnd = ledger.random();
-        let built = match refuse(&local(ledger), verified, reason.code(), &rnd) {
+        let built = match refuse_naming(&local(ledger), verified, reason.code(), input, &rnd) {
             Ok(b) => b,
             Err(BuildError::Refused(_)) => {
                 return Ok(refuse_now(*verified.commit(), RefusalCode::Busy))

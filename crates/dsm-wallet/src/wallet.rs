@@ -1476,7 +1476,14 @@ impl Ledger for Wallet {
     ) -> Result<Result<Vec<VerifiedLineage>, LineageRefusal>, LedgerError> {
         Ok(parcels_check(self, offer)?.map_err(|e| match e {
             parcels::LineageProblem::Missing(v) => LineageRefusal::Missing(v),
-            other => LineageRefusal::Invalid(other.to_string()),
+            parcels::LineageProblem::Unreadable(p, e) => LineageRefusal::Invalid {
+                parcel: Some(p),
+                why: e.to_string(),
+            },
+            parcels::LineageProblem::Invalid(p, e) => LineageRefusal::Invalid {
+                parcel: Some(p),
+                why: e.to_string(),
+            },
         }))
     }
 

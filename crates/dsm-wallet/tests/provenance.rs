@@ -127,7 +127,13 @@ fn a_fabricated_parent_head_is_refused_offline_and_nothing_is_credited() {
         objects: vec![root],
         signed,
     };
-    assert_lineage_refusal(&deliver(&mut m, &mut v, offer));
+    let answer = deliver(&mut m, &mut v, offer);
+    assert_lineage_refusal(&answer);
+    // The signed refusal names the input whose lineage failed.
+    match &answer {
+        SessionMessage::SignedRefusal(r) => assert_eq!(r.refusal.refused_input, Some(input.id)),
+        other => panic!("{}", other.name()),
+    }
     assert_eq!(v.balance(&t), Amount::ZERO);
     assert!(v.parcels(&t).is_empty());
 }
@@ -420,7 +426,12 @@ fn a_parcel_spent_again_in_a_later_head_to_the_same_receiver_is_a_parcel_fork() 
         offer.signed.proposal.sender_child_head.parent,
         mallory.head().digest()
     );
-    assert_lineage_refusal(&deliver(&mut mallory, &mut bob, offer));
+    let answer = deliver(&mut mallory, &mut bob, offer);
+    assert_lineage_refusal(&answer);
+    match &answer {
+        SessionMessage::SignedRefusal(r) => assert_eq!(r.refusal.refused_input, Some(spent)),
+        other => panic!("{}", other.name()),
+    }
     assert_eq!(bob.balance(&t), Amount(400));
     assert_parcel_fork(&bob, &mallory, spent);
 }
