@@ -20,6 +20,7 @@ use dsm_token::authority::{
     check_published_successor, judge_mint_slot, mint_slot, MintConflict, MintSlotContent,
     SignedMint,
 };
+use dsm_token::TokenPolicy;
 use std::collections::{BTreeMap, HashMap};
 use thiserror::Error;
 
@@ -223,31 +224,10 @@ fn settle_mint(
     let Some(policy) = wallet.token_rules().policy(&token).cloned() else {
         return Ok(Settlement::Unsettled { acks: 0 });
     };
-    let conflict = |wallet: &mut Wallet, c: &MintConflict| -> Result<Settlement, OnlineError> {
-        wallet.hold_mint_conflict(c)?;
-        Ok(Settlement::MintConflict {
-            token,
-            from: c.first_seq(),
-        })
-    };
     // Its own slot: written if free, compared by statement.
-    let (a, b) = mint_slot(&token, seq);
-    let judge = |other: &[u8]| match judge_mint_slot(other, &policy, m) {
-        MintSlotContent::Same => Judged::Same,
-        MintSlotContent::Conflict(_) => Judged::Rival,
-        MintSlotContent::Noise => Judged::Noise,
-    };
-    let report = nodes.anchor_judged(&a, &b, &m.to_bytes(), &judge)?;
-    faults.extend(report.faults);
-    let acks = match report.outcome {
-        Anchor::Settled { acks } => acks,
-        Anchor::Unsettled { acks } => return Ok(Settlement::Unsettled { acks }),
-        Anchor::Conflict { existing, acks } => {
-            return match judge_mint_slot(&existing, &policy, m) {
-                MintSlotContent::Conflict(c) => conflict(wallet, &c),
-                _ => Ok(Settlement::Unsettled { acks }),
-            }
-        }
+    let acks = match claim_mint_slot(wallet, nodes, &policy, m, faults)? {
+        Ok(acks) => acks,
+        Err(stop) => return Ok(stop),
     };
     // The sequence before it, from the newest mint already checked.
     let mut start = seq;
@@ -273,20 +253,62 @@ fn settle_mint(
         else {
             return Ok(Settlement::Unsettled { acks: 0 });
         };
+        // Read at K nodes, it must also hold its slot at W, and a rival of the same number
+        // at any node is the issuers' equivocation.
+        if let Err(stop) = claim_mint_slot(wallet, nodes, &policy, &cur, faults)? {
+            return Ok(stop);
+        }
         if let Some(c) = prev
             .as_ref()
             .and_then(|p| check_published_successor(p, &cur))
         {
-            return conflict(wallet, &c);
+            return mint_conflict(wallet, &c);
         }
         wallet.note_published_mint(&cur)?;
         prev = Some(cur);
     }
     if let Some(c) = prev.as_ref().and_then(|p| check_published_successor(p, m)) {
-        return conflict(wallet, &c);
+        return mint_conflict(wallet, &c);
     }
     wallet.note_published_mint(m)?;
     Ok(Settlement::Settled { acks })
+}
+
+/// Puts mint `m` in its slot `(token, seq)` if the slot is free, and reads what the nodes
+/// hold there (compared by statement): `Ok(acks)` when W hold it, else the settlement to
+/// stop at — unsettled, or a mint conflict with an authorised rival found there.
+fn claim_mint_slot(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    policy: &TokenPolicy,
+    m: &SignedMint,
+    faults: &mut Vec<NodeFault>,
+) -> Result<Result<usize, Settlement>, OnlineError> {
+    let (a, b) = mint_slot(&m.statement.token, m.statement.seq);
+    let judge = |other: &[u8]| match judge_mint_slot(other, policy, m) {
+        MintSlotContent::Same => Judged::Same,
+        MintSlotContent::Conflict(_) => Judged::Rival,
+        MintSlotContent::Noise => Judged::Noise,
+    };
+    let report = nodes.anchor_judged(&a, &b, &m.to_bytes(), &judge)?;
+    faults.extend(report.faults);
+    Ok(match report.outcome {
+        Anchor::Settled { acks } => Ok(acks),
+        Anchor::Unsettled { acks } => Err(Settlement::Unsettled { acks }),
+        Anchor::Conflict { existing, acks } => match judge_mint_slot(&existing, policy, m) {
+            MintSlotContent::Conflict(c) => Err(mint_conflict(wallet, &c)?),
+            _ => Err(Settlement::Unsettled { acks }),
+        },
+    })
+}
+
+/// Stores the issuers' conflict; the line descending from it is in conflict.
+fn mint_conflict(wallet: &mut Wallet, c: &MintConflict) -> Result<Settlement, OnlineError> {
+    wallet.hold_mint_conflict(c)?;
+    Ok(Settlement::MintConflict {
+        token: c.token(),
+        from: c.first_seq(),
+    })
 }
 
 /// Publishes every mint this wallet applied in its slot (first writer wins), so that the
