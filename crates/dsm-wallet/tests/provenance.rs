@@ -794,3 +794,48 @@ fn a_reused_mint_number_met_in_lineages_is_refused_offline_and_kept() {
     let carol = reopen(&store);
     assert_eq!(carol.mint_conflicts().len(), 1, "kept across a restart");
 }
+
+/// Issuers who publish two different mints of one number on disjoint halves of the nodes
+/// (each half short of W) are caught by the first holder of later minted value to walk the
+/// sequence: whichever version it reads, the other is a rival in the same slot.
+#[test]
+fn two_mints_of_one_number_published_on_disjoint_nodes_are_caught_by_the_walk() {
+    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+    use dsm_wallet::online::sync;
+    use std::sync::atomic::Ordering;
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([9; 32]));
+    let (mut alice, _) = memory_wallet(0);
+    let mut p = gold(&alice, TokenKind::Fungible);
+    p.issuers.keys = vec![key.public_key().clone()];
+    let t = p.token_id();
+    let (mut erin, _) = memory_wallet(0);
+    let (mut bob, _) = memory_wallet(0);
+    for w in [&mut alice, &mut erin, &mut bob] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    alice
+        .apply_signed_mint(signed_mint(&key, t, 0, 0, 100, &alice))
+        .unwrap();
+    erin.apply_signed_mint(signed_mint(&key, t, 0, 0, 100, &erin))
+        .unwrap();
+    bob.apply_signed_mint(signed_mint(&key, t, 1, 100, 50, &bob))
+        .unwrap();
+    let c = common::cluster::Cluster::new();
+    let nodes = c.nodes();
+    let half = |first: bool| {
+        for (i, s) in c.switches.iter().enumerate() {
+            s.store((i < 3) == first, Ordering::SeqCst);
+        }
+    };
+    half(true);
+    sync(&mut alice, &nodes).unwrap();
+    half(false);
+    sync(&mut erin, &nodes).unwrap();
+    assert!(alice.mint_conflicts().is_empty() && erin.mint_conflicts().is_empty());
+    c.only_up(6);
+    // Bob publishes mint 1 and walks back to mint 0: two versions, one slot.
+    let rb = sync(&mut bob, &nodes).unwrap();
+    assert!(rb.dropped.iter().any(|d| d.contains("mint #1")), "{rb:?}");
+    assert_eq!(bob.mint_conflicts().len(), 1);
+    assert_eq!(bob.mint_conflicts()[0].first_seq(), 0);
+}
