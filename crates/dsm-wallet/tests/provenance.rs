@@ -839,3 +839,85 @@ fn two_mints_of_one_number_published_on_disjoint_nodes_are_caught_by_the_walk() 
     assert_eq!(bob.mint_conflicts().len(), 1);
     assert_eq!(bob.mint_conflicts()[0].first_seq(), 0);
 }
+
+/// "Refuse, then spend the output anyway": bob refuses alice's payment (alice takes the
+/// amount back, descending from the refusal) and a modified copy of his wallet spends the
+/// refused output to carol. Offline carol cannot tell; online the output's slot holds bob's
+/// refusal, so carol's line is a parcel fork, never settled, and alice's released value
+/// stays good.
+#[test]
+fn refusing_then_spending_the_output_anyway_is_a_parcel_fork() {
+    use dsm_wallet::online::{sync, Settlement};
+    let (mut issuer, t, mut alice, mut bob, mut carol) = setup();
+    issuer.mint(&t, Amount(900)).unwrap();
+    let (_, r) = session_token(&mut issuer, &mut alice, t, &[900]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    let alice_before = alice.fork().unwrap();
+    bob.set_max_incoming(Some(Amount(100)));
+    let (ra, rb) = session_token(&mut alice, &mut bob, t, &[400]);
+    assert_eq!(rb.refused.len(), 1, "{rb:?}");
+    assert_eq!(alice.balance(&t), Amount(900), "{ra:?}");
+    let proposal = rb.refused[0].proposal.clone();
+    let hop = proposal.hop();
+    let out = hop.output_ids()[hop
+        .statement
+        .outputs
+        .iter()
+        .position(|o| o.to == bob.device_id())
+        .unwrap()];
+    // The lineage of the refused output: alice's input's lineage, then her proposal.
+    let from_alice = alice_before.offer_for(&proposal).unwrap();
+    let m = &from_alice.manifests[0];
+    let (hop_bytes, alice_bytes) = (hop.to_bytes(), alice.identity().to_bytes());
+    let mut hops = m.hops.clone();
+    hops.push(object_address(&hop_bytes));
+    let mut signers = m.signers.clone();
+    signers.push(object_address(&alice_bytes));
+    signers.sort();
+    signers.dedup();
+    let mut objects = from_alice.objects.clone();
+    objects.extend([hop_bytes, alice_bytes]);
+    objects.sort();
+    objects.dedup();
+    let input = Parcel {
+        id: out,
+        token: t,
+        amount: Amount(400),
+        holder: bob.device_id(),
+    };
+    let offer = Offer {
+        signed: fabricated_proposal(&bob, &carol, t, 400, input),
+        manifests: vec![LineageManifest {
+            parcel: out,
+            start: m.start.clone(),
+            hops,
+            signers,
+        }],
+        objects,
+    };
+    match deliver(&mut bob, &mut carol, offer) {
+        SessionMessage::Acceptance(_) => {}
+        other => panic!("offline carol cannot tell: got {}", other.name()),
+    }
+    assert_eq!(carol.balance(&t), Amount(400));
+    let c = common::cluster::Cluster::new();
+    let nodes = c.nodes();
+    // Bob's (honest code) sync puts his refusal in the output's slot.
+    sync(&mut bob, &nodes).unwrap();
+    let rc = sync(&mut carol, &nodes).unwrap();
+    let line = rc.settled.last().unwrap();
+    assert!(
+        matches!(&line.settlement, Settlement::Conflict(e) if e.device() == bob.device_id()),
+        "{rc:?}"
+    );
+    assert_eq!(carol.parcel_conflicts(), vec![(out, bob.device_id())]);
+    assert_eq!(carol.in_conflict(&t), Amount(400));
+    // Alice's released 400 descends from the refusal, the output's one settled spend.
+    let ra = sync(&mut alice, &nodes).unwrap();
+    assert!(
+        ra.settled
+            .iter()
+            .all(|l| !matches!(l.settlement, Settlement::Conflict(_))),
+        "{ra:?}"
+    );
+}
