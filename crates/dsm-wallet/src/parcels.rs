@@ -505,14 +505,10 @@ impl Wallet {
         Ok(c)
     }
 
-    /// Writes into `b` the offer record of our proposal (its inputs' manifests), kept
-    /// while it is pending.
-    pub(crate) fn record_offer(
-        &self,
-        b: &mut Batch,
-        signed: &SignedProposal,
-    ) -> Result<(), WalletError> {
-        let manifests = signed
+    /// The manifests of the inputs of our proposal `signed`, in input order, while this
+    /// device still holds them.
+    fn held_manifests(&self, signed: &SignedProposal) -> Result<Vec<LineageManifest>, WalletError> {
+        signed
             .proposal
             .parcels
             .inputs
@@ -522,12 +518,23 @@ impl Wallet {
                     .held
                     .get(i)
                     .map(|h| h.manifest.clone())
-                    .ok_or_else(|| WalletError::Parcels(format!("parcel {i} is not held")))
+                    .ok_or_else(|| {
+                        WalletError::Parcels(format!("parcel {i} is not held by this device"))
+                    })
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect()
+    }
+
+    /// Writes into `b` the offer record of our proposal (its inputs' manifests), kept
+    /// while it is pending.
+    pub(crate) fn record_offer(
+        &self,
+        b: &mut Batch,
+        signed: &SignedProposal,
+    ) -> Result<(), WalletError> {
         let offer = Offer {
             signed: signed.clone(),
-            manifests,
+            manifests: self.held_manifests(signed)?,
             objects: Vec::new(),
         };
         b.put(
@@ -570,24 +577,9 @@ impl Wallet {
             Offer::from_bytes(&bytes).map_err(corrupt("offer"))?
         } else {
             // Not committed yet: the inputs are still held.
-            let manifests = signed
-                .proposal
-                .parcels
-                .inputs
-                .iter()
-                .map(|i| {
-                    self.book
-                        .held
-                        .get(i)
-                        .map(|h| h.manifest.clone())
-                        .ok_or_else(|| {
-                            WalletError::Parcels(format!("parcel {i} is not held by this device"))
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
             Offer {
                 signed: signed.clone(),
-                manifests,
+                manifests: self.held_manifests(signed)?,
                 objects: Vec::new(),
             }
         };

@@ -625,30 +625,6 @@ fn online_the_parcel_slot_keeps_the_first_spend_and_refuses_the_second_at_any_de
     assert_eq!(fay.balance(&t), Amount(150));
 }
 
-/// A mint signed by `key` as issuer 0 of `t`, to `to` at its current head.
-fn signed_mint(
-    key: &dsm_core::crypto::SigningKey,
-    t: TokenId,
-    seq: u64,
-    before: u128,
-    amount: u128,
-    to: &Wallet,
-) -> dsm_token::authority::SignedMint {
-    let statement = dsm_token::authority::MintStatement {
-        token: t,
-        seq,
-        minted_before: Amount(before),
-        amount: Amount(amount),
-        recipient: to.device_id(),
-        recipient_parent_head: to.head().digest(),
-    };
-    let sig = dsm_token::authority::cosign(key, 0, &statement.digest(), &[seq as u8; 32]).unwrap();
-    dsm_token::authority::SignedMint {
-        statement,
-        signatures: vec![sig],
-    }
-}
-
 /// An issuer over its cap: offline, a receiver that never saw the earlier mint takes a
 /// mint that lies about `minted_before` (and value descending from it moves on); online,
 /// every holder checks its mint against the published sequence, so the lie is found at any

@@ -147,30 +147,6 @@ fn initial_allocations_are_claimed_once() {
         .contains("GOLD's policy allows no minting: its supply is fixed")));
 }
 
-/// A mint signed by `key` as issuer 0 of `t`, to `to` at its current head.
-fn signed_mint(
-    key: &dsm_core::crypto::SigningKey,
-    t: TokenId,
-    seq: u64,
-    before: u128,
-    amount: u128,
-    to: &Wallet,
-) -> dsm_token::authority::SignedMint {
-    let statement = dsm_token::authority::MintStatement {
-        token: t,
-        seq,
-        minted_before: Amount(before),
-        amount: Amount(amount),
-        recipient: to.device_id(),
-        recipient_parent_head: to.head().digest(),
-    };
-    let sig = dsm_token::authority::cosign(key, 0, &statement.digest(), &[seq as u8; 32]).unwrap();
-    dsm_token::authority::SignedMint {
-        statement,
-        signatures: vec![sig],
-    }
-}
-
 /// An issuer that lies about `minted_before` (to mint past the cap) is caught by a wallet
 /// that saw an earlier mint: the lying mint is refused, the pair is kept as evidence across
 /// a restart, and the token's later mints are refused too.

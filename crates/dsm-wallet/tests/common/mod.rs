@@ -195,3 +195,27 @@ pub fn gold(issuer: &Wallet, kind: dsm_token::policy::TokenKind) -> dsm_token::T
         bitcoin: None,
     }
 }
+
+/// A mint signed by `key` as issuer 0 of `t`, to `to` at its current head.
+pub fn signed_mint(
+    key: &dsm_core::crypto::SigningKey,
+    t: dsm_core::chain::TokenId,
+    seq: u64,
+    before: u128,
+    amount: u128,
+    to: &Wallet,
+) -> dsm_token::authority::SignedMint {
+    let statement = dsm_token::authority::MintStatement {
+        token: t,
+        seq,
+        minted_before: Amount(before),
+        amount: Amount(amount),
+        recipient: to.device_id(),
+        recipient_parent_head: to.head().digest(),
+    };
+    let sig = dsm_token::authority::cosign(key, 0, &statement.digest(), &[seq as u8; 32]).unwrap();
+    dsm_token::authority::SignedMint {
+        statement,
+        signatures: vec![sig],
+    }
+}
