@@ -629,9 +629,10 @@ pub enum LineageError {
 /// Before any of that, every hop shipped is looked up in `cache`'s known conflicts: a
 /// hop that consumes a parcel its signer is proven to have consumed twice is refused
 /// ([`LineageError::InConflict`]) unless the verifier saw that very hop settled in the
-/// parcel's slot, so a parcel in conflict and everything descending from it fail. Not checked here: whether a parcel on the line was consumed twice without the
-/// verifier knowing (settlement, PROTOCOL.md §5.6) and the token's transfer rules (the
-/// token layer's).
+/// parcel's slot, so a parcel in conflict and everything descending from it fail. Not
+/// checked here: whether a parcel on the line was consumed twice without the verifier
+/// knowing (settlement, PROTOCOL.md §5.6) and the token's transfer rules (the token
+/// layer's).
 pub fn verify_lineage(
     lineage: &Lineage,
     target: &ParcelId,
