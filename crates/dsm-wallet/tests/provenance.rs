@@ -632,20 +632,16 @@ fn online_the_parcel_slot_keeps_the_first_spend_and_refuses_the_second_at_any_de
 /// number is caught the same way.
 #[test]
 fn an_issuer_over_its_cap_is_caught_online_at_any_depth() {
-    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
     use dsm_wallet::online::{send_online, sync, Settlement};
-    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([7; 32]));
     let (mut alice, _) = memory_wallet(0);
-    let mut p = gold(&alice, TokenKind::Fungible);
-    p.issuers.keys = vec![key.public_key().clone()];
-    let t = p.token_id();
     let (mut bob, _) = memory_wallet(0);
     let (mut carol, _) = memory_wallet(0);
     let (mut dave, _) = memory_wallet(0);
     let (mut erin, _) = memory_wallet(0);
-    for w in [&mut alice, &mut bob, &mut carol, &mut dave, &mut erin] {
-        w.import_policy(p.clone(), None).unwrap();
-    }
+    let (key, t) = gold_of_key(
+        7,
+        &mut [&mut alice, &mut bob, &mut carol, &mut dave, &mut erin],
+    );
     // Mint 0 (9,000 of a 10,000 cap) to alice; mint 1 to bob claims nothing was minted
     // before it — with it the issuer creates 18,000.
     alice
@@ -740,17 +736,10 @@ fn a_parcel_fork_of_hops_alone_spreads_by_gossip() {
 /// refuses the token's later mints too.
 #[test]
 fn a_reused_mint_number_met_in_lineages_is_refused_offline_and_kept() {
-    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
-    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([8; 32]));
     let (mut alice, _) = memory_wallet(0);
-    let mut p = gold(&alice, TokenKind::Fungible);
-    p.issuers.keys = vec![key.public_key().clone()];
-    let t = p.token_id();
     let (mut bob, _) = memory_wallet(0);
     let (mut carol, store) = memory_wallet(0);
-    for w in [&mut alice, &mut bob, &mut carol] {
-        w.import_policy(p.clone(), None).unwrap();
-    }
+    let (key, t) = gold_of_key(8, &mut [&mut alice, &mut bob, &mut carol]);
     alice
         .apply_signed_mint(signed_mint(&key, t, 0, 0, 9_000, &alice))
         .unwrap();
@@ -776,19 +765,12 @@ fn a_reused_mint_number_met_in_lineages_is_refused_offline_and_kept() {
 /// sequence: whichever version it reads, the other is a rival in the same slot.
 #[test]
 fn two_mints_of_one_number_published_on_disjoint_nodes_are_caught_by_the_walk() {
-    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
     use dsm_wallet::online::sync;
     use std::sync::atomic::Ordering;
-    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([9; 32]));
     let (mut alice, _) = memory_wallet(0);
-    let mut p = gold(&alice, TokenKind::Fungible);
-    p.issuers.keys = vec![key.public_key().clone()];
-    let t = p.token_id();
     let (mut erin, _) = memory_wallet(0);
     let (mut bob, _) = memory_wallet(0);
-    for w in [&mut alice, &mut erin, &mut bob] {
-        w.import_policy(p.clone(), None).unwrap();
-    }
+    let (key, t) = gold_of_key(9, &mut [&mut alice, &mut erin, &mut bob]);
     alice
         .apply_signed_mint(signed_mint(&key, t, 0, 0, 100, &alice))
         .unwrap();

@@ -152,12 +152,8 @@ fn initial_allocations_are_claimed_once() {
 /// a restart, and the token's later mints are refused too.
 #[test]
 fn a_wallet_refuses_a_mint_contradicting_one_it_holds_and_keeps_the_evidence() {
-    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
-    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([7; 32]));
     let (mut bob, store) = memory_wallet(0);
-    let mut p = gold(&bob, TokenKind::Fungible);
-    p.issuers.keys = vec![key.public_key().clone()];
-    let (t, _) = bob.import_policy(p.clone(), None).unwrap();
+    let (key, t) = gold_of_key(7, &mut [&mut bob]);
     bob.apply_signed_mint(signed_mint(&key, t, 0, 0, 9_000, &bob))
         .unwrap();
     // Mint 1 claims 0 created before it: with it the issuer could create 19,000 under a

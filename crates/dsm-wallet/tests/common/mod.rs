@@ -219,3 +219,19 @@ pub fn signed_mint(
         signatures: vec![sig],
     }
 }
+
+/// A GOLD token (as [`gold`]) whose only issuer is a bare key made from `seed`, its policy
+/// imported into every wallet of `ws`: the key signs mints with [`signed_mint`].
+pub fn gold_of_key(
+    seed: u8,
+    ws: &mut [&mut Wallet],
+) -> (dsm_core::crypto::SigningKey, dsm_core::chain::TokenId) {
+    use dsm_core::crypto::{SecretSeed, SigningKey};
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([seed; 32]));
+    let mut p = gold(ws[0], dsm_token::policy::TokenKind::Fungible);
+    p.issuers.keys = vec![key.public_key().clone()];
+    for w in ws.iter_mut() {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    (key, p.token_id())
+}
