@@ -220,7 +220,7 @@ fn counterfeit_scene(
 ) -> Result<(), Error> {
     use dsm_core::chain::DevGrant;
     use dsm_core::hash::{object_address, Digest};
-    use dsm_core::parcel::{root_id, LineageManifest, ManifestStart, Parcel};
+    use dsm_core::parcel::{root_id, LineageManifest, ManifestStart, Parcel, RootFacts};
     use dsm_core::receipt::{propose, LocalDevice, Offer, SignedProposal};
     use dsm_protocol::message::SessionMessage;
     use dsm_protocol::session::{Ledger, RefusalReason};
@@ -267,7 +267,12 @@ fn counterfeit_scene(
     };
     let root = grant.to_bytes();
     let made_up = Parcel {
-        id: root_id(&grant.once_key(), &root),
+        id: root_id(&RootFacts {
+            once_key: grant.once_key(),
+            token,
+            amount: Amount(5_000),
+            holder: oscar.device_id(),
+        }),
         token,
         amount: Amount(5_000),
         holder: oscar.device_id(),

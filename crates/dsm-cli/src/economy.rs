@@ -394,7 +394,12 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
     root.extend_from_slice(ids[0].as_bytes());
     root.extend_from_slice(&1_000_000u64.to_be_bytes());
     let mut cur = Parcel {
-        id: root_id(&Digest([7; 32]), &root),
+        id: root_id(&RootFacts {
+            once_key: Digest([7; 32]),
+            token: TokenId::from_label("ECON"),
+            amount: Amount(1_000_000),
+            holder: ids[0],
+        }),
         token: TokenId::from_label("ECON"),
         amount: Amount(1_000_000),
         holder: ids[0],

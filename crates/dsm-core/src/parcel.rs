@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use thiserror::Error;
 
 digest_newtype!(
-    /// A parcel's id: `H(ParcelRoot, once-key, source)` for a root,
+    /// A parcel's id: `H(ParcelRoot, once-key, token, amount, holder)` for a root,
     /// `H(ParcelOutput, transfer commit, u32be(index))` for an output. Always recomputed,
     /// never read from the wire.
     ParcelId
@@ -75,9 +75,22 @@ pub trait RootVerifier {
     ) -> Result<RootFacts, String>;
 }
 
-/// The id of the root parcel a source creates: `H(ParcelRoot, once_key, source)`.
-pub fn root_id(once_key: &Digest, source: &[u8]) -> ParcelId {
-    ParcelId(tagged_hash(Tag::ParcelRoot, &[once_key.as_bytes(), source]))
+/// The id of the root parcel a source creates:
+/// `H(ParcelRoot, once_key, token, u128be(amount), holder)`. It commits to what the source
+/// may be used for once and to what it created, never to the proof's bytes: every valid
+/// encoding of one source (another allowlist proof, another cosigner subset, a longer header
+/// chain) is the *same* parcel, so spending two encodings is a parcel fork, and its slot is
+/// the once-key's (PROTOCOL.md §5.6, "Parcels").
+pub fn root_id(facts: &RootFacts) -> ParcelId {
+    ParcelId(tagged_hash(
+        Tag::ParcelRoot,
+        &[
+            facts.once_key.as_bytes(),
+            facts.token.as_bytes(),
+            &facts.amount.0.to_be_bytes(),
+            facts.holder.as_bytes(),
+        ],
+    ))
 }
 
 /// The device id no key controls that value leaving circulation is paid to:
@@ -692,7 +705,7 @@ fn verify_line(
                 .verify_root(source, first.as_ref().or(holder))
                 .map_err(LineageError::Root)?;
             let parcel = Parcel {
-                id: root_id(&f.once_key, source),
+                id: root_id(&f),
                 token: f.token,
                 amount: f.amount,
                 holder: f.holder,

@@ -90,7 +90,12 @@ struct World {
 fn world() -> World {
     let (a, b, c) = (Dev::new(1), Dev::new(2), Dev::new(3));
     let root = source(&a, 100);
-    let root_id = root_id(&Digest([9; 32]), &root);
+    let root_id = root_id(&RootFacts {
+        once_key: Digest([9; 32]),
+        token: TokenId::from_label("GOLD"),
+        amount: Amount(100),
+        holder: a.id(),
+    });
     let h1 = a.sign(&[root_id], &[(0, &b, 70), (0, &a, 30)], 1);
     let to_b = h1.output_ids()[h1
         .statement

@@ -225,7 +225,12 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         // Parcels (§5.6): A consumes a root parcel into 70 for B and 30 change, and again
         // into 100 for C — a parcel fork.
         use dsm_core::parcel::*;
-        let root = root_id(&Digest([9; 32]), b"vector source");
+        let root = root_id(&RootFacts {
+            once_key: Digest([9; 32]),
+            token: dsm_core::chain::TokenId::from_label("GOLD"),
+            amount: Amount(100),
+            holder: a.id(),
+        });
         let hop = |outputs: Vec<ParcelOutput>, rest: u8| {
             let statement = ParcelStatement {
                 holder: a.id(),

@@ -2,7 +2,7 @@
 //! `RootVerifier` of `dsm_core::parcel::verify_lineage`. A lineage from a real mint through
 //! real ML-DSA hops verifies; a fabricated root (a mint no issuer signed, over the cap, for
 //! another device) and a source that only moves value are refused; two encodings of one
-//! source are two root ids with one once-key.
+//! source are one root parcel.
 
 mod common;
 use common::*;
@@ -43,8 +43,9 @@ fn output_to(h: &Hop, d: &Device) -> ParcelId {
     h.output_ids()[i]
 }
 
-fn root_of(proof: &SourceProof) -> ParcelId {
-    root_id(&proof.once_key().unwrap(), &proof.to_bytes())
+/// The root parcel `proof` creates, as `rules` judge it.
+fn root_of(proof: &SourceProof, rules: &TokenRules) -> ParcelId {
+    root_id(&rules.root_facts(proof, None).unwrap())
 }
 
 #[test]
@@ -56,7 +57,7 @@ fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
     let mut rules = TokenRules::new();
     rules.add_policy(p.clone()).unwrap();
     let minted = mint(&p, 0, 0, 1_000, &alice, &[(0, &i0), (1, &i1)], &mut c);
-    let root = root_of(&minted);
+    let root = root_of(&minted, &rules);
     let h1 = hop(&alice, root, &[(&bob, 600), (&alice, 400)], 1);
     let h2 = hop(&bob, output_to(&h1, &bob), &[(&carol, 600)], 2);
     let target = output_to(&h2, &carol);
@@ -135,20 +136,24 @@ fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
         verify_lineage(&junk, &target, None, &mut rules, &dsm_core::parcel::ParcelKnowledge::new()).unwrap_err(),
         LineageError::Root(e) if e.contains("does not decode")
     ));
-    // Another valid encoding of the same mint (issuers {1, 2}): another root id — so the
-    // hops above do not consume it — but the same once-key, which is what settlement and
-    // "used once" are keyed on.
+    // Another valid encoding of the same mint (issuers {1, 2}, other bytes): the same
+    // once-key and so the same root parcel — the hops above consume it as they consume the
+    // first encoding, so spending both encodings is spending one parcel twice.
     let again = mint(&p, 0, 0, 1_000, &alice, &[(1, &i1), (2, &i2)], &mut c);
-    assert_ne!(root_of(&again), root);
+    assert_ne!(again.to_bytes(), minted.to_bytes());
     assert_eq!(again.once_key(), minted.once_key());
-    // (Judged by a verifier that holds no conflict: the same statement under other
-    // cosignatures contradicts nothing.)
     let mut fresh = TokenRules::new();
     fresh.add_policy(p.clone()).unwrap();
-    assert_eq!(
-        refused(again, &mut fresh),
-        LineageError::NotAnInput { hop: 0 }
-    );
+    assert_eq!(root_of(&again, &fresh), root);
+    let v = verify_lineage(
+        &lineage(&again),
+        &target,
+        None,
+        &mut fresh,
+        &dsm_core::parcel::ParcelKnowledge::new(),
+    )
+    .unwrap();
+    assert_eq!(v.parcel().id, target);
 }
 
 #[test]
@@ -169,7 +174,7 @@ fn an_initial_line_is_a_root_of_its_own_device() {
         }),
         allowlist: None,
     };
-    let root = root_of(&claim);
+    let root = root_of(&claim, &rules);
     // The root alone: held by the line's device.
     let bare = Lineage {
         start: LineageStart::Root(claim.to_bytes()),

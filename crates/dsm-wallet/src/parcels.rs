@@ -16,7 +16,7 @@ use dsm_core::identity::DeviceIdentity;
 use dsm_core::parcel::{
     cached_prefix, root_id, verify_lineage, Hop, KnownParcel, Lineage, LineageError,
     LineageManifest, ManifestError, ManifestStart, Parcel, ParcelCache, ParcelFork, ParcelId,
-    ParcelKnowledge, ParcelStatement, VerifiedLineage,
+    ParcelKnowledge, ParcelStatement, RootFacts, VerifiedLineage,
 };
 use dsm_core::receipt::{Offer, SignedProposal, MAX_OFFER_LEN};
 use dsm_core::tripwire::{Equivocation, EquivocationProof};
@@ -392,7 +392,12 @@ impl Wallet {
         amount: Amount,
     ) -> BookChange {
         let mut c = BookChange::default();
-        let id = root_id(once_key, &source);
+        let id = root_id(&RootFacts {
+            once_key: *once_key,
+            token,
+            amount,
+            holder: self.device_id(),
+        });
         let addr = put_object(b, source);
         let manifest = LineageManifest {
             parcel: id,

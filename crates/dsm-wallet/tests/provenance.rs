@@ -8,7 +8,7 @@ use common::*;
 use dsm_core::chain::{Amount, DevGrant, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::hash::{object_address, Digest};
-use dsm_core::parcel::{root_id, LineageManifest, ManifestStart, Parcel, ParcelId};
+use dsm_core::parcel::{root_id, LineageManifest, ManifestStart, Parcel, ParcelId, RootFacts};
 use dsm_core::receipt::ChainView;
 use dsm_core::receipt::{propose, LocalDevice, Offer, SignedProposal};
 use dsm_core::tripwire::Equivocation;
@@ -57,7 +57,12 @@ fn made_up_root(m: &Wallet, token: TokenId, amount: u128) -> (Parcel, Vec<u8>) {
     };
     let bytes = g.to_bytes();
     let parcel = Parcel {
-        id: root_id(&g.once_key(), &bytes),
+        id: root_id(&RootFacts {
+            once_key: g.once_key(),
+            token,
+            amount: Amount(amount),
+            holder: m.device_id(),
+        }),
         token,
         amount: Amount(amount),
         holder: m.device_id(),
@@ -878,4 +883,97 @@ fn refusing_then_spending_the_output_anyway_is_a_parcel_fork() {
             .all(|l| !matches!(l.settlement, Settlement::Conflict(_))),
         "{ra:?}"
     );
+}
+
+/// `offer` with its root source swapped for `alt` (another encoding of the same source):
+/// the manifests name `alt`'s address instead, and the objects hold `alt` instead.
+fn with_root(offer: Offer, alt: Vec<u8>) -> Offer {
+    let mut offer = offer;
+    let alt_addr = object_address(&alt);
+    let mut old = None;
+    for m in &mut offer.manifests {
+        if let ManifestStart::Root(a) = m.start {
+            old = Some(a);
+            m.start = ManifestStart::Root(alt_addr);
+        }
+    }
+    let old = old.expect("the offer starts at a root");
+    offer.objects.retain(|o| object_address(o) != old);
+    offer.objects.push(alt);
+    offer.objects.sort();
+    offer
+}
+
+#[test]
+fn two_encodings_of_one_source_are_one_parcel_so_spending_both_is_a_parcel_fork() {
+    use dsm_token::source::{InitialClaim, Source, SourceProof};
+    // A token whose initial line gives mallory 500, with no allowlist: an allowlist proof
+    // in the claim is ignored by the rules, so the claim has more than one valid encoding.
+    let (issuer, _) = memory_wallet(0);
+    let (mut mallory, _) = memory_wallet(0);
+    let (mut bob, _) = memory_wallet(0);
+    let (mut carol, _) = memory_wallet(0);
+    let mut p = gold(&issuer, TokenKind::Fungible);
+    p.initial = vec![dsm_token::policy::InitialAllocation {
+        device: mallory.device_id(),
+        amount: Amount(500),
+    }];
+    let (t, claimed) = mallory.import_policy(p.clone(), None).unwrap();
+    assert_eq!(claimed, vec![Amount(500)]);
+    for w in [&mut bob, &mut carol] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    // `before`: mallory's wallet before she pays; she pays bob 200 of the 500 for real.
+    let before = mallory.fork().unwrap();
+    let (_, r) = session_token(&mut mallory, &mut bob, t, &[200]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+
+    // The same claim with a (meaningless) allowlist proof: valid, other bytes, same
+    // once-key — and so the same root parcel.
+    let alt = SourceProof {
+        source: Source::Initial(InitialClaim { token: t, index: 0 }),
+        allowlist: Some(dsm_core::smt::SmtProof {
+            siblings: vec![Digest([1; 32])],
+            terminal: None,
+        }),
+    }
+    .to_bytes();
+    let (offer, spent) = respend(&mallory, &before, &carol, t, 300);
+    let offer = with_root(offer, alt.clone());
+    assert!(offer.objects.contains(&alt));
+    // Carol, who never saw the first spend, cannot tell offline (it is one parcel, spent
+    // once as far as she knows) and accepts...
+    let mut carol_later = carol.fork().unwrap();
+    match deliver(&mut mallory, &mut carol, offer.clone()) {
+        SessionMessage::Acceptance(_) => {}
+        other => panic!("expected an acceptance, got {}", other.name()),
+    }
+    // ...but bob, who holds the first spend, sees the same parcel consumed twice: a parcel
+    // fork, not a second source.
+    let (offer_to_bob, _) = respend(&mallory, &before, &bob, t, 300);
+    let answer = deliver(&mut mallory, &mut bob, with_root(offer_to_bob, alt));
+    assert_lineage_refusal(&answer);
+    assert_eq!(bob.balance(&t), Amount(200));
+    assert_parcel_fork(&bob, &mallory, spent);
+    // The evidence reaches carol's copy, which then knows the parcel in conflict and
+    // refuses mallory's session before any offer.
+    for e in bob.evidence().unwrap() {
+        carol_later.import_evidence(&e.to_bytes()).unwrap();
+    }
+    assert_eq!(
+        carol_later.parcel_conflicts(),
+        vec![(spent, mallory.device_id())]
+    );
+    let hello = Session::dialer(carol_later.device_id(), vec![])
+        .start(&mut mallory)
+        .unwrap();
+    let refused = Session::listener()
+        .handle(wire(&hello[0]), &mut carol_later)
+        .unwrap_err();
+    assert!(
+        format!("{refused:?}").contains("Equivocator"),
+        "{refused:?}"
+    );
+    assert_eq!(carol_later.balance(&t), Amount::ZERO);
+    drop(offer);
 }

@@ -179,7 +179,12 @@ impl Device {
         if let Some((t, a, credited)) = self.head.balance_change(&child) {
             if credited {
                 self.parcels.push(Parcel {
-                    id: root_id(&proof.once_key()?, &bytes),
+                    id: root_id(&dsm_core::parcel::RootFacts {
+                        once_key: proof.once_key()?,
+                        token: t,
+                        amount: a,
+                        holder: self.id(),
+                    }),
                     token: t,
                     amount: a,
                     holder: self.id(),
