@@ -220,6 +220,7 @@ fn wallet_transfers(
         initial: Vec::new(),
         djte: None,
         bitcoin: None,
+        refreshers: None,
     };
     let (t, _) = a.import_policy(policy.clone(), None)?;
     b.import_policy(policy, None)?;

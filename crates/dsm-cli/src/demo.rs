@@ -272,6 +272,7 @@ fn counterfeit_scene(
             token,
             amount: Amount(5_000),
             holder: oscar.device_id(),
+            burned: None,
         }),
         token,
         amount: Amount(5_000),
@@ -418,6 +419,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         }],
         djte: None,
         bitcoin: None,
+        refreshers: None,
     };
     let id = policy.token_id();
     CASH.set(id).map_err(|_| "the demo runs once per process")?;

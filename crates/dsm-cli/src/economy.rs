@@ -372,6 +372,7 @@ impl RootVerifier for Roots {
                 s[64..].try_into().expect("8"),
             ))),
             token: TokenId::from_label("ECON"),
+            burned: None,
         })
     }
 }
@@ -399,6 +400,7 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
             token: TokenId::from_label("ECON"),
             amount: Amount(1_000_000),
             holder: ids[0],
+            burned: None,
         }),
         token: TokenId::from_label("ECON"),
         amount: Amount(1_000_000),

@@ -296,6 +296,7 @@ fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> 
         initial,
         djte,
         bitcoin: None,
+        refreshers: None,
     };
     p.validate()
         .map_err(|e| input(format!("the policy is not valid: {e}")))?;

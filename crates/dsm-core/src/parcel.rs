@@ -47,7 +47,7 @@ pub struct Parcel {
 }
 
 /// What the token layer establishes about a source of value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RootFacts {
     /// What the source may be used for once (never derived from bytes that can vary).
     pub once_key: Digest,
@@ -57,6 +57,21 @@ pub struct RootFacts {
     pub amount: Amount,
     /// The device it is created for.
     pub holder: DeviceId,
+    /// For a re-issue: the burn that consumed the parcels it replaces (`None` for every
+    /// other root).
+    pub burned: Option<RootBurn>,
+}
+
+/// The burn behind a re-issued root: the holder's statement consuming `parcels` (their
+/// whole amounts to the sink), signed as `commit`. A re-issued root is only as good as that
+/// burn: it is refused where one of those parcels is in conflict and this burn is not the
+/// spend seen settled (PROTOCOL.md §17.6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RootBurn {
+    /// The burn statement's commit.
+    pub commit: Digest,
+    /// The parcels it consumed (its inputs).
+    pub parcels: Vec<ParcelId>,
 }
 
 /// Judges the root of a lineage: a source proof's bytes, checked by the layer that
@@ -473,8 +488,14 @@ impl ParcelKnowledge {
     }
 
     /// The parcels of a verified line that are not cached yet, with their parents (what to
-    /// add, and persist, once the lineage's credit commits).
+    /// add, and persist, once the lineage's credit commits). Nothing of a line from a
+    /// re-issued root: a conflict proven later on one of its burned parcels must reach the
+    /// root, which has no single parent to purge it through, so such lines are checked
+    /// from their root every time (re-issue keeps them short).
     pub fn new_on(&self, lineage: &VerifiedLineage) -> Vec<KnownParcel> {
+        if lineage.reissued {
+            return Vec::new();
+        }
         let line = lineage.line();
         line.iter()
             .enumerate()
@@ -547,6 +568,7 @@ pub struct VerifiedLineage {
     parcel: Parcel,
     line: Vec<Parcel>,
     root_once: Option<Digest>,
+    reissued: bool,
 }
 
 impl VerifiedLineage {
@@ -564,6 +586,12 @@ impl VerifiedLineage {
     /// The root's once-key, when the lineage started at a root (for settlement).
     pub fn root_once_key(&self) -> Option<&Digest> {
         self.root_once.as_ref()
+    }
+
+    /// Whether the line starts at a re-issued root (never cached: see
+    /// [`ParcelKnowledge::new_on`]).
+    pub fn from_reissue(&self) -> bool {
+        self.reissued
     }
 }
 
@@ -620,6 +648,10 @@ pub enum LineageError {
     /// The parcel is not held by the device that spends it.
     #[error("the parcel is held by another device than the one spending it")]
     NotHeldBy,
+    /// The root is a re-issue whose burn consumed a parcel its holder is proven to have
+    /// consumed in another statement too, and the burn is not the spend seen settled.
+    #[error("the re-issued root burned parcel {0}, which its holder spent twice")]
+    BurnInConflict(ParcelId),
     /// The hop consumes a parcel its signer is proven to have consumed in another
     /// statement too (a parcel fork): its outputs and everything after are refused.
     #[error("hop {hop}: consumes parcel {parcel}, which its holder spent twice")]
@@ -704,13 +736,24 @@ fn verify_line(
             let f = roots
                 .verify_root(source, first.as_ref().or(holder))
                 .map_err(LineageError::Root)?;
+            // A re-issued root burned parcels of its holder: one of those in conflict, with
+            // this burn not the spend seen settled, makes the root a rival spend's output.
+            if let Some(b) = &f.burned {
+                if let Some(p) = b
+                    .parcels
+                    .iter()
+                    .find(|p| cache.in_conflict(p, &f.holder, Some(&b.commit)))
+                {
+                    return Err(LineageError::BurnInConflict(*p));
+                }
+            }
             let parcel = Parcel {
                 id: root_id(&f),
                 token: f.token,
                 amount: f.amount,
                 holder: f.holder,
             };
-            (parcel, Some(f.once_key))
+            (parcel, Some((f.once_key, f.burned.is_some())))
         }
         LineageStart::Verified(id) => (
             cache
@@ -750,7 +793,7 @@ pub fn cached_prefix(
 /// `hops[0]` in the shipped lineage (for error reports).
 fn walk(
     start: Parcel,
-    root_once: Option<Digest>,
+    root_once: Option<(Digest, bool)>,
     hops: &[Hop],
     first: usize,
     signers: &[DeviceIdentity],
@@ -810,7 +853,8 @@ fn walk(
     Ok(VerifiedLineage {
         parcel: cur,
         line,
-        root_once,
+        root_once: root_once.map(|(k, _)| k),
+        reissued: root_once.is_some_and(|(_, r)| r),
     })
 }
 

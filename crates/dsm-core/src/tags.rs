@@ -185,6 +185,11 @@ tag_table! {
     /// The second half of a mint's slot address at the storage nodes, whose first half is
     /// the token id: `(u64be(seq))` (§17.2).
     MintSlot => "DSM/v1/mint/slot",
+    /// What refreshers sign to re-issue burned parcels as one root: `(enc(ReissueStatement))`
+    /// (§17.6).
+    ReissueStatement => "DSM/v1/reissue/statement",
+    /// The `rest` of a re-issue burn's hop: `(token, holder)` (§17.6).
+    ReissueBurn => "DSM/v1/reissue/burn",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

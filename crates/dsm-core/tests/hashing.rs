@@ -140,6 +140,8 @@ fn tag_labels_are_frozen() {
         (Tag::ParcelSink, "DSM/v1/parcel/sink"),
         (Tag::ParcelSlot, "DSM/v1/parcel/slot"),
         (Tag::MintSlot, "DSM/v1/mint/slot"),
+        (Tag::ReissueStatement, "DSM/v1/reissue/statement"),
+        (Tag::ReissueBurn, "DSM/v1/reissue/burn"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

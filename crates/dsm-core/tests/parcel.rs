@@ -65,6 +65,7 @@ impl RootVerifier for TestRoots {
             amount: Amount(u128::from_be_bytes(s[32..48].try_into().unwrap())),
             holder: DeviceId(Digest(s[48..80].try_into().unwrap())),
             once_key: Digest(s[80..].try_into().unwrap()),
+            burned: None,
         })
     }
 }
@@ -95,6 +96,7 @@ fn world() -> World {
         token: TokenId::from_label("GOLD"),
         amount: Amount(100),
         holder: a.id(),
+        burned: None,
     });
     let h1 = a.sign(&[root_id], &[(0, &b, 70), (0, &a, 30)], 1);
     let to_b = h1.output_ids()[h1

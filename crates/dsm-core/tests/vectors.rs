@@ -230,6 +230,7 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             token: dsm_core::chain::TokenId::from_label("GOLD"),
             amount: Amount(100),
             holder: a.id(),
+            burned: None,
         });
         let hop = |outputs: Vec<ParcelOutput>, rest: u8| {
             let statement = ParcelStatement {

@@ -41,6 +41,7 @@ fn bench(c: &mut Criterion) {
         }],
         djte: None,
         bitcoin: None,
+        refreshers: None,
     };
     let t = policy.token_id();
     let mut rules = TokenRules::new();

@@ -231,19 +231,28 @@ pub fn check_threshold(
     digest: &Digest,
     sigs: &[Cosignature],
 ) -> Result<(), AuthorityError> {
+    check_authority(&policy.issuers, digest, sigs)
+}
+
+/// Checks that `sigs` holds at least `authority`'s threshold of distinct, valid signatures
+/// over `digest` (ascending by key index, no repeats).
+pub fn check_authority(
+    authority: &crate::policy::Issuers,
+    digest: &Digest,
+    sigs: &[Cosignature],
+) -> Result<(), AuthorityError> {
     if !sigs.windows(2).all(|w| w[0].issuer < w[1].issuer) {
         return Err(AuthorityError::SignatureOrder);
     }
     for s in sigs {
-        let key = policy
-            .issuers
+        let key = authority
             .keys
             .get(s.issuer as usize)
             .ok_or(AuthorityError::SignatureOrder)?;
         key.verify(digest.as_bytes(), &s.signature)
             .map_err(|_| AuthorityError::BadSignature(s.issuer))?;
     }
-    let need = policy.issuers.threshold as usize;
+    let need = authority.threshold as usize;
     if sigs.len() < need {
         return Err(AuthorityError::Threshold {
             have: sigs.len(),

@@ -148,6 +148,7 @@ pub fn dbtc_policy(bridge: BitcoinBridge) -> TokenPolicy {
         initial: Vec::new(),
         djte: None,
         bitcoin: Some(bridge),
+        refreshers: None,
     }
 }
 

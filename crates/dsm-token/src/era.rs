@@ -41,5 +41,6 @@ pub fn era_policy(gate: JoinGate) -> TokenPolicy {
             gate,
         }),
         bitcoin: None,
+        refreshers: None,
     }
 }

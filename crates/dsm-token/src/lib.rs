@@ -11,6 +11,8 @@
 //!   exactly-uniform winner selection, rank descent, a spent set and a clamped halving
 //!   schedule, with proofs any device can verify;
 //! - [`era`]: the native token's fixed policy;
+//! - [`reissue`]: refreshers replacing burned parcels by one fresh root, so lineages stay
+//!   short;
 //! - [`dbtc`]: dBTC, minted only by Bitcoin deposit proofs (via `dsm-btc`);
 //! - [`vault`]: deterministic limbo vaults (DLV) — value locked under release and refund
 //!   conditions (signatures, preimages, receipts, iteration budgets, all/any).
@@ -24,6 +26,7 @@ pub mod dbtc;
 pub mod djte;
 pub mod era;
 pub mod policy;
+pub mod reissue;
 pub mod source;
 pub mod vault;
 

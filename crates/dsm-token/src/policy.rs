@@ -200,6 +200,9 @@ pub struct TokenPolicy {
     pub djte: Option<DjteParams>,
     /// For dBTC: the Bitcoin bridge whose deposits alone mint it (§19).
     pub bitcoin: Option<crate::dbtc::BitcoinBridge>,
+    /// Who may re-issue burned parcels as one fresh root (PROTOCOL.md §17.6); `None` means
+    /// the issuers, when there are any ([`TokenPolicy::refresh_authority`]).
+    pub refreshers: Option<Issuers>,
 }
 
 /// Why a policy is not well formed.
@@ -232,12 +235,28 @@ pub enum PolicyError {
     /// The Bitcoin bridge is inconsistent.
     #[error("bitcoin: {0}")]
     Bitcoin(&'static str),
+    /// The refreshers are named but inconsistent.
+    #[error(
+        "refreshers: threshold must be between 1 and the number of distinct keys (at most 16)"
+    )]
+    Refreshers,
 }
 
 impl TokenPolicy {
     /// The token id: `H(TokenPolicy, enc(policy))` — the policy commitment.
     pub fn token_id(&self) -> TokenId {
         TokenId(tagged_hash(Tag::TokenPolicy, &[&self.to_bytes()]))
+    }
+
+    /// The t-of-n authority that may re-issue this token's parcels (PROTOCOL.md §17.6): the
+    /// refreshers the policy names, else its issuers, else nobody (`None`: lineages of
+    /// this token are never shortened).
+    pub fn refresh_authority(&self) -> Option<&Issuers> {
+        match &self.refreshers {
+            Some(r) => Some(r),
+            None if self.issuers.threshold > 0 => Some(&self.issuers),
+            None => None,
+        }
     }
 
     /// Sum of the initial allocation (checked by [`TokenPolicy::validate`] to fit the cap).
@@ -279,6 +298,20 @@ impl TokenPolicy {
         if keys.len() > MAX_ISSUERS || !distinct || th > keys.len() || (th == 0 && !keys.is_empty())
         {
             return Err(PolicyError::Issuers);
+        }
+        if let Some(r) = &self.refreshers {
+            let k = &r.keys;
+            let distinct = k
+                .iter()
+                .enumerate()
+                .all(|(i, x)| k[..i].iter().all(|o| o != x));
+            if k.len() > MAX_ISSUERS
+                || !distinct
+                || r.threshold == 0
+                || r.threshold as usize > k.len()
+            {
+                return Err(PolicyError::Refreshers);
+            }
         }
         if self.burn == BurnRule::Issuers && th == 0 {
             return Err(PolicyError::BurnAuthority);
@@ -396,6 +429,7 @@ impl Canonical for TokenPolicy {
         w.repeated_message(10, &self.initial);
         w.optional_message(11, self.djte.as_ref());
         w.optional_message(12, self.bitcoin.as_ref());
+        w.optional_message(13, self.refreshers.as_ref());
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let ticker = String::from_utf8(r.bytes(1, 8)?.to_vec())
@@ -430,6 +464,7 @@ impl Canonical for TokenPolicy {
         let initial = r.repeated_message(10, MAX_INITIAL)?;
         let djte = r.optional_message(11)?;
         let bitcoin = r.optional_message(12)?;
+        let refreshers = r.optional_message(13)?;
         let p = TokenPolicy {
             ticker,
             decimals,
@@ -443,6 +478,7 @@ impl Canonical for TokenPolicy {
             initial,
             djte,
             bitcoin,
+            refreshers,
         };
         p.validate()
             .map_err(|_| DecodeError::Invalid("the token policy breaks a policy rule"))?;

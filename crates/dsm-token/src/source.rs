@@ -100,6 +100,9 @@ pub enum Source {
     WithdrawRequest(Box<WithdrawalRequest>),
     /// A declined withdrawal taken back (an ALLOCATION head).
     WithdrawRefund(Box<WithdrawalDecline>),
+    /// Parcels burned whole and re-issued by the refreshers as one root (a lineage root
+    /// only; it changes no balance and makes no head).
+    Reissue(Box<crate::reissue::Reissue>),
 }
 
 /// The proof a source head's `cause` names.
@@ -129,6 +132,7 @@ impl SourceProof {
             Source::BtcDeposit(m) => m.token,
             Source::WithdrawRequest(r) => r.token,
             Source::WithdrawRefund(d) => d.request.token,
+            Source::Reissue(r) => r.signed.statement.token,
         }
     }
 
@@ -176,6 +180,13 @@ impl SourceProof {
             }
             Source::WithdrawRequest(w) => once(b"withdraw-request", &[w.id().as_bytes()]),
             Source::WithdrawRefund(d) => once(b"withdraw-refund", &[d.request.id().as_bytes()]),
+            Source::Reissue(r) => once(
+                b"reissue",
+                &[
+                    r.signed.statement.token.as_bytes(),
+                    r.signed.statement.burn.as_bytes(),
+                ],
+            ),
         })
     }
 
@@ -211,7 +222,8 @@ impl Canonical for SourceProof {
             | Source::VaultResolve(_)
             | Source::BtcDeposit(_)
             | Source::WithdrawRequest(_)
-            | Source::WithdrawRefund(_) => {}
+            | Source::WithdrawRefund(_)
+            | Source::Reissue(_) => {}
         }
         w.optional_message(5, self.allowlist.as_ref());
         match &self.source {
@@ -220,6 +232,7 @@ impl Canonical for SourceProof {
             Source::BtcDeposit(m) => w.message(8, m.as_ref()),
             Source::WithdrawRequest(r) => w.message(9, r.as_ref()),
             Source::WithdrawRefund(d) => w.message(10, d.as_ref()),
+            Source::Reissue(r) => w.message(11, r.as_ref()),
             _ => {}
         }
     }
@@ -234,6 +247,7 @@ impl Canonical for SourceProof {
         let deposit: Option<BtcMint> = r.optional_message(8)?;
         let withdraw: Option<WithdrawalRequest> = r.optional_message(9)?;
         let refund: Option<WithdrawalDecline> = r.optional_message(10)?;
+        let reissue: Option<crate::reissue::Reissue> = r.optional_message(11)?;
         let n = [
             initial.is_some(),
             mint.is_some(),
@@ -244,6 +258,7 @@ impl Canonical for SourceProof {
             deposit.is_some(),
             withdraw.is_some(),
             refund.is_some(),
+            reissue.is_some(),
         ]
         .iter()
         .filter(|x| **x)
@@ -269,8 +284,10 @@ impl Canonical for SourceProof {
             Source::BtcDeposit(Box::new(m))
         } else if let Some(w) = withdraw {
             Source::WithdrawRequest(Box::new(w))
+        } else if let Some(d) = refund {
+            Source::WithdrawRefund(Box::new(d))
         } else {
-            Source::WithdrawRefund(Box::new(refund.expect("counted one")))
+            Source::Reissue(Box::new(reissue.expect("counted one")))
         };
         Ok(SourceProof { source, allowlist })
     }
@@ -369,6 +386,12 @@ pub enum TokenError {
     /// withdrawal or its refund): it continues a lineage and cannot start one.
     #[error("this source moves existing value: it continues a lineage and cannot be its root")]
     NotARoot,
+    /// The re-issue does not verify.
+    #[error("{0}")]
+    Reissue(#[from] crate::reissue::ReissueError),
+    /// A re-issue changes no balance: it is a lineage root only, never a head's source.
+    #[error("a re-issue changes no balance and makes no head: it is a lineage root only")]
+    ReissueIsNoHead,
     /// This vault was resolved differently before (or a conflict proof is held): its value
     /// is refused.
     #[error("vault {0} has two different resolutions; its value is refused")]
@@ -604,6 +627,9 @@ impl TokenRules {
         if self.used.get(&once) == Some(&proof.substance(&once)) {
             return Err(TokenError::AlreadyUsed);
         }
+        if let Source::Reissue(_) = proof.source {
+            return Err(TokenError::ReissueIsNoHead);
+        }
         let (changed, amount, credited) = parent
             .balance_change(child)
             .ok_or(TokenError::AmountMismatch)?;
@@ -718,6 +744,7 @@ impl TokenRules {
                     return Err(TokenError::WithdrawalPaid);
                 }
             }
+            Source::Reissue(_) => return Err(TokenError::ReissueIsNoHead),
             Source::VaultResolve(r) => {
                 let v = &r.lock.policy;
                 if v.party(r.branch) != child.device {
@@ -934,6 +961,7 @@ impl TokenRules {
             .get(&token)
             .ok_or(TokenError::UnknownPolicy(token))?;
         let once_key = proof.once_key()?;
+        let mut burned = None;
         let (to, amount) = match &proof.source {
             Source::Initial(c) => {
                 let line = p
@@ -984,6 +1012,14 @@ impl TokenRules {
                 }
                 (d.request.holder, d.request.amount)
             }
+            Source::Reissue(r) => {
+                crate::reissue::verify_reissue(p, r)?;
+                burned = Some(dsm_core::parcel::RootBurn {
+                    commit: r.signed.statement.burn,
+                    parcels: r.burn.statement.inputs.clone(),
+                });
+                (r.signed.statement.holder, r.signed.statement.amount)
+            }
             Source::Burn(_) | Source::VaultLock(_) | Source::WithdrawRequest(_) => {
                 return Err(TokenError::NotARoot)
             }
@@ -997,6 +1033,7 @@ impl TokenRules {
             token,
             amount,
             holder: to,
+            burned,
         })
     }
 }
@@ -1020,6 +1057,7 @@ impl RootVerifier for TokenRules {
                 token: g.token,
                 amount: g.amount,
                 holder: g.device,
+                burned: None,
             });
         }
         let proof =

@@ -397,6 +397,7 @@ impl Wallet {
             token,
             amount,
             holder: self.device_id(),
+            burned: None,
         });
         let addr = put_object(b, source);
         let manifest = LineageManifest {

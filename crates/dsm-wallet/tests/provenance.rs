@@ -62,6 +62,7 @@ fn made_up_root(m: &Wallet, token: TokenId, amount: u128) -> (Parcel, Vec<u8>) {
             token,
             amount: Amount(amount),
             holder: m.device_id(),
+            burned: None,
         }),
         token,
         amount: Amount(amount),

@@ -163,6 +163,11 @@ impl Device {
                     .allocation_child(&token, r.lock.policy.amount, cause)
             }
             Source::WithdrawRequest(w) => self.head.burn_child(&token, w.amount, cause),
+            // A re-issue makes no head; the rules refuse it as one.
+            Source::Reissue(r) => {
+                self.head
+                    .allocation_child(&token, r.signed.statement.amount, cause)
+            }
             Source::WithdrawRefund(d) => {
                 self.head.allocation_child(&token, d.request.amount, cause)
             }
@@ -184,6 +189,7 @@ impl Device {
                         token: t,
                         amount: a,
                         holder: self.id(),
+                        burned: None,
                     }),
                     token: t,
                     amount: a,
@@ -301,6 +307,7 @@ pub fn fungible(
         initial: Vec::new(),
         djte: None,
         bitcoin: None,
+        refreshers: None,
     }
 }
 

@@ -193,6 +193,7 @@ pub fn gold(issuer: &Wallet, kind: dsm_token::policy::TokenKind) -> dsm_token::T
         initial: Vec::new(),
         djte: None,
         bitcoin: None,
+        refreshers: None,
     }
 }
 
