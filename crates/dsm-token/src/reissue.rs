@@ -190,3 +190,71 @@ pub fn verify_reissue(policy: &TokenPolicy, r: &Reissue) -> Result<(), ReissueEr
         .verify(s.burn.as_bytes(), &r.burn.signature)
         .map_err(|_| ReissueError::BurnSignature)
 }
+
+/// The largest encoded [`ReissueRequest`] (it travels as a file or over a link's chunked
+/// transfer, never in one frame).
+pub const MAX_REQUEST_LEN: usize = 16 * 1024 * 1024;
+
+/// What a holder sends its refreshers, unsigned: the burn statement it will sign once they
+/// have, its identity, and the lineages of the burned parcels as content-addressed objects
+/// (one manifest per input, in input order; objects strictly ascending bytewise).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReissueRequest {
+    /// The token.
+    pub token: TokenId,
+    /// The holder.
+    pub holder: DeviceIdentity,
+    /// The burn statement (every input whole to the token's sink).
+    pub burn: ParcelStatement,
+    /// One manifest per input, in input order.
+    pub manifests: Vec<dsm_core::parcel::LineageManifest>,
+    /// Every object the manifests list.
+    pub objects: Vec<Vec<u8>>,
+}
+
+impl Canonical for ReissueRequest {
+    const MAX_ENCODED_LEN: usize = MAX_REQUEST_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.token.as_bytes());
+        w.message(2, &self.holder);
+        w.message(3, &self.burn);
+        w.repeated_message(4, &self.manifests);
+        w.repeated_bytes(5, &self.objects);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let token = TokenId(Digest(r.fixed(1)?));
+        let holder: DeviceIdentity = r.message(2)?;
+        let burn: ParcelStatement = r.message(3)?;
+        let manifests: Vec<dsm_core::parcel::LineageManifest> =
+            r.repeated_message(4, dsm_core::parcel::MAX_INPUTS)?;
+        if manifests.len() != burn.inputs.len()
+            || manifests.iter().zip(&burn.inputs).any(|(m, i)| m.parcel != *i)
+        {
+            return Err(DecodeError::Invalid(
+                "a re-issue request lists one manifest per burned parcel, in input order",
+            ));
+        }
+        let objects: Vec<Vec<u8>> = r
+            .repeated_bytes(5, 1 << 20, MAX_REQUEST_LEN)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        if !objects.windows(2).all(|w| w[0] < w[1]) {
+            return Err(DecodeError::Invalid(
+                "a re-issue request's objects are strictly ascending (bytewise), each once",
+            ));
+        }
+        if holder.device_id() != burn.holder {
+            return Err(DecodeError::Invalid(
+                "a re-issue request's identity is the burn's holder",
+            ));
+        }
+        Ok(ReissueRequest {
+            token,
+            holder,
+            burn,
+            manifests,
+            objects,
+        })
+    }
+}

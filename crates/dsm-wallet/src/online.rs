@@ -885,3 +885,76 @@ fn take_recovery_item(
         }
     }
 }
+
+/// A refresher's answer to a re-issue request (PROTOCOL.md §17.6): every check of
+/// [`Wallet`]'s offline part, then, at the nodes, every hop and mint of every lineage
+/// settled (the transitive walk of §5.6) and no burned parcel's slot holding another
+/// statement of the holder. Only then signs. A refusal names why and signs nothing.
+pub fn sign_refresh(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    req: &dsm_token::reissue::ReissueRequest,
+) -> Result<dsm_token::authority::Cosignature, OnlineError> {
+    let (statement, items) = wallet.check_refresh_request(req)?;
+    let mut faults = Vec::new();
+    match settle_items(wallet, nodes, &items, &mut faults)? {
+        Settlement::Settled { .. } => {}
+        other => {
+            return Err(WalletError::Token(format!(
+                "not re-issued: the burned parcels' lineages are {} at the storage nodes (a refresher re-issues settled value only)",
+                other.word()
+            ))
+            .into())
+        }
+    }
+    let holder = &req.holder;
+    for input in &req.burn.inputs {
+        let (a, b) = parcel_slot(input);
+        for (_, replica) in nodes.slot_replicas(&a, &b)? {
+            let crate::nodes::SlotReplica::Holds(bytes) = replica else {
+                continue;
+            };
+            // Noise is ignored; a statement of the holder consuming the parcel is a spend.
+            let spent = dsm_core::parcel::Hop::from_bytes(&bytes).is_ok_and(|h| {
+                h.statement.holder == holder.device_id()
+                    && h.statement.inputs.binary_search(input).is_ok()
+                    && h.commit() != statement.burn
+                    && holder
+                        .public_key
+                        .verify(h.commit().as_bytes(), &h.signature)
+                        .is_ok()
+            });
+            if spent {
+                return Err(WalletError::Token(format!(
+                    "not re-issued: parcel {input} was already spent (a node holds another statement of its holder consuming it)"
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(wallet.cosign_refresh(&statement)?)
+}
+
+/// Completes our re-issue with the refreshers' signatures ([`Wallet::complete_refresh`])
+/// and claims every burned parcel's slot with the burn. Returns the new root and how the
+/// burn settled: until it holds every slot at W of N, the root's receivers see it as
+/// unsettled.
+pub fn complete_refresh(
+    wallet: &mut Wallet,
+    nodes: Option<&NodeSet>,
+    req: &dsm_token::reissue::ReissueRequest,
+    signatures: Vec<dsm_token::authority::Cosignature>,
+) -> Result<(dsm_core::parcel::ParcelId, Option<Settlement>), OnlineError> {
+    let (id, reissue) = wallet.complete_refresh(req, signatures)?;
+    let Some(nodes) = nodes else {
+        return Ok((id, None));
+    };
+    let mut faults = Vec::new();
+    let s = settle_items(
+        wallet,
+        nodes,
+        &[SettleItem::Hop(reissue.burn, reissue.holder)],
+        &mut faults,
+    )?;
+    Ok((id, Some(s)))
+}

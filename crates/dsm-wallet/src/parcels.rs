@@ -391,6 +391,20 @@ impl Wallet {
         token: TokenId,
         amount: Amount,
     ) -> BookChange {
+        self.root_parcel_cached(b, source, once_key, token, amount, true)
+    }
+
+    /// [`Wallet::root_parcel`], caching the root as verified only when `cache` (never for a
+    /// re-issued root: `ParcelKnowledge::new_on`).
+    pub(crate) fn root_parcel_cached(
+        &self,
+        b: &mut Batch,
+        source: Vec<u8>,
+        once_key: &Digest,
+        token: TokenId,
+        amount: Amount,
+        cache: bool,
+    ) -> BookChange {
         let mut c = BookChange::default();
         let id = root_id(&RootFacts {
             once_key: *once_key,
@@ -406,18 +420,20 @@ impl Wallet {
             hops: Vec::new(),
             signers: Vec::new(),
         };
-        c.cache(
-            b,
-            KnownParcel {
-                parcel: Parcel {
-                    id,
-                    token,
-                    amount,
-                    holder: self.device_id(),
+        if cache {
+            c.cache(
+                b,
+                KnownParcel {
+                    parcel: Parcel {
+                        id,
+                        token,
+                        amount,
+                        holder: self.device_id(),
+                    },
+                    parent: None,
                 },
-                parent: None,
-            },
-        );
+            );
+        }
         c.hold(
             b,
             id,
@@ -681,7 +697,9 @@ impl Wallet {
         // parcel its holder consumed in another statement is evidence, recorded now, and
         // the lineage check below then refuses it and what descends from it.
         let own = offer.signed.hop();
+        let burns = reissue_burns(&offer.manifests, &objects);
         let mut hops: Vec<(&Hop, &DeviceIdentity)> = vec![(&own, &offer.signed.proposal.sender)];
+        hops.extend(burns.iter().map(|(h, i)| (h, i)));
         for (m, l) in offer.manifests.iter().zip(&lineages) {
             // Hops up to the newest cached ancestor were looked up (and indexed) when that
             // ancestor was credited: any fork among them is known already.
@@ -739,11 +757,15 @@ impl Wallet {
         let mut settling = Vec::new();
         // Minted roots first: each mint's place in its published sequence (§17.2), then the
         // hops; an all-zero signer address marks a root.
-        for (addr, _) in lineage_mints(offer, &objects) {
+        for (addr, _) in lineage_roots(&offer.manifests, &objects) {
             settling.extend_from_slice(addr.as_bytes());
             settling.extend_from_slice(&[0; 32]);
         }
-        for (addr, hop, signer_addr, _) in lineage_hops(offer, &objects) {
+        for (hop, _) in reissue_burns(&offer.manifests, &objects) {
+            let addr = put_object(b, hop.to_bytes());
+            self.index_spends(b, &hop, &addr)?;
+        }
+        for (addr, hop, signer_addr, _) in lineage_hops(&offer.manifests, &objects) {
             self.index_spends(b, &hop, &addr)?;
             if !self.book.settled_hops.contains(&hop.commit()) {
                 settling.extend_from_slice(addr.as_bytes());
@@ -1000,30 +1022,56 @@ impl Wallet {
     }
 }
 
-/// The minted roots of an offer's lineages, once each: (source address, mint).
-pub(crate) fn lineage_mints(
-    offer: &Offer,
+/// The roots of these lineages that settlement walks, once each, with what it walks for
+/// each (PROTOCOL.md §5.6, "Settlement"): (source address, items).
+pub(crate) fn lineage_roots(
+    manifests: &[LineageManifest],
     objects: &HashMap<Digest, Vec<u8>>,
-) -> Vec<(Digest, dsm_token::authority::SignedMint)> {
+) -> Vec<(Digest, Vec<SettleItem>)> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for m in &offer.manifests {
+    for m in manifests {
         let ManifestStart::Root(a) = m.start else {
             continue;
         };
         if !seen.insert(a) {
             continue;
         }
-        if let Some(p) = objects
+        let items = objects
             .get(&a)
-            .and_then(|o| dsm_token::source::SourceProof::from_bytes(o).ok())
-        {
-            if let dsm_token::source::Source::Mint(mint) = p.source {
-                out.push((a, mint));
-            }
+            .map(|o| root_settle_items(o))
+            .unwrap_or_default();
+        if !items.is_empty() {
+            out.push((a, items));
         }
     }
     out
+}
+
+/// What settling a root walks: a mint's place in its published sequence (§17.2); a
+/// re-issue's burn in the slot of every parcel it burned (§17.6); nothing for the others.
+pub(crate) fn root_settle_items(source: &[u8]) -> Vec<SettleItem> {
+    match dsm_token::source::SourceProof::from_bytes(source).map(|p| p.source) {
+        Ok(dsm_token::source::Source::Mint(m)) => vec![SettleItem::Mint(m)],
+        Ok(dsm_token::source::Source::Reissue(r)) => vec![SettleItem::Hop(r.burn, r.holder)],
+        _ => Vec::new(),
+    }
+}
+
+/// The burn hops (with their signers) of the re-issued roots among these lineages: a
+/// statement of their holder like any hop, looked up and indexed for parcel forks.
+pub(crate) fn reissue_burns(
+    manifests: &[LineageManifest],
+    objects: &HashMap<Digest, Vec<u8>>,
+) -> Vec<(Hop, DeviceIdentity)> {
+    lineage_roots(manifests, objects)
+        .into_iter()
+        .flat_map(|(_, items)| items)
+        .filter_map(|i| match i {
+            SettleItem::Hop(h, id) => Some((h, id)),
+            SettleItem::Mint(_) => None,
+        })
+        .collect()
 }
 
 /// What settling a transfer walks, in order (PROTOCOL.md §5.6, "Settlement").
@@ -1039,11 +1087,11 @@ pub(crate) enum SettleItem {
 /// signer's identity: (hop address, hop, identity address, identity). Hops whose object or
 /// signer is not among `objects` are left out (the lineage check refuses them anyway).
 pub(crate) fn lineage_hops(
-    offer: &Offer,
+    manifests: &[LineageManifest],
     objects: &HashMap<Digest, Vec<u8>>,
 ) -> Vec<(Digest, Hop, Digest, DeviceIdentity)> {
     let mut ids: HashMap<DeviceId, (Digest, DeviceIdentity)> = HashMap::new();
-    for a in offer.manifests.iter().flat_map(|m| &m.signers) {
+    for a in manifests.iter().flat_map(|m| &m.signers) {
         if let Some(i) = objects
             .get(a)
             .and_then(|o| DeviceIdentity::from_bytes(o).ok())
@@ -1053,7 +1101,7 @@ pub(crate) fn lineage_hops(
     }
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for a in offer.manifests.iter().flat_map(|m| &m.hops) {
+    for a in manifests.iter().flat_map(|m| &m.hops) {
         if !seen.insert(*a) {
             continue;
         }
@@ -1085,11 +1133,7 @@ impl Wallet {
         let mut out = Vec::new();
         for pair in v.chunks_exact(64) {
             if pair[32..] == [0; 32] {
-                let p = dsm_token::source::SourceProof::from_bytes(&get(&pair[..32])?)
-                    .map_err(|_| bad("lineage root"))?;
-                if let dsm_token::source::Source::Mint(m) = p.source {
-                    out.push(SettleItem::Mint(m));
-                }
+                out.extend(root_settle_items(&get(&pair[..32])?));
                 continue;
             }
             let hop = Hop::from_bytes(&get(&pair[..32])?).map_err(|_| bad("lineage hop"))?;
@@ -1104,12 +1148,12 @@ impl Wallet {
     /// then hops with their signers.
     pub(crate) fn offer_settle_items(&self, offer: &Offer) -> Result<Vec<SettleItem>, WalletError> {
         let objects = self.offer_objects(offer)?;
-        let mut out: Vec<SettleItem> = lineage_mints(offer, &objects)
+        let mut out: Vec<SettleItem> = lineage_roots(&offer.manifests, &objects)
             .into_iter()
-            .map(|(_, m)| SettleItem::Mint(m))
+            .flat_map(|(_, items)| items)
             .collect();
         out.extend(
-            lineage_hops(offer, &objects)
+            lineage_hops(&offer.manifests, &objects)
                 .into_iter()
                 .map(|(_, h, _, i)| SettleItem::Hop(h, i)),
         );

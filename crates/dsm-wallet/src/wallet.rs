@@ -54,6 +54,8 @@ pub mod parcels;
 #[path = "tokens.rs"]
 mod tokens;
 pub use tokens::{EmissionSync, MintOutcome, TokenInfo};
+#[path = "refresh.rs"]
+pub mod refresh;
 #[path = "recovery.rs"]
 pub mod recovery;
 #[path = "vaults.rs"]

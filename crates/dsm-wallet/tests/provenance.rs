@@ -247,24 +247,6 @@ fn value_laundered_through_a_colluding_second_device_is_refused() {
     assert!(v.parcels(&t).is_empty());
 }
 
-/// One session paying `amounts` of `token`, each side on its own thread.
-fn session_token(
-    payer: &mut Wallet,
-    payee: &mut Wallet,
-    token: TokenId,
-    amounts: &[u128],
-) -> (dsm_wallet::driver::Report, dsm_wallet::driver::Report) {
-    let (mut la, mut lb) = dsm_transport::memory_pair(std::time::Duration::from_secs(20));
-    let peer = payee.device_id();
-    let transfers = amounts.iter().map(|a| (token, Amount(*a))).collect();
-    std::thread::scope(|s| {
-        let h = s.spawn(move || dsm_wallet::driver::run(&mut Session::listener(), payee, &mut lb));
-        let rd = dsm_wallet::driver::run(&mut Session::dialer(peer, transfers), payer, &mut la);
-        drop(la);
-        (rd, h.join().unwrap())
-    })
-}
-
 #[test]
 fn real_value_passes_on_with_its_lineage_to_a_cold_receiver() {
     // The issuer mints; it pays alice, alice pays bob, and bob — whom nobody told about the

@@ -236,3 +236,21 @@ pub fn gold_of_key(
     }
     (key, p.token_id())
 }
+
+/// Runs one session in which `payer` pays `payee` each of `amounts` of `token`.
+pub fn session_token(
+    payer: &mut Wallet,
+    payee: &mut Wallet,
+    token: dsm_core::chain::TokenId,
+    amounts: &[u128],
+) -> (Report, Report) {
+    let (mut la, mut lb) = memory_pair(Duration::from_secs(20));
+    let peer = payee.device_id();
+    let transfers = amounts.iter().map(|a| (token, Amount(*a))).collect();
+    std::thread::scope(|s| {
+        let h = s.spawn(move || run(&mut Session::listener(), payee, &mut lb));
+        let rd = run(&mut Session::dialer(peer, transfers), payer, &mut la);
+        drop(la);
+        (rd, h.join().unwrap())
+    })
+}
