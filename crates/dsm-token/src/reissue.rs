@@ -228,7 +228,10 @@ impl Canonical for ReissueRequest {
         let manifests: Vec<dsm_core::parcel::LineageManifest> =
             r.repeated_message(4, dsm_core::parcel::MAX_INPUTS)?;
         if manifests.len() != burn.inputs.len()
-            || manifests.iter().zip(&burn.inputs).any(|(m, i)| m.parcel != *i)
+            || manifests
+                .iter()
+                .zip(&burn.inputs)
+                .any(|(m, i)| m.parcel != *i)
         {
             return Err(DecodeError::Invalid(
                 "a re-issue request lists one manifest per burned parcel, in input order",

@@ -196,7 +196,11 @@ impl Wallet {
         let mut hops: Vec<(&Hop, &DeviceIdentity)> = burns.iter().map(|(h, i)| (h, i)).collect();
         for l in &lineages {
             for h in &l.hops {
-                if let Some(i) = l.signers.iter().find(|i| i.device_id() == h.statement.holder) {
+                if let Some(i) = l
+                    .signers
+                    .iter()
+                    .find(|i| i.device_id() == h.statement.holder)
+                {
                     hops.push((h, i));
                 }
             }
@@ -204,8 +208,14 @@ impl Wallet {
         self.detect_parcel_forks(&hops)?;
         let holder = req.holder.device_id();
         for (j, (m, l)) in req.manifests.iter().zip(&lineages).enumerate() {
-            let v = verify_lineage(l, &m.parcel, Some(&holder), &mut self.rules, &self.book.cache)
-                .map_err(|e| refused(format!("parcel {}: {e}", m.parcel)))?;
+            let v = verify_lineage(
+                l,
+                &m.parcel,
+                Some(&holder),
+                &mut self.rules,
+                &self.book.cache,
+            )
+            .map_err(|e| refused(format!("parcel {}: {e}", m.parcel)))?;
             if v.parcel().token != req.token {
                 return Err(refused(format!("parcel {} is of another token", m.parcel)));
             }

@@ -54,10 +54,10 @@ pub mod parcels;
 #[path = "tokens.rs"]
 mod tokens;
 pub use tokens::{EmissionSync, MintOutcome, TokenInfo};
-#[path = "refresh.rs"]
-pub mod refresh;
 #[path = "recovery.rs"]
 pub mod recovery;
+#[path = "refresh.rs"]
+pub mod refresh;
 #[path = "vaults.rs"]
 mod vaults;
 pub use vaults::{VaultInfo, VaultSeen, VaultStatus, WitnessMaterial};

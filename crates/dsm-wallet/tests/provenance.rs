@@ -71,18 +71,6 @@ fn made_up_root(m: &Wallet, token: TokenId, amount: u128) -> (Parcel, Vec<u8>) {
     (parcel, bytes)
 }
 
-/// Feeds `offer` to `v` through a real listener session opened by `from`'s hello; returns
-/// `v`'s answer.
-fn deliver(from: &mut Wallet, v: &mut Wallet, offer: Offer) -> SessionMessage {
-    let hello = Session::dialer(v.device_id(), vec![]).start(from).unwrap();
-    let mut l = Session::listener();
-    l.handle(wire(&hello[0]), v).unwrap();
-    let out = l
-        .handle(wire(&SessionMessage::Proposal(Box::new(offer))), v)
-        .unwrap();
-    out.into_iter().next().unwrap()
-}
-
 fn assert_lineage_refusal(answer: &SessionMessage) {
     match answer {
         SessionMessage::SignedRefusal(r) => {
@@ -331,42 +319,6 @@ fn a_cold_receiver_asks_for_the_objects_it_lacks_and_a_sender_that_withholds_the
     );
     assert_eq!(dave.balance(&t), Amount::ZERO);
     assert_eq!(carol.balance(&t), Amount(300), "the amount came back");
-}
-
-/// `m` spends again, from its current (later) head, the parcel `before` (a copy of `m`
-/// taken before it spent it) still holds: a modified wallet that forgot it paid. Returns
-/// the offer (with every object) and the parcel spent twice.
-fn respend(
-    m: &Wallet,
-    before: &Wallet,
-    to: &Wallet,
-    token: TokenId,
-    amount: u128,
-) -> (Offer, ParcelId) {
-    let (id, held, _) = before.parcels(&token)[0];
-    let input = Parcel {
-        id,
-        token,
-        amount: held,
-        holder: m.device_id(),
-    };
-    let l = LocalDevice {
-        identity: m.identity(),
-        key: m.signing_key(),
-        head: m.head(),
-        tree: m.tree(),
-    };
-    let signed = propose(
-        &l,
-        &to.device_id(),
-        token,
-        Amount(amount),
-        &[input],
-        &[5; 32],
-    )
-    .unwrap()
-    .signed;
-    (before.offer_for(&signed).unwrap(), id)
 }
 
 /// Mallory, paid 900 by the issuer, pays bob 400 for real; `before` is her wallet from

@@ -254,3 +254,57 @@ pub fn session_token(
         (rd, h.join().unwrap())
     })
 }
+
+/// Feeds `offer` to `v` through a real listener session opened by `from`'s hello; returns
+/// `v`'s answer.
+pub fn deliver(
+    from: &mut Wallet,
+    v: &mut Wallet,
+    offer: dsm_core::receipt::Offer,
+) -> SessionMessage {
+    let hello = Session::dialer(v.device_id(), vec![]).start(from).unwrap();
+    let mut l = Session::listener();
+    l.handle(wire(&hello[0]), v).unwrap();
+    let out = l
+        .handle(wire(&SessionMessage::Proposal(Box::new(offer))), v)
+        .unwrap();
+    out.into_iter().next().unwrap()
+}
+
+/// `m` spends again, from its current (later) head, the parcel `before` (a copy of `m`
+/// taken before it spent it) still holds: a modified wallet that forgot it paid. Returns
+/// the offer (with every object) and the parcel spent twice.
+pub fn respend(
+    m: &Wallet,
+    before: &Wallet,
+    to: &Wallet,
+    token: dsm_core::chain::TokenId,
+    amount: u128,
+) -> (dsm_core::receipt::Offer, dsm_core::parcel::ParcelId) {
+    use dsm_core::parcel::Parcel;
+    use dsm_core::receipt::{propose, LocalDevice};
+    let (id, held, _) = before.parcels(&token)[0];
+    let input = Parcel {
+        id,
+        token,
+        amount: held,
+        holder: m.device_id(),
+    };
+    let l = LocalDevice {
+        identity: m.identity(),
+        key: m.signing_key(),
+        head: m.head(),
+        tree: m.tree(),
+    };
+    let signed = propose(
+        &l,
+        &to.device_id(),
+        token,
+        Amount(amount),
+        &[input],
+        &[5; 32],
+    )
+    .unwrap()
+    .signed;
+    (before.offer_for(&signed).unwrap(), id)
+}
