@@ -499,6 +499,8 @@ The policy file is TOML. A fungible token with this device as its only issuer:
   cap = 1000000               # hard cap on everything ever created
   issuers = [\"self\"]         # \"self\" or SUITE:HEX keys (`dsm token issuer-key`)
   threshold = 1               # signatures needed to mint (0 = nobody can mint)
+  # refreshers = [\"self\"]     # who may re-issue parcels (`dsm token refresh`); default:
+  # refresh_threshold = 1     #   the issuers. An authority that could inflate the token.
   burn = \"holder\"            # nobody | holder | issuers
   transfers = \"free\"         # free | allowlist
   # allowlist = [\"self\", \"bob\"]   # contacts or device ids; binds mints and receivers
@@ -508,7 +510,8 @@ The policy file is TOML. A fungible token with this device as its only issuer:
 
 A token with join-triggered emissions adds [djte] (shard_bits, epoch0_emissions,
 epoch0_amount) and [gate] (operators, k, fee_token, fee), and has no issuers. The
-network's native token: `preset = \"era\"` plus a [gate] table (every other rule is fixed).
+network's native token: `preset = \"era\"` plus a [gate] table and, optionally, the
+network's refreshers (every other rule is fixed).
 dBTC: `preset = \"dbtc\"` plus a [bitcoin] table (network, checkpoint_height,
 checkpoint_header, d_min, keeper, keeper_dsm).";
 
@@ -563,6 +566,35 @@ enum TokenCmd {
     },
     /// Print this device's public key as a policy file's `issuers` entry.
     IssuerKey,
+    /// Re-issue this wallet's parcels of a token as one fresh parcel, so the lineages its
+    /// payments ship restart at 0 hops (PROTOCOL.md §17.6). The token's refreshers (by
+    /// default its issuers) check the lineages and the parcel slots at the storage nodes
+    /// and sign first; only then does this wallet sign the burn, so a refresher that
+    /// declines costs nothing. Alone when this device is the one refresher needed;
+    /// otherwise `--request FILE`, then `dsm token refresh-sign` at each refresher, then
+    /// `--complete FILE --signature SIG…`.
+    Refresh {
+        /// Ticker or token id.
+        token: String,
+        /// Write the unsigned request for the refreshers to FILE (nothing is signed).
+        #[arg(long, value_name = "FILE", conflicts_with = "complete")]
+        request: Option<PathBuf>,
+        /// Complete the request in FILE with the refreshers' signatures.
+        #[arg(long, value_name = "FILE", requires = "signature")]
+        complete: Option<PathBuf>,
+        /// A refresher's signature file (repeat for each).
+        #[arg(long, value_name = "SIG")]
+        signature: Vec<PathBuf>,
+    },
+    /// As one of a token's refreshers: check a refresh request (every lineage, settled at
+    /// the storage nodes, no burned parcel spent) and write this device's signature.
+    RefreshSign {
+        /// The request file (`dsm token refresh TOKEN --request FILE`).
+        request: PathBuf,
+        /// Where to write the signature (default refresh-HOLDER-N.dsmsig here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -924,6 +956,8 @@ fn main() -> ExitCode {
         Command::Token(TokenCmd::Burn { token, amount }) => token_cmd::burn(&ctx, &token, &amount),
         Command::Token(TokenCmd::Join { token }) => token_cmd::join(&ctx, &token),
         Command::Token(TokenCmd::IssuerKey) => token_cmd::issuer_key_cmd(&ctx),
+        Command::Token(TokenCmd::Refresh { token, request, complete, signature }) => token_cmd::refresh(&ctx, &token, request, complete, signature),
+        Command::Token(TokenCmd::RefreshSign { request, out }) => token_cmd::refresh_sign(&ctx, &request, out),
         Command::Emissions { token, show } => token_cmd::emissions(&ctx, token.as_deref(), show),
         Command::Vault(VaultCmd::Create { policy, out, publish }) => vault_cmd::create(&ctx, &policy, out, publish),
         Command::Vault(VaultCmd::Import { file, from_nodes }) => vault_cmd::import(&ctx, file, from_nodes),

@@ -8,13 +8,15 @@ use dsm_core::codec::Canonical;
 use dsm_core::crypto::{PublicKey, SuiteId};
 use dsm_core::hash::{object_address, Digest};
 use dsm_core::identity::DeviceId;
+use dsm_token::authority::Cosignature;
 use dsm_token::djte::verify_step;
 use dsm_token::era::era_policy;
 use dsm_token::policy::{
     allowlist_tree, BurnRule, DjteParams, InitialAllocation, Issuers, JoinGate, TokenKind,
     TokenPolicy, TransferRule,
 };
-use dsm_wallet::online::OnlineError;
+use dsm_token::reissue::{ReissueRequest, MAX_REQUEST_LEN};
+use dsm_wallet::online::{complete_refresh, sign_refresh, OnlineError, Settlement};
 use dsm_wallet::Wallet;
 use serde::Deserialize;
 use serde_json::json;
@@ -76,6 +78,8 @@ struct PolicyFile {
     #[serde(default)]
     issuers: Vec<String>,
     threshold: Option<u32>,
+    refreshers: Option<Vec<String>>,
+    refresh_threshold: Option<u32>,
     allowlist: Option<Vec<String>>,
     #[serde(default)]
     initial: Vec<InitialFile>,
@@ -168,6 +172,22 @@ fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> 
             })
         }
     };
+    let refreshers = match &f.refreshers {
+        None if f.refresh_threshold.is_some() => {
+            return Err(input("refresh_threshold needs a refreshers list"))
+        }
+        None => None,
+        Some(r) => {
+            let keys = r
+                .iter()
+                .map(|s| issuer_key(w, s))
+                .collect::<Res<Vec<_>>>()?;
+            Some(Issuers {
+                threshold: f.refresh_threshold.unwrap_or(1),
+                keys,
+            })
+        }
+    };
     if f.preset.as_deref() == Some("era") {
         let gate = gate.ok_or_else(|| {
             input("preset = \"era\" needs a [gate] table: operators, k, fee_token, fee")
@@ -179,10 +199,15 @@ fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> 
             || !f.issuers.is_empty()
         {
             return Err(input(
-                "preset = \"era\" fixes every rule but the [gate]; remove the other settings",
+                "preset = \"era\" fixes every rule but the [gate] and the refreshers; remove the other settings",
             ));
         }
-        return Ok((era_policy(gate), Vec::new()));
+        // The network's refreshers, if it names any (PROTOCOL.md §17.5): an authority
+        // that could inflate ERA, named in its policy for everyone to see.
+        let mut p = era_policy(gate);
+        p.refreshers = refreshers;
+        p.validate().map_err(|e| input(e.to_string()))?;
+        return Ok((p, Vec::new()));
     }
     if f.preset.as_deref() == Some("dbtc") {
         let b = f.bitcoin.ok_or_else(|| input("preset = \"dbtc\" needs a [bitcoin] table: network, checkpoint_height, checkpoint_header, d_min, keeper, keeper_dsm"))?;
@@ -296,7 +321,7 @@ fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> 
         initial,
         djte,
         bitcoin: None,
-        refreshers: None,
+        refreshers,
     };
     p.validate()
         .map_err(|e| input(format!("the policy is not valid: {e}")))?;
@@ -663,4 +688,151 @@ pub fn issuer_key_cmd(ctx: &Ctx) -> Res {
     };
     let line = format!("{suite}:{}", hex::encode(k.key_bytes()));
     ctx.print(|o| writeln!(o, "{line}"), json!({"issuer": line}))
+}
+
+/// Reads a file the refresh commands exchange, refusing one over `max` bytes.
+fn read_exchange(path: &Path, max: usize, what: &str) -> Res<Vec<u8>> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| input(format!("cannot read {what} {}: {e}", path.display())))?
+        .len();
+    if len > max as u64 {
+        return Err(input(format!(
+            "{} is {len} bytes, over the {max}-byte limit of a {what}",
+            path.display()
+        )));
+    }
+    std::fs::read(path).map_err(|e| input(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+fn read_request(path: &Path) -> Res<ReissueRequest> {
+    let b = read_exchange(path, MAX_REQUEST_LEN, "refresh request")?;
+    ReissueRequest::from_bytes(&b).map_err(|e| {
+        input(format!(
+            "{} is not a refresh request ({e}); it is written by `dsm token refresh TOKEN --request FILE`",
+            path.display()
+        ))
+    })
+}
+
+fn burned_sum(req: &ReissueRequest) -> Amount {
+    req.burn
+        .outputs
+        .iter()
+        .fold(Amount::ZERO, |s, o| s.checked_add(o.amount).unwrap_or(s))
+}
+
+/// `dsm token refresh TOKEN [--request FILE | --complete FILE --signature FILE…]`.
+pub fn refresh(
+    ctx: &Ctx,
+    token: &str,
+    request: Option<PathBuf>,
+    complete: Option<PathBuf>,
+    signatures: Vec<PathBuf>,
+) -> Res {
+    let mut w = ctx.open()?;
+    let (id, p) = known(&w, token)?;
+    if let Some(out) = request {
+        let req = w.refresh_request(&id)?;
+        write_file(&out, &req.to_bytes())?;
+        let sum = burned_sum(&req);
+        return ctx.print(
+            |o| writeln!(o, "wrote a refresh request for {} parcels ({sum} {}) to {}; nothing is signed or spent yet. Send it to {}'s refreshers (`dsm token refresh-sign {}`), then run `dsm token refresh {} --complete {} --signature SIG…`", req.burn.inputs.len(), p.ticker, out.display(), p.ticker, out.display(), p.ticker, out.display()),
+            json!({"token": id.digest().to_hex(), "request": out.display().to_string(), "parcels": req.burn.inputs.len(), "amount": sum.0.to_string()}),
+        );
+    }
+    let (req, sigs, nodes) = match complete {
+        Some(path) => {
+            let req = read_request(&path)?;
+            if req.token != id {
+                return Err(input(format!(
+                    "{} is a request for another token",
+                    path.display()
+                )));
+            }
+            let mut sigs = Vec::new();
+            for s in &signatures {
+                let b = read_exchange(s, Cosignature::MAX_ENCODED_LEN, "refresher signature")?;
+                sigs.push(Cosignature::from_bytes(&b).map_err(|e| {
+                    input(format!(
+                        "{} is not a refresher signature ({e}); it is written by `dsm token refresh-sign`",
+                        s.display()
+                    ))
+                })?);
+            }
+            // Without nodes, the burn's slots are claimed by the first receiver that
+            // settles a payment from the new parcel (anyone may write a signed statement).
+            (req, sigs, node_set(&w).ok())
+        }
+        None => {
+            // This device refreshes its own parcels: it must be enough refreshers alone.
+            let authority = p.refresh_authority().ok_or_else(|| {
+                input(format!(
+                    "{} has no refreshers: its parcels cannot be re-issued",
+                    p.ticker
+                ))
+            })?;
+            let mine = authority.keys.iter().any(|k| *k == w.identity().public_key);
+            if !mine || authority.threshold != 1 {
+                return Err(input(format!(
+                    "{} needs {} of its refreshers' signatures and this device {}: write a request with `dsm token refresh {} --request FILE` and send it to them",
+                    p.ticker,
+                    authority.threshold,
+                    if mine { "is only one" } else { "is not one of them" },
+                    p.ticker
+                )));
+            }
+            let nodes = node_set(&w)?;
+            let req = w.refresh_request(&id)?;
+            if !ctx.json {
+                eprintln!(
+                    "checking the lineages of {} parcels at {} storage nodes…",
+                    req.burn.inputs.len(),
+                    nodes.nodes().len()
+                );
+            }
+            let sig = sign_refresh(&mut w, &nodes, &req).map_err(token_online_error)?;
+            (req, vec![sig], Some(nodes))
+        }
+    };
+    let (root, settled) =
+        complete_refresh(&mut w, nodes.as_ref(), &req, sigs).map_err(token_online_error)?;
+    let sum = burned_sum(&req);
+    let state = match &settled {
+        Some(Settlement::Settled { acks }) => format!("settled: the burn holds every slot on {acks} nodes"),
+        Some(s) => format!("{}: run `dsm sync` to finish claiming the burned parcels' slots", s.word()),
+        None => "not yet settled: this wallet has no storage nodes, so the first receiver to settle a payment from it claims the burned parcels' slots".to_string(),
+    };
+    ctx.print(
+        |o| writeln!(o, "re-issued {} parcels as one parcel of {sum} {} (lineage restarts at 0 hops); {state}", req.burn.inputs.len(), p.ticker),
+        json!({"token": id.digest().to_hex(), "parcel": root.to_string(), "parcels_burned": req.burn.inputs.len(), "amount": sum.0.to_string(), "settlement": settled.map(|s| s.word())}),
+    )
+}
+
+/// `dsm token refresh-sign REQUEST [--out FILE]`: as a refresher.
+pub fn refresh_sign(ctx: &Ctx, request: &Path, out: Option<PathBuf>) -> Res {
+    let mut w = ctx.open()?;
+    let req = read_request(request)?;
+    let (_, p) = known(&w, &req.token.digest().to_hex())?;
+    let nodes = node_set(&w)?;
+    if !ctx.json {
+        eprintln!(
+            "checking {} lineages at {} storage nodes…",
+            req.burn.inputs.len(),
+            nodes.nodes().len()
+        );
+    }
+    let sig = sign_refresh(&mut w, &nodes, &req).map_err(token_online_error)?;
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "refresh-{}-{}.dsmsig",
+            short(&req.holder.device_id().digest().to_hex()),
+            sig.issuer
+        ))
+    });
+    write_file(&out, &sig.to_bytes())?;
+    let sum = burned_sum(&req);
+    ctx.print(
+        |o| writeln!(o, "checked {} lineages ({sum} {}): signed as refresher #{}; give {} to the holder", req.burn.inputs.len(), p.ticker, sig.issuer, out.display()),
+        json!({"token": req.token.digest().to_hex(), "signature": out.display().to_string(), "refresher": sig.issuer, "amount": sum.0.to_string()}),
+    )
 }

@@ -391,12 +391,19 @@ pub fn contact_list(ctx: &Ctx) -> Res {
 /// `dsm balance`.
 pub fn balance(ctx: &Ctx) -> Res {
     let w = ctx.open()?;
-    let rows: Vec<(String, Amount, Amount)> = w
+    let rows: Vec<(String, Amount, Amount, Option<String>)> = w
         .head()
         .balances
         .entries()
         .iter()
-        .map(|b| (token_name(&w, &b.token), b.amount, w.in_conflict(&b.token)))
+        .map(|b| {
+            (
+                token_name(&w, &b.token),
+                b.amount,
+                w.in_conflict(&b.token),
+                w.refresh_advice(&b.token),
+            )
+        })
         .collect();
     let pending = w.pending()?;
     let in_flight: Vec<(String, String, Amount)> = pending
@@ -414,10 +421,13 @@ pub fn balance(ctx: &Ctx) -> Res {
             if rows.is_empty() {
                 writeln!(o, "no balance yet")?;
             }
-            for (t, a, c) in &rows {
+            for (t, a, c, advice) in &rows {
                 writeln!(o, "{:>24} {t}", a.to_string())?;
                 if *c > Amount::ZERO {
                     writeln!(o, "{:>24} {t} of it descends from a parcel spent twice: wallets holding the proof refuse it, so it is never used to pay (`dsm evidence`)", c.to_string())?;
+                }
+                if let Some(why) = advice {
+                    writeln!(o, "{:>24} {why}", "")?;
                 }
             }
             for (peer, t, a) in &in_flight {
@@ -426,7 +436,7 @@ pub fn balance(ctx: &Ctx) -> Res {
             Ok(())
         },
         json!({
-            "balances": rows.iter().map(|(t, a, c)| json!({"token": t, "amount": a.0.to_string(), "in_conflict": c.0.to_string()})).collect::<Vec<_>>(),
+            "balances": rows.iter().map(|(t, a, c, advice)| json!({"token": t, "amount": a.0.to_string(), "in_conflict": c.0.to_string(), "refresh_advice": advice})).collect::<Vec<_>>(),
             "in_flight": in_flight.iter().map(|(p, t, a)| json!({"to": p, "token": t, "amount": a.0.to_string()})).collect::<Vec<_>>(),
             "height": w.head().height,
         }),

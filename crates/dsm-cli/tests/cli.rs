@@ -1385,6 +1385,65 @@ fn tokens_and_emissions_through_the_cli() {
     .unwrap();
     let era_doc = dir.path().join("era.dsmpolicy");
     use_nodes(&[&alice, &bob, &carol], &nodes);
+    // Bob re-issues his GOLD parcels (an initial line, a payment, a burn's change) as one:
+    // alice, GOLD's issuer and so its one refresher, checks and signs first.
+    dsm(&bob)
+        .args(["token", "refresh", "GOLD"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("is not one of them"));
+    let req = dir.path().join("bob.dsmrefresh");
+    let v = json(
+        dsm(&bob)
+            .args(["token", "refresh", "GOLD", "--request"])
+            .arg(&req),
+    );
+    assert_eq!(v["amount"], "120");
+    assert!(v["parcels"].as_u64().unwrap() >= 2, "{v}");
+    let sig = dir.path().join("alice.dsmsig");
+    dsm(&carol)
+        .args(["token", "refresh-sign"])
+        .arg(&req)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "not one of the token's refreshers",
+        ));
+    let v = json(
+        dsm(&alice)
+            .args(["token", "refresh-sign"])
+            .arg(&req)
+            .arg("--out")
+            .arg(&sig),
+    );
+    assert_eq!(v["refresher"], 0);
+    dsm(&bob)
+        .args(["token", "refresh", "GOLD", "--complete"])
+        .arg(&req)
+        .arg("--signature")
+        .arg(&req)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("not a refresher signature"));
+    let v = json(
+        dsm(&bob)
+            .args(["token", "refresh", "GOLD", "--complete"])
+            .arg(&req)
+            .arg("--signature")
+            .arg(&sig),
+    );
+    assert_eq!(
+        (v["amount"].as_str(), v["settlement"].as_str()),
+        (Some("120"), Some("settled")),
+        "{v}"
+    );
+    assert_eq!(token_balance(&bob, "GOLD"), 120);
+    dsm(&bob)
+        .args(["token", "refresh", "GOLD", "--request"])
+        .arg(&req)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("nothing to refresh"));
     // Alice publishes the ERA policy document at the nodes; bob takes the file, carol the nodes' copy.
     let v = json(
         dsm(&alice)
