@@ -355,6 +355,44 @@ fn counterfeit_scene(
 }
 
 /// `w`'s balance of `token`.
+/// Scene 9b: dave's parcel re-issued by CASH's refresher (alice, its issuer), so the
+/// lineage his payments ship restarts at 0 hops.
+fn refresh_scene(
+    out: &mut dyn Write,
+    alice: &mut Wallet,
+    carol: &mut Wallet,
+    dave: &mut Wallet,
+    nodes: &NodeSet,
+) -> Result<(), Error> {
+    writeln!(out, "\n9b. A refresh (re-issue): every payment ships its parcels' lineages, back to the mint, so they grow.")?;
+    let hops: Vec<usize> = dave.parcels(&cash()).iter().map(|p| p.2).collect();
+    writeln!(
+        out,
+        "     dave holds {} CASH in {} parcel(s) whose lineages have {:?} hops.",
+        dev(dave),
+        hops.len(),
+        hops
+    )?;
+    let req = dave.refresh_request(&cash())?;
+    writeln!(out, "     dave asks CASH's refreshers (its issuer, alice) to re-issue them: an unsigned request with the lineages ({} bytes).", req.to_bytes().len())?;
+    match online::sign_refresh(carol, nodes, &req) {
+        Err(e) => writeln!(out, "     carol is asked instead: {e} — and dave has signed nothing, so he keeps his parcels")?,
+        Ok(_) => return Err("a device that is no refresher signed a re-issue".into()),
+    }
+    let sig = online::sign_refresh(alice, nodes, &req)?;
+    writeln!(out, "     alice checks every lineage, settled at the nodes, and that no parcel was spent; she signs the re-issue.")?;
+    let (_, settled) = online::complete_refresh(dave, Some(nodes), &req, vec![sig])?;
+    let after: Vec<usize> = dave.parcels(&cash()).iter().map(|p| p.2).collect();
+    match settled {
+        Some(Settlement::Settled { acks }) => writeln!(out, "     dave signs the burn only now: his parcels go to the sink, one fresh parcel of {} CASH ({:?} hops) is his; the burn holds the burned parcels' slots on {acks} nodes, so spending them again is a parcel fork", dev(dave), after)?,
+        other => return Err(format!("the refresh did not settle: {other:?}").into()),
+    }
+    if after != vec![0] {
+        return Err("the refresh did not restart the lineage".into());
+    }
+    Ok(())
+}
+
 fn dev_or(w: &Wallet, token: &TokenId) -> u128 {
     w.balance(token).0
 }
@@ -636,6 +674,8 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
             .iter()
             .all(|p| p.proposal.step.receiver != dave.device_id())
     )?;
+
+    refresh_scene(out, &mut alice, &mut carol, &mut dave, &nodes)?;
 
     writeln!(
         out,

@@ -589,6 +589,8 @@ fn demo_tells_the_whole_story_and_adds_up() {
             "7 contributions in its genesis record",
         ))
         .stdout(predicate::str::contains("credits 40 CASH"))
+        .stdout(predicate::str::contains("9b. A refresh"))
+        .stdout(predicate::str::contains("one fresh parcel of 40 CASH ([0] hops) is his"))
         .stdout(predicate::str::contains("1 in conflict"))
         .stdout(predicate::str::contains("learns from the nodes"))
         .stdout(predicate::str::contains(
