@@ -17,10 +17,23 @@ use dsm_wallet::Wallet;
 /// The issuer (GOLD's one refresher by default) mints 900 and pays alice 300, 200 and 100:
 /// three parcels with lineages of one to three hops. Bob holds the policy.
 fn alice_with_three_parcels() -> (Wallet, TokenId, Wallet, Wallet, dsm_token::TokenPolicy) {
+    let (issuer, t, alice, _, bob, p) = alice_with_three_parcels_on();
+    (issuer, t, alice, bob, p)
+}
+
+/// [`alice_with_three_parcels`], with alice's store.
+fn alice_with_three_parcels_on() -> (
+    Wallet,
+    TokenId,
+    Wallet,
+    dsm_wallet::store::MemoryStore,
+    Wallet,
+    dsm_token::TokenPolicy,
+) {
     let (mut issuer, _) = memory_wallet(0);
     let p = gold(&issuer, TokenKind::Fungible);
     let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
-    let (mut alice, _) = memory_wallet(0);
+    let (mut alice, alice_store) = memory_wallet(0);
     let (mut bob, _) = memory_wallet(0);
     for w in [&mut alice, &mut bob] {
         w.import_policy(p.clone(), None).unwrap();
@@ -29,7 +42,7 @@ fn alice_with_three_parcels() -> (Wallet, TokenId, Wallet, Wallet, dsm_token::To
     let (_, r) = session_token(&mut issuer, &mut alice, t, &[300, 200, 100]);
     assert_eq!(r.completed.len(), 3, "{r:?}");
     assert_eq!(alice.parcels(&t).len(), 3);
-    (issuer, t, alice, bob, p)
+    (issuer, t, alice, alice_store, bob, p)
 }
 
 #[test]
@@ -179,4 +192,69 @@ fn a_burned_parcel_spent_anyway_is_caught_at_settlement() {
 
 fn issuer_policy(issuer: &Wallet) -> dsm_token::TokenPolicy {
     gold(issuer, TokenKind::Fungible)
+}
+
+/// The holder dies at every write of completing a refresh (before a write reaches the disk,
+/// or after it is durable), and the refresher at every write of checking one. After a
+/// restart the holding is either the old parcels or the one new root — never both, never
+/// neither — and finishing the refresh then leaves one settled root of 600 that pays on.
+#[test]
+fn a_crash_at_every_write_of_a_refresh_loses_nothing_and_doubles_nothing() {
+    use dsm_wallet::store::{CrashPoint, CrashingStore};
+    let mut hits = 0;
+    for point in [CrashPoint::BeforeWrite, CrashPoint::AfterWrite] {
+        for write in 0.. {
+            let (mut issuer, t, alice, store, mut bob, _) = alice_with_three_parcels_on();
+            let c = common::cluster::Cluster::new();
+            let nodes = c.nodes();
+            let mut alice = alice;
+            sync(&mut alice, &nodes).unwrap();
+            let req = alice.refresh_request(&t).unwrap();
+            let sig = sign_refresh(&mut issuer, &nodes, &req).unwrap();
+            drop(alice);
+            let crashing = CrashingStore::new(store.clone(), write, point);
+            let fired = crashing.crash_signal();
+            let mut alice = Wallet::open(Box::new(crashing), PASS).unwrap();
+            let r = complete_refresh(&mut alice, Some(&nodes), &req, vec![sig.clone()]);
+            drop(alice);
+            let crashed = fired.load(std::sync::atomic::Ordering::SeqCst);
+            if crashed {
+                hits += 1;
+                assert!(
+                    r.is_err(),
+                    "write {write} {point:?}: a crash nobody noticed"
+                );
+            }
+            let mut alice = reopen(&store);
+            assert_eq!(alice.balance(&t), Amount(600), "write {write} {point:?}");
+            let held = alice.parcels(&t);
+            match held.len() {
+                // Not refreshed: finishing now works.
+                3 => {
+                    complete_refresh(&mut alice, Some(&nodes), &req, vec![sig]).unwrap();
+                }
+                // Refreshed: the same request cannot complete twice.
+                1 => {
+                    assert_eq!(held[0].2, 0);
+                    assert!(complete_refresh(&mut alice, Some(&nodes), &req, vec![sig]).is_err());
+                }
+                n => panic!("write {write} {point:?}: {n} parcels"),
+            }
+            assert_eq!(alice.parcels(&t).len(), 1);
+            let (_, r) = session_token(&mut alice, &mut bob, t, &[600]);
+            assert_eq!(r.completed.len(), 1, "write {write} {point:?}: {r:?}");
+            let rb = sync(&mut bob, &nodes).unwrap();
+            assert!(
+                rb.settled
+                    .iter()
+                    .all(|l| matches!(l.settlement, Settlement::Settled { .. })),
+                "write {write} {point:?}: {rb:?}"
+            );
+            if !crashed {
+                break;
+            }
+        }
+    }
+    // The completion batch, and the burn's settlement record, at both points.
+    assert!(hits >= 4, "only {hits} crashes landed");
 }
