@@ -1,4 +1,4 @@
-//! Conservation (PROTOCOL.md §17.6, §18): over random sequences of mints, burns, transfers,
+//! Conservation (PROTOCOL.md §17.7, §18): over random sequences of mints, burns, transfers,
 //! emissions, vault locks and vault resolutions between real devices, for each token the
 //! balances plus the amounts locked in unresolved vaults equal minted − burned + emitted,
 //! never above the cap; each vault resolves once; every device's whole chain re-verifies

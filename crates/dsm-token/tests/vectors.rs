@@ -1,4 +1,4 @@
-//! Token-layer conformance vectors (PROTOCOL.md §17.7): `tests/vectors/token-v1.txt` pins
+//! Token-layer conformance vectors (PROTOCOL.md §17.8): `tests/vectors/token-v1.txt` pins
 //! the canonical bytes and digests of policies, mint and burn statements, source proofs
 //! and a DJTE emission step, all built from fixed keys and fixed signing randomness. An
 //! independent protobuf implementation (prost-reflect, driven only by proto/dsm.proto)
@@ -311,13 +311,60 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         "-",
         empty_active_root(16).as_bytes(),
     );
+    // Re-issue (§17.6): the holder's two GOLD parcels (ids fixed here) burned whole and
+    // re-issued by GOLD's issuer (its refresh authority by default) as one root.
+    use dsm_core::parcel::{root_id, Hop, Parcel, ParcelId};
+    let parcels = [(0x31u8, 200u128), (0x32, 125)].map(|(b, a)| Parcel {
+        id: ParcelId(dsm_core::hash::Digest([b; 32])),
+        token: p.token_id(),
+        amount: Amount(a),
+        holder: holder.id(),
+    });
+    let burn_s = dsm_token::reissue::burn_statement(holder.id(), &p.token_id(), &parcels).unwrap();
+    put(
+        "reissue.burn-statement",
+        "dsm.v1.ParcelStatement",
+        &burn_s.to_bytes(),
+    );
+    let rs = dsm_token::reissue::statement_for(&p.token_id(), &burn_s).unwrap();
+    put(
+        "reissue.statement",
+        "dsm.v1.ReissueStatement",
+        &rs.to_bytes(),
+    );
+    put("reissue.statement.digest", "-", rs.digest().as_bytes());
+    let sig = dsm_token::authority::cosign(&issuer.key, 0, &rs.digest(), &[0x33; 32]).unwrap();
+    let hop = Hop::sign(
+        &holder.key,
+        burn_s,
+        dsm_token::reissue::burn_rest(&p.token_id(), &holder.id()),
+        &[0x34; 32],
+    )
+    .unwrap();
+    let re = SourceProof {
+        source: Source::Reissue(Box::new(dsm_token::reissue::Reissue {
+            signed: dsm_token::authority::Authorised {
+                statement: rs,
+                signatures: vec![sig],
+            },
+            burn: hop,
+            holder: holder.identity.clone(),
+        })),
+        allowlist: None,
+    };
+    put("reissue.source-proof", "dsm.v1.SourceProof", &re.to_bytes());
+    put("reissue.once-key", "-", re.once_key().unwrap().as_bytes());
+    let mut rules = dsm_token::source::TokenRules::new();
+    rules.add_policy(p.clone()).unwrap();
+    let facts = rules.root_facts(&re, None).unwrap();
+    put("reissue.root-id", "-", root_id(&facts).as_bytes());
     v
 }
 
 #[test]
 fn vectors_match_the_file() {
     let text = dsm_conformance::render(
-        "DSM token layer v1 conformance vectors: name<TAB>proto message or -<TAB>hex (PROTOCOL.md §17.7)",
+        "DSM token layer v1 conformance vectors: name<TAB>proto message or -<TAB>hex (PROTOCOL.md §17.8)",
         &compute(),
     );
     dsm_conformance::check_file(PATH, &text);
