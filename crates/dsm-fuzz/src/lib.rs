@@ -167,9 +167,18 @@ pub fn source_proof(data: &[u8]) {
     canonical::<dsm_token::source::SourceProof>(data);
     canonical::<dsm_token::authority::SignedMint>(data);
     canonical::<dsm_token::authority::MintConflict>(data);
+    canonical::<dsm_token::reissue::ReissueStatement>(data);
+    canonical::<dsm_token::reissue::ReissueRequest>(data);
+    if let Ok(r) = dsm_token::reissue::ReissueRequest::from_bytes(data) {
+        // A refresher's first step on a request: total, a statement or a typed refusal.
+        let _ = dsm_token::reissue::statement_for(&r.token, &r.burn);
+    }
     if let Ok(p) = dsm_token::source::SourceProof::from_bytes(data) {
         // Total on every decoded proof: a once-key or a typed refusal, never a panic.
         let _ = p.once_key();
+        if let dsm_token::source::Source::Reissue(r) = &p.source {
+            let _ = dsm_token::reissue::statement_for(&r.signed.statement.token, &r.burn.statement);
+        }
         let parent = dsm_core::chain::DeviceHead::initial(
             dsm_core::identity::DeviceId(dsm_core::hash::Digest([1; 32])),
             &dsm_core::identity::GenesisDigest(dsm_core::hash::Digest([2; 32])),
