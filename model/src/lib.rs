@@ -13,6 +13,11 @@
 //! * the malicious device `M` runs the same code, but may also restore an old copy of its
 //!   wallet (as a cloned device would) and then sign a second successor of a head it already
 //!   left, i.e. equivocate;
+//! * `M` may also *forge* ([`Forgery`]): offer a payment of value it made up (a root of
+//!   its own behind a head it wrote itself), the same laundered through a colluding second
+//!   key, or a parcel it already spent, again from its current head (in its first encoding
+//!   or in another valid one). Every wallet is funded through a policy token's initial
+//!   lines, never a dev faucet, so the only sources are those lines;
 //! * a session whose connection lost something (a dropped message, a crashed or restored
 //!   peer, an adversary's write) may time out, as every transport does. A transport is
 //!   assumed to give no end-of-file signal when the peer's session ends (as with the file,
@@ -50,10 +55,39 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+/// How the malicious device makes value up or spends what it spent (PROTOCOL.md §5.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Forgery {
+    /// A root M made up (a dev grant of the policy token) behind a head it wrote itself.
+    FabricatedParent,
+    /// A made-up root passed through a colluding second key first (laundering).
+    Laundered,
+    /// M's initial parcel spent again from M's current head, whatever M did with it since.
+    Respend,
+    /// The same, with M's initial claim in another valid encoding (an ignored allowlist
+    /// proof): the same parcel.
+    DuplicateRoot,
+}
+
+impl Forgery {
+    /// Every kind.
+    pub const ALL: [Forgery; 4] = [
+        Forgery::FabricatedParent,
+        Forgery::Laundered,
+        Forgery::Respend,
+        Forgery::DuplicateRoot,
+    ];
+
+    /// Whether the value offered never came from a source (so no honest device may ever
+    /// credit it); a re-spend offers real value a second time instead (bounded, and caught
+    /// where the two spends meet).
+    pub fn makes_value(self) -> bool {
+        matches!(self, Forgery::FabricatedParent | Forgery::Laundered)
+    }
+}
+
 /// The passphrase of every model wallet.
 const PASSPHRASE: &[u8] = b"model";
-/// The token every transfer moves.
-const TOKEN_LABEL: &str = dsm_wallet::DEFAULT_TOKEN;
 /// Index of the malicious device, when there is one.
 pub const MALICIOUS: u8 = 2;
 
@@ -76,6 +110,8 @@ pub struct Bounds {
     pub crashes: u8,
     /// Times the malicious device may restore its old wallet copy (0 without `malicious`).
     pub restores: u8,
+    /// Forgeries the malicious device may offer (0 without `malicious`).
+    pub forgeries: u8,
     /// Include the malicious device `M` (device 2).
     pub malicious: bool,
     /// Funds each device starts with (A, B, M).
@@ -108,6 +144,16 @@ impl Bounds {
                 sessions_per_device: 1,
                 ..Bounds::base()
             },
+            // The counterfeiter: one honest-looking session (so a re-spend has a first
+            // spend to contradict) and one forgery of each kind, in every order.
+            Bounds {
+                sessions: 1,
+                amounts: vec![1],
+                forgeries: 1,
+                restores: 0,
+                sessions_per_device: 1,
+                ..Bounds::base()
+            },
         ]
     }
 
@@ -135,6 +181,7 @@ impl Bounds {
             replays: 0,
             crashes: 0,
             restores: 1,
+            forgeries: 0,
             malicious: true,
             funds: [1, 1, 1],
             sessions_per_device: 2,
@@ -150,6 +197,10 @@ pub struct DsmModel {
     start: Vec<DeviceState>,
     /// Total supply at the start.
     supply: u128,
+    /// The policy token's policy (the only source: its initial lines).
+    policy: dsm_token::TokenPolicy,
+    /// The key M colludes with (never a device of the model: it only signs hops).
+    colluder: Arc<Wallet>,
 }
 
 /// One message on the wire, as bytes.
@@ -193,6 +244,10 @@ pub struct Facts {
     pub witnessed: Vec<(DeviceId, HeadDigest, HeadDigest)>,
     /// Devices we hold a *verified* equivocation proof against.
     pub convicted: Vec<DeviceId>,
+    /// Devices we hold a verified *parcel-fork* proof against (a parcel consumed twice).
+    pub parcel_forks: Vec<DeviceId>,
+    /// Proposals refused (signed refusals we made or took), by commit.
+    pub refused: Vec<Digest>,
     /// Evidence entries that fail verification (must stay empty).
     pub bad_evidence: usize,
     /// Pending, receipt or refusal entries that do not decode (must stay empty: the
@@ -260,6 +315,8 @@ pub struct Budget {
     pub crashes: u8,
     /// Restores left (malicious device).
     pub restores: u8,
+    /// Forgeries left (malicious device).
+    pub forgeries: u8,
 }
 
 /// A global state: every device, the network, the remaining budget.
@@ -287,6 +344,10 @@ pub struct State {
     pub fork_gossiped: bool,
     /// A crashed honest wallet failed to reopen from its store.
     pub reopen_failed: bool,
+    /// The forgeries offered: (proposal commit, kind), sorted.
+    pub forged: Vec<(Digest, Forgery)>,
+    /// How often M could put real value in two places: restores plus re-spends offered.
+    pub doublings: u8,
 }
 
 /// One event.
@@ -333,12 +394,24 @@ pub enum Action {
     },
     /// M restores its old wallet copy (its sessions vanish).
     Restore,
+    /// M opens a session to `to` and writes a forged offer into it after its hello.
+    Forge {
+        /// The honest device.
+        to: u8,
+        /// What M forges.
+        kind: Forgery,
+    },
 }
 
 fn fingerprint_store(wallet: &Wallet) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     wallet
         .visit_store(&mut |table, k, v| {
+            // The verified-parcel cache stays out: it must never change an answer (a warm
+            // check answers as a cold one), so two states that differ only in it are one.
+            if table == Table::VerifiedParcels {
+                return;
+            }
             table.id().hash(&mut h);
             k.hash(&mut h);
             v.hash(&mut h);
@@ -392,6 +465,7 @@ fn facts_of(wallet: &Wallet, token: &TokenId) -> Facts {
                 f.bad_entries += 1;
                 return;
             };
+            f.refused.push(x.refusal.proposal_commit);
             {
                 let t = Statement::Refusal(x).head_transition();
                 if t.0 != me {
@@ -407,8 +481,15 @@ fn facts_of(wallet: &Wallet, token: &TokenId) -> Facts {
                 HeadDigest(d(&v[..32])),
             ));
         }
-        Table::Evidence => match EquivocationProof::verify_bytes(v) {
-            Ok((_, what)) => f.convicted.push(what.device()),
+        Table::Evidence | Table::ParcelConflicts => match EquivocationProof::verify_bytes(v) {
+            Ok((_, what)) => {
+                if let dsm_core::tripwire::Equivocation::ParcelFork { device, .. } = what {
+                    f.parcel_forks.push(device);
+                }
+                if table == Table::Evidence {
+                    f.convicted.push(what.device());
+                }
+            }
             Err(_) => f.bad_evidence += 1,
         },
         _ => {}
@@ -440,14 +521,11 @@ impl DeviceState {
 }
 
 impl DsmModel {
-    /// Creates the devices (real wallets in memory stores, funded by the test-only dev
-    /// faucet) for `bounds`.
+    /// Creates the devices (real wallets in memory stores) for `bounds`, funded through a
+    /// policy token's initial lines — the model's only sources of value.
     pub fn new(bounds: Bounds) -> DsmModel {
         let n = if bounds.malicious { 3 } else { 2 };
-        let token = dsm_wallet::token(TOKEN_LABEL);
-        let mut start = Vec::new();
-        let mut ids = Vec::new();
-        for i in 0..n {
+        let create = |i: u64| {
             let mut w = Wallet::create(
                 Box::new(MemoryStore::new()),
                 SuiteId::InsecureTest,
@@ -459,22 +537,200 @@ impl DsmModel {
                 },
             )
             .expect("create a model wallet");
-            w.set_deterministic_randomness(i as u64);
-            if bounds.funds[i] > 0 {
-                w.dev_faucet(TOKEN_LABEL, Amount(bounds.funds[i]))
-                    .expect("fund a model wallet");
-            }
+            w.set_deterministic_randomness(i);
+            w
+        };
+        let mut wallets: Vec<Wallet> = (0..n).map(|i| create(i as u64)).collect();
+        let colluder = create(50);
+        let mut initial: Vec<dsm_token::policy::InitialAllocation> = (0..n)
+            .filter(|i| bounds.funds[*i] > 0)
+            .map(|i| dsm_token::policy::InitialAllocation {
+                device: wallets[i].device_id(),
+                amount: Amount(bounds.funds[i]),
+            })
+            .collect();
+        initial.sort_by_key(|l| l.device);
+        let supply: u128 = bounds.funds[..n].iter().sum();
+        let policy = dsm_token::TokenPolicy {
+            ticker: "MODEL".into(),
+            decimals: 0,
+            kind: dsm_token::policy::TokenKind::Fungible,
+            cap: Amount(supply.max(1)),
+            salt: Digest([7; 32]),
+            issuers: Default::default(),
+            burn: dsm_token::policy::BurnRule::Holder,
+            transfers: dsm_token::policy::TransferRule::Free,
+            allowlist: None,
+            initial,
+            djte: None,
+            bitcoin: None,
+            refreshers: None,
+        };
+        let token = policy.token_id();
+        let mut start = Vec::new();
+        let mut ids = Vec::new();
+        for w in &mut wallets {
+            w.import_policy(policy.clone(), None)
+                .expect("fund a model wallet");
+        }
+        for w in wallets {
             ids.push(w.device_id());
             start.push(DeviceState::new(w, &token));
         }
-        let supply = bounds.funds[..n].iter().sum();
         DsmModel {
             bounds,
             token,
             ids,
             start,
             supply,
+            policy,
+            colluder: Arc::new(colluder),
         }
+    }
+
+    /// Whether an honest device refused a forgery of `kind` (with a parcel-fork proof
+    /// against M for a re-spend).
+    fn forgery_refused(&self, s: &State, kind: Forgery) -> bool {
+        let mal = self.ids[MALICIOUS as usize];
+        self.honest().any(|d| {
+            let f = &s.devices[d].facts;
+            s.forged
+                .iter()
+                .any(|(c, k)| *k == kind && f.refused.contains(c))
+                && (kind.makes_value() || f.parcel_forks.contains(&mal))
+        })
+    }
+
+    /// The offer M forges for `to`, or `None` when it cannot make one here.
+    fn forge(&self, s: &State, to: u8, kind: Forgery) -> Option<dsm_core::receipt::Offer> {
+        use dsm_core::hash::object_address;
+        use dsm_core::parcel::{root_id, LineageManifest, ManifestStart, Parcel, RootFacts};
+        use dsm_core::receipt::{propose, LocalDevice, Offer, SignedProposal};
+        use dsm_protocol::session::Ledger;
+        let m = &s.devices[MALICIOUS as usize].wallet;
+        let token = self.token;
+        // A payment of `input` by `w` to `to_id` from a head `w` wrote itself (its current
+        // head plus the amount).
+        let fabricated = |w: &Wallet, to_id: DeviceId, input: Parcel| -> Option<SignedProposal> {
+            let fake = Ledger::head(w)
+                .allocation_child(&token, input.amount, Digest([7; 32]))
+                .ok()?;
+            let l = LocalDevice {
+                identity: w.identity(),
+                key: Ledger::signing_key(w),
+                head: &fake,
+                tree: Ledger::tree(w),
+            };
+            Some(
+                propose(&l, &to_id, token, input.amount, &[input], &[3; 32])
+                    .ok()?
+                    .signed,
+            )
+        };
+        // A root `device` made up: a dev grant of the policy token (only label tokens have
+        // them, so no verifier accepts it).
+        let made_up = |device: DeviceId| {
+            let g = dsm_core::chain::DevGrant {
+                device,
+                token,
+                amount: Amount(1_000),
+                height: 1,
+            };
+            let parcel = Parcel {
+                id: root_id(&RootFacts {
+                    once_key: g.once_key(),
+                    token,
+                    amount: g.amount,
+                    holder: device,
+                    burned: None,
+                }),
+                token,
+                amount: g.amount,
+                holder: device,
+            };
+            (parcel, g.to_bytes())
+        };
+        let to_id = self.ids[to as usize];
+        Some(match kind {
+            Forgery::FabricatedParent => {
+                let (input, root) = made_up(m.device_id());
+                Offer {
+                    manifests: vec![LineageManifest {
+                        parcel: input.id,
+                        start: ManifestStart::Root(object_address(&root)),
+                        hops: vec![],
+                        signers: vec![],
+                    }],
+                    objects: vec![root],
+                    signed: fabricated(m, to_id, input)?,
+                }
+            }
+            Forgery::Laundered => {
+                let c = &self.colluder;
+                let (input, root) = made_up(c.device_id());
+                let hop = fabricated(c, m.device_id(), input)?.hop();
+                let laundered = Parcel {
+                    id: hop.output_ids()[0],
+                    token,
+                    amount: input.amount,
+                    holder: m.device_id(),
+                };
+                let (hop_bytes, id_bytes) = (hop.to_bytes(), c.identity().to_bytes());
+                let mut objects = vec![root.clone(), hop_bytes.clone(), id_bytes.clone()];
+                objects.sort();
+                Offer {
+                    manifests: vec![LineageManifest {
+                        parcel: laundered.id,
+                        start: ManifestStart::Root(object_address(&root)),
+                        hops: vec![object_address(&hop_bytes)],
+                        signers: vec![object_address(&id_bytes)],
+                    }],
+                    objects,
+                    signed: fabricated(m, to_id, laundered)?,
+                }
+            }
+            Forgery::Respend | Forgery::DuplicateRoot => {
+                let start = &self.start[MALICIOUS as usize].wallet;
+                let (id, amount, _) = *start.parcels(&token).first()?;
+                let input = Parcel {
+                    id,
+                    token,
+                    amount,
+                    holder: m.device_id(),
+                };
+                let mut offer = start.offer_for(&fabricated(m, to_id, input)?).ok()?;
+                if kind == Forgery::DuplicateRoot {
+                    // M's initial claim with an allowlist proof the rules ignore: other
+                    // bytes, one source, one parcel.
+                    let line = self
+                        .policy
+                        .initial
+                        .iter()
+                        .position(|l| l.device == m.device_id())?;
+                    let alt = dsm_token::source::SourceProof {
+                        source: dsm_token::source::Source::Initial(
+                            dsm_token::source::InitialClaim {
+                                token,
+                                index: line as u32,
+                            },
+                        ),
+                        allowlist: Some(dsm_core::smt::SmtProof {
+                            siblings: vec![Digest([1; 32])],
+                            terminal: None,
+                        }),
+                    }
+                    .to_bytes();
+                    let ManifestStart::Root(old) = offer.manifests[0].start else {
+                        return None;
+                    };
+                    offer.manifests[0].start = ManifestStart::Root(object_address(&alt));
+                    offer.objects.retain(|o| object_address(o) != old);
+                    offer.objects.push(alt);
+                    offer.objects.sort();
+                }
+                offer
+            }
+        })
     }
 
     /// The bounds.
@@ -759,6 +1015,7 @@ impl Model for DsmModel {
                 replays: b.replays,
                 crashes: b.crashes,
                 restores: if b.malicious { b.restores } else { 0 },
+                forgeries: if b.malicious { b.forgeries } else { 0 },
             },
             next_conn: 0,
             impaired: 0,
@@ -766,6 +1023,8 @@ impl Model for DsmModel {
             missed_conviction: false,
             fork_gossiped: false,
             reopen_failed: false,
+            forged: Vec::new(),
+            doublings: 0,
         }]
     }
 
@@ -830,6 +1089,18 @@ impl Model for DsmModel {
                 != self.start[MALICIOUS as usize].wallet.head()
         {
             actions.push(Action::Restore);
+        }
+        if s.budget.forgeries > 0
+            && s.next_conn < 64
+            && s.devices[MALICIOUS as usize].conns.len() < self.bounds.sessions_per_device
+        {
+            for to in self.honest() {
+                if s.devices[to].conns.len() < self.bounds.sessions_per_device {
+                    for kind in Forgery::ALL {
+                        actions.push(Action::Forge { to: to as u8, kind });
+                    }
+                }
+            }
         }
         for (d, dev) in s.devices.iter().enumerate() {
             for c in &dev.conns {
@@ -935,9 +1206,41 @@ impl Model for DsmModel {
             Action::Timeout { device, conn } => {
                 s.devices[device as usize].conns.retain(|c| c.id != conn);
             }
+            Action::Forge { to, kind } => {
+                s.budget.forgeries -= 1;
+                let offer = self.forge(&s, to, kind)?;
+                let commit = offer.signed.proposal.commit();
+                let conn = s.next_conn;
+                s.next_conn += 1;
+                let mut session = Session::dialer(self.ids[to as usize], Vec::new());
+                let out = self.with_wallet(&mut s, MALICIOUS as usize, |w, _| session.start(w));
+                let dev = &mut s.devices[MALICIOUS as usize];
+                dev.known_conns |= 1u64 << conn;
+                let Ok(mut out) = out else { return None };
+                if !session.is_over() {
+                    dev.conns.push(Conn {
+                        id: conn,
+                        peer: to,
+                        session,
+                    });
+                }
+                out.push(SessionMessage::Proposal(Box::new(offer)));
+                Self::send(&mut s, conn, MALICIOUS, to, out);
+                // The adversary wrote into the connection: liveness is not claimed for it.
+                Self::impair(&mut s, conn);
+                if !kind.makes_value() {
+                    s.doublings += 1;
+                }
+                let i = s
+                    .forged
+                    .binary_search(&(commit, kind))
+                    .unwrap_or_else(|i| i);
+                s.forged.insert(i, (commit, kind));
+            }
             Action::Restore => {
                 s.budget.restores -= 1;
                 s.restored = true;
+                s.doublings += 1;
                 let m = MALICIOUS as usize;
                 Self::lose_sessions(&mut s, m);
                 let old = &self.start[m];
@@ -953,109 +1256,160 @@ impl Model for DsmModel {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        let mut properties = vec![
-            // Tripwire, prevention side: an honest device never commits to two different
-            // successors of one head of another device.
-            Property::always(
-                "no honest device accepts two successors of one head",
-                |m: &DsmModel, s: &State| {
-                    m.honest()
-                        .all(|d| DsmModel::forks(&s.devices[d].facts.committed).is_empty())
-                },
-            ),
-            // Tripwire, detection side: any fork an honest device has seen (committed or
-            // witnessed in gossip) is backed by a verified equivocation proof.
-            Property::always(
-                "every fork an honest device saw is proven",
-                |m: &DsmModel, s: &State| {
-                    m.honest().all(|d| {
-                        let f = &s.devices[d].facts;
-                        let mut all = f.witnessed.clone();
-                        all.extend(f.committed.iter().cloned());
-                        f.bad_evidence == 0
-                            && f.bad_entries == 0
-                            && DsmModel::forks(&all)
-                                .iter()
-                                .all(|x| f.convicted.contains(x))
-                    })
-                },
-            ),
-            // No honest device is ever convicted, and no one ever holds two successors of
-            // one honest head (crashes, replays and restarts included).
-            Property::always(
-                "honest devices never equivocate",
-                |m: &DsmModel, s: &State| {
-                    let honest = [m.ids[0], m.ids[1]];
-                    let mut all = Vec::new();
-                    for d in &s.devices {
-                        if d.facts.convicted.iter().any(|x| honest.contains(x)) {
-                            return false;
+        let mut properties =
+            vec![
+                // Tripwire, prevention side: an honest device never commits to two different
+                // successors of one head of another device.
+                Property::always(
+                    "no honest device accepts two successors of one head",
+                    |m: &DsmModel, s: &State| {
+                        m.honest()
+                            .all(|d| DsmModel::forks(&s.devices[d].facts.committed).is_empty())
+                    },
+                ),
+                // Tripwire, detection side: any fork an honest device has seen (committed or
+                // witnessed in gossip) is backed by a verified equivocation proof.
+                Property::always(
+                    "every fork an honest device saw is proven",
+                    |m: &DsmModel, s: &State| {
+                        m.honest().all(|d| {
+                            let f = &s.devices[d].facts;
+                            let mut all = f.witnessed.clone();
+                            all.extend(f.committed.iter().cloned());
+                            f.bad_evidence == 0
+                                && f.bad_entries == 0
+                                && DsmModel::forks(&all)
+                                    .iter()
+                                    .all(|x| f.convicted.contains(x))
+                        })
+                    },
+                ),
+                // No honest device is ever convicted, and no one ever holds two successors of
+                // one honest head (crashes, replays and restarts included).
+                Property::always(
+                    "honest devices never equivocate",
+                    |m: &DsmModel, s: &State| {
+                        let honest = [m.ids[0], m.ids[1]];
+                        let mut all = Vec::new();
+                        for d in &s.devices {
+                            if d.facts.convicted.iter().any(|x| honest.contains(x)) {
+                                return false;
+                            }
+                            all.extend(d.facts.committed.iter().cloned());
+                            all.extend(d.facts.witnessed.iter().cloned());
                         }
-                        all.extend(d.facts.committed.iter().cloned());
-                        all.extend(d.facts.witnessed.iter().cloned());
-                    }
-                    all.retain(|t| honest.contains(&t.0));
-                    DsmModel::forks(&all).is_empty()
-                },
-            ),
-            Property::always(
-                "a crashed wallet always reopens",
-                |_: &DsmModel, s: &State| !s.reopen_failed,
-            ),
-            // Tripwire, exchange: an honest device that takes a hello (from anyone) whose
-            // gossip, with what it already knew, proves a fork convicts the forker at once.
-            Property::always(
-                "gossip proving a fork always convicts",
-                |_: &DsmModel, s: &State| !s.missed_conviction,
-            ),
-            // Conservation, crashes included: the honest devices' value changes exactly by
-            // their receipted transfers with M; and until M restores an old copy of itself
-            // (after which its own head is fiction), the total supply is exact.
-            Property::always(
-                "conservation of the total supply",
-                |m: &DsmModel, s: &State| {
-                    let (have, should) = m.honest_sheet(s);
-                    have == should && (s.restored || m.total(s) == m.supply)
-                },
-            ),
-            Property::always(
-                "no balance exceeds what exists (no negative wrap)",
-                |m: &DsmModel, s: &State| {
-                    // At most the supply plus what M can re-spend after each restore.
-                    let m_funds = if m.bounds.malicious {
-                        m.bounds.funds[2]
-                    } else {
-                        0
-                    };
-                    let cap = m.supply + m_funds * u128::from(m.bounds.restores);
-                    s.devices.iter().all(|d| d.facts.balance <= cap)
-                },
-            ),
-            // Liveness under fair delivery: once nothing is in flight, every session still
-            // open is one whose connection lost something (and its transport times out).
-            Property::always(
-                "no session waits forever on a healthy connection",
-                |_: &DsmModel, s: &State| DsmModel::no_deadlock(s),
-            ),
-            Property::sometimes("a transfer completes", |m: &DsmModel, s: &State| {
-                m.honest().any(|d| !s.devices[d].facts.receipts.is_empty())
-            }),
-            Property::sometimes(
+                        all.retain(|t| honest.contains(&t.0));
+                        DsmModel::forks(&all).is_empty()
+                    },
+                ),
+                Property::always(
+                    "a crashed wallet always reopens",
+                    |_: &DsmModel, s: &State| !s.reopen_failed,
+                ),
+                // Tripwire, exchange: an honest device that takes a hello (from anyone) whose
+                // gossip, with what it already knew, proves a fork convicts the forker at once.
+                Property::always(
+                    "gossip proving a fork always convicts",
+                    |_: &DsmModel, s: &State| !s.missed_conviction,
+                ),
+                // Conservation, crashes included: the honest devices' value changes exactly by
+                // their receipted transfers with M; and until M restores an old copy of itself
+                // (after which its own head is fiction), the total supply is exact.
+                Property::always(
+                    "conservation of the total supply",
+                    |m: &DsmModel, s: &State| {
+                        let (have, should) = m.honest_sheet(s);
+                        have == should && (s.doublings > 0 || m.total(s) == m.supply)
+                    },
+                ),
+                Property::always(
+                    "no balance exceeds what exists (no negative wrap)",
+                    |m: &DsmModel, s: &State| {
+                        // At most the supply plus what M can re-spend after each restore.
+                        let m_funds = if m.bounds.malicious {
+                            m.bounds.funds[2]
+                        } else {
+                            0
+                        };
+                        let cap = m.supply
+                            + m_funds
+                                * (u128::from(m.bounds.restores) + u128::from(m.bounds.forgeries));
+                        s.devices.iter().all(|d| d.facts.balance <= cap)
+                    },
+                ),
+                // Liveness under fair delivery: once nothing is in flight, every session still
+                // open is one whose connection lost something (and its transport times out).
+                Property::always(
+                    "no session waits forever on a healthy connection",
+                    |_: &DsmModel, s: &State| DsmModel::no_deadlock(s),
+                ),
+                // Provenance: value that never came from a source is never credited by an
+                // honest device, whatever head or lineage the forger shows.
+                Property::always(
+                    "no honest device credits value a forger made up",
+                    |m: &DsmModel, s: &State| {
+                        m.honest().all(|d| {
+                            s.devices[d].facts.receipts.iter().all(|r| {
+                                !s.forged.iter().any(|(c, k)| *c == r.0 && k.makes_value())
+                            })
+                        })
+                    },
+                ),
+                // Per token, what honest devices hold is at most what the sources created, plus
+                // what M could put in two places (each restore or re-spend, at most M's
+                // funds, caught where the two spends meet).
+                Property::always(
+                    "honest value never exceeds the sources plus the doublings",
+                    |m: &DsmModel, s: &State| {
+                        let honest: u128 = m.honest().map(|d| s.devices[d].facts.balance).sum();
+                        let m_funds = if m.bounds.malicious {
+                            m.bounds.funds[2]
+                        } else {
+                            0
+                        };
+                        honest <= m.supply + m_funds * u128::from(s.doublings)
+                    },
+                ),
+                Property::sometimes("a transfer completes", |m: &DsmModel, s: &State| {
+                    m.honest().any(|d| !s.devices[d].facts.receipts.is_empty())
+                }),
+                Property::sometimes(
+                    "an honest device convicts the equivocator",
+                    |m: &DsmModel, s: &State| {
+                        m.honest().any(|d| !s.devices[d].facts.convicted.is_empty())
+                    },
+                ),
+            ];
+        if self.bounds.restores > 0 && self.bounds.malicious {
+            properties.push(Property::sometimes(
                 "the equivocator double-spends offline",
                 |m: &DsmModel, s: &State| {
                     let mut both = s.devices[0].facts.committed.clone();
                     both.extend(s.devices[1].facts.committed.iter().cloned());
-                    m.bounds.malicious
-                        && DsmModel::forks(&both).contains(&m.ids[MALICIOUS as usize])
+                    DsmModel::forks(&both).contains(&m.ids[MALICIOUS as usize])
                 },
-            ),
-            Property::sometimes(
-                "an honest device convicts the equivocator",
-                |m: &DsmModel, s: &State| {
-                    m.honest().any(|d| !s.devices[d].facts.convicted.is_empty())
-                },
-            ),
-        ];
+            ));
+        }
+        if self.bounds.forgeries > 0 && self.bounds.malicious {
+            properties.extend([
+                Property::sometimes(
+                    "a made-up root behind a fabricated head is refused",
+                    |m: &DsmModel, s: &State| m.forgery_refused(s, Forgery::FabricatedParent),
+                ),
+                Property::sometimes(
+                    "a made-up root laundered through a colluding key is refused",
+                    |m: &DsmModel, s: &State| m.forgery_refused(s, Forgery::Laundered),
+                ),
+                Property::sometimes(
+                    "a parcel re-spent from a later head is refused as a parcel fork",
+                    |m: &DsmModel, s: &State| m.forgery_refused(s, Forgery::Respend),
+                ),
+                Property::sometimes(
+                    "a root re-spent in another encoding is refused as a parcel fork",
+                    |m: &DsmModel, s: &State| m.forgery_refused(s, Forgery::DuplicateRoot),
+                ),
+            ]);
+        }
         // Two sessions pay the two victims; a third lets them meet.
         if self.bounds.sessions >= 3 && self.bounds.malicious {
             properties.push(Property::sometimes(

@@ -33,6 +33,7 @@ OPTIONS (override the preset's bounds):
     --replays N        old messages the adversary may replay into other connections
     --crashes N        crash-restarts of honest devices
     --restores N       times the malicious device may restore an old copy of itself
+    --forgeries N      counterfeit or re-spent offers the malicious device may make
     --sessions-per-device N  live sessions a device may hold at once (default 2)
     --honest-only      leave out the malicious device
     --threads N        checker threads (default: 2)
@@ -126,7 +127,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "ci" => configs = Bounds::ci(),
             "large" => configs = Bounds::large(),
             "--sessions" | "--drops" | "--duplicates" | "--replays" | "--crashes"
-            | "--restores" => {
+            | "--restores" | "--forgeries" => {
                 let n = small(value(&a)?, &a)?;
                 let field: fn(&mut Bounds) -> &mut u8 = match a.as_str() {
                     "--sessions" => |b| &mut b.sessions,
@@ -134,6 +135,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
                     "--duplicates" => |b| &mut b.duplicates,
                     "--replays" => |b| &mut b.replays,
                     "--crashes" => |b| &mut b.crashes,
+                    "--forgeries" => |b| &mut b.forgeries,
                     _ => |b| &mut b.restores,
                 };
                 overrides.push(Box::new(move |b| *field(b) = n));
@@ -145,6 +147,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--honest-only" => overrides.push(Box::new(|b| {
                 b.malicious = false;
                 b.restores = 0;
+                b.forgeries = 0;
             })),
             "--threads" => threads = value(&a)?.max(1),
             "--max-states" => max_states = Some(value(&a)?.max(1)),
