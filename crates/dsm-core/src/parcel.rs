@@ -905,6 +905,22 @@ pub fn judge_slot(
     }
 }
 
+/// The statement in `bytes` (read from the slot of `parcel`) when it is a spend of `parcel`
+/// signed by `holder`; `None` for anything else (noise a stranger could have written). What a
+/// refresher asks of a burned parcel's slot before it signs (PROTOCOL.md §17.6).
+pub fn spend_in_slot(bytes: &[u8], parcel: &ParcelId, holder: &DeviceIdentity) -> Option<Hop> {
+    let h = Hop::from_bytes(bytes).ok()?;
+    if h.statement.holder != holder.device_id() || h.statement.inputs.binary_search(parcel).is_err()
+    {
+        return None;
+    }
+    holder
+        .public_key
+        .verify(h.commit().as_bytes(), &h.signature)
+        .ok()?;
+    Some(h)
+}
+
 /// Tripwire evidence that one device consumed one parcel in two different signed
 /// statements — a fork even when its heads never fork (e.g. a parcel spent again in a
 /// later head). `first` sorts before `second` by commit.

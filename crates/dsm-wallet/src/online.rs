@@ -915,15 +915,8 @@ pub fn sign_refresh(
                 continue;
             };
             // Noise is ignored; a statement of the holder consuming the parcel is a spend.
-            let spent = dsm_core::parcel::Hop::from_bytes(&bytes).is_ok_and(|h| {
-                h.statement.holder == holder.device_id()
-                    && h.statement.inputs.binary_search(input).is_ok()
-                    && h.commit() != statement.burn
-                    && holder
-                        .public_key
-                        .verify(h.commit().as_bytes(), &h.signature)
-                        .is_ok()
-            });
+            let spent = dsm_core::parcel::spend_in_slot(&bytes, input, holder)
+                .is_some_and(|h| h.commit() != statement.burn);
             if spent {
                 return Err(WalletError::Token(format!(
                     "not re-issued: parcel {input} was already spent (a node holds another statement of its holder consuming it)"

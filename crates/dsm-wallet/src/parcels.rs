@@ -605,7 +605,28 @@ impl Wallet {
                 objects: Vec::new(),
             }
         };
-        let mut want: Vec<Digest> = offer.manifests.iter().flat_map(|m| m.addresses()).collect();
+        let objects = self.listed_objects(&offer.manifests)?;
+        let bare = offer.to_bytes().len();
+        if bare > MAX_OFFER_LEN {
+            return Err(WalletError::Parcels(format!(
+                "the lineage manifests of this payment take {bare} bytes, over the {MAX_OFFER_LEN}-byte offer cap; pay a smaller amount or from other parcels"
+            )));
+        }
+        let with: usize = objects.iter().map(|o| o.len() + 4).sum();
+        if bare + with <= object_budget.min(MAX_OFFER_LEN) {
+            offer.objects = objects;
+        }
+        Ok(offer)
+    }
+
+    /// Every object `manifests` list, from this wallet's store (strictly ascending bytewise,
+    /// as offers and re-issue requests carry them). A missing one is damage: the wallet
+    /// stores every object of what it holds.
+    pub(crate) fn listed_objects(
+        &self,
+        manifests: &[LineageManifest],
+    ) -> Result<Vec<Vec<u8>>, WalletError> {
+        let mut want: Vec<Digest> = manifests.iter().flat_map(|m| m.addresses()).collect();
         want.sort();
         want.dedup();
         let mut objects = Vec::with_capacity(want.len());
@@ -621,17 +642,7 @@ impl Wallet {
         }
         objects.sort();
         objects.dedup();
-        let bare = offer.to_bytes().len();
-        if bare > MAX_OFFER_LEN {
-            return Err(WalletError::Parcels(format!(
-                "the lineage manifests of this payment take {bare} bytes, over the {MAX_OFFER_LEN}-byte offer cap; pay a smaller amount or from other parcels"
-            )));
-        }
-        let with: usize = objects.iter().map(|o| o.len() + 4).sum();
-        if bare + with <= object_budget.min(MAX_OFFER_LEN) {
-            offer.objects = objects;
-        }
-        Ok(offer)
+        Ok(objects)
     }
 
     /// The objects an offer's manifests need, from the offer and from this wallet.

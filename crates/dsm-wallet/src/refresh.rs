@@ -124,22 +124,7 @@ impl Wallet {
                 .ok_or_else(|| WalletError::Parcels(format!("parcel {i} is not held")))?;
             manifests.push(h.manifest.clone());
         }
-        let mut want: Vec<Digest> = manifests.iter().flat_map(|m| m.addresses()).collect();
-        want.sort();
-        want.dedup();
-        let mut objects = Vec::with_capacity(want.len());
-        for a in want {
-            objects.push(
-                self.store
-                    .get(crate::store::Table::Objects, a.as_bytes())?
-                    .ok_or_else(|| WalletError::Corrupt {
-                        what: "lineage object",
-                        error: format!("object {a} is missing"),
-                    })?,
-            );
-        }
-        objects.sort();
-        objects.dedup();
+        let objects = self.listed_objects(&manifests)?;
         let req = ReissueRequest {
             token: *token,
             holder: self.identity.clone(),
