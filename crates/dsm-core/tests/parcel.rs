@@ -597,7 +597,20 @@ fn a_parcel_slot_is_judged_by_commit() {
     assert_eq!(judge(&w.hops[1].to_bytes()), SlotContent::Noise);
     let elsewhere = w.a.sign(&[ParcelId(Digest([3; 32]))], &[(0, &w.c, 1)], 7);
     assert_eq!(judge(&elsewhere.to_bytes()), SlotContent::Noise);
-    let mut forged = again;
+    let mut forged = again.clone();
     forged.signature = spend.signature.clone();
     assert_eq!(judge(&forged.to_bytes()), SlotContent::Noise);
+    // What a refresher asks of a burned parcel's slot: any spend of it by its holder, and
+    // nothing a stranger could write.
+    let spent = |bytes: &[u8]| spend_in_slot(bytes, &w.root_id, &w.a.identity);
+    assert_eq!(spent(&spend.to_bytes()), Some(spend.clone()));
+    assert_eq!(spent(&again.to_bytes()), Some(again));
+    for noise in [
+        b"junk".to_vec(),
+        w.hops[1].to_bytes(),
+        elsewhere.to_bytes(),
+        forged.to_bytes(),
+    ] {
+        assert_eq!(spent(&noise), None);
+    }
 }
