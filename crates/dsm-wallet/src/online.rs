@@ -925,7 +925,7 @@ pub fn sign_refresh(
             }
         }
     }
-    Ok(wallet.cosign_refresh(&statement)?)
+    Ok(wallet.cosign_refresh(&statement, &req.burn.inputs)?)
 }
 
 /// Completes our re-issue with the refreshers' signatures ([`Wallet::complete_refresh`])

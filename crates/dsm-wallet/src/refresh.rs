@@ -20,6 +20,9 @@ use dsm_token::reissue::{
 use dsm_token::source::{Source, SourceProof};
 use std::collections::HashMap;
 
+/// Meta key prefix of a refresher's record: parcel → the burn it re-issued it under.
+const REFRESHED: &[u8] = b"refreshed:";
+
 /// A wallet holding more parcels of one token than this is told a refresh would help.
 pub const ADVISE_PARCELS: usize = 32;
 /// A wallet holding a parcel with a lineage longer than this is told a refresh would help.
@@ -227,14 +230,39 @@ impl Wallet {
         Ok((statement, items))
     }
 
-    /// Signs `statement` as one of its token's refreshers.
+    /// Signs `statement`, which burns `burned`, as one of its token's refreshers. This
+    /// refresher re-issues each parcel under one burn only: a parcel it already signed for
+    /// under another burn is refused (the holder would be spending it twice). The record is
+    /// committed before the signature exists, so a crash can only make it refuse more;
+    /// signing the same burn again is allowed.
     pub(crate) fn cosign_refresh(
         &mut self,
         statement: &ReissueStatement,
+        burned: &[ParcelId],
     ) -> Result<Cosignature, WalletError> {
         let index = self
             .refresher_index(&statement.token)
             .ok_or_else(|| refused("this device is not one of the token's refreshers"))?;
+        let mut b = Batch::new();
+        for p in burned {
+            let key = [REFRESHED, p.as_bytes().as_slice()].concat();
+            match self.store.get(crate::store::Table::Meta, &key)? {
+                Some(v) if v.as_slice() != statement.burn.as_bytes() => {
+                    return Err(refused(format!(
+                        "not re-issued: parcel {p} was re-issued by this refresher under another burn (asking again is spending it twice)"
+                    )))
+                }
+                Some(_) => {}
+                None => {
+                    b.put(
+                        crate::store::Table::Meta,
+                        key,
+                        statement.burn.as_bytes().to_vec(),
+                    );
+                }
+            }
+        }
+        self.store.commit(&b)?;
         let rnd = self.random_bytes();
         Ok(cosign(&self.key, index, &statement.digest(), &rnd)?)
     }

@@ -102,6 +102,22 @@ fn a_refresher_signs_nothing_it_cannot_vouch_for() {
         e.to_string().contains("not one of the token's refreshers"),
         "{e}"
     );
+    // A second request over some of the same parcels, under another burn: the refresher
+    // signed for them once and refuses (asking twice is spending twice); the same request
+    // again is signed.
+    let first = sign_refresh(&mut issuer, &nodes, &req).unwrap();
+    let mut overlapping = req.clone();
+    let keep = overlapping.burn.inputs.len() - 1;
+    overlapping.burn.inputs.truncate(keep);
+    overlapping.manifests.truncate(keep);
+    overlapping
+        .burn
+        .outputs
+        .retain(|o| (o.input as usize) < keep);
+    let e = sign_refresh(&mut issuer, &nodes, &overlapping).unwrap_err();
+    assert!(e.to_string().contains("under another burn"), "{e}");
+    let again = sign_refresh(&mut issuer, &nodes, &req).unwrap();
+    assert_eq!(again.issuer, first.issuer);
     // A burn that does not take a parcel's whole amount.
     let mut short = req.clone();
     short.burn.outputs[0].amount = Amount(short.burn.outputs[0].amount.0 - 1);
