@@ -63,6 +63,14 @@ pub struct HopCosts {
     pub root: usize,
     /// Seconds to check one hop (`verify_lineage`, amortised over a long lineage).
     pub check_hop: f64,
+    /// Bytes of a re-issued root's source burning one parcel, one refresher signing
+    /// (PROTOCOL.md §17.6: the statement, the holder's burn hop and identity).
+    pub reissue_root: usize,
+    /// Extra bytes of a re-issued root per further parcel burned.
+    pub reissue_per_burned: usize,
+    /// Seconds to check a re-issued root (`verify_reissue`: the refresher's and the burn's
+    /// signatures).
+    pub check_reissue: f64,
 }
 
 #[derive(Clone, Copy)]
@@ -76,6 +84,8 @@ struct Node {
     /// The device that signed the statement that made it.
     signer: u32,
     amount: u64,
+    /// For a re-issued root, the parcels its burn consumed (0 for every other parcel).
+    burned: u8,
 }
 
 const ROOT: u32 = u32::MAX;
@@ -136,6 +146,9 @@ pub struct Outcome {
     pub bytes_cold: Vec<u64>,
     /// Per payment: bytes shipped given the receiver's cache.
     pub bytes_warm: Vec<u64>,
+    /// Per payment: microseconds of signature checks given the receiver's cache (hops, and
+    /// re-issued roots at their measured cost).
+    pub check_warm_us: Vec<u64>,
     /// Per payment: inputs consumed.
     pub inputs: Vec<u32>,
     /// Re-issues made.
@@ -168,6 +181,7 @@ pub fn simulate(p: Params, c: &HopCosts) -> Outcome {
             inputs: 1,
             signer: d as u32,
             amount: START,
+            burned: 0,
         });
         h.push(nodes.len() as u32 - 1);
     }
@@ -181,10 +195,23 @@ pub fn simulate(p: Params, c: &HopCosts) -> Outcome {
     };
     let mut out = Outcome::default();
     let hop_bytes = |n: &Node| (c.hop_1x2 + c.per_input * (n.inputs as usize - 1)) as u64;
+    // What shipping a root costs: its source's bytes, and whether it is a re-issue (whose
+    // check is two signatures, `check_reissue`).
+    let root_bytes = |n: &Node| -> (u64, bool) {
+        if n.burned == 0 {
+            (c.root as u64, false)
+        } else {
+            (
+                (c.reissue_root + c.reissue_per_burned * (n.burned as usize - 1)) as u64,
+                true,
+            )
+        }
+    };
     // Walks parcel `id`'s line back until `known` holds an ancestor (or to its root):
-    // (hops, bytes, signers, root shipped), and marks every parcel walked as known.
+    // (hops, bytes with the root's, signers, a re-issued root shipped), and marks every
+    // parcel walked as known.
     let ship = |nodes: &[Node], id: u32, known: &mut HashSet<u32>, signers: &mut HashSet<u32>| {
-        let (mut hops, mut bytes, mut root) = (0u32, 0u64, false);
+        let (mut hops, mut bytes, mut reissued) = (0u32, 0u64, false);
         let mut cur = id;
         loop {
             if !known.insert(cur) {
@@ -192,7 +219,9 @@ pub fn simulate(p: Params, c: &HopCosts) -> Outcome {
             }
             let n = &nodes[cur as usize];
             if n.parent == ROOT {
-                root = true;
+                let (b, r) = root_bytes(n);
+                bytes += b;
+                reissued = r;
                 break;
             }
             hops += 1;
@@ -200,7 +229,7 @@ pub fn simulate(p: Params, c: &HopCosts) -> Outcome {
             signers.insert(n.signer);
             cur = n.parent;
         }
-        (hops, bytes, root)
+        (hops, bytes, reissued)
     };
     for t in 0..p.transfers {
         let mut payer = payers.draw(&mut rng) as usize;
@@ -233,15 +262,17 @@ pub fn simulate(p: Params, c: &HopCosts) -> Outcome {
         h.retain(|i| !take.contains(i));
         // The receiver checks every input's line (cold: all of it; warm: since its cache).
         let (mut cold_h, mut cold_b, mut warm_h, mut warm_b) = (0u32, 0u64, 0u32, 0u64);
+        let mut warm_reissues = 0u32;
         let mut cold_signers = HashSet::new();
         let mut warm_signers = HashSet::new();
         for &i in &take {
-            let (hh, bb, root) = ship(&nodes, i, &mut HashSet::new(), &mut cold_signers);
+            let (hh, bb, _) = ship(&nodes, i, &mut HashSet::new(), &mut cold_signers);
             cold_h += hh;
-            cold_b += bb + if root { c.root as u64 } else { 0 };
-            let (hh, bb, root) = ship(&nodes, i, &mut cache[payee], &mut warm_signers);
+            cold_b += bb;
+            let (hh, bb, reissued) = ship(&nodes, i, &mut cache[payee], &mut warm_signers);
             warm_h += hh;
-            warm_b += bb + if root { c.root as u64 } else { 0 };
+            warm_b += bb;
+            warm_reissues += u32::from(reissued);
         }
         cold_b += c.identity as u64 * cold_signers.len() as u64;
         warm_b += c.identity as u64 * warm_signers.len() as u64;
@@ -262,6 +293,7 @@ pub fn simulate(p: Params, c: &HopCosts) -> Outcome {
                     inputs: k,
                     signer: payer as u32,
                     amount: a,
+                    burned: 0,
                 });
                 let id = nodes.len() as u32 - 1;
                 held[to].push(id);
@@ -277,6 +309,10 @@ pub fn simulate(p: Params, c: &HopCosts) -> Outcome {
         out.hops_warm.push(warm_h);
         out.bytes_cold.push(cold_b);
         out.bytes_warm.push(warm_b);
+        out.check_warm_us.push(
+            ((f64::from(warm_h) * c.check_hop + f64::from(warm_reissues) * c.check_reissue) * 1e6)
+                as u64,
+        );
         out.inputs.push(take.len() as u32);
         if p.naive {
             let (a, b) = (payer.min(payee), payer.max(payee));
@@ -315,6 +351,7 @@ pub fn simulate(p: Params, c: &HopCosts) -> Outcome {
                     inputs: 1,
                     signer: d as u32,
                     amount: total,
+                    burned: held[d].len().min(MAX_INPUTS) as u8,
                 });
                 held[d] = vec![nodes.len() as u32 - 1];
                 out.refreshes += 1;
@@ -338,8 +375,8 @@ pub fn simulate(p: Params, c: &HopCosts) -> Outcome {
         let mut seen = HashSet::new();
         let mut signers = HashSet::new();
         for &i in &held[d] {
-            let (_, b, root) = ship(&nodes, i, &mut seen, &mut signers);
-            bytes += b + if root { c.root as u64 } else { 0 };
+            let (_, b, _) = ship(&nodes, i, &mut seen, &mut signers);
+            bytes += b;
         }
         bytes += c.identity as u64 * signers.len() as u64;
         parcels += held[d].len();
@@ -496,12 +533,78 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
     }
     .to_bytes()
     .len();
+    // Real re-issued roots (§17.6): device 0's parcels burned, device 1 the one refresher.
+    let policy = dsm_token::TokenPolicy {
+        ticker: "ECON".into(),
+        decimals: 0,
+        kind: dsm_token::policy::TokenKind::Fungible,
+        cap: Amount(u128::MAX),
+        salt: Digest([9; 32]),
+        issuers: Default::default(),
+        burn: dsm_token::policy::BurnRule::Holder,
+        transfers: dsm_token::policy::TransferRule::Free,
+        allowlist: None,
+        initial: Vec::new(),
+        djte: None,
+        bitcoin: None,
+        refreshers: Some(dsm_token::policy::Issuers {
+            threshold: 1,
+            keys: vec![devs[1].0.public_key().clone()],
+        }),
+    };
+    let reissue = |k: u8| -> Result<dsm_token::reissue::Reissue, Error> {
+        let token = policy.token_id();
+        let parcels: Vec<Parcel> = (0..k)
+            .map(|j| Parcel {
+                id: ParcelId(Digest([j; 32])),
+                token,
+                amount: Amount(1_000),
+                holder: ids[0],
+            })
+            .collect();
+        let burn = dsm_token::reissue::burn_statement(ids[0], &token, &parcels)?;
+        let statement = dsm_token::reissue::statement_for(&token, &burn)?;
+        let sig = dsm_token::authority::cosign(&devs[1].0, 0, &statement.digest(), &[4; 32])
+            .map_err(|e| e.to_string())?;
+        let hop = Hop::sign(
+            &devs[0].0,
+            burn,
+            dsm_token::reissue::burn_rest(&token, &ids[0]),
+            &[5; 32],
+        )?;
+        Ok(dsm_token::reissue::Reissue {
+            signed: dsm_token::authority::Authorised {
+                statement,
+                signatures: vec![sig],
+            },
+            burn: hop,
+            holder: devs[0].1.clone(),
+        })
+    };
+    let size = |r: &dsm_token::reissue::Reissue| {
+        dsm_token::source::SourceProof {
+            source: dsm_token::source::Source::Reissue(Box::new(r.clone())),
+            allowlist: None,
+        }
+        .to_bytes()
+        .len()
+    };
+    let (r1, r33) = (reissue(1)?, reissue(33)?);
+    let runs = if suite == SuiteId::MlDsa65 { 50 } else { 5 };
+    let start = Instant::now();
+    for _ in 0..runs {
+        dsm_token::reissue::verify_reissue(&policy, &r1)?;
+    }
+    let check_reissue = start.elapsed().as_secs_f64() / f64::from(runs);
     Ok(HopCosts {
         hop_1x2: one,
         per_input: (four - one) / 3,
         identity: devs[0].1.to_bytes().len(),
         root: root_bytes,
         check_hop: check,
+        reissue_root: size(&r1),
+        reissue_per_burned: (size(&r33) - size(&r1)) / 32,
+        check_reissue,
     })
 }
 
@@ -520,25 +623,28 @@ pub fn run(devices: &[usize], transfers: usize, seed: u64) -> Result<(), Error> 
         eprintln!("warning: this is a debug build; timings are meaningless. Use `cargo run --release -p dsm-cli -- bench economy`.");
     }
     println!("## Provenance: hop sizes and lineage checks (real objects)\n");
-    println!("| suite | hop, 1 input → 2 outputs | + per extra input | identity (once per signer) | root source | check per hop (`verify_lineage`) |");
-    println!("|---|---|---|---|---|---|");
+    println!("| suite | hop, 1 input → 2 outputs | + per extra input | identity (once per signer) | root source | check per hop (`verify_lineage`) | re-issued root, 1 parcel burned | + per parcel burned | check a re-issued root |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut costs = Vec::new();
     for (suite, len) in [(SuiteId::MlDsa65, 200), (SuiteId::SlhDsaSha2_128f, 20)] {
         let c = hop_costs(suite, len)?;
         println!(
-            "| {} | {} B | {} B | {} B | {} B | {:.1} µs |",
+            "| {} | {} B | {} B | {} B | {} B | {:.1} µs | {} B | {} B | {:.1} µs |",
             suite.name(),
             c.hop_1x2,
             c.per_input,
             c.identity,
             c.root,
-            c.check_hop * 1e6
+            c.check_hop * 1e6,
+            c.reissue_root,
+            c.reissue_per_burned,
+            c.check_reissue * 1e6
         );
         costs.push((suite, c));
     }
     let c = costs[0].1;
     println!("\n## Economy: {transfers} power-law payments, ML-DSA-65 (seed {seed})\n");
-    println!("Per payment: hops checked and bytes shipped with a cold cache and with the receiver's cache (median / p99 / max); check time = hops × the measured per-hop time. Naive = transfers in the payer's whole causal past.\n");
+    println!("Per payment: hops checked and bytes shipped with a cold cache and with the receiver's cache (median / p99 / max), re-issued roots at their measured size; check time = hops × the measured per-hop time + re-issued roots × their measured check. Naive = transfers in the payer's whole causal past.\n");
     println!("| devices | refresh | hops cold | hops warm | KiB warm | KiB cold | check warm (ms, p99) | cache hit | inputs (p99) | re-issues | max parcels held | stored B / parcel | naive past (median / p99) |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &d in devices {
@@ -568,6 +674,7 @@ pub fn run(devices: &[usize], transfers: usize, seed: u64) -> Result<(), Error> 
             let (bw5, bw99, bwm) = quantiles(&mut o.bytes_warm);
             let (bc5, bc99, bcm) = quantiles(&mut o.bytes_cold);
             let (_, in99, _) = quantiles(&mut o.inputs);
+            let (_, cw99, _) = quantiles(&mut o.check_warm_us);
             let naive_txt = if naive {
                 let (n5, n99, _) = quantiles(&mut o.naive_past);
                 format!("{n5} / {n99}")
@@ -580,7 +687,7 @@ pub fn run(devices: &[usize], transfers: usize, seed: u64) -> Result<(), Error> 
                 if refresh { "on" } else { "off" },
                 kib(bw5), kib(bw99), kib(bwm),
                 kib(bc5), kib(bc99), kib(bcm),
-                f64::from(hw99) * c.check_hop * 1e3,
+                cw99 as f64 / 1e3,
                 hit * 100.0,
                 o.refreshes,
                 o.refreshes as f64 * 100.0 / o.payments.max(1) as f64,
@@ -608,6 +715,9 @@ mod tests {
             identity: 2_000,
             root: 3_500,
             check_hop: 0.0001,
+            reissue_root: 10_000,
+            reissue_per_burned: 100,
+            check_reissue: 0.0002,
         }
     }
 
