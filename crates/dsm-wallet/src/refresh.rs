@@ -168,6 +168,13 @@ impl Wallet {
         }
         let statement = statement_for(&req.token, &req.burn)
             .map_err(|e| refused(format!("not a re-issue request: {e}")))?;
+        // Tripwire bans a device everywhere for good; a refresher is no exception.
+        let holder = req.holder.device_id();
+        if self.banned.contains(&holder) || self.tombstoned.contains(&holder) {
+            return Err(refused(
+                "not re-issued: the holder is a proven equivocator or was replaced by recovery; nothing it signs is taken",
+            ));
+        }
         let objects: HashMap<Digest, Vec<u8>> = req
             .objects
             .iter()
@@ -194,7 +201,6 @@ impl Wallet {
             }
         }
         self.detect_parcel_forks(&hops)?;
-        let holder = req.holder.device_id();
         for (j, (m, l)) in req.manifests.iter().zip(&lineages).enumerate() {
             let v = verify_lineage(
                 l,

@@ -274,3 +274,30 @@ fn a_crash_at_every_write_of_a_refresh_loses_nothing_and_doubles_nothing() {
     // The completion batch, and the burn's settlement record, at both points.
     assert!(hits >= 4, "only {hits} crashes landed");
 }
+
+#[test]
+fn a_refresher_refuses_a_proven_equivocator() {
+    let (mut issuer, t, mut alice, _, _) = alice_with_three_parcels();
+    let c = common::cluster::Cluster::new();
+    let nodes = c.nodes();
+    sync(&mut alice, &nodes).unwrap();
+    // A holder proven to equivocate (alice's copy and alice each pay from one head) is
+    // refused, as every session refuses it.
+    let (mut carol, _) = memory_wallet(0);
+    let (mut dave, _) = memory_wallet(0);
+    for w in [&mut carol, &mut dave] {
+        w.import_policy(gold(&issuer, TokenKind::Fungible), None)
+            .unwrap();
+    }
+    let mut copy = alice.fork().unwrap();
+    let (r1, _) = session_token(&mut alice, &mut carol, t, &[10]);
+    let (r2, _) = session_token(&mut copy, &mut dave, t, &[20]);
+    let proof = dsm_core::tripwire::EquivocationProof::new(
+        dsm_core::tripwire::Statement::Proposal(r1.completed[0].receipt.proposal.clone()),
+        dsm_core::tripwire::Statement::Proposal(r2.completed[0].receipt.proposal.clone()),
+    )
+    .unwrap();
+    issuer.import_evidence(&proof.0.to_bytes()).unwrap();
+    let e = sign_refresh(&mut issuer, &nodes, &alice.refresh_request(&t).unwrap()).unwrap_err();
+    assert!(e.to_string().contains("proven equivocator"), "{e}");
+}
