@@ -202,14 +202,21 @@ impl Wallet {
         }
         self.detect_parcel_forks(&hops)?;
         for (j, (m, l)) in req.manifests.iter().zip(&lineages).enumerate() {
-            let v = verify_lineage(
+            let v = match verify_lineage(
                 l,
                 &m.parcel,
                 Some(&holder),
                 &mut self.rules,
                 &self.book.cache,
-            )
-            .map_err(|e| refused(format!("parcel {}: {e}", m.parcel)))?;
+            ) {
+                Ok(v) => v,
+                Err(e) => {
+                    // A root contradicting a known mint left the issuers' conflict in
+                    // `TokenRules`: kept across restarts, as for an offer.
+                    self.keep_held_mint_conflict(&req.token)?;
+                    return Err(refused(format!("parcel {}: {e}", m.parcel)));
+                }
+            };
             if v.parcel().token != req.token {
                 return Err(refused(format!("parcel {} is of another token", m.parcel)));
             }
