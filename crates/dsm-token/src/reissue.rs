@@ -116,6 +116,12 @@ pub enum ReissueError {
     /// The holder's signature over the burn does not verify.
     #[error("the holder's signature over the burn does not verify")]
     BurnSignature,
+    /// A burned parcel is of another token than the re-issue's.
+    #[error("parcel {0} is of another token")]
+    OtherToken(dsm_core::parcel::ParcelId),
+    /// The burn does not take a burned parcel's whole amount.
+    #[error("parcel {0}: the burn does not take its whole amount")]
+    NotWhole(dsm_core::parcel::ParcelId),
 }
 
 /// The `rest` a re-issue burn's hop commits to: `H(ReissueBurn, token, holder)`. Fixed, so
@@ -161,6 +167,27 @@ pub fn statement_for(
         amount,
         burn: transfer_commit(&burn.digest(), &burn_rest(token, &burn.holder)),
     })
+}
+
+/// A refresher's check of one burned parcel against the request (PROTOCOL.md §17.6, step
+/// 2): `parcel` (whose lineage the refresher verified) is input `j` of `burn`, of `token`,
+/// and the burn takes its whole amount — so the re-issued sum is exactly what was held.
+pub fn check_burned(
+    token: &TokenId,
+    burn: &ParcelStatement,
+    j: usize,
+    parcel: &Parcel,
+) -> Result<(), ReissueError> {
+    if parcel.token != *token {
+        return Err(ReissueError::OtherToken(parcel.id));
+    }
+    let burned = burn
+        .outputs_of(j)
+        .try_fold(Amount::ZERO, |s, (_, o)| s.checked_add(o.amount));
+    if burn.inputs.get(j) != Some(&parcel.id) || burned != Some(parcel.amount) {
+        return Err(ReissueError::NotWhole(parcel.id));
+    }
+    Ok(())
 }
 
 /// Checks a re-issue against its policy: the token has refreshers, the burn pays only the

@@ -306,3 +306,36 @@ fn a_reissued_root_whose_burned_parcel_is_in_conflict_is_refused_unless_the_burn
     other.add_conflict(burned, w.bob.id());
     verify_lineage(&lineage, &root, Some(&w.alice.id()), &mut rules, &other).unwrap();
 }
+
+#[test]
+fn a_refresher_takes_each_burned_parcel_whole_and_of_the_token() {
+    let w = world();
+    let t = w.policy.token_id();
+    let burn = burn_statement(w.alice.id(), &t, &w.parcels).unwrap();
+    for (j, id) in burn.inputs.iter().enumerate() {
+        let p = *w.parcels.iter().find(|p| p.id == *id).unwrap();
+        check_burned(&t, &burn, j, &p).unwrap();
+        // Another token.
+        let other = Parcel {
+            token: dsm_core::chain::TokenId::from_label("DEV"),
+            ..p
+        };
+        assert_eq!(
+            check_burned(&t, &burn, j, &other).unwrap_err(),
+            ReissueError::OtherToken(p.id)
+        );
+        // More than the burn takes, and checked against another input.
+        let more = Parcel {
+            amount: Amount(p.amount.0 + 1),
+            ..p
+        };
+        assert_eq!(
+            check_burned(&t, &burn, j, &more).unwrap_err(),
+            ReissueError::NotWhole(p.id)
+        );
+        assert_eq!(
+            check_burned(&t, &burn, 1 - j, &p).unwrap_err(),
+            ReissueError::NotWhole(p.id)
+        );
+    }
+}

@@ -7,7 +7,7 @@
 use super::parcels::{lineage_hops, lineage_roots, reissue_burns, SettleItem};
 use super::{Wallet, WalletError};
 use crate::store::Batch;
-use dsm_core::chain::{Amount, TokenId};
+use dsm_core::chain::TokenId;
 use dsm_core::codec::Canonical;
 use dsm_core::hash::{object_address, Digest};
 use dsm_core::identity::DeviceIdentity;
@@ -217,19 +217,8 @@ impl Wallet {
                     return Err(refused(format!("parcel {}: {e}", m.parcel)));
                 }
             };
-            if v.parcel().token != req.token {
-                return Err(refused(format!("parcel {} is of another token", m.parcel)));
-            }
-            let burned = req
-                .burn
-                .outputs_of(j)
-                .try_fold(Amount::ZERO, |s, (_, o)| s.checked_add(o.amount));
-            if burned != Some(v.parcel().amount) {
-                return Err(refused(format!(
-                    "parcel {}: the burn does not take its whole amount",
-                    m.parcel
-                )));
-            }
+            dsm_token::reissue::check_burned(&req.token, &req.burn, j, v.parcel())
+                .map_err(|e| refused(format!("not re-issued: {e}")))?;
         }
         let mut items: Vec<SettleItem> = lineage_roots(&req.manifests, &objects)
             .into_iter()
