@@ -659,7 +659,7 @@ impl DsmModel {
                         parcel: input.id,
                         start: ManifestStart::Root(object_address(&root)),
                         hops: vec![],
-                        signers: vec![],
+                        signers: vec![], consumed: Vec::new(),
                     }],
                     objects: vec![root],
                     signed: fabricated(m, to_id, input)?,
@@ -683,7 +683,7 @@ impl DsmModel {
                         parcel: laundered.id,
                         start: ManifestStart::Root(object_address(&root)),
                         hops: vec![object_address(&hop_bytes)],
-                        signers: vec![object_address(&id_bytes)],
+                        signers: vec![object_address(&id_bytes)], consumed: Vec::new(),
                     }],
                     objects,
                     signed: fabricated(m, to_id, laundered)?,
@@ -717,7 +717,7 @@ impl DsmModel {
                         allowlist: Some(dsm_core::smt::SmtProof {
                             siblings: vec![Digest([1; 32])],
                             terminal: None,
-                        }),
+                        }), consumption: None,
                     }
                     .to_bytes();
                     let ManifestStart::Root(old) = offer.manifests[0].start else {

@@ -120,6 +120,7 @@ fn core_transfer(a: &mut Device, b: &mut Device, i: u64) -> Result<(), Error> {
         start: LineageStart::Verified(a.parcel.id),
         hops: Vec::new(),
         signers: Vec::new(),
+        consumed: Vec::new(),
     };
     let verified = verify_lineage(&lineage, &a.parcel.id, None, &mut NoRoots, &b.cache)?;
     let acc = accept(&b.local(), &vp, &[verified], &rnd(i + 1))?;
@@ -603,6 +604,7 @@ fn composed(quick: bool, budget: Duration) -> Result<(), Error> {
     let cause = dsm_token::source::SourceProof {
         source: dsm_token::source::Source::VaultLock(Box::new(vp.clone())),
         allowlist: None,
+        consumption: None,
     }
     .cause();
     let lock_head = head.burn_child(&t, Amount(10), cause)?;

@@ -283,6 +283,7 @@ fn counterfeit_scene(
         start: ManifestStart::Root(object_address(&root)),
         hops,
         signers,
+        consumed: Vec::new(),
     };
     // Delivered through a real listener session of alice's (her hello, then the offer).
     let deliver =

@@ -488,6 +488,7 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
         start: LineageStart::Root(root),
         hops,
         signers: devs.iter().map(|d| d.1.clone()).collect(),
+        consumed: Vec::new(),
     };
     let cache = dsm_core::parcel::ParcelKnowledge::new();
     let start = Instant::now();
@@ -530,6 +531,7 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
             signatures: vec![cosignature],
         }),
         allowlist: None,
+        consumption: None,
     }
     .to_bytes()
     .len();
@@ -585,6 +587,7 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
         dsm_token::source::SourceProof {
             source: dsm_token::source::Source::Reissue(Box::new(r.clone())),
             allowlist: None,
+            consumption: None,
         }
         .to_bytes()
         .len()

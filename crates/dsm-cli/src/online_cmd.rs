@@ -173,6 +173,10 @@ fn settlement_text(s: &Settlement) -> String {
             "REFUSED: device {} was replaced by its identity's recovery at this head (tombstone verified at the nodes)",
             short(&d.digest().to_hex())
         ),
+        Settlement::VaultConflict(v) => format!(
+            "CONFLICT: it descends from a resolution of vault {} that another resolution of the same vault beat at the storage nodes; the conflict is stored and the vault's value is refused from now on",
+            short(&v.to_hex())
+        ),
         Settlement::MintConflict { token, from } => format!(
             "CONFLICT: it descends from mint #{from} or later of token {}, whose issuers published a contradicting mint sequence; the conflict is stored and those mints are refused from now on",
             short(&token.digest().to_hex())

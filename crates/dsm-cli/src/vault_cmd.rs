@@ -7,7 +7,7 @@ use dsm_core::codec::Canonical;
 use dsm_core::crypto::{PublicKey, SuiteId};
 use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
-use dsm_token::vault::{Branch, Condition, SignedVaultLock};
+use dsm_token::vault::{Branch, Condition, VaultDocument};
 use dsm_wallet::dlv;
 use dsm_wallet::online::OnlineError;
 use dsm_wallet::{VaultStatus, Wallet, WitnessMaterial};
@@ -160,10 +160,13 @@ fn status_word(s: &VaultStatus) -> &'static str {
     }
 }
 
-fn document(lock: &SignedVaultLock) -> Vec<u8> {
-    serde_json::to_vec_pretty(
-        &json!({"vault": lock.policy.vault_id().to_hex(), "lock": hex::encode(lock.to_bytes())}),
-    )
+/// A `.dsmvault` file: the vault id (for people) and the canonical `VaultDocument` (the lock,
+/// its consuming statement and the consumed parcels' lineages, PROTOCOL.md §18.2) in hex.
+fn document(doc: &VaultDocument) -> Vec<u8> {
+    serde_json::to_vec_pretty(&json!({
+        "vault": doc.lock.policy.vault_id().to_hex(),
+        "document": hex::encode(doc.to_bytes()),
+    }))
     .expect("plain data")
 }
 
@@ -214,13 +217,22 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
         )));
     }
     w.check_outgoing(&token, &beneficiary)?;
-    let lock = w.create_vault(token, amount, beneficiary, release, refund)?;
+    let vault = w.create_vault(token, amount, beneficiary, release, refund)?;
+    let lock = &vault.lock;
     let id = lock.policy.vault_id();
-    let doc = document(&lock);
+    let doc = document(&vault);
     let out =
         out.unwrap_or_else(|| PathBuf::from(format!("vault-{}.dsmvault", short(&id.to_hex()))));
     crate::token_cmd::write_file(&out, &doc)?;
     let published = if publish {
+        if doc.len() > dsm_node::api::MAX_ITEM_LEN {
+            return Err(input(format!(
+                "the vault is locked and its document written to {}, but at {} bytes (the lock's parcels' lineages) it is larger than a storage-node object ({} bytes): hand the file to the beneficiary instead (refreshing before a lock keeps lineages short)",
+                out.display(),
+                doc.len(),
+                dsm_node::api::MAX_ITEM_LEN
+            )));
+        }
         Some(crate::token_cmd::publish_document(&w, &doc)?)
     } else {
         None
@@ -250,14 +262,15 @@ pub fn import(ctx: &Ctx, file: Option<PathBuf>, from_nodes: Option<String>) -> R
             "not a vault document (made by `dsm vault create`): {e}"
         ))
     })?;
-    let lock_hex = doc["lock"]
+    let doc_hex = doc["document"]
         .as_str()
-        .ok_or_else(|| input("the document has no lock"))?;
-    let lock = SignedVaultLock::from_bytes(
-        &hex::decode(lock_hex).map_err(|_| input("the lock is not hex"))?,
+        .ok_or_else(|| input("the file has no vault document (made by `dsm vault create`)"))?;
+    let vault = VaultDocument::from_bytes(
+        &hex::decode(doc_hex).map_err(|_| input("the vault document is not hex"))?,
     )
-    .map_err(|e| input(format!("the vault lock is refused: {e}")))?;
-    let id = w.import_vault(lock.clone())?;
+    .map_err(|e| input(format!("the vault document is refused: {e}")))?;
+    let lock = vault.lock.clone();
+    let id = w.import_vault(vault)?;
     ctx.print(
         |o| {
             writeln!(

@@ -62,16 +62,44 @@ pub struct RootFacts {
     pub burned: Option<RootBurn>,
 }
 
-/// The burn behind a re-issued root: the holder's statement consuming `parcels` (their
-/// whole amounts to the sink), signed as `commit`. A re-issued root is only as good as that
-/// burn: it is refused where one of those parcels is in conflict and this burn is not the
-/// spend seen settled (PROTOCOL.md §17.6).
+/// The statement behind a root that continues value rather than creating it: the holder's
+/// signed statement consuming `hop.statement.inputs` (their sink outputs are the root's
+/// amount). A re-issue's burn, a vault lock, a withdrawal request. The root is only as good
+/// as that statement: it is refused where one of those parcels is in conflict and this
+/// statement is not the spend seen settled (PROTOCOL.md §5.6, "Continued roots").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RootBurn {
-    /// The burn statement's commit.
-    pub commit: Digest,
-    /// The parcels it consumed (its inputs).
-    pub parcels: Vec<ParcelId>,
+    /// The consuming statement, signed by its holder.
+    pub hop: Hop,
+    /// The holder's identity (the signer of `hop`).
+    pub signer: DeviceIdentity,
+    /// Who vouches for the consumed parcels' lineages.
+    pub check: BurnCheck,
+}
+
+impl RootBurn {
+    /// The consuming statement's commit.
+    pub fn commit(&self) -> Digest {
+        self.hop.commit()
+    }
+
+    /// The parcels it consumed.
+    pub fn parcels(&self) -> &[ParcelId] {
+        &self.hop.statement.inputs
+    }
+}
+
+/// Who vouches for the lineages of the parcels a continued root consumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BurnCheck {
+    /// The token's refresh authority checked them before signing (a re-issue, §17.6): the
+    /// verifier checks only that none is in conflict.
+    Refreshers,
+    /// Nobody did (a vault resolution, a withdrawal refund): the lineage carries one lineage
+    /// per consumed parcel ([`Lineage::consumed`]) and the verifier checks each, the
+    /// statement's signature, and that it conserves value with exactly the root's amount to
+    /// the sink.
+    Lineages,
 }
 
 /// Judges the root of a lineage: a source proof's bytes, checked by the layer that
@@ -424,6 +452,11 @@ pub struct Lineage {
     pub hops: Vec<Hop>,
     /// The signers' identities (any order; each at most once).
     pub signers: Vec<DeviceIdentity>,
+    /// For a root that continues consumed parcels ([`BurnCheck::Lineages`]): each parcel
+    /// its statement consumed with that parcel's lineage, in input order (a cached parcel
+    /// may be given as a [`LineageStart::Verified`] start with no hops). Empty for every
+    /// other lineage.
+    pub consumed: Vec<(ParcelId, Lineage)>,
 }
 
 /// What a verifier knows about parcels: those whose lineage it already checked
@@ -489,12 +522,22 @@ impl ParcelKnowledge {
 
     /// The parcels of a verified line that are not cached yet, with their parents (what to
     /// add, and persist, once the lineage's credit commits). Nothing of a line from a
-    /// re-issued root: a conflict proven later on one of its burned parcels must reach the
-    /// root, which has no single parent to purge it through, so such lines are checked
-    /// from their root every time (re-issue keeps them short).
+    /// continued root (a re-issue, a vault resolution, a withdrawal refund): a conflict
+    /// proven later on one of the parcels its statement consumed must reach the root, which
+    /// has no single parent to purge it through, so such lines are checked from their root
+    /// every time. The lines of the consumed parcels themselves are ordinary and cached.
     pub fn new_on(&self, lineage: &VerifiedLineage) -> Vec<KnownParcel> {
-        if lineage.reissued {
-            return Vec::new();
+        if lineage.continued {
+            // The consumed parcels' own lines are ordinary lines: those may be cached.
+            let mut out: Vec<KnownParcel> = Vec::new();
+            for c in &lineage.consumed {
+                for k in self.new_on(c) {
+                    if !out.iter().any(|o| o.parcel.id == k.parcel.id) {
+                        out.push(k);
+                    }
+                }
+            }
+            return out;
         }
         let line = lineage.line();
         line.iter()
@@ -568,7 +611,8 @@ pub struct VerifiedLineage {
     parcel: Parcel,
     line: Vec<Parcel>,
     root_once: Option<Digest>,
-    reissued: bool,
+    continued: bool,
+    consumed: Vec<VerifiedLineage>,
 }
 
 impl VerifiedLineage {
@@ -588,10 +632,16 @@ impl VerifiedLineage {
         self.root_once.as_ref()
     }
 
-    /// Whether the line starts at a re-issued root (never cached: see
-    /// [`ParcelKnowledge::new_on`]).
-    pub fn from_reissue(&self) -> bool {
-        self.reissued
+    /// Whether the line starts at a continued root — a re-issue, a vault resolution, a
+    /// withdrawal refund (never cached: see [`ParcelKnowledge::new_on`]).
+    pub fn from_continued_root(&self) -> bool {
+        self.continued
+    }
+
+    /// For a root checked through its consumed parcels ([`BurnCheck::Lineages`]): their
+    /// verified lineages, in input order.
+    pub fn consumed(&self) -> &[VerifiedLineage] {
+        &self.consumed
     }
 }
 
@@ -648,10 +698,28 @@ pub enum LineageError {
     /// The parcel is not held by the device that spends it.
     #[error("the parcel is held by another device than the one spending it")]
     NotHeldBy,
-    /// The root is a re-issue whose burn consumed a parcel its holder is proven to have
-    /// consumed in another statement too, and the burn is not the spend seen settled.
-    #[error("the re-issued root burned parcel {0}, which its holder spent twice")]
+    /// The root continues a statement (a re-issue's burn, a vault lock, a withdrawal
+    /// request) that consumed a parcel its holder is proven to have consumed in another
+    /// statement too, and that statement is not the spend seen settled.
+    #[error("the root continues parcel {0}, which its holder spent twice")]
     BurnInConflict(ParcelId),
+    /// The lineage of a parcel the root's statement consumed is refused.
+    #[error("the root's consumed parcel {input}: {reason}")]
+    Consumed {
+        /// The input of the consuming statement.
+        input: usize,
+        /// Why its lineage is refused.
+        reason: Box<LineageError>,
+    },
+    /// The root's consuming statement does not back it: wrong signer, no lineage per
+    /// consumed parcel, value not conserved, not the root's amount to the sink, another
+    /// token, or a bad signature.
+    #[error("the statement behind the root does not back it: {0}")]
+    BadBurn(&'static str),
+    /// Consumed lineages nest deeper than [`MAX_CONSUMED_DEPTH`], or are given for a root
+    /// that consumed nothing.
+    #[error("consumed lineages nest too deep, or are given where the root consumed nothing")]
+    Nesting,
     /// The hop consumes a parcel its signer is proven to have consumed in another
     /// statement too (a parcel fork): its outputs and everything after are refused.
     #[error("hop {hop}: consumes parcel {parcel}, which its holder spent twice")]
@@ -685,7 +753,19 @@ pub fn verify_lineage(
     roots: &mut dyn RootVerifier,
     cache: &dyn ParcelCache,
 ) -> Result<VerifiedLineage, LineageError> {
-    let v = verify_line(lineage, target, holder, roots, cache)?;
+    verify_at(lineage, target, holder, roots, cache, 0)
+}
+
+/// [`verify_lineage`] at nesting `depth` (the number of continued roots above).
+fn verify_at(
+    lineage: &Lineage,
+    target: &ParcelId,
+    holder: Option<&DeviceId>,
+    roots: &mut dyn RootVerifier,
+    cache: &dyn ParcelCache,
+    depth: usize,
+) -> Result<VerifiedLineage, LineageError> {
+    let v = verify_line(lineage, target, holder, roots, cache, depth)?;
     if let Some(h) = holder {
         if *h != v.parcel.holder {
             return Err(LineageError::NotHeldBy);
@@ -707,6 +787,7 @@ fn verify_line(
     holder: Option<&DeviceId>,
     roots: &mut dyn RootVerifier,
     cache: &dyn ParcelCache,
+    depth: usize,
 ) -> Result<VerifiedLineage, LineageError> {
     let hops = &lineage.hops;
     for (hop, h) in hops.iter().enumerate() {
@@ -729,6 +810,7 @@ fn verify_line(
     if let Some((n, p)) = cached_prefix(lineage, target, cache) {
         return walk(p, None, &hops[n..], n, &lineage.signers, target);
     }
+    let mut consumed = Vec::new();
     let (start, root_once) = match &lineage.start {
         LineageStart::Root(source) => {
             // The root's holder: the first hop's signer, or (no hop) the target's holder.
@@ -736,16 +818,35 @@ fn verify_line(
             let f = roots
                 .verify_root(source, first.as_ref().or(holder))
                 .map_err(LineageError::Root)?;
-            // A re-issued root burned parcels of its holder: one of those in conflict, with
-            // this burn not the spend seen settled, makes the root a rival spend's output.
-            if let Some(b) = &f.burned {
-                if let Some(p) = b
-                    .parcels
-                    .iter()
-                    .find(|p| cache.in_conflict(p, &f.holder, Some(&b.commit)))
-                {
-                    return Err(LineageError::BurnInConflict(*p));
+            // A continued root rests on a statement consuming parcels of its holder: one of
+            // those in conflict, with this statement not the spend seen settled, makes the
+            // root a rival spend's output.
+            match &f.burned {
+                Some(b) => {
+                    let (by, commit) = (&b.hop.statement.holder, b.commit());
+                    if let Some(p) = b
+                        .parcels()
+                        .iter()
+                        .find(|p| cache.in_conflict(p, by, Some(&commit)))
+                    {
+                        return Err(LineageError::BurnInConflict(*p));
+                    }
+                    if b.check == BurnCheck::Lineages {
+                        consumed = verify_consumed(
+                            b,
+                            &f.token,
+                            f.amount,
+                            &lineage.consumed,
+                            roots,
+                            cache,
+                            depth,
+                        )?;
+                    } else if !lineage.consumed.is_empty() {
+                        return Err(LineageError::Nesting);
+                    }
                 }
+                None if !lineage.consumed.is_empty() => return Err(LineageError::Nesting),
+                None => {}
             }
             let parcel = Parcel {
                 id: root_id(&f),
@@ -755,14 +856,132 @@ fn verify_line(
             };
             (parcel, Some((f.once_key, f.burned.is_some())))
         }
-        LineageStart::Verified(id) => (
-            cache
-                .verified(id)
-                .ok_or(LineageError::UnknownAncestor(*id))?,
-            None,
-        ),
+        LineageStart::Verified(id) => {
+            if !lineage.consumed.is_empty() {
+                return Err(LineageError::Nesting);
+            }
+            (
+                cache
+                    .verified(id)
+                    .ok_or(LineageError::UnknownAncestor(*id))?,
+                None,
+            )
+        }
     };
-    walk(start, root_once, hops, 0, &lineage.signers, target)
+    let mut v = walk(start, root_once, hops, 0, &lineage.signers, target)?;
+    v.consumed = consumed;
+    Ok(v)
+}
+
+/// The most continued roots one lineage nests (a vault resolved from value that was itself
+/// resolved from a vault, …): bounds a verifier's recursion and a manifest's nesting.
+pub const MAX_CONSUMED_DEPTH: usize = 4;
+
+/// Checks the statement `b` behind a continued root of `amount` of `token` that is
+/// checked through its consumed parcels ([`BurnCheck::Lineages`]), given `consumed` (each
+/// consumed parcel with its lineage): one lineage per consumed parcel, in input order, each
+/// ending held by the statement's holder, of `token`; every input's outputs add up to it;
+/// the outputs go to the sink or back to the holder, the sink's adding up to `amount`; the
+/// holder's signature. Whether any consumed parcel is in conflict is checked too. A vault's
+/// beneficiary runs this on the lock before any resolution exists (PROTOCOL.md §18.2).
+pub fn verify_continued(
+    b: &RootBurn,
+    token: &TokenId,
+    amount: Amount,
+    consumed: &[(ParcelId, Lineage)],
+    roots: &mut dyn RootVerifier,
+    cache: &dyn ParcelCache,
+) -> Result<Vec<VerifiedLineage>, LineageError> {
+    let (by, commit) = (&b.hop.statement.holder, b.commit());
+    if let Some(p) = b
+        .parcels()
+        .iter()
+        .find(|p| cache.in_conflict(p, by, Some(&commit)))
+    {
+        return Err(LineageError::BurnInConflict(*p));
+    }
+    verify_consumed(b, token, amount, consumed, roots, cache, 0)
+}
+
+/// [`verify_continued`] at nesting `depth`, without the conflict check.
+fn verify_consumed(
+    b: &RootBurn,
+    token: &TokenId,
+    amount: Amount,
+    consumed: &[(ParcelId, Lineage)],
+    roots: &mut dyn RootVerifier,
+    cache: &dyn ParcelCache,
+    depth: usize,
+) -> Result<Vec<VerifiedLineage>, LineageError> {
+    if depth >= MAX_CONSUMED_DEPTH {
+        return Err(LineageError::Nesting);
+    }
+    let s = &b.hop.statement;
+    if b.signer.device_id() != s.holder {
+        return Err(LineageError::BadBurn(
+            "signed by another device than its holder",
+        ));
+    }
+    if consumed.len() != s.inputs.len() {
+        return Err(LineageError::BadBurn(
+            "not one lineage per consumed parcel, in input order",
+        ));
+    }
+    let to_sink = sink(token);
+    if s.outputs
+        .iter()
+        .any(|o| o.to != to_sink && o.to != s.holder)
+    {
+        return Err(LineageError::BadBurn(
+            "an output goes neither to the sink nor back to its holder",
+        ));
+    }
+    let mut sunk = Amount::ZERO;
+    for o in s.outputs.iter().filter(|o| o.to == to_sink) {
+        sunk = sunk
+            .checked_add(o.amount)
+            .ok_or(LineageError::BadBurn("the sink's outputs overflow"))?;
+    }
+    if sunk != amount {
+        return Err(LineageError::BadBurn(
+            "the sink's outputs are not the root's amount",
+        ));
+    }
+    let mut out = Vec::with_capacity(s.inputs.len());
+    for (j, (input, (label, l))) in s.inputs.iter().zip(consumed).enumerate() {
+        if label != input {
+            return Err(LineageError::BadBurn(
+                "not one lineage per consumed parcel, in input order",
+            ));
+        }
+        let wrap = |reason| LineageError::Consumed {
+            input: j,
+            reason: Box::new(reason),
+        };
+        let v = verify_at(l, input, Some(&s.holder), roots, cache, depth + 1).map_err(wrap)?;
+        if v.parcel.token != *token {
+            return Err(LineageError::BadBurn(
+                "a consumed parcel is of another token",
+            ));
+        }
+        let mut total = Amount::ZERO;
+        for (_, o) in s.outputs_of(j) {
+            total = total
+                .checked_add(o.amount)
+                .ok_or(LineageError::BadBurn("not conserved"))?;
+        }
+        if total != v.parcel.amount {
+            return Err(LineageError::BadBurn(
+                "the outputs of a consumed parcel do not add up to it",
+            ));
+        }
+        out.push(v);
+    }
+    b.signer
+        .public_key
+        .verify(b.commit().as_bytes(), &b.hop.signature)
+        .map_err(|_| LineageError::BadBurn("the holder's signature does not verify"))?;
+    Ok(out)
 }
 
 /// The newest parcel on `lineage`'s line to `target` that `cache` already verified, and how
@@ -854,7 +1073,8 @@ fn walk(
         parcel: cur,
         line,
         root_once: root_once.map(|(k, _)| k),
-        reissued: root_once.is_some_and(|(_, r)| r),
+        continued: root_once.is_some_and(|(_, r)| r),
+        consumed: Vec::new(),
     })
 }
 
@@ -1045,6 +1265,10 @@ pub struct LineageManifest {
     pub hops: Vec<Digest>,
     /// The signer identities' object addresses (each once, ascending).
     pub signers: Vec<Digest>,
+    /// For a root that continues consumed parcels: their manifests, in the consuming
+    /// statement's input order (nested at most [`MAX_CONSUMED_DEPTH`] deep). Empty
+    /// otherwise.
+    pub consumed: Vec<LineageManifest>,
 }
 
 /// Where a manifest's lineage starts.
@@ -1058,34 +1282,32 @@ pub enum ManifestStart {
 
 impl LineageManifest {
     /// Every object address it lists: the root source (if it starts at one), the hops,
-    /// the signers.
-    pub fn addresses(&self) -> impl Iterator<Item = Digest> + '_ {
-        let root = match self.start {
-            ManifestStart::Root(a) => Some(a),
-            ManifestStart::Verified(_) => None,
-        };
-        root.into_iter()
-            .chain(self.hops.iter().copied())
-            .chain(self.signers.iter().copied())
+    /// the signers, then those of its consumed manifests.
+    pub fn addresses(&self) -> Vec<Digest> {
+        let mut out = Vec::new();
+        for m in self.flatten() {
+            if let ManifestStart::Root(a) = m.start {
+                out.push(a);
+            }
+            out.extend(m.hops.iter().copied());
+            out.extend(m.signers.iter().copied());
+        }
+        out
     }
-}
 
-impl Canonical for LineageManifest {
-    const MAX_ENCODED_LEN: usize = 80 + (2 * MAX_MANIFEST_HOPS + 1) * 34;
-    fn encode(&self, w: &mut Writer) {
-        w.bytes(1, self.parcel.as_bytes());
-        match &self.start {
-            ManifestStart::Root(a) => w.bytes(2, a.as_bytes()),
-            ManifestStart::Verified(p) => w.bytes(3, p.as_bytes()),
+    /// This manifest and every consumed manifest nested in it, depth first.
+    pub fn flatten(&self) -> Vec<&LineageManifest> {
+        let mut out = vec![self];
+        let mut i = 0;
+        while i < out.len() {
+            let m = out[i];
+            out.extend(m.consumed.iter());
+            i += 1;
         }
-        for h in &self.hops {
-            w.bytes(4, h.as_bytes());
-        }
-        for s in &self.signers {
-            w.bytes(5, s.as_bytes());
-        }
+        out
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+
+    fn decode_at(r: &mut Reader<'_>, depth: usize) -> Result<Self, DecodeError> {
         let parcel = ParcelId(Digest(r.fixed(1)?));
         let root = r.repeated_fixed::<32>(2, 1)?;
         let verified = r.repeated_fixed::<32>(3, 1)?;
@@ -1113,12 +1335,47 @@ impl Canonical for LineageManifest {
                 "a manifest lists its signers once each, by ascending address",
             ));
         }
+        let mut consumed = Vec::new();
+        for b in r.repeated_bytes(6, MAX_INPUTS, Self::MAX_ENCODED_LEN)? {
+            if depth >= MAX_CONSUMED_DEPTH || matches!(start, ManifestStart::Verified(_)) {
+                return Err(DecodeError::Invalid(
+                    "consumed manifests follow a root only, at most 4 deep",
+                ));
+            }
+            let mut inner = Reader::new(b);
+            consumed.push(LineageManifest::decode_at(&mut inner, depth + 1)?);
+            inner.finish()?;
+        }
         Ok(LineageManifest {
             parcel,
             start,
             hops,
             signers,
+            consumed,
         })
+    }
+}
+
+impl Canonical for LineageManifest {
+    // The whole nested tree shares one manifest's budget: consumed lineages are part of
+    // the lineage a receiver checks.
+    const MAX_ENCODED_LEN: usize = 80 + (2 * MAX_MANIFEST_HOPS + 1) * 34;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.parcel.as_bytes());
+        match &self.start {
+            ManifestStart::Root(a) => w.bytes(2, a.as_bytes()),
+            ManifestStart::Verified(p) => w.bytes(3, p.as_bytes()),
+        }
+        for h in &self.hops {
+            w.bytes(4, h.as_bytes());
+        }
+        for s in &self.signers {
+            w.bytes(5, s.as_bytes());
+        }
+        w.repeated_message(6, &self.consumed);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        LineageManifest::decode_at(r, 0)
     }
 }
 
@@ -1156,6 +1413,12 @@ impl Lineage {
     /// Splits this lineage of `parcel` into a manifest and its objects (address → bytes).
     pub fn to_objects(&self, parcel: &ParcelId) -> (LineageManifest, Vec<(Digest, Vec<u8>)>) {
         let mut objects = Vec::new();
+        let mut consumed = Vec::new();
+        for (p, l) in &self.consumed {
+            let (m, o) = l.to_objects(p);
+            consumed.push(m);
+            objects.extend(o);
+        }
         let mut put = |bytes: Vec<u8>| {
             let a = crate::hash::object_address(&bytes);
             objects.push((a, bytes));
@@ -1177,6 +1440,7 @@ impl Lineage {
                 start,
                 hops,
                 signers,
+                consumed,
             },
             objects,
         )
@@ -1205,10 +1469,16 @@ impl Lineage {
             .iter()
             .map(|a| DeviceIdentity::from_bytes(get(a)?).map_err(|e| decode(a, e)))
             .collect::<Result<_, _>>()?;
+        let consumed = manifest
+            .consumed
+            .iter()
+            .map(|m| Ok((m.parcel, Lineage::from_objects(m, objects)?)))
+            .collect::<Result<_, _>>()?;
         Ok(Lineage {
             start,
             hops,
             signers,
+            consumed,
         })
     }
 }

@@ -122,6 +122,7 @@ impl World {
             start: LineageStart::Root(self.root.clone()),
             hops: self.hops.clone(),
             signers: vec![self.a.identity.clone(), self.b.identity.clone()],
+            consumed: Vec::new(),
         }
     }
     fn target(&self) -> ParcelId {
@@ -169,6 +170,7 @@ fn a_lineage_verifies_from_its_root_and_from_a_cached_ancestor_alike() {
         start: LineageStart::Verified(v.line()[1].id),
         hops: vec![w.hops[1].clone()],
         signers: vec![w.b.identity.clone()],
+        consumed: Vec::new(),
     };
     let v2 = verify_lineage(&warm, &w.target(), None, &mut TestRoots, &cache).unwrap();
     assert_eq!(v2.parcel(), v.parcel());
@@ -190,6 +192,7 @@ fn a_lineage_verifies_from_its_root_and_from_a_cached_ancestor_alike() {
         start: LineageStart::Root(w.root.clone()),
         hops: vec![],
         signers: vec![],
+        consumed: Vec::new(),
     };
     assert_eq!(
         verify_lineage(
@@ -558,6 +561,7 @@ fn a_lineage_travels_as_a_manifest_and_objects() {
             v.sort();
             v
         },
+        consumed: Vec::new(),
     };
     let bytes = full.to_bytes();
     assert!(bytes.len() <= 256 * 1024, "{}", bytes.len());

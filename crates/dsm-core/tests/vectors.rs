@@ -271,6 +271,7 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             start: LineageStart::Root(b"vector source".to_vec()),
             hops: vec![h1.clone()],
             signers: vec![a.identity.clone()],
+            consumed: Vec::new(),
         }
         .to_objects(&h1.output_ids()[0]);
         put(

@@ -68,6 +68,7 @@ fn bench(c: &mut Criterion) {
         let cause = SourceProof {
             source: Source::VaultLock(Box::new(vp.clone())),
             allowlist: None,
+            consumption: None,
         }
         .cause();
         let lock_head = head.burn_child(&t, Amount(10), cause).unwrap();
@@ -82,6 +83,7 @@ fn bench(c: &mut Criterion) {
             witness: Witness::Preimage(secret.to_vec()),
         })),
         allowlist: None,
+        consumption: None,
     };
     let child = claimant_head
         .allocation_child(&t, Amount(10), claim.cause())

@@ -24,8 +24,8 @@ use crate::vault::{
 use dsm_core::chain::{Amount, DeviceHead, RelationshipStep, TokenId, TransitionKind};
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
 use dsm_core::hash::{tagged_hash, Digest};
-use dsm_core::identity::DeviceId;
-use dsm_core::parcel::{RootFacts, RootVerifier};
+use dsm_core::identity::{DeviceId, DeviceIdentity};
+use dsm_core::parcel::{BurnCheck, Hop, RootBurn, RootFacts, RootVerifier};
 use dsm_core::receipt::SourceVerifier;
 use dsm_core::smt::{SmtProof, SparseMerkleTree};
 use dsm_core::tags::Tag;
@@ -112,6 +112,64 @@ pub struct SourceProof {
     pub source: Source,
     /// The device's allowlist inclusion proof, for tokens with an allowlist.
     pub allowlist: Option<SmtProof>,
+    /// For a vault resolution or a withdrawal refund: the statement by which the lock or
+    /// the request consumed its parcels, which the root continues (PROTOCOL.md §5.6,
+    /// "Continued roots"). `None` for every other source.
+    pub consumption: Option<Consumption>,
+}
+
+/// The signed statement by which a vault lock or a withdrawal request consumed its
+/// holder's parcels (to the token's sink, with change back), and its signer. Its `rest`
+/// is the cause of the lock's or the request's source proof (without allowlist), which is
+/// what ties it to that lock or request.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Consumption {
+    /// The statement.
+    pub hop: Hop,
+    /// Its holder's identity.
+    pub signer: DeviceIdentity,
+}
+
+/// A consumption with the lineages of the parcels it consumed (their manifests, in its
+/// input order): what a continued root's verifier needs besides the lineage objects. A
+/// wallet keeps one per debit it signs; a vault's creator hands it to the beneficiary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumedParcels {
+    /// The statement and its signer.
+    pub consumption: Consumption,
+    /// One manifest per consumed parcel, in input order.
+    pub manifests: Vec<dsm_core::parcel::LineageManifest>,
+}
+
+impl Canonical for ConsumedParcels {
+    const MAX_ENCODED_LEN: usize = Consumption::MAX_ENCODED_LEN
+        + dsm_core::parcel::MAX_INPUTS * (dsm_core::parcel::LineageManifest::MAX_ENCODED_LEN + 8);
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.consumption);
+        w.repeated_message(2, &self.manifests);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let consumption = r.message(1)?;
+        let manifests = r.repeated_message(2, dsm_core::parcel::MAX_INPUTS)?;
+        Ok(ConsumedParcels {
+            consumption,
+            manifests,
+        })
+    }
+}
+
+impl Canonical for Consumption {
+    const MAX_ENCODED_LEN: usize = Hop::MAX_ENCODED_LEN + DeviceIdentity::MAX_ENCODED_LEN + 16;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.hop);
+        w.message(2, &self.signer);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Consumption {
+            hop: r.message(1)?,
+            signer: r.message(2)?,
+        })
+    }
 }
 
 impl SourceProof {
@@ -211,7 +269,8 @@ impl SourceProof {
 }
 
 impl Canonical for SourceProof {
-    const MAX_ENCODED_LEN: usize = crate::vault::MAX_VAULT_LEN + 64 * 1024;
+    const MAX_ENCODED_LEN: usize =
+        crate::vault::MAX_VAULT_LEN + 64 * 1024 + Consumption::MAX_ENCODED_LEN;
     fn encode(&self, w: &mut Writer) {
         match &self.source {
             Source::Initial(c) => w.message(1, c),
@@ -235,6 +294,7 @@ impl Canonical for SourceProof {
             Source::Reissue(r) => w.message(11, r.as_ref()),
             _ => {}
         }
+        w.optional_message(12, self.consumption.as_ref());
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let initial = r.optional_message(1)?;
@@ -248,6 +308,7 @@ impl Canonical for SourceProof {
         let withdraw: Option<WithdrawalRequest> = r.optional_message(9)?;
         let refund: Option<WithdrawalDecline> = r.optional_message(10)?;
         let reissue: Option<crate::reissue::Reissue> = r.optional_message(11)?;
+        let consumption: Option<Consumption> = r.optional_message(12)?;
         let n = [
             initial.is_some(),
             mint.is_some(),
@@ -289,7 +350,18 @@ impl Canonical for SourceProof {
         } else {
             Source::Reissue(Box::new(reissue.expect("counted one")))
         };
-        Ok(SourceProof { source, allowlist })
+        if consumption.is_some()
+            && !matches!(source, Source::VaultResolve(_) | Source::WithdrawRefund(_))
+        {
+            return Err(DecodeError::Invalid(
+                "only a vault resolution or a withdrawal refund carries a consumption",
+            ));
+        }
+        Ok(SourceProof {
+            source,
+            allowlist,
+            consumption,
+        })
     }
 }
 
@@ -392,6 +464,10 @@ pub enum TokenError {
     /// A re-issue changes no balance: it is a lineage root only, never a head's source.
     #[error("a re-issue changes no balance and makes no head: it is a lineage root only")]
     ReissueIsNoHead,
+    /// A vault resolution or withdrawal refund used as a root does not carry the statement
+    /// that consumed the locked or requested parcels, or carries another one.
+    #[error("the source does not continue the parcels it claims: {0}")]
+    Consumption(&'static str),
     /// This vault was resolved differently before (or a conflict proof is held): its value
     /// is refused.
     #[error("vault {0} has two different resolutions; its value is refused")]
@@ -898,6 +974,7 @@ impl TokenRules {
         let lock_cause = SourceProof {
             source: Source::VaultLock(Box::new(r.lock.policy.clone())),
             allowlist: None,
+            consumption: None,
         }
         .cause();
         let id = verify_lock(&r.lock, &lock_cause)?;
@@ -990,8 +1067,7 @@ impl TokenRules {
                 let (_, sats) = self.check_deposit(p, h, m)?;
                 (*h, sats)
             }
-            // Interim (PROTOCOL.md §5.6, "still to build" 3): a resolution and a refund are
-            // checked as §18 and §19 say, not yet through the lineage their lock consumed.
+            // A continued root: only as good as the parcels its lock consumed (§5.6).
             Source::VaultResolve(r) => {
                 let id = TokenRules::check_resolution(r)?;
                 if self.conflicted.contains(&id)
@@ -999,6 +1075,8 @@ impl TokenRules {
                 {
                     return Err(TokenError::VaultConflict(id));
                 }
+                let c = proof.consumption.as_ref().ok_or_else(missing_consumption)?;
+                burned = Some(lock_statement(&r.lock.policy, c)?);
                 (r.lock.policy.party(r.branch), r.lock.policy.amount)
             }
             Source::WithdrawRefund(d) => {
@@ -1010,13 +1088,16 @@ impl TokenRules {
                 if self.withdrawals_paid.contains(&id) {
                     return Err(TokenError::WithdrawalPaid);
                 }
+                let c = proof.consumption.as_ref().ok_or_else(missing_consumption)?;
+                burned = Some(request_statement(&d.request, c)?);
                 (d.request.holder, d.request.amount)
             }
             Source::Reissue(r) => {
                 crate::reissue::verify_reissue(p, r)?;
-                burned = Some(dsm_core::parcel::RootBurn {
-                    commit: r.signed.statement.burn,
-                    parcels: r.burn.statement.inputs.clone(),
+                burned = Some(RootBurn {
+                    hop: r.burn.clone(),
+                    signer: r.holder.clone(),
+                    check: BurnCheck::Refreshers,
                 });
                 (r.signed.statement.holder, r.signed.statement.amount)
             }
@@ -1083,6 +1164,59 @@ impl RootVerifier for TokenRules {
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// The statement a vault lock consumed its parcels by, checked against the lock: the
+/// creator's, signed by the creator, with `rest` = the cause of the lock's source proof.
+/// Whether it consumed real parcels is the lineage check's question
+/// (`dsm_core::parcel::verify_continued`, [`BurnCheck::Lineages`]).
+pub fn lock_statement(policy: &VaultPolicy, c: &Consumption) -> Result<RootBurn, TokenError> {
+    let lock = SourceProof {
+        source: Source::VaultLock(Box::new(policy.clone())),
+        allowlist: None,
+        consumption: None,
+    };
+    statement_of(c, &lock, &policy.creator.device_id())
+}
+
+/// The statement a withdrawal request consumed its parcels by, checked against the
+/// request, as [`lock_statement`] for a lock.
+pub fn request_statement(
+    request: &WithdrawalRequest,
+    c: &Consumption,
+) -> Result<RootBurn, TokenError> {
+    let req = SourceProof {
+        source: Source::WithdrawRequest(Box::new(request.clone())),
+        allowlist: None,
+        consumption: None,
+    };
+    statement_of(c, &req, &request.holder)
+}
+
+fn statement_of(
+    c: &Consumption,
+    consuming: &SourceProof,
+    holder: &DeviceId,
+) -> Result<RootBurn, TokenError> {
+    if c.hop.statement.holder != *holder || c.signer.device_id() != *holder {
+        return Err(TokenError::Consumption(
+            "its statement is not the lock's or the request's holder's",
+        ));
+    }
+    if c.hop.rest != consuming.cause() {
+        return Err(TokenError::Consumption(
+            "its statement is not the one that made this lock or request",
+        ));
+    }
+    Ok(RootBurn {
+        hop: c.hop.clone(),
+        signer: c.signer.clone(),
+        check: BurnCheck::Lineages,
+    })
+}
+
+fn missing_consumption() -> TokenError {
+    TokenError::Consumption("it carries no consumed-parcel statement")
 }
 
 fn not_listed(p: &TokenPolicy, device: &DeviceId) -> TokenError {

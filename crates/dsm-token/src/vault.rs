@@ -832,3 +832,49 @@ impl Canonical for BitcoinPayment {
         Ok(b)
     }
 }
+
+/// The most bytes a [`VaultDocument`] may take.
+pub const MAX_VAULT_DOCUMENT_LEN: usize = 16 << 20;
+
+/// What a vault's creator hands the beneficiary (PROTOCOL.md §18.2): the signed lock, the
+/// statement by which the lock consumed the creator's parcels with their manifests, and
+/// the lineage objects they list (strictly ascending bytewise). The beneficiary checks the
+/// lineages before it takes the vault: a resolution is only as good as what the lock
+/// consumed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaultDocument {
+    /// The lock.
+    pub lock: SignedVaultLock,
+    /// The lock's consumed parcels.
+    pub backing: crate::source::ConsumedParcels,
+    /// The lineage objects the manifests list.
+    pub objects: Vec<Vec<u8>>,
+}
+
+impl Canonical for VaultDocument {
+    const MAX_ENCODED_LEN: usize = MAX_VAULT_DOCUMENT_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.lock);
+        w.message(2, &self.backing);
+        w.repeated_bytes(3, &self.objects);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let lock = r.message(1)?;
+        let backing = r.message(2)?;
+        let objects: Vec<Vec<u8>> = r
+            .repeated_bytes(3, 1 << 20, MAX_VAULT_DOCUMENT_LEN)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        if !objects.windows(2).all(|w| w[0] < w[1]) {
+            return Err(DecodeError::Invalid(
+                "a vault document's objects are strictly ascending (bytewise), each once",
+            ));
+        }
+        Ok(VaultDocument {
+            lock,
+            backing,
+            objects,
+        })
+    }
+}

@@ -203,7 +203,7 @@ proptest! {
                     let tx = dsm_btc::regtest::funding(&htlc, sats, &dsm_token::dbtc::recipient_commitment(&d, &devs[to].id()), btc.blocks.len() as u32 + 1_000);
                     let b = btc.add(vec![tx.clone()]);
                     let ev = btc.evidence(&tx, 0, &htlc, b);
-                    let proof = SourceProof { source: Source::BtcDeposit(Box::new(dsm_token::dbtc::BtcMint { token: d, proof: dsm_token::dbtc::DepositProof(ev) })), allowlist: None };
+                    let proof = SourceProof { source: Source::BtcDeposit(Box::new(dsm_token::dbtc::BtcMint { token: d, proof: dsm_token::dbtc::DepositProof(ev) })), allowlist: None, consumption: None };
                     devs[to].apply(&mut rules, proof.clone()).unwrap();
                     btc_minted += u128::from(sats);
                     // The same deposit never mints twice.
@@ -212,7 +212,7 @@ proptest! {
                 Op::BtcWithdraw { from, sats } => {
                     if devs[from].balance(&d) >= u128::from(sats) {
                         let req = dsm_token::dbtc::WithdrawalRequest { token: d, holder: devs[from].id(), holder_parent_head: devs[from].head.digest(), amount: Amount(u128::from(sats)), to_script: vec![0x51] };
-                        devs[from].apply(&mut rules, SourceProof { source: Source::WithdrawRequest(Box::new(req.clone())), allowlist: None }).unwrap();
+                        devs[from].apply(&mut rules, SourceProof { source: Source::WithdrawRequest(Box::new(req.clone())), allowlist: None, consumption: None }).unwrap();
                         withdrawals.push((req, false));
                     }
                 }
@@ -223,7 +223,7 @@ proptest! {
                     let i = which % withdrawals.len();
                     let (req, settled) = withdrawals[i].clone();
                     let decline = dsm_token::dbtc::decline(req.clone(), &keeper.key, &rnd(&mut c)).unwrap();
-                    let refund = SourceProof { source: Source::WithdrawRefund(Box::new(decline)), allowlist: None };
+                    let refund = SourceProof { source: Source::WithdrawRefund(Box::new(decline)), allowlist: None, consumption: None };
                     let holder = devs.iter_mut().find(|x| x.id() == req.holder).unwrap();
                     if pay && !settled {
                         // The keeper pays (a buried transaction to the script, committing to the request).
@@ -257,7 +257,7 @@ proptest! {
                     let em = vault.apply(&step, true).unwrap();
                     rules.know_emission_state(&e, &before.digest());
                     if let Some((w, _)) = em.winner {
-                        let proof = SourceProof { source: Source::Emission(Box::new(EmissionCredit { state: before, step })), allowlist: None };
+                        let proof = SourceProof { source: Source::Emission(Box::new(EmissionCredit { state: before, step })), allowlist: None, consumption: None };
                         let d = devs.iter_mut().find(|d| d.id() == w).unwrap();
                         d.apply(&mut rules, proof).unwrap();
                     }

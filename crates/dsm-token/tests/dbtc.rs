@@ -50,6 +50,7 @@ fn deposit(token: dsm_core::chain::TokenId, ev: dsm_btc::DepositEvidence) -> Sou
             proof: DepositProof(ev),
         })),
         allowlist: None,
+        consumption: None,
     }
 }
 
@@ -246,6 +247,7 @@ fn withdrawals_finalise_on_a_proven_payment_and_refund_only_when_declined() {
             SourceProof {
                 source: Source::WithdrawRequest(Box::new(req.clone())),
                 allowlist: None,
+                consumption: None,
             },
         )
         .unwrap();
@@ -304,6 +306,7 @@ fn withdrawals_finalise_on_a_proven_payment_and_refund_only_when_declined() {
     let refund = |d: &WithdrawalDecline| SourceProof {
         source: Source::WithdrawRefund(Box::new(d.clone())),
         allowlist: None,
+        consumption: None,
     };
     assert_eq!(
         holder.apply(&mut rules, refund(&late)).unwrap_err(),
@@ -328,6 +331,7 @@ fn withdrawals_finalise_on_a_proven_payment_and_refund_only_when_declined() {
             SourceProof {
                 source: Source::WithdrawRequest(Box::new(req2.clone())),
                 allowlist: None,
+                consumption: None,
             },
         )
         .unwrap();

@@ -547,6 +547,7 @@ fn winners_are_credited_through_token_rules() {
         let proof = SourceProof {
             source: Source::Emission(Box::new(credit.clone())),
             allowlist: None,
+            consumption: None,
         };
         let winner = devices.iter_mut().find(|d| d.id() == w).unwrap();
         let state = credit.state.digest();

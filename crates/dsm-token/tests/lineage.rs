@@ -65,6 +65,7 @@ fn a_lineage_from_a_real_mint_verifies_and_fabricated_roots_do_not() {
         start: LineageStart::Root(source.to_bytes()),
         hops: vec![h1.clone(), h2.clone()],
         signers: vec![alice.identity.clone(), bob.identity.clone()],
+        consumed: Vec::new(),
     };
     let v = verify_lineage(
         &lineage(&minted),
@@ -173,6 +174,7 @@ fn an_initial_line_is_a_root_of_its_own_device() {
             index: 0,
         }),
         allowlist: None,
+        consumption: None,
     };
     let root = root_of(&claim, &rules);
     // The root alone: held by the line's device.
@@ -180,6 +182,7 @@ fn an_initial_line_is_a_root_of_its_own_device() {
         start: LineageStart::Root(claim.to_bytes()),
         hops: vec![],
         signers: vec![],
+        consumed: Vec::new(),
     };
     let v = verify_lineage(
         &bare,
@@ -198,6 +201,7 @@ fn an_initial_line_is_a_root_of_its_own_device() {
         start: LineageStart::Root(claim.to_bytes()),
         hops: vec![hop(&bob, root, &[(&alice, 700)], 3)],
         signers: vec![bob.identity.clone()],
+        consumed: Vec::new(),
     };
     let target = output_to(&stolen.hops[0], &alice);
     assert_eq!(
@@ -218,6 +222,7 @@ fn an_initial_line_is_a_root_of_its_own_device() {
             index: 1,
         }),
         allowlist: None,
+        consumption: None,
     };
     assert_eq!(
         rules.root_facts(&missing, None).unwrap_err(),

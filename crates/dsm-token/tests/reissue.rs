@@ -51,6 +51,7 @@ fn world() -> World {
             index: 0,
         }),
         allowlist: None,
+        consumption: None,
     };
     let root = Parcel {
         id: root_id(&rules.root_facts(&claim, None).unwrap()),
@@ -133,6 +134,7 @@ fn proof(r: Reissue) -> SourceProof {
     SourceProof {
         source: Source::Reissue(Box::new(r)),
         allowlist: None,
+        consumption: None,
     }
 }
 
@@ -146,12 +148,18 @@ fn a_reissue_is_one_root_for_the_burned_sum_whatever_the_cosigners() {
     assert_eq!((f.holder, f.amount), (w.alice.id(), Amount(500)));
     let mut burned: Vec<ParcelId> = w.parcels.iter().map(|p| p.id).collect();
     burned.sort();
+    let b = f.burned.clone().expect("a re-issue rests on its burn");
     assert_eq!(
-        f.burned,
-        Some(RootBurn {
-            commit: r.burn.commit(),
-            parcels: burned
-        })
+        (b.commit(), b.parcels()),
+        (r.burn.commit(), burned.as_slice())
+    );
+    assert_eq!(
+        b,
+        RootBurn {
+            hop: r.burn.clone(),
+            signer: w.alice.identity.clone(),
+            check: BurnCheck::Refreshers,
+        }
     );
     // Another subset of refreshers: other bytes, one once-key, one root parcel.
     let again = reissue(&w, &[1, 2]);
@@ -177,12 +185,13 @@ fn a_reissue_is_one_root_for_the_burned_sum_whatever_the_cosigners() {
         start: LineageStart::Root(proof(r.clone()).to_bytes()),
         hops: vec![pay.clone()],
         signers: vec![w.alice.identity.clone()],
+        consumed: Vec::new(),
     };
     let mut rules = w.rules.clone();
     let known = ParcelKnowledge::new();
     let v = verify_lineage(&lineage, &pay.output_ids()[0], None, &mut rules, &known).unwrap();
     assert_eq!(v.parcel().amount, Amount(500));
-    assert!(v.from_reissue());
+    assert!(v.from_continued_root());
     // Never cached: a later conflict on a burned parcel must reach the root.
     assert!(known.new_on(&v).is_empty());
     // A re-issue is never a head's source.
@@ -266,6 +275,7 @@ fn a_reissue_without_a_valid_burn_or_authority_is_refused() {
         start: LineageStart::Root(proof(bad).to_bytes()),
         hops: vec![],
         signers: vec![],
+        consumed: Vec::new(),
     };
     let e = verify_lineage(
         &lineage,
@@ -288,6 +298,7 @@ fn a_reissued_root_whose_burned_parcel_is_in_conflict_is_refused_unless_the_burn
         start: LineageStart::Root(proof(r.clone()).to_bytes()),
         hops: vec![],
         signers: vec![],
+        consumed: Vec::new(),
     };
     // Alice is proven to have spent a burned parcel in another statement too.
     let burned = w.parcels[0].id;

@@ -200,6 +200,7 @@ fn every_valid_encoding_of_one_source_is_used_once() {
     let plain = SourceProof {
         source: Source::Initial(InitialClaim { token: t, index: 0 }),
         allowlist: None,
+        consumption: None,
     };
     let padded = SourceProof {
         allowlist: Some(allowlist_tree(&p.salt, &[alice.id()]).prove(alice.id().as_bytes())),
@@ -510,6 +511,7 @@ fn initial_allocations_are_claimed_once_by_their_device() {
     let claim = |index| SourceProof {
         source: Source::Initial(InitialClaim { token: t, index }),
         allowlist: None,
+        consumption: None,
     };
     // Bob claiming Alice's line.
     assert_eq!(

@@ -66,6 +66,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
             index: 0,
         }),
         allowlist: None,
+        consumption: None,
     };
     put(
         "initial.source-proof",
@@ -144,6 +145,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
             step,
         })),
         allowlist: None,
+        consumption: None,
     };
     put(
         "djte.credit.source-proof",
@@ -269,6 +271,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
             proof: dsm_token::dbtc::DepositProof(chain.evidence(&ftx, 0, &htlc, fb)),
         })),
         allowlist: None,
+        consumption: None,
     };
     put(
         "dbtc.deposit.source-proof",
@@ -351,6 +354,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
             holder: holder.identity.clone(),
         })),
         allowlist: None,
+        consumption: None,
     };
     put("reissue.source-proof", "dsm.v1.SourceProof", &re.to_bytes());
     put("reissue.once-key", "-", re.once_key().unwrap().as_bytes());
@@ -412,7 +416,8 @@ fn file_vectors_decode_strictly_and_verify() {
     assert_eq!(
         SourceProof {
             source: Source::Mint(m),
-            allowlist: None
+            allowlist: None,
+            consumption: None
         }
         .once_key()
         .unwrap()

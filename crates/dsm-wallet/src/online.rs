@@ -76,6 +76,10 @@ pub enum Settlement {
         /// The first mint number no longer trusted.
         from: u64,
     },
+    /// The line descends from a vault resolution that another resolution of the same vault
+    /// beat at the nodes (PROTOCOL.md §18.3): the conflict is stored, and the vault's
+    /// value is refused from now on.
+    VaultConflict(Digest),
     /// The slot holds the device's verified tombstone and succession (PROTOCOL.md §20): the
     /// device was replaced by recovery at this head. The tombstone is recorded and the
     /// device is refused from now on.
@@ -88,7 +92,9 @@ impl Settlement {
         match self {
             Settlement::Settled { .. } => "settled",
             Settlement::Unsettled { .. } => "unsettled",
-            Settlement::Conflict(_) | Settlement::MintConflict { .. } => "conflict",
+            Settlement::Conflict(_)
+            | Settlement::MintConflict { .. }
+            | Settlement::VaultConflict(_) => "conflict",
             Settlement::Tombstoned(_) => "tombstoned",
         }
     }
@@ -163,6 +169,10 @@ fn settle_items(
                 Settlement::Settled { .. } => continue,
                 other => return Ok(other),
             },
+            SettleItem::Resolution(r) => match settle_resolution(wallet, nodes, r, faults)? {
+                Settlement::Settled { .. } => continue,
+                other => return Ok(other),
+            },
             SettleItem::Hop(h, s) => (h, s),
         };
         if wallet.hop_settled(&hop.commit()) {
@@ -200,6 +210,43 @@ fn settle_items(
     }
     Ok(Settlement::Settled {
         acks: fewest.unwrap_or(nodes.params().w()),
+    })
+}
+
+/// Resolution `r` (verified in a lineage) holds its vault's slot `(vault id, vault id)` at W
+/// of N — written there if free, as its resolver did — so no other resolution of the vault
+/// can (PROTOCOL.md §18.3). A different valid resolution holding the slot is a vault
+/// conflict: stored, and the vault's value refused from then on.
+fn settle_resolution(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    r: &dsm_token::vault::VaultResolution,
+    faults: &mut Vec<NodeFault>,
+) -> Result<Settlement, OnlineError> {
+    let id = r.lock.policy.vault_id();
+    let ours = r.digest();
+    let judge = |other: &[u8]| match dsm_token::vault::VaultResolution::from_bytes(other) {
+        Ok(o) if o.digest() == ours => Judged::Same,
+        Ok(o) if dsm_token::source::TokenRules::check_resolution(&o).ok() == Some(id) => {
+            Judged::Rival
+        }
+        _ => Judged::Noise,
+    };
+    let report = nodes.anchor_judged(id.as_bytes(), id.as_bytes(), &r.to_bytes(), &judge)?;
+    faults.extend(report.faults);
+    Ok(match report.outcome {
+        Anchor::Settled { acks } => Settlement::Settled { acks },
+        Anchor::Unsettled { acks } => Settlement::Unsettled { acks },
+        Anchor::Conflict { acks, .. } if acks >= nodes.params().w() => Settlement::Settled { acks },
+        Anchor::Conflict { existing, acks } => {
+            match dsm_token::vault::VaultResolution::from_bytes(&existing) {
+                Ok(other) => {
+                    wallet.observe_vault_resolution(&other)?;
+                    Settlement::VaultConflict(id)
+                }
+                Err(_) => Settlement::Unsettled { acks },
+            }
+        }
     })
 }
 
@@ -343,6 +390,7 @@ fn weaker(a: Option<Settlement>, b: Settlement) -> Settlement {
         }
         (Some(m @ Settlement::MintConflict { .. }), _)
         | (_, m @ Settlement::MintConflict { .. }) => m,
+        (Some(v @ Settlement::VaultConflict(_)), _) | (_, v @ Settlement::VaultConflict(_)) => v,
         (Some(Settlement::Tombstoned(d)), _) | (_, Settlement::Tombstoned(d)) => {
             Settlement::Tombstoned(d)
         }
@@ -536,7 +584,8 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
             Some(
                 Settlement::Settled { .. }
                 | Settlement::Conflict(_)
-                | Settlement::MintConflict { .. },
+                | Settlement::MintConflict { .. }
+                | Settlement::VaultConflict(_),
             ),
             Some(c),
         ) = (&worst, &commit)
@@ -737,8 +786,10 @@ fn take_proposal(
         &mut report.faults,
     )? {
         Settlement::Settled { .. } => {}
-        // (An anchor slot never yields a mint conflict.)
-        Settlement::Conflict(_) | Settlement::MintConflict { .. } => {
+        // (An anchor slot never yields a mint or vault conflict.)
+        Settlement::Conflict(_)
+        | Settlement::MintConflict { .. }
+        | Settlement::VaultConflict(_) => {
             report.dropped.push(format!(
                 "transfer {commit}: its sender signed a competing successor (evidence stored)"
             ));
@@ -778,6 +829,13 @@ fn take_proposal(
                 report.dropped.push(format!(
                     "transfer {commit}: a parcel it descends from was spent twice and the other \
                      spend holds its slot at the nodes (evidence stored)"
+                ));
+                return Ok(true);
+            }
+            Settlement::VaultConflict(v) => {
+                report.dropped.push(format!(
+                    "transfer {commit}: it descends from a resolution of vault {v} that another \
+                     resolution beat at the nodes (conflict stored)"
                 ));
                 return Ok(true);
             }

@@ -20,6 +20,7 @@ use dsm_core::parcel::{
 };
 use dsm_core::receipt::{Offer, SignedProposal, MAX_OFFER_LEN};
 use dsm_core::tripwire::{Equivocation, EquivocationProof};
+use dsm_token::source::{ConsumedParcels, Consumption};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A parcel this device holds, with the manifest of its lineage.
@@ -298,6 +299,11 @@ impl BookChange {
     }
 }
 
+/// Where a debit's consuming statement is kept: `consumed:` ‖ the cause it names.
+pub(crate) fn consumed_key(cause: &Digest) -> Vec<u8> {
+    [b"consumed:".as_slice(), cause.as_bytes()].concat()
+}
+
 /// Puts an object and returns its address.
 pub(crate) fn put_object(b: &mut Batch, bytes: Vec<u8>) -> Digest {
     let a = object_address(&bytes);
@@ -419,6 +425,7 @@ impl Wallet {
             start: ManifestStart::Root(addr),
             hops: Vec::new(),
             signers: Vec::new(),
+            consumed: Vec::new(),
         };
         if cache {
             c.cache(
@@ -444,6 +451,202 @@ impl Wallet {
             },
         );
         c
+    }
+
+    /// Keeps in `b` the statement `hop` by which this device consumes `inputs` to the
+    /// sink (a burn, a vault lock, a withdrawal request), with their manifests, under the
+    /// cause it names (`hop.rest`): the root that may continue them needs both.
+    pub(crate) fn keep_consumption(
+        &self,
+        b: &mut Batch,
+        hop: &Hop,
+        inputs: &[Parcel],
+    ) -> Result<(), WalletError> {
+        let manifests = inputs
+            .iter()
+            .map(|p| {
+                self.book
+                    .held
+                    .get(&p.id)
+                    .map(|h| h.manifest.clone())
+                    .ok_or_else(|| {
+                        WalletError::Parcels(format!("parcel {} is not held by this device", p.id))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let rec = ConsumedParcels {
+            consumption: Consumption {
+                hop: hop.clone(),
+                signer: self.identity.clone(),
+            },
+            manifests,
+        };
+        b.put(Table::Meta, consumed_key(&hop.rest), rec.to_bytes());
+        Ok(())
+    }
+
+    /// The statement, with its consumed parcels' manifests, that the lock or request with
+    /// source-proof cause `cause` consumed parcels by (kept by its creator, or imported
+    /// with a vault document); `None` when this wallet holds none.
+    pub fn consumed_parcels(&self, cause: &Digest) -> Result<Option<ConsumedParcels>, WalletError> {
+        self.store
+            .get(Table::Meta, &consumed_key(cause))?
+            .map(|v| ConsumedParcels::from_bytes(&v).map_err(corrupt("consumed parcels")))
+            .transpose()
+    }
+
+    /// The lineage objects `manifests` list, from this wallet's store (strictly ascending
+    /// bytewise, as documents carry them).
+    pub(crate) fn stored_objects(
+        &self,
+        manifests: &[LineageManifest],
+    ) -> Result<Vec<Vec<u8>>, WalletError> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for a in manifests.iter().flat_map(|m| m.addresses()) {
+            if seen.insert(a) {
+                out.push(
+                    self.store
+                        .get(Table::Objects, a.as_bytes())?
+                        .ok_or_else(|| bad("lineage object"))?,
+                );
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Checks the statement `c` behind a continued root of `amount` of `token` against the
+    /// lineages of what it consumed (`rec`'s manifests, objects from `extra` or this
+    /// wallet's store), and that none of those parcels is known spent elsewhere. Records
+    /// any parcel fork found. Errors name what is wrong.
+    pub(crate) fn check_continued(
+        &mut self,
+        burn: &dsm_core::parcel::RootBurn,
+        rec: &ConsumedParcels,
+        token: &TokenId,
+        amount: Amount,
+        extra: &HashMap<Digest, Vec<u8>>,
+    ) -> Result<(), WalletError> {
+        let mut objects = HashMap::new();
+        for a in rec.manifests.iter().flat_map(|m| m.addresses()) {
+            let o = match extra.get(&a) {
+                Some(o) => o.clone(),
+                None => self
+                    .store
+                    .get(Table::Objects, a.as_bytes())?
+                    .ok_or_else(|| {
+                        WalletError::Parcels(format!("lineage object {a} is missing"))
+                    })?,
+            };
+            objects.insert(a, o);
+        }
+        let mut consumed = Vec::with_capacity(rec.manifests.len());
+        for m in &rec.manifests {
+            let l = Lineage::from_objects(m, &objects)
+                .map_err(|e| WalletError::Parcels(format!("parcel {}: {e}", m.parcel)))?;
+            consumed.push((m.parcel, l));
+        }
+        // The statement and every shipped hop against the statements seen before.
+        let mut hops = vec![(burn.hop.clone(), burn.signer.clone())];
+        hops.extend(root_statements(&rec.manifests, &objects));
+        hops.extend(nested_hops(&rec.manifests, &objects));
+        for (_, l) in &consumed {
+            for h in &l.hops {
+                if let Some(i) = l
+                    .signers
+                    .iter()
+                    .find(|i| i.device_id() == h.statement.holder)
+                {
+                    hops.push((h.clone(), i.clone()));
+                }
+            }
+        }
+        let refs: Vec<(&Hop, &DeviceIdentity)> = hops.iter().map(|(h, i)| (h, i)).collect();
+        self.detect_parcel_forks(&refs)?;
+        dsm_core::parcel::verify_continued(
+            burn,
+            token,
+            amount,
+            &consumed,
+            &mut self.rules,
+            &self.book.cache,
+        )
+        .map_err(|e| WalletError::Parcels(format!("what it continues is refused: {e}")))?;
+        Ok(())
+    }
+
+    /// Writes into `b` the root a continued source (a vault resolution, a withdrawal
+    /// refund) creates for this device, after checking it as any verifier will: the
+    /// statement `c` its lock or request consumed parcels by, with those parcels'
+    /// lineages. Its manifest nests theirs, so it can be proven onward; it is never cached
+    /// as verified (`ParcelKnowledge::new_on`).
+    pub(crate) fn continued_root_parcel(
+        &mut self,
+        b: &mut Batch,
+        source: Vec<u8>,
+        c: &Consumption,
+        once_key: &Digest,
+        token: TokenId,
+        amount: Amount,
+    ) -> Result<BookChange, WalletError> {
+        let rec = self.consumed_parcels(&c.hop.rest)?.ok_or_else(|| {
+            WalletError::Parcels(
+                "this wallet does not hold the lineages of the parcels this source continues \
+                 (for a vault: import its vault document)"
+                    .into(),
+            )
+        })?;
+        if rec.consumption != *c {
+            return Err(WalletError::Parcels(
+                "the source names another consuming statement than the one this wallet holds"
+                    .into(),
+            ));
+        }
+        let id = root_id(&RootFacts {
+            once_key: *once_key,
+            token,
+            amount,
+            holder: self.device_id(),
+            burned: None,
+        });
+        let manifest = LineageManifest {
+            parcel: id,
+            start: ManifestStart::Root(object_address(&source)),
+            hops: Vec::new(),
+            signers: Vec::new(),
+            consumed: rec.manifests.clone(),
+        };
+        // Checked cold, exactly as a receiver of this parcel will check it.
+        let mut objects: HashMap<Digest, Vec<u8>> = HashMap::new();
+        objects.insert(object_address(&source), source.clone());
+        for a in manifest.addresses() {
+            if let std::collections::hash_map::Entry::Vacant(e) = objects.entry(a) {
+                e.insert(
+                    self.store
+                        .get(Table::Objects, a.as_bytes())?
+                        .ok_or_else(|| bad("lineage object"))?,
+                );
+            }
+        }
+        let lineage = Lineage::from_objects(&manifest, &objects)
+            .map_err(|e| WalletError::Parcels(e.to_string()))?;
+        let me = self.device_id();
+        verify_lineage(&lineage, &id, Some(&me), &mut self.rules, &self.book.cache)
+            .map_err(|e| WalletError::Parcels(format!("this source's value is refused: {e}")))?;
+        put_object(b, source);
+        let mut ch = BookChange::default();
+        ch.hold(
+            b,
+            id,
+            Held {
+                token,
+                amount,
+                manifest,
+            },
+        );
+        Ok(ch)
     }
 
     /// Value this device holds but cannot prove to anyone yet (interim, PROTOCOL.md §5.6):
@@ -708,7 +911,8 @@ impl Wallet {
         // parcel its holder consumed in another statement is evidence, recorded now, and
         // the lineage check below then refuses it and what descends from it.
         let own = offer.signed.hop();
-        let burns = reissue_burns(&offer.manifests, &objects);
+        let mut burns = root_statements(&offer.manifests, &objects);
+        burns.extend(nested_hops(&offer.manifests, &objects));
         let mut hops: Vec<(&Hop, &DeviceIdentity)> = vec![(&own, &offer.signed.proposal.sender)];
         hops.extend(burns.iter().map(|(h, i)| (h, i)));
         for (m, l) in offer.manifests.iter().zip(&lineages) {
@@ -766,21 +970,26 @@ impl Wallet {
         self.index_spends(b, &hop, &hop_addr)?;
         let sender_addr = put_object(b, p.sender.to_bytes());
         let mut settling = Vec::new();
-        // Minted roots first: each mint's place in its published sequence (§17.2), then the
-        // hops; an all-zero signer address marks a root.
-        for (addr, _) in lineage_roots(&offer.manifests, &objects) {
-            settling.extend_from_slice(addr.as_bytes());
-            settling.extend_from_slice(&[0; 32]);
-        }
-        for (hop, _) in reissue_burns(&offer.manifests, &objects) {
+        // In walk order (§5.6): a root's place (its mint's in the published sequence, a
+        // continued root's statement in its parcels' slots) marked by an all-zero signer
+        // address, or a hop and its signer.
+        for (hop, _) in root_statements(&offer.manifests, &objects) {
             let addr = put_object(b, hop.to_bytes());
             self.index_spends(b, &hop, &addr)?;
         }
-        for (addr, hop, signer_addr, _) in lineage_hops(&offer.manifests, &objects) {
-            self.index_spends(b, &hop, &addr)?;
-            if !self.book.settled_hops.contains(&hop.commit()) {
-                settling.extend_from_slice(addr.as_bytes());
-                settling.extend_from_slice(signer_addr.as_bytes());
+        for step in settle_walk(&offer.manifests, &objects) {
+            match step {
+                WalkStep::Root(addr, _) => {
+                    settling.extend_from_slice(addr.as_bytes());
+                    settling.extend_from_slice(&[0; 32]);
+                }
+                WalkStep::Hop(addr, hop, signer_addr, _) => {
+                    self.index_spends(b, &hop, &addr)?;
+                    if !self.book.settled_hops.contains(&hop.commit()) {
+                        settling.extend_from_slice(addr.as_bytes());
+                        settling.extend_from_slice(signer_addr.as_bytes());
+                    }
+                }
             }
         }
         b.put(Table::Settling, p.commit().as_bytes().to_vec(), settling);
@@ -1033,54 +1242,151 @@ impl Wallet {
     }
 }
 
-/// The roots of these lineages that settlement walks, once each, with what it walks for
-/// each (PROTOCOL.md §5.6, "Settlement"): (source address, items).
-pub(crate) fn lineage_roots(
+/// One step of settling a set of lineages (PROTOCOL.md §5.6, "Settlement").
+#[derive(Clone, Debug)]
+pub(crate) enum WalkStep {
+    /// A root with what settling it walks (non-empty): its source's address and items.
+    Root(Digest, Vec<SettleItem>),
+    /// A hop and its signer: (hop address, hop, identity address, identity).
+    Hop(Digest, Hop, Digest, DeviceIdentity),
+}
+
+/// What settling these lineages walks, in order, once each: every manifest after the
+/// manifests of the parcels its root consumed (so each statement comes after every
+/// statement before it on its line), and within one manifest its root, then its hops,
+/// oldest first. Hops whose object or signer is not among `objects` are left out (the
+/// lineage check refuses them anyway).
+pub(crate) fn settle_walk(
     manifests: &[LineageManifest],
     objects: &HashMap<Digest, Vec<u8>>,
-) -> Vec<(Digest, Vec<SettleItem>)> {
+) -> Vec<WalkStep> {
+    let mut ids: HashMap<DeviceId, (Digest, DeviceIdentity)> = HashMap::new();
+    for a in manifests
+        .iter()
+        .flat_map(|m| m.flatten())
+        .flat_map(|m| &m.signers)
+    {
+        if let Some(i) = objects
+            .get(a)
+            .and_then(|o| DeviceIdentity::from_bytes(o).ok())
+        {
+            ids.insert(i.device_id(), (*a, i));
+        }
+    }
     let mut seen = HashSet::new();
     let mut out = Vec::new();
+    fn visit(
+        m: &LineageManifest,
+        objects: &HashMap<Digest, Vec<u8>>,
+        ids: &HashMap<DeviceId, (Digest, DeviceIdentity)>,
+        seen: &mut HashSet<Digest>,
+        out: &mut Vec<WalkStep>,
+    ) {
+        for c in &m.consumed {
+            visit(c, objects, ids, seen, out);
+        }
+        if let ManifestStart::Root(a) = m.start {
+            if seen.insert(a) {
+                let items = objects
+                    .get(&a)
+                    .map(|o| root_settle_items(o))
+                    .unwrap_or_default();
+                if !items.is_empty() {
+                    out.push(WalkStep::Root(a, items));
+                }
+            }
+        }
+        for a in &m.hops {
+            if !seen.insert(*a) {
+                continue;
+            }
+            let Some(h) = objects.get(a).and_then(|o| Hop::from_bytes(o).ok()) else {
+                continue;
+            };
+            if let Some((ia, i)) = ids.get(&h.statement.holder) {
+                out.push(WalkStep::Hop(*a, h, *ia, i.clone()));
+            }
+        }
+    }
     for m in manifests {
-        let ManifestStart::Root(a) = m.start else {
-            continue;
-        };
-        if !seen.insert(a) {
-            continue;
-        }
-        let items = objects
-            .get(&a)
-            .map(|o| root_settle_items(o))
-            .unwrap_or_default();
-        if !items.is_empty() {
-            out.push((a, items));
-        }
+        visit(m, objects, &ids, &mut seen, &mut out);
     }
     out
 }
 
-/// What settling a root walks: a mint's place in its published sequence (§17.2); a
-/// re-issue's burn in the slot of every parcel it burned (§17.6); nothing for the others.
+/// The items of a walk, in order.
+pub(crate) fn walk_items(walk: Vec<WalkStep>) -> Vec<SettleItem> {
+    walk.into_iter()
+        .flat_map(|s| match s {
+            WalkStep::Root(_, items) => items,
+            WalkStep::Hop(_, h, _, i) => vec![SettleItem::Hop(h, i)],
+        })
+        .collect()
+}
+
+/// What settling a root walks: a mint's place in its published sequence (§17.2); for a
+/// continued root, the statement it rests on (a re-issue's burn, §17.6; a vault lock's or
+/// a withdrawal request's consumption, §5.6) in the slot of every parcel it consumed;
+/// nothing for the others.
 pub(crate) fn root_settle_items(source: &[u8]) -> Vec<SettleItem> {
+    let mut out = Vec::new();
+    if let Some((hop, signer)) = root_statement(source) {
+        out.push(SettleItem::Hop(hop, signer));
+    }
     match dsm_token::source::SourceProof::from_bytes(source).map(|p| p.source) {
-        Ok(dsm_token::source::Source::Mint(m)) => vec![SettleItem::Mint(m)],
-        Ok(dsm_token::source::Source::Reissue(r)) => vec![SettleItem::Hop(r.burn, r.holder)],
-        _ => Vec::new(),
+        Ok(dsm_token::source::Source::Mint(m)) => out.push(SettleItem::Mint(m)),
+        // A resolution counts only as the vault's one resolution at the nodes (§18.3).
+        Ok(dsm_token::source::Source::VaultResolve(r)) => out.push(SettleItem::Resolution(r)),
+        _ => {}
+    }
+    out
+}
+
+/// The statement a continued root rests on, with its signer: a re-issue's burn, a vault
+/// lock's or a withdrawal request's consumption; `None` for every other source.
+pub(crate) fn root_statement(source: &[u8]) -> Option<(Hop, DeviceIdentity)> {
+    let p = dsm_token::source::SourceProof::from_bytes(source).ok()?;
+    match p.source {
+        dsm_token::source::Source::Reissue(r) => Some((r.burn, r.holder)),
+        _ => p.consumption.map(|c| (c.hop, c.signer)),
     }
 }
 
-/// The burn hops (with their signers) of the re-issued roots among these lineages: a
-/// statement of their holder like any hop, looked up and indexed for parcel forks.
-pub(crate) fn reissue_burns(
+/// The statements continued roots among these lineages (nested ones too) rest on, with
+/// their signers: statements of their holders like any hop, looked up and indexed for
+/// parcel forks.
+pub(crate) fn root_statements(
     manifests: &[LineageManifest],
     objects: &HashMap<Digest, Vec<u8>>,
 ) -> Vec<(Hop, DeviceIdentity)> {
-    lineage_roots(manifests, objects)
+    let mut seen = HashSet::new();
+    manifests
+        .iter()
+        .flat_map(|m| m.flatten())
+        .filter_map(|m| match m.start {
+            ManifestStart::Root(a) if seen.insert(a) => objects.get(&a),
+            _ => None,
+        })
+        .filter_map(|o| root_statement(o))
+        .collect()
+}
+
+/// Every hop of the lineages nested in these manifests (those of consumed parcels), with
+/// its signer, when shipped: looked up for parcel forks in full (no cached prefix skips
+/// them).
+pub(crate) fn nested_hops(
+    manifests: &[LineageManifest],
+    objects: &HashMap<Digest, Vec<u8>>,
+) -> Vec<(Hop, DeviceIdentity)> {
+    let nested: Vec<LineageManifest> = manifests
+        .iter()
+        .flat_map(|m| m.consumed.iter().cloned())
+        .collect();
+    settle_walk(&nested, objects)
         .into_iter()
-        .flat_map(|(_, items)| items)
-        .filter_map(|i| match i {
-            SettleItem::Hop(h, id) => Some((h, id)),
-            SettleItem::Mint(_) => None,
+        .filter_map(|s| match s {
+            WalkStep::Hop(_, h, _, i) => Some((h, i)),
+            WalkStep::Root(..) => None,
         })
         .collect()
 }
@@ -1092,38 +1398,8 @@ pub(crate) enum SettleItem {
     Mint(dsm_token::authority::SignedMint),
     /// A hop and its signer: every parcel it consumes, in its slot.
     Hop(Hop, DeviceIdentity),
-}
-
-/// Every hop of an offer's lineages, oldest first per manifest and once each, with its
-/// signer's identity: (hop address, hop, identity address, identity). Hops whose object or
-/// signer is not among `objects` are left out (the lineage check refuses them anyway).
-pub(crate) fn lineage_hops(
-    manifests: &[LineageManifest],
-    objects: &HashMap<Digest, Vec<u8>>,
-) -> Vec<(Digest, Hop, Digest, DeviceIdentity)> {
-    let mut ids: HashMap<DeviceId, (Digest, DeviceIdentity)> = HashMap::new();
-    for a in manifests.iter().flat_map(|m| &m.signers) {
-        if let Some(i) = objects
-            .get(a)
-            .and_then(|o| DeviceIdentity::from_bytes(o).ok())
-        {
-            ids.insert(i.device_id(), (*a, i));
-        }
-    }
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for a in manifests.iter().flat_map(|m| &m.hops) {
-        if !seen.insert(*a) {
-            continue;
-        }
-        let Some(h) = objects.get(a).and_then(|o| Hop::from_bytes(o).ok()) else {
-            continue;
-        };
-        if let Some((ia, i)) = ids.get(&h.statement.holder) {
-            out.push((*a, h, *ia, i.clone()));
-        }
-    }
-    out
+    /// A vault-resolved root: the resolution, in its vault's slot (§18.3).
+    Resolution(Box<dsm_token::vault::VaultResolution>),
 }
 
 impl Wallet {
@@ -1159,16 +1435,7 @@ impl Wallet {
     /// then hops with their signers.
     pub(crate) fn offer_settle_items(&self, offer: &Offer) -> Result<Vec<SettleItem>, WalletError> {
         let objects = self.offer_objects(offer)?;
-        let mut out: Vec<SettleItem> = lineage_roots(&offer.manifests, &objects)
-            .into_iter()
-            .flat_map(|(_, items)| items)
-            .collect();
-        out.extend(
-            lineage_hops(&offer.manifests, &objects)
-                .into_iter()
-                .map(|(_, h, _, i)| SettleItem::Hop(h, i)),
-        );
-        Ok(out)
+        Ok(walk_items(settle_walk(&offer.manifests, &objects)))
     }
 
     /// Whether this device saw `commit` settled, with every hop before it on its line.

@@ -681,6 +681,7 @@ impl Wallet {
                             start: dsm_core::parcel::ManifestStart::Verified(*i),
                             hops: Vec::new(),
                             signers: Vec::new(),
+                            consumed: Vec::new(),
                         })
                         .collect(),
                     objects: Vec::new(),

@@ -4,7 +4,7 @@
 //! lineages settled, the burned parcels unspent, the burn claiming their slots) is
 //! `online::sign_refresh` and `online::complete_refresh`.
 
-use super::parcels::{lineage_hops, lineage_roots, reissue_burns, SettleItem};
+use super::parcels::{nested_hops, root_statements, settle_walk, walk_items, SettleItem};
 use super::{Wallet, WalletError};
 use crate::store::Batch;
 use dsm_core::chain::TokenId;
@@ -187,7 +187,8 @@ impl Wallet {
                     .map_err(|e| refused(format!("parcel {}: {e}", m.parcel)))?,
             );
         }
-        let burns = reissue_burns(&req.manifests, &objects);
+        let mut burns = root_statements(&req.manifests, &objects);
+        burns.extend(nested_hops(&req.manifests, &objects));
         let mut hops: Vec<(&Hop, &DeviceIdentity)> = burns.iter().map(|(h, i)| (h, i)).collect();
         for l in &lineages {
             for h in &l.hops {
@@ -220,15 +221,7 @@ impl Wallet {
             dsm_token::reissue::check_burned(&req.token, &req.burn, j, v.parcel())
                 .map_err(|e| refused(format!("not re-issued: {e}")))?;
         }
-        let mut items: Vec<SettleItem> = lineage_roots(&req.manifests, &objects)
-            .into_iter()
-            .flat_map(|(_, i)| i)
-            .collect();
-        items.extend(
-            lineage_hops(&req.manifests, &objects)
-                .into_iter()
-                .map(|(_, h, _, i)| SettleItem::Hop(h, i)),
-        );
+        let items: Vec<SettleItem> = walk_items(settle_walk(&req.manifests, &objects));
         Ok((statement, items))
     }
 
@@ -322,6 +315,7 @@ impl Wallet {
         let proof = SourceProof {
             source: Source::Reissue(Box::new(reissue.clone())),
             allowlist: self.rules.allowlist_proof(&req.token, &me),
+            consumption: None,
         };
         let facts = self.rules.root_facts(&proof, Some(&me))?;
         let id = dsm_core::parcel::root_id(&facts);

@@ -212,6 +212,7 @@ impl Wallet {
                     index: i as u32,
                 }),
                 allowlist: self.rules.allowlist_proof(&id, &me),
+                consumption: None,
             };
             if self.rules.source_used(&proof) {
                 continue;
@@ -403,10 +404,18 @@ impl Wallet {
             let rnd = dsm_protocol::session::Ledger::random(self);
             let hop = Hop::sign(&self.key, statement, cause, &rnd)
                 .map_err(|e| WalletError::Parcels(e.to_string()))?;
+            // Kept, with the consumed parcels' lineages, for the root that may continue
+            // them (a vault's resolution, a declined withdrawal's refund; PROTOCOL.md §5.6).
+            self.keep_consumption(&mut b, &hop, &inputs)?;
             self.spend_parcels(&mut b, &hop)?
         } else {
             let once = proof.once_key()?;
-            self.root_parcel(&mut b, bytes.clone(), &once, t, amount)
+            match &proof.consumption {
+                Some(c) => {
+                    self.continued_root_parcel(&mut b, bytes.clone(), c, &once, t, amount)?
+                }
+                None => self.root_parcel(&mut b, bytes.clone(), &once, t, amount),
+            }
         };
         let entry = HistoryEntry {
             height: head.height,
@@ -510,6 +519,7 @@ impl Wallet {
         let proof = SourceProof {
             source: Source::Mint(m),
             allowlist: self.rules.allowlist_proof(&s.token, &self.device_id()),
+            consumption: None,
         };
         let total = s
             .minted_before
@@ -578,6 +588,7 @@ impl Wallet {
                 signatures,
             }),
             allowlist: None,
+            consumption: None,
         };
         self.apply_source(proof, amount, EntryKind::Burned)
     }
@@ -701,6 +712,7 @@ impl Wallet {
         let proof = SourceProof {
             source: Source::Emission(Box::new(EmissionCredit { state, step })),
             allowlist: None,
+            consumption: None,
         };
         // Keyed by the emission's index, not its bytes: another step of one index (a
         // fork of the vault chain) never credits twice.
@@ -764,6 +776,7 @@ impl Wallet {
         let proof = SourceProof {
             source: Source::BtcDeposit(Box::new(m)),
             allowlist: None,
+            consumption: None,
         };
         // The head, its history line and the source proof (which names the outpoint) are one
         // batch: after any crash the outpoint is known as minted (see `load_rules`).
@@ -794,6 +807,7 @@ impl Wallet {
         let proof = SourceProof {
             source: Source::WithdrawRequest(Box::new(req.clone())),
             allowlist: None,
+            consumption: None,
         };
         self.apply_source(proof, amount, EntryKind::WithdrawalRequested)?;
         Ok(req)
@@ -849,9 +863,20 @@ impl Wallet {
         d: dsm_token::dbtc::WithdrawalDecline,
     ) -> Result<&DeviceHead, WalletError> {
         let amount = d.request.amount;
+        let request = SourceProof {
+            source: Source::WithdrawRequest(Box::new(d.request.clone())),
+            allowlist: None,
+            consumption: None,
+        };
+        // The refund continues the parcels the request consumed (PROTOCOL.md §5.6).
+        let consumption = self
+            .consumed_parcels(&request.cause())?
+            .ok_or_else(|| usage("this wallet did not make that withdrawal request"))?
+            .consumption;
         let proof = SourceProof {
             source: Source::WithdrawRefund(Box::new(d)),
             allowlist: None,
+            consumption: Some(consumption),
         };
         self.apply_source(proof, amount, EntryKind::WithdrawalRefunded)
     }

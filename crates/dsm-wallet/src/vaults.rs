@@ -13,7 +13,7 @@ use dsm_token::authority::cosign;
 use dsm_token::source::{Source, SourceProof, TokenRules};
 use dsm_token::vault::{
     authorization, iterate, sign_lock, Branch, Condition, SignedVaultLock, VaultConflict,
-    VaultPolicy, VaultResolution, Witness,
+    VaultDocument, VaultPolicy, VaultResolution, Witness,
 };
 use sha2::Digest as _;
 
@@ -59,14 +59,26 @@ pub struct WitnessMaterial {
     pub bitcoin: Vec<dsm_btc::InclusionEvidence>,
 }
 
+/// The cause of a vault's lock: `H(SourceProof, enc({vault_lock: policy}))`, which the
+/// lock's consuming statement names as its `rest`.
+fn lock_cause(policy: &VaultPolicy) -> Digest {
+    SourceProof {
+        source: Source::VaultLock(Box::new(policy.clone())),
+        allowlist: None,
+        consumption: None,
+    }
+    .cause()
+}
+
 fn usage(msg: impl Into<String>) -> WalletError {
     WalletError::Token(msg.into())
 }
 
 impl Wallet {
     /// Locks `amount` of `token` into a new vault for `beneficiary`: the BURN head (source
-    /// = the policy) is committed with the signed lock in one batch. Returns the lock to
-    /// hand to the beneficiary.
+    /// = the policy, its parcels consumed to the sink by a signed statement) is committed,
+    /// then the signed lock. Returns the vault document to hand to the beneficiary: the
+    /// lock, the statement and the consumed parcels' lineages (PROTOCOL.md §18.2).
     pub fn create_vault(
         &mut self,
         token: TokenId,
@@ -74,7 +86,7 @@ impl Wallet {
         beneficiary: DeviceId,
         release: Condition,
         refund: Condition,
-    ) -> Result<SignedVaultLock, WalletError> {
+    ) -> Result<VaultDocument, WalletError> {
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt).map_err(|e| WalletError::Random(e.to_string()))?;
         let policy = VaultPolicy {
@@ -91,6 +103,7 @@ impl Wallet {
         let proof = SourceProof {
             source: Source::VaultLock(Box::new(policy.clone())),
             allowlist: None,
+            consumption: None,
         };
         self.apply_source(proof, amount, EntryKind::VaultLocked)?;
         let rnd = self.random_bytes();
@@ -103,19 +116,66 @@ impl Wallet {
             lock.to_bytes(),
         );
         self.store.commit(&b)?;
-        Ok(lock)
+        self.vault_document(&lock)
     }
 
-    /// Imports a vault lock made by another device (checked first). Returns its id.
-    pub fn import_vault(&mut self, lock: SignedVaultLock) -> Result<Digest, WalletError> {
-        let cause = SourceProof {
-            source: Source::VaultLock(Box::new(lock.policy.clone())),
-            allowlist: None,
-        }
-        .cause();
-        let id = dsm_token::vault::verify_lock(&lock, &cause).map_err(|e| usage(e.to_string()))?;
+    /// The document of a vault this device created or imported: the lock, the statement
+    /// its lock consumed parcels by, and those parcels' lineages.
+    pub fn vault_document(&self, lock: &SignedVaultLock) -> Result<VaultDocument, WalletError> {
+        let backing = self
+            .consumed_parcels(&lock_cause(&lock.policy))?
+            .ok_or_else(|| {
+                usage("this wallet does not hold the parcels this vault's lock consumed")
+            })?;
+        let objects = self.stored_objects(&backing.manifests)?;
+        Ok(VaultDocument {
+            lock: lock.clone(),
+            backing,
+            objects,
+        })
+    }
+
+    /// Imports a vault made by another device. Checked first as every later holder of its
+    /// value will check it: the lock verifies, its statement is the creator's for this
+    /// lock, and the parcels it consumed have valid lineages, are of the vault's token and
+    /// add up (to the sink) to the vault's amount, and none is known spent elsewhere (a
+    /// parcel fork found is recorded). Returns its id.
+    pub fn import_vault(&mut self, doc: VaultDocument) -> Result<Digest, WalletError> {
+        let lock = &doc.lock;
+        let id = dsm_token::vault::verify_lock(lock, &lock_cause(&lock.policy))
+            .map_err(|e| usage(e.to_string()))?;
+        let burn = dsm_token::source::lock_statement(&lock.policy, &doc.backing.consumption)?;
+        let objects: std::collections::HashMap<Digest, Vec<u8>> = doc
+            .objects
+            .iter()
+            .map(|o| (dsm_core::hash::object_address(o), o.clone()))
+            .collect();
+        self.check_continued(
+            &burn,
+            &doc.backing,
+            &lock.policy.token,
+            lock.policy.amount,
+            &objects,
+        )
+        .map_err(|e| usage(format!("vault {} is refused: {e}", &id.to_hex()[..16])))?;
         let mut b = Batch::new();
         b.put(Table::Vaults, id.as_bytes().to_vec(), lock.to_bytes());
+        let mut listed = std::collections::HashSet::new();
+        for a in doc.backing.manifests.iter().flat_map(|m| m.addresses()) {
+            if listed.insert(a) {
+                let o = objects
+                    .get(&a)
+                    .cloned()
+                    .or(self.store.get(Table::Objects, a.as_bytes())?)
+                    .ok_or_else(|| usage(format!("lineage object {a} is missing")))?;
+                b.put(Table::Objects, a.as_bytes().to_vec(), o);
+            }
+        }
+        b.put(
+            Table::Meta,
+            super::parcels::consumed_key(&lock_cause(&lock.policy)),
+            doc.backing.to_bytes(),
+        );
         self.store.commit(&b)?;
         Ok(id)
     }
@@ -259,9 +319,19 @@ impl Wallet {
         };
         let id = r.lock.policy.vault_id();
         let bytes = r.to_bytes();
+        let consumption = self
+            .consumed_parcels(&lock_cause(&r.lock.policy))?
+            .ok_or_else(|| {
+                usage(format!(
+                    "this wallet does not hold the lineages of what vault {}'s lock consumed: import its vault document (`dsm vault import FILE`)",
+                    &id.to_hex()[..16]
+                ))
+            })?
+            .consumption;
         let proof = SourceProof {
             source: Source::VaultResolve(Box::new(r)),
             allowlist: None,
+            consumption: Some(consumption),
         };
         // The resolution is stored in the head's own batch: a crash leaves both or neither.
         let mut b = Batch::new();

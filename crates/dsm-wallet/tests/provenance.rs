@@ -117,6 +117,7 @@ fn a_fabricated_parent_head_is_refused_offline_and_nothing_is_credited() {
             start: ManifestStart::Root(object_address(&root)),
             hops: vec![],
             signers: vec![],
+            consumed: Vec::new(),
         }],
         objects: vec![root],
         signed,
@@ -145,6 +146,7 @@ fn a_fabricated_parent_head_is_refused_online_and_never_called_settled() {
             start: ManifestStart::Root(object_address(&root)),
             hops: vec![],
             signers: vec![],
+            consumed: Vec::new(),
         }],
         objects: vec![root],
         signed,
@@ -190,6 +192,7 @@ fn a_parcel_claimed_as_already_verified_is_refused() {
             start: ManifestStart::Verified(input.id),
             hops: vec![],
             signers: vec![],
+            consumed: Vec::new(),
         }],
         objects: vec![],
         signed,
@@ -226,6 +229,7 @@ fn value_laundered_through_a_colluding_second_device_is_refused() {
             start: ManifestStart::Root(object_address(&root)),
             hops: vec![object_address(&hop_bytes)],
             signers,
+            consumed: Vec::new(),
         }],
         objects,
         signed: second,
@@ -790,6 +794,7 @@ fn refusing_then_spending_the_output_anyway_is_a_parcel_fork() {
             start: m.start.clone(),
             hops,
             signers,
+            consumed: Vec::new(),
         }],
         objects,
     };
@@ -871,6 +876,7 @@ fn two_encodings_of_one_source_are_one_parcel_so_spending_both_is_a_parcel_fork(
             siblings: vec![Digest([1; 32])],
             terminal: None,
         }),
+        consumption: None,
     }
     .to_bytes();
     let (offer, spent) = respend(&mallory, &before, &carol, t, 300);

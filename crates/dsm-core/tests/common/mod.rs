@@ -252,6 +252,7 @@ pub fn trusted_lineages(
                 start: dsm_core::parcel::LineageStart::Verified(*id),
                 hops: Vec::new(),
                 signers: Vec::new(),
+                consumed: Vec::new(),
             };
             dsm_core::parcel::verify_lineage(&l, id, None, &mut NoRoots, &cache).expect("lineage")
         })

@@ -252,6 +252,7 @@ pub fn transfer(
                 start: LineageStart::Verified(*id),
                 hops: Vec::new(),
                 signers: Vec::new(),
+                consumed: Vec::new(),
             };
             verify_lineage(&l, id, None, &mut NoRoots, &cache).expect("lineage")
         })
@@ -340,6 +341,7 @@ pub fn mint(
             signatures,
         }),
         allowlist: None,
+        consumption: None,
     }
 }
 
@@ -356,6 +358,7 @@ pub fn burn(policy: &TokenPolicy, amount: u128, from: &Device) -> SourceProof {
             signatures: Vec::new(),
         }),
         allowlist: None,
+        consumption: None,
     }
 }
 
@@ -389,6 +392,7 @@ pub fn lock_vault(
     let proof = SourceProof {
         source: Source::VaultLock(Box::new(policy.clone())),
         allowlist: None,
+        consumption: None,
     };
     creator.apply(rules, proof)?;
     Ok(dsm_token::vault::sign_lock(policy, creator.head.clone(), &creator.key, &rnd(c)).unwrap())
@@ -407,5 +411,6 @@ pub fn resolution(
             witness,
         })),
         allowlist: None,
+        consumption: None,
     }
 }
