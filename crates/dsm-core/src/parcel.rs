@@ -753,10 +753,11 @@ pub fn verify_lineage(
     roots: &mut dyn RootVerifier,
     cache: &dyn ParcelCache,
 ) -> Result<VerifiedLineage, LineageError> {
-    verify_at(lineage, target, holder, roots, cache, 0)
+    verify_at(lineage, target, holder, roots, cache, 0, None)
 }
 
-/// [`verify_lineage`] at nesting `depth` (the number of continued roots above).
+/// [`verify_lineage`] at nesting `depth` (the number of continued roots above), for a
+/// target that the statement `spent_by` consumes (`None`: a new spend).
 fn verify_at(
     lineage: &Lineage,
     target: &ParcelId,
@@ -764,6 +765,7 @@ fn verify_at(
     roots: &mut dyn RootVerifier,
     cache: &dyn ParcelCache,
     depth: usize,
+    spent_by: Option<&Digest>,
 ) -> Result<VerifiedLineage, LineageError> {
     let v = verify_line(lineage, target, holder, roots, cache, depth)?;
     if let Some(h) = holder {
@@ -771,7 +773,7 @@ fn verify_at(
             return Err(LineageError::NotHeldBy);
         }
         // The spender is spending it again after being proven to have spent it twice.
-        if cache.in_conflict(target, h, None) {
+        if cache.in_conflict(target, h, spent_by) {
             return Err(LineageError::InConflict {
                 hop: lineage.hops.len(),
                 parcel: *target,
@@ -947,6 +949,7 @@ fn verify_consumed(
             "the sink's outputs are not the root's amount",
         ));
     }
+    let commit = b.commit();
     let mut out = Vec::with_capacity(s.inputs.len());
     for (j, (input, (label, l))) in s.inputs.iter().zip(consumed).enumerate() {
         if label != input {
@@ -958,7 +961,18 @@ fn verify_consumed(
             input: j,
             reason: Box::new(reason),
         };
-        let v = verify_at(l, input, Some(&s.holder), roots, cache, depth + 1).map_err(wrap)?;
+        // Consumed by this very statement: in conflict only if it is not the spend seen
+        // settled in the parcel's slot.
+        let v = verify_at(
+            l,
+            input,
+            Some(&s.holder),
+            roots,
+            cache,
+            depth + 1,
+            Some(&commit),
+        )
+        .map_err(wrap)?;
         if v.parcel.token != *token {
             return Err(LineageError::BadBurn(
                 "a consumed parcel is of another token",
@@ -979,7 +993,7 @@ fn verify_consumed(
     }
     b.signer
         .public_key
-        .verify(b.commit().as_bytes(), &b.hop.signature)
+        .verify(commit.as_bytes(), &b.hop.signature)
         .map_err(|_| LineageError::BadBurn("the holder's signature does not verify"))?;
     Ok(out)
 }

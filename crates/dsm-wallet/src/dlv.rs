@@ -4,7 +4,7 @@
 //! vault is taken, and this device learns that resolution instead.
 
 use crate::nodes::{Anchor, NodeSet};
-use crate::online::OnlineError;
+use crate::online::{OnlineError, Settlement};
 use crate::wallet::{VaultStatus, Wallet, WalletError, WitnessMaterial};
 use dsm_core::chain::Amount;
 use dsm_core::codec::Canonical;
@@ -90,6 +90,28 @@ pub fn resolve(
     let (acks, settled) = match nodes {
         None => (None, false),
         Some(nodes) => {
+            // What the lock consumed must hold its slots first: a creator that spent a
+            // locked parcel elsewhere too, and lost its slot, locked nothing (§5.6).
+            let backing = w.vault_backing(&info.lock)?;
+            let items = w.consumption_items(&backing)?;
+            let mut faults = Vec::new();
+            match crate::online::settle_items(w, nodes, &items, &mut faults)? {
+                Settlement::Settled { .. } => {}
+                Settlement::Unsettled { acks } => {
+                    return Err(refuse(format!(
+                        "the parcels vault {}'s lock consumed are held at only {acks} of the {} storage nodes needed; nothing was applied — run the command again when more nodes answer",
+                        &info.id.to_hex()[..16],
+                        nodes.params().w()
+                    )))
+                }
+                other => {
+                    return Err(refuse(format!(
+                        "vault {} locked value that is refused at the storage nodes ({}): a parcel its lock consumed was spent elsewhere first, or descends from refused value; evidence stored, nothing applied",
+                        &info.id.to_hex()[..16],
+                        other.word()
+                    )))
+                }
+            }
             let rival = is_resolution_of(&info.id);
             let report = nodes.anchor(
                 info.id.as_bytes(),

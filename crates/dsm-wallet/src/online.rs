@@ -156,7 +156,7 @@ pub fn anchor_statement(
 /// wallet already saw settled is skipped (every hop before it was settled first). The first
 /// slot that holds another statement of the same holder is a parcel fork: stored, and the
 /// line is in conflict. Stops at the first hop that does not settle.
-fn settle_items(
+pub(crate) fn settle_items(
     wallet: &mut Wallet,
     nodes: &NodeSet,
     items: &[SettleItem],
@@ -381,6 +381,36 @@ fn publish_mints(
     Ok(())
 }
 
+/// Claims, in the slots of the parcels they consumed, the consuming statements this wallet
+/// keeps (its burns, vault locks and withdrawal requests; the locks of vaults it imported),
+/// after their consumed lineages (PROTOCOL.md §5.6): from then on a second spend of one of
+/// those parcels is refused at settlement. A statement that finds another spend holding a
+/// slot is a parcel fork: the evidence is stored and reported.
+fn claim_consumptions(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    report: &mut SyncReport,
+) -> Result<(), OnlineError> {
+    for rec in wallet.unclaimed_consumptions()? {
+        let items = wallet.consumption_items(&rec)?;
+        match settle_items(wallet, nodes, &items, &mut report.faults)? {
+            Settlement::Settled { .. } | Settlement::Unsettled { .. } => {}
+            other => report.dropped.push(format!(
+                "the statement {} by which device {} consumed parcels to the sink ({}): {}",
+                rec.consumption.hop.commit(),
+                rec.consumption.hop.statement.holder,
+                other.word(),
+                match other {
+                    Settlement::Conflict(_) =>
+                        "a parcel it consumed was spent elsewhere first (evidence stored)",
+                    _ => "a parcel it consumed descends from value refused at the nodes",
+                }
+            )),
+        }
+    }
+    Ok(())
+}
+
 /// The weaker of two settlements: a conflict, then a tombstone, then unsettled, then
 /// settled (with the fewer acknowledgements).
 fn weaker(a: Option<Settlement>, b: Settlement) -> Settlement {
@@ -542,6 +572,7 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
     let mut report = SyncReport::default();
     pull_evidence(wallet, nodes, &mut report)?;
     publish_mints(wallet, nodes, &mut report)?;
+    claim_consumptions(wallet, nodes, &mut report)?;
     take_b0x(wallet, nodes, &mut report)?;
     for proposal in wallet.pending()? {
         if wallet.counter(&posted_mark(&proposal))? == 0 {

@@ -495,6 +495,43 @@ impl Wallet {
             .transpose()
     }
 
+    /// What settling a kept consuming statement walks (PROTOCOL.md §5.6): the lineages of
+    /// the parcels it consumed, oldest first, then the statement itself in their slots.
+    pub(crate) fn consumption_items(
+        &self,
+        rec: &ConsumedParcels,
+    ) -> Result<Vec<SettleItem>, WalletError> {
+        let mut objects = HashMap::new();
+        for a in rec.manifests.iter().flat_map(|m| m.addresses()) {
+            if let Some(o) = self.store.get(Table::Objects, a.as_bytes())? {
+                objects.insert(a, o);
+            }
+        }
+        let mut items = walk_items(settle_walk(&rec.manifests, &objects));
+        items.push(SettleItem::Hop(
+            rec.consumption.hop.clone(),
+            rec.consumption.signer.clone(),
+        ));
+        Ok(items)
+    }
+
+    /// Every consuming statement this wallet keeps (its own burns, vault locks and
+    /// withdrawal requests, and the locks of vaults it imported) whose slots it has not
+    /// yet seen held: what `sync` claims at the nodes.
+    pub(crate) fn unclaimed_consumptions(&self) -> Result<Vec<ConsumedParcels>, WalletError> {
+        let mut out = Vec::new();
+        for (k, v) in self.store.scan(Table::Meta)? {
+            if !k.starts_with(b"consumed:") {
+                continue;
+            }
+            let rec = ConsumedParcels::from_bytes(&v).map_err(corrupt("consumed parcels"))?;
+            if !self.hop_settled(&rec.consumption.hop.commit()) {
+                out.push(rec);
+            }
+        }
+        Ok(out)
+    }
+
     /// The lineage objects `manifests` list, from this wallet's store (strictly ascending
     /// bytewise, as documents carry them).
     pub(crate) fn stored_objects(

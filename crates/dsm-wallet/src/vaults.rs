@@ -119,6 +119,21 @@ impl Wallet {
         self.vault_document(&lock)
     }
 
+    /// The statement a vault's lock consumed parcels by, with their manifests, as this
+    /// wallet keeps it (made here, or imported with the vault's document).
+    pub fn vault_backing(
+        &self,
+        lock: &SignedVaultLock,
+    ) -> Result<dsm_token::source::ConsumedParcels, WalletError> {
+        self.consumed_parcels(&lock_cause(&lock.policy))?
+            .ok_or_else(|| {
+                usage(format!(
+                    "this wallet does not hold the lineages of what vault {}'s lock consumed: import its vault document (`dsm vault import FILE`)",
+                    &lock.policy.vault_id().to_hex()[..16]
+                ))
+            })
+    }
+
     /// The document of a vault this device created or imported: the lock, the statement
     /// its lock consumed parcels by, and those parcels' lineages.
     pub fn vault_document(&self, lock: &SignedVaultLock) -> Result<VaultDocument, WalletError> {
