@@ -269,3 +269,34 @@ fn a_payment_after_a_refund_is_keeper_equivocation_even_after_a_restart() {
         "{err}"
     );
 }
+
+/// A refund continues the parcels its request consumed (PROTOCOL.md §5.6, "Continued
+/// roots"): the refunded value pays on to a receiver that never saw the deposit, which
+/// checks it through the request's statement down to the deposit's SPV proof.
+#[test]
+fn refunded_value_pays_on_to_a_cold_receiver_through_its_requests_statement() {
+    let p = regtest_dbtc(1);
+    let t = p.token_id();
+    let (mut w, _) = memory_wallet(0);
+    let (mut r, _) = memory_wallet(0);
+    w.import_policy(p.clone(), None).unwrap();
+    r.import_policy(p, None).unwrap();
+    let htlc = Htlc {
+        h_claim: [1; 32],
+        h_refund: [2; 32],
+        claimer: test_key(3),
+        refunder: test_key(4),
+    };
+    let tx = funding(&htlc, 10_000, &recipient_commitment(&t, &w.device_id()), 41);
+    let mut chain = Chain::new();
+    let b = chain.add(vec![tx.clone()]);
+    w.mint_deposit(&t, chain.evidence(&tx, 0, &htlc, b))
+        .unwrap();
+    let req = w.request_withdrawal(&t, Amount(4_000), vec![0x51]).unwrap();
+    w.refund_withdrawal(dsm_token::dbtc::decline(req, &keeper_key(), &[1; 32]).unwrap())
+        .unwrap();
+    // Both parcels pay: the request's change (6,000) and the refund (4,000).
+    let (_, rr) = session_token(&mut w, &mut r, t, &[9_500]);
+    assert_eq!(rr.completed.len(), 1, "{rr:?}");
+    assert_eq!(r.balance(&t), Amount(9_500));
+}
