@@ -345,6 +345,59 @@ fn counterfeit_scene(
         out,
         "     alice checks every hop back to a source, whoever signed the last one"
     )?;
+    // Oscar locks the made-up parcel into a vault for alice: its lock statement is really
+    // signed, but what it consumed traces back to no source.
+    let fake_head =
+        Ledger::head(&oscar).allocation_child(&token, Amount(5_000), Digest([44; 32]))?;
+    let vault = dsm_token::vault::VaultPolicy {
+        creator: oscar.identity().clone(),
+        creator_parent_head: fake_head.digest(),
+        token,
+        amount: Amount(5_000),
+        beneficiary: alice.device_id(),
+        release: dsm_token::vault::Condition::Iterations(1),
+        refund: dsm_token::vault::Condition::Iterations(2),
+        salt: Digest([45; 32]),
+    };
+    let cause = dsm_token::source::SourceProof {
+        source: dsm_token::source::Source::VaultLock(Box::new(vault.clone())),
+        allowlist: None,
+        consumption: None,
+    }
+    .cause();
+    let lock_head = fake_head.burn_child(&token, Amount(5_000), cause)?;
+    let lock =
+        dsm_token::vault::sign_lock(vault, lock_head, Ledger::signing_key(&oscar), &[46; 32])?;
+    let statement = dsm_core::parcel::ParcelStatement::to_sink(
+        oscar.device_id(),
+        &token,
+        &[made_up],
+        Amount(5_000),
+    )?;
+    let doc = dsm_token::vault::VaultDocument {
+        lock,
+        backing: dsm_token::source::ConsumedParcels {
+            consumption: dsm_token::source::Consumption {
+                hop: dsm_core::parcel::Hop::sign(
+                    Ledger::signing_key(&oscar),
+                    statement,
+                    cause,
+                    &[47; 32],
+                )?,
+                signer: oscar.identity().clone(),
+            },
+            manifests: vec![manifest(made_up.id, vec![], vec![])],
+        },
+        objects: vec![root.clone()],
+    };
+    match alice.import_vault(doc) {
+        Ok(_) => return Err("alice imported a vault of counterfeit value".into()),
+        Err(e) if e.to_string().contains("the root's consumed parcel 0") => writeln!(
+            out,
+            "     oscar locks made-up CASH in a vault for alice: `dsm vault import` refuses it — the parcel its lock\n     consumed traces back to no source, so a resolution of it could never be paid on"
+        )?,
+        Err(e) => return Err(format!("the made-up vault was refused for another reason: {e}").into()),
+    }
     if dev_or(alice, &token) != before {
         return Err("alice was credited counterfeit value".into());
     }

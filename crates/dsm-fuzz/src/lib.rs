@@ -224,6 +224,13 @@ pub fn vault(data: &[u8]) {
     canonical::<SignedVaultLock>(data);
     canonical::<VaultResolution>(data);
     canonical::<VaultConflict>(data);
+    canonical::<VaultDocument>(data);
+    canonical::<dsm_token::source::Consumption>(data);
+    canonical::<dsm_token::source::ConsumedParcels>(data);
+    if let Ok(d) = VaultDocument::from_bytes(data) {
+        // A beneficiary's first step on a document: a statement or a typed refusal.
+        let _ = dsm_token::source::lock_statement(&d.lock.policy, &d.backing.consumption);
+    }
     if let Ok(r) = VaultResolution::from_bytes(data) {
         if r.lock.policy.condition(r.branch).work() <= 1_000_000 {
             let _ = dsm_token::source::TokenRules::check_resolution(&r);

@@ -235,6 +235,88 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         "dsm.v1.VaultConflict",
         &conflict.to_bytes(),
     );
+    // Continued roots (§5.6): the lock's consuming statement (one parcel of the issuer,
+    // id fixed here, 40 to the sink), the release resting on it, and the vault document.
+    let locked = dsm_core::parcel::Parcel {
+        id: dsm_core::parcel::ParcelId(dsm_core::hash::Digest([0x41; 32])),
+        token: p.token_id(),
+        amount: Amount(40),
+        holder: issuer.id(),
+    };
+    let lock_cause = SourceProof {
+        source: Source::VaultLock(Box::new(lock.policy.clone())),
+        allowlist: None,
+        consumption: None,
+    }
+    .cause();
+    let consumption = dsm_token::source::Consumption {
+        hop: dsm_core::parcel::Hop::sign(
+            &issuer.key,
+            dsm_core::parcel::ParcelStatement::to_sink(
+                issuer.id(),
+                &p.token_id(),
+                &[locked],
+                Amount(40),
+            )
+            .unwrap(),
+            lock_cause,
+            &[0x42; 32],
+        )
+        .unwrap(),
+        signer: issuer.identity.clone(),
+    };
+    put(
+        "continued.lock-consumption",
+        "dsm.v1.Consumption",
+        &consumption.to_bytes(),
+    );
+    let mut continued = claim.clone();
+    continued.consumption = Some(consumption.clone());
+    put(
+        "continued.release.source-proof",
+        "dsm.v1.SourceProof",
+        &continued.to_bytes(),
+    );
+    let facts = rules.root_facts(&continued, None).unwrap();
+    put(
+        "continued.release.root-id",
+        "-",
+        dsm_core::parcel::root_id(&facts).as_bytes(),
+    );
+    let backing = dsm_token::source::ConsumedParcels {
+        consumption,
+        manifests: vec![dsm_core::parcel::LineageManifest {
+            parcel: locked.id,
+            start: dsm_core::parcel::ManifestStart::Verified(locked.id),
+            hops: vec![],
+            signers: vec![],
+            consumed: vec![],
+        }],
+    };
+    let manifest = dsm_core::parcel::LineageManifest {
+        parcel: dsm_core::parcel::root_id(&facts),
+        start: dsm_core::parcel::ManifestStart::Root(dsm_core::hash::object_address(
+            &continued.to_bytes(),
+        )),
+        hops: vec![],
+        signers: vec![],
+        consumed: backing.manifests.clone(),
+    };
+    put(
+        "continued.release.manifest",
+        "dsm.v1.LineageManifest",
+        &manifest.to_bytes(),
+    );
+    let doc = dsm_token::vault::VaultDocument {
+        lock: lock.clone(),
+        backing,
+        objects: vec![],
+    };
+    put(
+        "continued.vault-document",
+        "dsm.v1.VaultDocument",
+        &doc.to_bytes(),
+    );
     // dBTC on a regtest bridge: a deposit mined in-process, a withdrawal, its decline.
     let keeper = Device::new(60);
     let bridge = dsm_token::dbtc::BitcoinBridge {
@@ -399,6 +481,25 @@ fn file_vectors_decode_strictly_and_verify() {
         p.token_id().as_bytes().to_vec(),
         get("policy.gold.token-id")
     );
+    // A continued root: the vault document's statement is the lock's, the release carries
+    // it, and its root id is recomputed.
+    let doc =
+        dsm_token::vault::VaultDocument::from_bytes(&get("continued.vault-document")).unwrap();
+    let burn =
+        dsm_token::source::lock_statement(&doc.lock.policy, &doc.backing.consumption).unwrap();
+    assert_eq!(burn.parcels(), &[doc.backing.manifests[0].parcel]);
+    let release = SourceProof::from_bytes(&get("continued.release.source-proof")).unwrap();
+    assert_eq!(release.consumption.as_ref(), Some(&doc.backing.consumption));
+    let mut rules = dsm_token::source::TokenRules::new();
+    rules.add_policy(p.clone()).unwrap();
+    let facts = rules.root_facts(&release, None).unwrap();
+    assert_eq!(
+        dsm_core::parcel::root_id(&facts).as_bytes().to_vec(),
+        get("continued.release.root-id")
+    );
+    let m =
+        dsm_core::parcel::LineageManifest::from_bytes(&get("continued.release.manifest")).unwrap();
+    assert_eq!(m.consumed, doc.backing.manifests);
     let e = TokenPolicy::from_bytes(&get("djte.policy")).unwrap();
     let s5 = EmissionState::from_bytes(&get("djte.state.5")).unwrap();
     let step = EmissionStep::from_bytes(&get("djte.step.5")).unwrap();
