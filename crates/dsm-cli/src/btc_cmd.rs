@@ -4,7 +4,10 @@
 use crate::token_cmd::write_file;
 use crate::wallet_cmd::{input, parse_amount, short, Ctx, Res};
 use dsm_core::codec::Canonical;
-use dsm_token::dbtc::{WithdrawalDecline, WithdrawalPayment, WithdrawalRequest};
+use dsm_token::dbtc::{
+    WithdrawalDecline, WithdrawalDocument, WithdrawalPayment, WithdrawalRequest,
+};
+use dsm_wallet::online::Settlement;
 use dsm_wallet::Wallet;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -160,7 +163,12 @@ pub fn withdraw(
     let req = w.request_withdrawal(&t, amount, script)?;
     let id = req.id().to_hex();
     let out = out.unwrap_or_else(|| PathBuf::from(format!("withdrawal-{}.json", short(&id))));
-    let doc = json!({"id": id, "request": hex::encode(req.to_bytes())});
+    let document = w.withdrawal_document(&req)?;
+    let doc = json!({
+        "id": id,
+        "request": hex::encode(req.to_bytes()),
+        "document": hex::encode(document.to_bytes()),
+    });
     write_file(&out, &serde_json::to_vec_pretty(&doc).expect("plain data"))?;
     ctx.print(
         |o| writeln!(o, "withdrawal {} requested: {amount} dBTC in flight; give {} to the keeper (its payment must commit OP_RETURN {id})", short(&id), out.display()),
@@ -171,6 +179,34 @@ pub fn withdraw(
 fn request_of(v: &Value) -> Res<WithdrawalRequest> {
     WithdrawalRequest::from_bytes(&hex_field(v, "request")?)
         .map_err(|e| input(format!("the withdrawal request is refused: {e}")))
+}
+
+/// `dsm btc check REQUEST_FILE` (the keeper, before paying).
+pub fn check(ctx: &Ctx, file: &Path) -> Res {
+    let mut w = ctx.open()?;
+    let v = read_json(file)?;
+    let doc = WithdrawalDocument::from_bytes(&hex_field(&v, "document")?)
+        .map_err(|e| input(format!("the withdrawal document is refused: {e}")))?;
+    let id = doc.request.id().to_hex();
+    let nodes = crate::online_cmd::node_set(&w)?;
+    match dsm_wallet::online::check_withdrawal(&mut w, &nodes, &doc)
+        .map_err(crate::online_cmd::online_error)?
+    {
+        Settlement::Settled { acks } => ctx.print(
+            |o| writeln!(o, "withdrawal {}: safe to pay {} sats — its parcels trace back to their sources and its statement holds their slots at {acks} storage nodes (pay with OP_RETURN {id})", short(&id), doc.request.amount),
+            json!({"id": id, "safe_to_pay": true, "acks": acks}),
+        ),
+        Settlement::Unsettled { acks } => Err(input(format!(
+            "withdrawal {}: do NOT pay yet — its statement holds its parcels' slots at only {acks} of the {} storage nodes needed; run `dsm btc check` again when more nodes answer",
+            short(&id),
+            nodes.params().w()
+        ))),
+        other => Err(input(format!(
+            "withdrawal {}: do NOT pay — a parcel it consumed was spent elsewhere first, or descends from value refused at the storage nodes ({}; evidence stored); decline it (`dsm btc decline`)",
+            short(&id),
+            other.word()
+        ))),
+    }
 }
 
 /// `dsm btc decline REQUEST_FILE` (the keeper).

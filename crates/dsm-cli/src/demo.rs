@@ -963,6 +963,10 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::hash(b"bob's bitcoin key"));
     let req = bob.request_withdrawal(&dbtc_id, Amount(400_000), bob_script.to_bytes())?;
     writeln!(out, "     bob asks to withdraw 400,000 sats to his Bitcoin address: the amount leaves his head (in flight)")?;
+    match online::check_withdrawal(&mut kim, &nodes, &bob.withdrawal_document(&req)?)? {
+        Settlement::Settled { acks } => writeln!(out, "     kim checks bob's request before paying: its parcels trace back to alice's deposit and its statement\n     holds their slots on {acks} storage nodes (`dsm btc check`: safe to pay)")?,
+        other => return Err(format!("the keeper's check of an honest withdrawal: {other:?}").into()),
+    }
     let claim = dsm_btc::build_claim(
         &htlc,
         bitcoin::OutPoint {

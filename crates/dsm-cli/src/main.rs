@@ -680,6 +680,13 @@ enum BtcCmd {
         /// The payment evidence file.
         file: PathBuf,
     },
+    /// As the keeper, before paying on Bitcoin: check a withdrawal request file — its
+    /// parcels trace back to deposits and its statement holds their slots at the storage
+    /// nodes. Exits 0 ("safe to pay") only then; never pay a request this refuses.
+    Check {
+        /// The request file (`dsm btc withdraw` wrote it).
+        file: PathBuf,
+    },
     /// As the keeper: decline a withdrawal request file (never one you paid).
     Decline {
         /// The request file.
@@ -967,6 +974,7 @@ fn main() -> ExitCode {
         Command::Btc(BtcCmd::Mint { file, token }) => btc_cmd::mint(&ctx, &token, &file),
         Command::Btc(BtcCmd::Withdraw { amount, to_script, token, out }) => btc_cmd::withdraw(&ctx, &token, &amount, &to_script, out),
         Command::Btc(BtcCmd::Paid { file }) => btc_cmd::paid(&ctx, &file),
+        Command::Btc(BtcCmd::Check { file }) => btc_cmd::check(&ctx, &file),
         Command::Btc(BtcCmd::Decline { file, out }) => btc_cmd::decline(&ctx, &file, out),
         Command::Btc(BtcCmd::Refund { file, token }) => btc_cmd::refund(&ctx, &token, &file),
         Command::Btc(BtcCmd::Withdrawals) => btc_cmd::withdrawals(&ctx),

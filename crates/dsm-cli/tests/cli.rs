@@ -1755,6 +1755,20 @@ fn dbtc_through_the_cli() {
         .unwrap()
         .try_into()
         .unwrap();
+    // Before paying, kim checks the request: it needs the storage nodes (the request's
+    // statement must hold its parcels' slots), then it is safe to pay.
+    dsm(&kim)
+        .args(["btc", "check"])
+        .arg(&req2)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("dsm nodes add"));
+    let nodes: Vec<(NodeProc, String)> = (0..3)
+        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
+        .collect();
+    use_nodes(&[&alice, &kim], &nodes);
+    let checked = json(dsm(&kim).args(["btc", "check"]).arg(&req2));
+    assert_eq!(checked["safe_to_pay"], true);
     let mut pay = funding(&htlc, 1, &[0; 32], 9);
     pay.output = vec![
         bitcoin::TxOut {

@@ -254,6 +254,11 @@ pub fn dbtc(data: &[u8]) {
     canonical::<WithdrawalRequest>(data);
     canonical::<WithdrawalPayment>(data);
     canonical::<WithdrawalDecline>(data);
+    canonical::<WithdrawalDocument>(data);
+    if let Ok(d) = WithdrawalDocument::from_bytes(data) {
+        // The keeper's first step on a document: a statement or a typed refusal.
+        let _ = dsm_token::source::request_statement(&d.request, &d.backing.consumption);
+    }
     if let Ok(m) = BtcMint::from_bytes(data) {
         let _ = m.outpoint_key();
         let _ = dsm_btc::verify_deposit(

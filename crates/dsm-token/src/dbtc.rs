@@ -412,3 +412,50 @@ pub fn keeper_equivocation(
         && verify_withdrawal_payment(bridge, payment).is_ok()
         && verify_decline(bridge, decline).is_some()
 }
+
+/// The most bytes a [`WithdrawalDocument`] may take.
+pub const MAX_WITHDRAWAL_DOCUMENT_LEN: usize = 16 << 20;
+
+/// What a holder hands the bridge's keeper with a withdrawal request (PROTOCOL.md §19.3):
+/// the request, the statement by which it consumed the holder's parcels with their
+/// manifests, and the lineage objects they list (strictly ascending bytewise). The keeper
+/// pays on Bitcoin only after checking the lineages and that the statement holds its
+/// parcels' slots: otherwise it would pay bitcoin for dBTC nobody deposited, or spent
+/// elsewhere too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithdrawalDocument {
+    /// The request.
+    pub request: WithdrawalRequest,
+    /// The parcels it consumed.
+    pub backing: crate::source::ConsumedParcels,
+    /// The lineage objects the manifests list.
+    pub objects: Vec<Vec<u8>>,
+}
+
+impl Canonical for WithdrawalDocument {
+    const MAX_ENCODED_LEN: usize = MAX_WITHDRAWAL_DOCUMENT_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.request);
+        w.message(2, &self.backing);
+        w.repeated_bytes(3, &self.objects);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let request = r.message(1)?;
+        let backing = r.message(2)?;
+        let objects: Vec<Vec<u8>> = r
+            .repeated_bytes(3, 1 << 20, MAX_WITHDRAWAL_DOCUMENT_LEN)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        if !objects.windows(2).all(|w| w[0] < w[1]) {
+            return Err(DecodeError::Invalid(
+                "a withdrawal document's objects are strictly ascending (bytewise), each once",
+            ));
+        }
+        Ok(WithdrawalDocument {
+            request,
+            backing,
+            objects,
+        })
+    }
+}

@@ -375,6 +375,54 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         &req.to_bytes(),
     );
     put("dbtc.withdrawal.id", "-", req.id().as_bytes());
+    // What the holder hands the keeper (§19.3): the request, its consuming statement (the
+    // holder's deposit parcel, id fixed here, 20,000 to the sink, change back), the manifest.
+    let deposited = dsm_core::parcel::Parcel {
+        id: dsm_core::parcel::ParcelId(dsm_core::hash::Digest([0x51; 32])),
+        token: dbtc.token_id(),
+        amount: Amount(50_000),
+        holder: holder.id(),
+    };
+    let req_cause = SourceProof {
+        source: Source::WithdrawRequest(Box::new(req.clone())),
+        allowlist: None,
+        consumption: None,
+    }
+    .cause();
+    let wdoc = dsm_token::dbtc::WithdrawalDocument {
+        request: req.clone(),
+        backing: dsm_token::source::ConsumedParcels {
+            consumption: dsm_token::source::Consumption {
+                hop: dsm_core::parcel::Hop::sign(
+                    &holder.key,
+                    dsm_core::parcel::ParcelStatement::to_sink(
+                        holder.id(),
+                        &dbtc.token_id(),
+                        &[deposited],
+                        Amount(20_000),
+                    )
+                    .unwrap(),
+                    req_cause,
+                    &[0x52; 32],
+                )
+                .unwrap(),
+                signer: holder.identity.clone(),
+            },
+            manifests: vec![dsm_core::parcel::LineageManifest {
+                parcel: deposited.id,
+                start: dsm_core::parcel::ManifestStart::Verified(deposited.id),
+                hops: vec![],
+                signers: vec![],
+                consumed: vec![],
+            }],
+        },
+        objects: vec![],
+    };
+    put(
+        "dbtc.withdrawal.document",
+        "dsm.v1.WithdrawalDocument",
+        &wdoc.to_bytes(),
+    );
     let dec = dsm_token::dbtc::decline(req, &keeper.key, &[7; 32]).unwrap();
     put(
         "dbtc.withdrawal.decline",
@@ -500,6 +548,9 @@ fn file_vectors_decode_strictly_and_verify() {
     let m =
         dsm_core::parcel::LineageManifest::from_bytes(&get("continued.release.manifest")).unwrap();
     assert_eq!(m.consumed, doc.backing.manifests);
+    let wd =
+        dsm_token::dbtc::WithdrawalDocument::from_bytes(&get("dbtc.withdrawal.document")).unwrap();
+    dsm_token::source::request_statement(&wd.request, &wd.backing.consumption).unwrap();
     let e = TokenPolicy::from_bytes(&get("djte.policy")).unwrap();
     let s5 = EmissionState::from_bytes(&get("djte.state.5")).unwrap();
     let step = EmissionStep::from_bytes(&get("djte.step.5")).unwrap();

@@ -1040,3 +1040,19 @@ pub fn complete_refresh(
     )?;
     Ok((id, Some(s)))
 }
+
+/// As the bridge's keeper, before paying a withdrawal on Bitcoin (PROTOCOL.md §19.3): the
+/// offline check of [`Wallet::check_withdrawal`], then the request's consumed lineages and
+/// its statement settled in their parcels' slots at W of N — written there if free. Pay
+/// only on `Settled`: then no other spend of those parcels can ever settle. A conflict
+/// means the holder spent a parcel elsewhere first (evidence stored).
+pub fn check_withdrawal(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    doc: &dsm_token::dbtc::WithdrawalDocument,
+) -> Result<Settlement, OnlineError> {
+    wallet.check_withdrawal(doc)?;
+    let items = wallet.consumption_items(&doc.backing)?;
+    let mut faults = Vec::new();
+    settle_items(wallet, nodes, &items, &mut faults)
+}

@@ -532,6 +532,35 @@ impl Wallet {
         Ok(out)
     }
 
+    /// Writes into `b` another device's consuming statement `rec` (checked by the caller)
+    /// under the cause it names, with the objects its manifests list (from `extra` or
+    /// already held): a vault's lock on import, a withdrawal request at the keeper.
+    pub(crate) fn keep_consumed(
+        &self,
+        b: &mut Batch,
+        rec: &ConsumedParcels,
+        cause: &Digest,
+        extra: &HashMap<Digest, Vec<u8>>,
+    ) -> Result<(), WalletError> {
+        let mut listed = HashSet::new();
+        for a in rec.manifests.iter().flat_map(|m| m.addresses()) {
+            if listed.insert(a) {
+                let o = match extra.get(&a) {
+                    Some(o) => o.clone(),
+                    None => self
+                        .store
+                        .get(Table::Objects, a.as_bytes())?
+                        .ok_or_else(|| {
+                            WalletError::Parcels(format!("lineage object {a} is missing"))
+                        })?,
+                };
+                b.put(Table::Objects, a.as_bytes().to_vec(), o);
+            }
+        }
+        b.put(Table::Meta, consumed_key(cause), rec.to_bytes());
+        Ok(())
+    }
+
     /// The lineage objects `manifests` list, from this wallet's store (strictly ascending
     /// bytewise, as documents carry them).
     pub(crate) fn stored_objects(

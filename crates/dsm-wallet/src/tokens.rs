@@ -857,6 +857,70 @@ impl Wallet {
         dsm_token::dbtc::decline(request, &self.key, &rnd).map_err(|e| usage(e.to_string()))
     }
 
+    /// The document to hand the bridge's keeper with `request` (made by this wallet): the
+    /// request, the statement that consumed this wallet's parcels for it, and their
+    /// lineages (PROTOCOL.md §19.3).
+    pub fn withdrawal_document(
+        &self,
+        request: &dsm_token::dbtc::WithdrawalRequest,
+    ) -> Result<dsm_token::dbtc::WithdrawalDocument, WalletError> {
+        let cause = SourceProof {
+            source: Source::WithdrawRequest(Box::new(request.clone())),
+            allowlist: None,
+            consumption: None,
+        }
+        .cause();
+        let backing = self
+            .consumed_parcels(&cause)?
+            .ok_or_else(|| usage("this wallet did not make that withdrawal request"))?;
+        let objects = self.stored_objects(&backing.manifests)?;
+        Ok(dsm_token::dbtc::WithdrawalDocument {
+            request: request.clone(),
+            backing,
+            objects,
+        })
+    }
+
+    /// As the bridge's keeper, before paying on Bitcoin: checks a withdrawal document as
+    /// every verifier of dBTC would — the request's statement is its holder's for this
+    /// request, and the parcels it consumed trace back to deposits (or other sources),
+    /// none known spent elsewhere (a parcel fork found is recorded). Keeps it, so `sync`
+    /// claims its parcels' slots too. Whether the statement holds those slots is the online
+    /// half (`online::check_withdrawal`): pay only when it does. Returns the request id.
+    pub fn check_withdrawal(
+        &mut self,
+        doc: &dsm_token::dbtc::WithdrawalDocument,
+    ) -> Result<Digest, WalletError> {
+        let req = &doc.request;
+        let id = req.id();
+        let p = self
+            .rules
+            .policy(&req.token)
+            .ok_or_else(|| usage("this wallet holds no policy for that token"))?;
+        if p.bitcoin.is_none() {
+            return Err(usage("that token has no Bitcoin bridge"));
+        }
+        let burn = dsm_token::source::request_statement(req, &doc.backing.consumption)
+            .map_err(|e| usage(format!("withdrawal {} is refused: {e}", &id.to_hex()[..16])))?;
+        let objects: std::collections::HashMap<Digest, Vec<u8>> = doc
+            .objects
+            .iter()
+            .map(|o| (dsm_core::hash::object_address(o), o.clone()))
+            .collect();
+        self.check_continued(&burn, &doc.backing, &req.token, req.amount, &objects)
+            .map_err(|e| usage(format!("withdrawal {} is refused: {e}", &id.to_hex()[..16])))?;
+        let cause = SourceProof {
+            source: Source::WithdrawRequest(Box::new(req.clone())),
+            allowlist: None,
+            consumption: None,
+        }
+        .cause();
+        let mut b = Batch::new();
+        self.keep_consumed(&mut b, &doc.backing, &cause, &objects)?;
+        self.store.commit(&b)?;
+        Ok(id)
+    }
+
     /// Takes a declined withdrawal back (refused once a payment is known).
     pub fn refund_withdrawal(
         &mut self,

@@ -175,22 +175,7 @@ impl Wallet {
         .map_err(|e| usage(format!("vault {} is refused: {e}", &id.to_hex()[..16])))?;
         let mut b = Batch::new();
         b.put(Table::Vaults, id.as_bytes().to_vec(), lock.to_bytes());
-        let mut listed = std::collections::HashSet::new();
-        for a in doc.backing.manifests.iter().flat_map(|m| m.addresses()) {
-            if listed.insert(a) {
-                let o = objects
-                    .get(&a)
-                    .cloned()
-                    .or(self.store.get(Table::Objects, a.as_bytes())?)
-                    .ok_or_else(|| usage(format!("lineage object {a} is missing")))?;
-                b.put(Table::Objects, a.as_bytes().to_vec(), o);
-            }
-        }
-        b.put(
-            Table::Meta,
-            super::parcels::consumed_key(&lock_cause(&lock.policy)),
-            doc.backing.to_bytes(),
-        );
+        self.keep_consumed(&mut b, &doc.backing, &lock_cause(&lock.policy), &objects)?;
         self.store.commit(&b)?;
         Ok(id)
     }

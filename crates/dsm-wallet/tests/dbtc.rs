@@ -300,3 +300,164 @@ fn refunded_value_pays_on_to_a_cold_receiver_through_its_requests_statement() {
     assert_eq!(rr.completed.len(), 1, "{rr:?}");
     assert_eq!(r.balance(&t), Amount(9_500));
 }
+
+/// A wallet holding one deposit of `sats` of dBTC, with the keeper's wallet (which
+/// holds the policy) beside it.
+fn holder_and_keeper(
+    sats: u64,
+    salt: u32,
+) -> (
+    dsm_wallet::Wallet,
+    dsm_wallet::Wallet,
+    dsm_core::chain::TokenId,
+) {
+    let p = regtest_dbtc(1);
+    let t = p.token_id();
+    let (mut w, _) = memory_wallet(0);
+    let (mut keeper, _) = memory_wallet(0);
+    w.import_policy(p.clone(), None).unwrap();
+    keeper.import_policy(p, None).unwrap();
+    let htlc = Htlc {
+        h_claim: [1; 32],
+        h_refund: [2; 32],
+        claimer: test_key(3),
+        refunder: test_key(4),
+    };
+    let tx = funding(&htlc, sats, &recipient_commitment(&t, &w.device_id()), salt);
+    let mut chain = Chain::new();
+    let b = chain.add(vec![tx.clone()]);
+    w.mint_deposit(&t, chain.evidence(&tx, 0, &htlc, b))
+        .unwrap();
+    (w, keeper, t)
+}
+
+/// The keeper checks a request before it pays on Bitcoin (PROTOCOL.md §19.3): a request
+/// whose statement consumed dBTC nobody deposited is refused offline.
+#[test]
+fn the_keeper_refuses_a_withdrawal_of_made_up_dbtc() {
+    use dsm_core::codec::Canonical;
+    use dsm_core::hash::object_address;
+    use dsm_core::parcel::{
+        root_id, Hop, LineageManifest, ManifestStart, Parcel, ParcelStatement, RootFacts,
+    };
+    use dsm_protocol::session::Ledger;
+    use dsm_token::source::{ConsumedParcels, Consumption, Source, SourceProof};
+    let (m, mut keeper, t) = holder_and_keeper(1_000, 51);
+    // Mallory's modified wallet: a dev grant of dBTC (no deposit behind it), consumed by a
+    // withdrawal request's statement she really signs.
+    let g = dsm_core::chain::DevGrant {
+        device: m.device_id(),
+        token: t,
+        amount: Amount(50_000),
+        height: 1,
+    };
+    let fake = Parcel {
+        id: root_id(&RootFacts {
+            once_key: g.once_key(),
+            token: t,
+            amount: Amount(50_000),
+            holder: m.device_id(),
+            burned: None,
+        }),
+        token: t,
+        amount: Amount(50_000),
+        holder: m.device_id(),
+    };
+    let request = dsm_token::dbtc::WithdrawalRequest {
+        token: t,
+        holder: m.device_id(),
+        holder_parent_head: Ledger::head(&m).digest(),
+        amount: Amount(50_000),
+        to_script: vec![0x51],
+    };
+    let cause = SourceProof {
+        source: Source::WithdrawRequest(Box::new(request.clone())),
+        allowlist: None,
+        consumption: None,
+    }
+    .cause();
+    let st = ParcelStatement::to_sink(m.device_id(), &t, &[fake], Amount(50_000)).unwrap();
+    let hop = Hop::sign(Ledger::signing_key(&m), st, cause, &[6; 32]).unwrap();
+    let grant = g.to_bytes();
+    let doc = dsm_token::dbtc::WithdrawalDocument {
+        request: request.clone(),
+        backing: ConsumedParcels {
+            consumption: Consumption {
+                hop,
+                signer: m.identity().clone(),
+            },
+            manifests: vec![LineageManifest {
+                parcel: fake.id,
+                start: ManifestStart::Root(object_address(&grant)),
+                hops: vec![],
+                signers: vec![],
+                consumed: vec![],
+            }],
+        },
+        objects: vec![grant],
+    };
+    assert_eq!(
+        dsm_token::dbtc::WithdrawalDocument::from_bytes(&doc.to_bytes()).unwrap(),
+        doc
+    );
+    let e = keeper.check_withdrawal(&doc).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!(
+            "withdrawal {} is refused",
+            &request.id().to_hex()[..16]
+        )) && e.contains("the root's consumed parcel 0"),
+        "{e}"
+    );
+    // A statement for another request (the same hop under another request) is refused too.
+    let mut other = doc.clone();
+    other.request.amount = Amount(49_999);
+    let e = keeper.check_withdrawal(&other).unwrap_err().to_string();
+    assert!(
+        e.contains("its statement is not the one that made this lock or request"),
+        "{e}"
+    );
+}
+
+/// Online, the keeper pays only when the request's statement holds its parcels' slots: a
+/// holder that paid the same parcel to someone else first gets a conflict, never "safe to
+/// pay"; an honest request settles.
+#[test]
+fn the_keeper_pays_only_a_request_whose_statement_holds_its_slots() {
+    use dsm_wallet::online::{check_withdrawal, sync, Settlement};
+    let c = common::cluster::Cluster::new();
+    let nodes = c.nodes();
+    // Honest: the request settles at the nodes.
+    let (mut w, mut keeper, t) = holder_and_keeper(10_000, 52);
+    let req = w.request_withdrawal(&t, Amount(4_000), vec![0x51]).unwrap();
+    let doc = w.withdrawal_document(&req).unwrap();
+    assert!(matches!(
+        check_withdrawal(&mut keeper, &nodes, &doc).unwrap(),
+        Settlement::Settled { .. }
+    ));
+    // A modified holder: it requests 4,000 and, from a copy taken before, pays the same
+    // parcel to r, whose line settles first.
+    let (mut m, mut keeper, t) = holder_and_keeper(10_000, 53);
+    let (mut r, _) = memory_wallet(0);
+    r.import_policy(regtest_dbtc(1), None).unwrap();
+    let before = m.fork().unwrap();
+    let req = m.request_withdrawal(&t, Amount(4_000), vec![0x51]).unwrap();
+    let doc = m.withdrawal_document(&req).unwrap();
+    let (offer, spent) = respend(&m, &before, &r, t, 5_000);
+    assert!(matches!(
+        deliver(&mut m, &mut r, offer),
+        dsm_protocol::message::SessionMessage::Acceptance(_)
+    ));
+    let rr = sync(&mut r, &nodes).unwrap();
+    assert!(
+        rr.settled
+            .iter()
+            .all(|l| matches!(l.settlement, Settlement::Settled { .. })),
+        "{rr:?}"
+    );
+    let s = check_withdrawal(&mut keeper, &nodes, &doc).unwrap();
+    assert!(
+        matches!(&s, Settlement::Conflict(e) if e.device() == m.device_id()),
+        "{s:?}"
+    );
+    assert_eq!(keeper.parcel_conflicts(), vec![(spent, m.device_id())]);
+}
