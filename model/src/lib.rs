@@ -67,15 +67,20 @@ pub enum Forgery {
     /// The same, with M's initial claim in another valid encoding (an ignored allowlist
     /// proof): the same parcel.
     DuplicateRoot,
+    /// A payment M refused (its signed refusal gave the output back to the sender, who
+    /// released the amount) spent anyway: the output, with its real lineage, from a head
+    /// M wrote itself.
+    RefuseThenSpend,
 }
 
 impl Forgery {
     /// Every kind.
-    pub const ALL: [Forgery; 4] = [
+    pub const ALL: [Forgery; 5] = [
         Forgery::FabricatedParent,
         Forgery::Laundered,
         Forgery::Respend,
         Forgery::DuplicateRoot,
+        Forgery::RefuseThenSpend,
     ];
 
     /// Whether the value offered never came from a source (so no honest device may ever
@@ -201,6 +206,54 @@ pub struct DsmModel {
     policy: dsm_token::TokenPolicy,
     /// The key M colludes with (never a device of the model: it only signs hops).
     colluder: Arc<Wallet>,
+    /// The output of a payment of one unit from A that M refused before the run (A
+    /// released it), with its lineage: what `RefuseThenSpend` spends anyway.
+    refused: Option<RefusedOutput>,
+}
+
+/// A refused payment's output to M, with the lineage that proves it (A's input's lineage,
+/// then A's proposal).
+#[derive(Clone, Debug)]
+struct RefusedOutput {
+    parcel: dsm_core::parcel::Parcel,
+    manifest: dsm_core::parcel::LineageManifest,
+    objects: Vec<Vec<u8>>,
+}
+
+/// Runs one in-memory session in which `payer` offers `payee` `amount` of `token`, to the
+/// end; returns the payer's signed proposal if the payee refused it.
+fn refused_payment(
+    payer: &mut Wallet,
+    payee: &mut Wallet,
+    token: TokenId,
+    amount: u128,
+) -> Option<dsm_core::receipt::SignedProposal> {
+    let mut dialer = Session::dialer(payee.device_id(), vec![(token, Amount(amount))]);
+    let mut listener = Session::listener();
+    let mut to_payee = dialer.start(payer).ok()?;
+    let mut proposal = None;
+    for _ in 0..32 {
+        let mut to_payer = Vec::new();
+        for m in to_payee.drain(..) {
+            if let SessionMessage::Proposal(o) = &m {
+                proposal = Some(o.signed.clone());
+            }
+            to_payer.extend(listener.handle(m, payee).ok()?);
+        }
+        let refused = to_payer
+            .iter()
+            .any(|m| matches!(m, SessionMessage::SignedRefusal(_)));
+        for m in to_payer {
+            to_payee.extend(dialer.handle(m, payer).ok()?);
+        }
+        if refused {
+            return proposal;
+        }
+        if to_payee.is_empty() {
+            return None;
+        }
+    }
+    None
 }
 
 /// One message on the wire, as bytes.
@@ -573,6 +626,51 @@ impl DsmModel {
             w.import_policy(policy.clone(), None)
                 .expect("fund a model wallet");
         }
+        // Before the run, M refuses a payment of one unit from A (a signed refusal, and A
+        // releases the amount), keeping the output's lineage to spend it anyway later.
+        let refused = if bounds.malicious && bounds.forgeries > 0 && bounds.funds[0] > 0 {
+            let (a, rest) = wallets.split_at_mut(1);
+            let (a, m) = (&mut a[0], &mut rest[MALICIOUS as usize - 1]);
+            let before = a.fork().expect("memory store");
+            m.set_max_incoming(Some(Amount::ZERO));
+            let p = refused_payment(a, m, token, 1).expect("M refuses A's payment");
+            m.set_max_incoming(None);
+            let hop = p.hop();
+            let i = hop
+                .statement
+                .outputs
+                .iter()
+                .position(|o| o.to == m.device_id())
+                .expect("an output to M");
+            let offer = before.offer_for(&p).expect("A's lineage");
+            let (hop_bytes, a_bytes) = (hop.to_bytes(), a.identity().to_bytes());
+            let mut manifest = offer.manifests[0].clone();
+            manifest.parcel = hop.output_ids()[i];
+            manifest
+                .hops
+                .push(dsm_core::hash::object_address(&hop_bytes));
+            manifest
+                .signers
+                .push(dsm_core::hash::object_address(&a_bytes));
+            manifest.signers.sort();
+            manifest.signers.dedup();
+            let mut objects = offer.objects.clone();
+            objects.extend([hop_bytes, a_bytes]);
+            objects.sort();
+            objects.dedup();
+            Some(RefusedOutput {
+                parcel: dsm_core::parcel::Parcel {
+                    id: manifest.parcel,
+                    token,
+                    amount: hop.statement.outputs[i].amount,
+                    holder: m.device_id(),
+                },
+                manifest,
+                objects,
+            })
+        } else {
+            None
+        };
         for w in wallets {
             ids.push(w.device_id());
             start.push(DeviceState::new(w, &token));
@@ -585,6 +683,7 @@ impl DsmModel {
             supply,
             policy,
             colluder: Arc::new(colluder),
+            refused,
         }
     }
 
@@ -729,6 +828,14 @@ impl DsmModel {
                     offer.objects.sort();
                 }
                 offer
+            }
+            Forgery::RefuseThenSpend => {
+                let r = self.refused.as_ref()?;
+                Offer {
+                    signed: fabricated(m, to_id, r.parcel)?,
+                    manifests: vec![r.manifest.clone()],
+                    objects: r.objects.clone(),
+                }
             }
         })
     }
@@ -1407,6 +1514,10 @@ impl Model for DsmModel {
                 Property::sometimes(
                     "a root re-spent in another encoding is refused as a parcel fork",
                     |m: &DsmModel, s: &State| m.forgery_refused(s, Forgery::DuplicateRoot),
+                ),
+                Property::sometimes(
+                    "a refused output spent anyway is refused as a parcel fork",
+                    |m: &DsmModel, s: &State| m.forgery_refused(s, Forgery::RefuseThenSpend),
                 ),
             ]);
         }
