@@ -792,7 +792,12 @@ fn verify_line(
     depth: usize,
 ) -> Result<VerifiedLineage, LineageError> {
     let hops = &lineage.hops;
-    for (hop, h) in hops.iter().enumerate() {
+    // The newest ancestor the cache holds (found by hashing alone). Hops before it need no
+    // conflict look-up: learning a conflict forgets every cached descendant of the parcel
+    // in conflict, so a cached ancestor has none above it (bar the spend seen settled,
+    // which the look-up passes anyway).
+    let prefix = cached_prefix(lineage, target, cache);
+    for (hop, h) in hops.iter().enumerate().skip(prefix.map_or(0, |(n, _)| n)) {
         let s = &h.statement;
         let commit = h.commit();
         if let Some(parcel) = s
@@ -806,10 +811,10 @@ fn verify_line(
             });
         }
     }
-    // Check only from the newest ancestor the cache holds (finding it costs hashes only):
-    // the cache holds verified parcels and nothing else, and never a descendant of a known
-    // conflict, so the answer is a cold check's.
-    if let Some((n, p)) = cached_prefix(lineage, target, cache) {
+    // Check only from the newest ancestor the cache holds: the cache holds verified parcels
+    // and nothing else, and never a descendant of a known conflict, so the answer is a
+    // cold check's.
+    if let Some((n, p)) = prefix {
         return walk(p, None, &hops[n..], n, &lineage.signers, target);
     }
     let mut consumed = Vec::new();
@@ -1413,6 +1418,46 @@ pub enum ManifestError {
 pub trait ObjectSource {
     /// The bytes stored under `address`, if any (and only if they hash to it).
     fn object(&self, address: &Digest) -> Option<&[u8]>;
+}
+
+/// Lineage objects keyed by address, each hashed when it was inserted — or read back from
+/// the verifier's own store under the address it was hashed to when written — so a lookup
+/// never hashes again. (A plain `HashMap` re-hashes on every lookup, since its keys may
+/// have come from anywhere.) Damaged stored bytes cannot make a lineage pass: every hop's
+/// signature, every identity's key and every root's facts are checked from the bytes.
+#[derive(Clone, Debug, Default)]
+pub struct AddressedObjects(HashMap<Digest, Vec<u8>>);
+
+impl AddressedObjects {
+    /// No objects.
+    pub fn new() -> AddressedObjects {
+        AddressedObjects::default()
+    }
+
+    /// Adds bytes received from anyone, under the address they hash to (returned).
+    pub fn insert(&mut self, bytes: Vec<u8>) -> Digest {
+        let a = crate::hash::object_address(&bytes);
+        self.0.insert(a, bytes);
+        a
+    }
+
+    /// Adds bytes this verifier stored itself under `address` after hashing them.
+    pub fn insert_stored(&mut self, address: Digest, bytes: Vec<u8>) {
+        self.0.insert(address, bytes);
+    }
+}
+
+impl std::ops::Deref for AddressedObjects {
+    type Target = HashMap<Digest, Vec<u8>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl ObjectSource for AddressedObjects {
+    fn object(&self, address: &Digest) -> Option<&[u8]> {
+        self.0.get(address).map(Vec::as_slice)
+    }
 }
 
 impl ObjectSource for HashMap<Digest, Vec<u8>> {

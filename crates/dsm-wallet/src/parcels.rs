@@ -14,9 +14,9 @@ use dsm_core::hash::{object_address, Digest};
 use dsm_core::identity::DeviceId;
 use dsm_core::identity::DeviceIdentity;
 use dsm_core::parcel::{
-    cached_prefix, root_id, verify_lineage, Hop, KnownParcel, Lineage, LineageError,
-    LineageManifest, ManifestError, ManifestStart, Parcel, ParcelCache, ParcelFork, ParcelId,
-    ParcelKnowledge, ParcelStatement, RootFacts, VerifiedLineage,
+    cached_prefix, output_id, root_id, verify_lineage, AddressedObjects, Hop, KnownParcel, Lineage,
+    LineageError, LineageManifest, ManifestError, ManifestStart, Parcel, ParcelCache, ParcelFork,
+    ParcelId, ParcelKnowledge, ParcelStatement, RootFacts, VerifiedLineage,
 };
 use dsm_core::receipt::{Offer, SignedProposal, MAX_OFFER_LEN};
 use dsm_core::tripwire::{Equivocation, EquivocationProof};
@@ -915,24 +915,73 @@ impl Wallet {
     }
 
     /// The objects an offer's manifests need, from the offer and from this wallet.
-    fn offer_objects(&self, offer: &Offer) -> Result<HashMap<Digest, Vec<u8>>, WalletError> {
+    fn offer_objects(&self, offer: &Offer) -> Result<AddressedObjects, WalletError> {
+        // Shipped bytes are hashed once here; stored ones were hashed when written.
         let shipped: HashMap<Digest, &Vec<u8>> = offer
             .objects
             .iter()
             .map(|o| (object_address(o), o))
             .collect();
-        let mut objects = HashMap::new();
+        let mut objects = AddressedObjects::new();
         for a in offer.manifests.iter().flat_map(|m| m.addresses()) {
             if objects.contains_key(&a) {
                 continue;
             }
             if let Some(o) = shipped.get(&a) {
-                objects.insert(a, (*o).clone());
+                objects.insert_stored(a, (*o).clone());
             } else if let Some(o) = self.store.get(Table::Objects, a.as_bytes())? {
-                objects.insert(a, o);
+                objects.insert_stored(a, o);
             }
         }
         Ok(objects)
+    }
+
+    /// The lineage of `m` from the newest ancestor this wallet's cache holds, decoding
+    /// only the hops after it (scanned from the end: each hop's output that leads on is
+    /// looked up in the cache), with every signer; `None` when no ancestor is cached (or an
+    /// object does not decode: the full rebuild reports it).
+    fn warm_lineage(
+        &self,
+        m: &LineageManifest,
+        shipped: &HashMap<Digest, &Vec<u8>>,
+    ) -> Result<Option<Lineage>, WalletError> {
+        let get = |a: &Digest| -> Result<Option<Vec<u8>>, WalletError> {
+            Ok(match shipped.get(a) {
+                Some(o) => Some((*o).clone()),
+                None => self.store.get(Table::Objects, a.as_bytes())?,
+            })
+        };
+        let mut suffix: Vec<Hop> = Vec::new();
+        for a in m.hops.iter().rev() {
+            let Some(h) = get(a)?.and_then(|o| Hop::from_bytes(&o).ok()) else {
+                return Ok(None);
+            };
+            let commit = h.commit();
+            let on = (0..h.statement.outputs.len())
+                .map(|i| output_id(&commit, i))
+                .find(|id| match suffix.last() {
+                    Some(next) => next.statement.inputs.binary_search(id).is_ok(),
+                    None => *id == m.parcel,
+                });
+            if let Some(id) = on.filter(|id| self.book.cache.verified(id).is_some()) {
+                suffix.reverse();
+                let mut signers = Vec::with_capacity(m.signers.len());
+                for a in &m.signers {
+                    match get(a)?.and_then(|o| DeviceIdentity::from_bytes(&o).ok()) {
+                        Some(i) => signers.push(i),
+                        None => return Ok(None),
+                    }
+                }
+                return Ok(Some(Lineage {
+                    start: dsm_core::parcel::LineageStart::Verified(id),
+                    hops: suffix,
+                    signers,
+                    consumed: Vec::new(),
+                }));
+            }
+            suffix.push(h);
+        }
+        Ok(None)
     }
 
     /// Checks the lineage of every input of an offer (PROTOCOL.md §5.6), from the newest
@@ -957,17 +1006,43 @@ impl Wallet {
         offer: &Offer,
         with_conflicts: bool,
     ) -> Result<Result<Vec<VerifiedLineage>, LineageProblem>, WalletError> {
-        let objects = self.offer_objects(offer)?;
-        let missing: Vec<Digest> = offer
-            .listed()
-            .into_iter()
-            .filter(|a| !objects.contains_key(a))
+        let shipped: HashMap<Digest, &Vec<u8>> = offer
+            .objects
+            .iter()
+            .map(|o| (object_address(o), o))
             .collect();
+        let mut missing = Vec::new();
+        for a in offer.listed() {
+            if !shipped.contains_key(&a) && !self.store.contains(Table::Objects, a.as_bytes())? {
+                missing.push(a);
+            }
+        }
         if !missing.is_empty() {
             return Ok(Err(LineageProblem::Missing(missing)));
         }
+        // What the checks read: for an input whose line this wallet cached, only the hops
+        // after the newest cached ancestor (found from the end, one hop at a time); for the
+        // others, every object.
+        let mut objects = AddressedObjects::new();
         let mut lineages = Vec::with_capacity(offer.manifests.len());
         for m in &offer.manifests {
+            if let Some(l) = self.warm_lineage(m, &shipped)? {
+                lineages.push(l);
+                continue;
+            }
+            for a in m.addresses() {
+                if objects.contains_key(&a) {
+                    continue;
+                }
+                match shipped.get(&a) {
+                    Some(o) => objects.insert_stored(a, (*o).clone()),
+                    None => {
+                        if let Some(o) = self.store.get(Table::Objects, a.as_bytes())? {
+                            objects.insert_stored(a, o);
+                        }
+                    }
+                }
+            }
             match Lineage::from_objects(m, &objects) {
                 Ok(l) => lineages.push(l),
                 Err(e) => return Ok(Err(LineageProblem::Unreadable(m.parcel, e))),
@@ -1028,7 +1103,26 @@ impl Wallet {
     ) -> Result<BookChange, WalletError> {
         let mut c = BookChange::default();
         let me = self.device_id();
-        let objects = self.offer_objects(offer)?;
+        // Shipped objects, and of the stored ones only roots and signers: hops are read
+        // one by one when needed (a long lineage's old hops are not read at all).
+        let mut objects = AddressedObjects::new();
+        let mut shipped = HashSet::new();
+        for o in &offer.objects {
+            shipped.insert(objects.insert(o.clone()));
+        }
+        for m in offer.manifests.iter().flat_map(|m| m.flatten()) {
+            let root = match m.start {
+                ManifestStart::Root(a) => Some(a),
+                ManifestStart::Verified(_) => None,
+            };
+            for a in root.iter().chain(&m.signers) {
+                if !objects.contains_key(a) {
+                    if let Some(o) = self.store.get(Table::Objects, a.as_bytes())? {
+                        objects.insert_stored(*a, o);
+                    }
+                }
+            }
+        }
         let p = &offer.signed.proposal;
         let hop = offer.signed.hop();
         let ids = hop.output_ids();
@@ -1043,15 +1137,56 @@ impl Wallet {
             let addr = put_object(b, hop.to_bytes());
             self.index_spends(b, &hop, &addr)?;
         }
-        for step in settle_walk(&offer.manifests, &objects) {
+        // Hops up to each input's newest cached ancestor were indexed when that ancestor was
+        // credited; only the others are indexed now.
+        let mut fresh = HashSet::new();
+        let mut known = HashSet::new();
+        for (m, l) in offer.manifests.iter().zip(lineages) {
+            // The line checked is the cached ancestor (or root) and one parcel per hop
+            // checked: the hops before were checked when that ancestor was.
+            let checked = l.line().len().saturating_sub(1);
+            let (before, after) = m.hops.split_at(m.hops.len().saturating_sub(checked));
+            known.extend(before.iter().copied());
+            fresh.extend(after.iter().copied());
+        }
+        let mut signers: HashMap<DeviceId, Digest> = HashMap::new();
+        for a in offer
+            .manifests
+            .iter()
+            .flat_map(|m| m.flatten())
+            .flat_map(|m| &m.signers)
+        {
+            if let Some(i) = objects
+                .get(a)
+                .and_then(|o| DeviceIdentity::from_bytes(o).ok())
+            {
+                signers.insert(i.device_id(), *a);
+            }
+        }
+        for step in self.walk_addresses(&offer.manifests, &objects)? {
             match step {
-                WalkStep::Root(addr, _) => {
+                AddressStep::Root(addr) => {
                     settling.extend_from_slice(addr.as_bytes());
                     settling.extend_from_slice(&[0; 32]);
                 }
-                WalkStep::Hop(addr, hop, signer_addr, _) => {
-                    self.index_spends(b, &hop, &addr)?;
-                    if !self.book.settled_hops.contains(&hop.commit()) {
+                AddressStep::Hop {
+                    addr,
+                    commit,
+                    holder,
+                } => {
+                    let Some(signer_addr) = signers.get(&holder) else {
+                        continue;
+                    };
+                    if fresh.contains(&addr) || !known.contains(&addr) {
+                        let bytes = match objects.get(&addr) {
+                            Some(o) => Some(o.clone()),
+                            None => self.store.get(Table::Objects, addr.as_bytes())?,
+                        };
+                        if let Some(hop) = bytes.and_then(|o| Hop::from_bytes(&o).ok()) {
+                            self.index_spends(b, &hop, &addr)?;
+                        }
+                    }
+                    if !self.book.settled_hops.contains(&commit) {
                         settling.extend_from_slice(addr.as_bytes());
                         settling.extend_from_slice(signer_addr.as_bytes());
                     }
@@ -1068,11 +1203,12 @@ impl Wallet {
             if mine.peek().is_none() {
                 continue;
             }
+            // Only what was shipped is new here: the rest is in this store (checked before
+            // the offer was accepted).
             for a in m.addresses() {
-                let o = objects.get(&a).ok_or_else(|| {
-                    WalletError::Parcels(format!("lineage object {a} is missing"))
-                })?;
-                b.put(Table::Objects, a.as_bytes().to_vec(), o.clone());
+                if let (true, Some(o)) = (shipped.contains(&a), objects.get(&a)) {
+                    b.put(Table::Objects, a.as_bytes().to_vec(), o.clone());
+                }
             }
             for (i, o) in mine {
                 let id = ids[i];
@@ -1311,10 +1447,10 @@ impl Wallet {
 /// One step of settling a set of lineages (PROTOCOL.md §5.6, "Settlement").
 #[derive(Clone, Debug)]
 pub(crate) enum WalkStep {
-    /// A root with what settling it walks (non-empty): its source's address and items.
-    Root(Digest, Vec<SettleItem>),
-    /// A hop and its signer: (hop address, hop, identity address, identity).
-    Hop(Digest, Hop, Digest, DeviceIdentity),
+    /// A root with what settling it walks (non-empty).
+    Root(Vec<SettleItem>),
+    /// A hop and its signer.
+    Hop(Hop, DeviceIdentity),
 }
 
 /// What settling these lineages walks, in order, once each: every manifest after the
@@ -1326,7 +1462,7 @@ pub(crate) fn settle_walk(
     manifests: &[LineageManifest],
     objects: &HashMap<Digest, Vec<u8>>,
 ) -> Vec<WalkStep> {
-    let mut ids: HashMap<DeviceId, (Digest, DeviceIdentity)> = HashMap::new();
+    let mut ids: HashMap<DeviceId, DeviceIdentity> = HashMap::new();
     for a in manifests
         .iter()
         .flat_map(|m| m.flatten())
@@ -1336,7 +1472,7 @@ pub(crate) fn settle_walk(
             .get(a)
             .and_then(|o| DeviceIdentity::from_bytes(o).ok())
         {
-            ids.insert(i.device_id(), (*a, i));
+            ids.insert(i.device_id(), i);
         }
     }
     let mut seen = HashSet::new();
@@ -1344,7 +1480,7 @@ pub(crate) fn settle_walk(
     fn visit(
         m: &LineageManifest,
         objects: &HashMap<Digest, Vec<u8>>,
-        ids: &HashMap<DeviceId, (Digest, DeviceIdentity)>,
+        ids: &HashMap<DeviceId, DeviceIdentity>,
         seen: &mut HashSet<Digest>,
         out: &mut Vec<WalkStep>,
     ) {
@@ -1358,7 +1494,7 @@ pub(crate) fn settle_walk(
                     .map(|o| root_settle_items(o))
                     .unwrap_or_default();
                 if !items.is_empty() {
-                    out.push(WalkStep::Root(a, items));
+                    out.push(WalkStep::Root(items));
                 }
             }
         }
@@ -1369,8 +1505,8 @@ pub(crate) fn settle_walk(
             let Some(h) = objects.get(a).and_then(|o| Hop::from_bytes(o).ok()) else {
                 continue;
             };
-            if let Some((ia, i)) = ids.get(&h.statement.holder) {
-                out.push(WalkStep::Hop(*a, h, *ia, i.clone()));
+            if let Some(i) = ids.get(&h.statement.holder) {
+                out.push(WalkStep::Hop(h, i.clone()));
             }
         }
     }
@@ -1380,12 +1516,92 @@ pub(crate) fn settle_walk(
     out
 }
 
+/// A step of [`Wallet::walk_addresses`]: a root to settle, or a hop by address with what
+/// its bytes say.
+pub(crate) enum AddressStep {
+    /// A root whose settlement walks something (its source's address).
+    Root(Digest),
+    /// A hop: its address, commit and holder.
+    Hop {
+        /// Object address.
+        addr: Digest,
+        /// The statement's commit.
+        commit: Digest,
+        /// Its holder (the signer).
+        holder: DeviceId,
+    },
+}
+
+impl Wallet {
+    /// [`settle_walk`]'s order and steps, by address, decoding each hop object only the
+    /// first time this wallet meets it (a long lineage re-walked at every payment costs
+    /// look-ups, not decodes).
+    pub(crate) fn walk_addresses(
+        &self,
+        manifests: &[LineageManifest],
+        objects: &HashMap<Digest, Vec<u8>>,
+    ) -> Result<Vec<AddressStep>, WalletError> {
+        let mut memo = self.hop_facts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut order: Vec<&LineageManifest> = Vec::new();
+        fn post<'a>(m: &'a LineageManifest, order: &mut Vec<&'a LineageManifest>) {
+            for c in &m.consumed {
+                post(c, order);
+            }
+            order.push(m);
+        }
+        for m in manifests {
+            post(m, &mut order);
+        }
+        for m in order {
+            if let ManifestStart::Root(a) = m.start {
+                if seen.insert(a)
+                    && objects
+                        .get(&a)
+                        .is_some_and(|o| !root_settle_items(o).is_empty())
+                {
+                    out.push(AddressStep::Root(a));
+                }
+            }
+            for a in &m.hops {
+                if !seen.insert(*a) {
+                    continue;
+                }
+                let facts = match memo.get(a) {
+                    Some(f) => Some(*f),
+                    None => {
+                        // A store failure refuses: a hop left out would let a line settle
+                        // without it.
+                        let bytes = match objects.get(a) {
+                            Some(o) => Some(o.clone()),
+                            None => self.store.get(Table::Objects, a.as_bytes())?,
+                        };
+                        bytes
+                            .and_then(|o| Hop::from_bytes(&o).ok())
+                            .map(|h| (h.commit(), h.statement.holder))
+                    }
+                };
+                if let Some((commit, holder)) = facts {
+                    memo.insert(*a, (commit, holder));
+                    out.push(AddressStep::Hop {
+                        addr: *a,
+                        commit,
+                        holder,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The items of a walk, in order.
 pub(crate) fn walk_items(walk: Vec<WalkStep>) -> Vec<SettleItem> {
     walk.into_iter()
         .flat_map(|s| match s {
-            WalkStep::Root(_, items) => items,
-            WalkStep::Hop(_, h, _, i) => vec![SettleItem::Hop(h, i)],
+            WalkStep::Root(items) => items,
+            WalkStep::Hop(h, i) => vec![SettleItem::Hop(h, i)],
         })
         .collect()
 }
@@ -1451,7 +1667,7 @@ pub(crate) fn nested_hops(
     settle_walk(&nested, objects)
         .into_iter()
         .filter_map(|s| match s {
-            WalkStep::Hop(_, h, _, i) => Some((h, i)),
+            WalkStep::Hop(h, i) => Some((h, i)),
             WalkStep::Root(..) => None,
         })
         .collect()

@@ -232,6 +232,10 @@ pub enum StoreError {
 pub trait Store: Send + Sync {
     /// The value of `key` in `table`.
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Whether `table` holds `key` (without copying the value where the store can avoid it).
+    fn contains(&self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.get(table, key)?.is_some())
+    }
     /// Every entry of `table`, in key order.
     fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError>;
     /// The last `n` entries of `table` in key order, newest (largest key) first.
@@ -285,6 +289,9 @@ impl MemoryStore {
 impl Store for MemoryStore {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.lock().get(&table).and_then(|t| t.get(key)).cloned())
+    }
+    fn contains(&self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.lock().get(&table).is_some_and(|t| t.contains_key(key)))
     }
     fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
         Ok(self

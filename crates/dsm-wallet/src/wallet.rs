@@ -311,6 +311,10 @@ pub struct Wallet {
     /// Incoming proposals this wallet saw settled at the storage nodes before answering
     /// them: they carry no offline risk, so they never count against the limits.
     settled_at_nodes: HashSet<Digest>,
+    /// Hop object address → (commit, holder), for hops decoded before: a pure cache of
+    /// what the content-addressed bytes say, so re-walking a long lineage decodes nothing
+    /// twice.
+    hop_facts: std::sync::Mutex<std::collections::HashMap<Digest, (Digest, DeviceId)>>,
     /// A head-changing write failed: the disk may or may not hold it, so the in-memory
     /// head can no longer be trusted and nothing more is signed until the wallet is
     /// reopened (which reloads the head from the store).
@@ -512,6 +516,7 @@ impl Wallet {
             receive_policy: ReceivePolicy::default(),
             unsettled_in: None,
             settled_at_nodes: HashSet::new(),
+            hop_facts: Default::default(),
             poisoned: false,
             witness_seq: 0,
             rng_override: None,
@@ -650,6 +655,7 @@ impl Wallet {
             receive_policy: ReceivePolicy::default(),
             unsettled_in: None,
             settled_at_nodes: HashSet::new(),
+            hop_facts: Default::default(),
             poisoned: false,
             witness_seq,
             rng_override: None,
@@ -681,6 +687,7 @@ impl Wallet {
             receive_policy: self.receive_policy,
             unsettled_in: self.unsettled_in.clone(),
             settled_at_nodes: self.settled_at_nodes.clone(),
+            hop_facts: Default::default(),
             poisoned: self.poisoned,
             witness_seq: self.witness_seq,
             rng_override: self.rng_override,
