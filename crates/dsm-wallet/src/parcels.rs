@@ -874,17 +874,37 @@ impl Wallet {
                 objects: Vec::new(),
             }
         };
-        let objects = self.listed_objects(&offer.manifests)?;
         let bare = offer.to_bytes().len();
         if bare > MAX_OFFER_LEN {
             return Err(WalletError::Parcels(format!(
                 "the lineage manifests of this payment take {bare} bytes, over the {MAX_OFFER_LEN}-byte offer cap; pay a smaller amount or from other parcels"
             )));
         }
-        let with: usize = objects.iter().map(|o| o.len() + 4).sum();
-        if bare + with <= object_budget.min(MAX_OFFER_LEN) {
-            offer.objects = objects;
+        // Inline only if every listed object fits the budget; stop reading at the first
+        // that does not (a long lineage is then asked for, never read here in full).
+        let budget = object_budget.min(MAX_OFFER_LEN);
+        let mut want: Vec<Digest> = offer.manifests.iter().flat_map(|m| m.addresses()).collect();
+        want.sort();
+        want.dedup();
+        let mut objects = Vec::with_capacity(want.len());
+        let mut size = bare;
+        for a in want {
+            let o = self
+                .store
+                .get(Table::Objects, a.as_bytes())?
+                .ok_or_else(|| WalletError::Corrupt {
+                    what: "lineage object",
+                    error: format!("object {a} is missing"),
+                })?;
+            size += o.len() + 4;
+            if size > budget {
+                return Ok(offer);
+            }
+            objects.push(o);
         }
+        objects.sort();
+        objects.dedup();
+        offer.objects = objects;
         Ok(offer)
     }
 
