@@ -141,9 +141,22 @@ pub struct ConsumedParcels {
     pub manifests: Vec<dsm_core::parcel::LineageManifest>,
 }
 
+/// The most bytes the consumed parcels' manifests of one continued root take in all: half
+/// an offer (`dsm_core::receipt::MAX_OFFER_LEN`), so the value it creates can always be paid
+/// on with room for its own hops, and a verifier's cost stays an offer's.
+pub const MAX_CONSUMED_MANIFESTS_LEN: usize = dsm_core::receipt::MAX_OFFER_LEN / 2;
+
+impl ConsumedParcels {
+    /// The bytes its manifests take (what [`MAX_CONSUMED_MANIFESTS_LEN`] bounds).
+    pub fn manifests_len(&self) -> usize {
+        self.manifests.iter().map(|m| m.to_bytes().len()).sum()
+    }
+}
+
 impl Canonical for ConsumedParcels {
     const MAX_ENCODED_LEN: usize = Consumption::MAX_ENCODED_LEN
-        + dsm_core::parcel::MAX_INPUTS * (dsm_core::parcel::LineageManifest::MAX_ENCODED_LEN + 8);
+        + MAX_CONSUMED_MANIFESTS_LEN
+        + dsm_core::parcel::MAX_INPUTS * 8;
     fn encode(&self, w: &mut Writer) {
         w.message(1, &self.consumption);
         w.repeated_message(2, &self.manifests);
@@ -151,10 +164,16 @@ impl Canonical for ConsumedParcels {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let consumption = r.message(1)?;
         let manifests = r.repeated_message(2, dsm_core::parcel::MAX_INPUTS)?;
-        Ok(ConsumedParcels {
+        let c = ConsumedParcels {
             consumption,
             manifests,
-        })
+        };
+        if c.manifests_len() > MAX_CONSUMED_MANIFESTS_LEN {
+            return Err(DecodeError::Invalid(
+                "a continued root's consumed manifests take at most half an offer",
+            ));
+        }
+        Ok(c)
     }
 }
 

@@ -510,3 +510,38 @@ fn a_consumption_rides_only_on_a_resolution_or_a_refund() {
     let r = w.release(Some((&w.consumed_by, &w.creator)));
     assert_eq!(SourceProof::from_bytes(&r.to_bytes()).unwrap(), r);
 }
+
+#[test]
+fn consumed_manifests_longer_than_half_an_offer_are_refused() {
+    let w = world();
+    let long = |n: u8| LineageManifest {
+        parcel: ParcelId(Digest([n; 32])),
+        start: ManifestStart::Verified(ParcelId(Digest([n; 32]))),
+        hops: vec![Digest([n; 32]); 2_000],
+        signers: vec![],
+        consumed: vec![],
+    };
+    let fits = dsm_token::source::ConsumedParcels {
+        consumption: Consumption {
+            hop: w.consumed_by.clone(),
+            signer: w.creator.identity.clone(),
+        },
+        manifests: vec![long(1)],
+    };
+    assert!(fits.manifests_len() <= dsm_token::source::MAX_CONSUMED_MANIFESTS_LEN);
+    assert_eq!(
+        dsm_token::source::ConsumedParcels::from_bytes(&fits.to_bytes()).unwrap(),
+        fits
+    );
+    let over = dsm_token::source::ConsumedParcels {
+        manifests: vec![long(1), long(2)],
+        ..fits
+    };
+    assert!(over.manifests_len() > dsm_token::source::MAX_CONSUMED_MANIFESTS_LEN);
+    assert_eq!(
+        dsm_token::source::ConsumedParcels::from_bytes(&over.to_bytes()).unwrap_err(),
+        dsm_core::codec::DecodeError::Invalid(
+            "a continued root's consumed manifests take at most half an offer"
+        )
+    );
+}

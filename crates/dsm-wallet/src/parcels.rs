@@ -20,7 +20,7 @@ use dsm_core::parcel::{
 };
 use dsm_core::receipt::{Offer, SignedProposal, MAX_OFFER_LEN};
 use dsm_core::tripwire::{Equivocation, EquivocationProof};
-use dsm_token::source::{ConsumedParcels, Consumption};
+use dsm_token::source::{ConsumedParcels, Consumption, MAX_CONSUMED_MANIFESTS_LEN};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A parcel this device holds, with the manifest of its lineage.
@@ -455,12 +455,17 @@ impl Wallet {
 
     /// Keeps in `b` the statement `hop` by which this device consumes `inputs` to the
     /// sink (a burn, a vault lock, a withdrawal request), with their manifests, under the
-    /// cause it names (`hop.rest`): the root that may continue them needs both.
+    /// cause it names (`hop.rest`): the root that may continue them needs both, and `sync`
+    /// claims the statement's slots. When the manifests are too long for a continued root
+    /// to carry ([`MAX_CONSUMED_MANIFESTS_LEN`]): refused if `continued` (a vault lock or a
+    /// withdrawal request, whose value may come back), else not kept (a burn's value never
+    /// comes back; only its slot claim is lost).
     pub(crate) fn keep_consumption(
         &self,
         b: &mut Batch,
         hop: &Hop,
         inputs: &[Parcel],
+        continued: bool,
     ) -> Result<(), WalletError> {
         let manifests = inputs
             .iter()
@@ -481,6 +486,15 @@ impl Wallet {
             },
             manifests,
         };
+        let len = rec.manifests_len();
+        if len > MAX_CONSUMED_MANIFESTS_LEN {
+            if continued {
+                return Err(WalletError::Parcels(format!(
+                    "the parcels this would consume have lineages of {len} bytes, more than a vault or a withdrawal can carry ({MAX_CONSUMED_MANIFESTS_LEN}): refresh them first (`dsm token refresh`), or use a smaller amount"
+                )));
+            }
+            return Ok(());
+        }
         b.put(Table::Meta, consumed_key(&hop.rest), rec.to_bytes());
         Ok(())
     }

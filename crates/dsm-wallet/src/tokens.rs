@@ -406,7 +406,8 @@ impl Wallet {
                 .map_err(|e| WalletError::Parcels(e.to_string()))?;
             // Kept, with the consumed parcels' lineages, for the root that may continue
             // them (a vault's resolution, a declined withdrawal's refund; PROTOCOL.md §5.6).
-            self.keep_consumption(&mut b, &hop, &inputs)?;
+            let continued = !matches!(proof.source, Source::Burn(_));
+            self.keep_consumption(&mut b, &hop, &inputs, continued)?;
             self.spend_parcels(&mut b, &hop)?
         } else {
             let once = proof.once_key()?;
