@@ -990,13 +990,7 @@ impl TokenRules {
     /// Checks a resolution on its own: the lock verifies and the witness satisfies the
     /// branch's condition. Returns the vault id.
     pub fn check_resolution(r: &VaultResolution) -> Result<Digest, TokenError> {
-        let lock_cause = SourceProof {
-            source: Source::VaultLock(Box::new(r.lock.policy.clone())),
-            allowlist: None,
-            consumption: None,
-        }
-        .cause();
-        let id = verify_lock(&r.lock, &lock_cause)?;
+        let id = verify_lock(&r.lock, &lock_cause(&r.lock.policy))?;
         check_condition(r.lock.policy.condition(r.branch), &r.witness, &id, r.branch)?;
         Ok(id)
     }
@@ -1190,12 +1184,29 @@ impl RootVerifier for TokenRules {
 /// Whether it consumed real parcels is the lineage check's question
 /// (`dsm_core::parcel::verify_continued`, [`BurnCheck::Lineages`]).
 pub fn lock_statement(policy: &VaultPolicy, c: &Consumption) -> Result<RootBurn, TokenError> {
-    let lock = SourceProof {
+    statement_of(c, &lock_cause(policy), &policy.creator.device_id())
+}
+
+/// The cause of a vault's lock, `H(SourceProof, enc({vault_lock: policy}))`: what the lock
+/// head names, and the `rest` of the statement by which the lock consumed its parcels.
+pub fn lock_cause(policy: &VaultPolicy) -> Digest {
+    SourceProof {
         source: Source::VaultLock(Box::new(policy.clone())),
         allowlist: None,
         consumption: None,
-    };
-    statement_of(c, &lock, &policy.creator.device_id())
+    }
+    .cause()
+}
+
+/// The cause of a withdrawal request, `H(SourceProof, enc({withdraw_request: request}))`:
+/// what its BURN head names, and the `rest` of the statement that consumed its parcels.
+pub fn request_cause(request: &WithdrawalRequest) -> Digest {
+    SourceProof {
+        source: Source::WithdrawRequest(Box::new(request.clone())),
+        allowlist: None,
+        consumption: None,
+    }
+    .cause()
 }
 
 /// The statement a withdrawal request consumed its parcels by, checked against the
@@ -1204,17 +1215,12 @@ pub fn request_statement(
     request: &WithdrawalRequest,
     c: &Consumption,
 ) -> Result<RootBurn, TokenError> {
-    let req = SourceProof {
-        source: Source::WithdrawRequest(Box::new(request.clone())),
-        allowlist: None,
-        consumption: None,
-    };
-    statement_of(c, &req, &request.holder)
+    statement_of(c, &request_cause(request), &request.holder)
 }
 
 fn statement_of(
     c: &Consumption,
-    consuming: &SourceProof,
+    consuming_cause: &Digest,
     holder: &DeviceId,
 ) -> Result<RootBurn, TokenError> {
     if c.hop.statement.holder != *holder || c.signer.device_id() != *holder {
@@ -1222,7 +1228,7 @@ fn statement_of(
             "its statement is not the lock's or the request's holder's",
         ));
     }
-    if c.hop.rest != consuming.cause() {
+    if c.hop.rest != *consuming_cause {
         return Err(TokenError::Consumption(
             "its statement is not the one that made this lock or request",
         ));

@@ -865,12 +865,7 @@ impl Wallet {
         &self,
         request: &dsm_token::dbtc::WithdrawalRequest,
     ) -> Result<dsm_token::dbtc::WithdrawalDocument, WalletError> {
-        let cause = SourceProof {
-            source: Source::WithdrawRequest(Box::new(request.clone())),
-            allowlist: None,
-            consumption: None,
-        }
-        .cause();
+        let cause = dsm_token::source::request_cause(request);
         let backing = self
             .consumed_parcels(&cause)?
             .ok_or_else(|| usage("this wallet did not make that withdrawal request"))?;
@@ -910,12 +905,7 @@ impl Wallet {
             .collect();
         self.check_continued(&burn, &doc.backing, &req.token, req.amount, &objects)
             .map_err(|e| usage(format!("withdrawal {} is refused: {e}", &id.to_hex()[..16])))?;
-        let cause = SourceProof {
-            source: Source::WithdrawRequest(Box::new(req.clone())),
-            allowlist: None,
-            consumption: None,
-        }
-        .cause();
+        let cause = dsm_token::source::request_cause(req);
         let mut b = Batch::new();
         self.keep_consumed(&mut b, &doc.backing, &cause, &objects)?;
         self.store.commit(&b)?;
@@ -928,14 +918,9 @@ impl Wallet {
         d: dsm_token::dbtc::WithdrawalDecline,
     ) -> Result<&DeviceHead, WalletError> {
         let amount = d.request.amount;
-        let request = SourceProof {
-            source: Source::WithdrawRequest(Box::new(d.request.clone())),
-            allowlist: None,
-            consumption: None,
-        };
         // The refund continues the parcels the request consumed (PROTOCOL.md §5.6).
         let consumption = self
-            .consumed_parcels(&request.cause())?
+            .consumed_parcels(&dsm_token::source::request_cause(&d.request))?
             .ok_or_else(|| usage("this wallet did not make that withdrawal request"))?
             .consumption;
         let proof = SourceProof {

@@ -10,7 +10,7 @@ use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
 use dsm_core::receipt::Receipt;
 use dsm_token::authority::cosign;
-use dsm_token::source::{Source, SourceProof, TokenRules};
+use dsm_token::source::{lock_cause, Source, SourceProof, TokenRules};
 use dsm_token::vault::{
     authorization, iterate, sign_lock, Branch, Condition, SignedVaultLock, VaultConflict,
     VaultDocument, VaultPolicy, VaultResolution, Witness,
@@ -57,17 +57,6 @@ pub struct WitnessMaterial {
     pub max_work: u64,
     /// Candidate Bitcoin payment evidence.
     pub bitcoin: Vec<dsm_btc::InclusionEvidence>,
-}
-
-/// The cause of a vault's lock: `H(SourceProof, enc({vault_lock: policy}))`, which the
-/// lock's consuming statement names as its `rest`.
-fn lock_cause(policy: &VaultPolicy) -> Digest {
-    SourceProof {
-        source: Source::VaultLock(Box::new(policy.clone())),
-        allowlist: None,
-        consumption: None,
-    }
-    .cause()
 }
 
 fn usage(msg: impl Into<String>) -> WalletError {

@@ -791,7 +791,7 @@ fn refusing_then_spending_the_output_anyway_is_a_parcel_fork() {
         signed: fabricated_proposal(&bob, &carol, t, 400, input),
         manifests: vec![LineageManifest {
             parcel: out,
-            start: m.start.clone(),
+            start: m.start,
             hops,
             signers,
             consumed: Vec::new(),
