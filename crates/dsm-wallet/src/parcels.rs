@@ -461,7 +461,7 @@ impl Wallet {
     /// withdrawal request, whose value may come back), else not kept (a burn's value never
     /// comes back; only its slot claim is lost).
     pub(crate) fn keep_consumption(
-        &self,
+        &mut self,
         b: &mut Batch,
         hop: &Hop,
         inputs: &[Parcel],
@@ -494,6 +494,33 @@ impl Wallet {
                 )));
             }
             return Ok(());
+        }
+        if continued {
+            // What comes back must be provable to others: locking or withdrawing value this
+            // wallet could never pay on (a successor's recovered value, today) is refused
+            // before anything is signed away.
+            let burn = dsm_core::parcel::RootBurn {
+                hop: hop.clone(),
+                signer: self.identity.clone(),
+                check: dsm_core::parcel::BurnCheck::Lineages,
+            };
+            let sunk: Amount = hop
+                .statement
+                .outputs
+                .iter()
+                .filter(|o| o.to != hop.statement.holder)
+                .try_fold(Amount::ZERO, |a, o| a.checked_add(o.amount))
+                .ok_or_else(|| WalletError::Parcels("the amount overflows".into()))?;
+            let token = inputs
+                .first()
+                .map(|p| p.token)
+                .ok_or_else(|| WalletError::Parcels("nothing to consume".into()))?;
+            self.check_continued(&burn, &rec, &token, sunk, &HashMap::new())
+                .map_err(|e| {
+                    WalletError::Parcels(format!(
+                        "the parcels this would consume cannot be proven to others, so what it locks could never be paid on ({e}); nothing was signed"
+                    ))
+                })?;
         }
         b.put(Table::Meta, consumed_key(&hop.rest), rec.to_bytes());
         Ok(())

@@ -124,6 +124,40 @@ fn assert_recovered_value_refused(successor: &mut Wallet, to: &mut Wallet) {
     assert_eq!(dev(successor), before);
 }
 
+/// Interim (PROTOCOL.md §5.6): recovered value cannot be locked in a vault either (its
+/// resolution would rest on parcels no verifier accepts): refused before anything is
+/// signed, and the balance stays.
+#[test]
+fn recovered_value_cannot_be_locked_in_a_vault() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(7);
+    let mut a = recoverable(&k, 0);
+    let p = common::gold(&a, dsm_token::policy::TokenKind::Fungible);
+    let (t, _) = a.import_policy(p.clone(), None).unwrap();
+    a.mint(&t, Amount(500)).unwrap();
+    sync(&mut a, &nodes).unwrap();
+    drop(a);
+    let (mut a2, _) = restore(&k, &nodes);
+    assert_eq!(a2.balance(&t), Amount(500));
+    let (mut b, _) = memory_wallet(0);
+    b.import_policy(p, None).unwrap();
+    let e = a2
+        .create_vault(
+            t,
+            Amount(100),
+            b.device_id(),
+            dsm_token::vault::Condition::Iterations(1),
+            dsm_token::vault::Condition::Iterations(2),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot be proven to others"), "{e}");
+    assert!(e.contains("nothing was signed"), "{e}");
+    assert_eq!(a2.balance(&t), Amount(500));
+    assert!(a2.vaults().unwrap().is_empty());
+}
+
 /// `from` may not pay `to` yet: `to` has not acknowledged the succession.
 fn assert_gated(from: &mut Wallet, nodes: &NodeSet, to: &Wallet) {
     let e = pay_online(from, nodes, to, 1).unwrap_err();
