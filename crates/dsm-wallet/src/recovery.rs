@@ -352,9 +352,11 @@ impl Wallet {
             .store
             .get(Table::Meta, CAPSULE_POLICIES)?
             .unwrap_or_default();
-        let (mut ids, policies): (Vec<TokenId>, Vec<Vec<u8>>) = self
-            .rules
-            .policies()
+        // By token id: which policies a capsule carries never depends on a hash map's order.
+        let mut held: Vec<(&TokenId, &dsm_token::TokenPolicy)> = self.rules.policies().collect();
+        held.sort_by_key(|(id, _)| **id);
+        let (mut ids, policies): (Vec<TokenId>, Vec<Vec<u8>>) = held
+            .into_iter()
             .filter(|(id, _)| !carried.chunks(32).any(|c| c == id.as_bytes()))
             .take(dsm_recovery::body::MAX_POLICIES_PER_CAPSULE)
             .map(|(id, p)| (*id, p.to_bytes()))

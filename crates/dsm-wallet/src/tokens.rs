@@ -356,10 +356,14 @@ impl Wallet {
     /// The mint-conflict evidence this wallet holds, one per token whose issuers
     /// equivocated.
     pub fn mint_conflicts(&self) -> Vec<MintConflict> {
-        self.rules
+        let mut v: Vec<MintConflict> = self
+            .rules
             .policies()
             .filter_map(|(id, _)| self.rules.mint_conflict(id).cloned())
-            .collect()
+            .collect();
+        // By token: never a hash map's order.
+        v.sort_by_key(|c| c.a.statement.token);
+        v
     }
 
     /// Builds, checks and commits the head for `proof` (credit `amount`, or debit for a
