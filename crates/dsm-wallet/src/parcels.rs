@@ -625,8 +625,8 @@ impl Wallet {
     }
 
     /// Checks the statement `c` behind a continued root of `amount` of `token` against the
-    /// lineages of what it consumed (`rec`'s manifests, objects from `extra` or this
-    /// wallet's store), and that none of those parcels is known spent elsewhere. Records
+    /// lineages of what it consumed (`rec`'s manifests, objects from `extra` — keyed by
+    /// their hash — or this wallet's store), and that none of those parcels is known spent elsewhere. Records
     /// any parcel fork found. Errors name what is wrong.
     pub(crate) fn check_continued(
         &mut self,
@@ -636,7 +636,9 @@ impl Wallet {
         amount: Amount,
         extra: &HashMap<Digest, Vec<u8>>,
     ) -> Result<(), WalletError> {
-        let mut objects = HashMap::new();
+        // `extra` is keyed by the hash of each object (the caller hashed them), the store by
+        // the address each was hashed to when written.
+        let mut objects = AddressedObjects::new();
         for a in rec.manifests.iter().flat_map(|m| m.addresses()) {
             let o = match extra.get(&a) {
                 Some(o) => o.clone(),
@@ -647,7 +649,7 @@ impl Wallet {
                         WalletError::Parcels(format!("lineage object {a} is missing"))
                     })?,
             };
-            objects.insert(a, o);
+            objects.insert_stored(a, o);
         }
         let mut consumed = Vec::with_capacity(rec.manifests.len());
         for m in &rec.manifests {
