@@ -395,17 +395,22 @@ fn claim_consumptions(
         let items = wallet.consumption_items(&rec)?;
         match settle_items(wallet, nodes, &items, &mut report.faults)? {
             Settlement::Settled { .. } | Settlement::Unsettled { .. } => {}
-            other => report.dropped.push(format!(
-                "the statement {} by which device {} consumed parcels to the sink ({}): {}",
-                rec.consumption.hop.commit(),
-                rec.consumption.hop.statement.holder,
-                other.word(),
-                match other {
-                    Settlement::Conflict(_) =>
-                        "a parcel it consumed was spent elsewhere first (evidence stored)",
-                    _ => "a parcel it consumed descends from value refused at the nodes",
-                }
-            )),
+            other => {
+                // Final: reported once, never walked again.
+                let commit = rec.consumption.hop.commit();
+                wallet.mark_consumption_lost(&commit)?;
+                report.dropped.push(format!(
+                    "the statement {} by which device {} consumed parcels to the sink ({}): {}",
+                    commit,
+                    rec.consumption.hop.statement.holder,
+                    other.word(),
+                    match other {
+                        Settlement::Conflict(_) =>
+                            "a parcel it consumed was spent elsewhere first (evidence stored)",
+                        _ => "a parcel it consumed descends from value refused at the nodes",
+                    }
+                ));
+            }
         }
     }
     Ok(())

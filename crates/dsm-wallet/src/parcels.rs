@@ -300,6 +300,10 @@ impl BookChange {
 }
 
 /// Where a debit's consuming statement is kept: `consumed:` ‖ the cause it names.
+fn lost_key(commit: &Digest) -> Vec<u8> {
+    [b"consumed-lost:".as_slice(), commit.as_bytes()].concat()
+}
+
 pub(crate) fn consumed_key(cause: &Digest) -> Vec<u8> {
     [b"consumed:".as_slice(), cause.as_bytes()].concat()
 }
@@ -566,11 +570,24 @@ impl Wallet {
                 continue;
             }
             let rec = ConsumedParcels::from_bytes(&v).map_err(corrupt("consumed parcels"))?;
-            if !self.hop_settled(&rec.consumption.hop.commit()) {
+            let commit = rec.consumption.hop.commit();
+            if !self.hop_settled(&commit)
+                && !self.store.contains(Table::Meta, &lost_key(&commit))?
+            {
                 out.push(rec);
             }
         }
         Ok(out)
+    }
+
+    /// Records that the consuming statement `commit` lost a slot for good (another spend
+    /// holds it, or a parcel it consumed descends from refused value): `sync` stops
+    /// claiming it, and reports it once.
+    pub(crate) fn mark_consumption_lost(&mut self, commit: &Digest) -> Result<(), WalletError> {
+        let mut b = Batch::new();
+        b.put(Table::Meta, lost_key(commit), Vec::new());
+        self.store.commit(&b)?;
+        Ok(())
     }
 
     /// Writes into `b` another device's consuming statement `rec` (checked by the caller)

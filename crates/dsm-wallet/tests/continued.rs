@@ -320,6 +320,16 @@ fn a_locked_parcel_spent_again_first_makes_the_vault_unresolvable_online() {
     assert_eq!(bob.parcel_conflicts().len(), 1);
     assert_eq!(bob.parcel_conflicts()[0].1, mallory.device_id());
     assert!(bob.is_equivocator(&mallory.device_id()).unwrap());
+    // Mallory's own wallet, claiming its lock's slots, is told once, then stops trying.
+    let lost = |r: &dsm_wallet::online::SyncReport| {
+        r.dropped
+            .iter()
+            .filter(|d| d.contains("consumed parcels to the sink (conflict)"))
+            .count()
+    };
+    let mut mallory = mallory;
+    assert_eq!(lost(&sync(&mut mallory, &nodes).unwrap()), 1);
+    assert_eq!(lost(&sync(&mut mallory, &nodes).unwrap()), 0);
 }
 
 #[test]
