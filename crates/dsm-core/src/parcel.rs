@@ -830,14 +830,7 @@ fn verify_line(
             // root a rival spend's output.
             match &f.burned {
                 Some(b) => {
-                    let (by, commit) = (&b.hop.statement.holder, b.commit());
-                    if let Some(p) = b
-                        .parcels()
-                        .iter()
-                        .find(|p| cache.in_conflict(p, by, Some(&commit)))
-                    {
-                        return Err(LineageError::BurnInConflict(*p));
-                    }
+                    burn_in_conflict(b, cache)?;
                     if b.check == BurnCheck::Lineages {
                         consumed = verify_consumed(
                             b,
@@ -899,15 +892,22 @@ pub fn verify_continued(
     roots: &mut dyn RootVerifier,
     cache: &dyn ParcelCache,
 ) -> Result<Vec<VerifiedLineage>, LineageError> {
+    burn_in_conflict(b, cache)?;
+    verify_consumed(b, token, amount, consumed, roots, cache, 0)
+}
+
+/// Refuses the statement behind a continued root when one of the parcels it consumed is in
+/// conflict for its holder and this statement is not the spend seen settled.
+fn burn_in_conflict(b: &RootBurn, cache: &dyn ParcelCache) -> Result<(), LineageError> {
     let (by, commit) = (&b.hop.statement.holder, b.commit());
-    if let Some(p) = b
+    match b
         .parcels()
         .iter()
         .find(|p| cache.in_conflict(p, by, Some(&commit)))
     {
-        return Err(LineageError::BurnInConflict(*p));
+        Some(p) => Err(LineageError::BurnInConflict(*p)),
+        None => Ok(()),
     }
-    verify_consumed(b, token, amount, consumed, roots, cache, 0)
 }
 
 /// [`verify_continued`] at nesting `depth`, without the conflict check.

@@ -600,23 +600,38 @@ impl Wallet {
         cause: &Digest,
         extra: &HashMap<Digest, Vec<u8>>,
     ) -> Result<(), WalletError> {
-        let mut listed = HashSet::new();
-        for a in rec.manifests.iter().flat_map(|m| m.addresses()) {
-            if listed.insert(a) {
-                let o = match extra.get(&a) {
-                    Some(o) => o.clone(),
-                    None => self
-                        .store
-                        .get(Table::Objects, a.as_bytes())?
-                        .ok_or_else(|| {
-                            WalletError::Parcels(format!("lineage object {a} is missing"))
-                        })?,
-                };
-                b.put(Table::Objects, a.as_bytes().to_vec(), o);
-            }
+        for (a, o) in self.consumed_objects(rec, extra)?.iter() {
+            b.put(Table::Objects, a.as_bytes().to_vec(), o.clone());
         }
         b.put(Table::Meta, consumed_key(cause), rec.to_bytes());
         Ok(())
+    }
+
+    /// Every object `rec`'s manifests list, from `extra` (keyed by the hash of each object:
+    /// the caller hashed them) or this wallet's store (by the address each was hashed to
+    /// when written); one missing is an error naming it.
+    fn consumed_objects(
+        &self,
+        rec: &ConsumedParcels,
+        extra: &HashMap<Digest, Vec<u8>>,
+    ) -> Result<AddressedObjects, WalletError> {
+        let mut objects = AddressedObjects::new();
+        for a in rec.manifests.iter().flat_map(|m| m.addresses()) {
+            if objects.contains_key(&a) {
+                continue;
+            }
+            let o = match extra.get(&a) {
+                Some(o) => o.clone(),
+                None => self
+                    .store
+                    .get(Table::Objects, a.as_bytes())?
+                    .ok_or_else(|| {
+                        WalletError::Parcels(format!("lineage object {a} is missing"))
+                    })?,
+            };
+            objects.insert_stored(a, o);
+        }
+        Ok(objects)
     }
 
     /// The lineage objects `manifests` list, from this wallet's store (strictly ascending
@@ -653,21 +668,7 @@ impl Wallet {
         amount: Amount,
         extra: &HashMap<Digest, Vec<u8>>,
     ) -> Result<(), WalletError> {
-        // `extra` is keyed by the hash of each object (the caller hashed them), the store by
-        // the address each was hashed to when written.
-        let mut objects = AddressedObjects::new();
-        for a in rec.manifests.iter().flat_map(|m| m.addresses()) {
-            let o = match extra.get(&a) {
-                Some(o) => o.clone(),
-                None => self
-                    .store
-                    .get(Table::Objects, a.as_bytes())?
-                    .ok_or_else(|| {
-                        WalletError::Parcels(format!("lineage object {a} is missing"))
-                    })?,
-            };
-            objects.insert_stored(a, o);
-        }
+        let objects = self.consumed_objects(rec, extra)?;
         let mut consumed = Vec::with_capacity(rec.manifests.len());
         for m in &rec.manifests {
             let l = Lineage::from_objects(m, &objects)

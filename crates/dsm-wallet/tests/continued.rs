@@ -8,17 +8,15 @@
 mod common;
 
 use common::*;
-use dsm_core::chain::{Amount, DevGrant, TokenId};
+use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::hash::{object_address, Digest};
-use dsm_core::parcel::{
-    root_id, Hop, LineageManifest, ManifestStart, Parcel, ParcelStatement, RootFacts,
-};
+use dsm_core::parcel::{root_id, LineageManifest, ManifestStart, Parcel, RootFacts};
 use dsm_core::receipt::{propose, ChainView, LocalDevice, Offer};
 use dsm_protocol::message::SessionMessage;
 use dsm_protocol::session::{Ledger, RefusalReason};
 use dsm_token::policy::TokenKind;
-use dsm_token::source::{ConsumedParcels, Consumption, Source, SourceProof};
+use dsm_token::source::{Source, SourceProof};
 use dsm_token::vault::{
     sign_lock, Branch, Condition, VaultDocument, VaultPolicy, VaultResolution, Witness,
 };
@@ -60,24 +58,6 @@ fn setup(n: usize) -> (Wallet, TokenId, Vec<Wallet>) {
 /// statement (really signed by mallory) consumes a parcel she never received (a dev grant
 /// of a policy token).
 fn made_up_vault(m: &Wallet, beneficiary: &Wallet, t: TokenId, amount: u128) -> VaultDocument {
-    let g = DevGrant {
-        device: m.device_id(),
-        token: t,
-        amount: Amount(amount),
-        height: 1,
-    };
-    let fake = Parcel {
-        id: root_id(&RootFacts {
-            once_key: g.once_key(),
-            token: t,
-            amount: Amount(amount),
-            holder: m.device_id(),
-            burned: None,
-        }),
-        token: t,
-        amount: Amount(amount),
-        holder: m.device_id(),
-    };
     // A head of her own making that holds the amount, and the lock's BURN head on it.
     let fake_head = Ledger::head(m)
         .allocation_child(&t, Amount(amount), Digest([7; 32]))
@@ -92,33 +72,14 @@ fn made_up_vault(m: &Wallet, beneficiary: &Wallet, t: TokenId, amount: u128) -> 
         refund: Condition::Iterations(10),
         salt: Digest([1; 32]),
     };
-    let cause = SourceProof {
-        source: Source::VaultLock(Box::new(policy.clone())),
-        allowlist: None,
-        consumption: None,
-    }
-    .cause();
+    let cause = dsm_token::source::lock_cause(&policy);
     let lock_head = fake_head.burn_child(&t, Amount(amount), cause).unwrap();
     let lock = sign_lock(policy, lock_head, m.signing_key(), &[2; 32]).unwrap();
-    let st = ParcelStatement::to_sink(m.device_id(), &t, &[fake], Amount(amount)).unwrap();
-    let hop = Hop::sign(m.signing_key(), st, cause, &[3; 32]).unwrap();
-    let grant = g.to_bytes();
+    let (backing, objects) = made_up_consumption(m, t, amount, cause);
     VaultDocument {
         lock,
-        backing: ConsumedParcels {
-            consumption: Consumption {
-                hop,
-                signer: m.identity().clone(),
-            },
-            manifests: vec![LineageManifest {
-                parcel: fake.id,
-                start: ManifestStart::Root(object_address(&grant)),
-                hops: vec![],
-                signers: vec![],
-                consumed: vec![],
-            }],
-        },
-        objects: vec![grant],
+        backing,
+        objects,
     }
 }
 

@@ -336,33 +336,10 @@ fn holder_and_keeper(
 #[test]
 fn the_keeper_refuses_a_withdrawal_of_made_up_dbtc() {
     use dsm_core::codec::Canonical;
-    use dsm_core::hash::object_address;
-    use dsm_core::parcel::{
-        root_id, Hop, LineageManifest, ManifestStart, Parcel, ParcelStatement, RootFacts,
-    };
     use dsm_protocol::session::Ledger;
-    use dsm_token::source::{ConsumedParcels, Consumption, Source, SourceProof};
     let (m, mut keeper, t) = holder_and_keeper(1_000, 51);
     // Mallory's modified wallet: a dev grant of dBTC (no deposit behind it), consumed by a
     // withdrawal request's statement she really signs.
-    let g = dsm_core::chain::DevGrant {
-        device: m.device_id(),
-        token: t,
-        amount: Amount(50_000),
-        height: 1,
-    };
-    let fake = Parcel {
-        id: root_id(&RootFacts {
-            once_key: g.once_key(),
-            token: t,
-            amount: Amount(50_000),
-            holder: m.device_id(),
-            burned: None,
-        }),
-        token: t,
-        amount: Amount(50_000),
-        holder: m.device_id(),
-    };
     let request = dsm_token::dbtc::WithdrawalRequest {
         token: t,
         holder: m.device_id(),
@@ -370,31 +347,12 @@ fn the_keeper_refuses_a_withdrawal_of_made_up_dbtc() {
         amount: Amount(50_000),
         to_script: vec![0x51],
     };
-    let cause = SourceProof {
-        source: Source::WithdrawRequest(Box::new(request.clone())),
-        allowlist: None,
-        consumption: None,
-    }
-    .cause();
-    let st = ParcelStatement::to_sink(m.device_id(), &t, &[fake], Amount(50_000)).unwrap();
-    let hop = Hop::sign(Ledger::signing_key(&m), st, cause, &[6; 32]).unwrap();
-    let grant = g.to_bytes();
+    let cause = dsm_token::source::request_cause(&request);
+    let (backing, objects) = made_up_consumption(&m, t, 50_000, cause);
     let doc = dsm_token::dbtc::WithdrawalDocument {
         request: request.clone(),
-        backing: ConsumedParcels {
-            consumption: Consumption {
-                hop,
-                signer: m.identity().clone(),
-            },
-            manifests: vec![LineageManifest {
-                parcel: fake.id,
-                start: ManifestStart::Root(object_address(&grant)),
-                hops: vec![],
-                signers: vec![],
-                consumed: vec![],
-            }],
-        },
-        objects: vec![grant],
+        backing,
+        objects,
     };
     assert_eq!(
         dsm_token::dbtc::WithdrawalDocument::from_bytes(&doc.to_bytes()).unwrap(),

@@ -308,3 +308,54 @@ pub fn respend(
     .signed;
     (before.offer_for(&signed).unwrap(), id)
 }
+
+/// What a modified wallet `m` makes up to lock or withdraw value it never received: a
+/// statement it really signs (rest = `cause`, the lock's or request's cause) consuming
+/// `amount` of `token` from a parcel whose root is a dev grant of a policy token (which no
+/// verifier accepts), with that parcel's manifest and objects.
+pub fn made_up_consumption(
+    m: &Wallet,
+    token: dsm_core::chain::TokenId,
+    amount: u128,
+    cause: dsm_core::hash::Digest,
+) -> (dsm_token::source::ConsumedParcels, Vec<Vec<u8>>) {
+    use dsm_core::parcel::{root_id, Hop, LineageManifest, ManifestStart, Parcel, ParcelStatement};
+    use dsm_protocol::session::Ledger;
+    let g = dsm_core::chain::DevGrant {
+        device: m.device_id(),
+        token,
+        amount: Amount(amount),
+        height: 1,
+    };
+    let fake = Parcel {
+        id: root_id(&dsm_core::parcel::RootFacts {
+            once_key: g.once_key(),
+            token,
+            amount: Amount(amount),
+            holder: m.device_id(),
+            burned: None,
+        }),
+        token,
+        amount: Amount(amount),
+        holder: m.device_id(),
+    };
+    let st = ParcelStatement::to_sink(m.device_id(), &token, &[fake], Amount(amount)).unwrap();
+    let hop = Hop::sign(Ledger::signing_key(m), st, cause, &[3; 32]).unwrap();
+    let grant = g.to_bytes();
+    (
+        dsm_token::source::ConsumedParcels {
+            consumption: dsm_token::source::Consumption {
+                hop,
+                signer: m.identity().clone(),
+            },
+            manifests: vec![LineageManifest {
+                parcel: fake.id,
+                start: ManifestStart::Root(dsm_core::hash::object_address(&grant)),
+                hops: vec![],
+                signers: vec![],
+                consumed: vec![],
+            }],
+        },
+        vec![grant],
+    )
+}
