@@ -578,8 +578,12 @@ impl DsmModel {
     /// policy token's initial lines — the model's only sources of value.
     pub fn new(bounds: Bounds) -> DsmModel {
         let n = if bounds.malicious { 3 } else { 2 };
+        // Reproducible devices: the same ids every run, so the state space (which parcel a
+        // payment picks, in which order outputs sort) never depends on the process.
         let create = |i: u64| {
-            let mut w = Wallet::create(
+            let mut entropy = [0u8; 32];
+            entropy[..8].copy_from_slice(&i.to_be_bytes());
+            let mut w = Wallet::create_reproducible(
                 Box::new(MemoryStore::new()),
                 SuiteId::InsecureTest,
                 PASSPHRASE,
@@ -588,6 +592,7 @@ impl DsmModel {
                     t_cost: 1,
                     p_cost: 1,
                 },
+                entropy,
             )
             .expect("create a model wallet");
             w.set_deterministic_randomness(i);

@@ -386,7 +386,27 @@ impl Wallet {
         params: KdfParams,
         contributors: &[&dyn EntropyContributor],
     ) -> Result<Wallet, WalletError> {
-        Wallet::create_inner(store, suite, passphrase, params, contributors, None)
+        Wallet::create_inner(store, suite, passphrase, params, contributors, None, None)
+    }
+
+    /// [`Wallet::create`] with every secret derived from `entropy` instead of the operating
+    /// system (the key seed, the keystore's salt and nonce, the genesis secret), so the same
+    /// `entropy` makes the same device: for the model checker, whose state space must not
+    /// depend on the process. Refused for every real signature suite (`Genesis` error):
+    /// whoever knows `entropy` holds the key.
+    pub fn create_reproducible(
+        store: Box<dyn Store>,
+        suite: SuiteId,
+        passphrase: &[u8],
+        params: KdfParams,
+        entropy: [u8; 32],
+    ) -> Result<Wallet, WalletError> {
+        if SuiteId::ALL.contains(&suite) {
+            return Err(WalletError::Genesis(
+                "reproducible wallets exist only for the insecure test suite".into(),
+            ));
+        }
+        Wallet::create_inner(store, suite, passphrase, params, &[], None, Some(entropy))
     }
 
     /// [`Wallet::create_with_contributors`] for an identity with a recovery phrase
@@ -408,6 +428,7 @@ impl Wallet {
             params,
             contributors,
             Some(recovery),
+            None,
         )
     }
 
@@ -418,7 +439,17 @@ impl Wallet {
         params: KdfParams,
         contributors: &[&dyn EntropyContributor],
         recovery: Option<&dsm_recovery::RecoveryKeys>,
+        entropy: Option<[u8; 32]>,
     ) -> Result<Wallet, WalletError> {
+        // Fresh OS randomness, or (reproducible wallets only) a hash of `entropy` per use.
+        let draw = |label: &[u8]| -> Result<[u8; 32], WalletError> {
+            match &entropy {
+                Some(e) => Ok(
+                    *tagged_hash(Tag::Token, &[b"dsm reproducible wallet", e, label]).as_bytes(),
+                ),
+                None => os_random(),
+            }
+        };
         if store.get(Table::Meta, b"identity")?.is_some() {
             return Err(WalletError::AlreadyExists);
         }
@@ -429,12 +460,12 @@ impl Wallet {
                 dsm_core::identity::MAX_CONTRIBUTORS - 1
             )));
         }
-        let seed = SecretSeed::from_bytes(os_random()?);
+        let seed = SecretSeed::from_bytes(draw(b"key")?);
         let key = SigningKey::from_seed(suite, &seed);
         let mut salt = [0u8; 16];
         let mut nonce = [0u8; 24];
-        salt.copy_from_slice(&os_random()?[..16]);
-        nonce.copy_from_slice(&os_random()?[..24]);
+        salt.copy_from_slice(&draw(b"salt")?[..16]);
+        nonce.copy_from_slice(&draw(b"nonce")?[..24]);
         let sealed = keystore::seal_keys(
             &seed,
             recovery.map(|r| r.capsules.secret_bytes()),
@@ -451,7 +482,7 @@ impl Wallet {
         }
         let own = EntropyReveal {
             contributor: dsm_core::identity::device_contributor(),
-            secret: os_random()?,
+            secret: draw(b"genesis")?,
         };
         let g = |who: &str| {
             let who = who.to_string();

@@ -57,3 +57,37 @@ fn seal_open_round_trip_and_failures() {
         Err(KeystoreError::Params(_))
     ));
 }
+
+/// A reproducible wallet (every secret from given entropy: the model checker's devices)
+/// exists only for the insecure test suite; for a real suite it is refused and nothing is
+/// stored.
+#[test]
+fn reproducible_wallets_are_refused_for_real_suites() {
+    for suite in dsm_core::crypto::SuiteId::ALL {
+        let store = dsm_wallet::store::MemoryStore::new();
+        let e = dsm_wallet::Wallet::create_reproducible(
+            Box::new(store.clone()),
+            suite,
+            b"pass",
+            dsm_wallet::keystore::KdfParams {
+                m_cost_kib: 8,
+                t_cost: 1,
+                p_cost: 1,
+            },
+            [1; 32],
+        )
+        .err()
+        .expect("refused");
+        assert!(
+            e.to_string()
+                .contains("reproducible wallets exist only for the insecure test suite"),
+            "{e}"
+        );
+        let mut stored = 0;
+        dsm_wallet::store::Store::visit(&store, dsm_wallet::store::Table::Meta, &mut |_, _| {
+            stored += 1
+        })
+        .unwrap();
+        assert_eq!(stored, 0, "nothing is stored");
+    }
+}
