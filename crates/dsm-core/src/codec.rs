@@ -373,6 +373,27 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// A repeated `bytes` field of content-addressed objects (at most `max`, each at most
+    /// `max_len` bytes) that must be strictly ascending bytewise — each object once, in one
+    /// order, so the message has one encoding; `refusal` says which message broke it.
+    pub fn ascending_objects(
+        &mut self,
+        field: u32,
+        max: usize,
+        max_len: usize,
+        refusal: &'static str,
+    ) -> Result<Vec<Vec<u8>>, DecodeError> {
+        let objects: Vec<Vec<u8>> = self
+            .repeated_bytes(field, max, max_len)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        if !objects.windows(2).all(|w| w[0] < w[1]) {
+            return Err(DecodeError::Invalid(refusal));
+        }
+        Ok(objects)
+    }
+
     /// A repeated fixed-length `bytes` field of at most `max` elements.
     pub fn repeated_fixed<const N: usize>(
         &mut self,

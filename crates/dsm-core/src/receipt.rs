@@ -162,16 +162,12 @@ impl Canonical for Offer {
                 "an offer lists one manifest per input, in input order",
             ));
         }
-        let objects: Vec<Vec<u8>> = r
-            .repeated_bytes(3, 1 << 16, MAX_OFFER_LEN)?
-            .into_iter()
-            .map(<[u8]>::to_vec)
-            .collect();
-        if !objects.windows(2).all(|w| w[0] < w[1]) {
-            return Err(DecodeError::Invalid(
-                "an offer's objects are strictly ascending (bytewise), each once",
-            ));
-        }
+        let objects = r.ascending_objects(
+            3,
+            1 << 16,
+            MAX_OFFER_LEN,
+            "an offer's objects are strictly ascending (bytewise), each once",
+        )?;
         Ok(Offer {
             signed,
             manifests,

@@ -195,16 +195,12 @@ impl Canonical for Objects {
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let proposal_commit = Digest(r.fixed(1)?);
-        let objects: Vec<Vec<u8>> = r
-            .repeated_bytes(2, MAX_WANTED, Self::MAX_ENCODED_LEN)?
-            .into_iter()
-            .map(<[u8]>::to_vec)
-            .collect();
-        if !objects.windows(2).all(|w| w[0] < w[1]) {
-            return Err(DecodeError::Invalid(
-                "objects are strictly ascending (bytewise), each once",
-            ));
-        }
+        let objects = r.ascending_objects(
+            2,
+            MAX_WANTED,
+            Self::MAX_ENCODED_LEN,
+            "objects are strictly ascending (bytewise), each once",
+        )?;
         Ok(Objects {
             proposal_commit,
             objects,

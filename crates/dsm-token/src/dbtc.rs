@@ -442,16 +442,12 @@ impl Canonical for WithdrawalDocument {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let request = r.message(1)?;
         let backing = r.message(2)?;
-        let objects: Vec<Vec<u8>> = r
-            .repeated_bytes(3, 1 << 20, MAX_WITHDRAWAL_DOCUMENT_LEN)?
-            .into_iter()
-            .map(<[u8]>::to_vec)
-            .collect();
-        if !objects.windows(2).all(|w| w[0] < w[1]) {
-            return Err(DecodeError::Invalid(
-                "a withdrawal document's objects are strictly ascending (bytewise), each once",
-            ));
-        }
+        let objects = r.ascending_objects(
+            3,
+            1 << 20,
+            MAX_WITHDRAWAL_DOCUMENT_LEN,
+            "a withdrawal document's objects are strictly ascending (bytewise), each once",
+        )?;
         Ok(WithdrawalDocument {
             request,
             backing,

@@ -264,16 +264,12 @@ impl Canonical for ReissueRequest {
                 "a re-issue request lists one manifest per burned parcel, in input order",
             ));
         }
-        let objects: Vec<Vec<u8>> = r
-            .repeated_bytes(5, 1 << 20, MAX_REQUEST_LEN)?
-            .into_iter()
-            .map(<[u8]>::to_vec)
-            .collect();
-        if !objects.windows(2).all(|w| w[0] < w[1]) {
-            return Err(DecodeError::Invalid(
-                "a re-issue request's objects are strictly ascending (bytewise), each once",
-            ));
-        }
+        let objects = r.ascending_objects(
+            5,
+            1 << 20,
+            MAX_REQUEST_LEN,
+            "a re-issue request's objects are strictly ascending (bytewise), each once",
+        )?;
         if holder.device_id() != burn.holder {
             return Err(DecodeError::Invalid(
                 "a re-issue request's identity is the burn's holder",

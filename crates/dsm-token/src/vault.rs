@@ -861,16 +861,12 @@ impl Canonical for VaultDocument {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let lock = r.message(1)?;
         let backing = r.message(2)?;
-        let objects: Vec<Vec<u8>> = r
-            .repeated_bytes(3, 1 << 20, MAX_VAULT_DOCUMENT_LEN)?
-            .into_iter()
-            .map(<[u8]>::to_vec)
-            .collect();
-        if !objects.windows(2).all(|w| w[0] < w[1]) {
-            return Err(DecodeError::Invalid(
-                "a vault document's objects are strictly ascending (bytewise), each once",
-            ));
-        }
+        let objects = r.ascending_objects(
+            3,
+            1 << 20,
+            MAX_VAULT_DOCUMENT_LEN,
+            "a vault document's objects are strictly ascending (bytewise), each once",
+        )?;
         Ok(VaultDocument {
             lock,
             backing,

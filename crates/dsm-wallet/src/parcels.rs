@@ -634,28 +634,6 @@ impl Wallet {
         Ok(objects)
     }
 
-    /// The lineage objects `manifests` list, from this wallet's store (strictly ascending
-    /// bytewise, as documents carry them).
-    pub(crate) fn stored_objects(
-        &self,
-        manifests: &[LineageManifest],
-    ) -> Result<Vec<Vec<u8>>, WalletError> {
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        for a in manifests.iter().flat_map(|m| m.addresses()) {
-            if seen.insert(a) {
-                out.push(
-                    self.store
-                        .get(Table::Objects, a.as_bytes())?
-                        .ok_or_else(|| bad("lineage object"))?,
-                );
-            }
-        }
-        out.sort();
-        out.dedup();
-        Ok(out)
-    }
-
     /// Checks the statement `c` behind a continued root of `amount` of `token` against the
     /// lineages of what it consumed (`rec`'s manifests, objects from `extra` — keyed by
     /// their hash — or this wallet's store), and that none of those parcels is known spent elsewhere. Records
@@ -943,12 +921,35 @@ impl Wallet {
         }
         // Inline only if every listed object fits the budget; stop reading at the first
         // that does not (a long lineage is then asked for, never read here in full).
-        let budget = object_budget.min(MAX_OFFER_LEN);
-        let mut want: Vec<Digest> = offer.manifests.iter().flat_map(|m| m.addresses()).collect();
+        let budget = object_budget.min(MAX_OFFER_LEN).saturating_sub(bare);
+        if let Some(objects) = self.read_listed(&offer.manifests, budget)? {
+            offer.objects = objects;
+        }
+        Ok(offer)
+    }
+
+    /// Every object `manifests` list, from this wallet's store (strictly ascending bytewise,
+    /// as offers, documents and re-issue requests carry them). A missing one is damage: the
+    /// wallet stores every object of what it holds.
+    pub(crate) fn listed_objects(
+        &self,
+        manifests: &[LineageManifest],
+    ) -> Result<Vec<Vec<u8>>, WalletError> {
+        Ok(self.read_listed(manifests, usize::MAX)?.unwrap_or_default())
+    }
+
+    /// [`Wallet::listed_objects`] while they take at most `budget` bytes (4 more each, for
+    /// their framing); `None`, with no more read, at the first that does not fit.
+    fn read_listed(
+        &self,
+        manifests: &[LineageManifest],
+        budget: usize,
+    ) -> Result<Option<Vec<Vec<u8>>>, WalletError> {
+        let mut want: Vec<Digest> = manifests.iter().flat_map(|m| m.addresses()).collect();
         want.sort();
         want.dedup();
         let mut objects = Vec::with_capacity(want.len());
-        let mut size = bare;
+        let mut size = 0usize;
         for a in want {
             let o = self
                 .store
@@ -957,42 +958,15 @@ impl Wallet {
                     what: "lineage object",
                     error: format!("object {a} is missing"),
                 })?;
-            size += o.len() + 4;
+            size = size.saturating_add(o.len() + 4);
             if size > budget {
-                return Ok(offer);
+                return Ok(None);
             }
             objects.push(o);
         }
         objects.sort();
         objects.dedup();
-        offer.objects = objects;
-        Ok(offer)
-    }
-
-    /// Every object `manifests` list, from this wallet's store (strictly ascending bytewise,
-    /// as offers and re-issue requests carry them). A missing one is damage: the wallet
-    /// stores every object of what it holds.
-    pub(crate) fn listed_objects(
-        &self,
-        manifests: &[LineageManifest],
-    ) -> Result<Vec<Vec<u8>>, WalletError> {
-        let mut want: Vec<Digest> = manifests.iter().flat_map(|m| m.addresses()).collect();
-        want.sort();
-        want.dedup();
-        let mut objects = Vec::with_capacity(want.len());
-        for a in want {
-            let o = self
-                .store
-                .get(Table::Objects, a.as_bytes())?
-                .ok_or_else(|| WalletError::Corrupt {
-                    what: "lineage object",
-                    error: format!("object {a} is missing"),
-                })?;
-            objects.push(o);
-        }
-        objects.sort();
-        objects.dedup();
-        Ok(objects)
+        Ok(Some(objects))
     }
 
     /// The objects an offer's manifests need, from the offer and from this wallet.

@@ -873,7 +873,7 @@ impl Wallet {
         let backing = self
             .consumed_parcels(&cause)?
             .ok_or_else(|| usage("this wallet did not make that withdrawal request"))?;
-        let objects = self.stored_objects(&backing.manifests)?;
+        let objects = self.listed_objects(&backing.manifests)?;
         Ok(dsm_token::dbtc::WithdrawalDocument {
             request: request.clone(),
             backing,

@@ -131,7 +131,7 @@ impl Wallet {
             .ok_or_else(|| {
                 usage("this wallet does not hold the parcels this vault's lock consumed")
             })?;
-        let objects = self.stored_objects(&backing.manifests)?;
+        let objects = self.listed_objects(&backing.manifests)?;
         Ok(VaultDocument {
             lock: lock.clone(),
             backing,

@@ -5,10 +5,10 @@
 mod common;
 
 use common::*;
-use dsm_core::chain::{Amount, DevGrant, TokenId};
+use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::hash::{object_address, Digest};
-use dsm_core::parcel::{root_id, LineageManifest, ManifestStart, Parcel, ParcelId, RootFacts};
+use dsm_core::parcel::{LineageManifest, ManifestStart, Parcel, ParcelId};
 use dsm_core::receipt::ChainView;
 use dsm_core::receipt::{propose, LocalDevice, Offer, SignedProposal};
 use dsm_core::tripwire::Equivocation;
@@ -45,30 +45,6 @@ fn fabricated_proposal(
     )
     .unwrap()
     .signed
-}
-
-/// A root `m` made up: a dev grant of a policy token (only label tokens have them).
-fn made_up_root(m: &Wallet, token: TokenId, amount: u128) -> (Parcel, Vec<u8>) {
-    let g = DevGrant {
-        device: m.device_id(),
-        token,
-        amount: Amount(amount),
-        height: 1,
-    };
-    let bytes = g.to_bytes();
-    let parcel = Parcel {
-        id: root_id(&RootFacts {
-            once_key: g.once_key(),
-            token,
-            amount: Amount(amount),
-            holder: m.device_id(),
-            burned: None,
-        }),
-        token,
-        amount: Amount(amount),
-        holder: m.device_id(),
-    };
-    (parcel, bytes)
 }
 
 fn assert_lineage_refusal(answer: &SessionMessage) {

@@ -319,29 +319,11 @@ pub fn made_up_consumption(
     amount: u128,
     cause: dsm_core::hash::Digest,
 ) -> (dsm_token::source::ConsumedParcels, Vec<Vec<u8>>) {
-    use dsm_core::parcel::{root_id, Hop, LineageManifest, ManifestStart, Parcel, ParcelStatement};
+    use dsm_core::parcel::{Hop, LineageManifest, ManifestStart, ParcelStatement};
     use dsm_protocol::session::Ledger;
-    let g = dsm_core::chain::DevGrant {
-        device: m.device_id(),
-        token,
-        amount: Amount(amount),
-        height: 1,
-    };
-    let fake = Parcel {
-        id: root_id(&dsm_core::parcel::RootFacts {
-            once_key: g.once_key(),
-            token,
-            amount: Amount(amount),
-            holder: m.device_id(),
-            burned: None,
-        }),
-        token,
-        amount: Amount(amount),
-        holder: m.device_id(),
-    };
+    let (fake, grant) = made_up_root(m, token, amount);
     let st = ParcelStatement::to_sink(m.device_id(), &token, &[fake], Amount(amount)).unwrap();
     let hop = Hop::sign(Ledger::signing_key(m), st, cause, &[3; 32]).unwrap();
-    let grant = g.to_bytes();
     (
         dsm_token::source::ConsumedParcels {
             consumption: dsm_token::source::Consumption {
@@ -358,4 +340,34 @@ pub fn made_up_consumption(
         },
         vec![grant],
     )
+}
+
+/// A root `m` made up: a dev grant of a policy token (only label tokens have them).
+pub fn made_up_root(
+    m: &Wallet,
+    token: dsm_core::chain::TokenId,
+    amount: u128,
+) -> (dsm_core::parcel::Parcel, Vec<u8>) {
+    use dsm_core::codec::Canonical;
+    use dsm_core::parcel::{root_id, Parcel, RootFacts};
+    let g = dsm_core::chain::DevGrant {
+        device: m.device_id(),
+        token,
+        amount: Amount(amount),
+        height: 1,
+    };
+    let bytes = g.to_bytes();
+    let parcel = Parcel {
+        id: root_id(&RootFacts {
+            once_key: g.once_key(),
+            token,
+            amount: Amount(amount),
+            holder: m.device_id(),
+            burned: None,
+        }),
+        token,
+        amount: Amount(amount),
+        holder: m.device_id(),
+    };
+    (parcel, bytes)
 }
