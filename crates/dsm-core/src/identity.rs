@@ -33,7 +33,7 @@ impl DeviceId {
 pub const MAX_CONTRIBUTORS: usize = 16;
 
 /// One contributor's revealed entropy.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EntropyReveal {
     /// Who contributed (a node id, the device's own label, …); unique per genesis.
     pub contributor: Digest,
@@ -90,7 +90,7 @@ pub fn ceremony_id(founding_key: &PublicKey, device_commitment: &Digest) -> Dige
 
 /// Everything a genesis digest commits to. Contributions are sorted by contributor, with
 /// no duplicates, and there is at least one.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct GenesisRecord {
     /// The founding device's public key.
     pub founding_key: PublicKey,

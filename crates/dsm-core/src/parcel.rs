@@ -75,6 +75,11 @@ pub struct RootBurn {
     pub signer: DeviceIdentity,
     /// Who vouches for the consumed parcels' lineages.
     pub check: BurnCheck,
+    /// For a recovered parcel (PROTOCOL.md §20.3): the lost device whose parcels `signer`,
+    /// its successor, consumed — the statement's holder. The token layer checked the
+    /// recovery authority's succession naming `signer` before it set this. `None` for every
+    /// other root: the signer is the holder.
+    pub succeeded: Option<DeviceId>,
 }
 
 impl RootBurn {
@@ -924,7 +929,8 @@ fn verify_consumed(
         return Err(LineageError::Nesting);
     }
     let s = &b.hop.statement;
-    if b.signer.device_id() != s.holder {
+    let holder = b.succeeded.unwrap_or_else(|| b.signer.device_id());
+    if holder != s.holder {
         return Err(LineageError::BadBurn(
             "signed by another device than its holder",
         ));

@@ -159,6 +159,9 @@ tag_table! {
     RecoveryCapsule => "DSM/v1/recovery/capsule",
     /// The slot key of capsule `index` in a stream at the storage nodes: `(u64be(index))`.
     RecoverySlot => "DSM/v1/recovery/slot",
+    /// Where pack `part` of capsule `index` sits (its slot key in the stream, and its
+    /// `prev` field): `(u64be(index), u64be(part))` (§20.2).
+    RecoveryPack => "DSM/v1/recovery/pack",
     /// A signed tombstone's digest (what the recovery authority signs): `(canonical Tombstone)`.
     RecoveryTombstone => "DSM/v1/recovery/tombstone",
     /// A signed succession's digest (what the recovery authority signs): `(canonical Succession)`.

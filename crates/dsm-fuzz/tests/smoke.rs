@@ -295,6 +295,9 @@ fn write_seeds() {
             genesis: Some(genesis.clone()),
             identity: Some(lost.clone()),
             policies: vec![],
+            held: vec![],
+            spent: vec![],
+            packs: 0,
         };
         put("recovery", "body0", &body.to_bytes());
         let t = sign_tombstone(

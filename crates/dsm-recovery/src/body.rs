@@ -7,10 +7,11 @@
 //! first one the genesis record). Writing a delta keeps the cost per transfer constant
 //! however many relationships a device has; recovery replays the whole stream.
 
-use dsm_core::chain::{DeviceHead, RelationshipKey, TipDigest, TransitionKind};
+use dsm_core::chain::{Amount, DeviceHead, RelationshipKey, TipDigest, TokenId, TransitionKind};
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
 use dsm_core::hash::Digest;
 use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisRecord};
+use dsm_core::parcel::ParcelId;
 use dsm_core::receipt::SignedProposal;
 use dsm_core::smt::SparseMerkleTree;
 use std::collections::BTreeMap;
@@ -71,6 +72,72 @@ impl Canonical for ContactEntry {
     }
 }
 
+/// A parcel the device holds after the change (PROTOCOL.md §5.6): what a successor takes
+/// over. Its lineage is the manifest object at `manifest`, which a pack of this capsule or
+/// of an earlier one carries with every object it lists.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HeldEntry {
+    /// The parcel.
+    pub id: ParcelId,
+    /// Its token.
+    pub token: TokenId,
+    /// Its amount.
+    pub amount: Amount,
+    /// The object address of its canonical lineage manifest.
+    pub manifest: Digest,
+}
+
+impl Canonical for HeldEntry {
+    const MAX_ENCODED_LEN: usize = 130;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.id.as_bytes());
+        w.bytes(2, self.token.as_bytes());
+        w.bytes(3, &self.amount.0.to_be_bytes());
+        w.bytes(4, self.manifest.as_bytes());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(HeldEntry {
+            id: ParcelId(Digest(r.fixed(1)?)),
+            token: TokenId(Digest(r.fixed(2)?)),
+            amount: Amount(u128::from_be_bytes(r.fixed(3)?)),
+            manifest: Digest(r.fixed(4)?),
+        })
+    }
+}
+
+/// A pack's plaintext: lineage objects (manifests, source proofs, hops, identities), each
+/// addressed by its hash, that no earlier pack of the stream carried; strictly ascending
+/// bytewise, so a pack has one encoding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectPack {
+    /// The objects.
+    pub objects: Vec<Vec<u8>>,
+}
+
+/// The most bytes one pack's objects take: a pack, sealed, stays under a storage node's
+/// item limit (256 KiB).
+pub const MAX_PACK_LEN: usize = 224 * 1024;
+/// The most packs one capsule has.
+pub const MAX_PACKS_PER_CAPSULE: u64 = 64;
+/// The most parcels one capsule adds to, or removes from, the held set.
+pub const MAX_HELD_PER_CAPSULE: usize = 1024;
+
+impl Canonical for ObjectPack {
+    const MAX_ENCODED_LEN: usize = MAX_PACK_LEN + 64 * 1024;
+    fn encode(&self, w: &mut Writer) {
+        w.repeated_bytes(1, &self.objects);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let objects = r.ascending_objects(
+            1,
+            MAX_PACK_LEN,
+            MAX_PACK_LEN,
+            "a pack's objects are strictly ascending",
+        )?;
+        Ok(ObjectPack { objects })
+    }
+}
+
 /// Most relationship leaves, pending proposals, contacts and policies one capsule carries.
 pub const MAX_TIPS_PER_CAPSULE: usize = 1024;
 /// See [`MAX_TIPS_PER_CAPSULE`].
@@ -97,6 +164,12 @@ pub struct CapsuleBody {
     pub identity: Option<DeviceIdentity>,
     /// Canonical token policies learned since the previous capsule.
     pub policies: Vec<Vec<u8>>,
+    /// Parcels the change added to the held set.
+    pub held: Vec<HeldEntry>,
+    /// Parcels the change took out of the held set.
+    pub spent: Vec<ParcelId>,
+    /// How many object packs go with this capsule (slots `pack_position(index, 0..packs)`).
+    pub packs: u64,
 }
 
 impl Canonical for CapsuleBody {
@@ -109,6 +182,12 @@ impl Canonical for CapsuleBody {
         w.optional_message(5, self.genesis.as_ref());
         w.optional_message(6, self.identity.as_ref());
         w.repeated_bytes(7, &self.policies);
+        w.repeated_message(8, &self.held);
+        let spent: Vec<&[u8]> = self.spent.iter().map(|p| p.as_bytes().as_slice()).collect();
+        for p in spent {
+            w.bytes(9, p);
+        }
+        w.uint(10, self.packs);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let head = r.message(1)?;
@@ -131,6 +210,13 @@ impl Canonical for CapsuleBody {
             }
             policies.push(b.to_vec());
         }
+        let held = r.repeated_message(8, MAX_HELD_PER_CAPSULE)?;
+        let spent = r
+            .repeated_fixed::<32>(9, MAX_HELD_PER_CAPSULE)?
+            .into_iter()
+            .map(|b| ParcelId(Digest(b)))
+            .collect();
+        let packs = r.uint_max(10, MAX_PACKS_PER_CAPSULE)?;
         Ok(CapsuleBody {
             head,
             tips,
@@ -139,6 +225,9 @@ impl Canonical for CapsuleBody {
             genesis,
             identity,
             policies,
+            held,
+            spent,
+            packs,
         })
     }
 }
@@ -186,6 +275,10 @@ pub struct RecoveredState {
     pub contacts: BTreeMap<String, DeviceId>,
     /// Token policies, canonical bytes.
     pub policies: Vec<Vec<u8>>,
+    /// The parcels held at the last head, by id (PROTOCOL.md §20.2).
+    pub held: BTreeMap<ParcelId, HeldEntry>,
+    /// `(capsule index, packs)` for every replayed capsule that has packs, in order.
+    pub packs: Vec<(u64, u64)>,
     /// How many capsules were replayed.
     pub capsules: u64,
     /// The last capsule's digest (the next capsule's `prev`).
@@ -231,6 +324,8 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
                     pending: Vec::new(),
                     contacts: BTreeMap::new(),
                     policies: Vec::new(),
+                    held: BTreeMap::new(),
+                    packs: Vec::new(),
                     capsules: 0,
                     last_digest: Digest::ZERO,
                 })
@@ -275,6 +370,17 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
             st.contacts.insert(ce.name, ce.device);
         }
         st.policies.extend(body.policies);
+        for p in &body.spent {
+            if st.held.remove(p).is_none() {
+                return Err(bad("a capsule spends a parcel the device did not hold"));
+            }
+        }
+        for e in body.held {
+            st.held.insert(e.id, e);
+        }
+        if body.packs > 0 {
+            st.packs.push((index, body.packs));
+        }
         st.capsules = index + 1;
         st.last_digest = c.digest();
     }

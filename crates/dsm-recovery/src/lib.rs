@@ -270,6 +270,144 @@ impl CapsuleKey {
     }
 }
 
+impl CapsuleKey {
+    /// Seals `plaintext` (a canonical [`body::ObjectPack`]) as pack `part` of capsule
+    /// `index` of this stream (PROTOCOL.md §20.2).
+    pub fn seal_pack(&self, index: u64, part: u64, plaintext: &[u8]) -> SealedPack {
+        let position = pack_position(index, part);
+        let nonce = pack_nonce(&self.stream, &position, plaintext);
+        let mut p = SealedPack {
+            stream: self.stream,
+            index,
+            part,
+            nonce,
+            ciphertext: Vec::new(),
+        };
+        let cipher = XChaCha20Poly1305::new(&Key::from(*self.key));
+        p.ciphertext = cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &p.associated_data(),
+                },
+            )
+            .expect("XChaCha20-Poly1305 encryption does not fail for in-memory data");
+        p
+    }
+
+    /// Opens pack `part` of capsule `index` of this stream: the plaintext, or an error if
+    /// the key, the position or the bytes are wrong.
+    pub fn open_pack(
+        &self,
+        p: &SealedPack,
+        index: u64,
+        part: u64,
+    ) -> Result<Zeroizing<Vec<u8>>, RecoveryError> {
+        if p.stream != self.stream || p.index != index || p.part != part {
+            return Err(RecoveryError::Open);
+        }
+        let cipher = XChaCha20Poly1305::new(&Key::from(*self.key));
+        let pt = cipher
+            .decrypt(
+                &XNonce::from(p.nonce),
+                Payload {
+                    msg: &p.ciphertext,
+                    aad: &p.associated_data(),
+                },
+            )
+            .map_err(|_| RecoveryError::Open)?;
+        if pack_nonce(&p.stream, &pack_position(index, part), &pt) != p.nonce {
+            return Err(RecoveryError::Nonce);
+        }
+        Ok(Zeroizing::new(pt))
+    }
+}
+
+/// One encrypted object pack of a capsule (PROTOCOL.md §20.2): stored at slot
+/// `(stream, pack_position(index, part))`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SealedPack {
+    /// The stream.
+    pub stream: Digest,
+    /// The capsule it goes with.
+    pub index: u64,
+    /// Its position among that capsule's packs (0, 1, …).
+    pub part: u64,
+    /// The synthetic nonce ([`pack_nonce`]).
+    pub nonce: [u8; 24],
+    /// XChaCha20-Poly1305 ciphertext and tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl SealedPack {
+    /// `label(RecoveryPack) ‖ stream ‖ u64be(index) ‖ u64be(part)`.
+    fn associated_data(&self) -> Vec<u8> {
+        let mut ad = Vec::with_capacity(96);
+        ad.extend_from_slice(Tag::RecoveryPack.label().as_bytes());
+        ad.extend_from_slice(self.stream.as_bytes());
+        ad.extend_from_slice(&self.index.to_be_bytes());
+        ad.extend_from_slice(&self.part.to_be_bytes());
+        ad
+    }
+}
+
+impl Canonical for SealedPack {
+    const MAX_ENCODED_LEN: usize = body::MAX_PACK_LEN + 64 * 1024;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.stream.as_bytes());
+        w.uint(2, self.index);
+        w.uint(3, self.part);
+        w.bytes(4, &self.nonce);
+        w.bytes(5, &self.ciphertext);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let stream = Digest(r.fixed(1)?);
+        let index = r.uint(2)?;
+        let part = r.uint(3)?;
+        let nonce = r.fixed(4)?;
+        let ciphertext = r.bytes(5, body::MAX_PACK_LEN + 32 * 1024)?.to_vec();
+        if ciphertext.len() < 16 {
+            return Err(DecodeError::Invalid(
+                "a pack carries at least its authentication tag",
+            ));
+        }
+        Ok(SealedPack {
+            stream,
+            index,
+            part,
+            nonce,
+            ciphertext,
+        })
+    }
+}
+
+/// Pack `part` of capsule `index`: `H(RecoveryPack, u64be(index), u64be(part))`, the pack's
+/// slot key in its stream and its `prev` field (PROTOCOL.md §20.2).
+pub fn pack_position(index: u64, part: u64) -> Digest {
+    tagged_hash(
+        Tag::RecoveryPack,
+        &[&index.to_be_bytes(), &part.to_be_bytes()],
+    )
+}
+
+/// A pack's synthetic nonce: the first 24 bytes of `H(RecoveryNonce, stream, position,
+/// BLAKE3(plaintext))` (a capsule's hashes an 8-byte index where this hashes a 32-byte
+/// position, so the two never meet).
+pub fn pack_nonce(stream: &Digest, position: &Digest, plaintext: &[u8]) -> [u8; 24] {
+    let h = tagged_hash(
+        Tag::RecoveryNonce,
+        &[
+            stream.as_bytes(),
+            position.as_bytes(),
+            blake3::hash(plaintext).as_bytes(),
+        ],
+    );
+    let mut n = [0u8; 24];
+    n.copy_from_slice(&h.0[..24]);
+    n
+}
+
 /// The synthetic nonce: the first 24 bytes of `H(RecoveryNonce, stream, u64be(index),
 /// BLAKE3(plaintext))`.
 pub fn capsule_nonce(stream: &Digest, index: u64, plaintext: &[u8]) -> [u8; 24] {

@@ -301,7 +301,7 @@ impl SuccessionConflict {
 /// recovery writes into the lost device's anchor slot `(lost, recovered head)`, so anyone
 /// who tries to settle a statement the lost device signs from that head reads, verifies and
 /// records the tombstone instead (PROTOCOL.md §20.3 step 4, §16.4).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SuccessionRecord {
     /// The identity's genesis record.
     pub genesis: GenesisRecord,

@@ -312,6 +312,9 @@ fn body(head: &DeviceHead) -> CapsuleBody {
         genesis: None,
         identity: None,
         policies: vec![],
+        held: vec![],
+        spent: vec![],
+        packs: 0,
     }
 }
 

@@ -115,6 +115,9 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         genesis: None,
         identity: None,
         policies: vec![],
+        held: vec![],
+        spent: vec![],
+        packs: 0,
     };
     put("capsule.body", "dsm.v1.CapsuleBody", &body.to_bytes());
     let c = keys.seal(2, Digest([0x11; 32]), &body.to_bytes());

@@ -103,6 +103,35 @@ pub enum Source {
     /// Parcels burned whole and re-issued by the refreshers as one root (a lineage root
     /// only; it changes no balance and makes no head).
     Reissue(Box<crate::reissue::Reissue>),
+    /// A parcel of a lost device taken over by its successor (a lineage root only: the
+    /// SUCCEED head carries the balances, PROTOCOL.md §20.3).
+    Recovered(Box<RecoveredParcel>),
+}
+
+/// A lost device's parcel that its successor consumed (PROTOCOL.md §20.3): the recovery
+/// authority's succession naming the successor, and the token. The statement that consumed
+/// the parcel is the proof's `consumption`: signed by the successor, holder the lost device,
+/// one input, one output to the token's sink, `rest` the succession's digest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RecoveredParcel {
+    /// The token.
+    pub token: TokenId,
+    /// The genesis, the signed tombstone and the signed succession.
+    pub record: dsm_recovery::succession::SuccessionRecord,
+}
+
+impl Canonical for RecoveredParcel {
+    const MAX_ENCODED_LEN: usize = dsm_recovery::succession::SuccessionRecord::MAX_ENCODED_LEN + 48;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.token.as_bytes());
+        w.message(2, &self.record);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(RecoveredParcel {
+            token: TokenId(Digest(r.fixed(1)?)),
+            record: r.message(2)?,
+        })
+    }
 }
 
 /// The proof a source head's `cause` names.
@@ -210,6 +239,7 @@ impl SourceProof {
             Source::WithdrawRequest(r) => r.token,
             Source::WithdrawRefund(d) => d.request.token,
             Source::Reissue(r) => r.signed.statement.token,
+            Source::Recovered(r) => r.token,
         }
     }
 
@@ -264,6 +294,19 @@ impl SourceProof {
                     r.signed.statement.burn.as_bytes(),
                 ],
             ),
+            // The parcel it takes over: every statement the successor could sign for it
+            // makes the same root, so two of them are one parcel spent twice.
+            Source::Recovered(_) => {
+                let c = self.consumption.as_ref().ok_or_else(missing_consumption)?;
+                match c.hop.statement.inputs.as_slice() {
+                    [p] => once(b"recovered", &[p.as_bytes()]),
+                    _ => {
+                        return Err(TokenError::Consumption(
+                            "a recovered parcel's statement consumes exactly one parcel",
+                        ))
+                    }
+                }
+            }
         })
     }
 
@@ -301,7 +344,8 @@ impl Canonical for SourceProof {
             | Source::BtcDeposit(_)
             | Source::WithdrawRequest(_)
             | Source::WithdrawRefund(_)
-            | Source::Reissue(_) => {}
+            | Source::Reissue(_)
+            | Source::Recovered(_) => {}
         }
         w.optional_message(5, self.allowlist.as_ref());
         match &self.source {
@@ -314,6 +358,9 @@ impl Canonical for SourceProof {
             _ => {}
         }
         w.optional_message(12, self.consumption.as_ref());
+        if let Source::Recovered(r) = &self.source {
+            w.message(13, r.as_ref());
+        }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let initial = r.optional_message(1)?;
@@ -328,6 +375,7 @@ impl Canonical for SourceProof {
         let refund: Option<WithdrawalDecline> = r.optional_message(10)?;
         let reissue: Option<crate::reissue::Reissue> = r.optional_message(11)?;
         let consumption: Option<Consumption> = r.optional_message(12)?;
+        let recovered: Option<RecoveredParcel> = r.optional_message(13)?;
         let n = [
             initial.is_some(),
             mint.is_some(),
@@ -339,6 +387,7 @@ impl Canonical for SourceProof {
             withdraw.is_some(),
             refund.is_some(),
             reissue.is_some(),
+            recovered.is_some(),
         ]
         .iter()
         .filter(|x| **x)
@@ -366,14 +415,19 @@ impl Canonical for SourceProof {
             Source::WithdrawRequest(Box::new(w))
         } else if let Some(d) = refund {
             Source::WithdrawRefund(Box::new(d))
+        } else if let Some(r) = reissue {
+            Source::Reissue(Box::new(r))
         } else {
-            Source::Reissue(Box::new(reissue.expect("counted one")))
+            Source::Recovered(Box::new(recovered.expect("counted one")))
         };
         if consumption.is_some()
-            && !matches!(source, Source::VaultResolve(_) | Source::WithdrawRefund(_))
+            && !matches!(
+                source,
+                Source::VaultResolve(_) | Source::WithdrawRefund(_) | Source::Recovered(_)
+            )
         {
             return Err(DecodeError::Invalid(
-                "only a vault resolution or a withdrawal refund carries a consumption",
+                "only a vault resolution, a withdrawal refund or a recovered parcel carries a consumption",
             ));
         }
         Ok(SourceProof {
@@ -483,6 +537,13 @@ pub enum TokenError {
     /// A re-issue changes no balance: it is a lineage root only, never a head's source.
     #[error("a re-issue changes no balance and makes no head: it is a lineage root only")]
     ReissueIsNoHead,
+    /// A recovered parcel changes no balance (the SUCCEED head does): it is a lineage root
+    /// only, never a head's source.
+    #[error("a recovered parcel changes no balance and makes no head: it is a lineage root only")]
+    RecoveredIsNoHead,
+    /// The succession behind a recovered parcel does not verify (PROTOCOL.md §20.3).
+    #[error("the succession behind this recovered parcel is refused: {0}")]
+    Succession(String),
     /// A vault resolution or withdrawal refund used as a root does not carry the statement
     /// that consumed the locked or requested parcels, or carries another one.
     #[error("the source does not continue the parcels it claims: {0}")]
@@ -725,6 +786,9 @@ impl TokenRules {
         if let Source::Reissue(_) = proof.source {
             return Err(TokenError::ReissueIsNoHead);
         }
+        if let Source::Recovered(_) = proof.source {
+            return Err(TokenError::RecoveredIsNoHead);
+        }
         let (changed, amount, credited) = parent
             .balance_change(child)
             .ok_or(TokenError::AmountMismatch)?;
@@ -840,6 +904,7 @@ impl TokenRules {
                 }
             }
             Source::Reissue(_) => return Err(TokenError::ReissueIsNoHead),
+            Source::Recovered(_) => return Err(TokenError::RecoveredIsNoHead),
             Source::VaultResolve(r) => {
                 let v = &r.lock.policy;
                 if v.party(r.branch) != child.device {
@@ -1046,10 +1111,25 @@ impl TokenRules {
         holder: Option<&DeviceId>,
     ) -> Result<RootFacts, TokenError> {
         let token = proof.token();
-        let p = self
-            .policies
-            .get(&token)
-            .ok_or(TokenError::UnknownPolicy(token))?;
+        let p = match (self.policies.get(&token), &proof.source) {
+            (Some(p), _) => p,
+            // A dev-faucet token (tests and `--dev-faucet` only) has no policy to check
+            // the successor against; its parcels recover like any other.
+            (None, Source::Recovered(r)) if self.legacy.contains(&token) => {
+                let (to, amount, burn) = recovered_parts(proof, r)?;
+                if holder.is_some_and(|h| *h != to) {
+                    return Err(TokenError::WrongTarget);
+                }
+                return Ok(RootFacts {
+                    once_key: proof.once_key()?,
+                    token,
+                    amount,
+                    holder: to,
+                    burned: Some(burn),
+                });
+            }
+            (None, _) => return Err(TokenError::UnknownPolicy(token)),
+        };
         let once_key = proof.once_key()?;
         let mut burned = None;
         let (to, amount) = match &proof.source {
@@ -1111,8 +1191,15 @@ impl TokenRules {
                     hop: r.burn.clone(),
                     signer: r.holder.clone(),
                     check: BurnCheck::Refreshers,
+                    succeeded: None,
                 });
                 (r.signed.statement.holder, r.signed.statement.amount)
+            }
+            // A continued root: only as good as the lost device's parcel (§20.3).
+            Source::Recovered(r) => {
+                let (to, amount, burn) = recovered_parts(proof, r)?;
+                burned = Some(burn);
+                (to, amount)
             }
             Source::Burn(_) | Source::VaultLock(_) | Source::WithdrawRequest(_) => {
                 return Err(TokenError::NotARoot)
@@ -1237,7 +1324,67 @@ fn statement_of(
         hop: c.hop.clone(),
         signer: c.signer.clone(),
         check: BurnCheck::Lineages,
+        succeeded: None,
     })
+}
+
+/// The statement by which a successor consumed its lost device's parcel, checked against
+/// the succession (PROTOCOL.md §20.3): the succession verifies under the genesis's recovery
+/// authority; the statement is signed by the successor it names, holds the lost device's
+/// parcel, consumes exactly one parcel whole to the token's sink, and its `rest` is the
+/// succession's digest. Returns the continued root's statement and amount; whether the
+/// parcel is real is the lineage check's question ([`BurnCheck::Lineages`]).
+pub fn recovered_statement(
+    r: &RecoveredParcel,
+    c: &Consumption,
+) -> Result<(RootBurn, Amount), TokenError> {
+    let rec = &r.record;
+    let v =
+        dsm_recovery::succession::verify_succession(&rec.genesis, &rec.tombstone, &rec.succession)
+            .map_err(|e| TokenError::Succession(e.to_string()))?;
+    let lost = v.tombstone.record.lost.device_id();
+    if c.signer != v.succession.record.successor {
+        return Err(TokenError::Consumption(
+            "its statement is not signed by the successor the succession names",
+        ));
+    }
+    let s = &c.hop.statement;
+    if s.holder != lost {
+        return Err(TokenError::Consumption(
+            "its statement does not consume the lost device's parcel",
+        ));
+    }
+    if c.hop.rest != v.succession.record.digest() {
+        return Err(TokenError::Consumption(
+            "its statement is not the one made under this succession",
+        ));
+    }
+    let amount =
+        match (s.inputs.as_slice(), s.outputs.as_slice()) {
+            ([_], [o]) if o.input == 0 && o.to == dsm_core::parcel::sink(&r.token) => o.amount,
+            _ => return Err(TokenError::Consumption(
+                "a recovered parcel's statement consumes exactly one parcel, whole, to the sink",
+            )),
+        };
+    Ok((
+        RootBurn {
+            hop: c.hop.clone(),
+            signer: c.signer.clone(),
+            check: BurnCheck::Lineages,
+            succeeded: Some(lost),
+        },
+        amount,
+    ))
+}
+
+/// A recovered parcel's holder (the successor), amount and statement.
+fn recovered_parts(
+    proof: &SourceProof,
+    r: &RecoveredParcel,
+) -> Result<(DeviceId, Amount, RootBurn), TokenError> {
+    let c = proof.consumption.as_ref().ok_or_else(missing_consumption)?;
+    let (burn, amount) = recovered_statement(r, c)?;
+    Ok((c.signer.device_id(), amount, burn))
 }
 
 fn missing_consumption() -> TokenError {

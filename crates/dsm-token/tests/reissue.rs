@@ -159,6 +159,7 @@ fn a_reissue_is_one_root_for_the_burned_sum_whatever_the_cosigners() {
             hop: r.burn.clone(),
             signer: w.alice.identity.clone(),
             check: BurnCheck::Refreshers,
+            succeeded: None,
         }
     );
     // Another subset of refreshers: other bytes, one once-key, one root parcel.

@@ -94,6 +94,9 @@ fn stream(k: &RecoveryKeys, n: usize) -> Vec<Capsule> {
         genesis: Some(genesis),
         identity: Some(identity),
         policies: vec![],
+        held: vec![],
+        spent: vec![],
+        packs: 0,
     };
     out.push(k.seal(0, Digest::ZERO, &first.to_bytes()));
     let mut tree = SparseMerkleTree::new();
@@ -128,6 +131,9 @@ fn stream(k: &RecoveryKeys, n: usize) -> Vec<Capsule> {
             genesis: None,
             identity: None,
             policies: vec![],
+            held: vec![],
+            spent: vec![],
+            packs: 0,
         };
         let prev = out.last().map(Capsule::digest).unwrap_or(Digest::ZERO);
         out.push(k.seal(i as u64 + 1, prev, &body.to_bytes()));
@@ -166,6 +172,9 @@ fn main() {
         genesis: None,
         identity: None,
         policies: vec![],
+        held: vec![],
+        spent: vec![],
+        packs: 0,
     }
     .to_bytes();
     let seal = per_op(2_000, || {

@@ -41,7 +41,7 @@ impl Held {
         .concat()
     }
 
-    fn from_bytes(b: &[u8]) -> Option<Held> {
+    pub(crate) fn from_bytes(b: &[u8]) -> Option<Held> {
         let token = TokenId(Digest(b.get(..32)?.try_into().ok()?));
         let amount = Amount(u128::from_be_bytes(b.get(32..48)?.try_into().ok()?));
         let manifest = LineageManifest::from_bytes(b.get(48..)?).ok()?;
@@ -507,6 +507,7 @@ impl Wallet {
                 hop: hop.clone(),
                 signer: self.identity.clone(),
                 check: dsm_core::parcel::BurnCheck::Lineages,
+                succeeded: None,
             };
             let sunk: Amount = hop
                 .statement
@@ -709,6 +710,20 @@ impl Wallet {
                     .into(),
             ));
         }
+        self.continued_root_with(b, source, &rec, once_key, token, amount)
+    }
+
+    /// [`Wallet::continued_root_parcel`] given the consuming statement with its consumed
+    /// parcels' manifests (a succession's consumption of one recovered parcel, §20.3).
+    pub(crate) fn continued_root_with(
+        &mut self,
+        b: &mut Batch,
+        source: Vec<u8>,
+        rec: &ConsumedParcels,
+        once_key: &Digest,
+        token: TokenId,
+        amount: Amount,
+    ) -> Result<BookChange, WalletError> {
         let id = root_id(&RootFacts {
             once_key: *once_key,
             token,

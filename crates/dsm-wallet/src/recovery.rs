@@ -8,15 +8,28 @@
 //! crash at any point finishes the job with the same device key, the same tombstone and the
 //! same succession: it never tombstones twice and never forks the identity.
 
+use super::parcels::Held;
+use super::parcels::{consumed_key, SettleItem};
 use super::*;
 use crate::nodes::{Anchor, NodeFault, NodeSet, SlotReplica};
-use dsm_recovery::body::{replay, CapsuleBody, ContactEntry, RecoveredState, TipEntry};
+use crate::online::Settlement;
+use dsm_core::hash::object_address;
+use dsm_core::parcel::{Hop, Lineage, LineageManifest, ParcelId};
+use dsm_recovery::body::{
+    replay, CapsuleBody, ContactEntry, HeldEntry, ObjectPack, RecoveredState, TipEntry,
+    MAX_HELD_PER_CAPSULE, MAX_PACK_LEN,
+};
 use dsm_recovery::succession::{
     sign_succession, sign_tombstone, verify_answer, verify_succession, RecoveryMessage,
     SignedAnswer, SignedSuccession, SignedTombstone, Succession, SuccessionAnswer,
     SuccessionConflict, SuccessionNotice, SuccessionRecord, Tombstone, Verdict,
 };
 use dsm_recovery::{Capsule, RecoveryKeys};
+use dsm_token::source::{
+    recovered_statement, ConsumedParcels, Consumption, RecoveredParcel, Source, SourceProof,
+    MAX_CONSUMED_MANIFESTS_LEN,
+};
+use std::collections::{BTreeSet, HashMap};
 
 const CAPSULE_NEXT: &[u8] = b"capsule_next";
 const CAPSULE_STREAM: &[u8] = b"capsule_stream";
@@ -26,6 +39,11 @@ const RECOVERY_STEP: &[u8] = b"recovery_step";
 const RECOVERED_LOST: &[u8] = b"recovered_lost";
 const RECOVERED_HEAD: &[u8] = b"recovered_head";
 /// Meta key of the lost device's proposal to `peer` pending at the recovered head.
+/// The `CapsulePacks` key of pack `part` of capsule `index`.
+fn pack_key(index: u64, part: u64) -> Vec<u8> {
+    [index.to_be_bytes(), part.to_be_bytes()].concat()
+}
+
 fn pending_key(peer: &DeviceId) -> Vec<u8> {
     [b"recovered_pending:".as_slice(), peer.as_bytes()].concat()
 }
@@ -34,6 +52,12 @@ const SUCCESSION: &[u8] = b"succession";
 const RECOVERY_BLOCKED: &[u8] = b"recovery_blocked";
 const CAPSULE_GENERATION: &[u8] = b"capsule_generation";
 const RECOVERED_CAPSULES: &[u8] = b"recovered_capsules";
+/// Meta key prefixes, each followed by a recovered parcel's id: the lost device's held
+/// entry (from the capsules), this device's claim on it (the consuming statement's
+/// commit), and why it was left out.
+const RECOVERED_HELD: &[u8] = b"recovered_held/";
+const RECOVERED_CLAIM: &[u8] = b"recovered_claim/";
+const RECOVERED_LEFT: &[u8] = b"recovered_left/";
 
 /// True if K placed nodes hold identical bytes as capsule 0 of `stream`.
 fn stream_started(nodes: &NodeSet, stream: &Digest) -> Result<bool, WalletError> {
@@ -69,7 +93,12 @@ pub enum RecoveryStep {
     Created,
     /// The tombstone is at a quorum of nodes.
     Tombstoned,
-    /// The succession is at a quorum of nodes and the SUCCEED head is committed.
+    /// The succession is at a quorum of nodes.
+    Published,
+    /// Every recovered parcel that can be taken over has its consuming statement signed,
+    /// kept and written to its slot (the rest are left out, with why).
+    Claimed,
+    /// The SUCCEED head is committed, holding a root per claimed parcel.
     Succeeded,
     /// Every counterparty was sent a notice.
     Notified,
@@ -128,6 +157,9 @@ pub struct RecoveryReport {
     pub faults: Vec<NodeFault>,
     /// Set when spending stays blocked (why).
     pub blocked: Option<String>,
+    /// Parcels of the lost device that were not taken over, each with why (PROTOCOL.md
+    /// §20.3): spent by the lost device after the backup point, or not provable onward.
+    pub left_out: Vec<String>,
 }
 
 /// What the nodes hold of a capsule stream.
@@ -312,8 +344,26 @@ impl Wallet {
         let mut head = self.head.clone();
         let mut tips = Vec::new();
         let mut pending = self.pending.clone();
+        // The held set's change: parcels added (with their manifests) and taken out.
+        let mut added: BTreeMap<ParcelId, (Held, Vec<u8>)> = BTreeMap::new();
+        let mut spent: BTreeSet<ParcelId> = BTreeSet::new();
         for (table, k, v) in b.ops() {
             match (table, k.as_slice(), v) {
+                (Table::Parcels, k, v) => {
+                    let id = ParcelId(Digest(k.try_into().map_err(|_| bad("parcels"))?));
+                    match v {
+                        Some(v) => {
+                            let h = Held::from_bytes(v).ok_or(bad("held parcel"))?;
+                            let m = h.manifest.to_bytes();
+                            added.insert(id, (h, m));
+                        }
+                        None => {
+                            if added.remove(&id).is_none() && self.book.held.contains_key(&id) {
+                                spent.insert(id);
+                            }
+                        }
+                    }
+                }
                 (Table::Meta, b"head", Some(v)) => {
                     head = DeviceHead::from_bytes(v).map_err(corrupt("head"))?
                 }
@@ -361,6 +411,22 @@ impl Wallet {
             .take(dsm_recovery::body::MAX_POLICIES_PER_CAPSULE)
             .map(|(id, p)| (*id, p.to_bytes()))
             .unzip();
+        let held: Vec<HeldEntry> = added
+            .iter()
+            .map(|(id, (h, m))| HeldEntry {
+                id: *id,
+                token: h.token,
+                amount: h.amount,
+                manifest: object_address(m),
+            })
+            .collect();
+        if held.len() > MAX_HELD_PER_CAPSULE || spent.len() > MAX_HELD_PER_CAPSULE {
+            return Err(WalletError::Recovery(format!(
+                "one change moves more than {MAX_HELD_PER_CAPSULE} parcels, more than a \
+                 backup capsule records; nothing was changed"
+            )));
+        }
+        let packs = self.seal_packs(b, key, index, added.into_values().collect())?;
         let mut body = CapsuleBody {
             head,
             tips,
@@ -376,6 +442,9 @@ impl Wallet {
             },
             identity: first.then(|| self.identity.clone()),
             policies,
+            held,
+            spent: spent.into_iter().collect(),
+            packs,
         };
         // Keep the capsule within its limit. Pending proposals go first (large SLH-DSA
         // proposals: the counterparty still answers them, the notice just cannot carry
@@ -401,6 +470,93 @@ impl Wallet {
         .put(Table::Meta, CAPSULE_NEXT.to_vec(), next)
         .put(Table::Meta, CAPSULE_POLICIES.to_vec(), carried);
         Ok(())
+    }
+
+    /// Seals into `b` the object packs of capsule `index`: every object the manifests of
+    /// `added` (held parcels with their canonical manifests) list, and the manifests
+    /// themselves, that no earlier pack of this stream carried, strictly ascending and cut
+    /// into packs of at most [`MAX_PACK_LEN`] bytes (PROTOCOL.md §20.2). Returns how many.
+    fn seal_packs(
+        &self,
+        b: &mut Batch,
+        key: &dsm_recovery::CapsuleKey,
+        index: u64,
+        added: Vec<(Held, Vec<u8>)>,
+    ) -> Result<u64, WalletError> {
+        let in_batch: HashMap<Digest, Vec<u8>> = b
+            .ops()
+            .iter()
+            .filter_map(|(t, k, v)| match (t, v) {
+                (Table::Objects, Some(v)) => {
+                    Some((Digest(k.as_slice().try_into().ok()?), v.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut objects: BTreeMap<Digest, Vec<u8>> = BTreeMap::new();
+        for (h, m) in added {
+            let mut wanted: Vec<(Digest, Option<Vec<u8>>)> =
+                vec![(object_address(&m), Some(m.clone()))];
+            wanted.extend(h.manifest.addresses().into_iter().map(|a| (a, None)));
+            for (a, bytes) in wanted {
+                if objects.contains_key(&a)
+                    || self.store.contains(Table::PackedObjects, a.as_bytes())?
+                {
+                    continue;
+                }
+                let bytes = match bytes.or_else(|| in_batch.get(&a).cloned()) {
+                    Some(o) => o,
+                    None => self
+                        .store
+                        .get(Table::Objects, a.as_bytes())?
+                        .ok_or_else(|| WalletError::Corrupt {
+                            what: "lineage object",
+                            error: format!("object {a} of a held parcel's lineage is missing"),
+                        })?,
+                };
+                objects.insert(a, bytes);
+            }
+        }
+        if objects.is_empty() {
+            return Ok(0);
+        }
+        let mut sorted: Vec<(Digest, Vec<u8>)> = objects.into_iter().collect();
+        sorted.sort_by(|x, y| x.1.cmp(&y.1));
+        let mut packs: Vec<Vec<Vec<u8>>> = vec![Vec::new()];
+        let mut size = 0usize;
+        for (a, o) in sorted {
+            if o.len() > MAX_PACK_LEN {
+                return Err(WalletError::Corrupt {
+                    what: "lineage object",
+                    error: format!("object {a} is larger than a backup pack"),
+                });
+            }
+            if size + o.len() > MAX_PACK_LEN {
+                packs.push(Vec::new());
+                size = 0;
+            }
+            size += o.len();
+            b.put(Table::PackedObjects, a.as_bytes().to_vec(), Vec::new());
+            packs.last_mut().expect("one pack at least").push(o);
+        }
+        let n = packs.len() as u64;
+        if n > dsm_recovery::body::MAX_PACKS_PER_CAPSULE {
+            return Err(WalletError::Recovery(
+                "one change brings more lineage objects than a backup capsule can carry; \
+                 nothing was changed"
+                    .into(),
+            ));
+        }
+        for (part, objects) in packs.into_iter().enumerate() {
+            let pack = ObjectPack { objects }.to_bytes();
+            let sealed = key.seal_pack(index, part as u64, &pack);
+            b.put(
+                Table::CapsulePacks,
+                pack_key(index, part as u64),
+                sealed.to_bytes(),
+            );
+        }
+        Ok(n)
     }
 
     /// The next capsule's index and predecessor digest.
@@ -435,10 +591,49 @@ impl Wallet {
         let stream = key.stream;
         let k = nodes.params().k;
         let mut uploaded = self.capsules_uploaded()?;
-        for (ik, bytes) in self.store.scan(Table::Capsules)? {
+        let packs = self.store.scan(Table::CapsulePacks)?;
+        'capsules: for (ik, bytes) in self.store.scan(Table::Capsules)? {
             let index = u64::from_be_bytes(ik.as_slice().try_into().unwrap_or_default());
             if index < uploaded {
                 continue;
+            }
+            // Its object packs first: a capsule counts as uploaded only when what its
+            // parcels' lineages need is at K nodes too.
+            let mine: Vec<&(Vec<u8>, Vec<u8>)> = packs
+                .iter()
+                .filter(|(pk, _)| pk.get(..8) == Some(ik.as_slice()))
+                .collect();
+            for (pk, sealed) in &mine {
+                let part = u64::from_be_bytes(
+                    pk.get(8..16)
+                        .and_then(|p| p.try_into().ok())
+                        .unwrap_or_default(),
+                );
+                let report = nodes
+                    .anchor(
+                        stream.as_bytes(),
+                        dsm_recovery::pack_position(index, part).as_bytes(),
+                        sealed,
+                        &|other: &[u8]| other != sealed.as_slice(),
+                    )
+                    .map_err(|e| WalletError::Recovery(e.to_string()))?;
+                push.faults.extend(report.faults);
+                if let Anchor::Conflict { .. } = report.outcome {
+                    push.conflict = Some(format!(
+                        "capsule {index}: a node already holds another object pack at this \
+                         position — another device writes this identity's backup (the lost \
+                         device, or a copy of this wallet)"
+                    ));
+                    break 'capsules;
+                }
+                if report.acked.len() < k {
+                    push.short = Some(format!(
+                        "an object pack of capsule {index} reached {} node(s), {k} needed; the \
+                         next sync retries",
+                        report.acked.len()
+                    ));
+                    break 'capsules;
+                }
             }
             let report = nodes
                 .anchor(
@@ -476,6 +671,9 @@ impl Wallet {
             // `backup_status`), so the table does not grow with the device's history.
             if let Some(older) = index.checked_sub(1) {
                 b.delete(Table::Capsules, older.to_be_bytes().to_vec());
+            }
+            for (pk, _) in mine {
+                b.delete(Table::CapsulePacks, pk.clone());
             }
             self.store.commit(&b)?;
         }
@@ -874,6 +1072,346 @@ impl Wallet {
     }
 }
 
+impl Wallet {
+    /// Signs, keeps and writes to its slot a statement consuming each parcel the lost
+    /// device held at the recovered head (PROTOCOL.md §20.3): one input, whole, to the
+    /// token's sink, `rest` the succession's digest. A parcel whose lineage does not verify
+    /// to the lost device, or whose slot already holds the lost device's own spend (it spent
+    /// after the backup point), is left out, with why. The statements are committed before
+    /// any is written to a slot, so a rerun writes the same ones.
+    fn claim_recovered(
+        &mut self,
+        nodes: &NodeSet,
+        lost: &DeviceIdentity,
+        succession: &SignedSuccession,
+        faults: &mut Vec<NodeFault>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), WalletError> {
+        let entries = self.recovered_entries()?;
+        progress(&format!(
+            "checking the {} parcel(s) the lost device held",
+            entries.len()
+        ));
+        let mut b = Batch::new();
+        let lost_id = lost.device_id();
+        for e in &entries {
+            if self
+                .store
+                .contains(Table::Meta, &prefixed(RECOVERED_CLAIM, &e.id))?
+                || self
+                    .store
+                    .contains(Table::Meta, &prefixed(RECOVERED_LEFT, &e.id))?
+            {
+                continue;
+            }
+            let manifest = match self.recovered_lineage(e, &lost_id) {
+                Ok(m) => m,
+                Err(why) => {
+                    self.leave_out(&mut b, &e.id, &why);
+                    continue;
+                }
+            };
+            // Any one node holding the lost device's own signed spend proves it spent the
+            // parcel (no node can forge that signature); junk proves nothing.
+            let (slot, key) = dsm_core::parcel::parcel_slot(&e.id);
+            let replicas = nodes
+                .slot_replicas(&slot, &key)
+                .map_err(|e| WalletError::Recovery(e.to_string()))?;
+            let spent = replicas.iter().any(|(_, r)| {
+                matches!(r, SlotReplica::Holds(h)
+                    if dsm_core::parcel::spend_in_slot(h, &e.id, lost).is_some())
+            });
+            if spent {
+                self.leave_out(
+                    &mut b,
+                    &e.id,
+                    "the lost device spent it after the last backup (its slot at the storage \
+                     nodes holds that spend)",
+                );
+                continue;
+            }
+            let statement = dsm_core::parcel::ParcelStatement {
+                holder: lost_id,
+                inputs: vec![e.id],
+                outputs: vec![dsm_core::parcel::ParcelOutput {
+                    input: 0,
+                    to: dsm_core::parcel::sink(&e.token),
+                    amount: e.amount,
+                }],
+            };
+            let rnd = dsm_protocol::session::Ledger::random(self);
+            let hop = Hop::sign(&self.key, statement, succession.record.digest(), &rnd)
+                .map_err(|e| WalletError::Recovery(e.to_string()))?;
+            let rec = ConsumedParcels {
+                consumption: Consumption {
+                    hop,
+                    signer: self.identity.clone(),
+                },
+                manifests: vec![manifest],
+            };
+            if rec.manifests_len() > MAX_CONSUMED_MANIFESTS_LEN {
+                self.leave_out(
+                    &mut b,
+                    &e.id,
+                    "its lineage is longer than a recovered parcel can carry",
+                );
+                continue;
+            }
+            let commit = rec.consumption.hop.commit();
+            b.put(Table::Meta, consumed_key(&commit), rec.to_bytes())
+                .put(
+                    Table::Meta,
+                    prefixed(RECOVERED_CLAIM, &e.id),
+                    commit.as_bytes().to_vec(),
+                );
+        }
+        self.store.commit(&b)?;
+        let claims = self.recovered_claims()?;
+        progress(&format!("claiming {} parcel slot(s)", claims.len()));
+        let mut b = Batch::new();
+        for (id, commit) in claims {
+            let rec = self
+                .consumed_parcels(&commit)?
+                .ok_or_else(|| WalletError::Corrupt {
+                    what: "recovery",
+                    error: format!("the claim on recovered parcel {id} is missing"),
+                })?;
+            let item = SettleItem::Hop(rec.consumption.hop.clone(), rec.consumption.signer.clone());
+            let settled = crate::online::settle_items(self, nodes, &[item], faults)
+                .map_err(|e| WalletError::Recovery(e.to_string()))?;
+            if let Settlement::Conflict(_) = settled {
+                self.leave_out(
+                    &mut b,
+                    &id,
+                    "another statement holds its slot at the storage nodes",
+                );
+                b.delete(Table::Meta, prefixed(RECOVERED_CLAIM, &id));
+            }
+        }
+        b.put(
+            Table::Meta,
+            RECOVERY_STEP.to_vec(),
+            json(&RecoveryStep::Claimed),
+        );
+        self.store.commit(&b)?;
+        Ok(())
+    }
+
+    /// The manifest of recovered parcel `e`, after checking its lineage cold, as any
+    /// receiver will: it ends at `e`, held by the lost device, of `e`'s token and amount.
+    /// Errors say why it cannot be taken over.
+    fn recovered_lineage(
+        &mut self,
+        e: &HeldEntry,
+        lost: &DeviceId,
+    ) -> Result<LineageManifest, String> {
+        let bytes = self
+            .store
+            .get(Table::Objects, e.manifest.as_bytes())
+            .map_err(|e| e.to_string())?
+            .ok_or("its lineage was not in the backup")?;
+        let manifest = LineageManifest::from_bytes(&bytes)
+            .map_err(|e| format!("its lineage manifest does not decode: {e}"))?;
+        if manifest.parcel != e.id {
+            return Err("its lineage manifest is another parcel's".into());
+        }
+        let mut objects = dsm_core::parcel::AddressedObjects::new();
+        for a in manifest.addresses() {
+            if objects.contains_key(&a) {
+                continue;
+            }
+            let o = self
+                .store
+                .get(Table::Objects, a.as_bytes())
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("lineage object {a} was not in the backup"))?;
+            objects.insert_stored(a, o);
+        }
+        let lineage = Lineage::from_objects(&manifest, &objects).map_err(|e| e.to_string())?;
+        let v = dsm_core::parcel::verify_lineage(
+            &lineage,
+            &e.id,
+            Some(lost),
+            &mut self.rules,
+            &self.book.cache,
+        )
+        .map_err(|e| format!("its lineage is refused: {e}"))?;
+        if v.parcel().token != e.token || v.parcel().amount != e.amount {
+            return Err("its lineage proves another token or amount than the backup says".into());
+        }
+        Ok(manifest)
+    }
+
+    /// Records in `b` why recovered parcel `id` was left out.
+    fn leave_out(&self, b: &mut Batch, id: &ParcelId, why: &str) {
+        b.put(
+            Table::Meta,
+            prefixed(RECOVERED_LEFT, id),
+            why.as_bytes().to_vec(),
+        );
+    }
+
+    /// The lost device's held entries, by id.
+    fn recovered_entries(&self) -> Result<Vec<HeldEntry>, WalletError> {
+        self.store
+            .scan(Table::Meta)?
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(RECOVERED_HELD))
+            .map(|(_, v)| HeldEntry::from_bytes(&v).map_err(corrupt("recovered parcel")))
+            .collect()
+    }
+
+    /// The held entry of recovered parcel `id`.
+    fn recovered_entry(&self, id: &ParcelId) -> Result<HeldEntry, WalletError> {
+        let v = self
+            .store
+            .get(Table::Meta, &prefixed(RECOVERED_HELD, id))?
+            .ok_or(WalletError::NotFound)?;
+        HeldEntry::from_bytes(&v).map_err(corrupt("recovered parcel"))
+    }
+
+    /// Every recovered parcel this device claimed, with its consuming statement's commit.
+    fn recovered_claims(&self) -> Result<Vec<(ParcelId, Digest)>, WalletError> {
+        let bad = || WalletError::Corrupt {
+            what: "recovery",
+            error: "a malformed claim record".into(),
+        };
+        let mut out = Vec::new();
+        for (k, v) in self.store.scan(Table::Meta)? {
+            if let Some(id) = k.strip_prefix(RECOVERED_CLAIM) {
+                let id = ParcelId(Digest(id.try_into().map_err(|_| bad())?));
+                if self
+                    .store
+                    .contains(Table::Meta, &prefixed(RECOVERED_LEFT, &id))?
+                {
+                    continue;
+                }
+                out.push((id, Digest(v.as_slice().try_into().map_err(|_| bad())?)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The recovered parcels left out, each as "id (amount of token): why".
+    pub fn recovered_left_out(&self) -> Result<Vec<String>, WalletError> {
+        let mut out = Vec::new();
+        for (k, v) in self.store.scan(Table::Meta)? {
+            if let Some(id) = k.strip_prefix(RECOVERED_LEFT) {
+                let id = ParcelId(Digest(id.try_into().map_err(|_| WalletError::Corrupt {
+                    what: "recovery",
+                    error: "a malformed left-out record".into(),
+                })?));
+                let what = match self.recovered_entry(&id) {
+                    Ok(e) => format!(
+                        "parcel {id} ({} of token {})",
+                        e.amount,
+                        e.token.digest().to_hex()
+                    ),
+                    Err(_) => format!("parcel {id}"),
+                };
+                out.push(format!("{what}: {}", String::from_utf8_lossy(&v)));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `prefix ‖ id`.
+fn prefixed(prefix: &[u8], id: &ParcelId) -> Vec<u8> {
+    [prefix, id.as_bytes().as_slice()].concat()
+}
+
+/// Reads the object packs `packs` (capsule index, count) of `key`'s stream: a pack is taken
+/// from the first placed node whose bytes open under the key at its position — the AEAD
+/// authenticates it, so one honest node suffices, and a node serving other bytes is
+/// reported. Returns the objects by address, and the packs no node served.
+fn fetch_packs(
+    nodes: &NodeSet,
+    key: &dsm_recovery::CapsuleKey,
+    packs: &[(u64, u64)],
+) -> Result<(HashMap<Digest, Vec<u8>>, Vec<NodeFault>, Vec<String>), WalletError> {
+    let positions: Vec<(u64, u64)> = packs
+        .iter()
+        .flat_map(|(i, n)| (0..*n).map(move |j| (*i, j)))
+        .collect();
+    let stream = key.stream;
+    let threads = READ_THREADS as usize;
+    let read: Vec<Result<Vec<(usize, Vec<(String, SlotReplica)>)>, WalletError>> =
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let positions = &positions;
+                    s.spawn(move || {
+                        positions
+                            .iter()
+                            .enumerate()
+                            .skip(t)
+                            .step_by(threads)
+                            .map(|(n, (i, j))| {
+                                nodes
+                                    .slot_replicas(
+                                        stream.as_bytes(),
+                                        dsm_recovery::pack_position(*i, *j).as_bytes(),
+                                    )
+                                    .map(|r| (n, r))
+                                    .map_err(|e| WalletError::Recovery(e.to_string()))
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(WalletError::Recovery("a pack read thread stopped".into()))
+                    })
+                })
+                .collect()
+        });
+    let mut replicas: Vec<Vec<(String, SlotReplica)>> = vec![Vec::new(); positions.len()];
+    for part in read {
+        for (n, r) in part? {
+            replicas[n] = r;
+        }
+    }
+    let mut objects = HashMap::new();
+    let (mut faults, mut missing) = (Vec::new(), Vec::new());
+    for ((i, j), rs) in positions.iter().zip(replicas) {
+        let mut opened = false;
+        for (node, r) in rs {
+            let SlotReplica::Holds(bytes) = r else {
+                continue;
+            };
+            if opened {
+                continue;
+            }
+            let pack = dsm_recovery::SealedPack::from_bytes(&bytes)
+                .ok()
+                .and_then(|c| key.open_pack(&c, *i, *j).ok())
+                .and_then(|pt| ObjectPack::from_bytes(&pt).ok());
+            match pack {
+                Some(p) => {
+                    for o in p.objects {
+                        objects.insert(object_address(&o), o);
+                    }
+                    opened = true;
+                }
+                None => faults.push(NodeFault {
+                    node,
+                    what: format!(
+                        "serves bytes for object pack {j} of capsule {i} that do not open"
+                    ),
+                }),
+            }
+        }
+        if !opened {
+            missing.push(format!("object pack {j} of capsule {i}"));
+        }
+    }
+    Ok((objects, faults, missing))
+}
+
 /// Result of [`Wallet::push_capsules`].
 #[derive(Clone, Debug, Default)]
 pub struct BackupPush {
@@ -991,7 +1529,14 @@ pub fn recover(
                 state.identity.device_id(),
             )));
         }
-        create_successor(store, keys, &state, generation + 1, options)?
+        let (objects, pack_faults, missing) = fetch_packs(nodes, &gen_key, &state.packs)?;
+        faults.extend(pack_faults);
+        for m in &missing {
+            progress(&format!(
+                "{m} is held by no storage node: parcels whose lineage needs it are left out"
+            ));
+        }
+        create_successor(store, keys, &state, generation + 1, options, &objects)?
     };
     let lost_identity = DeviceIdentity::from_bytes(
         &wallet
@@ -1062,7 +1607,7 @@ pub fn recover(
         wallet.store.commit(&b)?;
     }
 
-    // Succession and the SUCCEED head.
+    // The succession, published.
     let succession = sign_succession(
         &authority,
         Succession {
@@ -1072,7 +1617,12 @@ pub fn recover(
     );
     let verified = verify_succession(&genesis, &tombstone, &succession)
         .map_err(|e| WalletError::Recovery(e.to_string()))?;
-    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Succeeded) {
+    let record = SuccessionRecord {
+        genesis: genesis.clone(),
+        tombstone: tombstone.clone(),
+        succession: succession.clone(),
+    };
+    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Published) {
         progress(&format!(
             "publishing the succession: device {} replaces {lost}",
             wallet.device_id()
@@ -1099,12 +1649,7 @@ pub fn recover(
         // Claim the lost device's next slot, so nothing it signs from the recovered head
         // on can ever settle; if it already has a settled successor there, it spent after
         // the backup point and spending stays blocked.
-        let record = SuccessionRecord {
-            genesis: genesis.clone(),
-            tombstone: tombstone.clone(),
-            succession: succession.clone(),
-        }
-        .to_bytes();
+        let record = record.to_bytes();
         let claim = nodes
             .anchor(
                 lost.as_bytes(),
@@ -1124,13 +1669,83 @@ pub fn recover(
                     .to_vec(),
             );
         }
-        let balances = recovered_head.balances.clone();
+        b.put(Table::Meta, SUCCESSION.to_vec(), succession.to_bytes())
+            .put(
+                Table::Meta,
+                RECOVERY_STEP.to_vec(),
+                json(&RecoveryStep::Published),
+            );
+        wallet.record_succession(&mut b, &verified, None);
+        wallet.store.commit(&b)?;
+        wallet.tombstoned.insert(lost);
+    }
+
+    // Every recovered parcel's slot, claimed by a statement of this device consuming it.
+    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Claimed) {
+        wallet.claim_recovered(nodes, &lost_identity, &succession, &mut faults, progress)?;
+    }
+
+    // The SUCCEED head, holding a continued root per claimed parcel.
+    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Succeeded) {
+        let mut b = Batch::new();
+        let mut change = super::parcels::BookChange::default();
+        let mut balances = dsm_core::chain::Balances::new();
+        for (id, commit) in wallet.recovered_claims()? {
+            let rec = wallet
+                .consumed_parcels(&commit)?
+                .ok_or_else(|| WalletError::Corrupt {
+                    what: "recovery",
+                    error: format!("the claim on recovered parcel {id} is missing"),
+                })?;
+            let token = wallet.recovered_entry(&id)?.token;
+            let recovered = RecoveredParcel {
+                token,
+                record: record.clone(),
+            };
+            let checked = recovered_statement(&recovered, &rec.consumption);
+            let proof = SourceProof {
+                source: Source::Recovered(Box::new(recovered)),
+                allowlist: None,
+                consumption: Some(rec.consumption.clone()),
+            };
+            let (once, amount) = match checked.and_then(|(_, a)| Ok((proof.once_key()?, a))) {
+                Ok(x) => x,
+                Err(e) => {
+                    wallet.leave_out(&mut b, &id, &format!("its claim does not verify: {e}"));
+                    continue;
+                }
+            };
+            let mut attempt = Batch::new();
+            match wallet.continued_root_with(
+                &mut attempt,
+                proof.to_bytes(),
+                &rec,
+                &once,
+                token,
+                amount,
+            ) {
+                Ok(c) => {
+                    for (t, k, v) in attempt.ops() {
+                        match v {
+                            Some(v) => b.put(*t, k.clone(), v.clone()),
+                            None => b.delete(*t, k.clone()),
+                        };
+                    }
+                    balances = balances
+                        .credited(&token, amount)
+                        .map_err(|e| WalletError::Recovery(e.to_string()))?;
+                    change.merge(c);
+                }
+                Err(e) => {
+                    wallet.leave_out(&mut b, &id, &format!("it could not be proven onward: {e}"))
+                }
+            }
+        }
         let head = wallet
             .head
             .succession_child(balances, verified.digest())
             .ok_or_else(|| WalletError::Recovery("the new device already moved on".into()))?;
         b.put(Table::Meta, b"head".to_vec(), head.to_bytes())
-            .put(Table::Meta, SUCCESSION.to_vec(), succession.to_bytes())
             .put(
                 Table::Meta,
                 RECOVERY_STEP.to_vec(),
@@ -1150,18 +1765,6 @@ pub fn recover(
                     settlement: None,
                 }),
             );
-        wallet.record_succession(&mut b, &verified, None);
-        let mut change = super::parcels::BookChange::default();
-        for bal in head.balances.entries() {
-            let c = wallet.unprovable_parcel(
-                &mut b,
-                b"succession",
-                &verified.digest(),
-                bal.token,
-                bal.amount,
-            );
-            change.merge(c);
-        }
         wallet
             .commit_head_change(&mut b, None)
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
@@ -1260,6 +1863,7 @@ pub fn recover(
         counterparties: wallet.recovery_counterparties()?,
         faults,
         blocked,
+        left_out: wallet.recovered_left_out()?,
     };
     Ok((wallet, report))
 }
@@ -1273,6 +1877,7 @@ fn create_successor(
     state: &RecoveredState,
     generation: u64,
     options: &RecoverOptions<'_>,
+    objects: &HashMap<Digest, Vec<u8>>,
 ) -> Result<Wallet, WalletError> {
     let (suite, passphrase, params) = (options.suite, options.passphrase, options.kdf);
     let capsules = keys.generation(generation);
@@ -1358,6 +1963,24 @@ fn create_successor(
         }
     }
     b.put(Table::Meta, CAPSULE_POLICIES.to_vec(), carried);
+    // The parcels the lost device held, with every lineage object the packs carried for
+    // them: what the claim step takes over (or leaves out, with why).
+    let mut stored = HashSet::new();
+    for e in state.held.values() {
+        b.put(Table::Meta, prefixed(RECOVERED_HELD, &e.id), e.to_bytes());
+        let Some(m) = objects.get(&e.manifest) else {
+            continue;
+        };
+        let mut wanted = vec![e.manifest];
+        if let Ok(manifest) = LineageManifest::from_bytes(m) {
+            wanted.extend(manifest.addresses());
+        }
+        for a in wanted {
+            if let Some(o) = objects.get(&a).filter(|_| stored.insert(a)) {
+                b.put(Table::Objects, a.as_bytes().to_vec(), o.clone());
+            }
+        }
+    }
     for p in &state.pending {
         b.put(
             Table::Meta,

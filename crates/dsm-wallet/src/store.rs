@@ -91,11 +91,17 @@ pub enum Table {
     /// Token id ‖ u64be(seq) → the canonical mint this device read (or wrote) in the mint's
     /// slot at W of N, checked against the one before it, from mint 0 (PROTOCOL.md §17.2).
     PublishedMints,
+    /// u64be(capsule index) ‖ u64be(part) → a sealed object pack of that capsule not
+    /// uploaded yet (PROTOCOL.md §20.2).
+    CapsulePacks,
+    /// Object address → empty: lineage objects a pack of this device's stream already
+    /// carries (each is packed once per stream).
+    PackedObjects,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 27] = [
+    pub const ALL: [Table; 29] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
@@ -123,6 +129,8 @@ impl Table {
         Table::Settling,
         Table::SettledHops,
         Table::PublishedMints,
+        Table::CapsulePacks,
+        Table::PackedObjects,
     ];
 
     /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
@@ -155,6 +163,8 @@ impl Table {
             Table::Settling => 25,
             Table::SettledHops => 26,
             Table::PublishedMints => 27,
+            Table::CapsulePacks => 28,
+            Table::PackedObjects => 29,
         }
     }
 }

@@ -80,7 +80,9 @@ fn recover_into(
 
 /// A recovery into a fresh home that must succeed.
 fn restore(keys: &RecoveryKeys, nodes: &NodeSet) -> (Wallet, RecoveryReport) {
-    recover_into(MemoryStore::new(), keys, nodes).unwrap()
+    let (w, r) = recover_into(MemoryStore::new(), keys, nodes).unwrap();
+    assert!(r.left_out.is_empty(), "{:?}", r.left_out);
+    (w, r)
 }
 
 fn status_of(w: &Wallet, peer: &Wallet) -> String {
@@ -109,26 +111,20 @@ fn pay_online(
     )
 }
 
-/// Interim (PROTOCOL.md §5.6): a successor's recovered value has no lineage a receiver can
-/// check yet. A session paying 1 from it completes with a signed refusal whose reason is
-/// `Lineage`, and the amount is back with the successor.
-fn assert_recovered_value_refused(successor: &mut Wallet, to: &mut Wallet) {
-    let before = dev(successor);
+/// A successor's recovered value pays on (PROTOCOL.md §20.3): a session paying 1 from it
+/// completes, the receiver checking the recovered parcel's lineage through the succession.
+fn assert_recovered_value_pays(successor: &mut Wallet, to: &mut Wallet) {
+    let (before, theirs) = (dev(successor), dev(to));
     let (rs, rt) = session(successor, to, &[1]);
-    assert!(rs.completed.is_empty() && rt.completed.is_empty(), "{rs:?}");
-    assert_eq!(rs.refused.len(), 1, "{rs:?}");
-    assert_eq!(
-        rs.refused[0].refusal.refusal.reason,
-        dsm_protocol::session::RefusalReason::Lineage.code()
-    );
-    assert_eq!(dev(successor), before);
+    assert!(rs.refused.is_empty() && rt.refused.is_empty(), "{rs:?}");
+    assert_eq!((rs.completed.len(), rt.completed.len()), (1, 1), "{rs:?}");
+    assert_eq!((dev(successor), dev(to)), (before - 1, theirs + 1));
 }
 
-/// Interim (PROTOCOL.md §5.6): recovered value cannot be locked in a vault either (its
-/// resolution would rest on parcels no verifier accepts): refused before anything is
-/// signed, and the balance stays.
+/// Recovered value can be locked in a vault: the lock's statement consumes the recovered
+/// root, whose lineage the beneficiary checks through the succession (PROTOCOL.md §20.3).
 #[test]
-fn recovered_value_cannot_be_locked_in_a_vault() {
+fn recovered_value_can_be_locked_in_a_vault() {
     let c = Cluster::new();
     let nodes = c.nodes();
     let k = keys(7);
@@ -142,7 +138,7 @@ fn recovered_value_cannot_be_locked_in_a_vault() {
     assert_eq!(a2.balance(&t), Amount(500));
     let (mut b, _) = memory_wallet(0);
     b.import_policy(p, None).unwrap();
-    let e = a2
+    let doc = a2
         .create_vault(
             t,
             Amount(100),
@@ -150,12 +146,11 @@ fn recovered_value_cannot_be_locked_in_a_vault() {
             dsm_token::vault::Condition::Iterations(1),
             dsm_token::vault::Condition::Iterations(2),
         )
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("cannot be proven to others"), "{e}");
-    assert!(e.contains("nothing was signed"), "{e}");
-    assert_eq!(a2.balance(&t), Amount(500));
-    assert!(a2.vaults().unwrap().is_empty());
+        .unwrap();
+    assert_eq!(a2.balance(&t), Amount(400));
+    assert_eq!(a2.vaults().unwrap().len(), 1);
+    // The beneficiary, who never saw any of it, checks the lock's backing cold.
+    b.import_vault(doc).unwrap();
 }
 
 /// `from` may not pay `to` yet: `to` has not acknowledged the succession.
@@ -234,18 +229,21 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
         .unwrap();
     assert!(pending_note.contains("accepted"), "{pending_note}");
 
-    // Relationships resume, online to carol and offline to bob. Interim (PROTOCOL.md §5.6):
-    // recovery does not carry lineages yet, so the recovered value cannot be proven to a
-    // receiver: each refuses it with a signed refusal and the amount comes back.
+    // Relationships resume, online to carol and offline to bob, paying recovered value
+    // whose lineage each checks through the succession (PROTOCOL.md §20.3).
     pay_online(&mut a2, &nodes, &cc, 20).unwrap();
     let rc = sync(&mut cc, &nodes).unwrap();
-    assert_eq!(rc.refused.len(), 1, "{rc:?}");
-    assert_eq!(dev(&cc), 500 - 50 + 30);
-    let ra = sync(&mut a2, &nodes).unwrap();
-    assert_eq!(ra.released.len(), 1, "{ra:?}");
-    assert_recovered_value_refused(&mut a2, &mut b);
-    assert_eq!(dev(&b), 600);
-    assert_eq!(dev(&a2), balance);
+    assert_eq!(rc.received.len(), 1, "{rc:?}");
+    assert!(
+        rc.settled
+            .iter()
+            .all(|s| matches!(s.settlement, dsm_wallet::online::Settlement::Settled { .. })),
+        "{rc:?}"
+    );
+    assert_eq!(dev(&cc), 500 - 50 + 30 + 20);
+    assert_recovered_value_pays(&mut a2, &mut b);
+    assert_eq!(dev(&b), 601);
+    assert_eq!(dev(&a2), balance - 21);
     let bob_sees = b.find_contact(&a2.device_id().digest().to_hex()).unwrap();
     assert!(bob_sees.is_none() || bob_sees.unwrap().device_id().unwrap() == a2.device_id());
     // The successor keeps writing the same stream; a second recovery replays all of it.
@@ -303,11 +301,11 @@ fn many_relationships_and_pending_transfers_all_resume() {
         let expected = 100 + 10 + i as u128 - u128::from(i % 3 == 0) + if i < 3 { 7 } else { 0 };
         assert_eq!(dev(p), expected, "peer{i}");
     }
-    // Every relationship resumes (the recovered value itself is refused, interim: §5.6).
+    // Every relationship resumes, paying recovered value.
     for p in peers.iter_mut() {
-        assert_recovered_value_refused(&mut a2, p);
+        assert_recovered_value_pays(&mut a2, p);
     }
-    assert_eq!(dev(&a2), balance);
+    assert_eq!(dev(&a2), balance - 12);
 }
 
 #[test]
@@ -496,10 +494,9 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
         assert!(rb.received.is_empty());
     }
     assert_eq!(dev(&b), 10);
-    // The successor deals with bob (its recovered value refused, interim: §5.6), never
-    // with carol.
-    assert_recovered_value_refused(&mut a2, &mut b);
-    assert_eq!(dev(&b), 10);
+    // The successor deals with bob, never with carol.
+    assert_recovered_value_pays(&mut a2, &mut b);
+    assert_eq!(dev(&b), 11);
     assert_gated(&mut a2, &nodes, &cc);
     // The thief keeps writing its own backup stream; the successor's is another stream,
     // under another key, so the thief can neither block nor read it.
@@ -524,6 +521,7 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
     )
     .unwrap();
     assert_eq!(report.lost, a2.device_id());
+    assert!(report.left_out.is_empty(), "{:?}", report.left_out);
     assert_eq!(dev(&a3), dev(&a2));
     assert_eq!(a3.backup_status(None).unwrap().generation, 2);
     // No counterparty accepted both.
@@ -620,17 +618,28 @@ fn a_stale_node_is_reported_and_a_capsule_below_quorum_ends_the_backup_there() {
 
     // The node that missed capsules is reported; recovery stops at the last capsule a
     // quorum holds (before the 40), and bob, who saw the lost device sign after it, answers
-    // conflict.
-    let (mut a2, report) = restore(&k, &nodes);
+    // conflict. The parcel the 40 was paid from is left out: the two nodes that were up
+    // hold the lost device's signed spend of it in its slot (PROTOCOL.md §20.3).
+    let (mut a2, report) = recover_into(MemoryStore::new(), &k, &nodes).unwrap();
     assert!(report
         .faults
         .iter()
         .any(|f| f.node == c.urls[5] && f.what.contains("stale")));
-    assert_eq!(dev(&a2), 970);
+    assert_eq!(report.left_out.len(), 1, "{:?}", report.left_out);
+    assert!(
+        report.left_out[0].contains("(970 of token")
+            && report.left_out[0].contains("the lost device spent it after the last backup"),
+        "{:?}",
+        report.left_out
+    );
+    assert_eq!(dev(&a2), 0);
+    assert!(report.blocked.is_some());
     let rb = sync(&mut b, &nodes).unwrap();
     assert_eq!(rb.successions, vec![(a.device_id(), Verdict::Conflict)]);
     sync(&mut a2, &nodes).unwrap();
     assert_eq!(status_of(&a2, &b), "conflict");
+    // Funded anew, it still may not pay bob.
+    a2.dev_faucet(DEFAULT_TOKEN, Amount(5)).unwrap();
     assert_gated(&mut a2, &nodes, &b);
 }
 
