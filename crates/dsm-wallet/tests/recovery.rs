@@ -701,3 +701,138 @@ fn a_crash_at_any_write_of_a_recovery_is_finished_by_running_it_again() {
         assert!(at < 64, "recovery never finished");
     }
 }
+
+/// Every parcel the lost device held is taken over and paid, in one payment, to a receiver
+/// that never saw any of them; that receiver pays it on to another cold one, and online the
+/// whole line settles — the successor's statements hold the recovered parcels' slots
+/// (PROTOCOL.md §20.3).
+#[test]
+fn every_recovered_parcel_pays_a_receiver_with_a_cold_cache() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(21);
+    let mut a = recoverable(&k, 0);
+    let (mut b, _) = memory_wallet(0);
+    let (mut cc, _) = memory_wallet(0);
+    let p = common::gold(&a, dsm_token::policy::TokenKind::Fungible);
+    let (t, _) = a.import_policy(p.clone(), None).unwrap();
+    for w in [&mut b, &mut cc] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    // Parcels of several lineages: the mint's change, and value that went out and came
+    // back through bob and carol.
+    a.mint(&t, Amount(900)).unwrap();
+    common::session_token(&mut a, &mut b, t, &[300]);
+    common::session_token(&mut b, &mut a, t, &[100, 50]);
+    common::session_token(&mut a, &mut cc, t, &[200]);
+    common::session_token(&mut cc, &mut a, t, &[70]);
+    sync(&mut a, &nodes).unwrap();
+    let held: Vec<_> = a
+        .parcels(&t)
+        .into_iter()
+        .map(|(id, amt, _)| (id, amt))
+        .collect();
+    assert!(held.len() >= 4, "{held:?}");
+    let total = a.balance(&t);
+    assert_eq!(total, Amount(900 - 300 + 150 - 200 + 70));
+    drop(a);
+
+    let (mut a2, report) = restore(&k, &nodes);
+    assert_eq!(a2.balance(&t), total);
+    assert_eq!(
+        a2.parcels(&t).len(),
+        held.len(),
+        "one root per recovered parcel"
+    );
+    assert!(report.blocked.is_none());
+    // Zed and yan have never seen any of this value, nor this identity.
+    let (mut zed, _) = memory_wallet(0);
+    let (mut yan, _) = memory_wallet(0);
+    for w in [&mut zed, &mut yan] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    let (ra, rz) = common::session_token(&mut a2, &mut zed, t, &[total.0]);
+    assert!(ra.refused.is_empty() && rz.refused.is_empty(), "{ra:?}");
+    assert_eq!(zed.balance(&t), total);
+    assert_eq!(a2.balance(&t), Amount::ZERO);
+    assert!(
+        a2.parcels(&t).is_empty(),
+        "every recovered parcel was spent"
+    );
+    let (rz, ry) = common::session_token(&mut zed, &mut yan, t, &[total.0]);
+    assert!(rz.refused.is_empty() && ry.refused.is_empty(), "{rz:?}");
+    assert_eq!(yan.balance(&t), total);
+    // Online, every hop back to the roots holds its slot: the recovered parcels' slots
+    // hold the successor's statements, claimed during the recovery.
+    let ry = sync(&mut yan, &nodes).unwrap();
+    assert!(!ry.settled.is_empty(), "{ry:?}");
+    assert!(
+        ry.settled
+            .iter()
+            .all(|s| matches!(s.settlement, dsm_wallet::online::Settlement::Settled { .. })),
+        "{ry:?}"
+    );
+}
+
+/// The lost device spent one of its parcels after the last backup and the spend reached
+/// the nodes: the recovery leaves that parcel out and says why, takes over the rest, and
+/// the stolen device's later offline spend of a taken-over parcel never settles.
+#[test]
+fn a_parcel_the_lost_device_spent_after_the_backup_is_left_out() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(22);
+    let mut a = recoverable(&k, 0);
+    let (mut b, _) = memory_wallet(0);
+    let (mut cc, _) = memory_wallet(0);
+    let p = common::gold(&a, dsm_token::policy::TokenKind::Fungible);
+    let (t, _) = a.import_policy(p.clone(), None).unwrap();
+    for w in [&mut b, &mut cc] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    a.mint(&t, Amount(500)).unwrap();
+    common::session_token(&mut a, &mut b, t, &[100]);
+    common::session_token(&mut b, &mut a, t, &[40]);
+    sync(&mut a, &nodes).unwrap();
+    // Two parcels now: the mint's change (400) and bob's 40. The thief pays bob 40 from
+    // one of them and bob settles it online before the recovery.
+    let before: Vec<_> = a
+        .parcels(&t)
+        .into_iter()
+        .map(|(id, amt, _)| (id, amt))
+        .collect();
+    assert_eq!(before.len(), 2);
+    let mut thief = a;
+    common::session_token(&mut thief, &mut b, t, &[40]);
+    let after: Vec<_> = thief.parcels(&t).into_iter().map(|(id, _, _)| id).collect();
+    let spent: Vec<_> = before
+        .iter()
+        .filter(|(id, _)| !after.contains(id))
+        .collect();
+    assert_eq!(spent.len(), 1);
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert!(!rb.settled.is_empty(), "{rb:?}");
+    let (a2, report) = recover_into(MemoryStore::new(), &k, &nodes).unwrap();
+    assert_eq!(report.left_out.len(), 1, "{:?}", report.left_out);
+    assert!(
+        report.left_out[0].contains(&spent[0].0.to_string())
+            && report.left_out[0].contains("the lost device spent it after the last backup"),
+        "{:?}",
+        report.left_out
+    );
+    assert_eq!(a2.balance(&t), Amount(440 - spent[0].1 .0));
+    // The thief spends everything it still has offline to carol, the parcel the successor
+    // took over included: her line never settles, because that parcel's slot holds the
+    // successor's statement.
+    let all = thief.balance(&t).0;
+    let (_, rc) = common::session_token(&mut thief, &mut cc, t, &[all]);
+    assert_eq!(rc.completed.len(), 1, "{rc:?}");
+    let r = sync(&mut cc, &nodes).unwrap();
+    assert!(!r.settled.is_empty(), "{r:?}");
+    assert!(
+        r.settled
+            .iter()
+            .all(|s| !matches!(s.settlement, dsm_wallet::online::Settlement::Settled { .. })),
+        "{r:?}"
+    );
+}

@@ -163,6 +163,8 @@ impl Device {
                     .allocation_child(&token, r.lock.policy.amount, cause)
             }
             Source::WithdrawRequest(w) => self.head.burn_child(&token, w.amount, cause),
+            // A recovered parcel makes no head; the rules refuse it as one.
+            Source::Recovered(_) => self.head.allocation_child(&token, Amount(1), cause),
             // A re-issue makes no head; the rules refuse it as one.
             Source::Reissue(r) => {
                 self.head
