@@ -298,6 +298,7 @@ fn write_seeds() {
             held: vec![],
             spent: vec![],
             packs: 0,
+            offers: vec![],
         };
         put("recovery", "body0", &body.to_bytes());
         let t = sign_tombstone(

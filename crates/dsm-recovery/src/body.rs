@@ -170,6 +170,10 @@ pub struct CapsuleBody {
     pub spent: Vec<ParcelId>,
     /// How many object packs go with this capsule (slots `pack_position(index, 0..packs)`).
     pub packs: u64,
+    /// The object addresses of the offers (without objects: the signed proposal and its
+    /// inputs' manifests) of proposals the change signed, carried in a pack: what a
+    /// successor needs to take back a pending transfer refused after the recovery.
+    pub offers: Vec<Digest>,
 }
 
 impl Canonical for CapsuleBody {
@@ -188,6 +192,9 @@ impl Canonical for CapsuleBody {
             w.bytes(9, p);
         }
         w.uint(10, self.packs);
+        for o in &self.offers {
+            w.bytes(11, o.as_bytes());
+        }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let head = r.message(1)?;
@@ -217,6 +224,11 @@ impl Canonical for CapsuleBody {
             .map(|b| ParcelId(Digest(b)))
             .collect();
         let packs = r.uint_max(10, MAX_PACKS_PER_CAPSULE)?;
+        let offers = r
+            .repeated_fixed::<32>(11, MAX_PENDING_PER_CAPSULE)?
+            .into_iter()
+            .map(Digest)
+            .collect();
         Ok(CapsuleBody {
             head,
             tips,
@@ -228,6 +240,7 @@ impl Canonical for CapsuleBody {
             held,
             spent,
             packs,
+            offers,
         })
     }
 }
@@ -279,6 +292,8 @@ pub struct RecoveredState {
     pub held: BTreeMap<ParcelId, HeldEntry>,
     /// `(capsule index, packs)` for every replayed capsule that has packs, in order.
     pub packs: Vec<(u64, u64)>,
+    /// The object addresses of every offer the stream carried (§20.5).
+    pub offers: Vec<Digest>,
     /// How many capsules were replayed.
     pub capsules: u64,
     /// The last capsule's digest (the next capsule's `prev`).
@@ -326,6 +341,7 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
                     policies: Vec::new(),
                     held: BTreeMap::new(),
                     packs: Vec::new(),
+                    offers: Vec::new(),
                     capsules: 0,
                     last_digest: Digest::ZERO,
                 })
@@ -381,6 +397,7 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
         if body.packs > 0 {
             st.packs.push((index, body.packs));
         }
+        st.offers.extend(body.offers);
         st.capsules = index + 1;
         st.last_digest = c.digest();
     }

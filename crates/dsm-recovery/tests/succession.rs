@@ -315,6 +315,7 @@ fn body(head: &DeviceHead) -> CapsuleBody {
         held: vec![],
         spent: vec![],
         packs: 0,
+        offers: vec![],
     }
 }
 

@@ -118,6 +118,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         held: vec![],
         spent: vec![],
         packs: 0,
+        offers: vec![],
     };
     put("capsule.body", "dsm.v1.CapsuleBody", &body.to_bytes());
     let c = keys.seal(2, Digest([0x11; 32]), &body.to_bytes());

@@ -97,6 +97,7 @@ fn stream(k: &RecoveryKeys, n: usize) -> Vec<Capsule> {
         held: vec![],
         spent: vec![],
         packs: 0,
+        offers: vec![],
     };
     out.push(k.seal(0, Digest::ZERO, &first.to_bytes()));
     let mut tree = SparseMerkleTree::new();
@@ -134,6 +135,7 @@ fn stream(k: &RecoveryKeys, n: usize) -> Vec<Capsule> {
             held: vec![],
             spent: vec![],
             packs: 0,
+            offers: vec![],
         };
         let prev = out.last().map(Capsule::digest).unwrap_or(Digest::ZERO);
         out.push(k.seal(i as u64 + 1, prev, &body.to_bytes()));
@@ -175,6 +177,7 @@ fn main() {
         held: vec![],
         spent: vec![],
         packs: 0,
+        offers: vec![],
     }
     .to_bytes();
     let seal = per_op(2_000, || {

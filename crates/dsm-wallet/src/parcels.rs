@@ -316,7 +316,7 @@ pub(crate) fn put_object(b: &mut Batch, bytes: Vec<u8>) -> Digest {
 }
 
 /// `manifest` extended by `hops` and `signers`, as the lineage of `parcel`.
-fn extend(
+pub(crate) fn extend(
     manifest: &LineageManifest,
     parcel: ParcelId,
     hops: &[Digest],
@@ -767,32 +767,6 @@ impl Wallet {
             },
         );
         Ok(ch)
-    }
-
-    /// Value this device holds but cannot prove to anyone yet (interim, PROTOCOL.md §5.6):
-    /// a succession's recovered balances and a reclaim, until capsules carry lineages and
-    /// succession continues them. It is held (so balances add up) under a root no verifier
-    /// accepts, so paying it is refused by every receiver rather than trusted.
-    pub(crate) fn unprovable_parcel(
-        &self,
-        b: &mut Batch,
-        kind: &'static [u8],
-        cause: &Digest,
-        token: TokenId,
-        amount: Amount,
-    ) -> BookChange {
-        let source = [
-            b"dsm/v1/unprovable/".as_slice(),
-            kind,
-            cause.as_bytes(),
-            token.as_bytes(),
-        ]
-        .concat();
-        let once = dsm_core::hash::tagged_hash(
-            dsm_core::tags::Tag::SourceOnce,
-            &[kind, cause.as_bytes(), token.as_bytes()],
-        );
-        self.root_parcel(b, source, &once, token, amount)
     }
 
     /// The dev-faucet root for `amount` of `token` at `height`.

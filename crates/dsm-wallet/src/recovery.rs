@@ -58,6 +58,9 @@ const RECOVERED_CAPSULES: &[u8] = b"recovered_capsules";
 const RECOVERED_HELD: &[u8] = b"recovered_held/";
 const RECOVERED_CLAIM: &[u8] = b"recovered_claim/";
 const RECOVERED_LEFT: &[u8] = b"recovered_left/";
+/// Meta key prefix, followed by a proposal commit: the lost device's offer (without
+/// objects) of a proposal pending at the recovered head.
+const RECOVERED_OFFER: &[u8] = b"recovered_offer/";
 
 /// True if K placed nodes hold identical bytes as capsule 0 of `stream`.
 fn stream_started(nodes: &NodeSet, stream: &Digest) -> Result<bool, WalletError> {
@@ -347,8 +350,14 @@ impl Wallet {
         // The held set's change: parcels added (with their manifests) and taken out.
         let mut added: BTreeMap<ParcelId, (Held, Vec<u8>)> = BTreeMap::new();
         let mut spent: BTreeSet<ParcelId> = BTreeSet::new();
+        // Offers of proposals signed in this change (for a reclaim after a recovery).
+        let mut offers: Vec<(Vec<u8>, Vec<Digest>)> = Vec::new();
         for (table, k, v) in b.ops() {
             match (table, k.as_slice(), v) {
+                (Table::Offers, _, Some(v)) => {
+                    let o = Offer::from_bytes(v).map_err(corrupt("offer"))?;
+                    offers.push((v.clone(), o.listed()));
+                }
                 (Table::Parcels, k, v) => {
                     let id = ParcelId(Digest(k.try_into().map_err(|_| bad("parcels"))?));
                     match v {
@@ -426,7 +435,13 @@ impl Wallet {
                  backup capsule records; nothing was changed"
             )));
         }
-        let packs = self.seal_packs(b, key, index, added.into_values().collect())?;
+        let offer_addresses: Vec<Digest> = offers.iter().map(|(o, _)| object_address(o)).collect();
+        let mut wanted: Vec<(Vec<u8>, Vec<Digest>)> = added
+            .into_values()
+            .map(|(h, m)| (m, h.manifest.addresses()))
+            .collect();
+        wanted.extend(offers);
+        let packs = self.seal_packs(b, key, index, wanted)?;
         let mut body = CapsuleBody {
             head,
             tips,
@@ -445,6 +460,7 @@ impl Wallet {
             held,
             spent: spent.into_iter().collect(),
             packs,
+            offers: offer_addresses,
         };
         // Keep the capsule within its limit. Pending proposals go first (large SLH-DSA
         // proposals: the counterparty still answers them, the notice just cannot carry
@@ -472,16 +488,16 @@ impl Wallet {
         Ok(())
     }
 
-    /// Seals into `b` the object packs of capsule `index`: every object the manifests of
-    /// `added` (held parcels with their canonical manifests) list, and the manifests
-    /// themselves, that no earlier pack of this stream carried, strictly ascending and cut
-    /// into packs of at most [`MAX_PACK_LEN`] bytes (PROTOCOL.md §20.2). Returns how many.
+    /// Seals into `b` the object packs of capsule `index`: each object of `wanted` (a
+    /// held parcel's canonical manifest, or an offer) and every object it lists, that no
+    /// earlier pack of this stream carried, strictly ascending and cut into packs of at
+    /// most [`MAX_PACK_LEN`] bytes (PROTOCOL.md §20.2). Returns how many.
     fn seal_packs(
         &self,
         b: &mut Batch,
         key: &dsm_recovery::CapsuleKey,
         index: u64,
-        added: Vec<(Held, Vec<u8>)>,
+        wanted: Vec<(Vec<u8>, Vec<Digest>)>,
     ) -> Result<u64, WalletError> {
         let in_batch: HashMap<Digest, Vec<u8>> = b
             .ops()
@@ -494,10 +510,10 @@ impl Wallet {
             })
             .collect();
         let mut objects: BTreeMap<Digest, Vec<u8>> = BTreeMap::new();
-        for (h, m) in added {
+        for (top, listed) in wanted {
             let mut wanted: Vec<(Digest, Option<Vec<u8>>)> =
-                vec![(object_address(&m), Some(m.clone()))];
-            wanted.extend(h.manifest.addresses().into_iter().map(|a| (a, None)));
+                vec![(object_address(&top), Some(top.clone()))];
+            wanted.extend(listed.into_iter().map(|a| (a, None)));
             for (a, bytes) in wanted {
                 if objects.contains_key(&a)
                     || self.store.contains(Table::PackedObjects, a.as_bytes())?
@@ -1043,7 +1059,7 @@ impl Wallet {
         }
         let head = self.head.reclaim_child(&step.token, step.amount, cause)?;
         let mut b = Batch::new();
-        let change = self.unprovable_parcel(&mut b, b"reclaim", &cause, step.token, step.amount);
+        let change = self.reclaim_parcels(&mut b, &p, refusal)?;
         b.put(Table::Meta, b"head".to_vec(), head.to_bytes())
             .put(
                 Table::Sources,
@@ -1073,6 +1089,157 @@ impl Wallet {
 }
 
 impl Wallet {
+    /// The statement by which this device takes over the lost device's parcel `id`
+    /// (`amount` of `token`, lineage `manifest`) under `succession` — one input, whole, to
+    /// the sink — with that lineage (PROTOCOL.md §20.3).
+    fn take_over(
+        &mut self,
+        lost: &DeviceId,
+        succession: &SignedSuccession,
+        id: ParcelId,
+        token: &TokenId,
+        amount: Amount,
+        manifest: LineageManifest,
+    ) -> Result<ConsumedParcels, WalletError> {
+        let statement = dsm_core::parcel::ParcelStatement {
+            holder: *lost,
+            inputs: vec![id],
+            outputs: vec![dsm_core::parcel::ParcelOutput {
+                input: 0,
+                to: dsm_core::parcel::sink(token),
+                amount,
+            }],
+        };
+        let rnd = dsm_protocol::session::Ledger::random(self);
+        let hop = Hop::sign(&self.key, statement, succession.record.digest(), &rnd)
+            .map_err(|e| WalletError::Recovery(e.to_string()))?;
+        Ok(ConsumedParcels {
+            consumption: Consumption {
+                hop,
+                signer: self.identity.clone(),
+            },
+            manifests: vec![manifest],
+        })
+    }
+
+    /// Writes into `b` the recovered root resting on `rec` (a statement of this device
+    /// taking over one of the lost device's parcels of `token`), checked cold as any
+    /// receiver will; returns the change and its amount, or why it cannot be proven.
+    fn recovered_root(
+        &mut self,
+        b: &mut Batch,
+        record: &SuccessionRecord,
+        rec: &ConsumedParcels,
+        token: TokenId,
+    ) -> Result<(super::parcels::BookChange, Amount), String> {
+        let recovered = RecoveredParcel {
+            token,
+            record: record.clone(),
+        };
+        let (_, amount) =
+            recovered_statement(&recovered, &rec.consumption).map_err(|e| e.to_string())?;
+        let proof = SourceProof {
+            source: Source::Recovered(Box::new(recovered)),
+            allowlist: None,
+            consumption: Some(rec.consumption.clone()),
+        };
+        let once = proof.once_key().map_err(|e| e.to_string())?;
+        let c = self
+            .continued_root_with(b, proof.to_bytes(), rec, &once, token, amount)
+            .map_err(|e| e.to_string())?;
+        Ok((c, amount))
+    }
+
+    /// The succession record this device was recovered under.
+    fn own_succession_record(&self) -> Result<SuccessionRecord, WalletError> {
+        let get = |k: &[u8]| self.store.get(Table::Meta, k)?.ok_or(WalletError::NotFound);
+        Ok(SuccessionRecord {
+            genesis: self.genesis_record()?,
+            tombstone: SignedTombstone::from_bytes(&get(TOMBSTONE)?)
+                .map_err(corrupt("tombstone"))?,
+            succession: SignedSuccession::from_bytes(&get(SUCCESSION)?)
+                .map_err(corrupt("succession"))?,
+        })
+    }
+
+    /// Writes into `b` what a reclaim takes back (PROTOCOL.md §20.5): the refusal gives
+    /// the lost device's pending transfer back to the lost device as release parcels
+    /// (descending from the refusal, their lineage the recovered offer's plus the
+    /// proposal's and the refusal's hops); this device takes each over as in a recovery —
+    /// a statement consuming it, kept so `sync` claims its slot, and a recovered root.
+    fn reclaim_parcels(
+        &mut self,
+        b: &mut Batch,
+        proposal: &SignedProposal,
+        refusal: &SignedRefusal,
+    ) -> Result<super::parcels::BookChange, WalletError> {
+        let commit = proposal.proposal.commit();
+        let offer = self
+            .store
+            .get(Table::Meta, &offer_key(&commit))?
+            .ok_or_else(|| {
+                WalletError::Recovery(
+                    "the backup holds no lineage for this pending transfer, so what comes \
+                     back could not be proven to anyone"
+                        .into(),
+                )
+            })?;
+        let offer = Offer::from_bytes(&offer).map_err(corrupt("recovered offer"))?;
+        let lost = DeviceIdentity::from_bytes(
+            &self
+                .store
+                .get(Table::Meta, RECOVERED_LOST)?
+                .ok_or(WalletError::NotFound)?,
+        )
+        .map_err(corrupt("recovered identity"))?;
+        let lost_id = lost.device_id();
+        let record = self.own_succession_record()?;
+        let (phop, rhop) = (proposal.hop(), refusal.hop());
+        let (pids, rids) = (phop.output_ids(), rhop.output_ids());
+        // The new objects first, in their own batch: the roots below are checked cold
+        // against the store.
+        let mut objects = Batch::new();
+        let phop_addr = super::parcels::put_object(&mut objects, phop.to_bytes());
+        let rhop_addr = super::parcels::put_object(&mut objects, rhop.to_bytes());
+        let lost_addr = super::parcels::put_object(&mut objects, lost.to_bytes());
+        let them_addr =
+            super::parcels::put_object(&mut objects, refusal.refusal.receiver.to_bytes());
+        self.store.commit(&objects)?;
+        let token = proposal.proposal.step.token;
+        let mut change = super::parcels::BookChange::default();
+        for (k, input) in rhop.statement.inputs.iter().enumerate() {
+            let i = pids.iter().position(|x| x == input).ok_or_else(|| {
+                WalletError::Recovery("the refusal consumes no output of the transfer".into())
+            })?;
+            let j = proposal.proposal.parcels.outputs[i].input as usize;
+            let m = offer.manifests.get(j).ok_or_else(|| {
+                WalletError::Recovery("the recovered offer lacks an input's lineage".into())
+            })?;
+            for (r, o) in rhop.statement.outputs_of(k) {
+                if o.to != lost_id {
+                    continue;
+                }
+                let id = rids[r];
+                let manifest =
+                    super::parcels::extend(m, id, &[phop_addr, rhop_addr], &[lost_addr, them_addr]);
+                let rec =
+                    self.take_over(&lost_id, &record.succession, id, &token, o.amount, manifest)?;
+                b.put(
+                    Table::Meta,
+                    consumed_key(&rec.consumption.hop.commit()),
+                    rec.to_bytes(),
+                );
+                let (c, _) = self.recovered_root(b, &record, &rec, token).map_err(|e| {
+                    WalletError::Recovery(format!(
+                        "what the refusal gives back cannot be proven onward: {e}"
+                    ))
+                })?;
+                change.merge(c);
+            }
+        }
+        Ok(change)
+    }
+
     /// Signs, keeps and writes to its slot a statement consuming each parcel the lost
     /// device held at the recovered head (PROTOCOL.md §20.3): one input, whole, to the
     /// token's sink, `rest` the succession's digest. A parcel whose lineage does not verify
@@ -1130,25 +1297,7 @@ impl Wallet {
                 );
                 continue;
             }
-            let statement = dsm_core::parcel::ParcelStatement {
-                holder: lost_id,
-                inputs: vec![e.id],
-                outputs: vec![dsm_core::parcel::ParcelOutput {
-                    input: 0,
-                    to: dsm_core::parcel::sink(&e.token),
-                    amount: e.amount,
-                }],
-            };
-            let rnd = dsm_protocol::session::Ledger::random(self);
-            let hop = Hop::sign(&self.key, statement, succession.record.digest(), &rnd)
-                .map_err(|e| WalletError::Recovery(e.to_string()))?;
-            let rec = ConsumedParcels {
-                consumption: Consumption {
-                    hop,
-                    signer: self.identity.clone(),
-                },
-                manifests: vec![manifest],
-            };
+            let rec = self.take_over(&lost_id, succession, e.id, &e.token, e.amount, manifest)?;
             if rec.manifests_len() > MAX_CONSUMED_MANIFESTS_LEN {
                 self.leave_out(
                     &mut b,
@@ -1314,6 +1463,11 @@ impl Wallet {
         }
         Ok(out)
     }
+}
+
+/// The Meta key of the recovered offer of the lost device's proposal `commit`.
+fn offer_key(commit: &Digest) -> Vec<u8> {
+    [RECOVERED_OFFER, commit.as_bytes().as_slice()].concat()
 }
 
 /// `prefix ‖ id`.
@@ -1698,33 +1852,9 @@ pub fn recover(
                     error: format!("the claim on recovered parcel {id} is missing"),
                 })?;
             let token = wallet.recovered_entry(&id)?.token;
-            let recovered = RecoveredParcel {
-                token,
-                record: record.clone(),
-            };
-            let checked = recovered_statement(&recovered, &rec.consumption);
-            let proof = SourceProof {
-                source: Source::Recovered(Box::new(recovered)),
-                allowlist: None,
-                consumption: Some(rec.consumption.clone()),
-            };
-            let (once, amount) = match checked.and_then(|(_, a)| Ok((proof.once_key()?, a))) {
-                Ok(x) => x,
-                Err(e) => {
-                    wallet.leave_out(&mut b, &id, &format!("its claim does not verify: {e}"));
-                    continue;
-                }
-            };
             let mut attempt = Batch::new();
-            match wallet.continued_root_with(
-                &mut attempt,
-                proof.to_bytes(),
-                &rec,
-                &once,
-                token,
-                amount,
-            ) {
-                Ok(c) => {
+            match wallet.recovered_root(&mut attempt, &record, &rec, token) {
+                Ok((c, amount)) => {
                     for (t, k, v) in attempt.ops() {
                         match v {
                             Some(v) => b.put(*t, k.clone(), v.clone()),
@@ -1976,6 +2106,25 @@ fn create_successor(
             wanted.extend(manifest.addresses());
         }
         for a in wanted {
+            if let Some(o) = objects.get(&a).filter(|_| stored.insert(a)) {
+                b.put(Table::Objects, a.as_bytes().to_vec(), o.clone());
+            }
+        }
+    }
+    // The offers of the pending proposals (their inputs' lineages): what a reclaim needs.
+    for a in &state.offers {
+        let Some(o) = objects.get(a) else {
+            continue;
+        };
+        let Ok(offer) = Offer::from_bytes(o) else {
+            continue;
+        };
+        let commit = offer.signed.proposal.commit();
+        if !state.pending.iter().any(|p| p.proposal.commit() == commit) {
+            continue;
+        }
+        b.put(Table::Meta, offer_key(&commit), o.clone());
+        for a in offer.listed() {
             if let Some(o) = objects.get(&a).filter(|_| stored.insert(a)) {
                 b.put(Table::Objects, a.as_bytes().to_vec(), o.clone());
             }

@@ -421,6 +421,23 @@ fn a_pending_transfer_its_receiver_refuses_after_the_recovery_comes_back_to_the_
     sync(&mut a2, &nodes).unwrap();
     assert_eq!(dev(&a2), 995);
     assert_eq!(status_of(&a2, &b), "acknowledged");
+    // What came back is provable onward (PROTOCOL.md §20.5): its lineage runs through the
+    // proposal and bob's refusal to the lost device, then the successor's statement taking
+    // it over, whose slot the sync claimed. All of it, paid to a receiver that saw none of
+    // it, settles.
+    let (mut zed, _) = memory_wallet(0);
+    let (ra, rz) = session(&mut a2, &mut zed, &[995]);
+    assert!(ra.refused.is_empty() && rz.refused.is_empty(), "{ra:?}");
+    assert_eq!(dev(&zed), 995);
+    let rz = sync(&mut zed, &nodes).unwrap();
+    assert!(
+        !rz.settled.is_empty()
+            && rz
+                .settled
+                .iter()
+                .all(|s| matches!(s.settlement, dsm_wallet::online::Settlement::Settled { .. })),
+        "{rz:?}"
+    );
 }
 
 #[test]
