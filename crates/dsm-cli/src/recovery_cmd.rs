@@ -185,6 +185,9 @@ pub fn recover(
             if let Some(b) = &report.blocked {
                 writeln!(o, "  BLOCKED      {b}")?;
             }
+            for l in &report.left_out {
+                writeln!(o, "  left out     {l}")?;
+            }
             writeln!(o, "relationships (spending to each resumes once it acknowledges; `dsm sync` collects answers):")?;
             for c in &report.counterparties {
                 let who = c.name.clone().unwrap_or_else(|| short(&c.device).to_string());
@@ -194,7 +197,7 @@ pub fn recover(
         },
         json!({
             "lost": lost, "device": new, "capsules": report.capsules, "height": report.height,
-            "balances": balances, "blocked": report.blocked,
+            "balances": balances, "blocked": report.blocked, "left_out": report.left_out,
             "faults": report.faults.iter().map(|f| json!({"node": f.node, "what": f.what})).collect::<Vec<_>>(),
             "counterparties": report.counterparties,
         }),

@@ -1898,12 +1898,12 @@ fn recovery_through_the_cli() {
         .args(["send", "bob", "1", "--online"])
         .assert()
         .success();
-    // Interim (PROTOCOL.md §5.6): recovery carries no lineages yet, so bob cannot check the
-    // recovered value and refuses it with a signed refusal; the amount comes back.
-    assert!(stdout(dsm(&bob).arg("sync")).contains("refused"));
-    assert_eq!(balance(&bob), 30);
+    // The recovered value pays on: bob checks its lineage through the succession
+    // (PROTOCOL.md §20.3).
+    stdout(dsm(&bob).arg("sync"));
+    assert_eq!(balance(&bob), 31);
     stdout(dsm(&phone).arg("sync"));
-    assert_eq!(balance(&phone), 70);
+    assert_eq!(balance(&phone), 69);
     assert!(stdout(dsm(&phone).args(["backup", "status"]))
         .contains("bob                  acknowledged"));
     // The lost wallet (found again, or stolen) meets its tombstone at the nodes.
@@ -1914,7 +1914,7 @@ fn recovery_through_the_cli() {
         .stdout(predicate::str::contains("REFUSED"))
         .stderr(predicate::str::contains("this device was tombstoned"));
     stdout(dsm(&bob).arg("sync"));
-    assert_eq!(balance(&bob), 30);
+    assert_eq!(balance(&bob), 31, "nothing from the tombstoned device");
     // Rerunning changes nothing; a second home cannot fork the identity.
     recover(&phone, &phrase).assert().success();
     let mut third = dsm(&dir.path().join("third"));
