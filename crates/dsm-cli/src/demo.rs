@@ -1079,8 +1079,10 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     writeln!(out, "     device {} tombstoned and device {} named its successor (both signed by the phrase's recovery", short(&lost_id), short(&gina.device_id()))?;
     writeln!(
         out,
-        "     authority, each in a write-once slot); balance {} CASH; her {} counterparties (alice, bob) are notified",
+        "     authority, each in a write-once slot); balance {} CASH in {} parcels taken over ({} left out); her {} counterparties (alice, bob) are notified",
         dev(&gina),
+        gina.parcels(&cash()).len(),
+        report.left_out.len(),
         report.counterparties.len()
     )?;
     match online::send_online(&mut gina, &nodes, &bob.device_id(), cash(), Amount(1)) {
@@ -1113,8 +1115,13 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         )?,
         _ => return Err("a tombstoned device was paid".into()),
     }
-    ok(&over_tcp(&mut gina, &mut bob, &[5], None, T)?.0)?;
-    writeln!(out, "     gina pays bob 5 from her new phone: final\n")?;
+    let (rg, _, _) = over_tcp(&mut gina, &mut bob, &[5], None, T)?;
+    ok(&rg)?;
+    if rg.completed.len() != 1 || !rg.refused.is_empty() {
+        return Err("the successor's recovered value was not accepted".into());
+    }
+    writeln!(out, "     gina pays bob 5 from her new phone: final — bob checked the recovered parcel's lineage through the")?;
+    writeln!(out, "     succession: the new phone took over each of the lost phone's parcels by a statement under it, claimed at the nodes\n")?;
 
     writeln!(out, "15. Final balances")?;
     let mut total = 0u128;

@@ -129,6 +129,7 @@ fn tag_labels_are_frozen() {
         (Tag::RecoveryNonce, "DSM/v1/recovery/nonce"),
         (Tag::RecoveryCapsule, "DSM/v1/recovery/capsule"),
         (Tag::RecoverySlot, "DSM/v1/recovery/slot"),
+        (Tag::RecoveryPack, "DSM/v1/recovery/pack"),
         (Tag::RecoveryTombstone, "DSM/v1/recovery/tombstone"),
         (Tag::RecoverySuccession, "DSM/v1/recovery/succession"),
         (Tag::RecoveryAnswer, "DSM/v1/recovery/answer"),

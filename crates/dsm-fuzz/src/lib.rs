@@ -271,13 +271,16 @@ pub fn dbtc(data: &[u8]) {
     }
 }
 
-/// Recovery: capsules (served by storage nodes), capsule bodies (decrypted), recovery b0x
-/// items (notices and answers from anyone), tombstones and successions (from slots),
-/// conflict evidence, and typed recovery phrases. Verifiers run on whatever decodes.
+/// Recovery: capsules and object packs (served by storage nodes), capsule bodies and pack
+/// plaintexts (decrypted), recovery b0x items (notices and answers from anyone),
+/// tombstones and successions (from slots), conflict evidence, and typed recovery phrases.
+/// Verifiers run on whatever decodes.
 pub fn recovery(data: &[u8]) {
     use dsm_recovery::succession as s;
     canonical::<dsm_recovery::Capsule>(data);
+    canonical::<dsm_recovery::SealedPack>(data);
     canonical::<dsm_recovery::body::CapsuleBody>(data);
+    canonical::<dsm_recovery::body::ObjectPack>(data);
     canonical::<s::SignedTombstone>(data);
     canonical::<s::SignedSuccession>(data);
     canonical::<s::SignedAnswer>(data);

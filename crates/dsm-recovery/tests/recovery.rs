@@ -52,6 +52,52 @@ fn typing_errors_name_the_word() {
 }
 
 #[test]
+fn object_packs_open_only_with_the_right_key_at_their_position() {
+    let k = RecoveryKeys::derive(&RecoveryMnemonic::from_entropy(&[1; 32]), CHEAP).unwrap();
+    let g = k.generation(0);
+    let pack = dsm_recovery::body::ObjectPack {
+        objects: vec![b"a hop".to_vec(), b"an identity".to_vec()],
+    }
+    .to_bytes();
+    let p = g.seal_pack(3, 1, &pack);
+    assert_eq!(
+        dsm_recovery::SealedPack::from_bytes(&p.to_bytes()).unwrap(),
+        p
+    );
+    assert_eq!(&*g.open_pack(&p, 3, 1).unwrap(), pack.as_slice());
+    // Sealing is deterministic (a rerun writes the same bytes to the write-once slot).
+    assert_eq!(g.seal_pack(3, 1, &pack), p);
+    // Another position, another generation's key, another stream.
+    assert_eq!(g.open_pack(&p, 3, 0), Err(RecoveryError::Open));
+    assert_eq!(g.open_pack(&p, 2, 1), Err(RecoveryError::Open));
+    let mut moved = p.clone();
+    moved.part = 0;
+    assert_eq!(g.open_pack(&moved, 3, 0), Err(RecoveryError::Open));
+    assert_eq!(
+        k.generation(1).open_pack(&p, 3, 1),
+        Err(RecoveryError::Open)
+    );
+    // A capsule's seal never opens as a pack, nor the reverse.
+    let c = g.seal(3, Digest([1; 32]), &pack);
+    assert!(
+        Capsule::from_bytes(&p.to_bytes()).is_err()
+            || g.open(&Capsule::from_bytes(&p.to_bytes()).unwrap())
+                .is_err()
+    );
+    assert_ne!(c.nonce, p.nonce);
+    // Every single-bit flip of the ciphertext is refused.
+    for i in 0..p.ciphertext.len() * 8 {
+        let mut x = p.clone();
+        x.ciphertext[i / 8] ^= 1 << (i % 8);
+        assert_eq!(g.open_pack(&x, 3, 1), Err(RecoveryError::Open));
+    }
+    // A pack whose objects are not strictly ascending does not decode.
+    let mut w = dsm_core::codec::Writer::new();
+    w.repeated_bytes(1, &[b"b".to_vec(), b"a".to_vec()]);
+    assert!(dsm_recovery::body::ObjectPack::from_bytes(&w.into_bytes()).is_err());
+}
+
+#[test]
 fn capsules_open_only_with_the_right_phrase_at_their_position() {
     let m = RecoveryMnemonic::from_entropy(&[1; 32]);
     let k = RecoveryKeys::derive(&m, CHEAP).unwrap();

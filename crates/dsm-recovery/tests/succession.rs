@@ -378,6 +378,34 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
         public_key: key(3).public_key().clone(),
     });
     inconsistent(&[c0.clone(), k.seal(1, c0.digest(), &alien.to_bytes())]);
+    // The held set: a capsule adds parcels and the next spends one of them; spending a
+    // parcel the device does not hold is inconsistent.
+    let entry = |b: u8| dsm_recovery::body::HeldEntry {
+        id: dsm_core::parcel::ParcelId(Digest([b; 32])),
+        token: TokenId::from_label("DEV"),
+        amount: Amount(25),
+        manifest: Digest([b ^ 0xff; 32]),
+    };
+    let mut adds = body(&w.head);
+    adds.held = vec![entry(1), entry(2)];
+    adds.packs = 2;
+    let a1 = k.seal(1, c0.digest(), &adds.to_bytes());
+    let mut spends = body(&w.head);
+    spends.spent = vec![entry(1).id];
+    let a2 = k.seal(2, a1.digest(), &spends.to_bytes());
+    let st = replay(&k.capsules, &[c0.clone(), a1.clone(), a2.clone()]).unwrap();
+    assert_eq!(
+        st.held.keys().copied().collect::<Vec<_>>(),
+        vec![entry(2).id]
+    );
+    assert_eq!(st.packs, vec![(1, 2)]);
+    let mut unheld = body(&w.head);
+    unheld.spent = vec![entry(3).id];
+    inconsistent(&[
+        c0.clone(),
+        a1.clone(),
+        k.seal(2, a1.digest(), &unheld.to_bytes()),
+    ]);
     // Plaintext that is not a body.
     inconsistent(&[k.seal(0, Digest::ZERO, b"not a capsule body")]);
     // The wrong phrase opens nothing.

@@ -124,6 +124,35 @@ fn compute() -> Vec<dsm_conformance::Vector> {
     let c = keys.seal(2, Digest([0x11; 32]), &body.to_bytes());
     put("capsule.sealed", "dsm.v1.Capsule", &c.to_bytes());
     put("capsule.sealed.digest", "-", c.digest().as_bytes());
+    // The held set's change and an object pack (§20.2).
+    let with_parcels = CapsuleBody {
+        held: vec![dsm_recovery::body::HeldEntry {
+            id: dsm_core::parcel::ParcelId(Digest([0x21; 32])),
+            token: TokenId::from_label("DEV"),
+            amount: Amount(500),
+            manifest: Digest([0x22; 32]),
+        }],
+        spent: vec![dsm_core::parcel::ParcelId(Digest([0x23; 32]))],
+        packs: 1,
+        offers: vec![Digest([0x24; 32])],
+        ..body.clone()
+    };
+    put(
+        "capsule.body.parcels",
+        "dsm.v1.CapsuleBody",
+        &with_parcels.to_bytes(),
+    );
+    let pack = dsm_recovery::body::ObjectPack {
+        objects: vec![vec![1, 2, 3], vec![4, 5]],
+    };
+    put("pack.plain", "dsm.v1.ObjectPack", &pack.to_bytes());
+    put(
+        "pack.position",
+        "-",
+        dsm_recovery::pack_position(2, 1).as_bytes(),
+    );
+    let sealed = keys.generation(0).seal_pack(2, 1, &pack.to_bytes());
+    put("pack.sealed", "dsm.v1.SealedPack", &sealed.to_bytes());
 
     let t = sign_tombstone(
         &authority,

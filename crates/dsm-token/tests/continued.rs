@@ -504,7 +504,7 @@ fn a_consumption_rides_only_on_a_resolution_or_a_refund() {
     assert_eq!(
         SourceProof::from_bytes(&p.to_bytes()).unwrap_err(),
         dsm_core::codec::DecodeError::Invalid(
-            "only a vault resolution or a withdrawal refund carries a consumption"
+            "only a vault resolution, a withdrawal refund or a recovered parcel carries a consumption"
         )
     );
     let r = w.release(Some((&w.consumed_by, &w.creator)));

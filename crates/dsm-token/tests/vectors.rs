@@ -492,6 +492,76 @@ fn compute() -> Vec<dsm_conformance::Vector> {
     rules.add_policy(p.clone()).unwrap();
     let facts = rules.root_facts(&re, None).unwrap();
     put("reissue.root-id", "-", root_id(&facts).as_bytes());
+    // A recovered parcel (§20.3): the holder's device lost, its parcel 0x31 (200 GOLD)
+    // taken over by device 9 under the succession signed by the recovery authority.
+    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+    use dsm_core::identity::{EntropyReveal, GenesisRecord};
+    use dsm_recovery::succession::*;
+    let authority = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([0x35; 32]));
+    let genesis = GenesisRecord {
+        founding_key: holder.key.public_key().clone(),
+        contributions: vec![EntropyReveal {
+            contributor: dsm_core::hash::Digest([0x36; 32]),
+            secret: [0x37; 32],
+        }],
+        recovery_authority: Some(authority.public_key().clone()),
+    };
+    let mut lost = holder.identity.clone();
+    lost.genesis = genesis.digest();
+    let heir = Device::new(9);
+    let mut successor = heir.identity.clone();
+    successor.genesis = genesis.digest();
+    let tombstone = sign_tombstone(
+        &authority,
+        Tombstone {
+            lost: lost.clone(),
+            recovered_head: dsm_core::chain::DeviceHead::initial(lost.device_id(), &lost.genesis),
+        },
+    );
+    let succession = sign_succession(
+        &authority,
+        Succession {
+            tombstone: tombstone.record.digest(),
+            successor: successor.clone(),
+        },
+    );
+    let taken = dsm_core::parcel::ParcelStatement {
+        holder: lost.device_id(),
+        inputs: vec![parcels[0].id],
+        outputs: vec![dsm_core::parcel::ParcelOutput {
+            input: 0,
+            to: dsm_core::parcel::sink(&p.token_id()),
+            amount: Amount(200),
+        }],
+    };
+    let hop = Hop::sign(&heir.key, taken, succession.record.digest(), &[0x38; 32]).unwrap();
+    let rec = SourceProof {
+        source: Source::Recovered(Box::new(dsm_token::source::RecoveredParcel {
+            token: p.token_id(),
+            record: SuccessionRecord {
+                genesis,
+                tombstone,
+                succession,
+            },
+        })),
+        allowlist: None,
+        consumption: Some(dsm_token::source::Consumption {
+            hop,
+            signer: successor,
+        }),
+    };
+    put(
+        "recovered.source-proof",
+        "dsm.v1.SourceProof",
+        &rec.to_bytes(),
+    );
+    put(
+        "recovered.once-key",
+        "-",
+        rec.once_key().unwrap().as_bytes(),
+    );
+    let facts = rules.root_facts(&rec, None).unwrap();
+    put("recovered.root-id", "-", root_id(&facts).as_bytes());
     v
 }
 

@@ -1475,54 +1475,64 @@ fn prefixed(prefix: &[u8], id: &ParcelId) -> Vec<u8> {
     [prefix, id.as_bytes().as_slice()].concat()
 }
 
+/// What [`fetch_packs`] read: the objects by address, nodes that served bytes that do not
+/// open, and the packs no node served.
+struct FetchedPacks {
+    objects: HashMap<Digest, Vec<u8>>,
+    faults: Vec<NodeFault>,
+    missing: Vec<String>,
+}
+
+/// What every placed node of one pack's slot answers, by the pack's place in the read.
+type PackReplicas = Vec<(usize, Vec<(String, SlotReplica)>)>;
+
 /// Reads the object packs `packs` (capsule index, count) of `key`'s stream: a pack is taken
 /// from the first placed node whose bytes open under the key at its position — the AEAD
 /// authenticates it, so one honest node suffices, and a node serving other bytes is
-/// reported. Returns the objects by address, and the packs no node served.
+/// reported.
 fn fetch_packs(
     nodes: &NodeSet,
     key: &dsm_recovery::CapsuleKey,
     packs: &[(u64, u64)],
-) -> Result<(HashMap<Digest, Vec<u8>>, Vec<NodeFault>, Vec<String>), WalletError> {
+) -> Result<FetchedPacks, WalletError> {
     let positions: Vec<(u64, u64)> = packs
         .iter()
         .flat_map(|(i, n)| (0..*n).map(move |j| (*i, j)))
         .collect();
     let stream = key.stream;
     let threads = READ_THREADS as usize;
-    let read: Vec<Result<Vec<(usize, Vec<(String, SlotReplica)>)>, WalletError>> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let positions = &positions;
-                    s.spawn(move || {
-                        positions
-                            .iter()
-                            .enumerate()
-                            .skip(t)
-                            .step_by(threads)
-                            .map(|(n, (i, j))| {
-                                nodes
-                                    .slot_replicas(
-                                        stream.as_bytes(),
-                                        dsm_recovery::pack_position(*i, *j).as_bytes(),
-                                    )
-                                    .map(|r| (n, r))
-                                    .map_err(|e| WalletError::Recovery(e.to_string()))
-                            })
-                            .collect::<Result<Vec<_>, _>>()
-                    })
+    let read: Vec<Result<PackReplicas, WalletError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let positions = &positions;
+                s.spawn(move || {
+                    positions
+                        .iter()
+                        .enumerate()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|(n, (i, j))| {
+                            nodes
+                                .slot_replicas(
+                                    stream.as_bytes(),
+                                    dsm_recovery::pack_position(*i, *j).as_bytes(),
+                                )
+                                .map(|r| (n, r))
+                                .map_err(|e| WalletError::Recovery(e.to_string()))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(WalletError::Recovery("a pack read thread stopped".into()))
-                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(WalletError::Recovery("a pack read thread stopped".into()))
                 })
-                .collect()
-        });
+            })
+            .collect()
+    });
     let mut replicas: Vec<Vec<(String, SlotReplica)>> = vec![Vec::new(); positions.len()];
     for part in read {
         for (n, r) in part? {
@@ -1563,7 +1573,11 @@ fn fetch_packs(
             missing.push(format!("object pack {j} of capsule {i}"));
         }
     }
-    Ok((objects, faults, missing))
+    Ok(FetchedPacks {
+        objects,
+        faults,
+        missing,
+    })
 }
 
 /// Result of [`Wallet::push_capsules`].
@@ -1683,7 +1697,11 @@ pub fn recover(
                 state.identity.device_id(),
             )));
         }
-        let (objects, pack_faults, missing) = fetch_packs(nodes, &gen_key, &state.packs)?;
+        let FetchedPacks {
+            objects,
+            faults: pack_faults,
+            missing,
+        } = fetch_packs(nodes, &gen_key, &state.packs)?;
         faults.extend(pack_faults);
         for m in &missing {
             progress(&format!(
