@@ -334,6 +334,8 @@ impl Wallet {
             facts.amount,
             false,
         ));
+        // No head changes, but the held set does: the backup records it (PROTOCOL.md §20.2).
+        self.add_capsule(&mut b, None, Vec::new())?;
         self.store.commit(&b)?;
         self.apply_book(change);
         Ok((id, reissue))

@@ -853,3 +853,35 @@ fn a_parcel_the_lost_device_spent_after_the_backup_is_left_out() {
         "{r:?}"
     );
 }
+
+/// A re-issue changes the held set without a head change; the backup records it too, so a
+/// wallet lost after a refresh recovers its fresh root, which pays a cold receiver.
+#[test]
+fn a_refreshed_root_is_recovered_and_pays_on() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(23);
+    let (mut issuer, _) = memory_wallet(0);
+    let p = common::gold(&issuer, dsm_token::policy::TokenKind::Fungible);
+    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
+    let mut a = recoverable(&k, 0);
+    a.import_policy(p.clone(), None).unwrap();
+    issuer.mint(&t, Amount(900)).unwrap();
+    common::session_token(&mut issuer, &mut a, t, &[300, 200]);
+    sync(&mut a, &nodes).unwrap();
+    let req = a.refresh_request(&t).unwrap();
+    let sig = dsm_wallet::online::sign_refresh(&mut issuer, &nodes, &req).unwrap();
+    let (root, _) =
+        dsm_wallet::online::complete_refresh(&mut a, Some(&nodes), &req, vec![sig]).unwrap();
+    sync(&mut a, &nodes).unwrap();
+    assert_eq!(a.parcels(&t), vec![(root, Amount(500), 0)]);
+    drop(a);
+    let (mut a2, _) = restore(&k, &nodes);
+    assert_eq!(a2.balance(&t), Amount(500));
+    assert_eq!(a2.parcels(&t).len(), 1);
+    let (mut zed, _) = memory_wallet(0);
+    zed.import_policy(p, None).unwrap();
+    let (_, rz) = common::session_token(&mut a2, &mut zed, t, &[500]);
+    assert_eq!(rz.completed.len(), 1, "{rz:?}");
+    assert_eq!(zed.balance(&t), Amount(500));
+}
