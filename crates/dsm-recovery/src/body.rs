@@ -394,6 +394,23 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
         for e in body.held {
             st.held.insert(e.id, e);
         }
+        // The held set adds up to the head's balances after every change, as a wallet
+        // checks when it opens (PROTOCOL.md §20.2).
+        let mut sums: BTreeMap<TokenId, u128> = BTreeMap::new();
+        for e in st.held.values() {
+            let s = sums.entry(e.token).or_default();
+            *s = s
+                .checked_add(e.amount.0)
+                .ok_or_else(|| bad("the held parcels overflow"))?;
+        }
+        let adds_up = h.balances.entries().len() == sums.len()
+            && h.balances
+                .entries()
+                .iter()
+                .all(|b| sums.get(&b.token) == Some(&b.amount.0));
+        if !adds_up {
+            return Err(bad("the parcels held do not add up to the head's balances"));
+        }
         if body.packs > 0 {
             st.packs.push((index, body.packs));
         }

@@ -328,7 +328,15 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
     b0.genesis = Some(w.genesis.clone());
     b0.identity = Some(w.lost.clone());
     let c0 = k.seal(0, Digest::ZERO, &b0.to_bytes());
+    // Parcels of 25 DEV: the held set adds up to the head's balances after every capsule.
+    let entry = |b: u8| dsm_recovery::body::HeldEntry {
+        id: dsm_core::parcel::ParcelId(Digest([b; 32])),
+        token: TokenId::from_label("DEV"),
+        amount: Amount(25),
+        manifest: Digest([b ^ 0xff; 32]),
+    };
     let mut b1 = body(&w.head);
+    b1.held = vec![entry(1), entry(2)];
     b1.contacts = vec![ContactEntry {
         name: "bob".into(),
         device: w.successor.device_id(),
@@ -378,33 +386,41 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
         public_key: key(3).public_key().clone(),
     });
     inconsistent(&[c0.clone(), k.seal(1, c0.digest(), &alien.to_bytes())]);
-    // The held set: a capsule adds parcels and the next spends one of them; spending a
-    // parcel the device does not hold is inconsistent.
-    let entry = |b: u8| dsm_recovery::body::HeldEntry {
-        id: dsm_core::parcel::ParcelId(Digest([b; 32])),
-        token: TokenId::from_label("DEV"),
-        amount: Amount(25),
-        manifest: Digest([b ^ 0xff; 32]),
-    };
+    // The held set: a capsule adds parcels and the next replaces one of them (a re-issue:
+    // the head does not change); spending a parcel the device does not hold, or a held set
+    // that does not add up to the head's balances, is inconsistent.
     let mut adds = body(&w.head);
     adds.held = vec![entry(1), entry(2)];
     adds.packs = 2;
     let a1 = k.seal(1, c0.digest(), &adds.to_bytes());
-    let mut spends = body(&w.head);
-    spends.spent = vec![entry(1).id];
-    let a2 = k.seal(2, a1.digest(), &spends.to_bytes());
+    let mut swaps = body(&w.head);
+    swaps.spent = vec![entry(1).id];
+    swaps.held = vec![entry(3)];
+    let a2 = k.seal(2, a1.digest(), &swaps.to_bytes());
     let st = replay(&k.capsules, &[c0.clone(), a1.clone(), a2.clone()]).unwrap();
     assert_eq!(
         st.held.keys().copied().collect::<Vec<_>>(),
-        vec![entry(2).id]
+        vec![entry(2).id, entry(3).id]
     );
     assert_eq!(st.packs, vec![(1, 2)]);
     let mut unheld = body(&w.head);
-    unheld.spent = vec![entry(3).id];
+    unheld.spent = vec![entry(4).id];
+    unheld.held = vec![entry(5)];
     inconsistent(&[
         c0.clone(),
         a1.clone(),
         k.seal(2, a1.digest(), &unheld.to_bytes()),
+    ]);
+    let mut short = body(&w.head);
+    short.spent = vec![entry(1).id];
+    inconsistent(&[
+        c0.clone(),
+        a1.clone(),
+        k.seal(2, a1.digest(), &short.to_bytes()),
+    ]);
+    inconsistent(&[
+        c0.clone(),
+        k.seal(1, c0.digest(), &body(&w.head).to_bytes()),
     ]);
     // Plaintext that is not a body.
     inconsistent(&[k.seal(0, Digest::ZERO, b"not a capsule body")]);
@@ -423,6 +439,7 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
         .unwrap();
     let mut b2 = body(&succ_head);
     b2.identity = Some(w.successor.clone());
+    b2.held = vec![entry(7), entry(8)];
     inconsistent(&[
         c0.clone(),
         c1.clone(),
