@@ -21,7 +21,7 @@ use dsm_token::authority::{
     SignedMint,
 };
 use dsm_token::TokenPolicy;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use thiserror::Error;
 
 /// Why an online operation stopped. Everything committed before the error stays committed;
@@ -477,10 +477,7 @@ pub fn send_online(
         // would only hand the receiver a refusal.
         Settlement::Conflict(_) | Settlement::Tombstoned(_) => Ok(0),
         _ => {
-            let posted = nodes.b0x_post(
-                &peer.b0x_address(),
-                &SessionMessage::Proposal(Box::new(offer)).to_bytes(),
-            );
+            let posted = post_offer(nodes, peer, offer, &mut faults);
             if posted.is_ok() {
                 wallet.set_counter(&posted_mark(&proposal), 1)?;
             }
@@ -498,6 +495,123 @@ pub fn send_online(
         posted,
         faults,
     })
+}
+
+/// Posts `offer` to `peer`'s b0x as PROTOCOL.md §16.3 says: its lineage objects first, each
+/// as a content-addressed object at K of its N nodes, then the offer without them (a b0x
+/// item carries manifests, never the objects). Returns how many nodes took the item.
+fn post_offer(
+    nodes: &NodeSet,
+    peer: &DeviceId,
+    offer: Offer,
+    faults: &mut Vec<NodeFault>,
+) -> Result<usize, ReplicationError> {
+    faults.extend(put_objects(nodes, &offer.objects)?);
+    let item = Offer {
+        objects: Vec::new(),
+        ..offer
+    };
+    nodes.b0x_post(
+        &peer.b0x_address(),
+        &SessionMessage::Proposal(Box::new(item)).to_bytes(),
+    )
+}
+
+/// Threads that store or read lineage objects at once.
+const OBJECT_THREADS: usize = 8;
+
+/// Stores every object at K of its N nodes, a few at a time; the first failure is the
+/// error (nothing is posted that a receiver could not complete).
+fn put_objects(nodes: &NodeSet, objects: &[Vec<u8>]) -> Result<Vec<NodeFault>, ReplicationError> {
+    let results: Vec<Result<Vec<NodeFault>, ReplicationError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..OBJECT_THREADS)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut faults = Vec::new();
+                    for o in objects.iter().skip(t).step_by(OBJECT_THREADS) {
+                        faults.extend(nodes.put_object(o)?.2);
+                    }
+                    Ok(faults)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or(Err(ReplicationError::NotEnoughReplicas { got: 0, want: 1 }))
+            })
+            .collect()
+    });
+    let mut faults = Vec::new();
+    for r in results {
+        faults.extend(r?);
+    }
+    Ok(faults)
+}
+
+/// `offer` (from our b0x, whose item carries no objects) with every object it lists that
+/// this wallet does not hold, read from the nodes (K identical replicas that hash to the
+/// address). `None` when some listed object is at no quorum of nodes (yet).
+fn with_objects(
+    wallet: &Wallet,
+    nodes: &NodeSet,
+    offer: &Offer,
+    faults: &mut Vec<NodeFault>,
+) -> Result<Option<Offer>, OnlineError> {
+    let shipped: HashSet<Digest> = offer
+        .objects
+        .iter()
+        .map(|o| dsm_core::hash::object_address(o))
+        .collect();
+    let mut wanted = Vec::new();
+    for a in offer.listed() {
+        if !shipped.contains(&a) && !wallet.holds_object(&a)? {
+            wanted.push(a);
+        }
+    }
+    let wanted = &wanted;
+    let read: Vec<Result<Vec<(Vec<u8>, Vec<NodeFault>)>, ReplicationError>> =
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..OBJECT_THREADS)
+                .map(|t| {
+                    s.spawn(move || {
+                        wanted
+                            .iter()
+                            .skip(t)
+                            .step_by(OBJECT_THREADS)
+                            .map(|a| nodes.get_object(a))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or(Err(ReplicationError::NotEnoughReplicas { got: 0, want: 1 }))
+                })
+                .collect()
+        });
+    let mut objects = offer.objects.clone();
+    for r in read {
+        match r {
+            Ok(got) => {
+                for (o, f) in got {
+                    faults.extend(f);
+                    objects.push(o);
+                }
+            }
+            Err(ReplicationError::NotEnoughReplicas { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    objects.sort();
+    objects.dedup();
+    Ok(Some(Offer {
+        objects,
+        ..offer.clone()
+    }))
 }
 
 /// Anchors our proposal and records the settlement on its history line.
@@ -587,8 +701,8 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
             {
                 continue;
             }
-            let item = SessionMessage::Proposal(Box::new(wallet.offer_for(&proposal)?)).to_bytes();
-            if nodes.b0x_post(&peer.b0x_address(), &item).is_ok() {
+            let offer = wallet.offer_for(&proposal)?;
+            if post_offer(nodes, &peer, offer, &mut report.faults).is_ok() {
                 wallet.set_counter(&posted_mark(&proposal), 1)?;
                 report.posted += 1;
             }
@@ -846,6 +960,15 @@ fn take_proposal(
             return Ok(false);
         }
     }
+    // The lineage objects it lists and this wallet lacks come from the nodes, where its
+    // sender stored them before posting.
+    let Some(full) = with_objects(wallet, nodes, offer, &mut report.faults)? else {
+        report.waiting.push(format!(
+            "transfer {commit}: some of its lineage objects are at too few nodes yet"
+        ));
+        return Ok(false);
+    };
+    let offer = &full;
     // Every hop of its lineage, and its own, must hold its parcel slots too: online, a
     // parcel spent twice anywhere up the line is refused here, not only detected. Only a
     // lineage that verifies is written to the slots (a stranger's junk never is).

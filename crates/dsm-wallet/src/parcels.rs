@@ -1329,6 +1329,11 @@ impl Wallet {
 }
 
 impl Wallet {
+    /// True if this wallet's store holds the lineage object at `address`.
+    pub(crate) fn holds_object(&self, address: &Digest) -> Result<bool, WalletError> {
+        Ok(self.store.contains(Table::Objects, address.as_bytes())?)
+    }
+
     /// Objects among `addresses` that the lineages of our proposal `commit` list, at most
     /// `budget` bytes in all (ascending by address).
     pub(crate) fn objects_for(

@@ -881,10 +881,11 @@ impl Wallet {
         let mut pending_answer = None;
         if let Some(p) = &notice.pending {
             if p.proposal.step.sender == lost && p.proposal.step.receiver == self.device_id() {
-                // Interim (PROTOCOL.md §5.6): a capsule does not carry lineages yet, so the
-                // pending proposal is offered with each input starting at itself; unless this
-                // device verified those parcels before, it refuses with a signed refusal and
-                // the successor reclaims the amount.
+                // A notice carries the pending proposal without its lineage, so it is
+                // offered with each input starting at itself: this device accepts it only
+                // from parcels it verified before (the proposal reached it in a session or
+                // through its b0x); otherwise it refuses with a signed refusal and the
+                // successor reclaims the amount, lineage and all (PROTOCOL.md §20.5).
                 let offer = dsm_core::receipt::Offer {
                     signed: p.clone(),
                     manifests: p

@@ -365,3 +365,69 @@ fn junk_in_a_b0x_is_dropped_and_acknowledged() {
     let ra = sync(&mut a, &nodes).unwrap();
     assert_eq!(ra.stitched.len(), 1, "{ra:?}");
 }
+
+/// A b0x item carries the offer's manifests, never its lineage objects (PROTOCOL.md §16.3):
+/// the sender stores them at the nodes first and the receiver, cold, reads those it lacks
+/// from there. An item whose objects are at no node waits and credits nothing.
+#[test]
+fn a_b0x_item_references_its_lineage_objects_at_the_nodes() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut issuer, _) = memory_wallet(0);
+    let p = common::gold(&issuer, dsm_token::policy::TokenKind::Fungible);
+    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
+    let (mut a, _) = memory_wallet(0);
+    let (mut b, _) = memory_wallet(0);
+    for w in [&mut a, &mut b] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    issuer.mint(&t, Amount(500)).unwrap();
+    common::session_token(&mut issuer, &mut a, t, &[300]);
+    send_online(&mut a, &nodes, &b.device_id(), t, amount(120)).unwrap();
+    let (items, _) = nodes.b0x_fetch(&b.device_id().b0x_address()).unwrap();
+    assert!(!items.is_empty());
+    for item in &items {
+        let SessionMessage::Proposal(offer) = SessionMessage::from_bytes(&item.bytes).unwrap()
+        else {
+            panic!("a proposal")
+        };
+        assert!(offer.objects.is_empty(), "no objects inside the item");
+        assert!(!offer.listed().is_empty());
+        for a in offer.listed() {
+            nodes
+                .get_object(&a)
+                .expect("every listed object is at the nodes");
+        }
+    }
+    // Bob never saw any of this lineage: he reads it from the nodes and is credited.
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.received.len(), 1, "{rb:?}");
+    assert_eq!(b.balance(&t), Amount(120));
+
+    // A modified sender posts an item whose objects it never stored: it waits, and nothing
+    // is credited.
+    let (mut m, _) = memory_wallet(0);
+    m.import_policy(p.clone(), None).unwrap();
+    common::session_token(&mut issuer, &mut m, t, &[50]);
+    let offer = mailbox::offer(&mut m, &b.device_id(), t, amount(10)).unwrap();
+    assert!(!offer.objects.is_empty());
+    let bare = dsm_core::receipt::Offer {
+        objects: Vec::new(),
+        ..offer
+    };
+    nodes
+        .b0x_post(
+            &b.device_id().b0x_address(),
+            &SessionMessage::Proposal(Box::new(bare)).to_bytes(),
+        )
+        .unwrap();
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert!(rb.received.is_empty(), "{rb:?}");
+    assert!(
+        rb.waiting
+            .iter()
+            .any(|w| w.contains("lineage objects are at too few nodes")),
+        "{rb:?}"
+    );
+    assert_eq!(b.balance(&t), Amount(120));
+}
