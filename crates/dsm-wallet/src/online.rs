@@ -550,6 +550,9 @@ fn put_objects(nodes: &NodeSet, objects: &[Vec<u8>]) -> Result<Vec<NodeFault>, R
     Ok(faults)
 }
 
+/// An object read from the nodes, and the faults seen reading it.
+type ReadObject = (Vec<u8>, Vec<NodeFault>);
+
 /// `offer` (from our b0x, whose item carries no objects) with every object it lists that
 /// this wallet does not hold, read from the nodes (K identical replicas that hash to the
 /// address). `None` when some listed object is at no quorum of nodes (yet).
@@ -571,28 +574,27 @@ fn with_objects(
         }
     }
     let wanted = &wanted;
-    let read: Vec<Result<Vec<(Vec<u8>, Vec<NodeFault>)>, ReplicationError>> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..OBJECT_THREADS)
-                .map(|t| {
-                    s.spawn(move || {
-                        wanted
-                            .iter()
-                            .skip(t)
-                            .step_by(OBJECT_THREADS)
-                            .map(|a| nodes.get_object(a))
-                            .collect::<Result<Vec<_>, _>>()
-                    })
+    let read: Vec<Result<Vec<ReadObject>, ReplicationError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..OBJECT_THREADS)
+            .map(|t| {
+                s.spawn(move || {
+                    wanted
+                        .iter()
+                        .skip(t)
+                        .step_by(OBJECT_THREADS)
+                        .map(|a| nodes.get_object(a))
+                        .collect::<Result<Vec<_>, _>>()
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or(Err(ReplicationError::NotEnoughReplicas { got: 0, want: 1 }))
-                })
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or(Err(ReplicationError::NotEnoughReplicas { got: 0, want: 1 }))
+            })
+            .collect()
+    });
     let mut objects = offer.objects.clone();
     for r in read {
         match r {
