@@ -325,6 +325,7 @@ fn write_seeds() {
             counterparty: dsm_core::identity::DeviceId(dsm_core::hash::Digest([3; 32])),
             proof: dsm_core::smt::SparseMerkleTree::new().prove(&[4; 32]),
             pending: None,
+            pending_lineage: vec![],
         }));
         put("recovery", "notice", &notice.to_bytes());
     }

@@ -365,6 +365,10 @@ pub struct SuccessionNotice {
     /// The lost device's proposal to this counterparty still waiting for an answer at the
     /// recovered head, if any: the counterparty answers it before it answers the notice.
     pub pending: Option<SignedProposal>,
+    /// The lineages of `pending`'s inputs (one manifest per input, in input order; empty
+    /// when the successor holds none): their objects are at the storage nodes, where the
+    /// successor stored them before posting the notice (PROTOCOL.md §20.4).
+    pub pending_lineage: Vec<dsm_core::parcel::LineageManifest>,
 }
 
 impl Canonical for SuccessionNotice {
@@ -376,16 +380,24 @@ impl Canonical for SuccessionNotice {
         w.bytes(4, self.counterparty.as_bytes());
         w.message(5, &self.proof);
         w.optional_message(6, self.pending.as_ref());
+        w.repeated_message(7, &self.pending_lineage);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(SuccessionNotice {
+        let n = SuccessionNotice {
             genesis: r.message(1)?,
             tombstone: r.message(2)?,
             succession: r.message(3)?,
             counterparty: DeviceId(Digest(r.fixed(4)?)),
             proof: r.message(5)?,
             pending: r.optional_message(6)?,
-        })
+            pending_lineage: r.repeated_message(7, dsm_core::parcel::MAX_INPUTS)?,
+        };
+        if n.pending.is_none() && !n.pending_lineage.is_empty() {
+            return Err(DecodeError::Invalid(
+                "a notice carries lineages only with a pending proposal",
+            ));
+        }
+        Ok(n)
     }
 }
 

@@ -218,6 +218,7 @@ fn notices_prove_the_tip_and_answers_bind_the_counterparty() {
         counterparty: peer_id.device_id(),
         proof: tree.prove(rel.as_bytes()),
         pending: None,
+        pending_lineage: vec![],
     };
     let (_, r, tip) = notice.verify().unwrap();
     assert_eq!((r, tip), (rel, Some(TipDigest(Digest([0x44; 32])))));

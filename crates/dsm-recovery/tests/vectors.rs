@@ -199,6 +199,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         counterparty: peer.device_id(),
         proof: tree.prove(rel.as_bytes()),
         pending: None,
+        pending_lineage: vec![],
     }));
     put(
         "message.notice",

@@ -522,7 +522,10 @@ const OBJECT_THREADS: usize = 8;
 
 /// Stores every object at K of its N nodes, a few at a time; the first failure is the
 /// error (nothing is posted that a receiver could not complete).
-fn put_objects(nodes: &NodeSet, objects: &[Vec<u8>]) -> Result<Vec<NodeFault>, ReplicationError> {
+pub(crate) fn put_objects(
+    nodes: &NodeSet,
+    objects: &[Vec<u8>],
+) -> Result<Vec<NodeFault>, ReplicationError> {
     let results: Vec<Result<Vec<NodeFault>, ReplicationError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..OBJECT_THREADS)
             .map(|t| {
@@ -1043,6 +1046,39 @@ fn take_proposal(
     }
 }
 
+/// Answers a succession notice (with its pending proposal's lineage, when read) and posts
+/// the answer to the successor's b0x; false when it must wait for a later sync.
+fn take_notice(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    n: &dsm_recovery::succession::SuccessionNotice,
+    pending_offer: Option<&Offer>,
+    report: &mut SyncReport,
+) -> Result<bool, OnlineError> {
+    match wallet.answer_notice(n, pending_offer) {
+        Ok((reply, verdict, lost)) => {
+            report.successions.push((lost, verdict));
+            let successor = n.succession.record.successor.device_id();
+            match nodes.b0x_post(&successor.b0x_address(), &reply.to_bytes()) {
+                Ok(_) => Ok(true),
+                Err(e) => {
+                    report.waiting.push(format!(
+                        "succession of {lost}: answer not delivered yet ({e})"
+                    ));
+                    Ok(false)
+                }
+            }
+        }
+        Err(WalletError::Recovery(why)) => {
+            report
+                .dropped
+                .push(format!("a succession notice that was refused: {why}"));
+            Ok(true)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A recovery item from our b0x (PROTOCOL.md §20.4): a succession notice to answer (the
 /// answer is posted to the successor's b0x), or an answer to our own succession.
 fn take_recovery_item(
@@ -1053,28 +1089,23 @@ fn take_recovery_item(
 ) -> Result<bool, OnlineError> {
     use dsm_recovery::succession::RecoveryMessage;
     match RecoveryMessage::from_bytes(bytes) {
-        Ok(RecoveryMessage::Notice(n)) => match wallet.answer_notice(&n) {
-            Ok((reply, verdict, lost)) => {
-                report.successions.push((lost, verdict));
-                let successor = n.succession.record.successor.device_id();
-                match nodes.b0x_post(&successor.b0x_address(), &reply.to_bytes()) {
-                    Ok(_) => Ok(true),
-                    Err(e) => {
-                        report.waiting.push(format!(
-                            "succession of {lost}: answer not delivered yet ({e})"
-                        ));
-                        Ok(false)
-                    }
-                }
-            }
-            Err(WalletError::Recovery(why)) => {
-                report
-                    .dropped
-                    .push(format!("a succession notice that was refused: {why}"));
-                Ok(true)
-            }
-            Err(e) => Err(e.into()),
-        },
+        Ok(RecoveryMessage::Notice(n)) => {
+            // The pending proposal's lineage objects, from the nodes.
+            let offer = match (&n.pending, n.pending_lineage.is_empty()) {
+                (Some(p), false) => with_objects(
+                    wallet,
+                    nodes,
+                    &Offer {
+                        signed: p.clone(),
+                        manifests: n.pending_lineage.clone(),
+                        objects: Vec::new(),
+                    },
+                    &mut report.faults,
+                )?,
+                _ => None,
+            };
+            take_notice(wallet, nodes, &n, offer.as_ref(), report)
+        }
         Ok(RecoveryMessage::Answer {
             answer,
             pending_answer,

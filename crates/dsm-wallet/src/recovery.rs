@@ -848,6 +848,7 @@ impl Wallet {
     pub fn answer_notice(
         &mut self,
         notice: &SuccessionNotice,
+        pending_offer: Option<&Offer>,
     ) -> Result<(RecoveryMessage, Verdict, DeviceId), WalletError> {
         if notice.counterparty != self.device_id() {
             return Err(WalletError::Recovery(
@@ -881,27 +882,30 @@ impl Wallet {
         let mut pending_answer = None;
         if let Some(p) = &notice.pending {
             if p.proposal.step.sender == lost && p.proposal.step.receiver == self.device_id() {
-                // A notice carries the pending proposal without its lineage, so it is
-                // offered with each input starting at itself: this device accepts it only
-                // from parcels it verified before (the proposal reached it in a session or
-                // through its b0x); otherwise it refuses with a signed refusal and the
-                // successor reclaims the amount, lineage and all (PROTOCOL.md §20.5).
-                let offer = dsm_core::receipt::Offer {
-                    signed: p.clone(),
-                    manifests: p
-                        .proposal
-                        .parcels
-                        .inputs
-                        .iter()
-                        .map(|i| dsm_core::parcel::LineageManifest {
-                            parcel: *i,
-                            start: dsm_core::parcel::ManifestStart::Verified(*i),
-                            hops: Vec::new(),
-                            signers: Vec::new(),
-                            consumed: Vec::new(),
-                        })
-                        .collect(),
-                    objects: Vec::new(),
+                // With its lineage (`pending_offer`: the notice's manifests, the objects
+                // read from the nodes) it is judged like any offer; without, each input
+                // starts at itself: this device accepts it only from parcels it verified
+                // before, otherwise it refuses with a signed refusal and the successor
+                // reclaims the amount, lineage and all (PROTOCOL.md §20.4, §20.5).
+                let offer = match pending_offer.filter(|o| o.signed == *p) {
+                    Some(o) => o.clone(),
+                    None => dsm_core::receipt::Offer {
+                        signed: p.clone(),
+                        manifests: p
+                            .proposal
+                            .parcels
+                            .inputs
+                            .iter()
+                            .map(|i| dsm_core::parcel::LineageManifest {
+                                parcel: *i,
+                                start: dsm_core::parcel::ManifestStart::Verified(*i),
+                                hops: Vec::new(),
+                                signers: Vec::new(),
+                                consumed: Vec::new(),
+                            })
+                            .collect(),
+                        objects: Vec::new(),
+                    },
                 };
                 let a = dsm_protocol::mailbox::answer(self, &offer)
                     .map_err(|e| WalletError::Recovery(e.to_string()))?;
@@ -1239,6 +1243,41 @@ impl Wallet {
             }
         }
         Ok(change)
+    }
+
+    /// The lineages of the lost device's pending proposal `pending` for its notice (the
+    /// recovered offer's manifests), after storing every object they list at the nodes;
+    /// empty when this device holds no offer for it or the objects could not be stored
+    /// (the counterparty then answers from what it verified before, PROTOCOL.md §20.4).
+    fn pending_lineage(
+        &self,
+        nodes: &NodeSet,
+        pending: Option<&SignedProposal>,
+    ) -> Vec<LineageManifest> {
+        let Some(p) = pending else {
+            return Vec::new();
+        };
+        let offer = match self
+            .store
+            .get(Table::Meta, &offer_key(&p.proposal.commit()))
+        {
+            Ok(Some(o)) => match Offer::from_bytes(&o) {
+                Ok(o) => o,
+                Err(_) => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        let mut objects = Vec::new();
+        for a in offer.listed() {
+            match self.store.get(Table::Objects, a.as_bytes()) {
+                Ok(Some(o)) => objects.push(o),
+                _ => return Vec::new(),
+            }
+        }
+        match crate::online::put_objects(nodes, &objects) {
+            Ok(_) => offer.manifests,
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Signs, keeps and writes to its slot a statement consuming each parcel the lost
@@ -1957,7 +1996,10 @@ pub fn recover(
                         counterparty: *device,
                         proof: tree.prove(RelationshipKey::between(&lost, device).as_bytes()),
                         pending: wallet.recovered_pending(device)?,
+                        pending_lineage: Vec::new(),
                     };
+                    let mut notice = notice;
+                    notice.pending_lineage = wallet.pending_lineage(nodes, notice.pending.as_ref());
                     Ok((
                         *device,
                         RecoveryMessage::Notice(Box::new(notice)).to_bytes(),

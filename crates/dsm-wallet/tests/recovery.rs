@@ -885,3 +885,58 @@ fn a_refreshed_root_is_recovered_and_pays_on() {
     assert_eq!(rz.completed.len(), 1, "{rz:?}");
     assert_eq!(zed.balance(&t), Amount(500));
 }
+
+/// The lost device's pending transfer that its receiver never saw (signed, then the phone
+/// was lost before it was delivered): the notice carries its lineage, whose objects the
+/// successor stored at the nodes, and the receiver — who never verified the parcels it
+/// spends — accepts it (PROTOCOL.md §20.4).
+#[test]
+fn a_pending_transfer_the_receiver_never_saw_is_answered_from_the_notice_with_its_lineage() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(24);
+    let mut a = recoverable(&k, 0);
+    let (mut cc, _) = memory_wallet(0);
+    let (mut bob, _) = memory_wallet(0);
+    let (mut issuer, _) = memory_wallet(0);
+    let p = common::gold(&issuer, dsm_token::policy::TokenKind::Fungible);
+    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
+    for w in [&mut a, &mut cc, &mut bob] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    issuer.mint(&t, Amount(1_000)).unwrap();
+    common::session_token(&mut issuer, &mut a, t, &[50]);
+    common::session_token(&mut issuer, &mut bob, t, &[300]);
+    common::session_token(&mut bob, &mut a, t, &[200]);
+    // A relationship with carol, then a payment from bob's 200, whose lineage carol never
+    // saw, signed and not delivered.
+    common::session_token(&mut a, &mut cc, t, &[10]);
+    let offer = dsm_protocol::mailbox::offer(&mut a, &cc.device_id(), t, Amount(150)).unwrap();
+    assert!(offer.manifests.iter().all(|m| !m.hops.is_empty()));
+    // Only the backup reaches the nodes (a `sync` would post the proposal to carol's b0x).
+    let push = a.push_capsules(&nodes).unwrap();
+    assert!(push.short.is_none() && push.conflict.is_none());
+    let lost = a.device_id();
+    drop(a);
+    let (mut a2, report) = restore(&k, &nodes);
+    assert!(report
+        .counterparties
+        .iter()
+        .any(|c| c.pending.is_some() && c.notified));
+    let rc = sync(&mut cc, &nodes).unwrap();
+    assert_eq!(
+        rc.successions,
+        vec![(lost, Verdict::Acknowledged)],
+        "{rc:?}"
+    );
+    assert_eq!(cc.balance(&t), Amount(160), "the pending 150 is accepted");
+    sync(&mut a2, &nodes).unwrap();
+    let note = a2
+        .recovery_counterparties()
+        .unwrap()
+        .into_iter()
+        .find_map(|c| c.pending)
+        .unwrap();
+    assert!(note.contains("accepted"), "{note}");
+    assert_eq!(a2.balance(&t), Amount(250 - 10 - 150));
+}
