@@ -665,6 +665,7 @@ fn a_crash_at_any_write_of_a_recovery_is_finished_by_running_it_again() {
     let c = Cluster::new();
     let nodes = c.nodes();
     let mut seed = 100u8;
+    let mut crashes = 0;
     // Crash at write `at` of a recovery (both crash points), each time for a fresh identity,
     // until a recovery runs without reaching the crash.
     for at in 0.. {
@@ -708,15 +709,25 @@ fn a_crash_at_any_write_of_a_recovery_is_finished_by_running_it_again() {
             assert_eq!(w3.device_id(), w.device_id());
             let fork = recover_into(MemoryStore::new(), &k, &nodes).err().unwrap();
             assert!(fork.to_string().contains("was itself restored"), "{fork}");
+            assert!(report.left_out.is_empty(), "{:?}", report.left_out);
             // The counterparty sees one succession and acknowledges it.
             let rb = sync(&mut b, &nodes).unwrap();
             assert_eq!(rb.successions, vec![(lost, Verdict::Acknowledged)]);
+            // Whatever write the crash hit, the recovered value pays a cold receiver.
+            let mut w3 = w3;
+            let (mut zed, _) = memory_wallet(0);
+            let (rw, _) = session(&mut w3, &mut zed, &[990]);
+            assert!(rw.refused.is_empty(), "write {at} {point:?}: {rw:?}");
+            assert_eq!(dev(&zed), 990, "write {at} {point:?}");
+            crashes += 1;
         }
         if finished_without_crash {
             break;
         }
         assert!(at < 64, "recovery never finished");
     }
+    // The crashes landed, at every write of every step (claims and packs included).
+    assert!(crashes >= 20, "only {crashes} crashes landed");
 }
 
 /// Every parcel the lost device held is taken over and paid, in one payment, to a receiver
