@@ -221,6 +221,37 @@ impl CapsuleKey {
         &self.key
     }
 
+    /// XChaCha20-Poly1305 under this key: the one AEAD of capsules and packs.
+    fn encrypt(&self, nonce: &[u8; 24], plaintext: &[u8], ad: &[u8]) -> Vec<u8> {
+        XChaCha20Poly1305::new(&Key::from(*self.key))
+            .encrypt(
+                &XNonce::from(*nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: ad,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encryption does not fail for in-memory data")
+    }
+
+    /// The inverse of [`CapsuleKey::encrypt`]; `Open` for a wrong key, nonce, data or tag.
+    fn decrypt(
+        &self,
+        nonce: &[u8; 24],
+        ciphertext: &[u8],
+        ad: &[u8],
+    ) -> Result<Vec<u8>, RecoveryError> {
+        XChaCha20Poly1305::new(&Key::from(*self.key))
+            .decrypt(
+                &XNonce::from(*nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: ad,
+                },
+            )
+            .map_err(|_| RecoveryError::Open)
+    }
+
     /// Seals `plaintext` as capsule `index` of the stream, after the capsule with digest
     /// `prev` (zero for index 0).
     pub fn seal(&self, index: u64, prev: Digest, plaintext: &[u8]) -> Capsule {
@@ -232,17 +263,7 @@ impl CapsuleKey {
             nonce,
             ciphertext: Vec::new(),
         };
-        let ad = c.associated_data_without_ciphertext();
-        let cipher = XChaCha20Poly1305::new(&Key::from(*self.key));
-        c.ciphertext = cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &ad,
-                },
-            )
-            .expect("XChaCha20-Poly1305 encryption does not fail for in-memory data");
+        c.ciphertext = self.encrypt(&nonce, plaintext, &c.associated_data_without_ciphertext());
         c
     }
 
@@ -252,17 +273,11 @@ impl CapsuleKey {
         if c.stream != self.stream {
             return Err(RecoveryError::Open);
         }
-        let ad = c.associated_data_without_ciphertext();
-        let cipher = XChaCha20Poly1305::new(&Key::from(*self.key));
-        let pt = cipher
-            .decrypt(
-                &XNonce::from(c.nonce),
-                Payload {
-                    msg: &c.ciphertext,
-                    aad: &ad,
-                },
-            )
-            .map_err(|_| RecoveryError::Open)?;
+        let pt = self.decrypt(
+            &c.nonce,
+            &c.ciphertext,
+            &c.associated_data_without_ciphertext(),
+        )?;
         if capsule_nonce(&c.stream, c.index, &pt) != c.nonce {
             return Err(RecoveryError::Nonce);
         }
@@ -283,16 +298,7 @@ impl CapsuleKey {
             nonce,
             ciphertext: Vec::new(),
         };
-        let cipher = XChaCha20Poly1305::new(&Key::from(*self.key));
-        p.ciphertext = cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &p.associated_data(),
-                },
-            )
-            .expect("XChaCha20-Poly1305 encryption does not fail for in-memory data");
+        p.ciphertext = self.encrypt(&nonce, plaintext, &p.associated_data());
         p
     }
 
@@ -307,16 +313,7 @@ impl CapsuleKey {
         if p.stream != self.stream || p.index != index || p.part != part {
             return Err(RecoveryError::Open);
         }
-        let cipher = XChaCha20Poly1305::new(&Key::from(*self.key));
-        let pt = cipher
-            .decrypt(
-                &XNonce::from(p.nonce),
-                Payload {
-                    msg: &p.ciphertext,
-                    aad: &p.associated_data(),
-                },
-            )
-            .map_err(|_| RecoveryError::Open)?;
+        let pt = self.decrypt(&p.nonce, &p.ciphertext, &p.associated_data())?;
         if pack_nonce(&p.stream, &pack_position(index, part), &pt) != p.nonce {
             return Err(RecoveryError::Nonce);
         }

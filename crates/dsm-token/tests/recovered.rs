@@ -132,14 +132,19 @@ impl World {
     /// The honest statement: the lost device's parcel, whole, to the sink, under the
     /// succession, signed by the successor.
     fn honest(&mut self) -> Hop {
-        let out = vec![ParcelOutput {
-            input: 0,
-            to: sink(&self.held.token),
-            amount: self.held.amount,
-        }];
+        let out = self.whole_to_sink();
         let rest = self.record.succession.record.digest();
         let lost = self.lost.id();
         self.statement(SUCCESSOR, lost, out, rest)
+    }
+
+    /// The held parcel, whole, to its token's sink: the one output a take-over has.
+    fn whole_to_sink(&self) -> Vec<ParcelOutput> {
+        vec![ParcelOutput {
+            input: 0,
+            to: sink(&self.held.token),
+            amount: self.held.amount,
+        }]
     }
 
     fn proof(
@@ -242,11 +247,7 @@ fn a_succession_signed_by_another_identitys_authority_is_refused() {
     let (mallory, mallory_genesis) = device_of(MALLORY, &mallory_key);
     let forged = succession(&mallory_genesis, &w.lost, &mallory, &mallory_key);
     let hop = {
-        let out = vec![ParcelOutput {
-            input: 0,
-            to: sink(&w.held.token),
-            amount: w.held.amount,
-        }];
+        let out = w.whole_to_sink();
         let lost = w.lost.id();
         w.statement(MALLORY, lost, out, forged.succession.record.digest())
     };
@@ -272,11 +273,7 @@ fn a_statement_not_signed_by_the_named_successor_is_refused() {
     // R2.
     let mut w = world();
     let other = Device::new(7);
-    let out = vec![ParcelOutput {
-        input: 0,
-        to: sink(&w.held.token),
-        amount: w.held.amount,
-    }];
+    let out = w.whole_to_sink();
     let rest = w.record.succession.record.digest();
     let lost = w.lost.id();
     let hop = w.statement(7, lost, out, rest);
@@ -294,11 +291,7 @@ fn a_statement_consuming_another_devices_parcel_is_refused() {
     // R3: the successor's statement names itself as the holder.
     let mut w = world();
     let s = w.successor.identity.clone();
-    let out = vec![ParcelOutput {
-        input: 0,
-        to: sink(&w.held.token),
-        amount: w.held.amount,
-    }];
+    let out = w.whole_to_sink();
     let rest = w.record.succession.record.digest();
     let me = w.successor.id();
     let hop = w.statement(SUCCESSOR, me, out, rest);
@@ -316,11 +309,7 @@ fn a_statement_made_for_something_else_is_refused() {
     // R4: the rest is not the succession's digest.
     let mut w = world();
     let s = w.successor.identity.clone();
-    let out = vec![ParcelOutput {
-        input: 0,
-        to: sink(&w.held.token),
-        amount: w.held.amount,
-    }];
+    let out = w.whole_to_sink();
     let lost = w.lost.id();
     let hop = w.statement(SUCCESSOR, lost, out, digest("something else"));
     let proof = w.proof(Some(&hop), &s, &w.record.clone());

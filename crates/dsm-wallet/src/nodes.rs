@@ -688,6 +688,42 @@ pub struct B0xItem {
 /// One entry of a node listing: (sequence number, device — zero in b0x listings, bytes).
 pub type Listed = (u64, [u8; 32], Vec<u8>);
 
+/// Runs `f` over `items`, a few at a time (each call waits on storage nodes), and returns
+/// the results in `items`' order; `None` for an item whose thread panicked.
+pub(crate) fn in_parallel<T, R, F>(items: &[T], f: F) -> Vec<Option<R>>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync,
+{
+    const THREADS: usize = 8;
+    let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = (0..THREADS.min(items.len()))
+            .map(|t| {
+                s.spawn(move || {
+                    items
+                        .iter()
+                        .enumerate()
+                        .skip(t)
+                        .step_by(THREADS)
+                        .map(|(i, x)| (i, f(x)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Ok(done) = h.join() {
+                for (i, r) in done {
+                    out[i] = Some(r);
+                }
+            }
+        }
+    });
+    out
+}
+
 /// Parses a node listing: `u64be(seq) ‖ [device (32)] ‖ u32be(len) ‖ bytes`, repeated
 /// (`None` if it does not parse whole). Public for fuzzing.
 pub fn parse_listing(b: &[u8], with_device: bool) -> Option<Vec<Listed>> {

@@ -517,44 +517,23 @@ fn post_offer(
     )
 }
 
-/// Threads that store or read lineage objects at once.
-const OBJECT_THREADS: usize = 8;
-
 /// Stores every object at K of its N nodes, a few at a time; the first failure is the
 /// error (nothing is posted that a receiver could not complete).
 pub(crate) fn put_objects(
     nodes: &NodeSet,
     objects: &[Vec<u8>],
 ) -> Result<Vec<NodeFault>, ReplicationError> {
-    let results: Vec<Result<Vec<NodeFault>, ReplicationError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..OBJECT_THREADS)
-            .map(|t| {
-                s.spawn(move || {
-                    let mut faults = Vec::new();
-                    for o in objects.iter().skip(t).step_by(OBJECT_THREADS) {
-                        faults.extend(nodes.put_object(o)?.2);
-                    }
-                    Ok(faults)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or(Err(ReplicationError::NotEnoughReplicas { got: 0, want: 1 }))
-            })
-            .collect()
-    });
     let mut faults = Vec::new();
-    for r in results {
-        faults.extend(r?);
+    for r in crate::nodes::in_parallel(objects, |o| nodes.put_object(o)) {
+        faults.extend(r.unwrap_or(Err(stopped()))?.2);
     }
     Ok(faults)
 }
 
-/// An object read from the nodes, and the faults seen reading it.
-type ReadObject = (Vec<u8>, Vec<NodeFault>);
+/// What a request whose thread stopped counts as: no node took it.
+fn stopped() -> ReplicationError {
+    ReplicationError::NotEnoughReplicas { got: 0, want: 1 }
+}
 
 /// `offer` (from our b0x, whose item carries no objects) with every object it lists that
 /// this wallet does not hold, read from the nodes (K identical replicas that hash to the
@@ -576,36 +555,12 @@ fn with_objects(
             wanted.push(a);
         }
     }
-    let wanted = &wanted;
-    let read: Vec<Result<Vec<ReadObject>, ReplicationError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..OBJECT_THREADS)
-            .map(|t| {
-                s.spawn(move || {
-                    wanted
-                        .iter()
-                        .skip(t)
-                        .step_by(OBJECT_THREADS)
-                        .map(|a| nodes.get_object(a))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or(Err(ReplicationError::NotEnoughReplicas { got: 0, want: 1 }))
-            })
-            .collect()
-    });
     let mut objects = offer.objects.clone();
-    for r in read {
-        match r {
-            Ok(got) => {
-                for (o, f) in got {
-                    faults.extend(f);
-                    objects.push(o);
-                }
+    for r in crate::nodes::in_parallel(&wanted, |a| nodes.get_object(a)) {
+        match r.unwrap_or(Err(stopped())) {
+            Ok((o, f)) => {
+                faults.extend(f);
+                objects.push(o);
             }
             Err(ReplicationError::NotEnoughReplicas { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),

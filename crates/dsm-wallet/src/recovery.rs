@@ -244,86 +244,50 @@ pub fn fetch_stream(
 
 /// Posts each `(device, item)` to the device's b0x, a few at a time; one result per item.
 fn post_all(nodes: &NodeSet, items: &[(DeviceId, Vec<u8>)]) -> Vec<Result<(), String>> {
-    let threads = 8usize;
-    let mut results: Vec<Option<Result<(), String>>> = vec![None; items.len()];
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    items
-                        .iter()
-                        .enumerate()
-                        .skip(t)
-                        .step_by(threads)
-                        .map(|(i, (device, item))| {
-                            let r = nodes
-                                .b0x_post(&device.b0x_address(), item)
-                                .map(|_| ())
-                                .map_err(|e| e.to_string());
-                            (i, r)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            // A thread that panicked leaves its items `None`: reported as not posted.
-            if let Ok(done) = h.join() {
-                for (i, r) in done {
-                    results[i] = Some(r);
-                }
-            }
-        }
-    });
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("a posting thread stopped".into())))
-        .collect()
+    crate::nodes::in_parallel(items, |(device, item)| {
+        nodes
+            .b0x_post(&device.b0x_address(), item)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .into_iter()
+    .map(|r| r.unwrap_or_else(|| Err("a posting thread stopped".into())))
+    .collect()
 }
 
-/// Threads reading capsules ahead: the reads are independent, only their checks are
-/// sequential. The window grows with the stream (8, then 64 capsules), so a short stream
-/// costs few reads past its end.
-const READ_THREADS: u64 = 8;
-
 /// What every placed node holds for the next window of capsules from `from`, in order,
-/// read by a few threads at once.
+/// read a few at a time: the reads are independent, only their checks are sequential. The
+/// window grows with the stream (8, then 64 capsules), so a short stream costs few reads
+/// past its end.
 fn read_ahead(
     nodes: &NodeSet,
     stream: &Digest,
     from: u64,
 ) -> Result<std::collections::VecDeque<Vec<(String, SlotReplica)>>, WalletError> {
-    let per = if from < 64 { 1 } else { 8 };
-    let parts: Vec<Result<Vec<_>, WalletError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..READ_THREADS)
-            .map(|t| {
-                s.spawn(move || {
-                    (from + t * per..from + (t + 1) * per)
-                        .map(|i| {
-                            nodes
-                                .slot_replicas(stream.as_bytes(), capsule_slot(i).as_bytes())
-                                .map_err(|e| WalletError::Recovery(e.to_string()))
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(WalletError::Recovery(
-                        "a capsule read thread stopped".into(),
-                    ))
-                })
-            })
-            .collect()
-    });
-    let mut out = std::collections::VecDeque::new();
-    for p in parts {
-        out.extend(p?);
-    }
-    Ok(out)
+    let window: Vec<u64> = (from..from + if from < 64 { 8 } else { 64 }).collect();
+    read_replicas(nodes, stream, &window, |i| capsule_slot(*i), "capsule")
+        .map(std::collections::VecDeque::from)
+}
+
+/// What every placed node of slot `(stream, key(item))` holds, for each item, in order.
+fn read_replicas<T: Sync>(
+    nodes: &NodeSet,
+    stream: &Digest,
+    items: &[T],
+    key: impl Fn(&T) -> Digest + Sync,
+    what: &str,
+) -> Result<Vec<Vec<(String, SlotReplica)>>, WalletError> {
+    crate::nodes::in_parallel(items, |x| {
+        nodes.slot_replicas(stream.as_bytes(), key(x).as_bytes())
+    })
+    .into_iter()
+    .map(|r| match r {
+        Some(r) => r.map_err(|e| WalletError::Recovery(e.to_string())),
+        None => Err(WalletError::Recovery(format!(
+            "a {what} read thread stopped"
+        ))),
+    })
+    .collect()
 }
 
 impl Wallet {
@@ -1523,9 +1487,6 @@ struct FetchedPacks {
     missing: Vec<String>,
 }
 
-/// What every placed node of one pack's slot answers, by the pack's place in the read.
-type PackReplicas = Vec<(usize, Vec<(String, SlotReplica)>)>;
-
 /// Reads the object packs `packs` (capsule index, count) of `key`'s stream: a pack is taken
 /// from the first placed node whose bytes open under the key at its position — the AEAD
 /// authenticates it, so one honest node suffices, and a node serving other bytes is
@@ -1539,46 +1500,13 @@ fn fetch_packs(
         .iter()
         .flat_map(|(i, n)| (0..*n).map(move |j| (*i, j)))
         .collect();
-    let stream = key.stream;
-    let threads = READ_THREADS as usize;
-    let read: Vec<Result<PackReplicas, WalletError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let positions = &positions;
-                s.spawn(move || {
-                    positions
-                        .iter()
-                        .enumerate()
-                        .skip(t)
-                        .step_by(threads)
-                        .map(|(n, (i, j))| {
-                            nodes
-                                .slot_replicas(
-                                    stream.as_bytes(),
-                                    dsm_recovery::pack_position(*i, *j).as_bytes(),
-                                )
-                                .map(|r| (n, r))
-                                .map_err(|e| WalletError::Recovery(e.to_string()))
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(WalletError::Recovery("a pack read thread stopped".into()))
-                })
-            })
-            .collect()
-    });
-    let mut replicas: Vec<Vec<(String, SlotReplica)>> = vec![Vec::new(); positions.len()];
-    for part in read {
-        for (n, r) in part? {
-            replicas[n] = r;
-        }
-    }
+    let replicas = read_replicas(
+        nodes,
+        &key.stream,
+        &positions,
+        |(i, j)| dsm_recovery::pack_position(*i, *j),
+        "pack",
+    )?;
     let mut objects = HashMap::new();
     let (mut faults, mut missing) = (Vec::new(), Vec::new());
     for ((i, j), rs) in positions.iter().zip(replicas) {

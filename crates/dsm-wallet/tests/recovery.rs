@@ -69,6 +69,16 @@ fn befriend(w: &mut Wallet, name: &str, other: &Wallet) {
     .unwrap();
 }
 
+/// A GOLD token whose issuer is `ws[0]` (it may mint), its policy imported by every wallet
+/// of `ws`.
+fn gold_among(ws: &mut [&mut Wallet]) -> (dsm_core::chain::TokenId, dsm_token::TokenPolicy) {
+    let p = common::gold(ws[0], dsm_token::policy::TokenKind::Fungible);
+    for w in ws.iter_mut() {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    (p.token_id(), p)
+}
+
 /// A recovery into `home` with the test options.
 fn recover_into(
     home: impl Store + 'static,
@@ -742,11 +752,7 @@ fn every_recovered_parcel_pays_a_receiver_with_a_cold_cache() {
     let mut a = recoverable(&k, 0);
     let (mut b, _) = memory_wallet(0);
     let (mut cc, _) = memory_wallet(0);
-    let p = common::gold(&a, dsm_token::policy::TokenKind::Fungible);
-    let (t, _) = a.import_policy(p.clone(), None).unwrap();
-    for w in [&mut b, &mut cc] {
-        w.import_policy(p.clone(), None).unwrap();
-    }
+    let (t, p) = gold_among(&mut [&mut a, &mut b, &mut cc]);
     // Parcels of several lineages: the mint's change, and value that went out and came
     // back through bob and carol.
     a.mint(&t, Amount(900)).unwrap();
@@ -813,11 +819,7 @@ fn a_parcel_the_lost_device_spent_after_the_backup_is_left_out() {
     let mut a = recoverable(&k, 0);
     let (mut b, _) = memory_wallet(0);
     let (mut cc, _) = memory_wallet(0);
-    let p = common::gold(&a, dsm_token::policy::TokenKind::Fungible);
-    let (t, _) = a.import_policy(p.clone(), None).unwrap();
-    for w in [&mut b, &mut cc] {
-        w.import_policy(p.clone(), None).unwrap();
-    }
+    let (t, _) = gold_among(&mut [&mut a, &mut b, &mut cc]);
     a.mint(&t, Amount(500)).unwrap();
     common::session_token(&mut a, &mut b, t, &[100]);
     common::session_token(&mut b, &mut a, t, &[40]);
@@ -910,11 +912,7 @@ fn a_pending_transfer_the_receiver_never_saw_is_answered_from_the_notice_with_it
     let (mut cc, _) = memory_wallet(0);
     let (mut bob, _) = memory_wallet(0);
     let (mut issuer, _) = memory_wallet(0);
-    let p = common::gold(&issuer, dsm_token::policy::TokenKind::Fungible);
-    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
-    for w in [&mut a, &mut cc, &mut bob] {
-        w.import_policy(p.clone(), None).unwrap();
-    }
+    let (t, _) = gold_among(&mut [&mut issuer, &mut a, &mut cc, &mut bob]);
     issuer.mint(&t, Amount(1_000)).unwrap();
     common::session_token(&mut issuer, &mut a, t, &[50]);
     common::session_token(&mut issuer, &mut bob, t, &[300]);
