@@ -308,6 +308,32 @@ impl NodeSet {
         }
     }
 
+    /// Reads an object from the first placed node that serves bytes hashing to `addr`: the
+    /// address proves them, so no quorum is needed (a lineage object a b0x item lists).
+    /// `None` when no placed node has it; a node serving other bytes is reported.
+    pub fn find_object(
+        &self,
+        addr: &Digest,
+    ) -> Result<(Option<Vec<u8>>, Vec<NodeFault>), ReplicationError> {
+        let mut faults = Vec::new();
+        for node in self.placement(addr.as_bytes())? {
+            if let Some((200, body)) = self.request(
+                "GET",
+                &format!("{node}/v1/objects/{}", hex(addr.as_bytes())),
+                None,
+            ) {
+                if object_address(&body) == *addr {
+                    return Ok((Some(body), faults));
+                }
+                faults.push(NodeFault {
+                    node: node.into(),
+                    what: "served bytes that do not hash to the requested address".into(),
+                });
+            }
+        }
+        Ok((None, faults))
+    }
+
     /// Anchors `bytes` (a signed head transition) in slot (device, parent) on the slot's N
     /// nodes: first writer wins at each node. Settled with W acknowledgements. Bytes a node
     /// claims the slot holds count as a conflict only when `is_rival` says they are a

@@ -535,15 +535,21 @@ fn stopped() -> ReplicationError {
     ReplicationError::NotEnoughReplicas { got: 0, want: 1 }
 }
 
-/// `offer` (from our b0x, whose item carries no objects) with every object it lists that
-/// this wallet does not hold, read from the nodes (K identical replicas that hash to the
-/// address). `None` when some listed object is at no quorum of nodes (yet).
+/// The most lineage objects one b0x item makes its receiver read from the nodes: a payment
+/// at the economy's p99 lists well under a hundred, and a stranger's item must not turn
+/// into tens of thousands of requests (PROTOCOL.md §16.3).
+pub const MAX_FETCHED_OBJECTS: usize = 1024;
+
+/// `offer` (from our b0x, whose item carries no objects) with the objects it lists that
+/// this wallet does not hold, read from the nodes (any placed node whose bytes hash to the
+/// address), in chunks, stopping at the first chunk with an object no node has and at
+/// [`MAX_FETCHED_OBJECTS`]. What is still missing makes the answer a LINEAGE refusal.
 fn with_objects(
     wallet: &Wallet,
     nodes: &NodeSet,
     offer: &Offer,
     faults: &mut Vec<NodeFault>,
-) -> Result<Option<Offer>, OnlineError> {
+) -> Result<Offer, OnlineError> {
     let shipped: HashSet<Digest> = offer
         .objects
         .iter()
@@ -555,23 +561,24 @@ fn with_objects(
             wanted.push(a);
         }
     }
+    wanted.truncate(MAX_FETCHED_OBJECTS);
     let mut objects = offer.objects.clone();
-    for r in crate::nodes::in_parallel(&wanted, |a| nodes.get_object(a)) {
-        match r.unwrap_or(Err(stopped())) {
-            Ok((o, f)) => {
-                faults.extend(f);
-                objects.push(o);
+    'chunks: for chunk in wanted.chunks(64) {
+        for r in crate::nodes::in_parallel(chunk, |a| nodes.find_object(a)) {
+            let (found, f) = r.unwrap_or(Err(stopped()))?;
+            faults.extend(f);
+            match found {
+                Some(o) => objects.push(o),
+                None => break 'chunks,
             }
-            Err(ReplicationError::NotEnoughReplicas { .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
         }
     }
     objects.sort();
     objects.dedup();
-    Ok(Some(Offer {
+    Ok(Offer {
         objects,
         ..offer.clone()
-    }))
+    })
 }
 
 /// Anchors our proposal and records the settlement on its history line.
@@ -921,13 +928,8 @@ fn take_proposal(
         }
     }
     // The lineage objects it lists and this wallet lacks come from the nodes, where its
-    // sender stored them before posting.
-    let Some(full) = with_objects(wallet, nodes, offer, &mut report.faults)? else {
-        report.waiting.push(format!(
-            "transfer {commit}: some of its lineage objects are at too few nodes yet"
-        ));
-        return Ok(false);
-    };
+    // sender stored them before posting; any still missing make it a LINEAGE refusal.
+    let full = with_objects(wallet, nodes, offer, &mut report.faults)?;
     let offer = &full;
     // Every hop of its lineage, and its own, must hold its parcel slots too: online, a
     // parcel spent twice anywhere up the line is refused here, not only detected. Only a
@@ -1047,7 +1049,7 @@ fn take_recovery_item(
         Ok(RecoveryMessage::Notice(n)) => {
             // The pending proposal's lineage objects, from the nodes.
             let offer = match (&n.pending, n.pending_lineage.is_empty()) {
-                (Some(p), false) => with_objects(
+                (Some(p), false) => Some(with_objects(
                     wallet,
                     nodes,
                     &Offer {
@@ -1056,7 +1058,7 @@ fn take_recovery_item(
                         objects: Vec::new(),
                     },
                     &mut report.faults,
-                )?,
+                )?),
                 _ => None,
             };
             take_notice(wallet, nodes, &n, offer.as_ref(), report)

@@ -404,8 +404,9 @@ fn a_b0x_item_references_its_lineage_objects_at_the_nodes() {
     assert_eq!(rb.received.len(), 1, "{rb:?}");
     assert_eq!(b.balance(&t), Amount(120));
 
-    // A modified sender posts an item whose objects it never stored: it waits, and nothing
-    // is credited.
+    // A modified sender posts an item whose objects it never stored: it gets a signed
+    // LINEAGE refusal (a final answer, so the item never blocks the b0x), and nothing is
+    // credited.
     let (mut m, _) = memory_wallet(0);
     m.import_policy(p.clone(), None).unwrap();
     common::session_token(&mut issuer, &mut m, t, &[50]);
@@ -422,12 +423,90 @@ fn a_b0x_item_references_its_lineage_objects_at_the_nodes() {
         )
         .unwrap();
     let rb = sync(&mut b, &nodes).unwrap();
-    assert!(rb.received.is_empty(), "{rb:?}");
-    assert!(
-        rb.waiting
-            .iter()
-            .any(|w| w.contains("lineage objects are at too few nodes")),
-        "{rb:?}"
+    assert!(rb.received.is_empty() && rb.waiting.is_empty(), "{rb:?}");
+    assert_eq!(rb.refused.len(), 1, "{rb:?}");
+    assert_eq!(
+        rb.refused[0].refusal.refusal.reason,
+        dsm_protocol::session::RefusalReason::Lineage.code()
     );
     assert_eq!(b.balance(&t), Amount(120));
+}
+
+/// A stranger's b0x item that lists thousands of lineage objects (here 1,100 junk objects
+/// it really stored at the nodes) costs its receiver at most `MAX_FETCHED_OBJECTS` object
+/// reads, and is refused with a signed LINEAGE refusal; one listing objects no node has
+/// stops at the first chunk of 64 (PROTOCOL.md §16.3).
+#[test]
+fn a_b0x_item_listing_thousands_of_objects_costs_a_bounded_number_of_reads() {
+    use std::sync::atomic::Ordering;
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut issuer, _) = memory_wallet(0);
+    let p = common::gold(&issuer, dsm_token::policy::TokenKind::Fungible);
+    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
+    let (mut m, _) = memory_wallet(0);
+    let (mut b, _) = memory_wallet(0);
+    for w in [&mut m, &mut b] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    issuer.mint(&t, Amount(100)).unwrap();
+    common::session_token(&mut issuer, &mut m, t, &[50]);
+    let junk: Vec<Vec<u8>> = (0..1_100u32)
+        .map(|i| [b"junk".as_slice(), &i.to_be_bytes()].concat())
+        .collect();
+    for j in &junk {
+        nodes.put_object(j).unwrap();
+    }
+    let to = b.device_id();
+    let post = |m: &mut dsm_wallet::Wallet, hops: Vec<dsm_core::hash::Digest>| {
+        let offer = mailbox::offer(m, &to, t, amount(5)).unwrap();
+        for o in &offer.objects {
+            nodes.put_object(o).unwrap();
+        }
+        let mut manifests = offer.manifests.clone();
+        manifests[0].hops.extend(hops);
+        let item = dsm_core::receipt::Offer {
+            manifests,
+            objects: Vec::new(),
+            ..offer
+        };
+        nodes
+            .b0x_post(
+                &to.b0x_address(),
+                &SessionMessage::Proposal(Box::new(item)).to_bytes(),
+            )
+            .unwrap();
+    };
+    // Objects that exist: at most MAX_FETCHED_OBJECTS are read (one node each).
+    post(
+        &mut m,
+        junk.iter()
+            .map(|j| dsm_core::hash::object_address(j))
+            .collect(),
+    );
+    let before = c.object_reads.load(Ordering::SeqCst);
+    let rb = sync(&mut b, &nodes).unwrap();
+    let reads = c.object_reads.load(Ordering::SeqCst) - before;
+    assert_eq!(rb.refused.len(), 1, "{rb:?}");
+    assert!(rb.received.is_empty() && rb.waiting.is_empty(), "{rb:?}");
+    assert!(
+        reads <= dsm_wallet::online::MAX_FETCHED_OBJECTS as u64 + 16,
+        "{reads} object reads"
+    );
+    assert!(reads >= 1_000, "the objects were read ({reads})");
+    // Objects that exist nowhere: the first chunk of 64 that misses one ends the reads.
+    let ra = sync(&mut m, &nodes).unwrap();
+    assert_eq!(ra.released.len(), 1, "{ra:?}");
+    post(
+        &mut m,
+        (0..2_000u32)
+            .map(|i| dsm_core::hash::object_address(&i.to_be_bytes()))
+            .collect(),
+    );
+    let before = c.object_reads.load(Ordering::SeqCst);
+    let rb = sync(&mut b, &nodes).unwrap();
+    let reads = c.object_reads.load(Ordering::SeqCst) - before;
+    assert_eq!(rb.refused.len(), 1, "{rb:?}");
+    assert!(reads <= 64 * 6 + 16, "{reads} object reads");
+    assert_eq!(b.balance(&t), Amount::ZERO);
 }

@@ -4,13 +4,18 @@
 use dsm_node::api::Node;
 use dsm_node::store::{EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
 use dsm_wallet::nodes::{NodeSet, Replication};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A node that can be switched off (every operation then fails, HTTP 500) or made to lie
-/// about slots (a flipped last byte in every slot it serves).
-pub struct Switchable(EmbeddedStore, Arc<AtomicBool>, Arc<AtomicBool>);
+/// about slots (a flipped last byte in every slot it serves); it counts object reads.
+pub struct Switchable(
+    EmbeddedStore,
+    Arc<AtomicBool>,
+    Arc<AtomicBool>,
+    Arc<AtomicU64>,
+);
 
 impl Switchable {
     fn up(&self) -> Result<(), StoreError> {
@@ -25,6 +30,7 @@ impl Switchable {
 impl NodeStore for Switchable {
     fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         self.up()?;
+        self.3.fetch_add(1, Ordering::SeqCst);
         self.0.get_object(a)
     }
     fn put_object(&self, a: &Id, b: &[u8]) -> Result<PutObject, StoreError> {
@@ -82,6 +88,8 @@ pub struct Cluster {
     pub urls: Vec<String>,
     pub switches: Vec<Arc<AtomicBool>>,
     pub liars: Vec<Arc<AtomicBool>>,
+    /// Object reads served, all nodes together.
+    pub object_reads: Arc<AtomicU64>,
     _rt: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
 }
@@ -103,6 +111,7 @@ impl Cluster {
         let mut urls = Vec::new();
         let mut switches = Vec::new();
         let mut liars = Vec::new();
+        let object_reads = Arc::new(AtomicU64::new(0));
         for i in 0..n {
             let store = EmbeddedStore::open(&dir.path().join(format!("n{i}.redb"))).unwrap();
             let on = Arc::new(AtomicBool::new(true));
@@ -114,7 +123,7 @@ impl Cluster {
             drop(rt.spawn(dsm_node::serve(
                 listener,
                 Node::new(
-                    Switchable(store, on.clone(), lie.clone()),
+                    Switchable(store, on.clone(), lie.clone(), object_reads.clone()),
                     Quotas::default(),
                 ),
                 dsm_node::Timeouts::default(),
@@ -126,6 +135,7 @@ impl Cluster {
             urls,
             switches,
             liars,
+            object_reads,
             _rt: rt,
             _dir: dir,
         }
