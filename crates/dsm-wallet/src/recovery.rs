@@ -327,7 +327,8 @@ impl Wallet {
                     match v {
                         Some(v) => {
                             let h = Held::from_bytes(v).ok_or(bad("held parcel"))?;
-                            let m = h.manifest.to_bytes();
+                            // The stored record ends with the canonical manifest.
+                            let m = v.get(48..).ok_or(bad("held parcel"))?.to_vec();
                             added.insert(id, (h, m));
                         }
                         None => {
@@ -405,7 +406,15 @@ impl Wallet {
             .map(|(h, m)| (m, h.manifest.addresses()))
             .collect();
         wanted.extend(offers);
-        let packs = self.seal_packs(b, key, index, wanted)?;
+        // Everything the spent parcels' lineages list was packed when they were added: a
+        // change parcel then costs a look-up for its new hop only.
+        let mut known: HashSet<Digest> = HashSet::new();
+        for id in &spent {
+            if let Some(h) = self.book.held.get(id) {
+                known.extend(h.manifest.addresses());
+            }
+        }
+        let packs = self.seal_packs(b, key, index, wanted, &known)?;
         let mut body = CapsuleBody {
             head,
             tips,
@@ -462,14 +471,13 @@ impl Wallet {
         key: &dsm_recovery::CapsuleKey,
         index: u64,
         wanted: Vec<(Vec<u8>, Vec<Digest>)>,
+        known: &HashSet<Digest>,
     ) -> Result<u64, WalletError> {
-        let in_batch: HashMap<Digest, Vec<u8>> = b
+        let in_batch: HashMap<Digest, &Vec<u8>> = b
             .ops()
             .iter()
             .filter_map(|(t, k, v)| match (t, v) {
-                (Table::Objects, Some(v)) => {
-                    Some((Digest(k.as_slice().try_into().ok()?), v.clone()))
-                }
+                (Table::Objects, Some(v)) => Some((Digest(k.as_slice().try_into().ok()?), v)),
                 _ => None,
             })
             .collect();
@@ -480,11 +488,12 @@ impl Wallet {
             wanted.extend(listed.into_iter().map(|a| (a, None)));
             for (a, bytes) in wanted {
                 if objects.contains_key(&a)
+                    || known.contains(&a)
                     || self.store.contains(Table::PackedObjects, a.as_bytes())?
                 {
                     continue;
                 }
-                let bytes = match bytes.or_else(|| in_batch.get(&a).cloned()) {
+                let bytes = match bytes.or_else(|| in_batch.get(&a).map(|v| (*v).clone())) {
                     Some(o) => o,
                     None => self
                         .store
