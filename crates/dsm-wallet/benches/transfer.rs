@@ -1,6 +1,8 @@
 //! Full bilateral transfers per second on one thread: both devices' work (hello exchange,
 //! build, sign, verify, tree updates, commits, stitch), messages encoded and decoded as on
-//! a wire, with persistence off (memory store) and on (redb, fsync per commit). Beside each
+//! a wire, with persistence off (memory store; "backup": the same with wallets that have a
+//! recovery phrase, so every change also seals a capsule and its object packs) and on (redb,
+//! fsync per commit). Beside each
 //! figure: the signature-bound limit 1 / (2·t_sign + 3·t_verify) measured in the same run
 //! (two signatures made and checked, and the one lineage hop the receiver has not cached),
 //! and the ratio. The two wallets pay each other back and forth and never re-issue, so
@@ -29,7 +31,7 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let quick = args.iter().any(|a| a == "quick");
-    // Other words filter the rows: "ml-dsa", "slh-dsa", "memory", "redb".
+    // Other words filter the rows: "ml-dsa", "slh-dsa", "memory", "backup", "redb".
     let filters: Vec<&String> = args.iter().filter(|a| *a != "quick").collect();
     let wanted = |row: &str| filters.iter().all(|f| row.contains(f.as_str()));
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
@@ -38,13 +40,13 @@ fn main() {
         "suite", "store", "transfer", "per second", "sig limit /s", "ratio"
     );
     for suite in [SuiteId::MlDsa65, SuiteId::SlhDsaSha2_128f] {
-        if ![false, true].iter().any(|d| {
-            wanted(&format!(
-                "{} {}",
-                name(suite).to_lowercase(),
-                if *d { "redb" } else { "memory" }
-            ))
-        }) {
+        // "backup": in memory, wallets with a recovery phrase, so every change also seals a
+        // capsule with the held set's change and the object packs of its new lineages.
+        let rows = ["memory", "backup", "redb"];
+        if !rows
+            .iter()
+            .any(|r| wanted(&format!("{} {r}", name(suite).to_lowercase())))
+        {
             continue;
         }
         let n = match (suite, quick) {
@@ -70,15 +72,12 @@ fn main() {
         // receiver checks the one lineage hop it has not cached (the payer's previous
         // payment made the parcel it spends now).
         let limit = 1.0 / (2.0 * t_sign.as_secs_f64() + 3.0 * t_verify.as_secs_f64());
-        for durable in [false, true] {
-            if !wanted(&format!(
-                "{} {}",
-                name(suite).to_lowercase(),
-                if durable { "redb" } else { "memory" }
-            )) {
+        for row in rows {
+            if !wanted(&format!("{} {row}", name(suite).to_lowercase())) {
                 continue;
             }
-            let tag = format!("{}-{durable}", name(suite));
+            let durable = row == "redb";
+            let tag = format!("{}-{row}", name(suite));
             let store = |who: &str| -> Box<dyn Store> {
                 if durable {
                     Box::new(
@@ -89,10 +88,32 @@ fn main() {
                     Box::new(MemoryStore::new())
                 }
             };
-            let mut a =
-                Wallet::create(store("a"), suite, b"bench", KdfParams::default()).expect("wallet");
-            let mut b =
-                Wallet::create(store("b"), suite, b"bench", KdfParams::default()).expect("wallet");
+            let wallet = |who: &str, seed: u8| -> Wallet {
+                if row == "backup" {
+                    let keys = dsm_recovery::RecoveryKeys::derive(
+                        &dsm_recovery::RecoveryMnemonic::from_entropy(&[seed; 32]),
+                        dsm_recovery::KdfCost {
+                            m_cost_kib: 64,
+                            t_cost: 1,
+                        },
+                    )
+                    .expect("keys");
+                    Wallet::create_with_recovery(
+                        store(who),
+                        suite,
+                        b"bench",
+                        KdfParams::default(),
+                        &[],
+                        &keys,
+                    )
+                    .expect("wallet")
+                } else {
+                    Wallet::create(store(who), suite, b"bench", KdfParams::default())
+                        .expect("wallet")
+                }
+            };
+            let mut a = wallet("a", 1);
+            let mut b = wallet("b", 2);
             a.dev_faucet(DEFAULT_TOKEN, Amount(1 << 60))
                 .expect("faucet");
             b.dev_faucet(DEFAULT_TOKEN, Amount(1 << 60))
@@ -111,7 +132,7 @@ fn main() {
             println!(
                 "{:<18} {:<8} {:>9.2} ms {:>12.0} {:>14.0} {:>6.0}%",
                 name(suite),
-                if durable { "redb" } else { "memory" },
+                row,
                 t.as_secs_f64() * 1e3,
                 rate,
                 limit,
