@@ -39,13 +39,13 @@ const RECOVERY_STEP: &[u8] = b"recovery_step";
 const RECOVERED_LOST: &[u8] = b"recovered_lost";
 const RECOVERED_HEAD: &[u8] = b"recovered_head";
 /// Meta key of the lost device's proposal to `peer` pending at the recovered head.
+fn pending_key(peer: &DeviceId) -> Vec<u8> {
+    [b"recovered_pending:".as_slice(), peer.as_bytes()].concat()
+}
+
 /// The `CapsulePacks` key of pack `part` of capsule `index`.
 fn pack_key(index: u64, part: u64) -> Vec<u8> {
     [index.to_be_bytes(), part.to_be_bytes()].concat()
-}
-
-fn pending_key(peer: &DeviceId) -> Vec<u8> {
-    [b"recovered_pending:".as_slice(), peer.as_bytes()].concat()
 }
 const TOMBSTONE: &[u8] = b"tombstone";
 const SUCCESSION: &[u8] = b"succession";
