@@ -1079,7 +1079,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     writeln!(out, "     device {} tombstoned and device {} named its successor (both signed by the phrase's recovery", short(&lost_id), short(&gina.device_id()))?;
     writeln!(
         out,
-        "     authority, each in a write-once slot); balance {} CASH in {} parcels taken over ({} left out); her {} counterparties (alice, bob) are notified",
+        "     authority, each in a write-once slot); balance {} CASH in {} parcel(s) taken over ({} left out); her {} counterparties (alice, bob) are notified",
         dev(&gina),
         gina.parcels(&cash()).len(),
         report.left_out.len(),
