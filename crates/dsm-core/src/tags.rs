@@ -193,6 +193,9 @@ tag_table! {
     ReissueStatement => "DSM/v1/reissue/statement",
     /// The `rest` of a re-issue burn's hop: `(token, holder)` (§17.6).
     ReissueBurn => "DSM/v1/reissue/burn",
+    /// The second half of a burned parcel's re-issue slot at the storage nodes, whose first
+    /// half is the parcel id: `()` (§17.6).
+    ReissueSlot => "DSM/v1/reissue/slot",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

@@ -143,6 +143,7 @@ fn tag_labels_are_frozen() {
         (Tag::MintSlot, "DSM/v1/mint/slot"),
         (Tag::ReissueStatement, "DSM/v1/reissue/statement"),
         (Tag::ReissueBurn, "DSM/v1/reissue/burn"),
+        (Tag::ReissueSlot, "DSM/v1/reissue/slot"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -284,3 +284,91 @@ impl Canonical for ReissueRequest {
         })
     }
 }
+
+/// A refresher's record that it re-issues under one burn: the re-issue statement with its
+/// cosignature(s), and the burn statement it names (so anyone can see which parcels it
+/// burns). Written to the re-issue slot of every burned parcel before the cosignature is
+/// handed out: refreshers that never talk to each other share, through the nodes, which
+/// burn each parcel was re-issued under (PROTOCOL.md §17.6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReissueRecord {
+    /// The statement and the refreshers' cosignatures so far (at least one).
+    pub signed: Authorised<ReissueStatement>,
+    /// The burn statement `signed.statement.burn` commits to.
+    pub burn: ParcelStatement,
+}
+
+impl Canonical for ReissueRecord {
+    const MAX_ENCODED_LEN: usize = 64 * 1024 + ParcelStatement::MAX_ENCODED_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.signed);
+        w.message(2, &self.burn);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(ReissueRecord {
+            signed: r.message(1)?,
+            burn: r.message(2)?,
+        })
+    }
+}
+
+/// The storage-node slot in which refreshers record the re-issue of burned parcel `p`, as
+/// the node API's `(device, parent)` pair: `(p, H(ReissueSlot))`. First writer wins.
+pub fn reissue_slot(p: &dsm_core::parcel::ParcelId) -> ([u8; 32], [u8; 32]) {
+    (
+        *p.as_bytes(),
+        *tagged_hash(Tag::ReissueSlot, &[]).as_bytes(),
+    )
+}
+
+/// What a re-issue slot holds, judged against a refresher's own record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReissueSlotContent {
+    /// A record of the same burn (other cosignatures, maybe).
+    Same,
+    /// A record of another burn of the parcel, cosigned by one of the token's refreshers:
+    /// the parcel was re-issued under that burn; re-issuing it again would count it twice.
+    Rival,
+    /// Anything else — bytes that do not decode, another token, a burn that does not
+    /// consume the parcel, a signature no refresher made. It proves nothing.
+    Noise,
+}
+
+/// Judges `bytes` read from the re-issue slot of `parcel` against `ours` (a record this
+/// refresher made under `policy`).
+pub fn judge_reissue_slot(
+    bytes: &[u8],
+    parcel: &dsm_core::parcel::ParcelId,
+    policy: &TokenPolicy,
+    ours: &ReissueRecord,
+) -> ReissueSlotContent {
+    let Ok(other) = ReissueRecord::from_bytes(bytes) else {
+        return ReissueSlotContent::Noise;
+    };
+    let (s, o) = (&ours.signed.statement, &other.signed.statement);
+    if o.token != s.token || o.token != policy.token_id() {
+        return ReissueSlotContent::Noise;
+    }
+    if o.burn == s.burn {
+        return ReissueSlotContent::Same;
+    }
+    let commits = transfer_commit(&other.burn.digest(), &burn_rest(&o.token, &o.holder));
+    if commits != o.burn
+        || other.burn.inputs.binary_search(parcel).is_err()
+        || other.signed.signatures.is_empty()
+    {
+        return ReissueSlotContent::Noise;
+    }
+    let Some(authority) = policy.refresh_authority() else {
+        return ReissueSlotContent::Noise;
+    };
+    // One refresher's signature is enough to show a refresher re-issued it.
+    let one = crate::policy::Issuers {
+        threshold: 1,
+        keys: authority.keys.clone(),
+    };
+    match check_authority(&one, &o.digest(), &other.signed.signatures) {
+        Ok(()) => ReissueSlotContent::Rival,
+        Err(_) => ReissueSlotContent::Noise,
+    }
+}

@@ -351,3 +351,65 @@ fn a_refresher_takes_each_burned_parcel_whole_and_of_the_token() {
         );
     }
 }
+
+/// A refresher's record of `burn` of `w.parcels[..n]` (token `t`), cosigned by refresher `i`.
+fn record(w: &World, n: usize, i: usize) -> ReissueRecord {
+    let t = w.policy.token_id();
+    let burn = burn_statement(w.alice.id(), &t, &w.parcels[..n]).unwrap();
+    let statement = statement_for(&t, &burn).unwrap();
+    let sig = cosign(
+        &w.refreshers[i].key,
+        i as u32,
+        &statement.digest(),
+        &[i as u8; 32],
+    )
+    .unwrap();
+    ReissueRecord {
+        signed: Authorised {
+            statement,
+            signatures: vec![sig],
+        },
+        burn,
+    }
+}
+
+#[test]
+fn a_reissue_slot_is_judged_by_burn_and_refresher_signature() {
+    let w = world();
+    let p = w.parcels[0].id;
+    let ours = record(&w, 2, 0);
+    let judge = |r: &ReissueRecord| judge_reissue_slot(&r.to_bytes(), &p, &w.policy, &ours);
+    // The same burn, another refresher's cosignature: the same re-issue.
+    assert_eq!(judge(&record(&w, 2, 1)), ReissueSlotContent::Same);
+    // Another burn of the parcel, cosigned by a refresher: a rival.
+    let other = record(&w, 1, 2);
+    assert_eq!(judge(&other), ReissueSlotContent::Rival);
+    // Noise: junk; no signature; a signature no refresher made; a burn that does not
+    // consume this parcel; a burn the statement does not commit to; another token.
+    assert_eq!(
+        judge_reissue_slot(b"junk", &p, &w.policy, &ours),
+        ReissueSlotContent::Noise
+    );
+    let mut unsigned = other.clone();
+    unsigned.signed.signatures.clear();
+    assert_eq!(judge(&unsigned), ReissueSlotContent::Noise);
+    let mut forged = other.clone();
+    forged.signed.signatures =
+        vec![cosign(&w.bob.key, 0, &other.signed.statement.digest(), &[1; 32]).unwrap()];
+    assert_eq!(judge(&forged), ReissueSlotContent::Noise);
+    let elsewhere = record(&w, 1, 2);
+    assert_eq!(
+        judge_reissue_slot(&elsewhere.to_bytes(), &w.parcels[1].id, &w.policy, &ours),
+        ReissueSlotContent::Noise,
+        "its burn does not consume that parcel"
+    );
+    let mut swapped = other.clone();
+    swapped.burn = ours.burn.clone();
+    assert_eq!(judge(&swapped), ReissueSlotContent::Noise);
+    let mut alien = other;
+    alien.signed.statement.token = dsm_core::chain::TokenId(Digest([5; 32]));
+    assert_eq!(judge(&alien), ReissueSlotContent::Noise);
+    // Its bytes round-trip, and the slot is (parcel, H(ReissueSlot)).
+    assert_eq!(ReissueRecord::from_bytes(&ours.to_bytes()).unwrap(), ours);
+    assert_eq!(reissue_slot(&p).0, *p.as_bytes());
+}

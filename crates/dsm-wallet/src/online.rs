@@ -1132,7 +1132,63 @@ pub fn sign_refresh(
             }
         }
     }
-    Ok(wallet.cosign_refresh(&statement, &req.burn.inputs)?)
+    // The record goes to every burned parcel's re-issue slot before the cosignature leaves:
+    // a refresher of another subset that never met this one finds it there and refuses
+    // another burn of the same parcel (PROTOCOL.md §17.6). Read first, so a refusal here
+    // leaves no local record behind.
+    use dsm_token::reissue::{judge_reissue_slot, reissue_slot, ReissueSlotContent};
+    let policy = wallet
+        .policy_of(&req.token)
+        .cloned()
+        .ok_or_else(|| WalletError::Token("this device does not hold the token's policy".into()))?;
+    let mut record = dsm_token::reissue::ReissueRecord {
+        signed: dsm_token::authority::Authorised {
+            statement,
+            signatures: Vec::new(),
+        },
+        burn: req.burn.clone(),
+    };
+    let another = |input: &dsm_core::parcel::ParcelId| {
+        WalletError::Token(format!(
+            "not re-issued: parcel {input} was re-issued under another burn (its re-issue slot at the storage nodes holds another refresher's record; asking again is spending it twice)"
+        ))
+    };
+    for input in &req.burn.inputs {
+        let (a, b) = reissue_slot(input);
+        for (_, replica) in nodes.slot_replicas(&a, &b)? {
+            if let crate::nodes::SlotReplica::Holds(bytes) = replica {
+                if judge_reissue_slot(&bytes, input, &policy, &record) == ReissueSlotContent::Rival
+                {
+                    return Err(another(input).into());
+                }
+            }
+        }
+    }
+    let cosignature = wallet.cosign_refresh(&record.signed.statement, &req.burn.inputs)?;
+    record.signed.signatures.push(cosignature.clone());
+    let bytes = record.to_bytes();
+    for input in &req.burn.inputs {
+        let (a, b) = reissue_slot(input);
+        let judge = |other: &[u8]| match judge_reissue_slot(other, input, &policy, &record) {
+            ReissueSlotContent::Same => Judged::Same,
+            ReissueSlotContent::Rival => Judged::Rival,
+            ReissueSlotContent::Noise => Judged::Noise,
+        };
+        let report = nodes.anchor_judged(&a, &b, &bytes, &judge)?;
+        faults.extend(report.faults);
+        match report.outcome {
+            Anchor::Settled { .. } => {}
+            Anchor::Conflict { .. } => return Err(another(input).into()),
+            Anchor::Unsettled { acks } => {
+                return Err(WalletError::Token(format!(
+                    "not re-issued: the re-issue record of parcel {input} reached {acks} storage node(s), {} needed; ask again when more nodes are up",
+                    nodes.params().w()
+                ))
+                .into())
+            }
+        }
+    }
+    Ok(cosignature)
 }
 
 /// Completes our re-issue with the refreshers' signatures ([`Wallet::complete_refresh`])

@@ -225,6 +225,11 @@ impl Wallet {
         Ok((statement, items))
     }
 
+    /// The policy of `token`, if this wallet holds it.
+    pub(crate) fn policy_of(&self, token: &TokenId) -> Option<&dsm_token::TokenPolicy> {
+        self.rules.policy(token)
+    }
+
     /// Signs `statement`, which burns `burned`, as one of its token's refreshers. This
     /// refresher re-issues each parcel under one burn only: a parcel it already signed for
     /// under another burn is refused (the holder would be spending it twice). The record is

@@ -301,3 +301,42 @@ fn a_refresher_refuses_a_proven_equivocator() {
     let e = sign_refresh(&mut issuer, &nodes, &alice.refresh_request(&t).unwrap()).unwrap_err();
     assert!(e.to_string().contains("proven equivocator"), "{e}");
 }
+
+/// Two refreshers of a 1-of-2 authority that never talk to each other: the first records
+/// its re-issue in every burned parcel's re-issue slot before it hands out its signature,
+/// so the second refuses another burn of the same parcels (it would count them twice), and
+/// still signs the same burn (PROTOCOL.md §17.6).
+#[test]
+fn disjoint_refresher_subsets_share_what_they_reissued_through_the_nodes() {
+    let c = common::cluster::Cluster::new();
+    let nodes = c.nodes();
+    let (mut r0, _) = memory_wallet(0);
+    let (mut r1, _) = memory_wallet(0);
+    let (mut alice, _) = memory_wallet(0);
+    let mut p = gold(&r0, TokenKind::Fungible);
+    p.issuers.keys.push(r1.identity().public_key.clone());
+    let (t, _) = r0.import_policy(p.clone(), None).unwrap();
+    for w in [&mut r1, &mut alice] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    r0.mint(&t, Amount(900)).unwrap();
+    session_token(&mut r0, &mut alice, t, &[300, 200]);
+    sync(&mut alice, &nodes).unwrap();
+    let first = alice.refresh_request(&t).unwrap();
+    assert_eq!(first.burn.inputs.len(), 2);
+    sign_refresh(&mut r0, &nodes, &first).unwrap();
+    // The holder asks the other refresher for another burn of the same parcels.
+    session_token(&mut r0, &mut alice, t, &[100]);
+    sync(&mut alice, &nodes).unwrap();
+    let second = alice.refresh_request(&t).unwrap();
+    assert_eq!(second.burn.inputs.len(), 3);
+    let e = sign_refresh(&mut r1, &nodes, &second)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("re-issued under another burn"), "{e}");
+    // The same burn is another cosignature of one re-issue: signed.
+    let sig = sign_refresh(&mut r1, &nodes, &first).unwrap();
+    let (root, _) = complete_refresh(&mut alice, Some(&nodes), &first, vec![sig]).unwrap();
+    assert!(alice.parcels(&t).iter().any(|p| p.0 == root));
+    assert_eq!(alice.balance(&t), Amount(600));
+}
