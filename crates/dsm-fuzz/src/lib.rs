@@ -169,6 +169,7 @@ pub fn source_proof(data: &[u8]) {
     canonical::<dsm_token::authority::MintConflict>(data);
     canonical::<dsm_token::reissue::ReissueStatement>(data);
     canonical::<dsm_token::reissue::ReissueRequest>(data);
+    canonical::<dsm_token::reissue::ReissueRecord>(data);
     if let Ok(r) = dsm_token::reissue::ReissueRequest::from_bytes(data) {
         // A refresher's first step on a request: total, a statement or a typed refusal.
         let _ = dsm_token::reissue::statement_for(&r.token, &r.burn);
