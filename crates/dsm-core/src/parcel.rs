@@ -1017,18 +1017,19 @@ pub fn cached_prefix(
     target: &ParcelId,
     cache: &dyn ParcelCache,
 ) -> Option<(usize, Parcel)> {
+    // Walked back from the target: the line's parcel after hop k is the output of hop k
+    // that the line's input of hop k + 1 is — never just any output hop k + 1 consumes (a
+    // hop may consume several outputs of the hop before, one per input of that hop).
     let hops = &lineage.hops;
+    let mut on = *target;
     for k in (0..hops.len()).rev() {
+        let s = &hops[k].statement;
         let commit = hops[k].commit();
-        let after = (0..hops[k].statement.outputs.len())
-            .map(|i| output_id(&commit, i))
-            .find(|id| match hops.get(k + 1) {
-                Some(next) => next.statement.inputs.binary_search(id).is_ok(),
-                None => id == target,
-            });
-        if let Some(p) = after.and_then(|id| cache.verified(&id)) {
+        let i = (0..s.outputs.len()).find(|i| output_id(&commit, *i) == on)?;
+        if let Some(p) = cache.verified(&on) {
             return Some((k + 1, p));
         }
+        on = *s.inputs.get(s.outputs[i].input as usize)?;
     }
     None
 }

@@ -229,3 +229,97 @@ fn an_initial_line_is_a_root_of_its_own_device() {
         TokenError::NoSuchAllocation
     );
 }
+
+/// A hop that consumes two outputs of the hop before (one per input of that hop): a warm
+/// check that holds the *other* output cached must follow the line, not the first output
+/// the next hop consumes, and answer exactly as the cold check (PROTOCOL.md §5.6,
+/// "Lineage check"). Before the fix, `cached_prefix` started from the cached sibling and
+/// refused an honest line (`NoOutput`).
+#[test]
+fn a_warm_check_follows_the_line_through_a_hop_that_consumed_two_outputs_of_the_hop_before() {
+    let mut c = 0;
+    let i0 = Device::new(1);
+    let (alice, bob, carol) = (Device::new(4), Device::new(5), Device::new(6));
+    let p = fungible("GOLD", &[&i0], 1, 10_000, BurnRule::Holder);
+    let mut rules = TokenRules::new();
+    rules.add_policy(p.clone()).unwrap();
+    let m0 = mint(&p, 0, 0, 300, &alice, &[(0, &i0)], &mut c);
+    let m1 = mint(&p, 1, 300, 200, &alice, &[(0, &i0)], &mut c);
+    let (r0, r1) = (root_of(&m0, &rules), root_of(&m1, &rules));
+    // Alice pays bob both roots whole in one statement: two outputs to bob, one per input.
+    let mut inputs = vec![(r0, 300u128), (r1, 200u128)];
+    inputs.sort();
+    let pay = |from: &Device, ins: &[(ParcelId, u128)], to: &Device, rest: u8| {
+        let statement = ParcelStatement {
+            holder: from.id(),
+            inputs: ins.iter().map(|(id, _)| *id).collect(),
+            outputs: ins
+                .iter()
+                .enumerate()
+                .map(|(j, (_, a))| ParcelOutput {
+                    input: j as u32,
+                    to: to.id(),
+                    amount: Amount(*a),
+                })
+                .collect(),
+        };
+        Hop::sign(&from.key, statement, Digest([rest; 32]), &[rest; 32]).unwrap()
+    };
+    let h1 = pay(&alice, &inputs, &bob, 1);
+    let outs = h1.output_ids();
+    // Bob pays carol both, whole, in one statement.
+    let mut bobs: Vec<(ParcelId, u128)> = vec![(outs[0], inputs[0].1), (outs[1], inputs[1].1)];
+    bobs.sort();
+    let h2 = pay(&bob, &bobs, &carol, 2);
+    let outs2 = h2.output_ids();
+    let signers = vec![alice.identity.clone(), bob.identity.clone()];
+    // For each of carol's two parcels: its line from its own root.
+    for (root_src, root) in [(&m0, r0), (&m1, r1)] {
+        // The bob parcel on this line, and carol's parcel after it.
+        let j1 = h1.statement.inputs.binary_search(&root).unwrap();
+        let on_line = outs[h1
+            .statement
+            .outputs
+            .iter()
+            .position(|o| o.input as usize == j1)
+            .unwrap()];
+        let other = if on_line == outs[0] { outs[1] } else { outs[0] };
+        let j2 = h2.statement.inputs.binary_search(&on_line).unwrap();
+        let target = outs2[h2
+            .statement
+            .outputs
+            .iter()
+            .position(|o| o.input as usize == j2)
+            .unwrap()];
+        let lineage = Lineage {
+            start: LineageStart::Root(root_src.to_bytes()),
+            hops: vec![h1.clone(), h2.clone()],
+            signers: signers.clone(),
+            consumed: Vec::new(),
+        };
+        let cold = verify_lineage(
+            &lineage,
+            &target,
+            Some(&carol.id()),
+            &mut rules,
+            &ParcelKnowledge::new(),
+        )
+        .unwrap();
+        // A cache that holds the sibling bob parcel (not on this line), as carol's would
+        // after checking her other parcel's line.
+        let mut cache = ParcelKnowledge::new();
+        cache.insert(KnownParcel {
+            parcel: Parcel {
+                id: other,
+                token: p.token_id(),
+                amount: h1.statement.outputs[outs.iter().position(|o| *o == other).unwrap()].amount,
+                holder: bob.id(),
+            },
+            parent: None,
+        });
+        let warm = verify_lineage(&lineage, &target, Some(&carol.id()), &mut rules, &cache)
+            .expect("the warm check answers as the cold one");
+        assert_eq!((warm.parcel(), warm.line()), (cold.parcel(), cold.line()));
+        assert_eq!(cached_prefix(&lineage, &target, &cache), None);
+    }
+}

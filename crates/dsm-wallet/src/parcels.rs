@@ -172,6 +172,27 @@ impl ParcelBook {
             .iter()
             .filter(|(id, h)| h.token == *token && !self.tainted.contains(id))
             .collect();
+        // Shortest lineage first, so what a payment ships stays short (PROTOCOL.md §5.6,
+        // "Choosing inputs"): the fewest-hop parcels that cover the amount are the
+        // candidates; among them the largest go first, so every input chosen pays something
+        // (no subset of the others covers the amount). When the 64 shortest do not cover
+        // it, the largest parcels are chosen instead.
+        mine.sort_by_cached_key(|(id, h)| {
+            let hops: usize = h.manifest.flatten().iter().map(|m| m.hops.len()).sum();
+            (hops, **id)
+        });
+        let mut covered = Amount::ZERO;
+        let mut cut = mine.len();
+        for (n, (_, h)) in mine.iter().enumerate() {
+            covered = covered.checked_add(h.amount).unwrap_or(Amount(u128::MAX));
+            if covered >= amount {
+                cut = n + 1;
+                break;
+            }
+        }
+        if cut <= dsm_core::parcel::MAX_INPUTS {
+            mine.truncate(cut);
+        }
         mine.sort_by(|a, b| b.1.amount.cmp(&a.1.amount).then(a.0.cmp(b.0)));
         let mut chosen = Vec::new();
         let mut sum = Amount::ZERO;
@@ -996,18 +1017,20 @@ impl Wallet {
             })
         };
         let mut suffix: Vec<Hop> = Vec::new();
+        // Walked back from the parcel, as `dsm_core::parcel::cached_prefix` does: the line's
+        // parcel after each hop is the output the line's input of the next hop is.
+        let mut on = m.parcel;
         for a in m.hops.iter().rev() {
             let Some(h) = get(a)?.and_then(|o| Hop::from_bytes(&o).ok()) else {
                 return Ok(None);
             };
             let commit = h.commit();
-            let on = (0..h.statement.outputs.len())
-                .map(|i| output_id(&commit, i))
-                .find(|id| match suffix.last() {
-                    Some(next) => next.statement.inputs.binary_search(id).is_ok(),
-                    None => *id == m.parcel,
-                });
-            if let Some(id) = on.filter(|id| self.book.cache.verified(id).is_some()) {
+            let Some(i) = (0..h.statement.outputs.len()).find(|i| output_id(&commit, *i) == on)
+            else {
+                return Ok(None);
+            };
+            if self.book.cache.verified(&on).is_some() {
+                let id = on;
                 suffix.reverse();
                 let mut signers = Vec::with_capacity(m.signers.len());
                 for a in &m.signers {
@@ -1023,6 +1046,14 @@ impl Wallet {
                     consumed: Vec::new(),
                 }));
             }
+            let Some(input) = h
+                .statement
+                .inputs
+                .get(h.statement.outputs[i].input as usize)
+            else {
+                return Ok(None);
+            };
+            on = *input;
             suffix.push(h);
         }
         Ok(None)

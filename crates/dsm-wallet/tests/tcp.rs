@@ -33,7 +33,7 @@ fn over_tcp(payer: &mut Wallet, payee: &mut Wallet, amount: u128) {
         assert!(r.error.is_none(), "{:?}", r.error);
         let rl = h.join().unwrap();
         assert!(rl.error.is_none(), "{:?}", rl.error);
-        assert_eq!(rl.completed.len(), 1);
+        assert_eq!(rl.completed.len(), 1, "{r:?} {rl:?}");
     });
 }
 
