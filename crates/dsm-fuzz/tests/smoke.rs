@@ -299,6 +299,7 @@ fn write_seeds() {
             spent: vec![],
             packs: 0,
             offers: vec![],
+            parts: 0,
         };
         put("recovery", "body0", &body.to_bytes());
         let t = sign_tombstone(

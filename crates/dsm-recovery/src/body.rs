@@ -117,10 +117,13 @@ pub struct ObjectPack {
 /// The most bytes one pack's objects take: a pack, sealed, stays under a storage node's
 /// item limit (256 KiB).
 pub const MAX_PACK_LEN: usize = 224 * 1024;
-/// The most packs one capsule has.
-pub const MAX_PACKS_PER_CAPSULE: u64 = 64;
+/// The most packs one capsule has (a recovery's SUCCEED change packs one source proof of
+/// about 12 KiB per parcel taken over).
+pub const MAX_PACKS_PER_CAPSULE: u64 = 4096;
 /// The most parcels one capsule adds to, or removes from, the held set.
 pub const MAX_HELD_PER_CAPSULE: usize = 1024;
+/// The most capsules one change takes (so one change moves at most 1,048,576 parcels).
+pub const MAX_PARTS: u64 = 1024;
 
 impl Canonical for ObjectPack {
     const MAX_ENCODED_LEN: usize = MAX_PACK_LEN + 64 * 1024;
@@ -174,6 +177,10 @@ pub struct CapsuleBody {
     /// inputs' manifests) of proposals the change signed, carried in a pack: what a
     /// successor needs to take back a pending transfer refused after the recovery.
     pub offers: Vec<Digest>,
+    /// How many capsules this change takes (0 or 1: this one): a change that moves more
+    /// parcels than one capsule records continues in the next `parts - 1` capsules, which
+    /// carry the same head and pending set and the rest of `held` and `spent`.
+    pub parts: u64,
 }
 
 impl Canonical for CapsuleBody {
@@ -195,6 +202,7 @@ impl Canonical for CapsuleBody {
         for o in &self.offers {
             w.bytes(11, o.as_bytes());
         }
+        w.uint(12, self.parts);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let head = r.message(1)?;
@@ -229,6 +237,7 @@ impl Canonical for CapsuleBody {
             .into_iter()
             .map(Digest)
             .collect();
+        let parts = r.uint_max(12, MAX_PARTS)?;
         Ok(CapsuleBody {
             head,
             tips,
@@ -241,6 +250,7 @@ impl Canonical for CapsuleBody {
             spent,
             packs,
             offers,
+            parts,
         })
     }
 }
@@ -307,16 +317,54 @@ pub struct RecoveredState {
 /// device: each device generation writes its own (`RecoveryKeys::generation`).
 pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, ReplayError> {
     let mut state: Option<RecoveredState> = None;
-    for c in chain {
+    let mut at = 0;
+    while at < chain.len() {
+        let c = &chain[at];
         let index = c.index;
         let bad = |why: &str| ReplayError::Inconsistent {
             index,
             why: why.to_string(),
         };
-        let pt = key
-            .open(c)
-            .map_err(|why| ReplayError::Open { index, why })?;
-        let body = CapsuleBody::from_bytes(&pt).map_err(|e| bad(&e.to_string()))?;
+        let open = |c: &Capsule| -> Result<CapsuleBody, ReplayError> {
+            let pt = key.open(c).map_err(|why| ReplayError::Open {
+                index: c.index,
+                why,
+            })?;
+            CapsuleBody::from_bytes(&pt).map_err(|e| ReplayError::Inconsistent {
+                index: c.index,
+                why: e.to_string(),
+            })
+        };
+        let mut body = open(c)?;
+        // A change in several capsules is applied whole, or (its last parts missing at the
+        // nodes) not at all: the backup is then restored up to the change before.
+        let parts = body.parts.max(1) as usize;
+        if at + parts > chain.len() {
+            break;
+        }
+        for more in &chain[at + 1..at + parts] {
+            let part = open(more)?;
+            if part.head != body.head
+                || part.pending != body.pending
+                || part.parts != 0
+                || part.genesis.is_some()
+                || part.identity.is_some()
+                || !part.tips.is_empty()
+                || !part.contacts.is_empty()
+                || !part.policies.is_empty()
+                || part.packs != 0
+                || !part.offers.is_empty()
+            {
+                return Err(ReplayError::Inconsistent {
+                    index: more.index,
+                    why: "a continuation capsule carries more than the rest of its change".into(),
+                });
+            }
+            body.held.extend(part.held);
+            body.spent.extend(part.spent);
+        }
+        let last = &chain[at + parts - 1];
+        at += parts;
         let st = match state.as_mut() {
             None => {
                 let genesis = body
@@ -415,8 +463,8 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
             st.packs.push((index, body.packs));
         }
         st.offers.extend(body.offers);
-        st.capsules = index + 1;
-        st.last_digest = c.digest();
+        st.capsules = last.index + 1;
+        st.last_digest = last.digest();
     }
     state.ok_or(ReplayError::Empty)
 }

@@ -317,6 +317,7 @@ fn body(head: &DeviceHead) -> CapsuleBody {
         spent: vec![],
         packs: 0,
         offers: vec![],
+        parts: 0,
     }
 }
 
@@ -422,6 +423,46 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
     inconsistent(&[
         c0.clone(),
         k.seal(1, c0.digest(), &body(&w.head).to_bytes()),
+    ]);
+    // A change in two capsules (`parts`): applied whole; its second part missing at the
+    // nodes, the backup is restored up to the change before; a continuation that carries
+    // more than the rest of its change is inconsistent.
+    let mut big = body(&w.head);
+    big.spent = vec![entry(1).id];
+    big.held = vec![entry(3)];
+    big.parts = 2;
+    let p1 = k.seal(2, a1.digest(), &big.to_bytes());
+    let mut rest = body(&w.head);
+    rest.spent = vec![entry(2).id];
+    rest.held = vec![entry(4)];
+    let p2 = k.seal(3, p1.digest(), &rest.to_bytes());
+    let st = replay(
+        &k.capsules,
+        &[c0.clone(), a1.clone(), p1.clone(), p2.clone()],
+    )
+    .unwrap();
+    assert_eq!(
+        st.held.keys().copied().collect::<Vec<_>>(),
+        vec![entry(3).id, entry(4).id]
+    );
+    assert_eq!(st.capsules, 4);
+    let st = replay(&k.capsules, &[c0.clone(), a1.clone(), p1.clone()]).unwrap();
+    assert_eq!(
+        st.held.keys().copied().collect::<Vec<_>>(),
+        vec![entry(1).id, entry(2).id],
+        "the incomplete change is not applied"
+    );
+    assert_eq!(st.capsules, 2);
+    let mut extra = rest.clone();
+    extra.contacts = vec![ContactEntry {
+        name: "eve".into(),
+        device: w.successor.device_id(),
+    }];
+    inconsistent(&[
+        c0.clone(),
+        a1.clone(),
+        p1.clone(),
+        k.seal(3, p1.digest(), &extra.to_bytes()),
     ]);
     // Plaintext that is not a body.
     inconsistent(&[k.seal(0, Digest::ZERO, b"not a capsule body")]);

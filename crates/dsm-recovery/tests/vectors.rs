@@ -119,6 +119,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         spent: vec![],
         packs: 0,
         offers: vec![],
+        parts: 0,
     };
     put("capsule.body", "dsm.v1.CapsuleBody", &body.to_bytes());
     let c = keys.seal(2, Digest([0x11; 32]), &body.to_bytes());

@@ -98,6 +98,7 @@ fn stream(k: &RecoveryKeys, n: usize) -> Vec<Capsule> {
         spent: vec![],
         packs: 0,
         offers: vec![],
+        parts: 0,
     };
     out.push(k.seal(0, Digest::ZERO, &first.to_bytes()));
     let mut tree = SparseMerkleTree::new();
@@ -136,6 +137,7 @@ fn stream(k: &RecoveryKeys, n: usize) -> Vec<Capsule> {
             spent: vec![],
             packs: 0,
             offers: vec![],
+            parts: 0,
         };
         let prev = out.last().map(Capsule::digest).unwrap_or(Digest::ZERO);
         out.push(k.seal(i as u64 + 1, prev, &body.to_bytes()));
@@ -178,6 +180,7 @@ fn main() {
         spent: vec![],
         packs: 0,
         offers: vec![],
+        parts: 0,
     }
     .to_bytes();
     let seal = per_op(2_000, || {

@@ -394,12 +394,34 @@ impl Wallet {
                 manifest: object_address(m),
             })
             .collect();
-        if held.len() > MAX_HELD_PER_CAPSULE || spent.len() > MAX_HELD_PER_CAPSULE {
-            return Err(WalletError::Recovery(format!(
-                "one change moves more than {MAX_HELD_PER_CAPSULE} parcels, more than a \
-                 backup capsule records; nothing was changed"
-            )));
+        // A change moving more parcels than one capsule records continues in the next
+        // capsules of the same transaction (PROTOCOL.md §20.2, `parts`).
+        let spent: Vec<ParcelId> = spent.into_iter().collect();
+        let parts = held
+            .len()
+            .div_ceil(MAX_HELD_PER_CAPSULE)
+            .max(spent.len().div_ceil(MAX_HELD_PER_CAPSULE))
+            .max(1);
+        if parts as u64 > dsm_recovery::body::MAX_PARTS {
+            return Err(WalletError::Recovery(
+                "one change moves more parcels than a backup records; nothing was changed".into(),
+            ));
         }
+        let chunk = |v: &[HeldEntry], p: usize| -> Vec<HeldEntry> {
+            v.iter()
+                .skip(p * MAX_HELD_PER_CAPSULE)
+                .take(MAX_HELD_PER_CAPSULE)
+                .cloned()
+                .collect()
+        };
+        let spent_chunk = |p: usize| -> Vec<ParcelId> {
+            spent
+                .iter()
+                .skip(p * MAX_HELD_PER_CAPSULE)
+                .take(MAX_HELD_PER_CAPSULE)
+                .copied()
+                .collect()
+        };
         let offer_addresses: Vec<Digest> = offers.iter().map(|(o, _)| object_address(o)).collect();
         let mut wanted: Vec<(Vec<u8>, Vec<Digest>)> = added
             .into_values()
@@ -430,10 +452,11 @@ impl Wallet {
             },
             identity: first.then(|| self.identity.clone()),
             policies,
-            held,
-            spent: spent.into_iter().collect(),
+            held: chunk(&held, 0),
+            spent: spent_chunk(0),
             packs,
             offers: offer_addresses,
+            parts: if parts > 1 { parts as u64 } else { 0 },
         };
         // Keep the capsule within its limit. Pending proposals go first (large SLH-DSA
         // proposals: the counterparty still answers them, the notice just cannot carry
@@ -448,16 +471,42 @@ impl Wallet {
         for id in &ids {
             carried.extend_from_slice(id.as_bytes());
         }
-        let capsule = key.seal(index, prev, &plaintext);
-        let mut next = (index + 1).to_be_bytes().to_vec();
-        next.extend_from_slice(capsule.digest().as_bytes());
+        let mut capsule = key.seal(index, prev, &plaintext);
         b.put(
             Table::Capsules,
             index.to_be_bytes().to_vec(),
             capsule.to_bytes(),
-        )
-        .put(Table::Meta, CAPSULE_NEXT.to_vec(), next)
-        .put(Table::Meta, CAPSULE_POLICIES.to_vec(), carried);
+        );
+        for p in 1..parts {
+            let part = CapsuleBody {
+                head: body.head.clone(),
+                tips: Vec::new(),
+                pending: body.pending.clone(),
+                contacts: Vec::new(),
+                genesis: None,
+                identity: None,
+                policies: Vec::new(),
+                held: chunk(&held, p),
+                spent: spent_chunk(p),
+                packs: 0,
+                offers: Vec::new(),
+                parts: 0,
+            };
+            let at = index + p as u64;
+            capsule = key.seal(at, capsule.digest(), &part.to_bytes());
+            b.put(
+                Table::Capsules,
+                at.to_be_bytes().to_vec(),
+                capsule.to_bytes(),
+            );
+        }
+        let mut next = (capsule.index + 1).to_be_bytes().to_vec();
+        next.extend_from_slice(capsule.digest().as_bytes());
+        b.put(Table::Meta, CAPSULE_NEXT.to_vec(), next).put(
+            Table::Meta,
+            CAPSULE_POLICIES.to_vec(),
+            carried,
+        );
         Ok(())
     }
 

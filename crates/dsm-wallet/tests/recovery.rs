@@ -949,3 +949,41 @@ fn a_pending_transfer_the_receiver_never_saw_is_answered_from_the_notice_with_it
     assert!(note.contains("accepted"), "{note}");
     assert_eq!(a2.balance(&t), Amount(250 - 10 - 150));
 }
+
+/// A wallet holding more parcels than one capsule records (1,024): the SUCCEED change
+/// continues in the next capsules of its transaction, and a second recovery (of the
+/// successor) restores every one of them (PROTOCOL.md §20.2, `parts`).
+#[test]
+#[ignore = "heavy (about 7 minutes: 1,044 transfers and two recoveries of 1,044 parcels); run with `cargo test -p dsm-wallet --test recovery -- --ignored`"]
+fn a_change_moving_more_parcels_than_a_capsule_records_spans_several_capsules() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(25);
+    let mut a = recoverable(&k, 0);
+    let (mut b, _) = memory_wallet(2_000);
+    let n = dsm_recovery::body::MAX_HELD_PER_CAPSULE + 20;
+    session(&mut b, &mut a, &vec![1; n]);
+    assert_eq!(dev(&a), n as u128);
+    sync(&mut a, &nodes).unwrap();
+    drop(a);
+    let (a2, _) = restore(&k, &nodes);
+    assert_eq!(dev(&a2), n as u128);
+    assert_eq!(a2.parcels(&token(DEFAULT_TOKEN)).len(), n);
+    let st = a2.backup_status(None).unwrap();
+    assert!(st.sealed >= 2, "{st:?}");
+    sync(&mut { a2 }, &nodes).unwrap();
+    let (a3, report) = recover(
+        Box::new(MemoryStore::new()),
+        &k,
+        &nodes,
+        &RecoverOptions {
+            replace_successor: true,
+            ..OPTS
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(report.left_out.is_empty(), "{:?}", report.left_out);
+    assert_eq!(a3.parcels(&token(DEFAULT_TOKEN)).len(), n);
+    assert_eq!(dev(&a3), n as u128);
+}
