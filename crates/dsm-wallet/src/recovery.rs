@@ -1030,13 +1030,7 @@ impl Wallet {
         }
         .into();
         if let Some(e) = conflict {
-            let lost = DeviceIdentity::from_bytes(
-                &self
-                    .store
-                    .get(Table::Meta, RECOVERED_LOST)?
-                    .ok_or(WalletError::NotFound)?,
-            )
-            .map_err(corrupt("recovered identity"))?;
+            let lost = self.recovered_lost()?;
             if e.verify().ok() == Some(lost.device_id()) {
                 c.evidence = Some(e.to_bytes().iter().map(|b| format!("{b:02x}")).collect());
             }
@@ -1177,6 +1171,15 @@ impl Wallet {
         Ok((c, amount))
     }
 
+    /// The identity of the lost device this device succeeded.
+    fn recovered_lost(&self) -> Result<DeviceIdentity, WalletError> {
+        let bytes = self
+            .store
+            .get(Table::Meta, RECOVERED_LOST)?
+            .ok_or(WalletError::NotFound)?;
+        DeviceIdentity::from_bytes(&bytes).map_err(corrupt("recovered identity"))
+    }
+
     /// The succession record this device was recovered under.
     fn own_succession_record(&self) -> Result<SuccessionRecord, WalletError> {
         let get = |k: &[u8]| self.store.get(Table::Meta, k)?.ok_or(WalletError::NotFound);
@@ -1212,13 +1215,7 @@ impl Wallet {
                 )
             })?;
         let offer = Offer::from_bytes(&offer).map_err(corrupt("recovered offer"))?;
-        let lost = DeviceIdentity::from_bytes(
-            &self
-                .store
-                .get(Table::Meta, RECOVERED_LOST)?
-                .ok_or(WalletError::NotFound)?,
-        )
-        .map_err(corrupt("recovered identity"))?;
+        let lost = self.recovered_lost()?;
         let lost_id = lost.device_id();
         let record = self.own_succession_record()?;
         let (phop, rhop) = (proposal.hop(), refusal.hop());
@@ -1736,13 +1733,7 @@ pub fn recover(
         }
         create_successor(store, keys, &state, generation + 1, options, &objects)?
     };
-    let lost_identity = DeviceIdentity::from_bytes(
-        &wallet
-            .store
-            .get(Table::Meta, RECOVERED_LOST)?
-            .ok_or(WalletError::NotFound)?,
-    )
-    .map_err(corrupt("recovered identity"))?;
+    let lost_identity = wallet.recovered_lost()?;
     let lost = lost_identity.device_id();
     let recovered_head = DeviceHead::from_bytes(
         &wallet
