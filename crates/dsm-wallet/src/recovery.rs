@@ -1320,16 +1320,34 @@ impl Wallet {
         ));
         let mut b = Batch::new();
         let lost_id = lost.device_id();
-        for e in &entries {
-            if self
+        let mut todo = Vec::with_capacity(entries.len());
+        for e in entries {
+            if !self
                 .store
                 .contains(Table::Meta, &prefixed(RECOVERED_CLAIM, &e.id))?
-                || self
+                && !self
                     .store
                     .contains(Table::Meta, &prefixed(RECOVERED_LEFT, &e.id))?
             {
-                continue;
+                todo.push(e);
             }
+        }
+        // Any one node holding the lost device's own signed spend of a parcel proves it
+        // spent it (no node can forge that signature); junk proves nothing. The slots are
+        // read a few at a time.
+        let spent_after = crate::nodes::in_parallel(&todo, |e| {
+            let (slot, key) = dsm_core::parcel::parcel_slot(&e.id);
+            nodes.slot_replicas(&slot, &key).map(|replicas| {
+                replicas.iter().any(|(_, r)| {
+                    matches!(r, SlotReplica::Holds(h)
+                        if dsm_core::parcel::spend_in_slot(h, &e.id, lost).is_some())
+                })
+            })
+        });
+        for (e, spent) in todo.iter().zip(spent_after) {
+            let spent = spent
+                .ok_or_else(|| WalletError::Recovery("a slot read thread stopped".into()))?
+                .map_err(|e| WalletError::Recovery(e.to_string()))?;
             let manifest = match self.recovered_lineage(e, &lost_id) {
                 Ok(m) => m,
                 Err(why) => {
@@ -1337,16 +1355,6 @@ impl Wallet {
                     continue;
                 }
             };
-            // Any one node holding the lost device's own signed spend proves it spent the
-            // parcel (no node can forge that signature); junk proves nothing.
-            let (slot, key) = dsm_core::parcel::parcel_slot(&e.id);
-            let replicas = nodes
-                .slot_replicas(&slot, &key)
-                .map_err(|e| WalletError::Recovery(e.to_string()))?;
-            let spent = replicas.iter().any(|(_, r)| {
-                matches!(r, SlotReplica::Holds(h)
-                    if dsm_core::parcel::spend_in_slot(h, &e.id, lost).is_some())
-            });
             if spent {
                 self.leave_out(
                     &mut b,
