@@ -1047,9 +1047,12 @@ fn take_recovery_item(
     use dsm_recovery::succession::RecoveryMessage;
     match RecoveryMessage::from_bytes(bytes) {
         Ok(RecoveryMessage::Notice(n)) => {
-            // The pending proposal's lineage objects, from the nodes.
+            // The pending proposal's lineage objects, from the nodes — read only for a
+            // notice addressed to us whose records verify, so a stranger's notice costs no
+            // reads.
+            let genuine = n.counterparty == wallet.device_id() && n.verify().is_ok();
             let offer = match (&n.pending, n.pending_lineage.is_empty()) {
-                (Some(p), false) => Some(with_objects(
+                (Some(p), false) if genuine => Some(with_objects(
                     wallet,
                     nodes,
                     &Offer {

@@ -510,3 +510,69 @@ fn a_b0x_item_listing_thousands_of_objects_costs_a_bounded_number_of_reads() {
     assert!(reads <= 64 * 6 + 16, "{reads} object reads");
     assert_eq!(b.balance(&t), Amount::ZERO);
 }
+
+/// A stranger's succession notice whose records do not verify costs its receiver no object
+/// reads, however many lineage objects its pending proposal lists; it is dropped.
+#[test]
+fn a_stranger_s_notice_costs_no_object_reads() {
+    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+    use dsm_recovery::succession::*;
+    use std::sync::atomic::Ordering;
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut m, _) = memory_wallet(100);
+    let (mut b, _) = memory_wallet(0);
+    let offer = mailbox::offer(&mut m, &b.device_id(), token(DEFAULT_TOKEN), amount(5)).unwrap();
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([9; 32]));
+    let genesis = dsm_core::identity::GenesisRecord {
+        founding_key: key.public_key().clone(),
+        contributions: vec![dsm_core::identity::EntropyReveal {
+            contributor: dsm_core::hash::Digest([1; 32]),
+            secret: [2; 32],
+        }],
+        recovery_authority: Some(key.public_key().clone()),
+    };
+    let tombstone = sign_tombstone(
+        &key,
+        Tombstone {
+            lost: m.identity().clone(),
+            recovered_head: m.head().clone(),
+        },
+    );
+    let succession = sign_succession(
+        &key,
+        Succession {
+            tombstone: tombstone.record.digest(),
+            successor: m.identity().clone(),
+        },
+    );
+    let mut manifests = offer.manifests.clone();
+    manifests[0]
+        .hops
+        .extend((0..500u32).map(|i| dsm_core::hash::object_address(&i.to_be_bytes())));
+    let notice = SuccessionNotice {
+        genesis,
+        tombstone,
+        succession,
+        counterparty: b.device_id(),
+        proof: dsm_core::smt::SparseMerkleTree::new().prove(&[0; 32]),
+        pending: Some(offer.signed.clone()),
+        pending_lineage: manifests,
+    };
+    nodes
+        .b0x_post(
+            &b.device_id().b0x_address(),
+            &RecoveryMessage::Notice(Box::new(notice)).to_bytes(),
+        )
+        .unwrap();
+    let before = c.object_reads.load(Ordering::SeqCst);
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(c.object_reads.load(Ordering::SeqCst), before, "{rb:?}");
+    assert!(
+        rb.dropped
+            .iter()
+            .any(|d| d.contains("succession notice that was refused")),
+        "{rb:?}"
+    );
+    assert!(rb.successions.is_empty() && rb.waiting.is_empty(), "{rb:?}");
+}
