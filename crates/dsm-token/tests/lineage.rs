@@ -271,26 +271,13 @@ fn a_warm_check_follows_the_line_through_a_hop_that_consumed_two_outputs_of_the_
     let mut bobs: Vec<(ParcelId, u128)> = vec![(outs[0], inputs[0].1), (outs[1], inputs[1].1)];
     bobs.sort();
     let h2 = pay(&bob, &bobs, &carol, 2);
-    let outs2 = h2.output_ids();
     let signers = vec![alice.identity.clone(), bob.identity.clone()];
     // For each of carol's two parcels: its line from its own root.
     for (root_src, root) in [(&m0, r0), (&m1, r1)] {
         // The bob parcel on this line, and carol's parcel after it.
-        let j1 = h1.statement.inputs.binary_search(&root).unwrap();
-        let on_line = outs[h1
-            .statement
-            .outputs
-            .iter()
-            .position(|o| o.input as usize == j1)
-            .unwrap()];
+        let on_line = output_of(&h1, &root);
         let other = if on_line == outs[0] { outs[1] } else { outs[0] };
-        let j2 = h2.statement.inputs.binary_search(&on_line).unwrap();
-        let target = outs2[h2
-            .statement
-            .outputs
-            .iter()
-            .position(|o| o.input as usize == j2)
-            .unwrap()];
+        let target = output_of(&h2, &on_line);
         let lineage = Lineage {
             start: LineageStart::Root(root_src.to_bytes()),
             hops: vec![h1.clone(), h2.clone()],
@@ -322,4 +309,16 @@ fn a_warm_check_follows_the_line_through_a_hop_that_consumed_two_outputs_of_the_
         assert_eq!((warm.parcel(), warm.line()), (cold.parcel(), cold.line()));
         assert_eq!(cached_prefix(&lineage, &target, &cache), None);
     }
+}
+
+/// The one output of `h` that input `input` makes.
+fn output_of(h: &Hop, input: &ParcelId) -> ParcelId {
+    let j = h.statement.inputs.binary_search(input).unwrap();
+    let i = h
+        .statement
+        .outputs
+        .iter()
+        .position(|o| o.input as usize == j)
+        .unwrap();
+    h.output_ids()[i]
 }

@@ -79,6 +79,17 @@ fn gold_among(ws: &mut [&mut Wallet]) -> (dsm_core::chain::TokenId, dsm_token::T
     (p.token_id(), p)
 }
 
+/// The sync checked at least one history line, and every one it checked is settled.
+fn assert_all_settled(r: &dsm_wallet::online::SyncReport) {
+    assert!(!r.settled.is_empty(), "{r:?}");
+    assert!(
+        r.settled
+            .iter()
+            .all(|s| matches!(s.settlement, dsm_wallet::online::Settlement::Settled { .. })),
+        "{r:?}"
+    );
+}
+
 /// A recovery into `home` with the test options.
 fn recover_into(
     home: impl Store + 'static,
@@ -244,12 +255,7 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
     pay_online(&mut a2, &nodes, &cc, 20).unwrap();
     let rc = sync(&mut cc, &nodes).unwrap();
     assert_eq!(rc.received.len(), 1, "{rc:?}");
-    assert!(
-        rc.settled
-            .iter()
-            .all(|s| matches!(s.settlement, dsm_wallet::online::Settlement::Settled { .. })),
-        "{rc:?}"
-    );
+    assert_all_settled(&rc);
     assert_eq!(dev(&cc), 500 - 50 + 30 + 20);
     assert_recovered_value_pays(&mut a2, &mut b);
     assert_eq!(dev(&b), 601);
@@ -439,15 +445,7 @@ fn a_pending_transfer_its_receiver_refuses_after_the_recovery_comes_back_to_the_
     let (ra, rz) = session(&mut a2, &mut zed, &[995]);
     assert!(ra.refused.is_empty() && rz.refused.is_empty(), "{ra:?}");
     assert_eq!(dev(&zed), 995);
-    let rz = sync(&mut zed, &nodes).unwrap();
-    assert!(
-        !rz.settled.is_empty()
-            && rz
-                .settled
-                .iter()
-                .all(|s| matches!(s.settlement, dsm_wallet::online::Settlement::Settled { .. })),
-        "{rz:?}"
-    );
+    assert_all_settled(&sync(&mut zed, &nodes).unwrap());
 }
 
 #[test]
@@ -798,14 +796,7 @@ fn every_recovered_parcel_pays_a_receiver_with_a_cold_cache() {
     assert_eq!(yan.balance(&t), total);
     // Online, every hop back to the roots holds its slot: the recovered parcels' slots
     // hold the successor's statements, claimed during the recovery.
-    let ry = sync(&mut yan, &nodes).unwrap();
-    assert!(!ry.settled.is_empty(), "{ry:?}");
-    assert!(
-        ry.settled
-            .iter()
-            .all(|s| matches!(s.settlement, dsm_wallet::online::Settlement::Settled { .. })),
-        "{ry:?}"
-    );
+    assert_all_settled(&sync(&mut yan, &nodes).unwrap());
 }
 
 /// The lost device spent one of its parcels after the last backup and the spend reached
