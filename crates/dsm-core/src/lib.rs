@@ -11,6 +11,7 @@ pub mod hash;
 pub mod identity;
 pub mod parcel;
 pub mod receipt;
+pub mod slot;
 pub mod smt;
 pub mod tags;
 pub mod tripwire;

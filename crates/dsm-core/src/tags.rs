@@ -196,6 +196,16 @@ tag_table! {
     /// The second half of a burned parcel's re-issue slot at the storage nodes, whose first
     /// half is the parcel id: `()` (§17.6).
     ReissueSlot => "DSM/v1/reissue/slot",
+    /// How an owned slot's owner lists an admitted key: `(canonical public key)` (§15.2).
+    SlotKey => "DSM/v1/slot/key",
+    /// An owned slot's owner admitting a list of keys: `(key digest, …)` (§15.2).
+    SlotOwner => "DSM/v1/slot/owner",
+    /// The owner of slots only a genesis's recovery authority writes: `(genesis)` (§15.2).
+    RecoveryOwner => "DSM/v1/slot/recovery-owner",
+    /// The digest a slot write signs for a body: `(body)` (§15.2).
+    SlotBody => "DSM/v1/slot/body",
+    /// What a slot write signs: `(owner, key, body digest, …)` per covered slot (§15.2).
+    SlotWrite => "DSM/v1/slot/write",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

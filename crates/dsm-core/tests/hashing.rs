@@ -144,6 +144,11 @@ fn tag_labels_are_frozen() {
         (Tag::ReissueStatement, "DSM/v1/reissue/statement"),
         (Tag::ReissueBurn, "DSM/v1/reissue/burn"),
         (Tag::ReissueSlot, "DSM/v1/reissue/slot"),
+        (Tag::SlotKey, "DSM/v1/slot/key"),
+        (Tag::SlotOwner, "DSM/v1/slot/owner"),
+        (Tag::RecoveryOwner, "DSM/v1/slot/recovery-owner"),
+        (Tag::SlotBody, "DSM/v1/slot/body"),
+        (Tag::SlotWrite, "DSM/v1/slot/write"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -65,6 +65,22 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             .to_bytes(),
     );
     put("token.TEST", "-", token().as_bytes());
+    let (k1, k2) = (Digest([1; 32]), Digest([2; 32]));
+    put(
+        "slot.keys_owner(01..,02..)",
+        "-",
+        dsm_core::slot::keys_owner(&[k1, k2]).as_bytes(),
+    );
+    put(
+        "slot.recovery_owner(genesis 01..)",
+        "-",
+        dsm_core::slot::recovery_owner(&dsm_core::identity::GenesisDigest(k1)).as_bytes(),
+    );
+    put(
+        "slot.body_digest(\"body\")",
+        "-",
+        dsm_core::slot::body_digest(b"body").as_bytes(),
+    );
     put(
         "entropy.device_contributor",
         "-",
@@ -278,6 +294,33 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             &format!("{s}.parcel.manifest"),
             "dsm.v1.LineageManifest",
             &manifest.to_bytes(),
+        );
+        let me = *a.id().digest();
+        let slot_write = dsm_core::slot::SlotWrite::sign(
+            dsm_core::slot::Admission::Device {
+                genesis: a.identity.genesis,
+            },
+            &a.key,
+            h1.statement
+                .inputs
+                .iter()
+                .map(|p| dsm_core::slot::SlotEntry {
+                    owner: me,
+                    key: *p.digest(),
+                    body: dsm_core::slot::body_digest(&h1.to_bytes()),
+                })
+                .collect(),
+            &[7; 32],
+        )
+        .unwrap();
+        put(
+            &format!("{s}.slot.owned_put(hop)"),
+            "dsm.v1.OwnedPut",
+            &dsm_core::slot::OwnedPut {
+                write: slot_write,
+                body: h1.to_bytes(),
+            }
+            .to_bytes(),
         );
         let fork = ParcelFork::new(a.identity.clone(), h1, h2).unwrap();
         put(

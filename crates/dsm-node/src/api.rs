@@ -2,13 +2,16 @@
 //! the store on a blocking thread (writes fsync). Errors are JSON `{"error": "..."}` with a
 //! precise status code.
 
-use crate::store::{Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
+use crate::store::{Id, NodeStore, PutObject, PutSlot, Quotas, SlotSpace, StoreError};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use dsm_core::codec::Canonical;
+use dsm_core::hash::Digest;
+use dsm_core::slot::OwnedPut;
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -61,6 +64,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Quota(_) => ApiError(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
             StoreError::Backend(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            StoreError::Refused(why) => ApiError(
+                StatusCode::FORBIDDEN,
+                format!("{why}; an owned slot takes writes signed by a key its owner admits (PROTOCOL.md §15.2)"),
+            ),
         }
     }
 }
@@ -183,7 +190,7 @@ async fn get_slot<S: NodeStore>(
         id("the device id", &device)?,
         id("the parent head digest", &parent)?,
     );
-    match blocking(move || n.store.get_slot(&device, &parent)).await? {
+    match blocking(move || n.store.get_slot(SlotSpace::Open, &device, &parent)).await? {
         Some(b) => Ok(octets(StatusCode::OK, b)),
         None => Err(ApiError(StatusCode::NOT_FOUND, "the slot is empty".into())),
     }
@@ -200,12 +207,57 @@ async fn put_slot<S: NodeStore>(
     );
     sized(&body)?;
     Ok(
-        match blocking(move || n.store.put_slot(&device, &parent, &body)).await? {
+        match blocking(move || n.store.put_slot(SlotSpace::Open, &device, &parent, &body)).await? {
             PutSlot::Created => StatusCode::CREATED.into_response(),
             PutSlot::Same => StatusCode::OK.into_response(),
             PutSlot::Conflict(existing) => octets(StatusCode::CONFLICT, existing),
         },
     )
+}
+
+async fn get_owned<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path((owner, key)): Path<(String, String)>,
+) -> ApiResult {
+    let (owner, key) = (id("the slot owner", &owner)?, id("the slot key", &key)?);
+    match blocking(move || n.store.get_slot(SlotSpace::Owned, &owner, &key)).await? {
+        Some(b) => Ok(octets(StatusCode::OK, b)),
+        None => Err(ApiError(StatusCode::NOT_FOUND, "the slot is empty".into())),
+    }
+}
+
+/// An owned-slot write (PROTOCOL.md §15.2): stored only if its signer is admitted to the
+/// slot's owner and its signature covers this slot and body. First writer wins; a second
+/// write of the same body (under any valid signature) is "already there".
+async fn put_owned<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path((owner, key)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let (owner, key) = (id("the slot owner", &owner)?, id("the slot key", &key)?);
+    sized(&body)?;
+    let put = OwnedPut::from_bytes(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not an owned-slot write (PROTOCOL.md §15.2): {e}"),
+        )
+    })?;
+    // Signature checks run on the blocking pool, like the store.
+    let put = blocking(move || {
+        put.check(&Digest(owner), &Digest(key))
+            .map(|()| put)
+            .map_err(|e| StoreError::Refused(e.to_string()))
+    })
+    .await?;
+    let outcome = blocking(move || n.store.put_slot(SlotSpace::Owned, &owner, &key, &body)).await?;
+    Ok(match outcome {
+        PutSlot::Created => StatusCode::CREATED.into_response(),
+        PutSlot::Same => StatusCode::OK.into_response(),
+        PutSlot::Conflict(existing) => match OwnedPut::from_bytes(&existing) {
+            Ok(e) if e.body == put.body => StatusCode::OK.into_response(),
+            _ => octets(StatusCode::CONFLICT, existing),
+        },
+    })
 }
 
 #[derive(Deserialize)]
@@ -375,6 +427,10 @@ pub fn router<S: NodeStore>(node: Arc<Node<S>>) -> Router {
         .route(
             "/v1/slots/{device}/{parent}",
             get(get_slot::<S>).put(put_slot::<S>),
+        )
+        .route(
+            "/v1/owned/{owner}/{key}",
+            get(get_owned::<S>).put(put_owned::<S>),
         )
         .route(
             "/v1/b0x/{recipient}",

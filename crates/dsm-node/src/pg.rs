@@ -2,7 +2,7 @@
 //! PostgreSQL-compatible database. Same semantics as [`crate::store::EmbeddedStore`]; the
 //! conformance tests run against both.
 
-use crate::store::{Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
+use crate::store::{Id, NodeStore, PutObject, PutSlot, Quotas, SlotSpace, StoreError};
 use postgres::{Client, NoTls};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
@@ -16,7 +16,17 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE dsm_evidence (seq BIGSERIAL PRIMARY KEY, device BYTEA NOT NULL UNIQUE, bytes BYTEA NOT NULL);
 ", "
     CREATE TABLE dsm_entropy (ceremony BYTEA PRIMARY KEY, secret BYTEA NOT NULL);
+", "
+    CREATE TABLE dsm_owned_slots (device BYTEA NOT NULL, parent BYTEA NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (device, parent));
 "];
+
+/// The table of a slot namespace (both have columns device, parent, bytes).
+fn slots(space: SlotSpace) -> &'static str {
+    match space {
+        SlotSpace::Open => "dsm_slots",
+        SlotSpace::Owned => "dsm_owned_slots",
+    }
+}
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -108,7 +118,7 @@ impl PostgresStore {
     /// Drops every DSM table (tests only: gives each test run a clean database).
     pub fn reset(&self) -> Result<(), StoreError> {
         self.with(|c| {
-            c.batch_execute("DROP TABLE IF EXISTS dsm_objects, dsm_slots, dsm_b0x, dsm_b0x_next, dsm_evidence, dsm_entropy, dsm_schema_version").map_err(backend)
+            c.batch_execute("DROP TABLE IF EXISTS dsm_objects, dsm_slots, dsm_b0x, dsm_b0x_next, dsm_evidence, dsm_entropy, dsm_owned_slots, dsm_schema_version").map_err(backend)
         })?;
         self.migrate()
     }
@@ -180,12 +190,20 @@ impl NodeStore for PostgresStore {
         })
     }
 
-    fn get_slot(&self, device: &Id, parent: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_slot(
+        &self,
+        space: SlotSpace,
+        device: &Id,
+        parent: &Id,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let device = *device;
         let parent = *parent;
         self.with(move |c| {
             Ok(c.query_opt(
-                "SELECT bytes FROM dsm_slots WHERE device = $1 AND parent = $2",
+                &format!(
+                    "SELECT bytes FROM {} WHERE device = $1 AND parent = $2",
+                    slots(space)
+                ),
                 &[&device.as_slice(), &parent.as_slice()],
             )
             .map_err(backend)?
@@ -193,18 +211,25 @@ impl NodeStore for PostgresStore {
         })
     }
 
-    fn put_slot(&self, device: &Id, parent: &Id, bytes: &[u8]) -> Result<PutSlot, StoreError> {
+    fn put_slot(
+        &self,
+        space: SlotSpace,
+        device: &Id,
+        parent: &Id,
+        bytes: &[u8],
+    ) -> Result<PutSlot, StoreError> {
         let device = *device;
         let parent = *parent;
         let bytes = bytes.to_vec();
         self.with(move |c| {
             // The primary key makes the insert the single point of decision: exactly one
             // writer inserts, across every node process on this database.
-            let n = c.execute("INSERT INTO dsm_slots VALUES ($1, $2, $3) ON CONFLICT (device, parent) DO NOTHING", &[&device.as_slice(), &parent.as_slice(), &bytes]).map_err(backend)?;
+            let t = slots(space);
+            let n = c.execute(&format!("INSERT INTO {t} VALUES ($1, $2, $3) ON CONFLICT (device, parent) DO NOTHING"), &[&device.as_slice(), &parent.as_slice(), &bytes]).map_err(backend)?;
             if n == 1 {
                 return Ok(PutSlot::Created);
             }
-            let existing: Vec<u8> = c.query_one("SELECT bytes FROM dsm_slots WHERE device = $1 AND parent = $2", &[&device.as_slice(), &parent.as_slice()]).map_err(backend)?.get(0);
+            let existing: Vec<u8> = c.query_one(&format!("SELECT bytes FROM {t} WHERE device = $1 AND parent = $2"), &[&device.as_slice(), &parent.as_slice()]).map_err(backend)?.get(0);
             Ok(if existing == bytes { PutSlot::Same } else { PutSlot::Conflict(existing) })
         })
     }
@@ -284,7 +309,7 @@ impl NodeStore for PostgresStore {
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
         self.with(move |c| {
             let r = c
-                .query_one("SELECT (SELECT count(*) FROM dsm_objects), (SELECT count(*) FROM dsm_slots), (SELECT count(*) FROM dsm_b0x), (SELECT count(*) FROM dsm_evidence)", &[])
+                .query_one("SELECT (SELECT count(*) FROM dsm_objects), (SELECT count(*) FROM dsm_slots) + (SELECT count(*) FROM dsm_owned_slots), (SELECT count(*) FROM dsm_b0x), (SELECT count(*) FROM dsm_evidence)", &[])
                 .map_err(backend)?;
             Ok((r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64, r.get::<_, i64>(2) as u64, r.get::<_, i64>(3) as u64))
         })

@@ -30,6 +30,17 @@ pub enum PutSlot {
     Conflict(Vec<u8>),
 }
 
+/// Which of two disjoint slot namespaces: open slots, which anyone may write, and owned
+/// slots, which the API writes only after checking the writer's authorization (PROTOCOL.md
+/// §15.2). Junk written to an open slot can never pre-empt an owned one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotSpace {
+    /// `/v1/slots/…`.
+    Open,
+    /// `/v1/owned/…`.
+    Owned,
+}
+
 /// Why the store refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StoreError {
@@ -39,6 +50,10 @@ pub enum StoreError {
     /// The backend failed.
     #[error("storage backend failed: {0}")]
     Backend(String),
+    /// The request is not authorized (an owned-slot write whose check failed); never
+    /// returned by a store.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 /// Per-key quotas.
@@ -60,10 +75,21 @@ pub trait NodeStore: Send + Sync + 'static {
     fn get_object(&self, addr: &Id) -> Result<Option<Vec<u8>>, StoreError>;
     /// Stores an object whose address the caller already re-derived.
     fn put_object(&self, addr: &Id, bytes: &[u8]) -> Result<PutObject, StoreError>;
-    /// The value of anchor slot (device, parent head).
-    fn get_slot(&self, device: &Id, parent: &Id) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Put-if-absent on anchor slot (device, parent head).
-    fn put_slot(&self, device: &Id, parent: &Id, bytes: &[u8]) -> Result<PutSlot, StoreError>;
+    /// The value of slot (owner, key) in `space`.
+    fn get_slot(
+        &self,
+        space: SlotSpace,
+        owner: &Id,
+        key: &Id,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Put-if-absent on slot (owner, key) in `space`.
+    fn put_slot(
+        &self,
+        space: SlotSpace,
+        owner: &Id,
+        key: &Id,
+        bytes: &[u8],
+    ) -> Result<PutSlot, StoreError>;
     /// Appends an item to `recipient`'s b0x; returns its sequence number (from 1).
     fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError>;
     /// Items of `recipient`'s b0x with sequence number > `after`, at most `limit`.
@@ -97,6 +123,7 @@ pub trait NodeStore: Send + Sync + 'static {
 type Def = redb::TableDefinition<'static, &'static [u8], &'static [u8]>;
 const OBJECTS: Def = redb::TableDefinition::new("objects");
 const SLOTS: Def = redb::TableDefinition::new("slots");
+const OWNED: Def = redb::TableDefinition::new("owned_slots"); // owner ‖ key → put bytes
 const B0X: Def = redb::TableDefinition::new("b0x"); // recipient ‖ seq (8, BE) → bytes
 const B0X_NEXT: Def = redb::TableDefinition::new("b0x_next"); // recipient → next seq (8, BE)
 const EVIDENCE: Def = redb::TableDefinition::new("evidence"); // seq (8, BE) → device ‖ bytes
@@ -120,6 +147,7 @@ impl EmbeddedStore {
         for t in [
             OBJECTS,
             SLOTS,
+            OWNED,
             B0X,
             B0X_NEXT,
             EVIDENCE,
@@ -136,6 +164,13 @@ impl EmbeddedStore {
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(t).map_err(backend)?;
         Ok(table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+    }
+}
+
+fn table(space: SlotSpace) -> Def {
+    match space {
+        SlotSpace::Open => SLOTS,
+        SlotSpace::Owned => OWNED,
     }
 }
 
@@ -172,16 +207,30 @@ impl NodeStore for EmbeddedStore {
         })
     }
 
-    fn get_slot(&self, device: &Id, parent: &Id) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(SLOTS, &[device.as_slice(), parent.as_slice()].concat())
+    fn get_slot(
+        &self,
+        space: SlotSpace,
+        device: &Id,
+        parent: &Id,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(
+            table(space),
+            &[device.as_slice(), parent.as_slice()].concat(),
+        )
     }
 
-    fn put_slot(&self, device: &Id, parent: &Id, bytes: &[u8]) -> Result<PutSlot, StoreError> {
+    fn put_slot(
+        &self,
+        space: SlotSpace,
+        device: &Id,
+        parent: &Id,
+        bytes: &[u8],
+    ) -> Result<PutSlot, StoreError> {
         let key = [device.as_slice(), parent.as_slice()].concat();
         // redb serialises write transactions: the check and the insert are one atomic step.
         let txn = self.db.begin_write().map_err(backend)?;
         let outcome = {
-            let mut t = txn.open_table(SLOTS).map_err(backend)?;
+            let mut t = txn.open_table(table(space)).map_err(backend)?;
             let existing = t
                 .get(key.as_slice())
                 .map_err(backend)?
@@ -359,6 +408,6 @@ impl NodeStore for EmbeddedStore {
         let n = |t: Def| -> Result<u64, StoreError> {
             txn.open_table(t).map_err(backend)?.len().map_err(backend)
         };
-        Ok((n(OBJECTS)?, n(SLOTS)?, n(B0X)?, n(EVIDENCE)?))
+        Ok((n(OBJECTS)?, n(SLOTS)? + n(OWNED)?, n(B0X)?, n(EVIDENCE)?))
     }
 }

@@ -147,6 +147,88 @@ fn anchor_slots_first_writer_wins() {
     assert_eq!(call("GET", &url, None).body, b"successor A");
 }
 
+/// Owned slots (PROTOCOL.md §15.2): a stranger's bytes are refused with the reason, the
+/// owner's write is first, the same body under another signature is "already there", and
+/// the open namespace cannot pre-empt it.
+#[test]
+fn owned_slots_take_only_admitted_signed_writes() {
+    use dsm_core::codec::Canonical;
+    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+    use dsm_core::hash::Digest;
+    use dsm_core::identity::GenesisDigest;
+    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
+    let s = server(Quotas::default());
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([3; 32]));
+    let genesis = GenesisDigest(Digest([4; 32]));
+    let owner = *dsm_core::identity::DeviceIdentity {
+        genesis,
+        public_key: key.public_key().clone(),
+    }
+    .device_id()
+    .digest();
+    let slot = Digest([5; 32]);
+    let write = |body: &[u8], rnd: u8| OwnedPut {
+        write: SlotWrite::sign(
+            Admission::Device { genesis },
+            &key,
+            vec![SlotEntry {
+                owner,
+                key: slot,
+                body: body_digest(body),
+            }],
+            &[rnd; 32],
+        )
+        .unwrap(),
+        body: body.to_vec(),
+    };
+    let url = format!(
+        "http://{}/v1/owned/{}/{}",
+        s.addr,
+        hex(owner.as_bytes()),
+        hex(slot.as_bytes())
+    );
+    // A stranger: junk, then a well-formed write by another key.
+    let r = call("PUT", &url, Some(b"junk"));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("not an owned-slot write"), "{}", r.text());
+    let stranger = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([6; 32]));
+    let mut forged = write(b"junk", 1);
+    forged.write.signer = stranger.public_key().clone();
+    forged.write.signature = stranger
+        .sign(
+            SlotWrite::message(&forged.write.entries).as_bytes(),
+            &[0; 32],
+        )
+        .unwrap();
+    let r = call("PUT", &url, Some(&forged.to_bytes()));
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("not admitted"), "{}", r.text());
+    // The owner's write for another slot, replayed here.
+    let other = format!(
+        "http://{}/v1/owned/{}/{}",
+        s.addr,
+        hex(owner.as_bytes()),
+        hex(&[9; 32])
+    );
+    let r = call("PUT", &other, Some(&write(b"A", 1).to_bytes()));
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("does not cover"), "{}", r.text());
+    // The open namespace at the same address does not touch the owned slot.
+    let open = url.replace("/v1/owned/", "/v1/slots/");
+    assert_eq!(call("PUT", &open, Some(b"junk")).status, 201);
+    assert_eq!(call("GET", &url, None).status, 404);
+    // The owner: first writer wins; the same body under another signature is 200.
+    let a = write(b"A", 1);
+    assert_eq!(call("PUT", &url, Some(&a.to_bytes())).status, 201);
+    assert_eq!(
+        call("PUT", &url, Some(&write(b"A", 2).to_bytes())).status,
+        200
+    );
+    let r = call("PUT", &url, Some(&write(b"B", 1).to_bytes()));
+    assert_eq!((r.status, r.body.clone()), (409, a.to_bytes()));
+    assert_eq!(call("GET", &url, None).body, a.to_bytes());
+}
+
 #[test]
 fn racing_writers_get_exactly_one_winner() {
     let s = server(Quotas::default());

@@ -3,7 +3,9 @@
 //! `DSM_REQUIRE_POSTGRES=1`, so there the PostgreSQL run cannot be skipped).
 
 use dsm_node::pg::PostgresStore;
-use dsm_node::store::{EmbeddedStore, NodeStore, PutObject, PutSlot, Quotas, StoreError};
+use dsm_node::store::{
+    EmbeddedStore, NodeStore, PutObject, PutSlot, Quotas, SlotSpace, StoreError,
+};
 use std::sync::Arc;
 
 fn conformance(s: &dyn NodeStore) {
@@ -16,20 +18,51 @@ fn conformance(s: &dyn NodeStore) {
         Some(&b"one"[..])
     );
     // Slots: first writer wins; the loser sees the winner's bytes.
-    assert_eq!(s.get_slot(&[2; 32], &[3; 32]).unwrap(), None);
     assert_eq!(
-        s.put_slot(&[2; 32], &[3; 32], b"A").unwrap(),
+        s.get_slot(SlotSpace::Open, &[2; 32], &[3; 32]).unwrap(),
+        None
+    );
+    assert_eq!(
+        s.put_slot(SlotSpace::Open, &[2; 32], &[3; 32], b"A")
+            .unwrap(),
         PutSlot::Created
     );
-    assert_eq!(s.put_slot(&[2; 32], &[3; 32], b"A").unwrap(), PutSlot::Same);
     assert_eq!(
-        s.put_slot(&[2; 32], &[3; 32], b"B").unwrap(),
+        s.put_slot(SlotSpace::Open, &[2; 32], &[3; 32], b"A")
+            .unwrap(),
+        PutSlot::Same
+    );
+    assert_eq!(
+        s.put_slot(SlotSpace::Open, &[2; 32], &[3; 32], b"B")
+            .unwrap(),
         PutSlot::Conflict(b"A".to_vec())
     );
     assert_eq!(
-        s.put_slot(&[2; 32], &[4; 32], b"B").unwrap(),
+        s.put_slot(SlotSpace::Open, &[2; 32], &[4; 32], b"B")
+            .unwrap(),
         PutSlot::Created,
         "another parent is another slot"
+    );
+    // Owned slots are another namespace: the same address holds its own value.
+    assert_eq!(
+        s.get_slot(SlotSpace::Owned, &[2; 32], &[3; 32]).unwrap(),
+        None
+    );
+    assert_eq!(
+        s.put_slot(SlotSpace::Owned, &[2; 32], &[3; 32], b"C")
+            .unwrap(),
+        PutSlot::Created
+    );
+    assert_eq!(
+        s.put_slot(SlotSpace::Owned, &[2; 32], &[3; 32], b"D")
+            .unwrap(),
+        PutSlot::Conflict(b"C".to_vec())
+    );
+    assert_eq!(
+        s.get_slot(SlotSpace::Open, &[2; 32], &[3; 32])
+            .unwrap()
+            .as_deref(),
+        Some(&b"A"[..])
     );
     // b0x: sequence numbers per recipient from 1, list after a cursor, ack, quota.
     let q = Quotas { b0x_items: 3 };
@@ -75,8 +108,8 @@ fn conformance(s: &dyn NodeStore) {
         vec![([7; 32], b"p1".to_vec()), ([8; 32], b"p3".to_vec())]
     );
     assert_eq!(s.list_evidence(all[0].0, 10).unwrap().len(), 1);
-    assert_eq!(s.counts().unwrap(), (1, 2, 3, 2));
-    // Genesis entropy: one secret per ceremony, the first one drawn.
+    assert_eq!(s.counts().unwrap(), (1, 3, 3, 2)); // slots: two open, one owned
+                                                   // Genesis entropy: one secret per ceremony, the first one drawn.
     assert_eq!(s.entropy_reveal(&[9; 32]).unwrap(), None);
     assert_eq!(s.entropy_secret(&[9; 32], &[1; 32]).unwrap(), [1; 32]);
     assert_eq!(
@@ -109,7 +142,10 @@ fn race(s: Arc<dyn NodeStore>) {
             let hs: Vec<_> = (0..12u8)
                 .map(|i| {
                     let s = s.clone();
-                    sc.spawn(move || s.put_slot(&[round; 32], &[99; 32], &[i; 16]).unwrap())
+                    sc.spawn(move || {
+                        s.put_slot(SlotSpace::Open, &[round; 32], &[99; 32], &[i; 16])
+                            .unwrap()
+                    })
                 })
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
@@ -119,7 +155,10 @@ fn race(s: Arc<dyn NodeStore>) {
             1,
             "round {round}: exactly one winner"
         );
-        let value = s.get_slot(&[round; 32], &[99; 32]).unwrap().unwrap();
+        let value = s
+            .get_slot(SlotSpace::Open, &[round; 32], &[99; 32])
+            .unwrap()
+            .unwrap();
         for o in &outcomes {
             if let PutSlot::Conflict(v) = o {
                 assert_eq!(v, &value);

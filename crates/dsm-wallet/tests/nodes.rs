@@ -7,7 +7,9 @@ use dsm_core::crypto::SuiteId;
 use dsm_core::hash::object_address;
 use dsm_core::identity::{ceremony_id, device_contributor, node_contributor};
 use dsm_node::api::Node;
-use dsm_node::store::{EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
+use dsm_node::store::{
+    EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, SlotSpace, StoreError,
+};
 use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::nodes::{Anchor, NodeSet, Replication};
 use dsm_wallet::store::MemoryStore;
@@ -26,7 +28,7 @@ macro_rules! delegate {
         impl NodeStore for $t {
             $($override)*
             fn put_object(&self, a: &Id, b: &[u8]) -> Result<PutObject, StoreError> { self.0.put_object(a, b) }
-            fn put_slot(&self, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> { self.0.put_slot(d, p, b) }
+            fn put_slot(&self, s: SlotSpace, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> { self.0.put_slot(s, d, p, b) }
             fn b0x_append(&self, r: &Id, b: &[u8], q: &Quotas) -> Result<u64, StoreError> { self.0.b0x_append(r, b, q) }
             fn b0x_list(&self, r: &Id, a: u64, l: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> { self.0.b0x_list(r, a, l) }
             fn b0x_ack(&self, r: &Id, u: u64) -> Result<u64, StoreError> { self.0.b0x_ack(r, u) }
@@ -45,8 +47,8 @@ delegate! { Corrupting,
             b
         }))
     }
-    fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.get_slot(d, p)
+    fn get_slot(&self, s: SlotSpace, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_slot(s, d, p)
     }
     fn entropy_reveal(&self, c: &Id) -> Result<Option<[u8; 32]>, StoreError> {
         self.0.entropy_reveal(c)
@@ -57,7 +59,7 @@ delegate! { SlotLiar,
     fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.get_object(a)
     }
-    fn get_slot(&self, _: &Id, _: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_slot(&self, _: SlotSpace, _: &Id, _: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(None)
     }
     // Reveals a secret other than the one it committed to.

@@ -2,7 +2,9 @@
 //! made to lie, stopped when dropped.
 
 use dsm_node::api::Node;
-use dsm_node::store::{EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
+use dsm_node::store::{
+    EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, SlotSpace, StoreError,
+};
 use dsm_wallet::nodes::{NodeSet, Replication};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,9 +39,9 @@ impl NodeStore for Switchable {
         self.up()?;
         self.0.put_object(a, b)
     }
-    fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_slot(&self, s: SlotSpace, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         self.up()?;
-        let mut v = self.0.get_slot(d, p)?;
+        let mut v = self.0.get_slot(s, d, p)?;
         if self.2.load(Ordering::SeqCst) {
             if let Some(last) = v.as_mut().and_then(|b| b.last_mut()) {
                 *last ^= 1;
@@ -47,9 +49,9 @@ impl NodeStore for Switchable {
         }
         Ok(v)
     }
-    fn put_slot(&self, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> {
+    fn put_slot(&self, s: SlotSpace, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> {
         self.up()?;
-        self.0.put_slot(d, p, b)
+        self.0.put_slot(s, d, p, b)
     }
     fn b0x_append(&self, r: &Id, b: &[u8], q: &Quotas) -> Result<u64, StoreError> {
         self.up()?;

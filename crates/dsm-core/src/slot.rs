@@ -1,0 +1,344 @@
+//! Owned slots at the storage nodes (PROTOCOL.md §15.2): a write-once slot whose address
+//! names who may write it, so that a stranger without the key cannot take, poison or block
+//! it. The node checks only this: that the write's signer is admitted to the slot's owner
+//! (self-certifying: the owner is a hash of what admits the key) and that the signature
+//! covers the slot's address and the body's digest. It never decodes the body.
+//!
+//! One signature may cover several slots (a statement that claims several parcels), and it
+//! travels with the body: whoever holds an [`OwnedPut`] (a counterparty, or a reader that
+//! found it at one node) can put the same bytes at the slot's other nodes.
+
+use crate::codec::{Canonical, DecodeError, Reader, Writer};
+use crate::crypto::{PublicKey, Signature, SigningKey};
+use crate::hash::{tagged_hash, Digest};
+use crate::identity::{GenesisDigest, GenesisRecord};
+use crate::tags::Tag;
+use thiserror::Error;
+
+/// The most keys an owner of kind [`Admission::Keys`] admits.
+pub const MAX_ADMITTED: usize = 16;
+/// The most slots one signature covers.
+pub const MAX_ENTRIES: usize = 64;
+
+/// `H(SlotKey, canonical public key)`: how an owner of kind [`Admission::Keys`] lists a key.
+pub fn key_digest(key: &PublicKey) -> Digest {
+    tagged_hash(Tag::SlotKey, &[&key.to_bytes()])
+}
+
+/// The owner that admits exactly the keys whose digests are `admitted` (sorted, distinct):
+/// `H(SlotOwner, d_1, …, d_n)`.
+pub fn keys_owner(admitted: &[Digest]) -> Digest {
+    let fields: Vec<&[u8]> = admitted.iter().map(|d| d.as_bytes().as_slice()).collect();
+    tagged_hash(Tag::SlotOwner, &fields)
+}
+
+/// The owner of slots only a genesis's recovery authority may write (a tombstone, a
+/// succession): `H(RecoveryOwner, genesis)`. The devices of that genesis are not admitted,
+/// so a thief holding a device key cannot claim them.
+pub fn recovery_owner(genesis: &GenesisDigest) -> Digest {
+    tagged_hash(Tag::RecoveryOwner, &[genesis.as_bytes()])
+}
+
+/// `H(SlotBody, body)`: the digest a write signs for the bytes it puts in a slot.
+pub fn body_digest(body: &[u8]) -> Digest {
+    tagged_hash(Tag::SlotBody, &[body])
+}
+
+/// How a writer shows a node that its key is admitted to a slot's owner. Each kind proves a
+/// set of owners from hashes alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// The signer is a device key of `genesis`: it owns the owner
+    /// `H(DeviceId, genesis, signer)`, its device id.
+    Device {
+        /// The device's genesis.
+        genesis: GenesisDigest,
+    },
+    /// The signer is the recovery authority that `record` names. It owns
+    /// [`recovery_owner`] of the record's genesis and, when `device` is given, that device's
+    /// id too (the successor claims what the lost device held).
+    Authority {
+        /// The genesis record naming the authority.
+        record: GenesisRecord,
+        /// A device key of that genesis whose slots the authority also writes.
+        device: Option<PublicKey>,
+    },
+    /// The signer's [`key_digest`] is one of `admitted` (sorted, distinct), and the owner is
+    /// [`keys_owner`] of the list: a token's issuers or refreshers, for example.
+    Keys {
+        /// The admitted keys' digests.
+        admitted: Vec<Digest>,
+    },
+}
+
+impl Admission {
+    /// The owners this admission proves for `signer`, or why it proves none.
+    pub fn owners(&self, signer: &PublicKey) -> Result<Vec<Digest>, SlotAuthError> {
+        match self {
+            Admission::Device { genesis } => Ok(vec![device_owner(genesis, signer)]),
+            Admission::Authority { record, device } => {
+                if record.recovery_authority.as_ref() != Some(signer) {
+                    return Err(SlotAuthError::NotTheAuthority);
+                }
+                let genesis = record.digest();
+                let mut owners = vec![recovery_owner(&genesis)];
+                if let Some(d) = device {
+                    owners.push(device_owner(&genesis, d));
+                }
+                Ok(owners)
+            }
+            Admission::Keys { admitted } => {
+                if admitted.binary_search(&key_digest(signer)).is_err() {
+                    return Err(SlotAuthError::NotAdmitted);
+                }
+                Ok(vec![keys_owner(admitted)])
+            }
+        }
+    }
+}
+
+/// A device's id, computed as [`crate::identity::DeviceIdentity::device_id`] does.
+fn device_owner(genesis: &GenesisDigest, key: &PublicKey) -> Digest {
+    *crate::identity::DeviceIdentity {
+        genesis: *genesis,
+        public_key: key.clone(),
+    }
+    .device_id()
+    .digest()
+}
+
+impl Canonical for Admission {
+    const MAX_ENCODED_LEN: usize = GenesisRecord::MAX_ENCODED_LEN + 4300;
+    fn encode(&self, w: &mut Writer) {
+        match self {
+            Admission::Device { genesis } => {
+                w.uint(1, 1);
+                w.bytes(2, genesis.as_bytes());
+            }
+            Admission::Authority { record, device } => {
+                w.uint(1, 2);
+                w.message(3, record);
+                w.optional_message(4, device.as_ref());
+            }
+            Admission::Keys { admitted } => {
+                w.uint(1, 3);
+                let raw: Vec<&[u8; 32]> = admitted.iter().map(Digest::as_bytes).collect();
+                w.repeated_bytes(5, &raw);
+            }
+        }
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(match r.uint(1)? {
+            1 => Admission::Device {
+                genesis: GenesisDigest(Digest(r.fixed(2)?)),
+            },
+            2 => Admission::Authority {
+                record: r.message(3)?,
+                device: r.optional_message(4)?,
+            },
+            3 => {
+                let admitted: Vec<Digest> = r
+                    .repeated_fixed::<32>(5, MAX_ADMITTED)?
+                    .into_iter()
+                    .map(Digest)
+                    .collect();
+                if admitted.is_empty() || !admitted.windows(2).all(|w| w[0] < w[1]) {
+                    return Err(DecodeError::Invalid(
+                        "admitted keys must be listed once each, in ascending order",
+                    ));
+                }
+                Admission::Keys { admitted }
+            }
+            _ => return Err(DecodeError::Invalid("unknown admission kind")),
+        })
+    }
+}
+
+/// One slot a write covers: the owner and key of its address and the digest of its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SlotEntry {
+    /// The slot's owner (first path segment).
+    pub owner: Digest,
+    /// The slot's key under that owner (second path segment).
+    pub key: Digest,
+    /// [`body_digest`] of what the slot is to hold.
+    pub body: Digest,
+}
+
+impl Canonical for SlotEntry {
+    const MAX_ENCODED_LEN: usize = 3 * 34;
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.owner.as_bytes());
+        w.bytes(2, self.key.as_bytes());
+        w.bytes(3, self.body.as_bytes());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(SlotEntry {
+            owner: Digest(r.fixed(1)?),
+            key: Digest(r.fixed(2)?),
+            body: Digest(r.fixed(3)?),
+        })
+    }
+}
+
+/// A signed authorization to write one or more owned slots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotWrite {
+    /// Why the signer may write.
+    pub admission: Admission,
+    /// The signer's public key.
+    pub signer: PublicKey,
+    /// The slots covered, sorted and distinct.
+    pub entries: Vec<SlotEntry>,
+    /// The signer's signature over [`SlotWrite::message`].
+    pub signature: Signature,
+}
+
+impl SlotWrite {
+    /// What is signed: `H(SlotWrite, owner_1, key_1, body_1, …)` over the sorted entries.
+    pub fn message(entries: &[SlotEntry]) -> Digest {
+        let fields: Vec<&[u8]> = entries
+            .iter()
+            .flat_map(|e| {
+                [
+                    e.owner.as_bytes().as_slice(),
+                    e.key.as_bytes().as_slice(),
+                    e.body.as_bytes().as_slice(),
+                ]
+            })
+            .collect();
+        tagged_hash(Tag::SlotWrite, &fields)
+    }
+
+    /// Signs a write of `entries` with `key`, admitted by `admission`. Fails if the entries
+    /// are empty or too many, or if `admission` does not prove every entry's owner for the
+    /// key (a write the nodes would refuse is never made).
+    pub fn sign(
+        admission: Admission,
+        key: &SigningKey,
+        mut entries: Vec<SlotEntry>,
+        rnd: &[u8; 32],
+    ) -> Result<SlotWrite, SlotAuthError> {
+        entries.sort();
+        entries.dedup();
+        if entries.is_empty() || entries.len() > MAX_ENTRIES {
+            return Err(SlotAuthError::Entries);
+        }
+        let signer = key.public_key().clone();
+        let owners = admission.owners(&signer)?;
+        if entries.iter().any(|e| !owners.contains(&e.owner)) {
+            return Err(SlotAuthError::NotAdmitted);
+        }
+        let signature = key
+            .sign(Self::message(&entries).as_bytes(), rnd)
+            .map_err(|_| SlotAuthError::Signature)?;
+        Ok(SlotWrite {
+            admission,
+            signer,
+            entries,
+            signature,
+        })
+    }
+
+    /// Checks that this write admits putting `body` in slot `(owner, key)`: the slot and the
+    /// body's digest are covered, the admission proves `owner` for the signer, and the
+    /// signature verifies. What a node runs before it stores anything.
+    pub fn check(&self, owner: &Digest, key: &Digest, body: &[u8]) -> Result<(), SlotAuthError> {
+        let entry = SlotEntry {
+            owner: *owner,
+            key: *key,
+            body: body_digest(body),
+        };
+        if self.entries.binary_search(&entry).is_err() {
+            return Err(SlotAuthError::NotCovered);
+        }
+        if !self.admission.owners(&self.signer)?.contains(owner) {
+            return Err(SlotAuthError::NotAdmitted);
+        }
+        self.signer
+            .verify(Self::message(&self.entries).as_bytes(), &self.signature)
+            .map_err(|_| SlotAuthError::Signature)
+    }
+}
+
+impl Canonical for SlotWrite {
+    const MAX_ENCODED_LEN: usize =
+        Admission::MAX_ENCODED_LEN + 4300 + MAX_ENTRIES * 110 + Signature::MAX_ENCODED_LEN + 32;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.admission);
+        w.message(2, &self.signer);
+        w.repeated_message(3, &self.entries);
+        w.message(4, &self.signature);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let admission = r.message(1)?;
+        let signer = r.message(2)?;
+        let entries: Vec<SlotEntry> = r.repeated_message(3, MAX_ENTRIES)?;
+        if entries.is_empty() || !entries.windows(2).all(|w| w[0] < w[1]) {
+            return Err(DecodeError::Invalid(
+                "a slot write lists its slots once each, in ascending order",
+            ));
+        }
+        Ok(SlotWrite {
+            admission,
+            signer,
+            entries,
+            signature: r.message(4)?,
+        })
+    }
+}
+
+/// What a client puts in an owned slot and what the node keeps and serves: the write's
+/// authorization and the body. Anyone holding these bytes can put them at the slot's other
+/// nodes; readers judge `body` and may ignore `write`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedPut {
+    /// The authorization.
+    pub write: SlotWrite,
+    /// The slot's content.
+    pub body: Vec<u8>,
+}
+
+/// The largest body an owned slot holds.
+pub const MAX_BODY_LEN: usize = 192 * 1024;
+
+impl Canonical for OwnedPut {
+    const MAX_ENCODED_LEN: usize = SlotWrite::MAX_ENCODED_LEN + MAX_BODY_LEN + 16;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.write);
+        w.bytes(2, &self.body);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(OwnedPut {
+            write: r.message(1)?,
+            body: r.bytes(2, MAX_BODY_LEN)?.to_vec(),
+        })
+    }
+}
+
+impl OwnedPut {
+    /// [`SlotWrite::check`] for this body.
+    pub fn check(&self, owner: &Digest, key: &Digest) -> Result<(), SlotAuthError> {
+        self.write.check(owner, key, &self.body)
+    }
+}
+
+/// Why an owned-slot write is refused (the node answers 403 with this text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum SlotAuthError {
+    /// The write does not list this slot with this body's digest.
+    #[error("the write's signature does not cover this slot with this body")]
+    NotCovered,
+    /// The signer's key is not admitted to the slot's owner.
+    #[error("the signer's key is not admitted to this slot's owner")]
+    NotAdmitted,
+    /// An authority admission whose record names another key (or none).
+    #[error("the genesis record does not name the signer as its recovery authority")]
+    NotTheAuthority,
+    /// The signature does not verify (or could not be made).
+    #[error("the write's signature does not verify")]
+    Signature,
+    /// No slots, or more than [`MAX_ENTRIES`].
+    #[error("a write covers between 1 and {MAX_ENTRIES} slots")]
+    Entries,
+}

@@ -1,0 +1,246 @@
+//! Owned slots (PROTOCOL.md §15.2): each refusal a node makes, pinned to its error, for
+//! every admission kind.
+
+use dsm_core::codec::{Canonical, DecodeError};
+use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::identity::{DeviceIdentity, EntropyReveal, GenesisRecord};
+use dsm_core::slot::{
+    body_digest, key_digest, keys_owner, recovery_owner, Admission, OwnedPut, SlotAuthError,
+    SlotEntry, SlotWrite,
+};
+use dsm_core::tags::Tag;
+
+fn key(n: u8) -> SigningKey {
+    SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([n; 32]))
+}
+
+fn record(device: &SigningKey, authority: Option<&SigningKey>) -> GenesisRecord {
+    GenesisRecord {
+        founding_key: device.public_key().clone(),
+        contributions: vec![EntropyReveal {
+            contributor: Digest([1; 32]),
+            secret: [2; 32],
+        }],
+        recovery_authority: authority.map(|a| a.public_key().clone()),
+    }
+}
+
+fn put(
+    admission: Admission,
+    signer: &SigningKey,
+    owner: Digest,
+    k: Digest,
+    body: &[u8],
+) -> OwnedPut {
+    let entry = SlotEntry {
+        owner,
+        key: k,
+        body: body_digest(body),
+    };
+    OwnedPut {
+        write: SlotWrite::sign(admission, signer, vec![entry], &[9; 32]).unwrap(),
+        body: body.to_vec(),
+    }
+}
+
+fn slot_key(label: &str) -> Digest {
+    tagged_hash(Tag::ParcelSlot, &[label.as_bytes()])
+}
+
+#[test]
+fn a_device_key_writes_its_own_slots_and_no_other() {
+    let (d, other) = (key(1), key(2));
+    let g = record(&d, None).digest();
+    let me = *DeviceIdentity {
+        genesis: g,
+        public_key: d.public_key().clone(),
+    }
+    .device_id()
+    .digest();
+    let p = put(
+        Admission::Device { genesis: g },
+        &d,
+        me,
+        slot_key("a"),
+        b"body",
+    );
+    assert_eq!(p.check(&me, &slot_key("a")), Ok(()));
+    // Round trip through the node's decoder.
+    assert_eq!(OwnedPut::from_bytes(&p.to_bytes()).unwrap(), p);
+    // Another slot, another body, another owner: not covered.
+    assert_eq!(p.check(&me, &slot_key("b")), Err(SlotAuthError::NotCovered));
+    let mut q = p.clone();
+    q.body = b"other".to_vec();
+    assert_eq!(q.check(&me, &slot_key("a")), Err(SlotAuthError::NotCovered));
+    // A stranger's key claiming the device's owner: its own id is another owner, so the
+    // signer refuses to sign it, and a hand-made write is refused by the check.
+    assert_eq!(
+        SlotWrite::sign(
+            Admission::Device { genesis: g },
+            &other,
+            vec![SlotEntry {
+                owner: me,
+                key: slot_key("a"),
+                body: body_digest(b"body"),
+            }],
+            &[0; 32],
+        ),
+        Err(SlotAuthError::NotAdmitted)
+    );
+    let mut forged = p.clone();
+    forged.write.signer = other.public_key().clone();
+    forged.write.signature = other
+        .sign(
+            SlotWrite::message(&forged.write.entries).as_bytes(),
+            &[0; 32],
+        )
+        .unwrap();
+    assert_eq!(
+        forged.check(&me, &slot_key("a")),
+        Err(SlotAuthError::NotAdmitted)
+    );
+    // A flipped signature byte.
+    let mut bad = p.to_bytes();
+    let n = bad.len() - 10;
+    bad[n] ^= 1;
+    let bad = OwnedPut::from_bytes(&bad).unwrap();
+    assert_eq!(
+        bad.check(&me, &slot_key("a")),
+        Err(SlotAuthError::Signature)
+    );
+}
+
+#[test]
+fn only_the_recovery_authority_writes_recovery_slots_and_it_may_write_its_devices_slots() {
+    let (d, auth, thief_other) = (key(3), key(4), key(5));
+    let r = record(&d, Some(&auth));
+    let g = r.digest();
+    let device = *DeviceIdentity {
+        genesis: g,
+        public_key: d.public_key().clone(),
+    }
+    .device_id()
+    .digest();
+    let tomb = recovery_owner(&g);
+    // The authority writes the recovery owner's slots, and the device's when it names it.
+    let admission = Admission::Authority {
+        record: r.clone(),
+        device: Some(d.public_key().clone()),
+    };
+    let p = put(admission.clone(), &auth, tomb, slot_key("t"), b"tombstone");
+    assert_eq!(p.check(&tomb, &slot_key("t")), Ok(()));
+    let q = put(admission, &auth, device, slot_key("p"), b"claim");
+    assert_eq!(q.check(&device, &slot_key("p")), Ok(()));
+    // The device key (a thief holding it) cannot write the recovery owner's slot.
+    let entry = SlotEntry {
+        owner: tomb,
+        key: slot_key("t"),
+        body: body_digest(b"junk"),
+    };
+    assert_eq!(
+        SlotWrite::sign(Admission::Device { genesis: g }, &d, vec![entry], &[0; 32]),
+        Err(SlotAuthError::NotAdmitted)
+    );
+    let mut stolen = p.clone();
+    stolen.write.admission = Admission::Device { genesis: g };
+    stolen.write.signer = d.public_key().clone();
+    stolen.write.signature = d
+        .sign(
+            SlotWrite::message(&stolen.write.entries).as_bytes(),
+            &[0; 32],
+        )
+        .unwrap();
+    assert_eq!(
+        stolen.check(&tomb, &slot_key("t")),
+        Err(SlotAuthError::NotAdmitted)
+    );
+    // Another key presenting the record as its authority.
+    let mut impostor = p.clone();
+    impostor.write.signer = thief_other.public_key().clone();
+    assert_eq!(
+        impostor.check(&tomb, &slot_key("t")),
+        Err(SlotAuthError::NotTheAuthority)
+    );
+    // A record without an authority admits nobody.
+    let none = Admission::Authority {
+        record: record(&d, None),
+        device: None,
+    };
+    assert_eq!(
+        none.owners(auth.public_key()),
+        Err(SlotAuthError::NotTheAuthority)
+    );
+}
+
+#[test]
+fn a_key_list_admits_exactly_its_keys() {
+    let (a, b, c) = (key(6), key(7), key(8));
+    let mut admitted = vec![key_digest(a.public_key()), key_digest(b.public_key())];
+    admitted.sort();
+    let owner = keys_owner(&admitted);
+    let admission = Admission::Keys {
+        admitted: admitted.clone(),
+    };
+    for signer in [&a, &b] {
+        let p = put(admission.clone(), signer, owner, slot_key("m"), b"mint");
+        assert_eq!(p.check(&owner, &slot_key("m")), Ok(()));
+    }
+    assert_eq!(
+        admission.owners(c.public_key()),
+        Err(SlotAuthError::NotAdmitted)
+    );
+    // Another list is another owner.
+    let p = put(admission, &a, owner, slot_key("m"), b"mint");
+    assert_ne!(keys_owner(&admitted[..1]), owner);
+    assert_eq!(
+        p.check(&keys_owner(&admitted[..1]), &slot_key("m")),
+        Err(SlotAuthError::NotCovered)
+    );
+}
+
+#[test]
+fn one_signature_covers_several_slots_and_the_encoding_is_strict() {
+    let d = key(9);
+    let g = record(&d, None).digest();
+    let me = *DeviceIdentity {
+        genesis: g,
+        public_key: d.public_key().clone(),
+    }
+    .device_id()
+    .digest();
+    let entries: Vec<SlotEntry> = ["a", "b", "c"]
+        .iter()
+        .map(|k| SlotEntry {
+            owner: me,
+            key: slot_key(k),
+            body: body_digest(b"statement"),
+        })
+        .collect();
+    let w = SlotWrite::sign(Admission::Device { genesis: g }, &d, entries, &[1; 32]).unwrap();
+    for k in ["a", "b", "c"] {
+        assert_eq!(w.check(&me, &slot_key(k), b"statement"), Ok(()));
+    }
+    assert_eq!(
+        SlotWrite::sign(Admission::Device { genesis: g }, &d, vec![], &[1; 32]),
+        Err(SlotAuthError::Entries)
+    );
+    // Entries out of order are not canonical.
+    let mut swapped = w.clone();
+    swapped.entries.swap(0, 1);
+    assert!(matches!(
+        SlotWrite::from_bytes(&swapped.to_bytes()),
+        Err(DecodeError::Invalid(_))
+    ));
+    // Unknown admission kinds and unsorted key lists are refused.
+    let mut keys = vec![key_digest(d.public_key()), Digest([0; 32])];
+    keys.sort();
+    keys.reverse();
+    assert!(matches!(
+        Admission::from_bytes(&Admission::Keys { admitted: keys }.to_bytes()),
+        Err(DecodeError::Invalid(_))
+    ));
+    let mut bytes = Admission::Device { genesis: g }.to_bytes();
+    bytes[1] = 9;
+    assert!(Admission::from_bytes(&bytes).is_err());
+}
