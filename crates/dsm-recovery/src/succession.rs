@@ -52,6 +52,30 @@ impl Tombstone {
     }
 }
 
+/// The owned slot of `lost`'s tombstone at the storage nodes (PROTOCOL.md §15.2, §20.3):
+/// `(H(RecoveryOwner, genesis), H(RecoveryTombstone, "slot", lost device id))`. Only the
+/// genesis's recovery authority may write it, so neither a stranger nor a thief holding the
+/// lost device's key can take or block it.
+pub fn tombstone_slot(lost: &DeviceIdentity) -> (Digest, Digest) {
+    (
+        dsm_core::slot::recovery_owner(&lost.genesis),
+        tagged_hash(
+            Tag::RecoveryTombstone,
+            &[b"slot", lost.device_id().as_bytes()],
+        ),
+    )
+}
+
+/// The owned slot of the succession that follows tombstone `t`:
+/// `(H(RecoveryOwner, genesis), t.digest())`, written by the recovery authority only. One
+/// successor per tombstone: the first written wins.
+pub fn succession_slot(t: &Tombstone) -> (Digest, Digest) {
+    (
+        dsm_core::slot::recovery_owner(&t.lost.genesis),
+        t.digest(),
+    )
+}
+
 /// The recovery authority's statement that `successor` now speaks for the identity in place
 /// of the device the tombstone names.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -53,11 +53,6 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         "-",
         tagged_hash(Tag::RecoverySlot, &[&1u64.to_be_bytes()]).as_bytes(),
     );
-    put(
-        "slot.tombstone",
-        "-",
-        tagged_hash(Tag::RecoveryTombstone, &[b"slot"]).as_bytes(),
-    );
 
     let genesis = GenesisRecord {
         founding_key: key(1).public_key().clone(),
@@ -81,6 +76,9 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         genesis: genesis.digest(),
         public_key: key(1).public_key().clone(),
     };
+    let (owner, slot) = dsm_recovery::succession::tombstone_slot(&lost);
+    put("slot.tombstone.owner", "-", owner.as_bytes());
+    put("slot.tombstone.key", "-", slot.as_bytes());
     let peer = DeviceIdentity {
         genesis: genesis.digest(),
         public_key: key(3).public_key().clone(),

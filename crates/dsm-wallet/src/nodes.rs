@@ -4,7 +4,9 @@
 //! identical bytes that re-derive its address; an anchor counts as settled only with W
 //! acknowledgements where 2W − N > f. Misbehaviour seen on the way is reported.
 
+use dsm_core::codec::Canonical;
 use dsm_core::hash::{object_address, tagged_hash, Digest};
+use dsm_core::slot::OwnedPut;
 use dsm_core::tags::Tag;
 use std::time::Duration;
 use thiserror::Error;
@@ -164,6 +166,28 @@ fn classify(
             node: node.into(),
             what: "claims a slot holds bytes that are not a competing statement".into(),
         }),
+    }
+}
+
+fn owned_url(node: &str, owner: &Digest, key: &Digest) -> String {
+    format!(
+        "{node}/v1/owned/{}/{}",
+        hex(owner.as_bytes()),
+        hex(key.as_bytes())
+    )
+}
+
+/// `bytes` as a write valid for owned slot `(owner, key)`: what an honest node stores.
+fn checked(bytes: &[u8], owner: &Digest, key: &Digest) -> Option<OwnedPut> {
+    let p = OwnedPut::from_bytes(bytes).ok()?;
+    p.check(owner, key).ok()?;
+    Some(p)
+}
+
+fn unauthorized(node: &str) -> NodeFault {
+    NodeFault {
+        node: node.into(),
+        what: "holds an owned-slot write its owner did not authorize".into(),
     }
 }
 
@@ -539,6 +563,98 @@ impl NodeSet {
             out.push((node.to_string(), r));
         }
         Ok(out)
+    }
+
+    /// Puts `put` in owned slot `(owner, key)` (PROTOCOL.md §15.2) on the slot's N nodes:
+    /// first writer wins at each node, settled with W acknowledgements. A node's 409 carries
+    /// the write it holds, whose body `judge` sorts; a held write that is not a valid
+    /// authorization for the slot is reported, since an honest node never stores one.
+    pub fn anchor_owned(
+        &self,
+        owner: &Digest,
+        key: &Digest,
+        put: &OwnedPut,
+        judge: &dyn Fn(&[u8]) -> Judged,
+    ) -> Result<AnchorReport, ReplicationError> {
+        let bytes = put.to_bytes();
+        let mut acked = Vec::new();
+        let mut existing = None;
+        let mut faults = Vec::new();
+        for node in self.slot_placement(owner.as_bytes(), key.as_bytes())? {
+            match self.request("PUT", &owned_url(node, owner, key), Some(&bytes)) {
+                Some((200 | 201, _)) => acked.push(node.to_string()),
+                Some((409, other)) => match checked(&other, owner, key) {
+                    Some(held) => classify(
+                        node,
+                        held.body,
+                        judge,
+                        &mut acked,
+                        &mut existing,
+                        &mut faults,
+                    ),
+                    None => faults.push(unauthorized(node)),
+                },
+                _ => {}
+            }
+        }
+        Ok(self.verdict(existing, acked, faults))
+    }
+
+    /// Reads owned slot `(owner, key)`: `Ok(None)` when K placed nodes say it is empty, the
+    /// write K placed nodes hold with one body (compared by body: writes are signed, any
+    /// valid signature will do), else not enough replicas. A node holding a write that is not
+    /// valid for the slot is reported and not counted.
+    pub fn read_owned(
+        &self,
+        owner: &Digest,
+        key: &Digest,
+    ) -> Result<(Option<OwnedPut>, Vec<NodeFault>), ReplicationError> {
+        let mut seen: Vec<(OwnedPut, usize)> = Vec::new();
+        let mut empty = 0usize;
+        let mut faults = Vec::new();
+        for (node, replica) in self.owned_replicas(owner, key)? {
+            match replica {
+                SlotReplica::Holds(b) => match checked(&b, owner, key) {
+                    Some(p) => match seen.iter_mut().find(|(x, _)| x.body == p.body) {
+                        Some((_, n)) => *n += 1,
+                        None => seen.push((p, 1)),
+                    },
+                    None => faults.push(unauthorized(&node)),
+                },
+                SlotReplica::Empty => empty += 1,
+                SlotReplica::Unreachable => {}
+            }
+        }
+        seen.sort_by_key(|x| std::cmp::Reverse(x.1));
+        match seen.first() {
+            Some((p, n)) if *n >= self.params.k => Ok((Some(p.clone()), faults)),
+            None if empty >= self.params.k => Ok((None, faults)),
+            other => Err(ReplicationError::NotEnoughReplicas {
+                got: other.map(|(_, n)| *n).unwrap_or(empty),
+                want: self.params.k,
+            }),
+        }
+    }
+
+    /// What each of owned slot `(owner, key)`'s placed nodes answers, unjudged (the bytes
+    /// are the stored [`OwnedPut`]).
+    pub fn owned_replicas(
+        &self,
+        owner: &Digest,
+        key: &Digest,
+    ) -> Result<Vec<(String, SlotReplica)>, ReplicationError> {
+        let nodes = self.slot_placement(owner.as_bytes(), key.as_bytes())?;
+        Ok(in_parallel(&nodes, |node| {
+            match self.request("GET", &owned_url(node, owner, key), None) {
+                Some((200, b)) => SlotReplica::Holds(b),
+                Some((404, _)) => SlotReplica::Empty,
+                _ => SlotReplica::Unreachable,
+            }
+        })
+        .into_iter()
+        .zip(nodes)
+        .map(|(r, n)| (n.to_string(), r.unwrap_or(SlotReplica::Unreachable)))
+        .collect())
     }
 
     /// The registry, sorted.

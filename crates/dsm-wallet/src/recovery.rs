@@ -11,7 +11,7 @@
 use super::parcels::Held;
 use super::parcels::{consumed_key, SettleItem};
 use super::*;
-use crate::nodes::{Anchor, NodeFault, NodeSet, SlotReplica};
+use crate::nodes::{Anchor, Judged, NodeFault, NodeSet, SlotReplica};
 use crate::online::Settlement;
 use dsm_core::hash::object_address;
 use dsm_core::parcel::{Hop, Lineage, LineageManifest, ParcelId};
@@ -22,8 +22,10 @@ use dsm_recovery::body::{
 use dsm_recovery::succession::{
     sign_succession, sign_tombstone, verify_answer, verify_succession, RecoveryMessage,
     SignedAnswer, SignedSuccession, SignedTombstone, Succession, SuccessionAnswer,
-    SuccessionConflict, SuccessionNotice, SuccessionRecord, Tombstone, Verdict,
+    succession_slot, tombstone_slot, SuccessionConflict, SuccessionNotice, SuccessionRecord,
+    Tombstone, Verdict,
 };
+use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
 use dsm_recovery::{Capsule, RecoveryKeys};
 use dsm_token::source::{
     recovered_statement, ConsumedParcels, Consumption, RecoveredParcel, Source, SourceProof,
@@ -79,9 +81,31 @@ fn stream_started(nodes: &NodeSet, stream: &Digest) -> Result<bool, WalletError>
         .any(|b| held.iter().filter(|x| *x == b).count() >= nodes.params().k))
 }
 
-/// The slot key of a device's tombstone at the storage nodes: slot (lost device, this).
-pub fn tombstone_slot() -> Digest {
-    tagged_hash(Tag::RecoveryTombstone, &[b"slot"])
+/// An owned-slot write of `body` into `(owner, key)` by the recovery authority that
+/// `genesis` names (PROTOCOL.md §15.2).
+fn authority_put(
+    authority: &SigningKey,
+    genesis: &dsm_core::identity::GenesisRecord,
+    owner: Digest,
+    key: Digest,
+    body: Vec<u8>,
+) -> Result<OwnedPut, WalletError> {
+    let entry = SlotEntry {
+        owner,
+        key,
+        body: body_digest(&body),
+    };
+    let write = SlotWrite::sign(
+        Admission::Authority {
+            record: genesis.clone(),
+            device: None,
+        },
+        authority,
+        vec![entry],
+        &os_random()?,
+    )
+    .map_err(|e| WalletError::Recovery(format!("cannot sign the slot write: {e}")))?;
+    Ok(OwnedPut { write, body })
 }
 
 /// The slot key of capsule `index` of a stream: slot (stream, this).
@@ -1773,13 +1797,12 @@ pub fn recover(
     );
     if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Tombstoned) {
         progress(&format!("publishing the tombstone of device {lost}"));
+        let (owner, key) = tombstone_slot(&lost_identity);
+        let put = authority_put(&authority, &genesis, owner, key, tombstone.to_bytes())?;
+        // Only the authority writes here (the node checks): whatever another write holds is
+        // a tombstone this phrase signed from another backup point.
         let r = nodes
-            .anchor(
-                lost.as_bytes(),
-                tombstone_slot().as_bytes(),
-                &tombstone.to_bytes(),
-                &|other: &[u8]| other != tombstone.to_bytes().as_slice(),
-            )
+            .anchor_owned(&owner, &key, &put, &|_| Judged::Rival)
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
         faults.extend(r.faults);
         if let Anchor::Conflict { existing, .. } = r.outcome {
@@ -1789,7 +1812,9 @@ pub fn recover(
                      height {}); that recovery stands",
                     t.record.recovered_head.height
                 ),
-                Err(_) => "a node holds unreadable bytes in the tombstone slot".into(),
+                Err(_) => "the recovery authority of this phrase wrote other bytes into the \
+                           tombstone slot; recover with the software that did"
+                    .into(),
             };
             return Err(WalletError::Recovery(why));
         }
@@ -1824,13 +1849,10 @@ pub fn recover(
             "publishing the succession: device {} replaces {lost}",
             wallet.device_id()
         ));
+        let (owner, key) = succession_slot(&tombstone.record);
+        let put = authority_put(&authority, &genesis, owner, key, succession.to_bytes())?;
         let r = nodes
-            .anchor(
-                lost.as_bytes(),
-                tombstone.record.digest().as_bytes(),
-                &succession.to_bytes(),
-                &|other: &[u8]| other != succession.to_bytes().as_slice(),
-            )
+            .anchor_owned(&owner, &key, &put, &|_| Judged::Rival)
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
         faults.extend(r.faults);
         if let Anchor::Conflict { existing, .. } = r.outcome {

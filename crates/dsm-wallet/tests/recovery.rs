@@ -359,6 +359,88 @@ fn capsules_stay_within_their_limit_with_many_large_pending_proposals() {
     assert!((1..12).contains(&carried), "{carried} pending carried");
 }
 
+/// A stranger with no keys, knowing the lost device's identity, tries to block its recovery
+/// at every node (PROTOCOL.md §15.2, §20.3): junk at the old, open tombstone address, junk
+/// and a write signed by its own key at the owned tombstone and succession slots. Every
+/// owned write is refused by every node, and the recovery goes through.
+#[test]
+fn no_stranger_can_take_or_block_the_tombstone_and_succession_slots() {
+    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(14);
+    let mut a = recoverable(&k, 1_000);
+    let (mut b, _) = memory_wallet(0);
+    session(&mut a, &mut b, &[10]);
+    sync(&mut a, &nodes).unwrap();
+    let lost = a.identity().clone();
+    let (owner, key) = dsm_recovery::succession::tombstone_slot(&lost);
+    let stranger = dsm_core::crypto::SigningKey::from_seed(
+        SuiteId::MlDsa65,
+        &dsm_core::crypto::SecretSeed::from_bytes([0x5a; 32]),
+    );
+    // The stranger's best attempt: a device admission under the lost device's genesis,
+    // signed by its own key over the slot and its junk.
+    let junk = b"the stranger's junk".to_vec();
+    let mut forged = OwnedPut {
+        write: SlotWrite::sign(
+            Admission::Device {
+                genesis: lost.genesis,
+            },
+            &stranger,
+            vec![SlotEntry {
+                owner: *dsm_core::identity::DeviceIdentity {
+                    genesis: lost.genesis,
+                    public_key: stranger.public_key().clone(),
+                }
+                .device_id()
+                .digest(),
+                key,
+                body: body_digest(&junk),
+            }],
+            &[1; 32],
+        )
+        .unwrap(),
+        body: junk.clone(),
+    };
+    forged.write.entries[0].owner = owner;
+    forged.write.signature = stranger
+        .sign(
+            SlotWrite::message(&forged.write.entries).as_bytes(),
+            &[2; 32],
+        )
+        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let hex = |d: &dsm_core::hash::Digest| d.to_hex();
+    let mut refused = 0;
+    for url in &c.urls {
+        let owned = format!("{url}/v1/owned/{}/{}", hex(&owner), hex(&key));
+        for body in [junk.clone(), forged.to_bytes()] {
+            let status = agent.put(&owned).send(&body[..]).unwrap().status().as_u16();
+            assert!(status == 400 || status == 403, "{status}");
+            refused += 1;
+        }
+        // The open namespace still takes junk, at the address the tombstone used to have.
+        let open = format!(
+            "{url}/v1/slots/{}/{}",
+            lost.device_id().digest().to_hex(),
+            hex(&dsm_core::hash::tagged_hash(
+                dsm_core::tags::Tag::RecoveryTombstone,
+                &[b"slot"]
+            ))
+        );
+        assert_eq!(agent.put(&open).send(&junk[..]).unwrap().status().as_u16(), 201);
+    }
+    assert_eq!(refused, 2 * c.urls.len(), "every node was tried");
+    let (mut a2, _) = restore(&k, &nodes);
+    sync(&mut b, &nodes).unwrap();
+    sync(&mut a2, &nodes).unwrap();
+    assert_recovered_value_pays(&mut a2, &mut b);
+}
+
 #[test]
 fn a_stolen_device_paying_a_stranger_online_meets_its_tombstone_at_the_nodes() {
     let c = Cluster::new();
