@@ -767,6 +767,7 @@ impl DsmModel {
                     }],
                     objects: vec![root],
                     signed: fabricated(m, to_id, input)?,
+                    slot_write: None,
                 }
             }
             Forgery::Laundered => {
@@ -791,6 +792,7 @@ impl DsmModel {
                     }],
                     objects,
                     signed: fabricated(m, to_id, laundered)?,
+                    slot_write: None,
                 }
             }
             Forgery::Respend | Forgery::DuplicateRoot => {
@@ -840,6 +842,7 @@ impl DsmModel {
                     signed: fabricated(m, to_id, r.parcel)?,
                     manifests: vec![r.manifest.clone()],
                     objects: r.objects.clone(),
+                    slot_write: None,
                 }
             }
         })

@@ -304,6 +304,7 @@ fn counterfeit_scene(
         manifests: vec![manifest(made_up.id, vec![], vec![])],
         objects: vec![root.clone()],
         signed: direct,
+        slot_write: None,
     };
     let refused = |m: &SessionMessage| match m {
         SessionMessage::SignedRefusal(r) if r.refusal.reason == RefusalReason::Lineage.code() => {
@@ -337,6 +338,7 @@ fn counterfeit_scene(
         )],
         objects,
         signed: second,
+        slot_write: None,
     };
     let answer = deliver(&mut olga, alice, offer)?;
     refused(&answer)?;
@@ -389,6 +391,7 @@ fn counterfeit_scene(
             manifests: vec![manifest(made_up.id, vec![], vec![])],
         },
         objects: vec![root.clone()],
+        slot_write: None,
     };
     match alice.import_vault(doc) {
         Ok(_) => return Err("alice imported a vault of counterfeit value".into()),
@@ -684,13 +687,24 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     for w in [&mut alice, &mut bob, &mut carol, &mut dave, &mut mallory] {
         w.set_nodes(&urls)?;
     }
+    // A hop's slots are written by its holder or by its receiver with the write the offer
+    // carried (PROTOCOL.md §15.2): everyone who paid or was paid syncs.
+    for w in [&mut bob, &mut carol] {
+        let r = online::sync(w, &nodes)?;
+        let conflicts = r
+            .settled
+            .iter()
+            .filter(|l| matches!(l.settlement, Settlement::Conflict(_)))
+            .count();
+        writeln!(out, "     {:<6} syncs: {} transitions anchored ({conflicts} in conflict: the slot already held mallory's other successor), evidence published to {} nodes", w.name()?.unwrap_or_default(), r.settled.len(), r.published)?;
+    }
     let r = online::sync(&mut alice, &nodes)?;
     let settled = r
         .settled
         .iter()
         .filter(|l| matches!(l.settlement, Settlement::Settled { .. }))
         .count();
-    writeln!(out, "     alice syncs: {} transitions anchored in their slots (device, parent head) — {settled} settled; a rival successor could never reach W now", r.settled.len())?;
+    writeln!(out, "     alice  syncs: {} transitions anchored in their owned slots (device, parent head), each written with its signer's authorization — {settled} settled; a rival successor could never reach W now", r.settled.len())?;
 
     writeln!(
         out,
@@ -733,24 +747,15 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
 
     writeln!(
         out,
-        "\n10. Evidence propagation: bob and carol sync; their anchors and proofs reach the nodes."
+        "\n10. Evidence propagation: the proofs bob and carol published at their sync (scene 8) are at the nodes."
     )?;
-    for w in [&mut bob, &mut carol] {
-        let r = online::sync(w, &nodes)?;
-        let conflicts = r
-            .settled
-            .iter()
-            .filter(|l| matches!(l.settlement, Settlement::Conflict(_)))
-            .count();
-        writeln!(out, "     {:<6} {} transitions anchored ({conflicts} in conflict: the slot already held mallory's other successor), evidence published to {} nodes", w.name()?.unwrap_or_default(), r.settled.len(), r.published)?;
-    }
-    let r = online::sync(&mut dave, &nodes)?;
-    for d in &r.learned {
-        writeln!(out, "     dave, who never met mallory, syncs and learns from the nodes: device {} is an equivocator", short(d))?;
-    }
-    if !r.learned.contains(&mallory.device_id()) {
+    // Dave pulled the nodes' evidence at his first sync (scene 9), before anything else.
+    online::sync(&mut dave, &nodes)?;
+    let m = mallory.device_id();
+    if !dsm_core::receipt::ChainView::is_equivocator(&dave, &m)? {
         return Err("dave did not learn the evidence".into());
     }
+    writeln!(out, "     dave, who never met mallory, syncs and learns from the nodes: device {} is an equivocator", short(&m))?;
     let (rm, _, _) = over_tcp(&mut mallory, &mut dave, &[], None, T)?;
     match &rm.error {
         Some(e) => writeln!(out, "     mallory tries to open a session with dave: {e}\n")?,
@@ -963,6 +968,9 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::hash(b"bob's bitcoin key"));
     let req = bob.request_withdrawal(&dbtc_id, Amount(400_000), bob_script.to_bytes())?;
     writeln!(out, "     bob asks to withdraw 400,000 sats to his Bitcoin address: the amount leaves his head (in flight)")?;
+    // Bob's sync settles what he received (he holds alice's write for her hop) and claims
+    // the request's slots: a keeper can settle only what a hop's holder or receiver wrote.
+    online::sync(&mut bob, &nodes)?;
     match online::check_withdrawal(&mut kim, &nodes, &bob.withdrawal_document(&req)?)? {
         Settlement::Settled { acks } => writeln!(out, "     kim checks bob's request before paying: its parcels trace back to alice's deposit and its statement\n     holds their slots on {acks} storage nodes (`dsm btc check`: safe to pay)")?,
         other => return Err(format!("the keeper's check of an honest withdrawal: {other:?}").into()),

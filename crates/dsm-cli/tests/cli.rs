@@ -1387,6 +1387,11 @@ fn tokens_and_emissions_through_the_cli() {
     .unwrap();
     let era_doc = dir.path().join("era.dsmpolicy");
     use_nodes(&[&alice, &bob, &carol], &nodes);
+    // Everyone syncs: a hop's slots are written by its holder or its receiver (PROTOCOL.md
+    // §15.2), and a refresher re-issues settled value only.
+    for w in [&alice, &carol, &bob] {
+        dsm(w).arg("sync").assert().success();
+    }
     // Bob re-issues his GOLD parcels (an initial line, a payment, a burn's change) as one:
     // alice, GOLD's issuer and so its one refresher, checks and signs first.
     dsm(&bob)
@@ -1767,6 +1772,9 @@ fn dbtc_through_the_cli() {
         .map(|i| start_node(&dir.path().join(format!("n{i}"))))
         .collect();
     use_nodes(&[&alice, &kim], &nodes);
+    // Alice's sync writes her statements into their owned slots (only she may; the
+    // document carries her write for the request's own, PROTOCOL.md §15.2).
+    dsm(&alice).arg("sync").assert().success();
     let checked = json(dsm(&kim).args(["btc", "check"]).arg(&req2));
     assert_eq!(checked["safe_to_pay"], true);
     let mut pay = funding(&htlc, 1, &[0; 32], 9);

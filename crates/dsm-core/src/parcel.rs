@@ -1104,13 +1104,15 @@ fn walk(
     })
 }
 
-/// The storage-node slot of parcel `id`, as the node API's `(device, parent)` pair:
-/// `(id, H(ParcelSlot))`. It holds the first statement that consumed the parcel (first
-/// writer wins at each node; settled at W of N, PROTOCOL.md §5.6).
-pub fn parcel_slot(id: &ParcelId) -> ([u8; 32], [u8; 32]) {
+/// The owned slot of parcel `id` held by `holder` at the storage nodes (PROTOCOL.md §5.6,
+/// §15.2): `(holder's device id, H(ParcelSlot, id))`. It holds the first statement that
+/// consumed the parcel (first writer wins at each node; settled at W of N), and only the
+/// holder's key — or, for the successor's claim, its genesis's recovery authority — may
+/// write it.
+pub fn parcel_slot(id: &ParcelId, holder: &DeviceId) -> (Digest, Digest) {
     (
-        *id.as_bytes(),
-        *tagged_hash(Tag::ParcelSlot, &[]).as_bytes(),
+        *holder.digest(),
+        tagged_hash(Tag::ParcelSlot, &[id.as_bytes()]),
     )
 }
 

@@ -118,6 +118,10 @@ pub struct Offer {
     /// Lineage objects (canonical source proofs, hops, identities), each listed by a
     /// manifest; the receiver addresses them by `H(ObjectAddress, bytes)`.
     pub objects: Vec<Vec<u8>>,
+    /// The sender's authorization to put the proposal in its owned slots — its anchor slot
+    /// and its inputs' parcel slots (PROTOCOL.md §15.2) — so that the receiver can settle it
+    /// without the sender. Optional: without it, only the sender can.
+    pub slot_write: Option<crate::slot::SlotWrite>,
 }
 
 impl Offer {
@@ -148,6 +152,7 @@ impl Canonical for Offer {
         w.message(1, &self.signed);
         w.repeated_message(2, &self.manifests);
         w.repeated_bytes(3, &self.objects);
+        w.optional_message(4, self.slot_write.as_ref());
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let signed: SignedProposal = r.message(1)?;
@@ -172,6 +177,7 @@ impl Canonical for Offer {
             signed,
             manifests,
             objects,
+            slot_write: r.optional_message(4)?,
         })
     }
 }

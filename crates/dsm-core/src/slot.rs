@@ -8,11 +8,14 @@
 //! travels with the body: whoever holds an [`OwnedPut`] (a counterparty, or a reader that
 //! found it at one node) can put the same bytes at the slot's other nodes.
 
+use crate::chain::HeadDigest;
 use crate::codec::{Canonical, DecodeError, Reader, Writer};
 use crate::crypto::{PublicKey, Signature, SigningKey};
 use crate::hash::{tagged_hash, Digest};
-use crate::identity::{GenesisDigest, GenesisRecord};
+use crate::identity::{DeviceId, GenesisDigest, GenesisRecord};
+use crate::parcel::{parcel_slot, Hop};
 use crate::tags::Tag;
+use crate::tripwire::Statement;
 use thiserror::Error;
 
 /// The most keys an owner of kind [`Admission::Keys`] admits.
@@ -44,9 +47,45 @@ pub fn body_digest(body: &[u8]) -> Digest {
     tagged_hash(Tag::SlotBody, &[body])
 }
 
+/// The owned anchor slot of a device's head successor (PROTOCOL.md §16.2): `(device id,
+/// parent head digest)`. It holds the first statement signed from that head.
+pub fn anchor_slot(device: &DeviceId, parent: &HeadDigest) -> (Digest, Digest) {
+    (*device.digest(), *parent.digest())
+}
+
+/// The slots a statement claims, each with its body: its anchor slot (the statement's
+/// bytes) and, for a statement that consumes parcels, each consumed parcel's slot (the
+/// hop's bytes). What its signer covers with one [`SlotWrite`].
+pub fn statement_entries(st: &Statement) -> Vec<SlotEntry> {
+    let (device, parent, _) = st.head_transition();
+    let (owner, key) = anchor_slot(&device, &parent);
+    let mut v = vec![SlotEntry {
+        owner,
+        key,
+        body: body_digest(&st.to_bytes()),
+    }];
+    if let Some(h) = st.hop() {
+        v.extend(hop_entries(&h));
+    }
+    v
+}
+
+/// The slots of the parcels `hop` consumes, each with the hop's bytes as its body.
+pub fn hop_entries(hop: &Hop) -> Vec<SlotEntry> {
+    let body = body_digest(&hop.to_bytes());
+    hop.statement
+        .inputs
+        .iter()
+        .map(|p| {
+            let (owner, key) = parcel_slot(p, &hop.statement.holder);
+            SlotEntry { owner, key, body }
+        })
+        .collect()
+}
+
 /// How a writer shows a node that its key is admitted to a slot's owner. Each kind proves a
 /// set of owners from hashes alone.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Admission {
     /// The signer is a device key of `genesis`: it owns the owner
     /// `H(DeviceId, genesis, signer)`, its device id.
@@ -62,6 +101,17 @@ pub enum Admission {
         record: GenesisRecord,
         /// A device key of that genesis whose slots the authority also writes.
         device: Option<PublicKey>,
+    },
+    /// The signer is a key that `record`'s recovery authority delegated `device`'s slots to
+    /// (a successor, PROTOCOL.md §20.3): `delegation` is the authority's signature over
+    /// [`delegation_message`]. It owns that device's id.
+    Successor {
+        /// The genesis record naming the authority.
+        record: GenesisRecord,
+        /// The device key of that genesis whose slots are delegated.
+        device: PublicKey,
+        /// The authority's signature over `delegation_message(device id, signer)`.
+        delegation: Signature,
     },
     /// The signer's [`key_digest`] is one of `admitted` (sorted, distinct), and the owner is
     /// [`keys_owner`] of the list: a token's issuers or refreshers, for example.
@@ -87,6 +137,20 @@ impl Admission {
                 }
                 Ok(owners)
             }
+            Admission::Successor {
+                record,
+                device,
+                delegation,
+            } => {
+                let Some(authority) = record.recovery_authority.as_ref() else {
+                    return Err(SlotAuthError::NotTheAuthority);
+                };
+                let owner = device_owner(&record.digest(), device);
+                authority
+                    .verify(delegation_message(&owner, signer).as_bytes(), delegation)
+                    .map_err(|_| SlotAuthError::Delegation)?;
+                Ok(vec![owner])
+            }
             Admission::Keys { admitted } => {
                 if admitted.binary_search(&key_digest(signer)).is_err() {
                     return Err(SlotAuthError::NotAdmitted);
@@ -95,6 +159,15 @@ impl Admission {
             }
         }
     }
+}
+
+/// What a recovery authority signs to delegate device `owner`'s slots to `delegate`:
+/// `H(SlotDelegation, owner, H(SlotKey, delegate))`.
+pub fn delegation_message(owner: &Digest, delegate: &PublicKey) -> Digest {
+    tagged_hash(
+        Tag::SlotDelegation,
+        &[owner.as_bytes(), key_digest(delegate).as_bytes()],
+    )
 }
 
 /// A device's id, computed as [`crate::identity::DeviceIdentity::device_id`] does.
@@ -108,7 +181,8 @@ fn device_owner(genesis: &GenesisDigest, key: &PublicKey) -> Digest {
 }
 
 impl Canonical for Admission {
-    const MAX_ENCODED_LEN: usize = GenesisRecord::MAX_ENCODED_LEN + 4300;
+    const MAX_ENCODED_LEN: usize =
+        GenesisRecord::MAX_ENCODED_LEN + 4300 + Signature::MAX_ENCODED_LEN + 16;
     fn encode(&self, w: &mut Writer) {
         match self {
             Admission::Device { genesis } => {
@@ -119,6 +193,16 @@ impl Canonical for Admission {
                 w.uint(1, 2);
                 w.message(3, record);
                 w.optional_message(4, device.as_ref());
+            }
+            Admission::Successor {
+                record,
+                device,
+                delegation,
+            } => {
+                w.uint(1, 4);
+                w.message(3, record);
+                w.message(4, device);
+                w.message(6, delegation);
             }
             Admission::Keys { admitted } => {
                 w.uint(1, 3);
@@ -149,6 +233,11 @@ impl Canonical for Admission {
                 }
                 Admission::Keys { admitted }
             }
+            4 => Admission::Successor {
+                record: r.message(3)?,
+                device: r.message(4)?,
+                delegation: r.message(6)?,
+            },
             _ => return Err(DecodeError::Invalid("unknown admission kind")),
         })
     }
@@ -182,7 +271,7 @@ impl Canonical for SlotEntry {
 }
 
 /// A signed authorization to write one or more owned slots.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SlotWrite {
     /// Why the signer may write.
     pub admission: Admission,
@@ -244,15 +333,20 @@ impl SlotWrite {
     /// body's digest are covered, the admission proves `owner` for the signer, and the
     /// signature verifies. What a node runs before it stores anything.
     pub fn check(&self, owner: &Digest, key: &Digest, body: &[u8]) -> Result<(), SlotAuthError> {
-        let entry = SlotEntry {
+        self.check_all(&[SlotEntry {
             owner: *owner,
             key: *key,
             body: body_digest(body),
-        };
-        if self.entries.binary_search(&entry).is_err() {
+        }])
+    }
+
+    /// [`SlotWrite::check`] for several slots at once, verifying the signature once.
+    pub fn check_all(&self, slots: &[SlotEntry]) -> Result<(), SlotAuthError> {
+        if slots.iter().any(|e| self.entries.binary_search(e).is_err()) {
             return Err(SlotAuthError::NotCovered);
         }
-        if !self.admission.owners(&self.signer)?.contains(owner) {
+        let owners = self.admission.owners(&self.signer)?;
+        if slots.iter().any(|e| !owners.contains(&e.owner)) {
             return Err(SlotAuthError::NotAdmitted);
         }
         self.signer
@@ -291,7 +385,7 @@ impl Canonical for SlotWrite {
 /// What a client puts in an owned slot and what the node keeps and serves: the write's
 /// authorization and the body. Anyone holding these bytes can put them at the slot's other
 /// nodes; readers judge `body` and may ignore `write`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct OwnedPut {
     /// The authorization.
     pub write: SlotWrite,
@@ -335,6 +429,9 @@ pub enum SlotAuthError {
     /// An authority admission whose record names another key (or none).
     #[error("the genesis record does not name the signer as its recovery authority")]
     NotTheAuthority,
+    /// A successor admission whose delegation the authority did not sign.
+    #[error("the recovery authority did not delegate this device's slots to the signer")]
+    Delegation,
     /// The signature does not verify (or could not be made).
     #[error("the write's signature does not verify")]
     Signature,

@@ -206,6 +206,9 @@ tag_table! {
     SlotBody => "DSM/v1/slot/body",
     /// What a slot write signs: `(owner, key, body digest, …)` per covered slot (§15.2).
     SlotWrite => "DSM/v1/slot/write",
+    /// What a recovery authority signs to delegate a device's slots to a successor's key:
+    /// `(device id, key digest)` (§15.2).
+    SlotDelegation => "DSM/v1/slot/delegation",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

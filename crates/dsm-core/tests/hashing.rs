@@ -149,6 +149,7 @@ fn tag_labels_are_frozen() {
         (Tag::RecoveryOwner, "DSM/v1/slot/recovery-owner"),
         (Tag::SlotBody, "DSM/v1/slot/body"),
         (Tag::SlotWrite, "DSM/v1/slot/write"),
+        (Tag::SlotDelegation, "DSM/v1/slot/delegation"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

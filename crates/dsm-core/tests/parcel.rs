@@ -583,9 +583,9 @@ fn a_lineage_travels_as_a_manifest_and_objects() {
 fn a_parcel_slot_is_judged_by_commit() {
     let w = world();
     let spend = &w.hops[0];
-    let (a, b) = parcel_slot(&w.root_id);
-    assert_eq!(a, *w.root_id.as_bytes());
-    assert_eq!(b, *tagged_hash(Tag::ParcelSlot, &[]).as_bytes());
+    let (a, b) = parcel_slot(&w.root_id, &w.a.id());
+    assert_eq!(a, *w.a.id().digest(), "the holder owns the slot");
+    assert_eq!(b, tagged_hash(Tag::ParcelSlot, &[w.root_id.as_bytes()]));
     let judge = |bytes: &[u8]| judge_slot(bytes, &w.root_id, spend, &w.a.identity);
     assert_eq!(judge(&spend.to_bytes()), SlotContent::Same);
     let mut resigned = spend.clone();

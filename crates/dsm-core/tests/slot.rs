@@ -244,3 +244,74 @@ fn one_signature_covers_several_slots_and_the_encoding_is_strict() {
     bytes[1] = 9;
     assert!(Admission::from_bytes(&bytes).is_err());
 }
+
+#[test]
+fn a_successor_writes_the_lost_devices_slots_only_with_the_authoritys_delegation() {
+    use dsm_core::slot::delegation_message;
+    let (lost, auth, successor, other) = (key(10), key(11), key(12), key(13));
+    let r = record(&lost, Some(&auth));
+    let device = *DeviceIdentity {
+        genesis: r.digest(),
+        public_key: lost.public_key().clone(),
+    }
+    .device_id()
+    .digest();
+    let delegation = auth
+        .sign(
+            delegation_message(&device, successor.public_key()).as_bytes(),
+            &[0; 32],
+        )
+        .unwrap();
+    let admission = Admission::Successor {
+        record: r.clone(),
+        device: lost.public_key().clone(),
+        delegation: delegation.clone(),
+    };
+    assert_eq!(
+        Admission::from_bytes(&admission.to_bytes()).unwrap(),
+        admission
+    );
+    let p = put(
+        admission.clone(),
+        &successor,
+        device,
+        slot_key("p"),
+        b"claim",
+    );
+    assert_eq!(p.check(&device, &slot_key("p")), Ok(()));
+    // Another key presenting the successor's delegation.
+    assert_eq!(
+        admission.owners(other.public_key()),
+        Err(SlotAuthError::Delegation)
+    );
+    // A delegation signed by someone other than the authority.
+    let forged = Admission::Successor {
+        record: r.clone(),
+        device: lost.public_key().clone(),
+        delegation: other
+            .sign(
+                delegation_message(&device, successor.public_key()).as_bytes(),
+                &[0; 32],
+            )
+            .unwrap(),
+    };
+    assert_eq!(
+        forged.owners(successor.public_key()),
+        Err(SlotAuthError::Delegation)
+    );
+    // It proves only the lost device's own id, never the recovery owner.
+    assert_eq!(
+        admission.owners(successor.public_key()).unwrap(),
+        vec![device]
+    );
+    // No authority, no delegation.
+    let none = Admission::Successor {
+        record: record(&lost, None),
+        device: lost.public_key().clone(),
+        delegation,
+    };
+    assert_eq!(
+        none.owners(successor.public_key()),
+        Err(SlotAuthError::NotTheAuthority)
+    );
+}

@@ -52,7 +52,7 @@ pub fn offer(
         )
         .into());
     }
-    ledger.commit_debit(&built)?;
+    ledger.commit_debit(&built, &offer)?;
     Ok(offer)
 }
 

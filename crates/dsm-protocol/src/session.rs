@@ -100,8 +100,9 @@ pub trait Ledger {
     /// True if this device already stitched the receipt of its proposal with this commit.
     fn is_stitched(&self, proposal_commit: &Digest) -> Result<bool, LedgerError>;
     /// Atomically: new head (debited), tree leaf set to the child tip, proposal pending.
-    /// The session calls it only when no proposal to the same peer is pending.
-    fn commit_debit(&mut self, built: &BuiltProposal) -> Result<(), LedgerError>;
+    /// The session calls it only when no proposal to the same peer is pending. `offer` is
+    /// the offer [`Ledger::offer`] built for it (its slot write is kept with it).
+    fn commit_debit(&mut self, built: &BuiltProposal, offer: &Offer) -> Result<(), LedgerError>;
     /// The held parcels of `token` a payment of `amount` consumes (PROTOCOL.md §5.6).
     fn select_inputs(&self, token: &TokenId, amount: Amount) -> Result<Vec<Parcel>, LedgerError>;
     /// The offer of our proposal `signed` (its inputs' manifests), before or after the
@@ -139,12 +140,9 @@ pub trait Ledger {
     fn refusal_reason(&self, proposal: &VerifiedProposal) -> Option<RefusalReason>;
     /// The signed refusal stored for the proposal with this commit (ours or the peer's).
     fn refusal_for(&self, proposal_commit: &Digest) -> Result<Option<SignedRefusal>, LedgerError>;
-    /// Atomically: new head (kind REFUSE), tree leaf set to the release tip, refusal stored.
-    fn commit_refusal(
-        &mut self,
-        proposal: &SignedProposal,
-        built: &BuiltRefusal,
-    ) -> Result<(), LedgerError>;
+    /// Atomically: new head (kind REFUSE), tree leaf set to the release tip, refusal stored
+    /// (with the offer's slot write, so that the refused proposal can be settled).
+    fn commit_refusal(&mut self, offer: &Offer, built: &BuiltRefusal) -> Result<(), LedgerError>;
     /// Atomically: new head (kind RELEASE, amount back), tree leaf set to the release tip,
     /// the pending proposal released, the refusal stored.
     fn commit_release(
@@ -682,7 +680,7 @@ impl Session {
             Err(_) => return Ok(refuse_now(commit, RefusalCode::Invalid)),
         };
         if let Some(reason) = ledger.refusal_reason(&verified) {
-            return self.refuse_proposal(p, &verified, reason, None, ledger);
+            return self.refuse_proposal(offer, &verified, reason, None, ledger);
         }
         // Provenance: every input's lineage back to a source, before anything is signed.
         let lineages = match ledger.check_offer(offer)? {
@@ -703,12 +701,18 @@ impl Session {
                 })));
             }
             Err(LineageRefusal::Invalid { parcel, .. }) => {
-                return self.refuse_proposal(p, &verified, RefusalReason::Lineage, parcel, ledger)
+                return self.refuse_proposal(
+                    offer,
+                    &verified,
+                    RefusalReason::Lineage,
+                    parcel,
+                    ledger,
+                )
             }
             // Missing objects the sender cannot be asked for (a b0x item, a pending offer
             // that must carry everything): no input is to blame in particular.
             Err(LineageRefusal::Missing(_)) => {
-                return self.refuse_proposal(p, &verified, RefusalReason::Lineage, None, ledger)
+                return self.refuse_proposal(offer, &verified, RefusalReason::Lineage, None, ledger)
             }
         };
         let rnd = ledger.random();
@@ -717,7 +721,13 @@ impl Session {
             // A credit this device can never take (its token list is full, the balance would
             // overflow) gets a signed refusal, so the sender is not locked forever.
             Err(BuildError::Refused(ReceiptError::Balance { .. })) => {
-                return self.refuse_proposal(p, &verified, RefusalReason::CannotHold, None, ledger)
+                return self.refuse_proposal(
+                    offer,
+                    &verified,
+                    RefusalReason::CannotHold,
+                    None,
+                    ledger,
+                )
             }
             Err(BuildError::Refused(_)) => return Ok(refuse_now(commit, RefusalCode::Busy)),
             Err(e) => return Err(e.into()),
@@ -741,7 +751,7 @@ impl Session {
     /// `input`, the input whose lineage failed, for a lineage refusal).
     fn refuse_proposal(
         &mut self,
-        p: &SignedProposal,
+        offer: &Offer,
         verified: &VerifiedProposal,
         reason: RefusalReason,
         input: Option<dsm_core::parcel::ParcelId>,
@@ -755,7 +765,7 @@ impl Session {
             }
             Err(e) => return Err(e.into()),
         };
-        match ledger.commit_refusal(p, &built) {
+        match ledger.commit_refusal(offer, &built) {
             Ok(()) => {}
             Err(LedgerError::HeadMoved) => {
                 return Ok(refuse_now(*verified.commit(), RefusalCode::Busy))
@@ -763,7 +773,7 @@ impl Session {
             Err(e) => return Err(e.into()),
         }
         self.refused.push(Refused {
-            proposal: p.clone(),
+            proposal: offer.signed.clone(),
             refusal: built.signed.clone(),
             outgoing: false,
         });
@@ -929,7 +939,7 @@ impl Session {
                 return Err(e);
             }
         };
-        if let Err(e) = ledger.commit_debit(&built) {
+        if let Err(e) = ledger.commit_debit(&built, &offer) {
             // Never revealed: discarding this signature cannot equivocate.
             self.queue.push_front((token, amount));
             return Err(e.into());

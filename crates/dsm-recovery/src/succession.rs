@@ -70,10 +70,7 @@ pub fn tombstone_slot(lost: &DeviceIdentity) -> (Digest, Digest) {
 /// `(H(RecoveryOwner, genesis), t.digest())`, written by the recovery authority only. One
 /// successor per tombstone: the first written wins.
 pub fn succession_slot(t: &Tombstone) -> (Digest, Digest) {
-    (
-        dsm_core::slot::recovery_owner(&t.lost.genesis),
-        t.digest(),
-    )
+    (dsm_core::slot::recovery_owner(&t.lost.genesis), t.digest())
 }
 
 /// The recovery authority's statement that `successor` now speaks for the identity in place

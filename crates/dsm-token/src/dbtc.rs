@@ -430,6 +430,10 @@ pub struct WithdrawalDocument {
     pub backing: crate::source::ConsumedParcels,
     /// The lineage objects the manifests list.
     pub objects: Vec<Vec<u8>>,
+    /// The holder's authorization to put its consuming statement in the consumed parcels'
+    /// owned slots (PROTOCOL.md §15.2), so that the document's receiver can settle it
+    /// without the holder. Optional.
+    pub slot_write: Option<dsm_core::slot::SlotWrite>,
 }
 
 impl Canonical for WithdrawalDocument {
@@ -438,6 +442,7 @@ impl Canonical for WithdrawalDocument {
         w.message(1, &self.request);
         w.message(2, &self.backing);
         w.repeated_bytes(3, &self.objects);
+        w.optional_message(4, self.slot_write.as_ref());
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let request = r.message(1)?;
@@ -452,6 +457,7 @@ impl Canonical for WithdrawalDocument {
             request,
             backing,
             objects,
+            slot_write: r.optional_message(4)?,
         })
     }
 }

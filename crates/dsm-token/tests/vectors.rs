@@ -311,6 +311,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         lock: lock.clone(),
         backing,
         objects: vec![],
+        slot_write: None,
     };
     put(
         "continued.vault-document",
@@ -417,6 +418,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
             }],
         },
         objects: vec![],
+        slot_write: None,
     };
     put(
         "dbtc.withdrawal.document",

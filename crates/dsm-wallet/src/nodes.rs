@@ -184,6 +184,12 @@ fn checked(bytes: &[u8], owner: &Digest, key: &Digest) -> Option<OwnedPut> {
     Some(p)
 }
 
+/// The body of `bytes` read from owned slot `(owner, key)` when they are a write valid for
+/// that slot; `None` for anything else (an honest node stores nothing else).
+pub fn owned_body(bytes: &[u8], owner: &Digest, key: &Digest) -> Option<Vec<u8>> {
+    checked(bytes, owner, key).map(|p| p.body)
+}
+
 fn unauthorized(node: &str) -> NodeFault {
     NodeFault {
         node: node.into(),
@@ -598,6 +604,55 @@ impl NodeSet {
             }
         }
         Ok(self.verdict(existing, acked, faults))
+    }
+
+    /// Settles `body`'s place in owned slot `(owner, key)`: with `put` (a write that
+    /// authorizes it) as [`NodeSet::anchor_owned`]; without one, by copying a valid write of
+    /// the same body (as `judge` says) that some placed node holds to the others — anyone
+    /// may re-put a write it found, since the write carries its own authorization. No node
+    /// holding one: unsettled with no acknowledgement, or a conflict when a node holds a
+    /// rival.
+    pub fn settle_owned(
+        &self,
+        owner: &Digest,
+        key: &Digest,
+        put: Option<&OwnedPut>,
+        judge: &dyn Fn(&[u8]) -> Judged,
+    ) -> Result<AnchorReport, ReplicationError> {
+        if let Some(p) = put {
+            return self.anchor_owned(owner, key, p, judge);
+        }
+        let mut found = None;
+        let mut rival = None;
+        let mut faults = Vec::new();
+        for (node, replica) in self.owned_replicas(owner, key)? {
+            let SlotReplica::Holds(b) = replica else {
+                continue;
+            };
+            match checked(&b, owner, key) {
+                Some(p) => match judge(&p.body) {
+                    Judged::Same => {
+                        found.get_or_insert(p);
+                    }
+                    Judged::Rival => {
+                        rival.get_or_insert(p.body);
+                    }
+                    Judged::Noise => faults.push(NodeFault {
+                        node,
+                        what: "claims a slot holds bytes that are not a competing statement".into(),
+                    }),
+                },
+                None => faults.push(unauthorized(&node)),
+            }
+        }
+        match found {
+            Some(p) => {
+                let mut r = self.anchor_owned(owner, key, &p, judge)?;
+                r.faults.extend(faults);
+                Ok(r)
+            }
+            None => Ok(self.verdict(rival, Vec::new(), faults)),
+        }
     }
 
     /// Reads owned slot `(owner, key)`: `Ok(None)` when K placed nodes say it is empty, the

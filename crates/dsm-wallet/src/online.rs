@@ -12,6 +12,7 @@ use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
 use dsm_core::parcel::{judge_slot, parcel_slot, SlotContent};
 use dsm_core::receipt::{verify_proposal, ChainView, EmptyView, Offer, SignedProposal};
+use dsm_core::slot::{anchor_slot, hop_entries, statement_entries, OwnedPut};
 use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
 use dsm_protocol::mailbox::{self, Taken};
 use dsm_protocol::message::SessionMessage;
@@ -107,8 +108,9 @@ fn rival_proof(ours: &Statement, other: &[u8]) -> Option<(EquivocationProof, Equ
     EquivocationProof::new(ours.clone(), other).ok()
 }
 
-/// Anchors `statement` in its signer's slot (signer, parent head) — anyone may write a
-/// signed statement there, so a receiver anchors its sender's proposal itself. A rival
+/// Anchors `statement` in its signer's owned slot (signer, parent head), PROTOCOL.md §15.2:
+/// with our own write, the write its sender's offer carried (so a receiver anchors its
+/// sender's proposal itself), or a copy of a write some node already holds. A rival
 /// successor found at any node becomes stored, published evidence.
 pub fn anchor_statement(
     wallet: &mut Wallet,
@@ -120,13 +122,24 @@ pub fn anchor_statement(
     let claimed = |b: &[u8]| {
         dsm_recovery::succession::SuccessionRecord::claiming(b, &device, parent.digest())
     };
-    let rival = |b: &[u8]| rival_proof(statement, b).is_some() || claimed(b).is_some();
-    let report = nodes.anchor(
-        device.as_bytes(),
-        parent.as_bytes(),
-        &statement.to_bytes(),
-        &rival,
-    )?;
+    let body = statement.to_bytes();
+    let judge = |b: &[u8]| {
+        if b == body.as_slice() {
+            Judged::Same
+        } else if rival_proof(statement, b).is_some() || claimed(b).is_some() {
+            Judged::Rival
+        } else {
+            Judged::Noise
+        }
+    };
+    let (owner, key) = anchor_slot(&device, &parent);
+    let commit = statement.hop().map(|h| h.commit());
+    let write = wallet.slot_write_for(commit.as_ref(), &device, &statement_entries(statement))?;
+    let put = write.map(|write| OwnedPut {
+        write,
+        body: body.clone(),
+    });
+    let report = nodes.settle_owned(&owner, &key, put.as_ref(), &judge)?;
     faults.extend(report.faults);
     Ok(match report.outcome {
         Anchor::Settled { acks } => Settlement::Settled { acks },
@@ -179,14 +192,21 @@ pub(crate) fn settle_items(
             continue;
         }
         let bytes = hop.to_bytes();
+        let commit = hop.commit();
+        let write =
+            wallet.slot_write_for(Some(&commit), &hop.statement.holder, &hop_entries(hop))?;
+        let put = write.map(|write| OwnedPut {
+            write,
+            body: bytes.clone(),
+        });
         for input in &hop.statement.inputs {
-            let (a, b) = parcel_slot(input);
+            let (owner, key) = parcel_slot(input, &hop.statement.holder);
             let judge = |other: &[u8]| match judge_slot(other, input, hop, signer) {
                 SlotContent::Same => Judged::Same,
                 SlotContent::Conflict(_) => Judged::Rival,
                 SlotContent::Noise => Judged::Noise,
             };
-            let report = nodes.anchor_judged(&a, &b, &bytes, &judge)?;
+            let report = nodes.settle_owned(&owner, &key, put.as_ref(), &judge)?;
             faults.extend(report.faults);
             match report.outcome {
                 Anchor::Settled { acks } => fewest = Some(fewest.map_or(acks, |f| f.min(acks))),
@@ -594,12 +614,15 @@ fn post_proposal(
         &Statement::Proposal(proposal.clone()),
         faults,
     )?;
-    // And claim the slots of the parcels it consumes (first writer wins).
-    let own = [SettleItem::Hop(
+    // And claim the slots of the parcels it consumes (first writer wins), after every hop
+    // of their lineages not yet settled: this wallet may hold the writes of hops (its own,
+    // or those its senders' offers carried) that only it can put at the nodes.
+    let mut items = wallet.offer_settle_items(&wallet.offer_for(proposal)?)?;
+    items.push(SettleItem::Hop(
         proposal.hop(),
         proposal.proposal.sender.clone(),
-    )];
-    let settlement = weaker(Some(head), settle_items(wallet, nodes, &own, faults)?);
+    ));
+    let settlement = weaker(Some(head), settle_items(wallet, nodes, &items, faults)?);
     wallet.set_settlement(
         proposal.proposal.sender_child_head.height,
         settlement.word(),
@@ -896,6 +919,11 @@ fn take_proposal(
             .push(format!("transfer {commit} is invalid: {e}"));
         return Ok(true);
     }
+    // The sender's authorization for its slots (checked where it is used): with it this
+    // wallet settles the proposal even where the sender's own writes did not land.
+    if let Some(w) = &offer.slot_write {
+        wallet.keep_slot_write(&commit, w)?;
+    }
     match anchor_statement(
         wallet,
         nodes,
@@ -1059,6 +1087,7 @@ fn take_recovery_item(
                         signed: p.clone(),
                         manifests: n.pending_lineage.clone(),
                         objects: Vec::new(),
+                        slot_write: None,
                     },
                     &mut report.faults,
                 )?),
@@ -1119,9 +1148,12 @@ pub fn sign_refresh(
     }
     let holder = &req.holder;
     for input in &req.burn.inputs {
-        let (a, b) = parcel_slot(input);
-        for (_, replica) in nodes.slot_replicas(&a, &b)? {
-            let crate::nodes::SlotReplica::Holds(bytes) = replica else {
+        let (owner, key) = parcel_slot(input, &holder.device_id());
+        for (_, replica) in nodes.owned_replicas(&owner, &key)? {
+            let Some(bytes) = (match replica {
+                crate::nodes::SlotReplica::Holds(b) => crate::nodes::owned_body(&b, &owner, &key),
+                _ => None,
+            }) else {
                 continue;
             };
             // Noise is ignored; a statement of the holder consuming the parcel is a spend.

@@ -19,6 +19,7 @@ use dsm_core::parcel::{
     ParcelId, ParcelKnowledge, ParcelStatement, RootFacts, VerifiedLineage,
 };
 use dsm_core::receipt::{Offer, SignedProposal, MAX_OFFER_LEN};
+use dsm_core::slot::{Admission, SlotEntry, SlotWrite};
 use dsm_core::tripwire::{Equivocation, EquivocationProof};
 use dsm_token::source::{ConsumedParcels, Consumption, MAX_CONSUMED_MANIFESTS_LEN};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -871,17 +872,28 @@ impl Wallet {
         &self,
         b: &mut Batch,
         signed: &SignedProposal,
+        sent: Option<&SlotWrite>,
     ) -> Result<(), WalletError> {
+        // One signature authorizes the proposal in its anchor slot and its inputs' parcel
+        // slots; it travels in the offer, so the receiver can settle without us. The one
+        // the sent offer carried is kept, if it covers them.
+        let entries = dsm_core::slot::statement_entries(&dsm_core::tripwire::Statement::Proposal(
+            signed.clone(),
+        ));
+        let write =
+            match sent.filter(|w| entries.iter().all(|e| w.entries.binary_search(e).is_ok())) {
+                Some(w) => w.clone(),
+                None => self.sign_slot_write(entries)?,
+            };
+        let commit = signed.proposal.commit();
+        b.put(Table::Meta, slot_write_key(&commit), write.to_bytes());
         let offer = Offer {
             signed: signed.clone(),
             manifests: self.held_manifests(signed)?,
             objects: Vec::new(),
+            slot_write: Some(write),
         };
-        b.put(
-            Table::Offers,
-            signed.proposal.commit().as_bytes().to_vec(),
-            offer.to_bytes(),
-        );
+        b.put(Table::Offers, commit.as_bytes().to_vec(), offer.to_bytes());
         Ok(())
     }
 
@@ -916,22 +928,35 @@ impl Wallet {
         let mut offer = if let Some(bytes) = self.store.get(Table::Offers, commit.as_bytes())? {
             Offer::from_bytes(&bytes).map_err(corrupt("offer"))?
         } else {
-            // Not committed yet: the inputs are still held.
+            // Not committed yet: the inputs are still held. Its slot write is signed here
+            // and kept when the debit commits.
             Offer {
                 signed: signed.clone(),
                 manifests: self.held_manifests(signed)?,
                 objects: Vec::new(),
+                slot_write: Some(self.sign_slot_write(dsm_core::slot::statement_entries(
+                    &dsm_core::tripwire::Statement::Proposal(signed.clone()),
+                ))?),
             }
         };
-        let bare = offer.to_bytes().len();
-        if bare > MAX_OFFER_LEN {
+        let whole = offer.to_bytes().len();
+        if whole > MAX_OFFER_LEN {
             return Err(WalletError::Parcels(format!(
-                "the lineage manifests of this payment take {bare} bytes, over the {MAX_OFFER_LEN}-byte offer cap; pay a smaller amount or from other parcels"
+                "the lineage manifests of this payment take {whole} bytes, over the {MAX_OFFER_LEN}-byte offer cap; pay a smaller amount or from other parcels"
             )));
         }
+        // The budget is for lineage objects: the slot write (a fixed few KiB) is not
+        // counted against it, but the whole offer stays within the cap.
+        let write_len = offer
+            .slot_write
+            .as_ref()
+            .map_or(0, |w| w.to_bytes().len() + 8);
+        let bare = whole - write_len;
         // Inline only if every listed object fits the budget; stop reading at the first
         // that does not (a long lineage is then asked for, never read here in full).
-        let budget = object_budget.min(MAX_OFFER_LEN).saturating_sub(bare);
+        let budget = object_budget
+            .min(MAX_OFFER_LEN - write_len)
+            .saturating_sub(bare);
         if let Some(objects) = self.read_listed(&offer.manifests, budget)? {
             offer.objects = objects;
         }
@@ -1200,6 +1225,10 @@ impl Wallet {
         }
         let p = &offer.signed.proposal;
         let hop = offer.signed.hop();
+        // The sender's authorization for its slots, so that we can settle without it.
+        if let Some(w) = &offer.slot_write {
+            b.put(Table::Meta, slot_write_key(&hop.commit()), w.to_bytes());
+        }
         let ids = hop.output_ids();
         let hop_addr = put_object(b, hop.to_bytes());
         self.index_spends(b, &hop, &hop_addr)?;
@@ -1800,6 +1829,113 @@ impl Wallet {
         Ok(walk_items(settle_walk(&offer.manifests, &objects)))
     }
 
+    /// The write authorizing `entries` for the statement whose hop commit is `commit`
+    /// (PROTOCOL.md §15.2): a kept one that covers them all — ours, signed with the offer,
+    /// or the sender's, carried by its offer (checked here, since a sender could carry
+    /// junk) — else, when `holder` is this device, one signed now and kept. `None` when no
+    /// write can be had: the caller copies one from the nodes, if any holds it.
+    pub(crate) fn slot_write_for(
+        &mut self,
+        commit: Option<&Digest>,
+        holder: &DeviceId,
+        entries: &[SlotEntry],
+    ) -> Result<Option<SlotWrite>, WalletError> {
+        let mine = *holder == self.device_id();
+        if let Some(c) = commit {
+            if let Some(bytes) = self.store.get(Table::Meta, &slot_write_key(c))? {
+                if let Ok(w) = SlotWrite::from_bytes(&bytes) {
+                    let covers = entries.iter().all(|e| w.entries.binary_search(e).is_ok());
+                    let valid = mine || w.check_all(entries).is_ok();
+                    if covers && valid {
+                        return Ok(Some(w));
+                    }
+                }
+            }
+        }
+        let w = if mine {
+            self.sign_slot_write(entries.to_vec())?
+        } else if let Some(admission) = self.successor_admission(holder)? {
+            // A parcel of the device this one succeeded (a claim or a reclaim).
+            SlotWrite::sign(
+                admission,
+                &self.key,
+                entries.to_vec(),
+                &crate::wallet::os_random()?,
+            )
+            .map_err(|e| WalletError::Parcels(format!("cannot sign the slot write: {e}")))?
+        } else {
+            return Ok(None);
+        };
+        if let Some(c) = commit {
+            self.keep_slot_write(c, &w)?;
+        }
+        Ok(Some(w))
+    }
+
+    /// Signs a write of `entries` with this device's key (a device admission).
+    pub(crate) fn sign_slot_write(
+        &self,
+        entries: Vec<SlotEntry>,
+    ) -> Result<SlotWrite, WalletError> {
+        SlotWrite::sign(
+            Admission::Device {
+                genesis: self.identity.genesis,
+            },
+            &self.key,
+            entries,
+            &crate::wallet::os_random()?,
+        )
+        .map_err(|e| WalletError::Parcels(format!("cannot sign the slot write: {e}")))
+    }
+
+    /// The write to hand out with a document carrying `backing` (a vault or withdrawal
+    /// document): for our own consuming statement, one signed now; for another holder's, the
+    /// one it carried to us, if kept.
+    pub(crate) fn consumption_write(
+        &self,
+        backing: &ConsumedParcels,
+    ) -> Result<Option<SlotWrite>, WalletError> {
+        let hop = &backing.consumption.hop;
+        if hop.statement.holder == self.device_id() {
+            return Ok(Some(
+                self.sign_slot_write(dsm_core::slot::hop_entries(hop))?,
+            ));
+        }
+        Ok(self
+            .store
+            .get(Table::Meta, &slot_write_key(&hop.commit()))?
+            .and_then(|b| SlotWrite::from_bytes(&b).ok()))
+    }
+
+    /// Writes into `b` the write a document carried for its consuming statement, to be
+    /// used (once checked) when settling it.
+    pub(crate) fn keep_carried_write(
+        &self,
+        b: &mut Batch,
+        backing: &ConsumedParcels,
+        w: Option<&SlotWrite>,
+    ) {
+        if let Some(w) = w {
+            b.put(
+                Table::Meta,
+                slot_write_key(&backing.consumption.hop.commit()),
+                w.to_bytes(),
+            );
+        }
+    }
+
+    /// Keeps `w` as the write for the statement whose hop commit is `commit`.
+    pub(crate) fn keep_slot_write(
+        &mut self,
+        commit: &Digest,
+        w: &SlotWrite,
+    ) -> Result<(), WalletError> {
+        let mut b = Batch::new();
+        b.put(Table::Meta, slot_write_key(commit), w.to_bytes());
+        self.store.commit(&b)?;
+        Ok(())
+    }
+
     /// Whether this device saw `commit` settled, with every hop before it on its line.
     pub(crate) fn hop_settled(&self, commit: &Digest) -> bool {
         self.book.settled_hops.contains(commit)
@@ -1817,7 +1953,8 @@ impl Wallet {
             .flat_map(|i| *i.as_bytes())
             .collect();
         let mut b = Batch::new();
-        b.put(Table::SettledHops, commit.as_bytes().to_vec(), inputs);
+        b.put(Table::SettledHops, commit.as_bytes().to_vec(), inputs)
+            .delete(Table::Meta, slot_write_key(&commit));
         self.store.commit(&b)?;
         for i in &hop.statement.inputs {
             self.book.cache.settle(*i, commit);
@@ -1856,4 +1993,10 @@ impl ParcelCache for IgnoringConflicts<'_> {
     fn in_conflict(&self, _: &ParcelId, _: &DeviceId, _: Option<&Digest>) -> bool {
         false
     }
+}
+
+/// Meta key of the write kept for the statement whose hop commit is `commit` (PROTOCOL.md
+/// §15.2): ours, or the sender's carried by its offer; deleted once the hop is settled.
+pub(crate) fn slot_write_key(commit: &Digest) -> Vec<u8> {
+    [b"slot_write/".as_slice(), commit.as_bytes()].concat()
 }

@@ -15,17 +15,17 @@ use crate::nodes::{Anchor, Judged, NodeFault, NodeSet, SlotReplica};
 use crate::online::Settlement;
 use dsm_core::hash::object_address;
 use dsm_core::parcel::{Hop, Lineage, LineageManifest, ParcelId};
+use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
 use dsm_recovery::body::{
     replay, CapsuleBody, ContactEntry, HeldEntry, ObjectPack, RecoveredState, TipEntry,
     MAX_HELD_PER_CAPSULE, MAX_PACK_LEN,
 };
 use dsm_recovery::succession::{
-    sign_succession, sign_tombstone, verify_answer, verify_succession, RecoveryMessage,
-    SignedAnswer, SignedSuccession, SignedTombstone, Succession, SuccessionAnswer,
-    succession_slot, tombstone_slot, SuccessionConflict, SuccessionNotice, SuccessionRecord,
+    sign_succession, sign_tombstone, succession_slot, tombstone_slot, verify_answer,
+    verify_succession, RecoveryMessage, SignedAnswer, SignedSuccession, SignedTombstone,
+    Succession, SuccessionAnswer, SuccessionConflict, SuccessionNotice, SuccessionRecord,
     Tombstone, Verdict,
 };
-use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
 use dsm_recovery::{Capsule, RecoveryKeys};
 use dsm_token::source::{
     recovered_statement, ConsumedParcels, Consumption, RecoveredParcel, Source, SourceProof,
@@ -50,6 +50,9 @@ fn pack_key(index: u64, part: u64) -> Vec<u8> {
     [index.to_be_bytes(), part.to_be_bytes()].concat()
 }
 const TOMBSTONE: &[u8] = b"tombstone";
+/// Meta key of the recovery authority's delegation of the lost device's slots to this
+/// device's key (PROTOCOL.md §15.2).
+const SLOT_DELEGATION: &[u8] = b"slot_delegation";
 const SUCCESSION: &[u8] = b"succession";
 const RECOVERY_BLOCKED: &[u8] = b"recovery_blocked";
 const CAPSULE_GENERATION: &[u8] = b"capsule_generation";
@@ -951,6 +954,7 @@ impl Wallet {
                             })
                             .collect(),
                         objects: Vec::new(),
+                        slot_write: None,
                     },
                 };
                 let a = dsm_protocol::mailbox::answer(self, &offer)
@@ -1196,6 +1200,27 @@ impl Wallet {
     }
 
     /// The identity of the lost device this device succeeded.
+    /// The admission by which this device, a successor, writes the lost device's slots:
+    /// `None` unless this device was recovered and `holder` is the device it replaced.
+    pub(crate) fn successor_admission(
+        &self,
+        holder: &DeviceId,
+    ) -> Result<Option<Admission>, WalletError> {
+        let Some(d) = self.store.get(Table::Meta, SLOT_DELEGATION)? else {
+            return Ok(None);
+        };
+        let lost = self.recovered_lost()?;
+        if lost.device_id() != *holder {
+            return Ok(None);
+        }
+        Ok(Some(Admission::Successor {
+            record: self.genesis_record()?,
+            device: lost.public_key,
+            delegation: dsm_core::crypto::Signature::from_bytes(&d)
+                .map_err(corrupt("slot delegation"))?,
+        }))
+    }
+
     fn recovered_lost(&self) -> Result<DeviceIdentity, WalletError> {
         let bytes = self
             .store
@@ -1334,9 +1359,25 @@ impl Wallet {
         nodes: &NodeSet,
         lost: &DeviceIdentity,
         succession: &SignedSuccession,
+        authority: &SigningKey,
         faults: &mut Vec<NodeFault>,
         progress: &mut dyn FnMut(&str),
     ) -> Result<(), WalletError> {
+        // The lost device's slots are delegated to this device's key by the recovery
+        // authority (PROTOCOL.md §15.2), so that this device — now and at every later sync,
+        // without the phrase — may write its claims there.
+        if self.store.get(Table::Meta, SLOT_DELEGATION)?.is_none() {
+            let owner = *lost.device_id().digest();
+            let d = authority
+                .sign(
+                    dsm_core::slot::delegation_message(&owner, self.key.public_key()).as_bytes(),
+                    &os_random()?,
+                )
+                .map_err(|e| WalletError::Recovery(e.to_string()))?;
+            let mut b = Batch::new();
+            b.put(Table::Meta, SLOT_DELEGATION.to_vec(), d.to_bytes());
+            self.store.commit(&b)?;
+        }
         let entries = self.recovered_entries()?;
         progress(&format!(
             "checking the {} parcel(s) the lost device held",
@@ -1360,11 +1401,12 @@ impl Wallet {
         // spent it (no node can forge that signature); junk proves nothing. The slots are
         // read a few at a time.
         let spent_after = crate::nodes::in_parallel(&todo, |e| {
-            let (slot, key) = dsm_core::parcel::parcel_slot(&e.id);
-            nodes.slot_replicas(&slot, &key).map(|replicas| {
+            let (owner, key) = dsm_core::parcel::parcel_slot(&e.id, &lost_id);
+            nodes.owned_replicas(&owner, &key).map(|replicas| {
                 replicas.iter().any(|(_, r)| {
                     matches!(r, SlotReplica::Holds(h)
-                        if dsm_core::parcel::spend_in_slot(h, &e.id, lost).is_some())
+                        if crate::nodes::owned_body(h, &owner, &key).is_some_and(|b|
+                            dsm_core::parcel::spend_in_slot(&b, &e.id, lost).is_some()))
                 })
             })
         });
@@ -1869,13 +1911,33 @@ pub fn recover(
         // on can ever settle; if it already has a settled successor there, it spent after
         // the backup point and spending stays blocked.
         let record = record.to_bytes();
-        let claim = nodes
-            .anchor(
-                lost.as_bytes(),
-                recovered_head.digest().as_bytes(),
-                &record,
-                &|other: &[u8]| other != record.as_slice(),
+        let (owner, key) = dsm_core::slot::anchor_slot(&lost, &recovered_head.digest());
+        let entry = SlotEntry {
+            owner,
+            key,
+            body: body_digest(&record),
+        };
+        let put = OwnedPut {
+            write: SlotWrite::sign(
+                Admission::Authority {
+                    record: genesis.clone(),
+                    device: Some(lost_identity.public_key.clone()),
+                },
+                &authority,
+                vec![entry],
+                &os_random()?,
             )
+            .map_err(|e| WalletError::Recovery(format!("cannot sign the slot write: {e}")))?,
+            body: record.clone(),
+        };
+        let claim = nodes
+            .anchor_owned(&owner, &key, &put, &|other: &[u8]| {
+                if other == record.as_slice() {
+                    Judged::Same
+                } else {
+                    Judged::Rival
+                }
+            })
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
         let mut b = Batch::new();
         if let Anchor::Conflict { .. } = claim.outcome {
@@ -1901,7 +1963,14 @@ pub fn recover(
 
     // Every recovered parcel's slot, claimed by a statement of this device consuming it.
     if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Claimed) {
-        wallet.claim_recovered(nodes, &lost_identity, &succession, &mut faults, progress)?;
+        wallet.claim_recovered(
+            nodes,
+            &lost_identity,
+            &succession,
+            &authority,
+            &mut faults,
+            progress,
+        )?;
     }
 
     // The SUCCEED head, holding a continued root per claimed parcel.

@@ -331,6 +331,20 @@ impl Wallet {
         }
         let mut b = Batch::new();
         let mut change = self.spend_parcels(&mut b, &hop)?;
+        // Kept as a consuming statement: every sync claims its parcels' slots until they
+        // hold it (only this device, their holder, may write them).
+        b.put(
+            crate::store::Table::Meta,
+            super::parcels::consumed_key(&hop.commit()),
+            dsm_token::source::ConsumedParcels {
+                consumption: dsm_token::source::Consumption {
+                    hop: hop.clone(),
+                    signer: self.identity.clone(),
+                },
+                manifests: req.manifests.clone(),
+            }
+            .to_bytes(),
+        );
         change.merge(self.root_parcel_cached(
             &mut b,
             proof.to_bytes(),

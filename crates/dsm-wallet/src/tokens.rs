@@ -874,10 +874,12 @@ impl Wallet {
             .consumed_parcels(&cause)?
             .ok_or_else(|| usage("this wallet did not make that withdrawal request"))?;
         let objects = self.listed_objects(&backing.manifests)?;
+        let slot_write = self.consumption_write(&backing)?;
         Ok(dsm_token::dbtc::WithdrawalDocument {
             request: request.clone(),
             backing,
             objects,
+            slot_write,
         })
     }
 
@@ -912,6 +914,7 @@ impl Wallet {
         let cause = dsm_token::source::request_cause(req);
         let mut b = Batch::new();
         self.keep_consumed(&mut b, &doc.backing, &cause, &objects)?;
+        self.keep_carried_write(&mut b, &doc.backing, doc.slot_write.as_ref());
         self.store.commit(&b)?;
         Ok(id)
     }

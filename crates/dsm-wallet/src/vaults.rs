@@ -132,10 +132,12 @@ impl Wallet {
                 usage("this wallet does not hold the parcels this vault's lock consumed")
             })?;
         let objects = self.listed_objects(&backing.manifests)?;
+        let slot_write = self.consumption_write(&backing)?;
         Ok(VaultDocument {
             lock: lock.clone(),
             backing,
             objects,
+            slot_write,
         })
     }
 
@@ -165,6 +167,7 @@ impl Wallet {
         let mut b = Batch::new();
         b.put(Table::Vaults, id.as_bytes().to_vec(), lock.to_bytes());
         self.keep_consumed(&mut b, &doc.backing, &lock_cause(&lock.policy), &objects)?;
+        self.keep_carried_write(&mut b, &doc.backing, doc.slot_write.as_ref());
         self.store.commit(&b)?;
         Ok(id)
     }

@@ -331,10 +331,16 @@ pub struct Wallet {
     book: parcels::ParcelBook,
 }
 
-fn os_random() -> Result<[u8; 32], WalletError> {
+pub(crate) fn os_random() -> Result<[u8; 32], WalletError> {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).map_err(|e| WalletError::Random(e.to_string()))?;
     Ok(b)
+}
+
+/// Meta key of a proposal this wallet refused (kept so that its line settles the
+/// proposal's hop before the refusal's).
+fn refused_key(commit: &Digest) -> Vec<u8> {
+    [b"refused_proposal/".as_slice(), commit.as_bytes()].concat()
 }
 
 fn history_key(height: u64) -> [u8; 8] {
@@ -1058,8 +1064,20 @@ impl Wallet {
                     Statement::Proposal(r.proposal),
                     Statement::Acceptance(r.acceptance),
                 ],
+                // The refused proposal first (its hop is the refusal's input's lineage, and
+                // this wallet may hold the write it carried), then the refusal.
                 (EntryKind::Refused, _) => match self.refusal_for(&commit)? {
-                    Some(r) => vec![Statement::Refusal(r)],
+                    Some(r) => {
+                        let mut v = Vec::new();
+                        if let Some(b) = self.store.get(Table::Meta, &refused_key(&commit))? {
+                            v.push(Statement::Proposal(
+                                SignedProposal::from_bytes(&b)
+                                    .map_err(corrupt("refused proposal"))?,
+                            ));
+                        }
+                        v.push(Statement::Refusal(r));
+                        v
+                    }
                     None => vec![],
                 },
                 _ => vec![],
@@ -1443,7 +1461,7 @@ impl Ledger for Wallet {
             .is_some())
     }
 
-    fn commit_debit(&mut self, built: &BuiltProposal) -> Result<(), LedgerError> {
+    fn commit_debit(&mut self, built: &BuiltProposal, offer: &Offer) -> Result<(), LedgerError> {
         let p = &built.signed.proposal;
         if p.sender_parent_head != self.head {
             return Err(LedgerError::HeadMoved);
@@ -1475,7 +1493,7 @@ impl Ledger for Wallet {
                 built.signed.to_bytes(),
             )
             .put(Table::History, history_key(entry.height), json(&entry));
-        self.record_offer(&mut b, &built.signed)
+        self.record_offer(&mut b, &built.signed, offer.slot_write.as_ref())
             .map_err(|e| LedgerError::Store(e.to_string()))?;
         let change = self
             .spend_parcels(&mut b, &built.signed.hop())
@@ -1668,11 +1686,8 @@ impl Ledger for Wallet {
         }
     }
 
-    fn commit_refusal(
-        &mut self,
-        proposal: &SignedProposal,
-        built: &BuiltRefusal,
-    ) -> Result<(), LedgerError> {
+    fn commit_refusal(&mut self, offer: &Offer, built: &BuiltRefusal) -> Result<(), LedgerError> {
+        let proposal = &offer.signed;
         let r = &built.signed.refusal;
         if r.receiver_parent_head != self.head {
             return Err(LedgerError::HeadMoved);
@@ -1700,6 +1715,12 @@ impl Ledger for Wallet {
                 built.signed.to_bytes(),
             )
             .put(Table::History, history_key(entry.height), json(&entry));
+        // The sender's authorization for its slots: the refused proposal is a hop of the
+        // release parcel's lineage, which we may have to settle without the sender.
+        if let Some(w) = &offer.slot_write {
+            b.put(Table::Meta, parcels::slot_write_key(&commit), w.to_bytes());
+        }
+        b.put(Table::Meta, refused_key(&commit), proposal.to_bytes());
         let mut seq = self.witness_seq;
         self.add_witness(
             &mut b,

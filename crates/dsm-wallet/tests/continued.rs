@@ -80,6 +80,7 @@ fn made_up_vault(m: &Wallet, beneficiary: &Wallet, t: TokenId, amount: u128) -> 
         lock,
         backing,
         objects,
+        slot_write: None,
     }
 }
 
@@ -162,6 +163,7 @@ fn a_resolution_of_made_up_value_paid_on_by_a_colluding_beneficiary_is_refused()
             consumed: doc.backing.manifests.clone(),
         }],
         objects,
+        slot_write: None,
     };
     match deliver(&mut accomplice, &mut victim, offer) {
         SessionMessage::SignedRefusal(r) => {

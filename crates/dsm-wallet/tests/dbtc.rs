@@ -353,6 +353,7 @@ fn the_keeper_refuses_a_withdrawal_of_made_up_dbtc() {
         request: request.clone(),
         backing,
         objects,
+        slot_write: None,
     };
     assert_eq!(
         dsm_token::dbtc::WithdrawalDocument::from_bytes(&doc.to_bytes()).unwrap(),

@@ -87,17 +87,21 @@ fn a_fabricated_parent_head_is_refused_offline_and_nothing_is_credited() {
     let (_issuer, t, mut m, _, mut v) = setup();
     let (input, root) = made_up_root(&m, t, 1_000_000);
     let signed = fabricated_proposal(&m, &v, t, 1_000_000, input);
-    let offer = Offer {
-        manifests: vec![LineageManifest {
-            parcel: input.id,
-            start: ManifestStart::Root(object_address(&root)),
-            hops: vec![],
-            signers: vec![],
-            consumed: Vec::new(),
-        }],
-        objects: vec![root],
-        signed,
-    };
+    let offer = common::with_write(
+        &m,
+        Offer {
+            manifests: vec![LineageManifest {
+                parcel: input.id,
+                start: ManifestStart::Root(object_address(&root)),
+                hops: vec![],
+                signers: vec![],
+                consumed: Vec::new(),
+            }],
+            objects: vec![root],
+            signed,
+            slot_write: None,
+        },
+    );
     let answer = deliver(&mut m, &mut v, offer);
     assert_lineage_refusal(&answer);
     // The signed refusal names the input whose lineage failed.
@@ -116,17 +120,21 @@ fn a_fabricated_parent_head_is_refused_online_and_never_called_settled() {
     let (_issuer, t, m, _, mut v) = setup();
     let (input, root) = made_up_root(&m, t, 1_000_000);
     let signed = fabricated_proposal(&m, &v, t, 1_000_000, input);
-    let offer = Offer {
-        manifests: vec![LineageManifest {
-            parcel: input.id,
-            start: ManifestStart::Root(object_address(&root)),
-            hops: vec![],
-            signers: vec![],
-            consumed: Vec::new(),
-        }],
-        objects: vec![root],
-        signed,
-    };
+    let offer = common::with_write(
+        &m,
+        Offer {
+            manifests: vec![LineageManifest {
+                parcel: input.id,
+                start: ManifestStart::Root(object_address(&root)),
+                hops: vec![],
+                signers: vec![],
+                consumed: Vec::new(),
+            }],
+            objects: vec![root],
+            signed,
+            slot_write: None,
+        },
+    );
     // The fabricated parent's slot at the nodes is empty, so the head claim itself settles;
     // the lineage is what refuses it.
     nodes
@@ -162,17 +170,21 @@ fn a_parcel_claimed_as_already_verified_is_refused() {
         holder: m.device_id(),
     };
     let signed = fabricated_proposal(&m, &v, t, 500, input);
-    let offer = Offer {
-        manifests: vec![LineageManifest {
-            parcel: input.id,
-            start: ManifestStart::Verified(input.id),
-            hops: vec![],
-            signers: vec![],
-            consumed: Vec::new(),
-        }],
-        objects: vec![],
-        signed,
-    };
+    let offer = common::with_write(
+        &m,
+        Offer {
+            manifests: vec![LineageManifest {
+                parcel: input.id,
+                start: ManifestStart::Verified(input.id),
+                hops: vec![],
+                signers: vec![],
+                consumed: Vec::new(),
+            }],
+            objects: vec![],
+            signed,
+            slot_write: None,
+        },
+    );
     assert_lineage_refusal(&deliver(&mut m, &mut v, offer));
     assert_eq!(v.balance(&t), Amount::ZERO);
 }
@@ -199,17 +211,21 @@ fn value_laundered_through_a_colluding_second_device_is_refused() {
     objects.sort();
     let mut signers = vec![object_address(&m1_bytes)];
     signers.sort();
-    let offer = Offer {
-        manifests: vec![LineageManifest {
-            parcel: laundered.id,
-            start: ManifestStart::Root(object_address(&root)),
-            hops: vec![object_address(&hop_bytes)],
-            signers,
-            consumed: Vec::new(),
-        }],
-        objects,
-        signed: second,
-    };
+    let offer = common::with_write(
+        &m2,
+        Offer {
+            manifests: vec![LineageManifest {
+                parcel: laundered.id,
+                start: ManifestStart::Root(object_address(&root)),
+                hops: vec![object_address(&hop_bytes)],
+                signers,
+                consumed: Vec::new(),
+            }],
+            objects,
+            signed: second,
+            slot_write: None,
+        },
+    );
     assert_lineage_refusal(&deliver(&mut m2, &mut v, offer));
     assert_eq!(v.balance(&t), Amount::ZERO);
     assert!(v.parcels(&t).is_empty());
@@ -469,7 +485,7 @@ fn a_parcel_fork_spreads_through_the_storage_nodes() {
 #[test]
 fn online_the_parcel_slot_keeps_the_first_spend_and_refuses_the_second_at_any_depth() {
     use dsm_wallet::online::{send_online, sync, Settlement};
-    let (_issuer, t, mut mallory, before, mut bob, mut carol, policy) = mallory_paid_bob();
+    let (mut issuer, t, mut mallory, before, mut bob, mut carol, policy) = mallory_paid_bob();
     let (mut dave, _) = memory_wallet(0);
     let (mut erin, _) = memory_wallet(0);
     let (mut fay, _) = memory_wallet(0);
@@ -486,7 +502,10 @@ fn online_the_parcel_slot_keeps_the_first_spend_and_refuses_the_second_at_any_de
     ));
     let (_, r) = session_token(&mut carol, &mut dave, t, &[200]);
     assert_eq!(r.completed.len(), 1, "{r:?}");
-    // Bob syncs first: his line (mint, issuer → mallory, mallory → bob) takes the slots.
+    // The issuer syncs (its mint and its payment to mallory take their slots: only it, or
+    // mallory with the write its offer carried, may write them), then bob: his line
+    // (mint, issuer → mallory, mallory → bob) takes the slots.
+    sync(&mut issuer, &nodes).unwrap();
     let rb = sync(&mut bob, &nodes).unwrap();
     assert!(
         rb.settled
@@ -763,17 +782,21 @@ fn refusing_then_spending_the_output_anyway_is_a_parcel_fork() {
         amount: Amount(400),
         holder: bob.device_id(),
     };
-    let offer = Offer {
-        signed: fabricated_proposal(&bob, &carol, t, 400, input),
-        manifests: vec![LineageManifest {
-            parcel: out,
-            start: m.start,
-            hops,
-            signers,
-            consumed: Vec::new(),
-        }],
-        objects,
-    };
+    let offer = common::with_write(
+        &bob,
+        Offer {
+            signed: fabricated_proposal(&bob, &carol, t, 400, input),
+            manifests: vec![LineageManifest {
+                parcel: out,
+                start: m.start,
+                hops,
+                signers,
+                consumed: Vec::new(),
+            }],
+            objects,
+            slot_write: None,
+        },
+    );
     match deliver(&mut bob, &mut carol, offer) {
         SessionMessage::Acceptance(_) => {}
         other => panic!("offline carol cannot tell: got {}", other.name()),
@@ -781,7 +804,9 @@ fn refusing_then_spending_the_output_anyway_is_a_parcel_fork() {
     assert_eq!(carol.balance(&t), Amount(400));
     let c = common::cluster::Cluster::new();
     let nodes = c.nodes();
-    // Bob's (honest code) sync puts his refusal in the output's slot.
+    // The issuer's sync settles its payment to alice; bob's (honest code) puts his refusal
+    // in the output's slot, after alice's refused proposal in hers (with the write it carried).
+    sync(&mut issuer, &nodes).unwrap();
     sync(&mut bob, &nodes).unwrap();
     let rc = sync(&mut carol, &nodes).unwrap();
     let line = rc.settled.last().unwrap();

@@ -432,7 +432,10 @@ fn no_stranger_can_take_or_block_the_tombstone_and_succession_slots() {
                 &[b"slot"]
             ))
         );
-        assert_eq!(agent.put(&open).send(&junk[..]).unwrap().status().as_u16(), 201);
+        assert_eq!(
+            agent.put(&open).send(&junk[..]).unwrap().status().as_u16(),
+            201
+        );
     }
     assert_eq!(refused, 2 * c.urls.len(), "every node was tried");
     let (mut a2, _) = restore(&k, &nodes);
@@ -877,7 +880,11 @@ fn every_recovered_parcel_pays_a_receiver_with_a_cold_cache() {
     assert!(rz.refused.is_empty() && ry.refused.is_empty(), "{rz:?}");
     assert_eq!(yan.balance(&t), total);
     // Online, every hop back to the roots holds its slot: the recovered parcels' slots
-    // hold the successor's statements, claimed during the recovery.
+    // hold the successor's statements, claimed during the recovery (by the recovery
+    // authority: no other key may write the lost device's slots). A hop is written by its
+    // holder or its receiver (PROTOCOL.md §15.2), so the successor and zed sync first.
+    sync(&mut a2, &nodes).unwrap();
+    sync(&mut zed, &nodes).unwrap();
     assert_all_settled(&sync(&mut yan, &nodes).unwrap());
 }
 

@@ -257,6 +257,9 @@ fn a_crash_at_every_write_of_a_refresh_loses_nothing_and_doubles_nothing() {
                 n => panic!("write {write} {point:?}: {n} parcels"),
             }
             assert_eq!(alice.parcels(&t).len(), 1);
+            // Her next sync claims the burn's slots if the crash stopped that (only she, its
+            // holder, may write them).
+            sync(&mut alice, &nodes).unwrap();
             let (_, r) = session_token(&mut alice, &mut bob, t, &[600]);
             assert_eq!(r.completed.len(), 1, "write {write} {point:?}: {r:?}");
             let rb = sync(&mut bob, &nodes).unwrap();

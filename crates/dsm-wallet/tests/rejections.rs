@@ -208,7 +208,7 @@ fn a_change_built_on_a_moved_head_is_refused() {
     a.dev_faucet(DEFAULT_TOKEN, Amount(1)).unwrap();
     b.dev_faucet(DEFAULT_TOKEN, Amount(1)).unwrap();
     let (ha, hb) = (Ledger::head(&a).clone(), Ledger::head(&b).clone());
-    assert_eq!(a.commit_debit(&built), Err(LedgerError::HeadMoved));
+    assert_eq!(a.commit_debit(&built, &offer), Err(LedgerError::HeadMoved));
     assert_eq!(
         b.commit_credit(&acc, &offer, &lineages),
         Err(LedgerError::HeadMoved)

@@ -371,3 +371,26 @@ pub fn made_up_root(
     };
     (parcel, bytes)
 }
+
+/// `offer` with its signer's write for its owned slots (PROTOCOL.md §15.2), as any wallet,
+/// honest or modified, sends it: signed with `signer`'s key.
+#[allow(dead_code)]
+pub fn with_write(signer: &Wallet, offer: dsm_core::receipt::Offer) -> dsm_core::receipt::Offer {
+    use dsm_core::slot::{statement_entries, Admission, SlotWrite};
+    let entries = statement_entries(&dsm_core::tripwire::Statement::Proposal(
+        offer.signed.clone(),
+    ));
+    let write = SlotWrite::sign(
+        Admission::Device {
+            genesis: signer.identity().genesis,
+        },
+        dsm_protocol::session::Ledger::signing_key(signer),
+        entries,
+        &[6; 32],
+    )
+    .unwrap();
+    dsm_core::receipt::Offer {
+        slot_write: Some(write),
+        ..offer
+    }
+}
