@@ -304,6 +304,20 @@ pub fn recovery(data: &[u8]) {
     }
 }
 
+/// An owned-slot write as a storage node receives it (PROTOCOL.md §15.2): strict decoding,
+/// and the node's authorization check never panics, for the slot the write names and for
+/// another one.
+pub fn owned_slot(data: &[u8]) {
+    canonical::<dsm_core::slot::OwnedPut>(data);
+    canonical::<dsm_core::slot::SlotWrite>(data);
+    canonical::<dsm_core::slot::Admission>(data);
+    if let Ok(p) = dsm_core::slot::OwnedPut::from_bytes(data) {
+        let e = p.write.entries[0];
+        let _ = p.check(&e.owner, &e.key);
+        let _ = p.check(&e.key, &e.owner);
+    }
+}
+
 /// A fuzz target: arbitrary bytes in, a panic only when a property breaks.
 pub type Target = fn(&[u8]);
 
@@ -325,6 +339,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("vault", vault),
     ("dbtc", dbtc),
     ("recovery", recovery),
+    ("owned_slot", owned_slot),
 ];
 
 /// A deliberately planted bug, to show the fuzzer finds crashes that need structure: it

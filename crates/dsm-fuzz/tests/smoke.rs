@@ -225,6 +225,7 @@ fn write_seeds() {
         let target = match ty.as_str() {
             "dsm.v1.EquivocationProof" => "equivocation_proof",
             "dsm.v1.Receipt" => "receipt",
+            "dsm.v1.OwnedPut" => "owned_slot",
             _ => "core_objects",
         };
         put(target, &name.replace('/', "_"), &bytes);

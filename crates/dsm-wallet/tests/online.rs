@@ -576,3 +576,105 @@ fn a_stranger_s_notice_costs_no_object_reads() {
     );
     assert!(rb.successions.is_empty() && rb.waiting.is_empty(), "{rb:?}");
 }
+
+/// A stranger who knows a transfer (its sender, parent head and inputs — the worst case: it
+/// intercepted the offer) tries to take or block its owned slots before anyone anchors it
+/// (PROTOCOL.md §15.2): junk, a write signed by its own key claiming the sender's owner, and
+/// one under a made-up genesis record naming itself the sender's recovery authority. Every
+/// node refuses each of them; junk written to the open namespace at the same addresses
+/// changes nothing; and the receiver, whose offer carried the sender's write, settles the
+/// transfer without the sender ever syncing.
+#[test]
+fn no_stranger_can_take_or_block_a_transfers_anchor_or_parcel_slots() {
+    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut a, _) = memory_wallet(1_000);
+    let (mut b, _) = memory_wallet(0);
+    let (_, rb) = session(&mut a, &mut b, &[10]);
+    let proposal = rb.completed[0].receipt.proposal.clone();
+    let me = *a.device_id().digest();
+    let anchor = dsm_core::slot::anchor_slot(
+        &a.device_id(),
+        &proposal.proposal.sender_parent_head.digest(),
+    );
+    let parcel =
+        dsm_core::parcel::parcel_slot(&proposal.proposal.parcels.inputs[0], &a.device_id());
+    let stranger = dsm_core::crypto::SigningKey::from_seed(
+        dsm_core::crypto::SuiteId::MlDsa65,
+        &dsm_core::crypto::SecretSeed::from_bytes([0x77; 32]),
+    );
+    let junk = b"the stranger's junk".to_vec();
+    // Signs over the slot as if admitted, then claims the sender's owner.
+    let forge = |admission: Admission,
+                 (owner, key): (dsm_core::hash::Digest, dsm_core::hash::Digest)| {
+        let entries = vec![SlotEntry {
+            owner,
+            key,
+            body: body_digest(&junk),
+        }];
+        OwnedPut {
+            write: SlotWrite {
+                admission,
+                signer: stranger.public_key().clone(),
+                signature: stranger
+                    .sign(SlotWrite::message(&entries).as_bytes(), &[1; 32])
+                    .unwrap(),
+                entries,
+            },
+            body: junk.clone(),
+        }
+        .to_bytes()
+    };
+    let mut fake_record = a.genesis_record().unwrap();
+    fake_record.recovery_authority = Some(stranger.public_key().clone());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut refused = 0;
+    for slot in [anchor, parcel] {
+        let attempts = [
+            junk.clone(),
+            forge(
+                Admission::Device {
+                    genesis: a.identity().genesis,
+                },
+                slot,
+            ),
+            forge(
+                Admission::Authority {
+                    record: fake_record.clone(),
+                    device: Some(a.identity().public_key.clone()),
+                },
+                slot,
+            ),
+        ];
+        for url in &c.urls {
+            let owned = format!("{url}/v1/owned/{}/{}", slot.0.to_hex(), slot.1.to_hex());
+            for body in &attempts {
+                let status = agent.put(&owned).send(&body[..]).unwrap().status().as_u16();
+                assert!(status == 400 || status == 403, "{status}");
+                refused += 1;
+            }
+            let open = owned.replace("/v1/owned/", "/v1/slots/");
+            assert_eq!(
+                agent.put(&open).send(&junk[..]).unwrap().status().as_u16(),
+                201
+            );
+        }
+        assert_eq!(me, slot.0, "the sender owns both slots");
+    }
+    assert_eq!(
+        refused,
+        2 * 3 * c.urls.len(),
+        "every attempt reached every node"
+    );
+    // The sender never syncs; the receiver settles with the write the offer carried.
+    let r = sync(&mut b, &nodes).unwrap();
+    assert_eq!(r.settled.len(), 1, "{r:?}");
+    assert!(
+        matches!(r.settled[0].settlement, Settlement::Settled { .. }),
+        "{r:?}"
+    );
+}
