@@ -1586,6 +1586,9 @@ fn vaults_through_the_cli() {
     let id = v["vault"].as_str().unwrap().to_string();
     let addr = v["published"].as_str().unwrap().to_string();
     assert_eq!(token_balance(&alice, "GOLD"), 380);
+    // Alice's sync publishes her mint in its owned slot (only an issuer may write it,
+    // PROTOCOL.md §15.2) and claims the lock's parcel slots.
+    dsm(&alice).arg("sync").assert().success();
     dsm(&bob)
         .args(["vault", "import", "--from-nodes", &addr])
         .assert()

@@ -7,7 +7,7 @@
 //! each other, are issuer equivocation ([`MintConflict`], [`verify_mint_conflict`]):
 //! transferable evidence like Tripwire's (PROTOCOL.md §17.2).
 
-use crate::policy::TokenPolicy;
+use crate::policy::{Issuers, TokenPolicy};
 use dsm_core::chain::{Amount, HeadDigest, TokenId};
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
 use dsm_core::crypto::{Signature, SigningKey};
@@ -397,14 +397,41 @@ pub fn verify_mint_conflict(policy: &TokenPolicy, c: &MintConflict) -> Result<u6
     Ok(c.first_seq())
 }
 
-/// The storage-node slot of mint `seq` of `token`, as the node API's `(device, parent)`
-/// pair: `(token, H(MintSlot, u64be(seq)))`. It holds the first mint published with that
-/// number (first writer wins; PROTOCOL.md §17.2).
-pub fn mint_slot(token: &TokenId, seq: u64) -> ([u8; 32], [u8; 32]) {
+/// The owned slot of mint `seq` of `token` (PROTOCOL.md §15.2, §17.2):
+/// `(H(SlotOwner, issuer key digests…), H(MintSlot, token, u64be(seq)))` — only one of the
+/// token's issuers may write it. It holds the first mint published with that number (first
+/// writer wins).
+pub fn mint_slot(issuers: &Issuers, token: &TokenId, seq: u64) -> (Digest, Digest) {
     (
-        *token.as_bytes(),
-        *tagged_hash(Tag::MintSlot, &[&seq.to_be_bytes()]).as_bytes(),
+        authority_owner(issuers),
+        tagged_hash(Tag::MintSlot, &[token.as_bytes(), &seq.to_be_bytes()]),
     )
+}
+
+/// The owner of the slots `authority`'s keys (issuers or refreshers) own:
+/// [`dsm_core::slot::keys_owner`] of their key digests.
+pub fn authority_owner(authority: &Issuers) -> Digest {
+    dsm_core::slot::keys_owner(&key_list(authority))
+}
+
+/// The admission of an owned slot that `authority`'s keys (issuers or refreshers) own:
+/// [`dsm_core::slot::Admission::Keys`] over their key digests.
+pub fn keys_admission(authority: &Issuers) -> dsm_core::slot::Admission {
+    dsm_core::slot::Admission::Keys {
+        admitted: key_list(authority),
+    }
+}
+
+/// The sorted, distinct [`dsm_core::slot::key_digest`]s of `authority`'s keys.
+fn key_list(authority: &Issuers) -> Vec<Digest> {
+    let mut v: Vec<Digest> = authority
+        .keys
+        .iter()
+        .map(dsm_core::slot::key_digest)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// What a mint slot holds, judged against mint `m` of the same number.

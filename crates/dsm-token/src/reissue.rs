@@ -312,12 +312,16 @@ impl Canonical for ReissueRecord {
     }
 }
 
-/// The storage-node slot in which refreshers record the re-issue of burned parcel `p`, as
-/// the node API's `(device, parent)` pair: `(p, H(ReissueSlot))`. First writer wins.
-pub fn reissue_slot(p: &dsm_core::parcel::ParcelId) -> ([u8; 32], [u8; 32]) {
+/// The owned slot in which refreshers record the re-issue of burned parcel `p` (PROTOCOL.md
+/// §15.2, §17.6): `(H(SlotOwner, refresher key digests…), H(ReissueSlot, p))` — only one of
+/// the token's refreshers may write it. First writer wins.
+pub fn reissue_slot(
+    refreshers: &crate::policy::Issuers,
+    p: &dsm_core::parcel::ParcelId,
+) -> (Digest, Digest) {
     (
-        *p.as_bytes(),
-        *tagged_hash(Tag::ReissueSlot, &[]).as_bytes(),
+        crate::authority::authority_owner(refreshers),
+        tagged_hash(Tag::ReissueSlot, &[p.as_bytes()]),
     )
 }
 

@@ -409,7 +409,13 @@ fn a_reissue_slot_is_judged_by_burn_and_refresher_signature() {
     let mut alien = other;
     alien.signed.statement.token = dsm_core::chain::TokenId(Digest([5; 32]));
     assert_eq!(judge(&alien), ReissueSlotContent::Noise);
-    // Its bytes round-trip, and the slot is (parcel, H(ReissueSlot)).
+    // Its bytes round-trip, and the slot is owned by the refreshers, keyed by the parcel.
     assert_eq!(ReissueRecord::from_bytes(&ours.to_bytes()).unwrap(), ours);
-    assert_eq!(reissue_slot(&p).0, *p.as_bytes());
+    let refreshers = w.policy.refresh_authority().unwrap();
+    let (owner, key) = reissue_slot(refreshers, &p);
+    assert_eq!(owner, dsm_token::authority::authority_owner(refreshers));
+    assert_eq!(
+        key,
+        dsm_core::hash::tagged_hash(dsm_core::tags::Tag::ReissueSlot, &[p.as_bytes()])
+    );
 }

@@ -661,9 +661,13 @@ fn a_mint_slot_is_judged_by_statement_and_the_published_sequence_checked_pairwis
     let p = fungible("SLOT", &[&issuer], 1, 1_000, BurnRule::Holder);
     let t = p.token_id();
     let m0 = signed(&mint(&p, 0, 0, 100, &alice, &[(0, &issuer)], &mut c));
-    let (a, b) = mint_slot(&t, 0);
-    assert_eq!(a, *t.as_bytes());
-    assert_ne!(mint_slot(&t, 1).1, b, "one slot per number");
+    let (a, b) = mint_slot(&p.issuers, &t, 0);
+    assert_eq!(
+        a,
+        dsm_token::authority::authority_owner(&p.issuers),
+        "the issuers own it"
+    );
+    assert_ne!(mint_slot(&p.issuers, &t, 1).1, b, "one slot per number");
     assert_eq!(
         judge_mint_slot(&m0.to_bytes(), &p, &m0),
         MintSlotContent::Same

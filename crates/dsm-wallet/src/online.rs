@@ -291,11 +291,14 @@ fn settle_mint(
     let Some(policy) = wallet.token_rules().policy(&token).cloned() else {
         return Ok(Settlement::Unsettled { acks: 0 });
     };
-    // Its own slot: written if free, compared by statement.
-    let acks = match claim_mint_slot(wallet, nodes, &policy, m, faults)? {
-        Ok(acks) => acks,
-        Err(stop) => return Ok(stop),
-    };
+    // Its own slot: written if this device is an issuer, else copied from a node that holds
+    // it; compared by statement. An empty slot (the issuers have not published it) does not
+    // stop the walk below: a `minted_before` that contradicts the published sequence is
+    // evidence whether or not the lying mint was published.
+    let own = claim_mint_slot(wallet, nodes, &policy, m, faults)?;
+    if let Err(stop @ Settlement::MintConflict { .. }) = own {
+        return Ok(stop);
+    }
     // The sequence before it, from the newest mint already checked.
     let mut start = seq;
     let mut prev = None;
@@ -307,11 +310,11 @@ fn settle_mint(
         start -= 1;
     }
     for s in start..seq {
-        let (a, b) = mint_slot(&token, s);
-        let (read, f) = nodes.read_slot(&a, &b)?;
+        let (owner, key) = mint_slot(&policy.issuers, &token, s);
+        let (read, f) = nodes.read_owned(&owner, &key)?;
         faults.extend(f);
         let Some(cur) = read
-            .and_then(|bytes| SignedMint::from_bytes(&bytes).ok())
+            .and_then(|p| SignedMint::from_bytes(&p.body).ok())
             .filter(|c| {
                 c.statement.token == token
                     && c.statement.seq == s
@@ -337,8 +340,13 @@ fn settle_mint(
     if let Some(c) = prev.as_ref().and_then(|p| check_published_successor(p, m)) {
         return mint_conflict(wallet, &c);
     }
-    wallet.note_published_mint(m)?;
-    Ok(Settlement::Settled { acks })
+    match own {
+        Ok(acks) => {
+            wallet.note_published_mint(m)?;
+            Ok(Settlement::Settled { acks })
+        }
+        Err(stop) => Ok(stop),
+    }
 }
 
 /// Puts mint `m` in its slot `(token, seq)` if the slot is free, and reads what the nodes
@@ -351,13 +359,19 @@ fn claim_mint_slot(
     m: &SignedMint,
     faults: &mut Vec<NodeFault>,
 ) -> Result<Result<usize, Settlement>, OnlineError> {
-    let (a, b) = mint_slot(&m.statement.token, m.statement.seq);
+    let (owner, key) = mint_slot(&policy.issuers, &m.statement.token, m.statement.seq);
     let judge = |other: &[u8]| match judge_mint_slot(other, policy, m) {
         MintSlotContent::Same => Judged::Same,
         MintSlotContent::Conflict(_) => Judged::Rival,
         MintSlotContent::Noise => Judged::Noise,
     };
-    let report = nodes.anchor_judged(&a, &b, &m.to_bytes(), &judge)?;
+    // Only an issuer writes a mint's slot (PROTOCOL.md §15.2); anyone else copies the write
+    // an issuer put at some node.
+    let body = m.to_bytes();
+    let put = wallet
+        .sign_authority_write(&policy.issuers, vec![(owner, key, &body[..])])?
+        .map(|write| OwnedPut { write, body });
+    let report = nodes.settle_owned(&owner, &key, put.as_ref(), &judge)?;
     faults.extend(report.faults);
     Ok(match report.outcome {
         Anchor::Settled { acks } => Ok(acks),
@@ -1188,12 +1202,18 @@ pub fn sign_refresh(
             "not re-issued: parcel {input} was re-issued under another burn (its re-issue slot at the storage nodes holds another refresher's record; asking again is spending it twice)"
         ))
     };
+    let refreshers = policy
+        .refresh_authority()
+        .cloned()
+        .ok_or_else(|| WalletError::Token("the token names no refreshers".into()))?;
     for input in &req.burn.inputs {
-        let (a, b) = reissue_slot(input);
-        for (_, replica) in nodes.slot_replicas(&a, &b)? {
+        let (owner, key) = reissue_slot(&refreshers, input);
+        for (_, replica) in nodes.owned_replicas(&owner, &key)? {
             if let crate::nodes::SlotReplica::Holds(bytes) = replica {
-                if judge_reissue_slot(&bytes, input, &policy, &record) == ReissueSlotContent::Rival
-                {
+                let Some(body) = crate::nodes::owned_body(&bytes, &owner, &key) else {
+                    continue;
+                };
+                if judge_reissue_slot(&body, input, &policy, &record) == ReissueSlotContent::Rival {
                     return Err(another(input).into());
                 }
             }
@@ -1202,14 +1222,32 @@ pub fn sign_refresh(
     let cosignature = wallet.cosign_refresh(&record.signed.statement, &req.burn.inputs)?;
     record.signed.signatures.push(cosignature.clone());
     let bytes = record.to_bytes();
-    for input in &req.burn.inputs {
-        let (a, b) = reissue_slot(input);
+    // One write by this refresher covers every burned parcel's re-issue slot.
+    let slots: Vec<_> = req
+        .burn
+        .inputs
+        .iter()
+        .map(|i| reissue_slot(&refreshers, i))
+        .collect();
+    let write = wallet
+        .sign_authority_write(
+            &refreshers,
+            slots.iter().map(|(o, k)| (*o, *k, &bytes[..])).collect(),
+        )?
+        .ok_or_else(|| {
+            WalletError::Token("this device is not one of the token's refreshers".into())
+        })?;
+    let put = OwnedPut {
+        write,
+        body: bytes.clone(),
+    };
+    for (input, (owner, key)) in req.burn.inputs.iter().zip(&slots) {
         let judge = |other: &[u8]| match judge_reissue_slot(other, input, &policy, &record) {
             ReissueSlotContent::Same => Judged::Same,
             ReissueSlotContent::Rival => Judged::Rival,
             ReissueSlotContent::Noise => Judged::Noise,
         };
-        let report = nodes.anchor_judged(&a, &b, &bytes, &judge)?;
+        let report = nodes.anchor_owned(owner, key, &put, &judge)?;
         faults.extend(report.faults);
         match report.outcome {
             Anchor::Settled { .. } => {}

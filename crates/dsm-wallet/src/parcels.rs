@@ -1924,6 +1924,35 @@ impl Wallet {
         }
     }
 
+    /// A write of `slots` (owner, key, body) by this device's key as one of `authority`'s
+    /// keys (a token's issuers or refreshers, PROTOCOL.md §15.2); `None` when this device
+    /// holds none of them.
+    pub(crate) fn sign_authority_write(
+        &self,
+        authority: &dsm_token::policy::Issuers,
+        slots: Vec<(Digest, Digest, &[u8])>,
+    ) -> Result<Option<SlotWrite>, WalletError> {
+        if !authority.keys.contains(self.key.public_key()) {
+            return Ok(None);
+        }
+        let entries = slots
+            .into_iter()
+            .map(|(owner, key, body)| SlotEntry {
+                owner,
+                key,
+                body: dsm_core::slot::body_digest(body),
+            })
+            .collect();
+        SlotWrite::sign(
+            dsm_token::authority::keys_admission(authority),
+            &self.key,
+            entries,
+            &crate::wallet::os_random()?,
+        )
+        .map(Some)
+        .map_err(|e| WalletError::Token(format!("cannot sign the slot write: {e}")))
+    }
+
     /// Keeps `w` as the write for the statement whose hop commit is `commit`.
     pub(crate) fn keep_slot_write(
         &mut self,

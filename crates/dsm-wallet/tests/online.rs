@@ -383,6 +383,8 @@ fn a_b0x_item_references_its_lineage_objects_at_the_nodes() {
     }
     issuer.mint(&t, Amount(500)).unwrap();
     common::session_token(&mut issuer, &mut a, t, &[300]);
+    // The issuer publishes its mint (only an issuer may write a mint's slot).
+    sync(&mut issuer, &nodes).unwrap();
     send_online(&mut a, &nodes, &b.device_id(), t, amount(120)).unwrap();
     let (items, _) = nodes.b0x_fetch(&b.device_id().b0x_address()).unwrap();
     assert!(!items.is_empty());
@@ -675,6 +677,81 @@ fn no_stranger_can_take_or_block_a_transfers_anchor_or_parcel_slots() {
     assert_eq!(r.settled.len(), 1, "{r:?}");
     assert!(
         matches!(r.settled[0].settlement, Settlement::Settled { .. }),
+        "{r:?}"
+    );
+}
+
+/// A stranger tries to take a token's next mint slot and a parcel's re-issue slot before
+/// the issuer (also the token's refresher) writes them (PROTOCOL.md §15.2): junk, and a
+/// write signed by its own key under a key-list admission naming itself. Every node refuses
+/// both; the issuer's publication lands and the holder's line settles.
+#[test]
+fn no_stranger_can_take_a_mint_or_reissue_slot() {
+    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut issuer, _) = memory_wallet(0);
+    let p = common::gold(&issuer, dsm_token::policy::TokenKind::Fungible);
+    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
+    let (mut a, _) = memory_wallet(0);
+    a.import_policy(p.clone(), None).unwrap();
+    issuer.mint(&t, Amount(500)).unwrap();
+    let (_, ra) = common::session_token(&mut issuer, &mut a, t, &[300]);
+    let held = ra.completed[0].receipt.proposal.hop().output_ids()[0];
+    let mint_slot = dsm_token::authority::mint_slot(&p.issuers, &t, 0);
+    let reissue_slot = dsm_token::reissue::reissue_slot(p.refresh_authority().unwrap(), &held);
+    let stranger = dsm_core::crypto::SigningKey::from_seed(
+        dsm_core::crypto::SuiteId::MlDsa65,
+        &dsm_core::crypto::SecretSeed::from_bytes([0x66; 32]),
+    );
+    let junk = b"junk".to_vec();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut refused = 0;
+    for (owner, key) in [mint_slot, reissue_slot] {
+        let entries = vec![SlotEntry {
+            owner,
+            key,
+            body: body_digest(&junk),
+        }];
+        // A key list naming only the stranger proves another owner.
+        let forged = OwnedPut {
+            write: SlotWrite {
+                admission: Admission::Keys {
+                    admitted: vec![dsm_core::slot::key_digest(stranger.public_key())],
+                },
+                signer: stranger.public_key().clone(),
+                signature: stranger
+                    .sign(SlotWrite::message(&entries).as_bytes(), &[1; 32])
+                    .unwrap(),
+                entries,
+            },
+            body: junk.clone(),
+        };
+        for url in &c.urls {
+            let owned = format!("{url}/v1/owned/{}/{}", owner.to_hex(), key.to_hex());
+            for body in [junk.clone(), forged.to_bytes()] {
+                let status = agent.put(&owned).send(&body[..]).unwrap().status().as_u16();
+                assert!(status == 400 || status == 403, "{status}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(
+        refused,
+        2 * 2 * c.urls.len(),
+        "every attempt reached every node"
+    );
+    // The issuer publishes; the holder's line settles.
+    sync(&mut issuer, &nodes).unwrap();
+    let r = sync(&mut a, &nodes).unwrap();
+    assert!(
+        !r.settled.is_empty()
+            && r.settled
+                .iter()
+                .all(|l| matches!(l.settlement, Settlement::Settled { .. })),
         "{r:?}"
     );
 }

@@ -583,16 +583,19 @@ fn an_issuer_over_its_cap_is_caught_online_at_any_depth() {
     );
     // Mint 0 (9,000 of a 10,000 cap) to alice; mint 1 to bob claims nothing was minted
     // before it — with it the issuer creates 18,000.
-    alice
-        .apply_signed_mint(signed_mint(&key, t, 0, 0, 9_000, &alice))
-        .unwrap();
+    let m0 = signed_mint(&key, t, 0, 0, 9_000, &alice);
+    alice.apply_signed_mint(m0.clone()).unwrap();
     bob.apply_signed_mint(signed_mint(&key, t, 1, 0, 9_000, &bob))
         .unwrap();
     let (_, r) = session_token(&mut bob, &mut carol, t, &[500]);
     assert_eq!(r.completed.len(), 1, "offline nothing can tell: {r:?}");
     let c = common::cluster::Cluster::new();
     let nodes = c.nodes();
-    // Alice publishes mint 0; bob publishes mint 1 and finds it contradicts mint 0.
+    // The issuer publishes mint 0 (only an issuer may write a mint's slot) and never the
+    // lying mint 1; bob's sync walks the published sequence and finds mint 1 contradicts
+    // mint 0 all the same.
+    let policy = alice.token_rules().policy(&t).unwrap().clone();
+    common::publish_as_issuer(&nodes, &key, &policy, &m0);
     sync(&mut alice, &nodes).unwrap();
     let rb = sync(&mut bob, &nodes).unwrap();
     assert!(rb.dropped.iter().any(|d| d.contains("mint #1")), "{rb:?}");
@@ -710,23 +713,27 @@ fn two_mints_of_one_number_published_on_disjoint_nodes_are_caught_by_the_walk() 
     let (mut erin, _) = memory_wallet(0);
     let (mut bob, _) = memory_wallet(0);
     let (key, t) = gold_of_key(9, &mut [&mut alice, &mut erin, &mut bob]);
-    alice
-        .apply_signed_mint(signed_mint(&key, t, 0, 0, 100, &alice))
-        .unwrap();
-    erin.apply_signed_mint(signed_mint(&key, t, 0, 0, 100, &erin))
-        .unwrap();
+    let (ma, me) = (
+        signed_mint(&key, t, 0, 0, 100, &alice),
+        signed_mint(&key, t, 0, 0, 100, &erin),
+    );
+    alice.apply_signed_mint(ma.clone()).unwrap();
+    erin.apply_signed_mint(me.clone()).unwrap();
     bob.apply_signed_mint(signed_mint(&key, t, 1, 100, 50, &bob))
         .unwrap();
     let c = common::cluster::Cluster::new();
     let nodes = c.nodes();
+    let policy = alice.token_rules().policy(&t).unwrap().clone();
     let half = |first: bool| {
         for (i, s) in c.switches.iter().enumerate() {
             s.store((i < 3) == first, Ordering::SeqCst);
         }
     };
     half(true);
+    common::publish_as_issuer(&nodes, &key, &policy, &ma);
     sync(&mut alice, &nodes).unwrap();
     half(false);
+    common::publish_as_issuer(&nodes, &key, &policy, &me);
     sync(&mut erin, &nodes).unwrap();
     assert!(alice.mint_conflicts().is_empty() && erin.mint_conflicts().is_empty());
     c.only_up(6);

@@ -49,6 +49,8 @@ fn claim_and_refund_race_at_the_nodes_and_exactly_one_wins() {
         assert_eq!(alice.balance(&t), Amount(300));
         let id = bob.import_vault(lock).unwrap();
         let hex = id.to_hex();
+        // Alice, the issuer, publishes her mint (only an issuer may write its slot).
+        dsm_wallet::online::sync(&mut alice, &nodes).unwrap();
         // Both at once: bob claims, alice refunds.
         let (rb, ra) = std::thread::scope(|s| {
             let hb = s.spawn(|| {

@@ -394,3 +394,34 @@ pub fn with_write(signer: &Wallet, offer: dsm_core::receipt::Offer) -> dsm_core:
         ..offer
     }
 }
+
+/// The issuer holding `key` (the only issuer of `policy`) publishes mint `m` in its owned
+/// slot at whichever nodes are up (PROTOCOL.md §15.2: only an issuer may write it).
+#[allow(dead_code)]
+pub fn publish_as_issuer(
+    nodes: &dsm_wallet::nodes::NodeSet,
+    key: &dsm_core::crypto::SigningKey,
+    policy: &dsm_token::TokenPolicy,
+    m: &dsm_token::authority::SignedMint,
+) {
+    use dsm_core::slot::{body_digest, OwnedPut, SlotEntry, SlotWrite};
+    let (owner, slot) =
+        dsm_token::authority::mint_slot(&policy.issuers, &m.statement.token, m.statement.seq);
+    let body = m.to_bytes();
+    let write = SlotWrite::sign(
+        dsm_token::authority::keys_admission(&policy.issuers),
+        key,
+        vec![SlotEntry {
+            owner,
+            key: slot,
+            body: body_digest(&body),
+        }],
+        &[8; 32],
+    )
+    .unwrap();
+    nodes
+        .anchor_owned(&owner, &slot, &OwnedPut { write, body }, &|_| {
+            dsm_wallet::nodes::Judged::Rival
+        })
+        .unwrap();
+}
