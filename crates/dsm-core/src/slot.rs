@@ -394,7 +394,7 @@ pub struct OwnedPut {
 }
 
 /// The largest body an owned slot holds.
-pub const MAX_BODY_LEN: usize = 192 * 1024;
+pub const MAX_BODY_LEN: usize = 232 * 1024;
 
 impl Canonical for OwnedPut {
     const MAX_ENCODED_LEN: usize = SlotWrite::MAX_ENCODED_LEN + MAX_BODY_LEN + 16;

@@ -209,6 +209,9 @@ tag_table! {
     /// What a recovery authority signs to delegate a device's slots to a successor's key:
     /// `(device id, key digest)` (§15.2).
     SlotDelegation => "DSM/v1/slot/delegation",
+    /// The seed of the key that writes a capsule stream's owned slots: `(capsule key)`
+    /// (§20.2, §15.2).
+    RecoveryStreamSigner => "DSM/v1/recovery/writer",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

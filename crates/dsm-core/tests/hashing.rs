@@ -150,6 +150,7 @@ fn tag_labels_are_frozen() {
         (Tag::SlotBody, "DSM/v1/slot/body"),
         (Tag::SlotWrite, "DSM/v1/slot/write"),
         (Tag::SlotDelegation, "DSM/v1/slot/delegation"),
+        (Tag::RecoveryStreamSigner, "DSM/v1/recovery/writer"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -221,6 +221,31 @@ impl CapsuleKey {
         &self.key
     }
 
+    /// The key that writes this stream's owned slots at the storage nodes (ML-DSA-65, seed
+    /// `H(RecoveryStreamSigner, capsule key)`): whoever holds the capsule key — the device,
+    /// or a successor with the phrase — and nobody else (PROTOCOL.md §20.2, §15.2).
+    pub fn slot_signer(&self) -> dsm_core::crypto::SigningKey {
+        dsm_core::crypto::SigningKey::from_seed(
+            dsm_core::crypto::SuiteId::MlDsa65,
+            &dsm_core::crypto::SecretSeed::from_bytes(
+                tagged_hash(Tag::RecoveryStreamSigner, &[self.key.as_slice()]).0,
+            ),
+        )
+    }
+
+    /// The admission of this stream's owned slots: a key list naming [`Self::slot_signer`].
+    pub fn slot_admission(&self) -> dsm_core::slot::Admission {
+        dsm_core::slot::Admission::Keys {
+            admitted: vec![dsm_core::slot::key_digest(self.slot_signer().public_key())],
+        }
+    }
+
+    /// The owner of this stream's capsule and pack slots: `H(SlotOwner, H(SlotKey,
+    /// slot signer))`. Unlinkable to the device, like the stream.
+    pub fn slot_owner(&self) -> Digest {
+        dsm_core::slot::keys_owner(&[dsm_core::slot::key_digest(self.slot_signer().public_key())])
+    }
+
     /// XChaCha20-Poly1305 under this key: the one AEAD of capsules and packs.
     fn encrypt(&self, nonce: &[u8; 24], plaintext: &[u8], ad: &[u8]) -> Vec<u8> {
         XChaCha20Poly1305::new(&Key::from(*self.key))

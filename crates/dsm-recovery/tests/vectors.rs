@@ -37,6 +37,11 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         "-",
         keys.generation(1).stream.as_bytes(),
     );
+    put(
+        "keys.stream.generation-0.slot-owner",
+        "-",
+        keys.generation(0).slot_owner().as_bytes(),
+    );
     let authority = keys.authority_key();
     put(
         "keys.authority",

@@ -67,11 +67,12 @@ const RECOVERED_LEFT: &[u8] = b"recovered_left/";
 /// objects) of a proposal pending at the recovered head.
 const RECOVERED_OFFER: &[u8] = b"recovered_offer/";
 
-/// True if K placed nodes hold identical bytes as capsule 0 of `stream`.
-fn stream_started(nodes: &NodeSet, stream: &Digest) -> Result<bool, WalletError> {
-    let replicas = nodes
-        .slot_replicas(stream.as_bytes(), capsule_slot(0).as_bytes())
-        .map_err(|e| WalletError::Recovery(e.to_string()))?;
+/// True if K placed nodes hold identical bytes as capsule 0 of the stream whose slots
+/// `owner` owns.
+fn stream_started(nodes: &NodeSet, owner: &Digest) -> Result<bool, WalletError> {
+    let replicas = read_replicas(nodes, owner, &[0u64], |i| capsule_slot(*i), "capsule")?
+        .pop()
+        .unwrap_or_default();
     let held: Vec<&Vec<u8>> = replicas
         .iter()
         .filter_map(|(_, r)| match r {
@@ -209,16 +210,18 @@ pub struct FetchedStream {
 /// outvoted, never trusted). The stream ends at the first index no quorum holds.
 pub fn fetch_stream(
     nodes: &NodeSet,
-    stream: &Digest,
+    key: &dsm_recovery::CapsuleKey,
     progress: &mut dyn FnMut(u64),
 ) -> Result<FetchedStream, WalletError> {
+    let stream = &key.stream;
+    let owner = key.slot_owner();
     let k = nodes.params().k;
     let mut out = FetchedStream::default();
     let mut prev = Digest::ZERO;
     let mut ahead = std::collections::VecDeque::new();
     for index in 0u64.. {
         if ahead.is_empty() {
-            ahead = read_ahead(nodes, stream, index)?;
+            ahead = read_ahead(nodes, &owner, index)?;
         }
         let replicas = ahead.pop_front().unwrap_or_default();
         let mut groups: Vec<(Vec<u8>, Vec<String>)> = Vec::new();
@@ -288,33 +291,48 @@ fn post_all(nodes: &NodeSet, items: &[(DeviceId, Vec<u8>)]) -> Vec<Result<(), St
 /// past its end.
 fn read_ahead(
     nodes: &NodeSet,
-    stream: &Digest,
+    owner: &Digest,
     from: u64,
 ) -> Result<std::collections::VecDeque<Vec<(String, SlotReplica)>>, WalletError> {
     let window: Vec<u64> = (from..from + if from < 64 { 8 } else { 64 }).collect();
-    read_replicas(nodes, stream, &window, |i| capsule_slot(*i), "capsule")
+    read_replicas(nodes, owner, &window, |i| capsule_slot(*i), "capsule")
         .map(std::collections::VecDeque::from)
 }
 
-/// What every placed node of slot `(stream, key(item))` holds, for each item, in order.
+/// What every placed node of owned slot `(owner, key(item))` holds, for each item, in
+/// order: the body of the write it stores. The write's signature is not checked here: a
+/// capsule or pack authenticates itself (AEAD under the capsule key), and a node that
+/// serves anything else is outvoted or reported by the caller.
 fn read_replicas<T: Sync>(
     nodes: &NodeSet,
-    stream: &Digest,
+    owner: &Digest,
     items: &[T],
     key: impl Fn(&T) -> Digest + Sync,
     what: &str,
 ) -> Result<Vec<Vec<(String, SlotReplica)>>, WalletError> {
-    crate::nodes::in_parallel(items, |x| {
-        nodes.slot_replicas(stream.as_bytes(), key(x).as_bytes())
-    })
-    .into_iter()
-    .map(|r| match r {
-        Some(r) => r.map_err(|e| WalletError::Recovery(e.to_string())),
-        None => Err(WalletError::Recovery(format!(
-            "a {what} read thread stopped"
-        ))),
-    })
-    .collect()
+    crate::nodes::in_parallel(items, |x| nodes.owned_replicas(owner, &key(x)))
+        .into_iter()
+        .map(|r| match r {
+            Some(r) => r
+                .map(|rs| {
+                    rs.into_iter()
+                        .map(|(n, r)| match r {
+                            SlotReplica::Holds(b) => (
+                                n,
+                                SlotReplica::Holds(
+                                    OwnedPut::from_bytes(&b).map(|p| p.body).unwrap_or(b),
+                                ),
+                            ),
+                            other => (n, other),
+                        })
+                        .collect()
+                })
+                .map_err(|e| WalletError::Recovery(e.to_string())),
+            None => Err(WalletError::Recovery(format!(
+                "a {what} read thread stopped"
+            ))),
+        })
+        .collect()
 }
 
 impl Wallet {
@@ -653,10 +671,12 @@ impl Wallet {
         let Some(key) = &self.capsule_key else {
             return Ok(push);
         };
-        let stream = key.stream;
         let k = nodes.params().k;
         let mut uploaded = self.capsules_uploaded()?;
         let packs = self.store.scan(Table::CapsulePacks)?;
+        // The stream's owned slots take only writes by its signer (PROTOCOL.md §15.2); it
+        // is derived once per upload.
+        let mut writer: Option<(SigningKey, Admission, Digest)> = None;
         'capsules: for (ik, bytes) in self.store.scan(Table::Capsules)? {
             let index = u64::from_be_bytes(ik.as_slice().try_into().unwrap_or_default());
             if index < uploaded {
@@ -668,19 +688,47 @@ impl Wallet {
                 .iter()
                 .filter(|(pk, _)| pk.get(..8) == Some(ik.as_slice()))
                 .collect();
-            for (pk, sealed) in &mine {
-                let part = u64::from_be_bytes(
+            let (signer, admission, owner) = writer
+                .get_or_insert_with(|| (key.slot_signer(), key.slot_admission(), key.slot_owner()));
+            let part_of = |pk: &[u8]| {
+                u64::from_be_bytes(
                     pk.get(8..16)
                         .and_then(|p| p.try_into().ok())
                         .unwrap_or_default(),
-                );
+                )
+            };
+            // One write covers the capsule and up to 63 of its packs; more packs take more
+            // writes (a write covers at most 64 slots).
+            let mut slots: Vec<(Digest, &[u8])> = vec![(capsule_slot(index), &bytes[..])];
+            for (pk, sealed) in &mine {
+                slots.push((dsm_recovery::pack_position(index, part_of(pk)), &sealed[..]));
+            }
+            let mut writes: HashMap<Digest, SlotWrite> = HashMap::new();
+            for chunk in slots.chunks(dsm_core::slot::MAX_ENTRIES) {
+                let entries = chunk
+                    .iter()
+                    .map(|(key, body)| SlotEntry {
+                        owner: *owner,
+                        key: *key,
+                        body: body_digest(body),
+                    })
+                    .collect();
+                let w = SlotWrite::sign(admission.clone(), signer, entries, &os_random()?)
+                    .map_err(|e| {
+                        WalletError::Recovery(format!("cannot sign the slot write: {e}"))
+                    })?;
+                for (key, _) in chunk {
+                    writes.insert(*key, w.clone());
+                }
+            }
+            let put = |key: &Digest, body: &[u8]| OwnedPut {
+                write: writes[key].clone(),
+                body: body.to_vec(),
+            };
+            for (pk, sealed) in &mine {
+                let at = dsm_recovery::pack_position(index, part_of(pk));
                 let report = nodes
-                    .anchor(
-                        stream.as_bytes(),
-                        dsm_recovery::pack_position(index, part).as_bytes(),
-                        sealed,
-                        &|other: &[u8]| other != sealed.as_slice(),
-                    )
+                    .anchor_owned(owner, &at, &put(&at, sealed), &|_| Judged::Rival)
                     .map_err(|e| WalletError::Recovery(e.to_string()))?;
                 push.faults.extend(report.faults);
                 if let Anchor::Conflict { .. } = report.outcome {
@@ -701,11 +749,11 @@ impl Wallet {
                 }
             }
             let report = nodes
-                .anchor(
-                    stream.as_bytes(),
-                    capsule_slot(index).as_bytes(),
-                    &bytes,
-                    &|other: &[u8]| other != bytes.as_slice(),
+                .anchor_owned(
+                    owner,
+                    &capsule_slot(index),
+                    &put(&capsule_slot(index), &bytes),
+                    &|_| Judged::Rival,
                 )
                 .map_err(|e| WalletError::Recovery(e.to_string()))?;
             push.faults.extend(report.faults);
@@ -776,9 +824,15 @@ impl Wallet {
         };
         if let (Some(nodes), Some(last)) = (nodes, sealed.checked_sub(1)) {
             let ours = self.store.get(Table::Capsules, &last.to_be_bytes())?;
-            let replicas = nodes
-                .slot_replicas(key.stream.as_bytes(), capsule_slot(last).as_bytes())
-                .map_err(|e| WalletError::Recovery(e.to_string()))?;
+            let replicas = read_replicas(
+                nodes,
+                &key.slot_owner(),
+                &[last],
+                |i| capsule_slot(*i),
+                "capsule",
+            )?
+            .pop()
+            .unwrap_or_default();
             for (node, r) in replicas {
                 let state = match r {
                     SlotReplica::Holds(b) if Some(&b) == ours.as_ref() => "holds it",
@@ -1631,7 +1685,7 @@ fn fetch_packs(
         .collect();
     let replicas = read_replicas(
         nodes,
-        &key.stream,
+        &key.slot_owner(),
         &positions,
         |(i, j)| dsm_recovery::pack_position(*i, *j),
         "pack",
@@ -1757,11 +1811,11 @@ pub fn recover(
         progress("fetching backup capsules from the storage nodes");
         // The newest device generation with a capsule 0 at a quorum is the one to replace.
         let mut generation = 0u64;
-        while stream_started(nodes, &keys.generation(generation + 1).stream)? {
+        while stream_started(nodes, &keys.generation(generation + 1).slot_owner())? {
             generation += 1;
         }
         let gen_key = keys.generation(generation);
-        let fetched = fetch_stream(nodes, &gen_key.stream, &mut |n| {
+        let fetched = fetch_stream(nodes, &gen_key, &mut |n| {
             if n % 1000 == 0 {
                 progress(&format!("  {n} capsules"));
             }

@@ -1067,3 +1067,78 @@ fn a_change_moving_more_parcels_than_a_capsule_records_spans_several_capsules() 
     assert_eq!(a3.parcels(&token(DEFAULT_TOKEN)).len(), n);
     assert_eq!(dev(&a3), n as u128);
 }
+
+/// A stranger who learned a device's capsule stream (a node operator sees its slots) tries
+/// to pre-empt the stream's next capsule and pack positions (PROTOCOL.md §15.2, §20.2): junk,
+/// and a write signed by its own key. Every node refuses them; the device's next capsules
+/// upload and a recovery reads them all.
+#[test]
+fn no_stranger_can_write_a_capsule_stream() {
+    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(23);
+    let mut a = recoverable(&k, 1_000);
+    let (mut b, _) = memory_wallet(0);
+    sync(&mut a, &nodes).unwrap();
+    let owner = k.generation(0).slot_owner();
+    let next = a.backup_status(None).unwrap().sealed;
+    let stranger = dsm_core::crypto::SigningKey::from_seed(
+        SuiteId::MlDsa65,
+        &dsm_core::crypto::SecretSeed::from_bytes([0x55; 32]),
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let junk = b"junk".to_vec();
+    let mut refused = 0;
+    for i in next..next + 4 {
+        for key in [
+            dsm_wallet::recovery::capsule_slot(i),
+            dsm_recovery::pack_position(i, 0),
+        ] {
+            let entries = vec![SlotEntry {
+                owner,
+                key,
+                body: body_digest(&junk),
+            }];
+            let forged = OwnedPut {
+                write: SlotWrite {
+                    admission: Admission::Keys {
+                        admitted: vec![dsm_core::slot::key_digest(stranger.public_key())],
+                    },
+                    signer: stranger.public_key().clone(),
+                    signature: stranger
+                        .sign(SlotWrite::message(&entries).as_bytes(), &[1; 32])
+                        .unwrap(),
+                    entries,
+                },
+                body: junk.clone(),
+            };
+            for url in &c.urls {
+                let owned = format!("{url}/v1/owned/{}/{}", owner.to_hex(), key.to_hex());
+                for body in [junk.clone(), forged.to_bytes()] {
+                    let status = agent.put(&owned).send(&body[..]).unwrap().status().as_u16();
+                    assert!(status == 400 || status == 403, "{status}");
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(
+        refused,
+        4 * 2 * 2 * c.urls.len(),
+        "every attempt reached every node"
+    );
+    // The device goes on: new capsules (with packs) upload, and a recovery reads them all.
+    session(&mut a, &mut b, &[10, 20]);
+    let r = sync(&mut a, &nodes).unwrap();
+    assert!(
+        r.backup.conflict.is_none() && r.backup.short.is_none(),
+        "{r:?}"
+    );
+    assert!(r.backup.uploaded >= 2, "{r:?}");
+    let (a2, _) = restore(&k, &nodes);
+    assert_eq!(dev(&a2), 970);
+}
