@@ -588,84 +588,51 @@ fn a_stranger_s_notice_costs_no_object_reads() {
 /// transfer without the sender ever syncing.
 #[test]
 fn no_stranger_can_take_or_block_a_transfers_anchor_or_parcel_slots() {
-    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
+    use dsm_core::slot::Admission;
     let c = Cluster::new();
     let nodes = c.nodes();
     let (mut a, _) = memory_wallet(1_000);
     let (mut b, _) = memory_wallet(0);
     let (_, rb) = session(&mut a, &mut b, &[10]);
     let proposal = rb.completed[0].receipt.proposal.clone();
-    let me = *a.device_id().digest();
     let anchor = dsm_core::slot::anchor_slot(
         &a.device_id(),
         &proposal.proposal.sender_parent_head.digest(),
     );
     let parcel =
         dsm_core::parcel::parcel_slot(&proposal.proposal.parcels.inputs[0], &a.device_id());
-    let stranger = dsm_core::crypto::SigningKey::from_seed(
-        dsm_core::crypto::SuiteId::MlDsa65,
-        &dsm_core::crypto::SecretSeed::from_bytes([0x77; 32]),
-    );
-    let junk = b"the stranger's junk".to_vec();
-    // Signs over the slot as if admitted, then claims the sender's owner.
-    let forge = |admission: Admission,
-                 (owner, key): (dsm_core::hash::Digest, dsm_core::hash::Digest)| {
-        let entries = vec![SlotEntry {
-            owner,
-            key,
-            body: body_digest(&junk),
-        }];
-        OwnedPut {
-            write: SlotWrite {
-                admission,
-                signer: stranger.public_key().clone(),
-                signature: stranger
-                    .sign(SlotWrite::message(&entries).as_bytes(), &[1; 32])
-                    .unwrap(),
-                entries,
-            },
-            body: junk.clone(),
-        }
-        .to_bytes()
-    };
+    let stranger = common::stranger_key(0x77);
     let mut fake_record = a.genesis_record().unwrap();
     fake_record.recovery_authority = Some(stranger.public_key().clone());
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
     let mut refused = 0;
     for slot in [anchor, parcel] {
+        assert_eq!(
+            slot.0,
+            *a.device_id().digest(),
+            "the sender owns both slots"
+        );
         let attempts = [
-            junk.clone(),
-            forge(
+            b"junk".to_vec(),
+            common::forged_put(
+                &stranger,
                 Admission::Device {
                     genesis: a.identity().genesis,
                 },
                 slot,
+                b"junk",
             ),
-            forge(
+            common::forged_put(
+                &stranger,
                 Admission::Authority {
                     record: fake_record.clone(),
                     device: Some(a.identity().public_key.clone()),
                 },
                 slot,
+                b"junk",
             ),
         ];
-        for url in &c.urls {
-            let owned = format!("{url}/v1/owned/{}/{}", slot.0.to_hex(), slot.1.to_hex());
-            for body in &attempts {
-                let status = agent.put(&owned).send(&body[..]).unwrap().status().as_u16();
-                assert!(status == 400 || status == 403, "{status}");
-                refused += 1;
-            }
-            let open = owned.replace("/v1/owned/", "/v1/slots/");
-            assert_eq!(
-                agent.put(&open).send(&junk[..]).unwrap().status().as_u16(),
-                201
-            );
-        }
-        assert_eq!(me, slot.0, "the sender owns both slots");
+        refused += common::refused_everywhere(&c.urls, slot, &attempts);
+        common::junk_in_open_slots(&c.urls, slot.0.as_bytes(), slot.1.as_bytes());
     }
     assert_eq!(
         refused,
@@ -687,7 +654,6 @@ fn no_stranger_can_take_or_block_a_transfers_anchor_or_parcel_slots() {
 /// both; the issuer's publication lands and the holder's line settles.
 #[test]
 fn no_stranger_can_take_a_mint_or_reissue_slot() {
-    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
     let c = Cluster::new();
     let nodes = c.nodes();
     let (mut issuer, _) = memory_wallet(0);
@@ -698,46 +664,15 @@ fn no_stranger_can_take_a_mint_or_reissue_slot() {
     issuer.mint(&t, Amount(500)).unwrap();
     let (_, ra) = common::session_token(&mut issuer, &mut a, t, &[300]);
     let held = ra.completed[0].receipt.proposal.hop().output_ids()[0];
-    let mint_slot = dsm_token::authority::mint_slot(&p.issuers, &t, 0);
-    let reissue_slot = dsm_token::reissue::reissue_slot(p.refresh_authority().unwrap(), &held);
-    let stranger = dsm_core::crypto::SigningKey::from_seed(
-        dsm_core::crypto::SuiteId::MlDsa65,
-        &dsm_core::crypto::SecretSeed::from_bytes([0x66; 32]),
-    );
-    let junk = b"junk".to_vec();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let stranger = common::stranger_key(0x66);
     let mut refused = 0;
-    for (owner, key) in [mint_slot, reissue_slot] {
-        let entries = vec![SlotEntry {
-            owner,
-            key,
-            body: body_digest(&junk),
-        }];
-        // A key list naming only the stranger proves another owner.
-        let forged = OwnedPut {
-            write: SlotWrite {
-                admission: Admission::Keys {
-                    admitted: vec![dsm_core::slot::key_digest(stranger.public_key())],
-                },
-                signer: stranger.public_key().clone(),
-                signature: stranger
-                    .sign(SlotWrite::message(&entries).as_bytes(), &[1; 32])
-                    .unwrap(),
-                entries,
-            },
-            body: junk.clone(),
-        };
-        for url in &c.urls {
-            let owned = format!("{url}/v1/owned/{}/{}", owner.to_hex(), key.to_hex());
-            for body in [junk.clone(), forged.to_bytes()] {
-                let status = agent.put(&owned).send(&body[..]).unwrap().status().as_u16();
-                assert!(status == 400 || status == 403, "{status}");
-                refused += 1;
-            }
-        }
+    for slot in [
+        dsm_token::authority::mint_slot(&p.issuers, &t, 0),
+        dsm_token::reissue::reissue_slot(p.refresh_authority().unwrap(), &held),
+    ] {
+        let forged =
+            common::forged_put(&stranger, common::self_admission(&stranger), slot, b"junk");
+        refused += common::refused_everywhere(&c.urls, slot, &[b"junk".to_vec(), forged]);
     }
     assert_eq!(
         refused,

@@ -361,11 +361,10 @@ fn capsules_stay_within_their_limit_with_many_large_pending_proposals() {
 
 /// A stranger with no keys, knowing the lost device's identity, tries to block its recovery
 /// at every node (PROTOCOL.md §15.2, §20.3): junk at the old, open tombstone address, junk
-/// and a write signed by its own key at the owned tombstone and succession slots. Every
-/// owned write is refused by every node, and the recovery goes through.
+/// and a write signed by its own key at the owned tombstone slot. Every owned write is
+/// refused by every node, and the recovery goes through.
 #[test]
 fn no_stranger_can_take_or_block_the_tombstone_and_succession_slots() {
-    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
     let c = Cluster::new();
     let nodes = c.nodes();
     let k = keys(14);
@@ -374,70 +373,34 @@ fn no_stranger_can_take_or_block_the_tombstone_and_succession_slots() {
     session(&mut a, &mut b, &[10]);
     sync(&mut a, &nodes).unwrap();
     let lost = a.identity().clone();
-    let (owner, key) = dsm_recovery::succession::tombstone_slot(&lost);
-    let stranger = dsm_core::crypto::SigningKey::from_seed(
-        SuiteId::MlDsa65,
-        &dsm_core::crypto::SecretSeed::from_bytes([0x5a; 32]),
-    );
-    // The stranger's best attempt: a device admission under the lost device's genesis,
-    // signed by its own key over the slot and its junk.
-    let junk = b"the stranger's junk".to_vec();
-    let mut forged = OwnedPut {
-        write: SlotWrite::sign(
-            Admission::Device {
+    let slot = dsm_recovery::succession::tombstone_slot(&lost);
+    let stranger = common::stranger_key(0x5a);
+    // The stranger's best attempts: a device admission under the lost device's genesis (its
+    // own key is not the device's), and a key list naming itself.
+    let attempts = [
+        b"junk".to_vec(),
+        common::forged_put(
+            &stranger,
+            dsm_core::slot::Admission::Device {
                 genesis: lost.genesis,
             },
-            &stranger,
-            vec![SlotEntry {
-                owner: *dsm_core::identity::DeviceIdentity {
-                    genesis: lost.genesis,
-                    public_key: stranger.public_key().clone(),
-                }
-                .device_id()
-                .digest(),
-                key,
-                body: body_digest(&junk),
-            }],
-            &[1; 32],
-        )
-        .unwrap(),
-        body: junk.clone(),
-    };
-    forged.write.entries[0].owner = owner;
-    forged.write.signature = stranger
-        .sign(
-            SlotWrite::message(&forged.write.entries).as_bytes(),
-            &[2; 32],
-        )
-        .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let hex = |d: &dsm_core::hash::Digest| d.to_hex();
-    let mut refused = 0;
-    for url in &c.urls {
-        let owned = format!("{url}/v1/owned/{}/{}", hex(&owner), hex(&key));
-        for body in [junk.clone(), forged.to_bytes()] {
-            let status = agent.put(&owned).send(&body[..]).unwrap().status().as_u16();
-            assert!(status == 400 || status == 403, "{status}");
-            refused += 1;
-        }
-        // The open namespace still takes junk, at the address the tombstone used to have.
-        let open = format!(
-            "{url}/v1/slots/{}/{}",
-            lost.device_id().digest().to_hex(),
-            hex(&dsm_core::hash::tagged_hash(
-                dsm_core::tags::Tag::RecoveryTombstone,
-                &[b"slot"]
-            ))
-        );
-        assert_eq!(
-            agent.put(&open).send(&junk[..]).unwrap().status().as_u16(),
-            201
-        );
-    }
-    assert_eq!(refused, 2 * c.urls.len(), "every node was tried");
+            slot,
+            b"junk",
+        ),
+        common::forged_put(&stranger, common::self_admission(&stranger), slot, b"junk"),
+    ];
+    let refused = common::refused_everywhere(&c.urls, slot, &attempts);
+    assert_eq!(
+        refused,
+        3 * c.urls.len(),
+        "every attempt reached every node"
+    );
+    // The open namespace still takes junk, at the address the tombstone used to have.
+    common::junk_in_open_slots(
+        &c.urls,
+        lost.device_id().as_bytes(),
+        dsm_core::hash::tagged_hash(dsm_core::tags::Tag::RecoveryTombstone, &[b"slot"]).as_bytes(),
+    );
     let (mut a2, _) = restore(&k, &nodes);
     sync(&mut b, &nodes).unwrap();
     sync(&mut a2, &nodes).unwrap();
@@ -1074,7 +1037,6 @@ fn a_change_moving_more_parcels_than_a_capsule_records_spans_several_capsules() 
 /// upload and a recovery reads them all.
 #[test]
 fn no_stranger_can_write_a_capsule_stream() {
-    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
     let c = Cluster::new();
     let nodes = c.nodes();
     let k = keys(23);
@@ -1083,47 +1045,21 @@ fn no_stranger_can_write_a_capsule_stream() {
     sync(&mut a, &nodes).unwrap();
     let owner = k.generation(0).slot_owner();
     let next = a.backup_status(None).unwrap().sealed;
-    let stranger = dsm_core::crypto::SigningKey::from_seed(
-        SuiteId::MlDsa65,
-        &dsm_core::crypto::SecretSeed::from_bytes([0x55; 32]),
-    );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let junk = b"junk".to_vec();
+    let stranger = common::stranger_key(0x55);
     let mut refused = 0;
     for i in next..next + 4 {
         for key in [
             dsm_wallet::recovery::capsule_slot(i),
             dsm_recovery::pack_position(i, 0),
         ] {
-            let entries = vec![SlotEntry {
-                owner,
-                key,
-                body: body_digest(&junk),
-            }];
-            let forged = OwnedPut {
-                write: SlotWrite {
-                    admission: Admission::Keys {
-                        admitted: vec![dsm_core::slot::key_digest(stranger.public_key())],
-                    },
-                    signer: stranger.public_key().clone(),
-                    signature: stranger
-                        .sign(SlotWrite::message(&entries).as_bytes(), &[1; 32])
-                        .unwrap(),
-                    entries,
-                },
-                body: junk.clone(),
-            };
-            for url in &c.urls {
-                let owned = format!("{url}/v1/owned/{}/{}", owner.to_hex(), key.to_hex());
-                for body in [junk.clone(), forged.to_bytes()] {
-                    let status = agent.put(&owned).send(&body[..]).unwrap().status().as_u16();
-                    assert!(status == 400 || status == 403, "{status}");
-                    refused += 1;
-                }
-            }
+            let forged = common::forged_put(
+                &stranger,
+                common::self_admission(&stranger),
+                (owner, key),
+                b"junk",
+            );
+            refused +=
+                common::refused_everywhere(&c.urls, (owner, key), &[b"junk".to_vec(), forged]);
         }
     }
     assert_eq!(

@@ -425,3 +425,97 @@ pub fn publish_as_issuer(
         })
         .unwrap();
 }
+
+/// A key no wallet of the test holds: the stranger's.
+#[allow(dead_code)]
+pub fn stranger_key(seed: u8) -> dsm_core::crypto::SigningKey {
+    dsm_core::crypto::SigningKey::from_seed(
+        SuiteId::MlDsa65,
+        &dsm_core::crypto::SecretSeed::from_bytes([seed; 32]),
+    )
+}
+
+/// What a stranger can put together for owned slot `(owner, key)`: `body` under a write
+/// that `signer` really signs over the slot, presenting `admission` (which does not admit
+/// it, PROTOCOL.md §15.2).
+#[allow(dead_code)]
+pub fn forged_put(
+    signer: &dsm_core::crypto::SigningKey,
+    admission: dsm_core::slot::Admission,
+    (owner, key): (dsm_core::hash::Digest, dsm_core::hash::Digest),
+    body: &[u8],
+) -> Vec<u8> {
+    use dsm_core::slot::{body_digest, OwnedPut, SlotEntry, SlotWrite};
+    let entries = vec![SlotEntry {
+        owner,
+        key,
+        body: body_digest(body),
+    }];
+    OwnedPut {
+        write: SlotWrite {
+            admission,
+            signer: signer.public_key().clone(),
+            signature: signer
+                .sign(SlotWrite::message(&entries).as_bytes(), &[1; 32])
+                .unwrap(),
+            entries,
+        },
+        body: body.to_vec(),
+    }
+    .to_bytes()
+}
+
+/// The admission a stranger can always present: a key list naming only itself.
+#[allow(dead_code)]
+pub fn self_admission(signer: &dsm_core::crypto::SigningKey) -> dsm_core::slot::Admission {
+    dsm_core::slot::Admission::Keys {
+        admitted: vec![dsm_core::slot::key_digest(signer.public_key())],
+    }
+}
+
+/// PUTs each of `bodies` to owned slot `(owner, key)` at every node of `urls` and asserts
+/// that every node refuses each (400 for bytes that are not a write, 403 for a write that
+/// does not authorize the slot); returns how many refusals it saw, for the caller to
+/// assert that every attempt really reached every node.
+#[allow(dead_code)]
+pub fn refused_everywhere(
+    urls: &[String],
+    (owner, key): (dsm_core::hash::Digest, dsm_core::hash::Digest),
+    bodies: &[Vec<u8>],
+) -> usize {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut refused = 0;
+    for url in urls {
+        let owned = format!("{url}/v1/owned/{}/{}", owner.to_hex(), key.to_hex());
+        for body in bodies {
+            let status = agent.put(&owned).send(&body[..]).unwrap().status().as_u16();
+            assert!(status == 400 || status == 403, "{owned}: {status}");
+            refused += 1;
+        }
+    }
+    refused
+}
+
+/// PUTs junk to open slot `(a, b)` at every node of `urls` (the open namespace takes it):
+/// what a stranger can still do, and what must never reach an owned slot.
+#[allow(dead_code)]
+pub fn junk_in_open_slots(urls: &[String], a: &[u8; 32], b: &[u8; 32]) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let hex = |x: &[u8; 32]| dsm_core::hash::Digest(*x).to_hex();
+    for url in urls {
+        let open = format!("{url}/v1/slots/{}/{}", hex(a), hex(b));
+        let status = agent
+            .put(&open)
+            .send(&b"junk"[..])
+            .unwrap()
+            .status()
+            .as_u16();
+        assert_eq!(status, 201, "{open}");
+    }
+}
