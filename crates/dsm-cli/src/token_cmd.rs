@@ -759,8 +759,8 @@ pub fn refresh(
                     ))
                 })?);
             }
-            // Without nodes, the burn's slots are claimed by the first receiver that
-            // settles a payment from the new parcel (anyone may write a signed statement).
+            // Without nodes, the burn's slots are claimed at this wallet's next sync (only
+            // the holder may write them, PROTOCOL.md §15.2: the burn is kept until then).
             (req, sigs, node_set(&w).ok())
         }
         None => {

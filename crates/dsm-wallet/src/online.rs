@@ -164,8 +164,9 @@ pub fn anchor_statement(
 }
 
 /// Settles `hops` in order, oldest first (PROTOCOL.md §5.6, "Settlement"): each must hold
-/// the slot of every parcel it consumes at W of N nodes — written there if the slot is free
-/// (anyone may write a signed statement), compared by commit, never by bytes. A hop this
+/// the owned slot of every parcel it consumes at W of N nodes — written there with the
+/// hop's write (ours, or one carried to us), or a copy of one some node holds (PROTOCOL.md
+/// §15.2) — compared by commit, never by bytes. A hop this
 /// wallet already saw settled is skipped (every hop before it was settled first). The first
 /// slot that holds another statement of the same holder is a parcel fork: stored, and the
 /// line is in conflict. Stops at the first hop that does not settle.
@@ -349,7 +350,8 @@ fn settle_mint(
     }
 }
 
-/// Puts mint `m` in its slot `(token, seq)` if the slot is free, and reads what the nodes
+/// Puts mint `m` in its owned slot (as an issuer, or by copying an issuer's write a node
+/// holds), and reads what the nodes
 /// hold there (compared by statement): `Ok(acks)` when W hold it, else the settlement to
 /// stop at — unsettled, or a mint conflict with an authorised rival found there.
 fn claim_mint_slot(
@@ -1290,7 +1292,8 @@ pub fn complete_refresh(
 
 /// As the bridge's keeper, before paying a withdrawal on Bitcoin (PROTOCOL.md §19.3): the
 /// offline check of [`Wallet::check_withdrawal`], then the request's consumed lineages and
-/// its statement settled in their parcels' slots at W of N — written there if free. Pay
+/// its statement settled in their parcels' slots at W of N — with the write its document
+/// carried. Pay
 /// only on `Settled`: then no other spend of those parcels can ever settle. A conflict
 /// means the holder spent a parcel elsewhere first (evidence stored).
 pub fn check_withdrawal(
