@@ -297,6 +297,9 @@ pub fn token(label: &str) -> TokenId {
 pub struct Wallet {
     store: Box<dyn Store>,
     identity: DeviceIdentity,
+    /// `identity.device_id()`, computed once: it hashes the whole public key, and the hot
+    /// paths ask for it many times per transfer.
+    id: DeviceId,
     key: SigningKey,
     head: DeviceHead,
     tree: SparseMerkleTree,
@@ -544,6 +547,7 @@ impl Wallet {
         let rules = tokens::load_rules(store.as_ref())?;
         let mut wallet = Wallet {
             store,
+            id: identity.device_id(),
             identity,
             key,
             head,
@@ -683,6 +687,7 @@ impl Wallet {
         }
         let mut wallet = Wallet {
             store,
+            id: identity.device_id(),
             identity,
             key,
             head,
@@ -716,6 +721,7 @@ impl Wallet {
         Some(Wallet {
             store,
             identity: self.identity.clone(),
+            id: self.id,
             key,
             head: self.head.clone(),
             tree: self.tree.clone(),
@@ -831,7 +837,7 @@ impl Wallet {
 
     /// This device's id.
     pub fn device_id(&self) -> DeviceId {
-        self.identity.device_id()
+        self.id
     }
     /// This device's identity.
     pub fn identity(&self) -> &DeviceIdentity {
