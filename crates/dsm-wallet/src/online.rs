@@ -507,7 +507,7 @@ pub fn send_online(
     let offer = mailbox::offer(wallet, peer, token, amount)?;
     let proposal = offer.signed.clone();
     let mut faults = Vec::new();
-    let settlement = post_proposal(wallet, nodes, &proposal, &mut faults)?;
+    let settlement = post_proposal(wallet, nodes, &offer, &mut faults)?;
     let posted = match settlement {
         // Our own device signed another successor of this head (it was cloned): posting
         // would only hand the receiver a refusal.
@@ -617,13 +617,15 @@ fn with_objects(
     })
 }
 
-/// Anchors our proposal and records the settlement on its history line.
+/// Anchors our proposal (its `offer`, with every lineage object) and records the settlement
+/// on its history line.
 fn post_proposal(
     wallet: &mut Wallet,
     nodes: &NodeSet,
-    proposal: &SignedProposal,
+    offer: &Offer,
     faults: &mut Vec<NodeFault>,
 ) -> Result<Settlement, OnlineError> {
+    let proposal = &offer.signed;
     let head = anchor_statement(
         wallet,
         nodes,
@@ -633,7 +635,7 @@ fn post_proposal(
     // And claim the slots of the parcels it consumes (first writer wins), after every hop
     // of their lineages not yet settled: this wallet may hold the writes of hops (its own,
     // or those its senders' offers carried) that only it can put at the nodes.
-    let mut items = wallet.offer_settle_items(&wallet.offer_for(proposal)?)?;
+    let mut items = wallet.offer_settle_items(offer)?;
     items.push(SettleItem::Hop(
         proposal.hop(),
         proposal.proposal.sender.clone(),
@@ -702,12 +704,12 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
     for proposal in wallet.pending()? {
         if wallet.counter(&posted_mark(&proposal))? == 0 {
             let peer = proposal.proposal.step.receiver;
+            let offer = wallet.offer_for(&proposal)?;
             if let Settlement::Conflict(_) =
-                post_proposal(wallet, nodes, &proposal, &mut report.faults)?
+                post_proposal(wallet, nodes, &offer, &mut report.faults)?
             {
                 continue;
             }
-            let offer = wallet.offer_for(&proposal)?;
             if post_offer(nodes, &peer, offer, &mut report.faults).is_ok() {
                 wallet.set_counter(&posted_mark(&proposal), 1)?;
                 report.posted += 1;
