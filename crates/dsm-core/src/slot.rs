@@ -124,6 +124,14 @@ pub enum Admission {
 impl Admission {
     /// The owners this admission proves for `signer`, or why it proves none.
     pub fn owners(&self, signer: &PublicKey) -> Result<Vec<Digest>, SlotAuthError> {
+        let owners = self.claimed_owners(signer)?;
+        self.verify_delegation(signer)?;
+        Ok(owners)
+    }
+
+    /// The owners this admission would prove for `signer`, from hashes alone: no signature
+    /// is checked, so a node refuses a write for another owner before it verifies anything.
+    fn claimed_owners(&self, signer: &PublicKey) -> Result<Vec<Digest>, SlotAuthError> {
         match self {
             Admission::Device { genesis } => Ok(vec![device_owner(genesis, signer)]),
             Admission::Authority { record, device } => {
@@ -137,19 +145,11 @@ impl Admission {
                 }
                 Ok(owners)
             }
-            Admission::Successor {
-                record,
-                device,
-                delegation,
-            } => {
-                let Some(authority) = record.recovery_authority.as_ref() else {
+            Admission::Successor { record, device, .. } => {
+                if record.recovery_authority.is_none() {
                     return Err(SlotAuthError::NotTheAuthority);
-                };
-                let owner = device_owner(&record.digest(), device);
-                authority
-                    .verify(delegation_message(&owner, signer).as_bytes(), delegation)
-                    .map_err(|_| SlotAuthError::Delegation)?;
-                Ok(vec![owner])
+                }
+                Ok(vec![device_owner(&record.digest(), device)])
             }
             Admission::Keys { admitted } => {
                 if admitted.binary_search(&key_digest(signer)).is_err() {
@@ -158,6 +158,26 @@ impl Admission {
                 Ok(vec![keys_owner(admitted)])
             }
         }
+    }
+
+    /// The one admission that needs a signature checked: a successor's delegation by the
+    /// recovery authority.
+    fn verify_delegation(&self, signer: &PublicKey) -> Result<(), SlotAuthError> {
+        let Admission::Successor {
+            record,
+            device,
+            delegation,
+        } = self
+        else {
+            return Ok(());
+        };
+        let Some(authority) = record.recovery_authority.as_ref() else {
+            return Err(SlotAuthError::NotTheAuthority);
+        };
+        let owner = device_owner(&record.digest(), device);
+        authority
+            .verify(delegation_message(&owner, signer).as_bytes(), delegation)
+            .map_err(|_| SlotAuthError::Delegation)
     }
 }
 
@@ -345,10 +365,12 @@ impl SlotWrite {
         if slots.iter().any(|e| self.entries.binary_search(e).is_err()) {
             return Err(SlotAuthError::NotCovered);
         }
-        let owners = self.admission.owners(&self.signer)?;
+        // Cheapest first: coverage, then ownership from hashes, then the signatures.
+        let owners = self.admission.claimed_owners(&self.signer)?;
         if slots.iter().any(|e| !owners.contains(&e.owner)) {
             return Err(SlotAuthError::NotAdmitted);
         }
+        self.admission.verify_delegation(&self.signer)?;
         self.signer
             .verify(Self::message(&self.entries).as_bytes(), &self.signature)
             .map_err(|_| SlotAuthError::Signature)

@@ -299,10 +299,28 @@ fn a_successor_writes_the_lost_devices_slots_only_with_the_authoritys_delegation
         forged.owners(successor.public_key()),
         Err(SlotAuthError::Delegation)
     );
-    // It proves only the lost device's own id, never the recovery owner.
+    // It proves only the lost device's own id, never the recovery owner — and a write for
+    // another owner is refused from hashes alone, before any signature is checked (a junk
+    // delegation reports NotAdmitted there, not Delegation).
     assert_eq!(
         admission.owners(successor.public_key()).unwrap(),
         vec![device]
+    );
+    let mut junk = put(
+        admission.clone(),
+        &successor,
+        device,
+        slot_key("p"),
+        b"claim",
+    );
+    if let Admission::Successor { delegation, .. } = &mut junk.write.admission {
+        *delegation = other.sign(b"junk", &[0; 32]).unwrap();
+    }
+    junk.write.entries[0].owner = recovery_owner(&r.digest());
+    assert_eq!(
+        junk.write
+            .check(&recovery_owner(&r.digest()), &slot_key("p"), b"claim"),
+        Err(SlotAuthError::NotAdmitted)
     );
     // No authority, no delegation.
     let none = Admission::Successor {
