@@ -16,8 +16,11 @@ use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-/// The largest object, slot value, b0x item or evidence accepted, in bytes.
-pub const MAX_ITEM_LEN: usize = 256 * 1024;
+/// The largest object, slot value, b0x item or evidence accepted, in bytes: room for the
+/// largest encoding the protocol lets a client put here — an equivocation proof (two
+/// statements of up to 128 KiB each) and an owned-slot write (a 232 KiB body with its
+/// authorization); a test checks both fit.
+pub const MAX_ITEM_LEN: usize = 304 * 1024;
 /// The most items one list request returns.
 pub const MAX_LIST: usize = 256;
 
