@@ -134,8 +134,24 @@ fn json(status: StatusCode, v: serde_json::Value) -> Response {
         .into_response()
 }
 
-async fn health() -> &'static str {
-    "ok\n"
+/// Healthy only when the store answers a real lookup within two seconds: a node whose
+/// database is gone (a dead PostgreSQL connection, a failing disk) says so (503), rather
+/// than answering 200 while every data request fails.
+async fn health<S: NodeStore>(State(n): State<Arc<Node<S>>>) -> Response {
+    let probe = blocking(move || n.store.get_object(&[0; 32]));
+    match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(Err(e)) => ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the node's store does not answer: {}", e.1),
+        )
+        .into_response(),
+        Err(_) => ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node's store did not answer within 2 s".into(),
+        )
+        .into_response(),
+    }
 }
 
 async fn metrics<S: NodeStore>(State(n): State<Arc<Node<S>>>) -> ApiResult {
@@ -421,7 +437,7 @@ async fn count<S: NodeStore>(
 /// The node's routes.
 pub fn router<S: NodeStore>(node: Arc<Node<S>>) -> Router {
     Router::new()
-        .route("/health", get(health))
+        .route("/health", get(health::<S>))
         .route("/metrics", get(metrics::<S>))
         .route(
             "/v1/objects/{addr}",

@@ -690,3 +690,27 @@ fn no_stranger_can_take_a_mint_or_reissue_slot() {
         "{r:?}"
     );
 }
+
+/// `/health` reports the store's real state: a node whose store fails (as a node whose
+/// PostgreSQL connection died does) answers 503 with a JSON error saying so, and 200 again
+/// once the store is back.
+#[test]
+fn health_reports_the_stores_real_state() {
+    let c = Cluster::new();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let health = |url: &str| {
+        let mut r = agent.get(format!("{url}/health")).call().unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_to_string().unwrap())
+    };
+    assert_eq!(health(&c.urls[0]), (200, "ok\n".to_string()));
+    c.only_up(0);
+    let (status, body) = health(&c.urls[0]);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("the node's store does not answer"), "{body}");
+    c.only_up(6);
+    assert_eq!(health(&c.urls[0]).0, 200);
+}
