@@ -19,8 +19,11 @@ use std::sync::Arc;
 /// The largest object, slot value, b0x item or evidence accepted, in bytes: room for the
 /// largest encoding the protocol lets a client put here — an equivocation proof (two
 /// statements of up to 128 KiB each) and an owned-slot write (a 232 KiB body with its
-/// authorization); a test checks both fit.
+/// authorization); the build fails if either stops fitting.
 pub const MAX_ITEM_LEN: usize = 304 * 1024;
+const _: () =
+    assert!(<dsm_core::tripwire::EquivocationProof as Canonical>::MAX_ENCODED_LEN <= MAX_ITEM_LEN);
+const _: () = assert!(<OwnedPut as Canonical>::MAX_ENCODED_LEN <= MAX_ITEM_LEN);
 /// The most items one list request returns.
 pub const MAX_LIST: usize = 256;
 

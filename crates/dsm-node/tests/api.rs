@@ -439,23 +439,6 @@ fn slow_clients_are_cut_off_and_the_node_stays_up() {
     );
 }
 
-/// Every object of the largest size the protocol allows a client to put fits the body cap:
-/// an equivocation proof of two maximal statements, and an owned-slot write.
-#[test]
-fn the_largest_protocol_objects_fit_the_body_cap() {
-    use dsm_core::codec::Canonical;
-    assert!(
-        dsm_core::tripwire::EquivocationProof::MAX_ENCODED_LEN <= MAX_ITEM_LEN,
-        "{} > {MAX_ITEM_LEN}",
-        dsm_core::tripwire::EquivocationProof::MAX_ENCODED_LEN
-    );
-    assert!(
-        dsm_core::slot::OwnedPut::MAX_ENCODED_LEN <= MAX_ITEM_LEN,
-        "{} > {MAX_ITEM_LEN}",
-        dsm_core::slot::OwnedPut::MAX_ENCODED_LEN
-    );
-}
-
 /// The OpenAPI file documents every route the router serves, and no other.
 #[test]
 fn openapi_lists_every_route() {
