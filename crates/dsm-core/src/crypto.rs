@@ -172,6 +172,8 @@ impl PublicKey {
 
     /// Verifies a DSM signature over `message` (DSM context string, pure mode).
     pub fn verify(&self, message: &[u8], sig: &Signature) -> Result<(), CryptoError> {
+        #[cfg(feature = "op-counts")]
+        op_counts::VERIFIES.with(|n| n.set(n.get() + 1));
         self.verify_with_context(message, SIGNATURE_CONTEXT, sig)
     }
 
@@ -466,6 +468,8 @@ impl SigningKey {
     /// Signs `message` under the DSM context string. `rnd` is the caller's fresh randomness
     /// (hedged signing); all zeros gives the deterministic variant of FIPS 204/205.
     pub fn sign(&self, message: &[u8], rnd: &[u8; 32]) -> Result<Signature, CryptoError> {
+        #[cfg(feature = "op-counts")]
+        op_counts::SIGNS.with(|n| n.set(n.get() + 1));
         self.sign_with_context(message, SIGNATURE_CONTEXT, rnd)
     }
 
@@ -630,5 +634,30 @@ impl KemSecretKey {
             .try_decaps(&ct)
             .map_err(|_| CryptoError::MalformedKem)?;
         Ok(SharedSecret(ss.into_bytes()))
+    }
+}
+
+/// How many DSM signatures this thread made ([`SigningKey::sign`]) and checked
+/// ([`PublicKey::verify`]) so far: what a benchmark divides its time by, rather than an
+/// assumed count, and what a test of a cache counts. Per thread, so tests running side by
+/// side do not count each other's work. Only with the `op-counts` feature (benchmarks and
+/// tests).
+#[cfg(feature = "op-counts")]
+pub mod op_counts {
+    use std::cell::Cell;
+
+    thread_local! {
+        pub(super) static SIGNS: Cell<u64> = const { Cell::new(0) };
+        pub(super) static VERIFIES: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Signatures made on this thread so far.
+    pub fn signs() -> u64 {
+        SIGNS.with(Cell::get)
+    }
+
+    /// Signatures checked on this thread so far.
+    pub fn verifies() -> u64 {
+        VERIFIES.with(Cell::get)
     }
 }

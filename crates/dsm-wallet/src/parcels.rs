@@ -827,7 +827,26 @@ impl Wallet {
             })?;
             b.delete(Table::Parcels, input.as_bytes().to_vec());
             c.remove.push(*input);
+            // Our own hop from a cached input: its outputs are as valid as the input (we
+            // signed a conserving statement), so a counterparty paying us back from one of
+            // them costs us no lineage hop. Not from an uncached input (a root or a
+            // continued root's line), which a cold check would start from anyway.
+            let cached = self.book.cache.contains(input);
             for (i, o) in hop.statement.outputs_of(j) {
+                if cached && !self.book.cache.contains(&ids[i]) {
+                    c.cache(
+                        b,
+                        KnownParcel {
+                            parcel: Parcel {
+                                id: ids[i],
+                                token: held.token,
+                                amount: o.amount,
+                                holder: o.to,
+                            },
+                            parent: Some(*input),
+                        },
+                    );
+                }
                 if o.to == me {
                     let id = ids[i];
                     let manifest = extend(&held.manifest, id, &[hop_addr], &[me_addr]);
@@ -1328,6 +1347,34 @@ impl Wallet {
             }
             for k in self.book.cache.new_on(l) {
                 c.cache(b, k);
+            }
+        }
+        // Every output of the accepted proposal is as valid as the input it splits (its line
+        // checked, the proposal's signature checked, its outputs of that input conserved), so
+        // each joins the cache under that input — the sender's change too, so that the
+        // sender's next payment from it costs this wallet no lineage hop. Not under an input
+        // from a continued root, which is never cached (`ParcelKnowledge::new_on`): a
+        // conflict on what such a root consumed could not reach its descendants.
+        for (j, l) in lineages.iter().enumerate() {
+            if l.from_continued_root() {
+                continue;
+            }
+            for (i, o) in p.parcels.outputs_of(j) {
+                let id = ids[i];
+                if !self.book.cache.contains(&id) && !c.cache.iter().any(|k| k.parcel.id == id) {
+                    c.cache(
+                        b,
+                        KnownParcel {
+                            parcel: Parcel {
+                                id,
+                                token: l.parcel().token,
+                                amount: o.amount,
+                                holder: o.to,
+                            },
+                            parent: Some(l.parcel().id),
+                        },
+                    );
+                }
             }
         }
         Ok(c)

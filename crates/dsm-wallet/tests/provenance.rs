@@ -252,6 +252,42 @@ fn real_value_passes_on_with_its_lineage_to_a_cold_receiver() {
     assert_eq!(alice.balance(&t), Amount(500));
 }
 
+/// Signatures checked on this thread while `f` runs (dsm-core's `op-counts`, per thread).
+fn verifies_in(f: impl FnOnce()) -> u64 {
+    let before = dsm_core::crypto::op_counts::verifies();
+    f();
+    dsm_core::crypto::op_counts::verifies() - before
+}
+
+#[test]
+fn a_warm_receiver_checks_no_hop_it_already_checked_or_signed() {
+    // Every output of a proposal a wallet accepted is cached (the sender's change too), and
+    // so is every output of its own hops from cached inputs: value coming back along a
+    // line it checked or signed costs it no lineage signature, only the proposal's.
+    let (mut issuer, t, mut alice, mut bob, _) = setup();
+    issuer.mint(&t, Amount(900)).unwrap();
+    let (_, r) = session_token(&mut issuer, &mut alice, t, &[900]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    let names = pump(&mut alice, &mut bob, t, 400, &mut |m| m);
+    assert!(names.contains(&"acceptance"), "{names:?}");
+    // Alice pays bob again from her change of the first payment: bob checked that
+    // proposal, so he checks the new proposal and alice checks his acceptance — two
+    // signatures, no lineage hop.
+    let n = verifies_in(|| {
+        let names = pump(&mut alice, &mut bob, t, 100, &mut |m| m);
+        assert!(names.contains(&"acceptance"), "{names:?}");
+    });
+    assert_eq!(n, 2, "a payment from change the receiver saw made checks no hop");
+    // Bob pays alice back from the 400 she gave him: she signed that hop herself.
+    let n = verifies_in(|| {
+        let names = pump(&mut bob, &mut alice, t, 50, &mut |m| m);
+        assert!(names.contains(&"acceptance"), "{names:?}");
+    });
+    assert_eq!(n, 2, "a payment back along our own hop checks no hop");
+    assert_eq!(alice.balance(&t), Amount(450));
+    assert_eq!(bob.balance(&t), Amount(450));
+}
+
 /// Pumps a session between two wallets by hand, returning every message's name in order.
 fn pump(
     payer: &mut Wallet,

@@ -33,6 +33,7 @@ pub fn transfer(payer: &mut Wallet, payee: &mut Wallet, amount: u128) {
 }
 
 /// The mean time of `n` runs of `f`.
+#[allow(dead_code)] // compiled into every bench; the transfer bench times its own loop
 pub fn per_op(n: usize, mut f: impl FnMut()) -> Duration {
     let start = Instant::now();
     for _ in 0..n {
