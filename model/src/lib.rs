@@ -14,10 +14,15 @@
 //!   wallet (as a cloned device would) and then sign a second successor of a head it already
 //!   left, i.e. equivocate;
 //! * `M` may also *forge* ([`Forgery`]): offer a payment of value it made up (a root of
-//!   its own behind a head it wrote itself), the same laundered through a colluding second
-//!   key, or a parcel it already spent, again from its current head (in its first encoding
-//!   or in another valid one). Every wallet is funded through a policy token's initial
-//!   lines, never a dev faucet, so the only sources are those lines;
+//!   its own behind a head it wrote itself), or a parcel it already spent, again from its
+//!   current head (in its first encoding or in another valid one). Every wallet is funded
+//!   through a policy token's initial lines, never a dev faucet, so the only sources are
+//!   those lines;
+//! * when forgeries are allowed, a second malicious device `C` (the accomplice, device 3)
+//!   runs beside `M` with its own wallet and sessions: it opens and takes sessions like any
+//!   device (M may pay it real value, which it may pass on), and it offers honest devices
+//!   what M fabricated and paid it — a made-up root, or M's parcel spent a second time —
+//!   from heads C wrote itself (laundering through a second device);
 //! * a session whose connection lost something (a dropped message, a crashed or restored
 //!   peer, an adversary's write) may time out, as every transport does. A transport is
 //!   assumed to give no end-of-file signal when the peer's session ends (as with the file,
@@ -60,7 +65,8 @@ use std::sync::Arc;
 pub enum Forgery {
     /// A root M made up (a dev grant of the policy token) behind a head it wrote itself.
     FabricatedParent,
-    /// A made-up root passed through a colluding second key first (laundering).
+    /// A made-up root M paid to the accomplice C, offered on by C (laundering through a
+    /// second device).
     Laundered,
     /// M's initial parcel spent again from M's current head, whatever M did with it since.
     Respend,
@@ -71,17 +77,29 @@ pub enum Forgery {
     /// released the amount) spent anyway: the output, with its real lineage, from a head
     /// M wrote itself.
     RefuseThenSpend,
+    /// M's initial parcel spent a second time, to the accomplice C, and offered on by C: a
+    /// re-spend one hop up, laundered through a second device.
+    LaunderedRespend,
 }
 
 impl Forgery {
     /// Every kind.
-    pub const ALL: [Forgery; 5] = [
+    pub const ALL: [Forgery; 6] = [
         Forgery::FabricatedParent,
         Forgery::Laundered,
         Forgery::Respend,
         Forgery::DuplicateRoot,
         Forgery::RefuseThenSpend,
+        Forgery::LaunderedRespend,
     ];
+
+    /// The device that offers it: the accomplice for the laundered kinds, else M.
+    pub fn by(self) -> u8 {
+        match self {
+            Forgery::Laundered | Forgery::LaunderedRespend => ACCOMPLICE,
+            _ => MALICIOUS,
+        }
+    }
 
     /// Whether the value offered never came from a source (so no honest device may ever
     /// credit it); a re-spend offers real value a second time instead (bounded, and caught
@@ -95,6 +113,11 @@ impl Forgery {
 const PASSPHRASE: &[u8] = b"model";
 /// Index of the malicious device, when there is one.
 pub const MALICIOUS: u8 = 2;
+/// Index of the accomplice, the second malicious device (present when forgeries are
+/// allowed).
+pub const ACCOMPLICE: u8 = 3;
+/// Device names in traces.
+const NAMES: [&str; 4] = ["A", "B", "M", "C"];
 
 /// How much of each kind of event one run may contain. Everything else (the order of
 /// deliveries, which message is dropped, who crashes when) is explored exhaustively.
@@ -126,7 +149,7 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// The bounded configurations CI runs (about 40 s together on 2 cores): network faults
+    /// The bounded configurations CI runs (about 60 s together on 2 cores): network faults
     /// and crashes with the equivocator and concurrent sessions; the replaying adversary;
     /// three sessions one at a time per device (as the wallet runs them), enough for the
     /// equivocator's victims to meet and exchange gossip.
@@ -149,14 +172,16 @@ impl Bounds {
                 sessions_per_device: 1,
                 ..Bounds::base()
             },
-            // The counterfeiter: one honest-looking session (so a re-spend has a first
-            // spend to contradict) and one forgery of each kind, in every order.
+            // The counterfeiter and its accomplice: one honest-looking session (so a
+            // re-spend has a first spend to contradict, or the accomplice passes on the unit
+            // M paid it before the run) and one forgery of each kind, in every order.
             Bounds {
                 sessions: 1,
                 amounts: vec![1],
                 forgeries: 1,
                 restores: 0,
                 sessions_per_device: 1,
+                funds: [1, 1, 2],
                 ..Bounds::base()
             },
         ]
@@ -204,8 +229,6 @@ pub struct DsmModel {
     supply: u128,
     /// The policy token's policy (the only source: its initial lines).
     policy: dsm_token::TokenPolicy,
-    /// The key M colludes with (never a device of the model: it only signs hops).
-    colluder: Arc<Wallet>,
     /// The output of a payment of one unit from A that M refused before the run (A
     /// released it), with its lineage: what `RefuseThenSpend` spends anyway.
     refused: Option<RefusedOutput>,
@@ -221,17 +244,19 @@ struct RefusedOutput {
 }
 
 /// Runs one in-memory session in which `payer` offers `payee` `amount` of `token`, to the
-/// end; returns the payer's signed proposal if the payee refused it.
-fn refused_payment(
+/// end; returns the payer's signed proposal and whether the payee refused it (`None` if the
+/// session broke off).
+fn payment(
     payer: &mut Wallet,
     payee: &mut Wallet,
     token: TokenId,
     amount: u128,
-) -> Option<dsm_core::receipt::SignedProposal> {
+) -> Option<(dsm_core::receipt::SignedProposal, bool)> {
     let mut dialer = Session::dialer(payee.device_id(), vec![(token, Amount(amount))]);
     let mut listener = Session::listener();
     let mut to_payee = dialer.start(payer).ok()?;
     let mut proposal = None;
+    let mut refused = false;
     for _ in 0..32 {
         let mut to_payer = Vec::new();
         for m in to_payee.drain(..) {
@@ -240,17 +265,14 @@ fn refused_payment(
             }
             to_payer.extend(listener.handle(m, payee).ok()?);
         }
-        let refused = to_payer
+        refused |= to_payer
             .iter()
             .any(|m| matches!(m, SessionMessage::SignedRefusal(_)));
         for m in to_payer {
             to_payee.extend(dialer.handle(m, payer).ok()?);
         }
-        if refused {
-            return proposal;
-        }
         if to_payee.is_empty() {
-            return None;
+            return proposal.map(|p| (p, refused));
         }
     }
     None
@@ -447,11 +469,12 @@ pub enum Action {
     },
     /// M restores its old wallet copy (its sessions vanish).
     Restore,
-    /// M opens a session to `to` and writes a forged offer into it after its hello.
+    /// M (or, for the laundered kinds, the accomplice) opens a session to `to` and writes a
+    /// forged offer into it after its hello.
     Forge {
         /// The honest device.
         to: u8,
-        /// What M forges.
+        /// What is forged (and so who offers it: [`Forgery::by`]).
         kind: Forgery,
     },
 }
@@ -577,7 +600,12 @@ impl DsmModel {
     /// Creates the devices (real wallets in memory stores) for `bounds`, funded through a
     /// policy token's initial lines — the model's only sources of value.
     pub fn new(bounds: Bounds) -> DsmModel {
-        let n = if bounds.malicious { 3 } else { 2 };
+        // A, B; M when malicious; the accomplice C when M may forge.
+        let n = match (bounds.malicious, bounds.forgeries > 0) {
+            (false, _) => 2,
+            (true, false) => 3,
+            (true, true) => 4,
+        };
         // Reproducible devices: the same ids every run, so the state space (which parcel a
         // payment picks, in which order outputs sort) never depends on the process.
         let create = |i: u64| {
@@ -598,17 +626,21 @@ impl DsmModel {
             w.set_deterministic_randomness(i);
             w
         };
-        let mut wallets: Vec<Wallet> = (0..n).map(|i| create(i as u64)).collect();
-        let colluder = create(50);
+        // The accomplice keeps the seed the colluding key had (50), so ids stay put.
+        let mut wallets: Vec<Wallet> = (0..n)
+            .map(|i| create(if i == ACCOMPLICE as usize { 50 } else { i as u64 }))
+            .collect();
+        // The accomplice starts with nothing: whatever it offers came from M.
+        let funds = |i: usize| bounds.funds.get(i).copied().unwrap_or(0);
         let mut initial: Vec<dsm_token::policy::InitialAllocation> = (0..n)
-            .filter(|i| bounds.funds[*i] > 0)
+            .filter(|i| funds(*i) > 0)
             .map(|i| dsm_token::policy::InitialAllocation {
                 device: wallets[i].device_id(),
-                amount: Amount(bounds.funds[i]),
+                amount: Amount(funds(i)),
             })
             .collect();
         initial.sort_by_key(|l| l.device);
-        let supply: u128 = bounds.funds[..n].iter().sum();
+        let supply: u128 = (0..n).map(funds).sum();
         let policy = dsm_token::TokenPolicy {
             ticker: "MODEL".into(),
             decimals: 0,
@@ -638,7 +670,8 @@ impl DsmModel {
             let (a, m) = (&mut a[0], &mut rest[MALICIOUS as usize - 1]);
             let before = a.fork().expect("memory store");
             m.set_max_incoming(Some(Amount::ZERO));
-            let p = refused_payment(a, m, token, 1).expect("M refuses A's payment");
+            let (p, refused) = payment(a, m, token, 1).expect("A pays M");
+            assert!(refused, "M refuses A's payment");
             m.set_max_incoming(None);
             let hop = p.hop();
             let i = hop
@@ -676,6 +709,13 @@ impl DsmModel {
         } else {
             None
         };
+        // Before the run, M pays the accomplice one unit of real value (when it has more than
+        // one), which C may pass on in sessions of its own.
+        if n > ACCOMPLICE as usize && funds(MALICIOUS as usize) > 1 {
+            let (m, c) = wallets[MALICIOUS as usize..].split_at_mut(1);
+            let (_, refused) = payment(&mut m[0], &mut c[0], token, 1).expect("M pays C");
+            assert!(!refused, "C takes M's payment");
+        }
         for w in wallets {
             ids.push(w.device_id());
             start.push(DeviceState::new(w, &token));
@@ -687,7 +727,6 @@ impl DsmModel {
             start,
             supply,
             policy,
-            colluder: Arc::new(colluder),
             refused,
         }
     }
@@ -705,7 +744,8 @@ impl DsmModel {
         })
     }
 
-    /// The offer M forges for `to`, or `None` when it cannot make one here.
+    /// The offer forged for `to` (made by M, or for the laundered kinds by M and the
+    /// accomplice; offered by `kind.by()`), or `None` when none can be made here.
     fn forge(&self, s: &State, to: u8, kind: Forgery) -> Option<dsm_core::receipt::Offer> {
         use dsm_core::hash::object_address;
         use dsm_core::parcel::{root_id, LineageManifest, ManifestStart, Parcel, RootFacts};
@@ -754,6 +794,36 @@ impl DsmModel {
             };
             (parcel, g.to_bytes())
         };
+        let c = &s.devices.get(ACCOMPLICE as usize)?.wallet;
+        // M's hop paying `input` (with its lineage `manifest` and `objects`) to C from a
+        // head M wrote itself: the parcel C then holds, with its lineage.
+        let via_accomplice = |input: Parcel,
+                              mut manifest: LineageManifest,
+                              mut objects: Vec<Vec<u8>>|
+         -> Option<(Parcel, LineageManifest, Vec<Vec<u8>>)> {
+            let hop = fabricated(m, c.device_id(), input)?.hop();
+            let i = hop
+                .statement
+                .outputs
+                .iter()
+                .position(|o| o.to == c.device_id())?;
+            let (hop_bytes, m_bytes) = (hop.to_bytes(), m.identity().to_bytes());
+            manifest.parcel = hop.output_ids()[i];
+            manifest.hops.push(object_address(&hop_bytes));
+            manifest.signers.push(object_address(&m_bytes));
+            manifest.signers.sort();
+            manifest.signers.dedup();
+            objects.extend([hop_bytes, m_bytes]);
+            objects.sort();
+            objects.dedup();
+            let parcel = Parcel {
+                id: manifest.parcel,
+                token,
+                amount: hop.statement.outputs[i].amount,
+                holder: c.device_id(),
+            };
+            Some((parcel, manifest, objects))
+        };
         let to_id = self.ids[to as usize];
         Some(match kind {
             Forgery::FabricatedParent => {
@@ -771,27 +841,41 @@ impl DsmModel {
                 }
             }
             Forgery::Laundered => {
-                let c = &self.colluder;
-                let (input, root) = made_up(c.device_id());
-                let hop = fabricated(c, m.device_id(), input)?.hop();
-                let laundered = Parcel {
-                    id: hop.output_ids()[0],
+                // M pays its made-up root to C; C offers it on.
+                let (input, root) = made_up(m.device_id());
+                let start = LineageManifest {
+                    parcel: input.id,
+                    start: ManifestStart::Root(object_address(&root)),
+                    hops: vec![],
+                    signers: vec![],
+                    consumed: Vec::new(),
+                };
+                let (parcel, manifest, objects) = via_accomplice(input, start, vec![root])?;
+                Offer {
+                    manifests: vec![manifest],
+                    objects,
+                    signed: fabricated(c, to_id, parcel)?,
+                    slot_write: None,
+                }
+            }
+            Forgery::LaunderedRespend => {
+                // M spends its initial parcel (again, whatever it did with it) to C, with its
+                // real lineage; C offers it on.
+                let start = &self.start[MALICIOUS as usize].wallet;
+                let (id, amount, _) = *start.parcels(&token).first()?;
+                let input = Parcel {
+                    id,
                     token,
-                    amount: input.amount,
+                    amount,
                     holder: m.device_id(),
                 };
-                let (hop_bytes, id_bytes) = (hop.to_bytes(), c.identity().to_bytes());
-                let mut objects = vec![root.clone(), hop_bytes.clone(), id_bytes.clone()];
-                objects.sort();
+                let first = start.offer_for(&fabricated(m, c.device_id(), input)?).ok()?;
+                let (parcel, manifest, objects) =
+                    via_accomplice(input, first.manifests[0].clone(), first.objects)?;
                 Offer {
-                    manifests: vec![LineageManifest {
-                        parcel: laundered.id,
-                        start: ManifestStart::Root(object_address(&root)),
-                        hops: vec![object_address(&hop_bytes)],
-                        signers: vec![object_address(&id_bytes)], consumed: Vec::new(),
-                    }],
+                    manifests: vec![manifest],
                     objects,
-                    signed: fabricated(m, to_id, laundered)?,
+                    signed: fabricated(c, to_id, parcel)?,
                     slot_write: None,
                 }
             }
@@ -1080,7 +1164,7 @@ impl DsmModel {
         for (i, d) in s.devices.iter().enumerate() {
             out += &format!(
                 "  {}: height {} balance {} pending {} receipts {} convicted {}\n",
-                ["A", "B", "M"][i],
+                NAMES[i],
                 d.wallet.head().height,
                 d.facts.balance,
                 d.facts.pending.len(),
@@ -1091,7 +1175,7 @@ impl DsmModel {
                 out += &format!(
                     "     conn {} with {}: {:?} {:?} {}\n",
                     c.id,
-                    ["A", "B", "M"][c.peer as usize],
+                    NAMES[c.peer as usize],
                     c.session.role(),
                     c.session.phase(),
                     c.session.error().map(|e| e.to_string()).unwrap_or_default()
@@ -1105,8 +1189,8 @@ impl DsmModel {
             out += &format!(
                 "  net: conn {} {}→{} {what}\n",
                 p.conn,
-                ["A", "B", "M"][p.from as usize],
-                ["A", "B", "M"][p.to as usize]
+                NAMES[p.from as usize],
+                NAMES[p.to as usize]
             );
         }
         out
@@ -1205,14 +1289,14 @@ impl Model for DsmModel {
         {
             actions.push(Action::Restore);
         }
-        if s.budget.forgeries > 0
-            && s.next_conn < 64
-            && s.devices[MALICIOUS as usize].conns.len() < self.bounds.sessions_per_device
-        {
+        if s.budget.forgeries > 0 && s.next_conn < 64 {
             for to in self.honest() {
                 if s.devices[to].conns.len() < self.bounds.sessions_per_device {
                     for kind in Forgery::ALL {
-                        actions.push(Action::Forge { to: to as u8, kind });
+                        let by = &s.devices[kind.by() as usize];
+                        if by.conns.len() < self.bounds.sessions_per_device {
+                            actions.push(Action::Forge { to: to as u8, kind });
+                        }
                     }
                 }
             }
@@ -1327,9 +1411,10 @@ impl Model for DsmModel {
                 let commit = offer.signed.proposal.commit();
                 let conn = s.next_conn;
                 s.next_conn += 1;
+                let by = kind.by();
                 let mut session = Session::dialer(self.ids[to as usize], Vec::new());
-                let out = self.with_wallet(&mut s, MALICIOUS as usize, |w, _| session.start(w));
-                let dev = &mut s.devices[MALICIOUS as usize];
+                let out = self.with_wallet(&mut s, by as usize, |w, _| session.start(w));
+                let dev = &mut s.devices[by as usize];
                 dev.known_conns |= 1u64 << conn;
                 let Ok(mut out) = out else { return None };
                 if !session.is_over() {
@@ -1340,7 +1425,7 @@ impl Model for DsmModel {
                     });
                 }
                 out.push(SessionMessage::Proposal(Box::new(offer)));
-                Self::send(&mut s, conn, MALICIOUS, to, out);
+                Self::send(&mut s, conn, by, to, out);
                 // The adversary wrote into the connection: liveness is not claimed for it.
                 Self::impair(&mut s, conn);
                 if !kind.makes_value() {
@@ -1512,8 +1597,25 @@ impl Model for DsmModel {
                     |m: &DsmModel, s: &State| m.forgery_refused(s, Forgery::FabricatedParent),
                 ),
                 Property::sometimes(
-                    "a made-up root laundered through a colluding key is refused",
+                    "a made-up root laundered through a second malicious device is refused",
                     |m: &DsmModel, s: &State| m.forgery_refused(s, Forgery::Laundered),
+                ),
+                Property::sometimes(
+                    "a re-spend laundered through a second malicious device is refused as a parcel fork",
+                    |m: &DsmModel, s: &State| m.forgery_refused(s, Forgery::LaunderedRespend),
+                ),
+                Property::sometimes(
+                    "the accomplice passes real value M paid it on to an honest device",
+                    |m: &DsmModel, s: &State| {
+                        let c = m.ids.get(ACCOMPLICE as usize);
+                        m.honest().any(|d| {
+                            s.devices[d]
+                                .facts
+                                .receipts
+                                .iter()
+                                .any(|r| Some(&r.1) == c && !s.forged.iter().any(|f| f.0 == r.0))
+                        })
+                    },
                 ),
                 Property::sometimes(
                     "a parcel re-spent from a later head is refused as a parcel fork",
