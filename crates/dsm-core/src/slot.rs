@@ -35,6 +35,13 @@ pub fn keys_owner(admitted: &[Digest]) -> Digest {
     tagged_hash(Tag::SlotOwner, &fields)
 }
 
+/// The owner that admits any device whose id is in `parties` (sorted, distinct):
+/// `H(SlotParties, id_1, …, id_n)` — a vault's creator and beneficiary, for example.
+pub fn parties_owner(parties: &[DeviceId]) -> Digest {
+    let fields: Vec<&[u8]> = parties.iter().map(|d| d.as_bytes().as_slice()).collect();
+    tagged_hash(Tag::SlotParties, &fields)
+}
+
 /// The owner of slots only a genesis's recovery authority may write (a tombstone, a
 /// succession): `H(RecoveryOwner, genesis)`. The devices of that genesis are not admitted,
 /// so a thief holding a device key cannot claim them.
@@ -119,6 +126,15 @@ pub enum Admission {
         /// The admitted keys' digests.
         admitted: Vec<Digest>,
     },
+    /// The signer is a device key of `genesis` whose device id is one of `parties` (sorted,
+    /// distinct), and the owner is [`parties_owner`] of the list: a vault's parties, each
+    /// known by its id only.
+    Parties {
+        /// The signer's genesis.
+        genesis: GenesisDigest,
+        /// The admitted devices.
+        parties: Vec<DeviceId>,
+    },
 }
 
 impl Admission {
@@ -156,6 +172,13 @@ impl Admission {
                     return Err(SlotAuthError::NotAdmitted);
                 }
                 Ok(vec![keys_owner(admitted)])
+            }
+            Admission::Parties { genesis, parties } => {
+                let id = DeviceId(device_owner(genesis, signer));
+                if parties.binary_search(&id).is_err() {
+                    return Err(SlotAuthError::NotAdmitted);
+                }
+                Ok(vec![parties_owner(parties)])
             }
         }
     }
@@ -229,6 +252,12 @@ impl Canonical for Admission {
                 let raw: Vec<&[u8; 32]> = admitted.iter().map(Digest::as_bytes).collect();
                 w.repeated_bytes(5, &raw);
             }
+            Admission::Parties { genesis, parties } => {
+                w.uint(1, 5);
+                w.bytes(2, genesis.as_bytes());
+                let raw: Vec<&[u8; 32]> = parties.iter().map(DeviceId::as_bytes).collect();
+                w.repeated_bytes(7, &raw);
+            }
         }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -258,6 +287,20 @@ impl Canonical for Admission {
                 device: r.message(4)?,
                 delegation: r.message(6)?,
             },
+            5 => {
+                let genesis = GenesisDigest(Digest(r.fixed(2)?));
+                let parties: Vec<DeviceId> = r
+                    .repeated_fixed::<32>(7, MAX_ADMITTED)?
+                    .into_iter()
+                    .map(|b| DeviceId(Digest(b)))
+                    .collect();
+                if parties.is_empty() || !parties.windows(2).all(|w| w[0] < w[1]) {
+                    return Err(DecodeError::Invalid(
+                        "admitted devices must be listed once each, in ascending order",
+                    ));
+                }
+                Admission::Parties { genesis, parties }
+            }
             _ => return Err(DecodeError::Invalid("unknown admission kind")),
         })
     }

@@ -212,6 +212,8 @@ tag_table! {
     /// The seed of the key that writes a capsule stream's owned slots: `(capsule key)`
     /// (§20.2, §15.2).
     RecoveryStreamSigner => "DSM/v1/recovery/writer",
+    /// An owned slot's owner admitting any device of a list: `(device id, …)` (§15.2).
+    SlotParties => "DSM/v1/slot/parties",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

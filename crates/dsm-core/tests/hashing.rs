@@ -151,6 +151,7 @@ fn tag_labels_are_frozen() {
         (Tag::SlotWrite, "DSM/v1/slot/write"),
         (Tag::SlotDelegation, "DSM/v1/slot/delegation"),
         (Tag::RecoveryStreamSigner, "DSM/v1/recovery/writer"),
+        (Tag::SlotParties, "DSM/v1/slot/parties"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -6,8 +6,8 @@ use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceIdentity, EntropyReveal, GenesisRecord};
 use dsm_core::slot::{
-    body_digest, key_digest, keys_owner, recovery_owner, Admission, OwnedPut, SlotAuthError,
-    SlotEntry, SlotWrite,
+    body_digest, key_digest, keys_owner, parties_owner, recovery_owner, Admission, OwnedPut,
+    SlotAuthError, SlotEntry, SlotWrite,
 };
 use dsm_core::tags::Tag;
 
@@ -197,6 +197,81 @@ fn a_key_list_admits_exactly_its_keys() {
         p.check(&keys_owner(&admitted[..1]), &slot_key("m")),
         Err(SlotAuthError::NotCovered)
     );
+}
+
+#[test]
+fn a_parties_owner_admits_a_key_of_each_listed_device_and_nothing_else() {
+    // A vault's two parties, each known by its device id only.
+    let (a, b, c) = (key(11), key(12), key(13));
+    let ga = record(&a, None).digest();
+    let gb = record(&b, None).digest();
+    let id = |g, k: &SigningKey| {
+        DeviceIdentity {
+            genesis: g,
+            public_key: k.public_key().clone(),
+        }
+        .device_id()
+    };
+    let mut parties = vec![id(ga, &a), id(gb, &b)];
+    parties.sort();
+    let owner = parties_owner(&parties);
+    for (g, signer) in [(ga, &a), (gb, &b)] {
+        let admission = Admission::Parties {
+            genesis: g,
+            parties: parties.clone(),
+        };
+        let p = put(admission, signer, owner, slot_key("v"), b"resolution");
+        assert_eq!(p.check(&owner, &slot_key("v")), Ok(()));
+    }
+    // A third key, under either genesis or its own, is no party.
+    for g in [ga, gb, record(&c, None).digest()] {
+        let admission = Admission::Parties {
+            genesis: g,
+            parties: parties.clone(),
+        };
+        assert_eq!(
+            admission.owners(c.public_key()),
+            Err(SlotAuthError::NotAdmitted)
+        );
+    }
+    // A party's key under another genesis is another device.
+    let admission = Admission::Parties {
+        genesis: gb,
+        parties: parties.clone(),
+    };
+    assert_eq!(
+        admission.owners(a.public_key()),
+        Err(SlotAuthError::NotAdmitted)
+    );
+    // Listing itself makes another owner, which does not cover the vault's slot.
+    let alone = vec![id(record(&c, None).digest(), &c)];
+    let p = put(
+        Admission::Parties {
+            genesis: record(&c, None).digest(),
+            parties: alone.clone(),
+        },
+        &c,
+        parties_owner(&alone),
+        slot_key("v"),
+        b"resolution",
+    );
+    assert_eq!(
+        p.check(&owner, &slot_key("v")),
+        Err(SlotAuthError::NotCovered)
+    );
+    // The list is strict: ascending, each once.
+    let mut reversed = parties.clone();
+    reversed.reverse();
+    assert!(matches!(
+        Admission::from_bytes(
+            &Admission::Parties {
+                genesis: ga,
+                parties: reversed,
+            }
+            .to_bytes()
+        ),
+        Err(DecodeError::Invalid(_))
+    ));
 }
 
 #[test]

@@ -72,6 +72,27 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         dsm_core::slot::keys_owner(&[k1, k2]).as_bytes(),
     );
     put(
+        "slot.parties_owner(01..,02..)",
+        "-",
+        dsm_core::slot::parties_owner(&[
+            dsm_core::identity::DeviceId(k1),
+            dsm_core::identity::DeviceId(k2),
+        ])
+        .as_bytes(),
+    );
+    put(
+        "slot.admission(parties 01..,02.. of genesis 01..)",
+        "dsm.v1.Admission",
+        &dsm_core::slot::Admission::Parties {
+            genesis: dsm_core::identity::GenesisDigest(k1),
+            parties: vec![
+                dsm_core::identity::DeviceId(k1),
+                dsm_core::identity::DeviceId(k2),
+            ],
+        }
+        .to_bytes(),
+    );
+    put(
         "slot.recovery_owner(genesis 01..)",
         "-",
         dsm_core::slot::recovery_owner(&dsm_core::identity::GenesisDigest(k1)).as_bytes(),

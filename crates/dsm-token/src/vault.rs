@@ -10,8 +10,9 @@
 //! 2. exactly one [`VaultResolution`] (the lock, a branch and a [`Witness`]) credits the
 //!    branch's party through an ALLOCATION head.
 //!
-//! Online, the resolution is written to the storage nodes' first-writer-wins slot
-//! `(vault id, vault id)`, so two resolutions never both settle; offline, two different
+//! Online, the resolution is written to the storage nodes' first-writer-wins slot owned by
+//! the vault's two parties ([`VaultPolicy::resolution_slot`]), so two resolutions never both
+//! settle; offline, two different
 //! valid resolutions of one vault are a [`VaultConflict`] any verifier checks, after which
 //! the token rules refuse the vault's value.
 
@@ -438,6 +439,25 @@ impl VaultPolicy {
             Branch::Release => &self.release,
             Branch::Refund => &self.refund,
         }
+    }
+
+    /// Both parties, ascending and distinct: the creator (who may refund) and the
+    /// beneficiary (who may claim).
+    pub fn parties(&self) -> Vec<DeviceId> {
+        let mut v = vec![self.creator.device_id(), self.beneficiary];
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The vault's owned resolution slot at the storage nodes (PROTOCOL.md §15.2, §18.3):
+    /// `(H(SlotParties, parties…), vault id)`. Only a key of one of its two parties may
+    /// write it (first writer wins), so no stranger can take or block it.
+    pub fn resolution_slot(&self) -> (Digest, Digest) {
+        (
+            dsm_core::slot::parties_owner(&self.parties()),
+            self.vault_id(),
+        )
     }
 
     /// The device a branch credits.

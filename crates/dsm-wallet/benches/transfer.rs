@@ -122,7 +122,8 @@ fn main() {
             };
             let mut w = [wallet("a", 1), wallet("b", 2), wallet("c", 3)];
             for x in &mut w {
-                x.dev_faucet(DEFAULT_TOKEN, Amount(1 << 60)).expect("faucet");
+                x.dev_faucet(DEFAULT_TOKEN, Amount(1 << 60))
+                    .expect("faucet");
             }
             // Warm up: one round, so every wallet has paid and been paid.
             let mut k = 0usize;
@@ -170,10 +171,6 @@ fn main() {
                 100.0 * rate / limit
             );
         }
-        println!(
-            "{:<18} (per transfer, counted: {})",
-            "",
-            ops.join("; ")
-        );
+        println!("{:<18} (per transfer, counted: {})", "", ops.join("; "));
     }
 }

@@ -1,7 +1,8 @@
-//! Vault resolution through storage nodes (PROTOCOL.md §18.4): a resolution is written to
-//! the first-writer-wins slot `(vault id, vault id)` before it is applied, so online a vault
-//! resolves exactly once; a slot already holding a valid, different resolution means the
-//! vault is taken, and this device learns that resolution instead.
+//! Vault resolution through storage nodes (PROTOCOL.md §18.3): a resolution is written to
+//! the vault's owned, first-writer-wins slot (`VaultPolicy::resolution_slot`: only a key of
+//! one of its two parties may write it) before it is applied, so online a vault resolves
+//! exactly once; a slot already holding a valid, different resolution means the vault is
+//! taken, and this device learns that resolution instead.
 
 use crate::nodes::{Anchor, NodeSet};
 use crate::online::{OnlineError, Settlement};
@@ -112,13 +113,20 @@ pub fn resolve(
                     )))
                 }
             }
-            let rival = is_resolution_of(&info.id);
-            let report = nodes.anchor(
-                info.id.as_bytes(),
-                info.id.as_bytes(),
-                &r.to_bytes(),
-                &rival,
-            )?;
+            let (owner, key) = info.lock.policy.resolution_slot();
+            let put = w
+                .sign_vault_write(&info.lock.policy, r.to_bytes())?
+                .ok_or_else(|| refuse("this device is not a party of the vault".into()))?;
+            let ours = r.digest();
+            let id = info.id;
+            let judge = move |other: &[u8]| match VaultResolution::from_bytes(other) {
+                Ok(o) if o.digest() == ours => crate::nodes::Judged::Same,
+                Ok(o) if TokenRules::check_resolution(&o).ok() == Some(id) => {
+                    crate::nodes::Judged::Rival
+                }
+                _ => crate::nodes::Judged::Noise,
+            };
+            let report = nodes.anchor_owned(&owner, &key, &put, &judge)?;
             let quorum = nodes.params().w();
             match report.outcome {
                 // W nodes hold ours: no rival can ever reach W (2W − N > f).
@@ -158,10 +166,14 @@ pub fn sync_vault(
     nodes: &NodeSet,
     id: &Digest,
 ) -> Result<VaultStatus, OnlineError> {
-    let (bytes, _) = nodes.read_slot(id.as_bytes(), id.as_bytes())?;
-    if let Some(b) = bytes {
-        if is_resolution_of(id)(&b) {
-            let r = VaultResolution::from_bytes(&b).expect("checked above");
+    let Some(info) = w.vaults()?.into_iter().find(|v| v.id == *id) else {
+        return Ok(VaultStatus::Locked);
+    };
+    let (owner, key) = info.lock.policy.resolution_slot();
+    let (put, _) = nodes.read_owned(&owner, &key)?;
+    if let Some(p) = put {
+        if is_resolution_of(id)(&p.body) {
+            let r = VaultResolution::from_bytes(&p.body).map_err(|e| refuse(e.to_string()))?;
             w.observe_vault_resolution(&r)?;
         }
     }

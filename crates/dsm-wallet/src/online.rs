@@ -234,9 +234,10 @@ pub(crate) fn settle_items(
     })
 }
 
-/// Resolution `r` (verified in a lineage) holds its vault's slot `(vault id, vault id)` at W
-/// of N — written there if free, as its resolver did — so no other resolution of the vault
-/// can (PROTOCOL.md §18.3). A different valid resolution holding the slot is a vault
+/// Resolution `r` (verified in a lineage) holds its vault's owned slot at W of N — written
+/// there by this device if it is one of the vault's two parties, else copied from a node
+/// that holds the party's write — so no other resolution of the vault can (PROTOCOL.md
+/// §18.3). A different valid resolution holding the slot is a vault
 /// conflict: stored, and the vault's value refused from then on.
 fn settle_resolution(
     wallet: &mut Wallet,
@@ -253,7 +254,9 @@ fn settle_resolution(
         }
         _ => Judged::Noise,
     };
-    let report = nodes.anchor_judged(id.as_bytes(), id.as_bytes(), &r.to_bytes(), &judge)?;
+    let (owner, key) = r.lock.policy.resolution_slot();
+    let put = wallet.sign_vault_write(&r.lock.policy, r.to_bytes())?;
+    let report = nodes.settle_owned(&owner, &key, put.as_ref(), &judge)?;
     faults.extend(report.faults);
     Ok(match report.outcome {
         Anchor::Settled { acks } => Settlement::Settled { acks },

@@ -2000,6 +2000,35 @@ impl Wallet {
         .map_err(|e| WalletError::Token(format!("cannot sign the slot write: {e}")))
     }
 
+    /// A vault's resolution `body` in its owned slot, signed by this device as one of the
+    /// vault's parties (PROTOCOL.md §15.2, §18.3); `None` when this device is neither.
+    pub(crate) fn sign_vault_write(
+        &self,
+        policy: &dsm_token::vault::VaultPolicy,
+        body: Vec<u8>,
+    ) -> Result<Option<dsm_core::slot::OwnedPut>, WalletError> {
+        let parties = policy.parties();
+        if parties.binary_search(&self.device_id()).is_err() {
+            return Ok(None);
+        }
+        let (owner, key) = policy.resolution_slot();
+        let write = SlotWrite::sign(
+            Admission::Parties {
+                genesis: self.identity.genesis,
+                parties,
+            },
+            &self.key,
+            vec![SlotEntry {
+                owner,
+                key,
+                body: dsm_core::slot::body_digest(&body),
+            }],
+            &crate::wallet::os_random()?,
+        )
+        .map_err(|e| WalletError::Token(format!("cannot sign the slot write: {e}")))?;
+        Ok(Some(dsm_core::slot::OwnedPut { write, body }))
+    }
+
     /// Keeps `w` as the write for the statement whose hop commit is `commit`.
     pub(crate) fn keep_slot_write(
         &mut self,

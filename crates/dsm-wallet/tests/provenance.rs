@@ -277,7 +277,10 @@ fn a_warm_receiver_checks_no_hop_it_already_checked_or_signed() {
         let names = pump(&mut alice, &mut bob, t, 100, &mut |m| m);
         assert!(names.contains(&"acceptance"), "{names:?}");
     });
-    assert_eq!(n, 2, "a payment from change the receiver saw made checks no hop");
+    assert_eq!(
+        n, 2,
+        "a payment from change the receiver saw made checks no hop"
+    );
     // Bob pays alice back from the 400 she gave him: she signed that hop herself.
     let n = verifies_in(|| {
         let names = pump(&mut bob, &mut alice, t, 50, &mut |m| m);

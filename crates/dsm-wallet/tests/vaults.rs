@@ -102,6 +102,95 @@ fn claim_and_refund_race_at_the_nodes_and_exactly_one_wins() {
     }
 }
 
+/// A vault's resolution slot is owned by its two parties (PROTOCOL.md §15.2): a stranger's
+/// junk, a write the stranger signs presenting any admission it can make up, and junk in
+/// the open slot at the address vaults used before, are all refused or ignored, and the
+/// beneficiary's claim settles at the nodes.
+#[test]
+fn no_stranger_can_take_or_block_a_vaults_resolution_slot() {
+    use dsm_core::slot::Admission;
+    let cluster = three_nodes();
+    let nodes = NodeSet::new(
+        cluster.urls.clone(),
+        Replication { n: 3, k: 2, f: 0 },
+        Duration::from_secs(5),
+    );
+    let (mut alice, _) = memory_wallet(0);
+    let (mut bob, _) = memory_wallet(0);
+    let p = gold(&alice, TokenKind::Fungible);
+    let (t, _) = alice.import_policy(p.clone(), None).unwrap();
+    bob.import_policy(p, None).unwrap();
+    alice.mint(&t, Amount(500)).unwrap();
+    let lock = alice
+        .create_vault(
+            t,
+            Amount(200),
+            bob.device_id(),
+            Condition::Sha256(sha2::Sha256::digest(b"open sesame").into()),
+            Condition::Iterations(10),
+        )
+        .unwrap();
+    let slot = lock.lock.policy.resolution_slot();
+    let id = bob.import_vault(lock.clone()).unwrap();
+    dsm_wallet::online::sync(&mut alice, &nodes).unwrap();
+    let stranger = stranger_key(0x77);
+    let stranger_genesis = dsm_core::identity::GenesisDigest(dsm_core::hash::Digest([0x77; 32]));
+    let stranger_id = dsm_core::identity::DeviceIdentity {
+        genesis: stranger_genesis,
+        public_key: stranger.public_key().clone(),
+    }
+    .device_id();
+    let parties = lock.lock.policy.parties();
+    let mut refused = 0;
+    for admission in [
+        self_admission(&stranger),
+        // The vault's real parties, but the signer is neither.
+        Admission::Parties {
+            genesis: stranger_genesis,
+            parties: parties.clone(),
+        },
+        // The stranger listing itself: another owner.
+        Admission::Parties {
+            genesis: stranger_genesis,
+            parties: vec![stranger_id],
+        },
+    ] {
+        let forged = forged_put(&stranger, admission, slot, b"junk");
+        refused += refused_everywhere(&cluster.urls, slot, &[b"junk".to_vec(), forged]);
+    }
+    assert_eq!(
+        refused,
+        3 * 2 * cluster.urls.len(),
+        "every attempt reached every node"
+    );
+    junk_in_open_slots(&cluster.urls, id.as_bytes(), id.as_bytes());
+    // Bob's claim goes through and settles; alice's refund then loses to it.
+    let r = resolve(
+        &mut bob,
+        Some(&nodes),
+        &id.to_hex(),
+        Branch::Release,
+        &material(b"open sesame", 0),
+    )
+    .unwrap();
+    assert!(r.settled && r.acks == Some(3), "{r:?}");
+    assert_eq!(bob.balance(&t), Amount(200));
+    let lost = resolve(
+        &mut alice,
+        Some(&nodes),
+        &id.to_hex(),
+        Branch::Refund,
+        &material(b"", 100),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        lost.contains("already resolved at the storage nodes"),
+        "{lost}"
+    );
+    assert_eq!(alice.balance(&t), Amount(300));
+}
+
 #[test]
 fn witnesses_are_built_from_what_the_wallet_holds() {
     let (mut alice, _) = memory_wallet(0);
