@@ -895,15 +895,14 @@ impl Wallet {
     ) -> Result<(), WalletError> {
         // One signature authorizes the proposal in its anchor slot and its inputs' parcel
         // slots; it travels in the offer, so the receiver can settle without us. The one
-        // the sent offer carried is kept, if it covers them.
-        let entries = dsm_core::slot::statement_entries(&dsm_core::tripwire::Statement::Proposal(
-            signed.clone(),
-        ));
-        let write =
-            match sent.filter(|w| entries.iter().all(|e| w.entries.binary_search(e).is_ok())) {
-                Some(w) => w.clone(),
-                None => self.sign_slot_write(entries)?,
-            };
+        // the sent offer carried is kept: `offer_within` signed it over exactly these
+        // slots (hashing the statement again here would only repeat that).
+        let write = match sent {
+            Some(w) => w.clone(),
+            None => self.sign_slot_write(dsm_core::slot::statement_entries(
+                &dsm_core::tripwire::Statement::Proposal(signed.clone()),
+            ))?,
+        };
         let commit = signed.proposal.commit();
         b.put(Table::Meta, slot_write_key(&commit), write.to_bytes());
         let offer = Offer {

@@ -318,6 +318,10 @@ pub struct Wallet {
     /// what the content-addressed bytes say, so re-walking a long lineage decodes nothing
     /// twice.
     hop_facts: std::sync::Mutex<std::collections::HashMap<Digest, (Digest, DeviceId)>>,
+    /// Witness-table value → the proposal it names, for entries decoded before: a pure
+    /// cache of immutable stored bytes (a witnessed statement, or the receipt it points
+    /// at), so that every hello's gossip does not decode the same receipts again.
+    gossip_facts: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Option<SignedProposal>>>,
     /// A head-changing write failed: the disk may or may not hold it, so the in-memory
     /// head can no longer be trusted and nothing more is signed until the wallet is
     /// reopened (which reloads the head from the store).
@@ -558,6 +562,7 @@ impl Wallet {
             unsettled_in: None,
             settled_at_nodes: HashSet::new(),
             hop_facts: Default::default(),
+            gossip_facts: Default::default(),
             poisoned: false,
             witness_seq: 0,
             rng_override: None,
@@ -698,6 +703,7 @@ impl Wallet {
             unsettled_in: None,
             settled_at_nodes: HashSet::new(),
             hop_facts: Default::default(),
+            gossip_facts: Default::default(),
             poisoned: false,
             witness_seq,
             rng_override: None,
@@ -731,6 +737,7 @@ impl Wallet {
             unsettled_in: self.unsettled_in.clone(),
             settled_at_nodes: self.settled_at_nodes.clone(),
             hop_facts: Default::default(),
+            gossip_facts: Default::default(),
             poisoned: self.poisoned,
             witness_seq: self.witness_seq,
             rng_override: self.rng_override,
@@ -1312,6 +1319,30 @@ impl Wallet {
     }
 
     /// The statement stored under a witness key.
+    /// The proposal a witness-table value names, if any, decoded once per value.
+    fn gossiped_proposal(&self, value: Vec<u8>) -> Result<Option<SignedProposal>, LedgerError> {
+        let memo = || {
+            self.gossip_facts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        };
+        if let Some(p) = memo().get(&value) {
+            return Ok(p.clone());
+        }
+        let p = match self.witnessed_statement(&value) {
+            Ok(Some(Statement::Proposal(p))) => Some(p),
+            Ok(_) | Err(WalletError::Corrupt { .. }) => None,
+            Err(e) => return Err(LedgerError::Store(e.to_string())),
+        };
+        let mut m = memo();
+        // Bounded: a hello reads at most 4 × MAX_WITNESSED entries, the newest.
+        if m.len() >= 1024 {
+            m.clear();
+        }
+        m.insert(value, p.clone());
+        Ok(p)
+    }
+
     fn witnessed_statement(&self, value: &[u8]) -> Result<Option<Statement>, WalletError> {
         let Some(&place) = value.get(32) else {
             return Ok(None);
@@ -1499,7 +1530,12 @@ impl Ledger for Wallet {
                 built.signed.to_bytes(),
             )
             .put(Table::History, history_key(entry.height), json(&entry));
-        self.record_offer(&mut b, &built.signed, offer.slot_write.as_ref())
+        // The write the offer of this very proposal carried (signed over its slots).
+        let sent = offer
+            .slot_write
+            .as_ref()
+            .filter(|_| offer.signed == built.signed);
+        self.record_offer(&mut b, &built.signed, sent)
             .map_err(|e| LedgerError::Store(e.to_string()))?;
         let change = self
             .spend_parcels(&mut b, &built.signed.hop())
@@ -1917,7 +1953,7 @@ impl Ledger for Wallet {
                 continue;
             }
             if let Some(bytes) = self.store.get(Table::Witness, &key)? {
-                if let Ok(Some(Statement::Proposal(p))) = self.witnessed_statement(&bytes) {
+                if let Some(p) = self.gossiped_proposal(bytes)? {
                     if !out.contains(&p) {
                         out.push(p);
                     }
