@@ -1842,13 +1842,16 @@ impl Ledger for Wallet {
         if device == self.device_id() || self.banned.contains(&device) {
             return Ok(());
         }
-        let statement = Statement::Proposal(proposal.clone());
-        let (_, parent, child) = statement.head_transition();
+        // The head transition, read without copying the proposal (gossip repeats the same
+        // proposals in every hello: a repeat costs a hash and a lookup, nothing more).
+        let head = &proposal.proposal.sender_child_head;
+        let (parent, child) = (head.parent, head.digest());
         let key = witness_key(&device, &parent);
         let existing = self.store.get(Table::Witness, &key)?;
         if existing.as_ref().and_then(|b| b.get(..32)) == Some(child.as_bytes().as_slice()) {
             return Ok(()); // already known: gossip repeats cost a lookup, not a verification
         }
+        let statement = Statement::Proposal(proposal.clone());
         // Gossip is untrusted: only a statement that really is that device's signed
         // proposal may be remembered, or a forged one could block its genuine successor.
         if verify_proposal(proposal, &EmptyView).is_err() {
