@@ -336,6 +336,15 @@ enum Command {
         /// also how long to wait for a session to appear).
         #[arg(long, default_value_t = 30)]
         timeout: u64,
+        /// Over TCP: end any session still running this many seconds after its connection
+        /// was accepted. Sessions run side by side, each connection read on its own, so a
+        /// peer that trickles bytes holds only its own connection, and only this long.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        session_limit: u64,
+        /// Over TCP: serve at most this many connections at once (one more is closed at
+        /// once).
+        #[arg(long, value_name = "N", default_value_t = 32)]
+        max_connections: usize,
         /// Refuse any single transfer above this amount with a signed refusal (the sender
         /// gets the amount back at once).
         #[arg(long, value_name = "AMOUNT")]
@@ -933,6 +942,8 @@ fn main() -> ExitCode {
             link,
             once,
             timeout,
+            session_limit,
+            max_connections,
             max_amount,
             max_unsettled,
             max_unsettled_total,
@@ -943,7 +954,11 @@ fn main() -> ExitCode {
                 &ctx,
                 &via,
                 once,
-                secs(timeout),
+                dsm_transport::server::ServerLimits {
+                    idle: secs(timeout),
+                    session: secs(session_limit.max(1)),
+                    max_connections: max_connections.max(1),
+                },
                 wallet_cmd::ReceiveLimits {
                     max_amount: max_amount.as_deref(),
                     max_unsettled: &max_unsettled,

@@ -11,7 +11,7 @@ use dsm_protocol::session::{Completed, RefusalReason, Refused, Session};
 use dsm_transport::apdu::{ApduCard, ApduReader};
 use dsm_transport::chunked::{ChunkOptions, ChunkedLink};
 use dsm_transport::packet::TcpPackets;
-use dsm_transport::{tcp_dial, DirLink, Link, TcpListener};
+use dsm_transport::{tcp_dial, DirLink, Link};
 use dsm_wallet::driver::{run, Report, RunError};
 use dsm_wallet::keystore::{KdfParams, KeystoreError};
 use dsm_wallet::store::{RedbStore, StoreError};
@@ -1033,19 +1033,26 @@ impl ReceiveLimits<'_> {
 }
 
 /// `dsm receive`.
-pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration, limits: ReceiveLimits) -> Res {
+pub fn receive(
+    ctx: &Ctx,
+    via: &Via,
+    once: bool,
+    limits_tcp: dsm_transport::server::ServerLimits,
+    limits: ReceiveLimits,
+) -> Res {
+    let timeout = limits_tcp.idle;
     let policy = limits.policy()?;
     let mut w = ctx.open()?;
     w.set_receive_policy(policy)?;
     match via {
         Via::Tcp(addr) => {
-            // Sessions idle longer than `timeout` are dropped, but the listener waits forever.
-            let listener = TcpListener::bind(addr.as_str(), timeout).map_err(|e| {
-                CliError::new(exit::FAILURE, format!("cannot listen on {addr}: {e}"))
-            })?;
-            let local = listener
-                .local_addr()
-                .map_err(|e| CliError::new(exit::FAILURE, e.to_string()))?;
+            // Connections are served side by side, each read on its own thread and ended at
+            // its session limit, so no peer can hold the receiver; the listener waits on.
+            let mut server = dsm_transport::server::TcpServer::bind(addr.as_str(), limits_tcp)
+                .map_err(|e| {
+                    CliError::new(exit::FAILURE, format!("cannot listen on {addr}: {e}"))
+                })?;
+            let local = server.local_addr();
             ctx.print(
                 |o| {
                     writeln!(
@@ -1056,19 +1063,17 @@ pub fn receive(ctx: &Ctx, via: &Via, once: bool, timeout: Duration, limits: Rece
                 },
                 json!({"listening": local.to_string()}),
             )?;
-            loop {
-                let (mut link, from) = match listener.accept() {
-                    Ok(x) => x,
+            let mut outcome: Res<()> = Ok(());
+            dsm_wallet::driver::serve(&mut server, &mut w, None, &mut |w, r, from| {
+                match after_received(ctx, w, r, once, &format!(" from {from}")) {
+                    Ok(stop) => stop,
                     Err(e) => {
-                        eprintln!("accept failed: {e}");
-                        continue;
+                        outcome = Err(e);
+                        true
                     }
-                };
-                let r = run(&mut Session::listener(), &mut w, &mut link);
-                if after_received(ctx, &mut w, r, once, &format!(" from {from}"))? {
-                    return Ok(());
                 }
-            }
+            });
+            outcome
         }
         Via::Stdio => {
             let mut link = stdio_link(timeout);

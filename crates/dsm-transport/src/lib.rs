@@ -5,7 +5,9 @@
 //! A link moves payloads; it never looks inside them (PROTOCOL.md §13).
 //!
 //! * [`StreamLink`] frames any `Read + Write` byte stream: TCP ([`tcp_dial`], [`TcpListener`]),
-//!   stdin/stdout, a serial line.
+//!   stdin/stdout, a serial line. [`server::TcpServer`] serves many TCP connections side by
+//!   side, each read on its own thread under a whole-session deadline, so no peer can hold
+//!   a listener.
 //! * [`DirLink`] is a shared-directory mailbox: each frame is one file, written atomically,
 //!   so two devices can run a session through a USB stick, a synced folder or a network
 //!   share (the "cable" case).
@@ -22,6 +24,7 @@ pub mod apdu;
 pub mod chunked;
 pub mod packet;
 pub mod serial;
+pub mod server;
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};

@@ -38,9 +38,18 @@ pub struct Report {
 /// [`Report`]. On a local failure the peer is told `Close` (best effort) so it stops waiting.
 pub fn run(session: &mut Session, ledger: &mut dyn Ledger, link: &mut dyn Link) -> Report {
     let error = drive(session, ledger, link).err();
+    finish(session, error, |b| {
+        let _ = link.send(b);
+    })
+}
+
+/// Ends `session` after `error` (if any) and reports it: on an error that is not the
+/// link's, `close` is given the `Close` message's bytes to send (best effort) so the peer
+/// stops waiting.
+fn finish(session: &mut Session, error: Option<RunError>, close: impl FnOnce(&[u8])) -> Report {
     if let Some(e) = &error {
         if !matches!(e, RunError::Transport(_)) {
-            let _ = link.send(&SessionMessage::Close(Close).to_bytes());
+            close(&SessionMessage::Close(Close).to_bytes());
         }
         session.abort(SessionError::Over);
     }
@@ -50,6 +59,76 @@ pub fn run(session: &mut Session, ledger: &mut dyn Ledger, link: &mut dyn Link) 
         refused: session.refused().to_vec(),
         error,
         remaining: session.remaining(),
+    }
+}
+
+/// Feeds one received frame to `session`: decoded strictly, handled; returns the replies.
+fn feed(
+    session: &mut Session,
+    ledger: &mut dyn Ledger,
+    bytes: &[u8],
+) -> Result<Vec<SessionMessage>, RunError> {
+    let msg = SessionMessage::from_bytes(bytes).map_err(RunError::Malformed)?;
+    Ok(session.handle(msg, ledger)?)
+}
+
+/// Serves listener sessions on every connection of `server` side by side, one
+/// [`Session`] per connection, all on this thread and this `ledger` (the wallet stays
+/// single-threaded; a slow or silent peer holds only its own connection, which its
+/// deadline ends). Calls `done` with each finished session's report and peer; stops when
+/// `done` returns `true`, or after `idle_stop` with nothing happening (`None`: never).
+pub fn serve<L: Ledger>(
+    server: &mut dsm_transport::server::TcpServer,
+    ledger: &mut L,
+    idle_stop: Option<std::time::Duration>,
+    done: &mut dyn FnMut(&mut L, Report, std::net::SocketAddr) -> bool,
+) {
+    use dsm_transport::server::ServerEvent;
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant};
+    let mut live: HashMap<u64, (Session, std::net::SocketAddr)> = HashMap::new();
+    let mut last = Instant::now();
+    loop {
+        let Some(event) = server.next_event(Duration::from_millis(500)) else {
+            if idle_stop.is_some_and(|d| last.elapsed() >= d) && live.is_empty() {
+                return;
+            }
+            continue;
+        };
+        last = Instant::now();
+        let (id, ended) = match event {
+            ServerEvent::Opened { id, peer } => {
+                live.insert(id, (Session::listener(), peer));
+                continue;
+            }
+            ServerEvent::Frame { id, payload } => {
+                let Some((session, _)) = live.get_mut(&id) else {
+                    continue;
+                };
+                match feed(session, ledger, &payload) {
+                    Ok(out) => {
+                        let sent = out.iter().try_for_each(|m| server.send(id, &m.to_bytes()));
+                        match sent {
+                            Err(e) => (id, Some(RunError::Transport(e))),
+                            Ok(()) if session.is_over() => (id, None),
+                            Ok(()) => continue,
+                        }
+                    }
+                    Err(e) => (id, Some(e)),
+                }
+            }
+            ServerEvent::Closed { id, error } => (id, Some(RunError::Transport(error))),
+        };
+        let Some((mut session, peer)) = live.remove(&id) else {
+            continue;
+        };
+        let report = finish(&mut session, ended, |b| {
+            let _ = server.send(id, b);
+        });
+        server.close(id);
+        if done(ledger, report, peer) {
+            return;
+        }
     }
 }
 
@@ -71,8 +150,7 @@ fn drive(
     }
     while !session.is_over() {
         let bytes = link.recv()?;
-        let msg = SessionMessage::from_bytes(&bytes).map_err(RunError::Malformed)?;
-        let out = session.handle(msg, ledger)?;
+        let out = feed(session, ledger, &bytes)?;
         send_all(link, out)?;
     }
     Ok(())

@@ -1321,11 +1321,7 @@ impl Wallet {
     /// The statement stored under a witness key.
     /// The proposal a witness-table value names, if any, decoded once per value.
     fn gossiped_proposal(&self, value: Vec<u8>) -> Result<Option<SignedProposal>, LedgerError> {
-        let memo = || {
-            self.gossip_facts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-        };
+        let memo = || self.gossip_facts.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = memo().get(&value) {
             return Ok(p.clone());
         }

@@ -95,3 +95,138 @@ fn session_through_a_shared_directory() {
     });
     assert_eq!(dev(&b), 120);
 }
+
+/// Whether a read saw the connection end (end of file or a reset), not a timeout.
+fn ended(read: std::io::Result<usize>) -> bool {
+    match read {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// A peer that trickles a frame one byte at a time (always just inside the idle timeout)
+/// holds only its own connection: senders connecting after it are served side by side and
+/// complete, and its session limit ends it (PROTOCOL.md §13; `dsm receive` over TCP).
+#[test]
+fn a_trickling_peer_holds_only_its_own_connection_until_its_session_limit() {
+    use dsm_transport::server::{ServerLimits, TcpServer};
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut receiver = redb_wallet(dir.path(), "r.redb", 0);
+    let mut senders = [
+        redb_wallet(dir.path(), "s1.redb", 500),
+        redb_wallet(dir.path(), "s2.redb", 500),
+    ];
+    let peer = receiver.device_id();
+    let mut server = TcpServer::bind(
+        "127.0.0.1:0",
+        ServerLimits {
+            idle: Duration::from_secs(2),
+            session: Duration::from_secs(1),
+            max_connections: 8,
+        },
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    // The trickler: a frame header announcing 1,000 bytes, then one byte every 100 ms.
+    let mut trickle = std::net::TcpStream::connect(addr).unwrap();
+    trickle.write_all(&[1, 0, 0, 3, 0xe8]).unwrap();
+    let trickler = std::thread::spawn(move || {
+        let mut sent = 0;
+        while sent < 1_000 {
+            std::thread::sleep(Duration::from_millis(100));
+            if trickle.write_all(&[0]).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        // Cut off: the server closed the connection (a read sees its end, not a timeout).
+        trickle
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut b = [0u8; 1];
+        (sent, ended(trickle.read(&mut b)))
+    });
+    std::thread::scope(|s| {
+        let server = &mut server;
+        let receiver = &mut receiver;
+        let h = s.spawn(move || {
+            let mut reports = Vec::new();
+            dsm_wallet::driver::serve(server, receiver, None, &mut |_, r, _| {
+                reports.push(r);
+                // The two senders' sessions and the trickler's.
+                reports.len() == 3
+            });
+            reports
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        for sender in senders.iter_mut() {
+            let mut link = tcp_dial(addr, Duration::from_secs(20)).unwrap();
+            let r = run(
+                &mut Session::dialer(peer, vec![(token(DEFAULT_TOKEN), Amount(100))]),
+                sender,
+                &mut link,
+            );
+            assert!(r.error.is_none(), "{:?}", r.error);
+            assert_eq!(r.completed.len(), 1);
+        }
+        let reports = h.join().unwrap();
+        assert_eq!(
+            reports.iter().filter(|r| r.completed.len() == 1).count(),
+            2,
+            "both senders were served while the trickler was connected"
+        );
+        assert!(
+            reports.iter().any(|r| r.completed.is_empty()
+                && matches!(
+                    r.error,
+                    Some(dsm_wallet::driver::RunError::Transport(
+                        dsm_transport::TransportError::Timeout(_)
+                    ))
+                )),
+            "the trickler's session ended at its limit: {reports:?}"
+        );
+    });
+    let (sent, closed) = trickler.join().unwrap();
+    assert!(
+        closed && sent < 1_000,
+        "the trickler was cut off ({sent} bytes sent)"
+    );
+    assert_eq!(dev(&receiver), 200);
+}
+
+/// One connection over the cap is closed at once, without a thread or a session.
+#[test]
+fn a_connection_over_the_cap_is_closed_at_once() {
+    use dsm_transport::server::{ServerEvent, ServerLimits, TcpServer};
+    use std::io::Read;
+    let mut server = TcpServer::bind(
+        "127.0.0.1:0",
+        ServerLimits {
+            idle: Duration::from_secs(20),
+            session: Duration::from_secs(20),
+            max_connections: 2,
+        },
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    let _held: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let mut opened = 0;
+    while opened < 2 {
+        if let Some(ServerEvent::Opened { .. }) = server.next_event(Duration::from_secs(5)) {
+            opened += 1;
+        }
+    }
+    let mut third = std::net::TcpStream::connect(addr).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut b = [0u8; 1];
+    assert!(ended(third.read(&mut b)), "the third connection is closed");
+    assert_eq!(server.connections(), 2);
+}
