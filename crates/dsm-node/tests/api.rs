@@ -439,6 +439,33 @@ fn slow_clients_are_cut_off_and_the_node_stays_up() {
     );
 }
 
+/// The OpenAPI file is a valid OpenAPI 3 document by a standard validator
+/// (`openapi-spec-validator`, Python). Skipped where it is not installed, unless
+/// `DSM_REQUIRE_OPENAPI_VALIDATOR` is set (`.ci/run` installs it and sets it, so there it
+/// cannot be skipped).
+#[test]
+fn openapi_is_valid_by_a_standard_validator() {
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml");
+    let out = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator", spec])
+        .output();
+    let required = std::env::var_os("DSM_REQUIRE_OPENAPI_VALIDATOR").is_some();
+    let out = match out {
+        Ok(o) if o.status.success() => o,
+        Ok(o) if String::from_utf8_lossy(&o.stderr).contains("No module named") && !required => {
+            eprintln!("OpenAPI validation skipped: `pip install openapi-spec-validator` (`.ci/run` does)");
+            return;
+        }
+        Err(e) if !required => {
+            eprintln!("OpenAPI validation skipped: no python3 ({e})");
+            return;
+        }
+        other => panic!("openapi.yaml does not validate: {other:?}"),
+    };
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("OK"), "{said}");
+}
+
 /// The OpenAPI file documents every route the router serves, and no other.
 #[test]
 fn openapi_lists_every_route() {
