@@ -32,11 +32,15 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-type Job = Box<dyn FnOnce(&mut Client) + Send>;
+/// A request for one connection thread: the connection, or why there is none now.
+type Job = Box<dyn FnOnce(Result<&mut Client, StoreError>) + Send>;
 
 /// A small pool of connections to one PostgreSQL database. Each connection lives on its own
 /// plain OS thread: the `postgres` client drives its own runtime, which must not run inside
-/// the node's tokio threads.
+/// the node's tokio threads. A connection that died (the database restarted, the network
+/// dropped it) is opened again before the next request, so the node recovers by itself; the
+/// request that met the dead connection fails (503), and so does any request while the
+/// database stays unreachable.
 pub struct PostgresStore {
     pool: Vec<Mutex<mpsc::Sender<Job>>>,
     next: AtomicUsize,
@@ -54,21 +58,39 @@ impl PostgresStore {
             std::thread::Builder::new()
                 .name(format!("dsm-pg-{i}"))
                 .spawn(move || {
-                    let mut client = match Client::connect(&url, NoTls) {
+                    let connect = || {
+                        Client::connect(&url, NoTls).map_err(|e| {
+                            StoreError::Backend(format!(
+                                "cannot connect to PostgreSQL at {url:?}: {e}"
+                            ))
+                        })
+                    };
+                    let mut client = match connect() {
                         Ok(c) => {
                             let _ = ready_tx.send(Ok(()));
-                            c
+                            Some(c)
                         }
                         Err(e) => {
-                            let _ = ready_tx.send(Err(StoreError::Backend(format!(
-                                "cannot connect to PostgreSQL at {url:?}: {e}"
-                            ))));
+                            let _ = ready_tx.send(Err(e));
                             return;
                         }
                     };
                     // Ends when the store (every sender) is dropped.
                     while let Ok(job) = job_rx.recv() {
-                        job(&mut client);
+                        if client.as_ref().is_none_or(Client::is_closed) {
+                            client = None;
+                            match connect() {
+                                Ok(c) => client = Some(c),
+                                Err(e) => {
+                                    job(Err(e));
+                                    continue;
+                                }
+                            }
+                        }
+                        match client.as_mut() {
+                            Some(c) => job(Ok(c)),
+                            None => job(Err(StoreError::Backend("no connection".into()))),
+                        }
                     }
                 })
                 .map_err(backend)?;
@@ -89,8 +111,8 @@ impl PostgresStore {
     ) -> Result<T, StoreError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
         let (tx, rx) = mpsc::channel();
-        let job: Job = Box::new(move |c: &mut Client| {
-            let _ = tx.send(f(c));
+        let job: Job = Box::new(move |c: Result<&mut Client, StoreError>| {
+            let _ = tx.send(c.and_then(f));
         });
         self.pool[i]
             .lock()
@@ -245,6 +267,14 @@ impl NodeStore for PostgresStore {
                 .query_one("INSERT INTO dsm_b0x_next VALUES ($1, 2) ON CONFLICT (recipient) DO UPDATE SET next = dsm_b0x_next.next + 1 RETURNING next - 1", &[&recipient.as_slice()])
                 .map_err(backend)?
                 .get(0);
+            // The same item again (a retry after a lost answer): its number, nothing stored.
+            if let Some(row) = tx
+                .query_opt("SELECT seq FROM dsm_b0x WHERE recipient = $1 AND bytes = $2 ORDER BY seq LIMIT 1", &[&recipient.as_slice(), &bytes])
+                .map_err(backend)?
+            {
+                tx.rollback().map_err(backend)?;
+                return Ok(row.get::<_, i64>(0) as u64);
+            }
             let waiting: i64 = tx.query_one("SELECT count(*) FROM dsm_b0x WHERE recipient = $1", &[&recipient.as_slice()]).map_err(backend)?.get(0);
             if waiting as u64 >= quotas.b0x_items {
                 tx.rollback().map_err(backend)?;

@@ -90,7 +90,9 @@ pub trait NodeStore: Send + Sync + 'static {
         key: &Id,
         bytes: &[u8],
     ) -> Result<PutSlot, StoreError>;
-    /// Appends an item to `recipient`'s b0x; returns its sequence number (from 1).
+    /// Appends an item to `recipient`'s b0x; returns its sequence number (from 1). The same
+    /// bytes already waiting there are not stored again: their number is returned, so a
+    /// client retrying a post whose answer it lost makes no duplicate.
     fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError>;
     /// Items of `recipient`'s b0x with sequence number > `after`, at most `limit`.
     fn b0x_list(
@@ -264,10 +266,20 @@ impl NodeStore for EmbeddedStore {
             let mut items = txn.open_table(B0X).map_err(backend)?;
             let lo = [recipient.as_slice(), &be(0)].concat();
             let hi = [recipient.as_slice(), &be(u64::MAX)].concat();
-            let waiting = items
+            let mut waiting = 0u64;
+            for item in items
                 .range(lo.as_slice()..=hi.as_slice())
                 .map_err(backend)?
-                .count() as u64;
+            {
+                let (k, v) = item.map_err(backend)?;
+                // The same item again (a retry after a lost answer): its number, nothing
+                // stored.
+                if v.value() == bytes {
+                    let k = k.value();
+                    return Ok(read_u64(&k[k.len() - 8..]));
+                }
+                waiting += 1;
+            }
             if waiting >= quotas.b0x_items {
                 return Err(StoreError::Quota("this b0x holds the maximum number of items; the recipient must acknowledge some first"));
             }

@@ -453,7 +453,9 @@ fn openapi_is_valid_by_a_standard_validator() {
     let out = match out {
         Ok(o) if o.status.success() => o,
         Ok(o) if String::from_utf8_lossy(&o.stderr).contains("No module named") && !required => {
-            eprintln!("OpenAPI validation skipped: `pip install openapi-spec-validator` (`.ci/run` does)");
+            eprintln!(
+                "OpenAPI validation skipped: `pip install openapi-spec-validator` (`.ci/run` does)"
+            );
             return;
         }
         Err(e) if !required => {

@@ -69,6 +69,11 @@ fn conformance(s: &dyn NodeStore) {
     assert_eq!(s.b0x_append(&[5; 32], b"x1", &q).unwrap(), 1);
     assert_eq!(s.b0x_append(&[5; 32], b"x2", &q).unwrap(), 2);
     assert_eq!(
+        s.b0x_append(&[5; 32], b"x2", &q).unwrap(),
+        2,
+        "the same item again (a retried post) is not stored twice"
+    );
+    assert_eq!(
         s.b0x_append(&[6; 32], b"y1", &q).unwrap(),
         1,
         "per recipient"
