@@ -13,7 +13,6 @@ use dsm_core::codec::Canonical;
 use dsm_core::hash::Digest;
 use dsm_core::slot::OwnedPut;
 use serde::Deserialize;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// The largest object, slot value, b0x item or evidence accepted, in bytes: room for the
@@ -31,8 +30,7 @@ pub const MAX_LIST: usize = 256;
 pub struct Node<S: NodeStore> {
     store: S,
     quotas: Quotas,
-    requests: AtomicU64,
-    rejected: AtomicU64,
+    metrics: crate::metrics::Metrics,
 }
 
 impl<S: NodeStore> Node<S> {
@@ -41,8 +39,7 @@ impl<S: NodeStore> Node<S> {
         Arc::new(Node {
             store,
             quotas,
-            requests: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
+            metrics: Default::default(),
         })
     }
 }
@@ -160,11 +157,7 @@ async fn health<S: NodeStore>(State(n): State<Arc<Node<S>>>) -> Response {
 async fn metrics<S: NodeStore>(State(n): State<Arc<Node<S>>>) -> ApiResult {
     let n2 = n.clone();
     let (objects, slots, b0x, evidence) = blocking(move || n2.store.counts()).await?;
-    let text = format!(
-        "# TYPE dsm_node_requests_total counter\ndsm_node_requests_total {}\n# TYPE dsm_node_rejected_total counter\ndsm_node_rejected_total {}\ndsm_node_objects {objects}\ndsm_node_slots {slots}\ndsm_node_b0x_items {b0x}\ndsm_node_evidence {evidence}\n",
-        n.requests.load(Relaxed),
-        n.rejected.load(Relaxed)
-    );
+    let text = n.metrics.render((objects, slots, b0x, evidence));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
@@ -429,11 +422,24 @@ async fn count<S: NodeStore>(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    n.requests.fetch_add(1, Relaxed);
+    let start = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let method = req.method().as_str().to_string();
+    let body_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
     let resp = next.run(req).await;
-    if resp.status().is_client_error() {
-        n.rejected.fetch_add(1, Relaxed);
-    }
+    n.metrics.observe(
+        route.as_deref(),
+        &method,
+        resp.status().as_u16(),
+        start.elapsed(),
+        body_len,
+    );
     resp
 }
 

@@ -1,14 +1,13 @@
-//! The DSM storage node: stores and serves bytes over HTTP, enforces addressing, sizes and
-//! quotas, and never signs or judges protocol validity (PROTOCOL.md §15).
-//!
-//! Work in progress (issue 4): the HTTP API for objects, anchor slots, b0x inboxes and
-//! evidence, over the embedded store ([`store::EmbeddedStore`]) or PostgreSQL
-//! ([`pg::PostgresStore`]), is built; genesis entropy, client-side replication and
-//! settlement are not yet.
+//! The DSM storage node: stores and serves bytes over HTTP, enforces addressing, sizes,
+//! quotas and slot ownership, and never signs or judges protocol validity (PROTOCOL.md §15):
+//! objects, open and owned slots, b0x inboxes, evidence and genesis entropy, over the
+//! embedded store ([`store::EmbeddedStore`]) or PostgreSQL ([`pg::PostgresStore`]), with
+//! Prometheus metrics ([`metrics`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod metrics;
 pub mod pg;
 pub mod store;
 

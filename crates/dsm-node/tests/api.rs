@@ -124,6 +124,46 @@ fn objects_are_content_addressed() {
     assert_eq!(call("GET", &format!("{base}/health"), None).status, 200);
     let m = call("GET", &format!("{base}/metrics"), None).text();
     assert!(m.contains("dsm_node_objects 1"), "{m}");
+    // Per route template (never the raw path), method and status, with latency histograms.
+    assert!(
+        m.contains(
+            "dsm_node_http_requests_total{route=\"/v1/objects/{addr}\",method=\"PUT\",status=\"201\"} 1"
+        ),
+        "{m}"
+    );
+    assert!(
+        m.contains("dsm_node_http_requests_total{route=\"other\",method=\"GET\",status=\"404\"} 1"),
+        "an unknown path is `other`: {m}"
+    );
+    assert!(!m.contains("/v2/nothing"), "{m}");
+    assert!(
+        m.contains("dsm_node_http_request_duration_seconds_count{route=\"/v1/objects/{addr}\",method=\"PUT\",status=\"201\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("dsm_node_http_request_duration_seconds_bucket{route=\"/v1/objects/{addr}\",method=\"PUT\",status=\"201\",le=\"+Inf\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!(
+            "dsm_node_accepted_bytes_total{{kind=\"object\"}} {}",
+            data.len()
+        )),
+        "the one object stored (once, though put twice): {m}"
+    );
+    // Every family is introduced by HELP and TYPE lines.
+    for family in [
+        "dsm_node_http_requests_total",
+        "dsm_node_http_request_duration_seconds",
+        "dsm_node_accepted_bytes_total",
+        "dsm_node_objects",
+        "dsm_node_slots",
+        "dsm_node_b0x_items",
+        "dsm_node_evidence",
+    ] {
+        assert!(m.contains(&format!("# HELP {family} ")), "{family}: {m}");
+        assert!(m.contains(&format!("# TYPE {family} ")), "{family}: {m}");
+    }
 }
 
 #[test]
