@@ -455,6 +455,22 @@ enum NodeCmd {
         /// "host=127.0.0.1 user=dsm dbname=dsm". Tables are created on first start.
         #[arg(long, value_name = "URL")]
         postgres: Option<String>,
+        /// Requests per second each client may make, sustained (a client is an IPv4
+        /// address or an IPv6 /64). Over it, requests get 429 before their body is read.
+        /// 0 disables the limit.
+        #[arg(long, value_name = "N", default_value_t = 200)]
+        rate: u32,
+        /// Requests a client may make at once above --rate.
+        #[arg(long, value_name = "N", default_value_t = 400)]
+        burst: u32,
+        /// Request body MiB each client may send per minute (what it can make the node
+        /// store). 0 disables the limit.
+        #[arg(long, value_name = "MIB", default_value_t = 64)]
+        write_mib_per_minute: u64,
+        /// A reverse proxy whose X-Forwarded-For names the client (its last entry).
+        /// Repeat for several. Without it the header is ignored: anyone could write it.
+        #[arg(long, value_name = "IP")]
+        trusted_proxy: Vec<std::net::IpAddr>,
     },
 }
 
@@ -768,6 +784,7 @@ fn node_serve(
     listen: &str,
     data: &std::path::Path,
     postgres: Option<&str>,
+    limits: dsm_node::ration::RationLimits,
 ) -> Result<(), wallet_cmd::CliError> {
     let fail = |msg: String| wallet_cmd::CliError {
         code: exit::FAILURE,
@@ -784,7 +801,7 @@ fn node_serve(
         Some(url) => {
             let store =
                 dsm_node::pg::PostgresStore::connect(url, 4).map_err(|e| fail(e.to_string()))?;
-            serve_node(&rt, listener, store, "PostgreSQL store")
+            serve_node(&rt, listener, store, "PostgreSQL store", limits)
         }
         None => {
             std::fs::create_dir_all(data)
@@ -801,6 +818,7 @@ fn node_serve(
                 listener,
                 store,
                 &format!("embedded store in {}", data.display()),
+                limits,
             )
         }
     }
@@ -812,6 +830,7 @@ fn serve_node<S: dsm_node::store::NodeStore>(
     listener: tokio::net::TcpListener,
     store: S,
     what: &str,
+    limits: dsm_node::ration::RationLimits,
 ) -> Result<(), wallet_cmd::CliError> {
     let fail = |msg: String| wallet_cmd::CliError {
         code: exit::FAILURE,
@@ -821,7 +840,7 @@ fn serve_node<S: dsm_node::store::NodeStore>(
     println!("dsm node listening on http://{addr} ({what})");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let node = dsm_node::api::Node::new(store, dsm_node::store::Quotas::default());
+    let node = dsm_node::api::Node::with_limits(store, dsm_node::store::Quotas::default(), limits);
     rt.block_on(dsm_node::serve(
         listener,
         node,
@@ -1005,7 +1024,21 @@ fn main() -> ExitCode {
             listen,
             data,
             postgres,
-        }) => node_serve(&listen, &data, postgres.as_deref()),
+            rate,
+            burst,
+            write_mib_per_minute,
+            trusted_proxy,
+        }) => node_serve(
+            &listen,
+            &data,
+            postgres.as_deref(),
+            dsm_node::ration::RationLimits {
+                requests_per_second: rate,
+                burst,
+                write_bytes_per_minute: write_mib_per_minute.saturating_mul(1024 * 1024),
+                trusted_proxies: trusted_proxy,
+            },
+        ),
         Command::Bench { quick, part } => match part {
             None => bench::run(quick),
             Some(BenchPart::Economy {

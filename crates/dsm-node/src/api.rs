@@ -31,17 +31,38 @@ pub struct Node<S: NodeStore> {
     store: S,
     quotas: Quotas,
     metrics: crate::metrics::Metrics,
+    rationing: crate::ration::Rationing,
 }
 
 impl<S: NodeStore> Node<S> {
-    /// A node over `store`.
+    /// A node over `store` that rations no one (tests and benchmarks that drive it hard
+    /// from one address; `dsm node serve` uses [`Node::with_limits`]).
     pub fn new(store: S, quotas: Quotas) -> Arc<Self> {
+        Node::with_limits(store, quotas, crate::ration::RationLimits::unlimited())
+    }
+
+    /// A node over `store` rationing each client by `limits` (PROTOCOL.md §15).
+    pub fn with_limits(store: S, quotas: Quotas, limits: crate::ration::RationLimits) -> Arc<Self> {
         Arc::new(Node {
             store,
             quotas,
             metrics: Default::default(),
+            rationing: crate::ration::Rationing::new(limits),
         })
     }
+
+    /// The per-client rationing.
+    pub fn rationing(&self) -> &crate::ration::Rationing {
+        &self.rationing
+    }
+}
+
+/// The answer to a request that rationing refused: 429, JSON, retry in a second.
+pub fn rationed_response(why: crate::ration::Rationed) -> Response {
+    let mut r = ApiError(StatusCode::TOO_MANY_REQUESTS, why.message().into()).into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    r
 }
 
 /// The address of an object: `H(ObjectAddress, bytes)` (see [`dsm_core::hash::object_address`]).
@@ -157,7 +178,9 @@ async fn health<S: NodeStore>(State(n): State<Arc<Node<S>>>) -> Response {
 async fn metrics<S: NodeStore>(State(n): State<Arc<Node<S>>>) -> ApiResult {
     let n2 = n.clone();
     let (objects, slots, b0x, evidence) = blocking(move || n2.store.counts()).await?;
-    let text = n.metrics.render((objects, slots, b0x, evidence));
+    let text = n
+        .metrics
+        .render((objects, slots, b0x, evidence), n.rationing.refused());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

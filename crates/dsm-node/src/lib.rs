@@ -9,6 +9,7 @@
 pub mod api;
 pub mod metrics;
 pub mod pg;
+pub mod ration;
 pub mod store;
 
 use std::sync::Arc;
@@ -34,8 +35,38 @@ impl Default for Timeouts {
     }
 }
 
+/// The rationing verdict on a request from `peer`, from its head alone: `None` admits it.
+/// `/health` is never rationed (load balancers poll it).
+fn ration<S: store::NodeStore, B>(
+    node: &api::Node<S>,
+    peer: std::net::IpAddr,
+    req: &hyper::Request<B>,
+) -> Option<ration::Rationed> {
+    if req.uri().path() == "/health" {
+        return None;
+    }
+    let headers = req.headers();
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let declared = headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let body_len = match (declared, req.method()) {
+        (Some(n), _) => n,
+        (None, &hyper::Method::PUT | &hyper::Method::POST) => api::MAX_ITEM_LEN as u64,
+        (None, _) => 0,
+    };
+    let r = node.rationing();
+    r.admit(
+        r.client(peer, forwarded),
+        body_len,
+        std::time::Instant::now(),
+    )
+    .err()
+}
+
 /// Serves `node` on `listener` until the future is dropped: one task per connection,
-/// HTTP/1.1 with keep-alive, header and request timeouts.
+/// HTTP/1.1 with keep-alive, header and request timeouts, and each client rationed
+/// ([`ration`]) before its request's body is read.
 pub async fn serve<S: store::NodeStore>(
     listener: tokio::net::TcpListener,
     node: Arc<api::Node<S>>,
@@ -43,10 +74,11 @@ pub async fn serve<S: store::NodeStore>(
 ) -> std::io::Result<()> {
     #[allow(deprecated)]
     // TimeoutLayer::new: the replacement needs a status argument only newer versions take.
-    let app = api::router(node).layer(tower_http::timeout::TimeoutLayer::new(timeouts.request));
+    let app =
+        api::router(node.clone()).layer(tower_http::timeout::TimeoutLayer::new(timeouts.request));
     loop {
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
             // Out of file descriptors or a reset before accept: keep serving.
             Err(_) => {
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -55,9 +87,20 @@ pub async fn serve<S: store::NodeStore>(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let node = node.clone();
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
-            let service = hyper_util::service::TowerToHyperService::new(app);
+            // Rationing first: a refused request is answered from its head alone.
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let (app, node) = (app.clone(), node.clone());
+                    async move {
+                        if let Some(why) = ration(&node, peer.ip(), &req) {
+                            return Ok::<_, std::convert::Infallible>(api::rationed_response(why));
+                        }
+                        tower::ServiceExt::oneshot(app, req).await
+                    }
+                });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(hyper_util::rt::TokioTimer::new())

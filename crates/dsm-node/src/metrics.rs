@@ -102,7 +102,8 @@ impl Metrics {
 
     /// The text of `/metrics`, with the store's counts (objects, slots, b0x items,
     /// evidence) appended as gauges.
-    pub fn render(&self, counts: (u64, u64, u64, u64)) -> String {
+    /// `rationed` is what rationing refused: (over the request rate, over the byte budget).
+    pub fn render(&self, counts: (u64, u64, u64, u64), rationed: (u64, u64)) -> String {
         let mut out = String::new();
         let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         out.push_str("# HELP dsm_node_http_requests_total HTTP requests answered, by route template, method and status.\n# TYPE dsm_node_http_requests_total counter\n");
@@ -140,6 +141,12 @@ impl Metrics {
                 accepted.get(k).copied().unwrap_or(0)
             );
         }
+        out.push_str("# HELP dsm_node_rationed_total Requests refused (429) before their body was read, by reason: over the client's request rate, or over its write-byte budget.\n# TYPE dsm_node_rationed_total counter\n");
+        let _ = writeln!(
+            out,
+            "dsm_node_rationed_total{{reason=\"rate\"}} {}\ndsm_node_rationed_total{{reason=\"bytes\"}} {}",
+            rationed.0, rationed.1
+        );
         let (objects, slots, b0x, evidence) = counts;
         for (name, help, v) in [
             ("dsm_node_objects", "Objects stored.", objects),

@@ -104,6 +104,11 @@ impl Cluster {
 
     /// `n` nodes.
     pub fn with(n: usize) -> Cluster {
+        Cluster::with_limits(n, dsm_node::ration::RationLimits::unlimited())
+    }
+
+    /// `n` nodes rationing each client by `limits`.
+    pub fn with_limits(n: usize, limits: dsm_node::ration::RationLimits) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -124,9 +129,10 @@ impl Cluster {
             urls.push(format!("http://{}", listener.local_addr().unwrap()));
             drop(rt.spawn(dsm_node::serve(
                 listener,
-                Node::new(
+                Node::with_limits(
                     Switchable(store, on.clone(), lie.clone(), object_reads.clone()),
                     Quotas::default(),
+                    limits.clone(),
                 ),
                 dsm_node::Timeouts::default(),
             )));

@@ -1,0 +1,198 @@
+//! Rationing strangers (PROTOCOL.md §15, "Rationing"): every client gets a token bucket of
+//! requests and one of write bytes, checked when a request's head has arrived — before its
+//! body is read and before any signature is verified — so a flood from one client costs
+//! the node a map lookup per request, and its honest clients keep their own budgets.
+//!
+//! A client is an IPv4 address or an IPv6 /64 (one host usually holds a whole /64). Behind
+//! a reverse proxy, the client is the last address the proxy appended to
+//! `X-Forwarded-For`, and only when the connection comes from a `--trusted-proxy`: anyone
+//! else could write any address there.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What each client may do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RationLimits {
+    /// Requests per second, sustained (0: no limit).
+    pub requests_per_second: u32,
+    /// Requests a client may make at once above the sustained rate.
+    pub burst: u32,
+    /// Request body bytes per minute, sustained (0: no limit); also the largest burst.
+    pub write_bytes_per_minute: u64,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl RationLimits {
+    /// No limits (tests and benchmarks that drive a node hard from one address).
+    pub fn unlimited() -> RationLimits {
+        RationLimits {
+            requests_per_second: 0,
+            burst: 0,
+            write_bytes_per_minute: 0,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl Default for RationLimits {
+    /// What `dsm node serve` ships with: enough for a busy wallet (a shop syncing hundreds
+    /// of payments) from one address, and a bound of 64 MiB a minute on what any one
+    /// address can make the node store.
+    fn default() -> Self {
+        RationLimits {
+            requests_per_second: 200,
+            burst: 400,
+            write_bytes_per_minute: 64 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Why a request was refused (the node answers 429).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rationed {
+    /// Too many requests from this client.
+    Rate,
+    /// Too many body bytes from this client.
+    Bytes,
+}
+
+impl Rationed {
+    /// What the client is told.
+    pub fn message(self) -> &'static str {
+        match self {
+            Rationed::Rate => "too many requests from this address; slow down and retry",
+            Rationed::Bytes => "this address wrote too many bytes in the last minute; retry later",
+        }
+    }
+}
+
+/// A client: an IPv4 address or an IPv6 /64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientKey {
+    /// An IPv4 address.
+    V4([u8; 4]),
+    /// The first 64 bits of an IPv6 address.
+    V6([u8; 8]),
+}
+
+impl ClientKey {
+    /// The client an address belongs to (an IPv4-mapped IPv6 address is its IPv4).
+    pub fn of(ip: IpAddr) -> ClientKey {
+        match ip {
+            IpAddr::V4(a) => ClientKey::V4(a.octets()),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(v4) => ClientKey::V4(v4.octets()),
+                None => {
+                    let mut p = [0u8; 8];
+                    p.copy_from_slice(&a.octets()[..8]);
+                    ClientKey::V6(p)
+                }
+            },
+        }
+    }
+}
+
+struct Bucket {
+    requests: f64,
+    bytes: f64,
+    last: Instant,
+}
+
+/// The per-client buckets and what they refused.
+pub struct Rationing {
+    limits: RationLimits,
+    buckets: Mutex<HashMap<ClientKey, Bucket>>,
+    refused_rate: AtomicU64,
+    refused_bytes: AtomicU64,
+}
+
+/// Clients tracked at most; past it, those idle long enough to be full again are dropped
+/// (a full bucket is the same as no entry).
+const MAX_TRACKED: usize = 100_000;
+
+impl Rationing {
+    /// Buckets for `limits`.
+    pub fn new(limits: RationLimits) -> Rationing {
+        Rationing {
+            limits,
+            buckets: Mutex::new(HashMap::new()),
+            refused_rate: AtomicU64::new(0),
+            refused_bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &RationLimits {
+        &self.limits
+    }
+
+    /// The client of a request that came from `peer` with this `X-Forwarded-For` value.
+    pub fn client(&self, peer: IpAddr, forwarded_for: Option<&str>) -> ClientKey {
+        if self.limits.trusted_proxies.contains(&peer) {
+            // The proxy appends the address it saw last; anything before it the client
+            // could have written.
+            if let Some(ip) = forwarded_for
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|s| s.trim().parse::<IpAddr>().ok())
+            {
+                return ClientKey::of(ip);
+            }
+        }
+        ClientKey::of(peer)
+    }
+
+    /// Admits a request of `client` carrying `body_len` bytes (the node's body cap when the
+    /// length is not declared) at `now`, or says why not. Nothing is taken from a bucket
+    /// when the request is refused.
+    pub fn admit(&self, client: ClientKey, body_len: u64, now: Instant) -> Result<(), Rationed> {
+        let l = &self.limits;
+        if l.requests_per_second == 0 && l.write_bytes_per_minute == 0 {
+            return Ok(());
+        }
+        let burst = f64::from(l.burst.max(l.requests_per_second).max(1));
+        let byte_cap = l.write_bytes_per_minute as f64;
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_TRACKED {
+            let full = Duration::from_secs(60);
+            map.retain(|_, b| now.saturating_duration_since(b.last) < full);
+        }
+        let b = map.entry(client).or_insert(Bucket {
+            requests: burst,
+            bytes: byte_cap,
+            last: now,
+        });
+        let dt = now.saturating_duration_since(b.last).as_secs_f64();
+        b.last = now;
+        b.requests = (b.requests + dt * f64::from(l.requests_per_second)).min(burst);
+        b.bytes = (b.bytes + dt * byte_cap / 60.0).min(byte_cap);
+        if l.requests_per_second > 0 && b.requests < 1.0 {
+            self.refused_rate.fetch_add(1, Ordering::Relaxed);
+            return Err(Rationed::Rate);
+        }
+        if l.write_bytes_per_minute > 0 && b.bytes < body_len as f64 {
+            self.refused_bytes.fetch_add(1, Ordering::Relaxed);
+            return Err(Rationed::Bytes);
+        }
+        if l.requests_per_second > 0 {
+            b.requests -= 1.0;
+        }
+        if l.write_bytes_per_minute > 0 {
+            b.bytes -= body_len as f64;
+        }
+        Ok(())
+    }
+
+    /// Requests refused so far: (over the request rate, over the byte budget).
+    pub fn refused(&self) -> (u64, u64) {
+        (
+            self.refused_rate.load(Ordering::Relaxed),
+            self.refused_bytes.load(Ordering::Relaxed),
+        )
+    }
+}
