@@ -471,6 +471,16 @@ enum NodeCmd {
         /// Repeat for several. Without it the header is ignored: anyone could write it.
         #[arg(long, value_name = "IP")]
         trusted_proxy: Vec<std::net::IpAddr>,
+        /// The most disk the node's store may take, in MiB: past it, writes get 507 (507
+        /// for keyless writes already at --max-store-mib minus --owned-headroom-mib). 0
+        /// disables the budget.
+        #[arg(long, value_name = "MIB", default_value_t = 16384)]
+        max_store_mib: u64,
+        /// The part of --max-store-mib only owned-slot writes (signed by a key the slot's
+        /// owner admits: anchors, parcels, resolutions…) may use, so a flood of keyless
+        /// writes cannot stop honest settlement.
+        #[arg(long, value_name = "MIB", default_value_t = 1024)]
+        owned_headroom_mib: u64,
     },
 }
 
@@ -785,6 +795,7 @@ fn node_serve(
     data: &std::path::Path,
     postgres: Option<&str>,
     limits: dsm_node::ration::RationLimits,
+    budget: dsm_node::ration::StoreBudget,
 ) -> Result<(), wallet_cmd::CliError> {
     let fail = |msg: String| wallet_cmd::CliError {
         code: exit::FAILURE,
@@ -801,7 +812,7 @@ fn node_serve(
         Some(url) => {
             let store =
                 dsm_node::pg::PostgresStore::connect(url, 4).map_err(|e| fail(e.to_string()))?;
-            serve_node(&rt, listener, store, "PostgreSQL store", limits)
+            serve_node(&rt, listener, store, "PostgreSQL store", limits, budget)
         }
         None => {
             std::fs::create_dir_all(data)
@@ -819,6 +830,7 @@ fn node_serve(
                 store,
                 &format!("embedded store in {}", data.display()),
                 limits,
+                budget,
             )
         }
     }
@@ -831,6 +843,7 @@ fn serve_node<S: dsm_node::store::NodeStore>(
     store: S,
     what: &str,
     limits: dsm_node::ration::RationLimits,
+    budget: dsm_node::ration::StoreBudget,
 ) -> Result<(), wallet_cmd::CliError> {
     let fail = |msg: String| wallet_cmd::CliError {
         code: exit::FAILURE,
@@ -840,7 +853,8 @@ fn serve_node<S: dsm_node::store::NodeStore>(
     println!("dsm node listening on http://{addr} ({what})");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let node = dsm_node::api::Node::with_limits(store, dsm_node::store::Quotas::default(), limits);
+    let node =
+        dsm_node::api::Node::with_limits(store, dsm_node::store::Quotas::default(), limits, budget);
     rt.block_on(dsm_node::serve(
         listener,
         node,
@@ -1028,6 +1042,8 @@ fn main() -> ExitCode {
             burst,
             write_mib_per_minute,
             trusted_proxy,
+            max_store_mib,
+            owned_headroom_mib,
         }) => node_serve(
             &listen,
             &data,
@@ -1037,6 +1053,10 @@ fn main() -> ExitCode {
                 burst,
                 write_bytes_per_minute: write_mib_per_minute.saturating_mul(1024 * 1024),
                 trusted_proxies: trusted_proxy,
+            },
+            dsm_node::ration::StoreBudget {
+                max_bytes: max_store_mib.saturating_mul(1024 * 1024),
+                owned_headroom: owned_headroom_mib.saturating_mul(1024 * 1024),
             },
         ),
         Command::Bench { quick, part } => match part {

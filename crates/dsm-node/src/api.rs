@@ -32,22 +32,38 @@ pub struct Node<S: NodeStore> {
     quotas: Quotas,
     metrics: crate::metrics::Metrics,
     rationing: crate::ration::Rationing,
+    budget: crate::ration::StoreBudget,
+    /// The store's size as last read, grown by every write since, and when it was read.
+    stored: std::sync::Mutex<(u64, Option<std::time::Instant>)>,
 }
 
 impl<S: NodeStore> Node<S> {
     /// A node over `store` that rations no one (tests and benchmarks that drive it hard
     /// from one address; `dsm node serve` uses [`Node::with_limits`]).
     pub fn new(store: S, quotas: Quotas) -> Arc<Self> {
-        Node::with_limits(store, quotas, crate::ration::RationLimits::unlimited())
+        Node::with_limits(
+            store,
+            quotas,
+            crate::ration::RationLimits::unlimited(),
+            crate::ration::StoreBudget::unlimited(),
+        )
     }
 
-    /// A node over `store` rationing each client by `limits` (PROTOCOL.md §15).
-    pub fn with_limits(store: S, quotas: Quotas, limits: crate::ration::RationLimits) -> Arc<Self> {
+    /// A node over `store` rationing each client by `limits` and the store by `budget`
+    /// (PROTOCOL.md §15).
+    pub fn with_limits(
+        store: S,
+        quotas: Quotas,
+        limits: crate::ration::RationLimits,
+        budget: crate::ration::StoreBudget,
+    ) -> Arc<Self> {
         Arc::new(Node {
             store,
             quotas,
             metrics: Default::default(),
             rationing: crate::ration::Rationing::new(limits),
+            budget,
+            stored: std::sync::Mutex::new((0, None)),
         })
     }
 
@@ -455,7 +471,42 @@ async fn count<S: NodeStore>(
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
+    // The store's budget, for writes, before the body is read.
+    let write = match (method.as_str(), route.as_deref()) {
+        ("PUT", Some("/v1/owned/{owner}/{key}")) => Some(crate::ration::WriteKind::Owned),
+        (
+            "PUT" | "POST",
+            Some(
+                "/v1/objects/{addr}"
+                | "/v1/slots/{device}/{parent}"
+                | "/v1/b0x/{recipient}"
+                | "/v1/evidence/{device}",
+            ),
+        ) => Some(crate::ration::WriteKind::Keyless),
+        _ => None,
+    };
+    if let (Some(kind), false) = (write, n.budget.max_bytes == 0) {
+        let body = body_len.unwrap_or(MAX_ITEM_LEN as u64);
+        let refused = match stored_estimate(&n).await {
+            Ok(stored) => n.budget.refuses(stored, body, kind),
+            Err(e) => return e.into_response(),
+        };
+        if refused {
+            let resp = ApiError(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "this node's storage budget is used up; try the other nodes".into(),
+            )
+            .into_response();
+            n.metrics
+                .observe(route.as_deref(), &method, 507, start.elapsed(), body_len);
+            return resp;
+        }
+    }
     let resp = next.run(req).await;
+    if write.is_some() && resp.status() == StatusCode::CREATED {
+        let mut s = n.stored.lock().unwrap_or_else(|e| e.into_inner());
+        s.0 = s.0.saturating_add(body_len.unwrap_or(0));
+    }
     n.metrics.observe(
         route.as_deref(),
         &method,
@@ -464,6 +515,23 @@ async fn count<S: NodeStore>(
         body_len,
     );
     resp
+}
+
+/// The store's size: read again at most once a second (a PostgreSQL query, a file's
+/// metadata), grown by every stored write in between.
+async fn stored_estimate<S: NodeStore>(n: &Arc<Node<S>>) -> Result<u64, ApiError> {
+    {
+        let s = n.stored.lock().unwrap_or_else(|e| e.into_inner());
+        if s.1
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
+        {
+            return Ok(s.0);
+        }
+    }
+    let n2 = n.clone();
+    let size = blocking(move || n2.store.stored_bytes()).await?;
+    *n.stored.lock().unwrap_or_else(|e| e.into_inner()) = (size, Some(std::time::Instant::now()));
+    Ok(size)
 }
 
 /// The node's routes.

@@ -344,4 +344,14 @@ impl NodeStore for PostgresStore {
             Ok((r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64, r.get::<_, i64>(2) as u64, r.get::<_, i64>(3) as u64))
         })
     }
+
+    fn stored_bytes(&self) -> Result<u64, StoreError> {
+        self.with(move |c| {
+            let n: i64 = c
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .map_err(backend)?
+                .get(0);
+            Ok(n.max(0) as u64)
+        })
+    }
 }

@@ -53,6 +53,60 @@ impl Default for RationLimits {
     }
 }
 
+/// How much disk the node's store may take, and how much of it only owned (authenticated)
+/// writes may use: a flood of keyless writes from many addresses fills the store up to
+/// `max_bytes − owned_headroom` and stops there, so the writes honest devices sign for
+/// their owned slots (anchors, parcels, resolutions…) still land.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreBudget {
+    /// The store's size at most, in bytes (0: no budget).
+    pub max_bytes: u64,
+    /// The part of it kept for owned-slot writes.
+    pub owned_headroom: u64,
+}
+
+/// What a write puts in the store, for [`StoreBudget`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteKind {
+    /// An object, an open slot, a b0x item, evidence: anyone may write it.
+    Keyless,
+    /// An owned slot: only a key its owner admits may write it.
+    Owned,
+}
+
+impl StoreBudget {
+    /// No budget.
+    pub fn unlimited() -> StoreBudget {
+        StoreBudget {
+            max_bytes: 0,
+            owned_headroom: 0,
+        }
+    }
+
+    /// Whether a write of `body` bytes of `kind` would take a store of `stored` bytes over
+    /// its budget.
+    pub fn refuses(&self, stored: u64, body: u64, kind: WriteKind) -> bool {
+        if self.max_bytes == 0 {
+            return false;
+        }
+        let limit = match kind {
+            WriteKind::Owned => self.max_bytes,
+            WriteKind::Keyless => self.max_bytes.saturating_sub(self.owned_headroom),
+        };
+        stored.saturating_add(body) > limit
+    }
+}
+
+impl Default for StoreBudget {
+    /// What `dsm node serve` ships with: 16 GiB, 1 GiB of it for owned writes.
+    fn default() -> Self {
+        StoreBudget {
+            max_bytes: 16 << 30,
+            owned_headroom: 1 << 30,
+        }
+    }
+}
+
 /// Why a request was refused (the node answers 429).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rationed {

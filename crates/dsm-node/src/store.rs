@@ -120,6 +120,9 @@ pub trait NodeStore: Send + Sync + 'static {
     fn entropy_reveal(&self, ceremony: &Id) -> Result<Option<[u8; 32]>, StoreError>;
     /// Counts for the metrics endpoint: (objects, slots, b0x items, evidence).
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError>;
+    /// The bytes the store takes on disk (for the node's storage budget). No default: a
+    /// store that cannot tell must say so with an error, and then every write is refused.
+    fn stored_bytes(&self) -> Result<u64, StoreError>;
 }
 
 type Def = redb::TableDefinition<'static, &'static [u8], &'static [u8]>;
@@ -139,6 +142,7 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 /// The embedded store: one redb file, fsynced on every write.
 pub struct EmbeddedStore {
     db: redb::Database,
+    path: std::path::PathBuf,
 }
 
 impl EmbeddedStore {
@@ -159,7 +163,10 @@ impl EmbeddedStore {
             txn.open_table(t).map_err(backend)?;
         }
         txn.commit().map_err(backend)?;
-        Ok(EmbeddedStore { db })
+        Ok(EmbeddedStore {
+            db,
+            path: path.to_path_buf(),
+        })
     }
 
     fn get(&self, t: Def, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -421,5 +428,9 @@ impl NodeStore for EmbeddedStore {
             txn.open_table(t).map_err(backend)?.len().map_err(backend)
         };
         Ok((n(OBJECTS)?, n(SLOTS)? + n(OWNED)?, n(B0X)?, n(EVIDENCE)?))
+    }
+
+    fn stored_bytes(&self) -> Result<u64, StoreError> {
+        Ok(std::fs::metadata(&self.path).map_err(backend)?.len())
     }
 }

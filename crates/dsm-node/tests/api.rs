@@ -535,3 +535,92 @@ fn openapi_lists_every_route() {
         "openapi.yaml documents a route the node does not serve"
     );
 }
+
+/// The store's budget (PROTOCOL.md §15, "Rationing"): keyless writes stop at the budget
+/// minus the owned headroom (507), while an owned-slot write still lands in the headroom.
+#[test]
+fn a_full_store_refuses_keyless_writes_and_keeps_headroom_for_owned_writes() {
+    use dsm_core::codec::Canonical;
+    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+    use dsm_core::hash::Digest;
+    use dsm_core::identity::GenesisDigest;
+    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
+    use dsm_node::ration::{RationLimits, StoreBudget};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.redb");
+    let store = EmbeddedStore::open(&path).unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Room for one 300 KiB keyless write; 600 KiB more for owned writes only.
+    let budget = StoreBudget {
+        max_bytes: size + 1024 * 1024,
+        owned_headroom: 600 * 1024,
+    };
+    rt.spawn(dsm_node::serve(
+        listener,
+        Node::with_limits(store, Quotas::default(), RationLimits::unlimited(), budget),
+        dsm_node::Timeouts::default(),
+    ));
+    let object = |i: u8| {
+        let mut body = vec![i; 300 * 1024];
+        body[0] = i;
+        let url = format!("http://{addr}/v1/objects/{}", hex(&object_address(&body)));
+        call("PUT", &url, Some(&body))
+    };
+    assert_eq!(object(1).status, 201);
+    let r = object(2);
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert!(
+        r.text().contains("storage budget is used up"),
+        "{}",
+        r.text()
+    );
+    // b0x posts and open slots are keyless too.
+    let r = call(
+        "POST",
+        &format!("http://{addr}/v1/b0x/{}", hex(&[9; 32])),
+        Some(&vec![7u8; 200 * 1024]),
+    );
+    assert_eq!(r.status, 507, "{}", r.text());
+    // An owned write lands in the headroom.
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([3; 32]));
+    let genesis = GenesisDigest(Digest([4; 32]));
+    let owner = *dsm_core::identity::DeviceIdentity {
+        genesis,
+        public_key: key.public_key().clone(),
+    }
+    .device_id()
+    .digest();
+    let slot = Digest([5; 32]);
+    let body = vec![1u8; 100 * 1024];
+    let put = OwnedPut {
+        write: SlotWrite::sign(
+            Admission::Device { genesis },
+            &key,
+            vec![SlotEntry {
+                owner,
+                key: slot,
+                body: body_digest(&body),
+            }],
+            &[1; 32],
+        )
+        .unwrap(),
+        body,
+    };
+    let url = format!(
+        "http://{addr}/v1/owned/{}/{}",
+        hex(owner.as_bytes()),
+        hex(slot.as_bytes())
+    );
+    let r = call("PUT", &url, Some(&put.to_bytes()));
+    assert_eq!(r.status, 201, "{}", r.text());
+    drop(dir);
+}

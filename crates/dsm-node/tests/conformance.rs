@@ -64,6 +64,8 @@ fn conformance(s: &dyn NodeStore) {
             .as_deref(),
         Some(&b"A"[..])
     );
+    // The store knows its size (for the node's storage budget).
+    assert!(s.stored_bytes().unwrap() > 0);
     // b0x: sequence numbers per recipient from 1, list after a cursor, ack, quota.
     let q = Quotas { b0x_items: 3 };
     assert_eq!(s.b0x_append(&[5; 32], b"x1", &q).unwrap(), 1);

@@ -36,6 +36,7 @@ macro_rules! delegate {
             fn list_evidence(&self, a: u64, l: usize) -> Result<Vec<(u64, Id, Vec<u8>)>, StoreError> { self.0.list_evidence(a, l) }
             fn entropy_secret(&self, c: &Id, f: &[u8; 32]) -> Result<[u8; 32], StoreError> { self.0.entropy_secret(c, f) }
             fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> { self.0.counts() }
+            fn stored_bytes(&self) -> Result<u64, StoreError> { self.0.stored_bytes() }
         }
     };
 }

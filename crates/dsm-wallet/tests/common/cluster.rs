@@ -84,6 +84,9 @@ impl NodeStore for Switchable {
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
         self.0.counts()
     }
+    fn stored_bytes(&self) -> Result<u64, StoreError> {
+        self.0.stored_bytes()
+    }
 }
 
 pub struct Cluster {
@@ -133,6 +136,7 @@ impl Cluster {
                     Switchable(store, on.clone(), lie.clone(), object_reads.clone()),
                     Quotas::default(),
                     limits.clone(),
+                    dsm_node::ration::StoreBudget::default(),
                 ),
                 dsm_node::Timeouts::default(),
             )));
