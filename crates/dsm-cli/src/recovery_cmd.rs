@@ -93,13 +93,11 @@ pub fn recover(
         let r = replication_for(urls.len());
         NodeSet::new(urls, r, NODE_TIMEOUT)
     };
-    std::fs::create_dir_all(&ctx.home).map_err(|e| {
-        CliError::new(
-            exit::WALLET,
-            format!("cannot create {}: {e}", ctx.home.display()),
-        )
-    })?;
+    crate::wallet_cmd::private_home(ctx)?;
     let pass = ctx.passphrase(!resuming)?;
+    if !resuming && !pass.is_empty() {
+        crate::wallet_cmd::warn_if_weak(&pass);
+    }
     if pass.is_empty() {
         return Err(CliError::new(
             exit::WALLET,
@@ -108,7 +106,11 @@ pub fn recover(
     }
     eprintln!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
     let keys = RecoveryKeys::derive(&phrase, KdfCost::default()).map_err(phrase_error)?;
-    let store = RedbStore::open(&ctx.db()).map_err(WalletError::from)?;
+    let store = if resuming {
+        RedbStore::open(&ctx.db()).map_err(WalletError::from)?
+    } else {
+        crate::wallet_cmd::private_store(ctx)?
+    };
     let options = RecoverOptions {
         suite,
         passphrase: &pass,

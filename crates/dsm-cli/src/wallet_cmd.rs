@@ -207,6 +207,68 @@ fn suite_name(s: SuiteId) -> &'static str {
 }
 
 /// `dsm init`.
+/// Creates the wallet home (if missing) readable by its owner only (0700 on Unix).
+pub(crate) fn private_home(ctx: &Ctx) -> Res<()> {
+    std::fs::create_dir_all(&ctx.home).map_err(|e| {
+        CliError::new(
+            exit::WALLET,
+            format!("cannot create {}: {e}", ctx.home.display()),
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ctx.home, std::fs::Permissions::from_mode(0o700)).map_err(
+            |e| {
+                CliError::new(
+                    exit::WALLET,
+                    format!("cannot make {} private: {e}", ctx.home.display()),
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Creates the wallet file readable and writable by its owner only (0600 on Unix, set
+/// before anything is written to it) and opens it as the wallet's store.
+pub(crate) fn private_store(ctx: &Ctx) -> Res<RedbStore> {
+    let path = ctx.db();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(&path).map_err(|e| {
+        CliError::new(
+            exit::WALLET,
+            format!("cannot create {}: {e}", path.display()),
+        )
+    })?;
+    Ok(RedbStore::open(&path).map_err(WalletError::from)?)
+}
+
+/// Warns (on stderr) about a passphrase an attacker holding the wallet file could guess:
+/// it is all that protects the signing key at rest.
+pub(crate) fn warn_if_weak(pass: &[u8]) {
+    let classes = [
+        pass.iter().any(u8::is_ascii_lowercase),
+        pass.iter().any(u8::is_ascii_uppercase),
+        pass.iter().any(u8::is_ascii_digit),
+        pass.iter().any(|b| !b.is_ascii_alphanumeric()),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if pass.len() < 12 || (pass.len() < 20 && classes < 3) {
+        eprintln!(
+            "warning: this passphrase is weak: whoever copies the wallet file can try guesses              offline. Prefer 12 or more characters mixing letters, digits and symbols, or              five random words."
+        );
+    }
+}
+
 pub fn init(
     ctx: &Ctx,
     suite: SuiteId,
@@ -216,7 +278,12 @@ pub fn init(
     nodes: &[String],
     with_phrase: bool,
 ) -> Res {
+    // Everything that can be refused is checked before anything is created: `init` is all
+    // or nothing.
     let faucet = faucet.map(|f| parse_amount(&f)).transpose()?;
+    if let Some(n) = &name {
+        dsm_wallet::validate_name(n)?;
+    }
     let nodes = nodes
         .iter()
         .map(|u| crate::online_cmd::check_url(u))
@@ -240,12 +307,7 @@ pub fn init(
             ),
         ));
     }
-    std::fs::create_dir_all(&ctx.home).map_err(|e| {
-        CliError::new(
-            exit::WALLET,
-            format!("cannot create {}: {e}", ctx.home.display()),
-        )
-    })?;
+    private_home(ctx)?;
     let pass = ctx.passphrase(true)?;
     if pass.is_empty() {
         return Err(CliError::new(
@@ -253,12 +315,13 @@ pub fn init(
             "the passphrase is empty; choose one (it encrypts the signing key at rest)",
         ));
     }
+    warn_if_weak(&pass);
     let phrase = if with_phrase {
         Some(crate::recovery_cmd::new_phrase()?)
     } else {
         None
     };
-    let store = RedbStore::open(&ctx.db()).map_err(WalletError::from)?;
+    let store = private_store(ctx)?;
     if !contributors.is_empty() {
         eprintln!(
             "genesis: gathering entropy from {} storage node(s)…",
@@ -296,12 +359,24 @@ pub fn init(
         }
     };
     let name = name.unwrap_or_else(|| format!("dsm-{}", &w.device_id().digest().to_hex()[..8]));
-    w.set_name(&name)?;
-    if !nodes.is_empty() {
-        w.set_nodes(set.nodes())?;
-    }
-    if let Some(amount) = faucet {
-        w.dev_faucet(token_label, amount)?;
+    let finish = |w: &mut Wallet| -> Result<(), WalletError> {
+        w.set_name(&name)?;
+        if !nodes.is_empty() {
+            w.set_nodes(set.nodes())?;
+        }
+        if let Some(amount) = faucet {
+            w.dev_faucet(token_label, amount)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = finish(&mut w) {
+        // The recovery phrase was not shown yet: a wallet left now could never be restored.
+        drop(w);
+        let _ = std::fs::remove_file(ctx.db());
+        return Err(CliError::new(
+            exit::WALLET,
+            format!("{e}; nothing was created"),
+        ));
     }
     let devid = w.device_id().digest().to_hex();
     let card = w.card(&name);

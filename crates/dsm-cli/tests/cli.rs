@@ -505,6 +505,43 @@ fn wallet_access_errors() {
     dsm(&p.bob).arg("balance").assert().success();
 }
 
+/// `dsm init` is all or nothing, keeps the wallet private, and says when a passphrase is
+/// weak.
+#[test]
+fn init_is_all_or_nothing_private_and_warns_of_a_weak_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("w");
+    // A refused name: nothing is created (before, the wallet was created and then the
+    // name refused, leaving a wallet whose recovery phrase was never shown).
+    dsm(&home)
+        .args(["init", "--name", "x y"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("is not a usable name"));
+    assert!(!home.join("wallet.redb").exists(), "nothing was created");
+    // A strong passphrase: no warning; the home is 0700 and the wallet file 0600.
+    dsm(&home)
+        .env("DSM_PASSPHRASE", "correct-Horse-battery-9")
+        .args(["init", "--name", "w"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("weak").not());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&home), 0o700);
+        assert_eq!(mode(&home.join("wallet.redb")), 0o600);
+    }
+    // A weak one is accepted with a warning.
+    dsm(&dir.path().join("weak"))
+        .env("DSM_PASSPHRASE", "short")
+        .arg("init")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("this passphrase is weak"));
+}
+
 #[test]
 fn contacts_cards_evidence_and_help() {
     let p = pair("5");

@@ -35,6 +35,39 @@ pub struct KdfParams {
     pub p_cost: u32,
 }
 
+impl KdfParams {
+    /// The most memory a sealed key may ask for: 1 GiB.
+    pub const MAX_M_COST_KIB: u32 = 1024 * 1024;
+    /// The most passes a sealed key may ask for.
+    pub const MAX_T_COST: u32 = 64;
+    /// The most lanes a sealed key may ask for.
+    pub const MAX_P_COST: u32 = 16;
+
+    /// Checks the parameters against this build's bounds. They are read from the wallet
+    /// file before the passphrase can be checked, so a damaged or hostile file could
+    /// otherwise make opening hang or allocate gigabytes.
+    pub fn check(&self) -> Result<(), KeystoreError> {
+        if self.m_cost_kib > Self::MAX_M_COST_KIB
+            || self.t_cost == 0
+            || self.t_cost > Self::MAX_T_COST
+            || self.p_cost == 0
+            || self.p_cost > Self::MAX_P_COST
+        {
+            return Err(KeystoreError::Params(format!(
+                "the sealed key asks for {} KiB, {} passes and {} lanes; this build derives with at most {} KiB, {} passes and {} lanes (the wallet file is \
+                 damaged or was not made by dsm)",
+                self.m_cost_kib,
+                self.t_cost,
+                self.p_cost,
+                Self::MAX_M_COST_KIB,
+                Self::MAX_T_COST,
+                Self::MAX_P_COST
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for KdfParams {
     /// OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane (tens of milliseconds here).
     fn default() -> Self {
@@ -65,6 +98,7 @@ fn derive(
     salt: &[u8; 16],
     p: KdfParams,
 ) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
+    p.check()?;
     let params = Params::new(p.m_cost_kib, p.t_cost, p.p_cost, Some(32))
         .map_err(|e| KeystoreError::Params(e.to_string()))?;
     let mut out = Zeroizing::new([0u8; 32]);

@@ -274,7 +274,9 @@ impl Contact {
     }
 }
 
-fn validate_name(name: &str) -> Result<(), WalletError> {
+/// Checks that `name` is usable as a wallet's or a contact's name: 1–64 letters, digits,
+/// '-', '_' or '.'.
+pub fn validate_name(name: &str) -> Result<(), WalletError> {
     if name.is_empty()
         || name.len() > 64
         || !name

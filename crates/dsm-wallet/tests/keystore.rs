@@ -91,3 +91,47 @@ fn reproducible_wallets_are_refused_for_real_suites() {
         assert_eq!(stored, 0, "nothing is stored");
     }
 }
+
+/// The cost parameters are read from the file before the passphrase can be checked, so they
+/// are bounded: a sealed key asking for 4 GiB or 2^32 − 1 passes (a damaged or hostile
+/// wallet file) is refused at once, with what to do, instead of hanging or allocating.
+#[test]
+fn a_sealed_key_asking_for_unbounded_cost_is_refused_at_once() {
+    let sealed = seal(
+        &SecretSeed::from_bytes([3; 32]),
+        SuiteId::MlDsa65,
+        b"p",
+        KdfParams {
+            m_cost_kib: 64,
+            t_cost: 1,
+            p_cost: 1,
+        },
+        [1; 16],
+        [2; 24],
+    )
+    .unwrap();
+    for (at, value) in [
+        (6usize, 4u32 * 1024 * 1024),
+        (10, u32::MAX),
+        (14, 255),
+        (10, 0),
+    ] {
+        let mut bad = sealed.clone();
+        bad[at..at + 4].copy_from_slice(&value.to_be_bytes());
+        match dsm_wallet::keystore::open(&bad, b"p") {
+            Err(KeystoreError::Params(msg)) => {
+                assert!(msg.contains("damaged or was not made by dsm"), "{msg}")
+            }
+            other => panic!("expected a refusal of the parameters, got {other:?}"),
+        }
+    }
+    // The bounds themselves are accepted (checked without deriving).
+    assert!(KdfParams {
+        m_cost_kib: KdfParams::MAX_M_COST_KIB,
+        t_cost: KdfParams::MAX_T_COST,
+        p_cost: KdfParams::MAX_P_COST,
+    }
+    .check()
+    .is_ok());
+    assert!(dsm_wallet::keystore::open(&sealed, b"p").is_ok());
+}
