@@ -80,7 +80,32 @@ fn main() {
         dsm_node::Timeouts::default(),
     ));
     std::thread::sleep(Duration::from_millis(100));
-    println!("dsm-node, embedded store, 2 server worker threads");
+    println!("dsm-node, embedded store, 2 server worker threads, rationing off");
+    load(&format!("http://{addr}"), secs);
+    // The same with rationing and the store budget on: every request goes through the
+    // client's buckets and every write through the budget (limits high enough that this
+    // one client is never refused, so what is measured is their cost).
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(dsm_node::serve(
+        listener,
+        Node::with_limits(
+            EmbeddedStore::open(&dir.path().join("node-rationed.redb")).unwrap(),
+            Quotas::default(),
+            dsm_node::ration::RationLimits {
+                requests_per_second: 1_000_000,
+                burst: 1_000_000,
+                write_bytes_per_minute: 1 << 40,
+                trusted_proxies: Vec::new(),
+            },
+            dsm_node::ration::StoreBudget::default(),
+        ),
+        dsm_node::Timeouts::default(),
+    ));
+    std::thread::sleep(Duration::from_millis(100));
+    println!("dsm-node, embedded store, 2 server worker threads, rationing and store budget on");
     load(&format!("http://{addr}"), secs);
     if let Ok(url) = std::env::var("DSM_BENCH_POSTGRES") {
         let store = dsm_node::pg::PostgresStore::connect(&url, 4).unwrap();
