@@ -886,6 +886,14 @@ enum BenchPart {
 }
 
 fn main() -> ExitCode {
+    // A damaged wallet file can make the database library panic; the store catches that and
+    // reports the file as damaged (exit 3), so its panic message would only be noise.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !dsm_wallet::store::inside_guarded_call() {
+            default_hook(info);
+        }
+    }));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -66,6 +66,7 @@ impl From<WalletError> for CliError {
     fn from(e: WalletError) -> Self {
         let code = match &e {
             WalletError::Store(StoreError::InUse)
+            | WalletError::Store(StoreError::Damaged(_))
             | WalletError::NotFound
             | WalletError::AlreadyExists
             | WalletError::Corrupt { .. } => exit::WALLET,

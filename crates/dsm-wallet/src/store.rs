@@ -233,9 +233,43 @@ pub enum StoreError {
     /// A simulated crash ([`CrashingStore`]).
     #[error("simulated crash")]
     Crashed,
+    /// The wallet file is damaged: the database found it corrupted, or failed (panicked)
+    /// reading it. Nothing was written.
+    #[error("the wallet file is damaged ({0}); nothing was changed. Restore the file from a backup, or recover this identity with its phrase (`dsm init --restore`)")]
+    Damaged(String),
     /// Anything else the database reported.
     #[error("{0}")]
     Backend(String),
+}
+
+thread_local! {
+    static GUARDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside a store call whose panics are caught and reported as a
+/// damaged file (a binary's panic hook stays quiet for those).
+pub fn inside_guarded_call() -> bool {
+    GUARDING.with(std::cell::Cell::get)
+}
+
+/// Runs a call into the database library, turning a panic (which a damaged file can
+/// cause inside it) into [`StoreError::Damaged`], so a damaged wallet never crashes the
+/// process.
+fn guarded<T>(f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let was = GUARDING.with(|g| g.replace(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDING.with(|g| g.set(was));
+    match r {
+        Ok(r) => r,
+        Err(p) => {
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the database library failed".into());
+            Err(StoreError::Damaged(what))
+        }
+    }
 }
 
 /// A transactional key-value store with named tables.
@@ -360,7 +394,13 @@ pub struct RedbStore {
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+    let text = e.to_string();
+    // redb reports a file it cannot make sense of as corrupted.
+    if text.to_ascii_lowercase().contains("corrupt") {
+        StoreError::Damaged(text)
+    } else {
+        StoreError::Backend(text)
+    }
 }
 
 const TREE: redb::TableDefinition<'static, &'static [u8], &'static [u8]> =
@@ -376,6 +416,10 @@ fn prefixed(t: Table, key: &[u8]) -> Vec<u8> {
 impl RedbStore {
     /// Opens (creating if missing) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        guarded(|| Self::open_unguarded(path))
+    }
+
+    fn open_unguarded(path: &Path) -> Result<Self, StoreError> {
         let db = match redb::Database::create(path) {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::InUse),
@@ -410,19 +454,27 @@ impl RedbStore {
 
 impl Store for RedbStore {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let t = txn.open_table(TREE).map_err(backend)?;
-        Ok(t.get(prefixed(table, key).as_slice())
-            .map_err(backend)?
-            .map(|v| v.value().to_vec()))
+        guarded(|| {
+            let txn = self.db.begin_read().map_err(backend)?;
+            let t = txn.open_table(TREE).map_err(backend)?;
+            Ok(t.get(prefixed(table, key).as_slice())
+                .map_err(backend)?
+                .map(|v| v.value().to_vec()))
+        })
     }
     fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
-        self.range(table, false, usize::MAX)
+        guarded(|| self.range(table, false, usize::MAX))
     }
     fn last(&self, table: Table, n: usize) -> Result<Vec<Entry>, StoreError> {
-        self.range(table, true, n)
+        guarded(|| self.range(table, true, n))
     }
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        guarded(|| self.commit_unguarded(batch))
+    }
+}
+
+impl RedbStore {
+    fn commit_unguarded(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write().map_err(backend)?;
         if batch.deferred {
             txn.set_durability(redb::Durability::None)
