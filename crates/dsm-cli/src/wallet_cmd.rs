@@ -144,6 +144,26 @@ impl Ctx {
         Ok(Wallet::open(Box::new(store), &pass)?)
     }
 
+    /// [`Ctx::open`] for commands that only read: the file is opened read-only, so neither
+    /// the command nor a failure (a wrong passphrase, a damaged file) changes a byte of it.
+    pub(crate) fn open_read_only(&self) -> Res<Wallet> {
+        if !self.db().exists() {
+            return Err(CliError::new(exit::WALLET, format!("no wallet in {}; create one with `dsm init` (or point --home / DSM_HOME at an existing one)", self.home.display())));
+        }
+        let store = match RedbStore::open_read_only(&self.db()) {
+            Ok(s) => s,
+            // After an unclean shutdown the database must repair the file once, which only
+            // a writing open does: that is the one case a reading command writes.
+            Err(StoreError::NeedsRepair) => {
+                eprintln!("the wallet file was not closed cleanly (a dsm process was killed); repairing it");
+                return self.open();
+            }
+            Err(e) => return Err(WalletError::from(e).into()),
+        };
+        let pass = self.passphrase(false)?;
+        Ok(Wallet::open(Box::new(store), &pass)?)
+    }
+
     pub(crate) fn print(
         &self,
         human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
@@ -466,7 +486,7 @@ pub fn contact_list(ctx: &Ctx) -> Res {
 
 /// `dsm balance`.
 pub fn balance(ctx: &Ctx) -> Res {
-    let w = ctx.open()?;
+    let w = ctx.open_read_only()?;
     let rows: Vec<(String, Amount, Amount, Option<String>)> = w
         .head()
         .balances
@@ -521,7 +541,7 @@ pub fn balance(ctx: &Ctx) -> Res {
 
 /// `dsm history`.
 pub fn history(ctx: &Ctx) -> Res {
-    let w = ctx.open()?;
+    let w = ctx.open_read_only()?;
     let entries = w.history()?;
     let labels = w.token_labels()?;
     let tname = |hex: &str| {

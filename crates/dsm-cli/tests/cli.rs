@@ -583,6 +583,32 @@ fn a_damaged_wallet_file_never_crashes_dsm() {
     );
 }
 
+/// Commands that only read open the wallet file read-only: `balance`, `history`, and a
+/// failed open (a wrong passphrase) leave it byte for byte as it was.
+#[test]
+fn reading_commands_never_change_the_wallet_file() {
+    let p = pair("5");
+    let file = p.alice.join("wallet.redb");
+    let before = std::fs::read(&file).unwrap();
+    dsm(&p.alice).arg("balance").assert().success();
+    dsm(&p.alice).arg("history").assert().success();
+    dsm(&p.alice)
+        .env("DSM_PASSPHRASE", "wrong")
+        .arg("balance")
+        .assert()
+        .code(3);
+    assert!(
+        std::fs::read(&file).unwrap() == before,
+        "the file is unchanged"
+    );
+    // A writing command does write (so the comparison above can fail).
+    dsm(&p.alice)
+        .args(["nodes", "add", "http://127.0.0.1:9"])
+        .assert()
+        .success();
+    assert!(std::fs::read(&file).unwrap() != before);
+}
+
 #[test]
 fn contacts_cards_evidence_and_help() {
     let p = pair("5");

@@ -237,6 +237,10 @@ pub enum StoreError {
     /// reading it. Nothing was written.
     #[error("the wallet file is damaged ({0}); nothing was changed. Restore the file from a backup, or recover this identity with its phrase (`dsm init --restore`)")]
     Damaged(String),
+    /// The file was not closed cleanly (a process holding it was killed) and needs the
+    /// database's repair, which a read-only open never makes.
+    #[error("the wallet file was not closed cleanly and needs a repair, which a read-only open never makes")]
+    NeedsRepair,
     /// Anything else the database reported.
     #[error("{0}")]
     Backend(String),
@@ -390,7 +394,22 @@ impl Store for MemoryStore {
 /// All logical tables share one B-tree, keyed `table id (1 byte) ‖ key`, so a commit
 /// rewrites the pages of one tree rather than of one tree per table it touches.
 pub struct RedbStore {
-    db: redb::Database,
+    db: Db,
+}
+
+/// The database, opened for writing or only for reading.
+enum Db {
+    Write(redb::Database),
+    Read(redb::ReadOnlyDatabase),
+}
+
+impl Db {
+    fn begin_read(&self) -> Result<redb::ReadTransaction, redb::TransactionError> {
+        match self {
+            Db::Write(d) => d.begin_read(),
+            Db::Read(d) => d.begin_read(),
+        }
+    }
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -419,16 +438,40 @@ impl RedbStore {
         guarded(|| Self::open_unguarded(path))
     }
 
+    /// Opens an existing wallet file for reading only: nothing is ever written to it (a
+    /// commit fails), so a read-only command, or one that fails, leaves the file byte for
+    /// byte as it was.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        guarded(|| match redb::ReadOnlyDatabase::open(path) {
+            Ok(db) => Ok(RedbStore { db: Db::Read(db) }),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::InUse),
+            Err(redb::DatabaseError::RepairAborted) => Err(StoreError::NeedsRepair),
+            Err(e) => Err(backend(e)),
+        })
+    }
+
     fn open_unguarded(path: &Path) -> Result<Self, StoreError> {
         let db = match redb::Database::create(path) {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::InUse),
             Err(e) => return Err(backend(e)),
         };
-        let txn = db.begin_write().map_err(backend)?;
-        txn.open_table(TREE).map_err(backend)?;
-        txn.commit().map_err(backend)?;
-        Ok(RedbStore { db })
+        // Only a new file gets its table: opening an existing wallet writes nothing (a read
+        // or a failed open must never change the file).
+        let exists = {
+            let txn = db.begin_read().map_err(backend)?;
+            match txn.open_table(TREE) {
+                Ok(_) => true,
+                Err(redb::TableError::TableDoesNotExist(_)) => false,
+                Err(e) => return Err(backend(e)),
+            }
+        };
+        if !exists {
+            let txn = db.begin_write().map_err(backend)?;
+            txn.open_table(TREE).map_err(backend)?;
+            txn.commit().map_err(backend)?;
+        }
+        Ok(RedbStore { db: Db::Write(db) })
     }
 
     fn range(&self, table: Table, newest_first: bool, n: usize) -> Result<Vec<Entry>, StoreError> {
@@ -475,7 +518,12 @@ impl Store for RedbStore {
 
 impl RedbStore {
     fn commit_unguarded(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write().map_err(backend)?;
+        let Db::Write(db) = &self.db else {
+            return Err(StoreError::Backend(
+                "the wallet was opened for reading only; this command must not write".into(),
+            ));
+        };
+        let mut txn = db.begin_write().map_err(backend)?;
         if batch.deferred {
             txn.set_durability(redb::Durability::None)
                 .map_err(backend)?;
