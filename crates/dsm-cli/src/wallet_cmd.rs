@@ -155,7 +155,7 @@ impl Ctx {
             // After an unclean shutdown the database must repair the file once, which only
             // a writing open does: that is the one case a reading command writes.
             Err(StoreError::NeedsRepair) => {
-                eprintln!("the wallet file was not closed cleanly (a dsm process was killed); repairing it");
+                eprintln!("the wallet file needs a repair (a dsm process was killed while it was open, or the file is damaged); trying it");
                 return self.open();
             }
             Err(e) => return Err(WalletError::from(e).into()),
@@ -319,6 +319,10 @@ pub fn init(
         .iter()
         .map(|c| c as &dyn dsm_wallet::wallet::EntropyContributor)
         .collect();
+    // An empty file is what an interrupted `init` leaves (nothing was written to it yet).
+    if std::fs::metadata(ctx.db()).is_ok_and(|m| m.len() == 0) {
+        std::fs::remove_file(ctx.db())?;
+    }
     if ctx.db().exists() {
         return Err(CliError::new(
             exit::WALLET,

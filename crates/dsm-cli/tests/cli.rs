@@ -581,6 +581,18 @@ fn a_damaged_wallet_file_never_crashes_dsm() {
         damaged > 0,
         "some damage was reported as such: {outcomes:?}"
     );
+    // A truncated file (an empty one is what an interrupted `init` leaves) is damaged:
+    // exit 3 and what to do, never a raw storage error.
+    for len in [0usize, 100, 4096, original.len() / 2] {
+        let home = dir.path().join(format!("t{len}"));
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join("wallet.redb"), &original[..len]).unwrap();
+        dsm(&home)
+            .arg("balance")
+            .assert()
+            .code(3)
+            .stderr(predicate::str::contains("the wallet file is damaged"));
+    }
 }
 
 /// Commands that only read open the wallet file read-only: `balance`, `history`, and a

@@ -414,8 +414,10 @@ impl Db {
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     let text = e.to_string();
-    // redb reports a file it cannot make sense of as corrupted.
-    if text.to_ascii_lowercase().contains("corrupt") {
+    // redb reports a file it cannot make sense of as corrupted; a file too short to hold
+    // its own header ends reads early.
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("corrupt") || lower.contains("failed to fill whole buffer") {
         StoreError::Damaged(text)
     } else {
         StoreError::Backend(text)
@@ -442,6 +444,13 @@ impl RedbStore {
     /// commit fails), so a read-only command, or one that fails, leaves the file byte for
     /// byte as it was.
     pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(StoreError::Damaged(
+                "the file is empty: a `dsm init` was interrupted before it wrote anything; \
+                 run `dsm init` again"
+                    .into(),
+            ));
+        }
         guarded(|| match redb::ReadOnlyDatabase::open(path) {
             Ok(db) => Ok(RedbStore { db: Db::Read(db) }),
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::InUse),
