@@ -1164,13 +1164,17 @@ pub fn receive(
                 json!({"listening": local.to_string()}),
             )?;
             let mut outcome: Res<()> = Ok(());
-            dsm_wallet::driver::serve(&mut server, &mut w, None, &mut |w, r, from| {
-                match after_received(ctx, w, r, once, &format!(" from {from}")) {
-                    Ok(stop) => stop,
-                    Err(e) => {
-                        outcome = Err(e);
-                        true
-                    }
+            dsm_wallet::driver::serve(&mut server, &mut w, &mut |w, r, from| match after_received(
+                ctx,
+                w,
+                r,
+                once,
+                &format!(" from {from}"),
+            ) {
+                Ok(stop) => stop,
+                Err(e) => {
+                    outcome = Err(e);
+                    true
                 }
             });
             outcome

@@ -158,10 +158,18 @@ struct Bucket {
     last: Instant,
 }
 
+#[derive(Default)]
+struct Buckets {
+    map: HashMap<ClientKey, Bucket>,
+    /// When idle clients were last dropped (at most once a second, so a full table costs
+    /// no more than a lookup per request).
+    pruned: Option<Instant>,
+}
+
 /// The per-client buckets and what they refused.
 pub struct Rationing {
     limits: RationLimits,
-    buckets: Mutex<HashMap<ClientKey, Bucket>>,
+    buckets: Mutex<Buckets>,
     refused_rate: AtomicU64,
     refused_bytes: AtomicU64,
 }
@@ -175,7 +183,7 @@ impl Rationing {
     pub fn new(limits: RationLimits) -> Rationing {
         Rationing {
             limits,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets::default()),
             refused_rate: AtomicU64::new(0),
             refused_bytes: AtomicU64::new(0),
         }
@@ -211,12 +219,27 @@ impl Rationing {
         }
         let burst = f64::from(l.burst.max(l.requests_per_second).max(1));
         let byte_cap = l.write_bytes_per_minute as f64;
-        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_TRACKED {
-            let full = Duration::from_secs(60);
-            map.retain(|_, b| now.saturating_duration_since(b.last) < full);
+        let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let buckets = &mut *guard;
+        if buckets.map.len() >= MAX_TRACKED && !buckets.map.contains_key(&client) {
+            if buckets
+                .pruned
+                .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
+            {
+                let full = Duration::from_secs(60);
+                buckets
+                    .map
+                    .retain(|_, b| now.saturating_duration_since(b.last) < full);
+                buckets.pruned = Some(now);
+            }
+            // Still full of active clients: a new one waits (fail closed) rather than
+            // going unrationed.
+            if buckets.map.len() >= MAX_TRACKED {
+                self.refused_rate.fetch_add(1, Ordering::Relaxed);
+                return Err(Rationed::Rate);
+            }
         }
-        let b = map.entry(client).or_insert(Bucket {
+        let b = buckets.map.entry(client).or_insert(Bucket {
             requests: burst,
             bytes: byte_cap,
             last: now,

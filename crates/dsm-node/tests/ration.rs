@@ -104,3 +104,23 @@ fn unlimited_admits_everything() {
         assert_eq!(r.admit(a, 1 << 20, t0), Ok(()));
     }
 }
+
+#[test]
+fn a_full_table_of_active_clients_refuses_a_new_one_until_some_go_idle() {
+    let r = Rationing::new(limits());
+    let t0 = Instant::now();
+    for i in 0..100_000u32 {
+        let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+        assert_eq!(r.admit(ClientKey::of(ip), 0, t0), Ok(()));
+    }
+    let newcomer = ClientKey::of(ip("192.0.2.99"));
+    assert_eq!(
+        r.admit(newcomer, 0, t0),
+        Err(Rationed::Rate),
+        "not served unrationed"
+    );
+    // A tracked client is still served.
+    assert_eq!(r.admit(ClientKey::of(ip("10.0.0.5")), 0, t0), Ok(()));
+    // A minute later the idle ones are dropped and the newcomer gets a bucket.
+    assert_eq!(r.admit(newcomer, 0, t0 + Duration::from_secs(61)), Ok(()));
+}

@@ -76,26 +76,19 @@ fn feed(
 /// [`Session`] per connection, all on this thread and this `ledger` (the wallet stays
 /// single-threaded; a slow or silent peer holds only its own connection, which its
 /// deadline ends). Calls `done` with each finished session's report and peer; stops when
-/// `done` returns `true`, or after `idle_stop` with nothing happening (`None`: never).
+/// `done` returns `true`.
 pub fn serve<L: Ledger>(
     server: &mut dsm_transport::server::TcpServer,
     ledger: &mut L,
-    idle_stop: Option<std::time::Duration>,
     done: &mut dyn FnMut(&mut L, Report, std::net::SocketAddr) -> bool,
 ) {
     use dsm_transport::server::ServerEvent;
     use std::collections::HashMap;
-    use std::time::{Duration, Instant};
     let mut live: HashMap<u64, (Session, std::net::SocketAddr)> = HashMap::new();
-    let mut last = Instant::now();
     loop {
-        let Some(event) = server.next_event(Duration::from_millis(500)) else {
-            if idle_stop.is_some_and(|d| last.elapsed() >= d) && live.is_empty() {
-                return;
-            }
+        let Some(event) = server.next_event(std::time::Duration::from_millis(500)) else {
             continue;
         };
-        last = Instant::now();
         let (id, ended) = match event {
             ServerEvent::Opened { id, peer } => {
                 live.insert(id, (Session::listener(), peer));

@@ -155,7 +155,7 @@ fn a_trickling_peer_holds_only_its_own_connection_until_its_session_limit() {
         let receiver = &mut receiver;
         let h = s.spawn(move || {
             let mut reports = Vec::new();
-            dsm_wallet::driver::serve(server, receiver, None, &mut |_, r, _| {
+            dsm_wallet::driver::serve(server, receiver, &mut |_, r, _| {
                 reports.push(r);
                 // The two senders' sessions and the trickler's.
                 reports.len() == 3
