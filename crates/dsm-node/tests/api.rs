@@ -1,6 +1,7 @@
 //! The node's HTTP API over real loopback sockets: every endpoint, every rejection, and
 //! first-writer-wins under a race.
 
+use dsm_core::hash::Digest;
 use dsm_node::api::{object_address, Node, MAX_ITEM_LEN};
 use dsm_node::store::{EmbeddedStore, Quotas};
 use std::net::SocketAddr;
@@ -16,8 +17,18 @@ fn server(quotas: Quotas) -> Server {
 }
 
 fn server_with(quotas: Quotas, timeouts: dsm_node::Timeouts) -> Server {
+    server_of(|store, _| Node::new(store, quotas), timeouts)
+}
+
+/// A node made by `node` from a fresh embedded store (given with its file's path).
+fn server_of(
+    node: impl FnOnce(EmbeddedStore, &std::path::Path) -> std::sync::Arc<Node<EmbeddedStore>>,
+    timeouts: dsm_node::Timeouts,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(&dir.path().join("node.redb")).unwrap();
+    let path = dir.path().join("node.redb");
+    let store = EmbeddedStore::open(&path).unwrap();
+    let node = node(store, &path);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -27,16 +38,48 @@ fn server_with(quotas: Quotas, timeouts: dsm_node::Timeouts) -> Server {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    rt.spawn(dsm_node::serve(
-        listener,
-        Node::new(store, quotas),
-        timeouts,
-    ));
+    rt.spawn(dsm_node::serve(listener, node, timeouts));
     Server {
         addr,
         _dir: dir,
         _rt: rt,
     }
+}
+
+/// A device's owned-slot write of `body` (signing randomness `rnd`) for its slot
+/// `[5; 32]`: (owner, slot key, the write).
+fn device_write(body: &[u8], rnd: u8) -> (Digest, Digest, dsm_core::slot::OwnedPut) {
+    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+    use dsm_core::identity::GenesisDigest;
+    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([3; 32]));
+    let genesis = GenesisDigest(Digest([4; 32]));
+    let owner = *dsm_core::identity::DeviceIdentity {
+        genesis,
+        public_key: key.public_key().clone(),
+    }
+    .device_id()
+    .digest();
+    let slot = Digest([5; 32]);
+    let write = SlotWrite::sign(
+        Admission::Device { genesis },
+        &key,
+        vec![SlotEntry {
+            owner,
+            key: slot,
+            body: body_digest(body),
+        }],
+        &[rnd; 32],
+    )
+    .unwrap();
+    (
+        owner,
+        slot,
+        OwnedPut {
+            write,
+            body: body.to_vec(),
+        },
+    )
 }
 
 fn agent() -> ureq::Agent {
@@ -194,33 +237,10 @@ fn anchor_slots_first_writer_wins() {
 fn owned_slots_take_only_admitted_signed_writes() {
     use dsm_core::codec::Canonical;
     use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
-    use dsm_core::hash::Digest;
-    use dsm_core::identity::GenesisDigest;
-    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
+    use dsm_core::slot::SlotWrite;
     let s = server(Quotas::default());
-    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([3; 32]));
-    let genesis = GenesisDigest(Digest([4; 32]));
-    let owner = *dsm_core::identity::DeviceIdentity {
-        genesis,
-        public_key: key.public_key().clone(),
-    }
-    .device_id()
-    .digest();
-    let slot = Digest([5; 32]);
-    let write = |body: &[u8], rnd: u8| OwnedPut {
-        write: SlotWrite::sign(
-            Admission::Device { genesis },
-            &key,
-            vec![SlotEntry {
-                owner,
-                key: slot,
-                body: body_digest(body),
-            }],
-            &[rnd; 32],
-        )
-        .unwrap(),
-        body: body.to_vec(),
-    };
+    let (owner, slot, _) = device_write(b"", 0);
+    let write = |body: &[u8], rnd: u8| device_write(body, rnd).2;
     let url = format!(
         "http://{}/v1/owned/{}/{}",
         s.addr,
@@ -541,36 +561,25 @@ fn openapi_lists_every_route() {
 #[test]
 fn a_full_store_refuses_keyless_writes_and_keeps_headroom_for_owned_writes() {
     use dsm_core::codec::Canonical;
-    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
-    use dsm_core::hash::Digest;
-    use dsm_core::identity::GenesisDigest;
-    use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
     use dsm_node::ration::{RationLimits, StoreBudget};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("node.redb");
-    let store = EmbeddedStore::open(&path).unwrap();
-    let size = std::fs::metadata(&path).unwrap().len();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    // Room for one 300 KiB keyless write; 600 KiB more for owned writes only.
-    let budget = StoreBudget {
-        max_bytes: size + 1024 * 1024,
-        owned_headroom: 600 * 1024,
-    };
-    rt.spawn(dsm_node::serve(
-        listener,
-        Node::with_limits(store, Quotas::default(), RationLimits::unlimited(), budget),
+    // Room for one 40 KiB keyless write; 60 KiB more for owned writes only. (Bodies stay
+    // small enough to be written whole before the node answers: a refusal comes from the
+    // request's head, and a client still writing a large body may see the connection end
+    // instead of the status.)
+    let s = server_of(
+        |store, path| {
+            let size = std::fs::metadata(path).unwrap().len();
+            let budget = StoreBudget {
+                max_bytes: size + 100 * 1024,
+                owned_headroom: 60 * 1024,
+            };
+            Node::with_limits(store, Quotas::default(), RationLimits::unlimited(), budget)
+        },
         dsm_node::Timeouts::default(),
-    ));
+    );
+    let addr = s.addr;
     let object = |i: u8| {
-        let mut body = vec![i; 300 * 1024];
+        let mut body = vec![i; 40 * 1024];
         body[0] = i;
         let url = format!("http://{addr}/v1/objects/{}", hex(&object_address(&body)));
         call("PUT", &url, Some(&body))
@@ -587,34 +596,11 @@ fn a_full_store_refuses_keyless_writes_and_keeps_headroom_for_owned_writes() {
     let r = call(
         "POST",
         &format!("http://{addr}/v1/b0x/{}", hex(&[9; 32])),
-        Some(&vec![7u8; 200 * 1024]),
+        Some(&vec![7u8; 30 * 1024]),
     );
     assert_eq!(r.status, 507, "{}", r.text());
     // An owned write lands in the headroom.
-    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([3; 32]));
-    let genesis = GenesisDigest(Digest([4; 32]));
-    let owner = *dsm_core::identity::DeviceIdentity {
-        genesis,
-        public_key: key.public_key().clone(),
-    }
-    .device_id()
-    .digest();
-    let slot = Digest([5; 32]);
-    let body = vec![1u8; 100 * 1024];
-    let put = OwnedPut {
-        write: SlotWrite::sign(
-            Admission::Device { genesis },
-            &key,
-            vec![SlotEntry {
-                owner,
-                key: slot,
-                body: body_digest(&body),
-            }],
-            &[1; 32],
-        )
-        .unwrap(),
-        body,
-    };
+    let (owner, slot, put) = device_write(&vec![1u8; 20 * 1024], 1);
     let url = format!(
         "http://{addr}/v1/owned/{}/{}",
         hex(owner.as_bytes()),
@@ -622,5 +608,4 @@ fn a_full_store_refuses_keyless_writes_and_keeps_headroom_for_owned_writes() {
     );
     let r = call("PUT", &url, Some(&put.to_bytes()));
     assert_eq!(r.status, 201, "{}", r.text());
-    drop(dir);
 }
