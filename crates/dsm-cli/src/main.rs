@@ -363,6 +363,10 @@ enum Command {
     },
     /// Show balances (and amounts in flight).
     Balance,
+    /// Check the whole wallet file, reading only: the head, tips and held parcels (as every
+    /// open does), every lineage object against its address, every receipt from its bytes
+    /// alone, every piece of evidence. Exit 3 if anything fails, with what.
+    Check,
     /// Show every transition of this device, as a table.
     History,
     /// Export the receipt of a transfer to a file (ids are in `dsm history`).
@@ -1008,6 +1012,7 @@ fn main() -> ExitCode {
             ),
         }),
         Command::Balance => wallet_cmd::balance(&ctx),
+        Command::Check => wallet_cmd::check(&ctx),
         Command::History => wallet_cmd::history(&ctx),
         Command::Receipt { id, out } => wallet_cmd::receipt(&ctx, &id, out),
         Command::Verify { file } => wallet_cmd::verify(&ctx, &file),

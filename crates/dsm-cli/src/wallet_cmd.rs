@@ -544,6 +544,45 @@ pub fn balance(ctx: &Ctx) -> Res {
 }
 
 /// `dsm history`.
+/// `dsm check`.
+pub fn check(ctx: &Ctx) -> Res {
+    let w = ctx.open_read_only()?;
+    let c = w.check()?;
+    ctx.print(
+        |o| {
+            writeln!(
+                o,
+                "checked: head, tips and held parcels; {} objects, {} receipts, {} evidence",
+                c.objects, c.receipts, c.evidence
+            )?;
+            for p in &c.problems {
+                writeln!(o, "  FAILED: {p}")?;
+            }
+            if c.problems.is_empty() {
+                writeln!(o, "the wallet file is sound")?;
+            }
+            Ok(())
+        },
+        json!({
+            "objects": c.objects,
+            "receipts": c.receipts,
+            "evidence": c.evidence,
+            "problems": c.problems,
+        }),
+    )?;
+    if c.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            exit::WALLET,
+            format!(
+                "{} problem(s) in the wallet file; restore it from a backup, or recover this identity with its phrase (`dsm init --restore`)",
+                c.problems.len()
+            ),
+        ))
+    }
+}
+
 pub fn history(ctx: &Ctx) -> Res {
     let w = ctx.open_read_only()?;
     let entries = w.history()?;

@@ -595,8 +595,8 @@ fn a_damaged_wallet_file_never_crashes_dsm() {
     }
 }
 
-/// Commands that only read open the wallet file read-only: `balance`, `history`, and a
-/// failed open (a wrong passphrase) leave it byte for byte as it was.
+/// Commands that only read open the wallet file read-only: `balance`, `history`, `check`,
+/// and a failed open (a wrong passphrase) leave it byte for byte as it was.
 #[test]
 fn reading_commands_never_change_the_wallet_file() {
     let p = pair("5");
@@ -604,6 +604,11 @@ fn reading_commands_never_change_the_wallet_file() {
     let before = std::fs::read(&file).unwrap();
     dsm(&p.alice).arg("balance").assert().success();
     dsm(&p.alice).arg("history").assert().success();
+    dsm(&p.alice)
+        .arg("check")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("the wallet file is sound"));
     dsm(&p.alice)
         .env("DSM_PASSPHRASE", "wrong")
         .arg("balance")
