@@ -136,29 +136,32 @@ impl Ctx {
     }
 
     pub(crate) fn open(&self) -> Res<Wallet> {
-        if !self.db().exists() {
-            return Err(CliError::new(exit::WALLET, format!("no wallet in {}; create one with `dsm init` (or point --home / DSM_HOME at an existing one)", self.home.display())));
-        }
-        let store = RedbStore::open(&self.db()).map_err(WalletError::from)?;
-        let pass = self.passphrase(false)?;
-        Ok(Wallet::open(Box::new(store), &pass)?)
+        self.open_as(false)
     }
 
     /// [`Ctx::open`] for commands that only read: the file is opened read-only, so neither
     /// the command nor a failure (a wrong passphrase, a damaged file) changes a byte of it.
     pub(crate) fn open_read_only(&self) -> Res<Wallet> {
+        self.open_as(true)
+    }
+
+    fn open_as(&self, read_only: bool) -> Res<Wallet> {
         if !self.db().exists() {
             return Err(CliError::new(exit::WALLET, format!("no wallet in {}; create one with `dsm init` (or point --home / DSM_HOME at an existing one)", self.home.display())));
         }
-        let store = match RedbStore::open_read_only(&self.db()) {
-            Ok(s) => s,
-            // After an unclean shutdown the database must repair the file once, which only
-            // a writing open does: that is the one case a reading command writes.
-            Err(StoreError::NeedsRepair) => {
-                eprintln!("the wallet file needs a repair (a dsm process was killed while it was open, or the file is damaged); trying it");
-                return self.open();
+        let store = if read_only {
+            match RedbStore::open_read_only(&self.db()) {
+                Ok(s) => s,
+                // After an unclean shutdown the database must repair the file once, which
+                // only a writing open does: that is the one case a reading command writes.
+                Err(StoreError::NeedsRepair) => {
+                    eprintln!("the wallet file needs a repair (a dsm process was killed while it was open, or the file is damaged); trying it");
+                    return self.open_as(false);
+                }
+                Err(e) => return Err(WalletError::from(e).into()),
             }
-            Err(e) => return Err(WalletError::from(e).into()),
+        } else {
+            RedbStore::open(&self.db()).map_err(WalletError::from)?
         };
         let pass = self.passphrase(false)?;
         Ok(Wallet::open(Box::new(store), &pass)?)

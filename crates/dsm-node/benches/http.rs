@@ -58,6 +58,24 @@ fn rss_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Serves `node` on a free loopback port; returns its base URL.
+fn spawn<S: dsm_node::store::NodeStore>(
+    rt: &tokio::runtime::Runtime,
+    node: std::sync::Arc<Node<S>>,
+) -> String {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(dsm_node::serve(
+        listener,
+        node,
+        dsm_node::Timeouts::default(),
+    ));
+    std::thread::sleep(Duration::from_millis(100));
+    format!("http://{addr}")
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let secs = if quick { 1.0 } else { 5.0 };
@@ -67,32 +85,17 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(dsm_node::serve(
-        listener,
-        Node::new(
-            EmbeddedStore::open(&dir.path().join("node.redb")).unwrap(),
-            Quotas::default(),
-        ),
-        dsm_node::Timeouts::default(),
-    ));
-    std::thread::sleep(Duration::from_millis(100));
+    let embedded = |name: &str| EmbeddedStore::open(&dir.path().join(name)).unwrap();
+    let url = spawn(&rt, Node::new(embedded("node.redb"), Quotas::default()));
     println!("dsm-node, embedded store, 2 server worker threads, rationing off");
-    load(&format!("http://{addr}"), secs);
+    load(&url, secs);
     // The same with rationing and the store budget on: every request goes through the
     // client's buckets and every write through the budget (limits high enough that this
     // one client is never refused, so what is measured is their cost).
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(dsm_node::serve(
-        listener,
+    let url = spawn(
+        &rt,
         Node::with_limits(
-            EmbeddedStore::open(&dir.path().join("node-rationed.redb")).unwrap(),
+            embedded("node-rationed.redb"),
             Quotas::default(),
             dsm_node::ration::RationLimits {
                 requests_per_second: 1_000_000,
@@ -102,28 +105,17 @@ fn main() {
             },
             dsm_node::ration::StoreBudget::default(),
         ),
-        dsm_node::Timeouts::default(),
-    ));
-    std::thread::sleep(Duration::from_millis(100));
+    );
     println!("dsm-node, embedded store, 2 server worker threads, rationing and store budget on");
-    load(&format!("http://{addr}"), secs);
+    load(&url, secs);
     if let Ok(url) = std::env::var("DSM_BENCH_POSTGRES") {
         let store = dsm_node::pg::PostgresStore::connect(&url, 4).unwrap();
         store.reset().unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        rt.spawn(dsm_node::serve(
-            listener,
-            Node::new(store, Quotas::default()),
-            dsm_node::Timeouts::default(),
-        ));
-        std::thread::sleep(Duration::from_millis(100));
+        let url = spawn(&rt, Node::new(store, Quotas::default()));
         println!(
             "dsm-node, PostgreSQL store (4 connections, same machine), 2 server worker threads"
         );
-        load(&format!("http://{addr}"), secs);
+        load(&url, secs);
     }
     println!(
         "memory of this process (node + load clients): peak RSS {} MiB, now {} MiB",
