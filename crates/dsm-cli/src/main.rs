@@ -64,8 +64,52 @@ struct Cli {
     /// else a terminal prompt).
     #[arg(long, global = true, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
+    /// Fewer progress notes on stderr: -q keeps warnings and errors, -qq errors only.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    quiet: u8,
+    /// More detail on stderr: -v debug, -vv trace. RUST_LOG (e.g. `dsm_wallet=debug`)
+    /// overrides both.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Subcommands that never open a wallet: their help leaves out the wallet flags.
+const WALLETLESS: &[&[&str]] = &[
+    &["node"],
+    &["node", "serve"],
+    &["verify"],
+    &["bench"],
+    &["bench", "economy"],
+    &["demo"],
+    &["completions"],
+    &["man"],
+];
+
+/// The command line definition, with the wallet flags hidden where no wallet is opened.
+fn cli_command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    // Global flags are copied into each subcommand when the command is built; hide them
+    // there afterwards.
+    cmd.build();
+    for path in WALLETLESS {
+        cmd = hide_wallet_flags(cmd, path);
+    }
+    cmd
+}
+
+fn hide_wallet_flags(cmd: clap::Command, path: &[&str]) -> clap::Command {
+    match path.split_first() {
+        // `mut_args` keeps the arguments in place: the built command indexes them by
+        // position (`mut_arg` would move one to the end and break that index).
+        None => cmd.mut_args(|a| {
+            let wallet_flag = ["home", "passphrase_file"].contains(&a.get_id().as_str());
+            a.hide(wallet_flag)
+        }),
+        Some((first, rest)) => cmd.mut_subcommand(*first, |c| hide_wallet_flags(c, rest)),
+    }
 }
 
 #[derive(Args)]
@@ -439,6 +483,19 @@ enum Command {
         /// Signature suite for every device.
         #[arg(long, value_enum, default_value_t = Suite::MlDsa65)]
         suite: Suite,
+    },
+    /// Print a shell completion script, e.g. `dsm completions bash >
+    /// ~/.local/share/bash-completion/completions/dsm`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (dsm.1 and one per subcommand, e.g. dsm-send.1) into DIR.
+    Man {
+        /// The directory to write into (created if missing).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
     },
 }
 
@@ -894,17 +951,32 @@ fn main() -> ExitCode {
     // reports the file as damaged (exit 3), so its panic message would only be noise.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // `print!` panics when stdout's reader went away (`dsm bench | head`): end quietly,
+        // as a reader that stopped reading is not an error.
+        let payload = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if payload.starts_with("failed printing to stdout") && payload.contains("Broken pipe") {
+            std::process::exit(0);
+        }
         if !dsm_wallet::store::inside_guarded_call() {
             default_hook(info);
         }
     }));
-    let cli = match Cli::try_parse() {
+    let cli = match cli_command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
         }
     };
+    init_logging(cli.quiet, cli.verbose);
     let stdio = match &cli.command {
         Command::Send { transport, .. }
         | Command::Sync { transport, .. }
@@ -914,7 +986,10 @@ fn main() -> ExitCode {
         _ => false,
     };
     let ctx = Ctx {
-        home: cli.home.unwrap_or_else(wallet_cmd::default_home),
+        home: cli
+            .home
+            .map(|h| wallet_cmd::expand_tilde(&h))
+            .unwrap_or_else(wallet_cmd::default_home),
         json: cli.json,
         passphrase_file: cli.passphrase_file,
         report_to_stderr: stdio,
@@ -1090,12 +1165,119 @@ fn main() -> ExitCode {
                 msg: e.to_string(),
             })
         }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli_command(), "dsm", &mut script);
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&script)
+                .map_err(wallet_cmd::CliError::from)
+        }
+        Command::Man { out } => write_man_pages(&ctx, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped reading (`dsm history | head`) is not an error.
+        Err(e) if e.code == exit::QUIET => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.msg);
+            if ctx.json {
+                eprintln!("{}", serde_json::json!({"error": e.msg, "code": e.code}));
+            } else {
+                eprintln!("error: {}", e.msg);
+            }
             ExitCode::from(e.code)
         }
     }
+}
+
+/// Progress notes and warnings go to stderr through `tracing`: info by default, fewer with
+/// -q, more with -v; RUST_LOG, when set, decides instead.
+fn init_logging(quiet: u8, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (0, 0) => "info",
+        (1, _) => "warn",
+        (q, _) if q > 1 => "error",
+        (_, 1) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Plain lines, as the notes were before: a level prefix only for warnings and worse.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .event_format(Note)
+        .try_init();
+}
+
+/// Formats an event as its message alone ("warning: …" for warnings), like the notes a
+/// command-line tool prints, rather than a timestamped log line.
+struct Note;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Note
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        match *meta.level() {
+            tracing::Level::ERROR => write!(writer, "error: ")?,
+            tracing::Level::WARN => write!(writer, "warning: ")?,
+            tracing::Level::INFO => {}
+            _ => write!(writer, "{} {}: ", meta.level(), meta.target())?,
+        }
+        use tracing_subscriber::fmt::FormatFields;
+        ctx.format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// `dsm man`: one roff page per command, generated from the same definition as `--help`.
+fn write_man_pages(ctx: &Ctx, out: &std::path::Path) -> Result<(), wallet_cmd::CliError> {
+    std::fs::create_dir_all(out).map_err(|e| {
+        wallet_cmd::CliError::new(
+            exit::FAILURE,
+            format!("cannot create {}: {e}", out.display()),
+        )
+    })?;
+    let mut written = Vec::new();
+    let mut stack = vec![(String::from("dsm"), cli_command())];
+    while let Some((name, cmd)) = stack.pop() {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd.clone().display_name(name.clone()))
+            .render(&mut page)
+            .map_err(wallet_cmd::CliError::from)?;
+        let path = out.join(format!("{name}.1"));
+        std::fs::write(&path, page).map_err(|e| {
+            wallet_cmd::CliError::new(
+                exit::FAILURE,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
+        written.push(path);
+        for sub in cmd.get_subcommands() {
+            if sub.get_name() != "help" {
+                stack.push((format!("{name}-{}", sub.get_name()), sub.clone()));
+            }
+        }
+    }
+    written.sort();
+    ctx.print(
+        |o| {
+            writeln!(
+                o,
+                "wrote {} manual pages into {} (read one with `man {}/dsm.1`)",
+                written.len(),
+                out.display(),
+                out.display()
+            )
+        },
+        serde_json::json!({"pages": written}),
+    )
 }

@@ -81,7 +81,7 @@ pub fn nodes_add(ctx: &Ctx, urls: &[String]) -> Res {
         }
         let healthy = agent.get(format!("{url}/health")).call().is_ok();
         if !healthy {
-            eprintln!("warning: {url} does not answer /health right now; added anyway");
+            tracing::warn!("{url} does not answer /health right now; added anyway");
         }
         registry.push(url.clone());
         ctx.print(
@@ -92,8 +92,8 @@ pub fn nodes_add(ctx: &Ctx, urls: &[String]) -> Res {
     w.set_nodes(&registry)?;
     let r = w.replication()?;
     if registry.len() < r.n {
-        eprintln!(
-            "note: {} node(s) known; online operation needs N = {} (see `dsm nodes replication --help`)",
+        tracing::warn!(
+            "{} node(s) known; online operation needs N = {} (see `dsm nodes replication --help`)",
             registry.len(),
             r.n
         );
@@ -216,7 +216,7 @@ pub fn send_online(ctx: &Ctx, to: &str, amount: &str, token_label: &str) -> Res 
     let sent = online::send_online(&mut w, &nodes, &peer, tok, amount).map_err(online_error)?;
     let id = sent.proposal.proposal.commit().to_hex();
     for f in &sent.faults {
-        eprintln!("node fault: {} {}", f.node, f.what);
+        tracing::warn!("node fault: {} {}", f.node, f.what);
     }
     let settled = settlement_text(&sent.settlement);
     let refused = matches!(
@@ -260,7 +260,7 @@ pub fn sync_nodes(ctx: &Ctx) -> Res {
     let mut w = ctx.open()?;
     let nodes = node_set(&w)?;
     if !ctx.json && !ctx.report_to_stderr {
-        eprintln!("syncing with {} storage nodes…", nodes.nodes().len());
+        tracing::info!("syncing with {} storage nodes…", nodes.nodes().len());
     }
     let r = online::sync(&mut w, &nodes).map_err(|e| match e {
         OnlineError::Replication(e) => CliError::new(exit::INPUT, replication_hint(&e)),

@@ -24,7 +24,7 @@ pub fn new_phrase() -> Res<(RecoveryMnemonic, RecoveryKeys)> {
         )
     })?;
     let m = RecoveryMnemonic::from_entropy(&entropy);
-    eprintln!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
+    tracing::info!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
     let keys = RecoveryKeys::derive(&m, KdfCost::default()).map_err(phrase_error)?;
     Ok((m, keys))
 }
@@ -104,7 +104,7 @@ pub fn recover(
             "the passphrase is empty; choose one (it encrypts the new device's key at rest)",
         ));
     }
-    eprintln!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
+    tracing::info!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
     let keys = RecoveryKeys::derive(&phrase, KdfCost::default()).map_err(phrase_error)?;
     let store = if resuming {
         RedbStore::open(&ctx.db()).map_err(WalletError::from)?
@@ -118,7 +118,7 @@ pub fn recover(
         replace_successor: replace_restored,
     };
     let result = restore(Box::new(store), &keys, &set, &options, &mut |m| {
-        eprintln!("{m}")
+        tracing::info!("{m}")
     });
     let (mut w, report) = match result {
         Ok(x) => x,

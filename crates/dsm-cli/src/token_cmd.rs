@@ -592,7 +592,7 @@ pub fn join(ctx: &Ctx, token: &str) -> Res {
     let (id, p) = known(&w, token)?;
     let nodes = node_set(&w)?;
     if !ctx.json {
-        eprintln!(
+        tracing::info!(
             "joining {}'s emissions through {} storage nodes…",
             p.ticker,
             nodes.nodes().len()
@@ -784,7 +784,7 @@ pub fn refresh(
             let nodes = node_set(&w)?;
             let req = w.refresh_request(&id)?;
             if !ctx.json {
-                eprintln!(
+                tracing::info!(
                     "checking the lineages of {} parcels at {} storage nodes…",
                     req.burn.inputs.len(),
                     nodes.nodes().len()
@@ -815,7 +815,7 @@ pub fn refresh_sign(ctx: &Ctx, request: &Path, out: Option<PathBuf>) -> Res {
     let (_, p) = known(&w, &req.token.digest().to_hex())?;
     let nodes = node_set(&w)?;
     if !ctx.json {
-        eprintln!(
+        tracing::info!(
             "checking {} lineages at {} storage nodes…",
             req.burn.inputs.len(),
             nodes.nodes().len()

@@ -346,7 +346,7 @@ pub fn resolve(
     };
     if let Some(n) = work.filter(|n| *n > 10_000_000) {
         if !ctx.json {
-            eprintln!("spending up to {n} iterations of work…");
+            tracing::info!("spending up to {n} iterations of work…");
         }
     }
     let r = dlv::resolve(&mut w, nodes.as_ref(), id, branch, &material).map_err(|e| match e {

@@ -37,6 +37,9 @@ pub mod exit {
     pub const INCOMPLETE: u8 = 5;
     /// A receipt or evidence file failed verification.
     pub const INVALID: u8 = 6;
+    /// Not an exit code: the reader of stdout went away (`dsm history | head`), so the
+    /// command ends quietly with 0.
+    pub const QUIET: u8 = 0;
 }
 
 /// An error with its exit code and a message that says what to do.
@@ -86,6 +89,9 @@ impl From<WalletError> for CliError {
 
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return CliError::new(exit::QUIET, "");
+        }
         CliError::new(exit::FAILURE, e.to_string())
     }
 }
@@ -155,7 +161,7 @@ impl Ctx {
                 // After an unclean shutdown the database must repair the file once, which
                 // only a writing open does: that is the one case a reading command writes.
                 Err(StoreError::NeedsRepair) => {
-                    eprintln!("the wallet file needs a repair (a dsm process was killed while it was open, or the file is damaged); trying it");
+                    tracing::warn!("the wallet file needs a repair (a dsm process was killed while it was open, or the file is damaged); trying it");
                     return self.open_as(false);
                 }
                 Err(e) => return Err(WalletError::from(e).into()),
@@ -164,7 +170,11 @@ impl Ctx {
             RedbStore::open(&self.db()).map_err(WalletError::from)?
         };
         let pass = self.passphrase(false)?;
-        Ok(Wallet::open(Box::new(store), &pass)?)
+        let w = Wallet::open(Box::new(store), &pass)?;
+        if w.is_replaced_by_recovery() {
+            tracing::warn!("this device was tombstoned: its identity was restored from the recovery phrase onto another device, and nothing this one signs is taken any more (use the new device)");
+        }
+        Ok(w)
     }
 
     pub(crate) fn print(
@@ -287,8 +297,10 @@ pub(crate) fn warn_if_weak(pass: &[u8]) {
     .filter(|x| **x)
     .count();
     if pass.len() < 12 || (pass.len() < 20 && classes < 3) {
-        eprintln!(
-            "warning: this passphrase is weak: whoever copies the wallet file can try guesses              offline. Prefer 12 or more characters mixing letters, digits and symbols, or              five random words."
+        tracing::warn!(
+            "this passphrase is weak: whoever copies the wallet file can try guesses \
+             offline. Prefer 12 or more characters mixing letters, digits and symbols, or \
+             five random words."
         );
     }
 }
@@ -351,7 +363,7 @@ pub fn init(
     };
     let store = private_store(ctx)?;
     if !contributors.is_empty() {
-        eprintln!(
+        tracing::info!(
             "genesis: gathering entropy from {} storage node(s)…",
             contributors.len()
         );
@@ -1088,7 +1100,7 @@ pub fn send(
         transfers.push((tok, a));
     }
     if !ctx.json && !ctx.report_to_stderr {
-        eprintln!("connecting to {}…", contact.name);
+        tracing::info!("connecting to {}…", contact.name);
     }
     let mut link = dial(via, timeout)?;
     let mut session = Session::dialer(peer, transfers);
@@ -1140,7 +1152,7 @@ fn after_received(ctx: &Ctx, w: &mut Wallet, r: Report, once: bool, from: &str) 
             format!("the session ended early: {e}"),
         )),
         (Some(e), false) => {
-            eprintln!("session{from} ended early: {e}");
+            tracing::warn!("session{from} ended early: {e}");
             Ok(false)
         }
         (None, once) => Ok(once),
@@ -1302,6 +1314,19 @@ pub fn receive(
                 }
             }
         }
+    }
+}
+
+/// `~` or `~/…` at the start of a path, as a shell would expand it: a quoted
+/// `DSM_HOME='~/wallets/a'` reaches the program unexpanded.
+pub fn expand_tilde(path: &Path) -> PathBuf {
+    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    match path.strip_prefix("~") {
+        Ok(rest) => match home() {
+            Some(h) => h.join(rest),
+            None => path.to_path_buf(),
+        },
+        Err(_) => path.to_path_buf(),
     }
 }
 

@@ -6,32 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
-fn bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("dsm")
-}
-
-fn dsm(home: &Path) -> Command {
-    let mut c = Command::new(bin());
-    c.env("DSM_HOME", home)
-        .env("DSM_PASSPHRASE", "test passphrase")
-        .env_remove("DSM_PASSPHRASE_FILE");
-    c
-}
-
-fn stdout(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{:?} failed: {}",
-        c,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json(c: &mut Command) -> serde_json::Value {
-    serde_json::from_str(stdout(c.arg("--json")).lines().last().unwrap()).unwrap()
-}
+mod common;
+use common::*;
 
 struct Pair {
     _dir: tempfile::TempDir,
@@ -914,13 +890,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn card_of(home: &Path) -> String {
-    json(dsm(home).arg("card"))["card"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// The cloning attack through the real binary: a copied wallet directory pays a second
 /// payee from the same head; when the payees meet, both hold the proof, and what each holds
 /// descends from the parcel spent twice, so neither wallet pays it on; they export the
@@ -1365,17 +1334,6 @@ fn use_nodes(homes: &[&PathBuf], nodes: &[(NodeProc, String)]) {
             .assert()
             .success();
     }
-}
-
-fn init_named(home: &Path, name: &str) {
-    dsm(home).args(["init", "--name", name]).assert().success();
-}
-
-fn introduce(a: &Path, b: &Path) {
-    let ca = card_of(a);
-    let cb = card_of(b);
-    dsm(a).args(["contact", "add", &cb]).assert().success();
-    dsm(b).args(["contact", "add", &ca]).assert().success();
 }
 
 fn token_balance(home: &Path, ticker: &str) -> u128 {
@@ -2047,6 +2005,12 @@ fn recovery_through_the_cli() {
         .stderr(predicate::str::contains("this device was tombstoned"));
     stdout(dsm(&bob).arg("sync"));
     assert_eq!(balance(&bob), 31, "nothing from the tombstoned device");
+    // From now on every command on the old device says so.
+    dsm(&alice)
+        .arg("balance")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("this device was tombstoned"));
     // Rerunning changes nothing; a second home cannot fork the identity.
     recover(&phone, &phrase).assert().success();
     let mut third = dsm(&dir.path().join("third"));

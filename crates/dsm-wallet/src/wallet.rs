@@ -901,6 +901,11 @@ impl Wallet {
     pub fn device_id(&self) -> DeviceId {
         self.id
     }
+    /// Whether this device learned its own tombstone: its identity was restored from the
+    /// recovery phrase onto another device, and nothing this one signs is taken any more.
+    pub fn is_replaced_by_recovery(&self) -> bool {
+        self.tombstoned.contains(&self.id)
+    }
     /// This device's identity.
     pub fn identity(&self) -> &DeviceIdentity {
         &self.identity
