@@ -149,6 +149,9 @@ pub fn withdraw(
     to_script: &str,
     out: Option<PathBuf>,
 ) -> Res {
+    if let Some(o) = &out {
+        crate::token_cmd::writable(ctx, o)?;
+    }
     let amount = parse_amount(amount)?;
     let mut w = ctx.open()?;
     let t = dbtc_token(&w, token)?;
@@ -169,7 +172,11 @@ pub fn withdraw(
         "request": hex::encode(req.to_bytes()),
         "document": hex::encode(document.to_bytes()),
     });
-    write_file(&out, &serde_json::to_vec_pretty(&doc).expect("plain data"))?;
+    write_file(
+        ctx,
+        &out,
+        &serde_json::to_vec_pretty(&doc).expect("plain data"),
+    )?;
     ctx.print(
         |o| writeln!(o, "withdrawal {} requested: {amount} dBTC in flight; give {} to the keeper (its payment must commit OP_RETURN {id})", short(&id), out.display()),
         json!({"id": id, "file": out.display().to_string()}),
@@ -217,6 +224,7 @@ pub fn decline(ctx: &Ctx, file: &Path, out: Option<PathBuf>) -> Res {
     let d = w.sign_decline(req)?;
     let out = out.unwrap_or_else(|| PathBuf::from(format!("decline-{}.json", short(&id))));
     write_file(
+        ctx,
         &out,
         &serde_json::to_vec_pretty(&json!({"id": id, "decline": hex::encode(d.to_bytes())}))
             .expect("plain data"),

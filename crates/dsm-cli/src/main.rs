@@ -64,6 +64,10 @@ struct Cli {
     /// else a terminal prompt).
     #[arg(long, global = true, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
+    /// Overwrite a file the command writes (`--out`, `--request`) if it exists; without
+    /// it, an existing file is refused before anything is done.
+    #[arg(long, global = true)]
+    force: bool,
     /// Fewer progress notes on stderr: -q keeps warnings and errors, -qq errors only.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
     quiet: u8,
@@ -105,7 +109,7 @@ fn hide_wallet_flags(cmd: clap::Command, path: &[&str]) -> clap::Command {
         // `mut_args` keeps the arguments in place: the built command indexes them by
         // position (`mut_arg` would move one to the end and break that index).
         None => cmd.mut_args(|a| {
-            let wallet_flag = ["home", "passphrase_file"].contains(&a.get_id().as_str());
+            let wallet_flag = ["home", "passphrase_file", "force"].contains(&a.get_id().as_str());
             a.hide(wallet_flag)
         }),
         Some((first, rest)) => cmd.mut_subcommand(*first, |c| hide_wallet_flags(c, rest)),
@@ -336,13 +340,15 @@ enum Command {
     Send {
         /// The contact's name (or device id prefix).
         contact: String,
-        /// A positive whole number of base units.
+        /// The amount, with the token's decimal places (e.g. 1.50 for a token with 2);
+        /// more places than the token has are refused, never rounded.
         #[arg(allow_hyphen_values = true)]
         amount: String,
         /// The token: the ticker of a policy this wallet holds (`dsm token list`), a token
         /// id (or 8+ hex digits of one), or DEV, the non-production dev-faucet token.
-        #[arg(long, default_value = "DEV")]
-        token: String,
+        /// Needed unless this wallet holds exactly one token.
+        #[arg(long)]
+        token: Option<String>,
         #[command(flatten)]
         transport: Transport,
         #[command(flatten)]
@@ -993,6 +999,7 @@ fn main() -> ExitCode {
         json: cli.json,
         passphrase_file: cli.passphrase_file,
         report_to_stderr: stdio,
+        force: cli.force,
     };
     let secs = Duration::from_secs;
     let result = match cli.command {
@@ -1035,8 +1042,8 @@ fn main() -> ExitCode {
             link,
             timeout,
         } => transport.reach(link).and_then(|reach| match reach {
-            Reach::Online => online_cmd::send_online(&ctx, &contact, &amount, &token),
-            Reach::Session(via) => wallet_cmd::send(&ctx, &contact, Some(&amount), &token, &via, secs(timeout)),
+            Reach::Online => online_cmd::send_online(&ctx, &contact, &amount, token.as_deref()),
+            Reach::Session(via) => wallet_cmd::send(&ctx, &contact, Some(&amount), token.as_deref(), &via, secs(timeout)),
             Reach::Unspecified => Err(usage("choose how to reach the contact: --tcp ADDR, --file DIR, --stdio, --via KIND --at WHERE, or --online")),
         }),
         Command::Sync {
@@ -1052,7 +1059,7 @@ fn main() -> ExitCode {
                 &ctx,
                 &contact,
                 None,
-                wallet_cmd::default_token(),
+                None,
                 &via,
                 secs(timeout),
             ),

@@ -2,13 +2,10 @@
 //! `dsm send … --online`, and the settlement check after an offline session. The rules
 //! live in `dsm_wallet::online`; this module reports.
 
-use crate::wallet_cmd::{
-    exit, parse_amount, peer_name, report_transfers, short, CliError, Ctx, Res,
-};
-use dsm_core::chain::Amount;
+use crate::wallet_cmd::{exit, peer_name, report_transfers, short, CliError, Ctx, Res};
 use dsm_wallet::nodes::{NodeSet, Replication, ReplicationError};
 use dsm_wallet::online::{self, OnlineError, Settlement, SyncReport};
-use dsm_wallet::{token, Wallet};
+use dsm_wallet::Wallet;
 use serde_json::json;
 use std::time::Duration;
 
@@ -185,34 +182,16 @@ fn settlement_text(s: &Settlement) -> String {
 }
 
 /// `dsm send CONTACT AMOUNT --online`.
-pub fn send_online(ctx: &Ctx, to: &str, amount: &str, token_label: &str) -> Res {
-    let amount: Amount = parse_amount(amount)?;
+pub fn send_online(ctx: &Ctx, to: &str, amount: &str, token_name: Option<&str>) -> Res {
     let mut w = ctx.open()?;
-    let contact = w.find_contact(to)?.ok_or_else(|| {
-        CliError::new(
-            exit::INPUT,
-            format!("unknown contact {to:?}; add it with `dsm contact add <card>`"),
-        )
-    })?;
+    let contact = crate::wallet_cmd::find_contact(&w, to)?;
     let peer = contact.device_id()?;
-    let tok = w.resolve_token(token_label)?;
-    let have = w.balance(&tok);
-    if have < amount {
-        return Err(CliError::new(
-            exit::INPUT,
-            format!(
-                "insufficient balance: you have {have} {token_label}, the transfer needs {amount}"
-            ),
-        ));
-    }
+    let (view, amount) = crate::wallet_cmd::outgoing(&w, &peer, amount, token_name)?;
+    let tok = view.id;
     let nodes = node_set(&w)?;
     nodes
         .placement(peer.b0x_address().as_bytes())
         .map_err(|e| CliError::new(exit::INPUT, replication_hint(&e)))?;
-    w.check_outgoing(&tok, &peer)?;
-    if tok == token(token_label) {
-        w.remember_token(token_label)?;
-    }
     let sent = online::send_online(&mut w, &nodes, &peer, tok, amount).map_err(online_error)?;
     let id = sent.proposal.proposal.commit().to_hex();
     for f in &sent.faults {
@@ -235,12 +214,16 @@ pub fn send_online(ctx: &Ctx, to: &str, amount: &str, token_label: &str) -> Res 
         |o| {
             writeln!(
                 o,
-                "sent {amount} {token_label} to {} online — debited, {settled}; {posted} (receipt {})",
+                "sent {} to {} online — debited, {settled}; {posted} (receipt {})",
+                view.describe(amount),
                 contact.name,
                 short(&id)
             )
         },
-        json!({"direction": "sent", "online": true, "amount": amount.0.to_string(), "token": token_label, "peer": peer.digest().to_hex(), "receipt": id, "settlement": sent.settlement.word(), "posted": sent.posted.as_ref().ok()}),
+        crate::wallet_cmd::with(
+            json!({"direction": "sent", "online": true, "receipt": id, "settlement": sent.settlement.word(), "posted": sent.posted.as_ref().ok()}),
+            &[crate::wallet_cmd::money(&view, amount), crate::wallet_cmd::party(&w, &peer)],
+        ),
     )?;
     match sent.settlement {
         Settlement::Conflict(_) => Err(CliError::new(

@@ -153,23 +153,13 @@ pub fn recover(
         }
         None => {}
     }
-    let balances: Vec<(String, String)> = {
-        let labels = w.token_labels()?;
-        w.head()
-            .balances
-            .entries()
-            .iter()
-            .map(|b| {
-                (
-                    labels
-                        .get(&b.token)
-                        .cloned()
-                        .unwrap_or_else(|| b.token.digest().to_hex()[..16].to_string()),
-                    b.amount.to_string(),
-                )
-            })
-            .collect()
-    };
+    let balances: Vec<(dsm_wallet::wallet::TokenView, dsm_core::chain::Amount)> = w
+        .head()
+        .balances
+        .entries()
+        .iter()
+        .map(|b| (crate::wallet_cmd::token_view(&w, &b.token), b.amount))
+        .collect();
     let lost = report.lost.digest().to_hex();
     let new = report.successor.digest().to_hex();
     ctx.print(
@@ -179,7 +169,7 @@ pub fn recover(
             writeln!(o, "  this device  {} (successor)", short(&new))?;
             writeln!(o, "  backup       {} capsules, resumed at head {}", report.capsules, report.height)?;
             for (t, a) in &balances {
-                writeln!(o, "  balance      {a} {t}")?;
+                writeln!(o, "  balance      {}", t.describe(*a))?;
             }
             for f in &report.faults {
                 writeln!(o, "  node fault   {} {}", f.node, f.what)?;
@@ -199,7 +189,7 @@ pub fn recover(
         },
         json!({
             "lost": lost, "device": new, "capsules": report.capsules, "height": report.height,
-            "balances": balances, "blocked": report.blocked, "left_out": report.left_out,
+            "balances": balances.iter().map(|(t, a)| crate::wallet_cmd::money(t, *a)).collect::<Vec<_>>(), "blocked": report.blocked, "left_out": report.left_out,
             "faults": report.faults.iter().map(|f| json!({"node": f.node, "what": f.what})).collect::<Vec<_>>(),
             "counterparties": report.counterparties,
         }),

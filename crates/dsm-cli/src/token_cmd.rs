@@ -248,6 +248,12 @@ fn build_policy(w: &Wallet, f: PolicyFile) -> Res<(TokenPolicy, Vec<DeviceId>)> 
             "unknown preset {p:?}; the presets are \"era\" and \"dbtc\""
         )));
     }
+    if let Some(t) = f.ticker.as_deref().filter(|t| RESERVED_TICKERS.contains(t)) {
+        return Err(input(format!(
+            "the ticker {t} is reserved for its preset (preset = \"{}\"); choose another ticker",
+            t.to_ascii_lowercase()
+        )));
+    }
     let kind = match f.kind.as_deref().unwrap_or("fungible") {
         "fungible" => TokenKind::Fungible,
         "nft" => TokenKind::Nft,
@@ -415,17 +421,21 @@ pub fn create(ctx: &Ctx, policy_file: &Path, out: Option<PathBuf>, publish: bool
     let f: PolicyFile =
         toml::from_str(&text).map_err(|e| input(format!("{}: {e}", policy_file.display())))?;
     let (p, members) = build_policy(&w, f)?;
-    let allow = p.allowlist.is_some().then_some(members.as_slice());
-    let (id, claimed) = w.import_policy(p.clone(), allow)?;
-    let doc = serde_json::to_vec_pretty(&document(&p, &members)).expect("plain data");
     let out = out.unwrap_or_else(|| {
         PathBuf::from(format!(
             "{}-{}.dsmpolicy",
             p.ticker,
-            short(&id.digest().to_hex())
+            short(&p.token_id().digest().to_hex())
         ))
     });
-    write_file(&out, &doc)?;
+    // Before the token exists: a document that cannot be written must not leave a token
+    // nobody else can import.
+    writable(ctx, &out)?;
+    warn_if_ticker_taken(&w, &p);
+    let allow = p.allowlist.is_some().then_some(members.as_slice());
+    let (id, claimed) = w.import_policy(p.clone(), allow)?;
+    let doc = serde_json::to_vec_pretty(&document(&p, &members)).expect("plain data");
+    write_file(ctx, &out, &doc)?;
     let published = if publish {
         Some(publish_document(&w, &doc)?)
     } else {
@@ -449,8 +459,75 @@ pub fn create(ctx: &Ctx, policy_file: &Path, out: Option<PathBuf>, publish: bool
 }
 
 /// Writes a document or evidence file the command produced.
-pub(crate) fn write_file(out: &Path, bytes: &[u8]) -> Res {
-    std::fs::write(out, bytes).map_err(|e| {
+/// Tickers only the network's presets may use.
+const RESERVED_TICKERS: [&str; 2] = ["ERA", "DBTC"];
+
+/// Warns when another token this wallet holds already shows as `p`'s ticker (both are then
+/// shown with their ids), or when `p` takes a reserved ticker without being its preset.
+fn warn_if_ticker_taken(w: &Wallet, p: &TokenPolicy) {
+    let id = p.token_id();
+    if let Some(other) = w
+        .tokens()
+        .iter()
+        .find(|t| t.policy.ticker == p.ticker && t.id != id)
+    {
+        tracing::warn!(
+            "this wallet already holds another token with the ticker {} (id {}); both are shown as TICKER#ID from now on, and commands need the id to tell them apart",
+            p.ticker,
+            short(&other.id.digest().to_hex())
+        );
+    }
+    let preset = match p.ticker.as_str() {
+        "ERA" => p.djte.is_some() && p.issuers.threshold == 0,
+        "DBTC" => p.bitcoin.is_some(),
+        _ => true,
+    };
+    if !preset {
+        tracing::warn!(
+            "this policy calls itself {} but is not built from that preset: it is not the network's {}",
+            p.ticker,
+            p.ticker
+        );
+    }
+}
+
+/// Refuses (exit 4) an output file that exists, unless the command was given `--force`:
+/// checked before the command changes anything.
+pub(crate) fn writable(ctx: &Ctx, out: &Path) -> Res {
+    if !ctx.force && out.exists() {
+        return Err(input(format!(
+            "{} already exists; choose another --out, or add --force to overwrite it",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes a file the command produces; an existing file is refused (exit 4) unless the
+/// command was given `--force`.
+pub(crate) fn write_file(ctx: &Ctx, out: &Path, bytes: &[u8]) -> Res {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if ctx.force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(out).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            input(format!(
+                "{} already exists; choose another --out, or add --force to overwrite it",
+                out.display()
+            ))
+        } else {
+            CliError::new(
+                exit::FAILURE,
+                format!("cannot write {}: {e}", out.display()),
+            )
+        }
+    })?;
+    file.write_all(bytes).map_err(|e| {
         CliError::new(
             exit::FAILURE,
             format!("cannot write {}: {e}", out.display()),
@@ -503,37 +580,46 @@ pub fn import(ctx: &Ctx, file: Option<PathBuf>, from_nodes: Option<String>) -> R
     let mut w = ctx.open()?;
     let bytes = read_document(&w, file, from_nodes, "token create")?;
     let (p, members) = parse_document(&bytes)?;
+    warn_if_ticker_taken(&w, &p);
     let allow = p.allowlist.is_some().then_some(members.as_slice());
     let (id, claimed) = w.import_policy(p.clone(), allow)?;
+    let view = crate::wallet_cmd::token_view(&w, &id);
     ctx.print(
         |o| {
             writeln!(o, "imported token {} — id {}", p.ticker, id.digest().to_hex())?;
             writeln!(o, "  {}", describe(&p))?;
             for a in &claimed {
-                writeln!(o, "  claimed this device's initial allocation: {a} {}", p.ticker)?;
+                writeln!(o, "  claimed this device's initial allocation: {}", view.describe(*a))?;
             }
             Ok(())
         },
-        json!({"token": id.digest().to_hex(), "ticker": p.ticker, "claimed": claimed.iter().map(|a| a.0.to_string()).collect::<Vec<_>>()}),
+        json!({"token": view.label, "token_id": id.digest().to_hex(), "ticker": p.ticker, "decimals": p.decimals, "claimed": claimed.iter().map(|a| a.0.to_string()).collect::<Vec<_>>()}),
     )
 }
 
 /// `dsm token list`.
 pub fn list(ctx: &Ctx) -> Res {
-    let w = ctx.open()?;
+    let w = ctx.open_read_only()?;
     let tokens = w.tokens();
+    let views = w.token_views()?;
+    let view = |t: &dsm_wallet::wallet::TokenInfo| {
+        views
+            .get(&t.id)
+            .cloned()
+            .unwrap_or_else(|| crate::wallet_cmd::token_view(&w, &t.id))
+    };
     ctx.print(
         |o| {
             if tokens.is_empty() {
                 return writeln!(o, "no token policies yet: `dsm token create --policy FILE.toml` or `dsm token import FILE`");
             }
-            writeln!(o, "{:<8} {:<18} {:>16}  RULES", "TICKER", "ID", "BALANCE")?;
+            writeln!(o, "{:<8} {:<18} {:>20}  RULES", "TICKER", "ID", "BALANCE")?;
             for t in &tokens {
-                writeln!(o, "{:<8} {:<18} {:>16}  {}", t.policy.ticker, short(&t.id.digest().to_hex()), t.balance.0, describe(&t.policy))?;
+                writeln!(o, "{:<8} {:<18} {:>20}  {}", t.policy.ticker, short(&t.id.digest().to_hex()), view(t).amount_text(t.balance), describe(&t.policy))?;
             }
             Ok(())
         },
-        json!({"tokens": tokens.iter().map(|t| json!({"ticker": t.policy.ticker, "token": t.id.digest().to_hex(), "balance": t.balance.0.to_string(), "cap": t.policy.cap.0.to_string()})).collect::<Vec<_>>()}),
+        json!({"tokens": tokens.iter().map(|t| { let v = view(t); json!({"ticker": t.policy.ticker, "token": v.label, "token_id": t.id.digest().to_hex(), "decimals": t.policy.decimals, "balance": t.balance.0.to_string(), "balance_decimal": v.amount_text(t.balance), "cap": t.policy.cap.0.to_string()}) }).collect::<Vec<_>>()}),
     )
 }
 
@@ -549,32 +635,58 @@ fn known(w: &Wallet, name: &str) -> Res<(TokenId, TokenPolicy)> {
 
 /// `dsm token mint TOKEN AMOUNT`.
 pub fn mint(ctx: &Ctx, token: &str, amount: &str) -> Res {
-    let amount = parse_amount(amount)?;
     let mut w = ctx.open()?;
     let (id, p) = known(&w, token)?;
+    let v = crate::wallet_cmd::token_view(&w, &id);
+    let amount = crate::wallet_cmd::parse_token_amount(&v, amount)?;
     let out = w.mint(&id, amount)?;
     ctx.print(
-        |o| writeln!(o, "minted {amount} {} to this device (mint #{}, {} of the cap of {} now created); balance {}", p.ticker, out.seq, out.minted_total, p.cap, w.balance(&id)),
-        json!({"token": id.digest().to_hex(), "amount": amount.0.to_string(), "seq": out.seq, "minted_total": out.minted_total.0.to_string()}),
+        |o| {
+            writeln!(
+                o,
+                "minted {} to this device (mint #{}, {} of the cap of {} now created); balance {}",
+                v.describe(amount),
+                out.seq,
+                v.amount_text(out.minted_total),
+                v.amount_text(p.cap),
+                v.describe(w.balance(&id))
+            )
+        },
+        crate::wallet_cmd::with(
+            json!({"seq": out.seq, "minted_total": out.minted_total.0.to_string()}),
+            &[crate::wallet_cmd::money(&v, amount)],
+        ),
     )
 }
 
 /// `dsm token burn TOKEN AMOUNT`.
 pub fn burn(ctx: &Ctx, token: &str, amount: &str) -> Res {
-    let amount = parse_amount(amount)?;
     let mut w = ctx.open()?;
-    let (id, p) = known(&w, token)?;
+    let (id, _) = known(&w, token)?;
+    let v = crate::wallet_cmd::token_view(&w, &id);
+    let amount = crate::wallet_cmd::parse_token_amount(&v, amount)?;
     let have = w.balance(&id);
     if have < amount {
         return Err(input(format!(
-            "insufficient balance: you have {have} {}, the burn needs {amount}",
-            p.ticker
+            "insufficient balance: you have {}, the burn needs {}",
+            v.describe(have),
+            v.describe(amount)
         )));
     }
     w.burn(&id, amount)?;
     ctx.print(
-        |o| writeln!(o, "burned {amount} {}; balance {}", p.ticker, w.balance(&id)),
-        json!({"token": id.digest().to_hex(), "burned": amount.0.to_string(), "balance": w.balance(&id).0.to_string()}),
+        |o| {
+            writeln!(
+                o,
+                "burned {}; balance {}",
+                v.describe(amount),
+                v.describe(w.balance(&id))
+            )
+        },
+        crate::wallet_cmd::with(
+            json!({"burned": amount.0.to_string(), "balance": w.balance(&id).0.to_string()}),
+            &[crate::wallet_cmd::money(&v, amount)],
+        ),
     )
 }
 
@@ -732,8 +844,9 @@ pub fn refresh(
     let mut w = ctx.open()?;
     let (id, p) = known(&w, token)?;
     if let Some(out) = request {
+        writable(ctx, &out)?;
         let req = w.refresh_request(&id)?;
-        write_file(&out, &req.to_bytes())?;
+        write_file(ctx, &out, &req.to_bytes())?;
         let sum = burned_sum(&req);
         return ctx.print(
             |o| writeln!(o, "wrote a refresh request for {} parcels ({sum} {}) to {}; nothing is signed or spent yet. Send it to {}'s refreshers (`dsm token refresh-sign {}`), then run `dsm token refresh {} --complete {} --signature SIG…`", req.burn.inputs.len(), p.ticker, out.display(), p.ticker, out.display(), p.ticker, out.display()),
@@ -829,7 +942,7 @@ pub fn refresh_sign(ctx: &Ctx, request: &Path, out: Option<PathBuf>) -> Res {
             sig.issuer
         ))
     });
-    write_file(&out, &sig.to_bytes())?;
+    write_file(ctx, &out, &sig.to_bytes())?;
     let sum = burned_sum(&req);
     ctx.print(
         |o| writeln!(o, "checked {} lineages ({sum} {}): signed as refresher #{}; give {} to the holder", req.burn.inputs.len(), p.ticker, sig.issuer, out.display()),

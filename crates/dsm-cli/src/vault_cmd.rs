@@ -2,7 +2,9 @@
 //! show, claim and refund (PROTOCOL.md §18).
 
 use crate::online_cmd::{node_set, online_error, replication_hint};
-use crate::wallet_cmd::{input, parse_amount, peer_name, short, Ctx, Res};
+use crate::wallet_cmd::{
+    input, money, parse_token_amount, party, peer_name, short, token_view, with, Ctx, Res,
+};
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::{PublicKey, SuiteId};
 use dsm_core::hash::Digest;
@@ -19,7 +21,7 @@ pub const VAULT_HELP: &str = "\
 The vault file is TOML: what is locked, for whom, and the two branches' conditions.
 
   token = \"GOLD\"                  # ticker or id of a token this wallet holds
-  amount = 100
+  amount = 100                     # in the token's units: \"1.50\" for 2 decimals
   beneficiary = \"bob\"             # contact name or device id: who may claim the release
   [release]                        # one condition per table:
   sha256 = \"<64 hex>\"             #   sha256 / blake3 = hash of a preimage (hex), or
@@ -172,6 +174,9 @@ fn document(doc: &VaultDocument) -> Vec<u8> {
 
 /// `dsm vault create --policy FILE`.
 pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> Res {
+    if let Some(o) = &out {
+        crate::token_cmd::writable(ctx, o)?;
+    }
     let mut w = ctx.open()?;
     let text = std::fs::read_to_string(policy)
         .map_err(|e| input(format!("cannot read {}: {e}", policy.display())))?;
@@ -194,10 +199,11 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
             .as_str()
             .ok_or_else(|| input("token: a ticker or id"))?,
     )?;
+    let view = token_view(&w, &token);
     let amount = match get("amount")? {
-        toml::Value::Integer(i) => parse_amount(&i.to_string())?,
-        toml::Value::String(s) => parse_amount(s)?,
-        _ => return Err(input("amount: a positive whole number")),
+        toml::Value::Integer(i) => parse_token_amount(&view, &i.to_string())?,
+        toml::Value::String(s) => parse_token_amount(&view, s)?,
+        _ => return Err(input("amount: a number of the token, like 100 or \"1.50\"")),
     };
     let ben = get("beneficiary")?
         .as_str()
@@ -213,7 +219,9 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
     let have = w.balance(&token);
     if have < amount {
         return Err(input(format!(
-            "insufficient balance: you have {have}, the vault needs {amount}"
+            "insufficient balance: you have {}, the vault needs {}",
+            view.describe(have),
+            view.describe(amount)
         )));
     }
     w.check_outgoing(&token, &beneficiary)?;
@@ -223,7 +231,7 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
     let doc = document(&vault);
     let out =
         out.unwrap_or_else(|| PathBuf::from(format!("vault-{}.dsmvault", short(&id.to_hex()))));
-    crate::token_cmd::write_file(&out, &doc)?;
+    crate::token_cmd::write_file(ctx, &out, &doc)?;
     let published = if publish {
         if doc.len() > dsm_node::api::MAX_ITEM_LEN {
             return Err(input(format!(
@@ -237,10 +245,9 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
     } else {
         None
     };
-    let tname = crate::wallet_cmd::token_name(&w, &token);
     ctx.print(
         |o| {
-            writeln!(o, "locked {amount} {tname} in vault {} for {}", id.to_hex(), peer_name(&w, &beneficiary))?;
+            writeln!(o, "locked {} in vault {} for {}", view.describe(amount), id.to_hex(), peer_name(&w, &beneficiary))?;
             writeln!(o, "  release: {}", describe(&lock.policy.release))?;
             writeln!(o, "  refund:  {}", describe(&lock.policy.refund))?;
             writeln!(o, "  vault document: {} (give it to the beneficiary: `dsm vault import {}`)", out.display(), out.display())?;
@@ -249,7 +256,10 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
             }
             Ok(())
         },
-        json!({"vault": id.to_hex(), "amount": amount.0.to_string(), "token": tname, "file": out.display().to_string(), "published": published}),
+        with(
+            json!({"vault": id.to_hex(), "file": out.display().to_string(), "published": published}),
+            &[money(&view, amount), party(&w, &beneficiary)],
+        ),
     )
 }
 
@@ -275,10 +285,9 @@ pub fn import(ctx: &Ctx, file: Option<PathBuf>, from_nodes: Option<String>) -> R
         |o| {
             writeln!(
                 o,
-                "imported vault {} — {} of token {} from {}",
+                "imported vault {} — {} from {}",
                 id.to_hex(),
-                lock.policy.amount,
-                crate::wallet_cmd::token_name(&w, &lock.policy.token),
+                token_view(&w, &lock.policy.token).describe(lock.policy.amount),
                 peer_name(&w, &lock.policy.creator.device_id())
             )?;
             writeln!(
@@ -312,11 +321,12 @@ pub fn list(ctx: &Ctx) -> Res {
             writeln!(o, "{:<18} {:>10} {:<8} {:<16} {:<16} {:<9} RELEASE / REFUND", "VAULT", "AMOUNT", "TOKEN", "CREATOR", "BENEFICIARY", "STATUS")?;
             for v in &vaults {
                 let p = &v.lock.policy;
-                writeln!(o, "{:<18} {:>10} {:<8} {:<16} {:<16} {:<9} {} / {}", short(&v.id.to_hex()), p.amount.0, crate::wallet_cmd::token_name(&w, &p.token), peer_name(&w, &p.creator.device_id()), peer_name(&w, &p.beneficiary), status_word(&v.status), describe(&p.release), describe(&p.refund))?;
+                let t = token_view(&w, &p.token);
+                writeln!(o, "{:<18} {:>10} {:<8} {:<16} {:<16} {:<9} {} / {}", short(&v.id.to_hex()), t.amount_text(p.amount), t.label, peer_name(&w, &p.creator.device_id()), peer_name(&w, &p.beneficiary), status_word(&v.status), describe(&p.release), describe(&p.refund))?;
             }
             Ok(())
         },
-        json!({"vaults": vaults.iter().map(|v| json!({"vault": v.id.to_hex(), "amount": v.lock.policy.amount.0.to_string(), "status": status_word(&v.status)})).collect::<Vec<_>>()}),
+        json!({"vaults": vaults.iter().map(|v| with(json!({"vault": v.id.to_hex(), "status": status_word(&v.status)}), &[money(&token_view(&w, &v.lock.policy.token), v.lock.policy.amount)])).collect::<Vec<_>>()}),
     )
 }
 
@@ -374,15 +384,15 @@ pub fn show(ctx: &Ctx, id: &str) -> Res {
         }
     }
     let p = &v.lock.policy;
-    let tname = crate::wallet_cmd::token_name(&w, &p.token);
+    let t = token_view(&w, &p.token);
     ctx.print(
         |o| {
             writeln!(o, "vault {}", v.id.to_hex())?;
-            writeln!(o, "  {} {tname} locked by {} (lock head {})", p.amount, peer_name(&w, &p.creator.device_id()), short(&v.lock.lock_head.digest().digest().to_hex()))?;
+            writeln!(o, "  {} locked by {} (lock head {})", t.describe(p.amount), peer_name(&w, &p.creator.device_id()), short(&v.lock.lock_head.digest().digest().to_hex()))?;
             writeln!(o, "  release to {}: {}", peer_name(&w, &p.beneficiary), describe(&p.release))?;
             writeln!(o, "  refund to {}: {}", peer_name(&w, &p.creator.device_id()), describe(&p.refund))?;
             writeln!(o, "  status: {}", status_word(&v.status))
         },
-        json!({"vault": v.id.to_hex(), "amount": p.amount.0.to_string(), "token": tname, "creator": p.creator.device_id().digest().to_hex(), "beneficiary": p.beneficiary.digest().to_hex(), "release": describe(&p.release), "refund": describe(&p.refund), "status": status_word(&v.status)}),
+        with(json!({"vault": v.id.to_hex(), "creator": p.creator.device_id().digest().to_hex(), "beneficiary": p.beneficiary.digest().to_hex(), "release": describe(&p.release), "refund": describe(&p.refund), "status": status_word(&v.status)}), &[money(&t, p.amount)]),
     )
 }

@@ -15,8 +15,8 @@ use dsm_transport::{tcp_dial, DirLink, Link};
 use dsm_wallet::driver::{run, Report, RunError};
 use dsm_wallet::keystore::{KdfParams, KeystoreError};
 use dsm_wallet::store::{RedbStore, StoreError};
-use dsm_wallet::wallet::ReceivePolicy;
-use dsm_wallet::{token, Contact, EntryKind, Wallet, WalletError, DEFAULT_TOKEN};
+use dsm_wallet::wallet::{ReceivePolicy, TokenView};
+use dsm_wallet::{Contact, EntryKind, Wallet, WalletError};
 use serde_json::json;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -108,6 +108,8 @@ pub struct Ctx {
     pub passphrase_file: Option<PathBuf>,
     /// Reports go to stderr because stdout carries the session (`--stdio`).
     pub report_to_stderr: bool,
+    /// The command may overwrite a file it writes (`--force`).
+    pub force: bool,
 }
 
 impl Ctx {
@@ -221,11 +223,87 @@ pub(crate) fn short(hex: &str) -> &str {
     &hex[..hex.len().min(16)]
 }
 
-pub(crate) fn token_name(w: &Wallet, t: &TokenId) -> String {
-    w.token_labels()
-        .ok()
-        .and_then(|m| m.get(t).cloned())
-        .unwrap_or_else(|| format!("token:{}", short(&t.digest().to_hex())))
+/// How `t` is shown in this wallet (label and decimal places; see [`TokenView`]).
+pub(crate) fn token_view(w: &Wallet, t: &TokenId) -> TokenView {
+    w.token_view(t).unwrap_or_else(|_| TokenView {
+        id: *t,
+        label: format!("token:{}", short(&t.digest().to_hex())),
+        decimals: None,
+    })
+}
+
+/// The JSON fields of an amount (README, "JSON output"): the exact base units, the
+/// decimal form with the token's places, the token's label and its id.
+pub(crate) fn money(v: &TokenView, a: Amount) -> serde_json::Value {
+    json!({
+        "amount": a.0.to_string(),
+        "amount_decimal": v.amount_text(a),
+        "token": v.label,
+        "token_id": v.id.digest().to_hex(),
+    })
+}
+
+/// The JSON fields of a counterparty: its name here (or a short id) and its device id.
+pub(crate) fn party(w: &Wallet, d: &DeviceId) -> serde_json::Value {
+    json!({"peer": peer_name(w, d), "peer_id": d.digest().to_hex()})
+}
+
+/// `base` with the fields of each object in `more` added.
+pub(crate) fn with(mut base: serde_json::Value, more: &[serde_json::Value]) -> serde_json::Value {
+    if let Some(b) = base.as_object_mut() {
+        for m in more {
+            if let Some(m) = m.as_object() {
+                b.extend(m.clone());
+            }
+        }
+    }
+    base
+}
+
+/// An amount the user typed, read with the token's decimal places (refused, never
+/// rounded, when it has more).
+pub(crate) fn parse_token_amount(v: &TokenView, text: &str) -> Res<Amount> {
+    v.parse_amount(text).map_err(|e| {
+        let places = match v.decimals {
+            Some(d) => format!("{d} decimal places"),
+            None => "no policy here, so base units".to_string(),
+        };
+        input(format!(
+            "{text:?} is not a valid amount of {} ({places}): {e}",
+            v.label
+        ))
+    })
+}
+
+/// The token a command names (`--token`), or, when none is named, the one token this
+/// wallet holds a balance of.
+pub(crate) fn choose_token(w: &Wallet, name: Option<&str>) -> Res<TokenView> {
+    if let Some(n) = name {
+        let id = w.resolve_token(n)?;
+        return Ok(token_view(w, &id));
+    }
+    let held: Vec<TokenView> = w
+        .head()
+        .balances
+        .entries()
+        .iter()
+        .filter(|b| b.amount > Amount::ZERO)
+        .map(|b| token_view(w, &b.token))
+        .collect();
+    match held.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(input(
+            "this wallet holds no token yet; name one with --token",
+        )),
+        several => Err(input(format!(
+            "name the token with --token: this wallet holds {}",
+            several
+                .iter()
+                .map(|v| v.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 pub(crate) fn peer_name(w: &Wallet, d: &DeviceId) -> String {
@@ -506,14 +584,14 @@ pub fn contact_list(ctx: &Ctx) -> Res {
 /// `dsm balance`.
 pub fn balance(ctx: &Ctx) -> Res {
     let w = ctx.open_read_only()?;
-    let rows: Vec<(String, Amount, Amount, Option<String>)> = w
+    let rows: Vec<(TokenView, Amount, Amount, Option<String>)> = w
         .head()
         .balances
         .entries()
         .iter()
         .map(|b| {
             (
-                token_name(&w, &b.token),
+                token_view(&w, &b.token),
                 b.amount,
                 w.in_conflict(&b.token),
                 w.refresh_advice(&b.token),
@@ -521,12 +599,12 @@ pub fn balance(ctx: &Ctx) -> Res {
         })
         .collect();
     let pending = w.pending()?;
-    let in_flight: Vec<(String, String, Amount)> = pending
+    let in_flight: Vec<(DeviceId, TokenView, Amount)> = pending
         .iter()
         .map(|p| {
             (
-                peer_name(&w, &p.proposal.step.receiver),
-                token_name(&w, &p.proposal.step.token),
+                p.proposal.step.receiver,
+                token_view(&w, &p.proposal.step.token),
                 p.proposal.step.amount,
             )
         })
@@ -537,22 +615,27 @@ pub fn balance(ctx: &Ctx) -> Res {
                 writeln!(o, "no balance yet")?;
             }
             for (t, a, c, advice) in &rows {
-                writeln!(o, "{:>24} {t}", a.to_string())?;
+                let unknown = if t.decimals.is_none() && t.label.starts_with("token:") {
+                    " (base units: this wallet holds no policy for it)"
+                } else {
+                    ""
+                };
+                writeln!(o, "{:>24} {}{unknown}", t.amount_text(*a), t.label)?;
                 if *c > Amount::ZERO {
-                    writeln!(o, "{:>24} {t} of it descends from a parcel spent twice: wallets holding the proof refuse it, so it is never used to pay (`dsm evidence`)", c.to_string())?;
+                    writeln!(o, "{:>24} {} of it descends from a parcel spent twice: wallets holding the proof refuse it, so it is never used to pay (`dsm evidence`)", t.amount_text(*c), t.label)?;
                 }
                 if let Some(why) = advice {
                     writeln!(o, "{:>24} {why}", "")?;
                 }
             }
             for (peer, t, a) in &in_flight {
-                writeln!(o, "{:>24} {t} in flight to {peer} (debited; completes at your next session with them)", a.to_string())?;
+                writeln!(o, "{:>24} {} in flight to {} (debited; completes at your next session with them)", t.amount_text(*a), t.label, peer_name(&w, peer))?;
             }
             Ok(())
         },
         json!({
-            "balances": rows.iter().map(|(t, a, c, advice)| json!({"token": t, "amount": a.0.to_string(), "in_conflict": c.0.to_string(), "refresh_advice": advice})).collect::<Vec<_>>(),
-            "in_flight": in_flight.iter().map(|(p, t, a)| json!({"to": p, "token": t, "amount": a.0.to_string()})).collect::<Vec<_>>(),
+            "balances": rows.iter().map(|(t, a, c, advice)| with(money(t, *a), &[json!({"in_conflict": c.0.to_string(), "policy_known": t.decimals.is_some(), "refresh_advice": advice})])).collect::<Vec<_>>(),
+            "in_flight": in_flight.iter().map(|(p, t, a)| with(money(t, *a), &[party(&w, p)])).collect::<Vec<_>>(),
             "height": w.head().height,
         }),
     )
@@ -601,15 +684,25 @@ pub fn check(ctx: &Ctx) -> Res {
 pub fn history(ctx: &Ctx) -> Res {
     let w = ctx.open_read_only()?;
     let entries = w.history()?;
-    let labels = w.token_labels()?;
-    let tname = |hex: &str| {
-        if hex.is_empty() {
-            return "-".to_string();
-        }
-        dsm_core::hash::Digest::from_hex(hex)
-            .and_then(|d| labels.get(&TokenId(d)).cloned())
-            .unwrap_or_else(|| format!("token:{}", short(hex)))
+    let views = w.token_views()?;
+    let view = |hex: &str| {
+        dsm_core::hash::Digest::from_hex(hex).map(|d| {
+            views
+                .get(&TokenId(d))
+                .cloned()
+                .unwrap_or_else(|| TokenView {
+                    id: TokenId(d),
+                    label: format!("token:{}", short(hex)),
+                    decimals: None,
+                })
+        })
     };
+    // The amount as the token's decimals show it (the stored line keeps base units).
+    let amount = |e: &dsm_wallet::HistoryEntry| match (view(&e.token), e.amount.parse::<u128>()) {
+        (Some(v), Ok(a)) => v.amount_text(Amount(a)),
+        _ => e.amount.clone(),
+    };
+    let tname = |hex: &str| view(hex).map(|v| v.label).unwrap_or_else(|| "-".into());
     // History stores device ids as hex, as contacts do: one read of the contacts serves
     // every line.
     let names: std::collections::HashMap<String, String> = w
@@ -631,8 +724,8 @@ pub fn history(ctx: &Ctx) -> Res {
             }
             writeln!(
                 o,
-                "{:>6}  {:<10} {:<22} {:>14} {:<8} {:<8} RECEIPT",
-                "HEIGHT", "WHAT", "WITH", "AMOUNT", "TOKEN", "STATUS"
+                "{:>6}  {:<17} {:<10} {:<22} {:>14} {:<8} {:<8} RECEIPT",
+                "HEIGHT", "TIME (UTC)", "WHAT", "WITH", "AMOUNT", "TOKEN", "STATUS"
             )?;
             for e in &entries {
                 let what = match e.kind {
@@ -664,11 +757,14 @@ pub fn history(ctx: &Ctx) -> Res {
                 };
                 writeln!(
                     o,
-                    "{:>6}  {:<10} {:<22} {:>14} {:<8} {:<8} {}",
+                    "{:>6}  {:<17} {:<10} {:<22} {:>14} {:<8} {:<8} {}",
                     e.height,
+                    e.time
+                        .map(|t| utc_text(t)[..16].replace('T', " "))
+                        .unwrap_or_else(|| "-".into()),
                     what,
                     pname(&e.peer),
-                    format!("{sign}{}", e.amount),
+                    format!("{sign}{}", amount(e)),
                     tname(&e.token),
                     e.status,
                     e.receipt.as_deref().map(short).unwrap_or("-")
@@ -676,7 +772,47 @@ pub fn history(ctx: &Ctx) -> Res {
             }
             Ok(())
         },
-        serde_json::to_value(&entries).unwrap_or_default(),
+        json!(entries
+            .iter()
+            .map(|e| {
+                let mut line = serde_json::to_value(e).unwrap_or_default();
+                if let Some(o) = line.as_object_mut() {
+                    o.insert("token_id".into(), json!(e.token));
+                    o.insert("token".into(), json!(tname(&e.token)));
+                    o.insert("amount_decimal".into(), json!(amount(e)));
+                    o.insert("peer_id".into(), json!(e.peer));
+                    o.insert(
+                        "peer".into(),
+                        json!(e.peer.as_ref().map(|_| pname(&e.peer))),
+                    );
+                    o.insert("time_utc".into(), json!(e.time.map(utc_text)));
+                }
+                line
+            })
+            .collect::<Vec<_>>()),
+    )
+}
+
+/// `secs` since the Unix epoch as an ISO 8601 UTC time ("2026-12-03T12:30:05Z"): display
+/// only, from the device's own clock.
+pub(crate) fn utc_text(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
     )
 }
 
@@ -695,7 +831,7 @@ pub fn receipt(ctx: &Ctx, id: &str, out: Option<PathBuf>) -> Res {
             short(&r.proposal.proposal.commit().to_hex())
         ))
     });
-    std::fs::write(&path, r.to_bytes())?;
+    crate::token_cmd::write_file(ctx, &path, &r.to_bytes())?;
     ctx.print(
         |o| writeln!(o, "wrote {}", path.display()),
         json!({"path": path}),
@@ -900,7 +1036,7 @@ fn stdio_link(timeout: Duration) -> Box<dyn Link> {
 pub(crate) fn describe(w: &Wallet, c: &Completed) -> (String, serde_json::Value) {
     let p = &c.receipt.proposal.proposal;
     let id = p.commit().to_hex();
-    let t = token_name(w, &p.step.token);
+    let t = token_view(w, &p.step.token);
     let (verb, peer) = if c.outgoing {
         ("sent", &p.step.receiver)
     } else {
@@ -913,14 +1049,17 @@ pub(crate) fn describe(w: &Wallet, c: &Completed) -> (String, serde_json::Value)
         ""
     };
     let human = format!(
-        "{verb} {} {t} {prep} {} — final, receipt {}{resumed}",
-        p.step.amount,
+        "{verb} {} {prep} {} — final, receipt {}{resumed}",
+        t.describe(p.step.amount),
         peer_name(w, peer),
         short(&id)
     );
     (
         human,
-        json!({"direction": verb, "amount": p.step.amount.0.to_string(), "token": t, "peer": peer.digest().to_hex(), "receipt": id, "resumed": c.resumed}),
+        with(
+            json!({"direction": verb, "receipt": id, "resumed": c.resumed}),
+            &[money(&t, p.step.amount), party(w, peer)],
+        ),
     )
 }
 
@@ -941,22 +1080,27 @@ pub(crate) fn report_transfers(
     }
     for x in refused {
         let p = &x.proposal.proposal;
-        let t = token_name(w, &p.step.token);
+        let t = token_view(w, &p.step.token);
         let id = p.commit().to_hex();
-        let (human, dir) = if x.outgoing {
-            (format!("{} refused your transfer of {} {t} ({}; signed refusal); the amount is back in your balance", peer_name(w, &p.step.receiver), p.step.amount, reason_text(x.refusal.refusal.reason)), "released")
+        let (human, dir, peer) = if x.outgoing {
+            (format!("{} refused your transfer of {} ({}; signed refusal); the amount is back in your balance", peer_name(w, &p.step.receiver), t.describe(p.step.amount), reason_text(x.refusal.refusal.reason)), "released", &p.step.receiver)
         } else {
             (
                 format!(
-                    "refused {} {t} from {} ({}); signed refusal sent, nothing credited",
-                    p.step.amount,
+                    "refused {} from {} ({}); signed refusal sent, nothing credited",
+                    t.describe(p.step.amount),
                     peer_name(w, &p.step.sender),
                     reason_text(x.refusal.refusal.reason)
                 ),
                 "refused",
+                &p.step.sender,
             )
         };
-        ctx.print(|o| writeln!(o, "{human}"), json!({"direction": dir, "amount": p.step.amount.0.to_string(), "token": t, "receipt": id, "reason": x.refusal.refusal.reason}))?;
+        let fields = with(
+            json!({"direction": dir, "receipt": id, "reason": x.refusal.refusal.reason, "reason_text": reason_text(x.refusal.refusal.reason)}),
+            &[money(&t, p.step.amount), party(w, peer)],
+        );
+        ctx.print(|o| writeln!(o, "{human}"), fields)?;
     }
     Ok(())
 }
@@ -1068,37 +1212,92 @@ fn accept_other(
     })
 }
 
+/// The contact a command names (its name, or 8+ hex digits of its device id), or an
+/// error that suggests the nearest names.
+pub(crate) fn find_contact(w: &Wallet, to: &str) -> Res<Contact> {
+    if let Some(c) = w.find_contact(to)? {
+        return Ok(c);
+    }
+    let near = nearest_names(to, w.contacts()?.iter().map(|c| c.name.as_str()));
+    let hint = if near.is_empty() {
+        "add it with `dsm contact add <card>` (see `dsm contact list`)".to_string()
+    } else {
+        format!("did you mean {}?", near.join(" or "))
+    };
+    Err(input(format!("unknown contact {to:?}; {hint}")))
+}
+
+/// Names within a small edit distance of `query` (case ignored), nearest first.
+pub(crate) fn nearest_names<'a>(query: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let q = query.to_lowercase();
+    let mut scored: Vec<(usize, String)> = names
+        .map(|n| (edit_distance(&q, &n.to_lowercase()), n.to_string()))
+        .filter(|(d, n)| *d <= 2.max(n.chars().count() / 3))
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, n)| n).collect()
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// What a payment to `peer` of `text` units of the named token (or the one held) needs
+/// before anything is signed: the amount read with the token's decimals, enough balance,
+/// and a token whose policy allows this receiver.
+pub(crate) fn outgoing(
+    w: &Wallet,
+    peer: &DeviceId,
+    text: &str,
+    token_name: Option<&str>,
+) -> Res<(TokenView, Amount)> {
+    let tok = choose_token(w, token_name)?;
+    let a = parse_token_amount(&tok, text)?;
+    let have = w.balance(&tok.id);
+    if have < a {
+        return Err(input(format!(
+            "insufficient balance: you have {}, the transfer needs {}",
+            tok.describe(have),
+            tok.describe(a)
+        )));
+    }
+    w.check_outgoing(&tok.id, peer)?;
+    Ok((tok, a))
+}
+
 /// `dsm send` (and `dsm sync` with no amount).
 pub fn send(
     ctx: &Ctx,
     to: &str,
     amount: Option<&str>,
-    token_label: &str,
+    token_name: Option<&str>,
     via: &Via,
     timeout: Duration,
 ) -> Res {
-    let amount = amount.map(parse_amount).transpose()?;
     let mut w = ctx.open()?;
-    let contact = w.find_contact(to)?.ok_or_else(|| CliError::new(exit::INPUT, format!("unknown contact {to:?}; add it with `dsm contact add <card>` (see `dsm contact list`)")))?;
+    let contact = find_contact(&w, to)?;
     let peer = contact.device_id()?;
-    let tok = w.resolve_token(token_label)?;
     let mut transfers = Vec::new();
-    if let Some(a) = amount {
-        let have = w.balance(&tok);
-        if have < a {
-            return Err(CliError::new(
-                exit::INPUT,
-                format!(
-                    "insufficient balance: you have {have} {token_label}, the transfer needs {a}"
-                ),
-            ));
+    let amount = match amount {
+        Some(text) => {
+            let (tok, a) = outgoing(&w, &peer, text, token_name)?;
+            transfers.push((tok.id, a));
+            Some(a)
         }
-        w.check_outgoing(&tok, &peer)?;
-        if tok == token(token_label) {
-            w.remember_token(token_label)?;
-        }
-        transfers.push((tok, a));
-    }
+        None => None,
+    };
     if !ctx.json && !ctx.report_to_stderr {
         tracing::info!("connecting to {}…", contact.name);
     }
@@ -1336,9 +1535,4 @@ pub fn default_home() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."))
         .join(".dsm")
-}
-
-/// The default token label.
-pub fn default_token() -> &'static str {
-    DEFAULT_TOKEN
 }

@@ -377,9 +377,10 @@ fn bad_amounts_contacts_and_balances_are_refused_before_connecting() {
     let addr = "127.0.0.1:9";
     for (amount, why) in [
         ("0", "more than zero"),
-        ("-5", "positive whole numbers"),
-        ("1.5", "whole number"),
-        ("abc", "whole number"),
+        ("-5", "amounts are positive"),
+        // DEV has no policy, so no decimal places: refused, never rounded.
+        ("1.5", "0 decimal places; more are not rounded but refused"),
+        ("abc", "write digits"),
         ("340282366920938463463374607431768211456", "too large"),
     ] {
         dsm(&p.alice)
@@ -404,7 +405,14 @@ fn bad_amounts_contacts_and_balances_are_refused_before_connecting() {
         .args(["send", "bob", "1", "--token", "OTHER", "--tcp", addr])
         .assert()
         .code(4)
-        .stderr(predicate::str::contains("insufficient balance"));
+        .stderr(predicate::str::contains(
+            "unknown token \"OTHER\": this wallet knows DEV",
+        ));
+    dsm(&p.alice)
+        .args(["send", "bbo", "1", "--tcp", addr])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("did you mean bob?"));
     // The peer is not there: exit 5, nothing debited.
     dsm(&p.alice)
         .args(["send", "bob", "1", "--tcp", addr, "--timeout", "2"])
@@ -1525,7 +1533,7 @@ fn tokens_and_emissions_through_the_cli() {
     );
     assert_eq!(token_balance(&bob, "GOLD"), 120);
     dsm(&bob)
-        .args(["token", "refresh", "GOLD", "--request"])
+        .args(["token", "refresh", "GOLD", "--force", "--request"])
         .arg(&req)
         .assert()
         .code(4)

@@ -161,3 +161,166 @@ fn a_reader_that_stops_reading_ends_dsm_quietly() {
         );
     }
 }
+
+/// Amounts are read and shown with the token's decimals, exactly; tickers that collide
+/// are told apart; reserved tickers stay with their presets; files are not overwritten.
+#[test]
+fn amounts_use_the_tokens_decimals_and_tokens_are_named_unambiguously() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = dir.path().join("alice");
+    init_named(&alice, "alice");
+    let policy = dir.path().join("usd.toml");
+    std::fs::write(
+        &policy,
+        "ticker = \"USD\"\ndecimals = 2\ncap = 100000000\nissuers = [\"self\"]\n",
+    )
+    .unwrap();
+    let doc = dir.path().join("usd.dsmpolicy");
+    dsm(&alice)
+        .args(["token", "create", "--policy"])
+        .arg(&policy)
+        .arg("--out")
+        .arg(&doc)
+        .assert()
+        .success();
+    // `token create --out` never overwrites silently, and refuses before creating.
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        "ticker = \"EUR\"\ndecimals = 2\ncap = 1000\nissuers = [\"self\"]\n",
+    )
+    .unwrap();
+    dsm(&alice)
+        .args(["token", "create", "--policy"])
+        .arg(&other)
+        .arg("--out")
+        .arg(&doc)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "already exists; choose another --out, or add --force",
+        ));
+    assert!(!stdout(dsm(&alice).args(["token", "list"])).contains("EUR"));
+    dsm(&alice)
+        .args(["--force", "token", "create", "--policy"])
+        .arg(&other)
+        .arg("--out")
+        .arg(&doc)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&doc).unwrap().contains("EUR"));
+
+    dsm(&alice)
+        .args(["token", "mint", "USD", "1.50"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("minted 1.50 USD"));
+    for (bad, why) in [
+        (
+            "1.505",
+            "2 decimal places; more are not rounded but refused",
+        ),
+        ("1,5", "write digits"),
+        ("0.00", "more than zero"),
+    ] {
+        dsm(&alice)
+            .args(["token", "mint", "USD", bad])
+            .assert()
+            .code(4)
+            .stderr(predicate::str::contains(why));
+    }
+    assert!(stdout(dsm(&alice).arg("balance")).contains("1.50 USD"));
+    let b = json(dsm(&alice).arg("balance"));
+    let usd = b["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["token"] == "USD")
+        .unwrap()
+        .clone();
+    assert_eq!(usd["amount"], "150", "exact base units");
+    assert_eq!(usd["amount_decimal"], "1.50");
+    assert_eq!(usd["token_id"].as_str().unwrap().len(), 64);
+    let h = json(dsm(&alice).arg("history"));
+    let line = h.as_array().unwrap().last().unwrap();
+    assert_eq!(line["amount_decimal"], "1.50");
+    assert!(line["time"].as_u64().unwrap() > 0, "{line}");
+    assert!(line["time_utc"].as_str().unwrap().ends_with('Z'));
+
+    // Two tokens held: `send` needs --token, and an unknown one is unknown.
+    dsm(&alice)
+        .args(["token", "mint", "EUR", "2"])
+        .assert()
+        .success();
+    let bob = dir.path().join("bob");
+    init_named(&bob, "bob");
+    introduce(&alice, &bob);
+    dsm(&alice)
+        .args(["send", "bob", "1", "--tcp", "127.0.0.1:9"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "name the token with --token: this wallet holds",
+        ));
+    dsm(&alice)
+        .args(["send", "bob", "1", "--token", "GBP", "--tcp", "127.0.0.1:9"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("unknown token \"GBP\""));
+    dsm(&alice)
+        .args([
+            "send",
+            "bob",
+            "1.505",
+            "--token",
+            "USD",
+            "--tcp",
+            "127.0.0.1:9",
+        ])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("decimal places"));
+
+    // A second USD: a warning, and from then on both show with their ids.
+    let usd2 = dir.path().join("usd2.toml");
+    std::fs::write(
+        &usd2,
+        "ticker = \"USD\"\ndecimals = 0\ncap = 5\nissuers = [\"self\"]\n",
+    )
+    .unwrap();
+    dsm(&alice)
+        .args(["token", "create", "--policy"])
+        .arg(&usd2)
+        .arg("--out")
+        .arg(dir.path().join("usd2.dsmpolicy"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "already holds another token with the ticker USD",
+        ));
+    let text = stdout(dsm(&alice).arg("balance"));
+    assert!(text.contains("1.50 USD#"), "{text}");
+    dsm(&alice)
+        .args(["token", "mint", "USD", "1"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("2 tokens have the ticker USD"));
+
+    // ERA and DBTC belong to their presets.
+    for t in ["ERA", "DBTC"] {
+        let f = dir.path().join(format!("{t}.toml"));
+        std::fs::write(
+            &f,
+            format!("ticker = \"{t}\"\ncap = 5\nissuers = [\"self\"]\n"),
+        )
+        .unwrap();
+        dsm(&alice)
+            .args(["token", "create", "--policy"])
+            .arg(&f)
+            .assert()
+            .code(4)
+            .stderr(predicate::str::contains(format!(
+                "the ticker {t} is reserved"
+            )));
+    }
+}

@@ -14,6 +14,7 @@
 //! - [`reissue`]: refreshers replacing burned parcels by one fresh root, so lineages stay
 //!   short;
 //! - [`dbtc`]: dBTC, minted only by Bitcoin deposit proofs (via `dsm-btc`);
+//! - [`units`]: amounts as decimal text with a token's decimal places, exactly;
 //! - [`vault`]: deterministic limbo vaults (DLV) — value locked under release and refund
 //!   conditions (signatures, preimages, receipts, iteration budgets, all/any).
 //!
@@ -28,6 +29,7 @@ pub mod era;
 pub mod policy;
 pub mod reissue;
 pub mod source;
+pub mod units;
 pub mod vault;
 
 pub use policy::{PolicyError, TokenPolicy};

@@ -283,7 +283,9 @@ impl TokenPolicy {
         if !(2..=8).contains(&t.len()) || !t.iter().all(u8::is_ascii_uppercase) {
             return Err(PolicyError::Ticker(self.ticker.clone()));
         }
-        if self.decimals > 18 || (self.kind != TokenKind::Fungible && self.decimals != 0) {
+        if self.decimals > crate::units::MAX_DECIMALS
+            || (self.kind != TokenKind::Fungible && self.decimals != 0)
+        {
             return Err(PolicyError::Decimals);
         }
         if self.cap.0 == 0 || (self.kind == TokenKind::Nft && self.cap.0 != 1) {

@@ -1181,6 +1181,7 @@ impl Wallet {
                     status: "final".into(),
                     receipt: None,
                     settlement: None,
+                    time: wall_clock(),
                 }),
             );
         self.commit_head_change(&mut b, None)
@@ -2081,6 +2082,7 @@ pub fn recover(
                     status: "final".into(),
                     receipt: None,
                     settlement: None,
+                    time: wall_clock(),
                 }),
             );
         wallet

@@ -20,6 +20,7 @@ use dsm_token::policy::{BurnRule, JoinGate, TokenPolicy};
 use dsm_token::source::{
     EmissionCredit, InitialClaim, Source, SourceProof, TokenError, TokenRules,
 };
+use std::collections::BTreeMap;
 
 /// A token this wallet holds the policy of.
 #[derive(Clone, Debug)]
@@ -30,6 +31,41 @@ pub struct TokenInfo {
     pub policy: TokenPolicy,
     /// This device's balance.
     pub balance: Amount,
+}
+
+/// How a token is shown to people: its label and, when its policy is held, its decimal
+/// places (amounts of a token without a known policy are shown in base units).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenView {
+    /// The token id.
+    pub id: TokenId,
+    /// The ticker of its policy (`TICKER#HEX8` when two held policies share a ticker), a
+    /// label this wallet gave it (such as `DEV`), or `token:HEX16`.
+    pub label: String,
+    /// The policy's decimal places; `None` when no policy is held.
+    pub decimals: Option<u32>,
+}
+
+impl TokenView {
+    /// `amount` as decimal text with the token's places (base units without a policy).
+    pub fn amount_text(&self, amount: Amount) -> String {
+        dsm_token::units::format_units(amount, self.decimals.unwrap_or(0))
+    }
+
+    /// Parses an amount a user typed, with the token's decimal places (base units when no
+    /// policy is held): refused, never rounded, when it has more places.
+    pub fn parse_amount(&self, text: &str) -> Result<Amount, dsm_token::units::UnitsError> {
+        dsm_token::units::parse_units(text, self.decimals.unwrap_or(0))
+    }
+
+    /// "1.50 GOLD"; for a token whose policy is unknown, "150 base units of token:…".
+    pub fn describe(&self, amount: Amount) -> String {
+        if self.decimals.is_none() && self.label.starts_with("token:") {
+            format!("{} base units of {} (policy unknown)", amount, self.label)
+        } else {
+            format!("{} {}", self.amount_text(amount), self.label)
+        }
+    }
 }
 
 /// What a mint did.
@@ -238,9 +274,81 @@ impl Wallet {
         v
     }
 
+    /// How each token this wallet knows of is shown ([`TokenView`]): every held policy,
+    /// every remembered label (such as `DEV`) and every token on the head.
+    pub fn token_views(&self) -> Result<BTreeMap<TokenId, TokenView>, WalletError> {
+        let tokens = self.tokens();
+        let mut out = BTreeMap::new();
+        for (id, label) in self.token_labels()? {
+            out.insert(
+                id,
+                TokenView {
+                    id,
+                    label,
+                    decimals: None,
+                },
+            );
+        }
+        for t in &tokens {
+            let collides = tokens
+                .iter()
+                .any(|o| o.id != t.id && o.policy.ticker == t.policy.ticker);
+            let label = if collides {
+                format!("{}#{}", t.policy.ticker, &t.id.digest().to_hex()[..8])
+            } else {
+                t.policy.ticker.clone()
+            };
+            out.insert(
+                t.id,
+                TokenView {
+                    id: t.id,
+                    label,
+                    decimals: Some(t.policy.decimals),
+                },
+            );
+        }
+        for b in self.head.balances.entries() {
+            out.entry(b.token).or_insert_with(|| TokenView {
+                id: b.token,
+                label: format!("token:{}", &b.token.digest().to_hex()[..16]),
+                decimals: None,
+            });
+        }
+        Ok(out)
+    }
+
+    /// How `id` is shown ([`Wallet::token_views`]; an id it knows nothing of gets the
+    /// `token:HEX` label and base units).
+    pub fn token_view(&self, id: &TokenId) -> Result<TokenView, WalletError> {
+        Ok(self.token_views()?.remove(id).unwrap_or_else(|| TokenView {
+            id: *id,
+            label: format!("token:{}", &id.digest().to_hex()[..16]),
+            decimals: None,
+        }))
+    }
+
     /// The token a user names: a ticker of a held policy (unique), a hex token id (or a
-    /// prefix of at least 8 digits), or else a label token such as `DEV`.
+    /// prefix of at least 8 digits) of a held policy or of a balance, `TICKER#HEX` as
+    /// [`TokenView`] shows colliding tickers, or a label this wallet knows (such as `DEV`).
+    /// Anything else is an unknown token, never a zero balance of a new one.
     pub fn resolve_token(&self, name: &str) -> Result<TokenId, WalletError> {
+        let views = self.token_views()?;
+        // A policy's ticker first, then a label this wallet gave.
+        if let Some(v) = views
+            .values()
+            .filter(|v| v.label == name)
+            .max_by_key(|v| v.decimals.is_some())
+        {
+            return Ok(v.id);
+        }
+        self.resolve_token_id(name, &views)
+    }
+
+    fn resolve_token_id(
+        &self,
+        name: &str,
+        views: &BTreeMap<TokenId, TokenView>,
+    ) -> Result<TokenId, WalletError> {
         let tokens = self.tokens();
         let by_ticker: Vec<&TokenInfo> =
             tokens.iter().filter(|t| t.policy.ticker == name).collect();
@@ -268,8 +376,27 @@ impl Wallet {
             if hits.len() == 1 {
                 return Ok(hits[0].id);
             }
+            let hits: Vec<&TokenId> = views
+                .keys()
+                .filter(|id| id.digest().to_hex().starts_with(&lower))
+                .collect();
+            if hits.len() == 1 {
+                return Ok(*hits[0]);
+            }
         }
-        Ok(token(name))
+        let label = token(name);
+        if views.contains_key(&label) {
+            return Ok(label);
+        }
+        let known: Vec<&str> = views.values().map(|v| v.label.as_str()).collect();
+        Err(usage(format!(
+            "unknown token {name:?}: this wallet knows {}; import a token's policy with `dsm token import`",
+            if known.is_empty() {
+                "no token yet".to_string()
+            } else {
+                known.join(", ")
+            }
+        )))
     }
 
     /// Refuses, before anything is signed, a transfer the token's policy forbids (unknown
@@ -431,6 +558,7 @@ impl Wallet {
             status: "final".into(),
             receipt: None,
             settlement: None,
+            time: super::wall_clock(),
         };
         b.put(Table::Meta, b"head".to_vec(), head.to_bytes())
             .put(Table::History, history_key(head.height), json(&entry))

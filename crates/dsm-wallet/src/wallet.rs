@@ -53,7 +53,7 @@ impl ReceivePolicy {
 pub mod parcels;
 #[path = "tokens.rs"]
 mod tokens;
-pub use tokens::{EmissionSync, MintOutcome, TokenInfo};
+pub use tokens::{EmissionSync, MintOutcome, TokenInfo, TokenView};
 #[path = "recovery.rs"]
 pub mod recovery;
 #[path = "refresh.rs"]
@@ -211,6 +211,19 @@ pub struct HistoryEntry {
     /// wallet synced with nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settlement: Option<String>,
+    /// When this device recorded the line, in seconds since the Unix epoch by its own
+    /// clock: shown to the user only, never read by the protocol. Absent in lines older
+    /// than the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<u64>,
+}
+
+/// The local wall clock for [`HistoryEntry::time`] (`None` if it reads before 1970).
+pub(crate) fn wall_clock() -> Option<u64> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
 }
 
 impl HistoryEntry {
@@ -232,6 +245,7 @@ impl HistoryEntry {
             status: status.into(),
             receipt: Some(commit.to_hex()),
             settlement: None,
+            time: wall_clock(),
         }
     }
 }
@@ -1008,6 +1022,7 @@ impl Wallet {
             status: "final".into(),
             receipt: None,
             settlement: None,
+            time: wall_clock(),
         };
         let mut b = Batch::new();
         b.put(Table::Meta, b"head".to_vec(), head.to_bytes()).put(
