@@ -67,12 +67,15 @@ fn short(d: &dsm_core::identity::DeviceId) -> String {
 fn introduce(ws: &mut [&mut Wallet]) -> Result<(), Error> {
     let cards: Vec<Contact> = ws
         .iter()
-        .map(|w| Contact::from_card(&w.card(&w.name().ok().flatten().unwrap_or_default())))
+        .map(|w| {
+            Contact::from_card(&w.card(&w.name().ok().flatten().unwrap_or_default()))
+                .map(|(c, _)| c)
+        })
         .collect::<Result<_, _>>()?;
     for w in ws.iter_mut() {
         for c in &cards {
             if c.device != w.device_id().digest().to_hex() {
-                w.add_contact(c)?;
+                w.add_contact(c, false)?;
             }
         }
     }

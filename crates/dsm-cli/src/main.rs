@@ -332,7 +332,14 @@ enum Command {
     #[command(subcommand)]
     Backup(BackupCmd),
     /// Print this device's contact card (give it to the devices you trade with).
-    Card,
+    Card {
+        /// Also draw the card as a QR code in the terminal, for a phone to scan.
+        #[arg(long)]
+        qr: bool,
+        /// Also write the card as a QR code image (PNG) to FILE.
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
+    },
     /// Manage contacts.
     #[command(subcommand)]
     Contact(ContactCmd),
@@ -826,16 +833,38 @@ struct ResolveArgs {
 
 #[derive(Subcommand)]
 enum ContactCmd {
-    /// Add a contact from its card (`dsm card` on the other device).
+    /// Add a contact from its card (`dsm card` on the other device). A name that is
+    /// already another device's, or a device already known by another name, is refused
+    /// (with the difference shown) unless --replace is given.
     Add {
-        /// The card: dsm-contact:DEVICE-ID:NAME.
-        card: String,
+        /// The card: dsm-card:v1:NAME:DEVICE-ID:CHECK (the older dsm-contact:DEVICE-ID:NAME
+        /// is read too). Omit it with --qr-image.
+        #[arg(required_unless_present = "qr_image")]
+        card: Option<String>,
+        /// Read the card from a QR code image (PNG), e.g. a photo of `dsm card --qr`.
+        #[arg(long, value_name = "FILE", conflicts_with = "card")]
+        qr_image: Option<PathBuf>,
         /// Store it under this name instead of the card's.
         #[arg(long)]
         name: Option<String>,
+        /// Let the card take over a name that is another device's, or rename a known device.
+        #[arg(long)]
+        replace: bool,
     },
     /// List contacts.
     List,
+    /// Remove a contact's name (receipts and the relationship stay).
+    Remove {
+        /// The contact's name.
+        name: String,
+    },
+    /// Rename a contact.
+    Rename {
+        /// The contact's current name.
+        old: String,
+        /// The new name (1–64 letters, digits, '-', '_' or '.').
+        new: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -1029,11 +1058,18 @@ fn main() -> ExitCode {
             name,
         } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name),
         Command::Backup(BackupCmd::Status) => recovery_cmd::backup_status(&ctx),
-        Command::Card => wallet_cmd::card(&ctx),
-        Command::Contact(ContactCmd::Add { card, name }) => {
-            wallet_cmd::contact_add(&ctx, &card, name)
-        }
+        Command::Card { qr, png } => wallet_cmd::card(&ctx, qr, png.as_deref()),
+        Command::Contact(ContactCmd::Add {
+            card,
+            qr_image,
+            name,
+            replace,
+        }) => wallet_cmd::contact_add(&ctx, card.as_deref(), qr_image.as_deref(), name, replace),
         Command::Contact(ContactCmd::List) => wallet_cmd::contact_list(&ctx),
+        Command::Contact(ContactCmd::Remove { name }) => wallet_cmd::contact_remove(&ctx, &name),
+        Command::Contact(ContactCmd::Rename { old, new }) => {
+            wallet_cmd::contact_rename(&ctx, &old, &new)
+        }
         Command::Send {
             contact,
             amount,

@@ -530,38 +530,150 @@ pub fn init(
     )
 }
 
-/// `dsm card`.
-pub fn card(ctx: &Ctx) -> Res {
-    let w = ctx.open()?;
+/// `dsm card [--qr] [--png FILE]`.
+pub fn card(ctx: &Ctx, qr: bool, png: Option<&Path>) -> Res {
+    let w = ctx.open_read_only()?;
     let name = w.name()?.unwrap_or_else(|| "me".into());
     let card = w.card(&name);
-    ctx.print(|o| writeln!(o, "{card}"), json!({"card": card}))
+    if let Some(path) = png {
+        crate::token_cmd::writable(ctx, path)?;
+        let image = dsm_qr::render_png(card.as_bytes(), 8)
+            .map_err(|e| CliError::new(exit::FAILURE, format!("cannot draw the QR code: {e}")))?;
+        crate::token_cmd::write_file(ctx, path, &image)?;
+    }
+    ctx.print(
+        |o| {
+            writeln!(o, "{card}")?;
+            if qr {
+                write!(o, "{}", dsm_qr::render_terminal(card.as_bytes()))?;
+            }
+            if let Some(p) = png {
+                writeln!(o, "QR code written to {}", p.display())?;
+            }
+            Ok(())
+        },
+        json!({"card": card, "name": name, "device": w.device_id().digest().to_hex(), "png": png}),
+    )
 }
 
-/// `dsm contact add`.
-pub fn contact_add(ctx: &Ctx, card: &str, name: Option<String>) -> Res {
-    let mut contact = Contact::from_card(card)?;
+/// `dsm contact add CARD | --qr-image FILE [--name N] [--replace]`.
+pub fn contact_add(
+    ctx: &Ctx,
+    card: Option<&str>,
+    qr_image: Option<&Path>,
+    name: Option<String>,
+    replace: bool,
+) -> Res {
+    let text = match (card, qr_image) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(path)) => {
+            let image = std::fs::read(path)
+                .map_err(|e| input(format!("cannot read {}: {e}", path.display())))?;
+            dsm_qr::decode_png(&image)
+                .into_iter()
+                .filter_map(|b| String::from_utf8(b).ok())
+                .find(|t| Contact::from_card(t).is_ok())
+                .ok_or_else(|| {
+                    input(format!(
+                        "no contact card found in {}: it holds no readable QR code, or its code is not a card",
+                        path.display()
+                    ))
+                })?
+        }
+        (None, None) => return Err(input("give the card, or --qr-image FILE")),
+    };
+    let (mut contact, legacy) = Contact::from_card(&text)?;
+    if legacy {
+        tracing::warn!(
+            "this card is in the old form, without check digits: make sure it was copied exactly"
+        );
+    }
     if let Some(n) = name {
         contact.name = n;
     }
     let mut w = ctx.open()?;
-    w.add_contact(&contact)?;
+    let change = w.add_contact(&contact, replace)?;
+    let what = match &change {
+        dsm_wallet::ContactChange::Added => format!("added contact {}", contact.name),
+        dsm_wallet::ContactChange::Unchanged => {
+            format!(
+                "{} is already a contact with this device; nothing changed",
+                contact.name
+            )
+        }
+        dsm_wallet::ContactChange::Replaced {
+            old_device,
+            old_name,
+        } => {
+            let mut parts = Vec::new();
+            if let Some(d) = old_device {
+                parts.push(format!(
+                    "{} pointed at device {} before",
+                    contact.name,
+                    short(d)
+                ));
+            }
+            if let Some(n) = old_name {
+                parts.push(format!("the device was called {n} before"));
+            }
+            format!("replaced contact {} ({})", contact.name, parts.join("; "))
+        }
+    };
+    ctx.print(
+        |o| writeln!(o, "{what} (device {})", short(&contact.device)),
+        json!({"name": contact.name, "device": contact.device, "change": what, "legacy_card": legacy}),
+    )
+}
+
+/// `dsm contact remove NAME`.
+pub fn contact_remove(ctx: &Ctx, name: &str) -> Res {
+    let mut w = ctx.open()?;
+    let c = find_named(&w, name)?;
+    w.remove_contact(&c.name)?;
     ctx.print(
         |o| {
             writeln!(
                 o,
-                "added contact {} (device {})",
-                contact.name,
-                short(&contact.device)
+                "removed contact {} (device {}); its receipts stay in `dsm history`",
+                c.name,
+                short(&c.device)
             )
         },
-        json!({"name": contact.name, "device": contact.device}),
+        json!({"removed": c.name, "device": c.device}),
     )
+}
+
+/// `dsm contact rename OLD NEW`.
+pub fn contact_rename(ctx: &Ctx, old: &str, new: &str) -> Res {
+    let mut w = ctx.open()?;
+    let c = find_named(&w, old)?;
+    w.rename_contact(&c.name, new)?;
+    ctx.print(
+        |o| writeln!(o, "renamed contact {} to {new}", c.name),
+        json!({"old": c.name, "new": new, "device": c.device}),
+    )
+}
+
+/// The contact with exactly this name, or an error suggesting the nearest names.
+fn find_named(w: &Wallet, name: &str) -> Res<Contact> {
+    let all = w.contacts()?;
+    if let Some(c) = all.iter().find(|c| c.name == name) {
+        return Ok(c.clone());
+    }
+    let near = nearest_names(name, all.iter().map(|c| c.name.as_str()));
+    Err(input(if near.is_empty() {
+        format!("no contact named {name:?} (`dsm contact list`)")
+    } else {
+        format!(
+            "no contact named {name:?}; did you mean {}?",
+            near.join(" or ")
+        )
+    }))
 }
 
 /// `dsm contact list`.
 pub fn contact_list(ctx: &Ctx) -> Res {
-    let w = ctx.open()?;
+    let w = ctx.open_read_only()?;
     let all = w.contacts()?;
     ctx.print(
         |o| {

@@ -619,7 +619,7 @@ fn contacts_cards_evidence_and_help() {
         .arg("card")
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("dsm-contact:"));
+        .stdout(predicate::str::starts_with("dsm-card:v1:alice:"));
     dsm(&p.alice)
         .arg("evidence")
         .assert()
@@ -1981,9 +1981,7 @@ fn recovery_through_the_cli() {
 
     let out = stdout(recover(&phone, &phrase).args(["--name", "alice-new"]));
     assert!(out.contains("bob                  waiting"), "{out}");
-    assert!(stdout(dsm(&phone).arg("card"))
-        .trim()
-        .ends_with(":alice-new"));
+    assert!(stdout(dsm(&phone).arg("card")).starts_with("dsm-card:v1:alice-new:"));
     dsm(&phone)
         .args(["send", "bob", "1", "--online"])
         .assert()

@@ -324,3 +324,150 @@ fn amounts_use_the_tokens_decimals_and_tokens_are_named_unambiguously() {
             )));
     }
 }
+
+/// Cards carry check digits; a card never silently takes over a name or renames a known
+/// device; contacts can be removed and renamed; cards travel as QR codes.
+#[test]
+fn contacts_are_never_replaced_silently_and_cards_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let [alice, bob, carol] = ["alice", "bob", "carol"].map(|n| {
+        let h = dir.path().join(n);
+        init_named(&h, n);
+        h
+    });
+    let bob_card = card_of(&bob);
+    let carol_card = card_of(&carol);
+    assert!(bob_card.starts_with("dsm-card:v1:bob:"), "{bob_card}");
+    dsm(&alice)
+        .args(["contact", "add", &bob_card])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("added contact bob"));
+    dsm(&alice)
+        .args(["contact", "add", &bob_card])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nothing changed"));
+
+    // A mistyped card: one hex digit of the device id changed.
+    let mut typo = bob_card.clone().into_bytes();
+    let i = "dsm-card:v1:bob:".len() + 10;
+    typo[i] = if typo[i] == b'0' { b'1' } else { b'0' };
+    dsm(&alice)
+        .args(["contact", "add", std::str::from_utf8(&typo).unwrap()])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("check digits do not match"));
+
+    // carol's card under the name bob: refused, with both devices shown.
+    let carol_id = json(dsm(&carol).arg("card"))["device"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bob_id = json(dsm(&bob).arg("card"))["device"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    dsm(&alice)
+        .args(["contact", "add", &carol_card, "--name", "bob"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(format!(
+            "the name bob is your contact for device {bob_id}, and this card is device {carol_id}"
+        )))
+        .stderr(predicate::str::contains("--replace"));
+    // bob's card under another name: a silent rename is refused too.
+    dsm(&alice)
+        .args(["contact", "add", &bob_card, "--name", "robert"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(format!(
+            "device {bob_id} is already your contact bob, and this card calls it robert"
+        )));
+    let list = json(dsm(&alice).args(["contact", "list"]));
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["device"], bob_id.as_str());
+
+    // With --replace the card takes the name, and says what it replaced.
+    dsm(&alice)
+        .args(["contact", "add", &carol_card, "--name", "bob", "--replace"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "replaced contact bob (bob pointed at device",
+        ));
+    let list = json(dsm(&alice).args(["contact", "list"]));
+    assert_eq!(list[0]["device"], carol_id.as_str());
+
+    // Rename and remove, with suggestions for a near miss.
+    dsm(&alice)
+        .args(["contact", "rename", "bbo", "carol"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("did you mean bob?"));
+    dsm(&alice)
+        .args(["contact", "rename", "bob", "carol"])
+        .assert()
+        .success();
+    dsm(&alice)
+        .args(["contact", "add", &bob_card])
+        .assert()
+        .success();
+    dsm(&alice)
+        .args(["contact", "rename", "carol", "bob"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("already have a contact named bob"));
+    dsm(&alice)
+        .args(["contact", "remove", "carol"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("removed contact carol"));
+    let names: Vec<String> = json(dsm(&alice).args(["contact", "list"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["bob"]);
+
+    // The old card form is still read, with a warning.
+    let old = format!("dsm-contact:{carol_id}:carol");
+    dsm(&alice)
+        .args(["contact", "add", &old])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("old form, without check digits"));
+    dsm(&alice)
+        .args(["contact", "remove", "carol"])
+        .assert()
+        .success();
+
+    // A card as a QR code: drawn in the terminal, written as PNG, read back from the image.
+    let shown = stdout(dsm(&carol).args(["card", "--qr"]));
+    assert!(shown.contains('█') || shown.contains('▀'), "{shown}");
+    let png = dir.path().join("carol.png");
+    dsm(&carol)
+        .args(["card", "--png"])
+        .arg(&png)
+        .assert()
+        .success();
+    dsm(&carol)
+        .args(["card", "--png"])
+        .arg(&png)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("already exists"));
+    dsm(&alice)
+        .args(["contact", "add", "--qr-image"])
+        .arg(&png)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("added contact carol"));
+    dsm(&alice)
+        .args(["contact", "add", "--qr-image"])
+        .arg(dir.path().join("alice").join("wallet.redb"))
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("no contact card found"));
+}

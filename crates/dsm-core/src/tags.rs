@@ -214,6 +214,8 @@ tag_table! {
     RecoveryStreamSigner => "DSM/v1/recovery/writer",
     /// An owned slot's owner admitting any device of a list: `(device id, …)` (§15.2).
     SlotParties => "DSM/v1/slot/parties",
+    /// A contact card's check digits: `(name, device id)` (§12.6).
+    ContactCard => "DSM/v1/card",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

@@ -152,6 +152,7 @@ fn tag_labels_are_frozen() {
         (Tag::SlotDelegation, "DSM/v1/slot/delegation"),
         (Tag::RecoveryStreamSigner, "DSM/v1/recovery/writer"),
         (Tag::SlotParties, "DSM/v1/slot/parties"),
+        (Tag::ContactCard, "DSM/v1/card"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

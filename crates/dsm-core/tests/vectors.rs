@@ -32,6 +32,11 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         );
     }
     put(
+        "card.check(bob,07..)",
+        "-",
+        tagged_hash(Tag::ContactCard, &[b"bob", &[7u8; 32]]).as_bytes(),
+    );
+    put(
         "hash.token(ab,c)",
         "-",
         tagged_hash(Tag::Token, &[b"ab", b"c"]).as_bytes(),

@@ -6,9 +6,11 @@
 //! clocks, which is what makes fault injection, crash tests and model checking cheap.
 //! [`message`] is its wire format (PROTOCOL.md §12). [`mailbox`] is unilateral delivery
 //! through a storage node's b0x with the same ledger and checks (PROTOCOL.md §16).
+//! [`card`] is the contact card devices exchange before they trade (PROTOCOL.md §12.6).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod card;
 pub mod mailbox;
 pub mod message;
 pub mod session;

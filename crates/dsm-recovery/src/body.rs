@@ -46,6 +46,10 @@ impl Canonical for TipEntry {
     }
 }
 
+/// The device id of a [`ContactEntry`] that removes its name (PROTOCOL.md §20.2): all
+/// zero bytes, which no device id (a BLAKE3 output) is.
+pub const REMOVED_CONTACT: DeviceId = DeviceId(Digest([0; 32]));
+
 /// A named contact.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ContactEntry {
@@ -431,7 +435,11 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
         st.head = h.clone();
         st.pending = body.pending;
         for ce in body.contacts {
-            st.contacts.insert(ce.name, ce.device);
+            if ce.device == REMOVED_CONTACT {
+                st.contacts.remove(&ce.name);
+            } else {
+                st.contacts.insert(ce.name, ce.device);
+            }
         }
         st.policies.extend(body.policies);
         for p in &body.spent {

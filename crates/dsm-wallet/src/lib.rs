@@ -21,6 +21,6 @@ pub mod wallet;
 
 pub use wallet::recovery;
 pub use wallet::{
-    token, validate_name, Contact, EntryKind, HistoryEntry, StoreCheck, VaultInfo, VaultStatus,
-    Wallet, WalletError, WitnessMaterial, DEFAULT_TOKEN,
+    token, validate_name, Contact, ContactChange, EntryKind, HistoryEntry, StoreCheck, VaultInfo,
+    VaultStatus, Wallet, WalletError, WitnessMaterial, DEFAULT_TOKEN,
 };

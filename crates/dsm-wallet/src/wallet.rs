@@ -21,6 +21,7 @@ use dsm_core::receipt::{
 use dsm_core::smt::SparseMerkleTree;
 use dsm_core::tags::Tag;
 use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
+use dsm_protocol::card::ContactCard;
 use dsm_protocol::session::{Ledger, LedgerError, LineageRefusal};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -267,25 +268,45 @@ impl Contact {
         })
     }
 
-    /// The shareable card: `dsm-contact:<64 hex device id>:<name>`.
-    pub fn card(&self) -> String {
-        format!("dsm-contact:{}:{}", self.device, self.name)
+    /// The shareable, checksummed card ([`ContactCard`], PROTOCOL.md §12.6).
+    pub fn card(&self) -> Result<String, WalletError> {
+        Ok(ContactCard {
+            name: self.name.clone(),
+            device: self.device_id()?,
+        }
+        .to_text())
     }
 
-    /// Parses a card made by [`Contact::card`].
-    pub fn from_card(card: &str) -> Result<Contact, WalletError> {
-        let bad = || {
-            WalletError::Contact(format!("{card:?} is not a contact card; it looks like dsm-contact:<64 hex digits>:<name> (run `dsm init` or `dsm card` on the other device to get one)"))
-        };
-        let rest = card.trim().strip_prefix("dsm-contact:").ok_or_else(bad)?;
-        let (hex, name) = rest.split_once(':').ok_or_else(bad)?;
-        Digest::from_hex(hex).ok_or_else(bad)?;
-        validate_name(name)?;
-        Ok(Contact {
-            name: name.to_string(),
-            device: hex.to_ascii_lowercase(),
-        })
+    /// Reads a card ([`ContactCard::parse`]: the checksummed form, or the old form without
+    /// a checksum, which the second value reports).
+    pub fn from_card(card: &str) -> Result<(Contact, bool), WalletError> {
+        let (c, legacy) =
+            ContactCard::parse(card).map_err(|e| WalletError::Contact(e.to_string()))?;
+        Ok((
+            Contact {
+                name: c.name,
+                device: c.device.digest().to_hex(),
+            },
+            legacy,
+        ))
     }
+}
+
+/// What [`Wallet::add_contact`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContactChange {
+    /// A new contact.
+    Added,
+    /// The same name and device were already there: nothing changed.
+    Unchanged,
+    /// With `replace`: the name now points at another device, and/or the device now goes
+    /// by another name; what was there before.
+    Replaced {
+        /// The device the name pointed at before, if another.
+        old_device: Option<String>,
+        /// The name the device went by before, if another.
+        old_name: Option<String>,
+    },
 }
 
 /// What [`Wallet::check`] checked and what failed.
@@ -302,19 +323,9 @@ pub struct StoreCheck {
 }
 
 /// Checks that `name` is usable as a wallet's or a contact's name: 1–64 letters, digits,
-/// '-', '_' or '.'.
+/// '-', '_' or '.' (the card's rule, [`dsm_protocol::card::check_name`]).
 pub fn validate_name(name: &str) -> Result<(), WalletError> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .chars()
-            .all(|c| c.is_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(WalletError::Contact(format!(
-            "{name:?} is not a usable name: use 1–64 letters, digits, '-', '_' or '.'"
-        )));
-    }
-    Ok(())
+    dsm_protocol::card::check_name(name).map_err(|e| WalletError::Contact(e.to_string()))
 }
 
 /// A token id from a label, as the CLI and SDK name tokens.
@@ -377,6 +388,15 @@ pub(crate) fn os_random() -> Result<[u8; 32], WalletError> {
 /// proposal's hop before the refusal's).
 fn refused_key(commit: &Digest) -> Vec<u8> {
     [b"refused_proposal/".as_slice(), commit.as_bytes()].concat()
+}
+
+/// The capsule entry that removes the contact `name` (PROTOCOL.md §20.2: a contact entry
+/// with the all-zero device id; no device has that id).
+fn removed_contact(name: &str) -> dsm_recovery::body::ContactEntry {
+    dsm_recovery::body::ContactEntry {
+        name: name.to_string(),
+        device: dsm_recovery::body::REMOVED_CONTACT,
+    }
 }
 
 fn history_key(height: u64) -> [u8; 8] {
@@ -1203,36 +1223,134 @@ impl Wallet {
         Ok(())
     }
 
-    /// Adds (or renames) a contact.
-    pub fn add_contact(&mut self, contact: &Contact) -> Result<(), WalletError> {
+    /// Adds a contact. A name that already points at another device, or a device already
+    /// known under another name, is refused unless `replace` is set: otherwise a card
+    /// could silently take over a name, and the next payment to it would go elsewhere.
+    pub fn add_contact(
+        &mut self,
+        contact: &Contact,
+        replace: bool,
+    ) -> Result<ContactChange, WalletError> {
         validate_name(&contact.name)?;
         let id = contact.device_id()?;
+        let device = id.digest().to_hex();
         if id == self.device_id() {
             return Err(WalletError::Contact(
                 "that card is this wallet's own".into(),
             ));
         }
-        let mut b = Batch::new();
-        for c in self.contacts()? {
-            if c.device == contact.device && c.name != contact.name {
-                b.delete(Table::Contacts, c.name.into_bytes());
+        let all = self.contacts()?;
+        let by_name = all.iter().find(|c| c.name == contact.name);
+        let by_device = all.iter().find(|c| c.device == device);
+        if by_name.is_some_and(|c| c.device == device) {
+            return Ok(ContactChange::Unchanged);
+        }
+        let old_device = by_name.map(|c| c.device.clone());
+        let old_name = by_device.map(|c| c.name.clone());
+        if !replace {
+            let mut why = Vec::new();
+            if let Some(d) = &old_device {
+                why.push(format!(
+                    "the name {} is your contact for device {}, and this card is device {}",
+                    contact.name, d, device
+                ));
             }
+            if let Some(n) = &old_name {
+                why.push(format!(
+                    "device {} is already your contact {n}, and this card calls it {}",
+                    device, contact.name
+                ));
+            }
+            if !why.is_empty() {
+                return Err(WalletError::Contact(format!(
+                    "not changed: {}. If that is what you want, add --replace (or `dsm contact rename`); otherwise add the card under another name with --name",
+                    why.join("; ")
+                )));
+            }
+        }
+        let mut b = Batch::new();
+        let mut entries = Vec::new();
+        if let Some(n) = &old_name {
+            b.delete(Table::Contacts, n.clone().into_bytes());
+            entries.push(removed_contact(n));
         }
         b.put(
             Table::Contacts,
             contact.name.clone().into_bytes(),
-            json(contact),
+            json(&Contact {
+                name: contact.name.clone(),
+                device,
+            }),
+        );
+        entries.push(dsm_recovery::body::ContactEntry {
+            name: contact.name.clone(),
+            device: id,
+        });
+        self.add_capsule(&mut b, None, entries)?;
+        self.store.commit(&b)?;
+        Ok(if old_device.is_none() && old_name.is_none() {
+            ContactChange::Added
+        } else {
+            ContactChange::Replaced {
+                old_device,
+                old_name,
+            }
+        })
+    }
+
+    /// Removes the contact named `name` (its relationship and receipts stay; only the name
+    /// goes). Returns it.
+    pub fn remove_contact(&mut self, name: &str) -> Result<Contact, WalletError> {
+        let c = self.contact_named(name)?;
+        let mut b = Batch::new();
+        b.delete(Table::Contacts, name.as_bytes().to_vec());
+        self.add_capsule(&mut b, None, vec![removed_contact(name)])?;
+        self.store.commit(&b)?;
+        Ok(c)
+    }
+
+    /// Renames the contact `old` to `new` (a name no other contact has).
+    pub fn rename_contact(&mut self, old: &str, new: &str) -> Result<(), WalletError> {
+        validate_name(new)?;
+        let c = self.contact_named(old)?;
+        if old == new {
+            return Ok(());
+        }
+        if self.contacts()?.iter().any(|o| o.name == new) {
+            return Err(WalletError::Contact(format!(
+                "you already have a contact named {new}; remove or rename it first"
+            )));
+        }
+        let mut b = Batch::new();
+        b.delete(Table::Contacts, old.as_bytes().to_vec());
+        b.put(
+            Table::Contacts,
+            new.as_bytes().to_vec(),
+            json(&Contact {
+                name: new.to_string(),
+                device: c.device.clone(),
+            }),
         );
         self.add_capsule(
             &mut b,
             None,
-            vec![dsm_recovery::body::ContactEntry {
-                name: contact.name.clone(),
-                device: id,
-            }],
+            vec![
+                removed_contact(old),
+                dsm_recovery::body::ContactEntry {
+                    name: new.to_string(),
+                    device: c.device_id()?,
+                },
+            ],
         )?;
         self.store.commit(&b)?;
         Ok(())
+    }
+
+    fn contact_named(&self, name: &str) -> Result<Contact, WalletError> {
+        self.contacts()?
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| WalletError::Contact(format!("no contact named {name:?}")))
     }
 
     /// Every contact, by name.
@@ -1275,13 +1393,13 @@ impl Wallet {
             .map(|c| c.name)
     }
 
-    /// This device's contact card under `name`.
+    /// This device's contact card under `name` ([`ContactCard`]).
     pub fn card(&self, name: &str) -> String {
-        Contact {
+        ContactCard {
             name: name.to_string(),
-            device: self.device_id().digest().to_hex(),
+            device: self.device_id(),
         }
-        .card()
+        .to_text()
     }
 
     /// The receipt of the transfer whose proposal commit starts with `id_prefix` (hex).

@@ -62,10 +62,13 @@ fn recoverable(keys: &RecoveryKeys, funds: u128) -> Wallet {
 }
 
 fn befriend(w: &mut Wallet, name: &str, other: &Wallet) {
-    w.add_contact(&Contact {
-        name: name.into(),
-        device: other.device_id().digest().to_hex(),
-    })
+    w.add_contact(
+        &Contact {
+            name: name.into(),
+            device: other.device_id().digest().to_hex(),
+        },
+        false,
+    )
     .unwrap();
 }
 
@@ -196,6 +199,13 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
     let (mut cc, _) = memory_wallet(500);
     befriend(&mut a, "bob", &b);
     befriend(&mut a, "carol", &cc);
+    // Contact removals and renames reach the backup too (PROTOCOL.md §20.2).
+    let (d, _) = memory_wallet(0);
+    let (e, _) = memory_wallet(0);
+    befriend(&mut a, "dave", &d);
+    befriend(&mut a, "erin", &e);
+    a.remove_contact("dave").unwrap();
+    a.rename_contact("erin", "erin2").unwrap();
     session(&mut a, &mut b, &[100]);
     session(&mut cc, &mut a, &[50]);
     // A transfer still pending when the phone is lost: carol has not synced yet.
@@ -226,7 +236,11 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
         .all(|c| c.status == "waiting" && c.notified));
     assert!(report.faults.is_empty(), "{:?}", report.faults);
     let names: Vec<String> = a2.contacts().unwrap().into_iter().map(|c| c.name).collect();
-    assert_eq!(names, ["bob", "carol"]);
+    assert_eq!(
+        names,
+        ["bob", "carol", "erin2"],
+        "dave removed, erin renamed"
+    );
     // Not a balance oracle: nothing can be spent to a counterparty that has not acknowledged.
     assert_gated(&mut a2, &nodes, &b);
 
