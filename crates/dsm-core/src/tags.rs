@@ -216,6 +216,8 @@ tag_table! {
     SlotParties => "DSM/v1/slot/parties",
     /// A contact card's check digits: `(name, device id)` (§12.6).
     ContactCard => "DSM/v1/card",
+    /// A wallet file record's check: `(table id (1), key, value)` (§14).
+    WalletRecord => "DSM/v1/wallet/record",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

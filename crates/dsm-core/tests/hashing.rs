@@ -153,6 +153,7 @@ fn tag_labels_are_frozen() {
         (Tag::RecoveryStreamSigner, "DSM/v1/recovery/writer"),
         (Tag::SlotParties, "DSM/v1/slot/parties"),
         (Tag::ContactCard, "DSM/v1/card"),
+        (Tag::WalletRecord, "DSM/v1/wallet/record"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

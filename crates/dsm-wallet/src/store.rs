@@ -9,7 +9,7 @@
 //! PROTOCOL.md §1 on cloning). [`MemoryStore`] keeps the same tables in memory for tests
 //! and benchmarks; [`CrashingStore`] wraps any store to simulate a crash at a chosen write.
 
-use redb::ReadableDatabase;
+use redb::{ReadableDatabase, ReadableTable};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -241,6 +241,12 @@ pub enum StoreError {
     /// database's repair, which a read-only open never makes.
     #[error("the wallet file was not closed cleanly and needs a repair, which a read-only open never makes")]
     NeedsRepair,
+    /// The file predates record checks and must be upgraded by a writing open (which
+    /// rewrites every record with its check, in one transaction) before a read-only open.
+    #[error(
+        "the wallet file predates record checks and must be upgraded once by a command that writes"
+    )]
+    NeedsUpgrade,
     /// Anything else the database reported.
     #[error("{0}")]
     Backend(String),
@@ -393,8 +399,83 @@ impl Store for MemoryStore {
 ///
 /// All logical tables share one B-tree, keyed `table id (1 byte) ‖ key`, so a commit
 /// rewrites the pages of one tree rather than of one tree per table it touches.
+///
+/// Integrity without a key (PROTOCOL.md §14): every value is stored followed by the first
+/// 16 bytes of `H(WalletRecord, table id, key, value)`, checked on every read, and the
+/// XOR of every record's full digest (the store root) is kept under the key `00`, updated
+/// in each commit and recomputed over the whole file whenever it is opened. A damaged
+/// value or key fails its record's check; a record the database lost or gained (a damaged
+/// page) fails the root. Either is [`StoreError::Damaged`], never data that silently
+/// changed. The checks catch damage, not an attacker who can write the file (anyone can
+/// recompute them): that local attacker is out of scope.
 pub struct RedbStore {
     db: Db,
+}
+
+/// The key of the store record: the magic, the format and the store root.
+const STORE_KEY: [u8; 1] = [0];
+/// `STORE_MAGIC ‖ root (32)`.
+const STORE_MAGIC: &[u8; 6] = b"DSMW\x00\x02";
+/// Bytes of each record's check.
+const CHECK_LEN: usize = 16;
+
+/// The full digest of a record (its first [`CHECK_LEN`] bytes are stored with it).
+fn record_digest(prefixed_key: &[u8], value: &[u8]) -> [u8; 32] {
+    use dsm_core::hash::tagged_hash;
+    use dsm_core::tags::Tag;
+    *tagged_hash(
+        Tag::WalletRecord,
+        &[&prefixed_key[..1], &prefixed_key[1..], value],
+    )
+    .as_bytes()
+}
+
+/// The value with its check appended.
+fn sealed_record(prefixed_key: &[u8], value: &[u8]) -> (Vec<u8>, [u8; 32]) {
+    let d = record_digest(prefixed_key, value);
+    let mut v = Vec::with_capacity(value.len() + CHECK_LEN);
+    v.extend_from_slice(value);
+    v.extend_from_slice(&d[..CHECK_LEN]);
+    (v, d)
+}
+
+/// The value of a stored record after checking it, and its full digest.
+fn opened_record(prefixed_key: &[u8], stored: &[u8]) -> Result<(Vec<u8>, [u8; 32]), StoreError> {
+    let damaged = || {
+        StoreError::Damaged(format!(
+            "a record of table {} fails its check",
+            prefixed_key.first().copied().unwrap_or(0)
+        ))
+    };
+    let split = stored.len().checked_sub(CHECK_LEN).ok_or_else(damaged)?;
+    let (value, check) = stored.split_at(split);
+    let d = record_digest(prefixed_key, value);
+    if d[..CHECK_LEN] != *check {
+        return Err(damaged());
+    }
+    Ok((value.to_vec(), d))
+}
+
+fn xor_into(root: &mut [u8; 32], d: &[u8; 32]) {
+    for (r, x) in root.iter_mut().zip(d) {
+        *r ^= x;
+    }
+}
+
+/// The store root a store record holds, or why it is not one.
+fn parse_store_record(v: &[u8]) -> Result<[u8; 32], StoreError> {
+    match v.strip_prefix(STORE_MAGIC.as_slice()) {
+        Some(root) => root
+            .try_into()
+            .map_err(|_| StoreError::Damaged("the store record is malformed".into())),
+        None => Err(StoreError::Damaged(
+            "the store record is damaged or of an unknown format".into(),
+        )),
+    }
+}
+
+fn store_record(root: &[u8; 32]) -> Vec<u8> {
+    [STORE_MAGIC.as_slice(), root.as_slice()].concat()
 }
 
 /// The database, opened for writing or only for reading.
@@ -451,12 +532,47 @@ impl RedbStore {
                     .into(),
             ));
         }
-        guarded(|| match redb::ReadOnlyDatabase::open(path) {
-            Ok(db) => Ok(RedbStore { db: Db::Read(db) }),
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::InUse),
-            Err(redb::DatabaseError::RepairAborted) => Err(StoreError::NeedsRepair),
-            Err(e) => Err(backend(e)),
+        guarded(|| {
+            let store = match redb::ReadOnlyDatabase::open(path) {
+                Ok(db) => RedbStore { db: Db::Read(db) },
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::InUse),
+                Err(redb::DatabaseError::RepairAborted) => return Err(StoreError::NeedsRepair),
+                Err(e) => return Err(backend(e)),
+            };
+            match store.verify_root()? {
+                true => Ok(store),
+                false => Err(StoreError::NeedsUpgrade),
+            }
         })
+    }
+
+    /// Recomputes the store root over every record (checking each) and compares it with
+    /// the stored one. `Ok(false)`: the file predates record checks.
+    fn verify_root(&self) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let t = match txn.open_table(TREE) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                return Err(StoreError::Damaged("the file holds no wallet table".into()))
+            }
+            Err(e) => return Err(backend(e)),
+        };
+        let Some(stored) = t.get(STORE_KEY.as_slice()).map_err(backend)? else {
+            return Ok(false);
+        };
+        let stored = parse_store_record(stored.value())?;
+        let mut root = [0u8; 32];
+        for item in t.range::<&[u8]>([1u8].as_slice()..).map_err(backend)? {
+            let (k, v) = item.map_err(backend)?;
+            let (_, d) = opened_record(k.value(), v.value())?;
+            xor_into(&mut root, &d);
+        }
+        if root != stored {
+            return Err(StoreError::Damaged(
+                "the store root does not match its records: a record was lost or added".into(),
+            ));
+        }
+        Ok(true)
     }
 
     fn open_unguarded(path: &Path) -> Result<Self, StoreError> {
@@ -477,10 +593,43 @@ impl RedbStore {
         };
         if !exists {
             let txn = db.begin_write().map_err(backend)?;
-            txn.open_table(TREE).map_err(backend)?;
+            txn.open_table(TREE)
+                .map_err(backend)?
+                .insert(STORE_KEY.as_slice(), store_record(&[0; 32]).as_slice())
+                .map_err(backend)?;
             txn.commit().map_err(backend)?;
         }
-        Ok(RedbStore { db: Db::Write(db) })
+        let store = RedbStore { db: Db::Write(db) };
+        if !store.verify_root()? {
+            store.upgrade()?;
+        }
+        Ok(store)
+    }
+
+    /// Rewrites every record of a file that predates record checks with its check, and
+    /// adds the store root: one transaction, so a crash leaves the old file.
+    fn upgrade(&self) -> Result<(), StoreError> {
+        let Db::Write(db) = &self.db else {
+            return Err(StoreError::NeedsUpgrade);
+        };
+        let txn = db.begin_write().map_err(backend)?;
+        {
+            let mut t = txn.open_table(TREE).map_err(backend)?;
+            let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            for item in t.range::<&[u8]>([1u8].as_slice()..).map_err(backend)? {
+                let (k, v) = item.map_err(backend)?;
+                records.push((k.value().to_vec(), v.value().to_vec()));
+            }
+            let mut root = [0u8; 32];
+            for (k, v) in records {
+                let (sealed, d) = sealed_record(&k, &v);
+                xor_into(&mut root, &d);
+                t.insert(k.as_slice(), sealed.as_slice()).map_err(backend)?;
+            }
+            t.insert(STORE_KEY.as_slice(), store_record(&root).as_slice())
+                .map_err(backend)?;
+        }
+        txn.commit().map_err(backend)
     }
 
     fn range(&self, table: Table, newest_first: bool, n: usize) -> Result<Vec<Entry>, StoreError> {
@@ -498,7 +647,8 @@ impl RedbStore {
         let mut out = Vec::new();
         for item in items.take(n) {
             let (k, v) = item.map_err(backend)?;
-            out.push((k.value()[1..].to_vec(), v.value().to_vec()));
+            let (value, _) = opened_record(k.value(), v.value())?;
+            out.push((k.value()[1..].to_vec(), value));
         }
         Ok(out)
     }
@@ -509,9 +659,11 @@ impl Store for RedbStore {
         guarded(|| {
             let txn = self.db.begin_read().map_err(backend)?;
             let t = txn.open_table(TREE).map_err(backend)?;
-            Ok(t.get(prefixed(table, key).as_slice())
-                .map_err(backend)?
-                .map(|v| v.value().to_vec()))
+            let k = prefixed(table, key);
+            match t.get(k.as_slice()).map_err(backend)? {
+                Some(v) => Ok(Some(opened_record(&k, v.value())?.0)),
+                None => Ok(None),
+            }
         })
     }
     fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
@@ -539,17 +691,35 @@ impl RedbStore {
         }
         {
             let mut t = txn.open_table(TREE).map_err(backend)?;
+            let mut root = match t.get(STORE_KEY.as_slice()).map_err(backend)? {
+                Some(v) => parse_store_record(v.value())?,
+                None => return Err(StoreError::NeedsUpgrade),
+            };
             for (table, key, value) in &batch.ops {
                 let k = prefixed(*table, key);
+                // The replaced record leaves the root (checked first: a commit never
+                // builds on a damaged record).
+                let old = t
+                    .get(k.as_slice())
+                    .map_err(backend)?
+                    .map(|v| opened_record(&k, v.value()))
+                    .transpose()?;
+                if let Some((_, d)) = old {
+                    xor_into(&mut root, &d);
+                }
                 match value {
                     Some(v) => {
-                        t.insert(k.as_slice(), v.as_slice()).map_err(backend)?;
+                        let (sealed, d) = sealed_record(&k, v);
+                        xor_into(&mut root, &d);
+                        t.insert(k.as_slice(), sealed.as_slice()).map_err(backend)?;
                     }
                     None => {
                         t.remove(k.as_slice()).map_err(backend)?;
                     }
                 }
             }
+            t.insert(STORE_KEY.as_slice(), store_record(&root).as_slice())
+                .map_err(backend)?;
         }
         txn.commit().map_err(backend)
     }
