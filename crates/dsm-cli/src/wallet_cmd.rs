@@ -166,6 +166,13 @@ impl Ctx {
                     tracing::warn!("the wallet file needs a repair (a dsm process was killed while it was open, or the file is damaged); trying it");
                     return self.open_as(false);
                 }
+                // A file written before record checks: upgraded once, by a writing open.
+                Err(StoreError::NeedsUpgrade) => {
+                    tracing::warn!(
+                        "upgrading the wallet file: adding a check to every record (once)"
+                    );
+                    return self.open_as(false);
+                }
                 Err(e) => return Err(WalletError::from(e).into()),
             }
         } else {
@@ -1244,12 +1251,34 @@ pub(crate) fn incomplete(w: &Wallet, peer: &DeviceId, e: &RunError) -> CliError 
 
 fn dial(via: &Via, timeout: Duration) -> Res<Box<dyn Link>> {
     match via {
-        Via::Tcp(addr) => Ok(Box::new(tcp_dial(addr.as_str(), timeout).map_err(|e| {
-            CliError::new(
-                exit::INCOMPLETE,
-                format!("cannot reach {addr}: {e} (is `dsm receive --tcp {addr}` running there?)"),
-            )
-        })?)),
+        Via::Tcp(addr) => {
+            // A receiver started a moment ago may not listen yet: a refused connection is
+            // tried again until the timeout (never a probe connection, which a `receive
+            // --once` would take for its one session).
+            let deadline = std::time::Instant::now() + timeout;
+            let mut told = false;
+            loop {
+                match tcp_dial(addr.as_str(), timeout) {
+                    Ok(link) => return Ok(Box::new(link)),
+                    Err(dsm_transport::TransportError::Io(e))
+                        if e.kind() == std::io::ErrorKind::ConnectionRefused
+                            && std::time::Instant::now() + Duration::from_millis(200) < deadline =>
+                    {
+                        if !told {
+                            tracing::info!("waiting for a receiver to listen at {addr}…");
+                            told = true;
+                        }
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    Err(e) => {
+                        return Err(CliError::new(
+                            exit::INCOMPLETE,
+                            format!("cannot reach {addr}: {e} (is `dsm receive --tcp {addr}` running there?)"),
+                        ))
+                    }
+                }
+            }
+        }
         Via::Dir(d) => Ok(Box::new(DirLink::dial(d, timeout).map_err(|e| {
             CliError::new(exit::INCOMPLETE, format!("cannot use {}: {e}", d.display()))
         })?)),

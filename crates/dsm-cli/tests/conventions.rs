@@ -471,3 +471,101 @@ fn contacts_are_never_replaced_silently_and_cards_are_checked() {
         .code(4)
         .stderr(predicate::str::contains("no contact card found"));
 }
+
+/// The README's walk-through, run literally as a script (ports and `/tmp/` moved to free
+/// ones), so the README cannot drift from the code.
+#[test]
+fn readme_walkthrough() {
+    use std::os::unix::process::CommandExt;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let at = readme
+        .find("<!-- walkthrough -->")
+        .expect("README marks its walk-through");
+    let rest = &readme[at..];
+    let open = rest.find("```sh\n").expect("a sh block follows the marker") + 6;
+    let close = rest[open..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut script =
+        rest[open..open + close].replace("/tmp/", &format!("{}/", dir.path().display()));
+    for port in ["7400", "7500", "7601", "7602", "7603"] {
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string();
+        assert!(script.contains(&format!("127.0.0.1:{port}")));
+        script = script.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{free}"));
+    }
+    let file = dir.path().join("walkthrough.sh");
+    std::fs::write(&file, format!("set -euo pipefail\n{script}")).unwrap();
+    let bin_dir = bin().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = std::process::Command::new("bash")
+        .arg(&file)
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env_remove("DSM_HOME")
+        .env_remove("DSM_PASSPHRASE")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pgid = child.id();
+    // Read both pipes on threads so a chatty script never blocks on a full pipe.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).unwrap();
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).unwrap();
+        s
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // Whatever happened, nothing the script started outlives the test.
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .status();
+    let _ = child.wait();
+    let (out, err) = (t_out.join().unwrap(), t_err.join().unwrap());
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the README walk-through failed ({status:?}):\n--- stdout\n{out}\n--- stderr\n{err}"
+    );
+    assert!(out.contains("250.50 GOLD"), "{out}");
+    let gold = |home: &str| {
+        let v = json(
+            dsm(&dir.path().join(home))
+                .env("DSM_PASSPHRASE", "choose one")
+                .arg("balance"),
+        );
+        v["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["token"] == "GOLD")
+            .map(|b| b["amount_decimal"].as_str().unwrap().to_string())
+    };
+    assert_eq!(gold("bob").as_deref(), Some("280.50"));
+    assert_eq!(gold("alice").as_deref(), Some("709.50"));
+}
