@@ -295,6 +295,13 @@ enum Command {
         /// With --restore: allow replacing a device that was itself restored before.
         #[arg(long, requires = "restore")]
         replace_restored: bool,
+        /// With --restore: do not ask for confirmation (needed when not run in a terminal).
+        #[arg(long, requires = "restore")]
+        yes: bool,
+        /// With --restore: fetch and check the backup and show what would be restored;
+        /// create and publish nothing.
+        #[arg(long, requires = "restore")]
+        dry_run: bool,
     },
     /// Restore an identity from its 24-word recovery phrase onto this (new) device, after
     /// the old one was lost or stolen.
@@ -327,6 +334,14 @@ enum Command {
         /// for it).
         #[arg(long)]
         name: Option<String>,
+        /// Do not ask for confirmation. Recovery permanently disables the old device, so
+        /// it asks on a terminal, and needs --yes when not run in one.
+        #[arg(long)]
+        yes: bool,
+        /// Fetch and check the backup and show what would be restored (the device to
+        /// disable, balances, counterparties); create and publish nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// This device's recovery backup.
     #[command(subcommand)]
@@ -360,9 +375,16 @@ enum Command {
         transport: Transport,
         #[command(flatten)]
         link: LinkOpts,
-        /// Give up when the peer is silent this many seconds.
+        /// Give up when the peer is silent (or not listening yet) this many seconds.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
+        /// Do not ask for confirmation on a terminal.
+        #[arg(long)]
+        yes: bool,
+        /// Check everything (contact, token, amount, balance, the token's rules) and show
+        /// the payment; connect to nothing and sign nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Without a contact: sync with the storage nodes — learn published evidence, collect
     /// transfers and answers from this wallet's b0x, post pending transfers, anchor every
@@ -656,15 +678,22 @@ enum TokenCmd {
     Mint {
         /// Ticker or token id.
         token: String,
-        /// A positive whole number of base units.
+        /// The amount, with the token's decimal places (e.g. 1.50 with 2).
         amount: String,
     },
-    /// Burn units of a token from this device (when its policy allows).
+    /// Burn units of a token from this device (when its policy allows). Burned value is
+    /// gone for good: on a terminal it asks first.
     Burn {
         /// Ticker or token id.
         token: String,
-        /// A positive whole number of base units.
+        /// The amount, with the token's decimal places.
         amount: String,
+        /// Do not ask for confirmation on a terminal.
+        #[arg(long)]
+        yes: bool,
+        /// Check and show the burn; sign nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Join a token's emissions (DJTE) through the storage nodes: proves the join gate with
     /// this wallet's payments to the storage operators, and pays one active device chosen
@@ -1039,8 +1068,10 @@ fn main() -> ExitCode {
             phrase_file,
             replace_restored,
             name,
+            yes,
+            dry_run,
             ..
-        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name),
+        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name, recovery_cmd::Confirm { yes, dry_run }),
         Command::Init {
             suite,
             name,
@@ -1056,7 +1087,9 @@ fn main() -> ExitCode {
             suite,
             replace_restored,
             name,
-        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name),
+            yes,
+            dry_run,
+        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name, recovery_cmd::Confirm { yes, dry_run }),
         Command::Backup(BackupCmd::Status) => recovery_cmd::backup_status(&ctx),
         Command::Card { qr, png } => wallet_cmd::card(&ctx, qr, png.as_deref()),
         Command::Contact(ContactCmd::Add {
@@ -1077,10 +1110,22 @@ fn main() -> ExitCode {
             transport,
             link,
             timeout,
-        } => transport.reach(link).and_then(|reach| match reach {
-            Reach::Online => online_cmd::send_online(&ctx, &contact, &amount, token.as_deref()),
-            Reach::Session(via) => wallet_cmd::send(&ctx, &contact, Some(&amount), token.as_deref(), &via, secs(timeout)),
-            Reach::Unspecified => Err(usage("choose how to reach the contact: --tcp ADDR, --file DIR, --stdio, --via KIND --at WHERE, or --online")),
+            yes,
+            dry_run,
+        } => transport.reach(link).and_then(|reach| {
+            // A payment cannot be taken back: on a terminal it is shown and confirmed first.
+            let ask = !yes && std::io::IsTerminal::is_terminal(&std::io::stdin());
+            if (dry_run || ask)
+                && !wallet_cmd::confirm_payment(&ctx, &contact, &amount, token.as_deref(), dry_run)?
+            {
+                return Ok(None);
+            }
+            Ok(Some(reach))
+        }).and_then(|reach| match reach {
+            None => Ok(()),
+            Some(Reach::Online) => online_cmd::send_online(&ctx, &contact, &amount, token.as_deref()),
+            Some(Reach::Session(via)) => wallet_cmd::send(&ctx, &contact, Some(&amount), token.as_deref(), &via, secs(timeout)),
+            Some(Reach::Unspecified) => Err(usage("choose how to reach the contact: --tcp ADDR, --file DIR, --stdio, --via KIND --at WHERE, or --online")),
         }),
         Command::Sync {
             contact,
@@ -1139,7 +1184,7 @@ fn main() -> ExitCode {
         Command::Token(TokenCmd::Import { file, from_nodes }) => token_cmd::import(&ctx, file, from_nodes),
         Command::Token(TokenCmd::List) => token_cmd::list(&ctx),
         Command::Token(TokenCmd::Mint { token, amount }) => token_cmd::mint(&ctx, &token, &amount),
-        Command::Token(TokenCmd::Burn { token, amount }) => token_cmd::burn(&ctx, &token, &amount),
+        Command::Token(TokenCmd::Burn { token, amount, yes, dry_run }) => token_cmd::burn(&ctx, &token, &amount, yes, dry_run),
         Command::Token(TokenCmd::Join { token }) => token_cmd::join(&ctx, &token),
         Command::Token(TokenCmd::IssuerKey) => token_cmd::issuer_key_cmd(&ctx),
         Command::Token(TokenCmd::Refresh { token, request, complete, signature }) => token_cmd::refresh(&ctx, &token, request, complete, signature),

@@ -7,7 +7,9 @@ use dsm_core::crypto::SuiteId;
 use dsm_recovery::{KdfCost, RecoveryError, RecoveryKeys, RecoveryMnemonic};
 use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::nodes::{NodeSet, Replication};
-use dsm_wallet::recovery::{recover as restore, RecoverOptions};
+use dsm_wallet::recovery::{
+    recover_confirmed as restore_confirmed, RecoverOptions, RecoveryPreview,
+};
 use dsm_wallet::store::RedbStore;
 use dsm_wallet::WalletError;
 use serde_json::json;
@@ -66,6 +68,14 @@ fn replication_for(count: usize) -> Replication {
     Replication { n, k: n / 2 + 1, f }
 }
 
+/// How `recover` is confirmed.
+pub struct Confirm {
+    /// Confirmed on the command line (`--yes`).
+    pub yes: bool,
+    /// Show what would be restored; create and publish nothing (`--dry-run`).
+    pub dry_run: bool,
+}
+
 /// `dsm recover` / `dsm init --restore`.
 pub fn recover(
     ctx: &Ctx,
@@ -74,6 +84,7 @@ pub fn recover(
     phrase_file: Option<&PathBuf>,
     replace_restored: bool,
     name: Option<String>,
+    confirm: Confirm,
 ) -> Res {
     let phrase = read_phrase(phrase_file)?;
     let resuming = ctx.db().exists();
@@ -117,9 +128,33 @@ pub fn recover(
         kdf: KdfParams::default(),
         replace_successor: replace_restored,
     };
-    let result = restore(Box::new(store), &keys, &set, &options, &mut |m| {
-        tracing::info!("{m}")
-    });
+    let interactive = std::io::stdin().is_terminal();
+    let mut shown = None;
+    let result = restore_confirmed(
+        Box::new(store),
+        &keys,
+        &set,
+        &options,
+        &mut |m| tracing::info!("{m}"),
+        &mut |p| {
+            let text = preview_text(p);
+            let go = if confirm.dry_run {
+                false
+            } else if confirm.yes {
+                true
+            } else if interactive {
+                eprintln!("{text}");
+                crate::wallet_cmd::ask_yes(
+                    "This permanently disables that device: every counterparty refuses it from now on. Go on?",
+                )
+                .unwrap_or(false)
+            } else {
+                false
+            };
+            shown = Some((text, p.clone()));
+            go
+        },
+    );
     let (mut w, report) = match result {
         Ok(x) => x,
         Err(e) => {
@@ -132,6 +167,22 @@ pub fn recover(
                         let _ = std::fs::remove_file(ctx.db());
                     }
                 }
+            }
+            if let (WalletError::Declined, Some((text, p))) = (&e, &shown) {
+                if confirm.dry_run {
+                    return ctx.print(
+                        |o| writeln!(o, "{text}\ndry run: nothing was created or published"),
+                        json!({"dry_run": true, "lost": p.lost.digest().to_hex(), "height": p.height, "capsules": p.capsules, "counterparties": p.counterparties, "contacts": p.contacts, "balances": p.balances.iter().map(|(t, a, policy)| json!({"token_id": t.digest().to_hex(), "token": policy.as_ref().map(|(t, _)| t), "amount": a.0.to_string(), "amount_decimal": policy.as_ref().map(|(_, d)| dsm_token::units::format_units(*a, *d))})).collect::<Vec<_>>()}),
+                    );
+                }
+                return Err(CliError::new(
+                    exit::INPUT,
+                    if interactive {
+                        "not confirmed: nothing was created or published".to_string()
+                    } else {
+                        "recovery permanently disables the old device, so it asks first: run it in a terminal, or add --yes (see what it would do with --dry-run)".to_string()
+                    },
+                ));
             }
             let incomplete = matches!(e, WalletError::Recovery(_));
             let mut err = CliError::from(e);
@@ -193,6 +244,33 @@ pub fn recover(
             "faults": report.faults.iter().map(|f| json!({"node": f.node, "what": f.what})).collect::<Vec<_>>(),
             "counterparties": report.counterparties,
         }),
+    )
+}
+
+/// What a recovery found and is about to do, for the user to confirm.
+fn preview_text(p: &RecoveryPreview) -> String {
+    let balances: Vec<String> = p
+        .balances
+        .iter()
+        .map(|(t, a, policy)| match policy {
+            Some((ticker, decimals)) => {
+                format!("{} {ticker}", dsm_token::units::format_units(*a, *decimals))
+            }
+            None => format!("{a} base units of token {}", short(&t.digest().to_hex())),
+        })
+        .collect();
+    format!(
+        "backup found: device {} at height {} ({} capsules), {} counterparties, {} contacts; balances: {}",
+        short(&p.lost.digest().to_hex()),
+        p.height,
+        p.capsules,
+        p.counterparties,
+        p.contacts,
+        if balances.is_empty() {
+            "none".to_string()
+        } else {
+            balances.join(", ")
+        }
     )
 }
 

@@ -660,7 +660,7 @@ pub fn mint(ctx: &Ctx, token: &str, amount: &str) -> Res {
 }
 
 /// `dsm token burn TOKEN AMOUNT`.
-pub fn burn(ctx: &Ctx, token: &str, amount: &str) -> Res {
+pub fn burn(ctx: &Ctx, token: &str, amount: &str, yes: bool, dry_run: bool) -> Res {
     let mut w = ctx.open()?;
     let (id, _) = known(&w, token)?;
     let v = crate::wallet_cmd::token_view(&w, &id);
@@ -672,6 +672,32 @@ pub fn burn(ctx: &Ctx, token: &str, amount: &str) -> Res {
             v.describe(have),
             v.describe(amount)
         )));
+    }
+    w.check_burn(&id)?;
+    if dry_run {
+        return ctx.print(
+            |o| {
+                writeln!(
+                    o,
+                    "dry run: would burn {} (gone for good); balance after: {}",
+                    v.describe(amount),
+                    v.describe(Amount(have.0 - amount.0))
+                )
+            },
+            crate::wallet_cmd::with(
+                json!({"dry_run": true}),
+                &[crate::wallet_cmd::money(&v, amount)],
+            ),
+        );
+    }
+    if !yes
+        && std::io::IsTerminal::is_terminal(&std::io::stdin())
+        && !crate::wallet_cmd::ask_yes(&format!(
+            "burn {}? Burned value is gone for good.",
+            v.describe(amount)
+        ))?
+    {
+        return Err(input("not confirmed; nothing was burned"));
     }
     w.burn(&id, amount)?;
     ctx.print(

@@ -1418,6 +1418,62 @@ pub(crate) fn outgoing(
     Ok((tok, a))
 }
 
+/// Asks on the terminal (stderr) whether to go on; `true` for a "y" or "yes".
+pub(crate) fn ask_yes(question: &str) -> Res<bool> {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// Before a payment: every check `send` makes before it connects, then the payment shown.
+/// With `dry_run` nothing more happens (`false`); otherwise the user confirms on the
+/// terminal (`true` to go on).
+pub fn confirm_payment(
+    ctx: &Ctx,
+    to: &str,
+    amount: &str,
+    token_name: Option<&str>,
+    dry_run: bool,
+) -> Res<bool> {
+    let w = ctx.open_read_only()?;
+    let contact = find_contact(&w, to)?;
+    let peer = contact.device_id()?;
+    let (view, a) = outgoing(&w, &peer, amount, token_name)?;
+    let what = format!(
+        "pay {} to {} (device {})",
+        view.describe(a),
+        contact.name,
+        short(&contact.device)
+    );
+    if dry_run {
+        ctx.print(
+            |o| {
+                writeln!(
+                    o,
+                    "dry run: would {what}; balance after: {}",
+                    view.describe(Amount(w.balance(&view.id).0 - a.0))
+                )
+            },
+            with(
+                json!({"dry_run": true}),
+                &[money(&view, a), party(&w, &peer)],
+            ),
+        )?;
+        return Ok(false);
+    }
+    drop(w);
+    if ask_yes(&format!("{what}?"))? {
+        Ok(true)
+    } else {
+        Err(input("not confirmed; nothing was paid"))
+    }
+}
+
 /// `dsm send` (and `dsm sync` with no amount).
 pub fn send(
     ctx: &Ctx,

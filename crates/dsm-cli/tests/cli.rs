@@ -1979,7 +1979,20 @@ fn recovery_through_the_cli() {
         "a failed recovery leaves nothing"
     );
 
-    let out = stdout(recover(&phone, &phrase).args(["--name", "alice-new"]));
+    // It disables the old device for good: a dry run shows what it would do, and without a
+    // terminal it needs --yes; neither leaves anything behind.
+    let dry = stdout(recover(&phone, &phrase).arg("--dry-run"));
+    assert!(dry.contains("backup found: device"), "{dry}");
+    assert!(
+        dry.contains("dry run: nothing was created or published"),
+        "{dry}"
+    );
+    recover(&phone, &phrase)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("add --yes"));
+    assert!(!phone.join("wallet.redb").exists(), "nothing was created");
+    let out = stdout(recover(&phone, &phrase).args(["--name", "alice-new", "--yes"]));
     assert!(out.contains("bob                  waiting"), "{out}");
     assert!(stdout(dsm(&phone).arg("card")).starts_with("dsm-card:v1:alice-new:"));
     dsm(&phone)

@@ -247,6 +247,32 @@ fn amounts_use_the_tokens_decimals_and_tokens_are_named_unambiguously() {
     assert!(line["time"].as_u64().unwrap() > 0, "{line}");
     assert!(line["time_utc"].as_str().unwrap().ends_with('Z'));
 
+    // Dry runs check everything and change nothing.
+    let bob0 = dir.path().join("bob0");
+    init_named(&bob0, "bob0");
+    introduce(&alice, &bob0);
+    dsm(&alice)
+        .args(["send", "bob0", "1", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "dry run: would pay 1.00 USD to bob0",
+        ))
+        .stdout(predicate::str::contains("balance after: 0.50 USD"));
+    dsm(&alice)
+        .args(["send", "bob0", "2", "--dry-run"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "insufficient balance: you have 1.50 USD",
+        ));
+    dsm(&alice)
+        .args(["token", "burn", "USD", "0.5", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("dry run: would burn 0.50 USD"));
+    assert!(stdout(dsm(&alice).arg("balance")).contains("1.50 USD"));
+
     // Two tokens held: `send` needs --token, and an unknown one is unknown.
     dsm(&alice)
         .args(["token", "mint", "EUR", "2"])

@@ -1792,6 +1792,40 @@ pub fn recover(
     options: &RecoverOptions<'_>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(Wallet, RecoveryReport), WalletError> {
+    recover_confirmed(store, keys, nodes, options, progress, &mut |_| true)
+}
+
+/// What a recovery found in the backup and is about to do: shown before anything is
+/// created or published, since it permanently disables the lost device.
+#[derive(Clone, Debug)]
+pub struct RecoveryPreview {
+    /// The device to tombstone.
+    pub lost: DeviceId,
+    /// Its last backed-up head height.
+    pub height: u64,
+    /// Capsules replayed.
+    pub capsules: u64,
+    /// Its balances at that head, each with the ticker and decimal places of its policy
+    /// when the backup carries it.
+    pub balances: Vec<(TokenId, Amount, Option<(String, u32)>)>,
+    /// Relationships to tell of the successor.
+    pub counterparties: usize,
+    /// Contacts carried.
+    pub contacts: usize,
+}
+
+/// [`recover`], asking `confirm` once the backup is fetched and replayed, before anything
+/// is created or published. `false` ends it with [`WalletError::Declined`], leaving the
+/// store as it was. A recovery that resumes (its store already holds the successor) was
+/// confirmed before and does not ask again.
+pub fn recover_confirmed(
+    store: Box<dyn Store>,
+    keys: &RecoveryKeys,
+    nodes: &NodeSet,
+    options: &RecoverOptions<'_>,
+    progress: &mut dyn FnMut(&str),
+    confirm: &mut dyn FnMut(&RecoveryPreview) -> bool,
+) -> Result<(Wallet, RecoveryReport), WalletError> {
     let passphrase = options.passphrase;
     let mut faults = Vec::new();
     let mut wallet = if store.get(Table::Meta, b"identity")?.is_some() {
@@ -1848,6 +1882,31 @@ pub fn recover(
                  again allowing it to be replaced (`dsm recover --replace-restored`)",
                 state.identity.device_id(),
             )));
+        }
+        let preview = RecoveryPreview {
+            lost: state.identity.device_id(),
+            height: state.head.height,
+            capsules: state.capsules,
+            balances: state
+                .head
+                .balances
+                .entries()
+                .iter()
+                .map(|b| {
+                    let policy = state.policies.iter().find_map(|p| {
+                        dsm_token::policy::TokenPolicy::from_bytes(p)
+                            .ok()
+                            .filter(|p| p.token_id() == b.token)
+                            .map(|p| (p.ticker, p.decimals))
+                    });
+                    (b.token, b.amount, policy)
+                })
+                .collect(),
+            counterparties: state.relationships.len(),
+            contacts: state.contacts.len(),
+        };
+        if !confirm(&preview) {
+            return Err(WalletError::Declined);
         }
         let FetchedPacks {
             objects,

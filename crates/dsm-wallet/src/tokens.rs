@@ -676,9 +676,38 @@ impl Wallet {
         })
     }
 
+    /// Refuses, before anything is signed, a burn of `token` that its policy does not let
+    /// this device make (what [`Wallet::burn`] would refuse; a dry run asks this).
+    pub fn check_burn(&self, token: &TokenId) -> Result<(), WalletError> {
+        let p = self
+            .rules
+            .policy(token)
+            .ok_or_else(|| usage("this wallet holds no policy for that token"))?;
+        match p.burn {
+            BurnRule::Nobody => Err(usage(format!("{}'s policy allows no burning", p.ticker))),
+            BurnRule::Holder => Ok(()),
+            BurnRule::Issuers => {
+                let issuer = p
+                    .issuers
+                    .keys
+                    .iter()
+                    .any(|k| k == &self.identity.public_key);
+                if issuer && p.issuers.threshold == 1 {
+                    Ok(())
+                } else {
+                    Err(usage(format!(
+                        "{}'s burns need {} issuer signatures; not yet available in the CLI",
+                        p.ticker, p.issuers.threshold
+                    )))
+                }
+            }
+        }
+    }
+
     /// Burns `amount` of `token` from this device (policies whose holders may burn, or
     /// whose single needed issuer is this device).
     pub fn burn(&mut self, token: &TokenId, amount: Amount) -> Result<&DeviceHead, WalletError> {
+        self.check_burn(token)?;
         let p = self
             .rules
             .policy(token)

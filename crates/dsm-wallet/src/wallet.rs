@@ -88,6 +88,9 @@ pub enum WalletError {
     /// A recovery step failed (the message says what to do).
     #[error("recovery: {0}")]
     Recovery(String),
+    /// The user did not confirm (or asked for a dry run): nothing was done.
+    #[error("not confirmed: nothing was done")]
+    Declined,
     /// `create` on a store that already holds a wallet.
     #[error("a wallet already exists here; use another --home to create a second one")]
     AlreadyExists,
