@@ -172,7 +172,7 @@ pub fn recover(
                 if confirm.dry_run {
                     return ctx.print(
                         |o| writeln!(o, "{text}\ndry run: nothing was created or published"),
-                        json!({"dry_run": true, "lost": p.lost.digest().to_hex(), "height": p.height, "capsules": p.capsules, "counterparties": p.counterparties, "contacts": p.contacts, "balances": p.balances.iter().map(|(t, a, policy)| json!({"token_id": t.digest().to_hex(), "token": policy.as_ref().map(|(t, _)| t), "amount": a.0.to_string(), "amount_decimal": policy.as_ref().map(|(_, d)| dsm_token::units::format_units(*a, *d))})).collect::<Vec<_>>()}),
+                        json!({"dry_run": true, "lost": p.lost.digest().to_hex(), "height": p.height, "capsules": p.capsules, "counterparties": p.counterparties, "contacts": p.contacts, "balances": p.balances.iter().map(|b| json!({"token_id": b.token.digest().to_hex(), "token": b.policy.as_ref().map(|(t, _)| t), "amount": b.amount.0.to_string(), "amount_decimal": b.policy.as_ref().map(|(_, d)| dsm_token::units::format_units(b.amount, *d))})).collect::<Vec<_>>()}),
                     );
                 }
                 return Err(CliError::new(
@@ -252,11 +252,18 @@ fn preview_text(p: &RecoveryPreview) -> String {
     let balances: Vec<String> = p
         .balances
         .iter()
-        .map(|(t, a, policy)| match policy {
+        .map(|b| match &b.policy {
             Some((ticker, decimals)) => {
-                format!("{} {ticker}", dsm_token::units::format_units(*a, *decimals))
+                format!(
+                    "{} {ticker}",
+                    dsm_token::units::format_units(b.amount, *decimals)
+                )
             }
-            None => format!("{a} base units of token {}", short(&t.digest().to_hex())),
+            None => format!(
+                "{} base units of token {}",
+                b.amount,
+                short(&b.token.digest().to_hex())
+            ),
         })
         .collect();
     format!(

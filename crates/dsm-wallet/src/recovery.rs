@@ -1795,6 +1795,17 @@ pub fn recover(
     recover_confirmed(store, keys, nodes, options, progress, &mut |_| true)
 }
 
+/// A balance in a [`RecoveryPreview`].
+#[derive(Clone, Debug)]
+pub struct PreviewBalance {
+    /// The token.
+    pub token: TokenId,
+    /// The amount.
+    pub amount: Amount,
+    /// The ticker and decimal places of its policy, when the backup carries it.
+    pub policy: Option<(String, u32)>,
+}
+
 /// What a recovery found in the backup and is about to do: shown before anything is
 /// created or published, since it permanently disables the lost device.
 #[derive(Clone, Debug)]
@@ -1805,9 +1816,8 @@ pub struct RecoveryPreview {
     pub height: u64,
     /// Capsules replayed.
     pub capsules: u64,
-    /// Its balances at that head, each with the ticker and decimal places of its policy
-    /// when the backup carries it.
-    pub balances: Vec<(TokenId, Amount, Option<(String, u32)>)>,
+    /// Its balances at that head.
+    pub balances: Vec<PreviewBalance>,
     /// Relationships to tell of the successor.
     pub counterparties: usize,
     /// Contacts carried.
@@ -1899,7 +1909,11 @@ pub fn recover_confirmed(
                             .filter(|p| p.token_id() == b.token)
                             .map(|p| (p.ticker, p.decimals))
                     });
-                    (b.token, b.amount, policy)
+                    PreviewBalance {
+                        token: b.token,
+                        amount: b.amount,
+                        policy,
+                    }
                 })
                 .collect(),
             counterparties: state.relationships.len(),

@@ -171,7 +171,8 @@ fn each_record_and_the_store_root_are_checked() {
     drop(s);
 
     // Rewrite the file's records underneath the store (as damage would), with redb itself.
-    let raw = |f: &dyn Fn(&mut redb::Table<&[u8], &[u8]>)| {
+    type RawTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+    let raw = |f: &dyn Fn(&mut RawTable)| {
         let db = redb::Database::create(&path).unwrap();
         let txn = db.begin_write().unwrap();
         {
