@@ -89,7 +89,7 @@ pub fn recover(
     let phrase = read_phrase(phrase_file)?;
     let resuming = ctx.db().exists();
     let set = if resuming && nodes.is_empty() {
-        node_set(&ctx.open()?)?
+        node_set(&*ctx.open()?)?
     } else {
         if nodes.is_empty() {
             return Err(CliError::new(
@@ -204,6 +204,7 @@ pub fn recover(
         }
         None => {}
     }
+    ctx.save_summary(&w);
     let balances: Vec<(dsm_wallet::wallet::TokenView, dsm_core::chain::Amount)> = w
         .head()
         .balances

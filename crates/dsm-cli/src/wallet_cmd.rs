@@ -15,6 +15,7 @@ use dsm_transport::{tcp_dial, DirLink, Link};
 use dsm_wallet::driver::{run, Report, RunError};
 use dsm_wallet::keystore::{KdfParams, KeystoreError};
 use dsm_wallet::store::{RedbStore, StoreError};
+use dsm_wallet::summary::{units, WalletSummary};
 use dsm_wallet::wallet::{ReceivePolicy, TokenView};
 use dsm_wallet::{Contact, EntryKind, Wallet, WalletError};
 use serde_json::json;
@@ -143,8 +144,98 @@ impl Ctx {
         Ok(p.into_bytes())
     }
 
-    pub(crate) fn open(&self) -> Res<Wallet> {
-        self.open_as(false)
+    /// Opens the wallet for a command that may change it; its summary (what the read-only
+    /// commands show without the passphrase) is rewritten when the command is done.
+    pub(crate) fn open(&self) -> Res<OpenWallet> {
+        Ok(OpenWallet {
+            wallet: self.open_as(false)?,
+            summary: self.summary_path(),
+        })
+    }
+
+    /// The summary file beside the wallet ([`dsm_wallet::summary`]).
+    pub(crate) fn summary_path(&self) -> PathBuf {
+        self.home.join("summary.json")
+    }
+
+    /// What the read-only commands show. With a passphrase at hand (DSM_PASSPHRASE,
+    /// --passphrase-file), read from the wallet file itself. Without one, or while another
+    /// dsm process holds the file, from the summary the last writing command left — after
+    /// checking, when the file can be opened (read-only, no passphrase needed: every
+    /// record's check and the store root), that it is the summary of the file's head.
+    pub(crate) fn view(&self) -> Res<WalletSummary> {
+        if !self.db().exists() {
+            return self.open_read_only().and_then(|w| Ok(w.summary()?));
+        }
+        let at_hand =
+            self.passphrase_file.is_some() || std::env::var_os("DSM_PASSPHRASE").is_some();
+        let store = RedbStore::open_read_only(&self.db());
+        if at_hand && !matches!(store, Err(StoreError::InUse)) {
+            drop(store);
+            return Ok(self.open_read_only()?.summary()?);
+        }
+        let summary = std::fs::read(self.summary_path())
+            .ok()
+            .map(|b| WalletSummary::from_bytes(&b));
+        let summary = match summary {
+            Some(Ok(s)) => s,
+            Some(Err(e)) if matches!(store, Err(StoreError::InUse)) => return Err(e.into()),
+            // No summary yet (a wallet no writing command touched since): the file itself.
+            _ => {
+                drop(store);
+                return Ok(self.open_read_only()?.summary()?);
+            }
+        };
+        match store {
+            Ok(s) => {
+                if summary.is_current(&s)? {
+                    if summary.replaced_by_recovery {
+                        warn_tombstoned();
+                    }
+                    Ok(summary)
+                } else {
+                    drop(s);
+                    tracing::info!("the summary is older than the wallet file; reading the file");
+                    Ok(self.open_read_only()?.summary()?)
+                }
+            }
+            Err(StoreError::InUse) => {
+                tracing::info!(
+                    "the wallet is in use by another dsm process: shown as of its last change (height {})",
+                    summary.height
+                );
+                if summary.replaced_by_recovery {
+                    warn_tombstoned();
+                }
+                Ok(summary)
+            }
+            Err(StoreError::NeedsRepair | StoreError::NeedsUpgrade) => {
+                Ok(self.open_read_only()?.summary()?)
+            }
+            Err(e) => Err(WalletError::from(e).into()),
+        }
+    }
+
+    /// Rewrites the summary file (atomically: a new file renamed over the old, 0600). A
+    /// failure is only a warning: the summary is a convenience, the wallet file the truth.
+    pub(crate) fn save_summary(&self, w: &Wallet) {
+        let result = w.summary().map_err(|e| e.to_string()).and_then(|s| {
+            let tmp = self.home.join(".summary.json.tmp");
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut f = options.open(&tmp).map_err(|e| e.to_string())?;
+            f.write_all(&s.to_bytes()).map_err(|e| e.to_string())?;
+            f.sync_all().map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, self.summary_path()).map_err(|e| e.to_string())
+        });
+        if let Err(e) = result {
+            tracing::warn!("could not update the wallet's summary ({e}); read-only commands will ask for the passphrase");
+        }
     }
 
     /// [`Ctx::open`] for commands that only read: the file is opened read-only, so neither
@@ -181,7 +272,7 @@ impl Ctx {
         let pass = self.passphrase(false)?;
         let w = Wallet::open(Box::new(store), &pass)?;
         if w.is_replaced_by_recovery() {
-            tracing::warn!("this device was tombstoned: its identity was restored from the recovery phrase onto another device, and nothing this one signs is taken any more (use the new device)");
+            warn_tombstoned();
         }
         Ok(w)
     }
@@ -204,6 +295,49 @@ impl Ctx {
         }
         out.flush()?;
         Ok(())
+    }
+}
+
+/// Said on every command of a device whose identity was restored elsewhere.
+fn warn_tombstoned() {
+    tracing::warn!("this device was tombstoned: its identity was restored from the recovery phrase onto another device, and nothing this one signs is taken any more (use the new device)");
+}
+
+/// A wallet opened for a command that may change it: when the command is done (or fails),
+/// the summary file is rewritten from it.
+pub(crate) struct OpenWallet {
+    wallet: Wallet,
+    summary: PathBuf,
+}
+
+impl std::ops::Deref for OpenWallet {
+    type Target = Wallet;
+    fn deref(&self) -> &Wallet {
+        &self.wallet
+    }
+}
+
+impl std::ops::DerefMut for OpenWallet {
+    fn deref_mut(&mut self) -> &mut Wallet {
+        &mut self.wallet
+    }
+}
+
+impl Drop for OpenWallet {
+    fn drop(&mut self) {
+        let home = self
+            .summary
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ctx {
+            home,
+            json: false,
+            passphrase_file: None,
+            report_to_stderr: true,
+            force: false,
+        }
+        .save_summary(&self.wallet);
     }
 }
 
@@ -503,6 +637,7 @@ pub fn init(
             format!("{e}; nothing was created"),
         ));
     }
+    ctx.save_summary(&w);
     let devid = w.device_id().digest().to_hex();
     let card = w.card(&name);
     let words: Option<Vec<&str>> = phrase.as_ref().map(|(m, _)| m.words());
@@ -539,9 +674,9 @@ pub fn init(
 
 /// `dsm card [--qr] [--png FILE]`.
 pub fn card(ctx: &Ctx, qr: bool, png: Option<&Path>) -> Res {
-    let w = ctx.open_read_only()?;
-    let name = w.name()?.unwrap_or_else(|| "me".into());
-    let card = w.card(&name);
+    let v = ctx.view()?;
+    let name = v.name.clone().unwrap_or_else(|| "me".into());
+    let card = v.card.clone();
     if let Some(path) = png {
         crate::token_cmd::writable(ctx, path)?;
         let image = dsm_qr::render_png(card.as_bytes(), 8)
@@ -559,7 +694,7 @@ pub fn card(ctx: &Ctx, qr: bool, png: Option<&Path>) -> Res {
             }
             Ok(())
         },
-        json!({"card": card, "name": name, "device": w.device_id().digest().to_hex(), "png": png}),
+        json!({"card": card, "name": name, "device": v.device, "png": png}),
     )
 }
 
@@ -680,8 +815,7 @@ fn find_named(w: &Wallet, name: &str) -> Res<Contact> {
 
 /// `dsm contact list`.
 pub fn contact_list(ctx: &Ctx) -> Res {
-    let w = ctx.open_read_only()?;
-    let all = w.contacts()?;
+    let all = ctx.view()?.contacts;
     ctx.print(
         |o| {
             if all.is_empty() {
@@ -702,32 +836,25 @@ pub fn contact_list(ctx: &Ctx) -> Res {
 
 /// `dsm balance`.
 pub fn balance(ctx: &Ctx) -> Res {
-    let w = ctx.open_read_only()?;
-    let rows: Vec<(TokenView, Amount, Amount, Option<String>)> = w
-        .head()
+    let v = ctx.view()?;
+    let rows: Vec<(TokenView, Amount, Amount, Option<String>)> = v
         .balances
-        .entries()
         .iter()
         .map(|b| {
             (
-                token_view(&w, &b.token),
-                b.amount,
-                w.in_conflict(&b.token),
-                w.refresh_advice(&b.token),
+                v.token(&b.token),
+                units(&b.amount),
+                units(&b.in_conflict),
+                b.refresh_advice.clone(),
             )
         })
         .collect();
-    let pending = w.pending()?;
-    let in_flight: Vec<(DeviceId, TokenView, Amount)> = pending
+    let in_flight: Vec<(&str, TokenView, Amount)> = v
+        .in_flight
         .iter()
-        .map(|p| {
-            (
-                p.proposal.step.receiver,
-                token_view(&w, &p.proposal.step.token),
-                p.proposal.step.amount,
-            )
-        })
+        .map(|p| (p.peer.as_str(), v.token(&p.token), units(&p.amount)))
         .collect();
+    let party_of = |hex: &str| json!({"peer": v.peer_name(hex), "peer_id": hex});
     ctx.print(
         |o| {
             if rows.is_empty() {
@@ -748,14 +875,14 @@ pub fn balance(ctx: &Ctx) -> Res {
                 }
             }
             for (peer, t, a) in &in_flight {
-                writeln!(o, "{:>24} {} in flight to {} (debited; completes at your next session with them)", t.amount_text(*a), t.label, peer_name(&w, peer))?;
+                writeln!(o, "{:>24} {} in flight to {} (debited; completes at your next session with them)", t.amount_text(*a), t.label, v.peer_name(peer))?;
             }
             Ok(())
         },
         json!({
             "balances": rows.iter().map(|(t, a, c, advice)| with(money(t, *a), &[json!({"in_conflict": c.0.to_string(), "policy_known": t.decimals.is_some(), "refresh_advice": advice})])).collect::<Vec<_>>(),
-            "in_flight": in_flight.iter().map(|(p, t, a)| with(money(t, *a), &[party(&w, p)])).collect::<Vec<_>>(),
-            "height": w.head().height,
+            "in_flight": in_flight.iter().map(|(p, t, a)| with(money(t, *a), &[party_of(p)])).collect::<Vec<_>>(),
+            "height": v.height,
         }),
     )
 }
@@ -801,39 +928,17 @@ pub fn check(ctx: &Ctx) -> Res {
 }
 
 pub fn history(ctx: &Ctx) -> Res {
-    let w = ctx.open_read_only()?;
-    let entries = w.history()?;
-    let views = w.token_views()?;
-    let view = |hex: &str| {
-        dsm_core::hash::Digest::from_hex(hex).map(|d| {
-            views
-                .get(&TokenId(d))
-                .cloned()
-                .unwrap_or_else(|| TokenView {
-                    id: TokenId(d),
-                    label: format!("token:{}", short(hex)),
-                    decimals: None,
-                })
-        })
-    };
+    let v = ctx.view()?;
+    let entries = &v.history;
+    let view = |hex: &str| (!hex.is_empty()).then(|| v.token(hex));
     // The amount as the token's decimals show it (the stored line keeps base units).
-    let amount = |e: &dsm_wallet::HistoryEntry| match (view(&e.token), e.amount.parse::<u128>()) {
-        (Some(v), Ok(a)) => v.amount_text(Amount(a)),
-        _ => e.amount.clone(),
+    let amount = |e: &dsm_wallet::HistoryEntry| match view(&e.token) {
+        Some(t) => t.amount_text(units(&e.amount)),
+        None => e.amount.clone(),
     };
-    let tname = |hex: &str| view(hex).map(|v| v.label).unwrap_or_else(|| "-".into());
-    // History stores device ids as hex, as contacts do: one read of the contacts serves
-    // every line.
-    let names: std::collections::HashMap<String, String> = w
-        .contacts()?
-        .into_iter()
-        .map(|c| (c.device, c.name))
-        .collect();
+    let tname = |hex: &str| view(hex).map(|t| t.label).unwrap_or_else(|| "-".into());
     let pname = |hex: &Option<String>| match hex {
-        Some(h) => names
-            .get(h)
-            .cloned()
-            .unwrap_or_else(|| format!("device {}", short(h))),
+        Some(h) => v.peer_name(h),
         None => "-".into(),
     };
     ctx.print(
@@ -846,7 +951,7 @@ pub fn history(ctx: &Ctx) -> Res {
                 "{:>6}  {:<17} {:<10} {:<22} {:>14} {:<8} {:<8} RECEIPT",
                 "HEIGHT", "TIME (UTC)", "WHAT", "WITH", "AMOUNT", "TOKEN", "STATUS"
             )?;
-            for e in &entries {
+            for e in entries {
                 let what = match e.kind {
                     EntryKind::Sent => "sent",
                     EntryKind::Received => "received",
@@ -1500,7 +1605,7 @@ pub fn send(
     }
     let mut link = dial(via, timeout)?;
     let mut session = Session::dialer(peer, transfers);
-    let r = run(&mut session, &mut w, link.as_mut());
+    let r = run(&mut session, &mut *w, link.as_mut());
     report(ctx, &w, &r)?;
     if !r.completed.is_empty() || !r.refused.is_empty() {
         crate::online_cmd::settle_after_session(ctx, &mut w)?;
@@ -1538,6 +1643,8 @@ fn after_received(ctx: &Ctx, w: &mut Wallet, r: Report, once: bool, from: &str) 
     report(ctx, w, &r)?;
     if !r.completed.is_empty() || !r.refused.is_empty() {
         crate::online_cmd::settle_after_session(ctx, w)?;
+        // A long-running receiver holds the file: readers see this summary meanwhile.
+        ctx.save_summary(w);
     }
     if w.is_poisoned() {
         return Err(CliError::new(exit::WALLET, "a write to the wallet failed; nothing more was signed. Check the disk and start `dsm receive` again"));
@@ -1614,24 +1721,22 @@ pub fn receive(
                 json!({"listening": local.to_string()}),
             )?;
             let mut outcome: Res<()> = Ok(());
-            dsm_wallet::driver::serve(&mut server, &mut w, &mut |w, r, from| match after_received(
-                ctx,
-                w,
-                r,
-                once,
-                &format!(" from {from}"),
-            ) {
-                Ok(stop) => stop,
-                Err(e) => {
-                    outcome = Err(e);
-                    true
-                }
-            });
+            dsm_wallet::driver::serve(
+                &mut server,
+                &mut *w,
+                &mut |w, r, from| match after_received(ctx, w, r, once, &format!(" from {from}")) {
+                    Ok(stop) => stop,
+                    Err(e) => {
+                        outcome = Err(e);
+                        true
+                    }
+                },
+            );
             outcome
         }
         Via::Stdio => {
             let mut link = stdio_link(timeout);
-            let r = run(&mut Session::listener(), &mut w, link.as_mut());
+            let r = run(&mut Session::listener(), &mut *w, link.as_mut());
             after_received(ctx, &mut w, r, true, "").map(drop)
         }
         Via::Qr { .. } | Via::BleSim { .. } | Via::NfcSim { .. } | Via::Serial { .. } => {
@@ -1665,7 +1770,7 @@ pub fn receive(
                     Err(e) if once => return Err(e),
                     Err(_) => continue,
                 };
-                let r = run(&mut Session::listener(), &mut w, link.as_mut());
+                let r = run(&mut Session::listener(), &mut *w, link.as_mut());
                 drop(link);
                 if r.completed.is_empty()
                     && r.refused.is_empty()
@@ -1704,7 +1809,7 @@ pub fn receive(
                         format!("no session arrived in {}: {e}", dir.display()),
                     )
                 })?;
-                let r = run(&mut Session::listener(), &mut w, &mut link);
+                let r = run(&mut Session::listener(), &mut *w, &mut link);
                 if after_received(ctx, &mut w, r, once, "")? {
                     return Ok(());
                 }

@@ -595,3 +595,111 @@ fn readme_walkthrough() {
     assert_eq!(gold("bob").as_deref(), Some("280.50"));
     assert_eq!(gold("alice").as_deref(), Some("709.50"));
 }
+
+/// `balance`, `history`, `card` and `contact list` need no passphrase, and work while
+/// `dsm receive` holds the wallet; a summary older than the wallet file is never shown.
+#[test]
+fn read_only_commands_work_without_the_passphrase_and_beside_a_receiver() {
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    dsm(&alice)
+        .args(["init", "--name", "alice", "--dev-faucet", "100"])
+        .assert()
+        .success();
+    init_named(&bob, "bob");
+    introduce(&alice, &bob);
+    let keyless = |home: &std::path::Path| {
+        let mut c = Command::new(bin());
+        c.env("DSM_HOME", home)
+            .env_remove("DSM_PASSPHRASE")
+            .env_remove("DSM_PASSPHRASE_FILE");
+        c
+    };
+    // No passphrase anywhere, no terminal: read from the summary, checked against the file.
+    assert!(stdout(keyless(&alice).arg("balance")).contains("100 DEV"));
+    assert!(stdout(keyless(&alice).arg("card")).starts_with("dsm-card:v1:alice:"));
+    assert!(stdout(keyless(&alice).args(["contact", "list"])).contains("bob"));
+    assert!(stdout(keyless(&alice).arg("history")).contains("dev-faucet"));
+    // A command that needs the key still asks for it.
+    keyless(&alice)
+        .args(["send", "bob", "1", "--tcp", "127.0.0.1:9"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no passphrase"));
+
+    // bob receives in the background: his wallet file is held open the whole time.
+    let mut rx = std::process::Command::new(bin())
+        .env("DSM_HOME", &bob)
+        .env("DSM_PASSPHRASE", "test passphrase")
+        .args(["--json", "receive", "--tcp", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(rx.stdout.take().unwrap()));
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let addr = first["listening"].as_str().unwrap().to_string();
+    dsm(&alice)
+        .args(["send", "bob", "30", "--tcp", &addr])
+        .assert()
+        .success();
+    // The receiver reports the transfer once it committed it and wrote the summary.
+    let got: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(
+        (got["direction"].as_str(), got["amount"].as_str()),
+        (Some("received"), Some("30")),
+        "{got}"
+    );
+    for c in [keyless(&bob).arg("balance"), dsm(&bob).arg("balance")] {
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("30 DEV"));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another dsm process"));
+    }
+    assert!(stdout(dsm(&bob).arg("history")).contains("received"));
+    assert!(stdout(dsm(&bob).args(["contact", "list"])).contains("alice"));
+    // A writing command still gets "in use".
+    dsm(&bob)
+        .args(["contact", "rename", "alice", "al"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("in use"));
+    let _ = rx.kill();
+    let _ = rx.wait();
+
+    // A stale summary (from before the last change) is never shown as current: without the
+    // passphrase the command cannot read the file and says so.
+    let summary = alice.join("summary.json");
+    let before = std::fs::read(&summary).unwrap();
+    dsm(&alice)
+        .args(["contact", "remove", "bob"])
+        .assert()
+        .success();
+    dsm(&alice)
+        .args(["contact", "add", &card_of(&bob)])
+        .assert()
+        .success();
+    dsm(&alice)
+        .args(["send", "bob", "1", "--dry-run"])
+        .assert()
+        .success();
+    std::fs::write(&summary, &before).unwrap();
+    keyless(&alice)
+        .arg("balance")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no passphrase"));
+    // A damaged summary is refused too (with the file in use, it is all there is to read).
+    let mut bad = before.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    std::fs::write(&summary, &bad).unwrap();
+    keyless(&alice).arg("balance").assert().code(3);
+    // With the passphrase the file itself is read, and the summary rewritten by the next
+    // writing command.
+    assert!(stdout(dsm(&alice).arg("balance")).contains("70 DEV"));
+}

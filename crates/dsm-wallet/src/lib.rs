@@ -17,6 +17,7 @@ pub mod keystore;
 pub mod nodes;
 pub mod online;
 pub mod store;
+pub mod summary;
 pub mod wallet;
 
 pub use wallet::recovery;

@@ -311,6 +311,11 @@ pub trait Store: Send + Sync {
         }
         Ok(())
     }
+    /// A digest that changes with every commit, if the store keeps one ([`RedbStore`]'s
+    /// store root): what tells a summary of this store current or stale.
+    fn root(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        Ok(None)
+    }
 }
 
 type Tables = BTreeMap<Table, BTreeMap<Vec<u8>, Vec<u8>>>;
@@ -674,6 +679,16 @@ impl Store for RedbStore {
     }
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         guarded(|| self.commit_unguarded(batch))
+    }
+    fn root(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        guarded(|| {
+            let txn = self.db.begin_read().map_err(backend)?;
+            let t = txn.open_table(TREE).map_err(backend)?;
+            match t.get(STORE_KEY.as_slice()).map_err(backend)? {
+                Some(v) => Ok(Some(parse_store_record(v.value())?)),
+                None => Ok(None),
+            }
+        })
     }
 }
 

@@ -938,6 +938,10 @@ impl Wallet {
     pub fn device_id(&self) -> DeviceId {
         self.id
     }
+    /// The store's root ([`Store::root`]): changes with every commit.
+    pub fn store_root(&self) -> Result<Option<[u8; 32]>, WalletError> {
+        Ok(self.store.root()?)
+    }
     /// Whether this device learned its own tombstone: its identity was restored from the
     /// recovery phrase onto another device, and nothing this one signs is taken any more.
     pub fn is_replaced_by_recovery(&self) -> bool {
