@@ -680,6 +680,24 @@ impl Wallet {
                 error: "missing".into(),
             })?;
         let head = DeviceHead::from_bytes(&head_bytes).map_err(corrupt("head"))?;
+        // The head is this identity's, and the identity this genesis's: a file whose parts
+        // were swapped between wallets is refused, whatever its record checks say.
+        if head.device != identity.device_id() {
+            return Err(WalletError::Corrupt {
+                what: "head",
+                error: "it is not this device's".into(),
+            });
+        }
+        if let Some(g) = store.get(Table::Meta, b"genesis_record")? {
+            let g = dsm_core::identity::GenesisRecord::from_bytes(&g)
+                .map_err(corrupt("genesis record"))?;
+            if g.digest() != identity.genesis {
+                return Err(WalletError::Corrupt {
+                    what: "genesis record",
+                    error: "the device's identity is not of this genesis".into(),
+                });
+            }
+        }
         let mut tree = SparseMerkleTree::new();
         for (k, v) in store.scan(Table::Tips)? {
             let k: [u8; 32] = k.as_slice().try_into().map_err(|_| WalletError::Corrupt {

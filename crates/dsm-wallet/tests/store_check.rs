@@ -39,3 +39,24 @@ fn a_sound_store_checks_clean_and_each_kind_of_damage_is_reported() {
     );
     assert!(c.problems[2].contains("evidence"), "{c:?}");
 }
+
+/// Parts of another wallet's file are refused at open, whatever their record checks say:
+/// another device's head, another identity's genesis record.
+#[test]
+fn a_head_or_genesis_from_another_wallet_is_refused_at_open() {
+    let (_a, store_a) = memory_wallet(100);
+    let (_b, store_b) = memory_wallet(100);
+    for key in [&b"head"[..], b"genesis_record"] {
+        let mut store = store_a.fork();
+        let theirs = store_b.get(Table::Meta, key).unwrap().unwrap();
+        let mut batch = Batch::new();
+        batch.put(Table::Meta, key.to_vec(), theirs);
+        store.commit(&batch).unwrap();
+        let err = dsm_wallet::Wallet::open(Box::new(store), PASS).err().unwrap();
+        assert!(
+            matches!(err, dsm_wallet::WalletError::Corrupt { .. }),
+            "{key:?}: {err}"
+        );
+    }
+    assert!(dsm_wallet::Wallet::open(Box::new(store_a), PASS).is_ok());
+}
