@@ -442,10 +442,16 @@ enum Command {
     },
     /// Show balances (and amounts in flight).
     Balance,
-    /// Check the whole wallet file, reading only: the head, tips and held parcels (as every
-    /// open does), every lineage object against its address, every receipt from its bytes
-    /// alone, every piece of evidence. Exit 3 if anything fails, with what.
-    Check,
+    /// Check the whole wallet file, reading only: every record's check and the store root,
+    /// the head, tips and held parcels (as every open does), every lineage object against
+    /// its address, every receipt from its bytes alone, every piece of evidence. Exit 3 if
+    /// anything fails, with what.
+    Check {
+        /// A file a killed dsm process left open needs the database's repair, which no
+        /// reading command makes: make it (the one time `check` writes), then check.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Show every transition of this device, as a table.
     History,
     /// Export the receipt of a transfer to a file (ids are in `dsm history`).
@@ -1175,7 +1181,7 @@ fn main() -> ExitCode {
             ),
         }),
         Command::Balance => wallet_cmd::balance(&ctx),
-        Command::Check => wallet_cmd::check(&ctx),
+        Command::Check { repair } => wallet_cmd::check(&ctx, repair),
         Command::History => wallet_cmd::history(&ctx),
         Command::Receipt { id, out } => wallet_cmd::receipt(&ctx, &id, out),
         Command::Verify { file } => wallet_cmd::verify(&ctx, &file),

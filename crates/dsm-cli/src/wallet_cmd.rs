@@ -251,11 +251,10 @@ impl Ctx {
         let store = if read_only {
             match RedbStore::open_read_only(&self.db()) {
                 Ok(s) => s,
-                // After an unclean shutdown the database must repair the file once, which
-                // only a writing open does: that is the one case a reading command writes.
+                // After an unclean shutdown the database must repair the file, which only a
+                // writing open does; a reading command never writes, so it says how.
                 Err(StoreError::NeedsRepair) => {
-                    tracing::warn!("the wallet file needs a repair (a dsm process was killed while it was open, or the file is damaged); trying it");
-                    return self.open_as(false);
+                    return Err(CliError::new(exit::WALLET, "the wallet file was not closed cleanly (a dsm process was killed while it had it open, or the file is damaged) and needs the database's repair, which a reading command never makes: run `dsm check --repair` (any command that changes the wallet repairs it too)"));
                 }
                 // A file written before record checks: upgraded once, by a writing open.
                 Err(StoreError::NeedsUpgrade) => {
@@ -889,8 +888,12 @@ pub fn balance(ctx: &Ctx) -> Res {
 
 /// `dsm history`.
 /// `dsm check`.
-pub fn check(ctx: &Ctx) -> Res {
-    let w = ctx.open_read_only()?;
+pub fn check(ctx: &Ctx, repair: bool) -> Res {
+    let w = if repair {
+        ctx.open_as(false)?
+    } else {
+        ctx.open_read_only()?
+    };
     let c = w.check()?;
     ctx.print(
         |o| {
@@ -1720,8 +1723,15 @@ pub fn receive(
                 },
                 json!({"listening": local.to_string()}),
             )?;
+            // Ctrl-C or SIGTERM ends the loop and closes the wallet file cleanly (a killed
+            // process leaves it needing the database's repair); a second one ends at once.
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone());
+                let _ = signal_hook::flag::register(signal, stop.clone());
+            }
             let mut outcome: Res<()> = Ok(());
-            dsm_wallet::driver::serve(
+            dsm_wallet::driver::serve_until(
                 &mut server,
                 &mut *w,
                 &mut |w, r, from| match after_received(ctx, w, r, once, &format!(" from {from}")) {
@@ -1731,7 +1741,11 @@ pub fn receive(
                         true
                     }
                 },
+                &stop,
             );
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                tracing::info!("stopped; the wallet file is closed cleanly");
+            }
             outcome
         }
         Via::Stdio => {

@@ -82,10 +82,31 @@ pub fn serve<L: Ledger>(
     ledger: &mut L,
     done: &mut dyn FnMut(&mut L, Report, std::net::SocketAddr) -> bool,
 ) {
+    serve_until(
+        server,
+        ledger,
+        done,
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+}
+
+/// [`serve`], also returning within half a second of `stop` turning true (a signal asking
+/// the process to end): sessions still open are cut there — each commit is already
+/// durable, so a cut session resumes at its next connection, as after a lost link — and
+/// the caller closes the wallet cleanly.
+pub fn serve_until<L: Ledger>(
+    server: &mut dsm_transport::server::TcpServer,
+    ledger: &mut L,
+    done: &mut dyn FnMut(&mut L, Report, std::net::SocketAddr) -> bool,
+    stop: &std::sync::atomic::AtomicBool,
+) {
     use dsm_transport::server::ServerEvent;
     use std::collections::HashMap;
     let mut live: HashMap<u64, (Session, std::net::SocketAddr)> = HashMap::new();
     loop {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let Some(event) = server.next_event(std::time::Duration::from_millis(500)) else {
             continue;
         };

@@ -52,7 +52,9 @@ fn a_head_or_genesis_from_another_wallet_is_refused_at_open() {
         let mut batch = Batch::new();
         batch.put(Table::Meta, key.to_vec(), theirs);
         store.commit(&batch).unwrap();
-        let err = dsm_wallet::Wallet::open(Box::new(store), PASS).err().unwrap();
+        let err = dsm_wallet::Wallet::open(Box::new(store), PASS)
+            .err()
+            .unwrap();
         assert!(
             matches!(err, dsm_wallet::WalletError::Corrupt { .. }),
             "{key:?}: {err}"
