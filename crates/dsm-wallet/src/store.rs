@@ -311,9 +311,9 @@ pub trait Store: Send + Sync {
         }
         Ok(())
     }
-    /// A digest that changes with every commit, if the store keeps one ([`RedbStore`]'s
+    /// A check that changes with every commit, if the store keeps one ([`RedbStore`]'s
     /// store root): what tells a summary of this store current or stale.
-    fn root(&self) -> Result<Option<[u8; 32]>, StoreError> {
+    fn root(&self) -> Result<Option<[u8; 16]>, StoreError> {
         Ok(None)
     }
 }
@@ -405,10 +405,12 @@ impl Store for MemoryStore {
 /// All logical tables share one B-tree, keyed `table id (1 byte) ‖ key`, so a commit
 /// rewrites the pages of one tree rather than of one tree per table it touches.
 ///
-/// Integrity without a key (PROTOCOL.md §14): every value is stored followed by the first
-/// 16 bytes of `H(WalletRecord, table id, key, value)`, checked on every read, and the
-/// XOR of every record's full digest (the store root) is kept under the key `00`, updated
-/// in each commit and recomputed over the whole file whenever it is opened. A damaged
+/// Integrity without a key (PROTOCOL.md §14): every value is stored followed by its check,
+/// the first 16 bytes of `H(WalletRecord, table id, key, value)`, verified on every read,
+/// and the XOR of every record's check (the store root) is kept under the key `00`,
+/// updated in each commit (from the checks of the records it replaces, which the database
+/// hands back, so a commit reads nothing extra) and recomputed over the whole file
+/// whenever it is opened. A damaged
 /// value or key fails its record's check; a record the database lost or gained (a damaged
 /// page) fails the root. Either is [`StoreError::Damaged`], never data that silently
 /// changed. The checks catch damage, not an attacker who can write the file (anyone can
@@ -419,33 +421,48 @@ pub struct RedbStore {
 
 /// The key of the store record: the magic, the format and the store root.
 const STORE_KEY: [u8; 1] = [0];
-/// `STORE_MAGIC ‖ root (32)`.
+/// `STORE_MAGIC ‖ root (16)`.
 const STORE_MAGIC: &[u8; 6] = b"DSMW\x00\x02";
-/// Bytes of each record's check.
+/// Bytes of each record's check, and of the store root.
 const CHECK_LEN: usize = 16;
+/// A record's check, or the store root (the XOR of every check).
+type Check = [u8; CHECK_LEN];
 
-/// The full digest of a record (its first [`CHECK_LEN`] bytes are stored with it).
-fn record_digest(prefixed_key: &[u8], value: &[u8]) -> [u8; 32] {
+/// A record's check: the first [`CHECK_LEN`] bytes of its digest.
+fn record_check(prefixed_key: &[u8], value: &[u8]) -> Check {
     use dsm_core::hash::tagged_hash;
     use dsm_core::tags::Tag;
-    *tagged_hash(
+    let d = tagged_hash(
         Tag::WalletRecord,
         &[&prefixed_key[..1], &prefixed_key[1..], value],
-    )
-    .as_bytes()
+    );
+    let mut c = [0u8; CHECK_LEN];
+    c.copy_from_slice(&d.as_bytes()[..CHECK_LEN]);
+    c
 }
 
 /// The value with its check appended.
-fn sealed_record(prefixed_key: &[u8], value: &[u8]) -> (Vec<u8>, [u8; 32]) {
-    let d = record_digest(prefixed_key, value);
+fn sealed_record(prefixed_key: &[u8], value: &[u8]) -> (Vec<u8>, Check) {
+    let c = record_check(prefixed_key, value);
     let mut v = Vec::with_capacity(value.len() + CHECK_LEN);
     v.extend_from_slice(value);
-    v.extend_from_slice(&d[..CHECK_LEN]);
-    (v, d)
+    v.extend_from_slice(&c);
+    (v, c)
 }
 
-/// The value of a stored record after checking it, and its full digest.
-fn opened_record(prefixed_key: &[u8], stored: &[u8]) -> Result<(Vec<u8>, [u8; 32]), StoreError> {
+/// The check a stored record carries (its last bytes), unverified: what leaves the root
+/// when the record is replaced. A damaged check leaves the root wrong, which the next
+/// open reports.
+fn stored_check(stored: &[u8]) -> Check {
+    let mut c = [0u8; CHECK_LEN];
+    if let Some(tail) = stored.len().checked_sub(CHECK_LEN).map(|i| &stored[i..]) {
+        c.copy_from_slice(tail);
+    }
+    c
+}
+
+/// The value of a stored record after verifying its check, and the check.
+fn opened_record(prefixed_key: &[u8], stored: &[u8]) -> Result<(Vec<u8>, Check), StoreError> {
     let damaged = || {
         StoreError::Damaged(format!(
             "a record of table {} fails its check",
@@ -454,21 +471,21 @@ fn opened_record(prefixed_key: &[u8], stored: &[u8]) -> Result<(Vec<u8>, [u8; 32
     };
     let split = stored.len().checked_sub(CHECK_LEN).ok_or_else(damaged)?;
     let (value, check) = stored.split_at(split);
-    let d = record_digest(prefixed_key, value);
-    if d[..CHECK_LEN] != *check {
+    let c = record_check(prefixed_key, value);
+    if c != *check {
         return Err(damaged());
     }
-    Ok((value.to_vec(), d))
+    Ok((value.to_vec(), c))
 }
 
-fn xor_into(root: &mut [u8; 32], d: &[u8; 32]) {
-    for (r, x) in root.iter_mut().zip(d) {
+fn xor_into(root: &mut Check, c: &Check) {
+    for (r, x) in root.iter_mut().zip(c) {
         *r ^= x;
     }
 }
 
 /// The store root a store record holds, or why it is not one.
-fn parse_store_record(v: &[u8]) -> Result<[u8; 32], StoreError> {
+fn parse_store_record(v: &[u8]) -> Result<Check, StoreError> {
     match v.strip_prefix(STORE_MAGIC.as_slice()) {
         Some(root) => root
             .try_into()
@@ -479,7 +496,7 @@ fn parse_store_record(v: &[u8]) -> Result<[u8; 32], StoreError> {
     }
 }
 
-fn store_record(root: &[u8; 32]) -> Vec<u8> {
+fn store_record(root: &Check) -> Vec<u8> {
     [STORE_MAGIC.as_slice(), root.as_slice()].concat()
 }
 
@@ -566,7 +583,7 @@ impl RedbStore {
             return Ok(false);
         };
         let stored = parse_store_record(stored.value())?;
-        let mut root = [0u8; 32];
+        let mut root = [0u8; CHECK_LEN];
         for item in t.range::<&[u8]>([1u8].as_slice()..).map_err(backend)? {
             let (k, v) = item.map_err(backend)?;
             let (_, d) = opened_record(k.value(), v.value())?;
@@ -600,7 +617,10 @@ impl RedbStore {
             let txn = db.begin_write().map_err(backend)?;
             txn.open_table(TREE)
                 .map_err(backend)?
-                .insert(STORE_KEY.as_slice(), store_record(&[0; 32]).as_slice())
+                .insert(
+                    STORE_KEY.as_slice(),
+                    store_record(&[0; CHECK_LEN]).as_slice(),
+                )
                 .map_err(backend)?;
             txn.commit().map_err(backend)?;
         }
@@ -625,7 +645,7 @@ impl RedbStore {
                 let (k, v) = item.map_err(backend)?;
                 records.push((k.value().to_vec(), v.value().to_vec()));
             }
-            let mut root = [0u8; 32];
+            let mut root = [0u8; CHECK_LEN];
             for (k, v) in records {
                 let (sealed, d) = sealed_record(&k, &v);
                 xor_into(&mut root, &d);
@@ -680,7 +700,7 @@ impl Store for RedbStore {
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         guarded(|| self.commit_unguarded(batch))
     }
-    fn root(&self) -> Result<Option<[u8; 32]>, StoreError> {
+    fn root(&self) -> Result<Option<[u8; 16]>, StoreError> {
         guarded(|| {
             let txn = self.db.begin_read().map_err(backend)?;
             let t = txn.open_table(TREE).map_err(backend)?;
@@ -712,25 +732,23 @@ impl RedbStore {
             };
             for (table, key, value) in &batch.ops {
                 let k = prefixed(*table, key);
-                // The replaced record leaves the root (checked first: a commit never
-                // builds on a damaged record).
-                let old = t
-                    .get(k.as_slice())
-                    .map_err(backend)?
-                    .map(|v| opened_record(&k, v.value()))
-                    .transpose()?;
-                if let Some((_, d)) = old {
-                    xor_into(&mut root, &d);
-                }
-                match value {
+                // The replaced record's check leaves the root; the database hands the old
+                // value back, so this costs no extra read.
+                let old = match value {
                     Some(v) => {
-                        let (sealed, d) = sealed_record(&k, v);
-                        xor_into(&mut root, &d);
-                        t.insert(k.as_slice(), sealed.as_slice()).map_err(backend)?;
+                        let (sealed, c) = sealed_record(&k, v);
+                        xor_into(&mut root, &c);
+                        t.insert(k.as_slice(), sealed.as_slice())
+                            .map_err(backend)?
+                            .map(|old| stored_check(old.value()))
                     }
-                    None => {
-                        t.remove(k.as_slice()).map_err(backend)?;
-                    }
+                    None => t
+                        .remove(k.as_slice())
+                        .map_err(backend)?
+                        .map(|old| stored_check(old.value())),
+                };
+                if let Some(c) = old {
+                    xor_into(&mut root, &c);
                 }
             }
             t.insert(STORE_KEY.as_slice(), store_record(&root).as_slice())

@@ -208,8 +208,8 @@ impl Wallet {
     }
 }
 
-fn hex_of(bytes: [u8; 32]) -> String {
-    Digest(bytes).to_hex()
+fn hex_of(bytes: [u8; 16]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Parses a base-unit string of a summary (0 if malformed).

@@ -957,7 +957,7 @@ impl Wallet {
         self.id
     }
     /// The store's root ([`Store::root`]): changes with every commit.
-    pub fn store_root(&self) -> Result<Option<[u8; 32]>, WalletError> {
+    pub fn store_root(&self) -> Result<Option<[u8; 16]>, WalletError> {
         Ok(self.store.root()?)
     }
     /// Whether this device learned its own tombstone: its identity was restored from the
