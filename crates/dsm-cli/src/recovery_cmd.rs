@@ -205,6 +205,33 @@ pub fn recover(
         None => {}
     }
     ctx.save_summary(&w);
+    // A policy is immutable and names device keys: the lost device's issuer or refresher
+    // role does not pass to this one.
+    if let Ok(lost) = w.recovered_lost() {
+        for t in w.tokens() {
+            let roles: Vec<&str> = [
+                ("issuer", t.policy.issuers.keys.contains(&lost.public_key)),
+                (
+                    "refresher",
+                    t.policy
+                        .refreshers
+                        .as_ref()
+                        .is_some_and(|r| r.keys.contains(&lost.public_key)),
+                ),
+            ]
+            .iter()
+            .filter(|(_, held)| *held)
+            .map(|(role, _)| *role)
+            .collect();
+            if !roles.is_empty() {
+                tracing::warn!(
+                    "the lost device was an {} of {}; this device is not (a policy is immutable and names device keys). Its other issuers can still act; see README, \"Issuer keys and recovery\"",
+                    roles.join(" and "),
+                    t.policy.ticker
+                );
+            }
+        }
+    }
     let balances: Vec<(dsm_wallet::wallet::TokenView, dsm_core::chain::Amount)> = w
         .head()
         .balances

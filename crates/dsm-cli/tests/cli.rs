@@ -1953,6 +1953,20 @@ fn recovery_through_the_cli() {
     init_named(&bob, "bob");
     introduce(&alice, &bob);
     use_nodes(&[&alice, &bob], &nodes);
+    // alice issues a token: recovery cannot move that role (the policy names her key).
+    let policy = dir.path().join("iss.toml");
+    std::fs::write(
+        &policy,
+        "ticker = \"ISS\"\ncap = 10\nissuers = [\"self\"]\n",
+    )
+    .unwrap();
+    dsm(&alice)
+        .args(["token", "create", "--policy"])
+        .arg(&policy)
+        .arg("--out")
+        .arg(dir.path().join("iss.dsmpolicy"))
+        .assert()
+        .success();
     dsm(&alice)
         .args(["send", "bob", "30", "--online"])
         .assert()
@@ -2004,7 +2018,21 @@ fn recovery_through_the_cli() {
         .code(4)
         .stderr(predicate::str::contains("add --yes"));
     assert!(!phone.join("wallet.redb").exists(), "nothing was created");
-    let out = stdout(recover(&phone, &phrase).args(["--name", "alice-new", "--yes"]));
+    let done = recover(&phone, &phrase)
+        .args(["--name", "alice-new", "--yes"])
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&done.stderr).contains("the lost device was an issuer of ISS"),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let out = String::from_utf8(done.stdout).unwrap();
     assert!(out.contains("bob                  waiting"), "{out}");
     assert!(stdout(dsm(&phone).arg("card")).starts_with("dsm-card:v1:alice-new:"));
     dsm(&phone)

@@ -1276,7 +1276,8 @@ impl Wallet {
         }))
     }
 
-    fn recovered_lost(&self) -> Result<DeviceIdentity, WalletError> {
+    /// On a recovered device: the identity of the device it replaced.
+    pub fn recovered_lost(&self) -> Result<DeviceIdentity, WalletError> {
         let bytes = self
             .store
             .get(Table::Meta, RECOVERED_LOST)?
