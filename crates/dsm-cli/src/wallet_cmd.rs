@@ -149,13 +149,13 @@ impl Ctx {
     pub(crate) fn open(&self) -> Res<OpenWallet> {
         Ok(OpenWallet {
             wallet: self.open_as(false)?,
-            summary: self.summary_path(),
+            home: self.home.clone(),
         })
     }
 
     /// The summary file beside the wallet ([`dsm_wallet::summary`]).
     pub(crate) fn summary_path(&self) -> PathBuf {
-        self.home.join("summary.json")
+        self.home.join(SUMMARY_FILE)
     }
 
     /// What the read-only commands show. With a passphrase at hand (DSM_PASSPHRASE,
@@ -169,73 +169,47 @@ impl Ctx {
         }
         let at_hand =
             self.passphrase_file.is_some() || std::env::var_os("DSM_PASSPHRASE").is_some();
-        let store = RedbStore::open_read_only(&self.db());
-        if at_hand && !matches!(store, Err(StoreError::InUse)) {
-            drop(store);
-            return Ok(self.open_read_only()?.summary()?);
-        }
-        let summary = std::fs::read(self.summary_path())
-            .ok()
-            .map(|b| WalletSummary::from_bytes(&b));
-        let summary = match summary {
-            Some(Ok(s)) => s,
-            Some(Err(e)) if matches!(store, Err(StoreError::InUse)) => return Err(e.into()),
-            // No summary yet (a wallet no writing command touched since): the file itself.
-            _ => {
-                drop(store);
-                return Ok(self.open_read_only()?.summary()?);
+        let opened = RedbStore::open_read_only(&self.db());
+        if matches!(opened, Err(StoreError::InUse)) {
+            // Another dsm process holds the file: its summary is all there is to read.
+            let summary = self
+                .read_summary()
+                .ok_or_else(|| CliError::from(WalletError::from(StoreError::InUse)))??;
+            tracing::info!(
+                "the wallet is in use by another dsm process: shown as of its last change (height {})",
+                summary.height
+            );
+            if summary.replaced_by_recovery {
+                warn_tombstoned();
             }
-        };
-        match store {
-            Ok(s) => {
-                if summary.is_current(&s)? {
+            return Ok(summary);
+        }
+        let store = self.read_only_store(opened)?;
+        if !at_hand {
+            if let Some(Ok(summary)) = self.read_summary() {
+                if summary.is_current(&store)? {
                     if summary.replaced_by_recovery {
                         warn_tombstoned();
                     }
-                    Ok(summary)
-                } else {
-                    drop(s);
-                    tracing::info!("the summary is older than the wallet file; reading the file");
-                    Ok(self.open_read_only()?.summary()?)
+                    return Ok(summary);
                 }
+                tracing::info!("the summary is older than the wallet file; reading the file");
             }
-            Err(StoreError::InUse) => {
-                tracing::info!(
-                    "the wallet is in use by another dsm process: shown as of its last change (height {})",
-                    summary.height
-                );
-                if summary.replaced_by_recovery {
-                    warn_tombstoned();
-                }
-                Ok(summary)
-            }
-            Err(StoreError::NeedsRepair | StoreError::NeedsUpgrade) => {
-                Ok(self.open_read_only()?.summary()?)
-            }
-            Err(e) => Err(WalletError::from(e).into()),
         }
+        Ok(self.unlock(store)?.summary()?)
+    }
+
+    /// The summary file's contents, if there is one.
+    fn read_summary(&self) -> Option<Res<WalletSummary>> {
+        std::fs::read(self.summary_path())
+            .ok()
+            .map(|b| WalletSummary::from_bytes(&b).map_err(CliError::from))
     }
 
     /// Rewrites the summary file (atomically: a new file renamed over the old, 0600). A
     /// failure is only a warning: the summary is a convenience, the wallet file the truth.
     pub(crate) fn save_summary(&self, w: &Wallet) {
-        let result = w.summary().map_err(|e| e.to_string()).and_then(|s| {
-            let tmp = self.home.join(".summary.json.tmp");
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut f = options.open(&tmp).map_err(|e| e.to_string())?;
-            f.write_all(&s.to_bytes()).map_err(|e| e.to_string())?;
-            f.sync_all().map_err(|e| e.to_string())?;
-            std::fs::rename(&tmp, self.summary_path()).map_err(|e| e.to_string())
-        });
-        if let Err(e) = result {
-            tracing::warn!("could not update the wallet's summary ({e}); read-only commands will ask for the passphrase");
-        }
+        save_summary(&self.home, w)
     }
 
     /// [`Ctx::open`] for commands that only read: the file is opened read-only, so neither
@@ -249,25 +223,37 @@ impl Ctx {
             return Err(CliError::new(exit::WALLET, format!("no wallet in {}; create one with `dsm init` (or point --home / DSM_HOME at an existing one)", self.home.display())));
         }
         let store = if read_only {
-            match RedbStore::open_read_only(&self.db()) {
-                Ok(s) => s,
+            self.read_only_store(RedbStore::open_read_only(&self.db()))?
+        } else {
+            RedbStore::open(&self.db()).map_err(WalletError::from)?
+        };
+        self.unlock(store)
+    }
+
+    /// What a read-only open of the file gave, or what to do instead: a file that needs
+    /// the database's repair is refused (a reading command never writes); one from before
+    /// record checks is upgraded once, by a writing open.
+    fn read_only_store(&self, opened: Result<RedbStore, StoreError>) -> Res<RedbStore> {
+        match opened {
+                Ok(s) => Ok(s),
                 // After an unclean shutdown the database must repair the file, which only a
                 // writing open does; a reading command never writes, so it says how.
                 Err(StoreError::NeedsRepair) => {
-                    return Err(CliError::new(exit::WALLET, "the wallet file was not closed cleanly (a dsm process was killed while it had it open, or the file is damaged) and needs the database's repair, which a reading command never makes: run `dsm check --repair` (any command that changes the wallet repairs it too)"));
+                    Err(CliError::new(exit::WALLET, "the wallet file was not closed cleanly (a dsm process was killed while it had it open, or the file is damaged) and needs the database's repair, which a reading command never makes: run `dsm check --repair` (any command that changes the wallet repairs it too)"))
                 }
-                // A file written before record checks: upgraded once, by a writing open.
                 Err(StoreError::NeedsUpgrade) => {
                     tracing::warn!(
                         "upgrading the wallet file: adding a check to every record (once)"
                     );
-                    return self.open_as(false);
+                    drop(RedbStore::open(&self.db()).map_err(WalletError::from)?);
+                    Ok(RedbStore::open_read_only(&self.db()).map_err(WalletError::from)?)
                 }
-                Err(e) => return Err(WalletError::from(e).into()),
-            }
-        } else {
-            RedbStore::open(&self.db()).map_err(WalletError::from)?
-        };
+                Err(e) => Err(WalletError::from(e).into()),
+        }
+    }
+
+    /// The wallet on an opened store, unsealed with the passphrase.
+    fn unlock(&self, store: RedbStore) -> Res<Wallet> {
         let pass = self.passphrase(false)?;
         let w = Wallet::open(Box::new(store), &pass)?;
         if w.is_replaced_by_recovery() {
@@ -297,6 +283,30 @@ impl Ctx {
     }
 }
 
+/// Rewrites the summary file in `home` ([`Ctx::save_summary`]).
+fn save_summary(home: &Path, w: &Wallet) {
+    let result = w.summary().map_err(|e| e.to_string()).and_then(|s| {
+        let tmp = home.join(".summary.json.tmp");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&tmp).map_err(|e| e.to_string())?;
+        f.write_all(&s.to_bytes()).map_err(|e| e.to_string())?;
+        f.sync_all().map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, home.join(SUMMARY_FILE)).map_err(|e| e.to_string())
+    });
+    if let Err(e) = result {
+        tracing::warn!("could not update the wallet's summary ({e}); read-only commands will ask for the passphrase");
+    }
+}
+
+/// The summary file's name in the wallet home.
+const SUMMARY_FILE: &str = "summary.json";
+
 /// Said on every command of a device whose identity was restored elsewhere.
 fn warn_tombstoned() {
     tracing::warn!("this device was tombstoned: its identity was restored from the recovery phrase onto another device, and nothing this one signs is taken any more (use the new device)");
@@ -306,7 +316,7 @@ fn warn_tombstoned() {
 /// the summary file is rewritten from it.
 pub(crate) struct OpenWallet {
     wallet: Wallet,
-    summary: PathBuf,
+    home: PathBuf,
 }
 
 impl std::ops::Deref for OpenWallet {
@@ -324,19 +334,7 @@ impl std::ops::DerefMut for OpenWallet {
 
 impl Drop for OpenWallet {
     fn drop(&mut self) {
-        let home = self
-            .summary
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        Ctx {
-            home,
-            json: false,
-            passphrase_file: None,
-            report_to_stderr: true,
-            force: false,
-        }
-        .save_summary(&self.wallet);
+        save_summary(&self.home, &self.wallet);
     }
 }
 
