@@ -363,11 +363,7 @@ pub(crate) fn short(hex: &str) -> &str {
 
 /// How `t` is shown in this wallet (label and decimal places; see [`TokenView`]).
 pub(crate) fn token_view(w: &Wallet, t: &TokenId) -> TokenView {
-    w.token_view(t).unwrap_or_else(|_| TokenView {
-        id: *t,
-        label: format!("token:{}", short(&t.digest().to_hex())),
-        decimals: None,
-    })
+    w.token_view(t).unwrap_or_else(|_| TokenView::unknown(*t))
 }
 
 /// The JSON fields of an amount (README, "JSON output"): the exact base units, the
@@ -706,6 +702,17 @@ pub fn contact_add(
     let text = match (card, qr_image) {
         (Some(c), _) => c.to_string(),
         (None, Some(path)) => {
+            // A photo of a card is small; a huge file is refused before it is read.
+            const MAX_IMAGE_FILE: u64 = 32 * 1024 * 1024;
+            let len = std::fs::metadata(path)
+                .map_err(|e| input(format!("cannot read {}: {e}", path.display())))?
+                .len();
+            if len > MAX_IMAGE_FILE {
+                return Err(input(format!(
+                    "{} is {len} bytes; a card's QR image is at most 32 MiB",
+                    path.display()
+                )));
+            }
             let image = std::fs::read(path)
                 .map_err(|e| input(format!("cannot read {}: {e}", path.display())))?;
             dsm_qr::decode_png(&image)
@@ -858,7 +865,7 @@ pub fn balance(ctx: &Ctx) -> Res {
                 writeln!(o, "no balance yet")?;
             }
             for (t, a, c, advice) in &rows {
-                let unknown = if t.decimals.is_none() && t.label.starts_with("token:") {
+                let unknown = if t.is_unknown() {
                     " (base units: this wallet holds no policy for it)"
                 } else {
                     ""

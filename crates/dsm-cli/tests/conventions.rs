@@ -496,6 +496,17 @@ fn contacts_are_never_replaced_silently_and_cards_are_checked() {
         .assert()
         .code(4)
         .stderr(predicate::str::contains("no contact card found"));
+    let huge = dir.path().join("huge.png");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(33 * 1024 * 1024)
+        .unwrap();
+    dsm(&alice)
+        .args(["contact", "add", "--qr-image"])
+        .arg(&huge)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("at most 32 MiB"));
 }
 
 /// The README's walk-through, run literally as a script (ports and `/tmp/` moved to free

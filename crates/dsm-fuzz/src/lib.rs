@@ -340,7 +340,35 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("dbtc", dbtc),
     ("recovery", recovery),
     ("owned_slot", owned_slot),
+    ("wallet_text", wallet_text),
 ];
+
+/// What a user or a file hands the wallet as text: a contact card (typed, pasted or read
+/// from a QR image), an amount (with 0, 2 and 18 decimal places) and the wallet's summary
+/// file. Each is parsed or refused without panicking, and what is accepted reads back the
+/// same from the form the wallet writes.
+pub fn wallet_text(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok((card, _)) = dsm_protocol::card::ContactCard::parse(text) {
+            let again = dsm_protocol::card::ContactCard::parse(&card.to_text());
+            assert_eq!(again, Ok((card, false)), "a card does not read back");
+        }
+        for decimals in [0, 2, 18] {
+            if let Ok(a) = dsm_token::units::parse_units(text, decimals) {
+                let shown = dsm_token::units::format_units(a, decimals);
+                assert_eq!(
+                    dsm_token::units::parse_units(&shown, decimals),
+                    Ok(a),
+                    "an amount does not read back"
+                );
+            }
+        }
+    }
+    if let Ok(s) = dsm_wallet::summary::WalletSummary::from_bytes(data) {
+        let again = dsm_wallet::summary::WalletSummary::from_bytes(&s.to_bytes());
+        assert_eq!(again.ok(), Some(s), "a summary does not read back");
+    }
+}
 
 /// A deliberately planted bug, to show the fuzzer finds crashes that need structure: it
 /// panics only on a well-formed transport frame whose payload is a canonical `Close`

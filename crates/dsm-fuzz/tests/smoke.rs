@@ -414,4 +414,24 @@ fn write_seeds() {
     ev.extend_from_slice(&4u32.to_be_bytes());
     ev.extend_from_slice(b"abcd");
     put("node_listing", "evidence", &ev);
+    // Text the wallet reads: cards (both forms), amounts, a summary file.
+    let card = dsm_protocol::card::ContactCard {
+        name: "bob".into(),
+        device: dsm_core::identity::DeviceId(dsm_core::hash::Digest([7; 32])),
+    };
+    put("wallet_text", "card", card.to_text().as_bytes());
+    put(
+        "wallet_text",
+        "card_old",
+        format!("dsm-contact:{}:bob", "07".repeat(32)).as_bytes(),
+    );
+    for (i, a) in ["250", "1.50", "0.000000000000000001", "1_000.5"]
+        .iter()
+        .enumerate()
+    {
+        put("wallet_text", &format!("amount{i}"), a.as_bytes());
+    }
+    let mut w = Wallet::create(Box::new(MemoryStore::new()), SuiteId::MlDsa65, b"p", kdf).unwrap();
+    w.dev_faucet(DEFAULT_TOKEN, Amount(3)).unwrap();
+    put("wallet_text", "summary", &w.summary().unwrap().to_bytes());
 }

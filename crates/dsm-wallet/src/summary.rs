@@ -139,10 +139,8 @@ impl WalletSummary {
             .iter()
             .find(|t| t.id == id_hex)
             .and_then(SummaryToken::view)
-            .unwrap_or_else(|| TokenView {
-                id: TokenId(Digest::from_hex(id_hex).unwrap_or(Digest::ZERO)),
-                label: format!("token:{}", &id_hex[..id_hex.len().min(16)]),
-                decimals: None,
+            .unwrap_or_else(|| {
+                TokenView::unknown(TokenId(Digest::from_hex(id_hex).unwrap_or(Digest::ZERO)))
             })
     }
 

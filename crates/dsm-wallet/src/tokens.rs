@@ -47,6 +47,20 @@ pub struct TokenView {
 }
 
 impl TokenView {
+    /// The view of a token this wallet knows nothing of: `token:HEX16`, base units.
+    pub fn unknown(id: TokenId) -> TokenView {
+        TokenView {
+            id,
+            label: format!("token:{}", &id.digest().to_hex()[..16]),
+            decimals: None,
+        }
+    }
+
+    /// Whether this wallet knows neither the token's policy nor a label for it.
+    pub fn is_unknown(&self) -> bool {
+        self.decimals.is_none() && self.label.starts_with("token:")
+    }
+
     /// `amount` as decimal text with the token's places (base units without a policy).
     pub fn amount_text(&self, amount: Amount) -> String {
         dsm_token::units::format_units(amount, self.decimals.unwrap_or(0))
@@ -60,7 +74,7 @@ impl TokenView {
 
     /// "1.50 GOLD"; for a token whose policy is unknown, "150 base units of token:…".
     pub fn describe(&self, amount: Amount) -> String {
-        if self.decimals.is_none() && self.label.starts_with("token:") {
+        if self.is_unknown() {
             format!("{} base units of {} (policy unknown)", amount, self.label)
         } else {
             format!("{} {}", self.amount_text(amount), self.label)
@@ -308,11 +322,8 @@ impl Wallet {
             );
         }
         for b in self.head.balances.entries() {
-            out.entry(b.token).or_insert_with(|| TokenView {
-                id: b.token,
-                label: format!("token:{}", &b.token.digest().to_hex()[..16]),
-                decimals: None,
-            });
+            out.entry(b.token)
+                .or_insert_with(|| TokenView::unknown(b.token));
         }
         Ok(out)
     }
@@ -320,11 +331,10 @@ impl Wallet {
     /// How `id` is shown ([`Wallet::token_views`]; an id it knows nothing of gets the
     /// `token:HEX` label and base units).
     pub fn token_view(&self, id: &TokenId) -> Result<TokenView, WalletError> {
-        Ok(self.token_views()?.remove(id).unwrap_or_else(|| TokenView {
-            id: *id,
-            label: format!("token:{}", &id.digest().to_hex()[..16]),
-            decimals: None,
-        }))
+        Ok(self
+            .token_views()?
+            .remove(id)
+            .unwrap_or_else(|| TokenView::unknown(*id)))
     }
 
     /// The token a user names: a ticker of a held policy (unique), a hex token id (or a
