@@ -1954,19 +1954,13 @@ fn recovery_through_the_cli() {
     introduce(&alice, &bob);
     use_nodes(&[&alice, &bob], &nodes);
     // alice issues a token: recovery cannot move that role (the policy names her key).
-    let policy = dir.path().join("iss.toml");
-    std::fs::write(
-        &policy,
+    token_create(
+        &alice,
         "ticker = \"ISS\"\ncap = 10\nissuers = [\"self\"]\n",
+        &dir.path().join("iss.dsmpolicy"),
     )
-    .unwrap();
-    dsm(&alice)
-        .args(["token", "create", "--policy"])
-        .arg(&policy)
-        .arg("--out")
-        .arg(dir.path().join("iss.dsmpolicy"))
-        .assert()
-        .success();
+    .assert()
+    .success();
     dsm(&alice)
         .args(["send", "bob", "30", "--online"])
         .assert()

@@ -169,43 +169,25 @@ fn amounts_use_the_tokens_decimals_and_tokens_are_named_unambiguously() {
     let dir = tempfile::tempdir().unwrap();
     let alice = dir.path().join("alice");
     init_named(&alice, "alice");
-    let policy = dir.path().join("usd.toml");
-    std::fs::write(
-        &policy,
-        "ticker = \"USD\"\ndecimals = 2\ncap = 100000000\nissuers = [\"self\"]\n",
-    )
-    .unwrap();
     let doc = dir.path().join("usd.dsmpolicy");
-    dsm(&alice)
-        .args(["token", "create", "--policy"])
-        .arg(&policy)
-        .arg("--out")
-        .arg(&doc)
-        .assert()
-        .success();
-    // `token create --out` never overwrites silently, and refuses before creating.
-    let other = dir.path().join("other.toml");
-    std::fs::write(
-        &other,
-        "ticker = \"EUR\"\ndecimals = 2\ncap = 1000\nissuers = [\"self\"]\n",
+    token_create(
+        &alice,
+        "ticker = \"USD\"\ndecimals = 2\ncap = 100000000\nissuers = [\"self\"]\n",
+        &doc,
     )
-    .unwrap();
-    dsm(&alice)
-        .args(["token", "create", "--policy"])
-        .arg(&other)
-        .arg("--out")
-        .arg(&doc)
+    .assert()
+    .success();
+    // `token create --out` never overwrites silently, and refuses before creating.
+    let eur = "ticker = \"EUR\"\ndecimals = 2\ncap = 1000\nissuers = [\"self\"]\n";
+    token_create(&alice, eur, &doc)
         .assert()
         .code(4)
         .stderr(predicate::str::contains(
             "already exists; choose another --out, or add --force",
         ));
     assert!(!stdout(dsm(&alice).args(["token", "list"])).contains("EUR"));
-    dsm(&alice)
-        .args(["--force", "token", "create", "--policy"])
-        .arg(&other)
-        .arg("--out")
-        .arg(&doc)
+    token_create(&alice, eur, &doc)
+        .arg("--force")
         .assert()
         .success();
     assert!(std::fs::read_to_string(&doc).unwrap().contains("EUR"));
@@ -308,22 +290,16 @@ fn amounts_use_the_tokens_decimals_and_tokens_are_named_unambiguously() {
         .stderr(predicate::str::contains("decimal places"));
 
     // A second USD: a warning, and from then on both show with their ids.
-    let usd2 = dir.path().join("usd2.toml");
-    std::fs::write(
-        &usd2,
+    token_create(
+        &alice,
         "ticker = \"USD\"\ndecimals = 0\ncap = 5\nissuers = [\"self\"]\n",
+        &dir.path().join("usd2.dsmpolicy"),
     )
-    .unwrap();
-    dsm(&alice)
-        .args(["token", "create", "--policy"])
-        .arg(&usd2)
-        .arg("--out")
-        .arg(dir.path().join("usd2.dsmpolicy"))
-        .assert()
-        .success()
-        .stderr(predicate::str::contains(
-            "already holds another token with the ticker USD",
-        ));
+    .assert()
+    .success()
+    .stderr(predicate::str::contains(
+        "already holds another token with the ticker USD",
+    ));
     let text = stdout(dsm(&alice).arg("balance"));
     assert!(text.contains("1.50 USD#"), "{text}");
     dsm(&alice)
@@ -334,20 +310,16 @@ fn amounts_use_the_tokens_decimals_and_tokens_are_named_unambiguously() {
 
     // ERA and DBTC belong to their presets.
     for t in ["ERA", "DBTC"] {
-        let f = dir.path().join(format!("{t}.toml"));
-        std::fs::write(
-            &f,
-            format!("ticker = \"{t}\"\ncap = 5\nissuers = [\"self\"]\n"),
+        token_create(
+            &alice,
+            &format!("ticker = \"{t}\"\ncap = 5\nissuers = [\"self\"]\n"),
+            &dir.path().join(format!("{t}.dsmpolicy")),
         )
-        .unwrap();
-        dsm(&alice)
-            .args(["token", "create", "--policy"])
-            .arg(&f)
-            .assert()
-            .code(4)
-            .stderr(predicate::str::contains(format!(
-                "the ticker {t} is reserved"
-            )));
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(format!(
+            "the ticker {t} is reserved"
+        )));
     }
 }
 
@@ -582,6 +554,7 @@ fn readme_walkthrough() {
     // Whatever happened, nothing the script started outlives the test.
     let _ = std::process::Command::new("kill")
         .args(["-KILL", "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
         .status();
     let _ = child.wait();
     let (out, err) = (t_out.join().unwrap(), t_err.join().unwrap());

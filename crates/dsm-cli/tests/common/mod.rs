@@ -42,6 +42,19 @@ pub fn card_of(home: &Path) -> String {
         .to_string()
 }
 
+/// `dsm token create` of a policy given as TOML text (written beside `out`, as
+/// `OUT.toml`), its document to `out`: the command, for the caller to assert on.
+pub fn token_create(home: &Path, toml: &str, out: &Path) -> Command {
+    let policy = out.with_extension("toml");
+    std::fs::write(&policy, toml).unwrap();
+    let mut c = dsm(home);
+    c.args(["token", "create", "--policy"])
+        .arg(&policy)
+        .arg("--out")
+        .arg(out);
+    c
+}
+
 /// Creates a wallet named `name` in `home`.
 pub fn init_named(home: &Path, name: &str) {
     dsm(home).args(["init", "--name", name]).assert().success();
