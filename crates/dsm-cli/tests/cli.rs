@@ -89,41 +89,6 @@ fn start_node(data: &Path) -> (NodeProc, String) {
     (NodeProc(node), url)
 }
 
-/// Starts `dsm receive --tcp 127.0.0.1:0` and returns the child and its address.
-/// Starts `dsm --json receive ARGS` for `home` and waits for its first line (printed once
-/// it is ready); returns the process and that line.
-fn spawn_receiver(home: &Path, args: &[&str]) -> (Child, String) {
-    let mut child = std::process::Command::new(bin())
-        .env("DSM_HOME", home)
-        .env("DSM_PASSPHRASE", "test passphrase")
-        .args(["--json", "receive"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line)
-}
-
-fn receiver(home: &Path, once: bool) -> (Child, String) {
-    receiver_with(home, if once { &["--once"] } else { &[] })
-}
-
-/// `dsm receive --tcp` on a free loopback port with `extra` arguments: the process and the
-/// address it listens on.
-fn receiver_with(home: &Path, extra: &[&str]) -> (Child, String) {
-    let mut args = vec!["--tcp", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    let (child, line) = spawn_receiver(home, &args);
-    let v: serde_json::Value =
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("no listening line: {line:?}"));
-    (child, v["listening"].as_str().unwrap().to_string())
-}
-
 fn balance(home: &Path) -> u128 {
     let v = json(dsm(home).arg("balance"));
     v["balances"]
@@ -480,18 +445,14 @@ fn wallet_access_errors() {
         .code(3)
         .stderr(predicate::str::contains("dsm init"));
     // A wallet in use by a running receiver is reported, not corrupted.
-    let (mut rx, _) = receiver(&p.bob, false);
+    let (rx, _) = receiver(&p.bob, false);
     dsm(&p.bob)
         .args(["token", "list"])
         .assert()
         .code(3)
         .stderr(predicate::str::contains("in use by another dsm process"));
     // SIGTERM (as Ctrl-C) stops the receiver cleanly: no repair needed afterwards.
-    std::process::Command::new("kill")
-        .args(["-TERM", &rx.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(rx.wait().unwrap().success(), "a clean stop");
+    stop_cleanly(rx);
     dsm(&p.bob).args(["token", "list"]).assert().success();
 }
 

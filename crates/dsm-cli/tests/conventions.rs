@@ -612,17 +612,8 @@ fn read_only_commands_work_without_the_passphrase_and_beside_a_receiver() {
         .stderr(predicate::str::contains("no passphrase"));
 
     // bob receives in the background: his wallet file is held open the whole time.
-    let mut rx = std::process::Command::new(bin())
-        .env("DSM_HOME", &bob)
-        .env("DSM_PASSPHRASE", "test passphrase")
-        .args(["--json", "receive", "--tcp", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut rx, addr) = receiver(&bob, false);
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(rx.stdout.take().unwrap()));
-    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let addr = first["listening"].as_str().unwrap().to_string();
     dsm(&alice)
         .args(["send", "bob", "30", "--tcp", &addr])
         .assert()
@@ -653,11 +644,7 @@ fn read_only_commands_work_without_the_passphrase_and_beside_a_receiver() {
         .code(3)
         .stderr(predicate::str::contains("in use"));
     // SIGTERM (as Ctrl-C) stops the receiver and closes the file cleanly.
-    std::process::Command::new("kill")
-        .args(["-TERM", &rx.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(rx.wait().unwrap().success(), "a clean stop");
+    stop_cleanly(rx);
     dsm(&bob).args(["token", "list"]).assert().success();
 
     // A stale summary (from before the last change) is never shown as current: without the
@@ -703,21 +690,7 @@ fn a_file_left_open_by_a_killed_process_is_repaired_only_when_asked() {
         .args(["init", "--name", "w", "--dev-faucet", "9"])
         .assert()
         .success();
-    let mut rx = std::process::Command::new(bin())
-        .env("DSM_HOME", &home)
-        .env("DSM_PASSPHRASE", "test passphrase")
-        .args(["--json", "receive", "--tcp", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(rx.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert!(line.contains("listening"), "{line}");
+    let (mut rx, _) = receiver(&home, false);
     rx.kill().unwrap(); // SIGKILL: no clean close
     rx.wait().unwrap();
     let file = home.join("wallet.redb");

@@ -67,3 +67,49 @@ pub fn introduce(a: &Path, b: &Path) {
     dsm(a).args(["contact", "add", &cb]).assert().success();
     dsm(b).args(["contact", "add", &ca]).assert().success();
 }
+
+/// Starts `dsm --json receive ARGS` for `home` and waits for its first line (printed once
+/// it is ready); returns the process and that line.
+pub fn spawn_receiver(home: &Path, args: &[&str]) -> (std::process::Child, String) {
+    let mut child = std::process::Command::new(bin())
+        .env("DSM_HOME", home)
+        .env("DSM_PASSPHRASE", "test passphrase")
+        .args(["--json", "receive"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    (child, line)
+}
+
+/// `dsm receive --tcp` on a free loopback port, with `--once` or not.
+pub fn receiver(home: &Path, once: bool) -> (std::process::Child, String) {
+    receiver_with(home, if once { &["--once"] } else { &[] })
+}
+
+/// `dsm receive --tcp` on a free loopback port with `extra` arguments: the process and the
+/// address it listens on.
+pub fn receiver_with(home: &Path, extra: &[&str]) -> (std::process::Child, String) {
+    let mut args = vec!["--tcp", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let (child, line) = spawn_receiver(home, &args);
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("no listening line: {line:?}"));
+    (child, v["listening"].as_str().unwrap().to_string())
+}
+
+/// Stops a running `dsm receive` as Ctrl-C would (SIGTERM) and checks it ended cleanly.
+pub fn stop_cleanly(mut rx: std::process::Child) {
+    std::process::Command::new("kill")
+        .args(["-TERM", &rx.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(rx.wait().unwrap().success(), "a clean stop");
+}
