@@ -235,20 +235,24 @@ impl Ctx {
     /// record checks is upgraded once, by a writing open.
     fn read_only_store(&self, opened: Result<RedbStore, StoreError>) -> Res<RedbStore> {
         match opened {
-                Ok(s) => Ok(s),
-                // After an unclean shutdown the database must repair the file, which only a
-                // writing open does; a reading command never writes, so it says how.
-                Err(StoreError::NeedsRepair) => {
-                    Err(CliError::new(exit::WALLET, "the wallet file was not closed cleanly (a dsm process was killed while it had it open, or the file is damaged) and needs the database's repair, which a reading command never makes: run `dsm check --repair` (any command that changes the wallet repairs it too)"))
-                }
-                Err(StoreError::NeedsUpgrade) => {
-                    tracing::warn!(
-                        "upgrading the wallet file: adding a check to every record (once)"
-                    );
-                    drop(RedbStore::open(&self.db()).map_err(WalletError::from)?);
-                    Ok(RedbStore::open_read_only(&self.db()).map_err(WalletError::from)?)
-                }
-                Err(e) => Err(WalletError::from(e).into()),
+            Ok(s) => Ok(s),
+            // After an unclean shutdown the database must repair the file, which only a
+            // writing open does; a reading command never writes, so it says how.
+            // A file a killed process left open needs the database's repair, which
+            // only a writing open makes: made here, said on stderr (refusing instead was
+            // tried: a CI run then caught a file needing it after an ordinary `send`
+            // ended by a refusal, cause not yet found, so a reader would strand the user).
+            Err(StoreError::NeedsRepair) => {
+                tracing::warn!("the wallet file was not closed cleanly (a dsm process was killed while it had it open, or the file is damaged); repairing it");
+                drop(RedbStore::open(&self.db()).map_err(WalletError::from)?);
+                Ok(RedbStore::open_read_only(&self.db()).map_err(WalletError::from)?)
+            }
+            Err(StoreError::NeedsUpgrade) => {
+                tracing::warn!("upgrading the wallet file: adding a check to every record (once)");
+                drop(RedbStore::open(&self.db()).map_err(WalletError::from)?);
+                Ok(RedbStore::open_read_only(&self.db()).map_err(WalletError::from)?)
+            }
+            Err(e) => Err(WalletError::from(e).into()),
         }
     }
 

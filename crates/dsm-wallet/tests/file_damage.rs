@@ -227,3 +227,25 @@ fn each_record_and_the_store_root_are_checked() {
     drop(s);
     assert!(RedbStore::open_read_only(&path).is_ok(), "upgraded once");
 }
+
+/// A store whose last commit was deferred (not yet durable) makes it durable as it closes:
+/// otherwise the file would need the database's repair, which read-only opens refuse.
+#[test]
+fn a_store_closed_after_a_deferred_commit_needs_no_repair() {
+    use dsm_wallet::store::Batch;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.redb");
+    let mut s = RedbStore::open(&path).unwrap();
+    let mut b = Batch::new();
+    b.put(Table::Contacts, b"bob".to_vec(), b"durable".to_vec());
+    s.commit(&b).unwrap();
+    let mut b = Batch::deferred();
+    b.put(Table::Contacts, b"carol".to_vec(), b"deferred".to_vec());
+    s.commit(&b).unwrap();
+    drop(s);
+    let s = RedbStore::open_read_only(&path).expect("a clean file");
+    assert_eq!(
+        s.get(Table::Contacts, b"carol").unwrap(),
+        Some(b"deferred".to_vec())
+    );
+}
