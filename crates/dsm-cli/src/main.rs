@@ -592,6 +592,58 @@ enum BackupCmd {
     /// nodes hold the last one, and (on a recovered device) which counterparties have
     /// acknowledged it.
     Status,
+    /// Write the whole wallet to FILE, encrypted under its recovery phrase (0600; an
+    /// existing FILE is replaced only with --force). Keep it offline; any copy restores
+    /// this identity with the phrase.
+    Export {
+        /// Where to write the backup.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Restore a backup file into an empty --home. By default as a NEW device that
+    /// replaces the old one (like `dsm recover`, reading the file instead of the nodes'
+    /// capsules): the old device is tombstoned at the storage nodes, so it cannot sign
+    /// again. Asks for the recovery phrase, and a passphrase for the new device.
+    Import {
+        /// The backup file (`dsm backup export`).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Restore the SAME device instead. It opens frozen: it signs nothing until W
+        /// storage nodes show that nothing newer than the backup exists (no statement from
+        /// its head, no later capsule, no tombstone). Unsynced offline transfers the old
+        /// copy made after the export would become equivocation: use it only when that
+        /// copy is gone. Asks for the phrase and the wallet's own passphrase.
+        #[arg(long)]
+        same_device: bool,
+        /// Storage nodes to publish at or ask (repeat for each); default: the nodes the
+        /// backup names.
+        #[arg(long = "node", value_name = "URL")]
+        nodes: Vec<String>,
+        /// Read the phrase from the first line of this file (else DSM_RECOVERY_PHRASE, else
+        /// a hidden prompt).
+        #[arg(long, value_name = "FILE")]
+        phrase_file: Option<PathBuf>,
+        /// Signature suite of the new device.
+        #[arg(long, value_enum, default_value_t = Suite::MlDsa65)]
+        suite: Suite,
+        /// The name on the new device's contact card.
+        #[arg(long)]
+        name: Option<String>,
+        /// Do not ask for confirmation (a new device permanently disables the old one).
+        #[arg(long)]
+        yes: bool,
+        /// Open and check the backup and show what would be restored; create and publish
+        /// nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Let a wallet restored with `import --same-device` sign again, once W storage nodes
+    /// show nothing newer than its backup.
+    Unfreeze {
+        /// Storage nodes to ask (repeat for each); default: the nodes the wallet names.
+        #[arg(long = "node", value_name = "URL")]
+        nodes: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1077,7 +1129,7 @@ fn main() -> ExitCode {
             yes,
             dry_run,
             ..
-        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name, recovery_cmd::Confirm { yes, dry_run }),
+        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name, recovery_cmd::Confirm { yes, dry_run }, None),
         Command::Init {
             suite,
             name,
@@ -1095,8 +1147,13 @@ fn main() -> ExitCode {
             name,
             yes,
             dry_run,
-        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name, recovery_cmd::Confirm { yes, dry_run }),
+        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name, recovery_cmd::Confirm { yes, dry_run }, None),
         Command::Backup(BackupCmd::Status) => recovery_cmd::backup_status(&ctx),
+        Command::Backup(BackupCmd::Export { file }) => recovery_cmd::backup_export(&ctx, &file),
+        Command::Backup(BackupCmd::Import { file, same_device: true, nodes, phrase_file, dry_run: false, .. }) => recovery_cmd::backup_import_same_device(&ctx, &file, phrase_file.as_ref(), &nodes),
+        Command::Backup(BackupCmd::Import { same_device: true, .. }) => Err(wallet_cmd::CliError::new(wallet_cmd::exit::USAGE, "--dry-run shows what a restore as a new device would take over; it does not combine with --same-device")),
+        Command::Backup(BackupCmd::Import { file, nodes, phrase_file, suite, name, yes, dry_run, .. }) => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), false, name, recovery_cmd::Confirm { yes, dry_run }, Some(&file)),
+        Command::Backup(BackupCmd::Unfreeze { nodes }) => recovery_cmd::backup_unfreeze(&ctx, &nodes),
         Command::Card { qr, png } => wallet_cmd::card(&ctx, qr, png.as_deref()),
         Command::Contact(ContactCmd::Add {
             card,

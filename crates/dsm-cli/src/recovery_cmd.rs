@@ -7,9 +7,7 @@ use dsm_core::crypto::SuiteId;
 use dsm_recovery::{KdfCost, RecoveryError, RecoveryKeys, RecoveryMnemonic};
 use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::nodes::{NodeSet, Replication};
-use dsm_wallet::recovery::{
-    recover_confirmed as restore_confirmed, RecoverOptions, RecoveryPreview,
-};
+use dsm_wallet::recovery::{recover_from, BackupSource, RecoverOptions, RecoveryPreview};
 use dsm_wallet::store::RedbStore;
 use dsm_wallet::WalletError;
 use serde_json::json;
@@ -77,6 +75,7 @@ pub struct Confirm {
 }
 
 /// `dsm recover` / `dsm init --restore`.
+#[allow(clippy::too_many_arguments)]
 pub fn recover(
     ctx: &Ctx,
     suite: SuiteId,
@@ -85,11 +84,35 @@ pub fn recover(
     replace_restored: bool,
     name: Option<String>,
     confirm: Confirm,
+    file: Option<&std::path::Path>,
 ) -> Res {
     let phrase = read_phrase(phrase_file)?;
     let resuming = ctx.db().exists();
+    // A backup file replaces the capsule download (PROTOCOL.md §20.9); it is opened with
+    // the phrase's keys before anything is created.
+    let mut keys = None;
+    let backup = match file {
+        Some(f) if !resuming => {
+            let bytes = read_backup_file(f)?;
+            tracing::info!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
+            let k = RecoveryKeys::derive(&phrase, KdfCost::default()).map_err(phrase_error)?;
+            let b = dsm_wallet::backup::open_backup(&bytes, &k).map_err(backup_error)?;
+            keys = Some(k);
+            Some(b)
+        }
+        _ => None,
+    };
     let set = if resuming && nodes.is_empty() {
         node_set(&*ctx.open()?)?
+    } else if let (Some(b), true) = (&backup, nodes.is_empty()) {
+        let (urls, r) = b.nodes()?;
+        if urls.is_empty() {
+            return Err(CliError::new(
+                exit::INPUT,
+                "the backup names no storage nodes, and restoring it publishes the old device's tombstone at some: --node URL (repeat for each)",
+            ));
+        }
+        NodeSet::new(urls, r, NODE_TIMEOUT)
     } else {
         if nodes.is_empty() {
             return Err(CliError::new(
@@ -115,8 +138,13 @@ pub fn recover(
             "the passphrase is empty; choose one (it encrypts the new device's key at rest)",
         ));
     }
-    tracing::info!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
-    let keys = RecoveryKeys::derive(&phrase, KdfCost::default()).map_err(phrase_error)?;
+    let keys = match keys {
+        Some(k) => k,
+        None => {
+            tracing::info!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
+            RecoveryKeys::derive(&phrase, KdfCost::default()).map_err(phrase_error)?
+        }
+    };
     let store = if resuming {
         RedbStore::open(&ctx.db()).map_err(WalletError::from)?
     } else {
@@ -130,11 +158,15 @@ pub fn recover(
     };
     let interactive = std::io::stdin().is_terminal();
     let mut shown = None;
-    let result = restore_confirmed(
+    let result = recover_from(
         Box::new(store),
         &keys,
         &set,
         &options,
+        match &backup {
+            Some(b) => BackupSource::File(b),
+            None => BackupSource::Nodes,
+        },
         &mut |m| tracing::info!("{m}"),
         &mut |p| {
             let text = preview_text(p);
@@ -358,4 +390,169 @@ pub fn backup_status(ctx: &Ctx) -> Res {
             "recovery": recovery,
         }),
     )
+}
+
+/// Reads a backup file, refusing one over the format's limit before reading it.
+fn read_backup_file(f: &std::path::Path) -> Res<Vec<u8>> {
+    let cannot = |e: std::io::Error| {
+        CliError::new(
+            exit::INPUT,
+            format!("cannot read the backup file {}: {e}", f.display()),
+        )
+    };
+    let len = std::fs::metadata(f).map_err(cannot)?.len();
+    if len > dsm_recovery::backup::MAX_FILE_LEN as u64 {
+        return Err(CliError::new(
+            exit::INPUT,
+            format!(
+                "{} is {len} bytes, larger than any backup file ({} at most)",
+                f.display(),
+                dsm_recovery::backup::MAX_FILE_LEN
+            ),
+        ));
+    }
+    std::fs::read(f).map_err(cannot)
+}
+
+/// A refused backup file: a wrong phrase or another file is the user's input (exit 4); a
+/// file that opens but is inconsistent is damaged (exit 3).
+fn backup_error(e: WalletError) -> CliError {
+    use dsm_recovery::backup::BackupFileError as B;
+    match &e {
+        WalletError::Backup(B::NotABackup | B::Format(_) | B::TooLarge | B::Open) => {
+            CliError::new(exit::INPUT, e.to_string())
+        }
+        WalletError::Backup(_) | WalletError::Corrupt { .. } => CliError::new(
+            exit::WALLET,
+            format!("{e} (the backup file is damaged; use another copy)"),
+        ),
+        _ => CliError::from(e),
+    }
+}
+
+/// `dsm backup export FILE`: the whole wallet, sealed under the recovery phrase, written
+/// 0600 (replacing FILE only with --force).
+pub fn backup_export(ctx: &Ctx, out: &std::path::Path) -> Res {
+    crate::token_cmd::writable(ctx, out)?;
+    let w = ctx.open()?;
+    let bytes = w.export_backup()?;
+    let height = w.head().height;
+    let device = w.device_id().digest().to_hex();
+    drop(w);
+    write_private_atomically(out, &bytes)?;
+    ctx.print(
+        |o| {
+            writeln!(o, "wrote {} ({} bytes): this wallet at head {height}, sealed under its recovery phrase", out.display(), bytes.len())?;
+            writeln!(o, "restore it with `dsm backup import {}` (as a new device: the old one is disabled)", out.display())
+        },
+        json!({"file": out.display().to_string(), "bytes": bytes.len(), "height": height, "device": device}),
+    )
+}
+
+/// Writes `bytes` to `out` through a 0600 temporary file beside it, synced, then renamed
+/// over `out`: a crash leaves the old file or the new one, never half of one.
+fn write_private_atomically(out: &std::path::Path, bytes: &[u8]) -> Res {
+    use std::io::Write;
+    let fail = |e: std::io::Error| {
+        CliError::new(
+            exit::FAILURE,
+            format!("cannot write {}: {e}", out.display()),
+        )
+    };
+    let mut tmp = out.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&tmp).map_err(fail)?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(fail)?;
+    drop(f);
+    std::fs::rename(&tmp, out).map_err(fail)
+}
+
+/// `dsm backup import FILE --same-device`: the same device, restored frozen; then one try
+/// to lift the freeze at the nodes the backup names.
+pub fn backup_import_same_device(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    phrase_file: Option<&PathBuf>,
+    nodes: &[String],
+) -> Res {
+    if ctx.db().exists() {
+        return Err(WalletError::AlreadyExists.into());
+    }
+    let bytes = read_backup_file(file)?;
+    let phrase = read_phrase(phrase_file)?;
+    tracing::info!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
+    let keys = RecoveryKeys::derive(&phrase, KdfCost::default()).map_err(phrase_error)?;
+    let backup = dsm_wallet::backup::open_backup(&bytes, &keys).map_err(backup_error)?;
+    let pass = ctx.passphrase(false)?;
+    crate::wallet_cmd::private_home(ctx)?;
+    let store = crate::wallet_cmd::private_store(ctx)?;
+    if let Err(e) = dsm_wallet::backup::restore_same_device(Box::new(store), &backup, &keys, &pass)
+    {
+        let _ = std::fs::remove_file(ctx.db());
+        return Err(e.into());
+    }
+    let device = backup.device.digest().to_hex();
+    let height = backup.head.height;
+    tracing::warn!(
+        "this copy must be the only one that signs: if the device you exported from made transfers after the export that never reached the storage nodes, signing here makes them equivocation and every counterparty bans the device for good"
+    );
+    let lifted = unfreeze_at(ctx, nodes, &pass);
+    let (frozen, why) = match &lifted {
+        Ok(()) => (false, None),
+        Err(e) => (true, Some(e.msg.clone())),
+    };
+    ctx.print(
+        |o| {
+            writeln!(o, "restored device {} at head {height} from {}", short(&device), file.display())?;
+            match &why {
+                None => writeln!(o, "unfrozen: W storage nodes show nothing newer than the backup; this device signs again"),
+                Some(w) => writeln!(o, "FROZEN: it signs nothing yet. {w}"),
+            }
+        },
+        json!({"device": device, "height": height, "frozen": frozen, "why": why}),
+    )
+}
+
+/// `dsm backup unfreeze`.
+pub fn backup_unfreeze(ctx: &Ctx, nodes: &[String]) -> Res {
+    let pass = ctx.passphrase(false)?;
+    unfreeze_at(ctx, nodes, &pass)?;
+    ctx.print(
+        |o| writeln!(o, "unfrozen: W storage nodes show nothing newer than the backup; this device signs again"),
+        json!({"frozen": false}),
+    )
+}
+
+/// Lifts the freeze at `nodes`, or at the nodes the wallet records.
+fn unfreeze_at(ctx: &Ctx, nodes: &[String], pass: &[u8]) -> Res {
+    let store = RedbStore::open(&ctx.db()).map_err(WalletError::from)?;
+    let set = if nodes.is_empty() {
+        let (urls, r) = dsm_wallet::backup::stored_nodes(&store)?;
+        if urls.is_empty() {
+            return Err(CliError::new(
+                exit::WALLET,
+                "the wallet names no storage nodes to ask: pass --node URL (repeat for each), or restore the backup as a successor instead",
+            ));
+        }
+        NodeSet::new(urls, r, NODE_TIMEOUT)
+    } else {
+        let urls = nodes
+            .iter()
+            .map(|u| check_url(u))
+            .collect::<Res<Vec<String>>>()?;
+        NodeSet::new(urls, replication_for(nodes.len()), NODE_TIMEOUT)
+    };
+    let w = dsm_wallet::backup::unfreeze(Box::new(store), pass, &set)?;
+    ctx.save_summary(&w);
+    Ok(())
 }

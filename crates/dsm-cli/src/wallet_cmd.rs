@@ -73,7 +73,9 @@ impl From<WalletError> for CliError {
             | WalletError::Store(StoreError::Damaged(_))
             | WalletError::NotFound
             | WalletError::AlreadyExists
-            | WalletError::Corrupt { .. } => exit::WALLET,
+            | WalletError::Corrupt { .. }
+            | WalletError::Frozen(_) => exit::WALLET,
+            WalletError::Backup(_) => exit::INPUT,
             WalletError::Keystore(_) => exit::WALLET,
             WalletError::Contact(_) | WalletError::Balance(_) | WalletError::Token(_) => {
                 exit::INPUT

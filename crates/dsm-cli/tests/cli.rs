@@ -2040,3 +2040,123 @@ fn recovery_through_the_cli() {
         .stderr(predicate::str::contains("was itself restored"));
     assert!(!dir.path().join("third").join("wallet.redb").exists());
 }
+
+/// `dsm backup export|import|unfreeze` (PROTOCOL.md §20.9): the file is private and never
+/// silently replaced; an old copy imported as the same device stays frozen (it signs
+/// nothing) once the nodes hold something newer; a current copy restores as a successor;
+/// another phrase does not open it.
+#[test]
+fn backup_export_and_import_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes: Vec<(NodeProc, String)> = (0..3)
+        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
+        .collect();
+    let (alice, bob, copy, phone) = (
+        dir.path().join("alice"),
+        dir.path().join("bob"),
+        dir.path().join("copy"),
+        dir.path().join("phone"),
+    );
+    let created = json(dsm(&alice).args(["init", "--name", "alice", "--dev-faucet", "100"]));
+    let phrase = created["recovery_phrase"].as_str().unwrap().to_string();
+    init_named(&bob, "bob");
+    introduce(&alice, &bob);
+    use_nodes(&[&alice, &bob], &nodes);
+    let (old, new) = (dir.path().join("old.bak"), dir.path().join("new.bak"));
+    let exported = json(dsm(&alice).args(["backup", "export"]).arg(&old));
+    assert!(exported["bytes"].as_u64().unwrap() > 1000, "{exported}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&old).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a backup is private");
+    }
+    dsm(&alice)
+        .args(["backup", "export"])
+        .arg(&old)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("--force"));
+    // After the export alice pays online and syncs: the nodes now hold newer state.
+    dsm(&alice)
+        .args(["send", "bob", "30", "--online", "--token", "DEV"])
+        .assert()
+        .success();
+    stdout(dsm(&bob).arg("sync"));
+    stdout(dsm(&alice).arg("sync"));
+
+    // The old copy as the same device: restored, but frozen for good.
+    let restored = json(
+        dsm(&copy)
+            .env("DSM_RECOVERY_PHRASE", &phrase)
+            .args(["backup", "import", "--same-device"])
+            .arg(&old),
+    );
+    assert_eq!(restored["frozen"], true, "{restored}");
+    assert!(
+        restored["why"]
+            .as_str()
+            .unwrap()
+            .contains("must never sign again"),
+        "{restored}"
+    );
+    for args in [
+        vec!["send", "bob", "1", "--token", "DEV", "--yes", "--online"],
+        vec!["backup", "unfreeze"],
+    ] {
+        dsm(&copy)
+            .args(&args)
+            .assert()
+            .code(3)
+            .stderr(predicate::str::contains("frozen"));
+    }
+    // The same old file as a successor is refused: the nodes hold a newer backup.
+    dsm(&phone)
+        .env("DSM_RECOVERY_PHRASE", &phrase)
+        .args(["backup", "import", "--yes"])
+        .arg(&old)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("newer backup"));
+    assert!(!phone.join("wallet.redb").exists(), "nothing was created");
+
+    // Another phrase does not open the file.
+    dsm(&phone)
+        .env(
+            "DSM_RECOVERY_PHRASE",
+            format!("{}art", "abandon ".repeat(23)),
+        )
+        .args(["backup", "import", "--yes"])
+        .arg(&old)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "does not open with this recovery phrase",
+        ));
+
+    // A current export restores as a successor that replaces alice's device.
+    json(dsm(&alice).args(["backup", "export"]).arg(&new));
+    let dry = stdout(
+        dsm(&phone)
+            .env("DSM_RECOVERY_PHRASE", &phrase)
+            .args(["backup", "import", "--dry-run"])
+            .arg(&new),
+    );
+    assert!(dry.contains("backup found: device"), "{dry}");
+    assert!(
+        !phone.join("wallet.redb").exists(),
+        "a dry run creates nothing"
+    );
+    let done = stdout(
+        dsm(&phone)
+            .env("DSM_RECOVERY_PHRASE", &phrase)
+            .args(["backup", "import", "--yes", "--name", "alice-new"])
+            .arg(&new),
+    );
+    assert!(
+        done.contains("recovered identity onto this device"),
+        "{done}"
+    );
+    let bal = json(dsm(&phone).arg("balance"));
+    assert_eq!(bal["balances"][0]["amount"], "70", "{bal}");
+}

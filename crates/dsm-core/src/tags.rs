@@ -218,6 +218,8 @@ tag_table! {
     ContactCard => "DSM/v1/card",
     /// A wallet file record's check: `(table id (1), key, value)` (§14).
     WalletRecord => "DSM/v1/wallet/record",
+    /// The key a backup file is sealed under: `(capsule key)` (§20.9).
+    BackupFile => "DSM/v1/backup/file",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

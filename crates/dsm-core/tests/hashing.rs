@@ -154,6 +154,7 @@ fn tag_labels_are_frozen() {
         (Tag::SlotParties, "DSM/v1/slot/parties"),
         (Tag::ContactCard, "DSM/v1/card"),
         (Tag::WalletRecord, "DSM/v1/wallet/record"),
+        (Tag::BackupFile, "DSM/v1/backup/file"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

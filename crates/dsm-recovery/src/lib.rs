@@ -14,10 +14,12 @@
 //!   never encrypts two plaintexts under one nonce, and the associated data binds the
 //!   stream, the index and the previous capsule, so a capsule moved elsewhere fails.
 //! - [`body`]: what a capsule holds and [`body::replay`] of a stream.
+//! - [`backup`]: the encrypted backup file of a whole wallet (`dsm backup export`).
 //! - [`succession`]: tombstone, succession, notice and answer, each with one verifier.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod backup;
 pub mod body;
 pub mod succession;
 

@@ -20,6 +20,7 @@ pub mod store;
 pub mod summary;
 pub mod wallet;
 
+pub use wallet::backup;
 pub use wallet::recovery;
 pub use wallet::{
     token, validate_name, Contact, ContactChange, EntryKind, HistoryEntry, StoreCheck, VaultInfo,

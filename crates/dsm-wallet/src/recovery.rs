@@ -33,9 +33,9 @@ use dsm_token::source::{
 };
 use std::collections::{BTreeSet, HashMap};
 
-const CAPSULE_NEXT: &[u8] = b"capsule_next";
+pub(crate) const CAPSULE_NEXT: &[u8] = b"capsule_next";
 const CAPSULE_STREAM: &[u8] = b"capsule_stream";
-const CAPSULE_UPLOADED: &[u8] = b"capsule_uploaded";
+pub(crate) const CAPSULE_UPLOADED: &[u8] = b"capsule_uploaded";
 const CAPSULE_POLICIES: &[u8] = b"capsule_policies";
 const RECOVERY_STEP: &[u8] = b"recovery_step";
 const RECOVERED_LOST: &[u8] = b"recovered_lost";
@@ -55,7 +55,7 @@ const TOMBSTONE: &[u8] = b"tombstone";
 const SLOT_DELEGATION: &[u8] = b"slot_delegation";
 const SUCCESSION: &[u8] = b"succession";
 const RECOVERY_BLOCKED: &[u8] = b"recovery_blocked";
-const CAPSULE_GENERATION: &[u8] = b"capsule_generation";
+pub(crate) const CAPSULE_GENERATION: &[u8] = b"capsule_generation";
 const RECOVERED_CAPSULES: &[u8] = b"recovered_capsules";
 /// Meta key prefixes, each followed by a recovered parcel's id: the lost device's held
 /// entry (from the capsules), this device's claim on it (the consuming statement's
@@ -70,7 +70,43 @@ const RECOVERED_OFFER: &[u8] = b"recovered_offer/";
 /// True if K placed nodes hold identical bytes as capsule 0 of the stream whose slots
 /// `owner` owns.
 fn stream_started(nodes: &NodeSet, owner: &Digest) -> Result<bool, WalletError> {
-    let replicas = read_replicas(nodes, owner, &[0u64], |i| capsule_slot(*i), "capsule")?
+    capsule_at_quorum(nodes, owner, 0)
+}
+
+/// What `state` restores, for the user to confirm.
+pub(crate) fn preview_of(state: &RecoveredState) -> RecoveryPreview {
+    RecoveryPreview {
+        lost: state.identity.device_id(),
+        height: state.head.height,
+        capsules: state.capsules,
+        balances: state
+            .head
+            .balances
+            .entries()
+            .iter()
+            .map(|b| {
+                let policy = state.policies.iter().find_map(|p| {
+                    dsm_token::policy::TokenPolicy::from_bytes(p)
+                        .ok()
+                        .filter(|p| p.token_id() == b.token)
+                        .map(|p| (p.ticker, p.decimals))
+                });
+                PreviewBalance {
+                    token: b.token,
+                    amount: b.amount,
+                    policy,
+                }
+            })
+            .collect(),
+        counterparties: state.relationships.len(),
+        contacts: state.contacts.len(),
+    }
+}
+
+/// True if K placed nodes hold identical bytes in capsule slot `index` of the stream whose
+/// slots `owner` owns.
+fn capsule_at_quorum(nodes: &NodeSet, owner: &Digest, index: u64) -> Result<bool, WalletError> {
+    let replicas = read_replicas(nodes, owner, &[index], |i| capsule_slot(*i), "capsule")?
         .pop()
         .unwrap_or_default();
     let held: Vec<&Vec<u8>> = replicas
@@ -1837,6 +1873,36 @@ pub fn recover_confirmed(
     progress: &mut dyn FnMut(&str),
     confirm: &mut dyn FnMut(&RecoveryPreview) -> bool,
 ) -> Result<(Wallet, RecoveryReport), WalletError> {
+    recover_from(
+        store,
+        keys,
+        nodes,
+        options,
+        BackupSource::Nodes,
+        progress,
+        confirm,
+    )
+}
+
+/// Where a recovery reads the lost device's state.
+pub enum BackupSource<'a> {
+    /// Its capsule stream at the storage nodes (`dsm recover`).
+    Nodes,
+    /// A backup file it exported (`dsm backup import`): the file replaces the capsule
+    /// download; the tombstone, succession and claims still go to the nodes.
+    File(&'a crate::backup::OpenedBackup),
+}
+
+/// [`recover_confirmed`] from `source`.
+pub fn recover_from(
+    store: Box<dyn Store>,
+    keys: &RecoveryKeys,
+    nodes: &NodeSet,
+    options: &RecoverOptions<'_>,
+    source: BackupSource<'_>,
+    progress: &mut dyn FnMut(&str),
+    confirm: &mut dyn FnMut(&RecoveryPreview) -> bool,
+) -> Result<(Wallet, RecoveryReport), WalletError> {
     let passphrase = options.passphrase;
     let mut faults = Vec::new();
     let mut wallet = if store.get(Table::Meta, b"identity")?.is_some() {
@@ -1853,6 +1919,31 @@ pub fn recover_confirmed(
             ));
         }
         w
+    } else if let BackupSource::File(backup) = source {
+        let (state, objects) = backup.recovered_state()?;
+        let generation = backup.generation;
+        // The file replaces the download only while the nodes hold nothing newer: restoring
+        // an old file over a newer stream would tombstone the device at an old head.
+        if stream_started(nodes, &keys.generation(generation + 1).slot_owner())? {
+            return Err(WalletError::Recovery(
+                "this identity was already restored onto another device after this backup \
+                 was written; use that device"
+                    .into(),
+            ));
+        }
+        let gen_key = keys.generation(generation);
+        if capsule_at_quorum(nodes, &gen_key.slot_owner(), backup.capsule_next)? {
+            return Err(WalletError::Recovery(format!(
+                "the storage nodes hold a newer backup of device {} than this file (capsule \
+                 {} and on): restore from them with `dsm recover`",
+                state.identity.device_id(),
+                backup.capsule_next
+            )));
+        }
+        if !confirm(&preview_of(&state)) {
+            return Err(WalletError::Declined);
+        }
+        create_successor(store, keys, &state, generation + 1, options, &objects)?
     } else {
         progress("fetching backup capsules from the storage nodes");
         // The newest device generation with a capsule 0 at a quorum is the one to replace.
@@ -1894,32 +1985,7 @@ pub fn recover_confirmed(
                 state.identity.device_id(),
             )));
         }
-        let preview = RecoveryPreview {
-            lost: state.identity.device_id(),
-            height: state.head.height,
-            capsules: state.capsules,
-            balances: state
-                .head
-                .balances
-                .entries()
-                .iter()
-                .map(|b| {
-                    let policy = state.policies.iter().find_map(|p| {
-                        dsm_token::policy::TokenPolicy::from_bytes(p)
-                            .ok()
-                            .filter(|p| p.token_id() == b.token)
-                            .map(|p| (p.ticker, p.decimals))
-                    });
-                    PreviewBalance {
-                        token: b.token,
-                        amount: b.amount,
-                        policy,
-                    }
-                })
-                .collect(),
-            counterparties: state.relationships.len(),
-            contacts: state.contacts.len(),
-        };
+        let preview = preview_of(&state);
         if !confirm(&preview) {
             return Err(WalletError::Declined);
         }

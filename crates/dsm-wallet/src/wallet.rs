@@ -55,6 +55,8 @@ pub mod parcels;
 #[path = "tokens.rs"]
 mod tokens;
 pub use tokens::{EmissionSync, MintOutcome, TokenInfo, TokenView};
+#[path = "backup.rs"]
+pub mod backup;
 #[path = "recovery.rs"]
 pub mod recovery;
 #[path = "refresh.rs"]
@@ -118,6 +120,13 @@ pub enum WalletError {
     /// The parcels this device holds cannot make the payment (PROTOCOL.md §5.6).
     #[error("{0}")]
     Parcels(String),
+    /// A backup file was refused (PROTOCOL.md §20.9).
+    #[error("{0}")]
+    Backup(dsm_recovery::backup::BackupFileError),
+    /// The wallet was restored from a backup as the same device and signs nothing until
+    /// the storage nodes show nothing newer (`dsm backup unfreeze`, PROTOCOL.md §20.9).
+    #[error("this wallet was restored from a backup as the same device and is frozen: {0}")]
+    Frozen(String),
 }
 
 impl From<dsm_token::authority::AuthorityError> for WalletError {
@@ -220,6 +229,40 @@ pub struct HistoryEntry {
     /// than the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<u64>,
+}
+
+/// The storage nodes recorded in `store` (base URLs), in the order added.
+pub(crate) fn stored_nodes(store: &dyn Store) -> Result<Vec<String>, WalletError> {
+    match store.get(Table::Meta, b"nodes")? {
+        Some(v) => serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
+            what: "node registry",
+            error: e.to_string(),
+        }),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The replication parameters recorded in `store` (default N=6, K=3, f=1).
+pub(crate) fn stored_replication(
+    store: &dyn Store,
+) -> Result<crate::nodes::Replication, WalletError> {
+    let Some(v) = store.get(Table::Meta, b"replication")? else {
+        return Ok(crate::nodes::Replication::default());
+    };
+    let field = |i: usize| {
+        v.get(i * 8..i * 8 + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(|b| u64::from_be_bytes(b) as usize)
+            .ok_or_else(|| WalletError::Corrupt {
+                what: "replication parameters",
+                error: "not three 8-byte numbers".into(),
+            })
+    };
+    Ok(crate::nodes::Replication {
+        n: field(0)?,
+        k: field(1)?,
+        f: field(2)?,
+    })
 }
 
 /// The local wall clock for [`HistoryEntry::time`] (`None` if it reads before 1970).
@@ -664,6 +707,15 @@ impl Wallet {
             }
             None => None,
         };
+        // A same-device restore signs nothing until `backup::unfreeze` lifts this: no
+        // `Wallet` exists for it, so no path can sign.
+        if store.get(Table::Meta, backup::FROZEN)?.is_some() {
+            return Err(WalletError::Frozen(
+                "it signs nothing until the storage nodes show nothing newer than the backup; \
+                 run `dsm backup unfreeze`"
+                    .into(),
+            ));
+        }
         Self::load(store, identity, key, capsule_key)
     }
 
@@ -1098,13 +1150,7 @@ impl Wallet {
 
     /// The storage nodes this wallet uses (base URLs), in the order added.
     pub fn nodes(&self) -> Result<Vec<String>, WalletError> {
-        match self.store.get(Table::Meta, b"nodes")? {
-            Some(v) => serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
-                what: "node registry",
-                error: e.to_string(),
-            }),
-            None => Ok(Vec::new()),
-        }
+        stored_nodes(self.store.as_ref())
     }
 
     /// Replaces the storage node registry.
@@ -1117,23 +1163,7 @@ impl Wallet {
 
     /// The replication parameters this wallet uses with its nodes (default N=6, K=3, f=1).
     pub fn replication(&self) -> Result<crate::nodes::Replication, WalletError> {
-        let Some(v) = self.store.get(Table::Meta, b"replication")? else {
-            return Ok(crate::nodes::Replication::default());
-        };
-        let field = |i: usize| {
-            v.get(i * 8..i * 8 + 8)
-                .and_then(|b| b.try_into().ok())
-                .map(|b| u64::from_be_bytes(b) as usize)
-                .ok_or_else(|| WalletError::Corrupt {
-                    what: "replication parameters",
-                    error: "not three 8-byte numbers".into(),
-                })
-        };
-        Ok(crate::nodes::Replication {
-            n: field(0)?,
-            k: field(1)?,
-            f: field(2)?,
-        })
+        stored_replication(self.store.as_ref())
     }
 
     /// Sets the replication parameters (the caller validated them).
