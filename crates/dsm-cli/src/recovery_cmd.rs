@@ -92,7 +92,8 @@ pub fn recover(
     // the phrase's keys before anything is created.
     let mut keys = None;
     let backup = match file {
-        Some(f) if !resuming => {
+        // Opened when resuming too: it names the nodes to publish at.
+        Some(f) => {
             let bytes = read_backup_file(f)?;
             tracing::info!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
             let k = RecoveryKeys::derive(&phrase, KdfCost::default()).map_err(phrase_error)?;
@@ -100,11 +101,9 @@ pub fn recover(
             keys = Some(k);
             Some(b)
         }
-        _ => None,
+        None => None,
     };
-    let set = if resuming && nodes.is_empty() {
-        node_set(&*ctx.open()?)?
-    } else if let (Some(b), true) = (&backup, nodes.is_empty()) {
+    let set = if let (Some(b), true) = (&backup, nodes.is_empty()) {
         let (urls, r) = b.nodes()?;
         if urls.is_empty() {
             return Err(CliError::new(
@@ -113,6 +112,8 @@ pub fn recover(
             ));
         }
         NodeSet::new(urls, r, NODE_TIMEOUT)
+    } else if resuming && nodes.is_empty() {
+        node_set(&*ctx.open()?)?
     } else {
         if nodes.is_empty() {
             return Err(CliError::new(

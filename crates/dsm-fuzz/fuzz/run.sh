@@ -18,7 +18,7 @@ fi
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(session_message receipt proposal equivocation_proof core_objects frame chunk_packets cobs_and_apdu qr node_listing token_policy source_proof emission_step vault dbtc recovery owned_slot wallet_text)
+  targets=(session_message receipt proposal equivocation_proof core_objects frame chunk_packets cobs_and_apdu qr node_listing token_policy source_proof emission_step vault dbtc recovery owned_slot wallet_text backup_file)
 fi
 cargo fuzz build
 for t in "${targets[@]}"; do

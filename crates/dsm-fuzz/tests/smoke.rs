@@ -434,4 +434,31 @@ fn write_seeds() {
     let mut w = Wallet::create(Box::new(MemoryStore::new()), SuiteId::MlDsa65, b"p", kdf).unwrap();
     w.dev_faucet(DEFAULT_TOKEN, Amount(3)).unwrap();
     put("wallet_text", "summary", &w.summary().unwrap().to_bytes());
+    // A real wallet's backup (transfers, a token), re-sealed under the fuzz key.
+    let keys = dsm_recovery::RecoveryKeys::derive(
+        &dsm_recovery::RecoveryMnemonic::from_entropy(&[3; 32]),
+        dsm_recovery::KdfCost {
+            m_cost_kib: 64,
+            t_cost: 1,
+        },
+    )
+    .unwrap();
+    let mut a = Wallet::create_with_recovery(
+        Box::new(MemoryStore::new()),
+        SuiteId::MlDsa65,
+        b"p",
+        kdf,
+        &[],
+        &keys,
+    )
+    .unwrap();
+    a.dev_faucet(DEFAULT_TOKEN, Amount(9)).unwrap();
+    let snapshot =
+        dsm_recovery::backup::open(&keys.generation(0), &a.export_backup().unwrap()).unwrap();
+    put(
+        "backup_file",
+        "file",
+        &dsm_recovery::backup::seal(&dsm_fuzz::fuzz_backup_key(), 0, &snapshot, [5; 24]),
+    );
+    put("backup_file", "snapshot", &snapshot.to_bytes());
 }

@@ -16,7 +16,7 @@ use dsm_wallet::backup::{open_backup, restore_same_device, unfreeze};
 use dsm_wallet::nodes::NodeSet;
 use dsm_wallet::online::{send_online, sync};
 use dsm_wallet::recovery::{recover_from, BackupSource, RecoverOptions, RecoveryReport};
-use dsm_wallet::store::{MemoryStore, Store};
+use dsm_wallet::store::{CrashPoint, CrashingStore, MemoryStore, Store};
 use dsm_wallet::{token, Wallet, WalletError, DEFAULT_TOKEN};
 
 /// The error of a call that must fail (a `Wallet` has no `Debug`, so no `unwrap_err`).
@@ -285,4 +285,112 @@ fn a_foreign_damaged_or_truncated_backup_file_is_refused_with_its_reason() {
     let (plain, _) = memory_wallet(1);
     let e = plain.export_backup().unwrap_err();
     assert!(e.to_string().contains("no recovery phrase"), "{e}");
+}
+
+fn restore_from_file_into(
+    home: impl Store + 'static,
+    file: &[u8],
+    keys: &RecoveryKeys,
+    nodes: &NodeSet,
+) -> Result<(Wallet, RecoveryReport), WalletError> {
+    let backup = open_backup(file, keys)?;
+    recover_from(
+        Box::new(home),
+        keys,
+        nodes,
+        &OPTS,
+        BackupSource::File(&backup),
+        &mut |_| {},
+        &mut |_| true,
+    )
+}
+
+#[test]
+fn a_crash_at_any_write_of_an_import_is_finished_by_running_it_again() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let mut seed = 60u8;
+    let mut crashes = 0;
+    for at in 0.. {
+        let mut finished_without_crash = false;
+        for point in [CrashPoint::BeforeWrite, CrashPoint::AfterWrite] {
+            seed += 1;
+            let k = keys(seed);
+            let mut a = recoverable(&k, 1_000, &nodes);
+            let (mut b, _) = memory_wallet(0);
+            session(&mut a, &mut b, &[10]);
+            let file = a.export_backup().unwrap();
+            let lost = a.device_id();
+            drop(a);
+            // As a successor.
+            let home = MemoryStore::new();
+            let first = restore_from_file_into(
+                CrashingStore::new(home.clone(), at, point),
+                &file,
+                &k,
+                &nodes,
+            );
+            let created = match first {
+                Ok(_) => {
+                    finished_without_crash = true;
+                    continue;
+                }
+                Err(e) if e.to_string().contains("crash") => {
+                    Wallet::open(Box::new(home.clone()), PASS)
+                        .ok()
+                        .map(|w| w.device_id())
+                }
+                Err(e) => panic!("write {at} {point:?}: {e}"),
+            };
+            let (w, report) = restore_from_file_into(home.clone(), &file, &k, &nodes)
+                .unwrap_or_else(|e| panic!("rerun after a crash at write {at} {point:?}: {e}"));
+            if let Some(id) = created {
+                assert_eq!(
+                    w.device_id(),
+                    id,
+                    "write {at} {point:?}: the identity forked"
+                );
+            }
+            assert_eq!(report.lost, lost);
+            assert_eq!(dev(&w), 990);
+            crashes += 1;
+        }
+        if finished_without_crash {
+            break;
+        }
+        assert!(at < 64, "an import never finished");
+    }
+    assert!(crashes >= 10, "only {crashes} crashes landed");
+
+    // As the same device: one commit, so a crash leaves nothing or all of it (frozen).
+    let k = keys(59);
+    let a = recoverable(&k, 7, &nodes);
+    let file = a.export_backup().unwrap();
+    drop(a);
+    let backup = open_backup(&file, &k).unwrap();
+    for point in [CrashPoint::BeforeWrite, CrashPoint::AfterWrite] {
+        let home = MemoryStore::new();
+        let e = restore_same_device(
+            Box::new(CrashingStore::new(home.clone(), 0, point)),
+            &backup,
+            &k,
+            PASS,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("crash"), "{e}");
+        match point {
+            CrashPoint::BeforeWrite => {
+                restore_same_device(Box::new(home.clone()), &backup, &k, PASS).unwrap()
+            }
+            CrashPoint::AfterWrite => {
+                let again = restore_same_device(Box::new(home.clone()), &backup, &k, PASS);
+                assert!(matches!(again, Err(WalletError::AlreadyExists)));
+            }
+        }
+        assert!(matches!(
+            Wallet::open(Box::new(home.clone()), PASS),
+            Err(WalletError::Frozen(_))
+        ));
+        assert_eq!(dev(&unfreeze(Box::new(home), PASS, &nodes).unwrap()), 7);
+    }
 }
