@@ -157,6 +157,33 @@ fn compute() -> Vec<dsm_conformance::Vector> {
     );
     let sealed = keys.generation(0).seal_pack(2, 1, &pack.to_bytes());
     put("pack.sealed", "dsm.v1.SealedPack", &sealed.to_bytes());
+    // A backup file (§20.9): a two-record snapshot sealed under generation 0's key.
+    let snapshot = dsm_recovery::backup::WalletSnapshot {
+        device: Digest([0x01; 32]),
+        head: Digest([0x02; 32]),
+        records: vec![
+            dsm_recovery::backup::Record {
+                table: 1,
+                key: b"head".to_vec(),
+                value: vec![3, 4],
+            },
+            dsm_recovery::backup::Record {
+                table: 2,
+                key: vec![5; 32],
+                value: Vec::new(),
+            },
+        ],
+    };
+    put(
+        "backup.snapshot",
+        "dsm.v1.WalletSnapshot",
+        &snapshot.to_bytes(),
+    );
+    put(
+        "backup.file",
+        "-",
+        &dsm_recovery::backup::seal(&keys.generation(0), 0, &snapshot, [0x06; 24]),
+    );
 
     let t = sign_tombstone(
         &authority,
