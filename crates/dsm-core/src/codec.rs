@@ -96,9 +96,16 @@ const WT_VARINT: u8 = 0;
 const WT_LEN: u8 = 2;
 
 /// Appends canonical encodings. Field methods skip default values as the rules require.
+///
+/// A sub-message is written in place: its length is counted first by a writer that only
+/// counts (a walk over the fields, no bytes copied), so nested messages are never encoded
+/// into a buffer of their own and copied out again at every level.
 #[derive(Default)]
 pub struct Writer {
     buf: Vec<u8>,
+    /// Only count: `len` grows, `buf` stays empty.
+    counting: bool,
+    len: usize,
 }
 
 impl Writer {
@@ -107,17 +114,57 @@ impl Writer {
         Self::default()
     }
 
+    /// A writer that only counts the bytes it would write.
+    fn counter() -> Self {
+        Writer {
+            counting: true,
+            ..Self::default()
+        }
+    }
+
+    /// The length of `m`'s canonical encoding, without encoding it.
+    pub fn encoded_len<T: Canonical>(m: &T) -> usize {
+        let mut c = Writer::counter();
+        m.encode(&mut c);
+        c.len
+    }
+
+    /// A writer whose buffer already holds room for `n` bytes.
+    fn with_capacity(n: usize) -> Self {
+        Writer {
+            buf: Vec::with_capacity(n),
+            ..Self::default()
+        }
+    }
+
     /// The bytes written so far.
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }
 
-    fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.buf.push((v as u8) | 0x80);
-            v >>= 7;
+    fn put(&mut self, b: &[u8]) {
+        if self.counting {
+            self.len += b.len();
+        } else {
+            self.buf.extend_from_slice(b);
         }
-        self.buf.push(v as u8);
+    }
+
+    fn varint(&mut self, mut v: u64) {
+        if self.counting {
+            // 7 bits per byte, at least one byte.
+            self.len += (64 - (v | 1).leading_zeros() as usize).div_ceil(7);
+            return;
+        }
+        let mut tmp = [0u8; 10];
+        let mut n = 0;
+        while v >= 0x80 {
+            tmp[n] = (v as u8) | 0x80;
+            v >>= 7;
+            n += 1;
+        }
+        tmp[n] = v as u8;
+        self.put(&tmp[..=n]);
     }
 
     fn key(&mut self, field: u32, wt: u8) {
@@ -137,17 +184,20 @@ impl Writer {
         if !b.is_empty() {
             self.key(field, WT_LEN);
             self.varint(b.len() as u64);
-            self.buf.extend_from_slice(b);
+            self.put(b);
         }
     }
 
     /// A sub-message field; always written.
     pub fn message<T: Canonical>(&mut self, field: u32, m: &T) {
-        let mut inner = Writer::new();
-        m.encode(&mut inner);
+        let len = Self::encoded_len(m);
         self.key(field, WT_LEN);
-        self.varint(inner.buf.len() as u64);
-        self.buf.extend_from_slice(&inner.buf);
+        self.varint(len as u64);
+        if self.counting {
+            self.len += len;
+        } else {
+            m.encode(self);
+        }
     }
 
     /// An optional sub-message field; written only when present.
@@ -170,7 +220,7 @@ impl Writer {
             let b = b.as_ref();
             self.key(field, WT_LEN);
             self.varint(b.len() as u64);
-            self.buf.extend_from_slice(b);
+            self.put(b);
         }
     }
 }
@@ -446,7 +496,7 @@ pub trait Canonical: Sized {
 
     /// The canonical bytes.
     fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::new();
+        let mut w = Writer::with_capacity(Writer::encoded_len(self));
         self.encode(&mut w);
         w.into_bytes()
     }

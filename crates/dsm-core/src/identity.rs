@@ -270,11 +270,34 @@ pub struct DeviceIdentity {
 
 impl DeviceIdentity {
     /// `H(DeviceId, genesis, canonical public key)`.
+    ///
+    /// Memoized per thread for the last few identities: a session asks for the ids of the
+    /// same two or three devices dozens of times, and each answer hashes a 1,952-byte key
+    /// (ML-DSA-65). The memo compares the whole identity, so it answers exactly as the hash.
     pub fn device_id(&self) -> DeviceId {
-        DeviceId(tagged_hash(
-            Tag::DeviceId,
-            &[self.genesis.as_bytes(), &self.public_key.to_bytes()],
-        ))
+        const SLOTS: usize = 8;
+        thread_local! {
+            static MEMO: std::cell::RefCell<(usize, Vec<(DeviceIdentity, DeviceId)>)> =
+                const { std::cell::RefCell::new((0, Vec::new())) };
+        }
+        MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            if let Some((_, id)) = m.1.iter().find(|(i, _)| i == self) {
+                return *id;
+            }
+            let id = DeviceId(tagged_hash(
+                Tag::DeviceId,
+                &[self.genesis.as_bytes(), &self.public_key.to_bytes()],
+            ));
+            let (next, slots) = &mut *m;
+            if slots.len() < SLOTS {
+                slots.push((self.clone(), id));
+            } else {
+                slots[*next] = (self.clone(), id);
+            }
+            *next = (*next + 1) % SLOTS;
+            id
+        })
     }
 }
 

@@ -489,6 +489,8 @@ fn check_rejections<T: Canonical + Debug + PartialEq>(
 /// Encode → decode → encode.
 fn check_round_trip<T: Canonical + Debug + PartialEq>(v: &T) -> Result<Vec<u8>, TestCaseError> {
     let bytes = v.to_bytes();
+    // The counted length a parent writes before this message in place is its real length.
+    prop_assert_eq!(dsm_core::codec::Writer::encoded_len(v), bytes.len());
     prop_assert!(
         bytes.len() <= T::MAX_ENCODED_LEN,
         "{} bytes over the cap {}",
