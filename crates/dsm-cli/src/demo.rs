@@ -68,7 +68,7 @@ fn introduce(ws: &mut [&mut Wallet]) -> Result<(), Error> {
     let cards: Vec<Contact> = ws
         .iter()
         .map(|w| {
-            Contact::from_card(&w.card(&w.name().ok().flatten().unwrap_or_default()))
+            Contact::from_card(&w.card(&w.name().ok().flatten().unwrap_or_default())?)
                 .map(|(c, _)| c)
         })
         .collect::<Result<_, _>>()?;
@@ -495,7 +495,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     writeln!(
         out,
         "     contact cards exchanged, e.g. {}…",
-        &bob.card("bob")[..40]
+        &bob.card("bob")?[..40]
     )?;
     // Value enters only through a token policy: alice issues CASH.
     let policy = TokenPolicy {

@@ -924,8 +924,11 @@ enum ContactCmd {
     /// already another device's, or a device already known by another name, is refused
     /// (with the difference shown) unless --replace is given.
     Add {
-        /// The card: dsm-card:v1:NAME:DEVICE-ID:CHECK (the older dsm-contact:DEVICE-ID:NAME
-        /// is read too). Omit it with --qr-image.
+        /// The card: dsm-card:v2:NAME:DEVICE-ID:DOCUMENT:CHECK (the older
+        /// dsm-card:v1:NAME:DEVICE-ID:CHECK and dsm-contact:DEVICE-ID:NAME are read too).
+        /// With storage nodes, the device's identity document the card names is fetched and
+        /// checked now (a forged one refuses the card), else at the next sync. Omit it with
+        /// --qr-image.
         #[arg(required_unless_present = "qr_image")]
         card: Option<String>,
         /// Read the card from a QR code image (PNG), e.g. a photo of `dsm card --qr`.

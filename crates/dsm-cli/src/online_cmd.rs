@@ -249,7 +249,31 @@ pub fn sync_nodes(ctx: &Ctx) -> Res {
         OnlineError::Replication(e) => CliError::new(exit::INPUT, replication_hint(&e)),
         e => online_error(e),
     })?;
+    report_documents(&mut w, &nodes);
     print_sync(ctx, &w, &r)
+}
+
+/// Publishes this device's identity document and fetches contacts' (PROTOCOL.md §12.6);
+/// says what happened on stderr, never fails the sync.
+pub(crate) fn report_documents(w: &mut Wallet, nodes: &NodeSet) {
+    match online::sync_documents(w, nodes) {
+        Ok(d) => {
+            if d.published {
+                tracing::info!("published this device's identity document (its signed ML-KEM key) at the storage nodes");
+            }
+            for name in &d.fetched {
+                tracing::info!(
+                    "checked and stored {name}'s identity document (its signed ML-KEM key)"
+                );
+            }
+            for (name, why) in &d.refused {
+                tracing::warn!(
+                    "{name}'s card names an identity document the nodes serve wrong: {why}"
+                );
+            }
+        }
+        Err(e) => tracing::warn!("identity documents were not exchanged: {e}"),
+    }
 }
 
 /// After an offline session: if the wallet knows nodes, anchor and report settlement.

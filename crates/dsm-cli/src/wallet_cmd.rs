@@ -638,7 +638,7 @@ pub fn init(
     }
     ctx.save_summary(&w);
     let devid = w.device_id().digest().to_hex();
-    let card = w.card(&name);
+    let card = w.card(&name)?;
     let words: Option<Vec<&str>> = phrase.as_ref().map(|(m, _)| m.words());
     ctx.print(
         |o| {
@@ -735,16 +735,42 @@ pub fn contact_add(
         (None, None) => return Err(input("give the card, or --qr-image FILE")),
     };
     let (mut contact, legacy) = Contact::from_card(&text)?;
+    let (card, _) =
+        dsm_protocol::card::ContactCard::parse(&text).map_err(|e| input(e.to_string()))?;
     if legacy {
         tracing::warn!(
             "this card is in the old form, without check digits: make sure it was copied exactly"
+        );
+    } else if card.document.is_none() {
+        tracing::warn!(
+            "this card is of form v1, without the device's identity document: ask for a new card (`dsm card` on that device) to pay it privately online later"
         );
     }
     if let Some(n) = name {
         contact.name = n;
     }
     let mut w = ctx.open()?;
+    // The identity document the card names, checked before the card is taken when the
+    // nodes serve it: a card whose document is forged is refused.
+    let mut document = None;
+    if let (Some(address), false) = (card.document, w.nodes()?.is_empty()) {
+        let nodes = crate::online_cmd::node_set(&w)?;
+        if let Ok((sealed, _)) = nodes.get_object(&address) {
+            dsm_protocol::card::ContactDocument::open(&card, &sealed)
+                .map_err(|e| input(format!("not added: {e}")))?;
+            document = Some(sealed);
+        }
+    }
     let change = w.add_contact(&contact, replace)?;
+    w.expect_contact_document(&card)?;
+    let checked = match &document {
+        Some(sealed) => {
+            w.accept_contact_document(&card, sealed)?;
+            "checked"
+        }
+        None if card.document.is_some() => "fetched at the next sync",
+        None => "none",
+    };
     let what = match &change {
         dsm_wallet::ContactChange::Added => format!("added contact {}", contact.name),
         dsm_wallet::ContactChange::Unchanged => {
@@ -772,8 +798,8 @@ pub fn contact_add(
         }
     };
     ctx.print(
-        |o| writeln!(o, "{what} (device {})", short(&contact.device)),
-        json!({"name": contact.name, "device": contact.device, "change": what, "legacy_card": legacy}),
+        |o| writeln!(o, "{what} (device {}; identity document: {checked})", short(&contact.device)),
+        json!({"name": contact.name, "device": contact.device, "change": what, "legacy_card": legacy, "document": checked}),
     )
 }
 

@@ -587,7 +587,7 @@ fn contacts_cards_evidence_and_help() {
         .arg("card")
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("dsm-card:v1:alice:"));
+        .stdout(predicate::str::starts_with("dsm-card:v2:alice:"));
     dsm(&p.alice)
         .arg("evidence")
         .assert()
@@ -1989,7 +1989,7 @@ fn recovery_through_the_cli() {
     );
     let out = String::from_utf8(done.stdout).unwrap();
     assert!(out.contains("bob                  waiting"), "{out}");
-    assert!(stdout(dsm(&phone).arg("card")).starts_with("dsm-card:v1:alice-new:"));
+    assert!(stdout(dsm(&phone).arg("card")).starts_with("dsm-card:v2:alice-new:"));
     dsm(&phone)
         .args(["send", "bob", "1", "--online"])
         .assert()
@@ -2159,4 +2159,43 @@ fn backup_export_and_import_through_the_cli() {
     );
     let bal = json(dsm(&phone).arg("balance"));
     assert_eq!(bal["balances"][0]["amount"], "70", "{bal}");
+}
+
+/// v2 cards (PROTOCOL.md §12.6): a card commits to the device's identity document; with
+/// storage nodes, `contact add` fetches and checks it at once when it is published, else
+/// the next `sync` does.
+#[test]
+fn a_v2_cards_identity_document_is_fetched_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes: Vec<(NodeProc, String)> = (0..3)
+        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
+        .collect();
+    let [alice, bob, carol] = ["alice", "bob", "carol"].map(|n| {
+        let h = dir.path().join(n);
+        init_named(&h, n);
+        h
+    });
+    use_nodes(&[&alice, &bob, &carol], &nodes);
+    let card = card_of(&alice);
+    assert!(card.starts_with("dsm-card:v2:alice:"), "{card}");
+    // Not published yet: added, checked at the next sync.
+    let added = json(dsm(&bob).args(["contact", "add", &card]));
+    assert_eq!(added["document"], "fetched at the next sync", "{added}");
+    dsm(&alice)
+        .arg("sync")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "published this device's identity document",
+        ));
+    dsm(&bob)
+        .arg("sync")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "checked and stored alice's identity document",
+        ));
+    // Published: checked at once.
+    let added = json(dsm(&carol).args(["contact", "add", &card]));
+    assert_eq!(added["document"], "checked", "{added}");
 }

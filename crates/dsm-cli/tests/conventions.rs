@@ -335,7 +335,7 @@ fn contacts_are_never_replaced_silently_and_cards_are_checked() {
     });
     let bob_card = card_of(&bob);
     let carol_card = card_of(&carol);
-    assert!(bob_card.starts_with("dsm-card:v1:bob:"), "{bob_card}");
+    assert!(bob_card.starts_with("dsm-card:v2:bob:"), "{bob_card}");
     dsm(&alice)
         .args(["contact", "add", &bob_card])
         .assert()
@@ -349,7 +349,7 @@ fn contacts_are_never_replaced_silently_and_cards_are_checked() {
 
     // A mistyped card: one hex digit of the device id changed.
     let mut typo = bob_card.clone().into_bytes();
-    let i = "dsm-card:v1:bob:".len() + 10;
+    let i = "dsm-card:v2:bob:".len() + 10;
     typo[i] = if typo[i] == b'0' { b'1' } else { b'0' };
     dsm(&alice)
         .args(["contact", "add", std::str::from_utf8(&typo).unwrap()])
@@ -601,7 +601,7 @@ fn read_only_commands_work_without_the_passphrase_and_beside_a_receiver() {
     };
     // No passphrase anywhere, no terminal: read from the summary, checked against the file.
     assert!(stdout(keyless(&alice).arg("balance")).contains("100 DEV"));
-    assert!(stdout(keyless(&alice).arg("card")).starts_with("dsm-card:v1:alice:"));
+    assert!(stdout(keyless(&alice).arg("card")).starts_with("dsm-card:v2:alice:"));
     assert!(stdout(keyless(&alice).args(["contact", "list"])).contains("bob"));
     assert!(stdout(keyless(&alice).arg("history")).contains("dev-faucet"));
     // A command that needs the key still asks for it.

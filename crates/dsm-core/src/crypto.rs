@@ -552,6 +552,13 @@ impl rand_core::CryptoRng for FixedRng {}
 #[derive(Clone, PartialEq, Eq)]
 pub struct KemPublicKey(Vec<u8>);
 
+impl fmt::Debug for KemPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = tagged_hash(Tag::Statement, &[&self.0]);
+        write!(f, "KemPublicKey({d:?}…)")
+    }
+}
+
 /// An ML-KEM-768 decapsulation (private) key; zeroized on drop.
 pub struct KemSecretKey(Box<fips203::ml_kem_768::DecapsKey>);
 

@@ -220,6 +220,14 @@ tag_table! {
     WalletRecord => "DSM/v1/wallet/record",
     /// The key a backup file is sealed under: `(capsule key)` (§20.9).
     BackupFile => "DSM/v1/backup/file",
+    /// What a device key signs in its identity document: `(device id, ML-KEM-768 key)`
+    /// (§12.6).
+    ContactDocument => "DSM/v1/contact/signed",
+    /// The key and synthetic nonce of a sealed identity document: `(device id)` and
+    /// `(device id, canonical document)` (§12.6).
+    ContactDocumentKey => "DSM/v1/contact/sealing-key",
+    /// A device's ML-KEM-768 key-generation seeds: `("d" | "z", device signing key)` (§12.6).
+    DeviceKemSeed => "DSM/v1/kem/seed",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

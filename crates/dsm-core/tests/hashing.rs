@@ -155,6 +155,9 @@ fn tag_labels_are_frozen() {
         (Tag::ContactCard, "DSM/v1/card"),
         (Tag::WalletRecord, "DSM/v1/wallet/record"),
         (Tag::BackupFile, "DSM/v1/backup/file"),
+        (Tag::ContactDocument, "DSM/v1/contact/signed"),
+        (Tag::ContactDocumentKey, "DSM/v1/contact/sealing-key"),
+        (Tag::DeviceKemSeed, "DSM/v1/kem/seed"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -37,6 +37,23 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         tagged_hash(Tag::ContactCard, &[b"bob", &[7u8; 32]]).as_bytes(),
     );
     put(
+        "card.check_v2(bob,07..,08..)",
+        "-",
+        tagged_hash(Tag::ContactCard, &[b"bob", &[7u8; 32], &[8u8; 32]]).as_bytes(),
+    );
+    let (kem, _) = dsm_core::crypto::KemSecretKey::from_seeds(&[9; 32], &[9; 32]);
+    put("kem.public(09..,09..)", "-", kem.as_bytes());
+    put(
+        "card.document.signed(07..,kem 09..)",
+        "-",
+        tagged_hash(Tag::ContactDocument, &[&[7u8; 32], kem.as_bytes()]).as_bytes(),
+    );
+    put(
+        "card.document.key(07..)",
+        "-",
+        tagged_hash(Tag::ContactDocumentKey, &[&[7u8; 32]]).as_bytes(),
+    );
+    put(
         "hash.token(ab,c)",
         "-",
         tagged_hash(Tag::Token, &[b"ab", b"c"]).as_bytes(),

@@ -369,10 +369,19 @@ pub fn backup_file(data: &[u8]) {
 }
 
 /// What a user or a file hands the wallet as text: a contact card (typed, pasted or read
-/// from a QR image), an amount (with 0, 2 and 18 decimal places) and the wallet's summary
+/// from a QR image) and the identity document it names, an amount (with 0, 2 and 18 decimal places) and the wallet's summary
 /// file. Each is parsed or refused without panicking, and what is accepted reads back the
 /// same from the form the wallet writes.
 pub fn wallet_text(data: &[u8]) {
+    // An identity document as a node serves it (sealed) or as it decodes (PROTOCOL.md
+    // §12.6): strict decoding, and opening never panics.
+    canonical::<dsm_protocol::card::ContactDocument>(data);
+    let card = dsm_protocol::card::ContactCard {
+        name: "x".into(),
+        device: dsm_core::identity::DeviceId(dsm_core::hash::Digest([7; 32])),
+        document: Some(dsm_core::hash::object_address(data)),
+    };
+    let _ = dsm_protocol::card::ContactDocument::open(&card, data);
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok((card, _)) = dsm_protocol::card::ContactCard::parse(text) {
             let again = dsm_protocol::card::ContactCard::parse(&card.to_text());

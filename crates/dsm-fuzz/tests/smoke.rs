@@ -418,8 +418,14 @@ fn write_seeds() {
     let card = dsm_protocol::card::ContactCard {
         name: "bob".into(),
         device: dsm_core::identity::DeviceId(dsm_core::hash::Digest([7; 32])),
+        document: None,
     };
     put("wallet_text", "card", card.to_text().as_bytes());
+    let card_v2 = dsm_protocol::card::ContactCard {
+        document: Some(dsm_core::hash::Digest([8; 32])),
+        ..card.clone()
+    };
+    put("wallet_text", "card_v2", card_v2.to_text().as_bytes());
     put(
         "wallet_text",
         "card_old",
@@ -434,6 +440,16 @@ fn write_seeds() {
     let mut w = Wallet::create(Box::new(MemoryStore::new()), SuiteId::MlDsa65, b"p", kdf).unwrap();
     w.dev_faucet(DEFAULT_TOKEN, Amount(3)).unwrap();
     put("wallet_text", "summary", &w.summary().unwrap().to_bytes());
+    let sealed = w.sealed_document().unwrap().to_vec();
+    put("wallet_text", "document_sealed", &sealed);
+    let doc = dsm_protocol::card::ContactDocument::open(
+        &dsm_protocol::card::ContactCard::parse(&w.card("w").unwrap())
+            .unwrap()
+            .0,
+        &sealed,
+    )
+    .unwrap();
+    put("wallet_text", "document", &doc.to_bytes());
     // A real wallet's backup (transfers, a token), re-sealed under the fuzz key.
     let keys = dsm_recovery::RecoveryKeys::derive(
         &dsm_recovery::RecoveryMnemonic::from_entropy(&[3; 32]),

@@ -1311,3 +1311,45 @@ pub fn check_withdrawal(
     let mut faults = Vec::new();
     settle_items(wallet, nodes, &items, &mut faults)
 }
+
+/// What [`sync_documents`] did.
+#[derive(Clone, Debug, Default)]
+pub struct DocumentSync {
+    /// This device's identity document reached a quorum of nodes in this call.
+    pub published: bool,
+    /// Contacts whose identity document was fetched, checked and accepted.
+    pub fetched: Vec<String>,
+    /// Contacts whose card names a document the nodes serve forged or damaged: their card
+    /// should be asked for again.
+    pub refused: Vec<(String, String)>,
+}
+
+/// Publishes this device's sealed identity document (PROTOCOL.md §12.6) at its K nodes if
+/// it is not there yet, and fetches, checks and accepts the documents that contacts' cards
+/// named and this wallet lacks. Nodes store only sealed bytes; a node that serves other
+/// bytes is refused by the object address.
+pub fn sync_documents(w: &mut Wallet, nodes: &NodeSet) -> Result<DocumentSync, WalletError> {
+    let mut out = DocumentSync::default();
+    if !w.document_published()? {
+        let sealed = w.sealed_document()?.to_vec();
+        if let Ok((_, stored, _)) = nodes.put_object(&sealed) {
+            if stored >= nodes.params().k {
+                w.set_document_published()?;
+                out.published = true;
+            }
+        }
+    }
+    for card in w.contact_documents_missing()? {
+        let Some(address) = card.document else {
+            continue;
+        };
+        let Ok((sealed, _)) = nodes.get_object(&address) else {
+            continue;
+        };
+        match w.accept_contact_document(&card, &sealed) {
+            Ok(_) => out.fetched.push(card.name.clone()),
+            Err(e) => out.refused.push((card.name.clone(), e.to_string())),
+        }
+    }
+    Ok(out)
+}

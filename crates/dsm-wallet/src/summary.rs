@@ -158,7 +158,7 @@ impl Wallet {
     /// This wallet's summary as of its current head.
     pub fn summary(&self) -> Result<WalletSummary, WalletError> {
         let name = self.name()?;
-        let card = self.card(name.as_deref().unwrap_or("me"));
+        let card = self.card(name.as_deref().unwrap_or("me"))?;
         let tokens = self
             .token_views()?
             .into_values()

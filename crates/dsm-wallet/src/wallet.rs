@@ -319,6 +319,7 @@ impl Contact {
         Ok(ContactCard {
             name: self.name.clone(),
             device: self.device_id()?,
+            document: None,
         }
         .to_text())
     }
@@ -422,7 +423,19 @@ pub struct Wallet {
     tombstoned: HashSet<DeviceId>,
     /// The parcels held and the lineage cache (PROTOCOL.md §5.6).
     book: parcels::ParcelBook,
+    /// This device's sealed identity document, built once (it signs).
+    sealed_document: std::sync::OnceLock<Vec<u8>>,
 }
+
+/// Meta key prefix, followed by a device id: that contact's verified identity document
+/// (canonical), with its signed ML-KEM-768 key (PROTOCOL.md §12.6).
+const CONTACT_DOCUMENT: &[u8] = b"contact_document/";
+/// Meta key prefix, followed by a device id: the document address that contact's card
+/// named (to fetch and check at a sync).
+const CONTACT_DOCUMENT_ADDRESS: &[u8] = b"contact_document_address/";
+/// Meta key: the address of this device's sealed identity document once a quorum of nodes
+/// stored it.
+const DOCUMENT_PUBLISHED: &[u8] = b"document_published";
 
 pub(crate) fn os_random() -> Result<[u8; 32], WalletError> {
     let mut b = [0u8; 32];
@@ -657,6 +670,7 @@ impl Wallet {
             unsettled_in: None,
             settled_at_nodes: HashSet::new(),
             hop_facts: Default::default(),
+            sealed_document: Default::default(),
             gossip_facts: Default::default(),
             poisoned: false,
             witness_seq: 0,
@@ -825,6 +839,7 @@ impl Wallet {
             unsettled_in: None,
             settled_at_nodes: HashSet::new(),
             hop_facts: Default::default(),
+            sealed_document: Default::default(),
             gossip_facts: Default::default(),
             poisoned: false,
             witness_seq,
@@ -859,6 +874,7 @@ impl Wallet {
             unsettled_in: self.unsettled_in.clone(),
             settled_at_nodes: self.settled_at_nodes.clone(),
             hop_facts: Default::default(),
+            sealed_document: Default::default(),
             gossip_facts: Default::default(),
             poisoned: self.poisoned,
             witness_seq: self.witness_seq,
@@ -1448,13 +1464,146 @@ impl Wallet {
             .map(|c| c.name)
     }
 
-    /// This device's contact card under `name` ([`ContactCard`]).
-    pub fn card(&self, name: &str) -> String {
-        ContactCard {
+    /// This device's contact card under `name` ([`ContactCard`], v2: it commits to the
+    /// sealed identity document by its address).
+    pub fn card(&self, name: &str) -> Result<String, WalletError> {
+        Ok(ContactCard {
             name: name.to_string(),
             device: self.device_id(),
+            document: Some(dsm_core::hash::object_address(self.sealed_document()?)),
         }
-        .to_text()
+        .to_text())
+    }
+
+    /// This device's ML-KEM-768 keys, derived from its signing key:
+    /// `keygen(d = H(DeviceKemSeed, "d", key), z = H(DeviceKemSeed, "z", key))`. A successor
+    /// has a new signing key and so new KEM keys.
+    pub fn kem_keys(
+        &self,
+    ) -> (
+        dsm_core::crypto::KemPublicKey,
+        dsm_core::crypto::KemSecretKey,
+    ) {
+        let sk = self.key.private_key_bytes();
+        let d = tagged_hash(Tag::DeviceKemSeed, &[b"d", &sk]);
+        let z = tagged_hash(Tag::DeviceKemSeed, &[b"z", &sk]);
+        dsm_core::crypto::KemSecretKey::from_seeds(&d.0, &z.0)
+    }
+
+    /// This device's identity document ([`dsm_protocol::card::ContactDocument`]), sealed
+    /// as the nodes store it; built (and signed) once per open wallet.
+    pub fn sealed_document(&self) -> Result<&[u8], WalletError> {
+        if let Some(d) = self.sealed_document.get() {
+            return Ok(d);
+        }
+        let doc =
+            dsm_protocol::card::ContactDocument::sign(&self.identity, &self.key, self.kem_keys().0)
+                .map_err(|e| {
+                    WalletError::Contact(format!("cannot sign the identity document: {e}"))
+                })?;
+        Ok(self.sealed_document.get_or_init(|| doc.seal()))
+    }
+
+    /// Records the identity document of the contact whose v2 card is `card`, after
+    /// checking `sealed` is the one the card names, opens under its device id and is signed
+    /// by that device ([`dsm_protocol::card::ContactDocument::open`]).
+    pub fn accept_contact_document(
+        &mut self,
+        card: &ContactCard,
+        sealed: &[u8],
+    ) -> Result<dsm_protocol::card::ContactDocument, WalletError> {
+        let doc = dsm_protocol::card::ContactDocument::open(card, sealed)
+            .map_err(|e| WalletError::Contact(e.to_string()))?;
+        let mut b = Batch::new();
+        b.put(
+            Table::Meta,
+            [CONTACT_DOCUMENT, card.device.as_bytes()].concat(),
+            doc.to_bytes(),
+        );
+        self.store.commit(&b)?;
+        Ok(doc)
+    }
+
+    /// Remembers the document address a contact's v2 card names, so that a sync fetches
+    /// and checks its identity document ([`Wallet::contact_documents_missing`]).
+    pub fn expect_contact_document(&mut self, card: &ContactCard) -> Result<(), WalletError> {
+        let Some(address) = card.document else {
+            return Ok(());
+        };
+        let mut b = Batch::new();
+        b.put(
+            Table::Meta,
+            [CONTACT_DOCUMENT_ADDRESS, card.device.as_bytes()].concat(),
+            address.as_bytes().to_vec(),
+        );
+        self.store.commit(&b)?;
+        Ok(())
+    }
+
+    /// The cards (name, device, document address) of contacts whose identity document a
+    /// card named but this wallet has not accepted yet.
+    pub fn contact_documents_missing(&self) -> Result<Vec<ContactCard>, WalletError> {
+        let mut out = Vec::new();
+        for c in self.contacts()? {
+            let device = c.device_id()?;
+            let Some(a) = self.store.get(
+                Table::Meta,
+                &[CONTACT_DOCUMENT_ADDRESS, device.as_bytes()].concat(),
+            )?
+            else {
+                continue;
+            };
+            if self.contact_kem_key(&device)?.is_some() {
+                continue;
+            }
+            let address = <[u8; 32]>::try_from(a.as_slice()).map_err(|_| WalletError::Corrupt {
+                what: "contact document address",
+                error: "not 32 bytes".into(),
+            })?;
+            out.push(ContactCard {
+                name: c.name,
+                device,
+                document: Some(Digest(address)),
+            });
+        }
+        Ok(out)
+    }
+
+    /// True if this device's sealed identity document was published at a quorum of nodes.
+    pub fn document_published(&self) -> Result<bool, WalletError> {
+        let address = dsm_core::hash::object_address(self.sealed_document()?);
+        Ok(self.store.get(Table::Meta, DOCUMENT_PUBLISHED)?.as_deref() == Some(address.as_bytes()))
+    }
+
+    /// Records that this device's sealed identity document is at a quorum of nodes.
+    pub fn set_document_published(&mut self) -> Result<(), WalletError> {
+        let address = dsm_core::hash::object_address(self.sealed_document()?);
+        let mut b = Batch::new();
+        b.put(
+            Table::Meta,
+            DOCUMENT_PUBLISHED.to_vec(),
+            address.as_bytes().to_vec(),
+        );
+        self.store.commit(&b)?;
+        Ok(())
+    }
+
+    /// The verified ML-KEM-768 key of `device`, if its identity document was accepted.
+    pub fn contact_kem_key(
+        &self,
+        device: &DeviceId,
+    ) -> Result<Option<dsm_core::crypto::KemPublicKey>, WalletError> {
+        match self
+            .store
+            .get(Table::Meta, &[CONTACT_DOCUMENT, device.as_bytes()].concat())?
+        {
+            None => Ok(None),
+            Some(v) => Ok(Some(
+                dsm_protocol::card::ContactDocument::from_bytes(&v)
+                    .map_err(corrupt("contact document"))?
+                    .kem_key,
+            )),
+        }
     }
 
     /// The receipt of the transfer whose proposal commit starts with `id_prefix` (hex).

@@ -1,0 +1,127 @@
+//! Identity documents behind v2 contact cards (PROTOCOL.md §12.6), against a real cluster
+//! of 6 storage nodes: a device publishes its sealed document at a sync; a contact that
+//! added its card fetches it, checks it against the card's device id and keeps the signed
+//! ML-KEM key; a card naming another device's document, or a document signed by another
+//! key, is refused; the nodes store only sealed bytes.
+
+mod common;
+
+use common::cluster::Cluster;
+use common::memory_wallet;
+use dsm_core::hash::object_address;
+use dsm_protocol::card::{ContactCard, ContactDocument};
+use dsm_wallet::online::sync_documents;
+use dsm_wallet::{Contact, Wallet};
+
+fn add(w: &mut Wallet, card: &ContactCard) {
+    let (c, _) = Contact::from_card(&card.to_text()).unwrap();
+    w.add_contact(&c, true).unwrap();
+    w.expect_contact_document(card).unwrap();
+}
+
+#[test]
+fn a_contact_fetches_checks_and_keeps_the_signed_kem_key_its_card_names() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut alice, _) = memory_wallet(0);
+    let (mut bob, _) = memory_wallet(0);
+    let card = ContactCard::parse(&alice.card("alice").unwrap()).unwrap().0;
+    assert_eq!(
+        card.document,
+        Some(object_address(alice.sealed_document().unwrap()))
+    );
+    add(&mut bob, &card);
+    // Not published yet: bob's sync finds nothing and keeps asking.
+    let d = sync_documents(&mut bob, &nodes).unwrap();
+    assert!(d.fetched.is_empty() && d.refused.is_empty(), "{d:?}");
+    assert_eq!(bob.contact_documents_missing().unwrap().len(), 1);
+    // alice publishes once.
+    assert!(sync_documents(&mut alice, &nodes).unwrap().published);
+    assert!(!sync_documents(&mut alice, &nodes).unwrap().published);
+    let d = sync_documents(&mut bob, &nodes).unwrap();
+    assert_eq!(d.fetched, vec!["alice".to_string()]);
+    assert_eq!(
+        bob.contact_kem_key(&alice.device_id()).unwrap(),
+        Some(alice.kem_keys().0)
+    );
+    assert!(bob.contact_documents_missing().unwrap().is_empty());
+    // The nodes hold the document sealed: neither the device id nor the KEM key appears.
+    let sealed = alice.sealed_document().unwrap();
+    assert!(!contains(sealed, alice.device_id().as_bytes()));
+    assert!(!contains(sealed, alice.kem_keys().0.as_bytes()));
+}
+
+#[test]
+fn a_card_naming_a_document_not_its_devices_is_refused() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut alice, _) = memory_wallet(0);
+    let (mut mallory, _) = memory_wallet(0);
+    let (mut bob, _) = memory_wallet(0);
+    sync_documents(&mut mallory, &nodes).unwrap();
+    // A card with alice's device id and mallory's document.
+    let card = ContactCard {
+        name: "alice".into(),
+        device: alice.device_id(),
+        document: Some(object_address(mallory.sealed_document().unwrap())),
+    };
+    add(&mut bob, &card);
+    let d = sync_documents(&mut bob, &nodes).unwrap();
+    assert!(d.fetched.is_empty());
+    assert_eq!(d.refused.len(), 1, "{d:?}");
+    assert!(
+        d.refused[0]
+            .1
+            .contains("not the one this card names, or is damaged"),
+        "{d:?}"
+    );
+    // A document with alice's identity and a KEM key mallory signed, sealed and put at the
+    // nodes (anyone may put an object): forged.
+    let identity = ContactDocument::open(
+        &ContactCard::parse(&alice.card("a").unwrap()).unwrap().0,
+        alice.sealed_document().unwrap(),
+    )
+    .unwrap()
+    .device;
+    let kem = mallory.kem_keys().0;
+    let mallory_doc = ContactDocument::open(
+        &ContactCard::parse(&mallory.card("m").unwrap()).unwrap().0,
+        mallory.sealed_document().unwrap(),
+    )
+    .unwrap();
+    let forged = ContactDocument {
+        device: identity.clone(),
+        kem_key: kem,
+        signature: mallory_doc.signature,
+    }
+    .seal();
+    nodes.put_object(&forged).unwrap();
+    let card = ContactCard {
+        name: "alice".into(),
+        device: alice.device_id(),
+        document: Some(object_address(&forged)),
+    };
+    let (mut carol, _) = memory_wallet(0);
+    add(&mut carol, &card);
+    let d = sync_documents(&mut carol, &nodes).unwrap();
+    assert_eq!(d.refused.len(), 1, "{d:?}");
+    assert!(
+        d.refused[0]
+            .1
+            .contains("does not belong to the card's device"),
+        "{d:?}"
+    );
+    assert_eq!(carol.contact_kem_key(&alice.device_id()).unwrap(), None);
+    // alice's real card still works for carol once alice published.
+    sync_documents(&mut alice, &nodes).unwrap();
+    add(
+        &mut carol,
+        &ContactCard::parse(&alice.card("alice").unwrap()).unwrap().0,
+    );
+    let d = sync_documents(&mut carol, &nodes).unwrap();
+    assert_eq!(d.fetched, vec!["alice".to_string()]);
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
