@@ -226,7 +226,8 @@ tag_table! {
     /// The key and synthetic nonce of a sealed identity document: `(device id)` and
     /// `(device id, canonical document)` (§12.6).
     ContactDocumentKey => "DSM/v1/contact/sealing-key",
-    /// A device's ML-KEM-768 key-generation seeds: `("d" | "z", device signing key)` (§12.6).
+    /// A device's ML-KEM-768 key-generation seeds: `("d" | "z", capsule key or signing key)`
+    /// (§12.6).
     DeviceKemSeed => "DSM/v1/kem/seed",
 }
 

@@ -1475,18 +1475,23 @@ impl Wallet {
         .to_text())
     }
 
-    /// This device's ML-KEM-768 keys, derived from its signing key:
-    /// `keygen(d = H(DeviceKemSeed, "d", key), z = H(DeviceKemSeed, "z", key))`. A successor
-    /// has a new signing key and so new KEM keys.
+    /// This device's ML-KEM-768 keys: `keygen(d = H(DeviceKemSeed, "d", s), z =
+    /// H(DeviceKemSeed, "z", s))` with `s` the device generation's capsule key when the
+    /// identity has a recovery phrase (so the phrase recovers what was encrypted to a lost
+    /// device), else its canonical private signing key. A successor is a new generation,
+    /// so it has new KEM keys (PROTOCOL.md §12.6).
     pub fn kem_keys(
         &self,
     ) -> (
         dsm_core::crypto::KemPublicKey,
         dsm_core::crypto::KemSecretKey,
     ) {
-        let sk = self.key.private_key_bytes();
-        let d = tagged_hash(Tag::DeviceKemSeed, &[b"d", &sk]);
-        let z = tagged_hash(Tag::DeviceKemSeed, &[b"z", &sk]);
+        let secret: zeroize::Zeroizing<Vec<u8>> = match &self.capsule_key {
+            Some(k) => zeroize::Zeroizing::new(k.secret_bytes().to_vec()),
+            None => self.key.private_key_bytes(),
+        };
+        let d = tagged_hash(Tag::DeviceKemSeed, &[b"d", &secret]);
+        let z = tagged_hash(Tag::DeviceKemSeed, &[b"z", &secret]);
         dsm_core::crypto::KemSecretKey::from_seeds(&d.0, &z.0)
     }
 

@@ -125,3 +125,43 @@ fn a_card_naming_a_document_not_its_devices_is_refused() {
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+/// With a recovery phrase, a device's KEM key is derived from its generation's capsule key:
+/// the phrase alone re-derives it (what was encrypted to a lost device stays readable by
+/// whoever holds the phrase); a successor, a new generation, has another.
+#[test]
+fn the_phrase_re_derives_a_devices_kem_key() {
+    use dsm_core::hash::tagged_hash;
+    use dsm_core::tags::Tag;
+    let keys = dsm_recovery::RecoveryKeys::derive(
+        &dsm_recovery::RecoveryMnemonic::from_entropy(&[5; 32]),
+        dsm_recovery::KdfCost {
+            m_cost_kib: 64,
+            t_cost: 1,
+        },
+    )
+    .unwrap();
+    let w = Wallet::create_with_recovery(
+        Box::new(dsm_wallet::store::MemoryStore::new()),
+        dsm_core::crypto::SuiteId::MlDsa65,
+        common::PASS,
+        common::fast_kdf(),
+        &[],
+        &keys,
+    )
+    .unwrap();
+    let from_phrase = |g: u64| {
+        let s = *keys.generation(g).secret_bytes();
+        dsm_core::crypto::KemSecretKey::from_seeds(
+            &tagged_hash(Tag::DeviceKemSeed, &[b"d", &s]).0,
+            &tagged_hash(Tag::DeviceKemSeed, &[b"z", &s]).0,
+        )
+        .0
+    };
+    assert_eq!(w.kem_keys().0, from_phrase(0));
+    assert_ne!(w.kem_keys().0, from_phrase(1));
+    // Without a phrase, from the device key: two devices, two keys.
+    let (a, _) = memory_wallet(0);
+    let (b, _) = memory_wallet(0);
+    assert_ne!(a.kem_keys().0, b.kem_keys().0);
+}
