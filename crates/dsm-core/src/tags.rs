@@ -229,6 +229,9 @@ tag_table! {
     /// A device's ML-KEM-768 key-generation seeds: `("d" | "z", capsule key or signing key)`
     /// (§12.6).
     DeviceKemSeed => "DSM/v1/kem/seed",
+    /// The key of a b0x item sealed to its recipient: `(ML-KEM shared secret, KEM
+    /// ciphertext)` (§16.3).
+    B0xItem => "DSM/v1/b0x-item",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

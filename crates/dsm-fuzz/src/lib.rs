@@ -24,6 +24,17 @@ fn canonical<T: Canonical>(data: &[u8]) {
 /// A session message from the wire (also every b0x item).
 pub fn session_message(data: &[u8]) {
     canonical::<SessionMessage>(data);
+    // A b0x item sealed to its recipient (PROTOCOL.md §16.3): strict decoding, and opening
+    // with a fixed key never panics.
+    canonical::<dsm_protocol::mailbox::SealedItem>(data);
+    if let Ok(s) = dsm_protocol::mailbox::SealedItem::from_bytes(data) {
+        let (_, sk) = dsm_core::crypto::KemSecretKey::from_seeds(&[1; 32], &[2; 32]);
+        let _ = dsm_protocol::mailbox::open_item(
+            &sk,
+            &dsm_core::identity::DeviceId(dsm_core::hash::Digest([3; 32])),
+            &s,
+        );
+    }
 }
 
 /// A receipt through the whole acceptance predicate.

@@ -159,3 +159,124 @@ pub fn take_answer(ledger: &mut dyn Ledger, reply: &SessionMessage) -> Result<Ta
         (None, None) => Taken::NotPending,
     })
 }
+
+/// A b0x item sealed to its recipient (PROTOCOL.md §16.3): the node stores this instead of
+/// the item, so it reads no statement, amount or device id in it. `key = H(B0xItem, ML-KEM
+/// shared secret, KEM ciphertext)`; the item is XChaCha20-Poly1305 under that key with the
+/// recipient's device id as associated data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedItem {
+    /// The ML-KEM-768 ciphertext (1088 bytes) encapsulated to the recipient's key.
+    pub kem_ciphertext: Vec<u8>,
+    /// The AEAD nonce.
+    pub nonce: [u8; 24],
+    /// The item, encrypted (tag included).
+    pub ciphertext: Vec<u8>,
+}
+
+/// The ML-KEM-768 ciphertext length.
+const KEM_CIPHERTEXT_LEN: usize = 1088;
+/// The largest item a sealed item carries (the node's item cap less the sealing).
+pub const MAX_SEALED_PLAINTEXT: usize = 300 * 1024;
+
+impl dsm_core::codec::Canonical for SealedItem {
+    const MAX_ENCODED_LEN: usize = MAX_SEALED_PLAINTEXT + 2 * 1024;
+
+    fn encode(&self, w: &mut dsm_core::codec::Writer) {
+        w.bytes(1, &self.kem_ciphertext);
+        w.bytes(2, &self.nonce);
+        w.bytes(3, &self.ciphertext);
+    }
+
+    fn decode(r: &mut dsm_core::codec::Reader<'_>) -> Result<Self, dsm_core::codec::DecodeError> {
+        let kem_ciphertext = r.fixed::<KEM_CIPHERTEXT_LEN>(1)?.to_vec();
+        let nonce = r.fixed::<24>(2)?;
+        let ciphertext = r.bytes(3, MAX_SEALED_PLAINTEXT + 16)?.to_vec();
+        if ciphertext.len() < 16 {
+            return Err(dsm_core::codec::DecodeError::Invalid(
+                "a sealed item shorter than its tag",
+            ));
+        }
+        Ok(SealedItem {
+            kem_ciphertext,
+            nonce,
+            ciphertext,
+        })
+    }
+}
+
+/// Why a sealed item did not open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    /// The item is larger than a sealed item carries.
+    #[error("the item is too large to seal")]
+    TooLarge,
+    /// The recipient's KEM key is not a valid ML-KEM-768 key.
+    #[error("the recipient's KEM key is malformed")]
+    Key,
+    /// Sealed to another key or recipient, or damaged.
+    #[error("sealed to another key or recipient, or damaged")]
+    Open,
+}
+
+fn item_cipher(
+    ss: &dsm_core::crypto::SharedSecret,
+    ct: &[u8],
+) -> chacha20poly1305::XChaCha20Poly1305 {
+    use chacha20poly1305::KeyInit;
+    let k = dsm_core::hash::tagged_hash(dsm_core::tags::Tag::B0xItem, &[&ss.0, ct]);
+    chacha20poly1305::XChaCha20Poly1305::new(&chacha20poly1305::Key::from(k.0))
+}
+
+/// Seals `item` to `recipient`, whose verified ML-KEM-768 key is `key` (from its identity
+/// document, §12.6); `m` and `nonce` are fresh randomness.
+pub fn seal_item(
+    key: &dsm_core::crypto::KemPublicKey,
+    recipient: &DeviceId,
+    item: &[u8],
+    m: &[u8; 32],
+    nonce: [u8; 24],
+) -> Result<Vec<u8>, SealError> {
+    use chacha20poly1305::aead::{Aead, Payload};
+    use dsm_core::codec::Canonical;
+    if item.len() > MAX_SEALED_PLAINTEXT {
+        return Err(SealError::TooLarge);
+    }
+    let (ss, kem_ciphertext) = key.encapsulate(m).map_err(|_| SealError::Key)?;
+    let ciphertext = item_cipher(&ss, &kem_ciphertext)
+        .encrypt(
+            &chacha20poly1305::XNonce::from(nonce),
+            Payload {
+                msg: item,
+                aad: recipient.as_bytes(),
+            },
+        )
+        .expect("XChaCha20-Poly1305 encryption does not fail for in-memory data");
+    Ok(SealedItem {
+        kem_ciphertext,
+        nonce,
+        ciphertext,
+    }
+    .to_bytes())
+}
+
+/// Opens a sealed item addressed to `recipient` with its KEM secret key: the item's bytes.
+pub fn open_item(
+    secret: &dsm_core::crypto::KemSecretKey,
+    recipient: &DeviceId,
+    sealed: &SealedItem,
+) -> Result<Vec<u8>, SealError> {
+    use chacha20poly1305::aead::{Aead, Payload};
+    let ss = secret
+        .decapsulate(&sealed.kem_ciphertext)
+        .map_err(|_| SealError::Open)?;
+    item_cipher(&ss, &sealed.kem_ciphertext)
+        .decrypt(
+            &chacha20poly1305::XNonce::from(sealed.nonce),
+            Payload {
+                msg: &sealed.ciphertext,
+                aad: recipient.as_bytes(),
+            },
+        )
+        .map_err(|_| SealError::Open)
+}

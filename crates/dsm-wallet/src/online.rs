@@ -516,7 +516,7 @@ pub fn send_online(
         // would only hand the receiver a refusal.
         Settlement::Conflict(_) | Settlement::Tombstoned(_) => Ok(0),
         _ => {
-            let posted = post_offer(nodes, peer, offer, &mut faults);
+            let posted = post_offer(wallet, nodes, peer, offer, &mut faults);
             if posted.is_ok() {
                 wallet.set_counter(&posted_mark(&proposal), 1)?;
             }
@@ -540,6 +540,7 @@ pub fn send_online(
 /// as a content-addressed object at K of its N nodes, then the offer without them (a b0x
 /// item carries manifests, never the objects). Returns how many nodes took the item.
 fn post_offer(
+    wallet: &Wallet,
     nodes: &NodeSet,
     peer: &DeviceId,
     offer: Offer,
@@ -550,10 +551,25 @@ fn post_offer(
         objects: Vec::new(),
         ..offer
     };
-    nodes.b0x_post(
-        &peer.b0x_address(),
-        &SessionMessage::Proposal(Box::new(item)).to_bytes(),
-    )
+    let item = sealed_for(
+        wallet,
+        peer,
+        SessionMessage::Proposal(Box::new(item)).to_bytes(),
+    );
+    nodes.b0x_post(&peer.b0x_address(), &item)
+}
+
+/// `item` sealed to `peer` when this wallet holds its verified KEM key (from its identity
+/// document, PROTOCOL.md §12.6), else as it is (a peer known only by an older card).
+fn sealed_for(wallet: &Wallet, peer: &DeviceId, item: Vec<u8>) -> Vec<u8> {
+    let Ok(Some(key)) = wallet.contact_kem_key(peer) else {
+        return item;
+    };
+    let (Ok(m), Ok(n)) = (crate::wallet::os_random(), crate::wallet::os_random()) else {
+        return item;
+    };
+    let nonce: [u8; 24] = n[..24].try_into().expect("24 bytes");
+    mailbox::seal_item(&key, peer, &item, &m, nonce).unwrap_or(item)
 }
 
 /// Stores every object at K of its N nodes, a few at a time; the first failure is the
@@ -713,7 +729,7 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
             {
                 continue;
             }
-            if post_offer(nodes, &peer, offer, &mut report.faults).is_ok() {
+            if post_offer(wallet, nodes, &peer, offer, &mut report.faults).is_ok() {
                 wallet.set_counter(&posted_mark(&proposal), 1)?;
                 report.posted += 1;
             }
@@ -868,8 +884,34 @@ fn take_b0x(
     Ok(())
 }
 
-/// Handles one b0x item; returns false if it must stay for a later sync.
+/// Handles one b0x item; returns false if it must stay for a later sync. A sealed item
+/// (PROTOCOL.md §16.3) is opened with this device's KEM key first.
 fn take_item(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    bytes: &[u8],
+    report: &mut SyncReport,
+) -> Result<bool, OnlineError> {
+    if let Ok(sealed) = mailbox::SealedItem::from_bytes(bytes) {
+        return match mailbox::open_item(&wallet.kem_keys().1, &wallet.device_id(), &sealed) {
+            Ok(inner) if mailbox::SealedItem::from_bytes(&inner).is_err() => {
+                take_plain_item(wallet, nodes, &inner, report)
+            }
+            Ok(_) => {
+                report.dropped.push("an item sealed twice".into());
+                Ok(true)
+            }
+            Err(e) => {
+                report.dropped.push(format!("a sealed item: {e}"));
+                Ok(true)
+            }
+        };
+    }
+    take_plain_item(wallet, nodes, bytes, report)
+}
+
+/// [`take_item`] for an item as it was posted (not sealed).
+fn take_plain_item(
     wallet: &mut Wallet,
     nodes: &NodeSet,
     bytes: &[u8],
@@ -1036,9 +1078,10 @@ fn take_proposal(
     // Committed here already: report it now, whether or not the answer reaches the nodes.
     report.received.extend(answer.completed);
     report.refused.extend(answer.refused);
+    let sender = p.proposal.step.sender;
     match nodes.b0x_post(
-        &p.proposal.step.sender.b0x_address(),
-        &answer.reply.to_bytes(),
+        &sender.b0x_address(),
+        &sealed_for(wallet, &sender, answer.reply.to_bytes()),
     ) {
         Ok(_) => Ok(true),
         Err(e) => {

@@ -165,3 +165,64 @@ fn the_phrase_re_derives_a_devices_kem_key() {
     let (b, _) = memory_wallet(0);
     assert_ne!(a.kem_keys().0, b.kem_keys().0);
 }
+
+/// Between devices that hold each other's identity documents, every b0x item is sealed
+/// (PROTOCOL.md §16.3): the node stores neither device id, the token or the amount in
+/// clear, and the transfer completes as before. An item sealed to another device is
+/// dropped with its reason.
+#[test]
+fn b0x_items_between_devices_with_documents_are_sealed() {
+    use dsm_core::chain::Amount;
+    use dsm_core::codec::Canonical;
+    use dsm_wallet::online::{send_online, sync};
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut alice, _) = memory_wallet(100);
+    let (mut bob, _) = memory_wallet(0);
+    let (mut carol, _) = memory_wallet(0);
+    for w in [&mut alice, &mut bob, &mut carol] {
+        w.set_nodes(nodes.nodes()).unwrap();
+        sync_documents(w, &nodes).unwrap();
+    }
+    let alice_card = ContactCard::parse(&alice.card("alice").unwrap()).unwrap().0;
+    let bob_card = ContactCard::parse(&bob.card("bob").unwrap()).unwrap().0;
+    add(&mut alice, &bob_card);
+    add(&mut bob, &alice_card);
+    sync_documents(&mut alice, &nodes).unwrap();
+    sync_documents(&mut bob, &nodes).unwrap();
+    let token = dsm_wallet::token(dsm_wallet::DEFAULT_TOKEN);
+    send_online(&mut alice, &nodes, &bob.device_id(), token, Amount(37)).unwrap();
+    let (items, _) = nodes.b0x_fetch(&bob.device_id().b0x_address()).unwrap();
+    assert!(!items.is_empty());
+    for item in &items {
+        assert!(
+            dsm_protocol::mailbox::SealedItem::from_bytes(&item.bytes).is_ok(),
+            "an item in clear"
+        );
+        assert!(!contains(&item.bytes, alice.device_id().as_bytes()));
+        assert!(!contains(&item.bytes, bob.device_id().as_bytes()));
+        assert!(!contains(&item.bytes, token.as_bytes()));
+    }
+    let rb = sync(&mut bob, &nodes).unwrap();
+    assert_eq!(rb.received.len(), 1, "{rb:?}");
+    assert_eq!(common::dev(&bob), 37);
+    // bob's acceptance went to alice sealed too.
+    let (items, _) = nodes.b0x_fetch(&alice.device_id().b0x_address()).unwrap();
+    assert!(items
+        .iter()
+        .all(|i| dsm_protocol::mailbox::SealedItem::from_bytes(&i.bytes).is_ok()));
+    let ra = sync(&mut alice, &nodes).unwrap();
+    assert_eq!(ra.stitched.len(), 1, "{ra:?}");
+    // An item sealed to alice, posted to carol's b0x: carol cannot open it and drops it.
+    let sealed_to_alice = items[0].bytes.clone();
+    nodes
+        .b0x_post(&carol.device_id().b0x_address(), &sealed_to_alice)
+        .unwrap();
+    let rc = sync(&mut carol, &nodes).unwrap();
+    assert!(
+        rc.dropped
+            .iter()
+            .any(|d| d.contains("sealed to another key or recipient")),
+        "{rc:?}"
+    );
+}
