@@ -424,6 +424,10 @@ enum Command {
         /// once).
         #[arg(long, value_name = "N", default_value_t = 32)]
         max_connections: usize,
+        /// Over TCP: serve at most this many connections at once from one address (an IPv4
+        /// address or an IPv6 /64), so one client cannot hold them all.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        max_per_address: usize,
         /// Refuse any single transfer above this amount with a signed refusal (the sender
         /// gets the amount back at once).
         #[arg(long, value_name = "AMOUNT")]
@@ -1218,6 +1222,7 @@ fn main() -> ExitCode {
             timeout,
             session_limit,
             max_connections,
+            max_per_address,
             max_amount,
             max_unsettled,
             max_unsettled_total,
@@ -1232,6 +1237,7 @@ fn main() -> ExitCode {
                     idle: secs(timeout),
                     session: secs(session_limit.max(1)),
                     max_connections: max_connections.max(1),
+                    max_per_address: max_per_address.max(1),
                 },
                 wallet_cmd::ReceiveLimits {
                     max_amount: max_amount.as_deref(),

@@ -2,7 +2,8 @@
 //! each connection's frames are read whole on its own thread and handed over as events, so a
 //! peer that trickles bytes, or connects and says nothing, holds only its own thread. Every
 //! connection also has a whole-session deadline (not only an idle timeout, which a byte every
-//! few seconds would keep resetting), and the number of live connections is capped.
+//! few seconds would keep resetting), and the number of live connections is capped, in all
+//! and per client address.
 //!
 //! The owner of the [`TcpServer`] (one thread, e.g. the wallet's) takes events with
 //! [`TcpServer::next_event`], answers with [`TcpServer::send`] and ends connections with
@@ -27,6 +28,9 @@ pub struct ServerLimits {
     /// Live connections at most; one more is closed at once (its peer sees the connection
     /// end), so a flood of connections costs threads up to this bound only.
     pub max_connections: usize,
+    /// Live connections from one address at most (an IPv4 address, or an IPv6 /64); one
+    /// more from it is closed at once, so one client cannot hold every connection.
+    pub max_per_address: usize,
 }
 
 impl Default for ServerLimits {
@@ -35,7 +39,23 @@ impl Default for ServerLimits {
             idle: crate::DEFAULT_TIMEOUT,
             session: Duration::from_secs(120),
             max_connections: 32,
+            max_per_address: 4,
         }
+    }
+}
+
+/// What one client is counted as: its IPv4 address, or its IPv6 /64 (a host gets a /64).
+fn client_of(peer: &SocketAddr) -> [u8; 16] {
+    match peer.ip() {
+        std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_ipv6_mapped().octets(),
+            None => {
+                let mut o = v6.octets();
+                o[8..].fill(0);
+                o
+            }
+        },
     }
 }
 
@@ -95,17 +115,29 @@ impl TcpServer {
         let local = listener.local_addr()?;
         let (tx, events) = mpsc::channel();
         let count = Arc::new(AtomicUsize::new(0));
+        let per_client: PerClient = Arc::default();
         std::thread::spawn(move || {
             let mut next = 0u64;
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                if count.load(Ordering::SeqCst) >= limits.max_connections {
+                let Ok(peer) = stream.peer_addr() else {
+                    continue;
+                };
+                let client = client_of(&peer);
+                let held = per_client
+                    .lock()
+                    .map(|m| m.get(&client).copied().unwrap_or(0))
+                    .unwrap_or(usize::MAX);
+                if count.load(Ordering::SeqCst) >= limits.max_connections
+                    || held >= limits.max_per_address
+                {
                     let _ = stream.shutdown(Shutdown::Both);
                     continue;
                 }
                 let id = next;
                 next += 1;
-                if serve_connection(id, stream, limits, &tx, &count).is_err() {
+                if serve_connection(id, stream, limits, &tx, &count, (&per_client, client)).is_err()
+                {
                     return; // the server is gone
                 }
             }
@@ -205,6 +237,7 @@ fn serve_connection(
     limits: ServerLimits,
     tx: &mpsc::Sender<Inner>,
     count: &Arc<AtomicUsize>,
+    (per_client, client): (&PerClient, [u8; 16]),
 ) -> Result<(), ()> {
     let setup = || -> std::io::Result<(SocketAddr, TcpStream)> {
         stream.set_read_timeout(Some(limits.idle))?;
@@ -217,7 +250,10 @@ fn serve_connection(
     };
     tx.send(Inner::Opened(id, peer, writer)).map_err(drop)?;
     count.fetch_add(1, Ordering::SeqCst);
-    let (tx, count) = (tx.clone(), Arc::clone(count));
+    if let Ok(mut m) = per_client.lock() {
+        *m.entry(client).or_insert(0) += 1;
+    }
+    let (tx, count, per_client) = (tx.clone(), Arc::clone(count), Arc::clone(per_client));
     std::thread::spawn(move || {
         let mut stream = stream;
         loop {
@@ -235,6 +271,17 @@ fn serve_connection(
             }
         }
         count.fetch_sub(1, Ordering::SeqCst);
+        if let Ok(mut m) = per_client.lock() {
+            if let Some(n) = m.get_mut(&client) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&client);
+                }
+            }
+        }
     });
     Ok(())
 }
+
+/// Live connections per client ([`client_of`]).
+type PerClient = Arc<std::sync::Mutex<HashMap<[u8; 16], usize>>>;

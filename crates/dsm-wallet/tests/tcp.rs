@@ -127,6 +127,7 @@ fn a_trickling_peer_holds_only_its_own_connection_until_its_session_limit() {
             idle: Duration::from_secs(2),
             session: Duration::from_secs(1),
             max_connections: 8,
+            max_per_address: 8,
         },
     )
     .unwrap();
@@ -209,6 +210,7 @@ fn a_connection_over_the_cap_is_closed_at_once() {
             idle: Duration::from_secs(20),
             session: Duration::from_secs(20),
             max_connections: 2,
+            max_per_address: 2,
         },
     )
     .unwrap();
@@ -229,4 +231,60 @@ fn a_connection_over_the_cap_is_closed_at_once() {
     let mut b = [0u8; 1];
     assert!(ended(third.read(&mut b)), "the third connection is closed");
     assert_eq!(server.connections(), 2);
+}
+
+/// One client address cannot hold every connection: past `max_per_address`, its next
+/// connection is closed at once, while another address is still served.
+#[test]
+fn one_address_cannot_hold_every_connection() {
+    use dsm_transport::server::{ServerEvent, ServerLimits, TcpServer};
+    use std::io::Read;
+    let mut server = TcpServer::bind(
+        "127.0.0.1:0",
+        ServerLimits {
+            idle: Duration::from_secs(20),
+            session: Duration::from_secs(20),
+            max_connections: 8,
+            max_per_address: 2,
+        },
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    let _held: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let mut opened = 0;
+    while opened < 2 {
+        if let Some(ServerEvent::Opened { .. }) = server.next_event(Duration::from_secs(5)) {
+            opened += 1;
+        }
+    }
+    let mut third = std::net::TcpStream::connect(addr).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut b = [0u8; 1];
+    assert!(
+        ended(third.read(&mut b)),
+        "a third connection from one address is closed"
+    );
+    // From 127.0.0.2 (Linux routes all of 127/8 to loopback): served.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let _other = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        socket.connect(addr).await.unwrap()
+    });
+    let peer = loop {
+        match server.next_event(Duration::from_secs(5)) {
+            Some(ServerEvent::Opened { peer, .. }) => break peer,
+            Some(_) => continue,
+            None => panic!("the other address was not served"),
+        }
+    };
+    assert_eq!(peer.ip().to_string(), "127.0.0.2");
+    assert_eq!(server.connections(), 3);
 }
