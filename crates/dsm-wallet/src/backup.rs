@@ -341,14 +341,7 @@ pub fn restore_same_device(
     if store.get(Table::Meta, b"identity")?.is_some() {
         return Err(WalletError::AlreadyExists);
     }
-    let sealed = backup
-        .store
-        .get(Table::Meta, b"sealed_key")?
-        .ok_or(WalletError::Corrupt {
-            what: "backup file",
-            error: "it holds no sealed key".into(),
-        })?;
-    keystore::open_keys(&sealed, passphrase)?;
+    super::unseal(&backup.store, passphrase)?;
     let mut b = Batch::new();
     for (t, k, v) in &backup.records {
         b.put(*t, k.clone(), v.clone());
@@ -403,13 +396,7 @@ pub fn unfreeze(
         return Wallet::open(store, passphrase);
     };
     let frozen: Frozen = serde_json::from_slice(&v).map_err(corrupt("frozen record"))?;
-    let sealed = store
-        .get(Table::Meta, b"sealed_key")?
-        .ok_or(WalletError::Corrupt {
-            what: "sealed key",
-            error: "missing".into(),
-        })?;
-    keystore::open_keys(&sealed, passphrase)?;
+    super::unseal(store.as_ref(), passphrase)?;
     let identity = DeviceIdentity::from_bytes(
         &store
             .get(Table::Meta, b"identity")?

@@ -265,6 +265,20 @@ pub(crate) fn stored_replication(
     })
 }
 
+/// A device key and, for an identity with a recovery phrase, its capsule key.
+type UnsealedKeys = (SigningKey, Option<zeroize::Zeroizing<[u8; 32]>>);
+
+/// The device key (and capsule key, if any) sealed in `store`, opened with `passphrase`.
+pub(crate) fn unseal(store: &dyn Store, passphrase: &[u8]) -> Result<UnsealedKeys, WalletError> {
+    let sealed = store
+        .get(Table::Meta, b"sealed_key")?
+        .ok_or(WalletError::Corrupt {
+            what: "sealed key",
+            error: "missing".into(),
+        })?;
+    Ok(keystore::open_keys(&sealed, passphrase)?)
+}
+
 /// The local wall clock for [`HistoryEntry::time`] (`None` if it reads before 1970).
 pub(crate) fn wall_clock() -> Option<u64> {
     std::time::SystemTime::now()
@@ -695,13 +709,7 @@ impl Wallet {
             .get(Table::Meta, b"identity")?
             .ok_or(WalletError::NotFound)?;
         let identity = DeviceIdentity::from_bytes(&identity_bytes).map_err(corrupt("identity"))?;
-        let sealed = store
-            .get(Table::Meta, b"sealed_key")?
-            .ok_or(WalletError::Corrupt {
-                what: "sealed key",
-                error: "missing".into(),
-            })?;
-        let (key, capsule_key) = keystore::open_keys(&sealed, passphrase)?;
+        let (key, capsule_key) = unseal(store.as_ref(), passphrase)?;
         if key.public_key() != &identity.public_key {
             return Err(WalletError::Corrupt {
                 what: "sealed key",

@@ -11,7 +11,7 @@ use common::{dev, fast_kdf, memory_wallet, session, PASS};
 use dsm_core::chain::Amount;
 use dsm_core::crypto::SuiteId;
 use dsm_recovery::backup::BackupFileError;
-use dsm_recovery::{KdfCost, RecoveryKeys, RecoveryMnemonic};
+use dsm_recovery::RecoveryKeys;
 use dsm_wallet::backup::{open_backup, restore_same_device, unfreeze};
 use dsm_wallet::nodes::NodeSet;
 use dsm_wallet::online::{send_online, sync};
@@ -27,26 +27,10 @@ fn err<T>(r: Result<T, WalletError>) -> WalletError {
     }
 }
 
-const OPTS: RecoverOptions<'static> = RecoverOptions {
-    suite: SuiteId::MlDsa65,
-    passphrase: PASS,
-    kdf: dsm_wallet::keystore::KdfParams {
-        m_cost_kib: 64,
-        t_cost: 1,
-        p_cost: 1,
-    },
-    replace_successor: false,
-};
+const OPTS: RecoverOptions<'static> = common::RECOVER_OPTS;
 
 fn keys(seed: u8) -> RecoveryKeys {
-    RecoveryKeys::derive(
-        &RecoveryMnemonic::from_entropy(&[seed; 32]),
-        KdfCost {
-            m_cost_kib: 64,
-            t_cost: 1,
-        },
-    )
-    .unwrap()
+    common::recovery_keys(seed)
 }
 
 /// A wallet with a recovery phrase, `funds` DEV, and `nodes` recorded.

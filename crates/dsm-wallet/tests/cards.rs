@@ -133,14 +133,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn the_phrase_re_derives_a_devices_kem_key() {
     use dsm_core::hash::tagged_hash;
     use dsm_core::tags::Tag;
-    let keys = dsm_recovery::RecoveryKeys::derive(
-        &dsm_recovery::RecoveryMnemonic::from_entropy(&[5; 32]),
-        dsm_recovery::KdfCost {
-            m_cost_kib: 64,
-            t_cost: 1,
-        },
-    )
-    .unwrap();
+    let keys = common::recovery_keys(5);
     let w = Wallet::create_with_recovery(
         Box::new(dsm_wallet::store::MemoryStore::new()),
         dsm_core::crypto::SuiteId::MlDsa65,

@@ -15,34 +15,17 @@ use dsm_core::crypto::SuiteId;
 use dsm_core::receipt::ChainView;
 use dsm_protocol::session::{LedgerError, SessionError};
 use dsm_recovery::succession::Verdict;
-use dsm_recovery::{KdfCost, RecoveryKeys, RecoveryMnemonic};
+use dsm_recovery::RecoveryKeys;
 use dsm_wallet::nodes::NodeSet;
 use dsm_wallet::online::{send_online, sync, OnlineError};
 use dsm_wallet::recovery::{recover, RecoverOptions, RecoveryReport};
 use dsm_wallet::store::{CrashPoint, CrashingStore, MemoryStore, Store};
 use dsm_wallet::{token, Contact, Wallet, WalletError, DEFAULT_TOKEN};
 
-const OPTS: RecoverOptions<'static> = RecoverOptions {
-    suite: SuiteId::MlDsa65,
-    passphrase: PASS,
-    kdf: dsm_wallet::keystore::KdfParams {
-        m_cost_kib: 64,
-        t_cost: 1,
-        p_cost: 1,
-    },
-    replace_successor: false,
-};
+const OPTS: RecoverOptions<'static> = common::RECOVER_OPTS;
 
 fn keys(seed: u8) -> RecoveryKeys {
-    let m = RecoveryMnemonic::from_entropy(&[seed; 32]);
-    RecoveryKeys::derive(
-        &m,
-        KdfCost {
-            m_cost_kib: 64,
-            t_cost: 1,
-        },
-    )
-    .unwrap()
+    common::recovery_keys(seed)
 }
 
 fn recoverable(keys: &RecoveryKeys, funds: u128) -> Wallet {

@@ -18,6 +18,31 @@ use std::time::Duration;
 
 pub const PASS: &[u8] = b"correct horse battery staple";
 
+/// Recovery options for tests: ML-DSA-65, [`PASS`], cheap KDF parameters.
+pub const RECOVER_OPTS: dsm_wallet::recovery::RecoverOptions<'static> =
+    dsm_wallet::recovery::RecoverOptions {
+        suite: SuiteId::MlDsa65,
+        passphrase: PASS,
+        kdf: KdfParams {
+            m_cost_kib: 64,
+            t_cost: 1,
+            p_cost: 1,
+        },
+        replace_successor: false,
+    };
+
+/// The recovery keys of the phrase of entropy `[seed; 32]`, derived at a cheap cost.
+pub fn recovery_keys(seed: u8) -> dsm_recovery::RecoveryKeys {
+    dsm_recovery::RecoveryKeys::derive(
+        &dsm_recovery::RecoveryMnemonic::from_entropy(&[seed; 32]),
+        dsm_recovery::KdfCost {
+            m_cost_kib: 64,
+            t_cost: 1,
+        },
+    )
+    .unwrap()
+}
+
 /// Cheap KDF parameters so tests that open wallets many times stay fast; the default
 /// parameters are exercised by the keystore tests.
 pub fn fast_kdf() -> KdfParams {
