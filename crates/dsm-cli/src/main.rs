@@ -573,6 +573,10 @@ enum NodeCmd {
         /// store). 0 disables the limit.
         #[arg(long, value_name = "MIB", default_value_t = 64)]
         write_mib_per_minute: u64,
+        /// Owned-slot MiB one slot owner (a device, a recovery authority, a token's issuers…)
+        /// may be written per minute, from all clients together. 0 disables the limit.
+        #[arg(long, value_name = "MIB", default_value_t = 16)]
+        owner_write_mib_per_minute: u64,
         /// A reverse proxy whose X-Forwarded-For names the client (its last entry).
         /// Repeat for several. Without it the header is ignored: anyone could write it.
         #[arg(long, value_name = "IP")]
@@ -1289,6 +1293,7 @@ fn main() -> ExitCode {
             rate,
             burst,
             write_mib_per_minute,
+            owner_write_mib_per_minute,
             trusted_proxy,
             max_store_mib,
             owned_headroom_mib,
@@ -1300,6 +1305,8 @@ fn main() -> ExitCode {
                 requests_per_second: rate,
                 burst,
                 write_bytes_per_minute: write_mib_per_minute.saturating_mul(1024 * 1024),
+                owner_write_bytes_per_minute: owner_write_mib_per_minute
+                    .saturating_mul(1024 * 1024),
                 trusted_proxies: trusted_proxy,
             },
             dsm_node::ration::StoreBudget {

@@ -101,6 +101,7 @@ fn main() {
                 requests_per_second: 1_000_000,
                 burst: 1_000_000,
                 write_bytes_per_minute: 1 << 40,
+                owner_write_bytes_per_minute: 1 << 40,
                 trusted_proxies: Vec::new(),
             },
             dsm_node::ration::StoreBudget::default(),

@@ -56,12 +56,24 @@ fn ration<S: store::NodeStore, B>(
         (None, _) => 0,
     };
     let r = node.rationing();
-    r.admit(
-        r.client(peer, forwarded),
-        body_len,
-        std::time::Instant::now(),
-    )
-    .err()
+    let now = std::time::Instant::now();
+    if let Err(why) = r.admit(r.client(peer, forwarded), body_len, now) {
+        return Some(why);
+    }
+    // An owned-slot write is also counted against its slot owner (from the path, before
+    // the body is read or any signature verified).
+    if req.method() == hyper::Method::PUT {
+        if let Some(owner) = req
+            .uri()
+            .path()
+            .strip_prefix("/v1/owned/")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(dsm_core::hash::Digest::from_hex)
+        {
+            return r.admit_owner(owner.0, body_len, now).err();
+        }
+    }
+    None
 }
 
 /// Serves `node` on `listener` until the future is dropped: one task per connection,

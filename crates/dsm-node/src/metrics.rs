@@ -141,7 +141,7 @@ impl Metrics {
                 accepted.get(k).copied().unwrap_or(0)
             );
         }
-        out.push_str("# HELP dsm_node_rationed_total Requests refused (429) before their body was read, by reason: over the client's request rate, or over its write-byte budget.\n# TYPE dsm_node_rationed_total counter\n");
+        out.push_str("# HELP dsm_node_rationed_total Requests refused (429) before their body was read, by reason: over the client's request rate, or over a write-byte budget (the client's, or an owned write's slot owner's).\n# TYPE dsm_node_rationed_total counter\n");
         let _ = writeln!(
             out,
             "dsm_node_rationed_total{{reason=\"rate\"}} {}\ndsm_node_rationed_total{{reason=\"bytes\"}} {}",

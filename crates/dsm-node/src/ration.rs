@@ -23,6 +23,11 @@ pub struct RationLimits {
     pub burst: u32,
     /// Request body bytes per minute, sustained (0: no limit); also the largest burst.
     pub write_bytes_per_minute: u64,
+    /// Owned-slot write bytes per minute for one slot owner, from all clients together
+    /// (0: no limit); also the largest burst. An owner is a key (or key list) anyone can
+    /// mint, so this bounds what one key-holder writes however many addresses it uses;
+    /// the per-client limits bound how many owners one address can feed.
+    pub owner_write_bytes_per_minute: u64,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -34,6 +39,7 @@ impl RationLimits {
             requests_per_second: 0,
             burst: 0,
             write_bytes_per_minute: 0,
+            owner_write_bytes_per_minute: 0,
             trusted_proxies: Vec::new(),
         }
     }
@@ -41,13 +47,14 @@ impl RationLimits {
 
 impl Default for RationLimits {
     /// What `dsm node serve` ships with: enough for a busy wallet (a shop syncing hundreds
-    /// of payments) from one address, and a bound of 64 MiB a minute on what any one
-    /// address can make the node store.
+    /// of payments) from one address, a bound of 64 MiB a minute on what any one address
+    /// can make the node store, and of 16 MiB a minute on what one slot owner can.
     fn default() -> Self {
         RationLimits {
             requests_per_second: 200,
             burst: 400,
             write_bytes_per_minute: 64 * 1024 * 1024,
+            owner_write_bytes_per_minute: 16 * 1024 * 1024,
             trusted_proxies: Vec::new(),
         }
     }
@@ -114,6 +121,8 @@ pub enum Rationed {
     Rate,
     /// Too many body bytes from this client.
     Bytes,
+    /// Too many owned-slot bytes for this slot owner.
+    OwnerBytes,
 }
 
 impl Rationed {
@@ -122,6 +131,9 @@ impl Rationed {
         match self {
             Rationed::Rate => "too many requests from this address; slow down and retry",
             Rationed::Bytes => "this address wrote too many bytes in the last minute; retry later",
+            Rationed::OwnerBytes => {
+                "this slot owner was written too many bytes in the last minute; retry later"
+            }
         }
     }
 }
@@ -161,6 +173,8 @@ struct Bucket {
 #[derive(Default)]
 struct Buckets {
     map: HashMap<ClientKey, Bucket>,
+    /// Owned-slot write bytes by slot owner: (bytes left, when last refilled).
+    owners: HashMap<[u8; 32], (f64, Instant)>,
     /// When idle clients were last dropped (at most once a second, so a full table costs
     /// no more than a lookup per request).
     pruned: Option<Instant>,
@@ -265,7 +279,43 @@ impl Rationing {
         Ok(())
     }
 
-    /// Requests refused so far: (over the request rate, over the byte budget).
+    /// Admits an owned-slot write of `body_len` bytes for slot `owner` at `now` (after the
+    /// client's own [`Rationing::admit`]), or refuses it with [`Rationed::OwnerBytes`].
+    /// Nothing is taken when it is refused.
+    pub fn admit_owner(
+        &self,
+        owner: [u8; 32],
+        body_len: u64,
+        now: Instant,
+    ) -> Result<(), Rationed> {
+        let cap = self.limits.owner_write_bytes_per_minute as f64;
+        if cap == 0.0 {
+            return Ok(());
+        }
+        let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let owners = &mut guard.owners;
+        if owners.len() >= MAX_TRACKED && !owners.contains_key(&owner) {
+            // A bucket idle a minute is full again: the same as no entry.
+            let full = Duration::from_secs(60);
+            owners.retain(|_, (_, last)| now.saturating_duration_since(*last) < full);
+            if owners.len() >= MAX_TRACKED {
+                self.refused_bytes.fetch_add(1, Ordering::Relaxed);
+                return Err(Rationed::OwnerBytes);
+            }
+        }
+        let (left, last) = owners.entry(owner).or_insert((cap, now));
+        let dt = now.saturating_duration_since(*last).as_secs_f64();
+        *last = now;
+        *left = (*left + dt * cap / 60.0).min(cap);
+        if *left < body_len as f64 {
+            self.refused_bytes.fetch_add(1, Ordering::Relaxed);
+            return Err(Rationed::OwnerBytes);
+        }
+        *left -= body_len as f64;
+        Ok(())
+    }
+
+    /// Requests refused so far: (over the request rate, over a byte budget).
     pub fn refused(&self) -> (u64, u64) {
         (
             self.refused_rate.load(Ordering::Relaxed),

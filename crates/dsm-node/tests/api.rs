@@ -609,3 +609,44 @@ fn a_full_store_refuses_keyless_writes_and_keeps_headroom_for_owned_writes() {
     let r = call("PUT", &url, Some(&put.to_bytes()));
     assert_eq!(r.status, 201, "{}", r.text());
 }
+
+/// One slot owner's owned writes are rationed across all clients (PROTOCOL.md §15.2,
+/// "Rationing"): past its bytes a minute, 429 from the request's head; another owner is
+/// untouched.
+#[test]
+fn one_slot_owner_is_rationed_from_the_request_head() {
+    use dsm_core::codec::Canonical;
+    use dsm_node::ration::{RationLimits, StoreBudget};
+    let s = server_of(
+        |store, _| {
+            Node::with_limits(
+                store,
+                Quotas::default(),
+                RationLimits {
+                    owner_write_bytes_per_minute: 40 * 1024,
+                    ..RationLimits::unlimited()
+                },
+                StoreBudget::unlimited(),
+            )
+        },
+        dsm_node::Timeouts::default(),
+    );
+    let addr = s.addr;
+    let (owner, slot, put) = device_write(&vec![1u8; 20 * 1024], 1);
+    let url = format!(
+        "http://{addr}/v1/owned/{}/{}",
+        hex(owner.as_bytes()),
+        hex(slot.as_bytes())
+    );
+    let body = put.to_bytes();
+    assert!(body.len() > 20 * 1024);
+    let r = call("PUT", &url, Some(&body));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = call("PUT", &url, Some(&body));
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("slot owner"), "{}", r.text());
+    // Another owner's bucket is its own: refused for its (bad) signature, not rationed.
+    let other = format!("http://{addr}/v1/owned/{}/{}", hex(&[8; 32]), hex(&[9; 32]));
+    let r = call("PUT", &other, Some(&body));
+    assert_ne!(r.status, 429, "{}", r.text());
+}

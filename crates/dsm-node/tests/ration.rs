@@ -14,6 +14,7 @@ fn limits() -> RationLimits {
         requests_per_second: 10,
         burst: 20,
         write_bytes_per_minute: 6_000,
+        owner_write_bytes_per_minute: 3_000,
         trusted_proxies: vec![ip("10.0.0.1")],
     }
 }
@@ -123,4 +124,31 @@ fn a_full_table_of_active_clients_refuses_a_new_one_until_some_go_idle() {
     assert_eq!(r.admit(ClientKey::of(ip("10.0.0.5")), 0, t0), Ok(()));
     // A minute later the idle ones are dropped and the newcomer gets a bucket.
     assert_eq!(r.admit(newcomer, 0, t0 + Duration::from_secs(61)), Ok(()));
+}
+
+#[test]
+fn one_slot_owner_is_limited_across_every_client_and_a_refusal_takes_nothing() {
+    let r = Rationing::new(limits());
+    let (a, b, t0) = ([1u8; 32], [2u8; 32], Instant::now());
+    // 3,000 bytes a minute for owner a, however many clients write for it.
+    assert_eq!(r.admit_owner(a, 2_000, t0), Ok(()));
+    assert_eq!(r.admit_owner(a, 1_500, t0), Err(Rationed::OwnerBytes));
+    assert_eq!(
+        r.admit_owner(a, 1_500, t0),
+        Err(Rationed::OwnerBytes),
+        "a refusal takes nothing and refills nothing"
+    );
+    assert_eq!(r.admit_owner(a, 1_000, t0), Ok(()));
+    // Another owner has its own bucket.
+    assert_eq!(r.admit_owner(b, 3_000, t0), Ok(()));
+    // 50 bytes a second: 30 s later, 1,500 more for a.
+    let t1 = t0 + Duration::from_secs(30);
+    assert_eq!(r.admit_owner(a, 1_500, t1), Ok(()));
+    assert_eq!(r.admit_owner(a, 1, t1), Err(Rationed::OwnerBytes));
+    // Unlimited when 0.
+    let free = Rationing::new(RationLimits {
+        owner_write_bytes_per_minute: 0,
+        ..limits()
+    });
+    assert_eq!(free.admit_owner(a, u64::MAX / 2, t0), Ok(()));
 }
