@@ -328,6 +328,7 @@ fn write_seeds() {
             proof: dsm_core::smt::SparseMerkleTree::new().prove(&[4; 32]),
             pending: None,
             pending_lineage: vec![],
+            successor_document: Vec::new(),
         }));
         put("recovery", "notice", &notice.to_bytes());
     }

@@ -390,7 +390,14 @@ pub struct SuccessionNotice {
     /// when the successor holds none): their objects are at the storage nodes, where the
     /// successor stored them before posting the notice (PROTOCOL.md §20.4).
     pub pending_lineage: Vec<dsm_core::parcel::LineageManifest>,
+    /// The successor's identity document (canonical `ContactDocument`, PROTOCOL.md §12.6:
+    /// its ML-KEM key signed by its device key), or empty. Self-authenticating: a
+    /// counterparty keeps it only if it verifies for the successor's device id.
+    pub successor_document: Vec<u8>,
 }
+
+/// The longest identity document a notice carries (an SLH-DSA signature included).
+pub const MAX_NOTICE_DOCUMENT_LEN: usize = 25_540;
 
 impl Canonical for SuccessionNotice {
     const MAX_ENCODED_LEN: usize = 256 * 1024;
@@ -402,6 +409,7 @@ impl Canonical for SuccessionNotice {
         w.message(5, &self.proof);
         w.optional_message(6, self.pending.as_ref());
         w.repeated_message(7, &self.pending_lineage);
+        w.bytes(8, &self.successor_document);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let n = SuccessionNotice {
@@ -412,6 +420,7 @@ impl Canonical for SuccessionNotice {
             proof: r.message(5)?,
             pending: r.optional_message(6)?,
             pending_lineage: r.repeated_message(7, dsm_core::parcel::MAX_INPUTS)?,
+            successor_document: r.bytes(8, MAX_NOTICE_DOCUMENT_LEN)?.to_vec(),
         };
         if n.pending.is_none() && !n.pending_lineage.is_empty() {
             return Err(DecodeError::Invalid(

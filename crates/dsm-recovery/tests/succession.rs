@@ -219,6 +219,7 @@ fn notices_prove_the_tip_and_answers_bind_the_counterparty() {
         proof: tree.prove(rel.as_bytes()),
         pending: None,
         pending_lineage: vec![],
+        successor_document: Vec::new(),
     };
     let (_, r, tip) = notice.verify().unwrap();
     assert_eq!((r, tip), (rel, Some(TipDigest(Digest([0x44; 32])))));

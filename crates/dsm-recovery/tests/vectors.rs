@@ -231,6 +231,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         proof: tree.prove(rel.as_bytes()),
         pending: None,
         pending_lineage: vec![],
+        successor_document: Vec::new(),
     }));
     put(
         "message.notice",

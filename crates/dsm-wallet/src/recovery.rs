@@ -1069,6 +1069,15 @@ impl Wallet {
         self.record_succession(&mut b, &v, Some(&answer));
         if verdict == Verdict::Acknowledged {
             let successor = v.successor();
+            // The successor's identity document, when it verifies for the successor: the
+            // KEM key items to it are sealed with (PROTOCOL.md §20.4).
+            if let Ok(doc) =
+                dsm_protocol::card::ContactDocument::from_bytes(&notice.successor_document)
+            {
+                if doc.verify(&successor).is_ok() {
+                    self.put_contact_document(&mut b, &successor, &doc);
+                }
+            }
             for c in self.contacts()? {
                 if c.device_id()? == lost {
                     let moved = Contact {
@@ -2269,6 +2278,7 @@ pub fn recover_from(
                         proof: tree.prove(RelationshipKey::between(&lost, device).as_bytes()),
                         pending: wallet.recovered_pending(device)?,
                         pending_lineage: Vec::new(),
+                        successor_document: wallet.contact_document()?.to_bytes(),
                     };
                     let mut notice = notice;
                     notice.pending_lineage = wallet.pending_lineage(nodes, notice.pending.as_ref());

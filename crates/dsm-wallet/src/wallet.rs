@@ -438,7 +438,7 @@ pub struct Wallet {
     /// The parcels held and the lineage cache (PROTOCOL.md §5.6).
     book: parcels::ParcelBook,
     /// This device's sealed identity document, built once (it signs).
-    sealed_document: std::sync::OnceLock<Vec<u8>>,
+    sealed_document: std::sync::OnceLock<(dsm_protocol::card::ContactDocument, Vec<u8>)>,
 }
 
 /// Meta key prefix, followed by a device id: that contact's verified identity document
@@ -1506,6 +1506,15 @@ impl Wallet {
     /// This device's identity document ([`dsm_protocol::card::ContactDocument`]), sealed
     /// as the nodes store it; built (and signed) once per open wallet.
     pub fn sealed_document(&self) -> Result<&[u8], WalletError> {
+        Ok(&self.documents()?.1)
+    }
+
+    /// This device's identity document ([`dsm_protocol::card::ContactDocument`]).
+    pub fn contact_document(&self) -> Result<&dsm_protocol::card::ContactDocument, WalletError> {
+        Ok(&self.documents()?.0)
+    }
+
+    fn documents(&self) -> Result<&(dsm_protocol::card::ContactDocument, Vec<u8>), WalletError> {
         if let Some(d) = self.sealed_document.get() {
             return Ok(d);
         }
@@ -1514,7 +1523,24 @@ impl Wallet {
                 .map_err(|e| {
                     WalletError::Contact(format!("cannot sign the identity document: {e}"))
                 })?;
-        Ok(self.sealed_document.get_or_init(|| doc.seal()))
+        Ok(self.sealed_document.get_or_init(|| {
+            let sealed = doc.seal();
+            (doc, sealed)
+        }))
+    }
+
+    /// Puts `device`'s verified identity document into `b`.
+    pub(crate) fn put_contact_document(
+        &self,
+        b: &mut Batch,
+        device: &DeviceId,
+        doc: &dsm_protocol::card::ContactDocument,
+    ) {
+        b.put(
+            Table::Meta,
+            [CONTACT_DOCUMENT, device.as_bytes()].concat(),
+            doc.to_bytes(),
+        );
     }
 
     /// Records the identity document of the contact whose v2 card is `card`, after
@@ -1528,11 +1554,7 @@ impl Wallet {
         let doc = dsm_protocol::card::ContactDocument::open(card, sealed)
             .map_err(|e| WalletError::Contact(e.to_string()))?;
         let mut b = Batch::new();
-        b.put(
-            Table::Meta,
-            [CONTACT_DOCUMENT, card.device.as_bytes()].concat(),
-            doc.to_bytes(),
-        );
+        self.put_contact_document(&mut b, &card.device, &doc);
         self.store.commit(&b)?;
         Ok(doc)
     }

@@ -102,6 +102,11 @@ fn an_exported_wallet_restores_as_a_successor_that_replaces_the_old_device() {
     // The counterparty learns of the succession at its next sync and refuses the old
     // device from then on; the successor's value pays on once bob acknowledged.
     sync(&mut b, &nodes).unwrap();
+    // The notice carried the successor's identity document: bob keeps its signed KEM key.
+    assert_eq!(
+        b.contact_kem_key(&a2.device_id()).unwrap(),
+        Some(a2.kem_keys().0)
+    );
     sync(&mut a2, &nodes).unwrap();
     let (rs, _) = session(&mut a2, &mut b, &[5]);
     assert_eq!(rs.completed.len(), 1, "{rs:?}");

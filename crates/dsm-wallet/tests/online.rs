@@ -560,6 +560,7 @@ fn a_stranger_s_notice_costs_no_object_reads() {
         proof: dsm_core::smt::SparseMerkleTree::new().prove(&[0; 32]),
         pending: Some(offer.signed.clone()),
         pending_lineage: manifests,
+        successor_document: Vec::new(),
     };
     nodes
         .b0x_post(
