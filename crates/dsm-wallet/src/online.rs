@@ -1108,7 +1108,8 @@ fn take_notice(
         Ok((reply, verdict, lost)) => {
             report.successions.push((lost, verdict));
             let successor = n.succession.record.successor.device_id();
-            match nodes.b0x_post(&successor.b0x_address(), &reply.to_bytes()) {
+            let reply = sealed_for(wallet, &successor, reply.to_bytes());
+            match nodes.b0x_post(&successor.b0x_address(), &reply) {
                 Ok(_) => Ok(true),
                 Err(e) => {
                     report.waiting.push(format!(

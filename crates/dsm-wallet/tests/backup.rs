@@ -107,6 +107,13 @@ fn an_exported_wallet_restores_as_a_successor_that_replaces_the_old_device() {
         b.contact_kem_key(&a2.device_id()).unwrap(),
         Some(a2.kem_keys().0)
     );
+    // ... and sealed its answer to it (PROTOCOL.md §16.1).
+    let (items, _) = nodes.b0x_fetch(&a2.device_id().b0x_address()).unwrap();
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|i| {
+        <dsm_protocol::mailbox::SealedItem as dsm_core::codec::Canonical>::from_bytes(&i.bytes)
+            .is_ok()
+    }));
     sync(&mut a2, &nodes).unwrap();
     let (rs, _) = session(&mut a2, &mut b, &[5]);
     assert_eq!(rs.completed.len(), 1, "{rs:?}");
