@@ -496,7 +496,7 @@ fn warn_if_ticker_taken(w: &Wallet, p: &TokenPolicy) {
 pub(crate) fn writable(ctx: &Ctx, out: &Path) -> Res {
     if !ctx.force && out.exists() {
         return Err(input(format!(
-            "{} already exists; choose another --out, or add --force to overwrite it",
+            "{} already exists; write to another file, or add --force to overwrite it",
             out.display()
         )));
     }
@@ -517,7 +517,7 @@ pub(crate) fn write_file(ctx: &Ctx, out: &Path, bytes: &[u8]) -> Res {
     let mut file = options.open(out).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             input(format!(
-                "{} already exists; choose another --out, or add --force to overwrite it",
+                "{} already exists; write to another file, or add --force to overwrite it",
                 out.display()
             ))
         } else {

@@ -183,7 +183,7 @@ fn amounts_use_the_tokens_decimals_and_tokens_are_named_unambiguously() {
         .assert()
         .code(4)
         .stderr(predicate::str::contains(
-            "already exists; choose another --out, or add --force",
+            "already exists; write to another file, or add --force",
         ));
     assert!(!stdout(dsm(&alice).args(["token", "list"])).contains("EUR"));
     token_create(&alice, eur, &doc)
