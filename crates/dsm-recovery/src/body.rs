@@ -57,21 +57,37 @@ pub struct ContactEntry {
     pub name: String,
     /// Its device.
     pub device: DeviceId,
+    /// The address of its sealed identity document, when its card named one (PROTOCOL.md
+    /// §12.6): a successor fetches it again, so what it posts there is sealed.
+    pub document: Option<Digest>,
 }
 
 impl Canonical for ContactEntry {
-    const MAX_ENCODED_LEN: usize = 110;
+    const MAX_ENCODED_LEN: usize = 146;
     fn encode(&self, w: &mut Writer) {
         w.bytes(1, self.name.as_bytes());
         w.bytes(2, self.device.as_bytes());
+        if let Some(d) = &self.document {
+            w.bytes(3, d.as_bytes());
+        }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let name = std::str::from_utf8(r.bytes(1, 64)?)
             .map_err(|_| DecodeError::Invalid("a contact name is UTF-8"))?
             .to_string();
+        let device = DeviceId(Digest(r.fixed(2)?));
+        let document = match r.bytes(3, 32)? {
+            [] => None,
+            b => Some(Digest(b.try_into().map_err(|_| DecodeError::Length {
+                field: 3,
+                len: b.len(),
+                expected: 32,
+            })?)),
+        };
         Ok(ContactEntry {
             name,
-            device: DeviceId(Digest(r.fixed(2)?)),
+            device,
+            document,
         })
     }
 }
@@ -300,6 +316,8 @@ pub struct RecoveredState {
     pub pending: Vec<SignedProposal>,
     /// Contacts by name.
     pub contacts: BTreeMap<String, DeviceId>,
+    /// The sealed identity-document address of each contact device whose card named one.
+    pub documents: BTreeMap<DeviceId, Digest>,
     /// Token policies, canonical bytes.
     pub policies: Vec<Vec<u8>>,
     /// The parcels held at the last head, by id (PROTOCOL.md §20.2).
@@ -390,6 +408,7 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
                     relationships: BTreeMap::new(),
                     pending: Vec::new(),
                     contacts: BTreeMap::new(),
+                    documents: BTreeMap::new(),
                     policies: Vec::new(),
                     held: BTreeMap::new(),
                     packs: Vec::new(),
@@ -438,6 +457,9 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
             if ce.device == REMOVED_CONTACT {
                 st.contacts.remove(&ce.name);
             } else {
+                if let Some(d) = ce.document {
+                    st.documents.insert(ce.device, d);
+                }
                 st.contacts.insert(ce.name, ce.device);
             }
         }

@@ -343,6 +343,7 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
     b1.contacts = vec![ContactEntry {
         name: "bob".into(),
         device: w.successor.device_id(),
+        document: None,
     }];
     b1.policies = vec![vec![1, 2, 3]];
     let c1 = k.seal(1, c0.digest(), &b1.to_bytes());
@@ -458,6 +459,7 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
     extra.contacts = vec![ContactEntry {
         name: "eve".into(),
         device: w.successor.device_id(),
+        document: None,
     }];
     inconsistent(&[
         c0.clone(),

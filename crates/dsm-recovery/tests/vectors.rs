@@ -114,6 +114,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         contacts: vec![ContactEntry {
             name: "bob".into(),
             device: peer.device_id(),
+            document: None,
         }],
         genesis: None,
         identity: None,
@@ -150,6 +151,16 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         objects: vec![vec![1, 2, 3], vec![4, 5]],
     };
     put("pack.plain", "dsm.v1.ObjectPack", &pack.to_bytes());
+    put(
+        "capsule.contact.with_document",
+        "dsm.v1.ContactEntry",
+        &ContactEntry {
+            name: "bob".into(),
+            device: dsm_core::identity::DeviceId(Digest([0x07; 32])),
+            document: Some(Digest([0x08; 32])),
+        }
+        .to_bytes(),
+    );
     put(
         "pack.position",
         "-",

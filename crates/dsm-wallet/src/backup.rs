@@ -288,6 +288,16 @@ impl OpenedBackup {
         {
             return Err(bad("its held parcels do not add up to its head's balances"));
         }
+        let mut documents = BTreeMap::new();
+        for (k, v) in s.scan(Table::Meta)? {
+            if let (Some(d), Ok(a)) = (
+                k.strip_prefix(super::CONTACT_DOCUMENT_ADDRESS)
+                    .and_then(|d| <[u8; 32]>::try_from(d).ok()),
+                <[u8; 32]>::try_from(v.as_slice()),
+            ) {
+                documents.insert(DeviceId(Digest(d)), Digest(a));
+            }
+        }
         let mut offers = Vec::new();
         for (_, v) in s.scan(Table::Offers)? {
             let a = object_address(&v);
@@ -303,6 +313,7 @@ impl OpenedBackup {
                 relationships,
                 pending,
                 contacts,
+                documents,
                 policies,
                 held,
                 packs: Vec::new(),

@@ -561,7 +561,7 @@ fn post_offer(
 
 /// `item` sealed to `peer` when this wallet holds its verified KEM key (from its identity
 /// document, PROTOCOL.md §12.6), else as it is (a peer known only by an older card).
-fn sealed_for(wallet: &Wallet, peer: &DeviceId, item: Vec<u8>) -> Vec<u8> {
+pub(crate) fn sealed_for(wallet: &Wallet, peer: &DeviceId, item: Vec<u8>) -> Vec<u8> {
     let Ok(Some(key)) = wallet.contact_kem_key(peer) else {
         return item;
     };

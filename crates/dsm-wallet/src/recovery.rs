@@ -2262,6 +2262,24 @@ pub fn recover_from(
             .filter(|c| !c.notified)
             .filter_map(|c| Digest::from_hex(&c.device).map(|d| (c, DeviceId(d))))
             .collect();
+        // Their identity documents, where the backup named them: notices to them are then
+        // sealed (PROTOCOL.md §16.1). One the nodes do not serve leaves its notice in clear.
+        for (_, device) in &todo {
+            if wallet.contact_kem_key(device)?.is_some() {
+                continue;
+            }
+            let Some(address) = wallet.contact_document_address(device)? else {
+                continue;
+            };
+            if let Ok((sealed, _)) = nodes.get_object(&address) {
+                let card = ContactCard {
+                    name: String::new(),
+                    device: *device,
+                    document: Some(address),
+                };
+                let _ = wallet.accept_contact_document(&card, &sealed);
+            }
+        }
         let mut all = true;
         // Chunks: notices are built here, posted by a few threads at once (each post waits
         // for K nodes to store it durably), and their marks committed in one batch; a crash
@@ -2284,7 +2302,11 @@ pub fn recover_from(
                     notice.pending_lineage = wallet.pending_lineage(nodes, notice.pending.as_ref());
                     Ok((
                         *device,
-                        RecoveryMessage::Notice(Box::new(notice)).to_bytes(),
+                        crate::online::sealed_for(
+                            &wallet,
+                            device,
+                            RecoveryMessage::Notice(Box::new(notice)).to_bytes(),
+                        ),
                     ))
                 })
                 .collect::<Result<_, WalletError>>()?;
@@ -2423,6 +2445,13 @@ fn create_successor(
                 name: name.clone(),
                 device: device.digest().to_hex(),
             }),
+        );
+    }
+    for (device, address) in &state.documents {
+        b.put(
+            Table::Meta,
+            [super::CONTACT_DOCUMENT_ADDRESS, device.as_bytes()].concat(),
+            address.as_bytes().to_vec(),
         );
     }
     let mut carried = Vec::new();

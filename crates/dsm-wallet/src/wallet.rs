@@ -446,7 +446,7 @@ pub struct Wallet {
 const CONTACT_DOCUMENT: &[u8] = b"contact_document/";
 /// Meta key prefix, followed by a device id: the document address that contact's card
 /// named (to fetch and check at a sync).
-const CONTACT_DOCUMENT_ADDRESS: &[u8] = b"contact_document_address/";
+pub(crate) const CONTACT_DOCUMENT_ADDRESS: &[u8] = b"contact_document_address/";
 /// Meta key: the address of this device's sealed identity document once a quorum of nodes
 /// stored it.
 const DOCUMENT_PUBLISHED: &[u8] = b"document_published";
@@ -469,6 +469,7 @@ fn removed_contact(name: &str) -> dsm_recovery::body::ContactEntry {
     dsm_recovery::body::ContactEntry {
         name: name.to_string(),
         device: dsm_recovery::body::REMOVED_CONTACT,
+        document: None,
     }
 }
 
@@ -1364,6 +1365,7 @@ impl Wallet {
         entries.push(dsm_recovery::body::ContactEntry {
             name: contact.name.clone(),
             device: id,
+            document: None,
         });
         self.add_capsule(&mut b, None, entries)?;
         self.store.commit(&b)?;
@@ -1418,6 +1420,7 @@ impl Wallet {
                 dsm_recovery::body::ContactEntry {
                     name: new.to_string(),
                     device: c.device_id()?,
+                    document: self.contact_document_address(&c.device_id()?)?,
                 },
             ],
         )?;
@@ -1565,14 +1568,46 @@ impl Wallet {
         let Some(address) = card.document else {
             return Ok(());
         };
+        if self.contact_document_address(&card.device)? == Some(address) {
+            return Ok(());
+        }
         let mut b = Batch::new();
         b.put(
             Table::Meta,
             [CONTACT_DOCUMENT_ADDRESS, card.device.as_bytes()].concat(),
             address.as_bytes().to_vec(),
         );
+        // The backup carries the address with the contact, so a successor can fetch the
+        // document again (PROTOCOL.md §20.2).
+        let hex = card.device.digest().to_hex();
+        if let Some(c) = self.contacts()?.into_iter().find(|c| c.device == hex) {
+            self.add_capsule(
+                &mut b,
+                None,
+                vec![dsm_recovery::body::ContactEntry {
+                    name: c.name,
+                    device: card.device,
+                    document: Some(address),
+                }],
+            )?;
+        }
         self.store.commit(&b)?;
         Ok(())
+    }
+
+    /// The document address `device`'s card named, if any.
+    pub fn contact_document_address(
+        &self,
+        device: &DeviceId,
+    ) -> Result<Option<Digest>, WalletError> {
+        Ok(self
+            .store
+            .get(
+                Table::Meta,
+                &[CONTACT_DOCUMENT_ADDRESS, device.as_bytes()].concat(),
+            )?
+            .and_then(|a| <[u8; 32]>::try_from(a.as_slice()).ok())
+            .map(Digest))
     }
 
     /// The cards (name, device, document address) of contacts whose identity document a

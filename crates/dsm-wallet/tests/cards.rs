@@ -219,3 +219,72 @@ fn b0x_items_between_devices_with_documents_are_sealed() {
         "{rc:?}"
     );
 }
+
+/// The backup carries a contact's document address (PROTOCOL.md §20.2): a successor fetches
+/// that contact's identity document again and seals its succession notice to it; the
+/// contact acknowledges, keeps the successor's document and seals its answer.
+#[test]
+fn a_successor_seals_its_notices_to_contacts_whose_cards_named_a_document() {
+    use dsm_core::codec::Canonical;
+    use dsm_wallet::online::sync;
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let keys = common::recovery_keys(44);
+    let mut a = Wallet::create_with_recovery(
+        Box::new(dsm_wallet::store::MemoryStore::new()),
+        dsm_core::crypto::SuiteId::MlDsa65,
+        common::PASS,
+        common::fast_kdf(),
+        &[],
+        &keys,
+    )
+    .unwrap();
+    a.dev_faucet(dsm_wallet::DEFAULT_TOKEN, dsm_core::chain::Amount(100))
+        .unwrap();
+    let (mut b, _) = memory_wallet(0);
+    for w in [&mut a, &mut b] {
+        w.set_nodes(nodes.nodes()).unwrap();
+        w.set_replication(nodes.params()).unwrap();
+    }
+    sync_documents(&mut b, &nodes).unwrap();
+    add(
+        &mut a,
+        &ContactCard::parse(&b.card("bob").unwrap()).unwrap().0,
+    );
+    common::session(&mut a, &mut b, &[10]);
+    sync(&mut a, &nodes).unwrap();
+    drop(a);
+    let (mut a2, _) = dsm_wallet::recovery::recover(
+        Box::new(dsm_wallet::store::MemoryStore::new()),
+        &keys,
+        &nodes,
+        &common::RECOVER_OPTS,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        a2.contact_kem_key(&b.device_id()).unwrap(),
+        Some(b.kem_keys().0)
+    );
+    let (items, _) = nodes.b0x_fetch(&b.device_id().b0x_address()).unwrap();
+    assert!(!items.is_empty());
+    assert!(
+        items
+            .iter()
+            .all(|i| dsm_protocol::mailbox::SealedItem::from_bytes(&i.bytes).is_ok()),
+        "every notice to bob is sealed"
+    );
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.successions.len(), 1, "{rb:?}");
+    assert_eq!(
+        b.contact_kem_key(&a2.device_id()).unwrap(),
+        Some(a2.kem_keys().0)
+    );
+    let (items, _) = nodes.b0x_fetch(&a2.device_id().b0x_address()).unwrap();
+    assert!(items
+        .iter()
+        .all(|i| dsm_protocol::mailbox::SealedItem::from_bytes(&i.bytes).is_ok()));
+    sync(&mut a2, &nodes).unwrap();
+    let (rs, _) = common::session(&mut a2, &mut b, &[5]);
+    assert_eq!(rs.completed.len(), 1, "{rs:?}");
+}
