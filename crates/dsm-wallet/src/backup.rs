@@ -83,7 +83,7 @@ pub struct OpenedBackup {
     pub device: DeviceId,
     /// Its head at export.
     pub head: DeviceHead,
-    records: Vec<(Table, Vec<u8>, Vec<u8>)>,
+    /// The file's records, checked.
     store: MemoryStore,
 }
 
@@ -101,15 +101,13 @@ pub fn open_backup(bytes: &[u8], keys: &RecoveryKeys) -> Result<OpenedBackup, Wa
         what: "backup file",
         error: why.to_string(),
     };
-    let mut records = Vec::with_capacity(snapshot.records.len());
     let mut b = Batch::new();
     for r in snapshot.records {
         let table = Table::ALL
             .into_iter()
             .find(|t| t.id() == r.table)
             .ok_or_else(|| bad(&format!("a record of unknown table {}", r.table)))?;
-        b.put(table, r.key.clone(), r.value.clone());
-        records.push((table, r.key, r.value));
+        b.put(table, r.key, r.value);
     }
     let mut store = MemoryStore::new();
     store.commit(&b)?;
@@ -152,7 +150,6 @@ pub fn open_backup(bytes: &[u8], keys: &RecoveryKeys) -> Result<OpenedBackup, Wa
         capsule_next,
         device,
         head,
-        records,
         store,
     })
 }
@@ -354,8 +351,10 @@ pub fn restore_same_device(
     }
     super::unseal(&backup.store, passphrase)?;
     let mut b = Batch::new();
-    for (t, k, v) in &backup.records {
-        b.put(*t, k.clone(), v.clone());
+    for t in Table::ALL {
+        for (k, v) in backup.store.scan(t)? {
+            b.put(t, k, v);
+        }
     }
     let frozen = Frozen {
         head: backup.head.digest().digest().to_hex(),

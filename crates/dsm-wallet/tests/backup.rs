@@ -7,9 +7,8 @@
 mod common;
 
 use common::cluster::Cluster;
-use common::{dev, fast_kdf, memory_wallet, session, PASS};
+use common::{dev, memory_wallet, session, PASS};
 use dsm_core::chain::Amount;
-use dsm_core::crypto::SuiteId;
 use dsm_recovery::backup::BackupFileError;
 use dsm_recovery::RecoveryKeys;
 use dsm_wallet::backup::{open_backup, restore_same_device, unfreeze};
@@ -35,16 +34,7 @@ fn keys(seed: u8) -> RecoveryKeys {
 
 /// A wallet with a recovery phrase, `funds` DEV, and `nodes` recorded.
 fn recoverable(keys: &RecoveryKeys, funds: u128, nodes: &NodeSet) -> Wallet {
-    let mut w = Wallet::create_with_recovery(
-        Box::new(MemoryStore::new()),
-        SuiteId::MlDsa65,
-        PASS,
-        fast_kdf(),
-        &[],
-        keys,
-    )
-    .unwrap();
-    w.dev_faucet(DEFAULT_TOKEN, Amount(funds)).unwrap();
+    let mut w = common::recoverable(keys, funds);
     w.set_nodes(nodes.nodes()).unwrap();
     w.set_replication(nodes.params()).unwrap();
     w

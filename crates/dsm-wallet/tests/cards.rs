@@ -134,15 +134,7 @@ fn the_phrase_re_derives_a_devices_kem_key() {
     use dsm_core::hash::tagged_hash;
     use dsm_core::tags::Tag;
     let keys = common::recovery_keys(5);
-    let w = Wallet::create_with_recovery(
-        Box::new(dsm_wallet::store::MemoryStore::new()),
-        dsm_core::crypto::SuiteId::MlDsa65,
-        common::PASS,
-        common::fast_kdf(),
-        &[],
-        &keys,
-    )
-    .unwrap();
+    let w = common::recoverable(&keys, 0);
     let from_phrase = |g: u64| {
         let s = *keys.generation(g).secret_bytes();
         dsm_core::crypto::KemSecretKey::from_seeds(
@@ -230,17 +222,7 @@ fn a_successor_seals_its_notices_to_contacts_whose_cards_named_a_document() {
     let c = Cluster::new();
     let nodes = c.nodes();
     let keys = common::recovery_keys(44);
-    let mut a = Wallet::create_with_recovery(
-        Box::new(dsm_wallet::store::MemoryStore::new()),
-        dsm_core::crypto::SuiteId::MlDsa65,
-        common::PASS,
-        common::fast_kdf(),
-        &[],
-        &keys,
-    )
-    .unwrap();
-    a.dev_faucet(dsm_wallet::DEFAULT_TOKEN, dsm_core::chain::Amount(100))
-        .unwrap();
+    let mut a = common::recoverable(&keys, 100);
     let (mut b, _) = memory_wallet(0);
     for w in [&mut a, &mut b] {
         w.set_nodes(nodes.nodes()).unwrap();

@@ -29,19 +29,7 @@ fn keys(seed: u8) -> RecoveryKeys {
 }
 
 fn recoverable(keys: &RecoveryKeys, funds: u128) -> Wallet {
-    let mut w = Wallet::create_with_recovery(
-        Box::new(MemoryStore::new()),
-        SuiteId::MlDsa65,
-        PASS,
-        fast_kdf(),
-        &[],
-        keys,
-    )
-    .unwrap();
-    if funds > 0 {
-        w.dev_faucet(DEFAULT_TOKEN, Amount(funds)).unwrap();
-    }
-    w
+    common::recoverable(keys, funds)
 }
 
 fn befriend(w: &mut Wallet, name: &str, other: &Wallet) {

@@ -31,6 +31,24 @@ pub const RECOVER_OPTS: dsm_wallet::recovery::RecoverOptions<'static> =
         replace_successor: false,
     };
 
+/// A wallet in memory whose identity `keys` controls (it writes recovery capsules), with
+/// `funds` DEV.
+pub fn recoverable(keys: &dsm_recovery::RecoveryKeys, funds: u128) -> Wallet {
+    let mut w = Wallet::create_with_recovery(
+        Box::new(MemoryStore::new()),
+        SuiteId::MlDsa65,
+        PASS,
+        fast_kdf(),
+        &[],
+        keys,
+    )
+    .unwrap();
+    if funds > 0 {
+        w.dev_faucet(DEFAULT_TOKEN, Amount(funds)).unwrap();
+    }
+    w
+}
+
 /// The recovery keys of the phrase of entropy `[seed; 32]`, derived at a cheap cost.
 pub fn recovery_keys(seed: u8) -> dsm_recovery::RecoveryKeys {
     dsm_recovery::RecoveryKeys::derive(
