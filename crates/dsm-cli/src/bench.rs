@@ -494,10 +494,10 @@ pub fn run(quick: bool) -> Result<(), Error> {
     println!("| PUT new object (fsync) | {r:.0} | {bad} |");
     let (r, bad) = node_load(secs, &|a: &ureq::Agent, i| {
         let k = rnd(i);
-        let url = format!("{base}/v1/slots/{}/{}", hex(&k), hex(&k));
-        a.put(&url).send(&k[..]).map_or(0, |r| r.status().as_u16())
+        let url = format!("{base}/v1/lists/{}/{}", hex(&k), hex(&k));
+        a.post(&url).send(&k[..]).map_or(0, |r| r.status().as_u16())
     });
-    println!("| slot put-if-absent (fsync) | {r:.0} | {bad} |");
+    println!("| candidate-list append (fsync) | {r:.0} | {bad} |");
     drop(rt);
     composed(quick, budget)?;
     println!();

@@ -763,7 +763,8 @@ enum TokenCmd {
     },
     /// Join a token's emissions (DJTE) through the storage nodes: proves the join gate with
     /// this wallet's payments to the storage operators, and pays one active device chosen
-    /// uniformly at random from committed data.
+    /// uniformly at random from committed data. The step is proposed in the vault state's
+    /// candidate list at the nodes; it counts once it is the first valid entry at W of them.
     Join {
         /// Ticker or token id (e.g. ERA).
         token: String,

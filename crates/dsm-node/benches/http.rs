@@ -1,5 +1,5 @@
 //! Node throughput on loopback with the embedded store: small-object GET, object PUT and
-//! slot put-if-absent, from keep-alive HTTP/1.1 clients on threads of the same machine
+//! candidate-list appends, from keep-alive HTTP/1.1 clients on threads of the same machine
 //! (so clients and server share the 2 cores). Run: `cargo bench -p dsm-node --bench http`;
 //! with `DSM_BENCH_POSTGRES="host=… user=… dbname=…"` the same load also runs against the
 //! PostgreSQL backend (its tables are dropped and recreated first).
@@ -155,11 +155,11 @@ fn load(base: &str, secs: f64) {
             .status()
             .as_u16()
     });
-    run("PUT slot if absent (fsync)", 4, secs, |a, i| {
+    run("POST candidate-list entry (fsync)", 4, secs, |a, i| {
         let mut d = [0u8; 32];
         d[..8].copy_from_slice(&i.to_be_bytes());
-        a.put(format!("{base}/v1/slots/{}/{}", hex(&d), hex(&[7; 32])))
-            .send(&b"successor head bytes"[..])
+        a.post(format!("{base}/v1/lists/{}/{}", hex(&d), hex(&[7; 32])))
+            .send(&b"an emission step's bytes"[..])
             .unwrap()
             .status()
             .as_u16()

@@ -2,7 +2,7 @@
 //! the store on a blocking thread (writes fsync). Errors are JSON `{"error": "..."}` with a
 //! precise status code.
 
-use crate::store::{Id, NodeStore, PutObject, PutSlot, Quotas, SlotSpace, StoreError};
+use crate::store::{Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -25,6 +25,9 @@ const _: () =
 const _: () = assert!(<OwnedPut as Canonical>::MAX_ENCODED_LEN <= MAX_ITEM_LEN);
 /// The most items one list request returns.
 pub const MAX_LIST: usize = 256;
+/// A candidate-list read returns no entry past the one that brings its answer over this
+/// many bytes (PROTOCOL.md §15.3), so one answer stays small however large the entries.
+pub const MAX_LIST_READ_BYTES: usize = 1024 * 1024;
 
 /// A running node's shared state.
 pub struct Node<S: NodeStore> {
@@ -236,37 +239,47 @@ async fn put_object<S: NodeStore>(
     )
 }
 
-async fn get_slot<S: NodeStore>(
+/// An append to candidate list (topic, key) (PROTOCOL.md §15.3): anyone may append; the
+/// same bytes again are "already there" (200) with their sequence number.
+async fn list_append<S: NodeStore>(
     State(n): State<Arc<Node<S>>>,
-    Path((device, parent)): Path<(String, String)>,
-) -> ApiResult {
-    let (device, parent) = (
-        id("the device id", &device)?,
-        id("the parent head digest", &parent)?,
-    );
-    match blocking(move || n.store.get_slot(SlotSpace::Open, &device, &parent)).await? {
-        Some(b) => Ok(octets(StatusCode::OK, b)),
-        None => Err(ApiError(StatusCode::NOT_FOUND, "the slot is empty".into())),
-    }
-}
-
-async fn put_slot<S: NodeStore>(
-    State(n): State<Arc<Node<S>>>,
-    Path((device, parent)): Path<(String, String)>,
+    Path((topic, key)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let (device, parent) = (
-        id("the device id", &device)?,
-        id("the parent head digest", &parent)?,
-    );
+    let (topic, key) = (id("the list topic", &topic)?, id("the list key", &key)?);
     sized(&body)?;
-    Ok(
-        match blocking(move || n.store.put_slot(SlotSpace::Open, &device, &parent, &body)).await? {
-            PutSlot::Created => StatusCode::CREATED.into_response(),
-            PutSlot::Same => StatusCode::OK.into_response(),
-            PutSlot::Conflict(existing) => octets(StatusCode::CONFLICT, existing),
-        },
-    )
+    let a = blocking(move || n.store.list_append(&topic, &key, &body)).await?;
+    let status = if a.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json(status, serde_json::json!({ "seq": a.seq })))
+}
+
+/// A candidate list's entries after `after`, encoded as b0x listings are.
+async fn list_read<S: NodeStore>(
+    State(n): State<Arc<Node<S>>>,
+    Path((topic, key)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult {
+    let (topic, key) = (id("the list topic", &topic)?, id("the list key", &key)?);
+    let (after, limit) = (
+        q.after.unwrap_or(0),
+        q.limit.unwrap_or(MAX_LIST).min(MAX_LIST),
+    );
+    let entries = blocking(move || {
+        n.store
+            .list_read(&topic, &key, after, limit, MAX_LIST_READ_BYTES)
+    })
+    .await?;
+    let mut out = Vec::new();
+    for (seq, b) in entries {
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        out.extend_from_slice(&b);
+    }
+    Ok(octets(StatusCode::OK, out))
 }
 
 async fn get_owned<S: NodeStore>(
@@ -274,7 +287,7 @@ async fn get_owned<S: NodeStore>(
     Path((owner, key)): Path<(String, String)>,
 ) -> ApiResult {
     let (owner, key) = (id("the slot owner", &owner)?, id("the slot key", &key)?);
-    match blocking(move || n.store.get_slot(SlotSpace::Owned, &owner, &key)).await? {
+    match blocking(move || n.store.get_slot(&owner, &key)).await? {
         Some(b) => Ok(octets(StatusCode::OK, b)),
         None => Err(ApiError(StatusCode::NOT_FOUND, "the slot is empty".into())),
     }
@@ -303,7 +316,7 @@ async fn put_owned<S: NodeStore>(
             .map_err(|e| StoreError::Refused(e.to_string()))
     })
     .await?;
-    let outcome = blocking(move || n.store.put_slot(SlotSpace::Owned, &owner, &key, &body)).await?;
+    let outcome = blocking(move || n.store.put_slot(&owner, &key, &body)).await?;
     Ok(match outcome {
         PutSlot::Created => StatusCode::CREATED.into_response(),
         PutSlot::Same => StatusCode::OK.into_response(),
@@ -478,7 +491,7 @@ async fn count<S: NodeStore>(
             "PUT" | "POST",
             Some(
                 "/v1/objects/{addr}"
-                | "/v1/slots/{device}/{parent}"
+                | "/v1/lists/{topic}/{key}"
                 | "/v1/b0x/{recipient}"
                 | "/v1/evidence/{device}",
             ),
@@ -544,8 +557,8 @@ pub fn router<S: NodeStore>(node: Arc<Node<S>>) -> Router {
             get(get_object::<S>).put(put_object::<S>),
         )
         .route(
-            "/v1/slots/{device}/{parent}",
-            get(get_slot::<S>).put(put_slot::<S>),
+            "/v1/lists/{topic}/{key}",
+            get(list_read::<S>).post(list_append::<S>),
         )
         .route(
             "/v1/owned/{owner}/{key}",

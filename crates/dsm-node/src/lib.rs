@@ -1,6 +1,6 @@
 //! The DSM storage node: stores and serves bytes over HTTP, enforces addressing, sizes,
 //! quotas and slot ownership, and never signs or judges protocol validity (PROTOCOL.md §15):
-//! objects, open and owned slots, b0x inboxes, evidence and genesis entropy, over the
+//! objects, owned slots, candidate lists, b0x inboxes, evidence and genesis entropy, over the
 //! embedded store ([`store::EmbeddedStore`]) or PostgreSQL ([`pg::PostgresStore`]), with
 //! Prometheus metrics ([`metrics`]).
 #![forbid(unsafe_code)]

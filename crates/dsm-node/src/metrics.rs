@@ -33,7 +33,7 @@ pub struct Metrics {
 fn kind(route: &str) -> Option<&'static str> {
     match route {
         "/v1/objects/{addr}" => Some("object"),
-        "/v1/slots/{device}/{parent}" => Some("slot"),
+        "/v1/lists/{topic}/{key}" => Some("list_entry"),
         "/v1/owned/{owner}/{key}" => Some("owned_slot"),
         "/v1/b0x/{recipient}" => Some("b0x_item"),
         "/v1/evidence/{device}" => Some("evidence"),
@@ -46,7 +46,7 @@ const ROUTES: [&str; 10] = [
     "/health",
     "/metrics",
     "/v1/objects/{addr}",
-    "/v1/slots/{device}/{parent}",
+    "/v1/lists/{topic}/{key}",
     "/v1/owned/{owner}/{key}",
     "/v1/b0x/{recipient}",
     "/v1/evidence",
@@ -150,7 +150,11 @@ impl Metrics {
         let (objects, slots, b0x, evidence) = counts;
         for (name, help, v) in [
             ("dsm_node_objects", "Objects stored.", objects),
-            ("dsm_node_slots", "Slots written (open and owned).", slots),
+            (
+                "dsm_node_slots",
+                "Owned slots written and candidate-list entries appended.",
+                slots,
+            ),
             (
                 "dsm_node_b0x_items",
                 "b0x items waiting, all recipients.",

@@ -2,7 +2,7 @@
 //! PostgreSQL-compatible database. Same semantics as [`crate::store::EmbeddedStore`]; the
 //! conformance tests run against both.
 
-use crate::store::{Id, NodeStore, PutObject, PutSlot, Quotas, SlotSpace, StoreError};
+use crate::store::{Appended, Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
 use postgres::{Client, NoTls};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
@@ -18,15 +18,11 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE dsm_entropy (ceremony BYTEA PRIMARY KEY, secret BYTEA NOT NULL);
 ", "
     CREATE TABLE dsm_owned_slots (device BYTEA NOT NULL, parent BYTEA NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (device, parent));
+", "
+    DROP TABLE dsm_slots;
+    CREATE TABLE dsm_lists (topic BYTEA NOT NULL, key BYTEA NOT NULL, seq BIGINT NOT NULL, digest BYTEA NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (topic, key, seq), UNIQUE (topic, key, digest));
+    CREATE TABLE dsm_list_next (topic BYTEA NOT NULL, key BYTEA NOT NULL, next BIGINT NOT NULL, PRIMARY KEY (topic, key));
 "];
-
-/// The table of a slot namespace (both have columns device, parent, bytes).
-fn slots(space: SlotSpace) -> &'static str {
-    match space {
-        SlotSpace::Open => "dsm_slots",
-        SlotSpace::Owned => "dsm_owned_slots",
-    }
-}
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -140,7 +136,7 @@ impl PostgresStore {
     /// Drops every DSM table (tests only: gives each test run a clean database).
     pub fn reset(&self) -> Result<(), StoreError> {
         self.with(|c| {
-            c.batch_execute("DROP TABLE IF EXISTS dsm_objects, dsm_slots, dsm_b0x, dsm_b0x_next, dsm_evidence, dsm_entropy, dsm_owned_slots, dsm_schema_version").map_err(backend)
+            c.batch_execute("DROP TABLE IF EXISTS dsm_objects, dsm_slots, dsm_lists, dsm_list_next, dsm_b0x, dsm_b0x_next, dsm_evidence, dsm_entropy, dsm_owned_slots, dsm_schema_version").map_err(backend)
         })?;
         self.migrate()
     }
@@ -212,47 +208,80 @@ impl NodeStore for PostgresStore {
         })
     }
 
-    fn get_slot(
-        &self,
-        space: SlotSpace,
-        device: &Id,
-        parent: &Id,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        let device = *device;
-        let parent = *parent;
+    fn get_slot(&self, owner: &Id, key: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        let (owner, key) = (*owner, *key);
         self.with(move |c| {
             Ok(c.query_opt(
-                &format!(
-                    "SELECT bytes FROM {} WHERE device = $1 AND parent = $2",
-                    slots(space)
-                ),
-                &[&device.as_slice(), &parent.as_slice()],
+                "SELECT bytes FROM dsm_owned_slots WHERE device = $1 AND parent = $2",
+                &[&owner.as_slice(), &key.as_slice()],
             )
             .map_err(backend)?
             .map(|r| r.get(0)))
         })
     }
 
-    fn put_slot(
-        &self,
-        space: SlotSpace,
-        device: &Id,
-        parent: &Id,
-        bytes: &[u8],
-    ) -> Result<PutSlot, StoreError> {
-        let device = *device;
-        let parent = *parent;
+    fn put_slot(&self, owner: &Id, key: &Id, bytes: &[u8]) -> Result<PutSlot, StoreError> {
+        let (owner, key) = (*owner, *key);
         let bytes = bytes.to_vec();
         self.with(move |c| {
             // The primary key makes the insert the single point of decision: exactly one
             // writer inserts, across every node process on this database.
-            let t = slots(space);
-            let n = c.execute(&format!("INSERT INTO {t} VALUES ($1, $2, $3) ON CONFLICT (device, parent) DO NOTHING"), &[&device.as_slice(), &parent.as_slice(), &bytes]).map_err(backend)?;
+            let n = c.execute("INSERT INTO dsm_owned_slots VALUES ($1, $2, $3) ON CONFLICT (device, parent) DO NOTHING", &[&owner.as_slice(), &key.as_slice(), &bytes]).map_err(backend)?;
             if n == 1 {
                 return Ok(PutSlot::Created);
             }
-            let existing: Vec<u8> = c.query_one(&format!("SELECT bytes FROM {t} WHERE device = $1 AND parent = $2"), &[&device.as_slice(), &parent.as_slice()]).map_err(backend)?.get(0);
+            let existing: Vec<u8> = c.query_one("SELECT bytes FROM dsm_owned_slots WHERE device = $1 AND parent = $2", &[&owner.as_slice(), &key.as_slice()]).map_err(backend)?.get(0);
             Ok(if existing == bytes { PutSlot::Same } else { PutSlot::Conflict(existing) })
+        })
+    }
+
+    fn list_append(&self, topic: &Id, key: &Id, bytes: &[u8]) -> Result<Appended, StoreError> {
+        let (topic, key) = (*topic, *key);
+        let digest = crate::api::object_address(bytes);
+        let bytes = bytes.to_vec();
+        self.with(move |c| {
+            let mut tx = c.transaction().map_err(backend)?;
+            // The upsert locks the list's counter row: appends to one list serialise across
+            // every node process on this database.
+            let seq: i64 = tx
+                .query_one("INSERT INTO dsm_list_next VALUES ($1, $2, 2) ON CONFLICT (topic, key) DO UPDATE SET next = dsm_list_next.next + 1 RETURNING next - 1", &[&topic.as_slice(), &key.as_slice()])
+                .map_err(backend)?
+                .get(0);
+            if let Some(row) = tx
+                .query_opt("SELECT seq FROM dsm_lists WHERE topic = $1 AND key = $2 AND digest = $3", &[&topic.as_slice(), &key.as_slice(), &digest.as_slice()])
+                .map_err(backend)?
+            {
+                tx.rollback().map_err(backend)?;
+                return Ok(Appended { seq: row.get::<_, i64>(0) as u64, created: false });
+            }
+            tx.execute("INSERT INTO dsm_lists VALUES ($1, $2, $3, $4, $5)", &[&topic.as_slice(), &key.as_slice(), &seq, &digest.as_slice(), &bytes]).map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(Appended { seq: seq as u64, created: true })
+        })
+    }
+
+    fn list_read(
+        &self,
+        topic: &Id,
+        key: &Id,
+        after: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let (topic, key) = (*topic, *key);
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let rows = c.query("SELECT seq, bytes FROM dsm_lists WHERE topic = $1 AND key = $2 AND seq > $3 ORDER BY seq LIMIT $4", &[&topic.as_slice(), &key.as_slice(), &after, &(limit as i64)]).map_err(backend)?;
+            let (mut out, mut size) = (Vec::new(), 0usize);
+            for r in &rows {
+                if size >= max_bytes {
+                    break;
+                }
+                let b: Vec<u8> = r.get(1);
+                size += b.len();
+                out.push((r.get::<_, i64>(0) as u64, b));
+            }
+            Ok(out)
         })
     }
 
@@ -339,7 +368,7 @@ impl NodeStore for PostgresStore {
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
         self.with(move |c| {
             let r = c
-                .query_one("SELECT (SELECT count(*) FROM dsm_objects), (SELECT count(*) FROM dsm_slots) + (SELECT count(*) FROM dsm_owned_slots), (SELECT count(*) FROM dsm_b0x), (SELECT count(*) FROM dsm_evidence)", &[])
+                .query_one("SELECT (SELECT count(*) FROM dsm_objects), (SELECT count(*) FROM dsm_owned_slots) + (SELECT count(*) FROM dsm_lists), (SELECT count(*) FROM dsm_b0x), (SELECT count(*) FROM dsm_evidence)", &[])
                 .map_err(backend)?;
             Ok((r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64, r.get::<_, i64>(2) as u64, r.get::<_, i64>(3) as u64))
         })

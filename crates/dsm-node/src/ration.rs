@@ -75,7 +75,7 @@ pub struct StoreBudget {
 /// What a write puts in the store, for [`StoreBudget`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteKind {
-    /// An object, an open slot, a b0x item, evidence: anyone may write it.
+    /// An object, a candidate-list entry, a b0x item, evidence: anyone may write it.
     Keyless,
     /// An owned slot: only a key its owner admits may write it.
     Owned,

@@ -30,15 +30,13 @@ pub enum PutSlot {
     Conflict(Vec<u8>),
 }
 
-/// Which of two disjoint slot namespaces: open slots, which anyone may write, and owned
-/// slots, which the API writes only after checking the writer's authorization (PROTOCOL.md
-/// §15.2). Junk written to an open slot can never pre-empt an owned one.
+/// The result of appending to a candidate list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlotSpace {
-    /// `/v1/slots/…`.
-    Open,
-    /// `/v1/owned/…`.
-    Owned,
+pub struct Appended {
+    /// The entry's sequence number in the list (from 1).
+    pub seq: u64,
+    /// Stored now (`false`: the list already held these bytes, under `seq`).
+    pub created: bool,
 }
 
 /// Why the store refused or failed.
@@ -75,21 +73,25 @@ pub trait NodeStore: Send + Sync + 'static {
     fn get_object(&self, addr: &Id) -> Result<Option<Vec<u8>>, StoreError>;
     /// Stores an object whose address the caller already re-derived.
     fn put_object(&self, addr: &Id, bytes: &[u8]) -> Result<PutObject, StoreError>;
-    /// The value of slot (owner, key) in `space`.
-    fn get_slot(
+    /// The value of owned slot (owner, key). The API writes a slot only after checking the
+    /// writer's authorization (PROTOCOL.md §15.2).
+    fn get_slot(&self, owner: &Id, key: &Id) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Put-if-absent on owned slot (owner, key).
+    fn put_slot(&self, owner: &Id, key: &Id, bytes: &[u8]) -> Result<PutSlot, StoreError>;
+    /// Appends `bytes` to candidate list (topic, key) (PROTOCOL.md §15.3) unless the list
+    /// already holds the same bytes, so a retried append makes no second entry. Entries keep
+    /// their order for good: a list is never rewritten or shortened.
+    fn list_append(&self, topic: &Id, key: &Id, bytes: &[u8]) -> Result<Appended, StoreError>;
+    /// Entries of list (topic, key) with sequence number > `after`, in order: at most
+    /// `limit`, and none past the one that brings their total size over `max_bytes`.
+    fn list_read(
         &self,
-        space: SlotSpace,
-        owner: &Id,
+        topic: &Id,
         key: &Id,
-    ) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Put-if-absent on slot (owner, key) in `space`.
-    fn put_slot(
-        &self,
-        space: SlotSpace,
-        owner: &Id,
-        key: &Id,
-        bytes: &[u8],
-    ) -> Result<PutSlot, StoreError>;
+        after: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
     /// Appends an item to `recipient`'s b0x; returns its sequence number (from 1). The same
     /// bytes already waiting there are not stored again: their number is returned, so a
     /// client retrying a post whose answer it lost makes no duplicate.
@@ -118,7 +120,8 @@ pub trait NodeStore: Send + Sync + 'static {
     fn entropy_secret(&self, ceremony: &Id, fresh: &[u8; 32]) -> Result<[u8; 32], StoreError>;
     /// The stored secret for `ceremony`, if a contribution was made.
     fn entropy_reveal(&self, ceremony: &Id) -> Result<Option<[u8; 32]>, StoreError>;
-    /// Counts for the metrics endpoint: (objects, slots, b0x items, evidence).
+    /// Counts for the metrics endpoint: (objects, owned slots and list entries, b0x items,
+    /// evidence).
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError>;
     /// The bytes the store takes on disk (for the node's storage budget). No default: a
     /// store that cannot tell must say so with an error, and then every write is refused.
@@ -127,8 +130,9 @@ pub trait NodeStore: Send + Sync + 'static {
 
 type Def = redb::TableDefinition<'static, &'static [u8], &'static [u8]>;
 const OBJECTS: Def = redb::TableDefinition::new("objects");
-const SLOTS: Def = redb::TableDefinition::new("slots");
 const OWNED: Def = redb::TableDefinition::new("owned_slots"); // owner ‖ key → put bytes
+const LISTS: Def = redb::TableDefinition::new("lists"); // topic ‖ key ‖ seq (8, BE) → bytes
+const LIST_INDEX: Def = redb::TableDefinition::new("list_index"); // topic ‖ key ‖ H(bytes) → seq
 const B0X: Def = redb::TableDefinition::new("b0x"); // recipient ‖ seq (8, BE) → bytes
 const B0X_NEXT: Def = redb::TableDefinition::new("b0x_next"); // recipient → next seq (8, BE)
 const EVIDENCE: Def = redb::TableDefinition::new("evidence"); // seq (8, BE) → device ‖ bytes
@@ -152,8 +156,9 @@ impl EmbeddedStore {
         let txn = db.begin_write().map_err(backend)?;
         for t in [
             OBJECTS,
-            SLOTS,
             OWNED,
+            LISTS,
+            LIST_INDEX,
             B0X,
             B0X_NEXT,
             EVIDENCE,
@@ -173,13 +178,6 @@ impl EmbeddedStore {
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(t).map_err(backend)?;
         Ok(table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
-    }
-}
-
-fn table(space: SlotSpace) -> Def {
-    match space {
-        SlotSpace::Open => SLOTS,
-        SlotSpace::Owned => OWNED,
     }
 }
 
@@ -216,30 +214,16 @@ impl NodeStore for EmbeddedStore {
         })
     }
 
-    fn get_slot(
-        &self,
-        space: SlotSpace,
-        device: &Id,
-        parent: &Id,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(
-            table(space),
-            &[device.as_slice(), parent.as_slice()].concat(),
-        )
+    fn get_slot(&self, owner: &Id, key: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(OWNED, &[owner.as_slice(), key.as_slice()].concat())
     }
 
-    fn put_slot(
-        &self,
-        space: SlotSpace,
-        device: &Id,
-        parent: &Id,
-        bytes: &[u8],
-    ) -> Result<PutSlot, StoreError> {
-        let key = [device.as_slice(), parent.as_slice()].concat();
+    fn put_slot(&self, owner: &Id, key: &Id, bytes: &[u8]) -> Result<PutSlot, StoreError> {
+        let key = [owner.as_slice(), key.as_slice()].concat();
         // redb serialises write transactions: the check and the insert are one atomic step.
         let txn = self.db.begin_write().map_err(backend)?;
         let outcome = {
-            let mut t = txn.open_table(table(space)).map_err(backend)?;
+            let mut t = txn.open_table(OWNED).map_err(backend)?;
             let existing = t
                 .get(key.as_slice())
                 .map_err(backend)?
@@ -259,6 +243,80 @@ impl NodeStore for EmbeddedStore {
             txn.abort().map_err(backend)?;
         }
         Ok(outcome)
+    }
+
+    fn list_append(&self, topic: &Id, key: &Id, bytes: &[u8]) -> Result<Appended, StoreError> {
+        let list = [topic.as_slice(), key.as_slice()].concat();
+        let indexed = [
+            list.as_slice(),
+            dsm_core::hash::object_address(bytes).as_bytes(),
+        ]
+        .concat();
+        let txn = self.db.begin_write().map_err(backend)?;
+        let existing = {
+            let index = txn.open_table(LIST_INDEX).map_err(backend)?;
+            let seq = index.get(indexed.as_slice()).map_err(backend)?;
+            seq.map(|v| read_u64(v.value()))
+        };
+        if let Some(seq) = existing {
+            txn.abort().map_err(backend)?;
+            return Ok(Appended {
+                seq,
+                created: false,
+            });
+        }
+        let seq = {
+            let mut index = txn.open_table(LIST_INDEX).map_err(backend)?;
+            let mut entries = txn.open_table(LISTS).map_err(backend)?;
+            let lo = [list.as_slice(), &be(0)].concat();
+            let hi = [list.as_slice(), &be(u64::MAX)].concat();
+            let seq = match entries
+                .range(lo.as_slice()..=hi.as_slice())
+                .map_err(backend)?
+                .next_back()
+            {
+                Some(last) => read_u64(&last.map_err(backend)?.0.value()[64..]) + 1,
+                None => 1,
+            };
+            entries
+                .insert([list.as_slice(), &be(seq)].concat().as_slice(), bytes)
+                .map_err(backend)?;
+            index
+                .insert(indexed.as_slice(), be(seq).as_slice())
+                .map_err(backend)?;
+            seq
+        };
+        txn.commit().map_err(backend)?;
+        Ok(Appended { seq, created: true })
+    }
+
+    fn list_read(
+        &self,
+        topic: &Id,
+        key: &Id,
+        after: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let list = [topic.as_slice(), key.as_slice()].concat();
+        let txn = self.db.begin_read().map_err(backend)?;
+        let entries = txn.open_table(LISTS).map_err(backend)?;
+        let lo = [list.as_slice(), &be(after.saturating_add(1))].concat();
+        let hi = [list.as_slice(), &be(u64::MAX)].concat();
+        let (mut out, mut size) = (Vec::new(), 0usize);
+        for entry in entries
+            .range(lo.as_slice()..=hi.as_slice())
+            .map_err(backend)?
+            .take(limit)
+        {
+            if size >= max_bytes {
+                break;
+            }
+            let (k, v) = entry.map_err(backend)?;
+            size += v.value().len();
+            out.push((read_u64(&k.value()[64..]), v.value().to_vec()));
+        }
+        Ok(out)
     }
 
     fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError> {
@@ -427,7 +485,7 @@ impl NodeStore for EmbeddedStore {
         let n = |t: Def| -> Result<u64, StoreError> {
             txn.open_table(t).map_err(backend)?.len().map_err(backend)
         };
-        Ok((n(OBJECTS)?, n(SLOTS)? + n(OWNED)?, n(B0X)?, n(EVIDENCE)?))
+        Ok((n(OBJECTS)?, n(OWNED)? + n(LISTS)?, n(B0X)?, n(EVIDENCE)?))
     }
 
     fn stored_bytes(&self) -> Result<u64, StoreError> {

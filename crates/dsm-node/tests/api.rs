@@ -209,30 +209,46 @@ fn objects_are_content_addressed() {
     }
 }
 
+/// Candidate lists (PROTOCOL.md §15.3): anyone appends, entries keep their order, the
+/// same bytes again are "already there" under their first number.
 #[test]
-fn anchor_slots_first_writer_wins() {
+fn candidate_lists_append_in_order_and_never_rewrite() {
     let s = server(Quotas::default());
     let url = format!(
-        "http://{}/v1/slots/{}/{}",
+        "http://{}/v1/lists/{}/{}",
         s.addr,
         hex(&[1; 32]),
         hex(&[2; 32])
     );
-    assert_eq!(call("GET", &url, None).status, 404);
-    assert_eq!(call("PUT", &url, Some(b"successor A")).status, 201);
-    assert_eq!(call("PUT", &url, Some(b"successor A")).status, 200);
-    let r = call("PUT", &url, Some(b"successor B"));
+    let r = call("GET", &url, None);
+    assert_eq!((r.status, r.body.len()), (200, 0), "an empty list");
+    let r = call("POST", &url, Some(b"junk"));
+    assert_eq!((r.status, r.text()), (201, "{\"seq\":1}".to_string()));
+    let r = call("POST", &url, Some(b"step A"));
+    assert_eq!((r.status, r.text()), (201, "{\"seq\":2}".to_string()));
+    let r = call("POST", &url, Some(b"step A"));
+    assert_eq!((r.status, r.text()), (200, "{\"seq\":2}".to_string()));
+    let entry =
+        |seq: u64, b: &[u8]| [&seq.to_be_bytes()[..], &(b.len() as u32).to_be_bytes(), b].concat();
     assert_eq!(
-        (r.status, r.body.as_slice()),
-        (409, b"successor A".as_slice()),
-        "a conflict returns the existing bytes"
+        call("GET", &url, None).body,
+        [entry(1, b"junk"), entry(2, b"step A")].concat()
     );
-    assert_eq!(call("GET", &url, None).body, b"successor A");
+    assert_eq!(
+        call("GET", &format!("{url}?after=1"), None).body,
+        entry(2, b"step A")
+    );
+    assert_eq!(
+        call("GET", &format!("{url}?limit=1"), None).body,
+        entry(1, b"junk")
+    );
+    let r = call("POST", &url, Some(b""));
+    assert_eq!(r.status, 400, "{}", r.text());
 }
 
 /// Owned slots (PROTOCOL.md §15.2): a stranger's bytes are refused with the reason, the
 /// owner's write is first, the same body under another signature is "already there", and
-/// the open namespace cannot pre-empt it.
+/// a candidate list at the same address cannot pre-empt it.
 #[test]
 fn owned_slots_take_only_admitted_signed_writes() {
     use dsm_core::codec::Canonical;
@@ -273,9 +289,9 @@ fn owned_slots_take_only_admitted_signed_writes() {
     let r = call("PUT", &other, Some(&write(b"A", 1).to_bytes()));
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(r.text().contains("does not cover"), "{}", r.text());
-    // The open namespace at the same address does not touch the owned slot.
-    let open = url.replace("/v1/owned/", "/v1/slots/");
-    assert_eq!(call("PUT", &open, Some(b"junk")).status, 201);
+    // A candidate list at the same address does not touch the owned slot.
+    let list = url.replace("/v1/owned/", "/v1/lists/");
+    assert_eq!(call("POST", &list, Some(b"junk")).status, 201);
     assert_eq!(call("GET", &url, None).status, 404);
     // The owner: first writer wins; the same body under another signature is 200.
     let a = write(b"A", 1);
@@ -291,22 +307,29 @@ fn owned_slots_take_only_admitted_signed_writes() {
 
 #[test]
 fn racing_writers_get_exactly_one_winner() {
-    let s = server(Quotas::default());
-    for round in 0..5u8 {
+    for round in 0..3u8 {
+        let s = server(Quotas::default());
+        let (owner, slot, _) = device_write(b"", 0);
         let url = format!(
-            "http://{}/v1/slots/{}/{}",
+            "http://{}/v1/owned/{}/{}",
             s.addr,
-            hex(&[round; 32]),
-            hex(&[9; 32])
+            hex(owner.as_bytes()),
+            hex(slot.as_bytes())
         );
+        let writes: Vec<Vec<u8>> = (0..12u8)
+            .map(|i| {
+                use dsm_core::codec::Canonical;
+                device_write(&[round, i], i).2.to_bytes()
+            })
+            .collect();
         let results: Vec<(u16, Vec<u8>, Vec<u8>)> = std::thread::scope(|sc| {
-            let hs: Vec<_> = (0..16u8)
-                .map(|i| {
+            let hs: Vec<_> = writes
+                .iter()
+                .map(|mine| {
                     let url = url.clone();
                     sc.spawn(move || {
-                        let mine = vec![i; 40];
-                        let r = call("PUT", &url, Some(&mine));
-                        (r.status, r.body, mine)
+                        let r = call("PUT", &url, Some(mine));
+                        (r.status, r.body, mine.clone())
                     })
                 })
                 .collect();
@@ -319,7 +342,7 @@ fn racing_writers_get_exactly_one_winner() {
         assert_eq!(value, winners[0].2);
         for (status, body, _) in results.iter().filter(|r| r.0 != 201) {
             assert_eq!(*status, 409);
-            assert_eq!(body, &value, "every loser is shown the winner's bytes");
+            assert_eq!(body, &value, "every loser is shown the winner's write");
         }
     }
 }
@@ -592,13 +615,14 @@ fn a_full_store_refuses_keyless_writes_and_keeps_headroom_for_owned_writes() {
         "{}",
         r.text()
     );
-    // b0x posts and open slots are keyless too.
-    let r = call(
-        "POST",
-        &format!("http://{addr}/v1/b0x/{}", hex(&[9; 32])),
-        Some(&vec![7u8; 30 * 1024]),
-    );
-    assert_eq!(r.status, 507, "{}", r.text());
+    // b0x posts and candidate-list entries are keyless too.
+    for url in [
+        format!("http://{addr}/v1/b0x/{}", hex(&[9; 32])),
+        format!("http://{addr}/v1/lists/{}/{}", hex(&[9; 32]), hex(&[9; 32])),
+    ] {
+        let r = call("POST", &url, Some(&vec![7u8; 30 * 1024]));
+        assert_eq!(r.status, 507, "{url}: {}", r.text());
+    }
     // An owned write lands in the headroom.
     let (owner, slot, put) = device_write(&vec![1u8; 20 * 1024], 1);
     let url = format!(

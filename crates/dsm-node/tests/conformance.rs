@@ -3,9 +3,7 @@
 //! `DSM_REQUIRE_POSTGRES=1`, so there the PostgreSQL run cannot be skipped).
 
 use dsm_node::pg::PostgresStore;
-use dsm_node::store::{
-    EmbeddedStore, NodeStore, PutObject, PutSlot, Quotas, SlotSpace, StoreError,
-};
+use dsm_node::store::{Appended, EmbeddedStore, NodeStore, PutObject, PutSlot, Quotas, StoreError};
 use std::sync::Arc;
 
 fn conformance(s: &dyn NodeStore) {
@@ -17,52 +15,66 @@ fn conformance(s: &dyn NodeStore) {
         s.get_object(&[1; 32]).unwrap().as_deref(),
         Some(&b"one"[..])
     );
-    // Slots: first writer wins; the loser sees the winner's bytes.
+    // Owned slots: first writer wins; the loser sees the winner's bytes.
+    assert_eq!(s.get_slot(&[2; 32], &[3; 32]).unwrap(), None);
     assert_eq!(
-        s.get_slot(SlotSpace::Open, &[2; 32], &[3; 32]).unwrap(),
-        None
-    );
-    assert_eq!(
-        s.put_slot(SlotSpace::Open, &[2; 32], &[3; 32], b"A")
-            .unwrap(),
+        s.put_slot(&[2; 32], &[3; 32], b"C").unwrap(),
         PutSlot::Created
     );
+    assert_eq!(s.put_slot(&[2; 32], &[3; 32], b"C").unwrap(), PutSlot::Same);
     assert_eq!(
-        s.put_slot(SlotSpace::Open, &[2; 32], &[3; 32], b"A")
-            .unwrap(),
-        PutSlot::Same
-    );
-    assert_eq!(
-        s.put_slot(SlotSpace::Open, &[2; 32], &[3; 32], b"B")
-            .unwrap(),
-        PutSlot::Conflict(b"A".to_vec())
-    );
-    assert_eq!(
-        s.put_slot(SlotSpace::Open, &[2; 32], &[4; 32], b"B")
-            .unwrap(),
-        PutSlot::Created,
-        "another parent is another slot"
-    );
-    // Owned slots are another namespace: the same address holds its own value.
-    assert_eq!(
-        s.get_slot(SlotSpace::Owned, &[2; 32], &[3; 32]).unwrap(),
-        None
-    );
-    assert_eq!(
-        s.put_slot(SlotSpace::Owned, &[2; 32], &[3; 32], b"C")
-            .unwrap(),
-        PutSlot::Created
-    );
-    assert_eq!(
-        s.put_slot(SlotSpace::Owned, &[2; 32], &[3; 32], b"D")
-            .unwrap(),
+        s.put_slot(&[2; 32], &[3; 32], b"D").unwrap(),
         PutSlot::Conflict(b"C".to_vec())
     );
     assert_eq!(
-        s.get_slot(SlotSpace::Open, &[2; 32], &[3; 32])
-            .unwrap()
-            .as_deref(),
-        Some(&b"A"[..])
+        s.get_slot(&[2; 32], &[3; 32]).unwrap().as_deref(),
+        Some(&b"C"[..])
+    );
+    // Candidate lists: append-only, in order, the same bytes once; another key is
+    // another list.
+    let (t, k) = ([4; 32], [5; 32]);
+    assert!(s.list_read(&t, &k, 0, 10, 1 << 20).unwrap().is_empty());
+    for (i, b) in [&b"junk"[..], b"step A", b"step B"].iter().enumerate() {
+        assert_eq!(
+            s.list_append(&t, &k, b).unwrap(),
+            Appended {
+                seq: i as u64 + 1,
+                created: true
+            }
+        );
+    }
+    assert_eq!(
+        s.list_append(&t, &k, b"step A").unwrap(),
+        Appended {
+            seq: 2,
+            created: false
+        },
+        "a retried append makes no second entry"
+    );
+    assert_eq!(
+        s.list_read(&t, &k, 0, 10, 1 << 20).unwrap(),
+        vec![
+            (1, b"junk".to_vec()),
+            (2, b"step A".to_vec()),
+            (3, b"step B".to_vec())
+        ]
+    );
+    assert_eq!(
+        s.list_read(&t, &k, 1, 1, 1 << 20).unwrap(),
+        vec![(2, b"step A".to_vec())],
+        "after a cursor, at most `limit`"
+    );
+    assert_eq!(
+        s.list_read(&t, &k, 0, 10, 5).unwrap().len(),
+        2,
+        "no entry past the one that brings the answer over max_bytes"
+    );
+    assert_eq!(
+        s.list_append(&t, &[6; 32], b"step A").unwrap(),
+        Appended {
+            seq: 1,
+            created: true
+        }
     );
     // The store knows its size (for the node's storage budget).
     assert!(s.stored_bytes().unwrap() > 0);
@@ -115,8 +127,9 @@ fn conformance(s: &dyn NodeStore) {
         vec![([7; 32], b"p1".to_vec()), ([8; 32], b"p3".to_vec())]
     );
     assert_eq!(s.list_evidence(all[0].0, 10).unwrap().len(), 1);
-    assert_eq!(s.counts().unwrap(), (1, 3, 3, 2)); // slots: two open, one owned
-                                                   // Genesis entropy: one secret per ceremony, the first one drawn.
+    // Slots: one owned slot and four list entries.
+    assert_eq!(s.counts().unwrap(), (1, 5, 3, 2));
+    // Genesis entropy: one secret per ceremony, the first one drawn.
     assert_eq!(s.entropy_reveal(&[9; 32]).unwrap(), None);
     assert_eq!(s.entropy_secret(&[9; 32], &[1; 32]).unwrap(), [1; 32]);
     assert_eq!(
@@ -149,10 +162,7 @@ fn race(s: Arc<dyn NodeStore>) {
             let hs: Vec<_> = (0..12u8)
                 .map(|i| {
                     let s = s.clone();
-                    sc.spawn(move || {
-                        s.put_slot(SlotSpace::Open, &[round; 32], &[99; 32], &[i; 16])
-                            .unwrap()
-                    })
+                    sc.spawn(move || s.put_slot(&[round; 32], &[99; 32], &[i; 16]).unwrap())
                 })
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
@@ -162,14 +172,33 @@ fn race(s: Arc<dyn NodeStore>) {
             1,
             "round {round}: exactly one winner"
         );
-        let value = s
-            .get_slot(SlotSpace::Open, &[round; 32], &[99; 32])
-            .unwrap()
-            .unwrap();
+        let value = s.get_slot(&[round; 32], &[99; 32]).unwrap().unwrap();
         for o in &outcomes {
             if let PutSlot::Conflict(v) = o {
                 assert_eq!(v, &value);
             }
+        }
+        // Appends racing on one list get one sequence number each, 1 to 12, and the same
+        // bytes appended by two writers at once are one entry.
+        let appended: Vec<Appended> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..12u8)
+                .map(|i| {
+                    let s = s.clone();
+                    sc.spawn(move || s.list_append(&[round; 32], &[98; 32], &[i % 6; 8]).unwrap())
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(appended.iter().filter(|a| a.created).count(), 6);
+        let listed = s
+            .list_read(&[round; 32], &[98; 32], 0, 100, 1 << 20)
+            .unwrap();
+        assert_eq!(
+            listed.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+            (1..=6).collect::<Vec<u64>>()
+        );
+        for a in &appended {
+            assert!(listed.iter().any(|(seq, _)| *seq == a.seq));
         }
     }
 }
@@ -214,7 +243,8 @@ fn postgres_store_conforms() {
 }
 
 /// Two node servers on one database (the operator's fleet): writers racing through both
-/// for one slot still get exactly one winner.
+/// to append to one candidate list get one sequence number each, and the list reads the
+/// same through either server.
 fn two_stateless_nodes_share_one_database(url: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -237,7 +267,7 @@ fn two_stateless_nodes_share_one_database(url: &str) {
         })
         .collect();
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    let path = format!("/v1/slots/{}/{}", hex(&[42; 32]), hex(&[43; 32]));
+    let path = format!("/v1/lists/{}/{}", hex(&[42; 32]), hex(&[43; 32]));
     let statuses: Vec<u16> = std::thread::scope(|sc| {
         let hs: Vec<_> = (0..10u8)
             .map(|i| {
@@ -248,7 +278,7 @@ fn two_stateless_nodes_share_one_database(url: &str) {
                         .build()
                         .into();
                     agent
-                        .put(&url)
+                        .post(&url)
                         .send(&[i; 20][..])
                         .unwrap()
                         .status()
@@ -258,14 +288,27 @@ fn two_stateless_nodes_share_one_database(url: &str) {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        9,
-        "{statuses:?}"
-    );
+    assert_eq!(statuses, vec![201; 10]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let listings: Vec<Vec<u8>> = addrs
+        .iter()
+        .map(|a| {
+            agent
+                .get(&format!("http://{a}{path}"))
+                .call()
+                .unwrap()
+                .into_body()
+                .read_to_vec()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(listings[0], listings[1]);
+    // Ten entries of u64be(seq) ‖ u32be(20) ‖ 20 bytes, numbered 1 to 10.
+    assert_eq!(listings[0].len(), 10 * 32);
+    for (i, entry) in listings[0].chunks(32).enumerate() {
+        assert_eq!(entry[..8], (i as u64 + 1).to_be_bytes());
+    }
 }

@@ -1,15 +1,17 @@
-//! DJTE through storage nodes (PROTOCOL.md §17.4.4): a token's emission vault chain lives
-//! in write-once slots — step `e` in slot `(token id, digest of D_e)` — so the first
-//! successor of each state wins, as for device anchors. Any wallet replays the chain from
+//! DJTE through storage nodes (PROTOCOL.md §17.4.4): the step after vault state `D_e` is the
+//! entry of candidate list `(token id, digest of D_e)` (§15.3) that is the first valid one at
+//! W of the list's N nodes. Anyone who passes the join gate may append a step, and so may
+//! a stranger append junk, which every reader skips. Any wallet replays the chain from
 //! `D_0`, verifying every step with its join gate, and credits the emissions it won.
 
-use crate::nodes::{Anchor, NodeSet};
+use crate::nodes::{Candidacy, NodeSet};
 use crate::online::OnlineError;
 use crate::wallet::{EmissionSync, Wallet, WalletError};
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::identity::DeviceId;
-use dsm_token::djte::{verify_step, EmissionLedger, EmissionStep};
+use dsm_token::djte::{verify_step, EmissionLedger, EmissionState, EmissionStep};
+use dsm_token::policy::TokenPolicy;
 
 /// What a join did.
 #[derive(Clone, Debug)]
@@ -18,9 +20,10 @@ pub struct JoinReport {
     pub index: u64,
     /// Who the join paid, and how much (`None`: nobody was active, or the vault is empty).
     pub winner: Option<(DeviceId, Amount)>,
-    /// How many placed nodes hold the step (settled at W).
+    /// At how many placed nodes the step is the first valid entry (settled at W).
     pub acks: usize,
-    /// Whether W nodes hold it.
+    /// Whether it is first at W nodes. When not, it is not recorded yet: the next
+    /// [`sync_emissions`] completes it (or learns the step that won instead).
     pub settled: bool,
     /// Steps by other devices learned (and verified) before this one landed.
     pub synced: usize,
@@ -40,28 +43,48 @@ pub fn sync_emissions(
     Ok(sync_ledger(w, nodes, token)?.0)
 }
 
-/// [`sync_emissions`], also returning the vault as rebuilt and extended.
+/// Whether `bytes` are a step that verifies from `state` under `policy`, join gate
+/// included: the one check by which a reader tells a step from junk in a candidate list.
+fn is_step(policy: &TokenPolicy, state: &EmissionState, bytes: &[u8]) -> bool {
+    EmissionStep::from_bytes(bytes).is_ok_and(|s| verify_step(policy, state, &s, true).is_ok())
+}
+
+fn policy_of(w: &Wallet, token: &TokenId) -> Result<TokenPolicy, OnlineError> {
+    w.token_rules().policy(token).cloned().ok_or_else(|| {
+        wallet_err("this wallet holds no policy for that token; import it first".into())
+    })
+}
+
+/// [`sync_emissions`], also returning the vault as rebuilt and extended. Stops at the first
+/// state whose next step is not settled yet (after copying the leading step to the nodes
+/// that lack it, [`NodeSet::settle_candidates`]).
 fn sync_ledger(
     w: &mut Wallet,
     nodes: &NodeSet,
     token: &TokenId,
 ) -> Result<(EmissionSync, EmissionLedger), OnlineError> {
+    let policy = policy_of(w, token)?;
     let mut ledger = w.emission_ledger(token)?;
     let mut new_steps = 0;
     let mut credited = Vec::new();
     loop {
-        let state = ledger.state().digest();
-        let (bytes, _faults) = nodes.read_slot(token.as_bytes(), state.as_bytes())?;
-        let Some(bytes) = bytes else { break };
-        let step = EmissionStep::from_bytes(&bytes).map_err(|e| {
+        let state = ledger.state().clone();
+        let valid = |b: &[u8]| is_step(&policy, &state, b);
+        let report =
+            nodes.settle_candidates(token.as_bytes(), state.digest().as_bytes(), &valid)?;
+        let Candidacy::Settled { winner, .. } = report.outcome else {
+            break;
+        };
+        let step = EmissionStep::from_bytes(&winner).map_err(|e| {
             wallet_err(format!(
-                "the nodes hold an undecodable emission step after state {}: {e}",
-                state
+                "the emission step after state {} does not decode: {e}",
+                state.digest()
             ))
         })?;
         let em = w.record_emission(&mut ledger, &step).map_err(|e| {
             wallet_err(format!(
-                "the emission step after state {state} does not verify: {e}"
+                "the emission step after state {} does not verify: {e}",
+                state.digest()
             ))
         })?;
         if let Some((winner, a)) = em.winner {
@@ -81,13 +104,11 @@ fn sync_ledger(
 }
 
 /// Joins `token`'s emissions: proves the join gate with this wallet's payments to the
-/// storage operators, builds the step on the latest vault state and writes it to that
-/// state's slot. When another device's step took the slot first, learns it and tries
+/// storage operators, builds the step on the latest vault state and proposes it in that
+/// state's candidate list. When another device's step came first, learns it and tries
 /// again on the new state (up to 8 times).
 pub fn join(w: &mut Wallet, nodes: &NodeSet, token: &TokenId) -> Result<JoinReport, OnlineError> {
-    let policy = w.token_rules().policy(token).cloned().ok_or_else(|| {
-        wallet_err("this wallet holds no policy for that token; import it first".into())
-    })?;
+    let policy = policy_of(w, token)?;
     let gate = policy
         .djte
         .as_ref()
@@ -112,29 +133,45 @@ pub fn join(w: &mut Wallet, nodes: &NodeSet, token: &TokenId) -> Result<JoinRepo
         verify_step(&policy, ledger.state(), &step, true).map_err(WalletError::from)?;
         let state = ledger.state().clone();
         let bytes = step.to_bytes();
-        let is_rival = |b: &[u8]| {
-            EmissionStep::from_bytes(b)
-                .is_ok_and(|s| verify_step(&policy, &state, &s, true).is_ok())
-        };
-        let report = nodes.anchor(
-            token.as_bytes(),
-            state.digest().as_bytes(),
-            &bytes,
-            &is_rival,
-        )?;
+        let valid = |b: &[u8]| is_step(&policy, &state, b);
+        let report =
+            nodes.propose_candidate(token.as_bytes(), state.digest().as_bytes(), &bytes, &valid)?;
         match report.outcome {
-            Anchor::Settled { acks } | Anchor::Unsettled { acks } => {
+            Candidacy::Settled { winner, firsts } if winner == bytes => {
                 let em = w.record_emission(&mut ledger, &step)?;
                 return Ok(JoinReport {
                     index: em.index,
                     winner: em.winner,
-                    acks,
-                    settled: acks >= nodes.params().w(),
+                    acks: firsts,
+                    settled: true,
                     synced,
                 });
             }
-            // Someone else's join took this state's slot: learn it and go again.
-            Anchor::Conflict { .. } => continue,
+            Candidacy::Open {
+                leading: Some((lead, firsts)),
+            } if lead == bytes => {
+                // Ours leads but is not first at W nodes (some are down): recorded only once
+                // it settles, by a later sync.
+                let em = ledger
+                    .clone()
+                    .apply(&step, true)
+                    .map_err(WalletError::from)?;
+                return Ok(JoinReport {
+                    index: em.index,
+                    winner: em.winner,
+                    acks: firsts,
+                    settled: false,
+                    synced,
+                });
+            }
+            Candidacy::Open { leading: None } => {
+                return Err(wallet_err(
+                    "no storage node took the emission step; check `dsm node list` and try again"
+                        .into(),
+                ))
+            }
+            // Another join came first: learn it (the next sync settles it) and go again.
+            _ => continue,
         }
     }
     Err(wallet_err(

@@ -130,6 +130,52 @@ pub enum SlotReplica {
     Unreachable,
 }
 
+/// The most bytes of junk a reader skips in one node's candidate list before it counts
+/// that node as not answering (PROTOCOL.md §15.3).
+pub const MAX_LIST_SCAN: usize = 32 * 1024 * 1024;
+
+/// How one placed node's candidate list starts, as its reader judges the entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListHead {
+    /// The first entry the reader's check accepts.
+    First(Vec<u8>),
+    /// The node answered and holds no entry the check accepts (empty, or junk only).
+    NoneValid,
+    /// No usable answer: down, a listing that does not parse, or more than
+    /// [`MAX_LIST_SCAN`] bytes of junk.
+    Unreachable,
+}
+
+/// What a candidate list settles on (PROTOCOL.md §15.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Candidacy {
+    /// `winner` is the first valid entry at `firsts` ≥ W placed nodes. Lists are
+    /// append-only, so no other entry can ever be first at W of them.
+    Settled {
+        /// The entry.
+        winner: Vec<u8>,
+        /// At how many placed nodes it is the first valid entry.
+        firsts: usize,
+    },
+    /// No entry is first at W nodes yet: `leading` is the valid entry first at the most
+    /// nodes (ties: the smaller bytes), with that count; `None` when no node holds one.
+    Open {
+        /// The leading entry and its count.
+        leading: Option<(Vec<u8>, usize)>,
+    },
+}
+
+/// What a candidate-list proposal or read found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CandidateReport {
+    /// The verdict.
+    pub outcome: Candidacy,
+    /// How each placed node's list starts.
+    pub heads: Vec<(String, ListHead)>,
+    /// Misbehaviour seen.
+    pub faults: Vec<NodeFault>,
+}
+
 /// A set of storage nodes and how keys are replicated on them.
 pub struct NodeSet {
     nodes: Vec<String>,
@@ -167,6 +213,18 @@ fn classify(
             what: "claims a slot holds bytes that are not a competing statement".into(),
         }),
     }
+}
+
+fn list_url(node: &str, topic: &[u8; 32], key: &[u8; 32]) -> String {
+    format!("{node}/v1/lists/{}/{}", hex(topic), hex(key))
+}
+
+/// The sequence number in a node's answer to an append: `{"seq":N}`.
+fn appended_seq(answer: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<serde_json::Value>(answer)
+        .ok()?
+        .get("seq")?
+        .as_u64()
 }
 
 fn owned_url(node: &str, owner: &Digest, key: &Digest) -> String {
@@ -364,105 +422,6 @@ impl NodeSet {
         Ok((None, faults))
     }
 
-    /// Anchors `bytes` (a signed head transition) in slot (device, parent) on the slot's N
-    /// nodes: first writer wins at each node. Settled with W acknowledgements. Bytes a node
-    /// claims the slot holds count as a conflict only when `is_rival` says they are a
-    /// genuine competing successor (the caller checks signatures); otherwise the node is
-    /// reported, so one lying node cannot fake a conflict.
-    pub fn anchor(
-        &self,
-        device: &[u8; 32],
-        parent: &[u8; 32],
-        bytes: &[u8],
-        is_rival: &dyn Fn(&[u8]) -> bool,
-    ) -> Result<AnchorReport, ReplicationError> {
-        let judge = |b: &[u8]| {
-            if is_rival(b) {
-                Judged::Rival
-            } else {
-                Judged::Noise
-            }
-        };
-        self.anchor_judged(device, parent, bytes, &judge)
-    }
-
-    /// [`NodeSet::anchor`] where the caller judges other bytes found in the slot: another
-    /// encoding of the same statement counts as holding ours (a parcel slot compares
-    /// commits, never bytes, PROTOCOL.md §5.6).
-    pub fn anchor_judged(
-        &self,
-        device: &[u8; 32],
-        parent: &[u8; 32],
-        bytes: &[u8],
-        judge: &dyn Fn(&[u8]) -> Judged,
-    ) -> Result<AnchorReport, ReplicationError> {
-        let mut acked = Vec::new();
-        let mut existing = None;
-        let mut faults = Vec::new();
-        for node in self.slot_placement(device, parent)? {
-            match self.request(
-                "PUT",
-                &format!("{node}/v1/slots/{}/{}", hex(device), hex(parent)),
-                Some(bytes),
-            ) {
-                Some((200 | 201, _)) => acked.push(node.to_string()),
-                Some((409, other)) => {
-                    classify(node, other, judge, &mut acked, &mut existing, &mut faults)
-                }
-                _ => {}
-            }
-        }
-        Ok(self.verdict(existing, acked, faults))
-    }
-
-    /// Checks a slot after the fact: which of its nodes hold `bytes`, and whether any holds
-    /// a rival (see [`NodeSet::anchor`]). A node that reports the slot empty after
-    /// acknowledging our write (`acked_before`) is lying and is reported.
-    pub fn check_anchor(
-        &self,
-        device: &[u8; 32],
-        parent: &[u8; 32],
-        bytes: &[u8],
-        acked_before: &[String],
-        is_rival: &dyn Fn(&[u8]) -> bool,
-    ) -> Result<AnchorReport, ReplicationError> {
-        let mut acked = Vec::new();
-        let mut existing = None;
-        let mut faults = Vec::new();
-        for node in self.slot_placement(device, parent)? {
-            match self.request(
-                "GET",
-                &format!("{node}/v1/slots/{}/{}", hex(device), hex(parent)),
-                None,
-            ) {
-                Some((200, b)) if b == bytes => acked.push(node.to_string()),
-                Some((200, b)) => classify(
-                    node,
-                    b,
-                    &|x: &[u8]| {
-                        if is_rival(x) {
-                            Judged::Rival
-                        } else {
-                            Judged::Noise
-                        }
-                    },
-                    &mut acked,
-                    &mut existing,
-                    &mut faults,
-                ),
-                Some((404, _)) if acked_before.iter().any(|a| a == node) => {
-                    faults.push(NodeFault {
-                        node: node.into(),
-                        what: "claims an anchor slot is empty after acknowledging a write to it"
-                            .into(),
-                    })
-                }
-                _ => {}
-            }
-        }
-        Ok(self.verdict(existing, acked, faults))
-    }
-
     fn verdict(
         &self,
         existing: Option<Vec<u8>>,
@@ -490,85 +449,181 @@ impl NodeSet {
         self.placement(tagged_hash(Tag::Placement, &[device, parent]).as_bytes())
     }
 
-    /// The nodes that hold the anchor slot (device, parent): the placement of
-    /// `H(Placement, device, parent)`.
-    pub fn slot_nodes(
+    /// The nodes of candidate list `(topic, key)` (PROTOCOL.md §15.3): the placement of
+    /// `H(Placement, topic, key)`, in the order every writer visits them.
+    fn list_placement(
         &self,
-        device: &[u8; 32],
-        parent: &[u8; 32],
-    ) -> Result<Vec<String>, ReplicationError> {
-        Ok(self
-            .slot_placement(device, parent)?
-            .into_iter()
-            .map(String::from)
-            .collect())
+        topic: &[u8; 32],
+        key: &[u8; 32],
+    ) -> Result<Vec<&str>, ReplicationError> {
+        self.slot_placement(topic, key)
     }
 
-    /// Reads slot (device, parent): `Ok(None)` when no placed node holds anything, the
-    /// bytes when K placed nodes return identical bytes. Different bytes on other nodes
-    /// are returned as faults (the caller verifies what it reads; a slot is first writer
-    /// wins, so honest nodes agree).
-    pub fn read_slot(
+    /// What `node`'s candidate list `(topic, key)` starts with: its first entry `valid`
+    /// accepts, looking only at entries numbered up to `upto` when given. Junk is skipped,
+    /// up to [`MAX_LIST_SCAN`] bytes of it.
+    fn list_head(
         &self,
-        device: &[u8; 32],
-        parent: &[u8; 32],
-    ) -> Result<(Option<Vec<u8>>, Vec<NodeFault>), ReplicationError> {
-        let mut seen: Vec<(Vec<u8>, usize)> = Vec::new();
-        let mut empty = 0usize;
-        for node in self.slot_placement(device, parent)? {
-            match self.request(
-                "GET",
-                &format!("{node}/v1/slots/{}/{}", hex(device), hex(parent)),
-                None,
-            ) {
-                Some((200, b)) => match seen.iter_mut().find(|(x, _)| *x == b) {
-                    Some((_, n)) => *n += 1,
-                    None => seen.push((b, 1)),
-                },
-                Some((404, _)) => empty += 1,
-                _ => {}
+        node: &str,
+        topic: &[u8; 32],
+        key: &[u8; 32],
+        upto: Option<u64>,
+        valid: &(dyn Fn(&[u8]) -> bool + Sync),
+    ) -> (ListHead, Option<NodeFault>) {
+        let (mut after, mut scanned) = (0u64, 0usize);
+        loop {
+            let url = format!("{}?after={after}", list_url(node, topic, key));
+            let Some((200, body)) = self.request("GET", &url, None) else {
+                return (ListHead::Unreachable, None);
+            };
+            let Some(entries) = parse_list(&body, false) else {
+                return (
+                    ListHead::Unreachable,
+                    Some(NodeFault {
+                        node: node.into(),
+                        what: "sent a candidate listing that does not parse".into(),
+                    }),
+                );
+            };
+            if entries.is_empty() {
+                return (ListHead::NoneValid, None);
+            }
+            for (seq, _, bytes) in entries {
+                if seq <= after {
+                    return (
+                        ListHead::Unreachable,
+                        Some(NodeFault {
+                            node: node.into(),
+                            what: "listed candidate entries out of order".into(),
+                        }),
+                    );
+                }
+                if upto.is_some_and(|u| seq > u) {
+                    return (ListHead::NoneValid, None);
+                }
+                after = seq;
+                if valid(&bytes) {
+                    return (ListHead::First(bytes), None);
+                }
+                scanned += bytes.len();
+            }
+            if scanned > MAX_LIST_SCAN {
+                return (ListHead::Unreachable, None);
             }
         }
-        seen.sort_by_key(|x| std::cmp::Reverse(x.1));
-        let faults = seen
-            .iter()
-            .skip(1)
-            .map(|_| NodeFault {
-                node: "(slot replicas)".into(),
-                what: "placed nodes hold different bytes in one slot".into(),
-            })
-            .collect();
-        match seen.first() {
-            Some((b, n)) if *n >= self.params.k => Ok((Some(b.clone()), faults)),
-            None if empty >= self.params.k => Ok((None, faults)),
-            other => Err(ReplicationError::NotEnoughReplicas {
-                got: other.map(|(_, n)| *n).unwrap_or(empty),
-                want: self.params.k,
-            }),
-        }
     }
 
-    /// What each of slot (device, parent)'s placed nodes answers, without judging: the
-    /// caller compares replicas (recovery reads capsules this way, to report stale nodes).
-    pub fn slot_replicas(
+    /// Reads candidate list `(topic, key)` at its N nodes (PROTOCOL.md §15.3): each node's
+    /// first entry that `valid` accepts, and the verdict — settled when one entry is first
+    /// at W nodes. Junk before, between or after the entries changes nothing.
+    pub fn read_candidates(
         &self,
-        device: &[u8; 32],
-        parent: &[u8; 32],
-    ) -> Result<Vec<(String, SlotReplica)>, ReplicationError> {
-        let mut out = Vec::new();
-        for node in self.slot_placement(device, parent)? {
-            let r = match self.request(
-                "GET",
-                &format!("{node}/v1/slots/{}/{}", hex(device), hex(parent)),
-                None,
-            ) {
-                Some((200, b)) => SlotReplica::Holds(b),
-                Some((404, _)) => SlotReplica::Empty,
-                _ => SlotReplica::Unreachable,
-            };
-            out.push((node.to_string(), r));
+        topic: &[u8; 32],
+        key: &[u8; 32],
+        valid: &(dyn Fn(&[u8]) -> bool + Sync),
+    ) -> Result<CandidateReport, ReplicationError> {
+        let nodes = self.list_placement(topic, key)?;
+        let answers = in_parallel(&nodes, |node| self.list_head(node, topic, key, None, valid));
+        let mut heads = Vec::new();
+        let mut faults = Vec::new();
+        for (node, answer) in nodes.iter().zip(answers) {
+            let (head, fault) = answer.unwrap_or((ListHead::Unreachable, None));
+            heads.push((node.to_string(), head));
+            faults.extend(fault);
         }
-        Ok(out)
+        let mut firsts: Vec<(Vec<u8>, usize)> = Vec::new();
+        for (_, head) in &heads {
+            if let ListHead::First(b) = head {
+                match firsts.iter_mut().find(|(x, _)| x == b) {
+                    Some((_, n)) => *n += 1,
+                    None => firsts.push((b.clone(), 1)),
+                }
+            }
+        }
+        firsts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let outcome = match firsts.into_iter().next() {
+            Some((winner, n)) if n >= self.params.w() => Candidacy::Settled { winner, firsts: n },
+            leading => Candidacy::Open { leading },
+        };
+        Ok(CandidateReport {
+            outcome,
+            heads,
+            faults,
+        })
+    }
+
+    /// Proposes `bytes` (an entry `valid` accepts) in candidate list `(topic, key)`: appends
+    /// it at the list's nodes in placement order, and stops at the first node whose list
+    /// already starts with another valid entry — that writer came first, and writing on
+    /// could only split the nodes between two entries. Then reads the list.
+    pub fn propose_candidate(
+        &self,
+        topic: &[u8; 32],
+        key: &[u8; 32],
+        bytes: &[u8],
+        valid: &(dyn Fn(&[u8]) -> bool + Sync),
+    ) -> Result<CandidateReport, ReplicationError> {
+        let mut faults = Vec::new();
+        for node in self.list_placement(topic, key)? {
+            let Some((200 | 201, answer)) =
+                self.request("POST", &list_url(node, topic, key), Some(bytes))
+            else {
+                continue;
+            };
+            let Some(seq) = appended_seq(&answer) else {
+                faults.push(NodeFault {
+                    node: node.into(),
+                    what: "answered an append without its sequence number".into(),
+                });
+                continue;
+            };
+            if seq > 1 {
+                let (head, fault) = self.list_head(node, topic, key, Some(seq - 1), valid);
+                faults.extend(fault);
+                if matches!(head, ListHead::First(ref other) if other != bytes) {
+                    break;
+                }
+            }
+        }
+        let mut report = self.read_candidates(topic, key, valid)?;
+        report.faults.extend(faults);
+        Ok(report)
+    }
+
+    /// Reads candidate list `(topic, key)` and, while no entry is first at W nodes, copies
+    /// the leading entry to every placed node whose list holds no valid entry — anyone may,
+    /// since an entry is checked by what it says, not by who appended it — then reads again.
+    /// So a writer that stopped halfway (a crash, nodes down) is completed by its readers.
+    pub fn settle_candidates(
+        &self,
+        topic: &[u8; 32],
+        key: &[u8; 32],
+        valid: &(dyn Fn(&[u8]) -> bool + Sync),
+    ) -> Result<CandidateReport, ReplicationError> {
+        let report = self.read_candidates(topic, key, valid)?;
+        let Candidacy::Open {
+            leading: Some((lead, _)),
+        } = &report.outcome
+        else {
+            return Ok(report);
+        };
+        let mut copied = false;
+        for (node, head) in &report.heads {
+            if *head == ListHead::NoneValid
+                && matches!(
+                    self.request("POST", &list_url(node, topic, key), Some(lead)),
+                    Some((200 | 201, _))
+                )
+            {
+                copied = true;
+            }
+        }
+        if !copied {
+            return Ok(report);
+        }
+        let mut again = self.read_candidates(topic, key, valid)?;
+        again.faults.extend(report.faults);
+        Ok(again)
     }
 
     /// Puts `put` in owned slot `(owner, key)` (PROTOCOL.md §15.2) on the slot's N nodes:

@@ -1,17 +1,19 @@
 //! Client-side replication against a real cluster of 6 storage nodes on loopback: one node
-//! down, one serving corrupted objects, one lying that slots are empty. Reads are still
-//! correct with K = 3, the misbehaving nodes are reported, and two writers racing for one
-//! anchor slot can never both reach the settled quorum W = 4.
+//! down, one serving corrupted objects, one lying that slots and lists are empty. Reads are
+//! still correct with K = 3, the misbehaving nodes are reported, and two writers racing in
+//! one candidate list settle exactly one entry at the quorum W = 4.
+
+mod common;
 
 use dsm_core::crypto::SuiteId;
 use dsm_core::hash::object_address;
 use dsm_core::identity::{ceremony_id, device_contributor, node_contributor};
 use dsm_node::api::Node;
 use dsm_node::store::{
-    EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, SlotSpace, StoreError,
+    Appended, EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, StoreError,
 };
 use dsm_wallet::keystore::KdfParams;
-use dsm_wallet::nodes::{Anchor, NodeSet, Replication};
+use dsm_wallet::nodes::{Candidacy, ListHead, NodeSet, Replication};
 use dsm_wallet::store::MemoryStore;
 use dsm_wallet::wallet::EntropyContributor;
 use dsm_wallet::{Wallet, WalletError};
@@ -19,8 +21,8 @@ use std::time::Duration;
 
 /// Serves objects with one byte flipped.
 struct Corrupting(EmbeddedStore);
-/// Says every slot is empty (but accepts writes), and reveals genesis entropy that does not
-/// open its commitment.
+/// Says every slot and list is empty (but accepts writes), and reveals genesis entropy that
+/// does not open its commitment.
 struct SlotLiar(EmbeddedStore);
 
 macro_rules! delegate {
@@ -28,7 +30,8 @@ macro_rules! delegate {
         impl NodeStore for $t {
             $($override)*
             fn put_object(&self, a: &Id, b: &[u8]) -> Result<PutObject, StoreError> { self.0.put_object(a, b) }
-            fn put_slot(&self, s: SlotSpace, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> { self.0.put_slot(s, d, p, b) }
+            fn put_slot(&self, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> { self.0.put_slot(d, p, b) }
+            fn list_append(&self, t: &Id, k: &Id, b: &[u8]) -> Result<Appended, StoreError> { self.0.list_append(t, k, b) }
             fn b0x_append(&self, r: &Id, b: &[u8], q: &Quotas) -> Result<u64, StoreError> { self.0.b0x_append(r, b, q) }
             fn b0x_list(&self, r: &Id, a: u64, l: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> { self.0.b0x_list(r, a, l) }
             fn b0x_ack(&self, r: &Id, u: u64) -> Result<u64, StoreError> { self.0.b0x_ack(r, u) }
@@ -48,8 +51,11 @@ delegate! { Corrupting,
             b
         }))
     }
-    fn get_slot(&self, s: SlotSpace, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.get_slot(s, d, p)
+    fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_slot(d, p)
+    }
+    fn list_read(&self, t: &Id, k: &Id, a: u64, l: usize, m: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.0.list_read(t, k, a, l, m)
     }
     fn entropy_reveal(&self, c: &Id) -> Result<Option<[u8; 32]>, StoreError> {
         self.0.entropy_reveal(c)
@@ -60,8 +66,11 @@ delegate! { SlotLiar,
     fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.get_object(a)
     }
-    fn get_slot(&self, _: SlotSpace, _: &Id, _: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_slot(&self, _: &Id, _: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(None)
+    }
+    fn list_read(&self, _: &Id, _: &Id, _: u64, _: usize, _: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        Ok(Vec::new())
     }
     // Reveals a secret other than the one it committed to.
     fn entropy_reveal(&self, c: &Id) -> Result<Option<[u8; 32]>, StoreError> {
@@ -165,83 +174,126 @@ fn reads_survive_a_down_a_corrupt_and_a_lying_node() {
     assert!(set.get_object(&object_address(b"never stored")).is_err());
 }
 
+/// What the tests below accept as a valid entry (a real reader decodes and verifies).
+fn is_step(b: &[u8]) -> bool {
+    b.starts_with(b"step ")
+}
+
+/// Appends `bytes` at every node of `c`, as a stranger can.
+fn junk_everywhere(c: &Cluster, topic: &[u8; 32], key: &[u8; 32], bytes: &[u8]) {
+    common::junk_in_lists(&c.urls[..5], topic, key, bytes);
+}
+
 #[test]
-fn anchors_settle_at_w_and_a_lying_node_is_reported() {
+fn candidate_lists_settle_at_w_past_junk_and_a_lying_node() {
     let c = cluster();
     let set = nodes(&c);
     assert_eq!(Replication::default().w(), 4);
-    let (device, parent) = ([1u8; 32], [2u8; 32]);
+    let (topic, key) = ([1u8; 32], [2u8; 32]);
+    // A stranger got there first, everywhere, with junk of every shape.
+    junk_everywhere(&c, &topic, &key, b"junk");
+    junk_everywhere(&c, &topic, &key, b"not a step either");
     let report = set
-        .anchor(&device, &parent, b"successor A", &|_| true)
-        .unwrap();
-    assert_eq!(report.outcome, Anchor::Settled { acks: 5 });
-    let check = set
-        .check_anchor(&device, &parent, b"successor A", &report.acked, &|_| true)
+        .propose_candidate(&topic, &key, b"step A", &is_step)
         .unwrap();
     assert_eq!(
-        check.outcome,
-        Anchor::Settled { acks: 4 },
-        "the liar no longer counts, the quorum still holds"
+        report.outcome,
+        Candidacy::Settled {
+            winner: b"step A".to_vec(),
+            firsts: 4
+        },
+        "first past the junk at the three honest nodes and the corrupting one: {report:?}"
     );
-    assert_eq!(check.faults.len(), 1);
-    assert_eq!(check.faults[0].node, c.liar);
-    // A second successor of the same head is refused with the first one's bytes.
+    let head = |url: &str| {
+        report
+            .heads
+            .iter()
+            .find(|(n, _)| n == url)
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_eq!(
+        head(&c.liar),
+        ListHead::NoneValid,
+        "the liar says the list is empty"
+    );
+    assert_eq!(head(&c.down), ListHead::Unreachable);
+    // A second valid entry comes after the first at every node: it never settles, and
+    // the writer stops at the first node where it is not first.
     let second = set
-        .anchor(&device, &parent, b"successor B", &|_| true)
+        .propose_candidate(&topic, &key, b"step B", &is_step)
         .unwrap();
     assert_eq!(
         second.outcome,
-        Anchor::Conflict {
-            existing: b"successor A".to_vec(),
-            acks: 0
+        Candidacy::Settled {
+            winner: b"step A".to_vec(),
+            firsts: 4
+        }
+    );
+    // More junk after the fact changes nothing either.
+    junk_everywhere(&c, &topic, &key, b"late junk");
+    assert_eq!(
+        set.read_candidates(&topic, &key, &is_step).unwrap().outcome,
+        second.outcome
+    );
+}
+
+/// A writer that stopped at two nodes (it crashed) is completed by the next reader, which
+/// copies the leading entry to the nodes that lack one.
+#[test]
+fn a_reader_completes_a_half_written_candidate() {
+    let c = cluster();
+    let set = nodes(&c);
+    let (topic, key) = ([3u8; 32], [4u8; 32]);
+    common::junk_in_lists(&c.urls[..2], &topic, &key, b"step half");
+    junk_everywhere(&c, &topic, &key, b"junk");
+    assert_eq!(
+        set.read_candidates(&topic, &key, &is_step).unwrap().outcome,
+        Candidacy::Open {
+            leading: Some((b"step half".to_vec(), 2))
+        }
+    );
+    assert_eq!(
+        set.settle_candidates(&topic, &key, &is_step)
+            .unwrap()
+            .outcome,
+        Candidacy::Settled {
+            winner: b"step half".to_vec(),
+            firsts: 4
         }
     );
 }
 
 #[test]
-fn split_brain_race_never_settles_both() {
+fn split_brain_race_settles_exactly_one() {
     let c = cluster();
     for round in 0..8u8 {
-        let (device, parent) = ([round; 32], [77u8; 32]);
+        let (topic, key) = ([round; 32], [77u8; 32]);
         let (a, b) = std::thread::scope(|s| {
             let ha = s.spawn(|| {
                 nodes(&c)
-                    .anchor(&device, &parent, b"successor A", &|_| true)
+                    .propose_candidate(&topic, &key, b"step A", &is_step)
                     .unwrap()
             });
             let hb = s.spawn(|| {
                 nodes(&c)
-                    .anchor(&device, &parent, b"successor B", &|_| true)
+                    .propose_candidate(&topic, &key, b"step B", &is_step)
                     .unwrap()
             });
             (ha.join().unwrap(), hb.join().unwrap())
         });
-        let settled = [&a, &b]
-            .iter()
-            .filter(|r| matches!(r.outcome, Anchor::Settled { .. }))
-            .count();
-        assert!(
-            settled <= 1,
-            "round {round}: both writers settled: {a:?} {b:?}"
-        );
-        assert!(
-            a.acked.len() + b.acked.len() <= 5,
-            "each live node acknowledged at most one writer"
-        );
-        // Whoever did not settle learned of the other successor (or saw too few acks).
+        // Both writers visit the nodes in one order and stop where they are not first, so
+        // one of them is first everywhere it wrote: the final read settles it.
+        let last = nodes(&c).read_candidates(&topic, &key, &is_step).unwrap();
+        let Candidacy::Settled { winner, .. } = &last.outcome else {
+            panic!("round {round}: no entry settled: {last:?}")
+        };
         for r in [&a, &b] {
-            if !matches!(r.outcome, Anchor::Settled { .. }) {
-                assert!(matches!(
-                    r.outcome,
-                    Anchor::Conflict { .. } | Anchor::Unsettled { .. }
-                ));
+            if let Candidacy::Settled { winner: w, .. } = &r.outcome {
+                assert_eq!(w, winner, "round {round}: two winners: {a:?} {b:?}");
             }
         }
-        assert!(
-            matches!(a.outcome, Anchor::Conflict { .. })
-                || matches!(b.outcome, Anchor::Conflict { .. }),
-            "round {round}: the race was noticed"
-        );
     }
 }
 

@@ -633,7 +633,7 @@ fn no_stranger_can_take_or_block_a_transfers_anchor_or_parcel_slots() {
             ),
         ];
         refused += common::refused_everywhere(&c.urls, slot, &attempts);
-        common::junk_in_open_slots(&c.urls, slot.0.as_bytes(), slot.1.as_bytes());
+        common::junk_in_lists(&c.urls, slot.0.as_bytes(), slot.1.as_bytes(), b"junk");
     }
     assert_eq!(
         refused,

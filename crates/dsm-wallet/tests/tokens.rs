@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use dsm_core::chain::{Amount, TokenId};
+use dsm_core::codec::Canonical;
 use dsm_protocol::session::Session;
 use dsm_token::policy::{InitialAllocation, Issuers, JoinGate, TokenKind};
 use dsm_transport::memory_pair;
@@ -174,7 +175,7 @@ fn a_wallet_refuses_a_mint_contradicting_one_it_holds_and_keeps_the_evidence() {
 }
 
 #[test]
-fn djte_joins_and_emission_credits_through_storage_nodes() {
+fn djte_joins_and_emission_credits_through_storage_nodes_past_a_strangers_junk() {
     let cluster = three_nodes();
     let nodes = NodeSet::new(
         cluster.urls.clone(),
@@ -206,6 +207,17 @@ fn djte_joins_and_emission_credits_through_storage_nodes() {
         assert!(e.to_string().contains("join gate"), "{e}");
         pay(&mut issuer, w, fee_id, 2);
         pay(w, &mut operator, fee_id, 1);
+    }
+    // A stranger fills the first state's candidate list ahead of everyone (PROTOCOL.md
+    // §15.3): bytes that are no step, and a well-formed step that fails the join gate (its
+    // joiner paid no operator). Neither stalls the emissions: readers skip both.
+    let ledger = members[0].0.emission_ledger(&era_id).unwrap();
+    let d0 = ledger.state().digest();
+    let (stranger, _) = memory_wallet(0);
+    let gateless = ledger.prepare(stranger.device_id(), Vec::new()).unwrap();
+    assert!(dsm_token::djte::verify_step(&era, ledger.state(), &gateless, true).is_err());
+    for junk in [&b"junk"[..], &gateless.to_bytes()] {
+        junk_in_lists(&cluster.urls, era_id.as_bytes(), d0.as_bytes(), junk);
     }
     let mut reports = Vec::new();
     for (w, _) in members.iter_mut() {

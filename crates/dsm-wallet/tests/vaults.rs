@@ -104,7 +104,7 @@ fn claim_and_refund_race_at_the_nodes_and_exactly_one_wins() {
 
 /// A vault's resolution slot is owned by its two parties (PROTOCOL.md §15.2): a stranger's
 /// junk, a write the stranger signs presenting any admission it can make up, and junk in
-/// the open slot at the address vaults used before, are all refused or ignored, and the
+/// a candidate list at the address vaults used before, are all refused or ignored, and the
 /// beneficiary's claim settles at the nodes.
 #[test]
 fn no_stranger_can_take_or_block_a_vaults_resolution_slot() {
@@ -163,7 +163,7 @@ fn no_stranger_can_take_or_block_a_vaults_resolution_slot() {
         3 * 2 * cluster.urls.len(),
         "every attempt reached every node"
     );
-    junk_in_open_slots(&cluster.urls, id.as_bytes(), id.as_bytes());
+    junk_in_lists(&cluster.urls, id.as_bytes(), id.as_bytes(), b"junk");
     // Bob's claim goes through and settles; alice's refund then loses to it.
     let r = resolve(
         &mut bob,

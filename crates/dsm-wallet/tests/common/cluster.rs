@@ -3,7 +3,7 @@
 
 use dsm_node::api::Node;
 use dsm_node::store::{
-    EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, SlotSpace, StoreError,
+    Appended, EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, StoreError,
 };
 use dsm_wallet::nodes::{NodeSet, Replication};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A node that can be switched off (every operation then fails, HTTP 500) or made to lie
-/// about slots (a flipped last byte in every slot it serves); it counts object reads.
+/// about slots (a flipped last byte in every slot and list entry it serves); it counts
+/// object reads.
 pub struct Switchable(
     EmbeddedStore,
     Arc<AtomicBool>,
@@ -39,9 +40,9 @@ impl NodeStore for Switchable {
         self.up()?;
         self.0.put_object(a, b)
     }
-    fn get_slot(&self, s: SlotSpace, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         self.up()?;
-        let mut v = self.0.get_slot(s, d, p)?;
+        let mut v = self.0.get_slot(d, p)?;
         if self.2.load(Ordering::SeqCst) {
             if let Some(last) = v.as_mut().and_then(|b| b.last_mut()) {
                 *last ^= 1;
@@ -49,9 +50,32 @@ impl NodeStore for Switchable {
         }
         Ok(v)
     }
-    fn put_slot(&self, s: SlotSpace, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> {
+    fn put_slot(&self, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> {
         self.up()?;
-        self.0.put_slot(s, d, p, b)
+        self.0.put_slot(d, p, b)
+    }
+    fn list_append(&self, t: &Id, k: &Id, b: &[u8]) -> Result<Appended, StoreError> {
+        self.up()?;
+        self.0.list_append(t, k, b)
+    }
+    fn list_read(
+        &self,
+        t: &Id,
+        k: &Id,
+        after: u64,
+        limit: usize,
+        max: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.up()?;
+        let mut v = self.0.list_read(t, k, after, limit, max)?;
+        if self.2.load(Ordering::SeqCst) {
+            for (_, b) in &mut v {
+                if let Some(last) = b.last_mut() {
+                    *last ^= 1;
+                }
+            }
+        }
+        Ok(v)
     }
     fn b0x_append(&self, r: &Id, b: &[u8], q: &Quotas) -> Result<u64, StoreError> {
         self.up()?;

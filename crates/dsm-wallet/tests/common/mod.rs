@@ -542,23 +542,18 @@ pub fn refused_everywhere(
     refused
 }
 
-/// PUTs junk to open slot `(a, b)` at every node of `urls` (the open namespace takes it):
-/// what a stranger can still do, and what must never reach an owned slot.
+/// Appends `bytes` to candidate list `(a, b)` at every node of `urls`, as anyone may
+/// (PROTOCOL.md §15.3): a stranger's junk, and what must never reach an owned slot.
 #[allow(dead_code)]
-pub fn junk_in_open_slots(urls: &[String], a: &[u8; 32], b: &[u8; 32]) {
+pub fn junk_in_lists(urls: &[String], a: &[u8; 32], b: &[u8; 32], bytes: &[u8]) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
     let hex = |x: &[u8; 32]| dsm_core::hash::Digest(*x).to_hex();
     for url in urls {
-        let open = format!("{url}/v1/slots/{}/{}", hex(a), hex(b));
-        let status = agent
-            .put(&open)
-            .send(&b"junk"[..])
-            .unwrap()
-            .status()
-            .as_u16();
-        assert_eq!(status, 201, "{open}");
+        let list = format!("{url}/v1/lists/{}/{}", hex(a), hex(b));
+        let status = agent.post(&list).send(bytes).unwrap().status().as_u16();
+        assert!(status == 201 || status == 200, "{list}: {status}");
     }
 }
