@@ -1294,7 +1294,7 @@ fn bench_quick_runs_every_part() {
     for op in [
         "GET small object",
         "PUT new object (fsync)",
-        "slot put-if-absent (fsync)",
+        "candidate-list append (fsync)",
     ] {
         let line = text.lines().find(|l| l.contains(op)).unwrap();
         assert!(line.ends_with("| 0 |"), "{line}");
