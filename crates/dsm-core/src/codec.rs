@@ -99,13 +99,21 @@ const WT_LEN: u8 = 2;
 ///
 /// A sub-message is written in place: its length is counted first by a writer that only
 /// counts (a walk over the fields, no bytes copied), so nested messages are never encoded
-/// into a buffer of their own and copied out again at every level.
+/// into a buffer of their own and copied out again at every level. [`Canonical::to_bytes`]
+/// counts once for the whole tree — the counting pass records every sub-message's length
+/// in the order the writing pass meets them — so encoding costs two walks at any depth.
 #[derive(Default)]
 pub struct Writer {
     buf: Vec<u8>,
     /// Only count: `len` grows, `buf` stays empty.
     counting: bool,
     len: usize,
+    /// Sub-message lengths in pre-order: recorded while counting, read back while writing.
+    lens: Vec<usize>,
+    /// The next recorded length to read back.
+    next_len: usize,
+    /// Whether `lens` holds a counting pass of exactly what is being written.
+    recorded: bool,
 }
 
 impl Writer {
@@ -129,12 +137,20 @@ impl Writer {
         c.len
     }
 
-    /// A writer whose buffer already holds room for `n` bytes.
-    fn with_capacity(n: usize) -> Self {
-        Writer {
-            buf: Vec::with_capacity(n),
+    /// `m`'s canonical encoding: one counting pass that records every sub-message's length,
+    /// then one writing pass into a buffer of exactly the right size.
+    fn encode_whole<T: Canonical>(m: &T) -> Vec<u8> {
+        let mut c = Writer::counter();
+        m.encode(&mut c);
+        let mut w = Writer {
+            buf: Vec::with_capacity(c.len),
+            lens: c.lens,
+            recorded: true,
             ..Self::default()
-        }
+        };
+        m.encode(&mut w);
+        debug_assert_eq!(w.next_len, w.lens.len());
+        w.buf
     }
 
     /// The bytes written so far.
@@ -190,14 +206,29 @@ impl Writer {
 
     /// A sub-message field; always written.
     pub fn message<T: Canonical>(&mut self, field: u32, m: &T) {
-        let len = Self::encoded_len(m);
+        if self.counting {
+            // Counted in place, its length recorded for the writing pass.
+            let slot = self.lens.len();
+            self.lens.push(0);
+            let start = self.len;
+            m.encode(self);
+            let len = self.len - start;
+            self.lens[slot] = len;
+            self.key(field, WT_LEN);
+            self.varint(len as u64);
+            return;
+        }
+        let len = match self.lens.get(self.next_len) {
+            Some(&len) if self.recorded => {
+                self.next_len += 1;
+                len
+            }
+            // A writer used without a counting pass (`Writer::new`): count this one.
+            _ => Self::encoded_len(m),
+        };
         self.key(field, WT_LEN);
         self.varint(len as u64);
-        if self.counting {
-            self.len += len;
-        } else {
-            m.encode(self);
-        }
+        m.encode(self);
     }
 
     /// An optional sub-message field; written only when present.
@@ -496,9 +527,7 @@ pub trait Canonical: Sized {
 
     /// The canonical bytes.
     fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(Writer::encoded_len(self));
-        self.encode(&mut w);
-        w.into_bytes()
+        Writer::encode_whole(self)
     }
 
     /// Strictly decodes canonical bytes: size cap first, then every rule of the module

@@ -275,28 +275,40 @@ impl DeviceIdentity {
     /// same two or three devices dozens of times, and each answer hashes a 1,952-byte key
     /// (ML-DSA-65). The memo compares the whole identity, so it answers exactly as the hash.
     pub fn device_id(&self) -> DeviceId {
-        const SLOTS: usize = 8;
         thread_local! {
-            static MEMO: std::cell::RefCell<(usize, Vec<(DeviceIdentity, DeviceId)>)> =
-                const { std::cell::RefCell::new((0, Vec::new())) };
+            static MEMO: std::cell::RefCell<crate::memo::Recent<DeviceIdentity, DeviceId>> =
+                const { std::cell::RefCell::new(crate::memo::Recent::new()) };
         }
         MEMO.with(|m| {
-            let mut m = m.borrow_mut();
-            if let Some((_, id)) = m.1.iter().find(|(i, _)| i == self) {
-                return *id;
-            }
-            let id = DeviceId(tagged_hash(
-                Tag::DeviceId,
-                &[self.genesis.as_bytes(), &self.public_key.to_bytes()],
-            ));
-            let (next, slots) = &mut *m;
-            if slots.len() < SLOTS {
-                slots.push((self.clone(), id));
-            } else {
-                slots[*next] = (self.clone(), id);
-            }
-            *next = (*next + 1) % SLOTS;
-            id
+            m.borrow_mut().get(
+                |i| i == self,
+                || self.clone(),
+                || {
+                    DeviceId(tagged_hash(
+                        Tag::DeviceId,
+                        &[self.genesis.as_bytes(), &self.public_key.to_bytes()],
+                    ))
+                },
+            )
+        })
+    }
+}
+
+impl DeviceIdentity {
+    /// The identity as a content-addressed object: `H(ObjectAddress, enc(identity))` (a
+    /// lineage names each hop's signer by it). Memoized per thread like
+    /// [`DeviceIdentity::device_id`]: every transfer stores both parties' identities.
+    pub fn object_address(&self) -> Digest {
+        thread_local! {
+            static MEMO: std::cell::RefCell<crate::memo::Recent<DeviceIdentity, Digest>> =
+                const { std::cell::RefCell::new(crate::memo::Recent::new()) };
+        }
+        MEMO.with(|m| {
+            m.borrow_mut().get(
+                |i| i == self,
+                || self.clone(),
+                || crate::hash::object_address(&self.to_bytes()),
+            )
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod codec;
 pub mod crypto;
 pub mod hash;
 pub mod identity;
+mod memo;
 pub mod parcel;
 pub mod receipt;
 pub mod slot;

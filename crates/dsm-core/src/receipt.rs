@@ -49,10 +49,47 @@ impl Proposal {
     /// The digest of everything but the parcel statement:
     /// `H(ProposalCommit, fields 1–5 of the canonical proposal)`. It is a hop's `rest`, so a
     /// lineage never carries heads or balances.
+    ///
+    /// Memoized per thread for the last few proposals (compared field by field, whole): one
+    /// transfer asks for it about ten times — to sign, to check, as a hop, for slots — and
+    /// each answer encodes and hashes the sender's identity and both heads.
     pub fn rest_digest(&self) -> Digest {
-        let mut w = Writer::new();
-        self.encode_rest(&mut w);
-        tagged_hash(Tag::ProposalCommit, &[&w.into_bytes()])
+        type Rest = (
+            RelationshipStep,
+            DeviceIdentity,
+            DeviceHead,
+            DeviceHead,
+            SmtProof,
+        );
+        thread_local! {
+            static MEMO: std::cell::RefCell<crate::memo::Recent<Rest, Digest>> =
+                const { std::cell::RefCell::new(crate::memo::Recent::new()) };
+        }
+        MEMO.with(|m| {
+            m.borrow_mut().get(
+                |(step, sender, parent, child, proof)| {
+                    child == &self.sender_child_head
+                        && step == &self.step
+                        && parent == &self.sender_parent_head
+                        && proof == &self.sender_proof
+                        && sender == &self.sender
+                },
+                || {
+                    (
+                        self.step.clone(),
+                        self.sender.clone(),
+                        self.sender_parent_head.clone(),
+                        self.sender_child_head.clone(),
+                        self.sender_proof.clone(),
+                    )
+                },
+                || {
+                    let mut w = Writer::new();
+                    self.encode_rest(&mut w);
+                    tagged_hash(Tag::ProposalCommit, &[&w.into_bytes()])
+                },
+            )
+        })
     }
 
     /// The digest the sender signs: `transfer_commit(H(ParcelStatement, parcels),

@@ -337,6 +337,14 @@ pub(crate) fn put_object(b: &mut Batch, bytes: Vec<u8>) -> Digest {
     a
 }
 
+/// [`put_object`] for a device identity, whose address is memoized (every transfer stores
+/// both parties' identities as lineage objects).
+pub(crate) fn put_identity(b: &mut Batch, identity: &DeviceIdentity) -> Digest {
+    let a = identity.object_address();
+    b.put(Table::Objects, a.as_bytes().to_vec(), identity.to_bytes());
+    a
+}
+
 /// `manifest` extended by `hops` and `signers`, as the lineage of `parcel`.
 pub(crate) fn extend(
     manifest: &LineageManifest,
@@ -819,7 +827,7 @@ impl Wallet {
         let me = self.device_id();
         let hop_addr = put_object(b, hop.to_bytes());
         self.index_spends(b, hop, &hop_addr)?;
-        let me_addr = put_object(b, self.identity.to_bytes());
+        let me_addr = put_identity(b, &self.identity);
         let ids = hop.output_ids();
         for (j, input) in hop.statement.inputs.iter().enumerate() {
             let held = self.book.held.get(input).ok_or_else(|| {
@@ -1250,7 +1258,7 @@ impl Wallet {
         let ids = hop.output_ids();
         let hop_addr = put_object(b, hop.to_bytes());
         self.index_spends(b, &hop, &hop_addr)?;
-        let sender_addr = put_object(b, p.sender.to_bytes());
+        let sender_addr = put_identity(b, &p.sender);
         let mut settling = Vec::new();
         // In walk order (§5.6): a root's place (its mint's in the published sequence, a
         // continued root's statement in its parcels' slots) marked by an all-zero signer
@@ -1398,8 +1406,8 @@ impl Wallet {
         let phop_addr = put_object(b, phop.to_bytes());
         let rhop_addr = put_object(b, rhop.to_bytes());
         self.index_spends(b, &rhop, &rhop_addr)?;
-        let me_addr = put_object(b, self.identity.to_bytes());
-        let them_addr = put_object(b, refusal.refusal.receiver.to_bytes());
+        let me_addr = put_identity(b, &self.identity);
+        let them_addr = put_identity(b, &refusal.refusal.receiver);
         let stmt: &ParcelStatement = &proposal.proposal.parcels;
         for (k, input) in rhop.statement.inputs.iter().enumerate() {
             // Which output of the proposal (and so which of its inputs) this was.

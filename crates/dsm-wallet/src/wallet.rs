@@ -423,6 +423,11 @@ pub struct Wallet {
     /// cache of immutable stored bytes (a witnessed statement, or the receipt it points
     /// at), so that every hello's gossip does not decode the same receipts again.
     gossip_facts: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Option<SignedProposal>>>,
+    /// Peer → the witness keys of the recent proposals already gossiped to it (PROTOCOL.md
+    /// §12.5): a hello does not repeat them to the same peer, so a device that meets one
+    /// shop every day does not send it the same eight proposals every time. In memory only
+    /// (a restart sends them once more), bounded.
+    gossip_sent: std::sync::Mutex<std::collections::HashMap<DeviceId, Vec<Vec<u8>>>>,
     /// A head-changing write failed: the disk may or may not hold it, so the in-memory
     /// head can no longer be trusted and nothing more is signed until the wallet is
     /// reopened (which reloads the head from the store).
@@ -687,6 +692,7 @@ impl Wallet {
             hop_facts: Default::default(),
             sealed_document: Default::default(),
             gossip_facts: Default::default(),
+            gossip_sent: Default::default(),
             poisoned: false,
             witness_seq: 0,
             rng_override: None,
@@ -850,6 +856,7 @@ impl Wallet {
             hop_facts: Default::default(),
             sealed_document: Default::default(),
             gossip_facts: Default::default(),
+            gossip_sent: Default::default(),
             poisoned: false,
             witness_seq,
             rng_override: None,
@@ -885,6 +892,7 @@ impl Wallet {
             hop_facts: Default::default(),
             sealed_document: Default::default(),
             gossip_facts: Default::default(),
+            gossip_sent: Default::default(),
             poisoned: self.poisoned,
             witness_seq: self.witness_seq,
             rng_override: self.rng_override,
@@ -2410,6 +2418,15 @@ impl Ledger for Wallet {
                 }
             }
         }
+        // The peer: the party that is not this device.
+        let me = self.device_id();
+        let peer = exclude.iter().find(|d| **d != me).copied();
+        let mut sent = self.gossip_sent.lock().unwrap_or_else(|e| e.into_inner());
+        if sent.len() >= 1024 {
+            sent.clear();
+        }
+        let already = peer.map(|p| sent.entry(p).or_default());
+        let mut newly = Vec::new();
         for (_, key) in self.store.last(Table::WitnessOrder, max * 4)? {
             if out.len() >= max {
                 break;
@@ -2418,13 +2435,23 @@ impl Ledger for Wallet {
             if key.len() != 64 || exclude.iter().any(|d| key[..32] == d.as_bytes()[..]) {
                 continue;
             }
+            if already.as_ref().is_some_and(|a| a.contains(&key)) {
+                continue;
+            }
             if let Some(bytes) = self.store.get(Table::Witness, &key)? {
                 if let Some(p) = self.gossiped_proposal(bytes)? {
                     if !out.contains(&p) {
                         out.push(p);
+                        newly.push(key);
                     }
                 }
             }
+        }
+        if let Some(a) = already {
+            // Keep the newest: enough to cover every candidate of the next hello.
+            a.extend(newly);
+            let excess = a.len().saturating_sub(4 * max);
+            a.drain(..excess);
         }
         Ok(out)
     }

@@ -441,3 +441,27 @@ fn a_failed_write_poisons_the_wallet_until_reopened() {
     assert!(ra.error.is_none(), "{:?}", ra.error);
     assert_settled(&a, &b, 100);
 }
+
+/// A hello does not repeat witnessed proposals to a peer it already sent them to (PROTOCOL.md
+/// §12.5); every other peer still gets them, and new ones go to everyone.
+#[test]
+fn gossip_is_not_repeated_to_the_same_peer() {
+    use dsm_protocol::session::Ledger;
+    let (mut a, _) = memory_wallet(100);
+    let (mut c, _) = memory_wallet(50);
+    let (b, _) = memory_wallet(0);
+    let (d, _) = memory_wallet(0);
+    session(&mut c, &mut a, &[5]);
+    let me = a.device_id();
+    let first = a.gossip(&[me, b.device_id()], 8).unwrap();
+    assert_eq!(first.len(), 1, "a witnessed c's proposal");
+    assert!(
+        a.gossip(&[me, b.device_id()], 8).unwrap().is_empty(),
+        "not sent to b twice"
+    );
+    assert_eq!(a.gossip(&[me, d.device_id()], 8).unwrap(), first);
+    session(&mut c, &mut a, &[6]);
+    let next = a.gossip(&[me, b.device_id()], 8).unwrap();
+    assert_eq!(next.len(), 1, "only the new one");
+    assert_ne!(next, first);
+}

@@ -38,6 +38,9 @@ fn messages() -> Vec<SessionMessage> {
             ))
         },
     );
+    // A hello does not repeat gossip to the same peer (PROTOCOL.md §12.5): c pays a again,
+    // so a has a proposal b has not been sent yet.
+    session(&mut c, &mut a, &[6]);
     let mut out = Vec::new();
     b.set_max_incoming(Some(dsm_core::chain::Amount(2))); // the new transfer of 3 gets a signed refusal
     let mut d = Session::dialer(
