@@ -130,6 +130,10 @@ pub enum SlotReplica {
     Unreachable,
 }
 
+/// How many listings (of up to 256 items each) a sync reads from one node's b0x: what it
+/// does not reach now, it reaches at the next sync, since everything read is deleted.
+pub const MAX_B0X_PAGES: usize = 4;
+
 /// The most bytes of junk a reader skips in one node's candidate list before it counts
 /// that node as not answering (PROTOCOL.md §15.3).
 pub const MAX_LIST_SCAN: usize = 32 * 1024 * 1024;
@@ -800,9 +804,10 @@ impl NodeSet {
         Ok(stored)
     }
 
-    /// Every item waiting in the b0x at `address` on each of its N nodes (copies of one
-    /// item arrive once per node; the caller's processing is idempotent). Nodes that do not
-    /// answer are skipped; a node whose listing does not parse is reported.
+    /// The items waiting in the b0x at `address` on each of its N nodes, up to
+    /// [`MAX_B0X_PAGES`] listings of 256 per node (copies of one item arrive once per node;
+    /// the caller's processing is idempotent). Nodes that do not answer are skipped; a node
+    /// whose listing does not parse, or lists out of order, is reported.
     pub fn b0x_fetch(
         &self,
         address: &Digest,
@@ -810,23 +815,38 @@ impl NodeSet {
         let mut items = Vec::new();
         let mut faults = Vec::new();
         for node in self.placement(address.as_bytes())? {
-            let Some((200, body)) = self.request(
-                "GET",
-                &format!("{node}/v1/b0x/{}", hex(address.as_bytes())),
-                None,
-            ) else {
-                continue;
-            };
-            match parse_list(&body, false) {
-                Some(list) => items.extend(list.into_iter().map(|(seq, _, bytes)| B0xItem {
+            let mut after = 0u64;
+            for _ in 0..MAX_B0X_PAGES {
+                let Some((200, body)) = self.request(
+                    "GET",
+                    &format!("{node}/v1/b0x/{}?after={after}", hex(address.as_bytes())),
+                    None,
+                ) else {
+                    break;
+                };
+                let Some(list) = parse_list(&body, false) else {
+                    faults.push(NodeFault {
+                        node: node.into(),
+                        what: "sent a b0x listing that does not parse".into(),
+                    });
+                    break;
+                };
+                if list.is_empty() {
+                    break;
+                }
+                if list.iter().any(|(seq, _, _)| *seq <= after) {
+                    faults.push(NodeFault {
+                        node: node.into(),
+                        what: "listed b0x items out of order".into(),
+                    });
+                    break;
+                }
+                after = list.iter().map(|(seq, _, _)| *seq).max().unwrap_or(after);
+                items.extend(list.into_iter().map(|(seq, _, bytes)| B0xItem {
                     node: node.to_string(),
                     seq,
                     bytes,
-                })),
-                None => faults.push(NodeFault {
-                    node: node.into(),
-                    what: "sent a b0x listing that does not parse".into(),
-                }),
+                }));
             }
         }
         Ok((items, faults))

@@ -844,32 +844,49 @@ fn pull_evidence(
     Ok(())
 }
 
-/// Takes every item in our b0x once (copies sit on several nodes), then acknowledges, node
-/// by node, the items up to the first one that must wait.
+/// Takes the items kept in custody by earlier syncs, then every item in our b0x once
+/// (copies sit on several nodes); takes custody of those that must wait, in one batch, and
+/// then lets each node delete everything up to its first item that is neither finished nor
+/// in custody (PROTOCOL.md §16.3, "Custody"). So an item that waits never keeps a later
+/// one, or junk, at the nodes.
 fn take_b0x(
     wallet: &mut Wallet,
     nodes: &NodeSet,
     report: &mut SyncReport,
 ) -> Result<(), OnlineError> {
+    let mut done: HashMap<Vec<u8>, bool> = HashMap::new();
+    for item in wallet.custody()? {
+        let finished = take_item(wallet, nodes, &item, report)?;
+        if finished {
+            wallet.release_custody(&item)?;
+        }
+        done.insert(item, finished);
+    }
     let address = wallet.device_id().b0x_address();
     let (mut items, faults) = nodes.b0x_fetch(&address)?;
     report.faults.extend(faults);
     items.sort_by(|a, b| (&a.node, a.seq).cmp(&(&b.node, b.seq)));
-    let mut done: HashMap<Vec<u8>, bool> = HashMap::new();
-    // Per node: the highest seq up to which every item is done, and whether it stopped.
+    for item in &items {
+        if !done.contains_key(&item.bytes) {
+            let d = take_item(wallet, nodes, &item.bytes, report)?;
+            done.insert(item.bytes.clone(), d);
+        }
+    }
+    let waiting: Vec<Vec<u8>> = done
+        .iter()
+        .filter(|(_, finished)| !**finished)
+        .map(|(b, _)| b.clone())
+        .collect();
+    let kept: std::collections::HashSet<Vec<u8>> =
+        wallet.take_custody(&waiting)?.into_iter().collect();
+    // Per node: the highest seq up to which every item is finished or in custody, and
+    // whether it stopped.
     let mut ack: BTreeMap<String, (u64, bool)> = BTreeMap::new();
     for item in items {
-        let finished = match done.get(&item.bytes) {
-            Some(d) => *d,
-            None => {
-                let d = take_item(wallet, nodes, &item.bytes, report)?;
-                done.insert(item.bytes.clone(), d);
-                d
-            }
-        };
+        let gone = done.get(&item.bytes) == Some(&true) || kept.contains(&item.bytes);
         let entry = ack.entry(item.node.clone()).or_insert((0, false));
         if !entry.1 {
-            if finished {
+            if gone {
                 entry.0 = item.seq;
             } else {
                 entry.1 = true;

@@ -97,11 +97,14 @@ pub enum Table {
     /// Object address → empty: lineage objects a pack of this device's stream already
     /// carries (each is packed once per stream).
     PackedObjects,
+    /// `H(ObjectAddress, item)` → a b0x item read from the nodes and not finished yet
+    /// (PROTOCOL.md §16.3, "Custody"): kept here so the nodes can delete everything read.
+    Custody,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 29] = [
+    pub const ALL: [Table; 30] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
@@ -131,6 +134,7 @@ impl Table {
         Table::PublishedMints,
         Table::CapsulePacks,
         Table::PackedObjects,
+        Table::Custody,
     ];
 
     /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
@@ -165,6 +169,7 @@ impl Table {
             Table::PublishedMints => 27,
             Table::CapsulePacks => 28,
             Table::PackedObjects => 29,
+            Table::Custody => 30,
         }
     }
 }

@@ -10,7 +10,7 @@ use dsm_core::chain::{
 };
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
-use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::hash::{object_address, tagged_hash, Digest};
 use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisCeremony};
 use dsm_core::parcel::{Parcel, VerifiedLineage};
 use dsm_core::receipt::{
@@ -67,6 +67,10 @@ pub use vaults::{VaultInfo, VaultSeen, VaultStatus, WitnessMaterial};
 
 /// The token a fresh wallet knows by name: the dev-faucet token.
 pub const DEFAULT_TOKEN: &str = "DEV";
+
+/// The most b0x items a wallet keeps in custody (PROTOCOL.md §16.3): past it, the nodes
+/// keep what it could not take until it finishes some.
+pub const MAX_CUSTODY: usize = 256;
 
 const FORMAT_VERSION: &[u8] = b"dsm-wallet/1";
 
@@ -1227,6 +1231,46 @@ impl Wallet {
         let key = [b"counter:".as_slice(), name.as_bytes()].concat();
         let mut b = Batch::new();
         b.put(Table::Meta, key, value.to_be_bytes().to_vec());
+        self.store.commit(&b)?;
+        Ok(())
+    }
+
+    /// b0x items this wallet took custody of and has not finished (PROTOCOL.md §16.3,
+    /// "Custody"), oldest key first.
+    pub fn custody(&self) -> Result<Vec<Vec<u8>>, WalletError> {
+        Ok(self
+            .store
+            .scan(Table::Custody)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    /// Takes custody of `items` (b0x items read and not finished) in one batch, up to
+    /// [`MAX_CUSTODY`] held in all; returns those held now (already held or taken), so
+    /// the caller lets the nodes delete exactly those.
+    pub fn take_custody(&mut self, items: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, WalletError> {
+        let mut held = self.store.scan(Table::Custody)?.len();
+        let mut b = Batch::new();
+        let mut kept = Vec::new();
+        for item in items {
+            let key = object_address(item).as_bytes().to_vec();
+            if self.store.contains(Table::Custody, &key)? {
+                kept.push(item.clone());
+            } else if held < MAX_CUSTODY {
+                b.put(Table::Custody, key, item.clone());
+                held += 1;
+                kept.push(item.clone());
+            }
+        }
+        self.store.commit(&b)?;
+        Ok(kept)
+    }
+
+    /// Gives up custody of a finished item.
+    pub fn release_custody(&mut self, item: &[u8]) -> Result<(), WalletError> {
+        let mut b = Batch::new();
+        b.delete(Table::Custody, object_address(item).as_bytes().to_vec());
         self.store.commit(&b)?;
         Ok(())
     }

@@ -366,6 +366,66 @@ fn junk_in_a_b0x_is_dropped_and_acknowledged() {
     assert_eq!(ra.stitched.len(), 1, "{ra:?}");
 }
 
+/// An item that must wait (its lineage is not settled: the issuer has not published its
+/// mint) and 300 junk items around it never hide a payment: the receiver takes custody of
+/// the waiting item, the nodes delete everything read, and the item is credited from
+/// custody once it settles (PROTOCOL.md §16.3, "Custody").
+#[test]
+fn a_waiting_item_and_a_flood_of_junk_never_hide_a_payment() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut issuer, _) = memory_wallet(0);
+    let p = common::gold(&issuer, dsm_token::policy::TokenKind::Fungible);
+    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
+    let (mut a, _) = memory_wallet(0);
+    let (mut b, _) = memory_wallet(0);
+    let (mut d, _) = memory_wallet(100);
+    for w in [&mut a, &mut b] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    issuer.mint(&t, Amount(500)).unwrap();
+    common::session_token(&mut issuer, &mut a, t, &[300]);
+    // The issuer does not publish its mint yet: a's payment to b cannot settle.
+    send_online(&mut a, &nodes, &b.device_id(), t, amount(10)).unwrap();
+    let addr = b.device_id().b0x_address();
+    for i in 0..300u32 {
+        nodes.b0x_post(&addr, &i.to_be_bytes()).unwrap();
+    }
+    send_online(
+        &mut d,
+        &nodes,
+        &b.device_id(),
+        token(DEFAULT_TOKEN),
+        amount(5),
+    )
+    .unwrap();
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(
+        rb.received.len(),
+        1,
+        "d's payment, behind the flood: {rb:?}"
+    );
+    assert_eq!(dev(&b), 5);
+    assert_eq!(rb.dropped.len(), 300);
+    assert_eq!(rb.waiting.len(), 1, "{rb:?}");
+    assert_eq!(
+        b.custody().unwrap().len(),
+        1,
+        "the waiting item is in custody"
+    );
+    let (left, _) = nodes.b0x_fetch(&addr).unwrap();
+    assert!(
+        left.is_empty(),
+        "the nodes deleted everything read: {left:?}"
+    );
+    // Once the issuer publishes its mint, the item is credited from custody.
+    sync(&mut issuer, &nodes).unwrap();
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.received.len(), 1, "{rb:?}");
+    assert_eq!(b.balance(&t), Amount(10));
+    assert!(b.custody().unwrap().is_empty());
+}
+
 /// A b0x item carries the offer's manifests, never its lineage objects (PROTOCOL.md §16.3):
 /// the sender stores them at the nodes first and the receiver, cold, reads those it lacks
 /// from there. An item whose objects are at no node waits and credits nothing.
