@@ -84,6 +84,43 @@ pub fn rationed_response(why: crate::ration::Rationed) -> Response {
     r
 }
 
+/// Every error answer as JSON `{"error": …}` (a 409 keeps its body: the stored bytes): the
+/// router's own answers (a body cut off at the size cap, a method a route does not take, a
+/// request that timed out) come as plain text from the HTTP libraries; they are rewritten
+/// here with what to do.
+pub fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    // JSON already, or the stored bytes a 409 returns on purpose.
+    let ours = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/json") || v.as_bytes() == b"application/octet-stream"
+    });
+    if !(status.is_client_error() || status.is_server_error()) || ours {
+        return resp;
+    }
+    let what = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the body is over the {MAX_ITEM_LEN}-byte cap")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this route does not take that method; see PROTOCOL.md §15 for the API".into()
+        }
+        StatusCode::REQUEST_TIMEOUT => {
+            "the request was not received and answered in time; send it again".into()
+        }
+        s => s
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_string(),
+    };
+    let mut out = ApiError(status, what).into_response();
+    for name in [header::RETRY_AFTER, header::ALLOW] {
+        if let Some(v) = resp.headers().get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
 /// The address of an object: `H(ObjectAddress, bytes)` (see [`dsm_core::hash::object_address`]).
 pub fn object_address(bytes: &[u8]) -> Id {
     *dsm_core::hash::object_address(bytes).as_bytes()

@@ -110,7 +110,9 @@ pub async fn serve<S: store::NodeStore>(
                         if let Some(why) = ration(&node, peer.ip(), &req) {
                             return Ok::<_, std::convert::Infallible>(api::rationed_response(why));
                         }
-                        tower::ServiceExt::oneshot(app, req).await
+                        tower::ServiceExt::oneshot(app, req)
+                            .await
+                            .map(api::json_errors)
                     }
                 });
             let mut builder = hyper::server::conn::http1::Builder::new();
