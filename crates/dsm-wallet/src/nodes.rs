@@ -137,6 +137,9 @@ pub const MAX_B0X_PAGES: usize = 4;
 /// The most bytes of junk a reader skips in one node's candidate list before it counts
 /// that node as not answering (PROTOCOL.md §15.3).
 pub const MAX_LIST_SCAN: usize = 32 * 1024 * 1024;
+/// The most junk entries a reader skips in one node's candidate list (64 listings), however
+/// small they are, before it counts that node as not answering.
+pub const MAX_LIST_SCAN_ENTRIES: usize = 64 * 256;
 
 /// How one placed node's candidate list starts, as its reader judges the entries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -465,7 +468,7 @@ impl NodeSet {
 
     /// What `node`'s candidate list `(topic, key)` starts with: its first entry `valid`
     /// accepts, looking only at entries numbered up to `upto` when given. Junk is skipped,
-    /// up to [`MAX_LIST_SCAN`] bytes of it.
+    /// up to [`MAX_LIST_SCAN`] bytes or [`MAX_LIST_SCAN_ENTRIES`] entries of it.
     fn list_head(
         &self,
         node: &str,
@@ -474,7 +477,7 @@ impl NodeSet {
         upto: Option<u64>,
         valid: &(dyn Fn(&[u8]) -> bool + Sync),
     ) -> (ListHead, Option<NodeFault>) {
-        let (mut after, mut scanned) = (0u64, 0usize);
+        let (mut after, mut scanned, mut entries_seen) = (0u64, 0usize, 0usize);
         loop {
             let url = format!("{}?after={after}", list_url(node, topic, key));
             let Some((200, body)) = self.request("GET", &url, None) else {
@@ -510,8 +513,9 @@ impl NodeSet {
                     return (ListHead::First(bytes), None);
                 }
                 scanned += bytes.len();
+                entries_seen += 1;
             }
-            if scanned > MAX_LIST_SCAN {
+            if scanned > MAX_LIST_SCAN || entries_seen >= MAX_LIST_SCAN_ENTRIES {
                 return (ListHead::Unreachable, None);
             }
         }
