@@ -89,7 +89,10 @@ fn real_mainnet_headers_verify_under_mainnet_rules() {
         Err(SpvError::CheckpointNotAtBoundary)
     );
     // Wrong lengths are refused.
-    assert!(parse_header(&[0u8; 79]).is_err());
+    assert_eq!(
+        format!("{:?}", parse_header(&[0u8; 79]).unwrap_err()),
+        "Malformed(\"a header is 80 bytes\")"
+    );
 }
 
 use dsm_btc::regtest::{mine, Chain};
@@ -364,8 +367,20 @@ fn the_keepers_claim_passes_bitcoin_cores_interpreter_and_pays_provably() {
         &other,
         outputs.clone(),
     );
-    assert!(verify_spend(&bad, 0, &h.script_pubkey(), 100_000).is_err());
-    assert!(verify_spend(&claim, 0, &h.script_pubkey(), 100_001).is_err());
+    assert_eq!(
+        format!(
+            "{:?}",
+            verify_spend(&bad, 0, &h.script_pubkey(), 100_000).unwrap_err()
+        ),
+        "ScriptRefused(0)"
+    );
+    assert_eq!(
+        format!(
+            "{:?}",
+            verify_spend(&claim, 0, &h.script_pubkey(), 100_001).unwrap_err()
+        ),
+        "ScriptRefused(0)"
+    );
     // Mined and buried, the claim is a provable payment to the holder for the request.
     let mut chain = Chain::new();
     chain.add(vec![deposit_tx.clone()]);

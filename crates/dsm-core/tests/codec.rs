@@ -1275,7 +1275,10 @@ fn varint_edge_cases() {
     );
     // Unterminated before the next key: the continuation swallows the key byte, and the
     // decoder must still refuse.
-    assert!(with_height(vec![0x81]).is_err());
+    assert_eq!(
+        format!("{:?}", with_height(vec![0x81]).unwrap_err()),
+        "Missing { field: 3 }"
+    );
     // A key whose field number does not fit 32 bits.
     let mut m = fs.clone();
     m.push(F {
@@ -1292,7 +1295,10 @@ fn varint_edge_cases() {
     raw.extend_from_slice(&[0x7a]); // field 15, wire type 2
     raw.extend_from_slice(&[0xff; 9]);
     raw.push(0x01);
-    assert!(DeviceHead::from_bytes(&raw).is_err());
+    assert_eq!(
+        format!("{:?}", DeviceHead::from_bytes(&raw).unwrap_err()),
+        "UnexpectedField { field: 15 }"
+    );
     // Non-minimal two-byte length (the 1952-byte ML-DSA key).
     let g = GenesisRecord {
         founding_key: PublicKey::from_parts(SuiteId::MlDsa65, vec![0x44; 1952]).unwrap(),
@@ -1490,8 +1496,17 @@ fn the_model_checkers_test_suite_is_unknown_to_normal_builds() {
     // {1: 0x7f, 2: 32 bytes} — a well-formed key of the test suite.
     let mut bytes = vec![0x08, 0x7f, 0x12, 32];
     bytes.extend_from_slice(&[7u8; 32]);
-    assert!(PublicKey::from_bytes(&bytes).is_err());
+    assert_eq!(
+        format!("{:?}", PublicKey::from_bytes(&bytes).unwrap_err()),
+        "Invalid(\"unknown signature suite\")"
+    );
     let mut sig = vec![0x08, 0x7f, 0x12, 32];
     sig.extend_from_slice(&[9u8; 32]);
-    assert!(dsm_core::crypto::Signature::from_bytes(&sig).is_err());
+    assert_eq!(
+        format!(
+            "{:?}",
+            dsm_core::crypto::Signature::from_bytes(&sig).unwrap_err()
+        ),
+        "Invalid(\"unknown signature suite\")"
+    );
 }

@@ -463,7 +463,13 @@ fn one_parcel_consumed_twice_by_one_device_is_evidence() {
     wr.message(1, &fork.signer);
     wr.message(2, &fork.second);
     wr.message(3, &fork.first);
-    assert!(ParcelFork::from_bytes(&wr.into_bytes()).is_err());
+    assert_eq!(
+        format!(
+            "{:?}",
+            ParcelFork::from_bytes(&wr.into_bytes()).unwrap_err()
+        ),
+        "Invalid(\"a parcel fork lists its statements by ascending commit\")"
+    );
     assert!(ParcelFork::new(w.a.identity.clone(), again.clone(), again.clone()).is_none());
     // Not evidence: statements of two devices, disjoint inputs, a forged signature.
     let other = ParcelFork::new(w.b.identity.clone(), w.hops[0].clone(), again.clone()).unwrap();

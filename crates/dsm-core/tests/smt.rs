@@ -613,7 +613,10 @@ fn too_deep_proofs_are_refused_not_panicking() {
         terminal: None,
     }
     .to_bytes();
-    assert!(SmtProof::from_bytes(&bytes).is_err());
+    assert_eq!(
+        format!("{:?}", SmtProof::from_bytes(&bytes).unwrap_err()),
+        "TooMany { field: 1, max: 256 }"
+    );
     let bytes = SmtProof {
         siblings: vec![empty_root(); MAX_PROOF_DEPTH],
         terminal: None,

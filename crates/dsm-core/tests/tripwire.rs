@@ -374,8 +374,17 @@ fn a_parcel_spent_again_in_a_later_head_is_evidence_in_both_forms() {
     w.message(1, s1);
     w.message(2, s2);
     w.message(3, &fork);
-    assert!(EquivocationProof::from_bytes(&w.into_bytes()).is_err());
-    assert!(EquivocationProof::from_bytes(&[]).is_err());
+    assert_eq!(
+        format!(
+            "{:?}",
+            EquivocationProof::from_bytes(&w.into_bytes()).unwrap_err()
+        ),
+        "Invalid(\"a proof is two statements or one parcel fork\")"
+    );
+    assert_eq!(
+        format!("{:?}", EquivocationProof::from_bytes(&[]).unwrap_err()),
+        "Invalid(\"a proof is two statements or one parcel fork\")"
+    );
     // The same proposal signed twice (two signatures over one commit) is no conflict.
     let mut resigned = first.signed.clone();
     resigned.signature = a

@@ -347,7 +347,10 @@ fn png_round_trip_keeps_every_byte() {
             packet.len()
         );
     }
-    assert!(render_png(b"x", 0).is_err());
+    assert_eq!(
+        format!("{:?}", render_png(b"x", 0).unwrap_err()),
+        "Io(Custom { kind: InvalidInput, error: \"scale must be at least 1\" })"
+    );
     assert!(
         render_png(&vec![0; 3000], 2).is_err(),
         "over any QR capacity"

@@ -94,7 +94,13 @@ fn object_packs_open_only_with_the_right_key_at_their_position() {
     // A pack whose objects are not strictly ascending does not decode.
     let mut w = dsm_core::codec::Writer::new();
     w.repeated_bytes(1, &[b"b".to_vec(), b"a".to_vec()]);
-    assert!(dsm_recovery::body::ObjectPack::from_bytes(&w.into_bytes()).is_err());
+    assert_eq!(
+        format!(
+            "{:?}",
+            dsm_recovery::body::ObjectPack::from_bytes(&w.into_bytes()).unwrap_err()
+        ),
+        "Invalid(\"a pack's objects are strictly ascending\")"
+    );
 }
 
 #[test]
@@ -151,7 +157,10 @@ fn capsules_open_only_with_the_right_phrase_at_their_position() {
     // Decoding rules.
     let mut bad = c0.clone();
     bad.prev = Digest([1; 32]);
-    assert!(Capsule::from_bytes(&bad.to_bytes()).is_err());
+    assert_eq!(
+        format!("{:?}", Capsule::from_bytes(&bad.to_bytes()).unwrap_err()),
+        "Invalid(\"only the first capsule has no predecessor\")"
+    );
     let b = c1.to_bytes();
     for n in 0..b.len() {
         assert!(Capsule::from_bytes(&b[..n])

@@ -302,7 +302,10 @@ fn notices_prove_the_tip_and_answers_bind_the_counterparty() {
     .to_bytes();
     let last = enc.len() - 1;
     enc[last] = 9;
-    assert!(SuccessionAnswer::from_bytes(&enc).is_err());
+    assert_eq!(
+        format!("{:?}", SuccessionAnswer::from_bytes(&enc).unwrap_err()),
+        "Invalid(\"unknown succession verdict\")"
+    );
 }
 
 fn body(head: &DeviceHead) -> CapsuleBody {

@@ -99,7 +99,14 @@ fn value_fabricated_into_a_vault_lock_is_refused_by_its_beneficiary() {
     );
     assert!(bob.vaults().unwrap().is_empty(), "nothing was imported");
     // With nothing imported there is nothing to resolve from.
-    assert!(bob.find_vault(&id.to_hex()).is_err());
+    let e = format!("{:?}", bob.find_vault(&id.to_hex()).unwrap_err());
+    assert!(
+        e.starts_with("Token(\"no vault ")
+            && e.ends_with(
+                "here (give 8+ hex digits of its id; `dsm vault list`, or import it first)\")"
+            ),
+        "{e}"
+    );
 }
 
 #[test]

@@ -171,7 +171,14 @@ fn reads_survive_a_down_a_corrupt_and_a_lying_node() {
         "a node that is down is not a liar"
     );
     // An address nobody holds: not enough replicas, not a fake answer.
-    assert!(set.get_object(&object_address(b"never stored")).is_err());
+    assert_eq!(
+        format!(
+            "{:?}",
+            set.get_object(&object_address(b"never stored"))
+                .unwrap_err()
+        ),
+        "NotEnoughReplicas { got: 0, want: 3 }"
+    );
 }
 
 /// What the tests below accept as a valid entry (a real reader decodes and verifies).

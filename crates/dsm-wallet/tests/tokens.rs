@@ -215,7 +215,13 @@ fn djte_joins_and_emission_credits_through_storage_nodes_past_a_strangers_junk()
     let d0 = ledger.state().digest();
     let (stranger, _) = memory_wallet(0);
     let gateless = ledger.prepare(stranger.device_id(), Vec::new()).unwrap();
-    assert!(dsm_token::djte::verify_step(&era, ledger.state(), &gateless, true).is_err());
+    assert_eq!(
+        format!(
+            "{:?}",
+            dsm_token::djte::verify_step(&era, ledger.state(), &gateless, true).unwrap_err()
+        ),
+        "Gate(\"the number of payments must equal the gate's k\")"
+    );
     for junk in [&b"junk"[..], &gateless.to_bytes()] {
         junk_in_lists(&cluster.urls, era_id.as_bytes(), d0.as_bytes(), junk);
     }
