@@ -242,7 +242,13 @@ fn dsm_signatures_round_trip_and_are_domain_separated() {
         assert_eq!(sk.public_key(), again.public_key());
         let sig = sk.sign(b"message", &[1; 32]).unwrap();
         sk.public_key().verify(b"message", &sig).unwrap();
-        assert!(sk.public_key().verify(b"messagE", &sig).is_err());
+        assert_eq!(
+            format!(
+                "{:?}",
+                sk.public_key().verify(b"messagE", &sig).unwrap_err()
+            ),
+            "BadSignature"
+        );
         // A DSM signature does not verify under another context, and vice versa.
         assert!(sk
             .public_key()
@@ -251,7 +257,13 @@ fn dsm_signatures_round_trip_and_are_domain_separated() {
         let other = sk
             .sign_with_context(b"message", b"other", &[1; 32])
             .unwrap();
-        assert!(sk.public_key().verify(b"message", &other).is_err());
+        assert_eq!(
+            format!(
+                "{:?}",
+                sk.public_key().verify(b"message", &other).unwrap_err()
+            ),
+            "BadSignature"
+        );
         // Secrets never print.
         assert!(format!("{sk:?}").contains("redacted"));
     }
@@ -265,5 +277,8 @@ fn dsm_signatures_round_trip_and_are_domain_separated() {
         &dsm_core::crypto::SecretSeed::from_bytes([7; 32]),
     );
     let sig = b.sign(b"m", &[0; 32]).unwrap();
-    assert!(a.public_key().verify(b"m", &sig).is_err());
+    assert_eq!(
+        format!("{:?}", a.public_key().verify(b"m", &sig).unwrap_err()),
+        "SuiteMismatch { key: MlDsa65, sig: SlhDsaSha2_128f }"
+    );
 }

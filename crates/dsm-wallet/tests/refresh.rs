@@ -252,7 +252,11 @@ fn a_crash_at_every_write_of_a_refresh_loses_nothing_and_doubles_nothing() {
                 // Refreshed: the same request cannot complete twice.
                 1 => {
                     assert_eq!(held[0].2, 0);
-                    assert!(complete_refresh(&mut alice, Some(&nodes), &req, vec![sig]).is_err());
+                    let e = format!(
+                        "{:?}",
+                        complete_refresh(&mut alice, Some(&nodes), &req, vec![sig]).unwrap_err()
+                    );
+                    assert!(e.starts_with("Wallet(Token(\"parcel ") && e.ends_with("is no longer held (spent since the request): make a new request\"))"), "{e}");
                 }
                 n => panic!("write {write} {point:?}: {n} parcels"),
             }
