@@ -250,10 +250,15 @@ fn dsm_signatures_round_trip_and_are_domain_separated() {
             "BadSignature"
         );
         // A DSM signature does not verify under another context, and vice versa.
-        assert!(sk
-            .public_key()
-            .verify_with_context(b"message", b"other", &sig)
-            .is_err());
+        assert_eq!(
+            format!(
+                "{:?}",
+                sk.public_key()
+                    .verify_with_context(b"message", b"other", &sig)
+                    .unwrap_err()
+            ),
+            "BadSignature"
+        );
         let other = sk
             .sign_with_context(b"message", b"other", &[1; 32])
             .unwrap();
