@@ -366,6 +366,28 @@ fn junk_in_a_b0x_is_dropped_and_acknowledged() {
     assert_eq!(ra.stitched.len(), 1, "{ra:?}");
 }
 
+/// An issuer of a GOLD token that minted 500 and paid 300 of it to `a` offline (its mint not
+/// published yet), and `b`, both holding the policy: (issuer, policy, token, a, b).
+fn minted_to_a() -> (
+    Wallet,
+    dsm_token::policy::TokenPolicy,
+    dsm_core::chain::TokenId,
+    Wallet,
+    Wallet,
+) {
+    let (mut issuer, _) = memory_wallet(0);
+    let p = common::gold(&issuer, dsm_token::policy::TokenKind::Fungible);
+    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
+    let (mut a, _) = memory_wallet(0);
+    let (mut b, _) = memory_wallet(0);
+    for w in [&mut a, &mut b] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    issuer.mint(&t, Amount(500)).unwrap();
+    common::session_token(&mut issuer, &mut a, t, &[300]);
+    (issuer, p, t, a, b)
+}
+
 /// An item that must wait (its lineage is not settled: the issuer has not published its
 /// mint) and 300 junk items around it never hide a payment: the receiver takes custody of
 /// the waiting item, the nodes delete everything read, and the item is credited from
@@ -374,17 +396,8 @@ fn junk_in_a_b0x_is_dropped_and_acknowledged() {
 fn a_waiting_item_and_a_flood_of_junk_never_hide_a_payment() {
     let c = Cluster::new();
     let nodes = c.nodes();
-    let (mut issuer, _) = memory_wallet(0);
-    let p = common::gold(&issuer, dsm_token::policy::TokenKind::Fungible);
-    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
-    let (mut a, _) = memory_wallet(0);
-    let (mut b, _) = memory_wallet(0);
+    let (mut issuer, _, t, mut a, mut b) = minted_to_a();
     let (mut d, _) = memory_wallet(100);
-    for w in [&mut a, &mut b] {
-        w.import_policy(p.clone(), None).unwrap();
-    }
-    issuer.mint(&t, Amount(500)).unwrap();
-    common::session_token(&mut issuer, &mut a, t, &[300]);
     // The issuer does not publish its mint yet: a's payment to b cannot settle.
     send_online(&mut a, &nodes, &b.device_id(), t, amount(10)).unwrap();
     let addr = b.device_id().b0x_address();
@@ -433,16 +446,7 @@ fn a_waiting_item_and_a_flood_of_junk_never_hide_a_payment() {
 fn a_b0x_item_references_its_lineage_objects_at_the_nodes() {
     let c = Cluster::new();
     let nodes = c.nodes();
-    let (mut issuer, _) = memory_wallet(0);
-    let p = common::gold(&issuer, dsm_token::policy::TokenKind::Fungible);
-    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
-    let (mut a, _) = memory_wallet(0);
-    let (mut b, _) = memory_wallet(0);
-    for w in [&mut a, &mut b] {
-        w.import_policy(p.clone(), None).unwrap();
-    }
-    issuer.mint(&t, Amount(500)).unwrap();
-    common::session_token(&mut issuer, &mut a, t, &[300]);
+    let (mut issuer, p, t, mut a, mut b) = minted_to_a();
     // The issuer publishes its mint (only an issuer may write a mint's slot).
     sync(&mut issuer, &nodes).unwrap();
     send_online(&mut a, &nodes, &b.device_id(), t, amount(120)).unwrap();
