@@ -25,8 +25,10 @@ const _: () =
 const _: () = assert!(<OwnedPut as Canonical>::MAX_ENCODED_LEN <= MAX_ITEM_LEN);
 /// The most items one list request returns.
 pub const MAX_LIST: usize = 256;
-/// A candidate-list read returns no entry past the one that brings its answer over this
-/// many bytes (PROTOCOL.md §15.3), so one answer stays small however large the entries.
+/// A b0x or candidate-list listing returns no entry past the one that brings its answer
+/// over this many bytes (PROTOCOL.md §15), so one answer stays small however large the
+/// entries: a stranger who fills a b0x with 256 items of the body cap cannot make one
+/// listing 78 MB.
 pub const MAX_LIST_READ_BYTES: usize = 1024 * 1024;
 
 /// A running node's shared state.
@@ -398,7 +400,11 @@ async fn b0x_list<S: NodeStore>(
         q.after.unwrap_or(0),
         q.limit.unwrap_or(MAX_LIST).min(MAX_LIST),
     );
-    let items = blocking(move || n.store.b0x_list(&recipient, after, limit)).await?;
+    let items = blocking(move || {
+        n.store
+            .b0x_list(&recipient, after, limit, MAX_LIST_READ_BYTES)
+    })
+    .await?;
     let mut out = Vec::new();
     for (seq, b) in items {
         out.extend_from_slice(&seq.to_be_bytes());

@@ -24,6 +24,21 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE dsm_list_next (topic BYTEA NOT NULL, key BYTEA NOT NULL, next BIGINT NOT NULL, PRIMARY KEY (topic, key));
 "];
 
+/// Rows `(seq, bytes)` of `table` where `filter` holds and seq > `$after`, in order: at
+/// most `$limit`, none past the one that brings their size over `$max`. The cap is applied
+/// by the database, so a listing of large items is never read whole.
+fn read_after_sql(table: &str, filter: &str, after: &str, limit: &str, max: &str) -> String {
+    format!(
+        "SELECT seq, bytes FROM (SELECT seq, bytes, sum(length(bytes)) OVER (ORDER BY seq) - length(bytes) AS before FROM (SELECT seq, bytes FROM {table} WHERE {filter} AND seq > {after} ORDER BY seq LIMIT {limit}) page) t WHERE before < {max} ORDER BY seq"
+    )
+}
+
+fn rows_after(rows: &[postgres::Row]) -> Vec<(u64, Vec<u8>)> {
+    rows.iter()
+        .map(|r| (r.get::<_, i64>(0) as u64, r.get(1)))
+        .collect()
+}
+
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -270,18 +285,22 @@ impl NodeStore for PostgresStore {
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let (topic, key) = (*topic, *key);
         let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
         self.with(move |c| {
-            let rows = c.query("SELECT seq, bytes FROM dsm_lists WHERE topic = $1 AND key = $2 AND seq > $3 ORDER BY seq LIMIT $4", &[&topic.as_slice(), &key.as_slice(), &after, &(limit as i64)]).map_err(backend)?;
-            let (mut out, mut size) = (Vec::new(), 0usize);
-            for r in &rows {
-                if size >= max_bytes {
-                    break;
-                }
-                let b: Vec<u8> = r.get(1);
-                size += b.len();
-                out.push((r.get::<_, i64>(0) as u64, b));
-            }
-            Ok(out)
+            let sql = read_after_sql("dsm_lists", "topic = $1 AND key = $2", "$3", "$4", "$5");
+            let rows = c
+                .query(
+                    &sql,
+                    &[
+                        &topic.as_slice(),
+                        &key.as_slice(),
+                        &after,
+                        &(limit as i64),
+                        &max,
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(rows_after(&rows))
         })
     }
 
@@ -320,12 +339,20 @@ impl NodeStore for PostgresStore {
         recipient: &Id,
         after: u64,
         limit: usize,
+        max_bytes: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let recipient = *recipient;
         let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
         self.with(move |c| {
-            let rows = c.query("SELECT seq, bytes FROM dsm_b0x WHERE recipient = $1 AND seq > $2 ORDER BY seq LIMIT $3", &[&recipient.as_slice(), &after, &(limit as i64)]).map_err(backend)?;
-            Ok(rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get(1))).collect())
+            let sql = read_after_sql("dsm_b0x", "recipient = $1", "$2", "$3", "$4");
+            let rows = c
+                .query(
+                    &sql,
+                    &[&recipient.as_slice(), &after, &(limit as i64), &max],
+                )
+                .map_err(backend)?;
+            Ok(rows_after(&rows))
         })
     }
 

@@ -96,12 +96,14 @@ pub trait NodeStore: Send + Sync + 'static {
     /// bytes already waiting there are not stored again: their number is returned, so a
     /// client retrying a post whose answer it lost makes no duplicate.
     fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError>;
-    /// Items of `recipient`'s b0x with sequence number > `after`, at most `limit`.
+    /// Items of `recipient`'s b0x with sequence number > `after`, in order: at most
+    /// `limit`, and none past the one that brings their total size over `max_bytes`.
     fn b0x_list(
         &self,
         recipient: &Id,
         after: u64,
         limit: usize,
+        max_bytes: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
     /// Removes items with sequence number ≤ `upto`; returns how many were removed.
     fn b0x_ack(&self, recipient: &Id, upto: u64) -> Result<u64, StoreError>;
@@ -172,6 +174,36 @@ impl EmbeddedStore {
             db,
             path: path.to_path_buf(),
         })
+    }
+
+    /// The entries of `t` under `prefix ‖ u64be(seq)` with seq > `after`, in order: at most
+    /// `limit`, none past the one that brings their size over `max_bytes`.
+    fn read_after(
+        &self,
+        t: Def,
+        prefix: &[u8],
+        after: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(t).map_err(backend)?;
+        let lo = [prefix, &be(after.saturating_add(1))].concat();
+        let hi = [prefix, &be(u64::MAX)].concat();
+        let (mut out, mut size) = (Vec::new(), 0usize);
+        for entry in table
+            .range(lo.as_slice()..=hi.as_slice())
+            .map_err(backend)?
+            .take(limit)
+        {
+            if size >= max_bytes {
+                break;
+            }
+            let (k, v) = entry.map_err(backend)?;
+            size += v.value().len();
+            out.push((read_u64(&k.value()[prefix.len()..]), v.value().to_vec()));
+        }
+        Ok(out)
     }
 
     fn get(&self, t: Def, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -299,24 +331,7 @@ impl NodeStore for EmbeddedStore {
         max_bytes: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let list = [topic.as_slice(), key.as_slice()].concat();
-        let txn = self.db.begin_read().map_err(backend)?;
-        let entries = txn.open_table(LISTS).map_err(backend)?;
-        let lo = [list.as_slice(), &be(after.saturating_add(1))].concat();
-        let hi = [list.as_slice(), &be(u64::MAX)].concat();
-        let (mut out, mut size) = (Vec::new(), 0usize);
-        for entry in entries
-            .range(lo.as_slice()..=hi.as_slice())
-            .map_err(backend)?
-            .take(limit)
-        {
-            if size >= max_bytes {
-                break;
-            }
-            let (k, v) = entry.map_err(backend)?;
-            size += v.value().len();
-            out.push((read_u64(&k.value()[64..]), v.value().to_vec()));
-        }
-        Ok(out)
+        self.read_after(LISTS, &list, after, limit, max_bytes)
     }
 
     fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError> {
@@ -364,21 +379,9 @@ impl NodeStore for EmbeddedStore {
         recipient: &Id,
         after: u64,
         limit: usize,
+        max_bytes: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let items = txn.open_table(B0X).map_err(backend)?;
-        let lo = [recipient.as_slice(), &be(after.saturating_add(1))].concat();
-        let hi = [recipient.as_slice(), &be(u64::MAX)].concat();
-        let mut out = Vec::new();
-        for item in items
-            .range(lo.as_slice()..=hi.as_slice())
-            .map_err(backend)?
-            .take(limit)
-        {
-            let (k, v) = item.map_err(backend)?;
-            out.push((read_u64(&k.value()[32..]), v.value().to_vec()));
-        }
-        Ok(out)
+        self.read_after(B0X, recipient, after, limit, max_bytes)
     }
 
     fn b0x_ack(&self, recipient: &Id, upto: u64) -> Result<u64, StoreError> {

@@ -98,16 +98,21 @@ fn conformance(s: &dyn NodeStore) {
         Err(StoreError::Quota(_))
     ));
     assert_eq!(
-        s.b0x_list(&[5; 32], 1, 10).unwrap(),
+        s.b0x_list(&[5; 32], 1, 10, 1 << 20).unwrap(),
         vec![(2, b"x2".to_vec()), (3, b"x3".to_vec())]
     );
     assert_eq!(
-        s.b0x_list(&[5; 32], 0, 1).unwrap(),
+        s.b0x_list(&[5; 32], 0, 1, 1 << 20).unwrap(),
         vec![(1, b"x1".to_vec())]
+    );
+    assert_eq!(
+        s.b0x_list(&[5; 32], 0, 10, 3).unwrap(),
+        vec![(1, b"x1".to_vec()), (2, b"x2".to_vec())],
+        "no item past the one that brings the answer over max_bytes"
     );
     assert_eq!(s.b0x_ack(&[5; 32], 2).unwrap(), 2);
     assert_eq!(
-        s.b0x_list(&[5; 32], 0, 10).unwrap(),
+        s.b0x_list(&[5; 32], 0, 10, 1 << 20).unwrap(),
         vec![(3, b"x3".to_vec())]
     );
     assert_eq!(

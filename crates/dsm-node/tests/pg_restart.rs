@@ -219,7 +219,7 @@ fn the_postgres_store_reconnects_after_the_database_restarts_under_load() {
         store.b0x_append(&[9; 32], b"item", &q).ok()
     });
     assert_eq!(again, seq);
-    assert_eq!(store.b0x_list(&[9; 32], 0, 10).unwrap().len(), 1);
+    assert_eq!(store.b0x_list(&[9; 32], 0, 10, 1 << 20).unwrap().len(), 1);
     assert_eq!(
         store.put_object(&[0xee; 32], b"after").unwrap(),
         PutObject::Created

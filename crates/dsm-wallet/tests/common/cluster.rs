@@ -81,9 +81,15 @@ impl NodeStore for Switchable {
         self.up()?;
         self.0.b0x_append(r, b, q)
     }
-    fn b0x_list(&self, r: &Id, a: u64, l: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    fn b0x_list(
+        &self,
+        r: &Id,
+        a: u64,
+        l: usize,
+        m: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         self.up()?;
-        self.0.b0x_list(r, a, l)
+        self.0.b0x_list(r, a, l, m)
     }
     fn b0x_ack(&self, r: &Id, u: u64) -> Result<u64, StoreError> {
         self.up()?;
