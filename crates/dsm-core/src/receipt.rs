@@ -255,6 +255,10 @@ pub struct Acceptance {
     pub receiver_child_head: DeviceHead,
     /// Proof for the relationship key under `receiver_parent_head.smt_root`.
     pub receiver_proof: SmtProof,
+    /// When the receiver's own proposal to the sender crossed this one and lost, was
+    /// refused and released (PROTOCOL.md §7.6): that step, whose release tip is the
+    /// receiver's current leaf. Absent otherwise.
+    pub crossing: Option<RelationshipStep>,
 }
 
 impl Acceptance {
@@ -272,6 +276,7 @@ impl Canonical for Acceptance {
         w.message(3, &self.receiver_parent_head);
         w.message(4, &self.receiver_child_head);
         w.message(5, &self.receiver_proof);
+        w.optional_message(6, self.crossing.as_ref());
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Acceptance {
@@ -280,6 +285,7 @@ impl Canonical for Acceptance {
             receiver_parent_head: r.message(3)?,
             receiver_child_head: r.message(4)?,
             receiver_proof: r.message(5)?,
+            crossing: r.optional_message(6)?,
         })
     }
 }
@@ -456,6 +462,9 @@ pub enum ReceiptError {
         /// The child tip the verifier saw first.
         existing: TipDigest,
     },
+    /// The crossing step an answer names (PROTOCOL.md §7.6) does not justify it.
+    #[error("the answer's crossing step {0}")]
+    Crossing(&'static str),
 }
 
 /// What a verifier already knows: the state the "not already consumed" check and the
@@ -576,12 +585,90 @@ struct HalfTransition<'a> {
     kind: TransitionKind,
 }
 
-/// `child_tip` is the tip the step leaves in this party's tree (and the head's cause): the
-/// step's child tip for a debit or credit, the release tip for a refusal.
+/// How one party's transition moves its relationship leaf: from `current` to `leaf`, with
+/// `cause` as its head's cause. For a proposal, and for an answer without a crossing, the
+/// leaf moves from the step's parent tip to the step's child tip (debit, credit) or its
+/// release tip (refusal), which is also the cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TipMove {
+    current: TipDigest,
+    leaf: TipDigest,
+    cause: TipDigest,
+}
+
+impl TipMove {
+    fn plain(step: &RelationshipStep, leaf: TipDigest) -> TipMove {
+        TipMove {
+            current: step.parent_tip,
+            leaf,
+            cause: leaf,
+        }
+    }
+}
+
+/// True when `own`, a step the answering device signed, crossed `answered`, the step it
+/// answers: the same relationship and parent tip, in the other direction (PROTOCOL.md §7.6).
+pub fn crossed(answered: &RelationshipStep, own: &RelationshipStep) -> bool {
+    own.relationship == answered.relationship
+        && own.parent_tip == answered.parent_tip
+        && own.sender == answered.receiver
+        && own.receiver == answered.sender
+}
+
+/// Of two crossed steps, true when `step` wins: its child tip is the smaller (bytewise). The
+/// winner is accepted or refused as usual; the loser is refused by its receiver, whose own
+/// winning step stays pending (PROTOCOL.md §7.6).
+pub fn wins_crossing(step: &RelationshipStep, other: &RelationshipStep) -> bool {
+    step.child_tip().as_bytes() < other.child_tip().as_bytes()
+}
+
+/// The receiver's leaf move when it answers the step with child tip `child` by `kind`
+/// (CREDIT or REFUSE), given the step of its own that crossed it, if any.
+fn answer_move(
+    step: &RelationshipStep,
+    child: &TipDigest,
+    kind: TransitionKind,
+    crossing: Option<&RelationshipStep>,
+) -> Result<TipMove, ReceiptError> {
+    let leaf = match kind {
+        TransitionKind::Refuse => release_tip(child),
+        _ => *child,
+    };
+    let Some(own) = crossing else {
+        return Ok(TipMove::plain(step, leaf));
+    };
+    if !crossed(step, own) {
+        return Err(ReceiptError::Crossing("does not cross the proposal"));
+    }
+    check_step(own).map_err(|_| ReceiptError::Crossing("is not a valid step"))?;
+    let own_tip = own.child_tip();
+    if child.as_bytes() < own_tip.as_bytes() {
+        // The answered step won: the answerer's own step was refused and released first.
+        Ok(TipMove {
+            current: release_tip(&own_tip),
+            leaf,
+            cause: leaf,
+        })
+    } else if kind == TransitionKind::Refuse {
+        // The answered step lost: refused while the answerer's own step stays pending, so
+        // its leaf does not move.
+        Ok(TipMove {
+            current: own_tip,
+            leaf: own_tip,
+            cause: leaf,
+        })
+    } else {
+        Err(ReceiptError::Crossing(
+            "won against the proposal, which can then only be refused",
+        ))
+    }
+}
+
+/// `mv` is how the transition moves this party's relationship leaf (see [`TipMove`]).
 fn check_half(
     h: &HalfTransition<'_>,
     step: &RelationshipStep,
-    child_tip: &TipDigest,
+    mv: &TipMove,
 ) -> Result<HeadDigest, ReceiptError> {
     let party = h.party;
     // Step 4: device binding.
@@ -611,7 +698,7 @@ fn check_half(
             reason: "wrong transition kind",
         });
     }
-    if h.child.cause != child_tip.0 {
+    if h.child.cause != mv.cause.0 {
         return Err(ReceiptError::NotAdjacent {
             party,
             reason: "child head does not name the step's child tip",
@@ -624,15 +711,15 @@ fn check_half(
         .lookup(rel, &h.parent.smt_root)
         .map_err(|error| ReceiptError::Proof { party, error })?;
     let current_ok = match current {
-        Some(tip) => tip == step.parent_tip.0,
-        None => step.parent_tip == step.relationship.genesis_tip(),
+        Some(tip) => tip == mv.current.0,
+        None => mv.current == step.relationship.genesis_tip(),
     };
     if !current_ok {
         return Err(ReceiptError::TipNotCurrent(party));
     }
     let new_root = h
         .proof
-        .root_after_set(rel, &child_tip.0)
+        .root_after_set(rel, &mv.leaf.0)
         .map_err(|error| ReceiptError::Proof { party, error })?;
     if new_root != h.child.smt_root {
         return Err(ReceiptError::RootMismatch(party));
@@ -790,7 +877,7 @@ pub fn verify_proposal(
         proof: &p.sender_proof,
         kind: TransitionKind::Debit,
     };
-    let parent_digest = check_half(&half, &p.step, &child_tip)?;
+    let parent_digest = check_half(&half, &p.step, &TipMove::plain(&p.step, child_tip))?;
     let commit = p.commit();
     p.sender
         .public_key
@@ -856,12 +943,12 @@ pub fn verify_acceptance(
         proof: &a.receiver_proof,
         signed_commit: a.commit(),
         signature: &signed.signature,
+        crossing: a.crossing.as_ref(),
     };
     let known = check_receiver_answer(
         vp,
         &answer,
         TransitionKind::Credit,
-        &vp.child_tip,
         "acceptance names another proposal",
         view,
     )?;
@@ -884,16 +971,17 @@ struct ReceiverAnswer<'a> {
     proof: &'a SmtProof,
     signed_commit: Digest,
     signature: &'a Signature,
+    crossing: Option<&'a RelationshipStep>,
 }
 
 /// Steps 3–9 for the receiver's answer: it names the proposal, its head transition of
-/// `kind` moves the relationship leaf to `leaf`, its signature verifies, and the view has
-/// not seen another successor. Returns true if the view already knew this transition.
+/// `kind` moves the relationship leaf as [`answer_move`] says, its signature verifies, and
+/// the view has not seen another successor. Returns true if the view already knew this
+/// transition.
 fn check_receiver_answer(
     vp: &VerifiedProposal,
     answer: &ReceiverAnswer<'_>,
     kind: TransitionKind,
-    leaf: &TipDigest,
     other_proposal: &'static str,
     view: &dyn ChainView,
 ) -> Result<bool, ReceiptError> {
@@ -913,7 +1001,8 @@ fn check_receiver_answer(
         proof: answer.proof,
         kind,
     };
-    let parent_digest = check_half(&half, step, leaf)?;
+    let mv = answer_move(step, &vp.child_tip, kind, answer.crossing)?;
+    let parent_digest = check_half(&half, step, &mv)?;
     answer
         .receiver
         .public_key
@@ -1008,7 +1097,7 @@ impl LocalDevice<'_> {
     fn child_head(
         &self,
         rel: &RelationshipKey,
-        child_tip: &TipDigest,
+        mv: &TipMove,
         kind: TransitionKind,
         token: &TokenId,
         amount: Amount,
@@ -1016,7 +1105,7 @@ impl LocalDevice<'_> {
     ) -> Result<(DeviceHead, SmtProof), BuildError> {
         let proof = self.tree.prove(rel.as_bytes());
         let smt_root = proof
-            .root_after_set(rel.as_bytes(), &child_tip.0)
+            .root_after_set(rel.as_bytes(), &mv.leaf.0)
             .map_err(|error| ReceiptError::Proof { party, error })?;
         let balances = match kind {
             TransitionKind::Debit => self.head.balances.debited(token, amount),
@@ -1039,30 +1128,32 @@ impl LocalDevice<'_> {
             smt_root,
             balances,
             kind,
-            cause: child_tip.0,
+            cause: mv.cause.0,
         };
         Ok((child, proof))
     }
 
-    /// The receiver's head answering `proposal` (credit or refusal), which moves the
-    /// relationship leaf to `leaf`. Only possible while the step's parent tip is current.
+    /// The receiver's head answering `proposal` (credit or refusal), moving the
+    /// relationship leaf as [`answer_move`] says. Only possible while the leaf it moves from
+    /// is current (the step's parent tip, without a crossing).
     fn answer_head(
         &self,
         proposal: &VerifiedProposal,
-        leaf: &TipDigest,
         kind: TransitionKind,
+        crossing: Option<&RelationshipStep>,
     ) -> Result<(DeviceHead, SmtProof), BuildError> {
         let me = self.check()?;
         let step = &proposal.signed.proposal.step;
         if step.receiver != me {
             return Err(BuildError::WrongIdentity);
         }
-        if self.current_tip(&step.relationship) != step.parent_tip {
+        let mv = answer_move(step, &proposal.child_tip, kind, crossing)?;
+        if self.current_tip(&step.relationship) != mv.current {
             return Err(ReceiptError::TipNotCurrent(Party::Receiver).into());
         }
         self.child_head(
             &step.relationship,
-            leaf,
+            &mv,
             kind,
             &step.token,
             step.amount,
@@ -1116,7 +1207,7 @@ pub fn propose(
     let child_tip = step.child_tip();
     let (child_head, proof) = sender.child_head(
         &relationship,
-        &child_tip,
+        &TipMove::plain(&step, child_tip),
         TransitionKind::Debit,
         &token,
         amount,
@@ -1167,15 +1258,27 @@ pub fn accept(
     lineages: &[VerifiedLineage],
     rnd: &[u8; 32],
 ) -> Result<BuiltAcceptance, BuildError> {
+    accept_crossed(receiver, proposal, lineages, None, rnd)
+}
+
+/// [`accept`] a proposal that won a crossing against `crossing`, the receiver's own step
+/// to the sender, which was refused and released (PROTOCOL.md §7.6); `None` is [`accept`].
+pub fn accept_crossed(
+    receiver: &LocalDevice<'_>,
+    proposal: &VerifiedProposal,
+    lineages: &[VerifiedLineage],
+    crossing: Option<&RelationshipStep>,
+    rnd: &[u8; 32],
+) -> Result<BuiltAcceptance, BuildError> {
     check_inputs(proposal, lineages)?;
-    let (child_head, proof) =
-        receiver.answer_head(proposal, &proposal.child_tip, TransitionKind::Credit)?;
+    let (child_head, proof) = receiver.answer_head(proposal, TransitionKind::Credit, crossing)?;
     let acceptance = Acceptance {
         proposal_commit: proposal.commit,
         receiver: receiver.identity.clone(),
         receiver_parent_head: receiver.head.clone(),
         receiver_child_head: child_head.clone(),
         receiver_proof: proof,
+        crossing: crossing.cloned(),
     };
     let signature = receiver.key.sign(acceptance.commit().as_bytes(), rnd)?;
     let receipt = Receipt {
@@ -1382,11 +1485,15 @@ pub struct Refusal {
     /// For a refusal of the lineage kind: the input of the proposal whose lineage failed,
     /// so its sender knows which parcel it cannot pay with. One of the proposal's inputs.
     pub refused_input: Option<ParcelId>,
+    /// When the receiver's own proposal to the sender crossed this one (PROTOCOL.md §7.6):
+    /// that step — pending and the winner (the refused proposal lost), or refused and
+    /// released (it lost). Absent otherwise.
+    pub crossing: Option<RelationshipStep>,
 }
 
 impl Refusal {
-    /// The digest of everything but the parcel statement: `H(RefusalCommit, fields 1–6
-    /// and 8)`.
+    /// The digest of everything but the parcel statement: `H(RefusalCommit, fields 1–6,
+    /// 8 and 9)`.
     pub fn rest_digest(&self) -> Digest {
         let mut w = Writer::new();
         self.encode_rest(&mut w);
@@ -1394,10 +1501,12 @@ impl Refusal {
         tagged_hash(Tag::RefusalCommit, &[&w.into_bytes()])
     }
 
+    /// Fields 8 and 9, each only when present.
     fn encode_input(&self, w: &mut Writer) {
         if let Some(p) = &self.refused_input {
             w.bytes(8, p.as_bytes());
         }
+        w.optional_message(9, self.crossing.as_ref());
     }
 
     /// The digest the receiver signs: `transfer_commit(H(ParcelStatement, parcels),
@@ -1453,6 +1562,7 @@ impl Canonical for Refusal {
                     }
                 })?))),
             },
+            crossing: r.optional_message(9)?,
         })
     }
 }
@@ -1541,12 +1651,12 @@ pub fn verify_refusal(
         proof: &r.receiver_proof,
         signed_commit: r.commit(),
         signature: &signed.signature,
+        crossing: r.crossing.as_ref(),
     };
     check_receiver_answer(
         vp,
         &answer,
         TransitionKind::Refuse,
-        &release,
         "refusal names another proposal",
         view,
     )?;
@@ -1565,8 +1675,9 @@ pub struct BuiltRefusal {
     pub signed: SignedRefusal,
     /// The receiver's head after the refusal.
     pub child_head: DeviceHead,
-    /// The relationship tip after the refusal.
-    pub release_tip: TipDigest,
+    /// The receiver's relationship leaf after the refusal: the release tip, or, refusing a
+    /// proposal that lost a crossing, the child tip of its own pending step (unchanged).
+    pub leaf: TipDigest,
 }
 
 /// Refuses a verified proposal addressed to `receiver`, for `reason`. Only possible while
@@ -1589,15 +1700,35 @@ pub fn refuse_naming(
     refused_input: Option<ParcelId>,
     rnd: &[u8; 32],
 ) -> Result<BuiltRefusal, BuildError> {
+    refuse_crossed(receiver, proposal, reason, refused_input, None, rnd)
+}
+
+/// [`refuse_naming`] when `crossing`, the receiver's own step to the sender, crossed the
+/// proposal (PROTOCOL.md §7.6): it won and is still pending (the receiver's leaf stays its
+/// child tip), or it lost and was released (the leaf moves from its release tip). `None`
+/// is [`refuse_naming`].
+pub fn refuse_crossed(
+    receiver: &LocalDevice<'_>,
+    proposal: &VerifiedProposal,
+    reason: u64,
+    refused_input: Option<ParcelId>,
+    crossing: Option<&RelationshipStep>,
+    rnd: &[u8; 32],
+) -> Result<BuiltRefusal, BuildError> {
     let p = &proposal.signed.proposal;
     if refused_input.is_some_and(|i| p.parcels.inputs.binary_search(&i).is_err()) {
         return Err(BuildError::Parcels(
             "the parcel named is not an input of the proposal",
         ));
     }
-    let release = release_tip(&proposal.child_tip);
-    let (child_head, proof) = receiver.answer_head(proposal, &release, TransitionKind::Refuse)?;
-    let p = &proposal.signed.proposal;
+    let (child_head, proof) = receiver.answer_head(proposal, TransitionKind::Refuse, crossing)?;
+    let leaf = answer_move(
+        &p.step,
+        &proposal.child_tip,
+        TransitionKind::Refuse,
+        crossing,
+    )?
+    .leaf;
     let parcels = ParcelStatement::refund(&proposal.commit, &p.parcels, &p.step.receiver)
         .ok_or(BuildError::Parcels("the proposal pays this device nothing"))?;
     let refusal = Refusal {
@@ -1609,12 +1740,13 @@ pub fn refuse_naming(
         reason,
         parcels,
         refused_input,
+        crossing: crossing.cloned(),
     };
     let signature = receiver.key.sign(refusal.commit().as_bytes(), rnd)?;
     Ok(BuiltRefusal {
         signed: SignedRefusal { refusal, signature },
         child_head,
-        release_tip: release,
+        leaf,
     })
 }
 
@@ -1646,7 +1778,11 @@ pub fn release(
     }
     let (child_head, _) = sender.child_head(
         &step.relationship,
-        &refused.release_tip,
+        &TipMove {
+            current: step.child_tip(),
+            leaf: refused.release_tip,
+            cause: refused.release_tip,
+        },
         TransitionKind::Release,
         &step.token,
         step.amount,

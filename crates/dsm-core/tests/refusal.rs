@@ -37,7 +37,7 @@ fn refusal_then_release_restores_the_sender_and_realigns_the_trees() {
             r.child_head.balances, b.head.balances,
             "a refusal changes no balance"
         );
-        assert_eq!(r.release_tip, release_tip(&p.child_tip));
+        assert_eq!(r.leaf, release_tip(&p.child_tip));
         // The refusal travels as bytes.
         let wire = SignedRefusal::from_bytes(&r.signed.to_bytes()).unwrap();
         let own = own_proposal(&p);
@@ -50,7 +50,7 @@ fn refusal_then_release_restores_the_sender_and_realigns_the_trees() {
             "the amount is back"
         );
         b.head = r.child_head.clone();
-        b.tree.insert(*rel.as_bytes(), r.release_tip.0);
+        b.tree.insert(*rel.as_bytes(), r.leaf.0);
         a.head = rel_out.child_head.clone();
         a.tree.insert(*rel.as_bytes(), rel_out.release_tip.0);
         assert_eq!(
@@ -60,7 +60,7 @@ fn refusal_then_release_restores_the_sender_and_realigns_the_trees() {
         );
         // The relationship goes on from the release tip, in either direction.
         let receipt = transfer(&mut a, &mut b, token(), 5, &mut ctr);
-        assert_eq!(receipt.proposal.proposal.step.parent_tip, r.release_tip);
+        assert_eq!(receipt.proposal.proposal.step.parent_tip, r.leaf);
         // A refusal is only possible before accepting, and a release only with the step current.
         assert!(matches!(
             refuse(&b.local(), &vp, 1, &rnd(&mut ctr)),
@@ -233,4 +233,155 @@ fn accepting_and_refusing_one_proposal_is_equivocation() {
     )
     .unwrap();
     assert!(matches!(what0, Equivocation::HeadFork { .. }));
+}
+
+/// Two proposals that crossed (each device paid the other from the same relationship tip)
+/// resolve without anyone's help (PROTOCOL.md §7.6): the loser's receiver refuses it while
+/// its own winner stays pending, the loser's sender releases and then accepts the winner.
+/// Both trees end on the winner's child tip, the loser's amount is back, and every crossing
+/// claim that does not hold is refused with its exact error.
+#[test]
+fn crossed_proposals_resolve_by_the_smaller_child_tip() {
+    let mut ctr = 0;
+    let mut a = Device::new(SuiteId::MlDsa65, 1);
+    let mut b = Device::new(SuiteId::MlDsa65, 2);
+    a.fund(token(), 50);
+    b.fund(token(), 50);
+    let pa = propose(
+        &a.local(),
+        &b.id(),
+        token(),
+        Amount(20),
+        &common::inputs_of(&a.local(), token(), Amount(20)),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
+    let pb = propose(
+        &b.local(),
+        &a.id(),
+        token(),
+        Amount(7),
+        &common::inputs_of(&b.local(), token(), Amount(7)),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
+    let rel = pa.signed.proposal.step.relationship;
+    assert!(crossed(&pa.signed.proposal.step, &pb.signed.proposal.step));
+    a.head = pa.child_head.clone();
+    a.tree.insert(*rel.as_bytes(), pa.child_tip.0);
+    b.head = pb.child_head.clone();
+    b.tree.insert(*rel.as_bytes(), pb.child_tip.0);
+    // Name the two sides by the outcome: `w` sent the winner, `l` the loser.
+    let a_wins = wins_crossing(&pa.signed.proposal.step, &pb.signed.proposal.step);
+    assert_ne!(
+        a_wins,
+        wins_crossing(&pb.signed.proposal.step, &pa.signed.proposal.step),
+        "exactly one of two crossed steps wins"
+    );
+    let (mut w, mut l, win, lose) = if a_wins {
+        (a, b, pa, pb)
+    } else {
+        (b, a, pb, pa)
+    };
+    let win_step = win.signed.proposal.step.clone();
+    let lose_step = lose.signed.proposal.step.clone();
+    let vlose = verify_proposal(&lose.signed, &EmptyView).unwrap();
+    let vwin = verify_proposal(&win.signed, &EmptyView).unwrap();
+    // Without naming the crossing, neither side can answer: each leaf is its own pending tip.
+    assert!(matches!(
+        refuse(&w.local(), &vlose, 7, &rnd(&mut ctr)),
+        Err(BuildError::Refused(ReceiptError::TipNotCurrent(
+            Party::Receiver
+        )))
+    ));
+    // The winner's receiver cannot accept it yet (its own loser is still pending), and the
+    // loser can never be accepted by naming the winner.
+    assert!(matches!(
+        accept_crossed(
+            &l.local(),
+            &vwin,
+            &trusted_lineages(&vwin),
+            Some(&lose_step),
+            &rnd(&mut ctr)
+        ),
+        Err(BuildError::Refused(ReceiptError::TipNotCurrent(
+            Party::Receiver
+        )))
+    ));
+    assert_eq!(
+        accept_crossed(
+            &w.local(),
+            &vlose,
+            &trusted_lineages(&vlose),
+            Some(&win_step),
+            &rnd(&mut ctr)
+        )
+        .unwrap_err(),
+        BuildError::Refused(ReceiptError::Crossing(
+            "won against the proposal, which can then only be refused"
+        ))
+    );
+    // 1. The winner's sender refuses the loser; its own leaf stays on its pending winner.
+    let refusal =
+        refuse_crossed(&w.local(), &vlose, 7, None, Some(&win_step), &rnd(&mut ctr)).unwrap();
+    assert_eq!(refusal.leaf, win.child_tip);
+    assert_eq!(refusal.child_head.smt_root, w.head.smt_root);
+    assert_eq!(refusal.child_head.cause, release_tip(&lose.child_tip).0);
+    let wire = SignedRefusal::from_bytes(&refusal.signed.to_bytes()).unwrap();
+    assert_eq!(wire.refusal.crossing.as_ref(), Some(&win_step));
+    let vr = verify_refusal(&vlose, &wire, &EmptyView).unwrap();
+    // A crossing claim that does not hold, or is altered, is refused.
+    let mut other = win_step.clone();
+    other.parent_tip = lose.child_tip;
+    let mut bad = wire.clone();
+    bad.refusal.crossing = Some(other);
+    assert_eq!(
+        verify_refusal(&vlose, &bad, &EmptyView).unwrap_err(),
+        ReceiptError::Crossing("does not cross the proposal")
+    );
+    let mut bad = wire.clone();
+    bad.refusal.crossing = None;
+    assert_eq!(
+        verify_refusal(&vlose, &bad, &EmptyView).unwrap_err(),
+        ReceiptError::TipNotCurrent(Party::Receiver)
+    );
+    w.head = refusal.child_head.clone();
+    w.tree.insert(*rel.as_bytes(), refusal.leaf.0);
+    // 2. The loser's sender takes its amount back.
+    let released = release(&l.local(), &vr).unwrap();
+    assert_eq!(
+        released.child_head.balances.get(&token()).0,
+        l.balance(&token()) + lose_step.amount.0,
+        "the loser's amount is back"
+    );
+    l.head = released.child_head.clone();
+    l.tree.insert(*rel.as_bytes(), released.release_tip.0);
+    // 3. It accepts the winner, naming its released step.
+    let acc = accept_crossed(
+        &l.local(),
+        &vwin,
+        &trusted_lineages(&vwin),
+        Some(&lose_step),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
+    let receipt = Receipt::from_bytes(&acc.receipt.to_bytes()).unwrap();
+    verify_receipt(&receipt, &EmptyView).unwrap();
+    let mut bad = receipt.clone();
+    bad.acceptance.acceptance.crossing = None;
+    assert_eq!(
+        verify_receipt(&bad, &EmptyView).unwrap_err(),
+        ReceiptError::TipNotCurrent(Party::Receiver)
+    );
+    l.head = acc.child_head.clone();
+    l.tree.insert(*rel.as_bytes(), acc.child_tip.0);
+    assert_eq!(
+        l.tree.get(rel.as_bytes()),
+        w.tree.get(rel.as_bytes()),
+        "both trees end on the winner's child tip"
+    );
+    // The relationship goes on from there, in either direction.
+    let next = transfer(&mut l, &mut w, token(), 1, &mut ctr);
+    assert_eq!(next.proposal.proposal.step.parent_tip, win.child_tip);
+    transfer(&mut w, &mut l, token(), 1, &mut ctr);
 }

@@ -377,6 +377,82 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             "dsm.v1.EquivocationProof",
             &proof.to_bytes(),
         );
+
+        // Crossing (§7.6): devices 4 and 5 pay each other from the genesis tip; the winner's
+        // receiver refuses the loser naming its own pending step, the loser's sender releases
+        // and accepts the winner naming its released step.
+        let (mut d, mut e) = (Device::new(suite, 4), Device::new(suite, 5));
+        d.fund(token(), 100);
+        e.fund(token(), 100);
+        let pd = propose(
+            &d.local(),
+            &e.id(),
+            token(),
+            Amount(5),
+            &inputs_of(&d.local(), token(), Amount(5)),
+            &zero,
+        )
+        .unwrap();
+        let pe = propose(
+            &e.local(),
+            &d.id(),
+            token(),
+            Amount(3),
+            &inputs_of(&e.local(), token(), Amount(3)),
+            &zero,
+        )
+        .unwrap();
+        let rel = pd.signed.proposal.step.relationship;
+        d.head = pd.child_head.clone();
+        d.tree.insert(*rel.as_bytes(), pd.child_tip.0);
+        e.head = pe.child_head.clone();
+        e.tree.insert(*rel.as_bytes(), pe.child_tip.0);
+        let ((mut w, win), (mut l, lose)) =
+            if wins_crossing(&pd.signed.proposal.step, &pe.signed.proposal.step) {
+                ((d, pd), (e, pe))
+            } else {
+                ((e, pe), (d, pd))
+            };
+        let vlose = verify_proposal(&lose.signed, &EmptyView).unwrap();
+        let vwin = verify_proposal(&win.signed, &EmptyView).unwrap();
+        let refusal = refuse_crossed(
+            &w.local(),
+            &vlose,
+            7,
+            None,
+            Some(&win.signed.proposal.step),
+            &zero,
+        )
+        .unwrap();
+        put(
+            &format!("{s}.cross.loser_proposal"),
+            "dsm.v1.SignedProposal",
+            &lose.signed.to_bytes(),
+        );
+        put(
+            &format!("{s}.cross.refusal"),
+            "dsm.v1.SignedRefusal",
+            &refusal.signed.to_bytes(),
+        );
+        w.head = refusal.child_head;
+        let vr = verify_refusal(&vlose, &refusal.signed, &EmptyView).unwrap();
+        let released = release(&l.local(), &vr).unwrap();
+        l.head = released.child_head;
+        l.tree.insert(*rel.as_bytes(), released.release_tip.0);
+        let acc = accept_crossed(
+            &l.local(),
+            &vwin,
+            &common::trusted_lineages(&vwin),
+            Some(&lose.signed.proposal.step),
+            &zero,
+        )
+        .unwrap();
+        put(
+            &format!("{s}.cross.receipt"),
+            "dsm.v1.Receipt",
+            &acc.receipt.to_bytes(),
+        );
+        assert_eq!(w.head.smt_root, acc.child_head.smt_root, "the trees agree");
     }
     v
 }
@@ -397,6 +473,8 @@ fn file_vectors_decode_strictly_and_verify() {
     let mut receipts = 0;
     let mut proofs = 0;
     let mut forks = 0;
+    let mut refusals = 0;
+    let mut last_proposal = Vec::new();
     for line in file.lines().filter(|l| !l.starts_with('#')) {
         let mut it = line.split('\t');
         let (name, ty, hexs) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
@@ -412,6 +490,16 @@ fn file_vectors_decode_strictly_and_verify() {
                 EquivocationProof::verify_bytes(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
                 proofs += 1;
             }
+            "dsm.v1.SignedRefusal" => {
+                // Checked against the loser's proposal, the line before it.
+                let p = SignedProposal::from_bytes(&last_proposal).unwrap();
+                let vp = verify_proposal(&p, &EmptyView).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let r = SignedRefusal::from_bytes(&bytes).unwrap();
+                verify_refusal(&vp, &r, &EmptyView).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(r.to_bytes(), bytes);
+                refusals += 1;
+            }
+            "dsm.v1.SignedProposal" => last_proposal = bytes.clone(),
             "dsm.v1.ParcelFork" => {
                 let f = dsm_core::parcel::ParcelFork::from_bytes(&bytes)
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -430,5 +518,5 @@ fn file_vectors_decode_strictly_and_verify() {
             _ => {}
         }
     }
-    assert_eq!((receipts, proofs, forks), (2, 4, 2));
+    assert_eq!((receipts, proofs, forks, refusals), (4, 4, 2, 2));
 }

@@ -35,17 +35,17 @@ use crate::message::{
     Close, Hello, Refusal, RefusalCode, SessionMessage, MAX_GOSSIPED_FORKS, MAX_WITNESSED,
     PROTOCOL_VERSION,
 };
-use dsm_core::chain::{Amount, DeviceHead, RelationshipKey, TipDigest, TokenId};
+use dsm_core::chain::{Amount, DeviceHead, RelationshipKey, RelationshipStep, TipDigest, TokenId};
 use dsm_core::crypto::SigningKey;
 use dsm_core::hash::Digest;
 use dsm_core::identity::{DeviceId, DeviceIdentity};
 use dsm_core::parcel::{Parcel, VerifiedLineage};
 use dsm_core::receipt::Offer;
 use dsm_core::receipt::{
-    accept, own_proposal, propose, refuse_naming, release, release_tip, verify_acceptance,
-    verify_proposal, verify_refusal, BuildError, BuiltAcceptance, BuiltProposal, BuiltRefusal,
-    BuiltRelease, ChainView, LocalDevice, Receipt, ReceiptError, SignedAcceptance, SignedProposal,
-    SignedRefusal, VerifiedProposal, VerifiedRefusal,
+    accept_crossed, crossed, own_proposal, propose, refuse_crossed, release, release_tip,
+    verify_acceptance, verify_proposal, verify_refusal, wins_crossing, BuildError, BuiltAcceptance,
+    BuiltProposal, BuiltRefusal, BuiltRelease, ChainView, LocalDevice, Receipt, ReceiptError,
+    SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal, VerifiedRefusal,
 };
 use dsm_core::smt::SparseMerkleTree;
 use thiserror::Error;
@@ -92,6 +92,13 @@ pub trait Ledger {
     fn random(&mut self) -> [u8; 32];
     /// This device's proposal to `peer` still waiting for its acceptance, if any.
     fn pending_to(&self, peer: &DeviceId) -> Result<Option<SignedProposal>, LedgerError>;
+    /// The step of this device's own proposal on `relationship` that was refused and
+    /// released last, when its release tip is still the current leaf there (PROTOCOL.md
+    /// §7.6: a proposal that won a crossing against it is answered from that leaf).
+    fn released_on(
+        &self,
+        relationship: &RelationshipKey,
+    ) -> Result<Option<RelationshipStep>, LedgerError>;
     /// The acceptance this device already signed for the proposal with this commit.
     fn acceptance_for(
         &self,
@@ -345,17 +352,22 @@ pub enum RefusalReason {
     /// The lineage of a parcel paid does not trace back to a source of value this
     /// receiver accepts (PROTOCOL.md §5.6): counterfeit, an unknown source, or not shipped.
     Lineage,
+    /// The proposal crossed the receiver's own pending proposal to the sender and lost the
+    /// tie-break (PROTOCOL.md §7.6): its amount goes back, and the receiver's proposal is
+    /// answered next. Send it again afterwards.
+    Crossed,
 }
 
 impl RefusalReason {
     /// Every reason, in code order.
-    pub const ALL: [RefusalReason; 6] = [
+    pub const ALL: [RefusalReason; 7] = [
         RefusalReason::OverLimit,
         RefusalReason::UnknownToken,
         RefusalReason::TokenRules,
         RefusalReason::CannotHold,
         RefusalReason::OverExposure,
         RefusalReason::Lineage,
+        RefusalReason::Crossed,
     ];
 
     /// The wire code.
@@ -367,6 +379,7 @@ impl RefusalReason {
             RefusalReason::CannotHold => 4,
             RefusalReason::OverExposure => 5,
             RefusalReason::Lineage => 6,
+            RefusalReason::Crossed => 7,
         }
     }
 
@@ -388,6 +401,9 @@ impl RefusalReason {
             }
             RefusalReason::Lineage => {
                 "the value paid does not trace back to a source the receiver accepts"
+            }
+            RefusalReason::Crossed => {
+                "it crossed the receiver's own transfer to you, which goes first; send it again"
             }
         }
     }
@@ -679,8 +695,26 @@ impl Session {
             }
             Err(_) => return Ok(refuse_now(commit, RefusalCode::Invalid)),
         };
+        // A crossing (PROTOCOL.md §7.6): our own proposal to the sender left the same tip.
+        let crossing = match crossing_for(&p.proposal.step, ledger)? {
+            CrossingState::None => None,
+            CrossingState::Lost(own) => {
+                return self.refuse_proposal(
+                    offer,
+                    &verified,
+                    RefusalReason::Crossed,
+                    None,
+                    Some(&own),
+                    ledger,
+                )
+            }
+            // Ours lost: it is released first (the sender refuses it), then this is answered.
+            CrossingState::Wait => return Ok(refuse_now(commit, RefusalCode::Busy)),
+            CrossingState::Won(own) => Some(own),
+        };
+        let crossing = crossing.as_ref();
         if let Some(reason) = ledger.refusal_reason(&verified) {
-            return self.refuse_proposal(offer, &verified, reason, None, ledger);
+            return self.refuse_proposal(offer, &verified, reason, None, crossing, ledger);
         }
         // Provenance: every input's lineage back to a source, before anything is signed.
         let lineages = match ledger.check_offer(offer)? {
@@ -706,17 +740,25 @@ impl Session {
                     &verified,
                     RefusalReason::Lineage,
                     parcel,
+                    crossing,
                     ledger,
                 )
             }
             // Missing objects the sender cannot be asked for (a b0x item, a pending offer
             // that must carry everything): no input is to blame in particular.
             Err(LineageRefusal::Missing(_)) => {
-                return self.refuse_proposal(offer, &verified, RefusalReason::Lineage, None, ledger)
+                return self.refuse_proposal(
+                    offer,
+                    &verified,
+                    RefusalReason::Lineage,
+                    None,
+                    crossing,
+                    ledger,
+                )
             }
         };
         let rnd = ledger.random();
-        let built = match accept(&local(ledger), &verified, &lineages, &rnd) {
+        let built = match accept_crossed(&local(ledger), &verified, &lineages, crossing, &rnd) {
             Ok(b) => b,
             // A credit this device can never take (its token list is full, the balance would
             // overflow) gets a signed refusal, so the sender is not locked forever.
@@ -726,6 +768,7 @@ impl Session {
                     &verified,
                     RefusalReason::CannotHold,
                     None,
+                    crossing,
                     ledger,
                 )
             }
@@ -748,17 +791,26 @@ impl Session {
     }
 
     /// Signs, commits and returns a refusal of a verified proposal addressed to us (naming
-    /// `input`, the input whose lineage failed, for a lineage refusal).
+    /// `input`, the input whose lineage failed, for a lineage refusal, and `crossing`, our
+    /// own step that crossed it).
     fn refuse_proposal(
         &mut self,
         offer: &Offer,
         verified: &VerifiedProposal,
         reason: RefusalReason,
         input: Option<dsm_core::parcel::ParcelId>,
+        crossing: Option<&RelationshipStep>,
         ledger: &mut dyn Ledger,
     ) -> Result<SessionMessage, SessionError> {
         let rnd = ledger.random();
-        let built = match refuse_naming(&local(ledger), verified, reason.code(), input, &rnd) {
+        let built = match refuse_crossed(
+            &local(ledger),
+            verified,
+            reason.code(),
+            input,
+            crossing,
+            &rnd,
+        ) {
             Ok(b) => b,
             Err(BuildError::Refused(_)) => {
                 return Ok(refuse_now(*verified.commit(), RefusalCode::Busy))
@@ -850,6 +902,42 @@ impl Session {
         self.in_flight
             .as_ref()
             .is_some_and(|vp| vp.commit() == commit)
+    }
+
+    /// Dialer whose pending proposal the listener could not answer (`Busy`): when the
+    /// listener's own pending proposal crossed ours and lost (PROTOCOL.md §7.6), the
+    /// listener waits for us. We refuse its proposal, then offer ours again, which it can
+    /// now accept. `None` when that is not the case.
+    fn resolve_crossing(
+        &mut self,
+        code: RefusalCode,
+        ledger: &mut dyn Ledger,
+    ) -> Result<Option<Vec<SessionMessage>>, SessionError> {
+        let (Some(vp), Some((theirs, _))) = (&self.in_flight, &self.peer_pending) else {
+            return Ok(None);
+        };
+        let ours = &vp.signed().proposal.step;
+        let step = &theirs.signed.proposal.step;
+        if code != RefusalCode::Busy
+            || self.phase != Phase::AwaitPendingAcceptance
+            || !crossed(step, ours)
+            || wins_crossing(step, ours)
+        {
+            return Ok(None);
+        }
+        let theirs = theirs.clone();
+        let signed = vp.signed().clone();
+        self.peer_pending = None;
+        let answer = self.answer_proposal(&theirs, true, false, ledger)?;
+        if !matches!(answer, SessionMessage::SignedRefusal(_)) {
+            return Ok(None);
+        }
+        let offer = ledger.offer(&signed, INLINE_OBJECTS)?;
+        self.phase = Phase::AwaitAcceptance;
+        Ok(Some(vec![
+            answer,
+            SessionMessage::Proposal(Box::new(offer)),
+        ]))
     }
 
     /// Dialer: answer the listener's pending proposal (if it had one), then propose.
@@ -1107,6 +1195,9 @@ impl Session {
                         phase,
                     });
                 }
+                if let Some(out) = self.resolve_crossing(r.code, ledger)? {
+                    return Ok(out);
+                }
                 self.in_flight = None;
                 self.phase = Phase::Failed;
                 self.error = Some(SessionError::Refused(r.code));
@@ -1166,6 +1257,42 @@ pub(crate) fn local(ledger: &dyn Ledger) -> LocalDevice<'_> {
         key: ledger.signing_key(),
         head: ledger.head(),
         tree: ledger.tree(),
+    }
+}
+
+/// Where a proposal addressed to us stands against our own proposals to its sender
+/// (PROTOCOL.md §7.6).
+enum CrossingState {
+    /// No crossing: answered as usual.
+    None,
+    /// It crossed our pending proposal and lost: refused, naming ours.
+    Lost(RelationshipStep),
+    /// It crossed our pending proposal and won: answered once ours is refused and released.
+    Wait,
+    /// It crossed our proposal, which lost and was released: answered naming ours.
+    Won(RelationshipStep),
+}
+
+fn crossing_for(
+    step: &RelationshipStep,
+    ledger: &dyn Ledger,
+) -> Result<CrossingState, SessionError> {
+    if let Some(own) = ledger.pending_to(&step.sender)? {
+        let own = own.proposal.step;
+        if !crossed(step, &own) {
+            return Ok(CrossingState::None);
+        }
+        return Ok(if wins_crossing(step, &own) {
+            CrossingState::Wait
+        } else {
+            CrossingState::Lost(own)
+        });
+    }
+    match ledger.released_on(&step.relationship)? {
+        Some(own) if crossed(step, &own) && wins_crossing(step, &own) => {
+            Ok(CrossingState::Won(own))
+        }
+        _ => Ok(CrossingState::None),
     }
 }
 

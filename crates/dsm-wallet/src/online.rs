@@ -855,11 +855,16 @@ fn take_b0x(
     report: &mut SyncReport,
 ) -> Result<(), OnlineError> {
     let mut done: HashMap<Vec<u8>, bool> = HashMap::new();
+    let released_before = report.released.len();
+    // What each unfinished item said in report.waiting.
+    let mut said: HashMap<Vec<u8>, Vec<String>> = HashMap::new();
     for item in wallet.custody()? {
+        let w = report.waiting.len();
         let finished = take_item(wallet, nodes, &item, report)?;
         if finished {
             wallet.release_custody(&item)?;
         }
+        said.insert(item.clone(), report.waiting[w..].to_vec());
         done.insert(item, finished);
     }
     let address = wallet.device_id().b0x_address();
@@ -868,8 +873,31 @@ fn take_b0x(
     items.sort_by(|a, b| (&a.node, a.seq).cmp(&(&b.node, b.seq)));
     for item in &items {
         if !done.contains_key(&item.bytes) {
+            let w = report.waiting.len();
             let d = take_item(wallet, nodes, &item.bytes, report)?;
+            said.insert(item.bytes.clone(), report.waiting[w..].to_vec());
             done.insert(item.bytes.clone(), d);
+        }
+    }
+    // A release can unblock an item read before it: a proposal that won a crossing waits
+    // for the refusal of ours (PROTOCOL.md §7.6), which may come later in the same b0x.
+    if report.released.len() > released_before {
+        let waiting: Vec<Vec<u8>> = done
+            .iter()
+            .filter(|(_, finished)| !**finished)
+            .map(|(b, _)| b.clone())
+            .collect();
+        for item in waiting {
+            let w = report.waiting.len();
+            if take_item(wallet, nodes, &item, report)? {
+                wallet.release_custody(&item)?; // (held or not)
+                                                // It no longer waits: drop what the first pass said about it.
+                let stale = said.remove(&item).unwrap_or_default();
+                report.waiting.retain(|m| !stale.contains(m));
+                done.insert(item, true);
+            } else {
+                report.waiting.truncate(w); // said once already
+            }
         }
     }
     let waiting: Vec<Vec<u8>> = done

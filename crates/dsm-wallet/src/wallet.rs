@@ -472,6 +472,12 @@ fn refused_key(commit: &Digest) -> Vec<u8> {
     [b"refused_proposal/".as_slice(), commit.as_bytes()].concat()
 }
 
+/// Meta key of the step of our own proposal on a relationship released last (PROTOCOL.md
+/// §7.6: a proposal that won a crossing against it is answered naming it).
+fn released_key(relationship: &RelationshipKey) -> Vec<u8> {
+    [b"released_step/".as_slice(), relationship.as_bytes()].concat()
+}
+
 /// The capsule entry that removes the contact `name` (PROTOCOL.md §20.2: a contact entry
 /// with the all-zero device id; no device has that id).
 fn removed_contact(name: &str) -> dsm_recovery::body::ContactEntry {
@@ -1995,6 +2001,18 @@ impl Ledger for Wallet {
     fn pending_to(&self, peer: &DeviceId) -> Result<Option<SignedProposal>, LedgerError> {
         Ok(self.pending.get(peer).cloned())
     }
+    fn released_on(
+        &self,
+        relationship: &RelationshipKey,
+    ) -> Result<Option<RelationshipStep>, LedgerError> {
+        let Some(bytes) = self.store.get(Table::Meta, &released_key(relationship))? else {
+            return Ok(None);
+        };
+        let step = RelationshipStep::from_bytes(&bytes)
+            .map_err(|e| LedgerError::from(corrupt("released step")(e)))?;
+        let leaf = self.tree.get(relationship.as_bytes()).map(TipDigest);
+        Ok((leaf == Some(dsm_core::receipt::release_tip(&step.child_tip()))).then_some(step))
+    }
     fn acceptance_for(&self, commit: &Digest) -> Result<Option<SignedAcceptance>, LedgerError> {
         // Our acceptances live inside the receipts we stored when accepting.
         match self.store.get(Table::Receipts, commit.as_bytes())? {
@@ -2264,7 +2282,7 @@ impl Ledger for Wallet {
             .put(
                 Table::Tips,
                 p.step.relationship.as_bytes().to_vec(),
-                built.release_tip.as_bytes().to_vec(),
+                built.leaf.as_bytes().to_vec(),
             )
             .put(
                 Table::Refusals,
@@ -2289,7 +2307,7 @@ impl Ledger for Wallet {
         self.witness_seq = seq;
         self.head = built.child_head.clone();
         self.tree
-            .insert(*p.step.relationship.as_bytes(), built.release_tip.0);
+            .insert(*p.step.relationship.as_bytes(), built.leaf.0);
         Ok(())
     }
 
@@ -2333,6 +2351,11 @@ impl Ledger for Wallet {
                 Table::Refusals,
                 commit.as_bytes().to_vec(),
                 refused.refusal().to_bytes(),
+            )
+            .put(
+                Table::Meta,
+                released_key(&p.step.relationship),
+                p.step.to_bytes(),
             )
             .put(Table::History, history_key(entry.height), json(&entry));
         let mut seq = self.witness_seq;
