@@ -184,6 +184,15 @@ impl Bounds {
                 funds: [1, 1, 2],
                 ..Bounds::base()
             },
+            // Crossing (PROTOCOL.md §7.6): two concurrent sessions in opposite directions
+            // cross their proposals, and a third session lets the winner through.
+            Bounds {
+                sessions: 3,
+                amounts: vec![1],
+                restores: 0,
+                malicious: false,
+                ..Bounds::base()
+            },
         ]
     }
 
@@ -323,6 +332,11 @@ pub struct Facts {
     pub parcel_forks: Vec<DeviceId>,
     /// Proposals refused (signed refusals we made or took), by commit.
     pub refused: Vec<Digest>,
+    /// Signed refusals we hold of a proposal that lost a crossing (PROTOCOL.md §7.6).
+    pub crossed_refusals: usize,
+    /// Receipts whose acceptance names a crossing: the winner, accepted after the loser
+    /// was released.
+    pub crossed_receipts: usize,
     /// Evidence entries that fail verification (must stay empty).
     pub bad_evidence: usize,
     /// Pending, receipt or refusal entries that do not decode (must stay empty: the
@@ -523,6 +537,9 @@ fn facts_of(wallet: &Wallet, token: &TokenId) -> Facts {
                 return;
             };
             {
+                if r.acceptance.acceptance.crossing.is_some() {
+                    f.crossed_receipts += 1;
+                }
                 let st = &r.proposal.proposal.step;
                 f.receipts.push((
                     r.proposal.proposal.commit(),
@@ -547,6 +564,9 @@ fn facts_of(wallet: &Wallet, token: &TokenId) -> Facts {
                 return;
             };
             f.refused.push(x.refusal.proposal_commit);
+            if x.refusal.crossing.is_some() {
+                f.crossed_refusals += 1;
+            }
             {
                 let t = Statement::Refusal(x).head_transition();
                 if t.0 != me {
@@ -633,7 +653,13 @@ impl DsmModel {
         };
         // The accomplice keeps the seed the colluding key had (50), so ids stay put.
         let mut wallets: Vec<Wallet> = (0..n)
-            .map(|i| create(if i == ACCOMPLICE as usize { 50 } else { i as u64 }))
+            .map(|i| {
+                create(if i == ACCOMPLICE as usize {
+                    50
+                } else {
+                    i as u64
+                })
+            })
             .collect();
         // The accomplice starts with nothing: whatever it offers came from M.
         let funds = |i: usize| bounds.funds.get(i).copied().unwrap_or(0);
@@ -838,7 +864,8 @@ impl DsmModel {
                         parcel: input.id,
                         start: ManifestStart::Root(object_address(&root)),
                         hops: vec![],
-                        signers: vec![], consumed: Vec::new(),
+                        signers: vec![],
+                        consumed: Vec::new(),
                     }],
                     objects: vec![root],
                     signed: fabricated(m, to_id, input)?,
@@ -874,7 +901,9 @@ impl DsmModel {
                     amount,
                     holder: m.device_id(),
                 };
-                let first = start.offer_for(&fabricated(m, c.device_id(), input)?).ok()?;
+                let first = start
+                    .offer_for(&fabricated(m, c.device_id(), input)?)
+                    .ok()?;
                 let (parcel, manifest, objects) =
                     via_accomplice(input, first.manifests[0].clone(), first.objects)?;
                 Offer {
@@ -912,7 +941,8 @@ impl DsmModel {
                         allowlist: Some(dsm_core::smt::SmtProof {
                             siblings: vec![Digest([1; 32])],
                             terminal: None,
-                        }), consumption: None,
+                        }),
+                        consumption: None,
                     }
                     .to_bytes();
                     let ManifestStart::Root(old) = offer.manifests[0].start else {
@@ -1193,9 +1223,7 @@ impl DsmModel {
                 .unwrap_or_else(|e| format!("undecodable: {e}"));
             out += &format!(
                 "  net: conn {} {}→{} {what}\n",
-                p.conn,
-                NAMES[p.from as usize],
-                NAMES[p.to as usize]
+                p.conn, NAMES[p.from as usize], NAMES[p.to as usize]
             );
         }
         out
@@ -1578,13 +1606,16 @@ impl Model for DsmModel {
                 Property::sometimes("a transfer completes", |m: &DsmModel, s: &State| {
                     m.honest().any(|d| !s.devices[d].facts.receipts.is_empty())
                 }),
-                Property::sometimes(
-                    "an honest device convicts the equivocator",
-                    |m: &DsmModel, s: &State| {
-                        m.honest().any(|d| !s.devices[d].facts.convicted.is_empty())
-                    },
-                ),
             ];
+        // (Without the malicious device there is nobody to convict.)
+        if self.bounds.malicious {
+            properties.push(Property::sometimes(
+                "an honest device convicts the equivocator",
+                |m: &DsmModel, s: &State| {
+                    m.honest().any(|d| !s.devices[d].facts.convicted.is_empty())
+                },
+            ));
+        }
         if self.bounds.restores > 0 && self.bounds.malicious {
             properties.push(Property::sometimes(
                 "the equivocator double-spends offline",
@@ -1635,6 +1666,24 @@ impl Model for DsmModel {
                     |m: &DsmModel, s: &State| m.forgery_refused(s, Forgery::RefuseThenSpend),
                 ),
             ]);
+        }
+        // Two concurrent sessions in opposite directions cross their proposals; the loser
+        // is refused at once, and a third session lets the winner through (§7.6).
+        if self.bounds.sessions >= 2 && self.bounds.sessions_per_device >= 2 {
+            properties.push(Property::sometimes(
+                "crossed proposals: the loser is refused (CROSSED)",
+                |m: &DsmModel, s: &State| {
+                    m.honest().any(|d| s.devices[d].facts.crossed_refusals > 0)
+                },
+            ));
+        }
+        if self.bounds.sessions >= 3 && self.bounds.sessions_per_device >= 2 {
+            properties.push(Property::sometimes(
+                "crossed proposals: the winner is accepted after the loser's release",
+                |m: &DsmModel, s: &State| {
+                    m.honest().any(|d| s.devices[d].facts.crossed_receipts > 0)
+                },
+            ));
         }
         // Two sessions pay the two victims; a third lets them meet.
         if self.bounds.sessions >= 3 && self.bounds.malicious {
