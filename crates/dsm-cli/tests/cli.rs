@@ -1001,6 +1001,59 @@ fn node_serve_answers_health_and_stores_objects() {
     drop(node);
 }
 
+/// Crossing online transfers through the CLI (PROTOCOL.md §7.6): alice pays bob and bob
+/// pays alice, both `--online` before either syncs. Syncing in turn clears both: one is
+/// refused with CROSSED and comes back ("send it again"), the other is credited, nothing
+/// stays in flight, and both can pay again at once.
+#[test]
+fn crossing_online_transfers_clear_through_the_cli() {
+    let p = pair("100");
+    let dir = tempfile::tempdir().unwrap();
+    let nodes: Vec<(NodeProc, String)> = (0..3)
+        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
+        .collect();
+    for home in [&p.alice, &p.bob] {
+        let mut add = dsm(home);
+        add.args(["nodes", "add"]);
+        for (_, url) in &nodes {
+            add.arg(url);
+        }
+        add.assert().success();
+        dsm(home)
+            .args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"])
+            .assert()
+            .success();
+    }
+    // Bob gets something to pay with first.
+    stdout(dsm(&p.alice).args(["send", "bob", "30", "--online"]));
+    stdout(dsm(&p.bob).arg("sync"));
+    stdout(dsm(&p.alice).arg("sync"));
+    assert_eq!((balance(&p.alice), balance(&p.bob)), (70, 30));
+    // Both pay each other before either syncs.
+    stdout(dsm(&p.alice).args(["send", "bob", "10", "--online"]));
+    stdout(dsm(&p.bob).args(["send", "alice", "4", "--online"]));
+    let mut said = String::new();
+    for _ in 0..2 {
+        said += &stdout(dsm(&p.alice).arg("sync"));
+        said += &stdout(dsm(&p.bob).arg("sync"));
+    }
+    assert!(said.contains("send it again"), "{said}");
+    assert_eq!((in_flight(&p.alice), in_flight(&p.bob)), (0, 0), "{said}");
+    let held = (balance(&p.alice), balance(&p.bob));
+    assert!(
+        held == (60, 40) || held == (74, 26),
+        "exactly one of the two went through: {held:?}\n{said}"
+    );
+    // Unlocked both ways.
+    stdout(dsm(&p.alice).args(["send", "bob", "1", "--online"]));
+    stdout(dsm(&p.bob).arg("sync"));
+    stdout(dsm(&p.bob).args(["send", "alice", "1", "--online"]));
+    stdout(dsm(&p.alice).arg("sync"));
+    stdout(dsm(&p.bob).arg("sync"));
+    assert_eq!((balance(&p.alice), balance(&p.bob)), held);
+    assert_eq!((in_flight(&p.alice), in_flight(&p.bob)), (0, 0));
+}
+
 /// Online through real node processes: registry and replication commands, `send --online`
 /// (settled, posted), the modal lock, `sync` on both sides, settlement after an offline
 /// session, history's settlement column, and the usage errors around them.

@@ -403,7 +403,7 @@ impl RefusalReason {
                 "the value paid does not trace back to a source the receiver accepts"
             }
             RefusalReason::Crossed => {
-                "it crossed the receiver's own transfer to you, which goes first; send it again"
+                "it crossed a transfer the other way, which goes first; send it again"
             }
         }
     }

@@ -95,6 +95,10 @@ fn crossing_online_transfers_clear_whoever_syncs_first() {
             let r = sync(&mut l, &nodes).unwrap();
             quiet(&r);
             assert!(r.received.is_empty() && r.waiting.len() == 1, "{r:?}");
+            assert!(
+                r.waiting[0].contains("crossed this wallet's own pending transfer"),
+                "{r:?}"
+            );
             let r = sync(&mut w, &nodes).unwrap();
             quiet(&r);
             assert_eq!(r.refused.len(), 1, "{r:?}");
