@@ -504,3 +504,126 @@ pub enum SlotAuthError {
     #[error("a write covers between 1 and {MAX_ENTRIES} slots")]
     Entries,
 }
+
+/// A node's id as b0x access signatures name it (PROTOCOL.md §16.1): the authority of its
+/// URL — `host` or `host:port`, no scheme, no path — in lower case, without a default port
+/// (`:80`, `:443`), which HTTP clients leave out of the `Host` header.
+pub fn node_id(authority: &str) -> String {
+    let a = authority.to_ascii_lowercase();
+    for default in [":80", ":443"] {
+        if let Some(stripped) = a.strip_suffix(default) {
+            return stripped.to_string();
+        }
+    }
+    a
+}
+
+/// What a b0x access signature allows at one node (PROTOCOL.md §16.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum B0xOp {
+    /// List the items after `cursor`.
+    List = 1,
+    /// Delete the items up to `cursor`.
+    Acknowledge = 2,
+}
+
+/// The recipient's authorization to list or acknowledge its b0x at one node: a signature
+/// by a key its admission proves to own the b0x's device id, over
+/// `H(B0xAccess, node id, address, op, u64be(cursor))`. Bound to the node, the address, the
+/// operation and the cursor, so a node cannot replay it to another node, and a stranger
+/// who sees it can repeat only that very request (TLS hides it from the network, §15).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct B0xAccess {
+    /// Why the signer may read: it owns the device id whose b0x this is.
+    pub admission: Admission,
+    /// The signer's public key.
+    pub signer: PublicKey,
+    /// The signature over [`B0xAccess::message`].
+    pub signature: Signature,
+}
+
+impl B0xAccess {
+    /// What is signed: `H(B0xAccess, node id, address, op, u64be(cursor))`.
+    pub fn message(node: &str, address: &Digest, op: B0xOp, cursor: u64) -> Digest {
+        tagged_hash(
+            Tag::B0xAccess,
+            &[
+                node_id(node).as_bytes(),
+                address.as_bytes(),
+                &[op as u8],
+                &cursor.to_be_bytes(),
+            ],
+        )
+    }
+
+    /// Signs access to `address` at `node`. Fails if `admission` does not prove, for the
+    /// key, the device id whose b0x `address` is (an access the node would refuse is never
+    /// made).
+    pub fn sign(
+        admission: Admission,
+        key: &SigningKey,
+        node: &str,
+        address: &Digest,
+        op: B0xOp,
+        cursor: u64,
+        rnd: &[u8; 32],
+    ) -> Result<B0xAccess, SlotAuthError> {
+        let signer = key.public_key().clone();
+        if !owns_b0x(&admission.owners(&signer)?, address) {
+            return Err(SlotAuthError::NotAdmitted);
+        }
+        let signature = key
+            .sign(Self::message(node, address, op, cursor).as_bytes(), rnd)
+            .map_err(|_| SlotAuthError::Signature)?;
+        Ok(B0xAccess {
+            admission,
+            signer,
+            signature,
+        })
+    }
+
+    /// What a node checks before it lists or deletes: the admission proves, from hashes
+    /// alone, a device id whose b0x is `address` (else [`SlotAuthError::NotAdmitted`], with
+    /// no signature checked); then a successor's delegation and the signature over this node,
+    /// address, operation and cursor.
+    pub fn check(
+        &self,
+        node: &str,
+        address: &Digest,
+        op: B0xOp,
+        cursor: u64,
+    ) -> Result<(), SlotAuthError> {
+        if !owns_b0x(&self.admission.claimed_owners(&self.signer)?, address) {
+            return Err(SlotAuthError::NotAdmitted);
+        }
+        self.admission.verify_delegation(&self.signer)?;
+        self.signer
+            .verify(
+                Self::message(node, address, op, cursor).as_bytes(),
+                &self.signature,
+            )
+            .map_err(|_| SlotAuthError::Signature)
+    }
+}
+
+fn owns_b0x(owners: &[Digest], address: &Digest) -> bool {
+    owners
+        .iter()
+        .any(|o| DeviceId(*o).b0x_address() == *address)
+}
+
+impl Canonical for B0xAccess {
+    const MAX_ENCODED_LEN: usize = Admission::MAX_ENCODED_LEN + 4300 + Signature::MAX_ENCODED_LEN;
+    fn encode(&self, w: &mut Writer) {
+        w.message(1, &self.admission);
+        w.message(2, &self.signer);
+        w.message(3, &self.signature);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(B0xAccess {
+            admission: r.message(1)?,
+            signer: r.message(2)?,
+            signature: r.message(3)?,
+        })
+    }
+}

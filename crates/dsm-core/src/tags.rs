@@ -232,6 +232,9 @@ tag_table! {
     /// The key of a b0x item sealed to its recipient: `(ML-KEM shared secret, KEM
     /// ciphertext)` (§16.3).
     B0xItem => "DSM/v1/b0x-item",
+    /// What a b0x's recipient signs to list or acknowledge it at one node: `(node id,
+    /// address, u8 operation, u64be cursor)` (§16.1).
+    B0xAccess => "DSM/v1/b0x-access",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

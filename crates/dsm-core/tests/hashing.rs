@@ -159,6 +159,7 @@ fn tag_labels_are_frozen() {
         (Tag::ContactDocumentKey, "DSM/v1/contact/sealing-key"),
         (Tag::DeviceKemSeed, "DSM/v1/kem/seed"),
         (Tag::B0xItem, "DSM/v1/b0x-item"),
+        (Tag::B0xAccess, "DSM/v1/b0x-access"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -365,6 +365,33 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             }
             .to_bytes(),
         );
+        // A's access to list its b0x after seq 5 at one node (§16.1).
+        let b0x = a.id().b0x_address();
+        let node = "127.0.0.1:7800";
+        use dsm_core::slot::{B0xAccess, B0xOp};
+        put(
+            &format!("{s}.b0x.access.message(127.0.0.1:7800,a,list,5)"),
+            "-",
+            B0xAccess::message(node, &b0x, B0xOp::List, 5).as_bytes(),
+        );
+        let access = B0xAccess::sign(
+            dsm_core::slot::Admission::Device {
+                genesis: a.identity.genesis,
+            },
+            &a.key,
+            node,
+            &b0x,
+            B0xOp::List,
+            5,
+            &zero,
+        )
+        .unwrap();
+        access.check(node, &b0x, B0xOp::List, 5).unwrap();
+        put(
+            &format!("{s}.b0x.access"),
+            "dsm.v1.B0xAccess",
+            &access.to_bytes(),
+        );
         let fork = ParcelFork::new(a.identity.clone(), h1, h2).unwrap();
         put(
             &format!("{s}.parcel.fork"),

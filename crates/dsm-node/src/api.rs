@@ -5,13 +5,13 @@
 use crate::store::{Id, NodeStore, PutObject, PutSlot, Quotas, StoreError};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use dsm_core::codec::Canonical;
 use dsm_core::hash::Digest;
-use dsm_core::slot::OwnedPut;
+use dsm_core::slot::{B0xAccess, B0xOp, OwnedPut};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -389,17 +389,74 @@ async fn b0x_append<S: NodeStore>(
     Ok(json(StatusCode::CREATED, serde_json::json!({ "seq": seq })))
 }
 
+/// The header carrying a b0x access signature: hex of a canonical [`B0xAccess`].
+pub const ACCESS_HEADER: &str = "dsm-access";
+
+/// Checks that this request carries the recipient's signature for `op` at `cursor` on this
+/// node (PROTOCOL.md §16.1): 401 without one, 400 when it does not decode or the request
+/// names no host, 403 when it does not admit this access.
+async fn b0x_access(
+    headers: &HeaderMap,
+    address: Id,
+    op: B0xOp,
+    cursor: u64,
+) -> Result<(), ApiError> {
+    let Some(value) = headers.get(ACCESS_HEADER) else {
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "only the b0x's recipient may list or acknowledge it: send its signature in \
+                 the {ACCESS_HEADER} header (PROTOCOL.md §16.1)"
+            ),
+        ));
+    };
+    let bad = |why: String| ApiError(StatusCode::BAD_REQUEST, why);
+    let access = value
+        .to_str()
+        .ok()
+        .and_then(|v| hex::decode(v).ok())
+        .ok_or_else(|| bad(format!("the {ACCESS_HEADER} header is not hex")))
+        .and_then(|b| {
+            B0xAccess::from_bytes(&b).map_err(|e| {
+                bad(format!(
+                    "the {ACCESS_HEADER} header is not a b0x access (PROTOCOL.md §16.1): {e}"
+                ))
+            })
+        })?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| bad("the request names no Host".into()))?
+        .to_string();
+    // The signature check runs on the blocking pool, like the store.
+    tokio::task::spawn_blocking(move || access.check(&host, &Digest(address), op, cursor))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| {
+            ApiError(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "b0x access refused: {e}; only its recipient may list or acknowledge a \
+                     b0x, with a signature for this node, operation and cursor (PROTOCOL.md \
+                     §16.1)"
+                ),
+            )
+        })
+}
+
 /// List encoding: for each item `u64be(seq) ‖ u32be(len) ‖ bytes`.
 async fn b0x_list<S: NodeStore>(
     State(n): State<Arc<Node<S>>>,
     Path(recipient): Path<String>,
     Query(q): Query<ListQuery>,
+    headers: HeaderMap,
 ) -> ApiResult {
     let recipient = id("the recipient", &recipient)?;
     let (after, limit) = (
         q.after.unwrap_or(0),
         q.limit.unwrap_or(MAX_LIST).min(MAX_LIST),
     );
+    b0x_access(&headers, recipient, B0xOp::List, after).await?;
     let items = blocking(move || {
         n.store
             .b0x_list(&recipient, after, limit, MAX_LIST_READ_BYTES)
@@ -418,8 +475,10 @@ async fn b0x_ack<S: NodeStore>(
     State(n): State<Arc<Node<S>>>,
     Path(recipient): Path<String>,
     Query(q): Query<AckQuery>,
+    headers: HeaderMap,
 ) -> ApiResult {
     let recipient = id("the recipient", &recipient)?;
+    b0x_access(&headers, recipient, B0xOp::Acknowledge, q.upto).await?;
     let removed = blocking(move || n.store.b0x_ack(&recipient, q.upto)).await?;
     Ok(json(
         StatusCode::OK,

@@ -101,7 +101,21 @@ impl Reply {
 }
 
 fn call(method: &str, url: &str, body: Option<&[u8]>) -> Reply {
+    call_with(method, url, body, None)
+}
+
+/// [`call`] with a `dsm-access` header (hex) on a GET or DELETE.
+fn call_with(method: &str, url: &str, body: Option<&[u8]>, access: Option<&str>) -> Reply {
     let a = agent();
+    let r = match (method, body, access) {
+        ("GET", _, Some(h)) => a.get(url).header("dsm-access", h).call(),
+        ("DELETE", _, Some(h)) => a.delete(url).header("dsm-access", h).call(),
+        (m, b, _) => return call_plain(&a, m, url, b),
+    };
+    reply(r.unwrap())
+}
+
+fn call_plain(a: &ureq::Agent, method: &str, url: &str, body: Option<&[u8]>) -> Reply {
     let r = match (method, body) {
         ("GET", _) => a.get(url).call(),
         ("DELETE", _) => a.delete(url).call(),
@@ -112,6 +126,10 @@ fn call(method: &str, url: &str, body: Option<&[u8]>) -> Reply {
         _ => unreachable!(),
     }
     .unwrap();
+    reply(r)
+}
+
+fn reply(r: ureq::http::Response<ureq::Body>) -> Reply {
     let status = r.status().as_u16();
     let body = r
         .into_body()
@@ -350,10 +368,57 @@ fn racing_writers_get_exactly_one_winner() {
     }
 }
 
+/// A device's key, genesis and the b0x address of its device id.
+fn b0x_owner(
+    seed: u8,
+) -> (
+    dsm_core::crypto::SigningKey,
+    dsm_core::slot::Admission,
+    Digest,
+) {
+    use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+    use dsm_core::identity::{DeviceIdentity, GenesisDigest};
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([seed; 32]));
+    let genesis = GenesisDigest(Digest([seed; 32]));
+    let address = DeviceIdentity {
+        genesis,
+        public_key: key.public_key().clone(),
+    }
+    .device_id()
+    .b0x_address();
+    (key, dsm_core::slot::Admission::Device { genesis }, address)
+}
+
+/// Hex of the access signature for `op` at `cursor` on the b0x `address` at `node`.
+fn access(
+    key: &dsm_core::crypto::SigningKey,
+    admission: &dsm_core::slot::Admission,
+    node: &str,
+    address: &Digest,
+    op: dsm_core::slot::B0xOp,
+    cursor: u64,
+) -> String {
+    use dsm_core::codec::Canonical;
+    hex(&dsm_core::slot::B0xAccess::sign(
+        admission.clone(),
+        key,
+        node,
+        address,
+        op,
+        cursor,
+        &[1; 32],
+    )
+    .unwrap()
+    .to_bytes())
+}
+
 #[test]
 fn b0x_append_list_ack_and_quota() {
+    use dsm_core::slot::B0xOp::{Acknowledge, List};
     let s = server(Quotas { b0x_items: 3 });
-    let url = format!("http://{}/v1/b0x/{}", s.addr, hex(&[5; 32]));
+    let node = s.addr.to_string();
+    let (key, adm, address) = b0x_owner(5);
+    let url = format!("http://{}/v1/b0x/{}", s.addr, hex(address.as_bytes()));
     for i in 1..=3u8 {
         let r = call("POST", &url, Some(&[i; 10]));
         assert_eq!(r.status, 201);
@@ -361,13 +426,30 @@ fn b0x_append_list_ack_and_quota() {
     }
     let r = call("POST", &url, Some(&[4; 10]));
     assert_eq!(r.status, 429, "{}", r.text());
-    let list = call("GET", &format!("{url}?after=1"), None).body;
+    let list = call_with(
+        "GET",
+        &format!("{url}?after=1"),
+        None,
+        Some(&access(&key, &adm, &node, &address, List, 1)),
+    )
+    .body;
     // u64 seq ‖ u32 len ‖ bytes, twice.
     assert_eq!(list.len(), 2 * (8 + 4 + 10));
     assert_eq!(u64::from_be_bytes(list[..8].try_into().unwrap()), 2);
-    let r = call("DELETE", &format!("{url}?upto=2"), None);
+    let r = call_with(
+        "DELETE",
+        &format!("{url}?upto=2"),
+        None,
+        Some(&access(&key, &adm, &node, &address, Acknowledge, 2)),
+    );
     assert!(r.text().contains("\"removed\":2"), "{}", r.text());
-    assert_eq!(call("GET", &url, None).body.len(), 8 + 4 + 10);
+    let list = call_with(
+        "GET",
+        &url,
+        None,
+        Some(&access(&key, &adm, &node, &address, List, 0)),
+    );
+    assert_eq!(list.body.len(), 8 + 4 + 10);
     assert_eq!(
         call("POST", &url, Some(&[5; 10])).status,
         201,
@@ -377,6 +459,97 @@ fn b0x_append_list_ack_and_quota() {
         call("DELETE", &format!("{url}?upto=zero"), None).status,
         400
     );
+}
+
+/// Only a b0x's recipient lists or acknowledges it (PROTOCOL.md §16.1): each refusal with
+/// its status and reason, and a signature that holds for one node, operation and cursor
+/// only — so one node cannot replay it to another, nor a stranger turn a listing into a
+/// deletion.
+#[test]
+fn b0x_reads_and_deletes_take_only_the_recipients_signature_for_this_node_and_cursor() {
+    use dsm_core::slot::B0xOp::{Acknowledge, List};
+    let s = server(Quotas::default());
+    let node = s.addr.to_string();
+    let (key, adm, address) = b0x_owner(6);
+    let (stranger, stranger_adm, _) = b0x_owner(7);
+    let url = format!("http://{}/v1/b0x/{}", s.addr, hex(address.as_bytes()));
+    assert_eq!(call("POST", &url, Some(b"an item")).status, 201);
+    let try_list = |h: Option<&str>| call_with("GET", &format!("{url}?after=0"), None, h);
+    let try_ack = |h: Option<&str>| call_with("DELETE", &format!("{url}?upto=1"), None, h);
+    // No signature: 401 for both.
+    for r in [try_list(None), try_ack(None)] {
+        assert_eq!(r.status, 401, "{}", r.text());
+        assert!(
+            r.text().contains("only the b0x's recipient"),
+            "{}",
+            r.text()
+        );
+    }
+    // Not hex, or not an access: 400.
+    for h in ["zz", "00ff"] {
+        let r = try_list(Some(h));
+        assert_eq!(r.status, 400, "{}", r.text());
+    }
+    let refused = |r: Reply, why: &str| {
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert!(r.text().contains(why), "{}", r.text());
+    };
+    // A stranger's key (a device of its own) is not admitted to this b0x: the signer
+    // refuses to make such an access, and a node refuses one made by hand.
+    assert_eq!(
+        dsm_core::slot::B0xAccess::sign(
+            stranger_adm.clone(),
+            &stranger,
+            &node,
+            &address,
+            List,
+            0,
+            &[1; 32]
+        )
+        .unwrap_err(),
+        dsm_core::slot::SlotAuthError::NotAdmitted
+    );
+    let by_hand = dsm_core::slot::B0xAccess {
+        admission: stranger_adm,
+        signer: stranger.public_key().clone(),
+        signature: stranger
+            .sign(
+                dsm_core::slot::B0xAccess::message(&node, &address, List, 0).as_bytes(),
+                &[1; 32],
+            )
+            .unwrap(),
+    };
+    refused(
+        try_list(Some(&hex(&dsm_core::codec::Canonical::to_bytes(&by_hand)))),
+        "not admitted",
+    );
+    // The recipient's signature, but for another node, cursor or operation.
+    let other_node = access(&key, &adm, "127.0.0.1:1", &address, List, 0);
+    refused(try_list(Some(&other_node)), "does not verify");
+    let other_cursor = access(&key, &adm, &node, &address, List, 5);
+    refused(try_list(Some(&other_cursor)), "does not verify");
+    let listing = access(&key, &adm, &node, &address, List, 1);
+    refused(try_ack(Some(&listing)), "does not verify");
+    // The same node under another name (localhost instead of 127.0.0.1) is another node id.
+    let by_name = format!(
+        "http://localhost:{}/v1/b0x/{}?after=0",
+        s.addr.port(),
+        hex(address.as_bytes())
+    );
+    let r = call_with(
+        "GET",
+        &by_name,
+        None,
+        Some(&access(&key, &adm, &node, &address, List, 0)),
+    );
+    refused(r, "does not verify");
+    // Nothing was listed or deleted; the right signatures work.
+    let r = try_list(Some(&access(&key, &adm, &node, &address, List, 0)));
+    assert_eq!((r.status, r.body.len()), (200, 8 + 4 + 7));
+    let r = try_ack(Some(&access(&key, &adm, &node, &address, Acknowledge, 1)));
+    assert!(r.text().contains("\"removed\":1"), "{}", r.text());
+    // Posting stays open to anyone (the sender has only the address).
+    assert_eq!(call("POST", &url, Some(b"another")).status, 201);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use dsm_core::codec::Canonical;
 use dsm_core::hash::{object_address, tagged_hash, Digest};
-use dsm_core::slot::OwnedPut;
+use dsm_core::slot::{B0xAccess, B0xOp, OwnedPut};
 use dsm_core::tags::Tag;
 use std::time::Duration;
 use thiserror::Error;
@@ -262,6 +262,16 @@ fn unauthorized(node: &str) -> NodeFault {
     }
 }
 
+/// The header carrying a b0x access signature (the node's `api::ACCESS_HEADER`).
+const ACCESS_HEADER: &str = "dsm-access";
+
+/// The authority (`host[:port]`) of a node's base URL: what a b0x access signature names,
+/// after [`dsm_core::slot::node_id`].
+pub fn node_authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -315,12 +325,27 @@ impl NodeSet {
     }
 
     fn request(&self, method: &str, url: &str, body: Option<&[u8]>) -> Option<(u16, Vec<u8>)> {
-        let r = match (method, body) {
-            ("GET", _) => self.agent.get(url).call(),
-            ("PUT", Some(b)) => self.agent.put(url).send(b),
-            ("POST", Some(b)) => self.agent.post(url).send(b),
-            ("POST", None) => self.agent.post(url).send_empty(),
-            ("DELETE", _) => self.agent.delete(url).call(),
+        self.request_with(method, url, body, None)
+    }
+
+    /// [`NodeSet::request`] with a b0x access signature (PROTOCOL.md §16.1), for a GET or
+    /// DELETE.
+    fn request_with(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+        access: Option<&B0xAccess>,
+    ) -> Option<(u16, Vec<u8>)> {
+        let access = access.map(|a| hex(&a.to_bytes()));
+        let r = match (method, body, access) {
+            ("GET", _, None) => self.agent.get(url).call(),
+            ("GET", _, Some(a)) => self.agent.get(url).header(ACCESS_HEADER, a).call(),
+            ("PUT", Some(b), _) => self.agent.put(url).send(b),
+            ("POST", Some(b), _) => self.agent.post(url).send(b),
+            ("POST", None, _) => self.agent.post(url).send_empty(),
+            ("DELETE", _, None) => self.agent.delete(url).call(),
+            ("DELETE", _, Some(a)) => self.agent.delete(url).header(ACCESS_HEADER, a).call(),
             _ => return None,
         };
         let r = r.ok()?;
@@ -812,19 +837,27 @@ impl NodeSet {
     /// [`MAX_B0X_PAGES`] listings of 256 per node (copies of one item arrive once per node;
     /// the caller's processing is idempotent). Nodes that do not answer are skipped; a node
     /// whose listing does not parse, or lists out of order, is reported.
+    ///
+    /// Only the recipient may list: `access` signs each listing for its node and cursor
+    /// (PROTOCOL.md §16.1; `None` skips that node).
     pub fn b0x_fetch(
         &self,
         address: &Digest,
+        access: &mut dyn FnMut(&str, B0xOp, u64) -> Option<B0xAccess>,
     ) -> Result<(Vec<B0xItem>, Vec<NodeFault>), ReplicationError> {
         let mut items = Vec::new();
         let mut faults = Vec::new();
         for node in self.placement(address.as_bytes())? {
             let mut after = 0u64;
             for _ in 0..MAX_B0X_PAGES {
-                let Some((200, body)) = self.request(
+                let Some(signed) = access(node_authority(node), B0xOp::List, after) else {
+                    break;
+                };
+                let Some((200, body)) = self.request_with(
                     "GET",
                     &format!("{node}/v1/b0x/{}?after={after}", hex(address.as_bytes())),
                     None,
+                    Some(&signed),
                 ) else {
                     break;
                 };
@@ -856,13 +889,16 @@ impl NodeSet {
         Ok((items, faults))
     }
 
-    /// Removes items with sequence number ≤ `upto` from the b0x at `address` on `node`.
-    pub fn b0x_ack(&self, node: &str, address: &Digest, upto: u64) -> bool {
+    /// Removes items with sequence number ≤ `upto` from the b0x at `address` on `node`,
+    /// with the recipient's signature `access` for that node and cursor (PROTOCOL.md
+    /// §16.1).
+    pub fn b0x_ack(&self, node: &str, address: &Digest, upto: u64, access: &B0xAccess) -> bool {
         matches!(
-            self.request(
+            self.request_with(
                 "DELETE",
                 &format!("{node}/v1/b0x/{}?upto={upto}", hex(address.as_bytes())),
                 None,
+                Some(access),
             ),
             Some((200, _))
         )

@@ -12,6 +12,7 @@ use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
 use dsm_core::parcel::{judge_slot, parcel_slot, SlotContent};
 use dsm_core::receipt::{verify_proposal, ChainView, EmptyView, Offer, SignedProposal};
+use dsm_core::slot::B0xOp;
 use dsm_core::slot::{anchor_slot, hop_entries, statement_entries, OwnedPut};
 use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
 use dsm_protocol::mailbox::{self, Taken};
@@ -868,7 +869,9 @@ fn take_b0x(
         done.insert(item, finished);
     }
     let address = wallet.device_id().b0x_address();
-    let (mut items, faults) = nodes.b0x_fetch(&address)?;
+    let (mut items, faults) = nodes.b0x_fetch(&address, &mut |node, op, cursor| {
+        wallet.b0x_access(node, op, cursor)
+    })?;
     report.faults.extend(faults);
     items.sort_by(|a, b| (&a.node, a.seq).cmp(&(&b.node, b.seq)));
     for item in &items {
@@ -923,7 +926,10 @@ fn take_b0x(
     }
     for (node, (upto, _)) in ack {
         if upto > 0 {
-            nodes.b0x_ack(&node, &address, upto);
+            let authority = crate::nodes::node_authority(&node);
+            if let Some(access) = wallet.b0x_access(authority, B0xOp::Acknowledge, upto) {
+                nodes.b0x_ack(&node, &address, upto, &access);
+            }
         }
     }
     Ok(())

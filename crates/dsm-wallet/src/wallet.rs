@@ -1544,6 +1544,29 @@ impl Wallet {
         .to_text())
     }
 
+    /// The recipient's signature allowing `op` at `cursor` on its b0x at `node` (a URL
+    /// authority; PROTOCOL.md §16.1). `None` only if this device's key cannot sign.
+    pub fn b0x_access(
+        &mut self,
+        node: &str,
+        op: dsm_core::slot::B0xOp,
+        cursor: u64,
+    ) -> Option<dsm_core::slot::B0xAccess> {
+        let rnd = Ledger::random(self);
+        dsm_core::slot::B0xAccess::sign(
+            dsm_core::slot::Admission::Device {
+                genesis: self.identity.genesis,
+            },
+            &self.key,
+            node,
+            &self.device_id().b0x_address(),
+            op,
+            cursor,
+            &rnd,
+        )
+        .ok()
+    }
+
     /// This device's ML-KEM-768 keys: `keygen(d = H(DeviceKemSeed, "d", s), z =
     /// H(DeviceKemSeed, "z", s))` with `s` the device generation's capsule key when the
     /// identity has a recovery phrase (so the phrase recovers what was encrypted to a lost

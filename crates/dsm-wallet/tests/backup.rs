@@ -98,7 +98,7 @@ fn an_exported_wallet_restores_as_a_successor_that_replaces_the_old_device() {
         Some(a2.kem_keys().0)
     );
     // ... and sealed its answer to it (PROTOCOL.md §16.1).
-    let (items, _) = nodes.b0x_fetch(&a2.device_id().b0x_address()).unwrap();
+    let items = common::own_b0x(&mut a2, &nodes);
     assert!(!items.is_empty());
     assert!(items.iter().all(|i| {
         <dsm_protocol::mailbox::SealedItem as dsm_core::codec::Canonical>::from_bytes(&i.bytes)

@@ -177,7 +177,7 @@ fn b0x_items_between_devices_with_documents_are_sealed() {
     sync_documents(&mut bob, &nodes).unwrap();
     let token = dsm_wallet::token(dsm_wallet::DEFAULT_TOKEN);
     send_online(&mut alice, &nodes, &bob.device_id(), token, Amount(37)).unwrap();
-    let (items, _) = nodes.b0x_fetch(&bob.device_id().b0x_address()).unwrap();
+    let items = common::own_b0x(&mut bob, &nodes);
     assert!(!items.is_empty());
     for item in &items {
         assert!(
@@ -192,7 +192,7 @@ fn b0x_items_between_devices_with_documents_are_sealed() {
     assert_eq!(rb.received.len(), 1, "{rb:?}");
     assert_eq!(common::dev(&bob), 37);
     // bob's acceptance went to alice sealed too.
-    let (items, _) = nodes.b0x_fetch(&alice.device_id().b0x_address()).unwrap();
+    let items = common::own_b0x(&mut alice, &nodes);
     assert!(items
         .iter()
         .all(|i| dsm_protocol::mailbox::SealedItem::from_bytes(&i.bytes).is_ok()));
@@ -248,7 +248,7 @@ fn a_successor_seals_its_notices_to_contacts_whose_cards_named_a_document() {
         a2.contact_kem_key(&b.device_id()).unwrap(),
         Some(b.kem_keys().0)
     );
-    let (items, _) = nodes.b0x_fetch(&b.device_id().b0x_address()).unwrap();
+    let items = common::own_b0x(&mut b, &nodes);
     assert!(!items.is_empty());
     assert!(
         items
@@ -262,7 +262,7 @@ fn a_successor_seals_its_notices_to_contacts_whose_cards_named_a_document() {
         b.contact_kem_key(&a2.device_id()).unwrap(),
         Some(a2.kem_keys().0)
     );
-    let (items, _) = nodes.b0x_fetch(&a2.device_id().b0x_address()).unwrap();
+    let items = common::own_b0x(&mut a2, &nodes);
     assert!(items
         .iter()
         .all(|i| dsm_protocol::mailbox::SealedItem::from_bytes(&i.bytes).is_ok()));

@@ -426,7 +426,7 @@ fn a_waiting_item_and_a_flood_of_junk_never_hide_a_payment() {
         1,
         "the waiting item is in custody"
     );
-    let (left, _) = nodes.b0x_fetch(&addr).unwrap();
+    let left = common::own_b0x(&mut b, &nodes);
     assert!(
         left.is_empty(),
         "the nodes deleted everything read: {left:?}"
@@ -450,7 +450,7 @@ fn a_b0x_item_references_its_lineage_objects_at_the_nodes() {
     // The issuer publishes its mint (only an issuer may write a mint's slot).
     sync(&mut issuer, &nodes).unwrap();
     send_online(&mut a, &nodes, &b.device_id(), t, amount(120)).unwrap();
-    let (items, _) = nodes.b0x_fetch(&b.device_id().b0x_address()).unwrap();
+    let items = common::own_b0x(&mut b, &nodes);
     assert!(!items.is_empty());
     for item in &items {
         let SessionMessage::Proposal(offer) = SessionMessage::from_bytes(&item.bytes).unwrap()

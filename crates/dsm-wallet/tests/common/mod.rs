@@ -557,3 +557,19 @@ pub fn junk_in_lists(urls: &[String], a: &[u8; 32], b: &[u8; 32], bytes: &[u8]) 
         assert!(status == 201 || status == 200, "{list}: {status}");
     }
 }
+
+/// Everything waiting in `w`'s b0x at its nodes, listed with `w`'s own access signatures
+/// (PROTOCOL.md §16.1: only the recipient may list).
+#[allow(dead_code)]
+pub fn own_b0x(
+    w: &mut Wallet,
+    nodes: &dsm_wallet::nodes::NodeSet,
+) -> Vec<dsm_wallet::nodes::B0xItem> {
+    let address = w.device_id().b0x_address();
+    nodes
+        .b0x_fetch(&address, &mut |node, op, cursor| {
+            w.b0x_access(node, op, cursor)
+        })
+        .expect("b0x listing")
+        .0
+}
