@@ -368,12 +368,17 @@ impl NodeSet {
         let addr = object_address(bytes);
         let mut stored = 0;
         let mut faults = Vec::new();
-        for node in self.placement(addr.as_bytes())? {
-            match self.request(
+        // The placed nodes are independent: ask them all at once, judge in placement order.
+        let placed = self.placement(addr.as_bytes())?;
+        let answers = in_parallel(&placed, |node| {
+            self.request(
                 "PUT",
                 &format!("{node}/v1/objects/{}", hex(addr.as_bytes())),
                 Some(bytes),
-            ) {
+            )
+        });
+        for (&node, answer) in placed.iter().zip(answers) {
+            match answer.flatten() {
                 Some((200 | 201, _)) => stored += 1,
                 Some((status, _)) => faults.push(NodeFault {
                     node: node.into(),
@@ -396,12 +401,16 @@ impl NodeSet {
     pub fn get_object(&self, addr: &Digest) -> Result<(Vec<u8>, Vec<NodeFault>), ReplicationError> {
         let mut faults = Vec::new();
         let mut good: Option<(Vec<u8>, usize)> = None;
-        for node in self.placement(addr.as_bytes())? {
-            if let Some((200, body)) = self.request(
+        let placed = self.placement(addr.as_bytes())?;
+        let answers = in_parallel(&placed, |node| {
+            self.request(
                 "GET",
                 &format!("{node}/v1/objects/{}", hex(addr.as_bytes())),
                 None,
-            ) {
+            )
+        });
+        for (&node, answer) in placed.iter().zip(answers) {
+            if let Some((200, body)) = answer.flatten() {
                 if object_address(&body) != *addr {
                     faults.push(NodeFault {
                         node: node.into(),
@@ -674,8 +683,14 @@ impl NodeSet {
         let mut acked = Vec::new();
         let mut existing = None;
         let mut faults = Vec::new();
-        for node in self.slot_placement(owner.as_bytes(), key.as_bytes())? {
-            match self.request("PUT", &owned_url(node, owner, key), Some(&bytes)) {
+        // First writer wins at each node on its own: write to all at once, judge the answers
+        // in placement order.
+        let placed = self.slot_placement(owner.as_bytes(), key.as_bytes())?;
+        let answers = in_parallel(&placed, |node| {
+            self.request("PUT", &owned_url(node, owner, key), Some(&bytes))
+        });
+        for (&node, answer) in placed.iter().zip(answers) {
+            match answer.flatten() {
                 Some((200 | 201, _)) => acked.push(node.to_string()),
                 Some((409, other)) => match checked(&other, owner, key) {
                     Some(held) => classify(
@@ -814,16 +829,17 @@ impl NodeSet {
     /// least K nodes stored it (items are signed statements: the reader needs only one
     /// copy, K is for availability).
     pub fn b0x_post(&self, address: &Digest, bytes: &[u8]) -> Result<usize, ReplicationError> {
-        let mut stored = 0;
-        for node in self.placement(address.as_bytes())? {
-            if let Some((201, _)) = self.request(
+        let placed = self.placement(address.as_bytes())?;
+        let stored = in_parallel(&placed, |node| {
+            self.request(
                 "POST",
                 &format!("{node}/v1/b0x/{}", hex(address.as_bytes())),
                 Some(bytes),
-            ) {
-                stored += 1;
-            }
-        }
+            )
+        })
+        .into_iter()
+        .filter(|a| matches!(a, Some(Some((201, _)))))
+        .count();
         if stored < self.params.k {
             return Err(ReplicationError::NotEnoughReplicas {
                 got: stored,

@@ -541,13 +541,32 @@ pub fn send_online(
 /// as a content-addressed object at K of its N nodes, then the offer without them (a b0x
 /// item carries manifests, never the objects). Returns how many nodes took the item.
 fn post_offer(
-    wallet: &Wallet,
+    wallet: &mut Wallet,
     nodes: &NodeSet,
     peer: &DeviceId,
     offer: Offer,
     faults: &mut Vec<NodeFault>,
 ) -> Result<usize, ReplicationError> {
-    faults.extend(put_objects(nodes, &offer.objects)?);
+    // Objects this wallet stored before (an earlier payment of the same lineage) are not
+    // stored again; a store failure here only costs requests.
+    let registry = format!("{:?} {}", nodes.params(), nodes.nodes().join(" "));
+    let addresses: Vec<Digest> = offer
+        .objects
+        .iter()
+        .map(|o| dsm_core::hash::object_address(o))
+        .collect();
+    let stored = wallet
+        .objects_at_nodes(&registry, &addresses)
+        .unwrap_or_else(|_| vec![false; addresses.len()]);
+    let new: Vec<Vec<u8>> = offer
+        .objects
+        .iter()
+        .zip(&stored)
+        .filter(|(_, at)| !**at)
+        .map(|(o, _)| o.clone())
+        .collect();
+    faults.extend(put_objects(nodes, &new)?);
+    let _ = wallet.note_objects_at_nodes(&registry, &addresses);
     let item = Offer {
         objects: Vec::new(),
         ..offer

@@ -472,6 +472,15 @@ fn refused_key(commit: &Digest) -> Vec<u8> {
     [b"refused_proposal/".as_slice(), commit.as_bytes()].concat()
 }
 
+/// Meta keys of [`Wallet::objects_at_nodes`]: the registry the marks are for, and one mark
+/// per object address.
+const AT_NODES_REGISTRY: &[u8] = b"at_nodes_registry";
+const AT_NODES_PREFIX: &[u8] = b"at_nodes/";
+
+fn at_nodes_key(address: &Digest) -> Vec<u8> {
+    [AT_NODES_PREFIX, address.as_bytes().as_slice()].concat()
+}
+
 /// Meta key of the step of our own proposal on a relationship released last (PROTOCOL.md
 /// §7.6: a proposal that won a crossing against it is answered naming it).
 fn released_key(relationship: &RelationshipKey) -> Vec<u8> {
@@ -1230,6 +1239,50 @@ impl Wallet {
             .and_then(|v| v.try_into().ok())
             .map(u64::from_be_bytes)
             .unwrap_or(0))
+    }
+
+    /// For each of `addresses`, whether this wallet already stored that object at K of its
+    /// nodes under `registry` (the node list and replication it used, as text), so a send
+    /// does not store its lineage's old objects again (PROTOCOL.md §16.2).
+    pub fn objects_at_nodes(
+        &self,
+        registry: &str,
+        addresses: &[Digest],
+    ) -> Result<Vec<bool>, WalletError> {
+        if self.store.get(Table::Meta, AT_NODES_REGISTRY)?.as_deref() != Some(registry.as_bytes()) {
+            return Ok(vec![false; addresses.len()]);
+        }
+        addresses
+            .iter()
+            .map(|a| Ok(self.store.get(Table::Meta, &at_nodes_key(a))?.is_some()))
+            .collect()
+    }
+
+    /// Records that `addresses` are stored at K nodes of `registry` (see
+    /// [`Wallet::objects_at_nodes`]); a new registry forgets what the old one held.
+    pub fn note_objects_at_nodes(
+        &mut self,
+        registry: &str,
+        addresses: &[Digest],
+    ) -> Result<(), WalletError> {
+        let mut b = Batch::new();
+        if self.store.get(Table::Meta, AT_NODES_REGISTRY)?.as_deref() != Some(registry.as_bytes()) {
+            for (k, _) in self.store.scan(Table::Meta)? {
+                if k.starts_with(AT_NODES_PREFIX) {
+                    b.delete(Table::Meta, k);
+                }
+            }
+            b.put(
+                Table::Meta,
+                AT_NODES_REGISTRY.to_vec(),
+                registry.as_bytes().to_vec(),
+            );
+        }
+        for a in addresses {
+            b.put(Table::Meta, at_nodes_key(a), Vec::new());
+        }
+        self.store.commit(&b)?;
+        Ok(())
     }
 
     /// Sets a counter (see [`Wallet::counter`]).

@@ -779,3 +779,45 @@ fn health_reports_the_stores_real_state() {
     c.only_up(6);
     assert_eq!(health(&c.urls[0]).0, 200);
 }
+
+/// A sender stores each lineage object at its nodes once (PROTOCOL.md §16.2): the marks
+/// hold for one registry, and a new registry forgets them, so every object is stored
+/// again where a receiver of the new registry will look. And a second payment from the
+/// same lineage posts only its new objects, yet its receiver, cold, finds them all.
+#[test]
+fn lineage_objects_are_stored_once_per_registry() {
+    let (mut w, _) = memory_wallet(0);
+    let (x, y) = (
+        dsm_core::hash::Digest([1; 32]),
+        dsm_core::hash::Digest([2; 32]),
+    );
+    w.note_objects_at_nodes("registry A", &[x]).unwrap();
+    assert_eq!(
+        w.objects_at_nodes("registry A", &[x, y]).unwrap(),
+        [true, false]
+    );
+    assert_eq!(w.objects_at_nodes("registry B", &[x]).unwrap(), [false]);
+    w.note_objects_at_nodes("registry B", &[y]).unwrap();
+    assert_eq!(
+        w.objects_at_nodes("registry B", &[x, y]).unwrap(),
+        [false, true]
+    );
+    assert_eq!(
+        w.objects_at_nodes("registry A", &[x]).unwrap(),
+        [false],
+        "a new registry forgets the old marks"
+    );
+
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut a, _) = memory_wallet(100);
+    let t = token(DEFAULT_TOKEN);
+    for _ in 0..3 {
+        // A new cold receiver each time: it reads every object it lacks from the nodes.
+        let (mut r, _) = memory_wallet(0);
+        send_online(&mut a, &nodes, &r.device_id(), t, amount(1)).unwrap();
+        let rr = sync(&mut r, &nodes).unwrap();
+        assert_eq!(rr.received.len(), 1, "{rr:?}");
+        assert_eq!(dev(&r), 1);
+    }
+}

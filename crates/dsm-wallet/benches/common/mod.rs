@@ -7,12 +7,14 @@ use dsm_protocol::session::Session;
 use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
 use std::time::{Duration, Instant};
 
+#[allow(dead_code)] // not every bench drives a session
 fn wire(m: &SessionMessage) -> SessionMessage {
     SessionMessage::from_bytes(&m.to_bytes()).expect("canonical")
 }
 
 /// One complete session carrying one transfer, both sides driven on this thread, every
 /// message encoded and decoded as on a wire.
+#[allow(dead_code)] // not every bench drives a session
 pub fn transfer(payer: &mut Wallet, payee: &mut Wallet, amount: u128) {
     let mut d = Session::dialer(
         payee.device_id(),

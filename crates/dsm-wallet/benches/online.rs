@@ -1,0 +1,267 @@
+//! What online transfers cost (PROTOCOL.md §16), through the library with wallets kept open
+//! (no process start, no key unsealing), against 6 embedded storage nodes on loopback
+//! (N = 6, K = 3, W = 4; rationing off, so the figures are the protocol's, not the
+//! limits'). Run: `cargo bench -p dsm-wallet --bench online` (add `-- quick` for a short
+//! run).
+//!
+//! 1. One online transfer end to end: `send_online`, the receiver's `sync` (verify, settle
+//!    at the nodes, accept, answer), the sender's `sync` (stitch), and the HTTP requests
+//!    each step makes (from the nodes' own request counters).
+//! 2. A receiver's sync that collects 50 transfers waiting in its b0x (50 senders).
+//! 3. Per b0x item: sealing and opening (ML-KEM-768 + XChaCha20-Poly1305), and the
+//!    recipient's access signature for one listing, made and checked, per signature suite.
+
+use dsm_core::chain::Amount;
+use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+use dsm_core::slot::{Admission, B0xAccess, B0xOp};
+use dsm_wallet::keystore::KdfParams;
+use dsm_wallet::nodes::NodeSet;
+use dsm_wallet::online::{send_online, sync};
+use dsm_wallet::store::MemoryStore;
+use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
+#[allow(dead_code)]
+#[path = "../tests/common/cluster.rs"]
+mod cluster;
+mod common;
+use common::per_op;
+use std::time::{Duration, Instant};
+
+const KDF: KdfParams = KdfParams {
+    m_cost_kib: 64,
+    t_cost: 1,
+    p_cost: 1,
+};
+
+fn wallet(funds: u128) -> Wallet {
+    let mut w =
+        Wallet::create(Box::new(MemoryStore::new()), SuiteId::MlDsa65, b"p", KDF).expect("wallet");
+    if funds > 0 {
+        w.dev_faucet(DEFAULT_TOKEN, Amount(funds)).expect("faucet");
+    }
+    w
+}
+
+/// Requests the nodes have answered so far, all nodes together (their Prometheus counter).
+fn requests(c: &cluster::Cluster) -> u64 {
+    by_route(c).values().sum()
+}
+
+/// [`requests`] by method and route template.
+fn by_route(c: &cluster::Cluster) -> std::collections::BTreeMap<String, u64> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    c.urls
+        .iter()
+        .map(|u| {
+            let text = agent
+                .get(&format!("{u}/metrics"))
+                .call()
+                .expect("metrics")
+                .into_body()
+                .read_to_string()
+                .expect("text");
+            text.lines()
+                .filter(|l| {
+                    l.starts_with("dsm_node_http_requests_total{") && !l.contains("/metrics")
+                })
+                .filter_map(|l| {
+                    let (labels, n) = l.rsplit_once(' ')?;
+                    let field = |k: &str| {
+                        labels
+                            .split(&format!("{k}=\""))
+                            .nth(1)
+                            .and_then(|r| r.split('"').next())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    Some((
+                        format!("{} {}", field("method"), field("route")),
+                        n.parse::<f64>().ok()? as u64,
+                    ))
+                })
+                .collect::<Vec<_>>()
+        })
+        .fold(std::collections::BTreeMap::new(), |mut m, v| {
+            for (k, n) in v {
+                *m.entry(k).or_insert(0) += n;
+            }
+            m
+        })
+}
+
+/// What happened between two [`by_route`] readings, route by route.
+fn delta(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+) -> String {
+    after
+        .iter()
+        .filter_map(|(k, n)| {
+            let d = n - before.get(k).copied().unwrap_or(0);
+            (d > 0).then(|| format!("{d} {k}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "quick");
+    let c = cluster::Cluster::new();
+    let nodes: NodeSet = c.nodes();
+    let t = token(DEFAULT_TOKEN);
+
+    // 1. One transfer end to end, step by step.
+    let rounds = if quick { 5 } else { 30 };
+    let (mut a, mut b) = (wallet(1_000_000), wallet(0));
+    // One round first, so both relationships and caches are warm.
+    send_online(&mut a, &nodes, &b.device_id(), t, Amount(1)).expect("send");
+    sync(&mut b, &nodes).expect("sync b");
+    sync(&mut a, &nodes).expect("sync a");
+    // Where one round's requests go.
+    let m0 = by_route(&c);
+    send_online(&mut a, &nodes, &b.device_id(), t, Amount(1)).expect("send");
+    let m1 = by_route(&c);
+    sync(&mut b, &nodes).expect("sync b");
+    let m2 = by_route(&c);
+    sync(&mut a, &nodes).expect("sync a");
+    let m3 = by_route(&c);
+    println!("requests of one round, by route (all nodes together):");
+    println!("  send_online: {}", delta(&m0, &m1));
+    println!("  receiver sync: {}", delta(&m1, &m2));
+    println!("  sender sync: {}", delta(&m2, &m3));
+    let (mut send, mut recv, mut stitch) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut r_send, mut r_recv, mut r_stitch) = (0u64, 0u64, 0u64);
+    for _ in 0..rounds {
+        let r0 = requests(&c);
+        let t0 = Instant::now();
+        send_online(&mut a, &nodes, &b.device_id(), t, Amount(1)).expect("send");
+        send += t0.elapsed();
+        let r1 = requests(&c);
+        let t1 = Instant::now();
+        let rb = sync(&mut b, &nodes).expect("sync b");
+        recv += t1.elapsed();
+        assert_eq!(rb.received.len(), 1, "{rb:?}");
+        let r2 = requests(&c);
+        let t2 = Instant::now();
+        let ra = sync(&mut a, &nodes).expect("sync a");
+        stitch += t2.elapsed();
+        assert_eq!(ra.stitched.len(), 1, "{ra:?}");
+        let r3 = requests(&c);
+        r_send += r1 - r0;
+        r_recv += r2 - r1;
+        r_stitch += r3 - r2;
+    }
+    let n = rounds as u32;
+    let per = |x: u64| x as f64 / f64::from(n);
+    println!("online transfer, library, 6 loopback nodes, ML-DSA-65, {rounds} rounds:");
+    println!(
+        "  send_online            {:>9}  {:>5.1} requests",
+        ms(send / n),
+        per(r_send)
+    );
+    println!(
+        "  receiver sync          {:>9}  {:>5.1} requests",
+        ms(recv / n),
+        per(r_recv)
+    );
+    println!(
+        "  sender sync (stitch)   {:>9}  {:>5.1} requests",
+        ms(stitch / n),
+        per(r_stitch)
+    );
+    println!(
+        "  whole round            {:>9}  {:>5.1} requests",
+        ms((send + recv + stitch) / n),
+        per(r_send + r_recv + r_stitch)
+    );
+
+    // 2. A receiver collecting 50 waiting transfers in one sync.
+    let senders = if quick { 10 } else { 50 };
+    let mut many: Vec<Wallet> = (0..senders).map(|_| wallet(100)).collect();
+    let mut r = wallet(0);
+    for s in &mut many {
+        send_online(s, &nodes, &r.device_id(), t, Amount(1)).expect("send");
+    }
+    let r0 = requests(&c);
+    let t0 = Instant::now();
+    let rr = sync(&mut r, &nodes).expect("sync");
+    let took = t0.elapsed();
+    assert_eq!(rr.received.len(), senders, "{rr:?}");
+    println!(
+        "receiver sync collecting {senders} waiting transfers: {} ({} per transfer), {} requests",
+        ms(took),
+        ms(took / senders as u32),
+        requests(&c) - r0
+    );
+
+    // 3. Per item: seal and open; the recipient's access signature per listing.
+    let (kem_pk, kem_sk) = b.kem_keys();
+    let recipient = b.device_id();
+    let item = vec![7u8; 8 * 1024];
+    let n_items = if quick { 50 } else { 500 };
+    let mut sealed = Vec::new();
+    let seal = per_op(n_items, || {
+        sealed = dsm_protocol::mailbox::seal_item(&kem_pk, &recipient, &item, &[1; 32], [2; 24])
+            .expect("seal");
+    });
+    let parsed =
+        <dsm_protocol::mailbox::SealedItem as dsm_core::codec::Canonical>::from_bytes(&sealed)
+            .expect("sealed");
+    let open = per_op(n_items, || {
+        dsm_protocol::mailbox::open_item(&kem_sk, &recipient, &parsed).expect("open");
+    });
+    println!(
+        "b0x item of 8 KiB: seal {:.0} µs, open {:.0} µs",
+        seal.as_secs_f64() * 1e6,
+        open.as_secs_f64() * 1e6
+    );
+    for suite in SuiteId::ALL {
+        let key = SigningKey::from_seed(suite, &SecretSeed::from_bytes([3; 32]));
+        let genesis = dsm_core::identity::GenesisDigest(dsm_core::hash::Digest([4; 32]));
+        let address = dsm_core::identity::DeviceIdentity {
+            genesis,
+            public_key: key.public_key().clone(),
+        }
+        .device_id()
+        .b0x_address();
+        let reps = if quick || suite != SuiteId::MlDsa65 {
+            10
+        } else {
+            200
+        };
+        let mut access = None;
+        let sign = per_op(reps, || {
+            access = Some(
+                B0xAccess::sign(
+                    Admission::Device { genesis },
+                    &key,
+                    "127.0.0.1:7800",
+                    &address,
+                    B0xOp::List,
+                    5,
+                    &[1; 32],
+                )
+                .expect("sign"),
+            );
+        });
+        let access = access.expect("made");
+        let check = per_op(reps, || {
+            access
+                .check("127.0.0.1:7800", &address, B0xOp::List, 5)
+                .expect("check");
+        });
+        println!(
+            "b0x access for one listing, {}: sign {} (wallet), check {} (node), {} bytes hex",
+            suite.name(),
+            ms(sign),
+            ms(check),
+            2 * dsm_core::codec::Canonical::to_bytes(&access).len()
+        );
+    }
+}
