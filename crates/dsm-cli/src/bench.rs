@@ -43,7 +43,7 @@ fn us(d: Duration) -> String {
 }
 
 fn rnd(i: u64) -> [u8; 32] {
-    *tagged_hash(Tag::Token, &[b"bench", &i.to_be_bytes()]).as_bytes()
+    *tagged_hash(Tag::SigningRandomness, &[b"bench", &i.to_be_bytes()]).as_bytes()
 }
 
 /// A device of the scaling run: its tree already holds `relationships` other tips.
@@ -210,7 +210,7 @@ fn wallet_transfers(
         decimals: 0,
         kind: dsm_token::policy::TokenKind::Fungible,
         cap: Amount(1_000_000),
-        salt: dsm_core::hash::tagged_hash(dsm_core::tags::Tag::Token, &[b"dsm bench"]),
+        salt: dsm_core::hash::tagged_hash(dsm_core::tags::Tag::Fixture, &[b"dsm bench"]),
         issuers: dsm_token::policy::Issuers {
             threshold: 1,
             keys: vec![a.identity().public_key.clone()],
@@ -517,7 +517,7 @@ fn composed(quick: bool, budget: Duration) -> Result<(), Error> {
     println!("\n## Tokens: DJTE emission proofs, vaults, dBTC deposit proofs\n");
     let device = |i: u64| {
         dsm_core::identity::DeviceId(dsm_core::hash::tagged_hash(
-            dsm_core::tags::Tag::Token,
+            dsm_core::tags::Tag::Fixture,
             &[b"bench", &i.to_be_bytes()],
         ))
     };

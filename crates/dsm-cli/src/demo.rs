@@ -503,7 +503,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         decimals: 0,
         kind: TokenKind::Fungible,
         cap: Amount(10_000),
-        salt: dsm_core::hash::tagged_hash(dsm_core::tags::Tag::Token, &[b"dsm demo cash"]),
+        salt: dsm_core::hash::tagged_hash(dsm_core::tags::Tag::Fixture, &[b"dsm demo cash"]),
         issuers: Issuers {
             threshold: 1,
             keys: vec![alice.identity().public_key.clone()],

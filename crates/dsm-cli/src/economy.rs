@@ -466,7 +466,7 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
             outputs,
         };
         let rest = Digest(
-            *tagged_hash(Tag::Token, &[b"economy-rest", &(k as u64).to_be_bytes()]).as_bytes(),
+            *tagged_hash(Tag::Fixture, &[b"economy-rest", &(k as u64).to_be_bytes()]).as_bytes(),
         );
         let hop = Hop::sign(&devs[from].0, statement, rest, &[k as u8; 32])?;
         let ids_out = hop.output_ids();

@@ -62,7 +62,7 @@ fn token() -> TokenId {
 }
 
 fn key(i: u64) -> [u8; 32] {
-    *tagged_hash(Tag::Token, &[&i.to_be_bytes()]).as_bytes()
+    *tagged_hash(Tag::SigningRandomness, &[&i.to_be_bytes()]).as_bytes()
 }
 
 /// Both parties' work for one transfer: build+sign, verify, accept+sign, verify, apply.
@@ -136,7 +136,7 @@ fn benches(c: &mut Criterion) {
                 r += 1;
                 sk.sign(
                     black_box(&msg),
-                    tagged_hash(Tag::Token, &[&r.to_be_bytes()]).as_bytes(),
+                    tagged_hash(Tag::SigningRandomness, &[&r.to_be_bytes()]).as_bytes(),
                 )
                 .unwrap()
             })
@@ -213,7 +213,7 @@ fn summary() {
         let t_sign = per_op(
             || {
                 r += 1;
-                let rnd = *tagged_hash(Tag::Token, &[&r.to_be_bytes()]).as_bytes();
+                let rnd = *tagged_hash(Tag::SigningRandomness, &[&r.to_be_bytes()]).as_bytes();
                 drop(black_box(sk.sign(&msg, &rnd).unwrap()))
             },
             budget,
@@ -249,7 +249,7 @@ fn summary() {
         let t_transfer = per_op(
             || {
                 ctr = ctr.wrapping_add(1);
-                let rnd = *tagged_hash(Tag::Token, &[b"transfer", &[ctr]]).as_bytes();
+                let rnd = *tagged_hash(Tag::SigningRandomness, &[b"transfer", &[ctr]]).as_bytes();
                 if ctr.is_multiple_of(2) {
                     transfer(&mut a, &mut b, 3, &rnd)
                 } else {

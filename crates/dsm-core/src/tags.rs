@@ -235,6 +235,21 @@ tag_table! {
     /// What a b0x's recipient signs to list or acknowledge it at one node: `(node id,
     /// address, u8 operation, u64be cursor)` (§16.1).
     B0xAccess => "DSM/v1/b0x-access",
+    /// The key of a lost device's tombstone slot under its recovery owner: `("slot", lost
+    /// device id)` (§20.3). (Until 2026-12-04 this was `RecoveryTombstone`, the tag of the
+    /// tombstone's own digest.)
+    TombstoneSlot => "DSM/v1/recovery/grave-slot",
+    /// Deterministic signing randomness where a run must repeat itself — wallets set to
+    /// deterministic randomness (tests, the model checker, benchmarks): `(label, seed,
+    /// counter)`. Never used by a wallet a person runs, which draws from the OS.
+    SigningRandomness => "DSM/v1/test/signing-randomness",
+    /// The entropy of a reproducible wallet (`Wallet::create_reproducible`, only with the
+    /// insecure test suite): `(label, entropy, use)`.
+    ReproducibleEntropy => "DSM/v1/test/entropy",
+    /// Named stand-in values in the demo, benchmarks and simulations — token-policy salts,
+    /// synthetic device ids and digests: `(name, …)`. Never a value a protocol check
+    /// compares against.
+    Fixture => "DSM/v1/test/fixture",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

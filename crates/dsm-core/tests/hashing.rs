@@ -160,6 +160,10 @@ fn tag_labels_are_frozen() {
         (Tag::DeviceKemSeed, "DSM/v1/kem/seed"),
         (Tag::B0xItem, "DSM/v1/b0x-item"),
         (Tag::B0xAccess, "DSM/v1/b0x-access"),
+        (Tag::TombstoneSlot, "DSM/v1/recovery/grave-slot"),
+        (Tag::SigningRandomness, "DSM/v1/test/signing-randomness"),
+        (Tag::ReproducibleEntropy, "DSM/v1/test/entropy"),
+        (Tag::Fixture, "DSM/v1/test/fixture"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -53,16 +53,13 @@ impl Tombstone {
 }
 
 /// The owned slot of `lost`'s tombstone at the storage nodes (PROTOCOL.md §15.2, §20.3):
-/// `(H(RecoveryOwner, genesis), H(RecoveryTombstone, "slot", lost device id))`. Only the
+/// `(H(RecoveryOwner, genesis), H(TombstoneSlot, "slot", lost device id))`. Only the
 /// genesis's recovery authority may write it, so neither a stranger nor a thief holding the
 /// lost device's key can take or block it.
 pub fn tombstone_slot(lost: &DeviceIdentity) -> (Digest, Digest) {
     (
         dsm_core::slot::recovery_owner(&lost.genesis),
-        tagged_hash(
-            Tag::RecoveryTombstone,
-            &[b"slot", lost.device_id().as_bytes()],
-        ),
+        tagged_hash(Tag::TombstoneSlot, &[b"slot", lost.device_id().as_bytes()]),
     )
 }
 

@@ -17,7 +17,7 @@ use std::hint::black_box;
 
 fn device(i: u64) -> DeviceId {
     DeviceId(tagged_hash(
-        Tag::Token,
+        Tag::Fixture,
         &[b"bench-device", &i.to_be_bytes()],
     ))
 }

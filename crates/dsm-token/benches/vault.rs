@@ -17,7 +17,7 @@ use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {
     let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([7; 32]));
-    let genesis = GenesisDigest(tagged_hash(Tag::Token, &[b"bench genesis"]));
+    let genesis = GenesisDigest(tagged_hash(Tag::Fixture, &[b"bench genesis"]));
     let creator = DeviceIdentity {
         genesis,
         public_key: key.public_key().clone(),
@@ -63,7 +63,7 @@ fn bench(c: &mut Criterion) {
             beneficiary,
             release: Condition::Sha256(sha2::Sha256::digest(secret).into()),
             refund: Condition::Iterations(1000),
-            salt: tagged_hash(Tag::Token, &[&n.to_be_bytes()]),
+            salt: tagged_hash(Tag::Fixture, &[&n.to_be_bytes()]),
         };
         let cause = SourceProof {
             source: Source::VaultLock(Box::new(vp.clone())),

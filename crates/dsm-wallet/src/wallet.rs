@@ -604,9 +604,11 @@ impl Wallet {
         // Fresh OS randomness, or (reproducible wallets only) a hash of `entropy` per use.
         let draw = |label: &[u8]| -> Result<[u8; 32], WalletError> {
             match &entropy {
-                Some(e) => Ok(
-                    *tagged_hash(Tag::Token, &[b"dsm reproducible wallet", e, label]).as_bytes(),
-                ),
+                Some(e) => Ok(*tagged_hash(
+                    Tag::ReproducibleEntropy,
+                    &[b"dsm reproducible wallet", e, label],
+                )
+                .as_bytes()),
                 None => os_random(),
             }
         };
@@ -2060,7 +2062,7 @@ impl Ledger for Wallet {
             Some((seed, n)) => {
                 *n += 1;
                 *tagged_hash(
-                    Tag::Token,
+                    Tag::SigningRandomness,
                     &[
                         b"dsm deterministic signing randomness",
                         &seed.to_be_bytes(),

@@ -385,7 +385,7 @@ fn no_stranger_can_take_or_block_the_tombstone_and_succession_slots() {
     common::junk_in_lists(
         &c.urls,
         lost.device_id().as_bytes(),
-        dsm_core::hash::tagged_hash(dsm_core::tags::Tag::RecoveryTombstone, &[b"slot"]).as_bytes(),
+        dsm_core::hash::tagged_hash(dsm_core::tags::Tag::TombstoneSlot, &[b"slot"]).as_bytes(),
         b"junk",
     );
     let (mut a2, _) = restore(&k, &nodes);
