@@ -86,7 +86,11 @@ fn verdicts() -> Vec<String> {
 #[test]
 fn pinned_receipts_made_elsewhere_keep_their_verdicts() {
     let before = verdicts();
-    assert_eq!(before.len(), 4, "two suites × (a plain receipt, a crossing one)");
+    assert_eq!(
+        before.len(),
+        4,
+        "two suites × (a plain receipt, a crossing one)"
+    );
     assert!(
         before
             .iter()

@@ -339,6 +339,22 @@ fn crossed_proposals_resolve_by_the_smaller_child_tip() {
         verify_refusal(&vlose, &bad, &EmptyView).unwrap_err(),
         ReceiptError::Crossing("does not cross the proposal")
     );
+    let mut zero = win_step.clone();
+    zero.amount = Amount(0);
+    let mut bad = wire.clone();
+    bad.refusal.crossing = Some(zero);
+    assert_eq!(
+        verify_refusal(&vlose, &bad, &EmptyView).unwrap_err(),
+        ReceiptError::Crossing("is not a valid step")
+    );
+    // The leaf of a refusal of the loser must not move (here: a root whose leaf is the
+    // loser's child tip, as in its sender's tree).
+    let mut moved = wire.clone();
+    moved.refusal.receiver_child_head.smt_root = lose.child_head.smt_root;
+    assert_eq!(
+        verify_refusal(&vlose, &moved, &EmptyView).unwrap_err(),
+        ReceiptError::RootMismatch(Party::Receiver)
+    );
     let mut bad = wire.clone();
     bad.refusal.crossing = None;
     assert_eq!(
