@@ -14,7 +14,6 @@
 use dsm_core::chain::Amount;
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::slot::{Admission, B0xAccess, B0xOp};
-use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::nodes::NodeSet;
 use dsm_wallet::online::{send_online, sync};
 use dsm_wallet::store::MemoryStore;
@@ -23,14 +22,8 @@ use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
 #[path = "../tests/common/cluster.rs"]
 mod cluster;
 mod common;
-use common::per_op;
+use common::{per_op, KDF};
 use std::time::{Duration, Instant};
-
-const KDF: KdfParams = KdfParams {
-    m_cost_kib: 64,
-    t_cost: 1,
-    p_cost: 1,
-};
 
 fn wallet(funds: u128) -> Wallet {
     let mut w =

@@ -19,7 +19,6 @@ use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisRecord}
 use dsm_core::smt::SparseMerkleTree;
 use dsm_recovery::body::{replay, CapsuleBody, TipEntry};
 use dsm_recovery::{Capsule, KdfCost, RecoveryKeys, RecoveryMnemonic};
-use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::recovery::{recover, RecoverOptions};
 use dsm_wallet::store::MemoryStore;
 use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
@@ -27,14 +26,8 @@ use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
 #[path = "../tests/common/cluster.rs"]
 mod cluster;
 mod common;
-use common::{per_op, transfer};
+use common::{per_op, transfer, KDF};
 use std::time::{Duration, Instant};
-
-const KDF: KdfParams = KdfParams {
-    m_cost_kib: 64,
-    t_cost: 1,
-    p_cost: 1,
-};
 
 fn keys(seed: u8) -> RecoveryKeys {
     RecoveryKeys::derive(

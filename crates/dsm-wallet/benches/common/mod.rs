@@ -34,6 +34,14 @@ pub fn transfer(payer: &mut Wallet, payee: &mut Wallet, amount: u128) {
     assert_eq!(d.completed().len(), 1, "transfer completed");
 }
 
+/// The passphrase KDF of bench wallets: cheap, since unsealing is not what is measured.
+#[allow(dead_code)] // not every bench makes wallets
+pub const KDF: dsm_wallet::keystore::KdfParams = dsm_wallet::keystore::KdfParams {
+    m_cost_kib: 64,
+    t_cost: 1,
+    p_cost: 1,
+};
+
 /// The mean time of `n` runs of `f`.
 #[allow(dead_code)] // compiled into every bench; the transfer bench times its own loop
 pub fn per_op(n: usize, mut f: impl FnMut()) -> Duration {
