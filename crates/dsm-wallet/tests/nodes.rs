@@ -81,6 +81,34 @@ delegate! { SlotLiar,
     }
 }
 
+/// Serves every candidate list as if `J` one-byte junk entries (seq 1..=J) had been
+/// appended ahead of what it holds, where `J` is the shared counter: a node flooded that
+/// far, without storing the flood (the bound on what a reader scans is the subject).
+struct JunkAhead(EmbeddedStore, std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+delegate! { JunkAhead,
+    fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_object(a)
+    }
+    fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_slot(d, p)
+    }
+    fn list_read(&self, t: &Id, k: &Id, a: u64, l: usize, m: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let junk = self.1.load(std::sync::atomic::Ordering::SeqCst);
+        let mut out: Vec<(u64, Vec<u8>)> = (a + 1..=junk).take(l).map(|seq| (seq, b"j".to_vec())).collect();
+        let rest = l - out.len();
+        if rest > 0 {
+            for (seq, b) in self.0.list_read(t, k, a.saturating_sub(junk), rest, m)? {
+                out.push((seq + junk, b));
+            }
+        }
+        Ok(out)
+    }
+    fn entropy_reveal(&self, c: &Id) -> Result<Option<[u8; 32]>, StoreError> {
+        self.0.entropy_reveal(c)
+    }
+}
+
 struct Cluster {
     urls: Vec<String>,
     down: String,
@@ -430,4 +458,59 @@ fn genesis_fails_cleanly_when_a_node_lies_or_is_down() {
     let (w, _) = create_with(&with(&c.down));
     let e = w.err().unwrap().to_string();
     assert!(e.contains(&c.down) && e.contains("did not commit"), "{e}");
+}
+
+/// The bound on junk a reader skips per node (PROTOCOL.md §15.3: 16,384 entries, 64
+/// listings): a valid entry behind 16,383 junk entries at every node is found and settles;
+/// behind 16,384, every node counts as not answering and nothing settles — the stall the
+/// nodes' rationing and budget bound.
+#[test]
+fn a_reader_skips_at_most_max_list_scan_entries_of_junk_per_node() {
+    use dsm_wallet::nodes::MAX_LIST_SCAN_ENTRIES;
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let junk = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let urls: Vec<String> = (0..6)
+        .map(|i| {
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let store = EmbeddedStore::open(&dir.path().join(format!("j{i}.redb"))).unwrap();
+            drop(rt.spawn(dsm_node::serve(
+                listener,
+                Node::new(JunkAhead(store, junk.clone()), Quotas::default()),
+                dsm_node::Timeouts::default(),
+            )));
+            url
+        })
+        .collect();
+    let set = NodeSet::new(urls.clone(), Replication::default(), Duration::from_secs(5));
+    let (topic, key) = ([7u8; 32], [8u8; 32]);
+    common::junk_in_lists(&urls, &topic, &key, b"step A");
+    let read = |ahead: usize| {
+        junk.store(ahead as u64, std::sync::atomic::Ordering::SeqCst);
+        set.read_candidates(&topic, &key, &is_step).unwrap()
+    };
+    assert_eq!(
+        read(MAX_LIST_SCAN_ENTRIES - 1).outcome,
+        Candidacy::Settled {
+            winner: b"step A".to_vec(),
+            firsts: 6
+        }
+    );
+    let stalled = read(MAX_LIST_SCAN_ENTRIES);
+    assert_eq!(stalled.outcome, Candidacy::Open { leading: None });
+    assert!(
+        stalled
+            .heads
+            .iter()
+            .all(|(_, h)| *h == ListHead::Unreachable),
+        "{:?}",
+        stalled.heads
+    );
 }
