@@ -277,7 +277,8 @@ fn hex(b: &[u8]) -> String {
 }
 
 impl NodeSet {
-    /// A registry of node base URLs (e.g. `http://127.0.0.1:7600`), deduplicated and sorted.
+    /// A registry of node base URLs (e.g. `http://127.0.0.1:7600`), sorted, with one URL
+    /// per node id (the first in sort order when two name the same node).
     pub fn new(mut nodes: Vec<String>, params: Replication, timeout: Duration) -> Self {
         for n in nodes.iter_mut() {
             while n.ends_with('/') {
@@ -285,7 +286,8 @@ impl NodeSet {
             }
         }
         nodes.sort();
-        nodes.dedup();
+        let mut seen = std::collections::HashSet::new();
+        nodes.retain(|n| seen.insert(dsm_core::slot::node_id(node_authority(n))));
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
@@ -298,7 +300,10 @@ impl NodeSet {
         }
     }
 
-    /// The N nodes that hold `key`: the registry ranked by `H(Placement, key, url)`.
+    /// The N nodes that hold `key`: the registry ranked by `H(Placement, key, node id)`,
+    /// the node id being the URL's authority in lower case without a default port
+    /// ([`dsm_core::slot::node_id`]) — so a node that moves to another scheme, or is written
+    /// in other case, holds the same keys (PROTOCOL.md §15.1).
     pub fn placement(&self, key: &[u8; 32]) -> Result<Vec<&str>, ReplicationError> {
         if self.nodes.len() < self.params.n {
             return Err(ReplicationError::RegistryTooSmall {
@@ -310,8 +315,9 @@ impl NodeSet {
             .nodes
             .iter()
             .map(|u| {
+                let id = dsm_core::slot::node_id(node_authority(u));
                 (
-                    tagged_hash(Tag::Placement, &[key, u.as_bytes()]),
+                    tagged_hash(Tag::Placement, &[key, id.as_bytes()]),
                     u.as_str(),
                 )
             })

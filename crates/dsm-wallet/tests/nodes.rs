@@ -514,3 +514,47 @@ fn a_reader_skips_at_most_max_list_scan_entries_of_junk_per_node() {
         stalled.heads
     );
 }
+
+/// Placement ranks node ids, not URLs (PROTOCOL.md §15.1): writing a node with another
+/// scheme, in upper case, with its default port or a trailing slash places every key on the
+/// same nodes, and a registry naming one node twice holds it once.
+#[test]
+fn placement_follows_the_node_id_not_the_url() {
+    let plain: Vec<String> = (1..=8)
+        .map(|i| format!("http://node{i}.example:7600"))
+        .collect();
+    let mut moved = plain.clone();
+    moved[0] = "https://NODE1.example:7600/".into();
+    moved[1] = "HTTP://node2.EXAMPLE:7600".into();
+    let mut defaults: Vec<String> = (1..=8).map(|i| format!("http://node{i}.example")).collect();
+    let a = NodeSet::new(
+        plain.clone(),
+        Replication::default(),
+        Duration::from_secs(1),
+    );
+    let b = NodeSet::new(moved, Replication::default(), Duration::from_secs(1));
+    let ids = |set: &NodeSet, k: &[u8; 32]| -> Vec<String> {
+        set.placement(k)
+            .unwrap()
+            .into_iter()
+            .map(|u| dsm_core::slot::node_id(dsm_wallet::nodes::node_authority(u)))
+            .collect()
+    };
+    for i in 0..64u8 {
+        let k = [i; 32];
+        assert_eq!(ids(&a, &k), ids(&b, &k), "key {i}");
+    }
+    // Default ports are left out of the id: `:80` is the same node as no port.
+    let with_port: Vec<String> = defaults.iter().map(|u| format!("{u}:80")).collect();
+    let c = NodeSet::new(
+        defaults.clone(),
+        Replication::default(),
+        Duration::from_secs(1),
+    );
+    let d = NodeSet::new(with_port, Replication::default(), Duration::from_secs(1));
+    assert_eq!(ids(&c, &[9; 32]), ids(&d, &[9; 32]));
+    // One node under two schemes is one node.
+    defaults.push("https://node1.example".into());
+    let e = NodeSet::new(defaults, Replication::default(), Duration::from_secs(1));
+    assert_eq!(e.nodes().len(), 8);
+}
