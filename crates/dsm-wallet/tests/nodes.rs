@@ -118,39 +118,38 @@ struct Cluster {
     _dir: tempfile::TempDir,
 }
 
-fn cluster() -> Cluster {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// A runtime for test nodes.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
+        .unwrap()
+}
+
+/// Serves `store` on a free loopback port of `rt`; returns its base URL.
+fn serve_store<S: NodeStore + 'static>(rt: &tokio::runtime::Runtime, store: S) -> String {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(rt.spawn(dsm_node::serve(
+        listener,
+        Node::new(store, Quotas::default()),
+        dsm_node::Timeouts::default(),
+    )));
+    url
+}
+
+fn cluster() -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
     let mut urls = Vec::new();
     let open = |i: usize| EmbeddedStore::open(&dir.path().join(format!("n{i}.redb"))).unwrap();
-    let serve = |i: usize, kind: u8| {
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let t = dsm_node::Timeouts::default();
-        match kind {
-            0 => drop(rt.spawn(dsm_node::serve(
-                listener,
-                Node::new(open(i), Quotas::default()),
-                t,
-            ))),
-            1 => drop(rt.spawn(dsm_node::serve(
-                listener,
-                Node::new(Corrupting(open(i)), Quotas::default()),
-                t,
-            ))),
-            _ => drop(rt.spawn(dsm_node::serve(
-                listener,
-                Node::new(SlotLiar(open(i)), Quotas::default()),
-                t,
-            ))),
-        }
-        url
+    let serve = |i: usize, kind: u8| match kind {
+        0 => serve_store(&rt, open(i)),
+        1 => serve_store(&rt, Corrupting(open(i))),
+        _ => serve_store(&rt, SlotLiar(open(i))),
     };
     for i in 0..3 {
         urls.push(serve(i, 0));
@@ -468,25 +467,12 @@ fn genesis_fails_cleanly_when_a_node_lies_or_is_down() {
 fn a_reader_skips_at_most_max_list_scan_entries_of_junk_per_node() {
     use dsm_wallet::nodes::MAX_LIST_SCAN_ENTRIES;
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let junk = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let urls: Vec<String> = (0..6)
         .map(|i| {
-            let listener = rt
-                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-                .unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
             let store = EmbeddedStore::open(&dir.path().join(format!("j{i}.redb"))).unwrap();
-            drop(rt.spawn(dsm_node::serve(
-                listener,
-                Node::new(JunkAhead(store, junk.clone()), Quotas::default()),
-                dsm_node::Timeouts::default(),
-            )));
-            url
+            serve_store(&rt, JunkAhead(store, junk.clone()))
         })
         .collect();
     let set = NodeSet::new(urls.clone(), Replication::default(), Duration::from_secs(5));
