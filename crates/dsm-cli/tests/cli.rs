@@ -70,6 +70,13 @@ impl Drop for NodeProc {
 }
 
 /// Starts `dsm node serve` on a free port with its data in `data`; returns it and its URL.
+/// Three node processes with their data under `dir` (`n0`, `n1`, `n2`).
+fn three_nodes(dir: &Path) -> Vec<(NodeProc, String)> {
+    (0..3)
+        .map(|i| start_node(&dir.join(format!("n{i}"))))
+        .collect()
+}
+
 fn start_node(data: &Path) -> (NodeProc, String) {
     let mut node = std::process::Command::new(bin())
         .args(["node", "serve", "--listen", "127.0.0.1:0", "--data"])
@@ -1009,21 +1016,8 @@ fn node_serve_answers_health_and_stores_objects() {
 fn crossing_online_transfers_clear_through_the_cli() {
     let p = pair("100");
     let dir = tempfile::tempdir().unwrap();
-    let nodes: Vec<(NodeProc, String)> = (0..3)
-        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
-        .collect();
-    for home in [&p.alice, &p.bob] {
-        let mut add = dsm(home);
-        add.args(["nodes", "add"]);
-        for (_, url) in &nodes {
-            add.arg(url);
-        }
-        add.assert().success();
-        dsm(home)
-            .args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"])
-            .assert()
-            .success();
-    }
+    let nodes = three_nodes(dir.path());
+    use_nodes(&[&p.alice, &p.bob], &nodes);
     // Bob gets something to pay with first.
     stdout(dsm(&p.alice).args(["send", "bob", "30", "--online"]));
     stdout(dsm(&p.bob).arg("sync"));
@@ -1061,9 +1055,7 @@ fn crossing_online_transfers_clear_through_the_cli() {
 fn online_transfers_through_node_processes() {
     let p = pair("100");
     let dir = tempfile::tempdir().unwrap();
-    let nodes: Vec<(NodeProc, String)> = (0..3)
-        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
-        .collect();
+    let nodes = three_nodes(dir.path());
     // Before any node is known.
     dsm(&p.alice)
         .arg("sync")
@@ -1489,9 +1481,7 @@ fn tokens_and_emissions_through_the_cli() {
     );
 
     // ERA for this network: bob is the storage operator, a join costs 1 GOLD paid to him.
-    let nodes: Vec<(NodeProc, String)> = (0..3)
-        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
-        .collect();
+    let nodes = three_nodes(dir.path());
     let era = dir.path().join("era.toml");
     std::fs::write(
         &era,
@@ -1666,9 +1656,7 @@ fn vaults_through_the_cli() {
         .args(["token", "mint", "GOLD", "500"])
         .assert()
         .success();
-    let nodes: Vec<(NodeProc, String)> = (0..3)
-        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
-        .collect();
+    let nodes = three_nodes(dir.path());
     use_nodes(&[&alice, &bob], &nodes);
     let vault = dir.path().join("v.toml");
     std::fs::write(&vault, "token = \"GOLD\"\namount = 120\nbeneficiary = \"bob\"\n[release]\nsha256_of = \"open sesame\"\n[refund]\niterations = 2000\n").unwrap();
@@ -1884,9 +1872,7 @@ fn dbtc_through_the_cli() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("dsm nodes add"));
-    let nodes: Vec<(NodeProc, String)> = (0..3)
-        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
-        .collect();
+    let nodes = three_nodes(dir.path());
     use_nodes(&[&alice, &kim], &nodes);
     // Alice's sync writes her statements into their owned slots (only she may; the
     // document carries her write for the request's own, PROTOCOL.md §15.2).
@@ -1953,9 +1939,7 @@ fn dbtc_through_the_cli() {
 #[test]
 fn recovery_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let nodes: Vec<(NodeProc, String)> = (0..3)
-        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
-        .collect();
+    let nodes = three_nodes(dir.path());
     let (alice, bob, phone) = (
         dir.path().join("alice"),
         dir.path().join("bob"),
@@ -2101,9 +2085,7 @@ fn recovery_through_the_cli() {
 #[test]
 fn backup_export_and_import_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let nodes: Vec<(NodeProc, String)> = (0..3)
-        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
-        .collect();
+    let nodes = three_nodes(dir.path());
     let (alice, bob, copy, phone) = (
         dir.path().join("alice"),
         dir.path().join("bob"),
@@ -2220,9 +2202,7 @@ fn backup_export_and_import_through_the_cli() {
 #[test]
 fn a_v2_cards_identity_document_is_fetched_and_checked() {
     let dir = tempfile::tempdir().unwrap();
-    let nodes: Vec<(NodeProc, String)> = (0..3)
-        .map(|i| start_node(&dir.path().join(format!("n{i}"))))
-        .collect();
+    let nodes = three_nodes(dir.path());
     let [alice, bob, carol] = ["alice", "bob", "carol"].map(|n| {
         let h = dir.path().join(n);
         init_named(&h, n);

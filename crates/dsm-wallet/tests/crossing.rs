@@ -79,18 +79,7 @@ fn crossing_online_transfers_clear_whoever_syncs_first() {
         let c = Cluster::new();
         let nodes = c.nodes();
         let (mut w, mut l, win, lose) = crossed(&nodes);
-        if winner_first {
-            // The winner's sender refuses the loser at once; the loser's sender then
-            // releases and accepts in one sync; the winner's sender stitches.
-            let r = sync(&mut w, &nodes).unwrap();
-            quiet(&r);
-            assert_eq!(r.refused.len(), 1, "{r:?}");
-            let r = sync(&mut l, &nodes).unwrap();
-            quiet(&r);
-            assert_eq!((r.released.len(), r.received.len()), (1, 1), "{r:?}");
-            let r = sync(&mut w, &nodes).unwrap();
-            assert_eq!(r.stitched.len(), 1, "{r:?}");
-        } else {
+        if !winner_first {
             // The loser's sender must wait for the refusal of its own proposal first.
             let r = sync(&mut l, &nodes).unwrap();
             quiet(&r);
@@ -99,16 +88,18 @@ fn crossing_online_transfers_clear_whoever_syncs_first() {
                 r.waiting[0].contains("crossed this wallet's own pending transfer"),
                 "{r:?}"
             );
-            let r = sync(&mut w, &nodes).unwrap();
-            quiet(&r);
-            assert_eq!(r.refused.len(), 1, "{r:?}");
-            let r = sync(&mut l, &nodes).unwrap();
-            quiet(&r);
-            assert_eq!((r.released.len(), r.received.len()), (1, 1), "{r:?}");
-            assert!(r.waiting.is_empty(), "{r:?}");
-            let r = sync(&mut w, &nodes).unwrap();
-            assert_eq!(r.stitched.len(), 1, "{r:?}");
         }
+        // The winner's sender refuses the loser; the loser's sender then releases and
+        // accepts in one sync (nothing left waiting); the winner's sender stitches.
+        let r = sync(&mut w, &nodes).unwrap();
+        quiet(&r);
+        assert_eq!(r.refused.len(), 1, "{r:?}");
+        let r = sync(&mut l, &nodes).unwrap();
+        quiet(&r);
+        assert_eq!((r.released.len(), r.received.len()), (1, 1), "{r:?}");
+        assert!(r.waiting.is_empty(), "{r:?}");
+        let r = sync(&mut w, &nodes).unwrap();
+        assert_eq!(r.stitched.len(), 1, "{r:?}");
         assert_resolved(&w, &l, &win, &lose);
         // Unlocked both ways: the loser sends again, and it goes through.
         let t = token(DEFAULT_TOKEN);
