@@ -100,6 +100,18 @@ pub fn answer(ledger: &mut dyn Ledger, proposal: &Offer) -> Result<Answer, Sessi
     })
 }
 
+/// True when `proposal` crossed this device's own pending proposal to its sender and won
+/// (PROTOCOL.md §7.6): [`answer`] keeps it waiting (BUSY) until the sender refuses ours.
+pub fn waits_for_crossing(
+    ledger: &dyn Ledger,
+    proposal: &dsm_core::receipt::SignedProposal,
+) -> Result<bool, SessionError> {
+    Ok(matches!(
+        crate::session::crossing_for(&proposal.proposal.step, ledger)?,
+        crate::session::CrossingState::Wait
+    ))
+}
+
 /// What a reply found in this device's b0x did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Taken {

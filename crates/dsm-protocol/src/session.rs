@@ -1262,7 +1262,7 @@ pub(crate) fn local(ledger: &dyn Ledger) -> LocalDevice<'_> {
 
 /// Where a proposal addressed to us stands against our own proposals to its sender
 /// (PROTOCOL.md §7.6).
-enum CrossingState {
+pub(crate) enum CrossingState {
     /// No crossing: answered as usual.
     None,
     /// It crossed our pending proposal and lost: refused, naming ours.
@@ -1273,7 +1273,7 @@ enum CrossingState {
     Won(RelationshipStep),
 }
 
-fn crossing_for(
+pub(crate) fn crossing_for(
     step: &RelationshipStep,
     ledger: &dyn Ledger,
 ) -> Result<CrossingState, SessionError> {

@@ -1133,19 +1133,17 @@ fn take_proposal(
     wallet.note_settled_incoming(commit);
     let answer = mailbox::answer(wallet, offer)?;
     if answer.retry_later() {
-        let step = &p.proposal.step;
-        let crossed = dsm_protocol::session::Ledger::pending_to(&*wallet, &step.sender)
-            .map_err(OnlineError::from)?
-            .is_some_and(|own| dsm_core::receipt::crossed(step, &own.proposal.step));
-        report.waiting.push(if crossed {
-            format!(
+        report
+            .waiting
+            .push(if mailbox::waits_for_crossing(wallet, p)? {
+                format!(
                 "transfer {commit}: it crossed this wallet's own pending transfer to its sender \
                  and goes first; it is accepted once the sender refuses that one (PROTOCOL.md \
                  §7.6), at a later sync"
             )
-        } else {
-            format!("transfer {commit}: this wallet was busy")
-        });
+            } else {
+                format!("transfer {commit}: this wallet was busy")
+            });
         return Ok(false);
     }
     if !answer.is_final() {
