@@ -518,6 +518,10 @@ pub fn node_id(authority: &str) -> String {
     a
 }
 
+/// The HTTP header that carries a [`B0xAccess`], as hex of its canonical bytes
+/// (PROTOCOL.md §16.1).
+pub const B0X_ACCESS_HEADER: &str = "dsm-access";
+
 /// What a b0x access signature allows at one node (PROTOCOL.md §16.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum B0xOp {

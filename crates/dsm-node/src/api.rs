@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use dsm_core::codec::Canonical;
 use dsm_core::hash::Digest;
-use dsm_core::slot::{B0xAccess, B0xOp, OwnedPut};
+use dsm_core::slot::{B0xAccess, B0xOp, OwnedPut, B0X_ACCESS_HEADER as ACCESS_HEADER};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -388,9 +388,6 @@ async fn b0x_append<S: NodeStore>(
     let seq = blocking(move || n.store.b0x_append(&recipient, &body, &quotas)).await?;
     Ok(json(StatusCode::CREATED, serde_json::json!({ "seq": seq })))
 }
-
-/// The header carrying a b0x access signature: hex of a canonical [`B0xAccess`].
-pub const ACCESS_HEADER: &str = "dsm-access";
 
 /// Checks that this request carries the recipient's signature for `op` at `cursor` on this
 /// node (PROTOCOL.md §16.1): 401 without one, 400 when it does not decode or the request

@@ -6,7 +6,7 @@
 
 use dsm_core::codec::Canonical;
 use dsm_core::hash::{object_address, tagged_hash, Digest};
-use dsm_core::slot::{B0xAccess, B0xOp, OwnedPut};
+use dsm_core::slot::{B0xAccess, B0xOp, OwnedPut, B0X_ACCESS_HEADER};
 use dsm_core::tags::Tag;
 use std::time::Duration;
 use thiserror::Error;
@@ -262,9 +262,6 @@ fn unauthorized(node: &str) -> NodeFault {
     }
 }
 
-/// The header carrying a b0x access signature (the node's `api::ACCESS_HEADER`).
-const ACCESS_HEADER: &str = "dsm-access";
-
 /// The authority (`host[:port]`) of a node's base URL: what a b0x access signature names,
 /// after [`dsm_core::slot::node_id`].
 pub fn node_authority(url: &str) -> &str {
@@ -346,12 +343,12 @@ impl NodeSet {
         let access = access.map(|a| hex(&a.to_bytes()));
         let r = match (method, body, access) {
             ("GET", _, None) => self.agent.get(url).call(),
-            ("GET", _, Some(a)) => self.agent.get(url).header(ACCESS_HEADER, a).call(),
+            ("GET", _, Some(a)) => self.agent.get(url).header(B0X_ACCESS_HEADER, a).call(),
             ("PUT", Some(b), _) => self.agent.put(url).send(b),
             ("POST", Some(b), _) => self.agent.post(url).send(b),
             ("POST", None, _) => self.agent.post(url).send_empty(),
             ("DELETE", _, None) => self.agent.delete(url).call(),
-            ("DELETE", _, Some(a)) => self.agent.delete(url).header(ACCESS_HEADER, a).call(),
+            ("DELETE", _, Some(a)) => self.agent.delete(url).header(B0X_ACCESS_HEADER, a).call(),
             _ => return None,
         };
         let r = r.ok()?;
