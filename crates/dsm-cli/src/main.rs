@@ -591,6 +591,15 @@ enum NodeCmd {
         /// writes cannot stop honest settlement.
         #[arg(long, value_name = "MIB", default_value_t = 1024)]
         owned_headroom_mib: u64,
+        /// Serve HTTPS with this PEM certificate chain (leaf first). The node then prints
+        /// its URL with the key pin wallets check, https://ADDR#spki-sha256=HEX (SHA-256
+        /// of the certificate's public key: renewing the certificate with the same key
+        /// keeps the pin). A self-signed certificate is fine for pinned wallets.
+        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
 }
 
@@ -989,12 +998,32 @@ fn node_serve(
     listen: &str,
     data: &std::path::Path,
     postgres: Option<&str>,
+    tls: Option<(&std::path::Path, &std::path::Path)>,
     limits: dsm_node::ration::RationLimits,
     budget: dsm_node::ration::StoreBudget,
 ) -> Result<(), wallet_cmd::CliError> {
     let fail = |msg: String| wallet_cmd::CliError {
         code: exit::FAILURE,
         msg,
+    };
+    // Bad certificate files are the operator's input: refused before anything starts.
+    let tls = match tls {
+        None => None,
+        Some((cert, key)) => {
+            let input = |msg: String| wallet_cmd::CliError {
+                code: exit::INPUT,
+                msg,
+            };
+            let config = dsm_node::tls::server_config(cert, key).map_err(input)?;
+            let leaf = dsm_node::tls::leaf_certificate(cert).map_err(input)?;
+            let pin = dsm_wallet::tls::SpkiPin::of_certificate(&leaf).ok_or_else(|| {
+                input(format!(
+                    "{}: the first certificate does not parse",
+                    cert.display()
+                ))
+            })?;
+            Some((config, pin))
+        }
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -1007,7 +1036,15 @@ fn node_serve(
         Some(url) => {
             let store =
                 dsm_node::pg::PostgresStore::connect(url, 4).map_err(|e| fail(e.to_string()))?;
-            serve_node(&rt, listener, store, "PostgreSQL store", limits, budget)
+            serve_node(
+                &rt,
+                listener,
+                store,
+                "PostgreSQL store",
+                tls,
+                limits,
+                budget,
+            )
         }
         None => {
             std::fs::create_dir_all(data)
@@ -1024,6 +1061,7 @@ fn node_serve(
                 listener,
                 store,
                 &format!("embedded store in {}", data.display()),
+                tls,
                 limits,
                 budget,
             )
@@ -1037,6 +1075,7 @@ fn serve_node<S: dsm_node::store::NodeStore>(
     listener: tokio::net::TcpListener,
     store: S,
     what: &str,
+    tls: Option<(dsm_node::tls::ServerConfig, dsm_wallet::tls::SpkiPin)>,
     limits: dsm_node::ration::RationLimits,
     budget: dsm_node::ration::StoreBudget,
 ) -> Result<(), wallet_cmd::CliError> {
@@ -1045,16 +1084,22 @@ fn serve_node<S: dsm_node::store::NodeStore>(
         msg,
     };
     let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
-    println!("dsm node listening on http://{addr} ({what})");
+    match &tls {
+        None => println!("dsm node listening on http://{addr} ({what})"),
+        Some((_, pin)) => println!(
+            "dsm node listening on https://{addr}#spki-sha256={} ({what}; give wallets this URL, with its key pin, or the host name the certificate names)",
+            pin.to_hex()
+        ),
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let node =
         dsm_node::api::Node::with_limits(store, dsm_node::store::Quotas::default(), limits, budget);
-    rt.block_on(dsm_node::serve(
-        listener,
-        node,
-        dsm_node::Timeouts::default(),
-    ))
+    let timeouts = dsm_node::Timeouts::default();
+    match tls {
+        None => rt.block_on(dsm_node::serve(listener, node, timeouts)),
+        Some((config, _)) => rt.block_on(dsm_node::serve_tls(listener, node, timeouts, config)),
+    }
     .map_err(|e| fail(e.to_string()))
 }
 
@@ -1298,10 +1343,13 @@ fn main() -> ExitCode {
             trusted_proxy,
             max_store_mib,
             owned_headroom_mib,
+            tls_cert,
+            tls_key,
         }) => node_serve(
             &listen,
             &data,
             postgres.as_deref(),
+            tls_cert.as_deref().zip(tls_key.as_deref()),
             dsm_node::ration::RationLimits {
                 requests_per_second: rate,
                 burst,

@@ -44,18 +44,18 @@ pub(crate) fn node_set(w: &Wallet) -> Res<NodeSet> {
     Ok(NodeSet::new(urls, w.replication()?, NODE_TIMEOUT))
 }
 
+/// A node URL as the registry keeps it (`dsm_wallet::tls::NodeAddress`), or a clear error.
 pub(crate) fn check_url(url: &str) -> Res<String> {
-    let u = url.trim().trim_end_matches('/');
-    let rest = u
-        .strip_prefix("http://")
-        .or_else(|| u.strip_prefix("https://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ']) => Ok(u.into()),
-        _ => Err(CliError::new(
-            exit::INPUT,
-            format!("{url:?} is not a node URL; expected http://HOST:PORT (what `dsm node serve` prints)"),
-        )),
-    }
+    dsm_wallet::tls::NodeAddress::parse(url)
+        .map(|n| n.to_string())
+        .map_err(|e| CliError::new(exit::INPUT, e))
+}
+
+/// The node id of a registry line: what placement hashes.
+fn node_id_of(line: &str) -> String {
+    dsm_core::slot::node_id(dsm_wallet::nodes::node_authority(
+        &dsm_wallet::tls::base_url(line),
+    ))
 }
 
 /// `dsm nodes add URL…`: adds nodes to the registry (each is asked for /health; one that
@@ -63,12 +63,12 @@ pub(crate) fn check_url(url: &str) -> Res<String> {
 pub fn nodes_add(ctx: &Ctx, urls: &[String]) -> Res {
     let mut w = ctx.open()?;
     let mut registry = w.nodes()?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(NODE_TIMEOUT))
-        .build()
-        .into();
-    for url in urls {
-        let url = check_url(url)?;
+    let checked = urls
+        .iter()
+        .map(|u| check_url(u))
+        .collect::<Res<Vec<String>>>()?;
+    let agent = dsm_wallet::tls::node_agent(&checked, NODE_TIMEOUT);
+    for url in checked {
         if registry.contains(&url) {
             ctx.print(
                 |o| writeln!(o, "{url} is already in the registry"),
@@ -76,9 +76,23 @@ pub fn nodes_add(ctx: &Ctx, urls: &[String]) -> Res {
             )?;
             continue;
         }
-        let healthy = agent.get(format!("{url}/health")).call().is_ok();
+        // The same node under another scheme or pins: the new line replaces the old one.
+        // Placement hashes the node id alone, so nothing moves (PROTOCOL.md §15.4).
+        let id = node_id_of(&url);
+        if let Some(old) = registry.iter().position(|u| node_id_of(u) == id) {
+            let was = registry.remove(old);
+            tracing::info!("{was} is now {url} (same node id {id}: no data moves)");
+        }
+        let health = agent
+            .get(format!("{}/health", dsm_wallet::tls::base_url(&url)))
+            .call();
+        let healthy = matches!(&health, Ok(r) if r.status() == 200);
         if !healthy {
-            tracing::warn!("{url} does not answer /health right now; added anyway");
+            let why = match health {
+                Ok(r) => format!("answers /health with {}", r.status()),
+                Err(e) => format!("does not answer /health right now ({e})"),
+            };
+            tracing::warn!("{url} {why}; added anyway");
         }
         registry.push(url.clone());
         ctx.print(
@@ -104,7 +118,8 @@ pub fn nodes_remove(ctx: &Ctx, url: &str) -> Res {
     let url = check_url(url)?;
     let mut registry = w.nodes()?;
     let before = registry.len();
-    registry.retain(|u| *u != url);
+    let id = node_id_of(&url);
+    registry.retain(|u| node_id_of(u) != id);
     if registry.len() == before {
         return Err(CliError::new(
             exit::INPUT,

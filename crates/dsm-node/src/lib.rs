@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod pg;
 pub mod ration;
 pub mod store;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -76,13 +77,39 @@ fn ration<S: store::NodeStore, B>(
     None
 }
 
-/// Serves `node` on `listener` until the future is dropped: one task per connection,
-/// HTTP/1.1 with keep-alive, header and request timeouts, and each client rationed
-/// ([`ration`]) before its request's body is read.
+/// Serves `node` on `listener` over plain HTTP until the future is dropped: one task per
+/// connection, HTTP/1.1 with keep-alive, header and request timeouts, and each client
+/// rationed ([`ration`]) before its request's body is read.
 pub async fn serve<S: store::NodeStore>(
     listener: tokio::net::TcpListener,
     node: Arc<api::Node<S>>,
     timeouts: Timeouts,
+) -> std::io::Result<()> {
+    serve_with(listener, node, timeouts, None).await
+}
+
+/// As [`serve`], over TLS with `config` ([`tls::server_config`]). The handshake must end
+/// within the header timeout, so a client that trickles it holds nothing for longer.
+pub async fn serve_tls<S: store::NodeStore>(
+    listener: tokio::net::TcpListener,
+    node: Arc<api::Node<S>>,
+    timeouts: Timeouts,
+    config: Arc<rustls::ServerConfig>,
+) -> std::io::Result<()> {
+    serve_with(
+        listener,
+        node,
+        timeouts,
+        Some(tokio_rustls::TlsAcceptor::from(config)),
+    )
+    .await
+}
+
+async fn serve_with<S: store::NodeStore>(
+    listener: tokio::net::TcpListener,
+    node: Arc<api::Node<S>>,
+    timeouts: Timeouts,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
     #[allow(deprecated)]
     // TimeoutLayer::new: the replacement needs a status argument only newer versions take.
@@ -100,26 +127,49 @@ pub async fn serve<S: store::NodeStore>(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let node = node.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
-            // Rationing first: a refused request is answered from its head alone.
-            let service =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let (app, node) = (app.clone(), node.clone());
-                    async move {
-                        if let Some(why) = ration(&node, peer.ip(), &req) {
-                            return Ok::<_, std::convert::Infallible>(api::rationed_response(why));
-                        }
-                        tower::ServiceExt::oneshot(app, req)
-                            .await
-                            .map(api::json_errors)
+            match tls {
+                None => serve_connection(stream, app, node, peer.ip(), timeouts).await,
+                Some(acceptor) => {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(timeouts.header, acceptor.accept(stream)).await
+                    {
+                        serve_connection(stream, app, node, peer.ip(), timeouts).await
                     }
-                });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(timeouts.header);
-            let _ = builder.serve_connection(io, service).await;
+                }
+            }
         });
     }
+}
+
+/// One connection's requests, rationing first: a refused request is answered from its head
+/// alone.
+async fn serve_connection<S, I>(
+    io: I,
+    app: axum::Router,
+    node: Arc<api::Node<S>>,
+    peer: std::net::IpAddr,
+    timeouts: Timeouts,
+) where
+    S: store::NodeStore,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(io);
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let (app, node) = (app.clone(), node.clone());
+        async move {
+            if let Some(why) = ration(&node, peer, &req) {
+                return Ok::<_, std::convert::Infallible>(api::rationed_response(why));
+            }
+            tower::ServiceExt::oneshot(app, req)
+                .await
+                .map(api::json_errors)
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeouts.header);
+    let _ = builder.serve_connection(io, service).await;
 }

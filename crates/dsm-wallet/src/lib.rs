@@ -18,6 +18,7 @@ pub mod nodes;
 pub mod online;
 pub mod store;
 pub mod summary;
+pub mod tls;
 pub mod wallet;
 
 pub use wallet::backup;

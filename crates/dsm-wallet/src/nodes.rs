@@ -274,22 +274,16 @@ fn hex(b: &[u8]) -> String {
 }
 
 impl NodeSet {
-    /// A registry of node base URLs (e.g. `http://127.0.0.1:7600`), sorted, with one URL
-    /// per node id (the first in sort order when two name the same node).
-    pub fn new(mut nodes: Vec<String>, params: Replication, timeout: Duration) -> Self {
-        for n in nodes.iter_mut() {
-            while n.ends_with('/') {
-                n.pop();
-            }
-        }
+    /// A registry of node lines (e.g. `http://127.0.0.1:7600`, or
+    /// `https://node.example:7600#spki-sha256=HEX` with a pinned key; [`crate::tls`]),
+    /// sorted, with one node per node id (the first in sort order when two name the same
+    /// node). Requests go to each line's base URL; its pins guard its TLS.
+    pub fn new(lines: Vec<String>, params: Replication, timeout: Duration) -> Self {
+        let agent = crate::tls::node_agent(&lines, timeout);
+        let mut nodes: Vec<String> = lines.iter().map(|l| crate::tls::base_url(l)).collect();
         nodes.sort();
         let mut seen = std::collections::HashSet::new();
         nodes.retain(|n| seen.insert(dsm_core::slot::node_id(node_authority(n))));
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(timeout))
-            .build()
-            .into();
         NodeSet {
             nodes,
             params,
