@@ -76,6 +76,21 @@ pub fn nodes_add(ctx: &Ctx, urls: &[String]) -> Res {
             )?;
             continue;
         }
+        if let Ok(a) = dsm_wallet::tls::NodeAddress::parse(&url) {
+            let host = dsm_wallet::nodes::node_authority(&a.base_url()).to_string();
+            // `[v6]:port`, `[v6]`, `host:port` or `host`.
+            let host = match host.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or(""),
+                None => host.split(':').next().unwrap_or(""),
+            };
+            let loopback = host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if a.scheme == dsm_wallet::tls::Scheme::Http && !loopback {
+                tracing::warn!("{url} is spoken to in clear: anyone on the path sees every request; use its https:// URL with its key pin (`dsm node serve --tls-cert` prints it)");
+            }
+        }
         // The same node under another scheme or pins: the new line replaces the old one.
         // Placement hashes the node id alone, so nothing moves (PROTOCOL.md §15.4).
         let id = node_id_of(&url);

@@ -78,9 +78,15 @@ fn three_nodes(dir: &Path) -> Vec<(NodeProc, String)> {
 }
 
 fn start_node(data: &Path) -> (NodeProc, String) {
+    start_node_with(data, &[])
+}
+
+/// As [`start_node`], with more `dsm node serve` arguments (e.g. TLS files).
+fn start_node_with(data: &Path, extra: &[&std::ffi::OsStr]) -> (NodeProc, String) {
     let mut node = std::process::Command::new(bin())
         .args(["node", "serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -90,7 +96,7 @@ fn start_node(data: &Path) -> (NodeProc, String) {
         .unwrap();
     let url = line
         .split_whitespace()
-        .find(|w| w.starts_with("http://"))
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
         .unwrap_or_else(|| panic!("no address line: {line:?}"))
         .to_string();
     (NodeProc(node), url)
@@ -1012,6 +1018,131 @@ fn node_serve_answers_health_and_stores_objects() {
 /// pays alice, both `--online` before either syncs. Syncing in turn clears both: one is
 /// refused with CROSSED and comes back ("send it again"), the other is credited, nothing
 /// stays in flight, and both can pay again at once.
+#[test]
+fn online_transfers_over_https_nodes_with_pinned_keys() {
+    let p = pair("100");
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let (cert, key) = (dir.path().join("node.crt"), dir.path().join("node.key"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let tls = [
+        "--tls-cert".as_ref(),
+        cert.as_os_str(),
+        "--tls-key".as_ref(),
+        key.as_os_str(),
+    ];
+    let nodes: Vec<(NodeProc, String)> = (0..3)
+        .map(|i| start_node_with(&dir.path().join(format!("n{i}")), &tls))
+        .collect();
+    for (_, url) in &nodes {
+        assert!(
+            url.starts_with("https://127.0.0.1:") && url.contains("#spki-sha256="),
+            "the node prints its URL with its key pin: {url}"
+        );
+    }
+    use_nodes(&[&p.alice, &p.bob], &nodes);
+    stdout(dsm(&p.alice).args(["send", "bob", "30", "--online"]));
+    stdout(dsm(&p.bob).arg("sync"));
+    stdout(dsm(&p.alice).arg("sync"));
+    assert_eq!((balance(&p.alice), balance(&p.bob)), (70, 30));
+    let listed = json(dsm(&p.bob).args(["nodes", "list"]));
+    assert_eq!(listed["nodes"].as_array().unwrap().len(), 3);
+
+    // The same node added under plain HTTP, then under HTTPS: one registry line, replaced.
+    let (_, first) = &nodes[0];
+    let plain = first
+        .split('#')
+        .next()
+        .unwrap()
+        .replace("https://", "http://");
+    dsm(&p.bob)
+        .args(["nodes", "remove", &plain])
+        .assert()
+        .success();
+    dsm(&p.bob)
+        .args(["nodes", "add", &plain])
+        .assert()
+        .success();
+    dsm(&p.bob).args(["nodes", "add", first]).assert().success();
+    let listed = json(dsm(&p.bob).args(["nodes", "list"]));
+    let lines: Vec<&str> = listed["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.contains(&first.as_str()), "{lines:?}");
+    stdout(dsm(&p.alice).args(["send", "bob", "5", "--online"]));
+    stdout(dsm(&p.bob).arg("sync"));
+    assert_eq!(balance(&p.bob), 35);
+
+    // A pin on plain HTTP, and a pin that is not hex, are refused with what to write.
+    dsm(&p.bob)
+        .args([
+            "nodes",
+            "add",
+            &format!("{plain}#spki-sha256={}", "ab".repeat(32)),
+        ])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "a key pin needs https:// (plain HTTP has no key to pin)",
+        ));
+    dsm(&p.bob)
+        .args([
+            "nodes",
+            "add",
+            &format!("{}#spki-sha256=xyz", first.split('#').next().unwrap()),
+        ])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("a key pin is 64 hex digits"));
+}
+
+#[test]
+fn node_serve_refuses_tls_files_it_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, other.signing_key.serialize_pem()).unwrap();
+    let serve = |c: &Path, k: &Path| {
+        let mut cmd = assert_cmd::Command::new(bin());
+        cmd.args(["node", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path().join("data"))
+            .arg("--tls-cert")
+            .arg(c)
+            .arg("--tls-key")
+            .arg(k);
+        cmd
+    };
+    serve(&junk, &key)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("holds no PEM certificate"));
+    serve(&cert, &junk)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("cannot read a private key from"));
+    serve(&cert, &key)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "the certificate and the key do not go together",
+        ));
+    assert_cmd::Command::new(bin())
+        .args(["node", "serve", "--tls-cert"])
+        .arg(&cert)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--tls-key"));
+}
+
 #[test]
 fn crossing_online_transfers_clear_through_the_cli() {
     let p = pair("100");

@@ -330,7 +330,8 @@ fn the_key_exchange_is_the_post_quantum_hybrid() {
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let mut conn = rustls::ClientConnection::new(config, name).unwrap();
     let mut sock = std::net::TcpStream::connect(n.addrs[0]).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     while conn.is_handshaking() {
         conn.complete_io(&mut sock).unwrap();
     }
@@ -338,5 +339,8 @@ fn the_key_exchange_is_the_post_quantum_hybrid() {
         conn.negotiated_key_exchange_group().map(|g| g.name()),
         Some(rustls::NamedGroup::X25519MLKEM768)
     );
-    assert_eq!(conn.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
+    assert_eq!(
+        conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
 }
