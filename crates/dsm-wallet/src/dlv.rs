@@ -128,10 +128,9 @@ pub fn resolve(
             };
             let report = nodes.anchor_owned(&owner, &key, &put, &judge)?;
             let quorum = nodes.params().w();
-            match report.outcome {
-                // W nodes hold ours: no rival can ever reach W (2W − N > f).
+            // Either party may resolve a vault: ours at W has won (a raced slot).
+            match report.outcome.raced(&nodes.params()) {
                 Anchor::Settled { acks } => (Some(acks), true),
-                Anchor::Conflict { acks, .. } if acks >= quorum => (Some(acks), true),
                 Anchor::Conflict { existing, .. } => {
                     let other = VaultResolution::from_bytes(&existing).map_err(|e| refuse(e.to_string()))?;
                     // Recorded (a store failure stops here); conflicting or not, ours lost.

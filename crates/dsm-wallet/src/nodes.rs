@@ -5,56 +5,12 @@
 //! acknowledgements where 2W − N > f. Misbehaviour seen on the way is reported.
 
 use dsm_core::codec::Canonical;
-use dsm_core::hash::{object_address, tagged_hash, Digest};
+use dsm_core::hash::{object_address, Digest};
 use dsm_core::slot::{B0xAccess, B0xOp, OwnedPut, B0X_ACCESS_HEADER};
-use dsm_core::tags::Tag;
 use std::time::Duration;
 use thiserror::Error;
 
-/// Replication parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Replication {
-    /// Replicas per key.
-    pub n: usize,
-    /// Identical, address-checked answers needed to accept an object read.
-    pub k: usize,
-    /// Faulty nodes tolerated by the anchor rule.
-    pub f: usize,
-}
-
-impl Default for Replication {
-    /// N = 6, K = 3, f = 1 (so W = 4).
-    fn default() -> Self {
-        Replication { n: 6, k: 3, f: 1 }
-    }
-}
-
-impl Replication {
-    /// Checks the parameters make sense: 1 ≤ K ≤ N and the anchor quorum W fits in N.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.n == 0 || self.k == 0 || self.k > self.n {
-            return Err(format!(
-                "need 1 ≤ K ≤ N (got N = {}, K = {})",
-                self.n, self.k
-            ));
-        }
-        if self.w() > self.n {
-            return Err(format!(
-                "with N = {} and f = {} the anchor quorum W = {} exceeds N: nothing could ever settle",
-                self.n,
-                self.f,
-                self.w()
-            ));
-        }
-        Ok(())
-    }
-
-    /// The anchor quorum: the smallest W with 2W − N > f, so two writers can never both
-    /// reach W on N nodes with at most f of them lying.
-    pub fn w(&self) -> usize {
-        (self.n + self.f) / 2 + 1
-    }
-}
+pub use dsm_protocol::placement::{Anchor, Candidacy, Replication};
 
 /// A node did something a correct node never does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,28 +39,6 @@ pub enum ReplicationError {
         have: usize,
         /// N.
         need: usize,
-    },
-}
-
-/// The result of anchoring a head transition.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Anchor {
-    /// At least W nodes hold exactly our bytes: no competing successor can reach W.
-    Settled {
-        /// Nodes that hold our bytes.
-        acks: usize,
-    },
-    /// Another successor was found at some node: with ours, an equivocation proof.
-    Conflict {
-        /// The other bytes.
-        existing: Vec<u8>,
-        /// Nodes that hold our bytes.
-        acks: usize,
-    },
-    /// Fewer than W acknowledgements and no conflict seen (nodes down): final, not settled.
-    Unsettled {
-        /// Nodes that hold our bytes.
-        acks: usize,
     },
 }
 
@@ -151,25 +85,6 @@ pub enum ListHead {
     /// No usable answer: down, a listing that does not parse, or more than
     /// [`MAX_LIST_SCAN`] bytes of junk.
     Unreachable,
-}
-
-/// What a candidate list settles on (PROTOCOL.md §15.3).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Candidacy {
-    /// `winner` is the first valid entry at `firsts` ≥ W placed nodes. Lists are
-    /// append-only, so no other entry can ever be first at W of them.
-    Settled {
-        /// The entry.
-        winner: Vec<u8>,
-        /// At how many placed nodes it is the first valid entry.
-        firsts: usize,
-    },
-    /// No entry is first at W nodes yet: `leading` is the valid entry first at the most
-    /// nodes (ties: the smaller bytes), with that count; `None` when no node holds one.
-    Open {
-        /// The leading entry and its count.
-        leading: Option<(Vec<u8>, usize)>,
-    },
 }
 
 /// What a candidate-list proposal or read found.
@@ -296,29 +211,19 @@ impl NodeSet {
     /// ([`dsm_core::slot::node_id`]) — so a node that moves to another scheme, or is written
     /// in other case, holds the same keys (PROTOCOL.md §15.1).
     pub fn placement(&self, key: &[u8; 32]) -> Result<Vec<&str>, ReplicationError> {
-        if self.nodes.len() < self.params.n {
-            return Err(ReplicationError::RegistryTooSmall {
-                have: self.nodes.len(),
-                need: self.params.n,
-            });
-        }
-        let mut ranked: Vec<(Digest, &str)> = self
+        let ids: Vec<String> = self
             .nodes
             .iter()
-            .map(|u| {
-                let id = dsm_core::slot::node_id(node_authority(u));
-                (
-                    tagged_hash(Tag::Placement, &[key, id.as_bytes()]),
-                    u.as_str(),
-                )
-            })
+            .map(|u| dsm_core::slot::node_id(node_authority(u)))
             .collect();
-        ranked.sort();
-        Ok(ranked
-            .into_iter()
-            .take(self.params.n)
-            .map(|(_, u)| u)
-            .collect())
+        let placed =
+            self.params
+                .placement(key, &ids)
+                .ok_or(ReplicationError::RegistryTooSmall {
+                    have: self.nodes.len(),
+                    need: self.params.n,
+                })?;
+        Ok(placed.into_iter().map(|i| self.nodes[i].as_str()).collect())
     }
 
     fn request(&self, method: &str, url: &str, body: Option<&[u8]>) -> Option<(u16, Vec<u8>)> {
@@ -466,12 +371,7 @@ impl NodeSet {
         acked: Vec<String>,
         faults: Vec<NodeFault>,
     ) -> AnchorReport {
-        let acks = acked.len();
-        let outcome = match existing {
-            Some(existing) => Anchor::Conflict { existing, acks },
-            None if acks >= self.params.w() => Anchor::Settled { acks },
-            None => Anchor::Unsettled { acks },
-        };
+        let outcome = Anchor::judge(&self.params, existing, acked.len());
         AnchorReport {
             outcome,
             acked,
@@ -484,7 +384,7 @@ impl NodeSet {
         device: &[u8; 32],
         parent: &[u8; 32],
     ) -> Result<Vec<&str>, ReplicationError> {
-        self.placement(tagged_hash(Tag::Placement, &[device, parent]).as_bytes())
+        self.placement(dsm_protocol::placement::slot_key(device, parent).as_bytes())
     }
 
     /// The nodes of candidate list `(topic, key)` (PROTOCOL.md §15.3): the placement of
@@ -570,20 +470,13 @@ impl NodeSet {
             heads.push((node.to_string(), head));
             faults.extend(fault);
         }
-        let mut firsts: Vec<(Vec<u8>, usize)> = Vec::new();
-        for (_, head) in &heads {
-            if let ListHead::First(b) = head {
-                match firsts.iter_mut().find(|(x, _)| x == b) {
-                    Some((_, n)) => *n += 1,
-                    None => firsts.push((b.clone(), 1)),
-                }
-            }
-        }
-        firsts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let outcome = match firsts.into_iter().next() {
-            Some((winner, n)) if n >= self.params.w() => Candidacy::Settled { winner, firsts: n },
-            leading => Candidacy::Open { leading },
-        };
+        let outcome = Candidacy::judge(
+            &self.params,
+            heads.iter().filter_map(|(_, h)| match h {
+                ListHead::First(b) => Some(b.as_slice()),
+                _ => None,
+            }),
+        );
         Ok(CandidateReport {
             outcome,
             heads,

@@ -259,10 +259,10 @@ fn settle_resolution(
     let put = wallet.sign_vault_write(&r.lock.policy, r.to_bytes())?;
     let report = nodes.settle_owned(&owner, &key, put.as_ref(), &judge)?;
     faults.extend(report.faults);
-    Ok(match report.outcome {
+    // Either party may resolve a vault: ours at W has won (a raced slot).
+    Ok(match report.outcome.raced(&nodes.params()) {
         Anchor::Settled { acks } => Settlement::Settled { acks },
         Anchor::Unsettled { acks } => Settlement::Unsettled { acks },
-        Anchor::Conflict { acks, .. } if acks >= nodes.params().w() => Settlement::Settled { acks },
         Anchor::Conflict { existing, acks } => {
             match dsm_token::vault::VaultResolution::from_bytes(&existing) {
                 Ok(other) => {

@@ -308,3 +308,68 @@ fn an_offline_double_resolution_is_detected() {
         VaultStatus::Conflict
     ));
 }
+
+/// Either party may write a vault's resolution slot, so a race can leave the loser's write
+/// at a node the winner did not reach first. The winner's resolution at W of N has won all
+/// the same (PROTOCOL.md §18.3): its value settles onward at a cold receiver. (A loser's
+/// write is placed here deterministically, through a registry of that one node.)
+#[test]
+fn a_resolution_at_w_nodes_wins_though_a_rival_holds_another_node() {
+    let cluster = three_nodes();
+    let nodes = NodeSet::new(
+        cluster.urls.clone(),
+        Replication { n: 3, k: 2, f: 0 },
+        Duration::from_secs(5),
+    );
+    let first_node_only = NodeSet::new(
+        vec![cluster.urls[0].clone()],
+        Replication { n: 1, k: 1, f: 0 },
+        Duration::from_secs(5),
+    );
+    let (mut alice, _) = memory_wallet(0);
+    let (mut bob, _) = memory_wallet(0);
+    let (mut carol, _) = memory_wallet(0);
+    let p = gold(&alice, TokenKind::Fungible);
+    let (t, _) = alice.import_policy(p.clone(), None).unwrap();
+    bob.import_policy(p.clone(), None).unwrap();
+    carol.import_policy(p, None).unwrap();
+    alice.mint(&t, Amount(500)).unwrap();
+    let lock = alice
+        .create_vault(
+            t,
+            Amount(200),
+            bob.device_id(),
+            Condition::Sha256(sha2::Sha256::digest(b"race").into()),
+            Condition::Iterations(10),
+        )
+        .unwrap();
+    let id = bob.import_vault(lock).unwrap();
+    dsm_wallet::online::sync(&mut alice, &nodes).unwrap();
+    // Alice's refund reaches only the first node…
+    resolve(
+        &mut alice,
+        Some(&first_node_only),
+        &id.to_hex(),
+        Branch::Refund,
+        &material(b"", 100),
+    )
+    .unwrap();
+    // …bob's claim the other two: W = 2 of 3, with a rival seen at the third.
+    let won = resolve(
+        &mut bob,
+        Some(&nodes),
+        &id.to_hex(),
+        Branch::Release,
+        &material(b"race", 0),
+    )
+    .unwrap();
+    assert_eq!(won.acks, Some(2));
+    assert_eq!(bob.balance(&t), Amount(200));
+    // Carol, who never saw the vault, is paid from the claim and settles its lineage.
+    dsm_wallet::online::send_online(&mut bob, &nodes, &carol.device_id(), t, Amount(150)).unwrap();
+    let rc = dsm_wallet::online::sync(&mut carol, &nodes).unwrap();
+    assert_eq!(rc.received.len(), 1, "{rc:?}");
+    assert_eq!(carol.balance(&t), Amount(150));
+    let line = carol.history().unwrap().pop().unwrap();
+    assert_eq!(line.settlement.as_deref(), Some("settled"));
+}

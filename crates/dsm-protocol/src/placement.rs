@@ -1,0 +1,248 @@
+//! Where keys live on storage nodes, and when a write there counts (PROTOCOL.md §15.1):
+//! rules every wallet must apply alike, so they live here and not with the HTTP client
+//! (`dsm-wallet::nodes`, which only moves bytes and reports what each node answered).
+
+use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::tags::Tag;
+
+/// Replication parameters: each key on N nodes, reads need K identical answers, and the
+/// anchor rule tolerates f lying nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replication {
+    /// Replicas per key.
+    pub n: usize,
+    /// Identical, address-checked answers needed to accept an object read.
+    pub k: usize,
+    /// Faulty nodes tolerated by the anchor rule.
+    pub f: usize,
+}
+
+impl Default for Replication {
+    /// N = 6, K = 3, f = 1 (so W = 4).
+    fn default() -> Self {
+        Replication { n: 6, k: 3, f: 1 }
+    }
+}
+
+impl Replication {
+    /// Checks the parameters make sense: 1 ≤ K ≤ N and the anchor quorum W fits in N.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.n == 0 || self.k == 0 || self.k > self.n {
+            return Err(format!(
+                "need 1 ≤ K ≤ N (got N = {}, K = {})",
+                self.n, self.k
+            ));
+        }
+        if self.w() > self.n {
+            return Err(format!(
+                "with N = {} and f = {} the anchor quorum W = {} exceeds N: nothing could ever settle",
+                self.n,
+                self.f,
+                self.w()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The anchor quorum: the smallest W with 2W − N > f, so two writers can never both
+    /// reach W on N nodes with at most f of them lying.
+    pub fn w(&self) -> usize {
+        (self.n + self.f) / 2 + 1
+    }
+
+    /// The N nodes that hold `key`, as indices into `node_ids` in rank order: the registry
+    /// ranked by `H(Placement, key, node id)`. `None` when the registry has fewer than N
+    /// nodes — never a silent downgrade. Node ids are [`dsm_core::slot::node_id`]s, so a
+    /// node that changes scheme or letter case holds the same keys.
+    pub fn placement(&self, key: &[u8; 32], node_ids: &[String]) -> Option<Vec<usize>> {
+        if node_ids.len() < self.n {
+            return None;
+        }
+        let mut ranked: Vec<(Digest, usize)> = node_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (tagged_hash(Tag::Placement, &[key, id.as_bytes()]), i))
+            .collect();
+        ranked.sort();
+        Some(ranked.into_iter().take(self.n).map(|(_, i)| i).collect())
+    }
+}
+
+/// The placement key of owned slot or candidate list `(owner, key)`:
+/// `H(Placement, owner, key)` (an object's placement key is its address).
+pub fn slot_key(owner: &[u8; 32], key: &[u8; 32]) -> Digest {
+    tagged_hash(Tag::Placement, &[owner, key])
+}
+
+/// What the placed nodes of a write-once slot say about our write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Anchor {
+    /// At least W nodes hold exactly our bytes, and none another's: no competing write can
+    /// reach W.
+    Settled {
+        /// Nodes that hold our bytes.
+        acks: usize,
+    },
+    /// Some node holds another write the caller judged a rival (for a device's statement,
+    /// with ours an equivocation proof).
+    Conflict {
+        /// The other bytes.
+        existing: Vec<u8>,
+        /// Nodes that hold our bytes.
+        acks: usize,
+    },
+    /// Fewer than W acknowledgements and no rival seen (nodes down): final, not settled.
+    Unsettled {
+        /// Nodes that hold our bytes.
+        acks: usize,
+    },
+}
+
+impl Anchor {
+    /// The verdict from what the nodes answered: a rival seen anywhere is a conflict;
+    /// otherwise settled at W acknowledgements.
+    pub fn judge(params: &Replication, rival: Option<Vec<u8>>, acks: usize) -> Anchor {
+        match rival {
+            Some(existing) => Anchor::Conflict { existing, acks },
+            None if acks >= params.w() => Anchor::Settled { acks },
+            None => Anchor::Unsettled { acks },
+        }
+    }
+
+    /// The verdict for a slot whose writers may race honestly — a vault's resolution, which
+    /// either party may write (PROTOCOL.md §18.3): ours at W nodes has won, whatever another
+    /// node holds, since no rival can also reach W (2W − N > f). For a slot only one key
+    /// writes (a device's successor, a parcel's spend), keep [`Anchor::judge`]'s verdict:
+    /// any rival there is misconduct, settled or not.
+    pub fn raced(self, params: &Replication) -> Anchor {
+        match self {
+            Anchor::Conflict { acks, .. } if acks >= params.w() => Anchor::Settled { acks },
+            other => other,
+        }
+    }
+}
+
+/// What a candidate list settles on (PROTOCOL.md §15.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Candidacy {
+    /// `winner` is the first valid entry at `firsts` ≥ W placed nodes. Lists are
+    /// append-only, so no other entry can ever be first at W of them.
+    Settled {
+        /// The entry.
+        winner: Vec<u8>,
+        /// At how many placed nodes it is the first valid entry.
+        firsts: usize,
+    },
+    /// No entry is first at W nodes yet: `leading` is the valid entry first at the most
+    /// nodes (ties: the smaller bytes), with that count; `None` when no node holds one.
+    Open {
+        /// The leading entry and its count.
+        leading: Option<(Vec<u8>, usize)>,
+    },
+}
+
+impl Candidacy {
+    /// The verdict on a candidate list from each placed node's first valid entry (nodes
+    /// without one left out): settled when one entry is first at W nodes; otherwise the
+    /// entry first at the most nodes leads (ties: the smaller bytes).
+    pub fn judge<'a>(
+        params: &Replication,
+        firsts: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Candidacy {
+        let mut counted: Vec<(Vec<u8>, usize)> = Vec::new();
+        for b in firsts {
+            match counted.iter_mut().find(|(x, _)| x == b) {
+                Some((_, n)) => *n += 1,
+                None => counted.push((b.to_vec(), 1)),
+            }
+        }
+        counted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        match counted.into_iter().next() {
+            Some((winner, n)) if n >= params.w() => Candidacy::Settled { winner, firsts: n },
+            leading => Candidacy::Open { leading },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quorum_keeps_two_writers_from_both_settling() {
+        for n in 1..=12 {
+            for f in 0..n {
+                let r = Replication { n, k: 1, f };
+                let w = r.w();
+                assert!(2 * w > n + f, "n={n} f={f} w={w}");
+                assert!(w == 1 || 2 * (w - 1) <= n + f, "W is the smallest such");
+            }
+        }
+        assert_eq!(Replication::default().w(), 4);
+    }
+
+    #[test]
+    fn a_raced_slot_is_won_at_w_and_a_single_writer_slot_never_is() {
+        let r = Replication::default();
+        let rival = Some(b"other".to_vec());
+        let c = Anchor::judge(&r, rival.clone(), 4);
+        assert!(matches!(c, Anchor::Conflict { acks: 4, .. }));
+        assert_eq!(c.raced(&r), Anchor::Settled { acks: 4 });
+        let below = Anchor::judge(&r, rival, 3);
+        assert!(matches!(below.raced(&r), Anchor::Conflict { acks: 3, .. }));
+        assert_eq!(Anchor::judge(&r, None, 4), Anchor::Settled { acks: 4 });
+        assert_eq!(Anchor::judge(&r, None, 3), Anchor::Unsettled { acks: 3 });
+    }
+
+    #[test]
+    fn placement_is_by_node_id_and_refuses_a_small_registry() {
+        let r = Replication { n: 2, k: 1, f: 0 };
+        let ids: Vec<String> = ["a:1", "b:1", "c:1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let p = r.placement(&[7; 32], &ids).unwrap();
+        assert_eq!(p.len(), 2);
+        // The same ids in another order place on the same nodes.
+        let rev: Vec<String> = ids.iter().rev().cloned().collect();
+        let q: Vec<&String> = r
+            .placement(&[7; 32], &rev)
+            .unwrap()
+            .iter()
+            .map(|&i| &rev[i])
+            .collect();
+        let p: Vec<&String> = p.iter().map(|&i| &ids[i]).collect();
+        assert_eq!(p, q);
+        assert_eq!(
+            Replication { n: 4, k: 1, f: 0 }.placement(&[7; 32], &ids),
+            None
+        );
+    }
+
+    #[test]
+    fn a_candidate_settles_when_first_at_w_nodes() {
+        let r = Replication::default();
+        let (a, b): (&[u8], &[u8]) = (b"a", b"b");
+        assert_eq!(
+            Candidacy::judge(&r, [a, a, b, a, a]),
+            Candidacy::Settled {
+                winner: a.to_vec(),
+                firsts: 4
+            }
+        );
+        assert_eq!(
+            Candidacy::judge(&r, [b, b, a, a, a]),
+            Candidacy::Open {
+                leading: Some((a.to_vec(), 3))
+            }
+        );
+        // A tie leads with the smaller bytes.
+        assert_eq!(
+            Candidacy::judge(&r, [b, b, a, a]),
+            Candidacy::Open {
+                leading: Some((a.to_vec(), 2))
+            }
+        );
+        assert_eq!(Candidacy::judge(&r, []), Candidacy::Open { leading: None });
+    }
+}
