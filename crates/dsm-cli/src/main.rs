@@ -302,6 +302,8 @@ enum Command {
         /// create and publish nothing.
         #[arg(long, requires = "restore")]
         dry_run: bool,
+        #[command(flatten)]
+        replication: ReplicationArgs,
     },
     /// Restore an identity from its 24-word recovery phrase onto this (new) device, after
     /// the old one was lost or stolen.
@@ -314,10 +316,12 @@ enum Command {
     /// collects the answers; `dsm backup status` shows them). If anything stops it, run the
     /// same command again: it goes on and never publishes twice.
     Recover {
-        /// A storage node holding the backup (repeat for each). With 6 or more the default
-        /// replication applies (N = 6, K = 3); with fewer, a majority must agree.
+        /// A storage node holding the backup (repeat for each): every node of the lost
+        /// wallet's registry, or at least N of them.
         #[arg(long = "node", value_name = "URL")]
         nodes: Vec<String>,
+        #[command(flatten)]
+        replication: ReplicationArgs,
         /// Read the phrase from the first line of this file (else DSM_RECOVERY_PHRASE, else
         /// a hidden prompt).
         #[arg(long, value_name = "FILE")]
@@ -661,6 +665,31 @@ enum BackupCmd {
         #[arg(long = "node", value_name = "URL")]
         nodes: Vec<String>,
     },
+}
+
+/// The replication a lost wallet used at the nodes named with --node.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct ReplicationArgs {
+    /// With --node: replicas per key the lost wallet used (`dsm nodes list` on it showed
+    /// N, K and f). Default: what a backup file records, else 6.
+    #[arg(long = "n", value_name = "N", requires = "k", requires = "f")]
+    n: Option<usize>,
+    /// With --node: identical answers needed to accept a read (default 3).
+    #[arg(long = "k", value_name = "K", requires = "n")]
+    k: Option<usize>,
+    /// With --node: faulty nodes the anchor rule tolerates (default 1).
+    #[arg(long = "f", value_name = "F", requires = "n")]
+    f: Option<usize>,
+}
+
+impl ReplicationArgs {
+    fn given(self) -> Option<dsm_wallet::nodes::Replication> {
+        Some(dsm_wallet::nodes::Replication {
+            n: self.n?,
+            k: self.k?,
+            f: self.f?,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -1185,8 +1214,9 @@ fn main() -> ExitCode {
             name,
             yes,
             dry_run,
+            replication,
             ..
-        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name, recovery_cmd::Confirm { yes, dry_run }, None),
+        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name, recovery_cmd::Confirm { yes, dry_run }, None, replication.given()),
         Command::Init {
             suite,
             name,
@@ -1204,12 +1234,13 @@ fn main() -> ExitCode {
             name,
             yes,
             dry_run,
-        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name, recovery_cmd::Confirm { yes, dry_run }, None),
+            replication,
+        } => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), replace_restored, name, recovery_cmd::Confirm { yes, dry_run }, None, replication.given()),
         Command::Backup(BackupCmd::Status) => recovery_cmd::backup_status(&ctx),
         Command::Backup(BackupCmd::Export { file }) => recovery_cmd::backup_export(&ctx, &file),
         Command::Backup(BackupCmd::Import { file, same_device: true, nodes, phrase_file, dry_run: false, .. }) => recovery_cmd::backup_import_same_device(&ctx, &file, phrase_file.as_ref(), &nodes),
         Command::Backup(BackupCmd::Import { same_device: true, .. }) => Err(wallet_cmd::CliError::new(wallet_cmd::exit::USAGE, "--dry-run shows what a restore as a new device would take over; it does not combine with --same-device")),
-        Command::Backup(BackupCmd::Import { file, nodes, phrase_file, suite, name, yes, dry_run, .. }) => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), false, name, recovery_cmd::Confirm { yes, dry_run }, Some(&file)),
+        Command::Backup(BackupCmd::Import { file, nodes, phrase_file, suite, name, yes, dry_run, .. }) => recovery_cmd::recover(&ctx, suite.into(), &nodes, phrase_file.as_ref(), false, name, recovery_cmd::Confirm { yes, dry_run }, Some(&file), None),
         Command::Backup(BackupCmd::Unfreeze { nodes }) => recovery_cmd::backup_unfreeze(&ctx, &nodes),
         Command::Card { qr, png } => wallet_cmd::card(&ctx, qr, png.as_deref()),
         Command::Contact(ContactCmd::Add {

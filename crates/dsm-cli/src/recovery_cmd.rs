@@ -55,15 +55,28 @@ fn read_phrase(file: Option<&PathBuf>) -> Res<RecoveryMnemonic> {
     RecoveryMnemonic::parse(text.lines().next().unwrap_or("")).map_err(phrase_error)
 }
 
-/// Replication for a node list given on the command line: the defaults with 6 or more
-/// nodes; with fewer, every node holds every key and a majority must agree.
-fn replication_for(count: usize) -> Replication {
-    if count >= 6 {
-        return Replication::default();
+/// The replication to use at nodes named on the command line: what the user passed
+/// (`--n/--k/--f`, the lost wallet's `dsm nodes list`), else what the backup file or the
+/// wallet records, else the defaults — never a guess from how many nodes were named, since
+/// keys were placed (and the tombstone must settle) by the N and W the wallet used. Fewer
+/// named nodes than N cannot hold what N placed.
+fn replication_for(
+    count: usize,
+    given: Option<Replication>,
+    recorded: Option<Replication>,
+) -> Res<Replication> {
+    let r = given.or(recorded).unwrap_or_default();
+    r.validate().map_err(|e| CliError::new(exit::INPUT, e))?;
+    if count < r.n {
+        return Err(CliError::new(
+            exit::INPUT,
+            format!(
+                "{count} storage node(s) named, but keys are placed on N = {} of the wallet's registry: name every node it used (`dsm nodes list` showed them), or pass the replication it used (--n N --k K --f F)",
+                r.n
+            ),
+        ));
     }
-    let n = count.max(1);
-    let f = usize::from(n >= 3);
-    Replication { n, k: n / 2 + 1, f }
+    Ok(r)
 }
 
 /// How `recover` is confirmed.
@@ -85,6 +98,7 @@ pub fn recover(
     name: Option<String>,
     confirm: Confirm,
     file: Option<&std::path::Path>,
+    replication: Option<Replication>,
 ) -> Res {
     let phrase = read_phrase(phrase_file)?;
     let resuming = ctx.db().exists();
@@ -125,7 +139,11 @@ pub fn recover(
             .iter()
             .map(|u| check_url(u))
             .collect::<Res<Vec<String>>>()?;
-        let r = replication_for(urls.len());
+        let recorded = match &backup {
+            Some(b) => Some(b.nodes()?.1),
+            None => None,
+        };
+        let r = replication_for(urls.len(), replication, recorded)?;
         NodeSet::new(urls, r, NODE_TIMEOUT)
     };
     crate::wallet_cmd::private_home(ctx)?;
@@ -551,7 +569,12 @@ fn unfreeze_at(ctx: &Ctx, nodes: &[String], pass: &[u8]) -> Res {
             .iter()
             .map(|u| check_url(u))
             .collect::<Res<Vec<String>>>()?;
-        NodeSet::new(urls, replication_for(nodes.len()), NODE_TIMEOUT)
+        let recorded = dsm_wallet::backup::stored_nodes(&store)?.1;
+        NodeSet::new(
+            urls.clone(),
+            replication_for(urls.len(), None, Some(recorded))?,
+            NODE_TIMEOUT,
+        )
     };
     let w = dsm_wallet::backup::unfreeze(Box::new(store), pass, &set)?;
     ctx.save_summary(&w);

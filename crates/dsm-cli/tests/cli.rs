@@ -2113,12 +2113,25 @@ fn recovery_through_the_cli() {
         for (_, url) in &nodes {
             c.args(["--node", url]);
         }
+        // The replication the lost wallet used (`use_nodes`).
+        c.args(["--n", "3", "--k", "2", "--f", "0"]);
         c
     };
     recover(&phone, &words.join(" "))
         .assert()
         .code(4)
         .stderr(predicate::str::contains("word 7 (\"zebraa\")"));
+    // Without the replication the wallet used, three nodes cannot be its default N = 6:
+    // refused with what to pass, never guessed.
+    let mut guess = dsm(&phone);
+    guess.env("DSM_RECOVERY_PHRASE", &phrase).arg("recover");
+    for (_, url) in &nodes {
+        guess.args(["--node", url]);
+    }
+    guess.assert().code(4).stderr(predicate::str::contains(
+        "3 storage node(s) named, but keys are placed on N = 6 of the wallet's registry",
+    ));
+    assert!(!phone.join("wallet.redb").exists());
     recover(&phone, &format!("{}art", "abandon ".repeat(23)))
         .assert()
         .code(5)
@@ -2196,9 +2209,16 @@ fn recovery_through_the_cli() {
     // Rerunning changes nothing; a second home cannot fork the identity.
     recover(&phone, &phrase).assert().success();
     let mut third = dsm(&dir.path().join("third"));
-    third
-        .env("DSM_RECOVERY_PHRASE", &phrase)
-        .args(["init", "--restore"]);
+    third.env("DSM_RECOVERY_PHRASE", &phrase).args([
+        "init",
+        "--restore",
+        "--n",
+        "3",
+        "--k",
+        "2",
+        "--f",
+        "0",
+    ]);
     for (_, url) in &nodes {
         third.args(["--node", url]);
     }
