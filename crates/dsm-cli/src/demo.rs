@@ -1115,7 +1115,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         "     gina syncs: {} acknowledgements; spending to them resumes",
         r.recovery_answers
             .iter()
-            .filter(|c| c.status == "acknowledged")
+            .filter(|c| c.status == dsm_wallet::recovery::NoticeStatus::Acknowledged)
             .count()
     )?;
     let (rt, _, _) = over_tcp(&mut thief, &mut bob, &[5], None, T)?;

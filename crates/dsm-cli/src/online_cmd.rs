@@ -366,7 +366,7 @@ fn print_sync(ctx: &Ctx, w: &Wallet, r: &SyncReport) -> Res {
         let who = c
             .name
             .clone()
-            .unwrap_or_else(|| short(&c.device).to_string());
+            .unwrap_or_else(|| short(&c.device.digest().to_hex()).to_string());
         ctx.print(
             |o| {
                 writeln!(o, "recovery: {who} answered: {}", c.status)?;
@@ -385,8 +385,8 @@ fn print_sync(ctx: &Ctx, w: &Wallet, r: &SyncReport) -> Res {
     report_transfers(ctx, w, &r.stitched, &r.released)?;
     for line in &r.settled {
         ctx.print(
-            |o| writeln!(o, "height {} (receipt {}): {}", line.height, short(&line.receipt), settlement_text(&line.settlement)),
-            json!({"height": line.height, "receipt": line.receipt, "settlement": line.settlement.word()}),
+            |o| writeln!(o, "height {} (receipt {}): {}", line.height, short(&line.receipt.to_hex()), settlement_text(&line.settlement)),
+            json!({"height": line.height, "receipt": line.receipt.to_hex(), "settlement": line.settlement.word()}),
         )?;
     }
     if r.posted > 0 {

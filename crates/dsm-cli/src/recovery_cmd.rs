@@ -312,7 +312,7 @@ pub fn recover(
             }
             writeln!(o, "relationships (spending to each resumes once it acknowledges; `dsm sync` collects answers):")?;
             for c in &report.counterparties {
-                let who = c.name.clone().unwrap_or_else(|| short(&c.device).to_string());
+                let who = c.name.clone().unwrap_or_else(|| short(&c.device.digest().to_hex()).to_string());
                 writeln!(o, "  {who:<20} {}{}", c.status, c.pending.as_deref().map(|p| format!(" — {p}")).unwrap_or_default())?;
             }
             Ok(())
@@ -397,7 +397,7 @@ pub fn backup_status(ctx: &Ctx) -> Res {
             if !recovery.is_empty() {
                 writeln!(o, "recovered device: counterparties of the lost device")?;
                 for c in &recovery {
-                    let who = c.name.clone().unwrap_or_else(|| short(&c.device).to_string());
+                    let who = c.name.clone().unwrap_or_else(|| short(&c.device.digest().to_hex()).to_string());
                     writeln!(o, "  {who:<20} {}", c.status)?;
                 }
             }

@@ -970,15 +970,16 @@ pub fn check(ctx: &Ctx, repair: bool) -> Res {
 pub fn history(ctx: &Ctx) -> Res {
     let v = ctx.view()?;
     let entries = &v.history;
-    let view = |hex: &str| (!hex.is_empty()).then(|| v.token(hex));
+    let view = |t: &Option<TokenId>| t.map(|t| v.token(&t.digest().to_hex()));
     // The amount as the token's decimals show it (the stored line keeps base units).
-    let amount = |e: &dsm_wallet::HistoryEntry| match view(&e.token) {
-        Some(t) => t.amount_text(units(&e.amount)),
-        None => e.amount.clone(),
+    let amount = |e: &dsm_wallet::HistoryEntry| match (view(&e.token), e.amount) {
+        (Some(t), Some(a)) => t.amount_text(a),
+        (None, Some(a)) => a.0.to_string(),
+        (_, None) => String::new(),
     };
-    let tname = |hex: &str| view(hex).map(|t| t.label).unwrap_or_else(|| "-".into());
-    let pname = |hex: &Option<String>| match hex {
-        Some(h) => v.peer_name(h),
+    let tname = |t: &Option<TokenId>| view(t).map(|t| t.label).unwrap_or_else(|| "-".into());
+    let pname = |d: &Option<DeviceId>| match d {
+        Some(d) => v.peer_name(&d.digest().to_hex()),
         None => "-".into(),
     };
     ctx.print(
@@ -1031,7 +1032,9 @@ pub fn history(ctx: &Ctx) -> Res {
                     format!("{sign}{}", amount(e)),
                     tname(&e.token),
                     e.status,
-                    e.receipt.as_deref().map(short).unwrap_or("-")
+                    e.receipt
+                        .map(|r| short(&r.to_hex()).to_string())
+                        .unwrap_or_else(|| "-".into())
                 )?;
             }
             Ok(())
@@ -1041,10 +1044,13 @@ pub fn history(ctx: &Ctx) -> Res {
             .map(|e| {
                 let mut line = serde_json::to_value(e).unwrap_or_default();
                 if let Some(o) = line.as_object_mut() {
-                    o.insert("token_id".into(), json!(e.token));
+                    o.insert(
+                        "token_id".into(),
+                        json!(e.token.map(|t| t.digest().to_hex()).unwrap_or_default()),
+                    );
                     o.insert("token".into(), json!(tname(&e.token)));
                     o.insert("amount_decimal".into(), json!(amount(e)));
-                    o.insert("peer_id".into(), json!(e.peer));
+                    o.insert("peer_id".into(), json!(e.peer.map(|d| d.digest().to_hex())));
                     o.insert(
                         "peer".into(),
                         json!(e.peer.as_ref().map(|_| pname(&e.peer))),

@@ -180,9 +180,8 @@ impl OpenedBackup {
             if let Some(d) = serde_json::from_slice::<HistoryEntry>(&v)
                 .ok()
                 .and_then(|e| e.peer)
-                .and_then(|p| Digest::from_hex(&p))
             {
-                known.insert(DeviceId(d));
+                known.insert(d);
             }
         }
         for (_, v) in s.scan(Table::Receipts)? {

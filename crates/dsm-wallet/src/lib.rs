@@ -24,6 +24,7 @@ pub mod wallet;
 pub use wallet::backup;
 pub use wallet::recovery;
 pub use wallet::{
-    token, validate_name, Contact, ContactChange, EntryKind, HistoryEntry, StoreCheck, VaultInfo,
-    VaultStatus, Wallet, WalletError, WitnessMaterial, DEFAULT_TOKEN,
+    token, validate_name, Contact, ContactChange, EntryKind, HistoryEntry, LineSettlement,
+    LineStatus, StoreCheck, VaultInfo, VaultStatus, Wallet, WalletError, WitnessMaterial,
+    DEFAULT_TOKEN,
 };

@@ -5,7 +5,7 @@
 
 use crate::nodes::{Anchor, Judged, NodeFault, NodeSet, ReplicationError};
 use crate::wallet::parcels::SettleItem;
-use crate::wallet::{Wallet, WalletError};
+use crate::wallet::{LineSettlement, Wallet, WalletError};
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::hash::Digest;
@@ -89,16 +89,21 @@ pub enum Settlement {
 }
 
 impl Settlement {
-    /// The word the history shows: `settled`, `unsettled` or `conflict`.
-    pub fn word(&self) -> &'static str {
+    /// What the history line records of it.
+    pub fn line(&self) -> LineSettlement {
         match self {
-            Settlement::Settled { .. } => "settled",
-            Settlement::Unsettled { .. } => "unsettled",
+            Settlement::Settled { .. } => LineSettlement::Settled,
+            Settlement::Unsettled { .. } => LineSettlement::Unsettled,
             Settlement::Conflict(_)
             | Settlement::MintConflict { .. }
-            | Settlement::VaultConflict(_) => "conflict",
-            Settlement::Tombstoned(_) => "tombstoned",
+            | Settlement::VaultConflict(_) => LineSettlement::Conflict,
+            Settlement::Tombstoned(_) => LineSettlement::Tombstoned,
         }
+    }
+
+    /// The word the history shows: `settled`, `unsettled`, `conflict` or `tombstoned`.
+    pub fn word(&self) -> &'static str {
+        self.line().word()
     }
 }
 
@@ -682,7 +687,7 @@ fn post_proposal(
     let settlement = weaker(Some(head), settle_items(wallet, nodes, &items, faults)?);
     wallet.set_settlement(
         proposal.proposal.sender_child_head.height,
-        settlement.word(),
+        settlement.line(),
     )?;
     Ok(settlement)
 }
@@ -692,8 +697,8 @@ fn post_proposal(
 pub struct SettledLine {
     /// The history height.
     pub height: u64,
-    /// The receipt id (proposal commit, hex).
-    pub receipt: String,
+    /// The receipt id (proposal commit).
+    pub receipt: Digest,
     /// What the slots said (the weakest of the line's statements).
     pub settlement: Settlement,
 }
@@ -763,7 +768,7 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
         }
         // Transitive: every hop of the inputs' lineages (a received transfer's), then each
         // statement's own parcel hop, holds its parcel slots.
-        let commit = entry.receipt.as_deref().and_then(Digest::from_hex);
+        let commit = entry.receipt;
         let mut items = match &commit {
             Some(c) => wallet.settling_items(c)?,
             None => Vec::new(),
@@ -789,9 +794,9 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
         {
             wallet.settled_line(c)?;
         }
-        if let (Some(settlement), Some(receipt)) = (worst, entry.receipt.clone()) {
-            if entry.settlement.as_deref() != Some(settlement.word()) {
-                wallet.set_settlement(entry.height, settlement.word())?;
+        if let (Some(settlement), Some(receipt)) = (worst, entry.receipt) {
+            if entry.settlement != Some(settlement.line()) {
+                wallet.set_settlement(entry.height, settlement.line())?;
             }
             report.settled.push(SettledLine {
                 height: entry.height,

@@ -171,17 +171,51 @@ pub enum RecoveryStep {
     Notified,
 }
 
+/// A counterparty's answer to a succession notice, as the successor records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeStatus {
+    /// No answer yet: spending to it waits (PROTOCOL.md §20.4).
+    Waiting,
+    /// It holds the tip the recovered head holds: spending to it may resume.
+    Acknowledged,
+    /// It holds a newer tip than the backup (the lost device went on after it).
+    Stale,
+    /// It holds evidence that the lost device signed after the backup point.
+    Conflict,
+}
+
+impl NoticeStatus {
+    /// The word shown (and stored).
+    pub fn word(self) -> &'static str {
+        match self {
+            NoticeStatus::Waiting => "waiting",
+            NoticeStatus::Acknowledged => "acknowledged",
+            NoticeStatus::Stale => "stale",
+            NoticeStatus::Conflict => "conflict",
+        }
+    }
+}
+
+impl std::fmt::Display for NoticeStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
 /// Where one counterparty of the lost device stands with the successor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterpartyRecovery {
-    /// The counterparty's device id (hex).
-    pub device: String,
+    /// The counterparty's device (stored as hex).
+    #[serde(with = "super::stored::device")]
+    pub device: DeviceId,
     /// Its contact name, if it had one.
     pub name: Option<String>,
-    /// The relationship tip the recovered head holds (hex).
-    pub tip: String,
-    /// `waiting`, `acknowledged`, `stale` or `conflict`.
-    pub status: String,
+    /// The relationship tip the recovered head holds (stored as hex).
+    #[serde(with = "super::stored::digest")]
+    pub tip: Digest,
+    /// Its answer to the succession notice.
+    pub status: NoticeStatus,
     /// True once the notice reached a quorum of its b0x nodes.
     pub notified: bool,
     /// What happened to the lost device's transfer to it that was still pending, if any.
@@ -910,11 +944,11 @@ impl Wallet {
                 what: "recovery",
                 error: e.to_string(),
             })?;
-        Ok((c.status != "acknowledged").then(|| {
+        Ok((c.status != NoticeStatus::Acknowledged).then(|| {
             format!(
                 "{} has not acknowledged this device as the successor of the lost one (status: \
                  {}); spending to it resumes after it does — run `dsm sync` later",
-                c.name.unwrap_or(c.device),
+                c.name.unwrap_or_else(|| c.device.digest().to_hex()),
                 c.status
             )
         }))
@@ -1151,11 +1185,10 @@ impl Wallet {
                 error: e.to_string(),
             })?;
         c.status = match answer.record.verdict {
-            Verdict::Acknowledged => "acknowledged",
-            Verdict::Stale => "stale",
-            Verdict::Conflict => "conflict",
-        }
-        .into();
+            Verdict::Acknowledged => NoticeStatus::Acknowledged,
+            Verdict::Stale => NoticeStatus::Stale,
+            Verdict::Conflict => NoticeStatus::Conflict,
+        };
         if let Some(e) = conflict {
             let lost = self.recovered_lost()?;
             if e.verify().ok() == Some(lost.device_id()) {
@@ -1220,10 +1253,10 @@ impl Wallet {
                 json(&HistoryEntry {
                     height: head.height,
                     kind: EntryKind::Reclaimed,
-                    peer: Some(from.digest().to_hex()),
-                    token: step.token.digest().to_hex(),
-                    amount: step.amount.0.to_string(),
-                    status: "final".into(),
+                    peer: Some(*from),
+                    token: Some(step.token),
+                    amount: Some(step.amount),
+                    status: LineStatus::Final,
                     receipt: None,
                     settlement: None,
                     time: wall_clock(),
@@ -2225,10 +2258,10 @@ pub fn recover_from(
                 json(&HistoryEntry {
                     height: head.height,
                     kind: EntryKind::Succession,
-                    peer: Some(lost.digest().to_hex()),
-                    token: String::new(),
-                    amount: String::new(),
-                    status: "final".into(),
+                    peer: Some(lost),
+                    token: None,
+                    amount: None,
+                    status: LineStatus::Final,
                     receipt: None,
                     settlement: None,
                     time: wall_clock(),
@@ -2247,9 +2280,10 @@ pub fn recover_from(
         let counterparties = wallet.recovery_counterparties()?;
         let mut tree = SparseMerkleTree::new();
         for c in &counterparties {
-            if let (Some(d), Some(t)) = (Digest::from_hex(&c.device), Digest::from_hex(&c.tip)) {
-                tree.insert(*RelationshipKey::between(&lost, &DeviceId(d)).as_bytes(), t);
-            }
+            tree.insert(
+                *RelationshipKey::between(&lost, &c.device).as_bytes(),
+                c.tip,
+            );
         }
         if tree.root() != recovered_head.smt_root {
             return Err(WalletError::Corrupt {
@@ -2260,7 +2294,10 @@ pub fn recover_from(
         let todo: Vec<(CounterpartyRecovery, DeviceId)> = counterparties
             .into_iter()
             .filter(|c| !c.notified)
-            .filter_map(|c| Digest::from_hex(&c.device).map(|d| (c, DeviceId(d))))
+            .map(|c| {
+                let d = c.device;
+                (c, d)
+            })
             .collect();
         // Their identity documents, where the backup named them: notices to them are then
         // sealed (PROTOCOL.md §16.1). One the nodes do not serve leaves its notice in clear.
@@ -2313,7 +2350,10 @@ pub fn recover_from(
             let posted = post_all(nodes, &items);
             let mut b = Batch::new();
             for ((c, device), result) in chunk.iter().zip(posted) {
-                let who = c.name.clone().unwrap_or_else(|| c.device[..16].to_string());
+                let who = c
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| c.device.digest().to_hex()[..16].to_string());
                 match result {
                     Ok(()) => {
                         let mut c = c.clone();
@@ -2529,10 +2569,10 @@ fn create_successor(
             Table::Recovery,
             device.as_bytes().to_vec(),
             json(&CounterpartyRecovery {
-                device: device.digest().to_hex(),
+                device: *device,
                 name: names.get(device).cloned(),
-                tip: tip.digest().to_hex(),
-                status: "waiting".into(),
+                tip: *tip.digest(),
+                status: NoticeStatus::Waiting,
                 notified: false,
                 pending,
                 evidence: None,

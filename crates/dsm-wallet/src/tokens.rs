@@ -3,7 +3,8 @@
 //! proof is checked by `dsm_token::source::TokenRules` before it is committed.
 
 use super::{
-    corrupt, history_key, json, token, EntryKind, HistoryEntry, Wallet, WalletError, DEFAULT_TOKEN,
+    corrupt, history_key, json, token, EntryKind, HistoryEntry, LineStatus, Wallet, WalletError,
+    DEFAULT_TOKEN,
 };
 use crate::store::{Batch, Store, Table};
 use dsm_core::chain::{Amount, DeviceHead, TokenId};
@@ -563,9 +564,9 @@ impl Wallet {
             height: head.height,
             kind,
             peer: None,
-            token: t.digest().to_hex(),
-            amount: amount.0.to_string(),
-            status: "final".into(),
+            token: Some(t),
+            amount: Some(amount),
+            status: LineStatus::Final,
             receipt: None,
             settlement: None,
             time: super::wall_clock(),

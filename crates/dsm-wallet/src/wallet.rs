@@ -204,6 +204,175 @@ pub enum EntryKind {
     Reclaimed,
 }
 
+/// Where a history line stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LineStatus {
+    /// A sent transfer whose receipt is not complete yet (in flight).
+    Pending,
+    /// Complete: both signatures exist, or the transition needed only ours.
+    Final,
+    /// A sent transfer that was refused and taken back.
+    Released,
+    /// A transfer we refused with a signed refusal.
+    Refused,
+}
+
+impl LineStatus {
+    /// The word the history shows (and stores).
+    pub fn word(self) -> &'static str {
+        match self {
+            LineStatus::Pending => "pending",
+            LineStatus::Final => "final",
+            LineStatus::Released => "released",
+            LineStatus::Refused => "refused",
+        }
+    }
+}
+
+impl std::fmt::Display for LineStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// What the storage nodes say about a history line's signed statements (PROTOCOL.md
+/// §16.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LineSettlement {
+    /// At least W nodes hold them, and no rival can ever reach W.
+    Settled,
+    /// Final, but fewer than W nodes reached yet.
+    Unsettled,
+    /// A competing statement exists (evidence was stored), or the value descends from a
+    /// mint or vault resolution in conflict.
+    Conflict,
+    /// The signer was replaced by recovery at this head.
+    Tombstoned,
+}
+
+impl LineSettlement {
+    /// The word the history shows (and stores).
+    pub fn word(self) -> &'static str {
+        match self {
+            LineSettlement::Settled => "settled",
+            LineSettlement::Unsettled => "unsettled",
+            LineSettlement::Conflict => "conflict",
+            LineSettlement::Tombstoned => "tombstoned",
+        }
+    }
+}
+
+impl std::fmt::Display for LineSettlement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// How typed history fields are stored: the same JSON text as when they were strings (hex
+/// ids, decimal amounts), so lines written before the types read unchanged, and a value
+/// that does not parse is a damaged line, never a silent default.
+mod stored {
+    use dsm_core::chain::{Amount, TokenId};
+    use dsm_core::hash::Digest;
+    use dsm_core::identity::DeviceId;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub mod device_opt {
+        use super::*;
+        pub fn serialize<S: Serializer>(v: &Option<DeviceId>, s: S) -> Result<S::Ok, S::Error> {
+            v.map(|d| d.digest().to_hex()).serialize(s)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DeviceId>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|s| {
+                    Digest::from_hex(&s)
+                        .map(DeviceId)
+                        .ok_or_else(|| D::Error::custom(format!("{s:?} is not 64 hex digits")))
+                })
+                .transpose()
+        }
+    }
+
+    pub mod device {
+        use super::*;
+        pub fn serialize<S: Serializer>(v: &DeviceId, s: S) -> Result<S::Ok, S::Error> {
+            v.digest().to_hex().serialize(s)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DeviceId, D::Error> {
+            super::digest::deserialize(d).map(DeviceId)
+        }
+    }
+
+    pub mod digest {
+        use super::*;
+        pub fn serialize<S: Serializer>(v: &Digest, s: S) -> Result<S::Ok, S::Error> {
+            v.to_hex().serialize(s)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+            let s = String::deserialize(d)?;
+            Digest::from_hex(&s)
+                .ok_or_else(|| D::Error::custom(format!("{s:?} is not 64 hex digits")))
+        }
+    }
+
+    pub mod digest_opt {
+        use super::*;
+        pub fn serialize<S: Serializer>(v: &Option<Digest>, s: S) -> Result<S::Ok, S::Error> {
+            v.map(|d| d.to_hex()).serialize(s)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Digest>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|s| {
+                    Digest::from_hex(&s)
+                        .ok_or_else(|| D::Error::custom(format!("{s:?} is not 64 hex digits")))
+                })
+                .transpose()
+        }
+    }
+
+    /// A token, or none (a line over several tokens), stored as hex or `""`.
+    pub mod token_or_empty {
+        use super::*;
+        pub fn serialize<S: Serializer>(v: &Option<TokenId>, s: S) -> Result<S::Ok, S::Error> {
+            v.map_or(String::new(), |t| t.digest().to_hex())
+                .serialize(s)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TokenId>, D::Error> {
+            let s = String::deserialize(d)?;
+            if s.is_empty() {
+                return Ok(None);
+            }
+            Digest::from_hex(&s)
+                .map(|d| Some(TokenId(d)))
+                .ok_or_else(|| D::Error::custom(format!("{s:?} is not 64 hex digits")))
+        }
+    }
+
+    /// An amount, or none, stored as a decimal string or `""`.
+    pub mod amount_or_empty {
+        use super::*;
+        pub fn serialize<S: Serializer>(v: &Option<Amount>, s: S) -> Result<S::Ok, S::Error> {
+            v.map_or(String::new(), |a| a.0.to_string()).serialize(s)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Amount>, D::Error> {
+            let s = String::deserialize(d)?;
+            if s.is_empty() {
+                return Ok(None);
+            }
+            // Digits only: `u128::from_str` would also take a leading `+`.
+            if !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(D::Error::custom(format!("{s:?} is not an amount")));
+            }
+            s.parse::<u128>()
+                .map(|a| Some(Amount(a)))
+                .map_err(|_| D::Error::custom(format!("{s:?} is not an amount")))
+        }
+    }
+}
+
 /// One line of a wallet's history: one head transition.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
@@ -211,23 +380,25 @@ pub struct HistoryEntry {
     pub height: u64,
     /// What happened.
     pub kind: EntryKind,
-    /// The counterparty's device id (hex), for transfers.
-    pub peer: Option<String>,
-    /// The token id (hex).
-    pub token: String,
-    /// The amount, as a decimal string (u128 does not fit JSON numbers).
-    pub amount: String,
-    /// `pending` until the receipt is complete, then `final`; `released` for a sent transfer
-    /// that was refused and taken back; `refused` for one we refused.
-    pub status: String,
-    /// The proposal commit (hex): names the receipt (`dsm receipt <id>`).
-    pub receipt: Option<String>,
+    /// The counterparty's device, for transfers (stored as hex).
+    #[serde(with = "stored::device_opt")]
+    pub peer: Option<DeviceId>,
+    /// The token; none for a line over several (a succession; stored as hex, or `""`).
+    #[serde(with = "stored::token_or_empty")]
+    pub token: Option<TokenId>,
+    /// The amount; none for a line over several tokens (stored as a decimal string, since
+    /// u128 does not fit JSON numbers, or `""`).
+    #[serde(with = "stored::amount_or_empty")]
+    pub amount: Option<Amount>,
+    /// Where the line stands.
+    pub status: LineStatus,
+    /// The proposal commit: names the receipt (`dsm receipt <id>`; stored as hex).
+    #[serde(with = "stored::digest_opt")]
+    pub receipt: Option<Digest>,
     /// What the storage nodes' anchor slots say about this transition's signed statements
-    /// (PROTOCOL.md §16.2): `settled`, `unsettled` (final, fewer than W nodes reached) or
-    /// `conflict` (a competing successor exists: evidence was stored). Absent until the
-    /// wallet synced with nodes.
+    /// (PROTOCOL.md §16.2). Absent until the wallet synced with nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub settlement: Option<String>,
+    pub settlement: Option<LineSettlement>,
     /// When this device recorded the line, in seconds since the Unix epoch by its own
     /// clock: shown to the user only, never read by the protocol. Absent in lines older
     /// than the field.
@@ -298,17 +469,17 @@ impl HistoryEntry {
         kind: EntryKind,
         peer: &DeviceId,
         step: &RelationshipStep,
-        status: &str,
+        status: LineStatus,
         commit: &Digest,
     ) -> HistoryEntry {
         HistoryEntry {
             height,
             kind,
-            peer: Some(peer.digest().to_hex()),
-            token: step.token.digest().to_hex(),
-            amount: step.amount.0.to_string(),
-            status: status.into(),
-            receipt: Some(commit.to_hex()),
+            peer: Some(*peer),
+            token: Some(step.token),
+            amount: Some(step.amount),
+            status,
+            receipt: Some(*commit),
             settlement: None,
             time: wall_clock(),
         }
@@ -994,32 +1165,17 @@ impl Wallet {
         self.unsettled_in = if policy.limits_exposure() {
             let mut m = BTreeMap::new();
             for e in self.history()? {
-                if e.kind != EntryKind::Received || e.settlement.as_deref() == Some("settled") {
+                if e.kind != EntryKind::Received || e.settlement == Some(LineSettlement::Settled) {
                     continue;
                 }
                 let bad = |what: &str| WalletError::Corrupt {
                     what: "history",
                     error: format!("a received line has no valid {what}"),
                 };
-                let commit = e
-                    .receipt
-                    .as_deref()
-                    .and_then(Digest::from_hex)
-                    .ok_or_else(|| bad("receipt id"))?;
-                let token = Digest::from_hex(&e.token)
-                    .map(TokenId)
-                    .ok_or_else(|| bad("token"))?;
-                let peer = e
-                    .peer
-                    .as_deref()
-                    .and_then(Digest::from_hex)
-                    .map(DeviceId)
-                    .ok_or_else(|| bad("peer"))?;
-                let amount = e
-                    .amount
-                    .parse::<u128>()
-                    .map(Amount)
-                    .map_err(|_| bad("amount"))?;
+                let commit = e.receipt.ok_or_else(|| bad("receipt id"))?;
+                let token = e.token.ok_or_else(|| bad("token"))?;
+                let peer = e.peer.ok_or_else(|| bad("peer"))?;
+                let amount = e.amount.ok_or_else(|| bad("amount"))?;
                 m.insert(commit, (token, peer, amount));
             }
             Some(m)
@@ -1168,9 +1324,9 @@ impl Wallet {
             height: head.height,
             kind: EntryKind::DevFaucet,
             peer: None,
-            token: token.digest().to_hex(),
-            amount: amount.0.to_string(),
-            status: "final".into(),
+            token: Some(token),
+            amount: Some(amount),
+            status: LineStatus::Final,
             receipt: None,
             settlement: None,
             time: wall_clock(),
@@ -1343,10 +1499,13 @@ impl Wallet {
     pub fn unsettled(&self) -> Result<Vec<(HistoryEntry, Vec<Statement>)>, WalletError> {
         let mut out = Vec::new();
         for entry in self.history()? {
-            if matches!(entry.settlement.as_deref(), Some("settled" | "conflict")) {
+            if matches!(
+                entry.settlement,
+                Some(LineSettlement::Settled | LineSettlement::Conflict)
+            ) {
                 continue;
             }
-            let Some(commit) = entry.receipt.as_deref().and_then(Digest::from_hex) else {
+            let Some(commit) = entry.receipt else {
                 continue;
             };
             let receipt = match self.store.get(Table::Receipts, commit.as_bytes())? {
@@ -1391,7 +1550,11 @@ impl Wallet {
     }
 
     /// Records what the anchor slots said about the history line at `height`.
-    pub fn set_settlement(&mut self, height: u64, settlement: &str) -> Result<(), WalletError> {
+    pub fn set_settlement(
+        &mut self,
+        height: u64,
+        settlement: LineSettlement,
+    ) -> Result<(), WalletError> {
         let key = history_key(height);
         if let Some(bytes) = self.store.get(Table::History, &key)? {
             let mut entry: HistoryEntry =
@@ -1399,16 +1562,13 @@ impl Wallet {
                     what: "history",
                     error: e.to_string(),
                 })?;
-            entry.settlement = Some(settlement.into());
+            entry.settlement = Some(settlement);
             let mut b = Batch::new();
             b.put(Table::History, key.to_vec(), json(&entry));
             self.store.commit(&b)?;
             // Settled value frees the exposure limit (a conflict never does).
-            if settlement == "settled" {
-                if let (Some(m), Some(c)) = (
-                    self.unsettled_in.as_mut(),
-                    entry.receipt.as_deref().and_then(Digest::from_hex),
-                ) {
+            if settlement == LineSettlement::Settled {
+                if let (Some(m), Some(c)) = (self.unsettled_in.as_mut(), entry.receipt) {
                     m.remove(&c);
                 }
             }
@@ -1907,13 +2067,13 @@ impl Wallet {
         b: &mut Batch,
         height: u64,
         commit: &Digest,
-        status: &str,
+        status: LineStatus,
     ) -> Result<(), StoreError> {
         let key = history_key(height);
         if let Some(bytes) = self.store.get(Table::History, &key)? {
             if let Ok(mut entry) = serde_json::from_slice::<HistoryEntry>(&bytes) {
-                if entry.receipt.as_deref() == Some(commit.to_hex().as_str()) {
-                    entry.status = status.into();
+                if entry.receipt == Some(*commit) {
+                    entry.status = status;
                     b.put(Table::History, key.to_vec(), json(&entry));
                 }
             }
@@ -2125,7 +2285,7 @@ impl Ledger for Wallet {
             EntryKind::Sent,
             &p.step.receiver,
             &p.step,
-            "pending",
+            LineStatus::Pending,
             &p.commit(),
         );
         let mut b = Batch::new();
@@ -2215,7 +2375,7 @@ impl Ledger for Wallet {
             EntryKind::Received,
             &p.step.sender,
             &p.step,
-            "final",
+            LineStatus::Final,
             &commit,
         );
         let mut b = Batch::new();
@@ -2274,7 +2434,12 @@ impl Ledger for Wallet {
             b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
             b.delete(Table::Offers, commit.as_bytes().to_vec());
         }
-        self.set_status(&mut b, p.sender_child_head.height, &commit, "final")?;
+        self.set_status(
+            &mut b,
+            p.sender_child_head.height,
+            &commit,
+            LineStatus::Final,
+        )?;
         b.put(
             Table::Receipts,
             commit.as_bytes().to_vec(),
@@ -2352,7 +2517,7 @@ impl Ledger for Wallet {
             EntryKind::Refused,
             &p.step.sender,
             &p.step,
-            "refused",
+            LineStatus::Refused,
             &commit,
         );
         let mut b = Batch::new();
@@ -2407,7 +2572,12 @@ impl Ledger for Wallet {
         {
             b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
         }
-        self.set_status(&mut b, p.sender_child_head.height, &commit, "released")?;
+        self.set_status(
+            &mut b,
+            p.sender_child_head.height,
+            &commit,
+            LineStatus::Released,
+        )?;
         let change = self
             .release_parcels(&mut b, refused.proposal(), refused.refusal())
             .map_err(|e| LedgerError::Store(e.to_string()))?;
@@ -2416,7 +2586,7 @@ impl Ledger for Wallet {
             EntryKind::Released,
             &p.step.receiver,
             &p.step,
-            "final",
+            LineStatus::Final,
             &commit,
         );
         b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())

@@ -53,9 +53,9 @@ fn assert_resolved(w: &Wallet, l: &Wallet, win: &SignedProposal, lose: &SignedPr
         .history()
         .unwrap()
         .into_iter()
-        .find(|e| e.receipt.as_deref() == Some(lose.proposal.commit().to_hex().as_str()))
+        .find(|e| e.receipt == Some(lose.proposal.commit()))
         .expect("the loser's line");
-    assert_eq!(line.status, "released");
+    assert_eq!(line.status, dsm_wallet::LineStatus::Released);
     let refusal = w
         .refusal_for(&lose.proposal.commit())
         .unwrap()

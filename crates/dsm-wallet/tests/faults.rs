@@ -55,8 +55,10 @@ fn check(fault: Fault, at: usize, on_dialer: bool, limit: Option<u128>) {
         .history()
         .unwrap()
         .iter()
-        .filter(|e| e.kind == dsm_wallet::EntryKind::Sent && e.status == "final")
-        .map(|e| e.amount.parse::<u128>().unwrap())
+        .filter(|e| {
+            e.kind == dsm_wallet::EntryKind::Sent && e.status == dsm_wallet::LineStatus::Final
+        })
+        .map(|e| e.amount.unwrap().0)
         .sum();
     assert_eq!(a_sent, SUPPLY - dev(&a));
     assert_eq!(

@@ -21,7 +21,7 @@ fn amount(n: u128) -> Amount {
     Amount(n)
 }
 
-fn settlement_of(w: &Wallet, height: u64) -> Option<String> {
+fn settlement_of(w: &Wallet, height: u64) -> Option<dsm_wallet::LineSettlement> {
     w.history()
         .unwrap()
         .into_iter()
@@ -43,7 +43,10 @@ fn an_online_transfer_goes_through_the_b0x_settles_and_stitches() {
     assert!(sent.faults.is_empty());
     assert_eq!(dev(&a), 70, "debited at once");
     let height = sent.proposal.proposal.sender_child_head.height;
-    assert_eq!(settlement_of(&a, height).as_deref(), Some("settled"));
+    assert_eq!(
+        settlement_of(&a, height),
+        Some(dsm_wallet::LineSettlement::Settled)
+    );
 
     // Modal lock: nothing more to b until this one is answered.
     let err = send_online(&mut a, &nodes, &b.device_id(), dev_token, amount(1)).unwrap_err();
@@ -62,7 +65,7 @@ fn an_online_transfer_goes_through_the_b0x_settles_and_stitches() {
     assert!(rb.waiting.is_empty() && rb.dropped.is_empty(), "{rb:?}");
     assert_eq!(dev(&b), 30);
     let credit = b.history().unwrap().pop().unwrap();
-    assert_eq!(credit.settlement.as_deref(), Some("settled"));
+    assert_eq!(credit.settlement, Some(dsm_wallet::LineSettlement::Settled));
 
     // a syncs: the acceptance came back through its b0x; nothing is pending to b.
     let ra = sync(&mut a, &nodes).unwrap();
@@ -218,8 +221,8 @@ fn a_cloned_wallet_cannot_settle_a_double_spend_and_every_syncing_wallet_refuses
         "{rd:?}"
     );
     assert_eq!(
-        d.history().unwrap().pop().unwrap().settlement.as_deref(),
-        Some("conflict")
+        d.history().unwrap().pop().unwrap().settlement,
+        Some(dsm_wallet::LineSettlement::Conflict)
     );
 
     // A wallet that never met m learns the evidence from the nodes and refuses m.
@@ -252,8 +255,8 @@ fn transfers_stay_unsettled_until_a_quorum_of_nodes_is_back() {
         "{rb:?}"
     );
     assert_eq!(
-        b.history().unwrap().pop().unwrap().settlement.as_deref(),
-        Some("unsettled")
+        b.history().unwrap().pop().unwrap().settlement,
+        Some(dsm_wallet::LineSettlement::Unsettled)
     );
     let sent = send_online(
         &mut a,
@@ -279,7 +282,7 @@ fn transfers_stay_unsettled_until_a_quorum_of_nodes_is_back() {
         .unwrap()
         .iter()
         .filter(|e| e.receipt.is_some())
-        .all(|e| e.settlement.as_deref() == Some("settled")));
+        .all(|e| e.settlement == Some(dsm_wallet::LineSettlement::Settled)));
     sync(&mut a, &nodes).unwrap();
     common::assert_settled(&a, &b, 100);
 }

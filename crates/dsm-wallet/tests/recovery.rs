@@ -7,6 +7,8 @@
 
 mod common;
 
+use dsm_wallet::recovery::NoticeStatus;
+
 use common::cluster::Cluster;
 use common::{dev, fast_kdf, memory_wallet, session, PASS};
 use dsm_core::chain::Amount;
@@ -80,14 +82,13 @@ fn restore(keys: &RecoveryKeys, nodes: &NodeSet) -> (Wallet, RecoveryReport) {
     (w, r)
 }
 
-fn status_of(w: &Wallet, peer: &Wallet) -> String {
-    let id = peer.device_id().digest().to_hex();
+fn status_of(w: &Wallet, peer: &Wallet) -> Option<NoticeStatus> {
+    let id = peer.device_id();
     w.recovery_counterparties()
         .unwrap()
         .into_iter()
         .find(|c| c.device == id)
         .map(|c| c.status)
-        .unwrap_or_else(|| "none".into())
 }
 
 /// `from` pays `to` `amount` DEV online.
@@ -204,7 +205,7 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
     assert!(report
         .counterparties
         .iter()
-        .all(|c| c.status == "waiting" && c.notified));
+        .all(|c| c.status == NoticeStatus::Waiting && c.notified));
     assert!(report.faults.is_empty(), "{:?}", report.faults);
     let names: Vec<String> = a2.contacts().unwrap().into_iter().map(|c| c.name).collect();
     assert_eq!(
@@ -225,8 +226,8 @@ fn a_lost_device_is_restored_and_resumes_after_each_counterparty_acknowledges() 
     assert_eq!(dev(&cc), 500 - 50 + 30);
     let r2 = sync(&mut a2, &nodes).unwrap();
     assert_eq!(r2.recovery_answers.len(), 2);
-    assert_eq!(status_of(&a2, &b), "acknowledged");
-    assert_eq!(status_of(&a2, &cc), "acknowledged");
+    assert_eq!(status_of(&a2, &b), Some(NoticeStatus::Acknowledged));
+    assert_eq!(status_of(&a2, &cc), Some(NoticeStatus::Acknowledged));
     let pending_note = a2
         .recovery_counterparties()
         .unwrap()
@@ -297,7 +298,7 @@ fn many_relationships_and_pending_transfers_all_resume() {
         .recovery_counterparties()
         .unwrap()
         .iter()
-        .all(|c| c.status == "acknowledged"));
+        .all(|c| c.status == NoticeStatus::Acknowledged));
     for (i, p) in peers.iter().enumerate() {
         let expected = 100 + 10 + i as u128 - u128::from(i % 3 == 0) + if i < 3 { 7 } else { 0 };
         assert_eq!(dev(p), expected, "peer{i}");
@@ -471,7 +472,7 @@ fn a_pending_transfer_its_receiver_refuses_after_the_recovery_comes_back_to_the_
     // Taking the same answer again reclaims nothing more.
     sync(&mut a2, &nodes).unwrap();
     assert_eq!(dev(&a2), 995);
-    assert_eq!(status_of(&a2, &b), "acknowledged");
+    assert_eq!(status_of(&a2, &b), Some(NoticeStatus::Acknowledged));
     // What came back is provable onward (PROTOCOL.md §20.5): its lineage runs through the
     // proposal and bob's refusal to the lost device, then the successor's statement taking
     // it over, whose slot the sync claimed. All of it, paid to a receiver that saw none of
@@ -510,8 +511,8 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
     let rb = sync(&mut b, &nodes).unwrap();
     assert_eq!(rb.successions, vec![(lost, Verdict::Acknowledged)]);
     sync(&mut a2, &nodes).unwrap();
-    assert_eq!(status_of(&a2, &cc), "conflict");
-    assert_eq!(status_of(&a2, &b), "acknowledged");
+    assert_eq!(status_of(&a2, &cc), Some(NoticeStatus::Conflict));
+    assert_eq!(status_of(&a2, &b), Some(NoticeStatus::Acknowledged));
     // Where they collide there is evidence: carol's answer carries the thief's statement
     // succeeding the recovered head, with the tombstone; anyone can check it.
     let evidence = a2
@@ -534,7 +535,7 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
         .find(|e| e.kind == dsm_wallet::EntryKind::Sent)
         .and_then(|e| e.receipt)
         .unwrap();
-    let early = thief.receipt(&early).unwrap().unwrap();
+    let early = thief.receipt(&early.to_hex()).unwrap().unwrap();
     let mut not_proof = proof.clone();
     not_proof.statement = dsm_core::tripwire::Statement::Proposal(early.proposal);
     assert_eq!(
@@ -590,14 +591,14 @@ fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty
             .history()
             .unwrap()
             .iter()
-            .filter(|e| e.peer.as_deref() == Some(&lost.digest().to_hex()) && e.status == "final")
+            .filter(|e| e.peer == Some(lost) && e.status == dsm_wallet::LineStatus::Final)
             .count()
             > 0;
         let from_successor = w
             .history()
             .unwrap()
             .iter()
-            .any(|e| e.peer.as_deref() == Some(&a2.device_id().digest().to_hex()));
+            .any(|e| e.peer == Some(a2.device_id()));
         assert!(!(from_successor && from_thief && name == "carol"), "{name}");
         if name == "bob" {
             assert!(from_successor);
@@ -697,7 +698,7 @@ fn a_stale_node_is_reported_and_a_capsule_below_quorum_ends_the_backup_there() {
     let rb = sync(&mut b, &nodes).unwrap();
     assert_eq!(rb.successions, vec![(a.device_id(), Verdict::Conflict)]);
     sync(&mut a2, &nodes).unwrap();
-    assert_eq!(status_of(&a2, &b), "conflict");
+    assert_eq!(status_of(&a2, &b), Some(NoticeStatus::Conflict));
     // Funded anew, it still may not pay bob.
     a2.dev_faucet(DEFAULT_TOKEN, Amount(5)).unwrap();
     assert_gated(&mut a2, &nodes, &b);

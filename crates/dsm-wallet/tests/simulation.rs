@@ -205,7 +205,7 @@ fn simulate(seed: u64) -> (usize, usize, u64) {
             .iter()
             .flat_map(|n| n.wallet.history().unwrap())
             .filter(|e| e.kind == kind)
-            .map(|e| e.amount.parse::<u128>().unwrap())
+            .map(|e| e.amount.unwrap().0)
             .sum()
     };
     assert_eq!(
@@ -216,8 +216,10 @@ fn simulate(seed: u64) -> (usize, usize, u64) {
     let sent_final: u128 = nodes
         .iter()
         .flat_map(|n| n.wallet.history().unwrap())
-        .filter(|e| e.kind == dsm_wallet::EntryKind::Sent && e.status == "final")
-        .map(|e| e.amount.parse::<u128>().unwrap())
+        .filter(|e| {
+            e.kind == dsm_wallet::EntryKind::Sent && e.status == dsm_wallet::LineStatus::Final
+        })
+        .map(|e| e.amount.unwrap().0)
         .sum();
     assert_eq!(
         sent_final,

@@ -241,7 +241,7 @@ fn moving_nodes_from_http_to_https_moves_no_data() {
     assert_eq!(rb.received.len(), 1, "{rb:?}");
     assert_eq!(dev(&b), 30);
     let credit = b.history().unwrap().pop().unwrap();
-    assert_eq!(credit.settlement.as_deref(), Some("settled"));
+    assert_eq!(credit.settlement, Some(dsm_wallet::LineSettlement::Settled));
     let ra = sync(&mut a, &tls).unwrap();
     assert_eq!(ra.stitched.len(), 1, "{ra:?}");
     // A plain-HTTP registry reaches nobody now (a fresh agent: new connections).

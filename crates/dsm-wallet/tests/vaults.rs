@@ -371,5 +371,5 @@ fn a_resolution_at_w_nodes_wins_though_a_rival_holds_another_node() {
     assert_eq!(rc.received.len(), 1, "{rc:?}");
     assert_eq!(carol.balance(&t), Amount(150));
     let line = carol.history().unwrap().pop().unwrap();
-    assert_eq!(line.settlement.as_deref(), Some("settled"));
+    assert_eq!(line.settlement, Some(dsm_wallet::LineSettlement::Settled));
 }

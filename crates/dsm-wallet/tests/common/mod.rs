@@ -166,19 +166,19 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
         for e in w.history().unwrap() {
             use dsm_wallet::EntryKind::*;
             match e.kind {
-                Sent | Received if e.status == "final" => {
+                Sent | Received if e.status == dsm_wallet::LineStatus::Final => {
                     let r = w
-                        .receipt(e.receipt.as_deref().unwrap())
+                        .receipt(&e.receipt.unwrap().to_hex())
                         .unwrap()
                         .expect("receipt stored");
                     verify_receipt(&r, &EmptyView).unwrap();
                 }
-                Sent => assert_eq!(e.status, "released", "{e:?}"),
-                Refused => assert_eq!(e.status, "refused"),
+                Sent => assert_eq!(e.status, dsm_wallet::LineStatus::Released, "{e:?}"),
+                Refused => assert_eq!(e.status, dsm_wallet::LineStatus::Refused),
                 Released | DevFaucet | Allocated | Minted | Emission | Burned | VaultLocked
                 | VaultClaimed | VaultRefunded | WithdrawalRequested | WithdrawalRefunded
                 | Succession | Reclaimed => {
-                    assert_eq!(e.status, "final")
+                    assert_eq!(e.status, dsm_wallet::LineStatus::Final)
                 }
                 Received => panic!("a received transfer is final at once: {e:?}"),
             }
@@ -191,7 +191,7 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
         .iter()
         .chain(b.history().unwrap().iter())
         .filter(|e| e.kind == dsm_wallet::EntryKind::Released)
-        .map(|e| e.amount.parse::<u128>().unwrap())
+        .map(|e| e.amount.unwrap().0)
         .sum();
     let refused: u128 = a
         .history()
@@ -199,7 +199,7 @@ pub fn assert_settled(a: &Wallet, b: &Wallet, supply: u128) {
         .iter()
         .chain(b.history().unwrap().iter())
         .filter(|e| e.kind == dsm_wallet::EntryKind::Refused)
-        .map(|e| e.amount.parse::<u128>().unwrap())
+        .map(|e| e.amount.unwrap().0)
         .sum();
     assert_eq!(
         released, refused,
