@@ -464,7 +464,21 @@ fn ok(r: &Report) -> Result<(), Error> {
     }
 }
 
-/// Runs the demo, writing the narrative to `out`.
+/// The three wallets most scenes use.
+struct Cast {
+    alice: Wallet,
+    bob: Wallet,
+    carol: Wallet,
+}
+
+/// The storage nodes of scene 8 on, and the runtime serving them.
+struct Net {
+    _rt: tokio::runtime::Runtime,
+    urls: Vec<String>,
+    nodes: NodeSet,
+}
+
+/// Runs the demo, writing the narrative to `out`: one function per scene.
 pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     let tmp = tempfile::Builder::new().prefix("dsm-demo-").tempdir()?;
     let dir = tmp.path();
@@ -478,6 +492,36 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         dir.display()
     )?;
 
+    let (mut cast, mallory, policy, id) = scene_wallets(out, dir, suite)?;
+    scene_tcp(out, dir, &mut cast)?;
+    scene_directory(out, dir, &mut cast)?;
+    scene_lost_message(out, &mut cast)?;
+    scene_refusal(out, &mut cast)?;
+    let (mut mallory, clone, head) = scene_double_spend(out, dir, &mut cast, mallory)?;
+    scene_gossip(out, &mut cast, &mut mallory, id, &head)?;
+    counterfeit_scene(out, dir, suite, &policy, &mut cast.alice)?;
+    let (net, mut dave) = scene_nodes(out, dir, suite, &policy, &mut cast, &mut mallory)?;
+    scene_online(out, &mut cast, &net, &mut dave)?;
+    refresh_scene(out, &mut cast.alice, &mut cast.carol, &mut dave, &net.nodes)?;
+    scene_evidence(out, &net, &mut mallory, &mut dave)?;
+    scene_vault(out, &mut cast, &net, id, &mut dave)?;
+    let (era_id, st, erin, frank) =
+        scene_era(out, dir, suite, &policy, &mut cast, &net, &mut dave)?;
+    let (dbtc_id, kim) = scene_dbtc(out, dir, suite, &mut cast, &net)?;
+    let (gina, thief) = scene_recovery(out, dir, suite, &policy, &mut cast, &net)?;
+    let Cast { alice, bob, carol } = &cast;
+    let everyone = [
+        alice, bob, carol, &dave, &erin, &frank, &gina, &kim, &mallory, &clone,
+    ];
+    scene_balances(out, &everyone, &clone, &thief, era_id, dbtc_id, &st)
+}
+
+/// Scene 1: four wallets, their contact cards, and the CASH token.
+fn scene_wallets(
+    out: &mut dyn Write,
+    dir: &Path,
+    suite: SuiteId,
+) -> Result<(Cast, Wallet, TokenPolicy, TokenId), Error> {
     writeln!(out, "1. Four devices create wallets (redb file each; key sealed with Argon2id + XChaCha20-Poly1305).")?;
     let mut alice = create(dir, "alice", suite)?;
     let mut bob = create(dir, "bob", suite)?;
@@ -528,66 +572,88 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     writeln!(out, "     alice creates token CASH (CPTA policy: cap 10000, she is the only issuer, holders may burn; id {}…);", &id.digest().to_hex()[..12])?;
     writeln!(out, "     every wallet imports the policy (a wallet refuses tokens whose policy it does not hold).")?;
     writeln!(out, "     alice mints 1000 CASH to herself (mint #{}, signed, checked against the cap); mallory claims the policy's initial allocation of {} CASH\n", m.seq, dev(&mallory))?;
+    Ok((Cast { alice, bob, carol }, mallory, policy, id))
+}
 
+/// Scene 2: a transfer over TCP, and its receipt verified from the file.
+fn scene_tcp(out: &mut dyn Write, dir: &Path, cast: &mut Cast) -> Result<(), Error> {
+    let Cast { alice, bob, .. } = cast;
     writeln!(out, "2. alice pays bob 250 over TCP.")?;
-    let (ra, rb, addr) = over_tcp(&mut alice, &mut bob, &[250], None, T)?;
+    let (ra, rb, addr) = over_tcp(&mut *alice, &mut *bob, &[250], None, T)?;
     writeln!(out, "     (bob listening on {addr})")?;
-    outcome(out, &alice, &ra)?;
-    outcome(out, &bob, &rb)?;
+    outcome(out, alice, &ra)?;
+    outcome(out, bob, &rb)?;
     ok(&ra)?;
     let receipt = &ra.completed[0].receipt;
     let file = dir.join("alice-to-bob.receipt");
     std::fs::write(&file, receipt.to_bytes())?;
     verify_receipt_bytes(&std::fs::read(&file)?, &EmptyView)?;
     writeln!(out, "     ✓ receipt file ({} bytes) verified from its bytes alone: 2 signatures, 2 tree proofs, arithmetic\n", receipt.to_bytes().len())?;
+    Ok(())
+}
 
+/// Scene 3: a transfer through a shared directory.
+fn scene_directory(out: &mut dyn Write, dir: &Path, cast: &mut Cast) -> Result<(), Error> {
+    let Cast { bob, carol, .. } = cast;
     writeln!(out, "3. bob pays carol 100 through a shared directory (the cable / USB-stick case: one file per message).")?;
     let mailbox = dir.join("usb-stick");
-    let (rb, rc) = over_dir(&mut bob, &mut carol, 100, &mailbox)?;
-    outcome(out, &bob, &rb)?;
-    outcome(out, &carol, &rc)?;
+    let (rb, rc) = over_dir(&mut *bob, &mut *carol, 100, &mailbox)?;
+    outcome(out, bob, &rb)?;
+    outcome(out, carol, &rc)?;
     ok(&rb)?;
     let files = std::fs::read_dir(&mailbox)?
         .filter_map(|e| e.ok())
         .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten())
         .count();
     writeln!(out, "     ({files} files in {})\n", mailbox.display())?;
+    Ok(())
+}
 
+/// Scene 4: a lost acceptance, and the relationship it locks until the next meeting.
+fn scene_lost_message(out: &mut dyn Write, cast: &mut Cast) -> Result<(), Error> {
+    let Cast {
+        alice, bob, carol, ..
+    } = cast;
     writeln!(
         out,
         "4. A lost message: alice pays carol 50, and carol's acceptance never arrives."
     )?;
     let (ra, rc, _) = over_tcp(
-        &mut alice,
-        &mut carol,
+        &mut *alice,
+        &mut *carol,
         &[50],
         Some((Fault::Drop, 1)),
         Duration::from_millis(500),
     )?;
-    outcome(out, &alice, &ra)?;
-    outcome(out, &carol, &rc)?;
+    outcome(out, alice, &ra)?;
+    outcome(out, carol, &rc)?;
     writeln!(out, "     carol committed first (she signed last); alice is debited, 50 in flight: only alice↔carol is locked.")?;
-    let (ra, _, _) = over_tcp(&mut alice, &mut bob, &[10], None, T)?;
+    let (ra, _, _) = over_tcp(&mut *alice, &mut *bob, &[10], None, T)?;
     writeln!(out, "     alice's chain goes on meanwhile:")?;
-    outcome(out, &alice, &ra)?;
+    outcome(out, alice, &ra)?;
     ok(&ra)?;
-    let (ra, rc, _) = over_tcp(&mut alice, &mut carol, &[], None, T)?;
+    let (ra, rc, _) = over_tcp(&mut *alice, &mut *carol, &[], None, T)?;
     writeln!(out, "     alice and carol meet again; carol answers the replayed proposal from storage (no double credit):")?;
-    outcome(out, &alice, &ra)?;
+    outcome(out, alice, &ra)?;
     ok(&ra)?;
     ok(&rc)?;
     writeln!(out)?;
+    Ok(())
+}
 
+/// Scene 5: signed refusals, for a transfer limit and for the exposure limit.
+fn scene_refusal(out: &mut dyn Write, cast: &mut Cast) -> Result<(), Error> {
+    let Cast { alice, carol, .. } = cast;
     writeln!(
         out,
         "5. A refusal: carol accepts at most 200 per transfer; alice tries to pay her 300."
     )?;
     carol.set_max_incoming(Some(Amount(200)));
-    let (ra, rc, _) = over_tcp(&mut alice, &mut carol, &[300], None, T)?;
+    let (ra, rc, _) = over_tcp(&mut *alice, &mut *carol, &[300], None, T)?;
     ok(&ra)?;
     ok(&rc)?;
     for x in &ra.refused {
-        writeln!(out, "     carol signed a refusal of {} CASH (her head records it); alice verified it and took the amount back: alice holds {} CASH", x.proposal.proposal.step.amount, dev(&alice))?;
+        writeln!(out, "     carol signed a refusal of {} CASH (her head records it); alice verified it and took the amount back: alice holds {} CASH", x.proposal.proposal.step.amount, dev(alice))?;
     }
     if ra.refused.len() != 1 {
         return Err("the refusal did not happen".into());
@@ -598,7 +664,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         max_unsettled_per_counterparty: Some(Amount(100)),
         max_unsettled_total: Some(Amount(1_000)),
     })?;
-    let (ra, rc, _) = over_tcp(&mut alice, &mut carol, &[60], None, T)?;
+    let (ra, rc, _) = over_tcp(&mut *alice, &mut *carol, &[60], None, T)?;
     ok(&ra)?;
     ok(&rc)?;
     match ra.refused.as_slice() {
@@ -609,14 +675,25 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
                 out,
                 "     carol signed a refusal (\"{}\"); alice took her 60 back: alice holds {} CASH",
                 dsm_wallet::wallet::RefusalReason::OverExposure.describe(),
-                dev(&alice)
+                dev(alice)
             )?
         }
         _ => return Err("the exposure refusal did not happen".into()),
     }
     carol.set_receive_policy(Default::default())?;
     writeln!(out)?;
+    Ok(())
+}
 
+/// Scene 6: a cloned wallet pays two devices the same value; returns the original, the
+/// clone and the head both spent from.
+fn scene_double_spend(
+    out: &mut dyn Write,
+    dir: &Path,
+    cast: &mut Cast,
+    mallory: Wallet,
+) -> Result<(Wallet, Wallet, String), Error> {
+    let Cast { bob, carol, .. } = cast;
     writeln!(
         out,
         "6. A double spend: mallory copies its wallet file. Software keys cannot stop cloning."
@@ -631,17 +708,28 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         "     both copies sit on head {}, holding 100 CASH",
         &head[..12]
     )?;
-    let (rm, rb, _) = over_tcp(&mut mallory, &mut bob, &[100], None, T)?;
+    let (rm, rb, _) = over_tcp(&mut mallory, &mut *bob, &[100], None, T)?;
     outcome(out, &mallory, &rm)?;
     ok(&rb)?;
-    let (rk, rc, _) = over_tcp(&mut clone, &mut carol, &[100], None, T)?;
+    let (rk, rc, _) = over_tcp(&mut clone, &mut *carol, &[100], None, T)?;
     outcome(out, &clone, &rk)?;
     ok(&rc)?;
     writeln!(out, "     each payee, offline from the other, saw a valid transfer: final between the two parties, not settled.\n")?;
+    Ok((mallory, clone, head))
+}
 
+/// Scene 7: gossip in hellos turns the double spend into evidence that refuses the cheater.
+fn scene_gossip(
+    out: &mut dyn Write,
+    cast: &mut Cast,
+    mallory: &mut Wallet,
+    id: TokenId,
+    head: &str,
+) -> Result<(), Error> {
+    let Cast { bob, carol, .. } = cast;
     writeln!(out, "7. bob and carol meet (bob pays carol 1 over TCP); their hellos gossip what each has witnessed.")?;
-    let (rb, rc, _) = over_tcp(&mut bob, &mut carol, &[1], None, T)?;
-    outcome(out, &bob, &rb)?;
+    let (rb, rc, _) = over_tcp(&mut *bob, &mut *carol, &[1], None, T)?;
+    outcome(out, bob, &rb)?;
     ok(&rb)?;
     ok(&rc)?;
     for w in [&bob, &carol] {
@@ -658,13 +746,27 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         }
         writeln!(out, "     {:<6} holds {c} CASH descending from the parcel mallory spent twice: its wallet never pays it on, and every wallet holding the proof refuses it", w.name()?.unwrap_or_default())?;
     }
-    let (rm, _, _) = over_tcp(&mut mallory, &mut bob, &[1], None, T)?;
+    let (rm, _, _) = over_tcp(&mut *mallory, &mut *bob, &[1], None, T)?;
     match &rm.error {
         Some(e) => writeln!(out, "     mallory tries to pay bob again: {e}\n")?,
         None => return Err("the equivocator was not refused".into()),
     }
-    counterfeit_scene(out, dir, suite, &policy, &mut alice)?;
+    Ok(())
+}
 
+/// Scene 8: six storage nodes, genesis entropy from them, and every wallet anchoring at
+/// them; returns the nodes and dave.
+fn scene_nodes(
+    out: &mut dyn Write,
+    dir: &Path,
+    suite: SuiteId,
+    policy: &TokenPolicy,
+    cast: &mut Cast,
+    mallory: &mut Wallet,
+) -> Result<(Net, Wallet), Error> {
+    let Cast {
+        alice, bob, carol, ..
+    } = cast;
     writeln!(out, "8. Storage nodes: six embedded nodes start in this process (a redb file each, HTTP on loopback).")?;
     let (_rt, urls) = start_nodes(dir, 6)?;
     writeln!(
@@ -686,13 +788,19 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         genesis_nodes.len(),
         dave.genesis_record()?.contributions.len()
     )?;
-    introduce(&mut [&mut alice, &mut dave])?;
-    for w in [&mut alice, &mut bob, &mut carol, &mut dave, &mut mallory] {
+    introduce(&mut [&mut *alice, &mut dave])?;
+    for w in [
+        &mut *alice,
+        &mut *bob,
+        &mut *carol,
+        &mut dave,
+        &mut *mallory,
+    ] {
         w.set_nodes(&urls)?;
     }
     // A hop's slots are written by its holder or by its receiver with the write the offer
     // carried (PROTOCOL.md §15.2): everyone who paid or was paid syncs.
-    for w in [&mut bob, &mut carol] {
+    for w in [&mut *bob, &mut *carol] {
         let r = online::sync(w, &nodes)?;
         let conflicts = r
             .settled
@@ -701,19 +809,30 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
             .count();
         writeln!(out, "     {:<6} syncs: {} transitions anchored ({conflicts} in conflict: the slot already held mallory's other successor), evidence published to {} nodes", w.name()?.unwrap_or_default(), r.settled.len(), r.published)?;
     }
-    let r = online::sync(&mut alice, &nodes)?;
+    let r = online::sync(&mut *alice, &nodes)?;
     let settled = r
         .settled
         .iter()
         .filter(|l| matches!(l.settlement, Settlement::Settled { .. }))
         .count();
     writeln!(out, "     alice  syncs: {} transitions anchored in their owned slots (device, parent head), each written with its signer's authorization — {settled} settled; a rival successor could never reach W now", r.settled.len())?;
+    Ok((Net { _rt, urls, nodes }, dave))
+}
 
+/// Scene 9: an online transfer through the receiver's b0x.
+fn scene_online(
+    out: &mut dyn Write,
+    cast: &mut Cast,
+    net: &Net,
+    dave: &mut Wallet,
+) -> Result<(), Error> {
+    let nodes = &net.nodes;
+    let Cast { alice, .. } = cast;
     writeln!(
         out,
         "\n9. An online transfer: dave is offline; alice pays him 40 through his b0x."
     )?;
-    let sent = online::send_online(&mut alice, &nodes, &dave.device_id(), cash(), Amount(40))?;
+    let sent = online::send_online(&mut *alice, nodes, &dave.device_id(), cash(), Amount(40))?;
     writeln!(
         out,
         "     alice: debited, proposal {} anchored — {} — and posted to dave's b0x on {} nodes",
@@ -724,18 +843,18 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         },
         sent.posted.as_ref().map_err(|e| e.to_string())?
     )?;
-    match online::send_online(&mut alice, &nodes, &dave.device_id(), cash(), Amount(1)) {
+    match online::send_online(&mut *alice, nodes, &dave.device_id(), cash(), Amount(1)) {
         Err(e) => writeln!(out, "     alice tries to pay dave again at once: {e}")?,
         Ok(_) => return Err("the modal lock did not hold".into()),
     }
-    let r = online::sync(&mut dave, &nodes)?;
+    let r = online::sync(&mut *dave, nodes)?;
     for c in &r.received {
         writeln!(out, "     dave comes online and syncs: checks the anchor is settled, then credits {} CASH and posts his acceptance to alice's b0x", c.receipt.proposal.proposal.step.amount)?;
     }
     if r.received.len() != 1 {
         return Err(format!("dave was not credited: {r:?}").into());
     }
-    let r = online::sync(&mut alice, &nodes)?;
+    let r = online::sync(&mut *alice, nodes)?;
     writeln!(
         out,
         "     alice syncs: {} acceptance taken, receipt complete; nothing pending to dave: {}",
@@ -745,26 +864,46 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
             .iter()
             .all(|p| p.proposal.step.receiver != dave.device_id())
     )?;
+    Ok(())
+}
 
-    refresh_scene(out, &mut alice, &mut carol, &mut dave, &nodes)?;
-
+/// Scene 10: evidence reaches, through the nodes, a wallet that never met the cheater.
+fn scene_evidence(
+    out: &mut dyn Write,
+    net: &Net,
+    mallory: &mut Wallet,
+    dave: &mut Wallet,
+) -> Result<(), Error> {
+    let nodes = &net.nodes;
     writeln!(
         out,
         "\n10. Evidence propagation: the proofs bob and carol published at their sync (scene 8) are at the nodes."
     )?;
     // Dave pulled the nodes' evidence at his first sync (scene 9), before anything else.
-    online::sync(&mut dave, &nodes)?;
+    online::sync(&mut *dave, nodes)?;
     let m = mallory.device_id();
-    if !dsm_core::receipt::ChainView::is_equivocator(&dave, &m)? {
+    if !dsm_core::receipt::ChainView::is_equivocator(&*dave, &m)? {
         return Err("dave did not learn the evidence".into());
     }
     writeln!(out, "     dave, who never met mallory, syncs and learns from the nodes: device {} is an equivocator", short(&m))?;
-    let (rm, _, _) = over_tcp(&mut mallory, &mut dave, &[], None, T)?;
+    let (rm, _, _) = over_tcp(&mut *mallory, &mut *dave, &[], None, T)?;
     match &rm.error {
         Some(e) => writeln!(out, "     mallory tries to open a session with dave: {e}\n")?,
         None => return Err("dave did not refuse the equivocator".into()),
     }
+    Ok(())
+}
 
+/// Scene 11: a vault, claimed with a preimage, and the refund that comes too late.
+fn scene_vault(
+    out: &mut dyn Write,
+    cast: &mut Cast,
+    net: &Net,
+    id: TokenId,
+    dave: &mut Wallet,
+) -> Result<(), Error> {
+    let nodes = &net.nodes;
+    let Cast { carol, .. } = cast;
     writeln!(out, "11. A vault (DLV): carol locks 30 CASH for dave. Release: the SHA-256 preimage of a secret she")?;
     writeln!(out, "    tells him. Refund: 100,000 sequential hash iterations (work anyone can verify — not a clock).")?;
     let secret = b"the cake is in the cupboard";
@@ -779,7 +918,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         max_work: 0,
         bitcoin: Vec::new(),
     };
-    match dlv::resolve(&mut dave, Some(&nodes), &vhex, Branch::Release, &wrong) {
+    match dlv::resolve(&mut *dave, Some(nodes), &vhex, Branch::Release, &wrong) {
         Err(e) => writeln!(out, "     dave tries a wrong secret: {e}")?,
         Ok(_) => return Err("a wrong preimage opened the vault".into()),
     }
@@ -788,17 +927,37 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         max_work: 0,
         bitcoin: Vec::new(),
     };
-    let r = dlv::resolve(&mut dave, Some(&nodes), &vhex, Branch::Release, &right)?;
+    let r = dlv::resolve(&mut *dave, Some(nodes), &vhex, Branch::Release, &right)?;
     writeln!(out, "     dave claims with the right one: +{} CASH; the vault's slot at the nodes holds his resolution ({} nodes, settled: {})", r.amount, r.acks.unwrap_or(0), r.settled)?;
     let work = WitnessMaterial {
         preimages: Vec::new(),
         max_work: 100_000,
         bitcoin: Vec::new(),
     };
-    match dlv::resolve(&mut carol, Some(&nodes), &vhex, Branch::Refund, &work) {
+    match dlv::resolve(&mut *carol, Some(nodes), &vhex, Branch::Refund, &work) {
         Err(e) => writeln!(out, "     carol spends the work and tries to refund: {e}\n")?,
         Ok(_) => return Err("a vault resolved twice".into()),
     }
+    Ok(())
+}
+
+/// Scene 12: ERA's emission vault: joins through the gate, emissions, and forged steps
+/// refused; returns ERA's id, the vault's state, erin and frank.
+fn scene_era(
+    out: &mut dyn Write,
+    dir: &Path,
+    suite: SuiteId,
+    policy: &TokenPolicy,
+    cast: &mut Cast,
+    net: &Net,
+    dave: &mut Wallet,
+) -> Result<(TokenId, dsm_token::djte::EmissionState, Wallet, Wallet), Error> {
+    let id = policy.token_id();
+    let nodes = &net.nodes;
+    let urls = &net.urls;
+    let Cast {
+        alice, bob, carol, ..
+    } = cast;
     writeln!(
         out,
         "12. ERA, the native token: its whole supply ({} units) sits in a DJTE emission vault.",
@@ -818,32 +977,37 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     let mut frank = create(dir, "frank", suite)?;
     for w in [&mut erin, &mut frank] {
         w.import_policy(policy.clone(), None)?;
-        w.set_nodes(&urls)?;
+        w.set_nodes(urls)?;
     }
     for w in [
-        &mut alice, &mut bob, &mut carol, &mut dave, &mut erin, &mut frank,
+        &mut *alice,
+        &mut *bob,
+        &mut *carol,
+        &mut *dave,
+        &mut erin,
+        &mut frank,
     ] {
         w.import_policy(era.clone(), None)?;
     }
     for w in [&mut erin, &mut frank] {
-        ok(&over_tcp(&mut alice, w, &[5], None, T)?.0)?;
+        ok(&over_tcp(&mut *alice, w, &[5], None, T)?.0)?;
     }
     writeln!(out, "     alice gives erin and frank 5 CASH each; alice, erin, frank and carol each pay two operators 1 CASH, then join:")?;
     // Each joiner pays two distinct operators 1 CASH over TCP (the receipts are its gate proof).
-    ok(&over_tcp(&mut alice, &mut bob, &[1], None, T)?.0)?;
-    ok(&over_tcp(&mut alice, &mut carol, &[1], None, T)?.0)?;
-    ok(&over_tcp(&mut erin, &mut bob, &[1], None, T)?.0)?;
-    ok(&over_tcp(&mut erin, &mut dave, &[1], None, T)?.0)?;
-    ok(&over_tcp(&mut frank, &mut carol, &[1], None, T)?.0)?;
-    ok(&over_tcp(&mut frank, &mut dave, &[1], None, T)?.0)?;
-    ok(&over_tcp(&mut carol, &mut bob, &[1], None, T)?.0)?;
-    ok(&over_tcp(&mut carol, &mut dave, &[1], None, T)?.0)?;
-    let names: Vec<(dsm_core::identity::DeviceId, String)> = [&alice, &erin, &frank, &carol]
+    ok(&over_tcp(&mut *alice, &mut *bob, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut *alice, &mut *carol, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut erin, &mut *bob, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut erin, &mut *dave, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut frank, &mut *carol, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut frank, &mut *dave, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut *carol, &mut *bob, &[1], None, T)?.0)?;
+    ok(&over_tcp(&mut *carol, &mut *dave, &[1], None, T)?.0)?;
+    let names: Vec<(dsm_core::identity::DeviceId, String)> = [alice, &erin, &frank, carol]
         .iter()
         .map(|w| Ok((w.device_id(), w.name()?.unwrap_or_default())))
         .collect::<Result<_, Error>>()?;
-    for w in [&mut alice, &mut erin, &mut frank, &mut carol] {
-        let r = emissions::join(w, &nodes, &era_id)?;
+    for w in [&mut *alice, &mut erin, &mut frank, &mut *carol] {
+        let r = emissions::join(w, nodes, &era_id)?;
         let paid = match r.winner {
             None => "nobody was active yet: no emission".to_string(),
             Some((d, a)) => format!(
@@ -864,13 +1028,13 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         )?;
     }
     let mut credited = Vec::new();
-    for w in [&mut alice, &mut erin, &mut frank, &mut carol] {
-        let s = emissions::sync_emissions(w, &nodes, &era_id)?;
+    for w in [&mut *alice, &mut erin, &mut frank, &mut *carol] {
+        let s = emissions::sync_emissions(w, nodes, &era_id)?;
         for (e, a) in s.credited {
             credited.push(format!("{} #{e} +{a}", w.name()?.unwrap_or_default()));
         }
     }
-    match emissions::join(&mut alice, &nodes, &era_id) {
+    match emissions::join(&mut *alice, nodes, &era_id) {
         Err(e) => writeln!(out, "     alice tries to join again: {e}")?,
         Ok(_) => return Err("a device joined twice".into()),
     }
@@ -906,7 +1070,19 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
             Ok(_) => return Err("a forged emission step verified".into()),
         }
     }
+    Ok((era_id, st, erin, frank))
+}
 
+/// Scene 13: a dBTC round trip on a regtest chain; returns dBTC's id and its keeper kim.
+fn scene_dbtc(
+    out: &mut dyn Write,
+    dir: &Path,
+    suite: SuiteId,
+    cast: &mut Cast,
+    net: &Net,
+) -> Result<(TokenId, Wallet), Error> {
+    let nodes = &net.nodes;
+    let Cast { alice, bob, .. } = cast;
     writeln!(out, "13. dBTC round trip on a regtest chain mined in this process (no Bitcoin node runs here; the verifying")?;
     writeln!(out, "    code is the one that checks mainnet rules). kim is the bridge's keeper: the Bitcoin key every deposit")?;
     writeln!(
@@ -933,7 +1109,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     };
     let dbtc = dsm_token::dbtc::dbtc_policy(bridge);
     let dbtc_id = dbtc.token_id();
-    for w in [&mut alice, &mut bob, &mut kim] {
+    for w in [&mut *alice, &mut *bob, &mut kim] {
         w.import_policy(dbtc.clone(), None)?;
     }
     let claim_secret = b"kim's claim preimage";
@@ -956,8 +1132,8 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         Ok(_) => return Err("a deposit minted twice".into()),
     }
     let (ra, _, _) = over_tcp_transfers(
-        &mut alice,
-        &mut bob,
+        &mut *alice,
+        &mut *bob,
         vec![(dbtc_id, Amount(400_000))],
         None,
         T,
@@ -973,8 +1149,8 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     writeln!(out, "     bob asks to withdraw 400,000 sats to his Bitcoin address: the amount leaves his head (in flight)")?;
     // Bob's sync settles what he received (he holds alice's write for her hop) and claims
     // the request's slots: a keeper can settle only what a hop's holder or receiver wrote.
-    online::sync(&mut bob, &nodes)?;
-    match online::check_withdrawal(&mut kim, &nodes, &bob.withdrawal_document(&req)?)? {
+    online::sync(&mut *bob, nodes)?;
+    match online::check_withdrawal(&mut kim, nodes, &bob.withdrawal_document(&req)?)? {
         Settlement::Settled { acks } => writeln!(out, "     kim checks bob's request before paying: its parcels trace back to alice's deposit and its statement\n     holds their slots on {acks} storage nodes (`dsm btc check`: safe to pay)")?,
         other => return Err(format!("the keeper's check of an honest withdrawal: {other:?}").into()),
     }
@@ -1034,7 +1210,22 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         )?,
         Ok(_) => return Err("a paid withdrawal was refunded".into()),
     }
+    Ok((dbtc_id, kim))
+}
 
+/// Scene 14: a lost phone recovered from its phrase; the thief is refused. Returns the new
+/// phone and the stolen one.
+fn scene_recovery(
+    out: &mut dyn Write,
+    dir: &Path,
+    suite: SuiteId,
+    policy: &TokenPolicy,
+    cast: &mut Cast,
+    net: &Net,
+) -> Result<(Wallet, Wallet), Error> {
+    let nodes = &net.nodes;
+    let urls = &net.urls;
+    let Cast { alice, bob, .. } = cast;
     writeln!(out, "14. A lost phone. gina's identity has a 24-word recovery phrase; every state change seals an encrypted")?;
     writeln!(out, "    capsule (XChaCha20-Poly1305, key from the phrase by Argon2id) that her syncs put on the nodes.")?;
     let mut entropy = [0u8; 32];
@@ -1050,7 +1241,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         &keys,
     )?;
     gina.set_name("gina")?;
-    gina.set_nodes(&urls)?;
+    gina.set_nodes(urls)?;
     gina.import_policy(policy.clone(), None)?;
     writeln!(
         out,
@@ -1058,11 +1249,11 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         phrase.words()[..3].join(" "),
         phrase.words().len()
     )?;
-    introduce(&mut [&mut alice, &mut gina, &mut bob])?;
-    ok(&over_tcp(&mut alice, &mut gina, &[30], None, T)?.0)?;
-    ok(&over_tcp(&mut gina, &mut bob, &[10], None, T)?.0)?;
-    online::sync(&mut gina, &nodes)?;
-    let backup = gina.backup_status(Some(&nodes))?;
+    introduce(&mut [&mut *alice, &mut gina, &mut *bob])?;
+    ok(&over_tcp(&mut *alice, &mut gina, &[30], None, T)?.0)?;
+    ok(&over_tcp(&mut gina, &mut *bob, &[10], None, T)?.0)?;
+    online::sync(&mut gina, nodes)?;
+    let backup = gina.backup_status(Some(nodes))?;
     writeln!(
         out,
         "     alice pays gina 30 and gina pays bob 10; gina syncs: {} capsules sealed, {} at a quorum; the last one is on {} of its 6 nodes",
@@ -1075,7 +1266,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
     let (mut gina, report) = dsm_wallet::recovery::recover(
         Box::new(RedbStore::open(&dir.join("gina-new.redb"))?),
         &keys,
-        &nodes,
+        nodes,
         &dsm_wallet::recovery::RecoverOptions {
             suite,
             passphrase: PASS,
@@ -1085,7 +1276,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         &mut |_| {},
     )?;
     gina.set_name("gina")?;
-    gina.set_nodes(&urls)?;
+    gina.set_nodes(urls)?;
     writeln!(out, "     the phone is stolen; on a new phone gina types her phrase (`dsm recover`): her {} capsules are fetched and replayed,", backup.sealed)?;
     writeln!(out, "     device {} tombstoned and device {} named its successor (both signed by the phrase's recovery", short(&lost_id), short(&gina.device_id()))?;
     writeln!(
@@ -1096,20 +1287,20 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         report.left_out.len(),
         report.counterparties.len()
     )?;
-    match online::send_online(&mut gina, &nodes, &bob.device_id(), cash(), Amount(1)) {
+    match online::send_online(&mut gina, nodes, &bob.device_id(), cash(), Amount(1)) {
         Err(e) => writeln!(
             out,
             "     not a balance oracle: gina tries to pay bob before he answers — {e}"
         )?,
         Ok(_) => return Err("a successor spent before the counterparty acknowledged".into()),
     }
-    for w in [&mut bob, &mut alice] {
-        let r = online::sync(w, &nodes)?;
+    for w in [&mut *bob, &mut *alice] {
+        let r = online::sync(w, nodes)?;
         for (_, v) in &r.successions {
             writeln!(out, "     {} syncs: checks the records and that the tip it holds is the restored one: {v:?}", w.name()?.unwrap_or_default())?;
         }
     }
-    let r = online::sync(&mut gina, &nodes)?;
+    let r = online::sync(&mut gina, nodes)?;
     writeln!(
         out,
         "     gina syncs: {} acknowledgements; spending to them resumes",
@@ -1118,7 +1309,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
             .filter(|c| c.status == dsm_wallet::recovery::NoticeStatus::Acknowledged)
             .count()
     )?;
-    let (rt, _, _) = over_tcp(&mut thief, &mut bob, &[5], None, T)?;
+    let (rt, _, _) = over_tcp(&mut thief, &mut *bob, &[5], None, T)?;
     match (&rt.error, rt.completed.is_empty()) {
         (Some(e), true) => writeln!(
             out,
@@ -1126,14 +1317,26 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         )?,
         _ => return Err("a tombstoned device was paid".into()),
     }
-    let (rg, _, _) = over_tcp(&mut gina, &mut bob, &[5], None, T)?;
+    let (rg, _, _) = over_tcp(&mut gina, &mut *bob, &[5], None, T)?;
     ok(&rg)?;
     if rg.completed.len() != 1 || !rg.refused.is_empty() {
         return Err("the successor's recovered value was not accepted".into());
     }
     writeln!(out, "     gina pays bob 5 from her new phone: final — bob checked the recovered parcel's lineage through the")?;
     writeln!(out, "     succession: the new phone took over each of the lost phone's parcels by a statement under it, claimed at the nodes\n")?;
+    Ok((gina, thief))
+}
 
+/// Scene 15: the final balances, checked against what the sources created.
+fn scene_balances(
+    out: &mut dyn Write,
+    everyone: &[&Wallet],
+    clone: &Wallet,
+    thief: &Wallet,
+    era_id: TokenId,
+    dbtc_id: TokenId,
+    st: &dsm_token::djte::EmissionState,
+) -> Result<(), Error> {
     writeln!(out, "15. Final balances")?;
     let mut total = 0u128;
     let mut era_total = 0u128;
@@ -1143,9 +1346,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         "", "CASH", "ERA", "DBTC"
     )?;
     let mut dbtc_total = 0u128;
-    for w in [
-        &alice, &bob, &carol, &dave, &erin, &frank, &gina, &kim, &mallory, &clone,
-    ] {
+    for &w in everyone {
         let e = w.balance(&era_id).0;
         let b = w.balance(&dbtc_id).0;
         dbtc_total += b;
@@ -1153,7 +1354,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
             out,
             "     {:<16} {:>6} {:>10} {:>10}",
             w.name()?.unwrap_or_default()
-                + if std::ptr::eq(w, &clone) {
+                + if std::ptr::eq(w, clone) {
                     " (clone)"
                 } else {
                     ""
@@ -1175,7 +1376,7 @@ pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
         return Err(format!("dBTC does not add up: {dbtc_total}").into());
     }
     writeln!(out, "     CASH: 1000 minted + 100 initial allocation + 100 double-spent by mallory (both victims hold the proof);")?;
-    writeln!(out, "           gina's stolen phone still shows {} CASH, refused by everyone who saw the tombstone (not counted)", dev(&thief))?;
+    writeln!(out, "           gina's stolen phone still shows {} CASH, refused by everyone who saw the tombstone (not counted)", dev(thief))?;
     writeln!(
         out,
         "     ERA:  exactly what the vault emitted ({}); the other {} are still in the vault",
