@@ -1945,9 +1945,61 @@ pub fn recover_from(
     progress: &mut dyn FnMut(&str),
     confirm: &mut dyn FnMut(&RecoveryPreview) -> bool,
 ) -> Result<(Wallet, RecoveryReport), WalletError> {
-    let passphrase = options.passphrase;
     let mut faults = Vec::new();
-    let mut wallet = if store.get(Table::Meta, b"identity")?.is_some() {
+    let mut wallet = successor_wallet(
+        store,
+        keys,
+        nodes,
+        options,
+        source,
+        progress,
+        confirm,
+        &mut faults,
+    )?;
+    // Each step is done once: a crash or an error leaves the step record where it was,
+    // and running the recovery again goes on from there (PROTOCOL.md §20.3).
+    let r = Restoring::new(&wallet, keys, nodes)?;
+    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Tombstoned) {
+        r.publish_tombstone(&mut wallet, &mut faults, progress)?;
+    }
+    let succession = r.succession(&wallet)?;
+    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Published) {
+        r.publish_succession(&mut wallet, &succession, &mut faults, progress)?;
+    }
+    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Claimed) {
+        wallet.claim_recovered(
+            nodes,
+            &r.lost_identity,
+            &succession.signed,
+            &r.authority,
+            &mut faults,
+            progress,
+        )?;
+    }
+    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Succeeded) {
+        r.succeed(&mut wallet, &succession)?;
+    }
+    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Notified) {
+        r.notify_counterparties(&mut wallet, &succession, progress)?;
+    }
+    r.finish(wallet, faults)
+}
+
+/// The successor's wallet: the one this home started recovering (resumed), or a new one
+/// from the backup file or from the capsules at the nodes, once the user confirmed.
+#[allow(clippy::too_many_arguments)]
+fn successor_wallet(
+    store: Box<dyn Store>,
+    keys: &RecoveryKeys,
+    nodes: &NodeSet,
+    options: &RecoverOptions<'_>,
+    source: BackupSource<'_>,
+    progress: &mut dyn FnMut(&str),
+    confirm: &mut dyn FnMut(&RecoveryPreview) -> bool,
+    faults: &mut Vec<NodeFault>,
+) -> Result<Wallet, WalletError> {
+    let passphrase = options.passphrase;
+    Ok(if store.get(Table::Meta, b"identity")?.is_some() {
         if step_of(store.as_ref())?.is_none() {
             return Err(WalletError::AlreadyExists);
         }
@@ -2043,20 +2095,59 @@ pub fn recover_from(
             ));
         }
         create_successor(store, keys, &state, generation + 1, options, &objects)?
-    };
-    let lost_identity = wallet.recovered_lost()?;
-    let lost = lost_identity.device_id();
-    let recovered_head = DeviceHead::from_bytes(
-        &wallet
-            .store
-            .get(Table::Meta, RECOVERED_HEAD)?
-            .ok_or(WalletError::NotFound)?,
-    )
-    .map_err(corrupt("recovered head"))?;
-    let genesis = wallet.genesis_record()?;
-    let authority = keys.authority_key();
-    let k = nodes.params().k;
-    let quorum = |acks: usize, what: &str| -> Result<(), WalletError> {
+    })
+}
+
+/// What every step after the successor exists works from.
+struct Restoring<'a> {
+    nodes: &'a NodeSet,
+    lost_identity: DeviceIdentity,
+    lost: DeviceId,
+    recovered_head: DeviceHead,
+    genesis: dsm_core::identity::GenesisRecord,
+    authority: SigningKey,
+    tombstone: SignedTombstone,
+}
+
+/// The succession the authority signs for this successor, and what it proves.
+struct SignedSuccessionRecord {
+    signed: SignedSuccession,
+    verified: dsm_recovery::succession::VerifiedSuccession,
+    record: SuccessionRecord,
+}
+
+impl<'a> Restoring<'a> {
+    fn new(wallet: &Wallet, keys: &RecoveryKeys, nodes: &'a NodeSet) -> Result<Self, WalletError> {
+        let lost_identity = wallet.recovered_lost()?;
+        let recovered_head = DeviceHead::from_bytes(
+            &wallet
+                .store
+                .get(Table::Meta, RECOVERED_HEAD)?
+                .ok_or(WalletError::NotFound)?,
+        )
+        .map_err(corrupt("recovered head"))?;
+        let authority = keys.authority_key();
+        let tombstone = sign_tombstone(
+            &authority,
+            Tombstone {
+                lost: lost_identity.clone(),
+                recovered_head: recovered_head.clone(),
+            },
+        );
+        Ok(Restoring {
+            nodes,
+            lost: lost_identity.device_id(),
+            lost_identity,
+            recovered_head,
+            genesis: wallet.genesis_record()?,
+            authority,
+            tombstone,
+        })
+    }
+
+    /// Fails unless a publication reached K nodes.
+    fn quorum(&self, acks: usize, what: &str) -> Result<(), WalletError> {
+        let k = self.nodes.params().k;
         if acks < k {
             return Err(WalletError::Recovery(format!(
                 "the {what} reached {acks} storage node(s), {k} needed; run the recovery again \
@@ -2064,20 +2155,21 @@ pub fn recover_from(
             )));
         }
         Ok(())
-    };
+    }
 
-    // Tombstone.
-    let tombstone = sign_tombstone(
-        &authority,
-        Tombstone {
-            lost: lost_identity.clone(),
-            recovered_head: recovered_head.clone(),
-        },
-    );
-    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Tombstoned) {
+    /// Step 1: the lost device's tombstone, in the slot only the authority may write.
+    fn publish_tombstone(
+        &self,
+        wallet: &mut Wallet,
+        faults: &mut Vec<NodeFault>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), WalletError> {
+        let (nodes, authority, genesis, tombstone) =
+            (self.nodes, &self.authority, &self.genesis, &self.tombstone);
+        let (lost, lost_identity) = (self.lost, &self.lost_identity);
         progress(&format!("publishing the tombstone of device {lost}"));
-        let (owner, key) = tombstone_slot(&lost_identity);
-        let put = authority_put(&authority, &genesis, owner, key, tombstone.to_bytes())?;
+        let (owner, key) = tombstone_slot(lost_identity);
+        let put = authority_put(authority, genesis, owner, key, tombstone.to_bytes())?;
         // Only the authority writes here (the node checks): whatever another write holds is
         // a tombstone this phrase signed from another backup point.
         let r = nodes
@@ -2088,16 +2180,16 @@ pub fn recover_from(
             let why = match SignedTombstone::from_bytes(&existing) {
                 Ok(t) => format!(
                     "device {lost} was already tombstoned from another backup point (head \
-                     height {}); that recovery stands",
+                 height {}); that recovery stands",
                     t.record.recovered_head.height
                 ),
                 Err(_) => "the recovery authority of this phrase wrote other bytes into the \
-                           tombstone slot; recover with the software that did"
+                       tombstone slot; recover with the software that did"
                     .into(),
             };
             return Err(WalletError::Recovery(why));
         }
-        quorum(r.acked.len(), "tombstone")?;
+        self.quorum(r.acked.len(), "tombstone")?;
         let mut b = Batch::new();
         b.put(Table::Meta, TOMBSTONE.to_vec(), tombstone.to_bytes())
             .put(
@@ -2106,30 +2198,51 @@ pub fn recover_from(
                 json(&RecoveryStep::Tombstoned),
             );
         wallet.store.commit(&b)?;
+        Ok(())
     }
 
-    // The succession, published.
-    let succession = sign_succession(
-        &authority,
-        Succession {
-            tombstone: tombstone.record.digest(),
-            successor: wallet.identity.clone(),
-        },
-    );
-    let verified = verify_succession(&genesis, &tombstone, &succession)
-        .map_err(|e| WalletError::Recovery(e.to_string()))?;
-    let record = SuccessionRecord {
-        genesis: genesis.clone(),
-        tombstone: tombstone.clone(),
-        succession: succession.clone(),
-    };
-    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Published) {
+    /// The succession naming this device, signed by the authority.
+    fn succession(&self, wallet: &Wallet) -> Result<SignedSuccessionRecord, WalletError> {
+        let signed = sign_succession(
+            &self.authority,
+            Succession {
+                tombstone: self.tombstone.record.digest(),
+                successor: wallet.identity.clone(),
+            },
+        );
+        let verified = verify_succession(&self.genesis, &self.tombstone, &signed)
+            .map_err(|e| WalletError::Recovery(e.to_string()))?;
+        let record = SuccessionRecord {
+            genesis: self.genesis.clone(),
+            tombstone: self.tombstone.clone(),
+            succession: signed.clone(),
+        };
+        Ok(SignedSuccessionRecord {
+            signed,
+            verified,
+            record,
+        })
+    }
+
+    /// Step 2: the succession, and the lost device's next slot claimed with it.
+    fn publish_succession(
+        &self,
+        wallet: &mut Wallet,
+        s: &SignedSuccessionRecord,
+        faults: &mut Vec<NodeFault>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), WalletError> {
+        let (nodes, authority, genesis, tombstone) =
+            (self.nodes, &self.authority, &self.genesis, &self.tombstone);
+        let (lost, lost_identity, recovered_head) =
+            (self.lost, &self.lost_identity, &self.recovered_head);
+        let (succession, verified, record) = (&s.signed, &s.verified, &s.record);
         progress(&format!(
             "publishing the succession: device {} replaces {lost}",
             wallet.device_id()
         ));
         let (owner, key) = succession_slot(&tombstone.record);
-        let put = authority_put(&authority, &genesis, owner, key, succession.to_bytes())?;
+        let put = authority_put(authority, genesis, owner, key, succession.to_bytes())?;
         let r = nodes
             .anchor_owned(&owner, &key, &put, &|_| Judged::Rival)
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
@@ -2140,10 +2253,10 @@ pub fn recover_from(
                 .unwrap_or_else(|_| "(unreadable)".into());
             return Err(WalletError::Recovery(format!(
                 "this identity was already recovered to device {other}; use that device (a \
-                 second successor would fork the identity)"
+             second successor would fork the identity)"
             )));
         }
-        quorum(r.acked.len(), "succession")?;
+        self.quorum(r.acked.len(), "succession")?;
         // Claim the lost device's next slot, so nothing it signs from the recovered head
         // on can ever settle; if it already has a settled successor there, it spent after
         // the backup point and spending stays blocked.
@@ -2160,7 +2273,7 @@ pub fn recover_from(
                     record: genesis.clone(),
                     device: Some(lost_identity.public_key.clone()),
                 },
-                &authority,
+                authority,
                 vec![entry],
                 &os_random()?,
             )
@@ -2182,8 +2295,8 @@ pub fn recover_from(
                 Table::Meta,
                 RECOVERY_BLOCKED.to_vec(),
                 b"the lost device signed a transfer after the last backup and it reached the \
-                  storage nodes: the recovered balance may be too high, so spending stays \
-                  blocked"
+              storage nodes: the recovered balance may be too high, so spending stays \
+              blocked"
                     .to_vec(),
             );
         }
@@ -2193,25 +2306,15 @@ pub fn recover_from(
                 RECOVERY_STEP.to_vec(),
                 json(&RecoveryStep::Published),
             );
-        wallet.record_succession(&mut b, &verified, None);
+        wallet.record_succession(&mut b, verified, None);
         wallet.store.commit(&b)?;
         wallet.tombstoned.insert(lost);
+        Ok(())
     }
 
-    // Every recovered parcel's slot, claimed by a statement of this device consuming it.
-    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Claimed) {
-        wallet.claim_recovered(
-            nodes,
-            &lost_identity,
-            &succession,
-            &authority,
-            &mut faults,
-            progress,
-        )?;
-    }
-
-    // The SUCCEED head, holding a continued root per claimed parcel.
-    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Succeeded) {
+    /// Step 4: the SUCCEED head, holding a continued root per claimed parcel.
+    fn succeed(&self, wallet: &mut Wallet, s: &SignedSuccessionRecord) -> Result<(), WalletError> {
+        let (lost, record, verified) = (self.lost, &s.record, &s.verified);
         let mut b = Batch::new();
         let mut change = super::parcels::BookChange::default();
         let mut balances = dsm_core::chain::Balances::new();
@@ -2224,7 +2327,7 @@ pub fn recover_from(
                 })?;
             let token = wallet.recovered_entry(&id)?.token;
             let mut attempt = Batch::new();
-            match wallet.recovered_root(&mut attempt, &record, &rec, token) {
+            match wallet.recovered_root(&mut attempt, record, &rec, token) {
                 Ok((c, amount)) => {
                     for (t, k, v) in attempt.ops() {
                         match v {
@@ -2273,10 +2376,19 @@ pub fn recover_from(
         wallet.apply_book(change);
         wallet.head = head;
         wallet.tombstoned.insert(lost);
+        Ok(())
     }
 
-    // Notices.
-    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Notified) {
+    /// Step 5: a notice to every counterparty, where it already polls.
+    fn notify_counterparties(
+        &self,
+        wallet: &mut Wallet,
+        s: &SignedSuccessionRecord,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), WalletError> {
+        let (nodes, genesis, tombstone) = (self.nodes, &self.genesis, &self.tombstone);
+        let (lost, recovered_head) = (self.lost, &self.recovered_head);
+        let succession = &s.signed;
         let counterparties = wallet.recovery_counterparties()?;
         let mut tree = SparseMerkleTree::new();
         for c in &counterparties {
@@ -2340,7 +2452,7 @@ pub fn recover_from(
                     Ok((
                         *device,
                         crate::online::sealed_for(
-                            &wallet,
+                            wallet,
                             device,
                             RecoveryMessage::Notice(Box::new(notice)).to_bytes(),
                         ),
@@ -2378,29 +2490,39 @@ pub fn recover_from(
             );
             wallet.store.commit(&b)?;
         }
+        Ok(())
     }
-    let push = wallet.push_capsules(nodes)?;
-    faults.extend(push.faults);
-    let blocked = wallet
-        .store
-        .get(Table::Meta, RECOVERY_BLOCKED)?
-        .map(|v| String::from_utf8_lossy(&v).into_owned());
-    let report = RecoveryReport {
-        lost,
-        successor: wallet.device_id(),
-        capsules: wallet
+
+    /// The capsules of the new device pushed, and what the recovery did.
+    fn finish(
+        &self,
+        mut wallet: Wallet,
+        mut faults: Vec<NodeFault>,
+    ) -> Result<(Wallet, RecoveryReport), WalletError> {
+        let (nodes, lost, recovered_head) = (self.nodes, self.lost, &self.recovered_head);
+        let push = wallet.push_capsules(nodes)?;
+        faults.extend(push.faults);
+        let blocked = wallet
             .store
-            .get(Table::Meta, RECOVERED_CAPSULES)?
-            .and_then(|v| v.try_into().ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0),
-        height: recovered_head.height,
-        counterparties: wallet.recovery_counterparties()?,
-        faults,
-        blocked,
-        left_out: wallet.recovered_left_out()?,
-    };
-    Ok((wallet, report))
+            .get(Table::Meta, RECOVERY_BLOCKED)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned());
+        let report = RecoveryReport {
+            lost,
+            successor: wallet.device_id(),
+            capsules: wallet
+                .store
+                .get(Table::Meta, RECOVERED_CAPSULES)?
+                .and_then(|v| v.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0),
+            height: recovered_head.height,
+            counterparties: wallet.recovery_counterparties()?,
+            faults,
+            blocked,
+            left_out: wallet.recovered_left_out()?,
+        };
+        Ok((wallet, report))
+    }
 }
 
 /// Creates the new device holding the recovered state: fresh key, the identity's genesis,
