@@ -380,12 +380,16 @@ struct AckQuery {
 async fn b0x_append<S: NodeStore>(
     State(n): State<Arc<Node<S>>>,
     Path(recipient): Path<String>,
+    poster: Option<axum::Extension<crate::ration::ClientKey>>,
     body: Bytes,
 ) -> ApiResult {
     let recipient = id("the recipient", &recipient)?;
     sized(&body)?;
     let quotas = n.quotas;
-    let seq = blocking(move || n.store.b0x_append(&recipient, &body, &quotas)).await?;
+    // The client as rationing keys it (set by `serve`); a request that did not come
+    // through it (a router driven directly) shares one unknown poster.
+    let poster = poster.map(|p| p.0.to_bytes()).unwrap_or_default();
+    let seq = blocking(move || n.store.b0x_append(&recipient, &body, &poster, &quotas)).await?;
     Ok(json(StatusCode::CREATED, serde_json::json!({ "seq": seq })))
 }
 

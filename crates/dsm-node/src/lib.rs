@@ -156,17 +156,25 @@ async fn serve_connection<S, I>(
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let io = hyper_util::rt::TokioIo::new(io);
-    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        let (app, node) = (app.clone(), node.clone());
-        async move {
-            if let Some(why) = ration(&node, peer, &req) {
-                return Ok::<_, std::convert::Infallible>(api::rationed_response(why));
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            let (app, node) = (app.clone(), node.clone());
+            async move {
+                if let Some(why) = ration(&node, peer, &req) {
+                    return Ok::<_, std::convert::Infallible>(api::rationed_response(why));
+                }
+                // Who posted, for a b0x's fair share (the same client rationing counts).
+                let forwarded = req
+                    .headers()
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok());
+                let client = node.rationing().client(peer, forwarded);
+                req.extensions_mut().insert(client);
+                tower::ServiceExt::oneshot(app, req)
+                    .await
+                    .map(api::json_errors)
             }
-            tower::ServiceExt::oneshot(app, req)
-                .await
-                .map(api::json_errors)
-        }
-    });
+        });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(hyper_util::rt::TokioTimer::new())

@@ -22,6 +22,8 @@ const MIGRATIONS: &[&str] = &["
     DROP TABLE dsm_slots;
     CREATE TABLE dsm_lists (topic BYTEA NOT NULL, key BYTEA NOT NULL, seq BIGINT NOT NULL, digest BYTEA NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (topic, key, seq), UNIQUE (topic, key, digest));
     CREATE TABLE dsm_list_next (topic BYTEA NOT NULL, key BYTEA NOT NULL, next BIGINT NOT NULL, PRIMARY KEY (topic, key));
+", "
+    ALTER TABLE dsm_b0x ADD COLUMN poster BYTEA NOT NULL DEFAULT ''::bytea;
 "];
 
 /// Rows `(seq, bytes)` of `table` where `filter` holds and seq > `$after`, in order: at
@@ -304,9 +306,16 @@ impl NodeStore for PostgresStore {
         })
     }
 
-    fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError> {
+    fn b0x_append(
+        &self,
+        recipient: &Id,
+        bytes: &[u8],
+        poster: &[u8],
+        quotas: &Quotas,
+    ) -> Result<u64, StoreError> {
         let recipient = *recipient;
         let bytes = bytes.to_vec();
+        let poster = poster.to_vec();
         let quotas = *quotas;
         self.with(move |c| {
             let mut tx = c.transaction().map_err(backend)?;
@@ -325,10 +334,25 @@ impl NodeStore for PostgresStore {
             }
             let waiting: i64 = tx.query_one("SELECT count(*) FROM dsm_b0x WHERE recipient = $1", &[&recipient.as_slice()]).map_err(backend)?.get(0);
             if waiting as u64 >= quotas.b0x_items {
-                tx.rollback().map_err(backend)?;
-                return Err(StoreError::Quota("this b0x holds the maximum number of items; the recipient must acknowledge some first"));
+                // Fair share (as the embedded store): the poster holding the most waiting
+                // items (ties: the larger poster bytes) gives up its newest, if it holds more
+                // than this one would after posting.
+                let mine: i64 = tx.query_one("SELECT count(*) FROM dsm_b0x WHERE recipient = $1 AND poster = $2", &[&recipient.as_slice(), &poster]).map_err(backend)?.get(0);
+                let top = tx
+                    .query_opt("SELECT count(*) AS n, max(seq) FROM dsm_b0x WHERE recipient = $1 GROUP BY poster ORDER BY n DESC, poster DESC LIMIT 1", &[&recipient.as_slice()])
+                    .map_err(backend)?;
+                match top {
+                    Some(row) if row.get::<_, i64>(0) > mine + 1 => {
+                        let newest: i64 = row.get(1);
+                        tx.execute("DELETE FROM dsm_b0x WHERE recipient = $1 AND seq = $2", &[&recipient.as_slice(), &newest]).map_err(backend)?;
+                    }
+                    _ => {
+                        tx.rollback().map_err(backend)?;
+                        return Err(StoreError::Quota("this b0x holds the maximum number of items and this client holds its fair share; the recipient must acknowledge some first"));
+                    }
+                }
             }
-            tx.execute("INSERT INTO dsm_b0x VALUES ($1, $2, $3)", &[&recipient.as_slice(), &seq, &bytes]).map_err(backend)?;
+            tx.execute("INSERT INTO dsm_b0x (recipient, seq, bytes, poster) VALUES ($1, $2, $3, $4)", &[&recipient.as_slice(), &seq, &bytes, &poster]).map_err(backend)?;
             tx.commit().map_err(backend)?;
             Ok(seq as u64)
         })

@@ -148,6 +148,14 @@ pub enum ClientKey {
 }
 
 impl ClientKey {
+    /// The client as a b0x poster is stored: the 4 address bytes, or the 8 bytes of the /64.
+    pub fn to_bytes(self) -> Vec<u8> {
+        match self {
+            ClientKey::V4(a) => a.to_vec(),
+            ClientKey::V6(p) => p.to_vec(),
+        }
+    }
+
     /// The client an address belongs to (an IPv4-mapped IPv6 address is its IPv4).
     pub fn of(ip: IpAddr) -> ClientKey {
         match ip {

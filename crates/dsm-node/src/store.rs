@@ -92,10 +92,20 @@ pub trait NodeStore: Send + Sync + 'static {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
-    /// Appends an item to `recipient`'s b0x; returns its sequence number (from 1). The same
+    /// Appends an item posted by client `poster` (an address or /64, as rationing keys it;
+    /// PROTOCOL.md §15) to `recipient`'s b0x; returns its sequence number (from 1). The same
     /// bytes already waiting there are not stored again: their number is returned, so a
-    /// client retrying a post whose answer it lost makes no duplicate.
-    fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError>;
+    /// client retrying a post whose answer it lost makes no duplicate. A full b0x makes room
+    /// by fair share: the newest item of the poster holding the most waiting items goes,
+    /// when that poster holds more than this one would after posting; otherwise the post is
+    /// refused ([`StoreError::Quota`]). So no one client can fill a b0x against others.
+    fn b0x_append(
+        &self,
+        recipient: &Id,
+        bytes: &[u8],
+        poster: &[u8],
+        quotas: &Quotas,
+    ) -> Result<u64, StoreError>;
     /// Items of `recipient`'s b0x with sequence number > `after`, in order: at most
     /// `limit`, and none past the one that brings their total size over `max_bytes`.
     fn b0x_list(
@@ -137,6 +147,7 @@ const LISTS: Def = redb::TableDefinition::new("lists"); // topic ‖ key ‖ seq
 const LIST_INDEX: Def = redb::TableDefinition::new("list_index"); // topic ‖ key ‖ H(bytes) → seq
 const B0X: Def = redb::TableDefinition::new("b0x"); // recipient ‖ seq (8, BE) → bytes
 const B0X_NEXT: Def = redb::TableDefinition::new("b0x_next"); // recipient → next seq (8, BE)
+const B0X_POSTER: Def = redb::TableDefinition::new("b0x_poster"); // recipient ‖ seq → poster
 const EVIDENCE: Def = redb::TableDefinition::new("evidence"); // seq (8, BE) → device ‖ bytes
 const EVIDENCE_BY_DEVICE: Def = redb::TableDefinition::new("evidence_by_device"); // device → seq
 const ENTROPY: Def = redb::TableDefinition::new("entropy"); // ceremony → secret (32)
@@ -163,6 +174,7 @@ impl EmbeddedStore {
             LIST_INDEX,
             B0X,
             B0X_NEXT,
+            B0X_POSTER,
             EVIDENCE,
             EVIDENCE_BY_DEVICE,
             ENTROPY,
@@ -334,9 +346,16 @@ impl NodeStore for EmbeddedStore {
         self.read_after(LISTS, &list, after, limit, max_bytes)
     }
 
-    fn b0x_append(&self, recipient: &Id, bytes: &[u8], quotas: &Quotas) -> Result<u64, StoreError> {
+    fn b0x_append(
+        &self,
+        recipient: &Id,
+        bytes: &[u8],
+        poster: &[u8],
+        quotas: &Quotas,
+    ) -> Result<u64, StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         let seq = {
+            let mut posters = txn.open_table(B0X_POSTER).map_err(backend)?;
             let mut next = txn.open_table(B0X_NEXT).map_err(backend)?;
             let seq = next
                 .get(recipient.as_slice())
@@ -361,11 +380,41 @@ impl NodeStore for EmbeddedStore {
                 waiting += 1;
             }
             if waiting >= quotas.b0x_items {
-                return Err(StoreError::Quota("this b0x holds the maximum number of items; the recipient must acknowledge some first"));
+                // Fair share: count the waiting items per poster (items from before posters
+                // were recorded count as one unknown poster).
+                let mut held: std::collections::BTreeMap<Vec<u8>, (u64, Vec<u8>)> =
+                    Default::default();
+                for item in items
+                    .range(lo.as_slice()..=hi.as_slice())
+                    .map_err(backend)?
+                {
+                    let (k, _) = item.map_err(backend)?;
+                    let k = k.value().to_vec();
+                    let who = posters
+                        .get(k.as_slice())
+                        .map_err(backend)?
+                        .map(|v| v.value().to_vec())
+                        .unwrap_or_default();
+                    let e = held.entry(who).or_default();
+                    e.0 += 1;
+                    e.1 = k; // keys ascend: the last is the newest
+                }
+                let mine = held.get(poster).map_or(0, |e| e.0);
+                let top = held
+                    .iter()
+                    .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then_with(|| a.0.cmp(b.0)));
+                match top {
+                    Some((_, (n, newest))) if *n > mine + 1 => {
+                        let newest = newest.clone();
+                        items.remove(newest.as_slice()).map_err(backend)?;
+                        posters.remove(newest.as_slice()).map_err(backend)?;
+                    }
+                    _ => return Err(StoreError::Quota("this b0x holds the maximum number of items and this client holds its fair share; the recipient must acknowledge some first")),
+                }
             }
-            items
-                .insert([recipient.as_slice(), &be(seq)].concat().as_slice(), bytes)
-                .map_err(backend)?;
+            let key = [recipient.as_slice(), &be(seq)].concat();
+            items.insert(key.as_slice(), bytes).map_err(backend)?;
+            posters.insert(key.as_slice(), poster).map_err(backend)?;
             next.insert(recipient.as_slice(), be(seq + 1).as_slice())
                 .map_err(backend)?;
             seq
@@ -388,6 +437,7 @@ impl NodeStore for EmbeddedStore {
         let txn = self.db.begin_write().map_err(backend)?;
         let removed = {
             let mut items = txn.open_table(B0X).map_err(backend)?;
+            let mut posters = txn.open_table(B0X_POSTER).map_err(backend)?;
             let lo = [recipient.as_slice(), &be(0)].concat();
             let hi = [recipient.as_slice(), &be(upto)].concat();
             let keys: Vec<Vec<u8>> = items
@@ -398,6 +448,7 @@ impl NodeStore for EmbeddedStore {
                 .map_err(backend)?;
             for k in &keys {
                 items.remove(k.as_slice()).map_err(backend)?;
+                posters.remove(k.as_slice()).map_err(backend)?;
             }
             keys.len() as u64
         };

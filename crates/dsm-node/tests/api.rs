@@ -461,6 +461,85 @@ fn b0x_append_list_ack_and_quota() {
     );
 }
 
+/// A full b0x keeps room by fair share (PROTOCOL.md §15): a client that filled it gives up
+/// its newest item to a client holding fewer, so a flood from one address never keeps a
+/// payment out; the flooder itself is refused. Clients are told apart as rationing tells
+/// them (here through a trusted proxy's X-Forwarded-For).
+#[test]
+fn a_flooded_b0x_still_takes_an_honest_post() {
+    use dsm_core::slot::B0xOp::List;
+    let s = server_of(
+        |store, _| {
+            let mut limits = dsm_node::ration::RationLimits::unlimited();
+            limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            Node::with_limits(
+                store,
+                Quotas { b0x_items: 3 },
+                limits,
+                dsm_node::ration::StoreBudget::unlimited(),
+            )
+        },
+        dsm_node::Timeouts::default(),
+    );
+    let (key, adm, address) = b0x_owner(6);
+    let url = format!("http://{}/v1/b0x/{}", s.addr, hex(address.as_bytes()));
+    let post = |from: &str, body: &[u8]| -> u16 {
+        agent()
+            .post(&url)
+            .header("x-forwarded-for", from)
+            .send(body)
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    for i in 1..=3u8 {
+        assert_eq!(post("198.51.100.7", &[i; 10]), 201);
+    }
+    assert_eq!(
+        post("198.51.100.7", &[4; 10]),
+        429,
+        "the flooder holds its share"
+    );
+    assert_eq!(
+        post("203.0.113.9", b"a payment"),
+        201,
+        "an honest post gets in"
+    );
+    let seqs = |after: u64| -> Vec<u64> {
+        let body = call_with(
+            "GET",
+            &format!("{url}?after={after}"),
+            None,
+            Some(&access(
+                &key,
+                &adm,
+                &s.addr.to_string(),
+                &address,
+                List,
+                after,
+            )),
+        )
+        .body;
+        let mut out = Vec::new();
+        let mut rest = body.as_slice();
+        while rest.len() >= 12 {
+            out.push(u64::from_be_bytes(rest[..8].try_into().unwrap()));
+            let len = u32::from_be_bytes(rest[8..12].try_into().unwrap()) as usize;
+            rest = &rest[12 + len..];
+        }
+        out
+    };
+    assert_eq!(seqs(0), vec![1, 2, 4], "the flood's newest item made room");
+    // An IPv6 flooder is one client per /64, however many addresses it uses.
+    assert_eq!(post("2001:db8:1:2::1", b"v6 a"), 201);
+    assert_eq!(
+        post("2001:db8:1:2::2", b"v6 b"),
+        429,
+        "one /64: one fair share"
+    );
+    assert_eq!(seqs(0), vec![1, 4, 5]);
+}
+
 /// Only a b0x's recipient lists or acknowledges it (PROTOCOL.md §16.1): each refusal with
 /// its status and reason, and a signature that holds for one node, operation and cursor
 /// only — so one node cannot replay it to another, nor a stranger turn a listing into a

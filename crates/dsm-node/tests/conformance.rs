@@ -80,21 +80,21 @@ fn conformance(s: &dyn NodeStore) {
     assert!(s.stored_bytes().unwrap() > 0);
     // b0x: sequence numbers per recipient from 1, list after a cursor, ack, quota.
     let q = Quotas { b0x_items: 3 };
-    assert_eq!(s.b0x_append(&[5; 32], b"x1", &q).unwrap(), 1);
-    assert_eq!(s.b0x_append(&[5; 32], b"x2", &q).unwrap(), 2);
+    assert_eq!(s.b0x_append(&[5; 32], b"x1", b"", &q).unwrap(), 1);
+    assert_eq!(s.b0x_append(&[5; 32], b"x2", b"", &q).unwrap(), 2);
     assert_eq!(
-        s.b0x_append(&[5; 32], b"x2", &q).unwrap(),
+        s.b0x_append(&[5; 32], b"x2", b"", &q).unwrap(),
         2,
         "the same item again (a retried post) is not stored twice"
     );
     assert_eq!(
-        s.b0x_append(&[6; 32], b"y1", &q).unwrap(),
+        s.b0x_append(&[6; 32], b"y1", b"", &q).unwrap(),
         1,
         "per recipient"
     );
-    assert_eq!(s.b0x_append(&[5; 32], b"x3", &q).unwrap(), 3);
+    assert_eq!(s.b0x_append(&[5; 32], b"x3", b"", &q).unwrap(), 3);
     assert!(matches!(
-        s.b0x_append(&[5; 32], b"x4", &q),
+        s.b0x_append(&[5; 32], b"x4", b"", &q),
         Err(StoreError::Quota(_))
     ));
     assert_eq!(
@@ -116,10 +116,47 @@ fn conformance(s: &dyn NodeStore) {
         vec![(3, b"x3".to_vec())]
     );
     assert_eq!(
-        s.b0x_append(&[5; 32], b"x4", &q).unwrap(),
+        s.b0x_append(&[5; 32], b"x4", b"", &q).unwrap(),
         4,
         "numbers are never reused"
     );
+    // Fair share at a full b0x: the poster holding the most gives up its newest item to a
+    // poster that would hold fewer; nobody else is pushed out, and a retry still finds its
+    // item.
+    let q = Quotas { b0x_items: 4 };
+    let r = [8; 32];
+    for i in 0..4u8 {
+        s.b0x_append(&r, &[b'f', i], b"flood", &q).unwrap();
+    }
+    assert!(matches!(
+        s.b0x_append(&r, b"f9", b"flood", &q),
+        Err(StoreError::Quota(_))
+    ));
+    assert_eq!(s.b0x_append(&r, b"pay", b"honest", &q).unwrap(), 5);
+    let seqs = |s: &dyn NodeStore| -> Vec<u64> {
+        s.b0x_list(&r, 0, 10, 1 << 20)
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    };
+    assert_eq!(seqs(s), vec![1, 2, 3, 5], "the flood's newest made room");
+    assert_eq!(s.b0x_append(&r, b"pay2", b"other", &q).unwrap(), 6);
+    assert_eq!(seqs(s), vec![1, 2, 5, 6]);
+    assert!(
+        matches!(
+            s.b0x_append(&r, b"pay3", b"honest", &q),
+            Err(StoreError::Quota(_))
+        ),
+        "at an equal share nobody is pushed out"
+    );
+    assert_eq!(
+        s.b0x_append(&r, b"pay", b"honest", &q).unwrap(),
+        5,
+        "a retry"
+    );
+    assert_eq!(s.b0x_ack(&r, 6).unwrap(), 4);
+    assert_eq!(s.b0x_append(&r, b"f10", b"flood", &q).unwrap(), 7);
     // Evidence: first per device kept, listed in order.
     assert!(s.put_evidence(&[7; 32], b"p1").unwrap());
     assert!(!s.put_evidence(&[7; 32], b"p2").unwrap());
@@ -133,7 +170,7 @@ fn conformance(s: &dyn NodeStore) {
     );
     assert_eq!(s.list_evidence(all[0].0, 10).unwrap().len(), 1);
     // Slots: one owned slot and four list entries.
-    assert_eq!(s.counts().unwrap(), (1, 5, 3, 2));
+    assert_eq!(s.counts().unwrap(), (1, 5, 4, 2));
     // Genesis entropy: one secret per ceremony, the first one drawn.
     assert_eq!(s.entropy_reveal(&[9; 32]).unwrap(), None);
     assert_eq!(s.entropy_secret(&[9; 32], &[1; 32]).unwrap(), [1; 32]);

@@ -213,10 +213,10 @@ fn the_postgres_store_reconnects_after_the_database_restarts_under_load() {
     }
     // A b0x post retried after the restart (its first answer lost) is one item.
     let q = Quotas::default();
-    let seq = store.b0x_append(&[9; 32], b"item", &q).unwrap();
+    let seq = store.b0x_append(&[9; 32], b"item", b"", &q).unwrap();
     assert!(cluster.pg_ctl("restart").success(), "{}", cluster.log());
     let (again, _) = eventually(Duration::from_secs(30), || {
-        store.b0x_append(&[9; 32], b"item", &q).ok()
+        store.b0x_append(&[9; 32], b"item", b"", &q).ok()
     });
     assert_eq!(again, seq);
     assert_eq!(store.b0x_list(&[9; 32], 0, 10, 1 << 20).unwrap().len(), 1);

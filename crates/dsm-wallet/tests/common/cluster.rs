@@ -77,9 +77,9 @@ impl NodeStore for Switchable {
         }
         Ok(v)
     }
-    fn b0x_append(&self, r: &Id, b: &[u8], q: &Quotas) -> Result<u64, StoreError> {
+    fn b0x_append(&self, r: &Id, b: &[u8], p: &[u8], q: &Quotas) -> Result<u64, StoreError> {
         self.up()?;
-        self.0.b0x_append(r, b, q)
+        self.0.b0x_append(r, b, p, q)
     }
     fn b0x_list(
         &self,
