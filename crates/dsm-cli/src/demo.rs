@@ -19,9 +19,10 @@ use dsm_wallet::driver::{self, Report};
 use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::nodes::{NodeSet, Replication};
 use dsm_wallet::online::{self, Settlement};
+use dsm_wallet::online::{emissions, vaults};
 use dsm_wallet::store::RedbStore;
 use dsm_wallet::wallet::EntropyContributor;
-use dsm_wallet::{dlv, emissions, WitnessMaterial};
+use dsm_wallet::WitnessMaterial;
 use dsm_wallet::{Contact, Wallet};
 use sha2::Digest as _;
 use std::io::Write;
@@ -918,7 +919,7 @@ fn scene_vault(
         max_work: 0,
         bitcoin: Vec::new(),
     };
-    match dlv::resolve(&mut *dave, Some(nodes), &vhex, Branch::Release, &wrong) {
+    match vaults::resolve(&mut *dave, Some(nodes), &vhex, Branch::Release, &wrong) {
         Err(e) => writeln!(out, "     dave tries a wrong secret: {e}")?,
         Ok(_) => return Err("a wrong preimage opened the vault".into()),
     }
@@ -927,14 +928,14 @@ fn scene_vault(
         max_work: 0,
         bitcoin: Vec::new(),
     };
-    let r = dlv::resolve(&mut *dave, Some(nodes), &vhex, Branch::Release, &right)?;
+    let r = vaults::resolve(&mut *dave, Some(nodes), &vhex, Branch::Release, &right)?;
     writeln!(out, "     dave claims with the right one: +{} CASH; the vault's slot at the nodes holds his resolution ({} nodes, settled: {})", r.amount, r.acks.unwrap_or(0), r.settled)?;
     let work = WitnessMaterial {
         preimages: Vec::new(),
         max_work: 100_000,
         bitcoin: Vec::new(),
     };
-    match dlv::resolve(&mut *carol, Some(nodes), &vhex, Branch::Refund, &work) {
+    match vaults::resolve(&mut *carol, Some(nodes), &vhex, Branch::Refund, &work) {
         Err(e) => writeln!(out, "     carol spends the work and tries to refund: {e}\n")?,
         Ok(_) => return Err("a vault resolved twice".into()),
     }
@@ -1263,11 +1264,11 @@ fn scene_recovery(
     )?;
     let lost_id = gina.device_id();
     let mut thief = gina; // the phone is stolen: the thief keeps the unlocked wallet
-    let (mut gina, report) = dsm_wallet::recovery::recover(
+    let (mut gina, report) = dsm_wallet::wallet::recovery::recover(
         Box::new(RedbStore::open(&dir.join("gina-new.redb"))?),
         &keys,
         nodes,
-        &dsm_wallet::recovery::RecoverOptions {
+        &dsm_wallet::wallet::recovery::RecoverOptions {
             suite,
             passphrase: PASS,
             kdf: KdfParams::default(),
@@ -1306,7 +1307,7 @@ fn scene_recovery(
         "     gina syncs: {} acknowledgements; spending to them resumes",
         r.recovery_answers
             .iter()
-            .filter(|c| c.status == dsm_wallet::recovery::NoticeStatus::Acknowledged)
+            .filter(|c| c.status == dsm_wallet::wallet::recovery::NoticeStatus::Acknowledged)
             .count()
     )?;
     let (rt, _, _) = over_tcp(&mut thief, &mut *bob, &[5], None, T)?;

@@ -7,8 +7,8 @@ use dsm_core::crypto::SuiteId;
 use dsm_recovery::{KdfCost, RecoveryError, RecoveryKeys, RecoveryMnemonic};
 use dsm_wallet::keystore::KdfParams;
 use dsm_wallet::nodes::{NodeSet, Replication};
-use dsm_wallet::recovery::{recover_from, BackupSource, RecoverOptions, RecoveryPreview};
 use dsm_wallet::store::RedbStore;
+use dsm_wallet::wallet::recovery::{recover_from, BackupSource, RecoverOptions, RecoveryPreview};
 use dsm_wallet::WalletError;
 use serde_json::json;
 use std::io::IsTerminal;
@@ -111,7 +111,7 @@ pub fn recover(
             let bytes = read_backup_file(f)?;
             tracing::info!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
             let k = RecoveryKeys::derive(&phrase, KdfCost::default()).map_err(phrase_error)?;
-            let b = dsm_wallet::backup::open_backup(&bytes, &k).map_err(backup_error)?;
+            let b = dsm_wallet::wallet::backup::open_backup(&bytes, &k).map_err(backup_error)?;
             keys = Some(k);
             Some(b)
         }
@@ -511,11 +511,12 @@ pub fn backup_import_same_device(
     let phrase = read_phrase(phrase_file)?;
     tracing::info!("deriving the recovery keys from the phrase (Argon2id, 64 MiB)…");
     let keys = RecoveryKeys::derive(&phrase, KdfCost::default()).map_err(phrase_error)?;
-    let backup = dsm_wallet::backup::open_backup(&bytes, &keys).map_err(backup_error)?;
+    let backup = dsm_wallet::wallet::backup::open_backup(&bytes, &keys).map_err(backup_error)?;
     let pass = ctx.passphrase(false)?;
     crate::wallet_cmd::private_home(ctx)?;
     let store = crate::wallet_cmd::private_store(ctx)?;
-    if let Err(e) = dsm_wallet::backup::restore_same_device(Box::new(store), &backup, &keys, &pass)
+    if let Err(e) =
+        dsm_wallet::wallet::backup::restore_same_device(Box::new(store), &backup, &keys, &pass)
     {
         let _ = std::fs::remove_file(ctx.db());
         return Err(e.into());
@@ -556,7 +557,7 @@ pub fn backup_unfreeze(ctx: &Ctx, nodes: &[String]) -> Res {
 fn unfreeze_at(ctx: &Ctx, nodes: &[String], pass: &[u8]) -> Res {
     let store = RedbStore::open(&ctx.db()).map_err(WalletError::from)?;
     let set = if nodes.is_empty() {
-        let (urls, r) = dsm_wallet::backup::stored_nodes(&store)?;
+        let (urls, r) = dsm_wallet::wallet::backup::stored_nodes(&store)?;
         if urls.is_empty() {
             return Err(CliError::new(
                 exit::WALLET,
@@ -569,14 +570,14 @@ fn unfreeze_at(ctx: &Ctx, nodes: &[String], pass: &[u8]) -> Res {
             .iter()
             .map(|u| check_url(u))
             .collect::<Res<Vec<String>>>()?;
-        let recorded = dsm_wallet::backup::stored_nodes(&store)?.1;
+        let recorded = dsm_wallet::wallet::backup::stored_nodes(&store)?.1;
         NodeSet::new(
             urls.clone(),
             replication_for(urls.len(), None, Some(recorded))?,
             NODE_TIMEOUT,
         )
     };
-    let w = dsm_wallet::backup::unfreeze(Box::new(store), pass, &set)?;
+    let w = dsm_wallet::wallet::backup::unfreeze(Box::new(store), pass, &set)?;
     ctx.save_summary(&w);
     Ok(())
 }

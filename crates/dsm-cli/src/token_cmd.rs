@@ -735,7 +735,7 @@ pub fn join(ctx: &Ctx, token: &str) -> Res {
             nodes.nodes().len()
         );
     }
-    let r = dsm_wallet::emissions::join(&mut w, &nodes, &id).map_err(token_online_error)?;
+    let r = dsm_wallet::online::emissions::join(&mut w, &nodes, &id).map_err(token_online_error)?;
     let paid = match &r.winner {
         None => "nobody was active before, so nothing was emitted".to_string(),
         Some((d, a)) => format!("it paid {a} {} to {}", p.ticker, peer_name(&w, d)),
@@ -767,7 +767,7 @@ pub fn emissions(ctx: &Ctx, token: Option<&str>, show: Option<u64>) -> Res {
         }
         let synced = match node_set(&w) {
             Ok(nodes) => Some(
-                dsm_wallet::emissions::sync_emissions(&mut w, &nodes, &id)
+                dsm_wallet::online::emissions::sync_emissions(&mut w, &nodes, &id)
                     .map_err(token_online_error)?,
             ),
             Err(_) => None,

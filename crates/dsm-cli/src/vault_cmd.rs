@@ -10,7 +10,7 @@ use dsm_core::crypto::{PublicKey, SuiteId};
 use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
 use dsm_token::vault::{Branch, Condition, VaultDocument};
-use dsm_wallet::dlv;
+use dsm_wallet::online::vaults;
 use dsm_wallet::online::OnlineError;
 use dsm_wallet::{VaultStatus, Wallet, WitnessMaterial};
 use serde_json::json;
@@ -308,7 +308,7 @@ pub fn list(ctx: &Ctx) -> Res {
     let mut vaults = w.vaults()?;
     if let Ok(nodes) = node_set(&w) {
         for v in &mut vaults {
-            if let Ok(s) = dlv::sync_vault(&mut w, &nodes, &v.id) {
+            if let Ok(s) = vaults::sync_vault(&mut w, &nodes, &v.id) {
                 v.status = s;
             }
         }
@@ -359,18 +359,19 @@ pub fn resolve(
             tracing::info!("spending up to {n} iterations of work…");
         }
     }
-    let r = dlv::resolve(&mut w, nodes.as_ref(), id, branch, &material).map_err(|e| match e {
-        OnlineError::Wallet(dsm_wallet::WalletError::Token(m)) => input(m),
-        OnlineError::Replication(r) => input(replication_hint(&r)),
-        e => online_error(e),
-    })?;
+    let r =
+        vaults::resolve(&mut w, nodes.as_ref(), id, branch, &material).map_err(|e| match e {
+            OnlineError::Wallet(dsm_wallet::WalletError::Token(m)) => input(m),
+            OnlineError::Replication(r) => input(replication_hint(&r)),
+            e => online_error(e),
+        })?;
     let how = match r.acks {
         None => "offline (no storage nodes: final here; a competing resolution elsewhere would be a conflict)".to_string(),
         Some(a) => format!("the nodes' vault slot holds it ({a} nodes{})", if r.settled { ", settled" } else { "" }),
     };
     ctx.print(
         |o| writeln!(o, "{} vault {}: +{} — {how}", if branch == Branch::Release { "claimed" } else { "refunded" }, short(&r.id.to_hex()), r.amount),
-        json!({"vault": r.id.to_hex(), "branch": dlv::name(branch), "amount": r.amount.0.to_string(), "acks": r.acks, "settled": r.settled}),
+        json!({"vault": r.id.to_hex(), "branch": vaults::name(branch), "amount": r.amount.0.to_string(), "acks": r.acks, "settled": r.settled}),
     )
 }
 
@@ -379,7 +380,7 @@ pub fn show(ctx: &Ctx, id: &str) -> Res {
     let mut w = ctx.open()?;
     let mut v = w.find_vault(id)?;
     if let Ok(nodes) = node_set(&w) {
-        if let Ok(s) = dlv::sync_vault(&mut w, &nodes, &v.id) {
+        if let Ok(s) = vaults::sync_vault(&mut w, &nodes, &v.id) {
             v.status = s;
         }
     }

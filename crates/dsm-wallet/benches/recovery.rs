@@ -19,8 +19,8 @@ use dsm_core::identity::{DeviceId, DeviceIdentity, EntropyReveal, GenesisRecord}
 use dsm_core::smt::SparseMerkleTree;
 use dsm_recovery::body::{replay, CapsuleBody, TipEntry};
 use dsm_recovery::{Capsule, KdfCost, RecoveryKeys, RecoveryMnemonic};
-use dsm_wallet::recovery::{recover, RecoverOptions};
 use dsm_wallet::store::MemoryStore;
+use dsm_wallet::wallet::recovery::{recover, RecoverOptions};
 use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
 #[allow(dead_code)]
 #[path = "../tests/common/cluster.rs"]

@@ -6,13 +6,11 @@
 //! the session's [`dsm_protocol::session::Ledger`], and [`driver`] runs sessions over any
 //! [`dsm_transport::Link`]. [`nodes`] replicates over storage nodes and [`online`] uses
 //! them: anchoring and settlement, evidence exchange, unilateral delivery through b0x.
-//! [`recovery`] writes recovery capsules and restores a lost device from its phrase.
+//! [`wallet::recovery`] writes recovery capsules and restores a lost device from its phrase.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod dlv;
 pub mod driver;
-pub mod emissions;
 pub mod keystore;
 pub mod nodes;
 pub mod online;
@@ -21,8 +19,6 @@ pub mod summary;
 pub mod tls;
 pub mod wallet;
 
-pub use wallet::backup;
-pub use wallet::recovery;
 pub use wallet::{
     token, validate_name, Contact, ContactChange, EntryKind, HistoryEntry, LineSettlement,
     LineStatus, StoreCheck, VaultInfo, VaultStatus, Wallet, WalletError, WitnessMaterial,

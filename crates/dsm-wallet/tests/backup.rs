@@ -11,11 +11,11 @@ use common::{dev, memory_wallet, session, PASS};
 use dsm_core::chain::Amount;
 use dsm_recovery::backup::BackupFileError;
 use dsm_recovery::RecoveryKeys;
-use dsm_wallet::backup::{open_backup, restore_same_device, unfreeze};
 use dsm_wallet::nodes::NodeSet;
 use dsm_wallet::online::{send_online, sync};
-use dsm_wallet::recovery::{recover_from, BackupSource, RecoverOptions, RecoveryReport};
 use dsm_wallet::store::{CrashPoint, CrashingStore, MemoryStore, Store};
+use dsm_wallet::wallet::backup::{open_backup, restore_same_device, unfreeze};
+use dsm_wallet::wallet::recovery::{recover_from, BackupSource, RecoverOptions, RecoveryReport};
 use dsm_wallet::{token, Wallet, WalletError, DEFAULT_TOKEN};
 
 /// The error of a call that must fail (a `Wallet` has no `Debug`, so no `unwrap_err`).

@@ -236,7 +236,7 @@ fn a_successor_seals_its_notices_to_contacts_whose_cards_named_a_document() {
     common::session(&mut a, &mut b, &[10]);
     sync(&mut a, &nodes).unwrap();
     drop(a);
-    let (mut a2, _) = dsm_wallet::recovery::recover(
+    let (mut a2, _) = dsm_wallet::wallet::recovery::recover(
         Box::new(dsm_wallet::store::MemoryStore::new()),
         &keys,
         &nodes,

@@ -20,7 +20,7 @@ use dsm_token::source::{Source, SourceProof};
 use dsm_token::vault::{
     sign_lock, Branch, Condition, VaultDocument, VaultPolicy, VaultResolution, Witness,
 };
-use dsm_wallet::dlv::resolve;
+use dsm_wallet::online::vaults::resolve;
 use dsm_wallet::online::{sync, Settlement};
 use dsm_wallet::{Wallet, WitnessMaterial};
 use sha2::Digest as _;

@@ -10,8 +10,8 @@ use common::memory_wallet;
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
-use dsm_wallet::recovery::{CounterpartyRecovery, NoticeStatus};
 use dsm_wallet::store::{Batch, Store, Table};
+use dsm_wallet::wallet::recovery::{CounterpartyRecovery, NoticeStatus};
 use dsm_wallet::wallet::WalletError;
 use dsm_wallet::{EntryKind, HistoryEntry, LineSettlement, LineStatus};
 

@@ -7,7 +7,7 @@
 
 mod common;
 
-use dsm_wallet::recovery::NoticeStatus;
+use dsm_wallet::wallet::recovery::NoticeStatus;
 
 use common::cluster::Cluster;
 use common::{dev, fast_kdf, memory_wallet, session, PASS};
@@ -20,8 +20,8 @@ use dsm_recovery::succession::Verdict;
 use dsm_recovery::RecoveryKeys;
 use dsm_wallet::nodes::NodeSet;
 use dsm_wallet::online::{send_online, sync, OnlineError};
-use dsm_wallet::recovery::{recover, RecoverOptions, RecoveryReport};
 use dsm_wallet::store::{CrashPoint, CrashingStore, MemoryStore, Store};
+use dsm_wallet::wallet::recovery::{recover, RecoverOptions, RecoveryReport};
 use dsm_wallet::{token, Contact, Wallet, WalletError, DEFAULT_TOKEN};
 
 const OPTS: RecoverOptions<'static> = common::RECOVER_OPTS;
@@ -1037,7 +1037,7 @@ fn no_stranger_can_write_a_capsule_stream() {
     let mut refused = 0;
     for i in next..next + 4 {
         for key in [
-            dsm_wallet::recovery::capsule_slot(i),
+            dsm_wallet::wallet::recovery::capsule_slot(i),
             dsm_recovery::pack_position(i, 0),
         ] {
             let forged = common::forged_put(

@@ -19,8 +19,8 @@ use std::time::Duration;
 pub const PASS: &[u8] = b"correct horse battery staple";
 
 /// Recovery options for tests: ML-DSA-65, [`PASS`], cheap KDF parameters.
-pub const RECOVER_OPTS: dsm_wallet::recovery::RecoverOptions<'static> =
-    dsm_wallet::recovery::RecoverOptions {
+pub const RECOVER_OPTS: dsm_wallet::wallet::recovery::RecoverOptions<'static> =
+    dsm_wallet::wallet::recovery::RecoverOptions {
         suite: SuiteId::MlDsa65,
         passphrase: PASS,
         kdf: KdfParams {

@@ -50,18 +50,12 @@ impl ReceivePolicy {
     }
 }
 
-#[path = "parcels.rs"]
 pub mod parcels;
-#[path = "tokens.rs"]
 mod tokens;
 pub use tokens::{EmissionSync, MintOutcome, TokenInfo, TokenView};
-#[path = "backup.rs"]
 pub mod backup;
-#[path = "recovery.rs"]
 pub mod recovery;
-#[path = "refresh.rs"]
 pub mod refresh;
-#[path = "vaults.rs"]
 mod vaults;
 pub use vaults::{VaultInfo, VaultSeen, VaultStatus, WitnessMaterial};
 

@@ -3,7 +3,7 @@
 //! never makes a clone that signs again from an old head:
 //!
 //! - by default the file restores the identity **as a successor**
-//!   ([`crate::recovery::recover_from`] with [`crate::recovery::BackupSource::File`]): it
+//!   ([`crate::wallet::recovery::recover_from`] with [`crate::wallet::recovery::BackupSource::File`]): it
 //!   only replaces the capsule download of a recovery, which still tombstones the old
 //!   device and publishes the succession at the storage nodes;
 //! - [`restore_same_device`] restores the same device **frozen**: [`Wallet::open`] refuses
@@ -331,8 +331,10 @@ impl OpenedBackup {
 
     /// What restoring this file as a successor would take over (shown before anything is
     /// created or published).
-    pub fn preview(&self) -> Result<crate::recovery::RecoveryPreview, WalletError> {
-        Ok(crate::recovery::preview_of(&self.recovered_state()?.0))
+    pub fn preview(&self) -> Result<crate::wallet::recovery::RecoveryPreview, WalletError> {
+        Ok(crate::wallet::recovery::preview_of(
+            &self.recovered_state()?.0,
+        ))
     }
 }
 

@@ -3,6 +3,9 @@
 //! b0x inboxes. The protocol decisions are dsm-protocol's ([`mailbox`]) and dsm-core's
 //! ([`EquivocationProof`]); this module only moves bytes between them and the nodes.
 
+pub mod emissions;
+pub mod vaults;
+
 use crate::nodes::{Anchor, Judged, NodeFault, NodeSet, ReplicationError};
 use crate::wallet::parcels::SettleItem;
 use crate::wallet::{LineSettlement, Wallet, WalletError};

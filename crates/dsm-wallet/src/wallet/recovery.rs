@@ -1932,7 +1932,7 @@ pub enum BackupSource<'a> {
     Nodes,
     /// A backup file it exported (`dsm backup import`): the file replaces the capsule
     /// download; the tombstone, succession and claims still go to the nodes.
-    File(&'a crate::backup::OpenedBackup),
+    File(&'a crate::wallet::backup::OpenedBackup),
 }
 
 /// [`recover_confirmed`] from `source`.
