@@ -41,10 +41,7 @@ fn requests(c: &cluster::Cluster) -> u64 {
 
 /// [`requests`] by method and route template.
 fn by_route(c: &cluster::Cluster) -> std::collections::BTreeMap<String, u64> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = dsm_wallet::tls::node_agent(&c.lines, Duration::from_secs(10));
     c.urls
         .iter()
         .map(|u| {
@@ -107,23 +104,32 @@ fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let c = cluster::Cluster::new();
     let nodes: NodeSet = c.nodes();
-    let t = token(DEFAULT_TOKEN);
-
-    // 1. One transfer end to end, step by step.
     let rounds = if quick { 5 } else { 30 };
+
+    // 1. One transfer end to end, step by step, over HTTP and over HTTPS (pinned keys,
+    //    X25519MLKEM768; each node set keeps its connections open).
+    transfer_rounds(&c, rounds, "HTTP");
+    transfer_rounds(&cluster::Cluster::with_tls(6), rounds, "HTTPS");
+    many_and_items(&c, &nodes, quick);
+}
+
+/// Section 1 against cluster `c`.
+fn transfer_rounds(c: &cluster::Cluster, rounds: usize, over: &str) {
+    let t = token(DEFAULT_TOKEN);
+    let nodes: NodeSet = c.nodes();
     let (mut a, mut b) = (wallet(1_000_000), wallet(0));
     // One round first, so both relationships and caches are warm.
     send_online(&mut a, &nodes, &b.device_id(), t, Amount(1)).expect("send");
     sync(&mut b, &nodes).expect("sync b");
     sync(&mut a, &nodes).expect("sync a");
     // Where one round's requests go.
-    let m0 = by_route(&c);
+    let m0 = by_route(c);
     send_online(&mut a, &nodes, &b.device_id(), t, Amount(1)).expect("send");
-    let m1 = by_route(&c);
+    let m1 = by_route(c);
     sync(&mut b, &nodes).expect("sync b");
-    let m2 = by_route(&c);
+    let m2 = by_route(c);
     sync(&mut a, &nodes).expect("sync a");
-    let m3 = by_route(&c);
+    let m3 = by_route(c);
     println!("requests of one round, by route (all nodes together):");
     println!("  send_online: {}", delta(&m0, &m1));
     println!("  receiver sync: {}", delta(&m1, &m2));
@@ -131,28 +137,28 @@ fn main() {
     let (mut send, mut recv, mut stitch) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut r_send, mut r_recv, mut r_stitch) = (0u64, 0u64, 0u64);
     for _ in 0..rounds {
-        let r0 = requests(&c);
+        let r0 = requests(c);
         let t0 = Instant::now();
         send_online(&mut a, &nodes, &b.device_id(), t, Amount(1)).expect("send");
         send += t0.elapsed();
-        let r1 = requests(&c);
+        let r1 = requests(c);
         let t1 = Instant::now();
         let rb = sync(&mut b, &nodes).expect("sync b");
         recv += t1.elapsed();
         assert_eq!(rb.received.len(), 1, "{rb:?}");
-        let r2 = requests(&c);
+        let r2 = requests(c);
         let t2 = Instant::now();
         let ra = sync(&mut a, &nodes).expect("sync a");
         stitch += t2.elapsed();
         assert_eq!(ra.stitched.len(), 1, "{ra:?}");
-        let r3 = requests(&c);
+        let r3 = requests(c);
         r_send += r1 - r0;
         r_recv += r2 - r1;
         r_stitch += r3 - r2;
     }
     let n = rounds as u32;
     let per = |x: u64| x as f64 / f64::from(n);
-    println!("online transfer, library, 6 loopback nodes, ML-DSA-65, {rounds} rounds:");
+    println!("online transfer, library, 6 loopback nodes over {over}, ML-DSA-65, {rounds} rounds:");
     println!(
         "  send_online            {:>9}  {:>5.1} requests",
         ms(send / n),
@@ -173,24 +179,29 @@ fn main() {
         ms((send + recv + stitch) / n),
         per(r_send + r_recv + r_stitch)
     );
+}
 
+/// Sections 2 and 3.
+fn many_and_items(c: &cluster::Cluster, nodes: &NodeSet, quick: bool) {
+    let t = token(DEFAULT_TOKEN);
+    let b = wallet(0);
     // 2. A receiver collecting 50 waiting transfers in one sync.
     let senders = if quick { 10 } else { 50 };
     let mut many: Vec<Wallet> = (0..senders).map(|_| wallet(100)).collect();
     let mut r = wallet(0);
     for s in &mut many {
-        send_online(s, &nodes, &r.device_id(), t, Amount(1)).expect("send");
+        send_online(s, nodes, &r.device_id(), t, Amount(1)).expect("send");
     }
-    let r0 = requests(&c);
+    let r0 = requests(c);
     let t0 = Instant::now();
-    let rr = sync(&mut r, &nodes).expect("sync");
+    let rr = sync(&mut r, nodes).expect("sync");
     let took = t0.elapsed();
     assert_eq!(rr.received.len(), senders, "{rr:?}");
     println!(
         "receiver sync collecting {senders} waiting transfers: {} ({} per transfer), {} requests",
         ms(took),
         ms(took / senders as u32),
-        requests(&c) - r0
+        requests(c) - r0
     );
 
     // 3. Per item: seal and open; the recipient's access signature per listing.

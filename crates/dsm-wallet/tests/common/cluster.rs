@@ -120,7 +120,10 @@ impl NodeStore for Switchable {
 }
 
 pub struct Cluster {
+    /// Base URLs (`http://…`, or `https://…` for a TLS cluster).
     pub urls: Vec<String>,
+    /// Registry lines: the base URLs, with the nodes' key pin for a TLS cluster.
+    pub lines: Vec<String>,
     pub switches: Vec<Arc<AtomicBool>>,
     pub liars: Vec<Arc<AtomicBool>>,
     /// Object reads served, all nodes together.
@@ -142,13 +145,32 @@ impl Cluster {
 
     /// `n` nodes rationing each client by `limits`.
     pub fn with_limits(n: usize, limits: dsm_node::ration::RationLimits) -> Cluster {
+        Cluster::build(n, limits, false)
+    }
+
+    /// `n` nodes serving HTTPS with one self-signed certificate made here; their registry
+    /// lines pin its key.
+    pub fn with_tls(n: usize) -> Cluster {
+        Cluster::build(n, dsm_node::ration::RationLimits::unlimited(), true)
+    }
+
+    fn build(n: usize, limits: dsm_node::ration::RationLimits, tls: bool) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
+        let tls = tls.then(|| {
+            let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+            let (cert, key) = (dir.path().join("node.crt"), dir.path().join("node.key"));
+            std::fs::write(&cert, ck.cert.pem()).unwrap();
+            std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+            let pin = dsm_wallet::tls::SpkiPin::of_certificate(ck.cert.der()).unwrap();
+            (dsm_node::tls::server_config(&cert, &key).unwrap(), pin)
+        });
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let mut urls = Vec::new();
+        let mut lines = Vec::new();
         let mut switches = Vec::new();
         let mut liars = Vec::new();
         let object_reads = Arc::new(AtomicU64::new(0));
@@ -159,22 +181,40 @@ impl Cluster {
             let listener = rt
                 .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
                 .unwrap();
-            urls.push(format!("http://{}", listener.local_addr().unwrap()));
-            drop(rt.spawn(dsm_node::serve(
-                listener,
-                Node::with_limits(
-                    Switchable(store, on.clone(), lie.clone(), object_reads.clone()),
-                    Quotas::default(),
-                    limits.clone(),
-                    dsm_node::ration::StoreBudget::default(),
-                ),
-                dsm_node::Timeouts::default(),
-            )));
+            let addr = listener.local_addr().unwrap();
+            let node = Node::with_limits(
+                Switchable(store, on.clone(), lie.clone(), object_reads.clone()),
+                Quotas::default(),
+                limits.clone(),
+                dsm_node::ration::StoreBudget::default(),
+            );
+            match &tls {
+                None => {
+                    urls.push(format!("http://{addr}"));
+                    lines.push(format!("http://{addr}"));
+                    drop(rt.spawn(dsm_node::serve(
+                        listener,
+                        node,
+                        dsm_node::Timeouts::default(),
+                    )));
+                }
+                Some((config, pin)) => {
+                    urls.push(format!("https://{addr}"));
+                    lines.push(format!("https://{addr}#spki-sha256={}", pin.to_hex()));
+                    drop(rt.spawn(dsm_node::serve_tls(
+                        listener,
+                        node,
+                        dsm_node::Timeouts::default(),
+                        config.clone(),
+                    )));
+                }
+            }
             switches.push(on);
             liars.push(lie);
         }
         Cluster {
             urls,
+            lines,
             switches,
             liars,
             object_reads,
@@ -185,7 +225,7 @@ impl Cluster {
 
     pub fn nodes(&self) -> NodeSet {
         NodeSet::new(
-            self.urls.clone(),
+            self.lines.clone(),
             Replication::default(),
             Duration::from_secs(5),
         )
