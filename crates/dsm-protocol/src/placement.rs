@@ -1,9 +1,13 @@
-//! Where keys live on storage nodes, and when a write there counts (PROTOCOL.md §15.1):
-//! rules every wallet must apply alike, so they live here and not with the HTTP client
+//! Where keys live on storage nodes, when a write there counts (PROTOCOL.md §15.1), and
+//! what a receiver does with an online proposal given what the nodes say (§16.3): rules
+//! every wallet must apply alike, so they live here and not with the HTTP client
 //! (`dsm-wallet::nodes`, which only moves bytes and reports what each node answered).
 
+use dsm_core::chain::TokenId;
 use dsm_core::hash::{tagged_hash, Digest};
+use dsm_core::identity::DeviceId;
 use dsm_core::tags::Tag;
+use dsm_core::tripwire::Equivocation;
 
 /// Replication parameters: each key on N nodes, reads need K identical answers, and the
 /// anchor rule tolerates f lying nodes.
@@ -164,6 +168,120 @@ impl Candidacy {
     }
 }
 
+/// What the anchor slots say about one signed head transition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// At least W nodes hold it: no competing successor can ever reach W.
+    Settled {
+        /// Nodes holding it.
+        acks: usize,
+    },
+    /// Final (both signatures exist) but fewer than W nodes hold it yet (nodes down).
+    Unsettled {
+        /// Nodes holding it.
+        acks: usize,
+    },
+    /// A node holds a competing successor signed by the same device: evidence was stored
+    /// and published, and the device is refused from now on.
+    Conflict(Equivocation),
+    /// A mint the line descends from contradicts the token's published mint sequence (a
+    /// reused number or a false `minted_before`): the issuers' conflict was stored, and mints
+    /// of the token from that number on are refused (PROTOCOL.md §17.2).
+    MintConflict {
+        /// The token.
+        token: TokenId,
+        /// The first mint number no longer trusted.
+        from: u64,
+    },
+    /// The line descends from a vault resolution that another resolution of the same vault
+    /// beat at the nodes (PROTOCOL.md §18.3): the conflict is stored, and the vault's
+    /// value is refused from now on.
+    VaultConflict(Digest),
+    /// The slot holds the device's verified tombstone and succession (PROTOCOL.md §20): the
+    /// device was replaced by recovery at this head. The tombstone is recorded and the
+    /// device is refused from now on.
+    Tombstoned(DeviceId),
+}
+
+impl Settlement {
+    /// The word the history shows: `settled`, `unsettled`, `conflict` or `tombstoned`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Settlement::Settled { .. } => "settled",
+            Settlement::Unsettled { .. } => "unsettled",
+            Settlement::Conflict(_)
+            | Settlement::MintConflict { .. }
+            | Settlement::VaultConflict(_) => "conflict",
+            Settlement::Tombstoned(_) => "tombstoned",
+        }
+    }
+
+    /// The weaker of two settlements (`a` absent: `b`): a conflict, then a mint conflict,
+    /// then a vault conflict, then a tombstone, then unsettled, then settled (with the
+    /// fewer acknowledgements). A line is only as settled as its weakest statement.
+    pub fn weaker(a: Option<Settlement>, b: Settlement) -> Settlement {
+        match (a, b) {
+            (Some(Settlement::Conflict(w)), _) | (_, Settlement::Conflict(w)) => {
+                Settlement::Conflict(w)
+            }
+            (Some(m @ Settlement::MintConflict { .. }), _)
+            | (_, m @ Settlement::MintConflict { .. }) => m,
+            (Some(v @ Settlement::VaultConflict(_)), _) | (_, v @ Settlement::VaultConflict(_)) => {
+                v
+            }
+            (Some(Settlement::Tombstoned(d)), _) | (_, Settlement::Tombstoned(d)) => {
+                Settlement::Tombstoned(d)
+            }
+            (Some(Settlement::Unsettled { acks }), _) | (_, Settlement::Unsettled { acks }) => {
+                Settlement::Unsettled { acks }
+            }
+            (Some(Settlement::Settled { acks: x }), Settlement::Settled { acks: y }) => {
+                Settlement::Settled { acks: x.min(y) }
+            }
+            (None, settled) => settled,
+        }
+    }
+
+    /// The online accept rule for a b0x proposal's own anchor (PROTOCOL.md §16.3):
+    /// settled goes on; not yet settled waits for a later sync; a rival successor, a
+    /// conflict or the sender's tombstone drops it.
+    pub fn of_anchor(&self) -> Disposition {
+        match self {
+            Settlement::Settled { .. } => Disposition::GoOn,
+            Settlement::Unsettled { .. } => Disposition::Wait,
+            Settlement::Conflict(_)
+            | Settlement::MintConflict { .. }
+            | Settlement::VaultConflict(_)
+            | Settlement::Tombstoned(_) => Disposition::Drop,
+        }
+    }
+
+    /// The online accept rule for the hops of a b0x proposal's lineage: settled goes on;
+    /// a double spend, a mint conflict or a beaten vault resolution drops it; anything not
+    /// yet settled (a hop's slot held by a tombstoned device's successor included, which
+    /// its claims settle later) waits.
+    pub fn of_lineage(&self) -> Disposition {
+        match self {
+            Settlement::Settled { .. } => Disposition::GoOn,
+            Settlement::Conflict(_)
+            | Settlement::MintConflict { .. }
+            | Settlement::VaultConflict(_) => Disposition::Drop,
+            Settlement::Tombstoned(_) | Settlement::Unsettled { .. } => Disposition::Wait,
+        }
+    }
+}
+
+/// What a receiver does with a b0x proposal after asking the nodes (PROTOCOL.md §16.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Settled: go on (to the next check, then the answer).
+    GoOn,
+    /// Not settled yet: keep the item (custody) and ask again at a later sync.
+    Wait,
+    /// Never acceptable: drop it (evidence, if any, is stored).
+    Drop,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +335,34 @@ mod tests {
             Replication { n: 4, k: 1, f: 0 }.placement(&[7; 32], &ids),
             None
         );
+    }
+
+    #[test]
+    fn a_line_is_as_settled_as_its_weakest_statement_and_the_accept_rule_follows() {
+        let t = TokenId(Digest([1; 32]));
+        let mint = Settlement::MintConflict { token: t, from: 3 };
+        let vault = Settlement::VaultConflict(Digest([2; 32]));
+        let tomb = Settlement::Tombstoned(DeviceId(Digest([3; 32])));
+        let un = Settlement::Unsettled { acks: 2 };
+        let ok = |acks| Settlement::Settled { acks };
+        assert_eq!(Settlement::weaker(None, ok(5)), ok(5));
+        assert_eq!(Settlement::weaker(Some(ok(5)), ok(4)), ok(4));
+        assert_eq!(Settlement::weaker(Some(ok(5)), un.clone()), un);
+        assert_eq!(Settlement::weaker(Some(un.clone()), tomb.clone()), tomb);
+        assert_eq!(Settlement::weaker(Some(tomb.clone()), vault.clone()), vault);
+        assert_eq!(Settlement::weaker(Some(vault.clone()), mint.clone()), mint);
+        assert_eq!(Settlement::weaker(Some(mint.clone()), ok(6)), mint);
+        // The proposal's own anchor: a tombstoned sender is refused; its lineage: a hop
+        // held by a successor's claim waits.
+        assert_eq!(ok(4).of_anchor(), Disposition::GoOn);
+        assert_eq!(un.of_anchor(), Disposition::Wait);
+        assert_eq!(tomb.of_anchor(), Disposition::Drop);
+        assert_eq!(mint.of_anchor(), Disposition::Drop);
+        assert_eq!(ok(4).of_lineage(), Disposition::GoOn);
+        assert_eq!(un.of_lineage(), Disposition::Wait);
+        assert_eq!(tomb.of_lineage(), Disposition::Wait);
+        assert_eq!(vault.of_lineage(), Disposition::Drop);
+        assert_eq!(mint.of_lineage(), Disposition::Drop);
     }
 
     #[test]

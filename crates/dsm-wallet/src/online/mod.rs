@@ -56,57 +56,17 @@ impl From<dsm_core::receipt::ViewError> for OnlineError {
     }
 }
 
-/// What the anchor slots say about one signed head transition.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Settlement {
-    /// At least W nodes hold it: no competing successor can ever reach W.
-    Settled {
-        /// Nodes holding it.
-        acks: usize,
-    },
-    /// Final (both signatures exist) but fewer than W nodes hold it yet (nodes down).
-    Unsettled {
-        /// Nodes holding it.
-        acks: usize,
-    },
-    /// A node holds a competing successor signed by the same device: evidence was stored
-    /// and published, and the device is refused from now on.
-    Conflict(Equivocation),
-    /// A mint the line descends from contradicts the token's published mint sequence (a
-    /// reused number or a false `minted_before`): the issuers' conflict was stored, and mints
-    /// of the token from that number on are refused (PROTOCOL.md §17.2).
-    MintConflict {
-        /// The token.
-        token: TokenId,
-        /// The first mint number no longer trusted.
-        from: u64,
-    },
-    /// The line descends from a vault resolution that another resolution of the same vault
-    /// beat at the nodes (PROTOCOL.md §18.3): the conflict is stored, and the vault's
-    /// value is refused from now on.
-    VaultConflict(Digest),
-    /// The slot holds the device's verified tombstone and succession (PROTOCOL.md §20): the
-    /// device was replaced by recovery at this head. The tombstone is recorded and the
-    /// device is refused from now on.
-    Tombstoned(DeviceId),
-}
+pub use dsm_protocol::placement::{Disposition, Settlement};
 
-impl Settlement {
-    /// What the history line records of it.
-    pub fn line(&self) -> LineSettlement {
-        match self {
-            Settlement::Settled { .. } => LineSettlement::Settled,
-            Settlement::Unsettled { .. } => LineSettlement::Unsettled,
-            Settlement::Conflict(_)
-            | Settlement::MintConflict { .. }
-            | Settlement::VaultConflict(_) => LineSettlement::Conflict,
-            Settlement::Tombstoned(_) => LineSettlement::Tombstoned,
-        }
-    }
-
-    /// The word the history shows: `settled`, `unsettled`, `conflict` or `tombstoned`.
-    pub fn word(&self) -> &'static str {
-        self.line().word()
+/// What a history line records of a settlement.
+fn line_of(s: &Settlement) -> LineSettlement {
+    match s {
+        Settlement::Settled { .. } => LineSettlement::Settled,
+        Settlement::Unsettled { .. } => LineSettlement::Unsettled,
+        Settlement::Conflict(_)
+        | Settlement::MintConflict { .. }
+        | Settlement::VaultConflict(_) => LineSettlement::Conflict,
+        Settlement::Tombstoned(_) => LineSettlement::Tombstoned,
     }
 }
 
@@ -464,29 +424,6 @@ fn claim_consumptions(
     Ok(())
 }
 
-/// The weaker of two settlements: a conflict, then a tombstone, then unsettled, then
-/// settled (with the fewer acknowledgements).
-fn weaker(a: Option<Settlement>, b: Settlement) -> Settlement {
-    match (a, b) {
-        (Some(Settlement::Conflict(w)), _) | (_, Settlement::Conflict(w)) => {
-            Settlement::Conflict(w)
-        }
-        (Some(m @ Settlement::MintConflict { .. }), _)
-        | (_, m @ Settlement::MintConflict { .. }) => m,
-        (Some(v @ Settlement::VaultConflict(_)), _) | (_, v @ Settlement::VaultConflict(_)) => v,
-        (Some(Settlement::Tombstoned(d)), _) | (_, Settlement::Tombstoned(d)) => {
-            Settlement::Tombstoned(d)
-        }
-        (Some(Settlement::Unsettled { acks }), _) | (_, Settlement::Unsettled { acks }) => {
-            Settlement::Unsettled { acks }
-        }
-        (Some(Settlement::Settled { acks: x }), Settlement::Settled { acks: y }) => {
-            Settlement::Settled { acks: x.min(y) }
-        }
-        (None, settled) => settled,
-    }
-}
-
 /// The result of [`send_online`].
 #[derive(Debug)]
 pub struct OnlineSent {
@@ -687,10 +624,10 @@ fn post_proposal(
         proposal.hop(),
         proposal.proposal.sender.clone(),
     ));
-    let settlement = weaker(Some(head), settle_items(wallet, nodes, &items, faults)?);
+    let settlement = Settlement::weaker(Some(head), settle_items(wallet, nodes, &items, faults)?);
     wallet.set_settlement(
         proposal.proposal.sender_child_head.height,
-        settlement.line(),
+        line_of(&settlement),
     )?;
     Ok(settlement)
 }
@@ -767,7 +704,7 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
         let mut worst: Option<Settlement> = None;
         for st in &statements {
             let s = anchor_statement(wallet, nodes, st, &mut report.faults)?;
-            worst = Some(weaker(worst, s));
+            worst = Some(Settlement::weaker(worst, s));
         }
         // Transitive: every hop of the inputs' lineages (a received transfer's), then each
         // statement's own parcel hop, holds its parcel slots.
@@ -783,7 +720,7 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
         );
         if !items.is_empty() {
             let s = settle_items(wallet, nodes, &items, &mut report.faults)?;
-            worst = Some(weaker(worst, s));
+            worst = Some(Settlement::weaker(worst, s));
         }
         if let (
             Some(
@@ -798,8 +735,8 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
             wallet.settled_line(c)?;
         }
         if let (Some(settlement), Some(receipt)) = (worst, entry.receipt) {
-            if entry.settlement != Some(settlement.line()) {
-                wallet.set_settlement(entry.height, settlement.line())?;
+            if entry.settlement != Some(line_of(&settlement)) {
+                wallet.set_settlement(entry.height, line_of(&settlement))?;
             }
             report.settled.push(SettledLine {
                 height: entry.height,
@@ -1065,35 +1002,39 @@ fn take_proposal(
     if let Some(w) = &offer.slot_write {
         wallet.keep_slot_write(&commit, w)?;
     }
-    match anchor_statement(
+    // The online accept rule is dsm-protocol's (`Settlement::of_anchor`, `of_lineage`);
+    // this only says why.
+    let anchored = anchor_statement(
         wallet,
         nodes,
         &Statement::Proposal(p.clone()),
         &mut report.faults,
-    )? {
-        Settlement::Settled { .. } => {}
-        // (An anchor slot never yields a mint or vault conflict.)
-        Settlement::Conflict(_)
-        | Settlement::MintConflict { .. }
-        | Settlement::VaultConflict(_) => {
-            report.dropped.push(format!(
-                "transfer {commit}: its sender signed a competing successor (evidence stored)"
-            ));
-            return Ok(true);
-        }
-        Settlement::Tombstoned(_) => {
-            report.dropped.push(format!(
-                "transfer {commit}: its sender's identity replaced that device by recovery (its \
-                 tombstone is at the nodes and is now recorded here); refused"
-            ));
-            return Ok(true);
-        }
-        Settlement::Unsettled { acks } => {
+    )?;
+    match anchored.of_anchor() {
+        Disposition::GoOn => {}
+        Disposition::Wait => {
             report.waiting.push(format!(
-                "transfer {commit} is held by {acks} of the {} nodes needed to settle it",
+                "transfer {commit} is held by {} of the {} nodes needed to settle it",
+                match anchored {
+                    Settlement::Unsettled { acks } => acks,
+                    _ => 0,
+                },
                 nodes.params().w()
             ));
             return Ok(false);
+        }
+        Disposition::Drop => {
+            report.dropped.push(match anchored {
+                Settlement::Tombstoned(_) => format!(
+                    "transfer {commit}: its sender's identity replaced that device by recovery \
+                     (its tombstone is at the nodes and is now recorded here); refused"
+                ),
+                // (An anchor slot never yields a mint or vault conflict.)
+                _ => format!(
+                    "transfer {commit}: its sender signed a competing successor (evidence stored)"
+                ),
+            });
+            return Ok(true);
         }
     }
     // The lineage objects it lists and this wallet lacks come from the nodes, where its
@@ -1106,34 +1047,31 @@ fn take_proposal(
     if wallet.lineages_well_formed(offer)? {
         let mut items = wallet.offer_settle_items(offer)?;
         items.push(SettleItem::Hop(p.hop(), p.proposal.sender.clone()));
-        match settle_items(wallet, nodes, &items, &mut report.faults)? {
-            Settlement::Settled { .. } => {}
-            Settlement::MintConflict { token, from } => {
-                report.dropped.push(format!(
-                    "transfer {commit}: it descends from mint #{from} or later of token \
-                     {token}, whose issuers' published mint sequence contradicts itself"
-                ));
-                return Ok(true);
-            }
-            Settlement::Conflict(_) => {
-                report.dropped.push(format!(
-                    "transfer {commit}: a parcel it descends from was spent twice and the other \
-                     spend holds its slot at the nodes (evidence stored)"
-                ));
-                return Ok(true);
-            }
-            Settlement::VaultConflict(v) => {
-                report.dropped.push(format!(
-                    "transfer {commit}: it descends from a resolution of vault {v} that another \
-                     resolution beat at the nodes (conflict stored)"
-                ));
-                return Ok(true);
-            }
-            Settlement::Tombstoned(_) | Settlement::Unsettled { .. } => {
+        let settled = settle_items(wallet, nodes, &items, &mut report.faults)?;
+        match settled.of_lineage() {
+            Disposition::GoOn => {}
+            Disposition::Wait => {
                 report.waiting.push(format!(
                     "transfer {commit}: its lineage is not settled at the nodes yet"
                 ));
                 return Ok(false);
+            }
+            Disposition::Drop => {
+                report.dropped.push(match settled {
+                    Settlement::MintConflict { token, from } => format!(
+                        "transfer {commit}: it descends from mint #{from} or later of token \
+                         {token}, whose issuers' published mint sequence contradicts itself"
+                    ),
+                    Settlement::VaultConflict(v) => format!(
+                        "transfer {commit}: it descends from a resolution of vault {v} that \
+                         another resolution beat at the nodes (conflict stored)"
+                    ),
+                    _ => format!(
+                        "transfer {commit}: a parcel it descends from was spent twice and the \
+                         other spend holds its slot at the nodes (evidence stored)"
+                    ),
+                });
+                return Ok(true);
             }
         }
     }
