@@ -165,18 +165,29 @@ fn start_nodes(dir: &Path, n: usize) -> Result<(tokio::runtime::Runtime, Vec<Str
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let mut urls = Vec::new();
+    // HTTPS, as a node on the internet should speak: one self-signed certificate (what
+    // `dsm node serve --tls-self-signed` makes), its key pinned in every registry line.
+    let (cert, key) = dsm_node::tls::self_signed(&dir.join("node-tls"), &["127.0.0.1".into()])?;
+    let config = dsm_node::tls::server_config(&cert, &key)?;
+    let pin = dsm_wallet::tls::SpkiPin::of_certificate(&dsm_node::tls::leaf_certificate(&cert)?)
+        .ok_or("the demo's node certificate does not parse")?;
+    let mut lines = Vec::new();
     for i in 0..n {
         let store = dsm_node::store::EmbeddedStore::open(&dir.join(format!("node{i}.redb")))?;
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-        urls.push(format!("http://{}", listener.local_addr()?));
-        drop(rt.spawn(dsm_node::serve(
+        lines.push(format!(
+            "https://{}#spki-sha256={}",
+            listener.local_addr()?,
+            pin.to_hex()
+        ));
+        drop(rt.spawn(dsm_node::serve_tls(
             listener,
             dsm_node::api::Node::new(store, dsm_node::store::Quotas::default()),
             dsm_node::Timeouts::default(),
+            config.clone(),
         )));
     }
-    Ok((rt, urls))
+    Ok((rt, lines))
 }
 
 fn outcome(out: &mut dyn Write, who: &Wallet, r: &Report) -> Result<(), Error> {
@@ -768,12 +779,14 @@ fn scene_nodes(
     let Cast {
         alice, bob, carol, ..
     } = cast;
-    writeln!(out, "8. Storage nodes: six embedded nodes start in this process (a redb file each, HTTP on loopback).")?;
+    writeln!(out, "8. Storage nodes: six embedded nodes start in this process (a redb file each, HTTPS on loopback with a")?;
+    writeln!(out, "   self-signed key that every wallet's registry pins; X25519MLKEM768 key exchange).")?;
     let (_rt, urls) = start_nodes(dir, 6)?;
     writeln!(
         out,
         "     {} … {} (N = 6 replicas, K = 3 identical reads, anchors settle at W = 4)",
-        urls[0], urls[5]
+        dsm_wallet::tls::base_url(&urls[0]),
+        dsm_wallet::tls::base_url(&urls[5])
     )?;
     let nodes = NodeSet::new(urls.clone(), Replication::default(), T);
     let genesis_nodes = nodes.genesis_contributors();

@@ -604,6 +604,11 @@ enum NodeCmd {
         /// The PEM private key of --tls-cert.
         #[arg(long, value_name = "PEM", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Serve HTTPS with a self-signed certificate made on first start and kept in
+        /// --data (tls-cert.pem, and tls-key.pem readable by its owner only), so the key
+        /// pin printed with the URL stays the same across restarts. Nothing to set up.
+        #[arg(long, conflicts_with_all = ["tls_cert", "postgres"])]
+        tls_self_signed: bool,
     },
 }
 
@@ -1023,11 +1028,21 @@ impl From<Suite> for SuiteId {
     }
 }
 
+/// How `dsm node serve` speaks.
+enum Tls {
+    /// Plain HTTP.
+    Off,
+    /// HTTPS with this certificate chain and key (PEM files).
+    Files(PathBuf, PathBuf),
+    /// HTTPS with the node's own self-signed certificate, kept in its data directory.
+    SelfSigned,
+}
+
 fn node_serve(
     listen: &str,
     data: &std::path::Path,
     postgres: Option<&str>,
-    tls: Option<(&std::path::Path, &std::path::Path)>,
+    tls: Tls,
     limits: dsm_node::ration::RationLimits,
     budget: dsm_node::ration::StoreBudget,
 ) -> Result<(), wallet_cmd::CliError> {
@@ -1036,7 +1051,17 @@ fn node_serve(
         msg,
     };
     // Bad certificate files are the operator's input: refused before anything starts.
-    let tls = match tls {
+    let files = match tls {
+        Tls::Off => None,
+        Tls::Files(cert, key) => Some((cert, key)),
+        Tls::SelfSigned => {
+            let host = listen.rsplit_once(':').map_or(listen, |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let names = vec!["localhost".to_string(), host.to_string()];
+            Some(dsm_node::tls::self_signed(data, &names).map_err(fail)?)
+        }
+    };
+    let tls = match &files {
         None => None,
         Some((cert, key)) => {
             let input = |msg: String| wallet_cmd::CliError {
@@ -1376,11 +1401,16 @@ fn main() -> ExitCode {
             owned_headroom_mib,
             tls_cert,
             tls_key,
+            tls_self_signed,
         }) => node_serve(
             &listen,
             &data,
             postgres.as_deref(),
-            tls_cert.as_deref().zip(tls_key.as_deref()),
+            match (tls_self_signed, tls_cert, tls_key) {
+                (true, _, _) => Tls::SelfSigned,
+                (false, Some(c), Some(k)) => Tls::Files(c, k),
+                _ => Tls::Off,
+            },
             dsm_node::ration::RationLimits {
                 requests_per_second: rate,
                 burst,

@@ -1102,6 +1102,55 @@ fn online_transfers_over_https_nodes_with_pinned_keys() {
 }
 
 #[test]
+fn a_self_signed_node_keeps_its_pin_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let flag = ["--tls-self-signed".as_ref()];
+    let (first, url) = start_node_with(&data, &flag);
+    assert!(
+        url.starts_with("https://127.0.0.1:") && url.contains("#spki-sha256="),
+        "{url}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("tls-key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the key is its owner's alone");
+    }
+    // A wallet adds the line and finds the node healthy over pinned TLS.
+    let p = pair("1");
+    let added = json(dsm(&p.alice).args(["nodes", "add", &url]));
+    assert_eq!(added["healthy"], true, "{added}");
+    drop(first);
+    let (_second, again) = start_node_with(&data, &flag);
+    let pin = |u: &str| u.split('#').nth(1).unwrap().to_string();
+    assert_eq!(pin(&url), pin(&again), "the same key after a restart");
+    // Half a pair (a crash between the two files, or a hand deleting one) is refused with
+    // what to do, never replaced silently under wallets that pin the old key.
+    let half = dir.path().join("half");
+    std::fs::create_dir_all(&half).unwrap();
+    std::fs::write(half.join("tls-key.pem"), "x").unwrap();
+    assert_cmd::Command::new(bin())
+        .args([
+            "node",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-self-signed",
+            "--data",
+        ])
+        .arg(&half)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "holds only one of tls-cert.pem and tls-key.pem",
+        ));
+}
+
+#[test]
 fn node_serve_refuses_tls_files_it_cannot_use() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.pem");

@@ -42,3 +42,49 @@ pub fn leaf_certificate(cert: &Path) -> Result<Vec<u8>, String> {
         .map(|c| c.as_ref().to_vec())
         .ok_or_else(|| format!("{} holds no PEM certificate", cert.display()))
 }
+
+/// The node's own self-signed certificate in `dir` (`tls-cert.pem`, `tls-key.pem`, the key
+/// readable by its owner only), made on first use and kept: its key, and so the pin wallets
+/// hold, stays the same across restarts. Returns the two paths.
+pub fn self_signed(
+    dir: &Path,
+    names: &[String],
+) -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
+    let (cert, key) = (dir.join("tls-cert.pem"), dir.join("tls-key.pem"));
+    match (cert.exists(), key.exists()) {
+        (true, true) => return Ok((cert, key)),
+        (false, false) => {}
+        _ => {
+            return Err(format!(
+                "{} holds only one of tls-cert.pem and tls-key.pem; remove it to make a new \
+                 certificate (wallets then need the new pin)",
+                dir.display()
+            ))
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let made = rcgen::generate_simple_self_signed(names.to_vec())
+        .map_err(|e| format!("cannot make a certificate: {e}"))?;
+    let write = |path: &Path, text: String, private: bool| -> Result<(), String> {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let mut f = o
+            .open(path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::io::Write::write_all(&mut f, text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    // The key first: a crash between the two leaves a key alone, refused above with what
+    // to do, never a certificate without its key.
+    write(&key, made.signing_key.serialize_pem(), true)?;
+    write(&cert, made.cert.pem(), false)?;
+    Ok((cert, key))
+}
