@@ -780,7 +780,10 @@ fn scene_nodes(
         alice, bob, carol, ..
     } = cast;
     writeln!(out, "8. Storage nodes: six embedded nodes start in this process (a redb file each, HTTPS on loopback with a")?;
-    writeln!(out, "   self-signed key that every wallet's registry pins; X25519MLKEM768 key exchange).")?;
+    writeln!(
+        out,
+        "   self-signed key that every wallet's registry pins; X25519MLKEM768 key exchange)."
+    )?;
     let (_rt, urls) = start_nodes(dir, 6)?;
     writeln!(
         out,

@@ -7,12 +7,14 @@
 //! [`message`] is its wire format (PROTOCOL.md §12). [`mailbox`] is unilateral delivery
 //! through a storage node's b0x with the same ledger and checks (PROTOCOL.md §16).
 //! [`card`] is the contact card devices exchange before they trade (PROTOCOL.md §12.6).
+//! [`gossip`] chooses what a hello gossips (PROTOCOL.md §12.5).
 //! [`placement`] is where keys live on storage nodes and when a write there counts
 //! (PROTOCOL.md §15.1).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod card;
+pub mod gossip;
 pub mod mailbox;
 pub mod message;
 pub mod placement;

@@ -2703,27 +2703,12 @@ impl Ledger for Wallet {
     }
 
     fn gossip(&self, exclude: &[DeviceId], max: usize) -> Result<Vec<SignedProposal>, LedgerError> {
-        let mut out = Vec::new();
-        // Evidence first, but in at most half the slots: a flood of (cheaply made)
-        // equivocating devices must not crowd recent history out of every hello.
-        let evidence_slots = max / 2;
+        // The choice is dsm-protocol's (`GossipPicker`); this feeds it from the store.
+        let mut pick = dsm_protocol::gossip::GossipPicker::new(max, exclude);
         for (_, v) in self.store.scan(Table::Evidence)? {
-            if out.len() >= evidence_slots {
-                break;
-            }
-            // A parcel fork of hops alone travels through the nodes (PROTOCOL.md §9).
-            if let Some((a, b)) = EquivocationProof::from_bytes(&v)
-                .ok()
-                .as_ref()
-                .and_then(|p| p.statements())
-            {
-                for st in [a, b] {
-                    if let Statement::Proposal(p) = st {
-                        if !exclude.contains(&p.proposal.step.sender) && out.len() < evidence_slots
-                        {
-                            out.push(p.clone());
-                        }
-                    }
+            if let Ok(proof) = EquivocationProof::from_bytes(&v) {
+                if !pick.evidence(&proof) {
+                    break;
                 }
             }
         }
@@ -2734,35 +2719,19 @@ impl Ledger for Wallet {
         if sent.len() >= 1024 {
             sent.clear();
         }
-        let already = peer.map(|p| sent.entry(p).or_default());
-        let mut newly = Vec::new();
-        for (_, key) in self.store.last(Table::WitnessOrder, max * 4)? {
-            if out.len() >= max {
-                break;
-            }
-            // The key starts with the device id: filter before reading anything.
-            if key.len() != 64 || exclude.iter().any(|d| key[..32] == d.as_bytes()[..]) {
-                continue;
-            }
-            if already.as_ref().is_some_and(|a| a.contains(&key)) {
+        let mut already = peer.map(|p| sent.entry(p).or_default());
+        for (_, key) in self.store.last(Table::WitnessOrder, pick.scan_window())? {
+            let was_sent = already.as_ref().is_some_and(|a| a.contains(&key));
+            if !pick.wants(&key, was_sent) {
                 continue;
             }
             if let Some(bytes) = self.store.get(Table::Witness, &key)? {
                 if let Some(p) = self.gossiped_proposal(bytes)? {
-                    if !out.contains(&p) {
-                        out.push(p);
-                        newly.push(key);
-                    }
+                    pick.recent(&key, p);
                 }
             }
         }
-        if let Some(a) = already {
-            // Keep the newest: enough to cover every candidate of the next hello.
-            a.extend(newly);
-            let excess = a.len().saturating_sub(4 * max);
-            a.drain(..excess);
-        }
-        Ok(out)
+        Ok(pick.remember(already))
     }
 }
 
