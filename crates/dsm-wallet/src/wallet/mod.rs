@@ -2719,7 +2719,7 @@ impl Ledger for Wallet {
         if sent.len() >= 1024 {
             sent.clear();
         }
-        let mut already = peer.map(|p| sent.entry(p).or_default());
+        let already = peer.map(|p| sent.entry(p).or_default());
         for (_, key) in self.store.last(Table::WitnessOrder, pick.scan_window())? {
             let was_sent = already.as_ref().is_some_and(|a| a.contains(&key));
             if !pick.wants(&key, was_sent) {
