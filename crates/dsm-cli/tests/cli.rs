@@ -2180,6 +2180,16 @@ fn recovery_through_the_cli() {
     guess.assert().code(4).stderr(predicate::str::contains(
         "3 storage node(s) named, but keys are placed on N = 6 of the wallet's registry",
     ));
+    let mut nonsense = dsm(&phone);
+    nonsense
+        .env("DSM_RECOVERY_PHRASE", &phrase)
+        .args(["recover", "--n", "3", "--k", "5", "--f", "0"]);
+    for (_, url) in &nodes {
+        nonsense.args(["--node", url]);
+    }
+    nonsense.assert().code(4).stderr(predicate::str::contains(
+        "need 1 ≤ K ≤ N (got N = 3, K = 5)",
+    ));
     assert!(!phone.join("wallet.redb").exists());
     recover(&phone, &format!("{}art", "abandon ".repeat(23)))
         .assert()
