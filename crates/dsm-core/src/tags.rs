@@ -250,6 +250,10 @@ tag_table! {
     /// synthetic device ids and digests: `(name, …)`. Never a value a protocol check
     /// compares against.
     Fixture => "DSM/v1/test/fixture",
+    /// The randomness a sender seals a b0x item with: `("m" | "n", capsule key or signing
+    /// key, item)` — the same item seals to the same bytes, so posting it again is
+    /// idempotent at the nodes (§16.1).
+    SealRandomness => "DSM/v1/b0x-seal-randomness",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

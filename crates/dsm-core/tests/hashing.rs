@@ -164,6 +164,7 @@ fn tag_labels_are_frozen() {
         (Tag::SigningRandomness, "DSM/v1/test/signing-randomness"),
         (Tag::ReproducibleEntropy, "DSM/v1/test/entropy"),
         (Tag::Fixture, "DSM/v1/test/fixture"),
+        (Tag::SealRandomness, "DSM/v1/b0x-seal-randomness"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -179,6 +179,14 @@ fn b0x_items_between_devices_with_documents_are_sealed() {
     send_online(&mut alice, &nodes, &bob.device_id(), token, Amount(37)).unwrap();
     let items = common::own_b0x(&mut bob, &nodes);
     assert!(!items.is_empty());
+    // Unanswered, it is posted again at alice's sync: sealed to the same bytes (its
+    // randomness derives from alice's secret and the item), so the nodes keep one copy.
+    sync(&mut alice, &nodes).unwrap();
+    assert_eq!(
+        common::own_b0x(&mut bob, &nodes),
+        items,
+        "a re-post of a sealed item is the same bytes"
+    );
     for item in &items {
         assert!(
             dsm_protocol::mailbox::SealedItem::from_bytes(&item.bytes).is_ok(),

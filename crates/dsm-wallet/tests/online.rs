@@ -824,3 +824,45 @@ fn lineage_objects_are_stored_once_per_registry() {
         assert_eq!(dev(&r), 1);
     }
 }
+
+/// A b0x item can vanish from the nodes (evicted from a full b0x by fair share, PROTOCOL.md
+/// §15; or a node that lost its data). The sender posts the same bytes again at each sync
+/// while the transfer is unanswered — the same item seals to the same bytes, so a node that
+/// still holds it keeps one copy — and the transfer goes through.
+#[test]
+fn a_b0x_item_lost_at_the_nodes_is_posted_again_and_never_doubled() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut a, _) = memory_wallet(100);
+    let (mut b, _) = memory_wallet(0);
+    let t = token(DEFAULT_TOKEN);
+    send_online(&mut a, &nodes, &b.device_id(), t, amount(30)).unwrap();
+    // The sender syncs twice before the receiver does: still one item at each node.
+    sync(&mut a, &nodes).unwrap();
+    sync(&mut a, &nodes).unwrap();
+    // Every node loses the item before the receiver reads it.
+    let address = b.device_id().b0x_address();
+    for node in nodes.nodes().to_vec() {
+        let authority = dsm_wallet::nodes::node_authority(&node).to_string();
+        let access = b
+            .b0x_access(&authority, dsm_core::slot::B0xOp::Acknowledge, u64::MAX)
+            .unwrap();
+        assert!(nodes.b0x_ack(&node, &address, u64::MAX, &access));
+    }
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert!(rb.received.is_empty(), "nothing left to read: {rb:?}");
+    assert_eq!(dev(&b), 0);
+    // The sender's next sync posts it again; the receiver is credited once.
+    let ra = sync(&mut a, &nodes).unwrap();
+    assert_eq!(ra.posted, 0, "a re-post is not a new post: {ra:?}");
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(rb.received.len(), 1, "{rb:?}");
+    assert_eq!(dev(&b), 30);
+    let ra = sync(&mut a, &nodes).unwrap();
+    assert_eq!(ra.stitched.len(), 1, "{ra:?}");
+    // Answered: nothing is posted again, and a later sync of the receiver credits nothing.
+    sync(&mut a, &nodes).unwrap();
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert!(rb.received.is_empty(), "{rb:?}");
+    assert_eq!((dev(&a), dev(&b)), (70, 30));
+}

@@ -512,6 +512,17 @@ fn post_offer(
         .collect();
     faults.extend(put_objects(nodes, &new)?);
     let _ = wallet.note_objects_at_nodes(&registry, &addresses);
+    post_item(wallet, nodes, peer, offer)
+}
+
+/// Posts `offer` as a b0x item, without its objects, sealed to `peer` where this wallet
+/// holds its KEM key.
+fn post_item(
+    wallet: &Wallet,
+    nodes: &NodeSet,
+    peer: &DeviceId,
+    offer: Offer,
+) -> Result<usize, ReplicationError> {
     let item = Offer {
         objects: Vec::new(),
         ..offer
@@ -530,10 +541,8 @@ pub(crate) fn sealed_for(wallet: &Wallet, peer: &DeviceId, item: Vec<u8>) -> Vec
     let Ok(Some(key)) = wallet.contact_kem_key(peer) else {
         return item;
     };
-    let (Ok(m), Ok(n)) = (crate::wallet::os_random(), crate::wallet::os_random()) else {
-        return item;
-    };
-    let nonce: [u8; 24] = n[..24].try_into().expect("24 bytes");
+    // The same item seals to the same bytes: posting it again is idempotent at the nodes.
+    let (m, nonce) = wallet.seal_randomness(&item);
     mailbox::seal_item(&key, peer, &item, &m, nonce).unwrap_or(item)
 }
 
@@ -686,7 +695,17 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
     claim_consumptions(wallet, nodes, &mut report)?;
     take_b0x(wallet, nodes, &mut report)?;
     for proposal in wallet.pending()? {
-        if wallet.counter(&posted_mark(&proposal))? == 0 {
+        if wallet.counter(&posted_mark(&proposal))? != 0 {
+            // Posted before and still unanswered: post the same bytes again. A node that
+            // still holds them keeps one copy; one that lost them (evicted from a full b0x,
+            // §15, or a node that lost its data) has them back; a receiver that took them
+            // answers again from what it stored.
+            let peer = proposal.proposal.step.receiver;
+            let offer = wallet.offer_for(&proposal)?;
+            let _ = post_item(wallet, nodes, &peer, offer);
+            continue;
+        }
+        {
             let peer = proposal.proposal.step.receiver;
             let offer = wallet.offer_for(&proposal)?;
             if let Settlement::Conflict(_) =

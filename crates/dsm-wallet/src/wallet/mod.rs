@@ -1776,6 +1776,22 @@ impl Wallet {
         .ok()
     }
 
+    /// The encapsulation randomness and nonce to seal `item` with: derived from this
+    /// device's secret and the item, so sealing the same item again gives the same bytes
+    /// (a re-post is idempotent at the nodes), and nobody without the secret can predict
+    /// them (PROTOCOL.md §16.1).
+    pub(crate) fn seal_randomness(&self, item: &[u8]) -> ([u8; 32], [u8; 24]) {
+        let secret: zeroize::Zeroizing<Vec<u8>> = match &self.capsule_key {
+            Some(k) => zeroize::Zeroizing::new(k.secret_bytes().to_vec()),
+            None => self.key.private_key_bytes(),
+        };
+        let m = tagged_hash(Tag::SealRandomness, &[b"m", &secret, item]);
+        let n = tagged_hash(Tag::SealRandomness, &[b"n", &secret, item]);
+        let mut nonce = [0u8; 24];
+        nonce.copy_from_slice(&n.0[..24]);
+        (m.0, nonce)
+    }
+
     /// This device's ML-KEM-768 keys: `keygen(d = H(DeviceKemSeed, "d", s), z =
     /// H(DeviceKemSeed, "z", s))` with `s` the device generation's capsule key when the
     /// identity has a recovery phrase (so the phrase recovers what was encrypted to a lost
