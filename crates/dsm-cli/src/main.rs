@@ -595,6 +595,11 @@ enum NodeCmd {
         /// writes cannot stop honest settlement.
         #[arg(long, value_name = "MIB", default_value_t = 1024)]
         owned_headroom_mib: u64,
+        /// How much of --owned-headroom-mib one slot owner may take, in MiB; only owners
+        /// the node already holds a slot of write there at all, so a flood of freshly made
+        /// keys cannot take the headroom. 0: any owner, without limit.
+        #[arg(long, value_name = "MIB", default_value_t = 4)]
+        owner_headroom_mib: u64,
         /// Serve HTTPS with this PEM certificate chain (leaf first). The node then prints
         /// its URL with the key pin wallets check, https://ADDR#spki-sha256=HEX (SHA-256
         /// of the certificate's public key: renewing the certificate with the same key
@@ -1399,6 +1404,7 @@ fn main() -> ExitCode {
             trusted_proxy,
             max_store_mib,
             owned_headroom_mib,
+            owner_headroom_mib,
             tls_cert,
             tls_key,
             tls_self_signed,
@@ -1422,6 +1428,7 @@ fn main() -> ExitCode {
             dsm_node::ration::StoreBudget {
                 max_bytes: max_store_mib.saturating_mul(1024 * 1024),
                 owned_headroom: owned_headroom_mib.saturating_mul(1024 * 1024),
+                owner_headroom: owner_headroom_mib.saturating_mul(1024 * 1024),
             },
         ),
         Command::Bench { quick, part } => match part {

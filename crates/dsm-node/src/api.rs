@@ -40,6 +40,10 @@ pub struct Node<S: NodeStore> {
     budget: crate::ration::StoreBudget,
     /// The store's size as last read, grown by every write since, and when it was read.
     stored: std::sync::Mutex<(u64, Option<std::time::Instant>)>,
+    /// Bytes each slot owner wrote into the budget's headroom since the process started
+    /// (an owner past its share there is refused; at most `owned_headroom / owner_headroom`
+    /// owners can hold a share, which bounds the map).
+    headroom_used: std::sync::Mutex<std::collections::HashMap<Id, u64>>,
 }
 
 impl<S: NodeStore> Node<S> {
@@ -69,6 +73,7 @@ impl<S: NodeStore> Node<S> {
             rationing: crate::ration::Rationing::new(limits),
             budget,
             stored: std::sync::Mutex::new((0, None)),
+            headroom_used: Default::default(),
         })
     }
 
@@ -601,18 +606,42 @@ async fn count<S: NodeStore>(
         ) => Some(crate::ration::WriteKind::Keyless),
         _ => None,
     };
+    // The owner an owned write names in its path (checked in full by its handler).
+    let owner = (write == Some(crate::ration::WriteKind::Owned))
+        .then(|| req.uri().path().strip_prefix("/v1/owned/"))
+        .flatten()
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|h| id("the owner", h).ok());
+    let mut in_headroom = None;
     if let (Some(kind), false) = (write, n.budget.max_bytes == 0) {
         let body = body_len.unwrap_or(MAX_ITEM_LEN as u64);
-        let refused = match stored_estimate(&n).await {
-            Ok(stored) => n.budget.refuses(stored, body, kind),
+        let room = match stored_estimate(&n).await {
+            Ok(stored) => n.budget.room(stored, body, kind),
             Err(e) => return e.into_response(),
         };
-        if refused {
-            let resp = ApiError(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "this node's storage budget is used up; try the other nodes".into(),
-            )
-            .into_response();
+        let refusal = match (room, owner) {
+            (crate::ration::Room::Free, _) => None,
+            (crate::ration::Room::Headroom, Some(owner)) if n.budget.owner_headroom > 0 => {
+                match headroom_share(&n, owner, body).await {
+                    Ok(true) => {
+                        in_headroom = Some((owner, body));
+                        None
+                    }
+                    Ok(false) => Some(
+                        "this node's storage is nearly full: its last part is kept for slot \
+                         owners it already holds a slot of, each up to a share, and this \
+                         owner has none left; try the other nodes",
+                    ),
+                    Err(e) => return e.into_response(),
+                }
+            }
+            (crate::ration::Room::Headroom, _) => None,
+            (crate::ration::Room::Full, _) => {
+                Some("this node's storage budget is used up; try the other nodes")
+            }
+        };
+        if let Some(why) = refusal {
+            let resp = ApiError(StatusCode::INSUFFICIENT_STORAGE, why.into()).into_response();
             n.metrics
                 .observe(route.as_deref(), &method, 507, start.elapsed(), body_len);
             return resp;
@@ -622,6 +651,11 @@ async fn count<S: NodeStore>(
     if write.is_some() && resp.status() == StatusCode::CREATED {
         let mut s = n.stored.lock().unwrap_or_else(|e| e.into_inner());
         s.0 = s.0.saturating_add(body_len.unwrap_or(0));
+        if let Some((owner, body)) = in_headroom {
+            let mut used = n.headroom_used.lock().unwrap_or_else(|e| e.into_inner());
+            let u = used.entry(owner).or_default();
+            *u = u.saturating_add(body);
+        }
     }
     n.metrics.observe(
         route.as_deref(),
@@ -635,6 +669,28 @@ async fn count<S: NodeStore>(
 
 /// The store's size: read again at most once a second (a PostgreSQL query, a file's
 /// metadata), grown by every stored write in between.
+/// Whether `owner` may write `body` more bytes into the budget's headroom: the store holds
+/// a slot of it already (a key made for the flood holds none), and its share is not used
+/// up (PROTOCOL.md §15).
+async fn headroom_share<S: NodeStore>(
+    n: &Arc<Node<S>>,
+    owner: Id,
+    body: u64,
+) -> Result<bool, ApiError> {
+    let used = n
+        .headroom_used
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&owner)
+        .copied()
+        .unwrap_or(0);
+    if used.saturating_add(body) > n.budget.owner_headroom {
+        return Ok(false);
+    }
+    let n2 = n.clone();
+    blocking(move || n2.store.owner_known(&owner)).await
+}
+
 async fn stored_estimate<S: NodeStore>(n: &Arc<Node<S>>) -> Result<u64, ApiError> {
     {
         let s = n.stored.lock().unwrap_or_else(|e| e.into_inner());

@@ -416,6 +416,18 @@ impl NodeStore for PostgresStore {
         })
     }
 
+    fn owner_known(&self, owner: &Id) -> Result<bool, StoreError> {
+        let owner = *owner;
+        self.with(move |c| {
+            Ok(c.query_opt(
+                "SELECT 1 FROM dsm_owned_slots WHERE device = $1 LIMIT 1",
+                &[&owner.as_slice()],
+            )
+            .map_err(backend)?
+            .is_some())
+        })
+    }
+
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
         self.with(move |c| {
             let r = c

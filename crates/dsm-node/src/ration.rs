@@ -63,13 +63,30 @@ impl Default for RationLimits {
 /// How much disk the node's store may take, and how much of it only owned (authenticated)
 /// writes may use: a flood of keyless writes from many addresses fills the store up to
 /// `max_bytes − owned_headroom` and stops there, so the writes honest devices sign for
-/// their owned slots (anchors, parcels, resolutions…) still land.
+/// their owned slots (anchors, parcels, resolutions…) still land. Keys are free, so the
+/// headroom itself is only for slot owners the node already holds a slot of, each up to
+/// `owner_headroom` bytes of it: a flood of fresh keys cannot take it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoreBudget {
     /// The store's size at most, in bytes (0: no budget).
     pub max_bytes: u64,
     /// The part of it kept for owned-slot writes.
     pub owned_headroom: u64,
+    /// How much of the headroom one slot owner may take (0: no limit per owner, and any
+    /// owner may write in the headroom).
+    pub owner_headroom: u64,
+}
+
+/// Where a write falls in a [`StoreBudget`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Room {
+    /// Below the headroom: admitted.
+    Free,
+    /// An owned write inside the headroom: admitted for an owner the node holds a slot of,
+    /// within its share ([`StoreBudget::owner_headroom`]).
+    Headroom,
+    /// Over the budget: refused.
+    Full,
 }
 
 /// What a write puts in the store, for [`StoreBudget`].
@@ -87,29 +104,39 @@ impl StoreBudget {
         StoreBudget {
             max_bytes: 0,
             owned_headroom: 0,
+            owner_headroom: 0,
         }
     }
 
     /// Whether a write of `body` bytes of `kind` would take a store of `stored` bytes over
     /// its budget.
     pub fn refuses(&self, stored: u64, body: u64, kind: WriteKind) -> bool {
+        self.room(stored, body, kind) == Room::Full
+    }
+
+    /// Where a write of `body` bytes of `kind` into a store of `stored` bytes falls.
+    pub fn room(&self, stored: u64, body: u64, kind: WriteKind) -> Room {
         if self.max_bytes == 0 {
-            return false;
+            return Room::Free;
         }
-        let limit = match kind {
-            WriteKind::Owned => self.max_bytes,
-            WriteKind::Keyless => self.max_bytes.saturating_sub(self.owned_headroom),
-        };
-        stored.saturating_add(body) > limit
+        let after = stored.saturating_add(body);
+        let shared = self.max_bytes.saturating_sub(self.owned_headroom);
+        match kind {
+            _ if after <= shared => Room::Free,
+            WriteKind::Owned if after <= self.max_bytes => Room::Headroom,
+            _ => Room::Full,
+        }
     }
 }
 
 impl Default for StoreBudget {
-    /// What `dsm node serve` ships with: 16 GiB, 1 GiB of it for owned writes.
+    /// What `dsm node serve` ships with: 16 GiB, 1 GiB of it for owned writes, 4 MiB of that
+    /// per slot owner.
     fn default() -> Self {
         StoreBudget {
             max_bytes: 16 << 30,
             owned_headroom: 1 << 30,
+            owner_headroom: 4 << 20,
         }
     }
 }

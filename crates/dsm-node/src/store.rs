@@ -132,6 +132,9 @@ pub trait NodeStore: Send + Sync + 'static {
     fn entropy_secret(&self, ceremony: &Id, fresh: &[u8; 32]) -> Result<[u8; 32], StoreError>;
     /// The stored secret for `ceremony`, if a contribution was made.
     fn entropy_reveal(&self, ceremony: &Id) -> Result<Option<[u8; 32]>, StoreError>;
+    /// Whether the store holds any owned slot of `owner` (for the headroom of the storage
+    /// budget: only owners known here may write in it).
+    fn owner_known(&self, owner: &Id) -> Result<bool, StoreError>;
     /// Counts for the metrics endpoint: (objects, owned slots and list entries, b0x items,
     /// evidence).
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError>;
@@ -532,6 +535,15 @@ impl NodeStore for EmbeddedStore {
         Ok(self
             .get(ENTROPY, ceremony)?
             .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok()))
+    }
+
+    fn owner_known(&self, owner: &Id) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let t = txn.open_table(OWNED).map_err(backend)?;
+        let lo = [owner.as_slice(), &[0u8; 32]].concat();
+        let hi = [owner.as_slice(), &[0xffu8; 32]].concat();
+        let mut range = t.range(lo.as_slice()..=hi.as_slice()).map_err(backend)?;
+        Ok(range.next().transpose().map_err(backend)?.is_some())
     }
 
     fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {

@@ -49,10 +49,20 @@ fn server_of(
 /// A device's owned-slot write of `body` (signing randomness `rnd`) for its slot
 /// `[5; 32]`: (owner, slot key, the write).
 fn device_write(body: &[u8], rnd: u8) -> (Digest, Digest, dsm_core::slot::OwnedPut) {
+    device_write_at(3, 5, body, rnd)
+}
+
+/// As [`device_write`], for the device of key seed `seed`, in its slot `[slot; 32]`.
+fn device_write_at(
+    seed: u8,
+    slot: u8,
+    body: &[u8],
+    rnd: u8,
+) -> (Digest, Digest, dsm_core::slot::OwnedPut) {
     use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
     use dsm_core::identity::GenesisDigest;
     use dsm_core::slot::{body_digest, Admission, OwnedPut, SlotEntry, SlotWrite};
-    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([3; 32]));
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([seed; 32]));
     let genesis = GenesisDigest(Digest([4; 32]));
     let owner = *dsm_core::identity::DeviceIdentity {
         genesis,
@@ -60,7 +70,7 @@ fn device_write(body: &[u8], rnd: u8) -> (Digest, Digest, dsm_core::slot::OwnedP
     }
     .device_id()
     .digest();
-    let slot = Digest([5; 32]);
+    let slot = Digest([slot; 32]);
     let write = SlotWrite::sign(
         Admission::Device { genesis },
         &key,
@@ -855,6 +865,7 @@ fn a_full_store_refuses_keyless_writes_and_keeps_headroom_for_owned_writes() {
             let budget = StoreBudget {
                 max_bytes: size + 100 * 1024,
                 owned_headroom: 60 * 1024,
+                owner_headroom: 0,
             };
             Node::with_limits(store, Quotas::default(), RationLimits::unlimited(), budget)
         },
@@ -892,6 +903,67 @@ fn a_full_store_refuses_keyless_writes_and_keeps_headroom_for_owned_writes() {
     );
     let r = call("PUT", &url, Some(&put.to_bytes()));
     assert_eq!(r.status, 201, "{}", r.text());
+}
+
+/// Keys are free, so the headroom of the storage budget is only for slot owners the node
+/// already holds a slot of, each up to its share (PROTOCOL.md §15): a key made for the flood
+/// is refused there, a known owner writes until its share is used.
+#[test]
+fn the_headroom_is_for_known_slot_owners_each_up_to_a_share() {
+    use dsm_core::codec::Canonical;
+    use dsm_node::ration::{RationLimits, StoreBudget};
+    let s = server_of(
+        |store, path| {
+            let size = std::fs::metadata(path).unwrap().len();
+            let budget = StoreBudget {
+                max_bytes: size + 140 * 1024,
+                owned_headroom: 90 * 1024,
+                owner_headroom: 40 * 1024,
+            };
+            Node::with_limits(store, Quotas::default(), RationLimits::unlimited(), budget)
+        },
+        dsm_node::Timeouts::default(),
+    );
+    let addr = s.addr;
+    let put = |seed: u8, slot: u8, len: usize| {
+        let (owner, key, put) = device_write_at(seed, slot, &vec![slot; len], 1);
+        let url = format!(
+            "http://{addr}/v1/owned/{}/{}",
+            hex(owner.as_bytes()),
+            hex(key.as_bytes())
+        );
+        call("PUT", &url, Some(&put.to_bytes()))
+    };
+    // Owner 3 writes a slot while there is room: the node now holds a slot of it.
+    assert_eq!(put(3, 1, 1024).status, 201);
+    // Keyless writes fill the shared part.
+    let body = vec![9u8; 40 * 1024];
+    let url = format!("http://{addr}/v1/objects/{}", hex(&object_address(&body)));
+    assert_eq!(call("PUT", &url, Some(&body)).status, 201);
+    let mut more = body.clone();
+    more[0] = 8;
+    let url = format!("http://{addr}/v1/objects/{}", hex(&object_address(&more)));
+    assert_eq!(call("PUT", &url, Some(&more)).status, 507);
+    // A fresh key (owner 8) is refused in the headroom, with why.
+    let r = put(8, 1, 10 * 1024);
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert!(
+        r.text()
+            .contains("kept for slot owners it already holds a slot of"),
+        "{}",
+        r.text()
+    );
+    // Owner 3 writes there, up to its share (each write is about 15.5 KiB with its
+    // signature and key).
+    assert_eq!(put(3, 2, 10 * 1024).status, 201);
+    assert_eq!(put(3, 3, 10 * 1024).status, 201);
+    let r = put(3, 4, 10 * 1024);
+    assert_eq!(r.status, 507, "its share is used: {}", r.text());
+    assert!(
+        r.text().contains("this owner has none left"),
+        "{}",
+        r.text()
+    );
 }
 
 /// One slot owner's owned writes are rationed across all clients (PROTOCOL.md §15.2,

@@ -76,6 +76,13 @@ fn conformance(s: &dyn NodeStore) {
             created: true
         }
     );
+    // Which slot owners it holds a slot of (for the budget's headroom).
+    assert!(!s.owner_known(&[0xee; 32]).unwrap());
+    assert!(s.owner_known(&[2; 32]).unwrap());
+    assert!(
+        !s.owner_known(&[3; 32]).unwrap(),
+        "a slot key is not an owner"
+    );
     // The store knows its size (for the node's storage budget).
     assert!(s.stored_bytes().unwrap() > 0);
     // b0x: sequence numbers per recipient from 1, list after a cursor, ack, quota.

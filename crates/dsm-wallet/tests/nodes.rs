@@ -33,6 +33,7 @@ macro_rules! delegate {
             fn put_slot(&self, d: &Id, p: &Id, b: &[u8]) -> Result<PutSlot, StoreError> { self.0.put_slot(d, p, b) }
             fn list_append(&self, t: &Id, k: &Id, b: &[u8]) -> Result<Appended, StoreError> { self.0.list_append(t, k, b) }
             fn b0x_append(&self, r: &Id, b: &[u8], p: &[u8], q: &Quotas) -> Result<u64, StoreError> { self.0.b0x_append(r, b, p, q) }
+            fn owner_known(&self, o: &Id) -> Result<bool, StoreError> { self.0.owner_known(o) }
             fn b0x_list(&self, r: &Id, a: u64, l: usize, m: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> { self.0.b0x_list(r, a, l, m) }
             fn b0x_ack(&self, r: &Id, u: u64) -> Result<u64, StoreError> { self.0.b0x_ack(r, u) }
             fn put_evidence(&self, d: &Id, b: &[u8]) -> Result<bool, StoreError> { self.0.put_evidence(d, b) }

@@ -81,6 +81,10 @@ impl NodeStore for Switchable {
         self.up()?;
         self.0.b0x_append(r, b, p, q)
     }
+    fn owner_known(&self, o: &Id) -> Result<bool, StoreError> {
+        self.up()?;
+        self.0.owner_known(o)
+    }
     fn b0x_list(
         &self,
         r: &Id,
