@@ -41,8 +41,9 @@ pub struct Node<S: NodeStore> {
     /// The store's size as last read, grown by every write since, and when it was read.
     stored: std::sync::Mutex<(u64, Option<std::time::Instant>)>,
     /// Bytes each slot owner wrote into the budget's headroom since the process started
-    /// (an owner past its share there is refused; at most `owned_headroom / owner_headroom`
-    /// owners can hold a share, which bounds the map).
+    /// (an owner past its share there is refused). An entry appears only with a write that
+    /// landed in the headroom, so the map is bounded by the headroom's size over the
+    /// smallest owned write (a signed write is several KiB).
     headroom_used: std::sync::Mutex<std::collections::HashMap<Id, u64>>,
 }
 
