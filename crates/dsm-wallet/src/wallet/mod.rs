@@ -158,6 +158,19 @@ fn corrupt<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> WalletErro
     }
 }
 
+/// Every JSON record of `table`, in key order; one that does not parse is a damaged `what`.
+fn scan_json<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    table: Table,
+    what: &'static str,
+) -> Result<Vec<T>, WalletError> {
+    store
+        .scan(table)?
+        .into_iter()
+        .map(|(_, v)| serde_json::from_slice(&v).map_err(corrupt(what)))
+        .collect()
+}
+
 /// What a history line records.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -403,10 +416,7 @@ pub struct HistoryEntry {
 /// The storage nodes recorded in `store` (base URLs), in the order added.
 pub(crate) fn stored_nodes(store: &dyn Store) -> Result<Vec<String>, WalletError> {
     match store.get(Table::Meta, b"nodes")? {
-        Some(v) => serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
-            what: "node registry",
-            error: e.to_string(),
-        }),
+        Some(v) => serde_json::from_slice(&v).map_err(corrupt("node registry")),
         None => Ok(Vec::new()),
     }
 }
@@ -1340,16 +1350,7 @@ impl Wallet {
 
     /// Every history line, oldest first.
     pub fn history(&self) -> Result<Vec<HistoryEntry>, WalletError> {
-        self.store
-            .scan(Table::History)?
-            .into_iter()
-            .map(|(_, v)| {
-                serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
-                    what: "history",
-                    error: e.to_string(),
-                })
-            })
-            .collect()
+        scan_json(self.store.as_ref(), Table::History, "history")
     }
 
     /// The storage nodes this wallet uses (base URLs), in the order added.
@@ -1704,16 +1705,7 @@ impl Wallet {
 
     /// Every contact, by name.
     pub fn contacts(&self) -> Result<Vec<Contact>, WalletError> {
-        self.store
-            .scan(Table::Contacts)?
-            .into_iter()
-            .map(|(_, v)| {
-                serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
-                    what: "contacts",
-                    error: e.to_string(),
-                })
-            })
-            .collect()
+        scan_json(self.store.as_ref(), Table::Contacts, "contacts")
     }
 
     /// Finds a contact by name, or by device id (full hex or a unique prefix of ≥ 8 digits).

@@ -919,16 +919,7 @@ impl Wallet {
     /// The recovery state of this device, if it is a successor: each counterparty of the
     /// lost device and where it stands.
     pub fn recovery_counterparties(&self) -> Result<Vec<CounterpartyRecovery>, WalletError> {
-        self.store
-            .scan(Table::Recovery)?
-            .into_iter()
-            .map(|(_, v)| {
-                serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
-                    what: "recovery",
-                    error: e.to_string(),
-                })
-            })
-            .collect()
+        super::scan_json(self.store.as_ref(), Table::Recovery, "recovery")
     }
 
     /// Why sending to `peer` is not allowed yet on a recovered device, if it is not.
@@ -939,11 +930,7 @@ impl Wallet {
         let Some(v) = self.store.get(Table::Recovery, peer.as_bytes())? else {
             return Ok(None);
         };
-        let c: CounterpartyRecovery =
-            serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
-                what: "recovery",
-                error: e.to_string(),
-            })?;
+        let c: CounterpartyRecovery = serde_json::from_slice(&v).map_err(corrupt("recovery"))?;
         Ok((c.status != NoticeStatus::Acknowledged).then(|| {
             format!(
                 "{} has not acknowledged this device as the successor of the lost one (status: \
@@ -1180,10 +1167,7 @@ impl Wallet {
         verify_answer(answer, &succ.record.digest(), &from)
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
         let mut c: CounterpartyRecovery =
-            serde_json::from_slice(&v).map_err(|e| WalletError::Corrupt {
-                what: "recovery",
-                error: e.to_string(),
-            })?;
+            serde_json::from_slice(&v).map_err(corrupt("recovery"))?;
         c.status = match answer.record.verdict {
             Verdict::Acknowledged => NoticeStatus::Acknowledged,
             Verdict::Stale => NoticeStatus::Stale,
