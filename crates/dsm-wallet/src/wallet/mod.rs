@@ -211,69 +211,61 @@ pub enum EntryKind {
     Reclaimed,
 }
 
-/// Where a history line stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LineStatus {
-    /// A sent transfer whose receipt is not complete yet (in flight).
-    Pending,
-    /// Complete: both signatures exist, or the transition needed only ours.
-    Final,
-    /// A sent transfer that was refused and taken back.
-    Released,
-    /// A transfer we refused with a signed refusal.
-    Refused,
-}
-
-impl LineStatus {
-    /// The word the history shows (and stores).
-    pub fn word(self) -> &'static str {
-        match self {
-            LineStatus::Pending => "pending",
-            LineStatus::Final => "final",
-            LineStatus::Released => "released",
-            LineStatus::Refused => "refused",
+/// A persisted enum whose every variant is one word: the word is what is stored (serde)
+/// and what is shown (`word`, `Display`), written once per variant so they cannot drift.
+macro_rules! stored_words {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $v:ident = $w:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        $vis enum $name {
+            $($(#[$vm])* #[serde(rename = $w)] $v,)+
         }
-    }
-}
 
-impl std::fmt::Display for LineStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.word())
-    }
-}
-
-/// What the storage nodes say about a history line's signed statements (PROTOCOL.md
-/// §16.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LineSettlement {
-    /// At least W nodes hold them, and no rival can ever reach W.
-    Settled,
-    /// Final, but fewer than W nodes reached yet.
-    Unsettled,
-    /// A competing statement exists (evidence was stored), or the value descends from a
-    /// mint or vault resolution in conflict.
-    Conflict,
-    /// The signer was replaced by recovery at this head.
-    Tombstoned,
-}
-
-impl LineSettlement {
-    /// The word the history shows (and stores).
-    pub fn word(self) -> &'static str {
-        match self {
-            LineSettlement::Settled => "settled",
-            LineSettlement::Unsettled => "unsettled",
-            LineSettlement::Conflict => "conflict",
-            LineSettlement::Tombstoned => "tombstoned",
+        impl $name {
+            /// The word shown and stored.
+            pub fn word(self) -> &'static str {
+                match self {
+                    $($name::$v => $w,)+
+                }
+            }
         }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.word())
+            }
+        }
+    };
+}
+pub(crate) use stored_words;
+
+stored_words! {
+    /// Where a history line stands.
+    pub enum LineStatus {
+        /// A sent transfer whose receipt is not complete yet (in flight).
+        Pending = "pending",
+        /// Complete: both signatures exist, or the transition needed only ours.
+        Final = "final",
+        /// A sent transfer that was refused and taken back.
+        Released = "released",
+        /// A transfer we refused with a signed refusal.
+        Refused = "refused",
     }
 }
 
-impl std::fmt::Display for LineSettlement {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.word())
+stored_words! {
+    /// What the storage nodes say about a history line's signed statements (PROTOCOL.md
+    /// §16.4).
+    pub enum LineSettlement {
+        /// At least W nodes hold them, and no rival can ever reach W.
+        Settled = "settled",
+        /// Final, but fewer than W nodes reached yet.
+        Unsettled = "unsettled",
+        /// A competing statement exists (evidence was stored), or the value descends from a
+        /// mint or vault resolution in conflict.
+        Conflict = "conflict",
+        /// The signer was replaced by recovery at this head.
+        Tombstoned = "tombstoned",
     }
 }
 

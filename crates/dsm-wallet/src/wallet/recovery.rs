@@ -171,35 +171,17 @@ pub enum RecoveryStep {
     Notified,
 }
 
-/// A counterparty's answer to a succession notice, as the successor records it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NoticeStatus {
-    /// No answer yet: spending to it waits (PROTOCOL.md §20.4).
-    Waiting,
-    /// It holds the tip the recovered head holds: spending to it may resume.
-    Acknowledged,
-    /// It holds a newer tip than the backup (the lost device went on after it).
-    Stale,
-    /// It holds evidence that the lost device signed after the backup point.
-    Conflict,
-}
-
-impl NoticeStatus {
-    /// The word shown (and stored).
-    pub fn word(self) -> &'static str {
-        match self {
-            NoticeStatus::Waiting => "waiting",
-            NoticeStatus::Acknowledged => "acknowledged",
-            NoticeStatus::Stale => "stale",
-            NoticeStatus::Conflict => "conflict",
-        }
-    }
-}
-
-impl std::fmt::Display for NoticeStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.word())
+super::stored_words! {
+    /// A counterparty's answer to a succession notice, as the successor records it.
+    pub enum NoticeStatus {
+        /// No answer yet: spending to it waits (PROTOCOL.md §20.4).
+        Waiting = "waiting",
+        /// It holds the tip the recovered head holds: spending to it may resume.
+        Acknowledged = "acknowledged",
+        /// It holds a newer tip than the backup (the lost device went on after it).
+        Stale = "stale",
+        /// It holds evidence that the lost device signed after the backup point.
+        Conflict = "conflict",
     }
 }
 
