@@ -16,11 +16,13 @@
 //! - [`body`]: what a capsule holds and [`body::replay`] of a stream.
 //! - [`backup`]: the encrypted backup file of a whole wallet (`dsm backup export`).
 //! - [`succession`]: tombstone, succession, notice and answer, each with one verifier.
+//! - [`process`]: the successor's step order and spending gate, as rules without I/O.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod backup;
 pub mod body;
+pub mod process;
 pub mod succession;
 
 use argon2::{Algorithm, Argon2, Params, Version};

@@ -108,7 +108,7 @@ fn a_damaged_value_is_refused_never_read_as_a_default() {
     assert!(serde_json::from_str::<CounterpartyRecovery>(&record)
         .unwrap_err()
         .to_string()
-        .contains("unknown variant `acknowledgd`"));
+        .contains("\"acknowledgd\" is not a notice status"));
 
     // Through a real wallet: a damaged line makes its history refuse to load.
     let (w, mut store) = memory_wallet(10);

@@ -237,7 +237,6 @@ macro_rules! stored_words {
         }
     };
 }
-pub(crate) use stored_words;
 
 stored_words! {
     /// Where a history line stands.
@@ -329,6 +328,20 @@ mod stored {
                         .ok_or_else(|| D::Error::custom(format!("{s:?} is not 64 hex digits")))
                 })
                 .transpose()
+        }
+    }
+
+    /// A counterparty's answer to a succession notice, stored as its word.
+    pub mod notice_status {
+        use super::*;
+        use dsm_recovery::process::NoticeStatus;
+        pub fn serialize<S: Serializer>(v: &NoticeStatus, s: S) -> Result<S::Ok, S::Error> {
+            v.word().serialize(s)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NoticeStatus, D::Error> {
+            let s = String::deserialize(d)?;
+            NoticeStatus::from_word(&s)
+                .ok_or_else(|| D::Error::custom(format!("{s:?} is not a notice status")))
         }
     }
 

@@ -153,37 +153,8 @@ pub fn capsule_slot(index: u64) -> Digest {
     tagged_hash(Tag::RecoverySlot, &[&index.to_be_bytes()])
 }
 
-/// The steps of a recovery, in order; each is recorded when done.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum RecoveryStep {
-    /// The new device exists, with the recovered state (not yet spendable).
-    Created,
-    /// The tombstone is at a quorum of nodes.
-    Tombstoned,
-    /// The succession is at a quorum of nodes.
-    Published,
-    /// Every recovered parcel that can be taken over has its consuming statement signed,
-    /// kept and written to its slot (the rest are left out, with why).
-    Claimed,
-    /// The SUCCEED head is committed, holding a root per claimed parcel.
-    Succeeded,
-    /// Every counterparty was sent a notice.
-    Notified,
-}
-
-super::stored_words! {
-    /// A counterparty's answer to a succession notice, as the successor records it.
-    pub enum NoticeStatus {
-        /// No answer yet: spending to it waits (PROTOCOL.md §20.4).
-        Waiting = "waiting",
-        /// It holds the tip the recovered head holds: spending to it may resume.
-        Acknowledged = "acknowledged",
-        /// It holds a newer tip than the backup (the lost device went on after it).
-        Stale = "stale",
-        /// It holds evidence that the lost device signed after the backup point.
-        Conflict = "conflict",
-    }
-}
+use dsm_recovery::process::SpendingGate;
+pub use dsm_recovery::process::{NoticeStatus, RecoveryStep};
 
 /// Where one counterparty of the lost device stands with the successor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +168,7 @@ pub struct CounterpartyRecovery {
     #[serde(with = "super::stored::digest")]
     pub tip: Digest,
     /// Its answer to the succession notice.
+    #[serde(with = "super::stored::notice_status")]
     pub status: NoticeStatus,
     /// True once the notice reached a quorum of its b0x nodes.
     pub notified: bool,
@@ -906,21 +878,31 @@ impl Wallet {
 
     /// Why sending to `peer` is not allowed yet on a recovered device, if it is not.
     pub(crate) fn succession_gate(&self, peer: &DeviceId) -> Result<Option<String>, WalletError> {
-        if let Some(why) = self.store.get(Table::Meta, RECOVERY_BLOCKED)? {
-            return Ok(Some(String::from_utf8_lossy(&why).into_owned()));
-        }
-        let Some(v) = self.store.get(Table::Recovery, peer.as_bytes())? else {
-            return Ok(None);
+        let blocked = self
+            .store
+            .get(Table::Meta, RECOVERY_BLOCKED)?
+            .map(|why| String::from_utf8_lossy(&why).into_owned());
+        let counterparty = match self.store.get(Table::Recovery, peer.as_bytes())? {
+            Some(v) => Some(
+                serde_json::from_slice::<CounterpartyRecovery>(&v).map_err(corrupt("recovery"))?,
+            ),
+            None => None,
         };
-        let c: CounterpartyRecovery = serde_json::from_slice(&v).map_err(corrupt("recovery"))?;
-        Ok((c.status != NoticeStatus::Acknowledged).then(|| {
-            format!(
-                "{} has not acknowledged this device as the successor of the lost one (status: \
-                 {}); spending to it resumes after it does — run `dsm sync` later",
-                c.name.unwrap_or_else(|| c.device.digest().to_hex()),
-                c.status
-            )
-        }))
+        let notice = counterparty.as_ref().map(|c| c.status);
+        Ok(match SpendingGate::judge(blocked, notice) {
+            SpendingGate::Open => None,
+            SpendingGate::Blocked(why) => Some(why),
+            SpendingGate::NotAcknowledged(status) => {
+                let name = counterparty
+                    .and_then(|c| c.name)
+                    .unwrap_or_else(|| peer.digest().to_hex());
+                Some(format!(
+                    "{name} has not acknowledged this device as the successor of the lost one \
+                     (status: {status}); spending to it resumes after it does — run `dsm sync` \
+                     later"
+                ))
+            }
+        })
     }
 
     /// Records a verified succession: its lost device is refused from now on. The value is
@@ -1150,11 +1132,7 @@ impl Wallet {
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
         let mut c: CounterpartyRecovery =
             serde_json::from_slice(&v).map_err(corrupt("recovery"))?;
-        c.status = match answer.record.verdict {
-            Verdict::Acknowledged => NoticeStatus::Acknowledged,
-            Verdict::Stale => NoticeStatus::Stale,
-            Verdict::Conflict => NoticeStatus::Conflict,
-        };
+        c.status = NoticeStatus::of(answer.record.verdict);
         if let Some(e) = conflict {
             let lost = self.recovered_lost()?;
             if e.verify().ok() == Some(lost.device_id()) {
@@ -1573,7 +1551,7 @@ impl Wallet {
         b.put(
             Table::Meta,
             RECOVERY_STEP.to_vec(),
-            json(&RecoveryStep::Claimed),
+            step_word(RecoveryStep::Claimed),
         );
         self.store.commit(&b)?;
         Ok(())
@@ -1808,14 +1786,22 @@ pub struct BackupStatus {
     pub replicas: Vec<(String, String)>,
 }
 
+/// A step as the store keeps it: its word as a JSON string.
+fn step_word(step: RecoveryStep) -> Vec<u8> {
+    json(&step.word())
+}
+
 fn step_of(store: &dyn Store) -> Result<Option<RecoveryStep>, WalletError> {
     match store.get(Table::Meta, RECOVERY_STEP)? {
         None => Ok(None),
-        Some(v) => serde_json::from_slice(&v)
+        // Stored as a JSON string of the step's word.
+        Some(v) => serde_json::from_slice::<String>(&v)
+            .ok()
+            .and_then(|w| RecoveryStep::from_word(&w))
             .map(Some)
-            .map_err(|e| WalletError::Corrupt {
+            .ok_or_else(|| WalletError::Corrupt {
                 what: "recovery step",
-                error: e.to_string(),
+                error: format!("{:?} is not a recovery step", String::from_utf8_lossy(&v)),
             }),
     }
 }
@@ -1924,29 +1910,32 @@ pub fn recover_from(
     )?;
     // Each step is done once: a crash or an error leaves the step record where it was,
     // and running the recovery again goes on from there (PROTOCOL.md §20.3).
+    // The order is dsm-recovery's (`RecoveryStep::after`); each step records itself.
     let r = Restoring::new(&wallet, keys, nodes)?;
-    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Tombstoned) {
-        r.publish_tombstone(&mut wallet, &mut faults, progress)?;
-    }
+    let done = step_of(wallet.store.as_ref())?;
+    // Signed deterministically: the same record at every run, whichever step it resumes.
     let succession = r.succession(&wallet)?;
-    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Published) {
-        r.publish_succession(&mut wallet, &succession, &mut faults, progress)?;
-    }
-    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Claimed) {
-        wallet.claim_recovered(
-            nodes,
-            &r.lost_identity,
-            &succession.signed,
-            &r.authority,
-            &mut faults,
-            progress,
-        )?;
-    }
-    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Succeeded) {
-        r.succeed(&mut wallet, &succession)?;
-    }
-    if step_of(wallet.store.as_ref())? < Some(RecoveryStep::Notified) {
-        r.notify_counterparties(&mut wallet, &succession, progress)?;
+    for step in RecoveryStep::after(done) {
+        match step {
+            // Recorded by `successor_wallet` when it made the new device.
+            RecoveryStep::Created => {}
+            RecoveryStep::Tombstoned => r.publish_tombstone(&mut wallet, &mut faults, progress)?,
+            RecoveryStep::Published => {
+                r.publish_succession(&mut wallet, &succession, &mut faults, progress)?
+            }
+            RecoveryStep::Claimed => wallet.claim_recovered(
+                nodes,
+                &r.lost_identity,
+                &succession.signed,
+                &r.authority,
+                &mut faults,
+                progress,
+            )?,
+            RecoveryStep::Succeeded => r.succeed(&mut wallet, &succession)?,
+            RecoveryStep::Notified => {
+                r.notify_counterparties(&mut wallet, &succession, progress)?
+            }
+        }
     }
     r.finish(wallet, faults)
 }
@@ -2161,7 +2150,7 @@ impl<'a> Restoring<'a> {
             .put(
                 Table::Meta,
                 RECOVERY_STEP.to_vec(),
-                json(&RecoveryStep::Tombstoned),
+                step_word(RecoveryStep::Tombstoned),
             );
         wallet.store.commit(&b)?;
         Ok(())
@@ -2270,7 +2259,7 @@ impl<'a> Restoring<'a> {
             .put(
                 Table::Meta,
                 RECOVERY_STEP.to_vec(),
-                json(&RecoveryStep::Published),
+                step_word(RecoveryStep::Published),
             );
         wallet.record_succession(&mut b, verified, None);
         wallet.store.commit(&b)?;
@@ -2319,7 +2308,7 @@ impl<'a> Restoring<'a> {
             .put(
                 Table::Meta,
                 RECOVERY_STEP.to_vec(),
-                json(&RecoveryStep::Succeeded),
+                step_word(RecoveryStep::Succeeded),
             )
             .put(
                 Table::History,
@@ -2452,7 +2441,7 @@ impl<'a> Restoring<'a> {
             b.put(
                 Table::Meta,
                 RECOVERY_STEP.to_vec(),
-                json(&RecoveryStep::Notified),
+                step_word(RecoveryStep::Notified),
             );
             wallet.store.commit(&b)?;
         }
@@ -2558,7 +2547,7 @@ fn create_successor(
         .put(
             Table::Meta,
             RECOVERY_STEP.to_vec(),
-            json(&RecoveryStep::Created),
+            step_word(RecoveryStep::Created),
         );
     let names: BTreeMap<DeviceId, String> = state
         .contacts
