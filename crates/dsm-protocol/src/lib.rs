@@ -8,6 +8,7 @@
 //! through a storage node's b0x with the same ledger and checks (PROTOCOL.md §16).
 //! [`card`] is the contact card devices exchange before they trade (PROTOCOL.md §12.6).
 //! [`gossip`] chooses what a hello gossips (PROTOCOL.md §12.5).
+//! [`tripwire`] is which devices a wallet refuses and what gossip proves (PROTOCOL.md §8).
 //! [`placement`] is where keys live on storage nodes and when a write there counts
 //! (PROTOCOL.md §15.1).
 #![forbid(unsafe_code)]
@@ -19,3 +20,4 @@ pub mod mailbox;
 pub mod message;
 pub mod placement;
 pub mod session;
+pub mod tripwire;

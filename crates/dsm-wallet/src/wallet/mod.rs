@@ -23,6 +23,7 @@ use dsm_core::tags::Tag;
 use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
 use dsm_protocol::card::ContactCard;
 use dsm_protocol::session::{Ledger, LedgerError, LineageRefusal};
+use dsm_protocol::tripwire::{Observation, Refused};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use thiserror::Error;
@@ -588,7 +589,8 @@ pub struct Wallet {
     key: SigningKey,
     head: DeviceHead,
     tree: SparseMerkleTree,
-    banned: HashSet<DeviceId>,
+    /// The devices refused from now on: equivocators and tombstoned devices (Tripwire).
+    refused: Refused,
     /// Our proposals waiting for acceptance, by peer (mirrors the Pending table).
     pending: BTreeMap<DeviceId, SignedProposal>,
     /// What this device refuses to receive (signed refusals).
@@ -622,8 +624,6 @@ pub struct Wallet {
     rules: dsm_token::source::TokenRules,
     /// The recovery-capsule key, for an identity with a recovery phrase (PROTOCOL.md §20).
     capsule_key: Option<dsm_recovery::CapsuleKey>,
-    /// Devices whose tombstone this device verified: refused from now on.
-    tombstoned: HashSet<DeviceId>,
     /// The parcels held and the lineage cache (PROTOCOL.md §5.6).
     book: parcels::ParcelBook,
     /// This device's sealed identity document, built once (it signs).
@@ -885,7 +885,7 @@ impl Wallet {
             key,
             head,
             tree: SparseMerkleTree::new(),
-            banned: HashSet::new(),
+            refused: Refused::new(),
             pending: BTreeMap::new(),
             receive_policy: ReceivePolicy::default(),
             unsettled_in: None,
@@ -899,7 +899,6 @@ impl Wallet {
             rng_override: None,
             rules,
             capsule_key: recovery.map(|r| r.capsules.clone()),
-            tombstoned: HashSet::new(),
             book: parcels::ParcelBook::default(),
         };
         if wallet.capsule_key.is_some() {
@@ -998,13 +997,22 @@ impl Wallet {
                 error: "the relationship tips do not match the head's root".into(),
             });
         }
-        let mut banned = HashSet::new();
+        // Stored evidence and tombstones were verified when stored; a damaged key is a
+        // damaged store, never a device let back in.
+        let mut refused = Refused::new();
         for (k, _) in store.scan(Table::Evidence)? {
             let k: [u8; 32] = k.as_slice().try_into().map_err(|_| WalletError::Corrupt {
                 what: "evidence",
                 error: "bad key".into(),
             })?;
-            banned.insert(DeviceId(Digest(k)));
+            refused.restore_equivocator(DeviceId(Digest(k)));
+        }
+        for (k, _) in store.scan(Table::Successions)? {
+            let k: [u8; 32] = k.as_slice().try_into().map_err(|_| WalletError::Corrupt {
+                what: "successions",
+                error: "bad key".into(),
+            })?;
+            refused.tombstoned(DeviceId(Digest(k)));
         }
         let mut pending = BTreeMap::new();
         for (k, v) in store.scan(Table::Pending)? {
@@ -1036,12 +1044,6 @@ impl Wallet {
                 error: "the parcels held do not add up to the head's balances".into(),
             });
         }
-        let mut tombstoned = HashSet::new();
-        for (k, _) in store.scan(Table::Successions)? {
-            if let Ok(k) = <[u8; 32]>::try_from(k.as_slice()) {
-                tombstoned.insert(DeviceId(Digest(k)));
-            }
-        }
         let mut wallet = Wallet {
             store,
             id: identity.device_id(),
@@ -1049,7 +1051,7 @@ impl Wallet {
             key,
             head,
             tree,
-            banned,
+            refused,
             pending,
             receive_policy: ReceivePolicy::default(),
             unsettled_in: None,
@@ -1063,7 +1065,6 @@ impl Wallet {
             rng_override: None,
             rules,
             capsule_key,
-            tombstoned,
             book,
         };
         wallet.relearn_emission_states()?;
@@ -1085,7 +1086,7 @@ impl Wallet {
             key,
             head: self.head.clone(),
             tree: self.tree.clone(),
-            banned: self.banned.clone(),
+            refused: self.refused.clone(),
             pending: self.pending.clone(),
             receive_policy: self.receive_policy,
             unsettled_in: self.unsettled_in.clone(),
@@ -1099,7 +1100,6 @@ impl Wallet {
             rng_override: self.rng_override,
             rules: self.rules.clone(),
             capsule_key: self.capsule_key.clone(),
-            tombstoned: self.tombstoned.clone(),
             book: self.book.clone(),
         })
     }
@@ -1234,7 +1234,7 @@ impl Wallet {
     /// Whether this device learned its own tombstone: its identity was restored from the
     /// recovery phrase onto another device, and nothing this one signs is taken any more.
     pub fn is_replaced_by_recovery(&self) -> bool {
-        self.tombstoned.contains(&self.id)
+        self.refused.is_tombstoned(&self.id)
     }
     /// This device's identity.
     pub fn identity(&self) -> &DeviceIdentity {
@@ -2172,10 +2172,10 @@ fn json<T: Serialize>(v: &T) -> Vec<u8> {
 
 impl ChainView for Wallet {
     fn is_equivocator(&self, device: &DeviceId) -> Result<bool, ViewError> {
-        Ok(self.banned.contains(device))
+        Ok(self.refused.is_equivocator(device))
     }
     fn is_tombstoned(&self, device: &DeviceId) -> Result<bool, ViewError> {
-        Ok(self.tombstoned.contains(device))
+        Ok(self.refused.is_tombstoned(device))
     }
     fn head_successor(
         &self,
@@ -2632,40 +2632,43 @@ impl Ledger for Wallet {
 
     fn witness(&mut self, proposal: &SignedProposal) -> Result<(), LedgerError> {
         let device = proposal.proposal.step.sender;
-        if device == self.device_id() || self.banned.contains(&device) {
-            return Ok(());
-        }
         // The head transition, read without copying the proposal (gossip repeats the same
         // proposals in every hello: a repeat costs a hash and a lookup, nothing more).
-        let head = &proposal.proposal.sender_child_head;
-        let (parent, child) = (head.parent, head.digest());
-        let key = witness_key(&device, &parent);
+        let key = witness_key(&device, &proposal.proposal.sender_child_head.parent);
         let existing = self.store.get(Table::Witness, &key)?;
-        if existing.as_ref().and_then(|b| b.get(..32)) == Some(child.as_bytes().as_slice()) {
-            return Ok(()); // already known: gossip repeats cost a lookup, not a verification
-        }
-        let statement = Statement::Proposal(proposal.clone());
-        // Gossip is untrusted: only a statement that really is that device's signed
-        // proposal may be remembered, or a forged one could block its genuine successor.
-        if verify_proposal(proposal, &EmptyView).is_err() {
-            return Ok(());
-        }
+        let known = match existing.as_ref().map(|b| b.get(..32)) {
+            None => None,
+            Some(Some(child)) => Some(HeadDigest(Digest(
+                child.try_into().expect("a 32-byte slice"),
+            ))),
+            Some(None) => {
+                return Err(LedgerError::Store("a witness record is damaged".into()));
+            }
+        };
         let store_err = |e: WalletError| LedgerError::Store(e.to_string());
+        let seen =
+            dsm_protocol::tripwire::observe(&self.id, &self.refused, proposal, known, || {
+                match &existing {
+                    Some(bytes) => self.witnessed_statement(bytes),
+                    None => Ok(None),
+                }
+            })
+            .map_err(store_err)?;
+        let Observation::Verified { first, fork } = seen else {
+            return Ok(());
+        };
         // A head fork first: its proof is two proposals, which hellos gossip onward (and it
         // puts the parcels both spend in conflict too).
-        if let Some(bytes) = &existing {
-            if let Some(first) = self.witnessed_statement(bytes)? {
-                if let Ok((proof, what)) = EquivocationProof::new(first, statement.clone()) {
-                    self.record_evidence(&proof, &what).map_err(store_err)?;
-                }
-            }
+        if let Some((proof, what)) = fork {
+            self.record_evidence(&proof, &what).map_err(store_err)?;
         }
         // Its parcel hop against the statements seen before: a parcel spent again, even in
         // a later head, is a parcel fork. Looked up before it joins the index.
         let hop = proposal.hop();
         self.detect_parcel_forks(&[(&hop, &proposal.proposal.sender)])
             .map_err(store_err)?;
-        if existing.is_none() && !self.banned.contains(&device) {
+        if first && !self.refused.is_equivocator(&device) {
+            let statement = Statement::Proposal(proposal.clone());
             let mut b = Batch::deferred();
             let mut seq = self.witness_seq;
             self.add_witness(&mut b, &statement, WitnessPlace::Inline, &mut seq)?;

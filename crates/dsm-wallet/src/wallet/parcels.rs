@@ -1561,7 +1561,7 @@ impl Wallet {
         let bytes = proof.to_bytes();
         let mut b = Batch::new();
         let mut new = false;
-        if !self.banned.contains(&device) {
+        if !self.refused.is_equivocator(&device) {
             b.put(Table::Evidence, device.as_bytes().to_vec(), bytes.clone());
             new = true;
         }
@@ -1579,7 +1579,7 @@ impl Wallet {
             }
             new = true;
         }
-        self.banned.insert(device);
+        self.refused.equivocated(what);
         if new {
             self.store.commit(&b)?;
             self.book.tainted = self.book.find_tainted(self.store.as_ref())?;

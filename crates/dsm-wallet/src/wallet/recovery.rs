@@ -945,7 +945,7 @@ impl Wallet {
             self.record_succession(&mut b, v, None);
             self.store.commit(&b)?;
         }
-        self.tombstoned.insert(lost);
+        self.refused.tombstoned(lost);
         Ok(())
     }
 
@@ -1074,7 +1074,7 @@ impl Wallet {
             }
         }
         self.store.commit(&b)?;
-        self.tombstoned.insert(lost);
+        self.refused.tombstoned(lost);
         Ok((
             RecoveryMessage::Answer {
                 answer: Box::new(answer),
@@ -2263,7 +2263,7 @@ impl<'a> Restoring<'a> {
             );
         wallet.record_succession(&mut b, verified, None);
         wallet.store.commit(&b)?;
-        wallet.tombstoned.insert(lost);
+        wallet.refused.tombstoned(lost);
         Ok(())
     }
 
@@ -2330,7 +2330,7 @@ impl<'a> Restoring<'a> {
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
         wallet.apply_book(change);
         wallet.head = head;
-        wallet.tombstoned.insert(lost);
+        wallet.refused.tombstoned(lost);
         Ok(())
     }
 

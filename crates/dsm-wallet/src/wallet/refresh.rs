@@ -170,7 +170,7 @@ impl Wallet {
             .map_err(|e| refused(format!("not a re-issue request: {e}")))?;
         // Tripwire bans a device everywhere for good; a refresher is no exception.
         let holder = req.holder.device_id();
-        if self.banned.contains(&holder) || self.tombstoned.contains(&holder) {
+        if self.refused.refuses(&holder) {
             return Err(refused(
                 "not re-issued: the holder is a proven equivocator or was replaced by recovery; nothing it signs is taken",
             ));
