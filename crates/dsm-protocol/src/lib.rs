@@ -8,6 +8,7 @@
 //! through a storage node's b0x with the same ledger and checks (PROTOCOL.md §16).
 //! [`card`] is the contact card devices exchange before they trade (PROTOCOL.md §12.6).
 //! [`gossip`] chooses what a hello gossips (PROTOCOL.md §12.5).
+//! [`exposure`] is a receiver's limits on value final but not yet settled (PROTOCOL.md §8.4).
 //! [`tripwire`] is which devices a wallet refuses and what gossip proves (PROTOCOL.md §8).
 //! [`placement`] is where keys live on storage nodes and when a write there counts
 //! (PROTOCOL.md §15.1).
@@ -15,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod card;
+pub mod exposure;
 pub mod gossip;
 pub mod mailbox;
 pub mod message;

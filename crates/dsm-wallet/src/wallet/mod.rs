@@ -30,27 +30,10 @@ use thiserror::Error;
 
 pub use dsm_protocol::session::RefusalReason;
 
-/// What this device refuses to receive, with a signed refusal (PROTOCOL.md §8.4). Amounts
-/// are in each token's base units and apply to every token separately.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReceivePolicy {
-    /// Refuse any single transfer above this ([`RefusalReason::OverLimit`]).
-    pub max_per_transfer: Option<Amount>,
-    /// Refuse a transfer that would make the value received from its sender and not yet
-    /// settled exceed this ([`RefusalReason::OverExposure`]).
-    pub max_unsettled_per_counterparty: Option<Amount>,
-    /// Refuse a transfer that would make all value received and not yet settled exceed
-    /// this ([`RefusalReason::OverExposure`]). Fresh identities are free, so this total,
-    /// not the per-counterparty limit, is the real bound on what a receiver risks.
-    pub max_unsettled_total: Option<Amount>,
-}
+pub use dsm_protocol::exposure::ReceivePolicy;
+use dsm_protocol::exposure::{Exposure, UnsettledCredit};
 
-impl ReceivePolicy {
-    fn limits_exposure(&self) -> bool {
-        self.max_unsettled_per_counterparty.is_some() || self.max_unsettled_total.is_some()
-    }
-}
-
+mod caches;
 pub mod parcels;
 mod tokens;
 pub use tokens::{EmissionSync, MintOutcome, TokenInfo, TokenView};
@@ -593,27 +576,11 @@ pub struct Wallet {
     refused: Refused,
     /// Our proposals waiting for acceptance, by peer (mirrors the Pending table).
     pending: BTreeMap<DeviceId, SignedProposal>,
-    /// What this device refuses to receive (signed refusals).
-    receive_policy: ReceivePolicy,
-    /// Value received and not yet settled, by proposal commit: (token, sender, amount).
-    /// Kept only while the receive policy limits it (built from the history when set).
-    unsettled_in: Option<BTreeMap<Digest, (TokenId, DeviceId, Amount)>>,
-    /// Incoming proposals this wallet saw settled at the storage nodes before answering
-    /// them: they carry no offline risk, so they never count against the limits.
-    settled_at_nodes: HashSet<Digest>,
-    /// Hop object address → (commit, holder), for hops decoded before: a pure cache of
-    /// what the content-addressed bytes say, so re-walking a long lineage decodes nothing
-    /// twice.
-    hop_facts: std::sync::Mutex<std::collections::HashMap<Digest, (Digest, DeviceId)>>,
-    /// Witness-table value → the proposal it names, for entries decoded before: a pure
-    /// cache of immutable stored bytes (a witnessed statement, or the receipt it points
-    /// at), so that every hello's gossip does not decode the same receipts again.
-    gossip_facts: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Option<SignedProposal>>>,
-    /// Peer → the witness keys of the recent proposals already gossiped to it (PROTOCOL.md
-    /// §12.5): a hello does not repeat them to the same peer, so a device that meets one
-    /// shop every day does not send it the same eight proposals every time. In memory only
-    /// (a restart sends them once more), bounded.
-    gossip_sent: std::sync::Mutex<std::collections::HashMap<DeviceId, Vec<Vec<u8>>>>,
+    /// What this device refuses to receive (signed refusals) and the value it holds
+    /// final but not settled (PROTOCOL.md §8.4).
+    exposure: Exposure,
+    /// Decode caches (memory only).
+    caches: caches::Caches,
     /// A head-changing write failed: the disk may or may not hold it, so the in-memory
     /// head can no longer be trusted and nothing more is signed until the wallet is
     /// reopened (which reloads the head from the store).
@@ -887,13 +854,9 @@ impl Wallet {
             tree: SparseMerkleTree::new(),
             refused: Refused::new(),
             pending: BTreeMap::new(),
-            receive_policy: ReceivePolicy::default(),
-            unsettled_in: None,
-            settled_at_nodes: HashSet::new(),
-            hop_facts: Default::default(),
+            exposure: Exposure::default(),
             sealed_document: Default::default(),
-            gossip_facts: Default::default(),
-            gossip_sent: Default::default(),
+            caches: Default::default(),
             poisoned: false,
             witness_seq: 0,
             rng_override: None,
@@ -1053,13 +1016,9 @@ impl Wallet {
             tree,
             refused,
             pending,
-            receive_policy: ReceivePolicy::default(),
-            unsettled_in: None,
-            settled_at_nodes: HashSet::new(),
-            hop_facts: Default::default(),
+            exposure: Exposure::default(),
             sealed_document: Default::default(),
-            gossip_facts: Default::default(),
-            gossip_sent: Default::default(),
+            caches: Default::default(),
             poisoned: false,
             witness_seq,
             rng_override: None,
@@ -1088,13 +1047,9 @@ impl Wallet {
             tree: self.tree.clone(),
             refused: self.refused.clone(),
             pending: self.pending.clone(),
-            receive_policy: self.receive_policy,
-            unsettled_in: self.unsettled_in.clone(),
-            settled_at_nodes: self.settled_at_nodes.clone(),
-            hop_facts: Default::default(),
+            exposure: self.exposure.clone(),
             sealed_document: Default::default(),
-            gossip_facts: Default::default(),
-            gossip_sent: Default::default(),
+            caches: Default::default(),
             poisoned: self.poisoned,
             witness_seq: self.witness_seq,
             rng_override: self.rng_override,
@@ -1171,8 +1126,8 @@ impl Wallet {
     /// refusal, which returns the amount to the sender at once. With exposure limits, the
     /// value received and not yet settled is read from the history now and kept up to date.
     pub fn set_receive_policy(&mut self, policy: ReceivePolicy) -> Result<(), WalletError> {
-        self.unsettled_in = if policy.limits_exposure() {
-            let mut m = BTreeMap::new();
+        let mut lines = Vec::new();
+        if policy.limits_exposure() {
             for e in self.history()? {
                 if e.kind != EntryKind::Received || e.settlement == Some(LineSettlement::Settled) {
                     continue;
@@ -1182,45 +1137,34 @@ impl Wallet {
                     error: format!("a received line has no valid {what}"),
                 };
                 let commit = e.receipt.ok_or_else(|| bad("receipt id"))?;
-                let token = e.token.ok_or_else(|| bad("token"))?;
-                let peer = e.peer.ok_or_else(|| bad("peer"))?;
-                let amount = e.amount.ok_or_else(|| bad("amount"))?;
-                m.insert(commit, (token, peer, amount));
+                let credit = UnsettledCredit {
+                    token: e.token.ok_or_else(|| bad("token"))?,
+                    sender: e.peer.ok_or_else(|| bad("peer"))?,
+                    amount: e.amount.ok_or_else(|| bad("amount"))?,
+                };
+                lines.push((commit, credit));
             }
-            Some(m)
-        } else {
-            None
-        };
-        self.receive_policy = policy;
+        }
+        self.exposure = Exposure::new(policy, || lines);
         Ok(())
     }
 
     /// Sets only the per-transfer limit of the receive policy (see
     /// [`Wallet::set_receive_policy`]).
     pub fn set_max_incoming(&mut self, limit: Option<Amount>) {
-        self.receive_policy.max_per_transfer = limit;
+        self.exposure.set_max_per_transfer(limit);
     }
 
     /// Value received and not yet settled, in `token`: `(from peer, in total)`. Zero when
     /// the receive policy does not track it.
     pub fn unsettled_incoming(&self, token: &TokenId, peer: &DeviceId) -> (Amount, Amount) {
-        let mut from_peer = 0u128;
-        let mut total = 0u128;
-        for (t, d, a) in self.unsettled_in.iter().flat_map(|m| m.values()) {
-            if t == token {
-                total = total.saturating_add(a.0);
-                if d == peer {
-                    from_peer = from_peer.saturating_add(a.0);
-                }
-            }
-        }
-        (Amount(from_peer), Amount(total))
+        self.exposure.unsettled(token, peer)
     }
 
     /// Notes that the proposal with this commit is settled at the storage nodes (checked
     /// by the caller before answering it): it never counts against the exposure limits.
     pub fn note_settled_incoming(&mut self, commit: Digest) {
-        self.settled_at_nodes.insert(commit);
+        self.exposure.settled_before_answer(commit);
     }
 
     /// This device's id.
@@ -1568,8 +1512,8 @@ impl Wallet {
             self.store.commit(&b)?;
             // Settled value frees the exposure limit (a conflict never does).
             if settlement == LineSettlement::Settled {
-                if let (Some(m), Some(c)) = (self.unsettled_in.as_mut(), entry.receipt) {
-                    m.remove(&c);
+                if let Some(c) = entry.receipt {
+                    self.exposure.settled(&c);
                 }
             }
         }
@@ -2088,10 +2032,9 @@ impl Wallet {
         Ok(())
     }
 
-    /// The statement stored under a witness key.
     /// The proposal a witness-table value names, if any, decoded once per value.
     fn gossiped_proposal(&self, value: Vec<u8>) -> Result<Option<SignedProposal>, LedgerError> {
-        let memo = || self.gossip_facts.lock().unwrap_or_else(|e| e.into_inner());
+        let memo = || self.caches.witnessed();
         if let Some(p) = memo().get(&value) {
             return Ok(p.clone());
         }
@@ -2419,11 +2362,14 @@ impl Ledger for Wallet {
         self.head = built.child_head.clone();
         self.tree
             .insert(*p.step.relationship.as_bytes(), built.child_tip.0);
-        if !self.settled_at_nodes.remove(&commit) {
-            if let Some(m) = self.unsettled_in.as_mut() {
-                m.insert(commit, (p.step.token, p.step.sender, p.step.amount));
-            }
-        }
+        self.exposure.received(
+            commit,
+            UnsettledCredit {
+                token: p.step.token,
+                sender: p.step.sender,
+                amount: p.step.amount,
+            },
+        );
         Ok(())
     }
 
@@ -2479,26 +2425,8 @@ impl Ledger for Wallet {
             }
             Err(_) => return Some(RefusalReason::TokenRules),
         }
-        let policy = &self.receive_policy;
-        if policy.max_per_transfer.is_some_and(|max| step.amount > max) {
-            return Some(RefusalReason::OverLimit);
-        }
-        if self.unsettled_in.is_some()
-            && !self
-                .settled_at_nodes
-                .contains(&proposal.signed().proposal.commit())
-        {
-            let (from_peer, total) = self.unsettled_incoming(&step.token, &step.sender);
-            let over = |held: Amount, max: Option<Amount>| {
-                max.is_some_and(|m| held.checked_add(step.amount).is_none_or(|x| x > m))
-            };
-            if over(from_peer, policy.max_unsettled_per_counterparty)
-                || over(total, policy.max_unsettled_total)
-            {
-                return Some(RefusalReason::OverExposure);
-            }
-        }
-        None
+        self.exposure
+            .judge(step, &proposal.signed().proposal.commit())
     }
 
     fn refusal_for(&self, commit: &Digest) -> Result<Option<SignedRefusal>, LedgerError> {
@@ -2731,7 +2659,7 @@ impl Ledger for Wallet {
         // The peer: the party that is not this device.
         let me = self.device_id();
         let peer = exclude.iter().find(|d| **d != me).copied();
-        let mut sent = self.gossip_sent.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sent = self.caches.gossip_sent();
         if sent.len() >= 1024 {
             sent.clear();
         }

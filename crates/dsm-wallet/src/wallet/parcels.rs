@@ -1704,7 +1704,7 @@ impl Wallet {
         manifests: &[LineageManifest],
         objects: &HashMap<Digest, Vec<u8>>,
     ) -> Result<Vec<AddressStep>, WalletError> {
-        let mut memo = self.hop_facts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut memo = self.caches.hops();
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         let mut order: Vec<&LineageManifest> = Vec::new();
