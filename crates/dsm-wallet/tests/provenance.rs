@@ -489,6 +489,41 @@ fn two_receivers_of_one_parcel_learn_the_fork_from_each_others_gossip() {
 }
 
 #[test]
+fn a_head_fork_met_in_gossip_is_proven_as_a_head_fork() {
+    let (mut issuer, t, mallory, mut clone, mut bob, mut carol, _) = mallory_paid_bob();
+    // Mallory's clone pays carol from the head mallory already spent to bob: two
+    // successors of one head (and one parcel spent twice).
+    let parent = clone.head().digest();
+    let (_, r) = session_token(&mut clone, &mut carol, t, &[300]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    // Bob and carol meet on fresh value; each hello gossips what its sender witnessed.
+    issuer.mint(&t, Amount(500)).unwrap();
+    let (_, r) = session_token(&mut issuer, &mut bob, t, &[500]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    let (_, r) = session_token(&mut bob, &mut carol, t, &[10]);
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    let fork = Equivocation::HeadFork {
+        device: mallory.device_id(),
+        parent,
+    };
+    // Whoever received the gossip proves the head fork: two proposals, which its own
+    // hellos spread onward.
+    let proven: Vec<_> = [&bob, &carol]
+        .into_iter()
+        .filter(|w| {
+            w.evidence()
+                .unwrap()
+                .iter()
+                .any(|p| p.verify().unwrap() == fork)
+        })
+        .collect();
+    assert!(!proven.is_empty(), "no wallet proved the head fork");
+    for w in [&bob, &carol] {
+        assert!(w.is_equivocator(&mallory.device_id()).unwrap());
+    }
+}
+
+#[test]
 fn a_parcel_fork_spreads_through_the_storage_nodes() {
     let (_issuer, t, mut mallory, before, mut bob, mut carol, policy) = mallory_paid_bob();
     let (mut dave, _) = memory_wallet(0);
