@@ -190,7 +190,11 @@ fn oversize_messages_are_refused_before_sending() {
     ));
     let (x, _y) = memory_packets(16);
     assert!(
-        ChunkedLink::dial(x, opts()).is_err(),
+        ChunkedLink::dial(x, opts())
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("an MTU of 16 bytes is below the 32-byte minimum"),
         "an MTU under 32 is refused"
     );
 }

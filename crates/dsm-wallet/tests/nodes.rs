@@ -13,7 +13,7 @@ use dsm_node::store::{
     Appended, EmbeddedStore, Id, NodeStore, PutObject, PutSlot, Quotas, StoreError,
 };
 use dsm_wallet::keystore::KdfParams;
-use dsm_wallet::nodes::{Candidacy, ListHead, NodeSet, Replication};
+use dsm_wallet::nodes::{Candidacy, ListHead, NodeSet, Replication, ReplicationError};
 use dsm_wallet::store::MemoryStore;
 use dsm_wallet::wallet::EntropyContributor;
 use dsm_wallet::{Wallet, WalletError};
@@ -363,7 +363,10 @@ fn placement_is_deterministic_and_spread() {
         Duration::from_secs(1),
     );
     assert!(
-        small.placement(&[0; 32]).is_err(),
+        matches!(
+            small.placement(&[0; 32]),
+            Err(ReplicationError::RegistryTooSmall { have: 5, need: 6 })
+        ),
         "fewer nodes than N is an error, not a silent downgrade"
     );
 }

@@ -67,7 +67,12 @@ fn refreshed_parcels_become_one_root_that_pays_on_cold_and_settles() {
     assert_eq!(alice.parcels(&t), vec![(root, Amount(600), 0)]);
     assert_eq!(alice.balance(&t), Amount(600));
     assert!(
-        alice.refresh_request(&t).is_err(),
+        alice
+            .refresh_request(&t)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("nothing to refresh: this wallet's GOLD is one fresh parcel"),
         "one fresh root: nothing to refresh"
     );
 

@@ -12,7 +12,7 @@ use common::{dev, memory_wallet};
 use dsm_core::chain::Amount;
 use dsm_node::api::Node;
 use dsm_node::store::{EmbeddedStore, Quotas};
-use dsm_wallet::nodes::{NodeSet, Replication};
+use dsm_wallet::nodes::{NodeSet, Replication, ReplicationError};
 use dsm_wallet::online::{send_online, sync, Settlement};
 use dsm_wallet::tls::{node_agent, NodeAddress, SpkiPin};
 use dsm_wallet::{token, DEFAULT_TOKEN};
@@ -195,7 +195,10 @@ fn a_node_is_spoken_to_only_under_its_pinned_key() {
         Replication { n: 1, k: 1, f: 0 },
         Duration::from_secs(5),
     );
-    assert!(nodes.put_object(b"hello").is_err());
+    assert!(matches!(
+        nodes.put_object(b"hello"),
+        Err(ReplicationError::NotEnoughReplicas { got: 0, want: 1 })
+    ));
     let nodes = NodeSet::new(
         vec![right],
         Replication { n: 1, k: 1, f: 0 },
@@ -245,7 +248,10 @@ fn moving_nodes_from_http_to_https_moves_no_data() {
     let ra = sync(&mut a, &tls).unwrap();
     assert_eq!(ra.stitched.len(), 1, "{ra:?}");
     // A plain-HTTP registry reaches nobody now (a fresh agent: new connections).
-    assert!(n.set(n.lines(false, None)).put_object(b"after").is_err());
+    assert!(matches!(
+        n.set(n.lines(false, None)).put_object(b"after"),
+        Err(ReplicationError::NotEnoughReplicas { got: 0, want: 3 })
+    ));
 }
 
 #[test]
