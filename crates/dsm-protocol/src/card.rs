@@ -334,6 +334,16 @@ fn device_id(hex: &str) -> Result<DeviceId, CardError> {
         .ok_or(CardError::Device)
 }
 
+/// A device's ML-KEM-768 keys from its secret `s`: `keygen(d = H(DeviceKemSeed, "d", s),
+/// z = H(DeviceKemSeed, "z", s))` (PROTOCOL.md §12.6). A wallet passes its generation's
+/// capsule key when the identity has a recovery phrase (so the phrase recovers what was
+/// encrypted to a lost device), else its canonical private signing key.
+pub fn device_kem_keys(secret: &[u8]) -> (KemPublicKey, dsm_core::crypto::KemSecretKey) {
+    let d = tagged_hash(Tag::DeviceKemSeed, &[b"d", secret]);
+    let z = tagged_hash(Tag::DeviceKemSeed, &[b"z", secret]);
+    dsm_core::crypto::KemSecretKey::from_seeds(&d.0, &z.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

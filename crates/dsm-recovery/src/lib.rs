@@ -211,6 +211,12 @@ fn generation_key(secret: &[u8; 32], g: u64) -> CapsuleKey {
     }
 }
 
+/// The slot key of capsule `index` of a stream: the capsule lives in the owned slot
+/// (stream address, this key) (PROTOCOL.md §20.2).
+pub fn capsule_slot(index: u64) -> Digest {
+    tagged_hash(Tag::RecoverySlot, &[&index.to_be_bytes()])
+}
+
 impl CapsuleKey {
     /// Rebuilds a capsule key from its parts as stored by a device.
     pub fn from_parts(key: [u8; 32], stream: Digest) -> CapsuleKey {

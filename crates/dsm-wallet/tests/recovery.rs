@@ -1042,7 +1042,7 @@ fn no_stranger_can_write_a_capsule_stream() {
     let mut refused = 0;
     for i in next..next + 4 {
         for key in [
-            dsm_wallet::wallet::recovery::capsule_slot(i),
+            dsm_recovery::capsule_slot(i),
             dsm_recovery::pack_position(i, 0),
         ] {
             let forged = common::forged_put(

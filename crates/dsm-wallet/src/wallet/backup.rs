@@ -10,7 +10,7 @@
 //!   it until [`unfreeze`] has seen, at W of the placed nodes, that the head's anchor slot,
 //!   the capsule stream past the export and the device's tombstone slot are all empty.
 
-use super::recovery::{capsule_slot, CAPSULE_GENERATION, CAPSULE_NEXT};
+use super::recovery::{CAPSULE_GENERATION, CAPSULE_NEXT};
 use super::*;
 use crate::nodes::{NodeSet, SlotReplica};
 use crate::store::MemoryStore;
@@ -18,6 +18,7 @@ use dsm_core::hash::object_address;
 use dsm_core::parcel::ParcelId;
 use dsm_recovery::backup::{self as file, BackupFileError, Record, WalletSnapshot};
 use dsm_recovery::body::{HeldEntry, RecoveredState};
+use dsm_recovery::capsule_slot;
 use dsm_recovery::RecoveryKeys;
 use std::collections::{BTreeSet, HashMap};
 

@@ -1748,9 +1748,7 @@ impl Wallet {
             Some(k) => zeroize::Zeroizing::new(k.secret_bytes().to_vec()),
             None => self.key.private_key_bytes(),
         };
-        let d = tagged_hash(Tag::DeviceKemSeed, &[b"d", &secret]);
-        let z = tagged_hash(Tag::DeviceKemSeed, &[b"z", &secret]);
-        dsm_core::crypto::KemSecretKey::from_seeds(&d.0, &z.0)
+        dsm_protocol::card::device_kem_keys(&secret)
     }
 
     /// This device's identity document ([`dsm_protocol::card::ContactDocument`]), sealed

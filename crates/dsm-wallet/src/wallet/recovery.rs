@@ -148,10 +148,7 @@ fn authority_put(
     Ok(OwnedPut { write, body })
 }
 
-/// The slot key of capsule `index` of a stream: slot (stream, this).
-pub fn capsule_slot(index: u64) -> Digest {
-    tagged_hash(Tag::RecoverySlot, &[&index.to_be_bytes()])
-}
+use dsm_recovery::capsule_slot;
 
 use dsm_recovery::process::SpendingGate;
 pub use dsm_recovery::process::{NoticeStatus, RecoveryStep};
