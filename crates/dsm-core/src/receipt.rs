@@ -465,6 +465,10 @@ pub enum ReceiptError {
     /// The crossing step an answer names (PROTOCOL.md §7.6) does not justify it.
     #[error("the answer's crossing step {0}")]
     Crossing(&'static str),
+    /// The refused steps a refusal says the proposal is queued behind (PROTOCOL.md §7.7)
+    /// do not justify it.
+    #[error("the refusal's queue {0}")]
+    Queue(&'static str),
 }
 
 /// What a verifier already knows: the state the "not already consumed" check and the
@@ -623,17 +627,22 @@ pub fn wins_crossing(step: &RelationshipStep, other: &RelationshipStep) -> bool 
 }
 
 /// The receiver's leaf move when it answers the step with child tip `child` by `kind`
-/// (CREDIT or REFUSE), given the step of its own that crossed it, if any.
+/// (CREDIT or REFUSE), given the step of its own that crossed it, if any, and the refused
+/// steps of the sender's queue the step is behind, if any.
 fn answer_move(
     step: &RelationshipStep,
     child: &TipDigest,
     kind: TransitionKind,
     crossing: Option<&RelationshipStep>,
+    behind: &[RelationshipStep],
 ) -> Result<TipMove, ReceiptError> {
     let leaf = match kind {
         TransitionKind::Refuse => release_tip(child),
         _ => *child,
     };
+    if !behind.is_empty() {
+        return queue_move(step, kind, crossing, behind, leaf);
+    }
     let Some(own) = crossing else {
         return Ok(TipMove::plain(step, leaf));
     };
@@ -662,6 +671,51 @@ fn answer_move(
             "won against the proposal, which can then only be refused",
         ))
     }
+}
+
+/// A refusal of a step queued behind a step the receiver refused (PROTOCOL.md §7.7):
+/// `behind` runs from that refused step to the answered step's parent, each step the same
+/// sender's to the same receiver; the receiver's leaf stays the first one's release tip.
+fn queue_move(
+    step: &RelationshipStep,
+    kind: TransitionKind,
+    crossing: Option<&RelationshipStep>,
+    behind: &[RelationshipStep],
+    release: TipDigest,
+) -> Result<TipMove, ReceiptError> {
+    if kind != TransitionKind::Refuse {
+        return Err(ReceiptError::Queue(
+            "is named by an answer that is not a refusal",
+        ));
+    }
+    if crossing.is_some() {
+        return Err(ReceiptError::Queue("is named together with a crossing"));
+    }
+    if behind.len() >= MAX_QUEUE {
+        return Err(ReceiptError::Queue("is longer than a queue can be"));
+    }
+    let mut next = step.parent_tip;
+    for s in behind.iter().rev() {
+        if s.relationship != step.relationship
+            || s.sender != step.sender
+            || s.receiver != step.receiver
+            || check_step(s).is_err()
+        {
+            return Err(ReceiptError::Queue(
+                "holds a step that is not a valid one of the same sender to the same receiver",
+            ));
+        }
+        if s.child_tip() != next {
+            return Err(ReceiptError::Queue("does not lead to the proposal"));
+        }
+        next = s.parent_tip;
+    }
+    let stays = release_tip(&behind[0].child_tip());
+    Ok(TipMove {
+        current: stays,
+        leaf: stays,
+        cause: release,
+    })
 }
 
 /// `mv` is how the transition moves this party's relationship leaf (see [`TipMove`]).
@@ -944,6 +998,7 @@ pub fn verify_acceptance(
         signed_commit: a.commit(),
         signature: &signed.signature,
         crossing: a.crossing.as_ref(),
+        behind: &[],
     };
     let known = check_receiver_answer(
         vp,
@@ -972,6 +1027,7 @@ struct ReceiverAnswer<'a> {
     signed_commit: Digest,
     signature: &'a Signature,
     crossing: Option<&'a RelationshipStep>,
+    behind: &'a [RelationshipStep],
 }
 
 /// Steps 3–9 for the receiver's answer: it names the proposal, its head transition of
@@ -1001,7 +1057,7 @@ fn check_receiver_answer(
         proof: answer.proof,
         kind,
     };
-    let mv = answer_move(step, &vp.child_tip, kind, answer.crossing)?;
+    let mv = answer_move(step, &vp.child_tip, kind, answer.crossing, answer.behind)?;
     let parent_digest = check_half(&half, step, &mv)?;
     answer
         .receiver
@@ -1141,13 +1197,14 @@ impl LocalDevice<'_> {
         proposal: &VerifiedProposal,
         kind: TransitionKind,
         crossing: Option<&RelationshipStep>,
+        behind: &[RelationshipStep],
     ) -> Result<(DeviceHead, SmtProof), BuildError> {
         let me = self.check()?;
         let step = &proposal.signed.proposal.step;
         if step.receiver != me {
             return Err(BuildError::WrongIdentity);
         }
-        let mv = answer_move(step, &proposal.child_tip, kind, crossing)?;
+        let mv = answer_move(step, &proposal.child_tip, kind, crossing, behind)?;
         if self.current_tip(&step.relationship) != mv.current {
             return Err(ReceiptError::TipNotCurrent(Party::Receiver).into());
         }
@@ -1271,7 +1328,8 @@ pub fn accept_crossed(
     rnd: &[u8; 32],
 ) -> Result<BuiltAcceptance, BuildError> {
     check_inputs(proposal, lineages)?;
-    let (child_head, proof) = receiver.answer_head(proposal, TransitionKind::Credit, crossing)?;
+    let (child_head, proof) =
+        receiver.answer_head(proposal, TransitionKind::Credit, crossing, &[])?;
     let acceptance = Acceptance {
         proposal_commit: proposal.commit,
         receiver: receiver.identity.clone(),
@@ -1489,11 +1547,19 @@ pub struct Refusal {
     /// that step — pending and the winner (the refused proposal lost), or refused and
     /// released (it lost). Absent otherwise.
     pub crossing: Option<RelationshipStep>,
+    /// When the refused proposal is queued behind a proposal this receiver refused
+    /// (PROTOCOL.md §7.7): the sender's steps from that refused one up to the refused
+    /// proposal's parent, in order (at most [`MAX_QUEUE`] − 1). Empty otherwise.
+    pub behind: Vec<RelationshipStep>,
 }
+
+/// The most proposals a sender keeps pending to one receiver at once: its queue
+/// (PROTOCOL.md §7.7, §16.7).
+pub const MAX_QUEUE: usize = 4;
 
 impl Refusal {
     /// The digest of everything but the parcel statement: `H(RefusalCommit, fields 1–6,
-    /// 8 and 9)`.
+    /// 8, 9 and 10)`.
     pub fn rest_digest(&self) -> Digest {
         let mut w = Writer::new();
         self.encode_rest(&mut w);
@@ -1501,12 +1567,13 @@ impl Refusal {
         tagged_hash(Tag::RefusalCommit, &[&w.into_bytes()])
     }
 
-    /// Fields 8 and 9, each only when present.
+    /// Fields 8, 9 and 10, each only when present.
     fn encode_input(&self, w: &mut Writer) {
         if let Some(p) = &self.refused_input {
             w.bytes(8, p.as_bytes());
         }
         w.optional_message(9, self.crossing.as_ref());
+        w.repeated_message(10, &self.behind);
     }
 
     /// The digest the receiver signs: `transfer_commit(H(ParcelStatement, parcels),
@@ -1563,6 +1630,7 @@ impl Canonical for Refusal {
                 })?))),
             },
             crossing: r.optional_message(9)?,
+            behind: r.repeated_message(10, MAX_QUEUE - 1)?,
         })
     }
 }
@@ -1642,7 +1710,12 @@ pub fn verify_refusal(
             "named by the refusal is not an input of the proposal",
         ));
     }
-    let release = release_tip(&vp.child_tip);
+    // The leaf both trees hold once the sender took the refusal: the step's release tip,
+    // or, queued behind a refused step, that one's (PROTOCOL.md §7.7).
+    let release = match r.behind.first() {
+        Some(first) => release_tip(&first.child_tip()),
+        None => release_tip(&vp.child_tip),
+    };
     let answer = ReceiverAnswer {
         proposal_commit: &r.proposal_commit,
         receiver: &r.receiver,
@@ -1652,6 +1725,7 @@ pub fn verify_refusal(
         signed_commit: r.commit(),
         signature: &signed.signature,
         crossing: r.crossing.as_ref(),
+        behind: &r.behind,
     };
     check_receiver_answer(
         vp,
@@ -1715,18 +1789,56 @@ pub fn refuse_crossed(
     crossing: Option<&RelationshipStep>,
     rnd: &[u8; 32],
 ) -> Result<BuiltRefusal, BuildError> {
+    refuse_with(
+        receiver,
+        proposal,
+        reason,
+        refused_input,
+        crossing,
+        &[],
+        rnd,
+    )
+}
+
+/// Refuses a proposal queued behind one this receiver refused (PROTOCOL.md §7.7): `behind`
+/// is the sender's steps from that refused one to the proposal's parent, in order. The
+/// receiver's leaf stays the refused one's release tip.
+pub fn refuse_queued(
+    receiver: &LocalDevice<'_>,
+    proposal: &VerifiedProposal,
+    reason: u64,
+    behind: &[RelationshipStep],
+    rnd: &[u8; 32],
+) -> Result<BuiltRefusal, BuildError> {
+    if behind.is_empty() {
+        return Err(ReceiptError::Queue("is empty").into());
+    }
+    refuse_with(receiver, proposal, reason, None, None, behind, rnd)
+}
+
+fn refuse_with(
+    receiver: &LocalDevice<'_>,
+    proposal: &VerifiedProposal,
+    reason: u64,
+    refused_input: Option<ParcelId>,
+    crossing: Option<&RelationshipStep>,
+    behind: &[RelationshipStep],
+    rnd: &[u8; 32],
+) -> Result<BuiltRefusal, BuildError> {
     let p = &proposal.signed.proposal;
     if refused_input.is_some_and(|i| p.parcels.inputs.binary_search(&i).is_err()) {
         return Err(BuildError::Parcels(
             "the parcel named is not an input of the proposal",
         ));
     }
-    let (child_head, proof) = receiver.answer_head(proposal, TransitionKind::Refuse, crossing)?;
+    let (child_head, proof) =
+        receiver.answer_head(proposal, TransitionKind::Refuse, crossing, behind)?;
     let leaf = answer_move(
         &p.step,
         &proposal.child_tip,
         TransitionKind::Refuse,
         crossing,
+        behind,
     )?
     .leaf;
     let parcels = ParcelStatement::refund(&proposal.commit, &p.parcels, &p.step.receiver)
@@ -1741,6 +1853,7 @@ pub fn refuse_crossed(
         parcels,
         refused_input,
         crossing: crossing.cloned(),
+        behind: behind.to_vec(),
     };
     let signature = receiver.key.sign(refusal.commit().as_bytes(), rnd)?;
     Ok(BuiltRefusal {
@@ -1763,26 +1876,68 @@ pub struct BuiltRelease {
 }
 
 /// Builds the sender's release of a refused proposal. The refused step's child tip must
-/// still be the sender's current tip on that relationship (the modal lock guarantees it).
+/// still be the sender's current tip on that relationship (the modal lock guarantees it),
+/// or, for a refusal of a step queued behind a refused one, that one's release tip.
 pub fn release(
     sender: &LocalDevice<'_>,
     refused: &VerifiedRefusal,
+) -> Result<BuiltRelease, BuildError> {
+    release_queued(sender, refused, &[])
+}
+
+/// [`release`] when the sender queued more steps to the same receiver after the refused
+/// one (PROTOCOL.md §7.7): `queued_after` are those steps, in order, and the sender's
+/// current tip is the last one's child tip. The leaf moves to the refused step's release
+/// tip at once; each later step is released when its own refusal comes.
+pub fn release_queued(
+    sender: &LocalDevice<'_>,
+    refused: &VerifiedRefusal,
+    queued_after: &[RelationshipStep],
 ) -> Result<BuiltRelease, BuildError> {
     let me = sender.check()?;
     let step = &refused.proposal.proposal.step;
     if step.sender != me {
         return Err(BuildError::WrongIdentity);
     }
-    if sender.current_tip(&step.relationship) != step.child_tip() {
+    let behind = &refused.refusal.refusal.behind;
+    let mv = if let Some(first) = behind.first() {
+        // Queued behind a refused step: that one's release already moved the leaf.
+        if !queued_after.is_empty() {
+            return Err(ReceiptError::Queue("is released from the refused step's release").into());
+        }
+        let stays = release_tip(&first.child_tip());
+        TipMove {
+            current: stays,
+            leaf: stays,
+            cause: release_tip(&step.child_tip()),
+        }
+    } else {
+        let mut tail = step.child_tip();
+        for s in queued_after {
+            if s.relationship != step.relationship
+                || s.sender != step.sender
+                || s.receiver != step.receiver
+                || s.parent_tip != tail
+            {
+                return Err(ReceiptError::Queue("does not follow the refused step").into());
+            }
+            tail = s.child_tip();
+        }
+        if queued_after.len() >= MAX_QUEUE {
+            return Err(ReceiptError::Queue("is longer than a queue can be").into());
+        }
+        TipMove {
+            current: tail,
+            leaf: refused.release_tip,
+            cause: refused.release_tip,
+        }
+    };
+    if sender.current_tip(&step.relationship) != mv.current {
         return Err(ReceiptError::TipNotCurrent(Party::Sender).into());
     }
     let (child_head, _) = sender.child_head(
         &step.relationship,
-        &TipMove {
-            current: step.child_tip(),
-            leaf: refused.release_tip,
-            cause: refused.release_tip,
-        },
+        &mv,
         TransitionKind::Release,
         &step.token,
         step.amount,
@@ -1790,6 +1945,6 @@ pub fn release(
     )?;
     Ok(BuiltRelease {
         child_head,
-        release_tip: refused.release_tip,
+        release_tip: mv.leaf,
     })
 }

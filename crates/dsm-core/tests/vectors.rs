@@ -480,6 +480,55 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             &acc.receipt.to_bytes(),
         );
         assert_eq!(w.head.smt_root, acc.child_head.smt_root, "the trees agree");
+
+        // A queue (§7.7): device 6 queues 5 then 4 to device 7, which refuses the first,
+        // then the second behind it.
+        let (mut f, mut g) = (Device::new(suite, 6), Device::new(suite, 7));
+        f.fund(token(), 100);
+        let mut queue = Vec::new();
+        for amount in [5, 4] {
+            let p = propose(
+                &f.local(),
+                &g.id(),
+                token(),
+                Amount(amount),
+                &inputs_of(&f.local(), token(), Amount(amount)),
+                &zero,
+            )
+            .unwrap();
+            f.head = p.child_head.clone();
+            f.tree.insert(
+                *p.signed.proposal.step.relationship.as_bytes(),
+                p.child_tip.0,
+            );
+            queue.push(p);
+        }
+        let rel = queue[0].signed.proposal.step.relationship;
+        let v0 = verify_proposal(&queue[0].signed, &EmptyView).unwrap();
+        let r0 = refuse(&g.local(), &v0, 5, &zero).unwrap();
+        g.head = r0.child_head.clone();
+        g.tree.insert(*rel.as_bytes(), r0.leaf.0);
+        let v1 = verify_proposal(&queue[1].signed, &EmptyView).unwrap();
+        let r1 = refuse_queued(
+            &g.local(),
+            &v1,
+            5,
+            &[queue[0].signed.proposal.step.clone()],
+            &zero,
+        )
+        .unwrap();
+        for (name, p, r) in [("first", &queue[0], &r0), ("second", &queue[1], &r1)] {
+            put(
+                &format!("{s}.queue.{name}_proposal"),
+                "dsm.v1.SignedProposal",
+                &p.signed.to_bytes(),
+            );
+            put(
+                &format!("{s}.queue.{name}_refusal"),
+                "dsm.v1.SignedRefusal",
+                &r.signed.to_bytes(),
+            );
+        }
     }
     v
 }
@@ -518,7 +567,7 @@ fn file_vectors_decode_strictly_and_verify() {
                 proofs += 1;
             }
             "dsm.v1.SignedRefusal" => {
-                // Checked against the loser's proposal, the line before it.
+                // Checked against the refused proposal, the line before it.
                 let p = SignedProposal::from_bytes(&last_proposal).unwrap();
                 let vp = verify_proposal(&p, &EmptyView).unwrap_or_else(|e| panic!("{name}: {e}"));
                 let r = SignedRefusal::from_bytes(&bytes).unwrap();
@@ -545,5 +594,5 @@ fn file_vectors_decode_strictly_and_verify() {
             _ => {}
         }
     }
-    assert_eq!((receipts, proofs, forks, refusals), (4, 4, 2, 2));
+    assert_eq!((receipts, proofs, forks, refusals), (4, 4, 2, 6));
 }
