@@ -132,6 +132,21 @@ async fn serve_with<S: store::NodeStore>(
             match tls {
                 None => serve_connection(stream, app, node, peer.ip(), timeouts).await,
                 Some(acceptor) => {
+                    // A handshake costs the node a signature and a key exchange, so it is
+                    // a request of its client's bucket, taken before the handshake starts
+                    // (PROTOCOL.md §15.4). A trusted proxy's connections carry many
+                    // clients: rationed per request only.
+                    let r = node.rationing();
+                    if !r.limits().trusted_proxies.contains(&peer.ip())
+                        && r.admit(
+                            ration::ClientKey::of(peer.ip()),
+                            0,
+                            std::time::Instant::now(),
+                        )
+                        .is_err()
+                    {
+                        return; // the connection closes before any handshake byte
+                    }
                     if let Ok(Ok(stream)) =
                         tokio::time::timeout(timeouts.header, acceptor.accept(stream)).await
                     {

@@ -277,6 +277,84 @@ fn a_tls_handshake_that_never_comes_is_cut_at_the_header_timeout() {
     assert_eq!(s.read(&mut buf).unwrap(), 0);
 }
 
+/// Sends a TLS ClientHello to `addr` from a socket bound to `from`, and returns the first
+/// byte the node answers (0x16, a handshake record) or `None` when it closes at once.
+fn first_answer_byte(
+    rt: &tokio::runtime::Runtime,
+    from: &str,
+    addr: std::net::SocketAddr,
+) -> Option<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
+    let mut hello = Vec::new();
+    rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap())
+        .unwrap()
+        .write_tls(&mut hello)
+        .unwrap();
+    rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        let mut s = socket.connect(addr).await.unwrap();
+        // The node may already have closed: a failed write is a refusal too.
+        if s.write_all(&hello).await.is_err() {
+            return None;
+        }
+        let mut b = [0u8; 1];
+        match tokio::time::timeout(Duration::from_secs(10), s.read(&mut b)).await {
+            Ok(Ok(1)) => Some(b[0]),
+            _ => None,
+        }
+    })
+}
+
+#[test]
+fn tls_handshakes_are_rationed_per_client_before_they_start() {
+    let n = Nodes::new(1);
+    let store = EmbeddedStore::open(&n.dir.path().join("rationed.redb")).unwrap();
+    let limits = dsm_node::ration::RationLimits {
+        requests_per_second: 1,
+        burst: 3,
+        ..dsm_node::ration::RationLimits::default()
+    };
+    let node = Node::with_limits(
+        store,
+        Quotas::default(),
+        limits,
+        dsm_node::ration::StoreBudget::unlimited(),
+    );
+    let listener =
+        n.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+    let addr = listener.local_addr().unwrap();
+    n.rt.spawn(dsm_node::serve_tls(
+        listener,
+        node.clone(),
+        dsm_node::Timeouts::default(),
+        n.tls.clone(),
+    ));
+    // One client's burst of handshakes goes through (each ClientHello is answered)…
+    for i in 0..3 {
+        assert_eq!(
+            first_answer_byte(&n.rt, "127.0.0.1", addr),
+            Some(0x16),
+            "handshake {i}"
+        );
+    }
+    // …then its connections close before the node does any work for them…
+    let (rate_before, _) = node.rationing().refused();
+    assert_eq!(first_answer_byte(&n.rt, "127.0.0.1", addr), None);
+    assert_eq!(node.rationing().refused().0, rate_before + 1);
+    // …while another client's handshake still starts (Linux routes all of 127/8 to
+    // loopback).
+    assert_eq!(first_answer_byte(&n.rt, "127.0.0.2", addr), Some(0x16));
+}
+
 #[test]
 fn registry_lines_are_read_strictly() {
     let pin = "ab".repeat(32);
