@@ -165,6 +165,26 @@ pub struct Outcome {
     pub conserved: bool,
 }
 
+impl Outcome {
+    /// Keeps only the last `n` payments' figures (0: all), so that economies run for
+    /// different numbers of payments are compared over samples of one size: the largest of
+    /// a million draws of a heavy-tailed cost is larger than the largest of ten thousand.
+    pub fn keep_last(&mut self, n: usize) {
+        fn tail<T>(v: &mut Vec<T>, n: usize) {
+            if n > 0 && v.len() > n {
+                v.drain(..v.len() - n);
+            }
+        }
+        tail(&mut self.hops_cold, n);
+        tail(&mut self.hops_warm, n);
+        tail(&mut self.bytes_cold, n);
+        tail(&mut self.bytes_warm, n);
+        tail(&mut self.check_warm_us, n);
+        tail(&mut self.inputs, n);
+        tail(&mut self.naive_past, n);
+    }
+}
+
 /// Runs one economy.
 pub fn simulate(p: Params, c: &HopCosts) -> Outcome {
     let mut rng = Rng(p.seed);
@@ -612,7 +632,7 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
 }
 
 /// `dsm bench economy`: prints the tables.
-pub fn run(devices: &[usize], transfers: usize, seed: u64) -> Result<(), Error> {
+pub fn run(devices: &[usize], transfers: usize, seed: u64, window: usize) -> Result<(), Error> {
     if let Some(d) = devices.iter().find(|d| !(2..=1_000_000).contains(*d)) {
         return Err(format!("--devices {d}: each economy needs 2 to 1,000,000 devices").into());
     }
@@ -646,7 +666,12 @@ pub fn run(devices: &[usize], transfers: usize, seed: u64) -> Result<(), Error> 
         costs.push((suite, c));
     }
     let c = costs[0].1;
-    println!("\n## Economy: {transfers} power-law payments, ML-DSA-65 (seed {seed})\n");
+    let sample = if window > 0 && window < transfers {
+        format!(", figures over the last {window}")
+    } else {
+        String::new()
+    };
+    println!("\n## Economy: {transfers} power-law payments{sample}, ML-DSA-65 (seed {seed})\n");
     println!("Per payment: hops checked and bytes shipped with a cold cache and with the receiver's cache (median / p99 / max), re-issued roots at their measured size; check time = hops × the measured per-hop time + re-issued roots × their measured check. Naive = transfers in the payer's whole causal past.\n");
     println!("| devices | refresh | hops cold | hops warm | KiB warm | KiB cold | check warm (ms, p99) | cache hit | inputs (p99) | re-issues | max parcels held | stored B / parcel | naive past (median / p99) |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
@@ -667,6 +692,7 @@ pub fn run(devices: &[usize], transfers: usize, seed: u64) -> Result<(), Error> 
             if !o.conserved {
                 return Err("the economy model lost or created value".into());
             }
+            o.keep_last(window);
             let (sum_cold, sum_warm): (u64, u64) = (
                 o.hops_cold.iter().map(|x| u64::from(*x)).sum(),
                 o.hops_warm.iter().map(|x| u64::from(*x)).sum(),

@@ -1181,6 +1181,11 @@ enum BenchPart {
         /// Seed of the deterministic run.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Report per-payment figures over the last N payments only (0: all). Economies
+        /// run for different numbers of payments are comparable only over samples of one
+        /// size (a maximum grows with the number of draws).
+        #[arg(long, default_value_t = 0)]
+        window: usize,
     },
 }
 
@@ -1437,7 +1442,8 @@ fn main() -> ExitCode {
                 devices,
                 transfers,
                 seed,
-            }) => economy::run(&devices, transfers, seed),
+                window,
+            }) => economy::run(&devices, transfers, seed, window),
         }
         .map_err(|e| wallet_cmd::CliError {
             code: exit::FAILURE,
