@@ -15,7 +15,7 @@ use dsm_transport::{tcp_dial, DirLink, Link};
 use dsm_wallet::driver::{run, Report, RunError};
 use dsm_wallet::keystore::{KdfParams, KeystoreError};
 use dsm_wallet::store::{RedbStore, StoreError};
-use dsm_wallet::summary::{units, WalletSummary};
+use dsm_wallet::summary::WalletSummary;
 use dsm_wallet::wallet::{ReceivePolicy, TokenView};
 use dsm_wallet::{Contact, EntryKind, Wallet, WalletError};
 use serde_json::json;
@@ -879,8 +879,8 @@ pub fn balance(ctx: &Ctx) -> Res {
         .map(|b| {
             (
                 v.token(&b.token),
-                units(&b.amount),
-                units(&b.in_conflict),
+                b.amount,
+                b.in_conflict,
                 b.refresh_advice.clone(),
             )
         })
@@ -888,7 +888,7 @@ pub fn balance(ctx: &Ctx) -> Res {
     let in_flight: Vec<(&str, TokenView, Amount)> = v
         .in_flight
         .iter()
-        .map(|p| (p.peer.as_str(), v.token(&p.token), units(&p.amount)))
+        .map(|p| (p.peer.as_str(), v.token(&p.token), p.amount))
         .collect();
     let party_of = |hex: &str| json!({"peer": v.peer_name(hex), "peer_id": hex});
     ctx.print(

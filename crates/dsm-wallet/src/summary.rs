@@ -44,10 +44,12 @@ impl SummaryToken {
 pub struct SummaryBalance {
     /// Token id (hex).
     pub token: String,
-    /// Base units.
-    pub amount: String,
+    /// Base units (stored as a decimal string).
+    #[serde(with = "crate::wallet::stored::amount")]
+    pub amount: Amount,
     /// Base units of it that descend from a parcel spent twice.
-    pub in_conflict: String,
+    #[serde(with = "crate::wallet::stored::amount")]
+    pub in_conflict: Amount,
     /// Why a refresh would help, if it would.
     pub refresh_advice: Option<String>,
 }
@@ -59,8 +61,9 @@ pub struct SummaryTransfer {
     pub peer: String,
     /// Token id (hex).
     pub token: String,
-    /// Base units.
-    pub amount: String,
+    /// Base units (stored as a decimal string).
+    #[serde(with = "crate::wallet::stored::amount")]
+    pub amount: Amount,
 }
 
 /// What the read-only commands show, as of one head.
@@ -175,8 +178,8 @@ impl Wallet {
             .iter()
             .map(|b| SummaryBalance {
                 token: b.token.digest().to_hex(),
-                amount: b.amount.0.to_string(),
-                in_conflict: self.in_conflict(&b.token).0.to_string(),
+                amount: b.amount,
+                in_conflict: self.in_conflict(&b.token),
                 refresh_advice: self.refresh_advice(&b.token),
             })
             .collect();
@@ -186,7 +189,7 @@ impl Wallet {
             .map(|p| SummaryTransfer {
                 peer: p.proposal.step.receiver.digest().to_hex(),
                 token: p.proposal.step.token.digest().to_hex(),
-                amount: p.proposal.step.amount.0.to_string(),
+                amount: p.proposal.step.amount,
             })
             .collect();
         Ok(WalletSummary {
@@ -208,11 +211,6 @@ impl Wallet {
 
 fn hex_of(bytes: [u8; 16]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Parses a base-unit string of a summary (0 if malformed).
-pub fn units(s: &str) -> Amount {
-    Amount(s.parse().unwrap_or(0))
 }
 
 impl WalletSummary {

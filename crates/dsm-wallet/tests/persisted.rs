@@ -130,3 +130,30 @@ fn a_damaged_value_is_refused_never_read_as_a_default() {
         })
     ));
 }
+
+#[test]
+fn a_summary_keeps_amounts_as_decimal_text_and_refuses_a_malformed_one() {
+    use dsm_wallet::summary::WalletSummary;
+    let (w, _) = memory_wallet(10);
+    let s = w.summary().unwrap();
+    assert_eq!(s.balances[0].amount, Amount(10));
+    let bytes = s.to_bytes();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.contains(r#""amount":"10""#), "{text}");
+    assert_eq!(WalletSummary::from_bytes(&bytes).unwrap(), s);
+    // A malformed amount under a matching check (a summary written by a buggy build) is a
+    // damaged summary, never a balance of 0.
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["summary"]["balances"][0]["amount"] = serde_json::json!("ten");
+    let check = blake3::hash(v["summary"].to_string().as_bytes())
+        .to_hex()
+        .to_string();
+    v["check"] = serde_json::json!(check);
+    match WalletSummary::from_bytes(&serde_json::to_vec(&v).unwrap()) {
+        Err(WalletError::Corrupt {
+            what: "summary",
+            error,
+        }) => assert_eq!(error, "malformed"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -255,7 +255,7 @@ stored_words! {
 /// How typed history fields are stored: the same JSON text as when they were strings (hex
 /// ids, decimal amounts), so lines written before the types read unchanged, and a value
 /// that does not parse is a damaged line, never a silent default.
-mod stored {
+pub(crate) mod stored {
     use dsm_core::chain::{Amount, TokenId};
     use dsm_core::hash::Digest;
     use dsm_core::identity::DeviceId;
@@ -347,6 +347,19 @@ mod stored {
         }
     }
 
+    /// An amount, stored as a decimal string (digits only).
+    pub mod amount {
+        use super::*;
+        pub fn serialize<S: Serializer>(v: &Amount, s: S) -> Result<S::Ok, S::Error> {
+            v.0.to_string().serialize(s)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
+            let s = String::deserialize(d)?;
+            super::amount_or_empty::parse::<D>(&s)?
+                .ok_or_else(|| D::Error::custom(format!("{s:?} is not an amount")))
+        }
+    }
+
     /// An amount, or none, stored as a decimal string or `""`.
     pub mod amount_or_empty {
         use super::*;
@@ -354,11 +367,13 @@ mod stored {
             v.map_or(String::new(), |a| a.0.to_string()).serialize(s)
         }
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Amount>, D::Error> {
-            let s = String::deserialize(d)?;
+            parse::<D>(&String::deserialize(d)?)
+        }
+        /// `""` is none; otherwise digits only (`u128::from_str` would also take a `+`).
+        pub fn parse<'de, D: Deserializer<'de>>(s: &str) -> Result<Option<Amount>, D::Error> {
             if s.is_empty() {
                 return Ok(None);
             }
-            // Digits only: `u128::from_str` would also take a leading `+`.
             if !s.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(D::Error::custom(format!("{s:?} is not an amount")));
             }
