@@ -168,6 +168,52 @@ impl Candidacy {
     }
 }
 
+/// A [`Settlement`] without its details: what a wallet's history line records, as one word
+/// a store keeps and the CLI shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SettlementKind {
+    /// At least W nodes hold them, and no rival can ever reach W.
+    Settled,
+    /// Final, but fewer than W nodes reached yet.
+    Unsettled,
+    /// A competing statement exists (evidence was stored), or the value descends from a
+    /// mint or vault resolution in conflict.
+    Conflict,
+    /// The signer was replaced by recovery at this head.
+    Tombstoned,
+}
+
+impl SettlementKind {
+    /// Every kind.
+    pub const ALL: [SettlementKind; 4] = [
+        SettlementKind::Settled,
+        SettlementKind::Unsettled,
+        SettlementKind::Conflict,
+        SettlementKind::Tombstoned,
+    ];
+
+    /// Its word.
+    pub fn word(self) -> &'static str {
+        match self {
+            SettlementKind::Settled => "settled",
+            SettlementKind::Unsettled => "unsettled",
+            SettlementKind::Conflict => "conflict",
+            SettlementKind::Tombstoned => "tombstoned",
+        }
+    }
+
+    /// The kind a stored word names, or `None` for any other text.
+    pub fn from_word(word: &str) -> Option<SettlementKind> {
+        Self::ALL.into_iter().find(|k| k.word() == word)
+    }
+}
+
+impl std::fmt::Display for SettlementKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
 /// What the anchor slots say about one signed head transition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Settlement {
@@ -206,13 +252,18 @@ pub enum Settlement {
 impl Settlement {
     /// The word the history shows: `settled`, `unsettled`, `conflict` or `tombstoned`.
     pub fn word(&self) -> &'static str {
+        self.kind().word()
+    }
+
+    /// What a history line records of it.
+    pub fn kind(&self) -> SettlementKind {
         match self {
-            Settlement::Settled { .. } => "settled",
-            Settlement::Unsettled { .. } => "unsettled",
+            Settlement::Settled { .. } => SettlementKind::Settled,
+            Settlement::Unsettled { .. } => SettlementKind::Unsettled,
             Settlement::Conflict(_)
             | Settlement::MintConflict { .. }
-            | Settlement::VaultConflict(_) => "conflict",
-            Settlement::Tombstoned(_) => "tombstoned",
+            | Settlement::VaultConflict(_) => SettlementKind::Conflict,
+            Settlement::Tombstoned(_) => SettlementKind::Tombstoned,
         }
     }
 

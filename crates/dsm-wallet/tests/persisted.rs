@@ -67,7 +67,7 @@ fn a_damaged_value_is_refused_never_read_as_a_default() {
         (
             "\"settlement\":\"settled\"",
             "\"settlement\":\"setled\"",
-            "unknown variant `setled`",
+            "\"setled\" is not a settlement",
         ),
         (
             "\"amount\":\"340282366920938463463374607431768211455\"",

@@ -60,14 +60,7 @@ pub use dsm_protocol::placement::{Disposition, Settlement};
 
 /// What a history line records of a settlement.
 fn line_of(s: &Settlement) -> LineSettlement {
-    match s {
-        Settlement::Settled { .. } => LineSettlement::Settled,
-        Settlement::Unsettled { .. } => LineSettlement::Unsettled,
-        Settlement::Conflict(_)
-        | Settlement::MintConflict { .. }
-        | Settlement::VaultConflict(_) => LineSettlement::Conflict,
-        Settlement::Tombstoned(_) => LineSettlement::Tombstoned,
-    }
+    s.kind()
 }
 
 /// The proof that `other` (bytes a node holds) and `ours` are two successors signed by one

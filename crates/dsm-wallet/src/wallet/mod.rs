@@ -236,21 +236,9 @@ stored_words! {
     }
 }
 
-stored_words! {
-    /// What the storage nodes say about a history line's signed statements (PROTOCOL.md
-    /// §16.4).
-    pub enum LineSettlement {
-        /// At least W nodes hold them, and no rival can ever reach W.
-        Settled = "settled",
-        /// Final, but fewer than W nodes reached yet.
-        Unsettled = "unsettled",
-        /// A competing statement exists (evidence was stored), or the value descends from a
-        /// mint or vault resolution in conflict.
-        Conflict = "conflict",
-        /// The signer was replaced by recovery at this head.
-        Tombstoned = "tombstoned",
-    }
-}
+/// What the storage nodes say about a history line's signed statements (PROTOCOL.md
+/// §16.4): dsm-protocol's one-word settlement, stored as its word.
+pub use dsm_protocol::placement::SettlementKind as LineSettlement;
 
 /// How typed history fields are stored: the same JSON text as when they were strings (hex
 /// ids, decimal amounts), so lines written before the types read unchanged, and a value
@@ -310,6 +298,28 @@ pub(crate) mod stored {
                 .map(|s| {
                     Digest::from_hex(&s)
                         .ok_or_else(|| D::Error::custom(format!("{s:?} is not 64 hex digits")))
+                })
+                .transpose()
+        }
+    }
+
+    /// A line's settlement, or none, stored as its word.
+    pub mod settlement_opt {
+        use super::*;
+        use dsm_protocol::placement::SettlementKind;
+        pub fn serialize<S: Serializer>(
+            v: &Option<SettlementKind>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            v.map(|k| k.word()).serialize(s)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<SettlementKind>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|s| {
+                    SettlementKind::from_word(&s)
+                        .ok_or_else(|| D::Error::custom(format!("{s:?} is not a settlement")))
                 })
                 .transpose()
         }
@@ -408,7 +418,11 @@ pub struct HistoryEntry {
     pub receipt: Option<Digest>,
     /// What the storage nodes' anchor slots say about this transition's signed statements
     /// (PROTOCOL.md §16.2). Absent until the wallet synced with nodes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "stored::settlement_opt"
+    )]
     pub settlement: Option<LineSettlement>,
     /// When this device recorded the line, in seconds since the Unix epoch by its own
     /// clock: shown to the user only, never read by the protocol. Absent in lines older
