@@ -45,6 +45,16 @@ fn queued() -> (Device, Device, Vec<BuiltProposal>, u64) {
     (a, b, out, ctr)
 }
 
+/// The receiver refuses the queue's first proposal and moves to its release tip.
+fn refuse_first(b: &mut Device, ps: &[BuiltProposal], ctr: &mut u64) -> BuiltRefusal {
+    let rel = ps[0].signed.proposal.step.relationship;
+    let v0 = verify_proposal(&ps[0].signed, &EmptyView).unwrap();
+    let r0 = refuse(&b.local(), &v0, 5, &rnd(ctr)).unwrap();
+    b.head = r0.child_head.clone();
+    b.tree.insert(*rel.as_bytes(), r0.leaf.0);
+    r0
+}
+
 fn steps(ps: &[BuiltProposal]) -> Vec<RelationshipStep> {
     ps.iter().map(|p| p.signed.proposal.step.clone()).collect()
 }
@@ -121,12 +131,8 @@ fn a_refusal_releases_the_queue_behind_it_and_both_trees_agree() {
 #[test]
 fn a_queue_that_does_not_lead_to_the_proposal_is_refused() {
     let (a, mut b, ps, mut ctr) = queued();
-    let rel = ps[0].signed.proposal.step.relationship;
     // The receiver refuses the first, so the second and third are behind it.
-    let v0 = verify_proposal(&ps[0].signed, &EmptyView).unwrap();
-    let r0 = refuse(&b.local(), &v0, 5, &rnd(&mut ctr)).unwrap();
-    b.head = r0.child_head.clone();
-    b.tree.insert(*rel.as_bytes(), r0.leaf.0);
+    let r0 = refuse_first(&mut b, &ps, &mut ctr);
     let v2 = verify_proposal(&ps[2].signed, &EmptyView).unwrap();
     let queue_err = |e: Result<BuiltRefusal, BuildError>| match e {
         Err(BuildError::Refused(ReceiptError::Queue(why))) => why,
@@ -222,11 +228,7 @@ fn a_queue_that_does_not_lead_to_the_proposal_is_refused() {
 #[test]
 fn a_queue_is_at_most_max_queue_long_on_the_wire() {
     let (_, mut b, ps, mut ctr) = queued();
-    let rel = ps[0].signed.proposal.step.relationship;
-    let v0 = verify_proposal(&ps[0].signed, &EmptyView).unwrap();
-    let r0 = refuse(&b.local(), &v0, 5, &rnd(&mut ctr)).unwrap();
-    b.head = r0.child_head.clone();
-    b.tree.insert(*rel.as_bytes(), r0.leaf.0);
+    refuse_first(&mut b, &ps, &mut ctr);
     let v2 = verify_proposal(&ps[2].signed, &EmptyView).unwrap();
     let good = refuse_queued(&b.local(), &v2, 5, &steps(&ps[..2]), &rnd(&mut ctr)).unwrap();
     let mut long = good.signed.clone();
