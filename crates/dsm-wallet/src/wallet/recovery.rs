@@ -1950,104 +1950,135 @@ fn successor_wallet(
     confirm: &mut dyn FnMut(&RecoveryPreview) -> bool,
     faults: &mut Vec<NodeFault>,
 ) -> Result<Wallet, WalletError> {
-    let passphrase = options.passphrase;
-    Ok(if store.get(Table::Meta, b"identity")?.is_some() {
-        if step_of(store.as_ref())?.is_none() {
-            return Err(WalletError::AlreadyExists);
-        }
-        progress("resuming the recovery this home started");
-        let w = Wallet::open(store, passphrase)?;
-        if w.genesis_record()?.recovery_authority.as_ref()
-            != Some(keys.authority_key().public_key())
-        {
-            return Err(WalletError::Recovery(
-                "this home is recovering another identity; use another --home".into(),
-            ));
-        }
-        w
+    if store.get(Table::Meta, b"identity")?.is_some() {
+        resumed_successor(store, keys, options, progress)
     } else if let BackupSource::File(backup) = source {
-        let (state, objects) = backup.recovered_state()?;
-        let generation = backup.generation;
-        // The file replaces the download only while the nodes hold nothing newer: restoring
-        // an old file over a newer stream would tombstone the device at an old head.
-        if stream_started(nodes, &keys.generation(generation + 1).slot_owner())? {
-            return Err(WalletError::Recovery(
-                "this identity was already restored onto another device after this backup \
-                 was written; use that device"
-                    .into(),
-            ));
-        }
-        let gen_key = keys.generation(generation);
-        if capsule_at_quorum(nodes, &gen_key.slot_owner(), backup.capsule_next)? {
-            return Err(WalletError::Recovery(format!(
-                "the storage nodes hold a newer backup of device {} than this file (capsule \
-                 {} and on): restore from them with `dsm recover`",
-                state.identity.device_id(),
-                backup.capsule_next
-            )));
-        }
-        if !confirm(&preview_of(&state)) {
-            return Err(WalletError::Declined);
-        }
-        create_successor(store, keys, &state, generation + 1, options, &objects)?
+        successor_from_file(store, keys, nodes, options, backup, confirm)
     } else {
-        progress("fetching backup capsules from the storage nodes");
-        // The newest device generation with a capsule 0 at a quorum is the one to replace.
-        let mut generation = 0u64;
-        while stream_started(nodes, &keys.generation(generation + 1).slot_owner())? {
-            generation += 1;
+        successor_from_nodes(store, keys, nodes, options, progress, confirm, faults)
+    }
+}
+
+/// The successor this home started to recover: it must be a recovery of this phrase's
+/// identity that has not finished.
+fn resumed_successor(
+    store: Box<dyn Store>,
+    keys: &RecoveryKeys,
+    options: &RecoverOptions<'_>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Wallet, WalletError> {
+    if step_of(store.as_ref())?.is_none() {
+        return Err(WalletError::AlreadyExists);
+    }
+    progress("resuming the recovery this home started");
+    let w = Wallet::open(store, options.passphrase)?;
+    if w.genesis_record()?.recovery_authority.as_ref() != Some(keys.authority_key().public_key()) {
+        return Err(WalletError::Recovery(
+            "this home is recovering another identity; use another --home".into(),
+        ));
+    }
+    Ok(w)
+}
+
+/// A new successor from a backup file, while the nodes hold nothing newer.
+fn successor_from_file(
+    store: Box<dyn Store>,
+    keys: &RecoveryKeys,
+    nodes: &NodeSet,
+    options: &RecoverOptions<'_>,
+    backup: &crate::wallet::backup::OpenedBackup,
+    confirm: &mut dyn FnMut(&RecoveryPreview) -> bool,
+) -> Result<Wallet, WalletError> {
+    let (state, objects) = backup.recovered_state()?;
+    let generation = backup.generation;
+    // The file replaces the download only while the nodes hold nothing newer: restoring an
+    // old file over a newer stream would tombstone the device at an old head.
+    if stream_started(nodes, &keys.generation(generation + 1).slot_owner())? {
+        return Err(WalletError::Recovery(
+            "this identity was already restored onto another device after this backup was \
+             written; use that device"
+                .into(),
+        ));
+    }
+    let gen_key = keys.generation(generation);
+    if capsule_at_quorum(nodes, &gen_key.slot_owner(), backup.capsule_next)? {
+        return Err(WalletError::Recovery(format!(
+            "the storage nodes hold a newer backup of device {} than this file (capsule {} \
+             and on): restore from them with `dsm recover`",
+            state.identity.device_id(),
+            backup.capsule_next
+        )));
+    }
+    if !confirm(&preview_of(&state)) {
+        return Err(WalletError::Declined);
+    }
+    create_successor(store, keys, &state, generation + 1, options, &objects)
+}
+
+/// A new successor from the capsules of the newest device generation at the nodes.
+fn successor_from_nodes(
+    store: Box<dyn Store>,
+    keys: &RecoveryKeys,
+    nodes: &NodeSet,
+    options: &RecoverOptions<'_>,
+    progress: &mut dyn FnMut(&str),
+    confirm: &mut dyn FnMut(&RecoveryPreview) -> bool,
+    faults: &mut Vec<NodeFault>,
+) -> Result<Wallet, WalletError> {
+    progress("fetching backup capsules from the storage nodes");
+    // The newest device generation with a capsule 0 at a quorum is the one to replace.
+    let mut generation = 0u64;
+    while stream_started(nodes, &keys.generation(generation + 1).slot_owner())? {
+        generation += 1;
+    }
+    let gen_key = keys.generation(generation);
+    let fetched = fetch_stream(nodes, &gen_key, &mut |n| {
+        if n % 1000 == 0 {
+            progress(&format!("  {n} capsules"));
         }
-        let gen_key = keys.generation(generation);
-        let fetched = fetch_stream(nodes, &gen_key, &mut |n| {
-            if n % 1000 == 0 {
-                progress(&format!("  {n} capsules"));
-            }
-        })?;
-        faults.extend(fetched.faults);
-        if let Some(short) = &fetched.short {
-            progress(short);
-        }
-        if fetched.chain.is_empty() {
-            return Err(WalletError::Recovery(
-                "no backup was found for this recovery phrase at these storage nodes: check \
-                 the phrase (it is a valid phrase, but no node holds a backup for it) and the \
-                 node list"
-                    .into(),
-            ));
-        }
-        progress(&format!("replaying {} capsules", fetched.chain.len()));
-        let state =
-            replay(&gen_key, &fetched.chain).map_err(|e| WalletError::Recovery(e.to_string()))?;
-        if state.genesis.recovery_authority.as_ref() != Some(keys.authority_key().public_key()) {
-            return Err(WalletError::Recovery(
-                "the backup's identity is not controlled by this recovery phrase".into(),
-            ));
-        }
-        if generation > 0 && !options.replace_successor {
-            return Err(WalletError::Recovery(format!(
-                "the newest device of this identity, {}, was itself restored from the phrase \
-                 (device generation {generation}); if that device is lost too, run the recovery \
-                 again allowing it to be replaced (`dsm recover --replace-restored`)",
-                state.identity.device_id(),
-            )));
-        }
-        let preview = preview_of(&state);
-        if !confirm(&preview) {
-            return Err(WalletError::Declined);
-        }
-        let FetchedPacks {
-            objects,
-            faults: pack_faults,
-            missing,
-        } = fetch_packs(nodes, &gen_key, &state.packs)?;
-        faults.extend(pack_faults);
-        for m in &missing {
-            progress(&format!(
-                "{m} is held by no storage node: parcels whose lineage needs it are left out"
-            ));
-        }
-        create_successor(store, keys, &state, generation + 1, options, &objects)?
-    })
+    })?;
+    faults.extend(fetched.faults);
+    if let Some(short) = &fetched.short {
+        progress(short);
+    }
+    if fetched.chain.is_empty() {
+        return Err(WalletError::Recovery(
+            "no backup was found for this recovery phrase at these storage nodes: check the \
+             phrase (it is a valid phrase, but no node holds a backup for it) and the node list"
+                .into(),
+        ));
+    }
+    progress(&format!("replaying {} capsules", fetched.chain.len()));
+    let state =
+        replay(&gen_key, &fetched.chain).map_err(|e| WalletError::Recovery(e.to_string()))?;
+    if state.genesis.recovery_authority.as_ref() != Some(keys.authority_key().public_key()) {
+        return Err(WalletError::Recovery(
+            "the backup's identity is not controlled by this recovery phrase".into(),
+        ));
+    }
+    if generation > 0 && !options.replace_successor {
+        return Err(WalletError::Recovery(format!(
+            "the newest device of this identity, {}, was itself restored from the phrase \
+             (device generation {generation}); if that device is lost too, run the recovery \
+             again allowing it to be replaced (`dsm recover --replace-restored`)",
+            state.identity.device_id(),
+        )));
+    }
+    if !confirm(&preview_of(&state)) {
+        return Err(WalletError::Declined);
+    }
+    let FetchedPacks {
+        objects,
+        faults: pack_faults,
+        missing,
+    } = fetch_packs(nodes, &gen_key, &state.packs)?;
+    faults.extend(pack_faults);
+    for m in &missing {
+        progress(&format!(
+            "{m} is held by no storage node: parcels whose lineage needs it are left out"
+        ));
+    }
+    create_successor(store, keys, &state, generation + 1, options, &objects)
 }
 
 /// What every step after the successor exists works from.
