@@ -16,3 +16,4 @@ pub mod slot;
 pub mod smt;
 pub mod tags;
 pub mod tripwire;
+pub mod word;

@@ -8,6 +8,7 @@ use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::DeviceId;
 use dsm_core::tags::Tag;
 use dsm_core::tripwire::Equivocation;
+use dsm_core::word::Word;
 
 /// Replication parameters: each key on N nodes, reads need K identical answers, and the
 /// anchor rule tolerates f lying nodes.
@@ -183,28 +184,22 @@ pub enum SettlementKind {
     Tombstoned,
 }
 
-impl SettlementKind {
-    /// Every kind.
-    pub const ALL: [SettlementKind; 4] = [
+impl Word for SettlementKind {
+    const WHAT: &'static str = "settlement";
+    const ALL: &'static [SettlementKind] = &[
         SettlementKind::Settled,
         SettlementKind::Unsettled,
         SettlementKind::Conflict,
         SettlementKind::Tombstoned,
     ];
 
-    /// Its word.
-    pub fn word(self) -> &'static str {
+    fn word(self) -> &'static str {
         match self {
             SettlementKind::Settled => "settled",
             SettlementKind::Unsettled => "unsettled",
             SettlementKind::Conflict => "conflict",
             SettlementKind::Tombstoned => "tombstoned",
         }
-    }
-
-    /// The kind a stored word names, or `None` for any other text.
-    pub fn from_word(word: &str) -> Option<SettlementKind> {
-        Self::ALL.into_iter().find(|k| k.word() == word)
     }
 }
 

@@ -4,10 +4,11 @@
 //! step and the answers and does the network work of each step; it asks this module what
 //! comes next and whether a payment may go.
 //!
-//! Each enum has one word per variant ([`RecoveryStep::word`], [`NoticeStatus::word`]) so a
-//! store can keep it as text and read it back strictly.
+//! Each enum is a [`Word`]: one word per variant, so a store can keep it as text and read
+//! it back strictly.
 
 use crate::succession::Verdict;
+pub use dsm_core::word::Word;
 
 /// The steps of a recovery, in the order they run. Each is recorded when done, and a
 /// recovery that stopped (crash, error, node down) goes on after the last one recorded.
@@ -28,9 +29,9 @@ pub enum RecoveryStep {
     Notified,
 }
 
-impl RecoveryStep {
-    /// Every step, in order.
-    pub const ALL: [RecoveryStep; 6] = [
+impl Word for RecoveryStep {
+    const WHAT: &'static str = "recovery step";
+    const ALL: &'static [RecoveryStep] = &[
         RecoveryStep::Created,
         RecoveryStep::Tombstoned,
         RecoveryStep::Published,
@@ -39,17 +40,8 @@ impl RecoveryStep {
         RecoveryStep::Notified,
     ];
 
-    /// The steps still to run once `done` is recorded (`None`: nothing yet, so all of them),
-    /// in order (PROTOCOL.md §20.3): the tombstone's write-once slot decides which backup
-    /// point stands, and the succession names that tombstone; the succession closes the
-    /// lost device's anchor slot before parcels are claimed; the SUCCEED head holds a root
-    /// per claimed parcel; the notices come last, as they name the successor's head.
-    pub fn after(done: Option<RecoveryStep>) -> impl Iterator<Item = RecoveryStep> {
-        Self::ALL.into_iter().filter(move |s| Some(*s) > done)
-    }
-
-    /// The word a store keeps (the variant's name).
-    pub fn word(self) -> &'static str {
+    /// The variant's name.
+    fn word(self) -> &'static str {
         match self {
             RecoveryStep::Created => "Created",
             RecoveryStep::Tombstoned => "Tombstoned",
@@ -59,10 +51,16 @@ impl RecoveryStep {
             RecoveryStep::Notified => "Notified",
         }
     }
+}
 
-    /// The step a stored word names, or `None` for any other text.
-    pub fn from_word(word: &str) -> Option<RecoveryStep> {
-        Self::ALL.into_iter().find(|s| s.word() == word)
+impl RecoveryStep {
+    /// The steps still to run once `done` is recorded (`None`: nothing yet, so all of them),
+    /// in order (PROTOCOL.md §20.3): the tombstone's write-once slot decides which backup
+    /// point stands, and the succession names that tombstone; the succession closes the
+    /// lost device's anchor slot before parcels are claimed; the SUCCEED head holds a root
+    /// per claimed parcel; the notices come last, as they name the successor's head.
+    pub fn after(done: Option<RecoveryStep>) -> impl Iterator<Item = RecoveryStep> {
+        Self::ALL.iter().copied().filter(move |s| Some(*s) > done)
     }
 }
 
@@ -79,26 +77,16 @@ pub enum NoticeStatus {
     Conflict,
 }
 
-impl NoticeStatus {
-    /// Every status.
-    pub const ALL: [NoticeStatus; 4] = [
+impl Word for NoticeStatus {
+    const WHAT: &'static str = "notice status";
+    const ALL: &'static [NoticeStatus] = &[
         NoticeStatus::Waiting,
         NoticeStatus::Acknowledged,
         NoticeStatus::Stale,
         NoticeStatus::Conflict,
     ];
 
-    /// The status a verified answer's verdict gives.
-    pub fn of(verdict: Verdict) -> NoticeStatus {
-        match verdict {
-            Verdict::Acknowledged => NoticeStatus::Acknowledged,
-            Verdict::Stale => NoticeStatus::Stale,
-            Verdict::Conflict => NoticeStatus::Conflict,
-        }
-    }
-
-    /// The word a store keeps and the CLI shows.
-    pub fn word(self) -> &'static str {
+    fn word(self) -> &'static str {
         match self {
             NoticeStatus::Waiting => "waiting",
             NoticeStatus::Acknowledged => "acknowledged",
@@ -106,10 +94,16 @@ impl NoticeStatus {
             NoticeStatus::Conflict => "conflict",
         }
     }
+}
 
-    /// The status a stored word names, or `None` for any other text.
-    pub fn from_word(word: &str) -> Option<NoticeStatus> {
-        Self::ALL.into_iter().find(|s| s.word() == word)
+impl NoticeStatus {
+    /// The status a verified answer's verdict gives.
+    pub fn of(verdict: Verdict) -> NoticeStatus {
+        match verdict {
+            Verdict::Acknowledged => NoticeStatus::Acknowledged,
+            Verdict::Stale => NoticeStatus::Stale,
+            Verdict::Conflict => NoticeStatus::Conflict,
+        }
     }
 }
 

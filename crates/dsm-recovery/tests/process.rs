@@ -1,7 +1,7 @@
 //! The successor's rules (PROTOCOL.md §20.3–§20.4): step order, resumption, stored words
 //! and the spending gate.
 
-use dsm_recovery::process::{NoticeStatus, RecoveryStep, SpendingGate};
+use dsm_recovery::process::{NoticeStatus, RecoveryStep, SpendingGate, Word};
 use dsm_recovery::succession::Verdict;
 
 #[test]
@@ -24,12 +24,12 @@ fn steps_run_in_protocol_order_and_resume_after_the_last_recorded() {
 
 #[test]
 fn stored_words_read_back_and_nothing_else_does() {
-    for s in RecoveryStep::ALL {
+    for &s in RecoveryStep::ALL {
         assert_eq!(RecoveryStep::from_word(s.word()), Some(s));
     }
     // The words are the ones wallets already stored (JSON strings of the variant names).
     assert_eq!(RecoveryStep::Tombstoned.word(), "Tombstoned");
-    for s in NoticeStatus::ALL {
+    for &s in NoticeStatus::ALL {
         assert_eq!(NoticeStatus::from_word(s.word()), Some(s));
         assert_eq!(s.to_string(), s.word());
     }

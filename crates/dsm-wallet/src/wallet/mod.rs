@@ -303,39 +303,35 @@ pub(crate) mod stored {
         }
     }
 
-    /// A line's settlement, or none, stored as its word.
-    pub mod settlement_opt {
+    /// A [`Word`](dsm_core::word::Word) enum, stored as its word.
+    pub mod word {
         use super::*;
-        use dsm_protocol::placement::SettlementKind;
-        pub fn serialize<S: Serializer>(
-            v: &Option<SettlementKind>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            v.map(|k| k.word()).serialize(s)
+        use dsm_core::word::Word;
+        pub fn serialize<W: Word, S: Serializer>(v: &W, s: S) -> Result<S::Ok, S::Error> {
+            v.word().serialize(s)
         }
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<SettlementKind>, D::Error> {
-            Option::<String>::deserialize(d)?
-                .map(|s| {
-                    SettlementKind::from_word(&s)
-                        .ok_or_else(|| D::Error::custom(format!("{s:?} is not a settlement")))
-                })
-                .transpose()
+        pub fn deserialize<'de, W: Word, D: Deserializer<'de>>(d: D) -> Result<W, D::Error> {
+            let s = String::deserialize(d)?;
+            W::from_word(&s).ok_or_else(|| D::Error::custom(format!("{s:?} is not a {}", W::WHAT)))
         }
     }
 
-    /// A counterparty's answer to a succession notice, stored as its word.
-    pub mod notice_status {
+    /// A [`Word`](dsm_core::word::Word) enum, or none, stored as its word or `null`.
+    pub mod word_opt {
         use super::*;
-        use dsm_recovery::process::NoticeStatus;
-        pub fn serialize<S: Serializer>(v: &NoticeStatus, s: S) -> Result<S::Ok, S::Error> {
-            v.word().serialize(s)
+        use dsm_core::word::Word;
+        pub fn serialize<W: Word, S: Serializer>(v: &Option<W>, s: S) -> Result<S::Ok, S::Error> {
+            v.map(|w| w.word()).serialize(s)
         }
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NoticeStatus, D::Error> {
-            let s = String::deserialize(d)?;
-            NoticeStatus::from_word(&s)
-                .ok_or_else(|| D::Error::custom(format!("{s:?} is not a notice status")))
+        pub fn deserialize<'de, W: Word, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<W>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|s| {
+                    W::from_word(&s)
+                        .ok_or_else(|| D::Error::custom(format!("{s:?} is not a {}", W::WHAT)))
+                })
+                .transpose()
         }
     }
 
@@ -421,7 +417,7 @@ pub struct HistoryEntry {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "stored::settlement_opt"
+        with = "stored::word_opt"
     )]
     pub settlement: Option<LineSettlement>,
     /// When this device recorded the line, in seconds since the Unix epoch by its own

@@ -150,8 +150,8 @@ fn authority_put(
 
 use dsm_recovery::capsule_slot;
 
-use dsm_recovery::process::SpendingGate;
 pub use dsm_recovery::process::{NoticeStatus, RecoveryStep};
+use dsm_recovery::process::{SpendingGate, Word};
 
 /// Where one counterparty of the lost device stands with the successor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,7 +165,7 @@ pub struct CounterpartyRecovery {
     #[serde(with = "super::stored::digest")]
     pub tip: Digest,
     /// Its answer to the succession notice.
-    #[serde(with = "super::stored::notice_status")]
+    #[serde(with = "super::stored::word")]
     pub status: NoticeStatus,
     /// True once the notice reached a quorum of its b0x nodes.
     pub notified: bool,
