@@ -62,7 +62,7 @@ fn a_damaged_value_is_refused_never_read_as_a_default() {
         (
             "\"status\":\"final\"",
             "\"status\":\"fnal\"",
-            "unknown variant `fnal`",
+            "\"fnal\" is not a line status",
         ),
         (
             "\"settlement\":\"settled\"",

@@ -195,44 +195,41 @@ pub enum EntryKind {
     Reclaimed,
 }
 
-/// A persisted enum whose every variant is one word: the word is what is stored (serde)
-/// and what is shown (`word`, `Display`), written once per variant so they cannot drift.
-macro_rules! stored_words {
-    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $v:ident = $w:literal,)+ }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-        $vis enum $name {
-            $($(#[$vm])* #[serde(rename = $w)] $v,)+
-        }
-
-        impl $name {
-            /// The word shown and stored.
-            pub fn word(self) -> &'static str {
-                match self {
-                    $($name::$v => $w,)+
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.word())
-            }
-        }
-    };
+/// Where a history line stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineStatus {
+    /// A sent transfer whose receipt is not complete yet (in flight).
+    Pending,
+    /// Complete: both signatures exist, or the transition needed only ours.
+    Final,
+    /// A sent transfer that was refused and taken back.
+    Released,
+    /// A transfer we refused with a signed refusal.
+    Refused,
 }
 
-stored_words! {
-    /// Where a history line stands.
-    pub enum LineStatus {
-        /// A sent transfer whose receipt is not complete yet (in flight).
-        Pending = "pending",
-        /// Complete: both signatures exist, or the transition needed only ours.
-        Final = "final",
-        /// A sent transfer that was refused and taken back.
-        Released = "released",
-        /// A transfer we refused with a signed refusal.
-        Refused = "refused",
+impl dsm_core::word::Word for LineStatus {
+    const WHAT: &'static str = "line status";
+    const ALL: &'static [LineStatus] = &[
+        LineStatus::Pending,
+        LineStatus::Final,
+        LineStatus::Released,
+        LineStatus::Refused,
+    ];
+
+    fn word(self) -> &'static str {
+        match self {
+            LineStatus::Pending => "pending",
+            LineStatus::Final => "final",
+            LineStatus::Released => "released",
+            LineStatus::Refused => "refused",
+        }
+    }
+}
+
+impl std::fmt::Display for LineStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(dsm_core::word::Word::word(*self))
     }
 }
 
@@ -408,6 +405,7 @@ pub struct HistoryEntry {
     #[serde(with = "stored::amount_or_empty")]
     pub amount: Option<Amount>,
     /// Where the line stands.
+    #[serde(with = "stored::word")]
     pub status: LineStatus,
     /// The proposal commit: names the receipt (`dsm receipt <id>`; stored as hex).
     #[serde(with = "stored::digest_opt")]
