@@ -2130,6 +2130,24 @@ enum WitnessPlace<'a> {
     AcceptanceOf(&'a Digest),
 }
 
+/// The writes every transfer transition makes: the new head, the relationship's new leaf
+/// and the history line (each caller adds its own record to the same batch).
+fn put_transition(
+    b: &mut Batch,
+    head: &DeviceHead,
+    relationship: &RelationshipKey,
+    leaf: &TipDigest,
+    entry: &HistoryEntry,
+) {
+    b.put(Table::Meta, b"head".to_vec(), head.to_bytes())
+        .put(
+            Table::Tips,
+            relationship.as_bytes().to_vec(),
+            leaf.as_bytes().to_vec(),
+        )
+        .put(Table::History, history_key(entry.height), json(entry));
+}
+
 fn json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("plain data serialises")
 }
@@ -2260,18 +2278,18 @@ impl Ledger for Wallet {
             &p.commit(),
         );
         let mut b = Batch::new();
-        b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
-            .put(
-                Table::Tips,
-                p.step.relationship.as_bytes().to_vec(),
-                built.child_tip.as_bytes().to_vec(),
-            )
-            .put(
-                Table::Pending,
-                p.step.receiver.as_bytes().to_vec(),
-                built.signed.to_bytes(),
-            )
-            .put(Table::History, history_key(entry.height), json(&entry));
+        put_transition(
+            &mut b,
+            &built.child_head,
+            &p.step.relationship,
+            &built.child_tip,
+            &entry,
+        );
+        b.put(
+            Table::Pending,
+            p.step.receiver.as_bytes().to_vec(),
+            built.signed.to_bytes(),
+        );
         // The write the offer of this very proposal carried (signed over its slots).
         let sent = offer
             .slot_write
@@ -2350,18 +2368,18 @@ impl Ledger for Wallet {
             &commit,
         );
         let mut b = Batch::new();
-        b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
-            .put(
-                Table::Tips,
-                p.step.relationship.as_bytes().to_vec(),
-                built.child_tip.as_bytes().to_vec(),
-            )
-            .put(
-                Table::Receipts,
-                commit.as_bytes().to_vec(),
-                built.receipt.to_bytes(),
-            )
-            .put(Table::History, history_key(entry.height), json(&entry));
+        put_transition(
+            &mut b,
+            &built.child_head,
+            &p.step.relationship,
+            &built.child_tip,
+            &entry,
+        );
+        b.put(
+            Table::Receipts,
+            commit.as_bytes().to_vec(),
+            built.receipt.to_bytes(),
+        );
         let mut seq = self.witness_seq;
         self.add_witness(
             &mut b,
@@ -2477,18 +2495,18 @@ impl Ledger for Wallet {
             &commit,
         );
         let mut b = Batch::new();
-        b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
-            .put(
-                Table::Tips,
-                p.step.relationship.as_bytes().to_vec(),
-                built.leaf.as_bytes().to_vec(),
-            )
-            .put(
-                Table::Refusals,
-                commit.as_bytes().to_vec(),
-                built.signed.to_bytes(),
-            )
-            .put(Table::History, history_key(entry.height), json(&entry));
+        put_transition(
+            &mut b,
+            &built.child_head,
+            &p.step.relationship,
+            &built.leaf,
+            &entry,
+        );
+        b.put(
+            Table::Refusals,
+            commit.as_bytes().to_vec(),
+            built.signed.to_bytes(),
+        );
         // The sender's authorization for its slots: the refused proposal is a hop of the
         // release parcel's lineage, which we may have to settle without the sender.
         if let Some(w) = &offer.slot_write {
@@ -2545,23 +2563,23 @@ impl Ledger for Wallet {
             LineStatus::Final,
             &commit,
         );
-        b.put(Table::Meta, b"head".to_vec(), built.child_head.to_bytes())
-            .put(
-                Table::Tips,
-                p.step.relationship.as_bytes().to_vec(),
-                built.release_tip.as_bytes().to_vec(),
-            )
-            .put(
-                Table::Refusals,
-                commit.as_bytes().to_vec(),
-                refused.refusal().to_bytes(),
-            )
-            .put(
-                Table::Meta,
-                released_key(&p.step.relationship),
-                p.step.to_bytes(),
-            )
-            .put(Table::History, history_key(entry.height), json(&entry));
+        put_transition(
+            &mut b,
+            &built.child_head,
+            &p.step.relationship,
+            &built.release_tip,
+            &entry,
+        );
+        b.put(
+            Table::Refusals,
+            commit.as_bytes().to_vec(),
+            refused.refusal().to_bytes(),
+        )
+        .put(
+            Table::Meta,
+            released_key(&p.step.relationship),
+            p.step.to_bytes(),
+        );
         let mut seq = self.witness_seq;
         self.add_witness(
             &mut b,
