@@ -504,9 +504,9 @@ pub fn run(quick: bool) -> Result<(), Error> {
     // Provenance: hop sizes, lineage checks and a small economy (the full one:
     // `dsm bench economy`).
     if quick {
-        crate::economy::run(&[100, 1000], 10_000, 1, 0)
+        crate::economy::run(&[100, 1000], 10_000, 1, 0, Default::default())
     } else {
-        crate::economy::run(&[1000], 100_000, 1, 0)
+        crate::economy::run(&[1000], 100_000, 1, 0, Default::default())
     }
 }
 

@@ -2,9 +2,10 @@
 //! §5.6, DESIGN §3.9). D devices pay each other T times (power-law payers and receivers);
 //! each payment consumes parcels chosen by the wallet's rule (shortest lineage first) and
 //! splits at most the last one (no merging); the receiver checks every input's lineage back
-//! to the newest ancestor it already verified. With refresh on, a wallet holding more than
-//! 32 parcels or a parcel more than 64 hops from its root re-issues its holdings as one
-//! fresh root (checked by a refresher with its own cache). In the same run it measures the
+//! to the newest ancestor it already verified. With refresh on, a wallet re-issues its
+//! holdings as one fresh root when the wallet's advice says so (more than 16 parcels of the
+//! token, or a parcel more than 16 hops from its root; `--refresh-parcels`,
+//! `--refresh-hops`), checked by a refresher with its own cache. In the same run it measures the
 //! naive alternative, checking the payer's whole causal past.
 //!
 //! Hop sizes come from real encodings of `dsm_core::parcel::Hop` and real signature
@@ -27,10 +28,24 @@ use std::time::Instant;
 
 type Error = Box<dyn std::error::Error>;
 
-/// Held parcels above which a wallet re-issues (refresh on).
-pub const REFRESH_PARCELS: usize = 32;
-/// Lineage length above which a wallet re-issues (refresh on).
-pub const REFRESH_HOPS: u32 = 64;
+/// When a wallet re-issues its holdings (refresh on): the wallet's advice thresholds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefreshRule {
+    /// Held parcels of one token above which it re-issues.
+    pub parcels: usize,
+    /// Lineage length (hops from a root) above which it re-issues.
+    pub hops: u32,
+}
+
+impl Default for RefreshRule {
+    /// The wallet's own advice ([`dsm_wallet::wallet::refresh::ADVISE_PARCELS`], [`dsm_wallet::wallet::refresh::ADVISE_HOPS`]).
+    fn default() -> Self {
+        RefreshRule {
+            parcels: dsm_wallet::wallet::refresh::ADVISE_PARCELS,
+            hops: dsm_wallet::wallet::refresh::ADVISE_HOPS as u32,
+        }
+    }
+}
 /// The most inputs one payment consumes (PROTOCOL.md §5.6); a wallet that would need more
 /// re-issues first (refresh on) or pays what 64 parcels cover.
 const MAX_INPUTS: usize = dsm_core::parcel::MAX_INPUTS;
@@ -44,6 +59,8 @@ pub struct Params {
     pub transfers: usize,
     /// Re-issue when a wallet's holdings fragment or its lineages grow.
     pub refresh: bool,
+    /// When to re-issue (with `refresh`).
+    pub rule: RefreshRule,
     /// Seed of the deterministic run.
     pub seed: u64,
     /// Also compute the naive causal-past sizes (memory: devices × transfers bits).
@@ -352,10 +369,10 @@ pub fn simulate(p: Params, c: &HopCosts) -> Outcome {
         }
         if p.refresh {
             for d in [payee, payer] {
-                let fragmented = held[d].len() > REFRESH_PARCELS;
+                let fragmented = held[d].len() > p.rule.parcels;
                 let deep = held[d]
                     .iter()
-                    .any(|i| nodes[*i as usize].hops > REFRESH_HOPS);
+                    .any(|i| nodes[*i as usize].hops > p.rule.hops);
                 if !(fragmented || deep) || held[d].is_empty() {
                     continue;
                 }
@@ -632,7 +649,20 @@ pub fn hop_costs(suite: SuiteId, len: usize) -> Result<HopCosts, Error> {
 }
 
 /// `dsm bench economy`: prints the tables.
-pub fn run(devices: &[usize], transfers: usize, seed: u64, window: usize) -> Result<(), Error> {
+pub fn run(
+    devices: &[usize],
+    transfers: usize,
+    seed: u64,
+    window: usize,
+    rule: RefreshRule,
+) -> Result<(), Error> {
+    if rule.parcels < 2 || rule.hops < 1 {
+        return Err(format!(
+            "--refresh-parcels {} --refresh-hops {}: a wallet re-issues above at least 2 parcels and 1 hop",
+            rule.parcels, rule.hops
+        )
+        .into());
+    }
     if let Some(d) = devices.iter().find(|d| !(2..=1_000_000).contains(*d)) {
         return Err(format!("--devices {d}: each economy needs 2 to 1,000,000 devices").into());
     }
@@ -671,10 +701,13 @@ pub fn run(devices: &[usize], transfers: usize, seed: u64, window: usize) -> Res
     } else {
         String::new()
     };
-    println!("\n## Economy: {transfers} power-law payments{sample}, ML-DSA-65 (seed {seed})\n");
-    println!("Per payment: hops checked and bytes shipped with a cold cache and with the receiver's cache (median / p99 / max), re-issued roots at their measured size; check time = hops × the measured per-hop time + re-issued roots × their measured check. Naive = transfers in the payer's whole causal past.\n");
-    println!("| devices | refresh | hops cold | hops warm | KiB warm | KiB cold | check warm (ms, p99) | cache hit | inputs (p99) | re-issues | max parcels held | stored B / parcel | naive past (median / p99) |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "\n## Economy: {transfers} power-law payments{sample}, ML-DSA-65 (seed {seed}), re-issue above {} parcels or {} hops\n",
+        rule.parcels, rule.hops
+    );
+    println!("Per payment: hops checked and bytes shipped with a cold cache and with the receiver's cache (median / p99 / max), re-issued roots at their measured size; check time = hops × the measured per-hop time + re-issued roots × their measured check. Refresher hops = hops the refreshers checked (with their own cache), per payment. Naive = transfers in the payer's whole causal past.\n");
+    println!("| devices | refresh | hops cold | hops warm | KiB warm | KiB cold | check warm (ms, p99) | cache hit | inputs (p99) | re-issues | refresher hops / payment | max parcels held | stored B / parcel | naive past (median / p99) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &d in devices {
         for refresh in [false, true] {
             let started = Instant::now();
@@ -684,6 +717,7 @@ pub fn run(devices: &[usize], transfers: usize, seed: u64, window: usize) -> Res
                     devices: d,
                     transfers,
                     refresh,
+                    rule,
                     seed,
                     naive,
                 },
@@ -712,7 +746,7 @@ pub fn run(devices: &[usize], transfers: usize, seed: u64, window: usize) -> Res
             };
             let kib = |b: u64| b as f64 / 1024.0;
             println!(
-                "| {d} | {} | {hc5} / {hc99} / {hcm} | {hw5} / {hw99} / {hwm} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.2} | {:.0} % | {in99} | {} ({:.1} %) | {} | {:.0} | {naive_txt} |",
+                "| {d} | {} | {hc5} / {hc99} / {hcm} | {hw5} / {hw99} / {hwm} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.2} | {:.0} % | {in99} | {} ({:.1} %) | {:.2} | {} | {:.0} | {naive_txt} |",
                 if refresh { "on" } else { "off" },
                 kib(bw5), kib(bw99), kib(bwm),
                 kib(bc5), kib(bc99), kib(bcm),
@@ -720,6 +754,7 @@ pub fn run(devices: &[usize], transfers: usize, seed: u64, window: usize) -> Res
                 hit * 100.0,
                 o.refreshes,
                 o.refreshes as f64 * 100.0 / o.payments.max(1) as f64,
+                o.refresh_hops as f64 / o.payments.max(1) as f64,
                 o.max_held,
                 o.wallet_bytes_per_parcel,
             );
@@ -756,6 +791,7 @@ mod tests {
             devices: 50,
             transfers: 3_000,
             refresh: false,
+            rule: RefreshRule::default(),
             seed: 1,
             naive: true,
         };
@@ -769,7 +805,7 @@ mod tests {
         for (w, c) in on.hops_warm.iter().zip(&on.hops_cold) {
             assert!(w <= c);
         }
-        assert!(on.max_held <= REFRESH_PARCELS + MAX_INPUTS * 2);
+        assert!(on.max_held <= p.rule.parcels + MAX_INPUTS * 2);
         let max_on = on.hops_cold.iter().max().copied().unwrap_or(0);
         let max_off = off.hops_cold.iter().max().copied().unwrap_or(0);
         assert!(max_on <= max_off, "{max_on} > {max_off}");

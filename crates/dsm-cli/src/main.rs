@@ -1186,6 +1186,14 @@ enum BenchPart {
         /// size (a maximum grows with the number of draws).
         #[arg(long, default_value_t = 0)]
         window: usize,
+        /// Re-issue a wallet's holdings when it holds more than N parcels of the token
+        /// (default: the wallet's own advice).
+        #[arg(long, value_name = "N", default_value_t = dsm_wallet::wallet::refresh::ADVISE_PARCELS)]
+        refresh_parcels: usize,
+        /// Re-issue when a held parcel is more than N hops from its root (default: the
+        /// wallet's own advice).
+        #[arg(long, value_name = "N", default_value_t = dsm_wallet::wallet::refresh::ADVISE_HOPS as u32)]
+        refresh_hops: u32,
     },
 }
 
@@ -1443,7 +1451,18 @@ fn main() -> ExitCode {
                 transfers,
                 seed,
                 window,
-            }) => economy::run(&devices, transfers, seed, window),
+                refresh_parcels,
+                refresh_hops,
+            }) => economy::run(
+                &devices,
+                transfers,
+                seed,
+                window,
+                economy::RefreshRule {
+                    parcels: refresh_parcels,
+                    hops: refresh_hops,
+                },
+            ),
         }
         .map_err(|e| wallet_cmd::CliError {
             code: exit::FAILURE,

@@ -352,3 +352,65 @@ fn disjoint_refresher_subsets_share_what_they_reissued_through_the_nodes() {
     assert!(alice.parcels(&t).iter().any(|p| p.0 == root));
     assert_eq!(alice.balance(&t), Amount(600));
 }
+
+/// The wallet says a refresh would help exactly above its thresholds (PROTOCOL.md §5.6:
+/// 16 parcels of one token, or a parcel more than 16 hops from its root), the rule under
+/// which `dsm bench economy` finds a payment's cost independent of the economy's size.
+#[test]
+fn the_wallet_advises_a_refresh_exactly_above_its_thresholds() {
+    use dsm_wallet::wallet::refresh::{ADVISE_HOPS, ADVISE_PARCELS};
+    assert_eq!((ADVISE_PARCELS, ADVISE_HOPS), (16, 16));
+    let (mut issuer, _) = memory_wallet(0);
+    let p = gold(&issuer, TokenKind::Fungible);
+    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
+    let (mut alice, _) = memory_wallet(0);
+    let (mut bob, _) = memory_wallet(0);
+    for w in [&mut alice, &mut bob] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    issuer.mint(&t, Amount(1_000)).unwrap();
+
+    // Parcels: the issuer pays alice one unit at a time; each payment is one more parcel
+    // (its lineage one hop longer than the last, never above the parcel count).
+    let ones = vec![1; ADVISE_PARCELS];
+    let (_, r) = session_token(&mut issuer, &mut alice, t, &ones);
+    assert_eq!(r.completed.len(), ADVISE_PARCELS, "{r:?}");
+    assert_eq!(alice.parcels(&t).len(), ADVISE_PARCELS);
+    assert_eq!(alice.refresh_advice(&t), None);
+    session_token(&mut issuer, &mut alice, t, &[1]);
+    assert_eq!(
+        alice.refresh_advice(&t).as_deref(),
+        Some("17 parcels held: `dsm token refresh` would make them one")
+    );
+
+    // Hops: one parcel passed whole between bob and carol gains a hop per payment.
+    let (mut carol, _) = memory_wallet(0);
+    carol.import_policy(p, None).unwrap();
+    // A fresh mint, so that bob's parcel starts one hop from its root (the wallet pays
+    // from the shortest lineage first).
+    issuer.mint(&t, Amount(5)).unwrap();
+    session_token(&mut issuer, &mut bob, t, &[5]);
+    let mut hops = bob.parcels(&t)[0].2;
+    assert_eq!(hops, 1);
+    let (mut holder, mut other) = (&mut bob, &mut carol);
+    while hops < ADVISE_HOPS {
+        assert_eq!(holder.refresh_advice(&t), None, "{hops} hops");
+        let (_, r) = session_token(holder, other, t, &[5]);
+        assert_eq!(r.completed.len(), 1, "{r:?}");
+        std::mem::swap(&mut holder, &mut other);
+        let held = holder.parcels(&t);
+        assert_eq!(held.len(), 1, "paid whole: no change");
+        assert_eq!(held[0].2, hops + 1);
+        hops += 1;
+    }
+    assert_eq!(
+        holder.refresh_advice(&t),
+        None,
+        "{hops} hops: at, not above"
+    );
+    session_token(holder, other, t, &[5]);
+    assert_eq!(
+        other.refresh_advice(&t).as_deref(),
+        Some("a lineage of 17 hops: `dsm token refresh` would restart it at 0")
+    );
+}

@@ -24,9 +24,9 @@ use std::collections::HashMap;
 const REFRESHED: &[u8] = b"refreshed:";
 
 /// A wallet holding more parcels of one token than this is told a refresh would help.
-pub const ADVISE_PARCELS: usize = 32;
+pub const ADVISE_PARCELS: usize = 16;
 /// A wallet holding a parcel with a lineage longer than this is told a refresh would help.
-pub const ADVISE_HOPS: usize = 64;
+pub const ADVISE_HOPS: usize = 16;
 
 fn refused(msg: impl Into<String>) -> WalletError {
     WalletError::Token(msg.into())
