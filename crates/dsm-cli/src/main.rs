@@ -8,6 +8,7 @@ mod economy;
 mod online_cmd;
 mod recovery_cmd;
 mod token_cmd;
+mod ui;
 mod vault_cmd;
 mod wallet_cmd;
 
@@ -475,6 +476,17 @@ enum Command {
     Verify {
         /// The receipt file.
         file: PathBuf,
+    },
+    /// Serve a web wallet for this wallet home on loopback (balances, history with receipts
+    /// verified in the page, contacts, send). The wallet is opened (passphrase asked here,
+    /// in the terminal) and locked before the URL is printed, and stays locked until Ctrl-C:
+    /// other dsm commands on this home say it is in use meanwhile. The printed link works
+    /// once; it signs the browser in with a cookie for this port only.
+    Ui {
+        /// Loopback address and port to serve on (port 0: any free port; non-loopback
+        /// addresses are refused).
+        #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+        listen: String,
     },
     /// List equivocation proofs this wallet holds; export them or import one.
     Evidence {
@@ -1376,6 +1388,7 @@ fn main() -> ExitCode {
         Command::Receipt { id, out } => wallet_cmd::receipt(&ctx, &id, out),
         Command::Verify { file } => wallet_cmd::verify(&ctx, &file),
         Command::Evidence { export, import } => wallet_cmd::evidence(&ctx, export, import),
+        Command::Ui { listen } => ui::serve(ctx.clone(), &listen),
         Command::Token(TokenCmd::Create { policy, out, publish }) => token_cmd::create(&ctx, &policy, out, publish),
         Command::Token(TokenCmd::Import { file, from_nodes }) => token_cmd::import(&ctx, file, from_nodes),
         Command::Token(TokenCmd::List) => token_cmd::list(&ctx),

@@ -186,7 +186,7 @@ pub fn nodes_replication(ctx: &Ctx, n: usize, k: usize, f: usize) -> Res {
     nodes_list(ctx)
 }
 
-fn settlement_text(s: &Settlement) -> String {
+pub(crate) fn settlement_text(s: &Settlement) -> String {
     match s {
         Settlement::Settled { acks } => format!("settled ({acks} nodes hold it)"),
         Settlement::Unsettled { acks } => format!(

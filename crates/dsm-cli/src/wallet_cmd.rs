@@ -102,6 +102,7 @@ impl From<std::io::Error> for CliError {
 pub type Res<T = ()> = Result<T, CliError>;
 
 /// Options every wallet command shares.
+#[derive(Clone)]
 pub struct Ctx {
     /// The wallet directory.
     pub home: PathBuf,
@@ -734,9 +735,38 @@ pub fn contact_add(
         }
         (None, None) => return Err(input("give the card, or --qr-image FILE")),
     };
-    let (mut contact, legacy) = Contact::from_card(&text)?;
+    let mut w = ctx.open()?;
+    let added = add_card(&mut w, &text, name, replace)?;
+    ctx.print(
+        |o| writeln!(o, "{} (device {}; identity document: {})", added.what, short(&added.contact.device), added.document),
+        json!({"name": added.contact.name, "device": added.contact.device, "change": added.what, "legacy_card": added.legacy, "document": added.document}),
+    )
+}
+
+/// What [`add_card`] did.
+pub(crate) struct AddedCard {
+    /// The contact as stored.
+    pub contact: Contact,
+    /// What changed, for people.
+    pub what: String,
+    /// The identity document: "checked", "fetched at the next sync" or "none".
+    pub document: &'static str,
+    /// The card is in the old form, without check digits.
+    pub legacy: bool,
+}
+
+/// Adds the contact card `text` to an open wallet (named `name` if given): the card is
+/// parsed and checked, and its identity document, when the nodes serve it, is checked
+/// before the card is taken. Used by `dsm contact add` and `dsm ui`.
+pub(crate) fn add_card(
+    w: &mut Wallet,
+    text: &str,
+    name: Option<String>,
+    replace: bool,
+) -> Res<AddedCard> {
+    let (mut contact, legacy) = Contact::from_card(text)?;
     let (card, _) =
-        dsm_protocol::card::ContactCard::parse(&text).map_err(|e| input(e.to_string()))?;
+        dsm_protocol::card::ContactCard::parse(text).map_err(|e| input(e.to_string()))?;
     if legacy {
         tracing::warn!(
             "this card is in the old form, without check digits: make sure it was copied exactly"
@@ -749,12 +779,11 @@ pub fn contact_add(
     if let Some(n) = name {
         contact.name = n;
     }
-    let mut w = ctx.open()?;
     // The identity document the card names, checked before the card is taken when the
     // nodes serve it: a card whose document is forged is refused.
     let mut document = None;
     if let (Some(address), false) = (card.document, w.nodes()?.is_empty()) {
-        let nodes = crate::online_cmd::node_set(&w)?;
+        let nodes = crate::online_cmd::node_set(w)?;
         if let Ok((sealed, _)) = nodes.get_object(&address) {
             dsm_protocol::card::ContactDocument::open(&card, &sealed)
                 .map_err(|e| input(format!("not added: {e}")))?;
@@ -797,10 +826,12 @@ pub fn contact_add(
             format!("replaced contact {} ({})", contact.name, parts.join("; "))
         }
     };
-    ctx.print(
-        |o| writeln!(o, "{what} (device {}; identity document: {checked})", short(&contact.device)),
-        json!({"name": contact.name, "device": contact.device, "change": what, "legacy_card": legacy, "document": checked}),
-    )
+    Ok(AddedCard {
+        contact,
+        what,
+        document: checked,
+        legacy,
+    })
 }
 
 /// `dsm contact remove NAME`.
@@ -967,6 +998,28 @@ pub fn check(ctx: &Ctx, repair: bool) -> Res {
     }
 }
 
+/// A history line's kind as `dsm history` and `dsm ui` show it.
+pub(crate) fn entry_word(kind: &EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Sent => "sent",
+        EntryKind::Received => "received",
+        EntryKind::DevFaucet => "dev-faucet",
+        EntryKind::Refused => "refused",
+        EntryKind::Released => "released",
+        EntryKind::Allocated => "allocated",
+        EntryKind::Minted => "minted",
+        EntryKind::Emission => "emission",
+        EntryKind::Burned => "burned",
+        EntryKind::VaultLocked => "vault-lock",
+        EntryKind::VaultClaimed => "vault-claim",
+        EntryKind::VaultRefunded => "vault-refund",
+        EntryKind::WithdrawalRequested => "withdraw",
+        EntryKind::WithdrawalRefunded => "withdraw-back",
+        EntryKind::Succession => "succession",
+        EntryKind::Reclaimed => "reclaimed",
+    }
+}
+
 pub fn history(ctx: &Ctx) -> Res {
     let v = ctx.view()?;
     let entries = &v.history;
@@ -993,24 +1046,7 @@ pub fn history(ctx: &Ctx) -> Res {
                 "HEIGHT", "TIME (UTC)", "WHAT", "WITH", "AMOUNT", "TOKEN", "STATUS"
             )?;
             for e in entries {
-                let what = match e.kind {
-                    EntryKind::Sent => "sent",
-                    EntryKind::Received => "received",
-                    EntryKind::DevFaucet => "dev-faucet",
-                    EntryKind::Refused => "refused",
-                    EntryKind::Released => "released",
-                    EntryKind::Allocated => "allocated",
-                    EntryKind::Minted => "minted",
-                    EntryKind::Emission => "emission",
-                    EntryKind::Burned => "burned",
-                    EntryKind::VaultLocked => "vault-lock",
-                    EntryKind::VaultClaimed => "vault-claim",
-                    EntryKind::VaultRefunded => "vault-refund",
-                    EntryKind::WithdrawalRequested => "withdraw",
-                    EntryKind::WithdrawalRefunded => "withdraw-back",
-                    EntryKind::Succession => "succession",
-                    EntryKind::Reclaimed => "reclaimed",
-                };
+                let what = entry_word(&e.kind);
                 let sign = match e.kind {
                     EntryKind::Sent
                     | EntryKind::Burned
@@ -1400,7 +1436,7 @@ pub(crate) fn incomplete(w: &Wallet, peer: &DeviceId, e: &RunError) -> CliError 
     )
 }
 
-fn dial(via: &Via, timeout: Duration) -> Res<Box<dyn Link>> {
+pub(crate) fn dial(via: &Via, timeout: Duration) -> Res<Box<dyn Link>> {
     match via {
         Via::Tcp(addr) => {
             // A receiver started a moment ago may not listen yet: a refused connection is

@@ -4,7 +4,7 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 
 mod common;
 use common::*;
@@ -57,49 +57,6 @@ fn pair_with(faucet: &str, suite: &str) -> Pair {
         alice,
         bob,
     }
-}
-
-/// A node process, killed when dropped (also when a test fails).
-struct NodeProc(Child);
-
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `dsm node serve` on a free port with its data in `data`; returns it and its URL.
-/// Three node processes with their data under `dir` (`n0`, `n1`, `n2`).
-fn three_nodes(dir: &Path) -> Vec<(NodeProc, String)> {
-    (0..3)
-        .map(|i| start_node(&dir.join(format!("n{i}"))))
-        .collect()
-}
-
-fn start_node(data: &Path) -> (NodeProc, String) {
-    start_node_with(data, &[])
-}
-
-/// As [`start_node`], with more `dsm node serve` arguments (e.g. TLS files).
-fn start_node_with(data: &Path, extra: &[&std::ffi::OsStr]) -> (NodeProc, String) {
-    let mut node = std::process::Command::new(bin())
-        .args(["node", "serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(node.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("no address line: {line:?}"))
-        .to_string();
-    (NodeProc(node), url)
 }
 
 fn balance(home: &Path) -> u128 {
@@ -1523,22 +1480,6 @@ fn bench_quick_runs_every_part() {
     ] {
         let line = text.lines().find(|l| l.contains(op)).unwrap();
         assert!(line.ends_with("| 0 |"), "{line}");
-    }
-}
-
-/// Adds the three nodes to each wallet with replication N = 3, K = 2, f = 0.
-fn use_nodes(homes: &[&PathBuf], nodes: &[(NodeProc, String)]) {
-    for h in homes {
-        let mut add = dsm(h);
-        add.args(["nodes", "add"]);
-        for (_, url) in nodes {
-            add.arg(url);
-        }
-        add.assert().success();
-        dsm(h)
-            .args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"])
-            .assert()
-            .success();
     }
 }
 

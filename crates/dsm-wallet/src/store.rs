@@ -233,7 +233,7 @@ impl Batch {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StoreError {
     /// Another process has the wallet open.
-    #[error("the wallet is in use by another dsm process (a running `dsm receive`?); stop it or use another --home")]
+    #[error("the wallet is in use by another dsm process (a running `dsm receive` or `dsm ui`?); stop it or use another --home")]
     InUse,
     /// A simulated crash ([`CrashingStore`]).
     #[error("simulated crash")]

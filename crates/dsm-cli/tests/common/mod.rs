@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use assert_cmd::Command;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 pub fn bin() -> PathBuf {
@@ -112,4 +113,63 @@ pub fn stop_cleanly(mut rx: std::process::Child) {
         .status()
         .unwrap();
     assert!(rx.wait().unwrap().success(), "a clean stop");
+}
+
+/// A node process, killed when dropped (also when a test fails).
+pub struct NodeProc(pub std::process::Child);
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `dsm node serve` on a free port with its data in `data`; returns it and its URL.
+/// Three node processes with their data under `dir` (`n0`, `n1`, `n2`).
+pub fn three_nodes(dir: &Path) -> Vec<(NodeProc, String)> {
+    (0..3)
+        .map(|i| start_node(&dir.join(format!("n{i}"))))
+        .collect()
+}
+
+pub fn start_node(data: &Path) -> (NodeProc, String) {
+    start_node_with(data, &[])
+}
+
+/// As [`start_node`], with more `dsm node serve` arguments (e.g. TLS files).
+pub fn start_node_with(data: &Path, extra: &[&std::ffi::OsStr]) -> (NodeProc, String) {
+    let mut node = std::process::Command::new(bin())
+        .args(["node", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(node.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("no address line: {line:?}"))
+        .to_string();
+    (NodeProc(node), url)
+}
+
+/// Adds the three nodes to each wallet with replication N = 3, K = 2, f = 0.
+pub fn use_nodes(homes: &[&PathBuf], nodes: &[(NodeProc, String)]) {
+    for h in homes {
+        let mut add = dsm(h);
+        add.args(["nodes", "add"]);
+        for (_, url) in nodes {
+            add.arg(url);
+        }
+        add.assert().success();
+        dsm(h)
+            .args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"])
+            .assert()
+            .success();
+    }
 }

@@ -1,0 +1,478 @@
+//! `dsm ui`: a web wallet for one wallet home, served on loopback from the same binary
+//! (issue 20). Plain server-rendered HTML; the only script is the page's receipt verifier.
+//!
+//! ```text
+//!  browser ──HTTP──▶ gate (Host, cookie, Origin, Sec-Fetch-Site) ──▶ page handler
+//!                                                                     │ one job at a time
+//!                                                         wallet task ◀┘ (owns the one Wallet)
+//! ```
+//!
+//! - **One wallet, one writer.** The wallet is opened (and its file locked) before the URL
+//!   is printed, by the one thread that owns it until `dsm ui` exits; every page and every
+//!   change is a job that thread runs in order. So the CLI says "in use" meanwhile, and two
+//!   requests can never sign two successors of one head.
+//! - **Forms send once.** Every form carries a nonce (random, keyed by the server's secret)
+//!   that a POST uses up: a resubmit, a Back or a double click is refused, never paid
+//!   twice. Every POST answers with a redirect to a page (POST/redirect/GET), and GET never
+//!   changes the wallet.
+//! - **The server never judges a receipt for the page.** A receipt page carries the
+//!   receipt's bytes; the page's script decodes and verifies them and shows only what it
+//!   decoded (issue 20, review point 1).
+
+mod gate;
+mod pages;
+
+use crate::wallet_cmd::{CliError, Ctx, OpenWallet, Res};
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use gate::{Facts, Gate, Refusal};
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+/// The Content-Security-Policy of every answer: scripts, styles and workers only from this
+/// server (no inline script or style, no eval), nothing framed, forms only to itself.
+const CSP: &str = "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; \
+                   img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// Used form nonces remembered (older ones are refused as unknown by then: their MAC still
+/// verifies, so the oldest are kept longest a user could plausibly resubmit).
+const NONCES_KEPT: usize = 4096;
+/// Messages shown after a POST's redirect.
+const FLASHES_KEPT: usize = 64;
+
+type Job = Box<dyn FnOnce(&mut OpenWallet) + Send>;
+
+/// The server's state, shared by every request.
+pub(crate) struct Ui {
+    gate: Gate,
+    /// Keys the form nonces' MAC (never leaves the process).
+    nonce_key: [u8; 32],
+    used_nonces: Mutex<(HashSet<String>, VecDeque<String>)>,
+    /// Nonces made so far (the first half of each).
+    issued: AtomicU64,
+    flashes: Mutex<VecDeque<(String, String)>>,
+    jobs: mpsc::Sender<Job>,
+}
+
+fn random_hex() -> Res<String> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| {
+        CliError::new(
+            crate::wallet_cmd::exit::FAILURE,
+            format!("no randomness: {e}"),
+        )
+    })?;
+    Ok(hex::encode(b))
+}
+
+impl Ui {
+    /// A fresh form nonce: a counter and 8 random bytes, with their MAC under the
+    /// server's key. The counter alone keeps nonces distinct (all a nonce must be, besides
+    /// made here), so a failing random source costs nothing but unpredictability.
+    fn nonce(&self) -> String {
+        let mut r = [0u8; 16];
+        r[..8].copy_from_slice(&self.issued.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        let _ = getrandom::fill(&mut r[8..]);
+        let mac = blake3::keyed_hash(&self.nonce_key, &r);
+        format!("{}{}", hex::encode(r), &mac.to_hex()[..32])
+    }
+
+    /// Uses up a nonce: true once for each nonce this server made, false for a forged,
+    /// damaged or already used one.
+    fn use_nonce(&self, nonce: &str) -> bool {
+        // ASCII first: slicing a string of multi-byte characters at 32 would panic.
+        if nonce.len() != 64 || !nonce.is_ascii() {
+            return false;
+        }
+        let Ok(r) = hex::decode(&nonce[..32]) else {
+            return false;
+        };
+        let mac = blake3::keyed_hash(&self.nonce_key, &r);
+        if !gate::eq_ct(mac.to_hex()[..32].as_bytes(), &nonce.as_bytes()[32..]) {
+            return false;
+        }
+        let mut used = self.used_nonces.lock().unwrap_or_else(|e| e.into_inner());
+        if !used.0.insert(nonce.to_string()) {
+            return false;
+        }
+        used.1.push_back(nonce.to_string());
+        if used.1.len() > NONCES_KEPT {
+            if let Some(old) = used.1.pop_front() {
+                used.0.remove(&old);
+            }
+        }
+        true
+    }
+
+    /// Keeps a message for the page a POST redirects to; returns its id.
+    fn flash(&self, msg: String) -> String {
+        let id = self.nonce()[..16].to_string();
+        let mut f = self.flashes.lock().unwrap_or_else(|e| e.into_inner());
+        f.push_back((id.clone(), msg));
+        if f.len() > FLASHES_KEPT {
+            f.pop_front();
+        }
+        id
+    }
+
+    fn flash_text(&self, id: Option<&str>) -> Option<String> {
+        let id = id?;
+        let f = self.flashes.lock().unwrap_or_else(|e| e.into_inner());
+        f.iter().find(|(i, _)| i == id).map(|(_, m)| m.clone())
+    }
+
+    /// Runs `f` on the wallet task, after every job before it.
+    async fn wallet<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut OpenWallet) -> R + Send + 'static,
+    ) -> Result<R, Response> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |w| {
+                let _ = tx.send(f(w));
+            }))
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::problem("The wallet task stopped (see the terminal running `dsm ui`)."),
+    )
+        .into_response()
+}
+
+/// The address `dsm ui` listens on, checked: loopback only.
+pub(crate) fn check_listen(addr: &str) -> Res<SocketAddr> {
+    let a: SocketAddr = addr.parse().map_err(|_| {
+        crate::wallet_cmd::input(format!(
+            "--listen {addr}: give an address and port, e.g. 127.0.0.1:8765 (port 0: any free port)"
+        ))
+    })?;
+    if !a.ip().is_loopback() {
+        return Err(crate::wallet_cmd::input(format!(
+            "--listen {addr}: the web wallet serves loopback only (127.0.0.1 or [::1]); anyone who can reach it could use the wallet"
+        )));
+    }
+    Ok(a)
+}
+
+/// `dsm ui [--listen ADDR]`: opens the wallet, then serves the web wallet until Ctrl-C.
+pub fn serve(ctx: Ctx, listen: &str) -> Res {
+    let addr = check_listen(listen)?;
+    // The wallet task opens (and locks) the wallet first: a wrong passphrase or a wallet in
+    // use ends here, before anything listens.
+    let (jobs, job_rx) = mpsc::channel::<Job>();
+    let (ready_tx, ready_rx) = mpsc::sync_channel::<Res<()>>(1);
+    let task = std::thread::spawn(move || {
+        let mut w = match ctx.open() {
+            Ok(w) => {
+                let _ = ready_tx.send(Ok(()));
+                w
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+                return;
+            }
+        };
+        for job in job_rx {
+            job(&mut w);
+        }
+    });
+    ready_rx.recv().map_err(|_| {
+        CliError::new(
+            crate::wallet_cmd::exit::FAILURE,
+            "the wallet task ended before opening the wallet",
+        )
+    })??;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|e| crate::wallet_cmd::input(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener.local_addr()?;
+    let mut nonce_key = [0u8; 32];
+    getrandom::fill(&mut nonce_key).map_err(|e| {
+        CliError::new(
+            crate::wallet_cmd::exit::FAILURE,
+            format!("no randomness: {e}"),
+        )
+    })?;
+    let login = random_hex()?;
+    let ui = Arc::new(Ui {
+        gate: Gate::new(bound.port(), login.clone(), random_hex()?),
+        nonce_key,
+        used_nonces: Mutex::new((HashSet::new(), VecDeque::new())),
+        issued: AtomicU64::new(0),
+        flashes: Mutex::new(VecDeque::new()),
+        jobs,
+    });
+    let host = match bound {
+        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    };
+    // The one place the login token is ever shown. It works once.
+    println!("dsm ui: open http://{host}/login?token={login}");
+    println!("(the link works once; stop with Ctrl-C)");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let app = router(ui);
+    rt.block_on(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+    })?;
+    drop(rt);
+    let _ = task.join();
+    Ok(())
+}
+
+fn router(ui: Arc<Ui>) -> Router {
+    Router::new()
+        .route("/login", get(login))
+        .route("/", get(home))
+        .route("/history", get(history))
+        .route("/receipt/{id}", get(receipt))
+        .route("/contacts", get(contacts).post(add_contact))
+        .route("/send", get(send_form).post(send))
+        .route("/sync", post(sync))
+        .route("/assets/ui.css", get(css))
+        .route("/assets/ui.js", get(js))
+        .layer(middleware::from_fn_with_state(ui.clone(), guard))
+        .with_state(ui)
+}
+
+fn facts<'a>(method: &Method, h: &'a HeaderMap) -> Facts<'a> {
+    let text = |name: header::HeaderName| h.get(name).and_then(|v| v.to_str().ok());
+    Facts {
+        safe_method: method == Method::GET || method == Method::HEAD,
+        host: text(header::HOST),
+        origin: text(header::ORIGIN),
+        fetch_site: h.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        cookies: text(header::COOKIE),
+    }
+}
+
+/// Every request passes here: the gate's checks (the login handler checks its own token),
+/// then the same security headers on every answer, refusals included.
+async fn guard(State(ui): State<Arc<Ui>>, req: Request, next: Next) -> Response {
+    let judged = if req.uri().path() == "/login" {
+        // Host only; the token is the login handler's to check.
+        let f = facts(req.method(), req.headers());
+        ui.gate.check_host(&f)
+    } else {
+        ui.gate.check(&facts(req.method(), req.headers()))
+    };
+    let mut res = match judged {
+        Ok(()) => next.run(req).await,
+        Err(r) => refused(r),
+    };
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    res
+}
+
+fn refused(r: Refusal) -> Response {
+    let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::FORBIDDEN);
+    (status, pages::problem(r.message())).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct LoginQuery {
+    token: Option<String>,
+}
+
+async fn login(
+    State(ui): State<Arc<Ui>>,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    match ui.gate.login(&facts(&method, &headers), q.token.as_deref()) {
+        Ok(()) => {
+            let mut res = see_other("/");
+            if let Ok(v) = HeaderValue::from_str(&ui.gate.set_cookie()) {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            res
+        }
+        Err(r) => refused(r),
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+#[derive(serde::Deserialize)]
+struct FlashQuery {
+    done: Option<String>,
+}
+
+async fn home(State(ui): State<Arc<Ui>>, Query(q): Query<FlashQuery>) -> Response {
+    let flash = ui.flash_text(q.done.as_deref());
+    let nonce = ui.nonce();
+    ui.wallet(move |w| pages::home(w, &nonce, flash.as_deref()))
+        .await
+        .unwrap_or_else(|r| r)
+}
+
+async fn history(State(ui): State<Arc<Ui>>) -> Response {
+    ui.wallet(pages::history).await.unwrap_or_else(|r| r)
+}
+
+async fn receipt(State(ui): State<Arc<Ui>>, Path(id): Path<String>) -> Response {
+    ui.wallet(move |w| pages::receipt(w, &id))
+        .await
+        .unwrap_or_else(|r| r)
+}
+
+async fn contacts(State(ui): State<Arc<Ui>>, Query(q): Query<FlashQuery>) -> Response {
+    let flash = ui.flash_text(q.done.as_deref());
+    let nonce = ui.nonce();
+    ui.wallet(move |w| pages::contacts(w, &nonce, flash.as_deref()))
+        .await
+        .unwrap_or_else(|r| r)
+}
+
+#[derive(serde::Deserialize)]
+struct AddContact {
+    nonce: String,
+    card: String,
+    name: Option<String>,
+}
+
+/// The answer to a form whose nonce was used already (or forged): nothing was done.
+fn already_sent(back: &str) -> Response {
+    (
+        StatusCode::CONFLICT,
+        pages::problem_with_link(
+            "This form was already sent (or is not from this page); nothing was done again.",
+            back,
+        ),
+    )
+        .into_response()
+}
+
+async fn add_contact(State(ui): State<Arc<Ui>>, Form(f): Form<AddContact>) -> Response {
+    if !ui.use_nonce(&f.nonce) {
+        return already_sent("/contacts");
+    }
+    let name = f
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| n.trim().to_string());
+    let card = f.card.trim().to_string();
+    let msg = match ui
+        .wallet(move |w| crate::wallet_cmd::add_card(w, &card, name, false))
+        .await
+    {
+        Ok(Ok(a)) => format!("{} (identity document: {})", a.what, a.document),
+        Ok(Err(e)) => format!("Not added: {}", e.msg),
+        Err(r) => return r,
+    };
+    see_other(&format!("/contacts?done={}", ui.flash(msg)))
+}
+
+async fn send_form(State(ui): State<Arc<Ui>>, Query(q): Query<FlashQuery>) -> Response {
+    let flash = ui.flash_text(q.done.as_deref());
+    let nonce = ui.nonce();
+    ui.wallet(move |w| pages::send_form(w, &nonce, flash.as_deref()))
+        .await
+        .unwrap_or_else(|r| r)
+}
+
+#[derive(serde::Deserialize)]
+struct SendForm {
+    nonce: String,
+    to: String,
+    token: Option<String>,
+    amount: String,
+    how: String,
+    dir: Option<String>,
+}
+
+async fn send(State(ui): State<Arc<Ui>>, Form(f): Form<SendForm>) -> Response {
+    if !ui.use_nonce(&f.nonce) {
+        return already_sent("/send");
+    }
+    let msg = match ui
+        .wallet(move |w| {
+            pages::send(
+                w,
+                &f.to,
+                f.token.as_deref(),
+                &f.amount,
+                &f.how,
+                f.dir.as_deref(),
+            )
+        })
+        .await
+    {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    see_other(&format!("/send?done={}", ui.flash(msg)))
+}
+
+#[derive(serde::Deserialize)]
+struct NonceOnly {
+    nonce: String,
+}
+
+async fn sync(State(ui): State<Arc<Ui>>, Form(f): Form<NonceOnly>) -> Response {
+    if !ui.use_nonce(&f.nonce) {
+        return already_sent("/");
+    }
+    let msg = match ui.wallet(pages::sync).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    see_other(&format!("/?done={}", ui.flash(msg)))
+}
+
+async fn css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("assets/ui.css"),
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("assets/ui.js"),
+    )
+        .into_response()
+}

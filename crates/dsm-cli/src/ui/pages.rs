@@ -1,0 +1,434 @@
+//! The web wallet's pages: plain HTML, every field labelled, every text from the wallet
+//! escaped ([`esc`]), no inline script or style (the CSP forbids both).
+
+use crate::online_cmd::{node_set, online_error, settlement_text};
+use crate::wallet_cmd::{entry_word, find_contact, outgoing, short, utc_text, OpenWallet, Via};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use dsm_core::codec::Canonical;
+use dsm_wallet::summary::WalletSummary;
+use dsm_wallet::EntryKind;
+use std::time::Duration;
+
+/// Escapes text for HTML content and attribute values.
+pub(crate) fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+const NAV: [(&str, &str); 4] = [
+    ("/", "Balances"),
+    ("/history", "History"),
+    ("/contacts", "Contacts"),
+    ("/send", "Send"),
+];
+
+/// The page frame: title, navigation (the current page marked for screen readers), an
+/// optional message from the last change, and `body` (already HTML).
+fn page(title: &str, current: &str, flash: Option<&str>, body: &str) -> Response {
+    let mut nav = String::new();
+    for (href, label) in NAV {
+        let cur = if href == current {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        nav.push_str(&format!("<li><a href=\"{href}\"{cur}>{label}</a></li>"));
+    }
+    let flash = flash
+        .map(|m| format!("<p class=\"flash\" role=\"status\">{}</p>", esc(m)))
+        .unwrap_or_default();
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t} — DSM wallet</title><link rel=\"stylesheet\" href=\"/assets/ui.css\">\
+         <script type=\"module\" src=\"/assets/ui.js\"></script></head>\
+         <body><header><nav aria-label=\"Wallet\"><ul>{nav}</ul></nav></header>\
+         <main><h1>{t}</h1>{flash}{body}</main></body></html>\n",
+        t = esc(title)
+    ))
+    .into_response()
+}
+
+/// A page that only says what went wrong.
+pub(crate) fn problem(msg: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>DSM wallet</title></head>\
+         <body><main><p role=\"alert\">{}</p></main></body></html>\n",
+        esc(msg)
+    ))
+}
+
+/// [`problem`] with a link back.
+pub(crate) fn problem_with_link(msg: &str, back: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>DSM wallet</title></head>\
+         <body><main><p role=\"alert\">{}</p><p><a href=\"{}\">Back</a></p></main></body></html>\n",
+        esc(msg),
+        esc(back)
+    ))
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        problem(&format!("{what}: {e}")),
+    )
+        .into_response()
+}
+
+fn summary(w: &OpenWallet) -> Result<WalletSummary, Box<Response>> {
+    w.summary()
+        .map_err(|e| Box::new(failed("cannot read the wallet", e)))
+}
+
+fn nonce_field(nonce: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"nonce\" value=\"{}\">",
+        esc(nonce)
+    )
+}
+
+/// Balances (with the token's decimals), amounts in flight, and a button to sync.
+pub(crate) fn home(w: &mut OpenWallet, nonce: &str, flash: Option<&str>) -> Response {
+    let v = match summary(w) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let mut body = String::from("<section aria-labelledby=\"bal\"><h2 id=\"bal\">Balances</h2>");
+    if v.balances.is_empty() {
+        body.push_str("<p>No balance yet.</p>");
+    } else {
+        body.push_str("<table><thead><tr><th scope=\"col\">Token</th><th scope=\"col\">Amount</th><th scope=\"col\">Note</th></tr></thead><tbody>");
+        for b in &v.balances {
+            let t = v.token(&b.token);
+            let mut note = Vec::new();
+            if b.in_conflict.0 > 0 {
+                note.push(format!("{} in conflict", t.amount_text(b.in_conflict)));
+            }
+            if let Some(a) = &b.refresh_advice {
+                note.push(a.clone());
+            }
+            body.push_str(&format!(
+                "<tr><td>{}</td><td class=\"amount\" data-token=\"{}\">{}</td><td>{}</td></tr>",
+                esc(&t.label),
+                esc(&t.label),
+                esc(&t.amount_text(b.amount)),
+                esc(&note.join("; "))
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str("</section><section aria-labelledby=\"fl\"><h2 id=\"fl\">In flight</h2>");
+    if v.in_flight.is_empty() {
+        body.push_str("<p>Nothing in flight.</p>");
+    } else {
+        body.push_str("<ul>");
+        for t in &v.in_flight {
+            let tv = v.token(&t.token);
+            body.push_str(&format!(
+                "<li>{} to {}, waiting for its receiver</li>",
+                esc(&tv.describe(t.amount)),
+                esc(&v.peer_name(&t.peer))
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str(&format!(
+        "</section><form method=\"post\" action=\"/sync\">{}<button type=\"submit\">Sync with the storage nodes</button></form>\
+         <p>Device <code>{}</code>, height {}.</p>",
+        nonce_field(nonce),
+        esc(short(&v.device)),
+        v.height
+    ));
+    page("Balances", "/", flash, &body)
+}
+
+/// Every history line, newest first, with its status and settlement; a line with a
+/// receipt links to the page that verifies it.
+pub(crate) fn history(w: &mut OpenWallet) -> Response {
+    let v = match summary(w) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let mut body = String::new();
+    if v.history.is_empty() {
+        body.push_str("<p>No history yet.</p>");
+    } else {
+        body.push_str("<table><thead><tr><th scope=\"col\">Height</th><th scope=\"col\">Time (UTC)</th><th scope=\"col\">What</th><th scope=\"col\">With</th><th scope=\"col\">Amount</th><th scope=\"col\">Status</th><th scope=\"col\">Settled (reported by the wallet)</th><th scope=\"col\">Receipt</th></tr></thead><tbody>");
+        for e in v.history.iter().rev() {
+            let tv = e.token.map(|t| v.token(&t.digest().to_hex()));
+            let amount = match (&tv, e.amount) {
+                (Some(t), Some(a)) => t.describe(a),
+                (None, Some(a)) => a.0.to_string(),
+                _ => String::new(),
+            };
+            let sign = match e.kind {
+                EntryKind::Sent
+                | EntryKind::Burned
+                | EntryKind::VaultLocked
+                | EntryKind::WithdrawalRequested => "−",
+                EntryKind::Refused | EntryKind::Succession => "",
+                _ => "+",
+            };
+            let with = e
+                .peer
+                .map(|d| v.peer_name(&d.digest().to_hex()))
+                .unwrap_or_default();
+            let settled = e
+                .settlement
+                .map(|s| dsm_core::word::Word::word(s).to_string())
+                .unwrap_or_else(|| "not yet".into());
+            let receipt = e
+                .receipt
+                .map(|r| {
+                    let h = r.to_hex();
+                    format!("<a href=\"/receipt/{}\">{}</a>", esc(&h), esc(short(&h)))
+                })
+                .unwrap_or_default();
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td class=\"settled\">{}</td><td>{}</td></tr>",
+                e.height,
+                e.time.map(utc_text).unwrap_or_default(),
+                entry_word(&e.kind),
+                esc(&with),
+                sign,
+                esc(&amount),
+                esc(&e.status.to_string()),
+                esc(&settled),
+                receipt
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    page("History", "/history", None, &body)
+}
+
+/// One receipt: its canonical bytes for the page's verifier, which decides and shows what
+/// it decoded. The server adds only what it alone knows (whether the nodes settled it),
+/// labelled as such; it never sends a verdict.
+pub(crate) fn receipt(w: &mut OpenWallet, id: &str) -> Response {
+    if id.len() < 8 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return (
+            StatusCode::BAD_REQUEST,
+            problem("a receipt id is at least 8 hex digits"),
+        )
+            .into_response();
+    }
+    let r = match w.receipt(id) {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return (
+                StatusCode::NOT_FOUND,
+                problem_with_link("no receipt with that id in this wallet", "/history"),
+            )
+                .into_response()
+        }
+        Err(e) => return failed("cannot read the receipt", e),
+    };
+    let commit = r.proposal.proposal.commit();
+    let settled = w
+        .summary()
+        .ok()
+        .and_then(|v| {
+            v.history
+                .iter()
+                .find(|e| e.receipt == Some(commit))
+                .and_then(|e| e.settlement)
+        })
+        .map(|s| dsm_core::word::Word::word(s).to_string())
+        .unwrap_or_else(|| "not yet".into());
+    let body = format!(
+        "<section class=\"receipt\" data-receipt=\"{hex}\" aria-live=\"polite\">\
+         <h2>What this page verified</h2>\
+         <p class=\"verdict\" data-state=\"checking\">Checking…</p>\
+         <dl class=\"checks\"></dl>\
+         <h2>What the page decoded</h2><dl class=\"facts\"></dl></section>\
+         <section><h2>Reported by the wallet, not verified here</h2>\
+         <dl><dt>Settled at the storage nodes</dt><dd>{settled}</dd></dl></section>\
+         <p><a href=\"/history\">Back to the history</a></p>",
+        hex = hex::encode(r.to_bytes()),
+        settled = esc(&settled)
+    );
+    page(
+        &format!("Receipt {}", short(&commit.to_hex())),
+        "/history",
+        None,
+        &body,
+    )
+}
+
+/// Contacts, this wallet's own card, and a form to add a card by pasting it.
+pub(crate) fn contacts(w: &mut OpenWallet, nonce: &str, flash: Option<&str>) -> Response {
+    let v = match summary(w) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let mut body = String::from("<section aria-labelledby=\"cl\"><h2 id=\"cl\">Contacts</h2>");
+    if v.contacts.is_empty() {
+        body.push_str("<p>No contacts yet.</p>");
+    } else {
+        body.push_str("<ul class=\"contacts\">");
+        for c in &v.contacts {
+            body.push_str(&format!(
+                "<li>{} <code>{}</code></li>",
+                esc(&c.name),
+                esc(short(&c.device))
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str(&format!(
+        "</section><section aria-labelledby=\"add\"><h2 id=\"add\">Add a contact</h2>\
+         <form method=\"post\" action=\"/contacts\">{}\
+         <p><label for=\"card\">Their card (as `dsm card` prints it)</label><br>\
+         <textarea id=\"card\" name=\"card\" rows=\"4\" cols=\"80\" required autocomplete=\"off\" spellcheck=\"false\"></textarea></p>\
+         <p><label for=\"cname\">Name (optional: the card's own name otherwise)</label><br>\
+         <input id=\"cname\" name=\"name\" autocomplete=\"off\"></p>\
+         <p><button type=\"submit\">Add contact</button></p></form></section>\
+         <section aria-labelledby=\"mine\"><h2 id=\"mine\">This wallet's card</h2>\
+         <p><label for=\"mycard\">Give this to whoever pays you</label><br>\
+         <textarea id=\"mycard\" rows=\"4\" cols=\"80\" readonly>{}</textarea></p></section>",
+        nonce_field(nonce),
+        esc(&v.card)
+    ));
+    page("Contacts", "/contacts", flash, &body)
+}
+
+/// The send form: contact, token, amount, and how (online through the nodes, or offline
+/// through a shared directory that the receiver's `dsm receive --file DIR` watches).
+pub(crate) fn send_form(w: &mut OpenWallet, nonce: &str, flash: Option<&str>) -> Response {
+    let v = match summary(w) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let mut contacts = String::new();
+    for c in &v.contacts {
+        contacts.push_str(&format!(
+            "<option value=\"{n}\">{n}</option>",
+            n = esc(&c.name)
+        ));
+    }
+    let mut tokens = String::new();
+    for b in &v.balances {
+        let t = v.token(&b.token);
+        tokens.push_str(&format!(
+            "<option value=\"{l}\">{l} (you hold {a})</option>",
+            l = esc(&t.label),
+            a = esc(&t.amount_text(b.amount))
+        ));
+    }
+    let body = format!(
+        "<form method=\"post\" action=\"/send\">{}\
+         <p><label for=\"to\">To</label><br><select id=\"to\" name=\"to\" required>{contacts}</select></p>\
+         <p><label for=\"token\">Token</label><br><select id=\"token\" name=\"token\">{tokens}</select></p>\
+         <p><label for=\"amount\">Amount</label><br><input id=\"amount\" name=\"amount\" inputmode=\"decimal\" autocomplete=\"off\" required></p>\
+         <fieldset><legend>How</legend>\
+         <p><input type=\"radio\" id=\"how-online\" name=\"how\" value=\"online\" checked> <label for=\"how-online\">Online, through the storage nodes (the receiver collects it when it syncs)</label></p>\
+         <p><input type=\"radio\" id=\"how-file\" name=\"how\" value=\"file\"> <label for=\"how-file\">Offline, through a shared directory (the receiver runs <code>dsm receive --file DIR</code>)</label></p>\
+         <p><label for=\"dir\">Shared directory (offline only)</label><br><input id=\"dir\" name=\"dir\" autocomplete=\"off\"></p>\
+         </fieldset><p><button type=\"submit\">Send</button></p></form>",
+        nonce_field(nonce)
+    );
+    page("Send", "/send", flash, &body)
+}
+
+/// Sends as the form asked; returns what happened, for people.
+pub(crate) fn send(
+    w: &mut OpenWallet,
+    to: &str,
+    token: Option<&str>,
+    amount: &str,
+    how: &str,
+    dir: Option<&str>,
+) -> String {
+    let mut run = || -> Result<String, crate::wallet_cmd::CliError> {
+        let contact = find_contact(w, to)?;
+        let peer = contact.device_id()?;
+        let (view, amount) = outgoing(w, &peer, amount, token.filter(|t| !t.is_empty()))?;
+        match how {
+            "online" => {
+                let nodes = node_set(w)?;
+                let sent = dsm_wallet::online::send_online(w, &nodes, &peer, view.id, amount)
+                    .map_err(online_error)?;
+                let posted = match &sent.posted {
+                    Ok(n) => format!("posted to {}'s b0x on {n} nodes", contact.name),
+                    Err(e) => format!("not posted yet ({e}); Sync posts it again"),
+                };
+                Ok(format!(
+                    "Sent {} to {} online: debited, {}; {posted}.",
+                    view.describe(amount),
+                    contact.name,
+                    settlement_text(&sent.settlement)
+                ))
+            }
+            "file" => {
+                let dir = dir
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .ok_or_else(|| {
+                        crate::wallet_cmd::input(
+                            "give the shared directory to send offline through",
+                        )
+                    })?;
+                let mut link =
+                    crate::wallet_cmd::dial(&Via::Dir(dir.into()), Duration::from_secs(60))?;
+                let mut session =
+                    dsm_protocol::session::Session::dialer(peer, vec![(view.id, amount)]);
+                let r = dsm_wallet::driver::run(&mut session, &mut **w, link.as_mut());
+                if r.completed.iter().any(|c| c.outgoing && !c.resumed) {
+                    Ok(format!(
+                        "Sent {} to {} offline: final (their acceptance is stored).",
+                        view.describe(amount),
+                        contact.name
+                    ))
+                } else {
+                    Err(match &r.error {
+                        Some(e) => crate::wallet_cmd::incomplete(w, &peer, e),
+                        None => crate::wallet_cmd::input(format!(
+                            "{} refused the transfer; nothing was paid",
+                            contact.name
+                        )),
+                    })
+                }
+            }
+            _ => Err(crate::wallet_cmd::input("choose online or offline")),
+        }
+    };
+    match run() {
+        Ok(m) => m,
+        Err(e) => format!("Not sent: {}", e.msg),
+    }
+}
+
+/// One sync with the storage nodes; returns what it did, for people.
+pub(crate) fn sync(w: &mut OpenWallet) -> String {
+    let nodes = match node_set(w) {
+        Ok(n) => n,
+        Err(e) => return format!("Not synced: {}", e.msg),
+    };
+    match dsm_wallet::online::sync(w, &nodes) {
+        Ok(r) => format!(
+            "Synced: {} received, {} of your transfers completed, {} settled lines checked{}.",
+            r.received.len(),
+            r.stitched.len(),
+            r.settled.len(),
+            if r.waiting.is_empty() {
+                String::new()
+            } else {
+                format!(", {} waiting", r.waiting.len())
+            }
+        ),
+        Err(e) => format!("Not synced: {e}"),
+    }
+}

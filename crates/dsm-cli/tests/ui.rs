@@ -1,0 +1,441 @@
+//! `dsm ui`, the web wallet, through real HTTP against the real binary: who gets in (Host,
+//! the one-time login, the session cookie, Origin and Sec-Fetch-Site on every change), one
+//! wallet and one writer (the CLI says "in use"; a form sent twice pays once), and paying
+//! online and offline from the page.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+/// A running `dsm ui`, killed when dropped.
+struct UiProc {
+    child: Child,
+    port: u16,
+    login: String,
+}
+
+impl Drop for UiProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_ui(home: &Path) -> UiProc {
+    let mut child = std::process::Command::new(bin())
+        .env("DSM_HOME", home)
+        .env("DSM_PASSPHRASE", "test passphrase")
+        .args(["ui", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL line: {line:?}"))
+        .to_string();
+    let hostport = url.trim_start_matches("http://").split('/').next().unwrap();
+    let port = hostport.rsplit(':').next().unwrap().parse().unwrap();
+    let login = url.split("/login?token=").nth(1).unwrap().to_string();
+    UiProc { child, port, login }
+}
+
+/// One HTTP/1.1 exchange, headers exactly as given (no Host added: the tests forge it).
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if method == "POST" {
+        req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// A signed-in browser: the cookie the login gave, and the host it used.
+struct Browser {
+    port: u16,
+    host: String,
+    cookie: String,
+}
+
+impl Browser {
+    fn login(ui: &UiProc) -> Browser {
+        let host = format!("127.0.0.1:{}", ui.port);
+        let a = http(
+            ui.port,
+            "GET",
+            &format!("/login?token={}", ui.login),
+            &[("Host", &host)],
+            "",
+        );
+        assert_eq!(a.status, 303, "{}", a.body);
+        assert_eq!(a.header("location"), Some("/"));
+        let set = a.header("set-cookie").unwrap().to_string();
+        assert!(
+            set.starts_with(&format!("dsm_ui_{}=", ui.port))
+                && set.contains("HttpOnly")
+                && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        Browser {
+            port: ui.port,
+            host,
+            cookie: set.split(';').next().unwrap().to_string(),
+        }
+    }
+
+    fn get(&self, path: &str) -> Answer {
+        http(
+            self.port,
+            "GET",
+            path,
+            &[("Host", &self.host), ("Cookie", &self.cookie)],
+            "",
+        )
+    }
+
+    /// A POST as the page itself sends it.
+    fn post(&self, path: &str, body: &str) -> Answer {
+        let origin = format!("http://{}", self.host);
+        http(
+            self.port,
+            "POST",
+            path,
+            &[
+                ("Host", &self.host),
+                ("Cookie", &self.cookie),
+                ("Origin", &origin),
+                ("Sec-Fetch-Site", "same-origin"),
+            ],
+            body,
+        )
+    }
+
+    /// The nonce of the first form on `path`.
+    fn nonce(&self, path: &str) -> String {
+        let page = self.get(path);
+        assert_eq!(page.status, 200, "{}", page.body);
+        let at = page.body.find("name=\"nonce\" value=\"").unwrap() + 20;
+        page.body[at..at + 64].to_string()
+    }
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            let enc: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={enc}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn wallet(dir: &Path, name: &str, faucet: Option<&str>) -> std::path::PathBuf {
+    let home = dir.join(name);
+    let mut c = dsm(&home);
+    c.args(["init", "--name", name]);
+    if let Some(f) = faucet {
+        c.args(["--dev-faucet", f]);
+    }
+    c.assert().success();
+    home
+}
+
+#[test]
+fn only_the_signed_in_page_gets_in_and_changes_need_its_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = wallet(dir.path(), "alice", Some("100"));
+    let ui = start_ui(&alice);
+    let port = ui.port;
+    let host = format!("127.0.0.1:{port}");
+
+    // Before the login: no session.
+    let a = http(port, "GET", "/", &[("Host", &host)], "");
+    assert_eq!(a.status, 401);
+    assert!(
+        a.body.contains("open the URL that `dsm ui` printed"),
+        "{}",
+        a.body
+    );
+    // A wrong token, and a right token under a rebinding Host, are refused and do not use
+    // the token up.
+    let a = http(port, "GET", "/login?token=00", &[("Host", &host)], "");
+    assert_eq!(a.status, 401);
+    let evil = format!("evil.example:{port}");
+    let a = http(
+        port,
+        "GET",
+        &format!("/login?token={}", ui.login),
+        &[("Host", &evil)],
+        "",
+    );
+    assert_eq!(a.status, 421);
+    let b = Browser::login(&ui);
+    // The token works once.
+    let a = http(
+        port,
+        "GET",
+        &format!("/login?token={}", ui.login),
+        &[("Host", &host)],
+        "",
+    );
+    assert_eq!(a.status, 401);
+    assert!(a.body.contains("already used"), "{}", a.body);
+
+    // Signed in: every page, with the security headers on each.
+    for path in ["/", "/history", "/contacts", "/send"] {
+        let a = b.get(path);
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        let csp = a.header("content-security-policy").unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'")
+                && csp.contains("script-src 'self'")
+                && !csp.contains("unsafe-inline")
+                && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        assert_eq!(a.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(a.header("cache-control"), Some("no-store"));
+    }
+    assert!(b.get("/").body.contains("100"), "the balance shows");
+    // The same cookie under another Host (DNS rebinding), or another port's cookie name.
+    let a = http(
+        port,
+        "GET",
+        "/",
+        &[("Host", &evil), ("Cookie", &b.cookie)],
+        "",
+    );
+    assert_eq!(a.status, 421);
+    let other = b.cookie.replace(&format!("dsm_ui_{port}"), "dsm_ui_1");
+    let a = http(port, "GET", "/", &[("Host", &host), ("Cookie", &other)], "");
+    assert_eq!(a.status, 401);
+
+    // A change (a sync) needs the exact Origin and same-origin fetch metadata.
+    let nonce = b.nonce("/");
+    let body = form(&[("nonce", &nonce)]);
+    let post = |origin: Option<&str>, site: Option<&str>| {
+        let mut h = vec![("Host", host.as_str()), ("Cookie", b.cookie.as_str())];
+        if let Some(o) = origin {
+            h.push(("Origin", o));
+        }
+        if let Some(s) = site {
+            h.push(("Sec-Fetch-Site", s));
+        }
+        http(port, "POST", "/sync", &h, &body)
+    };
+    let own = format!("http://{host}");
+    let other_port = format!("http://127.0.0.1:{}", port.wrapping_add(1));
+    for (origin, site, status) in [
+        (None, Some("same-origin"), 403),
+        (Some("null"), Some("same-origin"), 403),
+        (Some("http://evil.example"), Some("same-origin"), 403),
+        (Some(other_port.as_str()), Some("same-origin"), 403),
+        (Some(own.as_str()), None, 403),
+        (Some(own.as_str()), Some("cross-site"), 403),
+        (Some(own.as_str()), Some("same-site"), 403),
+    ] {
+        let a = post(origin, site);
+        assert_eq!(a.status, status, "{origin:?} {site:?}: {}", a.body);
+    }
+    // The refused posts did not use the nonce up: the page's own post goes through once.
+    let a = b.post("/sync", &body);
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert!(a.header("location").unwrap().starts_with("/?done="));
+    let again = b.post("/sync", &body);
+    assert_eq!(again.status, 409);
+    assert!(again.body.contains("already sent"), "{}", again.body);
+    // A forged nonce.
+    let forged = form(&[("nonce", &"0".repeat(64))]);
+    assert_eq!(b.post("/sync", &forged).status, 409);
+    // 64 bytes of multi-byte characters (a slice at byte 32 would split one).
+    let forged = form(&[("nonce", &"é".repeat(32))]);
+    assert_eq!(b.post("/sync", &forged).status, 409);
+    let forged = form(&[("nonce", &format!("a{}b", "é".repeat(31)))]);
+    assert_eq!(b.post("/sync", &forged).status, 409);
+    // GET never changes state: a GET to a POST route is not a way in.
+    assert_eq!(b.get("/sync").status, 405);
+}
+
+#[test]
+fn the_wallet_is_locked_while_the_web_wallet_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = wallet(dir.path(), "alice", Some("100"));
+    let bob = wallet(dir.path(), "bob", None);
+    introduce(&alice, &bob);
+    {
+        let _ui = start_ui(&alice);
+        dsm(&alice)
+            .args(["send", "bob", "1", "--online", "--yes"])
+            .assert()
+            .code(3)
+            .stderr(predicates::str::contains("in use"));
+    }
+    // And the reverse: `dsm ui` does not start while `dsm receive` holds the wallet.
+    let (rx, _) = receiver(&alice, false);
+    dsm(&alice)
+        .args(["ui", "--listen", "127.0.0.1:0"])
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("in use"));
+    stop_cleanly(rx);
+    // Loopback only.
+    dsm(&alice)
+        .args(["ui", "--listen", "0.0.0.0:0"])
+        .assert()
+        .code(4)
+        .stderr(predicates::str::contains("loopback only"));
+}
+
+#[test]
+fn the_web_wallet_adds_a_contact_and_pays_online_once_per_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = three_nodes(dir.path());
+    let alice = wallet(dir.path(), "alice", Some("1000"));
+    let bob = wallet(dir.path(), "bob", None);
+    use_nodes(&[&alice, &bob], &nodes);
+    dsm(&bob)
+        .args(["contact", "add", &card_of(&alice)])
+        .assert()
+        .success();
+    let bob_card = card_of(&bob);
+    let ui = start_ui(&alice);
+    let b = Browser::login(&ui);
+
+    // Add bob by pasting his card.
+    let a = b.post(
+        "/contacts",
+        &form(&[
+            ("nonce", &b.nonce("/contacts")),
+            ("card", &bob_card),
+            ("name", ""),
+        ]),
+    );
+    assert_eq!(a.status, 303, "{}", a.body);
+    let page = b.get(a.header("location").unwrap());
+    assert!(page.body.contains("added contact bob"), "{}", page.body);
+
+    // One send form posted twice at once: exactly one payment.
+    let nonce = b.nonce("/send");
+    let body = form(&[
+        ("nonce", &nonce),
+        ("to", "bob"),
+        ("token", "DEV"),
+        ("amount", "250"),
+        ("how", "online"),
+        ("dir", ""),
+    ]);
+    let answers: Vec<Answer> = std::thread::scope(|s| {
+        let h: Vec<_> = (0..2).map(|_| s.spawn(|| b.post("/send", &body))).collect();
+        h.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    statuses.sort();
+    assert_eq!(statuses, vec![303, 409]);
+    let done = answers.iter().find(|a| a.status == 303).unwrap();
+    let page = b.get(done.header("location").unwrap());
+    assert!(
+        page.body.contains("Sent 250 DEV to bob online"),
+        "{}",
+        page.body
+    );
+    let home = b.get("/");
+    assert!(home.body.contains("750"), "{}", home.body);
+    assert!(
+        home.body.contains("waiting for its receiver"),
+        "{}",
+        home.body
+    );
+
+    // Bob collects it; alice's sync (from the page) completes and settles it.
+    dsm(&bob).arg("sync").assert().success();
+    let a = b.post("/sync", &form(&[("nonce", &b.nonce("/"))]));
+    assert_eq!(a.status, 303);
+    let page = b.get(a.header("location").unwrap());
+    assert!(page.body.contains("Synced:"), "{}", page.body);
+    assert!(page.body.contains("Nothing in flight"), "{}", page.body);
+    let history = b.get("/history");
+    assert!(history.body.contains("settled"), "{}", history.body);
+
+    // The receipt page carries the receipt's exact bytes for the page's verifier, and no
+    // verdict from the server.
+    let at = history.body.find("href=\"/receipt/").unwrap() + 15;
+    let id: String = history.body[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect();
+    let page = b.get(&format!("/receipt/{id}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    drop(ui);
+    let file = dir.path().join("r.dsmr");
+    dsm(&alice)
+        .args(["receipt", &id[..16], "--out"])
+        .arg(&file)
+        .assert()
+        .success();
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(
+        page.body
+            .contains(&format!("data-receipt=\"{}\"", hex::encode(&bytes))),
+        "the page carries the stored receipt's bytes"
+    );
+    assert!(page.body.contains("data-state=\"checking\""));
+    assert!(!page.body.to_lowercase().contains(">valid<"));
+}
