@@ -52,7 +52,7 @@ pub(crate) fn check_url(url: &str) -> Res<String> {
 }
 
 /// The node id of a registry line: what placement hashes.
-fn node_id_of(line: &str) -> String {
+pub(crate) fn node_id_of(line: &str) -> String {
     dsm_core::slot::node_id(dsm_wallet::nodes::node_authority(
         &dsm_wallet::tls::base_url(line),
     ))

@@ -342,7 +342,7 @@ fn document(p: &TokenPolicy, members: &[DeviceId]) -> PolicyDocument {
     }
 }
 
-fn parse_document(bytes: &[u8]) -> Res<(TokenPolicy, Vec<DeviceId>)> {
+pub(crate) fn parse_document(bytes: &[u8]) -> Res<(TokenPolicy, Vec<DeviceId>)> {
     let doc: PolicyDocument = serde_json::from_slice(bytes).map_err(|e| {
         input(format!(
             "not a token policy document (made by `dsm token create`): {e}"
@@ -368,7 +368,7 @@ fn parse_document(bytes: &[u8]) -> Res<(TokenPolicy, Vec<DeviceId>)> {
     Ok((p, members))
 }
 
-fn describe(p: &TokenPolicy) -> String {
+pub(crate) fn describe(p: &TokenPolicy) -> String {
     let kind = match p.kind {
         TokenKind::Fungible => "fungible",
         TokenKind::Nft => "nft",
@@ -622,7 +622,7 @@ pub fn list(ctx: &Ctx) -> Res {
     )
 }
 
-fn known(w: &Wallet, name: &str) -> Res<(TokenId, TokenPolicy)> {
+pub(crate) fn known(w: &Wallet, name: &str) -> Res<(TokenId, TokenPolicy)> {
     let id = w.resolve_token(name)?;
     let p = w.token_rules().policy(&id).cloned().ok_or_else(|| {
         input(format!(

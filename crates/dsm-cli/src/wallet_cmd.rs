@@ -722,16 +722,12 @@ pub fn contact_add(
             }
             let image = std::fs::read(path)
                 .map_err(|e| input(format!("cannot read {}: {e}", path.display())))?;
-            dsm_qr::decode_png(&image)
-                .into_iter()
-                .filter_map(|b| String::from_utf8(b).ok())
-                .find(|t| Contact::from_card(t).is_ok())
-                .ok_or_else(|| {
-                    input(format!(
-                        "no contact card found in {}: it holds no readable QR code, or its code is not a card",
-                        path.display()
-                    ))
-                })?
+            card_in_image(&image).ok_or_else(|| {
+                input(format!(
+                    "no contact card found in {}: it holds no readable QR code, or its code is not a card",
+                    path.display()
+                ))
+            })?
         }
         (None, None) => return Err(input("give the card, or --qr-image FILE")),
     };
@@ -741,6 +737,15 @@ pub fn contact_add(
         |o| writeln!(o, "{} (device {}; identity document: {})", added.what, short(&added.contact.device), added.document),
         json!({"name": added.contact.name, "device": added.contact.device, "change": added.what, "legacy_card": added.legacy, "document": added.document}),
     )
+}
+
+/// The first contact card among the QR codes of a PNG image (decoded within
+/// `dsm_qr`'s pixel limits; a file too large is the caller's to refuse before reading).
+pub(crate) fn card_in_image(png: &[u8]) -> Option<String> {
+    dsm_qr::decode_png(png)
+        .into_iter()
+        .filter_map(|b| String::from_utf8(b).ok())
+        .find(|t| Contact::from_card(t).is_ok())
 }
 
 /// What [`add_card`] did.

@@ -66,18 +66,32 @@ impl Answer {
 }
 
 fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let mut h = headers.to_vec();
+    if method == "POST" {
+        h.push(("Content-Type", "application/x-www-form-urlencoded"));
+    }
+    http_bytes(port, method, path, &h, body.as_bytes())
+}
+
+fn http_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     if method == "POST" {
-        req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
         req.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
+    let mut req = req.into_bytes();
+    req.extend_from_slice(body);
+    s.write_all(&req).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).to_string();
@@ -144,8 +158,13 @@ impl Browser {
 
     /// A POST as the page itself sends it.
     fn post(&self, path: &str, body: &str) -> Answer {
+        self.post_as(path, "application/x-www-form-urlencoded", body.as_bytes())
+    }
+
+    /// A POST as the page sends it, with this content type.
+    fn post_as(&self, path: &str, content_type: &str, body: &[u8]) -> Answer {
         let origin = format!("http://{}", self.host);
-        http(
+        http_bytes(
             self.port,
             "POST",
             path,
@@ -154,6 +173,7 @@ impl Browser {
                 ("Cookie", &self.cookie),
                 ("Origin", &origin),
                 ("Sec-Fetch-Site", "same-origin"),
+                ("Content-Type", content_type),
             ],
             body,
         )
@@ -240,7 +260,15 @@ fn only_the_signed_in_page_gets_in_and_changes_need_its_origin() {
     assert!(a.body.contains("already used"), "{}", a.body);
 
     // Signed in: every page, with the security headers on each.
-    for path in ["/", "/history", "/contacts", "/send"] {
+    for path in [
+        "/",
+        "/history",
+        "/contacts",
+        "/send",
+        "/receive",
+        "/tokens",
+        "/status",
+    ] {
         let a = b.get(path);
         assert_eq!(a.status, 200, "{path}: {}", a.body);
         let csp = a.header("content-security-policy").unwrap();
@@ -438,4 +466,106 @@ fn the_web_wallet_adds_a_contact_and_pays_online_once_per_form() {
     );
     assert!(page.body.contains("data-state=\"checking\""));
     assert!(!page.body.to_lowercase().contains(">valid<"));
+}
+
+/// A multipart/form-data body of text fields and one PNG file field `image`.
+fn multipart(fields: &[(&str, &str)], image: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "dsmtestboundary7x";
+    let mut b = Vec::new();
+    for (k, v) in fields {
+        b.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    b.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"card.png\"\r\nContent-Type: image/png\r\n\r\n")
+            .as_bytes(),
+    );
+    b.extend_from_slice(image);
+    b.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), b)
+}
+
+#[test]
+fn the_web_wallet_adds_a_card_from_its_qr_image_and_receives_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = wallet(dir.path(), "alice", None);
+    let bob = wallet(dir.path(), "bob", Some("100"));
+    dsm(&bob)
+        .args(["contact", "add", &card_of(&alice)])
+        .assert()
+        .success();
+    let png = dir.path().join("bob.png");
+    dsm(&bob)
+        .args(["card", "--png"])
+        .arg(&png)
+        .assert()
+        .success();
+    let ui = start_ui(&alice);
+    let b = Browser::login(&ui);
+
+    // The wallet's own card as a QR image, and bob's card added from his.
+    let own = b.get("/card.png");
+    assert_eq!(own.status, 200);
+    assert_eq!(own.header("content-type"), Some("image/png"));
+    let not_png = multipart(
+        &[("nonce", &b.nonce("/contacts")), ("name", "")],
+        b"not a png",
+    );
+    let a = b.post_as("/contacts/qr", &not_png.0, &not_png.1);
+    assert_eq!(a.status, 303, "{}", a.body);
+    let page = b.get(a.header("location").unwrap());
+    assert!(
+        page.body.contains("holds no readable QR code"),
+        "{}",
+        page.body
+    );
+    let (ct, body) = multipart(
+        &[("nonce", &b.nonce("/contacts")), ("name", "bobby")],
+        &std::fs::read(&png).unwrap(),
+    );
+    let a = b.post_as("/contacts/qr", &ct, &body);
+    assert_eq!(a.status, 303, "{}", a.body);
+    let page = b.get(a.header("location").unwrap());
+    assert!(page.body.contains("added contact bobby"), "{}", page.body);
+
+    // Receive one session through a shared directory while bob sends from the CLI.
+    let link = dir.path().join("link");
+    std::fs::create_dir(&link).unwrap();
+    let a = b.post(
+        "/receive",
+        &form(&[
+            ("nonce", &b.nonce("/receive")),
+            ("dir", link.to_str().unwrap()),
+        ]),
+    );
+    assert_eq!(a.status, 303, "{}", a.body);
+    let waiting = b.get("/receive");
+    assert!(
+        waiting.body.contains("Waiting up to 120 s"),
+        "{}",
+        waiting.body
+    );
+    assert!(waiting.body.contains("http-equiv=\"refresh\""));
+    dsm(&bob)
+        .args(["send", "alice", "30", "--file"])
+        .arg(&link)
+        .arg("--yes")
+        .assert()
+        .success();
+    let mut page = b.get("/receive");
+    for _ in 0..100 {
+        if !page.body.contains("http-equiv=\"refresh\"") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        page = b.get("/receive");
+    }
+    assert!(
+        page.body.contains("received 30 DEV from bobby"),
+        "{}",
+        page.body
+    );
+    assert!(b.get("/").body.contains("30"));
 }

@@ -44,6 +44,11 @@ const CSP: &str = "default-src 'none'; script-src 'self'; worker-src 'self'; sty
 /// Used form nonces remembered (older ones are refused as unknown by then: their MAC still
 /// verifies, so the oldest are kept longest a user could plausibly resubmit).
 const NONCES_KEPT: usize = 4096;
+/// The largest QR image upload (a photo of a card is far smaller; its pixels are bounded
+/// again by `dsm_qr::decode_png`).
+const QR_UPLOAD_MAX: usize = 8 * 1024 * 1024;
+/// How long a receive started from the page waits for a sender.
+const RECEIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 /// Messages shown after a POST's redirect.
 const FLASHES_KEPT: usize = 64;
 
@@ -59,6 +64,18 @@ pub(crate) struct Ui {
     issued: AtomicU64,
     flashes: Mutex<VecDeque<(String, String)>>,
     jobs: mpsc::Sender<Job>,
+    /// What a receive started from the page is doing (read without the wallet, so the
+    /// progress page answers while the wallet task is busy receiving).
+    receiving: Arc<Mutex<Receiving>>,
+}
+
+/// The progress of the page's receive.
+#[derive(Default)]
+pub(crate) struct Receiving {
+    /// A receive is running.
+    pub active: bool,
+    /// What it did so far, for people, oldest first.
+    pub log: Vec<String>,
 }
 
 fn random_hex() -> Res<String> {
@@ -217,6 +234,7 @@ pub fn serve(ctx: Ctx, listen: &str) -> Res {
         issued: AtomicU64::new(0),
         flashes: Mutex::new(VecDeque::new()),
         jobs,
+        receiving: Arc::new(Mutex::new(Receiving::default())),
     });
     let host = match bound {
         SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
@@ -249,6 +267,17 @@ fn router(ui: Arc<Ui>) -> Router {
         .route("/contacts", get(contacts).post(add_contact))
         .route("/send", get(send_form).post(send))
         .route("/sync", post(sync))
+        .route("/card.png", get(card_png))
+        .route(
+            "/contacts/qr",
+            post(add_contact_qr).layer(axum::extract::DefaultBodyLimit::max(QR_UPLOAD_MAX)),
+        )
+        .route("/tokens", get(tokens))
+        .route("/tokens/import", post(import_token))
+        .route("/tokens/change", post(change_token))
+        .route("/status", get(status))
+        .route("/nodes", post(add_node))
+        .route("/receive", get(receive_page).post(receive))
         .route("/assets/ui.css", get(css))
         .route("/assets/ui.js", get(js))
         .layer(middleware::from_fn_with_state(ui.clone(), guard))
@@ -475,4 +504,225 @@ async fn js() -> Response {
         include_str!("assets/ui.js"),
     )
         .into_response()
+}
+
+async fn card_png(State(ui): State<Arc<Ui>>) -> Response {
+    let png = ui
+        .wallet(|w| {
+            let card = w.summary().map_err(|e| e.to_string())?.card;
+            dsm_qr::render_png(card.as_bytes(), 6).map_err(|e| e.to_string())
+        })
+        .await;
+    match png {
+        Ok(Ok(b)) => ([(header::CONTENT_TYPE, "image/png")], b).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::problem(&format!("cannot draw the card's QR code: {e}")),
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// A contact added from a QR image: multipart fields `nonce`, `image` (PNG) and `name`.
+async fn add_contact_qr(State(ui): State<Arc<Ui>>, mut form: axum::extract::Multipart) -> Response {
+    let (mut nonce, mut image, mut name) = (String::new(), Vec::new(), None);
+    loop {
+        match form.next_field().await {
+            Ok(Some(f)) => {
+                let field = f.name().unwrap_or_default().to_string();
+                let Ok(bytes) = f.bytes().await else {
+                    return already_sent("/contacts");
+                };
+                match field.as_str() {
+                    "nonce" => nonce = String::from_utf8_lossy(&bytes).into_owned(),
+                    "image" => image = bytes.to_vec(),
+                    "name" => name = Some(String::from_utf8_lossy(&bytes).trim().to_string()),
+                    _ => {}
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    pages::problem_with_link(&format!("unreadable upload: {e}"), "/contacts"),
+                )
+                    .into_response()
+            }
+        }
+    }
+    if !ui.use_nonce(&nonce) {
+        return already_sent("/contacts");
+    }
+    let name = name.filter(|n| !n.is_empty());
+    let msg = match ui
+        .wallet(move |w| match crate::wallet_cmd::card_in_image(&image) {
+            Some(card) => crate::wallet_cmd::add_card(w, &card, name, false)
+                .map(|a| format!("{} (identity document: {})", a.what, a.document))
+                .unwrap_or_else(|e| format!("Not added: {}", e.msg)),
+            None => "Not added: the image holds no readable QR code of a contact card (a PNG, at most 8 MiB)".into(),
+        })
+        .await
+    {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    see_other(&format!("/contacts?done={}", ui.flash(msg)))
+}
+
+async fn tokens(State(ui): State<Arc<Ui>>, Query(q): Query<FlashQuery>) -> Response {
+    let flash = ui.flash_text(q.done.as_deref());
+    let nonce = ui.nonce();
+    ui.wallet(move |w| pages::tokens(w, &nonce, flash.as_deref()))
+        .await
+        .unwrap_or_else(|r| r)
+}
+
+#[derive(serde::Deserialize)]
+struct ImportForm {
+    nonce: String,
+    address: String,
+}
+
+async fn import_token(State(ui): State<Arc<Ui>>, Form(f): Form<ImportForm>) -> Response {
+    if !ui.use_nonce(&f.nonce) {
+        return already_sent("/tokens");
+    }
+    match ui.wallet(move |w| pages::import_token(w, &f.address)).await {
+        Ok(m) => see_other(&format!("/tokens?done={}", ui.flash(m))),
+        Err(r) => r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ChangeForm {
+    nonce: String,
+    what: String,
+    token: String,
+    amount: String,
+}
+
+async fn change_token(State(ui): State<Arc<Ui>>, Form(f): Form<ChangeForm>) -> Response {
+    if !ui.use_nonce(&f.nonce) {
+        return already_sent("/tokens");
+    }
+    match ui
+        .wallet(move |w| pages::change_token(w, &f.what, &f.token, &f.amount))
+        .await
+    {
+        Ok(m) => see_other(&format!("/tokens?done={}", ui.flash(m))),
+        Err(r) => r,
+    }
+}
+
+async fn status(State(ui): State<Arc<Ui>>, Query(q): Query<FlashQuery>) -> Response {
+    let flash = ui.flash_text(q.done.as_deref());
+    let nonce = ui.nonce();
+    ui.wallet(move |w| pages::status(w, &nonce, flash.as_deref()))
+        .await
+        .unwrap_or_else(|r| r)
+}
+
+#[derive(serde::Deserialize)]
+struct NodeForm {
+    nonce: String,
+    url: String,
+}
+
+async fn add_node(State(ui): State<Arc<Ui>>, Form(f): Form<NodeForm>) -> Response {
+    if !ui.use_nonce(&f.nonce) {
+        return already_sent("/status");
+    }
+    match ui.wallet(move |w| pages::add_node(w, &f.url)).await {
+        Ok(m) => see_other(&format!("/status?done={}", ui.flash(m))),
+        Err(r) => r,
+    }
+}
+
+/// The receive page: its progress, read without the wallet (which is busy while it
+/// receives), refreshed every two seconds while a receive runs.
+async fn receive_page(State(ui): State<Arc<Ui>>, Query(q): Query<FlashQuery>) -> Response {
+    let flash = ui.flash_text(q.done.as_deref());
+    let (active, log) = {
+        let r = ui.receiving.lock().unwrap_or_else(|e| e.into_inner());
+        (r.active, r.log.clone())
+    };
+    pages::receive(&ui.nonce(), active, &log, flash.as_deref())
+}
+
+#[derive(serde::Deserialize)]
+struct ReceiveForm {
+    nonce: String,
+    dir: String,
+}
+
+/// Starts one receive through a shared directory on the wallet task and answers at once;
+/// the receive page shows its progress.
+async fn receive(State(ui): State<Arc<Ui>>, Form(f): Form<ReceiveForm>) -> Response {
+    if !ui.use_nonce(&f.nonce) {
+        return already_sent("/receive");
+    }
+    let dir = f.dir.trim().to_string();
+    if dir.is_empty() {
+        return see_other(&format!(
+            "/receive?done={}",
+            ui.flash("Give the shared directory the sender writes to.".into())
+        ));
+    }
+    {
+        let mut r = ui.receiving.lock().unwrap_or_else(|e| e.into_inner());
+        if r.active {
+            drop(r);
+            return see_other(&format!(
+                "/receive?done={}",
+                ui.flash("Already receiving.".into())
+            ));
+        }
+        r.active = true;
+        r.log = vec![format!(
+            "Waiting up to {} s for a sender in {dir}…",
+            RECEIVE_WAIT.as_secs()
+        )];
+    }
+    let progress = ui.receiving.clone();
+    let job: Job = Box::new(move |w| {
+        let note = |m: String| {
+            progress
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .log
+                .push(m)
+        };
+        match dsm_transport::DirLink::accept(std::path::Path::new(&dir), RECEIVE_WAIT) {
+            Ok(mut link) => {
+                note("A sender arrived; checking its transfers…".into());
+                let r = dsm_wallet::driver::run(
+                    &mut dsm_protocol::session::Session::listener(),
+                    &mut **w,
+                    &mut link,
+                );
+                for c in &r.completed {
+                    note(crate::wallet_cmd::describe(w, c).0);
+                }
+                for x in &r.refused {
+                    note(format!(
+                        "refused a transfer ({:?})",
+                        x.refusal.refusal.reason
+                    ));
+                }
+                if let Some(e) = &r.error {
+                    note(format!("the session ended early: {e}"));
+                }
+                if r.completed.is_empty() && r.refused.is_empty() && r.error.is_none() {
+                    note("The sender had nothing to send.".into());
+                }
+            }
+            Err(e) => note(format!("No sender came: {e}")),
+        }
+        progress.lock().unwrap_or_else(|e| e.into_inner()).active = false;
+    });
+    if ui.jobs.send(job).is_err() {
+        return stopped();
+    }
+    see_other("/receive")
 }

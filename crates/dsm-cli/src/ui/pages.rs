@@ -26,16 +26,24 @@ pub(crate) fn esc(s: &str) -> String {
     o
 }
 
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 7] = [
     ("/", "Balances"),
     ("/history", "History"),
     ("/contacts", "Contacts"),
     ("/send", "Send"),
+    ("/receive", "Receive"),
+    ("/tokens", "Tokens"),
+    ("/status", "Evidence, backup, nodes"),
 ];
 
 /// The page frame: title, navigation (the current page marked for screen readers), an
 /// optional message from the last change, and `body` (already HTML).
 fn page(title: &str, current: &str, flash: Option<&str>, body: &str) -> Response {
+    page_with(title, current, flash, body, "")
+}
+
+/// [`page`] with extra `<head>` content (already HTML).
+fn page_with(title: &str, current: &str, flash: Option<&str>, body: &str, head: &str) -> Response {
     let mut nav = String::new();
     for (href, label) in NAV {
         let cur = if href == current {
@@ -51,7 +59,7 @@ fn page(title: &str, current: &str, flash: Option<&str>, body: &str) -> Response
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} — DSM wallet</title><link rel=\"stylesheet\" href=\"/assets/ui.css\">\
+         <title>{t} — DSM wallet</title>{head}<link rel=\"stylesheet\" href=\"/assets/ui.css\">\
          <script type=\"module\" src=\"/assets/ui.js\"></script></head>\
          <body><header><nav aria-label=\"Wallet\"><ul>{nav}</ul></nav></header>\
          <main><h1>{t}</h1>{flash}{body}</main></body></html>\n",
@@ -296,9 +304,17 @@ pub(crate) fn contacts(w: &mut OpenWallet, nonce: &str, flash: Option<&str>) -> 
          <p><label for=\"cname\">Name (optional: the card's own name otherwise)</label><br>\
          <input id=\"cname\" name=\"name\" autocomplete=\"off\"></p>\
          <p><button type=\"submit\">Add contact</button></p></form></section>\
+         <section aria-labelledby=\"qr\"><h2 id=\"qr\">Add a contact from a QR image</h2>\
+         <form method=\"post\" action=\"/contacts/qr\" enctype=\"multipart/form-data\">{}\
+         <p><label for=\"image\">A PNG of their card's QR code (at most 8 MiB)</label><br>\
+         <input type=\"file\" id=\"image\" name=\"image\" accept=\"image/png\" required></p>\
+         <p><label for=\"qname\">Name (optional)</label><br><input id=\"qname\" name=\"name\" autocomplete=\"off\"></p>\
+         <p><button type=\"submit\">Add from image</button></p></form></section>\
          <section aria-labelledby=\"mine\"><h2 id=\"mine\">This wallet's card</h2>\
+         <p><img src=\"/card.png\" alt=\"This wallet's card as a QR code\"></p>\
          <p><label for=\"mycard\">Give this to whoever pays you</label><br>\
          <textarea id=\"mycard\" rows=\"4\" cols=\"80\" readonly>{}</textarea></p></section>",
+        nonce_field(nonce),
         nonce_field(nonce),
         esc(&v.card)
     ));
@@ -431,4 +447,247 @@ pub(crate) fn sync(w: &mut OpenWallet) -> String {
         ),
         Err(e) => format!("Not synced: {e}"),
     }
+}
+
+/// Tokens: every policy held (rules, balance), import by the address `dsm token create
+/// --publish` printed, and mint or burn where the policy lets this device.
+pub(crate) fn tokens(w: &mut OpenWallet, nonce: &str, flash: Option<&str>) -> Response {
+    let tokens = w.tokens();
+    let views = match w.token_views() {
+        Ok(v) => v,
+        Err(e) => return failed("cannot read the tokens", e),
+    };
+    let mut body =
+        String::from("<section aria-labelledby=\"held\"><h2 id=\"held\">Token policies held</h2>");
+    if tokens.is_empty() {
+        body.push_str("<p>No token policies yet.</p>");
+    } else {
+        body.push_str("<table><thead><tr><th scope=\"col\">Token</th><th scope=\"col\">Id</th><th scope=\"col\">Balance</th><th scope=\"col\">Rules</th></tr></thead><tbody>");
+        for t in &tokens {
+            let v = views
+                .get(&t.id)
+                .cloned()
+                .unwrap_or_else(|| crate::wallet_cmd::token_view(w, &t.id));
+            let id = t.id.digest().to_hex();
+            body.push_str(&format!(
+                "<tr><td>{}</td><td><code>{}</code></td><td class=\"amount\">{}</td><td>{}</td></tr>",
+                esc(&v.label),
+                esc(short(&id)),
+                esc(&v.amount_text(t.balance)),
+                esc(&crate::token_cmd::describe(&t.policy))
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    let mut options = String::new();
+    for t in &tokens {
+        let v = views
+            .get(&t.id)
+            .cloned()
+            .unwrap_or_else(|| crate::wallet_cmd::token_view(w, &t.id));
+        options.push_str(&format!(
+            "<option value=\"{l}\">{l}</option>",
+            l = esc(&v.label)
+        ));
+    }
+    let n = nonce_field(nonce);
+    body.push_str(&format!(
+        "</section><section aria-labelledby=\"imp\"><h2 id=\"imp\">Import a token</h2>\
+         <form method=\"post\" action=\"/tokens/import\">{n}\
+         <p><label for=\"addr\">Policy address at the storage nodes (64 hex digits, as <code>dsm token create --publish</code> printed it)</label><br>\
+         <input id=\"addr\" name=\"address\" size=\"70\" autocomplete=\"off\" spellcheck=\"false\" required></p>\
+         <p><button type=\"submit\">Import</button></p></form></section>\
+         <section aria-labelledby=\"mint\"><h2 id=\"mint\">Mint or burn</h2>\
+         <p>Minting needs this device to be one of the policy's issuers; burning needs the policy to allow it. Burned value is gone for good.</p>\
+         <form method=\"post\" action=\"/tokens/change\">{n}\
+         <p><label for=\"mtoken\">Token</label><br><select id=\"mtoken\" name=\"token\">{options}</select></p>\
+         <p><label for=\"mamount\">Amount</label><br><input id=\"mamount\" name=\"amount\" inputmode=\"decimal\" autocomplete=\"off\" required></p>\
+         <p><button type=\"submit\" name=\"what\" value=\"mint\">Mint</button> \
+         <button type=\"submit\" name=\"what\" value=\"burn\">Burn for good</button></p></form></section>"
+    ));
+    page("Tokens", "/tokens", flash, &body)
+}
+
+/// Imports a token policy from the nodes; returns what happened.
+pub(crate) fn import_token(w: &mut OpenWallet, address: &str) -> String {
+    let mut run = || -> Result<String, crate::wallet_cmd::CliError> {
+        let bytes = crate::token_cmd::read_document(
+            w,
+            None,
+            Some(address.trim().to_string()),
+            "token create",
+        )?;
+        let (p, members) = crate::token_cmd::parse_document(&bytes)?;
+        let allow = p.allowlist.is_some().then_some(members.as_slice());
+        let (id, claimed) = w.import_policy(p.clone(), allow)?;
+        let v = crate::wallet_cmd::token_view(w, &id);
+        let mut msg = format!(
+            "Imported token {} ({}).",
+            p.ticker,
+            short(&id.digest().to_hex())
+        );
+        for a in &claimed {
+            msg.push_str(&format!(
+                " Claimed this device's initial allocation: {}.",
+                v.describe(*a)
+            ));
+        }
+        Ok(msg)
+    };
+    run().unwrap_or_else(|e| format!("Not imported: {}", e.msg))
+}
+
+/// Mints or burns; returns what happened.
+pub(crate) fn change_token(w: &mut OpenWallet, what: &str, token: &str, amount: &str) -> String {
+    let mut run = || -> Result<String, crate::wallet_cmd::CliError> {
+        let (id, p) = crate::token_cmd::known(w, token)?;
+        let v = crate::wallet_cmd::token_view(w, &id);
+        let amount = crate::wallet_cmd::parse_token_amount(&v, amount)?;
+        match what {
+            "mint" => {
+                let out = w.mint(&id, amount)?;
+                Ok(format!(
+                    "Minted {} (mint #{}, {} of the cap of {} now created).",
+                    v.describe(amount),
+                    out.seq,
+                    v.amount_text(out.minted_total),
+                    v.amount_text(p.cap)
+                ))
+            }
+            "burn" => {
+                let have = w.balance(&id);
+                if have < amount {
+                    return Err(crate::wallet_cmd::input(format!(
+                        "insufficient balance: you have {}, the burn needs {}",
+                        v.describe(have),
+                        v.describe(amount)
+                    )));
+                }
+                w.check_burn(&id)?;
+                w.burn(&id, amount)?;
+                Ok(format!("Burned {}.", v.describe(amount)))
+            }
+            _ => Err(crate::wallet_cmd::input("choose mint or burn")),
+        }
+    };
+    run().unwrap_or_else(|e| format!("Nothing changed: {}", e.msg))
+}
+
+/// Evidence held, the backup's state, and the storage nodes (with a form to add one).
+pub(crate) fn status(w: &mut OpenWallet, nonce: &str, flash: Option<&str>) -> Response {
+    let mut body = String::from(
+        "<section aria-labelledby=\"ev\"><h2 id=\"ev\">Evidence (Tripwire proofs)</h2>",
+    );
+    match w.evidence() {
+        Ok(ev) if ev.is_empty() => body.push_str("<p>No equivocation proofs held.</p>"),
+        Ok(ev) => {
+            body.push_str("<ul>");
+            for p in &ev {
+                // Stored proofs were verified when they were learned; verified again here
+                // only to name the device.
+                let Ok(e) = p.verify() else { continue };
+                let d = e.device().digest().to_hex();
+                body.push_str(&format!(
+                    "<li>Device <code>{}</code> ({}) signed two conflicting statements; it is refused from now on.</li>",
+                    esc(short(&d)),
+                    esc(&w.summary().map(|v| v.peer_name(&d)).unwrap_or_default())
+                ));
+            }
+            body.push_str("</ul>");
+        }
+        Err(e) => return failed("cannot read the evidence", e),
+    }
+    let nodes = match w.nodes() {
+        Ok(n) => n,
+        Err(e) => return failed("cannot read the node registry", e),
+    };
+    body.push_str("</section><section aria-labelledby=\"bk\"><h2 id=\"bk\">Backup</h2>");
+    // Read from this device only: asking the nodes here would hold every other page.
+    match w.backup_status(None) {
+        Ok(st) if !st.enabled => body.push_str("<p>This identity has no recovery phrase, so it writes no backup.</p>"),
+        Ok(st) => body.push_str(&format!(
+            "<p>Backup stream <code>{}</code>: {} capsule(s) sealed, {} at a quorum of nodes{}.</p>",
+            esc(short(&st.stream)),
+            st.sealed,
+            st.uploaded,
+            if st.uploaded < st.sealed { "; the next sync uploads the rest" } else { "" }
+        )),
+        Err(e) => return failed("cannot read the backup state", e),
+    }
+    body.push_str("</section><section aria-labelledby=\"nd\"><h2 id=\"nd\">Storage nodes</h2>");
+    if nodes.is_empty() {
+        body.push_str("<p>No storage nodes: online payments and backups need some.</p>");
+    } else {
+        body.push_str("<ul>");
+        for n in &nodes {
+            body.push_str(&format!("<li><code>{}</code></li>", esc(n)));
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str(&format!(
+        "<form method=\"post\" action=\"/nodes\">{}\
+         <p><label for=\"url\">Add a node (its URL, as <code>dsm node serve</code> printed it)</label><br>\
+         <input id=\"url\" name=\"url\" size=\"50\" autocomplete=\"off\" spellcheck=\"false\" required></p>\
+         <p><button type=\"submit\">Add node</button></p></form></section>",
+        nonce_field(nonce)
+    ));
+    page("Status", "/status", flash, &body)
+}
+
+/// Adds a storage node; returns what happened.
+pub(crate) fn add_node(w: &mut OpenWallet, url: &str) -> String {
+    let mut run = || -> Result<String, crate::wallet_cmd::CliError> {
+        let url = crate::online_cmd::check_url(url.trim())?;
+        let mut all = w.nodes()?;
+        if all.contains(&url) {
+            return Ok(format!("{url} is already a node of this wallet."));
+        }
+        // The same node under another scheme or pins replaces its old line, as `dsm nodes
+        // add` does: placement hashes the node id alone, so nothing moves.
+        let id = crate::online_cmd::node_id_of(&url);
+        all.retain(|u| crate::online_cmd::node_id_of(u) != id);
+        all.push(url.clone());
+        w.set_nodes(&all)?;
+        let n = w.replication()?.n;
+        Ok(if all.len() < n {
+            format!(
+                "Added node {url}. {} node(s) known; online payments need {n}.",
+                all.len()
+            )
+        } else {
+            format!("Added node {url}.")
+        })
+    };
+    run().unwrap_or_else(|e| format!("Not added: {}", e.msg))
+}
+
+/// The receive page: a form to wait for one sender in a shared directory, and what the
+/// running or last receive did (refreshed every two seconds while one runs).
+pub(crate) fn receive(nonce: &str, active: bool, log: &[String], flash: Option<&str>) -> Response {
+    let mut body = String::new();
+    if !log.is_empty() {
+        body.push_str("<section aria-labelledby=\"prog\" aria-live=\"polite\"><h2 id=\"prog\">");
+        body.push_str(if active { "Receiving" } else { "Last receive" });
+        body.push_str("</h2><ol class=\"progress\">");
+        for l in log {
+            body.push_str(&format!("<li>{}</li>", esc(l)));
+        }
+        body.push_str("</ol></section>");
+    }
+    if !active {
+        body.push_str(&format!(
+            "<form method=\"post\" action=\"/receive\">{}\
+             <p><label for=\"rdir\">Shared directory the sender writes to (its <code>dsm send … --file DIR</code>)</label><br>\
+             <input id=\"rdir\" name=\"dir\" size=\"50\" autocomplete=\"off\" required></p>\
+             <p><button type=\"submit\">Receive one session</button></p></form>\
+             <p>Payments sent online arrive with <em>Sync</em> on the Balances page.</p>",
+            nonce_field(nonce)
+        ));
+    }
+    let head = if active {
+        "<meta http-equiv=\"refresh\" content=\"2\">"
+    } else {
+        ""
+    };
+    page_with("Receive", "/receive", flash, &body, head)
 }
