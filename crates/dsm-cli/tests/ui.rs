@@ -279,7 +279,7 @@ fn only_the_signed_in_page_gets_in_and_changes_need_its_origin() {
                 && !csp.contains("unsafe-eval"),
             "{csp}"
         );
-        assert_eq!(a.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(a.header("referrer-policy"), Some("same-origin"));
         assert_eq!(a.header("cache-control"), Some("no-store"));
     }
     assert!(b.get("/").body.contains("100"), "the balance shows");

@@ -314,9 +314,13 @@ async fn guard(State(ui): State<Arc<Ui>>, req: Request, next: Next) -> Response 
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
     );
+    // Not `no-referrer`: under it a browser sends `Origin: null` with every form POST
+    // (Fetch, "append a request Origin header"), so the page's own forms would fail the
+    // Origin check. `same-origin` sends nothing to other sites either, and no URL here
+    // holds a secret (the login token is redirected away at once).
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
