@@ -432,6 +432,48 @@ fn two_wallets_pay_each_other_through_their_web_pages() {
         a.go(&format!("{}/history", origin(&url_a)));
         let history = a.wait_for("settled");
         assert!(history.contains("href=\"/receipt/"), "{history}");
+
+        // A receipt, verified in the page (its Web Worker) from the bytes the page carries:
+        // "checking" turns to "valid", and each check is named.
+        a.click(&a.find("a[href^='/receipt/']"));
+        let page = a.wait_for("data-state=\"valid\"");
+        assert!(
+            page.contains("Check 6 (sender)") && page.contains("passed"),
+            "{page}"
+        );
+        assert!(
+            page.contains("Lineage (the parcels back to their source)"),
+            "{page}"
+        );
+        assert!(
+            page.contains("Reported by the wallet, not verified here"),
+            "{page}"
+        );
+        let at = page.find("data-receipt=\"").unwrap() + 14;
+        let hex: String = page[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect();
+        let bytes: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        // The same receipt as a file, and a tampered copy (one bit of the amount's
+        // neighbourhood flipped), checked on the verify page: only the page's script decides.
+        let good = dir.path().join("good.receipt");
+        let bad = dir.path().join("bad.receipt");
+        std::fs::write(&good, &bytes).unwrap();
+        let mut t = bytes.clone();
+        let mid = t.len() / 3;
+        t[mid] ^= 0x10;
+        std::fs::write(&bad, &t).unwrap();
+        for (file, state) in [(&good, "valid"), (&bad, "invalid")] {
+            a.go(&format!("{}/verify", origin(&url_a)));
+            a.type_into(&a.by_label("Receipt file"), file.to_str().unwrap());
+            let page = a.wait_for(&format!("data-state=\"{state}\""));
+            if state == "invalid" {
+                assert!(page.contains("FAILED"), "{page}");
+            }
+        }
     };
     if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         let _ = std::fs::create_dir_all(&shots);

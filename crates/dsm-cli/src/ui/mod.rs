@@ -280,6 +280,8 @@ fn router(ui: Arc<Ui>) -> Router {
         .route("/receive", get(receive_page).post(receive))
         .route("/assets/ui.css", get(css))
         .route("/assets/ui.js", get(js))
+        .route("/assets/verify.js", get(verifier))
+        .route("/verify", get(verify_page))
         .layer(middleware::from_fn_with_state(ui.clone(), guard))
         .with_state(ui)
 }
@@ -729,4 +731,18 @@ async fn receive(State(ui): State<Arc<Ui>>, Form(f): Form<ReceiveForm>) -> Respo
         return stopped();
     }
     see_other("/receive")
+}
+
+/// The receipt verifier: web/verify's committed bundle, byte for byte (`.ci/run` rebuilds it
+/// and fails if it differs), so `cargo build` never runs npm.
+async fn verifier() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../../../../web/verify/dist/verify.js"),
+    )
+        .into_response()
+}
+
+async fn verify_page() -> Response {
+    pages::verify_file()
 }

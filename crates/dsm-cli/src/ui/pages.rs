@@ -26,7 +26,10 @@ pub(crate) fn esc(s: &str) -> String {
     o
 }
 
-const NAV: [(&str, &str); 7] = [
+/// The verifier bundle, loaded (before the page script) on pages that show receipts.
+const VERIFIER: &str = "<script src=\"/assets/verify.js\"></script>";
+
+const NAV: [(&str, &str); 8] = [
     ("/", "Balances"),
     ("/history", "History"),
     ("/contacts", "Contacts"),
@@ -34,6 +37,7 @@ const NAV: [(&str, &str); 7] = [
     ("/receive", "Receive"),
     ("/tokens", "Tokens"),
     ("/status", "Evidence, backup, nodes"),
+    ("/verify", "Verify a receipt file"),
 ];
 
 /// The page frame: title, navigation (the current page marked for screen readers), an
@@ -261,18 +265,19 @@ pub(crate) fn receipt(w: &mut OpenWallet, id: &str) -> Response {
          <h2>What this page verified</h2>\
          <p class=\"verdict\" data-state=\"checking\">Checking…</p>\
          <dl class=\"checks\"></dl>\
-         <h2>What the page decoded</h2><dl class=\"facts\"></dl></section>\
+         <h2>What the page decoded (from the verified bytes only)</h2><dl class=\"facts\"></dl></section>\
          <section><h2>Reported by the wallet, not verified here</h2>\
          <dl><dt>Settled at the storage nodes</dt><dd>{settled}</dd></dl></section>\
          <p><a href=\"/history\">Back to the history</a></p>",
         hex = hex::encode(r.to_bytes()),
         settled = esc(&settled)
     );
-    page(
+    page_with(
         &format!("Receipt {}", short(&commit.to_hex())),
         "/history",
         None,
         &body,
+        VERIFIER,
     )
 }
 
@@ -690,4 +695,16 @@ pub(crate) fn receive(nonce: &str, active: bool, log: &[String], flash: Option<&
         ""
     };
     page_with("Receive", "/receive", flash, &body, head)
+}
+
+/// A page that verifies a receipt file the user chooses, in the page (nothing is uploaded).
+pub(crate) fn verify_file() -> Response {
+    let body = "<p>The file is read and checked in this page (PROTOCOL.md §7.3 checks 1–8); \
+                nothing is sent to the server. The same check works offline from \
+                <code>web/verify/verify.html</code>, or with <code>node web/verify/cli.mjs FILE</code>.</p>\
+                <p><label for=\"receipt-file\">Receipt file (as <code>dsm receipt ID --out FILE</code> writes it)</label><br>\
+                <input type=\"file\" id=\"receipt-file\"></p>\
+                <section class=\"receipt\" aria-live=\"polite\"><p class=\"verdict\" data-state=\"idle\">No receipt chosen.</p>\
+                <dl class=\"checks\"></dl><dl class=\"facts\"></dl></section>";
+    page_with("Verify a receipt file", "/verify", None, body, VERIFIER)
 }

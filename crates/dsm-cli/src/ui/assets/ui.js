@@ -1,9 +1,45 @@
-// dsm ui: the page's only script. On a receipt page it verifies the receipt's bytes in
-// the page and shows what it decoded; the server never sends a verdict.
-// The verifier (web/verify, PROTOCOL.md §7) is not bundled into dsm ui yet: until it is,
-// a receipt is shown as "not verified in this page", never as valid.
-for (const section of document.querySelectorAll("section.receipt[data-receipt]")) {
-  const verdict = section.querySelector(".verdict");
-  verdict.dataset.state = "unavailable";
-  verdict.textContent = "Not verified in this page: the verifier is not bundled into dsm ui yet.";
+// dsm ui: the page's only script. Receipts are verified in a Web Worker by the bundled
+// verifier (web/verify/dist/verify.js, an independent implementation of PROTOCOL.md §7.3
+// in JavaScript) and shown check by check; the server never sends a verdict. A receipt
+// page carries the receipt's bytes; the verify page reads a file the user chooses.
+const MAX = 1024 * 1024;
+let worker = null;
+let next = 0;
+const waiting = new Map();
+
+function verify(section, hex) {
+  if (!worker) {
+    worker = new Worker('/assets/verify.js');
+    worker.onmessage = (e) => {
+      const s = waiting.get(e.data.id);
+      waiting.delete(e.data.id);
+      if (s) globalThis.DsmVerify.render(s, e.data.result);
+    };
+  }
+  const id = next++;
+  waiting.set(id, section);
+  worker.postMessage({ id, hex });
+}
+
+for (const section of document.querySelectorAll('section.receipt[data-receipt]')) {
+  verify(section, section.dataset.receipt);
+}
+
+const file = document.getElementById('receipt-file');
+if (file) {
+  const section = document.querySelector('section.receipt');
+  const verdict = section.querySelector('.verdict');
+  file.addEventListener('change', async () => {
+    const f = file.files && file.files[0];
+    if (!f) return;
+    if (f.size > MAX) {
+      verdict.dataset.state = 'invalid';
+      verdict.textContent = 'Not a receipt: the file is larger than 1 MiB.';
+      return;
+    }
+    verdict.dataset.state = 'checking';
+    verdict.textContent = 'Checking…';
+    const bytes = new Uint8Array(await f.arrayBuffer());
+    verify(section, Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(''));
+  });
 }

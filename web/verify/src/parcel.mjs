@@ -1,0 +1,134 @@
+/**
+ * Parcel objects of PROTOCOL.md §5.6: statement digest, transfer commit, output ids, hops
+ * (a holder's one signature over the commit), parcel forks (the third form of Tripwire
+ * evidence), and lineage manifests as content-addressed objects. Also the owned-slot write
+ * (§15.2) and b0x access (§16.1) signatures that the vectors carry for a hop.
+ */
+import { decode, encode } from './codec.mjs';
+import { equal, compare, u64be, utf8 } from './bytes.mjs';
+import { H } from './hash.mjs';
+import { verifySignature } from './sig.mjs';
+import { hopCommit } from './domain.mjs';
+import { deviceId, statementDigest, outputId, objectAddress, genesisDigest } from './objects.mjs';
+import { CheckFail } from './checks.mjs';
+
+export { hopCommit, statementDigest, outputId, objectAddress };
+
+const fail = (code, message) => { throw new CheckFail(code, message); };
+
+/** §5.6 root id: H(ParcelRoot, once_key, token, u128be(amount), holder). */
+export const rootId = (onceKey, token, amountU128be, holder) => H('ParcelRoot', onceKey, token, amountU128be, holder);
+/** §5.6 sink(token) = H(ParcelSink, token). */
+export const sink = (token) => H('ParcelSink', token);
+
+/** Verify a decoded Hop's signature by `identity` (decoded DeviceIdentity), the statement's holder. */
+export function verifyHop(hop, identity) {
+  if (!equal(deviceId(identity), hop.statement.holder)) fail('UnknownSigner', 'the identity is not the statement\'s holder');
+  const commit = hopCommit(hop);
+  const r = verifySignature(identity.public_key, hop.signature, commit);
+  if (!r.ok) fail('Signature', r.reason);
+  return { commit };
+}
+
+/**
+ * §5.6 ParcelFork check: commits differ (Identical), both holders are the signer's device
+ * (DifferentSigners), a common input (NotConflicting), both signatures (Signature).
+ * Returns the parcels consumed in both statements.
+ */
+export function verifyParcelFork(fork) {
+  const c1 = hopCommit(fork.first), c2 = hopCommit(fork.second);
+  if (equal(c1, c2)) fail('Identical', 'both hops have one commit');
+  const dev = deviceId(fork.signer);
+  if (!equal(fork.first.statement.holder, dev) || !equal(fork.second.statement.holder, dev)) fail('DifferentSigners', 'a statement is not held by the signer\'s device');
+  const common = fork.first.statement.inputs.filter((x) => fork.second.statement.inputs.some((y) => equal(x, y)));
+  if (common.length === 0) fail('NotConflicting', 'the statements consume no common parcel');
+  for (const [h, c] of [[fork.first, c1], [fork.second, c2]]) {
+    const r = verifySignature(fork.signer.public_key, h.signature, c);
+    if (!r.ok) fail('Signature', r.reason);
+  }
+  return { device: dev, parcels: common };
+}
+
+/**
+ * Resolve a LineageManifest against content-addressed objects (Map hexAddress → bytes):
+ * every listed object must be present and decode strictly as what the manifest lists it as
+ * (Missing / Decode). Returns the decoded hops and signers. Does not run the lineage check
+ * (that needs a root verifier of the token layer, §17.3).
+ */
+export function resolveManifest(manifest, objects, hex) {
+  const get = (addr, type) => {
+    const b = objects.get(hex(addr));
+    if (!b || !equal(objectAddress(b), addr)) fail('Missing', hex(addr));
+    try { return decode(type, b); } catch (e) { fail('Decode', `${hex(addr)}: ${e.message}`); }
+    return undefined;
+  };
+  return { hops: manifest.hops.map((a) => get(a, 'Hop')), signers: manifest.signers.map((a) => get(a, 'DeviceIdentity')) };
+}
+
+/**
+ * §15.2: the checks a node runs on an OwnedPut for slot (owner, key), from hashes first:
+ * the entries cover (owner, key, H(SlotBody, body)); the admission proves `owner` for the
+ * signer (kinds 1, 3, 5 from hashes; 2 and 4 from the record); a kind-4 delegation; the
+ * signature over H(SlotWrite, owner_1, key_1, body_1, …).
+ */
+export function verifyOwnedPut(put, owner, key) {
+  const w = put.write;
+  const body = H('SlotBody', put.body);
+  if (!w.entries.some((e) => equal(e.owner, owner) && equal(e.key, key) && equal(e.body, body))) fail('NotCovered', 'does not cover this slot with this body');
+  if (!admits(w.admission, w.signer, owner)) fail('NotAdmitted', 'the admission does not prove the owner for the signer');
+  const msg = H('SlotWrite', ...w.entries.flatMap((e) => [e.owner, e.key, e.body]));
+  const r = verifySignature(w.signer, w.signature, msg);
+  if (!r.ok) fail('Signature', r.reason);
+  return true;
+}
+
+/** §15.2 owners an admission proves for a signer (kinds 1, 2, 3, 4, 5). */
+export function admits(adm, signer, owner) {
+  const encSigner = encode('PublicKey', signer);
+  switch (adm.kind) {
+    case 1: return equal(H('DeviceId', adm.genesis, encSigner), owner);
+    case 2: {
+      const ra = adm.record.recovery_authority;
+      if (!ra || !equal(encode('PublicKey', ra), encSigner)) return false;
+      const g = genesisDigest(adm.record);
+      if (equal(H('RecoveryOwner', g), owner)) return true;
+      return adm.device !== undefined && equal(H('DeviceId', g, encode('PublicKey', adm.device)), owner);
+    }
+    case 3: {
+      const k = H('SlotKey', encSigner);
+      return adm.admitted.some((x) => equal(x, k)) && equal(H('SlotOwner', ...adm.admitted), owner);
+    }
+    case 4: {
+      const ra = adm.record.recovery_authority;
+      if (!ra) return false;
+      const g = genesisDigest(adm.record);
+      const dev = H('DeviceId', g, encode('PublicKey', adm.device));
+      if (!equal(dev, owner)) return false;
+      return verifySignature(ra, adm.delegation, H('SlotDelegation', dev, H('SlotKey', encSigner))).ok;
+    }
+    case 5: {
+      const id = H('DeviceId', adm.genesis, encSigner);
+      return adm.parties.some((x) => equal(x, id)) && equal(H('SlotParties', ...adm.parties), owner);
+    }
+    default: return false;
+  }
+}
+
+/** §16.1 b0x access message: H(B0xAccess, node id, address, op (1 byte), u64be(cursor)). */
+export function b0xAccessMessage(nodeId, address, op, cursor) {
+  return H('B0xAccess', utf8(nodeId), address, Uint8Array.of(op), u64be(cursor));
+}
+
+/** §16.1: the node's checks on a B0xAccess for b0x `address`, node id, op and cursor. */
+export function verifyB0xAccess(access, nodeId, address, op, cursor) {
+  const adm = access.admission;
+  let dev;
+  if (adm.kind === 1) dev = H('DeviceId', adm.genesis, encode('PublicKey', access.signer));
+  else fail('NotAdmitted', `admission kind ${adm.kind} is not handled by this verifier`);
+  if (!equal(H('B0xAddress', dev), address)) fail('NotAdmitted', 'not admitted');
+  const r = verifySignature(access.signer, access.signature, b0xAccessMessage(nodeId, address, op, cursor));
+  if (!r.ok) fail('Signature', r.reason);
+  return true;
+}
+
+export { compare };
