@@ -348,8 +348,9 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
                 .inputs
                 .iter()
                 .map(|p| dsm_core::slot::SlotEntry {
+                    // The parcel's own slot (PROTOCOL.md §5.6): (holder, H(ParcelSlot, P)).
                     owner: me,
-                    key: *p.digest(),
+                    key: dsm_core::parcel::parcel_slot(p, &a.id()).1,
                     body: dsm_core::slot::body_digest(&h1.to_bytes()),
                 })
                 .collect(),

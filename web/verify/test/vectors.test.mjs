@@ -195,6 +195,8 @@ for (const s of SUITES) {
     assert.equal(hx(put.body), V[`${s}.parcel.hop`].hex);
     const e = put.write.entries[0];
     assert.ok(equal(e.owner, O.deviceId(id)));
+    // The write claims the consumed parcel's own slot: (holder, H(ParcelSlot, P)), §5.6.
+    assert.ok(equal(e.key, H('ParcelSlot', st.inputs[0])), 'the slot key is H(ParcelSlot, P)');
     assert.equal(P.verifyOwnedPut(put, e.owner, e.key), true);
     assert.throws(() => P.verifyOwnedPut(put, e.owner, fill(9)), /NotCovered/);
     // b0x access: message and signature.
