@@ -11,6 +11,7 @@ mod token_cmd;
 mod ui;
 mod vault_cmd;
 mod wallet_cmd;
+mod web_bench;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dsm_core::crypto::SuiteId;
@@ -1207,6 +1208,15 @@ enum BenchPart {
         #[arg(long, value_name = "N", default_value_t = dsm_wallet::wallet::refresh::ADVISE_HOPS as u32)]
         refresh_hops: u32,
     },
+    /// The web wallet's JavaScript receipt verifier (web/verify) against the Rust one, in
+    /// the same run on the same vector receipts: time per receipt, time of its two
+    /// signatures alone, and the share of that limit each reaches. Needs Node.js and the
+    /// repository (run from its root, or --repo DIR).
+    Web {
+        /// The repository's root.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        repo: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -1476,6 +1486,7 @@ fn main() -> ExitCode {
                     hops: refresh_hops,
                 },
             ),
+            Some(BenchPart::Web { repo }) => web_bench::run(&repo),
         }
         .map_err(|e| wallet_cmd::CliError {
             code: exit::FAILURE,
