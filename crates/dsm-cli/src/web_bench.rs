@@ -149,7 +149,11 @@ fn page_load() -> Result<(), Error> {
         .next()
         .and_then(|p| p.parse().ok())
         .ok_or("no port in the URL")?;
-    let path = url.split(&format!(":{port}")).nth(1).unwrap_or("/").to_string();
+    let path = url
+        .split(&format!(":{port}"))
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
     // The login's Set-Cookie, read from a raw exchange.
     let cookie = {
         use std::io::{Read, Write};
