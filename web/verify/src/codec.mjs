@@ -69,13 +69,19 @@ function decodeMessage(type, buf, path, depth) {
     const wt = Number(tag & 7n);
     const num = tag >> 3n;
     if (wt !== 0 && wt !== 2) throw new DecodeError('WireType', `wire type ${wt} (only 0 and 2 occur)`, path);
-    if (num === 0n) throw new DecodeError('UnexpectedField', 'field number 0', path);
+    if (num === 0n) throw new DecodeError('WireType', 'field number 0', path);
     const fd = num <= 0xffffn ? byNum.get(Number(num)) : undefined;
     if (!fd) throw new DecodeError('UnexpectedField', `unknown field ${num} in ${type}`, path);
     const fpath = `${path}.${fd.name}`;
     if (wt !== wireTypeOf(fd.kind)) throw new DecodeError('WireType', `wire type ${wt} for a ${fd.kind} field`, fpath);
-    if (fd.num < last) throw new DecodeError('Order', `field ${fd.num} after field ${last}`, fpath);
-    if (fd.num === last && !fd.repeated) throw new DecodeError('Order', `non-repeated field ${fd.num} appears twice`, fpath);
+    if (fd.num < last) throw new DecodeError('UnexpectedField', `field ${fd.num} after field ${last} (out of order)`, fpath);
+    if (fd.num === last && !fd.repeated) throw new DecodeError('UnexpectedField', `non-repeated field ${fd.num} appears twice`, fpath);
+    // A required field passed over is Missing as soon as a later field appears (§3).
+    for (const r of schema) {
+      if (r.req && r.num > last && r.num < fd.num && !seen.has(r.num)) {
+        throw new DecodeError('Missing', `required field ${r.num} (${r.name}) absent`, `${path}.${r.name}`);
+      }
+    }
     last = fd.num;
     seen.add(fd.num);
     let value;
