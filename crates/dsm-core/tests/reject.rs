@@ -229,14 +229,8 @@ fn rows() -> Vec<(String, &'static str, Vec<u8>, &'static str)> {
     );
     let mut long = head.clone();
     long[1] = 33; // the device field's length, one past its 32 bytes
-    put(
-        "head.length_past_end",
-        h,
-        long[..34 + 0].to_vec(),
-        "Truncated",
-    );
+    put("head.length_past_end", h, long[..34].to_vec(), "Truncated");
     // Rule 8: an unknown enum value.
-    let kind_at = without(6);
     let mut with_kind = Vec::new();
     for f in &hf {
         if f.0 == 6 {
@@ -245,7 +239,6 @@ fn rows() -> Vec<(String, &'static str, Vec<u8>, &'static str)> {
             with_kind.extend_from_slice(&f.2);
         }
     }
-    let _ = kind_at;
     put("head.unknown_kind", h, with_kind, "Invalid");
     // u64 max height decodes (the value is in range): the predicate refuses it (below).
 
