@@ -445,6 +445,11 @@ fn two_wallets_pay_each_other_through_their_web_pages() {
             page.contains("Lineage (the parcels back to their source)"),
             "{page}"
         );
+        // Its lineage is not checked in the page, so it is never shown as fully valid.
+        assert!(
+            page.contains("data-lineage=\"unchecked\"") && page.contains("NOT checked here"),
+            "{page}"
+        );
         assert!(
             page.contains("Reported by the wallet, not verified here"),
             "{page}"

@@ -4036,7 +4036,8 @@
     add(checks, "Lineage (the parcels back to their source)", lineage || "not checked in this page");
     if (result.valid) {
       verdict.dataset.state = "valid";
-      verdict.textContent = "Valid receipt: PROTOCOL.md \xA77.3 checks 1\u20138 passed in this page.";
+      verdict.dataset.lineage = lineage ? "checked" : "unchecked";
+      verdict.textContent = lineage ? "Valid receipt: PROTOCOL.md \xA77.3 checks 1\u20138 and its lineage passed in this page." : "Receipt checks 1\u20138 of PROTOCOL.md \xA77.3 passed in this page. Its lineage (where the value came from) is NOT checked here.";
       const f2 = result.facts;
       add(facts, "Sender", f2.sender);
       add(facts, "Receiver", f2.receiver);

@@ -1,7 +1,8 @@
 /**
  * Shows a `verifyReceipt` result in a `section.receipt` (`.verdict`, `.checks`, `.facts`):
  * each check by its number and party, and facts only when every check passed (they come
- * from the verified bytes). In the bundle as `DsmVerify.render`, for verify.html and the
+ * from the verified bytes). `lineage` is the result of a lineage check made in the page, if
+ * one was: without it the verdict is never shown as fully valid (never green). In the bundle as `DsmVerify.render`, for verify.html and the
  * pages of `dsm ui`. Text only: nothing from the receipt is ever parsed as HTML.
  */
 export function render(section, result, lineage) {
@@ -24,8 +25,14 @@ export function render(section, result, lineage) {
   }
   add(checks, 'Lineage (the parcels back to their source)', lineage || 'not checked in this page');
   if (result.valid) {
+    // Never green while the lineage is unchecked: checks 1–8 say the two parties signed a
+    // consistent transfer, not that its value traces back to a source (a fabricated root
+    // passes them).
     verdict.dataset.state = 'valid';
-    verdict.textContent = 'Valid receipt: PROTOCOL.md §7.3 checks 1–8 passed in this page.';
+    verdict.dataset.lineage = lineage ? 'checked' : 'unchecked';
+    verdict.textContent = lineage
+      ? 'Valid receipt: PROTOCOL.md §7.3 checks 1–8 and its lineage passed in this page.'
+      : 'Receipt checks 1–8 of PROTOCOL.md §7.3 passed in this page. Its lineage (where the value came from) is NOT checked here.';
     const f = result.facts;
     add(facts, 'Sender', f.sender);
     add(facts, 'Receiver', f.receiver);
