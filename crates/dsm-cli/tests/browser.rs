@@ -16,7 +16,6 @@ mod common;
 use common::*;
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -306,28 +305,6 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
-/// A running `dsm ui` and the one-time URL it printed.
-fn start_ui(home: &Path) -> (Proc, String) {
-    let mut child = std::process::Command::new(bin())
-        .env("DSM_HOME", home)
-        .env("DSM_PASSPHRASE", "test passphrase")
-        .args(["ui", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL line: {line:?}"))
-        .to_string();
-    (Proc(child), url)
-}
-
 fn origin(url: &str) -> String {
     url.split("/login").next().unwrap().to_string()
 }
@@ -352,8 +329,9 @@ fn two_wallets_pay_each_other_through_their_web_pages() {
         .success();
     init_named(&bob, "bob");
     use_nodes(&[&alice, &bob], &nodes);
-    let (_ua, url_a) = start_ui(&alice);
-    let (_ub, url_b) = start_ui(&bob);
+    let ui_a = start_ui(&alice);
+    let ui_b = start_ui(&bob);
+    let (url_a, url_b) = (ui_a.url.clone(), ui_b.url.clone());
     let (_driver, d) = Driver::start(free_port());
     let a = d.browser(&dir.path().join("profile-a"));
     let b = d.browser(&dir.path().join("profile-b"));

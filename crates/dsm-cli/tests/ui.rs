@@ -6,48 +6,9 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Stdio};
-
-/// A running `dsm ui`, killed when dropped.
-struct UiProc {
-    child: Child,
-    port: u16,
-    login: String,
-}
-
-impl Drop for UiProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_ui(home: &Path) -> UiProc {
-    let mut child = std::process::Command::new(bin())
-        .env("DSM_HOME", home)
-        .env("DSM_PASSPHRASE", "test passphrase")
-        .args(["ui", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL line: {line:?}"))
-        .to_string();
-    let hostport = url.trim_start_matches("http://").split('/').next().unwrap();
-    let port = hostport.rsplit(':').next().unwrap().parse().unwrap();
-    let login = url.split("/login?token=").nth(1).unwrap().to_string();
-    UiProc { child, port, login }
-}
 
 /// One HTTP/1.1 exchange, headers exactly as given (no Host added: the tests forge it).
 struct Answer {

@@ -586,6 +586,7 @@ pub(crate) fn status(w: &mut OpenWallet, nonce: &str, flash: Option<&str>) -> Re
     match w.evidence() {
         Ok(ev) if ev.is_empty() => body.push_str("<p>No equivocation proofs held.</p>"),
         Ok(ev) => {
+            let names = w.summary().ok();
             body.push_str("<ul>");
             for p in &ev {
                 // Stored proofs were verified when they were learned; verified again here
@@ -595,7 +596,7 @@ pub(crate) fn status(w: &mut OpenWallet, nonce: &str, flash: Option<&str>) -> Re
                 body.push_str(&format!(
                     "<li>Device <code>{}</code> ({}) signed two conflicting statements; it is refused from now on.</li>",
                     esc(short(&d)),
-                    esc(&w.summary().map(|v| v.peer_name(&d)).unwrap_or_default())
+                    esc(&names.as_ref().map(|v| v.peer_name(&d)).unwrap_or_default())
                 ));
             }
             body.push_str("</ul>");

@@ -173,3 +173,49 @@ pub fn use_nodes(homes: &[&PathBuf], nodes: &[(NodeProc, String)]) {
             .success();
     }
 }
+
+/// A running `dsm ui` on a free loopback port, killed when dropped: its one-time URL, port
+/// and login token as it printed them.
+pub struct UiProc {
+    pub child: std::process::Child,
+    pub url: String,
+    pub port: u16,
+    pub login: String,
+}
+
+impl Drop for UiProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `dsm ui` for the wallet in `home` and reads the URL it prints.
+pub fn start_ui(home: &Path) -> UiProc {
+    let mut child = std::process::Command::new(bin())
+        .env("DSM_HOME", home)
+        .env("DSM_PASSPHRASE", "test passphrase")
+        .args(["ui", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL line: {line:?}"))
+        .to_string();
+    let hostport = url.trim_start_matches("http://").split('/').next().unwrap();
+    let port = hostport.rsplit(':').next().unwrap().parse().unwrap();
+    let login = url.split("/login?token=").nth(1).unwrap().to_string();
+    UiProc {
+        child,
+        url,
+        port,
+        login,
+    }
+}
