@@ -79,9 +79,13 @@ test('sparse Merkle tree: empty root, five-leaf root, inclusion and non-inclusio
   assert.ok(equal(got.value, inc.terminal.value));
   // Setting the value it already has leaves the root unchanged.
   assert.ok(equal(rootAfterSet(inc, k, inc.terminal.value), root));
+  // The leaves' inputs (PROTOCOL.md §10): key 3 is H(Token, "key", [3]) → H(Token, "value", [3]).
+  assert.ok(equal(k, H('Token', utf8('key'), new Uint8Array([3]))));
+  assert.ok(equal(got.value, H('Token', utf8('value'), new Uint8Array([3]))));
   const abs = decode('SmtProof', bytes('smt.five_leaves.proof(absent)'));
-  // The absent key is not in the vector file (GAPS.md); any key agreeing with the terminal
-  // on the path's bits but not equal to it is absent under this proof.
+  assert.deepEqual(verifySmt(abs, H('Token', utf8('absent')), root), { present: false });
+  // Any key agreeing with the terminal on the path's bits but not equal to it is absent
+  // under this proof too.
   const k2 = abs.terminal.key.slice();
   k2[31] ^= 1;
   assert.deepEqual(verifySmt(abs, k2, root), { present: false });
@@ -175,8 +179,11 @@ for (const s of SUITES) {
     const commit = P.hopCommit(hop);
     expect(`${s}.parcel.commit`, commit);
     expect(`${s}.parcel.output_0.id`, P.outputId(commit, 0));
-    // root_id: its once-key is not in the vector file (GAPS.md); it is the parcel the
-    // statement consumes.
+    // root_id, recomputed from its inputs (PROTOCOL.md §10).
+    const amount100 = new Uint8Array(16);
+    amount100[15] = 100;
+    expect(`${s}.parcel.root_id`, P.rootId(new Uint8Array(32).fill(9), H('Token', utf8('GOLD')), amount100, V[`${s}.a.device_id`].bytes));
+    // It is also the parcel the statement consumes.
     assert.deepEqual(st.inputs.map(hx), [V[`${s}.parcel.root_id`].hex]);
     covered.add(`${s}.parcel.root_id`);
     const idBytes = bytes(`${s}.a.identity`);
