@@ -9,56 +9,6 @@ use std::process::Stdio;
 mod common;
 use common::*;
 
-struct Pair {
-    _dir: tempfile::TempDir,
-    alice: PathBuf,
-    bob: PathBuf,
-}
-
-fn pair(faucet: &str) -> Pair {
-    pair_with(faucet, "ml-dsa-65")
-}
-
-fn pair_with(faucet: &str, suite: &str) -> Pair {
-    let dir = tempfile::tempdir().unwrap();
-    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
-    dsm(&alice)
-        .args([
-            "init",
-            "--name",
-            "alice",
-            "--suite",
-            suite,
-            "--dev-faucet",
-            faucet,
-        ])
-        .assert()
-        .success();
-    dsm(&bob)
-        .args(["init", "--name", "bob", "--suite", suite])
-        .assert()
-        .success();
-    let card = json(dsm(&bob).arg("card"))["card"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    dsm(&alice)
-        .args(["contact", "add", &card])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("added contact bob"));
-    let card = json(dsm(&alice).arg("card"))["card"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    dsm(&bob).args(["contact", "add", &card]).assert().success();
-    Pair {
-        _dir: dir,
-        alice,
-        bob,
-    }
-}
-
 fn balance(home: &Path) -> u128 {
     let v = json(dsm(home).arg("balance"));
     v["balances"]

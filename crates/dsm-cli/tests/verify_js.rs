@@ -42,34 +42,15 @@ fn web_verify() -> PathBuf {
 
 /// A receipt of `suite` made by the CLI: alice pays bob over TCP, then exports it.
 fn cli_receipt(dir: &Path, suite: &str) -> Vec<u8> {
-    let (alice, bob) = (
-        dir.join(format!("a-{suite}")),
-        dir.join(format!("b-{suite}")),
-    );
-    dsm(&alice)
-        .args([
-            "init",
-            "--name",
-            "alice",
-            "--suite",
-            suite,
-            "--dev-faucet",
-            "500",
-        ])
-        .assert()
-        .success();
-    dsm(&bob)
-        .args(["init", "--name", "bob", "--suite", suite])
-        .assert()
-        .success();
-    introduce(&alice, &bob);
-    let (mut rx, addr) = receiver(&bob, true);
-    dsm(&alice)
+    let p = pair_with("500", suite);
+    let (alice, bob) = (&p.alice, &p.bob);
+    let (mut rx, addr) = receiver(bob, true);
+    dsm(alice)
         .args(["send", "bob", "123", "--tcp", &addr, "--yes"])
         .assert()
         .success();
     rx.wait().unwrap();
-    let v = json(dsm(&alice).arg("history"));
+    let v = json(dsm(alice).arg("history"));
     let id = v
         .as_array()
         .unwrap()
@@ -78,7 +59,7 @@ fn cli_receipt(dir: &Path, suite: &str) -> Vec<u8> {
         .expect("a receipt id")
         .to_string();
     let file = dir.join(format!("{suite}.receipt"));
-    dsm(&alice)
+    dsm(alice)
         .args(["receipt", &id, "--out"])
         .arg(&file)
         .assert()

@@ -219,3 +219,57 @@ pub fn start_ui(home: &Path) -> UiProc {
         login,
     }
 }
+
+/// Two wallets in a temporary directory, contacts of each other; alice starts with a
+/// dev-faucet allocation.
+pub struct Pair {
+    pub _dir: tempfile::TempDir,
+    pub alice: PathBuf,
+    pub bob: PathBuf,
+}
+
+/// [`pair_with`] in the default suite.
+pub fn pair(faucet: &str) -> Pair {
+    pair_with(faucet, "ml-dsa-65")
+}
+
+/// alice (with `faucet` DEV) and bob in `suite`, each the other's contact.
+pub fn pair_with(faucet: &str, suite: &str) -> Pair {
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    dsm(&alice)
+        .args([
+            "init",
+            "--name",
+            "alice",
+            "--suite",
+            suite,
+            "--dev-faucet",
+            faucet,
+        ])
+        .assert()
+        .success();
+    dsm(&bob)
+        .args(["init", "--name", "bob", "--suite", suite])
+        .assert()
+        .success();
+    let card = json(dsm(&bob).arg("card"))["card"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    dsm(&alice)
+        .args(["contact", "add", &card])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("added contact bob"));
+    let card = json(dsm(&alice).arg("card"))["card"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    dsm(&bob).args(["contact", "add", &card]).assert().success();
+    Pair {
+        _dir: dir,
+        alice,
+        bob,
+    }
+}
