@@ -160,6 +160,26 @@ impl Ui {
     }
 }
 
+impl Ui {
+    /// A change, POST/redirect/GET: uses up the form's nonce (a used or forged one does
+    /// nothing and answers 409), runs `f` on the wallet task, and redirects to `back` with
+    /// what `f` says happened.
+    async fn change(
+        &self,
+        nonce: &str,
+        back: &str,
+        f: impl FnOnce(&mut OpenWallet) -> String + Send + 'static,
+    ) -> Response {
+        if !self.use_nonce(nonce) {
+            return already_sent(back);
+        }
+        match self.wallet(f).await {
+            Ok(msg) => see_other(&format!("{back}?done={}", self.flash(msg))),
+            Err(r) => r,
+        }
+    }
+}
+
 fn stopped() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -419,24 +439,21 @@ fn already_sent(back: &str) -> Response {
         .into_response()
 }
 
+/// Adds a card to the wallet; what happened, for people.
+fn add_card(w: &mut OpenWallet, card: &str, name: Option<String>) -> String {
+    crate::wallet_cmd::add_card(w, card, name, false)
+        .map(|a| format!("{} (identity document: {})", a.what, a.document))
+        .unwrap_or_else(|e| format!("Not added: {}", e.msg))
+}
+
 async fn add_contact(State(ui): State<Arc<Ui>>, Form(f): Form<AddContact>) -> Response {
-    if !ui.use_nonce(&f.nonce) {
-        return already_sent("/contacts");
-    }
     let name = f
         .name
         .filter(|n| !n.trim().is_empty())
         .map(|n| n.trim().to_string());
     let card = f.card.trim().to_string();
-    let msg = match ui
-        .wallet(move |w| crate::wallet_cmd::add_card(w, &card, name, false))
+    ui.change(&f.nonce, "/contacts", move |w| add_card(w, &card, name))
         .await
-    {
-        Ok(Ok(a)) => format!("{} (identity document: {})", a.what, a.document),
-        Ok(Err(e)) => format!("Not added: {}", e.msg),
-        Err(r) => return r,
-    };
-    see_other(&format!("/contacts?done={}", ui.flash(msg)))
 }
 
 async fn send_form(State(ui): State<Arc<Ui>>, Query(q): Query<FlashQuery>) -> Response {
@@ -458,26 +475,18 @@ struct SendForm {
 }
 
 async fn send(State(ui): State<Arc<Ui>>, Form(f): Form<SendForm>) -> Response {
-    if !ui.use_nonce(&f.nonce) {
-        return already_sent("/send");
-    }
-    let msg = match ui
-        .wallet(move |w| {
-            pages::send(
-                w,
-                &f.to,
-                f.token.as_deref(),
-                &f.amount,
-                &f.how,
-                f.dir.as_deref(),
-            )
-        })
-        .await
-    {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    see_other(&format!("/send?done={}", ui.flash(msg)))
+    let nonce = f.nonce.clone();
+    ui.change(&nonce, "/send", move |w| {
+        pages::send(
+            w,
+            &f.to,
+            f.token.as_deref(),
+            &f.amount,
+            &f.how,
+            f.dir.as_deref(),
+        )
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -486,14 +495,7 @@ struct NonceOnly {
 }
 
 async fn sync(State(ui): State<Arc<Ui>>, Form(f): Form<NonceOnly>) -> Response {
-    if !ui.use_nonce(&f.nonce) {
-        return already_sent("/");
-    }
-    let msg = match ui.wallet(pages::sync).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    see_other(&format!("/?done={}", ui.flash(msg)))
+    ui.change(&f.nonce, "/", pages::sync).await
 }
 
 async fn css() -> Response {
@@ -557,23 +559,12 @@ async fn add_contact_qr(State(ui): State<Arc<Ui>>, mut form: axum::extract::Mult
             }
         }
     }
-    if !ui.use_nonce(&nonce) {
-        return already_sent("/contacts");
-    }
     let name = name.filter(|n| !n.is_empty());
-    let msg = match ui
-        .wallet(move |w| match crate::wallet_cmd::card_in_image(&image) {
-            Some(card) => crate::wallet_cmd::add_card(w, &card, name, false)
-                .map(|a| format!("{} (identity document: {})", a.what, a.document))
-                .unwrap_or_else(|e| format!("Not added: {}", e.msg)),
-            None => "Not added: the image holds no readable QR code of a contact card (a PNG, at most 8 MiB)".into(),
-        })
-        .await
-    {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    see_other(&format!("/contacts?done={}", ui.flash(msg)))
+    ui.change(&nonce, "/contacts", move |w| match crate::wallet_cmd::card_in_image(&image) {
+        Some(card) => add_card(w, &card, name),
+        None => "Not added: the image holds no readable QR code of a contact card (a PNG, at most 8 MiB)".into(),
+    })
+    .await
 }
 
 async fn tokens(State(ui): State<Arc<Ui>>, Query(q): Query<FlashQuery>) -> Response {
@@ -591,13 +582,11 @@ struct ImportForm {
 }
 
 async fn import_token(State(ui): State<Arc<Ui>>, Form(f): Form<ImportForm>) -> Response {
-    if !ui.use_nonce(&f.nonce) {
-        return already_sent("/tokens");
-    }
-    match ui.wallet(move |w| pages::import_token(w, &f.address)).await {
-        Ok(m) => see_other(&format!("/tokens?done={}", ui.flash(m))),
-        Err(r) => r,
-    }
+    let nonce = f.nonce.clone();
+    ui.change(&nonce, "/tokens", move |w| {
+        pages::import_token(w, &f.address)
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -609,16 +598,11 @@ struct ChangeForm {
 }
 
 async fn change_token(State(ui): State<Arc<Ui>>, Form(f): Form<ChangeForm>) -> Response {
-    if !ui.use_nonce(&f.nonce) {
-        return already_sent("/tokens");
-    }
-    match ui
-        .wallet(move |w| pages::change_token(w, &f.what, &f.token, &f.amount))
-        .await
-    {
-        Ok(m) => see_other(&format!("/tokens?done={}", ui.flash(m))),
-        Err(r) => r,
-    }
+    let nonce = f.nonce.clone();
+    ui.change(&nonce, "/tokens", move |w| {
+        pages::change_token(w, &f.what, &f.token, &f.amount)
+    })
+    .await
 }
 
 async fn status(State(ui): State<Arc<Ui>>, Query(q): Query<FlashQuery>) -> Response {
@@ -636,13 +620,9 @@ struct NodeForm {
 }
 
 async fn add_node(State(ui): State<Arc<Ui>>, Form(f): Form<NodeForm>) -> Response {
-    if !ui.use_nonce(&f.nonce) {
-        return already_sent("/status");
-    }
-    match ui.wallet(move |w| pages::add_node(w, &f.url)).await {
-        Ok(m) => see_other(&format!("/status?done={}", ui.flash(m))),
-        Err(r) => r,
-    }
+    let nonce = f.nonce.clone();
+    ui.change(&nonce, "/status", move |w| pages::add_node(w, &f.url))
+        .await
 }
 
 /// The receive page: its progress, read without the wallet (which is busy while it
