@@ -392,6 +392,24 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// An optional fixed-length `bytes` field: absent is `None`; present, it has exactly
+    /// `N` bytes.
+    pub fn optional_fixed<const N: usize>(
+        &mut self,
+        field: u32,
+    ) -> Result<Option<[u8; N]>, DecodeError> {
+        match self.bytes(field, N)? {
+            [] => Ok(None),
+            b => <[u8; N]>::try_from(b)
+                .map(Some)
+                .map_err(|_| DecodeError::Length {
+                    field,
+                    len: b.len(),
+                    expected: N,
+                }),
+        }
+    }
+
     /// A required sub-message.
     pub fn message<T: Canonical>(&mut self, field: u32) -> Result<T, DecodeError> {
         self.optional_message(field)?

@@ -1337,11 +1337,12 @@ impl LineageManifest {
 
     fn decode_at(r: &mut Reader<'_>, depth: usize) -> Result<Self, DecodeError> {
         let parcel = ParcelId(Digest(r.fixed(1)?));
-        let root = r.repeated_fixed::<32>(2, 1)?;
-        let verified = r.repeated_fixed::<32>(3, 1)?;
-        let start = match (root.first(), verified.first()) {
-            (Some(a), None) => ManifestStart::Root(Digest(*a)),
-            (None, Some(p)) => ManifestStart::Verified(ParcelId(Digest(*p))),
+        // Two optional bytes32 fields (a second one of either is an unexpected field).
+        let root = r.optional_fixed::<32>(2)?;
+        let verified = r.optional_fixed::<32>(3)?;
+        let start = match (root, verified) {
+            (Some(a), None) => ManifestStart::Root(Digest(a)),
+            (None, Some(p)) => ManifestStart::Verified(ParcelId(Digest(p))),
             _ => {
                 return Err(DecodeError::Invalid(
                     "a manifest starts at a root or at a verified parcel, exactly one",

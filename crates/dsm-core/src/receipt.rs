@@ -1619,16 +1619,7 @@ impl Canonical for Refusal {
             receiver_proof: r.message(5)?,
             reason: r.uint(6)?,
             parcels: r.message(7)?,
-            refused_input: match r.bytes(8, 32)? {
-                [] => None,
-                b => Some(ParcelId(Digest(b.try_into().map_err(|_| {
-                    DecodeError::Length {
-                        field: 8,
-                        len: b.len(),
-                        expected: 32,
-                    }
-                })?))),
-            },
+            refused_input: r.optional_fixed::<32>(8)?.map(|b| ParcelId(Digest(b))),
             crossing: r.optional_message(9)?,
             behind: r.repeated_message(10, MAX_QUEUE - 1)?,
         })

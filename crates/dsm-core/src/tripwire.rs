@@ -60,6 +60,17 @@ impl Statement {
         tagged_hash(Tag::Statement, &[&self.to_bytes()])
     }
 
+    /// What the signature covers: the statement's kind and its commit digest. Two
+    /// statements with the same one are one statement signed twice (hedged signatures
+    /// differ), never a conflict.
+    pub fn signed_commit(&self) -> (u8, Digest) {
+        match self {
+            Statement::Proposal(p) => (1, p.proposal.commit()),
+            Statement::Acceptance(a) => (2, a.acceptance.commit()),
+            Statement::Refusal(x) => (3, x.refusal.commit()),
+        }
+    }
+
     /// The signer's identity.
     pub fn signer(&self) -> &DeviceIdentity {
         match self {
@@ -308,8 +319,7 @@ impl EquivocationProof {
 
 /// Two transfer statements by one device that conflict.
 fn verify_statements(first: &Statement, second: &Statement) -> Result<Equivocation, TripwireError> {
-    let (d1, d2) = (first.digest(), second.digest());
-    if d1 == d2 {
+    if first.signed_commit() == second.signed_commit() {
         return Err(TripwireError::Identical);
     }
     let device = first.signer().device_id();

@@ -192,7 +192,7 @@ fn non_conflicts_and_forgeries_are_refused() {
         &rnd(&mut ctr),
     )
     .unwrap();
-    // The same proposal signed twice (hedged signatures differ) is not a conflict.
+    // The same proposal signed twice (hedged signatures differ) is one statement.
     let again = SignedProposal {
         proposal: p1.signed.proposal.clone(),
         signature: a
@@ -207,7 +207,7 @@ fn non_conflicts_and_forgeries_are_refused() {
             Statement::Proposal(again)
         )
         .unwrap_err(),
-        TripwireError::NotConflicting
+        TripwireError::Identical
     );
     // A statement with itself.
     assert_eq!(
@@ -385,7 +385,7 @@ fn a_parcel_spent_again_in_a_later_head_is_evidence_in_both_forms() {
         format!("{:?}", EquivocationProof::from_bytes(&[]).unwrap_err()),
         "Invalid(\"a proof is two statements or one parcel fork\")"
     );
-    // The same proposal signed twice (two signatures over one commit) is no conflict.
+    // The same proposal signed twice (two signatures over one commit) is one statement.
     let mut resigned = first.signed.clone();
     resigned.signature = a
         .key
@@ -394,7 +394,7 @@ fn a_parcel_spent_again_in_a_later_head_is_evidence_in_both_forms() {
     assert_ne!(resigned, first.signed);
     assert_eq!(
         EquivocationProof::new(p1, Statement::Proposal(resigned)).unwrap_err(),
-        TripwireError::NotConflicting
+        TripwireError::Identical
     );
     // A forged second hop: refused with the fork's own error.
     let mut forged = fork;

@@ -41,10 +41,10 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         "-",
         tagged_hash(Tag::ContactCard, &[b"bob", &[7u8; 32], &[8u8; 32]]).as_bytes(),
     );
-    let (kem, _) = dsm_core::crypto::KemSecretKey::from_seeds(&[9; 32], &[9; 32]);
-    put("kem.public(09..,09..)", "-", kem.as_bytes());
+    let (kem, _) = dsm_core::crypto::KemSecretKey::from_seeds(&[9; 32], &[10; 32]);
+    put("kem.public(09..,0a..)", "-", kem.as_bytes());
     put(
-        "card.document.signed(07..,kem 09..)",
+        "card.document.signed(07..,kem.public)",
         "-",
         tagged_hash(Tag::ContactDocument, &[&[7u8; 32], kem.as_bytes()]).as_bytes(),
     );
@@ -354,7 +354,8 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
                     body: dsm_core::slot::body_digest(&h1.to_bytes()),
                 })
                 .collect(),
-            &[7; 32],
+            // Hedged randomness 00 01 … 1f, so that its use is pinned byte by byte.
+            &core::array::from_fn(|i| i as u8),
         )
         .unwrap();
         put(

@@ -59,7 +59,7 @@
     EntropyReveal: [f(1, "contributor", "bytes32", req), f(2, "secret", "bytes32", req)],
     GenesisRecord: [
       f(1, "founding_key", "msg", { type: "PublicKey", ...req }),
-      f(2, "contributions", "msg", { type: "EntropyReveal", ...rep }),
+      f(2, "contributions", "msg", { type: "EntropyReveal", ...rep, max: 16 }),
       f(3, "recovery_authority", "msg", { type: "PublicKey" })
     ],
     DeviceIdentity: [f(1, "genesis", "bytes32", req), f(2, "public_key", "msg", { type: "PublicKey", ...req })],
@@ -69,7 +69,7 @@
       f(2, "height", "uint64"),
       f(3, "parent", "bytes32", req),
       f(4, "smt_root", "bytes32", req),
-      f(5, "balances", "msg", { type: "Balance", ...rep }),
+      f(5, "balances", "msg", { type: "Balance", ...rep, max: 64 }),
       f(6, "kind", "enum", { enum: "TransitionKind" }),
       f(7, "cause", "bytes32", req)
     ],
@@ -83,7 +83,7 @@
       f(7, "sender_parent_head", "bytes32", req)
     ],
     SmtLeaf: [f(1, "key", "bytes32", req), f(2, "value", "bytes32", req)],
-    SmtProof: [f(1, "siblings", "bytes32", rep), f(2, "terminal", "msg", { type: "SmtLeaf" })],
+    SmtProof: [f(1, "siblings", "bytes32", { ...rep, max: 256 }), f(2, "terminal", "msg", { type: "SmtLeaf" })],
     Proposal: [
       f(1, "step", "msg", { type: "RelationshipStep", ...req }),
       f(2, "sender", "msg", { type: "DeviceIdentity", ...req }),
@@ -113,7 +113,7 @@
       f(7, "parcels", "msg", { type: "ParcelStatement", ...req }),
       f(8, "refused_input", "bytes32"),
       f(9, "crossing", "msg", { type: "RelationshipStep" }),
-      f(10, "behind", "msg", { type: "RelationshipStep", ...rep })
+      f(10, "behind", "msg", { type: "RelationshipStep", ...rep, max: 3 })
     ],
     SignedRefusal: [f(1, "refusal", "msg", { type: "Refusal", ...req }), f(2, "signature", "msg", { type: "Signature", ...req })],
     Statement: [
@@ -129,8 +129,8 @@
     ParcelOutput: [f(1, "input", "uint32"), f(2, "to", "bytes32", req), f(3, "amount", "u128be", req)],
     ParcelStatement: [
       f(1, "holder", "bytes32", req),
-      f(2, "inputs", "bytes32", rep),
-      f(3, "outputs", "msg", { type: "ParcelOutput", ...rep })
+      f(2, "inputs", "bytes32", { ...rep, max: 64 }),
+      f(3, "outputs", "msg", { type: "ParcelOutput", ...rep, max: 128 })
     ],
     Hop: [
       f(1, "statement", "msg", { type: "ParcelStatement", ...req }),
@@ -141,9 +141,9 @@
       f(1, "parcel", "bytes32", req),
       f(2, "root", "bytes32"),
       f(3, "verified", "bytes32"),
-      f(4, "hops", "bytes32", rep),
-      f(5, "signers", "bytes32", rep),
-      f(6, "consumed", "msg", { type: "LineageManifest", ...rep })
+      f(4, "hops", "bytes32", { ...rep, max: 3072 }),
+      f(5, "signers", "bytes32", { ...rep, max: 3073 }),
+      f(6, "consumed", "msg", { type: "LineageManifest", ...rep, max: 64, nest: 4 })
     ],
     ParcelFork: [
       f(1, "signer", "msg", { type: "DeviceIdentity", ...req }),
@@ -155,18 +155,18 @@
       f(2, "genesis", "bytes32"),
       f(3, "record", "msg", { type: "GenesisRecord" }),
       f(4, "device", "msg", { type: "PublicKey" }),
-      f(5, "admitted", "bytes32", rep),
+      f(5, "admitted", "bytes32", { ...rep, max: 16 }),
       f(6, "delegation", "msg", { type: "Signature" }),
-      f(7, "parties", "bytes32", rep)
+      f(7, "parties", "bytes32", { ...rep, max: 16 })
     ],
     SlotEntry: [f(1, "owner", "bytes32", req), f(2, "key", "bytes32", req), f(3, "body", "bytes32", req)],
     SlotWrite: [
       f(1, "admission", "msg", { type: "Admission", ...req }),
       f(2, "signer", "msg", { type: "PublicKey", ...req }),
-      f(3, "entries", "msg", { type: "SlotEntry", ...rep }),
+      f(3, "entries", "msg", { type: "SlotEntry", ...rep, max: 64 }),
       f(4, "signature", "msg", { type: "Signature", ...req })
     ],
-    OwnedPut: [f(1, "write", "msg", { type: "SlotWrite", ...req }), f(2, "body", "bytes")],
+    OwnedPut: [f(1, "write", "msg", { type: "SlotWrite", ...req }), f(2, "body", "bytes", { maxLen: 237568 })],
     B0xAccess: [
       f(1, "admission", "msg", { type: "Admission", ...req }),
       f(2, "signer", "msg", { type: "PublicKey", ...req }),
@@ -1045,8 +1045,8 @@
     ["RecoveryOwner", "DSM/v1/slot/recovery-owner"],
     ["SlotBody", "DSM/v1/slot/body"],
     ["SlotWrite", "DSM/v1/slot/write"],
-    ["RecoveryStreamSigner", "DSM/v1/recovery/writer"],
     ["SlotDelegation", "DSM/v1/slot/delegation"],
+    ["RecoveryStreamSigner", "DSM/v1/recovery/writer"],
     ["SlotParties", "DSM/v1/slot/parties"],
     ["ContactCard", "DSM/v1/card"],
     ["WalletRecord", "DSM/v1/wallet/record"],
@@ -1055,11 +1055,11 @@
     ["ContactDocumentKey", "DSM/v1/contact/sealing-key"],
     ["DeviceKemSeed", "DSM/v1/kem/seed"],
     ["B0xItem", "DSM/v1/b0x-item"],
+    ["B0xAccess", "DSM/v1/b0x-access"],
     ["TombstoneSlot", "DSM/v1/recovery/grave-slot"],
     ["SigningRandomness", "DSM/v1/test/signing-randomness"],
     ["ReproducibleEntropy", "DSM/v1/test/entropy"],
     ["Fixture", "DSM/v1/test/fixture"],
-    ["B0xAccess", "DSM/v1/b0x-access"],
     ["SealRandomness", "DSM/v1/b0x-seal-randomness"]
   ];
   var TAGS = Object.freeze(Object.fromEntries(TAG_TABLE));
@@ -1095,114 +1095,140 @@
     }
   }
   function suiteOf(obj, path) {
-    if (obj.suite === 0) throw new DecodeError("Missing", "suite absent (SUITE_UNSPECIFIED is never valid)", `${path}.suite`);
+    if (obj.suite === 0) throw inv("suite absent (SUITE_UNSPECIFIED is never valid)", `${path}.suite`);
     const s = SUITES[obj.suite];
     if (!s) throw inv(`unknown suite ${obj.suite}`, `${path}.suite`);
     return s;
-  }
-  function nesting(m) {
-    let d = 0;
-    for (const c of m.consumed) d = Math.max(d, 1 + nesting(c));
-    return d;
   }
   function hopCommit(hop) {
     return H("TransferCommit", H("ParcelStatement", encode("ParcelStatement", hop.statement)), hop.rest);
   }
   var RULES = {
-    PublicKey(o, p) {
-      const s = suiteOf(o, p);
-      if (o.key.length !== s.key) throw new DecodeError("Length", `${s.name} key of ${o.key.length} bytes, not ${s.key}`, `${p}.key`);
-    },
-    Signature(o, p) {
-      const s = suiteOf(o, p);
-      if (o.signature.length !== s.sig) throw new DecodeError("Length", `${s.name} signature of ${o.signature.length} bytes, not ${s.sig}`, `${p}.signature`);
-    },
-    GenesisRecord(o, p) {
-      if (o.contributions.length < 1 || o.contributions.length > 16) throw inv("not 1\u201316 contributions", `${p}.contributions`);
-      strictlyAscending(o.contributions, (c) => c.contributor, "contributions", `${p}.contributions`);
-    },
-    Balance(o, p) {
-      if (isZero(o.amount)) throw inv("zero balance", `${p}.amount`);
-    },
-    DeviceHead(o, p) {
-      if (o.balances.length > 64) throw inv("more than 64 balances", `${p}.balances`);
-      strictlyAscending(o.balances, (b) => b.token, "balances", `${p}.balances`);
-    },
-    SmtProof(o, p) {
-      if (o.siblings.length > 256) throw inv("more than 256 siblings", `${p}.siblings`);
-    },
-    ParcelOutput(o, p) {
-      if (isZero(o.amount)) throw inv("zero amount", `${p}.amount`);
-    },
-    ParcelStatement(o, p) {
-      if (o.inputs.length === 0) throw inv("no input", `${p}.inputs`);
-      if (o.inputs.length > 64) throw inv("more than 64 inputs", `${p}.inputs`);
-      strictlyAscending(o.inputs, (x) => x, "inputs", `${p}.inputs`);
-      for (let i = 1; i < o.outputs.length; i++) {
-        const a = o.outputs[i - 1], b = o.outputs[i];
-        if (a.input > b.input || a.input === b.input && compare(a.to, b.to) >= 0) throw inv("outputs not strictly ascending by (input, to)", `${p}.outputs`);
-      }
-      const per = new Array(o.inputs.length).fill(0);
-      for (const out of o.outputs) {
-        if (out.input >= o.inputs.length) throw inv("an output names no input", `${p}.outputs`);
-        per[out.input]++;
-      }
-      if (per.some((n) => n === 0 || n > 2)) throw inv("an input with zero or more than two outputs", `${p}.outputs`);
-    },
-    Refusal(o, p) {
-      if (o.behind.length > 3) throw new DecodeError("TooMany", "field 10 (behind) has more than 3 steps", `${p}.behind`);
-    },
-    Statement(o, p) {
-      const n = [o.proposal, o.acceptance, o.refusal].filter((x) => x !== void 0).length;
-      if (n !== 1) throw inv("a statement is exactly one of proposal, acceptance, refusal", p);
-    },
-    EquivocationProof(o, p) {
-      const pair = o.first !== void 0 && o.second !== void 0 && o.parcel_fork === void 0;
-      const fork = o.first === void 0 && o.second === void 0 && o.parcel_fork !== void 0;
-      if (!pair && !fork) throw inv("a proof is two statements or one parcel fork", p);
-      if (pair) {
-        const a = H("Statement", encode("Statement", o.first));
-        const b = H("Statement", encode("Statement", o.second));
-        if (compare(a, b) > 0) throw inv("statements not in canonical order", p);
+    PublicKey: {
+      1: (o, p) => {
+        suiteOf(o, p);
+      },
+      2: (o, p) => {
+        const s = suiteOf(o, p);
+        if (o.key.length !== s.key) throw new DecodeError("Length", `${s.name} key of ${o.key.length} bytes, not ${s.key}`, `${p}.key`);
       }
     },
-    ParcelFork(o, p) {
-      if (compare(hopCommit(o.first), hopCommit(o.second)) > 0) throw inv("hops not ordered by commit", p);
-    },
-    LineageManifest(o, p) {
-      if (o.root === void 0 === (o.verified === void 0)) throw inv("exactly one of root and verified", p);
-      if (o.hops.length > 3072) throw inv("more than 3,072 hops", `${p}.hops`);
-      if (o.signers.length > 3073) throw inv("more than 3,073 signers", `${p}.signers`);
-      strictlyAscending(o.signers, (x) => x, "signers", `${p}.signers`);
-      if (o.consumed.length > 64) throw inv("more than 64 consumed manifests", `${p}.consumed`);
-      if (o.consumed.length > 0 && o.verified !== void 0 || nesting(o) > 4) {
-        throw inv("consumed manifests follow a root only, at most 4 deep", `${p}.consumed`);
+    Signature: {
+      1: (o, p) => {
+        suiteOf(o, p);
+      },
+      2: (o, p) => {
+        const s = suiteOf(o, p);
+        if (o.signature.length !== s.sig) throw new DecodeError("Length", `${s.name} signature of ${o.signature.length} bytes, not ${s.sig}`, `${p}.signature`);
       }
     },
-    Admission(o, p) {
-      const uses = { 1: ["genesis"], 2: ["record", "device"], 3: ["admitted"], 4: ["record", "device", "delegation"], 5: ["genesis", "parties"] }[o.kind];
-      if (!uses) throw inv(`unknown admission kind ${o.kind}`, `${p}.kind`);
-      const present2 = (k) => Array.isArray(o[k]) ? o[k].length > 0 : o[k] !== void 0;
-      for (const k of ["genesis", "record", "device", "admitted", "delegation", "parties"]) {
-        if (present2(k) && !uses.includes(k)) throw inv(`field ${k} is not used by admission kind ${o.kind}`, `${p}.${k}`);
-      }
-      const required = { 1: ["genesis"], 2: ["record"], 3: ["admitted"], 4: ["record", "device", "delegation"], 5: ["genesis", "parties"] }[o.kind];
-      for (const k of required) if (!present2(k)) throw new DecodeError("Missing", `admission kind ${o.kind} needs ${k}`, `${p}.${k}`);
-      for (const k of ["admitted", "parties"]) {
-        if (o[k].length > 16) throw inv(`more than 16 ${k}`, `${p}.${k}`);
-        strictlyAscending(o[k], (x) => x, k, `${p}.${k}`);
+    GenesisRecord: {
+      // §4.2: at least one contribution, strictly ascending by contributor.
+      2: (o, p) => {
+        if (o.contributions.length < 1) throw inv("no contribution", `${p}.contributions`);
+        strictlyAscending(o.contributions, (c) => c.contributor, "contributions", `${p}.contributions`);
       }
     },
-    SlotWrite(o, p) {
-      if (o.entries.length < 1 || o.entries.length > 64) throw inv("not 1\u201364 entries", `${p}.entries`);
-      strictlyAscending(o.entries, (e) => concat(e.owner, e.key, e.body), "entries", `${p}.entries`);
+    Balance: {
+      // §5.1: amount > 0.
+      2: (o, p) => {
+        if (isZero(o.amount)) throw inv("zero balance", `${p}.amount`);
+      }
     },
-    OwnedPut(o, p) {
-      if (o.body.length > 237568) throw inv("body over 237,568 bytes", `${p}.body`);
+    DeviceHead: {
+      // §5.1: strictly ascending by token.
+      5: (o, p) => strictlyAscending(o.balances, (b) => b.token, "balances", `${p}.balances`)
+    },
+    ParcelOutput: {
+      // §5.6: an input index below 64 (MAX_INPUTS); a non-zero amount.
+      1: (o, p) => {
+        if (o.input > 63) throw inv("input index over 63", `${p}.input`);
+      },
+      3: (o, p) => {
+        if (isZero(o.amount)) throw inv("zero amount", `${p}.amount`);
+      }
+    },
+    ParcelStatement: {
+      // §5.6 "Decoding refuses (Invalid)", in this order.
+      3: (o, p) => {
+        if (o.inputs.length === 0) throw inv("no input", `${p}.inputs`);
+        strictlyAscending(o.inputs, (x) => x, "inputs", `${p}.inputs`);
+        for (let i = 1; i < o.outputs.length; i++) {
+          const a = o.outputs[i - 1], b = o.outputs[i];
+          if (a.input > b.input || a.input === b.input && compare(a.to, b.to) >= 0) throw inv("outputs not strictly ascending by (input, to)", `${p}.outputs`);
+        }
+        const per = new Array(o.inputs.length).fill(0);
+        for (const out of o.outputs) {
+          if (out.input >= o.inputs.length) throw inv("an output names no input", `${p}.outputs`);
+          per[out.input]++;
+        }
+        if (per.some((n) => n === 0 || n > 2)) throw inv("an input with zero or more than two outputs", `${p}.outputs`);
+      }
+    },
+    Statement: {
+      3: (o, p) => {
+        const n = [o.proposal, o.acceptance, o.refusal].filter((x) => x !== void 0).length;
+        if (n !== 1) throw inv("a statement is exactly one of proposal, acceptance, refusal", p);
+      }
+    },
+    EquivocationProof: {
+      // §8.2: exactly one form; the statement form strictly ascending by H(Statement, enc(·)).
+      3: (o, p) => {
+        const pair = o.first !== void 0 && o.second !== void 0 && o.parcel_fork === void 0;
+        const fork = o.first === void 0 && o.second === void 0 && o.parcel_fork !== void 0;
+        if (!pair && !fork) throw inv("a proof is two statements or one parcel fork", p);
+        if (pair) {
+          const a = H("Statement", encode("Statement", o.first));
+          const b = H("Statement", encode("Statement", o.second));
+          if (compare(a, b) >= 0) throw inv("statements not in strictly ascending H(Statement) order", p);
+        }
+      }
+    },
+    ParcelFork: {
+      // §5.6: first before second by commit, strictly.
+      3: (o, p) => {
+        if (compare(hopCommit(o.first), hopCommit(o.second)) >= 0) throw inv("hops not strictly ascending by commit", p);
+      }
+    },
+    LineageManifest: {
+      // §5.6 "Shipping a lineage"; the nesting rule is checked per consumed manifest, before
+      // it is decoded (codec.mjs, `nest`).
+      3: (o, p) => {
+        if (o.root === void 0 === (o.verified === void 0)) throw inv("exactly one of root and verified", p);
+      },
+      5: (o, p) => strictlyAscending(o.signers, (x) => x, "signers", `${p}.signers`)
+    },
+    Admission: {
+      // §15.2: kind 1–5 selects the fields (ADMISSION_KINDS); lists non-empty, ascending.
+      1: (o, p) => {
+        if (!ADMISSION_KINDS[o.kind]) throw inv(`unknown admission kind ${o.kind}`, `${p}.kind`);
+      },
+      5: (o, p) => {
+        if (o.admitted.length === 0) throw inv("no admitted key", `${p}.admitted`);
+        strictlyAscending(o.admitted, (x) => x, "admitted", `${p}.admitted`);
+      },
+      7: (o, p) => {
+        if (o.parties.length === 0) throw inv("no admitted device", `${p}.parties`);
+        strictlyAscending(o.parties, (x) => x, "parties", `${p}.parties`);
+      }
+    },
+    SlotWrite: {
+      // §15.2: at least one entry, strictly ascending by owner ‖ key ‖ body.
+      3: (o, p) => {
+        if (o.entries.length < 1) throw inv("no entry", `${p}.entries`);
+        strictlyAscending(o.entries, (e) => concat(e.owner, e.key, e.body), "entries", `${p}.entries`);
+      }
     }
   };
-  function validate(type, obj, path) {
-    const rule = RULES[type];
+  var ADMISSION_KINDS = {
+    1: [[2, "req"]],
+    2: [[3, "req"], [4]],
+    3: [[5]],
+    4: [[3, "req"], [4, "req"], [6, "req"]],
+    5: [[2, "req"], [7]]
+  };
+  function afterField(type, num, obj, path) {
+    const rule = RULES[type]?.[num];
     if (rule) rule(obj, path);
   }
 
@@ -1246,71 +1272,88 @@
     }
     return o;
   }
-  function decodeMessage(type, buf, path, depth) {
+  function peekKey(buf, pos, path) {
+    if (pos >= buf.length) return null;
+    const [tag, after] = readVarint(buf, pos, path);
+    const num = tag >> 3n;
+    const wt = Number(tag & 7n);
+    if (num > 0xffffffffn) throw new DecodeError("UnexpectedField", `field number ${num}`, path);
+    if (num === 0n) throw new DecodeError("WireType", "field number 0", path);
+    if (wt !== 0 && wt !== 2) throw new DecodeError("WireType", `field ${num} with wire type ${wt}`, path);
+    return { num: Number(num), wt, after };
+  }
+  function readValue(fd, buf, pos, fpath, depth) {
+    if (wireTypeOf(fd.kind) === 0) {
+      const [v, after2] = readVarint(buf, pos, fpath);
+      if (v === 0n) throw new DecodeError("DefaultPresent", "a zero scalar is written explicitly", fpath);
+      if (fd.kind === "uint64") return [v, after2];
+      if (fd.kind === "uint32") {
+        if (v > 0xffffffffn) throw new DecodeError("Invalid", "uint32 value out of range", fpath);
+        return [Number(v), after2];
+      }
+      const known = Object.values(ENUMS[fd.enum]);
+      if (v > 0xffffffffn || !known.includes(Number(v))) throw new DecodeError("Invalid", `unknown ${fd.enum} value ${v}`, fpath);
+      return [Number(v), after2];
+    }
+    const [len, start] = readVarint(buf, pos, fpath);
+    if (len > BigInt(buf.length - start)) throw new DecodeError("Truncated", "length runs past the end", fpath);
+    const data = buf.subarray(start, start + Number(len));
+    const after = start + Number(len);
+    if (fd.kind === "msg") return [decodeMessage(fd.type, data, fpath, depth + 1), after];
+    if (data.length === 0 && !fd.repeated) throw new DecodeError("DefaultPresent", "empty bytes written explicitly", fpath);
+    if (fd.kind === "bytes32" && data.length !== 32) throw new DecodeError("Length", `${data.length} bytes, not 32`, fpath);
+    if (fd.kind === "u128be" && data.length !== 16) throw new DecodeError("Length", `${data.length} bytes, not 16`, fpath);
+    if (fd.maxLen !== void 0 && data.length > fd.maxLen) throw new DecodeError("Length", `${data.length} bytes, over ${fd.maxLen}`, fpath);
+    return [data.slice(), after];
+  }
+  function decodeMessage(type, buf, path, depth, nest = 0) {
     if (depth > MAX_DEPTH) throw new DecodeError("Invalid", "nesting too deep", path);
-    const schema = SCHEMA[type];
-    if (!schema) throw new Error(`no schema for ${type}`);
-    const byNum = new Map(schema.map((fd) => [fd.num, fd]));
+    let fields = SCHEMA[type];
+    if (!fields) throw new Error(`no schema for ${type}`);
     const obj = emptyObject(type);
-    const seen = /* @__PURE__ */ new Set();
+    const pending = [];
     let pos = 0;
-    let last = 0;
-    while (pos < buf.length) {
-      let tag;
-      [tag, pos] = readVarint(buf, pos, path);
-      const wt = Number(tag & 7n);
-      const num = tag >> 3n;
-      if (wt !== 0 && wt !== 2) throw new DecodeError("WireType", `wire type ${wt} (only 0 and 2 occur)`, path);
-      if (num === 0n) throw new DecodeError("WireType", "field number 0", path);
-      const fd = num <= 0xffffn ? byNum.get(Number(num)) : void 0;
-      if (!fd) throw new DecodeError("UnexpectedField", `unknown field ${num} in ${type}`, path);
+    for (let i = 0; i < fields.length; i++) {
+      const fd = fields[i];
       const fpath = `${path}.${fd.name}`;
-      if (wt !== wireTypeOf(fd.kind)) throw new DecodeError("WireType", `wire type ${wt} for a ${fd.kind} field`, fpath);
-      if (fd.num < last) throw new DecodeError("UnexpectedField", `field ${fd.num} after field ${last} (out of order)`, fpath);
-      if (fd.num === last && !fd.repeated) throw new DecodeError("UnexpectedField", `non-repeated field ${fd.num} appears twice`, fpath);
-      for (const r of schema) {
-        if (r.req && r.num > last && r.num < fd.num && !seen.has(r.num)) {
-          throw new DecodeError("Missing", `required field ${r.num} (${r.name}) absent`, `${path}.${r.name}`);
+      let count = 0;
+      for (; ; ) {
+        const key2 = peekKey(buf, pos, path);
+        if (key2 === null || key2.num > fd.num) break;
+        if (key2.num < fd.num) throw new DecodeError("UnexpectedField", `field ${key2.num} before field ${fd.num} (out of order, repeated or unknown)`, path);
+        if (key2.wt !== wireTypeOf(fd.kind)) throw new DecodeError("WireType", `wire type ${key2.wt} for a ${fd.kind} field`, fpath);
+        if (fd.repeated && count === fd.max) throw new DecodeError("TooMany", `field ${fd.num} (${fd.name}) has more than ${fd.max}`, fpath);
+        if (fd.nest) {
+          const [, after2] = readValue({ kind: "bytes", repeated: true }, buf, key2.after, fpath, depth);
+          pending.push([key2.after, after2]);
+          pos = after2;
+          count++;
+          continue;
+        }
+        const [value, after] = readValue(fd, buf, key2.after, fd.repeated ? `${fpath}[${count}]` : fpath, depth);
+        pos = after;
+        count++;
+        if (fd.repeated) obj[fd.name].push(value);
+        else {
+          obj[fd.name] = value;
+          break;
         }
       }
-      last = fd.num;
-      seen.add(fd.num);
-      let value;
-      if (wt === 0) {
-        let v;
-        [v, pos] = readVarint(buf, pos, fpath);
-        if (v === 0n) throw new DecodeError("DefaultPresent", "a zero scalar is written explicitly", fpath);
-        if (fd.kind === "uint64") value = v;
-        else if (fd.kind === "uint32") {
-          if (v > 0xffffffffn) throw new DecodeError("Invalid", "uint32 value out of range", fpath);
-          value = Number(v);
-        } else {
-          const known = Object.values(ENUMS[fd.enum]);
-          if (v > 0xffffffffn || !known.includes(Number(v))) throw new DecodeError("Invalid", `unknown ${fd.enum} value ${v}`, fpath);
-          value = Number(v);
+      for (const [at, end] of pending.splice(0)) {
+        if (obj.verified !== void 0 || nest >= fd.nest) {
+          throw new DecodeError("Invalid", `consumed manifests follow a root only, at most ${fd.nest} deep`, fpath);
         }
-      } else {
-        let len;
-        [len, pos] = readVarint(buf, pos, fpath);
-        if (len > BigInt(buf.length - pos)) throw new DecodeError("Truncated", "length runs past the end", fpath);
-        const data = buf.subarray(pos, pos + Number(len));
-        pos += Number(len);
-        if (fd.kind === "msg") {
-          value = decodeMessage(fd.type, data, fd.repeated ? `${fpath}[${obj[fd.name].length}]` : fpath, depth + 1);
-        } else {
-          if (data.length === 0 && !fd.repeated) throw new DecodeError("DefaultPresent", "empty bytes written explicitly", fpath);
-          if (fd.kind === "bytes32" && data.length !== 32) throw new DecodeError("Length", `${data.length} bytes, not 32`, fpath);
-          if (fd.kind === "u128be" && data.length !== 16) throw new DecodeError("Length", `${data.length} bytes, not 16`, fpath);
-          value = data.slice();
-        }
+        const [, start] = readVarint(buf, at, fpath);
+        obj[fd.name].push(decodeMessage(fd.type, buf.subarray(start, end), `${fpath}[${obj[fd.name].length}]`, depth + 1, nest + 1));
       }
-      if (fd.repeated) obj[fd.name].push(value);
-      else obj[fd.name] = value;
+      if (fd.req && count === 0) throw new DecodeError("Missing", `required field ${fd.num} (${fd.name}) absent`, fpath);
+      afterField(type, fd.num, obj, path);
+      if (type === "Admission" && fd.num === 1) {
+        fields = [fd, ...ADMISSION_KINDS[obj.kind].map(([num, r]) => ({ ...SCHEMA.Admission.find((x) => x.num === num), req: r === "req" }))];
+      }
     }
-    for (const fd of schema) {
-      if (fd.req && !seen.has(fd.num)) throw new DecodeError("Missing", `required field ${fd.num} (${fd.name}) absent`, `${path}.${fd.name}`);
-    }
-    validate(type, obj, path);
+    const key = peekKey(buf, pos, path);
+    if (key !== null) throw new DecodeError("UnexpectedField", `field ${key.num} after the last field of ${type}`, path);
     return obj;
   }
   function encode(type, obj) {
@@ -3607,18 +3650,13 @@
     if (child.kind !== kind) fail("NotAdjacent", `${party}: child head kind ${child.kind}, expected ${kind}`);
     if (!equal(child.cause, cause)) fail("NotAdjacent", `${party}: child.cause is not the expected ${kind === KIND.DEBIT || kind === KIND.CREDIT ? "child tip" : "release tip"}`);
   }
-  function checkTree(party, step, proof, parent, child, newLeaf, expectCurrent = null, extra = null) {
+  function checkTree(party, step, proof, parent, child, newLeaf, expectCurrent = null) {
     let found;
     try {
       found = verifySmt(proof, step.relationship, parent.smt_root);
     } catch (e) {
       if (e instanceof SmtError) fail("Proof", `${party}: ${e.code}`);
       throw e;
-    }
-    if (extra) {
-      const m = extra();
-      expectCurrent = m.current;
-      if (m.next !== void 0) newLeaf = m.next;
     }
     if (expectCurrent === null) {
       const ok = found.present ? equal(found.value, step.parent_tip) : equal(step.parent_tip, genesisTip(step.relationship));
@@ -3670,7 +3708,30 @@
     run.check("8", "sender", "signature over the proposal commit", () => checkSignature("sender", p.sender, sp.signature, commit));
     return { tip, commit };
   }
-  function crossingLeaf(step, crossing, isAcceptance) {
+  function answerMove(step, leaf, isRefusal, crossing, behind) {
+    if (behind.length > 0) {
+      if (!isRefusal) fail("Queue", "is named by an answer that is not a refusal");
+      if (crossing) fail("Queue", "is named together with a crossing");
+      if (behind.length > 3) fail("Queue", "is longer than a queue can be");
+      for (const b of behind) {
+        let valid = true;
+        try {
+          checkStep(b);
+        } catch {
+          valid = false;
+        }
+        if (!valid || !equal(b.relationship, step.relationship) || !equal(b.sender, step.sender) || !equal(b.receiver, step.receiver)) {
+          fail("Queue", "holds a step that is not a valid one of the same sender to the same receiver");
+        }
+      }
+      for (let i = 0; i < behind.length; i++) {
+        const next = i + 1 < behind.length ? behind[i + 1].parent_tip : step.parent_tip;
+        if (!equal(childTip(behind[i]), next)) fail("Queue", "does not lead to the proposal");
+      }
+      const held = releaseTip(childTip(behind[0]));
+      return { current: held, leaf: held, cause: leaf };
+    }
+    if (!crossing) return { current: null, leaf, cause: leaf };
     if (!equal(crossing.relationship, step.relationship) || !equal(crossing.parent_tip, step.parent_tip) || !equal(crossing.sender, step.receiver) || !equal(crossing.receiver, step.sender)) {
       fail("Crossing", "does not cross the proposal");
     }
@@ -3679,29 +3740,21 @@
     } catch {
       fail("Crossing", "is not a valid step");
     }
-    const answeredWins = compare(childTip(step), childTip(crossing)) < 0;
-    if (!answeredWins && isAcceptance) fail("Crossing", "won against the proposal, which can then only be refused");
-    if (answeredWins) return { won: true, current: releaseTip(childTip(crossing)) };
-    return { won: false, current: childTip(crossing), next: childTip(crossing) };
+    const own = childTip(crossing);
+    if (compare(childTip(step), own) < 0) return { current: releaseTip(own), leaf, cause: leaf };
+    if (!isRefusal) fail("Crossing", "won against the proposal, which can then only be refused");
+    return { current: own, leaf: own, cause: leaf };
   }
   function receiverHalf(run, step, tip, pCommit, sa) {
     const a = sa.acceptance;
     const commit = acceptanceCommit(a);
-    run.check("4", "receiver", "device binding", () => checkBinding("receiver", a.receiver, step.receiver, a.receiver_parent_head, a.receiver_child_head));
-    run.check("5", "receiver", "adjacency (CREDIT, cause = child tip)", () => checkAdjacency("receiver", a.receiver_parent_head, a.receiver_child_head, KIND.CREDIT, tip));
     run.check("5a", "receiver", "acceptance names the proposal commit", () => {
       if (!equal(a.proposal_commit, pCommit)) fail("NotAdjacent", "receiver: acceptance.proposal_commit is not the proposal's commit");
     });
-    run.check("6", "receiver", "tree proof, current tip, new root", () => checkTree(
-      "receiver",
-      step,
-      a.receiver_proof,
-      a.receiver_parent_head,
-      a.receiver_child_head,
-      tip,
-      null,
-      a.crossing ? () => crossingLeaf(step, a.crossing, true) : null
-    ));
+    const mv = run.check("5b", "receiver", "crossing (\xA77.6), if named", () => answerMove(step, tip, false, a.crossing, []));
+    run.check("4", "receiver", "device binding", () => checkBinding("receiver", a.receiver, step.receiver, a.receiver_parent_head, a.receiver_child_head));
+    run.check("5", "receiver", "adjacency (CREDIT, cause = child tip)", () => checkAdjacency("receiver", a.receiver_parent_head, a.receiver_child_head, KIND.CREDIT, mv.cause));
+    run.check("6", "receiver", "tree proof, current tip, new root", () => checkTree("receiver", step, a.receiver_proof, a.receiver_parent_head, a.receiver_child_head, mv.leaf, mv.current));
     run.check("7", "receiver", "balances credited", () => checkBalances("receiver", a.receiver_parent_head, a.receiver_child_head, step.token, step.amount, 1));
     run.check("8", "receiver", "signature over the acceptance commit", () => checkSignature("receiver", a.receiver, sa.signature, commit));
     return { commit };
@@ -3735,44 +3788,10 @@
     run.check("5a", "receiver", "refusal names the proposal commit", () => {
       if (!equal(r.proposal_commit, pCommit)) fail("NotAdjacent", "receiver: refusal.proposal_commit is not the proposal's commit");
     });
+    const mv = run.check("5b", "receiver", "crossing (\xA77.6) or queue (\xA77.7), if named", () => answerMove(step, rel, true, r.crossing, r.behind));
     run.check("4", "receiver", "device binding", () => checkBinding("receiver", r.receiver, step.receiver, r.receiver_parent_head, r.receiver_child_head));
-    run.check("5", "receiver", "adjacency (REFUSE, cause = release tip)", () => checkAdjacency("receiver", r.receiver_parent_head, r.receiver_child_head, KIND.REFUSE, rel));
-    run.check("6", "receiver", "tree proof, current tip, new root", () => {
-      if (r.behind.length > 0) {
-        if (r.crossing) fail("Queue", "is named together with a crossing");
-        if (r.behind.length > 3) fail("Queue", "is longer than a queue can be");
-        for (const b of r.behind) {
-          let valid = true;
-          try {
-            checkStep(b);
-          } catch {
-            valid = false;
-          }
-          if (!valid || !equal(b.relationship, step.relationship) || !equal(b.sender, step.sender) || !equal(b.receiver, step.receiver)) {
-            fail("Queue", "holds a step that is not a valid one of the same sender to the same receiver");
-          }
-        }
-        for (let i = 0; i < r.behind.length; i++) {
-          const next = i + 1 < r.behind.length ? r.behind[i + 1].parent_tip : step.parent_tip;
-          if (!equal(childTip(r.behind[i]), next)) fail("Queue", "does not lead to the proposal");
-        }
-        const leaf = releaseTip(childTip(r.behind[0]));
-        checkTree("receiver", step, r.receiver_proof, r.receiver_parent_head, r.receiver_child_head, leaf, leaf);
-      } else if (r.crossing) {
-        checkTree(
-          "receiver",
-          step,
-          r.receiver_proof,
-          r.receiver_parent_head,
-          r.receiver_child_head,
-          rel,
-          null,
-          () => crossingLeaf(step, r.crossing, false)
-        );
-      } else {
-        checkTree("receiver", step, r.receiver_proof, r.receiver_parent_head, r.receiver_child_head, rel);
-      }
-    });
+    run.check("5", "receiver", "adjacency (REFUSE, cause = release tip)", () => checkAdjacency("receiver", r.receiver_parent_head, r.receiver_child_head, KIND.REFUSE, mv.cause));
+    run.check("6", "receiver", "tree proof, current tip, new root", () => checkTree("receiver", step, r.receiver_proof, r.receiver_parent_head, r.receiver_child_head, mv.leaf, mv.current));
     run.check("7", "receiver", "balances unchanged", () => checkBalances("receiver", r.receiver_parent_head, r.receiver_child_head, step.token, step.amount, 0));
     run.check("8", "receiver", "signature over the refusal commit", () => checkSignature("receiver", r.receiver, sr.signature, commit));
     return { commit };
@@ -4005,7 +4024,7 @@
         const pair = [a.kind, b.kind].sort().join("+");
         if (pair === "acceptance+refusal" && equal(a.answers, b.answers)) return "accepted and refused";
         if (a.kind === "proposal" && b.kind === "proposal" && equal(a.step.relationship, b.step.relationship) && equal(a.step.parent_tip, b.step.parent_tip) && !equal(childTip(a.step), childTip(b.step))) return "tip fork";
-        if (a.parcels && b.parcels && equal(a.parcels.holder, b.parcels.holder) && a.parcels.inputs.some((x) => b.parcels.inputs.some((y) => equal(x, y)))) return "parcel fork";
+        if (a.parcels && b.parcels && a.parcels.inputs.some((x) => b.parcels.inputs.some((y) => equal(x, y)))) return "parcel fork";
         fail3("NotConflicting", "the statements do not conflict");
         return void 0;
       });

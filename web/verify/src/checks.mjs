@@ -85,18 +85,13 @@ export function checkAdjacency(party, parent, child, kind, cause) {
  * `expectCurrent` (null = "parent_tip, or absent with parent_tip = genesis tip");
  * setting the leaf to `newLeaf` gives child.smt_root.
  */
-export function checkTree(party, step, proof, parent, child, newLeaf, expectCurrent = null, extra = null) {
+export function checkTree(party, step, proof, parent, child, newLeaf, expectCurrent = null) {
   let found;
   try {
     found = verifySmt(proof, step.relationship, parent.smt_root);
   } catch (e) {
     if (e instanceof SmtError) fail('Proof', `${party}: ${e.code}`);
     throw e;
-  }
-  if (extra) {
-    const m = extra();
-    expectCurrent = m.current;
-    if (m.next !== undefined) newLeaf = m.next;
   }
   if (expectCurrent === null) {
     const ok = found.present ? equal(found.value, step.parent_tip) : equal(step.parent_tip, genesisTip(step.relationship));
@@ -159,32 +154,53 @@ export function senderHalf(run, sp) {
 }
 
 /**
- * §7.6 answer_move for an answer naming `crossing`: returns { won, current, next? } — the
- * leaf the receiver's proof must show, and (when the answered step lost) the new leaf.
+ * §7.3 check 5b: how a receiver's answer moves its leaf. `leaf` is the answer's own new leaf
+ * (the child tip for an acceptance, the release tip for a refusal). Returns
+ * { current (null: the step's parent tip, or absent at the genesis tip), leaf, cause },
+ * after the §7.6 table for a `crossing` or the §7.7 table for `behind`.
  */
-export function crossingLeaf(step, crossing, isAcceptance) {
+export function answerMove(step, leaf, isRefusal, crossing, behind) {
+  if (behind.length > 0) {
+    if (!isRefusal) fail('Queue', 'is named by an answer that is not a refusal');
+    if (crossing) fail('Queue', 'is named together with a crossing');
+    if (behind.length > 3) fail('Queue', 'is longer than a queue can be');
+    for (const b of behind) {
+      let valid = true;
+      try { checkStep(b); } catch { valid = false; }
+      if (!valid || !equal(b.relationship, step.relationship) || !equal(b.sender, step.sender) || !equal(b.receiver, step.receiver)) {
+        fail('Queue', 'holds a step that is not a valid one of the same sender to the same receiver');
+      }
+    }
+    for (let i = 0; i < behind.length; i++) {
+      const next = i + 1 < behind.length ? behind[i + 1].parent_tip : step.parent_tip;
+      if (!equal(childTip(behind[i]), next)) fail('Queue', 'does not lead to the proposal');
+    }
+    const held = releaseTip(childTip(behind[0]));
+    return { current: held, leaf: held, cause: leaf };
+  }
+  if (!crossing) return { current: null, leaf, cause: leaf };
   if (!equal(crossing.relationship, step.relationship) || !equal(crossing.parent_tip, step.parent_tip)
     || !equal(crossing.sender, step.receiver) || !equal(crossing.receiver, step.sender)) {
     fail('Crossing', 'does not cross the proposal');
   }
   try { checkStep(crossing); } catch { fail('Crossing', 'is not a valid step'); }
-  const answeredWins = compare(childTip(step), childTip(crossing)) < 0;
-  if (!answeredWins && isAcceptance) fail('Crossing', 'won against the proposal, which can then only be refused');
-  if (answeredWins) return { won: true, current: releaseTip(childTip(crossing)) };
-  return { won: false, current: childTip(crossing), next: childTip(crossing) };
+  const own = childTip(crossing);
+  if (compare(childTip(step), own) < 0) return { current: releaseTip(own), leaf, cause: leaf };
+  if (!isRefusal) fail('Crossing', 'won against the proposal, which can then only be refused');
+  return { current: own, leaf: own, cause: leaf };
 }
 
-/** The receiver's half of a receipt (checks 4, 5, 5a, 6, 7, 8). */
+/** The receiver's half of a receipt, in §7.3's order: 5a, 5b, 4, 5, 6, 7, 8. */
 export function receiverHalf(run, step, tip, pCommit, sa) {
   const a = sa.acceptance;
   const commit = acceptanceCommit(a);
-  run.check('4', 'receiver', 'device binding', () => checkBinding('receiver', a.receiver, step.receiver, a.receiver_parent_head, a.receiver_child_head));
-  run.check('5', 'receiver', 'adjacency (CREDIT, cause = child tip)', () => checkAdjacency('receiver', a.receiver_parent_head, a.receiver_child_head, KIND.CREDIT, tip));
   run.check('5a', 'receiver', 'acceptance names the proposal commit', () => {
     if (!equal(a.proposal_commit, pCommit)) fail('NotAdjacent', 'receiver: acceptance.proposal_commit is not the proposal\'s commit');
   });
-  run.check('6', 'receiver', 'tree proof, current tip, new root', () => checkTree('receiver', step, a.receiver_proof, a.receiver_parent_head, a.receiver_child_head, tip, null,
-    a.crossing ? () => crossingLeaf(step, a.crossing, true) : null));
+  const mv = run.check('5b', 'receiver', 'crossing (§7.6), if named', () => answerMove(step, tip, false, a.crossing, []));
+  run.check('4', 'receiver', 'device binding', () => checkBinding('receiver', a.receiver, step.receiver, a.receiver_parent_head, a.receiver_child_head));
+  run.check('5', 'receiver', 'adjacency (CREDIT, cause = child tip)', () => checkAdjacency('receiver', a.receiver_parent_head, a.receiver_child_head, KIND.CREDIT, mv.cause));
+  run.check('6', 'receiver', 'tree proof, current tip, new root', () => checkTree('receiver', step, a.receiver_proof, a.receiver_parent_head, a.receiver_child_head, mv.leaf, mv.current));
   run.check('7', 'receiver', 'balances credited', () => checkBalances('receiver', a.receiver_parent_head, a.receiver_child_head, step.token, step.amount, +1));
   run.check('8', 'receiver', 'signature over the acceptance commit', () => checkSignature('receiver', a.receiver, sa.signature, commit));
   return { commit };
@@ -223,33 +239,10 @@ export function refusalHalf(run, proposal, pCommit, tip, sr) {
   run.check('5a', 'receiver', 'refusal names the proposal commit', () => {
     if (!equal(r.proposal_commit, pCommit)) fail('NotAdjacent', 'receiver: refusal.proposal_commit is not the proposal\'s commit');
   });
+  const mv = run.check('5b', 'receiver', 'crossing (§7.6) or queue (§7.7), if named', () => answerMove(step, rel, true, r.crossing, r.behind));
   run.check('4', 'receiver', 'device binding', () => checkBinding('receiver', r.receiver, step.receiver, r.receiver_parent_head, r.receiver_child_head));
-  run.check('5', 'receiver', 'adjacency (REFUSE, cause = release tip)', () => checkAdjacency('receiver', r.receiver_parent_head, r.receiver_child_head, KIND.REFUSE, rel));
-  run.check('6', 'receiver', 'tree proof, current tip, new root', () => {
-    if (r.behind.length > 0) {
-      // §7.7 queue_move.
-      if (r.crossing) fail('Queue', 'is named together with a crossing');
-      if (r.behind.length > 3) fail('Queue', 'is longer than a queue can be');
-      for (const b of r.behind) {
-        let valid = true;
-        try { checkStep(b); } catch { valid = false; }
-        if (!valid || !equal(b.relationship, step.relationship) || !equal(b.sender, step.sender) || !equal(b.receiver, step.receiver)) {
-          fail('Queue', 'holds a step that is not a valid one of the same sender to the same receiver');
-        }
-      }
-      for (let i = 0; i < r.behind.length; i++) {
-        const next = i + 1 < r.behind.length ? r.behind[i + 1].parent_tip : step.parent_tip;
-        if (!equal(childTip(r.behind[i]), next)) fail('Queue', 'does not lead to the proposal');
-      }
-      const leaf = releaseTip(childTip(r.behind[0]));
-      checkTree('receiver', step, r.receiver_proof, r.receiver_parent_head, r.receiver_child_head, leaf, leaf);
-    } else if (r.crossing) {
-      checkTree('receiver', step, r.receiver_proof, r.receiver_parent_head, r.receiver_child_head, rel, null,
-        () => crossingLeaf(step, r.crossing, false));
-    } else {
-      checkTree('receiver', step, r.receiver_proof, r.receiver_parent_head, r.receiver_child_head, rel);
-    }
-  });
+  run.check('5', 'receiver', 'adjacency (REFUSE, cause = release tip)', () => checkAdjacency('receiver', r.receiver_parent_head, r.receiver_child_head, KIND.REFUSE, mv.cause));
+  run.check('6', 'receiver', 'tree proof, current tip, new root', () => checkTree('receiver', step, r.receiver_proof, r.receiver_parent_head, r.receiver_child_head, mv.leaf, mv.current));
   run.check('7', 'receiver', 'balances unchanged', () => checkBalances('receiver', r.receiver_parent_head, r.receiver_child_head, step.token, step.amount, 0));
   run.check('8', 'receiver', 'signature over the refusal commit', () => checkSignature('receiver', r.receiver, sr.signature, commit));
   return { commit };

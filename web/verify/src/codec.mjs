@@ -15,7 +15,7 @@
  */
 import { SCHEMA, ENUMS, SIZE_CAPS } from './schema.mjs';
 import { DecodeError } from './errors.mjs';
-import { validate } from './domain.mjs';
+import { afterField, ADMISSION_KINDS } from './domain.mjs';
 import { concat, equal } from './bytes.mjs';
 
 const MAX_DEPTH = 32;
@@ -54,72 +54,102 @@ function emptyObject(type) {
   return o;
 }
 
-function decodeMessage(type, buf, path, depth) {
+/**
+ * Reads the key at `pos` (§3 rules 1 and 4): its field number and wire type. A number past
+ * 32 bits is an unknown field; field 0 and wire types other than 0 and 2 are `WireType`.
+ */
+function peekKey(buf, pos, path) {
+  if (pos >= buf.length) return null;
+  const [tag, after] = readVarint(buf, pos, path);
+  const num = tag >> 3n;
+  const wt = Number(tag & 7n);
+  if (num > 0xffffffffn) throw new DecodeError('UnexpectedField', `field number ${num}`, path);
+  if (num === 0n) throw new DecodeError('WireType', 'field number 0', path);
+  if (wt !== 0 && wt !== 2) throw new DecodeError('WireType', `field ${num} with wire type ${wt}`, path);
+  return { num: Number(num), wt, after };
+}
+
+/** The value of field `fd` whose key ends at `pos`: [value, position after it]. */
+function readValue(fd, buf, pos, fpath, depth) {
+  if (wireTypeOf(fd.kind) === 0) {
+    const [v, after] = readVarint(buf, pos, fpath);
+    if (v === 0n) throw new DecodeError('DefaultPresent', 'a zero scalar is written explicitly', fpath);
+    if (fd.kind === 'uint64') return [v, after];
+    if (fd.kind === 'uint32') {
+      if (v > 0xffffffffn) throw new DecodeError('Invalid', 'uint32 value out of range', fpath);
+      return [Number(v), after];
+    }
+    const known = Object.values(ENUMS[fd.enum]);
+    if (v > 0xffffffffn || !known.includes(Number(v))) throw new DecodeError('Invalid', `unknown ${fd.enum} value ${v}`, fpath);
+    return [Number(v), after];
+  }
+  const [len, start] = readVarint(buf, pos, fpath);
+  if (len > BigInt(buf.length - start)) throw new DecodeError('Truncated', 'length runs past the end', fpath);
+  const data = buf.subarray(start, start + Number(len));
+  const after = start + Number(len);
+  if (fd.kind === 'msg') return [decodeMessage(fd.type, data, fpath, depth + 1), after];
+  if (data.length === 0 && !fd.repeated) throw new DecodeError('DefaultPresent', 'empty bytes written explicitly', fpath);
+  if (fd.kind === 'bytes32' && data.length !== 32) throw new DecodeError('Length', `${data.length} bytes, not 32`, fpath);
+  if (fd.kind === 'u128be' && data.length !== 16) throw new DecodeError('Length', `${data.length} bytes, not 16`, fpath);
+  if (fd.maxLen !== undefined && data.length > fd.maxLen) throw new DecodeError('Length', `${data.length} bytes, over ${fd.maxLen}`, fpath);
+  return [data.slice(), after];
+}
+
+/**
+ * §3 "Reading a message": the schema's fields in ascending number; for each, a key of
+ * that number is read (wire type, count, value), a lower one is `UnexpectedField`, a higher
+ * one or the end means absent (`Missing` when required); the field's domain rules follow
+ * (domain.mjs). After the last field, anything left is `UnexpectedField`. `nest` counts
+ * LineageManifest levels for the nesting rule of §5.6.
+ */
+function decodeMessage(type, buf, path, depth, nest = 0) {
   if (depth > MAX_DEPTH) throw new DecodeError('Invalid', 'nesting too deep', path);
-  const schema = SCHEMA[type];
-  if (!schema) throw new Error(`no schema for ${type}`);
-  const byNum = new Map(schema.map((fd) => [fd.num, fd]));
+  let fields = SCHEMA[type];
+  if (!fields) throw new Error(`no schema for ${type}`);
   const obj = emptyObject(type);
-  const seen = new Set();
+  const pending = [];
   let pos = 0;
-  let last = 0;
-  while (pos < buf.length) {
-    let tag;
-    [tag, pos] = readVarint(buf, pos, path);
-    const wt = Number(tag & 7n);
-    const num = tag >> 3n;
-    if (wt !== 0 && wt !== 2) throw new DecodeError('WireType', `wire type ${wt} (only 0 and 2 occur)`, path);
-    if (num === 0n) throw new DecodeError('WireType', 'field number 0', path);
-    const fd = num <= 0xffffn ? byNum.get(Number(num)) : undefined;
-    if (!fd) throw new DecodeError('UnexpectedField', `unknown field ${num} in ${type}`, path);
+  for (let i = 0; i < fields.length; i++) {
+    const fd = fields[i];
     const fpath = `${path}.${fd.name}`;
-    if (wt !== wireTypeOf(fd.kind)) throw new DecodeError('WireType', `wire type ${wt} for a ${fd.kind} field`, fpath);
-    if (fd.num < last) throw new DecodeError('UnexpectedField', `field ${fd.num} after field ${last} (out of order)`, fpath);
-    if (fd.num === last && !fd.repeated) throw new DecodeError('UnexpectedField', `non-repeated field ${fd.num} appears twice`, fpath);
-    // A required field passed over is Missing as soon as a later field appears (§3).
-    for (const r of schema) {
-      if (r.req && r.num > last && r.num < fd.num && !seen.has(r.num)) {
-        throw new DecodeError('Missing', `required field ${r.num} (${r.name}) absent`, `${path}.${r.name}`);
+    let count = 0;
+    for (;;) {
+      const key = peekKey(buf, pos, path);
+      if (key === null || key.num > fd.num) break;
+      if (key.num < fd.num) throw new DecodeError('UnexpectedField', `field ${key.num} before field ${fd.num} (out of order, repeated or unknown)`, path);
+      if (key.wt !== wireTypeOf(fd.kind)) throw new DecodeError('WireType', `wire type ${key.wt} for a ${fd.kind} field`, fpath);
+      if (fd.repeated && count === fd.max) throw new DecodeError('TooMany', `field ${fd.num} (${fd.name}) has more than ${fd.max}`, fpath);
+      if (fd.nest) {
+        // §5.6: consumed manifests are read as bytes first, then each is checked against
+        // the nesting rule and decoded (below).
+        const [, after] = readValue({ kind: 'bytes', repeated: true }, buf, key.after, fpath, depth);
+        pending.push([key.after, after]);
+        pos = after;
+        count++;
+        continue;
       }
+      const [value, after] = readValue(fd, buf, key.after, fd.repeated ? `${fpath}[${count}]` : fpath, depth);
+      pos = after;
+      count++;
+      if (fd.repeated) obj[fd.name].push(value);
+      else { obj[fd.name] = value; break; }
     }
-    last = fd.num;
-    seen.add(fd.num);
-    let value;
-    if (wt === 0) {
-      let v;
-      [v, pos] = readVarint(buf, pos, fpath);
-      if (v === 0n) throw new DecodeError('DefaultPresent', 'a zero scalar is written explicitly', fpath);
-      if (fd.kind === 'uint64') value = v;
-      else if (fd.kind === 'uint32') {
-        if (v > 0xffffffffn) throw new DecodeError('Invalid', 'uint32 value out of range', fpath);
-        value = Number(v);
-      } else {
-        const known = Object.values(ENUMS[fd.enum]);
-        if (v > 0xffffffffn || !known.includes(Number(v))) throw new DecodeError('Invalid', `unknown ${fd.enum} value ${v}`, fpath);
-        value = Number(v);
+    for (const [at, end] of pending.splice(0)) {
+      if (obj.verified !== undefined || nest >= fd.nest) {
+        throw new DecodeError('Invalid', `consumed manifests follow a root only, at most ${fd.nest} deep`, fpath);
       }
-    } else {
-      let len;
-      [len, pos] = readVarint(buf, pos, fpath);
-      if (len > BigInt(buf.length - pos)) throw new DecodeError('Truncated', 'length runs past the end', fpath);
-      const data = buf.subarray(pos, pos + Number(len));
-      pos += Number(len);
-      if (fd.kind === 'msg') {
-        value = decodeMessage(fd.type, data, fd.repeated ? `${fpath}[${obj[fd.name].length}]` : fpath, depth + 1);
-      } else {
-        if (data.length === 0 && !fd.repeated) throw new DecodeError('DefaultPresent', 'empty bytes written explicitly', fpath);
-        if (fd.kind === 'bytes32' && data.length !== 32) throw new DecodeError('Length', `${data.length} bytes, not 32`, fpath);
-        if (fd.kind === 'u128be' && data.length !== 16) throw new DecodeError('Length', `${data.length} bytes, not 16`, fpath);
-        value = data.slice();
-      }
+      const [, start] = readVarint(buf, at, fpath);
+      obj[fd.name].push(decodeMessage(fd.type, buf.subarray(start, end), `${fpath}[${obj[fd.name].length}]`, depth + 1, nest + 1));
     }
-    if (fd.repeated) obj[fd.name].push(value);
-    else obj[fd.name] = value;
+    if (fd.req && count === 0) throw new DecodeError('Missing', `required field ${fd.num} (${fd.name}) absent`, fpath);
+    afterField(type, fd.num, obj, path);
+    if (type === 'Admission' && fd.num === 1) {
+      // §15.2: the kind selects the fields that follow.
+      fields = [fd, ...ADMISSION_KINDS[obj.kind].map(([num, r]) => ({ ...SCHEMA.Admission.find((x) => x.num === num), req: r === 'req' }))];
+    }
   }
-  for (const fd of schema) {
-    if (fd.req && !seen.has(fd.num)) throw new DecodeError('Missing', `required field ${fd.num} (${fd.name}) absent`, `${path}.${fd.name}`);
-  }
-  validate(type, obj, path);
+  const key = peekKey(buf, pos, path);
+  if (key !== null) throw new DecodeError('UnexpectedField', `field ${key.num} after the last field of ${type}`, path);
   return obj;
 }
 

@@ -87,8 +87,8 @@ export const TAG_TABLE = [
   ['RecoveryOwner', 'DSM/v1/slot/recovery-owner'],
   ['SlotBody', 'DSM/v1/slot/body'],
   ['SlotWrite', 'DSM/v1/slot/write'],
-  ['RecoveryStreamSigner', 'DSM/v1/recovery/writer'],
   ['SlotDelegation', 'DSM/v1/slot/delegation'],
+  ['RecoveryStreamSigner', 'DSM/v1/recovery/writer'],
   ['SlotParties', 'DSM/v1/slot/parties'],
   ['ContactCard', 'DSM/v1/card'],
   ['WalletRecord', 'DSM/v1/wallet/record'],
@@ -97,11 +97,11 @@ export const TAG_TABLE = [
   ['ContactDocumentKey', 'DSM/v1/contact/sealing-key'],
   ['DeviceKemSeed', 'DSM/v1/kem/seed'],
   ['B0xItem', 'DSM/v1/b0x-item'],
+  ['B0xAccess', 'DSM/v1/b0x-access'],
   ['TombstoneSlot', 'DSM/v1/recovery/grave-slot'],
   ['SigningRandomness', 'DSM/v1/test/signing-randomness'],
   ['ReproducibleEntropy', 'DSM/v1/test/entropy'],
   ['Fixture', 'DSM/v1/test/fixture'],
-  ['B0xAccess', 'DSM/v1/b0x-access'],
   ['SealRandomness', 'DSM/v1/b0x-seal-randomness'],
 ];
 

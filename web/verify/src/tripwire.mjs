@@ -63,8 +63,8 @@ export function verifyEquivocationProof(bytes) {
       if (pair === 'acceptance+refusal' && equal(a.answers, b.answers)) return 'accepted and refused';
       if (a.kind === 'proposal' && b.kind === 'proposal' && equal(a.step.relationship, b.step.relationship)
         && equal(a.step.parent_tip, b.step.parent_tip) && !equal(childTip(a.step), childTip(b.step))) return 'tip fork';
-      if (a.parcels && b.parcels && equal(a.parcels.holder, b.parcels.holder)
-        && a.parcels.inputs.some((x) => b.parcels.inputs.some((y) => equal(x, y)))) return 'parcel fork';
+      // §8.2: holders are not compared; the device convicted is the one that signed both.
+      if (a.parcels && b.parcels && a.parcels.inputs.some((x) => b.parcels.inputs.some((y) => equal(x, y)))) return 'parcel fork';
       fail('NotConflicting', 'the statements do not conflict');
       return undefined;
     });

@@ -35,7 +35,9 @@ test('rule 1: only wire types 0 and 2; field number 0 is invalid', () => {
 test('rule 2: strictly ascending fields, repeated consecutive, non-repeated at most once', () => {
   // The required key (1) is passed over when field 2 comes first: Missing (§3 precedence).
   refused('SmtLeaf', concat(h('1220'), b32(2), h('0a20'), b32(1)), 'Missing');
-  refused('SmtLeaf', concat(h('0a20'), b32(1), h('0a20'), b32(1), h('1220'), b32(2)), 'UnexpectedField', /twice/);
+  refused('SmtLeaf', concat(h('0a20'), b32(1), h('0a20'), b32(1), h('1220'), b32(2)), 'UnexpectedField', /repeated/);
+  // A field after the schema's last one: read after the message's fields, still refused.
+  refused('SmtLeaf', concat(leaf(1, 2), h('1220'), b32(2)), 'UnexpectedField', /after the last field/);
   // SmtProof: siblings, terminal, then another sibling (repeated field not consecutive).
   const sib = concat(h('0a20'), b32(3));
   refused('SmtProof', concat(sib, h('1244'), leaf(1, 2), sib), 'UnexpectedField');
@@ -101,7 +103,7 @@ test('rule 7: no unknown fields, no trailing bytes, nothing truncated', () => {
 test('rule 8: domain rules (suites, sorted lists, non-zero amounts, shapes)', () => {
   refused('PublicKey', concat(h('08031220'), b32(1)), 'Invalid', /unknown SuiteId/);
   refused('PublicKey', concat(h('087f1220'), b32(1)), 'Invalid', /unknown SuiteId/); // insecure-test suite
-  refused('PublicKey', concat(h('1220'), b32(1)), 'Missing', /suite/);
+  refused('PublicKey', concat(h('1220'), b32(1)), 'Invalid', /suite absent/); // absent reads as 0, an unknown suite
   refused('Balance', concat(h('0a20'), b32(1), h('1210'), new Uint8Array(16)), 'Invalid', /zero/);
   const head = decode('DeviceHead', bytes('ml-dsa-65.a.funded_head'));
   const bal = head.balances[0];
@@ -110,7 +112,7 @@ test('rule 8: domain rules (suites, sorted lists, non-zero amounts, shapes)', ()
   const rec = decode('GenesisRecord', bytes('ml-dsa-65.a.genesis_record'));
   refused('GenesisRecord', encode('GenesisRecord', { ...rec, contributions: [...rec.contributions].reverse() }), 'Invalid', /ascending/);
   refused('GenesisRecord', encode('GenesisRecord', { ...rec, contributions: [] }), 'Invalid');
-  refused('SmtProof', encode('SmtProof', { siblings: Array.from({ length: 257 }, () => b32(1)) }), 'Invalid', /256/);
+  refused('SmtProof', encode('SmtProof', { siblings: Array.from({ length: 257 }, () => b32(1)) }), 'TooMany', /256/);
   // ParcelStatement (§5.6 "Decoding refuses")
   const st = decode('ParcelStatement', bytes('ml-dsa-65.parcel.statement'));
   const o = st.outputs;
@@ -146,10 +148,16 @@ test('rule 8: domain rules (suites, sorted lists, non-zero amounts, shapes)', ()
   refused('Statement', encode('Statement', { proposal: rc.proposal, acceptance: rc.acceptance }), 'Invalid', /exactly one/);
   refused('Statement', new Uint8Array(0), 'Invalid', /exactly one/);
   const pf = fp.parcel_fork;
-  refused('ParcelFork', encode('ParcelFork', { ...pf, first: pf.second, second: pf.first }), 'Invalid', /ordered by commit/);
+  refused('ParcelFork', encode('ParcelFork', { ...pf, first: pf.second, second: pf.first }), 'Invalid', /ascending by commit/);
+  refused('ParcelFork', encode('ParcelFork', { ...pf, second: pf.first }), 'Invalid', /ascending by commit/);
+  refused('EquivocationProof', encode('EquivocationProof', { first: ep.first, second: ep.first }), 'Invalid', /order/);
   // Admission kinds
   refused('Admission', encode('Admission', { kind: 6, genesis: b32(1) }), 'Invalid', /kind/);
-  refused('Admission', encode('Admission', { kind: 1, genesis: b32(1), parties: [b32(1)] }), 'Invalid', /not used/);
+  refused('Admission', encode('Admission', { kind: 1, genesis: b32(1), parties: [b32(1)] }), 'UnexpectedField', /after the last field/);
+  refused('Admission', encode('Admission', { kind: 2, genesis: b32(1), record: rec }), 'UnexpectedField', /before field 3/);
+  refused('Admission', encode('Admission', { kind: 1, record: rec }), 'Missing', /genesis/);
+  refused('Admission', encode('Admission', { kind: 3 }), 'Invalid', /no admitted/);
+  refused('Admission', encode('Admission', { kind: 3, admitted: Array.from({ length: 17 }, (_, i) => b32(i)) }), 'TooMany');
   refused('Admission', encode('Admission', { kind: 5, genesis: b32(1), parties: [b32(2), b32(1)] }), 'Invalid', /ascending/);
 });
 

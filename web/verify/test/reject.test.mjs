@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { decode } from '../src/codec.mjs';
 import { SIZE_CAPS } from '../src/schema.mjs';
 import { verifyReceipt } from '../src/receipt.mjs';
+import { verifyEquivocationProof } from '../src/tripwire.mjs';
 import { hexToBytes } from '../src/bytes.mjs';
 
 const FILE = new URL('../../../crates/dsm-core/tests/vectors/reject-v1.txt', import.meta.url);
@@ -19,9 +20,19 @@ const rows = readFileSync(FILE, 'utf8').split('\n')
     return { name, type: type.replace(/^dsm\.v1\./, ''), bytes: hexToBytes(hex), error };
   });
 
+/** The error's name as the file writes it; a balance error also names its kind. */
+function nameOf(error) {
+  if (error.code === 'Balance') return `Balance.${error.message.split(': ').pop()}`;
+  return error.code;
+}
+
 function jsError(type, bytes) {
   if (type === 'Receipt') {
     const r = verifyReceipt(bytes);
+    return r.valid ? 'accepted' : nameOf(r.error);
+  }
+  if (type === 'EquivocationProof') {
+    const r = verifyEquivocationProof(bytes);
     return r.valid ? 'accepted' : r.error.code;
   }
   if (bytes.length > SIZE_CAPS[type]) return 'TooLarge';
@@ -34,7 +45,7 @@ function jsError(type, bytes) {
 }
 
 test('every reject vector is refused with the error it names', () => {
-  assert.ok(rows.length >= 30, 'the reject vectors are present');
+  assert.ok(rows.length >= 60, 'the reject vectors are present');
   const wrong = rows
     .map((r) => ({ name: r.name, want: r.error, got: jsError(r.type, r.bytes) }))
     .filter((r) => r.got !== r.want);
