@@ -529,4 +529,65 @@ fn the_web_wallet_adds_a_card_from_its_qr_image_and_receives_offline() {
         page.body
     );
     assert!(b.get("/").body.contains("30"));
+
+    // And back as QR frames: the page shows the frames while bob's `dsm receive --via qr`
+    // reads them from the shared directory.
+    let qr = dir.path().join("qr");
+    std::fs::create_dir(&qr).unwrap();
+    let mut rx = std::process::Command::new(bin())
+        .env("DSM_HOME", &bob)
+        .env("DSM_PASSPHRASE", "test passphrase")
+        .args(["receive", "--via", "qr", "--at"])
+        .arg(&qr)
+        .arg("--once")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let a = b.post(
+        "/send",
+        &form(&[
+            ("nonce", &b.nonce("/send")),
+            ("to", "bobby"),
+            ("amount", "10"),
+            ("how", "qr"),
+            ("dir", qr.to_str().unwrap()),
+        ]),
+    );
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(a.header("location"), Some("/send/qr"));
+    let (mut page, mut frames) = (b.get("/send/qr"), 0);
+    for i in 0..300 {
+        let f = b.get(&format!("/send/frame.png?i={i}"));
+        if f.status == 200 {
+            assert_eq!(f.header("content-type"), Some("image/png"));
+            assert!(f.body.contains("IHDR"), "a PNG");
+            frames += 1;
+        }
+        page = b.get("/send/qr");
+        if !page.body.contains("http-equiv=\"refresh\"") {
+            break;
+        }
+        if frames == 0 {
+            assert!(page.body.contains("data-frames"), "{}", page.body);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(rx.wait().unwrap().success(), "bob received");
+    assert!(
+        frames > 0,
+        "the page showed the frames while the session ran"
+    );
+    assert!(
+        page.body.contains("Sent 10 DEV to bobby offline: final"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        b.get("/send/frame.png?i=0").status,
+        404,
+        "no frame once it ended"
+    );
+    // A second session's form while none runs is the ordinary form again.
+    assert!(b.get("/send").body.contains("how-qr"));
 }

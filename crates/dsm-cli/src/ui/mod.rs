@@ -64,18 +64,47 @@ pub(crate) struct Ui {
     issued: AtomicU64,
     flashes: Mutex<VecDeque<(String, String)>>,
     jobs: mpsc::Sender<Job>,
-    /// What a receive started from the page is doing (read without the wallet, so the
-    /// progress page answers while the wallet task is busy receiving).
-    receiving: Arc<Mutex<Receiving>>,
+    /// What a session started from the page (a receive, or a QR send) is doing, read
+    /// without the wallet, so its progress page answers while the wallet task is busy.
+    link_job: Arc<Mutex<LinkJob>>,
 }
 
-/// The progress of the page's receive.
+/// The progress of a session the page started; one at a time, as the wallet has one task.
 #[derive(Default)]
-pub(crate) struct Receiving {
-    /// A receive is running.
+pub(crate) struct LinkJob {
+    /// A session is running.
     pub active: bool,
+    /// `receive` or `send`: the page that shows it.
+    pub kind: &'static str,
     /// What it did so far, for people, oldest first.
     pub log: Vec<String>,
+    /// Where a QR send writes its frames, once it has started.
+    pub frames: Option<std::path::PathBuf>,
+}
+
+impl LinkJob {
+    /// Claims the link for a new session of `kind`; false while another runs.
+    fn start(&mut self, kind: &'static str, first: String) -> bool {
+        if self.active {
+            return false;
+        }
+        *self = LinkJob {
+            active: true,
+            kind,
+            log: vec![first],
+            frames: None,
+        };
+        true
+    }
+
+    /// This page's log: the running or last session, if it is of `kind`.
+    fn shown(&self, kind: &str) -> (bool, Vec<String>) {
+        if self.kind == kind {
+            (self.active, self.log.clone())
+        } else {
+            (false, Vec::new())
+        }
+    }
 }
 
 fn random_hex() -> Res<String> {
@@ -254,7 +283,7 @@ pub fn serve(ctx: Ctx, listen: &str) -> Res {
         issued: AtomicU64::new(0),
         flashes: Mutex::new(VecDeque::new()),
         jobs,
-        receiving: Arc::new(Mutex::new(Receiving::default())),
+        link_job: Arc::new(Mutex::new(LinkJob::default())),
     });
     let host = match bound {
         SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
@@ -286,6 +315,8 @@ fn router(ui: Arc<Ui>) -> Router {
         .route("/receipt/{id}", get(receipt))
         .route("/contacts", get(contacts).post(add_contact))
         .route("/send", get(send_form).post(send))
+        .route("/send/qr", get(send_qr_page))
+        .route("/send/frame.png", get(send_frame))
         .route("/sync", post(sync))
         .route("/card.png", get(card_png))
         .route(
@@ -475,6 +506,9 @@ struct SendForm {
 }
 
 async fn send(State(ui): State<Arc<Ui>>, Form(f): Form<SendForm>) -> Response {
+    if f.how == "qr" {
+        return send_qr(ui, f).await;
+    }
     let nonce = f.nonce.clone();
     ui.change(&nonce, "/send", move |w| {
         pages::send(
@@ -484,9 +518,96 @@ async fn send(State(ui): State<Arc<Ui>>, Form(f): Form<SendForm>) -> Response {
             &f.amount,
             &f.how,
             f.dir.as_deref(),
+            &|_| {},
         )
     })
     .await
+}
+
+/// Starts a send as QR frames on the wallet task and answers at once: the QR page shows
+/// the frames while the session runs.
+async fn send_qr(ui: Arc<Ui>, f: SendForm) -> Response {
+    if !ui.use_nonce(&f.nonce) {
+        return already_sent("/send");
+    }
+    if !ui
+        .link_job
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .start("send", "Preparing the frames…".into())
+    {
+        return see_other(&format!(
+            "/send?done={}",
+            ui.flash("Another session is running; wait for it to end.".into())
+        ));
+    }
+    let progress = ui.link_job.clone();
+    let job: Job = Box::new(move |w| {
+        let frames = |dir: &std::path::Path| {
+            let mut p = progress.lock().unwrap_or_else(|e| e.into_inner());
+            p.frames = Some(dir.to_path_buf());
+            p.log
+                .push("Showing the frames; waiting for the receiver…".into());
+        };
+        let said = pages::send(
+            w,
+            &f.to,
+            f.token.as_deref(),
+            &f.amount,
+            "qr",
+            f.dir.as_deref(),
+            &frames,
+        );
+        let mut p = progress.lock().unwrap_or_else(|e| e.into_inner());
+        p.log.push(said);
+        p.active = false;
+        p.frames = None;
+    });
+    if ui.jobs.send(job).is_err() {
+        return stopped();
+    }
+    see_other("/send/qr")
+}
+
+async fn send_qr_page(State(ui): State<Arc<Ui>>) -> Response {
+    let (active, log) = ui
+        .link_job
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .shown("send");
+    pages::send_qr(active, &log)
+}
+
+#[derive(serde::Deserialize)]
+struct FrameQuery {
+    i: Option<u64>,
+}
+
+/// Frame `i` (cycling) of the message a QR send is showing now: the PNGs its link wrote
+/// for its latest message (`d-<seq>-<n>.png`, §13.5). 404 while there is none.
+async fn send_frame(State(ui): State<Arc<Ui>>, Query(q): Query<FrameQuery>) -> Response {
+    let dir = ui
+        .link_job
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .frames
+        .clone();
+    let frame = dir.and_then(|dir| {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .ok()?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("d-") && n.ends_with(".png"))
+            .collect();
+        names.sort();
+        let seq = names.last()?.get(..8)?.to_string();
+        names.retain(|n| n.starts_with(&seq));
+        let i = usize::try_from(q.i.unwrap_or(0)).unwrap_or(0) % names.len();
+        std::fs::read(dir.join(&names[i])).ok()
+    });
+    match frame {
+        Some(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        None => (StatusCode::NOT_FOUND, "no frame is being shown").into_response(),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -629,10 +750,11 @@ async fn add_node(State(ui): State<Arc<Ui>>, Form(f): Form<NodeForm>) -> Respons
 /// receives), refreshed every two seconds while a receive runs.
 async fn receive_page(State(ui): State<Arc<Ui>>, Query(q): Query<FlashQuery>) -> Response {
     let flash = ui.flash_text(q.done.as_deref());
-    let (active, log) = {
-        let r = ui.receiving.lock().unwrap_or_else(|e| e.into_inner());
-        (r.active, r.log.clone())
-    };
+    let (active, log) = ui
+        .link_job
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .shown("receive");
     pages::receive(&ui.nonce(), active, &log, flash.as_deref())
 }
 
@@ -655,22 +777,22 @@ async fn receive(State(ui): State<Arc<Ui>>, Form(f): Form<ReceiveForm>) -> Respo
             ui.flash("Give the shared directory the sender writes to.".into())
         ));
     }
+    let first = format!(
+        "Waiting up to {} s for a sender in {dir}…",
+        RECEIVE_WAIT.as_secs()
+    );
+    if !ui
+        .link_job
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .start("receive", first)
     {
-        let mut r = ui.receiving.lock().unwrap_or_else(|e| e.into_inner());
-        if r.active {
-            drop(r);
-            return see_other(&format!(
-                "/receive?done={}",
-                ui.flash("Already receiving.".into())
-            ));
-        }
-        r.active = true;
-        r.log = vec![format!(
-            "Waiting up to {} s for a sender in {dir}…",
-            RECEIVE_WAIT.as_secs()
-        )];
+        return see_other(&format!(
+            "/receive?done={}",
+            ui.flash("Another session is running; wait for it to end.".into())
+        ));
     }
-    let progress = ui.receiving.clone();
+    let progress = ui.link_job.clone();
     let job: Job = Box::new(move |w| {
         let note = |m: String| {
             progress

@@ -29,6 +29,9 @@ pub(crate) fn esc(s: &str) -> String {
 /// The verifier bundle, loaded (before the page script) on pages that show receipts.
 const VERIFIER: &str = "<script src=\"/assets/verify.js\"></script>";
 
+/// How long an offline send waits for its receiver.
+const OFFLINE_WAIT: Duration = Duration::from_secs(60);
+
 const NAV: [(&str, &str); 8] = [
     ("/", "Balances"),
     ("/history", "History"),
@@ -357,6 +360,7 @@ pub(crate) fn send_form(w: &mut OpenWallet, nonce: &str, flash: Option<&str>) ->
          <fieldset><legend>How</legend>\
          <p><input type=\"radio\" id=\"how-online\" name=\"how\" value=\"online\" checked> <label for=\"how-online\">Online, through the storage nodes (the receiver collects it when it syncs)</label></p>\
          <p><input type=\"radio\" id=\"how-file\" name=\"how\" value=\"file\"> <label for=\"how-file\">Offline, through a shared directory (the receiver runs <code>dsm receive --file DIR</code>)</label></p>\
+         <p><input type=\"radio\" id=\"how-qr\" name=\"how\" value=\"qr\"> <label for=\"how-qr\">Offline, as QR frames shown on this screen and written to a shared directory (the receiver runs <code>dsm receive --via qr --at DIR</code>)</label></p>\
          <p><label for=\"dir\">Shared directory (offline only)</label><br><input id=\"dir\" name=\"dir\" autocomplete=\"off\"></p>\
          </fieldset><p><button type=\"submit\">Send</button></p></form>",
         nonce_field(nonce)
@@ -364,7 +368,8 @@ pub(crate) fn send_form(w: &mut OpenWallet, nonce: &str, flash: Option<&str>) ->
     page("Send", "/send", flash, &body)
 }
 
-/// Sends as the form asked; returns what happened, for people.
+/// Sends as the form asked; returns what happened, for people. A QR send tells `frames`
+/// the directory its frames go to before the session starts, so the page can show them.
 pub(crate) fn send(
     w: &mut OpenWallet,
     to: &str,
@@ -372,6 +377,7 @@ pub(crate) fn send(
     amount: &str,
     how: &str,
     dir: Option<&str>,
+    frames: &dyn Fn(&std::path::Path),
 ) -> String {
     let mut run = || -> Result<String, crate::wallet_cmd::CliError> {
         let contact = find_contact(w, to)?;
@@ -393,7 +399,7 @@ pub(crate) fn send(
                     settlement_text(&sent.settlement)
                 ))
             }
-            "file" => {
+            "file" | "qr" => {
                 let dir = dir
                     .map(str::trim)
                     .filter(|d| !d.is_empty())
@@ -402,8 +408,23 @@ pub(crate) fn send(
                             "give the shared directory to send offline through",
                         )
                     })?;
-                let mut link =
-                    crate::wallet_cmd::dial(&Via::Dir(dir.into()), Duration::from_secs(60))?;
+                let mut link: Box<dyn dsm_transport::Link> = if how == "qr" {
+                    let link = dsm_qr::QrDirLink::dial(
+                        std::path::Path::new(dir),
+                        OFFLINE_WAIT,
+                        dsm_qr::QrOptions::default(),
+                    )
+                    .map_err(|e| {
+                        crate::wallet_cmd::CliError::new(
+                            crate::wallet_cmd::exit::INCOMPLETE,
+                            format!("cannot use {dir}: {e}"),
+                        )
+                    })?;
+                    frames(link.path());
+                    Box::new(link)
+                } else {
+                    crate::wallet_cmd::dial(&Via::Dir(dir.into()), OFFLINE_WAIT)?
+                };
                 let mut session =
                     dsm_protocol::session::Session::dialer(peer, vec![(view.id, amount)]);
                 let r = dsm_wallet::driver::run(&mut session, &mut **w, link.as_mut());
@@ -423,7 +444,7 @@ pub(crate) fn send(
                     })
                 }
             }
-            _ => Err(crate::wallet_cmd::input("choose online or offline")),
+            _ => Err(crate::wallet_cmd::input("choose online, offline or QR")),
         }
     };
     match run() {
@@ -670,16 +691,7 @@ pub(crate) fn add_node(w: &mut OpenWallet, url: &str) -> String {
 /// The receive page: a form to wait for one sender in a shared directory, and what the
 /// running or last receive did (refreshed every two seconds while one runs).
 pub(crate) fn receive(nonce: &str, active: bool, log: &[String], flash: Option<&str>) -> Response {
-    let mut body = String::new();
-    if !log.is_empty() {
-        body.push_str("<section aria-labelledby=\"prog\" aria-live=\"polite\"><h2 id=\"prog\">");
-        body.push_str(if active { "Receiving" } else { "Last receive" });
-        body.push_str("</h2><ol class=\"progress\">");
-        for l in log {
-            body.push_str(&format!("<li>{}</li>", esc(l)));
-        }
-        body.push_str("</ol></section>");
-    }
+    let mut body = progress(if active { "Receiving" } else { "Last receive" }, log);
     if !active {
         body.push_str(&format!(
             "<form method=\"post\" action=\"/receive\">{}\
@@ -696,6 +708,44 @@ pub(crate) fn receive(nonce: &str, active: bool, log: &[String], flash: Option<&
         ""
     };
     page_with("Receive", "/receive", flash, &body, head)
+}
+
+/// The QR send page: the frames being shown (animated by ui.js) and what the send did.
+pub(crate) fn send_qr(active: bool, log: &[String]) -> Response {
+    let mut body = String::new();
+    if active {
+        body.push_str(
+            "<p>Point the receiver's camera at this picture; it changes as the frames go by.</p>\
+             <p><img class=\"qr-frame\" data-frames=\"/send/frame.png\" src=\"/send/frame.png?i=0\" \
+             alt=\"The QR frame being sent\" width=\"360\" height=\"360\"></p>",
+        );
+    }
+    body.push_str(&progress(
+        if active { "Sending" } else { "Last QR send" },
+        log,
+    ));
+    if !active {
+        body.push_str("<p><a href=\"/send\">Send again</a></p>");
+    }
+    let head = if active {
+        "<meta http-equiv=\"refresh\" content=\"3\">"
+    } else {
+        ""
+    };
+    page_with("Send as QR frames", "/send", None, &body, head)
+}
+
+/// A session's progress, oldest step first.
+fn progress(title: &str, log: &[String]) -> String {
+    if log.is_empty() {
+        return String::new();
+    }
+    let items: String = log.iter().map(|l| format!("<li>{}</li>", esc(l))).collect();
+    format!(
+        "<section aria-labelledby=\"prog\" aria-live=\"polite\"><h2 id=\"prog\">{}</h2>\
+         <ol class=\"progress\">{items}</ol></section>",
+        esc(title)
+    )
 }
 
 /// A page that verifies a receipt file the user chooses, in the page (nothing is uploaded).

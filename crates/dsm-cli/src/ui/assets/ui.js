@@ -43,3 +43,13 @@ if (file) {
     verify(section, Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(''));
   });
 }
+
+// A QR send: the picture cycles through the frames of the message being sent, one every
+// 200 ms, as a camera reading a fountain code expects.
+for (const img of document.querySelectorAll('img[data-frames]')) {
+  let i = 0;
+  setInterval(() => {
+    i += 1;
+    img.src = `${img.dataset.frames}?i=${i}`;
+  }, 200);
+}
