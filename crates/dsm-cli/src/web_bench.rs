@@ -55,10 +55,12 @@ pub fn run(repo: &Path) -> Result<(), Error> {
         .into());
     }
     let js: serde_json::Value = serde_json::from_slice(&node.stdout)?;
+    let mut receipts = Vec::new();
     println!("| suite | Rust: receipt | Rust: its 2 signatures | Rust share | JavaScript: receipt | JavaScript: its 2 signatures | JavaScript share | JavaScript / Rust |");
     println!("|---|---|---|---|---|---|---|---|");
     for suite in ["ml-dsa-65", "slh-dsa-sha2-128f"] {
         let bytes = vector(&format!("{suite}.ab.receipt"))?;
+        receipts.push((suite, hex::encode(&bytes)));
         let r = Receipt::from_bytes(&bytes)?;
         verify_receipt_bytes(&bytes, &EmptyView)?;
         let budget = Duration::from_secs(2);
@@ -89,7 +91,138 @@ pub fn run(repo: &Path) -> Result<(), Error> {
             jr / receipt
         );
     }
+    in_chromium(repo, &receipts)?;
     page_load()
+}
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// The same receipts verified by the same bundle in a page of headless Chromium (driven
+/// through WebDriver): a page that loads `dist/verify.js` from disk and times
+/// `DsmVerify.verifyReceipt` on each for two seconds.
+fn in_chromium(repo: &Path, receipts: &[(&str, String)]) -> Result<(), Error> {
+    println!(
+        "\n## The same receipts in a page of headless Chromium (the bundle `dsm ui` serves)\n"
+    );
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        println!("Not measured: {CHROMIUM} and {CHROMEDRIVER} are needed (Debian: `apt-get install chromium chromium-driver`).");
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    std::fs::copy(
+        repo.join("web/verify/dist/verify.js"),
+        dir.path().join("verify.js"),
+    )?;
+    let table: serde_json::Map<String, serde_json::Value> = receipts
+        .iter()
+        .map(|(s, h)| (s.to_string(), serde_json::Value::String(h.clone())))
+        .collect();
+    std::fs::write(
+        dir.path().join("bench.js"),
+        format!(
+            "const R = {};\n\
+             const out = {{}};\n\
+             for (const [suite, hex] of Object.entries(R)) {{\n\
+               const b = DsmVerify.hexToBytes(hex);\n\
+               if (!DsmVerify.verifyReceipt(b).valid) {{ out[suite] = null; continue; }}\n\
+               let n = 0; const t0 = performance.now();\n\
+               while (performance.now() - t0 < 2000) {{ DsmVerify.verifyReceipt(b); n++; }}\n\
+               out[suite] = (performance.now() - t0) / n;\n\
+             }}\n\
+             document.title = JSON.stringify(out);\n",
+            serde_json::Value::Object(table)
+        ),
+    )?;
+    std::fs::write(
+        dir.path().join("bench.html"),
+        "<!doctype html><meta charset=\"utf-8\"><title>running</title>\
+         <script src=\"verify.js\"></script><script src=\"bench.js\"></script>",
+    )?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut driver = std::process::Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let result = drive(port, dir.path());
+    let _ = driver.kill();
+    let _ = driver.wait();
+    let times = result?;
+    println!("| suite | receipt in the page |");
+    println!("|---|---|");
+    for (suite, _) in receipts {
+        match times[*suite].as_f64() {
+            Some(ms) => println!("| {suite} | {ms:.2} ms |"),
+            None => println!("| {suite} | refused (the bundle is out of date?) |"),
+        }
+    }
+    Ok(())
+}
+
+/// One WebDriver session on `port`: opens `dir/bench.html` and waits for its result.
+fn drive(port: u16, dir: &Path) -> Result<serde_json::Value, Error> {
+    use serde_json::{json, Value};
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let base = format!("http://127.0.0.1:{port}");
+    let call = |method: &str, path: &str, body: Option<Value>| -> Result<Value, Error> {
+        let url = format!("{base}{path}");
+        let mut res = match method {
+            "GET" => agent.get(&url).call(),
+            "DELETE" => agent.delete(&url).call(),
+            _ => agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(body.unwrap_or(json!({})).to_string()),
+        }?;
+        let v: Value = serde_json::from_str(&res.body_mut().read_to_string()?)?;
+        match v["value"].get("error") {
+            Some(e) => Err(format!("WebDriver {path}: {e} {}", v["value"]["message"]).into()),
+            None => Ok(v["value"].clone()),
+        }
+    };
+    let start = Instant::now();
+    while call("GET", "/status", None).is_err() {
+        if start.elapsed() > Duration::from_secs(20) {
+            return Err("chromedriver did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let profile = dir.join("profile");
+    let caps = json!({"capabilities": {"alwaysMatch": {
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", format!("--user-data-dir={}", profile.display())]
+        }
+    }}});
+    let session = call("POST", "/session", Some(caps))?["sessionId"]
+        .as_str()
+        .ok_or("no WebDriver session")?
+        .to_string();
+    let s = format!("/session/{session}");
+    let page = format!("file://{}", dir.join("bench.html").display());
+    let mut result = Err::<Value, Error>("the page gave no result in 60 s".into());
+    if call("POST", &format!("{s}/url"), Some(json!({ "url": page }))).is_ok() {
+        while start.elapsed() < Duration::from_secs(60) {
+            let title = call("GET", &format!("{s}/title"), None)?;
+            if let Some(t) = title.as_str().filter(|t| t.starts_with('{')) {
+                result = Ok(serde_json::from_str(t)?);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let _ = call("DELETE", &s, None);
+    result
 }
 
 /// One HTTP/1.1 GET on loopback with `headers`; returns the status and the body's length.
@@ -137,7 +270,9 @@ fn page_load() -> Result<(), Error> {
         .stdout(std::process::Stdio::piped())
         .spawn()?;
     let mut line = String::new();
-    std::io::BufReader::new(ui.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
+    // Kept open while the server runs (it may still be writing its second line).
+    let mut out = std::io::BufReader::new(ui.stdout.take().ok_or("no stdout")?);
+    out.read_line(&mut line)?;
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -163,7 +298,8 @@ fn page_load() -> Result<(), Error> {
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
         )?;
         let mut raw = String::new();
-        s.read_to_string(&mut raw)?;
+        s.read_to_string(&mut raw)
+            .map_err(|e| format!("login: {e}"))?;
         raw.lines()
             .find_map(|l| l.strip_prefix("set-cookie: "))
             .and_then(|c| c.split(';').next())
@@ -175,7 +311,7 @@ fn page_load() -> Result<(), Error> {
     println!("| request | bytes | time |");
     println!("|---|---|---|");
     for path in ["/", "/history", "/assets/verify.js"] {
-        let (status, len) = get(port, path, &header)?;
+        let (status, len) = get(port, path, &header).map_err(|e| format!("GET {path}: {e}"))?;
         if status != 200 {
             let _ = ui.kill();
             return Err(format!("{path} answered {status}").into());

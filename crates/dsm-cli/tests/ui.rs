@@ -333,6 +333,44 @@ fn the_wallet_is_locked_while_the_web_wallet_runs() {
         .stderr(predicates::str::contains("loopback only"));
 }
 
+/// A script that reads the URL and closes stdout (or a terminal that went away) does not
+/// stop the server: its lines are written with errors ignored, never by a `println!`
+/// that panics on the broken pipe.
+#[test]
+fn the_web_wallet_keeps_serving_when_its_stdout_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = wallet(dir.path(), "alice", None);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(bin())
+        .env("DSM_HOME", &alice)
+        .env("DSM_PASSPHRASE", "test passphrase")
+        .args(["ui", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Closed before the wallet is even open, so every line it writes meets a broken pipe.
+    drop(child.stdout.take());
+    let host = format!("127.0.0.1:{port}");
+    let mut answer = None;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            answer = Some(http(port, "GET", "/", &[("Host", &host)], ""));
+            break;
+        }
+    }
+    let still = child.try_wait().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(still, None, "the server ended when its stdout closed");
+    assert_eq!(answer.expect("the server listens").status, 401);
+}
+
 #[test]
 fn the_web_wallet_adds_a_contact_and_pays_online_once_per_form() {
     let dir = tempfile::tempdir().unwrap();

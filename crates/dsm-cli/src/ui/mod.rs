@@ -289,11 +289,18 @@ pub fn serve(ctx: Ctx, listen: &str) -> Res {
         SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
         SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
     };
-    // The one place the login token is ever shown. It works once.
-    println!("dsm ui: open http://{host}/login?token={login}");
-    println!("(the link works once; stop with Ctrl-C)");
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    // The one place the login token is ever shown. It works once. Written with its errors
+    // ignored: a reader that closes stdout after the first line (a script taking the URL)
+    // must not end the server, as `println!` would by panicking on the broken pipe.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = write!(
+            out,
+            "dsm ui: open http://{host}/login?token={login}\n(the link works once; stop with Ctrl-C)\n"
+        );
+        let _ = out.flush();
+    }
     let app = router(ui);
     rt.block_on(async move {
         axum::serve(listener, app)
