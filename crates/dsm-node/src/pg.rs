@@ -24,6 +24,12 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE dsm_list_next (topic BYTEA NOT NULL, key BYTEA NOT NULL, next BIGINT NOT NULL, PRIMARY KEY (topic, key));
 ", "
     ALTER TABLE dsm_b0x ADD COLUMN poster BYTEA NOT NULL DEFAULT ''::bytea;
+", "
+    ALTER TABLE dsm_evidence DROP CONSTRAINT dsm_evidence_device_key;
+    ALTER TABLE dsm_evidence ADD COLUMN digest BYTEA;
+    UPDATE dsm_evidence SET digest = sha256(bytes);
+    ALTER TABLE dsm_evidence ALTER COLUMN digest SET NOT NULL;
+    ALTER TABLE dsm_evidence ADD CONSTRAINT dsm_evidence_device_digest UNIQUE (device, digest);
 "];
 
 /// Rows `(seq, bytes)` of `table` where `filter` holds and seq > `$after`, in order: at
@@ -395,7 +401,7 @@ impl NodeStore for PostgresStore {
     fn put_evidence(&self, device: &Id, bytes: &[u8]) -> Result<bool, StoreError> {
         let device = *device;
         let bytes = bytes.to_vec();
-        self.with(move |c| Ok(c.execute("INSERT INTO dsm_evidence (device, bytes) VALUES ($1, $2) ON CONFLICT (device) DO NOTHING", &[&device.as_slice(), &bytes]).map_err(backend)? == 1))
+        self.with(move |c| Ok(c.execute("INSERT INTO dsm_evidence (device, bytes, digest) VALUES ($1, $2, sha256($2)) ON CONFLICT (device, digest) DO NOTHING", &[&device.as_slice(), &bytes]).map_err(backend)? == 1))
     }
 
     fn list_evidence(

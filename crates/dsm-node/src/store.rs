@@ -117,8 +117,9 @@ pub trait NodeStore: Send + Sync + 'static {
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
     /// Removes items with sequence number ≤ `upto`; returns how many were removed.
     fn b0x_ack(&self, recipient: &Id, upto: u64) -> Result<u64, StoreError>;
-    /// Stores evidence against `device` (the first one published is kept); returns true if
-    /// it is new.
+    /// Stores evidence against `device`: every distinct proof is kept, once (anyone may
+    /// publish, so a first writer must not block the rest: readers verify each and skip
+    /// junk); returns true if these bytes are new for `device`.
     fn put_evidence(&self, device: &Id, bytes: &[u8]) -> Result<bool, StoreError>;
     /// Evidence with sequence number > `after`, at most `limit`: (seq, device, bytes).
     fn list_evidence(
@@ -151,8 +152,12 @@ const LIST_INDEX: Def = redb::TableDefinition::new("list_index"); // topic ‖ k
 const B0X: Def = redb::TableDefinition::new("b0x"); // recipient ‖ seq (8, BE) → bytes
 const B0X_NEXT: Def = redb::TableDefinition::new("b0x_next"); // recipient → next seq (8, BE)
 const B0X_POSTER: Def = redb::TableDefinition::new("b0x_poster"); // recipient ‖ seq → poster
-const EVIDENCE: Def = redb::TableDefinition::new("evidence"); // seq (8, BE) → device ‖ bytes
-const EVIDENCE_BY_DEVICE: Def = redb::TableDefinition::new("evidence_by_device"); // device → seq
+/// seq (8, BE) → device ‖ bytes.
+const EVIDENCE: Def = redb::TableDefinition::new("evidence");
+/// device ‖ H(ObjectAddress, bytes) → seq: every distinct proof per device, each once. (Until
+/// 2026-12-05 "evidence_by_device" kept the first proof per device only, so junk put first
+/// under a device blocked the real proof; that table is no longer read.)
+const EVIDENCE_BY_PROOF: Def = redb::TableDefinition::new("evidence_by_proof");
 const ENTROPY: Def = redb::TableDefinition::new("entropy"); // ceremony → secret (32)
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -179,7 +184,7 @@ impl EmbeddedStore {
             B0X_NEXT,
             B0X_POSTER,
             EVIDENCE,
-            EVIDENCE_BY_DEVICE,
+            EVIDENCE_BY_PROOF,
             ENTROPY,
         ] {
             txn.open_table(t).map_err(backend)?;
@@ -462,8 +467,13 @@ impl NodeStore for EmbeddedStore {
     fn put_evidence(&self, device: &Id, bytes: &[u8]) -> Result<bool, StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         let new = {
-            let mut by_device = txn.open_table(EVIDENCE_BY_DEVICE).map_err(backend)?;
-            if by_device.get(device.as_slice()).map_err(backend)?.is_some() {
+            let mut by_proof = txn.open_table(EVIDENCE_BY_PROOF).map_err(backend)?;
+            let index = [
+                device.as_slice(),
+                dsm_core::hash::object_address(bytes).as_bytes(),
+            ]
+            .concat();
+            if by_proof.get(index.as_slice()).map_err(backend)?.is_some() {
                 false
             } else {
                 let mut ev = txn.open_table(EVIDENCE).map_err(backend)?;
@@ -477,8 +487,8 @@ impl NodeStore for EmbeddedStore {
                     [device.as_slice(), bytes].concat().as_slice(),
                 )
                 .map_err(backend)?;
-                by_device
-                    .insert(device.as_slice(), be(seq).as_slice())
+                by_proof
+                    .insert(index.as_slice(), be(seq).as_slice())
                     .map_err(backend)?;
                 true
             }

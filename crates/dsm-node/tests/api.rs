@@ -641,8 +641,11 @@ fn b0x_reads_and_deletes_take_only_the_recipients_signature_for_this_node_and_cu
     assert_eq!(call("POST", &url, Some(b"another")).status, 201);
 }
 
+/// Anyone may publish evidence (it proves itself), so the node keeps every distinct proof
+/// per device: junk put first under a device id (by the cheater itself, before it cheats)
+/// does not block the real proof.
 #[test]
-fn evidence_is_kept_once_per_device_and_listed() {
+fn evidence_is_kept_once_per_proof_and_listed() {
     let s = server(Quotas::default());
     let base = format!("http://{}", s.addr);
     assert_eq!(
@@ -661,7 +664,18 @@ fn evidence_is_kept_once_per_device_and_listed() {
             Some(b"proof two")
         )
         .status,
-        200
+        201,
+        "a second proof for the device is kept too"
+    );
+    assert_eq!(
+        call(
+            "PUT",
+            &format!("{base}/v1/evidence/{}", hex(&[3; 32])),
+            Some(b"proof two")
+        )
+        .status,
+        200,
+        "the same bytes again"
     );
     assert_eq!(
         call(
@@ -673,8 +687,8 @@ fn evidence_is_kept_once_per_device_and_listed() {
         201
     );
     let all = call("GET", &format!("{base}/v1/evidence"), None).body;
-    assert_eq!(all.len(), 2 * (8 + 32 + 4) + 9 + 11);
-    let later = call("GET", &format!("{base}/v1/evidence?after=1"), None).body;
+    assert_eq!(all.len(), 3 * (8 + 32 + 4) + 9 + 9 + 11);
+    let later = call("GET", &format!("{base}/v1/evidence?after=2"), None).body;
     assert_eq!(&later[8..40], &[4; 32]);
 }
 

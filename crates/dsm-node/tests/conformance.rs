@@ -164,20 +164,29 @@ fn conformance(s: &dyn NodeStore) {
     );
     assert_eq!(s.b0x_ack(&r, 6).unwrap(), 4);
     assert_eq!(s.b0x_append(&r, b"f10", b"flood", &q).unwrap(), 7);
-    // Evidence: first per device kept, listed in order.
+    // Evidence: every distinct proof per device kept once (junk first blocks nothing),
+    // listed in order.
+    assert!(s.put_evidence(&[7; 32], b"junk").unwrap());
     assert!(s.put_evidence(&[7; 32], b"p1").unwrap());
-    assert!(!s.put_evidence(&[7; 32], b"p2").unwrap());
-    assert!(s.put_evidence(&[8; 32], b"p3").unwrap());
+    assert!(
+        !s.put_evidence(&[7; 32], b"p1").unwrap(),
+        "the same bytes once"
+    );
+    assert!(s.put_evidence(&[8; 32], b"p1").unwrap(), "per device");
     let all = s.list_evidence(0, 10).unwrap();
     assert_eq!(
         all.iter()
             .map(|(_, d, b)| (*d, b.clone()))
             .collect::<Vec<_>>(),
-        vec![([7; 32], b"p1".to_vec()), ([8; 32], b"p3".to_vec())]
+        vec![
+            ([7; 32], b"junk".to_vec()),
+            ([7; 32], b"p1".to_vec()),
+            ([8; 32], b"p1".to_vec())
+        ]
     );
-    assert_eq!(s.list_evidence(all[0].0, 10).unwrap().len(), 1);
+    assert_eq!(s.list_evidence(all[0].0, 10).unwrap().len(), 2);
     // Slots: one owned slot and four list entries.
-    assert_eq!(s.counts().unwrap(), (1, 5, 4, 2));
+    assert_eq!(s.counts().unwrap(), (1, 5, 4, 3));
     // Genesis entropy: one secret per ceremony, the first one drawn.
     assert_eq!(s.entropy_reveal(&[9; 32]).unwrap(), None);
     assert_eq!(s.entropy_secret(&[9; 32], &[1; 32]).unwrap(), [1; 32]);

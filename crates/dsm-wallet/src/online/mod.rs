@@ -666,7 +666,8 @@ pub struct SyncReport {
     pub settled: Vec<SettledLine>,
     /// b0x items left for a later sync, and why.
     pub waiting: Vec<String>,
-    /// b0x items dropped (not for us, malformed, invalid, from an equivocator), and why.
+    /// b0x items dropped (not for us, malformed, invalid, from an equivocator), and
+    /// published evidence that does not verify, and why.
     pub dropped: Vec<String>,
     /// Node misbehaviour seen.
     pub faults: Vec<NodeFault>,
@@ -763,8 +764,8 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
         .extend(std::mem::take(&mut report.backup.faults));
     for proof in wallet.evidence()? {
         if let Ok(what) = proof.verify() {
-            // A node keeps the first proof per key: a parcel fork goes under the parcel's
-            // id, so that it spreads even when the device was convicted before.
+            // A parcel fork goes under the parcel's id, so each parcel in conflict gets its
+            // own entry, found by who holds that parcel.
             let key = match what {
                 Equivocation::ParcelFork { parcel, .. } => *parcel.as_bytes(),
                 _ => *what.device().as_bytes(),
@@ -805,10 +806,11 @@ fn pull_evidence(
                             report.learned.push(what.device());
                         }
                     }
-                    Err(e) => report.faults.push(NodeFault {
-                        node: node.clone(),
-                        what: format!("published evidence that does not verify: {e}"),
-                    }),
+                    // Anyone may publish evidence, so a proof that does not verify is
+                    // junk of whoever put it there, never the node's fault.
+                    Err(e) => report
+                        .dropped
+                        .push(format!("published evidence at {node} does not verify: {e}")),
                 }
             }
             if last <= cursor {
