@@ -1,6 +1,7 @@
 //! What `/metrics` reports, in the Prometheus text format (every family with `# HELP` and
 //! `# TYPE`): requests per route, method and status, their latency as a histogram, the
-//! bytes the node accepted per kind of thing it stores, and the store's counts.
+//! bytes the node accepted per kind of thing it stores, what rationing, quotas and the
+//! storage budget refused, and the store's counts.
 //!
 //! Routes are the router's path templates (`/v1/objects/{addr}`), never the request's
 //! path, so a client cannot grow the label set; an unknown route counts as `other`.
@@ -27,6 +28,9 @@ struct Series {
 pub struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, String, u16), Series>>,
     accepted: Mutex<BTreeMap<&'static str, u64>>,
+    /// Writes a handler or the storage budget refused: (over a b0x's quota, over the
+    /// storage budget).
+    refused: Mutex<(u64, u64)>,
 }
 
 /// The kind of thing a successful write to `route` stores, for the byte counters.
@@ -76,6 +80,16 @@ impl Metrics {
             _ => "other".to_string(),
         };
         let secs = took.as_secs_f64();
+        // 429 past rationing is a b0x quota (rationing answers before any route); 507 is
+        // the storage budget.
+        if status == 429 || status == 507 {
+            let mut r = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+            if status == 429 {
+                r.0 += 1;
+            } else {
+                r.1 += 1;
+            }
+        }
         {
             let mut m = self.requests.lock().unwrap_or_else(|e| e.into_inner());
             let s = m.entry((route, method.clone(), status)).or_default();
@@ -134,7 +148,7 @@ impl Metrics {
         drop(requests);
         out.push_str("# HELP dsm_node_accepted_bytes_total Request body bytes of writes that stored something new (201), by kind of thing stored, since the process started.\n# TYPE dsm_node_accepted_bytes_total counter\n");
         let accepted = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
-        for k in ["object", "slot", "owned_slot", "b0x_item", "evidence"] {
+        for k in ["object", "list_entry", "owned_slot", "b0x_item", "evidence"] {
             let _ = writeln!(
                 out,
                 "dsm_node_accepted_bytes_total{{kind=\"{k}\"}} {}",
@@ -146,6 +160,13 @@ impl Metrics {
             out,
             "dsm_node_rationed_total{{reason=\"rate\"}} {}\ndsm_node_rationed_total{{reason=\"bytes\"}} {}",
             rationed.0, rationed.1
+        );
+        let refused = *self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        out.push_str("# HELP dsm_node_refused_writes_total Writes refused after rationing let them in, by reason: a b0x at its item quota for this client (429), or the store past its storage budget (507).\n# TYPE dsm_node_refused_writes_total counter\n");
+        let _ = writeln!(
+            out,
+            "dsm_node_refused_writes_total{{reason=\"b0x_quota\"}} {}\ndsm_node_refused_writes_total{{reason=\"storage_budget\"}} {}",
+            refused.0, refused.1
         );
         let (objects, slots, b0x, evidence) = counts;
         for (name, help, v) in [

@@ -230,6 +230,8 @@ fn objects_are_content_addressed() {
         "dsm_node_http_requests_total",
         "dsm_node_http_request_duration_seconds",
         "dsm_node_accepted_bytes_total",
+        "dsm_node_rationed_total",
+        "dsm_node_refused_writes_total",
         "dsm_node_objects",
         "dsm_node_slots",
         "dsm_node_b0x_items",
@@ -275,6 +277,12 @@ fn candidate_lists_append_in_order_and_never_rewrite() {
     );
     let r = call("POST", &url, Some(b""));
     assert_eq!(r.status, 400, "{}", r.text());
+    // The two new entries' bytes, counted under their own kind.
+    let m = call("GET", &format!("http://{}/metrics", s.addr), None).text();
+    assert!(
+        m.contains("dsm_node_accepted_bytes_total{kind=\"list_entry\"} 10"),
+        "{m}"
+    );
 }
 
 /// Owned slots (PROTOCOL.md §15.2): a stranger's bytes are refused with the reason, the
@@ -548,6 +556,15 @@ fn a_flooded_b0x_still_takes_an_honest_post() {
         "one /64: one fair share"
     );
     assert_eq!(seqs(0), vec![1, 4, 5]);
+    let m = call("GET", &format!("http://{}/metrics", s.addr), None).text();
+    assert!(
+        m.contains("dsm_node_refused_writes_total{reason=\"b0x_quota\"} 2"),
+        "{m}"
+    );
+    assert!(
+        m.contains("dsm_node_accepted_bytes_total{kind=\"b0x_item\"} "),
+        "{m}"
+    );
 }
 
 /// Only a b0x's recipient lists or acknowledges it (PROTOCOL.md §16.1): each refusal with
@@ -917,6 +934,15 @@ fn a_full_store_refuses_keyless_writes_and_keeps_headroom_for_owned_writes() {
     );
     let r = call("PUT", &url, Some(&put.to_bytes()));
     assert_eq!(r.status, 201, "{}", r.text());
+    let m = call("GET", &format!("http://{addr}/metrics"), None).text();
+    assert!(
+        m.contains("dsm_node_refused_writes_total{reason=\"storage_budget\"} 3"),
+        "{m}"
+    );
+    assert!(
+        m.contains("dsm_node_accepted_bytes_total{kind=\"owned_slot\"} "),
+        "{m}"
+    );
 }
 
 /// Keys are free, so the headroom of the storage budget is only for slot owners the node
@@ -1019,4 +1045,9 @@ fn one_slot_owner_is_rationed_from_the_request_head() {
     let other = format!("http://{addr}/v1/owned/{}/{}", hex(&[8; 32]), hex(&[9; 32]));
     let r = call("PUT", &other, Some(&body));
     assert_ne!(r.status, 429, "{}", r.text());
+    let m = call("GET", &format!("http://{addr}/metrics"), None).text();
+    assert!(
+        m.contains("dsm_node_rationed_total{reason=\"bytes\"} 1"),
+        "the owner's refusal is counted: {m}"
+    );
 }
