@@ -581,18 +581,18 @@ enum NodeCmd {
         /// Requests per second each client may make, sustained (a client is an IPv4
         /// address or an IPv6 /64). Over it, requests get 429 before their body is read.
         /// 0 disables the limit.
-        #[arg(long, value_name = "N", default_value_t = 200)]
+        #[arg(long, value_name = "N", default_value_t = dsm_node::ration::shipped::RATE)]
         rate: u32,
         /// Requests a client may make at once above --rate.
-        #[arg(long, value_name = "N", default_value_t = 400)]
+        #[arg(long, value_name = "N", default_value_t = dsm_node::ration::shipped::BURST)]
         burst: u32,
         /// Request body MiB each client may send per minute (what it can make the node
         /// store). 0 disables the limit.
-        #[arg(long, value_name = "MIB", default_value_t = 64)]
+        #[arg(long, value_name = "MIB", default_value_t = dsm_node::ration::shipped::WRITE_MIB_PER_MINUTE)]
         write_mib_per_minute: u64,
         /// Owned-slot MiB one slot owner (a device, a recovery authority, a token's issuers…)
         /// may be written per minute, from all clients together. 0 disables the limit.
-        #[arg(long, value_name = "MIB", default_value_t = 16)]
+        #[arg(long, value_name = "MIB", default_value_t = dsm_node::ration::shipped::OWNER_WRITE_MIB_PER_MINUTE)]
         owner_write_mib_per_minute: u64,
         /// A reverse proxy whose X-Forwarded-For names the client (its last entry).
         /// Repeat for several. Without it the header is ignored: anyone could write it.
@@ -601,17 +601,17 @@ enum NodeCmd {
         /// The most disk the node's store may take, in MiB: past it, writes get 507 (507
         /// for keyless writes already at --max-store-mib minus --owned-headroom-mib). 0
         /// disables the budget.
-        #[arg(long, value_name = "MIB", default_value_t = 16384)]
+        #[arg(long, value_name = "MIB", default_value_t = dsm_node::ration::shipped::MAX_STORE_MIB)]
         max_store_mib: u64,
         /// The part of --max-store-mib only owned-slot writes (signed by a key the slot's
         /// owner admits: anchors, parcels, resolutions…) may use, so a flood of keyless
         /// writes cannot stop honest settlement.
-        #[arg(long, value_name = "MIB", default_value_t = 1024)]
+        #[arg(long, value_name = "MIB", default_value_t = dsm_node::ration::shipped::OWNED_HEADROOM_MIB)]
         owned_headroom_mib: u64,
         /// How much of --owned-headroom-mib one slot owner may take, in MiB; only owners
         /// the node already holds a slot of write there at all, so a flood of freshly made
         /// keys cannot take the headroom. 0: any owner, without limit.
-        #[arg(long, value_name = "MIB", default_value_t = 4)]
+        #[arg(long, value_name = "MIB", default_value_t = dsm_node::ration::shipped::OWNER_HEADROOM_MIB)]
         owner_headroom_mib: u64,
         /// Serve HTTPS with this PEM certificate chain (leaf first). The node then prints
         /// its URL with the key pin wallets check, https://ADDR#spki-sha256=HEX (SHA-256

@@ -1,19 +1,33 @@
-//! Node throughput on loopback with the embedded store: small-object GET, object PUT and
-//! candidate-list appends, from keep-alive HTTP/1.1 clients on threads of the same machine
-//! (so clients and server share the 2 cores). Run: `cargo bench -p dsm-node --bench http`;
+//! Node throughput on loopback with the embedded store: small-object GET, object PUT,
+//! candidate-list appends, and the two authenticated operations — an owned-slot write (the
+//! node checks the admission and an ML-DSA-65 signature, then fsyncs) and a signed b0x
+//! listing — from keep-alive HTTP/1.1 clients on threads of the same machine (so clients
+//! and server share the 2 cores; the writes are signed before the clock starts). Run: `cargo bench -p dsm-node --bench http`;
 //! with `DSM_BENCH_POSTGRES="host=… user=… dbname=…"` the same load also runs against the
 //! PostgreSQL backend (its tables are dropped and recreated first).
 
+use dsm_core::codec::Canonical;
+use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+use dsm_core::hash::Digest;
+use dsm_core::identity::{DeviceIdentity, GenesisDigest};
+use dsm_core::slot::{body_digest, Admission, B0xAccess, B0xOp, OwnedPut, SlotEntry, SlotWrite};
 use dsm_node::api::{object_address, Node};
 use dsm_node::store::{EmbeddedStore, Quotas};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn run(name: &str, clients: usize, secs: f64, op: impl Fn(&ureq::Agent, u64) -> u16 + Sync) {
+/// Runs `op` from `clients` threads for `secs` seconds, or until it returns `None` (its
+/// supply of prepared requests ran out).
+fn run(
+    name: &str,
+    clients: usize,
+    secs: f64,
+    op: impl Fn(&ureq::Agent, u64) -> Option<u16> + Sync,
+) {
     let done = AtomicU64::new(0);
     let bad = AtomicU64::new(0);
     let start = Instant::now();
@@ -27,7 +41,9 @@ fn run(name: &str, clients: usize, secs: f64, op: impl Fn(&ureq::Agent, u64) -> 
                     .into();
                 let mut i = c as u64 * 1_000_000_000;
                 while start.elapsed().as_secs_f64() < secs {
-                    let status = op(&agent, i);
+                    let Some(status) = op(&agent, i) else {
+                        break;
+                    };
                     if !(200..300).contains(&status) {
                         bad.fetch_add(1, Ordering::Relaxed);
                     }
@@ -92,23 +108,31 @@ fn main() {
     // The same with rationing and the store budget on: every request goes through the
     // client's buckets and every write through the budget (limits high enough that this
     // one client is never refused, so what is measured is their cost).
+    let limits = dsm_node::ration::RationLimits {
+        requests_per_second: 1_000_000,
+        burst: 1_000_000,
+        write_bytes_per_minute: 1 << 40,
+        owner_write_bytes_per_minute: 1 << 40,
+        trusted_proxies: Vec::new(),
+    };
+    let budget = dsm_node::ration::StoreBudget::default();
     let url = spawn(
         &rt,
         Node::with_limits(
             embedded("node-rationed.redb"),
             Quotas::default(),
-            dsm_node::ration::RationLimits {
-                requests_per_second: 1_000_000,
-                burst: 1_000_000,
-                write_bytes_per_minute: 1 << 40,
-                owner_write_bytes_per_minute: 1 << 40,
-                trusted_proxies: Vec::new(),
-            },
-            dsm_node::ration::StoreBudget::default(),
+            limits.clone(),
+            budget,
         ),
     );
     println!("dsm-node, embedded store, 2 server worker threads, rationing and store budget on");
+    println!(
+        "  (limits: {limits}; store budget {} MiB, {} MiB of it for owned writes)",
+        budget.max_bytes >> 20,
+        budget.owned_headroom >> 20
+    );
     load(&url, secs);
+    authenticated(&url, secs);
     if let Ok(url) = std::env::var("DSM_BENCH_POSTGRES") {
         let store = dsm_node::pg::PostgresStore::connect(&url, 4).unwrap();
         store.reset().unwrap();
@@ -123,6 +147,66 @@ fn main() {
         rss_kib("VmHWM:") / 1024,
         rss_kib("VmRSS:") / 1024
     );
+}
+
+/// The two authenticated operations: owned-slot writes (one device, a fresh slot each,
+/// signed beforehand) and a b0x listing with its signed access (the same signed request
+/// repeated: the node verifies it every time).
+fn authenticated(base: &str, secs: f64) {
+    let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([3; 32]));
+    let genesis = GenesisDigest(Digest([4; 32]));
+    let device = DeviceIdentity {
+        genesis,
+        public_key: key.public_key().clone(),
+    }
+    .device_id();
+    let owner = *device.digest();
+    let writes: Vec<(String, Vec<u8>)> = (0..(secs as usize * 4_000))
+        .map(|i| {
+            let mut slot = [0u8; 32];
+            slot[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            let body = format!("an anchor's bytes, number {i}").into_bytes();
+            let write = SlotWrite::sign(
+                Admission::Device { genesis },
+                &key,
+                vec![SlotEntry {
+                    owner,
+                    key: Digest(slot),
+                    body: body_digest(&body),
+                }],
+                &[1; 32],
+            )
+            .unwrap();
+            (
+                format!("{base}/v1/owned/{}/{}", hex(&owner.0), hex(&slot)),
+                OwnedPut { write, body }.to_bytes(),
+            )
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    run("PUT owned slot (signed, fsync)", 4, secs, |a, _| {
+        let (url, body) = writes.get(next.fetch_add(1, Ordering::Relaxed))?;
+        Some(a.put(url).send(&body[..]).unwrap().status().as_u16())
+    });
+    let address = device.b0x_address();
+    let node = base.trim_start_matches("http://");
+    let access = hex(&B0xAccess::sign(
+        Admission::Device { genesis },
+        &key,
+        node,
+        &address,
+        B0xOp::List,
+        0,
+        &[1; 32],
+    )
+    .unwrap()
+    .to_bytes());
+    let url = format!("{base}/v1/b0x/{}?after=0", hex(address.as_bytes()));
+    run("GET b0x listing (signed access)", 4, secs, |a, _| {
+        let mut r = a.get(&url).header("dsm-access", &access).call().unwrap();
+        let _ = r.body_mut().read_to_vec();
+        Some(r.status().as_u16())
+    });
 }
 
 fn load(base: &str, secs: f64) {
@@ -142,26 +226,30 @@ fn load(base: &str, secs: f64) {
     run("GET small object", 4, secs, |a, i| {
         let mut r = a.get(&objects[(i % 1000) as usize]).call().unwrap();
         let _ = r.body_mut().read_to_vec();
-        r.status().as_u16()
+        Some(r.status().as_u16())
     });
     run("PUT new object (fsync)", 4, secs, |a, i| {
         let body = format!(
             "fresh object {i} ............................................................"
         )
         .into_bytes();
-        a.put(format!("{base}/v1/objects/{}", hex(&object_address(&body))))
-            .send(&body[..])
-            .unwrap()
-            .status()
-            .as_u16()
+        Some(
+            a.put(format!("{base}/v1/objects/{}", hex(&object_address(&body))))
+                .send(&body[..])
+                .unwrap()
+                .status()
+                .as_u16(),
+        )
     });
     run("POST candidate-list entry (fsync)", 4, secs, |a, i| {
         let mut d = [0u8; 32];
         d[..8].copy_from_slice(&i.to_be_bytes());
-        a.post(format!("{base}/v1/lists/{}/{}", hex(&d), hex(&[7; 32])))
-            .send(&b"an emission step's bytes"[..])
-            .unwrap()
-            .status()
-            .as_u16()
+        Some(
+            a.post(format!("{base}/v1/lists/{}/{}", hex(&d), hex(&[7; 32])))
+                .send(&b"an emission step's bytes"[..])
+                .unwrap()
+                .status()
+                .as_u16(),
+        )
     });
 }

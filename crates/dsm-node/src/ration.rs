@@ -45,18 +45,68 @@ impl RationLimits {
     }
 }
 
+/// What `dsm node serve` ships with (its option defaults are these, so the two cannot
+/// drift): enough for a busy wallet (a shop syncing hundreds of payments) from one
+/// address, a bound on what any one address can make the node store, and on what one slot
+/// owner can, per minute; a store of 16 GiB, 1 GiB of it for owned writes, 4 MiB of that
+/// per slot owner.
+pub mod shipped {
+    /// Requests per second per client.
+    pub const RATE: u32 = 200;
+    /// Requests at once above the rate.
+    pub const BURST: u32 = 400;
+    /// Request body MiB per client per minute.
+    pub const WRITE_MIB_PER_MINUTE: u64 = 64;
+    /// Owned-slot MiB per slot owner per minute.
+    pub const OWNER_WRITE_MIB_PER_MINUTE: u64 = 16;
+    /// The store's size at most, MiB.
+    pub const MAX_STORE_MIB: u64 = 16 * 1024;
+    /// Its part for owned writes, MiB.
+    pub const OWNED_HEADROOM_MIB: u64 = 1024;
+    /// One owner's share of that part, MiB.
+    pub const OWNER_HEADROOM_MIB: u64 = 4;
+}
+
+const MIB: u64 = 1024 * 1024;
+
 impl Default for RationLimits {
-    /// What `dsm node serve` ships with: enough for a busy wallet (a shop syncing hundreds
-    /// of payments) from one address, a bound of 64 MiB a minute on what any one address
-    /// can make the node store, and of 16 MiB a minute on what one slot owner can.
+    /// The shipped limits ([`shipped`]).
     fn default() -> Self {
         RationLimits {
-            requests_per_second: 200,
-            burst: 400,
-            write_bytes_per_minute: 64 * 1024 * 1024,
-            owner_write_bytes_per_minute: 16 * 1024 * 1024,
+            requests_per_second: shipped::RATE,
+            burst: shipped::BURST,
+            write_bytes_per_minute: shipped::WRITE_MIB_PER_MINUTE * MIB,
+            owner_write_bytes_per_minute: shipped::OWNER_WRITE_MIB_PER_MINUTE * MIB,
             trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl std::fmt::Display for RationLimits {
+    /// The limits for people, e.g. in a load test's or a benchmark's output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let per = |n: u64, unit: &str| {
+            if n == 0 {
+                "no limit".to_string()
+            } else {
+                format!("{} MiB/{unit}", n / MIB)
+            }
+        };
+        if self.requests_per_second == 0 {
+            write!(f, "requests: no limit")?;
+        } else {
+            write!(
+                f,
+                "{} requests/s per client (burst {})",
+                self.requests_per_second, self.burst
+            )?;
+        }
+        write!(
+            f,
+            ", writes {} per client, owned writes {} per slot owner",
+            per(self.write_bytes_per_minute, "min"),
+            per(self.owner_write_bytes_per_minute, "min")
+        )
     }
 }
 
@@ -98,6 +148,17 @@ pub enum WriteKind {
     Owned,
 }
 
+impl Default for StoreBudget {
+    /// The shipped budget ([`shipped`]).
+    fn default() -> Self {
+        StoreBudget {
+            max_bytes: shipped::MAX_STORE_MIB * MIB,
+            owned_headroom: shipped::OWNED_HEADROOM_MIB * MIB,
+            owner_headroom: shipped::OWNER_HEADROOM_MIB * MIB,
+        }
+    }
+}
+
 impl StoreBudget {
     /// No budget.
     pub fn unlimited() -> StoreBudget {
@@ -125,18 +186,6 @@ impl StoreBudget {
             _ if after <= shared => Room::Free,
             WriteKind::Owned if after <= self.max_bytes => Room::Headroom,
             _ => Room::Full,
-        }
-    }
-}
-
-impl Default for StoreBudget {
-    /// What `dsm node serve` ships with: 16 GiB, 1 GiB of it for owned writes, 4 MiB of that
-    /// per slot owner.
-    fn default() -> Self {
-        StoreBudget {
-            max_bytes: 16 << 30,
-            owned_headroom: 1 << 30,
-            owner_headroom: 4 << 20,
         }
     }
 }

@@ -47,7 +47,9 @@ fn request_from_other_address(node: SocketAddr, method: &str, path: &str, body: 
 
 #[test]
 fn a_keyless_flood_from_one_address_is_rationed_while_honest_wallets_settle() {
+    // The shipped limits (`dsm node serve`'s defaults), printed with the result.
     let limits = RationLimits::default();
+    eprintln!("limits: {limits}");
     let c = Cluster::with_limits(6, limits.clone());
     let nodes = c.nodes();
     let target: SocketAddr = c.urls[0].trim_start_matches("http://").parse().unwrap();
