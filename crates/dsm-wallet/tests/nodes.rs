@@ -24,6 +24,9 @@ struct Corrupting(EmbeddedStore);
 /// Says every slot and list is empty (but accepts writes), and reveals genesis entropy that
 /// does not open its commitment.
 struct SlotLiar(EmbeddedStore);
+/// A store that hangs: every read of an object takes 3 s (a database that stopped
+/// answering without closing its connections).
+struct Stalled(EmbeddedStore);
 
 macro_rules! delegate {
     ($t:ty, $($override:item)*) => {
@@ -61,6 +64,43 @@ delegate! { Corrupting,
     fn entropy_reveal(&self, c: &Id) -> Result<Option<[u8; 32]>, StoreError> {
         self.0.entropy_reveal(c)
     }
+}
+
+delegate! { Stalled,
+    fn get_object(&self, a: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        std::thread::sleep(Duration::from_secs(3));
+        self.0.get_object(a)
+    }
+    fn get_slot(&self, d: &Id, p: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_slot(d, p)
+    }
+    fn list_read(&self, t: &Id, k: &Id, a: u64, l: usize, m: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.0.list_read(t, k, a, l, m)
+    }
+    fn entropy_reveal(&self, c: &Id) -> Result<Option<[u8; 32]>, StoreError> {
+        self.0.entropy_reveal(c)
+    }
+}
+
+/// `/health` runs a real lookup with a deadline: a store that hangs makes the node
+/// unhealthy within about 2 s, not never (PROTOCOL.md §15).
+#[test]
+fn health_gives_up_on_a_store_that_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let url = serve_store(
+        &rt,
+        Stalled(EmbeddedStore::open(&dir.path().join("n.redb")).unwrap()),
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent.get(format!("{url}/health")).call().unwrap();
+    let body = r.body_mut().read_to_string().unwrap();
+    assert_eq!(r.status().as_u16(), 503, "{body}");
+    // The deadline's own answer (the store would have answered, late, with a lookup).
+    assert!(body.contains("did not answer within 2 s"), "{body}");
 }
 
 delegate! { SlotLiar,
