@@ -242,9 +242,11 @@ async fn health<S: NodeStore>(State(n): State<Arc<Node<S>>>) -> Response {
 async fn metrics<S: NodeStore>(State(n): State<Arc<Node<S>>>) -> ApiResult {
     let n2 = n.clone();
     let (objects, slots, b0x, evidence) = blocking(move || n2.store.counts()).await?;
-    let text = n
+    let stored = stored_estimate(&n).await?;
+    let mut text = n
         .metrics
         .render((objects, slots, b0x, evidence), n.rationing.refused());
+    text.push_str(&crate::metrics::store_bytes(stored, n.budget.max_bytes));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

@@ -188,3 +188,13 @@ impl Metrics {
         out
     }
 }
+
+/// The store's size and its budget, as gauges (what `--max-store-mib` is measured against).
+pub fn store_bytes(stored: u64, budget: u64) -> String {
+    format!(
+        "# HELP dsm_node_store_bytes The store's size on disk (PostgreSQL: the database's), as the storage budget measures it.\n\
+         # TYPE dsm_node_store_bytes gauge\ndsm_node_store_bytes {stored}\n\
+         # HELP dsm_node_store_budget_bytes The storage budget (--max-store-mib); 0: none.\n\
+         # TYPE dsm_node_store_budget_bytes gauge\ndsm_node_store_budget_bytes {budget}\n"
+    )
+}

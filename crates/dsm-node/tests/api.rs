@@ -232,6 +232,8 @@ fn objects_are_content_addressed() {
         "dsm_node_accepted_bytes_total",
         "dsm_node_rationed_total",
         "dsm_node_refused_writes_total",
+        "dsm_node_store_bytes",
+        "dsm_node_store_budget_bytes",
         "dsm_node_objects",
         "dsm_node_slots",
         "dsm_node_b0x_items",
