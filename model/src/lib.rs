@@ -23,6 +23,16 @@
 //!   device (M may pay it real value, which it may pass on), and it offers honest devices
 //!   what M fabricated and paid it — a made-up root, or M's parcel spent a second time —
 //!   from heads C wrote itself (laundering through a second device);
+//! * a device may also pay online (PROTOCOL.md §16), while it runs no session (a wallet is
+//!   locked by whichever command uses it): [`Action::Offer`] runs
+//!   `dsm_protocol::mailbox::offer` and puts the item in the receiver's b0x;
+//!   [`Action::Take`] lets a b0x's owner take one item as its sync does —
+//!   `mailbox::answer` for a proposal (an answer that must wait, such as the winner of a
+//!   crossing, keeps the item), `mailbox::take_answer` for an answer — and puts its answer in
+//!   the sender's b0x; [`Action::Post`] is a sync's step 3, posting the item of every
+//!   pending proposal (an offline one too) again. A b0x is a set: identical bytes are kept
+//!   once, as the nodes do. The storage nodes themselves (anchoring, settlement) are not
+//!   modelled: the b0x is a reliable, unordered mailbox;
 //! * a session whose connection lost something (a dropped message, a crashed or restored
 //!   peer, an adversary's write) may time out, as every transport does. A transport is
 //!   assumed to give no end-of-file signal when the peer's session ends (as with the file,
@@ -146,13 +156,16 @@ pub struct Bounds {
     pub funds: [u128; 3],
     /// At most this many live sessions per device.
     pub sessions_per_device: usize,
+    /// Online payments (through the b0x) that may be offered in total.
+    pub offers: u8,
 }
 
 impl Bounds {
-    /// The bounded configurations CI runs (about 60 s together on 2 cores): network faults
+    /// The bounded configurations CI runs (about 70 s together on 2 cores): network faults
     /// and crashes with the equivocator and concurrent sessions; the replaying adversary;
     /// three sessions one at a time per device (as the wallet runs them), enough for the
-    /// equivocator's victims to meet and exchange gossip.
+    /// equivocator's victims to meet and exchange gossip; forgeries; crossings offline;
+    /// payments online, alone and with a session.
     pub fn ci() -> Vec<Bounds> {
         vec![
             Bounds {
@@ -193,6 +206,29 @@ impl Bounds {
                 malicious: false,
                 ..Bounds::base()
             },
+            // Online (§7.6, §16.3): four payments through the b0xes, in any direction and
+            // order — crossings, re-posts at each sync, payments after a crossing — and every
+            // order in which the items are taken. It found the deadlock §7.6 now rules out
+            // (`WinnerFirst`).
+            Bounds {
+                sessions: 0,
+                offers: 4,
+                amounts: vec![1],
+                restores: 0,
+                malicious: false,
+                sessions_per_device: 1,
+                ..Bounds::base()
+            },
+            // Online and offline together: three online payments and one session.
+            Bounds {
+                sessions: 1,
+                offers: 3,
+                amounts: vec![1],
+                restores: 0,
+                malicious: false,
+                sessions_per_device: 1,
+                ..Bounds::base()
+            },
         ]
     }
 
@@ -224,6 +260,7 @@ impl Bounds {
             malicious: true,
             funds: [1, 1, 1],
             sessions_per_device: 2,
+            offers: 0,
         }
     }
 }
@@ -406,6 +443,17 @@ pub struct Budget {
     pub restores: u8,
     /// Forgeries left (malicious device).
     pub forgeries: u8,
+    /// Online payments left.
+    pub offers: u8,
+}
+
+/// An item in a device's b0x (PROTOCOL.md §16.1): a session message's canonical bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Item {
+    /// The b0x's owner.
+    pub to: u8,
+    /// The item.
+    pub bytes: Arc<[u8]>,
 }
 
 /// A global state: every device, the network, the remaining budget.
@@ -415,6 +463,8 @@ pub struct State {
     pub devices: Vec<DeviceState>,
     /// Messages in flight, sorted (a multiset).
     pub net: Vec<Packet>,
+    /// Items waiting in the devices' b0xes, sorted, each once.
+    pub b0x: Vec<Item>,
     /// Every message sent so far, sorted and deduplicated, while replays are left.
     pub history: Vec<Packet>,
     /// What may still happen.
@@ -483,6 +533,21 @@ pub enum Action {
     },
     /// M restores its old wallet copy (its sessions vanish).
     Restore,
+    /// `from` pays `to` online: the offer goes to `to`'s b0x (refused while a transfer to
+    /// `to` is pending: the modal lock).
+    Offer {
+        /// Payer.
+        from: u8,
+        /// Payee.
+        to: u8,
+        /// Amount.
+        amount: u128,
+    },
+    /// The owner of the b0x item at this index takes it, as its sync does.
+    Take(usize),
+    /// The device's sync posts the item of each of its pending proposals that is not in
+    /// its receiver's b0x (§16.3 step 3).
+    Post(u8),
     /// M (or, for the laundered kinds, the accomplice) opens a session to `to` and writes a
     /// forged offer into it after its hello.
     Forge {
@@ -1013,6 +1078,26 @@ impl DsmModel {
         }
     }
 
+    /// Puts `msg` in device `to`'s b0x (once: a node keeps identical bytes once).
+    fn post(state: &mut State, to: u8, msg: SessionMessage) {
+        let item = Item {
+            to,
+            bytes: msg.to_bytes().into(),
+        };
+        if let Err(i) = state.b0x.binary_search(&item) {
+            state.b0x.insert(i, item);
+        }
+    }
+
+    /// Whether no action changes `s` any more.
+    fn is_final(&self, s: &State) -> bool {
+        let mut actions = Vec::new();
+        self.actions(s, &mut actions);
+        actions
+            .into_iter()
+            .all(|a| self.next_state(s, a).is_none_or(|n| n == *s))
+    }
+
     /// Marks connection `conn` impaired (at both ends, now and later).
     fn impair(state: &mut State, conn: u8) {
         state.impaired |= 1u64 << conn;
@@ -1217,6 +1302,12 @@ impl DsmModel {
                 );
             }
         }
+        for item in &s.b0x {
+            let what = SessionMessage::from_bytes(&item.bytes)
+                .map(|m| m.name().to_string())
+                .unwrap_or_else(|e| format!("undecodable: {e}"));
+            out += &format!("  b0x of {}: {what}\n", NAMES[item.to as usize]);
+        }
         for p in &s.net {
             let what = SessionMessage::from_bytes(&p.bytes)
                 .map(|m| m.name().to_string())
@@ -1239,6 +1330,7 @@ impl Model for DsmModel {
         vec![State {
             devices: self.start.clone(),
             net: Vec::new(),
+            b0x: Vec::new(),
             history: Vec::new(),
             budget: Budget {
                 sessions: b.sessions,
@@ -1248,6 +1340,7 @@ impl Model for DsmModel {
                 crashes: b.crashes,
                 restores: if b.malicious { b.restores } else { 0 },
                 forgeries: if b.malicious { b.forgeries } else { 0 },
+                offers: b.offers,
             },
             next_conn: 0,
             impaired: 0,
@@ -1331,6 +1424,35 @@ impl Model for DsmModel {
                             actions.push(Action::Forge { to: to as u8, kind });
                         }
                     }
+                }
+            }
+        }
+        // Online actions are a device's own commands: not while it runs a session.
+        let idle = |d: usize| s.devices[d].conns.is_empty();
+        if s.budget.offers > 0 {
+            for from in self.honest().filter(|d| idle(*d)) {
+                for to in self.honest() {
+                    if from != to {
+                        for &amount in self.bounds.amounts.iter().filter(|a| **a > 0) {
+                            actions.push(Action::Offer {
+                                from: from as u8,
+                                to: to as u8,
+                                amount,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        for (i, item) in s.b0x.iter().enumerate() {
+            if idle(item.to as usize) {
+                actions.push(Action::Take(i));
+            }
+        }
+        if self.bounds.offers > 0 {
+            for d in self.honest().filter(|d| idle(*d)) {
+                if !s.devices[d].facts.pending.is_empty() {
+                    actions.push(Action::Post(d as u8));
                 }
             }
         }
@@ -1469,6 +1591,61 @@ impl Model for DsmModel {
                     .binary_search(&(commit, kind))
                     .unwrap_or_else(|i| i);
                 s.forged.insert(i, (commit, kind));
+            }
+            Action::Offer { from, to, amount } => {
+                s.budget.offers -= 1;
+                let to_id = self.ids[to as usize];
+                let offer = self.with_wallet(&mut s, from as usize, |w, _| {
+                    dsm_protocol::mailbox::offer(w, &to_id, self.token, Amount(amount))
+                });
+                // Refused (the modal lock, or too little value): nothing happens.
+                let offer = offer.ok()?;
+                Self::post(&mut s, to, SessionMessage::Proposal(Box::new(offer)));
+            }
+            Action::Post(d) => {
+                let w = &s.devices[d as usize].wallet;
+                let mut posts = Vec::new();
+                for p in w.pending().ok()? {
+                    let to = self.index_of(&p.proposal.step.receiver)?;
+                    let offer = w.offer_for(&p).ok()?;
+                    posts.push((to as u8, SessionMessage::Proposal(Box::new(offer))));
+                }
+                let before = s.b0x.len();
+                for (to, m) in posts {
+                    Self::post(&mut s, to, m);
+                }
+                if s.b0x.len() == before {
+                    return None; // every item is there already: nothing changes
+                }
+            }
+            Action::Take(i) => {
+                let item = s.b0x.remove(i);
+                let d = item.to as usize;
+                let Ok(msg) = SessionMessage::from_bytes(&item.bytes) else {
+                    return Some(s); // junk is dropped (none is posted here)
+                };
+                match msg {
+                    SessionMessage::Proposal(offer) => {
+                        let sender = self.index_of(&offer.signed.proposal.step.sender)?;
+                        let answer = self.with_wallet(&mut s, d, |w, _| {
+                            dsm_protocol::mailbox::answer(w, &offer)
+                        });
+                        match answer {
+                            // It must wait (the winner of a crossing before the loser's
+                            // release): the item stays, and taking it changed nothing.
+                            Ok(a) if a.retry_later() => return None,
+                            Ok(a) if a.is_final() => Self::post(&mut s, sender as u8, a.reply),
+                            // Invalid, or refused without a signature: dropped.
+                            _ => {}
+                        }
+                    }
+                    reply @ (SessionMessage::Acceptance(_) | SessionMessage::SignedRefusal(_)) => {
+                        let _ = self.with_wallet(&mut s, d, |w, _| {
+                            dsm_protocol::mailbox::take_answer(w, &reply)
+                        });
+                    }
+                    _ => {}
+                }
             }
             Action::Restore => {
                 s.budget.restores -= 1;
@@ -1682,6 +1859,31 @@ impl Model for DsmModel {
                 "crossed proposals: the winner is accepted after the loser's release",
                 |m: &DsmModel, s: &State| {
                     m.honest().any(|d| s.devices[d].facts.crossed_receipts > 0)
+                },
+            ));
+        }
+        // Online (§16.3): when nothing can happen any more, no honest device is left with
+        // a pending transfer and no item waits in a b0x — the modal lock always clears,
+        // crossings and offline sessions meeting online transfers included. (Claimed where
+        // nothing is lost: without drops, crashes, replays or a malicious device.)
+        let b = &self.bounds;
+        if b.offers > 0 && b.drops == 0 && b.crashes == 0 && b.replays == 0 && !b.malicious {
+            properties.push(Property::always(
+                "the modal lock always clears: at the end nothing is pending and no item waits",
+                |m: &DsmModel, s: &State| {
+                    let clear = s.b0x.is_empty()
+                        && m.honest().all(|d| s.devices[d].facts.pending.is_empty());
+                    clear || !m.is_final(s)
+                },
+            ));
+        }
+        if self.bounds.offers >= 2 && self.bounds.sessions == 0 {
+            properties.push(Property::sometimes(
+                "online crossed transfers clear: the loser refused, the winner accepted",
+                |m: &DsmModel, s: &State| {
+                    s.b0x.is_empty()
+                        && m.honest().any(|d| s.devices[d].facts.crossed_refusals > 0)
+                        && m.honest().any(|d| s.devices[d].facts.crossed_receipts > 0)
                 },
             ));
         }

@@ -34,6 +34,7 @@ OPTIONS (override the preset's bounds):
     --crashes N        crash-restarts of honest devices
     --restores N       times the malicious device may restore an old copy of itself
     --forgeries N      counterfeit or re-spent offers the malicious device may make
+    --offers N         online payments (through the b0x) that may be offered
     --sessions-per-device N  live sessions a device may hold at once (default 2)
     --honest-only      leave out the malicious device
     --threads N        checker threads (default: 2)
@@ -127,7 +128,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "ci" => configs = Bounds::ci(),
             "large" => configs = Bounds::large(),
             "--sessions" | "--drops" | "--duplicates" | "--replays" | "--crashes"
-            | "--restores" | "--forgeries" => {
+            | "--restores" | "--forgeries" | "--offers" => {
                 let n = small(value(&a)?, &a)?;
                 let field: fn(&mut Bounds) -> &mut u8 = match a.as_str() {
                     "--sessions" => |b| &mut b.sessions,
@@ -136,6 +137,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
                     "--replays" => |b| &mut b.replays,
                     "--crashes" => |b| &mut b.crashes,
                     "--forgeries" => |b| &mut b.forgeries,
+                    "--offers" => |b| &mut b.offers,
                     _ => |b| &mut b.restores,
                 };
                 overrides.push(Box::new(move |b| *field(b) = n));

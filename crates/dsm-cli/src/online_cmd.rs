@@ -14,7 +14,10 @@ pub(crate) const NODE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) fn online_error(e: OnlineError) -> CliError {
     let code = match &e {
-        OnlineError::Session(dsm_protocol::session::SessionError::Locked(_)) => exit::INPUT,
+        OnlineError::Session(
+            dsm_protocol::session::SessionError::Locked(_)
+            | dsm_protocol::session::SessionError::WinnerFirst(_),
+        ) => exit::INPUT,
         OnlineError::Session(dsm_protocol::session::SessionError::Build(_)) => exit::INPUT,
         OnlineError::Wallet(_) => exit::WALLET,
         _ => exit::INCOMPLETE,

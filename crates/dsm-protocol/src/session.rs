@@ -99,6 +99,13 @@ pub trait Ledger {
         &self,
         relationship: &RelationshipKey,
     ) -> Result<Option<RelationshipStep>, LedgerError>;
+    /// The peer's step that won a crossing against this device's step released last on
+    /// `relationship` (the refusal named it), while that release tip is still the current
+    /// leaf: this device must answer it before it proposes there again (PROTOCOL.md §7.6).
+    fn winner_to_answer(
+        &self,
+        relationship: &RelationshipKey,
+    ) -> Result<Option<RelationshipStep>, LedgerError>;
     /// The acceptance this device already signed for the proposal with this commit.
     fn acceptance_for(
         &self,
@@ -278,6 +285,10 @@ pub enum SessionError {
     /// refused before another one to the same peer can be made.
     #[error("a transfer to device {0} is still pending; it must be answered first (run `dsm sync`, or meet the peer offline)")]
     Locked(DeviceId),
+    /// Our transfer to this peer lost a crossing and was released: the peer's winning
+    /// transfer must be answered before another one to it is made (PROTOCOL.md §7.6).
+    #[error("device {0}'s transfer to this device crossed ours and won; it must be answered first (run `dsm sync`, or meet the peer offline)")]
+    WinnerFirst(DeviceId),
 }
 
 /// Which side of the session this device plays.
@@ -1237,6 +1248,14 @@ pub(crate) fn propose_with(
 ) -> Result<(BuiltProposal, Offer), SessionError> {
     if amount == Amount::ZERO {
         return Err(BuildError::Refused(ReceiptError::ZeroAmount).into());
+    }
+    // After a crossing, the loser's sender answers the winner from the released leaf; a
+    // proposal of its own would move that leaf, and then neither side could answer the
+    // other (found by the model checker, `model/`: PROTOCOL.md §7.6).
+    let relationship =
+        dsm_core::chain::RelationshipKey::between(&ledger.identity().device_id(), peer);
+    if ledger.winner_to_answer(&relationship)?.is_some() {
+        return Err(SessionError::WinnerFirst(*peer));
     }
     let inputs = match ledger.select_inputs(&token, amount) {
         Ok(i) => i,

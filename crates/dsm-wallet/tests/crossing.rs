@@ -136,3 +136,59 @@ fn crossing_transfers_clear_in_one_offline_session_whoever_dials() {
         common::assert_settled(&w, &l, 200);
     }
 }
+
+/// The order the model checker found (`model/`, the online configurations): the loser's
+/// sender takes the CROSSED refusal and releases its transfer, but the winner has not
+/// reached it yet. Were it to pay the winner's sender again now, its new proposal would
+/// move the leaf the winner must be answered from, and the two would lock each other for
+/// good (each one's proposal stale for the other). So it may not: `WinnerFirst`, until it
+/// answered the winner; then the relationship goes on.
+#[test]
+fn after_losing_a_crossing_the_winner_is_answered_before_paying_again() {
+    use dsm_protocol::mailbox::{answer, offer, take_answer, Taken};
+    use dsm_protocol::message::SessionMessage;
+    use dsm_protocol::session::SessionError;
+    let t = token(DEFAULT_TOKEN);
+    let (mut a, _) = memory_wallet(100);
+    let (mut b, _) = memory_wallet(100);
+    let oa = offer(&mut a, &b.device_id(), t, Amount(10)).unwrap();
+    let ob = offer(&mut b, &a.device_id(), t, Amount(3)).unwrap();
+    let ((mut w, win), (mut l, lose)) =
+        if wins_crossing(&oa.signed.proposal.step, &ob.signed.proposal.step) {
+            ((a, oa), (b, ob))
+        } else {
+            ((b, ob), (a, oa))
+        };
+    // The winner's sender refuses the loser, naming its own step.
+    let refusal = answer(&mut w, &lose).unwrap();
+    let SessionMessage::SignedRefusal(r) = &refusal.reply else {
+        panic!("{refusal:?}")
+    };
+    assert_eq!(r.refusal.crossing.as_ref(), Some(&win.signed.proposal.step));
+    // The loser's sender takes the refusal: released, the amount back.
+    assert!(matches!(
+        take_answer(&mut l, &refusal.reply).unwrap(),
+        Taken::Released(_)
+    ));
+    // Paying the winner's sender again now is refused, and changes nothing.
+    let head = l.head().clone();
+    assert_eq!(
+        offer(&mut l, &w.device_id(), t, Amount(1)).unwrap_err(),
+        SessionError::WinnerFirst(w.device_id())
+    );
+    assert_eq!(l.head(), &head);
+    // (An offline session answers the winner first anyway: it rides in its sender's hello.)
+    // Once the winner is answered (accepted, naming the released step), it may.
+    let accepted = answer(&mut l, &win).unwrap();
+    assert!(accepted.completed.is_some(), "{accepted:?}");
+    assert!(matches!(
+        take_answer(&mut w, &accepted.reply).unwrap(),
+        Taken::Stitched(_)
+    ));
+    let again = offer(&mut l, &w.device_id(), t, Amount(1)).unwrap();
+    let taken = answer(&mut w, &again).unwrap();
+    assert!(
+        taken.completed.is_some(),
+        "the relationship goes on: {taken:?}"
+    );
+}

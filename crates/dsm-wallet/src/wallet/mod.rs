@@ -657,6 +657,12 @@ fn released_key(relationship: &RelationshipKey) -> Vec<u8> {
     [b"released_step/".as_slice(), relationship.as_bytes()].concat()
 }
 
+/// Wallet meta key: the peer's step that won a crossing against the step released last on
+/// `relationship` (absent when that release was not a crossing's).
+fn crossing_winner_key(relationship: &RelationshipKey) -> Vec<u8> {
+    [b"crossing_winner/".as_slice(), relationship.as_bytes()].concat()
+}
+
 /// The capsule entry that removes the contact `name` (PROTOCOL.md §20.2: a contact entry
 /// with the all-zero device id; no device has that id).
 fn removed_contact(name: &str) -> dsm_recovery::body::ContactEntry {
@@ -2240,6 +2246,23 @@ impl Ledger for Wallet {
         let leaf = self.tree.get(relationship.as_bytes()).map(TipDigest);
         Ok((leaf == Some(dsm_core::receipt::release_tip(&step.child_tip()))).then_some(step))
     }
+    fn winner_to_answer(
+        &self,
+        relationship: &RelationshipKey,
+    ) -> Result<Option<RelationshipStep>, LedgerError> {
+        if self.released_on(relationship)?.is_none() {
+            return Ok(None); // the leaf moved on: the winner was answered (or none was)
+        }
+        let Some(bytes) = self
+            .store
+            .get(Table::Meta, &crossing_winner_key(relationship))?
+        else {
+            return Ok(None);
+        };
+        RelationshipStep::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| LedgerError::from(corrupt("crossing winner")(e)))
+    }
     fn acceptance_for(&self, commit: &Digest) -> Result<Option<SignedAcceptance>, LedgerError> {
         // Our acceptances live inside the receipts we stored when accepting.
         match self.store.get(Table::Receipts, commit.as_bytes())? {
@@ -2580,6 +2603,16 @@ impl Ledger for Wallet {
             released_key(&p.step.relationship),
             p.step.to_bytes(),
         );
+        // A crossing's refusal names the winner, which this device must answer from the
+        // released leaf before it proposes there again (`winner_to_answer`).
+        match &refused.refusal().refusal.crossing {
+            Some(winner) => b.put(
+                Table::Meta,
+                crossing_winner_key(&p.step.relationship),
+                winner.to_bytes(),
+            ),
+            None => b.delete(Table::Meta, crossing_winner_key(&p.step.relationship)),
+        };
         let mut seq = self.witness_seq;
         self.add_witness(
             &mut b,
