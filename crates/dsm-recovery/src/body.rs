@@ -76,14 +76,7 @@ impl Canonical for ContactEntry {
             .map_err(|_| DecodeError::Invalid("a contact name is UTF-8"))?
             .to_string();
         let device = DeviceId(Digest(r.fixed(2)?));
-        let document = match r.bytes(3, 32)? {
-            [] => None,
-            b => Some(Digest(b.try_into().map_err(|_| DecodeError::Length {
-                field: 3,
-                len: b.len(),
-                expected: 32,
-            })?)),
-        };
+        let document = r.optional_fixed::<32>(3)?.map(Digest);
         Ok(ContactEntry {
             name,
             device,

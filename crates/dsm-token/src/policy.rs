@@ -457,12 +457,7 @@ impl Canonical for TokenPolicy {
             1 => TransferRule::AllowlistOnly,
             _ => return Err(DecodeError::Invalid("unknown transfer rule")),
         };
-        let allowlist = match r.bytes(9, 32)? {
-            [] => None,
-            b => Some(Digest(b.try_into().map_err(|_| {
-                DecodeError::Invalid("allowlist root must be 32 bytes")
-            })?)),
-        };
+        let allowlist = r.optional_fixed::<32>(9)?.map(Digest);
         let initial = r.repeated_message(10, MAX_INITIAL)?;
         let djte = r.optional_message(11)?;
         let bitcoin = r.optional_message(12)?;
