@@ -35,38 +35,14 @@ fn vector(name: &str) -> Vec<u8> {
     hex::decode(line.split('\t').nth(2).unwrap()).unwrap()
 }
 
+mod wire;
+
 /// The top-level fields of a message: (field number, wire type, whole field bytes, value).
 fn fields(bytes: &[u8]) -> Vec<(u32, u8, Vec<u8>, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    let read = |i: &mut usize| {
-        let (mut v, mut shift) = (0u64, 0);
-        loop {
-            let b = bytes[*i];
-            *i += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            shift += 7;
-            if b & 0x80 == 0 {
-                return v;
-            }
-        }
-    };
-    while i < bytes.len() {
-        let start = i;
-        let key = read(&mut i);
-        let (field, wt) = ((key >> 3) as u32, (key & 7) as u8);
-        let value = if wt == 2 {
-            let len = read(&mut i) as usize;
-            i += len;
-            bytes[i - len..i].to_vec()
-        } else {
-            let vs = i;
-            read(&mut i);
-            bytes[vs..i].to_vec()
-        };
-        out.push((field, wt, bytes[start..i].to_vec(), value));
-    }
-    out
+    wire::parse(bytes)
+        .into_iter()
+        .map(|f| (f.field(), f.wire_type(), wire::ser(&[f.clone()]), f.body))
+        .collect()
 }
 
 fn join(parts: &[&[u8]]) -> Vec<u8> {
@@ -107,29 +83,14 @@ fn decoded<T: Canonical>(bytes: &[u8]) -> String {
     }
 }
 
-/// A varint.
-fn varint(mut v: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-    out
-}
-
 /// A length-delimited field.
 fn ld(field: u32, value: &[u8]) -> Vec<u8> {
-    join(&[
-        &varint(u64::from(field) << 3 | 2),
-        &varint(value.len() as u64),
-        value,
-    ])
+    wire::ser(&[wire::F::bytes(field, value)])
 }
 
 /// A varint field.
 fn vint(field: u32, v: u64) -> Vec<u8> {
-    join(&[&varint(u64::from(field) << 3), &varint(v)])
+    wire::ser(&[wire::F::uint(field, v)])
 }
 
 /// What the Rust implementation says of one row.
