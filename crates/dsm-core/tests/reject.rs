@@ -41,7 +41,14 @@ mod wire;
 fn fields(bytes: &[u8]) -> Vec<(u32, u8, Vec<u8>, Vec<u8>)> {
     wire::parse(bytes)
         .into_iter()
-        .map(|f| (f.field(), f.wire_type(), wire::ser(&[f.clone()]), f.body))
+        .map(|f| {
+            (
+                f.field(),
+                f.wire_type(),
+                wire::ser(std::slice::from_ref(&f)),
+                f.body,
+            )
+        })
         .collect()
 }
 
