@@ -589,23 +589,44 @@ struct HalfTransition<'a> {
     kind: TransitionKind,
 }
 
-/// How one party's transition moves its relationship leaf: from `current` to `leaf`, with
-/// `cause` as its head's cause. For a proposal, and for an answer without a crossing, the
-/// leaf moves from the step's parent tip to the step's child tip (debit, credit) or its
-/// release tip (refusal), which is also the cause.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How one party's transition moves its relationship leaf, with `cause` as its head's
+/// cause. For a proposal, and for an answer without a crossing, the leaf moves from the
+/// step's parent tip to the step's child tip (debit, credit) or its release tip (refusal),
+/// which is also the cause.
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct TipMove {
-    current: TipDigest,
-    leaf: TipDigest,
+    leaf: LeafMove,
     cause: TipDigest,
+}
+
+/// What a transition does to the party's relationship leaf.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum LeafMove {
+    /// From exactly `current` to `to`.
+    From { current: TipDigest, to: TipDigest },
+    /// The leaf stays what it is, which must be none of `barred`: the tips from which the
+    /// answered step could still be accepted (PROTOCOL.md §7.6, §7.7).
+    Stays { barred: Vec<TipDigest> },
 }
 
 impl TipMove {
     fn plain(step: &RelationshipStep, leaf: TipDigest) -> TipMove {
         TipMove {
-            current: step.parent_tip,
-            leaf,
+            leaf: LeafMove::From {
+                current: step.parent_tip,
+                to: leaf,
+            },
             cause: leaf,
+        }
+    }
+
+    /// The party's new leaf, given the leaf it holds now (the genesis tip when it holds
+    /// none), or `TipNotCurrent` when the move cannot start from there.
+    fn from_held(&self, held: TipDigest, party: Party) -> Result<TipDigest, ReceiptError> {
+        match &self.leaf {
+            LeafMove::From { current, to } if *current == held => Ok(*to),
+            LeafMove::Stays { barred } if !barred.contains(&held) => Ok(held),
+            _ => Err(ReceiptError::TipNotCurrent(party)),
         }
     }
 }
@@ -654,16 +675,20 @@ fn answer_move(
     if child.as_bytes() < own_tip.as_bytes() {
         // The answered step won: the answerer's own step was refused and released first.
         Ok(TipMove {
-            current: release_tip(&own_tip),
-            leaf,
+            leaf: LeafMove::From {
+                current: release_tip(&own_tip),
+                to: leaf,
+            },
             cause: leaf,
         })
     } else if kind == TransitionKind::Refuse {
-        // The answered step lost: refused while the answerer's own step stays pending, so
-        // its leaf does not move.
+        // The answered step lost: refused while the answerer's own step (and any it queued
+        // after it) stays pending, so its leaf does not move; it has left the common
+        // parent tip, the only tip the answered step could be accepted from.
         Ok(TipMove {
-            current: own_tip,
-            leaf: own_tip,
+            leaf: LeafMove::Stays {
+                barred: vec![step.parent_tip],
+            },
             cause: leaf,
         })
     } else {
@@ -710,12 +735,26 @@ fn queue_move(
         }
         next = s.parent_tip;
     }
-    let stays = release_tip(&behind[0].child_tip());
     Ok(TipMove {
-        current: stays,
-        leaf: stays,
+        leaf: LeafMove::Stays {
+            barred: queue_path(behind, step),
+        },
         cause: release,
     })
+}
+
+/// The tips from which a step of a queue could still be accepted: the first step's parent
+/// tip and every step's child tip, up to the answered one's. A refusal or release behind a
+/// refused step leaves the party's leaf where it is, and it must be none of these.
+fn queue_path(behind: &[RelationshipStep], step: &RelationshipStep) -> Vec<TipDigest> {
+    let mut path = Vec::with_capacity(behind.len() + 2);
+    if let Some(first) = behind.first() {
+        path.push(first.parent_tip);
+    }
+    path.extend(behind.iter().map(RelationshipStep::child_tip));
+    path.push(step.parent_tip);
+    path.push(step.child_tip());
+    path
 }
 
 /// `mv` is how the transition moves this party's relationship leaf (see [`TipMove`]).
@@ -764,16 +803,13 @@ fn check_half(
         .proof
         .lookup(rel, &h.parent.smt_root)
         .map_err(|error| ReceiptError::Proof { party, error })?;
-    let current_ok = match current {
-        Some(tip) => tip == mv.current.0,
-        None => mv.current == step.relationship.genesis_tip(),
-    };
-    if !current_ok {
-        return Err(ReceiptError::TipNotCurrent(party));
-    }
+    let held = current
+        .map(TipDigest)
+        .unwrap_or_else(|| step.relationship.genesis_tip());
+    let leaf = mv.from_held(held, party)?;
     let new_root = h
         .proof
-        .root_after_set(rel, &mv.leaf.0)
+        .root_after_set(rel, &leaf.0)
         .map_err(|error| ReceiptError::Proof { party, error })?;
     if new_root != h.child.smt_root {
         return Err(ReceiptError::RootMismatch(party));
@@ -1150,10 +1186,13 @@ impl LocalDevice<'_> {
         Ok(id)
     }
 
+    /// The party's next head moving its leaf on `rel` to `leaf` (from [`TipMove::from_held`]).
+    #[allow(clippy::too_many_arguments)]
     fn child_head(
         &self,
         rel: &RelationshipKey,
-        mv: &TipMove,
+        leaf: &TipDigest,
+        cause: &TipDigest,
         kind: TransitionKind,
         token: &TokenId,
         amount: Amount,
@@ -1161,7 +1200,7 @@ impl LocalDevice<'_> {
     ) -> Result<(DeviceHead, SmtProof), BuildError> {
         let proof = self.tree.prove(rel.as_bytes());
         let smt_root = proof
-            .root_after_set(rel.as_bytes(), &mv.leaf.0)
+            .root_after_set(rel.as_bytes(), &leaf.0)
             .map_err(|error| ReceiptError::Proof { party, error })?;
         let balances = match kind {
             TransitionKind::Debit => self.head.balances.debited(token, amount),
@@ -1184,38 +1223,38 @@ impl LocalDevice<'_> {
             smt_root,
             balances,
             kind,
-            cause: mv.cause.0,
+            cause: cause.0,
         };
         Ok((child, proof))
     }
 
     /// The receiver's head answering `proposal` (credit or refusal), moving the
-    /// relationship leaf as [`answer_move`] says. Only possible while the leaf it moves from
-    /// is current (the step's parent tip, without a crossing).
+    /// relationship leaf as [`answer_move`] says, and the new leaf. Only possible while the
+    /// leaf it moves from is current (the step's parent tip, without a crossing).
     fn answer_head(
         &self,
         proposal: &VerifiedProposal,
         kind: TransitionKind,
         crossing: Option<&RelationshipStep>,
         behind: &[RelationshipStep],
-    ) -> Result<(DeviceHead, SmtProof), BuildError> {
+    ) -> Result<(DeviceHead, SmtProof, TipDigest), BuildError> {
         let me = self.check()?;
         let step = &proposal.signed.proposal.step;
         if step.receiver != me {
             return Err(BuildError::WrongIdentity);
         }
         let mv = answer_move(step, &proposal.child_tip, kind, crossing, behind)?;
-        if self.current_tip(&step.relationship) != mv.current {
-            return Err(ReceiptError::TipNotCurrent(Party::Receiver).into());
-        }
-        self.child_head(
+        let leaf = mv.from_held(self.current_tip(&step.relationship), Party::Receiver)?;
+        let (head, proof) = self.child_head(
             &step.relationship,
-            &mv,
+            &leaf,
+            &mv.cause,
             kind,
             &step.token,
             step.amount,
             Party::Receiver,
-        )
+        )?;
+        Ok((head, proof, leaf))
     }
 
     fn current_tip(&self, rel: &RelationshipKey) -> TipDigest {
@@ -1264,7 +1303,8 @@ pub fn propose(
     let child_tip = step.child_tip();
     let (child_head, proof) = sender.child_head(
         &relationship,
-        &TipMove::plain(&step, child_tip),
+        &child_tip,
+        &child_tip,
         TransitionKind::Debit,
         &token,
         amount,
@@ -1328,7 +1368,7 @@ pub fn accept_crossed(
     rnd: &[u8; 32],
 ) -> Result<BuiltAcceptance, BuildError> {
     check_inputs(proposal, lineages)?;
-    let (child_head, proof) =
+    let (child_head, proof, _) =
         receiver.answer_head(proposal, TransitionKind::Credit, crossing, &[])?;
     let acceptance = Acceptance {
         proposal_commit: proposal.commit,
@@ -1666,7 +1706,9 @@ impl VerifiedRefusal {
     pub fn refusal(&self) -> &SignedRefusal {
         &self.refusal
     }
-    /// The relationship tip after the release.
+    /// The release tip of the refused step this refusal rests on: the answered step's own,
+    /// or, for a refusal behind a refused step (PROTOCOL.md §7.7), that step's. A plain
+    /// release moves the sender's leaf there; a release behind leaves the leaf where it is.
     pub fn release_tip(&self) -> &TipDigest {
         &self.release_tip
     }
@@ -1701,8 +1743,8 @@ pub fn verify_refusal(
             "named by the refusal is not an input of the proposal",
         ));
     }
-    // The leaf both trees hold once the sender took the refusal: the step's release tip,
-    // or, queued behind a refused step, that one's (PROTOCOL.md §7.7).
+    // The release tip of the refused step: the answered one's, or, queued behind a refused
+    // step, that one's (PROTOCOL.md §7.7).
     let release = match r.behind.first() {
         Some(first) => release_tip(&first.child_tip()),
         None => release_tip(&vp.child_tip),
@@ -1822,16 +1864,8 @@ fn refuse_with(
             "the parcel named is not an input of the proposal",
         ));
     }
-    let (child_head, proof) =
+    let (child_head, proof, leaf) =
         receiver.answer_head(proposal, TransitionKind::Refuse, crossing, behind)?;
-    let leaf = answer_move(
-        &p.step,
-        &proposal.child_tip,
-        TransitionKind::Refuse,
-        crossing,
-        behind,
-    )?
-    .leaf;
     let parcels = ParcelStatement::refund(&proposal.commit, &p.parcels, &p.step.receiver)
         .ok_or(BuildError::Parcels("the proposal pays this device nothing"))?;
     let refusal = Refusal {
@@ -1891,15 +1925,16 @@ pub fn release_queued(
         return Err(BuildError::WrongIdentity);
     }
     let behind = &refused.refusal.refusal.behind;
-    let mv = if let Some(first) = behind.first() {
-        // Queued behind a refused step: that one's release already moved the leaf.
+    let mv = if !behind.is_empty() {
+        // Queued behind a refused step: that one's release already moved the leaf off the
+        // queue, and it stays wherever it is now (PROTOCOL.md §7.7).
         if !queued_after.is_empty() {
             return Err(ReceiptError::Queue("is released from the refused step's release").into());
         }
-        let stays = release_tip(&first.child_tip());
         TipMove {
-            current: stays,
-            leaf: stays,
+            leaf: LeafMove::Stays {
+                barred: queue_path(behind, step),
+            },
             cause: release_tip(&step.child_tip()),
         }
     } else {
@@ -1918,17 +1953,18 @@ pub fn release_queued(
             return Err(ReceiptError::Queue("is longer than a queue can be").into());
         }
         TipMove {
-            current: tail,
-            leaf: refused.release_tip,
+            leaf: LeafMove::From {
+                current: tail,
+                to: refused.release_tip,
+            },
             cause: refused.release_tip,
         }
     };
-    if sender.current_tip(&step.relationship) != mv.current {
-        return Err(ReceiptError::TipNotCurrent(Party::Sender).into());
-    }
+    let leaf = mv.from_held(sender.current_tip(&step.relationship), Party::Sender)?;
     let (child_head, _) = sender.child_head(
         &step.relationship,
-        &mv,
+        &leaf,
+        &mv.cause,
         TransitionKind::Release,
         &step.token,
         step.amount,
@@ -1936,6 +1972,6 @@ pub fn release_queued(
     )?;
     Ok(BuiltRelease {
         child_head,
-        release_tip: mv.leaf,
+        release_tip: leaf,
     })
 }

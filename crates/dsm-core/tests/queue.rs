@@ -1,7 +1,8 @@
 //! A sender's queue to one receiver (PROTOCOL.md §7.7): each proposal builds on the child
 //! tip of the one before; the receiver answers in order, and once it refused one it
-//! refuses every later one "behind" it, its leaf staying at the refused one's release tip.
-//! The sender takes each refusal back, and both trees end on the same leaf.
+//! refuses every later one "behind" it, its leaf staying wherever it is (never on the
+//! queue's path). The sender takes each refusal back, and both trees end on the same leaf;
+//! with queues on both sides of a crossing too (§7.6).
 
 mod common;
 
@@ -167,10 +168,32 @@ fn a_queue_that_does_not_lead_to_the_proposal_is_refused() {
         queue_err(refuse_queued(&b.local(), &v2, 5, &[], &rnd(&mut ctr))),
         "is empty"
     );
-    // The right queue, from a receiver whose leaf is not the refused one's release tip.
+    // The right queue, from a receiver whose leaf is on the queue's path, so that the
+    // proposal could still be accepted from there: the first step's parent (a receiver
+    // that never answered the queue), or a step's child tip (one that accepted it).
     let fresh = Device::new(SuiteId::MlDsa65, 2);
     assert!(matches!(
         refuse_queued(&fresh.local(), &v2, 5, &steps(&ps[..2]), &rnd(&mut ctr)),
+        Err(BuildError::Refused(ReceiptError::TipNotCurrent(
+            Party::Receiver
+        )))
+    ));
+    let mut accepting = Device::new(SuiteId::MlDsa65, 2);
+    let v0 = verify_proposal(&ps[0].signed, &EmptyView).unwrap();
+    let acc = accept(
+        &accepting.local(),
+        &v0,
+        &trusted_lineages(&v0),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
+    accepting.head = acc.child_head.clone();
+    accepting.tree.insert(
+        *ps[0].signed.proposal.step.relationship.as_bytes(),
+        acc.child_tip.0,
+    );
+    assert!(matches!(
+        refuse_queued(&accepting.local(), &v2, 5, &steps(&ps[..2]), &rnd(&mut ctr)),
         Err(BuildError::Refused(ReceiptError::TipNotCurrent(
             Party::Receiver
         )))
@@ -186,13 +209,17 @@ fn a_queue_that_does_not_lead_to_the_proposal_is_refused() {
         verify_refusal(&own2, &forged, &EmptyView).unwrap_err(),
         ReceiptError::Queue("does not lead to the proposal")
     );
-    // A queue that leads to the proposal from another refused step than the receiver's.
+    // A queue that leads to the proposal from a later step: the leaf rule holds (the
+    // receiver's leaf is off that path too), so only the signature tells it was altered.
     let mut forged = good.signed.clone();
     forged.refusal.behind.remove(0);
-    assert_eq!(
+    assert!(matches!(
         verify_refusal(&own2, &forged, &EmptyView).unwrap_err(),
-        ReceiptError::TipNotCurrent(Party::Receiver)
-    );
+        ReceiptError::Signature {
+            party: Party::Receiver,
+            ..
+        }
+    ));
     let mut forged = good.signed.clone();
     forged.refusal.crossing = Some(ps[0].signed.proposal.step.clone());
     assert_eq!(
@@ -241,4 +268,149 @@ fn a_queue_is_at_most_max_queue_long_on_the_wire() {
         SignedRefusal::from_bytes(&long.to_bytes()),
         Err(DecodeError::TooMany { field: 10, .. })
     ));
+}
+
+/// Device `n` funded with 100, queuing `amounts` to `to` from the leaf they share.
+fn queue_of(d: &mut Device, to: &Device, amounts: &[u128], ctr: &mut u64) -> Vec<BuiltProposal> {
+    let mut out = Vec::new();
+    for &amount in amounts {
+        let p = propose(
+            &d.local(),
+            &to.id(),
+            token(),
+            Amount(amount),
+            &inputs_of(&d.local(), token(), Amount(amount)),
+            &rnd(ctr),
+        )
+        .unwrap();
+        d.head = p.child_head.clone();
+        d.tree.insert(
+            *p.signed.proposal.step.relationship.as_bytes(),
+            p.child_tip.0,
+        );
+        out.push(p);
+    }
+    out
+}
+
+/// Two devices each queue two proposals to the other from the tip they share; the first
+/// two cross (PROTOCOL.md §7.6). The winner's sender refuses the loser naming its winner
+/// and the loser's queue behind it, its leaf staying on its own queue's tail; the loser's
+/// sender takes both back and accepts the winner's queue. Both trees end on the winner's
+/// queue's tail. A receiver still at the shared tip cannot refuse the loser, and the loser's
+/// sender cannot release the step behind before the loser itself.
+#[test]
+fn a_crossing_clears_with_queues_on_both_sides() {
+    let mut ctr = 0;
+    let mut a = Device::new(SuiteId::MlDsa65, 1);
+    let mut b = Device::new(SuiteId::MlDsa65, 2);
+    a.fund(token(), 100);
+    b.fund(token(), 100);
+    let qa = queue_of(&mut a, &b, &[10, 20], &mut ctr);
+    let qb = queue_of(&mut b, &a, &[3, 4], &mut ctr);
+    let rel = qa[0].signed.proposal.step.relationship;
+    assert!(crossed(
+        &qa[0].signed.proposal.step,
+        &qb[0].signed.proposal.step
+    ));
+    let a_wins = wins_crossing(&qa[0].signed.proposal.step, &qb[0].signed.proposal.step);
+    let (mut w, mut l, qw, ql) = if a_wins {
+        (a, b, qa, qb)
+    } else {
+        (b, a, qb, qa)
+    };
+    let (w_start, l_start) = (w.balance(&token()), l.balance(&token()));
+    let sum =
+        |q: &[BuiltProposal]| -> u128 { q.iter().map(|p| p.signed.proposal.step.amount.0).sum() };
+    let (w_paid, l_paid) = (sum(&qw), sum(&ql));
+    let vl: Vec<_> = ql
+        .iter()
+        .map(|p| verify_proposal(&p.signed, &EmptyView).unwrap())
+        .collect();
+    let vw: Vec<_> = qw
+        .iter()
+        .map(|p| verify_proposal(&p.signed, &EmptyView).unwrap())
+        .collect();
+    let win0 = qw[0].signed.proposal.step.clone();
+    // A receiver still at the shared tip could yet accept the loser: it cannot refuse it
+    // as a crossing's loser.
+    let mut at_start = Device::new(SuiteId::MlDsa65, if a_wins { 1 } else { 2 });
+    at_start.fund(token(), 100);
+    assert!(matches!(
+        refuse_crossed(
+            &at_start.local(),
+            &vl[0],
+            7,
+            None,
+            Some(&win0),
+            &rnd(&mut ctr)
+        ),
+        Err(BuildError::Refused(ReceiptError::TipNotCurrent(
+            Party::Receiver
+        )))
+    ));
+    // 1. The winner's sender refuses the loser, then the loser's queue behind it; its leaf
+    //    stays on its own queue's tail throughout.
+    let r0 = refuse_crossed(&w.local(), &vl[0], 7, None, Some(&win0), &rnd(&mut ctr)).unwrap();
+    assert_eq!(r0.leaf, qw[1].child_tip);
+    assert_eq!(r0.child_head.smt_root, w.head.smt_root);
+    w.head = r0.child_head.clone();
+    let r1 = refuse_queued(&w.local(), &vl[1], 7, &steps(&ql[..1]), &rnd(&mut ctr)).unwrap();
+    assert_eq!(r1.leaf, qw[1].child_tip);
+    w.head = r1.child_head.clone();
+    let vr0 = verify_refusal(&own_proposal(&ql[0]), &r0.signed, &EmptyView).unwrap();
+    let vr1 = verify_refusal(&own_proposal(&ql[1]), &r1.signed, &EmptyView).unwrap();
+    // 2. The loser's sender cannot release the step behind first (its leaf is still the
+    //    queue's tail, from which that step could be accepted); it releases the loser with
+    //    its queue, then the step behind.
+    assert!(matches!(
+        release(&l.local(), &vr1),
+        Err(BuildError::Refused(ReceiptError::TipNotCurrent(
+            Party::Sender
+        )))
+    ));
+    let out0 = release_queued(&l.local(), &vr0, &steps(&ql[1..])).unwrap();
+    assert_eq!(out0.release_tip, release_tip(&ql[0].child_tip));
+    l.head = out0.child_head.clone();
+    l.tree.insert(*rel.as_bytes(), out0.release_tip.0);
+    let out1 = release(&l.local(), &vr1).unwrap();
+    assert_eq!(out1.release_tip, out0.release_tip, "the leaf stays");
+    l.head = out1.child_head.clone();
+    assert_eq!(
+        l.balance(&token()),
+        l_start + l_paid,
+        "both amounts are back"
+    );
+    // 3. It accepts the winner naming its released loser, then the winner's queue.
+    let acc0 = accept_crossed(
+        &l.local(),
+        &vw[0],
+        &trusted_lineages(&vw[0]),
+        Some(&ql[0].signed.proposal.step),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
+    verify_receipt(&acc0.receipt, &EmptyView).unwrap();
+    l.head = acc0.child_head.clone();
+    l.tree.insert(*rel.as_bytes(), acc0.child_tip.0);
+    let acc1 = accept(
+        &l.local(),
+        &vw[1],
+        &trusted_lineages(&vw[1]),
+        &rnd(&mut ctr),
+    )
+    .unwrap();
+    verify_receipt(&acc1.receipt, &EmptyView).unwrap();
+    l.head = acc1.child_head.clone();
+    l.tree.insert(*rel.as_bytes(), acc1.child_tip.0);
+    assert_eq!(
+        l.tree.get(rel.as_bytes()),
+        w.tree.get(rel.as_bytes()),
+        "both trees end on the winner's queue's tail"
+    );
+    assert_eq!(w.balance(&token()), w_start, "refusing moves no value");
+    assert_eq!(l.balance(&token()), l_start + l_paid + w_paid);
+    // The relationship goes on, either way.
+    transfer(&mut l, &mut w, token(), 1, &mut ctr);
+    transfer(&mut w, &mut l, token(), 1, &mut ctr);
 }

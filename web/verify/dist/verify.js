@@ -3650,7 +3650,7 @@
     if (child.kind !== kind) fail("NotAdjacent", `${party}: child head kind ${child.kind}, expected ${kind}`);
     if (!equal(child.cause, cause)) fail("NotAdjacent", `${party}: child.cause is not the expected ${kind === KIND.DEBIT || kind === KIND.CREDIT ? "child tip" : "release tip"}`);
   }
-  function checkTree(party, step, proof, parent, child, newLeaf, expectCurrent = null) {
+  function checkTree(party, step, proof, parent, child, mv) {
     let found;
     try {
       found = verifySmt(proof, step.relationship, parent.smt_root);
@@ -3658,11 +3658,14 @@
       if (e instanceof SmtError) fail("Proof", `${party}: ${e.code}`);
       throw e;
     }
-    if (expectCurrent === null) {
-      const ok = found.present ? equal(found.value, step.parent_tip) : equal(step.parent_tip, genesisTip(step.relationship));
-      if (!ok) fail("TipNotCurrent", party);
-    } else if (!found.present || !equal(found.value, expectCurrent)) {
-      fail("TipNotCurrent", party);
+    const held = found.present ? found.value : genesisTip(step.relationship);
+    let newLeaf;
+    if (mv.stays) {
+      if (mv.stays.some((t) => equal(t, held))) fail("TipNotCurrent", party);
+      newLeaf = held;
+    } else {
+      if (!equal(held, mv.from ?? step.parent_tip)) fail("TipNotCurrent", party);
+      newLeaf = mv.to;
     }
     if (!equal(rootAfterSet(proof, step.relationship, newLeaf), child.smt_root)) fail("RootMismatch", party);
   }
@@ -3703,7 +3706,7 @@
     run.check("3b", "sender", "parcel statement fits the step", () => checkParcels(step, p.parcels));
     run.check("4", "sender", "device binding", () => checkBinding("sender", p.sender, step.sender, p.sender_parent_head, p.sender_child_head));
     run.check("5", "sender", "adjacency (DEBIT, cause = child tip)", () => checkAdjacency("sender", p.sender_parent_head, p.sender_child_head, KIND.DEBIT, tip));
-    run.check("6", "sender", "tree proof, current tip, new root", () => checkTree("sender", step, p.sender_proof, p.sender_parent_head, p.sender_child_head, tip));
+    run.check("6", "sender", "tree proof, current tip, new root", () => checkTree("sender", step, p.sender_proof, p.sender_parent_head, p.sender_child_head, { from: null, to: tip }));
     run.check("7", "sender", "balances debited", () => checkBalances("sender", p.sender_parent_head, p.sender_child_head, step.token, step.amount, -1));
     run.check("8", "sender", "signature over the proposal commit", () => checkSignature("sender", p.sender, sp.signature, commit));
     return { tip, commit };
@@ -3728,10 +3731,10 @@
         const next = i + 1 < behind.length ? behind[i + 1].parent_tip : step.parent_tip;
         if (!equal(childTip(behind[i]), next)) fail("Queue", "does not lead to the proposal");
       }
-      const held = releaseTip(childTip(behind[0]));
-      return { current: held, leaf: held, cause: leaf };
+      const path = [behind[0].parent_tip, ...behind.map(childTip), step.parent_tip, childTip(step)];
+      return { stays: path, cause: leaf };
     }
-    if (!crossing) return { current: null, leaf, cause: leaf };
+    if (!crossing) return { from: null, to: leaf, cause: leaf };
     if (!equal(crossing.relationship, step.relationship) || !equal(crossing.parent_tip, step.parent_tip) || !equal(crossing.sender, step.receiver) || !equal(crossing.receiver, step.sender)) {
       fail("Crossing", "does not cross the proposal");
     }
@@ -3741,9 +3744,9 @@
       fail("Crossing", "is not a valid step");
     }
     const own = childTip(crossing);
-    if (compare(childTip(step), own) < 0) return { current: releaseTip(own), leaf, cause: leaf };
+    if (compare(childTip(step), own) < 0) return { from: releaseTip(own), to: leaf, cause: leaf };
     if (!isRefusal) fail("Crossing", "won against the proposal, which can then only be refused");
-    return { current: own, leaf: own, cause: leaf };
+    return { stays: [step.parent_tip], cause: leaf };
   }
   function receiverHalf(run, step, tip, pCommit, sa) {
     const a = sa.acceptance;
@@ -3754,7 +3757,7 @@
     const mv = run.check("5b", "receiver", "crossing (\xA77.6), if named", () => answerMove(step, tip, false, a.crossing, []));
     run.check("4", "receiver", "device binding", () => checkBinding("receiver", a.receiver, step.receiver, a.receiver_parent_head, a.receiver_child_head));
     run.check("5", "receiver", "adjacency (CREDIT, cause = child tip)", () => checkAdjacency("receiver", a.receiver_parent_head, a.receiver_child_head, KIND.CREDIT, mv.cause));
-    run.check("6", "receiver", "tree proof, current tip, new root", () => checkTree("receiver", step, a.receiver_proof, a.receiver_parent_head, a.receiver_child_head, mv.leaf, mv.current));
+    run.check("6", "receiver", "tree proof, current tip, new root", () => checkTree("receiver", step, a.receiver_proof, a.receiver_parent_head, a.receiver_child_head, mv));
     run.check("7", "receiver", "balances credited", () => checkBalances("receiver", a.receiver_parent_head, a.receiver_child_head, step.token, step.amount, 1));
     run.check("8", "receiver", "signature over the acceptance commit", () => checkSignature("receiver", a.receiver, sa.signature, commit));
     return { commit };
@@ -3791,7 +3794,7 @@
     const mv = run.check("5b", "receiver", "crossing (\xA77.6) or queue (\xA77.7), if named", () => answerMove(step, rel, true, r.crossing, r.behind));
     run.check("4", "receiver", "device binding", () => checkBinding("receiver", r.receiver, step.receiver, r.receiver_parent_head, r.receiver_child_head));
     run.check("5", "receiver", "adjacency (REFUSE, cause = release tip)", () => checkAdjacency("receiver", r.receiver_parent_head, r.receiver_child_head, KIND.REFUSE, mv.cause));
-    run.check("6", "receiver", "tree proof, current tip, new root", () => checkTree("receiver", step, r.receiver_proof, r.receiver_parent_head, r.receiver_child_head, mv.leaf, mv.current));
+    run.check("6", "receiver", "tree proof, current tip, new root", () => checkTree("receiver", step, r.receiver_proof, r.receiver_parent_head, r.receiver_child_head, mv));
     run.check("7", "receiver", "balances unchanged", () => checkBalances("receiver", r.receiver_parent_head, r.receiver_child_head, step.token, step.amount, 0));
     run.check("8", "receiver", "signature over the refusal commit", () => checkSignature("receiver", r.receiver, sr.signature, commit));
     return { commit };

@@ -81,11 +81,13 @@ export function checkAdjacency(party, parent, child, kind, cause) {
 }
 
 /**
- * §7.3 check 6: the proof verifies under parent.smt_root; the current leaf is
- * `expectCurrent` (null = "parent_tip, or absent with parent_tip = genesis tip");
- * setting the leaf to `newLeaf` gives child.smt_root.
+ * §7.3 check 6: the proof verifies under parent.smt_root; the leaf held there (the genesis
+ * tip when absent) is where the move `mv` starts — `mv.from` (null = the step's parent tip),
+ * or, for a move that stays (`mv.stays`, §7.6 loser, §7.7 behind), any tip not in
+ * `mv.stays`; setting the leaf to `mv.to` (or, staying, to the held leaf) gives
+ * child.smt_root.
  */
-export function checkTree(party, step, proof, parent, child, newLeaf, expectCurrent = null) {
+export function checkTree(party, step, proof, parent, child, mv) {
   let found;
   try {
     found = verifySmt(proof, step.relationship, parent.smt_root);
@@ -93,11 +95,14 @@ export function checkTree(party, step, proof, parent, child, newLeaf, expectCurr
     if (e instanceof SmtError) fail('Proof', `${party}: ${e.code}`);
     throw e;
   }
-  if (expectCurrent === null) {
-    const ok = found.present ? equal(found.value, step.parent_tip) : equal(step.parent_tip, genesisTip(step.relationship));
-    if (!ok) fail('TipNotCurrent', party);
-  } else if (!found.present || !equal(found.value, expectCurrent)) {
-    fail('TipNotCurrent', party);
+  const held = found.present ? found.value : genesisTip(step.relationship);
+  let newLeaf;
+  if (mv.stays) {
+    if (mv.stays.some((t) => equal(t, held))) fail('TipNotCurrent', party);
+    newLeaf = held;
+  } else {
+    if (!equal(held, mv.from ?? step.parent_tip)) fail('TipNotCurrent', party);
+    newLeaf = mv.to;
   }
   if (!equal(rootAfterSet(proof, step.relationship, newLeaf), child.smt_root)) fail('RootMismatch', party);
 }
@@ -147,7 +152,7 @@ export function senderHalf(run, sp) {
   run.check('3b', 'sender', 'parcel statement fits the step', () => checkParcels(step, p.parcels));
   run.check('4', 'sender', 'device binding', () => checkBinding('sender', p.sender, step.sender, p.sender_parent_head, p.sender_child_head));
   run.check('5', 'sender', 'adjacency (DEBIT, cause = child tip)', () => checkAdjacency('sender', p.sender_parent_head, p.sender_child_head, KIND.DEBIT, tip));
-  run.check('6', 'sender', 'tree proof, current tip, new root', () => checkTree('sender', step, p.sender_proof, p.sender_parent_head, p.sender_child_head, tip));
+  run.check('6', 'sender', 'tree proof, current tip, new root', () => checkTree('sender', step, p.sender_proof, p.sender_parent_head, p.sender_child_head, { from: null, to: tip }));
   run.check('7', 'sender', 'balances debited', () => checkBalances('sender', p.sender_parent_head, p.sender_child_head, step.token, step.amount, -1));
   run.check('8', 'sender', 'signature over the proposal commit', () => checkSignature('sender', p.sender, sp.signature, commit));
   return { tip, commit };
@@ -155,9 +160,10 @@ export function senderHalf(run, sp) {
 
 /**
  * §7.3 check 5b: how a receiver's answer moves its leaf. `leaf` is the answer's own new leaf
- * (the child tip for an acceptance, the release tip for a refusal). Returns
- * { current (null: the step's parent tip, or absent at the genesis tip), leaf, cause },
- * after the §7.6 table for a `crossing` or the §7.7 table for `behind`.
+ * (the child tip for an acceptance, the release tip for a refusal). Returns the move for
+ * checkTree — { from (null: the step's parent tip), to, cause }, or { stays: [barred tips],
+ * cause } when the leaf stays — after the §7.6 table for a `crossing` or the §7.7 table for
+ * `behind`.
  */
 export function answerMove(step, leaf, isRefusal, crossing, behind) {
   if (behind.length > 0) {
@@ -175,19 +181,20 @@ export function answerMove(step, leaf, isRefusal, crossing, behind) {
       const next = i + 1 < behind.length ? behind[i + 1].parent_tip : step.parent_tip;
       if (!equal(childTip(behind[i]), next)) fail('Queue', 'does not lead to the proposal');
     }
-    const held = releaseTip(childTip(behind[0]));
-    return { current: held, leaf: held, cause: leaf };
+    // The queue's path: the tips from which a step of it could still be accepted.
+    const path = [behind[0].parent_tip, ...behind.map(childTip), step.parent_tip, childTip(step)];
+    return { stays: path, cause: leaf };
   }
-  if (!crossing) return { current: null, leaf, cause: leaf };
+  if (!crossing) return { from: null, to: leaf, cause: leaf };
   if (!equal(crossing.relationship, step.relationship) || !equal(crossing.parent_tip, step.parent_tip)
     || !equal(crossing.sender, step.receiver) || !equal(crossing.receiver, step.sender)) {
     fail('Crossing', 'does not cross the proposal');
   }
   try { checkStep(crossing); } catch { fail('Crossing', 'is not a valid step'); }
   const own = childTip(crossing);
-  if (compare(childTip(step), own) < 0) return { current: releaseTip(own), leaf, cause: leaf };
+  if (compare(childTip(step), own) < 0) return { from: releaseTip(own), to: leaf, cause: leaf };
   if (!isRefusal) fail('Crossing', 'won against the proposal, which can then only be refused');
-  return { current: own, leaf: own, cause: leaf };
+  return { stays: [step.parent_tip], cause: leaf };
 }
 
 /** The receiver's half of a receipt, in §7.3's order: 5a, 5b, 4, 5, 6, 7, 8. */
@@ -200,7 +207,7 @@ export function receiverHalf(run, step, tip, pCommit, sa) {
   const mv = run.check('5b', 'receiver', 'crossing (§7.6), if named', () => answerMove(step, tip, false, a.crossing, []));
   run.check('4', 'receiver', 'device binding', () => checkBinding('receiver', a.receiver, step.receiver, a.receiver_parent_head, a.receiver_child_head));
   run.check('5', 'receiver', 'adjacency (CREDIT, cause = child tip)', () => checkAdjacency('receiver', a.receiver_parent_head, a.receiver_child_head, KIND.CREDIT, mv.cause));
-  run.check('6', 'receiver', 'tree proof, current tip, new root', () => checkTree('receiver', step, a.receiver_proof, a.receiver_parent_head, a.receiver_child_head, mv.leaf, mv.current));
+  run.check('6', 'receiver', 'tree proof, current tip, new root', () => checkTree('receiver', step, a.receiver_proof, a.receiver_parent_head, a.receiver_child_head, mv));
   run.check('7', 'receiver', 'balances credited', () => checkBalances('receiver', a.receiver_parent_head, a.receiver_child_head, step.token, step.amount, +1));
   run.check('8', 'receiver', 'signature over the acceptance commit', () => checkSignature('receiver', a.receiver, sa.signature, commit));
   return { commit };
@@ -242,7 +249,7 @@ export function refusalHalf(run, proposal, pCommit, tip, sr) {
   const mv = run.check('5b', 'receiver', 'crossing (§7.6) or queue (§7.7), if named', () => answerMove(step, rel, true, r.crossing, r.behind));
   run.check('4', 'receiver', 'device binding', () => checkBinding('receiver', r.receiver, step.receiver, r.receiver_parent_head, r.receiver_child_head));
   run.check('5', 'receiver', 'adjacency (REFUSE, cause = release tip)', () => checkAdjacency('receiver', r.receiver_parent_head, r.receiver_child_head, KIND.REFUSE, mv.cause));
-  run.check('6', 'receiver', 'tree proof, current tip, new root', () => checkTree('receiver', step, r.receiver_proof, r.receiver_parent_head, r.receiver_child_head, mv.leaf, mv.current));
+  run.check('6', 'receiver', 'tree proof, current tip, new root', () => checkTree('receiver', step, r.receiver_proof, r.receiver_parent_head, r.receiver_child_head, mv));
   run.check('7', 'receiver', 'balances unchanged', () => checkBalances('receiver', r.receiver_parent_head, r.receiver_child_head, step.token, step.amount, 0));
   run.check('8', 'receiver', 'signature over the refusal commit', () => checkSignature('receiver', r.receiver, sr.signature, commit));
   return { commit };
