@@ -622,7 +622,7 @@ impl TipMove {
 
     /// The party's new leaf, given the leaf it holds now (the genesis tip when it holds
     /// none), or `TipNotCurrent` when the move cannot start from there.
-    fn from_held(&self, held: TipDigest, party: Party) -> Result<TipDigest, ReceiptError> {
+    fn leaf_after(&self, held: TipDigest, party: Party) -> Result<TipDigest, ReceiptError> {
         match &self.leaf {
             LeafMove::From { current, to } if *current == held => Ok(*to),
             LeafMove::Stays { barred } if !barred.contains(&held) => Ok(held),
@@ -806,7 +806,7 @@ fn check_half(
     let held = current
         .map(TipDigest)
         .unwrap_or_else(|| step.relationship.genesis_tip());
-    let leaf = mv.from_held(held, party)?;
+    let leaf = mv.leaf_after(held, party)?;
     let new_root = h
         .proof
         .root_after_set(rel, &leaf.0)
@@ -1186,7 +1186,7 @@ impl LocalDevice<'_> {
         Ok(id)
     }
 
-    /// The party's next head moving its leaf on `rel` to `leaf` (from [`TipMove::from_held`]).
+    /// The party's next head moving its leaf on `rel` to `leaf` (from [`TipMove::leaf_after`]).
     #[allow(clippy::too_many_arguments)]
     fn child_head(
         &self,
@@ -1244,7 +1244,7 @@ impl LocalDevice<'_> {
             return Err(BuildError::WrongIdentity);
         }
         let mv = answer_move(step, &proposal.child_tip, kind, crossing, behind)?;
-        let leaf = mv.from_held(self.current_tip(&step.relationship), Party::Receiver)?;
+        let leaf = mv.leaf_after(self.current_tip(&step.relationship), Party::Receiver)?;
         let (head, proof) = self.child_head(
             &step.relationship,
             &leaf,
@@ -1960,7 +1960,7 @@ pub fn release_queued(
             cause: refused.release_tip,
         }
     };
-    let leaf = mv.from_held(sender.current_tip(&step.relationship), Party::Sender)?;
+    let leaf = mv.leaf_after(sender.current_tip(&step.relationship), Party::Sender)?;
     let (child_head, _) = sender.child_head(
         &step.relationship,
         &leaf,
