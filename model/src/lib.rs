@@ -1598,7 +1598,8 @@ impl Model for DsmModel {
                 let offer = self.with_wallet(&mut s, from as usize, |w, _| {
                     dsm_protocol::mailbox::offer(w, &to_id, self.token, Amount(amount))
                 });
-                // Refused (the modal lock, or too little value): nothing happens.
+                // Refused (a full queue, the winner first, or too little value): nothing
+                // happens.
                 let offer = offer.ok()?;
                 Self::post(&mut s, to, SessionMessage::Proposal(Box::new(offer)));
             }
@@ -1640,9 +1641,14 @@ impl Model for DsmModel {
                         }
                     }
                     reply @ (SessionMessage::Acceptance(_) | SessionMessage::SignedRefusal(_)) => {
-                        let _ = self.with_wallet(&mut s, d, |w, _| {
+                        let taken = self.with_wallet(&mut s, d, |w, _| {
                             dsm_protocol::mailbox::take_answer(w, &reply)
                         });
+                        // A refusal behind a step whose own refusal is not taken yet
+                        // (PROTOCOL.md §7.7): the item stays, and nothing changed.
+                        if matches!(taken, Ok(dsm_protocol::mailbox::Taken::Waits)) {
+                            return None;
+                        }
                     }
                     _ => {}
                 }

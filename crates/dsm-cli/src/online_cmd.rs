@@ -16,6 +16,7 @@ pub(crate) fn online_error(e: OnlineError) -> CliError {
     let code = match &e {
         OnlineError::Session(
             dsm_protocol::session::SessionError::Locked(_)
+            | dsm_protocol::session::SessionError::QueueFull(..)
             | dsm_protocol::session::SessionError::WinnerFirst(_),
         ) => exit::INPUT,
         OnlineError::Session(dsm_protocol::session::SessionError::Build(_)) => exit::INPUT,

@@ -1190,15 +1190,22 @@ fn online_transfers_through_node_processes() {
     assert_eq!(v["settlement"], "settled");
     assert_eq!(v["posted"], 3);
     assert_eq!(balance(&p.alice), 75);
-    // The modal lock: nothing more to bob until he answers.
+    // More transfers to bob before he answers queue behind the first (PROTOCOL.md §7.7),
+    // up to four; a fifth is refused, changing nothing.
+    for _ in 0..3 {
+        stdout(dsm(&p.alice).args(["send", "bob", "1", "--online"]));
+    }
+    assert_eq!(in_flight(&p.alice), 4);
     dsm(&p.alice)
         .args(["send", "bob", "1", "--online"])
         .assert()
         .code(4)
-        .stderr(predicate::str::contains("still pending"));
+        .stderr(predicate::str::contains("as many as may queue"));
+    assert_eq!(balance(&p.alice), 72);
     let out = stdout(dsm(&p.bob).arg("sync"));
     assert!(out.contains("received 25 DEV from alice"), "{out}");
-    assert_eq!(balance(&p.bob), 25);
+    assert_eq!(out.matches("received 1 DEV from alice").count(), 3, "{out}");
+    assert_eq!(balance(&p.bob), 28);
     let out = stdout(dsm(&p.alice).arg("sync"));
     assert!(out.contains("sent 25 DEV to bob"), "{out}");
     assert_eq!(in_flight(&p.alice), 0);
@@ -1260,8 +1267,8 @@ fn online_transfers_through_node_processes() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("unsettled"), "{text}");
-    assert_eq!(balance(&p.bob), 35);
-    assert_eq!(balance(&p.alice), 65);
+    assert_eq!(balance(&p.bob), 38);
+    assert_eq!(balance(&p.alice), 62);
 }
 
 /// Two pty pairs joined master to master: a null-modem cable between two serial devices.

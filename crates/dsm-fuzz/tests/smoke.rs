@@ -326,7 +326,7 @@ fn write_seeds() {
             succession: succ,
             counterparty: dsm_core::identity::DeviceId(dsm_core::hash::Digest([3; 32])),
             proof: dsm_core::smt::SparseMerkleTree::new().prove(&[4; 32]),
-            pending: None,
+            pending: vec![],
             pending_lineage: vec![],
             successor_document: Vec::new(),
         }));

@@ -9,10 +9,12 @@
 //!  [commit stitch | release]
 //! ```
 //!
-//! The modal lock is the session's: an offered proposal is the sender's *pending* proposal
-//! to that peer, so no other transfer to the peer can be made ([`SessionError::Locked`])
-//! until it is answered — through the b0x, or offline when the two devices next meet (the
-//! pending proposal rides in the hello, and the receiver answers idempotently from storage).
+//! An offered proposal is *pending* until it is answered — through the b0x, or offline when
+//! the two devices next meet (the oldest pending proposal rides in the hello, the dialer
+//! offers the rest after it, and the receiver answers idempotently from storage). Online, a
+//! sender may queue up to `MAX_QUEUE` proposals to one receiver, each built on the one
+//! before (PROTOCOL.md §7.7, [`SessionError::QueueFull`] past that); a session pays only
+//! when nothing is pending to the peer ([`SessionError::Locked`]).
 
 use crate::message::{RefusalCode, SessionMessage};
 use crate::session::{Completed, Ledger, Refused, Role, Session, SessionError};
@@ -21,8 +23,8 @@ use dsm_core::identity::DeviceId;
 use dsm_core::receipt::{verify_proposal, EmptyView, Offer};
 
 /// Builds, commits and returns a proposal paying `peer` (as an offer, with its inputs'
-/// lineages), to be posted to the peer's b0x. Refused while another transfer to `peer` is
-/// pending (the modal lock).
+/// lineages), to be posted to the peer's b0x, at the end of this device's queue to `peer`
+/// (PROTOCOL.md §7.7). Refused while `MAX_QUEUE` transfers to `peer` are pending.
 pub fn offer(
     ledger: &mut dyn Ledger,
     peer: &DeviceId,
@@ -35,8 +37,9 @@ pub fn offer(
     if ledger.view().is_equivocator(peer)? {
         return Err(SessionError::Equivocator(*peer));
     }
-    if ledger.pending_to(peer)?.is_some() {
-        return Err(SessionError::Locked(*peer));
+    let queued = ledger.pending_to(peer)?.len();
+    if queued >= dsm_core::receipt::MAX_QUEUE {
+        return Err(SessionError::QueueFull(*peer, queued));
     }
     // A b0x item is answered without a conversation: it carries every object.
     let (built, offer) = crate::session::propose_with(
@@ -123,6 +126,9 @@ pub enum Taken {
     AlreadyDone,
     /// It answers no proposal of ours that is pending: ignored.
     NotPending,
+    /// A refusal behind a step of ours that is still pending (PROTOCOL.md §7.7): it can be
+    /// taken only after that step's own refusal, which may come later; keep it.
+    Waits,
 }
 
 /// Takes an acceptance or signed refusal of our pending proposal found in our b0x, with the
@@ -151,11 +157,19 @@ pub fn take_answer(ledger: &mut dyn Ledger, reply: &SessionMessage) -> Result<Ta
             })
         }
     };
-    let Some(pending) = ledger.pending_to(&peer)? else {
+    let queue = ledger.pending_to(&peer)?;
+    let Some(pending) = queue
+        .iter()
+        .find(|p| p.proposal.commit() == commit)
+        .cloned()
+    else {
         return Ok(Taken::NotPending);
     };
-    if pending.proposal.commit() != commit {
-        return Ok(Taken::NotPending);
+    if let SessionMessage::SignedRefusal(r) = reply {
+        let first = r.refusal.behind.first();
+        if first.is_some_and(|k| queue.iter().any(|p| p.proposal.step == *k)) {
+            return Ok(Taken::Waits);
+        }
     }
     // Our own stored proposal: the stateless checks guard against a damaged store.
     let vp = verify_proposal(&pending, &EmptyView)?;

@@ -42,10 +42,11 @@ use dsm_core::identity::{DeviceId, DeviceIdentity};
 use dsm_core::parcel::{Parcel, VerifiedLineage};
 use dsm_core::receipt::Offer;
 use dsm_core::receipt::{
-    accept_crossed, crossed, own_proposal, propose, refuse_crossed, release, release_tip,
-    verify_acceptance, verify_proposal, verify_refusal, wins_crossing, BuildError, BuiltAcceptance,
-    BuiltProposal, BuiltRefusal, BuiltRelease, ChainView, LocalDevice, Receipt, ReceiptError,
-    SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal, VerifiedRefusal,
+    accept_crossed, crossed, own_proposal, propose, refuse_crossed, refuse_queued, release,
+    release_queued, release_tip, verify_acceptance, verify_proposal, verify_refusal, wins_crossing,
+    BuildError, BuiltAcceptance, BuiltProposal, BuiltRefusal, BuiltRelease, ChainView, LocalDevice,
+    Receipt, ReceiptError, SignedAcceptance, SignedProposal, SignedRefusal, VerifiedProposal,
+    VerifiedRefusal,
 };
 use dsm_core::smt::SparseMerkleTree;
 use thiserror::Error;
@@ -90,8 +91,18 @@ pub trait Ledger {
     fn view(&self) -> &dyn ChainView;
     /// 32 fresh random bytes for hedged signing.
     fn random(&mut self) -> [u8; 32];
-    /// This device's proposal to `peer` still waiting for its acceptance, if any.
-    fn pending_to(&self, peer: &DeviceId) -> Result<Option<SignedProposal>, LedgerError>;
+    /// This device's proposals to `peer` still waiting for their answers, oldest first: its
+    /// queue (PROTOCOL.md §7.7), at most `MAX_QUEUE` long.
+    fn pending_to(&self, peer: &DeviceId) -> Result<Vec<SignedProposal>, LedgerError>;
+    /// When `parent_tip` is the child tip of a step on `relationship` that this device
+    /// refused (plainly, as a crossing's loser, or behind another), the steps a refusal of a
+    /// proposal from that tip is queued behind (PROTOCOL.md §7.7), in order: the refused
+    /// step's own `behind`, then the refused step.
+    fn refused_behind(
+        &self,
+        relationship: &RelationshipKey,
+        parent_tip: &TipDigest,
+    ) -> Result<Option<Vec<RelationshipStep>>, LedgerError>;
     /// The step of this device's own proposal on `relationship` that was refused and
     /// released last, when its release tip is still the current leaf there (PROTOCOL.md
     /// §7.6: a proposal that won a crossing against it is answered from that leaf).
@@ -113,9 +124,9 @@ pub trait Ledger {
     ) -> Result<Option<SignedAcceptance>, LedgerError>;
     /// True if this device already stitched the receipt of its proposal with this commit.
     fn is_stitched(&self, proposal_commit: &Digest) -> Result<bool, LedgerError>;
-    /// Atomically: new head (debited), tree leaf set to the child tip, proposal pending.
-    /// The session calls it only when no proposal to the same peer is pending. `offer` is
-    /// the offer [`Ledger::offer`] built for it (its slot write is kept with it).
+    /// Atomically: new head (debited), tree leaf set to the child tip, proposal pending (at
+    /// the end of the peer's queue). `offer` is the offer [`Ledger::offer`] built for it
+    /// (its slot write is kept with it).
     fn commit_debit(&mut self, built: &BuiltProposal, offer: &Offer) -> Result<(), LedgerError>;
     /// The held parcels of `token` a payment of `amount` consumes (PROTOCOL.md §5.6).
     fn select_inputs(&self, token: &TokenId, amount: Amount) -> Result<Vec<Parcel>, LedgerError>;
@@ -147,7 +158,7 @@ pub trait Ledger {
         offer: &Offer,
         lineages: &[VerifiedLineage],
     ) -> Result<(), LedgerError>;
-    /// Atomically: the pending proposal is released and the receipt stored.
+    /// Atomically: the proposal leaves the pending queue and the receipt is stored.
     fn commit_stitch(&mut self, receipt: &Receipt) -> Result<(), LedgerError>;
     /// This device's policy: `Some(reason)` to refuse (with a signed refusal) a valid
     /// proposal addressed to it, e.g. one over its per-transfer limit.
@@ -157,8 +168,8 @@ pub trait Ledger {
     /// Atomically: new head (kind REFUSE), tree leaf set to the release tip, refusal stored
     /// (with the offer's slot write, so that the refused proposal can be settled).
     fn commit_refusal(&mut self, offer: &Offer, built: &BuiltRefusal) -> Result<(), LedgerError>;
-    /// Atomically: new head (kind RELEASE, amount back), tree leaf set to the release tip,
-    /// the pending proposal released, the refusal stored.
+    /// Atomically: new head (kind RELEASE, amount back), tree leaf set to the release's
+    /// leaf, the proposal out of the pending queue, the refusal stored.
     fn commit_release(
         &mut self,
         refused: &VerifiedRefusal,
@@ -285,6 +296,10 @@ pub enum SessionError {
     /// refused before another one to the same peer can be made.
     #[error("a transfer to device {0} is still pending; it must be answered first (run `dsm sync`, or meet the peer offline)")]
     Locked(DeviceId),
+    /// As many online transfers to this peer as may queue (`MAX_QUEUE`, PROTOCOL.md §7.7)
+    /// are waiting for their answers already.
+    #[error("{1} transfers to device {0} are already waiting for their answers, as many as may queue; run `dsm sync` after the peer answered")]
+    QueueFull(DeviceId, usize),
     /// Our transfer to this peer lost a crossing and was released: the peer's winning
     /// transfer must be answered before another one to it is made (PROTOCOL.md §7.6).
     #[error("device {0}'s transfer to this device crossed ours and won; it must be answered first (run `dsm sync`, or meet the peer offline)")]
@@ -367,11 +382,14 @@ pub enum RefusalReason {
     /// tie-break (PROTOCOL.md §7.6): its amount goes back, and the receiver's proposal is
     /// answered next. Send it again afterwards.
     Crossed,
+    /// The proposal is queued behind one the receiver refused (PROTOCOL.md §7.7): it can
+    /// never be accepted, so its amount goes back. Send it again afterwards.
+    Behind,
 }
 
 impl RefusalReason {
     /// Every reason, in code order.
-    pub const ALL: [RefusalReason; 7] = [
+    pub const ALL: [RefusalReason; 8] = [
         RefusalReason::OverLimit,
         RefusalReason::UnknownToken,
         RefusalReason::TokenRules,
@@ -379,6 +397,7 @@ impl RefusalReason {
         RefusalReason::OverExposure,
         RefusalReason::Lineage,
         RefusalReason::Crossed,
+        RefusalReason::Behind,
     ];
 
     /// The wire code.
@@ -391,6 +410,7 @@ impl RefusalReason {
             RefusalReason::OverExposure => 5,
             RefusalReason::Lineage => 6,
             RefusalReason::Crossed => 7,
+            RefusalReason::Behind => 8,
         }
     }
 
@@ -415,6 +435,9 @@ impl RefusalReason {
             }
             RefusalReason::Crossed => {
                 "it crossed a transfer the other way, which goes first; send it again"
+            }
+            RefusalReason::Behind => {
+                "it was queued behind a transfer the receiver refused; send it again"
             }
         }
     }
@@ -455,6 +478,9 @@ pub struct Session {
     peer_pending: Option<(Offer, TipDigest)>,
     /// Listener: an offer whose missing lineage objects we asked for.
     parked: Option<Parked>,
+    /// Dialer: the queued proposals (PROTOCOL.md §7.7) offered in this session, so that
+    /// each is offered once.
+    offered: Vec<Digest>,
     completed: Vec<Completed>,
     refused: Vec<Refused>,
     error: Option<SessionError>,
@@ -487,6 +513,7 @@ impl Session {
             peer_tip: None,
             peer_pending: None,
             parked: None,
+            offered: Vec::new(),
             completed: Vec::new(),
             refused: Vec::new(),
             error: None,
@@ -547,6 +574,7 @@ impl Session {
             return self.fail(SessionError::NotForMe);
         };
         let result = self.hello(ledger, &peer).map(|(hello, pending)| {
+            self.offered.extend(pending.as_ref().map(|vp| *vp.commit()));
             self.in_flight = pending;
             self.in_flight_resumed = self.in_flight.is_some();
             vec![SessionMessage::Hello(Box::new(hello))]
@@ -603,7 +631,8 @@ impl Session {
             .get(rel.as_bytes())
             .map(TipDigest)
             .unwrap_or_else(|| rel.genesis_tip());
-        let pending = match ledger.pending_to(peer)? {
+        // The oldest of our queue to the peer; a dialer offers the rest once it is answered.
+        let pending = match ledger.pending_to(peer)?.into_iter().next() {
             // The listener may ask the dialer for missing objects; the dialer answers the
             // listener's pending without a conversation, so that one carries every object.
             Some(p) => {
@@ -706,6 +735,11 @@ impl Session {
             }
             Err(_) => return Ok(refuse_now(commit, RefusalCode::Invalid)),
         };
+        // Queued behind a step we refused (PROTOCOL.md §7.7): it can never be accepted.
+        let step = &p.proposal.step;
+        if let Some(behind) = ledger.refused_behind(&step.relationship, &step.parent_tip)? {
+            return self.refuse_behind(offer, &verified, &behind, ledger);
+        }
         // A crossing (PROTOCOL.md §7.6): our own proposal to the sender left the same tip.
         let crossing = match crossing_for(&p.proposal.step, ledger)? {
             CrossingState::None => None,
@@ -843,6 +877,45 @@ impl Session {
         Ok(SessionMessage::SignedRefusal(Box::new(built.signed)))
     }
 
+    /// Signs, commits and returns a refusal of a verified proposal queued behind `behind`,
+    /// steps of its sender this device refused (PROTOCOL.md §7.7).
+    fn refuse_behind(
+        &mut self,
+        offer: &Offer,
+        verified: &VerifiedProposal,
+        behind: &[RelationshipStep],
+        ledger: &mut dyn Ledger,
+    ) -> Result<SessionMessage, SessionError> {
+        let rnd = ledger.random();
+        let commit = *verified.commit();
+        let built = match refuse_queued(
+            &local(ledger),
+            verified,
+            RefusalReason::Behind.code(),
+            behind,
+            &rnd,
+        ) {
+            Ok(b) => b,
+            // Longer than a queue can be: no refusal will ever hold.
+            Err(BuildError::Refused(ReceiptError::Queue(_))) => {
+                return Ok(refuse_now(commit, RefusalCode::Invalid))
+            }
+            Err(BuildError::Refused(_)) => return Ok(refuse_now(commit, RefusalCode::Busy)),
+            Err(e) => return Err(e.into()),
+        };
+        match ledger.commit_refusal(offer, &built) {
+            Ok(()) => {}
+            Err(LedgerError::HeadMoved) => return Ok(refuse_now(commit, RefusalCode::Busy)),
+            Err(e) => return Err(e.into()),
+        }
+        self.refused.push(Refused {
+            proposal: offer.signed.clone(),
+            refusal: built.signed.clone(),
+            outgoing: false,
+        });
+        Ok(SessionMessage::SignedRefusal(Box::new(built.signed)))
+    }
+
     /// Checks the acceptance of our in-flight proposal and stitches it.
     pub(crate) fn take_acceptance(
         &mut self,
@@ -892,7 +965,13 @@ impl Session {
         })?;
         let result = (|| {
             let verified = verify_refusal(&vp, r, ledger.view())?;
-            let built = release(&local(ledger), &verified)?;
+            let built = if r.refusal.behind.is_empty() {
+                // The steps we queued after it are released with it (PROTOCOL.md §7.7).
+                let after = queued_after(ledger, vp.signed())?;
+                release_queued(&local(ledger), &verified, &after)?
+            } else {
+                release(&local(ledger), &verified)?
+            };
             ledger.commit_release(&verified, &built)?;
             Ok::<_, SessionError>(())
         })();
@@ -951,6 +1030,34 @@ impl Session {
         ]))
     }
 
+    /// Dialer, its pending proposal answered: offer the next of our queue to the peer not
+    /// offered in this session yet (PROTOCOL.md §7.7), else go on to the listener's pending
+    /// proposal and our new transfers.
+    fn offer_queued_then_go_on(
+        &mut self,
+        ledger: &mut dyn Ledger,
+    ) -> Result<Vec<SessionMessage>, SessionError> {
+        let peer = self.peer.ok_or(SessionError::Unexpected {
+            got: "answer",
+            phase: "without a peer",
+        })?;
+        let next = ledger
+            .pending_to(&peer)?
+            .into_iter()
+            .find(|p| !self.offered.contains(&p.proposal.commit()));
+        let Some(next) = next else {
+            return self.answer_peer_pending_then_propose(ledger);
+        };
+        let offer = ledger.offer(&next, INLINE_OBJECTS)?;
+        // Re-derived from stored bytes: the stateless checks guard against a damaged store.
+        let vp = verify_proposal(&offer.signed, &dsm_core::receipt::EmptyView)?;
+        self.offered.push(*vp.commit());
+        self.in_flight = Some(vp);
+        self.in_flight_resumed = true;
+        self.phase = Phase::AwaitPendingAcceptance;
+        Ok(vec![SessionMessage::Proposal(Box::new(offer))])
+    }
+
     /// Dialer: answer the listener's pending proposal (if it had one), then propose.
     fn answer_peer_pending_then_propose(
         &mut self,
@@ -972,7 +1079,11 @@ impl Session {
                     self.error = Some(SessionError::PendingNotAcceptable);
                     return Ok(out);
                 }
-                SessionMessage::SignedRefusal(_) => {
+                // Our refusal: the listener releases its step, its leaf going to the
+                // step's release tip — unless we refused it behind a refused step, which
+                // leaves the leaf where it announced it (PROTOCOL.md §7.7), as does our
+                // acceptance.
+                SessionMessage::SignedRefusal(r) if r.refusal.behind.is_empty() => {
                     self.peer_tip = Some(release_tip(&p.signed.proposal.step.child_tip()))
                 }
                 _ => self.peer_tip = Some(announced),
@@ -1026,7 +1137,7 @@ impl Session {
         // same peer (e.g. a concurrent one on another transport) may have left a proposal
         // pending since our hello. A second debit would chain on that unanswered tip and
         // replace its pending record, so the first amount could no longer be resolved.
-        if ledger.pending_to(&peer)?.is_some() {
+        if !ledger.pending_to(&peer)?.is_empty() {
             self.queue.push_front((token, amount));
             return Err(SessionError::Locked(peer));
         }
@@ -1117,11 +1228,12 @@ impl Session {
                 self.phase = Phase::AwaitProposal;
                 Ok(vec![])
             }
-            (Role::Listener, Phase::AwaitProposal, SessionMessage::Proposal(p))
-                if self.parked.is_none() =>
-            {
-                Ok(vec![self.answer_proposal(&p, false, true, ledger)?])
-            }
+            // The dialer offers the rest of its queue before it answers our pending proposal.
+            (
+                Role::Listener,
+                Phase::AwaitProposal | Phase::AwaitPendingAcceptance,
+                SessionMessage::Proposal(p),
+            ) if self.parked.is_none() => Ok(vec![self.answer_proposal(&p, false, true, ledger)?]),
             (
                 Role::Listener,
                 Phase::AwaitProposal | Phase::AwaitPendingAcceptance,
@@ -1174,13 +1286,13 @@ impl Session {
                 if self.answers_in_flight(&a.acceptance.proposal_commit) =>
             {
                 self.take_acceptance(&a, ledger)?;
-                self.answer_peer_pending_then_propose(ledger)
+                self.offer_queued_then_go_on(ledger)
             }
             (Role::Dialer, Phase::AwaitPendingAcceptance, SessionMessage::SignedRefusal(r))
                 if self.answers_in_flight(&r.refusal.proposal_commit) =>
             {
                 self.take_refusal(&r, ledger)?;
-                self.answer_peer_pending_then_propose(ledger)
+                self.offer_queued_then_go_on(ledger)
             }
             (Role::Dialer, Phase::AwaitAcceptance, SessionMessage::Acceptance(a))
                 if self.answers_in_flight(&a.acceptance.proposal_commit) =>
@@ -1296,11 +1408,13 @@ pub(crate) fn crossing_for(
     step: &RelationshipStep,
     ledger: &dyn Ledger,
 ) -> Result<CrossingState, SessionError> {
-    if let Some(own) = ledger.pending_to(&step.sender)? {
-        let own = own.proposal.step;
-        if !crossed(step, &own) {
-            return Ok(CrossingState::None);
-        }
+    // Only one step of our queue can have left the tip `step` left (PROTOCOL.md §7.6).
+    let queue = ledger.pending_to(&step.sender)?;
+    if let Some(own) = queue
+        .into_iter()
+        .map(|p| p.proposal.step)
+        .find(|own| crossed(step, own))
+    {
         return Ok(if wins_crossing(step, &own) {
             CrossingState::Wait
         } else {
@@ -1313,6 +1427,30 @@ pub(crate) fn crossing_for(
         }
         _ => Ok(CrossingState::None),
     }
+}
+
+/// The steps of our queue to `pending`'s receiver queued after it and built on it, in order:
+/// what a plain refusal of `pending` releases with it (PROTOCOL.md §7.7).
+pub(crate) fn queued_after(
+    ledger: &dyn Ledger,
+    pending: &SignedProposal,
+) -> Result<Vec<RelationshipStep>, SessionError> {
+    let step = &pending.proposal.step;
+    let mut tail = step.child_tip();
+    let mut after = Vec::new();
+    let queue = ledger.pending_to(&step.receiver)?;
+    let mut later = queue
+        .iter()
+        .map(|p| &p.proposal.step)
+        .skip_while(|s| *s != step);
+    later.next();
+    for s in later {
+        if s.parent_tip == tail {
+            tail = s.child_tip();
+            after.push(s.clone());
+        }
+    }
+    Ok(after)
 }
 
 fn refuse_now(proposal_commit: Digest, code: RefusalCode) -> SessionMessage {

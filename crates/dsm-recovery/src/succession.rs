@@ -380,12 +380,14 @@ pub struct SuccessionNotice {
     pub counterparty: DeviceId,
     /// Proof of `relationship_key(lost, counterparty)` under the recovered head's tree.
     pub proof: SmtProof,
-    /// The lost device's proposal to this counterparty still waiting for an answer at the
-    /// recovered head, if any: the counterparty answers it before it answers the notice.
-    pub pending: Option<SignedProposal>,
-    /// The lineages of `pending`'s inputs (one manifest per input, in input order; empty
-    /// when the successor holds none): their objects are at the storage nodes, where the
-    /// successor stored them before posting the notice (PROTOCOL.md §20.4).
+    /// The lost device's proposals to this counterparty still waiting for their answers at
+    /// the recovered head, oldest first (its queue, PROTOCOL.md §7.7; at most `MAX_QUEUE`):
+    /// the counterparty answers them, in order, before it answers the notice.
+    pub pending: Vec<SignedProposal>,
+    /// The lineages of `pending`'s inputs (one manifest per input, in input order, for each
+    /// proposal in turn; empty when the successor holds none): their objects are at the
+    /// storage nodes, where the successor stored them before posting the notice (PROTOCOL.md
+    /// §20.4).
     pub pending_lineage: Vec<dsm_core::parcel::LineageManifest>,
     /// The successor's identity document (canonical `ContactDocument`, PROTOCOL.md §12.6:
     /// its ML-KEM key signed by its device key), or empty. Self-authenticating: a
@@ -404,7 +406,7 @@ impl Canonical for SuccessionNotice {
         w.message(3, &self.succession);
         w.bytes(4, self.counterparty.as_bytes());
         w.message(5, &self.proof);
-        w.optional_message(6, self.pending.as_ref());
+        w.repeated_message(6, &self.pending);
         w.repeated_message(7, &self.pending_lineage);
         w.bytes(8, &self.successor_document);
     }
@@ -415,11 +417,14 @@ impl Canonical for SuccessionNotice {
             succession: r.message(3)?,
             counterparty: DeviceId(Digest(r.fixed(4)?)),
             proof: r.message(5)?,
-            pending: r.optional_message(6)?,
-            pending_lineage: r.repeated_message(7, dsm_core::parcel::MAX_INPUTS)?,
+            pending: r.repeated_message(6, dsm_core::receipt::MAX_QUEUE)?,
+            pending_lineage: r.repeated_message(
+                7,
+                dsm_core::receipt::MAX_QUEUE * dsm_core::parcel::MAX_INPUTS,
+            )?,
             successor_document: r.bytes(8, MAX_NOTICE_DOCUMENT_LEN)?.to_vec(),
         };
-        if n.pending.is_none() && !n.pending_lineage.is_empty() {
+        if n.pending.is_empty() && !n.pending_lineage.is_empty() {
             return Err(DecodeError::Invalid(
                 "a notice carries lineages only with a pending proposal",
             ));
@@ -450,9 +455,11 @@ impl SuccessionNotice {
 impl SuccessionNotice {
     /// The counterparty's verdict (PROTOCOL.md §20.4 step 4), from what it holds: `conflict`
     /// if it holds a statement of the lost device succeeding the recovered head; else
-    /// acknowledged if its tip for `relationship` (`held`, absent = the genesis tip) is the
-    /// recovered one (`recovered`, likewise), or the release tip of the notice's pending
-    /// proposal when it refused that proposal; else stale.
+    /// acknowledged if its tip for `relationship` (`held`, absent = the genesis tip) is on
+    /// the pending queue's accept or release path — the recovered one (`recovered`,
+    /// likewise: every pending proposal accepted), or the release tip of a pending proposal
+    /// of the chain that leads to it (that one refused, those after it refused behind it);
+    /// else stale.
     pub fn verdict(
         &self,
         relationship: &RelationshipKey,
@@ -462,10 +469,24 @@ impl SuccessionNotice {
     ) -> Verdict {
         let recovered = recovered.unwrap_or_else(|| relationship.genesis_tip());
         let held = held.unwrap_or_else(|| relationship.genesis_tip());
-        let refused_pending = self.pending.as_ref().is_some_and(|p| {
-            p.proposal.step.child_tip() == recovered
-                && held == dsm_core::receipt::release_tip(&recovered)
-        });
+        // Walk the queue back from the recovered tip: each step whose child tip is the tip
+        // reached so far was refused, or accepted and the walk goes on from its parent.
+        let mut reached = recovered;
+        let mut refused_pending = false;
+        for _ in 0..self.pending.len() {
+            let Some(p) = self
+                .pending
+                .iter()
+                .find(|p| p.proposal.step.child_tip() == reached)
+            else {
+                break;
+            };
+            if held == dsm_core::receipt::release_tip(&reached) {
+                refused_pending = true;
+                break;
+            }
+            reached = p.proposal.step.parent_tip;
+        }
         if conflict {
             Verdict::Conflict
         } else if held == recovered || refused_pending {
@@ -582,8 +603,9 @@ pub enum RecoveryMessage {
     Answer {
         /// The signed answer.
         answer: Box<SignedAnswer>,
-        /// The counterparty's answer to the pending proposal, if the notice carried one.
-        pending_answer: Option<Vec<u8>>,
+        /// The counterparty's answers to the notice's pending proposals, in their order (those
+        /// it answered with a signed acceptance or refusal).
+        pending_answer: Vec<Vec<u8>>,
         /// With a [`Verdict::Conflict`]: the evidence.
         conflict: Option<Box<SuccessionConflict>>,
     },
@@ -600,9 +622,7 @@ impl Canonical for RecoveryMessage {
                 conflict,
             } => {
                 w.message(21, answer.as_ref());
-                if let Some(p) = pending_answer {
-                    w.bytes(22, p);
-                }
+                w.repeated_bytes(22, pending_answer);
                 w.optional_message(23, conflict.as_deref());
             }
         }
@@ -610,10 +630,14 @@ impl Canonical for RecoveryMessage {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let notice: Option<SuccessionNotice> = r.optional_message(20)?;
         let answer: Option<SignedAnswer> = r.optional_message(21)?;
-        let pending_answer = Some(r.bytes(22, 200 * 1024)?.to_vec()).filter(|b| !b.is_empty());
+        let pending_answer: Vec<Vec<u8>> = r
+            .repeated_bytes(22, dsm_core::receipt::MAX_QUEUE, 200 * 1024)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
         let conflict: Option<SuccessionConflict> = r.optional_message(23)?;
         match (notice, answer) {
-            (Some(n), None) if pending_answer.is_none() && conflict.is_none() => {
+            (Some(n), None) if pending_answer.is_empty() && conflict.is_none() => {
                 Ok(RecoveryMessage::Notice(Box::new(n)))
             }
             (None, Some(a)) => Ok(RecoveryMessage::Answer {

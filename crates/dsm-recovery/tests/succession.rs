@@ -217,7 +217,7 @@ fn notices_prove_the_tip_and_answers_bind_the_counterparty() {
         succession: s_tree.clone(),
         counterparty: peer_id.device_id(),
         proof: tree.prove(rel.as_bytes()),
-        pending: None,
+        pending: vec![],
         pending_lineage: vec![],
         successor_document: Vec::new(),
     };
@@ -288,7 +288,7 @@ fn notices_prove_the_tip_and_answers_bind_the_counterparty() {
     );
     let m = RecoveryMessage::Answer {
         answer: Box::new(answer),
-        pending_answer: Some(vec![1, 2, 3]),
+        pending_answer: vec![vec![1, 2, 3], vec![4]],
         conflict: None,
     };
     assert_eq!(RecoveryMessage::from_bytes(&m.to_bytes()).unwrap(), m);

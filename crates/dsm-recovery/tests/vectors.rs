@@ -240,7 +240,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         succession: s.clone(),
         counterparty: peer.device_id(),
         proof: tree.prove(rel.as_bytes()),
-        pending: None,
+        pending: vec![],
         pending_lineage: vec![],
         successor_document: Vec::new(),
     }));
@@ -259,7 +259,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
     put("answer.signed", "dsm.v1.SignedAnswer", &answer.to_bytes());
     let reply = RecoveryMessage::Answer {
         answer: Box::new(answer),
-        pending_answer: None,
+        pending_answer: Vec::new(),
         conflict: None,
     };
     put(

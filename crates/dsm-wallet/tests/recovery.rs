@@ -484,6 +484,76 @@ fn a_pending_transfer_its_receiver_refuses_after_the_recovery_comes_back_to_the_
     assert_all_settled(&sync(&mut zed, &nodes).unwrap());
 }
 
+/// A queue (PROTOCOL.md §7.7) pending at the recovered head: the notice carries every
+/// proposal of it, the counterparty answers them in order (the first accepted, the second
+/// over its limit refused, the third refused behind it) and acknowledges, its tip being on
+/// the queue's release path; the successor reclaims both refused amounts. Afterwards the
+/// counterparty pays the successor online, sealed to it, and the successor receives it.
+#[test]
+fn a_queue_pending_at_the_recovered_head_is_answered_in_order_and_the_refused_reclaimed() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let k = keys(25);
+    let mut a = recoverable(&k, 1_000);
+    let (mut b, _) = memory_wallet(100);
+    b.set_max_incoming(Some(Amount(100)));
+    session(&mut a, &mut b, &[5]);
+    for amount in [20, 300, 7] {
+        pay_online(&mut a, &nodes, &b, amount).unwrap();
+    }
+    sync(&mut a, &nodes).unwrap();
+    assert_eq!(dev(&a), 1_000 - 5 - 327);
+    assert_eq!(a.pending().unwrap().len(), 3);
+    let lost = a.device_id();
+    drop(a);
+    let (mut a2, report) = restore(&k, &nodes);
+    let c = report
+        .counterparties
+        .iter()
+        .find(|c| c.device == b.device_id())
+        .unwrap();
+    assert!(
+        c.pending.as_deref().unwrap().starts_with("20 token ")
+            && c.pending
+                .as_deref()
+                .unwrap()
+                .ends_with("sent to it were waiting for their answer"),
+        "{c:?}"
+    );
+    // Bob answers the queue (from his b0x or from the notice, whichever comes first: the
+    // answers are the same) and acknowledges.
+    let rb = sync(&mut b, &nodes).unwrap();
+    assert_eq!(
+        rb.successions,
+        vec![(lost, Verdict::Acknowledged)],
+        "{rb:?}"
+    );
+    assert_eq!(dev(&b), 125, "only the 20 is credited");
+    let r2 = sync(&mut a2, &nodes).unwrap();
+    let note = r2.recovery_answers[0].pending.clone().unwrap();
+    assert_eq!(note.matches("came back").count(), 2, "{note}");
+    assert!(note.starts_with("accepted by the counterparty"), "{note}");
+    assert_eq!(dev(&a2), 1_000 - 5 - 20, "300 and 7 are reclaimed");
+    assert_eq!(status_of(&a2, &b), Some(NoticeStatus::Acknowledged));
+    sync(&mut a2, &nodes).unwrap();
+    assert_eq!(dev(&a2), 975, "reclaimed once");
+    // Receiving online after the recovery: bob pays the successor through its b0x.
+    let paid = send_online(
+        &mut b,
+        &nodes,
+        &a2.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(9),
+    )
+    .unwrap();
+    assert_eq!(paid.proposal.proposal.step.receiver, a2.device_id());
+    let r2 = sync(&mut a2, &nodes).unwrap();
+    assert_eq!(r2.received.len(), 1, "{r2:?}");
+    assert_eq!(dev(&a2), 984);
+    sync(&mut b, &nodes).unwrap();
+    assert!(b.pending().unwrap().is_empty());
+}
+
 #[test]
 fn a_stolen_device_and_its_successor_are_never_both_accepted_by_one_counterparty() {
     let c = Cluster::new();

@@ -834,7 +834,10 @@ fn take_b0x(
     report: &mut SyncReport,
 ) -> Result<(), OnlineError> {
     let mut done: HashMap<Vec<u8>, bool> = HashMap::new();
-    let released_before = report.released.len();
+    // How much this sync has answered and taken so far (to see whether a pass moved on).
+    let progress =
+        |r: &SyncReport| r.received.len() + r.refused.len() + r.released.len() + r.stitched.len();
+    let mut before = 0;
     // What each unfinished item said in report.waiting.
     let mut said: HashMap<Vec<u8>, Vec<String>> = HashMap::new();
     for item in wallet.custody()? {
@@ -860,14 +863,22 @@ fn take_b0x(
             done.insert(item.bytes.clone(), d);
         }
     }
-    // A release can unblock an item read before it: a proposal that won a crossing waits
-    // for the refusal of ours (PROTOCOL.md §7.6), which may come later in the same b0x.
-    if report.released.len() > released_before {
-        let waiting: Vec<Vec<u8>> = done
+    // What one item did can unblock another read before it: a proposal that won a crossing
+    // waits for the refusal of ours (PROTOCOL.md §7.6); a queued proposal waits for the one
+    // before it, and a refusal behind a refused step for that step's refusal (§7.7) — each
+    // may come later in the same b0x. So the waiting items are taken again while a pass
+    // moves something on: a queue is at most `MAX_QUEUE` long, so that many passes and one
+    // more finish whatever can be finished now, and a sync's reads stay bounded.
+    let mut passes = dsm_core::receipt::MAX_QUEUE + 1;
+    while progress(report) > before && passes > 0 {
+        passes -= 1;
+        before = progress(report);
+        let mut waiting: Vec<Vec<u8>> = done
             .iter()
             .filter(|(_, finished)| !**finished)
             .map(|(b, _)| b.clone())
             .collect();
+        waiting.sort(); // (a deterministic order; any order finishes in as many passes)
         for item in waiting {
             let w = report.waiting.len();
             if take_item(wallet, nodes, &item, report)? {
@@ -965,6 +976,14 @@ fn take_plain_item(
                 Ok(Taken::Stitched(c)) => report.stitched.push(c),
                 Ok(Taken::Released(r)) => report.released.push(r),
                 Ok(Taken::AlreadyDone | Taken::NotPending) => {}
+                // A refusal behind a step of ours whose own refusal is not here yet.
+                Ok(Taken::Waits) => {
+                    report.waiting.push(
+                        "a refusal of a queued transfer waits for the refusal of the one before it"
+                            .into(),
+                    );
+                    return Ok(false);
+                }
                 Err(SessionError::Ledger(e)) => return Err(e.into()),
                 Err(e) => report
                     .dropped
@@ -1139,10 +1158,10 @@ fn take_notice(
     wallet: &mut Wallet,
     nodes: &NodeSet,
     n: &dsm_recovery::succession::SuccessionNotice,
-    pending_offer: Option<&Offer>,
+    pending_offers: &[Offer],
     report: &mut SyncReport,
 ) -> Result<bool, OnlineError> {
-    match wallet.answer_notice(n, pending_offer) {
+    match wallet.answer_notice(n, pending_offers) {
         Ok((reply, verdict, lost)) => {
             report.successions.push((lost, verdict));
             let successor = n.succession.record.successor.device_id();
@@ -1178,36 +1197,40 @@ fn take_recovery_item(
     use dsm_recovery::succession::RecoveryMessage;
     match RecoveryMessage::from_bytes(bytes) {
         Ok(RecoveryMessage::Notice(n)) => {
-            // The pending proposal's lineage objects, from the nodes — read only for a
+            // The pending proposals' lineage objects, from the nodes — read only for a
             // notice addressed to us whose records verify, so a stranger's notice costs no
-            // reads.
+            // reads. The manifests are each proposal's, one per input, in turn.
             let genuine = n.counterparty == wallet.device_id() && n.verify().is_ok();
-            let offer = match (&n.pending, n.pending_lineage.is_empty()) {
-                (Some(p), false) if genuine => Some(with_objects(
-                    wallet,
-                    nodes,
-                    &Offer {
+            let inputs: usize = n
+                .pending
+                .iter()
+                .map(|p| p.proposal.parcels.inputs.len())
+                .sum();
+            let mut offers = Vec::new();
+            if genuine && !n.pending_lineage.is_empty() && inputs == n.pending_lineage.len() {
+                let mut manifests = n.pending_lineage.iter();
+                for p in &n.pending {
+                    let offer = Offer {
                         signed: p.clone(),
-                        manifests: n.pending_lineage.clone(),
+                        manifests: manifests
+                            .by_ref()
+                            .take(p.proposal.parcels.inputs.len())
+                            .cloned()
+                            .collect(),
                         objects: Vec::new(),
                         slot_write: None,
-                    },
-                    &mut report.faults,
-                )?),
-                _ => None,
-            };
-            take_notice(wallet, nodes, &n, offer.as_ref(), report)
+                    };
+                    offers.push(with_objects(wallet, nodes, &offer, &mut report.faults)?);
+                }
+            }
+            take_notice(wallet, nodes, &n, &offers, report)
         }
         Ok(RecoveryMessage::Answer {
             answer,
             pending_answer,
             conflict,
         }) => {
-            match wallet.take_succession_answer(
-                &answer,
-                pending_answer.as_deref(),
-                conflict.as_deref(),
-            ) {
+            match wallet.take_succession_answer(&answer, &pending_answer, conflict.as_deref()) {
                 Ok(Some(c)) => report.recovery_answers.push(c),
                 Ok(None) => report
                     .dropped

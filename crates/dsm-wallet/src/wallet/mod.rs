@@ -598,7 +598,9 @@ pub struct Wallet {
     /// The devices refused from now on: equivocators and tombstoned devices (Tripwire).
     refused: Refused,
     /// Our proposals waiting for acceptance, by peer (mirrors the Pending table).
-    pending: BTreeMap<DeviceId, SignedProposal>,
+    /// Our proposals waiting for their answers, per receiver, oldest first (the queue,
+    /// PROTOCOL.md §7.7).
+    pending: BTreeMap<DeviceId, Vec<SignedProposal>>,
     /// What this device refuses to receive (signed refusals) and the value it holds
     /// final but not settled (PROTOCOL.md §8.4).
     exposure: Exposure,
@@ -653,6 +655,27 @@ fn at_nodes_key(address: &Digest) -> Vec<u8> {
 
 /// Meta key of the step of our own proposal on a relationship released last (PROTOCOL.md
 /// §7.6: a proposal that won a crossing against it is answered naming it).
+/// Key of a pending proposal in the pending table: its receiver, then the height of the
+/// head it made (so a receiver's queue reads oldest first).
+pub(crate) fn pending_key(p: &SignedProposal) -> Vec<u8> {
+    [
+        p.proposal.step.receiver.as_bytes().as_slice(),
+        &p.proposal.sender_child_head.height.to_be_bytes(),
+    ]
+    .concat()
+}
+
+/// Wallet meta key: the proposal commit of the step we refused whose child tip is `tip`,
+/// for refusing what its sender queued after it (`Ledger::refused_behind`).
+fn refused_child_key(relationship: &RelationshipKey, tip: &TipDigest) -> Vec<u8> {
+    [
+        b"refused_child/".as_slice(),
+        relationship.as_bytes(),
+        tip.as_bytes(),
+    ]
+    .concat()
+}
+
 fn released_key(relationship: &RelationshipKey) -> Vec<u8> {
     [b"released_step/".as_slice(), relationship.as_bytes()].concat()
 }
@@ -1006,16 +1029,21 @@ impl Wallet {
             })?;
             refused.tombstoned(DeviceId(Digest(k)));
         }
-        let mut pending = BTreeMap::new();
+        let mut pending: BTreeMap<DeviceId, Vec<SignedProposal>> = BTreeMap::new();
         for (k, v) in store.scan(Table::Pending)? {
             let p = SignedProposal::from_bytes(&v).map_err(corrupt("pending"))?;
-            if k.as_slice() != p.proposal.step.receiver.as_bytes() {
+            // Keyed by receiver and head height; a wallet written before queues keyed its
+            // one pending proposal per receiver by the receiver alone.
+            if k != pending_key(&p) && k.as_slice() != p.proposal.step.receiver.as_bytes() {
                 return Err(WalletError::Corrupt {
                     what: "pending",
                     error: "key does not match the proposal".into(),
                 });
             }
-            pending.insert(p.proposal.step.receiver, p);
+            pending.entry(p.proposal.step.receiver).or_default().push(p);
+        }
+        for queue in pending.values_mut() {
+            queue.sort_by_key(|p| p.proposal.sender_child_head.height);
         }
         let witness_seq = match store.last(Table::WitnessOrder, 1)?.first() {
             Some((k, _)) => u64::from_be_bytes(k.as_slice().try_into().unwrap_or([0; 8])) + 1,
@@ -1490,6 +1518,7 @@ impl Wallet {
                 (EntryKind::Sent, None) => self
                     .pending
                     .values()
+                    .flatten()
                     .filter(|p| p.proposal.commit() == commit)
                     .map(|p| Statement::Proposal(p.clone()))
                     .collect(),
@@ -1971,9 +2000,35 @@ impl Wallet {
         }
     }
 
-    /// Proposals of ours still waiting for their acceptance, by peer.
+    /// Proposals of ours still waiting for their answers, by peer, each peer's queue
+    /// oldest first.
     pub fn pending(&self) -> Result<Vec<SignedProposal>, WalletError> {
-        Ok(self.pending.values().cloned().collect())
+        Ok(self.pending.values().flatten().cloned().collect())
+    }
+
+    /// Takes `p` out of the pending queue in `b` (under its key, and under the key a wallet
+    /// written before queues used, when that holds it).
+    fn unpend(&self, b: &mut Batch, p: &SignedProposal) -> Result<(), LedgerError> {
+        b.delete(Table::Pending, pending_key(p));
+        let legacy = p.proposal.step.receiver.as_bytes().to_vec();
+        if self
+            .store
+            .get(Table::Pending, &legacy)?
+            .is_some_and(|v| v == p.to_bytes())
+        {
+            b.delete(Table::Pending, legacy);
+        }
+        Ok(())
+    }
+
+    /// Removes the proposal with `commit` from the in-memory queue to `peer`.
+    fn forget_pending(&mut self, peer: &DeviceId, commit: &Digest) {
+        if let Some(q) = self.pending.get_mut(peer) {
+            q.retain(|p| p.proposal.commit() != *commit);
+            if q.is_empty() {
+                self.pending.remove(peer);
+            }
+        }
     }
 
     /// Every equivocation proof this wallet holds: the first against each device, then
@@ -2231,8 +2286,39 @@ impl Ledger for Wallet {
             None => os_random().unwrap_or([0; 32]),
         }
     }
-    fn pending_to(&self, peer: &DeviceId) -> Result<Option<SignedProposal>, LedgerError> {
-        Ok(self.pending.get(peer).cloned())
+    fn pending_to(&self, peer: &DeviceId) -> Result<Vec<SignedProposal>, LedgerError> {
+        Ok(self.pending.get(peer).cloned().unwrap_or_default())
+    }
+    fn refused_behind(
+        &self,
+        relationship: &RelationshipKey,
+        parent_tip: &TipDigest,
+    ) -> Result<Option<Vec<RelationshipStep>>, LedgerError> {
+        let Some(commit) = self
+            .store
+            .get(Table::Meta, &refused_child_key(relationship, parent_tip))?
+        else {
+            return Ok(None);
+        };
+        let bad = |what: &'static str| LedgerError::Store(format!("the {what} is damaged"));
+        let commit = Digest(
+            commit
+                .as_slice()
+                .try_into()
+                .map_err(|_| bad("refused step index"))?,
+        );
+        let proposal = self
+            .store
+            .get(Table::Meta, &refused_key(&commit))?
+            .ok_or_else(|| bad("refused proposal"))?;
+        let proposal = SignedProposal::from_bytes(&proposal)
+            .map_err(|e| LedgerError::from(corrupt("refused proposal")(e)))?;
+        let refusal = self
+            .refusal_for(&commit)?
+            .ok_or_else(|| bad("refusal of a refused proposal"))?;
+        let mut behind = refusal.refusal.behind;
+        behind.push(proposal.proposal.step);
+        Ok(Some(behind))
     }
     fn released_on(
         &self,
@@ -2292,6 +2378,15 @@ impl Ledger for Wallet {
         {
             return Err(LedgerError::NotAllowed(why));
         }
+        // Every pending proposal rides in each recovery capsule (PROTOCOL.md §20.2), which
+        // holds a bounded number: never more pending than a capsule can carry.
+        let cap = dsm_recovery::body::MAX_PENDING_PER_CAPSULE;
+        if self.pending.values().map(Vec::len).sum::<usize>() >= cap {
+            return Err(LedgerError::NotAllowed(format!(
+                "{cap} transfers are already waiting for their answers, as many as a recovery \
+                 capsule carries; run `dsm sync` (or meet those peers) to settle some first"
+            )));
+        }
         let entry = HistoryEntry::for_step(
             built.child_head.height,
             EntryKind::Sent,
@@ -2310,7 +2405,7 @@ impl Ledger for Wallet {
         );
         b.put(
             Table::Pending,
-            p.step.receiver.as_bytes().to_vec(),
+            pending_key(&built.signed),
             built.signed.to_bytes(),
         );
         // The write the offer of this very proposal carried (signed over its slots).
@@ -2328,7 +2423,10 @@ impl Ledger for Wallet {
         self.head = built.child_head.clone();
         self.tree
             .insert(*p.step.relationship.as_bytes(), built.child_tip.0);
-        self.pending.insert(p.step.receiver, built.signed.clone());
+        self.pending
+            .entry(p.step.receiver)
+            .or_default()
+            .push(built.signed.clone());
         Ok(())
     }
 
@@ -2444,9 +2542,10 @@ impl Ledger for Wallet {
         let releases = self
             .pending
             .get(&p.step.receiver)
-            .is_some_and(|pending| pending.proposal == *p);
-        if releases {
-            b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
+            .and_then(|q| q.iter().find(|pending| pending.proposal == *p))
+            .cloned();
+        if let Some(pending) = &releases {
+            self.unpend(&mut b, pending)?;
             b.delete(Table::Offers, commit.as_bytes().to_vec());
         }
         self.set_status(
@@ -2472,8 +2571,8 @@ impl Ledger for Wallet {
         )?;
         self.store.commit(&b)?;
         self.witness_seq = seq;
-        if releases {
-            self.pending.remove(&p.step.receiver);
+        if releases.is_some() {
+            self.forget_pending(&p.step.receiver, &commit);
         }
         Ok(())
     }
@@ -2536,6 +2635,12 @@ impl Ledger for Wallet {
             b.put(Table::Meta, parcels::slot_write_key(&commit), w.to_bytes());
         }
         b.put(Table::Meta, refused_key(&commit), proposal.to_bytes());
+        // What its sender queued after it is refused behind it (PROTOCOL.md §7.7).
+        b.put(
+            Table::Meta,
+            refused_child_key(&p.step.relationship, &p.step.child_tip()),
+            commit.as_bytes().to_vec(),
+        );
         let mut seq = self.witness_seq;
         self.add_witness(
             &mut b,
@@ -2562,12 +2667,13 @@ impl Ledger for Wallet {
         let p = &refused.proposal().proposal;
         let commit = p.commit();
         let mut b = Batch::new();
-        if self
+        let pending = self
             .pending
             .get(&p.step.receiver)
-            .is_some_and(|pending| pending.proposal == *p)
-        {
-            b.delete(Table::Pending, p.step.receiver.as_bytes().to_vec());
+            .and_then(|q| q.iter().find(|pending| pending.proposal == *p))
+            .cloned();
+        if let Some(pending) = &pending {
+            self.unpend(&mut b, pending)?;
         }
         self.set_status(
             &mut b,
@@ -2597,22 +2703,26 @@ impl Ledger for Wallet {
             Table::Refusals,
             commit.as_bytes().to_vec(),
             refused.refusal().to_bytes(),
-        )
-        .put(
-            Table::Meta,
-            released_key(&p.step.relationship),
-            p.step.to_bytes(),
         );
-        // A crossing's refusal names the winner, which this device must answer from the
-        // released leaf before it proposes there again (`winner_to_answer`).
-        match &refused.refusal().refusal.crossing {
-            Some(winner) => b.put(
+        // A release behind a refused step leaves the leaf on that step's release tip, and
+        // what this device remembers of that release stays (PROTOCOL.md §7.7).
+        if refused.refusal().refusal.behind.is_empty() {
+            b.put(
                 Table::Meta,
-                crossing_winner_key(&p.step.relationship),
-                winner.to_bytes(),
-            ),
-            None => b.delete(Table::Meta, crossing_winner_key(&p.step.relationship)),
-        };
+                released_key(&p.step.relationship),
+                p.step.to_bytes(),
+            );
+            // A crossing's refusal names the winner, which this device must answer from the
+            // released leaf before it proposes there again (`winner_to_answer`).
+            match &refused.refusal().refusal.crossing {
+                Some(winner) => b.put(
+                    Table::Meta,
+                    crossing_winner_key(&p.step.relationship),
+                    winner.to_bytes(),
+                ),
+                None => b.delete(Table::Meta, crossing_winner_key(&p.step.relationship)),
+            };
+        }
         let mut seq = self.witness_seq;
         self.add_witness(
             &mut b,
@@ -2626,7 +2736,7 @@ impl Ledger for Wallet {
         self.head = built.child_head.clone();
         self.tree
             .insert(*p.step.relationship.as_bytes(), built.release_tip.0);
-        self.pending.remove(&p.step.receiver);
+        self.forget_pending(&p.step.receiver, &commit);
         Ok(())
     }
 

@@ -40,9 +40,36 @@ const CAPSULE_POLICIES: &[u8] = b"capsule_policies";
 const RECOVERY_STEP: &[u8] = b"recovery_step";
 const RECOVERED_LOST: &[u8] = b"recovered_lost";
 const RECOVERED_HEAD: &[u8] = b"recovered_head";
-/// Meta key of the lost device's proposal to `peer` pending at the recovered head.
+/// Meta key of the lost device's proposals to `peer` pending at the recovered head (its
+/// queue, oldest first: each as a 4-byte big-endian length and the proposal's bytes).
 fn pending_key(peer: &DeviceId) -> Vec<u8> {
     [b"recovered_pending:".as_slice(), peer.as_bytes()].concat()
+}
+
+fn encode_queue(queue: &[&SignedProposal]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in queue {
+        let b = p.to_bytes();
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        out.extend_from_slice(&b);
+    }
+    out
+}
+
+fn decode_queue(mut v: &[u8]) -> Result<Vec<SignedProposal>, WalletError> {
+    let bad = || WalletError::Corrupt {
+        what: "recovered pending",
+        error: "malformed list".into(),
+    };
+    let mut out = Vec::new();
+    while !v.is_empty() {
+        let (len, rest) = v.split_first_chunk::<4>().ok_or_else(bad)?;
+        let len = u32::from_be_bytes(*len) as usize;
+        let (p, rest) = rest.split_at_checked(len).ok_or_else(bad)?;
+        out.push(SignedProposal::from_bytes(p).map_err(corrupt("recovered pending"))?);
+        v = rest;
+    }
+    Ok(out)
 }
 
 /// The `CapsulePacks` key of pack `part` of capsule `index`.
@@ -376,7 +403,14 @@ impl Wallet {
         };
         let mut head = self.head.clone();
         let mut tips = Vec::new();
-        let mut pending = self.pending.clone();
+        // The pending set by its table key (receiver, head height), so that the batch's
+        // writes and deletes apply as they will in the store.
+        let mut pending: BTreeMap<Vec<u8>, SignedProposal> = self
+            .pending
+            .values()
+            .flatten()
+            .map(|p| (super::pending_key(p), p.clone()))
+            .collect();
         // The held set's change: parcels added (with their manifests) and taken out.
         let mut added: BTreeMap<ParcelId, (Held, Vec<u8>)> = BTreeMap::new();
         let mut spent: BTreeSet<ParcelId> = BTreeSet::new();
@@ -417,20 +451,17 @@ impl Wallet {
                         tip: TipDigest(Digest(v.as_slice().try_into().map_err(|_| bad("tips"))?)),
                     });
                 }
-                (Table::Pending, k, v) => {
-                    let peer = DeviceId(Digest(k.try_into().map_err(|_| bad("pending"))?));
-                    match v {
-                        Some(v) => {
-                            pending.insert(
-                                peer,
-                                SignedProposal::from_bytes(v).map_err(corrupt("pending"))?,
-                            );
-                        }
-                        None => {
-                            pending.remove(&peer);
-                        }
+                (Table::Pending, k, v) => match v {
+                    Some(v) => {
+                        pending.insert(
+                            k.to_vec(),
+                            SignedProposal::from_bytes(v).map_err(corrupt("pending"))?,
+                        );
                     }
-                }
+                    None => {
+                        pending.remove(k);
+                    }
+                },
                 _ => {}
             }
         }
@@ -917,12 +948,13 @@ impl Wallet {
         b.put(Table::Successions, v.lost().as_bytes().to_vec(), value);
     }
 
-    /// The lost device's proposal to `peer` that was pending at the recovered head.
-    fn recovered_pending(&self, peer: &DeviceId) -> Result<Option<SignedProposal>, WalletError> {
-        self.store
-            .get(Table::Meta, &pending_key(peer))?
-            .map(|v| SignedProposal::from_bytes(&v).map_err(corrupt("recovered pending")))
-            .transpose()
+    /// The lost device's proposals to `peer` that were pending at the recovered head,
+    /// oldest first.
+    fn recovered_pending(&self, peer: &DeviceId) -> Result<Vec<SignedProposal>, WalletError> {
+        match self.store.get(Table::Meta, &pending_key(peer))? {
+            Some(v) => decode_queue(&v),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Records a tombstone learned from a verified succession record (read from the lost
@@ -960,7 +992,8 @@ impl Wallet {
     }
 
     /// Answers a succession notice addressed to this device (PROTOCOL.md §20.4): verifies
-    /// it; answers the lost device's pending proposal first, if the notice carries one;
+    /// it; answers the lost device's pending proposals first, in order (`pending_offers`:
+    /// those whose lineages were read, from the notice's manifests);
     /// compares the tip this device holds with the recovered one; records the tombstone
     /// (the lost device is refused from now on whatever the verdict); on acknowledgement
     /// also points the contact at the successor. Returns the message to post to the
@@ -969,7 +1002,7 @@ impl Wallet {
     pub fn answer_notice(
         &mut self,
         notice: &SuccessionNotice,
-        pending_offer: Option<&Offer>,
+        pending_offers: &[Offer],
     ) -> Result<(RecoveryMessage, Verdict, DeviceId), WalletError> {
         if notice.counterparty != self.device_id() {
             return Err(WalletError::Recovery(
@@ -987,7 +1020,7 @@ impl Wallet {
                 return Ok((
                     RecoveryMessage::Answer {
                         answer: Box::new(a),
-                        pending_answer: None,
+                        pending_answer: Vec::new(),
                         conflict,
                     },
                     verdict,
@@ -998,17 +1031,18 @@ impl Wallet {
                 "device {lost} already has another succession here; this one is ignored"
             )));
         }
-        // The lost device's last transfer to us, still pending at the recovered head: answer
-        // it first (it predates the tombstone), so our tip can match the recovered one.
-        let mut pending_answer = None;
-        if let Some(p) = &notice.pending {
+        // The lost device's last transfers to us, still pending at the recovered head: answer
+        // them first, in order (they predate the tombstone), so our tip can match the
+        // recovered one.
+        let mut pending_answer = Vec::new();
+        for p in &notice.pending {
             if p.proposal.step.sender == lost && p.proposal.step.receiver == self.device_id() {
                 // With its lineage (`pending_offer`: the notice's manifests, the objects
                 // read from the nodes) it is judged like any offer; without, each input
                 // starts at itself: this device accepts it only from parcels it verified
                 // before, otherwise it refuses with a signed refusal and the successor
                 // reclaims the amount, lineage and all (PROTOCOL.md §20.4, §20.5).
-                let offer = match pending_offer.filter(|o| o.signed == *p) {
+                let offer = match pending_offers.iter().find(|o| o.signed == *p) {
                     Some(o) => o.clone(),
                     None => dsm_core::receipt::Offer {
                         signed: p.clone(),
@@ -1032,7 +1066,7 @@ impl Wallet {
                 let a = dsm_protocol::mailbox::answer(self, &offer)
                     .map_err(|e| WalletError::Recovery(e.to_string()))?;
                 if a.is_final() {
-                    pending_answer = Some(a.reply.to_bytes());
+                    pending_answer.push(a.reply.to_bytes());
                 }
             }
         }
@@ -1114,7 +1148,7 @@ impl Wallet {
     pub fn take_succession_answer(
         &mut self,
         answer: &SignedAnswer,
-        pending_answer: Option<&[u8]>,
+        pending_answer: &[Vec<u8>],
         conflict: Option<&SuccessionConflict>,
     ) -> Result<Option<CounterpartyRecovery>, WalletError> {
         let Some(succ) = self.store.get(Table::Meta, SUCCESSION)? else {
@@ -1136,16 +1170,20 @@ impl Wallet {
                 c.evidence = Some(e.to_bytes().iter().map(|b| format!("{b:02x}")).collect());
             }
         }
-        if let Some(bytes) = pending_answer {
+        let mut said = Vec::new();
+        for bytes in pending_answer.iter().take(dsm_core::receipt::MAX_QUEUE) {
             use dsm_protocol::message::SessionMessage;
-            c.pending = Some(match SessionMessage::from_bytes(bytes) {
-                Ok(SessionMessage::Acceptance(_)) => "accepted by the counterparty".into(),
+            said.push(match SessionMessage::from_bytes(bytes) {
+                Ok(SessionMessage::Acceptance(_)) => "accepted by the counterparty".to_string(),
                 Ok(SessionMessage::SignedRefusal(r)) => match self.reclaim(&from, &r)? {
                     Some(a) => format!("refused by the counterparty; {a} came back to this device"),
                     None => "refused, but the refusal does not match a pending transfer".into(),
                 },
                 _ => "answered with something unreadable".into(),
             });
+        }
+        if !said.is_empty() {
+            c.pending = Some(said.join("; "));
         }
         let mut b = Batch::new();
         b.put(Table::Recovery, from.as_bytes().to_vec(), json(&c));
@@ -1164,7 +1202,8 @@ impl Wallet {
     ) -> Result<Option<Amount>, WalletError> {
         let Some(p) = self
             .recovered_pending(from)?
-            .filter(|p| p.proposal.commit() == refusal.refusal.proposal_commit)
+            .into_iter()
+            .find(|p| p.proposal.commit() == refusal.refusal.proposal_commit)
         else {
             return Ok(None);
         };
@@ -1388,37 +1427,37 @@ impl Wallet {
         Ok(change)
     }
 
-    /// The lineages of the lost device's pending proposal `pending` for its notice (the
-    /// recovered offer's manifests), after storing every object they list at the nodes;
-    /// empty when this device holds no offer for it or the objects could not be stored
-    /// (the counterparty then answers from what it verified before, PROTOCOL.md §20.4).
-    fn pending_lineage(
-        &self,
-        nodes: &NodeSet,
-        pending: Option<&SignedProposal>,
-    ) -> Vec<LineageManifest> {
-        let Some(p) = pending else {
-            return Vec::new();
-        };
-        let offer = match self
-            .store
-            .get(Table::Meta, &offer_key(&p.proposal.commit()))
-        {
-            Ok(Some(o)) => match Offer::from_bytes(&o) {
-                Ok(o) => o,
-                Err(_) => return Vec::new(),
-            },
-            _ => return Vec::new(),
-        };
+    /// The lineages of the lost device's pending proposals `pending` for their notice (the
+    /// recovered offers' manifests, each proposal's in turn), after storing every object
+    /// they list at the nodes; empty when this device lacks an offer for any of them or the
+    /// objects could not be stored (the counterparty then answers from what it verified
+    /// before, PROTOCOL.md §20.4).
+    fn pending_lineage(&self, nodes: &NodeSet, pending: &[SignedProposal]) -> Vec<LineageManifest> {
+        let mut manifests = Vec::new();
         let mut objects = Vec::new();
-        for a in offer.listed() {
-            match self.store.get(Table::Objects, a.as_bytes()) {
-                Ok(Some(o)) => objects.push(o),
+        for p in pending {
+            let offer = match self
+                .store
+                .get(Table::Meta, &offer_key(&p.proposal.commit()))
+            {
+                Ok(Some(o)) => match Offer::from_bytes(&o) {
+                    Ok(o) => o,
+                    Err(_) => return Vec::new(),
+                },
                 _ => return Vec::new(),
+            };
+            for a in offer.listed() {
+                match self.store.get(Table::Objects, a.as_bytes()) {
+                    Ok(Some(o)) => objects.push(o),
+                    _ => return Vec::new(),
+                }
             }
+            manifests.extend(offer.manifests);
         }
+        objects.sort();
+        objects.dedup();
         match crate::online::put_objects(nodes, &objects) {
-            Ok(_) => offer.manifests,
+            Ok(_) => manifests,
             Err(_) => Vec::new(),
         }
     }
@@ -2431,7 +2470,7 @@ impl<'a> Restoring<'a> {
                         successor_document: wallet.contact_document()?.to_bytes(),
                     };
                     let mut notice = notice;
-                    notice.pending_lineage = wallet.pending_lineage(nodes, notice.pending.as_ref());
+                    notice.pending_lineage = wallet.pending_lineage(nodes, &notice.pending);
                     Ok((
                         *device,
                         crate::online::sealed_for(
@@ -2647,29 +2686,36 @@ fn create_successor(
             }
         }
     }
+    let mut queues: BTreeMap<DeviceId, Vec<&SignedProposal>> = BTreeMap::new();
     for p in &state.pending {
-        b.put(
-            Table::Meta,
-            pending_key(&p.proposal.step.receiver),
-            p.to_bytes(),
-        );
+        queues.entry(p.proposal.step.receiver).or_default().push(p);
+    }
+    for (peer, queue) in &mut queues {
+        queue.sort_by_key(|p| p.proposal.sender_child_head.height);
+        b.put(Table::Meta, pending_key(peer), encode_queue(queue));
     }
     for (device, tip) in state.relationships.values() {
-        let pending = state
-            .pending
-            .iter()
-            .find(|p| p.proposal.step.receiver == *device)
+        let waiting: Vec<String> = queues
+            .get(device)
+            .into_iter()
+            .flatten()
             .map(|p| {
                 let t = &p.proposal.step.token;
                 let name = tickers
                     .get(t)
                     .cloned()
                     .unwrap_or_else(|| format!("token {}", &t.digest().to_hex()[..16]));
-                format!(
-                    "{} {name} sent to it was waiting for its answer",
-                    p.proposal.step.amount
-                )
-            });
+                format!("{} {name}", p.proposal.step.amount)
+            })
+            .collect();
+        let pending = (!waiting.is_empty()).then(|| {
+            format!(
+                "{} sent to it {} waiting for {} answer",
+                waiting.join(", "),
+                if waiting.len() == 1 { "was" } else { "were" },
+                if waiting.len() == 1 { "its" } else { "their" }
+            )
+        });
         b.put(
             Table::Recovery,
             device.as_bytes().to_vec(),
