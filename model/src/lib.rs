@@ -229,6 +229,19 @@ impl Bounds {
                 sessions_per_device: 1,
                 ..Bounds::base()
             },
+            // Queues (§7.7): two devices with two units each, so that each may queue two
+            // payments to the other before either syncs — crossing queues on both sides,
+            // the loser refused CROSSED and the step after it BEHIND, taken in every order.
+            Bounds {
+                sessions: 0,
+                offers: 4,
+                amounts: vec![1],
+                restores: 0,
+                malicious: false,
+                sessions_per_device: 1,
+                funds: [2, 2, 1],
+                ..Bounds::base()
+            },
         ]
     }
 

@@ -860,21 +860,25 @@ fn scene_online(
         },
         sent.posted.as_ref().map_err(|e| e.to_string())?
     )?;
-    match online::send_online(&mut *alice, nodes, &dave.device_id(), cash(), Amount(1)) {
-        Err(e) => writeln!(out, "     alice tries to pay dave again at once: {e}")?,
-        Ok(_) => return Err("the modal lock did not hold".into()),
+    let again = online::send_online(&mut *alice, nodes, &dave.device_id(), cash(), Amount(1))?;
+    if again.proposal.proposal.step.parent_tip != sent.proposal.proposal.step.child_tip() {
+        return Err("the second transfer did not queue behind the first".into());
     }
+    writeln!(out, "     alice pays dave 1 more at once: queued behind the first, built on its child tip (up to 4 may queue for one receiver)")?;
     let r = online::sync(&mut *dave, nodes)?;
-    for c in &r.received {
-        writeln!(out, "     dave comes online and syncs: checks the anchor is settled, then credits {} CASH and posts his acceptance to alice's b0x", c.receipt.proposal.proposal.step.amount)?;
+    if r.received.len() != 2 {
+        return Err(format!("dave was not credited both: {r:?}").into());
     }
-    if r.received.len() != 1 {
-        return Err(format!("dave was not credited: {r:?}").into());
-    }
+    let amounts: Vec<String> = r
+        .received
+        .iter()
+        .map(|c| c.receipt.proposal.proposal.step.amount.to_string())
+        .collect();
+    writeln!(out, "     dave comes online and syncs once: checks each anchor is settled, then credits {} CASH, in queue order, and posts his acceptances to alice's b0x", amounts.join(" and "))?;
     let r = online::sync(&mut *alice, nodes)?;
     writeln!(
         out,
-        "     alice syncs: {} acceptance taken, receipt complete; nothing pending to dave: {}",
+        "     alice syncs: {} acceptances taken, receipts complete; nothing pending to dave: {}",
         r.stitched.len(),
         alice
             .pending()?

@@ -577,13 +577,13 @@ fn demo_tells_the_whole_story_and_adds_up() {
         .stdout(predicate::str::contains(
             "settled, 6 of 6 slot nodes hold it",
         ))
-        .stdout(predicate::str::contains("is still pending"))
+        .stdout(predicate::str::contains("queued behind the first"))
         .stdout(predicate::str::contains(
             "7 contributions in its genesis record",
         ))
-        .stdout(predicate::str::contains("credits 40 CASH"))
+        .stdout(predicate::str::contains("credits 40 and 1 CASH, in queue order"))
         .stdout(predicate::str::contains("9b. A refresh"))
-        .stdout(predicate::str::contains("one fresh parcel of 40 CASH ([0] hops) is his"))
+        .stdout(predicate::str::contains("one fresh parcel of 41 CASH ([0] hops) is his"))
         .stdout(predicate::str::contains("1 in conflict"))
         .stdout(predicate::str::contains("learns from the nodes"))
         .stdout(predicate::str::contains(
