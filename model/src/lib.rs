@@ -384,6 +384,8 @@ pub struct Facts {
     pub refused: Vec<Digest>,
     /// Signed refusals we hold of a proposal that lost a crossing (PROTOCOL.md §7.6).
     pub crossed_refusals: usize,
+    /// Signed refusals we hold of a proposal queued behind a refused one (PROTOCOL.md §7.7).
+    pub behind_refusals: usize,
     /// Receipts whose acceptance names a crossing: the winner, accepted after the loser
     /// was released.
     pub crossed_receipts: usize,
@@ -644,6 +646,9 @@ fn facts_of(wallet: &Wallet, token: &TokenId) -> Facts {
             f.refused.push(x.refusal.proposal_commit);
             if x.refusal.crossing.is_some() {
                 f.crossed_refusals += 1;
+            }
+            if !x.refusal.behind.is_empty() {
+                f.behind_refusals += 1;
             }
             {
                 let t = Statement::Refusal(x).head_transition();
@@ -1903,6 +1908,18 @@ impl Model for DsmModel {
                     s.b0x.is_empty()
                         && m.honest().any(|d| s.devices[d].facts.crossed_refusals > 0)
                         && m.honest().any(|d| s.devices[d].facts.crossed_receipts > 0)
+                },
+            ));
+        }
+        // Queues (§7.7): a crossing's loser with a step queued after it, refused BEHIND it,
+        // and everything cleared.
+        if self.bounds.offers >= 4 && self.bounds.funds.iter().filter(|f| **f >= 2).count() >= 2 {
+            properties.push(Property::sometimes(
+                "queues clear: a step queued after a refused one is refused behind it",
+                |m: &DsmModel, s: &State| {
+                    s.b0x.is_empty()
+                        && m.honest().any(|d| s.devices[d].facts.behind_refusals > 0)
+                        && m.honest().all(|d| s.devices[d].facts.pending.is_empty())
                 },
             ));
         }
