@@ -204,6 +204,30 @@ fn many_and_items(c: &cluster::Cluster, nodes: &NodeSet, quick: bool) {
         requests(c) - r0
     );
 
+    // 2b. As many transfers, queued (PROTOCOL.md §7.7): `MAX_QUEUE` from each sender, each
+    // built on the one before, so the receiver's sync takes some only on a later pass.
+    let per = dsm_core::receipt::MAX_QUEUE;
+    let queuers = senders.div_ceil(per);
+    let mut qs: Vec<Wallet> = (0..queuers).map(|_| wallet(100)).collect();
+    let mut q = wallet(0);
+    for s in &mut qs {
+        for _ in 0..per {
+            send_online(s, nodes, &q.device_id(), t, Amount(1)).expect("send");
+        }
+    }
+    let r0 = requests(c);
+    let t0 = Instant::now();
+    let rq = sync(&mut q, nodes).expect("sync");
+    let took = t0.elapsed();
+    assert_eq!(rq.received.len(), queuers * per, "{rq:?}");
+    println!(
+        "receiver sync collecting {} transfers queued by {queuers} senders ({per} each): {} ({} per transfer), {} requests",
+        queuers * per,
+        ms(took),
+        ms(took / (queuers * per) as u32),
+        requests(c) - r0
+    );
+
     // 3. Per item: seal and open; the recipient's access signature per listing.
     let (kem_pk, kem_sk) = b.kem_keys();
     let recipient = b.device_id();
