@@ -242,6 +242,18 @@ impl Bounds {
                 funds: [2, 2, 1],
                 ..Bounds::base()
             },
+            // Queues meeting a session: three online payments (two devices may queue two)
+            // and one session, which offers a whole queue after its hello.
+            Bounds {
+                sessions: 1,
+                offers: 3,
+                amounts: vec![1],
+                restores: 0,
+                malicious: false,
+                sessions_per_device: 1,
+                funds: [2, 2, 1],
+                ..Bounds::base()
+            },
         ]
     }
 
@@ -496,6 +508,9 @@ pub struct State {
     pub missed_conviction: bool,
     /// Such a hello was delivered at least once (so the check above is exercised).
     pub fork_gossiped: bool,
+    /// A session completed two or more transfers its dialer had queued online before it
+    /// (PROTOCOL.md §7.7: the hello's oldest, then the rest offered after it).
+    pub queue_in_session: bool,
     /// A crashed honest wallet failed to reopen from its store.
     pub reopen_failed: bool,
     /// The forgeries offered: (proposal commit, kind), sorted.
@@ -1146,7 +1161,7 @@ impl DsmModel {
                 session: Session::listener(),
             });
         }
-        let (out, over) = self.with_wallet(state, to, |w, conns| {
+        let out = self.with_wallet(state, to, |w, conns| {
             let c = conns.iter_mut().find(|c| c.id == p.conn).expect("present");
             // Exactly what the driver (dsm_wallet::driver::run) does with a frame.
             let out = match SessionMessage::from_bytes(&p.bytes) {
@@ -1160,8 +1175,18 @@ impl DsmModel {
                     vec![SessionMessage::Close(Close)]
                 }
             };
-            (out, c.session.is_over())
+            let resumed = c
+                .session
+                .completed()
+                .iter()
+                .filter(|t| t.outgoing && t.resumed)
+                .count();
+            (out, c.session.is_over(), resumed)
         });
+        let (out, over, resumed) = (out.0, out.1, out.2);
+        if resumed >= 2 {
+            state.queue_in_session = true;
+        }
         if let Some(expected) = expected {
             let convicted = &state.devices[to].facts.convicted;
             if !expected.iter().all(|d| convicted.contains(d)) {
@@ -1365,6 +1390,7 @@ impl Model for DsmModel {
             restored: false,
             missed_conviction: false,
             fork_gossiped: false,
+            queue_in_session: false,
             reopen_failed: false,
             forged: Vec::new(),
             doublings: 0,
@@ -1921,6 +1947,15 @@ impl Model for DsmModel {
                         && m.honest().any(|d| s.devices[d].facts.behind_refusals > 0)
                         && m.honest().all(|d| s.devices[d].facts.pending.is_empty())
                 },
+            ));
+        }
+        if self.bounds.sessions > 0
+            && self.bounds.offers >= 2
+            && self.bounds.funds.iter().filter(|f| **f >= 2).count() >= 1
+        {
+            properties.push(Property::sometimes(
+                "a session resolves a queue: two transfers queued online completed in it",
+                |_: &DsmModel, s: &State| s.queue_in_session,
             ));
         }
         // Two sessions pay the two victims; a third lets them meet.
