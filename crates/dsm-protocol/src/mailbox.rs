@@ -165,14 +165,17 @@ pub fn take_answer(ledger: &mut dyn Ledger, reply: &SessionMessage) -> Result<Ta
     else {
         return Ok(Taken::NotPending);
     };
+    // Our own stored proposal: the stateless checks guard against a damaged store.
+    let vp = verify_proposal(&pending, &EmptyView)?;
     if let SessionMessage::SignedRefusal(r) = reply {
         let first = r.refusal.behind.first();
         if first.is_some_and(|k| queue.iter().any(|p| p.proposal.step == *k)) {
+            // Kept only if its receiver really signed it: a stranger's copy is dropped
+            // here, so it cannot fill the custody table.
+            dsm_core::receipt::verify_refusal(&vp, r, ledger.view())?;
             return Ok(Taken::Waits);
         }
     }
-    // Our own stored proposal: the stateless checks guard against a damaged store.
-    let vp = verify_proposal(&pending, &EmptyView)?;
     let mut s = Session::awaiting(peer, vp);
     if let SessionMessage::Acceptance(a) = reply {
         s.take_acceptance(a, ledger)?;

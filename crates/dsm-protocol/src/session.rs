@@ -848,33 +848,15 @@ impl Session {
         ledger: &mut dyn Ledger,
     ) -> Result<SessionMessage, SessionError> {
         let rnd = ledger.random();
-        let built = match refuse_crossed(
+        let built = refuse_crossed(
             &local(ledger),
             verified,
             reason.code(),
             input,
             crossing,
             &rnd,
-        ) {
-            Ok(b) => b,
-            Err(BuildError::Refused(_)) => {
-                return Ok(refuse_now(*verified.commit(), RefusalCode::Busy))
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match ledger.commit_refusal(offer, &built) {
-            Ok(()) => {}
-            Err(LedgerError::HeadMoved) => {
-                return Ok(refuse_now(*verified.commit(), RefusalCode::Busy))
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.refused.push(Refused {
-            proposal: offer.signed.clone(),
-            refusal: built.signed.clone(),
-            outgoing: false,
-        });
-        Ok(SessionMessage::SignedRefusal(Box::new(built.signed)))
+        );
+        self.commit_refusal(offer, verified, built, ledger)
     }
 
     /// Signs, commits and returns a refusal of a verified proposal queued behind `behind`,
@@ -887,25 +869,38 @@ impl Session {
         ledger: &mut dyn Ledger,
     ) -> Result<SessionMessage, SessionError> {
         let rnd = ledger.random();
-        let commit = *verified.commit();
-        let built = match refuse_queued(
+        let built = refuse_queued(
             &local(ledger),
             verified,
             RefusalReason::Behind.code(),
             behind,
             &rnd,
-        ) {
+        );
+        // Longer than a queue can be: no refusal will ever hold.
+        if let Err(BuildError::Refused(ReceiptError::Queue(_))) = built {
+            return Ok(refuse_now(*verified.commit(), RefusalCode::Invalid));
+        }
+        self.commit_refusal(offer, verified, built, ledger)
+    }
+
+    /// Commits a refusal just built and returns it: BUSY (nothing changed) when it could
+    /// not be built from the current leaf or the head moved meanwhile.
+    fn commit_refusal(
+        &mut self,
+        offer: &Offer,
+        verified: &VerifiedProposal,
+        built: Result<BuiltRefusal, BuildError>,
+        ledger: &mut dyn Ledger,
+    ) -> Result<SessionMessage, SessionError> {
+        let busy = || Ok(refuse_now(*verified.commit(), RefusalCode::Busy));
+        let built = match built {
             Ok(b) => b,
-            // Longer than a queue can be: no refusal will ever hold.
-            Err(BuildError::Refused(ReceiptError::Queue(_))) => {
-                return Ok(refuse_now(commit, RefusalCode::Invalid))
-            }
-            Err(BuildError::Refused(_)) => return Ok(refuse_now(commit, RefusalCode::Busy)),
+            Err(BuildError::Refused(_)) => return busy(),
             Err(e) => return Err(e.into()),
         };
         match ledger.commit_refusal(offer, &built) {
             Ok(()) => {}
-            Err(LedgerError::HeadMoved) => return Ok(refuse_now(commit, RefusalCode::Busy)),
+            Err(LedgerError::HeadMoved) => return busy(),
             Err(e) => return Err(e.into()),
         }
         self.refused.push(Refused {

@@ -116,6 +116,18 @@ fn a_refusal_releases_every_transfer_queued_after_it() {
     assert_eq!(behind.refusal.behind, vec![q[1].proposal.step.clone()]);
     // The sender takes the refusal behind only after the one it is behind: given first, it
     // waits (a sync keeps it in custody), and is taken after.
+    let mut forged = behind.clone();
+    forged.refusal.reason = RefusalReason::Crossed.code();
+    let forged = SessionMessage::SignedRefusal(Box::new(forged));
+    assert!(
+        matches!(
+            take_answer(&mut a, &forged),
+            Err(SessionError::Invalid(
+                dsm_core::receipt::ReceiptError::Signature { .. }
+            ))
+        ),
+        "a refusal its receiver did not sign is dropped, never kept waiting"
+    );
     let behind = SessionMessage::SignedRefusal(Box::new(behind));
     assert_eq!(take_answer(&mut a, &behind).unwrap(), Taken::Waits);
     assert_eq!(dev(&a), 45, "nothing taken yet");
