@@ -19,21 +19,16 @@ use dsm_wallet::online::{send_online, sync, OnlineError};
 use dsm_wallet::wallet::ReceivePolicy;
 use dsm_wallet::{token, Wallet, DEFAULT_TOKEN};
 
+/// `from` pays `to` `amount` online; the signed proposal.
 fn pay(
     from: &mut Wallet,
     nodes: &NodeSet,
     to: &Wallet,
     amount: u128,
 ) -> dsm_core::receipt::SignedProposal {
-    send_online(
-        from,
-        nodes,
-        &to.device_id(),
-        token(DEFAULT_TOKEN),
-        Amount(amount),
-    )
-    .unwrap()
-    .proposal
+    common::pay_online(from, nodes, to, amount)
+        .unwrap()
+        .proposal
 }
 
 fn limit(w: &mut Wallet, per_transfer: u128) {

@@ -10,7 +10,7 @@ mod common;
 use dsm_wallet::wallet::recovery::NoticeStatus;
 
 use common::cluster::Cluster;
-use common::{dev, fast_kdf, memory_wallet, session, PASS};
+use common::{dev, fast_kdf, memory_wallet, pay_online, session, PASS};
 use dsm_core::chain::Amount;
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::SuiteId;
@@ -89,22 +89,6 @@ fn status_of(w: &Wallet, peer: &Wallet) -> Option<NoticeStatus> {
         .into_iter()
         .find(|c| c.device == id)
         .map(|c| c.status)
-}
-
-/// `from` pays `to` `amount` DEV online.
-fn pay_online(
-    from: &mut Wallet,
-    nodes: &NodeSet,
-    to: &Wallet,
-    amount: u128,
-) -> Result<dsm_wallet::online::OnlineSent, OnlineError> {
-    send_online(
-        from,
-        nodes,
-        &to.device_id(),
-        token(DEFAULT_TOKEN),
-        Amount(amount),
-    )
 }
 
 /// A successor's recovered value pays on (PROTOCOL.md §20.3): a session paying 1 from it

@@ -79,6 +79,22 @@ pub fn wallet_on(store: Box<dyn Store>, funds: u128) -> Wallet {
     w
 }
 
+/// `from` pays `to` `amount` DEV online (PROTOCOL.md §16.2).
+pub fn pay_online(
+    from: &mut Wallet,
+    nodes: &dsm_wallet::nodes::NodeSet,
+    to: &Wallet,
+    amount: u128,
+) -> Result<dsm_wallet::online::OnlineSent, dsm_wallet::online::OnlineError> {
+    dsm_wallet::online::send_online(
+        from,
+        nodes,
+        &to.device_id(),
+        token(DEFAULT_TOKEN),
+        Amount(amount),
+    )
+}
+
 pub fn memory_wallet(funds: u128) -> (Wallet, MemoryStore) {
     let store = MemoryStore::new();
     (wallet_on(Box::new(store.clone()), funds), store)
