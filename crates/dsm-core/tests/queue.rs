@@ -19,24 +19,7 @@ fn queued() -> (Device, Device, Vec<BuiltProposal>, u64) {
     let mut a = Device::new(SuiteId::MlDsa65, 1);
     let b = Device::new(SuiteId::MlDsa65, 2);
     a.fund(token(), 100);
-    let mut out = Vec::new();
-    for amount in [10, 20, 30] {
-        let p = propose(
-            &a.local(),
-            &b.id(),
-            token(),
-            Amount(amount),
-            &inputs_of(&a.local(), token(), Amount(amount)),
-            &rnd(&mut ctr),
-        )
-        .unwrap();
-        a.head = p.child_head.clone();
-        a.tree.insert(
-            *p.signed.proposal.step.relationship.as_bytes(),
-            p.child_tip.0,
-        );
-        out.push(p);
-    }
+    let out = queue_of(&mut a, &b, &[10, 20, 30], &mut ctr);
     // Each builds on the child tip of the one before.
     assert_eq!(
         out[1].signed.proposal.step.parent_tip, out[0].child_tip,
@@ -270,7 +253,8 @@ fn a_queue_is_at_most_max_queue_long_on_the_wire() {
     ));
 }
 
-/// Device `n` funded with 100, queuing `amounts` to `to` from the leaf they share.
+/// `d` proposes `amounts` to `to` in turn, each from its head after the one before (a
+/// queue, PROTOCOL.md §7.7), and commits each debit to its own head and tree.
 fn queue_of(d: &mut Device, to: &Device, amounts: &[u128], ctr: &mut u64) -> Vec<BuiltProposal> {
     let mut out = Vec::new();
     for &amount in amounts {
