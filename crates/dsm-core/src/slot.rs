@@ -518,102 +518,122 @@ pub fn node_id(authority: &str) -> String {
     a
 }
 
-/// The HTTP header that carries a [`B0xAccess`], as hex of its canonical bytes
-/// (PROTOCOL.md §16.1).
-pub const B0X_ACCESS_HEADER: &str = "dsm-access";
+/// A device's b0x address (PROTOCOL.md §16.1): with no `blind`, its **introduction
+/// address** `H(B0xAddress, device id)`, where anyone who knows the device id may post a
+/// first item; with one, the **relationship address** `H(B0xRelationship, blind, device
+/// id)` the device named for one counterparty ([`crate::tags::Tag::B0xReplyTo`]). Without
+/// the blind, nobody can tell a relationship address from any other hash, nor link two of
+/// them.
+pub fn b0x_address(device: &DeviceId, blind: Option<&Digest>) -> Digest {
+    match blind {
+        None => device.b0x_address(),
+        Some(b) => tagged_hash(Tag::B0xRelationship, &[b.as_bytes(), device.as_bytes()]),
+    }
+}
 
-/// What a b0x access signature allows at one node (PROTOCOL.md §16.1).
+/// What a b0x read allows at one node (PROTOCOL.md §16.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum B0xOp {
-    /// List the items after `cursor`.
+    /// List the items after each cursor (`POST /v1/b0x-list`).
     List = 1,
-    /// Delete the items up to `cursor`.
+    /// Delete the items up to each cursor (`POST /v1/b0x-ack`).
     Acknowledge = 2,
 }
 
-/// The recipient's authorization to list or acknowledge its b0x at one node: a signature
-/// by a key its admission proves to own the b0x's device id, over
-/// `H(B0xAccess, node id, address, op, u64be(cursor))`. Bound to the node, the address, the
-/// operation and the cursor, so a node cannot replay it to another node, and a stranger
-/// who sees it can repeat only that very request (TLS hides it from the network, §15).
+/// One of a device's b0x addresses in a read, with its cursor: list after it, or delete
+/// up to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct B0xCursor {
+    /// `None` for the introduction address, else the relationship's blind
+    /// ([`b0x_address`]).
+    pub blind: Option<Digest>,
+    /// Items after it (a listing) or up to it (an acknowledgement).
+    pub cursor: u64,
+}
+
+impl Canonical for B0xCursor {
+    const MAX_ENCODED_LEN: usize = 34 + 11;
+    fn encode(&self, w: &mut Writer) {
+        if let Some(b) = &self.blind {
+            w.bytes(1, b.as_bytes());
+        }
+        w.uint(2, self.cursor);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(B0xCursor {
+            blind: r.optional_fixed::<32>(1)?.map(Digest),
+            cursor: r.uint(2)?,
+        })
+    }
+}
+
+/// The most addresses one b0x read names: a device lists its introduction address and
+/// every relationship's in one request per node, up to this many.
+pub const MAX_READ_ENTRIES: usize = 4096;
+
+/// What a b0x read names, and what its access signs: the device and its addresses with
+/// their cursors, strictly ascending by blind (the introduction address first), so no
+/// address is named twice.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct B0xScope {
+    /// The device whose b0x addresses these are.
+    pub device: DeviceId,
+    /// 1 to [`MAX_READ_ENTRIES`] addresses with their cursors.
+    pub entries: Vec<B0xCursor>,
+}
+
+impl B0xScope {
+    /// The addresses, in order.
+    pub fn addresses(&self) -> Vec<Digest> {
+        self.entries
+            .iter()
+            .map(|e| b0x_address(&self.device, e.blind.as_ref()))
+            .collect()
+    }
+}
+
+fn check_entries(entries: &[B0xCursor]) -> Result<(), DecodeError> {
+    if entries.is_empty() || entries.len() > MAX_READ_ENTRIES {
+        return Err(DecodeError::Invalid(
+            "a b0x read names between 1 and 4096 addresses",
+        ));
+    }
+    if !entries.windows(2).all(|w| w[0].blind < w[1].blind) {
+        return Err(DecodeError::Invalid(
+            "a b0x read names each address once, in ascending order of blind",
+        ));
+    }
+    Ok(())
+}
+
+impl Canonical for B0xScope {
+    const MAX_ENCODED_LEN: usize = 34 + MAX_READ_ENTRIES * (B0xCursor::MAX_ENCODED_LEN + 3);
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(1, self.device.as_bytes());
+        w.repeated_message(2, &self.entries);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let device = DeviceId(Digest(r.fixed(1)?));
+        let entries: Vec<B0xCursor> = r.repeated_message(2, MAX_READ_ENTRIES)?;
+        check_entries(&entries)?;
+        Ok(B0xScope { device, entries })
+    }
+}
+
+/// The recipient's authorization of one b0x read at one node: a signature by a key its
+/// admission proves to own the scope's device id, over
+/// `H(B0xAccess, node id, u8 op, enc(scope))`. Bound to the node, the operation, every
+/// address and every cursor, so a node cannot replay it to another node, a listing cannot
+/// be turned into a deletion, and a stranger who sees it can repeat only that very request
+/// (TLS hides it from the network, §15.4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct B0xAccess {
-    /// Why the signer may read: it owns the device id whose b0x this is.
+    /// Why the signer may read: it owns the scope's device id.
     pub admission: Admission,
     /// The signer's public key.
     pub signer: PublicKey,
-    /// The signature over [`B0xAccess::message`].
+    /// The signature over [`B0xRead::message`].
     pub signature: Signature,
-}
-
-impl B0xAccess {
-    /// What is signed: `H(B0xAccess, node id, address, op, u64be(cursor))`.
-    pub fn message(node: &str, address: &Digest, op: B0xOp, cursor: u64) -> Digest {
-        tagged_hash(
-            Tag::B0xAccess,
-            &[
-                node_id(node).as_bytes(),
-                address.as_bytes(),
-                &[op as u8],
-                &cursor.to_be_bytes(),
-            ],
-        )
-    }
-
-    /// Signs access to `address` at `node`. Fails if `admission` does not prove, for the
-    /// key, the device id whose b0x `address` is (an access the node would refuse is never
-    /// made).
-    pub fn sign(
-        admission: Admission,
-        key: &SigningKey,
-        node: &str,
-        address: &Digest,
-        op: B0xOp,
-        cursor: u64,
-        rnd: &[u8; 32],
-    ) -> Result<B0xAccess, SlotAuthError> {
-        let signer = key.public_key().clone();
-        if !owns_b0x(&admission.owners(&signer)?, address) {
-            return Err(SlotAuthError::NotAdmitted);
-        }
-        let signature = key
-            .sign(Self::message(node, address, op, cursor).as_bytes(), rnd)
-            .map_err(|_| SlotAuthError::Signature)?;
-        Ok(B0xAccess {
-            admission,
-            signer,
-            signature,
-        })
-    }
-
-    /// What a node checks before it lists or deletes: the admission proves, from hashes
-    /// alone, a device id whose b0x is `address` (else [`SlotAuthError::NotAdmitted`], with
-    /// no signature checked); then a successor's delegation and the signature over this node,
-    /// address, operation and cursor.
-    pub fn check(
-        &self,
-        node: &str,
-        address: &Digest,
-        op: B0xOp,
-        cursor: u64,
-    ) -> Result<(), SlotAuthError> {
-        if !owns_b0x(&self.admission.claimed_owners(&self.signer)?, address) {
-            return Err(SlotAuthError::NotAdmitted);
-        }
-        self.admission.verify_delegation(&self.signer)?;
-        self.signer
-            .verify(
-                Self::message(node, address, op, cursor).as_bytes(),
-                &self.signature,
-            )
-            .map_err(|_| SlotAuthError::Signature)
-    }
-}
-
-fn owns_b0x(owners: &[Digest], address: &Digest) -> bool {
-    owners
-        .iter()
-        .any(|o| DeviceId(*o).b0x_address() == *address)
 }
 
 impl Canonical for B0xAccess {
@@ -628,6 +648,91 @@ impl Canonical for B0xAccess {
             admission: r.message(1)?,
             signer: r.message(2)?,
             signature: r.message(3)?,
+        })
+    }
+}
+
+/// The body of a b0x read (`POST /v1/b0x-list`, `POST /v1/b0x-ack`; PROTOCOL.md §16.1):
+/// `{1: device, 2: entries, 3: access}` — the scope's fields, then the access.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct B0xRead {
+    /// The device and the addresses read, with their cursors.
+    pub scope: B0xScope,
+    /// The device's signature over the scope for this node and operation.
+    pub access: B0xAccess,
+}
+
+impl B0xRead {
+    /// What is signed: `H(B0xAccess, node id, u8 op, enc(scope))`.
+    pub fn message(node: &str, op: B0xOp, scope: &B0xScope) -> Digest {
+        tagged_hash(
+            Tag::B0xAccess,
+            &[node_id(node).as_bytes(), &[op as u8], &scope.to_bytes()],
+        )
+    }
+
+    /// Signs a read of `scope` at `node`. Fails if `admission` does not prove, for the key,
+    /// the scope's device id, or the entries are not 1 to [`MAX_READ_ENTRIES`] distinct
+    /// addresses in ascending order of blind (a read the node would refuse is never made).
+    pub fn sign(
+        admission: Admission,
+        key: &SigningKey,
+        node: &str,
+        op: B0xOp,
+        scope: B0xScope,
+        rnd: &[u8; 32],
+    ) -> Result<B0xRead, SlotAuthError> {
+        let signer = key.public_key().clone();
+        if !admission.owners(&signer)?.contains(scope.device.digest()) {
+            return Err(SlotAuthError::NotAdmitted);
+        }
+        check_entries(&scope.entries).map_err(|_| SlotAuthError::Entries)?;
+        let signature = key
+            .sign(Self::message(node, op, &scope).as_bytes(), rnd)
+            .map_err(|_| SlotAuthError::Signature)?;
+        Ok(B0xRead {
+            scope,
+            access: B0xAccess {
+                admission,
+                signer,
+                signature,
+            },
+        })
+    }
+
+    /// What a node checks before it lists or deletes: the admission proves, from hashes
+    /// alone, the scope's device id (else [`SlotAuthError::NotAdmitted`], with no signature
+    /// checked); then a successor's delegation and the signature over this node, operation
+    /// and scope.
+    pub fn check(&self, node: &str, op: B0xOp) -> Result<(), SlotAuthError> {
+        let a = &self.access;
+        if !a
+            .admission
+            .claimed_owners(&a.signer)?
+            .contains(self.scope.device.digest())
+        {
+            return Err(SlotAuthError::NotAdmitted);
+        }
+        a.admission.verify_delegation(&a.signer)?;
+        a.signer
+            .verify(
+                Self::message(node, op, &self.scope).as_bytes(),
+                &a.signature,
+            )
+            .map_err(|_| SlotAuthError::Signature)
+    }
+}
+
+impl Canonical for B0xRead {
+    const MAX_ENCODED_LEN: usize = B0xScope::MAX_ENCODED_LEN + B0xAccess::MAX_ENCODED_LEN + 8;
+    fn encode(&self, w: &mut Writer) {
+        self.scope.encode(w);
+        w.message(3, &self.access);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(B0xRead {
+            scope: B0xScope::decode(r)?,
+            access: r.message(3)?,
         })
     }
 }

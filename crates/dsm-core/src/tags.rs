@@ -232,8 +232,9 @@ tag_table! {
     /// The key of a b0x item sealed to its recipient: `(ML-KEM shared secret, KEM
     /// ciphertext)` (§16.3).
     B0xItem => "DSM/v1/b0x-item",
-    /// What a b0x's recipient signs to list or acknowledge it at one node: `(node id,
-    /// address, u8 operation, u64be cursor)` (§16.1).
+    /// What a b0x's recipient signs to list or acknowledge its addresses at one node:
+    /// `(node id, u8 operation, enc(B0xScope))` (§16.1). (Until 2026-12-05: `(node id,
+    /// address, u8 operation, u64be cursor)`, one address per request.)
     B0xAccess => "DSM/v1/b0x-access",
     /// The key of a lost device's tombstone slot under its recovery owner: `("slot", lost
     /// device id)` (§20.3). (Until 2026-12-04 this was `RecoveryTombstone`, the tag of the
@@ -254,6 +255,14 @@ tag_table! {
     /// key, item)` — the same item seals to the same bytes, so posting it again is
     /// idempotent at the nodes (§16.1).
     SealRandomness => "DSM/v1/b0x-seal-randomness",
+    /// A relationship's b0x address: `(blind, recipient device id)` (§16.1).
+    B0xRelationship => "DSM/v1/b0x-relationship",
+    /// What a poster signs to name where it reads a counterparty's items: `(counterparty
+    /// device id, blind)` (§16.1).
+    B0xReplyTo => "DSM/v1/b0x-reply-to",
+    /// The blind a device reads one counterparty's items under: `(capsule key or signing
+    /// key, counterparty device id)` (§16.1).
+    B0xBlind => "DSM/v1/b0x-blind",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

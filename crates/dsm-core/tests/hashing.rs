@@ -165,6 +165,9 @@ fn tag_labels_are_frozen() {
         (Tag::ReproducibleEntropy, "DSM/v1/test/entropy"),
         (Tag::Fixture, "DSM/v1/test/fixture"),
         (Tag::SealRandomness, "DSM/v1/b0x-seal-randomness"),
+        (Tag::B0xRelationship, "DSM/v1/b0x-relationship"),
+        (Tag::B0xReplyTo, "DSM/v1/b0x-reply-to"),
+        (Tag::B0xBlind, "DSM/v1/b0x-blind"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -54,6 +54,20 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         tagged_hash(Tag::ContactDocumentKey, &[&[7u8; 32]]).as_bytes(),
     );
     put(
+        "b0x.address(07..,09..)",
+        "-",
+        dsm_core::slot::b0x_address(
+            &dsm_core::identity::DeviceId(Digest([7; 32])),
+            Some(&Digest([9; 32])),
+        )
+        .as_bytes(),
+    );
+    put(
+        "b0x.reply_to(07..,09..)",
+        "-",
+        tagged_hash(Tag::B0xReplyTo, &[&[7u8; 32], &[9u8; 32]]).as_bytes(),
+    );
+    put(
         "hash.token(ab,c)",
         "-",
         tagged_hash(Tag::Token, &[b"ab", b"c"]).as_bytes(),
@@ -367,33 +381,45 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             }
             .to_bytes(),
         );
-        // A's access to list its b0x after seq 5 at one node (§16.1).
-        let b0x = a.id().b0x_address();
+        // A's read of its introduction address after seq 5 and of one relationship address
+        // (blind 09…09) from the start, at one node (§16.1).
         let node = "127.0.0.1:7800";
-        use dsm_core::slot::{B0xAccess, B0xOp};
+        use dsm_core::slot::{B0xCursor, B0xOp, B0xRead, B0xScope};
+        let scope = B0xScope {
+            device: a.id(),
+            entries: vec![
+                B0xCursor {
+                    blind: None,
+                    cursor: 5,
+                },
+                B0xCursor {
+                    blind: Some(Digest([9; 32])),
+                    cursor: 0,
+                },
+            ],
+        };
         put(
-            &format!("{s}.b0x.access.message(127.0.0.1:7800,a,list,5)"),
+            &format!("{s}.b0x.read.message(127.0.0.1:7800,list)"),
             "-",
-            B0xAccess::message(node, &b0x, B0xOp::List, 5).as_bytes(),
+            B0xRead::message(node, B0xOp::List, &scope).as_bytes(),
         );
-        let access = B0xAccess::sign(
+        let read = B0xRead::sign(
             dsm_core::slot::Admission::Device {
                 genesis: a.identity.genesis,
             },
             &a.key,
             node,
-            &b0x,
             B0xOp::List,
-            5,
+            scope,
             &zero,
         )
         .unwrap();
-        access.check(node, &b0x, B0xOp::List, 5).unwrap();
-        put(
-            &format!("{s}.b0x.access"),
-            "dsm.v1.B0xAccess",
-            &access.to_bytes(),
+        read.check(node, B0xOp::List).unwrap();
+        assert_eq!(
+            read.check(node, B0xOp::Acknowledge),
+            Err(dsm_core::slot::SlotAuthError::Signature)
         );
+        put(&format!("{s}.b0x.read"), "dsm.v1.B0xRead", &read.to_bytes());
         let fork = ParcelFork::new(a.identity.clone(), h1, h2).unwrap();
         put(
             &format!("{s}.parcel.fork"),

@@ -35,6 +35,15 @@ pub fn session_message(data: &[u8]) {
             &s,
         );
     }
+    // What a sealed item opens to (PROTOCOL.md §16.1): an envelope with its reply-to;
+    // checking a reply-to never panics.
+    canonical::<dsm_protocol::mailbox::Envelope>(data);
+    canonical::<dsm_protocol::mailbox::ReplyTo>(data);
+    if let Ok(r) = dsm_protocol::mailbox::ReplyTo::from_bytes(data) {
+        let _ = r.verify(&dsm_core::identity::DeviceId(dsm_core::hash::Digest(
+            [3; 32],
+        )));
+    }
 }
 
 /// A receipt through the whole acceptance predicate.
@@ -158,6 +167,22 @@ pub fn node_listing(data: &[u8]) {
             let total: usize = items.iter().map(|(_, _, b)| b.len()).sum();
             assert!(total <= data.len());
         }
+    }
+    // A b0x listing of three addresses (PROTOCOL.md §15): items name only those, in order.
+    let entries: Vec<dsm_core::slot::B0xCursor> = (0..3u8)
+        .map(|i| dsm_core::slot::B0xCursor {
+            blind: (i > 0).then_some(dsm_core::hash::Digest([i; 32])),
+            cursor: u64::from(i),
+        })
+        .collect();
+    if let Some((complete, items)) = dsm_wallet::nodes::parse_b0x_listing(data, &entries) {
+        assert!(complete <= entries.len());
+        assert!(items
+            .iter()
+            .all(|(i, seq, _)| *i <= complete && *i < 3 && *seq > 0));
+        assert!(items
+            .windows(2)
+            .all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
     }
 }
 
@@ -326,6 +351,18 @@ pub fn owned_slot(data: &[u8]) {
         let e = p.write.entries[0];
         let _ = p.check(&e.owner, &e.key);
         let _ = p.check(&e.key, &e.owner);
+    }
+    // A b0x read (the body of POST /v1/b0x-list and /v1/b0x-ack, PROTOCOL.md §16.1).
+    canonical::<dsm_core::slot::B0xRead>(data);
+    if let Ok(r) = dsm_core::slot::B0xRead::from_bytes(data) {
+        assert!(!r.scope.entries.is_empty() && r.scope.entries.len() <= 4096);
+        assert_eq!(r.scope.addresses().len(), r.scope.entries.len());
+        for op in [
+            dsm_core::slot::B0xOp::List,
+            dsm_core::slot::B0xOp::Acknowledge,
+        ] {
+            let _ = r.check("127.0.0.1:7800", op);
+        }
     }
 }
 

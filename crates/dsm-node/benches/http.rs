@@ -10,7 +10,9 @@ use dsm_core::codec::Canonical;
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::Digest;
 use dsm_core::identity::{DeviceIdentity, GenesisDigest};
-use dsm_core::slot::{body_digest, Admission, B0xAccess, B0xOp, OwnedPut, SlotEntry, SlotWrite};
+use dsm_core::slot::{
+    body_digest, Admission, B0xCursor, B0xOp, B0xRead, B0xScope, OwnedPut, SlotEntry, SlotWrite,
+};
 use dsm_node::api::{object_address, Node};
 use dsm_node::store::{EmbeddedStore, Quotas};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -188,25 +190,38 @@ fn authenticated(base: &str, secs: f64) {
         let (url, body) = writes.get(next.fetch_add(1, Ordering::Relaxed))?;
         Some(a.put(url).send(&body[..]).unwrap().status().as_u16())
     });
-    let address = device.b0x_address();
+    // A device's listing of its introduction address and 50 relationship addresses: one
+    // request and one signature however many addresses (PROTOCOL.md §16.1).
     let node = base.trim_start_matches("http://");
-    let access = hex(&B0xAccess::sign(
+    let mut entries = vec![B0xCursor {
+        blind: None,
+        cursor: 0,
+    }];
+    entries.extend((1..=50u8).map(|i| B0xCursor {
+        blind: Some(dsm_core::hash::Digest([i; 32])),
+        cursor: 0,
+    }));
+    let read = B0xRead::sign(
         Admission::Device { genesis },
         &key,
         node,
-        &address,
         B0xOp::List,
-        0,
+        B0xScope { device, entries },
         &[1; 32],
     )
     .unwrap()
-    .to_bytes());
-    let url = format!("{base}/v1/b0x/{}?after=0", hex(address.as_bytes()));
-    run("GET b0x listing (signed access)", 4, secs, |a, _| {
-        let mut r = a.get(&url).header("dsm-access", &access).call().unwrap();
-        let _ = r.body_mut().read_to_vec();
-        Some(r.status().as_u16())
-    });
+    .to_bytes();
+    let url = format!("{base}/v1/b0x-list");
+    run(
+        "POST b0x listing of 51 addresses (signed)",
+        4,
+        secs,
+        |a, _| {
+            let mut r = a.post(&url).send(&read[..]).unwrap();
+            let _ = r.body_mut().read_to_vec();
+            Some(r.status().as_u16())
+        },
+    );
 }
 
 fn load(base: &str, secs: f64) {

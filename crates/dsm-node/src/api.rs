@@ -7,11 +7,11 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use dsm_core::codec::Canonical;
 use dsm_core::hash::Digest;
-use dsm_core::slot::{B0xAccess, B0xOp, OwnedPut, B0X_ACCESS_HEADER as ACCESS_HEADER};
+use dsm_core::slot::{B0xOp, B0xRead, OwnedPut, MAX_READ_ENTRIES};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -23,6 +23,7 @@ pub const MAX_ITEM_LEN: usize = 304 * 1024;
 const _: () =
     assert!(<dsm_core::tripwire::EquivocationProof as Canonical>::MAX_ENCODED_LEN <= MAX_ITEM_LEN);
 const _: () = assert!(<OwnedPut as Canonical>::MAX_ENCODED_LEN <= MAX_ITEM_LEN);
+const _: () = assert!(<B0xRead as Canonical>::MAX_ENCODED_LEN <= MAX_ITEM_LEN);
 /// The most items one list request returns.
 pub const MAX_LIST: usize = 256;
 /// A b0x or candidate-list listing returns no entry past the one that brings its answer
@@ -380,11 +381,6 @@ struct ListQuery {
     limit: Option<usize>,
 }
 
-#[derive(Deserialize)]
-struct AckQuery {
-    upto: u64,
-}
-
 async fn b0x_append<S: NodeStore>(
     State(n): State<Arc<Node<S>>>,
     Path(recipient): Path<String>,
@@ -401,94 +397,110 @@ async fn b0x_append<S: NodeStore>(
     Ok(json(StatusCode::CREATED, serde_json::json!({ "seq": seq })))
 }
 
-/// Checks that this request carries the recipient's signature for `op` at `cursor` on this
-/// node (PROTOCOL.md §16.1): 401 without one, 400 when it does not decode or the request
-/// names no host, 403 when it does not admit this access.
-async fn b0x_access(
-    headers: &HeaderMap,
-    address: Id,
-    op: B0xOp,
-    cursor: u64,
-) -> Result<(), ApiError> {
-    let Some(value) = headers.get(ACCESS_HEADER) else {
-        return Err(ApiError(
-            StatusCode::UNAUTHORIZED,
-            format!(
-                "only the b0x's recipient may list or acknowledge it: send its signature in \
-                 the {ACCESS_HEADER} header (PROTOCOL.md §16.1)"
-            ),
-        ));
-    };
+/// Decodes a b0x read and checks that it carries the recipient's signature for `op` on this
+/// node (PROTOCOL.md §16.1): 400 when the body is not a canonical `B0xRead` or the request
+/// names no host, 403 when the access does not admit this read.
+async fn b0x_read(headers: &HeaderMap, body: &Bytes, op: B0xOp) -> Result<B0xRead, ApiError> {
+    sized(body)?;
     let bad = |why: String| ApiError(StatusCode::BAD_REQUEST, why);
-    let access = value
-        .to_str()
-        .ok()
-        .and_then(|v| hex::decode(v).ok())
-        .ok_or_else(|| bad(format!("the {ACCESS_HEADER} header is not hex")))
-        .and_then(|b| {
-            B0xAccess::from_bytes(&b).map_err(|e| {
-                bad(format!(
-                    "the {ACCESS_HEADER} header is not a b0x access (PROTOCOL.md §16.1): {e}"
-                ))
-            })
-        })?;
+    let read = B0xRead::from_bytes(body).map_err(|e| {
+        bad(format!(
+            "the body is not a b0x read (PROTOCOL.md §16.1: a canonical B0xRead naming 1 to \
+             {MAX_READ_ENTRIES} addresses in ascending order of blind): {e}"
+        ))
+    })?;
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .ok_or_else(|| bad("the request names no Host".into()))?
         .to_string();
     // The signature check runs on the blocking pool, like the store.
-    tokio::task::spawn_blocking(move || access.check(&host, &Digest(address), op, cursor))
+    tokio::task::spawn_blocking(move || read.check(&host, op).map(|()| read))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| {
             ApiError(
                 StatusCode::FORBIDDEN,
                 format!(
-                    "b0x access refused: {e}; only its recipient may list or acknowledge a \
-                     b0x, with a signature for this node, operation and cursor (PROTOCOL.md \
-                     §16.1)"
+                    "b0x read refused: {e}; only its recipient may list or acknowledge a b0x, \
+                     with a signature for this node, operation, addresses and cursors \
+                     (PROTOCOL.md §16.1)"
                 ),
             )
         })
 }
 
-/// List encoding: for each item `u64be(seq) ‖ u32be(len) ‖ bytes`.
+/// `POST /v1/b0x-list`: the items after each named address's cursor, in the order the
+/// read names them, at most [`MAX_LIST`] items and none past the one that brings the
+/// answer over [`MAX_LIST_READ_BYTES`]: `u32be(complete)`, then for each item
+/// `u32be(entry) ‖ u64be(seq) ‖ u32be(len) ‖ bytes`. The first `complete` entries are
+/// listed in full; the next one may have more items after its last listed one.
 async fn b0x_list<S: NodeStore>(
     State(n): State<Arc<Node<S>>>,
-    Path(recipient): Path<String>,
-    Query(q): Query<ListQuery>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> ApiResult {
-    let recipient = id("the recipient", &recipient)?;
-    let (after, limit) = (
-        q.after.unwrap_or(0),
-        q.limit.unwrap_or(MAX_LIST).min(MAX_LIST),
-    );
-    b0x_access(&headers, recipient, B0xOp::List, after).await?;
-    let items = blocking(move || {
-        n.store
-            .b0x_list(&recipient, after, limit, MAX_LIST_READ_BYTES)
+    let read = b0x_read(&headers, &body, B0xOp::List).await?;
+    let out = blocking(move || {
+        let mut out = vec![0u8; 4];
+        let (mut items, mut bytes, mut complete) = (0usize, 0usize, 0u32);
+        for (i, (address, e)) in read
+            .scope
+            .addresses()
+            .into_iter()
+            .zip(&read.scope.entries)
+            .enumerate()
+        {
+            if items >= MAX_LIST || bytes >= MAX_LIST_READ_BYTES {
+                break;
+            }
+            let room = MAX_LIST - items;
+            let list = n.store.b0x_list(
+                address.as_bytes(),
+                e.cursor,
+                room + 1,
+                MAX_LIST_READ_BYTES - bytes,
+            )?;
+            let more = list.len() > room;
+            for (seq, b) in list.into_iter().take(room) {
+                out.extend_from_slice(&(i as u32).to_be_bytes());
+                out.extend_from_slice(&seq.to_be_bytes());
+                out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+                out.extend_from_slice(&b);
+                items += 1;
+                bytes += b.len() + 16;
+            }
+            // Cut by the count or the size: the reader lists this entry again from its
+            // last seq (at worst one empty answer).
+            if more || bytes >= MAX_LIST_READ_BYTES {
+                break;
+            }
+            complete = i as u32 + 1;
+        }
+        out[..4].copy_from_slice(&complete.to_be_bytes());
+        Ok(out)
     })
     .await?;
-    let mut out = Vec::new();
-    for (seq, b) in items {
-        out.extend_from_slice(&seq.to_be_bytes());
-        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-        out.extend_from_slice(&b);
-    }
     Ok(octets(StatusCode::OK, out))
 }
 
+/// `POST /v1/b0x-ack`: removes, at each named address, the items with seq ≤ its cursor.
 async fn b0x_ack<S: NodeStore>(
     State(n): State<Arc<Node<S>>>,
-    Path(recipient): Path<String>,
-    Query(q): Query<AckQuery>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> ApiResult {
-    let recipient = id("the recipient", &recipient)?;
-    b0x_access(&headers, recipient, B0xOp::Acknowledge, q.upto).await?;
-    let removed = blocking(move || n.store.b0x_ack(&recipient, q.upto)).await?;
+    let read = b0x_read(&headers, &body, B0xOp::Acknowledge).await?;
+    let removed = blocking(move || {
+        let mut removed = 0;
+        for (address, e) in read.scope.addresses().into_iter().zip(&read.scope.entries) {
+            if e.cursor > 0 {
+                removed += n.store.b0x_ack(address.as_bytes(), e.cursor)?;
+            }
+        }
+        Ok(removed)
+    })
+    .await?;
     Ok(json(
         StatusCode::OK,
         serde_json::json!({ "removed": removed }),
@@ -726,12 +738,9 @@ pub fn router<S: NodeStore>(node: Arc<Node<S>>) -> Router {
             "/v1/owned/{owner}/{key}",
             get(get_owned::<S>).put(put_owned::<S>),
         )
-        .route(
-            "/v1/b0x/{recipient}",
-            get(b0x_list::<S>)
-                .post(b0x_append::<S>)
-                .delete(b0x_ack::<S>),
-        )
+        .route("/v1/b0x/{recipient}", post(b0x_append::<S>))
+        .route("/v1/b0x-list", post(b0x_list::<S>))
+        .route("/v1/b0x-ack", post(b0x_ack::<S>))
         .route("/v1/evidence", get(list_evidence::<S>))
         .route(
             "/v1/evidence/{device}",

@@ -46,13 +46,15 @@ fn kind(route: &str) -> Option<&'static str> {
 }
 
 /// The routes the router serves, as labels (anything else is `other`).
-const ROUTES: [&str; 10] = [
+const ROUTES: [&str; 12] = [
     "/health",
     "/metrics",
     "/v1/objects/{addr}",
     "/v1/lists/{topic}/{key}",
     "/v1/owned/{owner}/{key}",
     "/v1/b0x/{recipient}",
+    "/v1/b0x-list",
+    "/v1/b0x-ack",
     "/v1/evidence",
     "/v1/evidence/{device}",
     "/v1/entropy/{ceremony}",

@@ -111,18 +111,7 @@ impl Reply {
 }
 
 fn call(method: &str, url: &str, body: Option<&[u8]>) -> Reply {
-    call_with(method, url, body, None)
-}
-
-/// [`call`] with a `dsm-access` header (hex) on a GET or DELETE.
-fn call_with(method: &str, url: &str, body: Option<&[u8]>, access: Option<&str>) -> Reply {
-    let a = agent();
-    let r = match (method, body, access) {
-        ("GET", _, Some(h)) => a.get(url).header("dsm-access", h).call(),
-        ("DELETE", _, Some(h)) => a.delete(url).header("dsm-access", h).call(),
-        (m, b, _) => return call_plain(&a, m, url, b),
-    };
-    reply(r.unwrap())
+    call_plain(&agent(), method, url, body)
 }
 
 fn call_plain(a: &ureq::Agent, method: &str, url: &str, body: Option<&[u8]>) -> Reply {
@@ -388,57 +377,96 @@ fn racing_writers_get_exactly_one_winner() {
     }
 }
 
-/// A device's key, genesis and the b0x address of its device id.
+/// A device's key, admission and id.
 fn b0x_owner(
     seed: u8,
 ) -> (
     dsm_core::crypto::SigningKey,
     dsm_core::slot::Admission,
-    Digest,
+    dsm_core::identity::DeviceId,
 ) {
     use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
     use dsm_core::identity::{DeviceIdentity, GenesisDigest};
     let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([seed; 32]));
     let genesis = GenesisDigest(Digest([seed; 32]));
-    let address = DeviceIdentity {
+    let device = DeviceIdentity {
         genesis,
         public_key: key.public_key().clone(),
     }
-    .device_id()
-    .b0x_address();
-    (key, dsm_core::slot::Admission::Device { genesis }, address)
+    .device_id();
+    (key, dsm_core::slot::Admission::Device { genesis }, device)
 }
 
-/// Hex of the access signature for `op` at `cursor` on the b0x `address` at `node`.
-fn access(
+/// The URL that posts to `device`'s b0x address of `blind` (none: its introduction address).
+fn post_url(s: &Server, device: &dsm_core::identity::DeviceId, blind: Option<[u8; 32]>) -> String {
+    let address = dsm_core::slot::b0x_address(device, blind.map(Digest).as_ref());
+    format!("http://{}/v1/b0x/{}", s.addr, hex(address.as_bytes()))
+}
+
+/// The body of `device`'s read of `entries` (blind, cursor) for `op` at `node`.
+fn read_body(
     key: &dsm_core::crypto::SigningKey,
     admission: &dsm_core::slot::Admission,
     node: &str,
-    address: &Digest,
+    device: &dsm_core::identity::DeviceId,
     op: dsm_core::slot::B0xOp,
-    cursor: u64,
-) -> String {
+    entries: &[(Option<[u8; 32]>, u64)],
+) -> Vec<u8> {
     use dsm_core::codec::Canonical;
-    hex(&dsm_core::slot::B0xAccess::sign(
+    use dsm_core::slot::{B0xCursor, B0xRead, B0xScope};
+    B0xRead::sign(
         admission.clone(),
         key,
         node,
-        address,
         op,
-        cursor,
+        B0xScope {
+            device: *device,
+            entries: entries
+                .iter()
+                .map(|(b, c)| B0xCursor {
+                    blind: b.map(Digest),
+                    cursor: *c,
+                })
+                .collect(),
+        },
         &[1; 32],
     )
     .unwrap()
-    .to_bytes())
+    .to_bytes()
+}
+
+/// POSTs a b0x read to `base` (`http://host:port`).
+fn read_at(base: &str, op: dsm_core::slot::B0xOp, body: &[u8]) -> Reply {
+    let route = match op {
+        dsm_core::slot::B0xOp::List => "b0x-list",
+        dsm_core::slot::B0xOp::Acknowledge => "b0x-ack",
+    };
+    call("POST", &format!("{base}/v1/{route}"), Some(body))
+}
+
+/// A listing's `complete` and its items `(entry, seq, bytes)`.
+fn listed(r: &Reply) -> (u32, Vec<(u32, u64, Vec<u8>)>) {
+    assert_eq!(r.status, 200, "{}", r.text());
+    let complete = u32::from_be_bytes(r.body[..4].try_into().unwrap());
+    let mut out = Vec::new();
+    let mut rest = &r.body[4..];
+    while !rest.is_empty() {
+        let entry = u32::from_be_bytes(rest[..4].try_into().unwrap());
+        let seq = u64::from_be_bytes(rest[4..12].try_into().unwrap());
+        let len = u32::from_be_bytes(rest[12..16].try_into().unwrap()) as usize;
+        out.push((entry, seq, rest[16..16 + len].to_vec()));
+        rest = &rest[16 + len..];
+    }
+    (complete, out)
 }
 
 #[test]
 fn b0x_append_list_ack_and_quota() {
     use dsm_core::slot::B0xOp::{Acknowledge, List};
     let s = server(Quotas { b0x_items: 3 });
-    let node = s.addr.to_string();
-    let (key, adm, address) = b0x_owner(5);
-    let url = format!("http://{}/v1/b0x/{}", s.addr, hex(address.as_bytes()));
+    let (node, base) = (s.addr.to_string(), format!("http://{}", s.addr));
+    let (key, adm, device) = b0x_owner(5);
+    let url = post_url(&s, &device, None);
     for i in 1..=3u8 {
         let r = call("POST", &url, Some(&[i; 10]));
         assert_eq!(r.status, 201);
@@ -446,39 +474,107 @@ fn b0x_append_list_ack_and_quota() {
     }
     let r = call("POST", &url, Some(&[4; 10]));
     assert_eq!(r.status, 429, "{}", r.text());
-    let list = call_with(
-        "GET",
-        &format!("{url}?after=1"),
-        None,
-        Some(&access(&key, &adm, &node, &address, List, 1)),
-    )
-    .body;
-    // u64 seq ‖ u32 len ‖ bytes, twice.
-    assert_eq!(list.len(), 2 * (8 + 4 + 10));
-    assert_eq!(u64::from_be_bytes(list[..8].try_into().unwrap()), 2);
-    let r = call_with(
-        "DELETE",
-        &format!("{url}?upto=2"),
-        None,
-        Some(&access(&key, &adm, &node, &address, Acknowledge, 2)),
+    // A relationship address is a b0x of its own, with its own quota and seqs.
+    let blind = [7u8; 32];
+    assert_eq!(
+        call("POST", &post_url(&s, &device, Some(blind)), Some(b"rel")).status,
+        201
     );
-    assert!(r.text().contains("\"removed\":2"), "{}", r.text());
-    let list = call_with(
-        "GET",
-        &url,
-        None,
-        Some(&access(&key, &adm, &node, &address, List, 0)),
+    // One request lists both: the introduction address after seq 1, the relationship's
+    // from the start.
+    let body = read_body(
+        &key,
+        &adm,
+        &node,
+        &device,
+        List,
+        &[(None, 1), (Some(blind), 0)],
     );
-    assert_eq!(list.body.len(), 8 + 4 + 10);
+    let (complete, items) = listed(&read_at(&base, List, &body));
+    assert_eq!(complete, 2);
+    assert_eq!(
+        items,
+        vec![
+            (0, 2, vec![2; 10]),
+            (0, 3, vec![3; 10]),
+            (1, 1, b"rel".to_vec())
+        ]
+    );
+    let body = read_body(
+        &key,
+        &adm,
+        &node,
+        &device,
+        Acknowledge,
+        &[(None, 2), (Some(blind), 1)],
+    );
+    let r = read_at(&base, Acknowledge, &body);
+    assert!(r.text().contains("\"removed\":3"), "{}", r.text());
+    let body = read_body(
+        &key,
+        &adm,
+        &node,
+        &device,
+        List,
+        &[(None, 0), (Some(blind), 0)],
+    );
+    assert_eq!(
+        listed(&read_at(&base, List, &body)),
+        (2, vec![(0, 3, vec![3; 10])])
+    );
     assert_eq!(
         call("POST", &url, Some(&[5; 10])).status,
         201,
         "room again after the ack"
     );
-    assert_eq!(
-        call("DELETE", &format!("{url}?upto=zero"), None).status,
-        400
+}
+
+/// A listing stops at 256 items; `complete` says which entries were listed in full, and
+/// the reader goes on from the last seq it saw (PROTOCOL.md §15).
+#[test]
+fn a_b0x_listing_pages_across_its_addresses() {
+    use dsm_core::slot::B0xOp::List;
+    let s = server(Quotas::default());
+    let (node, base) = (s.addr.to_string(), format!("http://{}", s.addr));
+    let (key, adm, device) = b0x_owner(5);
+    let blind = [7u8; 32];
+    for i in 0..200u32 {
+        assert_eq!(
+            call("POST", &post_url(&s, &device, None), Some(&i.to_be_bytes())).status,
+            201
+        );
+    }
+    for i in 0..100u32 {
+        assert_eq!(
+            call(
+                "POST",
+                &post_url(&s, &device, Some(blind)),
+                Some(&i.to_be_bytes())
+            )
+            .status,
+            201
+        );
+    }
+    let body = read_body(
+        &key,
+        &adm,
+        &node,
+        &device,
+        List,
+        &[(None, 0), (Some(blind), 0)],
     );
+    let (complete, items) = listed(&read_at(&base, List, &body));
+    assert_eq!(
+        (complete, items.len()),
+        (1, 256),
+        "the second entry was cut"
+    );
+    assert_eq!(items.iter().filter(|i| i.0 == 1).count(), 56);
+    assert_eq!(items.last().unwrap().1, 56);
+    let body = read_body(&key, &adm, &node, &device, List, &[(Some(blind), 56)]);
+    let (complete, items) = listed(&read_at(&base, List, &body));
+    assert_eq!((complete, items.len()), (1, 44));
+    assert_eq!(items[0], (0, 57, 56u32.to_be_bytes().to_vec()));
 }
 
 /// A full b0x keeps room by fair share (PROTOCOL.md §15): a client that filled it gives up
@@ -501,8 +597,8 @@ fn a_flooded_b0x_still_takes_an_honest_post() {
         },
         dsm_node::Timeouts::default(),
     );
-    let (key, adm, address) = b0x_owner(6);
-    let url = format!("http://{}/v1/b0x/{}", s.addr, hex(address.as_bytes()));
+    let (key, adm, device) = b0x_owner(6);
+    let url = post_url(&s, &device, None);
     let post = |from: &str, body: &[u8]| -> u16 {
         agent()
             .post(&url)
@@ -525,31 +621,15 @@ fn a_flooded_b0x_still_takes_an_honest_post() {
         201,
         "an honest post gets in"
     );
-    let seqs = |after: u64| -> Vec<u64> {
-        let body = call_with(
-            "GET",
-            &format!("{url}?after={after}"),
-            None,
-            Some(&access(
-                &key,
-                &adm,
-                &s.addr.to_string(),
-                &address,
-                List,
-                after,
-            )),
-        )
-        .body;
-        let mut out = Vec::new();
-        let mut rest = body.as_slice();
-        while rest.len() >= 12 {
-            out.push(u64::from_be_bytes(rest[..8].try_into().unwrap()));
-            let len = u32::from_be_bytes(rest[8..12].try_into().unwrap()) as usize;
-            rest = &rest[12 + len..];
-        }
-        out
+    let seqs = || -> Vec<u64> {
+        let body = read_body(&key, &adm, &s.addr.to_string(), &device, List, &[(None, 0)]);
+        listed(&read_at(&format!("http://{}", s.addr), List, &body))
+            .1
+            .into_iter()
+            .map(|(_, seq, _)| seq)
+            .collect()
     };
-    assert_eq!(seqs(0), vec![1, 2, 4], "the flood's newest item made room");
+    assert_eq!(seqs(), vec![1, 2, 4], "the flood's newest item made room");
     // An IPv6 flooder is one client per /64, however many addresses it uses.
     assert_eq!(post("2001:db8:1:2::1", b"v6 a"), 201);
     assert_eq!(
@@ -557,7 +637,7 @@ fn a_flooded_b0x_still_takes_an_honest_post() {
         429,
         "one /64: one fair share"
     );
-    assert_eq!(seqs(0), vec![1, 4, 5]);
+    assert_eq!(seqs(), vec![1, 4, 5]);
     let m = call("GET", &format!("http://{}/metrics", s.addr), None).text();
     assert!(
         m.contains("dsm_node_refused_writes_total{reason=\"b0x_quota\"} 2"),
@@ -570,94 +650,145 @@ fn a_flooded_b0x_still_takes_an_honest_post() {
 }
 
 /// Only a b0x's recipient lists or acknowledges it (PROTOCOL.md §16.1): each refusal with
-/// its status and reason, and a signature that holds for one node, operation and cursor
-/// only — so one node cannot replay it to another, nor a stranger turn a listing into a
-/// deletion.
+/// its status and reason, and a signature that holds for one node, operation, set of
+/// addresses and cursors only — so one node cannot replay it to another, nor a stranger
+/// turn a listing into a deletion or read another address with it.
 #[test]
 fn b0x_reads_and_deletes_take_only_the_recipients_signature_for_this_node_and_cursor() {
+    use dsm_core::codec::Canonical;
     use dsm_core::slot::B0xOp::{Acknowledge, List};
+    use dsm_core::slot::{B0xCursor, B0xRead, B0xScope};
     let s = server(Quotas::default());
-    let node = s.addr.to_string();
-    let (key, adm, address) = b0x_owner(6);
+    let (node, base) = (s.addr.to_string(), format!("http://{}", s.addr));
+    let (key, adm, device) = b0x_owner(6);
     let (stranger, stranger_adm, _) = b0x_owner(7);
-    let url = format!("http://{}/v1/b0x/{}", s.addr, hex(address.as_bytes()));
-    assert_eq!(call("POST", &url, Some(b"an item")).status, 201);
-    let try_list = |h: Option<&str>| call_with("GET", &format!("{url}?after=0"), None, h);
-    let try_ack = |h: Option<&str>| call_with("DELETE", &format!("{url}?upto=1"), None, h);
-    // No signature: 401 for both.
-    for r in [try_list(None), try_ack(None)] {
-        assert_eq!(r.status, 401, "{}", r.text());
-        assert!(
-            r.text().contains("only the b0x's recipient"),
-            "{}",
-            r.text()
-        );
-    }
-    // Not hex, or not an access: 400.
-    for h in ["zz", "00ff"] {
-        let r = try_list(Some(h));
+    let blind = [7u8; 32];
+    assert_eq!(
+        call(
+            "POST",
+            &post_url(&s, &device, Some(blind)),
+            Some(b"an item")
+        )
+        .status,
+        201
+    );
+    let list = |b: &[u8]| read_at(&base, List, b);
+    let ack = |b: &[u8]| read_at(&base, Acknowledge, b);
+    // No body, or not a read: 400 for both.
+    for r in [
+        call("POST", &format!("{base}/v1/b0x-list"), None),
+        list(b"junk"),
+        ack(b"junk"),
+    ] {
         assert_eq!(r.status, 400, "{}", r.text());
     }
+    assert!(list(b"junk").text().contains("not a b0x read"));
+    // Entries out of order, or one address twice: 400.
+    let mut read = B0xRead::from_bytes(&read_body(
+        &key,
+        &adm,
+        &node,
+        &device,
+        List,
+        &[(None, 0), (Some(blind), 0)],
+    ))
+    .unwrap();
+    read.scope.entries.reverse();
+    let r = list(&read.to_bytes());
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("ascending order of blind"),
+        "{}",
+        r.text()
+    );
     let refused = |r: Reply, why: &str| {
         assert_eq!(r.status, 403, "{}", r.text());
         assert!(r.text().contains(why), "{}", r.text());
     };
-    // A stranger's key (a device of its own) is not admitted to this b0x: the signer
-    // refuses to make such an access, and a node refuses one made by hand.
+    // A stranger's key (a device of its own) is not admitted to this device's addresses:
+    // the signer refuses to make such a read, and a node refuses one made by hand.
+    let scope = B0xScope {
+        device,
+        entries: vec![B0xCursor {
+            blind: Some(Digest(blind)),
+            cursor: 0,
+        }],
+    };
     assert_eq!(
-        dsm_core::slot::B0xAccess::sign(
+        B0xRead::sign(
             stranger_adm.clone(),
             &stranger,
             &node,
-            &address,
             List,
-            0,
+            scope.clone(),
             &[1; 32]
         )
         .unwrap_err(),
         dsm_core::slot::SlotAuthError::NotAdmitted
     );
-    let by_hand = dsm_core::slot::B0xAccess {
-        admission: stranger_adm,
-        signer: stranger.public_key().clone(),
-        signature: stranger
-            .sign(
-                dsm_core::slot::B0xAccess::message(&node, &address, List, 0).as_bytes(),
-                &[1; 32],
-            )
-            .unwrap(),
+    let by_hand = B0xRead {
+        access: dsm_core::slot::B0xAccess {
+            admission: stranger_adm,
+            signer: stranger.public_key().clone(),
+            signature: stranger
+                .sign(B0xRead::message(&node, List, &scope).as_bytes(), &[1; 32])
+                .unwrap(),
+        },
+        scope,
     };
+    refused(list(&by_hand.to_bytes()), "not admitted");
+    // The recipient's signature, but for another node, operation, cursor or address.
+    let right = |op| read_body(&key, &adm, &node, &device, op, &[(Some(blind), 0)]);
     refused(
-        try_list(Some(&hex(&dsm_core::codec::Canonical::to_bytes(&by_hand)))),
-        "not admitted",
+        list(&read_body(
+            &key,
+            &adm,
+            "127.0.0.1:1",
+            &device,
+            List,
+            &[(Some(blind), 0)],
+        )),
+        "does not verify",
     );
-    // The recipient's signature, but for another node, cursor or operation.
-    let other_node = access(&key, &adm, "127.0.0.1:1", &address, List, 0);
-    refused(try_list(Some(&other_node)), "does not verify");
-    let other_cursor = access(&key, &adm, &node, &address, List, 5);
-    refused(try_list(Some(&other_cursor)), "does not verify");
-    let listing = access(&key, &adm, &node, &address, List, 1);
-    refused(try_ack(Some(&listing)), "does not verify");
+    refused(ack(&right(List)), "does not verify");
+    for (b, c) in [(blind, 5), ([8; 32], 0)] {
+        let mut r = B0xRead::from_bytes(&right(List)).unwrap();
+        r.scope.entries[0] = B0xCursor {
+            blind: Some(Digest(b)),
+            cursor: c,
+        };
+        refused(list(&r.to_bytes()), "does not verify");
+    }
     // The same node under another name (localhost instead of 127.0.0.1) is another node id.
-    let by_name = format!(
-        "http://localhost:{}/v1/b0x/{}?after=0",
-        s.addr.port(),
-        hex(address.as_bytes())
+    refused(
+        read_at(
+            &format!("http://localhost:{}", s.addr.port()),
+            List,
+            &right(List),
+        ),
+        "does not verify",
     );
-    let r = call_with(
-        "GET",
-        &by_name,
-        None,
-        Some(&access(&key, &adm, &node, &address, List, 0)),
-    );
-    refused(r, "does not verify");
     // Nothing was listed or deleted; the right signatures work.
-    let r = try_list(Some(&access(&key, &adm, &node, &address, List, 0)));
-    assert_eq!((r.status, r.body.len()), (200, 8 + 4 + 7));
-    let r = try_ack(Some(&access(&key, &adm, &node, &address, Acknowledge, 1)));
+    assert_eq!(listed(&list(&right(List))).1.len(), 1);
+    let r = ack(&read_body(
+        &key,
+        &adm,
+        &node,
+        &device,
+        Acknowledge,
+        &[(Some(blind), 1)],
+    ));
     assert!(r.text().contains("\"removed\":1"), "{}", r.text());
-    // Posting stays open to anyone (the sender has only the address).
-    assert_eq!(call("POST", &url, Some(b"another")).status, 201);
+    // Posting stays open to anyone who knows the address.
+    assert_eq!(
+        call(
+            "POST",
+            &post_url(&s, &device, Some(blind)),
+            Some(b"another")
+        )
+        .status,
+        201
+    );
 }
 
 /// Anyone may publish evidence (it proves itself), so the node keeps every distinct proof

@@ -309,3 +309,133 @@ pub fn open_item(
         )
         .map_err(|_| SealError::Open)
 }
+
+/// Where a device reads one counterparty's items (PROTOCOL.md §16.1): its identity document
+/// (so the counterparty can seal to it), the blind of its relationship address for that
+/// counterparty, and its signature over [`ReplyTo::signed_digest`]. Only the device can
+/// name where it reads, so a stranger who holds one of its signed messages cannot send its
+/// counterparty's items where it never looks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyTo {
+    /// The poster's identity document: its identity (so its device id) and its KEM key.
+    pub document: crate::card::ContactDocument,
+    /// The blind of the poster's relationship address for the recipient
+    /// ([`dsm_core::slot::b0x_address`]).
+    pub blind: dsm_core::hash::Digest,
+    /// The document's key's signature over [`ReplyTo::signed_digest`].
+    pub signature: dsm_core::crypto::Signature,
+}
+
+/// Why a reply-to is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyToError {
+    /// The document is not its device's (§12.6).
+    #[error("its identity document is not its device's")]
+    Document,
+    /// The signature does not verify for this recipient and blind.
+    #[error("its signature does not verify for this recipient and blind")]
+    Signature,
+}
+
+impl ReplyTo {
+    /// `H(B0xReplyTo, recipient device id, blind)`: what the poster signs.
+    pub fn signed_digest(
+        recipient: &DeviceId,
+        blind: &dsm_core::hash::Digest,
+    ) -> dsm_core::hash::Digest {
+        dsm_core::hash::tagged_hash(
+            dsm_core::tags::Tag::B0xReplyTo,
+            &[recipient.as_bytes(), blind.as_bytes()],
+        )
+    }
+
+    /// The reply-to of the device whose document is `document` and key `key`, telling
+    /// `recipient` to post to it at `blind`. Signed with zero randomness, so the same
+    /// reply-to is the same bytes (a re-posted item seals to the same bytes).
+    pub fn sign(
+        document: crate::card::ContactDocument,
+        key: &dsm_core::crypto::SigningKey,
+        recipient: &DeviceId,
+        blind: dsm_core::hash::Digest,
+    ) -> Result<ReplyTo, dsm_core::crypto::CryptoError> {
+        let signature = key.sign(Self::signed_digest(recipient, &blind).as_bytes(), &[0; 32])?;
+        Ok(ReplyTo {
+            document,
+            blind,
+            signature,
+        })
+    }
+
+    /// Checks the reply-to was made by its document's device for `recipient`; returns that
+    /// device's id.
+    pub fn verify(&self, recipient: &DeviceId) -> Result<DeviceId, ReplyToError> {
+        let device = self.document.device.device_id();
+        self.document
+            .verify(&device)
+            .map_err(|_| ReplyToError::Document)?;
+        self.document
+            .device
+            .public_key
+            .verify(
+                Self::signed_digest(recipient, &self.blind).as_bytes(),
+                &self.signature,
+            )
+            .map_err(|_| ReplyToError::Signature)?;
+        Ok(device)
+    }
+}
+
+impl dsm_core::codec::Canonical for ReplyTo {
+    const MAX_ENCODED_LEN: usize = crate::card::ContactDocument::MAX_ENCODED_LEN
+        + 34
+        + <dsm_core::crypto::Signature as dsm_core::codec::Canonical>::MAX_ENCODED_LEN
+        + 16;
+
+    fn encode(&self, w: &mut dsm_core::codec::Writer) {
+        w.message(1, &self.document);
+        w.bytes(2, self.blind.as_bytes());
+        w.message(3, &self.signature);
+    }
+
+    fn decode(r: &mut dsm_core::codec::Reader<'_>) -> Result<Self, dsm_core::codec::DecodeError> {
+        Ok(ReplyTo {
+            document: r.message(1)?,
+            blind: dsm_core::hash::Digest(r.fixed(2)?),
+            signature: r.message(3)?,
+        })
+    }
+}
+
+/// What a sealed item carries (PROTOCOL.md §16.1): the item, and where its poster reads the
+/// recipient's items.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// The b0x item (a canonical session or recovery message).
+    pub item: Vec<u8>,
+    /// Where the poster reads the recipient's items, if it says.
+    pub reply_to: Option<ReplyTo>,
+}
+
+/// The largest item an envelope carries: a sealed item's plaintext less a reply-to.
+pub const MAX_ENVELOPE_ITEM: usize = MAX_SEALED_PLAINTEXT - 64 * 1024;
+
+impl dsm_core::codec::Canonical for Envelope {
+    const MAX_ENCODED_LEN: usize = MAX_SEALED_PLAINTEXT;
+
+    fn encode(&self, w: &mut dsm_core::codec::Writer) {
+        w.bytes(1, &self.item);
+        w.optional_message(2, self.reply_to.as_ref());
+    }
+
+    fn decode(r: &mut dsm_core::codec::Reader<'_>) -> Result<Self, dsm_core::codec::DecodeError> {
+        Ok(Envelope {
+            item: r.bytes(1, MAX_ENVELOPE_ITEM)?.to_vec(),
+            reply_to: r.optional_message(2)?,
+        })
+    }
+}
+
+const _: () = assert!(
+    MAX_ENVELOPE_ITEM + <ReplyTo as dsm_core::codec::Canonical>::MAX_ENCODED_LEN + 16
+        <= MAX_SEALED_PLAINTEXT
+);

@@ -13,7 +13,7 @@
 
 use dsm_core::chain::Amount;
 use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
-use dsm_core::slot::{Admission, B0xAccess, B0xOp};
+use dsm_core::slot::{Admission, B0xCursor, B0xOp, B0xRead, B0xScope};
 use dsm_wallet::nodes::NodeSet;
 use dsm_wallet::online::{send_online, sync};
 use dsm_wallet::store::MemoryStore;
@@ -36,52 +36,10 @@ fn wallet(funds: u128) -> Wallet {
 
 /// Requests the nodes have answered so far, all nodes together (their Prometheus counter).
 fn requests(c: &cluster::Cluster) -> u64 {
-    by_route(c).values().sum()
+    c.requests_by_route().values().sum()
 }
 
-/// [`requests`] by method and route template.
-fn by_route(c: &cluster::Cluster) -> std::collections::BTreeMap<String, u64> {
-    let agent = dsm_wallet::tls::node_agent(&c.lines, Duration::from_secs(10));
-    c.urls
-        .iter()
-        .map(|u| {
-            let text = agent
-                .get(&format!("{u}/metrics"))
-                .call()
-                .expect("metrics")
-                .into_body()
-                .read_to_string()
-                .expect("text");
-            text.lines()
-                .filter(|l| {
-                    l.starts_with("dsm_node_http_requests_total{") && !l.contains("/metrics")
-                })
-                .filter_map(|l| {
-                    let (labels, n) = l.rsplit_once(' ')?;
-                    let field = |k: &str| {
-                        labels
-                            .split(&format!("{k}=\""))
-                            .nth(1)
-                            .and_then(|r| r.split('"').next())
-                            .unwrap_or("")
-                            .to_string()
-                    };
-                    Some((
-                        format!("{} {}", field("method"), field("route")),
-                        n.parse::<f64>().ok()? as u64,
-                    ))
-                })
-                .collect::<Vec<_>>()
-        })
-        .fold(std::collections::BTreeMap::new(), |mut m, v| {
-            for (k, n) in v {
-                *m.entry(k).or_insert(0) += n;
-            }
-            m
-        })
-}
-
-/// What happened between two [`by_route`] readings, route by route.
+/// What happened between two [`cluster::Cluster::requests_by_route`] readings, route by route.
 fn delta(
     before: &std::collections::BTreeMap<String, u64>,
     after: &std::collections::BTreeMap<String, u64>,
@@ -123,13 +81,13 @@ fn transfer_rounds(c: &cluster::Cluster, rounds: usize, over: &str) {
     sync(&mut b, &nodes).expect("sync b");
     sync(&mut a, &nodes).expect("sync a");
     // Where one round's requests go.
-    let m0 = by_route(c);
+    let m0 = c.requests_by_route();
     send_online(&mut a, &nodes, &b.device_id(), t, Amount(1)).expect("send");
-    let m1 = by_route(c);
+    let m1 = c.requests_by_route();
     sync(&mut b, &nodes).expect("sync b");
-    let m2 = by_route(c);
+    let m2 = c.requests_by_route();
     sync(&mut a, &nodes).expect("sync a");
-    let m3 = by_route(c);
+    let m3 = c.requests_by_route();
     println!("requests of one round, by route (all nodes together):");
     println!("  send_online: {}", delta(&m0, &m1));
     println!("  receiver sync: {}", delta(&m1, &m2));
@@ -252,27 +210,37 @@ fn many_and_items(c: &cluster::Cluster, nodes: &NodeSet, quick: bool) {
     for suite in SuiteId::ALL {
         let key = SigningKey::from_seed(suite, &SecretSeed::from_bytes([3; 32]));
         let genesis = dsm_core::identity::GenesisDigest(dsm_core::hash::Digest([4; 32]));
-        let address = dsm_core::identity::DeviceIdentity {
+        let device = dsm_core::identity::DeviceIdentity {
             genesis,
             public_key: key.public_key().clone(),
         }
-        .device_id()
-        .b0x_address();
+        .device_id();
         let reps = if quick || suite != SuiteId::MlDsa65 {
             10
         } else {
             200
         };
+        // The introduction address and 50 relationship addresses in one read.
+        let mut entries = vec![B0xCursor {
+            blind: None,
+            cursor: 5,
+        }];
+        entries.extend((1..=50u8).map(|i| B0xCursor {
+            blind: Some(dsm_core::hash::Digest([i; 32])),
+            cursor: 0,
+        }));
         let mut access = None;
         let sign = per_op(reps, || {
             access = Some(
-                B0xAccess::sign(
+                B0xRead::sign(
                     Admission::Device { genesis },
                     &key,
                     "127.0.0.1:7800",
-                    &address,
                     B0xOp::List,
-                    5,
+                    B0xScope {
+                        device,
+                        entries: entries.clone(),
+                    },
                     &[1; 32],
                 )
                 .expect("sign"),
@@ -280,16 +248,14 @@ fn many_and_items(c: &cluster::Cluster, nodes: &NodeSet, quick: bool) {
         });
         let access = access.expect("made");
         let check = per_op(reps, || {
-            access
-                .check("127.0.0.1:7800", &address, B0xOp::List, 5)
-                .expect("check");
+            access.check("127.0.0.1:7800", B0xOp::List).expect("check");
         });
         println!(
-            "b0x access for one listing, {}: sign {} (wallet), check {} (node), {} bytes hex",
+            "b0x read of 51 addresses, {}: sign {} (wallet), check {} (node), {} bytes",
             suite.name(),
             ms(sign),
             ms(check),
-            2 * dsm_core::codec::Canonical::to_bytes(&access).len()
+            dsm_core::codec::Canonical::to_bytes(&access).len()
         );
     }
 }

@@ -6,7 +6,8 @@
 
 use dsm_core::codec::Canonical;
 use dsm_core::hash::{object_address, Digest};
-use dsm_core::slot::{B0xAccess, B0xOp, OwnedPut, B0X_ACCESS_HEADER};
+use dsm_core::slot::{B0xCursor, B0xOp, B0xRead, OwnedPut, MAX_READ_ENTRIES};
+use std::collections::BTreeMap;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -227,35 +228,21 @@ impl NodeSet {
     }
 
     fn request(&self, method: &str, url: &str, body: Option<&[u8]>) -> Option<(u16, Vec<u8>)> {
-        self.request_with(method, url, body, None)
-    }
-
-    /// [`NodeSet::request`] with a b0x access signature (PROTOCOL.md §16.1), for a GET or
-    /// DELETE.
-    fn request_with(
-        &self,
-        method: &str,
-        url: &str,
-        body: Option<&[u8]>,
-        access: Option<&B0xAccess>,
-    ) -> Option<(u16, Vec<u8>)> {
-        let access = access.map(|a| hex(&a.to_bytes()));
-        let r = match (method, body, access) {
-            ("GET", _, None) => self.agent.get(url).call(),
-            ("GET", _, Some(a)) => self.agent.get(url).header(B0X_ACCESS_HEADER, a).call(),
-            ("PUT", Some(b), _) => self.agent.put(url).send(b),
-            ("POST", Some(b), _) => self.agent.post(url).send(b),
-            ("POST", None, _) => self.agent.post(url).send_empty(),
-            ("DELETE", _, None) => self.agent.delete(url).call(),
-            ("DELETE", _, Some(a)) => self.agent.delete(url).header(B0X_ACCESS_HEADER, a).call(),
+        let r = match (method, body) {
+            ("GET", _) => self.agent.get(url).call(),
+            ("PUT", Some(b)) => self.agent.put(url).send(b),
+            ("POST", Some(b)) => self.agent.post(url).send(b),
+            ("POST", None) => self.agent.post(url).send_empty(),
+            ("DELETE", _) => self.agent.delete(url).call(),
             _ => return None,
         };
         let r = r.ok()?;
         let status = r.status().as_u16();
+        // A listing stops after the entry that brings it over 1 MiB: room for that entry.
         let body = r
             .into_body()
             .with_config()
-            .limit(1 << 20)
+            .limit(2 << 20)
             .read_to_vec()
             .ok()?;
         Some((status, body))
@@ -739,72 +726,107 @@ impl NodeSet {
         Ok(stored)
     }
 
-    /// The items waiting in the b0x at `address` on each of its N nodes, up to
-    /// [`MAX_B0X_PAGES`] listings of 256 per node (copies of one item arrive once per node;
-    /// the caller's processing is idempotent). Nodes that do not answer are skipped; a node
-    /// whose listing does not parse, or lists out of order, is reported.
+    /// The items waiting at `device`'s b0x addresses of `blinds` (`None`: its introduction
+    /// address; PROTOCOL.md §16.1), at every node where one of them is placed: one listing
+    /// per node names every address placed there (so a sync's requests do not grow with its
+    /// relationships, up to 4,096 addresses per listing), up to [`MAX_B0X_PAGES`] listings
+    /// per node (copies of one item arrive once per node; the caller's processing is
+    /// idempotent). Nodes that do not answer are skipped; a node whose listing does not
+    /// parse, lists out of order or names an address it was not asked for is reported.
     ///
-    /// Only the recipient may list: `access` signs each listing for its node and cursor
-    /// (PROTOCOL.md §16.1; `None` skips that node).
+    /// Only the recipient may list: `sign` signs each listing for its node (a URL
+    /// authority) and entries (PROTOCOL.md §16.1; `None` skips that node).
     pub fn b0x_fetch(
         &self,
-        address: &Digest,
-        access: &mut dyn FnMut(&str, B0xOp, u64) -> Option<B0xAccess>,
+        blinds: &[Option<Digest>],
+        sign: &mut B0xSigner<'_>,
+        device: &dsm_core::identity::DeviceId,
     ) -> Result<(Vec<B0xItem>, Vec<NodeFault>), ReplicationError> {
         let mut items = Vec::new();
         let mut faults = Vec::new();
-        for node in self.placement(address.as_bytes())? {
-            let mut after = 0u64;
-            for _ in 0..MAX_B0X_PAGES {
-                let Some(signed) = access(node_authority(node), B0xOp::List, after) else {
-                    break;
-                };
-                let Some((200, body)) = self.request_with(
-                    "GET",
-                    &format!("{node}/v1/b0x/{}?after={after}", hex(address.as_bytes())),
-                    None,
-                    Some(&signed),
-                ) else {
-                    break;
-                };
-                let Some(list) = parse_list(&body, false) else {
-                    faults.push(NodeFault {
-                        node: node.into(),
-                        what: "sent a b0x listing that does not parse".into(),
-                    });
-                    break;
-                };
-                if list.is_empty() {
-                    break;
+        for (node, mut blinds) in self.b0x_nodes(device, blinds)? {
+            blinds.sort();
+            blinds.dedup();
+            for chunk in blinds.chunks(MAX_READ_ENTRIES) {
+                let mut entries: Vec<B0xCursor> = chunk
+                    .iter()
+                    .map(|b| B0xCursor {
+                        blind: *b,
+                        cursor: 0,
+                    })
+                    .collect();
+                for _ in 0..MAX_B0X_PAGES {
+                    let Some(read) = sign(node_authority(&node), B0xOp::List, entries.clone())
+                    else {
+                        break;
+                    };
+                    let Some((200, body)) = self.request(
+                        "POST",
+                        &format!("{node}/v1/b0x-list"),
+                        Some(&read.to_bytes()),
+                    ) else {
+                        break;
+                    };
+                    let fault = |what: &str| NodeFault {
+                        node: node.clone(),
+                        what: what.into(),
+                    };
+                    let Some((complete, list)) = parse_b0x_listing(&body, &entries) else {
+                        faults.push(fault(
+                            "sent a b0x listing that does not parse, lists out of order or \
+                             names an address it was not asked for",
+                        ));
+                        break;
+                    };
+                    if list.is_empty() && complete == 0 {
+                        faults.push(fault("sent a b0x listing that makes no progress"));
+                        break;
+                    }
+                    for (i, seq, bytes) in list {
+                        entries[i].cursor = seq;
+                        items.push(B0xItem {
+                            node: node.clone(),
+                            blind: entries[i].blind,
+                            seq,
+                            bytes,
+                        });
+                    }
+                    if complete >= entries.len() {
+                        break;
+                    }
+                    // The rest from where this listing stopped (one more listing per cut).
+                    entries.drain(..complete);
                 }
-                if list.iter().any(|(seq, _, _)| *seq <= after) {
-                    faults.push(NodeFault {
-                        node: node.into(),
-                        what: "listed b0x items out of order".into(),
-                    });
-                    break;
-                }
-                after = list.iter().map(|(seq, _, _)| *seq).max().unwrap_or(after);
-                items.extend(list.into_iter().map(|(seq, _, bytes)| B0xItem {
-                    node: node.to_string(),
-                    seq,
-                    bytes,
-                }));
             }
         }
         Ok((items, faults))
     }
 
-    /// Removes items with sequence number ≤ `upto` from the b0x at `address` on `node`,
-    /// with the recipient's signature `access` for that node and cursor (PROTOCOL.md
-    /// §16.1).
-    pub fn b0x_ack(&self, node: &str, address: &Digest, upto: u64, access: &B0xAccess) -> bool {
+    /// The registry's nodes where one of `device`'s addresses of `blinds` is placed, each
+    /// with the blinds placed there, in registry order.
+    fn b0x_nodes(
+        &self,
+        device: &dsm_core::identity::DeviceId,
+        blinds: &[Option<Digest>],
+    ) -> Result<Vec<(String, Blinds)>, ReplicationError> {
+        let mut at: BTreeMap<&str, Blinds> = BTreeMap::new();
+        for b in blinds {
+            let address = dsm_core::slot::b0x_address(device, b.as_ref());
+            for node in self.placement(address.as_bytes())? {
+                at.entry(node).or_default().push(*b);
+            }
+        }
+        Ok(at.into_iter().map(|(n, b)| (n.to_string(), b)).collect())
+    }
+
+    /// Removes, at `node`, the items of each of `entries`' addresses up to its cursor, with
+    /// the recipient's signed read `read` for that node (PROTOCOL.md §16.1).
+    pub fn b0x_ack(&self, node: &str, read: &B0xRead) -> bool {
         matches!(
-            self.request_with(
-                "DELETE",
-                &format!("{node}/v1/b0x/{}?upto={upto}", hex(address.as_bytes())),
-                None,
-                Some(access),
+            self.request(
+                "POST",
+                &format!("{node}/v1/b0x-ack"),
+                Some(&read.to_bytes())
             ),
             Some((200, _))
         )
@@ -897,11 +919,24 @@ impl crate::wallet::EntropyContributor for GenesisNode<'_> {
 pub struct B0xItem {
     /// The node it was read from.
     pub node: String,
+    /// The address it was read at: `None` for the introduction address, else the
+    /// relationship's blind.
+    pub blind: Option<Digest>,
     /// Its sequence number on that node.
     pub seq: u64,
     /// Its bytes.
     pub bytes: Vec<u8>,
 }
+
+/// What signs a b0x read for a node (a URL authority), operation and entries (PROTOCOL.md
+/// §16.1): the recipient wallet.
+pub type B0xSigner<'a> = dyn FnMut(&str, B0xOp, Vec<B0xCursor>) -> Option<B0xRead> + 'a;
+
+/// A device's b0x addresses by blind (`None`: its introduction address).
+type Blinds = Vec<Option<Digest>>;
+
+/// One item of a b0x listing: (entry index, sequence number, bytes).
+pub type ListedItem = (usize, u64, Vec<u8>);
 
 /// One entry of a node listing: (sequence number, device — zero in b0x listings, bytes).
 pub type Listed = (u64, [u8; 32], Vec<u8>);
@@ -946,6 +981,35 @@ where
 /// (`None` if it does not parse whole). Public for fuzzing.
 pub fn parse_listing(b: &[u8], with_device: bool) -> Option<Vec<Listed>> {
     parse_list(b, with_device)
+}
+
+/// A `POST /v1/b0x-list` answer to a listing of `entries`: `complete` and the items as
+/// `(entry index, seq, bytes)`; `None` unless every item names an entry of the listing, the
+/// entries come in order and each entry's seqs ascend from its cursor.
+pub fn parse_b0x_listing(b: &[u8], entries: &[B0xCursor]) -> Option<(usize, Vec<ListedItem>)> {
+    let complete = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
+    let mut rest = &b[4..];
+    let mut out: Vec<ListedItem> = Vec::new();
+    while !rest.is_empty() {
+        let i = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let seq = u64::from_be_bytes(rest.get(4..12)?.try_into().ok()?);
+        let len = u32::from_be_bytes(rest.get(12..16)?.try_into().ok()?) as usize;
+        let bytes = rest.get(16..16 + len)?.to_vec();
+        rest = &rest[16 + len..];
+        let after = match out.last() {
+            Some((j, s, _)) if *j == i => *s,
+            Some((j, _, _)) if *j > i => return None,
+            _ => entries.get(i)?.cursor,
+        };
+        if seq <= after {
+            return None;
+        }
+        out.push((i, seq, bytes));
+    }
+    if complete > entries.len() || out.iter().any(|(i, _, _)| *i > complete) {
+        return None;
+    }
+    Some((complete, out))
 }
 
 fn parse_list(mut b: &[u8], with_device: bool) -> Option<Vec<Listed>> {

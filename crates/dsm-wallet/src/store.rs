@@ -100,11 +100,15 @@ pub enum Table {
     /// `H(ObjectAddress, item)` → a b0x item read from the nodes and not finished yet
     /// (PROTOCOL.md §16.3, "Custody"): kept here so the nodes can delete everything read.
     Custody,
+    /// Peer device id → where this device and the peer read each other's b0x items
+    /// (PROTOCOL.md §16.1): `told (1 byte: 1 once this device sent the peer its reply-to)
+    /// ‖ the blind the peer reads this device's items under (32), once it sent one`.
+    Correspondents,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 30] = [
+    pub const ALL: [Table; 31] = [
         Table::Meta,
         Table::Tips,
         Table::Pending,
@@ -135,6 +139,7 @@ impl Table {
         Table::CapsulePacks,
         Table::PackedObjects,
         Table::Custody,
+        Table::Correspondents,
     ];
 
     /// The table's one-byte id, the key prefix in [`RedbStore`]'s single tree. Frozen.
@@ -170,6 +175,7 @@ impl Table {
             Table::CapsulePacks => 28,
             Table::PackedObjects => 29,
             Table::Custody => 30,
+            Table::Correspondents => 31,
         }
     }
 }

@@ -880,13 +880,19 @@ fn a_b0x_item_lost_at_the_nodes_is_posted_again_and_never_doubled() {
     sync(&mut a, &nodes).unwrap();
     sync(&mut a, &nodes).unwrap();
     // Every node loses the item before the receiver reads it.
-    let address = b.device_id().b0x_address();
     for node in nodes.nodes().to_vec() {
         let authority = dsm_wallet::nodes::node_authority(&node).to_string();
-        let access = b
-            .b0x_access(&authority, dsm_core::slot::B0xOp::Acknowledge, u64::MAX)
+        let read = b
+            .b0x_read(
+                &authority,
+                dsm_core::slot::B0xOp::Acknowledge,
+                vec![dsm_core::slot::B0xCursor {
+                    blind: None,
+                    cursor: u64::MAX,
+                }],
+            )
             .unwrap();
-        assert!(nodes.b0x_ack(&node, &address, u64::MAX, &access));
+        assert!(nodes.b0x_ack(&node, &read));
     }
     let rb = sync(&mut b, &nodes).unwrap();
     assert!(rb.received.is_empty(), "nothing left to read: {rb:?}");

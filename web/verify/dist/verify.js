@@ -17,7 +17,8 @@
     SmtError: () => SmtError,
     TAGS: () => TAGS,
     TAG_TABLE: () => TAG_TABLE,
-    b0xAccessMessage: () => b0xAccessMessage,
+    b0xAddress: () => b0xAddress,
+    b0xReadMessage: () => b0xReadMessage,
     bytesToHex: () => bytesToHex,
     decode: () => decode,
     encode: () => encode,
@@ -32,7 +33,7 @@
     rootId: () => rootId,
     sink: () => sink,
     statementDigest: () => statementDigest,
-    verifyB0xAccess: () => verifyB0xAccess,
+    verifyB0xRead: () => verifyB0xRead,
     verifyEquivocationProof: () => verifyEquivocationProof,
     verifyHop: () => verifyHop,
     verifyOwnedPut: () => verifyOwnedPut,
@@ -171,6 +172,13 @@
       f(1, "admission", "msg", { type: "Admission", ...req }),
       f(2, "signer", "msg", { type: "PublicKey", ...req }),
       f(3, "signature", "msg", { type: "Signature", ...req })
+    ],
+    B0xCursor: [f(1, "blind", "bytes32"), f(2, "cursor", "uint64")],
+    B0xScope: [f(1, "device", "bytes32", req), f(2, "entries", "msg", { type: "B0xCursor", ...rep, max: 4096 })],
+    B0xRead: [
+      f(1, "device", "bytes32", req),
+      f(2, "entries", "msg", { type: "B0xCursor", ...rep, max: 4096 }),
+      f(3, "access", "msg", { type: "B0xAccess", ...req })
     ]
   };
   var SIZE_CAPS = {
@@ -229,11 +237,6 @@
   function u32be(n) {
     const b = new Uint8Array(4);
     new DataView(b.buffer).setUint32(0, n >>> 0, false);
-    return b;
-  }
-  function u64be(n) {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt(n), false);
     return b;
   }
   function u128beToBigInt(b) {
@@ -1060,7 +1063,10 @@
     ["SigningRandomness", "DSM/v1/test/signing-randomness"],
     ["ReproducibleEntropy", "DSM/v1/test/entropy"],
     ["Fixture", "DSM/v1/test/fixture"],
-    ["SealRandomness", "DSM/v1/b0x-seal-randomness"]
+    ["SealRandomness", "DSM/v1/b0x-seal-randomness"],
+    ["B0xRelationship", "DSM/v1/b0x-relationship"],
+    ["B0xReplyTo", "DSM/v1/b0x-reply-to"],
+    ["B0xBlind", "DSM/v1/b0x-blind"]
   ];
   var TAGS = Object.freeze(Object.fromEntries(TAG_TABLE));
   var labels = new Set(TAG_TABLE.map(([, l]) => l));
@@ -3962,18 +3968,27 @@
         return false;
     }
   }
-  function b0xAccessMessage(nodeId, address, op, cursor) {
-    return H("B0xAccess", utf8(nodeId), address, Uint8Array.of(op), u64be(cursor));
+  function b0xAddress(device, blind) {
+    return blind ? H("B0xRelationship", blind, device) : H("B0xAddress", device);
   }
-  function verifyB0xAccess(access, nodeId, address, op, cursor) {
+  function b0xReadMessage(nodeId, op, scope) {
+    return H("B0xAccess", utf8(nodeId), Uint8Array.of(op), encode("B0xScope", scope));
+  }
+  function verifyB0xRead(read, nodeId, op) {
+    const { access } = read;
     const adm = access.admission;
     let dev;
     if (adm.kind === 1) dev = H("DeviceId", adm.genesis, encode("PublicKey", access.signer));
     else fail2("NotAdmitted", `admission kind ${adm.kind} is not handled by this verifier`);
-    if (!equal(H("B0xAddress", dev), address)) fail2("NotAdmitted", "not admitted");
-    const r = verifySignature(access.signer, access.signature, b0xAccessMessage(nodeId, address, op, cursor));
+    if (!equal(dev, read.device)) fail2("NotAdmitted", "not admitted");
+    for (let i = 1; i < read.entries.length; i++) {
+      const [x, y] = [read.entries[i - 1].blind, read.entries[i].blind];
+      if (y === void 0 || x !== void 0 && compare(x, y) >= 0) fail2("Entries", "entries not strictly ascending by blind");
+    }
+    const scope = { device: read.device, entries: read.entries };
+    const r = verifySignature(access.signer, access.signature, b0xReadMessage(nodeId, op, scope));
     if (!r.ok) fail2("Signature", r.reason);
-    return true;
+    return read.entries.map((e) => b0xAddress(read.device, e.blind));
   }
 
   // src/tripwire.mjs

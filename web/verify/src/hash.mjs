@@ -103,6 +103,9 @@ export const TAG_TABLE = [
   ['ReproducibleEntropy', 'DSM/v1/test/entropy'],
   ['Fixture', 'DSM/v1/test/fixture'],
   ['SealRandomness', 'DSM/v1/b0x-seal-randomness'],
+  ['B0xRelationship', 'DSM/v1/b0x-relationship'],
+  ['B0xReplyTo', 'DSM/v1/b0x-reply-to'],
+  ['B0xBlind', 'DSM/v1/b0x-blind'],
 ];
 
 /** name → label */

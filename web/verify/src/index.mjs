@@ -11,7 +11,7 @@ export { verifySignature, SIGNATURE_CONTEXT } from './sig.mjs';
 export { verifyReceipt, verifySignedProposal, verifyRefusal } from './receipt.mjs';
 export { verifyEquivocationProof } from './tripwire.mjs';
 export {
-  verifyHop, verifyParcelFork, resolveManifest, verifyOwnedPut, verifyB0xAccess, b0xAccessMessage,
+  verifyHop, verifyParcelFork, resolveManifest, verifyOwnedPut, verifyB0xRead, b0xReadMessage, b0xAddress,
   hopCommit, statementDigest, outputId, objectAddress, rootId, sink,
 } from './parcel.mjs';
 export * as objects from './objects.mjs';

@@ -114,21 +114,35 @@ export function admits(adm, signer, owner) {
   }
 }
 
-/** §16.1 b0x access message: H(B0xAccess, node id, address, op (1 byte), u64be(cursor)). */
-export function b0xAccessMessage(nodeId, address, op, cursor) {
-  return H('B0xAccess', utf8(nodeId), address, Uint8Array.of(op), u64be(cursor));
+/**
+ * §16.1 b0x address: the introduction address H(B0xAddress, device id) without a blind, the
+ * relationship address H(B0xRelationship, blind, device id) with one.
+ */
+export function b0xAddress(device, blind) {
+  return blind ? H('B0xRelationship', blind, device) : H('B0xAddress', device);
 }
 
-/** §16.1: the node's checks on a B0xAccess for b0x `address`, node id, op and cursor. */
-export function verifyB0xAccess(access, nodeId, address, op, cursor) {
+/** §16.1 b0x read message: H(B0xAccess, node id, op (1 byte), enc(B0xScope)). */
+export function b0xReadMessage(nodeId, op, scope) {
+  return H('B0xAccess', utf8(nodeId), Uint8Array.of(op), encode('B0xScope', scope));
+}
+
+/** §16.1: the node's checks on a B0xRead for a node id and op; the addresses it reads. */
+export function verifyB0xRead(read, nodeId, op) {
+  const { access } = read;
   const adm = access.admission;
   let dev;
   if (adm.kind === 1) dev = H('DeviceId', adm.genesis, encode('PublicKey', access.signer));
   else fail('NotAdmitted', `admission kind ${adm.kind} is not handled by this verifier`);
-  if (!equal(H('B0xAddress', dev), address)) fail('NotAdmitted', 'not admitted');
-  const r = verifySignature(access.signer, access.signature, b0xAccessMessage(nodeId, address, op, cursor));
+  if (!equal(dev, read.device)) fail('NotAdmitted', 'not admitted');
+  for (let i = 1; i < read.entries.length; i++) {
+    const [x, y] = [read.entries[i - 1].blind, read.entries[i].blind];
+    if (y === undefined || (x !== undefined && compare(x, y) >= 0)) fail('Entries', 'entries not strictly ascending by blind');
+  }
+  const scope = { device: read.device, entries: read.entries };
+  const r = verifySignature(access.signer, access.signature, b0xReadMessage(nodeId, op, scope));
   if (!r.ok) fail('Signature', r.reason);
-  return true;
+  return read.entries.map((e) => b0xAddress(read.device, e.blind));
 }
 
 export { compare };

@@ -58,6 +58,9 @@ test('hashing: concatenation ambiguity, token id, contributors, cards, slots', (
   expect('kem.public(09..,0a..)', kem);
   expect('card.document.signed(07..,kem.public)', H('ContactDocument', fill(7), kem));
   expect('card.document.key(07..)', H('ContactDocumentKey', fill(7)));
+  expect('b0x.address(07..,09..)', P.b0xAddress(fill(7), fill(9)));
+  expect('b0x.reply_to(07..,09..)', H('B0xReplyTo', fill(7), fill(9)));
+  assert.notEqual(hx(P.b0xAddress(fill(7), fill(9))), hx(P.b0xAddress(fill(7))), 'a relationship address is not the introduction address');
   expect('slot.keys_owner(01..,02..)', H('SlotOwner', fill(1), fill(2)));
   expect('slot.parties_owner(01..,02..)', H('SlotParties', fill(1), fill(2)));
   expect('slot.recovery_owner(genesis 01..)', H('RecoveryOwner', fill(1)));
@@ -206,13 +209,17 @@ for (const s of SUITES) {
     assert.ok(equal(e.key, H('ParcelSlot', st.inputs[0])), 'the slot key is H(ParcelSlot, P)');
     assert.equal(P.verifyOwnedPut(put, e.owner, e.key), true);
     assert.throws(() => P.verifyOwnedPut(put, e.owner, fill(9)), /NotCovered/);
-    // b0x access: message and signature.
-    const addr = H('B0xAddress', O.deviceId(id));
-    expect(`${s}.b0x.access.message(127.0.0.1:7800,a,list,5)`, P.b0xAccessMessage('127.0.0.1:7800', addr, 1, 5));
-    const acc = decode('B0xAccess', bytes(`${s}.b0x.access`));
-    assert.equal(P.verifyB0xAccess(acc, '127.0.0.1:7800', addr, 1, 5), true);
-    assert.throws(() => P.verifyB0xAccess(acc, '127.0.0.1:7800', addr, 2, 5), /Signature/);
-    assert.throws(() => P.verifyB0xAccess(acc, '127.0.0.1:7801', addr, 1, 5), /Signature/);
+    // b0x read: message, signature and the addresses it names.
+    const read = decode('B0xRead', bytes(`${s}.b0x.read`));
+    assert.ok(equal(read.device, O.deviceId(id)));
+    expect(`${s}.b0x.read.message(127.0.0.1:7800,list)`, P.b0xReadMessage('127.0.0.1:7800', 1, { device: read.device, entries: read.entries }));
+    const addrs = P.verifyB0xRead(read, '127.0.0.1:7800', 1);
+    assert.deepEqual(addrs.map(hx), [hx(H('B0xAddress', read.device)), hx(H('B0xRelationship', fill(9), read.device))]);
+    assert.equal(read.entries[0].cursor, 5n);
+    assert.throws(() => P.verifyB0xRead(read, '127.0.0.1:7800', 2), /Signature/);
+    assert.throws(() => P.verifyB0xRead(read, '127.0.0.1:7801', 1), /Signature/);
+    assert.throws(() => P.verifyB0xRead({ ...read, entries: [read.entries[1], read.entries[0]] }, '127.0.0.1:7800', 1), /Entries/);
+    assert.throws(() => P.verifyB0xRead({ ...read, device: fill(3) }, '127.0.0.1:7800', 1), /NotAdmitted/);
   });
 }
 

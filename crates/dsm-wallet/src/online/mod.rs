@@ -15,8 +15,8 @@ use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
 use dsm_core::parcel::{judge_slot, parcel_slot, SlotContent};
 use dsm_core::receipt::{verify_proposal, ChainView, EmptyView, Offer, SignedProposal};
-use dsm_core::slot::B0xOp;
 use dsm_core::slot::{anchor_slot, hop_entries, statement_entries, OwnedPut};
+use dsm_core::slot::{B0xCursor, B0xOp};
 use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
 use dsm_protocol::mailbox::{self, Taken};
 use dsm_protocol::message::SessionMessage;
@@ -511,7 +511,7 @@ fn post_offer(
 /// Posts `offer` as a b0x item, without its objects, sealed to `peer` where this wallet
 /// holds its KEM key.
 fn post_item(
-    wallet: &Wallet,
+    wallet: &mut Wallet,
     nodes: &NodeSet,
     peer: &DeviceId,
     offer: Offer,
@@ -520,23 +520,52 @@ fn post_item(
         objects: Vec::new(),
         ..offer
     };
-    let item = sealed_for(
+    post_to_peer(
         wallet,
+        nodes,
         peer,
         SessionMessage::Proposal(Box::new(item)).to_bytes(),
-    );
-    nodes.b0x_post(&peer.b0x_address(), &item)
+    )
 }
 
-/// `item` sealed to `peer` when this wallet holds its verified KEM key (from its identity
-/// document, PROTOCOL.md §12.6), else as it is (a peer known only by an older card).
-pub(crate) fn sealed_for(wallet: &Wallet, peer: &DeviceId, item: Vec<u8>) -> Vec<u8> {
+/// Posts `item` to `peer` (PROTOCOL.md §16.1): sealed, with this device's reply-to, where
+/// this wallet holds the peer's KEM key; at the relationship address the peer told this
+/// device, else at its introduction address.
+pub(crate) fn post_to_peer(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    peer: &DeviceId,
+    item: Vec<u8>,
+) -> Result<usize, ReplicationError> {
+    let item = sealed_for(wallet, peer, item);
+    // (A damaged store reads as no address told: the introduction address, which the peer
+    // always lists.)
+    let address = wallet
+        .peer_b0x_address(peer)
+        .unwrap_or_else(|_| peer.b0x_address());
+    nodes.b0x_post(&address, &item)
+}
+
+/// `item` sealed to `peer` in an envelope with this device's reply-to when this wallet
+/// holds the peer's verified KEM key (from its identity document or an earlier reply-to,
+/// PROTOCOL.md §12.6, §16.1), else as it is (a peer known only by an older card). The
+/// reply-to goes only once this wallet has noted that it lists that address.
+pub(crate) fn sealed_for(wallet: &mut Wallet, peer: &DeviceId, item: Vec<u8>) -> Vec<u8> {
     let Ok(Some(key)) = wallet.contact_kem_key(peer) else {
         return item;
     };
+    let reply_to = match wallet.reply_to(peer) {
+        Ok(r) if wallet.note_told(peer).is_ok() => Some(r),
+        _ => None,
+    };
+    let envelope = mailbox::Envelope {
+        item: item.clone(),
+        reply_to,
+    }
+    .to_bytes();
     // The same item seals to the same bytes: posting it again is idempotent at the nodes.
-    let (m, nonce) = wallet.seal_randomness(&item);
-    mailbox::seal_item(&key, peer, &item, &m, nonce).unwrap_or(item)
+    let (m, nonce) = wallet.seal_randomness(&envelope);
+    mailbox::seal_item(&key, peer, &envelope, &m, nonce).unwrap_or(item)
 }
 
 /// Stores every object at K of its N nodes, a few at a time; the first failure is the
@@ -849,12 +878,17 @@ fn take_b0x(
         said.insert(item.clone(), report.waiting[w..].to_vec());
         done.insert(item, finished);
     }
-    let address = wallet.device_id().b0x_address();
-    let (mut items, faults) = nodes.b0x_fetch(&address, &mut |node, op, cursor| {
-        wallet.b0x_access(node, op, cursor)
-    })?;
+    // The introduction address and every relationship address this device told a peer.
+    let device = wallet.device_id();
+    let mut blinds = vec![None];
+    blinds.extend(wallet.b0x_blinds()?.into_iter().map(Some));
+    let (mut items, faults) = nodes.b0x_fetch(
+        &blinds,
+        &mut |node, op, entries| wallet.b0x_read(node, op, entries),
+        &device,
+    )?;
     report.faults.extend(faults);
-    items.sort_by(|a, b| (&a.node, a.seq).cmp(&(&b.node, b.seq)));
+    items.sort_by(|a, b| (&a.node, a.blind, a.seq).cmp(&(&b.node, b.blind, b.seq)));
     for item in &items {
         if !done.contains_key(&item.bytes) {
             let w = report.waiting.len();
@@ -899,12 +933,14 @@ fn take_b0x(
         .collect();
     let kept: std::collections::HashSet<Vec<u8>> =
         wallet.take_custody(&waiting)?.into_iter().collect();
-    // Per node: the highest seq up to which every item is finished or in custody, and
-    // whether it stopped.
-    let mut ack: BTreeMap<String, (u64, bool)> = BTreeMap::new();
+    // Per node and address: the highest seq up to which every item is finished or in
+    // custody, and whether it stopped.
+    let mut ack: BTreeMap<(String, Option<Digest>), (u64, bool)> = BTreeMap::new();
     for item in items {
         let gone = done.get(&item.bytes) == Some(&true) || kept.contains(&item.bytes);
-        let entry = ack.entry(item.node.clone()).or_insert((0, false));
+        let entry = ack
+            .entry((item.node.clone(), item.blind))
+            .or_insert((0, false));
         if !entry.1 {
             if gone {
                 entry.0 = item.seq;
@@ -913,11 +949,21 @@ fn take_b0x(
             }
         }
     }
-    for (node, (upto, _)) in ack {
+    // One acknowledgement per node, naming every address with something to delete.
+    let mut per_node: BTreeMap<String, Vec<B0xCursor>> = BTreeMap::new();
+    for ((node, blind), (upto, _)) in ack {
         if upto > 0 {
+            per_node.entry(node).or_default().push(B0xCursor {
+                blind,
+                cursor: upto,
+            });
+        }
+    }
+    for (node, entries) in per_node {
+        for chunk in entries.chunks(dsm_core::slot::MAX_READ_ENTRIES) {
             let authority = crate::nodes::node_authority(&node);
-            if let Some(access) = wallet.b0x_access(authority, B0xOp::Acknowledge, upto) {
-                nodes.b0x_ack(&node, &address, upto, &access);
+            if let Some(read) = wallet.b0x_read(authority, B0xOp::Acknowledge, chunk.to_vec()) {
+                nodes.b0x_ack(&node, &read);
             }
         }
     }
@@ -932,22 +978,55 @@ fn take_item(
     bytes: &[u8],
     report: &mut SyncReport,
 ) -> Result<bool, OnlineError> {
-    if let Ok(sealed) = mailbox::SealedItem::from_bytes(bytes) {
-        return match mailbox::open_item(&wallet.kem_keys().1, &wallet.device_id(), &sealed) {
-            Ok(inner) if mailbox::SealedItem::from_bytes(&inner).is_err() => {
-                take_plain_item(wallet, nodes, &inner, report)
+    let Ok(sealed) = mailbox::SealedItem::from_bytes(bytes) else {
+        return take_plain_item(wallet, nodes, bytes, report);
+    };
+    let me = wallet.device_id();
+    let envelope = match mailbox::open_item(&wallet.kem_keys().1, &me, &sealed)
+        .map_err(|e| e.to_string())
+        .and_then(|b| {
+            mailbox::Envelope::from_bytes(&b).map_err(|e| format!("not an envelope: {e}"))
+        }) {
+        Ok(e) if mailbox::SealedItem::from_bytes(&e.item).is_err() => e,
+        Ok(_) => {
+            report.dropped.push("an item sealed twice".into());
+            return Ok(true);
+        }
+        Err(e) => {
+            report.dropped.push(format!("a sealed item: {e}"));
+            return Ok(true);
+        }
+    };
+    // Where its poster reads our items: kept for a device this wallet deals with, or that
+    // proposes a transfer or announces a succession in this very item (so the answer goes
+    // there, sealed); a stranger's other items teach nothing (PROTOCOL.md §16.1).
+    if let Some(reply) = &envelope.reply_to {
+        match reply.verify(&me) {
+            Ok(peer) => {
+                if wallet.knows_peer(&peer)? || item_author(&envelope.item) == Some(peer) {
+                    wallet.learn_reply_to(&peer, reply)?;
+                }
             }
-            Ok(_) => {
-                report.dropped.push("an item sealed twice".into());
-                Ok(true)
-            }
-            Err(e) => {
-                report.dropped.push(format!("a sealed item: {e}"));
-                Ok(true)
-            }
-        };
+            Err(e) => report
+                .dropped
+                .push(format!("a reply-to that was refused: {e}")),
+        }
     }
-    take_plain_item(wallet, nodes, bytes, report)
+    take_plain_item(wallet, nodes, &envelope.item, report)
+}
+
+/// The device a b0x item introduces: a proposal's sender, or a succession notice's
+/// successor.
+fn item_author(item: &[u8]) -> Option<DeviceId> {
+    if let Ok(SessionMessage::Proposal(p)) = SessionMessage::from_bytes(item) {
+        return Some(p.signed.proposal.step.sender);
+    }
+    match dsm_recovery::succession::RecoveryMessage::from_bytes(item) {
+        Ok(dsm_recovery::succession::RecoveryMessage::Notice(n)) => {
+            Some(n.succession.record.successor.device_id())
+        }
+        _ => None,
+    }
 }
 
 /// [`take_item`] for an item as it was posted (not sealed).
@@ -1136,10 +1215,7 @@ fn take_proposal(
     report.received.extend(answer.completed);
     report.refused.extend(answer.refused);
     let sender = p.proposal.step.sender;
-    match nodes.b0x_post(
-        &sender.b0x_address(),
-        &sealed_for(wallet, &sender, answer.reply.to_bytes()),
-    ) {
+    match post_to_peer(wallet, nodes, &sender, answer.reply.to_bytes()) {
         Ok(_) => Ok(true),
         Err(e) => {
             // The item stays; the next sync answers it again (idempotently, from storage)
@@ -1165,8 +1241,7 @@ fn take_notice(
         Ok((reply, verdict, lost)) => {
             report.successions.push((lost, verdict));
             let successor = n.succession.record.successor.device_id();
-            let reply = sealed_for(wallet, &successor, reply.to_bytes());
-            match nodes.b0x_post(&successor.b0x_address(), &reply) {
+            match post_to_peer(wallet, nodes, &successor, reply.to_bytes()) {
                 Ok(_) => Ok(true),
                 Err(e) => {
                     report.waiting.push(format!(

@@ -34,6 +34,7 @@ pub use dsm_protocol::exposure::ReceivePolicy;
 use dsm_protocol::exposure::{Exposure, UnsettledCredit};
 
 mod caches;
+mod correspondents;
 pub mod parcels;
 mod tokens;
 pub use tokens::{EmissionSync, MintOutcome, TokenInfo, TokenView};
@@ -1752,27 +1753,41 @@ impl Wallet {
         .to_text())
     }
 
-    /// The recipient's signature allowing `op` at `cursor` on its b0x at `node` (a URL
-    /// authority; PROTOCOL.md §16.1). `None` only if this device's key cannot sign.
-    pub fn b0x_access(
+    /// This device's signed read of `entries` of its b0x addresses for `op` at `node` (a
+    /// URL authority; PROTOCOL.md §16.1). `None` only if this device's key cannot sign or
+    /// the entries are not 1 to 4,096 distinct addresses in ascending order of blind.
+    pub fn b0x_read(
         &mut self,
         node: &str,
         op: dsm_core::slot::B0xOp,
-        cursor: u64,
-    ) -> Option<dsm_core::slot::B0xAccess> {
+        entries: Vec<dsm_core::slot::B0xCursor>,
+    ) -> Option<dsm_core::slot::B0xRead> {
         let rnd = Ledger::random(self);
-        dsm_core::slot::B0xAccess::sign(
+        dsm_core::slot::B0xRead::sign(
             dsm_core::slot::Admission::Device {
                 genesis: self.identity.genesis,
             },
             &self.key,
             node,
-            &self.device_id().b0x_address(),
             op,
-            cursor,
+            dsm_core::slot::B0xScope {
+                device: self.device_id(),
+                entries,
+            },
             &rnd,
         )
         .ok()
+    }
+
+    /// The secret this device derives what nobody else may predict from (its KEM keys,
+    /// sealing randomness, b0x blinds): its generation's capsule key when the identity has
+    /// a recovery phrase — so the phrase re-derives them after a loss — else its canonical
+    /// private signing key.
+    pub(crate) fn device_secret(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        match &self.capsule_key {
+            Some(k) => zeroize::Zeroizing::new(k.secret_bytes().to_vec()),
+            None => self.key.private_key_bytes(),
+        }
     }
 
     /// The encapsulation randomness and nonce to seal `item` with: derived from this
@@ -1780,10 +1795,7 @@ impl Wallet {
     /// (a re-post is idempotent at the nodes), and nobody without the secret can predict
     /// them (PROTOCOL.md §16.1).
     pub(crate) fn seal_randomness(&self, item: &[u8]) -> ([u8; 32], [u8; 24]) {
-        let secret: zeroize::Zeroizing<Vec<u8>> = match &self.capsule_key {
-            Some(k) => zeroize::Zeroizing::new(k.secret_bytes().to_vec()),
-            None => self.key.private_key_bytes(),
-        };
+        let secret = self.device_secret();
         let m = tagged_hash(Tag::SealRandomness, &[b"m", &secret, item]);
         let n = tagged_hash(Tag::SealRandomness, &[b"n", &secret, item]);
         let mut nonce = [0u8; 24];
@@ -1802,11 +1814,7 @@ impl Wallet {
         dsm_core::crypto::KemPublicKey,
         dsm_core::crypto::KemSecretKey,
     ) {
-        let secret: zeroize::Zeroizing<Vec<u8>> = match &self.capsule_key {
-            Some(k) => zeroize::Zeroizing::new(k.secret_bytes().to_vec()),
-            None => self.key.private_key_bytes(),
-        };
-        dsm_protocol::card::device_kem_keys(&secret)
+        dsm_protocol::card::device_kem_keys(&self.device_secret())
     }
 
     /// This device's identity document ([`dsm_protocol::card::ContactDocument`]), sealed

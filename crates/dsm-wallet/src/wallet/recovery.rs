@@ -320,11 +320,11 @@ pub fn fetch_stream(
     Ok(out)
 }
 
-/// Posts each `(device, item)` to the device's b0x, a few at a time; one result per item.
-fn post_all(nodes: &NodeSet, items: &[(DeviceId, Vec<u8>)]) -> Vec<Result<(), String>> {
-    crate::nodes::in_parallel(items, |(device, item)| {
+/// Posts each `(b0x address, item)`, a few at a time; one result per item.
+fn post_all(nodes: &NodeSet, items: &[(Digest, Vec<u8>)]) -> Vec<Result<(), String>> {
+    crate::nodes::in_parallel(items, |(address, item)| {
         nodes
-            .b0x_post(&device.b0x_address(), item)
+            .b0x_post(address, item)
             .map(|_| ())
             .map_err(|e| e.to_string())
     })
@@ -2456,7 +2456,7 @@ impl<'a> Restoring<'a> {
         // for K nodes to store it durably), and their marks committed in one batch; a crash
         // repeats at most one chunk's posts, which counterparties answer idempotently.
         for chunk in todo.chunks(64) {
-            let items: Vec<(DeviceId, Vec<u8>)> = chunk
+            let items: Vec<(Digest, Vec<u8>)> = chunk
                 .iter()
                 .map(|(_, device)| {
                     let notice = SuccessionNotice {
@@ -2471,14 +2471,12 @@ impl<'a> Restoring<'a> {
                     };
                     let mut notice = notice;
                     notice.pending_lineage = wallet.pending_lineage(nodes, &notice.pending);
-                    Ok((
-                        *device,
-                        crate::online::sealed_for(
-                            wallet,
-                            device,
-                            RecoveryMessage::Notice(Box::new(notice)).to_bytes(),
-                        ),
-                    ))
+                    let item = crate::online::sealed_for(
+                        wallet,
+                        device,
+                        RecoveryMessage::Notice(Box::new(notice)).to_bytes(),
+                    );
+                    Ok((wallet.peer_b0x_address(device)?, item))
                 })
                 .collect::<Result<_, WalletError>>()?;
             let posted = post_all(nodes, &items);

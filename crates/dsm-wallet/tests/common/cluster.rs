@@ -227,6 +227,51 @@ impl Cluster {
         }
     }
 
+    /// Requests the nodes answered so far (their `/metrics`, all nodes together), by
+    /// `"METHOD route"`; `/metrics` itself is not counted.
+    #[allow(dead_code)]
+    pub fn requests_by_route(&self) -> std::collections::BTreeMap<String, u64> {
+        let c = self;
+        let agent = dsm_wallet::tls::node_agent(&c.lines, Duration::from_secs(10));
+        c.urls
+            .iter()
+            .map(|u| {
+                let text = agent
+                    .get(&format!("{u}/metrics"))
+                    .call()
+                    .expect("metrics")
+                    .into_body()
+                    .read_to_string()
+                    .expect("text");
+                text.lines()
+                    .filter(|l| {
+                        l.starts_with("dsm_node_http_requests_total{") && !l.contains("/metrics")
+                    })
+                    .filter_map(|l| {
+                        let (labels, n) = l.rsplit_once(' ')?;
+                        let field = |k: &str| {
+                            labels
+                                .split(&format!("{k}=\""))
+                                .nth(1)
+                                .and_then(|r| r.split('"').next())
+                                .unwrap_or("")
+                                .to_string()
+                        };
+                        Some((
+                            format!("{} {}", field("method"), field("route")),
+                            n.parse::<f64>().ok()? as u64,
+                        ))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .fold(std::collections::BTreeMap::new(), |mut m, v| {
+                for (k, n) in v {
+                    *m.entry(k).or_insert(0) += n;
+                }
+                m
+            })
+    }
+
     pub fn nodes(&self) -> NodeSet {
         NodeSet::new(
             self.lines.clone(),

@@ -574,18 +574,23 @@ pub fn junk_in_lists(urls: &[String], a: &[u8; 32], b: &[u8; 32], bytes: &[u8]) 
     }
 }
 
-/// Everything waiting in `w`'s b0x at its nodes, listed with `w`'s own access signatures
+/// Everything waiting at `w`'s b0x addresses (its introduction address and every
+/// relationship address it told a peer) at its nodes, listed with `w`'s own signatures
 /// (PROTOCOL.md §16.1: only the recipient may list).
 #[allow(dead_code)]
 pub fn own_b0x(
     w: &mut Wallet,
     nodes: &dsm_wallet::nodes::NodeSet,
 ) -> Vec<dsm_wallet::nodes::B0xItem> {
-    let address = w.device_id().b0x_address();
+    let device = w.device_id();
+    let mut blinds = vec![None];
+    blinds.extend(w.b0x_blinds().unwrap().into_iter().map(Some));
     nodes
-        .b0x_fetch(&address, &mut |node, op, cursor| {
-            w.b0x_access(node, op, cursor)
-        })
+        .b0x_fetch(
+            &blinds,
+            &mut |node, op, entries| w.b0x_read(node, op, entries),
+            &device,
+        )
         .expect("b0x listing")
         .0
 }

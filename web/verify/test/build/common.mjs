@@ -31,6 +31,8 @@ export function commonLines() {
     raw('kem.public(09..,0a..)', kem),
     raw('card.document.signed(07..,kem.public)', H('ContactDocument', fill(7), kem)),
     raw('card.document.key(07..)', H('ContactDocumentKey', fill(7))),
+    raw('b0x.address(07..,09..)', H('B0xRelationship', fill(9), fill(7))),
+    raw('b0x.reply_to(07..,09..)', H('B0xReplyTo', fill(7), fill(9))),
     raw('hash.token(ab,c)', H('Token', utf8('ab'), utf8('c'))),
     raw('hash.token(a,bc)', H('Token', utf8('a'), utf8('bc'))),
     raw('smt.empty_root', EMPTY),

@@ -1,10 +1,10 @@
 /**
- * Test-only builder: an owned-slot write (PROTOCOL.md §15.2) and a b0x access (§16.1), each
+ * Test-only builder: an owned-slot write (PROTOCOL.md §15.2) and a b0x read (§16.1), each
  * under a device admission (kind 1).
  */
 import { H } from '../../src/hash.mjs';
 import { compare, concat } from '../../src/bytes.mjs';
-import { b0xAccessMessage } from '../../src/parcel.mjs';
+import { b0xReadMessage } from '../../src/parcel.mjs';
 import { sign, publicKeyOf } from './keys.mjs';
 
 /** §15.2 admission kind 1: the signer is a device key of `genesis`. */
@@ -24,8 +24,9 @@ export function ownedPut(device, slots, body, rnd) {
   return { write, body };
 }
 
-/** §16.1 B0xAccess: the device signs H(B0xAccess, node id, its b0x address, op, u64be(cursor)). */
-export function b0xAccess(device, nodeId, op, cursor) {
-  const msg = b0xAccessMessage(nodeId, H('B0xAddress', device.id), op, cursor);
-  return { admission: deviceAdmission(device.genesis), signer: publicKeyOf(device.key), signature: sign(device.key, msg) };
+/** §16.1 B0xRead: the device signs H(B0xAccess, node id, op, enc(B0xScope {device, entries})). */
+export function b0xRead(device, nodeId, op, entries) {
+  const msg = b0xReadMessage(nodeId, op, { device: device.id, entries });
+  const access = { admission: deviceAdmission(device.genesis), signer: publicKeyOf(device.key), signature: sign(device.key, msg) };
+  return { device: device.id, entries, access };
 }

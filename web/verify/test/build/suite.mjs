@@ -8,11 +8,14 @@ import { H } from '../../src/hash.mjs';
 import { encode } from '../../src/codec.mjs';
 import { utf8, bigIntToU128be, compare } from '../../src/bytes.mjs';
 import * as O from '../../src/objects.mjs';
-import { rootId, b0xAccessMessage } from '../../src/parcel.mjs';
+import { rootId, b0xReadMessage } from '../../src/parcel.mjs';
 import { makeDevice, fund, ceremonyId, TEST_TOKEN } from './device.mjs';
 import { propose, accept, refuse, release, proposalEquivocation, apply } from './transfer.mjs';
 import { payment, signHop, parcelFork, rootManifest } from './parcels.mjs';
-import { ownedPut, b0xAccess } from './slot.mjs';
+import { ownedPut, b0xRead } from './slot.mjs';
+
+/** §10: device a's introduction address after seq 5 and the relationship address of blind 09…09 from 0. */
+const B0X_ENTRIES = [{ cursor: 5n }, { blind: new Uint8Array(32).fill(9), cursor: 0n }];
 import { msg, raw } from './lines.mjs';
 
 const fill = (b, n = 32) => new Uint8Array(n).fill(b);
@@ -73,8 +76,8 @@ function sceneParcels(s, a, b, c) {
     msg(`${s}.parcel.hop`, 'Hop', hop),
     msg(`${s}.parcel.manifest`, 'LineageManifest', rootManifest(out0, utf8('vector source'), [hop], [a.identity])),
     msg(`${s}.slot.owned_put(hop)`, 'OwnedPut', ownedPut(a, [{ owner: a.id, key: H('ParcelSlot', root) }], hopBytes, Uint8Array.from({ length: 32 }, (_, i) => i))), // §10: hedged 00 01 … 1f
-    raw(`${s}.b0x.access.message(${NODE},a,list,5)`, b0xAccessMessage(NODE, H('B0xAddress', a.id), 1, 5n)),
-    msg(`${s}.b0x.access`, 'B0xAccess', b0xAccess(a, NODE, 1, 5n)),
+    raw(`${s}.b0x.read.message(${NODE},list)`, b0xReadMessage(NODE, 1, { device: a.id, entries: B0X_ENTRIES })),
+    msg(`${s}.b0x.read`, 'B0xRead', b0xRead(a, NODE, 1, B0X_ENTRIES)),
     msg(`${s}.parcel.fork`, 'ParcelFork', fork),
     msg(`${s}.parcel.fork_proof`, 'EquivocationProof', { first: undefined, second: undefined, parcel_fork: fork }),
   ];

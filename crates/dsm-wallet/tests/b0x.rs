@@ -1,0 +1,235 @@
+//! Relationship b0x addresses (PROTOCOL.md §16.1), against a real cluster of 6 storage
+//! nodes: a first item goes to the recipient's introduction address and carries its
+//! poster's signed reply-to; from then on each side posts to the relationship address the
+//! other named, which nobody else can derive; a reply-to that its device did not sign, or
+//! signed for another recipient, teaches nothing; and a sync lists every address in one
+//! request per node, however many relationships.
+
+mod common;
+
+use common::cluster::Cluster;
+use common::memory_wallet;
+use dsm_core::chain::Amount;
+use dsm_core::codec::Canonical;
+use dsm_core::hash::Digest;
+use dsm_core::slot::b0x_address;
+use dsm_protocol::card::ContactCard;
+use dsm_protocol::mailbox::{seal_item, Envelope, SealedItem};
+use dsm_wallet::nodes::NodeSet;
+use dsm_wallet::online::{send_online, sync, sync_documents};
+use dsm_wallet::{Contact, Wallet};
+
+/// `w` adds `of`'s v2 card as `name` and fetches its identity document.
+fn add_card(w: &mut Wallet, of: &Wallet, name: &str, nodes: &NodeSet) {
+    let card = ContactCard::parse(&of.card(name).unwrap()).unwrap().0;
+    let (c, _) = Contact::from_card(&card.to_text()).unwrap();
+    w.add_contact(&c, true).unwrap();
+    w.expect_contact_document(&card).unwrap();
+    sync_documents(w, nodes).unwrap();
+    assert!(w.contact_kem_key(&of.device_id()).unwrap().is_some());
+}
+
+/// Wallets with nodes set and their documents published.
+fn wallets(nodes: &NodeSet, funds: &[u128]) -> Vec<Wallet> {
+    funds
+        .iter()
+        .map(|f| {
+            let (mut w, _) = memory_wallet(*f);
+            w.set_nodes(nodes.nodes()).unwrap();
+            sync_documents(&mut w, nodes).unwrap();
+            w
+        })
+        .collect()
+}
+
+/// The items waiting at `w`'s b0x address of `blind` (`None`: its introduction address).
+fn at(w: &mut Wallet, nodes: &NodeSet, blind: Option<Digest>) -> Vec<Vec<u8>> {
+    let device = w.device_id();
+    let mut items: Vec<Vec<u8>> = nodes
+        .b0x_fetch(
+            &[blind],
+            &mut |node, op, entries| w.b0x_read(node, op, entries),
+            &device,
+        )
+        .unwrap()
+        .0
+        .into_iter()
+        .map(|i| i.bytes)
+        .collect();
+    items.sort();
+    items.dedup();
+    items
+}
+
+#[test]
+fn after_a_first_item_each_side_posts_to_the_relationship_address_the_other_named() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let mut w = wallets(&nodes, &[100, 0, 50]);
+    let (mut carol, mut bob, mut alice) = (w.pop().unwrap(), w.pop().unwrap(), w.pop().unwrap());
+    // alice and carol hold bob's card; bob holds nobody's.
+    add_card(&mut alice, &bob, "bob", &nodes);
+    add_card(&mut carol, &bob, "bob", &nodes);
+    let t = dsm_wallet::token(dsm_wallet::DEFAULT_TOKEN);
+    let (a, b) = (alice.device_id(), bob.device_id());
+    // A first payment: to bob's introduction address, sealed.
+    send_online(&mut alice, &nodes, &b, t, Amount(10)).unwrap();
+    let intro = at(&mut bob, &nodes, None);
+    assert_eq!(intro.len(), 1);
+    assert!(SealedItem::from_bytes(&intro[0]).is_ok());
+    assert_eq!(alice.peer_b0x_address(&b).unwrap(), b.b0x_address());
+    let rb = sync(&mut bob, &nodes).unwrap();
+    assert_eq!(rb.received.len(), 1, "{rb:?}");
+    // bob learned where alice reads him, and her KEM key: his acceptance waits at her
+    // relationship address for him, sealed; nothing at her introduction address.
+    let alice_reads_bob = alice.b0x_blind(&b);
+    assert_eq!(
+        bob.peer_b0x_address(&a).unwrap(),
+        b0x_address(&a, Some(&alice_reads_bob))
+    );
+    assert_ne!(bob.peer_b0x_address(&a).unwrap(), a.b0x_address());
+    assert_eq!(bob.contact_kem_key(&a).unwrap(), Some(alice.kem_keys().0));
+    assert!(at(&mut alice, &nodes, None).is_empty());
+    let answer = at(&mut alice, &nodes, Some(alice_reads_bob));
+    assert_eq!(answer.len(), 1);
+    assert!(SealedItem::from_bytes(&answer[0]).is_ok(), "sealed");
+    let ra = sync(&mut alice, &nodes).unwrap();
+    assert_eq!(ra.stitched.len(), 1, "{ra:?}");
+    // A second payment goes to bob's relationship address for alice, not his
+    // introduction address.
+    let bob_reads_alice = bob.b0x_blind(&a);
+    assert_eq!(
+        alice.peer_b0x_address(&b).unwrap(),
+        b0x_address(&b, Some(&bob_reads_alice))
+    );
+    send_online(&mut alice, &nodes, &b, t, Amount(5)).unwrap();
+    assert!(at(&mut bob, &nodes, None).is_empty());
+    assert_eq!(at(&mut bob, &nodes, Some(bob_reads_alice)).len(), 1);
+    // carol's first payment goes to the introduction address; bob reads carol under
+    // another blind than alice, so his two relationship addresses are not linkable.
+    send_online(&mut carol, &nodes, &b, t, Amount(7)).unwrap();
+    assert_eq!(at(&mut bob, &nodes, None).len(), 1);
+    let bob_reads_carol = bob.b0x_blind(&carol.device_id());
+    assert_ne!(bob_reads_carol, bob_reads_alice);
+    assert_eq!(bob.b0x_blinds().unwrap().len(), 1, "bob told alice only");
+    let rb = sync(&mut bob, &nodes).unwrap();
+    assert_eq!(rb.received.len(), 2, "{rb:?}");
+    assert_eq!(common::dev(&bob), 22);
+    let mut told = vec![bob_reads_alice, bob_reads_carol];
+    told.sort();
+    assert_eq!(bob.b0x_blinds().unwrap(), told);
+    for w in [&mut alice, &mut carol] {
+        assert_eq!(sync(w, &nodes).unwrap().stitched.len(), 1);
+    }
+    assert_eq!(common::dev(&alice), 85);
+    assert_eq!(common::dev(&carol), 43);
+    // Every address is empty again: each item was read and acknowledged where it waited.
+    for blind in [None, Some(bob_reads_alice), Some(bob_reads_carol)] {
+        assert!(at(&mut bob, &nodes, blind).is_empty());
+    }
+}
+
+/// A reply-to is believed only when its device signed it for this recipient: a stranger
+/// who posts alice's reply-to for carol to bob, or one with alice's document that it
+/// signed itself, changes nowhere bob posts to alice; each is reported with its reason.
+#[test]
+fn a_reply_to_its_device_did_not_sign_for_this_recipient_teaches_nothing() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let mut w = wallets(&nodes, &[0, 0, 0, 0]);
+    let (mut mallory, carol, mut bob, alice) = (
+        w.pop().unwrap(),
+        w.pop().unwrap(),
+        w.pop().unwrap(),
+        w.pop().unwrap(),
+    );
+    let (a, b) = (alice.device_id(), bob.device_id());
+    add_card(&mut bob, &alice, "alice", &nodes); // bob deals with alice
+    add_card(&mut mallory, &bob, "bob", &nodes); // mallory can seal to bob
+    let for_carol = alice.reply_to(&carol.device_id()).unwrap();
+    let mut forged = alice.reply_to(&b).unwrap();
+    forged.signature = mallory.reply_to(&b).unwrap().signature.clone();
+    let bob_key = mallory.contact_kem_key(&b).unwrap().unwrap();
+    for reply in [for_carol, forged] {
+        let envelope = Envelope {
+            item: b"junk".to_vec(),
+            reply_to: Some(reply),
+        };
+        let sealed = seal_item(&bob_key, &b, &envelope.to_bytes(), &[3; 32], [4; 24]).unwrap();
+        nodes.b0x_post(&b.b0x_address(), &sealed).unwrap();
+    }
+    let rb = sync(&mut bob, &nodes).unwrap();
+    let refused: Vec<&String> = rb
+        .dropped
+        .iter()
+        .filter(|d| d.contains("a reply-to that was refused"))
+        .collect();
+    assert_eq!(refused.len(), 2, "{rb:?}");
+    assert!(refused
+        .iter()
+        .all(|d| d.contains("its signature does not verify for this recipient and blind")));
+    assert_eq!(bob.peer_b0x_address(&a).unwrap(), a.b0x_address());
+    // mallory's own reply-to verifies, but mallory deals with bob in nothing and its item
+    // proposes nothing: bob keeps nothing of it.
+    let envelope = Envelope {
+        item: b"more junk".to_vec(),
+        reply_to: Some(mallory.reply_to(&b).unwrap()),
+    };
+    let sealed = seal_item(&bob_key, &b, &envelope.to_bytes(), &[5; 32], [6; 24]).unwrap();
+    nodes.b0x_post(&b.b0x_address(), &sealed).unwrap();
+    sync(&mut bob, &nodes).unwrap();
+    let m = mallory.device_id();
+    assert_eq!(bob.peer_b0x_address(&m).unwrap(), m.b0x_address());
+    assert_eq!(bob.contact_kem_key(&m).unwrap(), None);
+}
+
+/// A sync lists every address of the device in one request per node: 1 relationship or
+/// 300, the same number of listings (PROTOCOL.md §16.1).
+#[test]
+fn a_listing_names_every_address_in_one_request_per_node() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut bob, _) = memory_wallet(0);
+    let device = bob.device_id();
+    let listings = |c: &Cluster| -> u64 {
+        c.requests_by_route()
+            .get("POST /v1/b0x-list")
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut counts = Vec::new();
+    for n in [1usize, 300] {
+        // An item at each address, so that every listing has something to return.
+        let blinds: Vec<Option<Digest>> = (0..n)
+            .map(|i| {
+                Some(dsm_core::hash::tagged_hash(
+                    dsm_core::tags::Tag::Fixture,
+                    &[&i.to_be_bytes()],
+                ))
+            })
+            .collect();
+        for b in &blinds {
+            nodes
+                .b0x_post(&b0x_address(&device, b.as_ref()), b"an item")
+                .unwrap();
+        }
+        let before = listings(&c);
+        let (items, faults) = nodes
+            .b0x_fetch(
+                &blinds,
+                &mut |node, op, entries| bob.b0x_read(node, op, entries),
+                &device,
+            )
+            .unwrap();
+        assert!(faults.is_empty(), "{faults:?}");
+        // 6 copies of each item (one per node), 256 per listing: more listings only when
+        // the items do not fit in one answer.
+        assert_eq!(items.len(), 6 * n);
+        counts.push(listings(&c) - before);
+    }
+    assert_eq!(counts[0], 6, "one listing per node");
+    assert_eq!(
+        counts[1], 12,
+        "300 items need two listings of 256 per node, not 300"
+    );
+}
