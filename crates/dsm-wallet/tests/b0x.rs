@@ -61,6 +61,13 @@ fn at(w: &mut Wallet, nodes: &NodeSet, blind: Option<Digest>) -> Vec<Vec<u8>> {
     items
 }
 
+/// The envelope of `item`, a sealed item posted to `w`.
+fn envelope(w: &Wallet, item: &[u8]) -> Envelope {
+    let sealed = SealedItem::from_bytes(item).expect("a sealed item");
+    let plain = dsm_protocol::mailbox::open_item(&w.kem_keys().1, &w.device_id(), &sealed).unwrap();
+    Envelope::from_bytes(&plain).unwrap()
+}
+
 #[test]
 fn after_a_first_item_each_side_posts_to_the_relationship_address_the_other_named() {
     let c = Cluster::new();
@@ -76,7 +83,10 @@ fn after_a_first_item_each_side_posts_to_the_relationship_address_the_other_name
     send_online(&mut alice, &nodes, &b, t, Amount(10)).unwrap();
     let intro = at(&mut bob, &nodes, None);
     assert_eq!(intro.len(), 1);
-    assert!(SealedItem::from_bytes(&intro[0]).is_ok());
+    assert!(
+        envelope(&bob, &intro[0]).reply_to.is_some(),
+        "a first item names where its poster reads"
+    );
     assert_eq!(alice.peer_b0x_address(&b).unwrap(), b.b0x_address());
     let rb = sync(&mut bob, &nodes).unwrap();
     assert_eq!(rb.received.len(), 1, "{rb:?}");
@@ -92,7 +102,10 @@ fn after_a_first_item_each_side_posts_to_the_relationship_address_the_other_name
     assert!(at(&mut alice, &nodes, None).is_empty());
     let answer = at(&mut alice, &nodes, Some(alice_reads_bob));
     assert_eq!(answer.len(), 1);
-    assert!(SealedItem::from_bytes(&answer[0]).is_ok(), "sealed");
+    assert!(
+        envelope(&alice, &answer[0]).reply_to.is_some(),
+        "sealed, with bob's reply-to"
+    );
     let ra = sync(&mut alice, &nodes).unwrap();
     assert_eq!(ra.stitched.len(), 1, "{ra:?}");
     // A second payment goes to bob's relationship address for alice, not his
@@ -104,7 +117,11 @@ fn after_a_first_item_each_side_posts_to_the_relationship_address_the_other_name
     );
     send_online(&mut alice, &nodes, &b, t, Amount(5)).unwrap();
     assert!(at(&mut bob, &nodes, None).is_empty());
-    assert_eq!(at(&mut bob, &nodes, Some(bob_reads_alice)).len(), 1);
+    let second = at(&mut bob, &nodes, Some(bob_reads_alice));
+    assert_eq!(second.len(), 1);
+    // bob's answer reached alice at her address for him, so he knows it: her items to him
+    // carry no reply-to any more (about 10 KB less each).
+    assert!(envelope(&bob, &second[0]).reply_to.is_none());
     // carol's first payment goes to the introduction address; bob reads carol under
     // another blind than alice, so his two relationship addresses are not linkable.
     send_online(&mut carol, &nodes, &b, t, Amount(7)).unwrap();
@@ -115,7 +132,7 @@ fn after_a_first_item_each_side_posts_to_the_relationship_address_the_other_name
     let rb = sync(&mut bob, &nodes).unwrap();
     assert_eq!(rb.received.len(), 2, "{rb:?}");
     assert_eq!(common::dev(&bob), 22);
-    let mut told = vec![bob_reads_alice, bob_reads_carol];
+    let mut told = vec![(bob_reads_alice, a), (bob_reads_carol, carol.device_id())];
     told.sort();
     assert_eq!(bob.b0x_blinds().unwrap(), told);
     for w in [&mut alice, &mut carol] {

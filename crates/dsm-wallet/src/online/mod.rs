@@ -554,9 +554,12 @@ pub(crate) fn sealed_for(wallet: &mut Wallet, peer: &DeviceId, item: Vec<u8>) ->
     let Ok(Some(key)) = wallet.contact_kem_key(peer) else {
         return item;
     };
-    let reply_to = match wallet.reply_to(peer) {
-        Ok(r) if wallet.note_told(peer).is_ok() => Some(r),
-        _ => None,
+    let reply_to = match wallet.needs_reply_to(peer) {
+        Ok(false) => None,
+        _ => match wallet.reply_to(peer) {
+            Ok(r) if wallet.note_told(peer).is_ok() => Some(r),
+            _ => None,
+        },
     };
     let envelope = mailbox::Envelope {
         item: item.clone(),
@@ -880,8 +883,9 @@ fn take_b0x(
     }
     // The introduction address and every relationship address this device told a peer.
     let device = wallet.device_id();
+    let told: HashMap<Digest, DeviceId> = wallet.b0x_blinds()?.into_iter().collect();
     let mut blinds = vec![None];
-    blinds.extend(wallet.b0x_blinds()?.into_iter().map(Some));
+    blinds.extend(told.keys().copied().map(Some));
     let (mut items, faults) = nodes.b0x_fetch(
         &blinds,
         &mut |node, op, entries| wallet.b0x_read(node, op, entries),
@@ -889,6 +893,18 @@ fn take_b0x(
     )?;
     report.faults.extend(faults);
     items.sort_by(|a, b| (&a.node, a.blind, a.seq).cmp(&(&b.node, b.blind, b.seq)));
+    // A sealed item at the address this device named for a peer: the peer knows it, so
+    // this device's items to it need not carry the reply-to any more (PROTOCOL.md §16.1).
+    // (A node that copies an item there only costs the peer, if it never learned the
+    // address, this device's items at its introduction address instead.)
+    let heard: HashSet<DeviceId> = items
+        .iter()
+        .filter(|i| mailbox::SealedItem::from_bytes(&i.bytes).is_ok())
+        .filter_map(|i| told.get(&i.blind?).copied())
+        .collect();
+    for peer in heard {
+        wallet.note_heard(&peer)?;
+    }
     for item in &items {
         if !done.contains_key(&item.bytes) {
             let w = report.waiting.len();

@@ -15,18 +15,21 @@ use dsm_core::tags::Tag;
 use dsm_protocol::mailbox::ReplyTo;
 use dsm_protocol::session::Ledger;
 
-/// `told (1) ‖ [the peer's blind (32)]`, decoded.
+/// `flags (1: bit 0 told, bit 1 heard) ‖ [the peer's blind (32)]`, decoded.
 #[derive(Clone, Copy, Default)]
 struct Correspondent {
     /// This device sent the peer its reply-to, so a sync lists that address.
     told: bool,
+    /// The peer posted to that address, so it knows it: this device's items to it carry no
+    /// reply-to any more.
+    heard: bool,
     /// The blind the peer reads this device's items under.
     blind: Option<Digest>,
 }
 
 impl Correspondent {
     fn to_bytes(self) -> Vec<u8> {
-        let mut v = vec![u8::from(self.told)];
+        let mut v = vec![u8::from(self.told) | u8::from(self.heard) << 1];
         if let Some(b) = self.blind {
             v.extend_from_slice(b.as_bytes());
         }
@@ -38,16 +41,15 @@ impl Correspondent {
             what: "correspondents",
             error: error.into(),
         };
-        let told = match v.first() {
-            Some(0) => false,
-            Some(1) => true,
-            _ => return Err(corrupt("bad flag")),
+        let (told, heard) = match v.first() {
+            Some(f) if *f < 4 => (f & 1 == 1, f & 2 == 2),
+            _ => return Err(corrupt("bad flags")),
         };
         let blind = match &v[1..] {
             [] => None,
             b => Some(Digest(b.try_into().map_err(|_| corrupt("bad blind"))?)),
         };
-        Ok(Correspondent { told, blind })
+        Ok(Correspondent { told, heard, blind })
     }
 }
 
@@ -107,9 +109,9 @@ impl Wallet {
         Ok(())
     }
 
-    /// The blinds of the relationship addresses this device reads: one for every peer it
-    /// told its reply-to, ascending.
-    pub fn b0x_blinds(&self) -> Result<Vec<Digest>, WalletError> {
+    /// The relationship addresses this device reads, by blind: one for every peer it told
+    /// its reply-to, with that peer, ascending by blind.
+    pub fn b0x_blinds(&self) -> Result<Vec<(Digest, DeviceId)>, WalletError> {
         let mut out = Vec::new();
         for (k, v) in self.store.scan(Table::Correspondents)? {
             if Correspondent::from_bytes(&v)?.told {
@@ -117,11 +119,28 @@ impl Wallet {
                     what: "correspondents",
                     error: "bad key".into(),
                 })?;
-                out.push(self.b0x_blind(&DeviceId(Digest(peer))));
+                let peer = DeviceId(Digest(peer));
+                out.push((self.b0x_blind(&peer), peer));
             }
         }
         out.sort();
         Ok(out)
+    }
+
+    /// Whether this device's items to `peer` still carry its reply-to: until the peer posted
+    /// to the relationship address it names.
+    pub(crate) fn needs_reply_to(&self, peer: &DeviceId) -> Result<bool, WalletError> {
+        Ok(!self.correspondent(peer)?.heard)
+    }
+
+    /// Records that `peer` posted to the relationship address this device named for it (an
+    /// item that opened was found there), so it knows the address.
+    pub(crate) fn note_heard(&mut self, peer: &DeviceId) -> Result<(), WalletError> {
+        let c = self.correspondent(peer)?;
+        if !c.heard {
+            self.put_correspondent(peer, Correspondent { heard: true, ..c })?;
+        }
+        Ok(())
     }
 
     /// Whether this device already deals with `peer`: a contact, a relationship with a

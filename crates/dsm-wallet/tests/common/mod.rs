@@ -584,7 +584,7 @@ pub fn own_b0x(
 ) -> Vec<dsm_wallet::nodes::B0xItem> {
     let device = w.device_id();
     let mut blinds = vec![None];
-    blinds.extend(w.b0x_blinds().unwrap().into_iter().map(Some));
+    blinds.extend(w.b0x_blinds().unwrap().into_iter().map(|(b, _)| Some(b)));
     nodes
         .b0x_fetch(
             &blinds,
