@@ -442,42 +442,33 @@ async fn b0x_list<S: NodeStore>(
 ) -> ApiResult {
     let read = b0x_read(&headers, &body, B0xOp::List).await?;
     let out = blocking(move || {
-        let mut out = vec![0u8; 4];
-        let (mut items, mut bytes, mut complete) = (0usize, 0usize, 0u32);
-        for (i, (address, e)) in read
+        let entries: Vec<(Id, u64)> = read
             .scope
             .addresses()
             .into_iter()
             .zip(&read.scope.entries)
-            .enumerate()
-        {
-            if items >= MAX_LIST || bytes >= MAX_LIST_READ_BYTES {
-                break;
-            }
-            let room = MAX_LIST - items;
-            let list = n.store.b0x_list(
-                address.as_bytes(),
-                e.cursor,
-                room + 1,
-                MAX_LIST_READ_BYTES - bytes,
-            )?;
-            let more = list.len() > room;
-            for (seq, b) in list.into_iter().take(room) {
-                out.extend_from_slice(&(i as u32).to_be_bytes());
-                out.extend_from_slice(&seq.to_be_bytes());
-                out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-                out.extend_from_slice(&b);
-                items += 1;
-                bytes += b.len() + 16;
-            }
-            // Cut by the count or the size: the reader lists this entry again from its
-            // last seq (at worst one empty answer).
-            if more || bytes >= MAX_LIST_READ_BYTES {
-                break;
-            }
-            complete = i as u32 + 1;
+            .map(|(a, e)| (a.0, e.cursor))
+            .collect();
+        // One more than fits: whether the entry it belongs to was cut.
+        let got = n
+            .store
+            .b0x_list_many(&entries, MAX_LIST + 1, MAX_LIST_READ_BYTES)?;
+        let size: usize = got.iter().map(|(_, _, b)| b.len()).sum();
+        let complete = match (got.get(MAX_LIST), got.last()) {
+            // Cut by the count: the entry of the first item left out may have more.
+            (Some((i, _, _)), _) => *i,
+            // Cut by the size: the last entry listed may have more (at worst the reader
+            // lists it again and finds nothing).
+            (None, Some((i, _, _))) if size >= MAX_LIST_READ_BYTES => *i,
+            _ => entries.len(),
+        };
+        let mut out = (complete as u32).to_be_bytes().to_vec();
+        for (i, seq, b) in got.into_iter().take(MAX_LIST) {
+            out.extend_from_slice(&(i as u32).to_be_bytes());
+            out.extend_from_slice(&seq.to_be_bytes());
+            out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+            out.extend_from_slice(&b);
         }
-        out[..4].copy_from_slice(&complete.to_be_bytes());
         Ok(out)
     })
     .await?;

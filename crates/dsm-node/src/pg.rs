@@ -386,6 +386,43 @@ impl NodeStore for PostgresStore {
         })
     }
 
+    fn b0x_list_many(
+        &self,
+        entries: &[(Id, u64)],
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(usize, u64, Vec<u8>)>, StoreError> {
+        // One query for every address of the read (ordinality numbers the entries from 1).
+        let recipients: Vec<Vec<u8>> = entries.iter().map(|(r, _)| r.to_vec()).collect();
+        let afters: Vec<i64> = entries
+            .iter()
+            .map(|(_, a)| i64::try_from(*a).unwrap_or(i64::MAX))
+            .collect();
+        let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let rows = c
+                .query(
+                    "SELECT i, seq, bytes FROM (SELECT i, seq, bytes, sum(length(bytes)) OVER \
+                     (ORDER BY i, seq) - length(bytes) AS before FROM (SELECT e.i, b.seq, \
+                     b.bytes FROM unnest($1::bytea[], $2::int8[]) WITH ORDINALITY AS \
+                     e(r, after, i) JOIN dsm_b0x b ON b.recipient = e.r AND b.seq > e.after \
+                     ORDER BY e.i, b.seq LIMIT $3) page) t WHERE before < $4 ORDER BY i, seq",
+                    &[&recipients, &afters, &(limit as i64), &max],
+                )
+                .map_err(backend)?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    (
+                        (r.get::<_, i64>(0) - 1) as usize,
+                        r.get::<_, i64>(1) as u64,
+                        r.get(2),
+                    )
+                })
+                .collect())
+        })
+    }
+
     fn b0x_ack(&self, recipient: &Id, upto: u64) -> Result<u64, StoreError> {
         let recipient = *recipient;
         let upto = i64::try_from(upto).unwrap_or(i64::MAX);

@@ -115,6 +115,29 @@ pub trait NodeStore: Send + Sync + 'static {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// The items after each `(recipient, after)` of `entries`, entry by entry and by seq
+    /// within each, with the entry's index: at most `limit` in all, none past the one that
+    /// brings their size over `max_bytes` (one b0x read naming many addresses, PROTOCOL.md
+    /// §16.1). The default asks [`NodeStore::b0x_list`] once per entry; a store whose every
+    /// query is a round trip answers in one.
+    fn b0x_list_many(
+        &self,
+        entries: &[(Id, u64)],
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(usize, u64, Vec<u8>)>, StoreError> {
+        let (mut out, mut size) = (Vec::new(), 0usize);
+        for (i, (recipient, after)) in entries.iter().enumerate() {
+            if out.len() >= limit || size >= max_bytes {
+                break;
+            }
+            for (seq, b) in self.b0x_list(recipient, *after, limit - out.len(), max_bytes - size)? {
+                size += b.len();
+                out.push((i, seq, b));
+            }
+        }
+        Ok(out)
+    }
     /// Removes items with sequence number ≤ `upto`; returns how many were removed.
     fn b0x_ack(&self, recipient: &Id, upto: u64) -> Result<u64, StoreError>;
     /// Stores evidence against `device`: every distinct proof is kept, once (anyone may

@@ -117,6 +117,30 @@ fn conformance(s: &dyn NodeStore) {
         vec![(1, b"x1".to_vec()), (2, b"x2".to_vec())],
         "no item past the one that brings the answer over max_bytes"
     );
+    // Many addresses in one read (PROTOCOL.md §16.1): entry by entry, each after its own
+    // cursor, the count and the size bounding the whole answer.
+    s.b0x_append(&[6; 32], b"y1", b"", &q).unwrap();
+    s.b0x_append(&[6; 32], b"y2", b"", &q).unwrap();
+    let many = [([6; 32], 0), ([9; 32], 0), ([5; 32], 1)];
+    assert_eq!(
+        s.b0x_list_many(&many, 10, 1 << 20).unwrap(),
+        vec![
+            (0, 1, b"y1".to_vec()),
+            (0, 2, b"y2".to_vec()),
+            (2, 2, b"x2".to_vec()),
+            (2, 3, b"x3".to_vec())
+        ]
+    );
+    assert_eq!(
+        s.b0x_list_many(&many, 3, 1 << 20).unwrap().len(),
+        3,
+        "at most the limit in all"
+    );
+    assert_eq!(
+        s.b0x_list_many(&many, 10, 3).unwrap(),
+        vec![(0, 1, b"y1".to_vec()), (0, 2, b"y2".to_vec())],
+        "no item past the one that brings the answer over max_bytes"
+    );
     assert_eq!(s.b0x_ack(&[5; 32], 2).unwrap(), 2);
     assert_eq!(
         s.b0x_list(&[5; 32], 0, 10, 1 << 20).unwrap(),
@@ -185,8 +209,8 @@ fn conformance(s: &dyn NodeStore) {
         ]
     );
     assert_eq!(s.list_evidence(all[0].0, 10).unwrap().len(), 2);
-    // Slots: one owned slot and four list entries.
-    assert_eq!(s.counts().unwrap(), (1, 5, 4, 3));
+    // Slots: one owned slot and four list entries; five b0x items wait.
+    assert_eq!(s.counts().unwrap(), (1, 5, 5, 3));
     // Genesis entropy: one secret per ceremony, the first one drawn.
     assert_eq!(s.entropy_reveal(&[9; 32]).unwrap(), None);
     assert_eq!(s.entropy_secret(&[9; 32], &[1; 32]).unwrap(), [1; 32]);

@@ -250,3 +250,27 @@ fn a_listing_names_every_address_in_one_request_per_node() {
         "300 items need two listings of 256 per node, not 300"
     );
 }
+
+/// A damaged record of where this device reads its peers is refused, never read as "told
+/// nobody": the sync stops before it reads or deletes anything, so an item waiting at a
+/// relationship address is still there once the record is mended (PROTOCOL.md §14).
+#[test]
+fn a_damaged_correspondents_record_refuses_the_sync_and_loses_nothing() {
+    use dsm_wallet::store::{Batch, Store, Table};
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut bob, mut store) = memory_wallet(0);
+    bob.set_nodes(nodes.nodes()).unwrap();
+    nodes
+        .b0x_post(&bob.device_id().b0x_address(), b"waiting")
+        .unwrap();
+    let good = store.get(Table::Correspondents, &[5; 32]).unwrap();
+    assert_eq!(good, None);
+    let mut b = Batch::new();
+    b.put(Table::Correspondents, vec![5; 32], vec![9]);
+    store.commit(&b).unwrap();
+    let mut bob = common::reopen(&store);
+    let e = sync(&mut bob, &nodes).unwrap_err().to_string();
+    assert!(e.contains("correspondents"), "{e}");
+    assert_eq!(at(&mut bob, &nodes, None), vec![b"waiting".to_vec()]);
+}
