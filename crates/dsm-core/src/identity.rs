@@ -22,8 +22,9 @@ digest_newtype!(
 );
 
 impl DeviceId {
-    /// The storage index of this device's b0x, `H(B0xAddress, device id)`: where
-    /// unilateral deliveries to it are posted. An index only, never an acceptance input.
+    /// This device's b0x introduction address, `H(B0xAddress, device id)`: where a first
+    /// item to it is posted (later ones go to the relationship address it names,
+    /// [`crate::slot::b0x_address`]). An index only, never an acceptance input.
     pub fn b0x_address(&self) -> Digest {
         tagged_hash(Tag::B0xAddress, &[self.as_bytes()])
     }
