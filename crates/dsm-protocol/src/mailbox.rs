@@ -246,6 +246,9 @@ pub enum SealError {
     /// Sealed to another key or recipient, or damaged.
     #[error("sealed to another key or recipient, or damaged")]
     Open,
+    /// It opened, but its plaintext is not a canonical envelope.
+    #[error("its plaintext is not an envelope")]
+    NotAnEnvelope,
 }
 
 fn item_cipher(
@@ -418,6 +421,34 @@ pub struct Envelope {
 
 /// The largest item an envelope carries: a sealed item's plaintext less a reply-to.
 pub const MAX_ENVELOPE_ITEM: usize = MAX_SEALED_PLAINTEXT - 64 * 1024;
+
+/// Seals `envelope` to `recipient` ([`seal_item`] of its canonical bytes). Refuses
+/// ([`SealError::TooLarge`]) an item over [`MAX_ENVELOPE_ITEM`], which its recipient could
+/// not decode: such an item travels unsealed.
+pub fn seal_envelope(
+    key: &dsm_core::crypto::KemPublicKey,
+    recipient: &DeviceId,
+    envelope: &Envelope,
+    m: &[u8; 32],
+    nonce: [u8; 24],
+) -> Result<Vec<u8>, SealError> {
+    use dsm_core::codec::Canonical;
+    if envelope.item.len() > MAX_ENVELOPE_ITEM {
+        return Err(SealError::TooLarge);
+    }
+    seal_item(key, recipient, &envelope.to_bytes(), m, nonce)
+}
+
+/// Opens a sealed item addressed to `recipient` ([`open_item`]) and decodes its envelope.
+pub fn open_envelope(
+    secret: &dsm_core::crypto::KemSecretKey,
+    recipient: &DeviceId,
+    sealed: &SealedItem,
+) -> Result<Envelope, SealError> {
+    use dsm_core::codec::Canonical;
+    Envelope::from_bytes(&open_item(secret, recipient, sealed)?)
+        .map_err(|_| SealError::NotAnEnvelope)
+}
 
 impl dsm_core::codec::Canonical for Envelope {
     const MAX_ENCODED_LEN: usize = MAX_SEALED_PLAINTEXT;

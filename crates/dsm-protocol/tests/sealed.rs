@@ -53,3 +53,39 @@ fn a_sealed_item_opens_only_for_its_recipient_and_matches_its_vector() {
         Err(SealError::TooLarge)
     );
 }
+
+/// An envelope (PROTOCOL.md §16.1) round trips through sealing; an item over the envelope's
+/// cap is refused before it is sealed (its recipient could not decode it), and a sealed
+/// plaintext that is not an envelope is refused on opening.
+#[test]
+fn an_envelope_seals_within_its_cap_and_opens_only_as_an_envelope() {
+    use dsm_protocol::mailbox::{open_envelope, seal_envelope, Envelope, MAX_ENVELOPE_ITEM};
+    let (pk, sk) = KemSecretKey::from_seeds(&[9; 32], &[9; 32]);
+    let bob = DeviceId(Digest([7; 32]));
+    let envelope = Envelope {
+        item: vec![5; MAX_ENVELOPE_ITEM],
+        reply_to: None,
+    };
+    let sealed = seal_envelope(&pk, &bob, &envelope, &[1; 32], [2; 24]).unwrap();
+    let opened = open_envelope(&sk, &bob, &SealedItem::from_bytes(&sealed).unwrap()).unwrap();
+    assert_eq!(opened, envelope);
+    let over = Envelope {
+        item: vec![5; MAX_ENVELOPE_ITEM + 1],
+        reply_to: None,
+    };
+    assert_eq!(
+        seal_envelope(&pk, &bob, &over, &[1; 32], [2; 24]),
+        Err(SealError::TooLarge)
+    );
+    // Sealed by hand, such an envelope does not decode at its recipient.
+    let by_hand = seal_item(&pk, &bob, &over.to_bytes(), &[1; 32], [2; 24]).unwrap();
+    assert_eq!(
+        open_envelope(&sk, &bob, &SealedItem::from_bytes(&by_hand).unwrap()),
+        Err(SealError::NotAnEnvelope)
+    );
+    let plain = seal_item(&pk, &bob, b"hello", &[1; 32], [2; 24]).unwrap();
+    assert_eq!(
+        open_envelope(&sk, &bob, &SealedItem::from_bytes(&plain).unwrap()),
+        Err(SealError::NotAnEnvelope)
+    );
+}

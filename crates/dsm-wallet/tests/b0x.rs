@@ -14,7 +14,7 @@ use dsm_core::codec::Canonical;
 use dsm_core::hash::Digest;
 use dsm_core::slot::b0x_address;
 use dsm_protocol::card::ContactCard;
-use dsm_protocol::mailbox::{seal_item, Envelope, SealedItem};
+use dsm_protocol::mailbox::{open_envelope, seal_envelope, Envelope, SealedItem};
 use dsm_wallet::nodes::NodeSet;
 use dsm_wallet::online::{send_online, sync, sync_documents};
 use dsm_wallet::{Contact, Wallet};
@@ -64,8 +64,7 @@ fn at(w: &mut Wallet, nodes: &NodeSet, blind: Option<Digest>) -> Vec<Vec<u8>> {
 /// The envelope of `item`, a sealed item posted to `w`.
 fn envelope(w: &Wallet, item: &[u8]) -> Envelope {
     let sealed = SealedItem::from_bytes(item).expect("a sealed item");
-    let plain = dsm_protocol::mailbox::open_item(&w.kem_keys().1, &w.device_id(), &sealed).unwrap();
-    Envelope::from_bytes(&plain).unwrap()
+    open_envelope(&w.kem_keys().1, &w.device_id(), &sealed).unwrap()
 }
 
 #[test]
@@ -172,7 +171,7 @@ fn a_reply_to_its_device_did_not_sign_for_this_recipient_teaches_nothing() {
             item: b"junk".to_vec(),
             reply_to: Some(reply),
         };
-        let sealed = seal_item(&bob_key, &b, &envelope.to_bytes(), &[3; 32], [4; 24]).unwrap();
+        let sealed = seal_envelope(&bob_key, &b, &envelope, &[3; 32], [4; 24]).unwrap();
         nodes.b0x_post(&b.b0x_address(), &sealed).unwrap();
     }
     let rb = sync(&mut bob, &nodes).unwrap();
@@ -192,7 +191,7 @@ fn a_reply_to_its_device_did_not_sign_for_this_recipient_teaches_nothing() {
         item: b"more junk".to_vec(),
         reply_to: Some(mallory.reply_to(&b).unwrap()),
     };
-    let sealed = seal_item(&bob_key, &b, &envelope.to_bytes(), &[5; 32], [6; 24]).unwrap();
+    let sealed = seal_envelope(&bob_key, &b, &envelope, &[5; 32], [6; 24]).unwrap();
     nodes.b0x_post(&b.b0x_address(), &sealed).unwrap();
     sync(&mut bob, &nodes).unwrap();
     let m = mallory.device_id();

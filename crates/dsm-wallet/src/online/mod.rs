@@ -564,11 +564,10 @@ pub(crate) fn sealed_for(wallet: &mut Wallet, peer: &DeviceId, item: Vec<u8>) ->
     let envelope = mailbox::Envelope {
         item: item.clone(),
         reply_to,
-    }
-    .to_bytes();
+    };
     // The same item seals to the same bytes: posting it again is idempotent at the nodes.
-    let (m, nonce) = wallet.seal_randomness(&envelope);
-    mailbox::seal_item(&key, peer, &envelope, &m, nonce).unwrap_or(item)
+    let (m, nonce) = wallet.seal_randomness(&envelope.to_bytes());
+    mailbox::seal_envelope(&key, peer, &envelope, &m, nonce).unwrap_or(item)
 }
 
 /// Stores every object at K of its N nodes, a few at a time; the first failure is the
@@ -895,8 +894,8 @@ fn take_b0x(
     items.sort_by(|a, b| (&a.node, a.blind, a.seq).cmp(&(&b.node, b.blind, b.seq)));
     // A sealed item at the address this device named for a peer: the peer knows it, so
     // this device's items to it need not carry the reply-to any more (PROTOCOL.md §16.1).
-    // (A node that copies an item there only costs the peer, if it never learned the
-    // address, this device's items at its introduction address instead.)
+    // (A node that copies an item there before the peer learned the address only keeps the
+    // peer posting to the introduction address, which this device lists anyway.)
     let heard: HashSet<DeviceId> = items
         .iter()
         .filter(|i| mailbox::SealedItem::from_bytes(&i.bytes).is_ok())
@@ -998,11 +997,7 @@ fn take_item(
         return take_plain_item(wallet, nodes, bytes, report);
     };
     let me = wallet.device_id();
-    let envelope = match mailbox::open_item(&wallet.kem_keys().1, &me, &sealed)
-        .map_err(|e| e.to_string())
-        .and_then(|b| {
-            mailbox::Envelope::from_bytes(&b).map_err(|e| format!("not an envelope: {e}"))
-        }) {
+    let envelope = match mailbox::open_envelope(&wallet.kem_keys().1, &me, &sealed) {
         Ok(e) if mailbox::SealedItem::from_bytes(&e.item).is_err() => e,
         Ok(_) => {
             report.dropped.push("an item sealed twice".into());
