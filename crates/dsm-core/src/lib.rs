@@ -12,6 +12,7 @@ pub mod identity;
 mod memo;
 pub mod parcel;
 pub mod receipt;
+pub mod seal;
 pub mod slot;
 pub mod smt;
 pub mod tags;

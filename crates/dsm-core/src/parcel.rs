@@ -1105,15 +1105,56 @@ fn walk(
 }
 
 /// The owned slot of parcel `id` held by `holder` at the storage nodes (PROTOCOL.md §5.6,
-/// §15.2): `(holder's device id, H(ParcelSlot, id))`. It holds the first statement that
-/// consumed the parcel (first writer wins at each node; settled at W of N), and only the
-/// holder's key — or, for the successor's claim, its genesis's recovery authority — may
-/// write it.
-pub fn parcel_slot(id: &ParcelId, holder: &DeviceId) -> (Digest, Digest) {
+/// §15.2): `(holder's slot owner, H(ParcelSlot, id))`. It holds the first statement that
+/// consumed the parcel, sealed by [`seal_hop`] (first writer wins at each node; settled at
+/// W of N), and only the holder's key — or, for the successor's claim, its genesis's
+/// recovery authority and the successor it delegated to — may write it.
+pub fn parcel_slot(id: &ParcelId, holder: &DeviceIdentity) -> (Digest, Digest) {
     (
-        *holder.digest(),
+        crate::slot::device_slots_owner(holder),
         tagged_hash(Tag::ParcelSlot, &[id.as_bytes()]),
     )
+}
+
+/// What the slot of parcel `id` holds for `hop`, which spends it: the canonical hop sealed
+/// under the parcel id ([`crate::seal`] with `ParcelSeal`), so only a reader who knows the
+/// parcel opens it.
+pub fn seal_hop(id: &ParcelId, hop: &Hop) -> Vec<u8> {
+    crate::seal::seal(Tag::ParcelSeal, id.as_bytes(), &hop.to_bytes())
+}
+
+/// The hop sealed in `bytes` for parcel `id` by [`seal_hop`]; `None` for anything else.
+pub fn open_hop(id: &ParcelId, bytes: &[u8]) -> Option<Hop> {
+    let plain = crate::seal::open(Tag::ParcelSeal, id.as_bytes(), bytes)?;
+    Hop::from_bytes(&plain).ok()
+}
+
+/// Where lineage object `address` (its [`object_address`], what manifests list) waits at the
+/// storage nodes (PROTOCOL.md §5.6, "Lineage objects at the nodes"): the candidate list
+/// `(H(LineageLocator), H(LineageLocator, address))`. A node cannot tell from it which
+/// object it is.
+///
+/// [`object_address`]: crate::hash::object_address
+pub fn lineage_locator(address: &Digest) -> (Digest, Digest) {
+    (
+        tagged_hash(Tag::LineageLocator, &[]),
+        tagged_hash(Tag::LineageLocator, &[address.as_bytes()]),
+    )
+}
+
+/// A lineage object as the storage nodes keep it: sealed under its own object address
+/// (`seal(LineageSeal, address, object)`), so only a reader that was given the address — a
+/// manifest lists it — opens it.
+pub fn seal_lineage_object(object: &[u8]) -> Vec<u8> {
+    let address = crate::hash::object_address(object);
+    crate::seal::seal(Tag::LineageSeal, address.as_bytes(), object)
+}
+
+/// The lineage object at `address` sealed in `bytes`, if `bytes` opens under it and the
+/// object hashes to it; `None` for anything else.
+pub fn open_lineage_object(address: &Digest, bytes: &[u8]) -> Option<Vec<u8>> {
+    let object = crate::seal::open(Tag::LineageSeal, address.as_bytes(), bytes)?;
+    (crate::hash::object_address(&object) == *address).then_some(object)
 }
 
 /// What a parcel slot holds, judged against the hop that consumes the parcel.
@@ -1128,7 +1169,7 @@ pub enum SlotContent {
     Noise,
 }
 
-/// Judges `bytes` read from the slot of `parcel` against `hop` (which consumes it, signed by
+/// Judges the sealed `bytes` read from the slot of `parcel` against `hop` (which consumes it, signed by
 /// `signer`): the same statement, a verified parcel fork, or noise.
 pub fn judge_slot(
     bytes: &[u8],
@@ -1136,7 +1177,7 @@ pub fn judge_slot(
     hop: &Hop,
     signer: &DeviceIdentity,
 ) -> SlotContent {
-    let Ok(other) = Hop::from_bytes(bytes) else {
+    let Some(other) = open_hop(parcel, bytes) else {
         return SlotContent::Noise;
     };
     if other.statement.holder != hop.statement.holder
@@ -1157,7 +1198,7 @@ pub fn judge_slot(
 /// signed by `holder`; `None` for anything else (noise a stranger could have written). What a
 /// refresher asks of a burned parcel's slot before it signs (PROTOCOL.md §17.6).
 pub fn spend_in_slot(bytes: &[u8], parcel: &ParcelId, holder: &DeviceIdentity) -> Option<Hop> {
-    let h = Hop::from_bytes(bytes).ok()?;
+    let h = open_hop(parcel, bytes)?;
     if h.statement.holder != holder.device_id() || h.statement.inputs.binary_search(parcel).is_err()
     {
         return None;

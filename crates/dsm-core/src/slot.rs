@@ -12,7 +12,7 @@ use crate::chain::HeadDigest;
 use crate::codec::{Canonical, DecodeError, Reader, Writer};
 use crate::crypto::{PublicKey, Signature, SigningKey};
 use crate::hash::{tagged_hash, Digest};
-use crate::identity::{DeviceId, GenesisDigest, GenesisRecord};
+use crate::identity::{DeviceId, DeviceIdentity, GenesisDigest, GenesisRecord};
 use crate::parcel::{parcel_slot, Hop};
 use crate::tags::Tag;
 use crate::tripwire::Statement;
@@ -49,43 +49,93 @@ pub fn recovery_owner(genesis: &GenesisDigest) -> Digest {
     tagged_hash(Tag::RecoveryOwner, &[genesis.as_bytes()])
 }
 
+/// `H(GenesisBlind, genesis)`: what a device's slot writes show of its genesis, so a node
+/// checks them without learning the genesis (from which, with the device's key, it would
+/// compute the device id and the device's first head).
+pub fn genesis_blind(genesis: &GenesisDigest) -> Digest {
+    tagged_hash(Tag::GenesisBlind, &[genesis.as_bytes()])
+}
+
+/// The owner of a device's own slots — its anchors and the slots of the parcels it holds
+/// (PROTOCOL.md §15.2): `H(DeviceSlots, H(GenesisBlind, genesis), H(SlotKey, key))`. Every
+/// verifier that knows the device's identity computes it; a node sees only this hash, the
+/// genesis blind and the key, never the device id.
+pub fn device_slots_owner(device: &DeviceIdentity) -> Digest {
+    slots_owner(&genesis_blind(&device.genesis), &device.public_key)
+}
+
+fn slots_owner(blind: &Digest, key: &PublicKey) -> Digest {
+    tagged_hash(
+        Tag::DeviceSlots,
+        &[blind.as_bytes(), key_digest(key).as_bytes()],
+    )
+}
+
 /// `H(SlotBody, body)`: the digest a write signs for the bytes it puts in a slot.
 pub fn body_digest(body: &[u8]) -> Digest {
     tagged_hash(Tag::SlotBody, &[body])
 }
 
-/// The owned anchor slot of a device's head successor (PROTOCOL.md §16.2): `(device id,
-/// parent head digest)`. It holds the first statement signed from that head.
-pub fn anchor_slot(device: &DeviceId, parent: &HeadDigest) -> (Digest, Digest) {
-    (*device.digest(), *parent.digest())
+/// The owned anchor slot of a device's head successor (PROTOCOL.md §16.2): `(the device's
+/// slot owner, H(AnchorSlot, parent head digest))`. It holds the first statement signed
+/// from that head, sealed by [`seal_statement`].
+pub fn anchor_slot(device: &DeviceIdentity, parent: &HeadDigest) -> (Digest, Digest) {
+    (
+        device_slots_owner(device),
+        tagged_hash(Tag::AnchorSlot, &[parent.as_bytes()]),
+    )
 }
 
-/// The slots a statement claims, each with its body: its anchor slot (the statement's
-/// bytes) and, for a statement that consumes parcels, each consumed parcel's slot (the
-/// hop's bytes). What its signer covers with one [`SlotWrite`].
+/// What an anchor slot holds for `st`: the canonical statement sealed under its parent head
+/// ([`seal_anchor_body`]), so only a reader who knows that head opens it.
+pub fn seal_statement(st: &Statement) -> Vec<u8> {
+    let (_, parent, _) = st.head_transition();
+    seal_anchor_body(&parent, &st.to_bytes())
+}
+
+/// Seals `plain` — a statement from `parent`, or the succession record a recovery puts in
+/// the lost device's anchor (§20.3) — for the anchor slot of `parent`: [`crate::seal`] with
+/// `AnchorSeal` and the parent head as context.
+pub fn seal_anchor_body(parent: &HeadDigest, plain: &[u8]) -> Vec<u8> {
+    crate::seal::seal(Tag::AnchorSeal, parent.as_bytes(), plain)
+}
+
+/// What [`seal_anchor_body`] sealed in `body` for the anchor slot of `parent`; `None` for
+/// anything else (noise: a reader learns nothing from it).
+pub fn open_anchor_body(parent: &HeadDigest, body: &[u8]) -> Option<Vec<u8>> {
+    crate::seal::open(Tag::AnchorSeal, parent.as_bytes(), body)
+}
+
+/// The slots a statement claims, each with its body: its anchor slot (the sealed
+/// statement) and, for a statement that consumes parcels, each consumed parcel's slot (the
+/// sealed hop). What its signer covers with one [`SlotWrite`].
 pub fn statement_entries(st: &Statement) -> Vec<SlotEntry> {
-    let (device, parent, _) = st.head_transition();
-    let (owner, key) = anchor_slot(&device, &parent);
+    let (_, parent, _) = st.head_transition();
+    let (owner, key) = anchor_slot(st.signer(), &parent);
     let mut v = vec![SlotEntry {
         owner,
         key,
-        body: body_digest(&st.to_bytes()),
+        body: body_digest(&seal_statement(st)),
     }];
     if let Some(h) = st.hop() {
-        v.extend(hop_entries(&h));
+        v.extend(hop_entries(&h, st.signer()));
     }
     v
 }
 
-/// The slots of the parcels `hop` consumes, each with the hop's bytes as its body.
-pub fn hop_entries(hop: &Hop) -> Vec<SlotEntry> {
-    let body = body_digest(&hop.to_bytes());
+/// The slots of the parcels `hop` consumes (its signer `holder`), each with the hop sealed
+/// for that parcel ([`crate::parcel::seal_hop`]) as its body.
+pub fn hop_entries(hop: &Hop, holder: &DeviceIdentity) -> Vec<SlotEntry> {
     hop.statement
         .inputs
         .iter()
         .map(|p| {
-            let (owner, key) = parcel_slot(p, &hop.statement.holder);
-            SlotEntry { owner, key, body }
+            let (owner, key) = parcel_slot(p, holder);
+            SlotEntry {
+                owner,
+                key,
+                body: body_digest(&crate::parcel::seal_hop(p, hop)),
+            }
         })
         .collect()
 }
@@ -95,14 +145,22 @@ pub fn hop_entries(hop: &Hop) -> Vec<SlotEntry> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Admission {
     /// The signer is a device key of `genesis`: it owns the owner
-    /// `H(DeviceId, genesis, signer)`, its device id.
+    /// `H(DeviceId, genesis, signer)`, its device id. What a b0x read shows (§16.1); a
+    /// device's slot writes use [`Admission::DeviceSlots`], which does not show the genesis.
     Device {
         /// The device's genesis.
         genesis: GenesisDigest,
     },
+    /// The signer is a device key of the genesis whose [`genesis_blind`] is `genesis_blind`:
+    /// it owns `H(DeviceSlots, genesis_blind, H(SlotKey, signer))`, its
+    /// [`device_slots_owner`].
+    DeviceSlots {
+        /// `H(GenesisBlind, genesis)`.
+        genesis_blind: Digest,
+    },
     /// The signer is the recovery authority that `record` names. It owns
     /// [`recovery_owner`] of the record's genesis and, when `device` is given, that device's
-    /// id too (the successor claims what the lost device held).
+    /// [`device_slots_owner`] too (the succession record in the lost device's anchor).
     Authority {
         /// The genesis record naming the authority.
         record: GenesisRecord,
@@ -111,13 +169,13 @@ pub enum Admission {
     },
     /// The signer is a key that `record`'s recovery authority delegated `device`'s slots to
     /// (a successor, PROTOCOL.md §20.3): `delegation` is the authority's signature over
-    /// [`delegation_message`]. It owns that device's id.
+    /// [`delegation_message`]. It owns that device's [`device_slots_owner`].
     Successor {
         /// The genesis record naming the authority.
         record: GenesisRecord,
         /// The device key of that genesis whose slots are delegated.
         device: PublicKey,
-        /// The authority's signature over `delegation_message(device id, signer)`.
+        /// The authority's signature over `delegation_message(device slots owner, signer)`.
         delegation: Signature,
     },
     /// The signer's [`key_digest`] is one of `admitted` (sorted, distinct), and the owner is
@@ -150,6 +208,9 @@ impl Admission {
     fn claimed_owners(&self, signer: &PublicKey) -> Result<Vec<Digest>, SlotAuthError> {
         match self {
             Admission::Device { genesis } => Ok(vec![device_owner(genesis, signer)]),
+            Admission::DeviceSlots { genesis_blind } => {
+                Ok(vec![slots_owner(genesis_blind, signer)])
+            }
             Admission::Authority { record, device } => {
                 if record.recovery_authority.as_ref() != Some(signer) {
                     return Err(SlotAuthError::NotTheAuthority);
@@ -157,7 +218,7 @@ impl Admission {
                 let genesis = record.digest();
                 let mut owners = vec![recovery_owner(&genesis)];
                 if let Some(d) = device {
-                    owners.push(device_owner(&genesis, d));
+                    owners.push(slots_owner(&genesis_blind(&genesis), d));
                 }
                 Ok(owners)
             }
@@ -165,7 +226,7 @@ impl Admission {
                 if record.recovery_authority.is_none() {
                     return Err(SlotAuthError::NotTheAuthority);
                 }
-                Ok(vec![device_owner(&record.digest(), device)])
+                Ok(vec![slots_owner(&genesis_blind(&record.digest()), device)])
             }
             Admission::Keys { admitted } => {
                 if admitted.binary_search(&key_digest(signer)).is_err() {
@@ -197,14 +258,15 @@ impl Admission {
         let Some(authority) = record.recovery_authority.as_ref() else {
             return Err(SlotAuthError::NotTheAuthority);
         };
-        let owner = device_owner(&record.digest(), device);
+        let owner = slots_owner(&genesis_blind(&record.digest()), device);
         authority
             .verify(delegation_message(&owner, signer).as_bytes(), delegation)
             .map_err(|_| SlotAuthError::Delegation)
     }
 }
 
-/// What a recovery authority signs to delegate device `owner`'s slots to `delegate`:
+/// What a recovery authority signs to delegate a device's slots (`owner`, its
+/// [`device_slots_owner`]) to `delegate`:
 /// `H(SlotDelegation, owner, H(SlotKey, delegate))`.
 pub fn delegation_message(owner: &Digest, delegate: &PublicKey) -> Digest {
     tagged_hash(
@@ -251,6 +313,10 @@ impl Canonical for Admission {
                 w.uint(1, 3);
                 let raw: Vec<&[u8; 32]> = admitted.iter().map(Digest::as_bytes).collect();
                 w.repeated_bytes(5, &raw);
+            }
+            Admission::DeviceSlots { genesis_blind } => {
+                w.uint(1, 6);
+                w.bytes(8, genesis_blind.as_bytes());
             }
             Admission::Parties { genesis, parties } => {
                 w.uint(1, 5);
@@ -301,6 +367,9 @@ impl Canonical for Admission {
                 }
                 Admission::Parties { genesis, parties }
             }
+            6 => Admission::DeviceSlots {
+                genesis_blind: Digest(r.fixed(8)?),
+            },
             _ => return Err(DecodeError::Invalid("unknown admission kind")),
         })
     }

@@ -263,6 +263,27 @@ tag_table! {
     /// The blind a device reads one counterparty's items under: `(capsule key or signing
     /// key, counterparty device id)` (§16.1).
     B0xBlind => "DSM/v1/b0x-blind",
+    /// What a device's slot owner shows of its genesis: `(genesis)` (§15.2) — a node checks
+    /// a device's slot writes without learning the genesis, so it cannot compute the device
+    /// id or its first head.
+    GenesisBlind => "DSM/v1/slot/genesis-blind",
+    /// The owner of a device's own slots (anchors, parcel slots): `(genesis blind, key
+    /// digest)` (§15.2).
+    DeviceSlots => "DSM/v1/slot/device",
+    /// The key of a device's anchor slot under its owner: `(parent head)` (§16.2).
+    AnchorSlot => "DSM/v1/anchor/slot",
+    /// The sealing of a statement in its anchor slot: `(parent head)` and `(parent head,
+    /// canonical statement)` (§16.2, [`crate::seal`]).
+    AnchorSeal => "DSM/v1/anchor/seal",
+    /// The sealing of a hop in a parcel's slot: `(parcel id)` and `(parcel id, canonical
+    /// hop)` (§5.6, [`crate::seal`]).
+    ParcelSeal => "DSM/v1/parcel/seal",
+    /// Where a lineage object waits at the storage nodes: `()` — the candidate-list topic
+    /// of every lineage object — and `(object address)` — its key (§5.6).
+    LineageLocator => "DSM/v1/lineage/locator",
+    /// The sealing of a lineage object: `(object address)` and `(object address, the
+    /// object)` (§5.6, [`crate::seal`]).
+    LineageSeal => "DSM/v1/lineage/seal",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

@@ -168,6 +168,13 @@ fn tag_labels_are_frozen() {
         (Tag::B0xRelationship, "DSM/v1/b0x-relationship"),
         (Tag::B0xReplyTo, "DSM/v1/b0x-reply-to"),
         (Tag::B0xBlind, "DSM/v1/b0x-blind"),
+        (Tag::GenesisBlind, "DSM/v1/slot/genesis-blind"),
+        (Tag::DeviceSlots, "DSM/v1/slot/device"),
+        (Tag::AnchorSlot, "DSM/v1/anchor/slot"),
+        (Tag::AnchorSeal, "DSM/v1/anchor/seal"),
+        (Tag::ParcelSeal, "DSM/v1/parcel/seal"),
+        (Tag::LineageLocator, "DSM/v1/lineage/locator"),
+        (Tag::LineageSeal, "DSM/v1/lineage/seal"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

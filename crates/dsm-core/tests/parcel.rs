@@ -584,43 +584,93 @@ fn a_lineage_travels_as_a_manifest_and_objects() {
 
 /// A parcel slot's bytes are judged by commit, never by bytes: another signature over the
 /// same statement is the same spend; another statement of the holder consuming the parcel
-/// is a verified fork; everything else is noise.
+/// is a verified fork; everything else is noise — a hop in clear, or sealed for another
+/// parcel, included (PROTOCOL.md §5.6: a slot holds the hop sealed under the parcel id).
 #[test]
 fn a_parcel_slot_is_judged_by_commit() {
     let w = world();
     let spend = &w.hops[0];
-    let (a, b) = parcel_slot(&w.root_id, &w.a.id());
-    assert_eq!(a, *w.a.id().digest(), "the holder owns the slot");
+    let (a, b) = parcel_slot(&w.root_id, &w.a.identity);
+    assert_eq!(
+        a,
+        dsm_core::slot::device_slots_owner(&w.a.identity),
+        "the holder owns the slot"
+    );
+    assert_ne!(
+        a,
+        *w.a.id().digest(),
+        "the slot's owner is not the device id"
+    );
     assert_eq!(b, tagged_hash(Tag::ParcelSlot, &[w.root_id.as_bytes()]));
+    let sealed = |h: &Hop| seal_hop(&w.root_id, h);
     let judge = |bytes: &[u8]| judge_slot(bytes, &w.root_id, spend, &w.a.identity);
-    assert_eq!(judge(&spend.to_bytes()), SlotContent::Same);
+    assert_eq!(judge(&sealed(spend)), SlotContent::Same);
     let mut resigned = spend.clone();
     resigned.signature = w.a.key.sign(spend.commit().as_bytes(), &[42; 32]).unwrap();
-    assert_ne!(resigned.to_bytes(), spend.to_bytes());
-    assert_eq!(judge(&resigned.to_bytes()), SlotContent::Same);
+    assert_ne!(sealed(&resigned), sealed(spend));
+    assert_eq!(judge(&sealed(&resigned)), SlotContent::Same);
     let again = w.a.sign(&[w.root_id], &[(0, &w.c, 100)], 9);
     assert!(
-        matches!(judge(&again.to_bytes()), SlotContent::Conflict(f) if f.verify() == Ok((w.a.id(), w.root_id)))
+        matches!(judge(&sealed(&again)), SlotContent::Conflict(f) if f.verify() == Ok((w.a.id(), w.root_id)))
     );
-    // Noise: junk, a statement of another holder, another parcel, a forged signature.
+    // Noise: junk, a statement of another holder, another parcel, a forged signature, the
+    // hop in clear, the hop sealed for another parcel.
     assert_eq!(judge(b"junk"), SlotContent::Noise);
-    assert_eq!(judge(&w.hops[1].to_bytes()), SlotContent::Noise);
-    let elsewhere = w.a.sign(&[ParcelId(Digest([3; 32]))], &[(0, &w.c, 1)], 7);
-    assert_eq!(judge(&elsewhere.to_bytes()), SlotContent::Noise);
+    assert_eq!(judge(&sealed(&w.hops[1])), SlotContent::Noise);
+    let other = ParcelId(Digest([3; 32]));
+    let elsewhere = w.a.sign(&[other], &[(0, &w.c, 1)], 7);
+    assert_eq!(judge(&sealed(&elsewhere)), SlotContent::Noise);
     let mut forged = again.clone();
     forged.signature = spend.signature.clone();
-    assert_eq!(judge(&forged.to_bytes()), SlotContent::Noise);
+    assert_eq!(judge(&sealed(&forged)), SlotContent::Noise);
+    assert_eq!(judge(&again.to_bytes()), SlotContent::Noise);
+    assert_eq!(judge(&seal_hop(&other, &again)), SlotContent::Noise);
     // What a refresher asks of a burned parcel's slot: any spend of it by its holder, and
     // nothing a stranger could write.
     let spent = |bytes: &[u8]| spend_in_slot(bytes, &w.root_id, &w.a.identity);
-    assert_eq!(spent(&spend.to_bytes()), Some(spend.clone()));
-    assert_eq!(spent(&again.to_bytes()), Some(again));
+    assert_eq!(spent(&sealed(spend)), Some(spend.clone()));
+    assert_eq!(spent(&sealed(&again)), Some(again.clone()));
     for noise in [
         b"junk".to_vec(),
-        w.hops[1].to_bytes(),
-        elsewhere.to_bytes(),
-        forged.to_bytes(),
+        sealed(&w.hops[1]),
+        sealed(&elsewhere),
+        sealed(&forged),
+        again.to_bytes(),
+        seal_hop(&other, &again),
     ] {
         assert_eq!(spent(&noise), None);
     }
+}
+
+/// A lineage object at the storage nodes (PROTOCOL.md §5.6, "Lineage objects at the
+/// nodes"): sealed under its own object address at a locator derived from it, so a node
+/// sees neither; it opens only under that address, to bytes that hash to it.
+#[test]
+fn a_lineage_object_opens_only_under_its_own_address() {
+    use dsm_core::hash::object_address;
+    let w = world();
+    let hop = w.hops[0].to_bytes();
+    let addr = object_address(&hop);
+    let sealed = seal_lineage_object(&hop);
+    assert_eq!(
+        seal_lineage_object(&hop),
+        sealed,
+        "deterministic: stored once"
+    );
+    assert!(
+        !sealed.windows(32).any(|x| x == addr.as_bytes().as_slice()),
+        "the sealed object does not show its address"
+    );
+    assert_eq!(open_lineage_object(&addr, &sealed), Some(hop.clone()));
+    let other = object_address(&w.hops[1].to_bytes());
+    assert_eq!(open_lineage_object(&other, &sealed), None);
+    assert_eq!(open_lineage_object(&addr, &hop), None, "in clear is noise");
+    let (topic, key) = lineage_locator(&addr);
+    assert_eq!(
+        topic,
+        lineage_locator(&other).0,
+        "one topic for every object"
+    );
+    assert_ne!(key, lineage_locator(&other).1);
+    assert_ne!(key, addr);
 }

@@ -653,11 +653,18 @@ fn rows() -> Vec<(String, &'static str, Vec<u8>, &'static str)> {
         "TooMany",
     );
     put(
-        "admission.kind_6",
+        "admission.kind_7",
         ad,
-        join(&[&vint(1, 6), &ld(2, &[1; 32])]),
+        join(&[&vint(1, 7), &ld(2, &[1; 32])]),
         "Invalid",
     );
+    put(
+        "admission.kind_6_with_the_genesis",
+        ad,
+        join(&[&vint(1, 6), &ld(2, &[1; 32])]),
+        "UnexpectedField",
+    );
+    put("admission.kind_6_without_blind", ad, vint(1, 6), "Missing");
     v
 }
 

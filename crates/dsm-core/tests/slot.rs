@@ -6,8 +6,8 @@ use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceIdentity, EntropyReveal, GenesisRecord};
 use dsm_core::slot::{
-    body_digest, key_digest, keys_owner, parties_owner, recovery_owner, Admission, OwnedPut,
-    SlotAuthError, SlotEntry, SlotWrite,
+    body_digest, device_slots_owner, genesis_blind, key_digest, keys_owner, parties_owner,
+    recovery_owner, Admission, OwnedPut, SlotAuthError, SlotEntry, SlotWrite,
 };
 use dsm_core::tags::Tag;
 
@@ -111,17 +111,91 @@ fn a_device_key_writes_its_own_slots_and_no_other() {
     );
 }
 
+/// A device writes its own slots (anchors, parcel slots) under a device-slots admission
+/// (kind 6): the node checks it from the genesis blind and the key, and nothing the write
+/// carries shows the genesis or the device id (PROTOCOL.md §15.2, §16.6).
+#[test]
+fn a_device_writes_its_slots_without_showing_its_genesis_or_id() {
+    let (d, other) = (key(21), key(22));
+    let r = record(&d, None);
+    let identity = DeviceIdentity {
+        genesis: r.digest(),
+        public_key: d.public_key().clone(),
+    };
+    let owner = device_slots_owner(&identity);
+    let blind = genesis_blind(&identity.genesis);
+    let admission = Admission::DeviceSlots {
+        genesis_blind: blind,
+    };
+    let p = put(admission.clone(), &d, owner, slot_key("a"), b"sealed");
+    assert_eq!(p.check(&owner, &slot_key("a")), Ok(()));
+    assert_eq!(OwnedPut::from_bytes(&p.to_bytes()).unwrap(), p);
+    let bytes = p.to_bytes();
+    for secret in [identity.genesis.as_bytes(), identity.device_id().as_bytes()] {
+        assert!(
+            !bytes.windows(32).any(|w| w == secret.as_slice()),
+            "the write shows the genesis or the device id"
+        );
+    }
+    // Another key under the device's blind is another owner: refused from hashes alone.
+    assert_eq!(
+        SlotWrite::sign(
+            admission.clone(),
+            &other,
+            vec![SlotEntry {
+                owner,
+                key: slot_key("a"),
+                body: body_digest(b"sealed"),
+            }],
+            &[0; 32],
+        ),
+        Err(SlotAuthError::NotAdmitted)
+    );
+    let mut forged = p.clone();
+    forged.write.signer = other.public_key().clone();
+    forged.write.signature = other
+        .sign(
+            SlotWrite::message(&forged.write.entries).as_bytes(),
+            &[0; 32],
+        )
+        .unwrap();
+    assert_eq!(
+        forged.check(&owner, &slot_key("a")),
+        Err(SlotAuthError::NotAdmitted)
+    );
+    // The device's key under another genesis's blind is another owner too.
+    let elsewhere = Admission::DeviceSlots {
+        genesis_blind: genesis_blind(&record(&other, None).digest()),
+    };
+    assert_ne!(elsewhere.owners(d.public_key()).unwrap(), vec![owner]);
+    // A device admission (kind 1) proves the device id, not the slot owner.
+    assert_eq!(
+        SlotWrite::sign(
+            Admission::Device {
+                genesis: identity.genesis
+            },
+            &d,
+            vec![SlotEntry {
+                owner,
+                key: slot_key("a"),
+                body: body_digest(b"sealed"),
+            }],
+            &[0; 32],
+        ),
+        Err(SlotAuthError::NotAdmitted)
+    );
+}
+
 #[test]
 fn only_the_recovery_authority_writes_recovery_slots_and_it_may_write_its_devices_slots() {
     let (d, auth, thief_other) = (key(3), key(4), key(5));
     let r = record(&d, Some(&auth));
     let g = r.digest();
-    let device = *DeviceIdentity {
+    // The device's own slots are owned by its slot owner (§15.2), never its device id.
+    let device = device_slots_owner(&DeviceIdentity {
         genesis: g,
         public_key: d.public_key().clone(),
-    }
-    .device_id()
-    .digest();
+    });
     let tomb = recovery_owner(&g);
     // The authority writes the recovery owner's slots, and the device's when it names it.
     let admission = Admission::Authority {
@@ -328,12 +402,10 @@ fn a_successor_writes_the_lost_devices_slots_only_with_the_authoritys_delegation
     use dsm_core::slot::delegation_message;
     let (lost, auth, successor, other) = (key(10), key(11), key(12), key(13));
     let r = record(&lost, Some(&auth));
-    let device = *DeviceIdentity {
+    let device = device_slots_owner(&DeviceIdentity {
         genesis: r.digest(),
         public_key: lost.public_key().clone(),
-    }
-    .device_id()
-    .digest();
+    });
     let delegation = auth
         .sign(
             delegation_message(&device, successor.public_key()).as_bytes(),
@@ -410,4 +482,51 @@ fn a_successor_writes_the_lost_devices_slots_only_with_the_authoritys_delegation
         none.owners(successor.public_key()),
         Err(SlotAuthError::NotTheAuthority)
     );
+}
+
+/// What an anchor slot holds (PROTOCOL.md §2 "Sealed at the nodes", §16.2): the plaintext
+/// sealed under the parent head, opened only under that head and only in its one canonical
+/// form — the same plaintext sealed with any other nonce is refused, so a sealed body has
+/// exactly one encoding.
+#[test]
+fn an_anchor_body_opens_only_under_its_parent_and_in_its_canonical_form() {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+    use dsm_core::chain::HeadDigest;
+    use dsm_core::slot::{open_anchor_body, seal_anchor_body};
+    let parent = HeadDigest(Digest([1; 32]));
+    let sealed = seal_anchor_body(&parent, b"statement");
+    assert_eq!(
+        seal_anchor_body(&parent, b"statement"),
+        sealed,
+        "deterministic"
+    );
+    assert_eq!(sealed.len(), b"statement".len() + dsm_core::seal::OVERHEAD);
+    assert_eq!(
+        open_anchor_body(&parent, &sealed).as_deref(),
+        Some(&b"statement"[..])
+    );
+    assert_eq!(
+        open_anchor_body(&HeadDigest(Digest([2; 32])), &sealed),
+        None
+    );
+    assert_eq!(open_anchor_body(&parent, b"statement"), None);
+    assert_eq!(open_anchor_body(&parent, &sealed[..39]), None);
+    let mut flipped = sealed.clone();
+    *flipped.last_mut().unwrap() ^= 1;
+    assert_eq!(open_anchor_body(&parent, &flipped), None);
+    // The same plaintext under the right key but another nonce: authentic, not canonical.
+    let key = tagged_hash(Tag::AnchorSeal, &[parent.as_bytes()]);
+    let nonce = [7u8; 24];
+    let ct = XChaCha20Poly1305::new(&Key::from(key.0))
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: b"statement",
+                aad: parent.as_bytes(),
+            },
+        )
+        .unwrap();
+    let other = [&nonce[..], &ct].concat();
+    assert_eq!(open_anchor_body(&parent, &other), None);
 }

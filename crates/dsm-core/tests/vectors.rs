@@ -129,6 +129,21 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         .to_bytes(),
     );
     put(
+        "slot.genesis_blind(genesis 01..)",
+        "-",
+        dsm_core::slot::genesis_blind(&dsm_core::identity::GenesisDigest(k1)).as_bytes(),
+    );
+    put(
+        "slot.admission(device slots of genesis blind 01..)",
+        "dsm.v1.Admission",
+        &dsm_core::slot::Admission::DeviceSlots { genesis_blind: k1 }.to_bytes(),
+    );
+    put(
+        "seal.anchor(parent 01..,\"plain\")",
+        "-",
+        &dsm_core::slot::seal_anchor_body(&dsm_core::chain::HeadDigest(k1), b"plain"),
+    );
+    put(
         "slot.recovery_owner(genesis 01..)",
         "-",
         dsm_core::slot::recovery_owner(&dsm_core::identity::GenesisDigest(k1)).as_bytes(),
@@ -352,22 +367,41 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             "dsm.v1.LineageManifest",
             &manifest.to_bytes(),
         );
-        let me = *a.id().digest();
+        put(
+            &format!("{s}.slot.device_slots_owner(a)"),
+            "-",
+            dsm_core::slot::device_slots_owner(&a.identity).as_bytes(),
+        );
+        let (owner, key) =
+            dsm_core::slot::anchor_slot(&a.identity, &dsm_core::chain::HeadDigest(Digest([1; 32])));
+        put(
+            &format!("{s}.slot.anchor_slot(a, parent 01..)"),
+            "-",
+            &[*owner.as_bytes(), *key.as_bytes()].concat(),
+        );
+        assert_eq!(h1.statement.inputs.len(), 1, "one parcel slot, one body");
+        let (topic, locator) =
+            dsm_core::parcel::lineage_locator(&dsm_core::hash::object_address(&h1.to_bytes()));
+        put(
+            &format!("{s}.lineage.locator(hop)"),
+            "-",
+            &[*topic.as_bytes(), *locator.as_bytes()].concat(),
+        );
+        put(
+            &format!("{s}.lineage.sealed(hop)"),
+            "-",
+            &dsm_core::parcel::seal_lineage_object(&h1.to_bytes()),
+        );
+        let sealed = dsm_core::parcel::seal_hop(&h1.statement.inputs[0], &h1);
+        put(&format!("{s}.parcel.sealed_hop"), "-", &sealed);
         let slot_write = dsm_core::slot::SlotWrite::sign(
-            dsm_core::slot::Admission::Device {
-                genesis: a.identity.genesis,
+            dsm_core::slot::Admission::DeviceSlots {
+                genesis_blind: dsm_core::slot::genesis_blind(&a.identity.genesis),
             },
             &a.key,
-            h1.statement
-                .inputs
-                .iter()
-                .map(|p| dsm_core::slot::SlotEntry {
-                    // The parcel's own slot (PROTOCOL.md §5.6): (holder, H(ParcelSlot, P)).
-                    owner: me,
-                    key: dsm_core::parcel::parcel_slot(p, &a.id()).1,
-                    body: dsm_core::slot::body_digest(&h1.to_bytes()),
-                })
-                .collect(),
+            // The parcel's own slot (PROTOCOL.md §5.6): (holder's slot owner, H(ParcelSlot,
+            // P)), holding the hop sealed under P.
+            dsm_core::slot::hop_entries(&h1, &a.identity),
             // Hedged randomness 00 01 … 1f, so that its use is pinned byte by byte.
             &core::array::from_fn(|i| i as u8),
         )
@@ -377,7 +411,7 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             "dsm.v1.OwnedPut",
             &dsm_core::slot::OwnedPut {
                 write: slot_write,
-                body: h1.to_bytes(),
+                body: sealed,
             }
             .to_bytes(),
         );

@@ -352,6 +352,20 @@ pub fn owned_slot(data: &[u8]) {
         let _ = p.check(&e.owner, &e.key);
         let _ = p.check(&e.key, &e.owner);
     }
+    // A sealed body read from a slot or a lineage list (PROTOCOL.md §2, "Sealed at the
+    // nodes"): whatever opens is the one canonical sealing of what it opened to.
+    let context = dsm_core::hash::Digest([1; 32]);
+    let parent = dsm_core::chain::HeadDigest(context);
+    if let Some(plain) = dsm_core::slot::open_anchor_body(&parent, data) {
+        assert_eq!(dsm_core::slot::seal_anchor_body(&parent, &plain), data);
+    }
+    let parcel = dsm_core::parcel::ParcelId(context);
+    if let Some(hop) = dsm_core::parcel::open_hop(&parcel, data) {
+        assert_eq!(dsm_core::parcel::seal_hop(&parcel, &hop), data);
+    }
+    if let Some(object) = dsm_core::parcel::open_lineage_object(&context, data) {
+        assert_eq!(dsm_core::parcel::seal_lineage_object(&object), data);
+    }
     // A b0x read (the body of POST /v1/b0x-list and /v1/b0x-ack, PROTOCOL.md §16.1).
     canonical::<dsm_core::slot::B0xRead>(data);
     if let Ok(r) = dsm_core::slot::B0xRead::from_bytes(data) {

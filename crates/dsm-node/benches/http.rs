@@ -162,14 +162,21 @@ fn authenticated(base: &str, secs: f64) {
         public_key: key.public_key().clone(),
     }
     .device_id();
-    let owner = *device.digest();
+    // A device's own slots, as wallets write them: owned by its slot owner under a
+    // device-slots admission (PROTOCOL.md §15.2).
+    let owner = dsm_core::slot::device_slots_owner(&DeviceIdentity {
+        genesis,
+        public_key: key.public_key().clone(),
+    });
     let writes: Vec<(String, Vec<u8>)> = (0..(secs as usize * 4_000))
         .map(|i| {
             let mut slot = [0u8; 32];
             slot[..8].copy_from_slice(&(i as u64).to_be_bytes());
             let body = format!("an anchor's bytes, number {i}").into_bytes();
             let write = SlotWrite::sign(
-                Admission::Device { genesis },
+                Admission::DeviceSlots {
+                    genesis_blind: dsm_core::slot::genesis_blind(&genesis),
+                },
                 &key,
                 vec![SlotEntry {
                     owner,

@@ -13,8 +13,6 @@
 //! forms `dsm-card:v1:NAME:DEVICE:CHECK` (no document) and `dsm-contact:DEVICE:NAME` (no
 //! check) are still read.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
 use dsm_core::crypto::{KemPublicKey, Signature, SigningKey};
 use dsm_core::hash::{object_address, tagged_hash, Digest};
@@ -241,33 +239,13 @@ impl ContactDocument {
             .map_err(|_| CardError::DocumentForged)
     }
 
-    /// The key a document of `device` is sealed under: `H(ContactDocumentKey, device id)`.
-    fn sealing_key(device: &DeviceId) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(&Key::from(
-            tagged_hash(Tag::ContactDocumentKey, &[device.as_bytes()]).0,
-        ))
-    }
-
-    /// The sealed form stored at the nodes: `nonce (24) ‖ XChaCha20-Poly1305(H(ContactDocumentKey,
+    /// The sealed form stored at the nodes: [`dsm_core::seal::seal`] under `ContactDocumentKey`
+    /// with the device id as context — `nonce (24) ‖ XChaCha20-Poly1305(H(ContactDocumentKey,
     /// device id), nonce, canonical document, associated data = device id)`, with the
     /// synthetic nonce `H(ContactDocumentKey, device id, canonical document)[..24]`.
     pub fn seal(&self) -> Vec<u8> {
         let device = self.device.device_id();
-        let plain = self.to_bytes();
-        let n = tagged_hash(Tag::ContactDocumentKey, &[device.as_bytes(), &plain]);
-        let nonce: [u8; 24] = n.0[..24].try_into().expect("24 bytes");
-        let ct = Self::sealing_key(&device)
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: &plain,
-                    aad: device.as_bytes(),
-                },
-            )
-            .expect("XChaCha20-Poly1305 encryption does not fail for in-memory data");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ct);
-        out
+        dsm_core::seal::seal(Tag::ContactDocumentKey, device.as_bytes(), &self.to_bytes())
     }
 
     /// Opens the sealed document a card names: `sealed` must be at `card.document`'s
@@ -277,22 +255,11 @@ impl ContactDocument {
     /// [`verify`]: ContactDocument::verify
     pub fn open(card: &ContactCard, sealed: &[u8]) -> Result<ContactDocument, CardError> {
         let address = card.document.ok_or(CardError::DocumentAddress)?;
-        if sealed.len() > MAX_SEALED_DOCUMENT_LEN
-            || sealed.len() < 24 + 16
-            || object_address(sealed) != address
-        {
+        if sealed.len() > MAX_SEALED_DOCUMENT_LEN || object_address(sealed) != address {
             return Err(CardError::DocumentSeal);
         }
-        let (nonce, ct) = sealed.split_at(24);
-        let plain = Self::sealing_key(&card.device)
-            .decrypt(
-                &XNonce::from(<[u8; 24]>::try_from(nonce).expect("24 bytes")),
-                Payload {
-                    msg: ct,
-                    aad: card.device.as_bytes(),
-                },
-            )
-            .map_err(|_| CardError::DocumentSeal)?;
+        let plain = dsm_core::seal::open(Tag::ContactDocumentKey, card.device.as_bytes(), sealed)
+            .ok_or(CardError::DocumentSeal)?;
         let doc = ContactDocument::from_bytes(&plain).map_err(|_| CardError::DocumentSeal)?;
         doc.verify(&card.device)?;
         Ok(doc)

@@ -502,9 +502,11 @@ fn a_b0x_item_references_its_lineage_objects_at_the_nodes() {
         assert!(offer.objects.is_empty(), "no objects inside the item");
         assert!(!offer.listed().is_empty());
         for a in offer.listed() {
-            nodes
-                .get_object(&a)
-                .expect("every listed object is at the nodes");
+            let (found, _) = nodes.find_lineage_object(&a).unwrap();
+            let found = found.expect("every listed object is at the nodes");
+            assert_eq!(dsm_core::hash::object_address(&found), a);
+            // Sealed at its locator (PROTOCOL.md §5.6), never in clear at its address.
+            assert!(nodes.get_object(&a).is_err(), "not a plain object");
         }
     }
     // Bob never saw any of this lineage: he reads it from the nodes and is credited.
@@ -563,13 +565,13 @@ fn a_b0x_item_listing_thousands_of_objects_costs_a_bounded_number_of_reads() {
         .map(|i| [b"junk".as_slice(), &i.to_be_bytes()].concat())
         .collect();
     for j in &junk {
-        nodes.put_object(j).unwrap();
+        nodes.put_lineage_object(j).unwrap();
     }
     let to = b.device_id();
     let post = |m: &mut dsm_wallet::Wallet, hops: Vec<dsm_core::hash::Digest>| {
         let offer = mailbox::offer(m, &to, t, amount(5)).unwrap();
         for o in &offer.objects {
-            nodes.put_object(o).unwrap();
+            nodes.put_lineage_object(o).unwrap();
         }
         let mut manifests = offer.manifests.clone();
         manifests[0].hops.extend(hops);
@@ -702,12 +704,9 @@ fn no_stranger_can_take_or_block_a_transfers_anchor_or_parcel_slots() {
     let (mut b, _) = memory_wallet(0);
     let (_, rb) = session(&mut a, &mut b, &[10]);
     let proposal = rb.completed[0].receipt.proposal.clone();
-    let anchor = dsm_core::slot::anchor_slot(
-        &a.device_id(),
-        &proposal.proposal.sender_parent_head.digest(),
-    );
-    let parcel =
-        dsm_core::parcel::parcel_slot(&proposal.proposal.parcels.inputs[0], &a.device_id());
+    let anchor =
+        dsm_core::slot::anchor_slot(a.identity(), &proposal.proposal.sender_parent_head.digest());
+    let parcel = dsm_core::parcel::parcel_slot(&proposal.proposal.parcels.inputs[0], a.identity());
     let stranger = common::stranger_key(0x77);
     let mut fake_record = a.genesis_record().unwrap();
     fake_record.recovery_authority = Some(stranger.public_key().clone());
@@ -715,15 +714,15 @@ fn no_stranger_can_take_or_block_a_transfers_anchor_or_parcel_slots() {
     for slot in [anchor, parcel] {
         assert_eq!(
             slot.0,
-            *a.device_id().digest(),
+            dsm_core::slot::device_slots_owner(a.identity()),
             "the sender owns both slots"
         );
         let attempts = [
             b"junk".to_vec(),
             common::forged_put(
                 &stranger,
-                Admission::Device {
-                    genesis: a.identity().genesis,
+                Admission::DeviceSlots {
+                    genesis_blind: dsm_core::slot::genesis_blind(&a.identity().genesis),
                 },
                 slot,
                 b"junk",

@@ -17,16 +17,19 @@
     SmtError: () => SmtError,
     TAGS: () => TAGS,
     TAG_TABLE: () => TAG_TABLE,
+    anchorSlot: () => anchorSlot,
     b0xAddress: () => b0xAddress,
     b0xReadMessage: () => b0xReadMessage,
     bytesToHex: () => bytesToHex,
     decode: () => decode,
+    deviceSlotsOwner: () => deviceSlotsOwner,
     encode: () => encode,
     hashLabel: () => hashLabel,
     hexToBytes: () => hexToBytes,
     hopCommit: () => hopCommit,
     objectAddress: () => objectAddress,
     objects: () => objects_exports,
+    openSealed: () => openSealed,
     outputId: () => outputId,
     resolveManifest: () => resolveManifest,
     rootAfterSet: () => rootAfterSet,
@@ -158,7 +161,8 @@
       f(4, "device", "msg", { type: "PublicKey" }),
       f(5, "admitted", "bytes32", { ...rep, max: 16 }),
       f(6, "delegation", "msg", { type: "Signature" }),
-      f(7, "parties", "bytes32", { ...rep, max: 16 })
+      f(7, "parties", "bytes32", { ...rep, max: 16 }),
+      f(8, "genesis_blind", "bytes32")
     ],
     SlotEntry: [f(1, "owner", "bytes32", req), f(2, "key", "bytes32", req), f(3, "body", "bytes32", req)],
     SlotWrite: [
@@ -275,11 +279,11 @@
   }
   var fromNumH = (n) => n / 2 ** 32 | 0;
   var fromNumL = (n) => n >>> 0;
-  function setU64FromNum(view, byteOffset, n, isLE2) {
+  function setU64FromNum(view, byteOffset, n, isLE3) {
     const h = fromNumH(n);
     const l = fromNumL(n);
-    view.setUint32(byteOffset, isLE2 ? l : h, isLE2);
-    view.setUint32(byteOffset + 4, isLE2 ? h : l, isLE2);
+    view.setUint32(byteOffset, isLE3 ? l : h, isLE3);
+    view.setUint32(byteOffset + 4, isLE3 ? h : l, isLE3);
   }
 
   // node_modules/@noble/hashes/utils.js
@@ -481,7 +485,7 @@
     return a & b ^ a & c ^ b & c;
   }
   var HashMD = class {
-    constructor(blockLen, outputLen, padOffset, isLE2) {
+    constructor(blockLen, outputLen, padOffset, isLE3) {
       __publicField(this, "blockLen");
       __publicField(this, "outputLen");
       __publicField(this, "canXOF", false);
@@ -497,7 +501,7 @@
       this.blockLen = blockLen;
       this.outputLen = outputLen;
       this.padOffset = padOffset;
-      this.isLE = isLE2;
+      this.isLE = isLE3;
       this.buffer = new Uint8Array(blockLen);
       this.view = createView(this.buffer);
     }
@@ -534,7 +538,7 @@
       aexists(this);
       aoutput(out, this);
       this.finished = true;
-      const { buffer, view, blockLen, isLE: isLE2 } = this;
+      const { buffer, view, blockLen, isLE: isLE3 } = this;
       let { pos } = this;
       buffer[pos++] = 128;
       buffer.fill(0, pos);
@@ -542,7 +546,7 @@
         this.process(view, 0);
         buffer.fill(0);
       }
-      setU64FromNum(view, blockLen - 8, this.length * 8, isLE2);
+      setU64FromNum(view, blockLen - 8, this.length * 8, isLE3);
       this.process(view, 0);
       this.roundClean();
       const oview = out === buffer ? view : createView(out);
@@ -552,7 +556,7 @@
       if (len % 4 || outLen > state.length)
         throw new Error("invalid outputLen");
       for (let i = 0; i < outLen; i++)
-        oview.setUint32(4 * i, state[i], isLE2);
+        oview.setUint32(4 * i, state[i], isLE3);
     }
     digest() {
       const { buffer, outputLen } = this;
@@ -1066,7 +1070,14 @@
     ["SealRandomness", "DSM/v1/b0x-seal-randomness"],
     ["B0xRelationship", "DSM/v1/b0x-relationship"],
     ["B0xReplyTo", "DSM/v1/b0x-reply-to"],
-    ["B0xBlind", "DSM/v1/b0x-blind"]
+    ["B0xBlind", "DSM/v1/b0x-blind"],
+    ["GenesisBlind", "DSM/v1/slot/genesis-blind"],
+    ["DeviceSlots", "DSM/v1/slot/device"],
+    ["AnchorSlot", "DSM/v1/anchor/slot"],
+    ["AnchorSeal", "DSM/v1/anchor/seal"],
+    ["ParcelSeal", "DSM/v1/parcel/seal"],
+    ["LineageLocator", "DSM/v1/lineage/locator"],
+    ["LineageSeal", "DSM/v1/lineage/seal"]
   ];
   var TAGS = Object.freeze(Object.fromEntries(TAG_TABLE));
   var labels = new Set(TAG_TABLE.map(([, l]) => l));
@@ -1205,7 +1216,7 @@
       5: (o, p) => strictlyAscending(o.signers, (x) => x, "signers", `${p}.signers`)
     },
     Admission: {
-      // §15.2: kind 1–5 selects the fields (ADMISSION_KINDS); lists non-empty, ascending.
+      // §15.2: kind 1–6 selects the fields (ADMISSION_KINDS); lists non-empty, ascending.
       1: (o, p) => {
         if (!ADMISSION_KINDS[o.kind]) throw inv(`unknown admission kind ${o.kind}`, `${p}.kind`);
       },
@@ -1231,7 +1242,8 @@
     2: [[3, "req"], [4]],
     3: [[5]],
     4: [[3, "req"], [4, "req"], [6, "req"]],
-    5: [[2, "req"], [7]]
+    5: [[2, "req"], [7]],
+    6: [[8, "req"]]
   };
   function afterField(type, num, obj, path) {
     const rule = RULES[type]?.[num];
@@ -3887,6 +3899,737 @@
     } : null);
   }
 
+  // node_modules/@noble/ciphers/utils.js
+  /*! noble-ciphers - MIT License (c) 2023 Paul Miller (paulmillr.com) */
+  function isBytes2(a) {
+    return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array" && "BYTES_PER_ELEMENT" in a && a.BYTES_PER_ELEMENT === 1;
+  }
+  var atitle3 = (title) => title ? `"${title}" ` : "";
+  function abool3(value, title = "") {
+    if (typeof value !== "boolean")
+      throw new TypeError(atitle3(title) + "expected boolean, got type=" + typeof value);
+    return value;
+  }
+  function anumber3(n, title = "") {
+    if (typeof n !== "number")
+      throw new TypeError(atitle3(title) + "expected number, got " + typeof n);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new RangeError(atitle3(title) + "expected integer >= 0, got " + n);
+    return n;
+  }
+  function abytes2(value, length, title = "") {
+    if (isBytes2(value) && (length === void 0 || value.length === length))
+      return value;
+    if (length !== void 0)
+      anumber3(length, "length");
+    const bytes = isBytes2(value);
+    const ofLen = length !== void 0 ? ` of length ${length}` : "";
+    const got = bytes ? `length=${value.length}` : `type=${typeof value}`;
+    const message = atitle3(title) + "expected Uint8Array" + ofLen + ", got " + got;
+    if (!bytes)
+      throw new TypeError(message);
+    throw new RangeError(message);
+  }
+  var aobject4 = (value, label) => {
+    if (value === null || typeof value !== "object" || Array.isArray(value))
+      throw new TypeError(label === "object" ? "expected valid options object" : `"${label}" expected object, got type=${typeof value}`);
+  };
+  function aexists2(instance, checkFinished = true) {
+    if (instance.destroyed)
+      throw new Error("hash was destroyed");
+    if (checkFinished && instance.finished)
+      throw new Error("digest() was already called");
+  }
+  function aoutput2(out, instance) {
+    abytes2(out, void 0, "output");
+    const min = instance.outputLen;
+    if (!(out.length >= min)) {
+      throw new RangeError('"output" expected length >= ' + min);
+    }
+  }
+  function u322(arr) {
+    return new Uint32Array(arr.buffer, arr.byteOffset, Math.floor(arr.byteLength / 4));
+  }
+  function clean2(...arrays) {
+    for (let i = 0; i < arrays.length; i++) {
+      arrays[i].fill(0);
+    }
+  }
+  function createView2(arr) {
+    return new DataView(arr.buffer, arr.byteOffset, arr.byteLength);
+  }
+  var isLE2 = /* @__PURE__ */ (() => new Uint8Array(new Uint32Array([287454020]).buffer)[0] === 68)();
+  function byteSwap2(word) {
+    return word << 24 & 4278190080 | word << 8 & 16711680 | word >>> 8 & 65280 | word >>> 24 & 255;
+  }
+  function byteSwap322(arr) {
+    for (let i = 0; i < arr.length; i++) {
+      arr[i] = byteSwap2(arr[i]);
+    }
+    return arr;
+  }
+  var swap32IfBE2 = isLE2 ? (u) => u : byteSwap322;
+  function overlapBytes(a, b) {
+    if (!a.byteLength || !b.byteLength)
+      return false;
+    return a.buffer === b.buffer && // best we can do, may fail with an obscure Proxy
+    a.byteOffset < b.byteOffset + b.byteLength && // a starts before b end
+    b.byteOffset < a.byteOffset + a.byteLength;
+  }
+  function complexOverlapBytes(input, output) {
+    if (overlapBytes(input, output) && input.byteOffset < output.byteOffset)
+      throw new Error("complex overlap of input and output is not supported");
+  }
+  function checkOpts2(defaults, opts) {
+    aobject4(defaults, "defaults");
+    aobject4(opts, "opts");
+    const merged = Object.assign(defaults, opts);
+    return merged;
+  }
+  function equalBytes2(a, b) {
+    a = abytes2(a);
+    b = abytes2(b);
+    if (a.length !== b.length)
+      return false;
+    let diff = 0;
+    for (let i = 0; i < a.length; i++)
+      diff |= a[i] ^ b[i];
+    return diff === 0;
+  }
+  function wrapMacConstructor(keyLen, macCons, fromMsg) {
+    const mac = macCons;
+    const getArgs = fromMsg || (() => []);
+    const macC = (msg, key) => mac(key, ...getArgs(msg)).update(msg).digest();
+    const tmp = mac(new Uint8Array(keyLen), ...getArgs(new Uint8Array(0)));
+    macC.outputLen = tmp.outputLen;
+    macC.blockLen = tmp.blockLen;
+    macC.create = (key, ...args) => mac(key, ...args);
+    return macC;
+  }
+  var wrapCipher = /* @__NO_SIDE_EFFECTS__ */ (params, constructor) => {
+    function wrappedCipher(key, ...args) {
+      abytes2(key, void 0, "key");
+      if (params.nonceLength !== void 0) {
+        const nonce = args[0];
+        abytes2(nonce, params.varSizeNonce ? void 0 : params.nonceLength, "nonce");
+      }
+      const tagl = params.tagLength;
+      const aadStart = params.nonceLength !== void 0 ? 1 : 0;
+      if (!params.withAAD) {
+        for (let i = aadStart; i < args.length; i++)
+          if (isBytes2(args[i]))
+            throw new Error("AAD not supported");
+      }
+      if (params.withAAD && args[aadStart] !== void 0)
+        abytes2(args[aadStart], void 0, "AAD");
+      const cipher = constructor(key, ...args);
+      const checkOutput = (fnLength, output) => {
+        if (output !== void 0) {
+          if (fnLength !== 2)
+            throw new Error("cipher output not supported");
+          abytes2(output, void 0, "output");
+        }
+      };
+      let called = false;
+      const wrCipher = {
+        encrypt(data, output) {
+          if (called)
+            throw new Error("cannot encrypt() twice with same key + nonce");
+          called = true;
+          abytes2(data, void 0, "data");
+          checkOutput(cipher.encrypt.length, output);
+          return cipher.encrypt(data, output);
+        },
+        decrypt(data, output) {
+          abytes2(data, void 0, "data");
+          if (tagl && data.length < tagl)
+            throw new Error('"ciphertext" expected length >= tagLength=' + tagl);
+          checkOutput(cipher.decrypt.length, output);
+          return cipher.decrypt(data, output);
+        }
+      };
+      return wrCipher;
+    }
+    Object.assign(wrappedCipher, params);
+    return wrappedCipher;
+  };
+  function getOutput(expectedLength, out, onlyAligned = true) {
+    if (out === void 0)
+      return new Uint8Array(expectedLength);
+    abytes2(out, expectedLength, "output");
+    if (onlyAligned && !isAligned32(out))
+      throw new Error("invalid output, must be aligned");
+    return out;
+  }
+  function u64Lengths(dataLength, aadLength, isLE3) {
+    anumber3(dataLength);
+    anumber3(aadLength);
+    abool3(isLE3);
+    const num = new Uint8Array(16);
+    const view = createView2(num);
+    view.setBigUint64(0, BigInt(aadLength), isLE3);
+    view.setBigUint64(8, BigInt(dataLength), isLE3);
+    return num;
+  }
+  function isAligned32(bytes) {
+    return bytes.byteOffset % 4 === 0;
+  }
+  function copyBytes3(bytes) {
+    return Uint8Array.from(abytes2(bytes));
+  }
+
+  // node_modules/@noble/ciphers/_arx.js
+  var encodeStr = (str) => Uint8Array.from(str.split(""), (c) => c.charCodeAt(0));
+  var sigma16_32 = /* @__PURE__ */ (() => swap32IfBE2(u322(encodeStr("expand 16-byte k"))))();
+  var sigma32_32 = /* @__PURE__ */ (() => swap32IfBE2(u322(encodeStr("expand 32-byte k"))))();
+  function rotl(a, b) {
+    return a << b | a >>> 32 - b;
+  }
+  var BLOCK_LEN = 64;
+  var BLOCK_LEN32 = 16;
+  var MAX_COUNTER = /* @__PURE__ */ (() => 2 ** 32 - 1)();
+  var U32_EMPTY = /* @__PURE__ */ Uint32Array.of();
+  function runCipher(core, sigma, key, nonce, data, output, counter, rounds) {
+    const len = data.length;
+    const block = new Uint8Array(BLOCK_LEN);
+    const b32 = u322(block);
+    const isAligned = isLE2 && isAligned32(data) && isAligned32(output);
+    const d32 = isAligned ? u322(data) : U32_EMPTY;
+    const o32 = isAligned ? u322(output) : U32_EMPTY;
+    if (!isLE2) {
+      for (let pos = 0; pos < len; counter++) {
+        core(sigma, key, nonce, b32, counter, rounds);
+        swap32IfBE2(b32);
+        if (counter >= MAX_COUNTER)
+          throw new Error("arx: counter overflow");
+        const take = Math.min(BLOCK_LEN, len - pos);
+        for (let j = 0, posj; j < take; j++) {
+          posj = pos + j;
+          output[posj] = data[posj] ^ block[j];
+        }
+        pos += take;
+      }
+      return;
+    }
+    for (let pos = 0; pos < len; counter++) {
+      core(sigma, key, nonce, b32, counter, rounds);
+      if (counter >= MAX_COUNTER)
+        throw new Error("arx: counter overflow");
+      const take = Math.min(BLOCK_LEN, len - pos);
+      if (isAligned && take === BLOCK_LEN) {
+        const pos32 = pos / 4;
+        if (pos % 4 !== 0)
+          throw new Error("arx: invalid block position");
+        for (let j = 0, posj; j < BLOCK_LEN32; j++) {
+          posj = pos32 + j;
+          o32[posj] = d32[posj] ^ b32[j];
+        }
+        pos += BLOCK_LEN;
+        continue;
+      }
+      for (let j = 0, posj; j < take; j++) {
+        posj = pos + j;
+        output[posj] = data[posj] ^ block[j];
+      }
+      pos += take;
+    }
+  }
+  function createCipher(core, opts) {
+    const { allowShortKeys, extendNonceFn, counterLength, counterRight, rounds } = checkOpts2({ allowShortKeys: false, counterLength: 8, counterRight: false, rounds: 20 }, opts);
+    if (typeof core !== "function")
+      throw new Error("core must be a function");
+    anumber3(counterLength);
+    anumber3(rounds);
+    abool3(counterRight);
+    abool3(allowShortKeys);
+    return (key, nonce, data, output, counter = 0) => {
+      abytes2(key, void 0, "key");
+      abytes2(nonce, void 0, "nonce");
+      abytes2(data, void 0, "data");
+      const len = data.length;
+      const hasOutput = output !== void 0;
+      output = getOutput(len, output, false);
+      if (hasOutput)
+        complexOverlapBytes(data, output);
+      anumber3(counter);
+      if (counter < 0 || counter >= MAX_COUNTER)
+        throw new Error("arx: counter overflow");
+      const toClean = [];
+      let l = key.length;
+      let k;
+      let sigma;
+      if (l === 32) {
+        toClean.push(k = copyBytes3(key));
+        sigma = sigma32_32;
+      } else if (l === 16 && allowShortKeys) {
+        k = new Uint8Array(32);
+        k.set(key);
+        k.set(key, 16);
+        sigma = sigma16_32;
+        toClean.push(k);
+      } else {
+        abytes2(key, 32, "arx key");
+        throw new Error("invalid key size");
+      }
+      if (!isLE2 || !isAligned32(nonce))
+        toClean.push(nonce = copyBytes3(nonce));
+      let k32 = u322(k);
+      if (extendNonceFn) {
+        if (nonce.length !== 24)
+          throw new Error("arx: extended nonce must be 24 bytes");
+        const n16 = nonce.subarray(0, 16);
+        if (isLE2)
+          extendNonceFn(sigma, k32, u322(n16), k32);
+        else {
+          const sigmaRaw = swap32IfBE2(Uint32Array.from(sigma));
+          extendNonceFn(sigmaRaw, k32, u322(n16), k32);
+          clean2(sigmaRaw);
+          swap32IfBE2(k32);
+        }
+        nonce = nonce.subarray(16);
+      } else if (!isLE2)
+        swap32IfBE2(k32);
+      const nonceNcLen = 16 - counterLength;
+      if (nonceNcLen !== nonce.length)
+        throw new Error(`arx: nonce must be ${nonceNcLen} or 16 bytes`);
+      if (nonceNcLen !== 12) {
+        const nc = new Uint8Array(12);
+        nc.set(nonce, counterRight ? 0 : 12 - nonce.length);
+        nonce = nc;
+        toClean.push(nonce);
+      }
+      const n32 = swap32IfBE2(u322(nonce));
+      try {
+        runCipher(core, sigma, k32, n32, data, output, counter, rounds);
+        return output;
+      } finally {
+        clean2(...toClean);
+      }
+    };
+  }
+
+  // node_modules/@noble/ciphers/_poly1305.js
+  function u8to16(a, i) {
+    return a[i++] & 255 | (a[i++] & 255) << 8;
+  }
+  var Poly1305 = class {
+    // Can be speed-up using BigUint64Array, at the cost of complexity
+    constructor(key) {
+      __publicField(this, "blockLen", 16);
+      __publicField(this, "outputLen", 16);
+      __publicField(this, "buffer", new Uint8Array(16));
+      __publicField(this, "r", new Uint16Array(10));
+      // Allocating 1 array with .subarray() here is slower than 3
+      __publicField(this, "h", new Uint16Array(10));
+      __publicField(this, "pad", new Uint16Array(8));
+      __publicField(this, "pos", 0);
+      __publicField(this, "finished", false);
+      __publicField(this, "destroyed", false);
+      key = copyBytes3(abytes2(key, 32, "key"));
+      const t0 = u8to16(key, 0);
+      const t1 = u8to16(key, 2);
+      const t2 = u8to16(key, 4);
+      const t3 = u8to16(key, 6);
+      const t4 = u8to16(key, 8);
+      const t5 = u8to16(key, 10);
+      const t6 = u8to16(key, 12);
+      const t7 = u8to16(key, 14);
+      this.r[0] = t0 & 8191;
+      this.r[1] = (t0 >>> 13 | t1 << 3) & 8191;
+      this.r[2] = (t1 >>> 10 | t2 << 6) & 7939;
+      this.r[3] = (t2 >>> 7 | t3 << 9) & 8191;
+      this.r[4] = (t3 >>> 4 | t4 << 12) & 255;
+      this.r[5] = t4 >>> 1 & 8190;
+      this.r[6] = (t4 >>> 14 | t5 << 2) & 8191;
+      this.r[7] = (t5 >>> 11 | t6 << 5) & 8065;
+      this.r[8] = (t6 >>> 8 | t7 << 8) & 8191;
+      this.r[9] = t7 >>> 5 & 127;
+      for (let i = 0; i < 8; i++)
+        this.pad[i] = u8to16(key, 16 + 2 * i);
+    }
+    process(data, offset, isLast = false) {
+      const hibit = isLast ? 0 : 1 << 11;
+      const { h, r } = this;
+      const r0 = r[0];
+      const r1 = r[1];
+      const r2 = r[2];
+      const r3 = r[3];
+      const r4 = r[4];
+      const r5 = r[5];
+      const r6 = r[6];
+      const r7 = r[7];
+      const r8 = r[8];
+      const r9 = r[9];
+      const t0 = u8to16(data, offset + 0);
+      const t1 = u8to16(data, offset + 2);
+      const t2 = u8to16(data, offset + 4);
+      const t3 = u8to16(data, offset + 6);
+      const t4 = u8to16(data, offset + 8);
+      const t5 = u8to16(data, offset + 10);
+      const t6 = u8to16(data, offset + 12);
+      const t7 = u8to16(data, offset + 14);
+      let h0 = h[0] + (t0 & 8191);
+      let h1 = h[1] + ((t0 >>> 13 | t1 << 3) & 8191);
+      let h2 = h[2] + ((t1 >>> 10 | t2 << 6) & 8191);
+      let h3 = h[3] + ((t2 >>> 7 | t3 << 9) & 8191);
+      let h4 = h[4] + ((t3 >>> 4 | t4 << 12) & 8191);
+      let h5 = h[5] + (t4 >>> 1 & 8191);
+      let h6 = h[6] + ((t4 >>> 14 | t5 << 2) & 8191);
+      let h7 = h[7] + ((t5 >>> 11 | t6 << 5) & 8191);
+      let h8 = h[8] + ((t6 >>> 8 | t7 << 8) & 8191);
+      let h9 = h[9] + (t7 >>> 5 | hibit);
+      let c = 0;
+      let d0 = c + h0 * r0 + h1 * (5 * r9) + h2 * (5 * r8) + h3 * (5 * r7) + h4 * (5 * r6);
+      c = d0 >>> 13;
+      d0 &= 8191;
+      d0 += h5 * (5 * r5) + h6 * (5 * r4) + h7 * (5 * r3) + h8 * (5 * r2) + h9 * (5 * r1);
+      c += d0 >>> 13;
+      d0 &= 8191;
+      let d1 = c + h0 * r1 + h1 * r0 + h2 * (5 * r9) + h3 * (5 * r8) + h4 * (5 * r7);
+      c = d1 >>> 13;
+      d1 &= 8191;
+      d1 += h5 * (5 * r6) + h6 * (5 * r5) + h7 * (5 * r4) + h8 * (5 * r3) + h9 * (5 * r2);
+      c += d1 >>> 13;
+      d1 &= 8191;
+      let d2 = c + h0 * r2 + h1 * r1 + h2 * r0 + h3 * (5 * r9) + h4 * (5 * r8);
+      c = d2 >>> 13;
+      d2 &= 8191;
+      d2 += h5 * (5 * r7) + h6 * (5 * r6) + h7 * (5 * r5) + h8 * (5 * r4) + h9 * (5 * r3);
+      c += d2 >>> 13;
+      d2 &= 8191;
+      let d3 = c + h0 * r3 + h1 * r2 + h2 * r1 + h3 * r0 + h4 * (5 * r9);
+      c = d3 >>> 13;
+      d3 &= 8191;
+      d3 += h5 * (5 * r8) + h6 * (5 * r7) + h7 * (5 * r6) + h8 * (5 * r5) + h9 * (5 * r4);
+      c += d3 >>> 13;
+      d3 &= 8191;
+      let d4 = c + h0 * r4 + h1 * r3 + h2 * r2 + h3 * r1 + h4 * r0;
+      c = d4 >>> 13;
+      d4 &= 8191;
+      d4 += h5 * (5 * r9) + h6 * (5 * r8) + h7 * (5 * r7) + h8 * (5 * r6) + h9 * (5 * r5);
+      c += d4 >>> 13;
+      d4 &= 8191;
+      let d5 = c + h0 * r5 + h1 * r4 + h2 * r3 + h3 * r2 + h4 * r1;
+      c = d5 >>> 13;
+      d5 &= 8191;
+      d5 += h5 * r0 + h6 * (5 * r9) + h7 * (5 * r8) + h8 * (5 * r7) + h9 * (5 * r6);
+      c += d5 >>> 13;
+      d5 &= 8191;
+      let d6 = c + h0 * r6 + h1 * r5 + h2 * r4 + h3 * r3 + h4 * r2;
+      c = d6 >>> 13;
+      d6 &= 8191;
+      d6 += h5 * r1 + h6 * r0 + h7 * (5 * r9) + h8 * (5 * r8) + h9 * (5 * r7);
+      c += d6 >>> 13;
+      d6 &= 8191;
+      let d7 = c + h0 * r7 + h1 * r6 + h2 * r5 + h3 * r4 + h4 * r3;
+      c = d7 >>> 13;
+      d7 &= 8191;
+      d7 += h5 * r2 + h6 * r1 + h7 * r0 + h8 * (5 * r9) + h9 * (5 * r8);
+      c += d7 >>> 13;
+      d7 &= 8191;
+      let d8 = c + h0 * r8 + h1 * r7 + h2 * r6 + h3 * r5 + h4 * r4;
+      c = d8 >>> 13;
+      d8 &= 8191;
+      d8 += h5 * r3 + h6 * r2 + h7 * r1 + h8 * r0 + h9 * (5 * r9);
+      c += d8 >>> 13;
+      d8 &= 8191;
+      let d9 = c + h0 * r9 + h1 * r8 + h2 * r7 + h3 * r6 + h4 * r5;
+      c = d9 >>> 13;
+      d9 &= 8191;
+      d9 += h5 * r4 + h6 * r3 + h7 * r2 + h8 * r1 + h9 * r0;
+      c += d9 >>> 13;
+      d9 &= 8191;
+      c = (c << 2) + c | 0;
+      c = c + d0 | 0;
+      d0 = c & 8191;
+      c = c >>> 13;
+      d1 += c;
+      h[0] = d0;
+      h[1] = d1;
+      h[2] = d2;
+      h[3] = d3;
+      h[4] = d4;
+      h[5] = d5;
+      h[6] = d6;
+      h[7] = d7;
+      h[8] = d8;
+      h[9] = d9;
+    }
+    finalize() {
+      const { h, pad } = this;
+      const g = new Uint16Array(10);
+      let c = h[1] >>> 13;
+      h[1] &= 8191;
+      for (let i = 2; i < 10; i++) {
+        h[i] += c;
+        c = h[i] >>> 13;
+        h[i] &= 8191;
+      }
+      h[0] += c * 5;
+      c = h[0] >>> 13;
+      h[0] &= 8191;
+      h[1] += c;
+      c = h[1] >>> 13;
+      h[1] &= 8191;
+      h[2] += c;
+      g[0] = h[0] + 5;
+      c = g[0] >>> 13;
+      g[0] &= 8191;
+      for (let i = 1; i < 10; i++) {
+        g[i] = h[i] + c;
+        c = g[i] >>> 13;
+        g[i] &= 8191;
+      }
+      g[9] -= 1 << 13;
+      let mask = (c ^ 1) - 1;
+      for (let i = 0; i < 10; i++)
+        g[i] &= mask;
+      mask = ~mask;
+      for (let i = 0; i < 10; i++)
+        h[i] = h[i] & mask | g[i];
+      h[0] = (h[0] | h[1] << 13) & 65535;
+      h[1] = (h[1] >>> 3 | h[2] << 10) & 65535;
+      h[2] = (h[2] >>> 6 | h[3] << 7) & 65535;
+      h[3] = (h[3] >>> 9 | h[4] << 4) & 65535;
+      h[4] = (h[4] >>> 12 | h[5] << 1 | h[6] << 14) & 65535;
+      h[5] = (h[6] >>> 2 | h[7] << 11) & 65535;
+      h[6] = (h[7] >>> 5 | h[8] << 8) & 65535;
+      h[7] = (h[8] >>> 8 | h[9] << 5) & 65535;
+      let f2 = h[0] + pad[0];
+      h[0] = f2 & 65535;
+      for (let i = 1; i < 8; i++) {
+        f2 = (h[i] + pad[i] | 0) + (f2 >>> 16) | 0;
+        h[i] = f2 & 65535;
+      }
+      clean2(g);
+    }
+    update(data) {
+      aexists2(this);
+      abytes2(data);
+      data = copyBytes3(data);
+      const { buffer, blockLen } = this;
+      const len = data.length;
+      for (let pos = 0; pos < len; ) {
+        const take = Math.min(blockLen - this.pos, len - pos);
+        if (take === blockLen) {
+          for (; blockLen <= len - pos; pos += blockLen)
+            this.process(data, pos);
+          continue;
+        }
+        buffer.set(data.subarray(pos, pos + take), this.pos);
+        this.pos += take;
+        pos += take;
+        if (this.pos === blockLen) {
+          this.process(buffer, 0, false);
+          this.pos = 0;
+        }
+      }
+      return this;
+    }
+    destroy() {
+      this.destroyed = true;
+      clean2(this.h, this.r, this.buffer, this.pad);
+    }
+    digestInto(out) {
+      aexists2(this);
+      aoutput2(out, this);
+      this.finished = true;
+      const { buffer, h } = this;
+      let { pos } = this;
+      if (pos) {
+        buffer[pos++] = 1;
+        for (; pos < 16; pos++)
+          buffer[pos] = 0;
+        this.process(buffer, 0, true);
+      }
+      this.finalize();
+      let opos = 0;
+      for (let i = 0; i < 8; i++) {
+        out[opos++] = h[i] >>> 0;
+        out[opos++] = h[i] >>> 8;
+      }
+    }
+    digest() {
+      const { buffer, outputLen } = this;
+      this.digestInto(buffer);
+      const res = buffer.slice(0, outputLen);
+      this.destroy();
+      return res;
+    }
+  };
+  var poly1305 = /* @__PURE__ */ wrapMacConstructor(32, (key) => new Poly1305(key));
+
+  // node_modules/@noble/ciphers/chacha.js
+  function chachaCore(s, k, n, out, cnt, rounds = 20) {
+    let y00 = s[0], y01 = s[1], y02 = s[2], y03 = s[3], y04 = k[0], y05 = k[1], y06 = k[2], y07 = k[3], y08 = k[4], y09 = k[5], y10 = k[6], y11 = k[7], y12 = cnt, y13 = n[0], y14 = n[1], y15 = n[2];
+    let x00 = y00, x01 = y01, x02 = y02, x03 = y03, x04 = y04, x05 = y05, x06 = y06, x07 = y07, x08 = y08, x09 = y09, x10 = y10, x11 = y11, x12 = y12, x13 = y13, x14 = y14, x15 = y15;
+    for (let r = 0; r < rounds; r += 2) {
+      x00 = x00 + x04 | 0;
+      x12 = rotl(x12 ^ x00, 16);
+      x08 = x08 + x12 | 0;
+      x04 = rotl(x04 ^ x08, 12);
+      x00 = x00 + x04 | 0;
+      x12 = rotl(x12 ^ x00, 8);
+      x08 = x08 + x12 | 0;
+      x04 = rotl(x04 ^ x08, 7);
+      x01 = x01 + x05 | 0;
+      x13 = rotl(x13 ^ x01, 16);
+      x09 = x09 + x13 | 0;
+      x05 = rotl(x05 ^ x09, 12);
+      x01 = x01 + x05 | 0;
+      x13 = rotl(x13 ^ x01, 8);
+      x09 = x09 + x13 | 0;
+      x05 = rotl(x05 ^ x09, 7);
+      x02 = x02 + x06 | 0;
+      x14 = rotl(x14 ^ x02, 16);
+      x10 = x10 + x14 | 0;
+      x06 = rotl(x06 ^ x10, 12);
+      x02 = x02 + x06 | 0;
+      x14 = rotl(x14 ^ x02, 8);
+      x10 = x10 + x14 | 0;
+      x06 = rotl(x06 ^ x10, 7);
+      x03 = x03 + x07 | 0;
+      x15 = rotl(x15 ^ x03, 16);
+      x11 = x11 + x15 | 0;
+      x07 = rotl(x07 ^ x11, 12);
+      x03 = x03 + x07 | 0;
+      x15 = rotl(x15 ^ x03, 8);
+      x11 = x11 + x15 | 0;
+      x07 = rotl(x07 ^ x11, 7);
+      x00 = x00 + x05 | 0;
+      x15 = rotl(x15 ^ x00, 16);
+      x10 = x10 + x15 | 0;
+      x05 = rotl(x05 ^ x10, 12);
+      x00 = x00 + x05 | 0;
+      x15 = rotl(x15 ^ x00, 8);
+      x10 = x10 + x15 | 0;
+      x05 = rotl(x05 ^ x10, 7);
+      x01 = x01 + x06 | 0;
+      x12 = rotl(x12 ^ x01, 16);
+      x11 = x11 + x12 | 0;
+      x06 = rotl(x06 ^ x11, 12);
+      x01 = x01 + x06 | 0;
+      x12 = rotl(x12 ^ x01, 8);
+      x11 = x11 + x12 | 0;
+      x06 = rotl(x06 ^ x11, 7);
+      x02 = x02 + x07 | 0;
+      x13 = rotl(x13 ^ x02, 16);
+      x08 = x08 + x13 | 0;
+      x07 = rotl(x07 ^ x08, 12);
+      x02 = x02 + x07 | 0;
+      x13 = rotl(x13 ^ x02, 8);
+      x08 = x08 + x13 | 0;
+      x07 = rotl(x07 ^ x08, 7);
+      x03 = x03 + x04 | 0;
+      x14 = rotl(x14 ^ x03, 16);
+      x09 = x09 + x14 | 0;
+      x04 = rotl(x04 ^ x09, 12);
+      x03 = x03 + x04 | 0;
+      x14 = rotl(x14 ^ x03, 8);
+      x09 = x09 + x14 | 0;
+      x04 = rotl(x04 ^ x09, 7);
+    }
+    let oi = 0;
+    out[oi++] = y00 + x00 | 0;
+    out[oi++] = y01 + x01 | 0;
+    out[oi++] = y02 + x02 | 0;
+    out[oi++] = y03 + x03 | 0;
+    out[oi++] = y04 + x04 | 0;
+    out[oi++] = y05 + x05 | 0;
+    out[oi++] = y06 + x06 | 0;
+    out[oi++] = y07 + x07 | 0;
+    out[oi++] = y08 + x08 | 0;
+    out[oi++] = y09 + x09 | 0;
+    out[oi++] = y10 + x10 | 0;
+    out[oi++] = y11 + x11 | 0;
+    out[oi++] = y12 + x12 | 0;
+    out[oi++] = y13 + x13 | 0;
+    out[oi++] = y14 + x14 | 0;
+    out[oi++] = y15 + x15 | 0;
+  }
+  function hchacha(s, k, i, out) {
+    const s2 = isLE2 ? s : swap32IfBE2(s.slice(0, 4));
+    const k2 = isLE2 ? k : swap32IfBE2(k.slice(0, 8));
+    const i2 = isLE2 ? i : swap32IfBE2(i.slice(0, 4));
+    const t = new Uint32Array(16);
+    chachaCore(s2, k2, i2.subarray(1), t, i2[0]);
+    let oi = 0;
+    out[oi++] = t[0] - s2[0] | 0;
+    out[oi++] = t[1] - s2[1] | 0;
+    out[oi++] = t[2] - s2[2] | 0;
+    out[oi++] = t[3] - s2[3] | 0;
+    out[oi++] = t[12] - i2[0] | 0;
+    out[oi++] = t[13] - i2[1] | 0;
+    out[oi++] = t[14] - i2[2] | 0;
+    out[oi++] = t[15] - i2[3] | 0;
+    swap32IfBE2(out);
+    if (!isLE2)
+      clean2(s2, k2, i2);
+    clean2(t);
+  }
+  var xchacha20 = /* @__PURE__ */ createCipher(chachaCore, {
+    counterRight: false,
+    counterLength: 8,
+    extendNonceFn: hchacha,
+    allowShortKeys: false
+  });
+  var ZEROS16 = /* @__PURE__ */ new Uint8Array(16);
+  var updatePadded = (h, msg) => {
+    h.update(msg);
+    const leftover = msg.length % 16;
+    if (leftover)
+      h.update(ZEROS16.subarray(leftover));
+  };
+  var ZEROS32 = /* @__PURE__ */ new Uint8Array(32);
+  function computeTag(fn, key, nonce, ciphertext, AAD) {
+    if (AAD !== void 0)
+      abytes2(AAD, void 0, "AAD");
+    const authKey = fn(key, nonce, ZEROS32);
+    const lengths = u64Lengths(ciphertext.length, AAD ? AAD.length : 0, true);
+    const h = poly1305.create(authKey);
+    if (AAD)
+      updatePadded(h, AAD);
+    updatePadded(h, ciphertext);
+    h.update(lengths);
+    const res = h.digest();
+    clean2(authKey, lengths);
+    return res;
+  }
+  var _poly1305_aead = (xorStream) => (key, nonce, AAD) => {
+    const tagLength = 16;
+    return {
+      encrypt(plaintext, output) {
+        const plength = plaintext.length;
+        output = getOutput(plength + tagLength, output, false);
+        output.set(plaintext);
+        const oPlain = output.subarray(0, -tagLength);
+        xorStream(key, nonce, oPlain, oPlain, 1);
+        const tag = computeTag(xorStream, key, nonce, oPlain, AAD);
+        output.set(tag, plength);
+        clean2(tag);
+        return output;
+      },
+      decrypt(ciphertext, output) {
+        output = getOutput(ciphertext.length - tagLength, output, false);
+        const data = ciphertext.subarray(0, -tagLength);
+        const passedTag = ciphertext.subarray(-tagLength);
+        const tag = computeTag(xorStream, key, nonce, data, AAD);
+        if (!equalBytes2(passedTag, tag)) {
+          clean2(tag);
+          throw new Error("invalid tag");
+        }
+        output.set(ciphertext.subarray(0, -tagLength));
+        xorStream(key, nonce, output, output, 1);
+        clean2(tag);
+        return output;
+      }
+    };
+  };
+  var xchacha20poly1305 = /* @__PURE__ */ wrapCipher(
+    { blockSize: 64, nonceLength: 24, tagLength: 16, withAAD: true },
+    /* @__PURE__ */ _poly1305_aead(xchacha20)
+  );
+
   // src/parcel.mjs
   var fail2 = (code, message) => {
     throw new CheckFail(code, message);
@@ -3936,6 +4679,24 @@
     if (!r.ok) fail2("Signature", r.reason);
     return true;
   }
+  function deviceSlotsOwner(identity) {
+    return slotsOwner(H("GenesisBlind", identity.genesis), identity.public_key);
+  }
+  var slotsOwner = (blind, key) => H("DeviceSlots", blind, H("SlotKey", encode("PublicKey", key)));
+  function anchorSlot(identity, parent) {
+    return { owner: deviceSlotsOwner(identity), key: H("AnchorSlot", parent) };
+  }
+  function openSealed(tag, context, sealed) {
+    if (sealed.length < 40) return void 0;
+    const nonce = sealed.subarray(0, 24);
+    let plain;
+    try {
+      plain = xchacha20poly1305(H(tag, context), nonce, context).decrypt(sealed.subarray(24));
+    } catch {
+      return void 0;
+    }
+    return equal(H(tag, context, plain).subarray(0, 24), nonce) ? plain : void 0;
+  }
   function admits(adm, signer, owner) {
     const encSigner = encode("PublicKey", signer);
     switch (adm.kind) {
@@ -3946,7 +4707,7 @@
         if (!ra || !equal(encode("PublicKey", ra), encSigner)) return false;
         const g = genesisDigest(adm.record);
         if (equal(H("RecoveryOwner", g), owner)) return true;
-        return adm.device !== void 0 && equal(H("DeviceId", g, encode("PublicKey", adm.device)), owner);
+        return adm.device !== void 0 && equal(slotsOwner(H("GenesisBlind", g), adm.device), owner);
       }
       case 3: {
         const k = H("SlotKey", encSigner);
@@ -3955,8 +4716,7 @@
       case 4: {
         const ra = adm.record.recovery_authority;
         if (!ra) return false;
-        const g = genesisDigest(adm.record);
-        const dev = H("DeviceId", g, encode("PublicKey", adm.device));
+        const dev = slotsOwner(H("GenesisBlind", genesisDigest(adm.record)), adm.device);
         if (!equal(dev, owner)) return false;
         return verifySignature(ra, adm.delegation, H("SlotDelegation", dev, H("SlotKey", encSigner))).ok;
       }
@@ -3964,6 +4724,8 @@
         const id2 = H("DeviceId", adm.genesis, encSigner);
         return adm.parties.some((x) => equal(x, id2)) && equal(H("SlotParties", ...adm.parties), owner);
       }
+      case 6:
+        return equal(slotsOwner(adm.genesis_blind, signer), owner);
       default:
         return false;
     }

@@ -123,7 +123,7 @@ const RULES = {
     5: (o, p) => strictlyAscending(o.signers, (x) => x, 'signers', `${p}.signers`),
   },
   Admission: {
-    // §15.2: kind 1–5 selects the fields (ADMISSION_KINDS); lists non-empty, ascending.
+    // §15.2: kind 1–6 selects the fields (ADMISSION_KINDS); lists non-empty, ascending.
     1: (o, p) => { if (!ADMISSION_KINDS[o.kind]) throw inv(`unknown admission kind ${o.kind}`, `${p}.kind`); },
     5: (o, p) => {
       if (o.admitted.length === 0) throw inv('no admitted key', `${p}.admitted`);
@@ -153,6 +153,7 @@ export const ADMISSION_KINDS = {
   3: [[5]],
   4: [[3, 'req'], [4, 'req'], [6, 'req']],
   5: [[2, 'req'], [7]],
+  6: [[8, 'req']],
 };
 
 /** Runs the domain rule of `type` that is due once field `num` has been passed. */

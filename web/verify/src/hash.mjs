@@ -106,6 +106,13 @@ export const TAG_TABLE = [
   ['B0xRelationship', 'DSM/v1/b0x-relationship'],
   ['B0xReplyTo', 'DSM/v1/b0x-reply-to'],
   ['B0xBlind', 'DSM/v1/b0x-blind'],
+  ['GenesisBlind', 'DSM/v1/slot/genesis-blind'],
+  ['DeviceSlots', 'DSM/v1/slot/device'],
+  ['AnchorSlot', 'DSM/v1/anchor/slot'],
+  ['AnchorSeal', 'DSM/v1/anchor/seal'],
+  ['ParcelSeal', 'DSM/v1/parcel/seal'],
+  ['LineageLocator', 'DSM/v1/lineage/locator'],
+  ['LineageSeal', 'DSM/v1/lineage/seal'],
 ];
 
 /** name → label */

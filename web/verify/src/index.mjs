@@ -12,6 +12,7 @@ export { verifyReceipt, verifySignedProposal, verifyRefusal } from './receipt.mj
 export { verifyEquivocationProof } from './tripwire.mjs';
 export {
   verifyHop, verifyParcelFork, resolveManifest, verifyOwnedPut, verifyB0xRead, b0xReadMessage, b0xAddress,
+  deviceSlotsOwner, anchorSlot, openSealed,
   hopCommit, statementDigest, outputId, objectAddress, rootId, sink,
 } from './parcel.mjs';
 export * as objects from './objects.mjs';

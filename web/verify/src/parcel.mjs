@@ -11,6 +11,7 @@ import { verifySignature } from './sig.mjs';
 import { hopCommit } from './domain.mjs';
 import { deviceId, statementDigest, outputId, objectAddress, genesisDigest } from './objects.mjs';
 import { CheckFail } from './checks.mjs';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 
 export { hopCommit, statementDigest, outputId, objectAddress };
 
@@ -68,7 +69,7 @@ export function resolveManifest(manifest, objects, hex) {
 /**
  * §15.2: the checks a node runs on an OwnedPut for slot (owner, key), from hashes first:
  * the entries cover (owner, key, H(SlotBody, body)); the admission proves `owner` for the
- * signer (kinds 1, 3, 5 from hashes; 2 and 4 from the record); a kind-4 delegation; the
+ * signer (kinds 1, 3, 5, 6 from hashes; 2 and 4 from the record); a kind-4 delegation; the
  * signature over H(SlotWrite, owner_1, key_1, body_1, …).
  */
 export function verifyOwnedPut(put, owner, key) {
@@ -82,7 +83,35 @@ export function verifyOwnedPut(put, owner, key) {
   return true;
 }
 
-/** §15.2 owners an admission proves for a signer (kinds 1, 2, 3, 4, 5). */
+/** §15.2: a device's slot owner, H(DeviceSlots, H(GenesisBlind, genesis), H(SlotKey, key)). */
+export function deviceSlotsOwner(identity) {
+  return slotsOwner(H('GenesisBlind', identity.genesis), identity.public_key);
+}
+const slotsOwner = (blind, key) => H('DeviceSlots', blind, H('SlotKey', encode('PublicKey', key)));
+
+/** §16.2: a device's anchor slot from `parent`: (its slot owner, H(AnchorSlot, parent)). */
+export function anchorSlot(identity, parent) {
+  return { owner: deviceSlotsOwner(identity), key: H('AnchorSlot', parent) };
+}
+
+/**
+ * §2 "Sealed at the nodes": opens nonce (24) ‖ XChaCha20-Poly1305(H(tag, context), nonce,
+ * plain, aad = context) when the nonce is the synthetic H(tag, context, plain)[..24];
+ * undefined for anything else.
+ */
+export function openSealed(tag, context, sealed) {
+  if (sealed.length < 40) return undefined;
+  const nonce = sealed.subarray(0, 24);
+  let plain;
+  try {
+    plain = xchacha20poly1305(H(tag, context), nonce, context).decrypt(sealed.subarray(24));
+  } catch {
+    return undefined;
+  }
+  return equal(H(tag, context, plain).subarray(0, 24), nonce) ? plain : undefined;
+}
+
+/** §15.2 owners an admission proves for a signer (kinds 1 to 6). */
 export function admits(adm, signer, owner) {
   const encSigner = encode('PublicKey', signer);
   switch (adm.kind) {
@@ -92,7 +121,7 @@ export function admits(adm, signer, owner) {
       if (!ra || !equal(encode('PublicKey', ra), encSigner)) return false;
       const g = genesisDigest(adm.record);
       if (equal(H('RecoveryOwner', g), owner)) return true;
-      return adm.device !== undefined && equal(H('DeviceId', g, encode('PublicKey', adm.device)), owner);
+      return adm.device !== undefined && equal(slotsOwner(H('GenesisBlind', g), adm.device), owner);
     }
     case 3: {
       const k = H('SlotKey', encSigner);
@@ -101,8 +130,7 @@ export function admits(adm, signer, owner) {
     case 4: {
       const ra = adm.record.recovery_authority;
       if (!ra) return false;
-      const g = genesisDigest(adm.record);
-      const dev = H('DeviceId', g, encode('PublicKey', adm.device));
+      const dev = slotsOwner(H('GenesisBlind', genesisDigest(adm.record)), adm.device);
       if (!equal(dev, owner)) return false;
       return verifySignature(ra, adm.delegation, H('SlotDelegation', dev, H('SlotKey', encSigner))).ok;
     }
@@ -110,6 +138,7 @@ export function admits(adm, signer, owner) {
       const id = H('DeviceId', adm.genesis, encSigner);
       return adm.parties.some((x) => equal(x, id)) && equal(H('SlotParties', ...adm.parties), owner);
     }
+    case 6: return equal(slotsOwner(adm.genesis_blind, signer), owner);
     default: return false;
   }
 }

@@ -122,6 +122,7 @@ export const SCHEMA = {
     f(5, 'admitted', 'bytes32', { ...rep, max: 16 }),
     f(6, 'delegation', 'msg', { type: 'Signature' }),
     f(7, 'parties', 'bytes32', { ...rep, max: 16 }),
+    f(8, 'genesis_blind', 'bytes32'),
   ],
   SlotEntry: [f(1, 'owner', 'bytes32', req), f(2, 'key', 'bytes32', req), f(3, 'body', 'bytes32', req)],
   SlotWrite: [

@@ -152,7 +152,9 @@ test('rule 8: domain rules (suites, sorted lists, non-zero amounts, shapes)', ()
   refused('ParcelFork', encode('ParcelFork', { ...pf, second: pf.first }), 'Invalid', /ascending by commit/);
   refused('EquivocationProof', encode('EquivocationProof', { first: ep.first, second: ep.first }), 'Invalid', /order/);
   // Admission kinds
-  refused('Admission', encode('Admission', { kind: 6, genesis: b32(1) }), 'Invalid', /kind/);
+  refused('Admission', encode('Admission', { kind: 7, genesis: b32(1) }), 'Invalid', /kind/);
+  refused('Admission', encode('Admission', { kind: 6, genesis: b32(1) }), 'UnexpectedField', /before field 8/);
+  refused('Admission', encode('Admission', { kind: 6 }), 'Missing', /genesis_blind/);
   refused('Admission', encode('Admission', { kind: 1, genesis: b32(1), parties: [b32(1)] }), 'UnexpectedField', /after the last field/);
   refused('Admission', encode('Admission', { kind: 2, genesis: b32(1), record: rec }), 'UnexpectedField', /before field 3/);
   refused('Admission', encode('Admission', { kind: 1, record: rec }), 'Missing', /genesis/);

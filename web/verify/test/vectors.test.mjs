@@ -64,6 +64,19 @@ test('hashing: concatenation ambiguity, token id, contributors, cards, slots', (
   expect('slot.keys_owner(01..,02..)', H('SlotOwner', fill(1), fill(2)));
   expect('slot.parties_owner(01..,02..)', H('SlotParties', fill(1), fill(2)));
   expect('slot.recovery_owner(genesis 01..)', H('RecoveryOwner', fill(1)));
+  expect('slot.genesis_blind(genesis 01..)', H('GenesisBlind', fill(1)));
+  const blinded = decode('Admission', bytes('slot.admission(device slots of genesis blind 01..)'));
+  assert.equal(blinded.kind, 6);
+  assert.ok(equal(blinded.genesis_blind, fill(1)));
+  // §2 "Sealed at the nodes": opens under its context only, and only in its canonical form.
+  const sealed = bytes('seal.anchor(parent 01..,"plain")');
+  assert.equal(new TextDecoder().decode(P.openSealed('AnchorSeal', fill(1), sealed)), 'plain');
+  covered.add('seal.anchor(parent 01..,"plain")');
+  assert.equal(P.openSealed('AnchorSeal', fill(2), sealed), undefined, 'another parent');
+  assert.equal(P.openSealed('ParcelSeal', fill(1), sealed), undefined, 'another tag');
+  const renonced = Uint8Array.from(sealed);
+  renonced[0] ^= 1;
+  assert.equal(P.openSealed('AnchorSeal', fill(1), renonced), undefined, 'another nonce');
   expect('slot.body_digest("body")', H('SlotBody', utf8('body')));
   const adm = decode('Admission', bytes('slot.admission(parties 01..,02.. of genesis 01..)'));
   assert.equal(adm.kind, 5);
@@ -200,11 +213,25 @@ for (const s of SUITES) {
     assert.equal(hx(encode('Hop', got.hops[0])), V[`${s}.parcel.hop`].hex);
     P.verifyHop(got.hops[0], got.signers[0]);
     assert.throws(() => P.resolveManifest(m, new Map(), hx), /Missing/);
-    // The owned put carries the hop; its write verifies for the slot its entry names.
+    // The owned put carries the hop sealed under the parcel id; its write verifies for the
+    // slot its entry names, owned by the holder's slot owner (not its device id), §5.6, §15.2.
+    expect(`${s}.slot.device_slots_owner(a)`, P.deviceSlotsOwner(id));
+    const anchor = P.anchorSlot(id, fill(1));
+    expect(`${s}.slot.anchor_slot(a, parent 01..)`, concat(anchor.owner, anchor.key));
+    // §5.6 "Lineage objects at the nodes": sealed under the object's own address, at a
+    // locator derived from it.
+    const hopAddr = P.objectAddress(hopBytes);
+    expect(`${s}.lineage.locator(hop)`, concat(H('LineageLocator'), H('LineageLocator', hopAddr)));
+    assert.equal(hx(P.openSealed('LineageSeal', hopAddr, bytes(`${s}.lineage.sealed(hop)`))), V[`${s}.parcel.hop`].hex);
+    covered.add(`${s}.lineage.sealed(hop)`);
     const put = decode('OwnedPut', bytes(`${s}.slot.owned_put(hop)`));
-    assert.equal(hx(put.body), V[`${s}.parcel.hop`].hex);
+    assert.equal(hx(put.body), V[`${s}.parcel.sealed_hop`].hex);
+    covered.add(`${s}.parcel.sealed_hop`);
+    assert.equal(hx(P.openSealed('ParcelSeal', st.inputs[0], put.body)), V[`${s}.parcel.hop`].hex);
     const e = put.write.entries[0];
-    assert.ok(equal(e.owner, O.deviceId(id)));
+    assert.ok(equal(e.owner, P.deviceSlotsOwner(id)));
+    assert.ok(!equal(e.owner, O.deviceId(id)), 'the slot owner is not the device id');
+    assert.equal(put.write.admission.kind, 6);
     // The write claims the consumed parcel's own slot: (holder, H(ParcelSlot, P)), §5.6.
     assert.ok(equal(e.key, H('ParcelSlot', st.inputs[0])), 'the slot key is H(ParcelSlot, P)');
     assert.equal(P.verifyOwnedPut(put, e.owner, e.key), true);

@@ -15,7 +15,9 @@ use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
 use dsm_core::parcel::{judge_slot, parcel_slot, SlotContent};
 use dsm_core::receipt::{verify_proposal, ChainView, EmptyView, Offer, SignedProposal};
-use dsm_core::slot::{anchor_slot, hop_entries, statement_entries, OwnedPut};
+use dsm_core::slot::{
+    anchor_slot, hop_entries, open_anchor_body, seal_statement, statement_entries, OwnedPut,
+};
 use dsm_core::slot::{B0xCursor, B0xOp};
 use dsm_core::tripwire::{Equivocation, EquivocationProof, Statement};
 use dsm_protocol::mailbox::{self, Taken};
@@ -66,11 +68,13 @@ fn line_of(s: &Settlement) -> LineSettlement {
 /// The proof that `other` (bytes a node holds) and `ours` are two successors signed by one
 /// device, if they are.
 fn rival_proof(ours: &Statement, other: &[u8]) -> Option<(EquivocationProof, Equivocation)> {
-    let other = Statement::from_bytes(other).ok()?;
+    let (_, parent, _) = ours.head_transition();
+    let other = Statement::from_bytes(&open_anchor_body(&parent, other)?).ok()?;
     EquivocationProof::new(ours.clone(), other).ok()
 }
 
-/// Anchors `statement` in its signer's owned slot (signer, parent head), PROTOCOL.md §15.2:
+/// Anchors `statement`, sealed, in its signer's owned slot (signer's slot owner,
+/// H(AnchorSlot, parent head)), PROTOCOL.md §15.2, §16.2:
 /// with our own write, the write its sender's offer carried (so a receiver anchors its
 /// sender's proposal itself), or a copy of a write some node already holds. A rival
 /// successor found at any node becomes stored, published evidence.
@@ -82,9 +86,10 @@ pub fn anchor_statement(
 ) -> Result<Settlement, OnlineError> {
     let (device, parent, _) = statement.head_transition();
     let claimed = |b: &[u8]| {
-        dsm_recovery::succession::SuccessionRecord::claiming(b, &device, parent.digest())
+        let plain = open_anchor_body(&parent, b)?;
+        dsm_recovery::succession::SuccessionRecord::claiming(&plain, &device, parent.digest())
     };
-    let body = statement.to_bytes();
+    let body = seal_statement(statement);
     let judge = |b: &[u8]| {
         if b == body.as_slice() {
             Judged::Same
@@ -94,7 +99,7 @@ pub fn anchor_statement(
             Judged::Noise
         }
     };
-    let (owner, key) = anchor_slot(&device, &parent);
+    let (owner, key) = anchor_slot(statement.signer(), &parent);
     let commit = statement.hop().map(|h| h.commit());
     let write = wallet.slot_write_for(commit.as_ref(), &device, &statement_entries(statement))?;
     let put = write.map(|write| OwnedPut {
@@ -149,21 +154,29 @@ pub(crate) fn settle_items(
                 Settlement::Settled { .. } => continue,
                 other => return Ok(other),
             },
-            SettleItem::Hop(h, s) => (h, s),
+            SettleItem::Hop {
+                hop,
+                signer,
+                holder,
+            } => (hop, (signer, holder)),
         };
+        let (signer, holder) = signer;
         if wallet.hop_settled(&hop.commit()) {
             continue;
         }
-        let bytes = hop.to_bytes();
         let commit = hop.commit();
-        let write =
-            wallet.slot_write_for(Some(&commit), &hop.statement.holder, &hop_entries(hop))?;
-        let put = write.map(|write| OwnedPut {
-            write,
-            body: bytes.clone(),
-        });
+        let write = wallet.slot_write_for(
+            Some(&commit),
+            &hop.statement.holder,
+            &hop_entries(hop, holder),
+        )?;
         for input in &hop.statement.inputs {
-            let (owner, key) = parcel_slot(input, &hop.statement.holder);
+            // Each parcel's slot holds the hop sealed for that parcel (PROTOCOL.md §5.6).
+            let put = write.clone().map(|write| OwnedPut {
+                write,
+                body: dsm_core::parcel::seal_hop(input, hop),
+            });
+            let (owner, key) = parcel_slot(input, holder);
             let judge = |other: &[u8]| match judge_slot(other, input, hop, signer) {
                 SlotContent::Same => Judged::Same,
                 SlotContent::Conflict(_) => Judged::Rival,
@@ -503,7 +516,7 @@ fn post_offer(
         .filter(|(_, at)| !**at)
         .map(|(o, _)| o.clone())
         .collect();
-    faults.extend(put_objects(nodes, &new)?);
+    faults.extend(put_lineage_objects(nodes, &new)?);
     let _ = wallet.note_objects_at_nodes(&registry, &addresses);
     post_item(wallet, nodes, peer, offer)
 }
@@ -570,14 +583,15 @@ pub(crate) fn sealed_for(wallet: &mut Wallet, peer: &DeviceId, item: Vec<u8>) ->
     mailbox::seal_envelope(&key, peer, &envelope, &m, nonce).unwrap_or(item)
 }
 
-/// Stores every object at K of its N nodes, a few at a time; the first failure is the
-/// error (nothing is posted that a receiver could not complete).
-pub(crate) fn put_objects(
+/// Stores every lineage object, sealed at its locator (PROTOCOL.md §5.6), at K of its N
+/// nodes, a few at a time; the first failure is the error (nothing is posted that a
+/// receiver could not complete).
+pub(crate) fn put_lineage_objects(
     nodes: &NodeSet,
     objects: &[Vec<u8>],
 ) -> Result<Vec<NodeFault>, ReplicationError> {
     let mut faults = Vec::new();
-    for r in crate::nodes::in_parallel(objects, |o| nodes.put_object(o)) {
+    for r in crate::nodes::in_parallel(objects, |o| nodes.put_lineage_object(o)) {
         faults.extend(r.unwrap_or(Err(stopped()))?.2);
     }
     Ok(faults)
@@ -594,8 +608,8 @@ fn stopped() -> ReplicationError {
 pub const MAX_FETCHED_OBJECTS: usize = 1024;
 
 /// `offer` (from our b0x, whose item carries no objects) with the objects it lists that
-/// this wallet does not hold, read from the nodes (any placed node whose bytes hash to the
-/// address), in chunks, stopping at the first chunk with an object no node has and at
+/// this wallet does not hold, read from the nodes (any placed node holding it sealed at its
+/// locator, opening to bytes that hash to the address), in chunks, stopping at the first chunk with an object no node has and at
 /// [`MAX_FETCHED_OBJECTS`]. What is still missing makes the answer a LINEAGE refusal.
 fn with_objects(
     wallet: &Wallet,
@@ -617,7 +631,7 @@ fn with_objects(
     wanted.truncate(MAX_FETCHED_OBJECTS);
     let mut objects = offer.objects.clone();
     'chunks: for chunk in wanted.chunks(64) {
-        for r in crate::nodes::in_parallel(chunk, |a| nodes.find_object(a)) {
+        for r in crate::nodes::in_parallel(chunk, |a| nodes.find_lineage_object(a)) {
             let (found, f) = r.unwrap_or(Err(stopped()))?;
             faults.extend(f);
             match found {
@@ -653,7 +667,7 @@ fn post_proposal(
     // of their lineages not yet settled: this wallet may hold the writes of hops (its own,
     // or those its senders' offers carried) that only it can put at the nodes.
     let mut items = wallet.offer_settle_items(offer)?;
-    items.push(SettleItem::Hop(
+    items.push(SettleItem::hop(
         proposal.hop(),
         proposal.proposal.sender.clone(),
     ));
@@ -760,7 +774,7 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
         items.extend(
             statements
                 .iter()
-                .filter_map(|st| st.hop().map(|h| SettleItem::Hop(h, st.signer().clone()))),
+                .filter_map(|st| st.hop().map(|h| SettleItem::hop(h, st.signer().clone()))),
         );
         if !items.is_empty() {
             let s = settle_items(wallet, nodes, &items, &mut report.faults)?;
@@ -1169,7 +1183,7 @@ fn take_proposal(
     // lineage that verifies is written to the slots (a stranger's junk never is).
     if wallet.lineages_well_formed(offer)? {
         let mut items = wallet.offer_settle_items(offer)?;
-        items.push(SettleItem::Hop(p.hop(), p.proposal.sender.clone()));
+        items.push(SettleItem::hop(p.hop(), p.proposal.sender.clone()));
         let settled = settle_items(wallet, nodes, &items, &mut report.faults)?;
         match settled.of_lineage() {
             Disposition::GoOn => {}
@@ -1360,7 +1374,7 @@ pub fn sign_refresh(
     }
     let holder = &req.holder;
     for input in &req.burn.inputs {
-        let (owner, key) = parcel_slot(input, &holder.device_id());
+        let (owner, key) = parcel_slot(input, holder);
         for (_, replica) in nodes.owned_replicas(&owner, &key)? {
             let Some(bytes) = (match replica {
                 crate::nodes::SlotReplica::Holds(b) => crate::nodes::owned_body(&b, &owner, &key),
@@ -1480,7 +1494,7 @@ pub fn complete_refresh(
     let s = settle_items(
         wallet,
         nodes,
-        &[SettleItem::Hop(reissue.burn, reissue.holder)],
+        &[SettleItem::hop(reissue.burn, reissue.holder)],
         &mut faults,
     )?;
     Ok((id, Some(s)))

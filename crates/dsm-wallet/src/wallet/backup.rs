@@ -425,11 +425,13 @@ pub fn unfreeze(
     let owner = hex(&frozen.capsule_owner, "frozen record")?;
     let (tomb_owner, tomb_key) = dsm_recovery::succession::tombstone_slot(&identity);
     let w = nodes.params().w();
+    let (anchor_owner, anchor_key) =
+        dsm_core::slot::anchor_slot(&identity, &dsm_core::chain::HeadDigest(head));
     let checks = [
         (
             "a statement this device signed after the backup (the anchor slot of the backup's head)",
-            *identity.device_id().digest(),
-            head,
+            anchor_owner,
+            anchor_key,
         ),
         (
             "a newer backup capsule of this device",

@@ -584,10 +584,12 @@ impl Wallet {
             }
         }
         let mut items = walk_items(settle_walk(&rec.manifests, &objects));
-        items.push(SettleItem::Hop(
-            rec.consumption.hop.clone(),
-            rec.consumption.signer.clone(),
-        ));
+        let holder = self.hop_holder(&rec.consumption.hop, &rec.consumption.signer)?;
+        items.push(SettleItem::Hop {
+            hop: rec.consumption.hop.clone(),
+            signer: rec.consumption.signer.clone(),
+            holder,
+        });
         Ok(items)
     }
 
@@ -1764,7 +1766,7 @@ pub(crate) fn walk_items(walk: Vec<WalkStep>) -> Vec<SettleItem> {
     walk.into_iter()
         .flat_map(|s| match s {
             WalkStep::Root(items) => items,
-            WalkStep::Hop(h, i) => vec![SettleItem::Hop(h, i)],
+            WalkStep::Hop(h, i) => vec![SettleItem::hop(h, i)],
         })
         .collect()
 }
@@ -1776,7 +1778,17 @@ pub(crate) fn walk_items(walk: Vec<WalkStep>) -> Vec<SettleItem> {
 pub(crate) fn root_settle_items(source: &[u8]) -> Vec<SettleItem> {
     let mut out = Vec::new();
     if let Some((hop, signer)) = root_statement(source) {
-        out.push(SettleItem::Hop(hop, signer));
+        // A recovered root rests on the successor's claim of a parcel the lost device held:
+        // its slot is the lost device's (§20.3).
+        let holder = match dsm_token::source::SourceProof::from_bytes(source).map(|p| p.source) {
+            Ok(dsm_token::source::Source::Recovered(r)) => r.record.tombstone.record.lost,
+            _ => signer.clone(),
+        };
+        out.push(SettleItem::Hop {
+            hop,
+            signer,
+            holder,
+        });
     }
     match dsm_token::source::SourceProof::from_bytes(source).map(|p| p.source) {
         Ok(dsm_token::source::Source::Mint(m)) => out.push(SettleItem::Mint(m)),
@@ -1841,13 +1853,54 @@ pub(crate) fn nested_hops(
 pub(crate) enum SettleItem {
     /// A minted root: its place in the token's published mint sequence.
     Mint(dsm_token::authority::SignedMint),
-    /// A hop and its signer: every parcel it consumes, in its slot.
-    Hop(Hop, DeviceIdentity),
+    /// A hop, its signer and the holder whose parcel slots it takes (the signer, except for a
+    /// successor's claim of a lost device's parcel, §20.3): every parcel it consumes, in its
+    /// slot.
+    Hop {
+        /// The hop.
+        hop: Hop,
+        /// Who signed it.
+        signer: DeviceIdentity,
+        /// The holder named by `hop.statement.holder`, whose slot owner owns the slots.
+        holder: DeviceIdentity,
+    },
     /// A vault-resolved root: the resolution, in its vault's slot (§18.3).
     Resolution(Box<dsm_token::vault::VaultResolution>),
 }
 
+impl SettleItem {
+    /// A hop its holder signed.
+    pub(crate) fn hop(hop: Hop, signer: DeviceIdentity) -> SettleItem {
+        SettleItem::Hop {
+            hop,
+            holder: signer.clone(),
+            signer,
+        }
+    }
+}
+
 impl Wallet {
+    /// The identity of the holder `hop` names, signed by `signer`: the signer itself, or on
+    /// a recovered device, for a claim of the lost device's parcel, the lost device.
+    pub(crate) fn hop_holder(
+        &self,
+        hop: &Hop,
+        signer: &DeviceIdentity,
+    ) -> Result<DeviceIdentity, WalletError> {
+        if signer.device_id() == hop.statement.holder {
+            return Ok(signer.clone());
+        }
+        match self.recovered_lost() {
+            Ok(lost) if lost.device_id() == hop.statement.holder => Ok(lost),
+            Ok(_) | Err(WalletError::NotFound) => Err(WalletError::Parcels(format!(
+                "a statement of holder {} signed by device {}: not a claim this wallet made",
+                hop.statement.holder,
+                signer.device_id()
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
     /// What is left to settle of our received transfer `commit`: its lineages' minted roots,
     /// then their hops, oldest first, with their signers (PROTOCOL.md §5.6, "Settlement").
     pub(crate) fn settling_items(&self, commit: &Digest) -> Result<Vec<SettleItem>, WalletError> {
@@ -1871,7 +1924,7 @@ impl Wallet {
             let hop = Hop::from_bytes(&get(&pair[..32])?).map_err(|_| bad("lineage hop"))?;
             let id = DeviceIdentity::from_bytes(&get(&pair[32..])?)
                 .map_err(|_| bad("lineage identity"))?;
-            out.push(SettleItem::Hop(hop, id));
+            out.push(SettleItem::hop(hop, id));
         }
         Ok(out)
     }
@@ -1926,14 +1979,15 @@ impl Wallet {
         Ok(Some(w))
     }
 
-    /// Signs a write of `entries` with this device's key (a device admission).
+    /// Signs a write of `entries` with this device's key (a device-slots admission, which
+    /// shows the nodes its genesis blind and key, not its device id).
     pub(crate) fn sign_slot_write(
         &self,
         entries: Vec<SlotEntry>,
     ) -> Result<SlotWrite, WalletError> {
         SlotWrite::sign(
-            Admission::Device {
-                genesis: self.identity.genesis,
+            Admission::DeviceSlots {
+                genesis_blind: dsm_core::slot::genesis_blind(&self.identity.genesis),
             },
             &self.key,
             entries,
@@ -1951,9 +2005,10 @@ impl Wallet {
     ) -> Result<Option<SlotWrite>, WalletError> {
         let hop = &backing.consumption.hop;
         if hop.statement.holder == self.device_id() {
-            return Ok(Some(
-                self.sign_slot_write(dsm_core::slot::hop_entries(hop))?,
-            ));
+            return Ok(Some(self.sign_slot_write(dsm_core::slot::hop_entries(
+                hop,
+                &self.identity,
+            ))?));
         }
         Ok(self
             .store

@@ -1456,7 +1456,7 @@ impl Wallet {
         }
         objects.sort();
         objects.dedup();
-        match crate::online::put_objects(nodes, &objects) {
+        match crate::online::put_lineage_objects(nodes, &objects) {
             Ok(_) => manifests,
             Err(_) => Vec::new(),
         }
@@ -1481,7 +1481,7 @@ impl Wallet {
         // authority (PROTOCOL.md §15.2), so that this device — now and at every later sync,
         // without the phrase — may write its claims there.
         if self.store.get(Table::Meta, SLOT_DELEGATION)?.is_none() {
-            let owner = *lost.device_id().digest();
+            let owner = dsm_core::slot::device_slots_owner(lost);
             let d = authority
                 .sign(
                     dsm_core::slot::delegation_message(&owner, self.key.public_key()).as_bytes(),
@@ -1515,7 +1515,7 @@ impl Wallet {
         // spent it (no node can forge that signature); junk proves nothing. The slots are
         // read a few at a time.
         let spent_after = crate::nodes::in_parallel(&todo, |e| {
-            let (owner, key) = dsm_core::parcel::parcel_slot(&e.id, &lost_id);
+            let (owner, key) = dsm_core::parcel::parcel_slot(&e.id, lost);
             nodes.owned_replicas(&owner, &key).map(|replicas| {
                 replicas.iter().any(|(_, r)| {
                     matches!(r, SlotReplica::Holds(h)
@@ -1572,7 +1572,11 @@ impl Wallet {
                     what: "recovery",
                     error: format!("the claim on recovered parcel {id} is missing"),
                 })?;
-            let item = SettleItem::Hop(rec.consumption.hop.clone(), rec.consumption.signer.clone());
+            let item = SettleItem::Hop {
+                hop: rec.consumption.hop.clone(),
+                signer: rec.consumption.signer.clone(),
+                holder: lost.clone(),
+            };
             let settled = crate::online::settle_items(self, nodes, &[item], faults)
                 .map_err(|e| WalletError::Recovery(e.to_string()))?;
             if let Settlement::Conflict(_) = settled {
@@ -2282,8 +2286,9 @@ impl<'a> Restoring<'a> {
         // Claim the lost device's next slot, so nothing it signs from the recovered head
         // on can ever settle; if it already has a settled successor there, it spent after
         // the backup point and spending stays blocked.
-        let record = record.to_bytes();
-        let (owner, key) = dsm_core::slot::anchor_slot(&lost, &recovered_head.digest());
+        // Sealed under the recovered head, as a statement from it would be (§16.2).
+        let record = dsm_core::slot::seal_anchor_body(&recovered_head.digest(), &record.to_bytes());
+        let (owner, key) = dsm_core::slot::anchor_slot(lost_identity, &recovered_head.digest());
         let entry = SlotEntry {
             owner,
             key,

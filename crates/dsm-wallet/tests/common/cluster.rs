@@ -67,6 +67,13 @@ impl NodeStore for Switchable {
         max: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         self.up()?;
+        if *t
+            == dsm_core::parcel::lineage_locator(&dsm_core::hash::Digest([0; 32]))
+                .0
+                 .0
+        {
+            self.3.fetch_add(1, Ordering::SeqCst);
+        }
         let mut v = self.0.list_read(t, k, after, limit, max)?;
         if self.2.load(Ordering::SeqCst) {
             for (_, b) in &mut v {
@@ -130,7 +137,8 @@ pub struct Cluster {
     pub lines: Vec<String>,
     pub switches: Vec<Arc<AtomicBool>>,
     pub liars: Vec<Arc<AtomicBool>>,
-    /// Object reads served, all nodes together.
+    /// Object reads and lineage-object list reads (PROTOCOL.md §5.6) served, all nodes
+    /// together.
     pub object_reads: Arc<AtomicU64>,
     _rt: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
@@ -225,6 +233,15 @@ impl Cluster {
             _rt: rt,
             _dir: dir,
         }
+    }
+
+    /// Every byte the nodes' stores hold on disk: each node's redb file as it is now, free
+    /// pages included (what an operator, or whoever copies a node's disk, can read).
+    #[allow(dead_code)]
+    pub fn store_files(&self) -> Vec<Vec<u8>> {
+        (0..self.urls.len())
+            .map(|i| std::fs::read(self._dir.path().join(format!("n{i}.redb"))).unwrap())
+            .collect()
     }
 
     /// Requests the nodes answered so far (their `/metrics`, all nodes together), by

@@ -440,8 +440,8 @@ pub fn with_write(signer: &Wallet, offer: dsm_core::receipt::Offer) -> dsm_core:
         offer.signed.clone(),
     ));
     let write = SlotWrite::sign(
-        Admission::Device {
-            genesis: signer.identity().genesis,
+        Admission::DeviceSlots {
+            genesis_blind: dsm_core::slot::genesis_blind(&signer.identity().genesis),
         },
         dsm_protocol::session::Ledger::signing_key(signer),
         entries,

@@ -10,6 +10,7 @@ import { EMPTY } from '../../src/smt.mjs';
 import { utf8, concat } from '../../src/bytes.mjs';
 import { SmtTree } from './smt-tree.mjs';
 import { msg, raw } from './lines.mjs';
+import { seal } from './slot.mjs';
 
 const fill = (b, n = 32) => new Uint8Array(n).fill(b);
 
@@ -43,6 +44,9 @@ export function commonLines() {
     raw('slot.keys_owner(01..,02..)', H('SlotOwner', fill(1), fill(2))),
     raw('slot.parties_owner(01..,02..)', H('SlotParties', fill(1), fill(2))),
     msg('slot.admission(parties 01..,02.. of genesis 01..)', 'Admission', { kind: 5, genesis: fill(1), admitted: [], parties: [fill(1), fill(2)] }),
+    raw('slot.genesis_blind(genesis 01..)', H('GenesisBlind', fill(1))),
+    msg('slot.admission(device slots of genesis blind 01..)', 'Admission', { kind: 6, admitted: [], parties: [], genesis_blind: fill(1) }),
+    raw('seal.anchor(parent 01..,"plain")', seal('AnchorSeal', fill(1), utf8('plain'))),
     raw('slot.recovery_owner(genesis 01..)', H('RecoveryOwner', fill(1))),
     raw('slot.body_digest("body")', H('SlotBody', utf8('body'))),
     raw('entropy.device_contributor', H('EntropyContributor', utf8('device'), utf8(''))),

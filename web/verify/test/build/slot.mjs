@@ -1,7 +1,9 @@
 /**
- * Test-only builder: an owned-slot write (PROTOCOL.md §15.2) and a b0x read (§16.1), each
- * under a device admission (kind 1).
+ * Test-only builder: an owned-slot write (PROTOCOL.md §15.2) under a device-slots admission
+ * (kind 6), a b0x read (§16.1) under a device admission (kind 1), and the deterministic
+ * sealing of §2 (the verifier only opens).
  */
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { H } from '../../src/hash.mjs';
 import { compare, concat } from '../../src/bytes.mjs';
 import { b0xReadMessage } from '../../src/parcel.mjs';
@@ -9,6 +11,14 @@ import { sign, publicKeyOf } from './keys.mjs';
 
 /** §15.2 admission kind 1: the signer is a device key of `genesis`. */
 const deviceAdmission = (genesis) => ({ kind: 1, genesis, admitted: [], parties: [] });
+/** §15.2 admission kind 6: the signer is a device key of the genesis blinded as H(GenesisBlind, genesis). */
+const deviceSlotsAdmission = (genesis) => ({ kind: 6, admitted: [], parties: [], genesis_blind: H('GenesisBlind', genesis) });
+
+/** §2 "Sealed at the nodes": nonce = H(tag, context, plain)[..24] ‖ XChaCha20-Poly1305(H(tag, context), nonce, plain, aad = context). */
+export function seal(tag, context, plain) {
+  const nonce = H(tag, context, plain).subarray(0, 24);
+  return concat(nonce, xchacha20poly1305(H(tag, context), nonce, context).encrypt(plain));
+}
 
 /**
  * §15.2 OwnedPut {SlotWrite, body}: the device writes `body` to the slots (owner, key) of
@@ -20,7 +30,7 @@ export function ownedPut(device, slots, body, rnd) {
   const entries = slots.map(({ owner, key }) => ({ owner, key, body: digest }))
     .sort((x, y) => compare(concat(x.owner, x.key, x.body), concat(y.owner, y.key, y.body)));
   const msg = H('SlotWrite', ...entries.flatMap((e) => [e.owner, e.key, e.body]));
-  const write = { admission: deviceAdmission(device.genesis), signer: publicKeyOf(device.key), entries, signature: sign(device.key, msg, rnd) };
+  const write = { admission: deviceSlotsAdmission(device.genesis), signer: publicKeyOf(device.key), entries, signature: sign(device.key, msg, rnd) };
   return { write, body };
 }
 

@@ -6,13 +6,14 @@
  */
 import { H } from '../../src/hash.mjs';
 import { encode } from '../../src/codec.mjs';
-import { utf8, bigIntToU128be, compare } from '../../src/bytes.mjs';
+import { utf8, bigIntToU128be, compare, concat } from '../../src/bytes.mjs';
 import * as O from '../../src/objects.mjs';
+import * as P from '../../src/parcel.mjs';
 import { rootId, b0xReadMessage } from '../../src/parcel.mjs';
 import { makeDevice, fund, ceremonyId, TEST_TOKEN } from './device.mjs';
 import { propose, accept, refuse, release, proposalEquivocation, apply } from './transfer.mjs';
 import { payment, signHop, parcelFork, rootManifest } from './parcels.mjs';
-import { ownedPut, b0xRead } from './slot.mjs';
+import { ownedPut, b0xRead, seal } from './slot.mjs';
 
 /** §10: device a's introduction address after seq 5 and the relationship address of blind 09…09 from 0. */
 const B0X_ENTRIES = [{ cursor: 5n }, { blind: new Uint8Array(32).fill(9), cursor: 0n }];
@@ -65,6 +66,7 @@ function sceneParcels(s, a, b, c) {
   const commit = O.transferCommit(O.statementDigest(statement), hop.rest);
   const out0 = O.outputId(commit, 0);
   const hopBytes = encode('Hop', hop);
+  const sealedHop = seal('ParcelSeal', root, hopBytes); // §5.6: the slot holds the hop sealed under the parcel id
   const second = signHop(a.key, payment(a.id, root, 100n, c.id, 100n), fill(2));
   const fork = parcelFork(a.identity, hop, second);
   return [
@@ -75,7 +77,12 @@ function sceneParcels(s, a, b, c) {
     raw(`${s}.parcel.output_0.id`, out0),
     msg(`${s}.parcel.hop`, 'Hop', hop),
     msg(`${s}.parcel.manifest`, 'LineageManifest', rootManifest(out0, utf8('vector source'), [hop], [a.identity])),
-    msg(`${s}.slot.owned_put(hop)`, 'OwnedPut', ownedPut(a, [{ owner: a.id, key: H('ParcelSlot', root) }], hopBytes, Uint8Array.from({ length: 32 }, (_, i) => i))), // §10: hedged 00 01 … 1f
+    raw(`${s}.slot.device_slots_owner(a)`, P.deviceSlotsOwner(a.identity)),
+    raw(`${s}.slot.anchor_slot(a, parent 01..)`, concat(P.anchorSlot(a.identity, fill(1)).owner, P.anchorSlot(a.identity, fill(1)).key)),
+    raw(`${s}.lineage.locator(hop)`, concat(H('LineageLocator'), H('LineageLocator', O.objectAddress(hopBytes)))),
+    raw(`${s}.lineage.sealed(hop)`, seal('LineageSeal', O.objectAddress(hopBytes), hopBytes)),
+    raw(`${s}.parcel.sealed_hop`, sealedHop),
+    msg(`${s}.slot.owned_put(hop)`, 'OwnedPut', ownedPut(a, [{ owner: P.deviceSlotsOwner(a.identity), key: H('ParcelSlot', root) }], sealedHop, Uint8Array.from({ length: 32 }, (_, i) => i))), // §10: hedged 00 01 … 1f
     raw(`${s}.b0x.read.message(${NODE},list)`, b0xReadMessage(NODE, 1, { device: a.id, entries: B0X_ENTRIES })),
     msg(`${s}.b0x.read`, 'B0xRead', b0xRead(a, NODE, 1, B0X_ENTRIES)),
     msg(`${s}.parcel.fork`, 'ParcelFork', fork),

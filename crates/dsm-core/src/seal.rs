@@ -1,0 +1,67 @@
+//! Deterministic sealing (PROTOCOL.md §2, "Sealed at the nodes"): what a storage node keeps
+//! for a reader who knows a secret context the node does not — a device id for an identity
+//! document, a parent head for an anchored statement, a parcel id for the hop that spends
+//! it.
+//!
+//! `seal(tag, context, plain) = nonce ‖ XChaCha20-Poly1305(H(tag, context), nonce, plain,
+//! associated data = context)` with the synthetic nonce `H(tag, context, plain)[..24]`. The
+//! same plaintext under the same context always seals to the same bytes, so a writer and a
+//! reader who both hold the plaintext compute the same body (a node compares bodies byte for
+//! byte), and two different plaintexts under one context never share a nonce. [`open`]
+//! accepts only that canonical form: sealed bytes with any other nonce are refused, so a
+//! plaintext has exactly one sealed encoding.
+
+use crate::hash::tagged_hash;
+use crate::tags::Tag;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+
+/// Bytes a sealed body adds to its plaintext: the 24-byte nonce and the 16-byte tag.
+pub const OVERHEAD: usize = 24 + 16;
+
+fn cipher(tag: Tag, context: &[u8]) -> XChaCha20Poly1305 {
+    XChaCha20Poly1305::new(&Key::from(tagged_hash(tag, &[context]).0))
+}
+
+fn nonce(tag: Tag, context: &[u8], plain: &[u8]) -> [u8; 24] {
+    let n = tagged_hash(tag, &[context, plain]);
+    n.0[..24].try_into().expect("24 bytes")
+}
+
+/// Seals `plain` for readers who know `context`, under the key `H(tag, context)`.
+pub fn seal(tag: Tag, context: &[u8], plain: &[u8]) -> Vec<u8> {
+    let n = nonce(tag, context, plain);
+    let ct = cipher(tag, context)
+        .encrypt(
+            &XNonce::from(n),
+            Payload {
+                msg: plain,
+                aad: context,
+            },
+        )
+        .expect("XChaCha20-Poly1305 encryption does not fail for in-memory data");
+    let mut out = Vec::with_capacity(OVERHEAD + plain.len());
+    out.extend_from_slice(&n);
+    out.extend_from_slice(&ct);
+    out
+}
+
+/// Opens what [`seal`] made with the same `tag` and `context`; `None` for anything else —
+/// bytes too short, a failed authentication, or a nonce other than the synthetic one.
+pub fn open(tag: Tag, context: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    if sealed.len() < OVERHEAD {
+        return None;
+    }
+    let (n, ct) = sealed.split_at(24);
+    let n: [u8; 24] = n.try_into().expect("24 bytes");
+    let plain = cipher(tag, context)
+        .decrypt(
+            &XNonce::from(n),
+            Payload {
+                msg: ct,
+                aad: context,
+            },
+        )
+        .ok()?;
+    (nonce(tag, context, &plain) == n).then_some(plain)
+}

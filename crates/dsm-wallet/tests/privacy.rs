@@ -1,0 +1,161 @@
+//! What a storage node keeps of online business (PROTOCOL.md §16.6), against a real cluster
+//! of 6 embedded nodes: after online payments along a line (alice → bob → carol, with a
+//! queue and the answers), every byte of every node's store file is searched for what
+//! would tell an operator who paid whom, what and when. None of it may appear; the
+//! pseudonymous slot keys and the sealed bodies, which a node must see, do — so the dump
+//! is known to hold what was written.
+
+mod common;
+
+use common::cluster::Cluster;
+use common::memory_wallet;
+use dsm_core::chain::Amount;
+use dsm_core::codec::Canonical;
+use dsm_core::hash::object_address;
+use dsm_protocol::card::ContactCard;
+use dsm_wallet::nodes::NodeSet;
+use dsm_wallet::online::{send_online, sync, sync_documents};
+use dsm_wallet::{Contact, Wallet};
+
+/// `w` adds `of`'s v2 card and fetches its identity document.
+fn add_card(w: &mut Wallet, of: &Wallet, nodes: &NodeSet) {
+    let card = ContactCard::parse(&of.card("peer").unwrap()).unwrap().0;
+    let (c, _) = Contact::from_card(&card.to_text()).unwrap();
+    w.add_contact(&c, true).unwrap();
+    w.expect_contact_document(&card).unwrap();
+    sync_documents(w, nodes).unwrap();
+}
+
+/// What must never be found at a node, each with what it is.
+#[derive(Default)]
+struct Secrets(Vec<(String, Vec<u8>)>);
+
+impl Secrets {
+    fn add(&mut self, what: impl Into<String>, bytes: &[u8]) {
+        self.0.push((what.into(), bytes.to_vec()));
+    }
+    /// A wallet's device id, genesis and current head.
+    fn wallet(&mut self, name: &str, w: &Wallet) {
+        self.add(format!("{name}'s device id"), w.device_id().as_bytes());
+        self.add(format!("{name}'s genesis"), w.identity().genesis.as_bytes());
+        self.add(
+            format!("{name}'s head at height {}", w.head().height),
+            w.head().digest().as_bytes(),
+        );
+    }
+    /// Everything a signed proposal says that identifies the business.
+    fn proposal(&mut self, what: &str, p: &dsm_core::receipt::SignedProposal) {
+        let q = &p.proposal;
+        self.add(
+            format!("{what}: parent head"),
+            q.sender_parent_head.digest().as_bytes(),
+        );
+        self.add(
+            format!("{what}: child head"),
+            q.sender_child_head.digest().as_bytes(),
+        );
+        self.add(
+            format!("{what}: relationship"),
+            q.step.relationship.as_bytes(),
+        );
+        let hop = p.hop();
+        // A distinctive run of the canonical hop and of the canonical proposal.
+        self.add(format!("{what}: the hop in clear"), &hop.to_bytes()[..64]);
+        self.add(
+            format!("{what}: the proposal in clear"),
+            &p.to_bytes()[..64],
+        );
+        self.add(
+            format!("{what}: the hop's object address"),
+            object_address(&hop.to_bytes()).as_bytes(),
+        );
+        for i in &hop.statement.inputs {
+            self.add(format!("{what}: consumed parcel"), i.as_bytes());
+        }
+        for o in hop.output_ids() {
+            self.add(format!("{what}: output parcel"), o.as_bytes());
+        }
+    }
+}
+
+fn found(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_nodes_disk_after_online_payments_shows_no_device_amount_token_or_statement() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let mut ws: Vec<Wallet> = [100u128, 0, 0]
+        .iter()
+        .map(|f| {
+            let (mut w, _) = memory_wallet(*f);
+            w.set_nodes(nodes.nodes()).unwrap();
+            sync_documents(&mut w, &nodes).unwrap();
+            w
+        })
+        .collect();
+    let (mut carol, mut bob, mut alice) = (ws.pop().unwrap(), ws.pop().unwrap(), ws.pop().unwrap());
+    add_card(&mut alice, &bob, &nodes);
+    add_card(&mut bob, &carol, &nodes);
+    let t = dsm_wallet::token(dsm_wallet::DEFAULT_TOKEN);
+    let mut secrets = Secrets::default();
+    secrets.add("the token id", t.as_bytes());
+    for (name, w) in [("alice", &alice), ("bob", &bob), ("carol", &carol)] {
+        secrets.wallet(name, w);
+    }
+    // alice pays bob twice while bob is away (a queue), bob collects both and pays carol
+    // on, carol collects, and everyone syncs the answers.
+    let p1 = send_online(&mut alice, &nodes, &bob.device_id(), t, Amount(10)).unwrap();
+    let p2 = send_online(&mut alice, &nodes, &bob.device_id(), t, Amount(7)).unwrap();
+    assert_eq!(sync(&mut bob, &nodes).unwrap().received.len(), 2);
+    secrets.wallet("bob", &bob);
+    let p3 = send_online(&mut bob, &nodes, &carol.device_id(), t, Amount(15)).unwrap();
+    assert_eq!(sync(&mut carol, &nodes).unwrap().received.len(), 1);
+    sync(&mut alice, &nodes).unwrap();
+    sync(&mut bob, &nodes).unwrap();
+    for (name, w) in [("alice", &alice), ("bob", &bob), ("carol", &carol)] {
+        secrets.wallet(name, w);
+    }
+    for (what, p) in [
+        ("alice→bob 10", &p1),
+        ("alice→bob 7", &p2),
+        ("bob→carol 15", &p3),
+    ] {
+        assert!(
+            matches!(p.settlement, dsm_wallet::online::Settlement::Settled { .. }),
+            "{what}: {:?}",
+            p.settlement
+        );
+        secrets.proposal(what, &p.proposal);
+    }
+    assert_eq!(carol.balance(&t), Amount(15));
+
+    let disks = c.store_files();
+    // The dump holds what was written: every payment's sealed anchor and the writers'
+    // pseudonymous slot owners are there — so finding nothing else is not an empty dump.
+    let all: Vec<u8> = disks.concat();
+    for (what, p) in [("alice→bob 10", &p1), ("bob→carol 15", &p3)] {
+        let st = dsm_core::tripwire::Statement::Proposal(p.proposal.clone());
+        assert!(
+            found(&all, &dsm_core::slot::seal_statement(&st)[..64]),
+            "{what}: its sealed anchor is at the nodes"
+        );
+        assert!(
+            found(
+                &all,
+                dsm_core::slot::device_slots_owner(&p.proposal.proposal.sender).as_bytes()
+            ),
+            "{what}: its sender's slot owner is at the nodes"
+        );
+    }
+    let mut leaks = Vec::new();
+    for (i, disk) in disks.iter().enumerate() {
+        for (what, bytes) in &secrets.0 {
+            if found(disk, bytes) {
+                leaks.push(format!("node {i}: {what}"));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "found at the nodes: {leaks:#?}");
+}
