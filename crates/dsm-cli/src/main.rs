@@ -785,7 +785,9 @@ enum TokenCmd {
         /// Where to write the policy document (default TICKER-ID.dsmpolicy here).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Also publish the document to this wallet's storage nodes.
+        /// Also publish the document to this wallet's storage nodes, sealed under its address
+        /// (printed): whoever is given the address imports it with --from-nodes; the nodes
+        /// cannot read it.
         #[arg(long)]
         publish: bool,
     },
@@ -875,7 +877,9 @@ enum VaultCmd {
         /// Where to write the vault document (default vault-ID.dsmvault here).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Also publish the document to this wallet's storage nodes.
+        /// Also publish the document to this wallet's storage nodes, sealed under its address
+        /// (printed): whoever is given the address imports it with --from-nodes; the nodes
+        /// cannot read it.
         #[arg(long)]
         publish: bool,
     },

@@ -6,7 +6,7 @@ use crate::wallet_cmd::{exit, input, parse_amount, peer_name, short, CliError, C
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::{PublicKey, SuiteId};
-use dsm_core::hash::{object_address, Digest};
+use dsm_core::hash::Digest;
 use dsm_core::identity::DeviceId;
 use dsm_token::authority::Cosignature;
 use dsm_token::era::era_policy;
@@ -534,11 +534,13 @@ pub(crate) fn write_file(ctx: &Ctx, out: &Path, bytes: &[u8]) -> Res {
     })
 }
 
-/// Puts a document on the wallet's storage nodes; returns its address (hex).
+/// Puts a document on the wallet's storage nodes, sealed under its address (PROTOCOL.md
+/// §2, "Sealed objects": a node cannot read it, only whoever is given the address);
+/// returns the address (hex).
 pub(crate) fn publish_document(w: &Wallet, doc: &[u8]) -> Res<String> {
     let nodes = node_set(w)?;
     let (addr, _, _) = nodes
-        .put_object(doc)
+        .put_sealed_object(doc)
         .map_err(|e| input(replication_hint(&e)))?;
     Ok(addr.to_hex())
 }
@@ -562,13 +564,16 @@ pub(crate) fn read_document(
                 ))
             })?;
             let nodes = node_set(w)?;
-            let (b, _) = nodes
-                .get_object(&addr)
+            let (found, _) = nodes
+                .find_sealed_object(&addr)
                 .map_err(|e| input(replication_hint(&e)))?;
-            if object_address(&b) != addr {
-                return Err(input("the nodes returned other bytes"));
-            }
-            Ok(b)
+            // `find_sealed_object` returns only bytes that hash to the address.
+            found.ok_or_else(|| {
+                input(format!(
+                    "no storage node holds a document at {a}: check the address, or ask its \
+                     publisher to publish it again"
+                ))
+            })
         }
         _ => Err(input("give a document file, or --from-nodes ADDR")),
     }

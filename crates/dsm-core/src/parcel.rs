@@ -1129,34 +1129,6 @@ pub fn open_hop(id: &ParcelId, bytes: &[u8]) -> Option<Hop> {
     Hop::from_bytes(&plain).ok()
 }
 
-/// Where lineage object `address` (its [`object_address`], what manifests list) waits at the
-/// storage nodes (PROTOCOL.md §5.6, "Lineage objects at the nodes"): the candidate list
-/// `(H(LineageLocator), H(LineageLocator, address))`. A node cannot tell from it which
-/// object it is.
-///
-/// [`object_address`]: crate::hash::object_address
-pub fn lineage_locator(address: &Digest) -> (Digest, Digest) {
-    (
-        tagged_hash(Tag::LineageLocator, &[]),
-        tagged_hash(Tag::LineageLocator, &[address.as_bytes()]),
-    )
-}
-
-/// A lineage object as the storage nodes keep it: sealed under its own object address
-/// (`seal(LineageSeal, address, object)`), so only a reader that was given the address — a
-/// manifest lists it — opens it.
-pub fn seal_lineage_object(object: &[u8]) -> Vec<u8> {
-    let address = crate::hash::object_address(object);
-    crate::seal::seal(Tag::LineageSeal, address.as_bytes(), object)
-}
-
-/// The lineage object at `address` sealed in `bytes`, if `bytes` opens under it and the
-/// object hashes to it; `None` for anything else.
-pub fn open_lineage_object(address: &Digest, bytes: &[u8]) -> Option<Vec<u8>> {
-    let object = crate::seal::open(Tag::LineageSeal, address.as_bytes(), bytes)?;
-    (crate::hash::object_address(&object) == *address).then_some(object)
-}
-
 /// What a parcel slot holds, judged against the hop that consumes the parcel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SlotContent {

@@ -1,7 +1,8 @@
 //! Deterministic sealing (PROTOCOL.md §2, "Sealed at the nodes"): what a storage node keeps
 //! for a reader who knows a secret context the node does not — a device id for an identity
 //! document, a parent head for an anchored statement, a parcel id for the hop that spends
-//! it.
+//! it, an object's own address for a sealed object (a lineage object, a published
+//! document).
 //!
 //! `seal(tag, context, plain) = nonce ‖ XChaCha20-Poly1305(H(tag, context), nonce, plain,
 //! associated data = context)` with the synthetic nonce `H(tag, context, plain)[..24]`. The
@@ -11,7 +12,7 @@
 //! accepts only that canonical form: sealed bytes with any other nonce are refused, so a
 //! plaintext has exactly one sealed encoding.
 
-use crate::hash::tagged_hash;
+use crate::hash::{tagged_hash, Digest};
 use crate::tags::Tag;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
@@ -64,4 +65,32 @@ pub fn open(tag: Tag, context: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
         )
         .ok()?;
     (nonce(tag, context, &plain) == n).then_some(plain)
+}
+
+/// Where the sealed object whose address is `address` (its [`object_address`]: what a
+/// manifest lists, what `--publish` prints) waits at the storage nodes (PROTOCOL.md §2,
+/// "Sealed objects"): the candidate list `(H(SealedObjectLocator), H(SealedObjectLocator,
+/// address))`. A node cannot tell from it which object it is.
+///
+/// [`object_address`]: crate::hash::object_address
+pub fn object_locator(address: &Digest) -> (Digest, Digest) {
+    (
+        tagged_hash(Tag::SealedObjectLocator, &[]),
+        tagged_hash(Tag::SealedObjectLocator, &[address.as_bytes()]),
+    )
+}
+
+/// An object as the storage nodes keep it: sealed under its own address
+/// (`seal(SealedObject, address, object)`), so only a reader that was given the address
+/// opens it.
+pub fn seal_object(object: &[u8]) -> Vec<u8> {
+    let address = crate::hash::object_address(object);
+    seal(Tag::SealedObject, address.as_bytes(), object)
+}
+
+/// The object at `address` sealed in `bytes`, if `bytes` opens under it and the object
+/// hashes to it; `None` for anything else.
+pub fn open_object(address: &Digest, bytes: &[u8]) -> Option<Vec<u8>> {
+    let object = open(Tag::SealedObject, address.as_bytes(), bytes)?;
+    (crate::hash::object_address(&object) == *address).then_some(object)
 }

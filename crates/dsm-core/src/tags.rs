@@ -278,12 +278,12 @@ tag_table! {
     /// The sealing of a hop in a parcel's slot: `(parcel id)` and `(parcel id, canonical
     /// hop)` (§5.6, [`crate::seal`]).
     ParcelSeal => "DSM/v1/parcel/seal",
-    /// Where a lineage object waits at the storage nodes: `()` — the candidate-list topic
-    /// of every lineage object — and `(object address)` — its key (§5.6).
-    LineageLocator => "DSM/v1/lineage/locator",
-    /// The sealing of a lineage object: `(object address)` and `(object address, the
-    /// object)` (§5.6, [`crate::seal`]).
-    LineageSeal => "DSM/v1/lineage/seal",
+    /// Where a sealed object waits at the storage nodes: `()` — the candidate-list topic
+    /// of every sealed object — and `(object address)` — its key (§2, "Sealed objects").
+    SealedObjectLocator => "DSM/v1/sealed-object/locator",
+    /// The sealing of an object under its own address: `(object address)` and `(object
+    /// address, the object)` (§2, [`crate::seal`]).
+    SealedObject => "DSM/v1/sealed-object/seal",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

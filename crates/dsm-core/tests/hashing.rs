@@ -173,8 +173,8 @@ fn tag_labels_are_frozen() {
         (Tag::AnchorSlot, "DSM/v1/anchor/slot"),
         (Tag::AnchorSeal, "DSM/v1/anchor/seal"),
         (Tag::ParcelSeal, "DSM/v1/parcel/seal"),
-        (Tag::LineageLocator, "DSM/v1/lineage/locator"),
-        (Tag::LineageSeal, "DSM/v1/lineage/seal"),
+        (Tag::SealedObjectLocator, "DSM/v1/sealed-object/locator"),
+        (Tag::SealedObject, "DSM/v1/sealed-object/seal"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -642,35 +642,32 @@ fn a_parcel_slot_is_judged_by_commit() {
     }
 }
 
-/// A lineage object at the storage nodes (PROTOCOL.md §5.6, "Lineage objects at the
-/// nodes"): sealed under its own object address at a locator derived from it, so a node
-/// sees neither; it opens only under that address, to bytes that hash to it.
+/// A lineage object at the storage nodes (PROTOCOL.md §2, "Sealed objects"; §5.6): sealed
+/// under its own object address at a locator derived from it, so a node sees neither; it
+/// opens only under that address, to bytes that hash to it.
 #[test]
 fn a_lineage_object_opens_only_under_its_own_address() {
     use dsm_core::hash::object_address;
+    use dsm_core::seal::{object_locator, open_object, seal_object};
     let w = world();
     let hop = w.hops[0].to_bytes();
     let addr = object_address(&hop);
-    let sealed = seal_lineage_object(&hop);
-    assert_eq!(
-        seal_lineage_object(&hop),
-        sealed,
-        "deterministic: stored once"
-    );
+    let sealed = seal_object(&hop);
+    assert_eq!(seal_object(&hop), sealed, "deterministic: stored once");
     assert!(
         !sealed.windows(32).any(|x| x == addr.as_bytes().as_slice()),
         "the sealed object does not show its address"
     );
-    assert_eq!(open_lineage_object(&addr, &sealed), Some(hop.clone()));
+    assert_eq!(open_object(&addr, &sealed), Some(hop.clone()));
     let other = object_address(&w.hops[1].to_bytes());
-    assert_eq!(open_lineage_object(&other, &sealed), None);
-    assert_eq!(open_lineage_object(&addr, &hop), None, "in clear is noise");
-    let (topic, key) = lineage_locator(&addr);
+    assert_eq!(open_object(&other, &sealed), None);
+    assert_eq!(open_object(&addr, &hop), None, "in clear is noise");
+    let (topic, key) = object_locator(&addr);
     assert_eq!(
         topic,
-        lineage_locator(&other).0,
+        object_locator(&other).0,
         "one topic for every object"
     );
-    assert_ne!(key, lineage_locator(&other).1);
+    assert_ne!(key, object_locator(&other).1);
     assert_ne!(key, addr);
 }

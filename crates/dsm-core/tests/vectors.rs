@@ -381,16 +381,16 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         );
         assert_eq!(h1.statement.inputs.len(), 1, "one parcel slot, one body");
         let (topic, locator) =
-            dsm_core::parcel::lineage_locator(&dsm_core::hash::object_address(&h1.to_bytes()));
+            dsm_core::seal::object_locator(&dsm_core::hash::object_address(&h1.to_bytes()));
         put(
-            &format!("{s}.lineage.locator(hop)"),
+            &format!("{s}.sealed_object.locator(hop)"),
             "-",
             &[*topic.as_bytes(), *locator.as_bytes()].concat(),
         );
         put(
-            &format!("{s}.lineage.sealed(hop)"),
+            &format!("{s}.sealed_object(hop)"),
             "-",
-            &dsm_core::parcel::seal_lineage_object(&h1.to_bytes()),
+            &dsm_core::seal::seal_object(&h1.to_bytes()),
         );
         let sealed = dsm_core::parcel::seal_hop(&h1.statement.inputs[0], &h1);
         put(&format!("{s}.parcel.sealed_hop"), "-", &sealed);

@@ -363,8 +363,8 @@ pub fn owned_slot(data: &[u8]) {
     if let Some(hop) = dsm_core::parcel::open_hop(&parcel, data) {
         assert_eq!(dsm_core::parcel::seal_hop(&parcel, &hop), data);
     }
-    if let Some(object) = dsm_core::parcel::open_lineage_object(&context, data) {
-        assert_eq!(dsm_core::parcel::seal_lineage_object(&object), data);
+    if let Some(object) = dsm_core::seal::open_object(&context, data) {
+        assert_eq!(dsm_core::seal::seal_object(&object), data);
     }
     // A b0x read (the body of POST /v1/b0x-list and /v1/b0x-ack, PROTOCOL.md §16.1).
     canonical::<dsm_core::slot::B0xRead>(data);

@@ -6,7 +6,7 @@
 
 use dsm_core::codec::Canonical;
 use dsm_core::hash::{object_address, Digest};
-use dsm_core::parcel::{lineage_locator, open_lineage_object, seal_lineage_object};
+use dsm_core::seal::{object_locator, open_object, seal_object};
 use dsm_core::slot::{B0xCursor, B0xOp, B0xRead, OwnedPut, MAX_READ_ENTRIES};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -327,17 +327,17 @@ impl NodeSet {
         }
     }
 
-    /// Stores lineage object `object` sealed at its locator on its N nodes (PROTOCOL.md
-    /// §5.6, "Lineage objects at the nodes"): an append to the candidate list
-    /// [`lineage_locator`] of its address, at every placed node at once. Succeeds when K
+    /// Stores `object` — a lineage object, a published document — sealed at its locator on
+    /// its N nodes (PROTOCOL.md §2, "Sealed objects"): an append to the candidate list
+    /// [`object_locator`] of its address, at every placed node at once. Succeeds when K
     /// nodes hold it; a node already holding these bytes answers 200 and holds them once.
-    pub fn put_lineage_object(
+    pub fn put_sealed_object(
         &self,
         object: &[u8],
     ) -> Result<(Digest, usize, Vec<NodeFault>), ReplicationError> {
         let addr = object_address(object);
-        let (topic, key) = lineage_locator(&addr);
-        let sealed = seal_lineage_object(object);
+        let (topic, key) = object_locator(&addr);
+        let sealed = seal_object(object);
         let placed = self.list_placement(topic.as_bytes(), key.as_bytes())?;
         let answers = in_parallel(&placed, |node| {
             self.request(
@@ -352,7 +352,7 @@ impl NodeSet {
                 Some((200 | 201, _)) => stored += 1,
                 Some((status, _)) => faults.push(NodeFault {
                     node: node.into(),
-                    what: format!("refused a lineage object with status {status}"),
+                    what: format!("refused a sealed object with status {status}"),
                 }),
                 None => {}
             }
@@ -366,23 +366,23 @@ impl NodeSet {
         Ok((addr, stored, faults))
     }
 
-    /// Reads lineage object `addr` from the first placed node whose list at its locator
+    /// Reads the sealed object `addr` from the first placed node whose list at its locator
     /// holds an entry that opens under `addr` to bytes hashing to it: the address proves
     /// them, so no quorum is needed, and junk appended there by whoever learned the address
     /// is skipped. `None` when no placed node has it.
-    pub fn find_lineage_object(
+    pub fn find_sealed_object(
         &self,
         addr: &Digest,
     ) -> Result<(Option<Vec<u8>>, Vec<NodeFault>), ReplicationError> {
-        let (topic, key) = lineage_locator(addr);
-        let valid = |b: &[u8]| open_lineage_object(addr, b).is_some();
+        let (topic, key) = object_locator(addr);
+        let valid = |b: &[u8]| open_object(addr, b).is_some();
         let mut faults = Vec::new();
         for node in self.list_placement(topic.as_bytes(), key.as_bytes())? {
             let (head, fault) =
                 self.list_head(node, topic.as_bytes(), key.as_bytes(), None, &valid);
             faults.extend(fault);
             if let ListHead::First(b) = head {
-                return Ok((open_lineage_object(addr, &b), faults));
+                return Ok((open_object(addr, &b), faults));
             }
         }
         Ok((None, faults))

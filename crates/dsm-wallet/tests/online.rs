@@ -502,7 +502,7 @@ fn a_b0x_item_references_its_lineage_objects_at_the_nodes() {
         assert!(offer.objects.is_empty(), "no objects inside the item");
         assert!(!offer.listed().is_empty());
         for a in offer.listed() {
-            let (found, _) = nodes.find_lineage_object(&a).unwrap();
+            let (found, _) = nodes.find_sealed_object(&a).unwrap();
             let found = found.expect("every listed object is at the nodes");
             assert_eq!(dsm_core::hash::object_address(&found), a);
             // Sealed at its locator (PROTOCOL.md §5.6), never in clear at its address.
@@ -565,13 +565,13 @@ fn a_b0x_item_listing_thousands_of_objects_costs_a_bounded_number_of_reads() {
         .map(|i| [b"junk".as_slice(), &i.to_be_bytes()].concat())
         .collect();
     for j in &junk {
-        nodes.put_lineage_object(j).unwrap();
+        nodes.put_sealed_object(j).unwrap();
     }
     let to = b.device_id();
     let post = |m: &mut dsm_wallet::Wallet, hops: Vec<dsm_core::hash::Digest>| {
         let offer = mailbox::offer(m, &to, t, amount(5)).unwrap();
         for o in &offer.objects {
-            nodes.put_lineage_object(o).unwrap();
+            nodes.put_sealed_object(o).unwrap();
         }
         let mut manifests = offer.manifests.clone();
         manifests[0].hops.extend(hops);

@@ -1076,8 +1076,8 @@
     ["AnchorSlot", "DSM/v1/anchor/slot"],
     ["AnchorSeal", "DSM/v1/anchor/seal"],
     ["ParcelSeal", "DSM/v1/parcel/seal"],
-    ["LineageLocator", "DSM/v1/lineage/locator"],
-    ["LineageSeal", "DSM/v1/lineage/seal"]
+    ["SealedObjectLocator", "DSM/v1/sealed-object/locator"],
+    ["SealedObject", "DSM/v1/sealed-object/seal"]
   ];
   var TAGS = Object.freeze(Object.fromEntries(TAG_TABLE));
   var labels = new Set(TAG_TABLE.map(([, l]) => l));

@@ -111,8 +111,8 @@ export const TAG_TABLE = [
   ['AnchorSlot', 'DSM/v1/anchor/slot'],
   ['AnchorSeal', 'DSM/v1/anchor/seal'],
   ['ParcelSeal', 'DSM/v1/parcel/seal'],
-  ['LineageLocator', 'DSM/v1/lineage/locator'],
-  ['LineageSeal', 'DSM/v1/lineage/seal'],
+  ['SealedObjectLocator', 'DSM/v1/sealed-object/locator'],
+  ['SealedObject', 'DSM/v1/sealed-object/seal'],
 ];
 
 /** name → label */

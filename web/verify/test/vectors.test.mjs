@@ -221,9 +221,9 @@ for (const s of SUITES) {
     // §5.6 "Lineage objects at the nodes": sealed under the object's own address, at a
     // locator derived from it.
     const hopAddr = P.objectAddress(hopBytes);
-    expect(`${s}.lineage.locator(hop)`, concat(H('LineageLocator'), H('LineageLocator', hopAddr)));
-    assert.equal(hx(P.openSealed('LineageSeal', hopAddr, bytes(`${s}.lineage.sealed(hop)`))), V[`${s}.parcel.hop`].hex);
-    covered.add(`${s}.lineage.sealed(hop)`);
+    expect(`${s}.sealed_object.locator(hop)`, concat(H('SealedObjectLocator'), H('SealedObjectLocator', hopAddr)));
+    assert.equal(hx(P.openSealed('SealedObject', hopAddr, bytes(`${s}.sealed_object(hop)`))), V[`${s}.parcel.hop`].hex);
+    covered.add(`${s}.sealed_object(hop)`);
     const put = decode('OwnedPut', bytes(`${s}.slot.owned_put(hop)`));
     assert.equal(hx(put.body), V[`${s}.parcel.sealed_hop`].hex);
     covered.add(`${s}.parcel.sealed_hop`);

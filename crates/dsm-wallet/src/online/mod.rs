@@ -516,7 +516,7 @@ fn post_offer(
         .filter(|(_, at)| !**at)
         .map(|(o, _)| o.clone())
         .collect();
-    faults.extend(put_lineage_objects(nodes, &new)?);
+    faults.extend(put_sealed_objects(nodes, &new)?);
     let _ = wallet.note_objects_at_nodes(&registry, &addresses);
     post_item(wallet, nodes, peer, offer)
 }
@@ -583,15 +583,16 @@ pub(crate) fn sealed_for(wallet: &mut Wallet, peer: &DeviceId, item: Vec<u8>) ->
     mailbox::seal_envelope(&key, peer, &envelope, &m, nonce).unwrap_or(item)
 }
 
-/// Stores every lineage object, sealed at its locator (PROTOCOL.md §5.6), at K of its N
+/// Stores every lineage object, sealed at its locator (PROTOCOL.md §2, "Sealed objects";
+/// §5.6), at K of its N
 /// nodes, a few at a time; the first failure is the error (nothing is posted that a
 /// receiver could not complete).
-pub(crate) fn put_lineage_objects(
+pub(crate) fn put_sealed_objects(
     nodes: &NodeSet,
     objects: &[Vec<u8>],
 ) -> Result<Vec<NodeFault>, ReplicationError> {
     let mut faults = Vec::new();
-    for r in crate::nodes::in_parallel(objects, |o| nodes.put_lineage_object(o)) {
+    for r in crate::nodes::in_parallel(objects, |o| nodes.put_sealed_object(o)) {
         faults.extend(r.unwrap_or(Err(stopped()))?.2);
     }
     Ok(faults)
@@ -631,7 +632,7 @@ fn with_objects(
     wanted.truncate(MAX_FETCHED_OBJECTS);
     let mut objects = offer.objects.clone();
     'chunks: for chunk in wanted.chunks(64) {
-        for r in crate::nodes::in_parallel(chunk, |a| nodes.find_lineage_object(a)) {
+        for r in crate::nodes::in_parallel(chunk, |a| nodes.find_sealed_object(a)) {
             let (found, f) = r.unwrap_or(Err(stopped()))?;
             faults.extend(f);
             match found {

@@ -1456,7 +1456,7 @@ impl Wallet {
         }
         objects.sort();
         objects.dedup();
-        match crate::online::put_lineage_objects(nodes, &objects) {
+        match crate::online::put_sealed_objects(nodes, &objects) {
             Ok(_) => manifests,
             Err(_) => Vec::new(),
         }

@@ -68,7 +68,7 @@ impl NodeStore for Switchable {
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         self.up()?;
         if *t
-            == dsm_core::parcel::lineage_locator(&dsm_core::hash::Digest([0; 32]))
+            == dsm_core::seal::object_locator(&dsm_core::hash::Digest([0; 32]))
                 .0
                  .0
         {

@@ -79,8 +79,8 @@ function sceneParcels(s, a, b, c) {
     msg(`${s}.parcel.manifest`, 'LineageManifest', rootManifest(out0, utf8('vector source'), [hop], [a.identity])),
     raw(`${s}.slot.device_slots_owner(a)`, P.deviceSlotsOwner(a.identity)),
     raw(`${s}.slot.anchor_slot(a, parent 01..)`, concat(P.anchorSlot(a.identity, fill(1)).owner, P.anchorSlot(a.identity, fill(1)).key)),
-    raw(`${s}.lineage.locator(hop)`, concat(H('LineageLocator'), H('LineageLocator', O.objectAddress(hopBytes)))),
-    raw(`${s}.lineage.sealed(hop)`, seal('LineageSeal', O.objectAddress(hopBytes), hopBytes)),
+    raw(`${s}.sealed_object.locator(hop)`, concat(H('SealedObjectLocator'), H('SealedObjectLocator', O.objectAddress(hopBytes)))),
+    raw(`${s}.sealed_object(hop)`, seal('SealedObject', O.objectAddress(hopBytes), hopBytes)),
     raw(`${s}.parcel.sealed_hop`, sealedHop),
     msg(`${s}.slot.owned_put(hop)`, 'OwnedPut', ownedPut(a, [{ owner: P.deviceSlotsOwner(a.identity), key: H('ParcelSlot', root) }], sealedHop, Uint8Array.from({ length: 32 }, (_, i) => i))), // §10: hedged 00 01 … 1f
     raw(`${s}.b0x.read.message(${NODE},list)`, b0xReadMessage(NODE, 1, { device: a.id, entries: B0X_ENTRIES })),
