@@ -284,6 +284,12 @@ tag_table! {
     /// The sealing of an object under its own address: `(object address)` and `(object
     /// address, the object)` (§2, [`crate::seal`]).
     SealedObject => "DSM/v1/sealed-object/seal",
+    /// The sealing of a mint in its slot: `(token)` and `(token, canonical SignedMint)`
+    /// (§17.2, [`crate::seal`]).
+    MintSeal => "DSM/v1/mint/seal",
+    /// The sealing of a re-issue record in a burned parcel's re-issue slot: `(parcel id)`
+    /// and `(parcel id, canonical ReissueRecord)` (§17.6, [`crate::seal`]).
+    ReissueSeal => "DSM/v1/reissue/seal",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

@@ -175,6 +175,8 @@ fn tag_labels_are_frozen() {
         (Tag::ParcelSeal, "DSM/v1/parcel/seal"),
         (Tag::SealedObjectLocator, "DSM/v1/sealed-object/locator"),
         (Tag::SealedObject, "DSM/v1/sealed-object/seal"),
+        (Tag::MintSeal, "DSM/v1/mint/seal"),
+        (Tag::ReissueSeal, "DSM/v1/reissue/seal"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

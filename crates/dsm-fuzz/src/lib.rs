@@ -366,6 +366,10 @@ pub fn owned_slot(data: &[u8]) {
     if let Some(object) = dsm_core::seal::open_object(&context, data) {
         assert_eq!(dsm_core::seal::seal_object(&object), data);
     }
+    let token = dsm_core::chain::TokenId(context);
+    if let Some(m) = dsm_token::authority::open_mint(&token, data) {
+        assert_eq!(dsm_token::authority::seal_mint(&m), data);
+    }
     // A b0x read (the body of POST /v1/b0x-list and /v1/b0x-ack, PROTOCOL.md §16.1).
     canonical::<dsm_core::slot::B0xRead>(data);
     if let Ok(r) = dsm_core::slot::B0xRead::from_bytes(data) {

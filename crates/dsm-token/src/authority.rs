@@ -408,6 +408,22 @@ pub fn mint_slot(issuers: &Issuers, token: &TokenId, seq: u64) -> (Digest, Diges
     )
 }
 
+/// What a mint's slot holds: the canonical mint sealed under its token
+/// (`seal(MintSeal, token, enc(SignedMint))`, PROTOCOL.md §2 "Sealed at the nodes", §17.2),
+/// so a node that does not know the token reads neither the recipient nor the amount.
+pub fn seal_mint(m: &SignedMint) -> Vec<u8> {
+    dsm_core::seal::seal(Tag::MintSeal, m.statement.token.as_bytes(), &m.to_bytes())
+}
+
+/// The mint of `token` sealed in `bytes` by [`seal_mint`]; `None` for anything else (a mint
+/// in clear, or of another token, included).
+pub fn open_mint(token: &TokenId, bytes: &[u8]) -> Option<SignedMint> {
+    let plain = dsm_core::seal::open(Tag::MintSeal, token.as_bytes(), bytes)?;
+    SignedMint::from_bytes(&plain)
+        .ok()
+        .filter(|m| m.statement.token == *token)
+}
+
 /// The owner of the slots `authority`'s keys (issuers or refreshers) own:
 /// [`dsm_core::slot::keys_owner`] of their key digests.
 pub fn authority_owner(authority: &Issuers) -> Digest {
@@ -445,10 +461,10 @@ pub enum MintSlotContent {
     Noise,
 }
 
-/// Judges `bytes` read from the slot of `m`'s `(token, seq)`: the same mint statement, an
+/// Judges the sealed `bytes` read from the slot of `m`'s `(token, seq)`: the same mint statement, an
 /// authorised rival (a [`MintConflict`]), or noise. `m` was verified under `policy`.
 pub fn judge_mint_slot(bytes: &[u8], policy: &TokenPolicy, m: &SignedMint) -> MintSlotContent {
-    let Ok(other) = SignedMint::from_bytes(bytes) else {
+    let Some(other) = open_mint(&m.statement.token, bytes) else {
         return MintSlotContent::Noise;
     };
     let (a, b) = (&m.statement, &other.statement);

@@ -325,6 +325,13 @@ pub fn reissue_slot(
     )
 }
 
+/// What the re-issue slot of burned parcel `p` holds for `record`: the canonical record
+/// sealed under the parcel id (`seal(ReissueSeal, p, enc(ReissueRecord))`, PROTOCOL.md §2
+/// "Sealed at the nodes", §17.6), so a node that does not know the parcel reads nothing.
+pub fn seal_reissue_record(p: &dsm_core::parcel::ParcelId, record: &ReissueRecord) -> Vec<u8> {
+    dsm_core::seal::seal(Tag::ReissueSeal, p.as_bytes(), &record.to_bytes())
+}
+
 /// What a re-issue slot holds, judged against a refresher's own record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReissueSlotContent {
@@ -338,15 +345,18 @@ pub enum ReissueSlotContent {
     Noise,
 }
 
-/// Judges `bytes` read from the re-issue slot of `parcel` against `ours` (a record this
-/// refresher made under `policy`).
+/// Judges the sealed `bytes` read from the re-issue slot of `parcel` against `ours` (a
+/// record this refresher made under `policy`); a record in clear, or sealed for another
+/// parcel, is noise.
 pub fn judge_reissue_slot(
     bytes: &[u8],
     parcel: &dsm_core::parcel::ParcelId,
     policy: &TokenPolicy,
     ours: &ReissueRecord,
 ) -> ReissueSlotContent {
-    let Ok(other) = ReissueRecord::from_bytes(bytes) else {
+    let Some(other) = dsm_core::seal::open(Tag::ReissueSeal, parcel.as_bytes(), bytes)
+        .and_then(|plain| ReissueRecord::from_bytes(&plain).ok())
+    else {
         return ReissueSlotContent::Noise;
     };
     let (s, o) = (&ours.signed.statement, &other.signed.statement);

@@ -378,7 +378,15 @@ fn a_reissue_slot_is_judged_by_burn_and_refresher_signature() {
     let w = world();
     let p = w.parcels[0].id;
     let ours = record(&w, 2, 0);
-    let judge = |r: &ReissueRecord| judge_reissue_slot(&r.to_bytes(), &p, &w.policy, &ours);
+    // The slot holds the record sealed under the parcel id (PROTOCOL.md §17.6).
+    let judge = |r: &ReissueRecord| {
+        judge_reissue_slot(
+            &dsm_token::reissue::seal_reissue_record(&p, r),
+            &p,
+            &w.policy,
+            &ours,
+        )
+    };
     // The same burn, another refresher's cosignature: the same re-issue.
     assert_eq!(judge(&record(&w, 2, 1)), ReissueSlotContent::Same);
     // Another burn of the parcel, cosigned by a refresher: a rival.
@@ -393,13 +401,23 @@ fn a_reissue_slot_is_judged_by_burn_and_refresher_signature() {
     let mut unsigned = other.clone();
     unsigned.signed.signatures.clear();
     assert_eq!(judge(&unsigned), ReissueSlotContent::Noise);
+    assert_eq!(
+        judge_reissue_slot(&other.to_bytes(), &p, &w.policy, &ours),
+        ReissueSlotContent::Noise,
+        "a record in clear"
+    );
     let mut forged = other.clone();
     forged.signed.signatures =
         vec![cosign(&w.bob.key, 0, &other.signed.statement.digest(), &[1; 32]).unwrap()];
     assert_eq!(judge(&forged), ReissueSlotContent::Noise);
     let elsewhere = record(&w, 1, 2);
     assert_eq!(
-        judge_reissue_slot(&elsewhere.to_bytes(), &w.parcels[1].id, &w.policy, &ours),
+        judge_reissue_slot(
+            &dsm_token::reissue::seal_reissue_record(&w.parcels[1].id, &elsewhere),
+            &w.parcels[1].id,
+            &w.policy,
+            &ours
+        ),
         ReissueSlotContent::Noise,
         "its burn does not consume that parcel"
     );

@@ -668,32 +668,43 @@ fn a_mint_slot_is_judged_by_statement_and_the_published_sequence_checked_pairwis
         "the issuers own it"
     );
     assert_ne!(mint_slot(&p.issuers, &t, 1).1, b, "one slot per number");
+    // The slot holds the mint sealed under its token (PROTOCOL.md §17.2).
+    let sealed = dsm_token::authority::seal_mint;
     assert_eq!(
-        judge_mint_slot(&m0.to_bytes(), &p, &m0),
+        judge_mint_slot(&sealed(&m0), &p, &m0),
         MintSlotContent::Same
     );
     let again = signed(&mint(&p, 0, 0, 100, &alice, &[(0, &issuer)], &mut c));
     assert_ne!(again.to_bytes(), m0.to_bytes(), "another cosignature");
     assert_eq!(
-        judge_mint_slot(&again.to_bytes(), &p, &m0),
+        judge_mint_slot(&sealed(&again), &p, &m0),
         MintSlotContent::Same
     );
     let rival = signed(&mint(&p, 0, 0, 100, &bob, &[(0, &issuer)], &mut c));
     assert!(matches!(
-        judge_mint_slot(&rival.to_bytes(), &p, &m0),
+        judge_mint_slot(&sealed(&rival), &p, &m0),
         MintSlotContent::Conflict(x) if verify_mint_conflict(&p, &x) == Ok(0)
     ));
-    // Noise: junk, another number, a mint no issuer signed.
+    // Noise: junk, another number, a mint no issuer signed, a mint in clear, a mint sealed
+    // under another token.
     assert_eq!(judge_mint_slot(b"junk", &p, &m0), MintSlotContent::Noise);
     let m1 = signed(&mint(&p, 1, 100, 5, &bob, &[(0, &issuer)], &mut c));
     assert_eq!(
-        judge_mint_slot(&m1.to_bytes(), &p, &m0),
+        judge_mint_slot(&sealed(&m1), &p, &m0),
         MintSlotContent::Noise
     );
     let forged = signed(&mint(&p, 0, 0, 100, &bob, &[(0, &stranger)], &mut c));
     assert_eq!(
-        judge_mint_slot(&forged.to_bytes(), &p, &m0),
+        judge_mint_slot(&sealed(&forged), &p, &m0),
         MintSlotContent::Noise
+    );
+    assert_eq!(
+        judge_mint_slot(&rival.to_bytes(), &p, &m0),
+        MintSlotContent::Noise
+    );
+    assert_eq!(
+        dsm_token::authority::open_mint(&TokenId(dsm_core::hash::Digest([7; 32])), &sealed(&m0)),
+        None
     );
     // Pairwise: the successor states exactly what was minted before it.
     assert_eq!(check_published_successor(&m0, &m1), None);

@@ -159,3 +159,59 @@ fn a_nodes_disk_after_online_payments_shows_no_device_amount_token_or_statement(
     }
     assert!(leaks.is_empty(), "found at the nodes: {leaks:#?}");
 }
+
+/// The same search after an issuer mints a token to alice, alice pays part of it to bob
+/// online and the issuer publishes the mint at its sync (PROTOCOL.md §17.2): the mint's slot
+/// holds it sealed under the token, so neither the token nor the recipient shows — to a node
+/// that does not know the token (§16.6).
+#[test]
+fn a_nodes_disk_after_a_mint_paid_on_online_shows_no_token_or_recipient() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let mut ws: Vec<Wallet> = (0..3)
+        .map(|_| {
+            let (mut w, _) = memory_wallet(0);
+            w.set_nodes(nodes.nodes()).unwrap();
+            sync_documents(&mut w, &nodes).unwrap();
+            w
+        })
+        .collect();
+    let (mut bob, mut alice, mut issuer) =
+        (ws.pop().unwrap(), ws.pop().unwrap(), ws.pop().unwrap());
+    let p = common::gold(&issuer, dsm_token::policy::TokenKind::Fungible);
+    let (t, _) = issuer.import_policy(p.clone(), None).unwrap();
+    for w in [&mut alice, &mut bob] {
+        w.import_policy(p.clone(), None).unwrap();
+    }
+    add_card(&mut alice, &bob, &nodes);
+    issuer.mint(&t, Amount(100)).unwrap();
+    common::session_token(&mut issuer, &mut alice, t, &[60]);
+    sync(&mut issuer, &nodes).unwrap();
+    let paid = send_online(&mut alice, &nodes, &bob.device_id(), t, Amount(25)).unwrap();
+    assert_eq!(sync(&mut bob, &nodes).unwrap().received.len(), 1);
+    sync(&mut alice, &nodes).unwrap();
+    assert_eq!(bob.balance(&t), Amount(25));
+    let mut secrets = Secrets::default();
+    secrets.add("the token id", t.as_bytes());
+    for (name, w) in [("issuer", &issuer), ("alice", &alice), ("bob", &bob)] {
+        secrets.wallet(name, w);
+    }
+    secrets.proposal("alice→bob 25", &paid.proposal);
+    let disks = c.store_files();
+    let all: Vec<u8> = disks.concat();
+    // The mint's slot (owned by the issuers' keys) was written: its owner is on disk.
+    let (owner, key) = dsm_token::authority::mint_slot(&p.issuers, &t, 0);
+    assert!(
+        found(&all, owner.as_bytes()) && found(&all, key.as_bytes()),
+        "the mint was published"
+    );
+    let mut leaks = Vec::new();
+    for (i, disk) in disks.iter().enumerate() {
+        for (what, bytes) in &secrets.0 {
+            if found(disk, bytes) {
+                leaks.push(format!("node {i}: {what}"));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "found at the nodes: {leaks:#?}");
+}

@@ -293,7 +293,7 @@ fn settle_mint(
         let (read, f) = nodes.read_owned(&owner, &key)?;
         faults.extend(f);
         let Some(cur) = read
-            .and_then(|p| SignedMint::from_bytes(&p.body).ok())
+            .and_then(|p| dsm_token::authority::open_mint(&token, &p.body))
             .filter(|c| {
                 c.statement.token == token
                     && c.statement.seq == s
@@ -346,8 +346,8 @@ fn claim_mint_slot(
         MintSlotContent::Noise => Judged::Noise,
     };
     // Only an issuer writes a mint's slot (PROTOCOL.md §15.2); anyone else copies the write
-    // an issuer put at some node.
-    let body = m.to_bytes();
+    // an issuer put at some node. The slot holds the mint sealed under its token (§17.2).
+    let body = dsm_token::authority::seal_mint(m);
     let put = wallet
         .sign_authority_write(&policy.issuers, vec![(owner, key, &body[..])])?
         .map(|write| OwnedPut { write, body });
@@ -499,8 +499,14 @@ fn post_offer(
     faults: &mut Vec<NodeFault>,
 ) -> Result<usize, ReplicationError> {
     // Objects this wallet stored before (an earlier payment of the same lineage) are not
-    // stored again; a store failure here only costs requests.
-    let registry = format!("{:?} {}", nodes.params(), nodes.nodes().join(" "));
+    // stored again; a store failure here only costs requests. The marks name how objects
+    // are stored, so those a wallet stored in clear before sealed objects (PROTOCOL.md §2)
+    // count as not stored: they are stored again, sealed, where readers now look.
+    let registry = format!(
+        "sealed-objects {:?} {}",
+        nodes.params(),
+        nodes.nodes().join(" ")
+    );
     let addresses: Vec<Digest> = offer
         .objects
         .iter()
@@ -1434,27 +1440,34 @@ pub fn sign_refresh(
     }
     let cosignature = wallet.cosign_refresh(&record.signed.statement, &req.burn.inputs)?;
     record.signed.signatures.push(cosignature.clone());
-    let bytes = record.to_bytes();
-    // One write by this refresher covers every burned parcel's re-issue slot.
+    // One write by this refresher covers every burned parcel's re-issue slot, each holding
+    // the record sealed under its parcel (PROTOCOL.md §17.6).
     let slots: Vec<_> = req
         .burn
         .inputs
         .iter()
-        .map(|i| reissue_slot(&refreshers, i))
+        .map(|i| {
+            let (owner, key) = reissue_slot(&refreshers, i);
+            (
+                owner,
+                key,
+                dsm_token::reissue::seal_reissue_record(i, &record),
+            )
+        })
         .collect();
     let write = wallet
         .sign_authority_write(
             &refreshers,
-            slots.iter().map(|(o, k)| (*o, *k, &bytes[..])).collect(),
+            slots.iter().map(|(o, k, b)| (*o, *k, &b[..])).collect(),
         )?
         .ok_or_else(|| {
             WalletError::Token("this device is not one of the token's refreshers".into())
         })?;
-    let put = OwnedPut {
-        write,
-        body: bytes.clone(),
-    };
-    for (input, (owner, key)) in req.burn.inputs.iter().zip(&slots) {
+    for (input, (owner, key, body)) in req.burn.inputs.iter().zip(&slots) {
+        let put = OwnedPut {
+            write: write.clone(),
+            body: body.clone(),
+        };
         let judge = |other: &[u8]| match judge_reissue_slot(other, input, &policy, &record) {
             ReissueSlotContent::Same => Judged::Same,
             ReissueSlotContent::Rival => Judged::Rival,

@@ -466,7 +466,7 @@ pub fn publish_as_issuer(
     use dsm_core::slot::{body_digest, OwnedPut, SlotEntry, SlotWrite};
     let (owner, slot) =
         dsm_token::authority::mint_slot(&policy.issuers, &m.statement.token, m.statement.seq);
-    let body = m.to_bytes();
+    let body = dsm_token::authority::seal_mint(m);
     let write = SlotWrite::sign(
         dsm_token::authority::keys_admission(&policy.issuers),
         key,
