@@ -1077,7 +1077,9 @@
     ["AnchorSeal", "DSM/v1/anchor/seal"],
     ["ParcelSeal", "DSM/v1/parcel/seal"],
     ["SealedObjectLocator", "DSM/v1/sealed-object/locator"],
-    ["SealedObject", "DSM/v1/sealed-object/seal"]
+    ["SealedObject", "DSM/v1/sealed-object/seal"],
+    ["MintSeal", "DSM/v1/mint/seal"],
+    ["ReissueSeal", "DSM/v1/reissue/seal"]
   ];
   var TAGS = Object.freeze(Object.fromEntries(TAG_TABLE));
   var labels = new Set(TAG_TABLE.map(([, l]) => l));

@@ -113,6 +113,8 @@ export const TAG_TABLE = [
   ['ParcelSeal', 'DSM/v1/parcel/seal'],
   ['SealedObjectLocator', 'DSM/v1/sealed-object/locator'],
   ['SealedObject', 'DSM/v1/sealed-object/seal'],
+  ['MintSeal', 'DSM/v1/mint/seal'],
+  ['ReissueSeal', 'DSM/v1/reissue/seal'],
 ];
 
 /** name → label */
