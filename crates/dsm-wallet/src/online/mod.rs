@@ -145,7 +145,7 @@ pub(crate) fn settle_items(
 ) -> Result<Settlement, OnlineError> {
     let mut fewest: Option<usize> = None;
     for item in items {
-        let (hop, signer) = match item {
+        let (hop, signer, holder) = match item {
             SettleItem::Mint(m) => match settle_mint(wallet, nodes, m, faults)? {
                 Settlement::Settled { .. } => continue,
                 other => return Ok(other),
@@ -158,9 +158,8 @@ pub(crate) fn settle_items(
                 hop,
                 signer,
                 holder,
-            } => (hop, (signer, holder)),
+            } => (hop, signer, holder),
         };
-        let (signer, holder) = signer;
         if wallet.hop_settled(&hop.commit()) {
             continue;
         }
