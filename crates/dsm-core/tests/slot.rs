@@ -44,6 +44,36 @@ fn put(
     }
 }
 
+/// `p` with its signer replaced by `k`, signing the same entries (what a thief or a
+/// stranger can make of a write it saw).
+fn resigned_by(p: &OwnedPut, k: &SigningKey) -> OwnedPut {
+    let mut forged = p.clone();
+    forged.write.signer = k.public_key().clone();
+    forged.write.signature = k
+        .sign(
+            SlotWrite::message(&forged.write.entries).as_bytes(),
+            &[0; 32],
+        )
+        .unwrap();
+    forged
+}
+
+/// A signature by `signer` under `admission` for one slot `(owner, k)` holding `body`.
+fn sign_one(
+    admission: Admission,
+    signer: &SigningKey,
+    owner: Digest,
+    k: Digest,
+    body: &[u8],
+) -> Result<SlotWrite, SlotAuthError> {
+    let entry = SlotEntry {
+        owner,
+        key: k,
+        body: body_digest(body),
+    };
+    SlotWrite::sign(admission, signer, vec![entry], &[0; 32])
+}
+
 fn slot_key(label: &str) -> Digest {
     tagged_hash(Tag::ParcelSlot, &[label.as_bytes()])
 }
@@ -76,28 +106,17 @@ fn a_device_key_writes_its_own_slots_and_no_other() {
     // A stranger's key claiming the device's owner: its own id is another owner, so the
     // signer refuses to sign it, and a hand-made write is refused by the check.
     assert_eq!(
-        SlotWrite::sign(
+        sign_one(
             Admission::Device { genesis: g },
             &other,
-            vec![SlotEntry {
-                owner: me,
-                key: slot_key("a"),
-                body: body_digest(b"body"),
-            }],
-            &[0; 32],
+            me,
+            slot_key("a"),
+            b"body"
         ),
         Err(SlotAuthError::NotAdmitted)
     );
-    let mut forged = p.clone();
-    forged.write.signer = other.public_key().clone();
-    forged.write.signature = other
-        .sign(
-            SlotWrite::message(&forged.write.entries).as_bytes(),
-            &[0; 32],
-        )
-        .unwrap();
     assert_eq!(
-        forged.check(&me, &slot_key("a")),
+        resigned_by(&p, &other).check(&me, &slot_key("a")),
         Err(SlotAuthError::NotAdmitted)
     );
     // A flipped signature byte.
@@ -139,28 +158,11 @@ fn a_device_writes_its_slots_without_showing_its_genesis_or_id() {
     }
     // Another key under the device's blind is another owner: refused from hashes alone.
     assert_eq!(
-        SlotWrite::sign(
-            admission.clone(),
-            &other,
-            vec![SlotEntry {
-                owner,
-                key: slot_key("a"),
-                body: body_digest(b"sealed"),
-            }],
-            &[0; 32],
-        ),
+        sign_one(admission.clone(), &other, owner, slot_key("a"), b"sealed"),
         Err(SlotAuthError::NotAdmitted)
     );
-    let mut forged = p.clone();
-    forged.write.signer = other.public_key().clone();
-    forged.write.signature = other
-        .sign(
-            SlotWrite::message(&forged.write.entries).as_bytes(),
-            &[0; 32],
-        )
-        .unwrap();
     assert_eq!(
-        forged.check(&owner, &slot_key("a")),
+        resigned_by(&p, &other).check(&owner, &slot_key("a")),
         Err(SlotAuthError::NotAdmitted)
     );
     // The device's key under another genesis's blind is another owner too.
@@ -170,17 +172,14 @@ fn a_device_writes_its_slots_without_showing_its_genesis_or_id() {
     assert_ne!(elsewhere.owners(d.public_key()).unwrap(), vec![owner]);
     // A device admission (kind 1) proves the device id, not the slot owner.
     assert_eq!(
-        SlotWrite::sign(
+        sign_one(
             Admission::Device {
                 genesis: identity.genesis
             },
             &d,
-            vec![SlotEntry {
-                owner,
-                key: slot_key("a"),
-                body: body_digest(b"sealed"),
-            }],
-            &[0; 32],
+            owner,
+            slot_key("a"),
+            b"sealed"
         ),
         Err(SlotAuthError::NotAdmitted)
     );

@@ -256,23 +256,31 @@ impl NodeSet {
         bytes: &[u8],
     ) -> Result<(Digest, usize, Vec<NodeFault>), ReplicationError> {
         let addr = object_address(bytes);
-        let mut stored = 0;
-        let mut faults = Vec::new();
-        // The placed nodes are independent: ask them all at once, judge in placement order.
         let placed = self.placement(addr.as_bytes())?;
-        let answers = in_parallel(&placed, |node| {
-            self.request(
-                "PUT",
-                &format!("{node}/v1/objects/{}", hex(addr.as_bytes())),
-                Some(bytes),
-            )
-        });
+        let url = |node: &str| format!("{node}/v1/objects/{}", hex(addr.as_bytes()));
+        let (stored, faults) = self.store_at_k(&placed, "PUT", &url, bytes, "a valid object")?;
+        Ok((addr, stored, faults))
+    }
+
+    /// Sends `body` to every node of `placed` at once (`method` to `url(node)`) and judges
+    /// the answers in placement order: how many stored it (200 or 201) and the faults of
+    /// those that refused `what`; fewer than K storing it is the error.
+    fn store_at_k(
+        &self,
+        placed: &[&str],
+        method: &str,
+        url: &(dyn Fn(&str) -> String + Sync),
+        body: &[u8],
+        what: &str,
+    ) -> Result<(usize, Vec<NodeFault>), ReplicationError> {
+        let answers = in_parallel(placed, |node| self.request(method, &url(node), Some(body)));
+        let (mut stored, mut faults) = (0, Vec::new());
         for (&node, answer) in placed.iter().zip(answers) {
             match answer.flatten() {
                 Some((200 | 201, _)) => stored += 1,
                 Some((status, _)) => faults.push(NodeFault {
                     node: node.into(),
-                    what: format!("refused a valid object with status {status}"),
+                    what: format!("refused {what} with status {status}"),
                 }),
                 None => {}
             }
@@ -283,7 +291,7 @@ impl NodeSet {
                 want: self.params.k,
             });
         }
-        Ok((addr, stored, faults))
+        Ok((stored, faults))
     }
 
     /// Reads an object: accepted when K of its N nodes return identical bytes that hash to
@@ -339,30 +347,9 @@ impl NodeSet {
         let (topic, key) = object_locator(&addr);
         let sealed = seal_object(object);
         let placed = self.list_placement(topic.as_bytes(), key.as_bytes())?;
-        let answers = in_parallel(&placed, |node| {
-            self.request(
-                "POST",
-                &list_url(node, topic.as_bytes(), key.as_bytes()),
-                Some(&sealed),
-            )
-        });
-        let (mut stored, mut faults) = (0, Vec::new());
-        for (&node, answer) in placed.iter().zip(answers) {
-            match answer.flatten() {
-                Some((200 | 201, _)) => stored += 1,
-                Some((status, _)) => faults.push(NodeFault {
-                    node: node.into(),
-                    what: format!("refused a sealed object with status {status}"),
-                }),
-                None => {}
-            }
-        }
-        if stored < self.params.k {
-            return Err(ReplicationError::NotEnoughReplicas {
-                got: stored,
-                want: self.params.k,
-            });
-        }
+        let url = |node: &str| list_url(node, topic.as_bytes(), key.as_bytes());
+        let (stored, faults) =
+            self.store_at_k(&placed, "POST", &url, &sealed, "a sealed object")?;
         Ok((addr, stored, faults))
     }
 

@@ -78,6 +78,21 @@ impl Secrets {
     }
 }
 
+impl Secrets {
+    /// Fails naming every secret found on any node's disk, and where.
+    fn assert_on_no_disk(&self, disks: &[Vec<u8>]) {
+        let mut leaks = Vec::new();
+        for (i, disk) in disks.iter().enumerate() {
+            for (what, bytes) in &self.0 {
+                if found(disk, bytes) {
+                    leaks.push(format!("node {i}: {what}"));
+                }
+            }
+        }
+        assert!(leaks.is_empty(), "found at the nodes: {leaks:#?}");
+    }
+}
+
 fn found(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -149,15 +164,7 @@ fn a_nodes_disk_after_online_payments_shows_no_device_amount_token_or_statement(
             "{what}: its sender's slot owner is at the nodes"
         );
     }
-    let mut leaks = Vec::new();
-    for (i, disk) in disks.iter().enumerate() {
-        for (what, bytes) in &secrets.0 {
-            if found(disk, bytes) {
-                leaks.push(format!("node {i}: {what}"));
-            }
-        }
-    }
-    assert!(leaks.is_empty(), "found at the nodes: {leaks:#?}");
+    secrets.assert_on_no_disk(&disks);
 }
 
 /// The same search after an issuer mints a token to alice, alice pays part of it to bob
@@ -205,13 +212,5 @@ fn a_nodes_disk_after_a_mint_paid_on_online_shows_no_token_or_recipient() {
         found(&all, owner.as_bytes()) && found(&all, key.as_bytes()),
         "the mint was published"
     );
-    let mut leaks = Vec::new();
-    for (i, disk) in disks.iter().enumerate() {
-        for (what, bytes) in &secrets.0 {
-            if found(disk, bytes) {
-                leaks.push(format!("node {i}: {what}"));
-            }
-        }
-    }
-    assert!(leaks.is_empty(), "found at the nodes: {leaks:#?}");
+    secrets.assert_on_no_disk(&disks);
 }
