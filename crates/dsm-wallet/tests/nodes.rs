@@ -249,6 +249,42 @@ fn reads_survive_a_down_a_corrupt_and_a_lying_node() {
     );
 }
 
+/// A sealed object (PROTOCOL.md §2, "Sealed objects"; a lineage object, a published
+/// document) whose locator a stranger who learned its address filled with junk first — junk
+/// bytes, the object in clear, another object sealed, the object sealed under another
+/// address — among a corrupting, a lying and a down node: it is stored at K, read back
+/// whole, and is not a plain object at its address; an address nobody stored finds nothing.
+#[test]
+fn a_sealed_object_is_found_past_junk_at_its_locator() {
+    let c = cluster();
+    let set = nodes(&c);
+    let object = b"a lineage object".to_vec();
+    let addr = object_address(&object);
+    let (topic, key) = dsm_core::seal::object_locator(&addr);
+    let other = object_address(b"another address");
+    for junk in [
+        b"junk".to_vec(),
+        object.clone(),
+        dsm_core::seal::seal_object(b"another object"),
+        dsm_core::seal::seal(dsm_core::tags::Tag::SealedObject, other.as_bytes(), &object),
+    ] {
+        junk_everywhere(&c, &topic.0, &key.0, &junk);
+    }
+    let (stored_at, stored, _) = set.put_sealed_object(&object).unwrap();
+    assert_eq!(stored_at, addr);
+    assert_eq!(stored, 5, "every node but the one that is down holds it");
+    let (found, _) = set.find_sealed_object(&addr).unwrap();
+    assert_eq!(found, Some(object));
+    assert!(
+        set.get_object(&addr).is_err(),
+        "nothing in clear at its address"
+    );
+    let (none, _) = set
+        .find_sealed_object(&object_address(b"never stored"))
+        .unwrap();
+    assert_eq!(none, None);
+}
+
 /// What the tests below accept as a valid entry (a real reader decodes and verifies).
 fn is_step(b: &[u8]) -> bool {
     b.starts_with(b"step ")
