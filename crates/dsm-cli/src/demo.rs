@@ -490,18 +490,41 @@ struct Net {
     nodes: NodeSet,
 }
 
-/// Runs the demo, writing the narrative to `out`: one function per scene.
-pub fn run(suite: SuiteId, out: &mut dyn Write) -> Result<(), Error> {
-    let tmp = tempfile::Builder::new().prefix("dsm-demo-").tempdir()?;
-    let dir = tmp.path();
+/// Runs the demo, writing the narrative to `out`: one function per scene. Its wallets and
+/// storage nodes live in a temporary directory removed at the end, or in `keep` (created,
+/// and refused unless new or empty), left there to inspect.
+pub fn run(suite: SuiteId, keep: Option<&Path>, out: &mut dyn Write) -> Result<(), Error> {
+    let tmp;
+    let dir = match keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            if std::fs::read_dir(dir)?.next().is_some() {
+                return Err(format!(
+                    "{} is not empty: give --keep a new or empty directory",
+                    dir.display()
+                )
+                .into());
+            }
+            dir
+        }
+        None => {
+            tmp = tempfile::Builder::new().prefix("dsm-demo-").tempdir()?;
+            tmp.path()
+        }
+    };
     let suite_name = match suite {
         SuiteId::MlDsa65 => "ml-dsa-65",
         SuiteId::SlhDsaSha2_128f => "slh-dsa-sha2-128f",
     };
     writeln!(
         out,
-        "DSM demo — suite {suite_name}, wallets in {} (removed at the end)\n",
-        dir.display()
+        "DSM demo — suite {suite_name}, wallets and storage nodes in {} ({})\n",
+        dir.display(),
+        if keep.is_some() {
+            "kept"
+        } else {
+            "removed at the end"
+        }
     )?;
 
     let (mut cast, mallory, policy, id) = scene_wallets(out, dir, suite)?;

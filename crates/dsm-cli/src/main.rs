@@ -545,6 +545,11 @@ enum Command {
         /// Signature suite for every device.
         #[arg(long, value_enum, default_value_t = Suite::MlDsa65)]
         suite: Suite,
+        /// Keep the wallets (NAME.redb, passphrase "demo passphrase") and the storage
+        /// nodes' stores (nodeN.redb) in DIR, a new or empty directory, to inspect them
+        /// afterwards.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
     },
     /// Print a shell completion script, e.g. `dsm completions bash >
     /// ~/.local/share/bash-completion/completions/dsm`.
@@ -1496,8 +1501,8 @@ fn main() -> ExitCode {
             code: exit::FAILURE,
             msg: format!("benchmark failed: {e}"),
         }),
-        Command::Demo { suite } => {
-            demo::run(suite.into(), &mut std::io::stdout()).map_err(|e| wallet_cmd::CliError {
+        Command::Demo { suite, keep } => {
+            demo::run(suite.into(), keep.as_deref(), &mut std::io::stdout()).map_err(|e| wallet_cmd::CliError {
                 code: exit::FAILURE,
                 msg: e.to_string(),
             })

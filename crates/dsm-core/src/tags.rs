@@ -290,6 +290,13 @@ tag_table! {
     /// The sealing of a re-issue record in a burned parcel's re-issue slot: `(parcel id)`
     /// and `(parcel id, canonical ReissueRecord)` (§17.6, [`crate::seal`]).
     ReissueSeal => "DSM/v1/reissue/seal",
+    /// Where a token's emission steps wait at the storage nodes: `()` — the candidate-list
+    /// topic of every emission — and `(state digest)` — the list of the step after that
+    /// vault state (§17.4.4).
+    EmissionList => "DSM/v1/djte/list",
+    /// The sealing of an emission step in its list: `(state digest)` and `(state digest,
+    /// canonical EmissionStep)` (§17.4.4, [`crate::seal`]).
+    EmissionSeal => "DSM/v1/djte/seal",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

@@ -177,6 +177,8 @@ fn tag_labels_are_frozen() {
         (Tag::SealedObject, "DSM/v1/sealed-object/seal"),
         (Tag::MintSeal, "DSM/v1/mint/seal"),
         (Tag::ReissueSeal, "DSM/v1/reissue/seal"),
+        (Tag::EmissionList, "DSM/v1/djte/list"),
+        (Tag::EmissionSeal, "DSM/v1/djte/seal"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -35,6 +35,36 @@ pub const MAX_MMR_DEPTH: usize = 40;
 // ---------------------------------------------------------------------------------------
 // Small pure functions
 
+/// The candidate list of the step after vault state `state` (PROTOCOL.md §17.4.4):
+/// `(H(EmissionList), H(EmissionList, state digest))`. The state commits to its token, so a
+/// node sees neither the token nor where in its chain a list is.
+pub fn emission_list(state: &EmissionState) -> (Digest, Digest) {
+    (
+        tagged_hash(Tag::EmissionList, &[]),
+        tagged_hash(Tag::EmissionList, &[state.digest().as_bytes()]),
+    )
+}
+
+/// What an emission step's list entry holds: the canonical step sealed under the state it
+/// follows (`seal(EmissionSeal, state digest, enc(step))`, PROTOCOL.md §2 "Sealed at the
+/// nodes"), so only a reader that rebuilt that state — from the token's policy and the
+/// steps before — opens it.
+pub fn seal_step(state: &EmissionState, step: &EmissionStep) -> Vec<u8> {
+    dsm_core::seal::seal(
+        Tag::EmissionSeal,
+        state.digest().as_bytes(),
+        &step.to_bytes(),
+    )
+}
+
+/// The step after `state` sealed in `bytes` by [`seal_step`]; `None` for anything else (a
+/// step in clear, or sealed after another state, included). Whether the step verifies is
+/// [`verify_step`]'s question.
+pub fn open_step(state: &EmissionState, bytes: &[u8]) -> Option<EmissionStep> {
+    let plain = dsm_core::seal::open(Tag::EmissionSeal, state.digest().as_bytes(), bytes)?;
+    EmissionStep::from_bytes(&plain).ok()
+}
+
 /// The spent-set key of `device`'s activation for `token`: `H(DjteJoin, token, device)`.
 pub fn join_key(token: &TokenId, device: &DeviceId) -> [u8; 32] {
     tagged_hash(Tag::DjteJoin, &[token.as_bytes(), device.as_bytes()]).0

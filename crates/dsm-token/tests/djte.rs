@@ -152,6 +152,36 @@ fn no_one_active_means_no_emission() {
 }
 
 #[test]
+fn a_step_at_the_nodes_opens_only_sealed_after_its_state() {
+    let p = djte_policy(4, 10_000, 4, 100, dummy_gate());
+    let mut l = EmissionLedger::new(&p).unwrap();
+    let d0 = l.state().clone();
+    let first = l.prepare(dev(1), Vec::new()).unwrap();
+    let sealed = seal_step(&d0, &first);
+    assert_eq!(open_step(&d0, &sealed), Some(first.clone()));
+    // Deterministic: a writer and a reader holding the step compute the same entry.
+    assert_eq!(seal_step(&d0, &first), sealed);
+    // The step shows nowhere in what the node keeps, nor does its token.
+    let clear = first.to_bytes();
+    let shows = |needle: &[u8]| sealed.windows(needle.len()).any(|w| w == needle);
+    assert!(!shows(&clear[..32]) && !shows(p.token_id().as_bytes()));
+    l.apply(&first, false).unwrap();
+    let d1 = l.state().clone();
+    // In clear, sealed after another state, or damaged: not a step.
+    assert_eq!(open_step(&d0, &clear), None);
+    assert_eq!(open_step(&d1, &sealed), None);
+    let mut damaged = sealed.clone();
+    *damaged.last_mut().unwrap() ^= 1;
+    assert_eq!(open_step(&d0, &damaged), None);
+    // Each state's list is its own, and names neither the token nor the state.
+    let (t0, k0) = emission_list(&d0);
+    let (t1, k1) = emission_list(&d1);
+    assert_eq!(t0, t1);
+    assert_ne!(k0, k1);
+    assert_ne!(k0, d0.digest());
+}
+
+#[test]
 fn an_activation_is_consumed_once() {
     let p = djte_policy(3, 10_000, 4, 100, dummy_gate());
     let mut l = joined(&p, 5);

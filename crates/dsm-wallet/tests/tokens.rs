@@ -209,10 +209,11 @@ fn djte_joins_and_emission_credits_through_storage_nodes_past_a_strangers_junk()
         pay(w, &mut operator, fee_id, 1);
     }
     // A stranger fills the first state's candidate list ahead of everyone (PROTOCOL.md
-    // §15.3): bytes that are no step, and a well-formed step that fails the join gate (its
-    // joiner paid no operator). Neither stalls the emissions: readers skip both.
+    // §15.3, §17.4.4): bytes that are no step, a well-formed step that fails the join gate
+    // (its joiner paid no operator), sealed as a step is, and the first joiner's very step
+    // in clear (only a sealed step counts). None stalls the emissions: readers skip all.
     let ledger = members[0].0.emission_ledger(&era_id).unwrap();
-    let d0 = ledger.state().digest();
+    let (topic, list) = dsm_token::djte::emission_list(ledger.state());
     let (stranger, _) = memory_wallet(0);
     let gateless = ledger.prepare(stranger.device_id(), Vec::new()).unwrap();
     assert_eq!(
@@ -222,8 +223,14 @@ fn djte_joins_and_emission_credits_through_storage_nodes_past_a_strangers_junk()
         ),
         "Gate(\"the number of payments must equal the gate's k\")"
     );
-    for junk in [&b"junk"[..], &gateless.to_bytes()] {
-        junk_in_lists(&cluster.urls, era_id.as_bytes(), d0.as_bytes(), junk);
+    let first_in_clear = {
+        let w = &members[0].0;
+        let payments = w.gate_payments(&era.djte.as_ref().unwrap().gate).unwrap();
+        ledger.prepare(w.device_id(), payments).unwrap().to_bytes()
+    };
+    let sealed_gateless = dsm_token::djte::seal_step(ledger.state(), &gateless);
+    for junk in [&b"junk"[..], &sealed_gateless, &first_in_clear] {
+        junk_in_lists(&cluster.urls, topic.as_bytes(), list.as_bytes(), junk);
     }
     let mut reports = Vec::new();
     for (w, _) in members.iter_mut() {

@@ -1079,7 +1079,9 @@
     ["SealedObjectLocator", "DSM/v1/sealed-object/locator"],
     ["SealedObject", "DSM/v1/sealed-object/seal"],
     ["MintSeal", "DSM/v1/mint/seal"],
-    ["ReissueSeal", "DSM/v1/reissue/seal"]
+    ["ReissueSeal", "DSM/v1/reissue/seal"],
+    ["EmissionList", "DSM/v1/djte/list"],
+    ["EmissionSeal", "DSM/v1/djte/seal"]
   ];
   var TAGS = Object.freeze(Object.fromEntries(TAG_TABLE));
   var labels = new Set(TAG_TABLE.map(([, l]) => l));

@@ -115,6 +115,8 @@ export const TAG_TABLE = [
   ['SealedObject', 'DSM/v1/sealed-object/seal'],
   ['MintSeal', 'DSM/v1/mint/seal'],
   ['ReissueSeal', 'DSM/v1/reissue/seal'],
+  ['EmissionList', 'DSM/v1/djte/list'],
+  ['EmissionSeal', 'DSM/v1/djte/seal'],
 ];
 
 /** name → label */

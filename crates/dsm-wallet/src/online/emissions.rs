@@ -1,6 +1,6 @@
 //! DJTE through storage nodes (PROTOCOL.md §17.4.4): the step after vault state `D_e` is the
-//! entry of candidate list `(token id, digest of D_e)` (§15.3) that is the first valid one at
-//! W of the list's N nodes. Anyone who passes the join gate may append a step, and so may
+//! entry of candidate list [`emission_list`]`(D_e)` (§15.3), sealed under `D_e`, that is the
+//! first valid one at W of the list's N nodes. Anyone who passes the join gate may append a step, and so may
 //! a stranger append junk, which every reader skips. Any wallet replays the chain from
 //! `D_0`, verifying every step with its join gate, and credits the emissions it won.
 
@@ -8,9 +8,10 @@ use crate::nodes::{Candidacy, NodeSet};
 use crate::online::OnlineError;
 use crate::wallet::{EmissionSync, Wallet, WalletError};
 use dsm_core::chain::{Amount, TokenId};
-use dsm_core::codec::Canonical;
 use dsm_core::identity::DeviceId;
-use dsm_token::djte::{verify_step, EmissionLedger, EmissionState, EmissionStep};
+use dsm_token::djte::{
+    emission_list, open_step, seal_step, verify_step, EmissionLedger, EmissionState,
+};
 use dsm_token::policy::TokenPolicy;
 
 /// What a join did.
@@ -46,7 +47,7 @@ pub fn sync_emissions(
 /// Whether `bytes` are a step that verifies from `state` under `policy`, join gate
 /// included: the one check by which a reader tells a step from junk in a candidate list.
 fn is_step(policy: &TokenPolicy, state: &EmissionState, bytes: &[u8]) -> bool {
-    EmissionStep::from_bytes(bytes).is_ok_and(|s| verify_step(policy, state, &s, true).is_ok())
+    open_step(state, bytes).is_some_and(|s| verify_step(policy, state, &s, true).is_ok())
 }
 
 fn policy_of(w: &Wallet, token: &TokenId) -> Result<TokenPolicy, OnlineError> {
@@ -70,14 +71,14 @@ fn sync_ledger(
     loop {
         let state = ledger.state().clone();
         let valid = |b: &[u8]| is_step(&policy, &state, b);
-        let report =
-            nodes.settle_candidates(token.as_bytes(), state.digest().as_bytes(), &valid)?;
+        let (topic, key) = emission_list(&state);
+        let report = nodes.settle_candidates(topic.as_bytes(), key.as_bytes(), &valid)?;
         let Candidacy::Settled { winner, .. } = report.outcome else {
             break;
         };
-        let step = EmissionStep::from_bytes(&winner).map_err(|e| {
+        let step = open_step(&state, &winner).ok_or_else(|| {
             wallet_err(format!(
-                "the emission step after state {} does not decode: {e}",
+                "the emission step after state {} does not open",
                 state.digest()
             ))
         })?;
@@ -132,10 +133,10 @@ pub fn join(w: &mut Wallet, nodes: &NodeSet, token: &TokenId) -> Result<JoinRepo
         // Check it ourselves first: a gate the policy refuses must not reach the nodes.
         verify_step(&policy, ledger.state(), &step, true).map_err(WalletError::from)?;
         let state = ledger.state().clone();
-        let bytes = step.to_bytes();
+        let bytes = seal_step(&state, &step);
         let valid = |b: &[u8]| is_step(&policy, &state, b);
-        let report =
-            nodes.propose_candidate(token.as_bytes(), state.digest().as_bytes(), &bytes, &valid)?;
+        let (topic, key) = emission_list(&state);
+        let report = nodes.propose_candidate(topic.as_bytes(), key.as_bytes(), &bytes, &valid)?;
         match report.outcome {
             Candidacy::Settled { winner, firsts } if winner == bytes => {
                 let em = w.record_emission(&mut ledger, &step)?;
