@@ -12,7 +12,7 @@ use crate::chain::HeadDigest;
 use crate::codec::{Canonical, DecodeError, Reader, Writer};
 use crate::crypto::{PublicKey, Signature, SigningKey};
 use crate::hash::{tagged_hash, Digest};
-use crate::identity::{DeviceId, DeviceIdentity, GenesisDigest, GenesisRecord};
+use crate::identity::{DeviceId, DeviceIdentity, GenesisDigest};
 use crate::parcel::{parcel_slot, Hop};
 use crate::tags::Tag;
 use crate::tripwire::Statement;
@@ -43,10 +43,41 @@ pub fn parties_owner(parties: &[DeviceId]) -> Digest {
 }
 
 /// The owner of slots only a genesis's recovery authority may write (a tombstone, a
-/// succession): `H(RecoveryOwner, genesis)`. The devices of that genesis are not admitted,
-/// so a thief holding a device key cannot claim them.
-pub fn recovery_owner(genesis: &GenesisDigest) -> Digest {
-    tagged_hash(Tag::RecoveryOwner, &[genesis.as_bytes()])
+/// succession): `H(RecoveryOwner, H(GenesisBlind, genesis), H(SlotKey, authority))`. The
+/// devices of that genesis are not admitted, so a thief holding a device key cannot claim
+/// them; the node sees the genesis blind and the authority's key, never the genesis.
+pub fn recovery_owner(genesis: &GenesisDigest, authority: &PublicKey) -> Digest {
+    authority_owner(&genesis_blind(genesis), authority)
+}
+
+fn authority_owner(blind: &Digest, authority: &PublicKey) -> Digest {
+    tagged_hash(
+        Tag::RecoveryOwner,
+        &[blind.as_bytes(), key_digest(authority).as_bytes()],
+    )
+}
+
+/// What a device signs to admit its genesis's recovery authority to its slots (PROTOCOL.md
+/// §15.2, §20.2): `H(SlotAuthority, device slots owner, H(SlotKey, authority))`. Signed once,
+/// deterministically, and carried in the device's first backup capsule, so a recoverer
+/// proves to a node that the authority may write the lost device's slots without showing
+/// the genesis record.
+pub fn authority_admission_message(slots_owner: &Digest, authority: &PublicKey) -> Digest {
+    tagged_hash(
+        Tag::SlotAuthority,
+        &[slots_owner.as_bytes(), key_digest(authority).as_bytes()],
+    )
+}
+
+/// The device's signature admitting `authority` to its slots: over
+/// [`authority_admission_message`], with zero signing randomness (the same bytes every time).
+pub fn admit_authority(
+    device: &SigningKey,
+    identity: &DeviceIdentity,
+    authority: &PublicKey,
+) -> Result<Signature, crate::crypto::CryptoError> {
+    let msg = authority_admission_message(&device_slots_owner(identity), authority);
+    device.sign(msg.as_bytes(), &[0u8; 32])
 }
 
 /// `H(GenesisBlind, genesis)`: what a device's slot writes show of its genesis, so a node
@@ -158,23 +189,31 @@ pub enum Admission {
         /// `H(GenesisBlind, genesis)`.
         genesis_blind: Digest,
     },
-    /// The signer is the recovery authority that `record` names. It owns
-    /// [`recovery_owner`] of the record's genesis and, when `device` is given, that device's
-    /// [`device_slots_owner`] too (the succession record in the lost device's anchor).
+    /// The signer is a genesis's recovery authority: it owns [`recovery_owner`] of the
+    /// genesis whose [`genesis_blind`] is `genesis_blind` and its own key and, when `device`
+    /// is given with that device's admission of the signer ([`admit_authority`]), that
+    /// device's slots owner too (the succession record in the lost device's anchor).
     Authority {
-        /// The genesis record naming the authority.
-        record: GenesisRecord,
-        /// A device key of that genesis whose slots the authority also writes.
-        device: Option<PublicKey>,
+        /// `H(GenesisBlind, genesis)`.
+        genesis_blind: Digest,
+        /// A device key of that genesis whose slots the authority also writes, and the
+        /// device's signature over [`authority_admission_message`] for the signer.
+        device: Option<(PublicKey, Signature)>,
     },
-    /// The signer is a key that `record`'s recovery authority delegated `device`'s slots to
-    /// (a successor, PROTOCOL.md §20.3): `delegation` is the authority's signature over
-    /// [`delegation_message`]. It owns that device's [`device_slots_owner`].
+    /// The signer is a key that a recovery authority delegated `device`'s slots to (a
+    /// successor, PROTOCOL.md §20.3): `admission` is the device's signature admitting
+    /// `authority` ([`admit_authority`]) and `delegation` the authority's signature over
+    /// [`delegation_message`]. It owns that device's slots owner.
     Successor {
-        /// The genesis record naming the authority.
-        record: GenesisRecord,
+        /// `H(GenesisBlind, genesis)`.
+        genesis_blind: Digest,
         /// The device key of that genesis whose slots are delegated.
         device: PublicKey,
+        /// The device's signature over `authority_admission_message(device slots owner,
+        /// authority)`.
+        admission: Signature,
+        /// The recovery authority's key.
+        authority: PublicKey,
         /// The authority's signature over `delegation_message(device slots owner, signer)`.
         delegation: Signature,
     },
@@ -211,23 +250,21 @@ impl Admission {
             Admission::DeviceSlots { genesis_blind } => {
                 Ok(vec![slots_owner(genesis_blind, signer)])
             }
-            Admission::Authority { record, device } => {
-                if record.recovery_authority.as_ref() != Some(signer) {
-                    return Err(SlotAuthError::NotTheAuthority);
-                }
-                let genesis = record.digest();
-                let mut owners = vec![recovery_owner(&genesis)];
-                if let Some(d) = device {
-                    owners.push(slots_owner(&genesis_blind(&genesis), d));
+            Admission::Authority {
+                genesis_blind,
+                device,
+            } => {
+                let mut owners = vec![authority_owner(genesis_blind, signer)];
+                if let Some((d, _)) = device {
+                    owners.push(slots_owner(genesis_blind, d));
                 }
                 Ok(owners)
             }
-            Admission::Successor { record, device, .. } => {
-                if record.recovery_authority.is_none() {
-                    return Err(SlotAuthError::NotTheAuthority);
-                }
-                Ok(vec![slots_owner(&genesis_blind(&record.digest()), device)])
-            }
+            Admission::Successor {
+                genesis_blind,
+                device,
+                ..
+            } => Ok(vec![slots_owner(genesis_blind, device)]),
             Admission::Keys { admitted } => {
                 if admitted.binary_search(&key_digest(signer)).is_err() {
                     return Err(SlotAuthError::NotAdmitted);
@@ -244,24 +281,39 @@ impl Admission {
         }
     }
 
-    /// The one admission that needs a signature checked: a successor's delegation by the
-    /// recovery authority.
+    /// The admissions that need signatures checked: a device's admission of its recovery
+    /// authority (kinds 2 with a device, and 4), and a successor's delegation by that
+    /// authority (kind 4).
     fn verify_delegation(&self, signer: &PublicKey) -> Result<(), SlotAuthError> {
-        let Admission::Successor {
-            record,
-            device,
-            delegation,
-        } = self
-        else {
-            return Ok(());
+        let admitted = |blind: &Digest, device: &PublicKey, sig: &Signature, authority| {
+            let owner = slots_owner(blind, device);
+            device
+                .verify(
+                    authority_admission_message(&owner, authority).as_bytes(),
+                    sig,
+                )
+                .map(|()| owner)
+                .map_err(|_| SlotAuthError::NotTheAuthority)
         };
-        let Some(authority) = record.recovery_authority.as_ref() else {
-            return Err(SlotAuthError::NotTheAuthority);
-        };
-        let owner = slots_owner(&genesis_blind(&record.digest()), device);
-        authority
-            .verify(delegation_message(&owner, signer).as_bytes(), delegation)
-            .map_err(|_| SlotAuthError::Delegation)
+        match self {
+            Admission::Authority {
+                genesis_blind,
+                device: Some((device, admission)),
+            } => admitted(genesis_blind, device, admission, signer).map(|_| ()),
+            Admission::Successor {
+                genesis_blind,
+                device,
+                admission,
+                authority,
+                delegation,
+            } => {
+                let owner = admitted(genesis_blind, device, admission, authority)?;
+                authority
+                    .verify(delegation_message(&owner, signer).as_bytes(), delegation)
+                    .map_err(|_| SlotAuthError::Delegation)
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -287,27 +339,35 @@ fn device_owner(genesis: &GenesisDigest, key: &PublicKey) -> Digest {
 
 impl Canonical for Admission {
     const MAX_ENCODED_LEN: usize =
-        GenesisRecord::MAX_ENCODED_LEN + 4300 + Signature::MAX_ENCODED_LEN + 16;
+        2 * PublicKey::MAX_ENCODED_LEN + 2 * Signature::MAX_ENCODED_LEN + 64;
     fn encode(&self, w: &mut Writer) {
         match self {
             Admission::Device { genesis } => {
                 w.uint(1, 1);
                 w.bytes(2, genesis.as_bytes());
             }
-            Admission::Authority { record, device } => {
+            Admission::Authority {
+                genesis_blind,
+                device,
+            } => {
                 w.uint(1, 2);
-                w.message(3, record);
-                w.optional_message(4, device.as_ref());
+                w.optional_message(4, device.as_ref().map(|(k, _)| k));
+                w.bytes(8, genesis_blind.as_bytes());
+                w.optional_message(9, device.as_ref().map(|(_, s)| s));
             }
             Admission::Successor {
-                record,
+                genesis_blind,
                 device,
+                admission,
+                authority,
                 delegation,
             } => {
                 w.uint(1, 4);
-                w.message(3, record);
                 w.message(4, device);
                 w.message(6, delegation);
+                w.bytes(8, genesis_blind.as_bytes());
+                w.message(9, admission);
+                w.message(10, authority);
             }
             Admission::Keys { admitted } => {
                 w.uint(1, 3);
@@ -331,10 +391,24 @@ impl Canonical for Admission {
             1 => Admission::Device {
                 genesis: GenesisDigest(Digest(r.fixed(2)?)),
             },
-            2 => Admission::Authority {
-                record: r.message(3)?,
-                device: r.optional_message(4)?,
-            },
+            2 => {
+                let device: Option<PublicKey> = r.optional_message(4)?;
+                let genesis_blind = Digest(r.fixed(8)?);
+                let admission: Option<Signature> = r.optional_message(9)?;
+                let device = match (device, admission) {
+                    (Some(k), Some(s)) => Some((k, s)),
+                    (None, None) => None,
+                    _ => {
+                        return Err(DecodeError::Invalid(
+                            "a device and its admission of the authority go together",
+                        ))
+                    }
+                };
+                Admission::Authority {
+                    genesis_blind,
+                    device,
+                }
+            }
             3 => {
                 let admitted: Vec<Digest> = r
                     .repeated_fixed::<32>(5, MAX_ADMITTED)?
@@ -349,9 +423,11 @@ impl Canonical for Admission {
                 Admission::Keys { admitted }
             }
             4 => Admission::Successor {
-                record: r.message(3)?,
                 device: r.message(4)?,
                 delegation: r.message(6)?,
+                genesis_blind: Digest(r.fixed(8)?),
+                admission: r.message(9)?,
+                authority: r.message(10)?,
             },
             5 => {
                 let genesis = GenesisDigest(Digest(r.fixed(2)?));
@@ -560,8 +636,8 @@ pub enum SlotAuthError {
     /// The signer's key is not admitted to the slot's owner.
     #[error("the signer's key is not admitted to this slot's owner")]
     NotAdmitted,
-    /// An authority admission whose record names another key (or none).
-    #[error("the genesis record does not name the signer as its recovery authority")]
+    /// An authority or successor admission whose device did not admit that authority.
+    #[error("the device did not admit this recovery authority to its slots")]
     NotTheAuthority,
     /// A successor admission whose delegation the authority did not sign.
     #[error("the recovery authority did not delegate this device's slots to the signer")]

@@ -200,7 +200,8 @@ tag_table! {
     SlotKey => "DSM/v1/slot/key",
     /// An owned slot's owner admitting a list of keys: `(key digest, …)` (§15.2).
     SlotOwner => "DSM/v1/slot/owner",
-    /// The owner of slots only a genesis's recovery authority writes: `(genesis)` (§15.2).
+    /// The owner of slots only a genesis's recovery authority writes: `(genesis blind, key
+    /// digest of the authority)` (§15.2).
     RecoveryOwner => "DSM/v1/slot/recovery-owner",
     /// The digest a slot write signs for a body: `(body)` (§15.2).
     SlotBody => "DSM/v1/slot/body",
@@ -297,6 +298,13 @@ tag_table! {
     /// The sealing of an emission step in its list: `(state digest)` and `(state digest,
     /// canonical EmissionStep)` (§17.4.4, [`crate::seal`]).
     EmissionSeal => "DSM/v1/djte/seal",
+    /// What a device signs to admit its recovery authority to its slots: `(device slots
+    /// owner, key digest of the authority)` (§15.2).
+    SlotAuthority => "DSM/v1/slot/authority",
+    /// The sealing of a recovery record in its slot: `(lost device id)` for a tombstone,
+    /// `(tombstone digest)` for a succession, and `(context, canonical record)` (§20.3,
+    /// [`crate::seal`]).
+    RecoverySeal => "DSM/v1/recovery/record-seal",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

@@ -179,6 +179,8 @@ fn tag_labels_are_frozen() {
         (Tag::ReissueSeal, "DSM/v1/reissue/seal"),
         (Tag::EmissionList, "DSM/v1/djte/list"),
         (Tag::EmissionSeal, "DSM/v1/djte/seal"),
+        (Tag::SlotAuthority, "DSM/v1/slot/authority"),
+        (Tag::RecoverySeal, "DSM/v1/recovery/record-seal"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

@@ -665,6 +665,32 @@ fn rows() -> Vec<(String, &'static str, Vec<u8>, &'static str)> {
         "UnexpectedField",
     );
     put("admission.kind_6_without_blind", ad, vint(1, 6), "Missing");
+    // Kinds 2 and 4 no longer show the genesis record (field 3, until 2026-12-06).
+    put(
+        "admission.kind_2_with_a_record",
+        ad,
+        join(&[&vint(1, 2), &ld(3, &[]), &ld(8, &[1; 32])]),
+        "UnexpectedField",
+    );
+    // A device key without the device's admission of the authority.
+    put(
+        "admission.kind_2_device_without_its_admission",
+        ad,
+        join(&[
+            &vint(1, 2),
+            &ld(
+                4,
+                &dsm_core::crypto::SigningKey::from_seed(
+                    dsm_core::crypto::SuiteId::MlDsa65,
+                    &dsm_core::crypto::SecretSeed::from_bytes([1; 32]),
+                )
+                .public_key()
+                .to_bytes(),
+            ),
+            &ld(8, &[1; 32]),
+        ]),
+        "Invalid",
+    );
     v
 }
 

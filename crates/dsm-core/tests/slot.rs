@@ -2,12 +2,12 @@
 //! every admission kind.
 
 use dsm_core::codec::{Canonical, DecodeError};
-use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
+use dsm_core::crypto::{SecretSeed, Signature, SigningKey, SuiteId};
 use dsm_core::hash::{tagged_hash, Digest};
 use dsm_core::identity::{DeviceIdentity, EntropyReveal, GenesisRecord};
 use dsm_core::slot::{
-    body_digest, device_slots_owner, genesis_blind, key_digest, keys_owner, parties_owner,
-    recovery_owner, Admission, OwnedPut, SlotAuthError, SlotEntry, SlotWrite,
+    admit_authority, body_digest, device_slots_owner, genesis_blind, key_digest, keys_owner,
+    parties_owner, recovery_owner, Admission, OwnedPut, SlotAuthError, SlotEntry, SlotWrite,
 };
 use dsm_core::tags::Tag;
 
@@ -190,21 +190,44 @@ fn only_the_recovery_authority_writes_recovery_slots_and_it_may_write_its_device
     let (d, auth, thief_other) = (key(3), key(4), key(5));
     let r = record(&d, Some(&auth));
     let g = r.digest();
-    // The device's own slots are owned by its slot owner (§15.2), never its device id.
-    let device = device_slots_owner(&DeviceIdentity {
+    let identity = DeviceIdentity {
         genesis: g,
         public_key: d.public_key().clone(),
-    });
-    let tomb = recovery_owner(&g);
-    // The authority writes the recovery owner's slots, and the device's when it names it.
-    let admission = Admission::Authority {
-        record: r.clone(),
-        device: Some(d.public_key().clone()),
     };
+    // The device's own slots are owned by its slot owner (§15.2), never its device id.
+    let device = device_slots_owner(&identity);
+    let tomb = recovery_owner(&g, auth.public_key());
+    // The device admitted its authority at its creation (deterministically).
+    let admitted = admit_authority(&d, &identity, auth.public_key()).unwrap();
+    assert_eq!(
+        admit_authority(&d, &identity, auth.public_key()).unwrap(),
+        admitted
+    );
+    // The authority writes the recovery owner's slots, and the device's when it shows the
+    // device's admission — from the genesis blind, never the genesis or its record.
+    let admission = Admission::Authority {
+        genesis_blind: genesis_blind(&g),
+        device: Some((d.public_key().clone(), admitted.clone())),
+    };
+    assert_eq!(
+        Admission::from_bytes(&admission.to_bytes()).unwrap(),
+        admission
+    );
+    let shows = |needle: &[u8]| {
+        let b = admission.to_bytes();
+        b.windows(needle.len()).any(|w| w == needle)
+    };
+    assert!(!shows(g.as_bytes()) && !shows(&r.to_bytes()[..40]));
     let p = put(admission.clone(), &auth, tomb, slot_key("t"), b"tombstone");
     assert_eq!(p.check(&tomb, &slot_key("t")), Ok(()));
-    let q = put(admission, &auth, device, slot_key("p"), b"claim");
+    let q = put(admission.clone(), &auth, device, slot_key("p"), b"claim");
     assert_eq!(q.check(&device, &slot_key("p")), Ok(()));
+    // Without a device, only the recovery owner.
+    let bare = Admission::Authority {
+        genesis_blind: genesis_blind(&g),
+        device: None,
+    };
+    assert_eq!(bare.owners(auth.public_key()).unwrap(), vec![tomb]);
     // The device key (a thief holding it) cannot write the recovery owner's slot.
     let entry = SlotEntry {
         owner: tomb,
@@ -212,7 +235,14 @@ fn only_the_recovery_authority_writes_recovery_slots_and_it_may_write_its_device
         body: body_digest(b"junk"),
     };
     assert_eq!(
-        SlotWrite::sign(Admission::Device { genesis: g }, &d, vec![entry], &[0; 32]),
+        SlotWrite::sign(
+            Admission::DeviceSlots {
+                genesis_blind: genesis_blind(&g)
+            },
+            &d,
+            vec![entry],
+            &[0; 32]
+        ),
         Err(SlotAuthError::NotAdmitted)
     );
     let mut stolen = p.clone();
@@ -228,20 +258,38 @@ fn only_the_recovery_authority_writes_recovery_slots_and_it_may_write_its_device
         stolen.check(&tomb, &slot_key("t")),
         Err(SlotAuthError::NotAdmitted)
     );
-    // Another key presenting the record as its authority.
-    let mut impostor = p.clone();
-    impostor.write.signer = thief_other.public_key().clone();
-    assert_eq!(
-        impostor.check(&tomb, &slot_key("t")),
-        Err(SlotAuthError::NotTheAuthority)
-    );
-    // A record without an authority admits nobody.
-    let none = Admission::Authority {
-        record: record(&d, None),
-        device: None,
+    // Nor can it by signing as an "authority" of its own: that key's recovery owner is
+    // another slot, which no reader computes.
+    let own = Admission::Authority {
+        genesis_blind: genesis_blind(&g),
+        device: Some((
+            d.public_key().clone(),
+            admit_authority(&d, &identity, thief_other.public_key()).unwrap(),
+        )),
     };
     assert_eq!(
-        none.owners(auth.public_key()),
+        sign_one(own.clone(), &thief_other, tomb, slot_key("t"), b"junk"),
+        Err(SlotAuthError::NotAdmitted)
+    );
+    assert_eq!(
+        own.owners(thief_other.public_key()).unwrap(),
+        vec![recovery_owner(&g, thief_other.public_key()), device]
+    );
+    // Another key presenting the device's admission of the real authority.
+    assert_eq!(
+        admission.owners(thief_other.public_key()),
+        Err(SlotAuthError::NotTheAuthority)
+    );
+    // An admission the device did not sign.
+    let forged = Admission::Authority {
+        genesis_blind: genesis_blind(&g),
+        device: Some((
+            d.public_key().clone(),
+            admit_authority(&thief_other, &identity, auth.public_key()).unwrap(),
+        )),
+    };
+    assert_eq!(
+        forged.owners(auth.public_key()),
         Err(SlotAuthError::NotTheAuthority)
     );
 }
@@ -401,21 +449,28 @@ fn a_successor_writes_the_lost_devices_slots_only_with_the_authoritys_delegation
     use dsm_core::slot::delegation_message;
     let (lost, auth, successor, other) = (key(10), key(11), key(12), key(13));
     let r = record(&lost, Some(&auth));
-    let device = device_slots_owner(&DeviceIdentity {
+    let identity = DeviceIdentity {
         genesis: r.digest(),
         public_key: lost.public_key().clone(),
-    });
+    };
+    let device = device_slots_owner(&identity);
     let delegation = auth
         .sign(
             delegation_message(&device, successor.public_key()).as_bytes(),
             &[0; 32],
         )
         .unwrap();
-    let admission = Admission::Successor {
-        record: r.clone(),
-        device: lost.public_key().clone(),
-        delegation: delegation.clone(),
+    let admitted = admit_authority(&lost, &identity, auth.public_key()).unwrap();
+    let successor_of = |admission: Signature, authority: &SigningKey, delegation: Signature| {
+        Admission::Successor {
+            genesis_blind: genesis_blind(&r.digest()),
+            device: lost.public_key().clone(),
+            admission,
+            authority: authority.public_key().clone(),
+            delegation,
+        }
     };
+    let admission = successor_of(admitted.clone(), &auth, delegation.clone());
     assert_eq!(
         Admission::from_bytes(&admission.to_bytes()).unwrap(),
         admission
@@ -434,23 +489,38 @@ fn a_successor_writes_the_lost_devices_slots_only_with_the_authoritys_delegation
         Err(SlotAuthError::Delegation)
     );
     // A delegation signed by someone other than the authority.
-    let forged = Admission::Successor {
-        record: r.clone(),
-        device: lost.public_key().clone(),
-        delegation: other
+    let forged = successor_of(
+        admitted.clone(),
+        &auth,
+        other
             .sign(
                 delegation_message(&device, successor.public_key()).as_bytes(),
                 &[0; 32],
             )
             .unwrap(),
-    };
+    );
     assert_eq!(
         forged.owners(successor.public_key()),
         Err(SlotAuthError::Delegation)
     );
-    // It proves only the lost device's own id, never the recovery owner — and a write for
-    // another owner is refused from hashes alone, before any signature is checked (a junk
-    // delegation reports NotAdmitted there, not Delegation).
+    // An "authority" the lost device never admitted, delegating to the successor.
+    let self_made = successor_of(
+        admitted.clone(),
+        &other,
+        other
+            .sign(
+                delegation_message(&device, successor.public_key()).as_bytes(),
+                &[0; 32],
+            )
+            .unwrap(),
+    );
+    assert_eq!(
+        self_made.owners(successor.public_key()),
+        Err(SlotAuthError::NotTheAuthority)
+    );
+    // It proves only the lost device's slots owner, never the recovery owner — and a write
+    // for another owner is refused from hashes alone, before any signature is checked (a
+    // junk delegation reports NotAdmitted there, not Delegation).
     assert_eq!(
         admission.owners(successor.public_key()).unwrap(),
         vec![device]
@@ -465,21 +535,11 @@ fn a_successor_writes_the_lost_devices_slots_only_with_the_authoritys_delegation
     if let Admission::Successor { delegation, .. } = &mut junk.write.admission {
         *delegation = other.sign(b"junk", &[0; 32]).unwrap();
     }
-    junk.write.entries[0].owner = recovery_owner(&r.digest());
+    let tomb = recovery_owner(&r.digest(), auth.public_key());
+    junk.write.entries[0].owner = tomb;
     assert_eq!(
-        junk.write
-            .check(&recovery_owner(&r.digest()), &slot_key("p"), b"claim"),
+        junk.write.check(&tomb, &slot_key("p"), b"claim"),
         Err(SlotAuthError::NotAdmitted)
-    );
-    // No authority, no delegation.
-    let none = Admission::Successor {
-        record: record(&lost, None),
-        device: lost.public_key().clone(),
-        delegation,
-    };
-    assert_eq!(
-        none.owners(successor.public_key()),
-        Err(SlotAuthError::NotTheAuthority)
     );
 }
 

@@ -144,11 +144,6 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         &dsm_core::slot::seal_anchor_body(&dsm_core::chain::HeadDigest(k1), b"plain"),
     );
     put(
-        "slot.recovery_owner(genesis 01..)",
-        "-",
-        dsm_core::slot::recovery_owner(&dsm_core::identity::GenesisDigest(k1)).as_bytes(),
-    );
-    put(
         "slot.body_digest(\"body\")",
         "-",
         dsm_core::slot::body_digest(b"body").as_bytes(),
@@ -378,6 +373,24 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             &format!("{s}.slot.anchor_slot(a, parent 01..)"),
             "-",
             &[*owner.as_bytes(), *key.as_bytes()].concat(),
+        );
+        put(
+            &format!("{s}.slot.recovery_owner(a's genesis, authority a)"),
+            "-",
+            dsm_core::slot::recovery_owner(&a.identity.genesis, &a.identity.public_key).as_bytes(),
+        );
+        put(
+            &format!("{s}.slot.admission(authority a, device a)"),
+            "dsm.v1.Admission",
+            &dsm_core::slot::Admission::Authority {
+                genesis_blind: dsm_core::slot::genesis_blind(&a.identity.genesis),
+                device: Some((
+                    a.identity.public_key.clone(),
+                    dsm_core::slot::admit_authority(&a.key, &a.identity, &a.identity.public_key)
+                        .unwrap(),
+                )),
+            }
+            .to_bytes(),
         );
         assert_eq!(h1.statement.inputs.len(), 1, "one parcel slot, one body");
         let (topic, locator) =

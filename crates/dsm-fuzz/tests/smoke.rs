@@ -295,6 +295,10 @@ fn write_seeds() {
             contacts: vec![],
             genesis: Some(genesis.clone()),
             identity: Some(lost.clone()),
+            authority_admission: Some(
+                dsm_core::slot::admit_authority(&dev, &lost, k.authority_key().public_key())
+                    .unwrap(),
+            ),
             policies: vec![],
             held: vec![],
             spent: vec![],

@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// largest encoding the protocol lets a client put here — an equivocation proof (two
 /// statements of up to 128 KiB each) and an owned-slot write (a 232 KiB body with its
 /// authorization); the build fails if either stops fitting.
-pub const MAX_ITEM_LEN: usize = 304 * 1024;
+pub const MAX_ITEM_LEN: usize = 320 * 1024;
 const _: () =
     assert!(<dsm_core::tripwire::EquivocationProof as Canonical>::MAX_ENCODED_LEN <= MAX_ITEM_LEN);
 const _: () = assert!(<OwnedPut as Canonical>::MAX_ENCODED_LEN <= MAX_ITEM_LEN);

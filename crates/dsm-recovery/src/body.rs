@@ -9,6 +9,7 @@
 
 use dsm_core::chain::{Amount, DeviceHead, RelationshipKey, TipDigest, TokenId, TransitionKind};
 use dsm_core::codec::{Canonical, DecodeError, Reader, Writer};
+use dsm_core::crypto::{PublicKey, Signature};
 use dsm_core::hash::Digest;
 use dsm_core::identity::{DeviceId, DeviceIdentity, GenesisRecord};
 use dsm_core::parcel::ParcelId;
@@ -178,6 +179,10 @@ pub struct CapsuleBody {
     pub genesis: Option<GenesisRecord>,
     /// The device's identity: in the first capsule each device writes.
     pub identity: Option<DeviceIdentity>,
+    /// The device's admission of the recovery authority to its slots
+    /// ([`dsm_core::slot::admit_authority`]): with the identity, when the genesis names an
+    /// authority. A successor shows it to the nodes to write the lost device's slots.
+    pub authority_admission: Option<Signature>,
     /// Canonical token policies learned since the previous capsule.
     pub policies: Vec<Vec<u8>>,
     /// Parcels the change added to the held set.
@@ -216,6 +221,7 @@ impl Canonical for CapsuleBody {
             w.bytes(11, o.as_bytes());
         }
         w.uint(12, self.parts);
+        w.optional_message(13, self.authority_admission.as_ref());
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let head = r.message(1)?;
@@ -251,6 +257,7 @@ impl Canonical for CapsuleBody {
             .map(Digest)
             .collect();
         let parts = r.uint_max(12, MAX_PARTS)?;
+        let authority_admission = r.optional_message(13)?;
         Ok(CapsuleBody {
             head,
             tips,
@@ -264,6 +271,7 @@ impl Canonical for CapsuleBody {
             packs,
             offers,
             parts,
+            authority_admission,
         })
     }
 }
@@ -297,6 +305,8 @@ pub enum ReplayError {
 pub struct RecoveredState {
     /// The identity's genesis record.
     pub genesis: GenesisRecord,
+    /// The device's admission of the genesis's recovery authority to its slots (checked).
+    pub authority_admission: Option<Signature>,
     /// The device the stream's last capsules belong to (the one to tombstone).
     pub identity: DeviceIdentity,
     /// Its last head.
@@ -364,6 +374,7 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
                 || part.parts != 0
                 || part.genesis.is_some()
                 || part.identity.is_some()
+                || part.authority_admission.is_some()
                 || !part.tips.is_empty()
                 || !part.contacts.is_empty()
                 || !part.policies.is_empty()
@@ -393,7 +404,24 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
                 if identity.genesis != genesis.digest() {
                     return Err(bad("the identity is not of the genesis"));
                 }
+                let authority_admission = body.authority_admission.clone();
+                let admits = |a: &PublicKey, s: &Signature| {
+                    let owner = dsm_core::slot::device_slots_owner(&identity);
+                    let msg = dsm_core::slot::authority_admission_message(&owner, a);
+                    identity.public_key.verify(msg.as_bytes(), s).is_ok()
+                };
+                match (&genesis.recovery_authority, &authority_admission) {
+                    (Some(a), Some(s)) if admits(a, s) => {}
+                    (None, None) => {}
+                    _ => {
+                        return Err(bad(
+                            "the first capsule does not carry the device's admission of the \
+                             recovery authority",
+                        ))
+                    }
+                }
                 state.insert(RecoveredState {
+                    authority_admission,
                     genesis,
                     head: DeviceHead::initial(identity.device_id(), &identity.genesis),
                     identity,
@@ -411,8 +439,11 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
                 })
             }
             Some(st) => {
-                if body.genesis.is_some() {
-                    return Err(bad("only the first capsule carries the genesis record"));
+                if body.genesis.is_some() || body.authority_admission.is_some() {
+                    return Err(bad(
+                        "only the first capsule carries the genesis record and the authority's \
+                         admission",
+                    ));
                 }
                 if body.identity.as_ref().is_some_and(|id| *id != st.identity) {
                     return Err(bad(

@@ -53,21 +53,63 @@ impl Tombstone {
 }
 
 /// The owned slot of `lost`'s tombstone at the storage nodes (PROTOCOL.md §15.2, §20.3):
-/// `(H(RecoveryOwner, genesis), H(TombstoneSlot, "slot", lost device id))`. Only the
-/// genesis's recovery authority may write it, so neither a stranger nor a thief holding the
-/// lost device's key can take or block it.
-pub fn tombstone_slot(lost: &DeviceIdentity) -> (Digest, Digest) {
+/// `(recovery_owner(genesis, authority), H(TombstoneSlot, "slot", lost device id))`. Only
+/// the genesis's recovery authority may write it, so neither a stranger nor a thief holding
+/// the lost device's key can take or block it.
+pub fn tombstone_slot(lost: &DeviceIdentity, authority: &PublicKey) -> (Digest, Digest) {
     (
-        dsm_core::slot::recovery_owner(&lost.genesis),
+        dsm_core::slot::recovery_owner(&lost.genesis, authority),
         tagged_hash(Tag::TombstoneSlot, &[b"slot", lost.device_id().as_bytes()]),
     )
 }
 
 /// The owned slot of the succession that follows tombstone `t`:
-/// `(H(RecoveryOwner, genesis), t.digest())`, written by the recovery authority only. One
-/// successor per tombstone: the first written wins.
-pub fn succession_slot(t: &Tombstone) -> (Digest, Digest) {
-    (dsm_core::slot::recovery_owner(&t.lost.genesis), t.digest())
+/// `(recovery_owner(genesis, authority), H(TombstoneSlot, "succession", t.digest()))`,
+/// written by the recovery authority only. One successor per tombstone: the first written
+/// wins.
+pub fn succession_slot(t: &Tombstone, authority: &PublicKey) -> (Digest, Digest) {
+    (
+        dsm_core::slot::recovery_owner(&t.lost.genesis, authority),
+        tagged_hash(Tag::TombstoneSlot, &[b"succession", t.digest().as_bytes()]),
+    )
+}
+
+/// What a tombstone slot holds: the signed tombstone sealed under the lost device's id
+/// (`seal(RecoverySeal, lost device id, enc(signed tombstone))`, PROTOCOL.md §2 "Sealed at
+/// the nodes"), so only a reader that knows the lost device opens it.
+pub fn seal_tombstone(t: &SignedTombstone) -> Vec<u8> {
+    let lost = t.record.lost.device_id();
+    dsm_core::seal::seal(Tag::RecoverySeal, lost.as_bytes(), &t.to_bytes())
+}
+
+/// The signed tombstone of `lost` sealed in `bytes` by [`seal_tombstone`]; `None` for
+/// anything else (in clear, of another device, or damaged).
+pub fn open_tombstone(lost: &DeviceIdentity, bytes: &[u8]) -> Option<SignedTombstone> {
+    let plain = dsm_core::seal::open(Tag::RecoverySeal, lost.device_id().as_bytes(), bytes)?;
+    SignedTombstone::from_bytes(&plain)
+        .ok()
+        .filter(|t| t.record.lost == *lost)
+}
+
+/// What a succession slot holds: the signed succession sealed under the tombstone's digest
+/// (`seal(RecoverySeal, tombstone digest, enc(signed succession))`), which the slot's key
+/// hides.
+pub fn seal_succession(s: &SignedSuccession) -> Vec<u8> {
+    dsm_core::seal::seal(
+        Tag::RecoverySeal,
+        s.record.tombstone.as_bytes(),
+        &s.to_bytes(),
+    )
+}
+
+/// The signed succession after tombstone `t` sealed in `bytes` by [`seal_succession`];
+/// `None` for anything else.
+pub fn open_succession(t: &Tombstone, bytes: &[u8]) -> Option<SignedSuccession> {
+    let digest = t.digest();
+    let plain = dsm_core::seal::open(Tag::RecoverySeal, digest.as_bytes(), bytes)?;
+    SignedSuccession::from_bytes(&plain)
+        .ok()
+        .filter(|s| s.record.tombstone == digest)
 }
 
 /// The recovery authority's statement that `successor` now speaks for the identity in place

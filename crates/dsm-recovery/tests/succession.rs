@@ -92,6 +92,53 @@ fn a_valid_succession_verifies_and_signing_is_deterministic() {
     assert_eq!(SignedSuccession::from_bytes(&s.to_bytes()).unwrap(), s);
 }
 
+/// What the recovery slots hold (PROTOCOL.md §20.3): each record sealed under what its
+/// readers know and the node does not — the lost device's id for a tombstone, the
+/// tombstone's digest (which the succession slot's key hides) for a succession.
+#[test]
+fn tombstones_and_successions_are_sealed_under_what_their_readers_know() {
+    use dsm_recovery::succession::{
+        open_succession, open_tombstone, seal_succession, seal_tombstone, succession_slot,
+        tombstone_slot,
+    };
+    let w = world();
+    let (t, s) = records(&w);
+    let authority = w.keys.authority_key().public_key().clone();
+    let sealed_t = seal_tombstone(&t);
+    assert_eq!(
+        seal_tombstone(&t),
+        sealed_t,
+        "deterministic: a rerun writes the same bytes"
+    );
+    assert_eq!(open_tombstone(&w.lost, &sealed_t), Some(t.clone()));
+    assert_eq!(open_tombstone(&w.successor, &sealed_t), None);
+    assert_eq!(open_tombstone(&w.lost, &t.to_bytes()), None, "in clear");
+    let sealed_s = seal_succession(&s);
+    assert_eq!(open_succession(&t.record, &sealed_s), Some(s.clone()));
+    assert_eq!(open_succession(&t.record, &s.to_bytes()), None, "in clear");
+    assert_eq!(open_succession(&t.record, &sealed_t), None);
+    let mut other = t.record.clone();
+    other.recovered_head.height += 1;
+    assert_eq!(open_succession(&other, &sealed_s), None);
+    // Nothing the node holds names the lost device, its genesis or the tombstone.
+    let (owner, key_t) = tombstone_slot(&w.lost, &authority);
+    let (owner_s, key_s) = succession_slot(&t.record, &authority);
+    assert_eq!(owner, owner_s);
+    let held = [owner.0, key_t.0, key_s.0].concat();
+    let held = [held.as_slice(), &sealed_t, &sealed_s].concat();
+    for secret in [
+        w.lost.device_id().0 .0,
+        w.lost.genesis.0 .0,
+        t.record.digest().0,
+        w.successor.device_id().0 .0,
+    ] {
+        assert!(!held.windows(32).any(|x| x == secret));
+    }
+    // Another authority key names other slots.
+    let (elsewhere, _) = tombstone_slot(&w.lost, key(7).public_key());
+    assert_ne!(elsewhere, owner);
+}
+
 #[test]
 fn every_bad_succession_is_refused() {
     let w = world();
@@ -316,6 +363,7 @@ fn body(head: &DeviceHead) -> CapsuleBody {
         contacts: vec![],
         genesis: None,
         identity: None,
+        authority_admission: None,
         policies: vec![],
         held: vec![],
         spent: vec![],
@@ -333,6 +381,9 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
     let mut b0 = body(&create);
     b0.genesis = Some(w.genesis.clone());
     b0.identity = Some(w.lost.clone());
+    let authority = w.keys.authority_key().public_key().clone();
+    let admitted = dsm_core::slot::admit_authority(&key(1), &w.lost, &authority).unwrap();
+    b0.authority_admission = Some(admitted.clone());
     let c0 = k.seal(0, Digest::ZERO, &b0.to_bytes());
     // Parcels of 25 DEV: the held set adds up to the head's balances after every capsule.
     let entry = |b: u8| dsm_recovery::body::HeldEntry {
@@ -367,6 +418,23 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
     };
     // No genesis in the first capsule.
     inconsistent(&[k.seal(0, Digest::ZERO, &body(&create).to_bytes())]);
+    // The device's admission of the authority (§15.2): missing, signed by another key, or
+    // again in a later capsule.
+    let mut unadmitted = b0.clone();
+    unadmitted.authority_admission = None;
+    inconsistent(&[k.seal(0, Digest::ZERO, &unadmitted.to_bytes())]);
+    unadmitted.authority_admission =
+        Some(dsm_core::slot::admit_authority(&key(2), &w.lost, &authority).unwrap());
+    inconsistent(&[k.seal(0, Digest::ZERO, &unadmitted.to_bytes())]);
+    let mut twice = body(&w.head);
+    twice.authority_admission = Some(admitted.clone());
+    inconsistent(&[c0.clone(), k.seal(1, c0.digest(), &twice.to_bytes())]);
+    assert_eq!(
+        replay(&k.capsules, std::slice::from_ref(&c0))
+            .unwrap()
+            .authority_admission,
+        Some(admitted)
+    );
     // A head that does not follow.
     let mut jump = w.head.clone();
     jump.height = 5;
@@ -496,6 +564,8 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
     let g1 = k.generation(1);
     assert_ne!(g1.stream, k.stream());
     b2.genesis = Some(w.genesis.clone());
+    b2.authority_admission =
+        Some(dsm_core::slot::admit_authority(&key(2), &w.successor, &authority).unwrap());
     let s0 = g1.seal(0, Digest::ZERO, &b2.to_bytes());
     assert!(
         k.open(&s0).is_err(),

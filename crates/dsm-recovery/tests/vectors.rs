@@ -81,9 +81,17 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         genesis: genesis.digest(),
         public_key: key(1).public_key().clone(),
     };
-    let (owner, slot) = dsm_recovery::succession::tombstone_slot(&lost);
+    let authority_key = genesis.recovery_authority.clone().unwrap();
+    let (owner, slot) = dsm_recovery::succession::tombstone_slot(&lost, &authority_key);
     put("slot.tombstone.owner", "-", owner.as_bytes());
     put("slot.tombstone.key", "-", slot.as_bytes());
+    put(
+        "capsule.authority_admission(device 1)",
+        "dsm.v1.Signature",
+        &dsm_core::slot::admit_authority(&key(1), &lost, &authority_key)
+            .unwrap()
+            .to_bytes(),
+    );
     let peer = DeviceIdentity {
         genesis: genesis.digest(),
         public_key: key(3).public_key().clone(),
@@ -118,6 +126,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         }],
         genesis: None,
         identity: None,
+        authority_admission: None,
         policies: vec![],
         held: vec![],
         spent: vec![],
@@ -206,6 +215,11 @@ fn compute() -> Vec<dsm_conformance::Vector> {
     put("tombstone", "dsm.v1.Tombstone", &t.record.to_bytes());
     put("tombstone.digest", "-", t.record.digest().as_bytes());
     put("tombstone.signed", "dsm.v1.SignedTombstone", &t.to_bytes());
+    put(
+        "tombstone.sealed",
+        "-",
+        &dsm_recovery::succession::seal_tombstone(&t),
+    );
     let successor = DeviceIdentity {
         genesis: genesis.digest(),
         public_key: key(2).public_key().clone(),
@@ -223,6 +237,14 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         "succession.signed",
         "dsm.v1.SignedSuccession",
         &s.to_bytes(),
+    );
+    let (owner, slot) = dsm_recovery::succession::succession_slot(&t.record, &authority_key);
+    put("slot.succession.owner", "-", owner.as_bytes());
+    put("slot.succession.key", "-", slot.as_bytes());
+    put(
+        "succession.sealed",
+        "-",
+        &dsm_recovery::succession::seal_succession(&s),
     );
     let record = SuccessionRecord {
         genesis: genesis.clone(),

@@ -85,6 +85,10 @@ fn stream(k: &RecoveryKeys, n: usize) -> Vec<Capsule> {
         pending: vec![],
         contacts: vec![],
         genesis: Some(genesis),
+        authority_admission: Some(
+            dsm_core::slot::admit_authority(&founding, &identity, k.authority_key().public_key())
+                .expect("admit"),
+        ),
         identity: Some(identity),
         policies: vec![],
         held: vec![],
@@ -125,6 +129,7 @@ fn stream(k: &RecoveryKeys, n: usize) -> Vec<Capsule> {
             contacts: vec![],
             genesis: None,
             identity: None,
+            authority_admission: None,
             policies: vec![],
             held: vec![],
             spent: vec![],
@@ -168,6 +173,7 @@ fn main() {
         contacts: vec![],
         genesis: None,
         identity: None,
+        authority_admission: None,
         policies: vec![],
         held: vec![],
         spent: vec![],

@@ -708,8 +708,10 @@ fn no_stranger_can_take_or_block_a_transfers_anchor_or_parcel_slots() {
         dsm_core::slot::anchor_slot(a.identity(), &proposal.proposal.sender_parent_head.digest());
     let parcel = dsm_core::parcel::parcel_slot(&proposal.proposal.parcels.inputs[0], a.identity());
     let stranger = common::stranger_key(0x77);
-    let mut fake_record = a.genesis_record().unwrap();
-    fake_record.recovery_authority = Some(stranger.public_key().clone());
+    // The stranger claims to be a's recovery authority, with an admission it signed itself
+    // (only a's key can sign a real one).
+    let fake_admission =
+        dsm_core::slot::admit_authority(&stranger, a.identity(), stranger.public_key()).unwrap();
     let mut refused = 0;
     for slot in [anchor, parcel] {
         assert_eq!(
@@ -730,8 +732,8 @@ fn no_stranger_can_take_or_block_a_transfers_anchor_or_parcel_slots() {
             common::forged_put(
                 &stranger,
                 Admission::Authority {
-                    record: fake_record.clone(),
-                    device: Some(a.identity().public_key.clone()),
+                    genesis_blind: dsm_core::slot::genesis_blind(&a.identity().genesis),
+                    device: Some((a.identity().public_key.clone(), fake_admission.clone())),
                 },
                 slot,
                 b"junk",

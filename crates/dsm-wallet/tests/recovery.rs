@@ -343,10 +343,11 @@ fn no_stranger_can_take_or_block_the_tombstone_and_succession_slots() {
     session(&mut a, &mut b, &[10]);
     sync(&mut a, &nodes).unwrap();
     let lost = a.identity().clone();
-    let slot = dsm_recovery::succession::tombstone_slot(&lost);
+    let slot = dsm_recovery::succession::tombstone_slot(&lost, k.authority_key().public_key());
     let stranger = common::stranger_key(0x5a);
     // The stranger's best attempts: a device admission under the lost device's genesis (its
-    // own key is not the device's), and a key list naming itself.
+    // own key is not the device's), a key list naming itself, and an authority admission
+    // under the genesis's blind (its key makes another recovery owner).
     let attempts = [
         b"junk".to_vec(),
         common::forged_put(
@@ -358,11 +359,20 @@ fn no_stranger_can_take_or_block_the_tombstone_and_succession_slots() {
             b"junk",
         ),
         common::forged_put(&stranger, common::self_admission(&stranger), slot, b"junk"),
+        common::forged_put(
+            &stranger,
+            dsm_core::slot::Admission::Authority {
+                genesis_blind: dsm_core::slot::genesis_blind(&lost.genesis),
+                device: None,
+            },
+            slot,
+            b"junk",
+        ),
     ];
     let refused = common::refused_everywhere(&c.urls, slot, &attempts);
     assert_eq!(
         refused,
-        3 * c.urls.len(),
+        4 * c.urls.len(),
         "every attempt reached every node"
     );
     // Anyone may append to a candidate list, here at the address the tombstone used to

@@ -157,12 +157,13 @@
     Admission: [
       f(1, "kind", "uint32"),
       f(2, "genesis", "bytes32"),
-      f(3, "record", "msg", { type: "GenesisRecord" }),
       f(4, "device", "msg", { type: "PublicKey" }),
       f(5, "admitted", "bytes32", { ...rep, max: 16 }),
       f(6, "delegation", "msg", { type: "Signature" }),
       f(7, "parties", "bytes32", { ...rep, max: 16 }),
-      f(8, "genesis_blind", "bytes32")
+      f(8, "genesis_blind", "bytes32"),
+      f(9, "device_admission", "msg", { type: "Signature" }),
+      f(10, "authority", "msg", { type: "PublicKey" })
     ],
     SlotEntry: [f(1, "owner", "bytes32", req), f(2, "key", "bytes32", req), f(3, "body", "bytes32", req)],
     SlotWrite: [
@@ -1081,7 +1082,9 @@
     ["MintSeal", "DSM/v1/mint/seal"],
     ["ReissueSeal", "DSM/v1/reissue/seal"],
     ["EmissionList", "DSM/v1/djte/list"],
-    ["EmissionSeal", "DSM/v1/djte/seal"]
+    ["EmissionSeal", "DSM/v1/djte/seal"],
+    ["SlotAuthority", "DSM/v1/slot/authority"],
+    ["RecoverySeal", "DSM/v1/recovery/record-seal"]
   ];
   var TAGS = Object.freeze(Object.fromEntries(TAG_TABLE));
   var labels = new Set(TAG_TABLE.map(([, l]) => l));
@@ -1231,6 +1234,11 @@
       7: (o, p) => {
         if (o.parties.length === 0) throw inv("no admitted device", `${p}.parties`);
         strictlyAscending(o.parties, (x) => x, "parties", `${p}.parties`);
+      },
+      9: (o, p) => {
+        if (o.kind === 2 && o.device === void 0 !== (o.device_admission === void 0)) {
+          throw inv("a device and its admission of the authority go together", p);
+        }
       }
     },
     SlotWrite: {
@@ -1243,9 +1251,9 @@
   };
   var ADMISSION_KINDS = {
     1: [[2, "req"]],
-    2: [[3, "req"], [4]],
+    2: [[4], [8, "req"], [9]],
     3: [[5]],
-    4: [[3, "req"], [4, "req"], [6, "req"]],
+    4: [[4, "req"], [6, "req"], [8, "req"], [9, "req"], [10, "req"]],
     5: [[2, "req"], [7]],
     6: [[8, "req"]]
   };
@@ -4701,28 +4709,26 @@
     }
     return equal(H(tag, context, plain).subarray(0, 24), nonce) ? plain : void 0;
   }
+  function admitsAuthority(device, sig, owner, encAuthority) {
+    return verifySignature(device, sig, H("SlotAuthority", owner, H("SlotKey", encAuthority))).ok;
+  }
   function admits(adm, signer, owner) {
     const encSigner = encode("PublicKey", signer);
     switch (adm.kind) {
       case 1:
         return equal(H("DeviceId", adm.genesis, encSigner), owner);
       case 2: {
-        const ra = adm.record.recovery_authority;
-        if (!ra || !equal(encode("PublicKey", ra), encSigner)) return false;
-        const g = genesisDigest(adm.record);
-        if (equal(H("RecoveryOwner", g), owner)) return true;
-        return adm.device !== void 0 && equal(slotsOwner(H("GenesisBlind", g), adm.device), owner);
+        if (equal(H("RecoveryOwner", adm.genesis_blind, H("SlotKey", encSigner)), owner)) return true;
+        return adm.device !== void 0 && equal(slotsOwner(adm.genesis_blind, adm.device), owner) && admitsAuthority(adm.device, adm.device_admission, owner, encSigner);
       }
       case 3: {
         const k = H("SlotKey", encSigner);
         return adm.admitted.some((x) => equal(x, k)) && equal(H("SlotOwner", ...adm.admitted), owner);
       }
       case 4: {
-        const ra = adm.record.recovery_authority;
-        if (!ra) return false;
-        const dev = slotsOwner(H("GenesisBlind", genesisDigest(adm.record)), adm.device);
+        const dev = slotsOwner(adm.genesis_blind, adm.device);
         if (!equal(dev, owner)) return false;
-        return verifySignature(ra, adm.delegation, H("SlotDelegation", dev, H("SlotKey", encSigner))).ok;
+        return admitsAuthority(adm.device, adm.device_admission, dev, encode("PublicKey", adm.authority)) && verifySignature(adm.authority, adm.delegation, H("SlotDelegation", dev, H("SlotKey", encSigner))).ok;
       }
       case 5: {
         const id2 = H("DeviceId", adm.genesis, encSigner);

@@ -133,6 +133,11 @@ const RULES = {
       if (o.parties.length === 0) throw inv('no admitted device', `${p}.parties`);
       strictlyAscending(o.parties, (x) => x, 'parties', `${p}.parties`);
     },
+    9: (o, p) => {
+      if (o.kind === 2 && (o.device === undefined) !== (o.device_admission === undefined)) {
+        throw inv('a device and its admission of the authority go together', p);
+      }
+    },
   },
   SlotWrite: {
     // §15.2: at least one entry, strictly ascending by owner ‖ key ‖ body.
@@ -149,9 +154,9 @@ const RULES = {
  */
 export const ADMISSION_KINDS = {
   1: [[2, 'req']],
-  2: [[3, 'req'], [4]],
+  2: [[4], [8, 'req'], [9]],
   3: [[5]],
-  4: [[3, 'req'], [4, 'req'], [6, 'req']],
+  4: [[4, 'req'], [6, 'req'], [8, 'req'], [9, 'req'], [10, 'req']],
   5: [[2, 'req'], [7]],
   6: [[8, 'req']],
 };

@@ -117,6 +117,8 @@ export const TAG_TABLE = [
   ['ReissueSeal', 'DSM/v1/reissue/seal'],
   ['EmissionList', 'DSM/v1/djte/list'],
   ['EmissionSeal', 'DSM/v1/djte/seal'],
+  ['SlotAuthority', 'DSM/v1/slot/authority'],
+  ['RecoverySeal', 'DSM/v1/recovery/record-seal'],
 ];
 
 /** name → label */

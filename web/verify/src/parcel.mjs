@@ -9,7 +9,7 @@ import { equal, compare, u64be, utf8 } from './bytes.mjs';
 import { H } from './hash.mjs';
 import { verifySignature } from './sig.mjs';
 import { hopCommit } from './domain.mjs';
-import { deviceId, statementDigest, outputId, objectAddress, genesisDigest } from './objects.mjs';
+import { deviceId, statementDigest, outputId, objectAddress } from './objects.mjs';
 import { CheckFail } from './checks.mjs';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 
@@ -111,28 +111,38 @@ export function openSealed(tag, context, sealed) {
   return equal(H(tag, context, plain).subarray(0, 24), nonce) ? plain : undefined;
 }
 
+/**
+ * §15.2: whether `device` signed `sig` admitting the authority (canonical key `encAuthority`)
+ * to its slot owner `owner`: over H(SlotAuthority, owner, H(SlotKey, encAuthority)).
+ */
+function admitsAuthority(device, sig, owner, encAuthority) {
+  return verifySignature(device, sig, H('SlotAuthority', owner, H('SlotKey', encAuthority))).ok;
+}
+
+/** §15.2 the recovery owner of `genesis` and `authority`: H(RecoveryOwner, H(GenesisBlind, genesis), H(SlotKey, enc(authority))). */
+export function recoveryOwner(genesis, authority) {
+  return H('RecoveryOwner', H('GenesisBlind', genesis), H('SlotKey', encode('PublicKey', authority)));
+}
+
 /** §15.2 owners an admission proves for a signer (kinds 1 to 6). */
 export function admits(adm, signer, owner) {
   const encSigner = encode('PublicKey', signer);
   switch (adm.kind) {
     case 1: return equal(H('DeviceId', adm.genesis, encSigner), owner);
     case 2: {
-      const ra = adm.record.recovery_authority;
-      if (!ra || !equal(encode('PublicKey', ra), encSigner)) return false;
-      const g = genesisDigest(adm.record);
-      if (equal(H('RecoveryOwner', g), owner)) return true;
-      return adm.device !== undefined && equal(slotsOwner(H('GenesisBlind', g), adm.device), owner);
+      if (equal(H('RecoveryOwner', adm.genesis_blind, H('SlotKey', encSigner)), owner)) return true;
+      return adm.device !== undefined && equal(slotsOwner(adm.genesis_blind, adm.device), owner)
+        && admitsAuthority(adm.device, adm.device_admission, owner, encSigner);
     }
     case 3: {
       const k = H('SlotKey', encSigner);
       return adm.admitted.some((x) => equal(x, k)) && equal(H('SlotOwner', ...adm.admitted), owner);
     }
     case 4: {
-      const ra = adm.record.recovery_authority;
-      if (!ra) return false;
-      const dev = slotsOwner(H('GenesisBlind', genesisDigest(adm.record)), adm.device);
+      const dev = slotsOwner(adm.genesis_blind, adm.device);
       if (!equal(dev, owner)) return false;
-      return verifySignature(ra, adm.delegation, H('SlotDelegation', dev, H('SlotKey', encSigner))).ok;
+      return admitsAuthority(adm.device, adm.device_admission, dev, encode('PublicKey', adm.authority))
+        && verifySignature(adm.authority, adm.delegation, H('SlotDelegation', dev, H('SlotKey', encSigner))).ok;
     }
     case 5: {
       const id = H('DeviceId', adm.genesis, encSigner);

@@ -117,12 +117,13 @@ export const SCHEMA = {
   Admission: [
     f(1, 'kind', 'uint32'),
     f(2, 'genesis', 'bytes32'),
-    f(3, 'record', 'msg', { type: 'GenesisRecord' }),
     f(4, 'device', 'msg', { type: 'PublicKey' }),
     f(5, 'admitted', 'bytes32', { ...rep, max: 16 }),
     f(6, 'delegation', 'msg', { type: 'Signature' }),
     f(7, 'parties', 'bytes32', { ...rep, max: 16 }),
     f(8, 'genesis_blind', 'bytes32'),
+    f(9, 'device_admission', 'msg', { type: 'Signature' }),
+    f(10, 'authority', 'msg', { type: 'PublicKey' }),
   ],
   SlotEntry: [f(1, 'owner', 'bytes32', req), f(2, 'key', 'bytes32', req), f(3, 'body', 'bytes32', req)],
   SlotWrite: [

@@ -156,8 +156,13 @@ test('rule 8: domain rules (suites, sorted lists, non-zero amounts, shapes)', ()
   refused('Admission', encode('Admission', { kind: 6, genesis: b32(1) }), 'UnexpectedField', /before field 8/);
   refused('Admission', encode('Admission', { kind: 6 }), 'Missing', /genesis_blind/);
   refused('Admission', encode('Admission', { kind: 1, genesis: b32(1), parties: [b32(1)] }), 'UnexpectedField', /after the last field/);
-  refused('Admission', encode('Admission', { kind: 2, genesis: b32(1), record: rec }), 'UnexpectedField', /before field 3/);
-  refused('Admission', encode('Admission', { kind: 1, record: rec }), 'Missing', /genesis/);
+  refused('Admission', encode('Admission', { kind: 2, genesis: b32(1), genesis_blind: b32(1) }), 'UnexpectedField', /field 2 before field 4/);
+  refused('Admission', concat(h('0802'), h('1a00'), h('4220'), b32(1)), 'UnexpectedField', /field 3/); // the genesis record kinds 2 and 4 showed until 2026-12-06
+  const auth = decode('Admission', bytes('ml-dsa-65.slot.admission(authority a, device a)'));
+  refused('Admission', encode('Admission', { ...auth, device_admission: undefined }), 'Invalid', /go together/);
+  refused('Admission', encode('Admission', { ...auth, device: undefined }), 'Invalid', /go together/);
+  refused('Admission', encode('Admission', { ...auth, kind: 4 }), 'Missing', /delegation/);
+  refused('Admission', encode('Admission', { kind: 1 }), 'Missing', /genesis/);
   refused('Admission', encode('Admission', { kind: 3 }), 'Invalid', /no admitted/);
   refused('Admission', encode('Admission', { kind: 3, admitted: Array.from({ length: 17 }, (_, i) => b32(i)) }), 'TooMany');
   refused('Admission', encode('Admission', { kind: 5, genesis: b32(1), parties: [b32(2), b32(1)] }), 'Invalid', /ascending/);

@@ -63,7 +63,6 @@ test('hashing: concatenation ambiguity, token id, contributors, cards, slots', (
   assert.notEqual(hx(P.b0xAddress(fill(7), fill(9))), hx(P.b0xAddress(fill(7))), 'a relationship address is not the introduction address');
   expect('slot.keys_owner(01..,02..)', H('SlotOwner', fill(1), fill(2)));
   expect('slot.parties_owner(01..,02..)', H('SlotParties', fill(1), fill(2)));
-  expect('slot.recovery_owner(genesis 01..)', H('RecoveryOwner', fill(1)));
   expect('slot.genesis_blind(genesis 01..)', H('GenesisBlind', fill(1)));
   const blinded = decode('Admission', bytes('slot.admission(device slots of genesis blind 01..)'));
   assert.equal(blinded.kind, 6);
@@ -218,6 +217,16 @@ for (const s of SUITES) {
     expect(`${s}.slot.device_slots_owner(a)`, P.deviceSlotsOwner(id));
     const anchor = P.anchorSlot(id, fill(1));
     expect(`${s}.slot.anchor_slot(a, parent 01..)`, concat(anchor.owner, anchor.key));
+    // §15.2 kind 2: the authority (here a's own key) owns the recovery owner, and a's slots
+    // because a admitted it; another signer owns neither.
+    const tomb = P.recoveryOwner(id.genesis, id.public_key);
+    expect(`${s}.slot.recovery_owner(a's genesis, authority a)`, tomb);
+    const authAdm = decode('Admission', bytes(`${s}.slot.admission(authority a, device a)`));
+    covered.add(`${s}.slot.admission(authority a, device a)`);
+    assert.equal(authAdm.kind, 2);
+    assert.ok(P.admits(authAdm, id.public_key, tomb) && P.admits(authAdm, id.public_key, P.deviceSlotsOwner(id)));
+    const stranger = { ...id.public_key, key: id.public_key.key.map((x, i) => (i === 0 ? x ^ 1 : x)) };
+    assert.ok(!P.admits(authAdm, stranger, tomb) && !P.admits(authAdm, stranger, P.deviceSlotsOwner(id)));
     // §5.6 "Lineage objects at the nodes": sealed under the object's own address, at a
     // locator derived from it.
     const hopAddr = P.objectAddress(hopBytes);

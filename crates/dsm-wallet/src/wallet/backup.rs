@@ -303,6 +303,13 @@ impl OpenedBackup {
         }
         Ok((
             RecoveredState {
+                authority_admission: s
+                    .get(Table::Meta, super::AUTHORITY_ADMISSION)?
+                    .map(|b| {
+                        dsm_core::crypto::Signature::from_bytes(&b)
+                            .map_err(corrupt("authority admission"))
+                    })
+                    .transpose()?,
                 genesis,
                 identity,
                 head: self.head.clone(),
@@ -423,11 +430,16 @@ pub fn unfreeze(
     };
     let head = hex(&frozen.head, "frozen record")?;
     let owner = hex(&frozen.capsule_owner, "frozen record")?;
-    let (tomb_owner, tomb_key) = dsm_recovery::succession::tombstone_slot(&identity);
+    let genesis = dsm_core::identity::GenesisRecord::from_bytes(
+        &store
+            .get(Table::Meta, b"genesis_record")?
+            .ok_or(WalletError::NotFound)?,
+    )
+    .map_err(corrupt("genesis record"))?;
     let w = nodes.params().w();
     let (anchor_owner, anchor_key) =
         dsm_core::slot::anchor_slot(&identity, &dsm_core::chain::HeadDigest(head));
-    let checks = [
+    let mut checks = vec![
         (
             "a statement this device signed after the backup (the anchor slot of the backup's head)",
             anchor_owner,
@@ -438,8 +450,12 @@ pub fn unfreeze(
             owner,
             capsule_slot(frozen.capsule_next),
         ),
-        ("a tombstone of this device", tomb_owner, tomb_key),
     ];
+    // Only a genesis with a recovery authority can tombstone its devices.
+    if let Some(a) = &genesis.recovery_authority {
+        let (tomb_owner, tomb_key) = dsm_recovery::succession::tombstone_slot(&identity, a);
+        checks.push(("a tombstone of this device", tomb_owner, tomb_key));
+    }
     for (what, owner, key) in checks {
         let s = seen(nodes, &owner, &key)?;
         if !s.holders.is_empty() {

@@ -52,6 +52,25 @@ pub const DEFAULT_TOKEN: &str = "DEV";
 pub const MAX_CUSTODY: usize = 256;
 
 const FORMAT_VERSION: &[u8] = b"dsm-wallet/1";
+/// Meta key of the device's admission of its recovery authority (PROTOCOL.md §15.2).
+pub(crate) const AUTHORITY_ADMISSION: &[u8] = b"authority_admission";
+
+/// Records `key`'s admission of `record`'s recovery authority to `identity`'s slots, when
+/// the record names one: signed once, at the device's creation, so a backup file carries it.
+pub(crate) fn put_authority_admission(
+    b: &mut Batch,
+    key: &SigningKey,
+    identity: &DeviceIdentity,
+    record: &dsm_core::identity::GenesisRecord,
+) -> Result<(), WalletError> {
+    if let Some(a) = &record.recovery_authority {
+        let sig = dsm_core::slot::admit_authority(key, identity, a).map_err(|e| {
+            WalletError::Recovery(format!("cannot admit the recovery authority: {e}"))
+        })?;
+        b.put(Table::Meta, AUTHORITY_ADMISSION.to_vec(), sig.to_bytes());
+    }
+    Ok(())
+}
 
 /// Why a wallet operation failed.
 #[derive(Debug, Error)]
@@ -889,6 +908,7 @@ impl Wallet {
             .put(Table::Meta, b"genesis_record".to_vec(), record.to_bytes())
             .put(Table::Meta, b"sealed_key".to_vec(), sealed)
             .put(Table::Meta, b"head".to_vec(), head.to_bytes());
+        put_authority_admission(&mut batch, &key, &identity, &record)?;
         if let Some(r) = recovery {
             batch.put(
                 Table::Meta,
@@ -1242,6 +1262,18 @@ impl Wallet {
     pub fn identity(&self) -> &DeviceIdentity {
         &self.identity
     }
+    /// This device's admission of its genesis's recovery authority to its slots
+    /// (PROTOCOL.md §15.2), made at its creation; `None` when the genesis names no
+    /// authority.
+    pub fn authority_admission(&self) -> Result<Option<dsm_core::crypto::Signature>, WalletError> {
+        self.store
+            .get(Table::Meta, AUTHORITY_ADMISSION)?
+            .map(|b| {
+                dsm_core::crypto::Signature::from_bytes(&b).map_err(corrupt("authority admission"))
+            })
+            .transpose()
+    }
+
     /// The record this device's genesis digest commits to: the founding key and every
     /// entropy contribution (the device's own and any storage nodes').
     pub fn genesis_record(&self) -> Result<dsm_core::identity::GenesisRecord, WalletError> {

@@ -21,10 +21,10 @@ use dsm_recovery::body::{
     MAX_HELD_PER_CAPSULE, MAX_PACK_LEN,
 };
 use dsm_recovery::succession::{
-    sign_succession, sign_tombstone, succession_slot, tombstone_slot, verify_answer,
-    verify_succession, RecoveryMessage, SignedAnswer, SignedSuccession, SignedTombstone,
-    Succession, SuccessionAnswer, SuccessionConflict, SuccessionNotice, SuccessionRecord,
-    Tombstone, Verdict,
+    open_succession, open_tombstone, seal_succession, seal_tombstone, sign_succession,
+    sign_tombstone, succession_slot, tombstone_slot, verify_answer, verify_succession,
+    RecoveryMessage, SignedAnswer, SignedSuccession, SignedTombstone, Succession, SuccessionAnswer,
+    SuccessionConflict, SuccessionNotice, SuccessionRecord, Tombstone, Verdict,
 };
 use dsm_recovery::{Capsule, RecoveryKeys};
 use dsm_token::source::{
@@ -39,6 +39,8 @@ pub(crate) const CAPSULE_UPLOADED: &[u8] = b"capsule_uploaded";
 const CAPSULE_POLICIES: &[u8] = b"capsule_policies";
 const RECOVERY_STEP: &[u8] = b"recovery_step";
 const RECOVERED_LOST: &[u8] = b"recovered_lost";
+/// The lost device's admission of the recovery authority (from its first capsule).
+const LOST_AUTHORITY_ADMISSION: &[u8] = b"lost_authority_admission";
 const RECOVERED_HEAD: &[u8] = b"recovered_head";
 /// Meta key of the lost device's proposals to `peer` pending at the recovered head (its
 /// queue, oldest first: each as a 4-byte big-endian length and the proposal's bytes).
@@ -164,7 +166,7 @@ fn authority_put(
     };
     let write = SlotWrite::sign(
         Admission::Authority {
-            record: genesis.clone(),
+            genesis_blind: dsm_core::slot::genesis_blind(&genesis.digest()),
             device: None,
         },
         authority,
@@ -548,6 +550,11 @@ impl Wallet {
                 None
             },
             identity: first.then(|| self.identity.clone()),
+            authority_admission: if first {
+                self.authority_admission()?
+            } else {
+                None
+            },
             policies,
             held: chunk(&held, 0),
             spent: spent_chunk(0),
@@ -582,6 +589,7 @@ impl Wallet {
                 contacts: Vec::new(),
                 genesis: None,
                 identity: None,
+                authority_admission: None,
                 policies: Vec::new(),
                 held: chunk(&held, p),
                 spent: spent_chunk(p),
@@ -1326,12 +1334,35 @@ impl Wallet {
         if lost.device_id() != *holder {
             return Ok(None);
         }
+        let record = self.genesis_record()?;
+        let authority = record.recovery_authority.clone().ok_or_else(|| {
+            WalletError::Recovery("the genesis names no recovery authority".into())
+        })?;
         Ok(Some(Admission::Successor {
-            record: self.genesis_record()?,
+            genesis_blind: dsm_core::slot::genesis_blind(&record.digest()),
             device: lost.public_key,
+            admission: self.lost_authority_admission()?,
+            authority,
             delegation: dsm_core::crypto::Signature::from_bytes(&d)
                 .map_err(corrupt("slot delegation"))?,
         }))
+    }
+
+    /// On a recovered device: the lost device's admission of the recovery authority to its
+    /// slots, from its first backup capsule (PROTOCOL.md §15.2).
+    fn lost_authority_admission(&self) -> Result<dsm_core::crypto::Signature, WalletError> {
+        let bytes = self
+            .store
+            .get(Table::Meta, LOST_AUTHORITY_ADMISSION)?
+            .ok_or_else(|| {
+                WalletError::Recovery(
+                    "the backup carries no admission of the recovery authority by the lost \
+                     device, so the storage nodes cannot be shown that this device may write \
+                     its slots"
+                        .into(),
+                )
+            })?;
+        dsm_core::crypto::Signature::from_bytes(&bytes).map_err(corrupt("lost device's admission"))
     }
 
     /// On a recovered device: the identity of the device it replaced.
@@ -2194,8 +2225,8 @@ impl<'a> Restoring<'a> {
             (self.nodes, &self.authority, &self.genesis, &self.tombstone);
         let (lost, lost_identity) = (self.lost, &self.lost_identity);
         progress(&format!("publishing the tombstone of device {lost}"));
-        let (owner, key) = tombstone_slot(lost_identity);
-        let put = authority_put(authority, genesis, owner, key, tombstone.to_bytes())?;
+        let (owner, key) = tombstone_slot(lost_identity, authority.public_key());
+        let put = authority_put(authority, genesis, owner, key, seal_tombstone(tombstone))?;
         // Only the authority writes here (the node checks): whatever another write holds is
         // a tombstone this phrase signed from another backup point.
         let r = nodes
@@ -2203,13 +2234,13 @@ impl<'a> Restoring<'a> {
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
         faults.extend(r.faults);
         if let Anchor::Conflict { existing, .. } = r.outcome {
-            let why = match SignedTombstone::from_bytes(&existing) {
-                Ok(t) => format!(
+            let why = match open_tombstone(lost_identity, &existing) {
+                Some(t) => format!(
                     "device {lost} was already tombstoned from another backup point (head \
                  height {}); that recovery stands",
                     t.record.recovered_head.height
                 ),
-                Err(_) => "the recovery authority of this phrase wrote other bytes into the \
+                None => "the recovery authority of this phrase wrote other bytes into the \
                        tombstone slot; recover with the software that did"
                     .into(),
             };
@@ -2267,16 +2298,16 @@ impl<'a> Restoring<'a> {
             "publishing the succession: device {} replaces {lost}",
             wallet.device_id()
         ));
-        let (owner, key) = succession_slot(&tombstone.record);
-        let put = authority_put(authority, genesis, owner, key, succession.to_bytes())?;
+        let (owner, key) = succession_slot(&tombstone.record, authority.public_key());
+        let put = authority_put(authority, genesis, owner, key, seal_succession(succession))?;
         let r = nodes
             .anchor_owned(&owner, &key, &put, &|_| Judged::Rival)
             .map_err(|e| WalletError::Recovery(e.to_string()))?;
         faults.extend(r.faults);
         if let Anchor::Conflict { existing, .. } = r.outcome {
-            let other = SignedSuccession::from_bytes(&existing)
+            let other = open_succession(&tombstone.record, &existing)
                 .map(|s| s.record.successor.device_id().to_string())
-                .unwrap_or_else(|_| "(unreadable)".into());
+                .unwrap_or_else(|| "(unreadable)".into());
             return Err(WalletError::Recovery(format!(
                 "this identity was already recovered to device {other}; use that device (a \
              second successor would fork the identity)"
@@ -2297,8 +2328,11 @@ impl<'a> Restoring<'a> {
         let put = OwnedPut {
             write: SlotWrite::sign(
                 Admission::Authority {
-                    record: genesis.clone(),
-                    device: Some(lost_identity.public_key.clone()),
+                    genesis_blind: dsm_core::slot::genesis_blind(&genesis.digest()),
+                    device: Some((
+                        lost_identity.public_key.clone(),
+                        wallet.lost_authority_admission()?,
+                    )),
                 },
                 authority,
                 vec![entry],
@@ -2619,6 +2653,10 @@ fn create_successor(
             RECOVERY_STEP.to_vec(),
             step_word(RecoveryStep::Created),
         );
+    super::put_authority_admission(&mut b, &key, &identity, &state.genesis)?;
+    if let Some(a) = &state.authority_admission {
+        b.put(Table::Meta, LOST_AUTHORITY_ADMISSION.to_vec(), a.to_bytes());
+    }
     let names: BTreeMap<DeviceId, String> = state
         .contacts
         .iter()

@@ -47,7 +47,6 @@ export function commonLines() {
     raw('slot.genesis_blind(genesis 01..)', H('GenesisBlind', fill(1))),
     msg('slot.admission(device slots of genesis blind 01..)', 'Admission', { kind: 6, admitted: [], parties: [], genesis_blind: fill(1) }),
     raw('seal.anchor(parent 01..,"plain")', seal('AnchorSeal', fill(1), utf8('plain'))),
-    raw('slot.recovery_owner(genesis 01..)', H('RecoveryOwner', fill(1))),
     raw('slot.body_digest("body")', H('SlotBody', utf8('body'))),
     raw('entropy.device_contributor', H('EntropyContributor', utf8('device'), utf8(''))),
     raw('entropy.node_contributor(http://127.0.0.1:7800)', H('EntropyContributor', utf8('storage-node'), utf8('http://127.0.0.1:7800'))),

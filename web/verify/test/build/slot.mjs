@@ -7,12 +7,26 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { H } from '../../src/hash.mjs';
 import { compare, concat } from '../../src/bytes.mjs';
 import { b0xReadMessage } from '../../src/parcel.mjs';
+import { encode } from '../../src/codec.mjs';
 import { sign, publicKeyOf } from './keys.mjs';
 
 /** §15.2 admission kind 1: the signer is a device key of `genesis`. */
 const deviceAdmission = (genesis) => ({ kind: 1, genesis, admitted: [], parties: [] });
 /** §15.2 admission kind 6: the signer is a device key of the genesis blinded as H(GenesisBlind, genesis). */
 const deviceSlotsAdmission = (genesis) => ({ kind: 6, admitted: [], parties: [], genesis_blind: H('GenesisBlind', genesis) });
+
+/**
+ * §15.2 admission kind 2 of the authority `device`'s own key, with the device's admission of
+ * it: the device signs H(SlotAuthority, its slot owner, H(SlotKey, enc(authority))) with zero
+ * randomness.
+ */
+export function authorityAdmission(device) {
+  const key = publicKeyOf(device.key);
+  const blind = H('GenesisBlind', device.genesis);
+  const owner = H('DeviceSlots', blind, H('SlotKey', encode('PublicKey', key)));
+  const admission = sign(device.key, H('SlotAuthority', owner, H('SlotKey', encode('PublicKey', key))));
+  return { kind: 2, admitted: [], parties: [], device: key, genesis_blind: blind, device_admission: admission };
+}
 
 /** §2 "Sealed at the nodes": nonce = H(tag, context, plain)[..24] ‖ XChaCha20-Poly1305(H(tag, context), nonce, plain, aad = context). */
 export function seal(tag, context, plain) {

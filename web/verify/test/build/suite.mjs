@@ -13,7 +13,7 @@ import { rootId, b0xReadMessage } from '../../src/parcel.mjs';
 import { makeDevice, fund, ceremonyId, TEST_TOKEN } from './device.mjs';
 import { propose, accept, refuse, release, proposalEquivocation, apply } from './transfer.mjs';
 import { payment, signHop, parcelFork, rootManifest } from './parcels.mjs';
-import { ownedPut, b0xRead, seal } from './slot.mjs';
+import { ownedPut, b0xRead, seal, authorityAdmission } from './slot.mjs';
 
 /** §10: device a's introduction address after seq 5 and the relationship address of blind 09…09 from 0. */
 const B0X_ENTRIES = [{ cursor: 5n }, { blind: new Uint8Array(32).fill(9), cursor: 0n }];
@@ -79,6 +79,8 @@ function sceneParcels(s, a, b, c) {
     msg(`${s}.parcel.manifest`, 'LineageManifest', rootManifest(out0, utf8('vector source'), [hop], [a.identity])),
     raw(`${s}.slot.device_slots_owner(a)`, P.deviceSlotsOwner(a.identity)),
     raw(`${s}.slot.anchor_slot(a, parent 01..)`, concat(P.anchorSlot(a.identity, fill(1)).owner, P.anchorSlot(a.identity, fill(1)).key)),
+    raw(`${s}.slot.recovery_owner(a's genesis, authority a)`, P.recoveryOwner(a.identity.genesis, a.identity.public_key)),
+    msg(`${s}.slot.admission(authority a, device a)`, 'Admission', authorityAdmission(a)),
     raw(`${s}.sealed_object.locator(hop)`, concat(H('SealedObjectLocator'), H('SealedObjectLocator', O.objectAddress(hopBytes)))),
     raw(`${s}.sealed_object(hop)`, seal('SealedObject', O.objectAddress(hopBytes), hopBytes)),
     raw(`${s}.parcel.sealed_hop`, sealedHop),
