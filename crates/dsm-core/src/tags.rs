@@ -305,6 +305,11 @@ tag_table! {
     /// `(tombstone digest)` for a succession, and `(context, canonical record)` (§20.3,
     /// [`crate::seal`]).
     RecoverySeal => "DSM/v1/recovery/record-seal",
+    /// The key of a vault's resolution slot under its parties' owner: `(vault id)` (§18.3).
+    DlvSlot => "DSM/v1/dlv/slot",
+    /// The sealing of a vault's resolution in its slot: `(vault id)` and `(vault id,
+    /// canonical VaultResolution)` (§18.3, [`crate::seal`]).
+    DlvSeal => "DSM/v1/dlv/seal",
 }
 
 /// The context string passed to ML-DSA and SLH-DSA for every DSM signature (FIPS 204/205

@@ -181,6 +181,8 @@ fn tag_labels_are_frozen() {
         (Tag::EmissionSeal, "DSM/v1/djte/seal"),
         (Tag::SlotAuthority, "DSM/v1/slot/authority"),
         (Tag::RecoverySeal, "DSM/v1/recovery/record-seal"),
+        (Tag::DlvSlot, "DSM/v1/dlv/slot"),
+        (Tag::DlvSeal, "DSM/v1/dlv/seal"),
     ];
     assert_eq!(Tag::ALL.len(), expected.len());
     for (i, (tag, label)) in expected.iter().enumerate() {

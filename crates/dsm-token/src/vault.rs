@@ -451,12 +451,13 @@ impl VaultPolicy {
     }
 
     /// The vault's owned resolution slot at the storage nodes (PROTOCOL.md §15.2, §18.3):
-    /// `(H(SlotParties, parties…), vault id)`. Only a key of one of its two parties may
-    /// write it (first writer wins), so no stranger can take or block it.
+    /// `(H(SlotParties, parties…), H(DlvSlot, vault id))`. Only a key of one of its two
+    /// parties may write it (first writer wins), so no stranger can take or block it; the
+    /// key hides the vault id, under which the resolution is sealed.
     pub fn resolution_slot(&self) -> (Digest, Digest) {
         (
             dsm_core::slot::parties_owner(&self.parties()),
-            self.vault_id(),
+            tagged_hash(Tag::DlvSlot, &[self.vault_id().as_bytes()]),
         )
     }
 
@@ -559,6 +560,24 @@ impl VaultResolution {
     /// `H(DlvResolution, enc(resolution))`.
     pub fn digest(&self) -> Digest {
         tagged_hash(Tag::DlvResolution, &[&self.to_bytes()])
+    }
+
+    /// What the vault's resolution slot holds: the resolution sealed under its vault id
+    /// (`seal(DlvSeal, vault id, enc(resolution))`, PROTOCOL.md §2 "Sealed at the nodes"),
+    /// so only a reader holding the vault's lock opens it.
+    pub fn sealed(&self) -> Vec<u8> {
+        let id = self.lock.policy.vault_id();
+        dsm_core::seal::seal(Tag::DlvSeal, id.as_bytes(), &self.to_bytes())
+    }
+
+    /// The resolution of vault `id` sealed in `bytes` by [`Self::sealed`]; `None` for
+    /// anything else (in clear, of another vault, or damaged). Whether it holds is
+    /// [`crate::source::TokenRules::check_resolution`]'s question.
+    pub fn open(id: &Digest, bytes: &[u8]) -> Option<VaultResolution> {
+        let plain = dsm_core::seal::open(Tag::DlvSeal, id.as_bytes(), bytes)?;
+        VaultResolution::from_bytes(&plain)
+            .ok()
+            .filter(|r| r.lock.policy.vault_id() == *id)
     }
 }
 

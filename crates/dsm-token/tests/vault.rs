@@ -549,6 +549,25 @@ fn vault_encodings_are_strict_and_nesting_is_bounded() {
             assert_ne!(x, r);
         }
     }
+    // At the nodes (PROTOCOL.md §18.3): sealed under the vault id, which the slot's key
+    // hides; in clear, under another vault's id, or damaged, it is not a resolution.
+    let id = r.lock.policy.vault_id();
+    let sealed = r.sealed();
+    assert_eq!(r.sealed(), sealed, "deterministic");
+    assert_eq!(VaultResolution::open(&id, &sealed), Some(r.clone()));
+    assert_eq!(VaultResolution::open(&id, &b), None);
+    assert_eq!(
+        VaultResolution::open(&digest("another vault"), &sealed),
+        None
+    );
+    let mut damaged = sealed.clone();
+    damaged[30] ^= 1;
+    assert_eq!(VaultResolution::open(&id, &damaged), None);
+    let (_, key) = r.lock.policy.resolution_slot();
+    assert_ne!(key, id);
+    for secret in [id.as_bytes(), p.token_id().as_bytes(), bob.id().as_bytes()] {
+        assert!(!sealed.windows(32).any(|w| w == secret));
+    }
 }
 
 #[test]

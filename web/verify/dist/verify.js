@@ -1084,7 +1084,9 @@
     ["EmissionList", "DSM/v1/djte/list"],
     ["EmissionSeal", "DSM/v1/djte/seal"],
     ["SlotAuthority", "DSM/v1/slot/authority"],
-    ["RecoverySeal", "DSM/v1/recovery/record-seal"]
+    ["RecoverySeal", "DSM/v1/recovery/record-seal"],
+    ["DlvSlot", "DSM/v1/dlv/slot"],
+    ["DlvSeal", "DSM/v1/dlv/seal"]
   ];
   var TAGS = Object.freeze(Object.fromEntries(TAG_TABLE));
   var labels = new Set(TAG_TABLE.map(([, l]) => l));

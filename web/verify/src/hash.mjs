@@ -119,6 +119,8 @@ export const TAG_TABLE = [
   ['EmissionSeal', 'DSM/v1/djte/seal'],
   ['SlotAuthority', 'DSM/v1/slot/authority'],
   ['RecoverySeal', 'DSM/v1/recovery/record-seal'],
+  ['DlvSlot', 'DSM/v1/dlv/slot'],
+  ['DlvSeal', 'DSM/v1/dlv/seal'],
 ];
 
 /** name → label */

@@ -221,15 +221,15 @@ fn settle_resolution(
 ) -> Result<Settlement, OnlineError> {
     let id = r.lock.policy.vault_id();
     let ours = r.digest();
-    let judge = |other: &[u8]| match dsm_token::vault::VaultResolution::from_bytes(other) {
-        Ok(o) if o.digest() == ours => Judged::Same,
-        Ok(o) if dsm_token::source::TokenRules::check_resolution(&o).ok() == Some(id) => {
+    let judge = |other: &[u8]| match dsm_token::vault::VaultResolution::open(&id, other) {
+        Some(o) if o.digest() == ours => Judged::Same,
+        Some(o) if dsm_token::source::TokenRules::check_resolution(&o).ok() == Some(id) => {
             Judged::Rival
         }
         _ => Judged::Noise,
     };
     let (owner, key) = r.lock.policy.resolution_slot();
-    let put = wallet.sign_vault_write(&r.lock.policy, r.to_bytes())?;
+    let put = wallet.sign_vault_write(&r.lock.policy, r.sealed())?;
     let report = nodes.settle_owned(&owner, &key, put.as_ref(), &judge)?;
     faults.extend(report.faults);
     // Either party may resolve a vault: ours at W has won (a raced slot).
@@ -237,12 +237,12 @@ fn settle_resolution(
         Anchor::Settled { acks } => Settlement::Settled { acks },
         Anchor::Unsettled { acks } => Settlement::Unsettled { acks },
         Anchor::Conflict { existing, acks } => {
-            match dsm_token::vault::VaultResolution::from_bytes(&existing) {
-                Ok(other) => {
+            match dsm_token::vault::VaultResolution::open(&id, &existing) {
+                Some(other) => {
                     wallet.observe_vault_resolution(&other)?;
                     Settlement::VaultConflict(id)
                 }
-                Err(_) => Settlement::Unsettled { acks },
+                None => Settlement::Unsettled { acks },
             }
         }
     })

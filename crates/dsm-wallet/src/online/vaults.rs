@@ -8,7 +8,6 @@ use crate::nodes::{Anchor, NodeSet};
 use crate::online::{OnlineError, Settlement};
 use crate::wallet::{VaultStatus, Wallet, WalletError, WitnessMaterial};
 use dsm_core::chain::Amount;
-use dsm_core::codec::Canonical;
 use dsm_core::hash::Digest;
 use dsm_token::source::TokenRules;
 use dsm_token::vault::{Branch, VaultResolution};
@@ -32,8 +31,7 @@ fn refuse(msg: String) -> OnlineError {
 
 fn is_resolution_of(id: &Digest) -> impl Fn(&[u8]) -> bool + '_ {
     move |b: &[u8]| {
-        VaultResolution::from_bytes(b)
-            .ok()
+        VaultResolution::open(id, b)
             .and_then(|r| TokenRules::check_resolution(&r).ok())
             .is_some_and(|x| x == *id)
     }
@@ -115,13 +113,13 @@ pub fn resolve(
             }
             let (owner, key) = info.lock.policy.resolution_slot();
             let put = w
-                .sign_vault_write(&info.lock.policy, r.to_bytes())?
+                .sign_vault_write(&info.lock.policy, r.sealed())?
                 .ok_or_else(|| refuse("this device is not a party of the vault".into()))?;
             let ours = r.digest();
             let id = info.id;
-            let judge = move |other: &[u8]| match VaultResolution::from_bytes(other) {
-                Ok(o) if o.digest() == ours => crate::nodes::Judged::Same,
-                Ok(o) if TokenRules::check_resolution(&o).ok() == Some(id) => {
+            let judge = move |other: &[u8]| match VaultResolution::open(&id, other) {
+                Some(o) if o.digest() == ours => crate::nodes::Judged::Same,
+                Some(o) if TokenRules::check_resolution(&o).ok() == Some(id) => {
                     crate::nodes::Judged::Rival
                 }
                 _ => crate::nodes::Judged::Noise,
@@ -132,7 +130,8 @@ pub fn resolve(
             match report.outcome.raced(&nodes.params()) {
                 Anchor::Settled { acks } => (Some(acks), true),
                 Anchor::Conflict { existing, .. } => {
-                    let other = VaultResolution::from_bytes(&existing).map_err(|e| refuse(e.to_string()))?;
+                    let other = VaultResolution::open(&id, &existing)
+                        .ok_or_else(|| refuse("the vault's slot holds a resolution that does not open".into()))?;
                     // Recorded (a store failure stops here); conflicting or not, ours lost.
                     w.observe_vault_resolution(&other)?;
                     return Err(refuse(format!(
@@ -172,7 +171,9 @@ pub fn sync_vault(
     let (put, _) = nodes.read_owned(&owner, &key)?;
     if let Some(p) = put {
         if is_resolution_of(id)(&p.body) {
-            let r = VaultResolution::from_bytes(&p.body).map_err(|e| refuse(e.to_string()))?;
+            let r = VaultResolution::open(id, &p.body).ok_or_else(|| {
+                refuse("the vault's slot holds a resolution that does not open".into())
+            })?;
             w.observe_vault_resolution(&r)?;
         }
     }
