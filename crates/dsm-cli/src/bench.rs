@@ -597,6 +597,7 @@ fn composed(quick: bool, budget: Duration) -> Result<(), Error> {
         token: t,
         amount: Amount(10),
         beneficiary: device(7),
+        beneficiary_slots: Digest([7; 32]),
         release: dsm_token::vault::Condition::Sha256(dsm_core::hash::Digest([0; 32]).0),
         refund: dsm_token::vault::Condition::Iterations(1000),
         salt: dsm_core::hash::Digest([8; 32]),

@@ -372,6 +372,7 @@ fn counterfeit_scene(
         token,
         amount: Amount(5_000),
         beneficiary: alice.device_id(),
+        beneficiary_slots: dsm_core::slot::device_slots_owner(alice.identity()),
         release: dsm_token::vault::Condition::Iterations(1),
         refund: dsm_token::vault::Condition::Iterations(2),
         salt: Digest([45; 32]),
@@ -953,7 +954,7 @@ fn scene_vault(
     let secret = b"the cake is in the cupboard";
     let release = dsm_token::vault::Condition::Sha256(sha2::Sha256::digest(secret).into());
     let refund = dsm_token::vault::Condition::Iterations(100_000);
-    let lock = carol.create_vault(id, Amount(30), dave.device_id(), release, refund)?;
+    let lock = carol.create_vault(id, Amount(30), dave.identity(), release, refund)?;
     let vault_id = dave.import_vault(lock)?;
     let vhex = vault_id.to_hex();
     writeln!(out, "     carol: vault {} locked (her head takes the 30 out; she signs the lock); dave imports it", &vhex[..12])?;

@@ -214,6 +214,18 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
             .map(DeviceId)
             .ok_or_else(|| input(format!("beneficiary {ben:?}: not a contact or device id")))?,
     };
+    // The lock names the beneficiary's slot owner too (PROTOCOL.md §18.1), computed from
+    // its identity document.
+    let beneficiary_identity = if beneficiary == w.device_id() {
+        w.identity().clone()
+    } else {
+        w.contact_identity(&beneficiary)?.ok_or_else(|| {
+            input(format!(
+                "beneficiary {ben:?}: this wallet holds no identity document of that device; \
+                 add its v2 card (`dsm contact add CARD`) and run `dsm sync` to fetch it"
+            ))
+        })?
+    };
     let release = condition(&w, get("release")?, "release", 0)?;
     let refund = condition(&w, get("refund")?, "refund", 0)?;
     let have = w.balance(&token);
@@ -225,7 +237,7 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
         )));
     }
     w.check_outgoing(&token, &beneficiary)?;
-    let vault = w.create_vault(token, amount, beneficiary, release, refund)?;
+    let vault = w.create_vault(token, amount, &beneficiary_identity, release, refund)?;
     let lock = &vault.lock;
     let id = lock.policy.vault_id();
     let doc = document(&vault);

@@ -168,11 +168,9 @@ fn blank(disk: &mut [u8], needle: &[u8]) -> usize {
 /// every storage node's store file (free pages included) is searched for what would tell
 /// an operator who paid whom, what and when: every wallet's device id, genesis and head,
 /// every token id, and each receipt's heads, relationship, parcels, hop and proposal. What
-/// the nodes hold on purpose is taken out first, each exemption asserted to have been used:
-/// the equivocation evidence (§8.2, published so that everyone refuses the cheater — its
-/// statements and the cheater's id), and the admissions of vault resolutions (§15.2 kind 5:
-/// the writer's genesis and the parties' ids), listed in PROTOCOL.md §16.6 as not covered
-/// yet. Nothing else may be found.
+/// the nodes hold on purpose is taken out first, and asserted to be there: the equivocation
+/// evidence (§8.2, published so that everyone refuses the cheater — its statements and the
+/// cheater's id). Nothing else may be found.
 #[test]
 fn the_demos_story_adds_up_and_its_nodes_store_no_business_in_clear() {
     let dir = tempfile::tempdir().unwrap();
@@ -219,26 +217,6 @@ fn the_demos_story_adds_up_and_its_nodes_store_no_business_in_clear() {
         !cheaters.is_empty(),
         "the demo's double spend left evidence"
     );
-    // Not covered yet (§16.6): a vault resolution's admission shows its writer's genesis and
-    // the parties' device ids.
-    let geneses: BTreeMap<_, _> = wallets
-        .values()
-        .map(|w| (w.device_id(), w.identity().genesis))
-        .collect();
-    for w in wallets.values() {
-        for v in w.vaults().unwrap() {
-            let parties = v.lock.policy.parties();
-            for writer in &parties {
-                if let Some(g) = geneses.get(writer) {
-                    let admission = dsm_core::slot::Admission::Parties {
-                        genesis: *g,
-                        parties: parties.clone(),
-                    };
-                    published.insert(admission.to_bytes(), "a vault admission".into());
-                }
-            }
-        }
-    }
     let mut used = BTreeMap::<String, usize>::new();
     for (_, disk) in &mut disks {
         for (bytes, what) in &published {
@@ -248,7 +226,7 @@ fn the_demos_story_adds_up_and_its_nodes_store_no_business_in_clear() {
             blank(disk, c.as_bytes());
         }
     }
-    for what in ["an equivocation proof", "a vault admission"] {
+    for what in ["an equivocation proof"] {
         assert!(
             used.get(what).copied().unwrap_or(0) > 0,
             "no {what} found at the nodes: {used:?}"

@@ -35,9 +35,10 @@ pub fn keys_owner(admitted: &[Digest]) -> Digest {
     tagged_hash(Tag::SlotOwner, &fields)
 }
 
-/// The owner that admits any device whose id is in `parties` (sorted, distinct):
-/// `H(SlotParties, id_1, …, id_n)` — a vault's creator and beneficiary, for example.
-pub fn parties_owner(parties: &[DeviceId]) -> Digest {
+/// The owner that admits any device whose slot owner ([`device_slots_owner`]) is in
+/// `parties` (sorted, distinct): `H(SlotParties, owner_1, …, owner_n)` — a vault's creator
+/// and beneficiary, for example.
+pub fn parties_owner(parties: &[Digest]) -> Digest {
     let fields: Vec<&[u8]> = parties.iter().map(|d| d.as_bytes().as_slice()).collect();
     tagged_hash(Tag::SlotParties, &fields)
 }
@@ -223,14 +224,15 @@ pub enum Admission {
         /// The admitted keys' digests.
         admitted: Vec<Digest>,
     },
-    /// The signer is a device key of `genesis` whose device id is one of `parties` (sorted,
-    /// distinct), and the owner is [`parties_owner`] of the list: a vault's parties, each
-    /// known by its id only.
+    /// The signer is a device key of the genesis whose [`genesis_blind`] is
+    /// `genesis_blind`, its slot owner `H(DeviceSlots, genesis_blind, H(SlotKey, signer))` is
+    /// one of `parties` (sorted, distinct), and the owner is [`parties_owner`] of the list: a
+    /// vault's parties, each known by its slot owner — the node sees no genesis or device id.
     Parties {
-        /// The signer's genesis.
-        genesis: GenesisDigest,
-        /// The admitted devices.
-        parties: Vec<DeviceId>,
+        /// `H(GenesisBlind, genesis)` of the signer's genesis.
+        genesis_blind: Digest,
+        /// The admitted devices' slot owners.
+        parties: Vec<Digest>,
     },
 }
 
@@ -271,9 +273,14 @@ impl Admission {
                 }
                 Ok(vec![keys_owner(admitted)])
             }
-            Admission::Parties { genesis, parties } => {
-                let id = DeviceId(device_owner(genesis, signer));
-                if parties.binary_search(&id).is_err() {
+            Admission::Parties {
+                genesis_blind,
+                parties,
+            } => {
+                if parties
+                    .binary_search(&slots_owner(genesis_blind, signer))
+                    .is_err()
+                {
                     return Err(SlotAuthError::NotAdmitted);
                 }
                 Ok(vec![parties_owner(parties)])
@@ -378,11 +385,14 @@ impl Canonical for Admission {
                 w.uint(1, 6);
                 w.bytes(8, genesis_blind.as_bytes());
             }
-            Admission::Parties { genesis, parties } => {
+            Admission::Parties {
+                genesis_blind,
+                parties,
+            } => {
                 w.uint(1, 5);
-                w.bytes(2, genesis.as_bytes());
-                let raw: Vec<&[u8; 32]> = parties.iter().map(DeviceId::as_bytes).collect();
+                let raw: Vec<&[u8; 32]> = parties.iter().map(Digest::as_bytes).collect();
                 w.repeated_bytes(7, &raw);
+                w.bytes(8, genesis_blind.as_bytes());
             }
         }
     }
@@ -430,18 +440,20 @@ impl Canonical for Admission {
                 authority: r.message(10)?,
             },
             5 => {
-                let genesis = GenesisDigest(Digest(r.fixed(2)?));
-                let parties: Vec<DeviceId> = r
+                let parties: Vec<Digest> = r
                     .repeated_fixed::<32>(7, MAX_ADMITTED)?
                     .into_iter()
-                    .map(|b| DeviceId(Digest(b)))
+                    .map(Digest)
                     .collect();
                 if parties.is_empty() || !parties.windows(2).all(|w| w[0] < w[1]) {
                     return Err(DecodeError::Invalid(
                         "admitted devices must be listed once each, in ascending order",
                     ));
                 }
-                Admission::Parties { genesis, parties }
+                Admission::Parties {
+                    genesis_blind: Digest(r.fixed(8)?),
+                    parties,
+                }
             }
             6 => Admission::DeviceSlots {
                 genesis_blind: Digest(r.fixed(8)?),

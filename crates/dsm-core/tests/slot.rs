@@ -322,53 +322,77 @@ fn a_key_list_admits_exactly_its_keys() {
 
 #[test]
 fn a_parties_owner_admits_a_key_of_each_listed_device_and_nothing_else() {
-    // A vault's two parties, each known by its device id only.
+    // A vault's two parties, each known by its slot owner: a write shows the node its
+    // genesis blind and key, never its genesis or device id (PROTOCOL.md §15.2 kind 5).
     let (a, b, c) = (key(11), key(12), key(13));
     let ga = record(&a, None).digest();
     let gb = record(&b, None).digest();
-    let id = |g, k: &SigningKey| {
-        DeviceIdentity {
+    let slots = |g, k: &SigningKey| {
+        device_slots_owner(&DeviceIdentity {
             genesis: g,
             public_key: k.public_key().clone(),
-        }
-        .device_id()
+        })
     };
-    let mut parties = vec![id(ga, &a), id(gb, &b)];
+    let mut parties = vec![slots(ga, &a), slots(gb, &b)];
     parties.sort();
     let owner = parties_owner(&parties);
+    let of = |g| Admission::Parties {
+        genesis_blind: genesis_blind(&g),
+        parties: parties.clone(),
+    };
     for (g, signer) in [(ga, &a), (gb, &b)] {
-        let admission = Admission::Parties {
-            genesis: g,
-            parties: parties.clone(),
-        };
-        let p = put(admission, signer, owner, slot_key("v"), b"resolution");
+        let p = put(of(g), signer, owner, slot_key("v"), b"resolution");
         assert_eq!(p.check(&owner, &slot_key("v")), Ok(()));
-    }
-    // A third key, under either genesis or its own, is no party.
-    for g in [ga, gb, record(&c, None).digest()] {
-        let admission = Admission::Parties {
-            genesis: g,
-            parties: parties.clone(),
+        let shows = |needle: &[u8]| {
+            let bytes = p.to_bytes();
+            bytes.windows(needle.len()).any(|w| w == needle)
         };
+        assert!(!shows(g.as_bytes()));
+        for k in [&a, &b] {
+            for g in [ga, gb] {
+                let id = DeviceIdentity {
+                    genesis: g,
+                    public_key: k.public_key().clone(),
+                }
+                .device_id();
+                assert!(!shows(id.as_bytes()));
+            }
+        }
+    }
+    // A third key, under either genesis's blind or its own, is no party.
+    for g in [ga, gb, record(&c, None).digest()] {
         assert_eq!(
-            admission.owners(c.public_key()),
+            of(g).owners(c.public_key()),
             Err(SlotAuthError::NotAdmitted)
         );
     }
-    // A party's key under another genesis is another device.
-    let admission = Admission::Parties {
-        genesis: gb,
-        parties: parties.clone(),
+    // A party's key under another genesis's blind is another device.
+    assert_eq!(
+        of(gb).owners(a.public_key()),
+        Err(SlotAuthError::NotAdmitted)
+    );
+    // A device id where a slot owner belongs admits nobody.
+    let by_id = Admission::Parties {
+        genesis_blind: genesis_blind(&ga),
+        parties: vec![
+            DeviceIdentity {
+                genesis: ga,
+                public_key: a.public_key().clone(),
+            }
+            .device_id()
+            .0,
+        ],
     };
     assert_eq!(
-        admission.owners(a.public_key()),
+        by_id.owners(a.public_key()),
         Err(SlotAuthError::NotAdmitted)
     );
     // Listing itself makes another owner, which does not cover the vault's slot.
-    let alone = vec![id(record(&c, None).digest(), &c)];
+    let gc = record(&c, None).digest();
+    let alone = vec![slots(gc, &c)];
     let p = put(
         Admission::Parties {
-            genesis: record(&c, None).digest(),
+            genesis_blind: genesis_blind(&gc),
             parties: alone.clone(),
         },
         &c,
@@ -386,7 +410,7 @@ fn a_parties_owner_admits_a_key_of_each_listed_device_and_nothing_else() {
     assert!(matches!(
         Admission::from_bytes(
             &Admission::Parties {
-                genesis: ga,
+                genesis_blind: genesis_blind(&ga),
                 parties: reversed,
             }
             .to_bytes()

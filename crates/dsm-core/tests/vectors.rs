@@ -110,21 +110,14 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
     put(
         "slot.parties_owner(01..,02..)",
         "-",
-        dsm_core::slot::parties_owner(&[
-            dsm_core::identity::DeviceId(k1),
-            dsm_core::identity::DeviceId(k2),
-        ])
-        .as_bytes(),
+        dsm_core::slot::parties_owner(&[k1, k2]).as_bytes(),
     );
     put(
-        "slot.admission(parties 01..,02.. of genesis 01..)",
+        "slot.admission(parties 01..,02.. of genesis blind 01..)",
         "dsm.v1.Admission",
         &dsm_core::slot::Admission::Parties {
-            genesis: dsm_core::identity::GenesisDigest(k1),
-            parties: vec![
-                dsm_core::identity::DeviceId(k1),
-                dsm_core::identity::DeviceId(k2),
-            ],
+            genesis_blind: k1,
+            parties: vec![k1, k2],
         }
         .to_bytes(),
     );

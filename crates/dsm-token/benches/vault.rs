@@ -61,6 +61,7 @@ fn bench(c: &mut Criterion) {
             token: t,
             amount: Amount(10),
             beneficiary,
+            beneficiary_slots: tagged_hash(Tag::Fixture, &[b"beneficiary slots"]),
             release: Condition::Sha256(sha2::Sha256::digest(secret).into()),
             refund: Condition::Iterations(1000),
             salt: tagged_hash(Tag::Fixture, &[&n.to_be_bytes()]),

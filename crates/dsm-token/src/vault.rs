@@ -419,6 +419,10 @@ pub struct VaultPolicy {
     pub amount: Amount,
     /// Who may claim the release branch.
     pub beneficiary: DeviceId,
+    /// The beneficiary's slot owner ([`dsm_core::slot::device_slots_owner`]): what admits
+    /// its key to the vault's resolution slot without showing a node its genesis or id.
+    /// Its beneficiary checks it on import (a wrong one would leave it no online claim).
+    pub beneficiary_slots: Digest,
     /// When the beneficiary may claim.
     pub release: Condition,
     /// When the creator may take it back.
@@ -450,13 +454,25 @@ impl VaultPolicy {
         v
     }
 
+    /// Both parties' slot owners, ascending and distinct: the creator's (computed from its
+    /// identity) and [`Self::beneficiary_slots`].
+    pub fn slot_parties(&self) -> Vec<Digest> {
+        let mut v = vec![
+            dsm_core::slot::device_slots_owner(&self.creator),
+            self.beneficiary_slots,
+        ];
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// The vault's owned resolution slot at the storage nodes (PROTOCOL.md §15.2, §18.3):
-    /// `(H(SlotParties, parties…), H(DlvSlot, vault id))`. Only a key of one of its two
+    /// `(H(SlotParties, slot owners…), H(DlvSlot, vault id))`. Only a key of one of its two
     /// parties may write it (first writer wins), so no stranger can take or block it; the
     /// key hides the vault id, under which the resolution is sealed.
     pub fn resolution_slot(&self) -> (Digest, Digest) {
         (
-            dsm_core::slot::parties_owner(&self.parties()),
+            dsm_core::slot::parties_owner(&self.slot_parties()),
             tagged_hash(Tag::DlvSlot, &[self.vault_id().as_bytes()]),
         )
     }
@@ -492,6 +508,7 @@ impl Canonical for VaultPolicy {
         w.message(6, &self.release);
         w.message(7, &self.refund);
         w.bytes(8, self.salt.as_bytes());
+        w.bytes(9, self.beneficiary_slots.as_bytes());
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let creator = r.message(1)?;
@@ -502,7 +519,9 @@ impl Canonical for VaultPolicy {
         let release = Condition::decode_at(r.bytes(6, MAX_VAULT_LEN)?, 0)?;
         let refund = Condition::decode_at(r.bytes(7, MAX_VAULT_LEN)?, 0)?;
         let salt = Digest(r.fixed(8)?);
+        let beneficiary_slots = Digest(r.fixed(9)?);
         let p = VaultPolicy {
+            beneficiary_slots,
             creator,
             creator_parent_head,
             token,

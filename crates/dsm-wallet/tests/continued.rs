@@ -58,6 +58,18 @@ fn setup(n: usize) -> (Wallet, TokenId, Vec<Wallet>) {
 /// statement (really signed by mallory) consumes a parcel she never received (a dev grant
 /// of a policy token).
 fn made_up_vault(m: &Wallet, beneficiary: &Wallet, t: TokenId, amount: u128) -> VaultDocument {
+    let slots = dsm_core::slot::device_slots_owner(beneficiary.identity());
+    made_up_vault_naming(m, beneficiary, slots, t, amount)
+}
+
+/// [`made_up_vault`] naming `slots` as the beneficiary's slot owner.
+fn made_up_vault_naming(
+    m: &Wallet,
+    beneficiary: &Wallet,
+    slots: Digest,
+    t: TokenId,
+    amount: u128,
+) -> VaultDocument {
     // A head of her own making that holds the amount, and the lock's BURN head on it.
     let fake_head = Ledger::head(m)
         .allocation_child(&t, Amount(amount), Digest([7; 32]))
@@ -68,6 +80,7 @@ fn made_up_vault(m: &Wallet, beneficiary: &Wallet, t: TokenId, amount: u128) -> 
         token: t,
         amount: Amount(amount),
         beneficiary: beneficiary.device_id(),
+        beneficiary_slots: slots,
         release: release(),
         refund: Condition::Iterations(10),
         salt: Digest([1; 32]),
@@ -82,6 +95,27 @@ fn made_up_vault(m: &Wallet, beneficiary: &Wallet, t: TokenId, amount: u128) -> 
         objects,
         slot_write: None,
     }
+}
+
+/// A lock that names its beneficiary under another slot owner (PROTOCOL.md §18.1) would
+/// leave it no claim at the nodes: its beneficiary refuses it on import, before anything
+/// else.
+#[test]
+fn a_lock_naming_another_slot_owner_for_its_beneficiary_is_refused() {
+    let (_issuer, t, ws) = setup(2);
+    let [mallory, mut bob] = <[Wallet; 2]>::try_from(ws).ok().unwrap();
+    let doc = made_up_vault_naming(&mallory, &bob, Digest([9; 32]), t, 500);
+    let id = doc.lock.policy.vault_id();
+    let e = bob.import_vault(doc).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "vault {} names this device as its beneficiary under another slot owner, so \
+             the storage nodes would refuse its claim: ask its creator for a new lock",
+            &id.to_hex()[..16]
+        )
+    );
+    assert!(bob.vaults().unwrap().is_empty(), "nothing was imported");
 }
 
 #[test]
@@ -193,7 +227,7 @@ fn locked_value_passes_on_to_a_cold_receiver_and_settles_through_the_lock() {
         .create_vault(
             t,
             Amount(200),
-            bob.device_id(),
+            bob.identity(),
             release(),
             Condition::Iterations(10),
         )
@@ -244,7 +278,7 @@ fn locked_and_spent_again() -> (Wallet, TokenId, Wallet, Wallet, Wallet, Digest)
         .create_vault(
             t,
             Amount(400),
-            bob.device_id(),
+            bob.identity(),
             release(),
             Condition::Iterations(10),
         )

@@ -67,7 +67,7 @@ fn real_wallet_file(path: &Path) {
     a.create_vault(
         t,
         Amount(50),
-        b.device_id(),
+        b.identity(),
         Condition::Iterations(10),
         Condition::Iterations(20),
     )

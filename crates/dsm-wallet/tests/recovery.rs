@@ -122,7 +122,7 @@ fn recovered_value_can_be_locked_in_a_vault() {
         .create_vault(
             t,
             Amount(100),
-            b.device_id(),
+            b.identity(),
             dsm_token::vault::Condition::Iterations(1),
             dsm_token::vault::Condition::Iterations(2),
         )

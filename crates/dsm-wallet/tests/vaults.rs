@@ -41,7 +41,7 @@ fn claim_and_refund_race_at_the_nodes_and_exactly_one_wins() {
             .create_vault(
                 t,
                 Amount(200),
-                bob.device_id(),
+                bob.identity(),
                 Condition::Sha256(sha2::Sha256::digest(secret.as_bytes()).into()),
                 Condition::Iterations(10),
             )
@@ -125,7 +125,7 @@ fn no_stranger_can_take_or_block_a_vaults_resolution_slot() {
         .create_vault(
             t,
             Amount(200),
-            bob.device_id(),
+            bob.identity(),
             Condition::Sha256(sha2::Sha256::digest(b"open sesame").into()),
             Condition::Iterations(10),
         )
@@ -135,24 +135,24 @@ fn no_stranger_can_take_or_block_a_vaults_resolution_slot() {
     dsm_wallet::online::sync(&mut alice, &nodes).unwrap();
     let stranger = stranger_key(0x77);
     let stranger_genesis = dsm_core::identity::GenesisDigest(dsm_core::hash::Digest([0x77; 32]));
-    let stranger_id = dsm_core::identity::DeviceIdentity {
+    let stranger_slots = dsm_core::slot::device_slots_owner(&dsm_core::identity::DeviceIdentity {
         genesis: stranger_genesis,
         public_key: stranger.public_key().clone(),
-    }
-    .device_id();
-    let parties = lock.lock.policy.parties();
+    });
+    let blind = dsm_core::slot::genesis_blind(&stranger_genesis);
+    let parties = lock.lock.policy.slot_parties();
     let mut refused = 0;
     for admission in [
         self_admission(&stranger),
         // The vault's real parties, but the signer is neither.
         Admission::Parties {
-            genesis: stranger_genesis,
+            genesis_blind: blind,
             parties: parties.clone(),
         },
         // The stranger listing itself: another owner.
         Admission::Parties {
-            genesis: stranger_genesis,
-            parties: vec![stranger_id],
+            genesis_blind: blind,
+            parties: vec![stranger_slots],
         },
     ] {
         let forged = forged_put(&stranger, admission, slot, b"junk");
@@ -213,7 +213,7 @@ fn witnesses_are_built_from_what_the_wallet_holds() {
         .create_vault(
             t,
             Amount(60),
-            bob.device_id(),
+            bob.identity(),
             release,
             Condition::Iterations(1_000_000),
         )
@@ -254,7 +254,7 @@ fn an_offline_double_resolution_is_detected() {
         .create_vault(
             t,
             Amount(40),
-            bob.device_id(),
+            bob.identity(),
             Condition::Sha256(sha2::Sha256::digest(b"s").into()),
             Condition::Iterations(5),
         )
@@ -338,7 +338,7 @@ fn a_resolution_at_w_nodes_wins_though_a_rival_holds_another_node() {
         .create_vault(
             t,
             Amount(200),
-            bob.device_id(),
+            bob.identity(),
             Condition::Sha256(sha2::Sha256::digest(b"race").into()),
             Condition::Iterations(10),
         )

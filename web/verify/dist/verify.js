@@ -1256,7 +1256,7 @@
     2: [[4], [8, "req"], [9]],
     3: [[5]],
     4: [[4, "req"], [6, "req"], [8, "req"], [9, "req"], [10, "req"]],
-    5: [[2, "req"], [7]],
+    5: [[7], [8, "req"]],
     6: [[8, "req"]]
   };
   function afterField(type, num, obj, path) {
@@ -4733,8 +4733,8 @@
         return admitsAuthority(adm.device, adm.device_admission, dev, encode("PublicKey", adm.authority)) && verifySignature(adm.authority, adm.delegation, H("SlotDelegation", dev, H("SlotKey", encSigner))).ok;
       }
       case 5: {
-        const id2 = H("DeviceId", adm.genesis, encSigner);
-        return adm.parties.some((x) => equal(x, id2)) && equal(H("SlotParties", ...adm.parties), owner);
+        const mine = slotsOwner(adm.genesis_blind, signer);
+        return adm.parties.some((x) => equal(x, mine)) && equal(H("SlotParties", ...adm.parties), owner);
       }
       case 6:
         return equal(slotsOwner(adm.genesis_blind, signer), owner);

@@ -145,8 +145,8 @@ export function admits(adm, signer, owner) {
         && verifySignature(adm.authority, adm.delegation, H('SlotDelegation', dev, H('SlotKey', encSigner))).ok;
     }
     case 5: {
-      const id = H('DeviceId', adm.genesis, encSigner);
-      return adm.parties.some((x) => equal(x, id)) && equal(H('SlotParties', ...adm.parties), owner);
+      const mine = slotsOwner(adm.genesis_blind, signer);
+      return adm.parties.some((x) => equal(x, mine)) && equal(H('SlotParties', ...adm.parties), owner);
     }
     case 6: return equal(slotsOwner(adm.genesis_blind, signer), owner);
     default: return false;

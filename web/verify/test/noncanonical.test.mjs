@@ -165,7 +165,8 @@ test('rule 8: domain rules (suites, sorted lists, non-zero amounts, shapes)', ()
   refused('Admission', encode('Admission', { kind: 1 }), 'Missing', /genesis/);
   refused('Admission', encode('Admission', { kind: 3 }), 'Invalid', /no admitted/);
   refused('Admission', encode('Admission', { kind: 3, admitted: Array.from({ length: 17 }, (_, i) => b32(i)) }), 'TooMany');
-  refused('Admission', encode('Admission', { kind: 5, genesis: b32(1), parties: [b32(2), b32(1)] }), 'Invalid', /ascending/);
+  refused('Admission', encode('Admission', { kind: 5, parties: [b32(2), b32(1)], genesis_blind: b32(1) }), 'Invalid', /ascending/);
+  refused('Admission', encode('Admission', { kind: 5, genesis: b32(1), parties: [b32(1)], genesis_blind: b32(1) }), 'UnexpectedField', /field 2 before field 7/); // the genesis kind 5 showed until 2026-12-06
 });
 
 test('size caps are checked before parsing (TooLarge)', () => {

@@ -77,9 +77,9 @@ test('hashing: concatenation ambiguity, token id, contributors, cards, slots', (
   renonced[0] ^= 1;
   assert.equal(P.openSealed('AnchorSeal', fill(1), renonced), undefined, 'another nonce');
   expect('slot.body_digest("body")', H('SlotBody', utf8('body')));
-  const adm = decode('Admission', bytes('slot.admission(parties 01..,02.. of genesis 01..)'));
+  const adm = decode('Admission', bytes('slot.admission(parties 01..,02.. of genesis blind 01..)'));
   assert.equal(adm.kind, 5);
-  assert.ok(equal(adm.genesis, fill(1)));
+  assert.ok(equal(adm.genesis_blind, fill(1)));
   assert.deepEqual(adm.parties.map(hx), [hx(fill(1)), hx(fill(2))]);
 });
 

@@ -387,6 +387,8 @@ pub fn lock_vault(
         token,
         amount: Amount(amount),
         beneficiary: *beneficiary,
+        // These fixtures test token rules, not the nodes' admission of the parties.
+        beneficiary_slots: digest("the beneficiary's slot owner"),
         release,
         refund,
         salt: digest(&format!("salt{c}")),

@@ -2006,17 +2006,29 @@ impl Wallet {
         &self,
         device: &DeviceId,
     ) -> Result<Option<dsm_core::crypto::KemPublicKey>, WalletError> {
-        match self
-            .store
+        Ok(self.accepted_document(device)?.map(|d| d.kem_key))
+    }
+
+    /// The verified identity of `device` (its genesis and key), if its identity document
+    /// was accepted (§12.6).
+    pub fn contact_identity(
+        &self,
+        device: &DeviceId,
+    ) -> Result<Option<DeviceIdentity>, WalletError> {
+        Ok(self.accepted_document(device)?.map(|d| d.device))
+    }
+
+    fn accepted_document(
+        &self,
+        device: &DeviceId,
+    ) -> Result<Option<dsm_protocol::card::ContactDocument>, WalletError> {
+        self.store
             .get(Table::Meta, &[CONTACT_DOCUMENT, device.as_bytes()].concat())?
-        {
-            None => Ok(None),
-            Some(v) => Ok(Some(
+            .map(|v| {
                 dsm_protocol::card::ContactDocument::from_bytes(&v)
-                    .map_err(corrupt("contact document"))?
-                    .kem_key,
-            )),
-        }
+                    .map_err(corrupt("contact document"))
+            })
+            .transpose()
     }
 
     /// The receipt of the transfer whose proposal commit starts with `id_prefix` (hex).

@@ -2069,14 +2069,15 @@ impl Wallet {
         policy: &dsm_token::vault::VaultPolicy,
         body: Vec<u8>,
     ) -> Result<Option<dsm_core::slot::OwnedPut>, WalletError> {
-        let parties = policy.parties();
-        if parties.binary_search(&self.device_id()).is_err() {
+        let parties = policy.slot_parties();
+        let me = dsm_core::slot::device_slots_owner(&self.identity);
+        if parties.binary_search(&me).is_err() {
             return Ok(None);
         }
         let (owner, key) = policy.resolution_slot();
         let write = SlotWrite::sign(
             Admission::Parties {
-                genesis: self.identity.genesis,
+                genesis_blind: dsm_core::slot::genesis_blind(&self.identity.genesis),
                 parties,
             },
             &self.key,

@@ -7,7 +7,7 @@ use crate::store::{Batch, Table};
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::hash::Digest;
-use dsm_core::identity::DeviceId;
+use dsm_core::identity::DeviceIdentity;
 use dsm_core::receipt::Receipt;
 use dsm_token::authority::cosign;
 use dsm_token::source::{lock_cause, Source, SourceProof, TokenRules};
@@ -64,7 +64,8 @@ fn usage(msg: impl Into<String>) -> WalletError {
 }
 
 impl Wallet {
-    /// Locks `amount` of `token` into a new vault for `beneficiary`: the BURN head (source
+    /// Locks `amount` of `token` into a new vault for `beneficiary` (its identity: the lock
+    /// names its id and its slot owner, PROTOCOL.md §18.1): the BURN head (source
     /// = the policy, its parcels consumed to the sink by a signed statement) is committed,
     /// then the signed lock. Returns the vault document to hand to the beneficiary: the
     /// lock, the statement and the consumed parcels' lineages (PROTOCOL.md §18.2).
@@ -72,7 +73,7 @@ impl Wallet {
         &mut self,
         token: TokenId,
         amount: Amount,
-        beneficiary: DeviceId,
+        beneficiary: &DeviceIdentity,
         release: Condition,
         refund: Condition,
     ) -> Result<VaultDocument, WalletError> {
@@ -83,7 +84,8 @@ impl Wallet {
             creator_parent_head: self.head.digest(),
             token,
             amount,
-            beneficiary,
+            beneficiary: beneficiary.device_id(),
+            beneficiary_slots: dsm_core::slot::device_slots_owner(beneficiary),
             release,
             refund,
             salt: Digest(salt),
@@ -150,6 +152,15 @@ impl Wallet {
         let lock = &doc.lock;
         let id = dsm_token::vault::verify_lock(lock, &lock_cause(&lock.policy))
             .map_err(|e| usage(e.to_string()))?;
+        if lock.policy.beneficiary == self.id
+            && lock.policy.beneficiary_slots != dsm_core::slot::device_slots_owner(&self.identity)
+        {
+            return Err(usage(format!(
+                "vault {} names this device as its beneficiary under another slot owner, so \
+                 the storage nodes would refuse its claim: ask its creator for a new lock",
+                &id.to_hex()[..16]
+            )));
+        }
         let burn = dsm_token::source::lock_statement(&lock.policy, &doc.backing.consumption)?;
         let objects: std::collections::HashMap<Digest, Vec<u8>> = doc
             .objects

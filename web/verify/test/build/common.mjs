@@ -43,7 +43,7 @@ export function commonLines() {
     raw('token.TEST', H('Token', utf8('TEST'))),
     raw('slot.keys_owner(01..,02..)', H('SlotOwner', fill(1), fill(2))),
     raw('slot.parties_owner(01..,02..)', H('SlotParties', fill(1), fill(2))),
-    msg('slot.admission(parties 01..,02.. of genesis 01..)', 'Admission', { kind: 5, genesis: fill(1), admitted: [], parties: [fill(1), fill(2)] }),
+    msg('slot.admission(parties 01..,02.. of genesis blind 01..)', 'Admission', { kind: 5, admitted: [], parties: [fill(1), fill(2)], genesis_blind: fill(1) }),
     raw('slot.genesis_blind(genesis 01..)', H('GenesisBlind', fill(1))),
     msg('slot.admission(device slots of genesis blind 01..)', 'Admission', { kind: 6, admitted: [], parties: [], genesis_blind: fill(1) }),
     raw('seal.anchor(parent 01..,"plain")', seal('AnchorSeal', fill(1), utf8('plain'))),
