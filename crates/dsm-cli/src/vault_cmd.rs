@@ -8,7 +8,7 @@ use crate::wallet_cmd::{
 use dsm_core::codec::Canonical;
 use dsm_core::crypto::{PublicKey, SuiteId};
 use dsm_core::hash::Digest;
-use dsm_core::identity::DeviceId;
+use dsm_core::identity::{DeviceId, DeviceIdentity};
 use dsm_token::vault::{Branch, Condition, VaultDocument};
 use dsm_wallet::online::vaults;
 use dsm_wallet::online::OnlineError;
@@ -31,7 +31,11 @@ The vault file is TOML: what is locked, for whom, and the two branches' conditio
 
 Other conditions: signatures = [\"self\", \"ml-dsa-65:<hex key>\"] with threshold = N
 (keys from `dsm token issuer-key`), receipt = \"<proposal commit>\" (a DSM transfer that
-must have happened), all = [{...}, {...}] and any = [{...}, {...}].";
+must have happened), all = [{...}, {...}] and any = [{...}, {...}].
+
+The lock names the beneficiary's slot owner, taken from its identity document (a v2 card,
+fetched from the storage nodes once the beneficiary has synced): a contact known only by
+an older card, or a bare device id, cannot be a beneficiary until then.";
 
 fn hex32(s: &str, what: &str) -> Res<[u8; 32]> {
     let b = hex::decode(s).map_err(|_| input(format!("{what}: not hex")))?;
@@ -214,18 +218,6 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
             .map(DeviceId)
             .ok_or_else(|| input(format!("beneficiary {ben:?}: not a contact or device id")))?,
     };
-    // The lock names the beneficiary's slot owner too (PROTOCOL.md §18.1), computed from
-    // its identity document.
-    let beneficiary_identity = if beneficiary == w.device_id() {
-        w.identity().clone()
-    } else {
-        w.contact_identity(&beneficiary)?.ok_or_else(|| {
-            input(format!(
-                "beneficiary {ben:?}: this wallet holds no identity document of that device; \
-                 add its v2 card (`dsm contact add CARD`) and run `dsm sync` to fetch it"
-            ))
-        })?
-    };
     let release = condition(&w, get("release")?, "release", 0)?;
     let refund = condition(&w, get("refund")?, "refund", 0)?;
     let have = w.balance(&token);
@@ -237,6 +229,7 @@ pub fn create(ctx: &Ctx, policy: &Path, out: Option<PathBuf>, publish: bool) -> 
         )));
     }
     w.check_outgoing(&token, &beneficiary)?;
+    let beneficiary_identity = beneficiary_identity(&mut w, &beneficiary, ben)?;
     let vault = w.create_vault(token, amount, &beneficiary_identity, release, refund)?;
     let lock = &vault.lock;
     let id = lock.policy.vault_id();
@@ -408,4 +401,25 @@ pub fn show(ctx: &Ctx, id: &str) -> Res {
         },
         with(json!({"vault": v.id.to_hex(), "creator": p.creator.device_id().digest().to_hex(), "beneficiary": p.beneficiary.digest().to_hex(), "release": describe(&p.release), "refund": describe(&p.refund), "status": status_word(&v.status)}), &[money(&t, p.amount)]),
     )
+}
+
+/// The identity of a vault's beneficiary (PROTOCOL.md §18.1: the lock names its slot
+/// owner): this device's own, or the one in the contact's identity document — fetched from
+/// the storage nodes first when the wallet uses some and has not fetched it yet.
+fn beneficiary_identity(w: &mut Wallet, device: &DeviceId, named: &str) -> Res<DeviceIdentity> {
+    if *device == w.device_id() {
+        return Ok(w.identity().clone());
+    }
+    if w.contact_identity(device)?.is_none() && !w.nodes()?.is_empty() {
+        let nodes = node_set(w)?;
+        // A node that is down only leaves the document missing, reported below.
+        let _ = dsm_wallet::online::sync_documents(w, &nodes);
+    }
+    w.contact_identity(device)?.ok_or_else(|| {
+        input(format!(
+            "beneficiary {named:?}: this wallet holds no identity document of that device, which \
+             the lock needs (it names the beneficiary's slot owner); add its v2 card \
+             (`dsm contact add CARD`) and run `dsm sync` to fetch it"
+        ))
+    })
 }

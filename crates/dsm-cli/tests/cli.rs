@@ -1661,6 +1661,19 @@ fn vaults_through_the_cli() {
     use_nodes(&[&alice, &bob], &nodes);
     let vault = dir.path().join("v.toml");
     std::fs::write(&vault, "token = \"GOLD\"\namount = 120\nbeneficiary = \"bob\"\n[release]\nsha256_of = \"open sesame\"\n[refund]\niterations = 2000\n").unwrap();
+    // The lock names bob's slot owner (PROTOCOL.md §18.1), from his identity document:
+    // until bob has been online once, no node holds it, and nothing is locked.
+    dsm(&alice)
+        .args(["vault", "create", "--policy"])
+        .arg(&vault)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "holds no identity document of that device, which the lock needs",
+        ));
+    assert_eq!(token_balance(&alice, "GOLD"), 500);
+    // Bob's first sync publishes it; alice's `vault create` fetches it.
+    dsm(&bob).arg("sync").assert().success();
     // Bad vault files are refused with what to fix.
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "token = \"GOLD\"\namount = 120\nbeneficiary = \"bob\"\n[release]\nsha256 = \"zz\"\n[refund]\niterations = 1\n").unwrap();
