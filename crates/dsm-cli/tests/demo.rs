@@ -205,33 +205,28 @@ fn the_demos_story_adds_up_and_its_nodes_store_no_business_in_clear() {
         secrets.wallet(name, w);
     }
     // Published on purpose: the evidence, and the cheater it names.
-    let mut published: BTreeMap<Vec<u8>, String> = BTreeMap::new();
+    let mut proofs = std::collections::BTreeSet::new();
     let mut cheaters = Vec::new();
     for w in wallets.values() {
         for proof in w.evidence().unwrap() {
             cheaters.push(proof.verify().unwrap().device());
-            published.insert(proof.to_bytes(), "an equivocation proof".into());
+            proofs.insert(proof.to_bytes());
         }
     }
     assert!(
         !cheaters.is_empty(),
         "the demo's double spend left evidence"
     );
-    let mut used = BTreeMap::<String, usize>::new();
+    let mut found_proofs = 0;
     for (_, disk) in &mut disks {
-        for (bytes, what) in &published {
-            *used.entry(what.clone()).or_default() += blank(disk, bytes);
+        for bytes in &proofs {
+            found_proofs += blank(disk, bytes);
         }
         for c in &cheaters {
             blank(disk, c.as_bytes());
         }
     }
-    for what in ["an equivocation proof"] {
-        assert!(
-            used.get(what).copied().unwrap_or(0) > 0,
-            "no {what} found at the nodes: {used:?}"
-        );
-    }
+    assert!(found_proofs > 0, "the evidence is at the nodes");
     let mut leaks = BTreeMap::<&str, usize>::new();
     for (_, disk) in &disks {
         for (what, bytes) in &secrets.0 {
