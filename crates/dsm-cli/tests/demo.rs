@@ -2,9 +2,12 @@
 //! storage nodes stored shows no device, token, amount or statement in clear, except in
 //! evidence published on purpose (PROTOCOL.md §16.6).
 
+#[allow(dead_code)]
+#[path = "../../dsm-wallet/tests/common/leaks.rs"]
+mod leaks;
+
 use assert_cmd::Command;
 use dsm_core::codec::Canonical;
-use dsm_core::hash::object_address;
 use dsm_wallet::store::RedbStore;
 use dsm_wallet::Wallet;
 use predicates::prelude::*;
@@ -88,66 +91,6 @@ fn assert_the_story(out: assert_cmd::assert::Assert) {
         .stdout(predicate::str::is_match(r"total\s+1200\s+3000000\s+600000").unwrap());
 }
 
-/// What must never be found at a node, each with what it is.
-#[derive(Default)]
-struct Secrets(Vec<(String, Vec<u8>)>);
-
-impl Secrets {
-    fn add(&mut self, what: impl Into<String>, bytes: &[u8]) {
-        if !self.0.iter().any(|(_, b)| b == bytes) {
-            self.0.push((what.into(), bytes.to_vec()));
-        }
-    }
-
-    /// Everything a kept demo wallet knows that identifies its business: its device id,
-    /// genesis and head, its tokens, and each of its receipts' proposal (heads,
-    /// relationship, parcels, the hop and the proposal in clear).
-    fn wallet(&mut self, name: &str, w: &Wallet) {
-        self.add(format!("{name}'s device id"), w.device_id().as_bytes());
-        self.add(format!("{name}'s genesis"), w.identity().genesis.as_bytes());
-        self.add(format!("{name}'s head"), w.head().digest().as_bytes());
-        for t in w.tokens() {
-            self.add(format!("token {}", t.policy.ticker), t.id.as_bytes());
-        }
-        for e in w.history().unwrap() {
-            let Some(id) = e.receipt else { continue };
-            let Some(r) = w.receipt(&id.to_hex()).unwrap() else {
-                continue;
-            };
-            let what = format!("{name}'s receipt at height {}", e.height);
-            let (p, q) = (&r.proposal, &r.proposal.proposal);
-            self.add(
-                format!("{what}: parent head"),
-                q.sender_parent_head.digest().as_bytes(),
-            );
-            self.add(
-                format!("{what}: child head"),
-                q.sender_child_head.digest().as_bytes(),
-            );
-            self.add(
-                format!("{what}: relationship"),
-                q.step.relationship.as_bytes(),
-            );
-            let hop = p.hop();
-            self.add(format!("{what}: the hop in clear"), &hop.to_bytes()[..64]);
-            self.add(
-                format!("{what}: the proposal in clear"),
-                &p.to_bytes()[..64],
-            );
-            self.add(
-                format!("{what}: the hop's object address"),
-                object_address(&hop.to_bytes()).as_bytes(),
-            );
-            for i in &hop.statement.inputs {
-                self.add(format!("{what}: consumed parcel"), i.as_bytes());
-            }
-            for o in hop.output_ids() {
-                self.add(format!("{what}: output parcel"), o.as_bytes());
-            }
-        }
-    }
-}
-
 /// Overwrites every occurrence of `needle` in `disk`; how many there were.
 fn blank(disk: &mut [u8], needle: &[u8]) -> usize {
     let mut n = 0;
@@ -190,7 +133,7 @@ fn the_demos_story_adds_up_and_its_nodes_store_no_business_in_clear() {
         }
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         if name.starts_with("node") {
-            disks.push((name, std::fs::read(&path).unwrap()));
+            disks.push(std::fs::read(&path).unwrap());
         } else {
             let store = RedbStore::open(&path).unwrap();
             let w = Wallet::open(Box::new(store), b"demo passphrase")
@@ -200,9 +143,9 @@ fn the_demos_story_adds_up_and_its_nodes_store_no_business_in_clear() {
     }
     assert_eq!(disks.len(), 6, "the demo's six storage nodes");
     assert!(wallets.len() >= 10, "{:?}", wallets.keys());
-    let mut secrets = Secrets::default();
+    let mut secrets = leaks::Secrets::default();
     for (name, w) in &wallets {
-        secrets.wallet(name, w);
+        secrets.everything_of(name, w);
     }
     // Published on purpose: the evidence, and the cheater it names.
     let mut proofs = std::collections::BTreeSet::new();
@@ -218,7 +161,7 @@ fn the_demos_story_adds_up_and_its_nodes_store_no_business_in_clear() {
         "the demo's double spend left evidence"
     );
     let mut found_proofs = 0;
-    for (_, disk) in &mut disks {
+    for disk in &mut disks {
         for bytes in &proofs {
             found_proofs += blank(disk, bytes);
         }
@@ -227,16 +170,5 @@ fn the_demos_story_adds_up_and_its_nodes_store_no_business_in_clear() {
         }
     }
     assert!(found_proofs > 0, "the evidence is at the nodes");
-    let mut leaks = BTreeMap::<&str, usize>::new();
-    for (_, disk) in &disks {
-        for (what, bytes) in &secrets.0 {
-            if disk.windows(bytes.len()).any(|x| x == bytes.as_slice()) {
-                *leaks.entry(what).or_default() += 1;
-            }
-        }
-    }
-    assert!(
-        leaks.is_empty(),
-        "found at the nodes (name: how many nodes): {leaks:#?}"
-    );
+    secrets.assert_on_no_disk(&disks);
 }

@@ -419,19 +419,13 @@ impl Canonical for Admission {
                     device,
                 }
             }
-            3 => {
-                let admitted: Vec<Digest> = r
-                    .repeated_fixed::<32>(5, MAX_ADMITTED)?
-                    .into_iter()
-                    .map(Digest)
-                    .collect();
-                if admitted.is_empty() || !admitted.windows(2).all(|w| w[0] < w[1]) {
-                    return Err(DecodeError::Invalid(
-                        "admitted keys must be listed once each, in ascending order",
-                    ));
-                }
-                Admission::Keys { admitted }
-            }
+            3 => Admission::Keys {
+                admitted: ascending(
+                    r,
+                    5,
+                    "admitted keys must be listed once each, in ascending order",
+                )?,
+            },
             4 => Admission::Successor {
                 device: r.message(4)?,
                 delegation: r.message(6)?,
@@ -439,28 +433,37 @@ impl Canonical for Admission {
                 admission: r.message(9)?,
                 authority: r.message(10)?,
             },
-            5 => {
-                let parties: Vec<Digest> = r
-                    .repeated_fixed::<32>(7, MAX_ADMITTED)?
-                    .into_iter()
-                    .map(Digest)
-                    .collect();
-                if parties.is_empty() || !parties.windows(2).all(|w| w[0] < w[1]) {
-                    return Err(DecodeError::Invalid(
-                        "admitted devices must be listed once each, in ascending order",
-                    ));
-                }
-                Admission::Parties {
-                    genesis_blind: Digest(r.fixed(8)?),
-                    parties,
-                }
-            }
+            5 => Admission::Parties {
+                parties: ascending(
+                    r,
+                    7,
+                    "admitted devices must be listed once each, in ascending order",
+                )?,
+                genesis_blind: Digest(r.fixed(8)?),
+            },
             6 => Admission::DeviceSlots {
                 genesis_blind: Digest(r.fixed(8)?),
             },
             _ => return Err(DecodeError::Invalid("unknown admission kind")),
         })
     }
+}
+
+/// A list of 1 to [`MAX_ADMITTED`] digests in `field`, strictly ascending (else `why`).
+fn ascending(
+    r: &mut Reader<'_>,
+    field: u32,
+    why: &'static str,
+) -> Result<Vec<Digest>, DecodeError> {
+    let list: Vec<Digest> = r
+        .repeated_fixed::<32>(field, MAX_ADMITTED)?
+        .into_iter()
+        .map(Digest)
+        .collect();
+    if list.is_empty() || !list.windows(2).all(|w| w[0] < w[1]) {
+        return Err(DecodeError::Invalid(why));
+    }
+    Ok(list)
 }
 
 /// One slot a write covers: the owner and key of its address and the digest of its body.

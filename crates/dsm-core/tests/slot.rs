@@ -478,12 +478,15 @@ fn a_successor_writes_the_lost_devices_slots_only_with_the_authoritys_delegation
         public_key: lost.public_key().clone(),
     };
     let device = device_slots_owner(&identity);
-    let delegation = auth
-        .sign(
+    // `k`'s delegation of the lost device's slots to the successor.
+    let delegated_by = |k: &SigningKey| {
+        k.sign(
             delegation_message(&device, successor.public_key()).as_bytes(),
             &[0; 32],
         )
-        .unwrap();
+        .unwrap()
+    };
+    let delegation = delegated_by(&auth);
     let admitted = admit_authority(&lost, &identity, auth.public_key()).unwrap();
     let successor_of = |admission: Signature, authority: &SigningKey, delegation: Signature| {
         Admission::Successor {
@@ -513,31 +516,13 @@ fn a_successor_writes_the_lost_devices_slots_only_with_the_authoritys_delegation
         Err(SlotAuthError::Delegation)
     );
     // A delegation signed by someone other than the authority.
-    let forged = successor_of(
-        admitted.clone(),
-        &auth,
-        other
-            .sign(
-                delegation_message(&device, successor.public_key()).as_bytes(),
-                &[0; 32],
-            )
-            .unwrap(),
-    );
+    let forged = successor_of(admitted.clone(), &auth, delegated_by(&other));
     assert_eq!(
         forged.owners(successor.public_key()),
         Err(SlotAuthError::Delegation)
     );
     // An "authority" the lost device never admitted, delegating to the successor.
-    let self_made = successor_of(
-        admitted.clone(),
-        &other,
-        other
-            .sign(
-                delegation_message(&device, successor.public_key()).as_bytes(),
-                &[0; 32],
-            )
-            .unwrap(),
-    );
+    let self_made = successor_of(admitted.clone(), &other, delegated_by(&other));
     assert_eq!(
         self_made.owners(successor.public_key()),
         Err(SlotAuthError::NotTheAuthority)

@@ -8,10 +8,9 @@
 mod common;
 
 use common::cluster::Cluster;
+use common::leaks::{found, Secrets};
 use common::memory_wallet;
 use dsm_core::chain::Amount;
-use dsm_core::codec::Canonical;
-use dsm_core::hash::object_address;
 use dsm_protocol::card::ContactCard;
 use dsm_wallet::nodes::NodeSet;
 use dsm_wallet::online::{send_online, sync, sync_documents};
@@ -24,77 +23,6 @@ fn add_card(w: &mut Wallet, of: &Wallet, nodes: &NodeSet) {
     w.add_contact(&c, true).unwrap();
     w.expect_contact_document(&card).unwrap();
     sync_documents(w, nodes).unwrap();
-}
-
-/// What must never be found at a node, each with what it is.
-#[derive(Default)]
-struct Secrets(Vec<(String, Vec<u8>)>);
-
-impl Secrets {
-    fn add(&mut self, what: impl Into<String>, bytes: &[u8]) {
-        self.0.push((what.into(), bytes.to_vec()));
-    }
-    /// A wallet's device id, genesis and current head.
-    fn wallet(&mut self, name: &str, w: &Wallet) {
-        self.add(format!("{name}'s device id"), w.device_id().as_bytes());
-        self.add(format!("{name}'s genesis"), w.identity().genesis.as_bytes());
-        self.add(
-            format!("{name}'s head at height {}", w.head().height),
-            w.head().digest().as_bytes(),
-        );
-    }
-    /// Everything a signed proposal says that identifies the business.
-    fn proposal(&mut self, what: &str, p: &dsm_core::receipt::SignedProposal) {
-        let q = &p.proposal;
-        self.add(
-            format!("{what}: parent head"),
-            q.sender_parent_head.digest().as_bytes(),
-        );
-        self.add(
-            format!("{what}: child head"),
-            q.sender_child_head.digest().as_bytes(),
-        );
-        self.add(
-            format!("{what}: relationship"),
-            q.step.relationship.as_bytes(),
-        );
-        let hop = p.hop();
-        // A distinctive run of the canonical hop and of the canonical proposal.
-        self.add(format!("{what}: the hop in clear"), &hop.to_bytes()[..64]);
-        self.add(
-            format!("{what}: the proposal in clear"),
-            &p.to_bytes()[..64],
-        );
-        self.add(
-            format!("{what}: the hop's object address"),
-            object_address(&hop.to_bytes()).as_bytes(),
-        );
-        for i in &hop.statement.inputs {
-            self.add(format!("{what}: consumed parcel"), i.as_bytes());
-        }
-        for o in hop.output_ids() {
-            self.add(format!("{what}: output parcel"), o.as_bytes());
-        }
-    }
-}
-
-impl Secrets {
-    /// Fails naming every secret found on any node's disk, and where.
-    fn assert_on_no_disk(&self, disks: &[Vec<u8>]) {
-        let mut leaks = Vec::new();
-        for (i, disk) in disks.iter().enumerate() {
-            for (what, bytes) in &self.0 {
-                if found(disk, bytes) {
-                    leaks.push(format!("node {i}: {what}"));
-                }
-            }
-        }
-        assert!(leaks.is_empty(), "found at the nodes: {leaks:#?}");
-    }
-}
-
-fn found(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod leaks;
 
 use dsm_core::chain::{Amount, RelationshipKey, TipDigest};
 use dsm_core::codec::Canonical;
