@@ -208,12 +208,12 @@ tag_table! {
     /// What a slot write signs: `(owner, key, body digest, …)` per covered slot (§15.2).
     SlotWrite => "DSM/v1/slot/write",
     /// What a recovery authority signs to delegate a device's slots to a successor's key:
-    /// `(device id, key digest)` (§15.2).
+    /// `(device slot owner, key digest)` (§15.2).
     SlotDelegation => "DSM/v1/slot/delegation",
     /// The seed of the key that writes a capsule stream's owned slots: `(capsule key)`
     /// (§20.2, §15.2).
     RecoveryStreamSigner => "DSM/v1/recovery/writer",
-    /// An owned slot's owner admitting any device of a list: `(device id, …)` (§15.2).
+    /// An owned slot's owner admitting any device of a list: `(slot owner, …)` (§15.2).
     SlotParties => "DSM/v1/slot/parties",
     /// A contact card's check digits: `(name, device id)` (§12.6).
     ContactCard => "DSM/v1/card",
