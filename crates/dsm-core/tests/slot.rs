@@ -203,12 +203,17 @@ fn only_the_recovery_authority_writes_recovery_slots_and_it_may_write_its_device
         admit_authority(&d, &identity, auth.public_key()).unwrap(),
         admitted
     );
+    // Kind 2 naming device d, with `signer`'s admission of `authority` to d's slots.
+    let naming_d = |signer: &SigningKey, authority: &SigningKey| Admission::Authority {
+        genesis_blind: genesis_blind(&g),
+        device: Some((
+            d.public_key().clone(),
+            admit_authority(signer, &identity, authority.public_key()).unwrap(),
+        )),
+    };
     // The authority writes the recovery owner's slots, and the device's when it shows the
     // device's admission — from the genesis blind, never the genesis or its record.
-    let admission = Admission::Authority {
-        genesis_blind: genesis_blind(&g),
-        device: Some((d.public_key().clone(), admitted.clone())),
-    };
+    let admission = naming_d(&d, &auth);
     assert_eq!(
         Admission::from_bytes(&admission.to_bytes()).unwrap(),
         admission
@@ -260,13 +265,7 @@ fn only_the_recovery_authority_writes_recovery_slots_and_it_may_write_its_device
     );
     // Nor can it by signing as an "authority" of its own: that key's recovery owner is
     // another slot, which no reader computes.
-    let own = Admission::Authority {
-        genesis_blind: genesis_blind(&g),
-        device: Some((
-            d.public_key().clone(),
-            admit_authority(&d, &identity, thief_other.public_key()).unwrap(),
-        )),
-    };
+    let own = naming_d(&d, &thief_other);
     assert_eq!(
         sign_one(own.clone(), &thief_other, tomb, slot_key("t"), b"junk"),
         Err(SlotAuthError::NotAdmitted)
@@ -281,13 +280,7 @@ fn only_the_recovery_authority_writes_recovery_slots_and_it_may_write_its_device
         Err(SlotAuthError::NotTheAuthority)
     );
     // An admission the device did not sign.
-    let forged = Admission::Authority {
-        genesis_blind: genesis_blind(&g),
-        device: Some((
-            d.public_key().clone(),
-            admit_authority(&thief_other, &identity, auth.public_key()).unwrap(),
-        )),
-    };
+    let forged = naming_d(&thief_other, &auth);
     assert_eq!(
         forged.owners(auth.public_key()),
         Err(SlotAuthError::NotTheAuthority)

@@ -208,6 +208,23 @@ pub(crate) fn settle_items(
     })
 }
 
+/// How a vault's resolution slot is read against resolution `r` (PROTOCOL.md §18.3): the
+/// same resolution sealed under the vault id, a rival (another valid resolution of the
+/// vault), or noise (anything else, in clear or of another vault included).
+pub(crate) fn resolution_judge(
+    r: &dsm_token::vault::VaultResolution,
+) -> impl Fn(&[u8]) -> Judged + Sync {
+    let id = r.lock.policy.vault_id();
+    let ours = r.digest();
+    move |other: &[u8]| match dsm_token::vault::VaultResolution::open(&id, other) {
+        Some(o) if o.digest() == ours => Judged::Same,
+        Some(o) if dsm_token::source::TokenRules::check_resolution(&o).ok() == Some(id) => {
+            Judged::Rival
+        }
+        _ => Judged::Noise,
+    }
+}
+
 /// Resolution `r` (verified in a lineage) holds its vault's owned slot at W of N — written
 /// there by this device if it is one of the vault's two parties, else copied from a node
 /// that holds the party's write — so no other resolution of the vault can (PROTOCOL.md
@@ -220,14 +237,7 @@ fn settle_resolution(
     faults: &mut Vec<NodeFault>,
 ) -> Result<Settlement, OnlineError> {
     let id = r.lock.policy.vault_id();
-    let ours = r.digest();
-    let judge = |other: &[u8]| match dsm_token::vault::VaultResolution::open(&id, other) {
-        Some(o) if o.digest() == ours => Judged::Same,
-        Some(o) if dsm_token::source::TokenRules::check_resolution(&o).ok() == Some(id) => {
-            Judged::Rival
-        }
-        _ => Judged::Noise,
-    };
+    let judge = resolution_judge(r);
     let (owner, key) = r.lock.policy.resolution_slot();
     let put = wallet.sign_vault_write(&r.lock.policy, r.sealed())?;
     let report = nodes.settle_owned(&owner, &key, put.as_ref(), &judge)?;

@@ -115,15 +115,8 @@ pub fn resolve(
             let put = w
                 .sign_vault_write(&info.lock.policy, r.sealed())?
                 .ok_or_else(|| refuse("this device is not a party of the vault".into()))?;
-            let ours = r.digest();
             let id = info.id;
-            let judge = move |other: &[u8]| match VaultResolution::open(&id, other) {
-                Some(o) if o.digest() == ours => crate::nodes::Judged::Same,
-                Some(o) if TokenRules::check_resolution(&o).ok() == Some(id) => {
-                    crate::nodes::Judged::Rival
-                }
-                _ => crate::nodes::Judged::Noise,
-            };
+            let judge = crate::online::resolution_judge(&r);
             let report = nodes.anchor_owned(&owner, &key, &put, &judge)?;
             let quorum = nodes.params().w();
             // Either party may resolve a vault: ours at W has won (a raced slot).
