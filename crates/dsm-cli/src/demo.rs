@@ -65,18 +65,24 @@ fn short(d: &dsm_core::identity::DeviceId) -> String {
     d.digest().to_hex()[..12].to_string()
 }
 
+/// Each wallet adds the others' cards and takes their identity documents, checked against
+/// the cards — as `dsm contact add` does when the nodes serve them — so each can pay the
+/// others online, sealed (PROTOCOL.md §12.6, §16.1).
 fn introduce(ws: &mut [&mut Wallet]) -> Result<(), Error> {
-    let cards: Vec<Contact> = ws
+    let cards: Vec<(Contact, dsm_protocol::card::ContactCard, Vec<u8>)> = ws
         .iter()
-        .map(|w| {
-            Contact::from_card(&w.card(&w.name().ok().flatten().unwrap_or_default())?)
-                .map(|(c, _)| c)
+        .map(|w| -> Result<_, Error> {
+            let text = w.card(&w.name().ok().flatten().unwrap_or_default())?;
+            let (contact, _) = Contact::from_card(&text)?;
+            let (card, _) = dsm_protocol::card::ContactCard::parse(&text)?;
+            Ok((contact, card, w.sealed_document()?.to_vec()))
         })
         .collect::<Result<_, _>>()?;
     for w in ws.iter_mut() {
-        for c in &cards {
+        for (c, card, sealed) in &cards {
             if c.device != w.device_id().digest().to_hex() {
                 w.add_contact(c, false)?;
+                w.accept_contact_document(card, sealed)?;
             }
         }
     }

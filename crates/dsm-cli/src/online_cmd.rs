@@ -20,6 +20,8 @@ pub(crate) fn online_error(e: OnlineError) -> CliError {
             | dsm_protocol::session::SessionError::WinnerFirst(_),
         ) => exit::INPUT,
         OnlineError::Session(dsm_protocol::session::SessionError::Build(_)) => exit::INPUT,
+        // A payee this wallet cannot post to (its identity unknown): the user adds its card.
+        OnlineError::Wallet(dsm_wallet::WalletError::Contact(_)) => exit::INPUT,
         OnlineError::Wallet(_) => exit::WALLET,
         _ => exit::INCOMPLETE,
     };
@@ -128,7 +130,27 @@ pub fn nodes_add(ctx: &Ctx, urls: &[String]) -> Res {
             r.n
         );
     }
+    publish_document(&mut w);
     Ok(())
+}
+
+/// Once the registry can carry N replicas: publishes this device's identity document (so
+/// payers holding its card can reach it online, PROTOCOL.md §12.6, §16.1) and fetches the
+/// documents its contacts' cards named. Best effort: `dsm sync` does it again.
+fn publish_document(w: &mut Wallet) {
+    let Ok(nodes) = node_set(w) else {
+        return;
+    };
+    if nodes.placement(w.slot_owner().as_bytes()).is_err() {
+        return;
+    }
+    match dsm_wallet::online::sync_documents(w, &nodes) {
+        Ok(d) if d.published => tracing::info!(
+            "published this device's identity document at the nodes: holders of its card can pay it online"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("could not publish this device's identity document yet ({e}); `dsm sync` tries again"),
+    }
 }
 
 /// `dsm nodes remove URL`.
@@ -186,6 +208,7 @@ pub fn nodes_replication(ctx: &Ctx, n: usize, k: usize, f: usize) -> Res {
     r.validate()
         .map_err(|e| CliError::new(exit::INPUT, format!("replication refused: {e}")))?;
     w.set_replication(r)?;
+    publish_document(&mut w);
     drop(w); // the listing opens the wallet again
     nodes_list(ctx)
 }
@@ -224,7 +247,7 @@ pub fn send_online(ctx: &Ctx, to: &str, amount: &str, token_name: Option<&str>) 
     let tok = view.id;
     let nodes = node_set(&w)?;
     nodes
-        .placement(peer.b0x_address().as_bytes())
+        .placement(w.slot_owner().as_bytes())
         .map_err(|e| CliError::new(exit::INPUT, replication_hint(&e)))?;
     let sent = online::send_online(&mut w, &nodes, &peer, tok, amount).map_err(online_error)?;
     let id = sent.proposal.proposal.commit().to_hex();

@@ -1658,11 +1658,11 @@ fn vaults_through_the_cli() {
         .assert()
         .success();
     let nodes = three_nodes(dir.path());
-    use_nodes(&[&alice, &bob], &nodes);
+    use_nodes(&[&alice], &nodes);
     let vault = dir.path().join("v.toml");
     std::fs::write(&vault, "token = \"GOLD\"\namount = 120\nbeneficiary = \"bob\"\n[release]\nsha256_of = \"open sesame\"\n[refund]\niterations = 2000\n").unwrap();
     // The lock names bob's slot owner (PROTOCOL.md §18.1), from his identity document:
-    // until bob has been online once, no node holds it, and nothing is locked.
+    // until bob's wallet knows nodes, no node holds it, and nothing is locked.
     dsm(&alice)
         .args(["vault", "create", "--policy"])
         .arg(&vault)
@@ -1672,8 +1672,8 @@ fn vaults_through_the_cli() {
             "holds no identity document of that device, which the lock needs",
         ));
     assert_eq!(token_balance(&alice, "GOLD"), 500);
-    // Bob's first sync publishes it; alice's `vault create` fetches it.
-    dsm(&bob).arg("sync").assert().success();
+    // Bob's wallet publishes it once it knows nodes; alice's `vault create` fetches it.
+    use_nodes(&[&bob], &nodes);
     // Bad vault files are refused with what to fix.
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "token = \"GOLD\"\namount = 120\nbeneficiary = \"bob\"\n[release]\nsha256 = \"zz\"\n[refund]\niterations = 1\n").unwrap();
@@ -2252,14 +2252,21 @@ fn a_v2_cards_identity_document_is_fetched_and_checked() {
         init_named(&h, n);
         h
     });
-    use_nodes(&[&alice, &bob, &carol], &nodes);
+    use_nodes(&[&bob, &carol], &nodes);
     let card = card_of(&alice);
     assert!(card.starts_with("dsm-card:v2:alice:"), "{card}");
-    // Not published yet: added, checked at the next sync.
+    // Not published yet (alice has no nodes): added, checked at the next sync.
     let added = json(dsm(&bob).args(["contact", "add", &card]));
     assert_eq!(added["document"], "fetched at the next sync", "{added}");
+    // Alice's wallet publishes it as soon as its registry can carry it.
+    let mut add = dsm(&alice);
+    add.args(["nodes", "add"]);
+    for (_, url) in &nodes {
+        add.arg(url);
+    }
+    add.assert().success();
     dsm(&alice)
-        .arg("sync")
+        .args(["nodes", "replication", "--n", "3", "--k", "2", "--f", "0"])
         .assert()
         .success()
         .stderr(predicate::str::contains(

@@ -21,15 +21,6 @@ digest_newtype!(
     DeviceId
 );
 
-impl DeviceId {
-    /// This device's b0x introduction address, `H(B0xAddress, device id)`: where a first
-    /// item to it is posted (later ones go to the relationship address it names,
-    /// [`crate::slot::b0x_address`]). An index only, never an acceptance input.
-    pub fn b0x_address(&self) -> Digest {
-        tagged_hash(Tag::B0xAddress, &[self.as_bytes()])
-    }
-}
-
 /// The most contributors one genesis may have.
 pub const MAX_CONTRIBUTORS: usize = 16;
 

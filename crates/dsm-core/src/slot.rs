@@ -12,7 +12,7 @@ use crate::chain::HeadDigest;
 use crate::codec::{Canonical, DecodeError, Reader, Writer};
 use crate::crypto::{PublicKey, Signature, SigningKey};
 use crate::hash::{tagged_hash, Digest};
-use crate::identity::{DeviceId, DeviceIdentity, GenesisDigest};
+use crate::identity::{DeviceIdentity, GenesisDigest};
 use crate::parcel::{parcel_slot, Hop};
 use crate::tags::Tag;
 use crate::tripwire::Statement;
@@ -678,17 +678,25 @@ pub fn node_id(authority: &str) -> String {
     a
 }
 
-/// A device's b0x address (PROTOCOL.md §16.1): with no `blind`, its **introduction
-/// address** `H(B0xAddress, device id)`, where anyone who knows the device id may post a
-/// first item; with one, the **relationship address** `H(B0xRelationship, blind, device
-/// id)` the device named for one counterparty ([`crate::tags::Tag::B0xReplyTo`]). Without
-/// the blind, nobody can tell a relationship address from any other hash, nor link two of
-/// them.
-pub fn b0x_address(device: &DeviceId, blind: Option<&Digest>) -> Digest {
+/// A device's b0x address (PROTOCOL.md §16.1), from its slot owner `owner`
+/// ([`device_slots_owner`]): with no `blind`, its **introduction address**
+/// `H(B0xAddress, slot owner)`, where anyone who knows the device's identity may post a
+/// first item; with one, the **relationship address** `H(B0xRelationship, blind, slot
+/// owner)` the device named for one counterparty ([`crate::tags::Tag::B0xReplyTo`]).
+/// Without the blind, nobody can tell a relationship address from any other hash, nor link
+/// two of them. Keyed by the slot owner, not the device id, so the device reads them under
+/// its slot admission, which shows a node neither its genesis nor its id.
+pub fn b0x_address(owner: &Digest, blind: Option<&Digest>) -> Digest {
     match blind {
-        None => device.b0x_address(),
-        Some(b) => tagged_hash(Tag::B0xRelationship, &[b.as_bytes(), device.as_bytes()]),
+        None => tagged_hash(Tag::B0xAddress, &[owner.as_bytes()]),
+        Some(b) => tagged_hash(Tag::B0xRelationship, &[b.as_bytes(), owner.as_bytes()]),
     }
+}
+
+/// The introduction address of `device` ([`b0x_address`] of its slot owner, no blind):
+/// where a poster who knows the device's identity, and no address it named, posts.
+pub fn introduction_address(device: &DeviceIdentity) -> Digest {
+    b0x_address(&device_slots_owner(device), None)
 }
 
 /// What a b0x read allows at one node (PROTOCOL.md §16.1).
@@ -731,13 +739,13 @@ impl Canonical for B0xCursor {
 /// every relationship's in one request per node, up to this many.
 pub const MAX_READ_ENTRIES: usize = 4096;
 
-/// What a b0x read names, and what its access signs: the device and its addresses with
-/// their cursors, strictly ascending by blind (the introduction address first), so no
-/// address is named twice.
+/// What a b0x read names, and what its access signs: the device's slot owner and its
+/// addresses with their cursors, strictly ascending by blind (the introduction address
+/// first), so no address is named twice.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct B0xScope {
-    /// The device whose b0x addresses these are.
-    pub device: DeviceId,
+    /// The slot owner of the device whose b0x addresses these are ([`device_slots_owner`]).
+    pub owner: Digest,
     /// 1 to [`MAX_READ_ENTRIES`] addresses with their cursors.
     pub entries: Vec<B0xCursor>,
 }
@@ -747,7 +755,7 @@ impl B0xScope {
     pub fn addresses(&self) -> Vec<Digest> {
         self.entries
             .iter()
-            .map(|e| b0x_address(&self.device, e.blind.as_ref()))
+            .map(|e| b0x_address(&self.owner, e.blind.as_ref()))
             .collect()
     }
 }
@@ -769,26 +777,26 @@ fn check_entries(entries: &[B0xCursor]) -> Result<(), DecodeError> {
 impl Canonical for B0xScope {
     const MAX_ENCODED_LEN: usize = 34 + MAX_READ_ENTRIES * (B0xCursor::MAX_ENCODED_LEN + 3);
     fn encode(&self, w: &mut Writer) {
-        w.bytes(1, self.device.as_bytes());
+        w.bytes(1, self.owner.as_bytes());
         w.repeated_message(2, &self.entries);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let device = DeviceId(Digest(r.fixed(1)?));
+        let owner = Digest(r.fixed(1)?);
         let entries: Vec<B0xCursor> = r.repeated_message(2, MAX_READ_ENTRIES)?;
         check_entries(&entries)?;
-        Ok(B0xScope { device, entries })
+        Ok(B0xScope { owner, entries })
     }
 }
 
 /// The recipient's authorization of one b0x read at one node: a signature by a key its
-/// admission proves to own the scope's device id, over
+/// admission proves to own the scope's slot owner, over
 /// `H(B0xAccess, node id, u8 op, enc(scope))`. Bound to the node, the operation, every
 /// address and every cursor, so a node cannot replay it to another node, a listing cannot
 /// be turned into a deletion, and a stranger who sees it can repeat only that very request
 /// (TLS hides it from the network, §15.4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct B0xAccess {
-    /// Why the signer may read: it owns the scope's device id.
+    /// Why the signer may read: it owns the scope's slot owner.
     pub admission: Admission,
     /// The signer's public key.
     pub signer: PublicKey,
@@ -813,10 +821,10 @@ impl Canonical for B0xAccess {
 }
 
 /// The body of a b0x read (`POST /v1/b0x-list`, `POST /v1/b0x-ack`; PROTOCOL.md §16.1):
-/// `{1: device, 2: entries, 3: access}` — the scope's fields, then the access.
+/// `{1: owner, 2: entries, 3: access}` — the scope's fields, then the access.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct B0xRead {
-    /// The device and the addresses read, with their cursors.
+    /// The slot owner and the addresses read, with their cursors.
     pub scope: B0xScope,
     /// The device's signature over the scope for this node and operation.
     pub access: B0xAccess,
@@ -832,7 +840,7 @@ impl B0xRead {
     }
 
     /// Signs a read of `scope` at `node`. Fails if `admission` does not prove, for the key,
-    /// the scope's device id, or the entries are not 1 to [`MAX_READ_ENTRIES`] distinct
+    /// the scope's slot owner, or the entries are not 1 to [`MAX_READ_ENTRIES`] distinct
     /// addresses in ascending order of blind (a read the node would refuse is never made).
     pub fn sign(
         admission: Admission,
@@ -843,7 +851,9 @@ impl B0xRead {
         rnd: &[u8; 32],
     ) -> Result<B0xRead, SlotAuthError> {
         let signer = key.public_key().clone();
-        if !admission.owners(&signer)?.contains(scope.device.digest()) {
+        if matches!(admission, Admission::Device { .. })
+            || !admission.owners(&signer)?.contains(&scope.owner)
+        {
             return Err(SlotAuthError::NotAdmitted);
         }
         check_entries(&scope.entries).map_err(|_| SlotAuthError::Entries)?;
@@ -861,15 +871,17 @@ impl B0xRead {
     }
 
     /// What a node checks before it lists or deletes: the admission proves, from hashes
-    /// alone, the scope's device id (else [`SlotAuthError::NotAdmitted`], with no signature
+    /// alone, the scope's slot owner (else [`SlotAuthError::NotAdmitted`], with no signature
     /// checked); then a successor's delegation and the signature over this node, operation
-    /// and scope.
+    /// and scope. A device admission (kind 1) is refused whatever the scope: it proves a
+    /// device id, and since 2026-12-06 no b0x address derives from one.
     pub fn check(&self, node: &str, op: B0xOp) -> Result<(), SlotAuthError> {
         let a = &self.access;
-        if !a
-            .admission
-            .claimed_owners(&a.signer)?
-            .contains(self.scope.device.digest())
+        if matches!(a.admission, Admission::Device { .. })
+            || !a
+                .admission
+                .claimed_owners(&a.signer)?
+                .contains(&self.scope.owner)
         {
             return Err(SlotAuthError::NotAdmitted);
         }

@@ -56,11 +56,7 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
     put(
         "b0x.address(07..,09..)",
         "-",
-        dsm_core::slot::b0x_address(
-            &dsm_core::identity::DeviceId(Digest([7; 32])),
-            Some(&Digest([9; 32])),
-        )
-        .as_bytes(),
+        dsm_core::slot::b0x_address(&Digest([7; 32]), Some(&Digest([9; 32]))).as_bytes(),
     );
     put(
         "b0x.reply_to(07..,09..)",
@@ -426,7 +422,7 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
         let node = "127.0.0.1:7800";
         use dsm_core::slot::{B0xCursor, B0xOp, B0xRead, B0xScope};
         let scope = B0xScope {
-            device: a.id(),
+            owner: dsm_core::slot::device_slots_owner(&a.identity),
             entries: vec![
                 B0xCursor {
                     blind: None,
@@ -444,8 +440,8 @@ pub fn compute() -> Vec<dsm_conformance::Vector> {
             B0xRead::message(node, B0xOp::List, &scope).as_bytes(),
         );
         let read = B0xRead::sign(
-            dsm_core::slot::Admission::Device {
-                genesis: a.identity.genesis,
+            dsm_core::slot::Admission::DeviceSlots {
+                genesis_blind: dsm_core::slot::genesis_blind(&a.identity.genesis),
             },
             &a.key,
             node,

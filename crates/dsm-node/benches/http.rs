@@ -157,11 +157,6 @@ fn main() {
 fn authenticated(base: &str, secs: f64) {
     let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([3; 32]));
     let genesis = GenesisDigest(Digest([4; 32]));
-    let device = DeviceIdentity {
-        genesis,
-        public_key: key.public_key().clone(),
-    }
-    .device_id();
     // A device's own slots, as wallets write them: owned by its slot owner under a
     // device-slots admission (PROTOCOL.md §15.2).
     let owner = dsm_core::slot::device_slots_owner(&DeviceIdentity {
@@ -209,11 +204,13 @@ fn authenticated(base: &str, secs: f64) {
         cursor: 0,
     }));
     let read = B0xRead::sign(
-        Admission::Device { genesis },
+        Admission::DeviceSlots {
+            genesis_blind: dsm_core::slot::genesis_blind(&genesis),
+        },
         &key,
         node,
         B0xOp::List,
-        B0xScope { device, entries },
+        B0xScope { owner, entries },
         &[1; 32],
     )
     .unwrap()

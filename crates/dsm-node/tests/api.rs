@@ -377,29 +377,34 @@ fn racing_writers_get_exactly_one_winner() {
     }
 }
 
-/// A device's key, admission and id.
+/// A device's key, its slot admission (kind 6, which shows the genesis blind and the key,
+/// never the genesis) and its slot owner, whose b0x addresses it reads (PROTOCOL.md §16.1).
 fn b0x_owner(
     seed: u8,
 ) -> (
     dsm_core::crypto::SigningKey,
     dsm_core::slot::Admission,
-    dsm_core::identity::DeviceId,
+    Digest,
 ) {
     use dsm_core::crypto::{SecretSeed, SigningKey, SuiteId};
     use dsm_core::identity::{DeviceIdentity, GenesisDigest};
     let key = SigningKey::from_seed(SuiteId::MlDsa65, &SecretSeed::from_bytes([seed; 32]));
     let genesis = GenesisDigest(Digest([seed; 32]));
-    let device = DeviceIdentity {
+    let owner = dsm_core::slot::device_slots_owner(&DeviceIdentity {
         genesis,
         public_key: key.public_key().clone(),
-    }
-    .device_id();
-    (key, dsm_core::slot::Admission::Device { genesis }, device)
+    });
+    let genesis_blind = dsm_core::slot::genesis_blind(&genesis);
+    (
+        key,
+        dsm_core::slot::Admission::DeviceSlots { genesis_blind },
+        owner,
+    )
 }
 
-/// The URL that posts to `device`'s b0x address of `blind` (none: its introduction address).
-fn post_url(s: &Server, device: &dsm_core::identity::DeviceId, blind: Option<[u8; 32]>) -> String {
-    let address = dsm_core::slot::b0x_address(device, blind.map(Digest).as_ref());
+/// The URL that posts to `owner`'s b0x address of `blind` (none: its introduction address).
+fn post_url(s: &Server, owner: &Digest, blind: Option<[u8; 32]>) -> String {
+    let address = dsm_core::slot::b0x_address(owner, blind.map(Digest).as_ref());
     format!("http://{}/v1/b0x/{}", s.addr, hex(address.as_bytes()))
 }
 
@@ -408,7 +413,7 @@ fn read_body(
     key: &dsm_core::crypto::SigningKey,
     admission: &dsm_core::slot::Admission,
     node: &str,
-    device: &dsm_core::identity::DeviceId,
+    owner: &Digest,
     op: dsm_core::slot::B0xOp,
     entries: &[(Option<[u8; 32]>, u64)],
 ) -> Vec<u8> {
@@ -420,7 +425,7 @@ fn read_body(
         node,
         op,
         B0xScope {
-            device: *device,
+            owner: *owner,
             entries: entries
                 .iter()
                 .map(|(b, c)| B0xCursor {
@@ -708,7 +713,7 @@ fn b0x_reads_and_deletes_take_only_the_recipients_signature_for_this_node_and_cu
     // A stranger's key (a device of its own) is not admitted to this device's addresses:
     // the signer refuses to make such a read, and a node refuses one made by hand.
     let scope = B0xScope {
-        device,
+        owner: device,
         entries: vec![B0xCursor {
             blind: Some(Digest(blind)),
             cursor: 0,
@@ -734,9 +739,47 @@ fn b0x_reads_and_deletes_take_only_the_recipients_signature_for_this_node_and_cu
                 .sign(B0xRead::message(&node, List, &scope).as_bytes(), &[1; 32])
                 .unwrap(),
         },
-        scope,
+        scope: scope.clone(),
     };
     refused(list(&by_hand.to_bytes()), "not admitted");
+    // The device's own key under a device admission (kind 1, which shows the genesis, so
+    // the device id) owns no b0x address: reads go under the slot admission only.
+    let genesis = dsm_core::identity::GenesisDigest(Digest([6; 32]));
+    let shows_genesis = B0xRead {
+        access: dsm_core::slot::B0xAccess {
+            admission: dsm_core::slot::Admission::Device { genesis },
+            signer: key.public_key().clone(),
+            signature: key
+                .sign(B0xRead::message(&node, List, &scope).as_bytes(), &[1; 32])
+                .unwrap(),
+        },
+        scope: scope.clone(),
+    };
+    refused(list(&shows_genesis.to_bytes()), "not admitted");
+    // Nor with the device id as the scope's owner, which its kind-1 admission does prove:
+    // no b0x address derives from a device id any more.
+    let id_scope = B0xScope {
+        owner: *dsm_core::identity::DeviceIdentity {
+            genesis,
+            public_key: key.public_key().clone(),
+        }
+        .device_id()
+        .digest(),
+        ..scope.clone()
+    };
+    let by_id = B0xRead {
+        access: dsm_core::slot::B0xAccess {
+            signature: key
+                .sign(
+                    B0xRead::message(&node, List, &id_scope).as_bytes(),
+                    &[1; 32],
+                )
+                .unwrap(),
+            ..shows_genesis.access.clone()
+        },
+        scope: id_scope,
+    };
+    refused(list(&by_id.to_bytes()), "not admitted");
     // The recipient's signature, but for another node, operation, cursor or address.
     let right = |op| read_body(&key, &adm, &node, &device, op, &[(Some(blind), 0)]);
     refused(

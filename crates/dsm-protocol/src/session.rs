@@ -83,6 +83,11 @@ pub trait Ledger {
     fn identity(&self) -> &DeviceIdentity;
     /// This device's signing key.
     fn signing_key(&self) -> &SigningKey;
+    /// Records the identity a peer's hello names: its slot owner is where this device's
+    /// successor would post a succession notice to it (PROTOCOL.md §16.1, §20.2). An
+    /// identity certifies itself (the device id is its hash), so recording one trusts
+    /// nothing.
+    fn note_peer(&mut self, peer: &DeviceIdentity) -> Result<(), LedgerError>;
     /// The current committed head.
     fn head(&self) -> &DeviceHead;
     /// The current tree (its root equals `head().smt_root`).
@@ -697,6 +702,7 @@ impl Session {
         if ledger.view().is_equivocator(&them)? {
             return Err(SessionError::Equivocator(them));
         }
+        ledger.note_peer(&hello.identity)?;
         Ok(them)
     }
 

@@ -29,20 +29,34 @@ pub struct TipEntry {
     pub counterparty: DeviceId,
     /// The leaf's new tip.
     pub tip: TipDigest,
+    /// The counterparty's slot owner, when the device knew its identity: a successor posts
+    /// its notice to the introduction address that derives from it (PROTOCOL.md §16.1).
+    pub owner: Option<Digest>,
+    /// The address of the counterparty's sealed identity document, when the device held
+    /// it: a successor fetches it to seal its notice (PROTOCOL.md §12.6, §20.4).
+    pub document: Option<Digest>,
 }
 
 impl Canonical for TipEntry {
-    const MAX_ENCODED_LEN: usize = 110;
+    const MAX_ENCODED_LEN: usize = 178;
     fn encode(&self, w: &mut Writer) {
         w.bytes(1, self.relationship.as_bytes());
         w.bytes(2, self.counterparty.as_bytes());
         w.bytes(3, self.tip.as_bytes());
+        if let Some(o) = &self.owner {
+            w.bytes(4, o.as_bytes());
+        }
+        if let Some(d) = &self.document {
+            w.bytes(5, d.as_bytes());
+        }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(TipEntry {
             relationship: RelationshipKey(Digest(r.fixed(1)?)),
             counterparty: DeviceId(Digest(r.fixed(2)?)),
             tip: TipDigest(Digest(r.fixed(3)?)),
+            owner: r.optional_fixed::<32>(4)?.map(Digest),
+            document: r.optional_fixed::<32>(5)?.map(Digest),
         })
     }
 }
@@ -315,11 +329,14 @@ pub struct RecoveredState {
     pub tree: SparseMerkleTree,
     /// Relationship → (counterparty, tip), for every leaf of the tree.
     pub relationships: BTreeMap<RelationshipKey, (DeviceId, TipDigest)>,
+    /// Each counterparty's slot owner, as the last tip entry that named one gave it.
+    pub owners: BTreeMap<DeviceId, Digest>,
     /// Proposals pending at the last head.
     pub pending: Vec<SignedProposal>,
     /// Contacts by name.
     pub contacts: BTreeMap<String, DeviceId>,
-    /// The sealed identity-document address of each contact device whose card named one.
+    /// The sealed identity-document address of each contact device whose card named one,
+    /// and of each counterparty whose document the device held (tip entries).
     pub documents: BTreeMap<DeviceId, Digest>,
     /// Token policies, canonical bytes.
     pub policies: Vec<Vec<u8>>,
@@ -427,6 +444,7 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
                     identity,
                     tree: SparseMerkleTree::new(),
                     relationships: BTreeMap::new(),
+                    owners: BTreeMap::new(),
                     pending: Vec::new(),
                     contacts: BTreeMap::new(),
                     documents: BTreeMap::new(),
@@ -471,6 +489,12 @@ pub fn replay(key: &CapsuleKey, chain: &[Capsule]) -> Result<RecoveredState, Rep
             st.tree.insert(*t.relationship.as_bytes(), t.tip.0);
             st.relationships
                 .insert(t.relationship, (t.counterparty, t.tip));
+            if let Some(o) = t.owner {
+                st.owners.insert(t.counterparty, o);
+            }
+            if let Some(d) = t.document {
+                st.documents.insert(t.counterparty, d);
+            }
         }
         if st.tree.root() != h.smt_root {
             return Err(bad("the rebuilt relationship tree does not match the head"));

@@ -445,6 +445,8 @@ fn a_stream_replays_only_when_every_capsule_is_consistent() {
         relationship: RelationshipKey::between(&w.lost.device_id(), &w.successor.device_id()),
         counterparty: w.successor.device_id(),
         tip: TipDigest(Digest([1; 32])),
+        owner: None,
+        document: None,
     }];
     inconsistent(&[c0.clone(), k.seal(1, c0.digest(), &b_tip.to_bytes())]);
     // A tip filed under the wrong counterparty.

@@ -117,6 +117,8 @@ fn compute() -> Vec<dsm_conformance::Vector> {
             relationship: rel,
             counterparty: peer.device_id(),
             tip,
+            owner: Some(Digest([0x66; 32])),
+            document: Some(Digest([0x55; 32])),
         }],
         pending: vec![],
         contacts: vec![ContactEntry {

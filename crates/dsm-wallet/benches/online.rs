@@ -210,11 +210,10 @@ fn many_and_items(c: &cluster::Cluster, nodes: &NodeSet, quick: bool) {
     for suite in SuiteId::ALL {
         let key = SigningKey::from_seed(suite, &SecretSeed::from_bytes([3; 32]));
         let genesis = dsm_core::identity::GenesisDigest(dsm_core::hash::Digest([4; 32]));
-        let device = dsm_core::identity::DeviceIdentity {
+        let owner = dsm_core::slot::device_slots_owner(&dsm_core::identity::DeviceIdentity {
             genesis,
             public_key: key.public_key().clone(),
-        }
-        .device_id();
+        });
         let reps = if quick || suite != SuiteId::MlDsa65 {
             10
         } else {
@@ -233,12 +232,14 @@ fn many_and_items(c: &cluster::Cluster, nodes: &NodeSet, quick: bool) {
         let sign = per_op(reps, || {
             access = Some(
                 B0xRead::sign(
-                    Admission::Device { genesis },
+                    Admission::DeviceSlots {
+                        genesis_blind: dsm_core::slot::genesis_blind(&genesis),
+                    },
                     &key,
                     "127.0.0.1:7800",
                     B0xOp::List,
                     B0xScope {
-                        device,
+                        owner,
                         entries: entries.clone(),
                     },
                     &[1; 32],

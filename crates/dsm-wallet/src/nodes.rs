@@ -749,7 +749,8 @@ impl NodeSet {
         Ok(stored)
     }
 
-    /// The items waiting at `device`'s b0x addresses of `blinds` (`None`: its introduction
+    /// The items waiting at the b0x addresses of `blinds` of the device whose slot owner is
+    /// `owner` (`None`: its introduction
     /// address; PROTOCOL.md §16.1), at every node where one of them is placed: one listing
     /// per node names every address placed there (so a sync's requests do not grow with its
     /// relationships, up to 4,096 addresses per listing), up to [`MAX_B0X_PAGES`] listings
@@ -763,11 +764,11 @@ impl NodeSet {
         &self,
         blinds: &[Option<Digest>],
         sign: &mut B0xSigner<'_>,
-        device: &dsm_core::identity::DeviceId,
+        owner: &Digest,
     ) -> Result<(Vec<B0xItem>, Vec<NodeFault>), ReplicationError> {
         let mut items = Vec::new();
         let mut faults = Vec::new();
-        for (node, mut blinds) in self.b0x_nodes(device, blinds)? {
+        for (node, mut blinds) in self.b0x_nodes(owner, blinds)? {
             blinds.sort();
             blinds.dedup();
             for chunk in blinds.chunks(MAX_READ_ENTRIES) {
@@ -825,16 +826,16 @@ impl NodeSet {
         Ok((items, faults))
     }
 
-    /// The registry's nodes where one of `device`'s addresses of `blinds` is placed, each
+    /// The registry's nodes where one of `owner`'s addresses of `blinds` is placed, each
     /// with the blinds placed there, in registry order.
     fn b0x_nodes(
         &self,
-        device: &dsm_core::identity::DeviceId,
+        owner: &Digest,
         blinds: &[Option<Digest>],
     ) -> Result<Vec<(String, Blinds)>, ReplicationError> {
         let mut at: BTreeMap<&str, Blinds> = BTreeMap::new();
         for b in blinds {
-            let address = dsm_core::slot::b0x_address(device, b.as_ref());
+            let address = dsm_core::slot::b0x_address(owner, b.as_ref());
             for node in self.placement(address.as_bytes())? {
                 at.entry(node).or_default().push(*b);
             }

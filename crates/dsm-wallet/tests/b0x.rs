@@ -44,12 +44,12 @@ fn wallets(nodes: &NodeSet, funds: &[u128]) -> Vec<Wallet> {
 
 /// The items waiting at `w`'s b0x address of `blind` (`None`: its introduction address).
 fn at(w: &mut Wallet, nodes: &NodeSet, blind: Option<Digest>) -> Vec<Vec<u8>> {
-    let device = w.device_id();
+    let owner = w.slot_owner();
     let mut items: Vec<Vec<u8>> = nodes
         .b0x_fetch(
             &[blind],
             &mut |node, op, entries| w.b0x_read(node, op, entries),
-            &device,
+            &owner,
         )
         .unwrap()
         .0
@@ -86,7 +86,10 @@ fn after_a_first_item_each_side_posts_to_the_relationship_address_the_other_name
         envelope(&bob, &intro[0]).reply_to.is_some(),
         "a first item names where its poster reads"
     );
-    assert_eq!(alice.peer_b0x_address(&b).unwrap(), b.b0x_address());
+    assert_eq!(
+        alice.peer_b0x_address(&b).unwrap(),
+        bob.introduction_address()
+    );
     let rb = sync(&mut bob, &nodes).unwrap();
     assert_eq!(rb.received.len(), 1, "{rb:?}");
     // bob learned where alice reads him, and her KEM key: his acceptance waits at her
@@ -94,9 +97,12 @@ fn after_a_first_item_each_side_posts_to_the_relationship_address_the_other_name
     let alice_reads_bob = alice.b0x_blind(&b);
     assert_eq!(
         bob.peer_b0x_address(&a).unwrap(),
-        b0x_address(&a, Some(&alice_reads_bob))
+        b0x_address(&alice.slot_owner(), Some(&alice_reads_bob))
     );
-    assert_ne!(bob.peer_b0x_address(&a).unwrap(), a.b0x_address());
+    assert_ne!(
+        bob.peer_b0x_address(&a).unwrap(),
+        alice.introduction_address()
+    );
     assert_eq!(bob.contact_kem_key(&a).unwrap(), Some(alice.kem_keys().0));
     assert!(at(&mut alice, &nodes, None).is_empty());
     let answer = at(&mut alice, &nodes, Some(alice_reads_bob));
@@ -112,7 +118,7 @@ fn after_a_first_item_each_side_posts_to_the_relationship_address_the_other_name
     let bob_reads_alice = bob.b0x_blind(&a);
     assert_eq!(
         alice.peer_b0x_address(&b).unwrap(),
-        b0x_address(&b, Some(&bob_reads_alice))
+        b0x_address(&bob.slot_owner(), Some(&bob_reads_alice))
     );
     send_online(&mut alice, &nodes, &b, t, Amount(5)).unwrap();
     assert!(at(&mut bob, &nodes, None).is_empty());
@@ -172,7 +178,9 @@ fn a_reply_to_its_device_did_not_sign_for_this_recipient_teaches_nothing() {
             reply_to: Some(reply),
         };
         let sealed = seal_envelope(&bob_key, &b, &envelope, &[3; 32], [4; 24]).unwrap();
-        nodes.b0x_post(&b.b0x_address(), &sealed).unwrap();
+        nodes
+            .b0x_post(&bob.introduction_address(), &sealed)
+            .unwrap();
     }
     let rb = sync(&mut bob, &nodes).unwrap();
     let refused: Vec<&String> = rb
@@ -184,7 +192,10 @@ fn a_reply_to_its_device_did_not_sign_for_this_recipient_teaches_nothing() {
     assert!(refused
         .iter()
         .all(|d| d.contains("its signature does not verify for this recipient and blind")));
-    assert_eq!(bob.peer_b0x_address(&a).unwrap(), a.b0x_address());
+    assert_eq!(
+        bob.peer_b0x_address(&a).unwrap(),
+        alice.introduction_address()
+    );
     // mallory's own reply-to verifies, but mallory deals with bob in nothing and its item
     // proposes nothing: bob keeps nothing of it.
     let envelope = Envelope {
@@ -192,10 +203,13 @@ fn a_reply_to_its_device_did_not_sign_for_this_recipient_teaches_nothing() {
         reply_to: Some(mallory.reply_to(&b).unwrap()),
     };
     let sealed = seal_envelope(&bob_key, &b, &envelope, &[5; 32], [6; 24]).unwrap();
-    nodes.b0x_post(&b.b0x_address(), &sealed).unwrap();
+    nodes
+        .b0x_post(&bob.introduction_address(), &sealed)
+        .unwrap();
     sync(&mut bob, &nodes).unwrap();
     let m = mallory.device_id();
-    assert_eq!(bob.peer_b0x_address(&m).unwrap(), m.b0x_address());
+    assert_eq!(bob.peer_identity(&m).unwrap(), None);
+    assert!(bob.peer_b0x_address(&m).is_err());
     assert_eq!(bob.contact_kem_key(&m).unwrap(), None);
 }
 
@@ -206,7 +220,7 @@ fn a_listing_names_every_address_in_one_request_per_node() {
     let c = Cluster::new();
     let nodes = c.nodes();
     let (mut bob, _) = memory_wallet(0);
-    let device = bob.device_id();
+    let owner = bob.slot_owner();
     let listings = |c: &Cluster| -> u64 {
         c.requests_by_route()
             .get("POST /v1/b0x-list")
@@ -226,7 +240,7 @@ fn a_listing_names_every_address_in_one_request_per_node() {
             .collect();
         for b in &blinds {
             nodes
-                .b0x_post(&b0x_address(&device, b.as_ref()), b"an item")
+                .b0x_post(&b0x_address(&owner, b.as_ref()), b"an item")
                 .unwrap();
         }
         let before = listings(&c);
@@ -234,7 +248,7 @@ fn a_listing_names_every_address_in_one_request_per_node() {
             .b0x_fetch(
                 &blinds,
                 &mut |node, op, entries| bob.b0x_read(node, op, entries),
-                &device,
+                &owner,
             )
             .unwrap();
         assert!(faults.is_empty(), "{faults:?}");
@@ -261,7 +275,7 @@ fn a_damaged_correspondents_record_refuses_the_sync_and_loses_nothing() {
     let (mut bob, mut store) = memory_wallet(0);
     bob.set_nodes(nodes.nodes()).unwrap();
     nodes
-        .b0x_post(&bob.device_id().b0x_address(), b"waiting")
+        .b0x_post(&bob.introduction_address(), b"waiting")
         .unwrap();
     let good = store.get(Table::Correspondents, &[5; 32]).unwrap();
     assert_eq!(good, None);
@@ -272,4 +286,101 @@ fn a_damaged_correspondents_record_refuses_the_sync_and_loses_nothing() {
     let e = sync(&mut bob, &nodes).unwrap_err().to_string();
     assert!(e.contains("correspondents"), "{e}");
     assert_eq!(at(&mut bob, &nodes, None), vec![b"waiting".to_vec()]);
+}
+
+/// A b0x address derives from the recipient's identity (PROTOCOL.md §16.1): to a device
+/// known only by its id, or whose card's document is not at the nodes yet, nothing is
+/// posted, and nothing is committed; once the document is published, `send_online` fetches
+/// it itself and the item goes sealed to the introduction address of bob's slot owner.
+#[test]
+fn a_device_known_only_by_its_id_is_refused_before_anything_is_committed() {
+    let c = Cluster::new();
+    let nodes = c.nodes();
+    let (mut alice, _) = memory_wallet(100);
+    alice.set_nodes(nodes.nodes()).unwrap();
+    let (mut bob, _) = memory_wallet(0);
+    bob.set_nodes(nodes.nodes()).unwrap();
+    let t = dsm_wallet::token(dsm_wallet::DEFAULT_TOKEN);
+    let b = bob.device_id();
+    let unchanged = |alice: &Wallet| {
+        assert_eq!(alice.balance(&t), Amount(100));
+        assert!(alice.pending().unwrap().is_empty());
+    };
+    // Known by its id alone (an older card, or a bare id).
+    let (v1, _) = Contact::from_card(&format!(
+        "dsm-card:v1:bob:{}:{}",
+        b.digest().to_hex(),
+        &dsm_core::hash::tagged_hash(dsm_core::tags::Tag::ContactCard, &[b"bob", b.as_bytes()])
+            .to_hex()[..8]
+    ))
+    .unwrap();
+    alice.add_contact(&v1, false).unwrap();
+    let err = send_online(&mut alice, &nodes, &b, t, Amount(10)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("this wallet does not know that device's identity, only its id"),
+        "{err}"
+    );
+    unchanged(&alice);
+    // bob's v2 card, before bob published the document it names.
+    let card = ContactCard::parse(&bob.card("bob").unwrap()).unwrap().0;
+    let (v2, _) = Contact::from_card(&card.to_text()).unwrap();
+    alice.add_contact(&v2, true).unwrap();
+    alice.expect_contact_document(&card).unwrap();
+    let err = send_online(&mut alice, &nodes, &b, t, Amount(10)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("its identity document is not at the nodes yet"),
+        "{err}"
+    );
+    unchanged(&alice);
+    assert!(
+        common::own_b0x(&mut bob, &nodes).is_empty(),
+        "nothing posted"
+    );
+    // Published: the send fetches and checks it, and posts sealed.
+    sync_documents(&mut bob, &nodes).unwrap();
+    send_online(&mut alice, &nodes, &b, t, Amount(10)).unwrap();
+    assert_eq!(alice.contact_kem_key(&b).unwrap(), Some(bob.kem_keys().0));
+    let intro = at(&mut bob, &nodes, None);
+    assert_eq!(intro.len(), 1);
+    envelope(&bob, &intro[0]);
+    let rb = sync(&mut bob, &nodes).unwrap();
+    assert_eq!(rb.received.len(), 1, "{rb:?}");
+}
+
+/// A b0x read names the reader's slot owner under its slot admission: the bytes a node
+/// receives hold neither the device id nor the genesis (from which the node could compute
+/// the device's first head and open its anchors, PROTOCOL.md §16.6).
+#[test]
+fn a_b0x_read_shows_the_node_neither_the_device_id_nor_the_genesis() {
+    let (mut bob, _) = memory_wallet(0);
+    let entries = vec![
+        dsm_core::slot::B0xCursor {
+            blind: None,
+            cursor: 0,
+        },
+        dsm_core::slot::B0xCursor {
+            blind: Some(Digest([9; 32])),
+            cursor: 3,
+        },
+    ];
+    for op in [
+        dsm_core::slot::B0xOp::List,
+        dsm_core::slot::B0xOp::Acknowledge,
+    ] {
+        let read = bob.b0x_read("127.0.0.1:7800", op, entries.clone()).unwrap();
+        read.check("127.0.0.1:7800", op).unwrap();
+        assert_eq!(read.scope.owner, bob.slot_owner());
+        let bytes = read.to_bytes();
+        for (what, secret) in [
+            ("device id", bob.device_id().as_bytes().to_vec()),
+            ("genesis", bob.identity().genesis.as_bytes().to_vec()),
+        ] {
+            assert!(
+                !bytes.windows(32).any(|w| w == secret.as_slice()),
+                "a read shows the {what}"
+            );
+        }
+    }
 }

@@ -131,6 +131,7 @@ fn an_old_copy_restored_as_the_same_device_signs_nothing_and_makes_no_evidence()
     let file = a.export_backup().unwrap();
     // After the export the device pays online (its head's anchor slot is written) and
     // backs the change up.
+    common::introduce(&mut a, &b);
     send_online(
         &mut a,
         &nodes,
@@ -201,6 +202,7 @@ fn a_copy_with_nothing_newer_at_the_nodes_is_unfrozen_and_pays_on() {
     let mut a = unfreeze(Box::new(home.clone()), PASS, &nodes).unwrap();
     assert_eq!(a.device_id(), id);
     assert_eq!(dev(&a), 500);
+    common::introduce(&mut a, &b);
     send_online(
         &mut a,
         &nodes,

@@ -176,6 +176,7 @@ fn b0x_items_between_devices_with_documents_are_sealed() {
     sync_documents(&mut alice, &nodes).unwrap();
     sync_documents(&mut bob, &nodes).unwrap();
     let token = dsm_wallet::token(dsm_wallet::DEFAULT_TOKEN);
+    common::introduce(&mut alice, &bob);
     send_online(&mut alice, &nodes, &bob.device_id(), token, Amount(37)).unwrap();
     let items = common::own_b0x(&mut bob, &nodes);
     assert!(!items.is_empty());
@@ -209,7 +210,7 @@ fn b0x_items_between_devices_with_documents_are_sealed() {
     // An item sealed to alice, posted to carol's b0x: carol cannot open it and drops it.
     let sealed_to_alice = items[0].bytes.clone();
     nodes
-        .b0x_post(&carol.device_id().b0x_address(), &sealed_to_alice)
+        .b0x_post(&carol.introduction_address(), &sealed_to_alice)
         .unwrap();
     let rc = sync(&mut carol, &nodes).unwrap();
     assert!(

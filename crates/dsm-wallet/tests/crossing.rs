@@ -21,9 +21,11 @@ fn crossed(nodes: &dsm_wallet::nodes::NodeSet) -> (Wallet, Wallet, SignedProposa
     let (mut a, _) = memory_wallet(100);
     let (mut b, _) = memory_wallet(100);
     let t = token(DEFAULT_TOKEN);
+    common::introduce(&mut a, &b);
     let pa = send_online(&mut a, nodes, &b.device_id(), t, Amount(10))
         .unwrap()
         .proposal;
+    common::introduce(&mut b, &a);
     let pb = send_online(&mut b, nodes, &a.device_id(), t, Amount(3))
         .unwrap()
         .proposal;
@@ -103,6 +105,7 @@ fn crossing_online_transfers_clear_whoever_syncs_first() {
         assert_resolved(&w, &l, &win, &lose);
         // Unlocked both ways: the loser sends again, and it goes through.
         let t = token(DEFAULT_TOKEN);
+        common::introduce(&mut l, &w);
         send_online(&mut l, &nodes, &w.device_id(), t, lose.proposal.step.amount).unwrap();
         sync(&mut w, &nodes).unwrap();
         sync(&mut l, &nodes).unwrap();

@@ -94,6 +94,7 @@ fn value_settled_at_the_nodes_before_it_is_answered_never_counts() {
     b.set_receive_policy(limits(10, 10)).unwrap();
     // Online: b answers only what is settled at its sender's slot, so 300 is accepted
     // under a limit of 10 and adds nothing to what b risks.
+    common::introduce(&mut a, &b);
     send_online(
         &mut a,
         &nodes,

@@ -36,6 +36,7 @@ fn an_online_transfer_goes_through_the_b0x_settles_and_stitches() {
     let (mut b, _) = memory_wallet(0);
     let dev_token = token(DEFAULT_TOKEN);
 
+    common::introduce(&mut a, &b);
     let sent = send_online(&mut a, &nodes, &b.device_id(), dev_token, amount(30)).unwrap();
     assert_eq!(sent.settlement, Settlement::Settled { acks: 6 });
     assert_eq!(sent.posted.unwrap(), 6);
@@ -49,6 +50,7 @@ fn an_online_transfer_goes_through_the_b0x_settles_and_stitches() {
 
     // A second transfer to b before it answered queues behind the first (PROTOCOL.md
     // §7.7): built on its child tip.
+    common::introduce(&mut a, &b);
     let second = send_online(&mut a, &nodes, &b.device_id(), dev_token, amount(1)).unwrap();
     assert_eq!(
         second.proposal.proposal.step.parent_tip,
@@ -57,6 +59,7 @@ fn an_online_transfer_goes_through_the_b0x_settles_and_stitches() {
     assert_eq!(dev(&a), 69);
     // …while other relationships go on.
     let (mut x, _) = memory_wallet(0);
+    common::introduce(&mut a, &x);
     send_online(&mut a, &nodes, &x.device_id(), dev_token, amount(5)).unwrap();
 
     // b was offline; it syncs and is credited, settled.
@@ -85,6 +88,7 @@ fn an_online_transfer_goes_through_the_b0x_settles_and_stitches() {
         "both hold the same complete receipt"
     );
     // The relationship is unlocked, and b's b0x was acknowledged: a second sync is empty.
+    common::introduce(&mut a, &b);
     send_online(&mut a, &nodes, &b.device_id(), dev_token, amount(2)).unwrap();
     let rb = sync(&mut b, &nodes).unwrap();
     assert_eq!(rb.received.len(), 1, "only the new transfer: {rb:?}");
@@ -106,6 +110,7 @@ fn an_offline_session_resolves_an_online_pending_transfer_first() {
     let nodes = c.nodes();
     let (mut a, _) = memory_wallet(100);
     let (mut b, _) = memory_wallet(0);
+    common::introduce(&mut a, &b);
     send_online(
         &mut a,
         &nodes,
@@ -140,6 +145,7 @@ fn a_refusal_comes_back_through_the_b0x_and_releases_the_amount() {
     let (mut b, _) = memory_wallet(0);
     b.set_max_incoming(Some(amount(5)));
     let dev_token = token(DEFAULT_TOKEN);
+    common::introduce(&mut a, &b);
     send_online(&mut a, &nodes, &b.device_id(), dev_token, amount(10)).unwrap();
     let rb = sync(&mut b, &nodes).unwrap();
     assert_eq!(rb.refused.len(), 1, "{rb:?}");
@@ -148,6 +154,7 @@ fn a_refusal_comes_back_through_the_b0x_and_releases_the_amount() {
     assert_eq!(ra.released.len(), 1, "{ra:?}");
     assert_eq!(dev(&a), 100, "the amount is back");
     // Unlocked: a smaller transfer goes through.
+    common::introduce(&mut a, &b);
     send_online(&mut a, &nodes, &b.device_id(), dev_token, amount(4)).unwrap();
     sync(&mut b, &nodes).unwrap();
     sync(&mut a, &nodes).unwrap();
@@ -171,12 +178,14 @@ fn a_cloned_wallet_cannot_settle_a_double_spend_and_every_syncing_wallet_refuses
     let (mut cw, _) = memory_wallet(0);
     let dev_token = token(DEFAULT_TOKEN);
 
+    common::introduce(&mut m, &b);
     let first = send_online(&mut m, &nodes, &b.device_id(), dev_token, amount(100)).unwrap();
     assert!(matches!(first.settlement, Settlement::Settled { .. }));
     // b syncs and is paid by the settled transfer.
     sync(&mut b, &nodes).unwrap();
     assert_eq!(dev(&b), 100);
     // The clone tries the same head online: its anchor finds m's proposal.
+    common::introduce(&mut clone, &cw);
     let second = send_online(&mut clone, &nodes, &cw.device_id(), dev_token, amount(100)).unwrap();
     assert!(
         matches!(&second.settlement, Settlement::Conflict(e) if e.device() == m.device_id()),
@@ -192,7 +201,7 @@ fn a_cloned_wallet_cannot_settle_a_double_spend_and_every_syncing_wallet_refuses
     let cw_offer = clone.offer_for(&second.proposal).unwrap();
     nodes
         .b0x_post(
-            &cw.device_id().b0x_address(),
+            &cw.introduction_address(),
             &SessionMessage::Proposal(Box::new(cw_offer.clone())).to_bytes(),
         )
         .unwrap();
@@ -250,7 +259,9 @@ fn junk_evidence_put_first_blocks_no_real_proof() {
         nodes.publish_evidence(m.device_id().as_bytes(), b"junk before the cheat"),
         6
     );
+    common::introduce(&mut m, &b);
     send_online(&mut m, &nodes, &b.device_id(), dev_token, amount(100)).unwrap();
+    common::introduce(&mut clone, &cw);
     let second = send_online(&mut clone, &nodes, &cw.device_id(), dev_token, amount(100)).unwrap();
     assert!(
         matches!(&second.settlement, Settlement::Conflict(e) if e.device() == m.device_id()),
@@ -296,6 +307,7 @@ fn transfers_stay_unsettled_until_a_quorum_of_nodes_is_back() {
         b.history().unwrap().pop().unwrap().settlement,
         Some(dsm_wallet::LineSettlement::Unsettled)
     );
+    common::introduce(&mut a, &b);
     let sent = send_online(
         &mut a,
         &nodes,
@@ -332,7 +344,7 @@ fn junk_in_a_b0x_is_dropped_and_acknowledged() {
     let (mut a, _) = memory_wallet(100);
     let (mut b, _) = memory_wallet(0);
     let (mut x, _) = memory_wallet(0);
-    let addr = b.device_id().b0x_address();
+    let addr = b.introduction_address();
     nodes.b0x_post(&addr, b"not a message").unwrap();
     // A valid proposal addressed to someone else.
     let p = mailbox::offer(&mut a, &x.device_id(), token(DEFAULT_TOKEN), amount(1)).unwrap();
@@ -393,7 +405,7 @@ fn junk_in_a_b0x_is_dropped_and_acknowledged() {
     let answer = mailbox::answer(&mut x, &p).unwrap();
     let mut forged = answer.reply.to_bytes();
     *forged.last_mut().unwrap() ^= 1;
-    let a_addr = a.device_id().b0x_address();
+    let a_addr = a.introduction_address();
     nodes.b0x_post(&a_addr, &forged).unwrap();
     let ra = sync(&mut a, &nodes).unwrap();
     assert!(ra.stitched.is_empty(), "{ra:?}");
@@ -441,11 +453,13 @@ fn a_waiting_item_and_a_flood_of_junk_never_hide_a_payment() {
     let (mut issuer, _, t, mut a, mut b) = minted_to_a();
     let (mut d, _) = memory_wallet(100);
     // The issuer does not publish its mint yet: a's payment to b cannot settle.
+    common::introduce(&mut a, &b);
     send_online(&mut a, &nodes, &b.device_id(), t, amount(10)).unwrap();
-    let addr = b.device_id().b0x_address();
+    let addr = b.introduction_address();
     for i in 0..300u32 {
         nodes.b0x_post(&addr, &i.to_be_bytes()).unwrap();
     }
+    common::introduce(&mut d, &b);
     send_online(
         &mut d,
         &nodes,
@@ -491,11 +505,15 @@ fn a_b0x_item_references_its_lineage_objects_at_the_nodes() {
     let (mut issuer, p, t, mut a, mut b) = minted_to_a();
     // The issuer publishes its mint (only an issuer may write a mint's slot).
     sync(&mut issuer, &nodes).unwrap();
+    common::introduce(&mut a, &b);
     send_online(&mut a, &nodes, &b.device_id(), t, amount(120)).unwrap();
     let items = common::own_b0x(&mut b, &nodes);
     assert!(!items.is_empty());
     for item in &items {
-        let SessionMessage::Proposal(offer) = SessionMessage::from_bytes(&item.bytes).unwrap()
+        // Sealed to bob, whose identity document a holds (PROTOCOL.md §16.1).
+        let sealed = mailbox::SealedItem::from_bytes(&item.bytes).expect("a sealed item");
+        let envelope = mailbox::open_envelope(&b.kem_keys().1, &b.device_id(), &sealed).unwrap();
+        let SessionMessage::Proposal(offer) = SessionMessage::from_bytes(&envelope.item).unwrap()
         else {
             panic!("a proposal")
         };
@@ -528,7 +546,7 @@ fn a_b0x_item_references_its_lineage_objects_at_the_nodes() {
     };
     nodes
         .b0x_post(
-            &b.device_id().b0x_address(),
+            &b.introduction_address(),
             &SessionMessage::Proposal(Box::new(bare)).to_bytes(),
         )
         .unwrap();
@@ -567,7 +585,7 @@ fn a_b0x_item_listing_thousands_of_objects_costs_a_bounded_number_of_reads() {
     for j in &junk {
         nodes.put_sealed_object(j).unwrap();
     }
-    let to = b.device_id();
+    let (to, to_address) = (b.device_id(), b.introduction_address());
     let post = |m: &mut dsm_wallet::Wallet, hops: Vec<dsm_core::hash::Digest>| {
         let offer = mailbox::offer(m, &to, t, amount(5)).unwrap();
         for o in &offer.objects {
@@ -582,7 +600,7 @@ fn a_b0x_item_listing_thousands_of_objects_costs_a_bounded_number_of_reads() {
         };
         nodes
             .b0x_post(
-                &to.b0x_address(),
+                &to_address,
                 &SessionMessage::Proposal(Box::new(item)).to_bytes(),
             )
             .unwrap();
@@ -672,7 +690,7 @@ fn a_stranger_s_notice_costs_no_object_reads() {
     };
     nodes
         .b0x_post(
-            &b.device_id().b0x_address(),
+            &b.introduction_address(),
             &RecoveryMessage::Notice(Box::new(notice)).to_bytes(),
         )
         .unwrap();
@@ -858,6 +876,7 @@ fn lineage_objects_are_stored_once_per_registry() {
     for _ in 0..3 {
         // A new cold receiver each time: it reads every object it lacks from the nodes.
         let (mut r, _) = memory_wallet(0);
+        common::introduce(&mut a, &r);
         send_online(&mut a, &nodes, &r.device_id(), t, amount(1)).unwrap();
         let rr = sync(&mut r, &nodes).unwrap();
         assert_eq!(rr.received.len(), 1, "{rr:?}");
@@ -876,6 +895,7 @@ fn a_b0x_item_lost_at_the_nodes_is_posted_again_and_never_doubled() {
     let (mut a, _) = memory_wallet(100);
     let (mut b, _) = memory_wallet(0);
     let t = token(DEFAULT_TOKEN);
+    common::introduce(&mut a, &b);
     send_online(&mut a, &nodes, &b.device_id(), t, amount(30)).unwrap();
     // The sender syncs twice before the receiver does: still one item at each node.
     sync(&mut a, &nodes).unwrap();

@@ -53,6 +53,14 @@ fn lines_written_as_strings_read_typed_and_write_back_byte_identical() {
     assert_eq!(c.status, NoticeStatus::Acknowledged);
     assert_eq!(c.device, DeviceId(Digest::from_hex(PEER).unwrap()));
     assert_eq!(serde_json::to_string(&c).unwrap(), record);
+    // Since 2026-12-06 a record may name the counterparty's slot owner (PROTOCOL.md §20.2).
+    let with_owner = record.replace(
+        "\"evidence\":null}",
+        &format!("\"evidence\":null,\"owner\":\"{RECEIPT}\"}}"),
+    );
+    let c: CounterpartyRecovery = serde_json::from_str(&with_owner).unwrap();
+    assert_eq!(c.owner, Some(Digest::from_hex(RECEIPT).unwrap()));
+    assert_eq!(serde_json::to_string(&c).unwrap(), with_owner);
 }
 
 #[test]

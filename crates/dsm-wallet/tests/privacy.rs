@@ -49,10 +49,13 @@ fn a_nodes_disk_after_online_payments_shows_no_device_amount_token_or_statement(
     }
     // alice pays bob twice while bob is away (a queue), bob collects both and pays carol
     // on, carol collects, and everyone syncs the answers.
+    common::introduce(&mut alice, &bob);
     let p1 = send_online(&mut alice, &nodes, &bob.device_id(), t, Amount(10)).unwrap();
+    common::introduce(&mut alice, &bob);
     let p2 = send_online(&mut alice, &nodes, &bob.device_id(), t, Amount(7)).unwrap();
     assert_eq!(sync(&mut bob, &nodes).unwrap().received.len(), 2);
     secrets.wallet("bob", &bob);
+    common::introduce(&mut bob, &carol);
     let p3 = send_online(&mut bob, &nodes, &carol.device_id(), t, Amount(15)).unwrap();
     assert_eq!(sync(&mut carol, &nodes).unwrap().received.len(), 1);
     sync(&mut alice, &nodes).unwrap();
@@ -122,6 +125,7 @@ fn a_nodes_disk_after_a_mint_paid_on_online_shows_no_token_or_recipient() {
     issuer.mint(&t, Amount(100)).unwrap();
     common::session_token(&mut issuer, &mut alice, t, &[60]);
     sync(&mut issuer, &nodes).unwrap();
+    common::introduce(&mut alice, &bob);
     let paid = send_online(&mut alice, &nodes, &bob.device_id(), t, Amount(25)).unwrap();
     assert_eq!(sync(&mut bob, &nodes).unwrap().received.len(), 1);
     sync(&mut alice, &nodes).unwrap();

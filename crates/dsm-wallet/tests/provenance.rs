@@ -139,7 +139,7 @@ fn a_fabricated_parent_head_is_refused_online_and_never_called_settled() {
     // the lineage is what refuses it.
     nodes
         .b0x_post(
-            &v.device_id().b0x_address(),
+            &v.introduction_address(),
             &SessionMessage::Proposal(Box::new(offer)).to_bytes(),
         )
         .unwrap();
@@ -602,7 +602,7 @@ fn online_the_parcel_slot_keeps_the_first_spend_and_refuses_the_second_at_any_de
     let (offer, _) = respend(&mallory, &before, &erin, t, 250);
     nodes
         .b0x_post(
-            &erin.device_id().b0x_address(),
+            &erin.introduction_address(),
             &SessionMessage::Proposal(Box::new(offer)).to_bytes(),
         )
         .unwrap();
@@ -627,6 +627,7 @@ fn online_the_parcel_slot_keeps_the_first_spend_and_refuses_the_second_at_any_de
         Amount::ZERO,
         "bob's spend holds the slot"
     );
+    common::introduce(&mut bob, &fay);
     send_online(&mut bob, &nodes, &fay.device_id(), t, Amount(150)).unwrap();
     let rf = sync(&mut fay, &nodes).unwrap();
     assert_eq!(
@@ -684,6 +685,7 @@ fn an_issuer_over_its_cap_is_caught_online_at_any_depth() {
     );
     assert_eq!(carol.mint_conflicts().len(), 1);
     // Online, a fresh receiver refuses value from the lying mint at settlement.
+    common::introduce(&mut bob, &dave);
     send_online(&mut bob, &nodes, &dave.device_id(), t, Amount(100)).unwrap();
     let rd = sync(&mut dave, &nodes).unwrap();
     assert!(rd.received.is_empty(), "{rd:?}");

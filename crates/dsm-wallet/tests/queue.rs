@@ -58,6 +58,7 @@ fn a_queue_of_max_queue_transfers_is_taken_in_one_sync() {
         );
     }
     // One more to the same receiver is refused, changing nothing.
+    common::introduce(&mut a, &b);
     let err = send_online(
         &mut a,
         &nodes,
@@ -275,6 +276,7 @@ fn no_more_transfers_wait_than_a_capsule_carries() {
         }
     }
     assert_eq!(a.pending().unwrap().len(), cap);
+    common::introduce(&mut a, &peers[cap / MAX_QUEUE]);
     let err = send_online(
         &mut a,
         &nodes,

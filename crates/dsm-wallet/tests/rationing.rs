@@ -94,6 +94,7 @@ fn a_keyless_flood_from_one_address_is_rationed_while_honest_wallets_settle() {
         // Honest wallets on 127.0.0.1, all along.
         let mut settled = 0;
         for _ in 0..5 {
+            common::introduce(&mut alice, &bob);
             let sent = send_online(
                 &mut alice,
                 &nodes,

@@ -413,9 +413,7 @@ fn a_stolen_device_paying_a_stranger_online_meets_its_tombstone_at_the_nodes() {
         thief.offer_for(&sent.proposal).unwrap(),
     ))
     .to_bytes();
-    nodes
-        .b0x_post(&dave.device_id().b0x_address(), &item)
-        .unwrap();
+    nodes.b0x_post(&dave.introduction_address(), &item).unwrap();
     let r = sync(&mut dave, &nodes).unwrap();
     assert!(r.received.is_empty());
     assert!(
@@ -532,6 +530,7 @@ fn a_queue_pending_at_the_recovered_head_is_answered_in_order_and_the_refused_re
     sync(&mut a2, &nodes).unwrap();
     assert_eq!(dev(&a2), 975, "reclaimed once");
     // Receiving online after the recovery: bob pays the successor through its b0x.
+    common::introduce(&mut b, &a2);
     let paid = send_online(
         &mut b,
         &nodes,

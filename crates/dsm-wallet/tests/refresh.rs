@@ -134,6 +134,7 @@ fn a_refresher_signs_nothing_it_cannot_vouch_for() {
     // Parcels spent since the request: alice's copy from before pays bob online first.
     let before = alice.fork().unwrap();
     let stale = before.refresh_request(&t).unwrap();
+    common::introduce(&mut alice, &bob);
     dsm_wallet::online::send_online(&mut alice, &nodes, &bob.device_id(), t, Amount(600)).unwrap();
     sync(&mut bob, &nodes).unwrap();
     let e = sign_refresh(&mut issuer, &nodes, &stale).unwrap_err();

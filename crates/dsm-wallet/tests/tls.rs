@@ -126,6 +126,7 @@ fn https_nodes_pinned_by_key_carry_an_online_transfer_to_settlement() {
     let nodes = n.set(n.lines(true, Some(n.pin)));
     let (mut a, _) = memory_wallet(100);
     let (mut b, _) = memory_wallet(0);
+    common::introduce(&mut a, &b);
     let sent = send_online(
         &mut a,
         &nodes,
@@ -214,6 +215,7 @@ fn moving_nodes_from_http_to_https_moves_no_data() {
     let plain = n.set(n.lines(false, None));
     let (mut a, _) = memory_wallet(100);
     let (mut b, _) = memory_wallet(0);
+    common::introduce(&mut a, &b);
     let sent = send_online(
         &mut a,
         &plain,

@@ -366,6 +366,7 @@ fn a_resolution_at_w_nodes_wins_though_a_rival_holds_another_node() {
     assert_eq!(won.acks, Some(2));
     assert_eq!(bob.balance(&t), Amount(200));
     // Carol, who never saw the vault, is paid from the claim and settles its lineage.
+    common::introduce(&mut bob, &carol);
     dsm_wallet::online::send_online(&mut bob, &nodes, &carol.device_id(), t, Amount(150)).unwrap();
     let rc = dsm_wallet::online::sync(&mut carol, &nodes).unwrap();
     assert_eq!(rc.received.len(), 1, "{rc:?}");

@@ -179,9 +179,9 @@
       f(3, "signature", "msg", { type: "Signature", ...req })
     ],
     B0xCursor: [f(1, "blind", "bytes32"), f(2, "cursor", "uint64")],
-    B0xScope: [f(1, "device", "bytes32", req), f(2, "entries", "msg", { type: "B0xCursor", ...rep, max: 4096 })],
+    B0xScope: [f(1, "owner", "bytes32", req), f(2, "entries", "msg", { type: "B0xCursor", ...rep, max: 4096 })],
     B0xRead: [
-      f(1, "device", "bytes32", req),
+      f(1, "owner", "bytes32", req),
       f(2, "entries", "msg", { type: "B0xCursor", ...rep, max: 4096 }),
       f(3, "access", "msg", { type: "B0xAccess", ...req })
     ]
@@ -4742,27 +4742,23 @@
         return false;
     }
   }
-  function b0xAddress(device, blind) {
-    return blind ? H("B0xRelationship", blind, device) : H("B0xAddress", device);
+  function b0xAddress(owner, blind) {
+    return blind ? H("B0xRelationship", blind, owner) : H("B0xAddress", owner);
   }
   function b0xReadMessage(nodeId, op, scope) {
     return H("B0xAccess", utf8(nodeId), Uint8Array.of(op), encode("B0xScope", scope));
   }
   function verifyB0xRead(read, nodeId, op) {
     const { access } = read;
-    const adm = access.admission;
-    let dev;
-    if (adm.kind === 1) dev = H("DeviceId", adm.genesis, encode("PublicKey", access.signer));
-    else fail2("NotAdmitted", `admission kind ${adm.kind} is not handled by this verifier`);
-    if (!equal(dev, read.device)) fail2("NotAdmitted", "not admitted");
+    if (access.admission.kind === 1 || !admits(access.admission, access.signer, read.owner)) fail2("NotAdmitted", "not admitted");
     for (let i = 1; i < read.entries.length; i++) {
       const [x, y] = [read.entries[i - 1].blind, read.entries[i].blind];
       if (y === void 0 || x !== void 0 && compare(x, y) >= 0) fail2("Entries", "entries not strictly ascending by blind");
     }
-    const scope = { device: read.device, entries: read.entries };
+    const scope = { owner: read.owner, entries: read.entries };
     const r = verifySignature(access.signer, access.signature, b0xReadMessage(nodeId, op, scope));
     if (!r.ok) fail2("Signature", r.reason);
-    return read.entries.map((e) => b0xAddress(read.device, e.blind));
+    return read.entries.map((e) => b0xAddress(read.owner, e.blind));
   }
 
   // src/tripwire.mjs

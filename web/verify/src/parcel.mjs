@@ -154,11 +154,11 @@ export function admits(adm, signer, owner) {
 }
 
 /**
- * §16.1 b0x address: the introduction address H(B0xAddress, device id) without a blind, the
- * relationship address H(B0xRelationship, blind, device id) with one.
+ * §16.1 b0x address of a device's slot owner: the introduction address H(B0xAddress, slot
+ * owner) without a blind, the relationship address H(B0xRelationship, blind, slot owner) with one.
  */
-export function b0xAddress(device, blind) {
-  return blind ? H('B0xRelationship', blind, device) : H('B0xAddress', device);
+export function b0xAddress(owner, blind) {
+  return blind ? H('B0xRelationship', blind, owner) : H('B0xAddress', owner);
 }
 
 /** §16.1 b0x read message: H(B0xAccess, node id, op (1 byte), enc(B0xScope)). */
@@ -169,19 +169,17 @@ export function b0xReadMessage(nodeId, op, scope) {
 /** §16.1: the node's checks on a B0xRead for a node id and op; the addresses it reads. */
 export function verifyB0xRead(read, nodeId, op) {
   const { access } = read;
-  const adm = access.admission;
-  let dev;
-  if (adm.kind === 1) dev = H('DeviceId', adm.genesis, encode('PublicKey', access.signer));
-  else fail('NotAdmitted', `admission kind ${adm.kind} is not handled by this verifier`);
-  if (!equal(dev, read.device)) fail('NotAdmitted', 'not admitted');
+  // The admission proves the reader's slot owner (§15.2); a device admission (kind 1) proves a
+  // device id, from which no address derives: refused whatever the scope.
+  if (access.admission.kind === 1 || !admits(access.admission, access.signer, read.owner)) fail('NotAdmitted', 'not admitted');
   for (let i = 1; i < read.entries.length; i++) {
     const [x, y] = [read.entries[i - 1].blind, read.entries[i].blind];
     if (y === undefined || (x !== undefined && compare(x, y) >= 0)) fail('Entries', 'entries not strictly ascending by blind');
   }
-  const scope = { device: read.device, entries: read.entries };
+  const scope = { owner: read.owner, entries: read.entries };
   const r = verifySignature(access.signer, access.signature, b0xReadMessage(nodeId, op, scope));
   if (!r.ok) fail('Signature', r.reason);
-  return read.entries.map((e) => b0xAddress(read.device, e.blind));
+  return read.entries.map((e) => b0xAddress(read.owner, e.blind));
 }
 
 export { compare };

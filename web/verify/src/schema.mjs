@@ -139,9 +139,9 @@ export const SCHEMA = {
     f(3, 'signature', 'msg', { type: 'Signature', ...req }),
   ],
   B0xCursor: [f(1, 'blind', 'bytes32'), f(2, 'cursor', 'uint64')],
-  B0xScope: [f(1, 'device', 'bytes32', req), f(2, 'entries', 'msg', { type: 'B0xCursor', ...rep, max: 4096 })],
+  B0xScope: [f(1, 'owner', 'bytes32', req), f(2, 'entries', 'msg', { type: 'B0xCursor', ...rep, max: 4096 })],
   B0xRead: [
-    f(1, 'device', 'bytes32', req),
+    f(1, 'owner', 'bytes32', req),
     f(2, 'entries', 'msg', { type: 'B0xCursor', ...rep, max: 4096 }),
     f(3, 'access', 'msg', { type: 'B0xAccess', ...req }),
   ],

@@ -247,15 +247,20 @@ for (const s of SUITES) {
     assert.throws(() => P.verifyOwnedPut(put, e.owner, fill(9)), /NotCovered/);
     // b0x read: message, signature and the addresses it names.
     const read = decode('B0xRead', bytes(`${s}.b0x.read`));
-    assert.ok(equal(read.device, O.deviceId(id)));
-    expect(`${s}.b0x.read.message(127.0.0.1:7800,list)`, P.b0xReadMessage('127.0.0.1:7800', 1, { device: read.device, entries: read.entries }));
+    assert.ok(equal(read.owner, P.deviceSlotsOwner(id)), 'a read names the slot owner, not the device id');
+    assert.equal(read.access.admission.kind, 6);
+    expect(`${s}.b0x.read.message(127.0.0.1:7800,list)`, P.b0xReadMessage('127.0.0.1:7800', 1, { owner: read.owner, entries: read.entries }));
     const addrs = P.verifyB0xRead(read, '127.0.0.1:7800', 1);
-    assert.deepEqual(addrs.map(hx), [hx(H('B0xAddress', read.device)), hx(H('B0xRelationship', fill(9), read.device))]);
+    assert.deepEqual(addrs.map(hx), [hx(H('B0xAddress', read.owner)), hx(H('B0xRelationship', fill(9), read.owner))]);
     assert.equal(read.entries[0].cursor, 5n);
     assert.throws(() => P.verifyB0xRead(read, '127.0.0.1:7800', 2), /Signature/);
     assert.throws(() => P.verifyB0xRead(read, '127.0.0.1:7801', 1), /Signature/);
     assert.throws(() => P.verifyB0xRead({ ...read, entries: [read.entries[1], read.entries[0]] }, '127.0.0.1:7800', 1), /Entries/);
-    assert.throws(() => P.verifyB0xRead({ ...read, device: fill(3) }, '127.0.0.1:7800', 1), /NotAdmitted/);
+    assert.throws(() => P.verifyB0xRead({ ...read, owner: fill(3) }, '127.0.0.1:7800', 1), /NotAdmitted/);
+    // A device admission (kind 1) proves the device id, from which no address derives:
+    // refused even for a scope it proves (the signature is not reached).
+    const kind1 = { ...read.access.admission, kind: 1, genesis: id.genesis };
+    assert.throws(() => P.verifyB0xRead({ ...read, owner: O.deviceId(id), access: { ...read.access, admission: kind1 } }, '127.0.0.1:7800', 1), /NotAdmitted/);
   });
 }
 

@@ -12,7 +12,7 @@ use crate::wallet::{LineSettlement, Wallet, WalletError};
 use dsm_core::chain::{Amount, TokenId};
 use dsm_core::codec::Canonical;
 use dsm_core::hash::Digest;
-use dsm_core::identity::DeviceId;
+use dsm_core::identity::{DeviceId, DeviceIdentity};
 use dsm_core::parcel::{judge_slot, parcel_slot, SlotContent};
 use dsm_core::receipt::{verify_proposal, ChainView, EmptyView, Offer, SignedProposal};
 use dsm_core::slot::{
@@ -460,7 +460,8 @@ fn posted_mark(proposal: &SignedProposal) -> String {
 /// Pays `peer` without it being present: commits the debit (the modal lock now holds the
 /// relationship), anchors the proposal at a quorum of its slot's nodes, and posts it to the
 /// peer's b0x. The peer credits it when it next syncs, and its acceptance comes back
-/// through our b0x. Refused while another transfer to `peer` is pending.
+/// through our b0x. Refused, before anything is committed, for a peer whose identity this
+/// wallet does not know (its b0x addresses derive from it, [`Wallet::peer_identity`]).
 pub fn send_online(
     wallet: &mut Wallet,
     nodes: &NodeSet,
@@ -468,6 +469,7 @@ pub fn send_online(
     token: TokenId,
     amount: Amount,
 ) -> Result<OnlineSent, OnlineError> {
+    let identity = identity_to_post_to(wallet, nodes, peer)?;
     let offer = mailbox::offer(wallet, peer, token, amount)?;
     let proposal = offer.signed.clone();
     let mut faults = Vec::new();
@@ -477,7 +479,7 @@ pub fn send_online(
         // would only hand the receiver a refusal.
         Settlement::Conflict(_) | Settlement::Tombstoned(_) => Ok(0),
         _ => {
-            let posted = post_offer(wallet, nodes, peer, offer, &mut faults);
+            let posted = post_offer(wallet, nodes, &identity, offer, &mut faults);
             if posted.is_ok() {
                 wallet.set_counter(&posted_mark(&proposal), 1)?;
             }
@@ -497,13 +499,46 @@ pub fn send_online(
     })
 }
 
+/// The identity of `peer`, to post to it (its b0x addresses derive from its slot owner,
+/// PROTOCOL.md §16.1): one this wallet knows, else the identity document the peer's card
+/// named, fetched from the nodes and checked now. Refused with what to do when neither is
+/// at hand: a device known only by its id (an older card), or one that has not published
+/// its document yet.
+pub fn identity_to_post_to(
+    wallet: &mut Wallet,
+    nodes: &NodeSet,
+    peer: &DeviceId,
+) -> Result<DeviceIdentity, OnlineError> {
+    if let Some(identity) = wallet.peer_identity(peer)? {
+        return Ok(identity);
+    }
+    if let Some(address) = wallet.contact_document_address(peer)? {
+        let Ok((sealed, _)) = nodes.get_object(&address) else {
+            return Err(WalletError::Contact(format!(
+                "cannot post to {}: its identity document is not at the nodes yet (a device \
+                 publishes it at its first `dsm sync`); try again once it has synced, or pay \
+                 it offline",
+                &peer.digest().to_hex()[..16]
+            ))
+            .into());
+        };
+        let card = dsm_protocol::card::ContactCard {
+            name: String::new(),
+            device: *peer,
+            document: Some(address),
+        };
+        wallet.accept_contact_document(&card, &sealed)?;
+    }
+    Ok(wallet.identity_to_post_to(peer)?)
+}
+
 /// Posts `offer` to `peer`'s b0x as PROTOCOL.md §16.3 says: its lineage objects first, each
 /// as a content-addressed object at K of its N nodes, then the offer without them (a b0x
 /// item carries manifests, never the objects). Returns how many nodes took the item.
 fn post_offer(
     wallet: &mut Wallet,
     nodes: &NodeSet,
-    peer: &DeviceId,
+    peer: &DeviceIdentity,
     offer: Offer,
     faults: &mut Vec<NodeFault>,
 ) -> Result<usize, ReplicationError> {
@@ -541,7 +576,7 @@ fn post_offer(
 fn post_item(
     wallet: &mut Wallet,
     nodes: &NodeSet,
-    peer: &DeviceId,
+    peer: &DeviceIdentity,
     offer: Offer,
 ) -> Result<usize, ReplicationError> {
     let item = Offer {
@@ -562,16 +597,11 @@ fn post_item(
 pub(crate) fn post_to_peer(
     wallet: &mut Wallet,
     nodes: &NodeSet,
-    peer: &DeviceId,
+    peer: &DeviceIdentity,
     item: Vec<u8>,
 ) -> Result<usize, ReplicationError> {
-    let item = sealed_for(wallet, peer, item);
-    // (A damaged store reads as no address told: the introduction address, which the peer
-    // always lists.)
-    let address = wallet
-        .peer_b0x_address(peer)
-        .unwrap_or_else(|_| peer.b0x_address());
-    nodes.b0x_post(&address, &item)
+    let item = sealed_for(wallet, &peer.device_id(), item);
+    nodes.b0x_post(&wallet.b0x_address_of(peer), &item)
 }
 
 /// `item` sealed to `peer` in an envelope with this device's reply-to when this wallet
@@ -756,12 +786,25 @@ pub fn sync(wallet: &mut Wallet, nodes: &NodeSet) -> Result<SyncReport, OnlineEr
             // §15, or a node that lost its data) has them back; a receiver that took them
             // answers again from what it stored.
             let peer = proposal.proposal.step.receiver;
-            let offer = wallet.offer_for(&proposal)?;
-            let _ = post_item(wallet, nodes, &peer, offer);
+            if let Some(peer) = wallet.peer_identity(&peer)? {
+                let offer = wallet.offer_for(&proposal)?;
+                let _ = post_item(wallet, nodes, &peer, offer);
+            }
             continue;
         }
         {
-            let peer = proposal.proposal.step.receiver;
+            let receiver = proposal.proposal.step.receiver;
+            let Some(peer) = wallet.peer_identity(&receiver)? else {
+                // Pending since a session broke off, to a device known only by its id: its
+                // b0x addresses derive from its identity (PROTOCOL.md §16.1).
+                report.waiting.push(format!(
+                    "transfer {}: cannot be posted to {}, whose identity this wallet does not \
+                     know; add its current card, or finish it in a session",
+                    proposal.proposal.commit().to_hex(),
+                    &receiver.digest().to_hex()[..16]
+                ));
+                continue;
+            };
             let offer = wallet.offer_for(&proposal)?;
             if let Settlement::Conflict(_) =
                 post_proposal(wallet, nodes, &offer, &mut report.faults)?
@@ -911,14 +954,14 @@ fn take_b0x(
         done.insert(item, finished);
     }
     // The introduction address and every relationship address this device told a peer.
-    let device = wallet.device_id();
+    let owner = wallet.slot_owner();
     let told: HashMap<Digest, DeviceId> = wallet.b0x_blinds()?.into_iter().collect();
     let mut blinds = vec![None];
     blinds.extend(told.keys().copied().map(Some));
     let (mut items, faults) = nodes.b0x_fetch(
         &blinds,
         &mut |node, op, entries| wallet.b0x_read(node, op, entries),
-        &device,
+        &owner,
     )?;
     report.faults.extend(faults);
     items.sort_by(|a, b| (&a.node, a.blind, a.seq).cmp(&(&b.node, b.blind, b.seq)));
@@ -1255,8 +1298,7 @@ fn take_proposal(
     // Committed here already: report it now, whether or not the answer reaches the nodes.
     report.received.extend(answer.completed);
     report.refused.extend(answer.refused);
-    let sender = p.proposal.step.sender;
-    match post_to_peer(wallet, nodes, &sender, answer.reply.to_bytes()) {
+    match post_to_peer(wallet, nodes, &p.proposal.sender, answer.reply.to_bytes()) {
         Ok(_) => Ok(true),
         Err(e) => {
             // The item stays; the next sync answers it again (idempotently, from storage)
@@ -1281,8 +1323,8 @@ fn take_notice(
     match wallet.answer_notice(n, pending_offers) {
         Ok((reply, verdict, lost)) => {
             report.successions.push((lost, verdict));
-            let successor = n.succession.record.successor.device_id();
-            match post_to_peer(wallet, nodes, &successor, reply.to_bytes()) {
+            let successor = &n.succession.record.successor;
+            match post_to_peer(wallet, nodes, successor, reply.to_bytes()) {
                 Ok(_) => Ok(true),
                 Err(e) => {
                     report.waiting.push(format!(

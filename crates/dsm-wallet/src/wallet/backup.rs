@@ -286,7 +286,26 @@ impl OpenedBackup {
             return Err(bad("its held parcels do not add up to its head's balances"));
         }
         let mut documents = BTreeMap::new();
+        // The slot owners of the devices whose identities it filed: a successor posts its
+        // notices to their introduction addresses.
+        let mut owners = BTreeMap::new();
         for (k, v) in s.scan(Table::Meta)? {
+            if let Some(Ok(i)) = k
+                .strip_prefix(super::IDENTITY_OF)
+                .map(|_| DeviceIdentity::from_bytes(&v))
+            {
+                owners.insert(i.device_id(), dsm_core::slot::device_slots_owner(&i));
+            }
+            // A counterparty's document accepted from a reply-to, whose card it never had:
+            // its address is that of its sealed form (§12.6), so a successor fetches it too.
+            if let Some(Ok(doc)) = k
+                .strip_prefix(super::CONTACT_DOCUMENT)
+                .map(|_| dsm_protocol::card::ContactDocument::from_bytes(&v))
+            {
+                documents
+                    .entry(doc.device.device_id())
+                    .or_insert_with(|| object_address(&doc.seal()));
+            }
             if let (Some(d), Ok(a)) = (
                 k.strip_prefix(super::CONTACT_DOCUMENT_ADDRESS)
                     .and_then(|d| <[u8; 32]>::try_from(d).ok()),
@@ -315,6 +334,7 @@ impl OpenedBackup {
                 head: self.head.clone(),
                 tree,
                 relationships,
+                owners,
                 pending,
                 contacts,
                 documents,

@@ -1,16 +1,16 @@
 //! Where this device and each counterparty read each other's b0x items (PROTOCOL.md §16.1).
 //!
 //! A device reads one counterparty's items at a relationship address only the two of them
-//! know, `H(B0xRelationship, blind, device id)`, with the blind derived from the device's
+//! know, `H(B0xRelationship, blind, slot owner)`, with the blind derived from the device's
 //! secret and the counterparty's id. It tells the counterparty the blind in a signed
 //! reply-to inside every sealed item it posts; until a counterparty has told it one, it
-//! posts to the counterparty's introduction address `H(B0xAddress, device id)`.
+//! posts to the counterparty's introduction address `H(B0xAddress, slot owner)`.
 
 use super::{Wallet, WalletError};
 use crate::store::{Batch, Table};
 use dsm_core::chain::RelationshipKey;
 use dsm_core::hash::{tagged_hash, Digest};
-use dsm_core::identity::DeviceId;
+use dsm_core::identity::{DeviceId, DeviceIdentity};
 use dsm_core::tags::Tag;
 use dsm_protocol::mailbox::ReplyTo;
 use dsm_protocol::session::Ledger;
@@ -92,12 +92,34 @@ impl Wallet {
     }
 
     /// Where to post an item to `peer`: the relationship address it told this device, else
-    /// its introduction address.
+    /// its introduction address, both derived from its slot owner. Refused for a device whose
+    /// identity this wallet does not know ([`Wallet::peer_identity`]).
     pub fn peer_b0x_address(&self, peer: &DeviceId) -> Result<Digest, WalletError> {
-        Ok(dsm_core::slot::b0x_address(
-            peer,
-            self.correspondent(peer)?.blind.as_ref(),
-        ))
+        Ok(self.b0x_address_of(&self.identity_to_post_to(peer)?))
+    }
+
+    /// [`Wallet::peer_identity`], refused with what to do for a device this wallet knows
+    /// only by its id.
+    pub fn identity_to_post_to(&self, peer: &DeviceId) -> Result<DeviceIdentity, WalletError> {
+        self.peer_identity(peer)?.ok_or_else(|| {
+            WalletError::Contact(format!(
+                "cannot post to {}: this wallet does not know that device's identity, only \
+                 its id (an older card); add its current card (`dsm card` on that device \
+                 prints it) so its identity document can be fetched, or pay it offline",
+                &peer.digest().to_hex()[..16]
+            ))
+        })
+    }
+
+    /// [`Wallet::peer_b0x_address`] for a peer whose identity is at hand (a proposal's
+    /// sender, a successor): a damaged correspondents row reads as no address told, so the
+    /// introduction address, which the peer always lists.
+    pub fn b0x_address_of(&self, peer: &DeviceIdentity) -> Digest {
+        let blind = self
+            .correspondent(&peer.device_id())
+            .ok()
+            .and_then(|c| c.blind);
+        dsm_core::slot::b0x_address(&dsm_core::slot::device_slots_owner(peer), blind.as_ref())
     }
 
     /// Records that this device told `peer` its reply-to, so its syncs list that address.

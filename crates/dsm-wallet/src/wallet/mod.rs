@@ -25,7 +25,7 @@ use dsm_protocol::card::ContactCard;
 use dsm_protocol::session::{Ledger, LedgerError, LineageRefusal};
 use dsm_protocol::tripwire::{Observation, Refused};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use thiserror::Error;
 
 pub use dsm_protocol::session::RefusalReason;
@@ -640,6 +640,9 @@ pub struct Wallet {
     book: parcels::ParcelBook,
     /// This device's sealed identity document, built once (it signs).
     sealed_document: std::sync::OnceLock<(dsm_protocol::card::ContactDocument, Vec<u8>)>,
+    /// Identities peers' hellos named in this process ([`Ledger::note_peer`]): filed with
+    /// the next head change on a relationship with that peer, in its batch.
+    met: HashMap<DeviceId, DeviceIdentity>,
 }
 
 /// Meta key prefix, followed by a device id: that contact's verified identity document
@@ -648,6 +651,9 @@ const CONTACT_DOCUMENT: &[u8] = b"contact_document/";
 /// Meta key prefix, followed by a device id: the document address that contact's card
 /// named (to fetch and check at a sync).
 pub(crate) const CONTACT_DOCUMENT_ADDRESS: &[u8] = b"contact_document_address/";
+/// Meta key prefix, followed by a device id: that device's identity (canonical), from a
+/// statement it signed that this wallet stored or from its hello ([`parcels::put_identity`]).
+pub(crate) const IDENTITY_OF: &[u8] = b"identity_of/";
 /// Meta key: the address of this device's sealed identity document once a quorum of nodes
 /// stored it.
 const DOCUMENT_PUBLISHED: &[u8] = b"document_published";
@@ -929,6 +935,7 @@ impl Wallet {
             pending: BTreeMap::new(),
             exposure: Exposure::default(),
             sealed_document: Default::default(),
+            met: HashMap::new(),
             caches: Default::default(),
             poisoned: false,
             witness_seq: 0,
@@ -1096,6 +1103,7 @@ impl Wallet {
             pending,
             exposure: Exposure::default(),
             sealed_document: Default::default(),
+            met: HashMap::new(),
             caches: Default::default(),
             poisoned: false,
             witness_seq,
@@ -1127,6 +1135,7 @@ impl Wallet {
             pending: self.pending.clone(),
             exposure: self.exposure.clone(),
             sealed_document: Default::default(),
+            met: HashMap::new(),
             caches: Default::default(),
             poisoned: self.poisoned,
             witness_seq: self.witness_seq,
@@ -1795,15 +1804,17 @@ impl Wallet {
         entries: Vec<dsm_core::slot::B0xCursor>,
     ) -> Option<dsm_core::slot::B0xRead> {
         let rnd = Ledger::random(self);
+        // The slot admission (kind 6), as for its slot writes: the node sees the genesis
+        // blind, the key and the slot owner, never the genesis or the device id.
         dsm_core::slot::B0xRead::sign(
-            dsm_core::slot::Admission::Device {
-                genesis: self.identity.genesis,
+            dsm_core::slot::Admission::DeviceSlots {
+                genesis_blind: dsm_core::slot::genesis_blind(&self.identity.genesis),
             },
             &self.key,
             node,
             op,
             dsm_core::slot::B0xScope {
-                device: self.device_id(),
+                owner: self.slot_owner(),
                 entries,
             },
             &rnd,
@@ -2018,6 +2029,65 @@ impl Wallet {
         Ok(self.accepted_document(device)?.map(|d| d.device))
     }
 
+    /// The identity of `device` as its verified identity document gives it (§12.6), or
+    /// this device's own; `None` for a device whose document this wallet lacks, to which it
+    /// posts nothing first: a b0x address derives from the identity, and an item is sealed
+    /// to the document's KEM key (PROTOCOL.md §16.1).
+    pub fn peer_identity(&self, device: &DeviceId) -> Result<Option<DeviceIdentity>, WalletError> {
+        if *device == self.id {
+            return Ok(Some(self.identity.clone()));
+        }
+        Ok(self.accepted_document(device)?.map(|d| d.device))
+    }
+
+    /// The identity of `device` as this wallet knows it, document or not: a verified
+    /// document's, one from a statement it signed or from its hello, or this device's own.
+    /// Only a succession notice is posted on it alone (PROTOCOL.md §20.2).
+    pub fn known_identity(&self, device: &DeviceId) -> Result<Option<DeviceIdentity>, WalletError> {
+        if let Some(i) = self.peer_identity(device)? {
+            return Ok(Some(i));
+        }
+        let Some(v) = self
+            .store
+            .get(Table::Meta, &[IDENTITY_OF, device.as_bytes()].concat())?
+        else {
+            return Ok(None);
+        };
+        let identity = DeviceIdentity::from_bytes(&v).map_err(corrupt("identity index"))?;
+        if identity.device_id() != *device {
+            return Err(WalletError::Corrupt {
+                what: "identity index",
+                error: "an identity filed under another device id".into(),
+            });
+        }
+        Ok(Some(identity))
+    }
+
+    /// The address of `device`'s sealed identity document: the one its card named, else
+    /// that of the document this wallet accepted (from a reply-to), which seals to the same
+    /// bytes wherever it is sealed (§12.6). A successor fetches it to post its notice.
+    pub fn peer_document_address(&self, device: &DeviceId) -> Result<Option<Digest>, WalletError> {
+        if let Some(a) = self.contact_document_address(device)? {
+            return Ok(Some(a));
+        }
+        Ok(self
+            .accepted_document(device)?
+            .map(|d| dsm_core::hash::object_address(&d.seal())))
+    }
+
+    /// This device's slot owner ([`dsm_core::slot::device_slots_owner`]): it owns the
+    /// device's anchors and parcel slots, and its b0x addresses derive from it (§15.2,
+    /// §16.1).
+    pub fn slot_owner(&self) -> Digest {
+        dsm_core::slot::device_slots_owner(&self.identity)
+    }
+
+    /// This device's introduction address ([`dsm_core::slot::introduction_address`]):
+    /// where a poster that knows its identity, and no address it named, posts to it.
+    pub fn introduction_address(&self) -> Digest {
+        dsm_core::slot::introduction_address(&self.identity)
+    }
+
     fn accepted_document(
         &self,
         device: &DeviceId,
@@ -2226,6 +2296,17 @@ impl Wallet {
                 "an earlier write failed; reopen the wallet before signing anything else".into(),
             ));
         }
+        // A peer met in this session and not filed yet: filed with this change, so its
+        // capsule names the peer's slot owner (PROTOCOL.md §20.2).
+        if let Some(peer) = counterparty.and_then(|c| self.met.get(&c)) {
+            if self
+                .known_identity(&peer.device_id())
+                .map_err(|e| LedgerError::Store(e.to_string()))?
+                .is_none()
+            {
+                parcels::put_identity(b, peer);
+            }
+        }
         self.add_capsule(b, counterparty, Vec::new())
             .map_err(|e| LedgerError::Store(e.to_string()))?;
         self.store.commit(b).map_err(|e| {
@@ -2309,6 +2390,12 @@ impl Ledger for Wallet {
     }
     fn signing_key(&self) -> &SigningKey {
         &self.key
+    }
+    fn note_peer(&mut self, peer: &DeviceIdentity) -> Result<(), LedgerError> {
+        // Kept in memory, filed by the next head change with this peer (one write, atomic
+        // with it): a hello alone commits nothing.
+        self.met.insert(peer.device_id(), peer.clone());
+        Ok(())
     }
     fn head(&self) -> &DeviceHead {
         &self.head

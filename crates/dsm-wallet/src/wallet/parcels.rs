@@ -338,10 +338,17 @@ pub(crate) fn put_object(b: &mut Batch, bytes: Vec<u8>) -> Digest {
 }
 
 /// [`put_object`] for a device identity, whose address is memoized (every transfer stores
-/// both parties' identities as lineage objects).
+/// both parties' identities as lineage objects). It is also filed by device id
+/// ([`Wallet::known_identity`]), so a capsule names the counterparty's slot owner.
 pub(crate) fn put_identity(b: &mut Batch, identity: &DeviceIdentity) -> Digest {
     let a = identity.object_address();
-    b.put(Table::Objects, a.as_bytes().to_vec(), identity.to_bytes());
+    let bytes = identity.to_bytes();
+    b.put(
+        Table::Meta,
+        [super::IDENTITY_OF, identity.device_id().as_bytes()].concat(),
+        bytes.clone(),
+    );
+    b.put(Table::Objects, a.as_bytes().to_vec(), bytes);
     a
 }
 

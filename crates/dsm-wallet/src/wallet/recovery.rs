@@ -204,6 +204,15 @@ pub struct CounterpartyRecovery {
     /// `SuccessionConflict`) that the lost device signed after the backup point.
     #[serde(default)]
     pub evidence: Option<String>,
+    /// Its slot owner, when the lost device knew its identity (the capsules' tip entries):
+    /// without its document, the notice goes in clear to the introduction address that
+    /// derives from it (PROTOCOL.md §20.2). Stored as hex.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::stored::digest_opt"
+    )]
+    pub owner: Option<Digest>,
 }
 
 /// How [`recover`] creates the new device.
@@ -386,6 +395,21 @@ fn read_replicas<T: Sync>(
 }
 
 impl Wallet {
+    /// The slot owner of `device`, from its identity as `b` files it or as this wallet
+    /// knows it ([`Wallet::known_identity`]); `None` for a device known only by its id.
+    fn owner_in(&self, b: &Batch, device: &DeviceId) -> Result<Option<Digest>, WalletError> {
+        let key = [super::IDENTITY_OF, device.as_bytes()].concat();
+        let filed = b.ops().iter().find_map(|(table, k, v)| match (table, v) {
+            (Table::Meta, Some(v)) if *k == key => DeviceIdentity::from_bytes(v).ok(),
+            _ => None,
+        });
+        let identity = match filed {
+            Some(i) => Some(i),
+            None => self.known_identity(device)?,
+        };
+        Ok(identity.map(|i| dsm_core::slot::device_slots_owner(&i)))
+    }
+
     /// Seals the capsule of the change in `b` (PROTOCOL.md §20.2) into `b`, if this device
     /// writes capsules: the head `b` commits (or the current one), the relationship leaves
     /// `b` sets (with `counterparty`), the pending set after `b`, `contacts`, and the
@@ -451,6 +475,8 @@ impl Wallet {
                         )),
                         counterparty,
                         tip: TipDigest(Digest(v.as_slice().try_into().map_err(|_| bad("tips"))?)),
+                        owner: self.owner_in(b, &counterparty)?,
+                        document: self.peer_document_address(&counterparty)?,
                     });
                 }
                 (Table::Pending, k, v) => match v {
@@ -2472,8 +2498,11 @@ impl<'a> Restoring<'a> {
                 (c, d)
             })
             .collect();
-        // Their identity documents, where the backup named them: notices to them are then
-        // sealed (PROTOCOL.md §16.1). One the nodes do not serve leaves its notice in clear.
+        // Their identity documents, where the backup named them (contacts' cards, tip
+        // entries): a notice goes sealed to the address the document's identity derives
+        // (PROTOCOL.md §16.1). Without one, it goes in clear to the introduction address of
+        // the slot owner the tip entries named; with neither, the counterparty is reported
+        // as not notified.
         for (_, device) in &todo {
             if wallet.contact_kem_key(device)?.is_some() {
                 continue;
@@ -2495,9 +2524,18 @@ impl<'a> Restoring<'a> {
         // for K nodes to store it durably), and their marks committed in one batch; a crash
         // repeats at most one chunk's posts, which counterparties answer idempotently.
         for chunk in todo.chunks(64) {
-            let items: Vec<(Digest, Vec<u8>)> = chunk
+            // A counterparty whose identity the backup did not carry (no document, no
+            // statement of its kept) cannot be posted to: its b0x addresses derive from its
+            // identity (PROTOCOL.md §16.1). It learns of the succession at its next session
+            // with the successor, or from the tombstone.
+            let items: Vec<Result<(Digest, Vec<u8>), String>> = chunk
                 .iter()
-                .map(|(_, device)| {
+                .map(|(c, device)| {
+                    let address = match (wallet.peer_b0x_address(device), c.owner) {
+                        (Ok(a), _) => a,
+                        (Err(_), Some(owner)) => dsm_core::slot::b0x_address(&owner, None),
+                        (Err(e), None) => return Ok(Err(e.to_string())),
+                    };
                     let notice = SuccessionNotice {
                         genesis: genesis.clone(),
                         tombstone: tombstone.clone(),
@@ -2515,10 +2553,20 @@ impl<'a> Restoring<'a> {
                         device,
                         RecoveryMessage::Notice(Box::new(notice)).to_bytes(),
                     );
-                    Ok((wallet.peer_b0x_address(device)?, item))
+                    Ok(Ok((address, item)))
                 })
                 .collect::<Result<_, WalletError>>()?;
-            let posted = post_all(nodes, &items);
+            let postable: Vec<(Digest, Vec<u8>)> = items
+                .iter()
+                .filter_map(|i| i.as_ref().ok().cloned())
+                .collect();
+            let mut results = post_all(nodes, &postable).into_iter();
+            let posted = items.iter().map(|i| match i {
+                Ok(_) => results
+                    .next()
+                    .unwrap_or_else(|| Err("a posting thread stopped".into())),
+                Err(e) => Err(e.clone()),
+            });
             let mut b = Batch::new();
             for ((c, device), result) in chunk.iter().zip(posted) {
                 let who = c
@@ -2768,6 +2816,7 @@ fn create_successor(
                 notified: false,
                 pending,
                 evidence: None,
+                owner: state.owners.get(device).copied(),
             }),
         );
     }

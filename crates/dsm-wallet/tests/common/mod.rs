@@ -80,13 +80,17 @@ pub fn wallet_on(store: Box<dyn Store>, funds: u128) -> Wallet {
     w
 }
 
-/// `from` pays `to` `amount` DEV online (PROTOCOL.md §16.2).
+/// `from` pays `to` `amount` DEV online (PROTOCOL.md §16.2), holding `to`'s card (introduced,
+/// [`introduce`], if it was not yet).
 pub fn pay_online(
     from: &mut Wallet,
     nodes: &dsm_wallet::nodes::NodeSet,
     to: &Wallet,
     amount: u128,
 ) -> Result<dsm_wallet::online::OnlineSent, dsm_wallet::online::OnlineError> {
+    if from.peer_identity(&to.device_id()).unwrap().is_none() {
+        introduce(from, to);
+    }
     dsm_wallet::online::send_online(
         from,
         nodes,
@@ -99,6 +103,20 @@ pub fn pay_online(
 pub fn memory_wallet(funds: u128) -> (Wallet, MemoryStore) {
     let store = MemoryStore::new();
     (wallet_on(Box::new(store.clone()), funds), store)
+}
+
+/// `from` takes `to`'s identity document, checked, as from `to`'s card with the document
+/// handed over in person: `from` can then post to `to` (its b0x addresses derive from its
+/// identity, PROTOCOL.md §16.1) and seals what it posts.
+#[allow(dead_code)]
+pub fn introduce(from: &mut Wallet, to: &Wallet) {
+    let sealed = to.sealed_document().unwrap().to_vec();
+    let card = dsm_protocol::card::ContactCard {
+        name: String::new(),
+        device: to.device_id(),
+        document: Some(dsm_core::hash::object_address(&sealed)),
+    };
+    from.accept_contact_document(&card, &sealed).unwrap();
 }
 
 pub fn reopen(store: &MemoryStore) -> Wallet {
@@ -583,14 +601,14 @@ pub fn own_b0x(
     w: &mut Wallet,
     nodes: &dsm_wallet::nodes::NodeSet,
 ) -> Vec<dsm_wallet::nodes::B0xItem> {
-    let device = w.device_id();
+    let owner = w.slot_owner();
     let mut blinds = vec![None];
     blinds.extend(w.b0x_blinds().unwrap().into_iter().map(|(b, _)| Some(b)));
     nodes
         .b0x_fetch(
             &blinds,
             &mut |node, op, entries| w.b0x_read(node, op, entries),
-            &device,
+            &owner,
         )
         .expect("b0x listing")
         .0

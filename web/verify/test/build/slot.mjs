@@ -6,12 +6,11 @@
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { H } from '../../src/hash.mjs';
 import { compare, concat } from '../../src/bytes.mjs';
-import { b0xReadMessage } from '../../src/parcel.mjs';
+import { b0xReadMessage, deviceSlotsOwner } from '../../src/parcel.mjs';
 import { encode } from '../../src/codec.mjs';
 import { sign, publicKeyOf } from './keys.mjs';
 
 /** §15.2 admission kind 1: the signer is a device key of `genesis`. */
-const deviceAdmission = (genesis) => ({ kind: 1, genesis, admitted: [], parties: [] });
 /** §15.2 admission kind 6: the signer is a device key of the genesis blinded as H(GenesisBlind, genesis). */
 const deviceSlotsAdmission = (genesis) => ({ kind: 6, admitted: [], parties: [], genesis_blind: H('GenesisBlind', genesis) });
 
@@ -48,9 +47,13 @@ export function ownedPut(device, slots, body, rnd) {
   return { write, body };
 }
 
-/** §16.1 B0xRead: the device signs H(B0xAccess, node id, op, enc(B0xScope {device, entries})). */
+/**
+ * §16.1 B0xRead: the device signs H(B0xAccess, node id, op, enc(B0xScope {owner, entries})) for
+ * its slot owner, under its slot admission (kind 6).
+ */
 export function b0xRead(device, nodeId, op, entries) {
-  const msg = b0xReadMessage(nodeId, op, { device: device.id, entries });
-  const access = { admission: deviceAdmission(device.genesis), signer: publicKeyOf(device.key), signature: sign(device.key, msg) };
-  return { device: device.id, entries, access };
+  const owner = deviceSlotsOwner({ genesis: device.genesis, public_key: publicKeyOf(device.key) });
+  const msg = b0xReadMessage(nodeId, op, { owner, entries });
+  const access = { admission: deviceSlotsAdmission(device.genesis), signer: publicKeyOf(device.key), signature: sign(device.key, msg) };
+  return { owner, entries, access };
 }

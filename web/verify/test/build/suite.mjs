@@ -85,7 +85,7 @@ function sceneParcels(s, a, b, c) {
     raw(`${s}.sealed_object(hop)`, seal('SealedObject', O.objectAddress(hopBytes), hopBytes)),
     raw(`${s}.parcel.sealed_hop`, sealedHop),
     msg(`${s}.slot.owned_put(hop)`, 'OwnedPut', ownedPut(a, [{ owner: P.deviceSlotsOwner(a.identity), key: H('ParcelSlot', root) }], sealedHop, Uint8Array.from({ length: 32 }, (_, i) => i))), // §10: hedged 00 01 … 1f
-    raw(`${s}.b0x.read.message(${NODE},list)`, b0xReadMessage(NODE, 1, { device: a.id, entries: B0X_ENTRIES })),
+    raw(`${s}.b0x.read.message(${NODE},list)`, b0xReadMessage(NODE, 1, { owner: P.deviceSlotsOwner(a.identity), entries: B0X_ENTRIES })),
     msg(`${s}.b0x.read`, 'B0xRead', b0xRead(a, NODE, 1, B0X_ENTRIES)),
     msg(`${s}.parcel.fork`, 'ParcelFork', fork),
     msg(`${s}.parcel.fork_proof`, 'EquivocationProof', { first: undefined, second: undefined, parcel_fork: fork }),
