@@ -968,6 +968,7 @@ impl DsmModel {
                     objects: vec![root],
                     signed: fabricated(m, to_id, input)?,
                     slot_write: None,
+                    sealed: Vec::new(),
                 }
             }
             Forgery::Laundered => {
@@ -986,6 +987,7 @@ impl DsmModel {
                     objects,
                     signed: fabricated(c, to_id, parcel)?,
                     slot_write: None,
+                    sealed: Vec::new(),
                 }
             }
             Forgery::LaunderedRespend => {
@@ -1009,6 +1011,7 @@ impl DsmModel {
                     objects,
                     signed: fabricated(c, to_id, parcel)?,
                     slot_write: None,
+                    sealed: Vec::new(),
                 }
             }
             Forgery::Respend | Forgery::DuplicateRoot => {
@@ -1060,6 +1063,7 @@ impl DsmModel {
                     manifests: vec![r.manifest.clone()],
                     objects: r.objects.clone(),
                     slot_write: None,
+                    sealed: Vec::new(),
                 }
             }
         })

@@ -326,6 +326,7 @@ fn counterfeit_scene(
         objects: vec![root.clone()],
         signed: direct,
         slot_write: None,
+        sealed: Vec::new(),
     };
     let refused = |m: &SessionMessage| match m {
         SessionMessage::SignedRefusal(r) if r.refusal.reason == RefusalReason::Lineage.code() => {
@@ -360,6 +361,7 @@ fn counterfeit_scene(
         objects,
         signed: second,
         slot_write: None,
+        sealed: Vec::new(),
     };
     let answer = deliver(&mut olga, alice, offer)?;
     refused(&answer)?;

@@ -159,6 +159,12 @@ pub struct Offer {
     /// and its inputs' parcel slots (PROTOCOL.md §15.2) — so that the receiver can settle it
     /// without the sender. Optional: without it, only the sender can.
     pub slot_write: Option<crate::slot::SlotWrite>,
+    /// For each address [`Offer::listed`] returns, in that order, the content address of
+    /// that object's sealed form ([`crate::seal::sealed_address`]), where the sender stored
+    /// it at the nodes — or none. A b0x item carries them, so its receiver reads each
+    /// object it lacks from a content-addressed object no one else can write (PROTOCOL.md
+    /// §2, "Sealed objects"; §16.3).
+    pub sealed: Vec<Digest>,
 }
 
 impl Offer {
@@ -190,6 +196,9 @@ impl Canonical for Offer {
         w.repeated_message(2, &self.manifests);
         w.repeated_bytes(3, &self.objects);
         w.optional_message(4, self.slot_write.as_ref());
+        for s in &self.sealed {
+            w.bytes(5, s.as_bytes());
+        }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let signed: SignedProposal = r.message(1)?;
@@ -210,12 +219,26 @@ impl Canonical for Offer {
             MAX_OFFER_LEN,
             "an offer's objects are strictly ascending (bytewise), each once",
         )?;
-        Ok(Offer {
+        let slot_write = r.optional_message(4)?;
+        let mut offer = Offer {
             signed,
             manifests,
             objects,
-            slot_write: r.optional_message(4)?,
-        })
+            slot_write,
+            sealed: Vec::new(),
+        };
+        let sealed: Vec<Digest> = r
+            .repeated_fixed::<32>(5, 1 << 16)?
+            .into_iter()
+            .map(Digest)
+            .collect();
+        if !sealed.is_empty() && sealed.len() != offer.listed().len() {
+            return Err(DecodeError::Invalid(
+                "an offer names the sealed address of every object it lists, or of none",
+            ));
+        }
+        offer.sealed = sealed;
+        Ok(offer)
     }
 }
 

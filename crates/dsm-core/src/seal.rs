@@ -88,6 +88,14 @@ pub fn seal_object(object: &[u8]) -> Vec<u8> {
     seal(Tag::SealedObject, address.as_bytes(), object)
 }
 
+/// The content address of `object`'s sealed form, `H(ObjectAddress, seal_object(object))`:
+/// where a holder stores it as a plain object, which a node checks is the hash of its body,
+/// so nobody can put anything else there (PROTOCOL.md §2, "Sealed objects"). It shows
+/// nothing of the object's own address.
+pub fn sealed_address(object: &[u8]) -> Digest {
+    crate::hash::object_address(&seal_object(object))
+}
+
 /// The object at `address` sealed in `bytes`, if `bytes` opens under it and the object
 /// hashes to it; `None` for anything else.
 pub fn open_object(address: &Digest, bytes: &[u8]) -> Option<Vec<u8>> {

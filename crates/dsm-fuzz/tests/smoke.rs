@@ -333,6 +333,7 @@ fn write_seeds() {
             pending: vec![],
             pending_lineage: vec![],
             successor_document: Vec::new(),
+            pending_sealed: Vec::new(),
         }));
         put("recovery", "notice", &notice.to_bytes());
     }

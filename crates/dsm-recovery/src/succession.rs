@@ -435,6 +435,11 @@ pub struct SuccessionNotice {
     /// its ML-KEM key signed by its device key), or empty. Self-authenticating: a
     /// counterparty keeps it only if it verifies for the successor's device id.
     pub successor_document: Vec<u8>,
+    /// For each object address `pending_lineage` lists ([`SuccessionNotice::lineage_listed`]),
+    /// in that order, the content address of its sealed form at the nodes, or none: the
+    /// counterparty reads each from an address no one else can write (PROTOCOL.md §2,
+    /// "Sealed objects").
+    pub pending_sealed: Vec<Digest>,
 }
 
 /// The longest identity document a notice carries (an SLH-DSA signature included).
@@ -451,6 +456,9 @@ impl Canonical for SuccessionNotice {
         w.repeated_message(6, &self.pending);
         w.repeated_message(7, &self.pending_lineage);
         w.bytes(8, &self.successor_document);
+        for s in &self.pending_sealed {
+            w.bytes(9, s.as_bytes());
+        }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let n = SuccessionNotice {
@@ -465,10 +473,20 @@ impl Canonical for SuccessionNotice {
                 dsm_core::receipt::MAX_QUEUE * dsm_core::parcel::MAX_INPUTS,
             )?,
             successor_document: r.bytes(8, MAX_NOTICE_DOCUMENT_LEN)?.to_vec(),
+            pending_sealed: r
+                .repeated_fixed::<32>(9, 1 << 16)?
+                .into_iter()
+                .map(Digest)
+                .collect(),
         };
         if n.pending.is_empty() && !n.pending_lineage.is_empty() {
             return Err(DecodeError::Invalid(
                 "a notice carries lineages only with a pending proposal",
+            ));
+        }
+        if !n.pending_sealed.is_empty() && n.pending_sealed.len() != n.lineage_listed().len() {
+            return Err(DecodeError::Invalid(
+                "a notice names the sealed address of every object its lineages list, or of none",
             ));
         }
         Ok(n)
@@ -476,6 +494,19 @@ impl Canonical for SuccessionNotice {
 }
 
 impl SuccessionNotice {
+    /// Every object address the pending lineages list, ascending, each once (as
+    /// [`dsm_core::receipt::Offer::listed`] for an offer).
+    pub fn lineage_listed(&self) -> Vec<Digest> {
+        let mut v: Vec<Digest> = self
+            .pending_lineage
+            .iter()
+            .flat_map(|m| m.addresses())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// Verifies the records and the proof; returns the verified succession, the
     /// relationship, and the tip the recovered head holds for it (`None`: no relationship).
     pub fn verify(

@@ -267,6 +267,7 @@ fn notices_prove_the_tip_and_answers_bind_the_counterparty() {
         pending: vec![],
         pending_lineage: vec![],
         successor_document: Vec::new(),
+        pending_sealed: Vec::new(),
     };
     let (_, r, tip) = notice.verify().unwrap();
     assert_eq!((r, tip), (rel, Some(TipDigest(Digest([0x44; 32])))));

@@ -267,6 +267,7 @@ fn compute() -> Vec<dsm_conformance::Vector> {
         pending: vec![],
         pending_lineage: vec![],
         successor_document: Vec::new(),
+        pending_sealed: Vec::new(),
     }));
     put(
         "message.notice",

@@ -335,7 +335,49 @@ impl NodeSet {
         }
     }
 
-    /// Stores `object` — a lineage object, a published document — sealed at its locator on
+    /// Stores `object` — a lineage object — sealed, as a plain object at the content address
+    /// of its sealed form ([`dsm_core::seal::sealed_address`]) on K of its N nodes: the node
+    /// checks that address against the body, so nobody can put anything else there, and it
+    /// shows nothing of the object's own address (PROTOCOL.md §2, "Sealed objects"). Returns
+    /// the sealed form's address, which a b0x item names beside the object's.
+    pub fn put_sealed_content(
+        &self,
+        object: &[u8],
+    ) -> Result<(Digest, usize, Vec<NodeFault>), ReplicationError> {
+        self.put_object(&seal_object(object))
+    }
+
+    /// The object `addr` from its sealed form stored at `sealed` ([`Self::put_sealed_content`]):
+    /// the first placed node serving bytes that hash to `sealed` and open under `addr` to
+    /// bytes hashing to it (the two addresses prove them, so no quorum is needed; a node
+    /// serving other bytes is a fault). `None` when no placed node has it.
+    pub fn get_sealed_content(
+        &self,
+        addr: &Digest,
+        sealed: &Digest,
+    ) -> Result<(Option<Vec<u8>>, Vec<NodeFault>), ReplicationError> {
+        let placed = self.placement(sealed.as_bytes())?;
+        let url = |node: &str| format!("{node}/v1/objects/{}", hex(sealed.as_bytes()));
+        let answers = in_parallel(&placed, |node| self.request("GET", &url(node), None));
+        let mut faults = Vec::new();
+        for (&node, answer) in placed.iter().zip(answers) {
+            if let Some((200, body)) = answer.flatten() {
+                match (object_address(&body) == *sealed)
+                    .then(|| open_object(addr, &body))
+                    .flatten()
+                {
+                    Some(object) => return Ok((Some(object), faults)),
+                    None => faults.push(NodeFault {
+                        node: node.into(),
+                        what: "served bytes that are not the sealed object asked for".into(),
+                    }),
+                }
+            }
+        }
+        Ok((None, faults))
+    }
+
+    /// Stores `object` — a published document — sealed at its locator on
     /// its N nodes (PROTOCOL.md §2, "Sealed objects"): an append to the candidate list
     /// [`object_locator`] of its address, at every placed node at once. Succeeds when K
     /// nodes hold it; a node already holding these bytes answers 200 and holds them once.

@@ -205,6 +205,7 @@ fn a_resolution_of_made_up_value_paid_on_by_a_colluding_beneficiary_is_refused()
         }],
         objects,
         slot_write: None,
+        sealed: Vec::new(),
     };
     match deliver(&mut accomplice, &mut victim, offer) {
         SessionMessage::SignedRefusal(r) => {

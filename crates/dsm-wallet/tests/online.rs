@@ -519,18 +519,48 @@ fn a_b0x_item_references_its_lineage_objects_at_the_nodes() {
         };
         assert!(offer.objects.is_empty(), "no objects inside the item");
         assert!(!offer.listed().is_empty());
-        for a in offer.listed() {
-            let (found, _) = nodes.find_sealed_object(&a).unwrap();
+        // The item names where each listed object's sealed form is (PROTOCOL.md §2).
+        assert_eq!(offer.sealed.len(), offer.listed().len());
+        // All of them or none: a list of another length does not decode.
+        let mut short = (*offer).clone();
+        short.sealed.pop();
+        assert!(matches!(
+            dsm_core::receipt::Offer::from_bytes(&short.to_bytes()),
+            Err(dsm_core::codec::DecodeError::Invalid(m))
+                if m.contains("the sealed address of every object it lists, or of none")
+        ));
+        for (a, s) in offer.listed().iter().zip(&offer.sealed) {
+            let (found, faults) = nodes.get_sealed_content(a, s).unwrap();
+            assert!(faults.is_empty(), "{faults:?}");
             let found = found.expect("every listed object is at the nodes");
-            assert_eq!(dsm_core::hash::object_address(&found), a);
-            // Sealed at its locator (PROTOCOL.md §5.6), never in clear at its address.
-            assert!(nodes.get_object(&a).is_err(), "not a plain object");
+            assert_eq!(dsm_core::hash::object_address(&found), *a);
+            assert_eq!(dsm_core::seal::sealed_address(&found), *s);
+            // Sealed (PROTOCOL.md §5.6), never in clear at its address, and not at its
+            // locator, where whoever learned the address could append junk.
+            assert!(nodes.get_object(a).is_err(), "not a plain object");
+            assert_eq!(nodes.find_sealed_object(a).unwrap().0, None);
         }
     }
-    // Bob never saw any of this lineage: he reads it from the nodes and is credited.
+    // Bob never saw any of this lineage: he reads it from the nodes — content-addressed
+    // objects only, never a candidate list a former holder could fill with junk — and is
+    // credited.
+    let lists = |c: &Cluster| -> u64 {
+        c.requests_by_route()
+            .iter()
+            .filter(|(route, _)| route.starts_with("GET /v1/lists/"))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let before = lists(&c);
+    assert!(before > 0, "the locator reads above are counted");
     let rb = sync(&mut b, &nodes).unwrap();
     assert_eq!(rb.received.len(), 1, "{rb:?}");
     assert_eq!(b.balance(&t), Amount(120));
+    assert_eq!(
+        lists(&c),
+        before,
+        "bob read no candidate list for the lineage"
+    );
 
     // A modified sender posts an item whose objects it never stored: it gets a signed
     // LINEAGE refusal (a final answer, so the item never blocks the b0x), and nothing is
@@ -687,6 +717,7 @@ fn a_stranger_s_notice_costs_no_object_reads() {
         pending: vec![offer.signed.clone()],
         pending_lineage: manifests,
         successor_document: Vec::new(),
+        pending_sealed: Vec::new(),
     };
     nodes
         .b0x_post(

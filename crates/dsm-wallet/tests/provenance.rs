@@ -100,6 +100,7 @@ fn a_fabricated_parent_head_is_refused_offline_and_nothing_is_credited() {
             objects: vec![root],
             signed,
             slot_write: None,
+            sealed: Vec::new(),
         },
     );
     let answer = deliver(&mut m, &mut v, offer);
@@ -133,6 +134,7 @@ fn a_fabricated_parent_head_is_refused_online_and_never_called_settled() {
             objects: vec![root],
             signed,
             slot_write: None,
+            sealed: Vec::new(),
         },
     );
     // The fabricated parent's slot at the nodes is empty, so the head claim itself settles;
@@ -183,6 +185,7 @@ fn a_parcel_claimed_as_already_verified_is_refused() {
             objects: vec![],
             signed,
             slot_write: None,
+            sealed: Vec::new(),
         },
     );
     assert_lineage_refusal(&deliver(&mut m, &mut v, offer));
@@ -224,6 +227,7 @@ fn value_laundered_through_a_colluding_second_device_is_refused() {
             objects,
             signed: second,
             slot_write: None,
+            sealed: Vec::new(),
         },
     );
     assert_lineage_refusal(&deliver(&mut m2, &mut v, offer));
@@ -878,6 +882,7 @@ fn refusing_then_spending_the_output_anyway_is_a_parcel_fork() {
             }],
             objects,
             slot_write: None,
+            sealed: Vec::new(),
         },
     );
     match deliver(&mut bob, &mut carol, offer) {

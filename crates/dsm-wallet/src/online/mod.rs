@@ -579,8 +579,22 @@ fn post_item(
     peer: &DeviceIdentity,
     offer: Offer,
 ) -> Result<usize, ReplicationError> {
+    // Where each listed object's sealed form is stored (`put_sealed_objects`), so the
+    // receiver reads it from an address no one else can write; all of them or none (a
+    // store missing one is damage, and the receiver then reads the objects' locators).
+    let held = wallet.listed_objects(&offer.manifests).unwrap_or_default();
+    let by_address: HashMap<Digest, &Vec<u8>> = held
+        .iter()
+        .map(|o| (dsm_core::hash::object_address(o), o))
+        .collect();
+    let sealed: Option<Vec<Digest>> = offer
+        .listed()
+        .iter()
+        .map(|a| by_address.get(a).map(|o| dsm_core::seal::sealed_address(o)))
+        .collect();
     let item = Offer {
         objects: Vec::new(),
+        sealed: sealed.unwrap_or_default(),
         ..offer
     };
     post_to_peer(
@@ -628,16 +642,15 @@ pub(crate) fn sealed_for(wallet: &mut Wallet, peer: &DeviceId, item: Vec<u8>) ->
     mailbox::seal_envelope(&key, peer, &envelope, &m, nonce).unwrap_or(item)
 }
 
-/// Stores every lineage object, sealed at its locator (PROTOCOL.md §2, "Sealed objects";
-/// §5.6), at K of its N
-/// nodes, a few at a time; the first failure is the error (nothing is posted that a
-/// receiver could not complete).
+/// Stores every lineage object, sealed, at the content address of its sealed form
+/// (PROTOCOL.md §2, "Sealed objects"; §5.6), at K of its N nodes, a few at a time; the
+/// first failure is the error (nothing is posted that a receiver could not complete).
 pub(crate) fn put_sealed_objects(
     nodes: &NodeSet,
     objects: &[Vec<u8>],
 ) -> Result<Vec<NodeFault>, ReplicationError> {
     let mut faults = Vec::new();
-    for r in crate::nodes::in_parallel(objects, |o| nodes.put_sealed_object(o)) {
+    for r in crate::nodes::in_parallel(objects, |o| nodes.put_sealed_content(o)) {
         faults.extend(r.unwrap_or(Err(stopped()))?.2);
     }
     Ok(faults)
@@ -654,8 +667,9 @@ fn stopped() -> ReplicationError {
 pub const MAX_FETCHED_OBJECTS: usize = 1024;
 
 /// `offer` (from our b0x, whose item carries no objects) with the objects it lists that
-/// this wallet does not hold, read from the nodes (any placed node holding it sealed at its
-/// locator, opening to bytes that hash to the address), in chunks, stopping at the first chunk with an object no node has and at
+/// this wallet does not hold, read from the nodes (any placed node holding its sealed form
+/// at the content address the offer names, or else at its locator, opening to bytes that
+/// hash to the address), in chunks, stopping at the first chunk with an object no node has and at
 /// [`MAX_FETCHED_OBJECTS`]. What is still missing makes the answer a LINEAGE refusal.
 fn with_objects(
     wallet: &Wallet,
@@ -675,9 +689,19 @@ fn with_objects(
         }
     }
     wanted.truncate(MAX_FETCHED_OBJECTS);
+    // The sealed forms' content addresses the item names; an item without them (from a
+    // wallet before 2026-12-06) is read at the objects' locators.
+    let sealed: HashMap<Digest, Digest> = offer
+        .listed()
+        .into_iter()
+        .zip(offer.sealed.iter().copied())
+        .collect();
     let mut objects = offer.objects.clone();
     'chunks: for chunk in wanted.chunks(64) {
-        for r in crate::nodes::in_parallel(chunk, |a| nodes.find_sealed_object(a)) {
+        for r in crate::nodes::in_parallel(chunk, |a| match sealed.get(a) {
+            Some(s) => nodes.get_sealed_content(a, s),
+            None => nodes.find_sealed_object(a),
+        }) {
             let (found, f) = r.unwrap_or(Err(stopped()))?;
             faults.extend(f);
             match found {
@@ -1367,8 +1391,14 @@ fn take_recovery_item(
             let mut offers = Vec::new();
             if genuine && !n.pending_lineage.is_empty() && inputs == n.pending_lineage.len() {
                 let mut manifests = n.pending_lineage.iter();
+                // Where the successor stored each listed object's sealed form, if it said.
+                let sealed: HashMap<Digest, Digest> = n
+                    .lineage_listed()
+                    .into_iter()
+                    .zip(n.pending_sealed.iter().copied())
+                    .collect();
                 for p in &n.pending {
-                    let offer = Offer {
+                    let mut offer = Offer {
                         signed: p.clone(),
                         manifests: manifests
                             .by_ref()
@@ -1377,7 +1407,14 @@ fn take_recovery_item(
                             .collect(),
                         objects: Vec::new(),
                         slot_write: None,
+                        sealed: Vec::new(),
                     };
+                    offer.sealed = offer
+                        .listed()
+                        .iter()
+                        .map(|a| sealed.get(a).copied())
+                        .collect::<Option<_>>()
+                        .unwrap_or_default();
                     offers.push(with_objects(wallet, nodes, &offer, &mut report.faults)?);
                 }
             }

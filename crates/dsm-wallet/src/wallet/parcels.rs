@@ -927,6 +927,7 @@ impl Wallet {
             manifests: self.held_manifests(signed)?,
             objects: Vec::new(),
             slot_write: Some(write),
+            sealed: Vec::new(),
         };
         b.put(Table::Offers, commit.as_bytes().to_vec(), offer.to_bytes());
         Ok(())
@@ -972,6 +973,7 @@ impl Wallet {
                 slot_write: Some(self.sign_slot_write(dsm_core::slot::statement_entries(
                     &dsm_core::tripwire::Statement::Proposal(signed.clone()),
                 ))?),
+                sealed: Vec::new(),
             }
         };
         let whole = offer.to_bytes().len();

@@ -1095,6 +1095,7 @@ impl Wallet {
                             .collect(),
                         objects: Vec::new(),
                         slot_write: None,
+                        sealed: Vec::new(),
                     },
                 };
                 let a = dsm_protocol::mailbox::answer(self, &offer)
@@ -1489,7 +1490,11 @@ impl Wallet {
     /// they list at the nodes; empty when this device lacks an offer for any of them or the
     /// objects could not be stored (the counterparty then answers from what it verified
     /// before, PROTOCOL.md §20.4).
-    fn pending_lineage(&self, nodes: &NodeSet, pending: &[SignedProposal]) -> Vec<LineageManifest> {
+    fn pending_lineage(
+        &self,
+        nodes: &NodeSet,
+        pending: &[SignedProposal],
+    ) -> (Vec<LineageManifest>, Vec<Digest>) {
         let mut manifests = Vec::new();
         let mut objects = Vec::new();
         for p in pending {
@@ -1499,23 +1504,29 @@ impl Wallet {
             {
                 Ok(Some(o)) => match Offer::from_bytes(&o) {
                     Ok(o) => o,
-                    Err(_) => return Vec::new(),
+                    Err(_) => return (Vec::new(), Vec::new()),
                 },
-                _ => return Vec::new(),
+                _ => return (Vec::new(), Vec::new()),
             };
             for a in offer.listed() {
                 match self.store.get(Table::Objects, a.as_bytes()) {
-                    Ok(Some(o)) => objects.push(o),
-                    _ => return Vec::new(),
+                    Ok(Some(o)) => objects.push((a, o)),
+                    _ => return (Vec::new(), Vec::new()),
                 }
             }
             manifests.extend(offer.manifests);
         }
+        // By address, ascending, each once: the order the notice lists them in.
         objects.sort();
         objects.dedup();
+        let sealed = objects
+            .iter()
+            .map(|(_, o)| dsm_core::seal::sealed_address(o))
+            .collect();
+        let objects: Vec<Vec<u8>> = objects.into_iter().map(|(_, o)| o).collect();
         match crate::online::put_sealed_objects(nodes, &objects) {
-            Ok(_) => manifests,
-            Err(_) => Vec::new(),
+            Ok(_) => (manifests, sealed),
+            Err(_) => (Vec::new(), Vec::new()),
         }
     }
 
@@ -2544,10 +2555,12 @@ impl<'a> Restoring<'a> {
                         proof: tree.prove(RelationshipKey::between(&lost, device).as_bytes()),
                         pending: wallet.recovered_pending(device)?,
                         pending_lineage: Vec::new(),
+                        pending_sealed: Vec::new(),
                         successor_document: wallet.contact_document()?.to_bytes(),
                     };
                     let mut notice = notice;
-                    notice.pending_lineage = wallet.pending_lineage(nodes, &notice.pending);
+                    (notice.pending_lineage, notice.pending_sealed) =
+                        wallet.pending_lineage(nodes, &notice.pending);
                     let item = crate::online::sealed_for(
                         wallet,
                         device,
