@@ -516,8 +516,8 @@ pub fn identity_to_post_to(
         let Ok((sealed, _)) = nodes.get_object(&address) else {
             return Err(WalletError::Contact(format!(
                 "cannot post to {}: its identity document is not at the nodes yet (a device \
-                 publishes it at its first `dsm sync`); try again once it has synced, or pay \
-                 it offline",
+                 publishes it once it knows enough nodes, or at its next `dsm sync`); try \
+                 again once it has, or pay it offline",
                 &peer.digest().to_hex()[..16]
             ))
             .into());
@@ -544,10 +544,11 @@ fn post_offer(
 ) -> Result<usize, ReplicationError> {
     // Objects this wallet stored before (an earlier payment of the same lineage) are not
     // stored again; a store failure here only costs requests. The marks name how objects
-    // are stored, so those a wallet stored in clear before sealed objects (PROTOCOL.md §2)
-    // count as not stored: they are stored again, sealed, where readers now look.
+    // are stored, so those a wallet stored in clear, or sealed at their locators, before
+    // sealed content addresses (PROTOCOL.md §2) count as not stored: they are stored
+    // again where the item tells readers to look.
     let registry = format!(
-        "sealed-objects {:?} {}",
+        "sealed-content {:?} {}",
         nodes.params(),
         nodes.nodes().join(" ")
     );
