@@ -1886,7 +1886,10 @@ impl Wallet {
         }))
     }
 
-    /// Puts `device`'s verified identity document into `b`.
+    /// Puts `device`'s verified identity document into `b`, with the address of its sealed
+    /// form (the one a card names; a device has one document, which seals to the same
+    /// bytes wherever it is sealed, §12.6), so each capsule names it without sealing it
+    /// again ([`Wallet::peer_document_address`]).
     pub(crate) fn put_contact_document(
         &self,
         b: &mut Batch,
@@ -1897,6 +1900,13 @@ impl Wallet {
             Table::Meta,
             [CONTACT_DOCUMENT, device.as_bytes()].concat(),
             doc.to_bytes(),
+        );
+        b.put(
+            Table::Meta,
+            [CONTACT_DOCUMENT_ADDRESS, device.as_bytes()].concat(),
+            dsm_core::hash::object_address(&doc.seal())
+                .as_bytes()
+                .to_vec(),
         );
     }
 
@@ -2063,9 +2073,10 @@ impl Wallet {
         Ok(Some(identity))
     }
 
-    /// The address of `device`'s sealed identity document: the one its card named, else
-    /// that of the document this wallet accepted (from a reply-to), which seals to the same
-    /// bytes wherever it is sealed (§12.6). A successor fetches it to post its notice.
+    /// The address of `device`'s sealed identity document: the one its card named or this
+    /// wallet filed when it accepted the document; else (a document accepted before
+    /// 2026-12-06 from a reply-to) that of the accepted document, sealed again here. A
+    /// successor fetches it to post its notice.
     pub fn peer_document_address(&self, device: &DeviceId) -> Result<Option<Digest>, WalletError> {
         if let Some(a) = self.contact_document_address(device)? {
             return Ok(Some(a));
